@@ -1,0 +1,302 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// Kill delivers tasklet.ErrKilled to the tasklet's next step (Stackless
+// kill). A blocked or sleeping tasklet is unblocked first, so the balance of
+// its channels moves back toward zero. pending=false runs it next, before
+// the caller (from inside a step: right after this step); pending=true only
+// makes it runnable. Killing a dead tasklet does nothing.
+func (s *Scheduler) Kill(id tasklet.ID, pending bool) error {
+	err := s.Throw(id, tasklet.ErrKilled, pending)
+	if errors.Is(err, ErrDead) {
+		return nil
+	}
+	return err
+}
+
+// Throw delivers err to the tasklet's next step, which may handle it (read
+// it with t.Err and go on) or not (and fail with it). See Kill for pending.
+func (s *Scheduler) Throw(id tasklet.ID, err error, pending bool) error {
+	t, e := s.lookup(id)
+	if e != nil {
+		return e
+	}
+	if t == s.current {
+		return fmt.Errorf("scheduler: throw into %v: %w; the step itself should return t.Fail or handle the error", id, ErrCurrent)
+	}
+	if err == nil {
+		err = tasklet.ErrKilled
+	}
+	switch t.State() {
+	case tasklet.Blocked, tasklet.Sleeping:
+		s.endWait(t, cancelled)
+	case tasklet.Runnable:
+		if pending {
+			t.Deliver(nil, err)
+			s.touch(t)
+			return nil
+		}
+		s.runq.remove(t)
+	case tasklet.Paused:
+		s.paused--
+	}
+	t.Deliver(nil, err)
+	t.SetChosen(-1)
+	t.SetState(tasklet.Runnable)
+	s.touch(t)
+	switch {
+	case pending:
+		s.runq.pushBack(t)
+	case s.current != nil:
+		if s.immediate != nil {
+			s.runq.pushFront(s.immediate)
+		}
+		s.immediate = t
+	default:
+		s.runq.pushFront(t)
+	}
+	return nil
+}
+
+// Insert makes a paused or new tasklet runnable at the back of the queue.
+func (s *Scheduler) Insert(id tasklet.ID) error {
+	t, err := s.lookup(id)
+	if err != nil {
+		return err
+	}
+	switch t.State() {
+	case tasklet.Blocked, tasklet.Sleeping:
+		return fmt.Errorf("scheduler: insert %v: %w; send to it, close its channel or kill it", id, ErrBlocked)
+	case tasklet.Runnable:
+		return nil
+	case tasklet.Paused:
+		s.paused--
+	}
+	t.SetState(tasklet.Runnable)
+	s.touch(t)
+	s.runq.pushBack(t)
+	return nil
+}
+
+// Remove takes a runnable tasklet out of the run queue, pausing it until
+// Insert. The running tasklet pauses itself by returning t.Pause().
+func (s *Scheduler) Remove(id tasklet.ID) error {
+	t, err := s.lookup(id)
+	if err != nil {
+		return err
+	}
+	if t == s.current {
+		return fmt.Errorf("scheduler: remove %v: %w; return t.Pause() from its step instead", id, ErrCurrent)
+	}
+	switch t.State() {
+	case tasklet.Blocked, tasklet.Sleeping:
+		return fmt.Errorf("scheduler: remove %v: %w", id, ErrBlocked)
+	case tasklet.Paused:
+		return nil
+	case tasklet.Runnable:
+		s.runq.remove(t)
+	}
+	t.SetState(tasklet.Paused)
+	s.paused++
+	s.touch(t)
+	return nil
+}
+
+// Close closes a channel: every blocked receiver and sender wakes with
+// channel.ErrClosed (at the back of the run queue, in queue order); values
+// already buffered can still be received. Values posted from outside that
+// were still waiting are reported to the error handler as lost.
+func (s *Scheduler) Close(id channel.ID) error {
+	c := s.chans.get(uint64(id))
+	if c == nil {
+		_, err := s.chanFor(id)
+		if errors.Is(err, channel.ErrClosed) {
+			return nil
+		}
+		return err
+	}
+	s.touchChan(c)
+	c.SetClosed(true)
+	for {
+		w, ok := c.PopReceiver()
+		if !ok {
+			break
+		}
+		s.wakeClosed(w)
+	}
+	for {
+		w, ok := c.PopSender()
+		if !ok {
+			break
+		}
+		if w.T == nil {
+			s.report(fmt.Errorf("scheduler: value %v posted to %v was dropped: the channel was closed before anyone received it", w.Value, id))
+			continue
+		}
+		s.wakeClosed(w)
+	}
+	s.dropIfIdle(c)
+	return nil
+}
+
+func (s *Scheduler) wakeClosed(w channel.Waiter) {
+	w.T.Deliver(nil, channel.ErrClosed)
+	s.wakeWaiter(w)
+	s.runq.pushBack(w.T)
+}
+
+// Balance is the channel's blocked senders minus blocked receivers.
+func (s *Scheduler) Balance(id channel.ID) int {
+	if c := s.chans.get(uint64(id)); c != nil {
+		return c.Balance()
+	}
+	return 0
+}
+
+func (s *Scheduler) sleep(t *tasklet.T, d time.Duration) {
+	t.NextWait()
+	t.SetState(tasklet.Sleeping)
+	s.addTimer(t, s.clock.Now()+d, -1)
+}
+
+func (s *Scheduler) addTimer(t *tasklet.T, at time.Duration, idx int) {
+	s.timerSeq++
+	s.timers.push(timer{at: at, seq: s.timerSeq, t: t, wait: t.WaitSeq(), idx: int32(idx)})
+}
+
+// nextTimer is the deadline of the earliest live timer.
+func (s *Scheduler) nextTimer() (time.Duration, bool) {
+	for s.timers.len() > 0 {
+		tm := s.timers.peek()
+		if tm.live() {
+			return tm.at, true
+		}
+		s.timers.pop()
+	}
+	return 0, false
+}
+
+// fireTimers wakes every tasklet whose timer is due, earliest first.
+func (s *Scheduler) fireTimers() {
+	if s.timers.len() == 0 {
+		return
+	}
+	now := s.clock.Now()
+	for s.timers.len() > 0 && s.timers.peek().at <= now {
+		tm := s.timers.pop()
+		if !tm.live() {
+			continue
+		}
+		t := tm.t
+		if tm.idx >= 0 { // a select's timeout case
+			s.endWait(t, int(tm.idx))
+		} else {
+			t.NextWait()
+		}
+		t.SetChosen(int(tm.idx))
+		t.SetState(tasklet.Runnable)
+		s.touch(t)
+		s.runq.pushBack(t)
+	}
+}
+
+// Post sends v on a channel from outside the scheduler (a game engine's
+// input, a network reader). It is safe from any goroutine and never blocks:
+// the value is handed over between steps; if no receiver waits and the
+// buffer is full it waits in the channel like a blocked sender, so nothing
+// is lost.
+func (s *Scheduler) Post(ch channel.ID, v any) {
+	s.enqueue(inboxItem{ch: ch, v: v})
+}
+
+// Do runs fn on the scheduler's goroutine between two steps. It is safe from
+// any goroutine; fn may call any method of s.
+func (s *Scheduler) Do(fn func(*Scheduler)) {
+	s.enqueue(inboxItem{fn: fn})
+}
+
+// Hold tells Run that outside input may still arrive, so an empty run queue
+// is a wait, not a deadlock. Call the returned function when the source is
+// gone. Safe from any goroutine.
+func (s *Scheduler) Hold() (release func()) {
+	s.holds.Add(1)
+	released := false
+	return func() {
+		s.Do(func(*Scheduler) {
+			if !released {
+				released = true
+				s.holds.Add(-1)
+			}
+		})
+	}
+}
+
+type inboxItem struct {
+	ch channel.ID
+	v  any
+	fn func(*Scheduler)
+}
+
+func (s *Scheduler) enqueue(it inboxItem) {
+	s.inboxMu.Lock()
+	s.inbox = append(s.inbox, it)
+	s.inboxN.Add(1)
+	s.inboxMu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) drainInbox() {
+	s.inboxMu.Lock()
+	items := s.inbox
+	s.inbox = nil
+	s.inboxN.Store(0)
+	s.inboxMu.Unlock()
+	for _, it := range items {
+		if it.fn != nil {
+			it.fn(s)
+			continue
+		}
+		s.postLocal(it.ch, it.v)
+	}
+}
+
+// postLocal delivers a posted value: to a waiting receiver (made runnable at
+// the back), into the buffer, or queued as a sender without a tasklet.
+func (s *Scheduler) postLocal(id channel.ID, v any) {
+	c, err := s.chanFor(id)
+	if err != nil {
+		s.report(fmt.Errorf("scheduler: posted value %v was dropped: %w", v, err))
+		return
+	}
+	s.touchChan(c)
+	if c.Closed() {
+		s.report(fmt.Errorf("scheduler: posted value %v was dropped: %v is closed", v, id))
+		return
+	}
+	if w, ok := c.PopReceiver(); ok {
+		deliver(w.T, v)
+		s.wakeWaiter(w)
+		s.runq.pushBack(w.T)
+		return
+	}
+	if !c.BufFull() {
+		c.BufPush(v)
+		return
+	}
+	c.PushSender(channel.Waiter{Value: v, Case: -1})
+}
+
+// PostLocal is Post for the scheduler's own goroutine: the value is handed
+// over at once (package ipc delivers remote sends with it).
+func (s *Scheduler) PostLocal(ch channel.ID, v any) { s.postLocal(ch, v) }

@@ -1,0 +1,129 @@
+package scheduler
+
+import (
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// Info describes a tasklet for the CLI and for debugging.
+type Info struct {
+	ID     tasklet.ID
+	Kind   string
+	State  tasklet.State
+	Steps  uint64
+	Atomic bool
+	Op     string       // for a blocked tasklet: "receiving", "sending", "selecting"
+	Chans  []channel.ID // what a blocked tasklet waits on
+	WakeAt time.Duration
+}
+
+// ChannelInfo describes a channel.
+type ChannelInfo struct {
+	ID          channel.ID
+	Cap         int
+	Len         int
+	Balance     int
+	Preference  int
+	ScheduleAll bool
+	Closed      bool
+	Senders     []tasklet.ID // blocked, in queue order (0: a posted value)
+	Receivers   []tasklet.ID
+}
+
+func (s *Scheduler) waiting(t *tasklet.T) Waiting {
+	w := Waiting{ID: t.ID(), Kind: s.KindOf(t.Behavior())}
+	cases := t.Cases()
+	for _, cs := range cases {
+		if cs.Dir == tasklet.DirRecv || cs.Dir == tasklet.DirSend {
+			w.Chans = append(w.Chans, cs.Chan)
+		}
+	}
+	switch {
+	case len(cases) != 1:
+		w.Op = "selecting"
+	case cases[0].Dir == tasklet.DirSend:
+		w.Op = "sending"
+	default:
+		w.Op = "receiving"
+	}
+	return w
+}
+
+func (s *Scheduler) info(t *tasklet.T) Info {
+	in := Info{ID: t.ID(), Kind: s.KindOf(t.Behavior()), State: t.State(), Steps: t.Steps(), Atomic: t.Atomic()}
+	switch t.State() {
+	case tasklet.Blocked:
+		w := s.waiting(t)
+		in.Op, in.Chans = w.Op, w.Chans
+	case tasklet.Sleeping:
+		in.Op = "sleeping"
+		for _, tm := range s.timers.h {
+			if tm.t == t && tm.live() {
+				in.WakeAt = tm.at
+			}
+		}
+	}
+	return in
+}
+
+// Info describes one live tasklet.
+func (s *Scheduler) Info(id tasklet.ID) (Info, error) {
+	t, err := s.lookup(id)
+	if err != nil {
+		return Info{ID: id, State: tasklet.Dead}, err
+	}
+	return s.info(t), nil
+}
+
+// Tasklets describes every live tasklet, in ID order.
+func (s *Scheduler) Tasklets() []Info {
+	out := make([]Info, 0, s.tasks.n)
+	s.tasks.each(func(t *tasklet.T) { out = append(out, s.info(t)) })
+	return out
+}
+
+// ChannelInfo describes one channel.
+func (s *Scheduler) ChannelInfo(id channel.ID) (ChannelInfo, bool) {
+	c := s.chans.get(uint64(id))
+	if c == nil {
+		return ChannelInfo{}, false
+	}
+	return chanInfo(c), true
+}
+
+func chanInfo(c *channel.Channel) ChannelInfo {
+	in := ChannelInfo{ID: c.ID(), Cap: c.Cap(), Len: c.Len(), Balance: c.Balance(),
+		Preference: c.Preference(), ScheduleAll: c.ScheduleAll(), Closed: c.Closed()}
+	for _, w := range c.Senders() {
+		in.Senders = append(in.Senders, waiterID(w))
+	}
+	for _, w := range c.Receivers() {
+		in.Receivers = append(in.Receivers, waiterID(w))
+	}
+	return in
+}
+
+func waiterID(w channel.Waiter) tasklet.ID {
+	if w.T == nil {
+		return 0
+	}
+	return w.T.ID()
+}
+
+// Channels describes every channel, in ID order.
+func (s *Scheduler) Channels() []ChannelInfo {
+	out := make([]ChannelInfo, 0, s.chans.n)
+	s.chans.each(func(c *channel.Channel) { out = append(out, chanInfo(c)) })
+	return out
+}
+
+// RunQueue lists the runnable tasklets in the order they will run.
+func (s *Scheduler) RunQueue() []tasklet.ID {
+	out := make([]tasklet.ID, s.runq.n)
+	for i := range out {
+		out[i] = s.runq.at(i).ID()
+	}
+	return out
+}

@@ -1,0 +1,334 @@
+package scheduler
+
+import (
+	"fmt"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+func bomb(err error) channel.Bomb {
+	if err == nil {
+		err = fmt.Errorf("SendErr(nil)")
+	}
+	return channel.Bomb{Err: err}
+}
+
+// deliver hands a received value to t; a Bomb arrives as an error.
+func deliver(t *tasklet.T, v any) {
+	if b, ok := v.(channel.Bomb); ok {
+		t.Deliver(nil, b.Err)
+		return
+	}
+	t.Deliver(v, nil)
+}
+
+// chanFor finds a local channel. A missing channel of this node that once
+// existed was closed and drained, so it reads as closed.
+func (s *Scheduler) chanFor(id channel.ID) (*channel.Channel, error) {
+	if c := s.chans.get(uint64(id)); c != nil {
+		return c, nil
+	}
+	if id.Node() == s.node {
+		if seq := uint64(id) & (1<<tasklet.NodeBits - 1); seq != 0 && seq <= s.nextC {
+			return nil, channel.ErrClosed
+		}
+		return nil, fmt.Errorf("scheduler: channel %v: %w", id, ErrNoChannel)
+	}
+	return nil, fmt.Errorf("scheduler: channel %v on node %d: %w", id, id.Node(), ErrRemoteChannel)
+}
+
+func (s *Scheduler) isRemote(id channel.ID) bool {
+	return s.remote != nil && id.Node() != s.node
+}
+
+func (s *Scheduler) opRecv(t *tasklet.T, id channel.ID) bool {
+	c := s.ch(id)
+	if c == nil {
+		if s.isRemote(id) {
+			t.WaitOn(id, false)
+			s.blockRemote(t)
+			return false
+		}
+		_, err := s.chanFor(id)
+		t.Deliver(nil, err)
+		return true
+	}
+	if s.onChannel != nil {
+		s.onChannel(ChannelEvent{Chan: id, Tasklet: t.ID(), WillBlock: c.Len() == 0 && !c.HasSenders() && !c.Closed()})
+	}
+	if done, cont := s.recvReady(t, c, -1); done {
+		return cont
+	}
+	if t.BlockTrap() {
+		t.Deliver(nil, tasklet.ErrBlockTrap)
+		return true
+	}
+	t.WaitOn(id, false)
+	c.PushReceiver(channel.Waiter{T: t, Seq: t.NextWait(), Case: -1})
+	t.SetState(tasklet.Blocked)
+	return false
+}
+
+func (s *Scheduler) opSend(t *tasklet.T, id channel.ID, v any) bool {
+	c := s.ch(id)
+	if c == nil {
+		if s.isRemote(id) {
+			t.SetCases([]tasklet.Case{tasklet.SendCase(id, v)}, false)
+			s.blockRemote(t)
+			return false
+		}
+		_, err := s.chanFor(id)
+		t.Deliver(nil, err)
+		return true
+	}
+	if s.onChannel != nil {
+		s.onChannel(ChannelEvent{Chan: id, Tasklet: t.ID(), Sending: true, WillBlock: !c.HasReceivers() && c.BufFull() && !c.Closed()})
+	}
+	if done, cont := s.sendReady(t, c, v, -1); done {
+		return cont
+	}
+	if t.BlockTrap() {
+		t.Deliver(nil, tasklet.ErrBlockTrap)
+		return true
+	}
+	t.WaitOn(id, true)
+	c.PushSender(channel.Waiter{T: t, Seq: t.NextWait(), Case: -1, Value: v})
+	t.SetState(tasklet.Blocked)
+	return false
+}
+
+// recvReady completes a receive that needs no waiting. done reports whether
+// it did; cont whether t keeps running.
+func (s *Scheduler) recvReady(t *tasklet.T, c *channel.Channel, idx int) (done, cont bool) {
+	s.touchChan(c)
+	if v, ok := c.BufPop(); ok {
+		deliver(t, v)
+		t.SetChosen(idx)
+		if w, ok := c.PopSender(); ok {
+			c.BufPush(w.Value)
+			if w.T != nil {
+				s.wakeWaiter(w)
+				s.runq.pushBack(w.T)
+			}
+		}
+		s.dropIfIdle(c)
+		return true, true
+	}
+	if w, ok := c.PopSender(); ok {
+		deliver(t, w.Value)
+		t.SetChosen(idx)
+		if w.T == nil { // a posted value
+			return true, true
+		}
+		s.wakeWaiter(w)
+		return true, s.place(c, t, w.T, false)
+	}
+	if c.Closed() {
+		t.Deliver(nil, channel.ErrClosed)
+		t.SetChosen(idx)
+		return true, true
+	}
+	return false, false
+}
+
+func (s *Scheduler) sendReady(t *tasklet.T, c *channel.Channel, v any, idx int) (done, cont bool) {
+	s.touchChan(c)
+	if c.Closed() {
+		t.Deliver(nil, channel.ErrClosed)
+		t.SetChosen(idx)
+		return true, true
+	}
+	if w, ok := c.PopReceiver(); ok {
+		deliver(w.T, v)
+		s.wakeWaiter(w)
+		t.SetChosen(idx)
+		return true, s.place(c, t, w.T, true)
+	}
+	if !c.BufFull() {
+		c.BufPush(v)
+		t.SetChosen(idx)
+		return true, true
+	}
+	return false, false
+}
+
+// place queues the partner of a rendezvous by the channel's preference and
+// reports whether the caller keeps running (Stackless channelobject.c).
+func (s *Scheduler) place(c *channel.Channel, caller, partner *tasklet.T, callerSends bool) bool {
+	if c.ScheduleAll() {
+		s.runq.pushBack(partner)
+		s.runq.pushBack(caller)
+		return false
+	}
+	pref := c.Preference()
+	if (pref == channel.PreferReceiver && callerSends) || (pref == channel.PreferSender && !callerSends) {
+		s.runq.pushFront(partner)
+		s.runq.pushBack(caller)
+		return false
+	}
+	s.runq.pushBack(partner)
+	return true
+}
+
+// wakeWaiter ends the wait of a waiter's tasklet: its other select cases are
+// forgotten, and it becomes runnable (the caller queues it).
+func (s *Scheduler) wakeWaiter(w channel.Waiter) {
+	s.endWait(w.T, int(w.Case))
+	w.T.SetChosen(int(w.Case))
+	w.T.SetState(tasklet.Runnable)
+	s.touch(w.T)
+}
+
+// cancelled is the fired index of a wait that ended with nothing completed
+// (a kill, a throw): every queue entry of the wait must be forgotten.
+const cancelled = -2
+
+// endWait ends t's current wait. fired is the select case that completed,
+// whose queue entry is already gone; -1 is a plain Send or Recv that
+// completed; cancelled means none did. The other entries leave the balance
+// now and their queues lazily.
+func (s *Scheduler) endWait(t *tasklet.T, fired int) {
+	if t.State() == tasklet.Blocked && fired != -1 {
+		remote := false
+		for i, cs := range t.Cases() {
+			if i == fired || (cs.Dir != tasklet.DirRecv && cs.Dir != tasklet.DirSend) {
+				continue
+			}
+			c := s.chans.get(uint64(cs.Chan))
+			switch {
+			case c == nil:
+				remote = remote || s.isRemote(cs.Chan)
+			case cs.Dir == tasklet.DirRecv:
+				c.ForgetReceiver()
+				s.touchChan(c)
+			default:
+				c.ForgetSender()
+				s.touchChan(c)
+			}
+		}
+		if remote {
+			s.remote.Cancel(t.ID(), t.WaitSeq(), t.Cases())
+		}
+	}
+	t.NextWait()
+}
+
+func (s *Scheduler) opSelect(t *tasklet.T) bool {
+	cases := t.SelectCases()
+	t.WaitSelect()
+	deflt, timeout := -1, -1
+	remote := false
+	for i := range cases {
+		cs := &cases[i]
+		switch cs.Dir {
+		case tasklet.DirRecv, tasklet.DirSend:
+			c := s.chans.get(uint64(cs.Chan))
+			if c == nil {
+				if s.isRemote(cs.Chan) {
+					remote = true
+					continue
+				}
+				_, err := s.chanFor(cs.Chan)
+				t.Deliver(nil, err)
+				t.SetChosen(i)
+				return true
+			}
+			if s.onChannel != nil {
+				s.onChannel(ChannelEvent{Chan: cs.Chan, Tasklet: t.ID(), Sending: cs.Dir == tasklet.DirSend})
+			}
+			var done, cont bool
+			if cs.Dir == tasklet.DirRecv {
+				done, cont = s.recvReady(t, c, i)
+			} else {
+				done, cont = s.sendReady(t, c, cs.Value, i)
+			}
+			if done {
+				return cont
+			}
+		case tasklet.DirDefault:
+			if deflt < 0 {
+				deflt = i
+			}
+		case tasklet.DirTimeout:
+			if timeout < 0 || cs.Timeout < cases[timeout].Timeout {
+				timeout = i
+			}
+		}
+	}
+	if deflt >= 0 {
+		t.SetChosen(deflt)
+		return true
+	}
+	if t.BlockTrap() {
+		t.Deliver(nil, tasklet.ErrBlockTrap)
+		t.SetChosen(-1)
+		return true
+	}
+	seq := t.NextWait()
+	for i, cs := range cases {
+		if cs.Dir != tasklet.DirRecv && cs.Dir != tasklet.DirSend {
+			continue
+		}
+		c := s.chans.get(uint64(cs.Chan))
+		if c == nil {
+			continue
+		}
+		w := channel.Waiter{T: t, Seq: seq, Case: int32(i), Value: cs.Value}
+		if cs.Dir == tasklet.DirRecv {
+			c.PushReceiver(w)
+		} else {
+			c.PushSender(w)
+		}
+	}
+	if timeout >= 0 {
+		s.addTimer(t, s.clock.Now()+cases[timeout].Timeout, timeout)
+	}
+	t.SetState(tasklet.Blocked)
+	if remote {
+		s.remote.Op(t.ID(), seq, cases)
+	}
+	return false
+}
+
+// blockRemote blocks t on an op on a remote channel. A send waits as a
+// one-case select so the value travels with the case.
+func (s *Scheduler) blockRemote(t *tasklet.T) {
+	seq := t.NextWait()
+	t.SetState(tasklet.Blocked)
+	s.remote.Op(t.ID(), seq, t.Cases())
+}
+
+// Complete finishes a remote wait: the case idx (-1 for a plain op) of
+// tasklet id's wait seq completed with value v or error err. Stale answers
+// (the tasklet moved on) are ignored and reported false.
+func (s *Scheduler) Complete(id tasklet.ID, seq uint32, idx int, v any, err error) bool {
+	t := s.tasks.get(uint64(id))
+	if t == nil || t.State() != tasklet.Blocked || t.WaitSeq() != seq {
+		return false
+	}
+	s.endWait(t, idx)
+	if err != nil {
+		t.Deliver(nil, err)
+	} else {
+		deliver(t, v)
+	}
+	t.SetChosen(idx)
+	t.SetState(tasklet.Runnable)
+	s.touch(t)
+	s.runq.pushBack(t)
+	return true
+}
+
+// dropIfIdle forgets a closed channel once nothing observable is left in it.
+func (s *Scheduler) dropIfIdle(c *channel.Channel) {
+	if c.Closed() && c.Idle() {
+		if s.lastCh == c {
+			s.lastCh = nil
+		}
+		s.chans.del(uint64(c.ID()))
+		if s.track {
+			s.deadC = append(s.deadC, c.ID())
+		}
+	}
+}

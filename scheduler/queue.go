@@ -1,0 +1,176 @@
+package scheduler
+
+import "github.com/stackless-go/stackless/tasklet"
+
+// runQueue is a double-ended ring of tasklets: round robin at the back, and
+// "runs at once" at the front.
+type runQueue struct {
+	buf  []*tasklet.T
+	head int
+	n    int
+}
+
+func (q *runQueue) grow() {
+	buf := make([]*tasklet.T, max(2*len(q.buf), 64))
+	for i := 0; i < q.n; i++ {
+		buf[i] = q.at(i)
+	}
+	q.buf, q.head = buf, 0
+}
+
+func (q *runQueue) at(i int) *tasklet.T {
+	i += q.head
+	if i >= len(q.buf) {
+		i -= len(q.buf)
+	}
+	return q.buf[i]
+}
+
+func (q *runQueue) pushBack(t *tasklet.T) {
+	if q.n == len(q.buf) {
+		q.grow()
+	}
+	i := q.head + q.n
+	if i >= len(q.buf) {
+		i -= len(q.buf)
+	}
+	q.buf[i] = t
+	q.n++
+}
+
+func (q *runQueue) pushFront(t *tasklet.T) {
+	if q.n == len(q.buf) {
+		q.grow()
+	}
+	q.head--
+	if q.head < 0 {
+		q.head = len(q.buf) - 1
+	}
+	q.buf[q.head] = t
+	q.n++
+}
+
+func (q *runQueue) popFront() *tasklet.T {
+	t := q.buf[q.head]
+	q.buf[q.head] = nil
+	q.head++
+	if q.head == len(q.buf) {
+		q.head = 0
+	}
+	q.n--
+	return t
+}
+
+// remove takes t out of the queue, keeping the order of the rest. O(n), for
+// the rare Remove, Kill and Throw.
+func (q *runQueue) remove(t *tasklet.T) bool {
+	for i := 0; i < q.n; i++ {
+		if q.at(i) == t {
+			for j := i; j < q.n-1; j++ {
+				q.set(j, q.at(j+1))
+			}
+			q.set(q.n-1, nil)
+			q.n--
+			return true
+		}
+	}
+	return false
+}
+
+func (q *runQueue) set(i int, t *tasklet.T) {
+	i += q.head
+	if i >= len(q.buf) {
+		i -= len(q.buf)
+	}
+	q.buf[i] = t
+}
+
+// table maps IDs to records through pages of consecutive IDs: IDs are handed
+// out in sequence, so spawning and dying cost an array store and a cached
+// page lookup instead of a hash-map insert and delete.
+type table[E any] struct {
+	pages   map[uint64]*page[E]
+	lastKey uint64
+	last    *page[E]
+	n       int
+}
+
+const pageBits = 8
+
+type page[E any] struct {
+	slot [1 << pageBits]*E
+	live int
+}
+
+func (tb *table[E]) page(id uint64, create bool) *page[E] {
+	key := id >> pageBits
+	if tb.last != nil && tb.lastKey == key {
+		return tb.last
+	}
+	p := tb.pages[key]
+	if p == nil {
+		if !create {
+			return nil
+		}
+		if tb.pages == nil {
+			tb.pages = make(map[uint64]*page[E])
+		}
+		p = new(page[E])
+		tb.pages[key] = p
+	}
+	tb.last, tb.lastKey = p, key
+	return p
+}
+
+func (tb *table[E]) get(id uint64) *E {
+	if p := tb.page(id, false); p != nil {
+		return p.slot[id&(1<<pageBits-1)]
+	}
+	return nil
+}
+
+func (tb *table[E]) put(id uint64, e *E) {
+	p := tb.page(id, true)
+	s := &p.slot[id&(1<<pageBits-1)]
+	if *s == nil {
+		p.live++
+		tb.n++
+	}
+	*s = e
+}
+
+func (tb *table[E]) del(id uint64) {
+	p := tb.page(id, false)
+	if p == nil {
+		return
+	}
+	s := &p.slot[id&(1<<pageBits-1)]
+	if *s == nil {
+		return
+	}
+	*s = nil
+	p.live--
+	tb.n--
+	if p.live == 0 {
+		delete(tb.pages, id>>pageBits)
+		if tb.last == p {
+			tb.last = nil
+		}
+	}
+}
+
+// each calls fn for every record in ID order.
+func (tb *table[E]) each(fn func(*E)) {
+	keys := make([]uint64, 0, len(tb.pages))
+	for k := range tb.pages {
+		keys = append(keys, k)
+	}
+	sortUint64(keys)
+	for _, k := range keys {
+		for _, e := range tb.pages[k].slot {
+			if e != nil {
+				fn(e)
+			}
+		}
+	}
+}

@@ -1,0 +1,424 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// Budget says how RunBudget interrupts (Stackless run(timeout, soft, totaltimeout)).
+type Budget uint8
+
+const (
+	// Timeslice (the default) gives every tasklet n steps per switch; a tasklet
+	// that keeps running past them is interrupted.
+	Timeslice Budget = 0
+	// Total gives the whole run n steps.
+	Total Budget = 1 << iota
+	// Soft waits for the next switch instead of interrupting the running
+	// tasklet, and returns no victim; nothing leaves the run queue.
+	Soft
+)
+
+// watch is the state of a budgeted run.
+type watch struct {
+	slice   int // per-tasklet steps per switch, 0: none
+	total   int // steps left in the run, <0: none
+	soft    bool
+	pending bool // budget spent, waiting for a switch (soft) or a non-atomic tasklet
+	victim  *tasklet.T
+}
+
+// Run runs tasklets until every one has finished (nil), a tasklet fails and
+// no error handler is set (its *TaskletError), tasklets are blocked with
+// nothing to wake them (a *DeadlockError), or ctx ends (ctx.Err()). With a
+// virtual clock, time jumps to the next timer whenever nothing is runnable.
+func (s *Scheduler) Run(ctx context.Context) error {
+	_, err := s.loop(ctx, nil)
+	return err
+}
+
+// RunBudget runs like Run with a step budget (Stackless run(timeout)): n
+// steps per tasklet per switch (Timeslice) or n steps in all (Total). In
+// hard mode it returns the interrupted tasklet, paused and out of the run
+// queue: Insert it to go on, or Kill it. In Soft mode it returns 0 at the
+// first switch after the budget ran out. Atomic tasklets are never
+// interrupted; the interrupt waits until they are not atomic. A return of 0
+// and nil also means everything finished: Len tells the two apart.
+func (s *Scheduler) RunBudget(ctx context.Context, n int, mode Budget) (tasklet.ID, error) {
+	w := &watch{total: -1, soft: mode&Soft != 0}
+	if mode&Total != 0 {
+		w.total = n
+	} else {
+		w.slice = n
+	}
+	id, err := s.loop(ctx, w)
+	return id, err
+}
+
+// loop runs the scheduler with one recover for the whole run instead of a
+// defer per step: a panicking step unwinds to here, its tasklet is ended,
+// and the loop starts again.
+func (s *Scheduler) loop(ctx context.Context, w *watch) (tasklet.ID, error) {
+	for {
+		id, err, panicked := s.loopSafe(ctx, w)
+		if !panicked {
+			return id, err
+		}
+	}
+}
+
+func (s *Scheduler) loopSafe(ctx context.Context, w *watch) (id tasklet.ID, err error, panicked bool) {
+	defer s.recoverStep(&panicked)
+	id, err = s.run(ctx, w)
+	return id, err, false
+}
+
+// recoverStep turns a panic in the running step into the failure of its
+// tasklet. A panic outside any step is the scheduler's own and goes on.
+func (s *Scheduler) recoverStep(panicked *bool) {
+	if s.current == nil {
+		return
+	}
+	r := recover()
+	if r == nil {
+		return
+	}
+	t := s.current
+	t.Deliver(nil, nil)
+	s.current, s.prev = nil, t.ID()
+	s.finish(t, &TaskletError{ID: t.ID(), Kind: s.KindOf(t.Behavior()), Step: t.Steps(),
+		Err: fmt.Errorf("%w: %v", ErrTaskletPanic, r), Panic: r, Stack: string(debug.Stack())})
+	if s.immediate != nil {
+		s.runq.pushFront(s.immediate)
+		s.immediate = nil
+	}
+	*panicked = true
+}
+
+func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
+	done := ctx.Done()
+	var spins uint
+	s.fireTimers()
+	for {
+		if s.inboxN.Load() != 0 {
+			s.drainInbox()
+		}
+		if len(s.failed) > 0 {
+			return 0, s.takeFailed()
+		}
+		if s.runq.n == 0 {
+			if err := s.idle(ctx); err != nil {
+				return 0, err
+			}
+			if s.runq.n == 0 {
+				return 0, s.idleResult()
+			}
+			continue
+		}
+		spins++
+		if spins&255 == 0 {
+			if done != nil {
+				select {
+				case <-done:
+					return 0, ctx.Err()
+				default:
+				}
+			}
+			if s.vclock == nil {
+				s.fireTimers()
+			}
+		}
+		if s.ckpt.fn != nil {
+			if err := s.ckpt.maybe(s, spins); err != nil {
+				return 0, err
+			}
+		}
+		t := s.runq.popFront()
+		if w == nil {
+			s.exec(t, nil)
+			continue
+		}
+		s.exec(t, w)
+		if w.victim != nil {
+			v := w.victim
+			w.victim = nil
+			return v.ID(), s.takeFailed()
+		}
+		if w.pending && w.soft {
+			return 0, s.takeFailed()
+		}
+	}
+}
+
+// idle waits for something to run: it fires timers (jumping a virtual
+// clock), or waits for posted input while the scheduler is held. It returns
+// with the run queue still empty when nothing more can happen.
+func (s *Scheduler) idle(ctx context.Context) error {
+	for s.runq.n == 0 {
+		if s.inboxN.Load() != 0 {
+			s.drainInbox()
+			continue
+		}
+		at, ok := s.nextTimer()
+		if ok && s.vclock != nil {
+			s.vclock.Set(at)
+			s.fireTimers()
+			continue
+		}
+		if !ok && s.holds.Load() == 0 {
+			return nil
+		}
+		var timeout <-chan time.Time
+		if ok {
+			d := at - s.clock.Now()
+			if d <= 0 {
+				s.fireTimers()
+				continue
+			}
+			tm := time.NewTimer(d)
+			defer tm.Stop()
+			timeout = tm.C
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.wake:
+		case <-timeout:
+			s.fireTimers()
+		}
+	}
+	return nil
+}
+
+func (s *Scheduler) idleResult() error {
+	if err := s.takeFailed(); err != nil {
+		return err
+	}
+	var blocked []Waiting
+	s.tasks.each(func(t *tasklet.T) {
+		if t.State() == tasklet.Blocked {
+			blocked = append(blocked, s.waiting(t))
+		}
+	})
+	if len(blocked) > 0 {
+		return &DeadlockError{Blocked: blocked}
+	}
+	return nil
+}
+
+// Tick runs one round in which each runnable tasklet gets at most one step:
+// the step of a game loop. It first fires the timers that are due on the
+// clock and takes posted input. Tasklets woken during the round run in it
+// if they have not stepped yet. It returns the failures of the round when no
+// error handler is set.
+func (s *Scheduler) Tick() error {
+	s.tick++
+	if s.tick == 0 {
+		s.tick = 1
+	}
+	if s.inboxN.Load() != 0 {
+		s.drainInbox()
+	}
+	s.fireTimers()
+	for s.tickSafe() {
+	}
+	for i, t := range s.later {
+		s.runq.pushBack(t)
+		s.later[i] = nil
+	}
+	s.later = s.later[:0]
+	if s.ckpt.fn != nil {
+		if err := s.ckpt.maybe(s, 0); err != nil {
+			return err
+		}
+	}
+	return s.takeFailed()
+}
+
+// tickSafe runs the rest of the round; it reports true when a step
+// panicked and the round must go on.
+func (s *Scheduler) tickSafe() (panicked bool) {
+	defer s.recoverStep(&panicked)
+	for s.runq.n > 0 {
+		t := s.runq.popFront()
+		if t.Mark() == s.tick {
+			s.later = append(s.later, t)
+			continue
+		}
+		t.SetMark(s.tick)
+		s.exec(t, &tickWatch)
+		if s.inboxN.Load() != 0 {
+			s.drainInbox()
+		}
+	}
+	return false
+}
+
+// tickWatch marks an exec inside Tick: one step, then the tasklet yields.
+var tickWatch = watch{slice: -1, total: -1}
+
+// exec runs t until it switches out. In a plain Run it then goes straight
+// on with the next runnable tasklet, for bursts of up to 256 switches, as
+// long as no posted input, failure or checkpoint needs the outer loop.
+func (s *Scheduler) exec(t *tasklet.T, w *watch) {
+	for burst := 0; ; burst++ {
+		if s.onSchedule != nil {
+			s.onSchedule(s.prev, t.ID())
+		}
+		s.current = t
+		for run := 0; ; {
+			if w != nil {
+				if w.slice < 0 { // Tick: one step only
+					if run == 1 {
+						s.runq.pushBack(t)
+						break
+					}
+				} else if s.spent(t, w, run) {
+					break
+				}
+			}
+			op, unread := t.Step()
+			s.steps++
+			run++
+			if w != nil && w.total > 0 {
+				w.total--
+			}
+			s.touch(t)
+			if unread != nil {
+				s.finish(t, unread)
+				break
+			}
+			cont := s.apply(t, op)
+			if s.immediate != nil {
+				if cont {
+					s.runq.pushFront(t)
+				}
+				s.runq.pushFront(s.immediate)
+				s.immediate = nil
+				break
+			}
+			if !cont {
+				break
+			}
+			if s.timeslice > 0 && run >= s.timeslice && w == nil {
+				s.runq.pushBack(t)
+				break
+			}
+		}
+		s.current = nil
+		s.prev = t.ID()
+		if w != nil || burst == 255 || s.runq.n == 0 || s.inboxN.Load() != 0 || len(s.failed) != 0 || s.ckpt.fn != nil {
+			return
+		}
+		t = s.runq.popFront()
+	}
+}
+
+// spent applies the watchdog before a step and reports whether t was
+// interrupted.
+func (s *Scheduler) spent(t *tasklet.T, w *watch, run int) bool {
+	if !w.pending {
+		w.pending = w.total == 0 || (w.slice > 0 && run >= w.slice)
+		if !w.pending {
+			return false
+		}
+	}
+	if w.soft {
+		if run == 0 { // at a switch: stop before t runs
+			s.runq.pushFront(t)
+			return true
+		}
+		return false
+	}
+	if t.Atomic() {
+		return false
+	}
+	w.pending = false
+	t.SetState(tasklet.Paused)
+	s.paused++
+	s.touch(t)
+	w.victim = t
+	return true
+}
+
+// apply carries out the Op a step returned and reports whether t keeps
+// running without a switch.
+func (s *Scheduler) apply(t *tasklet.T, op tasklet.Op) bool {
+	switch op.Kind() {
+	case tasklet.OpContinue:
+		return true
+	case tasklet.OpYield:
+		s.runq.pushBack(t)
+		return false
+	case tasklet.OpRecv:
+		return s.opRecv(t, op.Chan())
+	case tasklet.OpSend:
+		return s.opSend(t, op.Chan(), op.Value())
+	case tasklet.OpSendErr:
+		return s.opSend(t, op.Chan(), bomb(op.Err()))
+	case tasklet.OpSelect:
+		return s.opSelect(t)
+	case tasklet.OpSleep:
+		s.sleep(t, op.Duration())
+		return false
+	case tasklet.OpPause:
+		t.SetState(tasklet.Paused)
+		s.paused++
+		return false
+	case tasklet.OpExit:
+		s.finish(t, nil)
+		return false
+	case tasklet.OpFail:
+		err := op.Err()
+		if err == nil {
+			err = errors.New("Fail(nil)")
+		}
+		s.finish(t, fmt.Errorf("%w: %w", ErrTaskletFailed, err))
+		return false
+	}
+	s.finish(t, fmt.Errorf("%w: unknown op %v", ErrTaskletFailed, op.Kind()))
+	return false
+}
+
+// finish ends t. A kill nobody handled ends it quietly; any other error is
+// reported.
+func (s *Scheduler) finish(t *tasklet.T, err error) {
+	t.SetState(tasklet.Dead)
+	s.tasks.del(uint64(t.ID()))
+	if s.track {
+		s.deadT = append(s.deadT, t.ID())
+	}
+	if err == nil || errors.Is(err, tasklet.ErrKilled) {
+		return
+	}
+	var te *TaskletError
+	if !errors.As(err, &te) {
+		te = &TaskletError{ID: t.ID(), Kind: s.KindOf(t.Behavior()), Step: t.Steps(), Err: err}
+	}
+	s.report(te)
+}
+
+func (s *Scheduler) report(err error) {
+	if s.onError != nil {
+		s.onError(err)
+		return
+	}
+	s.failed = append(s.failed, err)
+}
+
+func (s *Scheduler) takeFailed() error {
+	if len(s.failed) == 0 {
+		return nil
+	}
+	err := errors.Join(s.failed...)
+	if len(s.failed) == 1 {
+		err = s.failed[0]
+	}
+	s.failed = nil
+	return err
+}

@@ -1,0 +1,342 @@
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// Scheduler runs tasklets cooperatively on one goroutine. All its methods
+// must be called from that goroutine (or between runs), except Post, Do,
+// Hold and Wake, which are safe from any goroutine.
+type Scheduler struct {
+	node      uint16
+	nextT     uint64 // last tasklet sequence handed out
+	nextC     uint64
+	tasks     table[tasklet.T]
+	chans     table[channel.Channel]
+	runq      runQueue
+	timers    timerHeap
+	timerSeq  uint64
+	clock     Clock
+	vclock    *VirtualClock
+	current   *tasklet.T
+	prev      tasklet.ID
+	immediate *tasklet.T // thrown into "immediately" during the current step
+	tick      uint32
+	steps     uint64
+	timeslice int // rotation after this many consecutive steps in Run (0: none)
+	blocked   int // tasklets blocked or sleeping
+	paused    int
+
+	onSchedule func(prev, next tasklet.ID)
+	onChannel  func(ChannelEvent)
+	onError    func(error)
+	remote     Remote
+	kindName   func(tasklet.Behavior) string
+	ckpt       checkpointer
+	host       *tasklet.HostRef
+	lastCh     *channel.Channel
+	later      []*tasklet.T // tasklets that already stepped in this Tick
+
+	failed []error // tasklet errors awaiting Run's caller
+
+	track    bool
+	dirtyT   []*tasklet.T
+	dirtyC   []*channel.Channel
+	deadT    []tasklet.ID
+	deadC    []channel.ID
+	inChange bool
+
+	// The only state shared with other goroutines.
+	inboxMu sync.Mutex
+	inbox   []inboxItem
+	inboxN  atomic.Int32
+	wake    chan struct{}
+	holds   atomic.Int32
+}
+
+// ChannelEvent is what the channel hook sees before every send and receive.
+type ChannelEvent struct {
+	Chan      channel.ID
+	Tasklet   tasklet.ID
+	Sending   bool
+	WillBlock bool
+}
+
+// Remote carries operations on channels whose home is another node. Package
+// ipc implements it.
+type Remote interface {
+	// Op is called when tasklet t does a Send, Recv or Select involving a
+	// remote channel; t is blocked (state Blocked) until the remote side
+	// answers through Scheduler.Complete.
+	Op(t tasklet.ID, wait uint32, cases []tasklet.Case)
+	// Cancel is called when t stops waiting (killed, or another case fired).
+	Cancel(t tasklet.ID, wait uint32, cases []tasklet.Case)
+}
+
+// Option configures a Scheduler.
+type Option func(*Scheduler)
+
+// WithNode sets the node number that prefixes every ID this scheduler hands
+// out (default 0). Each node of a cluster needs its own.
+func WithNode(n uint16) Option { return func(s *Scheduler) { s.node = n } }
+
+// WithClock sets the clock; the default is a virtual clock starting at 0.
+func WithClock(c Clock) Option { return func(s *Scheduler) { s.clock = c } }
+
+// WithTimeslice makes Run rotate a tasklet that returns Continue to the back
+// of the queue after n consecutive steps, so a busy tasklet cannot starve
+// others. 0 (the default) lets Continue run on, as in Stackless.
+func WithTimeslice(n int) Option { return func(s *Scheduler) { s.timeslice = n } }
+
+// WithErrorHandler receives every tasklet failure (a *TaskletError) instead
+// of Run returning it (Stackless set_error_handler).
+func WithErrorHandler(fn func(error)) Option { return func(s *Scheduler) { s.onError = fn } }
+
+// WithScheduleHook is called at every switch with the tasklet that ran last
+// and the one about to run (Stackless set_schedule_callback).
+func WithScheduleHook(fn func(prev, next tasklet.ID)) Option {
+	return func(s *Scheduler) { s.onSchedule = fn }
+}
+
+// WithChannelHook is called before every send and receive
+// (Stackless set_channel_callback).
+func WithChannelHook(fn func(ChannelEvent)) Option { return func(s *Scheduler) { s.onChannel = fn } }
+
+// WithRemote routes operations on channels of other nodes to r.
+func WithRemote(r Remote) Option { return func(s *Scheduler) { s.remote = r } }
+
+// WithKindNames names behaviors in errors and introspection (package pickle
+// passes its registry's names); the default is the Go type.
+func WithKindNames(fn func(tasklet.Behavior) string) Option {
+	return func(s *Scheduler) { s.kindName = fn }
+}
+
+// WithChangeTracking records which tasklets and channels change between two
+// calls of TakeChanges, for incremental checkpoints.
+func WithChangeTracking() Option { return func(s *Scheduler) { s.track = true } }
+
+// New returns an empty scheduler.
+func New(opts ...Option) *Scheduler {
+	s := &Scheduler{wake: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.clock == nil {
+		s.clock = NewVirtualClock(0)
+	}
+	s.vclock, _ = s.clock.(*VirtualClock)
+	s.host = tasklet.NewHost(s)
+	return s
+}
+
+// Node is the node number of this scheduler.
+func (s *Scheduler) Node() uint16 { return s.node }
+
+// Clock returns the scheduler's clock.
+func (s *Scheduler) Clock() Clock { return s.clock }
+
+// Now reads the scheduler's clock.
+func (s *Scheduler) Now() time.Duration { return s.clock.Now() }
+
+// SetErrorHandler replaces the error handler and returns the old one.
+func (s *Scheduler) SetErrorHandler(fn func(error)) func(error) {
+	old := s.onError
+	s.onError = fn
+	return old
+}
+
+// SetScheduleHook replaces the schedule hook and returns the old one.
+func (s *Scheduler) SetScheduleHook(fn func(prev, next tasklet.ID)) func(prev, next tasklet.ID) {
+	old := s.onSchedule
+	s.onSchedule = fn
+	return old
+}
+
+// SetChannelHook replaces the channel hook and returns the old one.
+func (s *Scheduler) SetChannelHook(fn func(ChannelEvent)) func(ChannelEvent) {
+	old := s.onChannel
+	s.onChannel = fn
+	return old
+}
+
+// SetRemote sets the router for remote channels.
+func (s *Scheduler) SetRemote(r Remote) { s.remote = r }
+
+// KindOf names a behavior as errors and introspection show it.
+func (s *Scheduler) KindOf(b tasklet.Behavior) string {
+	if s.kindName != nil {
+		if n := s.kindName(b); n != "" {
+			return n
+		}
+	}
+	return fmt.Sprintf("%T", b)
+}
+
+func (s *Scheduler) newTaskletID() tasklet.ID {
+	s.nextT++
+	return tasklet.ID(uint64(s.node)<<tasklet.NodeBits | s.nextT)
+}
+
+// Spawn starts b as a new tasklet at the back of the run queue.
+func (s *Scheduler) Spawn(b tasklet.Behavior) tasklet.ID {
+	t := tasklet.Make(s.newTaskletID(), b, s.host)
+	s.tasks.put(uint64(t.ID()), t)
+	t.SetState(tasklet.Runnable)
+	s.runq.pushBack(t)
+	s.touch(t)
+	return t.ID()
+}
+
+// SpawnPaused creates b as a tasklet that waits, paused, for Insert.
+func (s *Scheduler) SpawnPaused(b tasklet.Behavior) tasklet.ID {
+	t := tasklet.Make(s.newTaskletID(), b, s.host)
+	s.tasks.put(uint64(t.ID()), t)
+	t.SetState(tasklet.Paused)
+	s.paused++
+	s.touch(t)
+	return t.ID()
+}
+
+// Adopt adds an existing tasklet record (a migrated one) under its own ID,
+// paused. Insert or a pending delivery makes it run.
+func (s *Scheduler) Adopt(t *tasklet.T) error {
+	if s.tasks.get(uint64(t.ID())) != nil {
+		return fmt.Errorf("scheduler: adopt %v: a tasklet with that ID exists already", t.ID())
+	}
+	t.SetHost(s.host)
+	t.SetState(tasklet.Paused)
+	s.paused++
+	s.tasks.put(uint64(t.ID()), t)
+	s.touch(t)
+	return nil
+}
+
+// Release takes a paused tasklet out of this scheduler without ending it, so
+// it can move to another node. The record is returned.
+func (s *Scheduler) Release(id tasklet.ID) (*tasklet.T, error) {
+	t, err := s.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	if t.State() != tasklet.Paused && t.State() != tasklet.New {
+		return nil, fmt.Errorf("scheduler: release %v: tasklet is %v; only a paused tasklet can leave (Remove it first)", id, t.State())
+	}
+	if t.State() == tasklet.Paused {
+		s.paused--
+	}
+	s.tasks.del(uint64(id))
+	if s.track {
+		s.deadT = append(s.deadT, id)
+	}
+	return t, nil
+}
+
+// NewChannel makes a channel; capacity 0 makes a rendezvous channel.
+func (s *Scheduler) NewChannel(capacity int) channel.ID {
+	s.nextC++
+	id := channel.ID(uint64(s.node)<<tasklet.NodeBits | s.nextC)
+	c := channel.New(id, capacity)
+	s.chans.put(uint64(id), c)
+	s.touchChan(c)
+	return id
+}
+
+// ch finds a local channel, with a one-entry cache for the common case of
+// a tasklet working one channel.
+func (s *Scheduler) ch(id channel.ID) *channel.Channel {
+	if c := s.lastCh; c != nil && c.ID() == id {
+		return c
+	}
+	c := s.chans.get(uint64(id))
+	if c != nil {
+		s.lastCh = c
+	}
+	return c
+}
+
+// Channel returns the channel with the given ID, for inspection and for
+// setting preference; nil if there is none on this node.
+func (s *Scheduler) Channel(id channel.ID) *channel.Channel { return s.chans.get(uint64(id)) }
+
+// Tasklet returns the record of a live tasklet; nil if there is none.
+func (s *Scheduler) Tasklet(id tasklet.ID) *tasklet.T { return s.tasks.get(uint64(id)) }
+
+func (s *Scheduler) lookup(id tasklet.ID) (*tasklet.T, error) {
+	if t := s.tasks.get(uint64(id)); t != nil {
+		return t, nil
+	}
+	if id.Node() == s.node && uint64(id)&(1<<tasklet.NodeBits-1) <= s.nextT && id != 0 {
+		return nil, fmt.Errorf("scheduler: tasklet %v: %w", id, ErrDead)
+	}
+	return nil, fmt.Errorf("scheduler: tasklet %v: %w", id, ErrNoTasklet)
+}
+
+// Len is the number of live tasklets.
+func (s *Scheduler) Len() int { return s.tasks.n }
+
+// RunCount is the number of runnable tasklets (Stackless getruncount, minus
+// the main tasklet, which here is the caller of Run).
+func (s *Scheduler) RunCount() int { return s.runq.n }
+
+// Steps is the total number of steps run.
+func (s *Scheduler) Steps() uint64 { return s.steps }
+
+// Current is the tasklet whose step is running, or 0 between steps.
+func (s *Scheduler) Current() tasklet.ID {
+	if s.current == nil {
+		return 0
+	}
+	return s.current.ID()
+}
+
+func (s *Scheduler) touch(t *tasklet.T) {
+	if s.track && t.SetDirty() {
+		s.dirtyT = append(s.dirtyT, t)
+	}
+}
+
+func (s *Scheduler) touchChan(c *channel.Channel) {
+	if s.track && c.MarkDirty() {
+		s.dirtyC = append(s.dirtyC, c)
+	}
+}
+
+// Changes lists what changed since the previous TakeChanges.
+type Changes struct {
+	Tasklets     []tasklet.ID // new or changed, alive
+	Channels     []channel.ID // new or changed, existing
+	DeadTasklets []tasklet.ID // gone (finished or released)
+	DeadChannels []channel.ID // gone (closed and drained)
+}
+
+// TakeChanges returns what changed since the last call and starts a new
+// period. It needs WithChangeTracking.
+func (s *Scheduler) TakeChanges() Changes {
+	var ch Changes
+	for _, t := range s.dirtyT {
+		t.MarkClean()
+		if s.tasks.get(uint64(t.ID())) == t {
+			ch.Tasklets = append(ch.Tasklets, t.ID())
+		}
+	}
+	for _, c := range s.dirtyC {
+		c.MarkClean()
+		if s.chans.get(uint64(c.ID())) == c {
+			ch.Channels = append(ch.Channels, c.ID())
+		}
+	}
+	ch.DeadTasklets, ch.DeadChannels = s.deadT, s.deadC
+	slices.Sort(ch.Tasklets)
+	slices.Sort(ch.Channels)
+	s.dirtyT, s.dirtyC, s.deadT, s.deadC = s.dirtyT[:0], s.dirtyC[:0], nil, nil
+	return ch
+}
+
+func sortUint64(k []uint64) { slices.Sort(k) }

@@ -1,0 +1,251 @@
+package scheduler
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// World is a scheduler's whole state as plain data, for package pickle.
+// Behaviors and values are the live ones, not copies: encode a World before
+// the scheduler runs another step.
+type World struct {
+	Node        uint16
+	Clock       time.Duration
+	NextTasklet uint64
+	NextChannel uint64
+	Tick        uint32
+	Steps       uint64
+	TimerSeq    uint64
+	Tasklets    []TaskletState // in ID order
+	Channels    []ChannelState // in ID order
+	RunQueue    []tasklet.ID   // in run order
+	Timers      []TimerState   // in firing order
+}
+
+// TaskletState is one tasklet's bookkeeping and behavior.
+type TaskletState struct {
+	ID       tasklet.ID
+	Behavior tasklet.Behavior
+	State    tasklet.State
+	Flags    uint8
+	Steps    uint64
+	Wait     uint32
+	Chosen   int
+	Value    any            // delivered, not yet seen by a step
+	Err      error          // delivered, not yet seen by a step
+	Cases    []tasklet.Case // what a blocked tasklet waits on
+	Plain    bool           // the wait is a plain Send or Recv, not a Select
+}
+
+// ChannelState is one channel with its buffer and its queues in order.
+type ChannelState struct {
+	ID          channel.ID
+	Cap         int
+	Preference  int
+	ScheduleAll bool
+	Closed      bool
+	Buffer      []any
+	Senders     []WaiterState
+	Receivers   []WaiterState
+}
+
+// WaiterState is a blocked operation in a channel queue. Tasklet 0 is a
+// value posted from outside.
+type WaiterState struct {
+	Tasklet tasklet.ID
+	Case    int
+	Value   any
+}
+
+// TimerState is a pending sleep (Case -1) or select timeout.
+type TimerState struct {
+	At      time.Duration
+	Seq     uint64
+	Tasklet tasklet.ID
+	Case    int
+}
+
+// World returns the scheduler's state. Call it between steps.
+func (s *Scheduler) World() *World {
+	w := &World{Node: s.node, Clock: s.clock.Now(), NextTasklet: s.nextT, NextChannel: s.nextC,
+		Tick: s.tick, Steps: s.steps, TimerSeq: s.timerSeq}
+	w.Tasklets = make([]TaskletState, 0, s.tasks.n)
+	s.tasks.each(func(t *tasklet.T) { w.Tasklets = append(w.Tasklets, TaskletStateOf(t)) })
+	w.Channels = make([]ChannelState, 0, s.chans.n)
+	s.chans.each(func(c *channel.Channel) { w.Channels = append(w.Channels, ChannelStateOf(c)) })
+	w.RunQueue = s.RunQueue()
+	w.Timers = s.liveTimers()
+	return w
+}
+
+// TaskletStateOf reads a tasklet record.
+func TaskletStateOf(t *tasklet.T) TaskletState {
+	v, err := t.Delivered()
+	ts := TaskletState{ID: t.ID(), Behavior: t.Behavior(), State: t.State(), Flags: t.Flags(),
+		Steps: t.Steps(), Wait: t.WaitSeq(), Chosen: t.Chosen(), Value: v, Err: err}
+	if t.State() == tasklet.Blocked {
+		ts.Cases, ts.Plain = slices.Clone(t.Cases()), t.Plain()
+	}
+	return ts
+}
+
+// ChannelStateOf reads a channel.
+func ChannelStateOf(c *channel.Channel) ChannelState {
+	cs := ChannelState{ID: c.ID(), Cap: c.Cap(), Preference: c.Preference(), ScheduleAll: c.ScheduleAll(),
+		Closed: c.Closed(), Buffer: c.Buffer()}
+	for _, w := range c.Senders() {
+		cs.Senders = append(cs.Senders, WaiterState{Tasklet: waiterID(w), Case: int(w.Case), Value: w.Value})
+	}
+	for _, w := range c.Receivers() {
+		cs.Receivers = append(cs.Receivers, WaiterState{Tasklet: waiterID(w), Case: int(w.Case)})
+	}
+	return cs
+}
+
+// TaskletState returns one live tasklet's state (for a single-tasklet snapshot).
+func (s *Scheduler) TaskletState(id tasklet.ID) (TaskletState, error) {
+	t, err := s.lookup(id)
+	if err != nil {
+		return TaskletState{}, err
+	}
+	return TaskletStateOf(t), nil
+}
+
+// ChannelState returns one channel's state.
+func (s *Scheduler) ChannelState(id channel.ID) (ChannelState, error) {
+	c := s.chans.get(uint64(id))
+	if c == nil {
+		_, err := s.chanFor(id)
+		return ChannelState{}, err
+	}
+	return ChannelStateOf(c), nil
+}
+
+func (s *Scheduler) liveTimers() []TimerState {
+	var out []TimerState
+	for _, tm := range s.timers.h {
+		if tm.live() {
+			out = append(out, TimerState{At: tm.at, Seq: tm.seq, Tasklet: tm.t.ID(), Case: int(tm.idx)})
+		}
+	}
+	slices.SortFunc(out, func(a, b TimerState) int {
+		return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(a.Seq, b.Seq))
+	})
+	return out
+}
+
+// Restore builds a scheduler from a World (decoded by package pickle, so it
+// is checked: a world that refers to tasklets or channels it does not hold
+// is refused with ErrInvalidRestore). Without a clock option the scheduler
+// gets a virtual clock reading w.Clock; a VirtualClock passed in is moved
+// to w.Clock.
+func Restore(w *World, opts ...Option) (*Scheduler, error) {
+	s := New(opts...)
+	if s.vclock != nil {
+		s.vclock.Set(w.Clock)
+	}
+	s.node, s.nextT, s.nextC, s.tick, s.steps, s.timerSeq = w.Node, w.NextTasklet, w.NextChannel, w.Tick, w.Steps, w.TimerSeq
+	bad := func(format string, a ...any) (*Scheduler, error) {
+		return nil, fmt.Errorf("scheduler: restore: %w: %s", ErrInvalidRestore, fmt.Sprintf(format, a...))
+	}
+	for i := range w.Tasklets {
+		ts := &w.Tasklets[i]
+		if ts.ID == 0 || s.tasks.get(uint64(ts.ID)) != nil {
+			return bad("tasklet ID %v is zero or repeated", ts.ID)
+		}
+		if ts.Behavior == nil {
+			return bad("tasklet %v has no behavior", ts.ID)
+		}
+		if !ts.State.Alive() || ts.State > tasklet.Dead {
+			return bad("tasklet %v has state %v", ts.ID, ts.State)
+		}
+		t := tasklet.Make(ts.ID, ts.Behavior, s.host)
+		t.SetState(ts.State)
+		t.SetFlags(ts.Flags)
+		t.SetSteps(ts.Steps)
+		t.SetWaitSeq(ts.Wait)
+		t.SetChosen(ts.Chosen)
+		t.Deliver(ts.Value, ts.Err)
+		t.SetCases(ts.Cases, ts.Plain)
+		if ts.State == tasklet.Paused {
+			s.paused++
+		}
+		s.tasks.put(uint64(ts.ID), t)
+	}
+	for i := range w.Channels {
+		cs := &w.Channels[i]
+		if cs.ID == 0 || s.chans.get(uint64(cs.ID)) != nil {
+			return bad("channel ID %v is zero or repeated", cs.ID)
+		}
+		if cs.Cap < 0 || len(cs.Buffer) > max(cs.Cap, 0) {
+			return bad("channel %v holds %d values with capacity %d", cs.ID, len(cs.Buffer), cs.Cap)
+		}
+		c := channel.New(cs.ID, cs.Cap)
+		c.SetPreference(cs.Preference)
+		c.SetScheduleAll(cs.ScheduleAll)
+		c.SetClosed(cs.Closed)
+		for _, v := range cs.Buffer {
+			c.BufPush(v)
+		}
+		for _, q := range []struct {
+			ws   []WaiterState
+			send bool
+		}{{cs.Senders, true}, {cs.Receivers, false}} {
+			for _, ws := range q.ws {
+				wt := channel.Waiter{Case: int32(ws.Case), Value: ws.Value}
+				if ws.Tasklet != 0 {
+					t := s.tasks.get(uint64(ws.Tasklet))
+					if t == nil || t.State() != tasklet.Blocked {
+						return bad("channel %v queues tasklet %v, which is not a blocked tasklet of this world", cs.ID, ws.Tasklet)
+					}
+					if ws.Case < -1 || ws.Case >= len(t.Cases()) || (ws.Case == -1 && len(t.Cases()) != 1) {
+						return bad("channel %v queues tasklet %v with case %d it does not have", cs.ID, ws.Tasklet, ws.Case)
+					}
+					wt.T, wt.Seq = t, t.WaitSeq()
+				} else if !q.send {
+					return bad("channel %v has a receiver without a tasklet", cs.ID)
+				}
+				if q.send {
+					c.PushSender(wt)
+				} else {
+					c.PushReceiver(wt)
+				}
+			}
+		}
+		s.chans.put(uint64(cs.ID), c)
+	}
+	for _, id := range w.RunQueue {
+		t := s.tasks.get(uint64(id))
+		if t == nil || t.State() != tasklet.Runnable || t.Mark() == 1 {
+			return bad("run queue holds %v, which is not a runnable tasklet or is queued twice", id)
+		}
+		t.SetMark(1)
+		s.runq.pushBack(t)
+	}
+	for _, tm := range w.Timers {
+		t := s.tasks.get(uint64(tm.Tasklet))
+		if t == nil || (t.State() != tasklet.Sleeping && t.State() != tasklet.Blocked) {
+			return bad("timer for %v, which is not a sleeping or blocked tasklet", tm.Tasklet)
+		}
+		if tm.Case >= len(t.Cases()) || tm.Case < -1 {
+			return bad("timer for %v names case %d it does not have", tm.Tasklet, tm.Case)
+		}
+		s.timers.push(timer{at: tm.At, seq: tm.Seq, t: t, wait: t.WaitSeq(), idx: int32(tm.Case)})
+	}
+	var err error
+	s.tasks.each(func(t *tasklet.T) {
+		if err == nil && t.State() == tasklet.Runnable && t.Mark() != 1 {
+			err = fmt.Errorf("scheduler: restore: %w: runnable tasklet %v is not in the run queue", ErrInvalidRestore, t.ID())
+		}
+		t.SetMark(0)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
