@@ -1,0 +1,128 @@
+package pickle
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// FormatVersion is the version of the record format this build writes and
+// reads.
+const FormatVersion = 1
+
+// appendWriter lets a msgpack Encoder append to a byte slice.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
+func (w *appendWriter) WriteByte(c byte) error     { w.b = append(w.b, c); return nil }
+
+type encoder struct {
+	w   appendWriter
+	enc *msgpack.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.enc = msgpack.NewEncoder(&e.w)
+	e.enc.UseCompactInts(true)
+	return e
+}}
+
+// encode appends what fn writes to dst.
+func (r *Registry) encode(dst []byte, fn func(e *msgpack.Encoder) error) ([]byte, error) {
+	e := encoders.Get().(*encoder)
+	e.w.b = dst
+	err := fn(e.enc)
+	out := e.w.b
+	e.w.b = nil
+	encoders.Put(e)
+	if err != nil {
+		return dst, err
+	}
+	if len(out)-len(dst) > r.maxRecord {
+		return dst, fmt.Errorf("pickle: %w: %d bytes, the limit is %d (Registry.SetMaxRecord)", ErrTooLarge, len(out)-len(dst), r.maxRecord)
+	}
+	return out, nil
+}
+
+type decoder struct {
+	rd  bytes.Reader
+	dec *msgpack.Decoder
+}
+
+var decoders = sync.Pool{New: func() any {
+	d := &decoder{}
+	d.dec = msgpack.NewDecoder(&d.rd)
+	return d
+}}
+
+// decode validates b (size, then Scan: one well-formed msgpack value with
+// bounded depth and honest lengths) and then runs fn on a decoder over it.
+func (r *Registry) decode(b []byte, what string, fn func(d *msgpack.Decoder) error) error {
+	if len(b) > r.maxRecord {
+		return fmt.Errorf("pickle: %s: %w: %d bytes, the limit is %d", what, ErrTooLarge, len(b), r.maxRecord)
+	}
+	if err := ScanAll(b, Limits{}); err != nil {
+		return fmt.Errorf("pickle: %s: %w", what, err)
+	}
+	d := decoders.Get().(*decoder)
+	d.rd.Reset(b)
+	d.dec.Reset(&d.rd)
+	err := fn(d.dec)
+	d.rd.Reset(nil)
+	decoders.Put(d)
+	if err != nil {
+		return fmt.Errorf("pickle: %s: %w", what, err)
+	}
+	return nil
+}
+
+// decodeInto decodes a whole validated value into v (used by upgrades).
+func (r *Registry) decodeInto(b []byte, v any) error {
+	return r.decode(b, "old state", func(d *msgpack.Decoder) error { return d.Decode(v) })
+}
+
+// arrayOf reads an array header of exactly n items.
+func arrayOf(d *msgpack.Decoder, n int, what string) error {
+	got, err := d.DecodeArrayLen()
+	if err != nil {
+		return err
+	}
+	if got != n {
+		return fmt.Errorf("%w: %s has %d fields, want %d", ErrCorrupt, what, got, n)
+	}
+	return nil
+}
+
+// header reads the record tag and format version shared by every record.
+func header(d *msgpack.Decoder, n int, tag string) error {
+	if err := arrayOf(d, n, tag+" record"); err != nil {
+		return err
+	}
+	got, err := d.DecodeString()
+	if err != nil {
+		return err
+	}
+	if got != tag {
+		return fmt.Errorf("%w: a %q record where a %q record was expected", ErrCorrupt, got, tag)
+	}
+	v, err := d.DecodeUint64()
+	if err != nil {
+		return err
+	}
+	if v != FormatVersion {
+		return fmt.Errorf("%w: record format version %d; this build reads version %d", ErrFormat, v, FormatVersion)
+	}
+	return nil
+}
+
+// listLen reads an array header, or nil as an empty array.
+func listLen(d *msgpack.Decoder) (int, error) {
+	n, err := d.DecodeArrayLen()
+	if n < 0 {
+		n = 0
+	}
+	return n, err
+}

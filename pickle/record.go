@@ -1,0 +1,362 @@
+package pickle
+
+import (
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// TaskletRecord is a decoded tasklet with its kind. Fields holds the
+// behavior's fields as plain msgpack values when the record was read with
+// Inspect (the behavior itself is then nil).
+type TaskletRecord struct {
+	scheduler.TaskletState
+	Kind    string
+	Version uint32
+	Fields  map[string]any
+}
+
+const taskletFields = 15
+
+// AppendTasklet appends the record of one tasklet to dst.
+func (r *Registry) AppendTasklet(dst []byte, ts *scheduler.TaskletState) ([]byte, error) {
+	k, err := r.KindOf(ts.Behavior)
+	if err != nil {
+		return dst, fmt.Errorf("pickle: tasklet %v: %w", ts.ID, err)
+	}
+	out, err := r.encode(dst, func(e *msgpack.Encoder) error {
+		e.EncodeArrayLen(taskletFields)
+		e.EncodeString("t")
+		e.EncodeUint(FormatVersion)
+		e.EncodeUint(uint64(ts.ID))
+		e.EncodeString(k.Name)
+		e.EncodeUint(uint64(k.Version))
+		e.EncodeUint(uint64(ts.State))
+		e.EncodeUint(uint64(ts.Flags))
+		e.EncodeUint(ts.Steps)
+		e.EncodeUint(uint64(ts.Wait))
+		e.EncodeInt(int64(ts.Chosen))
+		e.EncodeBool(ts.Plain)
+		if err := r.encodeValue(e, ts.Value); err != nil {
+			return err
+		}
+		r.encodeError(e, ts.Err)
+		if err := r.encodeCases(e, ts.Cases); err != nil {
+			return err
+		}
+		return e.Encode(ts.Behavior)
+	})
+	if err != nil {
+		return dst, fmt.Errorf("pickle: tasklet %v (kind %s): %w", ts.ID, k.Name, err)
+	}
+	return out, nil
+}
+
+// DumpTasklet returns the record of one tasklet.
+func (r *Registry) DumpTasklet(ts *scheduler.TaskletState) ([]byte, error) {
+	return r.AppendTasklet(nil, ts)
+}
+
+// LoadTasklet decodes a tasklet record into a behavior of its registered
+// kind, upgrading old versions where an upgrade is registered.
+func (r *Registry) LoadTasklet(b []byte) (*TaskletRecord, error) {
+	rec := new(TaskletRecord)
+	return rec, r.loadTasklet(b, rec, false)
+}
+
+// Inspect decodes a tasklet record without needing its kind registered: the
+// behavior's fields come back as plain values in Fields.
+func (r *Registry) Inspect(b []byte) (*TaskletRecord, error) {
+	rec := new(TaskletRecord)
+	return rec, r.loadTasklet(b, rec, true)
+}
+
+func (r *Registry) loadTasklet(b []byte, rec *TaskletRecord, loose bool) error {
+	if len(b) > r.maxRecord {
+		return fmt.Errorf("pickle: tasklet record: %w: %d bytes, the limit is %d", ErrTooLarge, len(b), r.maxRecord)
+	}
+	if err := ScanAll(b, Limits{}); err != nil {
+		return fmt.Errorf("pickle: tasklet record: %w", err)
+	}
+	c := cursor{b: b}
+	if err := c.envelope(taskletFields, "t"); err != nil {
+		return fmt.Errorf("pickle: tasklet record: %w", err)
+	}
+	rec.ID = tasklet.ID(c.uint())
+	kind := c.str()
+	ver, state := c.uint(), c.uint()
+	rec.Flags, rec.Steps, rec.Wait = uint8(c.uint()), c.uint(), uint32(c.uint())
+	rec.Chosen, rec.Plain = int(c.int()), c.bool()
+	if c.err != nil {
+		return fmt.Errorf("pickle: tasklet record: %w", c.err)
+	}
+	if ver > 1<<32-1 || state >= uint64(tasklet.Dead) {
+		return fmt.Errorf("pickle: tasklet %v: %w: version %d, state %d", rec.ID, ErrCorrupt, ver, state)
+	}
+	rec.Version, rec.State = uint32(ver), tasklet.State(state)
+	k := r.kind(string(kind))
+	if k != nil {
+		rec.Kind = k.Name // interned: no allocation per record
+	} else {
+		rec.Kind = string(kind)
+	}
+	d := decoders.Get().(*decoder)
+	defer decoders.Put(d)
+	d.rd.Reset(b[c.off:])
+	d.dec.Reset(&d.rd)
+	err := r.decodeTaskletRest(d.dec, rec, loose)
+	d.rd.Reset(nil)
+	if err != nil {
+		return fmt.Errorf("pickle: tasklet %v: %w", rec.ID, err)
+	}
+	return nil
+}
+
+func (r *Registry) decodeTasklet(d *msgpack.Decoder, rec *TaskletRecord, loose bool) error {
+	raw, err := d.DecodeRaw()
+	if err != nil {
+		return err
+	}
+	return r.loadTasklet(raw, rec, loose)
+}
+
+func (r *Registry) decodeTaskletRest(d *msgpack.Decoder, rec *TaskletRecord, loose bool) error {
+	var err error
+	if rec.Value, err = r.decodeValue(d); err != nil {
+		return err
+	}
+	if rec.Err, err = r.decodeError(d); err != nil {
+		return err
+	}
+	if rec.Cases, err = r.decodeCases(d); err != nil {
+		return err
+	}
+	if loose {
+		v, err := d.DecodeInterfaceLoose()
+		if m, ok := v.(map[string]any); ok {
+			rec.Fields = m
+		}
+		return err
+	}
+	rec.Behavior, err = r.decodeBehavior(d, rec.ID, rec.Kind, rec.Version)
+	return err
+}
+
+func (r *Registry) decodeBehavior(d *msgpack.Decoder, _ tasklet.ID, name string, ver uint32) (tasklet.Behavior, error) {
+	k := r.kind(name)
+	if k == nil {
+		return nil, fmt.Errorf("kind %q (version %d): %w in this program; register it with pickle.Register", name, ver, ErrUnknownKind)
+	}
+	if ver != k.Version {
+		up := k.upgrade[ver]
+		if up == nil {
+			return nil, fmt.Errorf("kind %q was saved at version %d but this program has version %d and no upgrade from %d: %w; register pickle.Upgrade(%d, ...) or load with the program that saved it",
+				name, ver, k.Version, ver, ErrKindVersion, ver)
+		}
+		raw, err := d.DecodeRaw()
+		if err != nil {
+			return nil, err
+		}
+		b, err := up(raw, r)
+		if err != nil {
+			return nil, fmt.Errorf("upgrading kind %q from version %d to %d: %w", name, ver, k.Version, err)
+		}
+		if reflect.TypeOf(b) != r.protoType(k) {
+			return nil, fmt.Errorf("the upgrade of kind %q returned %T, want %v", name, b, r.protoType(k))
+		}
+		return b, nil
+	}
+	p := reflect.New(k.typ)
+	if err := d.Decode(p.Interface()); err != nil {
+		return nil, fmt.Errorf("kind %q: %w", name, err)
+	}
+	if k.ptr {
+		return p.Interface().(tasklet.Behavior), nil
+	}
+	b, ok := p.Elem().Interface().(tasklet.Behavior)
+	if !ok {
+		return nil, fmt.Errorf("kind %q: %v does not implement Step", name, k.typ)
+	}
+	return b, nil
+}
+
+func (r *Registry) protoType(k *Kind) reflect.Type {
+	if k.ptr {
+		return reflect.PointerTo(k.typ)
+	}
+	return k.typ
+}
+
+func (r *Registry) encodeCases(e *msgpack.Encoder, cases []tasklet.Case) error {
+	if len(cases) == 0 {
+		return e.EncodeNil()
+	}
+	e.EncodeArrayLen(len(cases))
+	for _, c := range cases {
+		e.EncodeArrayLen(4)
+		e.EncodeUint(uint64(c.Dir))
+		e.EncodeUint(uint64(c.Chan))
+		if err := r.encodeValue(e, c.Value); err != nil {
+			return err
+		}
+		e.EncodeInt(int64(c.Timeout))
+	}
+	return nil
+}
+
+func (r *Registry) decodeCases(d *msgpack.Decoder) ([]tasklet.Case, error) {
+	n, err := listLen(d)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	cases := make([]tasklet.Case, n)
+	for i := range cases {
+		if err := arrayOf(d, 4, "select case"); err != nil {
+			return nil, err
+		}
+		dir, err := d.DecodeUint64()
+		if err != nil {
+			return nil, err
+		}
+		if dir > uint64(tasklet.DirDefault) {
+			return nil, fmt.Errorf("%w: select case direction %d", ErrCorrupt, dir)
+		}
+		ch, err := d.DecodeUint64()
+		if err != nil {
+			return nil, err
+		}
+		v, err := r.decodeValue(d)
+		if err != nil {
+			return nil, err
+		}
+		to, err := d.DecodeInt64()
+		if err != nil {
+			return nil, err
+		}
+		cases[i] = tasklet.Case{Dir: tasklet.Dir(dir), Chan: tasklet.ChanID(ch), Value: v, Timeout: time.Duration(to)}
+	}
+	return cases, nil
+}
+
+const channelFields = 10
+
+// AppendChannel appends the record of one channel to dst.
+func (r *Registry) AppendChannel(dst []byte, cs *scheduler.ChannelState) ([]byte, error) {
+	out, err := r.encode(dst, func(e *msgpack.Encoder) error {
+		e.EncodeArrayLen(channelFields)
+		e.EncodeString("c")
+		e.EncodeUint(FormatVersion)
+		e.EncodeUint(uint64(cs.ID))
+		e.EncodeUint(uint64(cs.Cap))
+		e.EncodeInt(int64(cs.Preference))
+		e.EncodeBool(cs.ScheduleAll)
+		e.EncodeBool(cs.Closed)
+		e.EncodeArrayLen(len(cs.Buffer))
+		for _, v := range cs.Buffer {
+			if err := r.encodeValue(e, v); err != nil {
+				return err
+			}
+		}
+		for _, q := range [][]scheduler.WaiterState{cs.Senders, cs.Receivers} {
+			e.EncodeArrayLen(len(q))
+			for _, w := range q {
+				e.EncodeArrayLen(3)
+				e.EncodeUint(uint64(w.Tasklet))
+				e.EncodeInt(int64(w.Case))
+				if err := r.encodeValue(e, w.Value); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return dst, fmt.Errorf("pickle: channel %v: %w", cs.ID, err)
+	}
+	return out, nil
+}
+
+// DumpChannel returns the record of one channel.
+func (r *Registry) DumpChannel(cs *scheduler.ChannelState) ([]byte, error) {
+	return r.AppendChannel(nil, cs)
+}
+
+// LoadChannel decodes a channel record.
+func (r *Registry) LoadChannel(b []byte) (*scheduler.ChannelState, error) {
+	cs := new(scheduler.ChannelState)
+	err := r.decode(b, "channel record", func(d *msgpack.Decoder) error { return r.decodeChannel(d, cs) })
+	return cs, err
+}
+
+func (r *Registry) decodeChannel(d *msgpack.Decoder, cs *scheduler.ChannelState) error {
+	if err := header(d, channelFields, "c"); err != nil {
+		return err
+	}
+	id, err := d.DecodeUint64()
+	if err != nil {
+		return err
+	}
+	cs.ID = channel.ID(id)
+	capacity, err := d.DecodeUint64()
+	if err != nil {
+		return err
+	}
+	if capacity > 1<<31 {
+		return fmt.Errorf("%w: channel %v capacity %d", ErrCorrupt, cs.ID, capacity)
+	}
+	cs.Cap = int(capacity)
+	pref, err := d.DecodeInt64()
+	if err != nil {
+		return err
+	}
+	cs.Preference = int(pref)
+	if cs.ScheduleAll, err = d.DecodeBool(); err != nil {
+		return err
+	}
+	if cs.Closed, err = d.DecodeBool(); err != nil {
+		return err
+	}
+	n, err := listLen(d)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		cs.Buffer = make([]any, n)
+	}
+	for i := range cs.Buffer {
+		if cs.Buffer[i], err = r.decodeValue(d); err != nil {
+			return fmt.Errorf("channel %v buffer: %w", cs.ID, err)
+		}
+	}
+	for _, q := range []*[]scheduler.WaiterState{&cs.Senders, &cs.Receivers} {
+		n, err := listLen(d)
+		if err != nil {
+			return err
+		}
+		for range n {
+			if err := arrayOf(d, 3, "channel waiter"); err != nil {
+				return err
+			}
+			t, err := d.DecodeUint64()
+			if err != nil {
+				return err
+			}
+			c, err := d.DecodeInt64()
+			if err != nil {
+				return err
+			}
+			v, err := r.decodeValue(d)
+			if err != nil {
+				return err
+			}
+			*q = append(*q, scheduler.WaiterState{Tasklet: tasklet.ID(t), Case: int(c), Value: v})
+		}
+	}
+	return nil
+}

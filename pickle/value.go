@@ -1,0 +1,167 @@
+package pickle
+
+import (
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// builtinValues are the value types every registry knows, by wire name.
+var builtinValues = map[string]any{
+	"bool": false, "int": int(0), "int8": int8(0), "int16": int16(0), "int32": int32(0), "int64": int64(0),
+	"uint": uint(0), "uint8": uint8(0), "uint16": uint16(0), "uint32": uint32(0), "uint64": uint64(0),
+	"float32": float32(0), "float64": float64(0), "string": "", "bytes": []byte(nil),
+	"[]int": []int(nil), "[]int64": []int64(nil), "[]float64": []float64(nil), "[]string": []string(nil),
+	"map[string]int": map[string]int(nil), "map[string]string": map[string]string(nil),
+	"duration": time.Duration(0), "time": time.Time{},
+	"tasklet.ID": tasklet.ID(0), "channel.ID": tasklet.ChanID(0),
+}
+
+var builtinErrors = map[string]error{
+	"killed":    tasklet.ErrKilled,
+	"closed":    channel.ErrClosed,
+	"blocktrap": tasklet.ErrBlockTrap,
+}
+
+const bombName = "!error"
+
+// encodeValue writes a value with its type name: nil, or [name, payload].
+func (r *Registry) encodeValue(e *msgpack.Encoder, v any) error {
+	if v == nil {
+		return e.EncodeNil()
+	}
+	if err := e.EncodeArrayLen(2); err != nil {
+		return err
+	}
+	switch x := v.(type) { // fast paths for the common scalars
+	case int:
+		e.EncodeString("int")
+		return e.EncodeInt(int64(x))
+	case int64:
+		e.EncodeString("int64")
+		return e.EncodeInt(x)
+	case string:
+		e.EncodeString("string")
+		return e.EncodeString(x)
+	case float64:
+		e.EncodeString("float64")
+		return e.EncodeFloat64(x)
+	case bool:
+		e.EncodeString("bool")
+		return e.EncodeBool(x)
+	case channel.Bomb:
+		e.EncodeString(bombName)
+		return r.encodeError(e, x.Err)
+	}
+	t := reflect.TypeOf(v)
+	r.mu.RLock()
+	name, ok := r.valueName[t]
+	r.mu.RUnlock()
+	if !ok {
+		return fmt.Errorf("pickle: value of Go type %v: %w; call pickle.RegisterValue[%s](reg, \"name\") at init", t, ErrUnregistered, t)
+	}
+	e.EncodeString(name)
+	return e.Encode(v)
+}
+
+func (r *Registry) decodeValue(d *msgpack.Decoder) (any, error) {
+	code, err := d.PeekCode()
+	if err != nil {
+		return nil, err
+	}
+	if code == 0xc0 {
+		return nil, d.DecodeNil()
+	}
+	if n, err := d.DecodeArrayLen(); err != nil || n != 2 {
+		return nil, fmt.Errorf("%w: a value must be [type, payload]", ErrCorrupt)
+	}
+	name, err := d.DecodeString()
+	if err != nil {
+		return nil, err
+	}
+	switch name {
+	case "int":
+		x, err := d.DecodeInt64()
+		return int(x), err
+	case "int64":
+		return d.DecodeInt64()
+	case "string":
+		return d.DecodeString()
+	case "float64":
+		return d.DecodeFloat64()
+	case "bool":
+		return d.DecodeBool()
+	case bombName:
+		e, err := r.decodeError(d)
+		if err == nil && e == nil {
+			err = fmt.Errorf("%w: a sent error without an error", ErrCorrupt)
+		}
+		return channel.Bomb{Err: e}, err
+	}
+	r.mu.RLock()
+	t, ok := r.values[name]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("pickle: value type %q: %w in this program; register it with pickle.RegisterValue", name, ErrUnregistered)
+	}
+	p := reflect.New(t)
+	if err := d.Decode(p.Interface()); err != nil {
+		return nil, fmt.Errorf("pickle: value of type %q: %w", name, err)
+	}
+	return p.Elem().Interface(), nil
+}
+
+// encodeError writes nil or [name, message]; name is "" for an error that
+// is not a registered sentinel.
+func (r *Registry) encodeError(e *msgpack.Encoder, err error) error {
+	if err == nil {
+		return e.EncodeNil()
+	}
+	r.mu.RLock()
+	name := r.errName[err]
+	r.mu.RUnlock()
+	e.EncodeArrayLen(2)
+	e.EncodeString(name)
+	return e.EncodeString(err.Error())
+}
+
+func (r *Registry) decodeError(d *msgpack.Decoder) (error, error) {
+	code, err := d.PeekCode()
+	if err != nil {
+		return nil, err
+	}
+	if code == 0xc0 {
+		return nil, d.DecodeNil()
+	}
+	if n, err := d.DecodeArrayLen(); err != nil || n != 2 {
+		return nil, fmt.Errorf("%w: an error must be [name, message]", ErrCorrupt)
+	}
+	name, err := d.DecodeString()
+	if err != nil {
+		return nil, err
+	}
+	msg, err := d.DecodeString()
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		r.mu.RLock()
+		e, ok := r.errs[name]
+		r.mu.RUnlock()
+		if ok {
+			return e, nil
+		}
+	}
+	return savedError(msg), nil
+}
+
+// savedError is an error restored from a snapshot that was not a registered
+// sentinel: it keeps the message only.
+type savedError string
+
+func (e savedError) Error() string { return string(e) }
