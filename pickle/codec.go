@@ -16,7 +16,7 @@ const FormatVersion = 1
 type appendWriter struct{ b []byte }
 
 func (w *appendWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
-func (w *appendWriter) WriteByte(c byte) error     { w.b = append(w.b, c); return nil }
+func (w *appendWriter) WriteByte(c byte) error      { w.b = append(w.b, c); return nil }
 
 type encoder struct {
 	w   appendWriter
