@@ -70,16 +70,24 @@ type TimerState struct {
 	Case    int
 }
 
+// WorldHeader returns the scheduler's state without its tasklets and
+// channels: clock, counters, run queue and timers. An incremental
+// checkpoint stores it whole and only the changed records.
+func (s *Scheduler) WorldHeader() *World {
+	return &World{Node: s.node, Clock: s.clock.Now(), NextTasklet: s.nextT, NextChannel: s.nextC,
+		Tick: s.tick, Steps: s.steps, TimerSeq: s.timerSeq, RunQueue: s.RunQueue(), Timers: s.liveTimers()}
+}
+
+// Tracking reports whether the scheduler records changes for TakeChanges.
+func (s *Scheduler) Tracking() bool { return s.track }
+
 // World returns the scheduler's state. Call it between steps.
 func (s *Scheduler) World() *World {
-	w := &World{Node: s.node, Clock: s.clock.Now(), NextTasklet: s.nextT, NextChannel: s.nextC,
-		Tick: s.tick, Steps: s.steps, TimerSeq: s.timerSeq}
+	w := s.WorldHeader()
 	w.Tasklets = make([]TaskletState, 0, s.tasks.n)
 	s.tasks.each(func(t *tasklet.T) { w.Tasklets = append(w.Tasklets, TaskletStateOf(t)) })
 	w.Channels = make([]ChannelState, 0, s.chans.n)
 	s.chans.each(func(c *channel.Channel) { w.Channels = append(w.Channels, ChannelStateOf(c)) })
-	w.RunQueue = s.RunQueue()
-	w.Timers = s.liveTimers()
 	return w
 }
 

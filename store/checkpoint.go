@@ -1,0 +1,324 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+)
+
+// Checkpointer writes checkpoints of one scheduler into a DB: a full one
+// first, then incremental ones holding only the tasklets and channels that
+// changed (the scheduler tracks them), with a full one every so often so
+// chains stay short. It continues the generation chain of a DB it resumed.
+type Checkpointer struct {
+	db        *DB
+	reg       *pickle.Registry
+	fullEvery int
+	every     uint64
+	interval  time.Duration
+	async     bool
+
+	sinceFull int    // incremental checkpoints since the last full one
+	resumed   uint64 // generation the scheduler was restored from
+
+	mu        sync.Mutex
+	last      uint64 // last generation written
+	lastErr   error  // first failure of a background write
+	forceFull bool   // a write failed: its changes are gone, so the next checkpoint must be full
+	queue     chan job
+	done      chan struct{}
+}
+
+// CheckpointOption configures a Checkpointer.
+type CheckpointOption func(*Checkpointer)
+
+// WithFullEvery makes every n-th checkpoint a full one (default 16; 1 makes
+// every checkpoint full).
+func WithFullEvery(n int) CheckpointOption {
+	return func(c *Checkpointer) { c.fullEvery = max(n, 1) }
+}
+
+// WithEvery checkpoints automatically every n steps of a scheduler made by
+// Resume.
+func WithEvery(n uint64) CheckpointOption { return func(c *Checkpointer) { c.every = n } }
+
+// WithInterval checkpoints automatically every d of wall time.
+func WithInterval(d time.Duration) CheckpointOption { return func(c *Checkpointer) { c.interval = d } }
+
+// WithAsync writes checkpoints on a background goroutine: the scheduler only
+// pays for encoding (a snapshot is a copy), the disk write overlaps the next
+// steps. At most two checkpoints wait; a third blocks until one is written.
+func WithAsync() CheckpointOption { return func(c *Checkpointer) { c.async = true } }
+
+// NewCheckpointer returns a checkpointer writing into db with the kinds of reg.
+func NewCheckpointer(db *DB, reg *pickle.Registry, opts ...CheckpointOption) *Checkpointer {
+	c := &Checkpointer{db: db, reg: reg, fullEvery: 16}
+	for _, o := range opts {
+		o(c)
+	}
+	if latest, err := db.Latest(); err == nil {
+		c.last = latest
+	}
+	if c.async {
+		c.queue = make(chan job, 2)
+		c.done = make(chan struct{})
+		go c.writer()
+	}
+	return c
+}
+
+// Resume returns the scheduler of the newest checkpoint, or, when the DB
+// holds none, a new scheduler that init sets up (spawning the first
+// tasklets). The scheduler tracks changes, names kinds from the registry,
+// and checkpoints itself as WithEvery and WithInterval say.
+func (c *Checkpointer) Resume(init func(*scheduler.Scheduler) error, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
+	opts = append(opts, scheduler.WithChangeTracking(), scheduler.WithKindNames(c.reg.KindName))
+	if c.every > 0 || c.interval > 0 {
+		opts = append(opts, scheduler.WithCheckpoint(c.every, c.interval, c.Checkpoint))
+	}
+	gen, err := c.db.Latest()
+	if errors.Is(err, ErrEmpty) {
+		s := scheduler.New(opts...)
+		if init != nil {
+			if err := init(s); err != nil {
+				return nil, err
+			}
+		}
+		return s, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := Restore(c.db, c.reg, gen, opts...)
+	if err != nil {
+		return nil, err
+	}
+	c.resumed = gen
+	return s, nil
+}
+
+// Resumed is the generation Resume restored, 0 for a fresh start.
+func (c *Checkpointer) Resumed() uint64 { return c.resumed }
+
+// Last is the newest generation written (or, with WithAsync, queued and
+// since written).
+func (c *Checkpointer) Last() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
+}
+
+// Checkpoint encodes the scheduler's state now and writes it: a full
+// checkpoint when the chain needs one or the scheduler does not track
+// changes, else only what changed since the previous checkpoint. Call it
+// between steps (scheduler.WithCheckpoint does).
+func (c *Checkpointer) Checkpoint(s *scheduler.Scheduler) error {
+	if err := c.err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	full := !s.Tracking() || c.last == 0 || c.forceFull || c.sinceFull+1 >= c.fullEvery
+	c.forceFull = false
+	c.mu.Unlock()
+	cp := &Checkpoint{}
+	var err error
+	if full {
+		if s.Tracking() {
+			s.TakeChanges()
+		}
+		var recs []pickle.Record
+		cp.Meta, recs, err = c.reg.EncodeWorld(s.World())
+		cp.Records = toRecords(recs)
+		c.sinceFull = 0
+	} else {
+		err = c.encodeChanges(s, cp)
+		cp.Base = 1 // resolved to the previous generation when written
+		c.sinceFull++
+	}
+	if err != nil {
+		return fmt.Errorf("store: checkpoint: %w", err)
+	}
+	if c.async {
+		c.queue <- job{cp: cp}
+		return nil
+	}
+	return c.write(cp)
+}
+
+func (c *Checkpointer) encodeChanges(s *scheduler.Scheduler, cp *Checkpoint) error {
+	ch := s.TakeChanges()
+	var err error
+	if cp.Meta, err = c.reg.DumpHeader(s.WorldHeader()); err != nil {
+		return err
+	}
+	cp.Records = make([]Record, 0, len(ch.Tasklets)+len(ch.Channels))
+	for _, id := range ch.Tasklets {
+		ts, err := s.TaskletState(id)
+		if err != nil {
+			return err
+		}
+		v, err := c.reg.DumpTasklet(&ts)
+		if err != nil {
+			return err
+		}
+		cp.Records = append(cp.Records, Record{Key: pickle.TaskletKey(id), Value: v})
+	}
+	for _, id := range ch.Channels {
+		cs, err := s.ChannelState(id)
+		if err != nil {
+			return err
+		}
+		v, err := c.reg.DumpChannel(&cs)
+		if err != nil {
+			return err
+		}
+		cp.Records = append(cp.Records, Record{Key: pickle.ChannelKey(id), Value: v})
+	}
+	for _, id := range ch.DeadTasklets {
+		cp.Deleted = append(cp.Deleted, pickle.TaskletKey(id))
+	}
+	for _, id := range ch.DeadChannels {
+		cp.Deleted = append(cp.Deleted, pickle.ChannelKey(id))
+	}
+	return nil
+}
+
+func (c *Checkpointer) write(cp *Checkpoint) error {
+	c.mu.Lock()
+	if cp.Base != 0 {
+		cp.Base = c.last
+	}
+	c.mu.Unlock()
+	gen, err := c.db.Save(cp)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.forceFull = true
+		err = fmt.Errorf("store: checkpoint into %s: %w", c.db.Path(), err)
+		if c.async && c.lastErr == nil {
+			c.lastErr = err // reported by the next Checkpoint and by Close
+		}
+		return err
+	}
+	c.last = gen
+	return nil
+}
+
+// job is a checkpoint to write, or a flush to acknowledge once everything
+// queued before it is written.
+type job struct {
+	cp      *Checkpoint
+	flushed chan struct{}
+}
+
+func (c *Checkpointer) writer() {
+	defer close(c.done)
+	for j := range c.queue {
+		if j.flushed != nil {
+			close(j.flushed)
+			continue
+		}
+		c.write(j.cp)
+	}
+}
+
+func (c *Checkpointer) err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}
+
+// Close waits for queued checkpoints to be written and returns the first
+// write error. It does not close the DB.
+func (c *Checkpointer) Close() error {
+	if c.async && c.queue != nil {
+		close(c.queue)
+		<-c.done
+		c.queue = nil
+	}
+	return c.err()
+}
+
+func toRecords(recs []pickle.Record) []Record {
+	out := make([]Record, len(recs))
+	for i, r := range recs {
+		out[i] = Record{Key: r.Key, Value: r.Value}
+	}
+	return out
+}
+
+func fromRecords(recs []Record) []pickle.Record {
+	out := make([]pickle.Record, len(recs))
+	for i, r := range recs {
+		out[i] = pickle.Record{Key: r.Key, Value: r.Value}
+	}
+	return out
+}
+
+// Flush waits until every queued checkpoint is written (WithAsync).
+func (c *Checkpointer) Flush() error {
+	if c.async && c.queue != nil {
+		j := job{flushed: make(chan struct{})}
+		c.queue <- j
+		<-j.flushed
+	}
+	return c.err()
+}
+
+// LoadWorld decodes generation gen (0: the newest) of db.
+func LoadWorld(db *DB, reg *pickle.Registry, gen uint64) (*scheduler.World, uint64, error) {
+	if gen == 0 {
+		var err error
+		if gen, err = db.Latest(); err != nil {
+			return nil, 0, err
+		}
+	}
+	cp, err := db.Load(gen)
+	if err != nil {
+		return nil, gen, err
+	}
+	w, err := reg.DecodeWorld(cp.Meta, fromRecords(cp.Records))
+	if err != nil {
+		return nil, gen, fmt.Errorf("store: generation %d of %s: %w", gen, db.Path(), err)
+	}
+	return w, gen, nil
+}
+
+// Restore builds a scheduler from generation gen (0: the newest) of db.
+func Restore(db *DB, reg *pickle.Registry, gen uint64, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
+	w, gen, err := LoadWorld(db, reg, gen)
+	if err != nil {
+		return nil, err
+	}
+	s, err := scheduler.Restore(w, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("store: generation %d of %s: %w", gen, db.Path(), err)
+	}
+	return s, nil
+}
+
+// SaveFile writes the scheduler's whole state as a snapshot file.
+func SaveFile(path string, reg *pickle.Registry, s *scheduler.Scheduler) error {
+	meta, recs, err := reg.EncodeWorld(s.World())
+	if err != nil {
+		return err
+	}
+	return WriteFile(path, &Checkpoint{Meta: meta, Records: toRecords(recs), Time: time.Now()})
+}
+
+// LoadFile decodes the world of a snapshot file.
+func LoadFile(path string, reg *pickle.Registry) (*scheduler.World, error) {
+	cp, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	w, err := reg.DecodeWorld(cp.Meta, fromRecords(cp.Records))
+	if err != nil {
+		return nil, fmt.Errorf("store: snapshot %s: %w", path, err)
+	}
+	return w, nil
+}
