@@ -18,16 +18,53 @@ var ErrClosed = errors.New("channel closed")
 // receiver's step sees Err as t.Err().
 type Bomb struct{ Err error }
 
-// Waiter is one blocked operation in a channel queue.
+// Waiter is one blocked operation in a channel queue: a local tasklet's, a
+// value posted from outside (T nil), or a remote tasklet's (T nil, Value a
+// *Remote).
 type Waiter struct {
-	T     *tasklet.T // nil for a value posted from outside the scheduler
+	T     *tasklet.T // nil for a posted value or a remote waiter
 	Seq   uint32     // T's wait sequence when it blocked
 	Case  int32      // select case index, -1 for a plain Send or Recv
-	Value any        // the value a sender offers
+	Value any        // the value a sender offers, or the *Remote
+}
+
+// Remote is the wait of a tasklet on another node, queued at the channel's
+// home so that it keeps its FIFO place and counts in the balance.
+type Remote struct {
+	Node    uint16
+	Tasklet tasklet.ID
+	Seq     uint32
+	Value   any   // the value a remote sender offers
+	Done    *bool // shared by every case of one wait: set once one fires or the wait is cancelled
 }
 
 // Live reports whether the waiter's tasklet still waits on this entry.
-func (w *Waiter) Live() bool { return w.T == nil || w.T.WaitSeq() == w.Seq }
+func (w *Waiter) Live() bool {
+	if w.T != nil {
+		return w.T.WaitSeq() == w.Seq
+	}
+	if r, ok := w.Value.(*Remote); ok {
+		return !*r.Done
+	}
+	return true
+}
+
+// Remote returns the remote wait of a waiter, or nil.
+func (w *Waiter) Remote() *Remote {
+	if w.T != nil {
+		return nil
+	}
+	r, _ := w.Value.(*Remote)
+	return r
+}
+
+// Offered is the value a sender offers, local or remote.
+func (w *Waiter) Offered() any {
+	if r := w.Remote(); r != nil {
+		return r.Value
+	}
+	return w.Value
+}
 
 // Preference values (Stackless channel.preference).
 const (
@@ -122,6 +159,14 @@ func (c *Channel) ForgetSender() { c.send.forget() }
 
 // ForgetReceiver is ForgetSender for receivers.
 func (c *Channel) ForgetReceiver() { c.recv.forget() }
+
+// Replace swaps the first live entry, in either queue, for which swap
+// returns a replacement, keeping its place: a tasklet migrating away leaves
+// a remote waiter, one arriving takes its remote waiter back. It reports
+// whether an entry was swapped.
+func (c *Channel) Replace(swap func(Waiter) (Waiter, bool)) bool {
+	return c.send.replace(swap) || c.recv.replace(swap)
+}
 
 // Senders returns the live blocked senders in FIFO order.
 func (c *Channel) Senders() []Waiter { return c.send.liveEntries() }

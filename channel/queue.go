@@ -4,8 +4,48 @@ package channel
 // the entries whose tasklet still waits, stale the ones that were forgotten
 // but not yet dropped.
 type queue struct {
-	ring[Waiter]
+	buf         []Waiter
+	head, len   int
 	live, stale int
+}
+
+func (q *queue) pushBack(w Waiter) {
+	if q.len == len(q.buf) {
+		q.grow()
+	}
+	i := q.head + q.len
+	if i >= len(q.buf) {
+		i -= len(q.buf)
+	}
+	q.buf[i] = w
+	q.len++
+}
+
+func (q *queue) popFront() Waiter {
+	e := q.buf[q.head]
+	q.buf[q.head] = Waiter{}
+	q.head++
+	if q.head == len(q.buf) {
+		q.head = 0
+	}
+	q.len--
+	return e
+}
+
+func (q *queue) at(i int) Waiter {
+	i += q.head
+	if i >= len(q.buf) {
+		i -= len(q.buf)
+	}
+	return q.buf[i]
+}
+
+func (q *queue) grow() {
+	buf := make([]Waiter, max(2*len(q.buf), 2))
+	for i := 0; i < q.len; i++ {
+		buf[i] = q.at(i)
+	}
+	q.buf, q.head = buf, 0
 }
 
 func (q *queue) push(w Waiter) {
@@ -17,6 +57,9 @@ func (q *queue) push(w Waiter) {
 }
 
 func (q *queue) pop() (Waiter, bool) {
+	if q.live == 0 {
+		return Waiter{}, false // only stale entries, if any: leave them for compaction
+	}
 	for q.len > 0 {
 		w := q.popFront()
 		if w.Live() {
@@ -42,6 +85,20 @@ func (q *queue) compact() {
 		}
 	}
 	q.stale = 0
+}
+
+func (q *queue) replace(swap func(Waiter) (Waiter, bool)) bool {
+	for i := 0; i < q.len; i++ {
+		e := &q.buf[(q.head+i)%len(q.buf)]
+		if !e.Live() {
+			continue
+		}
+		if w, ok := swap(*e); ok {
+			*e = w
+			return true
+		}
+	}
+	return false
 }
 
 func (q *queue) liveEntries() []Waiter {

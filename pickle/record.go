@@ -91,13 +91,14 @@ func (r *Registry) loadTasklet(b []byte, rec *TaskletRecord, loose bool) error {
 	rec.ID = tasklet.ID(c.uint())
 	kind := c.str()
 	ver, state := c.uint(), c.uint()
-	rec.Flags, rec.Steps, rec.Wait = uint8(c.uint()), c.uint(), uint32(c.uint())
+	flags, steps, wait := c.uint(), c.uint(), c.uint()
+	rec.Flags, rec.Steps, rec.Wait = uint8(flags), steps, uint32(wait)
 	rec.Chosen, rec.Plain = int(c.int()), c.bool()
 	if c.err != nil {
 		return fmt.Errorf("pickle: tasklet record: %w", c.err)
 	}
-	if ver > 1<<32-1 || state >= uint64(tasklet.Dead) {
-		return fmt.Errorf("pickle: tasklet %v: %w: version %d, state %d", rec.ID, ErrCorrupt, ver, state)
+	if ver > 1<<32-1 || state >= uint64(tasklet.Dead) || flags > 1<<8-1 || wait > 1<<32-1 {
+		return fmt.Errorf("pickle: tasklet %v: %w: version %d, state %d, flags %d, wait %d", rec.ID, ErrCorrupt, ver, state, flags, wait)
 	}
 	rec.Version, rec.State = uint32(ver), tasklet.State(state)
 	k := r.kind(string(kind))
@@ -111,9 +112,12 @@ func (r *Registry) loadTasklet(b []byte, rec *TaskletRecord, loose bool) error {
 	d.rd.Reset(b[c.off:])
 	d.dec.Reset(&d.rd)
 	err := r.decodeTaskletRest(d.dec, rec, loose)
+	if err == nil && d.rd.Len() != 0 {
+		err = fmt.Errorf("%w: %d bytes left unread", ErrCorrupt, d.rd.Len())
+	}
 	d.rd.Reset(nil)
 	if err != nil {
-		return fmt.Errorf("pickle: tasklet %v: %w", rec.ID, err)
+		return fmt.Errorf("pickle: tasklet %v: %w", rec.ID, corrupt(err))
 	}
 	return nil
 }
@@ -164,11 +168,11 @@ func (r *Registry) decodeBehavior(d *msgpack.Decoder, _ tasklet.ID, name string,
 			return nil, err
 		}
 		b, err := up(raw, r)
-		if err != nil {
-			return nil, fmt.Errorf("upgrading kind %q from version %d to %d: %w", name, ver, k.Version, err)
+		if err != nil { // the record is fine; this program cannot take it
+			return nil, fmt.Errorf("upgrading kind %q from version %d to %d: %w: %w", name, ver, k.Version, ErrKindVersion, err)
 		}
 		if reflect.TypeOf(b) != r.protoType(k) {
-			return nil, fmt.Errorf("the upgrade of kind %q returned %T, want %v", name, b, r.protoType(k))
+			return nil, fmt.Errorf("the upgrade of kind %q returned %T, want %v: %w", name, b, r.protoType(k), ErrKindVersion)
 		}
 		return b, nil
 	}
@@ -266,11 +270,19 @@ func (r *Registry) AppendChannel(dst []byte, cs *scheduler.ChannelState) ([]byte
 		for _, q := range [][]scheduler.WaiterState{cs.Senders, cs.Receivers} {
 			e.EncodeArrayLen(len(q))
 			for _, w := range q {
-				e.EncodeArrayLen(3)
+				if w.Remote {
+					e.EncodeArrayLen(5)
+				} else {
+					e.EncodeArrayLen(3)
+				}
 				e.EncodeUint(uint64(w.Tasklet))
 				e.EncodeInt(int64(w.Case))
 				if err := r.encodeValue(e, w.Value); err != nil {
 					return err
+				}
+				if w.Remote { // the wait of a tasklet on another node
+					e.EncodeUint(uint64(w.Node))
+					e.EncodeUint(uint64(w.Seq))
 				}
 			}
 		}
@@ -340,8 +352,12 @@ func (r *Registry) decodeChannel(d *msgpack.Decoder, cs *scheduler.ChannelState)
 			return err
 		}
 		for range n {
-			if err := arrayOf(d, 3, "channel waiter"); err != nil {
+			fields, err := d.DecodeArrayLen()
+			if err != nil {
 				return err
+			}
+			if fields != 3 && fields != 5 {
+				return fmt.Errorf("%w: channel waiter has %d fields, want 3 or 5", ErrCorrupt, fields)
 			}
 			t, err := d.DecodeUint64()
 			if err != nil {
@@ -355,7 +371,22 @@ func (r *Registry) decodeChannel(d *msgpack.Decoder, cs *scheduler.ChannelState)
 			if err != nil {
 				return err
 			}
-			*q = append(*q, scheduler.WaiterState{Tasklet: tasklet.ID(t), Case: int(c), Value: v})
+			ws := scheduler.WaiterState{Tasklet: tasklet.ID(t), Case: int(c), Value: v}
+			if fields == 5 {
+				node, err := d.DecodeUint64()
+				if err != nil {
+					return err
+				}
+				seq, err := d.DecodeUint64()
+				if err != nil {
+					return err
+				}
+				if node > 1<<16-1 || seq > 1<<32-1 {
+					return fmt.Errorf("%w: remote waiter node %d seq %d", ErrCorrupt, node, seq)
+				}
+				ws.Remote, ws.Node, ws.Seq = true, uint16(node), uint32(seq)
+			}
+			*q = append(*q, ws)
 		}
 	}
 	return nil

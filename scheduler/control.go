@@ -3,6 +3,7 @@ package scheduler
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/stackless-go/stackless/channel"
@@ -39,12 +40,14 @@ func (s *Scheduler) Throw(id tasklet.ID, err error, pending bool) error {
 	case tasklet.Blocked, tasklet.Sleeping:
 		s.endWait(t, cancelled)
 	case tasklet.Runnable:
-		if pending {
+		// Pending, or already thrown into immediately by this step: deliver
+		// and leave it where it is.
+		if pending || slices.Contains(s.immediate, t) {
 			t.Deliver(nil, err)
 			s.touch(t)
 			return nil
 		}
-		s.runq.remove(t)
+		s.dequeue(t)
 	case tasklet.Paused:
 		s.paused--
 	}
@@ -56,14 +59,27 @@ func (s *Scheduler) Throw(id tasklet.ID, err error, pending bool) error {
 	case pending:
 		s.runq.pushBack(t)
 	case s.current != nil:
-		if s.immediate != nil {
-			s.runq.pushFront(s.immediate)
-		}
-		s.immediate = t
+		s.immediate = append(s.immediate, t)
 	default:
 		s.runq.pushFront(t)
 	}
 	return nil
+}
+
+// dequeue takes a runnable tasklet out of wherever it waits for its turn:
+// the run queue, the tasklets thrown into immediately by the running step, or
+// the tasklets that already stepped in the current Tick.
+func (s *Scheduler) dequeue(t *tasklet.T) {
+	if s.runq.remove(t) {
+		return
+	}
+	if i := slices.Index(s.immediate, t); i >= 0 {
+		s.immediate = slices.Delete(s.immediate, i, i+1)
+		return
+	}
+	if i := slices.Index(s.later, t); i >= 0 {
+		s.later = slices.Delete(s.later, i, i+1)
+	}
 }
 
 // Insert makes a paused or new tasklet runnable at the back of the queue.
@@ -102,7 +118,7 @@ func (s *Scheduler) Remove(id tasklet.ID) error {
 	case tasklet.Paused:
 		return nil
 	case tasklet.Runnable:
-		s.runq.remove(t)
+		s.dequeue(t)
 	}
 	t.SetState(tasklet.Paused)
 	s.paused++
@@ -130,18 +146,21 @@ func (s *Scheduler) Close(id channel.ID) error {
 		if !ok {
 			break
 		}
-		s.wakeClosed(w)
+		s.receiverGets(w, nil, channel.ErrClosed)
 	}
 	for {
 		w, ok := c.PopSender()
 		if !ok {
 			break
 		}
-		if w.T == nil {
+		switch {
+		case w.T != nil:
+			s.wakeClosed(w)
+		case w.Remote() != nil:
+			s.remoteFired(w, nil, channel.ErrClosed)
+		default:
 			s.report(fmt.Errorf("scheduler: value %v posted to %v was dropped: the channel was closed before anyone received it", w.Value, id))
-			continue
 		}
-		s.wakeClosed(w)
 	}
 	s.dropIfIdle(c)
 	return nil
@@ -163,6 +182,12 @@ func (s *Scheduler) Balance(id channel.ID) int {
 
 func (s *Scheduler) sleep(t *tasklet.T, d time.Duration) {
 	t.NextWait()
+	if d <= 0 {
+		// Nothing to wait for: a yield. (A timer due now would, on a
+		// virtual clock, wait until the run queue is empty.)
+		s.runq.pushBack(t)
+		return
+	}
 	t.SetState(tasklet.Sleeping)
 	s.addTimer(t, s.clock.Now()+d, -1)
 }
@@ -285,9 +310,7 @@ func (s *Scheduler) postLocal(id channel.ID, v any) {
 		return
 	}
 	if w, ok := c.PopReceiver(); ok {
-		deliver(w.T, v)
-		s.wakeWaiter(w)
-		s.runq.pushBack(w.T)
+		s.receiverGets(w, v, nil)
 		return
 	}
 	if !c.BufFull() {

@@ -106,19 +106,17 @@ func (s *Scheduler) recvReady(t *tasklet.T, c *channel.Channel, idx int) (done, 
 		deliver(t, v)
 		t.SetChosen(idx)
 		if w, ok := c.PopSender(); ok {
-			c.BufPush(w.Value)
-			if w.T != nil {
-				s.wakeWaiter(w)
-				s.runq.pushBack(w.T)
-			}
+			c.BufPush(w.Offered())
+			s.senderDone(w)
 		}
 		s.dropIfIdle(c)
 		return true, true
 	}
 	if w, ok := c.PopSender(); ok {
-		deliver(t, w.Value)
+		deliver(t, w.Offered())
 		t.SetChosen(idx)
-		if w.T == nil { // a posted value
+		if w.T == nil { // a posted value, or a remote sender
+			s.senderDone(w)
 			return true, true
 		}
 		s.wakeWaiter(w)
@@ -140,9 +138,13 @@ func (s *Scheduler) sendReady(t *tasklet.T, c *channel.Channel, v any, idx int) 
 		return true, true
 	}
 	if w, ok := c.PopReceiver(); ok {
+		t.SetChosen(idx)
+		if w.T == nil { // a remote receiver
+			s.remoteFired(w, v, nil)
+			return true, true
+		}
 		deliver(w.T, v)
 		s.wakeWaiter(w)
-		t.SetChosen(idx)
 		return true, s.place(c, t, w.T, true)
 	}
 	if !c.BufFull() {
@@ -174,7 +176,11 @@ func (s *Scheduler) place(c *channel.Channel, caller, partner *tasklet.T, caller
 // wakeWaiter ends the wait of a waiter's tasklet: its other select cases are
 // forgotten, and it becomes runnable (the caller queues it).
 func (s *Scheduler) wakeWaiter(w channel.Waiter) {
-	s.endWait(w.T, int(w.Case))
+	if w.Case < 0 {
+		w.T.NextWait() // a plain op: its only queue entry was the one popped
+	} else {
+		s.endWait(w.T, int(w.Case))
+	}
 	w.T.SetChosen(int(w.Case))
 	w.T.SetState(tasklet.Runnable)
 	s.touch(w.T)
@@ -258,6 +264,10 @@ func (s *Scheduler) opSelect(t *tasklet.T) bool {
 	}
 	if deflt >= 0 {
 		t.SetChosen(deflt)
+		return true
+	}
+	if timeout >= 0 && cases[timeout].Timeout <= 0 { // due at once: like a default
+		t.SetChosen(timeout)
 		return true
 	}
 	if t.BlockTrap() {

@@ -30,6 +30,11 @@ func (q *runQueue) pushBack(t *tasklet.T) {
 	if q.n == len(q.buf) {
 		q.grow()
 	}
+	q.storeBack(t)
+}
+
+// storeBack is pushBack once there is room; small enough to inline.
+func (q *runQueue) storeBack(t *tasklet.T) {
 	i := q.head + q.n
 	if i >= len(q.buf) {
 		i -= len(q.buf)

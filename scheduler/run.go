@@ -93,10 +93,7 @@ func (s *Scheduler) recoverStep(panicked *bool) {
 	s.current, s.prev = nil, t.ID()
 	s.finish(t, &TaskletError{ID: t.ID(), Kind: s.KindOf(t.Behavior()), Step: t.Steps(),
 		Err: fmt.Errorf("%w: %v", ErrTaskletPanic, r), Panic: r, Stack: string(debug.Stack())})
-	if s.immediate != nil {
-		s.runq.pushFront(s.immediate)
-		s.immediate = nil
-	}
+	s.queueImmediate()
 	*panicked = true
 }
 
@@ -174,22 +171,30 @@ func (s *Scheduler) idle(ctx context.Context) error {
 			return nil
 		}
 		var timeout <-chan time.Time
+		var tm *time.Timer
 		if ok {
 			d := at - s.clock.Now()
 			if d <= 0 {
 				s.fireTimers()
 				continue
 			}
-			tm := time.NewTimer(d)
-			defer tm.Stop()
+			// Stopped below, not deferred: this loop can go round once per
+			// posted item while the scheduler waits.
+			tm = time.NewTimer(d)
 			timeout = tm.C
 		}
 		select {
 		case <-ctx.Done():
+			if tm != nil {
+				tm.Stop()
+			}
 			return ctx.Err()
 		case <-s.wake:
 		case <-timeout:
 			s.fireTimers()
+		}
+		if tm != nil {
+			tm.Stop()
 		}
 	}
 	return nil
@@ -291,15 +296,17 @@ func (s *Scheduler) exec(t *tasklet.T, w *watch) {
 			s.touch(t)
 			if unread != nil {
 				s.finish(t, unread)
+				if len(s.immediate) != 0 {
+					s.queueImmediate()
+				}
 				break
 			}
 			cont := s.apply(t, op)
-			if s.immediate != nil {
+			if len(s.immediate) != 0 {
 				if cont {
 					s.runq.pushFront(t)
 				}
-				s.runq.pushFront(s.immediate)
-				s.immediate = nil
+				s.queueImmediate()
 				break
 			}
 			if !cont {
@@ -319,10 +326,22 @@ func (s *Scheduler) exec(t *tasklet.T, w *watch) {
 	}
 }
 
+// queueImmediate puts the tasklets thrown into immediately at the front of
+// the run queue, the first thrown first.
+func (s *Scheduler) queueImmediate() {
+	for i := len(s.immediate) - 1; i >= 0; i-- {
+		s.runq.pushFront(s.immediate[i])
+		s.immediate[i] = nil
+	}
+	s.immediate = s.immediate[:0]
+}
+
 // spent applies the watchdog before a step and reports whether t was
-// interrupted.
+// interrupted. In hard mode the condition is taken afresh at every switch:
+// an interrupt deferred while the last tasklet was atomic belongs to that
+// tasklet's timeslice, not to the next one (a spent Total budget stays spent).
 func (s *Scheduler) spent(t *tasklet.T, w *watch, run int) bool {
-	if !w.pending {
+	if !w.pending || (run == 0 && !w.soft) {
 		w.pending = w.total == 0 || (w.slice > 0 && run >= w.slice)
 		if !w.pending {
 			return false

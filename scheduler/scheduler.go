@@ -27,7 +27,7 @@ type Scheduler struct {
 	vclock    *VirtualClock
 	current   *tasklet.T
 	prev      tasklet.ID
-	immediate *tasklet.T // thrown into "immediately" during the current step
+	immediate []*tasklet.T // thrown into "immediately" during the current step, in order
 	tick      uint32
 	steps     uint64
 	timeslice int // rotation after this many consecutive steps in Run (0: none)
@@ -42,7 +42,8 @@ type Scheduler struct {
 	ckpt       checkpointer
 	host       *tasklet.HostRef
 	lastCh     *channel.Channel
-	later      []*tasklet.T // tasklets that already stepped in this Tick
+	rwaits     map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
+	later      []*tasklet.T                // tasklets that already stepped in this Tick
 
 	failed []error // tasklet errors awaiting Run's caller
 
@@ -78,6 +79,10 @@ type Remote interface {
 	Op(t tasklet.ID, wait uint32, cases []tasklet.Case)
 	// Cancel is called when t stops waiting (killed, or another case fired).
 	Cancel(t tasklet.ID, wait uint32, cases []tasklet.Case)
+	// Done is called on a channel's home node when the queued wait w of a
+	// tasklet on node w.Node completed: case idx with value v or error err.
+	// The tasklet's node finishes it with Scheduler.Complete.
+	Done(w RemoteWait, idx int, v any, err error)
 }
 
 // Option configures a Scheduler.
@@ -283,7 +288,7 @@ func (s *Scheduler) Len() int { return s.tasks.n }
 
 // RunCount is the number of runnable tasklets (Stackless getruncount, minus
 // the main tasklet, which here is the caller of Run).
-func (s *Scheduler) RunCount() int { return s.runq.n }
+func (s *Scheduler) RunCount() int { return s.runq.n + len(s.later) }
 
 // Steps is the total number of steps run.
 func (s *Scheduler) Steps() uint64 { return s.steps }

@@ -55,11 +55,22 @@ type ChannelState struct {
 }
 
 // WaiterState is a blocked operation in a channel queue. Tasklet 0 is a
-// value posted from outside.
+// value posted from outside; Remote marks the wait of a tasklet on node
+// Node (with its wait sequence Seq).
 type WaiterState struct {
 	Tasklet tasklet.ID
 	Case    int
 	Value   any
+	Remote  bool
+	Node    uint16
+	Seq     uint32
+}
+
+func waiterState(w channel.Waiter) WaiterState {
+	if r := w.Remote(); r != nil {
+		return WaiterState{Tasklet: r.Tasklet, Case: int(w.Case), Value: r.Value, Remote: true, Node: r.Node, Seq: r.Seq}
+	}
+	return WaiterState{Tasklet: waiterID(w), Case: int(w.Case), Value: w.Value}
 }
 
 // TimerState is a pending sleep (Case -1) or select timeout.
@@ -107,10 +118,10 @@ func ChannelStateOf(c *channel.Channel) ChannelState {
 	cs := ChannelState{ID: c.ID(), Cap: c.Cap(), Preference: c.Preference(), ScheduleAll: c.ScheduleAll(),
 		Closed: c.Closed(), Buffer: c.Buffer()}
 	for _, w := range c.Senders() {
-		cs.Senders = append(cs.Senders, WaiterState{Tasklet: waiterID(w), Case: int(w.Case), Value: w.Value})
+		cs.Senders = append(cs.Senders, waiterState(w))
 	}
 	for _, w := range c.Receivers() {
-		cs.Receivers = append(cs.Receivers, WaiterState{Tasklet: waiterID(w), Case: int(w.Case)})
+		cs.Receivers = append(cs.Receivers, waiterState(w))
 	}
 	return cs
 }
@@ -206,7 +217,16 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		}{{cs.Senders, true}, {cs.Receivers, false}} {
 			for _, ws := range q.ws {
 				wt := channel.Waiter{Case: int32(ws.Case), Value: ws.Value}
-				if ws.Tasklet != 0 {
+				if ws.Remote {
+					key := RemoteWait{Node: ws.Node, Tasklet: ws.Tasklet, Seq: ws.Seq}
+					g := s.rwaits[key]
+					if g == nil {
+						g = &remoteGroup{}
+						s.rwait(key, g)
+					}
+					wt.Value = &channel.Remote{Node: ws.Node, Tasklet: ws.Tasklet, Seq: ws.Seq, Value: ws.Value, Done: &g.done}
+					g.refs = append(g.refs, remoteRef{ch: cs.ID, send: q.send, idx: ws.Case})
+				} else if ws.Tasklet != 0 {
 					t := s.tasks.get(uint64(ws.Tasklet))
 					if t == nil || t.State() != tasklet.Blocked {
 						return bad("channel %v queues tasklet %v, which is not a blocked tasklet of this world", cs.ID, ws.Tasklet)

@@ -1,7 +1,9 @@
 package store_test
 
-// World-level checkpoint benchmarks over a 100,000-entity world (each entity
-// a small behavior blocked on its own channel):
+// World-level checkpoint benchmarks over 100,000-entity worlds of two
+// shapes: "shared" has the entities blocked on 1,000 channels (the world of
+// scheduler.BenchmarkIdleTasklets: about one record per tasklet), "inbox"
+// gives every entity its own channel (two records per tasklet).
 //   BenchmarkCheckpoint: op = one tasklet written in a full checkpoint
 //     (encoding + one bbolt transaction + fsync);
 //   BenchmarkIncrementalCheckpoint: 1% of the entities change between
@@ -11,6 +13,8 @@ package store_test
 
 import (
 	"path/filepath"
+
+	"github.com/stackless-go/stackless/channel"
 	"testing"
 
 	"github.com/stackless-go/stackless/internal/testworld"
@@ -29,10 +33,25 @@ func benchDB(b *testing.B) *store.DB {
 	return db
 }
 
+// worlds are the two shapes every benchmark runs on.
+var worlds = []struct {
+	name  string
+	build func(s *scheduler.Scheduler) []channel.ID
+}{
+	{"shared", func(s *scheduler.Scheduler) []channel.ID { return testworld.Crowd(s, benchEntities, 1000) }},
+	{"inbox", func(s *scheduler.Scheduler) []channel.ID { return testworld.Entities(s, benchEntities) }},
+}
+
 func BenchmarkCheckpoint(b *testing.B) {
+	for _, w := range worlds {
+		b.Run(w.name, func(b *testing.B) { benchCheckpoint(b, w.build) })
+	}
+}
+
+func benchCheckpoint(b *testing.B, build func(*scheduler.Scheduler) []channel.ID) {
 	reg := testworld.Registry()
 	s := scheduler.New()
-	testworld.Entities(s, benchEntities)
+	build(s)
 	ck := store.NewCheckpointer(benchDB(b), reg, store.WithFullEvery(1))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -47,7 +66,7 @@ func BenchmarkCheckpoint(b *testing.B) {
 func BenchmarkIncrementalCheckpoint(b *testing.B) {
 	reg := testworld.Registry()
 	s := scheduler.New(scheduler.WithChangeTracking())
-	chans := testworld.Entities(s, benchEntities)
+	chans := testworld.Entities(s, benchEntities) // one inbox each, so 1% of posts wake 1% of entities
 	ck := store.NewCheckpointer(benchDB(b), reg, store.WithFullEvery(1<<30))
 	if err := ck.Checkpoint(s); err != nil { // the full base
 		b.Fatal(err)
@@ -74,9 +93,15 @@ func BenchmarkIncrementalCheckpoint(b *testing.B) {
 }
 
 func BenchmarkRestore(b *testing.B) {
+	for _, w := range worlds {
+		b.Run(w.name, func(b *testing.B) { benchRestore(b, w.build) })
+	}
+}
+
+func benchRestore(b *testing.B, build func(*scheduler.Scheduler) []channel.ID) {
 	reg := testworld.Registry()
 	s := scheduler.New()
-	testworld.Entities(s, benchEntities)
+	build(s)
 	db := benchDB(b)
 	if err := store.NewCheckpointer(db, reg).Checkpoint(s); err != nil {
 		b.Fatal(err)

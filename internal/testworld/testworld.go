@@ -161,3 +161,18 @@ func Entities(s *scheduler.Scheduler, n int) []channel.ID {
 	s.Tick()
 	return chans
 }
+
+// Crowd spawns n entities blocked on `chans` shared channels (n/chans per
+// channel, like scheduler.BenchmarkIdleTasklets) after one Tick; it returns
+// the channels.
+func Crowd(s *scheduler.Scheduler, n, chans int) []channel.ID {
+	ids := make([]channel.ID, chans)
+	for i := range ids {
+		ids[i] = s.NewChannel(0)
+	}
+	for i := range n {
+		s.Spawn(&Entity{In: ids[i%chans], HP: 100, X: float32(i % 1000), Y: float32(i / 1000)})
+	}
+	s.Tick()
+	return ids
+}

@@ -1,0 +1,214 @@
+package scheduler_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// router joins schedulers in one process the way package ipc joins nodes:
+// every message is delivered with Do, so it arrives between steps.
+type router struct {
+	self  uint16
+	nodes map[uint16]*scheduler.Scheduler
+}
+
+func (r *router) Op(t tasklet.ID, wait uint32, cases []tasklet.Case) {
+	byHome := map[uint16][]scheduler.RemoteCase{}
+	for i, c := range cases {
+		if c.Chan.Node() != r.self && (c.Dir == tasklet.DirRecv || c.Dir == tasklet.DirSend) {
+			idx := i
+			if len(cases) == 1 {
+				idx = -1 // the scheduler reports a plain op's case as -1
+			}
+			byHome[c.Chan.Node()] = append(byHome[c.Chan.Node()], scheduler.RemoteCase{Index: idx, Case: c})
+		}
+	}
+	for home, rcs := range byHome {
+		w := scheduler.RemoteWait{Node: r.self, Tasklet: t, Seq: wait}
+		r.nodes[home].Do(func(s *scheduler.Scheduler) { s.RemoteOp(w, rcs) })
+	}
+}
+
+func (r *router) Cancel(t tasklet.ID, wait uint32, cases []tasklet.Case) {
+	for _, c := range cases {
+		if home := c.Chan.Node(); home != r.self {
+			w := scheduler.RemoteWait{Node: r.self, Tasklet: t, Seq: wait}
+			r.nodes[home].Do(func(s *scheduler.Scheduler) { s.CancelRemote(w) })
+		}
+	}
+}
+
+func (r *router) Done(w scheduler.RemoteWait, idx int, v any, err error) {
+	r.nodes[w.Node].Do(func(s *scheduler.Scheduler) { s.Complete(w.Tasklet, w.Seq, idx, v, err) })
+}
+
+func twoNodes() (a, b *scheduler.Scheduler) {
+	nodes := map[uint16]*scheduler.Scheduler{}
+	a = scheduler.New(scheduler.WithNode(1), scheduler.WithRemote(&router{self: 1, nodes: nodes}))
+	b = scheduler.New(scheduler.WithNode(2), scheduler.WithRemote(&router{self: 2, nodes: nodes}))
+	nodes[1], nodes[2] = a, b
+	return a, b
+}
+
+// tickUntil ticks both nodes until done reports true (or a bound is hit).
+func tickUntil(t *testing.T, done func() bool, nodes ...*scheduler.Scheduler) {
+	t.Helper()
+	for i := 0; i < 1000 && !done(); i++ {
+		for _, s := range nodes {
+			require.NoError(t, s.Tick())
+		}
+	}
+	require.True(t, done(), "nodes did not reach the expected state")
+}
+
+type recvLog struct {
+	Ch  channel.ID
+	Got []any
+	Err error
+	N   int
+}
+
+func (r *recvLog) Step(t *tasklet.T) tasklet.Op {
+	if v := t.Value(); v != nil {
+		r.Got = append(r.Got, v)
+	}
+	if err := t.Err(); err != nil {
+		r.Err = err
+		return t.Exit()
+	}
+	if len(r.Got) == r.N {
+		return t.Exit()
+	}
+	return t.Recv(r.Ch)
+}
+
+type sendList struct {
+	Ch   channel.ID
+	Vals []int
+	Err  error
+}
+
+func (s *sendList) Step(t *tasklet.T) tasklet.Op {
+	if err := t.Err(); err != nil {
+		s.Err = err
+		return t.Exit()
+	}
+	if len(s.Vals) == 0 {
+		return t.Exit()
+	}
+	v := s.Vals[0]
+	s.Vals = s.Vals[1:]
+	return t.Send(s.Ch, v)
+}
+
+func TestRemoteRendezvousKeepsFIFOWithLocalWaiters(t *testing.T) {
+	a, b := twoNodes()
+	ch := b.NewChannel(0) // home: b
+	local := &recvLog{Ch: ch, N: 1}
+	remote := &recvLog{Ch: ch, N: 1}
+	a.Spawn(remote) // a remote receiver queues first...
+	tickUntil(t, func() bool { return b.Balance(ch) == -1 }, a, b)
+	b.Spawn(local) // ...then a local one
+	tickUntil(t, func() bool { return b.Balance(ch) == -2 }, a, b)
+
+	b.Spawn(&sendList{Ch: ch, Vals: []int{10, 20}})
+	tickUntil(t, func() bool { return a.Len() == 0 && b.Len() == 0 }, a, b)
+	assert.Equal(t, []any{10}, remote.Got, "the remote receiver queued first and must get the first value")
+	assert.Equal(t, []any{20}, local.Got)
+	assert.Equal(t, 0, b.Balance(ch))
+}
+
+func TestRemoteSenderIsARendezvous(t *testing.T) {
+	a, b := twoNodes()
+	ch := b.NewChannel(0)
+	snd := &sendList{Ch: ch, Vals: []int{1, 2, 3}}
+	a.Spawn(snd)
+	tickUntil(t, func() bool { return b.Balance(ch) == 1 }, a, b)
+	assert.Equal(t, []int{2, 3}, snd.Vals, "the sender must wait for a receiver")
+	rcv := &recvLog{Ch: ch, N: 3}
+	b.Spawn(rcv)
+	tickUntil(t, func() bool { return a.Len() == 0 && b.Len() == 0 }, a, b)
+	assert.Equal(t, []any{1, 2, 3}, rcv.Got)
+}
+
+func TestCloseWakesRemoteWaiters(t *testing.T) {
+	a, b := twoNodes()
+	ch := b.NewChannel(0)
+	rcv := &recvLog{Ch: ch, N: 1}
+	a.Spawn(rcv)
+	tickUntil(t, func() bool { return b.Balance(ch) == -1 }, a, b)
+	require.NoError(t, b.Close(ch))
+	tickUntil(t, func() bool { return a.Len() == 0 }, a, b)
+	assert.ErrorIs(t, rcv.Err, channel.ErrClosed)
+}
+
+func TestEmigrateBlockedTaskletKeepsItsPlace(t *testing.T) {
+	a, b := twoNodes()
+	ch := a.NewChannel(0)
+	first := &recvLog{Ch: ch, N: 1}
+	second := &recvLog{Ch: ch, N: 1}
+	id1 := a.Spawn(first)
+	a.Spawn(second)
+	require.NoError(t, a.Tick())
+	require.Equal(t, -2, a.Balance(ch))
+
+	em, err := a.Emigrate(id1, 2) // first moves to b while blocked on a's channel
+	require.NoError(t, err)
+	assert.Equal(t, -2, a.Balance(ch), "the emigrant keeps its place as a remote waiter")
+	require.NoError(t, b.Immigrate(em, 1))
+	moved := b.Tasklet(id1).Behavior().(*recvLog) // in one process, the same value as first
+
+	a.Spawn(&sendList{Ch: ch, Vals: []int{7, 8}})
+	tickUntil(t, func() bool { return a.Len() == 0 && b.Len() == 0 }, a, b)
+	assert.Equal(t, []any{7}, moved.Got, "the emigrant was first in the queue and runs on b")
+	assert.Equal(t, []any{8}, second.Got)
+	assert.Nil(t, a.Tasklet(id1), "nothing of the emigrant may stay behind to run twice")
+}
+
+func TestImmigrateTakesBackRemoteWaiters(t *testing.T) {
+	a, b := twoNodes()
+	ch := b.NewChannel(0) // home b; the tasklet starts on a
+	rcv := &recvLog{Ch: ch, N: 1}
+	id := a.Spawn(rcv)
+	tickUntil(t, func() bool { return b.Balance(ch) == -1 }, a, b)
+	em, err := a.Emigrate(id, 2)
+	require.NoError(t, err)
+	require.NoError(t, b.Immigrate(em, 1))
+	info, err := b.Info(id)
+	require.NoError(t, err)
+	assert.Equal(t, tasklet.Blocked, info.State)
+	assert.Equal(t, -1, b.Balance(ch), "one waiter, now local")
+
+	b.Spawn(&sendList{Ch: ch, Vals: []int{5}})
+	tickUntil(t, func() bool { return b.Len() == 0 }, a, b)
+	got := b.Tasklet(id)
+	assert.Nil(t, got, "finished")
+	assert.Equal(t, 0, a.Len())
+}
+
+func TestRemoteWaitersSurviveRestore(t *testing.T) {
+	a, b := twoNodes()
+	ch := b.NewChannel(0)
+	rcv := &recvLog{Ch: ch, N: 1}
+	a.Spawn(rcv)
+	tickUntil(t, func() bool { return b.Balance(ch) == -1 }, a, b)
+	b2, err := scheduler.Restore(b.World(), scheduler.WithRemote(&router{self: 2, nodes: map[uint16]*scheduler.Scheduler{1: a}}))
+	require.NoError(t, err)
+	assert.Equal(t, -1, b2.Balance(ch))
+	cs, err := b2.ChannelState(ch)
+	require.NoError(t, err)
+	require.Len(t, cs.Receivers, 1)
+	assert.True(t, cs.Receivers[0].Remote)
+	assert.Equal(t, uint16(1), cs.Receivers[0].Node)
+	b2.Spawn(&sendList{Ch: ch, Vals: []int{9}})
+	tickUntil(t, func() bool { return a.Len() == 0 }, a, b2)
+	assert.Equal(t, []any{9}, rcv.Got)
+	assert.False(t, errors.Is(rcv.Err, channel.ErrClosed))
+}
