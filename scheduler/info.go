@@ -119,11 +119,16 @@ func (s *Scheduler) Channels() []ChannelInfo {
 	return out
 }
 
-// RunQueue lists the runnable tasklets in the order they will run.
+// RunQueue lists the runnable tasklets in the order they will run. During a
+// Tick (from a Do or a checkpoint) the tasklets that already stepped in it
+// come last.
 func (s *Scheduler) RunQueue() []tasklet.ID {
-	out := make([]tasklet.ID, s.runq.n)
-	for i := range out {
+	out := make([]tasklet.ID, s.runq.n, s.runq.n+len(s.later))
+	for i := range out[:s.runq.n] {
 		out[i] = s.runq.at(i).ID()
+	}
+	for _, t := range s.later {
+		out = append(out, t.ID())
 	}
 	return out
 }

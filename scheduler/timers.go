@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"slices"
 	"time"
 
 	"github.com/stackless-go/stackless/tasklet"
@@ -26,9 +27,39 @@ func (a *timer) before(b *timer) bool {
 // the interface calls.
 type timerHeap struct{ h []timer }
 
-func (th *timerHeap) len() int      { return len(th.h) }
-func (th *timerHeap) peek() *timer  { return &th.h[0] }
-func (th *timerHeap) push(tm timer) { th.h = append(th.h, tm); th.up(len(th.h) - 1) }
+func (th *timerHeap) len() int     { return len(th.h) }
+func (th *timerHeap) peek() *timer { return &th.h[0] }
+
+// push adds tm. Timers that went stale (a select's timeout after another
+// case fired, a killed sleeper) stay in the heap until they reach its top,
+// so before the heap would grow it drops them: the heap stays proportional
+// to the live timers, at an amortized O(1) per push.
+func (th *timerHeap) push(tm timer) {
+	if n := len(th.h); n > 0 && n == cap(th.h) {
+		th.dropStale()
+		if len(th.h) > n/2 {
+			th.h = slices.Grow(th.h, n)
+		}
+	}
+	th.h = append(th.h, tm)
+	th.up(len(th.h) - 1)
+}
+
+// dropStale removes the timers that can no longer fire and restores the
+// heap order.
+func (th *timerHeap) dropStale() {
+	h := th.h[:0]
+	for _, tm := range th.h {
+		if tm.live() {
+			h = append(h, tm)
+		}
+	}
+	clear(th.h[len(h):])
+	th.h = h
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		th.down(i)
+	}
+}
 
 func (th *timerHeap) pop() timer {
 	h := th.h

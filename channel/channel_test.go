@@ -1,0 +1,280 @@
+package channel
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+func TestNew(t *testing.T) {
+	c := New(7, 3)
+	assert.Equal(t, ID(7), c.ID())
+	assert.Equal(t, 3, c.Cap())
+	assert.Equal(t, 0, c.Len())
+	assert.Equal(t, 0, c.Balance())
+	assert.Equal(t, PreferReceiver, c.Preference(), "Stackless default preference")
+	assert.False(t, c.ScheduleAll())
+	assert.False(t, c.Closed())
+	assert.False(t, c.Idle(), "an open channel is never idle")
+	assert.False(t, c.HasSenders())
+	assert.False(t, c.HasReceivers())
+	assert.Equal(t, "ch7(cap 3, balance 0, buffered 0, closed false)", c.String())
+
+	assert.Equal(t, 0, New(1, -5).Cap(), "a negative capacity is a rendezvous channel")
+}
+
+func TestPreferenceClamp(t *testing.T) {
+	tests := []struct{ set, want int }{
+		{-1, -1}, {0, 0}, {1, 1}, {2, 1}, {-2, -1}, {1 << 40, 1}, {-1 << 40, -1},
+	}
+	c := New(1, 0)
+	for _, tc := range tests {
+		c.SetPreference(tc.set)
+		assert.Equal(t, tc.want, c.Preference(), "SetPreference(%d)", tc.set)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	c := New(1, 0)
+	c.SetScheduleAll(true)
+	assert.True(t, c.ScheduleAll())
+	c.SetScheduleAll(false)
+	assert.False(t, c.ScheduleAll())
+	c.SetClosed(true)
+	assert.True(t, c.Closed())
+	c.SetClosed(false)
+	assert.False(t, c.Closed(), "Stackless open()")
+
+	assert.True(t, c.MarkDirty(), "was clean")
+	assert.False(t, c.MarkDirty(), "was dirty")
+	c.MarkClean()
+	assert.True(t, c.MarkDirty())
+}
+
+func TestIdle(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(c *Channel)
+		idle  bool
+	}{
+		{"open and empty", func(c *Channel) {}, false},
+		{"closed and empty", func(c *Channel) { c.SetClosed(true) }, true},
+		{"closed with a buffered value", func(c *Channel) { c.BufPush(1); c.SetClosed(true) }, false},
+		{"closed with a posted sender", func(c *Channel) { c.PushSender(Waiter{Value: 1}); c.SetClosed(true) }, false},
+		{"closed with a receiver", func(c *Channel) {
+			tk := newT(1)
+			c.PushReceiver(Waiter{T: tk, Seq: tk.NextWait(), Case: -1})
+			c.SetClosed(true)
+		}, false},
+		{"closed with only a forgotten receiver", func(c *Channel) {
+			tk := newT(1)
+			c.PushReceiver(Waiter{T: tk, Seq: tk.NextWait(), Case: -1})
+			tk.NextWait()
+			c.ForgetReceiver()
+			c.SetClosed(true)
+		}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(1, 2)
+			tc.setup(c)
+			assert.Equal(t, tc.idle, c.Idle())
+		})
+	}
+}
+
+func TestBuffer(t *testing.T) {
+	c := New(1, 2)
+	assert.False(t, c.BufFull())
+	_, ok := c.BufPop()
+	assert.False(t, ok, "empty buffer")
+	c.BufPush("a")
+	c.BufPush("b")
+	assert.True(t, c.BufFull())
+	assert.Equal(t, 2, c.Len())
+	assert.Equal(t, []any{"a", "b"}, c.Buffer())
+	v, ok := c.BufPop()
+	require.True(t, ok)
+	assert.Equal(t, "a", v)
+	c.BufPush("c")
+	assert.Equal(t, []any{"b", "c"}, c.Buffer(), "FIFO across the wrap")
+	buf := c.Buffer()
+	buf[0] = "changed"
+	assert.Equal(t, []any{"b", "c"}, c.Buffer(), "Buffer returns a copy")
+
+	assert.True(t, New(2, 0).BufFull(), "a rendezvous channel has no room")
+}
+
+func newT(id tasklet.ID) *tasklet.T { return tasklet.Make(id, nil, tasklet.NewHost(nil)) }
+
+func TestWaiterQueuesFIFOAndBalance(t *testing.T) {
+	c := New(1, 0)
+	ts := []*tasklet.T{newT(1), newT(2), newT(3)}
+	for i, tk := range ts {
+		c.PushSender(Waiter{T: tk, Seq: tk.NextWait(), Case: -1, Value: i})
+		assert.Equal(t, i+1, c.Balance())
+	}
+	assert.True(t, c.HasSenders())
+	assert.False(t, c.HasReceivers())
+	var order []any
+	for _, w := range c.Senders() {
+		order = append(order, w.Value)
+	}
+	assert.Equal(t, []any{0, 1, 2}, order)
+	for i := range ts {
+		w, ok := c.PopSender()
+		require.True(t, ok)
+		assert.Same(t, ts[i], w.T)
+		assert.Equal(t, 2-i, c.Balance())
+	}
+	_, ok := c.PopSender()
+	assert.False(t, ok)
+
+	for _, tk := range ts {
+		c.PushReceiver(Waiter{T: tk, Seq: tk.NextWait(), Case: -1})
+	}
+	assert.Equal(t, -3, c.Balance())
+	assert.True(t, c.HasReceivers())
+	w, ok := c.PopReceiver()
+	require.True(t, ok)
+	assert.Same(t, ts[0], w.T)
+	assert.Equal(t, -2, c.Balance())
+}
+
+func TestLazyRemoval(t *testing.T) {
+	c := New(1, 0)
+	ts := []*tasklet.T{newT(1), newT(2), newT(3)}
+	for _, tk := range ts {
+		c.PushReceiver(Waiter{T: tk, Seq: tk.NextWait(), Case: 0})
+	}
+	// t2's wait ends elsewhere (another select case fired, or a kill).
+	ts[1].NextWait()
+	c.ForgetReceiver()
+	assert.Equal(t, -2, c.Balance(), "the balance drops at once")
+	assert.Equal(t, 3, c.recv.len, "the entry itself stays until it reaches the head")
+	assert.Equal(t, 1, c.recv.stale)
+	var live []*tasklet.T
+	for _, w := range c.Receivers() {
+		live = append(live, w.T)
+	}
+	assert.Equal(t, []*tasklet.T{ts[0], ts[2]}, live)
+
+	w, ok := c.PopReceiver()
+	require.True(t, ok)
+	assert.Same(t, ts[0], w.T)
+	w, ok = c.PopReceiver()
+	require.True(t, ok)
+	assert.Same(t, ts[2], w.T, "the stale entry is skipped")
+	assert.Equal(t, 0, c.recv.stale)
+	assert.Equal(t, 0, c.recv.len)
+	assert.Equal(t, 0, c.Balance())
+
+	// A posted value (no tasklet) is always live.
+	posted := Waiter{Value: "x", Case: -1}
+	assert.True(t, posted.Live())
+	c.PushSender(posted)
+	w, ok = c.PopSender()
+	require.True(t, ok)
+	assert.Nil(t, w.T)
+	assert.Equal(t, "x", w.Value)
+}
+
+func TestCompaction(t *testing.T) {
+	c := New(1, 0)
+	var ts []*tasklet.T
+	for i := range 40 {
+		tk := newT(tasklet.ID(i + 1))
+		ts = append(ts, tk)
+		c.PushReceiver(Waiter{T: tk, Seq: tk.NextWait(), Case: -1})
+	}
+	// Forget all but every eighth: 35 stale, 5 live.
+	for i, tk := range ts {
+		if i%8 != 0 {
+			tk.NextWait()
+			c.ForgetReceiver()
+		}
+	}
+	require.Equal(t, 35, c.recv.stale)
+	require.Equal(t, 40, c.recv.len)
+	require.Equal(t, -5, c.Balance())
+
+	extra := newT(99)
+	c.PushReceiver(Waiter{T: extra, Seq: extra.NextWait(), Case: -1})
+	assert.Equal(t, 0, c.recv.stale, "a push with many stale entries compacts the queue")
+	assert.Equal(t, 6, c.recv.len)
+	assert.Equal(t, -6, c.Balance())
+	var got []tasklet.ID
+	for {
+		w, ok := c.PopReceiver()
+		if !ok {
+			break
+		}
+		got = append(got, w.T.ID())
+	}
+	assert.Equal(t, []tasklet.ID{1, 9, 17, 25, 33, 99}, got, "compaction keeps FIFO order")
+
+	// Few stale entries do not trigger compaction.
+	c2 := New(2, 0)
+	a, b := newT(1), newT(2)
+	c2.PushSender(Waiter{T: a, Seq: a.NextWait(), Case: -1})
+	a.NextWait()
+	c2.ForgetSender()
+	c2.PushSender(Waiter{T: b, Seq: b.NextWait(), Case: -1})
+	assert.Equal(t, 1, c2.send.stale)
+	assert.Equal(t, 2, c2.send.len)
+	assert.Equal(t, 1, c2.Balance())
+}
+
+func TestRingGrowth(t *testing.T) {
+	var r ring[int]
+	next, want := 0, 0
+	// Interleave pushes and pops so the ring wraps before it grows.
+	for round := range 50 {
+		for range round%7 + 2 {
+			r.pushBack(next)
+			next++
+		}
+		for range round % 5 {
+			if r.len == 0 {
+				break
+			}
+			require.Equal(t, want, r.popFront())
+			want++
+		}
+		require.Equal(t, next-want, r.len)
+		require.LessOrEqual(t, r.len, len(r.buf))
+		s := r.slice()
+		for i, v := range s {
+			require.Equal(t, want+i, v, "order kept after growth")
+		}
+	}
+	for r.len > 0 {
+		require.Equal(t, want, r.popFront())
+		want++
+	}
+	assert.Equal(t, next, want)
+	for i := range r.buf {
+		assert.Zero(t, r.buf[i], "popped slots are cleared")
+	}
+}
+
+func TestRingGrowsFromWrappedState(t *testing.T) {
+	var r ring[string]
+	for _, s := range []string{"a", "b", "c", "d"} {
+		r.pushBack(s)
+	}
+	require.Equal(t, 4, len(r.buf))
+	r.popFront()
+	r.popFront()
+	r.pushBack("e")
+	r.pushBack("f") // wraps: head is 2
+	require.Equal(t, 2, r.head)
+	r.pushBack("g") // full: grows
+	assert.Equal(t, []string{"c", "d", "e", "f", "g"}, r.slice())
+	assert.Equal(t, 0, r.head)
+	assert.Equal(t, 8, len(r.buf))
+	assert.Equal(t, "e", r.at(2))
+}
