@@ -1,0 +1,70 @@
+# stackless — build, run, test, benchmark, fuzz.
+# Needs only Go; `make test` uses the race detector when cgo (a C compiler)
+# is available and says so when it is not.
+
+GO        ?= go
+GOFMT     ?= $(shell $(GO) env GOROOT)/bin/gofmt
+BIN       ?= bin/stackless
+MODULE    := github.com/stackless-go/stackless
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X $(MODULE)/cmd/stackless/cli.Version=$(VERSION)
+
+# make run: what the stackless command runs (the main demo).
+RUN_ARGS  ?= demo pingpong
+# make bench: time per benchmark (go test -benchtime: 1s, 100x, ...).
+BENCHTIME ?= 1s
+# make fuzz: time per target, and the targets as package:FuzzFunc pairs.
+FUZZTIME  ?= 30s
+FUZZ_TARGETS ?= \
+	./pickle:FuzzScan \
+	./store:FuzzStoreRecord \
+	./store:FuzzSnapshotFile
+
+# The race detector needs cgo, which needs a C compiler.
+CGO_ENABLED_NOW := $(shell $(GO) env CGO_ENABLED)
+ifeq ($(CGO_ENABLED_NOW),1)
+RACE ?= -race
+else
+RACE ?=
+endif
+
+.PHONY: all build run test fmt-check vet bench fuzz lint clean
+
+all: build test
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/stackless
+
+run:
+	$(GO) run ./cmd/stackless $(RUN_ARGS)
+
+test: fmt-check vet
+	@if [ -z "$(RACE)" ]; then echo "note: running tests without -race (CGO_ENABLED=$(CGO_ENABLED_NOW); the race detector needs a C compiler such as gcc)"; fi
+	$(GO) test $(RACE) -count=1 ./...
+
+fmt-check:
+	@files="$$($(GOFMT) -l . 2>&1)"; \
+	if [ -n "$$files" ]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$files"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "==> $$pkg $$fn for $(FUZZTIME)"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); \
+	done
+
+lint: fmt-check vet
+	@if command -v staticcheck >/dev/null 2>&1; then \
+		echo "staticcheck ./..."; staticcheck ./...; \
+	else \
+		echo "staticcheck not installed, skipped (go install honnef.co/go/tools/cmd/staticcheck@latest)"; \
+	fi
+
+clean:
+	rm -rf bin data

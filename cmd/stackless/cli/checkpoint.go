@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackless-go/stackless/store"
+)
+
+// newCheckpointCmd groups the commands that manage the generations of a
+// checkpoint database.
+func newCheckpointCmd() *cobra.Command {
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "checkpoint",
+		Short: "List, delete and export the generations of a checkpoint database",
+		Long: `List, delete and export the generations of a bbolt checkpoint database
+(such as data/longtask.db). Each generation is one checkpoint: full, or
+incremental on top of a base generation it needs.`,
+		RunE: groupRunE,
+	}
+	addLockWaitFlag(cmd.PersistentFlags(), &wait)
+	cmd.AddCommand(newCheckpointLsCmd(&wait), newCheckpointRmCmd(&wait), newCheckpointExportCmd(&wait))
+	return cmd
+}
+
+func newCheckpointLsCmd(wait *time.Duration) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:     "ls FILE",
+		Short:   "List the generations of a checkpoint database (or the one of a snapshot file)",
+		Example: "  stackless checkpoint ls data/longtask.db\n  stackless checkpoint ls data/longtask.db -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 {
+				return usageErrorf("--limit must be 0 (all rows) or more, got %d", limit)
+			}
+			t, err := openTarget(args[0], *wait)
+			if err != nil {
+				return err
+			}
+			defer t.close()
+			var gens []genView
+			if t.snap != nil {
+				gens = []genView{snapshotGen(t.snap)}
+			} else {
+				list, err := t.db.List()
+				if err != nil {
+					return err
+				}
+				gens = genViews(list)
+			}
+			if outputOf(cmd) == formatJSON {
+				return writeJSON(cmd.OutOrStdout(), gens)
+			}
+			var b bytes.Buffer
+			if len(gens) == 0 {
+				fmt.Fprintf(&b, "%s holds no generations\n", t.path)
+			}
+			writeGens(&b, gens, limit)
+			return flush(cmd.OutOrStdout(), &b)
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", defaultLimit, "rows to show, the newest (0: all)")
+	return cmd
+}
+
+// snapshotGen describes the one generation of a snapshot file.
+func snapshotGen(cp *store.Checkpoint) genView {
+	var n int64 = int64(len(cp.Meta))
+	for _, r := range cp.Records {
+		n += int64(len(r.Key) + len(r.Value))
+	}
+	return genView{Gen: cp.Gen, Full: true, Time: cp.Time, Records: len(cp.Records), Bytes: n}
+}
+
+type rmResult struct {
+	File    string   `json:"file"`
+	Deleted []uint64 `json:"deleted"`
+}
+
+func newCheckpointRmCmd(wait *time.Duration) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm FILE GEN...",
+		Short: "Delete generations from a checkpoint database",
+		Long: `Delete generations from a checkpoint database. The newest are deleted first,
+so an incremental generation and its base can go in one call; a base that
+a generation left in the database still needs is refused.`,
+		Example:           "  stackless checkpoint rm data/longtask.db 3 4",
+		Args:              cobra.MinimumNArgs(2),
+		ValidArgsFunction: completeGens,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			gens := make([]uint64, 0, len(args)-1)
+			for _, a := range args[1:] {
+				g, err := strconv.ParseUint(a, 10, 64)
+				if err != nil || g == 0 {
+					return usageErrorf("%q is not a generation number (1 or more)", a)
+				}
+				gens = append(gens, g)
+			}
+			slices.Sort(gens)
+			gens = slices.Compact(gens)
+			slices.Reverse(gens) // dependents before their bases
+			t, err := openTarget(args[0], *wait)
+			if err != nil {
+				return err
+			}
+			defer t.close()
+			if t.db == nil {
+				return fmt.Errorf("%s is a snapshot file, not a checkpoint database: delete the file itself to get rid of it", t.path)
+			}
+			res := rmResult{File: t.path, Deleted: []uint64{}}
+			var failed error
+			for _, g := range gens {
+				if err := t.db.Delete(g); errors.Is(err, store.ErrNotFound) {
+					failed = t.notFound(g)
+					break
+				} else if err != nil {
+					failed = err
+					break
+				}
+				res.Deleted = append(res.Deleted, g)
+			}
+			if outputOf(cmd) == formatJSON {
+				if err := writeJSON(cmd.OutOrStdout(), res); err != nil {
+					return err
+				}
+			} else {
+				for _, g := range res.Deleted {
+					fmt.Fprintf(cmd.OutOrStdout(), "deleted generation %d\n", g)
+				}
+			}
+			return failed
+		},
+	}
+}
+
+type exportResult struct {
+	File     string `json:"file"`
+	Gen      uint64 `json:"gen"`
+	To       string `json:"to"`
+	Tasklets int    `json:"tasklets"`
+	Channels int    `json:"channels"`
+	Bytes    int64  `json:"bytes"`
+}
+
+func newCheckpointExportCmd(wait *time.Duration) *cobra.Command {
+	var (
+		gen   uint64
+		force bool
+	)
+	cmd := &cobra.Command{
+		Use:   "export FILE SNAPSHOT",
+		Short: "Write a generation of a checkpoint database as a snapshot file",
+		Long: `Write a generation of a checkpoint database (the newest, or the one --gen
+names) as a snapshot file: one self-contained file holding that world, with
+any incremental chain resolved. It is written atomically; an existing file
+is only replaced with --force.`,
+		Example: "  stackless checkpoint export data/longtask.db longtask.snapshot\n" +
+			"  stackless checkpoint export data/longtask.db gen3.snapshot --gen 3",
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out := args[1]
+			if same(args[0], out) {
+				return usageErrorf("the snapshot would overwrite the database %s; give another path", args[0])
+			}
+			if _, err := os.Stat(out); err == nil && !force {
+				return fmt.Errorf("%s exists; pass --force to replace it", out)
+			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			t, err := openTarget(args[0], *wait)
+			if err != nil {
+				return err
+			}
+			defer t.close()
+			if t.db == nil {
+				return fmt.Errorf("%s is a snapshot file already; copy it instead", t.path)
+			}
+			if !cmd.Flags().Changed("gen") {
+				if gen, err = t.db.Latest(); err != nil {
+					return err
+				}
+			}
+			cp, err := t.load(gen)
+			if err != nil {
+				return err
+			}
+			if err := store.WriteFile(out, cp); err != nil {
+				return err
+			}
+			res := exportResult{File: t.path, Gen: gen, To: out}
+			for _, r := range cp.Records {
+				if len(r.Key) > 0 && r.Key[0] == 't' {
+					res.Tasklets++
+				} else {
+					res.Channels++
+				}
+			}
+			if st, err := os.Stat(out); err == nil {
+				res.Bytes = st.Size()
+			}
+			if outputOf(cmd) == formatJSON {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote generation %d of %s to %s: %d tasklets, %d channels, %d bytes\n",
+				res.Gen, res.File, res.To, res.Tasklets, res.Channels, res.Bytes)
+			return err
+		},
+	}
+	cmd.Flags().Uint64Var(&gen, "gen", 0, "generation to export (default: the newest)")
+	cmd.Flags().BoolVar(&force, "force", false, "replace an existing snapshot file")
+	_ = cmd.RegisterFlagCompletionFunc("gen", completeGens)
+	return cmd
+}
+
+// same reports whether two paths name the same file (or would).
+func same(a, b string) bool {
+	if sa, err := os.Stat(a); err == nil {
+		if sb, err := os.Stat(b); err == nil {
+			return os.SameFile(sa, sb)
+		}
+	}
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
+}

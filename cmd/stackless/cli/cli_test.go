@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// run executes the CLI with args as Execute would and returns the exit code,
+// stdout and stderr.
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	root := NewRoot()
+	var out, errOut bytes.Buffer
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	code = execute(context.Background(), root)
+	return code, out.String(), errOut.String()
+}
+
+// runOK is run for a command that must succeed.
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := run(t, args...)
+	require.Equal(t, 0, code, "stderr: %s", errOut)
+	assert.Empty(t, errOut)
+	return out
+}
+
+func TestVersionText(t *testing.T) {
+	out := runOK(t, "version")
+	assert.Contains(t, out, "stackless")
+	assert.Contains(t, out, version())
+	assert.Contains(t, out, runtime.Version())
+	assert.Contains(t, out, runtime.GOOS+"/"+runtime.GOARCH)
+}
+
+func TestVersionJSON(t *testing.T) {
+	for _, args := range [][]string{{"version", "-o", "json"}, {"-o", "json", "version"}, {"version", "--output=JSON"}} {
+		var v versionInfo
+		require.NoError(t, json.Unmarshal([]byte(runOK(t, args...)), &v), "%q", args)
+		assert.Equal(t, version(), v.Version)
+		assert.Equal(t, runtime.Version(), v.Go)
+		assert.Equal(t, runtime.GOOS, v.OS)
+		assert.Equal(t, runtime.GOARCH, v.Arch)
+	}
+}
+
+func TestVersionVariable(t *testing.T) {
+	old := Version
+	t.Cleanup(func() { Version = old })
+	Version = "v9.8.7"
+	assert.Contains(t, runOK(t, "version"), "v9.8.7")
+	assert.Equal(t, "stackless v9.8.7\n", runOK(t, "--version"))
+}
+
+func TestBadOutputFormat(t *testing.T) {
+	code, out, errOut := run(t, "version", "-o", "yaml")
+	assert.Equal(t, 2, code)
+	assert.Empty(t, out)
+	assert.Contains(t, errOut, `"yaml"`)
+	assert.Contains(t, errOut, "table, json")
+	assert.Equal(t, 1, strings.Count(errOut, "stackless: "), "the error is printed once: %s", errOut)
+	assert.True(t, strings.HasPrefix(errOut, "stackless: "), errOut)
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"nosuchcommand"},
+		{"version", "--nosuchflag"},
+		{"version", "extra"},
+		{"demo", "nosuchdemo"},
+		{"demo", "pingpong", "-n", "many"},
+		{"demo", "pingpong", "-n", "-1"},
+		{"bench", "--benchtime", "soon"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			code, out, errOut := run(t, args...)
+			assert.Equal(t, 2, code)
+			assert.Empty(t, out)
+			assert.True(t, strings.HasPrefix(errOut, "stackless: "), errOut)
+			assert.Contains(t, errOut, "--help' for usage.")
+		})
+	}
+}
+
+func TestRunErrorExitsOne(t *testing.T) {
+	root := NewRoot()
+	root.AddCommand(&cobra.Command{Use: "fail", RunE: func(*cobra.Command, []string) error {
+		return errors.New("disk full")
+	}})
+	var out, errOut bytes.Buffer
+	root.SetArgs([]string{"fail"})
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	assert.Equal(t, 1, execute(context.Background(), root))
+	assert.Equal(t, "stackless: disk full\n", errOut.String())
+	assert.Empty(t, out.String())
+}
+
+func TestInterruptedExits130(t *testing.T) {
+	root := NewRoot()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // as a signal would
+	var out, errOut bytes.Buffer
+	root.SetArgs([]string{"bench", "--benchtime", "1x", "--skip-skynet"})
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	assert.Equal(t, 130, execute(ctx, root))
+	assert.Equal(t, "stackless: interrupted\n", errOut.String())
+}
+
+func TestErrorKinds(t *testing.T) {
+	assert.False(t, isUsageError(runError{fmt.Errorf("disk full")}))
+	assert.True(t, isUsageError(runError{usageErrorf("bad -n")}))
+}
+
+func TestHelp(t *testing.T) {
+	out := runOK(t, "--help")
+	for _, c := range []string{"version", "demo", "bench", "completion", "--output"} {
+		assert.Contains(t, out, c)
+	}
+	assert.Contains(t, runOK(t, "demo"), "pingpong")
+}
+
+func TestCompletion(t *testing.T) {
+	assert.Contains(t, runOK(t, "completion", "bash"), "bash completion")
+	code, out, _ := run(t, "__complete", "version", "-o", "")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out, "table\njson\n")
+}
+
+// pingPongTranscript is what the game rules give for n rallies.
+func pingPongTranscript(n int) []string {
+	var lines []string
+	for i := 1; i <= n; i++ {
+		lines = append(lines, fmt.Sprintf("ping %d", i), fmt.Sprintf("pong %d", i))
+	}
+	return append(lines, fmt.Sprintf("game over: %d rallies, %d hits (ping %d, pong %d)", n, 2*n, n, n))
+}
+
+func TestDemoPingPong(t *testing.T) {
+	out := runOK(t, "demo", "pingpong", "-n", "3")
+	assert.Equal(t, strings.Join(pingPongTranscript(3), "\n")+"\n", out)
+
+	out = runOK(t, "demo", "pingpong")
+	assert.Equal(t, strings.Join(pingPongTranscript(10), "\n")+"\n", out, "default is 10 rallies")
+}
+
+func TestDemoPingPongJSON(t *testing.T) {
+	var res pingPongResult
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, "demo", "pingpong", "-n", "2", "-o", "json")), &res))
+	assert.Equal(t, "pingpong", res.Demo)
+	assert.Equal(t, 2, res.Rallies)
+	assert.Equal(t, 2, res.PingHits)
+	assert.Equal(t, 2, res.PongHits)
+	assert.Positive(t, res.Steps)
+	assert.Equal(t, pingPongTranscript(2), res.Transcript)
+}
+
+var benchNames = []string{"Yield", "ChannelPingPong", "Spawn", "IdleTasklets"}
+
+func TestBenchTable(t *testing.T) {
+	out := runOK(t, "bench", "--benchtime", "1x", "--skip-skynet")
+	lines := strings.Split(out, "\n")
+	require.NotEmpty(t, lines)
+	for _, col := range []string{"benchmark", "tasklets ns/op", "goroutines ns/op", "speedup", "allocs/op"} {
+		assert.Contains(t, lines[0], col)
+	}
+	for _, name := range benchNames {
+		assert.Condition(t, func() bool {
+			for _, l := range lines[1:] {
+				if strings.HasPrefix(l, name+" ") {
+					return true
+				}
+			}
+			return false
+		}, "no row for %s in\n%s", name, out)
+	}
+	assert.NotContains(t, out, "Skynet ")
+	assert.Contains(t, out, "B/tasklet")
+	assert.Contains(t, out, "skipped: Skynet")
+}
+
+func TestBenchJSON(t *testing.T) {
+	var rep benchReport
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, "bench", "--benchtime", "1x", "--skip-skynet", "-o", "json")), &rep))
+	assert.Equal(t, "1x", rep.Benchtime)
+	assert.Equal(t, runtime.GOMAXPROCS(0), rep.GOMAXPROCS)
+	assert.Equal(t, []string{"Skynet"}, rep.Skipped)
+	require.Len(t, rep.Results, len(benchNames))
+	for i, r := range rep.Results {
+		assert.Equal(t, benchNames[i], r.Name)
+		assert.Equal(t, 1, r.Tasklets.N, r.Name)
+		assert.Positive(t, r.Tasklets.NsPerOp, r.Name)
+		if r.Name == "IdleTasklets" {
+			assert.Nil(t, r.Goroutines)
+			assert.Positive(t, r.Tasklets.Extra["B/tasklet"])
+			continue
+		}
+		require.NotNil(t, r.Goroutines, r.Name)
+		assert.Equal(t, 1, r.Goroutines.N, r.Name)
+		assert.InDelta(t, r.Goroutines.NsPerOp/r.Tasklets.NsPerOp, r.Speedup, 1e-9, r.Name)
+	}
+}
+
+// The bench command leaves testing's -test.benchtime as it found it.
+func TestBenchRestoresBenchtime(t *testing.T) {
+	f := flag.Lookup("test.benchtime")
+	require.NotNil(t, f)
+	before := f.Value.String()
+	runOK(t, "bench", "--benchtime", "1x", "--skip-skynet", "-o", "json")
+	assert.Equal(t, before, f.Value.String())
+
+	_, err := setBenchtime("0x")
+	assert.True(t, isUsageError(err))
+	assert.Equal(t, before, f.Value.String())
+}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackless-go/stackless/examples/pingpong/game"
+	"github.com/stackless-go/stackless/scheduler"
+)
+
+type pingPongResult struct {
+	Demo       string   `json:"demo"`
+	Rallies    int      `json:"rallies"`
+	PingHits   int      `json:"ping_hits"`
+	PongHits   int      `json:"pong_hits"`
+	Steps      uint64   `json:"steps"`
+	Transcript []string `json:"transcript"`
+}
+
+func newDemoPingPongCmd() *cobra.Command {
+	var n int
+	cmd := &cobra.Command{
+		Use:   "pingpong",
+		Short: "Two tasklets bounce a ball over two unbuffered channels",
+		Long: `Two tasklets, Ping and Pong, bounce a ball over two unbuffered channels
+n times, printing every hit; Ping then closes the channel and ends the game.`,
+		Example: "  stackless demo pingpong -n 3\n  stackless demo pingpong -n 3 -o json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if n < 0 {
+				return usageErrorf("-n must be 0 or more, got %d", n)
+			}
+			asJSON := outputOf(cmd) == formatJSON
+			out := cmd.OutOrStdout()
+			var transcript bytes.Buffer
+			if asJSON {
+				out = &transcript
+			}
+			s := scheduler.New()
+			ping, pong := game.Setup(s, n, out)
+			if err := s.Run(cmd.Context()); err != nil {
+				return fmt.Errorf("pingpong: %w", err)
+			}
+			if !asJSON {
+				return nil
+			}
+			return writeJSON(cmd.OutOrStdout(), pingPongResult{
+				Demo: "pingpong", Rallies: ping.Rallies, PingHits: ping.Hits, PongHits: pong.Hits,
+				Steps:      s.Steps(),
+				Transcript: strings.Split(strings.TrimSuffix(transcript.String(), "\n"), "\n"),
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&n, "rallies", "n", 10, "number of rallies")
+	return cmd
+}

@@ -1,0 +1,36 @@
+// Package cli is the stackless command-line interface: a cobra command tree
+// in noun-verb form (`stackless demo pingpong`, `stackless bench`,
+// `stackless version`). It is thin: it parses flags, calls the stackless
+// packages and prints.
+//
+// One call builds and runs the whole CLI, so a program can embed it (for
+// instance to register its own behaviors first):
+//
+//	func main() { cli.Main() }
+//
+// [Execute] builds the tree with [NewRoot], runs it on os.Args and returns
+// the exit code; tests drive a tree from NewRoot with SetArgs, SetOut and
+// SetErr.
+//
+// # Conventions
+//
+//   - Every command uses RunE; errors are printed once, by Execute, as
+//     "stackless: <error>" on stderr.
+//   - Exit codes: 0 success, 1 the command failed, 2 usage error (unknown
+//     command or flag, bad argument or flag value), 130 interrupted.
+//   - The persistent flag -o/--output selects table (default, for people) or
+//     json (for programs). Commands whose output is a stream of text still
+//     honour json by collecting it into one document.
+//   - Results go to stdout; progress goes to stderr and only when stderr is
+//     a terminal. Nothing is ever coloured, so NO_COLOR is honoured as is.
+//   - Shell completion comes from cobra's `completion` command.
+//
+// # Adding a command
+//
+// Put each command group in its own file with an unexported constructor
+// (func newInspectCmd() *cobra.Command) and add it to the list in
+// [NewRoot]; demos go in demo_<name>.go and are added in newDemoCmd. Return
+// usageErrorf for a bad argument found inside RunE so it exits with 2; any
+// other error exits with 1. Read the output format with outputOf(cmd) and
+// print JSON with writeJSON.
+package cli

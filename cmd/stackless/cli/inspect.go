@@ -1,0 +1,193 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackless-go/stackless/store"
+)
+
+// defaultLockWait is how long inspect and checkpoint wait for a checkpoint
+// database that another process holds open.
+const defaultLockWait = 2 * time.Second
+
+// defaultLimit is how many rows a table shows unless --limit says otherwise.
+const defaultLimit = 50
+
+func newInspectCmd() *cobra.Command {
+	var (
+		gen   uint64
+		limit int
+		wait  time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "inspect FILE",
+		Short: "Show what a snapshot file or a checkpoint database holds",
+		Long: `Show what a snapshot file or a bbolt checkpoint database holds.
+
+For a database: its generations (number, full or incremental with its base,
+time, records, bytes), then the newest generation's world, or the one --gen
+names. For a snapshot file: its one world. A world is its header (clock,
+tick, steps, run queue, timers, the kinds it was saved with), its tasklets
+(ID, kind, version, state, what each waits on, steps) and its channels
+(capacity, buffered values, balance = blocked senders minus blocked
+receivers, closed).
+
+The kinds and value types of the program that wrote the file need not be
+known here: behaviors are shown by their fields, values of the program's
+own types by their type name and fields.
+
+Tables show --limit rows each; -o json prints everything.`,
+		Example: "  stackless inspect data/longtask.db\n" +
+			"  stackless inspect data/longtask.db --gen 3 --limit 0\n" +
+			"  stackless inspect world.snapshot -o json",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 {
+				return usageErrorf("--limit must be 0 (all rows) or more, got %d", limit)
+			}
+			t, err := openTarget(args[0], wait)
+			if err != nil {
+				return err
+			}
+			defer t.close()
+			v := &worldView{File: t.path, Tasklets: []taskletView{}, Channels: []channelView{}}
+			if err := t.world(v, gen, cmd.Flags().Changed("gen")); err != nil {
+				return err
+			}
+			if outputOf(cmd) == formatJSON {
+				return writeJSON(cmd.OutOrStdout(), v)
+			}
+			return writeWorld(cmd.OutOrStdout(), v, limit)
+		},
+	}
+	cmd.Flags().Uint64Var(&gen, "gen", 0, "generation to show (default: the newest)")
+	cmd.Flags().IntVar(&limit, "limit", defaultLimit, "rows per table (0: all)")
+	addLockWaitFlag(cmd.Flags(), &wait)
+	_ = cmd.RegisterFlagCompletionFunc("gen", completeGens)
+	return cmd
+}
+
+// target is the file inspect or checkpoint works on: a snapshot file
+// (read whole) or a checkpoint database (open, locked).
+type target struct {
+	path string
+	snap *store.Checkpoint
+	db   *store.DB
+}
+
+// openTarget opens path as a snapshot file or a checkpoint database. It
+// never creates or initializes a file: a missing or empty one is an error.
+func openTarget(path string, wait time.Duration) (*target, error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: no such file; give the path of a snapshot file or a checkpoint database (such as data/longtask.db)", path)
+	case err != nil:
+		return nil, err
+	case st.IsDir():
+		return nil, fmt.Errorf("%s is a directory; give the path of a snapshot file or a checkpoint database inside it", path)
+	case st.Size() == 0:
+		return nil, fmt.Errorf("%s is empty: neither a snapshot file nor a checkpoint database", path)
+	}
+	snap, err := store.IsSnapshotFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if snap {
+		cp, err := store.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		return &target{path: path, snap: cp}, nil
+	}
+	db, err := store.Open(path, store.WithTimeout(wait))
+	if err != nil {
+		return nil, err
+	}
+	return &target{path: path, db: db}, nil
+}
+
+func (t *target) close() {
+	if t.db != nil {
+		_ = t.db.Close() // read-only use: nothing to lose
+	}
+}
+
+// world fills v with the target's world: the snapshot's, or generation gen
+// of the database (the newest unless pick).
+func (t *target) world(v *worldView, gen uint64, pick bool) error {
+	if t.snap != nil {
+		v.Type = "snapshot"
+		if pick && gen != t.snap.Gen {
+			return usageErrorf("--gen %d: %s is a snapshot file; it holds generation %d only", gen, t.path, t.snap.Gen)
+		}
+		return fillWorld(v, t.snap)
+	}
+	v.Type = "store"
+	gens, err := t.db.List()
+	if err != nil {
+		return err
+	}
+	v.Generations = genViews(gens)
+	if len(gens) == 0 {
+		if pick {
+			return fmt.Errorf("%s holds no generations, so not generation %d", t.path, gen)
+		}
+		return nil
+	}
+	if !pick {
+		gen = gens[len(gens)-1].Gen
+	}
+	cp, err := t.load(gen)
+	if err != nil {
+		return err
+	}
+	return fillWorld(v, cp)
+}
+
+// load returns generation gen of the database, resolved.
+func (t *target) load(gen uint64) (*store.Checkpoint, error) {
+	cp, err := t.db.Load(gen)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, t.notFound(gen)
+	}
+	return cp, err
+}
+
+// notFound is the error for a generation the database does not hold.
+func (t *target) notFound(gen uint64) error {
+	return fmt.Errorf("%w: generation %d is not in %s; `stackless checkpoint ls %s` lists the stored ones",
+		store.ErrNotFound, gen, t.path, t.path)
+}
+
+// completeGens offers the generations of the database named by the first
+// argument.
+func completeGens(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) == 0 {
+		return nil, cobra.ShellCompDirectiveDefault
+	}
+	t, err := openTarget(args[0], 200*time.Millisecond)
+	if err != nil || t.db == nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	defer t.close()
+	gens, err := t.db.List()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	out := make([]string, len(gens))
+	for i, g := range gens {
+		kind := "full"
+		if g.Base != 0 {
+			kind = fmt.Sprintf("on %d", g.Base)
+		}
+		out[i] = fmt.Sprintf("%d\t%s, %s", g.Gen, kind, g.Time.Format(time.DateTime))
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}

@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// bufferWidth is how much of a channel's buffer a table row previews.
+const bufferWidth = 60
+
+func addLockWaitFlag(fs *pflag.FlagSet, wait *time.Duration) {
+	fs.DurationVar(wait, "lock-timeout", defaultLockWait, "how long to wait for a checkpoint database another process holds")
+}
+
+// writeWorld prints v as tables: generations, header, tasklets, channels.
+func writeWorld(w io.Writer, v *worldView, limit int) error {
+	var b bytes.Buffer
+	if v.Type == "snapshot" {
+		fmt.Fprintf(&b, "snapshot file %s: generation %d, saved %s\n", v.File, v.Gen, v.Time.Format(time.DateTime))
+	} else {
+		fmt.Fprintf(&b, "checkpoint database %s: %d generations\n\n", v.File, len(v.Generations))
+		writeGens(&b, v.Generations, limit)
+		if v.Header == nil {
+			fmt.Fprintln(&b, "no generations stored")
+			return flush(w, &b)
+		}
+		fmt.Fprintf(&b, "\ngeneration %d, saved %s\n", v.Gen, v.Time.Format(time.DateTime))
+	}
+	h := v.Header
+	fmt.Fprintf(&b, "clock %v, tick %d, steps %d, node %d, run queue %d, timers %d\n",
+		h.Clock, h.Tick, h.Steps, h.Node, len(h.RunQueue), len(h.Timers))
+	kinds := make([]string, len(h.Kinds))
+	for i, k := range h.Kinds {
+		kinds[i] = fmt.Sprintf("%s v%d", k.Name, k.Version)
+	}
+	if len(kinds) > 0 {
+		fmt.Fprintf(&b, "kinds: %s\n", strings.Join(kinds, ", "))
+	}
+
+	fmt.Fprintf(&b, "\ntasklets: %d\n", len(v.Tasklets))
+	rows := make([][]string, 0, len(v.Tasklets))
+	for _, t := range v.Tasklets {
+		waits := t.WaitsOn
+		if t.Problem != "" {
+			waits = "cannot decode: " + t.Problem
+		}
+		rows = append(rows, []string{tasklet.ID(t.ID).String(), t.Kind, strconv.FormatUint(uint64(t.Version), 10),
+			t.State, dash(waits), strconv.FormatUint(t.Steps, 10)})
+	}
+	writeRows(&b, []string{"ID", "KIND", "VERSION", "STATE", "WAITS ON", "STEPS"}, rows, limit, false)
+
+	fmt.Fprintf(&b, "\nchannels: %d\n", len(v.Channels))
+	rows = rows[:0]
+	for _, c := range v.Channels {
+		buf := preview(c.Buffer, bufferWidth)
+		if c.Problem != "" {
+			buf = "cannot decode: " + c.Problem
+		}
+		rows = append(rows, []string{tasklet.ChanID(c.ID).String(), strconv.Itoa(c.Cap), strconv.Itoa(c.Len),
+			strconv.Itoa(c.Balance), yesNo(c.Closed), buf})
+	}
+	writeRows(&b, []string{"ID", "CAP", "LEN", "BALANCE", "CLOSED", "BUFFER"}, rows, limit, false)
+	return flush(w, &b)
+}
+
+// writeGens prints the generations table; with a limit it keeps the newest.
+func writeGens(b *bytes.Buffer, gens []genView, limit int) {
+	rows := make([][]string, len(gens))
+	for i, g := range gens {
+		base := "full"
+		if !g.Full {
+			base = strconv.FormatUint(g.Base, 10)
+		}
+		rows[i] = []string{strconv.FormatUint(g.Gen, 10), base, g.Time.Format(time.DateTime),
+			strconv.Itoa(g.Records), strconv.Itoa(g.Deleted), strconv.FormatInt(g.Bytes, 10)}
+	}
+	writeRows(b, []string{"GEN", "BASE", "TIME", "RECORDS", "DELETED", "BYTES"}, rows, limit, true)
+}
+
+// writeRows prints an aligned table of at most limit rows (0: all), saying
+// how many were left out: the first ones when newest is set (the rows are
+// oldest first), else the last ones.
+func writeRows(b *bytes.Buffer, header []string, rows [][]string, limit int, newest bool) {
+	if len(rows) == 0 {
+		return
+	}
+	more := 0
+	if limit > 0 && len(rows) > limit {
+		more = len(rows) - limit
+		if newest {
+			fmt.Fprintf(b, "... %d older\n", more)
+			rows = rows[more:]
+		} else {
+			rows = rows[:limit]
+		}
+	}
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	_ = tw.Flush() // writes to a bytes.Buffer: cannot fail
+	if more > 0 && !newest {
+		fmt.Fprintf(b, "... and %d more\n", more)
+	}
+}
+
+// flush writes b to w without the trailing spaces tabwriter leaves.
+func flush(w io.Writer, b *bytes.Buffer) error {
+	for line := range strings.Lines(b.String()) {
+		if _, err := fmt.Fprintln(w, strings.TrimRight(line, " \n")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

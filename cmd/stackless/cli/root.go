@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes of Execute.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// NewRoot returns the whole stackless command tree. Each call builds a new,
+// independent tree.
+func NewRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "stackless",
+		Short: "Stackless-style microthreads for Go: demos, benchmarks and tools",
+		Long: `stackless runs and inspects tasklets: tiny cooperative microthreads whose
+whole continuation is explicit data, so they can be saved, moved and resumed.
+
+Output is plain text (-o table) or JSON (-o json) and never coloured, so
+NO_COLOR is always honoured. Progress is shown on stderr only when stderr is
+a terminal.`,
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetVersionTemplate("stackless {{.Version}}\n")
+	addOutputFlag(root)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+
+	// Command groups, one file each. Add new ones here.
+	root.AddCommand(
+		newVersionCmd(),
+		newDemoCmd(),
+		newBenchCmd(),
+		newInspectCmd(),
+		newCheckpointCmd(),
+	)
+	return root
+}
+
+// Execute runs the command line in os.Args and returns the exit code: 0 on
+// success, 1 when the command failed, 2 for a usage error, 130 when
+// interrupted. Errors are printed once to stderr as "stackless: <error>".
+func Execute() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return execute(ctx, NewRoot())
+}
+
+// Main runs the stackless CLI and exits the process with its exit code. It
+// is the one call a program needs to become the stackless command.
+func Main() { os.Exit(Execute()) }
+
+// execute runs root and turns its outcome into an exit code, printing the
+// error to root's stderr.
+func execute(ctx context.Context, root *cobra.Command) int {
+	markRunErrors(root) // here, so commands added after NewRoot are covered
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	w := root.ErrOrStderr()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		fmt.Fprintln(w, "stackless: interrupted")
+		return exitInterrupted
+	}
+	fmt.Fprintf(w, "stackless: %v\n", err)
+	if isUsageError(err) {
+		if cmd == nil {
+			cmd = root
+		}
+		fmt.Fprintf(w, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// usageError marks an error as the user's mistake in calling a command.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usageErrorf reports a bad argument or flag value found inside RunE: the
+// command exits with 2 instead of 1.
+func usageErrorf(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// runError marks an error returned by a command's own code (RunE and its
+// hooks), as opposed to cobra rejecting the command line.
+type runError struct{ err error }
+
+func (e runError) Error() string { return e.err.Error() }
+func (e runError) Unwrap() error { return e.err }
+
+// isUsageError reports whether err is a usage error: one marked as such, or
+// any error cobra returned before a command's code ran (unknown command,
+// bad flag, wrong number of arguments, missing required flag).
+func isUsageError(err error) bool {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return true
+	}
+	var re runError
+	return !errors.As(err, &re)
+}
+
+// markRunErrors wraps the code of every command in the tree so that its
+// errors can be told apart from cobra's usage errors.
+func markRunErrors(c *cobra.Command) {
+	wrap := func(fn func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
+		if fn == nil {
+			return nil
+		}
+		return func(cmd *cobra.Command, args []string) error {
+			err := fn(cmd, args)
+			var ue usageError
+			if err == nil || errors.As(err, &ue) {
+				return err
+			}
+			return runError{err}
+		}
+	}
+	c.PersistentPreRunE = wrap(c.PersistentPreRunE)
+	c.PreRunE = wrap(c.PreRunE)
+	c.RunE = wrap(c.RunE)
+	c.PostRunE = wrap(c.PostRunE)
+	c.PersistentPostRunE = wrap(c.PersistentPostRunE)
+	for _, sub := range c.Commands() {
+		markRunErrors(sub)
+	}
+}
+
+// groupRunE is the RunE of a command that only groups others: alone it
+// prints its help; with an argument that is no subcommand it is a usage
+// error (cobra would otherwise print help and exit 0).
+func groupRunE(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	return cmd.Help()
+}
