@@ -165,7 +165,9 @@ func (s *Scheduler) place(c *channel.Channel, caller, partner *tasklet.T, caller
 	}
 	pref := c.Preference()
 	if (pref == channel.PreferReceiver && callerSends) || (pref == channel.PreferSender && !callerSends) {
-		s.runq.pushFront(partner)
+		// The partner runs at once: exec switches to it directly instead of
+		// putting it at the front of the run queue and taking it back off.
+		s.next = partner
 		s.runq.pushBack(caller)
 		return false
 	}

@@ -89,6 +89,7 @@ func (s *Scheduler) recoverStep(panicked *bool) {
 		return
 	}
 	t := s.current
+	s.frontNext()
 	t.Deliver(nil, nil)
 	s.current, s.prev = nil, t.ID()
 	s.finish(t, &TaskletError{ID: t.ID(), Kind: s.KindOf(t.Behavior()), Step: t.Steps(),
@@ -302,6 +303,9 @@ func (s *Scheduler) exec(t *tasklet.T, w *watch) {
 				break
 			}
 			cont := s.apply(t, op)
+			if s.next != nil && (w != nil || len(s.immediate) != 0) {
+				s.frontNext() // only a plain Run switches directly
+			}
 			if len(s.immediate) != 0 {
 				if cont {
 					s.runq.pushFront(t)
@@ -319,10 +323,27 @@ func (s *Scheduler) exec(t *tasklet.T, w *watch) {
 		}
 		s.current = nil
 		s.prev = t.ID()
-		if w != nil || burst == 255 || s.runq.n == 0 || s.inboxN.Load() != 0 || len(s.failed) != 0 || s.ckpt.fn != nil {
+		if w != nil || burst == 255 || s.inboxN.Load() != 0 || len(s.failed) != 0 || s.ckpt.fn != nil {
+			s.frontNext()
+			return
+		}
+		if t = s.next; t != nil {
+			s.next = nil
+			continue
+		}
+		if s.runq.n == 0 {
 			return
 		}
 		t = s.runq.popFront()
+	}
+}
+
+// frontNext puts the tasklet chosen to run next at the front of the run
+// queue, where every other path expects it.
+func (s *Scheduler) frontNext() {
+	if s.next != nil {
+		s.runq.pushFront(s.next)
+		s.next = nil
 	}
 }
 

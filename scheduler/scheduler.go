@@ -42,6 +42,7 @@ type Scheduler struct {
 	ckpt       checkpointer
 	host       *tasklet.HostRef
 	lastCh     *channel.Channel
+	next       *tasklet.T                  // runs next, ahead of the run queue (set by place, consumed by exec)
 	rwaits     map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
 	later      []*tasklet.T                // tasklets that already stepped in this Tick
 

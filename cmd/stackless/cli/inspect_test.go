@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stackless-go/stackless/examples/longtask/task"
 	"github.com/stackless-go/stackless/internal/testworld"
+	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
 )
@@ -344,4 +346,23 @@ func TestInspectHonoursTheLockTimeout(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "within 50ms")
 	assert.Less(t, time.Since(start), defaultLockWait, "--lock-timeout replaces the default wait")
+}
+
+// TestJSONSafe checks that loosely decoded values that encoding/json
+// refuses (non-string map keys, NaN, infinities) still print.
+func TestJSONSafe(t *testing.T) {
+	for _, tc := range []struct {
+		in   any
+		want string
+	}{
+		{map[any]any{int8(1): "a"}, `{"1":"a"}`},
+		{math.NaN(), `"NaN"`},
+		{[]any{float32(math.Inf(-1)), 2.5}, `["-Inf",2.5]`},
+		{map[string]any{"p": pickle.Opaque{Type: "pt", Value: map[string]any{"X": 1}}}, `{"p":{"type":"pt","value":{"X":1}}}`},
+		{"plain", `"plain"`},
+	} {
+		b, err := json.Marshal(jsonSafe(tc.in))
+		require.NoError(t, err, "%#v", tc.in)
+		assert.JSONEq(t, tc.want, string(b))
+	}
 }

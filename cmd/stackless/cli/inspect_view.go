@@ -200,7 +200,7 @@ func channelOf(reg *pickle.Registry, id uint64, b []byte) channelView {
 		Closed: cs.Closed, Preference: cs.Preference, ScheduleAll: cs.ScheduleAll,
 		Buffer: make([]valueView, 0, len(cs.Buffer)), Senders: []waiterView{}, Receivers: []waiterView{}}
 	for _, x := range cs.Buffer {
-		cv.Buffer = append(cv.Buffer, *valueOrNil(x))
+		cv.Buffer = append(cv.Buffer, describe(x))
 	}
 	for _, w := range cs.Senders {
 		cv.Senders = append(cv.Senders, waiterView{Tasklet: uint64(w.Tasklet), Case: w.Case, Value: valueOf(w.Value)})
@@ -243,26 +243,28 @@ func waitsOn(cases []tasklet.Case, plain bool) string {
 	return "select(" + strings.Join(parts, ", ") + ")"
 }
 
-// valueOf describes a value, nil for none.
+// valueOf describes a value that may be absent: nil for none.
 func valueOf(x any) *valueView {
 	if x == nil {
 		return nil
 	}
-	return valueOrNil(x)
+	v := describe(x)
+	return &v
 }
 
-func valueOrNil(x any) *valueView {
+// describe names a value's type and makes the value printable as JSON.
+func describe(x any) valueView {
 	switch v := x.(type) {
 	case nil:
-		return &valueView{Type: "nil"}
+		return valueView{Type: "nil"}
 	case pickle.Opaque:
-		return &valueView{Type: v.Type, Value: jsonSafe(v.Value)}
+		return valueView{Type: v.Type, Value: jsonSafe(v.Value)}
 	case channel.Bomb: // an error sent on a channel
-		return &valueView{Type: "error", Value: fmt.Sprint(v.Err)}
+		return valueView{Type: "error", Value: fmt.Sprint(v.Err)}
 	case error:
-		return &valueView{Type: "error", Value: v.Error()}
+		return valueView{Type: "error", Value: v.Error()}
 	}
-	return &valueView{Type: fmt.Sprintf("%T", x), Value: jsonSafe(x)}
+	return valueView{Type: fmt.Sprintf("%T", x), Value: jsonSafe(x)}
 }
 
 // jsonSafe turns loosely decoded msgpack into values encoding/json takes:
@@ -297,7 +299,7 @@ func jsonSafe(x any) any {
 			return fmt.Sprint(v)
 		}
 	case pickle.Opaque:
-		return valueOrNil(v)
+		return describe(v)
 	}
 	return x
 }
