@@ -2,6 +2,7 @@ package pickle
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -71,12 +72,30 @@ func (r *Registry) decode(b []byte, what string, fn func(d *msgpack.Decoder) err
 	d.rd.Reset(b)
 	d.dec.Reset(&d.rd)
 	err := fn(d.dec)
+	if err == nil && d.rd.Len() != 0 {
+		err = fmt.Errorf("%w: %d bytes left unread", ErrCorrupt, d.rd.Len())
+	}
 	d.rd.Reset(nil)
 	decoders.Put(d)
 	if err != nil {
-		return fmt.Errorf("pickle: %s: %w", what, err)
+		return fmt.Errorf("pickle: %s: %w", what, corrupt(err))
 	}
 	return nil
+}
+
+// ours are the errors a decoder returns on purpose.
+var ours = []error{ErrUnknownKind, ErrKindVersion, ErrUnregistered, ErrFormat, ErrTooLarge, ErrCorrupt, ErrMalformed}
+
+// corrupt marks an error of msgpack itself (a value of the wrong type where
+// a field was expected) as ErrCorrupt, so callers can tell a damaged record
+// from a missing kind with errors.Is.
+func corrupt(err error) error {
+	for _, e := range ours {
+		if errors.Is(err, e) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrCorrupt, err)
 }
 
 // decodeInto decodes a whole validated value into v (used by upgrades).

@@ -112,8 +112,8 @@ func (r *Registry) Register(name string, version uint32, proto tasklet.Behavior,
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if old, ok := r.kinds[name]; ok && old.typ != k.typ {
-		return fmt.Errorf("pickle: kind %q is registered already, for %v", name, old.typ)
+	if old, ok := r.kinds[name]; ok && (old.typ != k.typ || old.ptr != k.ptr) {
+		return fmt.Errorf("pickle: kind %q is registered already, for %v", name, r.protoType(old))
 	}
 	if old, ok := r.kindOfType[t]; ok && old.Name != name {
 		return fmt.Errorf("pickle: %v is registered already, as kind %q", t, old.Name)
@@ -143,12 +143,15 @@ func MustRegister(name string, version uint32, proto tasklet.Behavior, opts ...K
 // that type can travel on channels and in snapshots.
 func RegisterValue[T any](r *Registry, name string) error {
 	t := reflect.TypeFor[T]()
+	names := map[string]reflect.Type{name: t, "*" + name: reflect.PointerTo(t)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for n, typ := range map[string]reflect.Type{name: t, "*" + name: reflect.PointerTo(t)} {
+	for n, typ := range names { // check both names before changing anything
 		if old, ok := r.values[n]; ok && old != typ {
 			return fmt.Errorf("pickle: value name %q is registered already, for %v", n, old)
 		}
+	}
+	for n, typ := range names {
 		r.values[n], r.valueName[typ] = typ, n
 	}
 	return nil
@@ -169,6 +172,9 @@ func (r *Registry) SetMaxRecord(n int) { r.maxRecord = n }
 // KindOf returns the kind of a behavior.
 func (r *Registry) KindOf(b tasklet.Behavior) (*Kind, error) {
 	t := reflect.TypeOf(b)
+	if t == nil {
+		return nil, fmt.Errorf("pickle: the tasklet has no behavior (a record read with Inspect cannot be written back): %w", ErrUnregistered)
+	}
 	r.mu.RLock()
 	k := r.kindOfType[t]
 	r.mu.RUnlock()

@@ -122,12 +122,28 @@ func (r *Registry) encodeError(e *msgpack.Encoder, err error) error {
 	if err == nil {
 		return e.EncodeNil()
 	}
-	r.mu.RLock()
-	name := r.errName[err]
-	r.mu.RUnlock()
 	e.EncodeArrayLen(2)
-	e.EncodeString(name)
+	e.EncodeString(r.errorName(err))
 	return e.EncodeString(err.Error())
+}
+
+// errorName is the registered name of a sentinel error, "" for any other.
+// Errors of uncomparable types (a slice of errors, say) cannot be map keys
+// and are never sentinels.
+func (r *Registry) errorName(err error) (name string) {
+	if !reflect.TypeOf(err).Comparable() {
+		return ""
+	}
+	// A comparable struct can still hold an uncomparable value in an
+	// interface field; hashing it panics, and such an error is no sentinel.
+	defer func() {
+		if recover() != nil {
+			name = ""
+		}
+	}()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.errName[err]
 }
 
 func (r *Registry) decodeError(d *msgpack.Decoder) (error, error) {

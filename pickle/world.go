@@ -156,17 +156,23 @@ func (r *Registry) decodeHeader(d *msgpack.Decoder, h *Header) error {
 	for j := range h.RunQueue {
 		h.RunQueue[j] = tasklet.ID(u())
 	}
+	if err != nil { // checked before the next read, which would overwrite it
+		return fmt.Errorf("run queue: %w", err)
+	}
 	if n, err = listLen(d); err != nil {
 		return err
 	}
 	for range n {
-		if err = arrayOf(d, 4, "timer"); err != nil {
+		if err := arrayOf(d, 4, "timer"); err != nil {
 			return err
 		}
 		tm := scheduler.TimerState{At: time.Duration(i()), Seq: u(), Tasklet: tasklet.ID(u()), Case: int(i())}
+		if err != nil {
+			return fmt.Errorf("timer: %w", err)
+		}
 		h.Timers = append(h.Timers, tm)
 	}
-	return err
+	return nil
 }
 
 // EncodeWorld encodes a world as a header and one record per tasklet and
@@ -227,7 +233,7 @@ func (r *Registry) DecodeWorld(meta []byte, recs []Record) (*scheduler.World, er
 	w := &h.World
 	var errs []error
 	for _, rec := range recs {
-		tag, _, err := ParseKey(rec.Key)
+		tag, id, err := ParseKey(rec.Key)
 		if err != nil {
 			return nil, err
 		}
@@ -240,12 +246,18 @@ func (r *Registry) DecodeWorld(meta []byte, recs []Record) (*scheduler.World, er
 				}
 				return nil, err
 			}
+			if uint64(tr.ID) != id {
+				return nil, fmt.Errorf("pickle: %w: record key %v holds tasklet %v", ErrCorrupt, tasklet.ID(id), tr.ID)
+			}
 			w.Tasklets = append(w.Tasklets, tr.TaskletState)
 			continue
 		}
 		cs, err := r.LoadChannel(rec.Value)
 		if err != nil {
 			return nil, err
+		}
+		if uint64(cs.ID) != id {
+			return nil, fmt.Errorf("pickle: %w: record key %v holds channel %v", ErrCorrupt, channel.ID(id), cs.ID)
 		}
 		w.Channels = append(w.Channels, *cs)
 	}
