@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
 )
 
 // TestMergeTwoNodes blocks a tasklet of node 1 on a channel of node 2 (a
@@ -40,4 +41,29 @@ func TestMergeRefusesDuplicates(t *testing.T) {
 	s.Spawn(&sendList{})
 	_, err := scheduler.Merge(1, s.World(), s.World())
 	assert.ErrorIs(t, err, scheduler.ErrInvalidRestore)
+}
+
+// TestRestoreRefusesAPartlyQueuedSelect: a select blocked on two channels
+// but queued in only one would later wake wrongly and break the balance.
+func TestRestoreRefusesAPartlyQueuedSelect(t *testing.T) {
+	w := &scheduler.World{NextTasklet: 1, NextChannel: 2,
+		Tasklets: []scheduler.TaskletState{{ID: 1, Behavior: &sendList{}, State: tasklet.Blocked, Chosen: -1,
+			Cases: []tasklet.Case{tasklet.RecvCase(1), tasklet.RecvCase(2)}}},
+		Channels: []scheduler.ChannelState{
+			{ID: 1, Preference: -1, Receivers: []scheduler.WaiterState{{Tasklet: 1, Case: 0}}},
+			{ID: 2, Preference: -1},
+		}}
+	_, err := scheduler.Restore(w)
+	require.ErrorIs(t, err, scheduler.ErrInvalidRestore)
+	assert.Contains(t, err.Error(), "not in that channel's queue")
+
+	w.Channels[1].Receivers = []scheduler.WaiterState{{Tasklet: 1, Case: 1}}
+	s, err := scheduler.Restore(w)
+	require.NoError(t, err, "queued in both channels it is a valid world")
+	assert.Equal(t, -1, s.Balance(1))
+	assert.Equal(t, -1, s.Balance(2))
+
+	w.Channels[1].Receivers = []scheduler.WaiterState{{Tasklet: 1, Case: 0}}
+	_, err = scheduler.Restore(w)
+	require.ErrorIs(t, err, scheduler.ErrInvalidRestore, "case 0 is on channel 1, not 2")
 }

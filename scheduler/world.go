@@ -196,6 +196,14 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		}
 		s.tasks.put(uint64(ts.ID), t)
 	}
+	// Every queue entry of a local tasklet must match one of its cases, and
+	// every Send or Recv case on a channel of this world must be queued once:
+	// a wait queued in only some of its channels would wake wrongly later.
+	type queued struct {
+		t *tasklet.T
+		c int
+	}
+	seen := map[queued]bool{}
 	for i := range w.Channels {
 		cs := &w.Channels[i]
 		if cs.ID == 0 || s.chans.get(uint64(cs.ID)) != nil {
@@ -215,6 +223,10 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 			ws   []WaiterState
 			send bool
 		}{{cs.Senders, true}, {cs.Receivers, false}} {
+			dir := tasklet.DirRecv
+			if q.send {
+				dir = tasklet.DirSend
+			}
 			for _, ws := range q.ws {
 				wt := channel.Waiter{Case: int32(ws.Case), Value: ws.Value}
 				if ws.Remote {
@@ -231,9 +243,19 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 					if t == nil || t.State() != tasklet.Blocked {
 						return bad("channel %v queues tasklet %v, which is not a blocked tasklet of this world", cs.ID, ws.Tasklet)
 					}
-					if ws.Case < -1 || ws.Case >= len(t.Cases()) || (ws.Case == -1 && len(t.Cases()) != 1) {
-						return bad("channel %v queues tasklet %v with case %d it does not have", cs.ID, ws.Tasklet, ws.Case)
+					cases := t.Cases()
+					ci := ws.Case
+					if ci == -1 && t.Plain() {
+						ci = 0
 					}
+					if ci < 0 || ci >= len(cases) || (ws.Case == -1) != t.Plain() || cases[ci].Chan != cs.ID || cases[ci].Dir != dir {
+						return bad("channel %v queues tasklet %v for case %d, which is not a %v on this channel", cs.ID, ws.Tasklet, ws.Case, dir)
+					}
+					key := queued{t, ci}
+					if seen[key] {
+						return bad("channel %v queues case %d of tasklet %v twice", cs.ID, ws.Case, ws.Tasklet)
+					}
+					seen[key] = true
 					wt.T, wt.Seq = t, t.WaitSeq()
 				} else if !q.send {
 					return bad("channel %v has a receiver without a tasklet", cs.ID)
@@ -246,6 +268,18 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 			}
 		}
 		s.chans.put(uint64(cs.ID), c)
+	}
+	for i := range w.Tasklets {
+		ts := &w.Tasklets[i]
+		if ts.State != tasklet.Blocked {
+			continue
+		}
+		t := s.tasks.get(uint64(ts.ID))
+		for ci, cs := range t.Cases() {
+			if (cs.Dir == tasklet.DirRecv || cs.Dir == tasklet.DirSend) && s.chans.get(uint64(cs.Chan)) != nil && !seen[queued{t, ci}] {
+				return bad("tasklet %v waits on case %d (%v on %v) but is not in that channel's queue", ts.ID, ci, cs.Dir, cs.Chan)
+			}
+		}
 	}
 	for _, id := range w.RunQueue {
 		t := s.tasks.get(uint64(id))

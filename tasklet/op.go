@@ -85,3 +85,12 @@ func TimeoutCase(d time.Duration) Case { return Case{Dir: DirTimeout, Timeout: d
 // DefaultCase is a select case that fires at once when no other case is ready,
 // making the select non-blocking.
 func DefaultCase() Case { return Case{Dir: DirDefault} }
+
+var dirNames = [...]string{"recv", "send", "timeout", "default"}
+
+func (d Dir) String() string {
+	if int(d) < len(dirNames) {
+		return dirNames[d]
+	}
+	return "dir?"
+}
