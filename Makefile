@@ -18,7 +18,11 @@ FUZZTIME  ?= 30s
 FUZZ_TARGETS ?= \
 	./pickle:FuzzScan \
 	./store:FuzzStoreRecord \
-	./store:FuzzSnapshotFile
+	./store:FuzzSnapshotFile \
+	./pickle:FuzzLoadTasklet \
+	./pickle:FuzzLoadWorld \
+	./pickle:FuzzLoadChannel \
+	./pickle:FuzzInspect
 
 # The race detector needs cgo, which needs a C compiler.
 CGO_ENABLED_NOW := $(shell $(GO) env CGO_ENABLED)
