@@ -9,8 +9,8 @@ MODULE    := github.com/stackless-go/stackless
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X $(MODULE)/cmd/stackless/cli.Version=$(VERSION)
 
-# make run: what the stackless command runs (the main demo).
-RUN_ARGS  ?= demo pingpong
+# make run: the main demo: game AI, 10,000 entities, 1,000 ticks, autosave and picture in ./data.
+RUN_ARGS  ?= demo gameai --entities 10000 --ticks 1000 --save-every 100 --data data
 # make bench: time per benchmark (go test -benchtime: 1s, 100x, ...).
 BENCHTIME ?= 1s
 # make fuzz: time per target, and the targets as package:FuzzFunc pairs.

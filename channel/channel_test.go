@@ -216,16 +216,29 @@ func TestCompaction(t *testing.T) {
 	}
 	assert.Equal(t, []tasklet.ID{1, 9, 17, 25, 33, 99}, got, "compaction keeps FIFO order")
 
-	// Few stale entries do not trigger compaction.
+	// Few stale entries among live ones do not trigger compaction.
 	c2 := New(2, 0)
-	a, b := newT(1), newT(2)
+	a, b, d := newT(1), newT(2), newT(3)
 	c2.PushSender(Waiter{T: a, Seq: a.NextWait(), Case: -1})
+	c2.PushSender(Waiter{T: b, Seq: b.NextWait(), Case: -1})
 	a.NextWait()
 	c2.ForgetSender()
-	c2.PushSender(Waiter{T: b, Seq: b.NextWait(), Case: -1})
+	c2.PushSender(Waiter{T: d, Seq: d.NextWait(), Case: -1})
 	assert.Equal(t, 1, c2.send.stale)
-	assert.Equal(t, 2, c2.send.len)
-	assert.Equal(t, 1, c2.Balance())
+	assert.Equal(t, 3, c2.send.len)
+	assert.Equal(t, 2, c2.Balance())
+
+	// With no live entry left, the next push drops every stale one: a
+	// select that keeps timing out must not grow the queue.
+	c3 := New(3, 0)
+	for i := range 100 {
+		x := newT(tasklet.ID(i + 1))
+		c3.PushReceiver(Waiter{T: x, Seq: x.NextWait(), Case: 0})
+		x.NextWait()
+		c3.ForgetReceiver()
+	}
+	assert.LessOrEqual(t, c3.recv.len, 1, "stale entries must not pile up")
+	assert.Equal(t, 0, c3.Balance())
 }
 
 func TestRingGrowth(t *testing.T) {

@@ -49,7 +49,11 @@ func (q *queue) grow() {
 }
 
 func (q *queue) push(w Waiter) {
-	if q.stale > 32 && q.stale > q.live {
+	switch {
+	case q.live == 0 && q.stale > 0: // only stale entries left: drop them all
+		clear(q.buf)
+		q.head, q.len, q.stale = 0, 0, 0
+	case q.stale > 32 && q.stale > q.live:
 		q.compact()
 	}
 	q.pushBack(w)

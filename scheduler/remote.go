@@ -54,7 +54,7 @@ func (s *Scheduler) RemoteOp(w RemoteWait, cases []RemoteCase) {
 		s.touchChan(c)
 		switch rc.Dir {
 		case tasklet.DirRecv:
-			if v, ok := s.takeForRemote(c); ok {
+			if v, ok := s.take(c); ok {
 				s.remoteDone(w, rc.Index, v, nil)
 				return
 			}
@@ -67,7 +67,7 @@ func (s *Scheduler) RemoteOp(w RemoteWait, cases []RemoteCase) {
 				s.remoteDone(w, rc.Index, nil, channel.ErrClosed)
 				return
 			}
-			if s.giveFromRemote(c, rc.Value) {
+			if s.give(c, rc.Value) {
 				s.remoteDone(w, rc.Index, nil, nil)
 				return
 			}
@@ -100,9 +100,10 @@ func (s *Scheduler) rwait(w RemoteWait, g *remoteGroup) {
 	s.rwaits[w] = g
 }
 
-// takeForRemote takes a value for a remote receiver: buffered first, then
-// from a blocked sender (which wakes at the back of the run queue).
-func (s *Scheduler) takeForRemote(c *channel.Channel) (any, bool) {
+// take takes a value for a receiver that does not wait in the queue (a
+// remote tasklet, or a TryRecv): buffered first, then from a blocked sender,
+// which wakes at the back of the run queue.
+func (s *Scheduler) take(c *channel.Channel) (any, bool) {
 	if v, ok := c.BufPop(); ok {
 		if w, ok := c.PopSender(); ok {
 			c.BufPush(w.Offered())
@@ -118,9 +119,9 @@ func (s *Scheduler) takeForRemote(c *channel.Channel) (any, bool) {
 	return nil, false
 }
 
-// giveFromRemote hands a remote sender's value to a waiting receiver or the
-// buffer.
-func (s *Scheduler) giveFromRemote(c *channel.Channel, v any) bool {
+// give hands a value from a sender that does not wait in the queue (a
+// remote tasklet, or a TrySend) to a waiting receiver, or the buffer.
+func (s *Scheduler) give(c *channel.Channel, v any) bool {
 	if w, ok := c.PopReceiver(); ok {
 		s.receiverGets(w, v, nil)
 		return true

@@ -14,6 +14,7 @@ func newDemoCmd() *cobra.Command {
 	cmd.AddCommand(
 		newDemoPingPongCmd(),
 		newDemoLongtaskCmd(),
+		newDemoGameAICmd(),
 	)
 	return cmd
 }

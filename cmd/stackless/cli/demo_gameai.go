@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackless-go/stackless/examples/gameai/game"
+)
+
+type gameAIResult struct {
+	Demo   string       `json:"demo"`
+	Result *game.Result `json:"result"`
+	Lines  []string     `json:"lines"` // what the table output prints
+}
+
+func newDemoGameAICmd() *cobra.Command {
+	var o game.Options
+	cmd := &cobra.Command{
+		Use:   "gameai",
+		Short: "Guards and monsters, one tasklet each, with autosave and load",
+		Long: `A 2D world of guards and monsters, one tasklet per entity. Guards patrol
+around their towns, chase and fight the monsters they see; monsters roam,
+strike back, flee when hurt and are replaced when killed. A world tasklet
+tells entities what they see and when they arrive; entities hit each other
+over channels. The game loop ticks the scheduler on a virtual clock, so a
+seed replays the same game.
+
+It prints a line of statistics every --stats-every ticks, autosaves into
+DIR/` + game.SaveName + ` every --save-every ticks and at the end, and draws the
+world into a PNG (DIR/world.png by default). --load goes on from the save
+exactly as if the game had never stopped.`,
+		Example: "  stackless demo gameai\n" +
+			"  stackless demo gameai --load --ticks 500\n" +
+			"  stackless demo gameai --entities 100000 --ticks 200 --render-every 50",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Load {
+				for _, name := range []string{"entities", "seed", "dt"} {
+					if cmd.Flags().Changed(name) {
+						fmt.Fprintf(cmd.ErrOrStderr(), "note: --%s is ignored with --load: the saved game has its own\n", name)
+					}
+				}
+			}
+			asJSON := outputOf(cmd) == formatJSON
+			var lines bytes.Buffer
+			o.Out = cmd.OutOrStdout()
+			if asJSON {
+				o.Out = &lines
+			}
+			if isTerminal(cmd.ErrOrStderr()) {
+				o.Progress = cmd.ErrOrStderr()
+			}
+			res, err := game.Run(cmd.Context(), o)
+			switch {
+			case errors.Is(err, game.ErrUsage):
+				return usageError{err}
+			case errors.Is(err, context.Canceled) && asJSON:
+				fmt.Fprint(cmd.ErrOrStderr(), lines.String()) // where it was saved
+				return err
+			case err != nil:
+				return err
+			case !asJSON:
+				return nil
+			}
+			return writeJSON(cmd.OutOrStdout(), gameAIResult{Demo: "gameai", Result: res,
+				Lines: strings.Split(strings.TrimSuffix(lines.String(), "\n"), "\n")})
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Entities, "entities", game.DefaultEntities, "number of entities, half guards and half monsters")
+	f.IntVar(&o.Ticks, "ticks", 1000, "ticks to play in this session")
+	f.Uint64Var(&o.Seed, "seed", 1, "seed of all randomness: the same seed plays the same game")
+	f.DurationVar(&o.Dt, "dt", game.DefaultDt, "game time per tick")
+	f.IntVar(&o.SaveEvery, "save-every", 100, "autosave every this many ticks and at the end (0: never)")
+	f.StringVar(&o.DataDir, "data", "data", "directory of the save file "+game.SaveName+" and the pictures")
+	f.BoolVar(&o.Load, "load", false, "resume the saved game in the data directory")
+	f.StringVar(&o.Render, "render", "", "PNG picture of the world at the end (default DIR/world.png)")
+	f.IntVar(&o.RenderEvery, "render-every", 0, "also a picture every this many ticks, named like FILE-t000200.png")
+	f.IntVar(&o.Size, "size", 512, "picture width and height in pixels")
+	f.IntVar(&o.StatsEvery, "stats-every", 100, "a line of statistics every this many ticks (0: only at the end)")
+	_ = cmd.MarkFlagDirname("data")
+	_ = cmd.MarkFlagFilename("render", "png")
+	return cmd
+}

@@ -1,0 +1,41 @@
+package game
+
+import (
+	"fmt"
+
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// NewRegistry returns a pickle registry that knows the game's tasklet kinds
+// and message types, for saving and loading games. Bump a kind's version
+// when its fields change meaning, so old saves fail loudly instead of
+// loading wrong.
+func NewRegistry() (*pickle.Registry, error) {
+	r := pickle.NewRegistry()
+	kinds := []struct {
+		name  string
+		proto tasklet.Behavior
+	}{
+		{"gameai.world", &World{}},
+		{"gameai.guard", &Guard{}},
+		{"gameai.monster", &Monster{}},
+	}
+	for _, k := range kinds {
+		if err := r.Register(k.name, 1, k.proto); err != nil {
+			return nil, fmt.Errorf("gameai: %w", err)
+		}
+	}
+	for _, err := range []error{
+		pickle.RegisterValue[Move](r, "gameai.Move"),
+		pickle.RegisterValue[Died](r, "gameai.Died"),
+		pickle.RegisterValue[Arrived](r, "gameai.Arrived"),
+		pickle.RegisterValue[Seen](r, "gameai.Seen"),
+		pickle.RegisterValue[Attack](r, "gameai.Attack"),
+	} {
+		if err != nil {
+			return nil, fmt.Errorf("gameai: %w", err)
+		}
+	}
+	return r, nil
+}

@@ -1,0 +1,169 @@
+package game
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func smallRun(dir string, out *bytes.Buffer) Options {
+	return Options{Config: small, Ticks: 60, DataDir: dir, SaveEvery: 20, StatsEvery: 20, Size: 64, Out: out}
+}
+
+func lines(out *bytes.Buffer) []string { return strings.Split(strings.TrimSpace(out.String()), "\n") }
+
+// statLines returns the statistics lines without their timings.
+func statLines(out *bytes.Buffer) []string {
+	var got []string
+	for _, l := range lines(out) {
+		if strings.HasPrefix(l, "tick ") {
+			got = append(got, l[:strings.Index(l, "  kills")])
+		}
+	}
+	return got
+}
+
+func TestRunNewGameThenLoad(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	first, err := Run(t.Context(), smallRun(dir, &out))
+	require.NoError(t, err)
+	out1 := lines(&out)
+	assert.True(t, strings.HasPrefix(out1[0], "new game: 300 entities (150 guards, 150 monsters)"), out1[0])
+	assert.Len(t, statLines(&out), 3, "a line every 20 ticks:\n%s", out.String())
+	assert.Contains(t, out.String(), "saved tick 60 to "+filepath.Join(dir, SaveName))
+	assert.Equal(t, int64(60), first.Stats.Tick)
+	assert.Equal(t, []string{filepath.Join(dir, "world.png")}, first.Pictures)
+	assert.FileExists(t, filepath.Join(dir, "world.png"))
+
+	out.Reset()
+	opts := smallRun(dir, &out)
+	opts.Load, opts.Ticks = true, 40
+	loaded, err := Run(t.Context(), opts)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(lines(&out)[0], "loaded "+filepath.Join(dir, SaveName)), lines(&out)[0])
+	assert.Contains(t, lines(&out)[0], "tick 60, 300 entities")
+	assert.Equal(t, int64(60), loaded.FromTick)
+	assert.Equal(t, int64(100), loaded.Stats.Tick)
+	loadedLines := statLines(&out)
+	loadedPNG, err := os.ReadFile(filepath.Join(dir, "world.png"))
+	require.NoError(t, err)
+
+	// The same 100 ticks in one session.
+	other := t.TempDir()
+	out.Reset()
+	opts = smallRun(other, &out)
+	opts.Ticks = 100
+	unbroken, err := Run(t.Context(), opts)
+	require.NoError(t, err)
+	assert.Equal(t, unbroken.Stats, loaded.Stats)
+	assert.Equal(t, statLines(&out)[3:], loadedLines, "ticks 80 and 100")
+	unbrokenPNG, err := os.ReadFile(filepath.Join(other, "world.png"))
+	require.NoError(t, err)
+	assert.Equal(t, unbrokenPNG, loadedPNG, "the same picture of tick 100")
+}
+
+// cancelOn cancels a context when a line containing `at` is written.
+type cancelOn struct {
+	bytes.Buffer
+	at     string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.at) {
+		c.cancel()
+	}
+	return c.Buffer.Write(p)
+}
+
+func TestRunInterruptedSavesAndResumes(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := &cancelOn{at: "tick 40 ", cancel: cancel}
+	opts := smallRun(dir, nil)
+	opts.Out, opts.SaveEvery, opts.Ticks = out, 30, 1000
+	res, err := Run(ctx, opts)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, int64(40), res.Stats.Tick, "stops after the tick it was interrupted in")
+	assert.Contains(t, out.String(), "interrupted at tick 40\nsaved tick 40 to ")
+
+	var again bytes.Buffer
+	opts = smallRun(dir, &again)
+	opts.Load, opts.Ticks = true, 1
+	res, err = Run(t.Context(), opts)
+	require.NoError(t, err)
+	assert.Equal(t, int64(40), res.FromTick, "resumes where it was interrupted")
+}
+
+func TestRunPicturesAndNoSave(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	opts := smallRun(dir, &out)
+	opts.SaveEvery, opts.RenderEvery, opts.StatsEvery = 0, 25, 0
+	opts.Render = filepath.Join(dir, "map.png")
+	res, err := Run(t.Context(), opts)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		filepath.Join(dir, "map-t000025.png"), filepath.Join(dir, "map-t000050.png"), filepath.Join(dir, "map.png"),
+	}, res.Pictures)
+	for _, p := range res.Pictures {
+		assert.FileExists(t, p)
+	}
+	assert.NoFileExists(t, filepath.Join(dir, SaveName), "no autosave, no save file")
+	assert.Contains(t, lines(&out)[0], "no autosave")
+	assert.Len(t, statLines(&out), 1, "one line at the end")
+}
+
+func TestRunErrors(t *testing.T) {
+	var out bytes.Buffer
+	opts := smallRun(t.TempDir(), &out)
+	opts.Load = true
+	_, err := Run(t.Context(), opts)
+	assert.ErrorContains(t, err, "no saved game to load")
+
+	for _, bad := range []func(*Options){
+		func(o *Options) { o.Ticks = -1 },
+		func(o *Options) { o.SaveEvery = -5 },
+		func(o *Options) { o.Size = 4 },
+		func(o *Options) { o.Entities = 1 },
+	} {
+		opts := smallRun(t.TempDir(), &out)
+		bad(&opts)
+		_, err := Run(t.Context(), opts)
+		assert.ErrorIs(t, err, ErrUsage)
+	}
+}
+
+func TestRunNewGameReplacesTheSave(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	_, err := Run(t.Context(), smallRun(dir, &out)) // 60 ticks, saved
+	require.NoError(t, err)
+
+	opts := smallRun(dir, &out)
+	opts.Ticks, opts.Seed = 20, 7
+	second, err := Run(t.Context(), opts)
+	require.NoError(t, err)
+
+	opts = smallRun(dir, &out)
+	opts.Load, opts.Ticks = true, 1
+	loaded, err := Run(t.Context(), opts)
+	require.NoError(t, err)
+	assert.Equal(t, int64(20), loaded.FromTick, "the new game's save, not the old one's")
+
+	// The same as seed 7 played 21 ticks in one go.
+	opts = smallRun(t.TempDir(), &out)
+	opts.Ticks, opts.Seed = 21, 7
+	unbroken, err := Run(t.Context(), opts)
+	require.NoError(t, err)
+	assert.Equal(t, unbroken.Stats, loaded.Stats)
+	assert.Equal(t, int64(20), second.Stats.Tick)
+}

@@ -1,0 +1,143 @@
+package game
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/scheduler"
+)
+
+// Config is what a new game is made from. The same Config gives the same
+// game, tick for tick.
+type Config struct {
+	Entities int           // guards and monsters, half each (default 10,000)
+	Seed     uint64        // all randomness derives from it
+	Dt       time.Duration // game time per tick (default 100ms)
+	Spacing  int32         // average distance between entities in cm (default 40 m); smaller is a denser, bloodier world
+}
+
+// Defaults of Config.
+const (
+	DefaultEntities = 10_000
+	DefaultDt       = 100 * time.Millisecond
+	MaxEntities     = 10_000_000
+)
+
+func (c Config) withDefaults() Config {
+	if c.Entities == 0 {
+		c.Entities = DefaultEntities
+	}
+	if c.Dt == 0 {
+		c.Dt = DefaultDt
+	}
+	if c.Spacing == 0 {
+		c.Spacing = spacing
+	}
+	return c
+}
+
+// Check reports what is wrong with c (after defaults), nil if nothing.
+func (c Config) Check() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.Entities < 2 || c.Entities > MaxEntities {
+		errs = append(errs, fmt.Errorf("entities must be between 2 and %d, got %d", MaxEntities, c.Entities))
+	}
+	if c.Dt <= 0 || c.Dt > time.Second {
+		errs = append(errs, fmt.Errorf("dt must be more than 0 and at most 1s, got %v", c.Dt))
+	}
+	if c.Spacing < 100 || c.Spacing > 100_000 {
+		errs = append(errs, fmt.Errorf("spacing must be between 100 and 100000 cm, got %d", c.Spacing))
+	}
+	return errors.Join(errs...)
+}
+
+// Side is the width of the square world of c, in centimetres.
+func (c Config) Side() int32 {
+	c = c.withDefaults()
+	return int32(math.Sqrt(float64(c.Entities)) * float64(c.Spacing))
+}
+
+// Setup spawns a new game on s: the world tasklet first, then one tasklet
+// per entity, even slots guards and odd slots monsters, each with its own
+// inbox. Guards are posted in towns of about guardsPerTown; monsters start
+// in the wilds between the towns and roam everywhere. Run it with Tick on a
+// virtual clock advanced by Dt before each tick (Game does that).
+func Setup(s *scheduler.Scheduler, c Config) error {
+	if err := c.Check(); err != nil {
+		return fmt.Errorf("gameai: %w", err)
+	}
+	c = c.withDefaults()
+	n, side := c.Entities, c.Side()
+	w := &World{
+		Dt:      c.Dt,
+		Side:    side,
+		Rng:     seedFor(c.Seed, seedWorld, 0),
+		Reports: s.NewChannel(2*n + 64), // an entity reports at most once per tick; the world reads every tick
+		Kinds:   make([]Kind, n),
+		States:  make([]State, n),
+		Inboxes: make([]channel.ID, n),
+		Legs:    make([]Leg, n),
+		Queued:  make([]int64, n),
+		Told:    make([]Seen, n),
+		Wheel:   make([][]int32, int64(wheelSpan/c.Dt)+2),
+	}
+	s.Spawn(w)
+	w.Towns = make([]Point, max(n/2/guardsPerTown, 1))
+	for i := range w.Towns {
+		rng := seedFor(c.Seed, seedTown, uint64(i))
+		w.Towns[i] = randomIn(side, &rng)
+	}
+	for slot := range n {
+		rng := seedFor(c.Seed, seedPlace, uint64(slot))
+		inbox := s.NewChannel(inboxCap)
+		seed := seedFor(c.Seed, seedEntity, uint64(slot))
+		var at Point
+		kind, state := GuardKind, Patrol
+		if slot%2 == 0 {
+			at = clamp(aroundPoint(w.Towns[slot/2%len(w.Towns)], 0, townRadius, &rng), side)
+			s.Spawn(newGuard(int32(slot), inbox, w.Reports, side, at, seed))
+		} else {
+			kind, state = MonsterKind, Wander
+			at = w.wildPoint(&rng)
+			s.Spawn(newMonster(int32(slot), inbox, w.Reports, side, at, seed))
+		}
+		w.Kinds[slot], w.States[slot], w.Inboxes[slot] = kind, state, inbox
+		w.Legs[slot] = Leg{From: at, To: at}
+		w.Queued[slot] = -1
+		w.Counts[kind][state]++
+	}
+	return nil
+}
+
+func newGuard(slot int32, inbox, world channel.ID, side int32, post Point, seed uint64) *Guard {
+	g := &Guard{Slot: slot, Inbox: inbox, World: world, Side: side, State: Patrol, HP: fullHP, Rng: seed,
+		Leg: Leg{From: post, To: post}}
+	for i := range g.Route {
+		g.Route[i] = clamp(aroundPoint(post, patrolMin, patrolMax, &g.Rng), side)
+	}
+	return g
+}
+
+func newMonster(slot int32, inbox, world channel.ID, side int32, at Point, seed uint64) *Monster {
+	return &Monster{Slot: slot, Inbox: inbox, World: world, Side: side, State: Wander, HP: fullHP, Rng: seed,
+		Leg: Leg{From: at, To: at}}
+}
+
+// randomIn is a random point of the side x side world.
+func randomIn(side int32, rng *uint64) Point {
+	return Point{int32(between(rng, 0, int64(side))), int32(between(rng, 0, int64(side)))}
+}
+
+// aroundPoint is a random point between lo and hi from p.
+func aroundPoint(p Point, lo, hi int64, rng *uint64) Point {
+	for {
+		d := Point{int32(between(rng, -hi, hi)), int32(between(rng, -hi, hi))}
+		if r := dist(Point{}, d); r >= lo && r <= hi {
+			return Point{p.X + d.X, p.Y + d.Y}
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package scheduler
+
+import (
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// This file implements tasklet.Poller: channel operations that complete
+// inside a step (t.TrySend, t.TryRecv) or between steps, never blocking and
+// never switching. Tick gives a tasklet one step per round and a step ends
+// in one Op, so without them a tasklet can move one value per game tick; a
+// world tasklet that sends perception events to thousands of entities, or
+// an entity that drains its inbox, needs many.
+//
+// Remote waiters are not handled here yet: this file is written against
+// queues that hold only local tasklets and posted values. When waiters of
+// other nodes join the queues (channel.Remote), tryGive must complete a
+// popped receiver the way sendReady does (a waiter without a tasklet is
+// remote) and tryTake must take w.Offered() and finish the sender the way
+// recvReady does.
+
+var _ tasklet.Poller = (*Scheduler)(nil)
+
+// TrySend hands v to the first tasklet waiting to receive on ch, or puts it
+// in ch's buffer, and reports whether it did. The woken receiver goes to the
+// back of the run queue (in a Tick, it runs in this round if it has not
+// stepped yet); the caller keeps running whatever the channel's preference.
+// A closed channel gives channel.ErrClosed.
+func (s *Scheduler) TrySend(id channel.ID, v any) (bool, error) {
+	c := s.ch(id)
+	if c == nil {
+		_, err := s.chanFor(id)
+		return false, err
+	}
+	s.hookTry(c, true)
+	if c.Closed() {
+		return false, channel.ErrClosed
+	}
+	s.touchChan(c)
+	return s.give(c, v), nil
+}
+
+// TryRecv takes the oldest buffered value of ch, or the value of the first
+// tasklet waiting to send (which is woken at the back of the run queue). ok
+// is false when there is none; an error sent with SendErr comes back as err
+// with ok true; a closed, drained channel gives channel.ErrClosed.
+func (s *Scheduler) TryRecv(id channel.ID) (v any, ok bool, err error) {
+	c := s.ch(id)
+	if c == nil {
+		_, err := s.chanFor(id)
+		return nil, false, err
+	}
+	s.hookTry(c, false)
+	s.touchChan(c)
+	if v, ok = s.take(c); ok {
+		if b, isBomb := v.(channel.Bomb); isBomb {
+			return nil, true, b.Err
+		}
+		return v, true, nil
+	}
+	if c.Closed() {
+		return nil, false, channel.ErrClosed
+	}
+	return nil, false, nil
+}
+
+func (s *Scheduler) hookTry(c *channel.Channel, sending bool) {
+	if s.onChannel == nil {
+		return
+	}
+	var id tasklet.ID
+	if s.current != nil {
+		id = s.current.ID()
+	}
+	s.onChannel(ChannelEvent{Chan: c.ID(), Tasklet: id, Sending: sending})
+}
