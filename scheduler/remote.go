@@ -289,14 +289,7 @@ func (s *Scheduler) Immigrate(em *Emigration, from uint16) error {
 	if ts.Behavior == nil || !ts.State.Alive() {
 		return fmt.Errorf("scheduler: immigrate %v: %w: no behavior or state %v", ts.ID, ErrInvalidRestore, ts.State)
 	}
-	t := tasklet.Make(ts.ID, ts.Behavior, s.host)
-	t.SetState(ts.State)
-	t.SetFlags(ts.Flags)
-	t.SetSteps(ts.Steps)
-	t.SetWaitSeq(ts.Wait)
-	t.SetChosen(ts.Chosen)
-	t.Deliver(ts.Value, ts.Err)
-	t.SetCases(ts.Cases, ts.Plain)
+	t := s.record(ts)
 	s.tasks.put(uint64(ts.ID), t)
 	s.touch(t)
 	switch ts.State {

@@ -126,6 +126,19 @@ func ChannelStateOf(c *channel.Channel) ChannelState {
 	return cs
 }
 
+// record makes the tasklet record of a saved or arriving tasklet.
+func (s *Scheduler) record(ts *TaskletState) *tasklet.T {
+	t := tasklet.Make(ts.ID, ts.Behavior, s.host)
+	t.SetState(ts.State)
+	t.SetFlags(ts.Flags)
+	t.SetSteps(ts.Steps)
+	t.SetWaitSeq(ts.Wait)
+	t.SetChosen(ts.Chosen)
+	t.Deliver(ts.Value, ts.Err)
+	t.SetCases(ts.Cases, ts.Plain)
+	return t
+}
+
 // TaskletState returns one live tasklet's state (for a single-tasklet snapshot).
 func (s *Scheduler) TaskletState(id tasklet.ID) (TaskletState, error) {
 	t, err := s.lookup(id)
@@ -183,14 +196,7 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		if !ts.State.Alive() || ts.State > tasklet.Dead {
 			return bad("tasklet %v has state %v", ts.ID, ts.State)
 		}
-		t := tasklet.Make(ts.ID, ts.Behavior, s.host)
-		t.SetState(ts.State)
-		t.SetFlags(ts.Flags)
-		t.SetSteps(ts.Steps)
-		t.SetWaitSeq(ts.Wait)
-		t.SetChosen(ts.Chosen)
-		t.Deliver(ts.Value, ts.Err)
-		t.SetCases(ts.Cases, ts.Plain)
+		t := s.record(ts)
 		if ts.State == tasklet.Paused {
 			s.paused++
 		}
