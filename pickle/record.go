@@ -70,8 +70,10 @@ func (r *Registry) LoadTasklet(b []byte) (*TaskletRecord, error) {
 	return rec, r.loadTasklet(b, rec, false)
 }
 
-// Inspect decodes a tasklet record without needing its kind registered: the
-// behavior's fields come back as plain values in Fields.
+// Inspect decodes a tasklet record without needing its kind or its value
+// types registered: the behavior's fields come back as plain values in
+// Fields, and values of unregistered types as Opaque. It is for showing a
+// world, not for restoring one.
 func (r *Registry) Inspect(b []byte) (*TaskletRecord, error) {
 	rec := new(TaskletRecord)
 	return rec, r.loadTasklet(b, rec, true)
@@ -131,14 +133,18 @@ func (r *Registry) decodeTasklet(d *msgpack.Decoder, rec *TaskletRecord, loose b
 }
 
 func (r *Registry) decodeTaskletRest(d *msgpack.Decoder, rec *TaskletRecord, loose bool) error {
+	val := r.decodeValue
+	if loose {
+		val = r.inspectValue
+	}
 	var err error
-	if rec.Value, err = r.decodeValue(d); err != nil {
+	if rec.Value, err = val(d); err != nil {
 		return err
 	}
 	if rec.Err, err = r.decodeError(d); err != nil {
 		return err
 	}
-	if rec.Cases, err = r.decodeCases(d); err != nil {
+	if rec.Cases, err = r.decodeCases(d, val); err != nil {
 		return err
 	}
 	if loose {
@@ -214,7 +220,11 @@ func (r *Registry) encodeCases(e *msgpack.Encoder, cases []tasklet.Case) error {
 	return nil
 }
 
-func (r *Registry) decodeCases(d *msgpack.Decoder) ([]tasklet.Case, error) {
+// valueFunc decodes one typed value: strictly (decodeValue) or loosely,
+// for showing a world (inspectValue).
+type valueFunc func(*msgpack.Decoder) (any, error)
+
+func (r *Registry) decodeCases(d *msgpack.Decoder, val valueFunc) ([]tasklet.Case, error) {
 	n, err := listLen(d)
 	if err != nil || n == 0 {
 		return nil, err
@@ -235,7 +245,7 @@ func (r *Registry) decodeCases(d *msgpack.Decoder) ([]tasklet.Case, error) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := r.decodeValue(d)
+		v, err := val(d)
 		if err != nil {
 			return nil, err
 		}
@@ -302,11 +312,11 @@ func (r *Registry) DumpChannel(cs *scheduler.ChannelState) ([]byte, error) {
 // LoadChannel decodes a channel record.
 func (r *Registry) LoadChannel(b []byte) (*scheduler.ChannelState, error) {
 	cs := new(scheduler.ChannelState)
-	err := r.decode(b, "channel record", func(d *msgpack.Decoder) error { return r.decodeChannel(d, cs) })
+	err := r.decode(b, "channel record", func(d *msgpack.Decoder) error { return r.decodeChannel(d, cs, r.decodeValue) })
 	return cs, err
 }
 
-func (r *Registry) decodeChannel(d *msgpack.Decoder, cs *scheduler.ChannelState) error {
+func (r *Registry) decodeChannel(d *msgpack.Decoder, cs *scheduler.ChannelState, val valueFunc) error {
 	if err := header(d, channelFields, "c"); err != nil {
 		return err
 	}
@@ -342,7 +352,7 @@ func (r *Registry) decodeChannel(d *msgpack.Decoder, cs *scheduler.ChannelState)
 		cs.Buffer = make([]any, n)
 	}
 	for i := range cs.Buffer {
-		if cs.Buffer[i], err = r.decodeValue(d); err != nil {
+		if cs.Buffer[i], err = val(d); err != nil {
 			return fmt.Errorf("channel %v buffer: %w", cs.ID, err)
 		}
 	}
@@ -367,7 +377,7 @@ func (r *Registry) decodeChannel(d *msgpack.Decoder, cs *scheduler.ChannelState)
 			if err != nil {
 				return err
 			}
-			v, err := r.decodeValue(d)
+			v, err := val(d)
 			if err != nil {
 				return err
 			}

@@ -9,9 +9,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/scheduler"
-	"github.com/stackless-go/stackless/tasklet"
 )
 
 // Opaque stands for a value whose type is not registered in the registry
@@ -48,81 +46,17 @@ func (o Opaque) String() string {
 	return b.String()
 }
 
+// InspectTasklet is Inspect: a tasklet record decoded without its kind or
+// its value types registered.
+func (r *Registry) InspectTasklet(b []byte) (*TaskletRecord, error) { return r.Inspect(b) }
+
 // InspectChannel decodes a channel record like LoadChannel, except that
 // values of unregistered types come back as Opaque instead of failing.
 // It is for showing a world, not for restoring one.
 func (r *Registry) InspectChannel(b []byte) (*scheduler.ChannelState, error) {
 	cs := new(scheduler.ChannelState)
-	err := r.decode(b, "channel record", func(d *msgpack.Decoder) error { return r.inspectChannel(d, cs) })
+	err := r.decode(b, "channel record", func(d *msgpack.Decoder) error { return r.decodeChannel(d, cs, r.inspectValue) })
 	return cs, err
-}
-
-// inspectChannel mirrors decodeChannel with inspectValue for the values.
-func (r *Registry) inspectChannel(d *msgpack.Decoder, cs *scheduler.ChannelState) error {
-	if err := header(d, channelFields, "c"); err != nil {
-		return err
-	}
-	id, err := d.DecodeUint64()
-	if err != nil {
-		return err
-	}
-	cs.ID = channel.ID(id)
-	capacity, err := d.DecodeUint64()
-	if err != nil {
-		return err
-	}
-	if capacity > 1<<31 {
-		return fmt.Errorf("%w: channel %v capacity %d", ErrCorrupt, cs.ID, capacity)
-	}
-	cs.Cap = int(capacity)
-	pref, err := d.DecodeInt64()
-	if err != nil {
-		return err
-	}
-	cs.Preference = int(pref)
-	if cs.ScheduleAll, err = d.DecodeBool(); err != nil {
-		return err
-	}
-	if cs.Closed, err = d.DecodeBool(); err != nil {
-		return err
-	}
-	n, err := listLen(d)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		cs.Buffer = make([]any, n)
-	}
-	for i := range cs.Buffer {
-		if cs.Buffer[i], err = r.inspectValue(d); err != nil {
-			return fmt.Errorf("channel %v buffer: %w", cs.ID, err)
-		}
-	}
-	for _, q := range []*[]scheduler.WaiterState{&cs.Senders, &cs.Receivers} {
-		n, err := listLen(d)
-		if err != nil {
-			return err
-		}
-		for range n {
-			if err := arrayOf(d, 3, "channel waiter"); err != nil {
-				return err
-			}
-			t, err := d.DecodeUint64()
-			if err != nil {
-				return err
-			}
-			c, err := d.DecodeInt64()
-			if err != nil {
-				return err
-			}
-			v, err := r.inspectValue(d)
-			if err != nil {
-				return err
-			}
-			*q = append(*q, scheduler.WaiterState{Tasklet: tasklet.ID(t), Case: int(c), Value: v})
-		}
-	}
-	return nil
 }
 
 // inspectValue decodes a value like decodeValue; a value of an
