@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -100,6 +101,9 @@ func corrupt(err error) error {
 
 // decodeInto decodes a whole validated value into v (used by upgrades).
 func (r *Registry) decodeInto(b []byte, v any) error {
+	if err := checkCost(b, reflect.TypeOf(v).Elem()); err != nil {
+		return fmt.Errorf("pickle: old state: %w", err)
+	}
 	return r.decode(b, "old state", func(d *msgpack.Decoder) error { return d.Decode(v) })
 }
 

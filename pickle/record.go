@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"time"
@@ -50,7 +51,7 @@ func (r *Registry) AppendTasklet(dst []byte, ts *scheduler.TaskletState) ([]byte
 		if err := r.encodeCases(e, ts.Cases); err != nil {
 			return err
 		}
-		return e.Encode(ts.Behavior)
+		return encodeBehavior(e, k, ts.Behavior) // msgpack's bytes, via a struct plan
 	})
 	if err != nil {
 		return dst, fmt.Errorf("pickle: tasklet %v (kind %s): %w", ts.ID, k.Name, err)
@@ -181,6 +182,14 @@ func (r *Registry) decodeBehavior(d *msgpack.Decoder, _ tasklet.ID, name string,
 			return nil, fmt.Errorf("the upgrade of kind %q returned %T, want %v: %w", name, b, r.protoType(k), ErrKindVersion)
 		}
 		return b, nil
+	}
+	if rd, ok := d.Buffered().(*bytes.Reader); ok {
+		if err := checkCost(unread(rd), k.typ); err != nil { // cost.go
+			return nil, fmt.Errorf("kind %q: %w", name, err)
+		}
+	}
+	if b, ok, err := decodePlanned(d, k); ok { // structcodec.go
+		return b, err
 	}
 	p := reflect.New(k.typ)
 	if err := d.Decode(p.Interface()); err != nil {

@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"time"
@@ -108,6 +109,11 @@ func (r *Registry) decodeValue(d *msgpack.Decoder) (any, error) {
 	r.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("pickle: value type %q: %w in this program; register it with pickle.RegisterValue", name, ErrUnregistered)
+	}
+	if rd, ok := d.Buffered().(*bytes.Reader); ok {
+		if err := checkCost(unread(rd), t); err != nil {
+			return nil, fmt.Errorf("pickle: value of type %q: %w", name, err)
+		}
 	}
 	p := reflect.New(t)
 	if err := d.Decode(p.Interface()); err != nil {

@@ -231,6 +231,14 @@ func (r *Registry) DecodeWorld(meta []byte, recs []Record) (*scheduler.World, er
 		return nil, err
 	}
 	w := &h.World
+	nt := 0
+	for _, rec := range recs {
+		if len(rec.Key) > 0 && rec.Key[0] == 't' {
+			nt++
+		}
+	}
+	w.Tasklets = make([]scheduler.TaskletState, 0, nt)
+	w.Channels = make([]scheduler.ChannelState, 0, len(recs)-nt)
 	var errs []error
 	for _, rec := range recs {
 		tag, id, err := ParseKey(rec.Key)
