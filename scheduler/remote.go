@@ -238,7 +238,7 @@ func (s *Scheduler) Emigrate(id tasklet.ID, to uint16) (*Emigration, error) {
 	}
 	switch t.State() {
 	case tasklet.Runnable:
-		s.runq.remove(t)
+		s.dequeue(t) // also from a Tick's already-stepped list, or it would step here too
 	case tasklet.Paused:
 		s.paused--
 	case tasklet.Blocked:

@@ -140,4 +140,4 @@ func (t *T) Close(ch ChanID) error { return t.host.Close(ch) }
 func (t *T) Now() time.Duration { return t.host.Now() }
 
 // Host gives access to the rest of the scheduler: kill, throw, insert, balance.
-func (t *T) Host() Host { return t.host }
+func (t *T) Host() Host { return t.host.Host }

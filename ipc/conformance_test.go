@@ -1,0 +1,192 @@
+package ipc
+
+// The channel rules that make sense across nodes, each checked by running
+// the same program twice: on a one-node cluster (a single process, the
+// reference) and with its tasklets and channels spread over two nodes.
+// Both runs must give the same results, balances included.
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/scheduler"
+)
+
+// program sets up tasklets on a cluster (node indices are mapped onto it
+// with c.at) and returns what they observed.
+type program func(c *cluster) map[string]Result
+
+func compare(t *testing.T, nodes int, p program) map[string]Result {
+	t.Helper()
+	local := runProgram(t, 1, p)
+	spread := runProgram(t, nodes, p)
+	assert.Equal(t, local, spread, "a %d-node run must give what a single process gives", nodes)
+	return spread
+}
+
+func runProgram(t *testing.T, nodes int, p program) map[string]Result {
+	t.Helper()
+	c := newCluster(t, nodes)
+	res := p(c)
+	c.stop()
+	return res
+}
+
+// withBalances adds the final balance of each channel to the results.
+func withBalances(c *cluster, res map[string]Result, chans ...channel.ID) map[string]Result {
+	var b []int
+	for _, ch := range chans {
+		b = append(b, c.balance(ch))
+	}
+	res["balances"] = Result{Name: "balances", Got: b}
+	return res
+}
+
+func TestConformanceAcrossNodes(t *testing.T) {
+	tests := []struct {
+		name string
+		p    program
+		want map[string][]int // spot checks of what tasklets received
+	}{
+		{"receivers keep FIFO order across local and remote waiters", func(c *cluster) map[string]Result {
+			ch := c.ch(0, 0)
+			c.prog(1, "r1", recv(ch))
+			c.waitBalance(ch, -1)
+			c.prog(0, "r2", recv(ch))
+			c.waitBalance(ch, -2)
+			c.prog(1, "r3", recv(ch))
+			c.waitBalance(ch, -3)
+			c.prog(1, "s", send(ch, 10), send(ch, 20), send(ch, 30))
+			return withBalances(c, c.collect(4), ch)
+		}, map[string][]int{"r1": {10}, "r2": {20}, "r3": {30}}},
+
+		{"senders keep FIFO order across local and remote waiters", func(c *cluster) map[string]Result {
+			ch := c.ch(0, 0)
+			c.prog(1, "s1", send(ch, 1))
+			c.waitBalance(ch, 1)
+			c.prog(0, "s2", send(ch, 2))
+			c.waitBalance(ch, 2)
+			c.prog(1, "s3", send(ch, 3))
+			c.waitBalance(ch, 3)
+			c.prog(1, "r", recvN(ch, 3)...)
+			return withBalances(c, c.collect(4), ch)
+		}, map[string][]int{"r": {1, 2, 3}}},
+
+		{"ping-pong through rendezvous channels on both nodes", func(c *cluster) map[string]Result {
+			ping, pong := c.ch(0, 0), c.ch(1, 0)
+			var a, b []Instr
+			for i := 1; i <= 20; i++ {
+				a = append(a, send(ping, i), recv(pong))
+				b = append(b, recv(ping), send(pong, 100+i))
+			}
+			c.prog(1, "a", a...)
+			c.prog(0, "b", b...)
+			return withBalances(c, c.collect(2), ping, pong)
+		}, map[string][]int{"b": ints(1, 20), "a": ints(101, 120)}},
+
+		{"a buffered channel pipelines to a local consumer", func(c *cluster) map[string]Result {
+			ch := c.ch(0, 4)
+			c.prog(1, "producer", sendRange(ch, 1, 50)...)
+			c.prog(0, "consumer", recvN(ch, 50)...)
+			return withBalances(c, c.collect(2), ch)
+		}, map[string][]int{"consumer": ints(1, 50)}},
+
+		{"a buffered channel pipelines to a remote consumer", func(c *cluster) map[string]Result {
+			ch := c.ch(0, 4)
+			c.prog(0, "producer", sendRange(ch, 1, 50)...)
+			c.prog(1, "consumer", recvN(ch, 50)...)
+			return withBalances(c, c.collect(2), ch)
+		}, map[string][]int{"consumer": ints(1, 50)}},
+
+		{"many producers on both nodes, one consumer", func(c *cluster) map[string]Result {
+			ch := c.ch(1, 3)
+			for p := range 4 {
+				c.prog(p, fmt.Sprint("p", p), sendRange(ch, 100*p+1, 100*p+10)...)
+			}
+			c.prog(1, "consumer", recvN(ch, 40)...)
+			res := c.collect(5)
+			got := res["consumer"]
+			got.Got = slices.Sorted(slices.Values(got.Got)) // interleaving depends on timing; the set must not
+			res["consumer"] = got
+			return withBalances(c, res, ch)
+		}, nil},
+
+		{"close wakes every receiver and sender, wherever it runs", func(c *cluster) map[string]Result {
+			in, out := c.ch(0, 0), c.ch(0, 0)
+			c.prog(1, "r1", recv(in))
+			c.waitBalance(in, -1)
+			c.prog(0, "r2", recv(in))
+			c.waitBalance(in, -2)
+			c.prog(1, "s1", send(out, 1))
+			c.waitBalance(out, 1)
+			c.prog(0, "s2", send(out, 2))
+			c.waitBalance(out, 2)
+			require.NoError(t, c.nodes[c.at(1)].CloseChannel(in))
+			require.NoError(t, c.nodes[c.at(1)].CloseChannel(out))
+			return withBalances(c, c.collect(4))
+		}, nil},
+
+		{"buffered values stay receivable after close", func(c *cluster) map[string]Result {
+			ch := c.ch(0, 2)
+			c.prog(1, "producer", send(ch, 1), send(ch, 2))
+			c.collect(1)
+			require.NoError(t, c.nodes[c.at(1)].CloseChannel(ch))
+			c.prog(1, "consumer", recvN(ch, 3)...)
+			return c.collect(1)
+		}, map[string][]int{"consumer": {1, 2}}},
+
+		{"SendErr delivers an error to a receiver on the other node", func(c *cluster) map[string]Result {
+			a, b := c.ch(0, 0), c.ch(1, 0)
+			c.prog(0, "ra", recv(a), recv(a))
+			c.prog(1, "sa", sendErr(a, "boom"), send(a, 7))
+			c.prog(0, "sb", sendErr(b, "bang"))
+			c.prog(1, "rb", recv(b))
+			return withBalances(c, c.collect(4), a, b)
+		}, map[string][]int{"ra": {7}}},
+
+		{"a select on one remote node is exact", func(c *cluster) map[string]Result {
+			a, b, out := c.ch(0, 0), c.ch(0, 0), c.ch(0, 0)
+			c.prog(1, "sel1", sel(SelCase{Ch: a}, SelCase{Ch: b}, SelCase{Send: true, Ch: out, Val: 5}))
+			c.waitBalance(a, -1)
+			c.prog(0, "feed", send(b, 42))
+			res := c.collect(2)
+			c.prog(1, "sel2", sel(SelCase{Ch: a}, SelCase{Ch: b}, SelCase{Send: true, Ch: out, Val: 5}))
+			c.waitBalance(out, 1)
+			c.prog(0, "drain", recv(out))
+			for k, v := range c.collect(2) {
+				res[k] = v
+			}
+			return withBalances(c, res, a, b, out)
+		}, map[string][]int{"sel1": {42}, "drain": {5}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := compare(t, 2, tc.p)
+			for name, want := range tc.want {
+				assert.Equal(t, want, res[name].Got, name)
+			}
+			if b, ok := res["balances"]; ok {
+				for i, v := range b.Got {
+					assert.Zero(t, v, "balance of channel %d at the end", i)
+				}
+			}
+		})
+	}
+}
+
+// TestCloseResultsNameTheError pins the error text both runs agree on.
+func TestCloseResultsNameTheError(t *testing.T) {
+	c := newCluster(t, 2)
+	ch := c.ch(0, 0)
+	c.prog(1, "r", recv(ch))
+	c.waitBalance(ch, -1)
+	require.NoError(t, c.nodes[1].CloseChannel(ch))
+	res := c.collect(1)
+	assert.Equal(t, []string{"err:" + channel.ErrClosed.Error()}, res["r"].Log)
+	c.on(0, func(s *scheduler.Scheduler) { assert.Nil(t, s.Channel(ch), "a closed, drained channel is dropped") })
+}

@@ -1,0 +1,94 @@
+// Package ipc joins schedulers into a cluster: it links nodes (one
+// scheduler each) over unix sockets, TCP with mutual TLS, or in-memory
+// connections, carries channel operations to the node that holds each
+// channel, and moves suspended tasklets between nodes.
+//
+// # Nodes and homes
+//
+// A Node wraps one scheduler and is its scheduler.Remote. Every ID carries
+// the number of the node that made it in its top 16 bits, so a channel's
+// home is ch.Node(). When a tasklet sends, receives or selects on a
+// channel homed elsewhere, its scheduler blocks it and calls Op; the node
+// sends the cases to the home, whose scheduler queues them as remote
+// waiters (FIFO with local tasklets, counted in the balance, woken by
+// close) or completes them at once. The home answers DONE; the tasklet's
+// node finishes the wait with Scheduler.Complete on its own goroutine.
+// Network readers never touch a scheduler: they decode frames and hand
+// them over in batches with Scheduler.Do. While a link or listener is up
+// the node holds its scheduler (Scheduler.Hold), so an idle node waits for
+// input instead of reporting a deadlock.
+//
+// # Wire protocol
+//
+// A link starts with a handshake of fixed-size messages: both sides send
+// HELLO (magic, protocol version, node number, 32 random bytes), then a
+// PROOF, HMAC-SHA256 under the cluster secret of both node numbers in
+// order, the protocol version and both challenges. Nothing else is read
+// before the peer has proved it knows the secret; a wrong secret, garbage
+// or silence past the handshake timeout closes the link with a logged
+// reason and the node goes on. The secret lives in a file of mode 0600
+// (GenerateSecret, LoadSecret). Unix sockets live in a folder of mode 0700
+// and the peer's user is checked with SO_PEERCRED; TCP links add mutual
+// TLS 1.3 (GenerateCerts, LoadTLSConfig).
+//
+// Then each direction is a stream of frames: a 4-byte big-endian length
+// and a msgpack body. A length over the limit (WithMaxFrame, 4 MiB by
+// default) closes the link before anything is read or allocated for it;
+// every body is validated with pickle.ScanAll and decoded field by field
+// into a concrete message, values only through the pickle registry's
+// typed values (so every node must register the same value types). Frames
+// are written by one goroutine per link through a 64 KiB buffer, flushed
+// when nothing more is queued, so frames sent close together share a
+// system call. The messages:
+//
+//	OP         a tasklet's cases on one home (with their select indices)
+//	DONE       a wait completed: case, value or error
+//	CANCEL     withdraw a wait (a kill, or another case fired)
+//	RETURN     a value whose wait was over when its DONE arrived
+//	POST       a value posted from outside a tasklet (Node.Post)
+//	CLOSE      close a channel at its home (Node.CloseChannel)
+//	MIGRATE    a tasklet record, its timers and its epoch
+//	MIGRATED   the target took the tasklet, or why it refused it
+//	REDIRECT   a moved tasklet's waits now answer to another node
+//	REDIRECTED a home applied a REDIRECT
+//	SETTLED    the old node has nothing more in flight for a moved tasklet
+//	PING, PONG keepalive (WithKeepalive); a silent link is closed
+//	CONTROL    a request for a named handler (Node.Handle, Node.Call)
+//	REPLY      its answer
+//
+// # Select rules across nodes
+//
+// A select whose channel cases are all on one home node is exact: the home
+// runs it atomically. A select that mixes homes (several nodes, a local
+// channel, or a timeout case with remote channels) may only receive from
+// remote channels; a send on a remote channel in it fails the select with
+// ErrRemoteSelect. Receives are safe because a value whose wait is over
+// when its DONE arrives (another case won, or the tasklet was killed) is
+// given back to its channel's home (RETURN) and posted again there: it is
+// not lost, but it goes behind the values and senders queued in the
+// channel meanwhile. A send that loses the same race to a kill has
+// delivered its value. A select with a default case does not wait on
+// remote channels at all (the scheduler takes the default at once).
+//
+// # Migration and epochs
+//
+// Node.Migrate moves a tasklet that is runnable, paused, sleeping or
+// blocked. The owner emigrates it between two steps (its places in the
+// owner's channel queues become remote waiters for the target), encodes it
+// with pickle and its timers as time left, and sends MIGRATE with the
+// tasklet's next epoch. The target refuses an epoch not newer than one it
+// has seen for that tasklet, so a stale owner can never make a tasklet run
+// twice; otherwise it immigrates it (taking back its remote waiters on the
+// target's own channels) and answers MIGRATED. The owner then forwards the
+// DONEs that arrived meanwhile, REDIRECTs the tasklet's other homes, and
+// forwards any DONE still addressed to it until every home answered; then
+// it sends SETTLED. The target moves the tasklet on only once settled, so
+// nothing of one move can overtake the next. A blocked tasklet keeps its
+// place in every channel queue. A refused move puts the tasklet back where
+// it was; a link that fails before MIGRATED leaves the outcome unknown and
+// the tasklet is not resumed on the owner.
+//
+// Waits are keyed at their homes by the tasklet's birth node (the top bits
+// of its ID), its ID and its wait sequence, so every node can name any
+// wait wherever the tasklet has gone since.
+package ipc

@@ -1,0 +1,230 @@
+package ipc
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// link is an authenticated connection to one peer node. Senders (the
+// scheduler's goroutine, and any goroutine calling Post or Call) append
+// whole frames to out under mu and kick the writer; one writer goroutine
+// swaps the buffer out and writes it through a 64 KiB bufio.Writer,
+// flushing when nothing more is queued, so frames sent close together
+// share one system call. One reader goroutine decodes frames and hands
+// them to the node in batches.
+type link struct {
+	n       *Node
+	peer    uint16
+	conn    net.Conn
+	network string
+	remote  string
+
+	mu        sync.Mutex
+	out       []byte // frames waiting for the writer
+	framesOut uint64 // frames queued so far (guarded by mu)
+	closed    bool
+	kick      chan struct{}
+	done      chan struct{} // closed when the link closes
+
+	closeOnce sync.Once
+	reason    error // why the link closed; set before done is closed
+	release   func()
+
+	alive  atomic.Bool // a frame arrived since the last keepalive tick
+	missed int         // keepalive ticks without a frame (keepalive goroutine only)
+
+	framesIn, bytesIn, bytesOut atomic.Uint64
+}
+
+func newLink(n *Node, peer uint16, conn net.Conn, network string) *link {
+	l := &link{n: n, peer: peer, conn: conn, network: network, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	if a := conn.RemoteAddr(); a != nil {
+		l.remote = a.String()
+	}
+	l.alive.Store(true)
+	return l
+}
+
+// send queues m. It never blocks on the network; it fails if the link is
+// closed, if m cannot be encoded (an unregistered value type) or if it is
+// larger than the frame limit.
+func (l *link) send(m *message) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return fmt.Errorf("ipc: send %v to node %d: %w", m.Kind, l.peer, ErrLinkDown)
+	}
+	b, start := beginFrame(l.out)
+	b, err := appendMessage(b, l.n.reg, m)
+	if err == nil {
+		b, err = endFrame(b, start, l.n.cfg.maxFrame)
+	} else {
+		b = b[:start]
+	}
+	l.out = b
+	if err == nil {
+		l.framesOut++
+	}
+	over := len(b) > l.n.cfg.maxQueued
+	l.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if over {
+		l.close(fmt.Errorf("the peer is not reading: %d bytes queued, over the limit of %d (WithMaxQueued)", len(b), l.n.cfg.maxQueued))
+		return fmt.Errorf("ipc: send %v to node %d: %w", m.Kind, l.peer, ErrLinkDown)
+	}
+	// The writer parks only after it found the queue empty under mu, so
+	// only a frame that finds the queue empty needs to wake it.
+	if start == 0 {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// queuedFrames is the number of frames queued so far.
+func (l *link) queuedFrames() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.framesOut
+}
+
+// writeLoop writes queued frames until the link closes.
+func (l *link) writeLoop() {
+	defer l.n.wg.Done()
+	w := bufio.NewWriterSize(l.conn, bufSize)
+	var spare []byte
+	for {
+		select {
+		case <-l.kick:
+		case <-l.done:
+			return
+		}
+		for {
+			l.mu.Lock()
+			batch := l.out
+			l.out = spare[:0]
+			l.mu.Unlock()
+			if len(batch) == 0 {
+				spare = batch
+				break
+			}
+			if _, err := w.Write(batch); err != nil {
+				l.close(fmt.Errorf("write: %w", err))
+				return
+			}
+			l.bytesOut.Add(uint64(len(batch)))
+			spare = batch
+			if len(spare) > 4*bufSize { // do not keep a burst's buffer forever
+				spare = nil
+			}
+		}
+		if err := w.Flush(); err != nil {
+			l.close(fmt.Errorf("write: %w", err))
+			return
+		}
+	}
+}
+
+// readLoop reads frames until the link closes. Messages decoded from the
+// bytes that one read brought in are handed over together.
+func (l *link) readLoop(r *bufio.Reader) {
+	defer l.n.wg.Done()
+	fr := newFrameReader(r, l.n.cfg.maxFrame)
+	b := l.n.getBatch()
+	var frames, bytes uint64 // since the last submit
+	for {
+		body, err := fr.next()
+		if err != nil {
+			l.count(frames, bytes)
+			l.n.submit(l, b) // what arrived before the error still counts
+			l.close(readError(err))
+			return
+		}
+		frames++
+		bytes += uint64(len(body) + frameHeader)
+		m := b.next()
+		if err := decodeMessage(body, l.n.reg, m, &b.cases); err != nil {
+			b.drop()
+			l.count(frames, bytes)
+			l.n.submit(l, b)
+			l.close(err)
+			return
+		}
+		m.From = l.peer
+		if m.Kind == kControl {
+			// Hand over what came before first, so that a handler's
+			// Scheduler.Do runs after the frames that preceded its CONTROL.
+			id, kind, payload := m.ID, m.Text, m.Payload
+			b.drop()
+			l.count(frames, bytes)
+			frames, bytes = 0, 0
+			b = l.n.submit(l, b)
+			l.n.serveControl(l, id, kind, payload)
+			continue
+		}
+		if l.n.early(l, m) {
+			b.drop()
+		}
+		if fr.buffered() == 0 || len(b.msgs) >= maxBatch {
+			l.count(frames, bytes)
+			frames, bytes = 0, 0
+			b = l.n.submit(l, b)
+		}
+	}
+}
+
+// count adds received traffic to the link's counters and marks it alive.
+func (l *link) count(frames, bytes uint64) {
+	if frames > 0 {
+		l.alive.Store(true)
+		l.framesIn.Add(frames)
+		l.bytesIn.Add(bytes)
+	}
+}
+
+func (l *link) isClosed() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func readError(err error) error {
+	switch {
+	case errors.Is(err, io.EOF):
+		return errPeerClosed
+	case errors.Is(err, net.ErrClosed):
+		return errLocalClose
+	}
+	return err
+}
+
+var (
+	errPeerClosed = errors.New("the peer closed the link")
+	errLocalClose = errors.New("closed by this node")
+)
+
+// close shuts the link down once, logs why, and tells the node.
+func (l *link) close(reason error) {
+	l.closeOnce.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		l.out = nil
+		l.mu.Unlock()
+		l.reason = reason
+		l.conn.Close()
+		close(l.done)
+		l.n.linkClosed(l, reason)
+	})
+}

@@ -1,0 +1,361 @@
+package ipc
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// kind tags a message; it is the first field of every frame body.
+type kind uint8
+
+// Message kinds (see doc.go for what each one does).
+const (
+	kOp kind = 1 + iota
+	kDone
+	kCancel
+	kClose
+	kPost
+	kReturn
+	kMigrate
+	kMigrated
+	kRedirect
+	kRedirected
+	kSettled
+	kPing
+	kPong
+	kControl
+	kReply
+	kLast = kReply
+)
+
+var kindNames = [...]string{"?", "OP", "DONE", "CANCEL", "CLOSE", "POST", "RETURN", "MIGRATE",
+	"MIGRATED", "REDIRECT", "REDIRECTED", "SETTLED", "PING", "PONG", "CONTROL", "REPLY"}
+
+func (k kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// fields is the array length of each kind's frame body, tag included.
+var fields = [...]int{kOp: 5, kDone: 9, kCancel: 4, kClose: 2, kPost: 3, kReturn: 3, kMigrate: 5,
+	kMigrated: 4, kRedirect: 5, kRedirected: 3, kSettled: 2, kPing: 2, kPong: 2, kControl: 4, kReply: 5}
+
+// message is one frame, decoded into concrete fields; peer data never
+// decodes into interface{} except Value, which is a typed value of the
+// pickle registry. Which fields a kind carries:
+//
+//	OP         Tasklet, Seq, Epoch, Cases (with their index in the select)
+//	DONE       Tasklet, Seq, Idx, Chan, Recv, Node (the home), Value, Err
+//	CANCEL     Tasklet, Seq, Node (the home that must cancel)
+//	CLOSE      Chan
+//	POST       Chan, Value
+//	RETURN     Chan, Value
+//	MIGRATE    Epoch, Flag (homes are being redirected), Record, Timers
+//	MIGRATED   Tasklet, Epoch, Text (why it was refused; "" = accepted)
+//	REDIRECT   Tasklet, Seq, Node (the tasklet's new node), Epoch
+//	REDIRECTED Tasklet, Seq
+//	SETTLED    Tasklet
+//	PING, PONG ID
+//	CONTROL    ID, Text (the control kind), Payload
+//	REPLY      ID, Payload, Text (the handler's error), Idx (a reply code)
+//
+// From is the authenticated peer the frame came from; it is never read from
+// the wire.
+type message struct {
+	Kind    kind
+	From    uint16
+	Tasklet tasklet.ID
+	Seq     uint32
+	Idx     int
+	Node    uint16
+	Epoch   uint64
+	Chan    channel.ID
+	Recv    bool
+	Flag    bool
+	Value   any
+	Err     error
+	Cases   []scheduler.RemoteCase
+	Raw     []byte                // MIGRATE, sending: the encoded tasklet record
+	Record  *pickle.TaskletRecord // MIGRATE, received
+	Timers  []scheduler.TimerState
+	ID      uint64
+	Text    string
+	Payload []byte
+}
+
+// maxCaseIndex bounds select case indices on the wire.
+const maxCaseIndex = 1 << 20
+
+// appendMessage appends m's frame body to b.
+func appendMessage(b []byte, reg *pickle.Registry, m *message) ([]byte, error) {
+	if m.Kind == 0 || m.Kind > kLast {
+		return b, fmt.Errorf("ipc: encode: unknown message kind %d", m.Kind)
+	}
+	b = appendArray(b, fields[m.Kind])
+	b = appendUint(b, uint64(m.Kind))
+	var err error
+	switch m.Kind {
+	case kOp:
+		b = appendUint(b, uint64(m.Tasklet))
+		b = appendUint(b, uint64(m.Seq))
+		b = appendUint(b, m.Epoch)
+		b = appendArray(b, len(m.Cases))
+		for i := range m.Cases {
+			rc := &m.Cases[i]
+			b = appendArray(b, 4)
+			b = appendInt(b, int64(rc.Index))
+			b = appendUint(b, uint64(rc.Dir))
+			b = appendUint(b, uint64(rc.Chan))
+			if b, err = reg.AppendValue(b, rc.Value); err != nil {
+				return b, fmt.Errorf("ipc: the value sent by tasklet %v on %v: %w", m.Tasklet, rc.Chan, err)
+			}
+		}
+	case kDone:
+		b = appendUint(b, uint64(m.Tasklet))
+		b = appendUint(b, uint64(m.Seq))
+		b = appendInt(b, int64(m.Idx))
+		b = appendUint(b, uint64(m.Chan))
+		b = appendBool(b, m.Recv)
+		b = appendUint(b, uint64(m.Node))
+		if b, err = reg.AppendValue(b, m.Value); err != nil {
+			return b, fmt.Errorf("ipc: the value received by tasklet %v on %v: %w", m.Tasklet, m.Chan, err)
+		}
+		b, err = reg.AppendError(b, m.Err)
+	case kCancel:
+		b = appendUint(b, uint64(m.Tasklet))
+		b = appendUint(b, uint64(m.Seq))
+		b = appendUint(b, uint64(m.Node))
+	case kClose:
+		b = appendUint(b, uint64(m.Chan))
+	case kPost, kReturn:
+		b = appendUint(b, uint64(m.Chan))
+		if b, err = reg.AppendValue(b, m.Value); err != nil {
+			return b, fmt.Errorf("ipc: the value posted to %v: %w", m.Chan, err)
+		}
+	case kMigrate:
+		b = appendUint(b, m.Epoch)
+		b = appendBool(b, m.Flag)
+		b = append(b, m.Raw...)
+		b = appendArray(b, len(m.Timers))
+		for _, tm := range m.Timers {
+			b = appendArray(b, 2)
+			b = appendInt(b, int64(tm.At))
+			b = appendInt(b, int64(tm.Case))
+		}
+	case kMigrated:
+		b = appendUint(b, uint64(m.Tasklet))
+		b = appendUint(b, m.Epoch)
+		b = appendOptStr(b, m.Text)
+	case kRedirect:
+		b = appendUint(b, uint64(m.Tasklet))
+		b = appendUint(b, uint64(m.Seq))
+		b = appendUint(b, uint64(m.Node))
+		b = appendUint(b, m.Epoch)
+	case kRedirected:
+		b = appendUint(b, uint64(m.Tasklet))
+		b = appendUint(b, uint64(m.Seq))
+	case kSettled:
+		b = appendUint(b, uint64(m.Tasklet))
+	case kPing, kPong:
+		b = appendUint(b, m.ID)
+	case kControl:
+		b = appendUint(b, m.ID)
+		b = appendStr(b, m.Text)
+		b = appendBin(b, m.Payload)
+	case kReply:
+		b = appendUint(b, m.ID)
+		b = appendBin(b, m.Payload)
+		b = appendOptStr(b, m.Text)
+		b = appendUint(b, uint64(m.Idx))
+	}
+	return b, err
+}
+
+// decodeMessage decodes a frame body into m. body is untrusted: it is
+// validated with pickle.ScanAll first (lengths fit, bounded nesting), then
+// read field by field into m, and values only through the registry. OP
+// cases are appended to *cases, which m.Cases then shares. Nothing in m
+// refers to body afterwards.
+func decodeMessage(body []byte, reg *pickle.Registry, m *message, cases *[]scheduler.RemoteCase) error {
+	if err := pickle.ScanAll(body, pickle.Limits{}); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadFrame, err)
+	}
+	c := cursor{b: body}
+	n := c.array()
+	k := kind(c.uintMax(uint64(kLast), "message kind"))
+	if c.err != nil {
+		return c.err
+	}
+	if k == 0 || n != fields[k] {
+		return fmt.Errorf("%w: a %v message with %d fields, want %d", ErrBadFrame, k, n, fields[min(k, kLast)])
+	}
+	*m = message{Kind: k}
+	var err error
+	switch k {
+	case kOp:
+		m.Tasklet = taskletID(&c)
+		m.Seq = uint32(c.uintMax(math.MaxUint32, "wait sequence"))
+		m.Epoch = c.uint()
+		nc := c.array()
+		if c.err == nil && nc == 0 {
+			return fmt.Errorf("%w: an OP without cases", ErrBadFrame)
+		}
+		start := len(*cases)
+		for range nc {
+			if c.array() != 4 && c.err == nil {
+				return fmt.Errorf("%w: an OP case must have 4 fields", ErrBadFrame)
+			}
+			idx := c.int()
+			dir := tasklet.Dir(c.uintMax(uint64(tasklet.DirSend), "case direction"))
+			ch := channel.ID(c.uint())
+			raw := c.raw()
+			if c.err != nil {
+				return c.err
+			}
+			if idx < -1 || idx >= maxCaseIndex {
+				return fmt.Errorf("%w: case index %d", ErrBadFrame, idx)
+			}
+			v, err := reg.LoadValue(raw)
+			if err != nil {
+				return fmt.Errorf("%w: OP value: %w", ErrBadFrame, err)
+			}
+			*cases = append(*cases, scheduler.RemoteCase{Index: int(idx), Case: tasklet.Case{Dir: dir, Chan: ch, Value: v}})
+		}
+		m.Cases = (*cases)[start:len(*cases):len(*cases)]
+	case kDone:
+		m.Tasklet = taskletID(&c)
+		m.Seq = uint32(c.uintMax(math.MaxUint32, "wait sequence"))
+		idx := c.int()
+		m.Chan = channel.ID(c.uint())
+		m.Recv = c.bool()
+		m.Node = uint16(c.uintMax(math.MaxUint16, "node"))
+		rawV, rawE := c.raw(), c.raw()
+		if c.err != nil {
+			return c.err
+		}
+		if idx < -1 || idx >= maxCaseIndex {
+			return fmt.Errorf("%w: case index %d", ErrBadFrame, idx)
+		}
+		m.Idx = int(idx)
+		if m.Value, err = reg.LoadValue(rawV); err != nil {
+			return fmt.Errorf("%w: DONE value: %w", ErrBadFrame, err)
+		}
+		if m.Err, err = reg.LoadError(rawE); err != nil {
+			return fmt.Errorf("%w: DONE error: %w", ErrBadFrame, err)
+		}
+	case kCancel:
+		m.Tasklet = taskletID(&c)
+		m.Seq = uint32(c.uintMax(math.MaxUint32, "wait sequence"))
+		m.Node = uint16(c.uintMax(math.MaxUint16, "node"))
+	case kClose:
+		m.Chan = channel.ID(c.uint())
+	case kPost, kReturn:
+		m.Chan = channel.ID(c.uint())
+		raw := c.raw()
+		if c.err != nil {
+			return c.err
+		}
+		if m.Value, err = reg.LoadValue(raw); err != nil {
+			return fmt.Errorf("%w: %v value: %w", ErrBadFrame, k, err)
+		}
+	case kMigrate:
+		if err := decodeMigrate(&c, reg, m); err != nil {
+			return err
+		}
+	case kMigrated:
+		m.Tasklet = taskletID(&c)
+		m.Epoch = c.uint()
+		m.Text = string(c.str())
+	case kRedirect:
+		m.Tasklet = taskletID(&c)
+		m.Seq = uint32(c.uintMax(math.MaxUint32, "wait sequence"))
+		m.Node = uint16(c.uintMax(math.MaxUint16, "node"))
+		m.Epoch = c.uint()
+	case kRedirected:
+		m.Tasklet = taskletID(&c)
+		m.Seq = uint32(c.uintMax(math.MaxUint32, "wait sequence"))
+	case kSettled:
+		m.Tasklet = taskletID(&c)
+	case kPing, kPong:
+		m.ID = c.uint()
+	case kControl:
+		m.ID = c.uint()
+		m.Text = string(c.str())
+		m.Payload = c.bin()
+	case kReply:
+		m.ID = c.uint()
+		m.Payload = c.bin()
+		m.Text = string(c.str())
+		m.Idx = int(c.uintMax(replyBusy, "reply code"))
+	}
+	if c.err != nil {
+		return c.err
+	}
+	if c.off != len(body) {
+		return fmt.Errorf("%w: %d bytes after the %v message", ErrBadFrame, len(body)-c.off, k)
+	}
+	return nil
+}
+
+func taskletID(c *cursor) tasklet.ID {
+	id := tasklet.ID(c.uint())
+	if c.err == nil && id == 0 {
+		c.fail("a tasklet ID (not 0)")
+	}
+	return id
+}
+
+// maxTimers bounds the timers one migrating tasklet may carry.
+const maxTimers = 64
+
+func decodeMigrate(c *cursor, reg *pickle.Registry, m *message) error {
+	m.Epoch = c.uint()
+	m.Flag = c.bool()
+	raw := c.raw()
+	nt := c.array()
+	if c.err != nil {
+		return c.err
+	}
+	if nt > maxTimers {
+		return fmt.Errorf("%w: a MIGRATE with %d timers", ErrBadFrame, nt)
+	}
+	for range nt {
+		if c.array() != 2 && c.err == nil {
+			return fmt.Errorf("%w: a timer must have 2 fields", ErrBadFrame)
+		}
+		left, idx := c.int(), c.int()
+		if c.err != nil {
+			return c.err
+		}
+		if left < 0 || idx < -1 || idx >= maxCaseIndex {
+			return fmt.Errorf("%w: timer of %d ns for case %d", ErrBadFrame, left, idx)
+		}
+		m.Timers = append(m.Timers, scheduler.TimerState{At: time.Duration(left), Case: int(idx)})
+	}
+	rec, err := reg.LoadTasklet(raw)
+	if err != nil {
+		if rec == nil || rec.ID == 0 {
+			return fmt.Errorf("%w: MIGRATE record: %w", ErrBadFrame, err)
+		}
+		// A well-formed record this program cannot take (an unknown kind,
+		// say): the target refuses it and the sender keeps the tasklet.
+		m.Tasklet, m.Err = rec.ID, err
+		return nil
+	}
+	if rec.ID == 0 {
+		return fmt.Errorf("%w: MIGRATE of tasklet 0", ErrBadFrame)
+	}
+	m.Tasklet, m.Record = rec.ID, rec
+	for i := range m.Timers {
+		m.Timers[i].Tasklet = rec.ID
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package ipc
+
+// A second node in its own process: the test binary re-executes itself
+// with IPC_BENCH_CHILD set to a socket path, and TestMain turns it into
+// node 2 of BenchmarkRemotePingPongTwoProcesses.
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+const childEnv = "IPC_BENCH_CHILD"
+
+func TestMain(m *testing.M) {
+	if sock := os.Getenv(childEnv); sock != "" {
+		os.Exit(runChild(sock))
+	}
+	os.Exit(m.Run())
+}
+
+// The channels of the two-process ping-pong: each node's first channel.
+var (
+	childPing  = channel.ID(2<<tasklet.NodeBits | 1)
+	parentPong = channel.ID(1<<tasklet.NodeBits | 1)
+)
+
+// runChild is node 2: it echoes every value it receives on its first
+// channel back to node 1's first channel, until its link to node 1 goes.
+func runChild(sock string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := scheduler.New(scheduler.WithNode(2))
+	n := NewNode(s, testRegistry(), WithSecret(testSecret), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	defer n.Close()
+	if ch := s.NewChannel(0); ch != childPing {
+		return 2
+	}
+	s.Spawn(&echoer{In: childPing, Out: parentPong})
+	if _, err := n.Dial(ctx, "unix", sock); err != nil {
+		return 1
+	}
+	s.Run(ctx) // ends with a deadlock once the link is gone: the echoer waits on
+	return 0
+}
+
+// BenchmarkRemotePingPongTwoProcesses: one op is one value through an
+// unbuffered channel whose ends are in two processes (node 2 is this test
+// binary run again), linked over a unix socket.
+func BenchmarkRemotePingPongTwoProcesses(b *testing.B) {
+	exe, err := os.Executable()
+	require.NoError(b, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := scheduler.New(scheduler.WithNode(1))
+	n := NewNode(s, testRegistry(), WithSecret(testSecret), WithLogger(newLogSink().logger()))
+	require.Equal(b, parentPong, s.NewChannel(0))
+	sock := filepath.Join(tempDirB(b), "n1.sock")
+	require.NoError(b, n.Listen(ctx, "unix", sock))
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+sock)
+	require.NoError(b, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		n.Close() // the child's link goes, and the child with it
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	require.NoError(b, n.WaitPeer(ctx, 2))
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+
+	pg := &pinger{Out: childPing, In: parentPong, N: max(b.N/2, 1), done: make(chan struct{})}
+	b.ReportAllocs()
+	b.ResetTimer()
+	s.Do(func(s *scheduler.Scheduler) { s.Spawn(pg) })
+	select {
+	case <-pg.done:
+	case <-ctx.Done():
+		b.Fatal("the ping-pong did not finish")
+	}
+	b.StopTimer()
+}
