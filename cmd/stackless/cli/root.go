@@ -46,6 +46,8 @@ a terminal.`,
 		newBenchCmd(),
 		newInspectCmd(),
 		newCheckpointCmd(),
+		newClusterCmd(),
+		newWorkerCmd(),
 	)
 	return root
 }

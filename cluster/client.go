@@ -1,0 +1,171 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/stackless-go/stackless/ipc"
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// DialConfig says how to reach a coordinator: through the unix socket of
+// its cluster directory (Dir), or over TCP with mutual TLS (Addr, TLS).
+type DialConfig struct {
+	Dir    string
+	Addr   string
+	TLS    *tls.Config
+	Secret []byte // default: read DIR/secret
+	Log    *slog.Logger
+}
+
+// Client is a connection to a coordinator, for the CLI and for programs
+// that drive a cluster from outside. It is an ipc node with a short-lived
+// number of its own and no tasklets.
+type Client struct {
+	n *ipc.Node
+}
+
+const kindHello = "c.hello"
+
+// Dial links to the coordinator.
+func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
+	if cfg.Secret == nil {
+		if cfg.Dir == "" {
+			return nil, errors.New("cluster: no cluster secret: give the cluster directory (--cluster DIR) or the secret file (--secret FILE)")
+		}
+		s, err := ipc.LoadSecret(dirLayout{cfg.Dir}.Secret())
+		if err != nil {
+			return nil, fmt.Errorf("cluster: %w (is a cluster running on %s?)", err, cfg.Dir)
+		}
+		cfg.Secret = s
+	}
+	network, addr := "unix", dirLayout{cfg.Dir}.Coordinator()
+	if cfg.Addr != "" {
+		network, addr = "tcp", cfg.Addr
+	} else if cfg.Dir == "" {
+		return nil, errors.New("cluster: give the cluster directory (--cluster DIR) or the coordinator's address (--addr HOST:PORT)")
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts := []ipc.Option{ipc.WithSecret(cfg.Secret), ipc.WithLogger(log), ipc.WithKeepalive(0, 0)}
+	if cfg.TLS != nil {
+		opts = append(opts, ipc.WithTLS(cfg.TLS))
+	}
+	var last error
+	for range 3 { // another client may hold the same random number
+		n := ipc.NewNode(scheduler.New(scheduler.WithNode(clientNode())), pickle.NewRegistry(), opts...)
+		peer, err := n.Dial(ctx, network, addr)
+		if err == nil && peer != coordNode {
+			n.Close()
+			return nil, fmt.Errorf("cluster: %s %s is node %d, not a coordinator", network, addr, peer)
+		}
+		if err == nil {
+			err = call(ctx, n, coordNode, kindHello, none{}, nil)
+		}
+		if err == nil {
+			return &Client{n: n}, nil
+		}
+		n.Close()
+		last = err
+		if ctx.Err() != nil || !(errors.Is(err, ipc.ErrLinkDown) || errors.Is(err, ipc.ErrNoRoute)) {
+			break
+		}
+	}
+	return nil, fmt.Errorf("cluster: reach the coordinator at %s: %w", addr, last)
+}
+
+// Close ends the connection.
+func (c *Client) Close() error { return c.n.Close() }
+
+func (c *Client) do(ctx context.Context, kind string, req, resp any) error {
+	return call(ctx, c.n, coordNode, kind, req, resp)
+}
+
+// Status implements API.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var st Status
+	return st, c.do(ctx, kindStatus, none{}, &st)
+}
+
+// Spawn implements API.
+func (c *Client) Spawn(ctx context.Context, req SpawnRequest) (SpawnResult, error) {
+	var res SpawnResult
+	r := spawnReq{Kind: req.Kind, Args: req.Args, Count: req.Count, Worker: req.Worker, Place: req.Place}
+	return res, c.do(ctx, kindSpawn, r, &res)
+}
+
+// PS implements API.
+func (c *Client) PS(ctx context.Context) ([]TaskletView, error) {
+	var out []TaskletView
+	return out, c.do(ctx, kindPS, none{}, &out)
+}
+
+// Inspect implements API.
+func (c *Client) Inspect(ctx context.Context, id tasklet.ID) (TaskletView, error) {
+	var v TaskletView
+	return v, c.do(ctx, kindInspect, idReq{ID: id}, &v)
+}
+
+// Migrate implements API.
+func (c *Client) Migrate(ctx context.Context, id tasklet.ID, to uint16) (MigrateResult, error) {
+	var res MigrateResult
+	return res, c.do(ctx, kindMigrate, migrateReq{ID: id, To: to}, &res)
+}
+
+// Kill implements API.
+func (c *Client) Kill(ctx context.Context, id tasklet.ID) (KillResult, error) {
+	var res KillResult
+	return res, c.do(ctx, kindKill, idReq{ID: id}, &res)
+}
+
+// Checkpoint implements API.
+func (c *Client) Checkpoint(ctx context.Context) (CheckpointResult, error) {
+	var res CheckpointResult
+	return res, c.do(ctx, kindCheckpoint, none{}, &res)
+}
+
+// Restore implements API.
+func (c *Client) Restore(ctx context.Context, gen uint64, workers int) (RestoreResult, error) {
+	var res RestoreResult
+	return res, c.do(ctx, kindRestore, restoreReq{Gen: gen, Workers: workers}, &res)
+}
+
+// Down shuts the cluster down (final checkpoint, workers stopped) and
+// waits until the coordinator has closed its end.
+func (c *Client) Down(ctx context.Context) error {
+	if err := c.do(ctx, kindDown, none{}, nil); err != nil {
+		return err
+	}
+	tk := time.NewTicker(20 * time.Millisecond)
+	defer tk.Stop()
+	for slices.Contains(c.n.Peers(), coordNode) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: the coordinator did not shut down: %w", ctx.Err())
+		case <-tk.C:
+		}
+	}
+	return nil
+}
+
+// Await waits until tasklet id pauses and returns it (see Coordinator.Await).
+func (c *Client) Await(ctx context.Context, id tasklet.ID) (TaskletView, error) {
+	for {
+		var f found[TaskletView]
+		if err := c.do(ctx, kindAwait, awaitReq{ID: id, Timeout: 5 * time.Second}, &f); err != nil {
+			return TaskletView{}, err
+		}
+		if f.Found {
+			return f.V, nil
+		}
+	}
+}

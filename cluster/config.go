@@ -1,0 +1,99 @@
+package cluster
+
+// The coordinator's configuration and its defaults.
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/stackless-go/stackless/pickle"
+)
+
+// Config configures a coordinator.
+type Config struct {
+	Dir     string // cluster directory: secret, sock/, cluster.db
+	Workers int    // local worker processes (default runtime.NumCPU())
+
+	Listen string      // TCP address for workers and clients on other machines ("" = none)
+	TLS    *tls.Config // mutual TLS for Listen (ipc.LoadTLSConfig); required with Listen
+
+	CheckpointEvery time.Duration // automatic consistent checkpoints (default 5s; <0: off)
+	BalanceEvery    time.Duration // load sampling and balancing (default 250ms; <0: off)
+	Place           string        // placement of spawned tasklets (default PlaceRoundRobin)
+	Fresh           bool          // ignore and replace a stored checkpoint instead of resuming it
+	Keep            int           // generations kept in cluster.db (default 8)
+
+	// WorkerCommand returns the command that starts local worker `node`. The
+	// default re-executes this program: os.Executable() worker --cluster DIR
+	// --node N, so the workers know every kind this program registers.
+	WorkerCommand func(node uint16) (*exec.Cmd, error)
+
+	Registry *pickle.Registry // default pickle.Default
+	Log      *slog.Logger     // default: warnings and errors on stderr
+	Output   io.Writer        // where workers' output lines go, prefixed "wN| " (default os.Stderr)
+
+	// StartTimeout bounds the start of the workers (default 30s).
+	StartTimeout time.Duration
+
+	tlsDir string
+}
+
+// defaultWorkers is the default worker count: one per CPU.
+func defaultWorkers() int { return runtime.NumCPU() }
+
+func (c *Config) defaults() {
+	if c.Workers == 0 {
+		c.Workers = defaultWorkers()
+	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = 5 * time.Second
+	}
+	if c.BalanceEvery == 0 {
+		c.BalanceEvery = 250 * time.Millisecond
+	}
+	if c.Place == "" {
+		c.Place = PlaceRoundRobin
+	}
+	if c.Keep == 0 {
+		c.Keep = 8
+	}
+	if c.Registry == nil {
+		c.Registry = pickle.Default
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if c.Output == nil {
+		c.Output = os.Stderr
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 30 * time.Second
+	}
+	if c.WorkerCommand == nil {
+		dir := c.Dir
+		var extra []string
+		if c.TLS != nil && c.tlsDir != "" {
+			extra = []string{"--tls", c.tlsDir}
+		}
+		c.WorkerCommand = func(node uint16) (*exec.Cmd, error) {
+			exe, err := os.Executable()
+			if err != nil {
+				return nil, fmt.Errorf("cluster: find this program to start workers: %w", err)
+			}
+			args := append([]string{"worker", "--cluster", dir, "--node", strconv.Itoa(int(node))}, extra...)
+			return exec.Command(exe, args...), nil
+		}
+	}
+}
+
+// SetTLSDir records the certificate folder TLS was loaded from, so that the
+// default WorkerCommand passes it on (`--tls DIR`) and local workers can
+// link to workers on other machines.
+func (c *Config) SetTLSDir(dir string) { c.tlsDir = dir }

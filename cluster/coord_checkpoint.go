@@ -1,0 +1,233 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// maxFlushRounds bounds the FLUSH phase of a checkpoint barrier.
+const maxFlushRounds = 64
+
+// Checkpoint takes a consistent checkpoint of the whole cluster now.
+func (c *Coordinator) Checkpoint(ctx context.Context) (CheckpointResult, error) {
+	c.op.Lock()
+	defer c.op.Unlock()
+	if c.closed() {
+		return CheckpointResult{}, ErrClosed
+	}
+	return c.checkpointLocked(ctx, true)
+}
+
+// checkpointLocked runs the barrier (see barrier.go) and stores every
+// world in one generation. The caller holds c.op. With resume, workers are
+// resumed whatever happens; without (the final checkpoint), they stay
+// paused so the stored state is the last one.
+func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (CheckpointResult, error) {
+	ws := c.readyWorkers()
+	if len(ws) == 0 {
+		return CheckpointResult{}, errors.New("cluster: checkpoint: no worker is ready")
+	}
+	c.mu.Lock()
+	c.epoch++
+	epoch := c.epoch
+	c.mu.Unlock()
+	var peers []peerAddr
+	for _, w := range ws {
+		peers = append(peers, peerAddr{Node: w.Node, Marker: w.Marker})
+	}
+	t0 := time.Now()
+	res := CheckpointResult{Workers: len(ws)}
+	defer func() {
+		if !resume {
+			return
+		}
+		// Resume even after a failure: a worker that cannot be resumed is
+		// dead, and the monitor rolls the cluster back.
+		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.forAll(rctx, ws, func(ctx context.Context, w *workerRef) error {
+			return call(ctx, c.n, w.Node, kindWResume, none{}, nil)
+		})
+	}()
+
+	before, err := c.collectSent(ctx, ws, kindWPause, none{})
+	if err != nil {
+		return res, fmt.Errorf("cluster: checkpoint: pause: %w", err)
+	}
+	tPause := time.Since(t0)
+	markers := uint64(len(ws) - 1) // frames each worker sends per round: one marker per peer
+	res.Rounds, err = flushRounds(ctx, maxFlushRounds, before, func(ctx context.Context, r uint32) (map[uint16]uint64, error) {
+		req := markReq{Epoch: epoch, Round: r, Peers: peers}
+		if err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+			return call(ctx, c.n, w.Node, kindWMark, req, nil)
+		}); err != nil {
+			return nil, err
+		}
+		sent, err := c.collectSent(ctx, ws, kindWDrain, req)
+		if err != nil {
+			return nil, err
+		}
+		for n := range sent {
+			sent[n] -= markers * uint64(r) // markers are not messages of the world
+		}
+		return sent, nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("cluster: checkpoint: flush: %w", err)
+	}
+	tFlush := time.Since(t0)
+	snap := &clusterSnapshot{Time: time.Now()}
+	var mu sync.Mutex
+	err = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+		blob, err := callRaw(ctx, c.n, w.Node, kindWSnapshot, nil)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		snap.Worlds = append(snap.Worlds, storedWorld{Node: w.Node, Hosts: slices.Clone(w.Hosts), Blob: blob})
+		res.Bytes += len(blob)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("cluster: checkpoint: snapshot: %w", err)
+	}
+	slices.SortFunc(snap.Worlds, func(a, b storedWorld) int { return int(a.Node) - int(b.Node) })
+	c.mu.Lock()
+	snap.NextNode = c.nextNode
+	c.mu.Unlock()
+	res.Paused = time.Since(t0)
+	gen, err := saveSnapshot(c.db, snap)
+	if err != nil {
+		return res, err
+	}
+	res.Gen = gen
+	c.mu.Lock()
+	c.lastGen, c.lastAt = gen, snap.Time
+	c.mu.Unlock()
+	c.log.Info("cluster: checkpoint", "gen", gen, "workers", len(ws), "rounds", res.Rounds, "bytes", res.Bytes, "paused", res.Paused,
+		"pause", tPause, "flush", tFlush)
+	return res, nil
+}
+
+// collectSent calls kind on every worker and gathers their sent counts.
+func (c *Coordinator) collectSent(ctx context.Context, ws []*workerRef, kind string, req any) (map[uint16]uint64, error) {
+	out := map[uint16]uint64{}
+	var mu sync.Mutex
+	err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+		var r sentResp
+		if err := call(ctx, c.n, w.Node, kind, req, &r); err != nil {
+			return err
+		}
+		mu.Lock()
+		out[w.Node] = r.Sent
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// Restore stops the cluster and starts it again from generation gen (0:
+// the newest) on m local workers (0: as many as run now).
+func (c *Coordinator) Restore(ctx context.Context, gen uint64, m int) (RestoreResult, error) {
+	c.op.Lock()
+	defer c.op.Unlock()
+	if c.closed() {
+		return RestoreResult{}, ErrClosed
+	}
+	if m < 0 || m > maxWorkerNode {
+		return RestoreResult{}, fmt.Errorf("cluster: restore onto %d workers: need 1 to %d", m, maxWorkerNode)
+	}
+	if m == 0 {
+		c.mu.Lock()
+		m = c.localN
+		c.mu.Unlock()
+	}
+	snap, err := loadSnapshot(c.db, gen)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	res, err := c.restoreLocked(ctx, snap, m)
+	if err != nil {
+		return res, err
+	}
+	c.mu.Lock()
+	c.localN = m
+	c.mu.Unlock()
+	return res, nil
+}
+
+// restoreLocked replaces every worker with m new local workers running
+// snap. Every world is decoded and prepared before anything stops: a
+// generation this program cannot load leaves the running cluster alone.
+// The caller holds c.op.
+func (c *Coordinator) restoreLocked(ctx context.Context, snap *clusterSnapshot, m int) (RestoreResult, error) {
+	ps, next, err := plan(snap, m)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	worlds, err := prepareWorlds(c.reg, snap, ps)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	c.stopWorkers(true)
+	c.mu.Lock()
+	c.routes = routesOf(ps)
+	c.nextNode = next
+	c.loads = map[uint16]workerLoad{}
+	c.bal = newBalancer()
+	c.mu.Unlock()
+	if err := c.startLocal(ctx, ps, worlds); err != nil {
+		c.stopWorkers(true)
+		return RestoreResult{}, err
+	}
+	nodes := make([]uint16, len(ps))
+	for i, p := range ps {
+		nodes[i] = p.Node
+	}
+	if err := c.integrate(ctx, nodes); err != nil {
+		c.stopWorkers(true)
+		return RestoreResult{}, err
+	}
+	c.mu.Lock()
+	if snap.Gen != 0 {
+		c.lastGen, c.lastAt = snap.Gen, snap.Time
+	}
+	routes := maps.Clone(c.routes)
+	c.mu.Unlock()
+	c.log.Info("cluster: restored", "gen", snap.Gen, "from_workers", len(snap.Worlds), "workers", nodes, "routes", routes)
+	return RestoreResult{Gen: snap.Gen, From: len(snap.Worlds), Workers: nodes}, nil
+}
+
+// rollback restores the newest checkpoint onto as many local workers as
+// before, after worker `node` died.
+func (c *Coordinator) rollback(node uint16, why string) error {
+	c.op.Lock()
+	defer c.op.Unlock()
+	if c.closed() {
+		return ErrClosed
+	}
+	if n, still := c.fault(); still == "" || n != node {
+		return nil // a restore replaced the workers meanwhile
+	}
+	c.mu.Lock()
+	c.rollbacks++
+	m := c.localN
+	c.mu.Unlock()
+	snap, err := loadSnapshot(c.db, 0)
+	if err != nil {
+		return fmt.Errorf("cluster: roll back after %s: %w", why, err)
+	}
+	c.log.Warn("cluster: rolling the whole cluster back to the last consistent checkpoint", "why", why, "gen", snap.Gen)
+	ctx, cancel := context.WithTimeout(c.ctx, 2*c.cfg.StartTimeout)
+	defer cancel()
+	if _, err := c.restoreLocked(ctx, snap, m); err != nil {
+		return fmt.Errorf("cluster: roll back to generation %d after %s: %w", snap.Gen, why, err)
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// maxFailedRollbacks is how many rollbacks in a row may fail before the
+// coordinator gives up and shuts down (a worker that cannot start at all).
+const maxFailedRollbacks = 3
+
+// monitor watches the workers, balances the load and checkpoints
+// periodically, until the coordinator closes.
+func (c *Coordinator) monitor() {
+	defer c.bg.Done()
+	every := c.cfg.BalanceEvery
+	if every <= 0 {
+		every = 250 * time.Millisecond // still watch for faults
+	}
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	lastCkpt := time.Now()
+	failed := 0
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-tk.C:
+		}
+		if c.closed() {
+			return
+		}
+		if node, why := c.fault(); why != "" {
+			err := c.rollback(node, why)
+			switch {
+			case err == nil:
+				failed = 0
+				lastCkpt = time.Now()
+			case c.closed():
+				return
+			default:
+				failed++
+				c.log.Error("cluster: rollback failed", "err", err, "attempt", failed)
+				if failed >= maxFailedRollbacks {
+					c.fail(fmt.Errorf("cluster: giving up after %d failed rollbacks: %w", failed, err))
+					return
+				}
+			}
+			continue
+		}
+		if c.cfg.BalanceEvery > 0 {
+			c.balance()
+		}
+		if c.cfg.CheckpointEvery > 0 && time.Since(lastCkpt) >= c.cfg.CheckpointEvery {
+			ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
+			if _, err := c.Checkpoint(ctx); err != nil && !c.closed() {
+				c.log.Warn("cluster: periodic checkpoint failed", "err", err)
+			}
+			cancel()
+			lastCkpt = time.Now()
+		}
+	}
+}
+
+// fault names a worker that died: a local process that exited without
+// being told to, or a worker whose link is gone.
+func (c *Coordinator) fault() (uint16, string) {
+	peers := c.n.Peers()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range sortedKeys(c.workers) {
+		w := c.workers[n]
+		if w.Proc != nil && w.Proc.exited() && !w.Proc.deliberate() {
+			return n, fmt.Sprintf("worker %d (pid %d) died: %s", n, w.Proc.cmd.Process.Pid, w.Proc.describe())
+		}
+		if w.Ready && !slices.Contains(peers, n) {
+			return n, fmt.Sprintf("the link to worker %d is gone", n)
+		}
+	}
+	return 0, ""
+}
+
+// fail shuts the coordinator down after an unrecoverable error.
+func (c *Coordinator) fail(err error) {
+	c.log.Error("cluster: shutting down", "err", err)
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.mu.Unlock()
+	go func() {
+		serr := c.shutdown()
+		c.mu.Lock()
+		c.closeErr = joinErr(err, serr)
+		c.mu.Unlock()
+		close(c.done)
+	}()
+}
+
+// balance samples every worker's load and, when the balancer says so,
+// moves runnable tasklets from the busiest worker to the idlest.
+func (c *Coordinator) balance() {
+	ws := c.readyWorkers()
+	ctx, cancel := context.WithTimeout(c.ctx, time.Second)
+	defer cancel()
+	var loads []workerLoad
+	paused := false
+	for _, w := range ws {
+		var s WorkerStats
+		if err := call(ctx, c.n, w.Node, kindWStats, none{}, &s); err != nil {
+			return // a dying worker: the fault check deals with it
+		}
+		paused = paused || s.Paused
+		loads = append(loads, workerLoad{Node: w.Node, Runnable: s.Runnable, StepsPerSec: s.StepsPerSec, Tasklets: s.Tasklets})
+	}
+	c.mu.Lock()
+	for _, l := range loads {
+		c.loads[l.Node] = l
+	}
+	bal := c.bal
+	c.mu.Unlock()
+	if paused || len(loads) < 2 {
+		return
+	}
+	mv, ok := bal.decide(time.Now(), loads)
+	if !ok || !c.op.TryLock() { // a checkpoint or restore runs: next time
+		return
+	}
+	defer c.op.Unlock()
+	var res shedResp
+	if err := call(ctx, c.n, mv.From, kindWShed, shedReq{To: mv.To, Count: mv.Count}, &res); err != nil {
+		c.log.Warn("cluster: balancing failed", "from", mv.From, "to", mv.To, "err", err)
+		return
+	}
+	c.mu.Lock()
+	c.migrated += len(res.Moved)
+	c.mu.Unlock()
+	c.log.Info("cluster: balanced", "from", mv.From, "to", mv.To, "moved", len(res.Moved))
+}
+
+func sortedKeys[V any](m map[uint16]V) []uint16 {
+	return slices.Sorted(maps.Keys(m))
+}
+
+func joinErr(errs ...error) error { return errors.Join(errs...) }

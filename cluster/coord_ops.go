@@ -1,0 +1,318 @@
+package cluster
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// maxSpawn bounds the tasklets one spawn may make.
+const maxSpawn = 1 << 20
+
+// SpawnRequest asks for Count tasklets of a registered spawnable kind.
+type SpawnRequest struct {
+	Kind   string
+	Args   map[string]string
+	Count  int
+	Worker uint16 // put them all on this worker (0: the coordinator places them)
+	Place  string // PlaceRoundRobin or PlaceLeastLoaded (default: the coordinator's)
+}
+
+// API is what both a Coordinator (in-process) and a Client (over the
+// coordinator's socket) offer.
+type API interface {
+	Status(ctx context.Context) (Status, error)
+	Spawn(ctx context.Context, req SpawnRequest) (SpawnResult, error)
+	PS(ctx context.Context) ([]TaskletView, error)
+	Inspect(ctx context.Context, id tasklet.ID) (TaskletView, error)
+	Migrate(ctx context.Context, id tasklet.ID, to uint16) (MigrateResult, error)
+	Kill(ctx context.Context, id tasklet.ID) (KillResult, error)
+	Checkpoint(ctx context.Context) (CheckpointResult, error)
+	Restore(ctx context.Context, gen uint64, workers int) (RestoreResult, error)
+	Await(ctx context.Context, id tasklet.ID) (TaskletView, error)
+}
+
+var (
+	_ API = (*Coordinator)(nil)
+	_ API = (*Client)(nil)
+)
+
+// Status reports every worker's figures.
+func (c *Coordinator) Status(ctx context.Context) (Status, error) {
+	ws := c.readyWorkers()
+	st := Status{Dir: c.cfg.Dir, Uptime: time.Since(c.start)}
+	var mu sync.Mutex
+	err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+		var s WorkerStats
+		if err := call(ctx, c.n, w.Node, kindWStats, none{}, &s); err != nil {
+			return err
+		}
+		mu.Lock()
+		st.Workers = append(st.Workers, s)
+		mu.Unlock()
+		return nil
+	})
+	slices.SortFunc(st.Workers, func(a, b WorkerStats) int { return cmp.Compare(a.Node, b.Node) })
+	c.mu.Lock()
+	st.Routes = maps.Clone(c.routes)
+	st.LastGen, st.LastAt, st.Rollbacks, st.Migrations = c.lastGen, c.lastAt, c.rollbacks, c.migrated
+	c.mu.Unlock()
+	return st, err
+}
+
+// Spawn starts tasklets of a spawnable kind on the workers and takes a
+// checkpoint, so they survive a rollback.
+func (c *Coordinator) Spawn(ctx context.Context, req SpawnRequest) (SpawnResult, error) {
+	if req.Count < 1 || req.Count > maxSpawn {
+		return SpawnResult{}, fmt.Errorf("cluster: spawn %q: count %d, need 1 to %d", req.Kind, req.Count, maxSpawn)
+	}
+	c.op.Lock()
+	defer c.op.Unlock()
+	if c.closed() {
+		return SpawnResult{}, ErrClosed
+	}
+	counts, err := c.placeSpawn(req)
+	if err != nil {
+		return SpawnResult{}, err
+	}
+	var res SpawnResult
+	var mu sync.Mutex
+	spawnOn := func(ctx context.Context, node uint16, k int) error {
+		var got []Spawned
+		r := spawnReq{Kind: req.Kind, Args: req.Args, Count: k}
+		if err := call(ctx, c.n, node, kindWSpawn, r, &got); err != nil {
+			return err
+		}
+		mu.Lock()
+		res.Tasklets = append(res.Tasklets, got...)
+		mu.Unlock()
+		return nil
+	}
+	// The first worker's spawn checks the kind and arguments: when it fails
+	// nothing was spawned anywhere.
+	nodes := slices.Sorted(maps.Keys(counts))
+	if err := spawnOn(ctx, nodes[0], counts[nodes[0]]); err != nil {
+		return SpawnResult{}, err
+	}
+	var rest []*workerRef
+	for _, w := range c.readyWorkers() {
+		if w.Node != nodes[0] && counts[w.Node] > 0 {
+			rest = append(rest, w)
+		}
+	}
+	err = c.forAll(ctx, rest, func(ctx context.Context, w *workerRef) error { return spawnOn(ctx, w.Node, counts[w.Node]) })
+	slices.SortFunc(res.Tasklets, func(a, b Spawned) int { return cmp.Compare(a.ID, b.ID) })
+	if err != nil {
+		return res, fmt.Errorf("cluster: spawn %q: %d of %d tasklets started: %w", req.Kind, len(res.Tasklets), req.Count, err)
+	}
+	cp, err := c.checkpointLocked(ctx, true)
+	if err != nil {
+		return res, fmt.Errorf("cluster: spawned %d tasklets, but the checkpoint after failed: %w", len(res.Tasklets), err)
+	}
+	res.Gen = cp.Gen
+	return res, nil
+}
+
+// placeSpawn decides how many tasklets each worker gets.
+func (c *Coordinator) placeSpawn(req SpawnRequest) (map[uint16]int, error) {
+	ws := c.readyWorkers()
+	if len(ws) == 0 {
+		return nil, fmt.Errorf("cluster: spawn %q: no worker is ready", req.Kind)
+	}
+	if req.Worker != 0 {
+		for _, w := range ws {
+			if w.Node == req.Worker {
+				return map[uint16]int{w.Node: req.Count}, nil
+			}
+		}
+		return nil, fmt.Errorf("cluster: spawn %q on worker %d: no such worker (see `stackless status`)", req.Kind, req.Worker)
+	}
+	place := req.Place
+	if place == "" {
+		place = c.cfg.Place
+	}
+	counts := map[uint16]int{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch place {
+	case PlaceRoundRobin:
+		for i := range req.Count {
+			counts[ws[(c.rr+i)%len(ws)].Node]++
+		}
+		c.rr = (c.rr + req.Count) % len(ws)
+	case PlaceLeastLoaded:
+		loads := make([]workerLoad, len(ws))
+		for i, w := range ws {
+			loads[i] = c.loads[w.Node]
+			loads[i].Node = w.Node
+		}
+		for range req.Count {
+			i := leastLoaded(loads)
+			counts[loads[i].Node]++
+			loads[i].Tasklets++
+		}
+	default:
+		return nil, fmt.Errorf("cluster: placement %q: use %s or %s", place, PlaceRoundRobin, PlaceLeastLoaded)
+	}
+	return counts, nil
+}
+
+// PS lists every tasklet of the cluster, by ID.
+func (c *Coordinator) PS(ctx context.Context) ([]TaskletView, error) {
+	var out []TaskletView
+	var mu sync.Mutex
+	err := c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
+		var vs []TaskletView
+		if err := call(ctx, c.n, w.Node, kindWPS, none{}, &vs); err != nil {
+			return err
+		}
+		mu.Lock()
+		out = append(out, vs...)
+		mu.Unlock()
+		return nil
+	})
+	slices.SortFunc(out, func(a, b TaskletView) int { return cmp.Compare(a.ID, b.ID) })
+	return out, err
+}
+
+// Inspect describes one tasklet, with its behavior's exported fields.
+func (c *Coordinator) Inspect(ctx context.Context, id tasklet.ID) (TaskletView, error) {
+	var v TaskletView
+	ok := false
+	var mu sync.Mutex
+	err := c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
+		var f found[TaskletView]
+		if err := call(ctx, c.n, w.Node, kindWInspect, idReq{ID: id}, &f); err != nil {
+			return err
+		}
+		if f.Found {
+			mu.Lock()
+			v, ok = f.V, true
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return v, err
+	}
+	if !ok {
+		return v, fmt.Errorf("cluster: tasklet %v: %w", id, ErrNoTasklet)
+	}
+	return v, nil
+}
+
+// Migrate moves a tasklet to another worker while it runs (ipc.Migrate):
+// a blocked one keeps its place in every channel queue.
+func (c *Coordinator) Migrate(ctx context.Context, id tasklet.ID, to uint16) (MigrateResult, error) {
+	c.op.Lock()
+	defer c.op.Unlock()
+	if c.closed() {
+		return MigrateResult{}, ErrClosed
+	}
+	if !slices.ContainsFunc(c.readyWorkers(), func(w *workerRef) bool { return w.Node == to }) {
+		return MigrateResult{}, fmt.Errorf("cluster: migrate %v to worker %d: no such worker (see `stackless status`)", id, to)
+	}
+	v, err := c.Inspect(ctx, id)
+	if err != nil {
+		return MigrateResult{}, err
+	}
+	if v.Worker == to {
+		return MigrateResult{}, fmt.Errorf("cluster: migrate %v: it runs on worker %d already", id, to)
+	}
+	var res MigrateResult
+	if err := call(ctx, c.n, v.Worker, kindWMigrate, migrateReq{ID: id, To: to}, &res); err != nil {
+		return res, fmt.Errorf("cluster: migrate %v from worker %d to %d: %w", id, v.Worker, to, err)
+	}
+	return res, nil
+}
+
+// Kill delivers tasklet.ErrKilled to a tasklet (wherever it runs) and takes
+// a checkpoint, so a rollback does not bring it back.
+func (c *Coordinator) Kill(ctx context.Context, id tasklet.ID) (KillResult, error) {
+	c.op.Lock()
+	defer c.op.Unlock()
+	if c.closed() {
+		return KillResult{}, ErrClosed
+	}
+	var res KillResult
+	ok := false
+	var mu sync.Mutex
+	err := c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
+		var f found[KillResult]
+		if err := call(ctx, c.n, w.Node, kindWKill, idReq{ID: id}, &f); err != nil {
+			return err
+		}
+		if f.Found {
+			mu.Lock()
+			res, ok = f.V, true
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	if !ok {
+		return res, fmt.Errorf("cluster: kill %v: %w", id, ErrNoTasklet)
+	}
+	if _, err := c.checkpointLocked(ctx, true); err != nil {
+		return res, fmt.Errorf("cluster: killed %v, but the checkpoint after failed: %w", id, err)
+	}
+	return res, nil
+}
+
+// Await waits until tasklet id pauses (a tasklet that holds a result parks
+// itself with t.Pause) and returns it with its fields, wherever it moved
+// meanwhile and across rollbacks. It fails with ErrNoTasklet when no worker
+// holds the tasklet (it ended).
+func (c *Coordinator) Await(ctx context.Context, id tasklet.ID) (TaskletView, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return TaskletView{}, fmt.Errorf("cluster: await %v: %w", id, err)
+		}
+		c.op.Lock() // not during a restore, when workers come and go
+		v, err := c.Inspect(ctx, id)
+		c.op.Unlock()
+		switch {
+		case errors.Is(err, ErrNoTasklet):
+			return v, err
+		case err != nil:
+			// A worker is going away: the monitor rolls back; try again.
+			t := time.NewTimer(50 * time.Millisecond)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+			continue
+		case v.State == tasklet.Paused.String():
+			return v, nil
+		}
+		var f found[TaskletView]
+		err = call(ctx, c.n, v.Worker, kindWAwait, awaitReq{ID: id, Timeout: time.Second}, &f)
+		if err == nil && f.Found && f.V.State == tasklet.Paused.String() {
+			return f.V, nil
+		}
+	}
+}
+
+// handleAwait serves Client.Await: it waits up to req.Timeout.
+func (c *Coordinator) handleAwait(ctx context.Context, req awaitReq) (found[TaskletView], error) {
+	ctx, cancel := context.WithTimeout(ctx, min(max(req.Timeout, 0), maxAwait))
+	defer cancel()
+	v, err := c.Await(ctx, req.ID)
+	if errors.Is(err, ErrNoTasklet) {
+		return found[TaskletView]{}, err
+	}
+	if err != nil {
+		return found[TaskletView]{}, nil // not yet: the client asks again
+	}
+	return found[TaskletView]{Found: true, V: v}, nil
+}

@@ -1,0 +1,273 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// stopGrace is how long a worker told to stop may take before it is killed.
+const stopGrace = 5 * time.Second
+
+// serveAll registers the coordinator's control handlers.
+func (c *Coordinator) serveAll() {
+	// Every call is bounded, so a hung worker cannot hold the cluster's
+	// operation lock forever.
+	limit := max(handlerTimeout, 3*c.cfg.StartTimeout)
+	reg := func(kind string, h handler) {
+		serve(c.ctx, c.n, &c.blobs, kind, func(ctx context.Context, req []byte) ([]byte, error) {
+			ctx, cancel := context.WithTimeout(ctx, limit)
+			defer cancel()
+			return h(ctx, req)
+		})
+	}
+	c.n.Handle(kindChunk, c.blobs.chunk)
+	reg(kindHello, jsonHandler(func(context.Context, none) (none, error) { return none{}, nil }))
+	reg(kindJoin, jsonHandler(c.handleJoin))
+	reg(kindReady, jsonHandler(c.handleReady))
+	reg(kindStatus, jsonHandler(func(ctx context.Context, _ none) (Status, error) { return c.Status(ctx) }))
+	reg(kindSpawn, jsonHandler(func(ctx context.Context, r spawnReq) (SpawnResult, error) {
+		return c.Spawn(ctx, SpawnRequest{Kind: r.Kind, Args: r.Args, Count: r.Count, Worker: r.Worker, Place: r.Place})
+	}))
+	reg(kindPS, jsonHandler(func(ctx context.Context, _ none) ([]TaskletView, error) { return c.PS(ctx) }))
+	reg(kindInspect, jsonHandler(func(ctx context.Context, r idReq) (TaskletView, error) { return c.Inspect(ctx, r.ID) }))
+	reg(kindMigrate, jsonHandler(func(ctx context.Context, r migrateReq) (MigrateResult, error) { return c.Migrate(ctx, r.ID, r.To) }))
+	reg(kindKill, jsonHandler(func(ctx context.Context, r idReq) (KillResult, error) { return c.Kill(ctx, r.ID) }))
+	reg(kindCheckpoint, jsonHandler(func(ctx context.Context, _ none) (CheckpointResult, error) { return c.Checkpoint(ctx) }))
+	reg(kindRestore, jsonHandler(func(ctx context.Context, r restoreReq) (RestoreResult, error) {
+		return c.Restore(ctx, r.Gen, r.Workers)
+	}))
+	reg(kindAwait, jsonHandler(c.handleAwait))
+	reg(kindDown, jsonHandler(func(context.Context, none) (none, error) {
+		go c.Close() // the reply goes out first; the caller waits for the socket to go
+		return none{}, nil
+	}))
+}
+
+// handleJoin tells a starting worker what to be: the placement it was
+// started for, or (a worker joining over TCP) a new node with an empty world.
+func (c *Coordinator) handleJoin(_ context.Context, req joinReq) (joinResp, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return joinResp{}, ErrClosed
+	}
+	if req.Node != 0 {
+		e := c.expect[req.Node]
+		if e == nil || e.taken {
+			return joinResp{}, fmt.Errorf("cluster: no worker %d is expected (a worker left over from an earlier start?)", req.Node)
+		}
+		e.taken = true
+		resp := joinResp{Node: e.p.Node, Hosts: e.p.Hosts}
+		if e.world != nil {
+			ref := c.blobs.put(e.world)
+			resp.World = &ref
+		}
+		return resp, nil
+	}
+	if c.nextNode == 0 || c.nextNode > maxWorkerNode {
+		return joinResp{}, fmt.Errorf("cluster: out of node numbers for a new worker")
+	}
+	node := c.nextNode
+	c.nextNode++
+	c.routes[node] = node
+	c.workers[node] = &workerRef{Node: node, Hosts: []uint16{node}, Pid: req.Pid, Host: req.Host}
+	c.log.Info("cluster: a worker joins over TCP", "node", node, "host", req.Host, "pid", req.Pid)
+	return joinResp{Node: node, Hosts: []uint16{node}}, nil
+}
+
+// handleReady records a worker whose node is up. A worker of the current
+// start is integrated by the start itself; one that joined later (over
+// TCP) is linked, routed and resumed here.
+func (c *Coordinator) handleReady(_ context.Context, req readyReq) (none, error) {
+	c.mu.Lock()
+	w := c.workers[req.Node]
+	if w == nil || c.closing {
+		c.mu.Unlock()
+		return none{}, fmt.Errorf("cluster: worker %d is not part of this cluster (any more)", req.Node)
+	}
+	w.Network, w.Addr, w.Marker, w.Pid, w.Host, w.Ready = req.Network, req.Addr, req.Marker, req.Pid, req.Host, true
+	_, started := c.expect[req.Node]
+	c.mu.Unlock()
+	if started {
+		c.signalReady()
+		return none{}, nil
+	}
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		c.op.Lock()
+		defer c.op.Unlock()
+		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.StartTimeout)
+		defer cancel()
+		if err := c.integrate(ctx, []uint16{req.Node}); err != nil {
+			c.log.Warn("cluster: a joining worker could not be linked in", "node", req.Node, "err", err)
+		}
+	}()
+	return none{}, nil
+}
+
+// signalReady wakes startLocal: a worker became ready or exited.
+func (c *Coordinator) signalReady() {
+	select {
+	case c.readyCh <- struct{}{}:
+	default:
+	}
+}
+
+// startLocal starts the worker processes of placements ps and waits until
+// every one has joined and said it is ready.
+func (c *Coordinator) startLocal(ctx context.Context, ps []placement, worlds [][]byte) error {
+	c.mu.Lock()
+	for i, p := range ps {
+		c.expect[p.Node] = &expected{p: p, world: worlds[i]}
+		c.workers[p.Node] = &workerRef{Node: p.Node, Hosts: p.Hosts, Local: true}
+	}
+	c.mu.Unlock()
+	for _, p := range ps {
+		cmd, err := c.cfg.WorkerCommand(p.Node)
+		if err != nil {
+			return err
+		}
+		pr, err := startProc(p.Node, cmd, c.cfg.Output, c.cfg.Output)
+		if err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.workers[p.Node].Proc = pr
+		c.mu.Unlock()
+		go func() { // a worker that dies while starting ends the wait below
+			<-pr.done
+			c.signalReady()
+		}()
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
+	defer cancel()
+	for {
+		c.mu.Lock()
+		var waiting []uint16
+		var dead error
+		for _, p := range ps {
+			w := c.workers[p.Node]
+			if w.Proc != nil && w.Proc.exited() {
+				dead = fmt.Errorf("cluster: worker %d exited while starting (%s); its output is above", p.Node, w.Proc.describe())
+			}
+			if !w.Ready {
+				waiting = append(waiting, p.Node)
+			}
+		}
+		c.mu.Unlock()
+		if dead != nil {
+			return dead
+		}
+		if len(waiting) == 0 {
+			c.mu.Lock()
+			for _, p := range ps {
+				delete(c.expect, p.Node)
+			}
+			c.mu.Unlock()
+			return nil
+		}
+		select {
+		case <-c.readyCh:
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: workers %v did not start within %v: %w", waiting, c.cfg.StartTimeout, ctx.Err())
+		}
+	}
+}
+
+// integrate links new workers into the mesh (each dials the ready workers
+// that have a smaller node, or all of them), pushes the routing table to
+// everyone, and resumes the new workers. The caller holds c.op.
+func (c *Coordinator) integrate(ctx context.Context, nodes []uint16) error {
+	ready := c.readyWorkers()
+	isNew := map[uint16]bool{}
+	for _, n := range nodes {
+		isNew[n] = true
+	}
+	var addrs []peerAddr
+	for _, w := range ready {
+		addrs = append(addrs, peerAddr{Node: w.Node, Network: w.Network, Addr: w.Addr, Marker: w.Marker})
+	}
+	// The new ones dial the old ones, and among themselves the larger node
+	// dials the smaller, so every pair links once.
+	for _, w := range ready {
+		if !isNew[w.Node] {
+			continue
+		}
+		var dial []peerAddr
+		for _, a := range addrs {
+			if a.Node != w.Node && (!isNew[a.Node] || a.Node < w.Node) {
+				dial = append(dial, a)
+			}
+		}
+		if err := call(ctx, c.n, w.Node, kindWPeers, peersReq{Peers: dial}, nil); err != nil {
+			return err
+		}
+	}
+	if err := c.pushRoutes(ctx); err != nil {
+		return err
+	}
+	return c.forAll(ctx, ready, func(ctx context.Context, w *workerRef) error {
+		if !isNew[w.Node] {
+			return nil
+		}
+		return call(ctx, c.n, w.Node, kindWResume, none{}, nil)
+	})
+}
+
+// pushRoutes sends the routing table to every ready worker.
+func (c *Coordinator) pushRoutes(ctx context.Context) error {
+	c.mu.Lock()
+	routes := maps.Clone(c.routes)
+	c.mu.Unlock()
+	return c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
+		return call(ctx, c.n, w.Node, kindWRoute, routeReq{Routes: routes}, nil)
+	})
+}
+
+// forAll runs fn for every worker at once and joins their errors.
+func (c *Coordinator) forAll(ctx context.Context, ws []*workerRef, fn func(context.Context, *workerRef) error) error {
+	errs := make([]error, len(ws))
+	done := make(chan struct{})
+	for i, w := range ws {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			errs[i] = fn(ctx, w)
+		}()
+	}
+	for range ws {
+		<-done
+	}
+	return errors.Join(errs...)
+}
+
+// stopWorkers stops every worker: local ones end (killed after stopGrace),
+// TCP ones are told to join again when rejoin is set, or to stop. Their
+// sockets are removed.
+func (c *Coordinator) stopWorkers(rejoin bool) {
+	c.mu.Lock()
+	ws := slices.Collect(maps.Values(c.workers))
+	c.workers = map[uint16]*workerRef{}
+	c.expect = map[uint16]*expected{}
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+		if w.Ready {
+			_ = call(ctx, c.n, w.Node, kindWStop, stopReq{Rejoin: rejoin && !w.Local}, nil)
+		}
+		if w.Proc != nil {
+			if err := w.Proc.stop(stopGrace); err != nil {
+				c.log.Warn("cluster: stop worker", "node", w.Node, "err", err)
+			}
+		}
+		if w.Local {
+			_ = removeSocket(c.layout.Worker(w.Node))
+		}
+		return nil
+	})
+}

@@ -1,0 +1,312 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/ipc"
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/store"
+)
+
+// placement policies for spawned tasklets.
+const (
+	PlaceRoundRobin  = "round-robin"
+	PlaceLeastLoaded = "least-loaded"
+)
+
+// Coordinator starts and watches the workers of a cluster, places and
+// balances tasklets, takes consistent checkpoints and restores them.
+type Coordinator struct {
+	cfg    Config
+	layout dirLayout
+	reg    *pickle.Registry
+	log    *slog.Logger
+	s      *scheduler.Scheduler
+	n      *ipc.Node
+	db     *store.DB
+	blobs  blobs
+	start  time.Time
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the coordinator has shut down
+	bg     sync.WaitGroup
+
+	op sync.Mutex // one cluster-wide operation at a time: checkpoint, restore, spawn, migrate, kill, balance
+
+	mu        sync.Mutex
+	workers   map[uint16]*workerRef // by node, the current generation of workers
+	expect    map[uint16]*expected  // placements waiting for their worker's join
+	routes    map[uint16]uint16
+	nextNode  uint16
+	localN    int // local workers to restore onto after a fault
+	lastGen   uint64
+	lastAt    time.Time
+	rr        int
+	epoch     uint16
+	rollbacks int
+	migrated  int
+	loads     map[uint16]workerLoad
+	closing   bool
+	closeErr  error
+	readyCh   chan struct{} // signalled at every worker that becomes ready
+	bal       *balancer
+}
+
+// workerRef is the coordinator's view of one worker.
+type workerRef struct {
+	Node    uint16
+	Hosts   []uint16
+	Local   bool
+	Proc    *proc
+	Network string
+	Addr    string
+	Marker  channel.ID
+	Pid     int
+	Host    string
+	Ready   bool
+}
+
+// expected is a placement waiting for the worker that will run it.
+type expected struct {
+	p     placement
+	world []byte
+	taken bool
+}
+
+var (
+	// ErrClosed is returned by a coordinator that has shut down.
+	ErrClosed = errors.New("cluster: the coordinator is shut down")
+	// ErrNoTasklet is returned for a tasklet no worker holds.
+	ErrNoTasklet = errors.New("no worker holds this tasklet")
+)
+
+// Start brings a cluster up: the coordinator's node listening on
+// DIR/sock/c (and cfg.Listen), the checkpoint database, and cfg.Workers
+// worker processes running either the newest stored checkpoint or an
+// empty world each. It returns once every worker is linked and running.
+func Start(ctx context.Context, cfg Config) (*Coordinator, error) {
+	cfg.defaults()
+	if cfg.Dir == "" {
+		return nil, errors.New("cluster: no cluster directory (--data DIR)")
+	}
+	if cfg.Workers < 1 || cfg.Workers > maxWorkerNode {
+		return nil, fmt.Errorf("cluster: %d workers: need 1 to %d", cfg.Workers, maxWorkerNode)
+	}
+	if cfg.Listen != "" && cfg.TLS == nil {
+		return nil, errors.New("cluster: listening on TCP needs mutual TLS (--tls DIR with certificates from `stackless cluster certs`)")
+	}
+	c := &Coordinator{cfg: cfg, layout: dirLayout{cfg.Dir}, reg: cfg.Registry, log: cfg.Log, start: time.Now(),
+		done: make(chan struct{}), workers: map[uint16]*workerRef{}, expect: map[uint16]*expected{},
+		routes: map[uint16]uint16{}, loads: map[uint16]workerLoad{}, localN: cfg.Workers, readyCh: make(chan struct{}, 1), bal: newBalancer()}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	if err := c.open(ctx); err != nil {
+		c.shutdown()
+		return nil, err
+	}
+	if err := c.boot(ctx); err != nil {
+		c.shutdown()
+		return nil, err
+	}
+	c.bg.Add(1)
+	go c.monitor()
+	return c, nil
+}
+
+// open prepares the directory, the secret, the database and the node.
+func (c *Coordinator) open(ctx context.Context) error {
+	if err := c.layout.prepare(); err != nil {
+		return err
+	}
+	if err := c.layout.checkSockets(maxWorkerNode); err != nil {
+		return err
+	}
+	secret, err := EnsureSecret(c.layout.Secret())
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(c.layout.DB(), store.WithTimeout(time.Second), store.WithKeep(c.cfg.Keep))
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return fmt.Errorf("cluster: %s is in use: another coordinator runs on %s (stop it with `stackless down --cluster %s`): %w", c.layout.DB(), c.cfg.Dir, c.cfg.Dir, err)
+		}
+		return fmt.Errorf("cluster: %w", err)
+	}
+	c.db = db
+	c.s = scheduler.New(scheduler.WithNode(coordNode))
+	opts := []ipc.Option{ipc.WithSecret(secret), ipc.WithLogger(c.log)}
+	if c.cfg.TLS != nil {
+		opts = append(opts, ipc.WithTLS(c.cfg.TLS))
+	}
+	c.n = ipc.NewNode(c.s, c.reg, opts...)
+	c.serveAll()
+	// The coordinator's scheduler runs no tasklet; it only applies what its
+	// links hand it (link-down clean-ups).
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		release := c.s.Hold()
+		defer release()
+		_ = c.s.Run(c.ctx)
+	}()
+	if err := c.n.Listen(c.ctx, "unix", c.layout.Coordinator()); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	if c.cfg.Listen != "" {
+		if err := c.n.Listen(c.ctx, "tcp", c.cfg.Listen); err != nil {
+			return fmt.Errorf("cluster: %w", err)
+		}
+	}
+	return nil
+}
+
+// EnsureSecret reads the cluster secret at path, creating it (0600) first
+// if there is none.
+func EnsureSecret(path string) ([]byte, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		if err := ipc.GenerateSecret(path); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("cluster: %w", err)
+		}
+	}
+	s, err := ipc.LoadSecret(path)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return s, nil
+}
+
+// boot starts the first generation of workers: from the newest stored
+// checkpoint, or empty ones (then checkpointed at once, so a fault always
+// has a generation to roll back to).
+func (c *Coordinator) boot(ctx context.Context) error {
+	c.op.Lock()
+	defer c.op.Unlock()
+	var snap *clusterSnapshot
+	if !c.cfg.Fresh {
+		s, err := loadSnapshot(c.db, 0)
+		switch {
+		case err == nil:
+			snap = s
+		case errors.Is(err, store.ErrEmpty):
+		default:
+			return fmt.Errorf("%w (start with --fresh to discard the stored checkpoints)", err)
+		}
+	}
+	if snap == nil {
+		snap = &clusterSnapshot{NextNode: 1}
+		if _, err := c.restoreLocked(ctx, snap, c.cfg.Workers); err != nil {
+			return err
+		}
+		_, err := c.checkpointLocked(ctx, true)
+		return err
+	}
+	_, err := c.restoreLocked(ctx, snap, c.cfg.Workers)
+	return err
+}
+
+// Addr is the TCP address the coordinator listens on ("" without Listen).
+func (c *Coordinator) Addr() string {
+	for _, a := range c.n.Addrs() {
+		if a.Network() == "tcp" {
+			return a.String()
+		}
+	}
+	return ""
+}
+
+// Dir is the cluster directory.
+func (c *Coordinator) Dir() string { return c.cfg.Dir }
+
+// Done is closed once the coordinator has shut down (Close, or `down`).
+func (c *Coordinator) Done() <-chan struct{} { return c.done }
+
+// Err is why the coordinator shut down, once Done is closed: nil after a
+// clean shutdown.
+func (c *Coordinator) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
+}
+
+// Close takes a final consistent checkpoint, stops every worker, removes
+// the sockets and closes the database. It is what Ctrl-C, SIGTERM and
+// `stackless down` do. Closing twice returns the first result.
+func (c *Coordinator) Close() error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		<-c.done
+		return c.Err()
+	}
+	c.closing = true
+	c.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c.op.Lock()
+	var errs []error
+	if len(c.readyWorkers()) > 0 {
+		if _, err := c.checkpointLocked(ctx, false); err != nil {
+			errs = append(errs, fmt.Errorf("cluster: final checkpoint: %w", err))
+		}
+	}
+	c.op.Unlock()
+	errs = append(errs, c.shutdown())
+	err := errors.Join(errs...)
+	c.mu.Lock()
+	c.closeErr = err
+	c.mu.Unlock()
+	close(c.done)
+	return err
+}
+
+// shutdown stops workers, the node and the database (no checkpoint).
+func (c *Coordinator) shutdown() error {
+	var errs []error
+	c.cancel()
+	if c.n != nil {
+		c.stopWorkers(false)
+		if err := c.n.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.bg.Wait()
+	if c.db != nil {
+		if err := c.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := removeSocket(c.layout.Coordinator()); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// readyWorkers lists the ready workers by node.
+func (c *Coordinator) readyWorkers() []*workerRef {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*workerRef
+	for _, w := range c.workers {
+		if w.Ready {
+			out = append(out, w)
+		}
+	}
+	slices.SortFunc(out, func(a, b *workerRef) int { return int(a.Node) - int(b.Node) })
+	return out
+}
+
+func (c *Coordinator) closed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}

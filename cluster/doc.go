@@ -1,0 +1,82 @@
+// Package cluster runs tasklets on many worker processes: a coordinator
+// starts and watches the workers, places and balances tasklets, takes
+// consistent checkpoints of the whole cluster and restores them onto any
+// number of workers, and rolls everything back when a worker dies. It is
+// what `stackless cluster up` runs.
+//
+// # Processes and links
+//
+// Every worker is this same program started again (os.Executable() worker
+// --cluster DIR --node N), so the workers know the kinds the program
+// registers. Each runs one scheduler and one ipc node; the coordinator is
+// ipc node 0, workers are nodes 1 and up, short-lived clients (the CLI) use
+// numbers from 0xF000. A worker first asks the coordinator over a
+// throwaway link which node to be and which world to run, then starts its
+// node, listens on DIR/sock/wN (or TCP with mutual TLS for a worker on
+// another machine), links to the coordinator, and waits paused; the
+// coordinator links the workers into a full mesh, pushes the routing table
+// and resumes them. Control calls (spawn, ps, pause, snapshot...) travel
+// as ipc control messages with JSON bodies; large replies are pulled in
+// chunks.
+//
+// A worker runs its scheduler in slices (RunBudget with a Total|Soft
+// budget) and serves the coordinator's requests between them: a waiting
+// request ends the running slice at the next step boundary.
+//
+// # Consistent checkpoints
+//
+// A checkpoint is a barrier between steps. PAUSE: every worker stops at a
+// step boundary. FLUSH, in rounds: every worker posts a marker to every
+// peer's marker channel (posts keep their link's order through to the
+// peer's scheduler), applies its inbox with Scheduler.Drain until it has
+// every peer's marker of the round, and reports the frames it has sent;
+// rounds repeat until one in which no worker sent anything but markers, so
+// nothing is in flight. SNAPSHOT: each worker pickles its world; the
+// coordinator stores all of them in one bbolt generation of DIR/cluster.db
+// (records keyed by node, a header with the logical nodes each world hosts
+// and the next free node number). RESUME. Checkpoints are taken every
+// Config.CheckpointEvery, after spawn and kill, on demand, and at
+// shutdown.
+//
+// # Restore, routing and faults
+//
+// A checkpoint of N workers restores onto M: with M < N several worlds
+// merge on one worker (scheduler.Merge), which then hosts several logical
+// nodes (the top 16 bits of IDs); with M > N the extra workers start empty
+// and the balancer fills them. The coordinator keeps the routing table
+// logical node → worker and pushes it to every worker's ipc node
+// (ipc.Node.Route). Before handing worlds out, a tasklet that waits on a
+// channel of another world is moved, as data, to the world hosting its
+// birth node, because fresh ipc nodes send completions there.
+//
+// When a worker process exits without being told to, or its link drops,
+// the coordinator restores the newest checkpoint onto as many workers as
+// before: every worker, not only the dead one, goes back to that moment,
+// so the state stays consistent. Everything any worker did after that
+// checkpoint is done again; effects outside tasklets (printed lines,
+// files, requests to other services) may happen twice.
+//
+// # Balancing
+//
+// Every Config.BalanceEvery the coordinator reads each worker's average
+// number of runnable tasklets and steps per second, and when the busiest
+// worker has at least two more runnable tasklets than the idlest (seen
+// twice in a row) it asks it to migrate half the difference there
+// (ipc.Node.Migrate; tasklets from the back of its run queue). Workers
+// that just took part sit out one round and tasklets never go straight
+// back, so the balancer does not thrash.
+//
+// # Spawning
+//
+// Tasklets are started by kind: RegisterSpawner maps a kind name to a
+// function that builds the behavior from --arg key=value pairs (ArgInt,
+// ArgChan... parse them). A value of @chan makes a new channel on the
+// tasklet's worker first and passes its ID.
+//
+// # Results
+//
+// A tasklet that holds a result parks itself with t.Pause when done;
+// Coordinator.Await and Client.Await wait for that, wherever the tasklet
+// has moved and across rollbacks, and return it with its behavior's
+// exported fields as JSON (so does Inspect, at any time).
+package cluster

@@ -1,0 +1,147 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/cluster"
+	"github.com/stackless-go/stackless/ipc"
+)
+
+// The integration tests run real worker processes: the test binary itself,
+// started again with envWorker set, runs as a worker (TestMain dispatches),
+// so the workers know every kind these tests register.
+const (
+	envWorker = "STACKLESS_CLUSTER_TEST_WORKER"
+	envDir    = "STACKLESS_CLUSTER_TEST_DIR"
+	envNode   = "STACKLESS_CLUSTER_TEST_NODE"
+	envTLS    = "STACKLESS_CLUSTER_TEST_TLS"
+)
+
+// testTimeout bounds every integration test.
+const testTimeout = 90 * time.Second
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envWorker) == "1" {
+		os.Exit(workerMain())
+	}
+	os.Exit(m.Run())
+}
+
+func workerMain() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	node, _ := strconv.Atoi(os.Getenv(envNode))
+	cfg := cluster.WorkerConfig{Dir: os.Getenv(envDir), Node: uint16(node)}
+	if d := os.Getenv(envTLS); d != "" {
+		tc, err := ipc.LoadTLSConfig(d)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cfg.TLS = tc
+	}
+	if err := cluster.RunWorker(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		return 1
+	}
+	return 0
+}
+
+// syncBuffer collects the output of the coordinator and its workers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// shortDir is a cluster directory with a path short enough for sockets.
+func shortDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "stc")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// testWorkerCommand starts this test binary as worker node of dir.
+func testWorkerCommand(dir, tlsDir string) func(node uint16) (*exec.Cmd, error) {
+	return func(node uint16) (*exec.Cmd, error) {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), envWorker+"=1", envDir+"="+dir, envNode+"="+strconv.Itoa(int(node)))
+		if tlsDir != "" {
+			cmd.Env = append(cmd.Env, envTLS+"="+tlsDir)
+		}
+		return cmd, nil
+	}
+}
+
+// startCluster starts a coordinator with n worker processes. It is shut
+// down at the end of the test, which then checks that no socket is left.
+func startCluster(t *testing.T, n int, tweak func(*cluster.Config)) (*cluster.Coordinator, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	dir := shortDir(t)
+	out := &syncBuffer{}
+	cfg := cluster.Config{
+		Dir: dir, Workers: n, CheckpointEvery: -1, BalanceEvery: -1,
+		WorkerCommand: testWorkerCommand(dir, ""),
+		Log:           slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Output:        out,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	c, err := cluster.Start(ctx, cfg)
+	if err != nil {
+		t.Logf("output:\n%s", out)
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		var pids []int
+		if st, err := c.Status(ctx); err == nil {
+			for _, w := range st.Workers {
+				if w.Pid != os.Getpid() { // not a worker running inside the test
+					pids = append(pids, w.Pid)
+				}
+			}
+		}
+		assert.NoError(t, c.Close())
+		for _, pid := range pids {
+			assert.ErrorIs(t, syscall.Kill(pid, 0), syscall.ESRCH, "worker process %d is gone", pid)
+		}
+		entries, err := os.ReadDir(filepath.Join(cfg.Dir, "sock"))
+		assert.NoError(t, err)
+		assert.Empty(t, entries, "sockets left behind")
+		if t.Failed() || os.Getenv("STACKLESS_TEST_VERBOSE") == "1" {
+			t.Logf("output:\n%s", out)
+		}
+	})
+	return c, ctx
+}

@@ -1,0 +1,210 @@
+package cluster
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// Control kinds. "x." is served by every node, "c." by the coordinator,
+// "w." by workers.
+const (
+	kindChunk = "x.chunk"
+
+	kindJoin       = "c.join"
+	kindReady      = "c.ready"
+	kindStatus     = "c.status"
+	kindSpawn      = "c.spawn"
+	kindPS         = "c.ps"
+	kindInspect    = "c.inspect"
+	kindMigrate    = "c.migrate"
+	kindKill       = "c.kill"
+	kindCheckpoint = "c.checkpoint"
+	kindRestore    = "c.restore"
+	kindDown       = "c.down"
+
+	kindWStats    = "w.stats"
+	kindWSpawn    = "w.spawn"
+	kindWPS       = "w.ps"
+	kindWInspect  = "w.inspect"
+	kindWKill     = "w.kill"
+	kindWMigrate  = "w.migrate"
+	kindWShed     = "w.shed"
+	kindWPause    = "w.pause"
+	kindWMark     = "w.mark"
+	kindWDrain    = "w.drain"
+	kindWSnapshot = "w.snapshot"
+	kindWResume   = "w.resume"
+	kindWPeers    = "w.peers"
+	kindWRoute    = "w.route"
+	kindWStop     = "w.stop"
+	kindWAwait    = "w.await"
+	kindAwait     = "c.await"
+)
+
+// joinReq is a starting worker asking the coordinator what to be.
+type joinReq struct {
+	Node uint16 `json:"node"` // the node it was started as; 0 for a worker joining over TCP
+	Pid  int    `json:"pid"`
+	Host string `json:"host"`
+}
+
+// joinResp tells it: its node, the logical nodes it hosts, and its world
+// (nil: start empty).
+type joinResp struct {
+	Node  uint16   `json:"node"`
+	Hosts []uint16 `json:"hosts"`
+	World *blobRef `json:"world,omitempty"`
+}
+
+// readyReq announces a worker whose node is up and listening.
+type readyReq struct {
+	Node    uint16     `json:"node"`
+	Network string     `json:"network"`
+	Addr    string     `json:"addr"`
+	Marker  channel.ID `json:"marker"`
+	Pid     int        `json:"pid"`
+	Host    string     `json:"host"`
+}
+
+// peerAddr is where a worker listens for its peers.
+type peerAddr struct {
+	Node    uint16     `json:"node"`
+	Network string     `json:"network"`
+	Addr    string     `json:"addr"`
+	Marker  channel.ID `json:"marker"`
+}
+
+type peersReq struct {
+	Peers []peerAddr `json:"peers"`
+}
+
+type routeReq struct {
+	Routes map[uint16]uint16 `json:"routes"`
+}
+
+// WorkerStats is what a worker reports of itself.
+type WorkerStats struct {
+	Node        uint16   `json:"node"`
+	Hosts       []uint16 `json:"hosts"`
+	Pid         int      `json:"pid"`
+	Host        string   `json:"host,omitempty"`
+	Tasklets    int      `json:"tasklets"`
+	Runnable    float64  `json:"runnable"` // average since the last read
+	RunnableNow int      `json:"runnable_now"`
+	StepsPerSec float64  `json:"steps_per_sec"`
+	Steps       uint64   `json:"steps"`
+	HeapBytes   uint64   `json:"heap_bytes"`
+	Paused      bool     `json:"paused"`
+}
+
+type spawnReq struct {
+	Kind   string            `json:"kind"`
+	Args   map[string]string `json:"args,omitempty"`
+	Count  int               `json:"count"`
+	Worker uint16            `json:"worker,omitempty"` // 0: the coordinator places them
+	Place  string            `json:"place,omitempty"`  // PlaceRoundRobin or PlaceLeastLoaded
+}
+
+// Spawned is one tasklet a spawn made.
+type Spawned struct {
+	ID       tasklet.ID            `json:"id"`
+	Worker   uint16                `json:"worker"`
+	Channels map[string]channel.ID `json:"channels,omitempty"` // the @chan arguments, by name
+}
+
+// SpawnResult lists the tasklets a spawn made and the checkpoint that
+// holds them.
+type SpawnResult struct {
+	Tasklets []Spawned `json:"tasklets"`
+	Gen      uint64    `json:"gen"`
+}
+
+// TaskletView is one tasklet as ps shows it.
+type TaskletView struct {
+	ID     tasklet.ID      `json:"id"`
+	Kind   string          `json:"kind"`
+	Worker uint16          `json:"worker"`
+	State  string          `json:"state"`
+	Steps  uint64          `json:"steps"`
+	Op     string          `json:"op,omitempty"` // what a blocked tasklet does: receiving, sending, selecting, sleeping
+	Fields json.RawMessage `json:"fields,omitempty"`
+}
+
+type idReq struct {
+	ID tasklet.ID `json:"id"`
+}
+
+type migrateReq struct {
+	ID tasklet.ID `json:"id"`
+	To uint16     `json:"to"`
+}
+
+// MigrateResult says where a tasklet moved.
+type MigrateResult struct {
+	ID   tasklet.ID `json:"id"`
+	From uint16     `json:"from"`
+	To   uint16     `json:"to"`
+}
+
+type shedReq struct {
+	To    uint16 `json:"to"`
+	Count int    `json:"count"`
+}
+
+type shedResp struct {
+	Moved []tasklet.ID `json:"moved"`
+}
+
+// KillResult says where a killed tasklet was.
+type KillResult struct {
+	ID     tasklet.ID `json:"id"`
+	Worker uint16     `json:"worker"`
+}
+
+// sentResp is a worker's count of frames sent to its peers so far.
+type sentResp struct {
+	Sent uint64 `json:"sent"`
+}
+
+// markReq runs one flush round of checkpoint Epoch on a worker.
+type markReq struct {
+	Epoch uint16     `json:"epoch"`
+	Round uint32     `json:"round"`
+	Peers []peerAddr `json:"peers"`
+}
+
+// CheckpointResult describes a consistent cluster checkpoint.
+type CheckpointResult struct {
+	Gen     uint64        `json:"gen"`
+	Workers int           `json:"workers"`
+	Rounds  int           `json:"rounds"` // flush rounds of the barrier
+	Bytes   int           `json:"bytes"`
+	Paused  time.Duration `json:"paused_ns"` // how long the cluster stood still
+}
+
+type restoreReq struct {
+	Gen     uint64 `json:"gen"`
+	Workers int    `json:"workers"`
+}
+
+// RestoreResult describes a restore.
+type RestoreResult struct {
+	Gen     uint64   `json:"gen"`
+	From    int      `json:"from_workers"`
+	Workers []uint16 `json:"workers"`
+}
+
+// Status is the cluster as `stackless status` shows it.
+type Status struct {
+	Dir        string            `json:"dir"`
+	Workers    []WorkerStats     `json:"workers"`
+	Routes     map[uint16]uint16 `json:"routes"` // logical node → worker
+	LastGen    uint64            `json:"last_checkpoint"`
+	LastAt     time.Time         `json:"last_checkpoint_at"`
+	Rollbacks  int               `json:"rollbacks"`
+	Migrations int               `json:"balancer_migrations"`
+	Uptime     time.Duration     `json:"uptime_ns"`
+}

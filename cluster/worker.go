@@ -1,0 +1,170 @@
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/ipc"
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// WorkerConfig configures RunWorker. A local worker (started by `cluster
+// up`) has Dir and Node; a worker on another machine has Join and TLS.
+type WorkerConfig struct {
+	Dir  string // cluster directory: DIR/secret, DIR/sock/
+	Node uint16 // the node the coordinator started this worker as (0 with Join)
+
+	Join      string      // HOST:PORT of the coordinator's TCP listener
+	TLS       *tls.Config // mutual TLS for TCP links (ipc.LoadTLSConfig)
+	Listen    string      // TCP address to listen on for peers with Join (default ":0")
+	Advertise string      // the address peers dial (default: the listen port on the address that reaches the coordinator)
+
+	Secret   []byte           // the cluster secret (default: read DIR/secret)
+	Registry *pickle.Registry // default pickle.Default
+	Log      *slog.Logger     // default: text on stderr
+}
+
+var (
+	// ErrRejoin is returned by RunWorker when the coordinator restored a
+	// checkpoint and wants this (TCP) worker to join again, empty.
+	ErrRejoin = errors.New("cluster: the coordinator asked this worker to join again")
+	// ErrCoordinatorLost is returned by RunWorker when the link to the
+	// coordinator dropped: a worker alone has no purpose.
+	ErrCoordinatorLost = errors.New("cluster: the link to the coordinator is gone")
+)
+
+// RunWorker runs one worker until the coordinator stops it (nil), asks it
+// to rejoin (ErrRejoin), goes away (ErrCoordinatorLost) or ctx ends.
+func RunWorker(ctx context.Context, cfg WorkerConfig) error {
+	if cfg.Registry == nil {
+		cfg.Registry = pickle.Default
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if cfg.Secret == nil {
+		if cfg.Dir == "" {
+			return errors.New("cluster: worker: no secret and no cluster directory to read DIR/secret from")
+		}
+		s, err := ipc.LoadSecret(dirLayout{cfg.Dir}.Secret())
+		if err != nil {
+			return fmt.Errorf("cluster: worker: %w", err)
+		}
+		cfg.Secret = s
+	}
+	if cfg.Join == "" && cfg.Dir == "" {
+		return errors.New("cluster: worker: give the cluster directory (--cluster DIR) or the coordinator's address (--join HOST:PORT)")
+	}
+	w, err := startWorker(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	return w.loop(ctx)
+}
+
+// worker is one running worker: a scheduler, its ipc node, and the loop
+// that runs the scheduler in slices and serves the coordinator's requests
+// between them.
+type worker struct {
+	cfg    WorkerConfig
+	reg    *pickle.Registry
+	log    *slog.Logger
+	node   uint16
+	hosts  []uint16
+	s      *scheduler.Scheduler
+	n      *ipc.Node
+	marker channel.ID
+	blobs  blobs
+	hold   func()
+	host   string
+
+	reqs chan *request
+
+	interrupt atomic.Bool // ends the running slice at the next step boundary
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc // interrupts the running slice (also while it idles)
+	stopErr error              // set when the loop must end
+	stopped bool
+
+	statMu  sync.Mutex
+	stats   WorkerStats
+	runSum  float64
+	runN    int
+	statAt  time.Time
+	handler context.Context // bounds handlers; ends when the worker closes
+	endCtx  context.CancelFunc
+
+	// Loop goroutine only.
+	paused  bool
+	marks   map[uint64]bool // markers taken from the marker channel: epoch|round|from
+	waiters map[tasklet.ID][]chan struct{}
+	heapAt  time.Time
+}
+
+// request is work for the loop goroutine, between two slices.
+type request struct {
+	fn   func() (any, error)
+	done chan result
+}
+
+type result struct {
+	v   any
+	err error
+}
+
+// stop makes the loop end with err (nil: a clean stop).
+func (w *worker) stop(err error) {
+	w.mu.Lock()
+	if !w.stopped {
+		w.stopped, w.stopErr = true, err
+	}
+	cancel := w.cancel
+	w.mu.Unlock()
+	w.interrupt.Store(true)
+	if cancel != nil {
+		cancel()
+	}
+	select {
+	case w.reqs <- &request{fn: func() (any, error) { return nil, nil }, done: make(chan result, 1)}:
+	default:
+	}
+}
+
+func (w *worker) close() {
+	w.endCtx()
+	if w.n != nil {
+		w.n.Close()
+	}
+	if w.hold != nil {
+		w.hold()
+	}
+}
+
+// errPreempted ends a slice early: a request waits.
+var errPreempted = errors.New("cluster: slice preempted")
+
+// preempt runs between every two steps (scheduler.WithCheckpoint with a
+// period of one step) and ends the slice when a request waits, so the
+// worker answers at the next step boundary however long its slices are.
+func (w *worker) preempt(*scheduler.Scheduler) error {
+	if w.interrupt.Load() {
+		return errPreempted
+	}
+	return nil
+}
+
+func (w *worker) taskletFailed(err error) {
+	w.log.Warn("cluster: tasklet failed", "err", err)
+}

@@ -1,0 +1,139 @@
+package cluster
+
+// The worker's side of a consistent checkpoint: pause, flush rounds,
+// snapshot, resume (the protocol is described in barrier.go).
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/stackless-go/stackless/scheduler"
+)
+
+// drainWait bounds how long a flush round waits for its peers' markers.
+const drainWait = 10 * time.Second
+
+// sent counts the frames this worker's node has queued to its worker peers
+// (not to the coordinator, and a routed name's link only once).
+func (w *worker) sent() uint64 {
+	routes := w.n.Routes()
+	var n uint64
+	for _, l := range w.n.Stats().PerLink {
+		if _, alias := routes[l.Peer]; alias || l.Peer == coordNode || l.Peer >= firstClient {
+			continue
+		}
+		n += l.FramesOut
+	}
+	return n
+}
+
+func (w *worker) pause(ctx context.Context, _ none) (sentResp, error) {
+	return doTyped(ctx, w, func() (sentResp, error) {
+		w.setPaused(true)
+		return sentResp{Sent: w.sent()}, nil
+	})
+}
+
+func (w *worker) resume(ctx context.Context, _ none) (none, error) {
+	return doTyped(ctx, w, func() (none, error) {
+		w.setPaused(false)
+		return none{}, nil
+	})
+}
+
+// markerValue packs a barrier marker: checkpoint epoch, round, sender.
+func markerValue(epoch uint16, round uint32, from uint16) uint64 {
+	return uint64(epoch)<<32 | uint64(uint16(round))<<16 | uint64(from)
+}
+
+// mark posts this round's marker to every peer's marker channel. A POST
+// travels in its link's order with everything sent before it, and is
+// applied by the peer's scheduler in that order.
+func (w *worker) mark(ctx context.Context, req markReq) (none, error) {
+	return doTyped(ctx, w, func() (none, error) {
+		if !w.paused {
+			return none{}, fmt.Errorf("cluster: worker %d: flush round %d while running", w.node, req.Round)
+		}
+		for _, p := range req.Peers {
+			if p.Node == w.node {
+				continue
+			}
+			if err := w.n.Post(p.Marker, markerValue(req.Epoch, req.Round, w.node)); err != nil {
+				return none{}, fmt.Errorf("cluster: worker %d: marker to worker %d: %w", w.node, p.Node, err)
+			}
+		}
+		return none{}, nil
+	})
+}
+
+// drain applies the inbox until every peer's marker of this round has come
+// through it, then reports the frames sent so far.
+func (w *worker) drain(ctx context.Context, req markReq) (sentResp, error) {
+	return doTyped(ctx, w, func() (sentResp, error) {
+		deadline := time.Now().Add(drainWait)
+		pause := 20 * time.Microsecond
+		for {
+			w.s.Drain()
+			w.takeMarkers()
+			missing := -1
+			for _, p := range req.Peers {
+				if p.Node != w.node && !w.marks[markerValue(req.Epoch, req.Round, p.Node)] {
+					missing = int(p.Node)
+					break
+				}
+			}
+			if missing < 0 {
+				break
+			}
+			// The marker was read from the link but its batch is not yet in
+			// the inbox: the reader hands it over in a moment.
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return sentResp{}, fmt.Errorf("cluster: worker %d: flush round %d: no marker from worker %d within %v", w.node, req.Round, missing, drainWait)
+			}
+			t := time.NewTimer(pause)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+			pause = min(2*pause, 5*time.Millisecond)
+		}
+		for m := range w.marks {
+			if uint16(m>>32) != req.Epoch || uint32(uint16(m>>16)) <= uint32(uint16(req.Round)) {
+				delete(w.marks, m)
+			}
+		}
+		return sentResp{Sent: w.sent()}, nil
+	})
+}
+
+func (w *worker) takeMarkers() {
+	for {
+		v, ok, err := w.s.TryRecv(w.marker)
+		if err != nil || !ok {
+			return
+		}
+		if m, ok := v.(uint64); ok {
+			w.marks[m] = true
+		}
+	}
+}
+
+// snapshot pickles the world of the paused worker (without its marker
+// channel, which belongs to this process only).
+func (w *worker) snapshot(ctx context.Context, _ []byte) ([]byte, error) {
+	return doTyped(ctx, w, func() ([]byte, error) {
+		if !w.paused {
+			return nil, fmt.Errorf("cluster: worker %d: snapshot while running", w.node)
+		}
+		wd := w.s.World()
+		wd.Channels = slices.DeleteFunc(wd.Channels, func(c scheduler.ChannelState) bool { return c.ID == w.marker })
+		b, err := w.reg.DumpWorld(wd)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: worker %d: pickle its world: %w", w.node, err)
+		}
+		return b, nil
+	})
+}

@@ -1,0 +1,246 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// handlerTimeout bounds the work of one control call on a worker.
+const handlerTimeout = 2 * time.Minute
+
+// serveAll registers the worker's control handlers.
+func (w *worker) serveAll() {
+	reg := func(kind string, h handler) {
+		serve(w.handler, w.n, &w.blobs, kind, func(ctx context.Context, req []byte) ([]byte, error) {
+			ctx, cancel := context.WithTimeout(ctx, handlerTimeout)
+			defer cancel()
+			return h(ctx, req)
+		})
+	}
+	w.n.Handle(kindChunk, w.blobs.chunk)
+	reg(kindWStats, jsonHandler(func(context.Context, none) (WorkerStats, error) { return w.readStats(), nil }))
+	reg(kindWSpawn, jsonHandler(w.spawn))
+	reg(kindWPS, jsonHandler(w.ps))
+	reg(kindWInspect, jsonHandler(w.inspect))
+	reg(kindWKill, jsonHandler(w.kill))
+	reg(kindWMigrate, jsonHandler(w.migrate))
+	reg(kindWShed, jsonHandler(w.shed))
+	reg(kindWPause, jsonHandler(w.pause))
+	reg(kindWMark, jsonHandler(w.mark))
+	reg(kindWDrain, jsonHandler(w.drain))
+	reg(kindWSnapshot, w.snapshot)
+	reg(kindWResume, jsonHandler(w.resume))
+	reg(kindWPeers, jsonHandler(w.linkPeers))
+	reg(kindWRoute, jsonHandler(w.route))
+	reg(kindWStop, jsonHandler(w.stopReq))
+	reg(kindWAwait, jsonHandler(w.await))
+}
+
+// doTyped is do for a typed result.
+func doTyped[T any](ctx context.Context, w *worker, fn func() (T, error)) (T, error) {
+	v, err := w.do(ctx, func() (any, error) { return fn() })
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v.(T), nil
+}
+
+// spawn builds every behavior first (making the @chan channels), so a bad
+// argument spawns nothing, then starts them all.
+func (w *worker) spawn(ctx context.Context, req spawnReq) ([]Spawned, error) {
+	if req.Count < 1 {
+		return nil, fmt.Errorf("cluster: spawn %q: count %d, need 1 or more", req.Kind, req.Count)
+	}
+	keys := slices.Sorted(maps.Keys(req.Args))
+	return doTyped(ctx, w, func() ([]Spawned, error) {
+		type ready struct {
+			b     tasklet.Behavior
+			chans map[string]channel.ID
+		}
+		var made []channel.ID
+		fail := func(err error) ([]Spawned, error) {
+			for _, c := range made {
+				_ = w.s.Close(c)
+			}
+			return nil, err
+		}
+		var all []ready
+		for range req.Count {
+			args := maps.Clone(req.Args)
+			var chans map[string]channel.ID
+			for _, k := range keys {
+				capacity, ok, err := parseNewChannel(args[k])
+				if err != nil {
+					return fail(fmt.Errorf("cluster: spawn %q: argument %s: %w", req.Kind, k, err))
+				}
+				if !ok {
+					continue
+				}
+				id := w.s.NewChannel(capacity)
+				made = append(made, id)
+				args[k] = strconv.FormatUint(uint64(id), 10)
+				if chans == nil {
+					chans = map[string]channel.ID{}
+				}
+				chans[k] = id
+			}
+			b, err := build(req.Kind, args)
+			if err != nil {
+				return fail(err)
+			}
+			if _, err := w.reg.KindOf(b); err != nil {
+				return fail(fmt.Errorf("cluster: spawn %q: checkpoints could not save its behavior: %w", req.Kind, err))
+			}
+			all = append(all, ready{b, chans})
+		}
+		out := make([]Spawned, len(all))
+		for i, r := range all {
+			out[i] = Spawned{ID: w.s.Spawn(r.b), Worker: w.node, Channels: r.chans}
+		}
+		return out, nil
+	})
+}
+
+func (w *worker) ps(ctx context.Context, _ none) ([]TaskletView, error) {
+	return doTyped(ctx, w, func() ([]TaskletView, error) {
+		infos := w.s.Tasklets()
+		out := make([]TaskletView, len(infos))
+		for i, in := range infos {
+			out[i] = TaskletView{ID: in.ID, Kind: in.Kind, Worker: w.node, State: in.State.String(), Steps: in.Steps, Op: in.Op}
+		}
+		return out, nil
+	})
+}
+
+// found wraps the answer to a request about one tasklet, which only the
+// worker holding it can give.
+type found[T any] struct {
+	Found bool `json:"found"`
+	V     T    `json:"v"`
+}
+
+func (w *worker) inspect(ctx context.Context, req idReq) (found[TaskletView], error) {
+	return doTyped(ctx, w, func() (found[TaskletView], error) { return w.view(req.ID), nil })
+}
+
+func (w *worker) kill(ctx context.Context, req idReq) (found[KillResult], error) {
+	return doTyped(ctx, w, func() (found[KillResult], error) {
+		if w.s.Tasklet(req.ID) == nil {
+			return found[KillResult]{}, nil
+		}
+		if err := w.s.Kill(req.ID, true); err != nil {
+			return found[KillResult]{}, fmt.Errorf("cluster: kill %v on worker %d: %w", req.ID, w.node, err)
+		}
+		return found[KillResult]{Found: true, V: KillResult{ID: req.ID, Worker: w.node}}, nil
+	})
+}
+
+func (w *worker) migrate(ctx context.Context, req migrateReq) (MigrateResult, error) {
+	if err := w.n.Migrate(ctx, req.ID, req.To); err != nil {
+		return MigrateResult{}, fmt.Errorf("cluster: worker %d: %w", w.node, err)
+	}
+	return MigrateResult{ID: req.ID, From: w.node, To: req.To}, nil
+}
+
+// shed moves up to Count runnable tasklets to another worker, taking them
+// from the back of the run queue (those that would run last here).
+func (w *worker) shed(ctx context.Context, req shedReq) (shedResp, error) {
+	ids, err := doTyped(ctx, w, func() ([]tasklet.ID, error) {
+		rq := w.s.RunQueue()
+		n := min(req.Count, len(rq))
+		out := slices.Clone(rq[len(rq)-n:])
+		slices.Reverse(out)
+		return out, nil
+	})
+	if err != nil {
+		return shedResp{}, err
+	}
+	var resp shedResp
+	var errs []error
+	for _, id := range ids {
+		if err := w.n.Migrate(ctx, id, req.To); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		resp.Moved = append(resp.Moved, id)
+	}
+	if len(resp.Moved) == 0 && len(errs) > 0 {
+		return resp, fmt.Errorf("cluster: worker %d: shed to %d: %w", w.node, req.To, errors.Join(errs...))
+	}
+	return resp, nil
+}
+
+// awaitReq waits until tasklet ID pauses (a tasklet holding a result parks
+// itself with t.Pause) or leaves the worker, for at most Timeout.
+type awaitReq struct {
+	ID      tasklet.ID    `json:"id"`
+	Timeout time.Duration `json:"timeout_ns"`
+}
+
+const maxAwait = 10 * time.Second
+
+// view describes tasklet id if this worker holds it (loop goroutine).
+func (w *worker) view(id tasklet.ID) found[TaskletView] {
+	in, err := w.s.Info(id)
+	if err != nil {
+		return found[TaskletView]{}
+	}
+	v := TaskletView{ID: in.ID, Kind: in.Kind, Worker: w.node, State: in.State.String(), Steps: in.Steps, Op: in.Op}
+	if t := w.s.Tasklet(id); t != nil {
+		if b, err := json.Marshal(t.Behavior()); err == nil {
+			v.Fields = b
+		}
+	}
+	return found[TaskletView]{Found: true, V: v}
+}
+
+func (w *worker) await(ctx context.Context, req awaitReq) (found[TaskletView], error) {
+	ch := make(chan struct{})
+	f, err := doTyped(ctx, w, func() (found[TaskletView], error) {
+		f := w.view(req.ID)
+		if f.Found && f.V.State != tasklet.Paused.String() {
+			w.waiters[req.ID] = append(w.waiters[req.ID], ch)
+		}
+		return f, nil
+	})
+	if err != nil || !f.Found || f.V.State == tasklet.Paused.String() {
+		return f, err
+	}
+	t := time.NewTimer(min(max(req.Timeout, 0), maxAwait))
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return doTyped(ctx, w, func() (found[TaskletView], error) {
+		w.waiters[req.ID] = slices.DeleteFunc(w.waiters[req.ID], func(c chan struct{}) bool { return c == ch })
+		if len(w.waiters[req.ID]) == 0 {
+			delete(w.waiters, req.ID)
+		}
+		return w.view(req.ID), nil
+	})
+}
+
+// checkWaiters wakes the awaits of tasklets that paused or left.
+func (w *worker) checkWaiters() {
+	for id, chs := range w.waiters {
+		if t := w.s.Tasklet(id); t != nil && t.State() != tasklet.Paused {
+			continue
+		}
+		for _, c := range chs {
+			close(c)
+		}
+		delete(w.waiters, id)
+	}
+}

@@ -1,0 +1,224 @@
+package cluster
+
+// Starting a worker: asking the coordinator what to be, restoring the
+// world, bringing the ipc node up and announcing it.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/stackless-go/stackless/ipc"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// clientNode picks a random node number for a short-lived connection to
+// the coordinator (a CLI command, or a worker asking what to be).
+func clientNode() uint16 {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	span := uint16(0xFFFE - firstClient + 1)
+	return firstClient + binary.BigEndian.Uint16(b[:])%span
+}
+
+// coordAddr is where the coordinator listens, for this worker's config.
+func (cfg *WorkerConfig) coordAddr() (network, addr string) {
+	if cfg.Join != "" {
+		return "tcp", cfg.Join
+	}
+	return "unix", dirLayout{cfg.Dir}.Coordinator()
+}
+
+func (cfg *WorkerConfig) nodeOptions() []ipc.Option {
+	opts := []ipc.Option{ipc.WithSecret(cfg.Secret), ipc.WithLogger(cfg.Log)}
+	if cfg.TLS != nil {
+		opts = append(opts, ipc.WithTLS(cfg.TLS))
+	}
+	return opts
+}
+
+// join asks the coordinator, over a short-lived link, which node this
+// worker is and which world it runs, and pulls that world.
+func join(ctx context.Context, cfg *WorkerConfig) (joinResp, []byte, error) {
+	var resp joinResp
+	cl, err := Dial(ctx, DialConfig{Dir: cfg.Dir, Addr: cfg.Join, TLS: cfg.TLS, Secret: cfg.Secret, Log: cfg.Log})
+	if err != nil {
+		return resp, nil, fmt.Errorf("cluster: worker: %w", err)
+	}
+	defer cl.Close()
+	host, _ := os.Hostname()
+	if err := cl.do(ctx, kindJoin, joinReq{Node: cfg.Node, Pid: os.Getpid(), Host: host}, &resp); err != nil {
+		return resp, nil, fmt.Errorf("cluster: worker: join the coordinator: %w", err)
+	}
+	if resp.Node == 0 || resp.Node > maxWorkerNode || !slices.Contains(resp.Hosts, resp.Node) {
+		return resp, nil, fmt.Errorf("cluster: worker: the coordinator assigned node %d hosting %v, which is not a valid worker", resp.Node, resp.Hosts)
+	}
+	if cfg.Node != 0 && resp.Node != cfg.Node {
+		return resp, nil, fmt.Errorf("cluster: worker: started as node %d but the coordinator says %d", cfg.Node, resp.Node)
+	}
+	var world []byte
+	if resp.World != nil {
+		if world, err = pull(ctx, cl.n, coordNode, *resp.World); err != nil {
+			return resp, nil, fmt.Errorf("cluster: worker %d: fetch its world: %w", resp.Node, err)
+		}
+	}
+	return resp, world, nil
+}
+
+// pull reads a blob from node's blob table.
+func pull(ctx context.Context, c caller, node uint16, ref blobRef) ([]byte, error) {
+	if ref.Size == 0 {
+		return nil, nil
+	}
+	tagged, err := jsonTagged(tagBlob, ref)
+	if err != nil {
+		return nil, err
+	}
+	return unwrap(ctx, c, node, tagged)
+}
+
+func jsonTagged(tag byte, v any) ([]byte, error) {
+	b, err := marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{tag}, b...), nil
+}
+
+// startWorker joins the cluster and brings the worker's node up: scheduler
+// (restored from the assigned world), ipc node, listener for peers, link to
+// the coordinator. It starts paused: the coordinator resumes it once the
+// links and routes of the cluster are in place.
+func startWorker(ctx context.Context, cfg WorkerConfig) (*worker, error) {
+	jr, blob, err := join(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	w := &worker{cfg: cfg, reg: cfg.Registry, log: cfg.Log.With("node", jr.Node), node: jr.Node, hosts: jr.Hosts,
+		reqs: make(chan *request, 64), paused: true, marks: map[uint64]bool{}, waiters: map[tasklet.ID][]chan struct{}{}, host: host}
+	w.handler, w.endCtx = context.WithCancel(context.Background())
+	opts := []scheduler.Option{scheduler.WithKindNames(w.reg.KindName), scheduler.WithErrorHandler(w.taskletFailed),
+		scheduler.WithCheckpoint(1, 0, w.preempt)}
+	if blob == nil {
+		w.s = scheduler.New(append(opts, scheduler.WithNode(jr.Node), scheduler.WithClock(scheduler.NewRealClock(0)))...)
+	} else {
+		world, err := w.reg.LoadWorld(blob)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: worker %d: load its world (%d bytes): %w", jr.Node, len(blob), err)
+		}
+		if world.Node != jr.Node {
+			return nil, fmt.Errorf("cluster: worker %d: was given the world of node %d", jr.Node, world.Node)
+		}
+		if w.s, err = scheduler.Restore(world, append(opts, scheduler.WithClock(scheduler.NewRealClock(world.Clock)))...); err != nil {
+			return nil, fmt.Errorf("cluster: worker %d: %w", jr.Node, err)
+		}
+	}
+	w.hold = w.s.Hold() // input from peers may always come: idle is not a deadlock
+	w.n = ipc.NewNode(w.s, w.reg, cfg.nodeOptions()...)
+	if len(jr.Hosts) > 1 {
+		w.s.SetRemote(newMergedRemote(w.n, w.s, jr.Hosts))
+	}
+	w.marker = w.s.NewChannel(1 << 16)
+	w.stats = WorkerStats{Node: w.node, Hosts: w.hosts, Pid: os.Getpid(), Host: host, Paused: true,
+		Tasklets: w.s.Len(), RunnableNow: w.s.RunCount(), Steps: w.s.Steps()}
+	w.publish()
+	w.serveAll()
+	if err := w.up(ctx); err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// up listens for peers, links to the coordinator and says it is ready.
+func (w *worker) up(ctx context.Context) error {
+	network, addr := "unix", ""
+	if w.cfg.Join != "" {
+		network = "tcp"
+		listen := w.cfg.Listen
+		if listen == "" {
+			listen = ":0"
+		}
+		if err := w.n.Listen(w.handler, "tcp", listen); err != nil {
+			return fmt.Errorf("cluster: worker %d: %w", w.node, err)
+		}
+		var err error
+		if addr, err = w.advertise(); err != nil {
+			return err
+		}
+	} else {
+		addr = dirLayout{w.cfg.Dir}.Worker(w.node)
+		if err := checkSockPath(addr); err != nil {
+			return err
+		}
+		if err := w.n.Listen(w.handler, "unix", addr); err != nil {
+			return fmt.Errorf("cluster: worker %d: %w", w.node, err)
+		}
+	}
+	cn, caddr := w.cfg.coordAddr()
+	peer, err := w.n.Dial(ctx, cn, caddr)
+	if err != nil {
+		return fmt.Errorf("cluster: worker %d: link to the coordinator: %w", w.node, err)
+	}
+	if peer != coordNode {
+		return fmt.Errorf("cluster: worker %d: %s is node %d, not the coordinator", w.node, caddr, peer)
+	}
+	rr := readyReq{Node: w.node, Network: network, Addr: addr, Marker: w.marker, Pid: os.Getpid(), Host: w.host}
+	if err := call(ctx, w.n, coordNode, kindReady, rr, nil); err != nil {
+		return fmt.Errorf("cluster: worker %d: announce itself: %w", w.node, err)
+	}
+	go w.watchCoordinator()
+	return nil
+}
+
+// advertise is the address peers dial to reach this TCP worker.
+func (w *worker) advertise() (string, error) {
+	if w.cfg.Advertise != "" {
+		return w.cfg.Advertise, nil
+	}
+	var port string
+	for _, a := range w.n.Addrs() {
+		if ta, ok := a.(*net.TCPAddr); ok {
+			if !ta.IP.IsUnspecified() {
+				return ta.String(), nil
+			}
+			_, port, _ = net.SplitHostPort(ta.String())
+		}
+	}
+	if port == "" {
+		return "", fmt.Errorf("cluster: worker %d: no TCP listener to advertise", w.node)
+	}
+	// The local address of a route to the coordinator is one peers can reach
+	// (no packet is sent for a UDP "dial").
+	c, err := net.Dial("udp", w.cfg.Join)
+	if err != nil {
+		return "", fmt.Errorf("cluster: worker %d: find this host's address (give --advertise HOST:PORT): %w", w.node, err)
+	}
+	defer c.Close()
+	host, _, _ := net.SplitHostPort(c.LocalAddr().String())
+	return net.JoinHostPort(host, port), nil
+}
+
+// watchCoordinator stops the worker when its link to the coordinator drops.
+func (w *worker) watchCoordinator() {
+	tk := time.NewTicker(100 * time.Millisecond)
+	defer tk.Stop()
+	for {
+		select {
+		case <-w.handler.Done():
+			return
+		case <-tk.C:
+		}
+		if !slices.Contains(w.n.Peers(), coordNode) {
+			w.stop(ErrCoordinatorLost)
+			return
+		}
+	}
+}

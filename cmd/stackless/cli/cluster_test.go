@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/cluster"
+)
+
+// envCLIMain makes this test binary act as the stackless command, so the
+// workers `cluster up` starts (os.Executable() worker ...) are real.
+const envCLIMain = "STACKLESS_CLI_TEST_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envCLIMain) == "1" {
+		os.Exit(Execute())
+	}
+	os.Exit(m.Run())
+}
+
+// startUp runs `cluster up` in the background until the test ends and
+// returns once it says it is up.
+func startUp(t *testing.T, ctx context.Context, args ...string) (dir string, done <-chan int) {
+	t.Helper()
+	t.Setenv(envCLIMain, "1") // inherited by the workers
+	d, err := os.MkdirTemp("", "stcli")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(d) })
+	pr, pw := io.Pipe()
+	root := NewRoot()
+	root.SetArgs(append([]string{"cluster", "up", "--data", d}, args...))
+	root.SetOut(io.Discard)
+	root.SetErr(pw)
+	codes := make(chan int, 1)
+	go func() {
+		code := execute(ctx, root)
+		pw.Close()
+		codes <- code
+	}()
+	up := make(chan struct{})
+	var lines []string
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if strings.HasPrefix(sc.Text(), "cluster up:") {
+				close(up)
+			}
+		}
+	}()
+	select {
+	case <-up:
+	case code := <-codes:
+		t.Fatalf("cluster up exited with %d before it was up", code)
+	case <-ctx.Done():
+		t.Fatal("cluster up did not come up")
+	}
+	return d, codes
+}
+
+func TestClusterCommandsDriveARunningCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dir, done := startUp(t, ctx, "-n", "2", "--checkpoint-every", "0", "--balance-every", "0")
+	at := []string{"--cluster", dir}
+
+	var st cluster.Status
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "status", "-o", "json"}, at...)...)), &st))
+	require.Len(t, st.Workers, 2)
+	assert.Contains(t, runOK(t, append([]string{"cluster", "status"}, at...)...), "last checkpoint: generation")
+
+	var col cluster.SpawnResult
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "spawn", "collector", "-o", "json",
+		"--arg", "in=@chan", "--arg", "want=2", "--worker", "1"}, at...)...)), &col))
+	require.Len(t, col.Tasklets, 1)
+	in := col.Tasklets[0].Channels["in"].String()
+	out := runOK(t, append([]string{"cluster", "spawn", "work", "--count", "2", "--arg", "out=" + in, "--arg", "links=50000000",
+		"--worker", "1"}, at...)...)
+	assert.Contains(t, out, "2 tasklet(s) of kind work spawned")
+
+	var ps []cluster.TaskletView
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "ps", "-o", "json"}, at...)...)), &ps))
+	require.Len(t, ps, 3)
+	work := ps[1].ID
+	assert.Equal(t, "cluster.work", ps[1].Kind)
+	assert.Contains(t, runOK(t, append([]string{"cluster", "migrate", work.String(), "--to", "2"}, at...)...), "to worker 2")
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "ps", "-o", "json"}, at...)...)), &ps))
+	assert.Equal(t, uint16(2), ps[1].Worker, "ps shows where it runs now")
+	assert.Contains(t, runOK(t, append([]string{"cluster", "kill", ps[2].ID.String()}, at...)...), "killed on worker 1")
+
+	var cp cluster.CheckpointResult
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "checkpoint", "-o", "json"}, at...)...)), &cp))
+	assert.Positive(t, cp.Gen)
+	var rs cluster.RestoreResult
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "restore", "-n", "1", "-o", "json"}, at...)...)), &rs))
+	assert.Equal(t, cp.Gen, rs.Gen)
+	assert.Len(t, rs.Workers, 1)
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "ps", "-o", "json"}, at...)...)), &ps))
+	assert.Len(t, ps, 2, "the collector and the work that was not killed, now on the one worker")
+
+	assert.Contains(t, runOK(t, append([]string{"cluster", "down"}, at...)...), "cluster down")
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code)
+	case <-ctx.Done():
+		t.Fatal("cluster up did not end after down")
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "sock"))
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no socket left behind")
+}
+
+func TestClusterUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"cluster", "spawn"},
+		{"cluster", "spawn", "work", "--count", "0"},
+		{"cluster", "spawn", "work", "--arg", "novalue"},
+		{"cluster", "migrate", "t1"},
+		{"cluster", "migrate", "nonsense", "--to", "2"},
+		{"cluster", "restore", "x"},
+		{"cluster", "status", "--addr", "127.0.0.1:1"},
+		{"cluster", "up", "-n", "0"},
+		{"cluster", "up", "--place", "random"},
+		{"cluster", "up", "--listen", ":0"},
+		{"cluster", "certs"},
+		{"worker"},
+		{"worker", "--join", "h:1"},
+		{"worker", "--join", "h:1", "--cluster", "d"},
+	} {
+		code, _, errOut := run(t, args...)
+		assert.Equal(t, exitUsage, code, "%q: %s", args, errOut)
+	}
+}
+
+func TestClusterCommandsWithoutACluster(t *testing.T) {
+	code, _, errOut := run(t, "cluster", "status", "--cluster", t.TempDir(), "--timeout", "5s")
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, errOut, "secret", "it says what is missing")
+}
+
+func TestClusterCerts(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs")
+	assert.Contains(t, runOK(t, "cluster", "certs", "--out", dir, "--hosts", "localhost,127.0.0.1"), "certificates written")
+	for _, f := range []string{"ca.crt", "ca.key", "node.crt", "node.key"} {
+		_, err := os.Stat(filepath.Join(dir, f))
+		assert.NoError(t, err, f)
+	}
+	code, _, _ := run(t, "cluster", "certs", "--out", dir)
+	assert.Equal(t, exitFailure, code, "an existing CA is not overwritten")
+	tf := tlsFlags{dir: dir}
+	cfg, err := tf.load()
+	require.NoError(t, err)
+	assert.NotNil(t, cfg)
+	tf = tlsFlags{cert: filepath.Join(dir, "node.crt"), key: filepath.Join(dir, "node.key"), ca: filepath.Join(dir, "ca.crt")}
+	cfg, err = tf.load()
+	require.NoError(t, err, "the three files instead of the folder")
+	assert.NotNil(t, cfg)
+}

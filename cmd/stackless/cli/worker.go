@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackless-go/stackless/cluster"
+	"github.com/stackless-go/stackless/ipc"
+)
+
+// rejoinPause is how long a TCP worker waits before joining again.
+const rejoinPause = time.Second
+
+func newWorkerCmd() *cobra.Command {
+	var (
+		cfg    cluster.WorkerConfig
+		node   uint16
+		secret string
+		tf     tlsFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run one worker of a cluster (started by `cluster up`, or joining over TCP)",
+		Long: `Run one worker of a cluster.
+
+` + "`cluster up`" + ` starts its local workers itself, as this program with
+--cluster DIR --node N. On another machine, join a coordinator that runs
+` + "`cluster up --listen :PORT --tls CERTDIR`" + `:
+
+  stackless worker --join HOST:PORT --tls CERTDIR --secret FILE
+
+The worker gets a node number and an empty world, listens for its peers on
+--listen, and takes tasklets as the coordinator places or balances them.
+When the cluster is restored (or rolled back after a crash) a TCP worker
+joins again by itself; it stops when the cluster goes down.
+
+A program that registers its own kinds runs its own workers: the cluster
+re-executes the program that ran ` + "`cluster up`" + `.`,
+		Example: "  stackless worker --join 10.0.0.1:7070 --tls certs --secret secret",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			tc, err := tf.load()
+			if err != nil {
+				return err
+			}
+			cfg.TLS, cfg.Node = tc, node
+			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			switch {
+			case cfg.Join != "" && (cfg.Dir != "" || node != 0):
+				return usageErrorf("--join goes without --cluster and --node")
+			case cfg.Join == "" && (cfg.Dir == "" || node == 0):
+				return usageErrorf("%v", errNoWorkerTarget)
+			case cfg.Join != "" && tc == nil:
+				return usageErrorf("--join needs TLS: --tls CERTDIR (or --cert, --key and --ca)")
+			case cfg.Join != "" && secret == "":
+				return usageErrorf("--join needs --secret FILE (a copy of the cluster's DIR/secret)")
+			}
+			if secret != "" {
+				if cfg.Secret, err = ipc.LoadSecret(secret); err != nil {
+					return err
+				}
+			}
+			if cfg.Join == "" {
+				return cluster.RunWorker(ctx, cfg)
+			}
+			for {
+				err := cluster.RunWorker(ctx, cfg)
+				switch {
+				case err == nil:
+					fmt.Fprintln(cmd.ErrOrStderr(), "worker: the cluster went down")
+					return nil
+				case ctx.Err() != nil:
+					return ctx.Err()
+				case errors.Is(err, cluster.ErrRejoin), errors.Is(err, cluster.ErrCoordinatorLost):
+					fmt.Fprintf(cmd.ErrOrStderr(), "worker: %v; joining again\n", err)
+				default:
+					fmt.Fprintf(cmd.ErrOrStderr(), "worker: %v; trying again in %v\n", err, rejoinPause)
+				}
+				select {
+				case <-time.After(rejoinPause):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&cfg.Dir, "cluster", "", "cluster directory (a worker started by `cluster up`)")
+	fs.Uint16Var(&node, "node", 0, "node number (given by `cluster up`)")
+	fs.StringVar(&cfg.Join, "join", "", "coordinator's TCP address, for a worker on another machine")
+	fs.StringVar(&secret, "secret", "", "cluster secret file (default: DIR/secret of --cluster)")
+	fs.StringVar(&cfg.Listen, "listen", ":0", "TCP address to listen on for peer workers (with --join)")
+	fs.StringVar(&cfg.Advertise, "advertise", "", "address peers dial to reach this worker (default: found from the route to the coordinator)")
+	tf.add(fs)
+	return cmd
+}
