@@ -22,7 +22,12 @@ FUZZ_TARGETS ?= \
 	./pickle:FuzzLoadTasklet \
 	./pickle:FuzzLoadWorld \
 	./pickle:FuzzLoadChannel \
-	./pickle:FuzzInspect
+	./pickle:FuzzInspect \
+	./pickle:FuzzStructCodec \
+	./pickle:FuzzLoadValue \
+	./ipc:FuzzFrame \
+	./cluster:FuzzUnwrap \
+	./cluster:FuzzDecodeSnapshot
 
 # The race detector needs cgo, which needs a C compiler.
 CGO_ENABLED_NOW := $(shell $(GO) env CGO_ENABLED)
