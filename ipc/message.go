@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/internal/mpack"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
@@ -99,82 +100,82 @@ func appendMessage(b []byte, reg *pickle.Registry, m *message) ([]byte, error) {
 	if m.Kind == 0 || m.Kind > kLast {
 		return b, fmt.Errorf("ipc: encode: unknown message kind %d", m.Kind)
 	}
-	b = appendArray(b, fields[m.Kind])
-	b = appendUint(b, uint64(m.Kind))
+	b = mpack.AppendArrayLen(b, fields[m.Kind])
+	b = mpack.AppendUint(b, uint64(m.Kind))
 	var err error
 	switch m.Kind {
 	case kOp:
-		b = appendUint(b, uint64(m.Tasklet))
-		b = appendUint(b, uint64(m.Seq))
-		b = appendUint(b, m.Epoch)
-		b = appendArray(b, len(m.Cases))
+		b = mpack.AppendUint(b, uint64(m.Tasklet))
+		b = mpack.AppendUint(b, uint64(m.Seq))
+		b = mpack.AppendUint(b, m.Epoch)
+		b = mpack.AppendArrayLen(b, len(m.Cases))
 		for i := range m.Cases {
 			rc := &m.Cases[i]
-			b = appendArray(b, 4)
-			b = appendInt(b, int64(rc.Index))
-			b = appendUint(b, uint64(rc.Dir))
-			b = appendUint(b, uint64(rc.Chan))
+			b = mpack.AppendArrayLen(b, 4)
+			b = mpack.AppendInt(b, int64(rc.Index))
+			b = mpack.AppendUint(b, uint64(rc.Dir))
+			b = mpack.AppendUint(b, uint64(rc.Chan))
 			if b, err = reg.AppendValue(b, rc.Value); err != nil {
 				return b, fmt.Errorf("ipc: the value sent by tasklet %v on %v: %w", m.Tasklet, rc.Chan, err)
 			}
 		}
 	case kDone:
-		b = appendUint(b, uint64(m.Tasklet))
-		b = appendUint(b, uint64(m.Seq))
-		b = appendInt(b, int64(m.Idx))
-		b = appendUint(b, uint64(m.Chan))
-		b = appendBool(b, m.Recv)
-		b = appendUint(b, uint64(m.Node))
+		b = mpack.AppendUint(b, uint64(m.Tasklet))
+		b = mpack.AppendUint(b, uint64(m.Seq))
+		b = mpack.AppendInt(b, int64(m.Idx))
+		b = mpack.AppendUint(b, uint64(m.Chan))
+		b = mpack.AppendBool(b, m.Recv)
+		b = mpack.AppendUint(b, uint64(m.Node))
 		if b, err = reg.AppendValue(b, m.Value); err != nil {
 			return b, fmt.Errorf("ipc: the value received by tasklet %v on %v: %w", m.Tasklet, m.Chan, err)
 		}
 		b, err = reg.AppendError(b, m.Err)
 	case kCancel:
-		b = appendUint(b, uint64(m.Tasklet))
-		b = appendUint(b, uint64(m.Seq))
-		b = appendUint(b, uint64(m.Node))
+		b = mpack.AppendUint(b, uint64(m.Tasklet))
+		b = mpack.AppendUint(b, uint64(m.Seq))
+		b = mpack.AppendUint(b, uint64(m.Node))
 	case kClose:
-		b = appendUint(b, uint64(m.Chan))
+		b = mpack.AppendUint(b, uint64(m.Chan))
 	case kPost, kReturn:
-		b = appendUint(b, uint64(m.Chan))
+		b = mpack.AppendUint(b, uint64(m.Chan))
 		if b, err = reg.AppendValue(b, m.Value); err != nil {
 			return b, fmt.Errorf("ipc: the value posted to %v: %w", m.Chan, err)
 		}
 	case kMigrate:
-		b = appendUint(b, m.Epoch)
-		b = appendBool(b, m.Flag)
+		b = mpack.AppendUint(b, m.Epoch)
+		b = mpack.AppendBool(b, m.Flag)
 		b = append(b, m.Raw...)
-		b = appendArray(b, len(m.Timers))
+		b = mpack.AppendArrayLen(b, len(m.Timers))
 		for _, tm := range m.Timers {
-			b = appendArray(b, 2)
-			b = appendInt(b, int64(tm.At))
-			b = appendInt(b, int64(tm.Case))
+			b = mpack.AppendArrayLen(b, 2)
+			b = mpack.AppendInt(b, int64(tm.At))
+			b = mpack.AppendInt(b, int64(tm.Case))
 		}
 	case kMigrated:
-		b = appendUint(b, uint64(m.Tasklet))
-		b = appendUint(b, m.Epoch)
+		b = mpack.AppendUint(b, uint64(m.Tasklet))
+		b = mpack.AppendUint(b, m.Epoch)
 		b = appendOptStr(b, m.Text)
 	case kRedirect:
-		b = appendUint(b, uint64(m.Tasklet))
-		b = appendUint(b, uint64(m.Seq))
-		b = appendUint(b, uint64(m.Node))
-		b = appendUint(b, m.Epoch)
+		b = mpack.AppendUint(b, uint64(m.Tasklet))
+		b = mpack.AppendUint(b, uint64(m.Seq))
+		b = mpack.AppendUint(b, uint64(m.Node))
+		b = mpack.AppendUint(b, m.Epoch)
 	case kRedirected:
-		b = appendUint(b, uint64(m.Tasklet))
-		b = appendUint(b, uint64(m.Seq))
+		b = mpack.AppendUint(b, uint64(m.Tasklet))
+		b = mpack.AppendUint(b, uint64(m.Seq))
 	case kSettled:
-		b = appendUint(b, uint64(m.Tasklet))
+		b = mpack.AppendUint(b, uint64(m.Tasklet))
 	case kPing, kPong:
-		b = appendUint(b, m.ID)
+		b = mpack.AppendUint(b, m.ID)
 	case kControl:
-		b = appendUint(b, m.ID)
-		b = appendStr(b, m.Text)
+		b = mpack.AppendUint(b, m.ID)
+		b = mpack.AppendStr(b, m.Text)
 		b = appendBin(b, m.Payload)
 	case kReply:
-		b = appendUint(b, m.ID)
+		b = mpack.AppendUint(b, m.ID)
 		b = appendBin(b, m.Payload)
 		b = appendOptStr(b, m.Text)
-		b = appendUint(b, uint64(m.Idx))
+		b = mpack.AppendUint(b, uint64(m.Idx))
 	}
 	return b, err
 }

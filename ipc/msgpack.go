@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/stackless-go/stackless/internal/mpack"
 	"github.com/stackless-go/stackless/pickle"
 )
 
@@ -13,92 +14,20 @@ import (
 // Encoder and never allocates. Values and errors go through the pickle
 // registry's typed encoding.
 
-func appendArray(b []byte, n int) []byte {
-	switch {
-	case n < 16:
-		return append(b, 0x90|byte(n))
-	case n <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xdc), uint16(n))
-	}
-	return binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
-}
-
-func appendUint(b []byte, v uint64) []byte {
-	switch {
-	case v <= 0x7f:
-		return append(b, byte(v))
-	case v <= math.MaxUint8:
-		return append(b, 0xcc, byte(v))
-	case v <= math.MaxUint16:
-		return binary.BigEndian.AppendUint16(append(b, 0xcd), uint16(v))
-	case v <= math.MaxUint32:
-		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(v))
-	}
-	return binary.BigEndian.AppendUint64(append(b, 0xcf), v)
-}
-
-func appendInt(b []byte, v int64) []byte {
-	switch {
-	case v >= 0:
-		return appendUint(b, uint64(v))
-	case v >= -32:
-		return append(b, byte(int8(v)))
-	case v >= math.MinInt8:
-		return append(b, 0xd0, byte(int8(v)))
-	case v >= math.MinInt16:
-		return binary.BigEndian.AppendUint16(append(b, 0xd1), uint16(int16(v)))
-	case v >= math.MinInt32:
-		return binary.BigEndian.AppendUint32(append(b, 0xd2), uint32(int32(v)))
-	}
-	return binary.BigEndian.AppendUint64(append(b, 0xd3), uint64(v))
-}
-
-func appendBool(b []byte, v bool) []byte {
-	if v {
-		return append(b, 0xc3)
-	}
-	return append(b, 0xc2)
-}
-
-func appendNil(b []byte) []byte { return append(b, 0xc0) }
-
-func appendStr(b []byte, s string) []byte {
-	n := len(s)
-	switch {
-	case n < 32:
-		b = append(b, 0xa0|byte(n))
-	case n <= math.MaxUint8:
-		b = append(b, 0xd9, byte(n))
-	case n <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, 0xda), uint16(n))
-	default:
-		b = binary.BigEndian.AppendUint32(append(b, 0xdb), uint32(n))
-	}
-	return append(b, s...)
-}
-
 // appendOptStr writes "" as nil, so an absent error text costs one byte.
 func appendOptStr(b []byte, s string) []byte {
 	if s == "" {
-		return appendNil(b)
+		return mpack.AppendNil(b)
 	}
-	return appendStr(b, s)
+	return mpack.AppendStr(b, s)
 }
 
+// appendBin writes nil bytes as nil, so an absent payload costs one byte.
 func appendBin(b []byte, p []byte) []byte {
 	if p == nil {
-		return appendNil(b)
+		return mpack.AppendNil(b)
 	}
-	n := len(p)
-	switch {
-	case n <= math.MaxUint8:
-		b = append(b, 0xc4, byte(n))
-	case n <= math.MaxUint16:
-		b = binary.BigEndian.AppendUint16(append(b, 0xc5), uint16(n))
-	default:
-		b = binary.BigEndian.AppendUint32(append(b, 0xc6), uint32(n))
-	}
-	return append(b, p...)
+	return mpack.AppendBin(b, p)
 }
 
 // cursor reads a message envelope from a frame body that pickle.ScanAll

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/stackless-go/stackless/internal/mpack"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -123,7 +124,7 @@ func (b *planBuilder) structPlan(t reflect.Type) *structPlan {
 			return false
 		}
 		names[f.name] = true
-		f.key = appendStr(nil, f.name)
+		f.key = mpack.AppendStr(nil, f.name)
 		*list = append(*list, f)
 		return true
 	}

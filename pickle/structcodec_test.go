@@ -17,6 +17,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/internal/mpack"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
 )
@@ -280,7 +281,7 @@ type scAsArray struct {
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 func fixmap(n int) []byte        { return []byte{0x80 | byte(n)} }
-func str(s string) []byte        { return appendStr(nil, s) }
+func str(s string) []byte        { return mpack.AppendStr(nil, s) }
 
 var nil8 = []byte{0xc0}
 

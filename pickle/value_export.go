@@ -3,6 +3,7 @@ package pickle
 import (
 	"encoding/binary"
 
+	"github.com/stackless-go/stackless/internal/mpack"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -24,9 +25,9 @@ func (r *Registry) AppendValue(dst []byte, v any) ([]byte, error) {
 	case nil:
 		return append(dst, 0xc0), nil
 	case int:
-		return appendInt(append(dst, 0x92, 0xa3, 'i', 'n', 't'), int64(x)), nil
+		return mpack.AppendInt(append(dst, 0x92, 0xa3, 'i', 'n', 't'), int64(x)), nil
 	case int64:
-		return appendInt(append(dst, 0x92, 0xa5, 'i', 'n', 't', '6', '4'), x), nil
+		return mpack.AppendInt(append(dst, 0x92, 0xa5, 'i', 'n', 't', '6', '4'), x), nil
 	case bool:
 		b := byte(0xc2)
 		if x {
