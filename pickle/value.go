@@ -70,19 +70,26 @@ func (r *Registry) encodeValue(e *msgpack.Encoder, v any) error {
 	return e.Encode(v)
 }
 
-func (r *Registry) decodeValue(d *msgpack.Decoder) (any, error) {
+// named reads the head that typed values and errors share: nil, or a
+// two-element array whose first element is a name.
+func named(d *msgpack.Decoder, rule string) (name string, isNil bool, err error) {
 	code, err := d.PeekCode()
 	if err != nil {
-		return nil, err
+		return "", false, err
 	}
 	if code == 0xc0 {
-		return nil, d.DecodeNil()
+		return "", true, d.DecodeNil()
 	}
 	if n, err := d.DecodeArrayLen(); err != nil || n != 2 {
-		return nil, fmt.Errorf("%w: a value must be [type, payload]", ErrCorrupt)
+		return "", false, fmt.Errorf("%w: %s", ErrCorrupt, rule)
 	}
-	name, err := d.DecodeString()
-	if err != nil {
+	name, err = d.DecodeString()
+	return name, false, err
+}
+
+func (r *Registry) decodeValue(d *msgpack.Decoder) (any, error) {
+	name, isNil, err := named(d, "a value must be [type, payload]")
+	if isNil || err != nil {
 		return nil, err
 	}
 	switch name {
@@ -153,18 +160,8 @@ func (r *Registry) errorName(err error) (name string) {
 }
 
 func (r *Registry) decodeError(d *msgpack.Decoder) (error, error) {
-	code, err := d.PeekCode()
-	if err != nil {
-		return nil, err
-	}
-	if code == 0xc0 {
-		return nil, d.DecodeNil()
-	}
-	if n, err := d.DecodeArrayLen(); err != nil || n != 2 {
-		return nil, fmt.Errorf("%w: an error must be [name, message]", ErrCorrupt)
-	}
-	name, err := d.DecodeString()
-	if err != nil {
+	name, isNil, err := named(d, "an error must be [name, message]")
+	if isNil || err != nil {
 		return nil, err
 	}
 	msg, err := d.DecodeString()
