@@ -164,8 +164,12 @@ func (c *Coordinator) placeSpawn(req SpawnRequest) (map[uint16]int, error) {
 	return counts, nil
 }
 
-// PS lists every tasklet of the cluster, by ID.
+// PS lists every tasklet of the cluster, by ID. It holds off migrations and
+// the balancer while it asks the workers, so a tasklet on the move is never
+// listed twice or missed.
 func (c *Coordinator) PS(ctx context.Context) ([]TaskletView, error) {
+	c.op.Lock()
+	defer c.op.Unlock()
 	var out []TaskletView
 	var mu sync.Mutex
 	err := c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
@@ -182,8 +186,16 @@ func (c *Coordinator) PS(ctx context.Context) ([]TaskletView, error) {
 	return out, err
 }
 
-// Inspect describes one tasklet, with its behavior's exported fields.
+// Inspect describes one tasklet, with its behavior's exported fields. Like
+// PS, it does not run while a tasklet moves, which would hide it.
 func (c *Coordinator) Inspect(ctx context.Context, id tasklet.ID) (TaskletView, error) {
+	c.op.Lock()
+	defer c.op.Unlock()
+	return c.inspect(ctx, id)
+}
+
+// inspect is Inspect for callers that hold c.op.
+func (c *Coordinator) inspect(ctx context.Context, id tasklet.ID) (TaskletView, error) {
 	var v TaskletView
 	ok := false
 	var mu sync.Mutex
@@ -219,7 +231,7 @@ func (c *Coordinator) Migrate(ctx context.Context, id tasklet.ID, to uint16) (Mi
 	if !slices.ContainsFunc(c.readyWorkers(), func(w *workerRef) bool { return w.Node == to }) {
 		return MigrateResult{}, fmt.Errorf("cluster: migrate %v to worker %d: no such worker (see `stackless status`)", id, to)
 	}
-	v, err := c.Inspect(ctx, id)
+	v, err := c.inspect(ctx, id)
 	if err != nil {
 		return MigrateResult{}, err
 	}
@@ -277,9 +289,7 @@ func (c *Coordinator) Await(ctx context.Context, id tasklet.ID) (TaskletView, er
 		if err := ctx.Err(); err != nil {
 			return TaskletView{}, fmt.Errorf("cluster: await %v: %w", id, err)
 		}
-		c.op.Lock() // not during a restore, when workers come and go
-		v, err := c.Inspect(ctx, id)
-		c.op.Unlock()
+		v, err := c.Inspect(ctx, id) // not during a restore, when workers come and go
 		switch {
 		case errors.Is(err, ErrNoTasklet):
 			return v, err
