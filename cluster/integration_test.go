@@ -391,17 +391,34 @@ func TestBalancerSpreadsCPUBoundWork(t *testing.T) {
 		}
 		return n
 	}
-	n := perWorker()
-	for n[2] < 3 { // until the balancer has moved half of them
-		require.NoError(t, ctx.Err(), "the balancer never spread the work: %v", n)
-		n = perWorker()
+	status := func() cluster.Status {
+		st, err := c.Status(ctx)
+		require.NoError(t, err)
+		return st
+	}
+	// A moved tasklet shows in ps as soon as it lands on worker 2, a moment
+	// before the coordinator reads the worker's reply and counts the move, so
+	// wait for both.
+	n, st := perWorker(), status()
+	for n[2] < 3 || st.Migrations < 3 { // until the balancer has moved half of them
+		require.NoError(t, ctx.Err(), "the balancer never spread the work: %v, %d migrations", n, st.Migrations)
+		n, st = perWorker(), status()
 	}
 	assert.Equal(t, map[uint16]int{1: 3, 2: 3}, n)
-	st, err := c.Status(ctx)
-	require.NoError(t, err)
-	assert.GreaterOrEqual(t, st.Migrations, 3)
-	for _, w := range st.Workers {
-		assert.Positive(t, w.StepsPerSec, "worker %d computes", w.Node)
+	assert.Equal(t, 3, st.Migrations, "three moves, and no tasklet moved back and forth")
+	// Steps per second is measured over 100 ms slices and the balancer may act
+	// before the first one ends: wait until both workers report work.
+	computing := func(st cluster.Status) bool {
+		for _, w := range st.Workers {
+			if w.StepsPerSec <= 0 {
+				return false
+			}
+		}
+		return len(st.Workers) == 2
+	}
+	for !computing(st) {
+		require.NoError(t, ctx.Err(), "a worker never reported steps: %+v", st.Workers)
+		st = status()
 	}
 	for _, s := range res.Tasklets {
 		_, err := c.Kill(ctx, s.ID)

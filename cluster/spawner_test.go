@@ -14,9 +14,21 @@ type idle struct{ N int }
 
 func (i *idle) Step(t *tasklet.T) tasklet.Op { return t.Exit() }
 
+// registerForTest registers a spawner for one test, so the tests also pass
+// when run again in the same process (go test -count=N).
+func registerForTest(t *testing.T, kind string, fn Spawner) {
+	t.Helper()
+	require.NoError(t, RegisterSpawner(kind, fn))
+	t.Cleanup(func() {
+		spawners.Lock()
+		delete(spawners.m, kind)
+		spawners.Unlock()
+	})
+}
+
 func TestRegisterSpawnerRefusesMistakes(t *testing.T) {
 	ok := func(map[string]string) (tasklet.Behavior, error) { return &idle{}, nil }
-	require.NoError(t, RegisterSpawner("test.spawner.once", ok))
+	registerForTest(t, "test.spawner.once", ok)
 	for _, tc := range []struct {
 		name string
 		kind string
@@ -37,17 +49,17 @@ func TestRegisterSpawnerRefusesMistakes(t *testing.T) {
 }
 
 func TestBuildUnknownKindNamesTheKnownOnes(t *testing.T) {
-	require.NoError(t, RegisterSpawner("test.spawner.known", func(map[string]string) (tasklet.Behavior, error) { return &idle{}, nil }))
+	registerForTest(t, "test.spawner.known", func(map[string]string) (tasklet.Behavior, error) { return &idle{}, nil })
 	_, err := build("test.spawner.missing", nil)
 	require.ErrorIs(t, err, ErrUnknownSpawner)
 	assert.Contains(t, err.Error(), "test.spawner.known")
 }
 
 func TestBuildPassesArgs(t *testing.T) {
-	require.NoError(t, RegisterSpawner("test.spawner.args", func(args map[string]string) (tasklet.Behavior, error) {
+	registerForTest(t, "test.spawner.args", func(args map[string]string) (tasklet.Behavior, error) {
 		n, err := ArgInt(args, "n", 1)
 		return &idle{N: n}, err
-	}))
+	})
 	b, err := build("test.spawner.args", map[string]string{"n": "7"})
 	require.NoError(t, err)
 	assert.Equal(t, 7, b.(*idle).N)

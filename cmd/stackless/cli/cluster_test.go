@@ -48,8 +48,9 @@ func startUp(t *testing.T, ctx context.Context, args ...string) (dir string, don
 		codes <- code
 	}()
 	up := make(chan struct{})
-	var lines []string
+	read := make(chan []string, 1) // everything it printed, once it has ended
 	go func() {
+		var lines []string
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			lines = append(lines, sc.Text())
@@ -57,11 +58,12 @@ func startUp(t *testing.T, ctx context.Context, args ...string) (dir string, don
 				close(up)
 			}
 		}
+		read <- lines
 	}()
 	select {
 	case <-up:
 	case code := <-codes:
-		t.Fatalf("cluster up exited with %d before it was up", code)
+		t.Fatalf("cluster up exited with %d before it was up:\n%s", code, strings.Join(<-read, "\n"))
 	case <-ctx.Done():
 		t.Fatal("cluster up did not come up")
 	}
