@@ -147,11 +147,13 @@ func (c *Channel) PushSender(w Waiter) { c.send.push(w) }
 // PushReceiver queues a blocked receiver at the back.
 func (c *Channel) PushReceiver(w Waiter) { c.recv.push(w) }
 
-// PopSender takes the first live blocked sender.
-func (c *Channel) PopSender() (Waiter, bool) { return c.send.pop() }
+// PopSender takes the first live blocked sender into *w and reports
+// whether there was one.
+func (c *Channel) PopSender(w *Waiter) bool { return c.send.take(w) }
 
-// PopReceiver takes the first live blocked receiver.
-func (c *Channel) PopReceiver() (Waiter, bool) { return c.recv.pop() }
+// PopReceiver takes the first live blocked receiver into *w and reports
+// whether there was one.
+func (c *Channel) PopReceiver(w *Waiter) bool { return c.recv.take(w) }
 
 // ForgetSender takes one cancelled sender out of the balance; its entry is
 // dropped lazily.

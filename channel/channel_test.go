@@ -125,12 +125,12 @@ func TestWaiterQueuesFIFOAndBalance(t *testing.T) {
 	}
 	assert.Equal(t, []any{0, 1, 2}, order)
 	for i := range ts {
-		w, ok := c.PopSender()
+		w, ok := popSender(c)
 		require.True(t, ok)
 		assert.Same(t, ts[i], w.T)
 		assert.Equal(t, 2-i, c.Balance())
 	}
-	_, ok := c.PopSender()
+	_, ok := popSender(c)
 	assert.False(t, ok)
 
 	for _, tk := range ts {
@@ -138,7 +138,7 @@ func TestWaiterQueuesFIFOAndBalance(t *testing.T) {
 	}
 	assert.Equal(t, -3, c.Balance())
 	assert.True(t, c.HasReceivers())
-	w, ok := c.PopReceiver()
+	w, ok := popReceiver(c)
 	require.True(t, ok)
 	assert.Same(t, ts[0], w.T)
 	assert.Equal(t, -2, c.Balance())
@@ -162,10 +162,10 @@ func TestLazyRemoval(t *testing.T) {
 	}
 	assert.Equal(t, []*tasklet.T{ts[0], ts[2]}, live)
 
-	w, ok := c.PopReceiver()
+	w, ok := popReceiver(c)
 	require.True(t, ok)
 	assert.Same(t, ts[0], w.T)
-	w, ok = c.PopReceiver()
+	w, ok = popReceiver(c)
 	require.True(t, ok)
 	assert.Same(t, ts[2], w.T, "the stale entry is skipped")
 	assert.Equal(t, 0, c.recv.stale)
@@ -176,7 +176,7 @@ func TestLazyRemoval(t *testing.T) {
 	posted := Waiter{Value: "x", Case: -1}
 	assert.True(t, posted.Live())
 	c.PushSender(posted)
-	w, ok = c.PopSender()
+	w, ok = popSender(c)
 	require.True(t, ok)
 	assert.Nil(t, w.T)
 	assert.Equal(t, "x", w.Value)
@@ -208,7 +208,7 @@ func TestCompaction(t *testing.T) {
 	assert.Equal(t, -6, c.Balance())
 	var got []tasklet.ID
 	for {
-		w, ok := c.PopReceiver()
+		w, ok := popReceiver(c)
 		if !ok {
 			break
 		}
@@ -290,4 +290,16 @@ func TestRingGrowsFromWrappedState(t *testing.T) {
 	assert.Equal(t, 0, r.head)
 	assert.Equal(t, 8, len(r.buf))
 	assert.Equal(t, "e", r.at(2))
+}
+
+func popSender(c *Channel) (Waiter, bool) {
+	var w Waiter
+	ok := c.PopSender(&w)
+	return w, ok
+}
+
+func popReceiver(c *Channel) (Waiter, bool) {
+	var w Waiter
+	ok := c.PopReceiver(&w)
+	return w, ok
 }

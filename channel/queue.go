@@ -2,7 +2,8 @@ package channel
 
 // queue is a FIFO of waiters with lazy removal of stale entries: live counts
 // the entries whose tasklet still waits, stale the ones that were forgotten
-// but not yet dropped.
+// but not yet dropped. Its length is a power of two, so positions wrap with
+// a mask.
 type queue struct {
 	buf         []Waiter
 	head, len   int
@@ -13,32 +14,19 @@ func (q *queue) pushBack(w Waiter) {
 	if q.len == len(q.buf) {
 		q.grow()
 	}
-	i := q.head + q.len
-	if i >= len(q.buf) {
-		i -= len(q.buf)
-	}
-	q.buf[i] = w
+	q.buf[(q.head+q.len)&(len(q.buf)-1)] = w
 	q.len++
 }
 
 func (q *queue) popFront() Waiter {
 	e := q.buf[q.head]
 	q.buf[q.head] = Waiter{}
-	q.head++
-	if q.head == len(q.buf) {
-		q.head = 0
-	}
+	q.head = (q.head + 1) & (len(q.buf) - 1)
 	q.len--
 	return e
 }
 
-func (q *queue) at(i int) Waiter {
-	i += q.head
-	if i >= len(q.buf) {
-		i -= len(q.buf)
-	}
-	return q.buf[i]
-}
+func (q *queue) at(i int) Waiter { return q.buf[(q.head+i)&(len(q.buf)-1)] }
 
 func (q *queue) grow() {
 	buf := make([]Waiter, max(2*len(q.buf), 2))
@@ -49,6 +37,16 @@ func (q *queue) grow() {
 }
 
 func (q *queue) push(w Waiter) {
+	if q.stale == 0 && q.len < len(q.buf) { // the common case, small enough to inline
+		q.buf[(q.head+q.len)&(len(q.buf)-1)] = w
+		q.len++
+		q.live++
+		return
+	}
+	q.pushSlow(w)
+}
+
+func (q *queue) pushSlow(w Waiter) {
 	switch {
 	case q.live == 0 && q.stale > 0: // only stale entries left: drop them all
 		clear(q.buf)
@@ -60,19 +58,27 @@ func (q *queue) push(w Waiter) {
 	q.live++
 }
 
-func (q *queue) pop() (Waiter, bool) {
+// take moves the first live entry into *w, dropping stale ones before it.
+// It writes through a pointer: a rendezvous takes one waiter, and returning
+// the 32-byte entry by value costs more than the rest of the pop.
+func (q *queue) take(w *Waiter) bool {
 	if q.live == 0 {
-		return Waiter{}, false // only stale entries, if any: leave them for compaction
+		return false // only stale entries, if any: leave them for compaction
 	}
 	for q.len > 0 {
-		w := q.popFront()
-		if w.Live() {
+		e := &q.buf[q.head]
+		q.head = (q.head + 1) & (len(q.buf) - 1)
+		q.len--
+		if e.Live() {
+			*w = *e
+			*e = Waiter{}
 			q.live--
-			return w, true
+			return true
 		}
+		*e = Waiter{}
 		q.stale--
 	}
-	return Waiter{}, false
+	return false
 }
 
 func (q *queue) forget() {
@@ -93,7 +99,7 @@ func (q *queue) compact() {
 
 func (q *queue) replace(swap func(Waiter) (Waiter, bool)) bool {
 	for i := 0; i < q.len; i++ {
-		e := &q.buf[(q.head+i)%len(q.buf)]
+		e := &q.buf[(q.head+i)&(len(q.buf)-1)]
 		if !e.Live() {
 			continue
 		}

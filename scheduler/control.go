@@ -141,18 +141,11 @@ func (s *Scheduler) Close(id channel.ID) error {
 	}
 	s.touchChan(c)
 	c.SetClosed(true)
-	for {
-		w, ok := c.PopReceiver()
-		if !ok {
-			break
-		}
+	var w channel.Waiter
+	for c.PopReceiver(&w) {
 		s.receiverGets(w, nil, channel.ErrClosed)
 	}
-	for {
-		w, ok := c.PopSender()
-		if !ok {
-			break
-		}
+	for c.PopSender(&w) {
 		switch {
 		case w.T != nil:
 			s.wakeClosed(w)
@@ -309,7 +302,8 @@ func (s *Scheduler) postLocal(id channel.ID, v any) {
 		s.report(fmt.Errorf("scheduler: posted value %v was dropped: %v is closed", v, id))
 		return
 	}
-	if w, ok := c.PopReceiver(); ok {
+	var w channel.Waiter
+	if c.PopReceiver(&w) {
 		s.receiverGets(w, v, nil)
 		return
 	}

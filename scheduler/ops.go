@@ -43,7 +43,10 @@ func (s *Scheduler) isRemote(id channel.ID) bool {
 }
 
 func (s *Scheduler) opRecv(t *tasklet.T, id channel.ID) bool {
-	c := s.ch(id)
+	c := s.lastCh // s.ch, by hand: the inliner will not
+	if c == nil || c.ID() != id {
+		c = s.ch(id)
+	}
 	if c == nil {
 		if s.isRemote(id) {
 			t.WaitOn(id, false)
@@ -71,7 +74,10 @@ func (s *Scheduler) opRecv(t *tasklet.T, id channel.ID) bool {
 }
 
 func (s *Scheduler) opSend(t *tasklet.T, id channel.ID, v any) bool {
-	c := s.ch(id)
+	c := s.lastCh // s.ch, by hand: the inliner will not
+	if c == nil || c.ID() != id {
+		c = s.ch(id)
+	}
 	if c == nil {
 		if s.isRemote(id) {
 			t.SetCases([]tasklet.Case{tasklet.SendCase(id, v)}, false)
@@ -102,17 +108,18 @@ func (s *Scheduler) opSend(t *tasklet.T, id channel.ID, v any) bool {
 // it did; cont whether t keeps running.
 func (s *Scheduler) recvReady(t *tasklet.T, c *channel.Channel, idx int) (done, cont bool) {
 	s.touchChan(c)
+	var w channel.Waiter
 	if v, ok := c.BufPop(); ok {
 		deliver(t, v)
 		t.SetChosen(idx)
-		if w, ok := c.PopSender(); ok {
+		if c.PopSender(&w) {
 			c.BufPush(w.Offered())
 			s.senderDone(w)
 		}
 		s.dropIfIdle(c)
 		return true, true
 	}
-	if w, ok := c.PopSender(); ok {
+	if c.PopSender(&w) {
 		deliver(t, w.Offered())
 		t.SetChosen(idx)
 		if w.T == nil { // a posted value, or a remote sender
@@ -137,7 +144,8 @@ func (s *Scheduler) sendReady(t *tasklet.T, c *channel.Channel, v any, idx int) 
 		t.SetChosen(idx)
 		return true, true
 	}
-	if w, ok := c.PopReceiver(); ok {
+	var w channel.Waiter
+	if c.PopReceiver(&w) {
 		t.SetChosen(idx)
 		if w.T == nil { // a remote receiver
 			s.remoteFired(w, v, nil)
@@ -168,7 +176,11 @@ func (s *Scheduler) place(c *channel.Channel, caller, partner *tasklet.T, caller
 		// The partner runs at once: exec switches to it directly instead of
 		// putting it at the front of the run queue and taking it back off.
 		s.next = partner
-		s.runq.pushBack(caller)
+		if s.runq.room() {
+			s.runq.storeBack(caller)
+		} else {
+			s.runq.pushBack(caller)
+		}
 		return false
 	}
 	s.runq.pushBack(partner)

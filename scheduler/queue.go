@@ -3,7 +3,8 @@ package scheduler
 import "github.com/stackless-go/stackless/tasklet"
 
 // runQueue is a double-ended ring of tasklets: round robin at the back, and
-// "runs at once" at the front.
+// "runs at once" at the front. Its length is a power of two, so positions
+// wrap with a mask.
 type runQueue struct {
 	buf  []*tasklet.T
 	head int
@@ -18,13 +19,7 @@ func (q *runQueue) grow() {
 	q.buf, q.head = buf, 0
 }
 
-func (q *runQueue) at(i int) *tasklet.T {
-	i += q.head
-	if i >= len(q.buf) {
-		i -= len(q.buf)
-	}
-	return q.buf[i]
-}
+func (q *runQueue) at(i int) *tasklet.T { return q.buf[(q.head+i)&(len(q.buf)-1)] }
 
 func (q *runQueue) pushBack(t *tasklet.T) {
 	if q.n == len(q.buf) {
@@ -33,24 +28,22 @@ func (q *runQueue) pushBack(t *tasklet.T) {
 	q.storeBack(t)
 }
 
-// storeBack is pushBack once there is room; small enough to inline.
+// storeBack is pushBack once there is room. It inlines where pushBack cannot
+// (the grow call is too costly for the inliner), so the paths taken at every
+// yield and rendezvous call it after checking room themselves.
 func (q *runQueue) storeBack(t *tasklet.T) {
-	i := q.head + q.n
-	if i >= len(q.buf) {
-		i -= len(q.buf)
-	}
-	q.buf[i] = t
+	q.buf[(q.head+q.n)&(len(q.buf)-1)] = t
 	q.n++
 }
+
+// room reports whether storeBack may be used.
+func (q *runQueue) room() bool { return q.n < len(q.buf) }
 
 func (q *runQueue) pushFront(t *tasklet.T) {
 	if q.n == len(q.buf) {
 		q.grow()
 	}
-	q.head--
-	if q.head < 0 {
-		q.head = len(q.buf) - 1
-	}
+	q.head = (q.head - 1) & (len(q.buf) - 1)
 	q.buf[q.head] = t
 	q.n++
 }
@@ -58,10 +51,7 @@ func (q *runQueue) pushFront(t *tasklet.T) {
 func (q *runQueue) popFront() *tasklet.T {
 	t := q.buf[q.head]
 	q.buf[q.head] = nil
-	q.head++
-	if q.head == len(q.buf) {
-		q.head = 0
-	}
+	q.head = (q.head + 1) & (len(q.buf) - 1)
 	q.n--
 	return t
 }
@@ -82,13 +72,7 @@ func (q *runQueue) remove(t *tasklet.T) bool {
 	return false
 }
 
-func (q *runQueue) set(i int, t *tasklet.T) {
-	i += q.head
-	if i >= len(q.buf) {
-		i -= len(q.buf)
-	}
-	q.buf[i] = t
-}
+func (q *runQueue) set(i int, t *tasklet.T) { q.buf[(q.head+i)&(len(q.buf)-1)] = t }
 
 // table maps IDs to records through pages of consecutive IDs: IDs are handed
 // out in sequence, so spawning and dying cost an array store and a cached

@@ -104,15 +104,16 @@ func (s *Scheduler) rwait(w RemoteWait, g *remoteGroup) {
 // remote tasklet, or a TryRecv): buffered first, then from a blocked sender,
 // which wakes at the back of the run queue.
 func (s *Scheduler) take(c *channel.Channel) (any, bool) {
+	var w channel.Waiter
 	if v, ok := c.BufPop(); ok {
-		if w, ok := c.PopSender(); ok {
+		if c.PopSender(&w) {
 			c.BufPush(w.Offered())
 			s.senderDone(w)
 		}
 		s.dropIfIdle(c)
 		return v, true
 	}
-	if w, ok := c.PopSender(); ok {
+	if c.PopSender(&w) {
 		s.senderDone(w)
 		return w.Offered(), true
 	}
@@ -122,7 +123,8 @@ func (s *Scheduler) take(c *channel.Channel) (any, bool) {
 // give hands a value from a sender that does not wait in the queue (a
 // remote tasklet, or a TrySend) to a waiting receiver, or the buffer.
 func (s *Scheduler) give(c *channel.Channel, v any) bool {
-	if w, ok := c.PopReceiver(); ok {
+	var w channel.Waiter
+	if c.PopReceiver(&w) {
 		s.receiverGets(w, v, nil)
 		return true
 	}

@@ -138,7 +138,7 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 		}
 		t := s.runq.popFront()
 		if w == nil {
-			s.exec(t, nil)
+			s.burst(t)
 			continue
 		}
 		s.exec(t, w)
@@ -268,32 +268,25 @@ func (s *Scheduler) tickSafe() (panicked bool) {
 // tickWatch marks an exec inside Tick: one step, then the tasklet yields.
 var tickWatch = watch{slice: -1, total: -1}
 
-// exec runs t until it switches out. In a plain Run it then goes straight
-// on with the next runnable tasklet, for bursts of up to 256 switches, as
-// long as no posted input, failure or checkpoint needs the outer loop.
-func (s *Scheduler) exec(t *tasklet.T, w *watch) {
-	for burst := 0; ; burst++ {
+// burst runs t in a plain Run until it switches out, then goes straight on
+// with the next runnable tasklet, for up to 256 switches, as long as no
+// posted input, failure or checkpoint needs the outer loop. It is exec
+// without the watchdog: the loop every switch of a plain Run goes through,
+// so it carries no per-step checks it does not need.
+func (s *Scheduler) burst(t *tasklet.T) {
+	limit := 255
+	if s.ckpt.fn != nil {
+		limit = 0 // the checkpoint check lives in the outer loop
+	}
+	for n := 0; ; n++ {
 		if s.onSchedule != nil {
+			s.current = nil
 			s.onSchedule(s.prev, t.ID())
 		}
 		s.current = t
-		for run := 0; ; {
-			if w != nil {
-				if w.slice < 0 { // Tick: one step only
-					if run == 1 {
-						s.runq.pushBack(t)
-						break
-					}
-				} else if s.spent(t, w, run) {
-					break
-				}
-			}
+		for run := 1; ; run++ {
 			op, unread := t.Step()
 			s.steps++
-			run++
-			if w != nil && w.total > 0 {
-				w.total--
-			}
 			s.touch(t)
 			if unread != nil {
 				s.finish(t, unread)
@@ -303,10 +296,8 @@ func (s *Scheduler) exec(t *tasklet.T, w *watch) {
 				break
 			}
 			cont := s.apply(t, op)
-			if s.next != nil && (w != nil || len(s.immediate) != 0) {
-				s.frontNext() // only a plain Run switches directly
-			}
 			if len(s.immediate) != 0 {
+				s.frontNext()
 				if cont {
 					s.runq.pushFront(t)
 				}
@@ -316,26 +307,73 @@ func (s *Scheduler) exec(t *tasklet.T, w *watch) {
 			if !cont {
 				break
 			}
-			if s.timeslice > 0 && run >= s.timeslice && w == nil {
+			if s.timeslice > 0 && run >= s.timeslice {
 				s.runq.pushBack(t)
 				break
 			}
 		}
-		s.current = nil
 		s.prev = t.ID()
-		if w != nil || burst == 255 || s.inboxN.Load() != 0 || len(s.failed) != 0 || s.ckpt.fn != nil {
-			s.frontNext()
-			return
+		if n == limit || s.inboxN.Load() != 0 || len(s.failed) != 0 {
+			break
 		}
 		if t = s.next; t != nil {
 			s.next = nil
 			continue
 		}
 		if s.runq.n == 0 {
-			return
+			break
 		}
 		t = s.runq.popFront()
 	}
+	s.current = nil
+	s.frontNext()
+}
+
+// exec runs t under a watchdog (RunBudget, or Tick's one step) until it
+// switches out or the budget interrupts it.
+func (s *Scheduler) exec(t *tasklet.T, w *watch) {
+	if s.onSchedule != nil {
+		s.onSchedule(s.prev, t.ID())
+	}
+	s.current = t
+	for run := 0; ; {
+		if w.slice < 0 { // Tick: one step only
+			if run == 1 {
+				s.runq.pushBack(t)
+				break
+			}
+		} else if s.spent(t, w, run) {
+			break
+		}
+		op, unread := t.Step()
+		s.steps++
+		run++
+		if w.total > 0 {
+			w.total--
+		}
+		s.touch(t)
+		if unread != nil {
+			s.finish(t, unread)
+			if len(s.immediate) != 0 {
+				s.queueImmediate()
+			}
+			break
+		}
+		cont := s.apply(t, op)
+		s.frontNext() // only a plain Run switches directly
+		if len(s.immediate) != 0 {
+			if cont {
+				s.runq.pushFront(t)
+			}
+			s.queueImmediate()
+			break
+		}
+		if !cont {
+			break
+		}
+	}
+	s.current = nil
+	s.prev = t.ID()
 }
 
 // frontNext puts the tasklet chosen to run next at the front of the run
@@ -393,7 +431,11 @@ func (s *Scheduler) apply(t *tasklet.T, op tasklet.Op) bool {
 	case tasklet.OpContinue:
 		return true
 	case tasklet.OpYield:
-		s.runq.pushBack(t)
+		if s.runq.room() {
+			s.runq.storeBack(t)
+		} else {
+			s.runq.pushBack(t)
+		}
 		return false
 	case tasklet.OpRecv:
 		return s.opRecv(t, op.Chan())

@@ -260,6 +260,11 @@ func (s *Scheduler) ch(id channel.ID) *channel.Channel {
 	if c := s.lastCh; c != nil && c.ID() == id {
 		return c
 	}
+	return s.chLookup(id)
+}
+
+// chLookup is ch past its one-entry cache, kept apart so ch inlines.
+func (s *Scheduler) chLookup(id channel.ID) *channel.Channel {
 	c := s.chans.get(uint64(id))
 	if c != nil {
 		s.lastCh = c
