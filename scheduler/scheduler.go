@@ -41,6 +41,7 @@ type Scheduler struct {
 	kindName   func(tasklet.Behavior) string
 	ckpt       checkpointer
 	host       *tasklet.HostRef
+	block      tasklet.Block // records for Spawn
 	lastCh     *channel.Channel
 	next       *tasklet.T                  // runs next, ahead of the run queue (set by place, consumed by exec)
 	rwaits     map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
@@ -192,7 +193,7 @@ func (s *Scheduler) newTaskletID() tasklet.ID {
 
 // Spawn starts b as a new tasklet at the back of the run queue.
 func (s *Scheduler) Spawn(b tasklet.Behavior) tasklet.ID {
-	t := tasklet.Make(s.newTaskletID(), b, s.host)
+	t := s.block.Make(s.newTaskletID(), b, s.host)
 	s.tasks.put(uint64(t.ID()), t)
 	t.SetState(tasklet.Runnable)
 	s.runq.pushBack(t)
@@ -202,7 +203,7 @@ func (s *Scheduler) Spawn(b tasklet.Behavior) tasklet.ID {
 
 // SpawnPaused creates b as a tasklet that waits, paused, for Insert.
 func (s *Scheduler) SpawnPaused(b tasklet.Behavior) tasklet.ID {
-	t := tasklet.Make(s.newTaskletID(), b, s.host)
+	t := s.block.Make(s.newTaskletID(), b, s.host)
 	s.tasks.put(uint64(t.ID()), t)
 	t.SetState(tasklet.Paused)
 	s.paused++

@@ -128,7 +128,7 @@ func ChannelStateOf(c *channel.Channel) ChannelState {
 
 // record makes the tasklet record of a saved or arriving tasklet.
 func (s *Scheduler) record(ts *TaskletState) *tasklet.T {
-	t := tasklet.Make(ts.ID, ts.Behavior, s.host)
+	t := s.block.Make(ts.ID, ts.Behavior, s.host)
 	t.SetState(ts.State)
 	t.SetFlags(ts.Flags)
 	t.SetSteps(ts.Steps)

@@ -14,6 +14,29 @@ func Make(id ID, b Behavior, h *HostRef) *T {
 	return &T{id: id, b: b, host: h.r, chosen: -1}
 }
 
+// blockSize is how many records a Block allocates at once: enough to make
+// the allocation per spawn small, few enough that a long-lived tasklet keeps
+// only a few kilobytes of dead neighbours in memory.
+const blockSize = 32
+
+// Block hands out tasklet records from blocks allocated blockSize at a
+// time, so a program that spawns a million tasklets makes a thirty-second
+// of the allocations. A block stays in memory while any of its records is
+// referenced. The zero Block is ready to use; it is not safe for
+// concurrent use (a scheduler has one).
+type Block struct{ free []T }
+
+// Make is Make with a record from the block.
+func (a *Block) Make(id ID, b Behavior, h *HostRef) *T {
+	if len(a.free) == 0 {
+		a.free = make([]T, blockSize)
+	}
+	t := &a.free[0]
+	a.free = a.free[1:]
+	t.id, t.b, t.host, t.chosen = id, b, h.r, -1
+	return t
+}
+
 // State is the tasklet's life-cycle state.
 func (t *T) State() State { return t.state }
 
