@@ -161,7 +161,7 @@ func (s *Scheduler) Close(id channel.ID) error {
 
 func (s *Scheduler) wakeClosed(w channel.Waiter) {
 	w.T.Deliver(nil, channel.ErrClosed)
-	s.wakeWaiter(w)
+	s.wakeWaiter(w.T, w.Case)
 	s.runq.pushBack(w.T)
 }
 

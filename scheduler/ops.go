@@ -126,7 +126,7 @@ func (s *Scheduler) recvReady(t *tasklet.T, c *channel.Channel, idx int) (done, 
 			s.senderDone(w)
 			return true, true
 		}
-		s.wakeWaiter(w)
+		s.wakeWaiter(w.T, w.Case)
 		return true, s.place(c, t, w.T, false)
 	}
 	if c.Closed() {
@@ -152,7 +152,7 @@ func (s *Scheduler) sendReady(t *tasklet.T, c *channel.Channel, v any, idx int) 
 			return true, true
 		}
 		deliver(w.T, v)
-		s.wakeWaiter(w)
+		s.wakeWaiter(w.T, w.Case)
 		return true, s.place(c, t, w.T, true)
 	}
 	if !c.BufFull() {
@@ -187,17 +187,18 @@ func (s *Scheduler) place(c *channel.Channel, caller, partner *tasklet.T, caller
 	return true
 }
 
-// wakeWaiter ends the wait of a waiter's tasklet: its other select cases are
-// forgotten, and it becomes runnable (the caller queues it).
-func (s *Scheduler) wakeWaiter(w channel.Waiter) {
-	if w.Case < 0 {
-		w.T.NextWait() // a plain op: its only queue entry was the one popped
+// wakeWaiter ends the wait of a popped waiter's tasklet t, whose select
+// case cs (-1: a plain op) fired: its other cases are forgotten, and it
+// becomes runnable (the caller queues it).
+func (s *Scheduler) wakeWaiter(t *tasklet.T, cs int32) {
+	if cs < 0 {
+		t.NextWait() // a plain op: its only queue entry was the one popped
 	} else {
-		s.endWait(w.T, int(w.Case))
+		s.endWait(t, int(cs))
 	}
-	w.T.SetChosen(int(w.Case))
-	w.T.SetState(tasklet.Runnable)
-	s.touch(w.T)
+	t.SetChosen(int(cs))
+	t.SetState(tasklet.Runnable)
+	s.touch(t)
 }
 
 // cancelled is the fired index of a wait that ended with nothing completed

@@ -139,7 +139,7 @@ func (s *Scheduler) give(c *channel.Channel, v any) bool {
 func (s *Scheduler) senderDone(w channel.Waiter) {
 	switch {
 	case w.T != nil:
-		s.wakeWaiter(w)
+		s.wakeWaiter(w.T, w.Case)
 		s.runq.pushBack(w.T)
 	case w.Remote() != nil:
 		s.remoteFired(w, nil, nil)
@@ -158,7 +158,7 @@ func (s *Scheduler) receiverGets(w channel.Waiter, v any, err error) {
 	} else {
 		deliver(w.T, v)
 	}
-	s.wakeWaiter(w)
+	s.wakeWaiter(w.T, w.Case)
 	s.runq.pushBack(w.T)
 }
 
