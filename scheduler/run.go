@@ -289,10 +289,7 @@ func (s *Scheduler) burst(t *tasklet.T) {
 			s.steps++
 			s.touch(t)
 			if unread != nil {
-				s.finish(t, unread)
-				if len(s.immediate) != 0 {
-					s.queueImmediate()
-				}
+				s.unread(t, unread)
 				break
 			}
 			cont := s.apply(t, op)
@@ -353,10 +350,7 @@ func (s *Scheduler) exec(t *tasklet.T, w *watch) {
 		}
 		s.touch(t)
 		if unread != nil {
-			s.finish(t, unread)
-			if len(s.immediate) != 0 {
-				s.queueImmediate()
-			}
+			s.unread(t, unread)
 			break
 		}
 		cont := s.apply(t, op)
@@ -374,6 +368,15 @@ func (s *Scheduler) exec(t *tasklet.T, w *watch) {
 	}
 	s.current = nil
 	s.prev = t.ID()
+}
+
+// unread ends t, whose step left a delivered error unread: an uncaught
+// exception.
+func (s *Scheduler) unread(t *tasklet.T, err error) {
+	s.finish(t, err)
+	if len(s.immediate) != 0 {
+		s.queueImmediate()
+	}
 }
 
 // frontNext puts the tasklet chosen to run next at the front of the run
