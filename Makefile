@@ -18,6 +18,7 @@ FUZZTIME  ?= 30s
 FUZZ_TARGETS ?= \
 	./pickle:FuzzScan \
 	./store:FuzzStoreRecord \
+	./store:FuzzStoreSegment \
 	./store:FuzzSnapshotFile \
 	./pickle:FuzzLoadTasklet \
 	./pickle:FuzzLoadWorld \
@@ -65,7 +66,7 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "==> $$pkg $$fn for $(FUZZTIME)"; \
-		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME); \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s; \
 	done
 
 lint: fmt-check vet

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 )
@@ -24,6 +26,7 @@ type Checkpointer struct {
 
 	sinceFull int    // incremental checkpoints since the last full one
 	resumed   uint64 // generation the scheduler was restored from
+	sizeHint  int    // bytes of the last full checkpoint's segments
 
 	mu        sync.Mutex
 	last      uint64 // last generation written
@@ -124,76 +127,37 @@ func (c *Checkpointer) Checkpoint(s *scheduler.Scheduler) error {
 	full := !s.Tracking() || c.last == 0 || c.forceFull || c.sinceFull+1 >= c.fullEvery
 	c.forceFull = false
 	c.mu.Unlock()
-	cp := &Checkpoint{}
+	var b *batch
 	var err error
 	if full {
 		if s.Tracking() {
 			s.TakeChanges()
 		}
-		var recs []pickle.Record
-		cp.Meta, recs, err = c.reg.EncodeWorld(s.World())
-		cp.Records = toRecords(recs)
+		b, err = c.encodeWorld(s.World())
 		c.sinceFull = 0
 	} else {
-		err = c.encodeChanges(s, cp)
-		cp.Base = 1 // resolved to the previous generation when written
+		b, err = c.encodeChanges(s)
+		b.base = 1 // resolved to the previous generation when written
 		c.sinceFull++
 	}
 	if err != nil {
 		return fmt.Errorf("store: checkpoint: %w", err)
 	}
 	if c.async {
-		c.queue <- job{cp: cp}
+		c.queue <- job{b: b}
 		return nil
 	}
-	return c.write(cp)
+	return c.write(b)
 }
 
-func (c *Checkpointer) encodeChanges(s *scheduler.Scheduler, cp *Checkpoint) error {
-	ch := s.TakeChanges()
-	var err error
-	if cp.Meta, err = c.reg.DumpHeader(s.WorldHeader()); err != nil {
-		return err
-	}
-	cp.Records = make([]Record, 0, len(ch.Tasklets)+len(ch.Channels))
-	for _, id := range ch.Tasklets {
-		ts, err := s.TaskletState(id)
-		if err != nil {
-			return err
-		}
-		v, err := c.reg.DumpTasklet(&ts)
-		if err != nil {
-			return err
-		}
-		cp.Records = append(cp.Records, Record{Key: pickle.TaskletKey(id), Value: v})
-	}
-	for _, id := range ch.Channels {
-		cs, err := s.ChannelState(id)
-		if err != nil {
-			return err
-		}
-		v, err := c.reg.DumpChannel(&cs)
-		if err != nil {
-			return err
-		}
-		cp.Records = append(cp.Records, Record{Key: pickle.ChannelKey(id), Value: v})
-	}
-	for _, id := range ch.DeadTasklets {
-		cp.Deleted = append(cp.Deleted, pickle.TaskletKey(id))
-	}
-	for _, id := range ch.DeadChannels {
-		cp.Deleted = append(cp.Deleted, pickle.ChannelKey(id))
-	}
-	return nil
-}
-
-func (c *Checkpointer) write(cp *Checkpoint) error {
+func (c *Checkpointer) write(b *batch) error {
 	c.mu.Lock()
-	if cp.Base != 0 {
-		cp.Base = c.last
+	if b.base != 0 {
+		b.base = c.last
 	}
 	c.mu.Unlock()
-	gen, err := c.db.Save(cp)
+	gen, err := c.db.commit(b)
+	c.release(b)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
@@ -211,7 +175,7 @@ func (c *Checkpointer) write(cp *Checkpoint) error {
 // job is a checkpoint to write, or a flush to acknowledge once everything
 // queued before it is written.
 type job struct {
-	cp      *Checkpoint
+	b       *batch
 	flushed chan struct{}
 }
 
@@ -222,7 +186,7 @@ func (c *Checkpointer) writer() {
 			close(j.flushed)
 			continue
 		}
-		c.write(j.cp)
+		c.write(j.b)
 	}
 }
 
@@ -269,7 +233,9 @@ func (c *Checkpointer) Flush() error {
 	return c.err()
 }
 
-// LoadWorld decodes generation gen (0: the newest) of db.
+// LoadWorld decodes generation gen (0: the newest) of db. A big world is
+// decoded on two goroutines, so reg's upgrade functions (pickle.Upgrade)
+// may run concurrently.
 func LoadWorld(db *DB, reg *pickle.Registry, gen uint64) (*scheduler.World, uint64, error) {
 	if gen == 0 {
 		var err error
@@ -277,11 +243,17 @@ func LoadWorld(db *DB, reg *pickle.Registry, gen uint64) (*scheduler.World, uint
 			return nil, 0, err
 		}
 	}
-	cp, err := db.Load(gen)
+	var cp *Checkpoint
+	var recs []pickle.Record
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		cp, recs, err = loadRecords[pickle.Record](db, tx, gen)
+		return err
+	})
 	if err != nil {
 		return nil, gen, err
 	}
-	w, err := reg.DecodeWorld(cp.Meta, fromRecords(cp.Records))
+	w, err := decodeWorld(reg, cp.Meta, recs)
 	if err != nil {
 		return nil, gen, fmt.Errorf("store: generation %d of %s: %w", gen, db.Path(), err)
 	}

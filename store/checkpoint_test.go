@@ -138,3 +138,59 @@ func TestUnknownKindInStoreNamesIt(t *testing.T) {
 	assert.Contains(t, err.Error(), "testworld.feeder")
 	assert.Contains(t, err.Error(), "generation 1")
 }
+
+// TestBigWorldCheckpoints checkpoints a world big enough to be encoded and
+// decoded on two goroutines in many chunks, full and incremental (with
+// killed tasklets), and checks every generation against a plain encoding
+// and a restore against the original.
+func TestBigWorldCheckpoints(t *testing.T) {
+	reg := testworld.Registry()
+	db := openDB(t, store.WithKeep(0))
+	ck := store.NewCheckpointer(db, reg, store.WithFullEvery(3))
+	s := scheduler.New(scheduler.WithChangeTracking())
+	chans := testworld.Entities(s, 6000) // 12,000 records: ~6 chunks
+	require.NoError(t, ck.Checkpoint(s))
+	sameWorld(t, db, reg, ck.Last(), s)
+
+	infos := s.Tasklets()
+	for round := range 4 { // full, incremental, incremental, full
+		for i := round; i < len(chans); i += 37 {
+			s.Post(chans[i], round)
+		}
+		for i := round; i < len(infos); i += 101 {
+			require.NoError(t, s.Kill(infos[i].ID, true))
+		}
+		require.NoError(t, s.Tick())
+		require.NoError(t, ck.Checkpoint(s))
+		sameWorld(t, db, reg, ck.Last(), s)
+	}
+	assert.Less(t, s.Len(), len(infos), "tasklets were killed")
+	gens, err := db.List()
+	require.NoError(t, err)
+	require.Len(t, gens, 5)
+	assert.NotZero(t, gens[2].Deleted, "killed tasklets are tombstones in an incremental generation")
+
+	restored, err := store.Restore(db, reg, 0)
+	require.NoError(t, err)
+	assert.Equal(t, s.Len(), restored.Len())
+	wantMeta, want, err := reg.EncodeWorld(s.World())
+	require.NoError(t, err)
+	gotMeta, got, err := reg.EncodeWorld(restored.World())
+	require.NoError(t, err)
+	assert.Equal(t, wantMeta, gotMeta)
+	assert.Equal(t, want, got, "restored world")
+}
+
+func TestCheckpointRecordLimit(t *testing.T) {
+	db := openDB(t, store.WithMaxRecord(16))
+	ck := store.NewCheckpointer(db, testworld.Registry())
+	s := scheduler.New()
+	testworld.Entities(s, 3)
+	err := ck.Checkpoint(s)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "tasklet ")
+	assert.Contains(t, err.Error(), "over the 16-byte limit; raise it with store.WithMaxRecord")
+	gens, err := db.List()
+	require.NoError(t, err)
+	assert.Empty(t, gens, "nothing is stored")
+}

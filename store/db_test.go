@@ -498,13 +498,46 @@ func flipValue(bucket, key []byte, at int) func(tx *bolt.Tx) error {
 			return fmt.Errorf("no %q in %q", key, bucket)
 		}
 		v = slices.Clone(v)
-		v[at%len(v)] ^= 0x20
+		v[(at%len(v)+len(v))%len(v)] ^= 0x20 // a negative at counts from the end
 		return b.Put(key, v)
 	}
 }
 
+// reseal rewrites the segment stored under key in bucket with a payload
+// edit makes, stored under newKey with a valid checksum: damage that only the
+// segment parser, not the CRC, can catch.
+func reseal(bucket, key, newKey []byte, edit func(payload []byte) []byte) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		typ, payload, err := decodeValue(key, b.Get(key))
+		if err != nil || typ != recSegment {
+			return fmt.Errorf("no segment under %q in %q: %v", key, bucket, err)
+		}
+		payload = edit(slices.Clone(payload))
+		return errors.Join(b.Delete(key), b.Put(newKey, encodeValue(newKey, recSegment, payload)))
+	}
+}
+
+// segmentPayload packs entries (a key of "" ends the records; "-key" is a tombstone) as one segment payload.
+func segmentPayload(t testing.TB, kv ...string) []byte {
+	w := newSegWriter(nil, 1<<20)
+	for i := 0; i < len(kv); i += 2 {
+		var err error
+		if k, ok := strings.CutPrefix(kv[i], "-"); ok {
+			err = w.add(recTombstone, []byte(k), nil)
+		} else {
+			err = w.add(recData, []byte(kv[i]), []byte(kv[i+1]))
+		}
+		require.NoError(t, err)
+	}
+	segs := w.segments(nil)
+	require.Len(t, segs, 1)
+	return segs[0].value[valueHeaderSize:]
+}
+
 func TestCorruption(t *testing.T) {
-	// Generation 1: full {t/1, t/2, t/42}; 2: incremental on 1 (t/42 changed, t/2 deleted).
+	// Generation 1: full {t/1, t/2, t/42}, one segment stored under "t/1";
+	// 2: incremental on 1 (t/42 changed, t/2 deleted), one segment under "t/2".
 	setup := func(t *testing.T) string {
 		path := filepath.Join(t.TempDir(), "world.db")
 		db, err := Open(path)
@@ -516,31 +549,52 @@ func TestCorruption(t *testing.T) {
 		require.NoError(t, db.Close())
 		return path
 	}
+	seg1, seg2 := []byte("t/1"), []byte("t/2")
+	lastByte := -1 // flipValue wraps: the value of the segment's last record
 	cases := []struct {
 		name    string
 		edit    func(tx *bolt.Tx) error
 		load    uint64
 		gen     uint64
-		key     string // "" when the damage is not in a record
+		key     string // first key of the damaged segment; "" when the damage is not in a segment
 		reason  string
 		okLoad1 bool // generation 1 is undamaged and must still load
 	}{
-		{"flip record value", flipValue(genBucket(2), []byte("t/42"), 7), 2, 2, "t/42", "checksum mismatch", true},
-		{"flip crc", flipValue(genBucket(2), []byte("t/42"), 0), 2, 2, "t/42", "checksum mismatch", true},
-		{"flip type byte", flipValue(genBucket(2), []byte("t/42"), 4), 2, 2, "t/42", "checksum mismatch", true},
-		{"flip overwritten base record", flipValue(genBucket(1), []byte("t/42"), 5), 2, 1, "t/42", "checksum mismatch", false},
-		{"flip tombstone", flipValue(genBucket(2), []byte("t/2"), 1), 2, 2, "t/2", "checksum mismatch", true},
+		{"flip record value", flipValue(genBucket(2), seg2, lastByte), 2, 2, "t/2", "checksum mismatch", true},
+		{"flip crc", flipValue(genBucket(2), seg2, 0), 2, 2, "t/2", "checksum mismatch", true},
+		{"flip type byte", flipValue(genBucket(2), seg2, 4), 2, 2, "t/2", "checksum mismatch", true},
+		{"flip tombstone", flipValue(genBucket(2), seg2, valueHeaderSize), 2, 2, "t/2", "checksum mismatch", true},
+		{"flip overwritten base record", flipValue(genBucket(1), seg1, lastByte), 2, 1, "t/1", "checksum mismatch", false},
 		{"flip meta", flipValue(bucketMeta, genKey(2), 6), 2, 2, "", "checksum mismatch", true},
 		{"flip header", flipValue(bucketGens, genKey(2), 12), 2, 2, "", "checksum mismatch", true},
 		{"flip base header", flipValue(bucketGens, genKey(1), 20), 2, 1, "", "checksum mismatch", false},
-		{"truncated value", func(tx *bolt.Tx) error { return tx.Bucket(genBucket(1)).Put([]byte("t/1"), []byte{1, 2, 3}) }, 1, 1, "t/1", "shorter than", false},
+		{"truncated value", func(tx *bolt.Tx) error { return tx.Bucket(genBucket(1)).Put(seg1, []byte{1, 2, 3}) }, 1, 1, "t/1", "shorter than", false},
 		{"moved to other key", func(tx *bolt.Tx) error {
 			b := tx.Bucket(genBucket(1))
-			v := slices.Clone(b.Get([]byte("t/1")))
-			return errors.Join(b.Delete([]byte("t/1")), b.Put([]byte("t/0"), v))
+			v := slices.Clone(b.Get(seg1))
+			return errors.Join(b.Delete(seg1), b.Put([]byte("t/0"), v))
 		}, 1, 1, "t/0", "checksum mismatch", false},
-		{"record lost", func(tx *bolt.Tx) error { return tx.Bucket(genBucket(1)).Delete([]byte("t/1")) }, 1, 1, "", "found 2 records and 0 deletions, the generation header says 3 and 0", false},
+		{"segment lost", func(tx *bolt.Tx) error { return tx.Bucket(genBucket(1)).Delete(seg1) }, 1, 1, "", "found 0 records and 0 deletions, the generation header says 3 and 0", false},
 		{"base missing", func(tx *bolt.Tx) error { return tx.Bucket(bucketGens).Delete(genKey(1)) }, 2, 2, "", "its base generation 1 is missing", false},
+		// Well-formed checksums around bad structure.
+		{"not a segment", func(tx *bolt.Tx) error {
+			return tx.Bucket(genBucket(1)).Put(seg1, encodeValue(seg1, recMeta, []byte("x")))
+		}, 1, 1, "t/1", "found a meta where a segment of records belongs", false},
+		{"resealed under another key", reseal(genBucket(1), seg1, []byte("t/0"), func(p []byte) []byte { return p }),
+			1, 1, "t/0", `first entry's key "t/1" differs from the segment's key`, false},
+		{"value runs past the end", reseal(genBucket(1), seg1, seg1, func(p []byte) []byte { p[3] = 0x7f; return p }),
+			1, 1, "t/1", "run past the segment's end", false},
+		{"truncated entry", reseal(genBucket(1), seg1, seg1, func(p []byte) []byte { return p[:len(p)-1] }),
+			1, 1, "t/1", "run past the segment's end", false},
+		{"empty segment", reseal(genBucket(1), seg1, seg1, func(p []byte) []byte { return nil }),
+			1, 1, "t/1", "empty segment", false},
+		{"tombstone in a full generation", reseal(genBucket(1), seg1, seg1, func([]byte) []byte {
+			return segmentPayload(t, "-t/1", "", "t/2", "b", "t/42", "c")
+		}), 1, 1, "t/1", `tombstone "t/1" in a full generation`, false},
+		{"keys out of order across segments", func(tx *bolt.Tx) error {
+			k := []byte("t/3") // sorts after "t/1", before the "t/42" inside that segment
+			return tx.Bucket(genBucket(1)).Put(k, encodeValue(k, recSegment, segmentPayload(t, "t/3", "x")))
+		}, 1, 1, "t/3", `key "t/3" does not come after "t/42"`, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -557,7 +611,8 @@ func TestCorruption(t *testing.T) {
 			msg := err.Error()
 			assert.Contains(t, msg, fmt.Sprintf("in generation %d of %s", tc.gen, path))
 			if tc.key != "" {
-				assert.Contains(t, msg, fmt.Sprintf("store: corrupt record %q in generation", tc.key))
+				assert.Equal(t, "segment", ce.What)
+				assert.Contains(t, msg, fmt.Sprintf("store: corrupt record segment from %q in generation", tc.key))
 			}
 			assert.Contains(t, msg, tc.reason)
 			assert.Contains(t, msg, "restore an older generation with --gen")
@@ -629,6 +684,14 @@ func TestOpenRejects(t *testing.T) {
 		return tx.Bucket(bucketInfo).Put(keyFormat, encodeValue(keyFormat, recFormat, []byte{0, 0, 0, 9}))
 	})
 
+	old := filepath.Join(dir, "old.db")
+	db, err = Open(old)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	boltEdit(t, old, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketInfo).Put(keyFormat, encodeValue(keyFormat, recFormat, []byte{0, 0, 0, 1}))
+	})
+
 	cases := []struct {
 		name, path, want string
 		is               error
@@ -637,7 +700,8 @@ func TestOpenRejects(t *testing.T) {
 		{"garbage", garbage, "not a checkpoint database", nil},
 		{"big garbage", bigGarbage, "not a checkpoint database", nil},
 		{"foreign bbolt", foreign, `not a stackless checkpoint store (it has buckets ["users"]`, nil},
-		{"future format", future, "has format version 9; this build reads version 1; upgrade stackless", ErrVersion},
+		{"future format", future, "has format version 9; this build reads version 2; upgrade stackless", ErrVersion},
+		{"old format", old, "has format version 1, written by an older stackless; this build reads version 2 only", ErrVersion},
 		{"bad keep", filepath.Join(dir, "k.db"), "keep must be >= 0", nil},
 		{"missing dir", filepath.Join(dir, "no", "such", "w.db"), "no such file or directory", nil},
 	}

@@ -59,8 +59,8 @@ var (
 type CorruptError struct {
 	Path   string // database or snapshot file
 	Gen    uint64 // generation holding the damage (database only; 0 if not tied to a generation)
-	Key    []byte // damaged record's key, nil when the damage is not in a record
-	What   string // what is damaged when Key is nil: "meta", "generation header", ...
+	Key    []byte // damaged record's key (for a segment: its first key), nil when the damage is not in a record
+	What   string // what is damaged: "meta", "generation header", ...; "segment" with Key set
 	Offset int64  // byte offset in a snapshot file; -1 for damage inside a database
 	Reason string // what is wrong, e.g. "checksum mismatch"
 }
@@ -71,7 +71,10 @@ func (e *CorruptError) Error() string {
 			e.Path, e.Offset, e.Reason)
 	}
 	what := e.What
-	if e.Key != nil {
+	switch {
+	case e.Key != nil && e.What != "":
+		what = fmt.Sprintf("%s from %q", e.What, e.Key) // e.g. a segment of records, named by its first key
+	case e.Key != nil:
 		what = fmt.Sprintf("%q", e.Key)
 	}
 	if e.Gen == 0 {
@@ -97,12 +100,13 @@ const valueHeaderSize = 5
 type recType byte
 
 const (
-	recData      recType = 1 // a record's value, in a generation bucket
-	recTombstone recType = 2 // a deleted key, in a generation bucket; empty payload
+	recData      recType = 1 // a record: an entry of a segment (format 1: a whole value)
+	recTombstone recType = 2 // a deleted key: an entry of a segment with no value
 	recMeta      recType = 3 // a generation's Meta, in the meta bucket
 	recGenHeader recType = 4 // a generation header, in the gens bucket
 	recFormat    recType = 5 // the database format version, in the info bucket
-	recTypeMax           = recFormat
+	recSegment   recType = 6 // a segment of records and tombstones, in a generation bucket (see segment.go)
+	recTypeMax           = recSegment
 )
 
 func (t recType) String() string {
@@ -117,6 +121,8 @@ func (t recType) String() string {
 		return "generation header"
 	case recFormat:
 		return "format"
+	case recSegment:
+		return "segment"
 	}
 	return fmt.Sprintf("type %d", byte(t))
 }

@@ -1,0 +1,279 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// The Checkpointer encodes records straight into segments (no per-record
+// slices, no sort, no copy): a world's channels and tasklets each come in ID
+// order, and their keys sort by ID within each kind.
+
+// parallelMin is the smallest world whose records are encoded on two
+// goroutines; below it a goroutine costs more than it saves.
+const parallelMin = 4096
+
+// channelsFirst: channel keys sort before tasklet keys.
+var channelsFirst = bytes.Compare(pickle.ChannelKey(0), pickle.TaskletKey(0)) < 0
+
+// worldRecords is a world's records in key order: the channels, then the
+// tasklets (or the other way round if tasklet keys sort first).
+type worldRecords struct {
+	reg *pickle.Registry
+	w   *scheduler.World
+	n   int
+}
+
+// put encodes record i into sw.
+func (wr *worldRecords) put(sw *segWriter, i int) error {
+	nc, nt := len(wr.w.Channels), len(wr.w.Tasklets)
+	switch {
+	case channelsFirst && i < nc:
+		return putChannel(wr.reg, sw, &wr.w.Channels[i])
+	case channelsFirst:
+		return putTasklet(wr.reg, sw, &wr.w.Tasklets[i-nc])
+	case i < nt:
+		return putTasklet(wr.reg, sw, &wr.w.Tasklets[i])
+	}
+	return putChannel(wr.reg, sw, &wr.w.Channels[i-nt])
+}
+
+func putTasklet(reg *pickle.Registry, sw *segWriter, ts *scheduler.TaskletState) error {
+	sw.key = pickle.AppendTaskletKey(sw.key[:0], ts.ID)
+	start, err := sw.begin(recData, sw.key)
+	if err == nil {
+		if sw.buf, err = reg.AppendTasklet(sw.buf, ts); err != nil {
+			return err // names the tasklet
+		}
+		err = sw.end(recData, start)
+	}
+	if err != nil {
+		return fmt.Errorf("tasklet %v: %w", ts.ID, err)
+	}
+	return nil
+}
+
+func putChannel(reg *pickle.Registry, sw *segWriter, cs *scheduler.ChannelState) error {
+	sw.key = pickle.AppendChannelKey(sw.key[:0], cs.ID)
+	start, err := sw.begin(recData, sw.key)
+	if err == nil {
+		if sw.buf, err = reg.AppendChannel(sw.buf, cs); err != nil {
+			return err // names the channel
+		}
+		err = sw.end(recData, start)
+	}
+	if err != nil {
+		return fmt.Errorf("channel %v: %w", cs.ID, err)
+	}
+	return nil
+}
+
+// chunkRecords is how many records an encoding goroutine takes at a time.
+// Chunks are handed out in key order to whichever goroutine is free, so
+// both cores stay busy whatever the records cost (a tasklet costs about
+// twice a channel); every chunk ends its last segment.
+const chunkRecords = 2048
+
+// chunk locates the segments of one chunk in its writer.
+type chunk struct{ writer, from, to int }
+
+// encodeWorld encodes w (a copy the caller owns) as a full checkpoint: its
+// header as Meta, its records packed into segments, on two goroutines for
+// a big world.
+func (c *Checkpointer) encodeWorld(w *scheduler.World) (*batch, error) {
+	meta, err := c.reg.DumpHeader(w)
+	if err != nil {
+		return nil, err
+	}
+	if err := sortWorld(w); err != nil {
+		return nil, err
+	}
+	wr := &worldRecords{reg: c.reg, w: w, n: len(w.Tasklets) + len(w.Channels)}
+
+	workers := 1
+	if wr.n >= parallelMin && runtime.GOMAXPROCS(0) > 1 {
+		workers = 2
+	}
+	nchunks := (wr.n + chunkRecords - 1) / chunkRecords
+	chunks := make([]chunk, nchunks)
+	writers := make([]*segWriter, workers)
+	errs := make([]error, workers)
+	var next atomic.Int64
+	encode := func(p int) {
+		// Room for 3/4 of the last world: the goroutines rarely split the
+		// work more unevenly, so the buffer rarely grows (and copies) while encoding.
+		hint := c.sizeHint
+		if workers > 1 {
+			hint = hint * 3 / 4
+		}
+		sw := newSegWriter(c.db.bufs.get(hint), c.db.opts.maxRecord)
+		writers[p] = sw
+		for {
+			ci := int(next.Add(1) - 1)
+			if ci >= nchunks {
+				return
+			}
+			from := len(sw.spans)
+			sw.last = nil // sortWorld checked the order across chunks
+			for i := ci * chunkRecords; i < min((ci+1)*chunkRecords, wr.n); i++ {
+				if errs[p] = wr.put(sw, i); errs[p] != nil {
+					next.Store(int64(nchunks)) // stop the other goroutine too
+					return
+				}
+			}
+			sw.seal()
+			chunks[ci] = chunk{writer: p, from: from, to: len(sw.spans)}
+		}
+	}
+	if workers == 2 {
+		done := make(chan struct{})
+		go func() { defer close(done); encode(1) }()
+		encode(0)
+		<-done
+	} else {
+		encode(0)
+	}
+
+	b := &batch{nanos: time.Now().UnixNano(), meta: meta}
+	size := 0
+	for _, sw := range writers {
+		b.bufs = append(b.bufs, sw.buf)
+		b.h.nrec += sw.h.nrec
+		b.h.recBytes += sw.h.recBytes
+		size += len(sw.buf)
+	}
+	if err := errors.Join(errs...); err != nil {
+		c.release(b)
+		return nil, err
+	}
+	b.segs = make([]segment, 0, size/segmentTarget+2*nchunks)
+	for _, ch := range chunks {
+		b.segs = writers[ch.writer].appendSegments(b.segs, ch.from, ch.to)
+	}
+	c.sizeHint = size + size/8
+	return b, nil
+}
+
+// sortWorld puts a world's tasklets and channels in ID order (they usually
+// are) and rejects an ID listed twice.
+func sortWorld(w *scheduler.World) error {
+	if !isStrictlySorted(w.Tasklets, func(t *scheduler.TaskletState) tasklet.ID { return t.ID }) {
+		slices.SortFunc(w.Tasklets, func(a, b scheduler.TaskletState) int { return cmp.Compare(a.ID, b.ID) })
+		if !isStrictlySorted(w.Tasklets, func(t *scheduler.TaskletState) tasklet.ID { return t.ID }) {
+			return fmt.Errorf("the world lists a tasklet twice")
+		}
+	}
+	if !isStrictlySorted(w.Channels, func(c *scheduler.ChannelState) channel.ID { return c.ID }) {
+		slices.SortFunc(w.Channels, func(a, b scheduler.ChannelState) int { return cmp.Compare(a.ID, b.ID) })
+		if !isStrictlySorted(w.Channels, func(c *scheduler.ChannelState) channel.ID { return c.ID }) {
+			return fmt.Errorf("the world lists a channel twice")
+		}
+	}
+	return nil
+}
+
+func isStrictlySorted[E any, ID cmp.Ordered](s []E, id func(*E) ID) bool {
+	for i := 1; i < len(s); i++ {
+		if id(&s[i-1]) >= id(&s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// encodeChanges encodes what changed since the previous checkpoint: the
+// changed tasklets and channels and tombstones for the dead ones.
+func (c *Checkpointer) encodeChanges(s *scheduler.Scheduler) (*batch, error) {
+	ch := s.TakeChanges()
+	meta, err := c.reg.DumpHeader(s.WorldHeader())
+	if err != nil {
+		return nil, err
+	}
+	sw := newSegWriter(c.db.bufs.get(0), c.db.opts.maxRecord)
+	b := &batch{nanos: time.Now().UnixNano(), meta: meta}
+	channels := func() error {
+		return mergeIDs(ch.Channels, ch.DeadChannels, func(id channel.ID) error {
+			cs, err := s.ChannelState(id)
+			if err != nil {
+				return err
+			}
+			return putChannel(c.reg, sw, &cs)
+		}, func(id channel.ID) error {
+			sw.key = pickle.AppendChannelKey(sw.key[:0], id)
+			return sw.add(recTombstone, sw.key, nil)
+		})
+	}
+	tasklets := func() error {
+		return mergeIDs(ch.Tasklets, ch.DeadTasklets, func(id tasklet.ID) error {
+			ts, err := s.TaskletState(id)
+			if err != nil {
+				return err
+			}
+			return putTasklet(c.reg, sw, &ts)
+		}, func(id tasklet.ID) error {
+			sw.key = pickle.AppendTaskletKey(sw.key[:0], id)
+			return sw.add(recTombstone, sw.key, nil)
+		})
+	}
+	first, second := channels, tasklets
+	if !channelsFirst {
+		first, second = tasklets, channels
+	}
+	err = first()
+	if err == nil {
+		err = second()
+	}
+	b.segs, b.h, b.bufs = sw.segments(nil), sw.h, [][]byte{sw.buf}
+	if err != nil {
+		c.release(b)
+		return nil, err
+	}
+	return b, nil
+}
+
+// mergeIDs calls rec for every changed ID and del for every dead one, in
+// ascending ID order.
+func mergeIDs[ID cmp.Ordered](changed, dead []ID, rec, del func(ID) error) error {
+	changed, dead = sortedIDs(changed), sortedIDs(dead)
+	i, j := 0, 0
+	for i < len(changed) || j < len(dead) {
+		if j == len(dead) || (i < len(changed) && changed[i] < dead[j]) {
+			if err := rec(changed[i]); err != nil {
+				return err
+			}
+			i++
+			continue
+		}
+		if err := del(dead[j]); err != nil {
+			return err
+		}
+		j++
+	}
+	return nil
+}
+
+func sortedIDs[ID cmp.Ordered](ids []ID) []ID {
+	if slices.IsSorted(ids) {
+		return ids
+	}
+	return slices.Sorted(slices.Values(ids))
+}
+
+// release hands a batch's buffers back to the DB's pool.
+func (c *Checkpointer) release(b *batch) {
+	for _, buf := range b.bufs {
+		c.db.bufs.put(buf)
+	}
+	b.bufs = nil
+}
