@@ -62,7 +62,7 @@ func (c *Coordinator) Status(ctx context.Context) (Status, error) {
 	slices.SortFunc(st.Workers, func(a, b WorkerStats) int { return cmp.Compare(a.Node, b.Node) })
 	c.mu.Lock()
 	st.Routes = maps.Clone(c.routes)
-	st.LastGen, st.LastAt, st.Rollbacks, st.Migrations = c.lastGen, c.lastAt, c.rollbacks, c.migrated
+	st.LastGen, st.LastAt, st.Rollbacks, st.Migrations, st.Left = c.lastGen, c.lastAt, c.rollbacks, c.migrated, c.left
 	c.mu.Unlock()
 	return st, err
 }

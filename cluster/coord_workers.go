@@ -28,6 +28,7 @@ func (c *Coordinator) serveAll() {
 	reg(kindHello, jsonHandler(func(context.Context, none) (none, error) { return none{}, nil }))
 	reg(kindJoin, jsonHandler(c.handleJoin))
 	reg(kindReady, jsonHandler(c.handleReady))
+	reg(kindLeave, jsonHandler(c.handleLeave))
 	reg(kindStatus, jsonHandler(func(ctx context.Context, _ none) (Status, error) { return c.Status(ctx) }))
 	reg(kindSpawn, jsonHandler(func(ctx context.Context, r spawnReq) (SpawnResult, error) {
 		return c.Spawn(ctx, SpawnRequest{Kind: r.Kind, Args: r.Args, Count: r.Count, Worker: r.Worker, Place: r.Place})
@@ -62,6 +63,9 @@ func (c *Coordinator) handleJoin(_ context.Context, req joinReq) (joinResp, erro
 		}
 		e.taken = true
 		resp := joinResp{Node: e.p.Node, Hosts: e.p.Hosts}
+		if c.cfg.Listen != "" {
+			resp.ListenTCP = tcpListenAddr(c.cfg.Listen)
+		}
 		if e.world != nil {
 			ref := c.blobs.put(e.world)
 			resp.World = &ref
@@ -89,7 +93,7 @@ func (c *Coordinator) handleReady(_ context.Context, req readyReq) (none, error)
 		c.mu.Unlock()
 		return none{}, fmt.Errorf("cluster: worker %d is not part of this cluster (any more)", req.Node)
 	}
-	w.Network, w.Addr, w.Marker, w.Pid, w.Host, w.Ready = req.Network, req.Addr, req.Marker, req.Pid, req.Host, true
+	w.HostID, w.Unix, w.TCP, w.Marker, w.Pid, w.Host, w.Ready = req.HostID, req.Unix, req.TCP, req.Marker, req.Pid, req.Host, true
 	_, started := c.expect[req.Node]
 	c.mu.Unlock()
 	if started {
@@ -190,7 +194,7 @@ func (c *Coordinator) integrate(ctx context.Context, nodes []uint16) error {
 	}
 	var addrs []peerAddr
 	for _, w := range ready {
-		addrs = append(addrs, peerAddr{Node: w.Node, Network: w.Network, Addr: w.Addr, Marker: w.Marker})
+		addrs = append(addrs, peerAddr{Node: w.Node, HostID: w.HostID, Unix: w.Unix, TCP: w.TCP, Marker: w.Marker})
 	}
 	// The new ones dial the old ones, and among themselves the larger node
 	// dials the smaller, so every pair links once.
@@ -258,7 +262,7 @@ func (c *Coordinator) stopWorkers(rejoin bool) {
 	defer cancel()
 	_ = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
 		if w.Ready {
-			_ = call(ctx, c.n, w.Node, kindWStop, stopReq{Rejoin: rejoin && !w.Local}, nil)
+			_ = call(ctx, c.n, w.Node, kindWStop, stopReq{Rejoin: rejoin && !w.Local && !w.Leaving}, nil)
 		}
 		if w.Proc != nil {
 			if err := w.Proc.stop(stopGrace); err != nil {

@@ -55,6 +55,7 @@ type Coordinator struct {
 	rr        int
 	epoch     uint16
 	rollbacks int
+	left      int // workers that left the cluster cleanly
 	migrated  int
 	loads     map[uint16]workerLoad
 	closing   bool
@@ -65,16 +66,19 @@ type Coordinator struct {
 
 // workerRef is the coordinator's view of one worker.
 type workerRef struct {
-	Node    uint16
-	Hosts   []uint16
-	Local   bool
-	Proc    *proc
-	Network string
-	Addr    string
-	Marker  channel.ID
-	Pid     int
-	Host    string
-	Ready   bool
+	Node   uint16
+	Hosts  []uint16
+	Local  bool
+	Proc   *proc
+	HostID string // the host its unix socket is valid on
+	Unix   string // its unix socket ("" for a worker that joined over TCP)
+	TCP    string // its TCP address ("" when the cluster has no --listen)
+	Marker channel.ID
+	Pid    int
+	Host   string
+	Ready  bool
+	// Leaving: asked to leave; stopped, not told to join again.
+	Leaving bool
 }
 
 // expected is a placement waiting for the worker that will run it.
@@ -133,6 +137,9 @@ func (c *Coordinator) open(ctx context.Context) error {
 	}
 	secret, err := EnsureSecret(c.layout.Secret())
 	if err != nil {
+		return err
+	}
+	if _, err := ensureHostID(c.cfg.Dir); err != nil {
 		return err
 	}
 	db, err := store.Open(c.layout.DB(), store.WithTimeout(time.Second), store.WithKeep(c.cfg.Keep))

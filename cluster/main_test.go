@@ -30,6 +30,8 @@ const (
 	envDir    = "STACKLESS_CLUSTER_TEST_DIR"
 	envNode   = "STACKLESS_CLUSTER_TEST_NODE"
 	envTLS    = "STACKLESS_CLUSTER_TEST_TLS"
+	envJoin   = "STACKLESS_CLUSTER_TEST_JOIN"   // a worker joining over TCP: the coordinator's address
+	envSecret = "STACKLESS_CLUSTER_TEST_SECRET" // and the secret file it was given
 )
 
 // testTimeout bounds every integration test.
@@ -55,7 +57,18 @@ func workerMain() int {
 		}
 		cfg.TLS = tc
 	}
-	if err := cluster.RunWorker(ctx, cfg); err != nil {
+	run := cluster.RunWorker
+	if join := os.Getenv(envJoin); join != "" {
+		secret, err := ipc.LoadSecret(os.Getenv(envSecret))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cfg.Dir, cfg.Join, cfg.Secret, cfg.Listen = "", join, secret, "127.0.0.1:0"
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		run = cluster.RunJoinedWorker
+	}
+	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
 	}

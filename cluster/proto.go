@@ -24,6 +24,7 @@ const (
 	kindCheckpoint = "c.checkpoint"
 	kindRestore    = "c.restore"
 	kindDown       = "c.down"
+	kindLeave      = "c.leave"
 
 	kindWStats    = "w.stats"
 	kindWSpawn    = "w.spawn"
@@ -57,24 +58,22 @@ type joinResp struct {
 	Node  uint16   `json:"node"`
 	Hosts []uint16 `json:"hosts"`
 	World *blobRef `json:"world,omitempty"`
+	// ListenTCP, for a local worker of a cluster that listens on TCP, is
+	// where it listens on TCP too (besides its unix socket), so that
+	// workers on other hosts can reach it.
+	ListenTCP string `json:"listen_tcp,omitempty"`
 }
 
-// readyReq announces a worker whose node is up and listening.
+// readyReq announces a worker whose node is up and listening: on a unix
+// socket valid on host HostID, on TCP, or both (see peerAddr).
 type readyReq struct {
-	Node    uint16     `json:"node"`
-	Network string     `json:"network"`
-	Addr    string     `json:"addr"`
-	Marker  channel.ID `json:"marker"`
-	Pid     int        `json:"pid"`
-	Host    string     `json:"host"`
-}
-
-// peerAddr is where a worker listens for its peers.
-type peerAddr struct {
-	Node    uint16     `json:"node"`
-	Network string     `json:"network"`
-	Addr    string     `json:"addr"`
-	Marker  channel.ID `json:"marker"`
+	Node   uint16     `json:"node"`
+	HostID string     `json:"host_id,omitempty"`
+	Unix   string     `json:"unix,omitempty"`
+	TCP    string     `json:"tcp,omitempty"`
+	Marker channel.ID `json:"marker"`
+	Pid    int        `json:"pid"`
+	Host   string     `json:"host"`
 }
 
 type peersReq struct {
@@ -83,6 +82,11 @@ type peersReq struct {
 
 type routeReq struct {
 	Routes map[uint16]uint16 `json:"routes"`
+}
+
+// leaveReq is a worker asking to leave the cluster.
+type leaveReq struct {
+	Node uint16 `json:"node"`
 }
 
 // WorkerStats is what a worker reports of itself.
@@ -205,6 +209,7 @@ type Status struct {
 	LastGen    uint64            `json:"last_checkpoint"`
 	LastAt     time.Time         `json:"last_checkpoint_at"`
 	Rollbacks  int               `json:"rollbacks"`
+	Left       int               `json:"workers_left"` // workers that left cleanly (their tasklets handed over)
 	Migrations int               `json:"balancer_migrations"`
 	Uptime     time.Duration     `json:"uptime_ns"`
 }

@@ -29,6 +29,12 @@ type WorkerConfig struct {
 	Listen    string      // TCP address to listen on for peers with Join (default ":0")
 	Advertise string      // the address peers dial (default: the listen port on the address that reaches the coordinator)
 
+	// With Join, RunJoinedWorker retries a failure to join that may heal
+	// (connection refused, a timeout) JoinAttempts times in a row (default
+	// 10), pausing JoinBackoff (default 0.5s) and twice as long each time.
+	JoinAttempts int
+	JoinBackoff  time.Duration
+
 	Secret   []byte           // the cluster secret (default: read DIR/secret)
 	Registry *pickle.Registry // default pickle.Default
 	Log      *slog.Logger     // default: text on stderr
@@ -44,14 +50,27 @@ var (
 )
 
 // RunWorker runs one worker until the coordinator stops it (nil), asks it
-// to rejoin (ErrRejoin), goes away (ErrCoordinatorLost) or ctx ends.
+// to rejoin (ErrRejoin), goes away (ErrCoordinatorLost) or ctx ends. When
+// ctx ends while it runs, the worker leaves the cluster first: the
+// coordinator hands its tasklets to the other workers (no rollback), and
+// RunWorker returns nil once that is done.
 func RunWorker(ctx context.Context, cfg WorkerConfig) error {
+	cfg.defaults()
+	return runWorker(ctx, cfg, nil)
+}
+
+// defaults fills in the registry and the logger.
+func (cfg *WorkerConfig) defaults() {
 	if cfg.Registry == nil {
 		cfg.Registry = pickle.Default
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
+}
+
+// runWorker is RunWorker; up is called once the worker has joined.
+func runWorker(ctx context.Context, cfg WorkerConfig, up func()) error {
 	if cfg.Secret == nil {
 		if cfg.Dir == "" {
 			return errors.New("cluster: worker: no secret and no cluster directory to read DIR/secret from")
@@ -70,7 +89,16 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		return err
 	}
 	defer w.close()
-	return w.loop(ctx)
+	if up != nil {
+		up()
+	}
+	// The loop outlives ctx: a worker asked to stop leaves the cluster
+	// first, and serves the coordinator while it takes the worker's state.
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stopLeave := context.AfterFunc(ctx, w.leave)
+	defer stopLeave()
+	return w.loop(loopCtx)
 }
 
 // worker is one running worker: a scheduler, its ipc node, and the loop
@@ -87,7 +115,8 @@ type worker struct {
 	marker channel.ID
 	blobs  blobs
 	hold   func()
-	host   string
+	host   string // the machine's name, for status
+	hostID string // the host its unix socket is valid on (see peerAddr)
 
 	reqs chan *request
 

@@ -5,6 +5,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // linkPeers dials the given workers it has no link to yet.
@@ -20,12 +21,16 @@ func (w *worker) linkPeers(ctx context.Context, req peersReq) (none, error) {
 		if p.Node == w.node || have[p.Node] {
 			continue
 		}
-		peer, err := w.n.Dial(ctx, p.Network, p.Addr)
+		network, addr, err := p.dialAddr(w.hostID, w.coordHost())
 		if err != nil {
 			return none{}, fmt.Errorf("cluster: worker %d: link to worker %d: %w", w.node, p.Node, err)
 		}
+		peer, err := w.n.Dial(ctx, network, addr)
+		if err != nil {
+			return none{}, fmt.Errorf("cluster: worker %d: link to worker %d at %s %s: %w", w.node, p.Node, network, addr, err)
+		}
 		if peer != p.Node {
-			return none{}, fmt.Errorf("cluster: worker %d: %s %s is node %d, not worker %d", w.node, p.Network, p.Addr, peer, p.Node)
+			return none{}, fmt.Errorf("cluster: worker %d: %s %s is node %d, not worker %d", w.node, network, addr, peer, p.Node)
 		}
 	}
 	return none{}, nil
@@ -74,4 +79,30 @@ func (w *worker) stopReq(_ context.Context, req stopReq) (none, error) {
 		w.stop(nil)
 	}
 	return none{}, nil
+}
+
+// leaveTimeout bounds a worker's leave: the coordinator takes a checkpoint
+// and restarts the cluster's workers without it.
+const leaveTimeout = 2 * time.Minute
+
+// leave asks the coordinator to hand this worker's tasklets to the other
+// workers and let it go (the worker was asked to stop: SIGTERM, Ctrl-C, or
+// the context of RunWorker ended). The coordinator stops it once its state
+// is safe elsewhere; if that cannot be done the worker stops anyway, and
+// the coordinator rolls the cluster back as after a crash.
+func (w *worker) leave() {
+	w.log.Info("cluster: worker: asked to stop; handing its tasklets to the other workers")
+	ctx, cancel := context.WithTimeout(w.handler, leaveTimeout)
+	defer cancel()
+	if err := call(ctx, w.n, coordNode, kindLeave, leaveReq{Node: w.node}, nil); err != nil {
+		w.mu.Lock()
+		stopped := w.stopped
+		w.mu.Unlock()
+		if !stopped { // the coordinator's stop may have cut the reply: then all is well
+			w.log.Warn("cluster: worker: could not leave the cluster cleanly; stopping anyway (the coordinator rolls back)", "err", err)
+			w.stop(fmt.Errorf("cluster: worker %d: asked to stop, but could not hand its tasklets over: %w", w.node, err))
+			return
+		}
+	}
+	w.stop(nil)
 }

@@ -47,9 +47,10 @@ func (cfg *WorkerConfig) nodeOptions() []ipc.Option {
 // worker is and which world it runs, and pulls that world.
 func join(ctx context.Context, cfg *WorkerConfig) (joinResp, []byte, error) {
 	var resp joinResp
-	cl, err := Dial(ctx, DialConfig{Dir: cfg.Dir, Addr: cfg.Join, TLS: cfg.TLS, Secret: cfg.Secret, Log: cfg.Log})
+	// No logger: a failure is returned, and logged once, by the caller.
+	cl, err := Dial(ctx, DialConfig{Dir: cfg.Dir, Addr: cfg.Join, TLS: cfg.TLS, Secret: cfg.Secret})
 	if err != nil {
-		return resp, nil, fmt.Errorf("cluster: worker: %w", err)
+		return resp, nil, err // it names the coordinator already
 	}
 	defer cl.Close()
 	host, _ := os.Hostname()
@@ -129,37 +130,51 @@ func startWorker(ctx context.Context, cfg WorkerConfig) (*worker, error) {
 	w.stats = WorkerStats{Node: w.node, Hosts: w.hosts, Pid: os.Getpid(), Host: host, Paused: true,
 		Tasklets: w.s.Len(), RunnableNow: w.s.RunCount(), Steps: w.s.Steps()}
 	w.publish()
+	if cfg.Join == "" {
+		if w.hostID, err = readHostID(cfg.Dir); err != nil {
+			return nil, fmt.Errorf("cluster: worker %d: %w", jr.Node, err)
+		}
+	} else {
+		w.hostID = randomHostID() // no cluster directory: reached over TCP only
+	}
 	w.serveAll()
-	if err := w.up(ctx); err != nil {
+	if err := w.up(ctx, jr.ListenTCP); err != nil {
 		w.close()
 		return nil, err
 	}
 	return w, nil
 }
 
-// up listens for peers, links to the coordinator and says it is ready.
-func (w *worker) up(ctx context.Context) error {
-	network, addr := "unix", ""
+// up listens for peers, links to the coordinator and says it is ready. A
+// local worker listens on its unix socket, and on TCP too when the cluster
+// does; a worker that joined over TCP listens on TCP only.
+func (w *worker) up(ctx context.Context, listenTCP string) error {
+	rr := readyReq{Node: w.node, HostID: w.hostID, Marker: w.marker, Pid: os.Getpid(), Host: w.host}
 	if w.cfg.Join != "" {
-		network = "tcp"
-		listen := w.cfg.Listen
-		if listen == "" {
-			listen = ":0"
-		}
-		if err := w.n.Listen(w.handler, "tcp", listen); err != nil {
-			return fmt.Errorf("cluster: worker %d: %w", w.node, err)
-		}
-		var err error
-		if addr, err = w.advertise(); err != nil {
-			return err
+		listenTCP = w.cfg.Listen
+		if listenTCP == "" {
+			listenTCP = ":0"
 		}
 	} else {
-		addr = dirLayout{w.cfg.Dir}.Worker(w.node)
+		addr := dirLayout{w.cfg.Dir}.Worker(w.node)
 		if err := checkSockPath(addr); err != nil {
 			return err
 		}
 		if err := w.n.Listen(w.handler, "unix", addr); err != nil {
 			return fmt.Errorf("cluster: worker %d: %w", w.node, err)
+		}
+		rr.Unix = addr
+	}
+	if listenTCP != "" {
+		if w.cfg.TLS == nil {
+			return fmt.Errorf("cluster: worker %d: the cluster listens on TCP, so its workers must too, with TLS, but this worker has no TLS configuration: start `cluster up` with --tls DIR (a folder from `stackless cluster certs`)", w.node)
+		}
+		if err := w.n.Listen(w.handler, "tcp", listenTCP); err != nil {
+			return fmt.Errorf("cluster: worker %d: %w", w.node, err)
+		}
+		var err error
+		if rr.TCP, err = w.advertise(); err != nil {
+			return err
 		}
 	}
 	cn, caddr := w.cfg.coordAddr()
@@ -170,7 +185,6 @@ func (w *worker) up(ctx context.Context) error {
 	if peer != coordNode {
 		return fmt.Errorf("cluster: worker %d: %s is node %d, not the coordinator", w.node, caddr, peer)
 	}
-	rr := readyReq{Node: w.node, Network: network, Addr: addr, Marker: w.marker, Pid: os.Getpid(), Host: w.host}
 	if err := call(ctx, w.n, coordNode, kindReady, rr, nil); err != nil {
 		return fmt.Errorf("cluster: worker %d: announce itself: %w", w.node, err)
 	}
@@ -178,7 +192,7 @@ func (w *worker) up(ctx context.Context) error {
 	return nil
 }
 
-// advertise is the address peers dial to reach this TCP worker.
+// advertise is the address peers dial to reach this worker over TCP.
 func (w *worker) advertise() (string, error) {
 	if w.cfg.Advertise != "" {
 		return w.cfg.Advertise, nil
@@ -186,8 +200,10 @@ func (w *worker) advertise() (string, error) {
 	var port string
 	for _, a := range w.n.Addrs() {
 		if ta, ok := a.(*net.TCPAddr); ok {
-			if !ta.IP.IsUnspecified() {
-				return ta.String(), nil
+			if !ta.IP.IsUnspecified() || w.cfg.Join == "" {
+				// A local worker shares the coordinator's host: ":PORT"
+				// tells peers to dial the host they reach the coordinator at.
+				return advertiseTCP(ta), nil
 			}
 			_, port, _ = net.SplitHostPort(ta.String())
 		}
@@ -204,6 +220,19 @@ func (w *worker) advertise() (string, error) {
 	defer c.Close()
 	host, _, _ := net.SplitHostPort(c.LocalAddr().String())
 	return net.JoinHostPort(host, port), nil
+}
+
+// coordHost is the host this worker reaches the coordinator at ("" over
+// the unix socket): peers on the coordinator's host are dialed there.
+func (w *worker) coordHost() string {
+	if w.cfg.Join == "" {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(w.cfg.Join)
+	if err != nil {
+		return ""
+	}
+	return host
 }
 
 // watchCoordinator stops the worker when its link to the coordinator drops.
