@@ -1,19 +1,14 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stackless-go/stackless/cluster"
 	"github.com/stackless-go/stackless/ipc"
 )
-
-// rejoinPause is how long a TCP worker waits before joining again.
-const rejoinPause = time.Second
 
 func newWorkerCmd() *cobra.Command {
 	var (
@@ -36,7 +31,14 @@ func newWorkerCmd() *cobra.Command {
 The worker gets a node number and an empty world, listens for its peers on
 --listen, and takes tasklets as the coordinator places or balances them.
 When the cluster is restored (or rolled back after a crash) a TCP worker
-joins again by itself; it stops when the cluster goes down.
+joins again by itself; it stops when the cluster goes down. A failure to
+join that cannot heal (a certificate the coordinator does not trust, a
+wrong secret) stops it at once with what to check; a transient one
+(connection refused, a timeout) is retried with backoff, up to 10 times.
+
+Ctrl-C or SIGTERM makes the worker leave the cluster cleanly: the
+coordinator takes a checkpoint at that moment and restarts its workers
+from it without this one, so no work is lost and nothing rolls back.
 
 A program that registers its own kinds runs its own workers: the cluster
 re-executes the program that ran ` + "`cluster up`" + `.`,
@@ -68,25 +70,17 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 			if cfg.Join == "" {
 				return cluster.RunWorker(ctx, cfg)
 			}
-			for {
-				err := cluster.RunWorker(ctx, cfg)
-				switch {
-				case err == nil:
-					fmt.Fprintln(cmd.ErrOrStderr(), "worker: the cluster went down")
-					return nil
-				case ctx.Err() != nil:
-					return ctx.Err()
-				case errors.Is(err, cluster.ErrRejoin), errors.Is(err, cluster.ErrCoordinatorLost):
-					fmt.Fprintf(cmd.ErrOrStderr(), "worker: %v; joining again\n", err)
-				default:
-					fmt.Fprintf(cmd.ErrOrStderr(), "worker: %v; trying again in %v\n", err, rejoinPause)
-				}
-				select {
-				case <-time.After(rejoinPause):
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+			// Joins again after a restore; gives up at once on a failure that
+			// cannot heal (certificates, secret) and after a few transient ones.
+			if err := cluster.RunJoinedWorker(ctx, cfg); err != nil {
+				return err
 			}
+			if ctx.Err() != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "worker: left the cluster; its tasklets run on the other workers")
+			} else {
+				fmt.Fprintln(cmd.ErrOrStderr(), "worker: the cluster went down")
+			}
+			return nil
 		},
 	}
 	fs := cmd.Flags()

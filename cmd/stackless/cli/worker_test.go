@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/ipc"
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+)
+
+// A worker that cannot join because of its certificates or its secret
+// says so once and exits; before, it retried forever, logging every
+// failure twice.
+func TestWorkerJoinFailsFastOnCertificatesAndSecret(t *testing.T) {
+	dir := t.TempDir()
+	certs, other := filepath.Join(dir, "certs"), filepath.Join(dir, "other")
+	require.NoError(t, ipc.GenerateCerts(certs, nil))
+	require.NoError(t, ipc.GenerateCerts(other, nil)) // another cluster's CA
+	secretFile, wrongSecret := filepath.Join(dir, "secret"), filepath.Join(dir, "wrong")
+	require.NoError(t, ipc.GenerateSecret(secretFile))
+	require.NoError(t, ipc.GenerateSecret(wrongSecret))
+	tlsCfg, err := ipc.LoadTLSConfig(certs)
+	require.NoError(t, err)
+	secret, err := ipc.LoadSecret(secretFile)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	// A coordinator's TCP end: node 0 with the cluster's certificates and secret.
+	coord := ipc.NewNode(scheduler.New(scheduler.WithNode(0)), pickle.NewRegistry(),
+		ipc.WithSecret(secret), ipc.WithTLS(tlsCfg), ipc.WithLogger(slog.New(slog.DiscardHandler)))
+	defer coord.Close()
+	require.NoError(t, coord.Listen(ctx, "tcp", "127.0.0.1:0"))
+	addr := coord.Addrs()[0].String()
+
+	for _, tc := range []struct {
+		name, tls, secret string
+		says              string
+	}{
+		{"certificates of another CA", other, secretFile, "CA"},
+		{"wrong secret", certs, wrongSecret, "--secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			root := NewRoot()
+			var out, errOut bytes.Buffer
+			root.SetArgs([]string{"worker", "--join", addr, "--tls", tc.tls, "--secret", tc.secret})
+			root.SetOut(&out)
+			root.SetErr(&errOut)
+			start := time.Now()
+			code := execute(rctx, root)
+			assert.Equal(t, exitFailure, code, "stderr: %s", &errOut)
+			assert.Less(t, time.Since(start), 15*time.Second, "it gives up at once")
+			assert.Contains(t, errOut.String(), addr, "it names the coordinator")
+			assert.Contains(t, errOut.String(), tc.says, "it says what to check")
+			seen := map[string]bool{}
+			for _, line := range strings.Split(strings.TrimSpace(errOut.String()), "\n") {
+				assert.False(t, seen[line], "logged twice: %s", line)
+				seen[line] = true
+			}
+		})
+	}
+}
