@@ -78,6 +78,9 @@ func (c *Coordinator) Spawn(ctx context.Context, req SpawnRequest) (SpawnResult,
 	if c.closed() {
 		return SpawnResult{}, ErrClosed
 	}
+	if err := c.checkSpawn(ctx, req); err != nil {
+		return SpawnResult{}, err
+	}
 	counts, err := c.placeSpawn(req)
 	if err != nil {
 		return SpawnResult{}, err

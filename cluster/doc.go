@@ -12,12 +12,20 @@
 // ipc node 0, workers are nodes 1 and up, short-lived clients (the CLI) use
 // numbers from 0xF000. A worker first asks the coordinator over a
 // throwaway link which node to be and which world to run, then starts its
-// node, listens on DIR/sock/wN (or TCP with mutual TLS for a worker on
-// another machine), links to the coordinator, and waits paused; the
-// coordinator links the workers into a full mesh, pushes the routing table
-// and resumes them. Control calls (spawn, ps, pause, snapshot...) travel
-// as ipc control messages with JSON bodies; large replies are pulled in
-// chunks.
+// node, listens for its peers, links to the coordinator, and waits paused;
+// the coordinator links the workers into a full mesh, pushes the routing
+// table and resumes them. Control calls (spawn, ps, pause, snapshot...)
+// travel as ipc control messages with JSON bodies; large replies are
+// pulled in chunks.
+//
+// A local worker listens on DIR/sock/wN, and also on TCP with mutual TLS
+// when the cluster has Config.Listen; a worker that joined over TCP
+// (RunJoinedWorker, `stackless worker --join`) listens on TCP only. Each
+// announces its unix path with the ID of the host it is valid on
+// (DIR/host-id, shared by the coordinator and its local workers; a joined
+// worker has an ID of its own) and its TCP address, and a peer dials the
+// unix path only with the same host ID: a worker on another machine, or in
+// another folder, reaches every peer over TCP+TLS.
 //
 // A worker runs its scheduler in slices (RunBudget with a Total|Soft
 // budget) and serves the coordinator's requests between them: a waiting
@@ -49,6 +57,13 @@
 // channel of another world is moved, as data, to the world hosting its
 // birth node, because fresh ipc nodes send completions there.
 //
+// A worker asked to stop (SIGTERM, Ctrl-C: the context of RunWorker ends)
+// leaves without a rollback: the coordinator takes a checkpoint with every
+// worker paused and restarts the cluster from it without the leaver, its
+// worlds merged onto the local workers, so no step is lost or done twice.
+// (Its tasklets cannot move one by one: the channels it hosts and the IDs
+// born on it belong to its logical node, which must live on somewhere.)
+//
 // When a worker process exits without being told to, or its link drops,
 // the coordinator restores the newest checkpoint onto as many workers as
 // before: every worker, not only the dead one, goes back to that moment,
@@ -71,7 +86,11 @@
 // Tasklets are started by kind: RegisterSpawner maps a kind name to a
 // function that builds the behavior from --arg key=value pairs (ArgInt,
 // ArgChan... parse them). A value of @chan makes a new channel on the
-// tasklet's worker first and passes its ID.
+// tasklet's worker first and passes its ID. The coordinator runs the same
+// program, so it builds the behavior once itself before spawning anything
+// and refuses the spawn (ErrNoChannel, naming the argument) when a channel
+// ID in the behavior's fields is on no node of the cluster or its worker
+// does not hold it.
 //
 // # Results
 //

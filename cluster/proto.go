@@ -42,6 +42,7 @@ const (
 	kindWRoute    = "w.route"
 	kindWStop     = "w.stop"
 	kindWAwait    = "w.await"
+	kindWChan     = "w.chan"
 	kindAwait     = "c.await"
 )
 

@@ -43,6 +43,7 @@ func (w *worker) serveAll() {
 	reg(kindWRoute, jsonHandler(w.route))
 	reg(kindWStop, jsonHandler(w.stopReq))
 	reg(kindWAwait, jsonHandler(w.await))
+	reg(kindWChan, jsonHandler(w.hasChannel))
 }
 
 // doTyped is do for a typed result.
