@@ -100,6 +100,9 @@ var (
 // worker processes running either the newest stored checkpoint or an
 // empty world each. It returns once every worker is linked and running.
 func Start(ctx context.Context, cfg Config) (*Coordinator, error) {
+	if cfg.Listen != "" && cfg.WorkerCommand == nil && cfg.tlsDir == "" {
+		return nil, errors.New("cluster: with Listen the local workers listen on TCP+TLS too: give the certificate folder with Config.SetTLSDir (or a WorkerCommand that passes it)")
+	}
 	cfg.defaults()
 	if cfg.Dir == "" {
 		return nil, errors.New("cluster: no cluster directory (--data DIR)")

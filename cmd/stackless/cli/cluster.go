@@ -64,38 +64,54 @@ func (f *tlsFlags) add(fs *pflag.FlagSet) {
 
 // load returns the configuration, or nil when no flag was given.
 func (f *tlsFlags) load() (*tls.Config, error) {
+	dir, cleanup, err := f.folder()
+	if err != nil || dir == "" {
+		return nil, err
+	}
+	defer cleanup()
+	return ipc.LoadTLSConfig(dir)
+}
+
+// folder returns a certificate folder for the flags: --tls DIR itself, or
+// a private temporary copy of --cert, --key and --ca, which cleanup
+// removes ("" when no flag was given).
+func (f *tlsFlags) folder() (dir string, cleanup func(), err error) {
+	cleanup = func() {}
 	files := f.cert != "" || f.key != "" || f.ca != ""
 	switch {
 	case f.dir != "" && files:
-		return nil, usageErrorf("give either --tls DIR or --cert, --key and --ca, not both")
+		return "", cleanup, usageErrorf("give either --tls DIR or --cert, --key and --ca, not both")
 	case f.dir != "":
-		return ipc.LoadTLSConfig(f.dir)
+		return f.dir, cleanup, nil
 	case !files:
-		return nil, nil
+		return "", cleanup, nil
 	case f.cert == "" || f.key == "" || f.ca == "":
-		return nil, usageErrorf("--cert, --key and --ca go together")
+		return "", cleanup, usageErrorf("--cert, --key and --ca go together")
 	}
 	// The same checks as ipc.LoadTLSConfig, on files that may live apart.
 	tmp, err := os.MkdirTemp("", "stkl-tls")
 	if err != nil {
-		return nil, err
+		return "", cleanup, err
 	}
-	defer os.RemoveAll(tmp)
+	cleanup = func() { os.RemoveAll(tmp) }
 	for src, dst := range map[string]string{f.cert: ipc.NodeCertFile, f.key: ipc.NodeKeyFile, f.ca: ipc.CACertFile} {
 		b, err := os.ReadFile(src)
 		if err != nil {
-			return nil, err
+			cleanup()
+			return "", func() {}, err
 		}
 		if dst == ipc.NodeKeyFile {
 			if fi, err := os.Stat(src); err == nil && fi.Mode().Perm()&0o077 != 0 {
-				return nil, fmt.Errorf("TLS key %s has mode %04o and is open to group or others; run: chmod 600 %s", src, fi.Mode().Perm(), src)
+				cleanup()
+				return "", func() {}, fmt.Errorf("TLS key %s has mode %04o and is open to group or others; run: chmod 600 %s", src, fi.Mode().Perm(), src)
 			}
 		}
 		if err := os.WriteFile(filepath.Join(tmp, dst), b, 0o600); err != nil {
-			return nil, err
+			cleanup()
+			return "", func() {}, err
 		}
 	}
-	return ipc.LoadTLSConfig(tmp)
+	return tmp, cleanup, nil
 }
 
 // clientFlags say how to reach a running coordinator.
@@ -213,16 +229,21 @@ line every few seconds.`,
 			default:
 				return usageErrorf("--place must be %s or %s, got %q", cluster.PlaceRoundRobin, cluster.PlaceLeastLoaded, cfg.Place)
 			}
-			tc, err := tf.load()
+			// The folder stays while the cluster runs: its local workers
+			// load it too (they listen on TCP+TLS with --listen).
+			tdir, cleanup, err := tf.folder()
 			if err != nil {
 				return err
 			}
-			if cfg.Listen != "" && tc == nil {
+			defer cleanup()
+			if cfg.Listen != "" && tdir == "" {
 				return usageErrorf("--listen needs --tls DIR (make one with `stackless cluster certs`)")
 			}
-			cfg.TLS = tc
-			if tf.dir != "" {
-				abs, err := filepath.Abs(tf.dir)
+			if tdir != "" {
+				if cfg.TLS, err = ipc.LoadTLSConfig(tdir); err != nil {
+					return err
+				}
+				abs, err := filepath.Abs(tdir)
 				if err != nil {
 					return err
 				}
@@ -409,8 +430,8 @@ func writeStatus(b *bytes.Buffer, st cluster.Status) {
 	if st.LastGen > 0 {
 		last = fmt.Sprintf("generation %d at %s", st.LastGen, st.LastAt.Format(time.TimeOnly))
 	}
-	fmt.Fprintf(b, "\nlast checkpoint: %s; balancer moves: %d; rollbacks: %d; up %v\n",
-		last, st.Migrations, st.Rollbacks, st.Uptime.Round(time.Second))
+	fmt.Fprintf(b, "\nlast checkpoint: %s; balancer moves: %d; rollbacks: %d; workers left: %d; up %v\n",
+		last, st.Migrations, st.Rollbacks, st.Left, st.Uptime.Round(time.Second))
 }
 
 // table lines up columns with two spaces between them.

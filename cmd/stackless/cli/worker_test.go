@@ -70,3 +70,22 @@ func TestWorkerJoinFailsFastOnCertificatesAndSecret(t *testing.T) {
 		})
 	}
 }
+
+// With --listen every local worker listens on TCP+TLS too, so it needs the
+// certificates: given as three files, they must outlive the start.
+func TestClusterUpListensWithCertificateFiles(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	certs := filepath.Join(t.TempDir(), "certs")
+	require.NoError(t, ipc.GenerateCerts(certs, nil))
+	dir, done := startUp(t, ctx, "-n", "2", "--checkpoint-every", "0", "--balance-every", "0", "--listen", "127.0.0.1:0",
+		"--cert", filepath.Join(certs, ipc.NodeCertFile), "--key", filepath.Join(certs, ipc.NodeKeyFile), "--ca", filepath.Join(certs, ipc.CACertFile))
+	assert.Contains(t, runOK(t, "cluster", "status", "--cluster", dir), "workers left: 0")
+	runOK(t, "cluster", "down", "--cluster", dir)
+	select {
+	case code := <-done:
+		require.Equal(t, 0, code)
+	case <-ctx.Done():
+		t.Fatal("cluster up did not end after down")
+	}
+}
