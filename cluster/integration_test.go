@@ -376,9 +376,12 @@ func TestStartFailsWhenAWorkerCannotStart(t *testing.T) {
 func TestBalancerSpreadsCPUBoundWork(t *testing.T) {
 	c, ctx := startCluster(t, 2, func(cfg *cluster.Config) { cfg.BalanceEvery = 50 * time.Millisecond })
 	// Six CPU-bound tasklets, all on worker 1, that run until killed (their
-	// result would go to a channel nobody reads).
+	// result would go to a collector that waits for more).
+	col, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "collector", Count: 1, Worker: 1,
+		Args: map[string]string{"in": "@chan", "want": "100"}})
+	require.NoError(t, err)
 	res, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "work", Count: 6, Worker: 1, Args: map[string]string{
-		"out": "ch1", "rounds": "100000000", "per_step": "50"}})
+		"out": col.Tasklets[0].Channels["in"].String(), "rounds": "100000000", "per_step": "50"}})
 	require.NoError(t, err)
 	perWorker := func() map[uint16]int {
 		ps, err := c.PS(ctx)
