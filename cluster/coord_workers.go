@@ -51,6 +51,13 @@ func (c *Coordinator) serveAll() {
 // handleJoin tells a starting worker what to be: the placement it was
 // started for, or (a worker joining over TCP) a new node with an empty world.
 func (c *Coordinator) handleJoin(_ context.Context, req joinReq) (joinResp, error) {
+	if req.Node == 0 {
+		// A TCP worker told to join again by a restore comes back at once:
+		// it waits for the restore to end, which resets the node numbers
+		// and the routes (the restore's own workers join while it runs).
+		c.op.Lock()
+		defer c.op.Unlock()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closing {

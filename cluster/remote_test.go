@@ -185,6 +185,18 @@ func TestRemoteWorkerInItsOwnFolderThroughTheWholeCycle(t *testing.T) {
 		st, err := c.Status(ctx)
 		return err == nil && st.Rollbacks >= 1 && len(st.Workers) == 2
 	})
+	// A new remote worker joins the recovered cluster, and joins again by
+	// itself after a restore.
+	rw2 := startRemoteWorker(t, c.Addr(), certs, filepath.Join(c.Dir(), "secret"))
+	ws = workersOf(t, ctx, c, 3)
+	assert.Equal(t, rw2.cmd.Process.Pid, ws[2].Pid)
+	_, err = c.Restore(ctx, 0, 0)
+	require.NoError(t, err)
+	waitFor(t, ctx, "the remote worker to join again after the restore", func() bool {
+		st, err := c.Status(ctx)
+		return err == nil && len(st.Workers) == 3 && st.Workers[2].Pid == rw2.cmd.Process.Pid &&
+			strings.Contains(rw2.out.String(), "joining again")
+	})
 	xor, got := collected(t, ctx, c, col.Tasklets[0].ID)
 	assert.Equal(t, 9, got)
 	want := uint64(0)
@@ -193,8 +205,17 @@ func TestRemoteWorkerInItsOwnFolderThroughTheWholeCycle(t *testing.T) {
 	}
 	assert.Equal(t, want, xor, "the result of an uninterrupted run")
 	assert.NotContains(t, rw.out.String(), "no such file", "the remote worker never dials the coordinator's unix sockets")
-	// Down: startCluster's clean-up closes the cluster and checks that no
-	// worker process and no socket is left.
+
+	// Down: a final checkpoint with the remote worker, which then exits 0.
+	// (startCluster's clean-up checks that no local worker and no socket
+	// is left.)
+	require.NoError(t, c.Close())
+	select {
+	case <-rw2.done:
+		assert.NoError(t, rw2.err, "the remote worker stops when the cluster goes down")
+	case <-ctx.Done():
+		require.FailNow(t, "the remote worker did not stop after down")
+	}
 }
 
 // fromTo is a migration's (from, to), for comparing.
