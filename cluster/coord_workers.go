@@ -50,12 +50,16 @@ func (c *Coordinator) serveAll() {
 
 // handleJoin tells a starting worker what to be: the placement it was
 // started for, or (a worker joining over TCP) a new node with an empty world.
-func (c *Coordinator) handleJoin(_ context.Context, req joinReq) (joinResp, error) {
+func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, error) {
 	if req.Node == 0 {
 		// A TCP worker told to join again by a restore comes back at once:
 		// it waits for the restore to end, which resets the node numbers
 		// and the routes (the restore's own workers join while it runs).
-		c.op.Lock()
+		// The wait is bounded, so that joining workers cannot hold every
+		// control slot; the worker retries a refusal.
+		if !c.lockOpWithin(ctx, joinWait) {
+			return joinResp{}, fmt.Errorf("cluster: the coordinator is busy (a restore runs): join again in a moment")
+		}
 		defer c.op.Unlock()
 	}
 	c.mu.Lock()
@@ -119,6 +123,33 @@ func (c *Coordinator) handleReady(_ context.Context, req readyReq) (none, error)
 		}
 	}()
 	return none{}, nil
+}
+
+// joinWait bounds how long a joining TCP worker waits for a cluster-wide
+// operation (a restore) to end.
+const joinWait = 10 * time.Second
+
+// lockOpWithin takes c.op, waiting at most d.
+func (c *Coordinator) lockOpWithin(ctx context.Context, d time.Duration) bool {
+	if c.op.TryLock() {
+		return true
+	}
+	tk := time.NewTicker(10 * time.Millisecond)
+	defer tk.Stop()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		select {
+		case <-tk.C:
+			if c.op.TryLock() {
+				return true
+			}
+		case <-deadline.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // signalReady wakes startLocal: a worker became ready or exited.
