@@ -119,7 +119,8 @@ func (c *Coordinator) handleReady(_ context.Context, req readyReq) (none, error)
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.StartTimeout)
 		defer cancel()
 		if err := c.integrate(ctx, []uint16{req.Node}); err != nil {
-			c.log.Warn("cluster: a joining worker could not be linked in", "node", req.Node, "err", err)
+			c.log.Warn("cluster: a joining worker could not be linked in; it is sent away", "node", req.Node, "err", err)
+			c.dropJoined(req.Node, err)
 		}
 	}()
 	return none{}, nil
@@ -149,6 +150,26 @@ func (c *Coordinator) lockOpWithin(ctx context.Context, d time.Duration) bool {
 		case <-ctx.Done():
 			return false
 		}
+	}
+}
+
+// dropJoined sends away a worker that joined over TCP but could not be
+// linked in: kept, it would make every checkpoint fail. It holds no
+// tasklet yet (it starts empty and paused). The caller holds c.op.
+func (c *Coordinator) dropJoined(node uint16, why error) {
+	c.mu.Lock()
+	w := c.workers[node]
+	delete(c.workers, node)
+	delete(c.routes, node)
+	c.mu.Unlock()
+	if w == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+	defer cancel()
+	_ = call(ctx, c.n, node, kindWStop, stopReq{Refuse: why.Error()}, nil)
+	if err := c.pushRoutes(ctx); err != nil {
+		c.log.Warn("cluster: push the routes after sending a worker away", "node", node, "err", err)
 	}
 }
 

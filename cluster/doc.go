@@ -25,7 +25,9 @@
 // (DIR/host-id, shared by the coordinator and its local workers; a joined
 // worker has an ID of its own) and its TCP address, and a peer dials the
 // unix path only with the same host ID: a worker on another machine, or in
-// another folder, reaches every peer over TCP+TLS.
+// another folder, reaches every peer over TCP+TLS. A worker that joined
+// but cannot be linked to every peer is sent away (ErrNotLinked) rather
+// than kept half-linked, which would fail every checkpoint.
 //
 // A worker runs its scheduler in slices (RunBudget with a Total|Soft
 // budget) and serves the coordinator's requests between them: a waiting

@@ -111,6 +111,8 @@ func permanentJoinError(err error) string {
 		return "the coordinator's certificate is not signed by this worker's CA (ca.crt of --tls), or has expired: give both sides certificates from the same `stackless cluster certs` folder"
 	case errors.As(err, &op) && op.Op == "remote error":
 		return "the coordinator refused this worker's TLS certificate: give this worker node.crt and node.key signed by the cluster's CA (copy the coordinator's --tls folder)"
+	case errors.Is(err, ErrNotLinked):
+		return "the coordinator's other workers and this one must reach each other over TCP: check --advertise and the firewalls between the machines"
 	case errors.As(err, &record):
 		return "the other end does not speak TLS: is it the address of `cluster up --listen`?"
 	case transient(err):

@@ -346,3 +346,37 @@ func TestJoiningFailsFastOnWhatCannotHealAndRetriesTheRest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, st.Workers, 1, "no worker joined")
 }
+
+// A worker that joins but cannot be linked to its peers is sent away with
+// the reason; before, it stayed in the cluster unlinked and every
+// checkpoint failed from then on.
+func TestAWorkerThatCannotBeLinkedInIsSentAway(t *testing.T) {
+	c, ctx, certs := tlsCluster(t, 1, nil)
+	tlsCfg, err := ipc.LoadTLSConfig(certs)
+	require.NoError(t, err)
+	secret, err := ipc.LoadSecret(filepath.Join(c.Dir(), "secret"))
+	require.NoError(t, err)
+	quiet := slog.New(slog.DiscardHandler)
+	// A announces an address nobody can reach; it links in, since it dials
+	// the workers already there itself.
+	aDone := make(chan error, 1)
+	go func() {
+		aDone <- cluster.RunJoinedWorker(ctx, cluster.WorkerConfig{Join: c.Addr(), TLS: tlsCfg, Secret: secret,
+			Listen: "127.0.0.1:0", Advertise: "127.0.0.1:1", Log: quiet})
+	}()
+	workersOf(t, ctx, c, 2)
+	// B must dial A at that address, and cannot.
+	err = cluster.RunJoinedWorker(ctx, cluster.WorkerConfig{Join: c.Addr(), TLS: tlsCfg, Secret: secret,
+		Listen: "127.0.0.1:0", JoinAttempts: 2, JoinBackoff: 10 * time.Millisecond, Log: quiet})
+	require.ErrorIs(t, err, cluster.ErrNotLinked)
+	assert.ErrorIs(t, err, cluster.ErrCannotJoin)
+	assert.ErrorContains(t, err, "127.0.0.1:1", "it says which peer it could not reach")
+
+	st, err := c.Status(ctx)
+	require.NoError(t, err)
+	assert.Len(t, st.Workers, 2, "B is not part of the cluster")
+	_, err = c.Checkpoint(ctx)
+	assert.NoError(t, err, "checkpoints still work")
+	require.NoError(t, c.Close())
+	assert.NoError(t, <-aDone)
+}

@@ -4,6 +4,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -69,13 +70,21 @@ func (w *worker) route(ctx context.Context, req routeReq) (none, error) {
 }
 
 type stopReq struct {
-	Rejoin bool `json:"rejoin"`
+	Rejoin bool   `json:"rejoin"`
+	Refuse string `json:"refuse,omitempty"` // the coordinator could not link this worker in, and why
 }
 
+// ErrNotLinked is returned by RunWorker when the coordinator could not link
+// the worker into the cluster (a peer it cannot reach) and let it go.
+var ErrNotLinked = errors.New("cluster: the coordinator could not link this worker into the cluster")
+
 func (w *worker) stopReq(_ context.Context, req stopReq) (none, error) {
-	if req.Rejoin {
+	switch {
+	case req.Refuse != "":
+		w.stop(fmt.Errorf("%w: %s", ErrNotLinked, req.Refuse))
+	case req.Rejoin:
 		w.stop(ErrRejoin)
-	} else {
+	default:
 		w.stop(nil)
 	}
 	return none{}, nil
