@@ -21,7 +21,26 @@ var (
 	ErrTaskletFailed  = errors.New("tasklet failed")
 	ErrTaskletPanic   = errors.New("tasklet panicked")
 	ErrInvalidRestore = errors.New("invalid world")
+	ErrHookPanic      = errors.New("hook panicked")
+	ErrRunning        = errors.New("the scheduler is running")
 )
+
+// HookError is a panic in the schedule hook. The scheduler reports it like
+// a tasklet failure (to the error handler, or as Run's error) and carries
+// on with the switch, so the tasklet about to run is neither lost nor
+// blamed.
+type HookError struct {
+	Hook       string     // "schedule"
+	Prev, Next tasklet.ID // the switch the hook was told about
+	Panic      any        // the recovered value
+	Stack      string     // the panicking goroutine's stack
+}
+
+func (e *HookError) Error() string {
+	return fmt.Sprintf("scheduler: the %s hook panicked at the switch %v -> %v: %v (the switch went on; fix the hook)", e.Hook, e.Prev, e.Next, e.Panic)
+}
+
+func (e *HookError) Unwrap() error { return ErrHookPanic }
 
 // TaskletError is a tasklet's end by failure: a Fail op, an error it did not
 // handle, or a panic in its step. The scheduler reports it to the error

@@ -31,6 +31,8 @@ type watch struct {
 	soft    bool
 	pending bool // budget spent, waiting for a switch (soft) or a non-atomic tasklet
 	victim  *tasklet.T
+	host    *tasklet.T // a host Recv or Send waits: the loop ends when it is popped
+	hostRan bool       // the host's turn came: its operation completed
 }
 
 // Run runs tasklets until every one has finished (nil), a tasklet fails and
@@ -64,6 +66,8 @@ func (s *Scheduler) RunBudget(ctx context.Context, n int, mode Budget) (tasklet.
 // defer per step: a panicking step unwinds to here, its tasklet is ended,
 // and the loop starts again.
 func (s *Scheduler) loop(ctx context.Context, w *watch) (tasklet.ID, error) {
+	s.running++
+	defer func() { s.running-- }()
 	for {
 		id, err, panicked := s.loopSafe(ctx, w)
 		if !panicked {
@@ -107,7 +111,9 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 			s.drainInbox()
 		}
 		if len(s.failed) > 0 {
-			return 0, s.takeFailed()
+			if err := s.failures(); err != nil {
+				return 0, err
+			}
 		}
 		if s.runq.n == 0 {
 			if err := s.idle(ctx); err != nil {
@@ -141,14 +147,18 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 			s.burst(t)
 			continue
 		}
+		if t == w.host && t != nil {
+			w.hostRan = true
+			return 0, nil
+		}
 		s.exec(t, w)
 		if w.victim != nil {
 			v := w.victim
 			w.victim = nil
-			return v.ID(), s.takeFailed()
+			return v.ID(), s.failures()
 		}
 		if w.pending && w.soft {
-			return 0, s.takeFailed()
+			return 0, s.failures()
 		}
 	}
 }
@@ -202,7 +212,7 @@ func (s *Scheduler) idle(ctx context.Context) error {
 }
 
 func (s *Scheduler) idleResult() error {
-	if err := s.takeFailed(); err != nil {
+	if err := s.failures(); err != nil {
 		return err
 	}
 	var blocked []Waiting
@@ -223,6 +233,8 @@ func (s *Scheduler) idleResult() error {
 // if they have not stepped yet. It returns the failures of the round when no
 // error handler is set.
 func (s *Scheduler) Tick() error {
+	s.running++
+	defer func() { s.running-- }()
 	s.tick++
 	if s.tick == 0 {
 		s.tick = 1
@@ -243,7 +255,7 @@ func (s *Scheduler) Tick() error {
 			return err
 		}
 	}
-	return s.takeFailed()
+	return s.failures()
 }
 
 // tickSafe runs the rest of the round; it reports true when a step
@@ -281,7 +293,7 @@ func (s *Scheduler) burst(t *tasklet.T) {
 	for n := 0; ; n++ {
 		if s.onSchedule != nil {
 			s.current = nil
-			s.onSchedule(s.prev, t.ID())
+			s.switchHook(s.prev, t.ID())
 		}
 		s.current = t
 		for run := 1; ; run++ {
@@ -330,7 +342,7 @@ func (s *Scheduler) burst(t *tasklet.T) {
 // switches out or the budget interrupts it.
 func (s *Scheduler) exec(t *tasklet.T, w *watch) {
 	if s.onSchedule != nil {
-		s.onSchedule(s.prev, t.ID())
+		s.switchHook(s.prev, t.ID())
 	}
 	s.current = t
 	for run := 0; ; {
@@ -488,12 +500,46 @@ func (s *Scheduler) finish(t *tasklet.T, err error) {
 	s.report(te)
 }
 
+// report records a failure. It never calls the error handler: report runs
+// in the middle of operations (a step's Fail, a Close waking waiters), and a
+// handler that panicked there would leave them half done. failures hands
+// the records over between steps.
 func (s *Scheduler) report(err error) {
-	if s.onError != nil {
-		s.onError(err)
-		return
-	}
 	s.failed = append(s.failed, err)
+}
+
+// failures hands the recorded failures to the error handler, one call each,
+// and returns nil; without a handler it returns them (joined). It runs only
+// between steps, with nothing half done, so a panicking handler leaves the
+// world consistent: its panic goes up through Run (Stackless: an error
+// raised by the error handler goes to the main tasklet), and the failures
+// not yet handed over wait for the next call.
+func (s *Scheduler) failures() error {
+	if s.onError == nil {
+		return s.takeFailed()
+	}
+	for len(s.failed) > 0 {
+		err := s.failed[0]
+		s.failed[0] = nil
+		s.failed = s.failed[1:]
+		s.onError(err)
+	}
+	s.failed = nil
+	return nil
+}
+
+// switchHook calls the schedule hook. A panic in it is reported like a
+// tasklet failure (a *HookError) and the switch goes on, as Stackless writes
+// an error of its schedule callback out as unraisable and switches anyway:
+// the tasklet about to run is never lost, and the hook's panic never ends a
+// tasklet that did nothing wrong.
+func (s *Scheduler) switchHook(prev, next tasklet.ID) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.report(&HookError{Hook: "schedule", Prev: prev, Next: next, Panic: r, Stack: string(debug.Stack())})
+		}
+	}()
+	s.onSchedule(prev, next)
 }
 
 func (s *Scheduler) takeFailed() error {

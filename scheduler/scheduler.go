@@ -47,7 +47,9 @@ type Scheduler struct {
 	rwaits     map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
 	later      []*tasklet.T                // tasklets that already stepped in this Tick
 
-	failed []error // tasklet errors awaiting Run's caller
+	failed  []error    // failures awaiting the error handler or Run's caller
+	running int        // nesting depth of Run, RunBudget and Tick
+	hostT   *tasklet.T // the host's record while it waits in Recv or Send (made on first use)
 
 	track    bool
 	dirtyT   []*tasklet.T
@@ -102,12 +104,18 @@ func WithClock(c Clock) Option { return func(s *Scheduler) { s.clock = c } }
 // others. 0 (the default) lets Continue run on, as in Stackless.
 func WithTimeslice(n int) Option { return func(s *Scheduler) { s.timeslice = n } }
 
-// WithErrorHandler receives every tasklet failure (a *TaskletError) instead
-// of Run returning it (Stackless set_error_handler).
+// WithErrorHandler receives every failure (a *TaskletError, a *HookError, a
+// dropped posted value) instead of Run returning it (Stackless
+// set_error_handler). It is called once per failure, on the scheduler's
+// goroutine between two steps (inside Run, RunBudget, Tick, Recv or Send),
+// never in the middle of one. If it panics, the panic leaves that call with
+// the world consistent, and the failures not yet handed over go to the next.
 func WithErrorHandler(fn func(error)) Option { return func(s *Scheduler) { s.onError = fn } }
 
 // WithScheduleHook is called at every switch with the tasklet that ran last
-// and the one about to run (Stackless set_schedule_callback).
+// and the one about to run (Stackless set_schedule_callback). A panic in it
+// is reported as a *HookError (to the error handler, or as Run's error) and
+// the switch goes on, as Stackless does with an error in its callback.
 func WithScheduleHook(fn func(prev, next tasklet.ID)) Option {
 	return func(s *Scheduler) { s.onSchedule = fn }
 }
@@ -293,9 +301,20 @@ func (s *Scheduler) lookup(id tasklet.ID) (*tasklet.T, error) {
 // Len is the number of live tasklets.
 func (s *Scheduler) Len() int { return s.tasks.n }
 
-// RunCount is the number of runnable tasklets (Stackless getruncount, minus
-// the main tasklet, which here is the caller of Run).
-func (s *Scheduler) RunCount() int { return s.runq.n + len(s.later) }
+// RunCount is the number of runnable tasklets, counting the one whose step
+// is running (Stackless getruncount, which counts the current tasklet; it
+// also counts the main tasklet, which here is the host: the caller of Run,
+// not a tasklet).
+func (s *Scheduler) RunCount() int {
+	n := s.runq.n + len(s.later) + len(s.immediate)
+	if s.next != nil {
+		n++
+	}
+	if s.current != nil && s.current.State() == tasklet.Runnable {
+		n++
+	}
+	return n
+}
 
 // Steps is the total number of steps run.
 func (s *Scheduler) Steps() uint64 { return s.steps }
