@@ -240,3 +240,89 @@ func ExampleScheduler_Kill() {
 	// worker: cleaning up after 3 jobs
 	// true
 }
+
+// squarer answers every number it receives on In with its square on Out,
+// until In is closed.
+type squarer struct {
+	In, Out channel.ID
+	Asked   bool
+}
+
+func (q *squarer) Step(t *tasklet.T) tasklet.Op {
+	if !q.Asked {
+		q.Asked = true
+		return t.Recv(q.In)
+	}
+	q.Asked = false
+	if t.Err() != nil { // channel.ErrClosed: no more questions
+		return t.Exit()
+	}
+	n := t.Value().(int)
+	return t.Send(q.Out, n*n)
+}
+
+// The host talks to a tasklet as Stackless's main tasklet does: Send and
+// Recv run the tasklets until the operation completes.
+func ExampleScheduler_Recv() {
+	ctx := context.Background()
+	s := scheduler.New()
+	in, out := s.NewChannel(0), s.NewChannel(0)
+	s.Spawn(&squarer{In: in, Out: out})
+	for n := 2; n <= 4; n++ {
+		if err := s.Send(ctx, in, n); err != nil {
+			fmt.Println(err)
+			return
+		}
+		sq, err := s.Recv(ctx, out)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(n, "squared is", sq)
+	}
+	s.Close(in)
+	fmt.Println("run:", s.Run(ctx), "tasklets left:", s.Len())
+	_, err := s.Recv(ctx, out) // nobody will ever send
+	fmt.Println(err)
+	// Output:
+	// 2 squared is 4
+	// 3 squared is 9
+	// 4 squared is 16
+	// run: <nil> tasklets left: 0
+	// deadlock: 1 tasklet(s) blocked forever: t0 (host) receiving on ch2 (send to or close those channels, or Hold the scheduler while outside input can arrive)
+}
+
+// crier says its name at every step, three times.
+type crier struct {
+	Name string
+	N    int
+}
+
+func (a *crier) Step(t *tasklet.T) tasklet.Op {
+	if a.N == 3 {
+		return t.Exit()
+	}
+	a.N++
+	fmt.Println(a.Name, a.N)
+	return t.Yield()
+}
+
+// RunNext lets the host choose who steps first (Stackless tasklet.run());
+// the round robin goes on from there.
+func ExampleScheduler_RunNext() {
+	s := scheduler.New()
+	s.Spawn(&crier{Name: "scout"})
+	alarm := s.SpawnPaused(&crier{Name: "alarm"})
+	s.Tick()
+	if err := s.RunNext(alarm); err != nil {
+		fmt.Println(err)
+	}
+	s.Tick()
+	s.Tick()
+	// Output:
+	// scout 1
+	// alarm 1
+	// scout 2
+	// alarm 2
+	// scout 3
+}

@@ -28,8 +28,8 @@ type ChannelInfo struct {
 	Preference  int
 	ScheduleAll bool
 	Closed      bool
-	Senders     []tasklet.ID // blocked, in queue order (0: a posted value)
-	Receivers   []tasklet.ID
+	Senders     []tasklet.ID // blocked, in queue order (0: a posted value, or the host in Send)
+	Receivers   []tasklet.ID // blocked, in queue order (0: the host in Recv)
 }
 
 func (s *Scheduler) waiting(t *tasklet.T) Waiting {

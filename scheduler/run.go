@@ -147,7 +147,7 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 			s.burst(t)
 			continue
 		}
-		if t == w.host && t != nil {
+		if w.host != nil && t == w.host {
 			w.hostRan = true
 			return 0, nil
 		}

@@ -66,6 +66,10 @@ type WaiterState struct {
 	Seq     uint32
 }
 
+// isHost reports whether a queue entry is the host's, waiting in Recv or
+// Send. The host is not part of the world: snapshots leave it out.
+func isHost(w channel.Waiter) bool { return w.T != nil && w.T.ID() == hostID }
+
 func waiterState(w channel.Waiter) WaiterState {
 	if r := w.Remote(); r != nil {
 		return WaiterState{Tasklet: r.Tasklet, Case: int(w.Case), Value: r.Value, Remote: true, Node: r.Node, Seq: r.Seq}
@@ -118,10 +122,14 @@ func ChannelStateOf(c *channel.Channel) ChannelState {
 	cs := ChannelState{ID: c.ID(), Cap: c.Cap(), Preference: c.Preference(), ScheduleAll: c.ScheduleAll(),
 		Closed: c.Closed(), Buffer: c.Buffer()}
 	for _, w := range c.Senders() {
-		cs.Senders = append(cs.Senders, waiterState(w))
+		if !isHost(w) {
+			cs.Senders = append(cs.Senders, waiterState(w))
+		}
 	}
 	for _, w := range c.Receivers() {
-		cs.Receivers = append(cs.Receivers, waiterState(w))
+		if !isHost(w) {
+			cs.Receivers = append(cs.Receivers, waiterState(w))
+		}
 	}
 	return cs
 }
