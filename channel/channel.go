@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/stackless-go/stackless/internal/core"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
@@ -19,8 +20,8 @@ var ErrClosed = errors.New("channel closed")
 type Bomb struct{ Err error }
 
 // Waiter is one blocked operation in a channel queue: a local tasklet's, a
-// value posted from outside (T nil), or a remote tasklet's (T nil, Value a
-// *Remote).
+// value posted from outside (T nil), a remote tasklet's (T nil, Value a
+// *Remote), or the host's waiting in scheduler.Recv or Send (T with ID 0).
 type Waiter struct {
 	T     *tasklet.T // nil for a posted value or a remote waiter
 	Seq   uint32     // T's wait sequence when it blocked
@@ -41,7 +42,7 @@ type Remote struct {
 // Live reports whether the waiter's tasklet still waits on this entry.
 func (w *Waiter) Live() bool {
 	if w.T != nil {
-		return w.T.WaitSeq() == w.Seq
+		return (*core.Rec[tasklet.Behavior, tasklet.Host, tasklet.Case])(w.T).WaitSeq() == w.Seq
 	}
 	if r, ok := w.Value.(*Remote); ok {
 		return !*r.Done

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stackless-go/stackless/internal/core"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
@@ -66,13 +67,13 @@ func TestIdle(t *testing.T) {
 		{"closed with a posted sender", func(c *Channel) { c.PushSender(Waiter{Value: 1}); c.SetClosed(true) }, false},
 		{"closed with a receiver", func(c *Channel) {
 			tk := newT(1)
-			c.PushReceiver(Waiter{T: tk, Seq: tk.NextWait(), Case: -1})
+			c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
 			c.SetClosed(true)
 		}, false},
 		{"closed with only a forgotten receiver", func(c *Channel) {
 			tk := newT(1)
-			c.PushReceiver(Waiter{T: tk, Seq: tk.NextWait(), Case: -1})
-			tk.NextWait()
+			c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
+			nextWait(tk)
 			c.ForgetReceiver()
 			c.SetClosed(true)
 		}, true},
@@ -108,13 +109,20 @@ func TestBuffer(t *testing.T) {
 	assert.True(t, New(2, 0).BufFull(), "a rendezvous channel has no room")
 }
 
-func newT(id tasklet.ID) *tasklet.T { return tasklet.Make(id, nil, tasklet.NewHost(nil)) }
+type rec = core.Rec[tasklet.Behavior, tasklet.Host, tasklet.Case]
+
+func newT(id tasklet.ID) *tasklet.T {
+	return (*tasklet.T)(core.Make[tasklet.Behavior, tasklet.Host, tasklet.Case](uint64(id), nil, nil))
+}
+
+// nextWait starts a new wait of tk, as the scheduler does when it blocks.
+func nextWait(tk *tasklet.T) uint32 { return (*rec)(tk).NextWait() }
 
 func TestWaiterQueuesFIFOAndBalance(t *testing.T) {
 	c := New(1, 0)
 	ts := []*tasklet.T{newT(1), newT(2), newT(3)}
 	for i, tk := range ts {
-		c.PushSender(Waiter{T: tk, Seq: tk.NextWait(), Case: -1, Value: i})
+		c.PushSender(Waiter{T: tk, Seq: nextWait(tk), Case: -1, Value: i})
 		assert.Equal(t, i+1, c.Balance())
 	}
 	assert.True(t, c.HasSenders())
@@ -134,7 +142,7 @@ func TestWaiterQueuesFIFOAndBalance(t *testing.T) {
 	assert.False(t, ok)
 
 	for _, tk := range ts {
-		c.PushReceiver(Waiter{T: tk, Seq: tk.NextWait(), Case: -1})
+		c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
 	}
 	assert.Equal(t, -3, c.Balance())
 	assert.True(t, c.HasReceivers())
@@ -148,10 +156,10 @@ func TestLazyRemoval(t *testing.T) {
 	c := New(1, 0)
 	ts := []*tasklet.T{newT(1), newT(2), newT(3)}
 	for _, tk := range ts {
-		c.PushReceiver(Waiter{T: tk, Seq: tk.NextWait(), Case: 0})
+		c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: 0})
 	}
 	// t2's wait ends elsewhere (another select case fired, or a kill).
-	ts[1].NextWait()
+	nextWait(ts[1])
 	c.ForgetReceiver()
 	assert.Equal(t, -2, c.Balance(), "the balance drops at once")
 	assert.Equal(t, 3, c.recv.len, "the entry itself stays until it reaches the head")
@@ -188,12 +196,12 @@ func TestCompaction(t *testing.T) {
 	for i := range 40 {
 		tk := newT(tasklet.ID(i + 1))
 		ts = append(ts, tk)
-		c.PushReceiver(Waiter{T: tk, Seq: tk.NextWait(), Case: -1})
+		c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
 	}
 	// Forget all but every eighth: 35 stale, 5 live.
 	for i, tk := range ts {
 		if i%8 != 0 {
-			tk.NextWait()
+			nextWait(tk)
 			c.ForgetReceiver()
 		}
 	}
@@ -202,7 +210,7 @@ func TestCompaction(t *testing.T) {
 	require.Equal(t, -5, c.Balance())
 
 	extra := newT(99)
-	c.PushReceiver(Waiter{T: extra, Seq: extra.NextWait(), Case: -1})
+	c.PushReceiver(Waiter{T: extra, Seq: nextWait(extra), Case: -1})
 	assert.Equal(t, 0, c.recv.stale, "a push with many stale entries compacts the queue")
 	assert.Equal(t, 6, c.recv.len)
 	assert.Equal(t, -6, c.Balance())
@@ -219,11 +227,11 @@ func TestCompaction(t *testing.T) {
 	// Few stale entries among live ones do not trigger compaction.
 	c2 := New(2, 0)
 	a, b, d := newT(1), newT(2), newT(3)
-	c2.PushSender(Waiter{T: a, Seq: a.NextWait(), Case: -1})
-	c2.PushSender(Waiter{T: b, Seq: b.NextWait(), Case: -1})
-	a.NextWait()
+	c2.PushSender(Waiter{T: a, Seq: nextWait(a), Case: -1})
+	c2.PushSender(Waiter{T: b, Seq: nextWait(b), Case: -1})
+	nextWait(a)
 	c2.ForgetSender()
-	c2.PushSender(Waiter{T: d, Seq: d.NextWait(), Case: -1})
+	c2.PushSender(Waiter{T: d, Seq: nextWait(d), Case: -1})
 	assert.Equal(t, 1, c2.send.stale)
 	assert.Equal(t, 3, c2.send.len)
 	assert.Equal(t, 2, c2.Balance())
@@ -233,8 +241,8 @@ func TestCompaction(t *testing.T) {
 	c3 := New(3, 0)
 	for i := range 100 {
 		x := newT(tasklet.ID(i + 1))
-		c3.PushReceiver(Waiter{T: x, Seq: x.NextWait(), Case: 0})
-		x.NextWait()
+		c3.PushReceiver(Waiter{T: x, Seq: nextWait(x), Case: 0})
+		nextWait(x)
 		c3.ForgetReceiver()
 	}
 	assert.LessOrEqual(t, c3.recv.len, 1, "stale entries must not pile up")

@@ -9,7 +9,7 @@
 //
 // Queues hold [Waiter] entries. A waiter whose tasklet has since moved on (its
 // select fired on another channel, or it was killed) is stale: the scheduler
-// calls Forget to take it out of the balance at once, and the entry itself is
+// calls ForgetSender or ForgetReceiver to take it out of the balance at once, and the entry itself is
 // dropped lazily when it reaches the head of its queue. This keeps select and
 // kill O(1) on every channel involved.
 package channel

@@ -26,10 +26,8 @@ type netRouter struct {
 }
 
 func (r *netRouter) homes(t tasklet.ID, cases []tasklet.Case) map[uint16][]scheduler.RemoteCase {
-	plain := false
-	if tt := r.nodes[r.self].Tasklet(t); tt != nil {
-		plain = tt.Plain()
-	}
+	wt, _ := r.nodes[r.self].WaitOf(t)
+	plain := wt.Plain
 	out := map[uint16][]scheduler.RemoteCase{}
 	for i, c := range cases {
 		if c.Dir != tasklet.DirRecv && c.Dir != tasklet.DirSend {
@@ -189,13 +187,13 @@ func TestRehomeLetsAMigratedWaiterGetItsValuesAfterARestore(t *testing.T) {
 		route := routesOf(ps)
 		link(nodes, route)
 		host := nodes[route[1]]
-		require.NotNil(t, host.Tasklet(id), "onto %d workers: the waiter is back on the worker of its birth node", m)
+		require.NotNil(t, host.Behavior(id), "onto %d workers: the waiter is back on the worker of its birth node", m)
 		nodes[route[3]].Spawn(&giver{Out: ch, Vals: []int{7, 8, 9}})
 		tickAll(t, nodes, func() bool {
-			tt := host.Tasklet(id)
-			return tt != nil && tt.State() == tasklet.Paused
+			in, err := host.Info(id)
+			return err == nil && in.State == tasklet.Paused
 		})
-		assert.Equal(t, []int{7, 8, 9}, host.Tasklet(id).Behavior().(*taker).Got, "onto %d workers", m)
+		assert.Equal(t, []int{7, 8, 9}, host.Behavior(id).(*taker).Got, "onto %d workers", m)
 	}
 }
 

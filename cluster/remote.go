@@ -67,7 +67,7 @@ func (m *mergedRemote) Op(t tasklet.ID, wait uint32, cases []tasklet.Case) {
 	for i, c := range cases {
 		if (c.Dir == tasklet.DirRecv || c.Dir == tasklet.DirSend) && m.merged[c.Chan.Node()] && m.s.Channel(c.Chan) == nil {
 			idx := i
-			if tt := m.s.Tasklet(t); tt != nil && tt.Plain() {
+			if wt, ok := m.s.WaitOf(t); ok && wt.Plain {
 				idx = -1
 			}
 			m.s.Complete(t, wait, idx, nil, channel.ErrClosed)

@@ -136,7 +136,7 @@ func (w *worker) inspect(ctx context.Context, req idReq) (found[TaskletView], er
 
 func (w *worker) kill(ctx context.Context, req idReq) (found[KillResult], error) {
 	return doTyped(ctx, w, func() (found[KillResult], error) {
-		if w.s.Tasklet(req.ID) == nil {
+		if w.s.Behavior(req.ID) == nil {
 			return found[KillResult]{}, nil
 		}
 		if err := w.s.Kill(req.ID, true); err != nil {
@@ -197,8 +197,8 @@ func (w *worker) view(id tasklet.ID) found[TaskletView] {
 		return found[TaskletView]{}
 	}
 	v := TaskletView{ID: in.ID, Kind: in.Kind, Worker: w.node, State: in.State.String(), Steps: in.Steps, Op: in.Op}
-	if t := w.s.Tasklet(id); t != nil {
-		if b, err := json.Marshal(t.Behavior()); err == nil {
+	if b := w.s.Behavior(id); b != nil {
+		if b, err := json.Marshal(b); err == nil {
 			v.Fields = b
 		}
 	}
@@ -236,7 +236,7 @@ func (w *worker) await(ctx context.Context, req awaitReq) (found[TaskletView], e
 // checkWaiters wakes the awaits of tasklets that paused or left.
 func (w *worker) checkWaiters() {
 	for id, chs := range w.waiters {
-		if t := w.s.Tasklet(id); t != nil && t.State() != tasklet.Paused {
+		if in, err := w.s.Info(id); err == nil && in.State != tasklet.Paused {
 			continue
 		}
 		for _, c := range chs {

@@ -137,7 +137,7 @@ func ExampleNode_Migrate() {
 	}
 	steps := make(chan int, 1)
 	n2.Scheduler().Do(func(s *scheduler.Scheduler) {
-		steps <- s.Tasklet(id).Behavior().(*counter).Steps
+		steps <- s.Behavior(id).(*counter).Steps
 	})
 	fmt.Println("on node 2 with", <-steps, "steps")
 	// Output: on node 2 with 41 steps

@@ -200,8 +200,8 @@ func TestAStaleMigrateIsRefused(t *testing.T) {
 		require.NoError(t, c.nodes[0].link(2).send(&message{Kind: kMigrate, Epoch: epoch, Raw: raw}))
 		c.logs.wait(t, "migration refused", ErrStaleEpoch.Error(), fmt.Sprint("epoch=", epoch))
 	}
-	c.on(1, func(s *scheduler.Scheduler) { assert.Nil(t, s.Tasklet(id), "no second copy on node 2") })
-	c.on(0, func(s *scheduler.Scheduler) { assert.NotNil(t, s.Tasklet(id)) })
+	c.on(1, func(s *scheduler.Scheduler) { assert.Nil(t, s.Behavior(id), "no second copy on node 2") })
+	c.on(0, func(s *scheduler.Scheduler) { assert.NotNil(t, s.Behavior(id)) })
 	c.prog(1, "s", send(x, 6))
 	assert.Equal(t, []int{6}, c.collect(2)["r"].Got)
 }

@@ -109,10 +109,8 @@ func (n *Node) remoteHomes(buf []uint16, cases []tasklet.Case) []uint16 {
 // wait at once with an error the tasklet sees (ErrRemoteSelect, ErrNoRoute,
 // or a value that cannot be encoded).
 func (n *Node) Op(id tasklet.ID, wait uint32, cases []tasklet.Case) {
-	plain := false
-	if t := n.s.Tasklet(id); t != nil {
-		plain = t.Plain()
-	}
+	wt, _ := n.s.WaitOf(id)
+	plain := wt.Plain
 	index := func(i int) int {
 		if plain {
 			return -1
@@ -401,18 +399,21 @@ func (n *Node) linkDown(peer uint16) {
 		if info.State != tasklet.Blocked {
 			continue
 		}
-		t := n.s.Tasklet(info.ID)
-		cases := t.Cases()
+		wt, ok := n.s.WaitOf(info.ID)
+		if !ok {
+			continue
+		}
+		cases := wt.Cases
 		i := firstCaseAt(cases, peer)
 		if i < 0 {
 			continue
 		}
 		idx := i
-		if t.Plain() {
+		if wt.Plain {
 			idx = -1
 		}
 		err := fmt.Errorf("ipc: tasklet %v waits on %v of node %d: %w", info.ID, cases[i].Chan, peer, ErrLinkDown)
-		n.complete(completion{id: info.ID, seq: t.WaitSeq(), home: int(peer)}, idx, nil, err)
+		n.complete(completion{id: info.ID, seq: wt.Seq, home: int(peer)}, idx, nil, err)
 	}
 	n.migrationsLinkDown(peer)
 }

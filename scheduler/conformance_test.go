@@ -1681,7 +1681,7 @@ func TestLifeCycle(t *testing.T) {
 		assert.ErrorIs(t, s.Remove(id), scheduler.ErrDead)
 		assert.ErrorIs(t, s.Throw(id, errBoom, false), scheduler.ErrDead)
 		assert.NoError(t, s.Kill(id, false))
-		assert.Nil(t, s.Tasklet(id))
+		assert.Nil(t, s.Behavior(id))
 	}
 	_, err := s.Info(tasklet.ID(12345))
 	assert.ErrorIs(t, err, scheduler.ErrNoTasklet, "an ID never handed out")
@@ -1690,8 +1690,10 @@ func TestLifeCycle(t *testing.T) {
 
 func TestAdoptAndRelease(t *testing.T) {
 	s := scheduler.New(scheduler.WithNode(1))
-	rec := tasklet.Make(tasklet.ID(7<<tasklet.NodeBits|3), yieldN(new(logger), "m", 2), tasklet.NewHost(nil))
-	require.Equal(t, tasklet.New, rec.State())
+	other := scheduler.New(scheduler.WithNode(7))
+	rec, err := other.Release(other.SpawnPaused(yieldN(new(logger), "m", 2)))
+	require.NoError(t, err)
+	require.Equal(t, uint16(7), rec.ID().Node())
 	require.NoError(t, s.Adopt(rec))
 	info, err := s.Info(rec.ID())
 	require.NoError(t, err)
@@ -2318,7 +2320,7 @@ func TestWithKindNames(t *testing.T) {
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, p, te.ID)
 	assert.Equal(t, "game.Panicker", te.Kind)
-	assert.Equal(t, "scheduler_test.fn", s.KindOf(s.Tasklet(other).Behavior()), "an empty name falls back to the Go type")
+	assert.Equal(t, "scheduler_test.fn", s.KindOf(s.Behavior(other)), "an empty name falls back to the Go type")
 }
 
 func TestRunStopsWhenContextEnds(t *testing.T) {

@@ -69,7 +69,7 @@ func (s *Scheduler) Throw(id tasklet.ID, err error, pending bool) error {
 // dequeue takes a runnable tasklet out of wherever it waits for its turn:
 // the run queue, the tasklets thrown into immediately by the running step, or
 // the tasklets that already stepped in the current Tick.
-func (s *Scheduler) dequeue(t *tasklet.T) {
+func (s *Scheduler) dequeue(t *rec) {
 	if s.runq.remove(t) {
 		return
 	}
@@ -131,6 +131,7 @@ func (s *Scheduler) Remove(id tasklet.ID) error {
 // already buffered can still be received. Values posted from outside that
 // were still waiting are reported to the error handler as lost.
 func (s *Scheduler) Close(id channel.ID) error {
+	defer s.settle()
 	c := s.chans.get(uint64(id))
 	if c == nil {
 		_, err := s.chanFor(id)
@@ -160,9 +161,9 @@ func (s *Scheduler) Close(id channel.ID) error {
 }
 
 func (s *Scheduler) wakeClosed(w channel.Waiter) {
-	w.T.Deliver(nil, channel.ErrClosed)
-	s.wakeWaiter(w.T, w.Case)
-	s.runq.pushBack(w.T)
+	recOf(w.T).Deliver(nil, channel.ErrClosed)
+	s.wakeWaiter(recOf(w.T), w.Case)
+	s.runq.pushBack(recOf(w.T))
 }
 
 // Balance is the channel's blocked senders minus blocked receivers.
@@ -173,7 +174,7 @@ func (s *Scheduler) Balance(id channel.ID) int {
 	return 0
 }
 
-func (s *Scheduler) sleep(t *tasklet.T, d time.Duration) {
+func (s *Scheduler) sleep(t *rec, d time.Duration) {
 	t.NextWait()
 	if d <= 0 {
 		// Nothing to wait for: a yield. (A timer due now would, on a
@@ -185,7 +186,7 @@ func (s *Scheduler) sleep(t *tasklet.T, d time.Duration) {
 	s.addTimer(t, s.clock.Now()+d, -1)
 }
 
-func (s *Scheduler) addTimer(t *tasklet.T, at time.Duration, idx int) {
+func (s *Scheduler) addTimer(t *rec, at time.Duration, idx int) {
 	s.timerSeq++
 	s.timers.push(timer{at: at, seq: s.timerSeq, t: t, wait: t.WaitSeq(), idx: int32(idx)})
 }
@@ -316,4 +317,7 @@ func (s *Scheduler) postLocal(id channel.ID, v any) {
 
 // PostLocal is Post for the scheduler's own goroutine: the value is handed
 // over at once (package ipc delivers remote sends with it).
-func (s *Scheduler) PostLocal(ch channel.ID, v any) { s.postLocal(ch, v) }
+func (s *Scheduler) PostLocal(ch channel.ID, v any) {
+	s.postLocal(ch, v)
+	s.settle()
+}

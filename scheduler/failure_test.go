@@ -188,3 +188,17 @@ func TestRunCountCountsTheRunningTasklet(t *testing.T) {
 		}
 	}
 }
+
+func TestHostCallReportsBeforeReturning(t *testing.T) {
+	var handled []error
+	s := scheduler.New(scheduler.WithErrorHandler(func(err error) { handled = append(handled, err) }))
+	ch := s.NewChannel(0)
+	s.Post(ch, "lost")
+	s.Drain() // the posted value waits in ch as a sender
+	require.Empty(t, handled)
+	require.NoError(t, s.Close(ch))
+	require.Len(t, handled, 1, "a failure a host call causes outside a run reaches the handler before the call returns")
+	assert.Contains(t, handled[0].Error(), "lost")
+	s.PostLocal(ch, "late")
+	assert.Len(t, handled, 2)
+}

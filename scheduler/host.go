@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/internal/core"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
@@ -59,7 +60,7 @@ func (s *Scheduler) Recv(ctx context.Context, ch channel.ID) (any, error) {
 			return nil, s.hostEnd(h, err)
 		}
 		h.WaitOn(ch, false)
-		c.PushReceiver(channel.Waiter{T: h, Seq: h.NextWait(), Case: -1})
+		c.PushReceiver(channel.Waiter{T: h.T(), Seq: h.NextWait(), Case: -1})
 		h.SetState(tasklet.Blocked)
 	}
 	if !cont {
@@ -96,7 +97,7 @@ func (s *Scheduler) Send(ctx context.Context, ch channel.ID, v any) error {
 			return s.hostEnd(h, err)
 		}
 		h.WaitOn(ch, true)
-		c.PushSender(channel.Waiter{T: h, Seq: h.NextWait(), Case: -1, Value: v})
+		c.PushSender(channel.Waiter{T: h.T(), Seq: h.NextWait(), Case: -1, Value: v})
 		h.SetState(tasklet.Blocked)
 	}
 	if !cont {
@@ -110,7 +111,7 @@ func (s *Scheduler) Send(ctx context.Context, ch channel.ID, v any) error {
 }
 
 // hostStart checks that the host may wait on ch now and readies its record.
-func (s *Scheduler) hostStart(ch channel.ID, op string) (*tasklet.T, *channel.Channel, error) {
+func (s *Scheduler) hostStart(ch channel.ID, op string) (*rec, *channel.Channel, error) {
 	if s.running > 0 || s.current != nil {
 		return nil, nil, fmt.Errorf("scheduler: host %s on %v: %w; call it from the goroutine that owns the scheduler, between runs, not from a step, a hook or a Do callback", op, ch, ErrRunning)
 	}
@@ -123,7 +124,7 @@ func (s *Scheduler) hostStart(ch channel.ID, op string) (*tasklet.T, *channel.Ch
 		return nil, nil, err
 	}
 	if s.hostT == nil {
-		s.hostT = tasklet.Make(hostID, nil, s.host)
+		s.hostT = (*rec)(core.Make[tasklet.Behavior, tasklet.Host, tasklet.Case](uint64(hostID), nil, s.host))
 	}
 	h := s.hostT
 	h.Deliver(nil, nil)
@@ -136,7 +137,7 @@ func (s *Scheduler) hostStart(ch channel.ID, op string) (*tasklet.T, *channel.Ch
 // completed if the host was made runnable, even when the loop stopped for
 // another reason first: a completed transfer is never undone. Otherwise the
 // host stops waiting and the reason is returned.
-func (s *Scheduler) hostWait(ctx context.Context, h *tasklet.T, ch channel.ID, send bool) error {
+func (s *Scheduler) hostWait(ctx context.Context, h *rec, ch channel.ID, send bool) error {
 	w := &watch{total: -1, host: h}
 	_, err := s.loop(ctx, w)
 	if w.hostRan {
@@ -175,9 +176,10 @@ func (s *Scheduler) hostWait(ctx context.Context, h *tasklet.T, ch channel.ID, s
 }
 
 // hostEnd leaves the host's record idle and passes err on.
-func (s *Scheduler) hostEnd(h *tasklet.T, err error) error {
+func (s *Scheduler) hostEnd(h *rec, err error) error {
 	h.Deliver(nil, nil)
 	h.SetState(tasklet.Paused)
+	s.settle()
 	return err
 }
 

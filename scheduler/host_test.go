@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -396,4 +397,40 @@ func TestRunNext(t *testing.T) {
 		assert.ErrorIs(t, s.RunNext(999), scheduler.ErrNoTasklet)
 		assert.True(t, errors.Is(s.RunNext(blocked), scheduler.ErrBlocked))
 	})
+}
+
+func TestWaitOfAndBehavior(t *testing.T) {
+	s := scheduler.New()
+	ch, other := s.NewChannel(0), s.NewChannel(0)
+	r := s.Spawn(recvAfter(new(logger), "r", 0, ch))
+	sel := s.Spawn(steps(func(t *tasklet.T) tasklet.Op {
+		return t.Select(tasklet.RecvCase(other), tasklet.TimeoutCase(time.Hour))
+	}))
+	wk := &worker{}
+	runner := s.Spawn(wk)
+	require.NoError(t, s.Tick())
+
+	w, ok := s.WaitOf(r)
+	require.True(t, ok)
+	assert.True(t, w.Plain)
+	assert.Equal(t, []tasklet.Case{tasklet.RecvCase(ch)}, w.Cases)
+	assert.NotZero(t, w.Seq)
+
+	w, ok = s.WaitOf(sel)
+	require.True(t, ok)
+	assert.False(t, w.Plain)
+	assert.Equal(t, []tasklet.Case{tasklet.RecvCase(other), tasklet.TimeoutCase(time.Hour)}, w.Cases)
+
+	_, ok = s.WaitOf(runner)
+	assert.False(t, ok, "a runnable tasklet waits on nothing")
+	_, ok = s.WaitOf(999)
+	assert.False(t, ok)
+
+	assert.Same(t, wk, s.Behavior(runner), "the live behavior, not a copy")
+	assert.Equal(t, 1, wk.Jobs)
+	assert.NotNil(t, s.Behavior(r))
+	assert.Nil(t, s.Behavior(999))
+	require.NoError(t, s.Kill(r, false))
+	require.NoError(t, s.Tick())
+	assert.Nil(t, s.Behavior(r), "a finished tasklet has none")
 }

@@ -32,7 +32,7 @@ type ChannelInfo struct {
 	Receivers   []tasklet.ID // blocked, in queue order (0: the host in Recv)
 }
 
-func (s *Scheduler) waiting(t *tasklet.T) Waiting {
+func (s *Scheduler) waiting(t *rec) Waiting {
 	w := Waiting{ID: t.ID(), Kind: s.KindOf(t.Behavior())}
 	cases := t.Cases()
 	for _, cs := range cases {
@@ -51,7 +51,7 @@ func (s *Scheduler) waiting(t *tasklet.T) Waiting {
 	return w
 }
 
-func (s *Scheduler) info(t *tasklet.T) Info {
+func (s *Scheduler) info(t *rec) Info {
 	in := Info{ID: t.ID(), Kind: s.KindOf(t.Behavior()), State: t.State(), Steps: t.Steps(), Atomic: t.Atomic()}
 	switch t.State() {
 	case tasklet.Blocked:
@@ -80,7 +80,7 @@ func (s *Scheduler) Info(id tasklet.ID) (Info, error) {
 // Tasklets describes every live tasklet, in ID order.
 func (s *Scheduler) Tasklets() []Info {
 	out := make([]Info, 0, s.tasks.n)
-	s.tasks.each(func(t *tasklet.T) { out = append(out, s.info(t)) })
+	s.tasks.each(func(t *rec) { out = append(out, s.info(t)) })
 	return out
 }
 
@@ -109,7 +109,7 @@ func waiterID(w channel.Waiter) tasklet.ID {
 	if w.T == nil {
 		return 0
 	}
-	return w.T.ID()
+	return recOf(w.T).ID()
 }
 
 // Channels describes every channel, in ID order.

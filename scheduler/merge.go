@@ -13,6 +13,7 @@ func (s *Scheduler) Drain() {
 	if s.inboxN.Load() != 0 {
 		s.drainInbox()
 	}
+	s.settle()
 }
 
 // Merge combines the worlds of several nodes into one world for node

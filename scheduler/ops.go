@@ -15,7 +15,7 @@ func bomb(err error) channel.Bomb {
 }
 
 // deliver hands a received value to t; a Bomb arrives as an error.
-func deliver(t *tasklet.T, v any) {
+func deliver(t *rec, v any) {
 	if b, ok := v.(channel.Bomb); ok {
 		t.Deliver(nil, b.Err)
 		return
@@ -42,7 +42,7 @@ func (s *Scheduler) isRemote(id channel.ID) bool {
 	return s.remote != nil && id.Node() != s.node
 }
 
-func (s *Scheduler) opRecv(t *tasklet.T, id channel.ID) bool {
+func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
 	c := s.lastCh // s.ch, by hand: the inliner will not
 	if c == nil || c.ID() != id {
 		c = s.ch(id)
@@ -68,12 +68,12 @@ func (s *Scheduler) opRecv(t *tasklet.T, id channel.ID) bool {
 		return true
 	}
 	t.WaitOn(id, false)
-	c.PushReceiver(channel.Waiter{T: t, Seq: t.NextWait(), Case: -1})
+	c.PushReceiver(channel.Waiter{T: t.T(), Seq: t.NextWait(), Case: -1})
 	t.SetState(tasklet.Blocked)
 	return false
 }
 
-func (s *Scheduler) opSend(t *tasklet.T, id channel.ID, v any) bool {
+func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 	c := s.lastCh // s.ch, by hand: the inliner will not
 	if c == nil || c.ID() != id {
 		c = s.ch(id)
@@ -99,14 +99,14 @@ func (s *Scheduler) opSend(t *tasklet.T, id channel.ID, v any) bool {
 		return true
 	}
 	t.WaitOn(id, true)
-	c.PushSender(channel.Waiter{T: t, Seq: t.NextWait(), Case: -1, Value: v})
+	c.PushSender(channel.Waiter{T: t.T(), Seq: t.NextWait(), Case: -1, Value: v})
 	t.SetState(tasklet.Blocked)
 	return false
 }
 
 // recvReady completes a receive that needs no waiting. done reports whether
 // it did; cont whether t keeps running.
-func (s *Scheduler) recvReady(t *tasklet.T, c *channel.Channel, idx int) (done, cont bool) {
+func (s *Scheduler) recvReady(t *rec, c *channel.Channel, idx int) (done, cont bool) {
 	s.touchChan(c)
 	var w channel.Waiter
 	if v, ok := c.BufPop(); ok {
@@ -126,8 +126,8 @@ func (s *Scheduler) recvReady(t *tasklet.T, c *channel.Channel, idx int) (done, 
 			s.senderDone(w)
 			return true, true
 		}
-		s.wakeWaiter(w.T, w.Case)
-		return true, s.place(c, t, w.T, false)
+		s.wakeWaiter(recOf(w.T), w.Case)
+		return true, s.place(c, t, recOf(w.T), false)
 	}
 	if c.Closed() {
 		t.Deliver(nil, channel.ErrClosed)
@@ -137,7 +137,7 @@ func (s *Scheduler) recvReady(t *tasklet.T, c *channel.Channel, idx int) (done, 
 	return false, false
 }
 
-func (s *Scheduler) sendReady(t *tasklet.T, c *channel.Channel, v any, idx int) (done, cont bool) {
+func (s *Scheduler) sendReady(t *rec, c *channel.Channel, v any, idx int) (done, cont bool) {
 	s.touchChan(c)
 	if c.Closed() {
 		t.Deliver(nil, channel.ErrClosed)
@@ -151,9 +151,9 @@ func (s *Scheduler) sendReady(t *tasklet.T, c *channel.Channel, v any, idx int) 
 			s.remoteFired(w, v, nil)
 			return true, true
 		}
-		deliver(w.T, v)
-		s.wakeWaiter(w.T, w.Case)
-		return true, s.place(c, t, w.T, true)
+		deliver(recOf(w.T), v)
+		s.wakeWaiter(recOf(w.T), w.Case)
+		return true, s.place(c, t, recOf(w.T), true)
 	}
 	if !c.BufFull() {
 		c.BufPush(v)
@@ -165,7 +165,7 @@ func (s *Scheduler) sendReady(t *tasklet.T, c *channel.Channel, v any, idx int) 
 
 // place queues the partner of a rendezvous by the channel's preference and
 // reports whether the caller keeps running (Stackless channelobject.c).
-func (s *Scheduler) place(c *channel.Channel, caller, partner *tasklet.T, callerSends bool) bool {
+func (s *Scheduler) place(c *channel.Channel, caller, partner *rec, callerSends bool) bool {
 	if c.ScheduleAll() {
 		s.runq.pushBack(partner)
 		s.runq.pushBack(caller)
@@ -190,7 +190,7 @@ func (s *Scheduler) place(c *channel.Channel, caller, partner *tasklet.T, caller
 // wakeWaiter ends the wait of a popped waiter's tasklet t, whose select
 // case cs (-1: a plain op) fired: its other cases are forgotten, and it
 // becomes runnable (the caller queues it).
-func (s *Scheduler) wakeWaiter(t *tasklet.T, cs int32) {
+func (s *Scheduler) wakeWaiter(t *rec, cs int32) {
 	if cs < 0 {
 		t.NextWait() // a plain op: its only queue entry was the one popped
 	} else {
@@ -209,7 +209,7 @@ const cancelled = -2
 // whose queue entry is already gone; -1 is a plain Send or Recv that
 // completed; cancelled means none did. The other entries leave the balance
 // now and their queues lazily.
-func (s *Scheduler) endWait(t *tasklet.T, fired int) {
+func (s *Scheduler) endWait(t *rec, fired int) {
 	if t.State() == tasklet.Blocked && fired != -1 {
 		remote := false
 		for i, cs := range t.Cases() {
@@ -235,7 +235,7 @@ func (s *Scheduler) endWait(t *tasklet.T, fired int) {
 	t.NextWait()
 }
 
-func (s *Scheduler) opSelect(t *tasklet.T) bool {
+func (s *Scheduler) opSelect(t *rec) bool {
 	cases := t.SelectCases()
 	t.WaitSelect()
 	deflt, timeout := -1, -1
@@ -299,7 +299,7 @@ func (s *Scheduler) opSelect(t *tasklet.T) bool {
 		if c == nil {
 			continue
 		}
-		w := channel.Waiter{T: t, Seq: seq, Case: int32(i), Value: cs.Value}
+		w := channel.Waiter{T: t.T(), Seq: seq, Case: int32(i), Value: cs.Value}
 		if cs.Dir == tasklet.DirRecv {
 			c.PushReceiver(w)
 		} else {
@@ -318,7 +318,7 @@ func (s *Scheduler) opSelect(t *tasklet.T) bool {
 
 // blockRemote blocks t on an op on a remote channel. A send waits as a
 // one-case select so the value travels with the case.
-func (s *Scheduler) blockRemote(t *tasklet.T) {
+func (s *Scheduler) blockRemote(t *rec) {
 	seq := t.NextWait()
 	t.SetState(tasklet.Blocked)
 	s.remote.Op(t.ID(), seq, t.Cases())

@@ -1,27 +1,25 @@
 package scheduler
 
-import "github.com/stackless-go/stackless/tasklet"
-
 // runQueue is a double-ended ring of tasklets: round robin at the back, and
 // "runs at once" at the front. Its length is a power of two, so positions
 // wrap with a mask.
 type runQueue struct {
-	buf  []*tasklet.T
+	buf  []*rec
 	head int
 	n    int
 }
 
 func (q *runQueue) grow() {
-	buf := make([]*tasklet.T, max(2*len(q.buf), 64))
+	buf := make([]*rec, max(2*len(q.buf), 64))
 	for i := 0; i < q.n; i++ {
 		buf[i] = q.at(i)
 	}
 	q.buf, q.head = buf, 0
 }
 
-func (q *runQueue) at(i int) *tasklet.T { return q.buf[(q.head+i)&(len(q.buf)-1)] }
+func (q *runQueue) at(i int) *rec { return q.buf[(q.head+i)&(len(q.buf)-1)] }
 
-func (q *runQueue) pushBack(t *tasklet.T) {
+func (q *runQueue) pushBack(t *rec) {
 	if q.n == len(q.buf) {
 		q.grow()
 	}
@@ -31,7 +29,7 @@ func (q *runQueue) pushBack(t *tasklet.T) {
 // storeBack is pushBack once there is room. It inlines where pushBack cannot
 // (the grow call is too costly for the inliner), so the paths taken at every
 // yield and rendezvous call it after checking room themselves.
-func (q *runQueue) storeBack(t *tasklet.T) {
+func (q *runQueue) storeBack(t *rec) {
 	q.buf[(q.head+q.n)&(len(q.buf)-1)] = t
 	q.n++
 }
@@ -39,7 +37,7 @@ func (q *runQueue) storeBack(t *tasklet.T) {
 // room reports whether storeBack may be used.
 func (q *runQueue) room() bool { return q.n < len(q.buf) }
 
-func (q *runQueue) pushFront(t *tasklet.T) {
+func (q *runQueue) pushFront(t *rec) {
 	if q.n == len(q.buf) {
 		q.grow()
 	}
@@ -48,7 +46,7 @@ func (q *runQueue) pushFront(t *tasklet.T) {
 	q.n++
 }
 
-func (q *runQueue) popFront() *tasklet.T {
+func (q *runQueue) popFront() *rec {
 	t := q.buf[q.head]
 	q.buf[q.head] = nil
 	q.head = (q.head + 1) & (len(q.buf) - 1)
@@ -58,7 +56,7 @@ func (q *runQueue) popFront() *tasklet.T {
 
 // remove takes t out of the queue, keeping the order of the rest. O(n), for
 // the rare Remove, Kill and Throw.
-func (q *runQueue) remove(t *tasklet.T) bool {
+func (q *runQueue) remove(t *rec) bool {
 	for i := 0; i < q.n; i++ {
 		if q.at(i) == t {
 			for j := i; j < q.n-1; j++ {
@@ -72,7 +70,7 @@ func (q *runQueue) remove(t *tasklet.T) bool {
 	return false
 }
 
-func (q *runQueue) set(i int, t *tasklet.T) { q.buf[(q.head+i)&(len(q.buf)-1)] = t }
+func (q *runQueue) set(i int, t *rec) { q.buf[(q.head+i)&(len(q.buf)-1)] = t }
 
 // table maps IDs to records through pages of consecutive IDs: IDs are handed
 // out in sequence, so spawning and dying cost an array store and a cached

@@ -42,6 +42,7 @@ type remoteRef struct {
 // goes to Remote.Done. Cases on channels this node does not hold complete
 // with an error.
 func (s *Scheduler) RemoteOp(w RemoteWait, cases []RemoteCase) {
+	defer s.settle()
 	if s.rwaits[w] != nil {
 		return // a repeated request: the wait is already queued here
 	}
@@ -139,8 +140,8 @@ func (s *Scheduler) give(c *channel.Channel, v any) bool {
 func (s *Scheduler) senderDone(w channel.Waiter) {
 	switch {
 	case w.T != nil:
-		s.wakeWaiter(w.T, w.Case)
-		s.runq.pushBack(w.T)
+		s.wakeWaiter(recOf(w.T), w.Case)
+		s.runq.pushBack(recOf(w.T))
 	case w.Remote() != nil:
 		s.remoteFired(w, nil, nil)
 	}
@@ -154,12 +155,12 @@ func (s *Scheduler) receiverGets(w channel.Waiter, v any, err error) {
 		return
 	}
 	if err != nil {
-		w.T.Deliver(nil, err)
+		recOf(w.T).Deliver(nil, err)
 	} else {
-		deliver(w.T, v)
+		deliver(recOf(w.T), v)
 	}
-	s.wakeWaiter(w.T, w.Case)
-	s.runq.pushBack(w.T)
+	s.wakeWaiter(recOf(w.T), w.Case)
+	s.runq.pushBack(recOf(w.T))
 }
 
 // remoteFired ends the remote wait of a popped waiter: its other cases here
@@ -231,7 +232,7 @@ func (s *Scheduler) Emigrate(id tasklet.ID, to uint16) (*Emigration, error) {
 	if t == s.current {
 		return nil, fmt.Errorf("scheduler: emigrate %v: %w", id, ErrCurrent)
 	}
-	em := &Emigration{Tasklet: TaskletStateOf(t)}
+	em := &Emigration{Tasklet: taskletStateOf(t)}
 	now := s.clock.Now()
 	for _, tm := range s.timers.h {
 		if tm.t == t && tm.live() {
@@ -257,7 +258,7 @@ func (s *Scheduler) Emigrate(id tasklet.ID, to uint16) (*Emigration, error) {
 			}
 			seq := t.WaitSeq()
 			swap := func(w channel.Waiter) (channel.Waiter, bool) {
-				if w.T != t || w.Seq != seq || int(w.Case) != idx {
+				if w.T != t.T() || w.Seq != seq || int(w.Case) != idx {
 					return w, false
 				}
 				r := &channel.Remote{Node: to, Tasklet: id, Seq: seq, Value: w.Value, Done: &g.done}
@@ -317,7 +318,7 @@ func (s *Scheduler) Immigrate(em *Emigration, from uint16) error {
 					if r == nil || r.Node != from || r.Tasklet != ts.ID || r.Seq != ts.Wait || int(w.Case) != idx {
 						return w, false
 					}
-					return channel.Waiter{T: t, Seq: ts.Wait, Case: w.Case, Value: r.Value}, true
+					return channel.Waiter{T: t.T(), Seq: ts.Wait, Case: w.Case, Value: r.Value}, true
 				}
 				if c.Replace(swap) {
 					s.touchChan(c)

@@ -163,13 +163,13 @@ func TestEmigrateBlockedTaskletKeepsItsPlace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, -2, a.Balance(ch), "the emigrant keeps its place as a remote waiter")
 	require.NoError(t, b.Immigrate(em, 1))
-	moved := b.Tasklet(id1).Behavior().(*recvLog) // in one process, the same value as first
+	moved := b.Behavior(id1).(*recvLog) // in one process, the same value as first
 
 	a.Spawn(&sendList{Ch: ch, Vals: []int{7, 8}})
 	tickUntil(t, func() bool { return a.Len() == 0 && b.Len() == 0 }, a, b)
 	assert.Equal(t, []any{7}, moved.Got, "the emigrant was first in the queue and runs on b")
 	assert.Equal(t, []any{8}, second.Got)
-	assert.Nil(t, a.Tasklet(id1), "nothing of the emigrant may stay behind to run twice")
+	assert.Nil(t, a.Behavior(id1), "nothing of the emigrant may stay behind to run twice")
 }
 
 func TestImmigrateTakesBackRemoteWaiters(t *testing.T) {
@@ -188,7 +188,7 @@ func TestImmigrateTakesBackRemoteWaiters(t *testing.T) {
 
 	b.Spawn(&sendList{Ch: ch, Vals: []int{5}})
 	tickUntil(t, func() bool { return b.Len() == 0 }, a, b)
-	got := b.Tasklet(id)
+	got := b.Behavior(id)
 	assert.Nil(t, got, "finished")
 	assert.Equal(t, 0, a.Len())
 }
@@ -234,7 +234,7 @@ func TestEmigrateDuringTick(t *testing.T) {
 	assert.Equal(t, 2, steps)
 	require.NoError(t, a.Tick())
 	assert.Equal(t, 2, steps, "nothing of the counter may step again on the node it left")
-	assert.Nil(t, a.Tasklet(mover.Target))
+	assert.Nil(t, a.Behavior(mover.Target))
 }
 
 // stepCounter counts its steps through a pointer (in-process test only)

@@ -30,9 +30,9 @@ type watch struct {
 	total   int // steps left in the run, <0: none
 	soft    bool
 	pending bool // budget spent, waiting for a switch (soft) or a non-atomic tasklet
-	victim  *tasklet.T
-	host    *tasklet.T // a host Recv or Send waits: the loop ends when it is popped
-	hostRan bool       // the host's turn came: its operation completed
+	victim  *rec
+	host    *rec // a host Recv or Send waits: the loop ends when it is popped
+	hostRan bool // the host's turn came: its operation completed
 }
 
 // Run runs tasklets until every one has finished (nil), a tasklet fails and
@@ -216,7 +216,7 @@ func (s *Scheduler) idleResult() error {
 		return err
 	}
 	var blocked []Waiting
-	s.tasks.each(func(t *tasklet.T) {
+	s.tasks.each(func(t *rec) {
 		if t.State() == tasklet.Blocked {
 			blocked = append(blocked, s.waiting(t))
 		}
@@ -250,6 +250,9 @@ func (s *Scheduler) Tick() error {
 		s.later[i] = nil
 	}
 	s.later = s.later[:0]
+	if s.onError != nil {
+		s.failures() // the handler sees the round's failures before a checkpoint of it
+	}
 	if s.ckpt.fn != nil {
 		if err := s.ckpt.maybe(s, 0); err != nil {
 			return err
@@ -285,7 +288,7 @@ var tickWatch = watch{slice: -1, total: -1}
 // posted input, failure or checkpoint needs the outer loop. It is exec
 // without the watchdog: the loop every switch of a plain Run goes through,
 // so it carries no per-step checks it does not need.
-func (s *Scheduler) burst(t *tasklet.T) {
+func (s *Scheduler) burst(t *rec) {
 	limit := 255
 	if s.ckpt.fn != nil {
 		limit = 0 // the checkpoint check lives in the outer loop
@@ -340,7 +343,7 @@ func (s *Scheduler) burst(t *tasklet.T) {
 
 // exec runs t under a watchdog (RunBudget, or Tick's one step) until it
 // switches out or the budget interrupts it.
-func (s *Scheduler) exec(t *tasklet.T, w *watch) {
+func (s *Scheduler) exec(t *rec, w *watch) {
 	if s.onSchedule != nil {
 		s.switchHook(s.prev, t.ID())
 	}
@@ -384,7 +387,7 @@ func (s *Scheduler) exec(t *tasklet.T, w *watch) {
 
 // unread ends t, whose step left a delivered error unread: an uncaught
 // exception.
-func (s *Scheduler) unread(t *tasklet.T, err error) {
+func (s *Scheduler) unread(t *rec, err error) {
 	s.finish(t, err)
 	if len(s.immediate) != 0 {
 		s.queueImmediate()
@@ -414,7 +417,7 @@ func (s *Scheduler) queueImmediate() {
 // interrupted. In hard mode the condition is taken afresh at every switch:
 // an interrupt deferred while the last tasklet was atomic belongs to that
 // tasklet's timeslice, not to the next one (a spent Total budget stays spent).
-func (s *Scheduler) spent(t *tasklet.T, w *watch, run int) bool {
+func (s *Scheduler) spent(t *rec, w *watch, run int) bool {
 	if !w.pending || (run == 0 && !w.soft) {
 		w.pending = w.total == 0 || (w.slice > 0 && run >= w.slice)
 		if !w.pending {
@@ -441,7 +444,7 @@ func (s *Scheduler) spent(t *tasklet.T, w *watch, run int) bool {
 
 // apply carries out the Op a step returned and reports whether t keeps
 // running without a switch.
-func (s *Scheduler) apply(t *tasklet.T, op tasklet.Op) bool {
+func (s *Scheduler) apply(t *rec, op tasklet.Op) bool {
 	switch op.Kind() {
 	case tasklet.OpContinue:
 		return true
@@ -484,7 +487,7 @@ func (s *Scheduler) apply(t *tasklet.T, op tasklet.Op) bool {
 
 // finish ends t. A kill nobody handled ends it quietly; any other error is
 // reported.
-func (s *Scheduler) finish(t *tasklet.T, err error) {
+func (s *Scheduler) finish(t *rec, err error) {
 	t.SetState(tasklet.Dead)
 	s.tasks.del(uint64(t.ID()))
 	if s.track {
@@ -526,6 +529,18 @@ func (s *Scheduler) failures() error {
 	}
 	s.failed = nil
 	return nil
+}
+
+// settle hands failures to the error handler at the end of a host call
+// made outside any run (Close, PostLocal, Drain, RemoteOp, Recv, Send), so
+// the handler sees them before the call returns, as it would have had they
+// happened in a run, and a snapshot taken next does not leave them behind.
+// Inside a run or a step they wait for the loop's next safe point. Without
+// a handler they wait for the next Run, RunBudget or Tick to return them.
+func (s *Scheduler) settle() {
+	if len(s.failed) != 0 && s.onError != nil && s.running == 0 && s.current == nil {
+		s.failures()
+	}
 }
 
 // switchHook calls the schedule hook. A panic in it is reported like a

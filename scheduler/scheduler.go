@@ -18,16 +18,16 @@ type Scheduler struct {
 	node      uint16
 	nextT     uint64 // last tasklet sequence handed out
 	nextC     uint64
-	tasks     table[tasklet.T]
+	tasks     table[rec]
 	chans     table[channel.Channel]
 	runq      runQueue
 	timers    timerHeap
 	timerSeq  uint64
 	clock     Clock
 	vclock    *VirtualClock
-	current   *tasklet.T
+	current   *rec
 	prev      tasklet.ID
-	immediate []*tasklet.T // thrown into "immediately" during the current step, in order
+	immediate []*rec // thrown into "immediately" during the current step, in order
 	tick      uint32
 	steps     uint64
 	timeslice int // rotation after this many consecutive steps in Run (0: none)
@@ -40,19 +40,19 @@ type Scheduler struct {
 	remote     Remote
 	kindName   func(tasklet.Behavior) string
 	ckpt       checkpointer
-	host       *tasklet.HostRef
-	block      tasklet.Block // records for Spawn
+	host       *hostRef
+	block      block // records for Spawn
 	lastCh     *channel.Channel
-	next       *tasklet.T                  // runs next, ahead of the run queue (set by place, consumed by exec)
+	next       *rec                        // runs next, ahead of the run queue (set by place, consumed by exec)
 	rwaits     map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
-	later      []*tasklet.T                // tasklets that already stepped in this Tick
+	later      []*rec                      // tasklets that already stepped in this Tick
 
-	failed  []error    // failures awaiting the error handler or Run's caller
-	running int        // nesting depth of Run, RunBudget and Tick
-	hostT   *tasklet.T // the host's record while it waits in Recv or Send (made on first use)
+	failed  []error // failures awaiting the error handler or Run's caller
+	running int     // nesting depth of Run, RunBudget and Tick
+	hostT   *rec    // the host's record while it waits in Recv or Send (made on first use)
 
 	track    bool
-	dirtyT   []*tasklet.T
+	dirtyT   []*rec
 	dirtyC   []*channel.Channel
 	deadT    []tasklet.ID
 	deadC    []channel.ID
@@ -107,9 +107,11 @@ func WithTimeslice(n int) Option { return func(s *Scheduler) { s.timeslice = n }
 // WithErrorHandler receives every failure (a *TaskletError, a *HookError, a
 // dropped posted value) instead of Run returning it (Stackless
 // set_error_handler). It is called once per failure, on the scheduler's
-// goroutine between two steps (inside Run, RunBudget, Tick, Recv or Send),
-// never in the middle of one. If it panics, the panic leaves that call with
-// the world consistent, and the failures not yet handed over go to the next.
+// goroutine, between two steps (inside Run, RunBudget, Tick, Recv or Send)
+// or at the end of the host call that caused it (Close, PostLocal, Drain),
+// never in the middle of an operation. If it panics, the panic leaves that
+// call with the world consistent, and the failures not yet handed over go
+// to the next.
 func WithErrorHandler(fn func(error)) Option { return func(s *Scheduler) { s.onError = fn } }
 
 // WithScheduleHook is called at every switch with the tasklet that ran last
@@ -147,7 +149,7 @@ func New(opts ...Option) *Scheduler {
 		s.clock = NewVirtualClock(0)
 	}
 	s.vclock, _ = s.clock.(*VirtualClock)
-	s.host = tasklet.NewHost(s)
+	s.host = &hostRef{H: s}
 	return s
 }
 
@@ -201,7 +203,7 @@ func (s *Scheduler) newTaskletID() tasklet.ID {
 
 // Spawn starts b as a new tasklet at the back of the run queue.
 func (s *Scheduler) Spawn(b tasklet.Behavior) tasklet.ID {
-	t := s.block.Make(s.newTaskletID(), b, s.host)
+	t := s.makeRec(s.newTaskletID(), b)
 	s.tasks.put(uint64(t.ID()), t)
 	t.SetState(tasklet.Runnable)
 	s.runq.pushBack(t)
@@ -211,7 +213,7 @@ func (s *Scheduler) Spawn(b tasklet.Behavior) tasklet.ID {
 
 // SpawnPaused creates b as a tasklet that waits, paused, for Insert.
 func (s *Scheduler) SpawnPaused(b tasklet.Behavior) tasklet.ID {
-	t := s.block.Make(s.newTaskletID(), b, s.host)
+	t := s.makeRec(s.newTaskletID(), b)
 	s.tasks.put(uint64(t.ID()), t)
 	t.SetState(tasklet.Paused)
 	s.paused++
@@ -219,9 +221,11 @@ func (s *Scheduler) SpawnPaused(b tasklet.Behavior) tasklet.ID {
 	return t.ID()
 }
 
-// Adopt adds an existing tasklet record (a migrated one) under its own ID,
-// paused. Insert or a pending delivery makes it run.
-func (s *Scheduler) Adopt(t *tasklet.T) error {
+// Adopt adds an existing tasklet record (one that Release let go, on this
+// or another scheduler) under its own ID, paused. Insert or a pending
+// delivery makes it run.
+func (s *Scheduler) Adopt(tk *tasklet.T) error {
+	t := recOf(tk)
 	if s.tasks.get(uint64(t.ID())) != nil {
 		return fmt.Errorf("scheduler: adopt %v: a tasklet with that ID exists already", t.ID())
 	}
@@ -250,7 +254,7 @@ func (s *Scheduler) Release(id tasklet.ID) (*tasklet.T, error) {
 	if s.track {
 		s.deadT = append(s.deadT, id)
 	}
-	return t, nil
+	return t.T(), nil
 }
 
 // NewChannel makes a channel; capacity 0 makes a rendezvous channel.
@@ -285,10 +289,35 @@ func (s *Scheduler) chLookup(id channel.ID) *channel.Channel {
 // setting preference; nil if there is none on this node.
 func (s *Scheduler) Channel(id channel.ID) *channel.Channel { return s.chans.get(uint64(id)) }
 
-// Tasklet returns the record of a live tasklet; nil if there is none.
-func (s *Scheduler) Tasklet(id tasklet.ID) *tasklet.T { return s.tasks.get(uint64(id)) }
+// Behavior returns the live behavior (the state) of tasklet id, or nil if
+// there is no such live tasklet here. It is the tasklet's own value, not a
+// copy: read it between steps.
+func (s *Scheduler) Behavior(id tasklet.ID) tasklet.Behavior {
+	if t := s.tasks.get(uint64(id)); t != nil {
+		return t.Behavior()
+	}
+	return nil
+}
 
-func (s *Scheduler) lookup(id tasklet.ID) (*tasklet.T, error) {
+// Wait is what a blocked tasklet waits on.
+type Wait struct {
+	Seq   uint32         // the wait's sequence (Remote.Op and Complete name it)
+	Plain bool           // a plain Send or Recv, whose completion is case -1
+	Cases []tasklet.Case // the one case of a plain wait (without its value), or the select's
+}
+
+// WaitOf describes the current wait of tasklet id; ok is false if there is
+// no such live tasklet here or it is not blocked. Cases are shared with the
+// scheduler: do not modify them.
+func (s *Scheduler) WaitOf(id tasklet.ID) (w Wait, ok bool) {
+	t := s.tasks.get(uint64(id))
+	if t == nil || t.State() != tasklet.Blocked {
+		return Wait{}, false
+	}
+	return Wait{Seq: t.WaitSeq(), Plain: t.Plain(), Cases: t.Cases()}, true
+}
+
+func (s *Scheduler) lookup(id tasklet.ID) (*rec, error) {
 	if t := s.tasks.get(uint64(id)); t != nil {
 		return t, nil
 	}
@@ -327,7 +356,7 @@ func (s *Scheduler) Current() tasklet.ID {
 	return s.current.ID()
 }
 
-func (s *Scheduler) touch(t *tasklet.T) {
+func (s *Scheduler) touch(t *rec) {
 	if s.track && t.SetDirty() {
 		s.dirtyT = append(s.dirtyT, t)
 	}

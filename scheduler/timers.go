@@ -3,8 +3,6 @@ package scheduler
 import (
 	"slices"
 	"time"
-
-	"github.com/stackless-go/stackless/tasklet"
 )
 
 // timer wakes a sleeping tasklet, or fires a select's timeout case (idx >= 0).
@@ -12,7 +10,7 @@ import (
 type timer struct {
 	at   time.Duration
 	seq  uint64 // ties fire in the order the timers were set
-	t    *tasklet.T
+	t    *rec
 	wait uint32
 	idx  int32
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stackless-go/stackless/internal/core"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
@@ -59,7 +60,7 @@ func TestStaleTimersDoNotPileUp(t *testing.T) {
 func TestTimerHeapDropStaleKeepsOrder(t *testing.T) {
 	var th timerHeap
 	mk := func(at time.Duration, seq uint64, live bool) timer {
-		tk := tasklet.Make(tasklet.ID(seq), nil, tasklet.NewHost(nil))
+		tk := (*rec)(core.Make[tasklet.Behavior, tasklet.Host, tasklet.Case](seq, nil, nil))
 		tk.NextWait()
 		tm := timer{at: at, seq: seq, t: tk, wait: tk.WaitSeq(), idx: -1}
 		if !live {

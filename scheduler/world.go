@@ -68,7 +68,7 @@ type WaiterState struct {
 
 // isHost reports whether a queue entry is the host's, waiting in Recv or
 // Send. The host is not part of the world: snapshots leave it out.
-func isHost(w channel.Waiter) bool { return w.T != nil && w.T.ID() == hostID }
+func isHost(w channel.Waiter) bool { return w.T != nil && recOf(w.T).ID() == hostID }
 
 func waiterState(w channel.Waiter) WaiterState {
 	if r := w.Remote(); r != nil {
@@ -100,14 +100,14 @@ func (s *Scheduler) Tracking() bool { return s.track }
 func (s *Scheduler) World() *World {
 	w := s.WorldHeader()
 	w.Tasklets = make([]TaskletState, 0, s.tasks.n)
-	s.tasks.each(func(t *tasklet.T) { w.Tasklets = append(w.Tasklets, TaskletStateOf(t)) })
+	s.tasks.each(func(t *rec) { w.Tasklets = append(w.Tasklets, taskletStateOf(t)) })
 	w.Channels = make([]ChannelState, 0, s.chans.n)
 	s.chans.each(func(c *channel.Channel) { w.Channels = append(w.Channels, ChannelStateOf(c)) })
 	return w
 }
 
-// TaskletStateOf reads a tasklet record.
-func TaskletStateOf(t *tasklet.T) TaskletState {
+// taskletStateOf reads a tasklet record.
+func taskletStateOf(t *rec) TaskletState {
 	v, err := t.Delivered()
 	ts := TaskletState{ID: t.ID(), Behavior: t.Behavior(), State: t.State(), Flags: t.Flags(),
 		Steps: t.Steps(), Wait: t.WaitSeq(), Chosen: t.Chosen(), Value: v, Err: err}
@@ -135,8 +135,8 @@ func ChannelStateOf(c *channel.Channel) ChannelState {
 }
 
 // record makes the tasklet record of a saved or arriving tasklet.
-func (s *Scheduler) record(ts *TaskletState) *tasklet.T {
-	t := s.block.Make(ts.ID, ts.Behavior, s.host)
+func (s *Scheduler) record(ts *TaskletState) *rec {
+	t := s.makeRec(ts.ID, ts.Behavior)
 	t.SetState(ts.State)
 	t.SetFlags(ts.Flags)
 	t.SetSteps(ts.Steps)
@@ -153,7 +153,7 @@ func (s *Scheduler) TaskletState(id tasklet.ID) (TaskletState, error) {
 	if err != nil {
 		return TaskletState{}, err
 	}
-	return TaskletStateOf(t), nil
+	return taskletStateOf(t), nil
 }
 
 // ChannelState returns one channel's state.
@@ -214,7 +214,7 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 	// every Send or Recv case on a channel of this world must be queued once:
 	// a wait queued in only some of its channels would wake wrongly later.
 	type queued struct {
-		t *tasklet.T
+		t *rec
 		c int
 	}
 	seen := map[queued]bool{}
@@ -270,7 +270,7 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 						return bad("channel %v queues case %d of tasklet %v twice", cs.ID, ws.Case, ws.Tasklet)
 					}
 					seen[key] = true
-					wt.T, wt.Seq = t, t.WaitSeq()
+					wt.T, wt.Seq = t.T(), t.WaitSeq()
 				} else if !q.send {
 					return bad("channel %v has a receiver without a tasklet", cs.ID)
 				}
@@ -314,7 +314,7 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		s.timers.push(timer{at: tm.At, seq: tm.Seq, t: t, wait: t.WaitSeq(), idx: int32(tm.Case)})
 	}
 	var err error
-	s.tasks.each(func(t *tasklet.T) {
+	s.tasks.each(func(t *rec) {
 		if err == nil && t.State() == tasklet.Runnable && t.Mark() != 1 {
 			err = fmt.Errorf("scheduler: restore: %w: runnable tasklet %v is not in the run queue", ErrInvalidRestore, t.ID())
 		}

@@ -17,6 +17,9 @@
 // uncaught exception ends a Stackless tasklet. A tasklet that reads
 // [ErrKilled] and returns anything but Exit survives the kill.
 //
-// This package imports nothing else of stackless; package scheduler runs
+// A T is the scheduler's record of the tasklet, seen from its behavior: its
+// methods are only those a behavior uses. The rest of the record (state,
+// deliveries, waits) is kept by package scheduler through internal/core,
+// the only package of stackless this one imports. Package scheduler runs
 // tasklets and package pickle serializes them.
 package tasklet

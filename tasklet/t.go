@@ -1,88 +1,58 @@
 package tasklet
 
-import "time"
+import (
+	"time"
 
-// T is a tasklet as the scheduler keeps it, and the context its behavior's
-// Step receives. Behaviors use the methods in this file; the methods in
-// control.go belong to the scheduler.
-type T struct {
-	id     ID
-	b      Behavior
-	host   *hostRef
-	steps  uint64
-	value  any
-	err    error
-	sel    *selectBuf // the cases of the last Select, allocated on first use
-	wch    ChanID     // the channel of a plain Send or Recv wait
-	wait   uint32
-	chosen int32
-	mark   uint32 // scheduler scratch (tick number)
-	state  State
-	flags  uint8
-}
-
-// hostRef lets every tasklet of a scheduler share one pointer to its Host,
-// keeping T in a smaller size class.
-type hostRef struct{ Host }
-
-type selectBuf struct{ cases []Case }
-
-const (
-	flagErrRead uint8 = 1 << iota
-	flagAtomic
-	flagBlockTrap
-	flagDirty
-	flagWaitSend // the wait is a plain Send on wch
-	flagWaitRecv // the wait is a plain Recv on wch
+	"github.com/stackless-go/stackless/internal/core"
 )
 
-// ID returns the tasklet's ID.
-func (t *T) ID() ID { return t.id }
+// T is a tasklet seen from its own behavior: the context every Step
+// receives. Its methods are all a behavior needs: build the Op that ends the
+// step (Yield, Recv, Send, Select, Sleep, Exit...), read what the last
+// suspension delivered (Value, Err, Chosen), and ask the scheduler for
+// tasklets and channels (Spawn, NewChannel, Close, Host).
+//
+// A T is the scheduler's record of the tasklet; the scheduler keeps the
+// rest of the record through an internal package. A step must not keep the
+// *T after it returns.
+type T core.Rec[Behavior, Host, Case]
 
-// Behavior returns the tasklet's behavior (its state).
-func (t *T) Behavior() Behavior { return t.b }
+// record is T seen by this package: the methods of the record.
+type record = core.Rec[Behavior, Host, Case]
+
+func (t *T) rec() *record { return (*record)(t) }
+
+// ID returns the tasklet's ID.
+func (t *T) ID() ID { return ID(t.rec().ID()) }
 
 // Value is what the suspension that just ended delivered: the value received
 // by a Recv or a receive case of a Select.
-func (t *T) Value() any { return t.value }
+func (t *T) Value() any { return t.rec().Value() }
 
 // Err is the error delivered to this step: [ErrKilled], an error thrown into
 // the tasklet, channel.ErrClosed, or an error sent with SendErr. Reading it
 // marks it handled; an error nobody reads ends the tasklet.
-func (t *T) Err() error {
-	t.flags |= flagErrRead
-	return t.err
-}
+func (t *T) Err() error { return t.rec().Err() }
 
 // Chosen is the index of the select case that fired, or -1.
-func (t *T) Chosen() int { return int(t.chosen) }
+func (t *T) Chosen() int { return t.rec().Chosen() }
 
 // Steps is how many steps the tasklet has run, counting this one.
-func (t *T) Steps() uint64 { return t.steps }
+func (t *T) Steps() uint64 { return t.rec().Steps() }
 
 // Atomic reports whether the watchdog may not interrupt the tasklet.
-func (t *T) Atomic() bool { return t.flags&flagAtomic != 0 }
+func (t *T) Atomic() bool { return t.rec().HasFlag(core.FlagAtomic) }
 
 // SetAtomic makes the tasklet immune to watchdog interruption (or not) and
 // returns the old setting.
-func (t *T) SetAtomic(on bool) bool { return t.setFlag(flagAtomic, on) }
+func (t *T) SetAtomic(on bool) bool { return t.rec().SetFlag(core.FlagAtomic, on) }
 
 // BlockTrap reports whether blocking operations fail with ErrBlockTrap.
-func (t *T) BlockTrap() bool { return t.flags&flagBlockTrap != 0 }
+func (t *T) BlockTrap() bool { return t.rec().HasFlag(core.FlagBlockTrap) }
 
 // SetBlockTrap makes operations that would block deliver ErrBlockTrap
 // instead, and returns the old setting.
-func (t *T) SetBlockTrap(on bool) bool { return t.setFlag(flagBlockTrap, on) }
-
-func (t *T) setFlag(f uint8, on bool) bool {
-	old := t.flags&f != 0
-	if on {
-		t.flags |= f
-	} else {
-		t.flags &^= f
-	}
-	return old
-}
+func (t *T) SetBlockTrap(on bool) bool { return t.rec().SetFlag(core.FlagBlockTrap, on) }
 
 // Continue keeps the tasklet running without a switch until its timeslice
 // ends (with no timeslice, at once).
@@ -106,10 +76,7 @@ func (t *T) SendErr(ch ChanID, err error) Op {
 // Chosen and, for a receive, the value with Value. Ready cases are taken in
 // order (the first ready one wins), which keeps runs deterministic.
 func (t *T) Select(cases ...Case) Op {
-	if t.sel == nil {
-		t.sel = new(selectBuf)
-	}
-	t.sel.cases = append(t.sel.cases[:0], cases...)
+	t.rec().SetSelect(cases)
 	return Op{kind: OpSelect}
 }
 
@@ -127,17 +94,17 @@ func (t *T) Exit() Op { return Op{kind: OpExit} }
 func (t *T) Fail(err error) Op { return Op{kind: OpFail, val: err} }
 
 // Spawn starts a new tasklet at the back of the run queue.
-func (t *T) Spawn(b Behavior) ID { return t.host.Spawn(b) }
+func (t *T) Spawn(b Behavior) ID { return t.rec().Host().Spawn(b) }
 
 // NewChannel makes a channel; capacity 0 is a rendezvous channel.
-func (t *T) NewChannel(capacity int) ChanID { return t.host.NewChannel(capacity) }
+func (t *T) NewChannel(capacity int) ChanID { return t.rec().Host().NewChannel(capacity) }
 
 // Close closes ch: every tasklet blocked on it wakes with channel.ErrClosed;
 // buffered values can still be received.
-func (t *T) Close(ch ChanID) error { return t.host.Close(ch) }
+func (t *T) Close(ch ChanID) error { return t.rec().Host().Close(ch) }
 
 // Now is the scheduler's clock.
-func (t *T) Now() time.Duration { return t.host.Now() }
+func (t *T) Now() time.Duration { return t.rec().Host().Now() }
 
 // Host gives access to the rest of the scheduler: kill, throw, insert, balance.
-func (t *T) Host() Host { return t.host.Host }
+func (t *T) Host() Host { return t.rec().Host() }

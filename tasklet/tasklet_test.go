@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stackless-go/stackless/internal/core"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
@@ -94,9 +95,25 @@ type stepFn func(t *tasklet.T) tasklet.Op
 
 func (f stepFn) Step(t *tasklet.T) tasklet.Op { return f(t) }
 
+// rec is the record behind a *tasklet.T, as the scheduler keeps it.
+type rec = core.Rec[tasklet.Behavior, tasklet.Host, tasklet.Case]
+
 func newT(f stepFn) (*tasklet.T, *fakeHost) {
 	h := &fakeHost{}
-	return tasklet.Make(7, f, tasklet.NewHost(h)), h
+	return newTOn(f, h), h
+}
+
+func newTOn(f stepFn, h tasklet.Host) *tasklet.T {
+	r := core.Make[tasklet.Behavior, tasklet.Host, tasklet.Case](7, f, &core.HostRef[tasklet.Host]{H: h})
+	return (*tasklet.T)(r)
+}
+
+// step runs one step of tk the way the scheduler does.
+func step(tk *tasklet.T) (tasklet.Op, error) {
+	r := (*rec)(tk)
+	r.BeginStep()
+	op := r.Behavior().Step(tk)
+	return op, r.EndStep()
 }
 
 func TestOps(t *testing.T) {
@@ -156,83 +173,25 @@ func TestSelectCasesAreCopied(t *testing.T) {
 	cases := []tasklet.Case{tasklet.RecvCase(1), tasklet.SendCase(2, "a")}
 	tk.Select(cases...)
 	cases[0] = tasklet.RecvCase(99)
-	assert.Equal(t, []tasklet.Case{tasklet.RecvCase(1), tasklet.SendCase(2, "a")}, tk.SelectCases())
+	assert.Equal(t, []tasklet.Case{tasklet.RecvCase(1), tasklet.SendCase(2, "a")}, (*rec)(tk).SelectCases())
 	tk.Select(tasklet.DefaultCase())
-	assert.Equal(t, []tasklet.Case{tasklet.DefaultCase()}, tk.SelectCases(), "a new Select replaces the cases")
+	assert.Equal(t, []tasklet.Case{tasklet.DefaultCase()}, (*rec)(tk).SelectCases(), "a new Select replaces the cases")
 }
 
-func TestMake(t *testing.T) {
-	b := stepFn(func(t *tasklet.T) tasklet.Op { return t.Exit() })
-	tk := tasklet.Make(42, b, tasklet.NewHost(&fakeHost{}))
-	assert.Equal(t, tasklet.ID(42), tk.ID())
-	assert.Equal(t, tasklet.New, tk.State())
+func TestFreshT(t *testing.T) {
+	tk, _ := newT(nil)
+	assert.Equal(t, tasklet.ID(7), tk.ID())
 	assert.Equal(t, -1, tk.Chosen())
 	assert.Zero(t, tk.Steps())
 	assert.Nil(t, tk.Value())
+	assert.NoError(t, tk.Err())
 	assert.False(t, tk.Atomic())
 	assert.False(t, tk.BlockTrap())
-	assert.NotNil(t, tk.Behavior())
-	assert.Nil(t, tk.Cases())
-	assert.Nil(t, tk.SelectCases())
-}
-
-func TestStepErrorHandling(t *testing.T) {
-	errX := errors.New("x")
-	tests := []struct {
-		name   string
-		read   bool
-		deliv  error
-		unread error
-	}{
-		{"no error", false, nil, nil},
-		{"read", true, errX, nil},
-		{"ignored", false, errX, errX},
-		{"kill ignored", false, tasklet.ErrKilled, tasklet.ErrKilled},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var seen error
-			tk, _ := newT(func(tk *tasklet.T) tasklet.Op {
-				if tc.read {
-					seen = tk.Err()
-				}
-				return tk.Yield()
-			})
-			tk.Deliver("v", tc.deliv)
-			v, err := tk.Delivered()
-			assert.Equal(t, "v", v)
-			assert.Equal(t, tc.deliv, err)
-			op, unread := tk.Step()
-			assert.Equal(t, tasklet.OpYield, op.Kind())
-			assert.Equal(t, tc.unread, unread)
-			if tc.read {
-				assert.Equal(t, tc.deliv, seen)
-			}
-			assert.Equal(t, uint64(1), tk.Steps())
-			v, err = tk.Delivered()
-			assert.Nil(t, v, "the delivery is cleared after the step")
-			assert.NoError(t, err)
-		})
-	}
-}
-
-func TestErrReadMarkDoesNotLeak(t *testing.T) {
-	// An Err read in one step must not count as handling an error delivered
-	// for a later step.
-	errX := errors.New("x")
-	step := 0
-	tk, _ := newT(func(tk *tasklet.T) tasklet.Op {
-		step++
-		if step == 1 {
-			_ = tk.Err()
-		}
-		return tk.Yield()
-	})
-	_, unread := tk.Step()
-	require.NoError(t, unread)
-	tk.Deliver(nil, errX)
-	_, unread = tk.Step()
-	assert.Equal(t, errX, unread)
+	assert.False(t, tk.SetAtomic(true))
+	assert.True(t, tk.Atomic())
+	assert.True(t, tk.SetAtomic(false))
+	assert.False(t, tk.SetBlockTrap(true))
+	assert.True(t, tk.BlockTrap())
 }
 
 func TestValueSeenDuringStep(t *testing.T) {
@@ -241,108 +200,15 @@ func TestValueSeenDuringStep(t *testing.T) {
 		got = tk.Value()
 		return tk.Exit()
 	})
-	tk.Deliver(123, nil)
-	tk.Step()
+	(*rec)(tk).Deliver(123, nil)
+	_, _ = step(tk)
 	assert.Equal(t, 123, got)
-}
-
-func TestFlags(t *testing.T) {
-	tk, _ := newT(nil)
-	assert.False(t, tk.SetAtomic(true))
-	assert.True(t, tk.Atomic())
-	assert.True(t, tk.SetAtomic(true))
-	assert.False(t, tk.SetBlockTrap(true))
-	assert.True(t, tk.BlockTrap())
-	f := tk.Flags()
-	assert.True(t, tk.SetAtomic(false))
-	assert.True(t, tk.SetBlockTrap(false))
-	assert.False(t, tk.Atomic())
-	assert.False(t, tk.BlockTrap())
-	assert.Zero(t, tk.Flags())
-
-	tk.SetFlags(f)
-	assert.True(t, tk.Atomic())
-	assert.True(t, tk.BlockTrap())
-	tk.SetFlags(0xff)
-	assert.Equal(t, f, tk.Flags(), "only the persistent flags are kept")
-	assert.False(t, tk.Dirty(), "SetFlags does not touch the dirty mark")
-}
-
-func TestDirty(t *testing.T) {
-	tk, _ := newT(nil)
-	assert.False(t, tk.Dirty())
-	assert.True(t, tk.SetDirty(), "was clean")
-	assert.False(t, tk.SetDirty(), "was dirty")
-	assert.True(t, tk.Dirty())
-	tk.MarkClean()
-	assert.False(t, tk.Dirty())
-	assert.Zero(t, tk.Flags(), "the dirty mark is not persistent")
-}
-
-func TestWaits(t *testing.T) {
-	tk, _ := newT(nil)
-	tests := []struct {
-		name  string
-		set   func()
-		cases []tasklet.Case
-		plain bool
-	}{
-		{"recv", func() { tk.WaitOn(3, false) }, []tasklet.Case{tasklet.RecvCase(3)}, true},
-		{"send", func() { tk.WaitOn(4, true) }, []tasklet.Case{{Dir: tasklet.DirSend, Chan: 4}}, true},
-		{"select", func() {
-			tk.Select(tasklet.RecvCase(1), tasklet.TimeoutCase(time.Second))
-			tk.WaitSelect()
-		}, []tasklet.Case{tasklet.RecvCase(1), tasklet.TimeoutCase(time.Second)}, false},
-		{"restored plain", func() { tk.SetCases([]tasklet.Case{tasklet.RecvCase(5)}, true) }, []tasklet.Case{tasklet.RecvCase(5)}, true},
-		{"restored one-case select", func() { tk.SetCases([]tasklet.Case{tasklet.RecvCase(6)}, false) }, []tasklet.Case{tasklet.RecvCase(6)}, false},
-		{"restored select", func() {
-			tk.SetCases([]tasklet.Case{tasklet.RecvCase(6), tasklet.SendCase(7, 1)}, false)
-		}, []tasklet.Case{tasklet.RecvCase(6), tasklet.SendCase(7, 1)}, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.set()
-			assert.Equal(t, tc.cases, tk.Cases())
-			assert.Equal(t, tc.plain, tk.Plain())
-		})
-	}
-
-	fresh, _ := newT(nil)
-	fresh.SetCases(nil, false)
-	assert.Nil(t, fresh.Cases(), "restoring no cases allocates nothing")
-}
-
-func TestWaitSequence(t *testing.T) {
-	tk, _ := newT(nil)
-	assert.Zero(t, tk.WaitSeq())
-	assert.Equal(t, uint32(1), tk.NextWait())
-	assert.Equal(t, uint32(2), tk.NextWait())
-	assert.Equal(t, uint32(2), tk.WaitSeq())
-	tk.SetWaitSeq(40)
-	assert.Equal(t, uint32(41), tk.NextWait())
-}
-
-func TestSchedulerSideSetters(t *testing.T) {
-	tk, _ := newT(nil)
-	tk.SetState(tasklet.Sleeping)
-	assert.Equal(t, tasklet.Sleeping, tk.State())
-	tk.SetChosen(2)
-	assert.Equal(t, 2, tk.Chosen())
-	tk.SetMark(9)
-	assert.Equal(t, uint32(9), tk.Mark())
-	tk.SetSteps(77)
-	assert.Equal(t, uint64(77), tk.Steps())
-	b := stepFn(func(t *tasklet.T) tasklet.Op { return t.Exit() })
-	tk.SetBehavior(b)
-	op, _ := tk.Step()
-	assert.Equal(t, tasklet.OpExit, op.Kind())
-	assert.Equal(t, uint64(78), tk.Steps())
 }
 
 func TestHostCalls(t *testing.T) {
 	tk, h := newT(nil)
 	h2 := &fakeHost{now: time.Minute}
-	tk.SetHost(tasklet.NewHost(h2))
+	(*rec)(tk).SetHost(&core.HostRef[tasklet.Host]{H: h2})
 	child := stepFn(nil)
 	assert.Equal(t, tasklet.ID(101), tk.Spawn(child))
 	assert.Len(t, h2.spawned, 1)

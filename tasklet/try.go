@@ -24,7 +24,7 @@ var ErrNoPoll = errors.New("tasklet: the host cannot run channel operations insi
 // events to thousands of entities per game tick), or must not wait on a
 // full inbox. A step that should wait uses Send instead.
 func (t *T) TrySend(ch ChanID, v any) (sent bool, err error) {
-	p, ok := t.host.Host.(Poller)
+	p, ok := t.rec().Host().(Poller)
 	if !ok {
 		return false, ErrNoPoll
 	}
@@ -39,7 +39,7 @@ func (t *T) TrySend(ch ChanID, v any) (sent bool, err error) {
 // A loop of TryRecv drains an inbox in one step: an entity reads every
 // message that arrived since its last game tick.
 func (t *T) TryRecv(ch ChanID) (v any, ok bool, err error) {
-	p, isPoller := t.host.Host.(Poller)
+	p, isPoller := t.rec().Host().(Poller)
 	if !isPoller {
 		return nil, false, ErrNoPoll
 	}

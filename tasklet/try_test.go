@@ -33,7 +33,7 @@ func (h *pollHost) TryRecv(ch tasklet.ChanID) (any, bool, error) {
 }
 
 func TestTryNeedsAPoller(t *testing.T) {
-	tk := tasklet.Make(1, nil, tasklet.NewHost(plainHost{}))
+	tk := newTOn(nil, plainHost{})
 	ok, err := tk.TrySend(1, "x")
 	assert.False(t, ok)
 	assert.ErrorIs(t, err, tasklet.ErrNoPoll)
@@ -45,7 +45,7 @@ func TestTryNeedsAPoller(t *testing.T) {
 
 func TestTryGoesToThePoller(t *testing.T) {
 	h := &pollHost{}
-	tk := tasklet.Make(1, nil, tasklet.NewHost(h))
+	tk := newTOn(nil, h)
 	ok, err := tk.TrySend(1, "a")
 	assert.True(t, ok)
 	assert.NoError(t, err)

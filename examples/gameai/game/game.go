@@ -33,7 +33,7 @@ func Attach(s *scheduler.Scheduler, clock *scheduler.VirtualClock) (*Game, error
 		return nil, fmt.Errorf("gameai: the scheduler does not run on the given virtual clock; make it with scheduler.WithClock(clock)")
 	}
 	for _, in := range s.Tasklets() {
-		if w, ok := s.Tasklet(in.ID).Behavior().(*World); ok {
+		if w, ok := s.Behavior(in.ID).(*World); ok {
 			return &Game{Sched: s, Clock: clock, world: w}, nil
 		}
 	}

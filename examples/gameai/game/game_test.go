@@ -171,7 +171,7 @@ func TestEntitiesAgreeWithTheWorld(t *testing.T) {
 		var state State
 		var leg Leg
 		var inbox channel.ID
-		switch e := g.Sched.Tasklet(in.ID).Behavior().(type) {
+		switch e := g.Sched.Behavior(in.ID).(type) {
 		case *Guard:
 			slot, state, leg, inbox = e.Slot, e.State, e.Leg, e.Inbox
 			assert.Equal(t, GuardKind, w.Kinds[slot], "slot %d", slot)

@@ -32,7 +32,7 @@ type job struct {
 func findJob(s *scheduler.Scheduler) (job, error) {
 	var j job
 	for _, in := range s.Tasklets() {
-		if r, ok := s.Tasklet(in.ID).Behavior().(*Reducer); ok {
+		if r, ok := s.Behavior(in.ID).(*Reducer); ok {
 			j.reducer = r
 		}
 	}

@@ -1,0 +1,257 @@
+// Package core holds a tasklet's record: the data the scheduler keeps for
+// each tasklet and the methods it uses to keep it.
+//
+// The record lives here, not in package tasklet, so that tasklet.T, which
+// is the record seen from a behavior, shows a behavior author only what is
+// theirs. tasklet.T is declared as this record type (type T core.Rec[...]),
+// so a *tasklet.T and a *Rec convert into each other at no cost, and the
+// scheduler (and package channel) reach the methods below through that
+// conversion; being internal, nothing outside this module can.
+//
+// The type parameters are tasklet's Behavior, Host and Case: they are
+// parameters only because this package cannot import tasklet (tasklet
+// imports it). IDs, channel IDs and states are stored as their underlying
+// integers for the same reason; the scheduler converts.
+package core
+
+// HostRef lets every record of a scheduler share one pointer to its Host,
+// keeping a record in a smaller size class than an interface field would.
+type HostRef[H any] struct{ H H }
+
+// Rec is a tasklet's record. Every field is unexported: tasklet.T has Rec's
+// underlying type, so an exported field would be a field of tasklet.T too.
+type Rec[B, H, C any] struct {
+	id     uint64
+	b      B
+	host   *HostRef[H]
+	steps  uint64
+	value  any
+	err    error
+	sel    *selectBuf[C] // the cases of the last Select, allocated on first use
+	wch    uint64        // the channel of a plain Send or Recv wait
+	wait   uint32
+	chosen int32
+	mark   uint32 // scheduler scratch (tick number)
+	state  uint8
+	flags  uint8
+}
+
+type selectBuf[C any] struct{ cases []C }
+
+// Flags. Atomic and BlockTrap are persistent (saved with the tasklet); the
+// others are bookkeeping.
+const (
+	FlagAtomic    uint8 = 1 << 1
+	FlagBlockTrap uint8 = 1 << 2
+
+	flagErrRead  uint8 = 1 << 0
+	flagDirty    uint8 = 1 << 3
+	flagWaitSend uint8 = 1 << 4 // the wait is a plain Send on wch
+	flagWaitRecv uint8 = 1 << 5 // the wait is a plain Recv on wch
+
+	persistent = FlagAtomic | FlagBlockTrap
+)
+
+// New is the state of a record that was never stepped (tasklet.New).
+const stateNew = 0
+
+// Init makes r a fresh record: state New, no select case chosen.
+func (r *Rec[B, H, C]) Init(id uint64, b B, h *HostRef[H]) {
+	r.id, r.b, r.host, r.chosen = id, b, h, -1
+}
+
+// Make returns a new record in state New.
+func Make[B, H, C any](id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
+	r := &Rec[B, H, C]{state: stateNew}
+	r.Init(id, b, h)
+	return r
+}
+
+// blockSize is how many records a Block allocates at once: enough to make
+// the allocation per spawn small, few enough that a long-lived tasklet keeps
+// only a few kilobytes of dead neighbours in memory.
+const blockSize = 32
+
+// Block hands out records from blocks allocated blockSize at a time, so a
+// program that spawns a million tasklets makes a thirty-second of the
+// allocations. A block stays in memory while any of its records is
+// referenced. The zero Block is ready to use; it is not safe for concurrent
+// use (a scheduler has one).
+type Block[B, H, C any] struct{ free []Rec[B, H, C] }
+
+// Make is Make with a record from the block.
+func (a *Block[B, H, C]) Make(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
+	if len(a.free) == 0 {
+		a.free = make([]Rec[B, H, C], blockSize)
+	}
+	r := &a.free[0]
+	a.free = a.free[1:]
+	r.Init(id, b, h)
+	return r
+}
+
+// ID is the tasklet's ID.
+func (r *Rec[B, H, C]) ID() uint64 { return r.id }
+
+// Behavior is the tasklet's behavior (its state).
+func (r *Rec[B, H, C]) Behavior() B { return r.b }
+
+// SetBehavior replaces the behavior.
+func (r *Rec[B, H, C]) SetBehavior(b B) { r.b = b }
+
+// Host is the scheduler the tasklet runs on.
+func (r *Rec[B, H, C]) Host() H { return r.host.H }
+
+// SetHost moves the record to another scheduler.
+func (r *Rec[B, H, C]) SetHost(h *HostRef[H]) { r.host = h }
+
+// State is the life-cycle state (a tasklet.State).
+func (r *Rec[B, H, C]) State() uint8 { return r.state }
+
+// SetState moves the tasklet to s.
+func (r *Rec[B, H, C]) SetState(s uint8) { r.state = s }
+
+// Steps is how many steps the tasklet has run.
+func (r *Rec[B, H, C]) Steps() uint64 { return r.steps }
+
+// SetSteps restores the step count.
+func (r *Rec[B, H, C]) SetSteps(n uint64) { r.steps = n }
+
+// Value is the delivered value.
+func (r *Rec[B, H, C]) Value() any { return r.value }
+
+// Err returns the delivered error and marks it read.
+func (r *Rec[B, H, C]) Err() error {
+	r.flags |= flagErrRead
+	return r.err
+}
+
+// Deliver sets what the next step sees as Value and Err.
+func (r *Rec[B, H, C]) Deliver(v any, err error) {
+	r.value, r.err = v, err
+	r.flags &^= flagErrRead
+}
+
+// Delivered returns the pending value and error without marking the error read.
+func (r *Rec[B, H, C]) Delivered() (any, error) { return r.value, r.err }
+
+// Chosen is the index of the select case that fired, or -1.
+func (r *Rec[B, H, C]) Chosen() int { return int(r.chosen) }
+
+// SetChosen records which select case fired (-1: none).
+func (r *Rec[B, H, C]) SetChosen(i int) { r.chosen = int32(i) }
+
+// HasFlag reports whether flag f is set.
+func (r *Rec[B, H, C]) HasFlag(f uint8) bool { return r.flags&f != 0 }
+
+// SetFlag sets or clears flag f and returns its old setting.
+func (r *Rec[B, H, C]) SetFlag(f uint8, on bool) bool {
+	old := r.flags&f != 0
+	if on {
+		r.flags |= f
+	} else {
+		r.flags &^= f
+	}
+	return old
+}
+
+// Flags are the persistent flags (atomic, block trap) for serialization.
+func (r *Rec[B, H, C]) Flags() uint8 { return r.flags & persistent }
+
+// SetFlags restores the persistent flags.
+func (r *Rec[B, H, C]) SetFlags(f uint8) { r.flags = r.flags&^persistent | f&persistent }
+
+// Dirty reports whether the tasklet changed since MarkClean.
+func (r *Rec[B, H, C]) Dirty() bool { return r.flags&flagDirty != 0 }
+
+// SetDirty marks the tasklet changed and reports whether it was clean.
+func (r *Rec[B, H, C]) SetDirty() (wasClean bool) {
+	wasClean = r.flags&flagDirty == 0
+	r.flags |= flagDirty
+	return wasClean
+}
+
+// MarkClean clears the changed mark.
+func (r *Rec[B, H, C]) MarkClean() { r.flags &^= flagDirty }
+
+// WaitOn records a plain Send or Recv wait on channel ch (the value a sender
+// offers lives in the channel's queue).
+func (r *Rec[B, H, C]) WaitOn(ch uint64, send bool) {
+	r.wch = ch
+	r.flags &^= flagWaitSend | flagWaitRecv
+	if send {
+		r.flags |= flagWaitSend
+	} else {
+		r.flags |= flagWaitRecv
+	}
+}
+
+// WaitSelect records that the wait is the select of the last Select.
+func (r *Rec[B, H, C]) WaitSelect() { r.flags &^= flagWaitSend | flagWaitRecv }
+
+// Plain reports whether the current wait is a plain Send or Recv.
+func (r *Rec[B, H, C]) Plain() bool { return r.flags&(flagWaitSend|flagWaitRecv) != 0 }
+
+// PlainWait returns the channel of a plain wait and whether it sends; ok is
+// false when the wait is a select.
+func (r *Rec[B, H, C]) PlainWait() (ch uint64, send, ok bool) {
+	return r.wch, r.flags&flagWaitSend != 0, r.Plain()
+}
+
+// SelectCases returns the cases of the last Select without allocating.
+func (r *Rec[B, H, C]) SelectCases() []C {
+	if r.sel == nil {
+		return nil
+	}
+	return r.sel.cases
+}
+
+// SetSelect copies cases into the select buffer (allocated on first use,
+// reused after).
+func (r *Rec[B, H, C]) SetSelect(cases []C) {
+	if r.sel == nil {
+		if len(cases) == 0 {
+			return
+		}
+		r.sel = new(selectBuf[C])
+	}
+	r.sel.cases = append(r.sel.cases[:0], cases...)
+}
+
+// WaitSeq identifies the tasklet's current wait; a queue entry with another
+// sequence is stale.
+func (r *Rec[B, H, C]) WaitSeq() uint32 { return r.wait }
+
+// NextWait starts a new wait (making older queue entries stale) and returns
+// its sequence.
+func (r *Rec[B, H, C]) NextWait() uint32 {
+	r.wait++
+	return r.wait
+}
+
+// SetWaitSeq restores the wait sequence.
+func (r *Rec[B, H, C]) SetWaitSeq(s uint32) { r.wait = s }
+
+// Mark is scratch space for the scheduler (the tick a tasklet last ran in).
+func (r *Rec[B, H, C]) Mark() uint32 { return r.mark }
+
+// SetMark sets the scratch mark.
+func (r *Rec[B, H, C]) SetMark(m uint32) { r.mark = m }
+
+// BeginStep counts a step; call it before the behavior's Step.
+func (r *Rec[B, H, C]) BeginStep() { r.steps++ }
+
+// EndStep clears the delivery after a step and returns the delivered error
+// if the step did not read it.
+func (r *Rec[B, H, C]) EndStep() (unread error) {
+	if r.err != nil {
+		if r.flags&flagErrRead == 0 {
+			unread = r.err
+		}
+		r.err = nil
+	}
+	if r.value != nil {
+		r.value = nil
+	}
+	return unread
+}

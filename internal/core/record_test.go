@@ -1,0 +1,212 @@
+package core_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/internal/core"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+type rec = core.Rec[tasklet.Behavior, tasklet.Host, tasklet.Case]
+
+// stepFn is a behavior made of a function.
+type stepFn func(t *tasklet.T) tasklet.Op
+
+func (f stepFn) Step(t *tasklet.T) tasklet.Op { return f(t) }
+
+func newRec(f stepFn) *rec {
+	return core.Make[tasklet.Behavior, tasklet.Host, tasklet.Case](7, f, nil)
+}
+
+// step runs one step the way the scheduler does.
+func step(r *rec) (tasklet.Op, error) {
+	r.BeginStep()
+	op := r.Behavior().Step((*tasklet.T)(r))
+	return op, r.EndStep()
+}
+
+func TestMake(t *testing.T) {
+	r := newRec(func(t *tasklet.T) tasklet.Op { return t.Exit() })
+	assert.Equal(t, uint64(7), r.ID())
+	assert.Equal(t, uint8(tasklet.New), r.State())
+	assert.Equal(t, -1, r.Chosen())
+	assert.Zero(t, r.Steps())
+	assert.Nil(t, r.Value())
+	assert.False(t, r.HasFlag(core.FlagAtomic))
+	assert.NotNil(t, r.Behavior())
+	assert.False(t, r.Plain())
+	assert.Nil(t, r.SelectCases())
+	assert.Same(t, r, (*rec)((*tasklet.T)(r)), "a *tasklet.T is the same record")
+}
+
+func TestBlockHandsOutFreshDistinctRecords(t *testing.T) {
+	h := &core.HostRef[tasklet.Host]{}
+	var blk core.Block[tasklet.Behavior, tasklet.Host, tasklet.Case]
+	seen := map[*rec]bool{}
+	const n = 100 // several blocks
+	for i := range n {
+		r := blk.Make(uint64(i+1), stepFn(func(t *tasklet.T) tasklet.Op { return t.Exit() }), h)
+		require.False(t, seen[r], "record %d handed out twice", i)
+		seen[r] = true
+		assert.Equal(t, uint64(i+1), r.ID())
+		assert.Equal(t, uint8(tasklet.New), r.State())
+		assert.Equal(t, -1, r.Chosen(), "a fresh record has chosen no case")
+		assert.Zero(t, r.Steps())
+		op, unread := step(r)
+		assert.Equal(t, tasklet.OpExit, op.Kind())
+		assert.NoError(t, unread)
+	}
+	assert.Len(t, seen, n)
+}
+
+func TestStepErrorHandling(t *testing.T) {
+	errX := errors.New("x")
+	tests := []struct {
+		name   string
+		read   bool
+		deliv  error
+		unread error
+	}{
+		{"no error", false, nil, nil},
+		{"read", true, errX, nil},
+		{"ignored", false, errX, errX},
+		{"kill ignored", false, tasklet.ErrKilled, tasklet.ErrKilled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen error
+			r := newRec(func(tk *tasklet.T) tasklet.Op {
+				if tc.read {
+					seen = tk.Err()
+				}
+				return tk.Yield()
+			})
+			r.Deliver("v", tc.deliv)
+			v, err := r.Delivered()
+			assert.Equal(t, "v", v)
+			assert.Equal(t, tc.deliv, err)
+			op, unread := step(r)
+			assert.Equal(t, tasklet.OpYield, op.Kind())
+			assert.Equal(t, tc.unread, unread)
+			if tc.read {
+				assert.Equal(t, tc.deliv, seen)
+			}
+			assert.Equal(t, uint64(1), r.Steps())
+			v, err = r.Delivered()
+			assert.Nil(t, v, "the delivery is cleared after the step")
+			assert.NoError(t, err)
+		})
+	}
+}
+
+func TestErrReadMarkDoesNotLeak(t *testing.T) {
+	// An Err read in one step must not count as handling an error delivered
+	// for a later step.
+	errX := errors.New("x")
+	n := 0
+	r := newRec(func(tk *tasklet.T) tasklet.Op {
+		n++
+		if n == 1 {
+			_ = tk.Err()
+		}
+		return tk.Yield()
+	})
+	_, unread := step(r)
+	require.NoError(t, unread)
+	r.Deliver(nil, errX)
+	_, unread = step(r)
+	assert.Equal(t, errX, unread)
+}
+
+func TestFlags(t *testing.T) {
+	r := newRec(nil)
+	tk := (*tasklet.T)(r)
+	assert.False(t, tk.SetAtomic(true))
+	assert.True(t, r.HasFlag(core.FlagAtomic))
+	assert.False(t, tk.SetBlockTrap(true))
+	assert.True(t, r.HasFlag(core.FlagBlockTrap))
+	f := r.Flags()
+	assert.True(t, r.SetFlag(core.FlagAtomic, false))
+	assert.True(t, r.SetFlag(core.FlagBlockTrap, false))
+	assert.False(t, tk.Atomic())
+	assert.False(t, tk.BlockTrap())
+	assert.Zero(t, r.Flags())
+
+	r.SetFlags(f)
+	assert.True(t, tk.Atomic())
+	assert.True(t, tk.BlockTrap())
+	r.SetFlags(0xff)
+	assert.Equal(t, f, r.Flags(), "only the persistent flags are kept")
+	assert.False(t, r.Dirty(), "SetFlags does not touch the dirty mark")
+}
+
+func TestDirty(t *testing.T) {
+	r := newRec(nil)
+	assert.False(t, r.Dirty())
+	assert.True(t, r.SetDirty(), "was clean")
+	assert.False(t, r.SetDirty(), "was dirty")
+	assert.True(t, r.Dirty())
+	r.MarkClean()
+	assert.False(t, r.Dirty())
+	assert.Zero(t, r.Flags(), "the dirty mark is not persistent")
+}
+
+func TestWaits(t *testing.T) {
+	r := newRec(nil)
+	r.WaitOn(3, false)
+	ch, send, ok := r.PlainWait()
+	assert.True(t, ok)
+	assert.Equal(t, uint64(3), ch)
+	assert.False(t, send)
+	r.WaitOn(4, true)
+	ch, send, ok = r.PlainWait()
+	assert.True(t, ok && send)
+	assert.Equal(t, uint64(4), ch)
+
+	cases := []tasklet.Case{tasklet.RecvCase(1), tasklet.TimeoutCase(time.Second)}
+	(*tasklet.T)(r).Select(cases...)
+	r.WaitSelect()
+	assert.False(t, r.Plain())
+	_, _, ok = r.PlainWait()
+	assert.False(t, ok)
+	cases[0] = tasklet.RecvCase(99)
+	assert.Equal(t, []tasklet.Case{tasklet.RecvCase(1), tasklet.TimeoutCase(time.Second)}, r.SelectCases(), "Select copies the cases")
+
+	r.SetSelect([]tasklet.Case{tasklet.DefaultCase()})
+	assert.Equal(t, []tasklet.Case{tasklet.DefaultCase()}, r.SelectCases(), "a new select replaces the cases")
+
+	fresh := newRec(nil)
+	fresh.SetSelect(nil)
+	assert.Nil(t, fresh.SelectCases(), "restoring no cases allocates nothing")
+}
+
+func TestWaitSequence(t *testing.T) {
+	r := newRec(nil)
+	assert.Zero(t, r.WaitSeq())
+	assert.Equal(t, uint32(1), r.NextWait())
+	assert.Equal(t, uint32(2), r.NextWait())
+	assert.Equal(t, uint32(2), r.WaitSeq())
+	r.SetWaitSeq(40)
+	assert.Equal(t, uint32(41), r.NextWait())
+}
+
+func TestSetters(t *testing.T) {
+	r := newRec(nil)
+	r.SetState(uint8(tasklet.Sleeping))
+	assert.Equal(t, uint8(tasklet.Sleeping), r.State())
+	r.SetChosen(2)
+	assert.Equal(t, 2, (*tasklet.T)(r).Chosen())
+	r.SetMark(9)
+	assert.Equal(t, uint32(9), r.Mark())
+	r.SetSteps(77)
+	assert.Equal(t, uint64(77), r.Steps())
+	r.SetBehavior(stepFn(func(t *tasklet.T) tasklet.Op { return t.Exit() }))
+	op, _ := step(r)
+	assert.Equal(t, tasklet.OpExit, op.Kind())
+	assert.Equal(t, uint64(78), r.Steps())
+}
