@@ -12,8 +12,9 @@ import (
 )
 
 // Scheduler runs tasklets cooperatively on one goroutine. All its methods
-// must be called from that goroutine (or between runs), except Post, Do,
-// Hold and Wake, which are safe from any goroutine.
+// must be called from that goroutine (or between runs), except Post, Do and
+// Hold (and the release function Hold returns), which are safe from any
+// goroutine.
 type Scheduler struct {
 	node      uint16
 	nextT     uint64 // last tasklet sequence handed out

@@ -1,0 +1,62 @@
+// Package scheduler runs tasklets: it keeps the run queue, the timers and
+// the clock, applies the Op each step returns to the channels, and reports
+// what went wrong (a failed or panicking tasklet, a deadlock). It is the
+// only code that changes tasklets and channels, always on one goroutine:
+// no locks and no allocation on the path of a switch or a message.
+//
+// # The run loop
+//
+// A Scheduler owns its tasklets and channels. The host (the goroutine that
+// owns the scheduler, Stackless's main tasklet) drives it:
+//
+//   - Run steps tasklets in strict round robin until every one has finished,
+//     a tasklet fails with no error handler set, nothing can run any more (a
+//     *DeadlockError naming every blocked tasklet), or ctx ends.
+//   - RunBudget is Run under a watchdog that counts steps (Stackless
+//     run(timeout)): per tasklet per switch or in all, interrupting hard (the
+//     victim is returned, paused) or soft (at the next switch). Atomic
+//     tasklets are never interrupted.
+//   - Tick gives every runnable tasklet one step: the step of a game loop.
+//   - Recv and Send let the host itself wait on a channel, as Stackless's
+//     main tasklet does with ch.receive() and ch.send(): the host queues on
+//     the channel with the tasklets and the scheduler runs them until the
+//     transfer completes. RunNext makes a chosen tasklet the next to step
+//     (Stackless tasklet.run()).
+//
+// A step returns an Op: Yield goes to the back of the run queue, Recv and
+// Send rendezvous on a channel (who runs next follows the channel's
+// preference, as in Stackless), Select waits for the first ready case,
+// Sleep waits on the clock, Pause leaves the queue until Insert, Exit and
+// Fail finish. Kill and Throw deliver an error to a tasklet's next step.
+//
+// Other goroutines talk to a running scheduler only through Post, Do and
+// Hold, which queue their input for the scheduler's goroutine to take
+// between steps.
+//
+// # Failures
+//
+// A panic in a step ends only that tasklet, with a *TaskletError; a step
+// that leaves a delivered error unread ends its tasklet with that error.
+// Failures go to the error handler (WithErrorHandler), called once each
+// between steps, or else are returned by Run, RunBudget, Tick, Recv or
+// Send. A panic in the schedule hook is reported as a *HookError and the
+// switch goes on.
+//
+// # Determinism
+//
+// The same world and the same outside input give the same schedule: the
+// run queue, channel queues and timers are ordered, select takes the first
+// ready case, and nothing depends on map order or wall time. The default
+// clock is virtual: when nothing is runnable, Run jumps it to the next
+// timer, so sleeps and timeouts are instant and reproducible (games, tests,
+// replays); WithClock(NewRealClock(0)) uses wall time instead.
+//
+// # The world as data
+//
+// World returns the whole state as plain data (tasklets, channels with
+// their queues and buffers, run queue order, timers) for package pickle;
+// Restore builds a scheduler from it. Emigrate and Immigrate move one
+// tasklet between nodes, and Remote carries operations on channels of other
+// nodes (package ipc implements it). WithChangeTracking records what changed
+// for incremental checkpoints, and WithCheckpoint takes them between steps.
+package scheduler
