@@ -318,6 +318,25 @@ func TestHostWaitIsNotPartOfTheWorld(t *testing.T) {
 	r, err := scheduler.Restore(copyWorld(w, new(record)))
 	require.NoError(t, err)
 	assert.Zero(t, r.Balance(ch))
+
+	// The host made runnable waits in the run queue for its turn: the run
+	// queue and the snapshot taken then leave it out too.
+	s = scheduler.New()
+	ch = s.NewChannel(0)
+	var queue []tasklet.ID
+	count := -1
+	s.Spawn(recvAfter(&l, "r", 0, ch))
+	require.NoError(t, s.Tick())
+	o := s.Spawn(steps(func(t *tasklet.T) tasklet.Op {
+		s.Do(func(s *scheduler.Scheduler) { queue, count, w = s.RunQueue(), s.RunCount(), s.World() })
+		return t.Yield()
+	}))
+	require.NoError(t, s.Send(t.Context(), ch, 1), "the receiver runs at once, then o, then the host")
+	assert.Equal(t, []tasklet.ID{o}, queue, "the host, queued before o, is left out")
+	assert.Equal(t, 1, count, "o; not the host")
+	assert.Equal(t, []tasklet.ID{o}, w.RunQueue)
+	_, err = scheduler.Restore(copyWorld(w, new(record)))
+	require.NoError(t, err)
 }
 
 func mustChannelInfo(s *scheduler.Scheduler, ch channel.ID) scheduler.ChannelInfo {

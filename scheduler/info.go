@@ -121,11 +121,14 @@ func (s *Scheduler) Channels() []ChannelInfo {
 
 // RunQueue lists the runnable tasklets in the order they will run. During a
 // Tick (from a Do or a checkpoint) the tasklets that already stepped in it
-// come last.
+// come last. The host waiting for its turn in Recv or Send is no tasklet and
+// is not listed.
 func (s *Scheduler) RunQueue() []tasklet.ID {
-	out := make([]tasklet.ID, s.runq.n, s.runq.n+len(s.later))
-	for i := range out[:s.runq.n] {
-		out[i] = s.runq.at(i).ID()
+	out := make([]tasklet.ID, 0, s.runq.n+len(s.later))
+	for i := range s.runq.n {
+		if t := s.runq.at(i); t != s.hostT {
+			out = append(out, t.ID())
+		}
 	}
 	for _, t := range s.later {
 		out = append(out, t.ID())

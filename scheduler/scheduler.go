@@ -343,6 +343,9 @@ func (s *Scheduler) RunCount() int {
 	if s.current != nil && s.current.State() == tasklet.Runnable {
 		n++
 	}
+	if h := s.hostT; h != nil && s.running > 0 && h.State() == tasklet.Runnable {
+		n-- // the host waits in the run queue for its turn; it is no tasklet
+	}
 	return n
 }
 
