@@ -131,7 +131,38 @@ func TestHelp(t *testing.T) {
 	for _, c := range []string{"version", "demo", "bench", "completion", "--output"} {
 		assert.Contains(t, out, c)
 	}
-	assert.Contains(t, runOK(t, "demo"), "pingpong")
+	assert.Contains(t, runOK(t, "demo", "--help"), "pingpong")
+}
+
+// A command that only groups others is a usage error without a subcommand,
+// with one it does not have, or with a flag it does not know: exit 2, and
+// the message lists its commands. --help is not an error.
+func TestGroupsNeedACommand(t *testing.T) {
+	for _, group := range []struct {
+		args []string
+		subs []string
+	}{
+		{nil, []string{"cluster", "demo", "inspect"}},
+		{[]string{"demo"}, []string{"gameai", "longtask", "pingpong"}},
+		{[]string{"cluster"}, []string{"up", "status", "down"}},
+		{[]string{"checkpoint"}, []string{"ls", "rm", "export"}},
+	} {
+		name := strings.Join(append([]string{"stackless"}, group.args...), " ")
+		t.Run(name, func(t *testing.T) {
+			for _, extra := range [][]string{nil, {"nosuch"}, {"--nosuchflag"}} {
+				code, out, errOut := run(t, append(append([]string{}, group.args...), extra...)...)
+				assert.Equal(t, exitUsage, code, "%s %q: %s", name, extra, errOut)
+				assert.Empty(t, out, "no help on stdout for a usage error")
+				assert.Contains(t, errOut, "Run '"+name+" --help' for usage.")
+				if extra == nil {
+					for _, sub := range group.subs {
+						assert.Contains(t, errOut, sub, "the message lists the commands")
+					}
+				}
+			}
+			assert.Contains(t, runOK(t, append(append([]string{}, group.args...), "--help")...), "Available Commands")
+		})
+	}
 }
 
 func TestCompletion(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,7 @@ a terminal.`,
 		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		RunE:          groupRunE,
 	}
 	root.SetVersionTemplate("stackless {{.Version}}\n")
 	addOutputFlag(root)
@@ -146,12 +148,19 @@ func markRunErrors(c *cobra.Command) {
 	}
 }
 
-// groupRunE is the RunE of a command that only groups others: alone it
-// prints its help; with an argument that is no subcommand it is a usage
-// error (cobra would otherwise print help and exit 0).
+// groupRunE is the RunE of a command that only groups others (and of the
+// root): without a subcommand, or with an argument that is no subcommand, it
+// is a usage error (exit 2) naming the subcommands; cobra would otherwise
+// print help and exit 0. `--help` still prints the help and exits 0.
 func groupRunE(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
 	}
-	return cmd.Help()
+	if len(args) > 0 {
+		return usageErrorf("unknown command %q for %q; its commands are: %s", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+	}
+	return usageErrorf("%q needs a command: %s", cmd.CommandPath(), strings.Join(names, ", "))
 }
