@@ -298,7 +298,7 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config) error {
 				return err
 			}
 			fmt.Fprintln(stderr, "cluster: down")
-			return nil
+			return ctx.Err() // interrupted (Ctrl-C, SIGTERM): exit 130 once down
 		case <-c.Done():
 			if tty {
 				fmt.Fprintln(stderr)

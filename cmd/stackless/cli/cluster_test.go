@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -167,4 +168,62 @@ func TestClusterCerts(t *testing.T) {
 	cfg, err = tf.load()
 	require.NoError(t, err, "the three files instead of the folder")
 	assert.NotNil(t, cfg)
+}
+
+// Ctrl-C to a real `cluster up` process takes the cluster down cleanly and
+// exits with 130, as the README promises for an interrupt.
+func TestClusterUpInterruptExits130(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level test: starts a cluster of real processes (runs in make test)")
+	}
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	dir, err := os.MkdirTemp("", "stcli") // short: unix socket paths are limited
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "cluster", "up", "-n", "1", "--data", dir, "--checkpoint-every", "0", "--balance-every", "0")
+	cmd.Env = append(os.Environ(), envCLIMain+"=1")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var seen []string
+	waitFor := func(prefix string) {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				require.True(t, ok, "cluster up ended before printing %q:\n%s", prefix, strings.Join(seen, "\n"))
+				seen = append(seen, l)
+				if strings.HasPrefix(l, prefix) {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %q line:\n%s", prefix, strings.Join(seen, "\n"))
+			}
+		}
+	}
+	waitFor("cluster up:")
+	require.NoError(t, cmd.Process.Signal(os.Interrupt))
+	waitFor("cluster: down")
+	for l := range lines {
+		seen = append(seen, l)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "stderr:\n%s", strings.Join(seen, "\n"))
+	assert.Equal(t, exitInterrupted, ee.ExitCode(), "stderr:\n%s", strings.Join(seen, "\n"))
+	assert.Contains(t, seen, "stackless: interrupted")
+	entries, err := os.ReadDir(filepath.Join(dir, "sock"))
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no socket left behind")
 }
