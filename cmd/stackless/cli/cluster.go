@@ -56,10 +56,10 @@ The other commands talk to a running coordinator: through DIR's socket
 type tlsFlags struct{ dir, cert, key, ca string }
 
 func (f *tlsFlags) add(fs *pflag.FlagSet) {
-	fs.StringVar(&f.dir, "tls", "", "certificate folder made by `stackless cluster certs` (ca.crt, node.crt, node.key)")
-	fs.StringVar(&f.cert, "cert", "", "this node's certificate (instead of --tls)")
-	fs.StringVar(&f.key, "key", "", "this node's private key (instead of --tls)")
-	fs.StringVar(&f.ca, "ca", "", "the cluster's CA certificate (instead of --tls)")
+	fs.StringVar(&f.dir, "tls", "", "certificate folder `DIR` made by stackless cluster certs (ca.crt, node.crt, node.key)")
+	fs.StringVar(&f.cert, "cert", "", "this node's certificate `FILE` (instead of --tls)")
+	fs.StringVar(&f.key, "key", "", "this node's private key `FILE` (instead of --tls)")
+	fs.StringVar(&f.ca, "ca", "", "the cluster's CA certificate `FILE` (instead of --tls)")
 }
 
 // load returns the configuration, or nil when no flag was given.
@@ -124,9 +124,9 @@ type clientFlags struct {
 func addClientFlags(cmd *cobra.Command) *clientFlags {
 	f := &clientFlags{}
 	fs := cmd.Flags()
-	fs.StringVar(&f.dir, "cluster", defaultClusterDir, "cluster directory of the coordinator (its socket and secret)")
-	fs.StringVar(&f.addr, "addr", "", "coordinator's TCP address (with --tls and --secret) instead of --cluster")
-	fs.StringVar(&f.secret, "secret", "", "cluster secret file (default: DIR/secret of --cluster)")
+	fs.StringVar(&f.dir, "cluster", defaultClusterDir, "cluster directory `DIR` of the coordinator (its socket and secret)")
+	fs.StringVar(&f.addr, "addr", "", "coordinator's TCP address `HOST:PORT` (with --tls and --secret) instead of --cluster")
+	fs.StringVar(&f.secret, "secret", "", "cluster secret `FILE` (default: DIR/secret of --cluster)")
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "give up after this long")
 	f.tls.add(fs)
 	return f
@@ -255,8 +255,8 @@ line every few seconds.`,
 	}
 	fs := cmd.Flags()
 	fs.IntVarP(&cfg.Workers, "workers", "n", runtime.NumCPU(), "worker processes")
-	fs.StringVar(&cfg.Dir, "data", defaultClusterDir, "cluster directory: secret, sock/, cluster.db")
-	fs.StringVar(&cfg.Listen, "listen", "", "TCP address for workers and clients on other machines (needs --tls)")
+	fs.StringVar(&cfg.Dir, "data", defaultClusterDir, "cluster directory `DIR`: secret, sock/, cluster.db")
+	fs.StringVar(&cfg.Listen, "listen", "", "TCP address `HOST:PORT` for workers and clients on other machines (needs --tls)")
 	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", 5*time.Second, "consistent checkpoint interval (0: only on demand and at shutdown)")
 	fs.DurationVar(&balance, "balance-every", 250*time.Millisecond, "load balancing interval (0: off)")
 	fs.StringVar(&cfg.Place, "place", cluster.PlaceRoundRobin, "placement of spawned tasklets: "+cluster.PlaceRoundRobin+" or "+cluster.PlaceLeastLoaded)
@@ -526,7 +526,7 @@ it so other tasklets can be given it. The coordinator places the tasklets
 	})
 	fs := cmd.Flags()
 	fs.IntVar(&count, "count", 1, "how many tasklets")
-	fs.StringArrayVar(&args, "arg", nil, "key=value for the kind's spawner (repeat); value @chan makes a channel")
+	fs.StringArrayVar(&args, "arg", nil, "`KEY=VALUE` for the kind's spawner (repeat); value @chan makes a channel")
 	fs.Uint16Var(&worker, "worker", 0, "put them all on this worker (default: the coordinator places them)")
 	fs.StringVar(&place, "place", "", "placement: "+cluster.PlaceRoundRobin+" or "+cluster.PlaceLeastLoaded+" (default: the coordinator's)")
 	return cmd
@@ -709,7 +709,7 @@ ca.key off the machines once the certificates are made.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&out, "out", "", "folder to write the certificates to")
+	cmd.Flags().StringVar(&out, "out", "", "folder `DIR` to write the certificates to")
 	cmd.Flags().StringSliceVar(&hosts, "hosts", nil, "host names and IP addresses of the cluster's machines, comma-separated")
 	return cmd
 }

@@ -89,7 +89,7 @@ The default corpus takes about 15 seconds. Without --docs, --workers and
 	f.IntVar(&o.Docs, "docs", task.DefaultDocs, "documents in the corpus")
 	f.IntVar(&o.Workers, "workers", task.DefaultWorkers, "counting tasklets")
 	f.Uint64Var(&o.Seed, "seed", task.DefaultSeed, "corpus seed")
-	f.StringVar(&o.Dir, "data", task.DefaultDir, "data directory; the checkpoints go to DIR/"+task.DBName)
+	f.StringVar(&o.Dir, "data", task.DefaultDir, "data directory `DIR`; the checkpoints go to DIR/"+task.DBName)
 	f.DurationVar(&o.Every, "checkpoint-every", task.DefaultEvery, "checkpoint interval")
 	f.BoolVar(&o.Fresh, "fresh", false, "delete the stored run and start over")
 	_ = cmd.MarkFlagDirname("data")

@@ -84,12 +84,12 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&cfg.Dir, "cluster", "", "cluster directory (a worker started by `cluster up`)")
-	fs.Uint16Var(&node, "node", 0, "node number (given by `cluster up`)")
-	fs.StringVar(&cfg.Join, "join", "", "coordinator's TCP address, for a worker on another machine")
-	fs.StringVar(&secret, "secret", "", "cluster secret file (default: DIR/secret of --cluster)")
-	fs.StringVar(&cfg.Listen, "listen", ":0", "TCP address to listen on for peer workers (with --join)")
-	fs.StringVar(&cfg.Advertise, "advertise", "", "address peers dial to reach this worker (default: found from the route to the coordinator)")
+	fs.StringVar(&cfg.Dir, "cluster", "", "cluster directory `DIR` (of a worker started by cluster up)")
+	fs.Uint16Var(&node, "node", 0, "node number `N` (given by cluster up)")
+	fs.StringVar(&cfg.Join, "join", "", "coordinator's TCP address `HOST:PORT`, for a worker on another machine")
+	fs.StringVar(&secret, "secret", "", "cluster secret `FILE` (default: DIR/secret of --cluster)")
+	fs.StringVar(&cfg.Listen, "listen", ":0", "TCP address `HOST:PORT` to listen on for peer workers (with --join)")
+	fs.StringVar(&cfg.Advertise, "advertise", "", "address `HOST:PORT` peers dial to reach this worker (default: found from the route to the coordinator)")
 	tf.add(fs)
 	return cmd
 }
