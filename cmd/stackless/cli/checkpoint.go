@@ -71,6 +71,7 @@ func newCheckpointLsCmd(wait *time.Duration) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", defaultLimit, "rows to show, the newest (0: all)")
+	atLeast(cmd.Flags(), "limit", "0")
 	return cmd
 }
 
@@ -219,6 +220,7 @@ is only replaced with --force.`,
 	}
 	cmd.Flags().Uint64Var(&gen, "gen", 0, "generation to export (default: the newest)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing snapshot file")
+	atLeast(cmd.Flags(), "gen", "1")
 	_ = cmd.RegisterFlagCompletionFunc("gen", completeGens)
 	return cmd
 }

@@ -128,6 +128,7 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 	fs.StringVar(&f.addr, "addr", "", "coordinator's TCP address `HOST:PORT` (with --tls and --secret) instead of --cluster")
 	fs.StringVar(&f.secret, "secret", "", "cluster secret `FILE` (default: DIR/secret of --cluster)")
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "give up after this long")
+	atLeast(fs, "timeout", "1ns")
 	f.tls.add(fs)
 	return f
 }
@@ -261,6 +262,9 @@ line every few seconds.`,
 	fs.DurationVar(&balance, "balance-every", 250*time.Millisecond, "load balancing interval (0: off)")
 	fs.StringVar(&cfg.Place, "place", cluster.PlaceRoundRobin, "placement of spawned tasklets: "+cluster.PlaceRoundRobin+" or "+cluster.PlaceLeastLoaded)
 	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoint: start empty (new checkpoints replace it)")
+	atLeast(fs, "workers", "1")
+	atLeast(fs, "checkpoint-every", "0s")
+	atLeast(fs, "balance-every", "0s")
 	tf.add(fs)
 	return cmd
 }
@@ -529,6 +533,8 @@ it so other tasklets can be given it. The coordinator places the tasklets
 	fs.StringArrayVar(&args, "arg", nil, "`KEY=VALUE` for the kind's spawner (repeat); value @chan makes a channel")
 	fs.Uint16Var(&worker, "worker", 0, "put them all on this worker (default: the coordinator places them)")
 	fs.StringVar(&place, "place", "", "placement: "+cluster.PlaceRoundRobin+" or "+cluster.PlaceLeastLoaded+" (default: the coordinator's)")
+	atLeast(fs, "count", "1")
+	atLeast(fs, "worker", "1")
 	return cmd
 }
 
@@ -592,6 +598,7 @@ func newClusterMigrateCmd() *cobra.Command {
 		return nil
 	})
 	cmd.Flags().Uint16Var(&to, "to", 0, "the worker to move it to")
+	atLeast(cmd.Flags(), "to", "1")
 	return cmd
 }
 
@@ -677,6 +684,7 @@ start empty and the balancer moves runnable tasklets to them.`,
 		return nil
 	})
 	cmd.Flags().IntVarP(&workers, "workers", "n", 0, "workers to restore onto (default: as many as now)")
+	atLeast(cmd.Flags(), "workers", "1")
 	return cmd
 }
 

@@ -83,6 +83,10 @@ exactly as if the game had never stopped.`,
 	f.IntVar(&o.RenderEvery, "render-every", 0, "also a picture every this many ticks, named like FILE-t000200.png")
 	f.IntVar(&o.Size, "size", 512, "picture width and height in pixels")
 	f.IntVar(&o.StatsEvery, "stats-every", 100, "a line of statistics every this many ticks (0: only at the end)")
+	for name, min := range map[string]string{"entities": "2", "ticks": "1", "seed": "1", "dt": "1ns",
+		"save-every": "0", "render-every": "0", "size": "16", "stats-every": "0"} {
+		atLeast(f, name, min)
+	}
 	_ = cmd.MarkFlagDirname("data")
 	_ = cmd.MarkFlagFilename("render", "png")
 	return cmd

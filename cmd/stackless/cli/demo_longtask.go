@@ -92,6 +92,9 @@ The default corpus takes about 15 seconds. Without --docs, --workers and
 	f.StringVar(&o.Dir, "data", task.DefaultDir, "data directory `DIR`; the checkpoints go to DIR/"+task.DBName)
 	f.DurationVar(&o.Every, "checkpoint-every", task.DefaultEvery, "checkpoint interval")
 	f.BoolVar(&o.Fresh, "fresh", false, "delete the stored run and start over")
+	for name, min := range map[string]string{"docs": "1", "workers": "1", "seed": "1", "checkpoint-every": "1ns"} {
+		atLeast(f, name, min)
+	}
 	_ = cmd.MarkFlagDirname("data")
 	return cmd
 }

@@ -55,5 +55,6 @@ n times, printing every hit; Ping then closes the channel and ends the game.`,
 		},
 	}
 	cmd.Flags().IntVarP(&n, "rallies", "n", 10, "number of rallies")
+	atLeast(cmd.Flags(), "rallies", "0")
 	return cmd
 }

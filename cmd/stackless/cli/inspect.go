@@ -69,6 +69,8 @@ Tables show --limit rows each; -o json prints everything.`,
 	cmd.Flags().Uint64Var(&gen, "gen", 0, "generation to show (default: the newest)")
 	cmd.Flags().IntVar(&limit, "limit", defaultLimit, "rows per table (0: all)")
 	addLockWaitFlag(cmd.Flags(), &wait)
+	atLeast(cmd.Flags(), "gen", "1")
+	atLeast(cmd.Flags(), "limit", "0")
 	_ = cmd.RegisterFlagCompletionFunc("gen", completeGens)
 	return cmd
 }

@@ -19,6 +19,7 @@ const bufferWidth = 60
 
 func addLockWaitFlag(fs *pflag.FlagSet, wait *time.Duration) {
 	fs.DurationVar(wait, "lock-timeout", defaultLockWait, "how long to wait for a checkpoint database another process holds")
+	atLeast(fs, "lock-timeout", "1ns") // 0 would make bbolt wait forever
 }
 
 // writeWorld prints v as tables: generations, header, tasklets, channels.

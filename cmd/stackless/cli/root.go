@@ -36,6 +36,8 @@ a terminal.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE:          groupRunE,
+		// Runs before every command: bad numeric flag values are usage errors.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return checkFlags(cmd) },
 	}
 	root.SetVersionTemplate("stackless {{.Version}}\n")
 	addOutputFlag(root)

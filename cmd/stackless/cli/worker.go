@@ -91,5 +91,6 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 	fs.StringVar(&cfg.Listen, "listen", ":0", "TCP address `HOST:PORT` to listen on for peer workers (with --join)")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "address `HOST:PORT` peers dial to reach this worker (default: found from the route to the coordinator)")
 	tf.add(fs)
+	atLeast(fs, "node", "1")
 	return cmd
 }

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Every numeric flag (counts, numbers, durations) carries the least value
+// it accepts, and checkFlags refuses a smaller one before the command's
+// code runs: a flag such as --checkpoint-every -5s used to be taken, and
+// quietly meant "never". TestEveryNumericFlagHasABound keeps it so.
+
+// minAnnotation is the pflag annotation holding a flag's least value, in
+// the flag's own syntax ("1", "0s", "1ns").
+const minAnnotation = "stackless_min"
+
+// atLeast gives flag name of fs its least accepted value. A default below
+// it (such as 0 for "as many as now") stays allowed: only a value the user
+// gives is checked.
+func atLeast(fs *pflag.FlagSet, name, min string) {
+	if err := fs.SetAnnotation(name, minAnnotation, []string{min}); err != nil {
+		panic(fmt.Sprintf("cli: atLeast: %v", err)) // a typo in a flag name: caught by every test
+	}
+}
+
+// checkFlags refuses, as a usage error, a value given to one of cmd's flags
+// that is below its bound.
+func checkFlags(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		mins := f.Annotations[minAnnotation]
+		if err != nil || !f.Changed || len(mins) == 0 {
+			return
+		}
+		v, ok := numeric(f, f.Value.String())
+		m, mok := numeric(f, mins[0])
+		if !ok || !mok {
+			err = fmt.Errorf("cli: flag --%s of type %s has bound %q: not a number", f.Name, f.Value.Type(), mins[0])
+			return
+		}
+		if v < m {
+			err = usageErrorf("--%s must be %s, got %s", f.Name, describeMin(f, m), f.Value.String())
+		}
+	})
+	return err
+}
+
+// numeric reads s in the syntax of f's type as a number to compare:
+// nanoseconds for a duration.
+func numeric(f *pflag.Flag, s string) (float64, bool) {
+	switch f.Value.Type() {
+	case "duration":
+		d, err := time.ParseDuration(s)
+		return float64(d), err == nil
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		x, err := strconv.ParseFloat(s, 64)
+		return x, err == nil
+	}
+	return 0, false
+}
+
+// describeMin says which values a flag takes: "0 or more", "more than 0",
+// "1 or more", "at least 16".
+func describeMin(f *pflag.Flag, m float64) string {
+	if f.Value.Type() == "duration" {
+		switch {
+		case m == 0:
+			return "0 or more"
+		case m == 1:
+			return "more than 0"
+		}
+		return "at least " + time.Duration(m).String()
+	}
+	if m == 0 || m == 1 {
+		return strconv.FormatFloat(m, 'f', -1, 64) + " or more"
+	}
+	return "at least " + strconv.FormatFloat(m, 'f', -1, 64)
+}
