@@ -7,6 +7,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -257,4 +260,14 @@ func TestBenchRestoresBenchtime(t *testing.T) {
 	_, err := setBenchtime("0x")
 	assert.True(t, isUsageError(err))
 	assert.Equal(t, before, f.Value.String())
+}
+
+// Loading from a folder that does not exist fails and leaves no folder.
+func TestDemoGameAILoadMissingFolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nosuch")
+	code, _, errOut := run(t, "demo", "gameai", "--load", "--data", dir)
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, errOut, "no saved game to load in "+dir)
+	_, err := os.Stat(dir)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "the folder is not created")
 }

@@ -97,8 +97,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.check(); err != nil {
 		return nil, fmt.Errorf("gameai: %w: %w", ErrUsage, err)
 	}
-	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("gameai: data directory: %w", err)
+	if !o.Load { // loading needs a save, so no folder is made for it
+		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("gameai: data directory: %w", err)
+		}
 	}
 	ses := &session{o: o, res: &Result{Loaded: o.Load}}
 	defer ses.close()
