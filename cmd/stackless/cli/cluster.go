@@ -6,12 +6,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -166,9 +168,20 @@ func (f *clientFlags) dial(cmd *cobra.Command) (*cluster.Client, context.Context
 	c, err := cluster.Dial(ctx, cfg)
 	if err != nil {
 		cancel()
+		if cfg.Addr == "" && noCluster(err) {
+			return nil, nil, nil, fmt.Errorf("no cluster is up at %s: no coordinator listens there; start one with `stackless cluster up --data %s`, or name its folder with --cluster DIR",
+				f.dir, f.dir)
+		}
 		return nil, nil, nil, err
 	}
 	return c, ctx, cancel, nil
+}
+
+// noCluster reports whether a dial through a cluster folder failed because
+// no coordinator runs there: no secret or socket, or a socket nobody
+// listens on (left by a coordinator that was killed).
+func noCluster(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // clientCmd builds a command that talks to the coordinator.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,10 +146,31 @@ func TestClusterUsageErrors(t *testing.T) {
 	}
 }
 
+// With no cluster up at a folder (never started, or down: the secret is
+// left, the socket is not; or killed: the socket is left, nobody listens),
+// a client says so once and how to start one, not a raw dial error.
 func TestClusterCommandsWithoutACluster(t *testing.T) {
-	code, _, errOut := run(t, "cluster", "status", "--cluster", t.TempDir(), "--timeout", "5s")
-	assert.Equal(t, exitFailure, code)
-	assert.Contains(t, errOut, "secret", "it says what is missing")
+	never := t.TempDir()
+	down := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(down, "secret"), []byte(strings.Repeat("s", 64)), 0o600))
+	killed, err := os.MkdirTemp("", "stcli") // short: unix socket paths are limited
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(killed) })
+	require.NoError(t, os.WriteFile(filepath.Join(killed, "secret"), []byte(strings.Repeat("s", 64)), 0o600))
+	require.NoError(t, os.Mkdir(filepath.Join(killed, "sock"), 0o700))
+	ln, err := net.Listen("unix", filepath.Join(killed, "sock", "c"))
+	require.NoError(t, err)
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	require.NoError(t, ln.Close()) // the socket file stays, nobody listens
+	for name, dir := range map[string]string{"never": never, "down": down, "killed": killed} {
+		for _, cmd := range []string{"status", "ps", "down"} {
+			code, out, errOut := run(t, "cluster", cmd, "--cluster", dir, "--timeout", "5s")
+			assert.Equal(t, exitFailure, code, "%s %s: %s", name, cmd, errOut)
+			assert.Empty(t, out)
+			assert.Equal(t, "stackless: no cluster is up at "+dir+": no coordinator listens there; start one with `stackless cluster up --data "+dir+"`, or name its folder with --cluster DIR\n",
+				errOut, "%s %s", name, cmd)
+		}
+	}
 }
 
 func TestClusterCerts(t *testing.T) {
