@@ -121,6 +121,10 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (uint16, error) {
 		err = fmt.Errorf("unsupported network %q (use \"unix\", or \"tcp\" with WithTLS; in-memory links use Connect)", network)
 	}
 	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) { // it says "dial unix ADDR" already
+			return 0, fmt.Errorf("ipc: node %d: %w", n.id, err)
+		}
 		return 0, fmt.Errorf("ipc: node %d: dial %s %s: %w", n.id, network, addr, err)
 	}
 	peer, err := n.establish(ctx, conn, network)

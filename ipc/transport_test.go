@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"crypto/tls"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -158,4 +159,16 @@ func TestTCPNeedsTLS(t *testing.T) {
 	require.NoError(t, os.Chmod(filepath.Join(certs, NodeKeyFile), 0o644))
 	_, err = LoadTLSConfig(certs)
 	assert.ErrorContains(t, err, "chmod 600")
+}
+
+// A failed dial names the address once: the net error already says
+// "dial unix ADDR", and the node adds only itself.
+func TestDialErrorNamesTheAddressOnce(t *testing.T) {
+	n := lone(t, 1, newLogSink(), WithSecret(testSecret))
+	sock := filepath.Join(tempDir(t), "nobody.sock")
+	_, err := n.Dial(testCtx(t), "unix", sock)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	assert.Equal(t, 1, strings.Count(err.Error(), sock), err.Error())
+	assert.True(t, strings.HasPrefix(err.Error(), "ipc: node 1: dial unix "+sock), err.Error())
 }
