@@ -226,7 +226,20 @@ type handlerError struct {
 	is   error
 }
 
-func (e *handlerError) Error() string { return fmt.Sprintf("node %d: %s", e.node, e.msg) }
+// Error is the handler's own message, which says what failed ("cluster:
+// ..."). A worker's gets "worker N: " once; the coordinator's gets nothing,
+// as the coordinator is who every client talks to. A reply relayed through
+// the coordinator read "node 0: node 1: cluster: ...".
+func (e *handlerError) Error() string {
+	if e.node == coordNode {
+		return e.msg
+	}
+	prefix := fmt.Sprintf("worker %d: ", e.node)
+	if strings.HasPrefix(e.msg, prefix) {
+		return e.msg
+	}
+	return prefix + e.msg
+}
 func (e *handlerError) Unwrap() error { return e.is }
 
 // handler is a control handler returning a body.

@@ -96,13 +96,27 @@ func TestRemoteErrorsKeepTheirSentinels(t *testing.T) {
 	for _, s := range wireSentinels {
 		err := remoteErr(&ipc.RemoteError{Node: 3, Kind: "k", Msg: "cluster: something: " + s.Error()})
 		assert.ErrorIs(t, err, s)
-		assert.Contains(t, err.Error(), "node 3")
+		assert.Contains(t, err.Error(), "worker 3")
 	}
 	plain := remoteErr(&ipc.RemoteError{Node: 3, Kind: "k", Msg: "boom"})
 	assert.False(t, errors.Is(plain, store.ErrNotFound))
-	assert.Equal(t, "node 3: boom", plain.Error())
+	assert.Equal(t, "worker 3: boom", plain.Error())
 	other := errors.New("x")
 	assert.Equal(t, other, remoteErr(other))
+}
+
+// Each hop adds where it failed once: a worker's error relayed by the
+// coordinator to a client read "node 0: node 1: cluster: ...".
+func TestRemoteErrorsAddContextOnce(t *testing.T) {
+	w := remoteErr(&ipc.RemoteError{Node: 1, Kind: "k", Msg: "cluster: kill t5: " + ErrNoTasklet.Error()})
+	assert.Equal(t, "worker 1: cluster: kill t5: "+ErrNoTasklet.Error(), w.Error())
+	relayed := remoteErr(&ipc.RemoteError{Node: coordNode, Kind: "k", Msg: w.Error()})
+	assert.Equal(t, w.Error(), relayed.Error(), "the coordinator adds nothing: clients talk to it")
+	assert.ErrorIs(t, relayed, ErrNoTasklet)
+	again := remoteErr(&ipc.RemoteError{Node: 1, Kind: "k", Msg: w.Error()})
+	assert.Equal(t, w.Error(), again.Error(), "a worker is named once")
+	assert.Equal(t, "cluster: migrate t5 to worker 9: no such worker",
+		remoteErr(&ipc.RemoteError{Node: coordNode, Kind: "k", Msg: "cluster: migrate t5 to worker 9: no such worker"}).Error())
 }
 
 // FuzzUnwrap feeds the reply decoder arbitrary replies and chunks: it must
