@@ -135,7 +135,7 @@ func (c *Coordinator) placeSpawn(req SpawnRequest) (map[uint16]int, error) {
 				return map[uint16]int{w.Node: req.Count}, nil
 			}
 		}
-		return nil, fmt.Errorf("cluster: spawn %q on worker %d: no such worker (see `stackless status`)", req.Kind, req.Worker)
+		return nil, fmt.Errorf("cluster: spawn %q on worker %d: no such worker (see `stackless cluster status`)", req.Kind, req.Worker)
 	}
 	place := req.Place
 	if place == "" {
@@ -232,7 +232,7 @@ func (c *Coordinator) Migrate(ctx context.Context, id tasklet.ID, to uint16) (Mi
 		return MigrateResult{}, ErrClosed
 	}
 	if !slices.ContainsFunc(c.readyWorkers(), func(w *workerRef) bool { return w.Node == to }) {
-		return MigrateResult{}, fmt.Errorf("cluster: migrate %v to worker %d: no such worker (see `stackless status`)", id, to)
+		return MigrateResult{}, fmt.Errorf("cluster: migrate %v to worker %d: no such worker (see `stackless cluster status`)", id, to)
 	}
 	v, err := c.inspect(ctx, id)
 	if err != nil {

@@ -148,7 +148,7 @@ func (c *Coordinator) open(ctx context.Context) error {
 	db, err := store.Open(c.layout.DB(), store.WithTimeout(time.Second), store.WithKeep(c.cfg.Keep))
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
-			return fmt.Errorf("cluster: %s is in use: another coordinator runs on %s (stop it with `stackless down --cluster %s`): %w", c.layout.DB(), c.cfg.Dir, c.cfg.Dir, err)
+			return fmt.Errorf("cluster: %s is in use: another coordinator runs on %s (stop it with `stackless cluster down --cluster %s`): %w", c.layout.DB(), c.cfg.Dir, c.cfg.Dir, err)
 		}
 		return fmt.Errorf("cluster: %w", err)
 	}
@@ -250,7 +250,7 @@ func (c *Coordinator) Err() error {
 
 // Close takes a final consistent checkpoint, stops every worker, removes
 // the sockets and closes the database. It is what Ctrl-C, SIGTERM and
-// `stackless down` do. Closing twice returns the first result.
+// `stackless cluster down` do. Closing twice returns the first result.
 func (c *Coordinator) Close() error {
 	c.mu.Lock()
 	if c.closing {

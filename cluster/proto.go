@@ -202,7 +202,7 @@ type RestoreResult struct {
 	Workers []uint16 `json:"workers"`
 }
 
-// Status is the cluster as `stackless status` shows it.
+// Status is the cluster as `stackless cluster status` shows it.
 type Status struct {
 	Dir        string            `json:"dir"`
 	Workers    []WorkerStats     `json:"workers"`

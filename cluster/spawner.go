@@ -13,7 +13,7 @@ import (
 )
 
 // Spawner builds the behavior of a new tasklet from the --arg k=v pairs of
-// `stackless spawn KIND`. It runs on the worker that will host the tasklet.
+// `stackless cluster spawn KIND`. It runs on the worker that will host the tasklet.
 type Spawner func(args map[string]string) (tasklet.Behavior, error)
 
 // ErrUnknownSpawner is returned for a kind no spawner is registered for.

@@ -247,7 +247,7 @@ func (db *DB) header(gens *bolt.Bucket, gen uint64) (genHeader, error) {
 	gk := genKey(gen)
 	raw := gens.Get(gk)
 	if raw == nil {
-		return h, fmt.Errorf("%w: generation %d is not in %s (see List for the stored ones)", ErrNotFound, gen, db.path)
+		return h, fmt.Errorf("%w: generation %d is not in %s (DB.List or `stackless checkpoint ls %s` lists the stored ones)", ErrNotFound, gen, db.path, db.path)
 	}
 	return h, db.decodeHeader(gen, gk, raw, &h)
 }
@@ -376,7 +376,7 @@ func (db *DB) Delete(gen uint64) error {
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		gens := tx.Bucket(bucketGens)
 		if gens.Get(genKey(gen)) == nil {
-			return fmt.Errorf("%w: generation %d is not in %s (see List for the stored ones)", ErrNotFound, gen, db.path)
+			return fmt.Errorf("%w: generation %d is not in %s (DB.List or `stackless checkpoint ls %s` lists the stored ones)", ErrNotFound, gen, db.path, db.path)
 		}
 		// The generation's own header may be damaged (deleting it is how
 		// damage is cleaned up), but every other one must be readable to

@@ -305,8 +305,10 @@ func TestDelete(t *testing.T) {
 	assert.Equal(t, []uint64{4}, gensOf(t, db))
 
 	assert.ErrorIs(t, db.Delete(1), ErrNotFound)
+	assert.ErrorContains(t, db.Delete(1), "`stackless checkpoint ls "+db.Path()+"` lists the stored ones", "names a command that exists")
 	_, err = db.Load(1)
 	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorContains(t, err, "`stackless checkpoint ls "+db.Path()+"` lists the stored ones")
 	_, err = db.Save(&Checkpoint{Base: 1})
 	assert.ErrorIs(t, err, ErrNotFound)
 
