@@ -156,18 +156,18 @@ func runBenchmark(fn func(*testing.B)) (benchFigures, error) {
 func writeBenchTable(w io.Writer, rep benchReport) error {
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "benchmark\ttasklets ns/op\tgoroutines ns/op\tspeedup\tallocs/op\textra")
+	fmt.Fprintln(tw, "benchmark\ttasklets/op\tgoroutines/op\tspeedup\tallocs/op\textra")
 	for _, r := range rep.Results {
 		gns, speedup := "-", "-"
 		if r.Goroutines != nil {
-			gns = formatFloat(r.Goroutines.NsPerOp)
+			gns = humanDuration(r.Goroutines.NsPerOp)
 			speedup = fmt.Sprintf("%.1fx", r.Speedup)
 		}
 		extra := ""
 		if v, ok := r.Tasklets.Extra[r.Metric]; ok {
 			extra = formatFloat(v) + " " + r.Metric
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, formatFloat(r.Tasklets.NsPerOp), gns, speedup, r.Tasklets.AllocsPerOp, extra)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", r.Name, humanDuration(r.Tasklets.NsPerOp), gns, speedup, r.Tasklets.AllocsPerOp, extra)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -209,7 +209,7 @@ func TestBenchTable(t *testing.T) {
 	out := runOK(t, "bench", "--benchtime", "1x", "--skip-skynet")
 	lines := strings.Split(out, "\n")
 	require.NotEmpty(t, lines)
-	for _, col := range []string{"benchmark", "tasklets ns/op", "goroutines ns/op", "speedup", "allocs/op"} {
+	for _, col := range []string{"benchmark", "tasklets/op", "goroutines/op", "speedup", "allocs/op"} {
 		assert.Contains(t, lines[0], col)
 	}
 	for _, name := range benchNames {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -368,26 +369,29 @@ func plural(n int, noun string) string {
 	return strconv.Itoa(n) + " " + noun + "s"
 }
 
+// humanCount prints a rate or count with three significant digits: 980,
+// 98.1k, 1.25M.
 func humanCount(x float64) string {
 	switch {
-	case x >= 1e9:
-		return formatFloat(x/1e9) + "G"
-	case x >= 1e6:
-		return formatFloat(x/1e6) + "M"
-	case x >= 1e3:
-		return formatFloat(x/1e3) + "k"
+	case x >= 999.5e6:
+		return humanFloat(x/1e9) + "G"
+	case x >= 999.5e3:
+		return humanFloat(x/1e6) + "M"
+	case x >= 999.5:
+		return humanFloat(x/1e3) + "k"
 	}
-	return formatFloat(x)
+	return humanFloat(x)
 }
 
+// humanBytes prints a size with three significant digits: 850 KiB, 1.09 MiB.
 func humanBytes(b uint64) string {
 	switch {
 	case b >= 1<<30:
-		return formatFloat(float64(b)/(1<<30)) + " GiB"
+		return humanFloat(float64(b)/(1<<30)) + " GiB"
 	case b >= 1<<20:
-		return formatFloat(float64(b)/(1<<20)) + " MiB"
+		return humanFloat(float64(b)/(1<<20)) + " MiB"
 	case b >= 1<<10:
-		return formatFloat(float64(b)/(1<<10)) + " KiB"
+		return humanFloat(float64(b)/(1<<10)) + " KiB"
 	}
 	return strconv.FormatUint(b, 10) + " B"
 }
@@ -440,7 +444,7 @@ func writeStatus(b *bytes.Buffer, st cluster.Status) {
 			state = "paused"
 		}
 		t.row(strconv.Itoa(int(w.Node)), strconv.Itoa(w.Pid), w.Host, strings.Join(hosts, ","), strconv.Itoa(w.Tasklets),
-			formatFloat(w.Runnable), humanCount(w.StepsPerSec), humanBytes(w.HeapBytes), state)
+			humanFloat(math.Round(w.Runnable*10)/10), humanCount(w.StepsPerSec), humanBytes(w.HeapBytes), state)
 	}
 	t.write(b)
 	last := "none"

@@ -82,3 +82,38 @@ func formatFloat(x float64) string {
 		return fmt.Sprintf("%.3f", x)
 	}
 }
+
+// humanFloat prints x with three significant digits and no trailing zeros:
+// 3, 7.6, 98.1, 0.25.
+func humanFloat(x float64) string {
+	var s string
+	switch y := math.Abs(x); {
+	case y >= 99.95:
+		s = fmt.Sprintf("%.0f", x)
+	case y >= 9.995:
+		s = fmt.Sprintf("%.1f", x)
+	default:
+		s = fmt.Sprintf("%.2f", x)
+	}
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+// humanDuration prints a time in nanoseconds in the unit that suits it:
+// 8.6 ns, 1.23 µs, 250 ms, 1.5 s.
+func humanDuration(ns float64) string {
+	switch y := math.Abs(ns); {
+	case y >= 999.5e6:
+		return humanFloat(ns/1e9) + " s"
+	case y >= 999.5e3:
+		return humanFloat(ns/1e6) + " ms"
+	case y >= 999.5:
+		return humanFloat(ns/1e3) + " µs"
+	}
+	return humanFloat(ns) + " ns"
+}
