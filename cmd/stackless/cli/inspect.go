@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stackless-go/stackless/cluster"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -24,6 +25,7 @@ func newInspectCmd() *cobra.Command {
 		gen   uint64
 		limit int
 		wait  time.Duration
+		one   string
 	)
 	cmd := &cobra.Command{
 		Use:   "inspect FILE",
@@ -34,9 +36,10 @@ For a database: its generations (number, full or incremental with its base,
 time, records, bytes), then the newest generation's world, or the one --gen
 names. For a snapshot file: its one world. A world is its header (clock,
 tick, steps, run queue, timers, the kinds it was saved with), its tasklets
-(ID, kind, version, state, what each waits on, steps) and its channels
-(capacity, buffered values, balance = blocked senders minus blocked
-receivers, closed).
+(ID, kind, version, state, what each waits on, steps, the behavior's
+fields) and its channels (capacity, buffered values, balance = blocked
+senders minus blocked receivers, closed). --tasklet ID shows one tasklet
+with every field in full.
 
 The kinds and value types of the program that wrote the file need not be
 known here: behaviors are shown by their fields, values of the program's
@@ -45,6 +48,7 @@ own types by their type name and fields.
 Tables show --limit rows each; -o json prints everything.`,
 		Example: "  stackless inspect data/longtask.db\n" +
 			"  stackless inspect data/longtask.db --gen 3 --limit 0\n" +
+			"  stackless inspect data/longtask.db --tasklet t6\n" +
 			"  stackless inspect world.snapshot -o json",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,6 +64,16 @@ Tables show --limit rows each; -o json prints everything.`,
 			if err := t.world(v, gen, cmd.Flags().Changed("gen")); err != nil {
 				return err
 			}
+			if one != "" {
+				tv, err := findTasklet(v, one)
+				if err != nil {
+					return err
+				}
+				if outputOf(cmd) == formatJSON {
+					return writeJSON(cmd.OutOrStdout(), tv)
+				}
+				return writeTasklet(cmd.OutOrStdout(), v, tv)
+			}
 			if outputOf(cmd) == formatJSON {
 				return writeJSON(cmd.OutOrStdout(), v)
 			}
@@ -68,6 +82,7 @@ Tables show --limit rows each; -o json prints everything.`,
 	}
 	cmd.Flags().Uint64Var(&gen, "gen", 0, "generation to show (default: the newest)")
 	cmd.Flags().IntVar(&limit, "limit", defaultLimit, "rows per table (0: all)")
+	cmd.Flags().StringVar(&one, "tasklet", "", "show only this tasklet (t123 or 123), with all its fields")
 	addLockWaitFlag(cmd.Flags(), &wait)
 	atLeast(cmd.Flags(), "gen", "1")
 	atLeast(cmd.Flags(), "limit", "0")
@@ -192,4 +207,22 @@ func completeGens(cmd *cobra.Command, args []string, _ string) ([]string, cobra.
 		out[i] = fmt.Sprintf("%d\t%s, %s", g.Gen, kind, g.Time.Format(time.DateTime))
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// findTasklet picks the tasklet named id ("t123" or "123") out of v.
+func findTasklet(v *worldView, id string) (taskletView, error) {
+	want, err := cluster.ParseTaskletID(id)
+	if err != nil {
+		return taskletView{}, usageErrorf("--tasklet: %v", err)
+	}
+	for _, t := range v.Tasklets {
+		if t.ID == uint64(want) {
+			return t, nil
+		}
+	}
+	where := v.File
+	if v.Type == "store" {
+		where = fmt.Sprintf("generation %d of %s", v.Gen, v.File)
+	}
+	return taskletView{}, fmt.Errorf("%v is not in %s (it holds %d tasklets; `stackless inspect %s` lists them)", want, where, len(v.Tasklets), v.File)
 }

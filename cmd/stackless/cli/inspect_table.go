@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +17,10 @@ import (
 
 // bufferWidth is how much of a channel's buffer a table row previews.
 const bufferWidth = 60
+
+// fieldsWidth is how much of a behavior's fields a table row previews;
+// --tasklet ID shows them all.
+const fieldsWidth = 60
 
 func addLockWaitFlag(fs *pflag.FlagSet, wait *time.Duration) {
 	fs.DurationVar(wait, "lock-timeout", defaultLockWait, "how long to wait for a checkpoint database another process holds")
@@ -55,9 +60,9 @@ func writeWorld(w io.Writer, v *worldView, limit int) error {
 			waits = "cannot decode: " + t.Problem
 		}
 		rows = append(rows, []string{tasklet.ID(t.ID).String(), t.Kind, strconv.FormatUint(uint64(t.Version), 10),
-			t.State, dash(waits), strconv.FormatUint(t.Steps, 10)})
+			t.State, dash(waits), strconv.FormatUint(t.Steps, 10), dash(truncate(fieldsText(t.Fields), fieldsWidth))})
 	}
-	writeRows(&b, []string{"ID", "KIND", "VERSION", "STATE", "WAITS ON", "STEPS"}, rows, limit, false)
+	writeRows(&b, []string{"ID", "KIND", "VERSION", "STATE", "WAITS ON", "STEPS", "FIELDS"}, rows, limit, false)
 
 	fmt.Fprintf(&b, "\nchannels: %d\n", len(v.Channels))
 	rows = rows[:0]
@@ -137,4 +142,84 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// writeTasklet prints one tasklet in full: what it is, what it waits on,
+// what was delivered to it, and every field of its behavior, one a line.
+func writeTasklet(w io.Writer, v *worldView, t taskletView) error {
+	var b bytes.Buffer
+	where := v.File
+	if v.Type == "store" {
+		where = fmt.Sprintf("%s, generation %d", v.File, v.Gen)
+	}
+	fmt.Fprintf(&b, "tasklet %v of %s\n", tasklet.ID(t.ID), where)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+	row("kind", fmt.Sprintf("%s v%d", t.Kind, t.Version))
+	row("state", t.State)
+	row("steps", strconv.FormatUint(t.Steps, 10))
+	row("waits on", dash(t.WaitsOn))
+	if t.Value != nil {
+		row("delivered value", previewValue(*t.Value))
+	}
+	if t.Error != "" {
+		row("delivered error", t.Error)
+	}
+	if t.Problem != "" {
+		row("cannot decode", t.Problem)
+	}
+	_ = tw.Flush() // writes to a bytes.Buffer: cannot fail
+	fmt.Fprintf(&b, "\nfields: %d\n", len(t.Fields))
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, k := range sortedKeys(t.Fields) {
+		row(k, fieldText(t.Fields[k]))
+	}
+	_ = tw.Flush()
+	return flush(w, &b)
+}
+
+// fieldsText sums a behavior's fields up on one line: "In=ch1 Out=ch2 X=7".
+func fieldsText(fields map[string]any) string {
+	parts := make([]string, 0, len(fields))
+	for _, k := range sortedKeys(fields) {
+		parts = append(parts, k+"="+fieldText(fields[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
+// fieldText renders one field's value: strings quoted, bytes in hex,
+// structs and maps as {K:V ...}, lists as [a b].
+func fieldText(x any) string {
+	switch v := x.(type) {
+	case nil:
+		return "nil"
+	case string:
+		return strconv.Quote(v)
+	case []byte:
+		return fmt.Sprintf("0x%x", v)
+	case valueView:
+		return previewValue(v)
+	case map[string]any:
+		parts := make([]string, 0, len(v))
+		for _, k := range sortedKeys(v) {
+			parts = append(parts, k+":"+fieldText(v[k]))
+		}
+		return "{" + strings.Join(parts, " ") + "}"
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = fieldText(e)
+		}
+		return "[" + strings.Join(parts, " ") + "]"
+	}
+	return fmt.Sprint(x)
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -82,6 +82,17 @@ func pipelineSnapshot(t *testing.T) (string, storedGen) {
 	return path, storedGen{steps: s.Steps(), tasklets: s.Tasklets(), channels: s.Channels()}
 }
 
+// inspectJSONNumbers is inspectJSON keeping numbers as printed (64-bit
+// fields do not fit a float64).
+func inspectJSONNumbers(t *testing.T, args ...string) worldView {
+	t.Helper()
+	var v worldView
+	dec := json.NewDecoder(strings.NewReader(runOK(t, append([]string{"inspect", "-o", "json"}, args...)...)))
+	dec.UseNumber()
+	require.NoError(t, dec.Decode(&v))
+	return v
+}
+
 func inspectJSON(t *testing.T, args ...string) worldView {
 	t.Helper()
 	var v worldView
@@ -174,7 +185,7 @@ func TestInspectStoreTable(t *testing.T) {
 	assert.Contains(t, out, fmt.Sprintf("steps %d", newest.steps))
 	assert.Contains(t, out, fmt.Sprintf("tasklets: %d\n", len(newest.tasklets)))
 	assert.Contains(t, out, fmt.Sprintf("channels: %d\n", len(newest.channels)))
-	assert.Regexp(t, `(?m)^ID\s+KIND\s+VERSION\s+STATE\s+WAITS ON\s+STEPS$`, out)
+	assert.Regexp(t, `(?m)^ID\s+KIND\s+VERSION\s+STATE\s+WAITS ON\s+STEPS\s+FIELDS$`, out)
 	assert.Regexp(t, `(?m)^ID\s+CAP\s+LEN\s+BALANCE\s+CLOSED\s+BUFFER$`, out)
 	for _, in := range newest.tasklets {
 		assert.Regexp(t, fmt.Sprintf(`(?m)^%v\s+%s\s+1\s+%s\s`, in.ID, regexp.QuoteMeta(in.Kind), in.State), out)
@@ -182,6 +193,17 @@ func TestInspectStoreTable(t *testing.T) {
 	for _, ci := range newest.channels {
 		assert.Regexp(t, fmt.Sprintf(`(?m)^%v\s+%d\s+%d\s+%d\s+(yes|no)\s+\[`, ci.ID, ci.Cap, ci.Len, ci.Balance), out)
 	}
+	v := inspectJSONNumbers(t, path)
+	shown := 0
+	for _, tv := range v.Tasklets {
+		if tv.Kind == "testworld.mixer" {
+			// the behavior's fields, sorted, as the README and help promise
+			assert.Regexp(t, fmt.Sprintf(`(?m)^t%d\s.*\sGot=(true|false) In=%v Out=%v Rounds=%v X=%v$`,
+				tv.ID, tv.Fields["In"], tv.Fields["Out"], tv.Fields["Rounds"], tv.Fields["X"]), out)
+			shown++
+		}
+	}
+	assert.Equal(t, pipeMixers, shown)
 	for line := range strings.Lines(out) {
 		assert.False(t, strings.HasSuffix(strings.TrimSuffix(line, "\n"), " "), "trailing space: %q", line)
 	}
@@ -365,4 +387,47 @@ func TestJSONSafe(t *testing.T) {
 		require.NoError(t, err, "%#v", tc.in)
 		assert.JSONEq(t, tc.want, string(b))
 	}
+}
+
+// --tasklet shows one tasklet with every field in full; -o json the same as
+// data.
+func TestInspectOneTasklet(t *testing.T) {
+	path, _ := pipelineStore(t)
+	v := inspectJSONNumbers(t, path)
+	var mixer taskletView
+	for _, tv := range v.Tasklets {
+		if tv.Kind == "testworld.mixer" {
+			mixer = tv
+			break
+		}
+	}
+	require.NotZero(t, mixer.ID)
+	id := fmt.Sprintf("t%d", mixer.ID)
+
+	out := runOK(t, "inspect", path, "--tasklet", id)
+	assert.True(t, strings.HasPrefix(out, fmt.Sprintf("tasklet %s of %s, generation %d\n", id, path, v.Gen)), out)
+	assert.Regexp(t, `(?m)^kind\s+testworld\.mixer v1$`, out)
+	assert.Regexp(t, `(?m)^state\s+`+mixer.State+`$`, out)
+	assert.Regexp(t, fmt.Sprintf(`(?m)^steps\s+%d$`, mixer.Steps), out)
+	assert.Contains(t, out, fmt.Sprintf("fields: %d\n", len(mixer.Fields)))
+	for k, f := range mixer.Fields {
+		assert.Regexp(t, fmt.Sprintf(`(?m)^%s\s+%v$`, k, f), out)
+	}
+
+	var one taskletView
+	dec := json.NewDecoder(strings.NewReader(runOK(t, "inspect", path, "--tasklet", fmt.Sprint(mixer.ID), "-o", "json")))
+	dec.UseNumber()
+	require.NoError(t, dec.Decode(&one))
+	assert.Equal(t, mixer, one)
+
+	code, _, errOut := run(t, "inspect", path, "--tasklet", "t999999")
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, errOut, "t999999 is not in generation")
+	code, _, _ = run(t, "inspect", path, "--tasklet", "ch3")
+	assert.Equal(t, exitUsage, code)
+}
+
+func TestFieldText(t *testing.T) {
+	assert.Equal(t, `A=1 B="x" C=[1 2] D={E:true} F=0x0aff G=nil`, fieldsText(map[string]any{
+		"B": "x", "A": int64(1), "C": []any{1, 2}, "D": map[string]any{"E": true}, "F": []byte{10, 255}, "G": nil}))
 }
