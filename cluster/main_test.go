@@ -118,6 +118,9 @@ func testWorkerCommand(dir, tlsDir string) func(node uint16) (*exec.Cmd, error) 
 // down at the end of the test, which then checks that no socket is left.
 func startCluster(t *testing.T, n int, tweak func(*cluster.Config)) (*cluster.Coordinator, context.Context) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("process-level: starts worker processes (make test runs it; make test-short skips it)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	dir := shortDir(t)

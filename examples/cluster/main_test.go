@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 }
 
 func TestDemosRunAndCheckTheirResults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level: starts clusters of worker processes (make test runs it; make test-short skips it)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errOut bytes.Buffer

@@ -67,6 +67,9 @@ func startChild(t *testing.T, ctx context.Context, args ...string) *child {
 // uninterrupted in-process run's, that no reported checkpoint was lost and
 // that progress never went backwards.
 func TestKillNineResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level: kills and restarts the program with SIGKILL (make test runs it; make test-short skips it)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var want bytes.Buffer

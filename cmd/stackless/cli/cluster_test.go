@@ -73,6 +73,9 @@ func startUp(t *testing.T, ctx context.Context, args ...string) (dir string, don
 }
 
 func TestClusterCommandsDriveARunningCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level: starts a cluster of worker processes (make test runs it; make test-short skips it)")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dir, done := startUp(t, ctx, "-n", "2", "--checkpoint-every", "0", "--balance-every", "0")
@@ -196,7 +199,7 @@ func TestClusterCerts(t *testing.T) {
 // exits with 130, as the README promises for an interrupt.
 func TestClusterUpInterruptExits130(t *testing.T) {
 	if testing.Short() {
-		t.Skip("process-level test: starts a cluster of real processes (runs in make test)")
+		t.Skip("process-level: starts a cluster of worker processes (make test runs it; make test-short skips it)")
 	}
 	exe, err := os.Executable()
 	require.NoError(t, err)

@@ -1,6 +1,7 @@
 package game
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -76,40 +77,53 @@ func TestLoadPlaysOnExactly(t *testing.T) {
 	const until = 160
 	reg := registry(t)
 	want := fingerprints(t, newGame(t, small), reg, until)
-	for _, T := range []int64{0, 1, 37, 100} {
-		path := filepath.Join(t.TempDir(), "save.db")
-		db, err := store.Open(path)
-		require.NoError(t, err)
-		ck := store.NewCheckpointer(db, reg)
-		clock := scheduler.NewVirtualClock(0)
-		s, err := ck.Resume(func(s *scheduler.Scheduler) error { return Setup(s, small) }, scheduler.WithClock(clock))
-		require.NoError(t, err)
-		g, err := Attach(s, clock)
-		require.NoError(t, err)
-		for g.Now() < T {
-			require.NoError(t, g.Tick())
-			if g.Now()%10 == 0 && g.Now() != T {
-				require.NoError(t, ck.Checkpoint(s))
-			}
+	loads := []int64{0, 1, 37, 100}
+	if testing.Short() {
+		loads = []int64{0, 37} // make test checks all four
+	}
+	for _, T := range loads {
+		t.Run(fmt.Sprint("load at ", T), func(t *testing.T) {
+			t.Parallel() // each has its own save and game
+			loadPlaysOnExactly(t, reg, want, T, until)
+		})
+	}
+}
+
+// loadPlaysOnExactly saves a game at tick T, loads it, and checks every
+// tick up to until against want, the unbroken run.
+func loadPlaysOnExactly(t *testing.T, reg *pickle.Registry, want map[int64]uint64, T, until int64) {
+	path := filepath.Join(t.TempDir(), "save.db")
+	db, err := store.Open(path)
+	require.NoError(t, err)
+	ck := store.NewCheckpointer(db, reg)
+	clock := scheduler.NewVirtualClock(0)
+	s, err := ck.Resume(func(s *scheduler.Scheduler) error { return Setup(s, small) }, scheduler.WithClock(clock))
+	require.NoError(t, err)
+	g, err := Attach(s, clock)
+	require.NoError(t, err)
+	for g.Now() < T {
+		require.NoError(t, g.Tick())
+		if g.Now()%10 == 0 && g.Now() != T {
+			require.NoError(t, ck.Checkpoint(s))
 		}
-		require.NoError(t, ck.Checkpoint(s))
-		require.NoError(t, db.Close())
+	}
+	require.NoError(t, ck.Checkpoint(s))
+	require.NoError(t, db.Close())
 
-		db, err = store.Open(path)
-		require.NoError(t, err)
-		clock = scheduler.NewVirtualClock(0)
-		s, err = store.Restore(db, reg, 0, scheduler.WithClock(clock))
-		require.NoError(t, err)
-		require.NoError(t, db.Close())
-		loaded, err := Attach(s, clock)
-		require.NoError(t, err)
-		require.Equal(t, T, loaded.Now(), "the save holds tick %d", T)
+	db, err = store.Open(path)
+	require.NoError(t, err)
+	clock = scheduler.NewVirtualClock(0)
+	s, err = store.Restore(db, reg, 0, scheduler.WithClock(clock))
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	loaded, err := Attach(s, clock)
+	require.NoError(t, err)
+	require.Equal(t, T, loaded.Now(), "the save holds tick %d", T)
 
-		got := fingerprints(t, loaded, reg, until)
-		for tick := T; tick <= until; tick++ {
-			if !assert.Equal(t, want[tick], got[tick], "saved at %d, loaded: tick %d differs from the unbroken run", T, tick) {
-				break
-			}
+	got := fingerprints(t, loaded, reg, until)
+	for tick := T; tick <= until; tick++ {
+		if !assert.Equal(t, want[tick], got[tick], "saved at %d, loaded: tick %d differs from the unbroken run", T, tick) {
+			break
 		}
 	}
 }
