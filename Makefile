@@ -38,7 +38,7 @@ else
 RACE ?=
 endif
 
-.PHONY: all build run test fmt-check vet bench fuzz lint clean
+.PHONY: all build run test test-short fmt-check vet bench fuzz lint clean
 
 all: build test
 
@@ -51,6 +51,12 @@ run:
 test: fmt-check vet
 	@if [ -z "$(RACE)" ]; then echo "note: running tests without -race (CGO_ENABLED=$(CGO_ENABLED_NOW); the race detector needs a C compiler such as gcc)"; fi
 	$(GO) test $(RACE) -count=1 ./...
+
+# make test-short: the quick set for development: -short skips the tests that
+# start processes (cluster workers, kill -9) and runs the randomized ones with
+# fewer seeds. make test runs everything.
+test-short: fmt-check vet
+	$(GO) test $(RACE) -short -count=1 ./...
 
 fmt-check:
 	@files="$$($(GOFMT) -l . 2>&1)"; \
