@@ -200,7 +200,7 @@ func TestCheckpointExportErrors(t *testing.T) {
 }
 
 func TestCheckpointGroup(t *testing.T) {
-	out := runOK(t, "checkpoint")
+	out := runOK(t, "checkpoint", "--help")
 	for _, c := range []string{"ls", "rm", "export", "--lock-timeout"} {
 		assert.Contains(t, out, c)
 	}
