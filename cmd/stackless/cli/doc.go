@@ -17,7 +17,11 @@
 //   - Every command uses RunE; errors are printed once, by Execute, as
 //     "stackless: <error>" on stderr.
 //   - Exit codes: 0 success, 1 the command failed, 2 usage error (unknown
-//     command or flag, bad argument or flag value), 130 interrupted.
+//     command or flag, a group such as `stackless cluster` without its
+//     command, bad argument or flag value), 130 interrupted.
+//   - Messages and help name only commands that exist, with `stackless ...`
+//     in backquotes; TestCommandsNamedInTextExist checks them all, and the
+//     README's.
 //   - The persistent flag -o/--output selects table (default, for people) or
 //     json (for programs). Commands whose output is a stream of text still
 //     honour json by collecting it into one document.
@@ -29,8 +33,12 @@
 //
 // Put each command group in its own file with an unexported constructor
 // (func newInspectCmd() *cobra.Command) and add it to the list in
-// [NewRoot]; demos go in demo_<name>.go and are added in newDemoCmd. Return
-// usageErrorf for a bad argument found inside RunE so it exits with 2; any
-// other error exits with 1. Read the output format with outputOf(cmd) and
-// print JSON with writeJSON.
+// [NewRoot]; demos go in demo_<name>.go and are added in newDemoCmd. A
+// command that only groups others gets RunE: groupRunE. Give every numeric
+// flag its least value with atLeast (checked before RunE; a test fails for
+// one without). In a flag's usage, a backquoted word names its value
+// (`DIR`, `FILE`): quote nothing else there. Return usageErrorf for a bad
+// argument found inside RunE so it exits with 2; any other error exits
+// with 1. Read the output format with outputOf(cmd) and print JSON with
+// writeJSON.
 package cli
