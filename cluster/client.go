@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stackless-go/stackless/ipc"
@@ -79,6 +80,9 @@ func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
 		if ctx.Err() != nil || !(errors.Is(err, ipc.ErrLinkDown) || errors.Is(err, ipc.ErrNoRoute)) {
 			break
 		}
+	}
+	if strings.Contains(last.Error(), addr) { // a dial error names it already
+		return nil, fmt.Errorf("cluster: reach the coordinator: %w", last)
 	}
 	return nil, fmt.Errorf("cluster: reach the coordinator at %s: %w", addr, last)
 }
