@@ -218,7 +218,7 @@ is only replaced with --force.`,
 			return err
 		},
 	}
-	cmd.Flags().Uint64Var(&gen, "gen", 0, "generation to export (default: the newest)")
+	cmd.Flags().Uint64Var(&gen, "gen", 0, "generation `N` to export (default: the newest)")
 	cmd.Flags().BoolVar(&force, "force", false, "replace an existing snapshot file")
 	atLeast(cmd.Flags(), "gen", "1")
 	_ = cmd.RegisterFlagCompletionFunc("gen", completeGens)

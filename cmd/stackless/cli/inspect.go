@@ -80,9 +80,9 @@ Tables show --limit rows each; -o json prints everything.`,
 			return writeWorld(cmd.OutOrStdout(), v, limit)
 		},
 	}
-	cmd.Flags().Uint64Var(&gen, "gen", 0, "generation to show (default: the newest)")
+	cmd.Flags().Uint64Var(&gen, "gen", 0, "generation `N` to show (default: the newest)")
 	cmd.Flags().IntVar(&limit, "limit", defaultLimit, "rows per table (0: all)")
-	cmd.Flags().StringVar(&one, "tasklet", "", "show only this tasklet (t123 or 123), with all its fields")
+	cmd.Flags().StringVar(&one, "tasklet", "", "show only the tasklet `ID` (t123 or 123), with all its fields")
 	addLockWaitFlag(cmd.Flags(), &wait)
 	atLeast(cmd.Flags(), "gen", "1")
 	atLeast(cmd.Flags(), "limit", "0")
