@@ -48,7 +48,7 @@ own types by their type name and fields.
 Tables show --limit rows each; -o json prints everything.`,
 		Example: "  stackless inspect data/longtask.db\n" +
 			"  stackless inspect data/longtask.db --gen 3 --limit 0\n" +
-			"  stackless inspect data/longtask.db --tasklet t6\n" +
+			"  stackless inspect data/longtask.db --gen 3 --tasklet t6\n" +
 			"  stackless inspect world.snapshot -o json",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
