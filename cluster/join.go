@@ -106,7 +106,7 @@ func permanentJoinError(err error) string {
 	)
 	switch {
 	case errors.As(err, &hostname):
-		return fmt.Sprintf("the coordinator's certificate is not valid for the host name %q: make its certificates with `stackless cluster certs --host` naming the address workers dial", hostname.Host)
+		return fmt.Sprintf("the coordinator's certificate is not valid for the host name %q: make its certificates with `stackless cluster certs --hosts` naming the address workers dial", hostname.Host)
 	case errors.As(err, &unknownCA), errors.As(err, &verify), errors.As(err, &invalid):
 		return "the coordinator's certificate is not signed by this worker's CA (ca.crt of --tls), or has expired: give both sides certificates from the same `stackless cluster certs` folder"
 	case errors.As(err, &op) && op.Op == "remote error":
