@@ -43,7 +43,11 @@ func checkFlags(cmd *cobra.Command) error {
 			return
 		}
 		if v < m {
-			err = usageErrorf("--%s must be %s, got %s", f.Name, describeMin(f, m), f.Value.String())
+			name := "--" + f.Name
+			if f.Shorthand != "" {
+				name = "-" + f.Shorthand + "/" + name // as the user may have typed either
+			}
+			err = usageErrorf("%s must be %s, got %s", name, describeMin(f, m), f.Value.String())
 		}
 	})
 	return err
