@@ -52,6 +52,7 @@ a terminal.`,
 		newCheckpointCmd(),
 		newClusterCmd(),
 		newWorkerCmd(),
+		newGenCmd(),
 	)
 	return root
 }

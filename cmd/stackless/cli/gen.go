@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackless-go/stackless/gen"
+)
+
+func newGenCmd() *cobra.Command {
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "gen [packages]",
+		Short: "Lower straight-line tasklets (tasklet.Flow functions) into saveable behaviors",
+		Long: `gen lowers every function of the given packages (default ".") whose first
+parameter is a *tasklet.Flow into a state-machine behavior, written to
+FILE_stackless.go next to each FILE.go that holds one. A function marked
+
+	//stackless:tasklet kind=NAME version=N
+	func Guard(t *tasklet.Flow, eyes channel.ID) error
+
+becomes the behavior GuardTasklet, the constructor NewGuard(eyes) and the
+kind NAME registered with pickle.Default; its blocking calls (t.Recv,
+t.Send, t.Select, t.Sleep, t.Yield, t.Pause, and calls of other flow
+functions of the package) are its suspension points, and the locals that
+live across them are the behavior's exported fields, so it is saved,
+restored and migrated like a hand-written behavior.
+
+What cannot be lowered exactly is refused with file:line:col, the construct
+and how to fix it, and gen exits 1 without writing anything: go, defer,
+recover, goto, Go channel operations, the address of a local that lives
+across a suspension, a live local whose type cannot be saved, suspending
+inside a closure, a for post statement, or a range over a map, channel or
+function, recursion between flow functions, and syntax gen does not know.
+
+Use it from go generate:
+
+	//go:generate go run github.com/stackless-go/stackless/cmd/stackless gen
+
+With --check, nothing is written and gen exits 1 when a generated file is
+missing or stale.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			wd, err := os.Getwd()
+			if err != nil {
+				return fmt.Errorf("gen: %w", err)
+			}
+			files, err := gen.Generate(wd, args...)
+			if err != nil {
+				var re *gen.RefusedError
+				if errors.As(err, &re) {
+					return fmt.Errorf("gen refused %d construct(s); nothing was written:\n%w", len(re.Refusals), err)
+				}
+				return err
+			}
+			if check {
+				var stale []string
+				for _, f := range files {
+					old, err := os.ReadFile(f.Path)
+					if (f.Content == nil) != os.IsNotExist(err) || (f.Content != nil && string(old) != string(f.Content)) {
+						stale = append(stale, f.Path)
+					}
+				}
+				if len(stale) > 0 {
+					return fmt.Errorf("gen --check: stale or missing generated files (run `stackless gen`): %v", stale)
+				}
+				return nil
+			}
+			changed, err := gen.Write(files)
+			for _, c := range changed {
+				fmt.Fprintln(cmd.OutOrStdout(), "wrote", c)
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&check, "check", false, "write nothing; fail when a generated file is stale")
+	return cmd
+}

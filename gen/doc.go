@@ -1,0 +1,24 @@
+// Package gen is the generator behind `stackless gen`: it lowers
+// straight-line tasklets, functions written against the blocking
+// [tasklet.Flow], into hand-written-style Behaviors (a struct whose exported
+// fields are the live locals and a PC, and a Step that switches on it), so
+// that what users write as ordinary Go is saved, migrated and upgraded like
+// any other tasklet, at the speed of a hand-written state machine.
+//
+// A function is a tasklet when it is marked
+//
+//	//stackless:tasklet kind=NAME version=N
+//
+// and its first parameter is `t *tasklet.Flow` and its only result error.
+// Any other function of the same package whose first parameter is a
+// *tasklet.Flow may suspend too; a call to one becomes a frame: a field of
+// the caller's struct holding the callee's own struct.
+//
+// The lowering keeps the function's structure (its ifs, loops and switches
+// stay Go statements) and adds a resume dispatch at the top of each block
+// that contains a suspension point, so code between points runs exactly as
+// written. What it cannot lower exactly (a goroutine, a defer, an address
+// of a saved local, a Go channel operation, recursion, ...) it refuses, with
+// a position, the construct, and how to fix it; it never writes code that
+// compiles but behaves differently.
+package gen

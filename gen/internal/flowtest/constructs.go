@@ -1,0 +1,323 @@
+package flowtest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// Point is a value type that travels on channels and lives in frames.
+type Point struct{ X, Y int }
+
+// Feed sends each of vals on ch, then closes ch.
+//
+//stackless:tasklet kind=flowtest.feed version=1
+func Feed(t *tasklet.Flow, ch channel.ID, vals []int) error {
+	for _, v := range vals {
+		if err := t.Send(ch, v); err != nil {
+			return fmt.Errorf("feed: %w", err)
+		}
+	}
+	return t.Close(ch)
+}
+
+// Branches covers if/else chains, switches with and without a tag,
+// fallthrough, and a type switch, each with suspensions in their arms.
+//
+//stackless:tasklet kind=flowtest.branches version=1
+func Branches(t *tasklet.Flow, in, out channel.ID) error {
+	n := 0
+	for {
+		v, err := t.Recv(in)
+		if err != nil {
+			break
+		}
+		x := v.(int)
+		if x%3 == 0 {
+			_ = t.Send(out, fmt.Sprint("fizz ", x))
+		} else if x%3 == 1 {
+			if err := t.Yield(); err != nil {
+				return err
+			}
+			_ = t.Send(out, fmt.Sprint("one ", x))
+		} else {
+			n += x
+			_ = t.Send(out, fmt.Sprint("other ", x, " sum ", n))
+		}
+		switch x % 4 {
+		case 0:
+			_ = t.Send(out, "case 0")
+			fallthrough
+		case 1:
+			_ = t.Send(out, "case 1 (or 0)")
+		case 2, 3:
+			if x > 5 {
+				break
+			}
+			_ = t.Send(out, "small 2 or 3")
+		}
+		switch {
+		case x > 6:
+			_ = t.Yield()
+			_ = t.Send(out, "big")
+		default:
+			_ = t.Send(out, "not big")
+		}
+		var any_ any = x
+		if x%2 == 0 {
+			any_ = fmt.Sprint(x)
+		}
+		if x == 7 {
+			any_ = Point{x, -x}
+		}
+		switch w := any_.(type) {
+		case int:
+			_ = t.Yield()
+			_ = t.Send(out, fmt.Sprint("int ", w+1))
+		case string:
+			_ = t.Send(out, "string "+w)
+		default:
+			_ = t.Yield()
+			_ = t.Send(out, fmt.Sprintf("other %T %v", w, w))
+		}
+	}
+	return t.Send(out, fmt.Sprint("branches done ", n))
+}
+
+// Loops covers every for form, labelled break and continue, and ranges
+// over slices, arrays, strings and integers.
+//
+//stackless:tasklet kind=flowtest.loops version=1
+func Loops(t *tasklet.Flow, out channel.ID, words []string) error {
+	total := 0
+	for i := 0; i < 3; i++ {
+		_ = t.Yield()
+		total += i
+	}
+	j := 0
+	for j < 4 {
+		_ = t.Send(out, fmt.Sprint("j ", j))
+		j++
+	}
+outer:
+	for a := range 4 {
+		for b := 0; b < 4; b++ {
+			if b > a {
+				continue outer
+			}
+			if a == 3 {
+				break outer
+			}
+			_ = t.Send(out, fmt.Sprint("pair ", a, b))
+		}
+	}
+	for i, w := range words {
+		if w == "skip" {
+			continue
+		}
+		_ = t.Send(out, fmt.Sprint("word ", i, " ", w))
+		words = append(words, "late") // the range keeps its own copy
+		if len(words) > 20 {
+			break
+		}
+	}
+	arr := [3]int{7, 8, 9}
+	for i, v := range arr {
+		arr[2] = 100 // the range reads a copy of the array
+		_ = t.Send(out, fmt.Sprint("arr ", i, " ", v))
+	}
+	for i := range arr {
+		_ = t.Send(out, fmt.Sprint("idx ", i))
+	}
+	for i, r := range "héllo\xff" {
+		_ = t.Send(out, fmt.Sprintf("rune %d %q", i, r))
+	}
+	for range 2 {
+		_ = t.Yield()
+	}
+	k := 0
+	for {
+		k++
+		if k > 3 {
+			break
+		}
+		_ = t.Sleep(time.Millisecond)
+	}
+	return t.Send(out, fmt.Sprint("loops done ", total, " ", j, " ", k, " ", len(words)))
+}
+
+// Exprs covers suspensions inside expressions and conditions, evaluated in
+// Go's order, Select with the chosen index, shadowing, and per-iteration
+// loop variables.
+//
+//stackless:tasklet kind=flowtest.exprs version=1
+func Exprs(t *tasklet.Flow, in, out channel.ID) error {
+	Order = Order[:0]
+	x := mark("a")*10 + add(t, mark("b"), 5) + mark("c") + add(t, mark("d"), 0)
+	_ = t.Send(out, fmt.Sprint("x ", x, " order ", Order))
+	if t.Yield() == nil && add(t, 1, 1) == 2 {
+		_ = t.Send(out, "yield then add")
+	}
+	for i := 0; add(t, i, 0) < 2; i++ {
+		_ = t.Send(out, fmt.Sprint("cond loop ", i))
+	}
+	v := 1
+	{
+		v := v + 1 // shadows
+		_ = t.Yield()
+		_ = t.Send(out, fmt.Sprint("inner v ", v))
+	}
+	_ = t.Send(out, fmt.Sprint("outer v ", v))
+	_ = t.Yield()
+	var fs []func() int
+	for i := 0; i < 3; i++ {
+		fs = append(fs, func() int { return i * 10 })
+	}
+	sum := 0
+	for _, f := range fs {
+		sum += f()
+	}
+	_ = t.Send(out, fmt.Sprint("closures ", sum))
+	var got []string
+	for _, w := range []string{"p", "q"} {
+		f := func() string { return w + w }
+		got = append(got, f())
+		_ = t.Yield()
+	}
+	_ = t.Send(out, fmt.Sprint("range vars ", got))
+	for n := 0; n < 3; n++ {
+		chosen, got, err := t.Select(tasklet.RecvCase(in), tasklet.DefaultCase())
+		_ = t.Send(out, fmt.Sprint("select ", chosen, " ", got, " ", err))
+	}
+	p := Point{1, 2}
+	_ = t.Yield()
+	p.X += add(t, p.Y, 3)
+	_ = t.Send(out, fmt.Sprint("point ", p))
+	s := strings.Repeat("ab", add(t, 1, 1))
+	return t.Send(out, "exprs done "+s)
+}
+
+// Order records the order of the calls mark sees.
+var Order []string
+
+func mark(s string) int {
+	Order = append(Order, s)
+	return len(Order)
+}
+
+// add suspends once and returns a+b.
+func add(t *tasklet.Flow, a, b int) int {
+	_ = t.Yield()
+	return a + b
+}
+
+// Nested calls suspending functions three frames deep, with early returns
+// and errors coming back up.
+//
+//stackless:tasklet kind=flowtest.nested version=1
+func Nested(t *tasklet.Flow, in, out channel.ID) error {
+	for round := 0; ; round++ {
+		total, err := sumN(t, in, 2)
+		if errors.Is(err, channel.ErrClosed) {
+			return t.Send(out, fmt.Sprint("nested closed after ", round))
+		}
+		if err != nil {
+			return err
+		}
+		_ = t.Send(out, fmt.Sprint("nested total ", total))
+		if round == 5 {
+			return errors.New("nested gives up")
+		}
+	}
+}
+
+// sumN receives n values (each through recvInt) and returns their sum.
+func sumN(t *tasklet.Flow, in channel.ID, n int) (int, error) {
+	sum := 0
+	for i := 0; i < n; i++ {
+		v, err := recvInt(t, in)
+		if err != nil {
+			return sum, err
+		}
+		sum += v
+	}
+	return sum, nil
+}
+
+// recvInt receives an int, yielding first.
+func recvInt(t *tasklet.Flow, in channel.ID) (int, error) {
+	if err := t.Yield(); err != nil {
+		return 0, err
+	}
+	return tasklet.RecvAs[int](t, in)
+}
+
+// Errors covers kills, thrown and sent errors, dropped errors and Pause.
+//
+//stackless:tasklet kind=flowtest.errs version=1
+func Errs(t *tasklet.Flow, in, out channel.ID, tough bool) error {
+	for i := 0; ; i++ {
+		v, err := t.Recv(in)
+		switch {
+		case errors.Is(err, tasklet.ErrKilled):
+			_ = t.Send(out, fmt.Sprint("killed at ", i, " tough ", tough))
+			if !tough {
+				return err
+			}
+		case errors.Is(err, channel.ErrClosed):
+			return t.Send(out, "errs: closed")
+		case err != nil:
+			_ = t.Send(out, "errs: got error "+err.Error())
+		default:
+			_ = t.Send(out, fmt.Sprint("errs: got ", v))
+		}
+		if i == 2 {
+			_ = t.Pause()
+			_ = t.Send(out, "errs: resumed")
+		}
+	}
+}
+
+// Dropper drops the errors of its blocking calls: an error delivered to
+// one ends the tasklet at its next suspension.
+//
+//stackless:tasklet kind=flowtest.dropper version=1
+func Dropper(t *tasklet.Flow, in, out channel.ID) error {
+	for {
+		v, _ := t.Recv(in)
+		t.Send(out, fmt.Sprint("dropper got ", v))
+	}
+}
+
+// Boss drives Errs and Dropper: it sends values and errors, kills, inserts
+// and closes.
+//
+//stackless:tasklet kind=flowtest.boss version=1
+func Boss(t *tasklet.Flow, toErrs, toDropper, out channel.ID, errs, dropper tasklet.ID) error {
+	_ = t.Send(toErrs, 1)
+	_ = t.SendErr(toErrs, errors.New("bad news"))
+	_ = t.Send(toErrs, 2)
+	_ = t.Yield()
+	_ = t.Yield()
+	_ = t.Send(out, fmt.Sprint("insert: ", t.Host().Insert(errs)))
+	_ = t.Yield()
+	_ = t.Send(out, fmt.Sprint("kill: ", t.Host().Kill(errs, false)))
+	_ = t.Yield()
+	_ = t.Send(toDropper, "a")
+	_ = t.SendErr(toDropper, errors.New("dropped"))
+	_ = t.Yield()
+	_ = t.Send(out, fmt.Sprint("kill again: ", t.Host().Kill(errs, false)))
+	return nil
+}
+
+func init() {
+	// Point values travel on channels and live in saved frames.
+	if err := pickle.RegisterValue[Point](pickle.Default, "flowtest.point"); err != nil {
+		panic(err)
+	}
+}

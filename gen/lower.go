@@ -1,0 +1,1082 @@
+package gen
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/constant"
+	"go/printer"
+	"go/token"
+	"go/types"
+	"strings"
+
+	"golang.org/x/tools/go/ast/astutil"
+)
+
+// The lowering keeps the function's own statements and adds, at the top of
+// every block that holds suspension points, a dispatch on the resume point
+// (_rs) that jumps to the statement holding it. Compound statements on the
+// way re-enter their branch, loop body or case without evaluating their
+// condition again. So that these jumps cross no declaration, a block's
+// variables are declared at its top (renamed to be unique, so hoisting
+// cannot capture a name); locals live across a point are fields of the
+// frame (_f) instead.
+
+type line struct {
+	text string
+	pos  token.Pos // the source this line comes from (0: continues the previous)
+}
+
+type decl struct{ name, typ string }
+
+type lowerer struct {
+	g       *pkgGen
+	fn      *flowFn
+	q       *fileCtx
+	n       int // last point number
+	labels  int
+	temps   int
+	pre     map[*ast.BlockStmt][]decl
+	results []string    // the frame function's named results (zero on suspension)
+	lines   map[int]int // call line -> 1 drop, 2 keep, 3 both
+	fixed   map[*ast.ReturnStmt]bool
+	lazy    map[*ast.BinaryExpr]bool
+}
+
+func (l *lowerer) isLazy(c *ast.CallExpr) bool {
+	b, ok := c.Fun.(*ast.BinaryExpr)
+	return ok && l.lazy[b]
+}
+
+func (l *lowerer) print(n ast.Node) string {
+	var b bytes.Buffer
+	if err := printer.Fprint(&b, l.g.fset, n); err != nil {
+		panic(err) // printing a node we built ourselves: a bug of the generator
+	}
+	return b.String()
+}
+
+func (l *lowerer) typeString(t types.Type) string {
+	if b, ok := t.(*types.Basic); ok && b.Info()&types.IsUntyped != 0 {
+		t = types.Default(t)
+	}
+	return types.TypeString(t, l.q.qualifier)
+}
+
+func (l *lowerer) label() string {
+	l.labels++
+	return fmt.Sprintf("_L%d", l.labels)
+}
+
+func (l *lowerer) temp() string {
+	l.temps++
+	return fmt.Sprintf("_sl%d", l.temps)
+}
+
+func (l *lowerer) hasPoint(n ast.Node) bool {
+	found := false
+	ast.Inspect(n, func(m ast.Node) bool {
+		if found {
+			return false
+		}
+		if _, ok := m.(*ast.FuncLit); ok {
+			return false
+		}
+		if c, ok := m.(*ast.CallExpr); ok && l.fn.points[c] != nil {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// rename gives every local its lowered name in place.
+func (l *lowerer) rename() {
+	ast.Inspect(l.fn.decl.Body, func(n ast.Node) bool {
+		id, ok := n.(*ast.Ident)
+		if !ok {
+			return true
+		}
+		obj := l.g.info.Defs[id]
+		if obj == nil {
+			obj = l.g.info.Uses[id]
+		}
+		v, ok := obj.(*types.Var)
+		if !ok {
+			return true
+		}
+		if v == l.fn.flowVar {
+			id.Name = "_fl"
+		} else if loc := l.fn.vars[v]; loc != nil {
+			id.Name = loc.name
+		}
+		return true
+	})
+	// A type switch's bound name is declared by no object of its own.
+	ast.Inspect(l.fn.decl.Body, func(n ast.Node) bool {
+		if ts, ok := n.(*ast.TypeSwitchStmt); ok {
+			if a, ok := ts.Assign.(*ast.AssignStmt); ok {
+				for _, c := range ts.Body.List {
+					if v, ok := l.g.info.Implicits[c].(*types.Var); ok && l.fn.vars[v] != nil && !l.fn.vars[v].field {
+						a.Lhs[0].(*ast.Ident).Name = l.fn.vars[v].name
+						break
+					}
+				}
+			}
+		}
+		return true
+	})
+}
+
+func (l *lowerer) isField(id *ast.Ident) bool { return strings.HasPrefix(id.Name, "_f.") }
+
+// body lowers the whole function body.
+func (l *lowerer) body() []line {
+	return l.block(l.fn.decl.Body.List, nil)
+}
+
+// block lowers a list of statements that form one block.
+func (l *lowerer) block(list []ast.Stmt, pre []decl) []line {
+	any := false
+	for _, s := range list {
+		if l.hasPoint(s) {
+			any = true
+			break
+		}
+	}
+	if !any {
+		var out []line
+		for _, d := range pre {
+			out = append(out, line{text: "var " + d.name + " " + d.typ}, line{text: "_ = " + d.name})
+		}
+		for _, s := range list {
+			out = append(out, l.printLines(s, s.Pos())...)
+		}
+		return out
+	}
+	decls := append([]decl(nil), pre...)
+	var dispatch, body []line
+	for _, s0 := range list {
+		for _, s := range l.expand(s0, &decls) {
+			if !l.hasPoint(s) {
+				body = append(body, l.plain(s, &decls)...)
+				continue
+			}
+			lo := l.n + 1
+			sl, entry := l.stmt(s, "", &decls)
+			hi := l.n
+			cond := rangeCond(lo, hi)
+			dispatch = append(dispatch, line{text: "if " + cond + " {"}, line{text: "goto " + entry}, line{text: "}"})
+			body = append(body, sl...)
+		}
+	}
+	var out []line
+	for _, d := range decls {
+		out = append(out, line{text: "var " + d.name + " " + d.typ}, line{text: "_ = " + d.name})
+	}
+	out = append(out, dispatch...)
+	return append(out, body...)
+}
+
+func (l *lowerer) printLines(n ast.Node, pos token.Pos) []line {
+	var out []line
+	for i, t := range strings.Split(l.print(l.fixReturns(n)), "\n") {
+		if i == 0 {
+			out = append(out, line{text: t, pos: pos})
+		} else {
+			out = append(out, line{text: t})
+		}
+	}
+	return out
+}
+
+// plain lowers a statement without points in a block with a dispatch: its
+// declarations move to the top of the block.
+func (l *lowerer) plain(s ast.Stmt, decls *[]decl) []line {
+	switch s := s.(type) {
+	case *ast.AssignStmt:
+		if s.Tok == token.DEFINE {
+			l.hoistDefs(s.Lhs, decls)
+			s.Tok = token.ASSIGN
+		}
+	case *ast.DeclStmt:
+		gd, ok := s.Decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.VAR {
+			break
+		}
+		var out []line
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			lhs := make([]ast.Expr, len(vs.Names))
+			for i, n := range vs.Names {
+				lhs[i] = n
+			}
+			l.hoistDefs(lhs, decls)
+			if len(vs.Values) > 0 {
+				out = append(out, l.printLines(&ast.AssignStmt{Lhs: lhs, Tok: token.ASSIGN, TokPos: vs.Pos(), Rhs: vs.Values}, vs.Pos())...)
+				continue
+			}
+			for _, n := range vs.Names {
+				if l.isField(n) {
+					v := l.g.info.Defs[n].(*types.Var)
+					out = append(out, line{text: n.Name + " = *new(" + l.typeString(v.Type()) + ")", pos: n.Pos()})
+				}
+			}
+		}
+		return out
+	}
+	return l.printLines(s, s.Pos())
+}
+
+// hoistDefs declares, at the top of the block, the non-field variables
+// that lhs defines.
+func (l *lowerer) hoistDefs(lhs []ast.Expr, decls *[]decl) {
+	for _, e := range lhs {
+		id, ok := e.(*ast.Ident)
+		if !ok || l.isField(id) || id.Name == "_" {
+			continue
+		}
+		if v, ok := l.g.info.Defs[id].(*types.Var); ok {
+			*decls = append(*decls, decl{id.Name, l.typeString(v.Type())})
+		}
+	}
+}
+
+// pointForm returns the point of a statement that is one suspension and
+// nothing else: `call`, `lhs... = call`, `lhs... := call`.
+func (l *lowerer) pointForm(s ast.Stmt) (*point, []ast.Expr, token.Token) {
+	switch s := s.(type) {
+	case *ast.ExprStmt:
+		if c, ok := ast.Unparen(s.X).(*ast.CallExpr); ok && l.fn.points[c] != nil && !l.hasPointIn(c.Args) {
+			return l.fn.points[c], nil, 0
+		}
+	case *ast.AssignStmt:
+		if len(s.Rhs) == 1 && (s.Tok == token.ASSIGN || s.Tok == token.DEFINE) {
+			if c, ok := ast.Unparen(s.Rhs[0]).(*ast.CallExpr); ok && l.fn.points[c] != nil && !l.hasPointIn(c.Args) && !l.hasPointIn(s.Lhs) {
+				return l.fn.points[c], s.Lhs, s.Tok
+			}
+		}
+	}
+	return nil, nil, 0
+}
+
+func (l *lowerer) hasPointIn(es []ast.Expr) bool {
+	for _, e := range es {
+		if l.hasPoint(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// expand rewrites a simple statement whose points sit inside expressions
+// into assignments of the calls (in evaluation order) to temporaries,
+// followed by the statement reading them.
+func (l *lowerer) expand(s ast.Stmt, decls *[]decl) []ast.Stmt {
+	if !l.hasPoint(s) {
+		return []ast.Stmt{s}
+	}
+	if p, _, _ := l.pointForm(s); p != nil {
+		return []ast.Stmt{s}
+	}
+	var exprs []ast.Expr
+	switch s := s.(type) {
+	case *ast.ExprStmt:
+		exprs = []ast.Expr{s.X}
+	case *ast.AssignStmt:
+		if len(s.Rhs) == 1 && len(s.Lhs) > 1 {
+			if c, ok := ast.Unparen(s.Rhs[0]).(*ast.CallExpr); ok && l.fn.points[c] != nil {
+				// `a, b := sub(t, x(t))`: only the arguments need temporaries.
+				exprs = append(append([]ast.Expr(nil), indexOperands(s.Lhs)...), c.Args...)
+				break
+			}
+		}
+		exprs = append(append([]ast.Expr(nil), indexOperands(s.Lhs)...), s.Rhs...)
+	case *ast.IncDecStmt:
+		exprs = []ast.Expr{s.X}
+	case *ast.ReturnStmt:
+		if len(s.Results) == 1 && tupleLen(l.g.info, s.Results[0]) > 1 {
+			c := ast.Unparen(s.Results[0]).(*ast.CallExpr)
+			// return sub(t, ...) with several results
+			var lhs []ast.Expr
+			var results []ast.Expr
+			tup := l.g.info.TypeOf(c).(*types.Tuple)
+			for i := 0; i < tup.Len(); i++ {
+				name := l.temp()
+				*decls = append(*decls, decl{name, l.typeString(tup.At(i).Type())})
+				lhs = append(lhs, &ast.Ident{Name: name, NamePos: c.Pos()})
+				results = append(results, &ast.Ident{Name: name, NamePos: c.Pos()})
+			}
+			pre := l.expand(&ast.AssignStmt{Lhs: lhs, Tok: token.ASSIGN, TokPos: c.Pos(), Rhs: []ast.Expr{c}}, decls)
+			return append(pre, &ast.ReturnStmt{Return: s.Return, Results: results})
+		}
+		exprs = s.Results
+	case *ast.DeclStmt:
+		gd := s.Decl.(*ast.GenDecl)
+		if gd.Tok == token.VAR && len(gd.Specs) == 1 {
+			vs := gd.Specs[0].(*ast.ValueSpec)
+			lhs := make([]ast.Expr, len(vs.Names))
+			for i, n := range vs.Names {
+				lhs[i] = n
+			}
+			if len(vs.Values) > 0 {
+				return l.expand(&ast.AssignStmt{Lhs: lhs, Tok: token.DEFINE, TokPos: vs.Pos(), Rhs: vs.Values}, decls)
+			}
+		}
+		return []ast.Stmt{s}
+	default:
+		return []ast.Stmt{s} // compound statements are lowered by stmt
+	}
+	var calls []*ast.CallExpr
+	for _, e := range exprs {
+		l.calls(e, &calls)
+	}
+	last := -1
+	for i, c := range calls {
+		if l.fn.points[c] != nil || l.isLazy(c) {
+			last = i
+		}
+	}
+	repl := map[ast.Node]*ast.Ident{}
+	var out []ast.Stmt
+	for i, c := range calls[:last+1] {
+		if l.isLazy(c) {
+			// a && b, a || b with a suspension in b: b runs only when
+			// the operator needs it.
+			b := c.Fun.(*ast.BinaryExpr)
+			name := l.temp()
+			if i < last {
+				fname := l.fn.fieldName("Tmp")
+				l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.typeString(l.g.info.TypeOf(b))})
+				name = "_f." + fname
+			} else {
+				*decls = append(*decls, decl{name, l.typeString(l.g.info.TypeOf(b))})
+			}
+			id := func() *ast.Ident { return &ast.Ident{Name: name, NamePos: b.Pos()} }
+			out = append(out, &ast.AssignStmt{Lhs: []ast.Expr{id()}, Tok: token.ASSIGN, TokPos: b.Pos(), Rhs: []ast.Expr{replaceNodes(b.X, repl).(ast.Expr)}})
+			set := &ast.BlockStmt{Lbrace: b.Y.Pos(), List: []ast.Stmt{&ast.AssignStmt{Lhs: []ast.Expr{id()}, Tok: token.ASSIGN, TokPos: b.Y.Pos(), Rhs: []ast.Expr{b.Y}}}}
+			if b.Op == token.LAND {
+				out = append(out, &ast.IfStmt{If: b.Pos(), Cond: id(), Body: set})
+			} else {
+				out = append(out, &ast.IfStmt{If: b.Pos(), Cond: id(), Body: &ast.BlockStmt{Lbrace: b.Pos()}, Else: set})
+			}
+			repl[b] = id()
+			continue
+		}
+		if tupleLen(l.g.info, c) != 1 {
+			l.g.refuse(c.Pos(), "a call with several results inside an expression that suspends", "", "assign its results to variables in their own statement")
+			return []ast.Stmt{s}
+		}
+		name := l.temp()
+		t := l.g.info.TypeOf(c)
+		if i < last {
+			// held across the later points of the same expression
+			if why := saveable(t, map[types.Type]bool{}); why != "" {
+				l.g.refuse(c.Pos(), "the result of this call is held across a later suspension in the same expression, but "+why, "", "call it in its own statement after the blocking call")
+			}
+			fname := l.fn.fieldName("Tmp")
+			l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.fieldType(t)})
+			name = "_f." + fname
+			if isInterface(t) {
+				name += ".V"
+			}
+		} else {
+			*decls = append(*decls, decl{name, l.typeString(t)})
+		}
+		// The call's own arguments read the temporaries of the calls
+		// inside them.
+		for j, a := range c.Args {
+			c.Args[j] = replaceNodes(a, repl).(ast.Expr)
+		}
+		c.Fun = replaceNodes(c.Fun, repl).(ast.Expr)
+		out = append(out, &ast.AssignStmt{Lhs: []ast.Expr{&ast.Ident{Name: name, NamePos: c.Pos()}}, Tok: token.ASSIGN, TokPos: c.Pos(), Rhs: []ast.Expr{c}})
+		repl[c] = &ast.Ident{Name: name, NamePos: c.Pos()}
+	}
+	return append(out, replaceNodes(s, repl).(ast.Stmt))
+}
+
+// replaceNodes replaces the nodes of n that are keys of repl.
+func replaceNodes(n ast.Node, repl map[ast.Node]*ast.Ident) ast.Node {
+	if id, ok := repl[n]; ok {
+		return id
+	}
+	return astutil.Apply(n, func(cur *astutil.Cursor) bool {
+		if id, ok := repl[cur.Node()]; ok {
+			cur.Replace(id)
+			return false
+		}
+		return true
+	}, nil)
+}
+
+// indexOperands are the operands of index expressions and indirections on
+// the left of an assignment, which Go evaluates with the right side.
+func indexOperands(lhs []ast.Expr) []ast.Expr {
+	var out []ast.Expr
+	for _, e := range lhs {
+		switch x := ast.Unparen(e).(type) {
+		case *ast.IndexExpr:
+			out = append(out, x.X, x.Index)
+		case *ast.StarExpr:
+			out = append(out, x.X)
+		case *ast.SelectorExpr:
+			out = append(out, x.X)
+		}
+	}
+	return out
+}
+
+// calls appends the function calls of e in Go's evaluation order (a call
+// after its arguments), leaving out what is evaluated lazily.
+func (l *lowerer) calls(e ast.Expr, out *[]*ast.CallExpr) {
+	switch x := e.(type) {
+	case nil, *ast.Ident, *ast.BasicLit, *ast.FuncLit:
+	case *ast.ParenExpr:
+		l.calls(x.X, out)
+	case *ast.SelectorExpr:
+		l.calls(x.X, out)
+	case *ast.IndexExpr:
+		l.calls(x.X, out)
+		l.calls(x.Index, out)
+	case *ast.IndexListExpr:
+		l.calls(x.X, out)
+	case *ast.SliceExpr:
+		l.calls(x.X, out)
+		l.calls(x.Low, out)
+		l.calls(x.High, out)
+		l.calls(x.Max, out)
+	case *ast.TypeAssertExpr:
+		l.calls(x.X, out)
+	case *ast.StarExpr:
+		l.calls(x.X, out)
+	case *ast.UnaryExpr:
+		l.calls(x.X, out)
+	case *ast.BinaryExpr:
+		l.calls(x.X, out)
+		if x.Op != token.LAND && x.Op != token.LOR {
+			l.calls(x.Y, out)
+		} else if l.hasPoint(x.Y) {
+			l.lazy[x] = true
+			*out = append(*out, &ast.CallExpr{Fun: x}) // stands for the whole operation
+		}
+	case *ast.KeyValueExpr:
+		if _, isID := x.Key.(*ast.Ident); !isID {
+			l.calls(x.Key, out)
+		}
+		l.calls(x.Value, out)
+	case *ast.CompositeLit:
+		for _, el := range x.Elts {
+			l.calls(el, out)
+		}
+	case *ast.CallExpr:
+		if l.fn.points[x] != nil {
+			// A point's own arguments are evaluated as it suspends;
+			// only points among them must go first.
+			if l.hasPointIn(x.Args) {
+				for _, a := range x.Args {
+					l.calls(a, out)
+				}
+			}
+			*out = append(*out, x)
+			return
+		}
+		tv := l.g.info.Types[x.Fun]
+		if !tv.IsType() {
+			l.calls(x.Fun, out)
+		}
+		for _, a := range x.Args {
+			l.calls(a, out)
+		}
+		if tv.IsType() || tv.IsBuiltin() {
+			return
+		}
+		*out = append(*out, x)
+	}
+}
+
+// suspend is the return statement that suspends the frame with op.
+func (l *lowerer) suspend(op string) string {
+	return "return " + strings.Join(append([]string{op, "false"}, l.results...), ", ")
+}
+
+// stmt lowers a statement that holds points; entry is the label the
+// enclosing block's dispatch jumps to.
+func (l *lowerer) stmt(s ast.Stmt, label string, decls *[]decl) ([]line, string) {
+	if p, lhs, tok := l.pointForm(s); p != nil {
+		return l.pointStmt(s, p, lhs, tok, decls)
+	}
+	switch s := s.(type) {
+	case *ast.LabeledStmt:
+		return l.stmt(s.Stmt, s.Label.Name, decls)
+	case *ast.BlockStmt:
+		entry := l.label()
+		out := []line{{text: entry + ": {", pos: s.Pos()}}
+		out = append(out, l.block(s.List, l.pre[s])...)
+		return append(out, line{text: "}"}), entry
+	case *ast.ReturnStmt:
+		return l.printLines(s, s.Pos()), "" // no point left after expand
+	case *ast.IfStmt:
+		return l.ifStmt(s, decls)
+	case *ast.ForStmt:
+		return l.forStmt(s, label, decls)
+	case *ast.RangeStmt:
+		return l.rangeStmt(s, label, decls)
+	case *ast.SwitchStmt:
+		return l.switchStmt(s, label, decls)
+	case *ast.TypeSwitchStmt:
+		return l.typeSwitchStmt(s, label, decls)
+	}
+	l.g.refuse(s.Pos(), fmt.Sprintf("a suspension inside a %T statement, which the generator does not know", s), "", "move the blocking call into its own statement")
+	return nil, "_L0"
+}
+
+// wrap lowers stmts as a block of their own, with pre declared at its top.
+func (l *lowerer) wrap(pos token.Pos, pre []decl, stmts ...ast.Stmt) ([]line, string) {
+	b := &ast.BlockStmt{Lbrace: pos, List: stmts}
+	if l.pre == nil {
+		l.pre = map[*ast.BlockStmt][]decl{}
+	}
+	l.pre[b] = pre
+	return l.stmt(b, "", nil)
+}
+
+func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Token, decls *[]decl) ([]line, string) {
+	l.n++
+	k := l.n
+	entry := fmt.Sprintf("_P%d", k)
+	pos := s.Pos()
+	if tok == token.DEFINE {
+		l.hoistDefs(lhs, decls)
+	}
+	l.fn.layout = append(l.fn.layout, layoutPoint{N: k, What: p.String(), Pos: l.g.fset.Position(p.call.Pos())})
+	lhsText := make([]string, len(lhs))
+	for i, e := range lhs {
+		lhsText[i] = l.print(e)
+	}
+	var out []line
+	if p.callee != nil {
+		callee := p.callee
+		field := l.fn.sub[callee]
+		var inits []string
+		for i := 1; i < callee.sig.Params().Len(); i++ {
+			pv := callee.sig.Params().At(i)
+			loc := callee.vars[pv]
+			if loc == nil {
+				continue // a blank parameter
+			}
+			inits = append(inits, loc.fname+": "+l.fieldValue(loc, l.print(p.call.Args[i])))
+		}
+		out = append(out, line{text: fmt.Sprintf("_f.%s = %s{%s}", field, callee.typ, strings.Join(inits, ", ")), pos: pos})
+		out = append(out, line{text: entry + ":"}, line{text: "_rs = 0"})
+		nres := callee.sig.Results().Len()
+		var rs []string
+		for i := 0; i < nres; i++ {
+			rs = append(rs, fmt.Sprintf("_c%d", i))
+		}
+		out = append(out, line{text: "{"},
+			line{text: strings.Join(append([]string{"_cop", "_cdone"}, rs...), ", ") + fmt.Sprintf(" := _f.%s.step(_t, _fl)", field)},
+			line{text: "if !_cdone {"}, line{text: fmt.Sprintf("_f.PC = %d", k)}, line{text: l.suspend("_cop")}, line{text: "}"},
+			line{text: fmt.Sprintf("_f.%s = %s{}", field, callee.typ)})
+		var ls, vs []string
+		for i, t := range lhsText {
+			if t != "_" {
+				ls, vs = append(ls, t), append(vs, rs[i])
+			}
+		}
+		for i := len(lhsText); i < nres; i++ {
+			vs = append(vs, "_ = "+rs[i])
+		}
+		if len(ls) > 0 {
+			out = append(out, line{text: strings.Join(ls, ", ") + " = " + strings.Join(vs[:len(ls)], ", ")})
+		}
+		for _, r := range rs[len(lhsText):] {
+			out = append(out, line{text: "_ = " + r})
+		}
+		for i, t := range lhsText {
+			if t == "_" {
+				out = append(out, line{text: "_ = " + rs[i]})
+			}
+		}
+		out = append(out, line{text: "}"})
+		return out, entry
+	}
+	// A blocking Flow call.
+	args := make([]string, len(p.call.Args))
+	for i, a := range p.call.Args {
+		args[i] = l.print(a)
+	}
+	if p.method == "RecvAs" {
+		args = args[1:]
+	}
+	method := p.method
+	if method == "RecvAs" {
+		method = "Recv"
+	}
+	ellipsis := ""
+	if p.call.Ellipsis.IsValid() {
+		ellipsis = "..."
+	}
+	out = append(out, line{text: fmt.Sprintf("_f.PC = %d", k), pos: pos},
+		line{text: l.suspend(fmt.Sprintf("_t.%s(%s%s)", method, strings.Join(args, ", "), ellipsis))},
+		line{text: entry + ":"}, line{text: "_rs = 0"})
+	var results []string
+	switch p.method {
+	case "Recv", "RecvAs":
+		results = []string{"_t.Value()", "_t.Err()"}
+	case "Select":
+		results = []string{"_t.Chosen()", "_t.Value()", "_t.Err()"}
+	default:
+		results = []string{"_t.Err()"}
+	}
+	errIdx := len(results) - 1
+	dropped := len(lhsText) <= errIdx || lhsText[errIdx] == "_"
+	callLine := l.g.fset.Position(p.call.Pos()).Line
+	if dropped {
+		l.fn.drops = append(l.fn.drops, callLine)
+		l.lines[callLine] |= 1
+	} else {
+		l.lines[callLine] |= 2
+	}
+	if l.lines[callLine] == 3 {
+		l.g.refuse(p.call.Pos(), "a line with blocking calls that drop their error and calls that do not", p.String(), "put the calls on separate lines (the unlowered mode tells them apart by line)")
+	}
+	if p.method == "RecvAs" {
+		if len(lhsText) == 0 {
+			return out, entry
+		}
+		errExpr := "_t.Err()"
+		if dropped {
+			errExpr = "nil"
+		}
+		out = append(out, line{text: fmt.Sprintf("%s = %s.As[%s](_t.Value(), %s)", strings.Join(lhsText, ", "), l.q.name(taskletPath, "tasklet"), l.print(p.typeArg), errExpr)})
+		return out, entry
+	}
+	var ls, vs []string
+	for i, t := range lhsText {
+		if t != "_" {
+			ls, vs = append(ls, t), append(vs, results[i])
+		}
+	}
+	if len(ls) > 0 {
+		out = append(out, line{text: strings.Join(ls, ", ") + " = " + strings.Join(vs, ", ")})
+	}
+	return out, entry
+}
+
+func (l *lowerer) ifStmt(s *ast.IfStmt, decls *[]decl) ([]line, string) {
+	if s.Init != nil {
+		return l.wrap(s.Pos(), nil, s.Init, &ast.IfStmt{If: s.If, Cond: s.Cond, Body: s.Body, Else: s.Else})
+	}
+	if l.hasPoint(s.Cond) {
+		c := l.temp()
+		pre := []decl{{c, l.typeString(l.g.info.TypeOf(s.Cond))}}
+		cid := &ast.Ident{Name: c, NamePos: s.Cond.Pos()}
+		return l.wrap(s.Pos(), pre, &ast.AssignStmt{Lhs: []ast.Expr{cid}, Tok: token.ASSIGN, TokPos: s.Cond.Pos(), Rhs: []ast.Expr{s.Cond}},
+			&ast.IfStmt{If: s.If, Cond: &ast.Ident{Name: c, NamePos: s.Cond.Pos()}, Body: s.Body, Else: s.Else})
+	}
+	entry := l.label()
+	lo := l.n + 1
+	then := l.block(s.Body.List, nil)
+	hi := l.n
+	cond := "_rs == 0 && (" + l.print(s.Cond) + ")"
+	if hi >= lo {
+		cond = rangeCond(lo, hi) + " || " + cond
+	}
+	out := []line{{text: entry + ":", pos: s.Pos()}, {text: "if " + cond + " {", pos: s.Pos()}}
+	out = append(out, then...)
+	switch e := s.Else.(type) {
+	case nil:
+		out = append(out, line{text: "}"})
+	case *ast.BlockStmt:
+		out = append(out, line{text: "} else {", pos: e.Pos()})
+		out = append(out, l.block(e.List, nil)...)
+		out = append(out, line{text: "}"})
+	default:
+		out = append(out, line{text: "} else {", pos: e.Pos()})
+		out = append(out, l.block([]ast.Stmt{e}, nil)...)
+		out = append(out, line{text: "}"})
+	}
+	return out, entry
+}
+
+func labelPrefix(label string) string {
+	if label == "" {
+		return ""
+	}
+	return label + ": "
+}
+
+func (l *lowerer) forStmt(s *ast.ForStmt, label string, decls *[]decl) ([]line, string) {
+	if s.Init != nil {
+		inner := &ast.ForStmt{For: s.For, Cond: s.Cond, Post: s.Post, Body: s.Body}
+		var st ast.Stmt = inner
+		if label != "" {
+			st = &ast.LabeledStmt{Label: &ast.Ident{Name: label, NamePos: s.Pos()}, Colon: s.Pos(), Stmt: inner}
+		}
+		return l.wrap(s.Pos(), nil, s.Init, st)
+	}
+	if s.Cond != nil && l.hasPoint(s.Cond) {
+		check := &ast.IfStmt{If: s.Cond.Pos(), Cond: s.Cond, Body: &ast.BlockStmt{Lbrace: s.Cond.Pos()},
+			Else: &ast.BlockStmt{Lbrace: s.Cond.Pos(), List: []ast.Stmt{&ast.BranchStmt{TokPos: s.Cond.Pos(), Tok: token.BREAK}}}}
+		body := &ast.BlockStmt{Lbrace: s.Body.Lbrace, List: append([]ast.Stmt{check}, s.Body.List...), Rbrace: s.Body.Rbrace}
+		return l.forStmt(&ast.ForStmt{For: s.For, Post: s.Post, Body: body}, label, decls)
+	}
+	entry := l.label()
+	head := "for "
+	switch {
+	case s.Cond == nil && s.Post == nil:
+		head = "for {"
+	case s.Post == nil:
+		head = "for _rs != 0 || (" + l.print(s.Cond) + ") {"
+	case s.Cond == nil:
+		head = "for ; ; " + l.print(s.Post) + " {"
+	default:
+		head = "for ; _rs != 0 || (" + l.print(s.Cond) + "); " + l.print(s.Post) + " {"
+	}
+	out := []line{{text: entry + ":", pos: s.Pos()}, {text: labelPrefix(label) + head, pos: s.Pos()}}
+	out = append(out, l.block(s.Body.List, nil)...)
+	return append(out, line{text: "}"}), entry
+}
+
+type fieldDecl struct{ name, typ string }
+
+func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]line, string) {
+	if l.hasPoint(s.X) {
+		t := l.temp()
+		pre := []decl{{t, l.typeString(l.g.info.TypeOf(s.X))}}
+		x := &ast.Ident{Name: t, NamePos: s.X.Pos()}
+		l.g.info.Types[x] = types.TypeAndValue{Type: l.g.info.TypeOf(s.X)}
+		inner := &ast.RangeStmt{For: s.For, Key: s.Key, Value: s.Value, TokPos: s.TokPos, Tok: s.Tok, X: x, Body: s.Body}
+		var st ast.Stmt = inner
+		if label != "" {
+			st = &ast.LabeledStmt{Label: &ast.Ident{Name: label, NamePos: s.Pos()}, Colon: s.Pos(), Stmt: inner}
+		}
+		return l.wrap(s.Pos(), pre, &ast.AssignStmt{Lhs: []ast.Expr{&ast.Ident{Name: t, NamePos: s.X.Pos()}}, Tok: token.ASSIGN, TokPos: s.X.Pos(), Rhs: []ast.Expr{s.X}}, st)
+	}
+	xt := l.g.info.TypeOf(s.X)
+	if b, ok := xt.(*types.Basic); ok && b.Info()&types.IsUntyped != 0 {
+		xt = types.Default(xt)
+	}
+	idx := l.fn.fieldName("Idx")
+	rng := l.fn.fieldName("Rng")
+	entry := l.label()
+	out := []line{{text: entry + ": {", pos: s.Pos()}}
+	var body []ast.Stmt
+	var pre []decl
+	key, val := "", ""
+	var head string
+	assignVars := func(k, v string) {
+		var ls, vs []string
+		if s.Key != nil && l.print(s.Key) != "_" {
+			ls, vs = append(ls, l.print(s.Key)), append(vs, k)
+		}
+		if s.Value != nil && l.print(s.Value) != "_" {
+			ls, vs = append(ls, l.print(s.Value)), append(vs, v)
+		}
+		if len(ls) > 0 {
+			key = strings.Join(ls, ", ") + " = " + strings.Join(vs, ", ")
+		}
+		if s.Tok == token.DEFINE {
+			var lhs []ast.Expr
+			if s.Key != nil {
+				lhs = append(lhs, s.Key)
+			}
+			if s.Value != nil {
+				lhs = append(lhs, s.Value)
+			}
+			l.hoistDefs(lhs, &pre)
+		}
+	}
+	switch u := xt.Underlying().(type) {
+	case *types.Basic:
+		if u.Info()&types.IsString != 0 {
+			next := l.fn.fieldName("Next")
+			l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int"}, fieldDecl{next, "int"}, fieldDecl{rng, l.typeString(xt)})
+			r, w := l.temp(), l.temp()
+			pre = append(pre, decl{r, "rune"}, decl{w, "int"})
+			out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
+			head = fmt.Sprintf("for ; _f.%s < len(_f.%s); _f.%s = _f.%s {", idx, rng, idx, next)
+			l.fn.usesRng = true
+			val = fmt.Sprintf("%s, %s = %s.DecodeRuneInString(string(_f.%s[_f.%s:]))\n_f.%s = _f.%s + %s", r, w, l.q.name("unicode/utf8", "utf8"), rng, idx, next, idx, w)
+			assignVars("_f."+idx, r)
+			break
+		}
+		// an integer
+		ts := l.typeString(xt)
+		l.fn.extra = append(l.fn.extra, fieldDecl{idx, ts}, fieldDecl{rng, ts})
+		out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
+		head = fmt.Sprintf("for ; _f.%s < _f.%s; _f.%s++ {", idx, rng, idx)
+		assignVars("_f."+idx, "")
+	case *types.Slice, *types.Array:
+		l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int"})
+		tv := l.g.info.Types[s.X]
+		_, isArr := u.(*types.Array)
+		if isArr && s.Value == nil && tv.Value == nil && !l.hasCall(s.X) {
+			n := u.(*types.Array).Len()
+			out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
+			head = fmt.Sprintf("for ; _f.%s < %d; _f.%s++ {", idx, n, idx)
+			assignVars("_f."+idx, "")
+			break
+		}
+		if why := saveable(xt, map[types.Type]bool{}); why != "" {
+			l.g.refuse(s.X.Pos(), "a range over a value that must be saved across a suspension, but "+why, "", "range over a slice of saveable values")
+		}
+		l.fn.extra = append(l.fn.extra, fieldDecl{rng, l.typeString(xt)})
+		out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
+		head = fmt.Sprintf("for ; _f.%s < len(_f.%s); _f.%s++ {", idx, rng, idx)
+		assignVars("_f."+idx, fmt.Sprintf("_f.%s[_f.%s]", rng, idx))
+	default:
+		l.g.refuse(s.Pos(), "a range over "+xt.String()+" with a suspension inside", "", "range over a slice, an array, a string or an integer")
+		return nil, "_L0"
+	}
+	_ = constant.MakeBool
+	out = append(out, line{text: labelPrefix(label) + head, pos: s.Pos()})
+	// The first statements of each iteration set the loop variables; the
+	// body's dispatch jumps over them when resuming.
+	var rawLines []line
+	if val != "" {
+		for _, t := range strings.Split(val, "\n") {
+			rawLines = append(rawLines, line{text: t})
+		}
+	}
+	if key != "" {
+		rawLines = append(rawLines, line{text: key})
+	}
+	_ = body
+	out = append(out, l.blockWithRaw(s.Body.List, pre, rawLines)...)
+	out = append(out, line{text: "}"}, line{text: "}"})
+	return out, entry
+}
+
+// blockWithRaw is block with lines that run first on a fresh entry.
+func (l *lowerer) blockWithRaw(list []ast.Stmt, pre []decl, raw []line) []line {
+	inner := l.block(list, pre)
+	// block puts declarations and the dispatch first; the raw lines go
+	// right after them, so a resume skips them.
+	n := 2 * len(pre)
+	for i := n; i < len(inner); i++ {
+		if strings.HasPrefix(inner[i].text, "var ") || strings.HasPrefix(inner[i].text, "_ = ") {
+			n = i + 1
+			continue
+		}
+		break
+	}
+	for n+2 < len(inner) && strings.HasPrefix(inner[n].text, "if _rs ") && strings.HasPrefix(inner[n+1].text, "goto ") {
+		n += 3
+	}
+	out := append([]line(nil), inner[:n]...)
+	out = append(out, raw...)
+	return append(out, inner[n:]...)
+}
+
+func (l *lowerer) hasCall(e ast.Expr) bool {
+	var cs []*ast.CallExpr
+	l.calls(e, &cs)
+	return len(cs) > 0
+}
+
+func (l *lowerer) switchStmt(s *ast.SwitchStmt, label string, decls *[]decl) ([]line, string) {
+	for _, c := range s.Body.List {
+		for _, e := range c.(*ast.CaseClause).List {
+			if l.hasPoint(e) {
+				return nil, "_L0" // refused by checkPointPlace
+			}
+		}
+	}
+	var pre []decl
+	var stmts []ast.Stmt
+	if s.Init != nil {
+		stmts = append(stmts, s.Init)
+	}
+	tag := ""
+	if s.Tag != nil {
+		tag = l.temp()
+		pre = append(pre, decl{tag, l.typeString(l.g.info.TypeOf(s.Tag))})
+		if l.hasPoint(s.Tag) {
+			stmts = append(stmts, &ast.AssignStmt{Lhs: []ast.Expr{&ast.Ident{Name: tag, NamePos: s.Tag.Pos()}}, Tok: token.ASSIGN, TokPos: s.Tag.Pos(), Rhs: []ast.Expr{s.Tag}})
+		}
+	}
+	entry := l.label()
+	var out []line
+	if s.Tag != nil && !l.hasPoint(s.Tag) {
+		out = append(out, line{text: "if _rs == 0 {", pos: s.Tag.Pos()}, line{text: fmt.Sprintf("%s = %s", tag, l.print(s.Tag))}, line{text: "}"})
+	}
+	out = append(out, line{text: labelPrefix(label) + "switch {", pos: s.Pos()})
+	for _, c := range s.Body.List {
+		cc := c.(*ast.CaseClause)
+		lo := l.n + 1
+		body := l.block(cc.Body, nil)
+		hi := l.n
+		var conds []string
+		for _, e := range cc.List {
+			if tag != "" {
+				conds = append(conds, tag+" == "+l.print(e))
+			} else {
+				conds = append(conds, "("+l.print(e)+")")
+			}
+		}
+		if cc.List == nil {
+			out = append(out, line{text: "default:", pos: cc.Pos()})
+		} else {
+			cond := "_rs == 0 && (" + strings.Join(conds, " || ") + ")"
+			if hi >= lo {
+				cond = rangeCond(lo, hi) + " || " + cond
+			}
+			out = append(out, line{text: "case " + cond + ":", pos: cc.Pos()})
+		}
+		out = append(out, body...)
+	}
+	out = append(out, line{text: "}"})
+	if len(stmts) == 0 && len(pre) == 0 {
+		return append([]line{{text: entry + ":"}}, out...), entry
+	}
+	// The switch proper goes in a block with the init and the tag.
+	lines, e := l.wrapLines(s.Pos(), pre, stmts, out)
+	return lines, e
+}
+
+// wrapLines lowers stmts as the start of a new block whose last
+// statement is the already lowered tail (which holds points after them).
+func (l *lowerer) wrapLines(pos token.Pos, pre []decl, stmts []ast.Stmt, tail []line) ([]line, string) {
+	// The tail was lowered first (its points have the higher numbers only
+	// if stmts hold none); renumbering is not needed when stmts hold no
+	// points, which is the common case; otherwise refuse rather than guess.
+	for _, s := range stmts {
+		if l.hasPoint(s) {
+			l.g.refuse(s.Pos(), "a suspension in a switch's init statement or tag", "", "evaluate it in its own statement before the switch")
+		}
+	}
+	entry := l.label()
+	out := []line{{text: entry + ": {", pos: pos}}
+	var decls []decl
+	decls = append(decls, pre...)
+	var body []line
+	for _, s := range stmts {
+		// the init runs on a fresh entry only
+		body = append(body, line{text: "if _rs == 0 {"})
+		body = append(body, l.plain(s, &decls)...)
+		body = append(body, line{text: "}"})
+	}
+	for _, d := range decls {
+		out = append(out, line{text: "var " + d.name + " " + d.typ}, line{text: "_ = " + d.name})
+	}
+	out = append(out, body...)
+	out = append(out, tail...)
+	return append(out, line{text: "}"}), entry
+}
+
+func (l *lowerer) typeSwitchStmt(s *ast.TypeSwitchStmt, label string, decls *[]decl) ([]line, string) {
+	var x ast.Expr
+	var bound *ast.Ident
+	switch a := s.Assign.(type) {
+	case *ast.AssignStmt:
+		bound = a.Lhs[0].(*ast.Ident)
+		x = a.Rhs[0].(*ast.TypeAssertExpr).X
+	case *ast.ExprStmt:
+		x = a.X.(*ast.TypeAssertExpr).X
+	}
+	if l.hasPoint(x) {
+		l.g.refuse(x.Pos(), "a suspension in a type switch's expression", "", "evaluate it in its own statement before the switch")
+		return nil, "_L0"
+	}
+	xv, which := l.temp(), l.temp()
+	pre := []decl{{xv, l.typeString(l.g.info.TypeOf(x))}, {which, "int"}}
+	var stmts []ast.Stmt
+	if s.Init != nil {
+		stmts = append(stmts, s.Init)
+	}
+	var out []line
+	out = append(out, line{text: "if _rs == 0 {", pos: s.Pos()}, line{text: fmt.Sprintf("%s = %s", xv, l.print(x))}, line{text: "switch " + xv + ".(type) {"})
+	for i, c := range s.Body.List {
+		cc := c.(*ast.CaseClause)
+		if cc.List == nil {
+			out = append(out, line{text: "default:"})
+		} else {
+			var ts []string
+			for _, e := range cc.List {
+				ts = append(ts, l.print(e))
+			}
+			out = append(out, line{text: "case " + strings.Join(ts, ", ") + ":"})
+		}
+		out = append(out, line{text: fmt.Sprintf("%s = %d", which, i+1)})
+	}
+	out = append(out, line{text: "}"}, line{text: "}"})
+	out = append(out, line{text: labelPrefix(label) + "switch {"})
+	for i, c := range s.Body.List {
+		cc := c.(*ast.CaseClause)
+		var cpre []decl
+		var raw []line
+		if bound != nil {
+			if obj, ok := l.g.info.Implicits[cc].(*types.Var); ok {
+				name := ""
+				if loc := l.fn.vars[obj]; loc != nil {
+					name = loc.name
+				}
+				if name != "" {
+					if !strings.HasPrefix(name, "_f.") {
+						cpre = append(cpre, decl{name, l.typeString(obj.Type())})
+					}
+					if len(cc.List) == 1 && !isNilIdent(cc.List[0]) {
+						raw = append(raw, line{text: fmt.Sprintf("%s = %s.(%s)", name, xv, l.print(cc.List[0]))})
+					} else {
+						raw = append(raw, line{text: fmt.Sprintf("%s = %s", name, xv)})
+					}
+				}
+			}
+		}
+		lo := l.n + 1
+		body := l.blockWithRaw(cc.Body, cpre, raw)
+		hi := l.n
+		if cc.List == nil {
+			out = append(out, line{text: "default:", pos: cc.Pos()})
+		} else {
+			cond := fmt.Sprintf("_rs == 0 && %s == %d", which, i+1)
+			if hi >= lo {
+				cond = rangeCond(lo, hi) + " || " + cond
+			}
+			out = append(out, line{text: "case " + cond + ":", pos: cc.Pos()})
+		}
+		out = append(out, body...)
+	}
+	out = append(out, line{text: "}"})
+	return l.wrapLines(s.Pos(), pre, stmts, out)
+}
+
+func isNilIdent(e ast.Expr) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == "nil"
+}
+
+// rangeCond is the test that the resume point is one of lo..hi.
+func rangeCond(lo, hi int) string {
+	if lo == hi {
+		return fmt.Sprintf("_rs == %d", lo)
+	}
+	return fmt.Sprintf("_rs >= %d && _rs <= %d", lo, hi)
+}
+
+// fixReturns makes the returns of n (outside function literals) return
+// from a frame function: a zero Op, done, and the results.
+func (l *lowerer) fixReturns(n ast.Node) ast.Node {
+	return astutil.Apply(n, func(cur *astutil.Cursor) bool {
+		switch r := cur.Node().(type) {
+		case *ast.FuncLit:
+			return false
+		case *ast.ReturnStmt:
+			if l.fixed[r] {
+				return false
+			}
+			res := []ast.Expr{&ast.Ident{Name: l.q.name(taskletPath, "tasklet") + ".Op{}", NamePos: r.Pos()}, &ast.Ident{Name: "true", NamePos: r.Pos()}}
+			if len(r.Results) == 0 {
+				for i := 0; i < l.fn.sig.Results().Len(); i++ {
+					res = append(res, &ast.Ident{Name: l.fn.vars[l.fn.sig.Results().At(i)].name, NamePos: r.Pos()})
+				}
+			}
+			nr := &ast.ReturnStmt{Return: r.Return, Results: append(res, r.Results...)}
+			l.fixed[nr] = true
+			cur.Replace(nr)
+			return false
+		}
+		return true
+	}, nil)
+}

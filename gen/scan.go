@@ -1,0 +1,617 @@
+package gen
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+	"sort"
+)
+
+// flowFn is one function being lowered.
+type flowFn struct {
+	decl    *ast.FuncDecl
+	obj     *types.Func
+	sig     *types.Signature
+	file    *ast.File
+	path    string
+	marked  bool
+	kind    string
+	version int
+	flowVar *types.Var
+
+	points  map[*ast.CallExpr]*point
+	callees []*flowFn // distinct, in order of first call
+	sites   map[*flowFn][]token.Pos
+	loops   []ast.Node // every for and range statement
+	vars    map[*types.Var]*local
+	fields  map[string]bool // field names taken
+	typ     string          // the frame's type name
+	sub     map[*flowFn]string
+	layout  []layoutPoint
+	drops   []int // lines whose blocking call drops its error
+	extra   []fieldDecl
+	usesRng bool
+}
+
+// point is a suspension point: a blocking Flow call or a call of a flow
+// function.
+type point struct {
+	call    *ast.CallExpr
+	method  string  // Recv, Send, ..., RecvAs; "" for a call
+	callee  *flowFn // the flow function called
+	typeArg ast.Expr
+	assigns map[*types.Var]bool // what the point's own statement assigns
+	limit   token.Pos           // where what follows it ends (a return), or 0
+}
+
+func (p *point) String() string {
+	if p.callee != nil {
+		return "call of " + p.callee.obj.Name()
+	}
+	return "t." + p.method
+}
+
+type local struct {
+	v     *types.Var
+	name  string // the Go name in the lowered code (a field: "_f.Name", or "_f.Name.V" when boxed)
+	field bool
+	fname string // the field's name
+	boxed bool   // an interface value, kept in a pickle.Boxed
+}
+
+// isInterface reports whether a field of type t must be boxed to keep
+// its dynamic type.
+func isInterface(t types.Type) bool {
+	_, ok := t.Underlying().(*types.Interface)
+	return ok
+}
+
+// blocking lists the Flow methods that suspend.
+var blocking = map[string]bool{"Recv": true, "Send": true, "SendErr": true, "Select": true, "Sleep": true, "Yield": true, "Pause": true}
+
+func (g *pkgGen) isFlowVar(e ast.Expr, fn *flowFn) bool {
+	id, ok := ast.Unparen(e).(*ast.Ident)
+	return ok && g.info.Uses[id] == fn.flowVar
+}
+
+// classify reports whether call is a suspension point of fn.
+func (g *pkgGen) classify(call *ast.CallExpr, fn *flowFn) *point {
+	switch f := ast.Unparen(call.Fun).(type) {
+	case *ast.SelectorExpr:
+		if g.isFlowVar(f.X, fn) && blocking[f.Sel.Name] {
+			return &point{call: call, method: f.Sel.Name}
+		}
+		if callee := g.flows[funcOf(g.info, f.Sel)]; callee != nil {
+			return &point{call: call, callee: callee}
+		}
+	case *ast.Ident:
+		if callee := g.flows[funcOf(g.info, f)]; callee != nil {
+			return &point{call: call, callee: callee}
+		}
+	case *ast.IndexExpr:
+		if sel, ok := ast.Unparen(f.X).(*ast.SelectorExpr); ok && g.recvAs != nil && g.info.Uses[sel.Sel] == g.recvAs {
+			return &point{call: call, method: "RecvAs", typeArg: f.Index}
+		}
+	}
+	return nil
+}
+
+func funcOf(info *types.Info, id *ast.Ident) *types.Func {
+	f, _ := info.Uses[id].(*types.Func)
+	return f
+}
+
+// scan finds fn's suspension points and refuses what cannot be lowered.
+func (g *pkgGen) scan(fn *flowFn) {
+	fn.points = map[*ast.CallExpr]*point{}
+	fn.sites = map[*flowFn][]token.Pos{}
+	allowed := map[*ast.Ident]bool{}
+	var stack []ast.Node
+	ast.Inspect(fn.decl.Body, func(n ast.Node) bool {
+		if n == nil {
+			stack = stack[:len(stack)-1]
+			return false
+		}
+		stack = append(stack, n)
+		switch n := n.(type) {
+		case *ast.CallExpr:
+			if p := g.classify(n, fn); p != nil {
+				fn.points[n] = p
+				g.pointContext(p, stack)
+				if p.callee != nil {
+					if len(n.Args) == 0 || !g.isFlowVar(n.Args[0], fn) {
+						g.refuse(n.Pos(), "a call of "+p.callee.obj.Name()+" that does not pass this function's *tasklet.Flow", p.String(), "pass the Flow parameter itself as the first argument")
+					} else {
+						allowed[ast.Unparen(n.Args[0]).(*ast.Ident)] = true
+					}
+					if fn.sites[p.callee] == nil {
+						fn.callees = append(fn.callees, p.callee)
+					}
+					fn.sites[p.callee] = append(fn.sites[p.callee], n.Pos())
+				} else if p.method == "RecvAs" {
+					if len(n.Args) == 2 && g.isFlowVar(n.Args[0], fn) {
+						allowed[ast.Unparen(n.Args[0]).(*ast.Ident)] = true
+					}
+				} else {
+					allowed[ast.Unparen(ast.Unparen(n.Fun).(*ast.SelectorExpr).X).(*ast.Ident)] = true
+				}
+				g.checkPointPlace(fn, p, stack)
+			} else if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok && g.isFlowVar(sel.X, fn) {
+				allowed[ast.Unparen(sel.X).(*ast.Ident)] = true
+			} else if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok {
+				if b, ok := g.info.Uses[id].(*types.Builtin); ok && b.Name() == "recover" {
+					g.refuse(n.Pos(), "recover", "", "a tasklet cannot defer, so it cannot recover: let the panic fail the tasklet, or check for the error before it happens")
+				}
+				if b, ok := g.info.Uses[id].(*types.Builtin); ok && b.Name() == "close" && len(n.Args) == 1 {
+					if _, isChan := g.info.TypeOf(n.Args[0]).Underlying().(*types.Chan); isChan {
+						g.refuse(n.Pos(), "a Go channel operation (close)", "", "use stackless channels: t.Close(ch)")
+					}
+				}
+			}
+			if sig, ok := g.info.TypeOf(n.Fun).(*types.Signature); ok && g.classify(n, fn) == nil && sig.Params().Len() > 0 && types.Identical(sig.Params().At(0).Type(), g.flowType) {
+				g.refuse(n.Pos(), "a call of a suspending function that is not a function of this package", "", "call flow functions of this package by name; move the function here")
+			}
+		case *ast.GoStmt:
+			g.refuse(n.Pos(), "a go statement", "", "spawn a tasklet with t.Spawn instead of a goroutine")
+		case *ast.DeferStmt:
+			g.refuse(n.Pos(), "a defer statement", "", "call the deferred code before each return (a saved tasklet has no deferred calls to run)")
+		case *ast.BranchStmt:
+			if n.Tok == token.GOTO {
+				g.refuse(n.Pos(), "a goto statement", "", "use a loop with labelled break or continue")
+			}
+		case *ast.SendStmt:
+			g.refuse(n.Pos(), "a Go channel operation (send)", "", "use stackless channels: t.Send(ch, v)")
+		case *ast.UnaryExpr:
+			if n.Op == token.ARROW {
+				g.refuse(n.Pos(), "a Go channel operation (receive)", "", "use stackless channels: t.Recv(ch)")
+			}
+		case *ast.SelectStmt:
+			g.refuse(n.Pos(), "a Go select statement", "", "use t.Select(tasklet.RecvCase(ch), ...)")
+		case *ast.DeclStmt:
+			if gd, ok := n.Decl.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
+				g.refuse(n.Pos(), "a type declared inside a suspending function", "", "declare the type at package level")
+			}
+		case *ast.ForStmt:
+			fn.loops = append(fn.loops, n)
+		case *ast.RangeStmt:
+			fn.loops = append(fn.loops, n)
+			if _, isChan := g.info.TypeOf(n.X).Underlying().(*types.Chan); isChan {
+				g.refuse(n.Pos(), "a range over a Go channel", "", "use stackless channels: a loop of t.Recv(ch)")
+			}
+		case *ast.FuncLit:
+			ast.Inspect(n.Body, func(m ast.Node) bool {
+				switch m := m.(type) {
+				case *ast.CallExpr:
+					if p := g.classify(m, fn); p != nil {
+						g.refuse(m.Pos(), "a suspension inside a function literal", p.String(), "move the blocking call out of the closure into the suspending function itself")
+						return false
+					}
+				case *ast.Ident:
+					if g.info.Uses[m] == fn.flowVar {
+						g.refuse(m.Pos(), "the *tasklet.Flow used inside a function literal", "", "use it only in the suspending function's own body")
+					}
+				}
+				return true
+			})
+			stack = stack[:len(stack)-1]
+			return false
+		case *ast.Ident:
+			if g.info.Uses[n] == fn.flowVar && !allowed[n] {
+				// Allowed uses were recorded by their call before the
+				// identifier is visited.
+				g.refuse(n.Pos(), "the *tasklet.Flow used as a value", "", "only call its methods, or pass it as the first argument of a suspending function of this package")
+			}
+			if f, ok := g.info.Uses[n].(*types.Func); ok && g.flows[f] != nil && !isCallee(stack, n) {
+				g.refuse(n.Pos(), "a suspending function used as a value", "", "call it directly by name (calls through function values cannot be saved)")
+			}
+		}
+		return true
+	})
+}
+
+func isCallee(stack []ast.Node, id *ast.Ident) bool {
+	for i := len(stack) - 2; i >= 0; i-- {
+		switch p := stack[i].(type) {
+		case *ast.ParenExpr:
+			continue
+		case *ast.SelectorExpr:
+			if p.Sel == id {
+				continue
+			}
+			return false
+		case *ast.CallExpr:
+			return ast.Unparen(p.Fun) == id || ast.Unparen(p.Fun) == stack[i+1]
+		}
+		return false
+	}
+	return false
+}
+
+// pointContext records what the point's statement assigns and, when the
+// point sits in a block that ends in a return and holds no break or
+// continue, where the code that can run after it ends.
+func (g *pkgGen) pointContext(p *point, stack []ast.Node) {
+	p.assigns = map[*types.Var]bool{}
+	if a, ok := stack[len(stack)-2].(*ast.AssignStmt); ok && len(a.Rhs) == 1 && ast.Unparen(a.Rhs[0]) == p.call {
+		for _, e := range a.Lhs {
+			if id, ok := e.(*ast.Ident); ok {
+				if v, ok := g.info.Defs[id].(*types.Var); ok {
+					p.assigns[v] = true
+				} else if v, ok := g.info.Uses[id].(*types.Var); ok {
+					p.assigns[v] = true
+				}
+			}
+		}
+	}
+	for i := len(stack) - 2; i >= 0; i-- {
+		var list []ast.Stmt
+		switch b := stack[i].(type) {
+		case *ast.BlockStmt:
+			list = b.List
+		case *ast.CaseClause:
+			list = b.Body
+		case *ast.FuncLit:
+			return
+		default:
+			continue
+		}
+		if len(list) == 0 {
+			continue
+		}
+		if _, ok := list[len(list)-1].(*ast.ReturnStmt); !ok {
+			continue
+		}
+		branches := false
+		ast.Inspect(stack[i], func(n ast.Node) bool {
+			if b, ok := n.(*ast.BranchStmt); ok && b.Tok != token.FALLTHROUGH {
+				branches = true
+			}
+			return !branches
+		})
+		if !branches {
+			p.limit = stack[i].End()
+			return
+		}
+	}
+}
+
+// checkPointPlace refuses suspension points where the lowering cannot put
+// a resume point: the post statement of a for, the right of && or ||, a
+// case expression, a range over a map or a function.
+func (g *pkgGen) checkPointPlace(fn *flowFn, p *point, stack []ast.Node) {
+	for i := len(stack) - 2; i >= 0; i-- {
+		child := stack[i+1]
+		switch s := stack[i].(type) {
+		case *ast.ForStmt:
+			if s.Post != nil && child == s.Post {
+				g.refuse(p.call.Pos(), "a suspension in a for post statement", p.String(), "move it to the end of the loop body (and to before each continue)")
+			}
+		case *ast.CaseClause:
+			for _, e := range s.List {
+				if e == child {
+					g.refuse(p.call.Pos(), "a suspension in a case expression", p.String(), "evaluate it before the switch")
+				}
+			}
+		case *ast.RangeStmt:
+			if child == s.Body {
+				switch u := g.info.TypeOf(s.X).Underlying().(type) {
+				case *types.Map:
+					g.refuse(s.Pos(), "a range over a map with a suspension inside", p.String(), "range over a sorted slice of the keys (a map iteration cannot be saved)")
+				case *types.Signature:
+					g.refuse(s.Pos(), "a range over a function with a suspension inside", p.String(), "collect the values into a slice first (an iterator cannot be saved)")
+				case *types.Pointer:
+					g.refuse(s.Pos(), "a range over a pointer to an array with a suspension inside", p.String(), "range over the array or a slice of it")
+				default:
+					_ = u
+				}
+			}
+		case *ast.FuncLit:
+			return
+		}
+	}
+	if p.method != "" && p.method != "RecvAs" {
+		if len(stack) >= 2 {
+			if _, ok := stack[len(stack)-2].(*ast.CallExpr); ok && tupleLen(g.info, p.call) > 1 {
+				g.refuse(p.call.Pos(), "a blocking call's results passed straight to another call", p.String(), "assign them to variables first")
+			}
+		}
+	}
+}
+
+func tupleLen(info *types.Info, e ast.Expr) int {
+	if t, ok := info.TypeOf(e).(*types.Tuple); ok {
+		return t.Len()
+	}
+	return 1
+}
+
+// checkRecursion refuses cycles of flow calls: a frame holds its callees'
+// frames by value, so the depth must be bounded.
+func (g *pkgGen) checkRecursion() {
+	state := map[*flowFn]int{}
+	var visit func(fn *flowFn, path []*flowFn)
+	visit = func(fn *flowFn, path []*flowFn) {
+		state[fn] = 1
+		for _, c := range fn.callees {
+			switch state[c] {
+			case 0:
+				visit(c, append(path, fn))
+			case 1:
+				g.refuse(fn.sites[c][0], "recursion: "+fn.obj.Name()+" calls "+c.obj.Name()+", which is already on the call stack", "call of "+c.obj.Name(),
+					"rewrite the recursion as a loop with an explicit stack (a slice of values)")
+			}
+		}
+		state[fn] = 2
+	}
+	for _, fn := range g.order {
+		if state[fn] == 0 {
+			visit(fn, nil)
+		}
+	}
+}
+
+// analyse decides which locals are saved (live across a suspension point)
+// and refuses those that cannot be.
+func (g *pkgGen) analyse(fn *flowFn) {
+	var pts []*point
+	for _, p := range fn.points {
+		pts = append(pts, p)
+	}
+	sort.Slice(pts, func(i, j int) bool { return pts[i].call.Pos() < pts[j].call.Pos() })
+	refs := map[*types.Var][]token.Pos{}
+	var vars []*types.Var
+	rangeVar := map[*types.Var]bool{}
+	implicit := map[*types.Var]*ast.TypeSwitchStmt{}
+	shared := map[*ast.TypeSwitchStmt]string{}
+	ast.Inspect(fn.decl, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.Ident:
+			if v, ok := g.info.Defs[n].(*types.Var); ok && !v.IsField() && v != fn.flowVar {
+				if _, seen := refs[v]; !seen {
+					vars = append(vars, v)
+					refs[v] = nil
+				}
+			}
+			if v, ok := g.info.Uses[n].(*types.Var); ok && !v.IsField() && v.Parent() != nil && v.Parent() != g.pkg.Types.Scope() && v != fn.flowVar {
+				refs[v] = append(refs[v], n.Pos())
+			}
+		case *ast.TypeSwitchStmt:
+			for _, c := range n.Body.List {
+				if v, ok := g.info.Implicits[c].(*types.Var); ok {
+					vars = append(vars, v)
+					refs[v] = nil
+					implicit[v] = n
+				}
+			}
+		case *ast.RangeStmt:
+			for _, e := range []ast.Expr{n.Key, n.Value} {
+				if id, ok := e.(*ast.Ident); ok && n.Tok == token.DEFINE {
+					if v, ok := g.info.Defs[id].(*types.Var); ok {
+						rangeVar[v] = true
+					}
+				}
+			}
+		}
+		return true
+	})
+	params := map[*types.Var]bool{}
+	for i := 1; i < fn.sig.Params().Len(); i++ {
+		params[fn.sig.Params().At(i)] = true
+	}
+	for i := 0; i < fn.sig.Results().Len(); i++ {
+		params[fn.sig.Results().At(i)] = true
+	}
+	fn.vars = map[*types.Var]*local{}
+	fn.fields = map[string]bool{"PC": true}
+	names := map[string]bool{}
+	for _, v := range vars {
+		if v.Name() == "_" {
+			continue
+		}
+		field := params[v] || g.live(fn, v, pts, refs[v], rangeVar[v])
+		l := &local{v: v, field: field}
+		if field {
+			l.fname = fn.fieldName(v.Name())
+			l.name = "_f." + l.fname
+			if isInterface(v.Type()) {
+				l.boxed = true
+				l.name += ".V"
+			}
+			if why := saveable(v.Type(), map[types.Type]bool{}); why != "" {
+				g.refuse(v.Pos(), "local "+v.Name()+" of type "+v.Type().String()+" is saved across a suspension, but "+why, g.pointAfter(fn, v, sortedPoints(fn)),
+					"keep only saveable values (numbers, strings, IDs, slices, maps, structs of exported fields, registered types) in locals that live across blocking calls")
+			}
+		} else if sw := implicit[v]; sw != nil && shared[sw] != "" {
+			l.name = shared[sw] // a type switch's clauses share its name
+		} else {
+			l.name = uniqueName(v.Name(), names)
+			if sw != nil {
+				shared[sw] = l.name
+			}
+		}
+		fn.vars[v] = l
+	}
+	g.checkAddresses(fn)
+}
+
+func (g *pkgGen) pointAfter(fn *flowFn, v *types.Var, pts []token.Pos) string {
+	for _, p := range pts {
+		if p > v.Pos() {
+			for c, pt := range fn.points {
+				if c.Pos() == p {
+					return pt.String() + " at " + g.fset.Position(p).String()
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// live reports whether v may be used after some suspension point inside
+// its scope: used textually after it, or used in a loop around it that v
+// was declared outside of (or in the header of).
+func (g *pkgGen) live(fn *flowFn, v *types.Var, pts []*point, refs []token.Pos, rangeVar bool) bool {
+	scope := v.Parent()
+	if scope == nil {
+		return true
+	}
+	for _, pt := range pts {
+		p := pt.call.Pos()
+		if p <= v.Pos() || p >= scope.End() || p < scope.Pos() || pt.assigns[v] {
+			continue
+		}
+		limit := pt.limit
+		if limit == 0 {
+			limit = scope.End()
+		}
+		for _, r := range refs {
+			if r > p && r < limit {
+				return true
+			}
+		}
+		if rangeVar {
+			continue
+		}
+		for _, l := range fn.loops {
+			if p < l.Pos() || p >= l.End() || l.End() > limit {
+				continue
+			}
+			body := loopBody(l)
+			if v.Pos() >= body.Pos() && v.Pos() < body.End() {
+				continue // declared afresh in each iteration
+			}
+			for _, r := range refs {
+				if r >= l.Pos() && r < l.End() {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func loopBody(n ast.Node) *ast.BlockStmt {
+	switch l := n.(type) {
+	case *ast.ForStmt:
+		return l.Body
+	case *ast.RangeStmt:
+		return l.Body
+	}
+	return nil
+}
+
+// checkAddresses refuses pointers to saved locals and closures over them:
+// after a save and a restore they would point at the old copy.
+func (g *pkgGen) checkAddresses(fn *flowFn) {
+	var stack []ast.Node
+	ast.Inspect(fn.decl.Body, func(n ast.Node) bool {
+		if n == nil {
+			stack = stack[:len(stack)-1]
+			return false
+		}
+		stack = append(stack, n)
+		switch n := n.(type) {
+		case *ast.UnaryExpr:
+			if n.Op == token.AND {
+				if v := g.rootVar(n.X); v != nil && fn.vars[v] != nil && fn.vars[v].field {
+					g.refuse(n.Pos(), "&"+v.Name()+": the address of a local that lives across a suspension", g.pointAfter(fn, v, sortedPoints(fn)),
+						"copy the value, or keep it in a package-level or heap value that the local refers to by ID")
+				}
+			}
+		case *ast.SliceExpr:
+			if v := g.rootVar(n.X); v != nil && fn.vars[v] != nil && fn.vars[v].field {
+				if _, isArr := g.info.TypeOf(n.X).Underlying().(*types.Array); isArr {
+					g.refuse(n.Pos(), "a slice of the array "+v.Name()+", which lives across a suspension", g.pointAfter(fn, v, sortedPoints(fn)),
+						"make "+v.Name()+" a slice")
+				}
+			}
+		case *ast.FuncLit:
+			ast.Inspect(n.Body, func(m ast.Node) bool {
+				if id, ok := m.(*ast.Ident); ok {
+					if v, ok := g.info.Uses[id].(*types.Var); ok && fn.vars[v] != nil && fn.vars[v].field {
+						g.refuse(id.Pos(), "a function literal that captures "+v.Name()+", which lives across a suspension", g.pointAfter(fn, v, sortedPoints(fn)),
+							"pass the value to the function literal as an argument")
+					}
+				}
+				return true
+			})
+		}
+		return true
+	})
+}
+
+func sortedPoints(fn *flowFn) []token.Pos {
+	var pts []token.Pos
+	for c := range fn.points {
+		pts = append(pts, c.Pos())
+	}
+	sort.Slice(pts, func(i, j int) bool { return pts[i] < pts[j] })
+	return pts
+}
+
+// rootVar is the variable whose storage e is part of (x in x, x.f, x[i] of
+// an array), or nil.
+func (g *pkgGen) rootVar(e ast.Expr) *types.Var {
+	for {
+		switch x := ast.Unparen(e).(type) {
+		case *ast.Ident:
+			v, _ := g.info.Uses[x].(*types.Var)
+			return v
+		case *ast.SelectorExpr:
+			if _, ok := g.info.TypeOf(x.X).Underlying().(*types.Pointer); ok {
+				return nil
+			}
+			e = x.X
+		case *ast.IndexExpr:
+			if _, ok := g.info.TypeOf(x.X).Underlying().(*types.Array); !ok {
+				return nil
+			}
+			e = x.X
+		default:
+			return nil
+		}
+	}
+}
+
+func (fn *flowFn) fieldName(base string) string {
+	n := exported(base)
+	return uniqueName(n, fn.fields)
+}
+
+func exported(s string) string {
+	if s == "" {
+		return "X"
+	}
+	b := []byte(s)
+	if b[0] >= 'a' && b[0] <= 'z' {
+		b[0] -= 'a' - 'A'
+	} else if b[0] == '_' {
+		b = append([]byte("X"), b...)
+	}
+	return string(b)
+}
+
+// uniqueName returns base, or base with a number, not yet in taken, and
+// takes it. Names the lowering uses itself start with an underscore and
+// are never handed out.
+func uniqueName(base string, taken map[string]bool) string {
+	if base == "" || base[0] == '_' {
+		base = "v" + base
+	}
+	n := base
+	for i := 2; taken[n] || reserved[n]; i++ {
+		n = base + itoa(i)
+	}
+	taken[n] = true
+	return n
+}
+
+var reserved = map[string]bool{"PC": false}
+
+func itoa(i int) string {
+	const d = "0123456789"
+	if i < 10 {
+		return d[i : i+1]
+	}
+	return itoa(i/10) + d[i%10:i%10+1]
+}
