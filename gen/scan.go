@@ -149,7 +149,11 @@ func (g *pkgGen) scan(fn *flowFn) {
 				}
 			}
 			if sig, ok := g.info.TypeOf(n.Fun).(*types.Signature); ok && g.classify(n, fn) == nil && sig.Params().Len() > 0 && types.Identical(sig.Params().At(0).Type(), g.flowType) {
-				g.refuse(n.Pos(), "a call of a suspending function that is not a function of this package", "", "call flow functions of this package by name; move the function here")
+				if f, ok := calleeObj(g.info, n.Fun).(*types.Func); ok && f.Pkg() != g.pkg.Types {
+					g.refuse(n.Pos(), "a call of "+f.FullName()+", a suspending function of another package", "", "move the function into this package (frames are lowered per package)")
+				} else {
+					g.refuse(n.Pos(), "a call through a function value or an interface that takes a *tasklet.Flow", "", "call a suspending function of this package by name (the callee must be known to save its frame)")
+				}
 			}
 		case *ast.GoStmt:
 			g.refuse(n.Pos(), "a go statement", "", "spawn a tasklet with t.Spawn instead of a goroutine")
@@ -614,4 +618,14 @@ func itoa(i int) string {
 		return d[i : i+1]
 	}
 	return itoa(i/10) + d[i%10:i%10+1]
+}
+
+func calleeObj(info *types.Info, fun ast.Expr) types.Object {
+	switch f := ast.Unparen(fun).(type) {
+	case *ast.Ident:
+		return info.Uses[f]
+	case *ast.SelectorExpr:
+		return info.Uses[f.Sel]
+	}
+	return nil
 }

@@ -1,0 +1,68 @@
+package gen_test
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/gen"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files of the refusal tests")
+
+// Each directory of testdata/refuse is a package with one refused
+// construct; want.txt is what the generator says about it. All of them
+// load in one run (loading is what takes time).
+func TestRefusals(t *testing.T) {
+	root, err := filepath.Abs("testdata/refuse")
+	require.NoError(t, err)
+	dirs, err := os.ReadDir(root)
+	require.NoError(t, err)
+	require.NotEmpty(t, dirs)
+	files, err := gen.Generate(root, "./...")
+	require.Error(t, err)
+	assert.Nil(t, files, "nothing is written when something is refused")
+	var re *gen.RefusedError
+	require.True(t, errors.As(err, &re), "%v", err)
+	assert.ErrorIs(t, err, gen.ErrRefused)
+	byDir := map[string][]string{}
+	for _, r := range re.Refusals {
+		assert.NotEmpty(t, r.Fix, "every refusal says how to fix it")
+		assert.Positive(t, r.Pos.Line)
+		dir := filepath.Dir(r.Pos.Filename)
+		byDir[filepath.Base(dir)] = append(byDir[filepath.Base(dir)], strings.ReplaceAll(r.Error(), dir+string(filepath.Separator), ""))
+	}
+	for _, d := range dirs {
+		t.Run(d.Name(), func(t *testing.T) {
+			got := strings.Join(byDir[d.Name()], "\n") + "\n"
+			golden := filepath.Join(root, d.Name(), "want.txt")
+			if *update {
+				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test ./gen -run TestRefusals -update to write it")
+			assert.Equal(t, string(want), got)
+		})
+	}
+}
+
+// The generated files of the repository match their sources: a stale one
+// fails here (and so `make test`); run `go generate ./...` to refresh.
+func TestGeneratedFilesAreFresh(t *testing.T) {
+	for _, pkg := range []string{"./internal/flowtest"} {
+		files, err := gen.Generate(".", pkg)
+		require.NoError(t, err)
+		require.NotEmpty(t, files)
+		for _, f := range files {
+			old, err := os.ReadFile(f.Path)
+			require.NoError(t, err, "%s is missing: run go generate", f.Path)
+			assert.Equal(t, string(f.Content), string(old), "%s is stale: run go generate ./...", f.Path)
+		}
+	}
+}

@@ -1,0 +1,16 @@
+package p
+
+import (
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+var _ channel.ID
+
+//stackless:tasklet kind=p.x version=1
+func X(t *tasklet.Flow) error {
+	keep(t)
+	return t.Yield()
+}
+
+func keep(any) {}

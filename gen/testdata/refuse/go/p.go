@@ -1,0 +1,14 @@
+package p
+
+import (
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+var _ channel.ID
+
+//stackless:tasklet kind=p.x version=1
+func X(t *tasklet.Flow) error {
+	go func() {}()
+	return t.Yield()
+}
