@@ -9,6 +9,7 @@ import (
 	"go/types"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -98,10 +99,17 @@ func Generate(dir string, patterns ...string) ([]File, error) {
 	var refused []Refusal
 	var loadErrs []error
 	for _, p := range pkgs {
-		if len(p.Errors) > 0 {
-			for _, e := range p.Errors {
-				loadErrs = append(loadErrs, e)
+		// With the generated files hidden, what refers to the names they
+		// declare does not compile; everything else must.
+		fatal := false
+		for _, e := range p.Errors {
+			if onlyGeneratedNames(e.Msg) {
+				continue
 			}
+			loadErrs = append(loadErrs, e)
+			fatal = true
+		}
+		if fatal {
 			continue
 		}
 		files, refs, err := generatePackage(p)
@@ -137,6 +145,29 @@ func Generate(dir string, patterns ...string) ([]File, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
+}
+
+// generatedName matches the type errors of code that uses what gen writes.
+var generatedName = regexp.MustCompile(`^undefined: ([nN]ew\w+|\w+(Tasklet|Frame))$`)
+
+// onlyGeneratedNames reports whether every compiler message in msg is about
+// a name gen writes.
+func onlyGeneratedNames(msg string) bool {
+	any := false
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "-: #") || strings.HasSuffix(l, "too many errors") {
+			continue
+		}
+		if i := strings.LastIndex(l, ": undefined: "); i >= 0 {
+			l = l[i+2:]
+		}
+		if !generatedName.MatchString(l) {
+			return false
+		}
+		any = true
+	}
+	return any
 }
 
 // Header starts every generated file (the go command's convention).

@@ -1,0 +1,346 @@
+package gen_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/gen"
+)
+
+// progGen writes random straight-line flows: nested loops (with labelled
+// break and continue), branches, switches, selects, early returns, and
+// calls of other flows (helpers) inside expressions, over int locals that
+// are printed to the out channel at every observation.
+type progGen struct {
+	r       *rand.Rand
+	b       strings.Builder
+	indent  int
+	helpers int // helpers h0..h(helpers-1) exist
+	obs     int
+	loops   int
+	labels  []string
+}
+
+func (g *progGen) line(format string, args ...any) {
+	g.b.WriteString(strings.Repeat("\t", g.indent))
+	fmt.Fprintf(&g.b, format, args...)
+	g.b.WriteByte('\n')
+}
+
+func (g *progGen) v() string { return []string{"a", "b", "c"}[g.r.IntN(3)] }
+
+// expr is an int expression, sometimes with a suspending call inside.
+func (g *progGen) expr(depth int) string {
+	switch n := g.r.IntN(10); {
+	case n < 3:
+		return g.v()
+	case n < 5:
+		return fmt.Sprint(g.r.IntN(7))
+	case n < 7 && depth < 2:
+		return fmt.Sprintf("(%s %s %s)", g.expr(depth+1), []string{"+", "-", "*"}[g.r.IntN(3)], g.expr(depth+1))
+	case n < 9 && g.helpers > 0 && depth < 2:
+		return fmt.Sprintf("h%d(t, out, %s)", g.r.IntN(g.helpers), g.expr(depth+1))
+	default:
+		return fmt.Sprintf("mix(%s, %s)", g.v(), g.expr(depth+1))
+	}
+}
+
+func (g *progGen) block(depth, n int, ret string) {
+	for range n {
+		g.stmt(depth, ret)
+	}
+}
+
+func (g *progGen) stmt(depth int, ret string) {
+	w := g.r.IntN(100)
+	if depth >= 3 && w >= 40 {
+		w = g.r.IntN(40)
+	}
+	switch {
+	case w < 12:
+		g.line("%s = %s", g.v(), g.expr(0))
+	case w < 22:
+		g.obs++
+		g.line(`_ = t.Send(out, fmt.Sprint("o%d ", a, " ", b, " ", c))`, g.obs)
+	case w < 28:
+		g.line("_ = t.Yield()")
+	case w < 32:
+		g.line("if _, _, err := t.Select(tasklet.RecvCase(in), tasklet.DefaultCase()); err != nil {")
+		g.indent++
+		g.line("return %s", ret)
+		g.indent--
+		g.line("}")
+	case w < 34:
+		g.line("_ = t.Sleep(%d)", g.r.IntN(3))
+	case w < 40:
+		g.line("%s += %d", g.v(), 1+g.r.IntN(4))
+	case w < 52:
+		g.line("if %s%%%d == %d {", g.expr(0), 2+g.r.IntN(3), g.r.IntN(2))
+		g.indent++
+		g.block(depth+1, 1+g.r.IntN(3), ret)
+		g.indent--
+		if g.r.IntN(2) == 0 {
+			g.line("} else {")
+			g.indent++
+			g.block(depth+1, 1+g.r.IntN(3), ret)
+			g.indent--
+		}
+		g.line("}")
+	case w < 64:
+		g.loops++
+		label := fmt.Sprintf("l%d", g.loops)
+		i := fmt.Sprintf("i%d", g.loops)
+		labelled := g.r.IntN(3) == 0 && len(g.labels) > 0
+		g.line("%s:", label)
+		switch g.r.IntN(3) {
+		case 0:
+			g.line("for %s := 0; %s < %d; %s++ {", i, i, 1+g.r.IntN(3), i)
+		case 1:
+			g.line("for %s := range %d {", i, 1+g.r.IntN(3))
+		default:
+			g.line("for _, %s := range []int{%d, %d} {", i, g.r.IntN(9), g.r.IntN(9))
+		}
+		g.indent++
+		g.line("%s += %s", g.v(), i)
+		g.labels = append(g.labels, label)
+		g.block(depth+1, 1+g.r.IntN(3), ret)
+		if g.r.IntN(3) == 0 {
+			target := ""
+			if labelled {
+				target = " " + g.labels[g.r.IntN(len(g.labels))]
+			}
+			g.line("if %s > %d {", g.v(), g.r.IntN(20))
+			g.indent++
+			g.line("%s%s", []string{"break", "continue"}[g.r.IntN(2)], target)
+			g.indent--
+			g.line("}")
+		}
+		g.block(depth+1, g.r.IntN(2), ret)
+		g.labels = g.labels[:len(g.labels)-1]
+		g.indent--
+		g.line("}")
+		g.line("goto_%s:", label) // replaced below: a label must be used
+	case w < 72:
+		g.line("switch %s %% 3 {", g.v())
+		for k := range 2 {
+			g.line("case %d:", k)
+			g.indent++
+			g.block(depth+1, 1+g.r.IntN(2), ret)
+			g.indent--
+		}
+		g.line("default:")
+		g.indent++
+		g.block(depth+1, 1, ret)
+		g.indent--
+		g.line("}")
+	case w < 78:
+		g.line("if %s > %d {", g.v(), 10+g.r.IntN(40))
+		g.indent++
+		g.line("return %s", ret)
+		g.indent--
+		g.line("}")
+	case w < 84:
+		g.line("{")
+		g.indent++
+		g.line("%s := %s + 1 // shadows", g.v(), g.expr(0))
+		g.line("a, b, c := a, b, c")
+		g.block(depth+1, 1+g.r.IntN(2), ret)
+		g.line("_, _, _ = a, b, c")
+		g.indent--
+		g.line("}")
+	default:
+		if g.helpers > 0 {
+			g.line("%s = %s + h%d(t, out, %s)", g.v(), g.v(), g.r.IntN(g.helpers), g.expr(1))
+		} else {
+			g.line("_ = t.Yield()")
+		}
+	}
+}
+
+// program writes nh helpers and np tasklets.
+func (g *progGen) program(nh, np int) string {
+	g.line("package prop")
+	g.line("")
+	g.line(`import (`)
+	g.line(`	"fmt"`)
+	g.line(``)
+	g.line(`	"github.com/stackless-go/stackless/channel"`)
+	g.line(`	"github.com/stackless-go/stackless/tasklet"`)
+	g.line(`)`)
+	g.line("")
+	g.line("func mix(x, y int) int { return (x*31 + y) %% 1000 }")
+	for h := range nh {
+		g.line("")
+		g.line("func h%d(t *tasklet.Flow, out channel.ID, x int) int {", h)
+		g.indent++
+		g.line("in := channel.ID(0)")
+		g.line("_ = in")
+		g.line("a, b, c := x, %d, %d", g.r.IntN(5), g.r.IntN(5))
+		g.block(0, 2+g.r.IntN(4), "a + b + c")
+		g.line("return a + b + c")
+		g.indent--
+		g.line("}")
+		g.helpers++
+	}
+	for p := range np {
+		g.line("")
+		g.line("//stackless:tasklet kind=prop.p%d version=1", p)
+		g.line("func P%d(t *tasklet.Flow, in, out channel.ID) error {", p)
+		g.indent++
+		g.line("a, b, c := %d, %d, %d", g.r.IntN(5), g.r.IntN(5), g.r.IntN(5))
+		g.block(0, 3+g.r.IntN(6), "nil")
+		g.line(`return t.Send(out, fmt.Sprint("end ", a, " ", b, " ", c))`)
+		g.indent--
+		g.line("}")
+	}
+	src := g.b.String()
+	// Labels nobody jumps to do not compile: drop them with their markers.
+	var out []string
+	for _, l := range strings.Split(src, "\n") {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "goto_") {
+			continue
+		}
+		if strings.HasSuffix(t, ":") && strings.HasPrefix(t, "l") && !strings.Contains(src, " "+strings.TrimSuffix(t, ":")+"\n") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+const propMain = `package prop
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// Run runs every program lowered, unlowered and restored after every
+// switch, and returns the names of those whose traces differ.
+func Run() ([]string, int) {
+	var bad []string
+	obs := 0
+	for i, p := range progs {
+		want := run(p, 1)
+		obs += len(want)
+		for m := 0; m < 3; m += 2 {
+			if got := run(p, m); fmt.Sprint(got) != fmt.Sprint(want) {
+				bad = append(bad, fmt.Sprintf("P%d mode %d:\n got %v\nwant %v", i, m, got, want))
+			}
+		}
+	}
+	return bad, obs
+}
+
+type prog struct {
+	lowered func(in, out channel.ID) tasklet.Behavior
+	flow    func(t *tasklet.Flow, in, out channel.ID) error
+}
+
+func run(p prog, mode int) []string {
+	var trace []string
+	opts := []scheduler.Option{scheduler.WithErrorHandler(func(err error) { trace = append(trace, "failure: "+err.Error()) })}
+	s := scheduler.New(opts...)
+	in, out := s.NewChannel(1), s.NewChannel(1<<14)
+	if mode == 1 {
+		s.Spawn(tasklet.Goroutine(func(t *tasklet.Flow) error { return p.flow(t, in, out) }))
+	} else {
+		s.Spawn(p.lowered(in, out))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var err error
+	if mode == 2 {
+		for steps := 0; s.Len() > 0 && steps < 1e6; steps++ {
+			if _, err = s.RunBudget(ctx, 1, scheduler.Total|scheduler.Soft); err != nil {
+				break
+			}
+			blob, err := pickle.Default.DumpWorld(s.World())
+			if err != nil {
+				return append(trace, "dump: "+err.Error())
+			}
+			w, err := pickle.Default.LoadWorld(blob)
+			if err != nil {
+				return append(trace, "load: "+err.Error())
+			}
+			if s, err = scheduler.Restore(w, opts...); err != nil {
+				return append(trace, "restore: "+err.Error())
+			}
+		}
+	} else {
+		err = s.Run(ctx)
+	}
+	for _, c := range s.World().Channels {
+		if c.ID == out {
+			for _, v := range c.Buffer {
+				trace = append(trace, fmt.Sprint(v))
+			}
+		}
+	}
+	return append(trace, fmt.Sprint("run: ", err))
+}
+`
+
+// TestRandomFlows generates random flows, lowers them, and checks that
+// every one gives the same trace lowered, unlowered, and restored after
+// every switch. The programs are built and run in a package under
+// testdata that the test removes again.
+func TestRandomFlows(t *testing.T) {
+	dir, err := os.MkdirTemp("testdata", "prop-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	const seeds, perSeed = 8, 5
+	var progs []string
+	for seed := range uint64(seeds) {
+		g := &progGen{r: rand.New(rand.NewPCG(seed, 42))}
+		src := g.program(3, perSeed)
+		src = strings.Replace(src, "package prop", "package prop\n\n// seed "+fmt.Sprint(seed), 1)
+		// Each seed is its own file, so names are suffixed by seed.
+		src = renameAll(src, seed)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("p%d.go", seed)), []byte(src), 0o644))
+		for p := range perSeed {
+			name := fmt.Sprintf("P%d_%d", p, seed)
+			progs = append(progs, fmt.Sprintf("{func(in, out channel.ID) tasklet.Behavior { return New%s(in, out) }, %s},", name, name))
+		}
+	}
+	main := propMain + "\nvar progs = []prog{\n" + strings.Join(progs, "\n") + "\n}\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "run.go"), []byte(main), 0o644))
+	abs, err := filepath.Abs(dir)
+	require.NoError(t, err)
+	files, err := gen.Generate(abs, ".")
+	require.NoError(t, err)
+	_, err = gen.Write(files)
+	require.NoError(t, err)
+	test := "package prop\n\nimport \"testing\"\n\nfunc TestProp(t *testing.T) {\n\tbad, obs := Run()\n\tfor _, b := range bad {\n\t\tt.Error(b)\n\t}\n\tif obs < 50 {\n\t\tt.Errorf(\"only %d observations\", obs)\n\t}\n}\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "prop_test.go"), []byte(test), 0o644))
+	cmd := exec.Command("go", "test", "-count=1", ".")
+	cmd.Dir = abs
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+}
+
+// renameAll suffixes the package-level names of one seed's file.
+func renameAll(src string, seed uint64) string {
+	r := strings.NewReplacer()
+	var pairs []string
+	for _, n := range []string{"P0", "P1", "P2", "P3", "P4", "h0", "h1", "h2"} {
+		pairs = append(pairs, n+"(", fmt.Sprintf("%s_%d(", n, seed))
+	}
+	pairs = append(pairs, "func mix(", fmt.Sprintf("func mix%d(", seed), "mix(", fmt.Sprintf("mix%d(", seed), "kind=prop.p", fmt.Sprintf("kind=prop.s%d.p", seed))
+	r = strings.NewReplacer(pairs...)
+	return r.Replace(src)
+}
