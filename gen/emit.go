@@ -118,11 +118,12 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		}
 		body.WriteString(doc)
 		fmt.Fprintf(&body, "type %s struct {\n\tPC int\n", fn.typ)
-		for _, f := range l.fieldList() {
-			fmt.Fprintf(&body, "\t%s %s\n", f.name, f.typ)
-		}
+		fn.fieldsOut = l.fieldList()
 		for _, c := range fn.callees {
-			fmt.Fprintf(&body, "\t%s %s\n", fn.sub[c], c.typ)
+			fn.fieldsOut = append(fn.fieldsOut, fieldDecl{fn.sub[c], c.typ})
+		}
+		for _, f := range fn.fieldsOut {
+			fmt.Fprintf(&body, "\t%s %s\n", f.name, f.typ)
 		}
 		body.WriteString("}\n\n")
 		if fn.marked {
@@ -147,6 +148,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 	var out strings.Builder
 	out.WriteString(Header)
 	fmt.Fprintf(&out, "// Source: %s\n\n", base)
+	out.WriteString(layoutsHere + "\n\n")
 	fmt.Fprintf(&out, "package %s\n\n", g.pkg.Name)
 	var imps []string
 	for k := range q.imps {

@@ -3,6 +3,7 @@ package gen_test
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,4 +66,59 @@ func TestGeneratedFilesAreFresh(t *testing.T) {
 			assert.Equal(t, string(f.Content), string(old), "%s is stale: run go generate ./...", f.Path)
 		}
 	}
+}
+
+// A layout change under the same version= is refused with what changed; a
+// raised version is accepted; a lowered one is refused.
+func TestVersionCheck(t *testing.T) {
+	dir, err := os.MkdirTemp("testdata", "prop-version-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	abs, err := filepath.Abs(dir)
+	require.NoError(t, err)
+	src := func(version int, body string) {
+		code := fmt.Sprintf(`package v
+
+import "github.com/stackless-go/stackless/tasklet"
+
+//stackless:tasklet kind=v.counter version=%d
+func Counter(t *tasklet.Flow, n int) error {
+	count := 0
+	for count < n {
+%s
+		count++
+	}
+	return nil
+}
+`, version, body)
+		require.NoError(t, os.WriteFile(filepath.Join(abs, "v.go"), []byte(code), 0o644))
+	}
+	generate := func() error {
+		files, err := gen.Generate(abs, ".")
+		if err == nil {
+			_, err = gen.Write(files)
+		}
+		return err
+	}
+	src(1, "\t\t_ = t.Yield()")
+	require.NoError(t, generate())
+
+	src(1, "\t\t_ = t.Yield()\n\t\tlast := count\n\t\t_ = t.Sleep(1)\n\t\t_ = last")
+	err = generate()
+	require.ErrorIs(t, err, gen.ErrRefused)
+	assert.Contains(t, err.Error(), `the layout of kind "v.counter" changed but its version is still 1`)
+	assert.Contains(t, err.Error(), "point 2 (t.Sleep) is new")
+	assert.Contains(t, err.Error(), "field Last int is new")
+	assert.Contains(t, err.Error(), "raise to version=2")
+
+	src(1, "\t\t_ = t.Yield()") // undone: the same layout again
+	require.NoError(t, generate())
+
+	src(2, "\t\t_ = t.Sleep(1)\n\t\t_ = t.Yield()")
+	require.NoError(t, generate(), "a raised version may change the layout")
+
+	src(1, "\t\t_ = t.Sleep(1)\n\t\t_ = t.Yield()")
+	err = generate()
+	require.ErrorIs(t, err, gen.ErrRefused)
+	assert.Contains(t, err.Error(), "went from version 2 down to 1")
 }

@@ -78,9 +78,15 @@ func Generate(dir string, patterns ...string) ([]File, error) {
 	}
 	overlay := map[string][]byte{}
 	old := map[string]bool{}
+	oldLayouts := map[string][]layoutRec{}
 	for _, p := range list {
 		for _, f := range p.GoFiles {
 			if strings.HasSuffix(f, Suffix) {
+				recs, err := readLayouts(f)
+				if err != nil {
+					return nil, err
+				}
+				oldLayouts[f] = recs
 				overlay[f] = []byte("package " + p.Name + "\n")
 				old[f] = true
 			}
@@ -112,7 +118,7 @@ func Generate(dir string, patterns ...string) ([]File, error) {
 		if fatal {
 			continue
 		}
-		files, refs, err := generatePackage(p)
+		files, refs, err := generatePackage(p, oldLayouts)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +229,7 @@ func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {
 	g.refusals = append(g.refusals, Refusal{Pos: g.fset.Position(pos), Construct: construct, Point: point, Fix: fix})
 }
 
-func generatePackage(p *packages.Package) ([]File, []Refusal, error) {
+func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]File, []Refusal, error) {
 	g := &pkgGen{pkg: p, fset: p.Fset, info: p.TypesInfo, flows: map[*types.Func]*flowFn{}}
 	tp := findImport(p.Types, taskletPath)
 	if tp == nil {
@@ -284,6 +290,16 @@ func generatePackage(p *packages.Package) ([]File, []Refusal, error) {
 			return nil, g.refusals, nil
 		}
 		files = append(files, File{Path: strings.TrimSuffix(name, ".go") + Suffix, Content: src})
+	}
+	// Every frame is lowered now: record the layouts and check them
+	// against the ones the files held before.
+	for i, name := range names {
+		recs := g.layouts(byFile[name])
+		g.checkLayouts(byFile[name], recs, oldLayouts[files[i].Path])
+		files[i].Content = []byte(strings.Replace(string(files[i].Content), layoutsHere, layoutComment(recs), 1))
+	}
+	if len(g.refusals) > 0 {
+		return nil, g.refusals, nil
 	}
 	return files, g.refusals, nil
 }
