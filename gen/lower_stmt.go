@@ -1,0 +1,396 @@
+package gen
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"strings"
+)
+
+// The lowering of compound statements that hold suspension points: each
+// re-enters the branch, loop body or case that holds the resume point
+// without evaluating its condition, tag or range expression again.
+
+func (l *lowerer) ifStmt(s *ast.IfStmt, decls *[]decl) ([]line, string) {
+	if s.Init != nil {
+		return l.wrap(s.Pos(), nil, s.Init, &ast.IfStmt{If: s.If, Cond: s.Cond, Body: s.Body, Else: s.Else})
+	}
+	if l.hasPoint(s.Cond) {
+		c := l.temp()
+		pre := []decl{{c, l.typeString(l.g.info.TypeOf(s.Cond))}}
+		cid := &ast.Ident{Name: c, NamePos: s.Cond.Pos()}
+		return l.wrap(s.Pos(), pre, &ast.AssignStmt{Lhs: []ast.Expr{cid}, Tok: token.ASSIGN, TokPos: s.Cond.Pos(), Rhs: []ast.Expr{s.Cond}},
+			&ast.IfStmt{If: s.If, Cond: &ast.Ident{Name: c, NamePos: s.Cond.Pos()}, Body: s.Body, Else: s.Else})
+	}
+	entry := l.label()
+	lo := l.n + 1
+	then := l.block(s.Body.List, nil)
+	hi := l.n
+	cond := "_rs == 0 && (" + l.print(s.Cond) + ")"
+	if hi >= lo {
+		cond = rangeCond(lo, hi) + " || " + cond
+	}
+	out := []line{{text: entry + ":", pos: s.Pos()}, {text: "if " + cond + " {", pos: s.Pos()}}
+	out = append(out, then...)
+	switch e := s.Else.(type) {
+	case nil:
+		out = append(out, line{text: "}"})
+	case *ast.BlockStmt:
+		out = append(out, line{text: "} else {", pos: e.Pos()})
+		out = append(out, l.block(e.List, nil)...)
+		out = append(out, line{text: "}"})
+	default:
+		out = append(out, line{text: "} else {", pos: e.Pos()})
+		out = append(out, l.block([]ast.Stmt{e}, nil)...)
+		out = append(out, line{text: "}"})
+	}
+	return out, entry
+}
+
+func labelPrefix(label string) string {
+	if label == "" {
+		return ""
+	}
+	return label + ": "
+}
+
+func (l *lowerer) forStmt(s *ast.ForStmt, label string, decls *[]decl) ([]line, string) {
+	if s.Init != nil {
+		inner := &ast.ForStmt{For: s.For, Cond: s.Cond, Post: s.Post, Body: s.Body}
+		var st ast.Stmt = inner
+		if label != "" {
+			st = &ast.LabeledStmt{Label: &ast.Ident{Name: label, NamePos: s.Pos()}, Colon: s.Pos(), Stmt: inner}
+		}
+		return l.wrap(s.Pos(), nil, s.Init, st)
+	}
+	if s.Cond != nil && l.hasPoint(s.Cond) {
+		check := &ast.IfStmt{If: s.Cond.Pos(), Cond: s.Cond, Body: &ast.BlockStmt{Lbrace: s.Cond.Pos()},
+			Else: &ast.BlockStmt{Lbrace: s.Cond.Pos(), List: []ast.Stmt{&ast.BranchStmt{TokPos: s.Cond.Pos(), Tok: token.BREAK}}}}
+		body := &ast.BlockStmt{Lbrace: s.Body.Lbrace, List: append([]ast.Stmt{check}, s.Body.List...), Rbrace: s.Body.Rbrace}
+		return l.forStmt(&ast.ForStmt{For: s.For, Post: s.Post, Body: body}, label, decls)
+	}
+	entry := l.label()
+	head := "for "
+	switch {
+	case s.Cond == nil && s.Post == nil:
+		head = "for {"
+	case s.Post == nil:
+		head = "for _rs != 0 || (" + l.print(s.Cond) + ") {"
+	case s.Cond == nil:
+		head = "for ; ; " + l.print(s.Post) + " {"
+	default:
+		head = "for ; _rs != 0 || (" + l.print(s.Cond) + "); " + l.print(s.Post) + " {"
+	}
+	out := []line{{text: entry + ":", pos: s.Pos()}, {text: labelPrefix(label) + head, pos: s.Pos()}}
+	out = append(out, l.block(s.Body.List, nil)...)
+	return append(out, line{text: "}"}), entry
+}
+
+type fieldDecl struct{ name, typ string }
+
+func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]line, string) {
+	if l.hasPoint(s.X) {
+		t := l.temp()
+		pre := []decl{{t, l.typeString(l.g.info.TypeOf(s.X))}}
+		x := &ast.Ident{Name: t, NamePos: s.X.Pos()}
+		l.g.info.Types[x] = types.TypeAndValue{Type: l.g.info.TypeOf(s.X)}
+		inner := &ast.RangeStmt{For: s.For, Key: s.Key, Value: s.Value, TokPos: s.TokPos, Tok: s.Tok, X: x, Body: s.Body}
+		var st ast.Stmt = inner
+		if label != "" {
+			st = &ast.LabeledStmt{Label: &ast.Ident{Name: label, NamePos: s.Pos()}, Colon: s.Pos(), Stmt: inner}
+		}
+		return l.wrap(s.Pos(), pre, &ast.AssignStmt{Lhs: []ast.Expr{&ast.Ident{Name: t, NamePos: s.X.Pos()}}, Tok: token.ASSIGN, TokPos: s.X.Pos(), Rhs: []ast.Expr{s.X}}, st)
+	}
+	xt := l.g.info.TypeOf(s.X)
+	if b, ok := xt.(*types.Basic); ok && b.Info()&types.IsUntyped != 0 {
+		xt = types.Default(xt)
+	}
+	idx := l.fn.fieldName("Idx")
+	rng := l.fn.fieldName("Rng")
+	entry := l.label()
+	out := []line{{text: entry + ": {", pos: s.Pos()}}
+	var body []ast.Stmt
+	var pre []decl
+	key, val := "", ""
+	var head string
+	assignVars := func(k, v string) {
+		var ls, vs []string
+		if s.Key != nil && l.print(s.Key) != "_" {
+			ls, vs = append(ls, l.print(s.Key)), append(vs, k)
+		}
+		if s.Value != nil && l.print(s.Value) != "_" {
+			ls, vs = append(ls, l.print(s.Value)), append(vs, v)
+		}
+		if len(ls) > 0 {
+			key = strings.Join(ls, ", ") + " = " + strings.Join(vs, ", ")
+		}
+		if s.Tok == token.DEFINE {
+			var lhs []ast.Expr
+			if s.Key != nil {
+				lhs = append(lhs, s.Key)
+			}
+			if s.Value != nil {
+				lhs = append(lhs, s.Value)
+			}
+			l.hoistDefs(lhs, &pre)
+		}
+	}
+	switch u := xt.Underlying().(type) {
+	case *types.Basic:
+		if u.Info()&types.IsString != 0 {
+			next := l.fn.fieldName("Next")
+			l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int"}, fieldDecl{next, "int"}, fieldDecl{rng, l.typeString(xt)})
+			r, w := l.temp(), l.temp()
+			pre = append(pre, decl{r, "rune"}, decl{w, "int"})
+			out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
+			head = fmt.Sprintf("for ; _f.%s < len(_f.%s); _f.%s = _f.%s {", idx, rng, idx, next)
+			l.fn.usesRng = true
+			val = fmt.Sprintf("%s, %s = %s.DecodeRuneInString(string(_f.%s[_f.%s:]))\n_f.%s = _f.%s + %s", r, w, l.q.name("unicode/utf8", "utf8"), rng, idx, next, idx, w)
+			assignVars("_f."+idx, r)
+			break
+		}
+		// an integer
+		ts := l.typeString(xt)
+		l.fn.extra = append(l.fn.extra, fieldDecl{idx, ts}, fieldDecl{rng, ts})
+		out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
+		head = fmt.Sprintf("for ; _f.%s < _f.%s; _f.%s++ {", idx, rng, idx)
+		assignVars("_f."+idx, "")
+	case *types.Slice, *types.Array:
+		l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int"})
+		tv := l.g.info.Types[s.X]
+		_, isArr := u.(*types.Array)
+		if isArr && s.Value == nil && tv.Value == nil && !l.hasCall(s.X) {
+			n := u.(*types.Array).Len()
+			out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
+			head = fmt.Sprintf("for ; _f.%s < %d; _f.%s++ {", idx, n, idx)
+			assignVars("_f."+idx, "")
+			break
+		}
+		if why := saveable(xt, map[types.Type]bool{}); why != "" {
+			l.g.refuse(s.X.Pos(), "a range over a value that must be saved across a suspension, but "+why, "", "range over a slice of saveable values")
+		}
+		l.fn.extra = append(l.fn.extra, fieldDecl{rng, l.typeString(xt)})
+		out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
+		head = fmt.Sprintf("for ; _f.%s < len(_f.%s); _f.%s++ {", idx, rng, idx)
+		assignVars("_f."+idx, fmt.Sprintf("_f.%s[_f.%s]", rng, idx))
+	default:
+		l.g.refuse(s.Pos(), "a range over "+xt.String()+" with a suspension inside", "", "range over a slice, an array, a string or an integer")
+		return nil, "_L0"
+	}
+	out = append(out, line{text: labelPrefix(label) + head, pos: s.Pos()})
+	// The first statements of each iteration set the loop variables; the
+	// body's dispatch jumps over them when resuming.
+	var rawLines []line
+	if val != "" {
+		for _, t := range strings.Split(val, "\n") {
+			rawLines = append(rawLines, line{text: t})
+		}
+	}
+	if key != "" {
+		rawLines = append(rawLines, line{text: key})
+	}
+	_ = body
+	out = append(out, l.blockWithRaw(s.Body.List, pre, rawLines)...)
+	out = append(out, line{text: "}"}, line{text: "}"})
+	return out, entry
+}
+
+// blockWithRaw is block with lines that run first on a fresh entry.
+func (l *lowerer) blockWithRaw(list []ast.Stmt, pre []decl, raw []line) []line {
+	inner := l.block(list, pre)
+	// block puts declarations and the dispatch first; the raw lines go
+	// right after them, so a resume skips them.
+	n := 2 * len(pre)
+	for i := n; i < len(inner); i++ {
+		if strings.HasPrefix(inner[i].text, "var ") || strings.HasPrefix(inner[i].text, "_ = ") {
+			n = i + 1
+			continue
+		}
+		break
+	}
+	for n+2 < len(inner) && strings.HasPrefix(inner[n].text, "if _rs ") && strings.HasPrefix(inner[n+1].text, "goto ") {
+		n += 3
+	}
+	out := append([]line(nil), inner[:n]...)
+	out = append(out, raw...)
+	return append(out, inner[n:]...)
+}
+
+func (l *lowerer) hasCall(e ast.Expr) bool {
+	var cs []*ast.CallExpr
+	l.calls(e, &cs)
+	return len(cs) > 0
+}
+
+func (l *lowerer) switchStmt(s *ast.SwitchStmt, label string, decls *[]decl) ([]line, string) {
+	for _, c := range s.Body.List {
+		for _, e := range c.(*ast.CaseClause).List {
+			if l.hasPoint(e) {
+				return nil, "_L0" // refused by checkPointPlace
+			}
+		}
+	}
+	var pre []decl
+	var stmts []ast.Stmt
+	if s.Init != nil {
+		stmts = append(stmts, s.Init)
+	}
+	tag := ""
+	if s.Tag != nil {
+		tag = l.temp()
+		pre = append(pre, decl{tag, l.typeString(l.g.info.TypeOf(s.Tag))})
+		if l.hasPoint(s.Tag) {
+			stmts = append(stmts, &ast.AssignStmt{Lhs: []ast.Expr{&ast.Ident{Name: tag, NamePos: s.Tag.Pos()}}, Tok: token.ASSIGN, TokPos: s.Tag.Pos(), Rhs: []ast.Expr{s.Tag}})
+		}
+	}
+	entry := l.label()
+	var out []line
+	if s.Tag != nil && !l.hasPoint(s.Tag) {
+		out = append(out, line{text: "if _rs == 0 {", pos: s.Tag.Pos()}, line{text: fmt.Sprintf("%s = %s", tag, l.print(s.Tag))}, line{text: "}"})
+	}
+	out = append(out, line{text: labelPrefix(label) + "switch {", pos: s.Pos()})
+	for _, c := range s.Body.List {
+		cc := c.(*ast.CaseClause)
+		lo := l.n + 1
+		body := l.block(cc.Body, nil)
+		hi := l.n
+		var conds []string
+		for _, e := range cc.List {
+			if tag != "" {
+				conds = append(conds, tag+" == "+l.print(e))
+			} else {
+				conds = append(conds, "("+l.print(e)+")")
+			}
+		}
+		if cc.List == nil {
+			out = append(out, line{text: "default:", pos: cc.Pos()})
+		} else {
+			cond := "_rs == 0 && (" + strings.Join(conds, " || ") + ")"
+			if hi >= lo {
+				cond = rangeCond(lo, hi) + " || " + cond
+			}
+			out = append(out, line{text: "case " + cond + ":", pos: cc.Pos()})
+		}
+		out = append(out, body...)
+	}
+	out = append(out, line{text: "}"})
+	if len(stmts) == 0 && len(pre) == 0 {
+		return append([]line{{text: entry + ":"}}, out...), entry
+	}
+	// The switch proper goes in a block with the init and the tag.
+	lines, e := l.wrapLines(s.Pos(), pre, stmts, out)
+	return lines, e
+}
+
+// wrapLines lowers stmts as the start of a new block whose last
+// statement is the already lowered tail (which holds points after them).
+func (l *lowerer) wrapLines(pos token.Pos, pre []decl, stmts []ast.Stmt, tail []line) ([]line, string) {
+	// The tail was lowered first (its points have the higher numbers only
+	// if stmts hold none); renumbering is not needed when stmts hold no
+	// points, which is the common case; otherwise refuse rather than guess.
+	for _, s := range stmts {
+		if l.hasPoint(s) {
+			l.g.refuse(s.Pos(), "a suspension in a switch's init statement or tag", "", "evaluate it in its own statement before the switch")
+		}
+	}
+	entry := l.label()
+	out := []line{{text: entry + ": {", pos: pos}}
+	var decls []decl
+	decls = append(decls, pre...)
+	var body []line
+	for _, s := range stmts {
+		// the init runs on a fresh entry only
+		body = append(body, line{text: "if _rs == 0 {"})
+		body = append(body, l.plain(s, &decls)...)
+		body = append(body, line{text: "}"})
+	}
+	for _, d := range decls {
+		out = append(out, line{text: "var " + d.name + " " + d.typ}, line{text: "_ = " + d.name})
+	}
+	out = append(out, body...)
+	out = append(out, tail...)
+	return append(out, line{text: "}"}), entry
+}
+
+func (l *lowerer) typeSwitchStmt(s *ast.TypeSwitchStmt, label string, decls *[]decl) ([]line, string) {
+	var x ast.Expr
+	var bound *ast.Ident
+	switch a := s.Assign.(type) {
+	case *ast.AssignStmt:
+		bound = a.Lhs[0].(*ast.Ident)
+		x = a.Rhs[0].(*ast.TypeAssertExpr).X
+	case *ast.ExprStmt:
+		x = a.X.(*ast.TypeAssertExpr).X
+	}
+	if l.hasPoint(x) {
+		l.g.refuse(x.Pos(), "a suspension in a type switch's expression", "", "evaluate it in its own statement before the switch")
+		return nil, "_L0"
+	}
+	xv, which := l.temp(), l.temp()
+	pre := []decl{{xv, l.typeString(l.g.info.TypeOf(x))}, {which, "int"}}
+	var stmts []ast.Stmt
+	if s.Init != nil {
+		stmts = append(stmts, s.Init)
+	}
+	var out []line
+	out = append(out, line{text: "if _rs == 0 {", pos: s.Pos()}, line{text: fmt.Sprintf("%s = %s", xv, l.print(x))}, line{text: "switch " + xv + ".(type) {"})
+	for i, c := range s.Body.List {
+		cc := c.(*ast.CaseClause)
+		if cc.List == nil {
+			out = append(out, line{text: "default:"})
+		} else {
+			var ts []string
+			for _, e := range cc.List {
+				ts = append(ts, l.print(e))
+			}
+			out = append(out, line{text: "case " + strings.Join(ts, ", ") + ":"})
+		}
+		out = append(out, line{text: fmt.Sprintf("%s = %d", which, i+1)})
+	}
+	out = append(out, line{text: "}"}, line{text: "}"})
+	out = append(out, line{text: labelPrefix(label) + "switch {"})
+	for i, c := range s.Body.List {
+		cc := c.(*ast.CaseClause)
+		var cpre []decl
+		var raw []line
+		if bound != nil {
+			if obj, ok := l.g.info.Implicits[cc].(*types.Var); ok {
+				name := ""
+				if loc := l.fn.vars[obj]; loc != nil {
+					name = loc.name
+				}
+				if name != "" {
+					if !strings.HasPrefix(name, "_f.") {
+						cpre = append(cpre, decl{name, l.typeString(obj.Type())})
+					}
+					if len(cc.List) == 1 && !isNilIdent(cc.List[0]) {
+						raw = append(raw, line{text: fmt.Sprintf("%s = %s.(%s)", name, xv, l.print(cc.List[0]))})
+					} else {
+						raw = append(raw, line{text: fmt.Sprintf("%s = %s", name, xv)})
+					}
+				}
+			}
+		}
+		lo := l.n + 1
+		body := l.blockWithRaw(cc.Body, cpre, raw)
+		hi := l.n
+		if cc.List == nil {
+			out = append(out, line{text: "default:", pos: cc.Pos()})
+		} else {
+			cond := fmt.Sprintf("_rs == 0 && %s == %d", which, i+1)
+			if hi >= lo {
+				cond = rangeCond(lo, hi) + " || " + cond
+			}
+			out = append(out, line{text: "case " + cond + ":", pos: cc.Pos()})
+		}
+		out = append(out, body...)
+	}
+	out = append(out, line{text: "}"})
+	return l.wrapLines(s.Pos(), pre, stmts, out)
+}
+
+func isNilIdent(e ast.Expr) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == "nil"
+}
