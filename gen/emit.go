@@ -122,13 +122,19 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		for _, c := range fn.callees {
 			fn.fieldsOut = append(fn.fieldsOut, fieldDecl{fn.sub[c], c.typ})
 		}
+		fn.fieldImports = map[string]string{}
 		for _, f := range fn.fieldsOut {
 			fmt.Fprintf(&body, "\t%s %s\n", f.name, f.typ)
+			for k := range q.imps {
+				if strings.Contains(f.typ, k[0]+".") {
+					fn.fieldImports[k[0]] = k[1]
+				}
+			}
 		}
 		body.WriteString("}\n\n")
 		if fn.marked {
 			l.writeTasklet(&body, tk)
-			inits = append(inits, fmt.Sprintf("%s.MustRegister(%q, %d, (*%s)(nil))", q.name(picklePath, "pickle"), fn.kind, fn.version, fn.typ))
+			inits = append(inits, fmt.Sprintf("%s.MustRegister(%q, %d, (*%s)(nil)%s)", q.name(picklePath, "pickle"), fn.kind, fn.version, fn.typ, upgradesHere(fn.kind)))
 		}
 		if len(fn.drops) > 0 {
 			sort.Ints(fn.drops)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,6 +69,13 @@ func TestGeneratedFilesAreFresh(t *testing.T) {
 	}
 }
 
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
+}
+
 // A layout change under the same version= is refused with what changed; a
 // raised version is accepted; a lowered one is refused.
 func TestVersionCheck(t *testing.T) {
@@ -116,6 +124,20 @@ func Counter(t *tasklet.Flow, n int) error {
 
 	src(2, "\t\t_ = t.Sleep(1)\n\t\t_ = t.Yield()")
 	require.NoError(t, generate(), "a raised version may change the layout")
+	out, err := os.ReadFile(filepath.Join(abs, "v_stackless.go"))
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "type CounterTaskletV1 struct", "the old layout is kept to read old saves")
+	assert.Contains(t, string(out), "pickle.Upgrade(1, upgradeCounterV1)")
+	skeleton := filepath.Join(abs, "v_upgrade_v1.go")
+	require.FileExists(t, skeleton, "an upgrade skeleton is written")
+	require.NoError(t, os.WriteFile(skeleton, []byte(mustRead(t, skeleton)+"\n// edited.\n"), 0o644))
+	require.NoError(t, generate(), "regenerating keeps the old layout")
+	assert.Contains(t, mustRead(t, skeleton), "// edited.", "the skeleton is the user's once written")
+	assert.Contains(t, mustRead(t, filepath.Join(abs, "v_stackless.go")), "type CounterTaskletV1 struct")
+	build := exec.Command("go", "vet", ".")
+	build.Dir = abs
+	vout, err := build.CombinedOutput()
+	require.NoError(t, err, "the package with its upgrade compiles: %s", vout)
 
 	src(1, "\t\t_ = t.Sleep(1)\n\t\t_ = t.Yield()")
 	err = generate()

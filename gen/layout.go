@@ -20,11 +20,12 @@ const layoutsHere = "//stackless:layouts"
 const layoutPrefix = "//stackless:layout "
 
 type layoutRec struct {
-	Kind    string      `json:"kind"`
-	Version int         `json:"version"`
-	Frame   string      `json:"frame"`
-	Points  []string    `json:"points"`
-	Fields  [][2]string `json:"fields"`
+	Kind    string            `json:"kind"`
+	Version int               `json:"version"`
+	Frame   string            `json:"frame"`
+	Points  []string          `json:"points"`
+	Fields  [][2]string       `json:"fields"`
+	Imports map[string]string `json:"imports,omitempty"` // package name -> path, of the field types
 }
 
 // layouts are the records of the marked functions among fns: each
@@ -49,6 +50,7 @@ func (g *pkgGen) layouts(fns []*flowFn) []layoutRec {
 			for _, fd := range f.fieldsOut {
 				rec.Fields = append(rec.Fields, [2]string{fd.name, fd.typ})
 			}
+			rec.Imports = f.fieldImports
 			recs = append(recs, rec)
 			for _, c := range f.callees {
 				walk(c)
@@ -96,8 +98,14 @@ func (g *pkgGen) checkLayouts(fns []*flowFn, recs, old []layoutRec) {
 	before := map[key]layoutRec{}
 	versions := map[string]int{}
 	for _, r := range old {
-		before[key{r.Kind, r.Frame}] = r
-		versions[r.Kind] = r.Version
+		if r.Version >= versions[r.Kind] {
+			versions[r.Kind] = r.Version
+		}
+	}
+	for _, r := range old {
+		if r.Version == versions[r.Kind] {
+			before[key{r.Kind, r.Frame}] = r
+		}
 	}
 	for _, fn := range fns {
 		if !fn.marked {
@@ -132,7 +140,7 @@ func (g *pkgGen) checkLayouts(fns []*flowFn, recs, old []layoutRec) {
 		}
 		if len(changes) > 0 {
 			g.refuse(fn.decl.Name.Pos(), fmt.Sprintf("the layout of kind %q changed but its version is still %d: %s", fn.kind, fn.version, strings.Join(changes, "; ")), "",
-				fmt.Sprintf("saved %s tasklets would resume at the wrong point or with the wrong variables: raise to version=%d (and register a pickle.Upgrade from %d), or undo the change", fn.kind, fn.version+1, fn.version))
+				fmt.Sprintf("saved %s tasklets would resume at the wrong point or with the wrong variables: raise to version=%d (gen then keeps the old layout and writes an upgrade skeleton to fill in), or undo the change", fn.kind, fn.version+1))
 		}
 	}
 }

@@ -154,7 +154,7 @@ func Generate(dir string, patterns ...string) ([]File, error) {
 }
 
 // generatedName matches the type errors of code that uses what gen writes.
-var generatedName = regexp.MustCompile(`^undefined: ([nN]ew\w+|\w+(Tasklet|Frame))$`)
+var generatedName = regexp.MustCompile(`^undefined: ([nN]ew\w+|\w+(Tasklet|Frame)(V\d+)?)$`)
 
 // onlyGeneratedNames reports whether every compiler message in msg is about
 // a name gen writes.
@@ -295,8 +295,14 @@ func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]
 	// against the ones the files held before.
 	for i, name := range names {
 		recs := g.layouts(byFile[name])
-		g.checkLayouts(byFile[name], recs, oldLayouts[files[i].Path])
-		files[i].Content = []byte(strings.Replace(string(files[i].Content), layoutsHere, layoutComment(recs), 1))
+		old := oldLayouts[files[i].Path]
+		g.checkLayouts(byFile[name], recs, old)
+		content, kept, skeletons, err := g.upgrades(byFile[name], files[i].Path, string(files[i].Content), old)
+		if err != nil {
+			return nil, nil, err
+		}
+		files[i].Content = []byte(strings.Replace(content, layoutsHere, layoutComment(append(recs, kept...)), 1))
+		files = append(files, skeletons...)
 	}
 	if len(g.refusals) > 0 {
 		return nil, g.refusals, nil

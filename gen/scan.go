@@ -19,19 +19,20 @@ type flowFn struct {
 	version int
 	flowVar *types.Var
 
-	points    map[*ast.CallExpr]*point
-	callees   []*flowFn // distinct, in order of first call
-	sites     map[*flowFn][]token.Pos
-	loops     []ast.Node // every for and range statement
-	vars      map[*types.Var]*local
-	fields    map[string]bool // field names taken
-	typ       string          // the frame's type name
-	sub       map[*flowFn]string
-	layout    []layoutPoint
-	drops     []int // lines whose blocking call drops its error
-	extra     []fieldDecl
-	fieldsOut []fieldDecl // the frame's fields after PC, as written
-	usesRng   bool
+	points       map[*ast.CallExpr]*point
+	callees      []*flowFn // distinct, in order of first call
+	sites        map[*flowFn][]token.Pos
+	loops        []ast.Node // every for and range statement
+	vars         map[*types.Var]*local
+	fields       map[string]bool // field names taken
+	typ          string          // the frame's type name
+	sub          map[*flowFn]string
+	layout       []layoutPoint
+	drops        []int // lines whose blocking call drops its error
+	extra        []fieldDecl
+	fieldsOut    []fieldDecl       // the frame's fields after PC, as written
+	fieldImports map[string]string // the packages their types name
+	usesRng      bool
 }
 
 // point is a suspension point: a blocking Flow call or a call of a flow

@@ -2,8 +2,8 @@
 // Source: bench.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.pingsender","version":1,"frame":"PingSenderTasklet","points":["t.Send"],"fields":[["Ch","channel.ID"],["N","int"],["Idx","int"],["Rng","int"]]}
-//stackless:layout {"kind":"flowtest.pingreceiver","version":1,"frame":"PingReceiverTasklet","points":["t.RecvAs"],"fields":[["Ch","channel.ID"],["N","int"],["Sum","int"],["Idx","int"],["Rng","int"]]}
+//stackless:layout {"kind":"flowtest.pingsender","version":1,"frame":"PingSenderTasklet","points":["t.Send"],"fields":[["Ch","channel.ID"],["N","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.pingreceiver","version":1,"frame":"PingReceiverTasklet","points":["t.RecvAs"],"fields":[["Ch","channel.ID"],["N","int"],["Sum","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"YielderTasklet","points":["t.Yield","call of deep2","call of deep3","call of deep4"],"fields":[["N","int"],["Depth","int"],["I","int"],["Deep2","deep2Frame"],["Deep3","deep3Frame"],["Deep4","deep4Frame"]]}
 //stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"deep2Frame","points":["t.Yield"],"fields":[["X","int"]]}
 //stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"deep3Frame","points":["call of deep2"],"fields":[["X","int"],["Deep2","deep2Frame"]]}
@@ -25,12 +25,12 @@ import (
 )
 
 func init() {
-	pickle.MustRegister("flowtest.pingsender", 1, (*PingSenderTasklet)(nil))
-	pickle.MustRegister("flowtest.pingreceiver", 1, (*PingReceiverTasklet)(nil))
-	pickle.MustRegister("flowtest.yielder", 1, (*YielderTasklet)(nil))
-	pickle.MustRegister("flowtest.flat", 1, (*FlatTasklet)(nil))
+	pickle.MustRegister("flowtest.pingsender", 1, (*PingSenderTasklet)(nil) )
+	pickle.MustRegister("flowtest.pingreceiver", 1, (*PingReceiverTasklet)(nil) )
+	pickle.MustRegister("flowtest.yielder", 1, (*YielderTasklet)(nil) )
+	pickle.MustRegister("flowtest.flat", 1, (*FlatTasklet)(nil) )
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Flat", 82)
-	pickle.MustRegister("flowtest.deep", 1, (*DeepTasklet)(nil))
+	pickle.MustRegister("flowtest.deep", 1, (*DeepTasklet)(nil) )
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.frameC", 104)
 }
 

@@ -2,17 +2,17 @@
 // Source: constructs.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.feed","version":1,"frame":"FeedTasklet","points":["t.Send"],"fields":[["Ch","channel.ID"],["Vals","[]int"],["V","int"],["Idx","int"],["Rng","[]int"]]}
-//stackless:layout {"kind":"flowtest.branches","version":1,"frame":"BranchesTasklet","points":["t.Recv","t.Send","t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["N","int"],["X","int"],["W","int"],["W2","string"],["W3","pickle.Boxed[any]"]]}
-//stackless:layout {"kind":"flowtest.loops","version":1,"frame":"LoopsTasklet","points":["t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Sleep","t.Send"],"fields":[["Out","channel.ID"],["Words","[]string"],["Total","int"],["I","int"],["J","int"],["A","int"],["B","int"],["I2","int"],["W","string"],["Arr","[3]int"],["I3","int"],["V","int"],["I4","int"],["I5","int"],["R","rune"],["K","int"],["Idx","int"],["Rng","int"],["Idx2","int"],["Rng2","[]string"],["Idx3","int"],["Rng3","[3]int"],["Idx4","int"],["Idx5","int"],["Next","int"],["Rng5","string"],["Idx6","int"],["Rng6","int"]]}
-//stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"ExprsTasklet","points":["call of add","call of add","t.Send","t.Yield","call of add","t.Send","call of add","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.Select","t.Send","t.Yield","call of add","t.Send","call of add","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["X","int"],["I","int"],["V","int"],["V2","int"],["Sum","int"],["Got","[]string"],["N","int"],["Chosen","int"],["Got2","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"],["P","Point"],["S","string"],["Tmp","int"],["Tmp2","int"],["Tmp3","int"],["Tmp4","pickle.Boxed[error]"],["Idx","int"],["Rng","[]string"],["Add","addFrame"]]}
+//stackless:layout {"kind":"flowtest.feed","version":1,"frame":"FeedTasklet","points":["t.Send"],"fields":[["Ch","channel.ID"],["Vals","[]int"],["V","int"],["Idx","int"],["Rng","[]int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.branches","version":1,"frame":"BranchesTasklet","points":["t.Recv","t.Send","t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["N","int"],["X","int"],["W","int"],["W2","string"],["W3","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.loops","version":1,"frame":"LoopsTasklet","points":["t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Sleep","t.Send"],"fields":[["Out","channel.ID"],["Words","[]string"],["Total","int"],["I","int"],["J","int"],["A","int"],["B","int"],["I2","int"],["W","string"],["Arr","[3]int"],["I3","int"],["V","int"],["I4","int"],["I5","int"],["R","rune"],["K","int"],["Idx","int"],["Rng","int"],["Idx2","int"],["Rng2","[]string"],["Idx3","int"],["Rng3","[3]int"],["Idx4","int"],["Idx5","int"],["Next","int"],["Rng5","string"],["Idx6","int"],["Rng6","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"ExprsTasklet","points":["call of add","call of add","t.Send","t.Yield","call of add","t.Send","call of add","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.Select","t.Send","t.Yield","call of add","t.Send","call of add","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["X","int"],["I","int"],["V","int"],["V2","int"],["Sum","int"],["Got","[]string"],["N","int"],["Chosen","int"],["Got2","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"],["P","Point"],["S","string"],["Tmp","int"],["Tmp2","int"],["Tmp3","int"],["Tmp4","pickle.Boxed[error]"],["Idx","int"],["Rng","[]string"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"addFrame","points":["t.Yield"],"fields":[["A","int"],["B","int"]]}
-//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"NestedTasklet","points":["call of sumN","t.Send","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["Round","int"],["Total","int"],["SumN","sumNFrame"]]}
-//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"sumNFrame","points":["call of recvInt"],"fields":[["In","channel.ID"],["N","int"],["Sum","int"],["I","int"],["RecvInt","recvIntFrame"]]}
-//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"recvIntFrame","points":["t.Yield","t.RecvAs"],"fields":[["In","channel.ID"]]}
-//stackless:layout {"kind":"flowtest.errs","version":1,"frame":"ErrsTasklet","points":["t.Recv","t.Send","t.Send","t.Send","t.Send","t.Pause","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["Tough","bool"],["I","int"],["V","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"]]}
-//stackless:layout {"kind":"flowtest.dropper","version":1,"frame":"DropperTasklet","points":["t.Recv","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["V","pickle.Boxed[any]"]]}
-//stackless:layout {"kind":"flowtest.boss","version":1,"frame":"BossTasklet","points":["t.Send","t.SendErr","t.Send","t.Yield","t.Yield","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.SendErr","t.Yield","t.Send"],"fields":[["ToErrs","channel.ID"],["ToDropper","channel.ID"],["Out","channel.ID"],["Errs","tasklet.ID"],["Dropper","tasklet.ID"]]}
+//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"NestedTasklet","points":["call of sumN","t.Send","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["Round","int"],["Total","int"],["SumN","sumNFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"sumNFrame","points":["call of recvInt"],"fields":[["In","channel.ID"],["N","int"],["Sum","int"],["I","int"],["RecvInt","recvIntFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"recvIntFrame","points":["t.Yield","t.RecvAs"],"fields":[["In","channel.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.errs","version":1,"frame":"ErrsTasklet","points":["t.Recv","t.Send","t.Send","t.Send","t.Send","t.Pause","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["Tough","bool"],["I","int"],["V","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.dropper","version":1,"frame":"DropperTasklet","points":["t.Recv","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["V","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.boss","version":1,"frame":"BossTasklet","points":["t.Send","t.SendErr","t.Send","t.Yield","t.Yield","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.SendErr","t.Yield","t.Send"],"fields":[["ToErrs","channel.ID"],["ToDropper","channel.ID"],["Out","channel.ID"],["Errs","tasklet.ID"],["Dropper","tasklet.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","tasklet":"github.com/stackless-go/stackless/tasklet"}}
 
 package flowtest
 
@@ -29,21 +29,21 @@ import (
 )
 
 func init() {
-	pickle.MustRegister("flowtest.feed", 1, (*FeedTasklet)(nil))
-	pickle.MustRegister("flowtest.branches", 1, (*BranchesTasklet)(nil))
+	pickle.MustRegister("flowtest.feed", 1, (*FeedTasklet)(nil) )
+	pickle.MustRegister("flowtest.branches", 1, (*BranchesTasklet)(nil) )
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Branches", 42, 47, 50, 54, 57, 62, 66, 67, 69, 80, 81, 83, 85, 86)
-	pickle.MustRegister("flowtest.loops", 1, (*LoopsTasklet)(nil))
+	pickle.MustRegister("flowtest.loops", 1, (*LoopsTasklet)(nil) )
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Loops", 99, 104, 116, 123, 132, 135, 138, 141, 149)
-	pickle.MustRegister("flowtest.exprs", 1, (*ExprsTasklet)(nil))
+	pickle.MustRegister("flowtest.exprs", 1, (*ExprsTasklet)(nil) )
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", 162, 164, 167, 172, 173, 175, 176, 185, 190, 192, 195, 198, 200)
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 215)
-	pickle.MustRegister("flowtest.nested", 1, (*NestedTasklet)(nil))
+	pickle.MustRegister("flowtest.nested", 1, (*NestedTasklet)(nil) )
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 232)
-	pickle.MustRegister("flowtest.errs", 1, (*ErrsTasklet)(nil))
+	pickle.MustRegister("flowtest.errs", 1, (*ErrsTasklet)(nil) )
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 268, 275, 277, 280, 281)
-	pickle.MustRegister("flowtest.dropper", 1, (*DropperTasklet)(nil))
+	pickle.MustRegister("flowtest.dropper", 1, (*DropperTasklet)(nil) )
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 292, 293)
-	pickle.MustRegister("flowtest.boss", 1, (*BossTasklet)(nil))
+	pickle.MustRegister("flowtest.boss", 1, (*BossTasklet)(nil) )
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 302, 303, 304, 305, 306, 307, 308, 309, 310, 311, 312, 313, 314)
 }
 

@@ -2,7 +2,7 @@
 // Source: guard.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.guard","version":1,"frame":"GuardTasklet","points":["t.Recv","t.Send","t.Send"],"fields":[["Eyes","channel.ID"],["Out","channel.ID"],["Seen","int"],["V","pickle.Boxed[any]"]]}
+//stackless:layout {"kind":"flowtest.guard","version":1,"frame":"GuardTasklet","points":["t.Recv","t.Send","t.Send"],"fields":[["Eyes","channel.ID"],["Out","channel.ID"],["Seen","int"],["V","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 
 package flowtest
 
@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	pickle.MustRegister("flowtest.guard", 1, (*GuardTasklet)(nil))
+	pickle.MustRegister("flowtest.guard", 1, (*GuardTasklet)(nil) )
 }
 
 // GuardTasklet is the tasklet Guard (kind "flowtest.guard", version 1), lowered by
