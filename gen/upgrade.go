@@ -66,6 +66,8 @@ func (g *pkgGen) upgrades(fns []*flowFn, path, content string, old []layoutRec) 
 				skeletons = append(skeletons, g.skeleton(fn, path, v))
 			}
 		}
+		// gofmt put a space before the placeholder comment.
+		content = strings.Replace(content, " "+upgradesHere(fn.kind), strings.Join(opts, ""), 1)
 		content = strings.Replace(content, upgradesHere(fn.kind), strings.Join(opts, ""), 1)
 	}
 	if extra.Len() == 0 {

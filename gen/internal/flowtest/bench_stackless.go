@@ -25,12 +25,12 @@ import (
 )
 
 func init() {
-	pickle.MustRegister("flowtest.pingsender", 1, (*PingSenderTasklet)(nil) )
-	pickle.MustRegister("flowtest.pingreceiver", 1, (*PingReceiverTasklet)(nil) )
-	pickle.MustRegister("flowtest.yielder", 1, (*YielderTasklet)(nil) )
-	pickle.MustRegister("flowtest.flat", 1, (*FlatTasklet)(nil) )
+	pickle.MustRegister("flowtest.pingsender", 1, (*PingSenderTasklet)(nil))
+	pickle.MustRegister("flowtest.pingreceiver", 1, (*PingReceiverTasklet)(nil))
+	pickle.MustRegister("flowtest.yielder", 1, (*YielderTasklet)(nil))
+	pickle.MustRegister("flowtest.flat", 1, (*FlatTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Flat", 82)
-	pickle.MustRegister("flowtest.deep", 1, (*DeepTasklet)(nil) )
+	pickle.MustRegister("flowtest.deep", 1, (*DeepTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.frameC", 104)
 }
 

@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	pickle.MustRegister("flowtest.guard", 1, (*GuardTasklet)(nil) )
+	pickle.MustRegister("flowtest.guard", 1, (*GuardTasklet)(nil))
 }
 
 // GuardTasklet is the tasklet Guard (kind "flowtest.guard", version 1), lowered by
