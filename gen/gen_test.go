@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/format"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,6 +66,9 @@ func TestGeneratedFilesAreFresh(t *testing.T) {
 			old, err := os.ReadFile(f.Path)
 			require.NoError(t, err, "%s is missing: run go generate", f.Path)
 			assert.Equal(t, string(f.Content), string(old), "%s is stale: run go generate ./...", f.Path)
+			formatted, err := format.Source(f.Content)
+			require.NoError(t, err)
+			assert.Equal(t, string(formatted), string(f.Content), "%s is gofmt-clean", f.Path)
 		}
 	}
 }
