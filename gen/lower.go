@@ -631,7 +631,13 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 	dropped := len(lhsText) <= errIdx || lhsText[errIdx] == "_"
 	callLine := l.g.fset.Position(p.call.Pos()).Line
 	if dropped {
-		l.fn.drops = append(l.fn.drops, callLine)
+		// The unlowered mode finds the call by the line runtime.Callers
+		// reports, which for a call written on several lines may be any
+		// of them.
+		last := l.g.fset.Position(p.call.Rparen).Line
+		for ln := callLine; ln <= last; ln++ {
+			l.fn.drops = append(l.fn.drops, ln)
+		}
 		l.lines[callLine] |= 1
 	} else {
 		l.lines[callLine] |= 2

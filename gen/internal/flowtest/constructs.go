@@ -199,7 +199,20 @@ func Exprs(t *tasklet.Flow, in, out channel.ID) error {
 	p.X += add(t, p.Y, 3)
 	_ = t.Send(out, fmt.Sprint("point ", p))
 	s := strings.Repeat("ab", add(t, 1, 1))
+	lo, hi := span(t, 4)
+	_ = t.Send(out,
+		fmt.Sprint("span ", lo, " ", hi)) // a dropped error on two lines
 	return t.Send(out, "exprs done "+s)
+}
+
+// span has named results and a bare return.
+func span(t *tasklet.Flow, x int) (lo, hi int) {
+	lo = x
+	if err := t.Yield(); err != nil {
+		return
+	}
+	hi = lo * 2
+	return
 }
 
 // Order records the order of the calls mark sees.

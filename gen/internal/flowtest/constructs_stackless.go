@@ -5,8 +5,9 @@
 //stackless:layout {"kind":"flowtest.feed","version":1,"frame":"FeedTasklet","points":["t.Send"],"fields":[["Ch","channel.ID"],["Vals","[]int"],["V","int"],["Idx","int"],["Rng","[]int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.branches","version":1,"frame":"BranchesTasklet","points":["t.Recv","t.Send","t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["N","int"],["X","int"],["W","int"],["W2","string"],["W3","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.loops","version":1,"frame":"LoopsTasklet","points":["t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Sleep","t.Send"],"fields":[["Out","channel.ID"],["Words","[]string"],["Total","int"],["I","int"],["J","int"],["A","int"],["B","int"],["I2","int"],["W","string"],["Arr","[3]int"],["I3","int"],["V","int"],["I4","int"],["I5","int"],["R","rune"],["K","int"],["Idx","int"],["Rng","int"],["Idx2","int"],["Rng2","[]string"],["Idx3","int"],["Rng3","[3]int"],["Idx4","int"],["Idx5","int"],["Next","int"],["Rng5","string"],["Idx6","int"],["Rng6","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
-//stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"ExprsTasklet","points":["call of add","call of add","t.Send","t.Yield","call of add","t.Send","call of add","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.Select","t.Send","t.Yield","call of add","t.Send","call of add","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["X","int"],["I","int"],["V","int"],["V2","int"],["Sum","int"],["Got","[]string"],["N","int"],["Chosen","int"],["Got2","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"],["P","Point"],["S","string"],["Tmp","int"],["Tmp2","int"],["Tmp3","int"],["Tmp4","pickle.Boxed[error]"],["Idx","int"],["Rng","[]string"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"ExprsTasklet","points":["call of add","call of add","t.Send","t.Yield","call of add","t.Send","call of add","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.Select","t.Send","t.Yield","call of add","t.Send","call of add","call of span","t.Send","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["X","int"],["I","int"],["V","int"],["V2","int"],["Sum","int"],["Got","[]string"],["N","int"],["Chosen","int"],["Got2","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"],["P","Point"],["S","string"],["Lo","int"],["Hi","int"],["Tmp","int"],["Tmp2","int"],["Tmp3","int"],["Tmp4","pickle.Boxed[error]"],["Idx","int"],["Rng","[]string"],["Add","addFrame"],["Span","spanFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"addFrame","points":["t.Yield"],"fields":[["A","int"],["B","int"]]}
+//stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"spanFrame","points":["t.Yield"],"fields":[["X","int"],["Lo","int"],["Hi","int"]]}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"NestedTasklet","points":["call of sumN","t.Send","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["Round","int"],["Total","int"],["SumN","sumNFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"sumNFrame","points":["call of recvInt"],"fields":[["In","channel.ID"],["N","int"],["Sum","int"],["I","int"],["RecvInt","recvIntFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"recvIntFrame","points":["t.Yield","t.RecvAs"],"fields":[["In","channel.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
@@ -35,16 +36,16 @@ func init() {
 	pickle.MustRegister("flowtest.loops", 1, (*LoopsTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Loops", 99, 104, 116, 123, 132, 135, 138, 141, 149)
 	pickle.MustRegister("flowtest.exprs", 1, (*ExprsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", 162, 164, 167, 172, 173, 175, 176, 185, 190, 192, 195, 198, 200)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 215)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", 162, 164, 167, 172, 173, 175, 176, 185, 190, 192, 195, 198, 200, 203, 204)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 228)
 	pickle.MustRegister("flowtest.nested", 1, (*NestedTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 232)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 245)
 	pickle.MustRegister("flowtest.errs", 1, (*ErrsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 268, 275, 277, 280, 281)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 281, 288, 290, 293, 294)
 	pickle.MustRegister("flowtest.dropper", 1, (*DropperTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 292, 293)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 305, 306)
 	pickle.MustRegister("flowtest.boss", 1, (*BossTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 302, 303, 304, 305, 306, 307, 308, 309, 310, 311, 312, 313, 314)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 315, 316, 317, 318, 319, 320, 321, 322, 323, 324, 325, 326, 327)
 }
 
 // FeedTasklet is the tasklet Feed (kind "flowtest.feed", version 1), lowered by
@@ -804,6 +805,8 @@ type ExprsTasklet struct {
 	Err    pickle.Boxed[error]
 	P      Point
 	S      string
+	Lo     int
+	Hi     int
 	Tmp    int
 	Tmp2   int
 	Tmp3   int
@@ -811,6 +814,7 @@ type ExprsTasklet struct {
 	Idx    int
 	Rng    []string
 	Add    addFrame
+	Span   spanFrame
 }
 
 // NewExprs returns the tasklet Exprs(t, in, out), to spawn.
@@ -898,6 +902,12 @@ func (_f *ExprsTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, 
 	}
 	if _rs == 22 {
 		goto _P22
+	}
+	if _rs == 23 {
+		goto _P23
+	}
+	if _rs == 24 {
+		goto _P24
 	}
 //line constructs.go:160
 	Order = Order[:0]
@@ -1217,16 +1227,81 @@ _P21:
 //line constructs.go:201
 	_f.S = strings.Repeat("ab", _sl12)
 //line constructs.go:202
-	_f.PC = 22
-	return _t.Send(_f.Out, "exprs done "+_f.S), false, _r0
+	_f.Span = spanFrame{X: 4}
 _P22:
 	_rs = 0
+	{
+		_cop, _cdone, _c0, _c1 := _f.Span.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 22
+			return _cop, false, _r0
+		}
+		_f.Span = spanFrame{}
+		_f.Lo, _f.Hi = _c0, _c1
+	}
+//line constructs.go:203
+	_f.PC = 23
+	return _t.Send(_f.Out, fmt.Sprint("span ", _f.Lo, " ", _f.Hi)), false, _r0
+_P23:
+	_rs = 0
+//line constructs.go:205
+	_f.PC = 24
+	return _t.Send(_f.Out, "exprs done "+_f.S), false, _r0
+_P24:
+	_rs = 0
 	_sl13 = _t.Err()
-//line constructs.go:202
+//line constructs.go:205
 	return tasklet.Op{}, true, _sl13
 }
 
-//line constructs_stackless.go:1219
+//line constructs_stackless.go:1246
+
+// spanFrame is the frame of span, lowered by stackless gen from constructs.go: its
+// exported fields are the locals that live across suspension points.
+type spanFrame struct {
+	PC int
+	X  int
+	Lo int
+	Hi int
+}
+
+// step runs span to its next suspension point (done: it returned).
+//
+//line constructs.go:209
+func (_f *spanFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 int) {
+	_rs := _f.PC
+	_ = _rs
+	if _rs == 1 {
+		goto _L1
+	}
+//line constructs.go:210
+	_f.Lo = _f.X
+//line constructs.go:211
+_L1:
+	{
+		var err error
+		_ = err
+		if _rs == 1 {
+			goto _P1
+		}
+//line constructs.go:211
+		_f.PC = 1
+		return _t.Yield(), false, _r0, _r1
+	_P1:
+		_rs = 0
+		err = _t.Err()
+//line constructs.go:211
+		if err != nil {
+			return tasklet.Op{}, true, _f.Lo, _f.Hi
+		}
+	}
+//line constructs.go:214
+	_f.Hi = _f.Lo * 2
+//line constructs.go:215
+	return tasklet.Op{}, true, _f.Lo, _f.Hi
+}
+
+//line constructs_stackless.go:1293
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1238,23 +1313,23 @@ type addFrame struct {
 
 // step runs add to its next suspension point (done: it returned).
 //
-//line constructs.go:214
+//line constructs.go:227
 func (_f *addFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:215
+//line constructs.go:228
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:216
+//line constructs.go:229
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:1247
+//line constructs_stackless.go:1321
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1289,24 +1364,24 @@ func (_f *NestedTasklet) Step(t *tasklet.T) tasklet.Op {
 
 // step runs Nested to its next suspension point (done: it returned).
 //
-//line constructs.go:223
+//line constructs.go:236
 func (_f *NestedTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 3 {
 		goto _L1
 	}
-//line constructs.go:224
+//line constructs.go:237
 _L1:
 	{
 		if _rs >= 1 && _rs <= 3 {
 			goto _L2
 		}
-//line constructs.go:224
+//line constructs.go:237
 		_f.Round = 0
-//line constructs.go:224
+//line constructs.go:237
 	_L2:
-//line constructs.go:224
+//line constructs.go:237
 		for ; ; _f.Round++ {
 			var err error
 			_ = err
@@ -1319,7 +1394,7 @@ _L1:
 			if _rs == 3 {
 				goto _P3
 			}
-//line constructs.go:225
+//line constructs.go:238
 			_f.SumN = sumNFrame{In: _f.In, N: 2}
 		_P1:
 			_rs = 0
@@ -1332,34 +1407,34 @@ _L1:
 				_f.SumN = sumNFrame{}
 				_f.Total, err = _c0, _c1
 			}
-//line constructs.go:226
+//line constructs.go:239
 		_L3:
-//line constructs.go:226
+//line constructs.go:239
 			if _rs == 2 || _rs == 0 && (errors.Is(err, channel.ErrClosed)) {
 				var _sl1 error
 				_ = _sl1
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:227
+//line constructs.go:240
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("nested closed after ", _f.Round)), false, _r0
 			_P2:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:227
+//line constructs.go:240
 				return tasklet.Op{}, true, _sl1
 			}
-//line constructs.go:229
+//line constructs.go:242
 			if err != nil {
 				return tasklet.Op{}, true, err
 			}
-//line constructs.go:232
+//line constructs.go:245
 			_f.PC = 3
 			return _t.Send(_f.Out, fmt.Sprint("nested total ", _f.Total)), false, _r0
 		_P3:
 			_rs = 0
-//line constructs.go:233
+//line constructs.go:246
 			if _f.Round == 5 {
 				return tasklet.Op{}, true, errors.New("nested gives up")
 			}
@@ -1367,7 +1442,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1360
+//line constructs_stackless.go:1434
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1382,26 +1457,26 @@ type sumNFrame struct {
 
 // step runs sumN to its next suspension point (done: it returned).
 //
-//line constructs.go:240
+//line constructs.go:253
 func (_f *sumNFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line constructs.go:241
+//line constructs.go:254
 	_f.Sum = 0
-//line constructs.go:242
+//line constructs.go:255
 _L1:
 	{
 		if _rs == 1 {
 			goto _L2
 		}
-//line constructs.go:242
+//line constructs.go:255
 		_f.I = 0
-//line constructs.go:242
+//line constructs.go:255
 	_L2:
-//line constructs.go:242
+//line constructs.go:255
 		for ; _rs != 0 || (_f.I < _f.N); _f.I++ {
 			var v int
 			_ = v
@@ -1410,7 +1485,7 @@ _L1:
 			if _rs == 1 {
 				goto _P1
 			}
-//line constructs.go:243
+//line constructs.go:256
 			_f.RecvInt = recvIntFrame{In: _f.In}
 		_P1:
 			_rs = 0
@@ -1423,19 +1498,19 @@ _L1:
 				_f.RecvInt = recvIntFrame{}
 				v, err = _c0, _c1
 			}
-//line constructs.go:244
+//line constructs.go:257
 			if err != nil {
 				return tasklet.Op{}, true, _f.Sum, err
 			}
-//line constructs.go:247
+//line constructs.go:260
 			_f.Sum += v
 		}
 	}
-//line constructs.go:249
+//line constructs.go:262
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:1428
+//line constructs_stackless.go:1502
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1446,7 +1521,7 @@ type recvIntFrame struct {
 
 // step runs recvInt to its next suspension point (done: it returned).
 //
-//line constructs.go:253
+//line constructs.go:266
 func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -1460,7 +1535,7 @@ func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, 
 	if _rs == 2 {
 		goto _P2
 	}
-//line constructs.go:254
+//line constructs.go:267
 _L1:
 	{
 		var err error
@@ -1468,28 +1543,28 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line constructs.go:254
+//line constructs.go:267
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line constructs.go:254
+//line constructs.go:267
 		if err != nil {
 			return tasklet.Op{}, true, 0, err
 		}
 	}
-//line constructs.go:257
+//line constructs.go:270
 	_f.PC = 2
 	return _t.Recv(_f.In), false, _r0, _r1
 _P2:
 	_rs = 0
 	_sl1, _sl2 = tasklet.As[int](_t.Value(), _t.Err())
-//line constructs.go:257
+//line constructs.go:270
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:1482
+//line constructs_stackless.go:1556
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1525,24 +1600,24 @@ func (_f *ErrsTasklet) Step(t *tasklet.T) tasklet.Op {
 
 // step runs Errs to its next suspension point (done: it returned).
 //
-//line constructs.go:263
+//line constructs.go:276
 func (_f *ErrsTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 7 {
 		goto _L1
 	}
-//line constructs.go:264
+//line constructs.go:277
 _L1:
 	{
 		if _rs >= 1 && _rs <= 7 {
 			goto _L2
 		}
-//line constructs.go:264
+//line constructs.go:277
 		_f.I = 0
-//line constructs.go:264
+//line constructs.go:277
 	_L2:
-//line constructs.go:264
+//line constructs.go:277
 		for ; ; _f.I++ {
 			if _rs == 1 {
 				goto _P1
@@ -1553,68 +1628,68 @@ _L1:
 			if _rs >= 6 && _rs <= 7 {
 				goto _L4
 			}
-//line constructs.go:265
+//line constructs.go:278
 			_f.PC = 1
 			return _t.Recv(_f.In), false, _r0
 		_P1:
 			_rs = 0
 			_f.V.V, _f.Err.V = _t.Value(), _t.Err()
 		_L3:
-//line constructs.go:266
+//line constructs.go:279
 			switch {
-//line constructs.go:267
+//line constructs.go:280
 			case _rs == 2 || _rs == 0 && (errors.Is(_f.Err.V, tasklet.ErrKilled)):
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:268
+//line constructs.go:281
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("killed at ", _f.I, " tough ", _f.Tough)), false, _r0
 			_P2:
 				_rs = 0
-//line constructs.go:269
+//line constructs.go:282
 				if !_f.Tough {
 					return tasklet.Op{}, true, _f.Err.V
 				}
-//line constructs.go:272
+//line constructs.go:285
 			case _rs == 3 || _rs == 0 && (errors.Is(_f.Err.V, channel.ErrClosed)):
 				var _sl1 error
 				_ = _sl1
 				if _rs == 3 {
 					goto _P3
 				}
-//line constructs.go:273
+//line constructs.go:286
 				_f.PC = 3
 				return _t.Send(_f.Out, "errs: closed"), false, _r0
 			_P3:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:273
+//line constructs.go:286
 				return tasklet.Op{}, true, _sl1
-//line constructs.go:274
+//line constructs.go:287
 			case _rs == 4 || _rs == 0 && (_f.Err.V != nil):
 				if _rs == 4 {
 					goto _P4
 				}
-//line constructs.go:275
+//line constructs.go:288
 				_f.PC = 4
 				return _t.Send(_f.Out, "errs: got error "+_f.Err.V.Error()), false, _r0
 			_P4:
 				_rs = 0
-//line constructs.go:276
+//line constructs.go:289
 			default:
 				if _rs == 5 {
 					goto _P5
 				}
-//line constructs.go:277
+//line constructs.go:290
 				_f.PC = 5
 				return _t.Send(_f.Out, fmt.Sprint("errs: got ", _f.V.V)), false, _r0
 			_P5:
 				_rs = 0
 			}
-//line constructs.go:279
+//line constructs.go:292
 		_L4:
-//line constructs.go:279
+//line constructs.go:292
 			if _rs >= 6 && _rs <= 7 || _rs == 0 && (_f.I == 2) {
 				if _rs == 6 {
 					goto _P6
@@ -1622,12 +1697,12 @@ _L1:
 				if _rs == 7 {
 					goto _P7
 				}
-//line constructs.go:280
+//line constructs.go:293
 				_f.PC = 6
 				return _t.Pause(), false, _r0
 			_P6:
 				_rs = 0
-//line constructs.go:281
+//line constructs.go:294
 				_f.PC = 7
 				return _t.Send(_f.Out, "errs: resumed"), false, _r0
 			_P7:
@@ -1637,7 +1712,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1630
+//line constructs_stackless.go:1704
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1670,16 +1745,16 @@ func (_f *DropperTasklet) Step(t *tasklet.T) tasklet.Op {
 
 // step runs Dropper to its next suspension point (done: it returned).
 //
-//line constructs.go:290
+//line constructs.go:303
 func (_f *DropperTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line constructs.go:291
+//line constructs.go:304
 _L1:
-//line constructs.go:291
+//line constructs.go:304
 	for {
 		if _rs == 1 {
 			goto _P1
@@ -1687,13 +1762,13 @@ _L1:
 		if _rs == 2 {
 			goto _P2
 		}
-//line constructs.go:292
+//line constructs.go:305
 		_f.PC = 1
 		return _t.Recv(_f.In), false, _r0
 	_P1:
 		_rs = 0
 		_f.V.V = _t.Value()
-//line constructs.go:293
+//line constructs.go:306
 		_f.PC = 2
 		return _t.Send(_f.Out, fmt.Sprint("dropper got ", _f.V.V)), false, _r0
 	_P2:
@@ -1701,7 +1776,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1694
+//line constructs_stackless.go:1768
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1736,7 +1811,7 @@ func (_f *BossTasklet) Step(t *tasklet.T) tasklet.Op {
 
 // step runs Boss to its next suspension point (done: it returned).
 //
-//line constructs.go:301
+//line constructs.go:314
 func (_f *BossTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -1779,73 +1854,73 @@ func (_f *BossTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _
 	if _rs == 13 {
 		goto _P13
 	}
-//line constructs.go:302
+//line constructs.go:315
 	_f.PC = 1
 	return _t.Send(_f.ToErrs, 1), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:303
+//line constructs.go:316
 	_f.PC = 2
 	return _t.SendErr(_f.ToErrs, errors.New("bad news")), false, _r0
 _P2:
 	_rs = 0
-//line constructs.go:304
+//line constructs.go:317
 	_f.PC = 3
 	return _t.Send(_f.ToErrs, 2), false, _r0
 _P3:
 	_rs = 0
-//line constructs.go:305
+//line constructs.go:318
 	_f.PC = 4
 	return _t.Yield(), false, _r0
 _P4:
 	_rs = 0
-//line constructs.go:306
+//line constructs.go:319
 	_f.PC = 5
 	return _t.Yield(), false, _r0
 _P5:
 	_rs = 0
-//line constructs.go:307
+//line constructs.go:320
 	_f.PC = 6
 	return _t.Send(_f.Out, fmt.Sprint("insert: ", _fl.Host().Insert(_f.Errs))), false, _r0
 _P6:
 	_rs = 0
-//line constructs.go:308
+//line constructs.go:321
 	_f.PC = 7
 	return _t.Yield(), false, _r0
 _P7:
 	_rs = 0
-//line constructs.go:309
+//line constructs.go:322
 	_f.PC = 8
 	return _t.Send(_f.Out, fmt.Sprint("kill: ", _fl.Host().Kill(_f.Errs, false))), false, _r0
 _P8:
 	_rs = 0
-//line constructs.go:310
+//line constructs.go:323
 	_f.PC = 9
 	return _t.Yield(), false, _r0
 _P9:
 	_rs = 0
-//line constructs.go:311
+//line constructs.go:324
 	_f.PC = 10
 	return _t.Send(_f.ToDropper, "a"), false, _r0
 _P10:
 	_rs = 0
-//line constructs.go:312
+//line constructs.go:325
 	_f.PC = 11
 	return _t.SendErr(_f.ToDropper, errors.New("dropped")), false, _r0
 _P11:
 	_rs = 0
-//line constructs.go:313
+//line constructs.go:326
 	_f.PC = 12
 	return _t.Yield(), false, _r0
 _P12:
 	_rs = 0
-//line constructs.go:314
+//line constructs.go:327
 	_f.PC = 13
 	return _t.Send(_f.Out, fmt.Sprint("kill again: ", _fl.Host().Kill(_f.Errs, false))), false, _r0
 _P13:
 	_rs = 0
-//line constructs.go:315
+//line constructs.go:328
 	return tasklet.Op{}, true, nil
 }
 
-//line constructs_stackless.go:1841
+//line constructs_stackless.go:1915
