@@ -86,21 +86,22 @@ func Flat(t *tasklet.Flow, a, b, c, d int) error {
 // Deep holds four ints in four frames, one each, for the dump benchmark.
 //
 //stackless:tasklet kind=flowtest.deep version=1
-func Deep(t *tasklet.Flow, a, b, c, d int) error {
-	return frameA(t, a, b, c, d)
-}
-
-func frameA(t *tasklet.Flow, a, b, c, d int) error {
-	_ = frameB(t, b, c, d)
+func Deep(t *tasklet.Flow, a int) error {
+	_ = frameA(t, a+1)
 	return t.Send(channel.ID(a), 0)
 }
 
-func frameB(t *tasklet.Flow, b, c, d int) error {
-	_ = frameC(t, c, d)
-	return t.Send(channel.ID(b), 0)
+func frameA(t *tasklet.Flow, x int) error {
+	_ = frameB(t, x+1)
+	return t.Send(channel.ID(x), 0)
 }
 
-func frameC(t *tasklet.Flow, c, d int) error {
+func frameB(t *tasklet.Flow, x int) error {
+	_ = frameC(t, x+1)
+	return t.Send(channel.ID(x), 0)
+}
+
+func frameC(t *tasklet.Flow, x int) error {
 	_ = t.Yield()
-	return t.Send(channel.ID(c+d), 0)
+	return t.Send(channel.ID(x), 0)
 }

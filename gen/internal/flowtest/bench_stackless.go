@@ -9,10 +9,10 @@
 //stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"deep3Frame","points":["call of deep2"],"fields":[["X","int"],["Deep2","deep2Frame"]]}
 //stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"deep4Frame","points":["call of deep3"],"fields":[["X","int"],["Deep3","deep3Frame"]]}
 //stackless:layout {"kind":"flowtest.flat","version":1,"frame":"FlatTasklet","points":["t.Yield","t.Send"],"fields":[["A","int"],["B","int"],["C","int"],["D","int"]]}
-//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"DeepTasklet","points":["call of frameA"],"fields":[["A","int"],["B","int"],["C","int"],["D","int"],["FrameA","frameAFrame"]]}
-//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameAFrame","points":["call of frameB","t.Send"],"fields":[["A","int"],["B","int"],["C","int"],["D","int"],["FrameB","frameBFrame"]]}
-//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameBFrame","points":["call of frameC","t.Send"],"fields":[["B","int"],["C","int"],["D","int"],["FrameC","frameCFrame"]]}
-//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameCFrame","points":["t.Yield","t.Send"],"fields":[["C","int"],["D","int"]]}
+//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"DeepTasklet","points":["call of frameA","t.Send"],"fields":[["A","int"],["FrameA","frameAFrame"]]}
+//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameAFrame","points":["call of frameB","t.Send"],"fields":[["X","int"],["FrameB","frameBFrame"]]}
+//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameBFrame","points":["call of frameC","t.Send"],"fields":[["X","int"],["FrameC","frameCFrame"]]}
+//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameCFrame","points":["t.Yield","t.Send"],"fields":[["X","int"]]}
 
 package flowtest
 
@@ -31,7 +31,7 @@ func init() {
 	pickle.MustRegister("flowtest.flat", 1, (*FlatTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Flat", 82)
 	pickle.MustRegister("flowtest.deep", 1, (*DeepTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.frameC", 104)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.frameC", 105)
 }
 
 // PingSenderTasklet is the tasklet PingSender (kind "flowtest.pingsender", version 1), lowered by
@@ -530,15 +530,12 @@ _P2:
 type DeepTasklet struct {
 	PC     int
 	A      int
-	B      int
-	C      int
-	D      int
 	FrameA frameAFrame
 }
 
-// NewDeep returns the tasklet Deep(t, a, b, c, d), to spawn.
-func NewDeep(a int, b int, c int, d int) *DeepTasklet {
-	return &DeepTasklet{A: a, B: b, C: c, D: d}
+// NewDeep returns the tasklet Deep(t, a), to spawn.
+func NewDeep(a int) *DeepTasklet {
+	return &DeepTasklet{A: a}
 }
 
 // Step runs Deep to its next suspension point: nil returned exits the
@@ -566,8 +563,11 @@ func (_f *DeepTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _
 	if _rs == 1 {
 		goto _P1
 	}
+	if _rs == 2 {
+		goto _P2
+	}
 //line bench.go:90
-	_f.FrameA = frameAFrame{A: _f.A, B: _f.B, C: _f.C, D: _f.D}
+	_f.FrameA = frameAFrame{X: _f.A + 1}
 _P1:
 	_rs = 0
 	{
@@ -577,28 +577,31 @@ _P1:
 			return _cop, false, _r0
 		}
 		_f.FrameA = frameAFrame{}
-		_sl1 = _c0
+		_ = _c0
 	}
-//line bench.go:90
+//line bench.go:91
+	_f.PC = 2
+	return _t.Send(channel.ID(_f.A), 0), false, _r0
+_P2:
+	_rs = 0
+	_sl1 = _t.Err()
+//line bench.go:91
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:576
+//line bench_stackless.go:582
 
 // frameAFrame is the frame of frameA, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
 type frameAFrame struct {
 	PC     int
-	A      int
-	B      int
-	C      int
-	D      int
+	X      int
 	FrameB frameBFrame
 }
 
 // step runs frameA to its next suspension point (done: it returned).
 //
-//line bench.go:93
+//line bench.go:94
 func (_f *frameAFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -610,8 +613,8 @@ func (_f *frameAFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _
 	if _rs == 2 {
 		goto _P2
 	}
-//line bench.go:94
-	_f.FrameB = frameBFrame{B: _f.B, C: _f.C, D: _f.D}
+//line bench.go:95
+	_f.FrameB = frameBFrame{X: _f.X + 1}
 _P1:
 	_rs = 0
 	{
@@ -623,31 +626,29 @@ _P1:
 		_f.FrameB = frameBFrame{}
 		_ = _c0
 	}
-//line bench.go:95
+//line bench.go:96
 	_f.PC = 2
-	return _t.Send(channel.ID(_f.A), 0), false, _r0
+	return _t.Send(channel.ID(_f.X), 0), false, _r0
 _P2:
 	_rs = 0
 	_sl1 = _t.Err()
-//line bench.go:95
+//line bench.go:96
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:626
+//line bench_stackless.go:629
 
 // frameBFrame is the frame of frameB, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
 type frameBFrame struct {
 	PC     int
-	B      int
-	C      int
-	D      int
+	X      int
 	FrameC frameCFrame
 }
 
 // step runs frameB to its next suspension point (done: it returned).
 //
-//line bench.go:98
+//line bench.go:99
 func (_f *frameBFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -659,8 +660,8 @@ func (_f *frameBFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _
 	if _rs == 2 {
 		goto _P2
 	}
-//line bench.go:99
-	_f.FrameC = frameCFrame{C: _f.C, D: _f.D}
+//line bench.go:100
+	_f.FrameC = frameCFrame{X: _f.X + 1}
 _P1:
 	_rs = 0
 	{
@@ -672,29 +673,28 @@ _P1:
 		_f.FrameC = frameCFrame{}
 		_ = _c0
 	}
-//line bench.go:100
+//line bench.go:101
 	_f.PC = 2
-	return _t.Send(channel.ID(_f.B), 0), false, _r0
+	return _t.Send(channel.ID(_f.X), 0), false, _r0
 _P2:
 	_rs = 0
 	_sl1 = _t.Err()
-//line bench.go:100
+//line bench.go:101
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:675
+//line bench_stackless.go:676
 
 // frameCFrame is the frame of frameC, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
 type frameCFrame struct {
 	PC int
-	C  int
-	D  int
+	X  int
 }
 
 // step runs frameC to its next suspension point (done: it returned).
 //
-//line bench.go:103
+//line bench.go:104
 func (_f *frameCFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -706,18 +706,18 @@ func (_f *frameCFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _
 	if _rs == 2 {
 		goto _P2
 	}
-//line bench.go:104
+//line bench.go:105
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line bench.go:105
+//line bench.go:106
 	_f.PC = 2
-	return _t.Send(channel.ID(_f.C+_f.D), 0), false, _r0
+	return _t.Send(channel.ID(_f.X), 0), false, _r0
 _P2:
 	_rs = 0
 	_sl1 = _t.Err()
-//line bench.go:105
+//line bench.go:106
 	return tasklet.Op{}, true, _sl1
 }
 

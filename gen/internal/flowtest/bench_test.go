@@ -51,7 +51,7 @@ func BenchmarkFlowDump(b *testing.B) {
 			s := scheduler.New()
 			id := s.Spawn(flowtest.NewFlat(1, 2, 3, 4))
 			if c.name == "deep4" {
-				id = s.Spawn(flowtest.NewDeep(1, 2, 3, 4))
+				id = s.Spawn(flowtest.NewDeep(1))
 			}
 			if err := s.Tick(); err != nil {
 				b.Fatal(err)
