@@ -1,0 +1,163 @@
+package gen
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+	"sort"
+)
+
+// Liveness: which locals must be fields of the frame. A local is saved
+// when it may be used after a suspension point in its scope (textually
+// after it, or anywhere in a loop around it), unless the point's own
+// statement assigns it or the code after the point ends in a return first.
+
+// analyse decides which locals are saved (live across a suspension point)
+// and refuses those that cannot be.
+func (g *pkgGen) analyse(fn *flowFn) {
+	var pts []*point
+	for _, p := range fn.points {
+		pts = append(pts, p)
+	}
+	sort.Slice(pts, func(i, j int) bool { return pts[i].call.Pos() < pts[j].call.Pos() })
+	refs := map[*types.Var][]token.Pos{}
+	var vars []*types.Var
+	rangeVar := map[*types.Var]bool{}
+	implicit := map[*types.Var]*ast.TypeSwitchStmt{}
+	shared := map[*ast.TypeSwitchStmt]string{}
+	ast.Inspect(fn.decl, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.Ident:
+			if v, ok := g.info.Defs[n].(*types.Var); ok && !v.IsField() && v != fn.flowVar {
+				if _, seen := refs[v]; !seen {
+					vars = append(vars, v)
+					refs[v] = nil
+				}
+			}
+			if v, ok := g.info.Uses[n].(*types.Var); ok && !v.IsField() && v.Parent() != nil && v.Parent() != g.pkg.Types.Scope() && v != fn.flowVar {
+				refs[v] = append(refs[v], n.Pos())
+			}
+		case *ast.TypeSwitchStmt:
+			for _, c := range n.Body.List {
+				if v, ok := g.info.Implicits[c].(*types.Var); ok {
+					vars = append(vars, v)
+					refs[v] = nil
+					implicit[v] = n
+				}
+			}
+		case *ast.RangeStmt:
+			for _, e := range []ast.Expr{n.Key, n.Value} {
+				if id, ok := e.(*ast.Ident); ok && n.Tok == token.DEFINE {
+					if v, ok := g.info.Defs[id].(*types.Var); ok {
+						rangeVar[v] = true
+					}
+				}
+			}
+		}
+		return true
+	})
+	params := map[*types.Var]bool{}
+	for i := 1; i < fn.sig.Params().Len(); i++ {
+		params[fn.sig.Params().At(i)] = true
+	}
+	for i := 0; i < fn.sig.Results().Len(); i++ {
+		params[fn.sig.Results().At(i)] = true
+	}
+	fn.vars = map[*types.Var]*local{}
+	fn.fields = map[string]bool{"PC": true}
+	names := map[string]bool{}
+	for _, v := range vars {
+		if v.Name() == "_" {
+			continue
+		}
+		field := params[v] || g.live(fn, v, pts, refs[v], rangeVar[v])
+		l := &local{v: v, field: field}
+		if field {
+			l.fname = fn.fieldName(v.Name())
+			l.name = "_f." + l.fname
+			if isInterface(v.Type()) {
+				l.boxed = true
+				l.name += ".V"
+			}
+			if why := saveable(v.Type(), map[types.Type]bool{}); why != "" {
+				g.refuse(v.Pos(), "local "+v.Name()+" of type "+v.Type().String()+" is saved across a suspension, but "+why, g.pointAfter(fn, v, sortedPoints(fn)),
+					"keep only saveable values (numbers, strings, IDs, slices, maps, structs of exported fields, registered types) in locals that live across blocking calls")
+			}
+		} else if sw := implicit[v]; sw != nil && shared[sw] != "" {
+			l.name = shared[sw] // a type switch's clauses share its name
+		} else {
+			l.name = uniqueName(v.Name(), names)
+			if sw != nil {
+				shared[sw] = l.name
+			}
+		}
+		fn.vars[v] = l
+	}
+	g.checkAddresses(fn)
+}
+
+func (g *pkgGen) pointAfter(fn *flowFn, v *types.Var, pts []token.Pos) string {
+	for _, p := range pts {
+		if p > v.Pos() {
+			for c, pt := range fn.points {
+				if c.Pos() == p {
+					return pt.String() + " at " + g.fset.Position(p).String()
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// live reports whether v may be used after some suspension point inside
+// its scope: used textually after it, or used in a loop around it that v
+// was declared outside of (or in the header of).
+func (g *pkgGen) live(fn *flowFn, v *types.Var, pts []*point, refs []token.Pos, rangeVar bool) bool {
+	scope := v.Parent()
+	if scope == nil {
+		return true
+	}
+	for _, pt := range pts {
+		p := pt.call.Pos()
+		if p <= v.Pos() || p >= scope.End() || p < scope.Pos() || pt.assigns[v] {
+			continue
+		}
+		limit := pt.limit
+		if limit == 0 {
+			limit = scope.End()
+		}
+		for _, r := range refs {
+			if r > p && r < limit {
+				return true
+			}
+		}
+		if rangeVar {
+			continue
+		}
+		for _, l := range fn.loops {
+			if p < l.Pos() || p >= l.End() || l.End() > limit {
+				continue
+			}
+			body := loopBody(l)
+			if v.Pos() >= body.Pos() && v.Pos() < body.End() {
+				continue // declared afresh in each iteration
+			}
+			for _, r := range refs {
+				if r >= l.Pos() && r < l.End() {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func loopBody(n ast.Node) *ast.BlockStmt {
+	switch l := n.(type) {
+	case *ast.ForStmt:
+		return l.Body
+	case *ast.RangeStmt:
+		return l.Body
+	}
+	return nil
+}
