@@ -26,6 +26,7 @@ FUZZ_TARGETS ?= \
 	./pickle:FuzzInspect \
 	./pickle:FuzzStructCodec \
 	./pickle:FuzzLoadValue \
+	./pickle:FuzzBoxed \
 	./ipc:FuzzFrame \
 	./cluster:FuzzUnwrap \
 	./cluster:FuzzDecodeSnapshot

@@ -1,6 +1,7 @@
 package pickle_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -34,4 +35,29 @@ func TestBoxedKeepsDynamicTypes(t *testing.T) {
 	require.NoError(t, msgpack.Unmarshal(b, &out))
 	assert.Nil(t, out.V.V)
 	assert.NoError(t, out.Err.V)
+}
+
+// FuzzBoxed decodes untrusted bytes into Boxed fields: no panic, and what
+// decodes saves and decodes again to the same values.
+func FuzzBoxed(f *testing.F) {
+	for _, v := range []any{nil, 7, "s", []int{1, 2}, uint8(3)} {
+		b, err := msgpack.Marshal(&boxedHolder{V: pickle.Boxed[any]{V: v}, Err: pickle.Boxed[error]{V: channel.ErrClosed}})
+		require.NoError(f, err)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 1<<12 {
+			return
+		}
+		var h boxedHolder
+		if err := msgpack.Unmarshal(b, &h); err != nil {
+			return
+		}
+		again, err := msgpack.Marshal(&h)
+		require.NoError(t, err)
+		var h2 boxedHolder
+		require.NoError(t, msgpack.Unmarshal(again, &h2))
+		assert.Equal(t, h.V.V, h2.V.V)
+		assert.Equal(t, fmt.Sprint(h.Err.V), fmt.Sprint(h2.Err.V))
+	})
 }
