@@ -334,3 +334,41 @@ func init() {
 		panic(err)
 	}
 }
+
+// Timer waits with Select timeouts and Sleep, and answers with SendErr.
+//
+//stackless:tasklet kind=flowtest.timer version=1
+func Timer(t *tasklet.Flow, in, out channel.ID) error {
+	misses := 0
+	for misses < 3 {
+		chosen, v, err := t.Select(tasklet.RecvCase(in), tasklet.TimeoutCase(time.Duration(misses+1)*time.Millisecond))
+		switch {
+		case err != nil:
+			return t.Send(out, fmt.Sprint("timer: ", err, " at ", t.Now()))
+		case chosen == 1:
+			misses++
+			_ = t.Send(out, fmt.Sprint("timer: timeout ", misses, " at ", t.Now()))
+		default:
+			_ = t.Send(out, fmt.Sprintf("timer: got %T %v at %v", v, v, t.Now()))
+			if err := t.SendErr(out, fmt.Errorf("timer saw %v", v)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Ticker sends a Point after a sleep, n times.
+//
+//stackless:tasklet kind=flowtest.ticker version=1
+func Ticker(t *tasklet.Flow, out channel.ID, n int) error {
+	for i := range n {
+		if err := t.Sleep(time.Duration(i) * time.Millisecond); err != nil {
+			return err
+		}
+		if err := t.Send(out, Point{i, -i}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -14,6 +14,8 @@
 //stackless:layout {"kind":"flowtest.errs","version":1,"frame":"ErrsTasklet","points":["t.Recv","t.Send","t.Send","t.Send","t.Send","t.Pause","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["Tough","bool"],["I","int"],["V","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.dropper","version":1,"frame":"DropperTasklet","points":["t.Recv","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["V","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.boss","version":1,"frame":"BossTasklet","points":["t.Send","t.SendErr","t.Send","t.Yield","t.Yield","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.SendErr","t.Yield","t.Send"],"fields":[["ToErrs","channel.ID"],["ToDropper","channel.ID"],["Out","channel.ID"],["Errs","tasklet.ID"],["Dropper","tasklet.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","tasklet":"github.com/stackless-go/stackless/tasklet"}}
+//stackless:layout {"kind":"flowtest.timer","version":1,"frame":"TimerTasklet","points":["t.Select","t.Send","t.Send","t.Send","t.SendErr"],"fields":[["In","channel.ID"],["Out","channel.ID"],["Misses","int"],["V","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.ticker","version":1,"frame":"TickerTasklet","points":["t.Sleep","t.Send"],"fields":[["Out","channel.ID"],["N","int"],["I","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 
 package flowtest
 
@@ -46,6 +48,9 @@ func init() {
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 305, 306)
 	pickle.MustRegister("flowtest.boss", 1, (*BossTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 315, 316, 317, 318, 319, 320, 321, 322, 323, 324, 325, 326, 327)
+	pickle.MustRegister("flowtest.timer", 1, (*TimerTasklet)(nil))
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 350, 352)
+	pickle.MustRegister("flowtest.ticker", 1, (*TickerTasklet)(nil))
 }
 
 // FeedTasklet is the tasklet Feed (kind "flowtest.feed", version 1), lowered by
@@ -126,7 +131,7 @@ _L1:
 	return tasklet.Op{}, true, _fl.Close(_f.Ch)
 }
 
-//line constructs_stackless.go:118
+//line constructs_stackless.go:121
 
 // BranchesTasklet is the tasklet Branches (kind "flowtest.branches", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -452,7 +457,7 @@ _P17:
 	return tasklet.Op{}, true, _sl4
 }
 
-//line constructs_stackless.go:444
+//line constructs_stackless.go:447
 
 // LoopsTasklet is the tasklet Loops (kind "flowtest.loops", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -784,7 +789,7 @@ _P10:
 	return tasklet.Op{}, true, _sl3
 }
 
-//line constructs_stackless.go:776
+//line constructs_stackless.go:779
 
 // ExprsTasklet is the tasklet Exprs (kind "flowtest.exprs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1254,7 +1259,7 @@ _P24:
 	return tasklet.Op{}, true, _sl13
 }
 
-//line constructs_stackless.go:1246
+//line constructs_stackless.go:1249
 
 // spanFrame is the frame of span, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1301,7 +1306,7 @@ _L1:
 	return tasklet.Op{}, true, _f.Lo, _f.Hi
 }
 
-//line constructs_stackless.go:1293
+//line constructs_stackless.go:1296
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1329,7 +1334,7 @@ _P1:
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:1321
+//line constructs_stackless.go:1324
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1442,7 +1447,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1434
+//line constructs_stackless.go:1437
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1510,7 +1515,7 @@ _L1:
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:1502
+//line constructs_stackless.go:1505
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1564,7 +1569,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:1556
+//line constructs_stackless.go:1559
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1712,7 +1717,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1704
+//line constructs_stackless.go:1707
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1776,7 +1781,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1768
+//line constructs_stackless.go:1771
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1923,4 +1928,236 @@ _P13:
 	return tasklet.Op{}, true, nil
 }
 
-//line constructs_stackless.go:1915
+//line constructs_stackless.go:1918
+
+// TimerTasklet is the tasklet Timer (kind "flowtest.timer", version 1), lowered by
+// stackless gen from constructs.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type TimerTasklet struct {
+	PC     int
+	In     channel.ID
+	Out    channel.ID
+	Misses int
+	V      pickle.Boxed[any]
+	Err    pickle.Boxed[error]
+}
+
+// NewTimer returns the tasklet Timer(t, in, out), to spawn.
+func NewTimer(in channel.ID, out channel.ID) *TimerTasklet {
+	return &TimerTasklet{In: in, Out: out}
+}
+
+// Step runs Timer to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+func (_f *TimerTasklet) Step(t *tasklet.T) tasklet.Op {
+	fl := tasklet.Lowered(t)
+	op, done, err := _f.step(t, &fl)
+	if !done {
+		return op
+	}
+	if err != nil {
+		return t.Fail(err)
+	}
+	return t.Exit()
+}
+
+// step runs Timer to its next suspension point (done: it returned).
+//
+//line constructs.go:341
+func (_f *TimerTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+	_rs := _f.PC
+	_ = _rs
+	if _rs >= 1 && _rs <= 5 {
+		goto _L1
+	}
+//line constructs.go:342
+	_f.Misses = 0
+//line constructs.go:343
+_L1:
+//line constructs.go:343
+	for _rs != 0 || (_f.Misses < 3) {
+		var chosen int
+		_ = chosen
+		if _rs == 1 {
+			goto _P1
+		}
+		if _rs >= 2 && _rs <= 5 {
+			goto _L2
+		}
+//line constructs.go:344
+		_f.PC = 1
+		return _t.Select(tasklet.RecvCase(_f.In), tasklet.TimeoutCase(time.Duration(_f.Misses+1)*time.Millisecond)), false, _r0
+	_P1:
+		_rs = 0
+		chosen, _f.V.V, _f.Err.V = _t.Chosen(), _t.Value(), _t.Err()
+	_L2:
+//line constructs.go:345
+		switch {
+//line constructs.go:346
+		case _rs == 2 || _rs == 0 && (_f.Err.V != nil):
+			var _sl1 error
+			_ = _sl1
+			if _rs == 2 {
+				goto _P2
+			}
+//line constructs.go:347
+			_f.PC = 2
+			return _t.Send(_f.Out, fmt.Sprint("timer: ", _f.Err.V, " at ", _fl.Now())), false, _r0
+		_P2:
+			_rs = 0
+			_sl1 = _t.Err()
+//line constructs.go:347
+			return tasklet.Op{}, true, _sl1
+//line constructs.go:348
+		case _rs == 3 || _rs == 0 && (chosen == 1):
+			if _rs == 3 {
+				goto _P3
+			}
+//line constructs.go:349
+			_f.Misses++
+//line constructs.go:350
+			_f.PC = 3
+			return _t.Send(_f.Out, fmt.Sprint("timer: timeout ", _f.Misses, " at ", _fl.Now())), false, _r0
+		_P3:
+			_rs = 0
+//line constructs.go:351
+		default:
+			if _rs == 4 {
+				goto _P4
+			}
+			if _rs == 5 {
+				goto _L3
+			}
+//line constructs.go:352
+			_f.PC = 4
+			return _t.Send(_f.Out, fmt.Sprintf("timer: got %T %v at %v", _f.V.V, _f.V.V, _fl.Now())), false, _r0
+		_P4:
+			_rs = 0
+//line constructs.go:353
+		_L3:
+			{
+				var err error
+				_ = err
+				if _rs == 5 {
+					goto _P5
+				}
+//line constructs.go:353
+				_f.PC = 5
+				return _t.SendErr(_f.Out, fmt.Errorf("timer saw %v", _f.V.V)), false, _r0
+			_P5:
+				_rs = 0
+				err = _t.Err()
+//line constructs.go:353
+				if err != nil {
+					return tasklet.Op{}, true, err
+				}
+			}
+		}
+	}
+//line constructs.go:358
+	return tasklet.Op{}, true, nil
+}
+
+//line constructs_stackless.go:2048
+
+// TickerTasklet is the tasklet Ticker (kind "flowtest.ticker", version 1), lowered by
+// stackless gen from constructs.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type TickerTasklet struct {
+	PC  int
+	Out channel.ID
+	N   int
+	I   int
+	Idx int
+	Rng int
+}
+
+// NewTicker returns the tasklet Ticker(t, out, n), to spawn.
+func NewTicker(out channel.ID, n int) *TickerTasklet {
+	return &TickerTasklet{Out: out, N: n}
+}
+
+// Step runs Ticker to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+func (_f *TickerTasklet) Step(t *tasklet.T) tasklet.Op {
+	fl := tasklet.Lowered(t)
+	op, done, err := _f.step(t, &fl)
+	if !done {
+		return op
+	}
+	if err != nil {
+		return t.Fail(err)
+	}
+	return t.Exit()
+}
+
+// step runs Ticker to its next suspension point (done: it returned).
+//
+//line constructs.go:364
+func (_f *TickerTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+	_rs := _f.PC
+	_ = _rs
+	if _rs >= 1 && _rs <= 2 {
+		goto _L1
+	}
+//line constructs.go:365
+_L1:
+	{
+		if _rs == 0 {
+			_f.Rng = _f.N
+			_f.Idx = 0
+		}
+//line constructs.go:365
+		for ; _f.Idx < _f.Rng; _f.Idx++ {
+			if _rs == 1 {
+				goto _L2
+			}
+			if _rs == 2 {
+				goto _L3
+			}
+			_f.I = _f.Idx
+//line constructs.go:366
+		_L2:
+			{
+				var err error
+				_ = err
+				if _rs == 1 {
+					goto _P1
+				}
+//line constructs.go:366
+				_f.PC = 1
+				return _t.Sleep(time.Duration(_f.I) * time.Millisecond), false, _r0
+			_P1:
+				_rs = 0
+				err = _t.Err()
+//line constructs.go:366
+				if err != nil {
+					return tasklet.Op{}, true, err
+				}
+			}
+//line constructs.go:369
+		_L3:
+			{
+				var err2 error
+				_ = err2
+				if _rs == 2 {
+					goto _P2
+				}
+//line constructs.go:369
+				_f.PC = 2
+				return _t.Send(_f.Out, Point{_f.I, -_f.I}), false, _r0
+			_P2:
+				_rs = 0
+				err2 = _t.Err()
+//line constructs.go:369
+				if err2 != nil {
+					return tasklet.Op{}, true, err2
+				}
+			}
+		}
+	}
+//line constructs.go:373
+	return tasklet.Op{}, true, nil
+}
+
+//line constructs_stackless.go:2150

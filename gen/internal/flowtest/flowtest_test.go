@@ -72,6 +72,11 @@ var scenarios = []scenario{
 		spawn(flowtest.NewNested(in, out), func(t *tasklet.Flow) error { return flowtest.Nested(t, in, out) })
 		spawn(flowtest.NewFeed(in, vals), func(t *tasklet.Flow) error { return flowtest.Feed(t, in, vals) })
 	}},
+	{"timers", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		in := s.NewChannel(0)
+		spawn(flowtest.NewTimer(in, out), func(t *tasklet.Flow) error { return flowtest.Timer(t, in, out) })
+		spawn(flowtest.NewTicker(in, 3), func(t *tasklet.Flow) error { return flowtest.Ticker(t, in, 3) })
+	}},
 	{"errors", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		for _, tough := range []bool{false, true} {
 			toErrs, toDropper := s.NewChannel(0), s.NewChannel(0)
