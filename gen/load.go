@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"go/ast"
-	"go/parser"
 	"go/token"
 	"go/types"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -395,14 +393,3 @@ func marker(doc *ast.CommentGroup) (kind string, version int, marked bool, bad s
 	}
 	return
 }
-
-func relPath(path string) string {
-	if wd, err := os.Getwd(); err == nil {
-		if r, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(r, "..") {
-			return r
-		}
-	}
-	return path
-}
-
-var _ = parser.ParseFile

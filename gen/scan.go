@@ -455,14 +455,12 @@ func uniqueName(base string, taken map[string]bool) string {
 		base = "v" + base
 	}
 	n := base
-	for i := 2; taken[n] || reserved[n]; i++ {
+	for i := 2; taken[n]; i++ {
 		n = base + itoa(i)
 	}
 	taken[n] = true
 	return n
 }
-
-var reserved = map[string]bool{"PC": false}
 
 func itoa(i int) string {
 	const d = "0123456789"
