@@ -303,9 +303,12 @@ func TestRandomFlows(t *testing.T) {
 	dir, err := os.MkdirTemp("testdata", "prop-")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	const seeds, perSeed = 8, 5
+	seeds, perSeed := uint64(8), 5
+	if testing.Short() {
+		seeds = 2 // make test runs all 40 programs
+	}
 	var progs []string
-	for seed := range uint64(seeds) {
+	for seed := range seeds {
 		g := &progGen{r: rand.New(rand.NewPCG(seed, 42))}
 		src := g.program(3, perSeed)
 		src = strings.Replace(src, "package prop", "package prop\n\n// seed "+fmt.Sprint(seed), 1)
