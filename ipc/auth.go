@@ -1,7 +1,6 @@
 package ipc
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
@@ -14,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // The handshake runs on every new link before any msgpack is decoded. Both
@@ -82,9 +82,10 @@ func proof(secret []byte, sender, receiver uint16, receiverChallenge, senderChal
 }
 
 // handshake authenticates a link and returns the peer's node number. The
-// caller sets the connection's deadline; r reads from conn (and keeps any
-// bytes read past the handshake for the link).
-func handshake(conn net.Conn, r *bufio.Reader, self uint16, secret []byte) (uint16, error) {
+// caller sets the connection's deadline; r reads from conn (a reader that
+// reads ahead keeps the bytes past the handshake for the link).
+// heard (if not nil) is called once the peer's HELLO is in and valid.
+func handshake(conn net.Conn, r io.Reader, self uint16, secret []byte, heard func()) (uint16, error) {
 	if len(secret) < MinSecretLen {
 		return 0, fmt.Errorf("%w: this node has no cluster secret (use WithSecret)", ErrAuth)
 	}
@@ -93,22 +94,31 @@ func handshake(conn net.Conn, r *bufio.Reader, self uint16, secret []byte) (uint
 		return 0, fmt.Errorf("ipc: handshake: reading random bytes: %w", err)
 	}
 	buf := make([]byte, helloLen)
-	if err := exchange(conn, r, mine.encode(), buf); err != nil {
-		return 0, fmt.Errorf("%w: no HELLO from the peer: %w", ErrAuth, err)
-	}
-	theirs, err := parseHello(buf)
-	if err != nil {
+	var theirs hello
+	err := exchange(conn, r, mine.encode(), buf, func() (err error) {
+		if theirs, err = parseHello(buf); err != nil {
+			return err
+		}
+		if theirs.version != ProtocolVersion {
+			return fmt.Errorf("%w: the peer speaks protocol version %d, this node %d", ErrAuth, theirs.version, ProtocolVersion)
+		}
+		if theirs.node == self {
+			return fmt.Errorf("%w: the peer claims this node's own number %d", ErrAuth, self)
+		}
+		return nil
+	})
+	if errors.Is(err, ErrAuth) {
 		return 0, err
 	}
-	if theirs.version != ProtocolVersion {
-		return 0, fmt.Errorf("%w: the peer speaks protocol version %d, this node %d", ErrAuth, theirs.version, ProtocolVersion)
+	if err != nil {
+		return 0, fmt.Errorf("%w: no HELLO from the peer: %w", ErrAuth, hangUpErr(err))
 	}
-	if theirs.node == self {
-		return 0, fmt.Errorf("%w: the peer claims this node's own number %d", ErrAuth, self)
+	if heard != nil {
+		heard()
 	}
 	got := buf[:proofLen]
-	if err := exchange(conn, r, proof(secret, self, theirs.node, theirs.challenge[:], mine.challenge[:]), got); err != nil {
-		return 0, fmt.Errorf("%w: no PROOF from node %d: %w", ErrAuth, theirs.node, err)
+	if err := exchange(conn, r, proof(secret, self, theirs.node, theirs.challenge[:], mine.challenge[:]), got, nil); err != nil {
+		return 0, fmt.Errorf("%w: no PROOF from node %d: %w", ErrAuth, theirs.node, hangUpErr(err))
 	}
 	want := proof(secret, theirs.node, self, mine.challenge[:], theirs.challenge[:])
 	if !hmac.Equal(got, want) {
@@ -117,27 +127,48 @@ func handshake(conn net.Conn, r *bufio.Reader, self uint16, secret []byte) (uint
 	return theirs.node, nil
 }
 
-// exchange writes out while it reads len(in) bytes. Writing from a second
-// goroutine lets both ends send first even over a synchronous pipe; the
-// write is waited for, so no goroutine outlives the call (a failed read
-// closes conn to unblock it).
-func exchange(conn net.Conn, r io.Reader, out, in []byte) error {
+// exchange writes out while it reads len(in) bytes, and then runs check
+// (if not nil) on what it read. Writing from a second goroutine lets both
+// ends send first even over a synchronous pipe; the write is waited for,
+// so no goroutine outlives the call (a failed read or check closes conn to
+// unblock it: a peer that sent more than it should, and does not read,
+// would hold it otherwise). A check's error is returned as it is.
+func exchange(conn net.Conn, r io.Reader, out, in []byte, check func() error) error {
 	werr := make(chan error, 1)
 	go func() {
 		_, err := conn.Write(out)
 		werr <- err
 	}()
 	_, rerr := io.ReadFull(r, in)
+	if rerr == nil && check != nil {
+		if err := check(); err != nil {
+			conn.Close()
+			<-werr
+			return err
+		}
+	}
 	if rerr != nil {
 		conn.Close()
 	}
 	if err := <-werr; err != nil && rerr == nil {
 		return err
 	}
-	if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("the peer closed the connection: %w", rerr)
-	}
 	return rerr
+}
+
+// hangUp is an error that says the peer closed the connection in the
+// handshake (an end of file, or a reset), as a node does to a connection
+// over its caps of pending ones: Dial tries again.
+type hangUp struct{ error }
+
+func (h hangUp) Unwrap() error { return h.error }
+
+// hangUpErr marks err as a hang-up if it is one, in words.
+func hangUpErr(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return hangUp{fmt.Errorf("the peer closed the connection: %w", err)}
+	}
+	return err
 }
 
 // GenerateSecret writes a new random cluster secret (32 bytes, hex) to a

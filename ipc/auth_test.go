@@ -50,14 +50,14 @@ func TestAuthFailures(t *testing.T) {
 		reason string
 	}{
 		{"wrong secret", func(t *testing.T, conn net.Conn) {
-			handshake(conn, bufio.NewReader(conn), 2, other)
+			handshake(conn, bufio.NewReader(conn), 2, other, nil)
 		}, "does not know the cluster secret"},
 		{"not a stackless node", func(t *testing.T, conn net.Conn) {
 			conn.Write([]byte("GET / HTTP/1.1\r\nHost: example.com\r\n\r\nxxxxxxxxxxxxxxxxxxxxxxxxxx"))
 			io.Copy(io.Discard, conn)
 		}, "not a stackless node"},
 		{"claims this node's number", func(t *testing.T, conn net.Conn) {
-			handshake(conn, bufio.NewReader(conn), 1, testSecret)
+			handshake(conn, bufio.NewReader(conn), 1, testSecret, nil)
 		}, "claims this node's own number 1"},
 		{"another protocol version", func(t *testing.T, conn net.Conn) {
 			h := hello{version: ProtocolVersion + 1, node: 2}

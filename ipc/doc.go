@@ -31,6 +31,17 @@
 // and the peer's user is checked with SO_PEERCRED; TCP links add mutual
 // TLS 1.3 (GenerateCerts, LoadTLSConfig).
 //
+// Listeners stand up to floods. Every listener accepts through one loop
+// that no failed accept ends (out of descriptors, it pauses and tries
+// again), and connections still in their handshake are capped per
+// listener, in all and per remote address (WithMaxPending,
+// WithMaxPendingPerAddr): the oldest one that has sent nothing makes room
+// for a new one, so silent connections evict each other while a real
+// peer, whose first flight comes at once, gets in. Nothing larger than
+// the handshake's 72 bytes is allocated for a connection before its peer
+// is authenticated. Dial tries again, for a little while, when a node
+// closes the connection in the handshake.
+//
 // Then each direction is a stream of frames: a 4-byte big-endian length
 // and a msgpack body. A length over the limit (WithMaxFrame, 4 MiB by
 // default) closes the link before anything is read or allocated for it;

@@ -162,7 +162,7 @@ func rawPeer(t *testing.T, n *Node, self uint16) net.Conn {
 		errc <- err
 	}()
 	require.NoError(t, b.SetDeadline(time.Now().Add(waitTime)))
-	_, err := handshake(b, bufio.NewReader(b), self, testSecret)
+	_, err := handshake(b, bufio.NewReader(b), self, testSecret, nil)
 	require.NoError(t, err)
 	require.NoError(t, <-errc)
 	require.NoError(t, b.SetDeadline(time.Time{}))

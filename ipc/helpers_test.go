@@ -241,6 +241,13 @@ func (s *logSink) has(parts ...string) bool {
 	return slices.ContainsFunc(s.lines, func(l string) bool { return containsAll(l, parts) })
 }
 
+// all is every line so far.
+func (s *logSink) all() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.lines)
+}
+
 func containsAll(l string, parts []string) bool {
 	for _, p := range parts {
 		if !strings.Contains(l, p) {

@@ -31,7 +31,7 @@ type Node struct {
 
 	mu        sync.Mutex                // guards the fields below and the writers of links
 	links     atomic.Pointer[linkTable] // replaced under mu, read without a lock
-	listeners []net.Listener
+	listeners []*listener
 	pending   map[net.Conn]struct{} // connections still in their handshake
 	closed    bool
 	changed   chan struct{} // closed and replaced when the set of links changes
@@ -57,6 +57,10 @@ type Node struct {
 	ctl control
 
 	closedStats linkCounters // traffic of links that are gone
+
+	admission    pendingCounts // connections in their handshake, refused, failed accepts
+	refusedLog   quietLog      // "too many connections in their handshake"
+	handshakeLog quietLog      // accepted connections that failed the handshake
 }
 
 // NewNode makes scheduler s a node of a cluster and installs the node as
@@ -80,6 +84,7 @@ func NewNode(s *scheduler.Scheduler, registry *pickle.Registry, opts ...Option) 
 		pending: map[net.Conn]struct{}{}, changed: make(chan struct{}), quit: make(chan struct{}),
 		regs: map[scheduler.RemoteWait]reg{}, moving: map[tasklet.ID]*move{}, fwd: map[tasklet.ID]*forward{},
 		inherited: map[tasklet.ID]inherit{}, parked: map[tasklet.ID][]migrateReq{}, epochs: map[tasklet.ID]uint64{},
+		refusedLog: quietLog{every: 10 * time.Second}, handshakeLog: quietLog{every: time.Second},
 	}
 	n.links.Store(&linkTable{})
 	n.in.init(n)

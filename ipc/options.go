@@ -3,19 +3,33 @@ package ipc
 import (
 	"crypto/tls"
 	"log/slog"
+	"net"
+	"net/netip"
 	"time"
 )
 
 // Defaults of the options.
 const (
-	DefaultMaxFrame          = 4 << 20 // bytes in one frame body
-	DefaultHandshakeTimeout  = 5 * time.Second
+	DefaultMaxFrame = 4 << 20 // bytes in one frame body
+	// DefaultHandshakeTimeout bounds everything before a peer is
+	// authenticated: a few round trips suffice even between continents,
+	// and a connection that says nothing holds its place of the pending
+	// cap no longer than this.
+	DefaultHandshakeTimeout  = 3 * time.Second
 	DefaultKeepaliveInterval = 2 * time.Second
 	DefaultKeepaliveTimeout  = 10 * time.Second
 	// DefaultMaxQueued bounds the bytes waiting to be written to one peer;
 	// a peer that stops reading is disconnected rather than let the node's
 	// memory grow without end.
 	DefaultMaxQueued = 64 << 20
+	// DefaultMaxPending caps, per listener, the accepted connections that
+	// have not finished the handshake; it is lowered to a quarter of the
+	// process's descriptor limit (RLIMIT_NOFILE) where that is smaller, so
+	// a flood cannot take the descriptors links and files need.
+	DefaultMaxPending = 256
+	// DefaultMaxPendingPerAddr caps them per remote address (an IPv4
+	// address or an IPv6 /64), so one flooding host holds only its share.
+	DefaultMaxPendingPerAddr = 32
 )
 
 // Option configures a Node.
@@ -30,7 +44,10 @@ type config struct {
 	keepalive  time.Duration // 0: no keepalive
 	deadAfter  time.Duration
 	tls        *tls.Config
-	maxControl int // control handlers running at once
+	maxControl int                       // control handlers running at once
+	maxPending int                       // per listener, before the handshake ends; 0: the default
+	perAddr    int                       // the same per remote address
+	keyOf      func(net.Addr) netip.Addr // the address a peer is counted under (tests change it)
 }
 
 func defaults() config {
@@ -42,6 +59,8 @@ func defaults() config {
 		keepalive:  DefaultKeepaliveInterval,
 		deadAfter:  DefaultKeepaliveTimeout,
 		maxControl: 64,
+		perAddr:    DefaultMaxPendingPerAddr,
+		keyOf:      addrKey,
 	}
 }
 
@@ -83,7 +102,8 @@ func WithMaxQueued(n int) Option {
 }
 
 // WithHandshakeTimeout bounds the TLS and authentication handshake of a
-// new link (default 5 s).
+// new link (default DefaultHandshakeTimeout, 3 s): TLS, the peer check and
+// the secret handshake must all be done within it.
 func WithHandshakeTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
@@ -113,4 +133,42 @@ func WithMaxControl(n int) Option {
 			c.maxControl = n
 		}
 	}
+}
+
+// WithMaxPending caps, per listener, the accepted connections still in
+// their handshake (default DefaultMaxPending, or a quarter of the
+// descriptor limit if that is smaller); a connection over the cap is
+// closed at once, and Stats counts it in Refused. Set it well below the
+// descriptor limit (ulimit -n).
+func WithMaxPending(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxPending = n
+		}
+	}
+}
+
+// WithMaxPendingPerAddr caps, per listener, the connections still in their
+// handshake from one remote address: an IPv4 address or an IPv6 /64
+// (default DefaultMaxPendingPerAddr). Unix sockets have only the cap of
+// WithMaxPending.
+func WithMaxPendingPerAddr(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.perAddr = n
+		}
+	}
+}
+
+// pendingMax is the cap in all of a listener's pending connections: the
+// one set, or the default lowered to a quarter of the descriptor limit
+// (nofile, 0 if unknown), but at least 8.
+func (c *config) pendingMax(nofile uint64) int {
+	if c.maxPending > 0 {
+		return c.maxPending
+	}
+	if nofile > 0 && nofile/4 < DefaultMaxPending {
+		return max(int(nofile/4), 8)
+	}
+	return DefaultMaxPending
 }

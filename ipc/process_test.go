@@ -23,9 +23,15 @@ import (
 
 const childEnv = "IPC_BENCH_CHILD"
 
+// childModes maps an environment variable to the child process it turns
+// the test binary into (its value is the child's argument).
+var childModes = map[string]func(string) int{childEnv: runChild}
+
 func TestMain(m *testing.M) {
-	if sock := os.Getenv(childEnv); sock != "" {
-		os.Exit(runChild(sock))
+	for env, run := range childModes {
+		if arg := os.Getenv(env); arg != "" {
+			os.Exit(run(arg))
+		}
 	}
 	os.Exit(m.Run())
 }

@@ -13,6 +13,17 @@ type Stats struct {
 	BytesIn   uint64      // bytes received, length prefixes included
 	BytesOut  uint64      // bytes written
 	PerLink   []LinkStats // live links, by peer
+
+	// Pending is the accepted connections in their handshake now, over
+	// all listeners, and PendingPeak the most there were at once; each
+	// listener holds at most WithMaxPending of them.
+	Pending, PendingPeak int
+	// Refused counts new connections closed at once, over a cap of
+	// pending ones; Evicted pending ones closed to make room for newer
+	// ones, because they had not got past their first flight (see
+	// WithMaxPending); AcceptFailed accepts that failed (EMFILE, ...) and
+	// were tried again after a pause.
+	Refused, Evicted, AcceptFailed uint64
 }
 
 // LinkStats is one live link's traffic.
@@ -38,6 +49,8 @@ func (c *linkCounters) add(l *link) {
 // Stats reports the node's traffic. Safe from any goroutine.
 func (n *Node) Stats() Stats {
 	st := Stats{
+		Pending: int(n.admission.now.Load()), PendingPeak: int(n.admission.peak.Load()),
+		Refused: n.admission.refused.Load(), Evicted: n.admission.evicted.Load(), AcceptFailed: n.admission.failed.Load(),
 		FramesIn: n.closedStats.framesIn.Load(), FramesOut: n.closedStats.framesOut.Load(),
 		BytesIn: n.closedStats.bytesIn.Load(), BytesOut: n.closedStats.bytesOut.Load(),
 	}

@@ -2,8 +2,8 @@
 
 package ipc
 
-// The system-specific pieces of links: the peer check of unix sockets and
-// the owner of the socket folder.
+// The system-specific pieces of links: the peer check of unix sockets, the
+// owner of the socket folder, and whether a new connection has sent bytes.
 
 import (
 	"fmt"
@@ -42,4 +42,22 @@ func fileOwner(fi os.FileInfo) (uint32, bool) {
 		return 0, false
 	}
 	return st.Uid, true
+}
+
+// sentSomething reports whether bytes wait to be read on a connection
+// just accepted (SIOCINQ): a real peer sends its first flight at once, a
+// flood's connection often never, so a pending connection that has sent
+// something is evicted after the silent ones (see pendingCap).
+func sentSomething(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	raw.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+	return n > 0
 }

@@ -6,9 +6,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 )
 
@@ -25,21 +27,22 @@ const MaxSocketPath = 107
 // "tcp"/"tcp4"/"tcp6" (needs WithTLS), in the background, until ctx ends
 // or the node closes. The scheduler is held while the node listens, so an
 // idle worker waits for work instead of finishing. Links that fail the
-// handshake are closed and logged; the node keeps listening.
+// handshake are closed and logged; the node keeps listening, through
+// failed accepts too (see serve). Connections still in their handshake are
+// capped (WithMaxPending, WithMaxPendingPerAddr): when a cap is full, the
+// oldest that has sent nothing is closed to make room, or else the new one
+// at once (see pendingCap).
 func (n *Node) Listen(ctx context.Context, network, addr string) error {
-	var ln net.Listener
+	var raw net.Listener
+	var cfg *tls.Config // TLS starts only once a connection is admitted
 	var err error
 	switch network {
 	case "unix":
-		ln, err = listenUnix(ctx, addr)
+		raw, err = listenUnix(ctx, addr)
 	case "tcp", "tcp4", "tcp6":
-		var cfg *tls.Config
 		if cfg, err = n.serverTLS(); err == nil {
 			var lc net.ListenConfig
-			var raw net.Listener
-			if raw, err = lc.Listen(ctx, network, addr); err == nil {
-				ln = tls.NewListener(raw, cfg)
-			}
+			raw, err = lc.Listen(ctx, network, addr)
 		}
 	default:
 		err = fmt.Errorf("unsupported network %q (use \"unix\", or \"tcp\" with WithTLS; in-memory links use Connect)", network)
@@ -47,6 +50,7 @@ func (n *Node) Listen(ctx context.Context, network, addr string) error {
 	if err != nil {
 		return fmt.Errorf("ipc: node %d: listen on %s %s: %w", n.id, network, addr, err)
 	}
+	ln := newListener(raw)
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -55,12 +59,68 @@ func (n *Node) Listen(ctx context.Context, network, addr string) error {
 	}
 	n.listeners = append(n.listeners, ln)
 	n.mu.Unlock()
+	caps := newPendingCap(n.cfg.pendingMax(openFileLimit()), n.cfg.perAddr, &n.admission)
+	if cfg != nil { // note the ClientHellos: a connection that sent one is evicted after the silent ones
+		next := cfg.GetConfigForClient
+		cfg.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+			caps.sawHello(h.Conn)
+			if next != nil {
+				return next(h)
+			}
+			return nil, nil
+		}
+	}
 	release := n.s.Hold()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	log := n.log.With("network", network, "addr", ln.Addr().String())
 	n.wg.Add(1)
-	go n.acceptLoop(ln, network, release, stop)
-	n.log.Info("ipc: listening", "network", network, "addr", ln.Addr().String())
+	go func() {
+		defer n.wg.Done()
+		defer release()
+		defer stop()
+		serve(ln, log, func() { n.admission.failed.Add(1) }, func(conn net.Conn) { n.admit(conn, network, cfg, caps) })
+	}()
+	log.Info("ipc: listening", "max_pending", caps.max, "max_pending_per_addr", caps.perAddr)
 	return nil
+}
+
+// admit starts the handshake of an accepted connection, if its listener's
+// caps let it in (see pendingCap). It runs on the accept loop: it must not
+// block.
+func (n *Node) admit(conn net.Conn, network string, cfg *tls.Config, caps *pendingCap) {
+	heard := int32(heardNothing)
+	if sentSomething(conn) {
+		heard = heardHello
+	}
+	e := caps.admit(conn, n.cfg.keyOf(conn.RemoteAddr()), heard)
+	if e == nil {
+		if ok, more := n.refusedLog.allow(); ok {
+			n.log.Warn("ipc: too many connections in their handshake; closing new ones at once until some finish",
+				quietAttrs(more, "network", network, "remote", conn.RemoteAddr().String(), "max_pending", caps.max, "max_pending_per_addr", caps.perAddr)...)
+		}
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer caps.release(e)
+		if cfg != nil {
+			conn = tls.Server(conn, cfg)
+		}
+		if _, err := n.establish(context.Background(), conn, network, func() { e.heard.Store(heardProof) }); err != nil {
+			if ok, more := n.handshakeLog.allow(); ok {
+				n.log.Warn("ipc: link refused", quietAttrs(more, "network", network, "remote", conn.RemoteAddr().String(), "reason", err.Error())...)
+			}
+		}
+	}()
+}
+
+// quietAttrs adds to a log line how many like it were held back.
+func quietAttrs(more int, attrs ...any) []any {
+	if more > 0 {
+		attrs = append(attrs, "held_back", more)
+	}
+	return attrs
 }
 
 // Addrs lists the addresses the node listens on.
@@ -74,49 +134,28 @@ func (n *Node) Addrs() []net.Addr {
 	return out
 }
 
-func (n *Node) acceptLoop(ln net.Listener, network string, release func(), stop func() bool) {
-	defer n.wg.Done()
-	defer release()
-	defer stop()
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				n.log.Warn("ipc: accept failed; no longer listening", "network", network, "addr", ln.Addr().String(), "err", err)
-			}
-			return
-		}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			if _, err := n.establish(context.Background(), conn, network); err != nil {
-				n.log.Warn("ipc: link refused", "network", network, "remote", conn.RemoteAddr().String(), "reason", err.Error())
-			}
-		}()
-	}
-}
+// The pauses of Dial between attempts refused at once: dialRetryMin,
+// doubling up to dialRetryMax, with jitter.
+const (
+	dialRetryMin = 10 * time.Millisecond
+	dialRetryMax = 500 * time.Millisecond
+)
 
 // Dial links to the node listening at addr on network "unix" or "tcp"
 // (which needs WithTLS) and returns its node number once both sides are
-// authenticated.
+// authenticated. A node that closes the connection in the handshake (as
+// one over its caps of pending connections does) is tried again after a
+// short pause, for up to twice the handshake timeout or until ctx ends.
 func (n *Node) Dial(ctx context.Context, network, addr string) (uint16, error) {
-	var conn net.Conn
+	var cfg *tls.Config
 	var err error
-	var d net.Dialer
 	switch network {
 	case "unix":
 		if len(addr) > MaxSocketPath {
 			err = socketPathError(addr)
-		} else {
-			conn, err = d.DialContext(ctx, network, addr)
 		}
 	case "tcp", "tcp4", "tcp6":
-		var cfg *tls.Config
-		if cfg, err = n.clientTLS(addr); err == nil {
-			if conn, err = d.DialContext(ctx, network, addr); err == nil {
-				conn = tls.Client(conn, cfg)
-			}
-		}
+		cfg, err = n.clientTLS(addr)
 	default:
 		err = fmt.Errorf("unsupported network %q (use \"unix\", or \"tcp\" with WithTLS; in-memory links use Connect)", network)
 	}
@@ -127,12 +166,48 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (uint16, error) {
 		}
 		return 0, fmt.Errorf("ipc: node %d: dial %s %s: %w", n.id, network, addr, err)
 	}
-	peer, err := n.establish(ctx, conn, network)
-	if err != nil {
-		n.log.Warn("ipc: link refused", "network", network, "remote", addr, "reason", err.Error())
-		return 0, fmt.Errorf("ipc: node %d: dial %s %s: %w", n.id, network, addr, err)
+	giveUp := time.Now().Add(2 * n.cfg.handshake)
+	delay := dialRetryMin
+	for attempt := 1; ; attempt++ {
+		peer, err := n.dialOnce(ctx, network, addr, cfg)
+		if err == nil {
+			return peer, nil
+		}
+		pause := delay/2 + rand.N(delay)
+		var h hangUp
+		if !errors.As(err, &h) || time.Now().Add(pause).After(giveUp) {
+			if attempt > 1 {
+				err = fmt.Errorf("%w (tried %d times; a node over its caps of pending connections closes new ones: try again later)", err, attempt)
+			}
+			n.log.Warn("ipc: link refused", "network", network, "remote", addr, "reason", err.Error())
+			return 0, fmt.Errorf("ipc: node %d: dial %s %s: %w", n.id, network, addr, err)
+		}
+		n.log.Debug("ipc: the peer closed the connection in the handshake; trying again", "network", network, "remote", addr, "attempt", attempt, "pause", pause)
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return 0, fmt.Errorf("ipc: node %d: dial %s %s: %w (after %d attempts: %w)", n.id, network, addr, ctx.Err(), attempt, err)
+		}
+		delay = min(2*delay, dialRetryMax)
 	}
-	return peer, nil
+}
+
+// dialOnce connects once and runs the handshake.
+func (n *Node) dialOnce(ctx context.Context, network, addr string, cfg *tls.Config) (uint16, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, addr)
+	if errors.Is(err, syscall.ECONNRESET) { // closed as soon as accepted: a connect can see that
+		return 0, hangUp{err}
+	}
+	if err != nil {
+		return 0, err
+	}
+	if cfg != nil {
+		conn = tls.Client(conn, cfg)
+	}
+	return n.establish(ctx, conn, network, nil)
 }
 
 // Connect makes a link over an established connection (one end of a
@@ -141,7 +216,7 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (uint16, error) {
 // The connection gets the same authentication as any other link, but no
 // TLS.
 func (n *Node) Connect(conn net.Conn) (uint16, error) {
-	peer, err := n.establish(context.Background(), conn, "conn")
+	peer, err := n.establish(context.Background(), conn, "conn", nil)
 	if err != nil {
 		n.log.Warn("ipc: link refused", "network", "conn", "reason", err.Error())
 		return 0, fmt.Errorf("ipc: node %d: connect: %w", n.id, err)
@@ -162,8 +237,9 @@ func ConnectPair(a, b *Node) error {
 }
 
 // establish authenticates conn and starts its link. It owns conn: on
-// failure conn is closed.
-func (n *Node) establish(ctx context.Context, conn net.Conn, network string) (uint16, error) {
+// failure conn is closed. heard (if not nil) is called once the peer got
+// past its first flight (see authenticate).
+func (n *Node) establish(ctx context.Context, conn net.Conn, network string, heard func()) (uint16, error) {
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -173,7 +249,7 @@ func (n *Node) establish(ctx context.Context, conn net.Conn, network string) (ui
 	n.pending[conn] = struct{}{}
 	n.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	peer, r, err := n.authenticate(conn)
+	peer, err := n.authenticate(conn, heard)
 	stop()
 	n.mu.Lock()
 	delete(n.pending, conn)
@@ -185,6 +261,7 @@ func (n *Node) establish(ctx context.Context, conn net.Conn, network string) (ui
 		conn.Close()
 		return 0, err
 	}
+	r := bufio.NewReaderSize(conn, bufSize) // only now: no large buffer before the peer proved itself
 	l := newLink(n, peer, conn, network)
 	l.release = n.s.Hold()
 	if err := n.addLink(l); err != nil {
@@ -201,34 +278,40 @@ func (n *Node) establish(ctx context.Context, conn net.Conn, network string) (ui
 
 // authenticate runs the TLS handshake (for TLS links), the peer user check
 // (for unix sockets) and the cluster-secret handshake, within the
-// handshake timeout.
-func (n *Node) authenticate(conn net.Conn) (uint16, *bufio.Reader, error) {
+// handshake timeout. It reads nothing past the handshake, and allocates
+// no buffer for what follows. It calls heard (if not nil) when the peer
+// got past its first flight: the TLS handshake, which needs a certificate
+// of the cluster's CA, or else a valid HELLO.
+func (n *Node) authenticate(conn net.Conn, heard func()) (uint16, error) {
 	if err := conn.SetDeadline(time.Now().Add(n.cfg.handshake)); err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	if tc, ok := conn.(*tls.Conn); ok {
 		if err := tc.Handshake(); err != nil {
-			return 0, nil, fmt.Errorf("%w: TLS: %w", ErrAuth, err)
+			return 0, fmt.Errorf("%w: TLS: %w", ErrAuth, hangUpErr(err))
+		}
+		if heard != nil {
+			heard()
+			heard = nil
 		}
 	}
 	if uc, ok := conn.(*net.UnixConn); ok {
 		uid, err := peerUID(uc)
 		if err != nil {
-			return 0, nil, fmt.Errorf("%w: %w", ErrAuth, err)
+			return 0, fmt.Errorf("%w: %w", ErrAuth, err)
 		}
 		if me := os.Getuid(); uid != uint32(me) {
-			return 0, nil, fmt.Errorf("%w: the peer runs as user %d, this node as user %d", ErrAuth, uid, me)
+			return 0, fmt.Errorf("%w: the peer runs as user %d, this node as user %d", ErrAuth, uid, me)
 		}
 	}
-	r := bufio.NewReaderSize(conn, bufSize)
-	peer, err := handshake(conn, r, n.id, n.cfg.secret)
+	peer, err := handshake(conn, conn, n.id, n.cfg.secret, heard)
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
 	if err := conn.SetDeadline(time.Time{}); err != nil {
-		return 0, nil, err
+		return 0, err
 	}
-	return peer, r, nil
+	return peer, nil
 }
 
 func socketPathError(path string) error {
