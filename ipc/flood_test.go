@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -103,4 +104,27 @@ func TestFloodIsCappedAndPeersStillGetIn(t *testing.T) {
 			waitUntil(t, "the flood's connections are gone", func() bool { return n.Stats().Pending == 0 })
 		})
 	}
+}
+
+// A connection in its handshake costs a few KiB, not the 64 KiB read
+// buffer of a link: nothing large is allocated before the peer is
+// authenticated.
+func TestPendingConnectionsAreSmall(t *testing.T) {
+	const conns = 200
+	logs := newLogSink()
+	n := lone(t, 1, logs, WithSecret(testSecret), WithMaxPending(2*conns))
+	require.NoError(t, n.Listen(testCtx(t), "unix", filepath.Join(tempDir(t), "n1.sock")))
+	addr := n.Addrs()[0].String()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f := newFlooder("unix", addr)
+	f.run(conns, conns)
+	defer f.halt()
+	waitUntil(t, "every connection is in its handshake", func() bool { return n.Stats().Pending == conns })
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (int64(after.HeapAlloc+after.StackInuse) - int64(before.HeapAlloc+before.StackInuse)) / conns
+	t.Logf("%d B of heap and stack per connection in its handshake (both ends)", per)
+	assert.Less(t, per, int64(32<<10), "a link's 64 KiB buffer must wait for the peer to be authenticated")
 }

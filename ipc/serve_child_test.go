@@ -380,7 +380,11 @@ func (f *flooder) one() {
 	f.mu.Lock()
 	f.conns[c] = struct{}{}
 	f.mu.Unlock()
-	io.Copy(io.Discard, c) // until the node closes it, or halt
+	for buf := make([]byte, 64); ; { // until the node closes it, or halt
+		if _, err := c.Read(buf); err != nil {
+			break
+		}
+	}
 	f.ended.Add(1)
 	f.mu.Lock()
 	delete(f.conns, c)
