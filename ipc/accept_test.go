@@ -3,7 +3,11 @@
 package ipc
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -43,4 +47,32 @@ func TestAcceptSurvivesRunningOutOfDescriptors(t *testing.T) {
 			assert.False(t, srv.logs.has("no longer listening"), "no listener gave up")
 		})
 	}
+}
+
+// A peer that sends garbage is refused with a plain close, not a reset,
+// however much it sent: the handshake reads only its 72 bytes, and the
+// rest is read away before the close.
+func TestGarbageGetsAPlainClose(t *testing.T) {
+	logs := newLogSink()
+	n := lone(t, 1, logs, WithSecret(testSecret))
+	n.Handle("echo", func(p []byte) ([]byte, error) { return p, nil })
+	sock := filepath.Join(tempDir(t), "n1.sock")
+	require.NoError(t, n.Listen(testCtx(t), "unix", sock))
+	for _, junk := range [][]byte{
+		bytes.Repeat([]byte{0xff}, 4096),
+		append([]byte("STKL\x00\x01\x00\x05"), make([]byte, 200)...), // a HELLO, then a wrong proof
+	} {
+		conn, err := net.Dial("unix", sock)
+		require.NoError(t, err)
+		require.NoError(t, conn.SetDeadline(time.Now().Add(waitTime)))
+		_, err = conn.Write(junk)
+		require.NoError(t, err)
+		require.NoError(t, conn.(*net.UnixConn).CloseWrite())
+		_, err = io.Copy(io.Discard, conn)
+		assert.NoError(t, err, "the node closes the connection, without a reset")
+		conn.Close()
+	}
+	took, err := legitPeer(testCtx(t), "unix", sock, 2)
+	require.NoError(t, err, "the node still serves")
+	t.Logf("a real peer linked in %v", took)
 }

@@ -142,7 +142,7 @@ func exchange(conn net.Conn, r io.Reader, out, in []byte, check func() error) er
 	_, rerr := io.ReadFull(r, in)
 	if rerr == nil && check != nil {
 		if err := check(); err != nil {
-			conn.Close()
+			hangUpOn(conn)
 			<-werr
 			return err
 		}
@@ -154,6 +154,16 @@ func exchange(conn net.Conn, r io.Reader, out, in []byte, check func() error) er
 		return err
 	}
 	return rerr
+}
+
+// hangUpOn closes a connection refused in the handshake. It first reads
+// away what the peer sent that was not read (up to 64 KiB, without
+// waiting): a socket closed with unread bytes is reset, and a peer that
+// sent garbage is owed a plain close, as when the handshake read through
+// a large buffer.
+func hangUpOn(conn net.Conn) {
+	discardBuffered(conn, 64<<10)
+	conn.Close()
 }
 
 // hangUp is an error that says the peer closed the connection in the

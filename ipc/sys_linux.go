@@ -61,3 +61,27 @@ func sentSomething(c net.Conn) bool {
 	raw.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
 	return n > 0
 }
+
+// discardBuffered reads and drops up to max bytes that wait on a socket,
+// without waiting for more.
+func discardBuffered(c net.Conn, max int) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	var buf [512]byte
+	raw.Read(func(fd uintptr) bool {
+		for n := 0; n < max; {
+			m, err := unix.Read(int(fd), buf[:])
+			if m <= 0 || err != nil {
+				break
+			}
+			n += m
+		}
+		return true // done, whatever was there: never wait
+	})
+}

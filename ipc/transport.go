@@ -258,7 +258,7 @@ func (n *Node) establish(ctx context.Context, conn net.Conn, network string, hea
 		err = ctx.Err()
 	}
 	if err != nil {
-		conn.Close()
+		hangUpOn(conn)
 		return 0, err
 	}
 	r := bufio.NewReaderSize(conn, bufSize) // only now: no large buffer before the peer proved itself
