@@ -94,30 +94,24 @@ func handshake(conn net.Conn, r io.Reader, self uint16, secret []byte, heard fun
 		return 0, fmt.Errorf("ipc: handshake: reading random bytes: %w", err)
 	}
 	buf := make([]byte, helloLen)
-	var theirs hello
-	err := exchange(conn, r, mine.encode(), buf, func() (err error) {
-		if theirs, err = parseHello(buf); err != nil {
-			return err
-		}
-		if theirs.version != ProtocolVersion {
-			return fmt.Errorf("%w: the peer speaks protocol version %d, this node %d", ErrAuth, theirs.version, ProtocolVersion)
-		}
-		if theirs.node == self {
-			return fmt.Errorf("%w: the peer claims this node's own number %d", ErrAuth, self)
-		}
-		return nil
-	})
-	if errors.Is(err, ErrAuth) {
+	if err := exchange(conn, r, mine.encode(), buf); err != nil {
+		return 0, fmt.Errorf("%w: no HELLO from the peer: %w", ErrAuth, hangUpErr(err))
+	}
+	theirs, err := parseHello(buf)
+	if err != nil {
 		return 0, err
 	}
-	if err != nil {
-		return 0, fmt.Errorf("%w: no HELLO from the peer: %w", ErrAuth, hangUpErr(err))
+	if theirs.version != ProtocolVersion {
+		return 0, fmt.Errorf("%w: the peer speaks protocol version %d, this node %d", ErrAuth, theirs.version, ProtocolVersion)
+	}
+	if theirs.node == self {
+		return 0, fmt.Errorf("%w: the peer claims this node's own number %d", ErrAuth, self)
 	}
 	if heard != nil {
 		heard()
 	}
 	got := buf[:proofLen]
-	if err := exchange(conn, r, proof(secret, self, theirs.node, theirs.challenge[:], mine.challenge[:]), got, nil); err != nil {
+	if err := exchange(conn, r, proof(secret, self, theirs.node, theirs.challenge[:], mine.challenge[:]), got); err != nil {
 		return 0, fmt.Errorf("%w: no PROOF from node %d: %w", ErrAuth, theirs.node, hangUpErr(err))
 	}
 	want := proof(secret, theirs.node, self, mine.challenge[:], theirs.challenge[:])
@@ -127,26 +121,17 @@ func handshake(conn net.Conn, r io.Reader, self uint16, secret []byte, heard fun
 	return theirs.node, nil
 }
 
-// exchange writes out while it reads len(in) bytes, and then runs check
-// (if not nil) on what it read. Writing from a second goroutine lets both
-// ends send first even over a synchronous pipe; the write is waited for,
-// so no goroutine outlives the call (a failed read or check closes conn to
-// unblock it: a peer that sent more than it should, and does not read,
-// would hold it otherwise). A check's error is returned as it is.
-func exchange(conn net.Conn, r io.Reader, out, in []byte, check func() error) error {
+// exchange writes out while it reads len(in) bytes. Writing from a second
+// goroutine lets both ends send first even over a synchronous pipe; the
+// write is waited for, so no goroutine outlives the call (a failed read
+// closes conn to unblock it).
+func exchange(conn net.Conn, r io.Reader, out, in []byte) error {
 	werr := make(chan error, 1)
 	go func() {
 		_, err := conn.Write(out)
 		werr <- err
 	}()
 	_, rerr := io.ReadFull(r, in)
-	if rerr == nil && check != nil {
-		if err := check(); err != nil {
-			hangUpOn(conn)
-			<-werr
-			return err
-		}
-	}
 	if rerr != nil {
 		conn.Close()
 	}
@@ -175,7 +160,8 @@ func (h hangUp) Unwrap() error { return h.error }
 
 // hangUpErr marks err as a hang-up if it is one, in words.
 func hangUpErr(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.ErrClosedPipe) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return hangUp{fmt.Errorf("the peer closed the connection: %w", err)}
 	}
 	return err

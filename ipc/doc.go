@@ -37,10 +37,10 @@
 // listener, in all and per remote address (WithMaxPending,
 // WithMaxPendingPerAddr): the oldest one that has sent nothing makes room
 // for a new one, so silent connections evict each other while a real
-// peer, whose first flight comes at once, gets in. Nothing larger than
-// the handshake's 72 bytes is allocated for a connection before its peer
-// is authenticated. Dial tries again, for a little while, when a node
-// closes the connection in the handshake.
+// peer, whose first flight comes at once, gets in. A link's buffers are
+// allocated only once its peer is authenticated (a connection in its
+// handshake costs a few KiB). Dial tries again, for a little while, when
+// a node closes the connection in the handshake.
 //
 // Then each direction is a stream of frames: a 4-byte big-endian length
 // and a msgpack body. A length over the limit (WithMaxFrame, 4 MiB by

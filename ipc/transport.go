@@ -249,7 +249,7 @@ func (n *Node) establish(ctx context.Context, conn net.Conn, network string, hea
 	n.pending[conn] = struct{}{}
 	n.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	peer, err := n.authenticate(conn, heard)
+	peer, hr, err := n.authenticate(conn, heard)
 	stop()
 	n.mu.Lock()
 	delete(n.pending, conn)
@@ -261,7 +261,7 @@ func (n *Node) establish(ctx context.Context, conn net.Conn, network string, hea
 		hangUpOn(conn)
 		return 0, err
 	}
-	r := bufio.NewReaderSize(conn, bufSize) // only now: no large buffer before the peer proved itself
+	r := bufio.NewReaderSize(hr, bufSize) // only now: no large buffer before the peer proved itself
 	l := newLink(n, peer, conn, network)
 	l.release = n.s.Hold()
 	if err := n.addLink(l); err != nil {
@@ -278,17 +278,17 @@ func (n *Node) establish(ctx context.Context, conn net.Conn, network string, hea
 
 // authenticate runs the TLS handshake (for TLS links), the peer user check
 // (for unix sockets) and the cluster-secret handshake, within the
-// handshake timeout. It reads nothing past the handshake, and allocates
-// no buffer for what follows. It calls heard (if not nil) when the peer
+// handshake timeout, and returns the handshake's small reader, which may
+// hold bytes past it. It calls heard (if not nil) when the peer
 // got past its first flight: the TLS handshake, which needs a certificate
 // of the cluster's CA, or else a valid HELLO.
-func (n *Node) authenticate(conn net.Conn, heard func()) (uint16, error) {
+func (n *Node) authenticate(conn net.Conn, heard func()) (uint16, *bufio.Reader, error) {
 	if err := conn.SetDeadline(time.Now().Add(n.cfg.handshake)); err != nil {
-		return 0, err
+		return 0, nil, fmt.Errorf("%w: %w", ErrAuth, hangUpErr(err))
 	}
 	if tc, ok := conn.(*tls.Conn); ok {
 		if err := tc.Handshake(); err != nil {
-			return 0, fmt.Errorf("%w: TLS: %w", ErrAuth, hangUpErr(err))
+			return 0, nil, fmt.Errorf("%w: TLS: %w", ErrAuth, hangUpErr(err))
 		}
 		if heard != nil {
 			heard()
@@ -298,21 +298,29 @@ func (n *Node) authenticate(conn net.Conn, heard func()) (uint16, error) {
 	if uc, ok := conn.(*net.UnixConn); ok {
 		uid, err := peerUID(uc)
 		if err != nil {
-			return 0, fmt.Errorf("%w: %w", ErrAuth, err)
+			return 0, nil, fmt.Errorf("%w: %w", ErrAuth, err)
 		}
 		if me := os.Getuid(); uid != uint32(me) {
-			return 0, fmt.Errorf("%w: the peer runs as user %d, this node as user %d", ErrAuth, uid, me)
+			return 0, nil, fmt.Errorf("%w: the peer runs as user %d, this node as user %d", ErrAuth, uid, me)
 		}
 	}
-	peer, err := handshake(conn, conn, n.id, n.cfg.secret, heard)
+	r := bufio.NewReaderSize(conn, handshakeBuf)
+	peer, err := handshake(conn, r, n.id, n.cfg.secret, heard)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := conn.SetDeadline(time.Time{}); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return peer, nil
+	return peer, r, nil
 }
+
+// handshakeBuf is the read buffer of a handshake: the 72 bytes of one,
+// and what a peer that is not a stackless node sends in one go (its bytes
+// are read, so that its write ends, even over a synchronous pipe). The
+// link's large buffer reads through it (see establish) and is made only
+// once the peer is authenticated.
+const handshakeBuf = 128
 
 func socketPathError(path string) error {
 	return fmt.Errorf("socket path %q is %d bytes; a unix socket path may have at most %d (sun_path): use a shorter folder such as $XDG_RUNTIME_DIR/stackless",
