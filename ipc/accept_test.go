@@ -44,6 +44,7 @@ func TestAcceptSurvivesRunningOutOfDescriptors(t *testing.T) {
 					t.Logf("a peer over %s linked and called in %v after the flood", net, took.Round(time.Millisecond))
 				}
 			}
+			srv.logs.wait(t, "accepting again", "failed=") // the run of failed accepts ended
 			assert.False(t, srv.logs.has("no longer listening"), "no listener gave up")
 		})
 	}
