@@ -214,3 +214,50 @@ func TestBadFramesCloseTheLinkAndTheNodeGoesOn(t *testing.T) {
 	c.prog(0, "r", recv(ch))
 	assert.Equal(t, []int{1}, c.collect(2)["r"].Got)
 }
+
+// proofAndMore sends the bytes of more together with the handshake's
+// second write, the PROOF, as a peer that starts talking at once may.
+type proofAndMore struct {
+	net.Conn
+	writes int
+	more   []byte
+}
+
+func (c *proofAndMore) Write(p []byte) (int, error) {
+	if c.writes++; c.writes == 2 {
+		n, err := c.Conn.Write(append(append([]byte(nil), p...), c.more...))
+		return min(n, len(p)), err
+	}
+	return c.Conn.Write(p)
+}
+
+// Frames that come in with the PROOF, read ahead by the handshake, reach
+// the link.
+func TestFramesReadAheadByTheHandshakeReachTheLink(t *testing.T) {
+	logs := newLogSink()
+	n := lone(t, 1, logs, WithSecret(testSecret), WithKeepalive(0, 0))
+	ping, start := beginFrame(nil)
+	ping, err := appendMessage(ping, testRegistry(), &message{Kind: kPing, ID: 77})
+	require.NoError(t, err)
+	ping, err = endFrame(ping, start, DefaultMaxFrame)
+	require.NoError(t, err)
+	a, b := net.Pipe()
+	defer b.Close()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := n.Connect(a)
+		errc <- err
+	}()
+	require.NoError(t, b.SetDeadline(time.Now().Add(waitTime)))
+	r := bufio.NewReader(b)
+	_, err = handshake(&proofAndMore{Conn: b, more: ping}, r, 2, testSecret, nil)
+	require.NoError(t, err)
+	require.NoError(t, <-errc)
+	body, err := newFrameReader(r, DefaultMaxFrame).next()
+	require.NoError(t, err, "the node answers the PING sent with the PROOF")
+	var m message
+	var cases []scheduler.RemoteCase
+	require.NoError(t, decodeMessage(body, testRegistry(), &m, &cases))
+	assert.Equal(t, kPong, m.Kind)
+	assert.EqualValues(t, 77, m.ID)
+}

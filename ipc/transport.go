@@ -2,10 +2,12 @@ package ipc
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -261,7 +263,12 @@ func (n *Node) establish(ctx context.Context, conn net.Conn, network string, hea
 		hangUpOn(conn)
 		return 0, err
 	}
-	r := bufio.NewReaderSize(hr, bufSize) // only now: no large buffer before the peer proved itself
+	var src io.Reader = conn // the link reads the socket straight, after what the handshake read ahead
+	if k := hr.Buffered(); k > 0 {
+		left, _ := hr.Peek(k)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(left)), conn)
+	}
+	r := bufio.NewReaderSize(src, bufSize) // only now: no large buffer before the peer proved itself
 	l := newLink(n, peer, conn, network)
 	l.release = n.s.Hold()
 	if err := n.addLink(l); err != nil {
@@ -318,8 +325,8 @@ func (n *Node) authenticate(conn net.Conn, heard func()) (uint16, *bufio.Reader,
 // handshakeBuf is the read buffer of a handshake: the 72 bytes of one,
 // and what a peer that is not a stackless node sends in one go (its bytes
 // are read, so that its write ends, even over a synchronous pipe). The
-// link's large buffer reads through it (see establish) and is made only
-// once the peer is authenticated.
+// link's large buffer is made only once the peer is authenticated, and
+// takes over what this one read ahead (see establish).
 const handshakeBuf = 128
 
 func socketPathError(path string) error {
