@@ -162,11 +162,15 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (uint16, error) {
 		err = fmt.Errorf("unsupported network %q (use \"unix\", or \"tcp\" with WithTLS; in-memory links use Connect)", network)
 	}
 	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) { // it says "dial unix ADDR" already
-			return 0, fmt.Errorf("ipc: node %d: %w", n.id, err)
-		}
 		return 0, fmt.Errorf("ipc: node %d: dial %s %s: %w", n.id, network, addr, err)
+	}
+	// failed names what failed: net's own errors say "dial unix ADDR" already.
+	failed := func(err error) error {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return fmt.Errorf("ipc: node %d: %w", n.id, err)
+		}
+		return fmt.Errorf("ipc: node %d: dial %s %s: %w", n.id, network, addr, err)
 	}
 	giveUp := time.Now().Add(2 * n.cfg.handshake)
 	delay := dialRetryMin
@@ -182,7 +186,7 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (uint16, error) {
 				err = fmt.Errorf("%w (tried %d times; a node over its caps of pending connections closes new ones: try again later)", err, attempt)
 			}
 			n.log.Warn("ipc: link refused", "network", network, "remote", addr, "reason", err.Error())
-			return 0, fmt.Errorf("ipc: node %d: dial %s %s: %w", n.id, network, addr, err)
+			return 0, failed(err)
 		}
 		n.log.Debug("ipc: the peer closed the connection in the handshake; trying again", "network", network, "remote", addr, "attempt", attempt, "pause", pause)
 		t := time.NewTimer(pause)
@@ -190,7 +194,7 @@ func (n *Node) Dial(ctx context.Context, network, addr string) (uint16, error) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return 0, fmt.Errorf("ipc: node %d: dial %s %s: %w (after %d attempts: %w)", n.id, network, addr, ctx.Err(), attempt, err)
+			return 0, failed(fmt.Errorf("%w (after %d attempts: %w)", ctx.Err(), attempt, err))
 		}
 		delay = min(2*delay, dialRetryMax)
 	}
