@@ -27,8 +27,7 @@ type encoder struct {
 
 var encoders = sync.Pool{New: func() any {
 	e := &encoder{}
-	e.enc = msgpack.NewEncoder(&e.w)
-	e.enc.UseCompactInts(true)
+	e.enc = newEncoder(&e.w) // savecheck.go
 	return e
 }}
 
@@ -56,7 +55,7 @@ type decoder struct {
 
 var decoders = sync.Pool{New: func() any {
 	d := &decoder{}
-	d.dec = msgpack.NewDecoder(&d.rd)
+	d.dec = newDecoder(&d.rd)
 	return d
 }}
 
@@ -71,7 +70,7 @@ func (r *Registry) decode(b []byte, what string, fn func(d *msgpack.Decoder) err
 	}
 	d := decoders.Get().(*decoder)
 	d.rd.Reset(b)
-	d.dec.Reset(&d.rd)
+	resetDecoder(d.dec, &d.rd)
 	err := fn(d.dec)
 	if err == nil && d.rd.Len() != 0 {
 		err = fmt.Errorf("%w: %d bytes left unread", ErrCorrupt, d.rd.Len())

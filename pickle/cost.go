@@ -247,8 +247,7 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 	m := map[string]reflect.Type{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		tag := f.Tag.Get("msgpack")
-		name, _, _ := strings.Cut(tag, ",")
+		name, _, _ := strings.Cut(fieldTag(f), ",")
 		if name == "-" || (!f.IsExported() && !f.Anonymous) {
 			continue
 		}
@@ -279,7 +278,7 @@ func fieldsOf(t reflect.Type) map[string]reflect.Type {
 func fieldType(t reflect.Type, i int) reflect.Type {
 	n := 0
 	for j := range t.NumField() {
-		if f := t.Field(j); f.IsExported() && f.Tag.Get("msgpack") != "-" {
+		if f := t.Field(j); f.IsExported() && fieldTag(f) != "-" {
 			if n == i {
 				return f.Type
 			}

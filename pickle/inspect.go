@@ -67,11 +67,11 @@ func (r *Registry) inspectValue(d *msgpack.Decoder) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := r.decodeValue(msgpack.NewDecoder(bytes.NewReader(raw)))
+	v, err := r.decodeValue(newDecoder(bytes.NewReader(raw)))
 	if !errors.Is(err, ErrUnregistered) {
 		return v, err
 	}
-	sub := msgpack.NewDecoder(bytes.NewReader(raw))
+	sub := newDecoder(bytes.NewReader(raw))
 	if n, err := sub.DecodeArrayLen(); err != nil || n != 2 {
 		return nil, fmt.Errorf("%w: a value must be [type, payload]", ErrCorrupt)
 	}

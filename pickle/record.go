@@ -113,7 +113,7 @@ func (r *Registry) loadTasklet(b []byte, rec *TaskletRecord, loose bool) error {
 	d := decoders.Get().(*decoder)
 	defer decoders.Put(d)
 	d.rd.Reset(b[c.off:])
-	d.dec.Reset(&d.rd)
+	resetDecoder(d.dec, &d.rd)
 	err := r.decodeTaskletRest(d.dec, rec, loose)
 	if err == nil && d.rd.Len() != 0 {
 		err = fmt.Errorf("%w: %d bytes left unread", ErrCorrupt, d.rd.Len())

@@ -89,7 +89,12 @@ func Upgrade[Old any](from uint32, fn func(old *Old) (tasklet.Behavior, error)) 
 }
 
 // Register records the behavior type of proto (a pointer to a struct, or a
-// struct) as kind name at the given version.
+// struct) as kind name at the given version. The behavior's exported fields
+// are its saved state; Register refuses (with ErrUnsavedField, naming the
+// field by its path) a type with a field, at any depth, that a save would
+// drop or cannot encode: an unexported field, a func, a chan. Tag a field
+// that is not part of the state `stackless:"-"`: it is not saved and comes
+// back zero after a restore.
 func (r *Registry) Register(name string, version uint32, proto tasklet.Behavior, opts ...KindOption) error {
 	if name == "" {
 		return errors.New("pickle: register: empty kind name")
@@ -104,6 +109,9 @@ func (r *Registry) Register(name string, version uint32, proto tasklet.Behavior,
 	}
 	if k.typ.Kind() != reflect.Struct {
 		return fmt.Errorf("pickle: register kind %q: %v is not a struct or a pointer to one; a behavior's state must be its exported fields", name, t)
+	}
+	if err := checkSaved(k.typ); err != nil { // savecheck.go
+		return fmt.Errorf("pickle: register kind %q: %w", name, err)
 	}
 	for _, o := range opts {
 		if err := o(k); err != nil {
@@ -140,9 +148,17 @@ func MustRegister(name string, version uint32, proto tasklet.Behavior, opts ...K
 }
 
 // RegisterValue registers the Go type T (and *T) under name, so values of
-// that type can travel on channels and in snapshots.
+// that type can travel on channels and in snapshots. Like Register, it
+// refuses a type with a field that would not be saved (ErrUnsavedField),
+// unless that field is tagged `stackless:"-"`.
 func RegisterValue[T any](r *Registry, name string) error {
 	t := reflect.TypeFor[T]()
+	if name == "" {
+		return fmt.Errorf("pickle: register value type %v: empty name", t)
+	}
+	if err := checkSaved(t); err != nil { // savecheck.go
+		return fmt.Errorf("pickle: register value type %v as %q: %w", t, name, err)
+	}
 	names := map[string]reflect.Type{name: t, "*" + name: reflect.PointerTo(t)}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -140,7 +140,7 @@ func (sp *structPlan) check(v reflect.Value) string {
 	if sp.decode(&c, byPlan.UnsafePointer()); c.err != nil || c.off != len(want) {
 		return fmt.Sprintf("the plan cannot read msgpack's % x: %v", want, c.err)
 	}
-	if err := msgpack.Unmarshal(want, byMsgpack.Interface()); err != nil {
+	if err := newDecoder(bytes.NewReader(want)).Decode(byMsgpack.Interface()); err != nil {
 		return fmt.Sprintf("msgpack cannot read its own % x: %v", want, err)
 	}
 	if !reflect.DeepEqual(byPlan.Interface(), byMsgpack.Interface()) {
@@ -152,9 +152,7 @@ func (sp *structPlan) check(v reflect.Value) string {
 // marshalCompact is msgpack.Marshal with the settings of the pickle encoder.
 func marshalCompact(v any) ([]byte, error) {
 	var w appendWriter
-	e := msgpack.NewEncoder(&w)
-	e.UseCompactInts(true)
-	err := e.Encode(v)
+	err := newEncoder(&w).Encode(v)
 	return w.b, err
 }
 

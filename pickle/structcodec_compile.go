@@ -134,9 +134,9 @@ func (b *planBuilder) structPlan(t reflect.Type) *structPlan {
 			b.no("%v has a _msgpack field", t)
 			return nil
 		}
-		name, omit, ok := parseTag(f.Tag.Get("msgpack"))
+		name, omit, ok := parseTag(fieldTag(f)) // msgpack's, else stackless's
 		if !ok {
-			b.no("%v.%s has the tag %q", t, f.Name, f.Tag.Get("msgpack"))
+			b.no("%v.%s has the tag %q", t, f.Name, fieldTag(f))
 			return nil
 		}
 		if name == "-" || (!f.IsExported() && !f.Anonymous) {

@@ -46,11 +46,12 @@ type World struct {
 	Spawned  int64 // monsters spawned as replacements
 
 	// Scratch, rebuilt from the fields above: the slots of each kind (kinds
-	// never change), and the grid of living monsters with its input.
-	guards, monsters []int32
-	grid             grid
-	slots            []int32
-	pos              []Point
+	// never change), and the grid of living monsters with its input. Not
+	// saved, and tagged so: pickle refuses untagged unexported fields.
+	guards, monsters []int32 `stackless:"-"`
+	grid             grid    `stackless:"-"`
+	slots            []int32 `stackless:"-"`
+	pos              []Point `stackless:"-"`
 }
 
 // Respawn is a dead monster's slot and the tick its replacement appears.

@@ -5,8 +5,9 @@
 // Each behavior's exported fields are its whole continuation: PC says where
 // the next step resumes, channels are referred to by ID, and the ball is a
 // plain int (the number of hits so far). Only the output writer is not part
-// of the state; a behavior without one (a restored tasklet) writes nowhere
-// until SetOutput gives it one.
+// of the state (tagged `stackless:"-"`, so pickle accepts the kind); a
+// behavior without one (a restored tasklet) writes nowhere until SetOutput
+// gives it one.
 package game
 
 import (
@@ -34,7 +35,7 @@ type Ping struct {
 	Rallies int        // how many times Ping hits
 	Hits    int        // how many times Ping has hit
 	Ball    int        // hits by both players so far
-	out     io.Writer
+	out     io.Writer  `stackless:"-"` // not state: SetOutput sets it again
 }
 
 // Step runs Ping to its next suspension point.
@@ -84,7 +85,7 @@ type Pong struct {
 	ToPong channel.ID // Pong receives here
 	ToPing channel.ID // Pong sends here
 	Hits   int        // how many times Pong has hit
-	out    io.Writer
+	out    io.Writer  `stackless:"-"` // not state: SetOutput sets it again
 }
 
 // Step runs Pong to its next suspension point.
