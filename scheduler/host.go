@@ -82,8 +82,14 @@ func (s *Scheduler) Recv(ctx context.Context, ch channel.ID) (any, error) {
 //
 // It returns nil once v was taken, channel.ErrClosed when ch is or gets
 // closed, and otherwise the errors of Recv (deadlock, a tasklet's failure,
-// ctx.Err(), ErrRunning), in which case v was not sent.
+// ctx.Err(), ErrRunning, or the error of the value check, WithValueCheck),
+// in which case v was not sent.
 func (s *Scheduler) Send(ctx context.Context, ch channel.ID, v any) error {
+	if s.checkValue != nil {
+		if err := s.refuseValue(hostID, ch, v); err != nil { // valuecheck.go
+			return err
+		}
+	}
 	h, c, err := s.hostStart(ch, "send")
 	if err != nil {
 		return err

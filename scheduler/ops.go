@@ -74,6 +74,9 @@ func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
 }
 
 func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
+	if s.checkValue != nil && s.refuseSend(t, id, v) {
+		return true
+	}
 	c := s.lastCh // s.ch, by hand: the inliner will not
 	if c == nil || c.ID() != id {
 		c = s.ch(id)
@@ -238,6 +241,9 @@ func (s *Scheduler) endWait(t *rec, fired int) {
 func (s *Scheduler) opSelect(t *rec) bool {
 	cases := t.SelectCases()
 	t.WaitSelect()
+	if s.checkValue != nil && s.refuseCases(t, cases) {
+		return true
+	}
 	deflt, timeout := -1, -1
 	remote := false
 	for i := range cases {

@@ -65,6 +65,10 @@ type Scheduler struct {
 	inboxN  atomic.Int32
 	wake    chan struct{}
 	holds   atomic.Int32
+
+	// Last, so that adding it moved no hot field: set before running, read
+	// by every send (valuecheck.go).
+	checkValue func(any) error
 }
 
 // ChannelEvent is what the channel hook sees before every send and receive.

@@ -25,8 +25,14 @@ var _ tasklet.Poller = (*Scheduler)(nil)
 // in ch's buffer, and reports whether it did. The woken receiver goes to the
 // back of the run queue (in a Tick, it runs in this round if it has not
 // stepped yet); the caller keeps running whatever the channel's preference.
-// A closed channel gives channel.ErrClosed.
+// A closed channel gives channel.ErrClosed, a value the scheduler's value
+// check refuses (WithValueCheck) the check's error.
 func (s *Scheduler) TrySend(id channel.ID, v any) (bool, error) {
+	if s.checkValue != nil {
+		if err := s.refuseValue(s.Current(), id, v); err != nil {
+			return false, err
+		}
+	}
 	c := s.ch(id)
 	if c == nil {
 		_, err := s.chanFor(id)
