@@ -65,7 +65,9 @@ type Node struct {
 
 // NewNode makes scheduler s a node of a cluster and installs the node as
 // its Remote (s.SetRemote), so call it before s runs. registry encodes
-// values, errors and migrating tasklets; nil means pickle.Default. The
+// values, errors and migrating tasklets; nil means pickle.Default. It also
+// becomes s's value check (s.SetValueCheck(registry.CheckValue)): sending a
+// value of an unregistered type fails at the send. The
 // node number is s.Node(); every node of a cluster needs its own.
 //
 // The node holds s while it has links or listeners: link it (Connect,
@@ -90,6 +92,7 @@ func NewNode(s *scheduler.Scheduler, registry *pickle.Registry, opts ...Option) 
 	n.in.init(n)
 	n.ctl.init()
 	s.SetRemote(n)
+	s.SetValueCheck(registry.CheckValue) // a value that cannot cross to a peer fails at its send
 	if cfg.keepalive > 0 {
 		n.wg.Add(1)
 		go n.keepaliveLoop()

@@ -64,10 +64,38 @@ func (r *Registry) encodeValue(e *msgpack.Encoder, v any) error {
 	name, ok := r.valueName[t]
 	r.mu.RUnlock()
 	if !ok {
-		return fmt.Errorf("pickle: value of Go type %v: %w; call pickle.RegisterValue[%s](reg, \"name\") at init", t, ErrUnregistered, t)
+		return unregisteredValue(t)
 	}
 	e.EncodeString(name)
 	return e.Encode(v)
+}
+
+func unregisteredValue(t reflect.Type) error {
+	return fmt.Errorf("pickle: value of Go type %v: %w; call pickle.RegisterValue[%s](reg, \"name\") at init", t, ErrUnregistered, typeBase(t))
+}
+
+// CheckValue reports whether v can be saved and sent to other nodes: nil,
+// a built-in value type, an error sent with SendErr (any error: it keeps
+// its message, and its identity when registered with RegisterError), or a
+// type registered with RegisterValue. Otherwise its error wraps
+// ErrUnregistered and names the Go type and the call that registers it.
+//
+// Pass it to scheduler.WithValueCheck (store.Checkpointer.Resume and
+// ipc.NewNode do) and a send of an unregistered value fails at the send
+// instead of at the next checkpoint. Safe for concurrent use.
+func (r *Registry) CheckValue(v any) error {
+	switch v.(type) { // the common scalars, without the lock
+	case nil, int, int64, string, float64, bool, channel.Bomb:
+		return nil
+	}
+	t := reflect.TypeOf(v)
+	r.mu.RLock()
+	_, ok := r.valueName[t]
+	r.mu.RUnlock()
+	if !ok {
+		return unregisteredValue(t)
+	}
+	return nil
 }
 
 // named reads the head that typed values and errors share: nil, or a
