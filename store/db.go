@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -94,7 +95,8 @@ func genBucket(gen uint64) []byte {
 	return k[:]
 }
 
-// Open opens (creating if needed) the checkpoint database at path.
+// Open opens (creating if needed) the checkpoint database at path, and
+// creates its folder (0700) when that is missing too.
 // It fails with an error wrapping ErrLocked if another process holds the file.
 func Open(path string, opts ...Option) (*DB, error) {
 	o := options{timeout: defaultTimeout, keep: defaultKeep, maxRecord: defaultMaxRecord}
@@ -113,6 +115,11 @@ func Open(path string, opts ...Option) (*DB, error) {
 
 	st, err := os.Stat(path)
 	created := errors.Is(err, fs.ErrNotExist)
+	if created || errors.Is(err, syscall.ENOTDIR) {
+		if err := makeFolder(filepath.Dir(path)); err != nil { // folder.go
+			return nil, fmt.Errorf("store: open %s: create its folder: %w", path, err)
+		}
+	}
 	if err == nil && st.Mode().IsRegular() {
 		if snap, _ := IsSnapshotFile(path); snap {
 			return nil, fmt.Errorf("store: open %s: this is a snapshot file, not a checkpoint database; read it with store.ReadFile", path)
