@@ -1,7 +1,6 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -29,6 +28,7 @@ type Checkpointer struct {
 	sizeHint  int    // bytes of the last full checkpoint's segments
 
 	mu        sync.Mutex
+	closed    bool   // Close was called
 	last      uint64 // last generation written
 	lastErr   error  // first failure of a background write
 	forceFull bool   // a write failed: its changes are gone, so the next checkpoint must be full
@@ -74,39 +74,6 @@ func NewCheckpointer(db *DB, reg *pickle.Registry, opts ...CheckpointOption) *Ch
 	return c
 }
 
-// Resume returns the scheduler of the newest checkpoint, or, when the DB
-// holds none, a new scheduler that init sets up (spawning the first
-// tasklets). The scheduler tracks changes, names kinds from the registry,
-// and checkpoints itself as WithEvery and WithInterval say.
-func (c *Checkpointer) Resume(init func(*scheduler.Scheduler) error, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
-	opts = append(opts, scheduler.WithChangeTracking(), scheduler.WithKindNames(c.reg.KindName))
-	if c.every > 0 || c.interval > 0 {
-		opts = append(opts, scheduler.WithCheckpoint(c.every, c.interval, c.Checkpoint))
-	}
-	gen, err := c.db.Latest()
-	if errors.Is(err, ErrEmpty) {
-		s := scheduler.New(opts...)
-		if init != nil {
-			if err := init(s); err != nil {
-				return nil, err
-			}
-		}
-		return s, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	s, err := Restore(c.db, c.reg, gen, opts...)
-	if err != nil {
-		return nil, err
-	}
-	c.resumed = gen
-	return s, nil
-}
-
-// Resumed is the generation Resume restored, 0 for a fresh start.
-func (c *Checkpointer) Resumed() uint64 { return c.resumed }
-
 // Last is the newest generation written (or, with WithAsync, queued and
 // since written).
 func (c *Checkpointer) Last() uint64 {
@@ -124,6 +91,10 @@ func (c *Checkpointer) Checkpoint(s *scheduler.Scheduler) error {
 		return err
 	}
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return fmt.Errorf("store: checkpoint into %s: %w", c.db.Path(), ErrCheckpointerClosed)
+	}
 	full := !s.Tracking() || c.last == 0 || c.forceFull || c.sinceFull+1 >= c.fullEvery
 	c.forceFull = false
 	c.mu.Unlock()
@@ -137,10 +108,17 @@ func (c *Checkpointer) Checkpoint(s *scheduler.Scheduler) error {
 		c.sinceFull = 0
 	} else {
 		b, err = c.encodeChanges(s)
-		b.base = 1 // resolved to the previous generation when written
+		if err == nil {
+			b.base = 1 // resolved to the previous generation when written
+		}
 		c.sinceFull++
 	}
 	if err != nil {
+		// The changes taken for this checkpoint are gone with it: only a
+		// full checkpoint can save them now.
+		c.mu.Lock()
+		c.forceFull = true
+		c.mu.Unlock()
 		return fmt.Errorf("store: checkpoint: %w", err)
 	}
 	if c.async {
@@ -197,8 +175,15 @@ func (c *Checkpointer) err() error {
 }
 
 // Close waits for queued checkpoints to be written and returns the first
-// write error. It does not close the DB.
+// write error; later Checkpoint calls fail with ErrCheckpointerClosed. It
+// does not close the DB: call it before DB.Close. It is needed with
+// WithAsync (without it, queued checkpoints may never reach the file and
+// their errors go unseen) and harmless without: call it always. Close
+// takes no checkpoint of its own.
 func (c *Checkpointer) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
 	if c.async && c.queue != nil {
 		close(c.queue)
 		<-c.done

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
 )
@@ -116,8 +117,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer db.Close()
-	ck := store.NewCheckpointer(db, Registry(), store.WithInterval(o.Every), store.WithEvery(o.CheckpointSteps))
-	s, j, err := resume(ck, path, o)
+	reg := Registry()
+	ck := store.NewCheckpointer(db, reg, store.WithInterval(o.Every), store.WithEvery(o.CheckpointSteps))
+	s, j, err := resume(ck, db, reg, path, o)
 	if err != nil {
 		return nil, err
 	}
@@ -166,12 +168,16 @@ func openStore(path string, fresh bool) (*store.DB, error) {
 }
 
 // resume restores the newest checkpoint (or sets up a fresh run) and checks
-// that it is the run o asks for.
-func resume(ck *store.Checkpointer, path string, o Options) (*scheduler.Scheduler, job, error) {
+// that it is the run o asks for. A finished run (store.ErrFinished) is
+// restored too: its result is in the world it left.
+func resume(ck *store.Checkpointer, db *store.DB, reg *pickle.Registry, path string, o Options) (*scheduler.Scheduler, job, error) {
 	s, err := ck.Resume(func(s *scheduler.Scheduler) error {
 		Setup(s, o.config())
 		return nil
 	})
+	if errors.Is(err, store.ErrFinished) {
+		s, err = store.Restore(db, reg, ck.Resumed())
+	}
 	if err != nil {
 		return nil, job{}, fmt.Errorf("longtask: resume from %s: %w (--fresh starts over)", path, err)
 	}

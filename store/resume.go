@@ -1,0 +1,109 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/stackless-go/stackless/scheduler"
+)
+
+// A program that checkpoints runs many times on one DB, and each run must
+// know which of three cases it is in: a fresh start, a resumed run, or a run
+// that had already finished. The last used to pass for the second: a rerun
+// of a finished program resumed a world with no tasklet left, ran nothing
+// and said nothing. Resume now refuses a finished world with ErrFinished,
+// and Restart starts over.
+//
+// Nothing checkpoints when Run returns: the newest checkpoint stays the last
+// automatic one (or the last Checkpoint call), and whatever ran after it is
+// run again by the next Resume. A program that wants the end state stored
+// (the progress since the last checkpoint when ctx ended, or the finished
+// world, so that a rerun gets ErrFinished) calls Checkpoint after Run.
+
+var (
+	// ErrFinished is returned by Resume when the newest checkpoint holds a
+	// world with no tasklet left: the run it saved had finished.
+	ErrFinished = errors.New("store: the newest checkpoint holds a finished world")
+	// ErrCheckpointerClosed is returned by Checkpoint after Close.
+	ErrCheckpointerClosed = errors.New("store: the checkpointer is closed")
+)
+
+// Resume returns the scheduler of the newest checkpoint, or, when the DB
+// holds none, a new scheduler that init sets up (spawning the first
+// tasklets). Resumed tells the two apart: the generation restored, 0 for a
+// fresh start. When the newest checkpoint holds a finished world (no tasklet
+// left), Resume returns an error wrapping ErrFinished instead: read what
+// that run left with Restore(db, reg, ck.Resumed()), or start over with
+// Restart.
+//
+// The scheduler tracks changes, names kinds from the registry, checks every
+// value sent on a channel (a value of a type the registry does not know
+// fails at the send, see pickle.Registry.CheckValue), and checkpoints itself
+// as WithEvery and WithInterval say. It takes no checkpoint when Run
+// returns: call Checkpoint then to store the end state.
+func (c *Checkpointer) Resume(init func(*scheduler.Scheduler) error, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
+	gen, err := c.db.Latest()
+	if errors.Is(err, ErrEmpty) {
+		return c.fresh(init, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := Restore(c.db, c.reg, gen, c.options(opts)...)
+	if err != nil {
+		return nil, err
+	}
+	c.resumed = gen
+	if s.Len() == 0 {
+		return nil, fmt.Errorf("%w: generation %d of %s has no tasklet left, so there is nothing to resume; read what the run left with store.Restore(db, reg, %d), or start over with Checkpointer.Restart",
+			ErrFinished, gen, c.db.Path(), gen)
+	}
+	return s, nil
+}
+
+// Restart starts over whatever the DB holds: a new scheduler that init sets
+// up, as Resume does for an empty DB, checkpointed at once (in full), so
+// that the stored run is no longer the newest and a crash from here on
+// resumes the new one. The older generations go as WithKeep says.
+func (c *Checkpointer) Restart(init func(*scheduler.Scheduler) error, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
+	s, err := c.fresh(init, opts)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.forceFull = true
+	c.mu.Unlock()
+	if err := c.Checkpoint(s); err != nil {
+		return nil, fmt.Errorf("store: restart: %w", err)
+	}
+	if err := c.Flush(); err != nil {
+		return nil, fmt.Errorf("store: restart: %w", err)
+	}
+	return s, nil
+}
+
+// Resumed is the generation Resume restored (or found finished), 0 for a
+// fresh start or a Restart.
+func (c *Checkpointer) Resumed() uint64 { return c.resumed }
+
+// fresh makes a new scheduler with the Checkpointer's options and runs init.
+func (c *Checkpointer) fresh(init func(*scheduler.Scheduler) error, opts []scheduler.Option) (*scheduler.Scheduler, error) {
+	c.resumed = 0
+	s := scheduler.New(c.options(opts)...)
+	if init != nil {
+		if err := init(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// options are the caller's scheduler options plus the Checkpointer's.
+func (c *Checkpointer) options(opts []scheduler.Option) []scheduler.Option {
+	opts = append(opts[:len(opts):len(opts)], scheduler.WithChangeTracking(),
+		scheduler.WithKindNames(c.reg.KindName), scheduler.WithValueCheck(c.reg.CheckValue))
+	if c.every > 0 || c.interval > 0 {
+		opts = append(opts, scheduler.WithCheckpoint(c.every, c.interval, c.Checkpoint))
+	}
+	return opts
+}
