@@ -9,12 +9,39 @@
 // with an error naming the kind and both versions: nothing resumes with the
 // wrong state. Values sent on channels travel with a type name, so an int
 // comes back an int; user types must be registered with RegisterValue.
+// Errors sent with SendErr keep their message, and their identity
+// (errors.Is) when registered with RegisterError.
+//
+// # What is saved
+//
+// A behavior's state is its exported fields, at every depth. Register and
+// RegisterValue refuse a type that holds state a save would drop: an
+// unexported field, or a func, chan, unsafe.Pointer or complex field that
+// msgpack cannot encode, in the struct itself or in a nested struct, behind
+// a pointer, in a slice, array or map. The error (ErrUnsavedField) names
+// the field by its path, as npc.Guard.Inner.count. A field that is not part
+// of the state (a cache, an output writer, scratch rebuilt from the other
+// fields) is marked with the struct tag `stackless:"-"` (msgpack's own
+// `msgpack:"-"` works too): it is never written, comes back zero after a
+// restore, and registration accepts it. Types that encode themselves
+// (MarshalMsgpack, MarshalBinary, MarshalText, as time.Time) are trusted
+// with their whole state. An interface field is written as the value it
+// holds and read back as msgpack's generic types (5 as an int8, a struct as
+// a map[string]any; an error field keeps only its message): prefer
+// concrete types.
+//
+// A scheduler whose world is saved should refuse a value it could not
+// save when it is sent, not at the next checkpoint: pass CheckValue to
+// scheduler.WithValueCheck (store.Checkpointer.Resume and ipc.NewNode do).
+//
+// # Untrusted bytes
 //
 // Bytes to load are untrusted. Every decoder first runs Scan, an iterative
 // validator that bounds nesting depth and checks every declared length
 // against the bytes that remain, so a hostile length header cannot make
-// msgpack allocate gigabytes (reference/persistence-ipc.md §3.3), then
-// decodes only into registered types.
+// msgpack allocate gigabytes (msgpack v5 allocates whatever length a
+// header announces before reading the bytes), then decodes only into
+// registered types, after a bound on what decoding would allocate.
 //
 // A world is stored as a header (clock, counters, run queue, timers, the
 // kinds in use) plus one record per tasklet and per channel, keyed by

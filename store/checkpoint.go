@@ -55,6 +55,8 @@ func WithInterval(d time.Duration) CheckpointOption { return func(c *Checkpointe
 // WithAsync writes checkpoints on a background goroutine: the scheduler only
 // pays for encoding (a snapshot is a copy), the disk write overlaps the next
 // steps. At most two checkpoints wait; a third blocks until one is written.
+// Close the Checkpointer before the DB: Close waits for the queued writes
+// and returns their first error.
 func WithAsync() CheckpointOption { return func(c *Checkpointer) { c.async = true } }
 
 // NewCheckpointer returns a checkpointer writing into db with the kinds of reg.

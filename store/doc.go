@@ -24,6 +24,20 @@
 // world is encoded straight into segments on two goroutines, and decoded on
 // two when restored.
 //
-// bbolt holds an exclusive lock on its file: one process per DB. Open waits
-// WithTimeout for it and then fails with ErrLocked.
+// A run's life on one DB: Resume says which of three cases a start is. On
+// an empty DB it runs init (Resumed is 0); else it restores the newest
+// generation (Resumed is its number); but when that generation holds no
+// tasklet, the run it saved had finished, and Resume returns ErrFinished
+// rather than an empty world: Restore reads what the run left, Restart
+// starts over. Run (and RunBudget, Tick) returning takes no checkpoint, so
+// the newest one stays the last automatic one, and the work after it runs
+// again on the next Resume; call Checkpoint after Run to store the end
+// state (the progress of an interrupted run, or the finished world). Close
+// the Checkpointer before its DB: with WithAsync, Close waits for queued
+// checkpoints and reports their errors; without, it only makes later
+// Checkpoint calls fail.
+//
+// Open creates a missing folder (0700) for a new DB. bbolt holds an
+// exclusive lock on its file: one process per DB. Open waits WithTimeout
+// for it and then fails with ErrLocked.
 package store
