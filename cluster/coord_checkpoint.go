@@ -159,6 +159,7 @@ func (c *Coordinator) Restore(ctx context.Context, gen uint64, m int) (RestoreRe
 	c.mu.Lock()
 	c.localN = m
 	c.mu.Unlock()
+	c.clearDown()
 	return res, nil
 }
 

@@ -9,10 +9,6 @@ import (
 	"time"
 )
 
-// maxFailedRollbacks is how many rollbacks in a row may fail before the
-// coordinator gives up and shuts down (a worker that cannot start at all).
-const maxFailedRollbacks = 3
-
 // monitor watches the workers, balances the load and checkpoints
 // periodically, until the coordinator closes.
 func (c *Coordinator) monitor() {
@@ -24,7 +20,7 @@ func (c *Coordinator) monitor() {
 	tk := time.NewTicker(every)
 	defer tk.Stop()
 	lastCkpt := time.Now()
-	failed := 0
+	var rec recovery
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -34,21 +30,12 @@ func (c *Coordinator) monitor() {
 		if c.closed() {
 			return
 		}
+		if c.downErr() != nil {
+			continue // said loudly once; `cluster restore` or `cluster down` decide
+		}
 		if node, why := c.fault(); why != "" {
-			err := c.rollback(node, why)
-			switch {
-			case err == nil:
-				failed = 0
+			if c.recover(&rec, node, why) {
 				lastCkpt = time.Now()
-			case c.closed():
-				return
-			default:
-				failed++
-				c.log.Error("cluster: rollback failed", "err", err, "attempt", failed)
-				if failed >= maxFailedRollbacks {
-					c.fail(fmt.Errorf("cluster: giving up after %d failed rollbacks: %w", failed, err))
-					return
-				}
 			}
 			continue
 		}
@@ -72,6 +59,10 @@ func (c *Coordinator) fault() (uint16, string) {
 	peers := c.n.Peers()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if len(c.workers) == 0 && !c.closing {
+		// A failed start, restore or rollback stopped every worker.
+		return 0, "no worker runs"
+	}
 	for _, n := range sortedKeys(c.workers) {
 		w := c.workers[n]
 		if w.Proc != nil && w.Proc.exited() && !w.Proc.deliberate() {
@@ -82,25 +73,6 @@ func (c *Coordinator) fault() (uint16, string) {
 		}
 	}
 	return 0, ""
-}
-
-// fail shuts the coordinator down after an unrecoverable error.
-func (c *Coordinator) fail(err error) {
-	c.log.Error("cluster: shutting down", "err", err)
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		return
-	}
-	c.closing = true
-	c.mu.Unlock()
-	go func() {
-		serr := c.shutdown()
-		c.mu.Lock()
-		c.closeErr = joinErr(err, serr)
-		c.mu.Unlock()
-		close(c.done)
-	}()
 }
 
 // balance samples every worker's load and, when the balancer says so,

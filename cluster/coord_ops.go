@@ -63,6 +63,7 @@ func (c *Coordinator) Status(ctx context.Context) (Status, error) {
 	c.mu.Lock()
 	st.Routes = maps.Clone(c.routes)
 	st.LastGen, st.LastAt, st.Rollbacks, st.Migrations, st.Left = c.lastGen, c.lastAt, c.rollbacks, c.migrated, c.left
+	st.State, st.Adopted, st.Note = c.stateLocked(), c.adopted, c.note
 	c.mu.Unlock()
 	return st, err
 }
@@ -202,7 +203,16 @@ func (c *Coordinator) inspect(ctx context.Context, id tasklet.ID) (TaskletView, 
 	var v TaskletView
 	ok := false
 	var mu sync.Mutex
-	err := c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
+	ws := c.readyWorkers()
+	if len(ws) == 0 {
+		// Not ErrNoTasklet: the cluster is recovering (or down), and the
+		// tasklet is in its checkpoint.
+		c.mu.Lock()
+		state := c.stateLocked()
+		c.mu.Unlock()
+		return v, fmt.Errorf("cluster: tasklet %v: no worker is ready (%s; see `stackless cluster status`)", id, state)
+	}
+	err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
 		var f found[TaskletView]
 		if err := call(ctx, c.n, w.Node, kindWInspect, idReq{ID: id}, &f); err != nil {
 			return err

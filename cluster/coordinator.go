@@ -60,6 +60,10 @@ type Coordinator struct {
 	loads     map[uint16]workerLoad
 	closing   bool
 	closeErr  error
+	state     string // "" (running), "recovering: ..." or "down: ..." (see recovery.go)
+	down      error  // why the cluster is down, once the rollbacks gave up
+	adopted   int    // workers adopted from a coordinator that died (see adopt.go)
+	note      string // what the start did about workers left by a coordinator that died
 	readyCh   chan struct{} // signalled at every worker that becomes ready
 	bal       *balancer
 }
@@ -93,6 +97,9 @@ var (
 	ErrClosed = errors.New("cluster: the coordinator is shut down")
 	// ErrNoTasklet is returned for a tasklet no worker holds.
 	ErrNoTasklet = errors.New("no worker holds this tasklet")
+	// ErrDown is returned by Close (so `cluster up` exits non-zero) when
+	// the cluster was down: its rollbacks failed until the retry limit.
+	ErrDown = errors.New("cluster: the cluster was down")
 )
 
 // Start brings a cluster up: the coordinator's node listening on
@@ -271,6 +278,9 @@ func (c *Coordinator) Close() error {
 	}
 	c.op.Unlock()
 	errs = append(errs, c.shutdown())
+	if why := c.downErr(); why != nil {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrDown, why))
+	}
 	err := errors.Join(errs...)
 	c.mu.Lock()
 	c.closeErr = err

@@ -32,6 +32,7 @@ const (
 	envTLS    = "STACKLESS_CLUSTER_TEST_TLS"
 	envJoin   = "STACKLESS_CLUSTER_TEST_JOIN"   // a worker joining over TCP: the coordinator's address
 	envSecret = "STACKLESS_CLUSTER_TEST_SECRET" // and the secret file it was given
+	envDie    = "STACKLESS_CLUSTER_TEST_DIE"    // the worker kills itself (SIGKILL) as it starts
 )
 
 // testTimeout bounds every integration test.
@@ -45,6 +46,10 @@ func TestMain(m *testing.M) {
 }
 
 func workerMain() int {
+	if os.Getenv(envDie) == "1" {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL) // as `kill -9` of a worker that just appeared
+		select {}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	node, _ := strconv.Atoi(os.Getenv(envNode))

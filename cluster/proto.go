@@ -213,4 +213,12 @@ type Status struct {
 	Left       int               `json:"workers_left"` // workers that left cleanly (their tasklets handed over)
 	Migrations int               `json:"balancer_migrations"`
 	Uptime     time.Duration     `json:"uptime_ns"`
+	// State is "running", "recovering: ..." while failed rollbacks are
+	// retried, or "down: rollback failed N times: ..." once they gave up.
+	State string `json:"state"`
+	// Adopted counts the workers this coordinator took over, still
+	// running, from a coordinator that died; Note says what the start did
+	// about such workers ("" when there were none).
+	Adopted int    `json:"adopted,omitempty"`
+	Note    string `json:"note,omitempty"`
 }

@@ -357,8 +357,12 @@ func statusLine(st cluster.Status) string {
 	if !st.LastAt.IsZero() {
 		ago = time.Since(st.LastAt).Round(time.Second).String() + " ago"
 	}
-	return fmt.Sprintf("%s | %s | %s steps/s | heap %s | checkpoint %d (%s) | moved %d | rollbacks %d",
+	line := fmt.Sprintf("%s | %s | %s steps/s | heap %s | checkpoint %d (%s) | moved %d | rollbacks %d",
 		plural(len(st.Workers), "worker"), plural(tasklets, "tasklet"), humanCount(steps), humanBytes(heap), st.LastGen, ago, st.Migrations, st.Rollbacks)
+	if st.State != "" && st.State != "running" {
+		line += " | " + strings.ToUpper(st.State[:1]) + st.State[1:]
+	}
+	return line
 }
 
 // plural says "1 worker", "2 workers".
@@ -424,11 +428,17 @@ func newClusterStatusCmd() *cobra.Command {
 			return err
 		}
 		if outputOf(cmd) == formatJSON {
-			return writeJSON(cmd.OutOrStdout(), st)
+			if err := writeJSON(cmd.OutOrStdout(), st); err != nil {
+				return err
+			}
+			return downError(st)
 		}
 		var b bytes.Buffer
 		writeStatus(&b, st)
-		return flush(cmd.OutOrStdout(), &b)
+		if err := flush(cmd.OutOrStdout(), &b); err != nil {
+			return err
+		}
+		return downError(st)
 	})
 }
 
@@ -453,6 +463,22 @@ func writeStatus(b *bytes.Buffer, st cluster.Status) {
 	}
 	fmt.Fprintf(b, "\nlast checkpoint: %s; balancer moves: %d; rollbacks: %d; workers left: %d; up %v\n",
 		last, st.Migrations, st.Rollbacks, st.Left, st.Uptime.Round(time.Second))
+	if st.State != "" {
+		fmt.Fprintf(b, "cluster: %s\n", st.State)
+	}
+	if st.Note != "" {
+		fmt.Fprintf(b, "at start: %s\n", st.Note)
+	}
+}
+
+// downError makes `cluster status` exit non-zero when the cluster is down
+// (its rollbacks failed until the coordinator gave up).
+func downError(st cluster.Status) error {
+	if !strings.HasPrefix(st.State, "down:") {
+		return nil
+	}
+	return fmt.Errorf("the cluster in %s is %s; bring it back with `stackless cluster restore --cluster %s`, or stop it with `stackless cluster down --cluster %s`",
+		st.Dir, st.State, st.Dir, st.Dir)
 }
 
 // table lines up columns with two spaces between them.
