@@ -60,10 +60,10 @@ type Coordinator struct {
 	loads     map[uint16]workerLoad
 	closing   bool
 	closeErr  error
-	state     string // "" (running), "recovering: ..." or "down: ..." (see recovery.go)
-	down      error  // why the cluster is down, once the rollbacks gave up
-	adopted   int    // workers adopted from a coordinator that died (see adopt.go)
-	note      string // what the start did about workers left by a coordinator that died
+	state     string        // "" (running), "recovering: ..." or "down: ..." (see recovery.go)
+	down      error         // why the cluster is down, once the rollbacks gave up
+	adopted   int           // workers adopted from a coordinator that died (see adopt.go)
+	note      string        // what the start did about workers left by a coordinator that died
 	readyCh   chan struct{} // signalled at every worker that becomes ready
 	bal       *balancer
 }
