@@ -42,6 +42,11 @@ type Config struct {
 	// StartTimeout bounds the start of the workers (default 30s).
 	StartTimeout time.Duration
 
+	// OrphanAfter is how long a local worker runs on after its coordinator
+	// died, waiting for a new `cluster up` to adopt it, before it exits
+	// (default DefaultOrphanAfter, 10 minutes).
+	OrphanAfter time.Duration
+
 	tlsDir string
 }
 
@@ -72,6 +77,9 @@ func (c *Config) defaults() {
 	}
 	if c.Output == nil {
 		c.Output = os.Stderr
+	}
+	if c.OrphanAfter <= 0 {
+		c.OrphanAfter = DefaultOrphanAfter
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 30 * time.Second

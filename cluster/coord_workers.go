@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"time"
 )
@@ -73,7 +74,7 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 			return joinResp{}, fmt.Errorf("cluster: no worker %d is expected (a worker left over from an earlier start?)", req.Node)
 		}
 		e.taken = true
-		resp := joinResp{Node: e.p.Node, Hosts: e.p.Hosts}
+		resp := joinResp{Node: e.p.Node, Hosts: e.p.Hosts, OrphanAfter: c.cfg.OrphanAfter}
 		if c.cfg.Listen != "" {
 			resp.ListenTCP = tcpListenAddr(c.cfg.Listen)
 		}
@@ -328,8 +329,14 @@ func (c *Coordinator) stopWorkers(rejoin bool) {
 				c.log.Warn("cluster: stop worker", "node", w.Node, "err", err)
 			}
 		}
+		if w.Adopted {
+			if err := stopPid(w.Pid, stopGrace); err != nil {
+				c.log.Warn("cluster: stop adopted worker", "node", w.Node, "pid", w.Pid, "err", err)
+			}
+		}
 		if w.Local {
 			_ = removeSocket(c.layout.Worker(w.Node))
+			_ = os.Remove(c.layout.Record(w.Node))
 		}
 		return nil
 	})

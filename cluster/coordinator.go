@@ -83,6 +83,9 @@ type workerRef struct {
 	Ready  bool
 	// Leaving: asked to leave; stopped, not told to join again.
 	Leaving bool
+	// Adopted: a worker a coordinator that died left running (no Proc:
+	// watched by its link and pid).
+	Adopted bool
 }
 
 // expected is a placement waiting for the worker that will run it.
@@ -202,12 +205,16 @@ func EnsureSecret(path string) ([]byte, error) {
 	return s, nil
 }
 
-// boot starts the first generation of workers: from the newest stored
+// boot adopts the workers a coordinator that died left running (adopt.go),
+// or starts the first generation of workers: from the newest stored
 // checkpoint, or empty ones (then checkpointed at once, so a fault always
 // has a generation to roll back to).
 func (c *Coordinator) boot(ctx context.Context) error {
 	c.op.Lock()
 	defer c.op.Unlock()
+	if c.adoptOrphans(ctx) {
+		return nil // workers a coordinator that died left running: no rollback
+	}
 	var snap *clusterSnapshot
 	if !c.cfg.Fresh {
 		s, err := loadSnapshot(c.db, 0)

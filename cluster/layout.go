@@ -16,6 +16,7 @@ const (
 	sockName   = "sock"       // unix sockets, in a 0700 folder
 	dbName     = "cluster.db" // consistent checkpoints (bbolt), the coordinator's only
 	coordSock  = "c"          // the coordinator's socket in sock/
+	runName    = "run"        // one record per running local worker (see adopt.go), 0700
 )
 
 // dirLayout names the files of a cluster directory.
@@ -29,6 +30,14 @@ func (l dirLayout) Sockets() string { return filepath.Join(l.Dir, sockName) }
 
 // DB is the path of the checkpoint database.
 func (l dirLayout) DB() string { return filepath.Join(l.Dir, dbName) }
+
+// Run is the folder of the running workers' records.
+func (l dirLayout) Run() string { return filepath.Join(l.Dir, runName) }
+
+// Record is the path of worker node n's record in run/.
+func (l dirLayout) Record(n uint16) string {
+	return filepath.Join(l.Run(), "w"+strconv.Itoa(int(n))+".json")
+}
 
 // Coordinator is the path of the coordinator's socket.
 func (l dirLayout) Coordinator() string { return filepath.Join(l.Sockets(), coordSock) }
@@ -89,6 +98,9 @@ func (l dirLayout) prepare() error {
 		if err := os.Chmod(l.Sockets(), 0o700); err != nil {
 			return fmt.Errorf("cluster: make %s private (0700): %w", l.Sockets(), err)
 		}
+	}
+	if err := os.Mkdir(l.Run(), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("cluster: make the folder of worker records: %w", err)
 	}
 	return nil
 }

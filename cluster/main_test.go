@@ -33,6 +33,15 @@ const (
 	envJoin   = "STACKLESS_CLUSTER_TEST_JOIN"   // a worker joining over TCP: the coordinator's address
 	envSecret = "STACKLESS_CLUSTER_TEST_SECRET" // and the secret file it was given
 	envDie    = "STACKLESS_CLUSTER_TEST_DIE"    // the worker kills itself (SIGKILL) as it starts
+	envPids   = "STACKLESS_CLUSTER_TEST_PIDS"   // a folder where each worker leaves a file named by its pid as it starts
+
+	// A coordinator process (coordMain): cluster.Start on envDir with
+	// envWorkers workers, checkpoints every envCkpt; "up" on stdout once
+	// started; SIGTERM closes it.
+	envCoord   = "STACKLESS_CLUSTER_TEST_COORD"
+	envWorkers = "STACKLESS_CLUSTER_TEST_WORKERS"
+	envCkpt    = "STACKLESS_CLUSTER_TEST_CKPT"
+	envOrphan  = "STACKLESS_CLUSTER_TEST_ORPHAN" // Config.OrphanAfter
 )
 
 // testTimeout bounds every integration test.
@@ -42,10 +51,16 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envWorker) == "1" {
 		os.Exit(workerMain())
 	}
+	if os.Getenv(envCoord) == "1" {
+		os.Exit(coordMain())
+	}
 	os.Exit(m.Run())
 }
 
 func workerMain() int {
+	if d := os.Getenv(envPids); d != "" {
+		_ = os.WriteFile(filepath.Join(d, strconv.Itoa(os.Getpid())), nil, 0o600)
+	}
 	if os.Getenv(envDie) == "1" {
 		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL) // as `kill -9` of a worker that just appeared
 		select {}
@@ -75,6 +90,34 @@ func workerMain() int {
 	}
 	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
+		return 1
+	}
+	return 0
+}
+
+func coordMain() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	dir := os.Getenv(envDir)
+	n, _ := strconv.Atoi(os.Getenv(envWorkers))
+	every, _ := time.ParseDuration(os.Getenv(envCkpt))
+	orphan, _ := time.ParseDuration(os.Getenv(envOrphan))
+	c, err := cluster.Start(ctx, cluster.Config{Dir: dir, Workers: n, CheckpointEvery: every, BalanceEvery: -1, OrphanAfter: orphan,
+		WorkerCommand: testWorkerCommand(dir, ""),
+		Log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "coordinator:", err)
+		return 1
+	}
+	fmt.Println("up")
+	select {
+	case <-ctx.Done():
+		err = c.Close()
+	case <-c.Done():
+		err = c.Err()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "coordinator:", err)
 		return 1
 	}
 	return 0

@@ -23,11 +23,11 @@ type proc struct {
 }
 
 // startProc starts cmd with its stdout and stderr copied, line by line and
-// prefixed with the worker's name, to stdout and stderr. The process dies
-// with the coordinator (see setDeathSignal), and its output goroutines end
-// with it.
+// prefixed with the worker's name, to stdout and stderr. The process runs
+// in a session of its own and outlives a coordinator that dies (see
+// detach); its output goroutines end with it.
 func startProc(node uint16, cmd *exec.Cmd, stdout, stderr io.Writer) (*proc, error) {
-	setDeathSignal(cmd)
+	detach(cmd)
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("cluster: start worker %d: %w", node, err)

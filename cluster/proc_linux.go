@@ -1,18 +1,55 @@
 package cluster
 
 import (
+	"bytes"
+	"errors"
+	"os"
 	"os/exec"
+	"os/signal"
+	"strconv"
 	"syscall"
 )
 
-// setDeathSignal puts the worker in its own process group, so a Ctrl-C at
-// the terminal reaches only the coordinator (which then stops the workers
-// itself, after a final checkpoint), and makes the kernel kill the worker
-// when the coordinator dies, so a crashed coordinator leaves none behind.
-func setDeathSignal(cmd *exec.Cmd) {
+// detach starts the worker in a session of its own: a Ctrl-C at the
+// terminal reaches only the coordinator (which stops the workers itself,
+// after a final checkpoint), and a coordinator that dies, even by kill -9,
+// takes no worker with it: the workers run on and a new `cluster up` on
+// the same folder adopts them (adopt.go).
+func detach(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
-	cmd.SysProcAttr.Setpgid = true
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	cmd.SysProcAttr.Setsid = true
+}
+
+// pidAlive reports whether process pid runs: it exists and is not a
+// zombie (a worker whose coordinator died is reaped by whoever inherited
+// it, which may be never).
+func pidAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// pid (comm) S ...: the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	st := b[i+2]
+	return st != 'Z' && st != 'X' && st != 'x'
+}
+
+// ignoreBrokenPipe keeps a worker alive when the coordinator that reads
+// its output dies: writes to the broken pipe fail instead of killing it.
+func ignoreBrokenPipe() { signal.Ignore(syscall.SIGPIPE) }
+
+// killPid sends SIGKILL to pid; a process already gone is fine.
+func killPid(pid int) error {
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	return nil
 }

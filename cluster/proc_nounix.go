@@ -2,8 +2,31 @@
 
 package cluster
 
-import "os/exec"
+import (
+	"os"
+	"os/exec"
+)
 
-// setDeathSignal does nothing here: workers exit when their link to the
-// coordinator drops.
-func setDeathSignal(*exec.Cmd) {}
+// detach does nothing here.
+func detach(*exec.Cmd) {}
+
+// pidAlive reports whether process pid exists.
+func pidAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	_, err := os.FindProcess(pid)
+	return err == nil
+}
+
+// ignoreBrokenPipe does nothing here.
+func ignoreBrokenPipe() {}
+
+// killPid ends process pid.
+func killPid(pid int) error {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return nil
+	}
+	return p.Kill()
+}

@@ -3,16 +3,37 @@
 package cluster
 
 import (
+	"errors"
 	"os/exec"
+	"os/signal"
 	"syscall"
 )
 
-// setDeathSignal puts the worker in its own process group, so a Ctrl-C at
-// the terminal reaches only the coordinator. Without a parent-death signal
-// here, workers exit when their link to the coordinator drops.
-func setDeathSignal(cmd *exec.Cmd) {
+// detach starts the worker in a session of its own: a Ctrl-C at the
+// terminal reaches only the coordinator, and a coordinator that dies takes
+// no worker with it (a new `cluster up` adopts them, see adopt.go).
+func detach(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
-	cmd.SysProcAttr.Setpgid = true
+	cmd.SysProcAttr.Setsid = true
+}
+
+// pidAlive reports whether process pid exists (a zombie counts as alive
+// here; its socket is gone, so adopting it fails and the checkpoint is
+// restored instead).
+func pidAlive(pid int) bool {
+	return pid > 0 && syscall.Kill(pid, 0) == nil
+}
+
+// ignoreBrokenPipe keeps a worker alive when the coordinator that reads
+// its output dies.
+func ignoreBrokenPipe() { signal.Ignore(syscall.SIGPIPE) }
+
+// killPid sends SIGKILL to pid; a process already gone is fine.
+func killPid(pid int) error {
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	return nil
 }

@@ -43,6 +43,7 @@ const (
 	kindWStop     = "w.stop"
 	kindWAwait    = "w.await"
 	kindWChan     = "w.chan"
+	kindWAdopt    = "w.adopt"
 	kindAwait     = "c.await"
 )
 
@@ -63,6 +64,27 @@ type joinResp struct {
 	// where it listens on TCP too (besides its unix socket), so that
 	// workers on other hosts can reach it.
 	ListenTCP string `json:"listen_tcp,omitempty"`
+	// OrphanAfter is how long a local worker runs on without a
+	// coordinator before it exits (see Config.OrphanAfter).
+	OrphanAfter time.Duration `json:"orphan_after_ns,omitempty"`
+}
+
+// adoptResp is what a worker that outlived its coordinator tells the new
+// one (adopt.go): who it is, what it hosts, whom it is linked to, and the
+// routing table it was last given.
+type adoptResp struct {
+	Node       uint16            `json:"node"`
+	Hosts      []uint16          `json:"hosts"`
+	Pid        int               `json:"pid"`
+	Host       string            `json:"host"`
+	HostID     string            `json:"host_id,omitempty"`
+	Unix       string            `json:"unix,omitempty"`
+	TCP        string            `json:"tcp,omitempty"`
+	Marker     channel.ID        `json:"marker"`
+	Peers      []uint16          `json:"peers"`  // workers it has a live link to
+	Routes     map[uint16]uint16 `json:"routes"` // the last table it was given (nil: never resumed)
+	Integrated bool              `json:"integrated"`
+	Epoch      uint16            `json:"epoch"` // the newest checkpoint epoch it took part in
 }
 
 // readyReq announces a worker whose node is up and listening: on a unix

@@ -44,9 +44,14 @@ var (
 	// ErrRejoin is returned by RunWorker when the coordinator restored a
 	// checkpoint and wants this (TCP) worker to join again, empty.
 	ErrRejoin = errors.New("cluster: the coordinator asked this worker to join again")
-	// ErrCoordinatorLost is returned by RunWorker when the link to the
-	// coordinator dropped: a worker alone has no purpose.
+	// ErrCoordinatorLost is returned by RunWorker of a worker that joined
+	// over TCP when the link to the coordinator dropped: it joins again.
 	ErrCoordinatorLost = errors.New("cluster: the link to the coordinator is gone")
+	// ErrOrphaned is returned by RunWorker of a local worker that ran on
+	// without a coordinator for OrphanAfter and nobody adopted it: it exits
+	// (what it did since the newest checkpoint is lost; the next `cluster
+	// up` restores that checkpoint).
+	ErrOrphaned = errors.New("cluster: no coordinator adopted this worker in time")
 )
 
 // RunWorker runs one worker until the coordinator stops it (nil), asks it
@@ -83,6 +88,9 @@ func runWorker(ctx context.Context, cfg WorkerConfig, up func()) error {
 	}
 	if cfg.Join == "" && cfg.Dir == "" {
 		return errors.New("cluster: worker: give the cluster directory (--cluster DIR) or the coordinator's address (--join HOST:PORT)")
+	}
+	if cfg.Join == "" {
+		ignoreBrokenPipe() // it outlives a coordinator that reads its output
 	}
 	w, err := startWorker(ctx, cfg)
 	if err != nil {
@@ -122,6 +130,13 @@ type worker struct {
 
 	interrupt atomic.Bool // ends the running slice at the next step boundary
 
+	orphanAfter time.Duration     // from the join: how long to run on without a coordinator
+	integrated  atomic.Bool       // resumed at least once: links and routes are in place
+	routeMu     sync.Mutex        // guards routeTable
+	routeTable  map[uint16]uint16 // the last routing table the coordinator gave
+	record      string            // its record in DIR/run ("" for a TCP worker)
+	ready       readyReq          // how it announced itself: where peers reach it
+
 	mu      sync.Mutex
 	cancel  context.CancelFunc // interrupts the running slice (also while it idles)
 	stopErr error              // set when the loop must end
@@ -140,6 +155,7 @@ type worker struct {
 	marks   map[uint64]bool // markers taken from the marker channel: epoch|round|from
 	waiters map[tasklet.ID][]chan struct{}
 	heapAt  time.Time
+	epoch   uint16 // the newest checkpoint epoch seen
 }
 
 // request is work for the loop goroutine, between two slices.
@@ -175,6 +191,9 @@ func (w *worker) close() {
 	w.endCtx()
 	if w.n != nil {
 		w.n.Close()
+	}
+	if w.record != "" {
+		_ = os.Remove(w.record)
 	}
 	if w.hold != nil {
 		w.hold()

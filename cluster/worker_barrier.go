@@ -39,6 +39,7 @@ func (w *worker) pause(ctx context.Context, _ none) (sentResp, error) {
 func (w *worker) resume(ctx context.Context, _ none) (none, error) {
 	return doTyped(ctx, w, func() (none, error) {
 		w.setPaused(false)
+		w.integrated.Store(true)
 		return none{}, nil
 	})
 }
@@ -56,6 +57,7 @@ func (w *worker) mark(ctx context.Context, req markReq) (none, error) {
 		if !w.paused {
 			return none{}, fmt.Errorf("cluster: worker %d: flush round %d while running", w.node, req.Round)
 		}
+		w.epoch = req.Epoch
 		for _, p := range req.Peers {
 			if p.Node == w.node {
 				continue

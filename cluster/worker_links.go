@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 )
 
@@ -66,6 +67,9 @@ func (w *worker) route(ctx context.Context, req routeReq) (none, error) {
 			w.n.Unroute(logical)
 		}
 	}
+	w.routeMu.Lock()
+	w.routeTable = maps.Clone(req.Routes)
+	w.routeMu.Unlock()
 	return none{}, nil
 }
 

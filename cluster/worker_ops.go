@@ -44,6 +44,7 @@ func (w *worker) serveAll() {
 	reg(kindWStop, jsonHandler(w.stopReq))
 	reg(kindWAwait, jsonHandler(w.await))
 	reg(kindWChan, jsonHandler(w.hasChannel))
+	reg(kindWAdopt, jsonHandler(w.adopt))
 }
 
 // doTyped is do for a typed result.

@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"time"
 
 	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/scheduler"
@@ -105,6 +104,10 @@ func startWorker(ctx context.Context, cfg WorkerConfig) (*worker, error) {
 	w := &worker{cfg: cfg, reg: cfg.Registry, log: cfg.Log.With("node", jr.Node), node: jr.Node, hosts: jr.Hosts,
 		reqs: make(chan *request, 64), paused: true, marks: map[uint64]bool{}, waiters: map[tasklet.ID][]chan struct{}{}, host: host}
 	w.handler, w.endCtx = context.WithCancel(context.Background())
+	w.orphanAfter = jr.OrphanAfter
+	if w.orphanAfter <= 0 {
+		w.orphanAfter = DefaultOrphanAfter
+	}
 	opts := []scheduler.Option{scheduler.WithKindNames(w.reg.KindName), scheduler.WithErrorHandler(w.taskletFailed),
 		scheduler.WithCheckpoint(1, 0, w.preempt)}
 	if blob == nil {
@@ -188,6 +191,12 @@ func (w *worker) up(ctx context.Context, listenTCP string) error {
 	if err := call(ctx, w.n, coordNode, kindReady, rr, nil); err != nil {
 		return fmt.Errorf("cluster: worker %d: announce itself: %w", w.node, err)
 	}
+	w.ready = rr
+	if w.cfg.Join == "" {
+		if err := w.writeRecord("unix", rr.Unix); err != nil {
+			return err
+		}
+	}
 	go w.watchCoordinator()
 	return nil
 }
@@ -233,21 +242,4 @@ func (w *worker) coordHost() string {
 		return ""
 	}
 	return host
-}
-
-// watchCoordinator stops the worker when its link to the coordinator drops.
-func (w *worker) watchCoordinator() {
-	tk := time.NewTicker(100 * time.Millisecond)
-	defer tk.Stop()
-	for {
-		select {
-		case <-w.handler.Done():
-			return
-		case <-tk.C:
-		}
-		if !slices.Contains(w.n.Peers(), coordNode) {
-			w.stop(ErrCoordinatorLost)
-			return
-		}
-	}
 }

@@ -1,0 +1,311 @@
+package cluster
+
+// Adopting the workers a coordinator that died left running. Local
+// workers outlive their coordinator (worker_adopt.go) and leave a record
+// in DIR/run. A new coordinator of the folder looks for them before it
+// starts any worker: it dials each one's socket (the link is authenticated
+// with the cluster secret, so only a worker of this cluster answers), asks
+// it who it is, and adopts them all, without a rollback, when they are a
+// whole cluster: every one had been running, each logical node is hosted
+// once, and every worker's routing table is the one the hosts give. The
+// coordinator then re-links the pairs whose link is missing, pushes the
+// routing table, resumes them and checkpoints. When they are not a whole
+// cluster (a worker died meanwhile, one was still starting, --fresh), it
+// stops the ones that live and restores the newest checkpoint, and says why
+// in the log and in Status.Note. Records and sockets nobody answers on are
+// removed.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stackless-go/stackless/store"
+)
+
+// adoptTimeout bounds the talk with one worker found at start.
+const adoptTimeout = 5 * time.Second
+
+// orphan is a live worker found at start.
+type orphan struct {
+	rec  workerRecord
+	resp adoptResp
+}
+
+// adoptOrphans adopts the workers a coordinator that died left running,
+// and reports whether the cluster now runs on them. The caller holds c.op.
+func (c *Coordinator) adoptOrphans(ctx context.Context) bool {
+	found, gone := c.findOrphans(ctx)
+	if len(found) == 0 {
+		if len(gone) > 0 {
+			c.setNote(fmt.Sprintf("the workers an earlier coordinator left (%s) were gone; started from the newest checkpoint", strings.Join(gone, ", ")))
+		}
+		return false
+	}
+	why := ""
+	switch {
+	case c.cfg.Fresh:
+		why = "--fresh discards them"
+	case len(gone) > 0:
+		why = strings.Join(gone, ", ") + " died meanwhile"
+	default:
+		why = wholeCluster(found)
+	}
+	if why == "" {
+		err := c.takeOver(ctx, found)
+		if err == nil {
+			return true
+		}
+		why = err.Error()
+	}
+	c.stopOrphans(found)
+	c.setNote(fmt.Sprintf("could not adopt the %d worker(s) a coordinator that died left running: %s; they were stopped and the newest checkpoint restored", len(found), why))
+	c.log.Warn("cluster: could not adopt the workers a coordinator that died left running; restoring the newest checkpoint", "workers", len(found), "why", why)
+	return false
+}
+
+func (c *Coordinator) setNote(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.note = s
+}
+
+// findOrphans links to every worker that has a record or a socket in the
+// folder and answers. The others are described in gone (their files are
+// removed).
+func (c *Coordinator) findOrphans(ctx context.Context) (found []orphan, gone []string) {
+	recs := map[uint16]workerRecord{}
+	if entries, err := os.ReadDir(c.layout.Run()); err == nil {
+		for _, e := range entries {
+			path := filepath.Join(c.layout.Run(), e.Name())
+			n, ok := nodeOfName(strings.TrimSuffix(e.Name(), ".json"))
+			b, err := os.ReadFile(path)
+			var r workerRecord
+			if !ok || !strings.HasSuffix(e.Name(), ".json") || err != nil || json.Unmarshal(b, &r) != nil || r.Node != n {
+				_ = os.Remove(path) // a partial write or a stranger: not a record
+				continue
+			}
+			recs[n] = r
+		}
+	}
+	if entries, err := os.ReadDir(c.layout.Sockets()); err == nil {
+		for _, e := range entries {
+			if n, ok := nodeOfName(e.Name()); ok {
+				if _, has := recs[n]; !has {
+					recs[n] = workerRecord{Node: n}
+				}
+			}
+		}
+	}
+	for _, n := range slices.Sorted(maps.Keys(recs)) {
+		r := recs[n]
+		o, err := c.reach(ctx, r)
+		if err != nil {
+			if r.Pid != 0 {
+				gone = append(gone, fmt.Sprintf("worker %d (pid %d)", n, r.Pid))
+			}
+			c.log.Info("cluster: a worker left by an earlier coordinator is gone", "node", n, "pid", r.Pid, "why", err)
+			_ = os.Remove(c.layout.Record(n))
+			_ = removeStaleSocket(c.layout.Worker(n))
+			continue
+		}
+		found = append(found, o)
+	}
+	return found, gone
+}
+
+// reach links to the worker of record r and asks it who it is.
+func (c *Coordinator) reach(ctx context.Context, r workerRecord) (orphan, error) {
+	if r.Pid != 0 && !pidAlive(r.Pid) {
+		return orphan{}, fmt.Errorf("pid %d is not running", r.Pid)
+	}
+	ctx, cancel := context.WithTimeout(ctx, adoptTimeout)
+	defer cancel()
+	peer, err := c.n.Dial(ctx, "unix", c.layout.Worker(r.Node))
+	if err != nil {
+		return orphan{}, err
+	}
+	if peer != r.Node {
+		return orphan{}, fmt.Errorf("socket %s is node %d", c.layout.Worker(r.Node), peer)
+	}
+	var resp adoptResp
+	if err := call(ctx, c.n, r.Node, kindWAdopt, none{}, &resp); err != nil {
+		return orphan{}, err
+	}
+	if resp.Node != r.Node || (r.Pid != 0 && resp.Pid != r.Pid) {
+		return orphan{}, fmt.Errorf("it says it is node %d, pid %d", resp.Node, resp.Pid)
+	}
+	return orphan{rec: r, resp: resp}, nil
+}
+
+// nodeOfName parses "wN".
+func nodeOfName(s string) (uint16, bool) {
+	n, err := strconv.Atoi(strings.TrimPrefix(s, "w"))
+	if !strings.HasPrefix(s, "w") || err != nil || n < 1 || n > maxWorkerNode {
+		return 0, false
+	}
+	return uint16(n), true
+}
+
+// wholeCluster says why the workers found are not one whole running
+// cluster ("" when they are).
+func wholeCluster(found []orphan) string {
+	routes := map[uint16]uint16{}
+	for _, o := range found {
+		if !o.resp.Integrated {
+			return fmt.Sprintf("worker %d had not started running", o.resp.Node)
+		}
+		for _, h := range o.resp.Hosts {
+			if w, dup := routes[h]; dup {
+				return fmt.Sprintf("logical node %d is hosted by both worker %d and worker %d", h, w, o.resp.Node)
+			}
+			routes[h] = o.resp.Node
+		}
+	}
+	for _, o := range found {
+		for l, p := range o.resp.Routes {
+			if routes[l] != p {
+				return fmt.Sprintf("worker %d expects logical node %d on worker %d, which is gone", o.resp.Node, l, p)
+			}
+		}
+		if len(o.resp.Routes) != len(routes) {
+			return fmt.Sprintf("worker %d routes %d logical nodes, the workers found host %d", o.resp.Node, len(o.resp.Routes), len(routes))
+		}
+	}
+	return ""
+}
+
+// takeOver makes the workers found this coordinator's: records them,
+// re-links missing pairs, pushes the routing table, resumes and
+// checkpoints them. The caller holds c.op.
+func (c *Coordinator) takeOver(ctx context.Context, found []orphan) error {
+	next := uint16(1)
+	var epoch uint16
+	var snap *clusterSnapshot
+	if s, err := loadSnapshot(c.db, 0); err == nil {
+		snap = s
+		next = s.NextNode
+	} else if !errors.Is(err, store.ErrEmpty) {
+		return err
+	}
+	c.mu.Lock()
+	for _, o := range found {
+		r := o.resp
+		c.workers[r.Node] = &workerRef{Node: r.Node, Hosts: r.Hosts, Local: true, Adopted: true, HostID: r.HostID,
+			Unix: r.Unix, TCP: r.TCP, Marker: r.Marker, Pid: r.Pid, Host: r.Host, Ready: true}
+		for _, h := range r.Hosts {
+			c.routes[h] = r.Node
+			next = max(next, h+1)
+		}
+		epoch = max(epoch, r.Epoch)
+	}
+	c.nextNode, c.epoch, c.localN, c.adopted = next, epoch, len(found), len(found)
+	if snap != nil {
+		c.lastGen, c.lastAt = snap.Gen, snap.Time
+	}
+	c.mu.Unlock()
+	fail := func(err error) error {
+		c.mu.Lock()
+		c.workers, c.routes, c.adopted = map[uint16]*workerRef{}, map[uint16]uint16{}, 0
+		c.mu.Unlock()
+		return err
+	}
+	// Re-link pairs whose link is gone: the larger node dials the smaller.
+	nodes := make([]uint16, len(found))
+	for i, o := range found {
+		nodes[i] = o.resp.Node
+	}
+	for _, o := range found {
+		var dial []peerAddr
+		for _, n := range nodes {
+			if n < o.resp.Node && !slices.Contains(o.resp.Peers, n) {
+				w := c.workers[n]
+				dial = append(dial, peerAddr{Node: n, HostID: w.HostID, Unix: w.Unix, TCP: w.TCP, Marker: w.Marker})
+			}
+		}
+		if len(dial) == 0 {
+			continue
+		}
+		if err := call(ctx, c.n, o.resp.Node, kindWPeers, peersReq{Peers: dial}, nil); err != nil {
+			return fail(fmt.Errorf("re-link worker %d: %w", o.resp.Node, err))
+		}
+	}
+	if err := c.pushRoutes(ctx); err != nil {
+		return fail(fmt.Errorf("push the routing table: %w", err))
+	}
+	if err := c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
+		return call(ctx, c.n, w.Node, kindWResume, none{}, nil)
+	}); err != nil {
+		return fail(fmt.Errorf("resume: %w", err))
+	}
+	note := fmt.Sprintf("adopted %d worker(s) a coordinator that died left running (nodes %v); no rollback", len(found), nodes)
+	if len(found) != c.cfg.Workers {
+		note += fmt.Sprintf("; -n %d does not apply to them (use `stackless cluster restore --workers N` to change the count)", c.cfg.Workers)
+	}
+	c.setNote(note)
+	c.log.Warn("cluster: "+note, "gen", c.lastGen)
+	if _, err := c.checkpointLocked(ctx, true); err != nil {
+		c.log.Warn("cluster: checkpoint after adopting the workers failed", "err", err) // the monitor sees a fault, if any
+	}
+	return nil
+}
+
+// stopOrphans stops workers found at start that are not adopted.
+func (c *Coordinator) stopOrphans(found []orphan) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ws := make([]*workerRef, len(found))
+	for i, o := range found {
+		ws[i] = &workerRef{Node: o.resp.Node, Pid: o.resp.Pid}
+	}
+	_ = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+		_ = call(ctx, c.n, w.Node, kindWStop, stopReq{}, nil)
+		if err := stopPid(w.Pid, stopGrace); err != nil {
+			c.log.Warn("cluster: stop a worker left running", "node", w.Node, "pid", w.Pid, "err", err)
+		}
+		_ = os.Remove(c.layout.Record(w.Node))
+		_ = removeSocket(c.layout.Worker(w.Node))
+		return nil
+	})
+}
+
+// stopPid waits up to grace for process pid (an adopted worker, told to
+// stop) to end, then kills it. The wait polls: the process is not this
+// one's child, so there is nothing to wait on.
+func stopPid(pid int, grace time.Duration) error {
+	killed := false
+	deadline := time.Now().Add(grace)
+	pause := time.Millisecond
+	for pidAlive(pid) {
+		if time.Now().After(deadline) {
+			if killed {
+				return fmt.Errorf("cluster: pid %d still runs %v after SIGKILL", pid, grace)
+			}
+			if err := killPid(pid); err != nil {
+				return fmt.Errorf("cluster: kill pid %d: %w", pid, err)
+			}
+			killed, deadline = true, time.Now().Add(grace)
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 50*time.Millisecond)
+	}
+	return nil
+}
+
+// removeStaleSocket removes a socket file nobody listens on.
+func removeStaleSocket(path string) error {
+	if c, err := (&net.Dialer{Timeout: time.Second}).Dial("unix", path); err == nil {
+		c.Close()
+		return fmt.Errorf("cluster: %s has a listener", path)
+	}
+	return removeSocket(path)
+}

@@ -1,0 +1,128 @@
+package cluster
+
+// A local worker outlives its coordinator. It leaves a record in DIR/run
+// (node, pid, socket) while it runs; when its link to the coordinator
+// drops it runs on (resuming itself if a checkpoint that will never end
+// had paused it), keeps its links to the other workers, and waits for a
+// new coordinator of the same folder to dial its socket and adopt it
+// (adopt.go). The new coordinator dials, not the worker, so the two never
+// race to make the same link. A worker nobody adopts within OrphanAfter
+// exits: what it did since the newest checkpoint is lost, and the next
+// `cluster up` restores that checkpoint, so exiting loses nothing a
+// restart would keep.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// DefaultOrphanAfter is how long a local worker runs on without a
+// coordinator before it exits (Config.OrphanAfter).
+const DefaultOrphanAfter = 10 * time.Minute
+
+// workerRecord is a running local worker's file in DIR/run.
+type workerRecord struct {
+	Node    uint16 `json:"node"`
+	Pid     int    `json:"pid"`
+	Network string `json:"network"`
+	Addr    string `json:"addr"`
+}
+
+// writeRecord leaves this worker's record in DIR/run (replaced whole, so a
+// reader never sees half of one).
+func (w *worker) writeRecord(network, addr string) error {
+	l := dirLayout{w.cfg.Dir}
+	if err := os.MkdirAll(l.Run(), 0o700); err != nil {
+		return fmt.Errorf("cluster: worker %d: %w", w.node, err)
+	}
+	b, err := json.Marshal(workerRecord{Node: w.node, Pid: os.Getpid(), Network: network, Addr: addr})
+	if err != nil {
+		return fmt.Errorf("cluster: worker %d: %w", w.node, err)
+	}
+	path := l.Record(w.node)
+	tmp := filepath.Join(l.Run(), fmt.Sprintf(".w%d.%d.tmp", w.node, os.Getpid()))
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("cluster: worker %d: write its record: %w", w.node, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("cluster: worker %d: write its record: %w", w.node, err)
+	}
+	w.record = path
+	return nil
+}
+
+// watchCoordinator follows the link to the coordinator. A TCP worker stops
+// when it drops (it joins again); a local one runs on until a new
+// coordinator links to it, or exits after orphanAfter.
+func (w *worker) watchCoordinator() {
+	tk := time.NewTicker(100 * time.Millisecond)
+	defer tk.Stop()
+	var lostAt time.Time
+	for {
+		select {
+		case <-w.handler.Done():
+			return
+		case <-tk.C:
+		}
+		linked := slices.Contains(w.n.Peers(), coordNode)
+		switch {
+		case linked && !lostAt.IsZero():
+			lostAt = time.Time{}
+			w.log.Warn("cluster: a new coordinator adopted this worker")
+		case linked:
+		case w.cfg.Join != "":
+			w.stop(ErrCoordinatorLost)
+			return
+		case lostAt.IsZero():
+			lostAt = time.Now()
+			w.log.Warn("cluster: the coordinator is gone; running on until `stackless cluster up` on the same folder adopts this worker",
+				"exit_after", w.orphanAfter)
+			if w.integrated.Load() {
+				// A checkpoint the coordinator never finished may have paused it.
+				go func() {
+					_, _ = w.do(w.handler, func() (any, error) {
+						w.setPaused(false)
+						return nil, nil
+					})
+				}()
+			}
+		case time.Since(lostAt) >= w.orphanAfter:
+			w.log.Error("cluster: no coordinator adopted this worker; exiting (the next `stackless cluster up` restores the newest checkpoint)",
+				"waited", w.orphanAfter)
+			// The socket of the coordinator that died goes too, unless a
+			// new one listens there meanwhile.
+			_ = removeStaleSocket(dirLayout{w.cfg.Dir}.Coordinator())
+			w.stop(ErrOrphaned)
+			return
+		}
+	}
+}
+
+// adopt answers a new coordinator: who this worker is and how it is linked.
+// Markers of a checkpoint the old coordinator never finished are dropped.
+func (w *worker) adopt(ctx context.Context, _ none) (adoptResp, error) {
+	return doTyped(ctx, w, func() (adoptResp, error) {
+		w.takeMarkers()
+		clear(w.marks)
+		routes := w.n.Routes()
+		var peers []uint16
+		for _, p := range w.n.Peers() {
+			if _, alias := routes[p]; !alias && p != coordNode && p < firstClient && p != w.node {
+				peers = append(peers, p)
+			}
+		}
+		w.routeMu.Lock()
+		table := maps.Clone(w.routeTable)
+		w.routeMu.Unlock()
+		return adoptResp{Node: w.node, Hosts: slices.Clone(w.hosts), Pid: os.Getpid(), Host: w.host,
+			HostID: w.ready.HostID, Unix: w.ready.Unix, TCP: w.ready.TCP,
+			Marker: w.marker, Peers: peers, Routes: table, Integrated: w.integrated.Load(), Epoch: w.epoch}, nil
+	})
+}
