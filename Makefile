@@ -31,6 +31,12 @@ FUZZ_TARGETS ?= \
 	./cluster:FuzzUnwrap \
 	./cluster:FuzzDecodeSnapshot
 
+# make chaos: the long chaos run of the cluster (kill -9 of workers, of a
+# replacement during recovery, of the coordinator; exact result checked).
+CHAOS_KILLS       ?= 20
+CHAOS_COORD_KILLS ?= 3
+CHAOS_HOPS        ?= 18000
+
 # The race detector needs cgo, which needs a C compiler.
 CGO_ENABLED_NOW := $(shell $(GO) env CGO_ENABLED)
 ifeq ($(CGO_ENABLED_NOW),1)
@@ -39,7 +45,7 @@ else
 RACE ?=
 endif
 
-.PHONY: all build run test test-short fmt-check vet bench fuzz lint clean
+.PHONY: all build run test test-short fmt-check vet bench fuzz lint clean chaos
 
 all: build test
 
@@ -75,6 +81,10 @@ fuzz:
 		echo "==> $$pkg $$fn for $(FUZZTIME)"; \
 		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s; \
 	done
+
+chaos:
+	STACKLESS_CHAOS_KILLS=$(CHAOS_KILLS) STACKLESS_CHAOS_COORD_KILLS=$(CHAOS_COORD_KILLS) STACKLESS_CHAOS_HOPS=$(CHAOS_HOPS) \
+	$(GO) test -count=1 -v -timeout 60m -run '^TestChaosRing$$' ./cluster/
 
 lint: fmt-check vet
 	@if command -v staticcheck >/dev/null 2>&1; then \

@@ -320,17 +320,22 @@ func (c *Coordinator) stopWorkers(rejoin bool) {
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	peers := c.n.Peers()
 	_ = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
-		if w.Ready {
+		// A worker that cannot be told (its link is gone) would wait for a
+		// coordinator to adopt it: end it at once.
+		grace := time.Duration(0)
+		if w.Ready && slices.Contains(peers, w.Node) {
 			_ = call(ctx, c.n, w.Node, kindWStop, stopReq{Rejoin: rejoin && !w.Local && !w.Leaving}, nil)
+			grace = stopGrace
 		}
 		if w.Proc != nil {
-			if err := w.Proc.stop(stopGrace); err != nil {
+			if err := w.Proc.stop(grace); err != nil {
 				c.log.Warn("cluster: stop worker", "node", w.Node, "err", err)
 			}
 		}
 		if w.Adopted {
-			if err := stopPid(w.Pid, stopGrace); err != nil {
+			if err := stopPid(w.Pid, grace); err != nil {
 				c.log.Warn("cluster: stop adopted worker", "node", w.Node, "pid", w.Pid, "err", err)
 			}
 		}

@@ -71,7 +71,27 @@
 // before: every worker, not only the dead one, goes back to that moment,
 // so the state stays consistent. Everything any worker did after that
 // checkpoint is done again; effects outside tasklets (printed lines,
-// files, requests to other services) may happen twice.
+// files, requests to other services) may happen twice. A rollback that
+// fails (its replacement died too) leaves no worker, which is a fault
+// itself: it is tried again with a growing pause, and after 5 failures the
+// cluster is down: Status.State says "down: rollback failed 5 times: ...",
+// and Close returns ErrDown (`cluster up` exits non-zero) unless a
+// `cluster restore` brought it back (recovery.go).
+//
+// # Outliving the coordinator
+//
+// Workers run in sessions of their own and outlive a coordinator that
+// dies: they keep running their tasklets and their links to each other,
+// and leave a record (node, pid, socket) in DIR/run. The next coordinator
+// of the folder dials their sockets, and when they form a whole cluster
+// (all had run, each logical node hosted once, the routing tables agree)
+// it adopts them without a rollback: re-links missing pairs, pushes the
+// routing table, resumes them, checkpoints. Otherwise (a worker died
+// meanwhile) it stops them and restores the newest checkpoint, and says
+// why in Status.Note. A worker nobody adopts exits after
+// Config.OrphanAfter (10 minutes), since the newest checkpoint holds all
+// a restart would keep. Sockets and records of processes that are gone
+// are removed at start; `down` leaves none.
 //
 // # Balancing
 //

@@ -216,8 +216,16 @@ It resumes the newest checkpoint in DIR/cluster.db, if there is one (onto
 -n workers), or starts empty. It checkpoints the whole cluster every
 --checkpoint-every, balances runnable tasklets over the workers every
 --balance-every, and rolls every worker back to the last checkpoint when
-one dies. Ctrl-C, SIGTERM or ` + "`stackless cluster down`" + ` take a final checkpoint,
-stop every worker and remove the sockets.
+one dies; a rollback that fails is tried again, and after 5 failures the
+cluster is down (` + "`stackless cluster status`" + ` says why) and this command exits
+non-zero when stopped. Ctrl-C, SIGTERM or ` + "`stackless cluster down`" + ` take a final
+checkpoint, stop every worker and remove the sockets.
+
+Workers outlive a coordinator that dies (kill -9, a crash): they run on,
+and the next ` + "`cluster up`" + ` on the same DIR adopts them without a rollback, or,
+when one of them died meanwhile, stops them and restores the newest
+checkpoint, and says which. A worker nobody adopts exits after
+--orphan-after.
 
 With --listen and --tls, workers on other machines can join
 (` + "`stackless worker --join HOST:PORT`" + `) and clients can drive it over TCP.
@@ -276,9 +284,11 @@ line every few seconds.`,
 	fs.DurationVar(&balance, "balance-every", 250*time.Millisecond, "load balancing interval (0: off)")
 	fs.StringVar(&cfg.Place, "place", cluster.PlaceRoundRobin, "placement of spawned tasklets: "+cluster.PlaceRoundRobin+" or "+cluster.PlaceLeastLoaded)
 	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoint: start empty (new checkpoints replace it)")
+	fs.DurationVar(&cfg.OrphanAfter, "orphan-after", cluster.DefaultOrphanAfter, "how long workers run on after this coordinator dies, waiting for the next `cluster up` to adopt them")
 	atLeast(fs, "workers", "1")
 	atLeast(fs, "checkpoint-every", "0s")
 	atLeast(fs, "balance-every", "0s")
+	atLeast(fs, "orphan-after", "1ns")
 	tf.add(fs)
 	return cmd
 }
@@ -298,6 +308,9 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config) error {
 	}
 	fmt.Fprintf(stderr, "cluster up: %s in %s, checkpoint generation %d; drive it with `stackless cluster status %s`\n",
 		plural(len(st.Workers), "worker"), cfg.Dir, st.LastGen, where)
+	if st.Note != "" {
+		fmt.Fprintf(stderr, "cluster up: %s\n", st.Note)
+	}
 	tty := isTerminal(stderr)
 	every := 5 * time.Second
 	if tty {
