@@ -139,6 +139,7 @@ func TestClusterUsageErrors(t *testing.T) {
 		{"cluster", "up", "-n", "0"},
 		{"cluster", "up", "--place", "random"},
 		{"cluster", "up", "--listen", ":0"},
+		{"cluster", "up", "--orphan-after", "0s"},
 		{"cluster", "certs"},
 		{"worker"},
 		{"worker", "--join", "h:1"},
