@@ -247,7 +247,8 @@ func (c *Coordinator) takeOver(ctx context.Context, found []orphan) error {
 	}); err != nil {
 		return fail(fmt.Errorf("resume: %w", err))
 	}
-	note := fmt.Sprintf("adopted %d worker(s) a coordinator that died left running (nodes %v); no rollback", len(found), nodes)
+	note := fmt.Sprintf("adopted %d worker(s) a coordinator that died left running (nodes %v); no rollback; their output is in %s",
+		len(found), nodes, filepath.Dir(c.layout.Log(1)))
 	if len(found) != c.cfg.Workers {
 		note += fmt.Sprintf("; -n %d does not apply to them (use `stackless cluster restore --workers N` to change the count)", c.cfg.Workers)
 	}

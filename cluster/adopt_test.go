@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +36,13 @@ func TestCoordinatorKillNineLeavesWorkersRunningAndARestartAdoptsThem(t *testing
 	}
 	_, err = os.Stat(filepath.Join(p.dir, "sock", "c"))
 	require.NoError(t, err, "kill -9 leaves the coordinator's socket behind")
+	for _, n := range []string{"w1", "w2"} { // their output goes to a file now
+		log := filepath.Join(p.dir, "log", n+".log")
+		for b, _ := os.ReadFile(log); !strings.Contains(string(b), "the coordinator is gone"); b, _ = os.ReadFile(log) {
+			require.NoError(t, ctx.Err(), "worker %s never said it runs on without a coordinator", n)
+			waitABit(ctx)
+		}
+	}
 
 	coord = p.start(ctx) // removes the stale socket and adopts the workers
 	cl = p.dial(ctx)

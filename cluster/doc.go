@@ -82,7 +82,8 @@
 //
 // Workers run in sessions of their own and outlive a coordinator that
 // dies: they keep running their tasklets and their links to each other,
-// and leave a record (node, pid, socket) in DIR/run. The next coordinator
+// and leave a record (node, pid, socket) in DIR/run; their output goes to
+// DIR/log/wN.log once the coordinator reading it is gone. The next coordinator
 // of the folder dials their sockets, and when they form a whole cluster
 // (all had run, each logical node hosted once, the routing tables agree)
 // it adopts them without a rollback: re-links missing pairs, pushes the

@@ -17,6 +17,7 @@ const (
 	dbName     = "cluster.db" // consistent checkpoints (bbolt), the coordinator's only
 	coordSock  = "c"          // the coordinator's socket in sock/
 	runName    = "run"        // one record per running local worker (see adopt.go), 0700
+	logName    = "log"        // output of workers whose coordinator died, 0700
 )
 
 // dirLayout names the files of a cluster directory.
@@ -37,6 +38,11 @@ func (l dirLayout) Run() string { return filepath.Join(l.Dir, runName) }
 // Record is the path of worker node n's record in run/.
 func (l dirLayout) Record(n uint16) string {
 	return filepath.Join(l.Run(), "w"+strconv.Itoa(int(n))+".json")
+}
+
+// Log is where worker node n writes its output once its coordinator died.
+func (l dirLayout) Log(n uint16) string {
+	return filepath.Join(l.Dir, logName, "w"+strconv.Itoa(int(n))+".log")
 }
 
 // Coordinator is the path of the coordinator's socket.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"errors"
+	"golang.org/x/sys/unix"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -50,6 +51,17 @@ func ignoreBrokenPipe() { signal.Ignore(syscall.SIGPIPE) }
 func killPid(pid int) error {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
+	}
+	return nil
+}
+
+// redirectOutput points this process's stdout and stderr at f (a worker
+// whose coordinator, which read them, died).
+func redirectOutput(f *os.File) error {
+	for _, fd := range []int{1, 2} {
+		if err := unix.Dup2(int(f.Fd()), fd); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -3,7 +3,10 @@
 package cluster
 
 import (
+	"os"
+
 	"errors"
+	"golang.org/x/sys/unix"
 	"os/exec"
 	"os/signal"
 	"syscall"
@@ -34,6 +37,16 @@ func ignoreBrokenPipe() { signal.Ignore(syscall.SIGPIPE) }
 func killPid(pid int) error {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return err
+	}
+	return nil
+}
+
+// redirectOutput points this process's stdout and stderr at f.
+func redirectOutput(f *os.File) error {
+	for _, fd := range []int{1, 2} {
+		if err := unix.Dup2(int(f.Fd()), fd); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -82,6 +82,7 @@ func (w *worker) watchCoordinator() {
 			return
 		case lostAt.IsZero():
 			lostAt = time.Now()
+			w.keepOutput()
 			w.log.Warn("cluster: the coordinator is gone; running on until `stackless cluster up` on the same folder adopts this worker",
 				"exit_after", w.orphanAfter)
 			if w.integrated.Load() {
@@ -125,4 +126,19 @@ func (w *worker) adopt(ctx context.Context, _ none) (adoptResp, error) {
 			HostID: w.ready.HostID, Unix: w.ready.Unix, TCP: w.ready.TCP,
 			Marker: w.marker, Peers: peers, Routes: table, Integrated: w.integrated.Load(), Epoch: w.epoch}, nil
 	})
+}
+
+// keepOutput sends this worker's output, which went to the coordinator
+// that died, to DIR/log/wN.log from now on (appended).
+func (w *worker) keepOutput() {
+	path := dirLayout{w.cfg.Dir}.Log(w.node)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close() // the descriptors 1 and 2 keep it open
+	_ = redirectOutput(f)
 }
