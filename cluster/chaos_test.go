@@ -26,7 +26,8 @@ import (
 // result must be exact, no token lost or counted twice, and nothing may be
 // left running or on disk afterwards. CI runs the short form; `make chaos`
 // runs a long one (STACKLESS_CHAOS_KILLS, STACKLESS_CHAOS_COORD_KILLS,
-// STACKLESS_CHAOS_HOPS, STACKLESS_CHAOS_SEED) and prints its figures.
+// STACKLESS_CHAOS_HOPS, STACKLESS_CHAOS_PACE_US, STACKLESS_CHAOS_SEED) and
+// logs its figures.
 
 func envInt(t *testing.T, name string, def int) int {
 	t.Helper()
@@ -47,7 +48,7 @@ type ring struct {
 
 // spawnRing spawns 2 stations per worker, each injecting per tokens that
 // make hops hops, and the sink on worker 1.
-func spawnRing(t *testing.T, ctx context.Context, c cluster.API, workers, per, hops int) ring {
+func spawnRing(t *testing.T, ctx context.Context, c cluster.API, workers, per, hops, paceUS int) ring {
 	t.Helper()
 	r := ring{stations: 2 * workers, per: per, hops: hops}
 	r.tk = r.stations * per
@@ -72,7 +73,8 @@ func spawnRing(t *testing.T, ctx context.Context, c cluster.API, workers, per, h
 	for i := range r.stations {
 		_, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "station", Count: 1, Worker: uint16(i%workers + 1), Args: map[string]string{
 			"in": in[i], "out": in[(i+1)%r.stations], "sink": sink.Tasklets[0].Channels["in"].String(),
-			"index": strconv.Itoa(i), "first": strconv.Itoa(i * per), "tokens": strconv.Itoa(per), "hops": strconv.Itoa(hops)}})
+			"index": strconv.Itoa(i), "first": strconv.Itoa(i * per), "tokens": strconv.Itoa(per), "hops": strconv.Itoa(hops),
+			"pace_us": strconv.Itoa(paceUS)}})
 		require.NoError(t, err)
 	}
 	return r
@@ -105,7 +107,10 @@ func TestChaosRing(t *testing.T) {
 	const workers = 3
 	kills := envInt(t, "STACKLESS_CHAOS_KILLS", 3)
 	coordKills := envInt(t, "STACKLESS_CHAOS_COORD_KILLS", 1)
-	hops := envInt(t, "STACKLESS_CHAOS_HOPS", 1500)
+	hops := envInt(t, "STACKLESS_CHAOS_HOPS", 1200)
+	// Each station waits this long per token, so the ring outlasts the
+	// events on a fast machine: 57,600 hops take 5 s or more.
+	pace := envInt(t, "STACKLESS_CHAOS_PACE_US", 500)
 	seed := uint64(envInt(t, "STACKLESS_CHAOS_SEED", int(time.Now().UnixNano()%1e9)))
 	t.Logf("chaos: %d worker kills, %d coordinator kills, %d hops per token, seed %d", kills, coordKills, hops, seed)
 	rng := rand.New(rand.NewPCG(seed, 9))
@@ -116,7 +121,7 @@ func TestChaosRing(t *testing.T) {
 	p := newClusterProcs(t, workers, 300*time.Millisecond)
 	coord := p.start(ctx)
 	cl := p.dial(ctx)
-	r := spawnRing(t, ctx, cl, workers, 8, hops)
+	r := spawnRing(t, ctx, cl, workers, 8, hops, pace)
 	want := ringExpected(r.stations, r.per, r.hops)
 	started := time.Now()
 

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/cluster"
@@ -28,7 +29,7 @@ func init() {
 				return nil, err
 			}
 		}
-		for k, p := range map[string]*int{"index": &s.Index, "first": &s.First, "tokens": &s.Tokens, "hops": &s.Hops} {
+		for k, p := range map[string]*int{"index": &s.Index, "first": &s.First, "tokens": &s.Tokens, "hops": &s.Hops, "pace_us": &s.PaceUS} {
 			if *p, err = cluster.ArgInt(a, k, 0); err != nil {
 				return nil, err
 			}
@@ -72,8 +73,10 @@ func foldStation(acc uint64, station int) uint64 {
 type Station struct {
 	In, Out, Sink              channel.ID
 	Index, First, Tokens, Hops int
+	PaceUS                     int // sleep this long (µs) before passing a token on: the ring lasts on a fast machine too
 	Injected                   int
 	PC                         int
+	Tok                        Token
 }
 
 func (s *Station) Step(t *tasklet.T) tasklet.Op {
@@ -96,15 +99,27 @@ func (s *Station) Step(t *tasklet.T) tasklet.Op {
 		}
 		tok.Acc = foldStation(tok.Acc, s.Index)
 		tok.Left--
-		s.PC = 2
-		if tok.Left == 0 {
-			return t.Send(s.Sink, tok)
+		s.Tok = tok
+		if s.PaceUS > 0 {
+			s.PC = 3
+			return t.Sleep(time.Duration(s.PaceUS) * time.Microsecond)
 		}
-		return t.Send(s.Out, tok)
+		return s.pass(t)
+	case 3: // paced
+		return s.pass(t)
 	default: // sent on: wait for the next
 		s.PC = 1
 		return t.Recv(s.In)
 	}
+}
+
+// pass sends the token on, or to the sink after its last hop.
+func (s *Station) pass(t *tasklet.T) tasklet.Op {
+	s.PC = 2
+	if s.Tok.Left == 0 {
+		return t.Send(s.Sink, s.Tok)
+	}
+	return t.Send(s.Out, s.Tok)
 }
 
 // RingSink receives Want tokens and parks with the XOR of their paths; a
