@@ -34,7 +34,7 @@ func (c *Coordinator) monitor() {
 			continue // said loudly once; `cluster restore` or `cluster down` decide
 		}
 		if node, why := c.fault(); why != "" {
-			if c.recover(&rec, node, why) {
+			if c.recoverFrom(&rec, node, why) {
 				lastCkpt = time.Now()
 			}
 			continue

@@ -36,9 +36,9 @@ type recovery struct {
 	retryAt time.Time
 }
 
-// recover rolls the cluster back after a fault, or waits for the next try.
+// recoverFrom rolls the cluster back after a fault, or waits for the next try.
 // It reports whether the fault is dealt with (rollback done).
-func (c *Coordinator) recover(r *recovery, node uint16, why string) bool {
+func (c *Coordinator) recoverFrom(r *recovery, node uint16, why string) bool {
 	if time.Now().Before(r.retryAt) {
 		return false
 	}
