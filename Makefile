@@ -29,7 +29,8 @@ FUZZ_TARGETS ?= \
 	./pickle:FuzzBoxed \
 	./ipc:FuzzFrame \
 	./cluster:FuzzUnwrap \
-	./cluster:FuzzDecodeSnapshot
+	./cluster:FuzzDecodeSnapshot \
+	./cluster:FuzzParseRecord
 
 # make chaos: the long chaos run of the cluster (kill -9 of workers, of a
 # replacement during recovery, of the coordinator; exact result checked).

@@ -87,14 +87,20 @@ func (c *Coordinator) findOrphans(ctx context.Context) (found []orphan, gone []s
 	if entries, err := os.ReadDir(c.layout.Run()); err == nil {
 		for _, e := range entries {
 			path := filepath.Join(c.layout.Run(), e.Name())
-			n, ok := nodeOfName(strings.TrimSuffix(e.Name(), ".json"))
 			b, err := os.ReadFile(path)
+			if err == nil && len(b) > maxRecord {
+				err = fmt.Errorf("%d bytes", len(b))
+			}
 			var r workerRecord
-			if !ok || !strings.HasSuffix(e.Name(), ".json") || err != nil || json.Unmarshal(b, &r) != nil || r.Node != n {
-				_ = os.Remove(path) // a partial write or a stranger: not a record
+			if err == nil {
+				r, err = parseRecord(e.Name(), b)
+			}
+			if err != nil {
+				c.log.Info("cluster: removing a file that is not a worker record", "file", path, "why", err)
+				_ = os.Remove(path) // a partial write or a stranger
 				continue
 			}
-			recs[n] = r
+			recs[r.Node] = r
 		}
 	}
 	if entries, err := os.ReadDir(c.layout.Sockets()); err == nil {
@@ -145,6 +151,26 @@ func (c *Coordinator) reach(ctx context.Context, r workerRecord) (orphan, error)
 		return orphan{}, fmt.Errorf("it says it is node %d, pid %d", resp.Node, resp.Pid)
 	}
 	return orphan{rec: r, resp: resp}, nil
+}
+
+// maxRecord bounds the size of a worker record read at start.
+const maxRecord = 4 << 10
+
+// parseRecord decodes the worker record in file name ("wN.json"),
+// checking it names the same node and a possible pid.
+func parseRecord(name string, b []byte) (workerRecord, error) {
+	var r workerRecord
+	n, ok := nodeOfName(strings.TrimSuffix(name, ".json"))
+	if !ok || !strings.HasSuffix(name, ".json") {
+		return r, fmt.Errorf("%q is not named wN.json", name)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("worker record %s: %w", name, err)
+	}
+	if r.Node != n || r.Pid < 0 {
+		return r, fmt.Errorf("worker record %s: node %d, pid %d", name, r.Node, r.Pid)
+	}
+	return r, nil
 }
 
 // nodeOfName parses "wN".
