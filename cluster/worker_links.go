@@ -43,6 +43,14 @@ func (w *worker) linkPeers(ctx context.Context, req peersReq) (none, error) {
 func (w *worker) route(ctx context.Context, req routeReq) (none, error) {
 	cur := w.n.Routes()
 	for logical, peer := range req.Routes {
+		if logical == peer && peer != w.node {
+			// A peer that dialed this worker may still be finishing the
+			// handshake on this side: a tasklet resumed now would find no
+			// link to it and fail (and a checkpoint would keep the failure).
+			if err := w.n.WaitPeer(ctx, peer); err != nil {
+				return none{}, fmt.Errorf("cluster: worker %d: %w", w.node, err)
+			}
+		}
 		if logical == peer || logical == w.node {
 			continue
 		}
