@@ -37,6 +37,7 @@ FUZZ_TARGETS ?= \
 CHAOS_KILLS       ?= 20
 CHAOS_COORD_KILLS ?= 3
 CHAOS_HOPS        ?= 18000
+CHAOS_PACE_US     ?= 0
 
 # The race detector needs cgo, which needs a C compiler.
 CGO_ENABLED_NOW := $(shell $(GO) env CGO_ENABLED)
@@ -85,7 +86,7 @@ fuzz:
 
 chaos:
 	STACKLESS_CHAOS_KILLS=$(CHAOS_KILLS) STACKLESS_CHAOS_COORD_KILLS=$(CHAOS_COORD_KILLS) STACKLESS_CHAOS_HOPS=$(CHAOS_HOPS) \
-	$(GO) test -count=1 -v -timeout 60m -run '^TestChaosRing$$' ./cluster/
+	STACKLESS_CHAOS_PACE_US=$(CHAOS_PACE_US) $(GO) test -count=1 -v -timeout 60m -run '^TestChaosRing$$' ./cluster/
 
 lint: fmt-check vet
 	@if command -v staticcheck >/dev/null 2>&1; then \

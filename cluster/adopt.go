@@ -37,8 +37,9 @@ const adoptTimeout = 5 * time.Second
 
 // orphan is a live worker found at start.
 type orphan struct {
-	rec  workerRecord
-	resp adoptResp
+	rec    workerRecord
+	resp   adoptResp
+	silent error // linked, but it did not answer (it is stopped, not adopted)
 }
 
 // adoptOrphans adopts the workers a coordinator that died left running,
@@ -59,6 +60,11 @@ func (c *Coordinator) adoptOrphans(ctx context.Context) bool {
 		why = strings.Join(gone, ", ") + " died meanwhile"
 	default:
 		why = wholeCluster(found)
+	}
+	for _, o := range found {
+		if o.silent != nil {
+			why = fmt.Sprintf("worker %d (pid %d) did not answer: %v", o.resp.Node, o.resp.Pid, o.silent)
+		}
 	}
 	if why == "" {
 		err := c.takeOver(ctx, found)
@@ -115,6 +121,13 @@ func (c *Coordinator) findOrphans(ctx context.Context) (found []orphan, gone []s
 	for _, n := range slices.Sorted(maps.Keys(recs)) {
 		r := recs[n]
 		o, err := c.reach(ctx, r)
+		if err != nil && o.resp.Pid != 0 {
+			// Linked and authenticated, but it did not answer: a worker of
+			// this cluster that cannot be adopted; it is stopped with the
+			// others, so it does not hold its socket.
+			found = append(found, o)
+			continue
+		}
 		if err != nil {
 			if r.Pid != 0 {
 				gone = append(gone, fmt.Sprintf("worker %d (pid %d)", n, r.Pid))
@@ -145,7 +158,10 @@ func (c *Coordinator) reach(ctx context.Context, r workerRecord) (orphan, error)
 	}
 	var resp adoptResp
 	if err := call(ctx, c.n, r.Node, kindWAdopt, none{}, &resp); err != nil {
-		return orphan{}, err
+		if r.Pid == 0 {
+			return orphan{}, err
+		}
+		return orphan{rec: r, resp: adoptResp{Node: r.Node, Pid: r.Pid}, silent: err}, err
 	}
 	if resp.Node != r.Node || (r.Pid != 0 && resp.Pid != r.Pid) {
 		return orphan{}, fmt.Errorf("it says it is node %d, pid %d", resp.Node, resp.Pid)

@@ -114,7 +114,8 @@ func TestChaosRing(t *testing.T) {
 	seed := uint64(envInt(t, "STACKLESS_CHAOS_SEED", int(time.Now().UnixNano()%1e9)))
 	t.Logf("chaos: %d worker kills, %d coordinator kills, %d hops per token, seed %d", kills, coordKills, hops, seed)
 	rng := rand.New(rand.NewPCG(seed, 9))
-	timeout := testTimeout + time.Duration(kills+coordKills)*10*time.Second
+	// Generous: 10 s per event and 2,000 hops a second on a loaded machine.
+	timeout := testTimeout + time.Duration(kills+coordKills)*10*time.Second + time.Duration(48*hops/2000)*time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 

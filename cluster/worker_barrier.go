@@ -94,6 +94,11 @@ func (w *worker) drain(ctx context.Context, req markReq) (sentResp, error) {
 			if time.Now().After(deadline) || ctx.Err() != nil {
 				return sentResp{}, fmt.Errorf("cluster: worker %d: flush round %d: no marker from worker %d within %v", w.node, req.Round, missing, drainWait)
 			}
+			if !slices.Contains(w.n.Peers(), coordNode) {
+				// The coordinator died mid-checkpoint: the markers may never
+				// come, and a new coordinator must get answers.
+				return sentResp{}, fmt.Errorf("cluster: worker %d: flush round %d: the coordinator is gone", w.node, req.Round)
+			}
 			t := time.NewTimer(pause)
 			select {
 			case <-t.C:
