@@ -67,6 +67,9 @@ type clusterProcs struct {
 
 func newClusterProcs(t *testing.T, workers int, ckpt time.Duration) *clusterProcs {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("process-level: starts coordinator and worker processes (make test runs it; make test-short skips it)")
+	}
 	p := &clusterProcs{t: t, dir: shortDir(t), pids: t.TempDir(), workers: workers, ckpt: ckpt, out: &syncBuffer{}}
 	t.Cleanup(func() {
 		for _, c := range p.coords {

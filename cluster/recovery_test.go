@@ -97,6 +97,9 @@ func TestRollbackGivesUpLoudlyThenRestoreBringsItBack(t *testing.T) {
 }
 
 func TestCloseOfADownClusterFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level: starts worker processes (make test runs it; make test-short skips it)")
+	}
 	d := &dyingStarts{}
 	d.healthy.Store(1)
 	d.die.Store(1 << 30)
