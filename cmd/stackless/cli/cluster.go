@@ -284,7 +284,7 @@ line every few seconds.`,
 	fs.DurationVar(&balance, "balance-every", 250*time.Millisecond, "load balancing interval (0: off)")
 	fs.StringVar(&cfg.Place, "place", cluster.PlaceRoundRobin, "placement of spawned tasklets: "+cluster.PlaceRoundRobin+" or "+cluster.PlaceLeastLoaded)
 	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoint: start empty (new checkpoints replace it)")
-	fs.DurationVar(&cfg.OrphanAfter, "orphan-after", cluster.DefaultOrphanAfter, "how long workers run on after this coordinator dies, waiting for the next `cluster up` to adopt them")
+	fs.DurationVar(&cfg.OrphanAfter, "orphan-after", cluster.DefaultOrphanAfter, "how long workers run on after this coordinator dies, waiting for the next cluster up on the same --data to adopt them")
 	atLeast(fs, "workers", "1")
 	atLeast(fs, "checkpoint-every", "0s")
 	atLeast(fs, "balance-every", "0s")
