@@ -232,7 +232,7 @@ func LoadWorld(db *DB, reg *pickle.Registry, gen uint64) (*scheduler.World, uint
 	}
 	var cp *Checkpoint
 	var recs []pickle.Record
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(fmt.Sprintf("reading generation %d", gen), func(tx *bolt.Tx) error {
 		var err error
 		cp, recs, err = loadRecords[pickle.Record](db, tx, gen)
 		return err

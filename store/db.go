@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -57,6 +58,7 @@ type options struct {
 	timeout   time.Duration
 	keep      int
 	maxRecord int
+	readOnly  bool
 }
 
 // Option configures Open.
@@ -72,12 +74,21 @@ func WithKeep(k int) Option { return func(o *options) { o.keep = k } }
 // WithMaxRecord sets the largest accepted record value and Meta, in bytes (default 16 MiB).
 func WithMaxRecord(n int) Option { return func(o *options) { o.maxRecord = n } }
 
+// WithReadOnly opens an existing database for reading only: the file is
+// never created, set up or written, bbolt takes a shared lock, and its
+// free-page list is not read, so a damaged one does not stop reads. Save
+// and Delete fail. For inspecting and exporting.
+func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
+
 // DB is a durable store of checkpoint generations in one bbolt file.
 // Its methods are safe for concurrent use; Save calls are serialized.
 type DB struct {
 	bolt *bolt.DB
 	path string
 	opts options
+
+	mu     sync.Mutex
+	broken error // set when bbolt panicked in a write: the DB is not used again
 
 	bufs bufPool // segment buffers reused between checkpoints
 }
@@ -114,48 +125,42 @@ func Open(path string, opts ...Option) (*DB, error) {
 	}
 
 	st, err := os.Stat(path)
-	created := errors.Is(err, fs.ErrNotExist)
-	if created || errors.Is(err, syscall.ENOTDIR) {
+	if (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) && !o.readOnly {
 		if err := makeFolder(filepath.Dir(path)); err != nil { // folder.go
 			return nil, fmt.Errorf("store: open %s: create its folder: %w", path, err)
 		}
-	}
-	if err == nil && st.Mode().IsRegular() {
-		if snap, _ := IsSnapshotFile(path); snap {
-			return nil, fmt.Errorf("store: open %s: this is a snapshot file, not a checkpoint database; read it with store.ReadFile", path)
+		db, err := create(path, o)
+		if !errors.Is(err, fs.ErrExist) {
+			return db, err
 		}
+		st, err = os.Stat(path) // another process created it meanwhile
 	}
-
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      o.timeout,
-		FreelistType: bolt.FreelistMapType,
-		NoSync:       false,
-		PageSize:     pageSize,
-		// Reserve address space up front so a growing file does not make
-		// bbolt remap mid-commit: a remap copies every dirty node to the
-		// heap (86% of a 100k-tasklet checkpoint's allocations) and stalls
-		// readers. On 64-bit Linux this costs address space, not memory.
-		InitialMmapSize: initialMmapSize,
-	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is not a regular file (a %v); give the path of a checkpoint database", ErrNotDatabase, path, st.Mode().Type())
+	}
+	if snap, _ := IsSnapshotFile(path); snap {
+		return nil, fmt.Errorf("%w: %s is a snapshot file; read it with store.ReadFile (or stackless inspect)", ErrNotDatabase, path)
+	}
+	if err := preflight(path, st.Size(), !o.readOnly); err != nil {
+		return nil, err
+	}
+	bdb, err := openBolt(path, o)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w: %s is held open by another process (a running stackless node or CLI?) and the lock was not released within %v; stop that process or use another path",
 				ErrLocked, path, o.timeout)
 		}
 		var pathErr *fs.PathError
-		if !created && !errors.As(err, &pathErr) {
-			return nil, fmt.Errorf("store: open %s: %w: not a checkpoint database, or its bbolt header is damaged; restore it from a backup", path, err)
+		if errors.Is(err, ErrCorrupt) || errors.As(err, &pathErr) {
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, &CorruptError{Path: path, What: whatBolt, Offset: -1,
+			Reason: fmt.Sprintf("bbolt refuses it: %v; restore it from a backup, or move it away to start a new database", err)}
 	}
 	db := &DB{bolt: bdb, path: path, opts: o}
-	if created {
-		// Make the new directory entry durable before anything relies on it.
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			_ = bdb.Close()
-			return nil, fmt.Errorf("store: open %s: sync parent directory: %w", path, err)
-		}
-	}
 	if err := db.init(); err != nil {
 		_ = bdb.Close()
 		return nil, err
@@ -166,28 +171,37 @@ func Open(path string, opts ...Option) (*DB, error) {
 // init checks the format of an existing database, or lays out a new one.
 func (db *DB) init() error {
 	needInit := false
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	foreign := func(tx *bolt.Tx) error {
+		var names [][]byte
+		_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			names = append(names, name)
+			return nil
+		})
+		switch {
+		case len(names) > 0:
+			return fmt.Errorf("%w: %s is a bbolt database but not a stackless checkpoint store (it has buckets %q and no %q bucket); refusing to modify it",
+				ErrNotDatabase, db.path, names, bucketInfo)
+		case db.opts.readOnly:
+			return fmt.Errorf("%w: %s is an empty bbolt database: no checkpoint was ever stored in it", ErrNotDatabase, db.path)
+		}
+		return nil
+	}
+	err := db.view("opening it", func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketInfo) == nil {
 			needInit = true
-			return nil
+			return foreign(tx)
 		}
 		return db.checkFormat(tx)
 	})
 	if err != nil || !needInit {
 		return err
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update("setting it up", func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketInfo) != nil {
 			return db.checkFormat(tx)
 		}
-		var foreign [][]byte
-		_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
-			foreign = append(foreign, name)
-			return nil
-		})
-		if len(foreign) > 0 {
-			return fmt.Errorf("store: open %s: this is a bbolt database but not a stackless checkpoint store (it has buckets %q and no %q bucket); refusing to modify it",
-				db.path, foreign, bucketInfo)
+		if err := foreign(tx); err != nil {
+			return err
 		}
 		info, err := tx.CreateBucket(bucketInfo)
 		if err != nil {
@@ -242,7 +256,7 @@ func (db *DB) Path() string { return db.path }
 
 // Close releases the database file and its lock.
 func (db *DB) Close() error {
-	if err := db.bolt.Close(); err != nil {
+	if err := db.guardClose(); err != nil {
 		return fmt.Errorf("store: close %s: %w", db.path, err)
 	}
 	return nil
@@ -346,7 +360,7 @@ func (db *DB) deleteGen(tx *bolt.Tx, gen uint64) error {
 // Latest returns the newest generation; an error wrapping ErrEmpty if there is none.
 func (db *DB) Latest() (uint64, error) {
 	var gen uint64
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view("finding the newest generation", func(tx *bolt.Tx) error {
 		k, _ := tx.Bucket(bucketGens).Cursor().Last()
 		if k == nil {
 			return fmt.Errorf("%w in %s", ErrEmpty, db.path)
@@ -363,7 +377,7 @@ func (db *DB) Latest() (uint64, error) {
 // List describes every stored generation, oldest first.
 func (db *DB) List() ([]GenInfo, error) {
 	var out []GenInfo
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view("listing the generations", func(tx *bolt.Tx) error {
 		all, err := db.headers(tx)
 		if err != nil {
 			return err
@@ -380,7 +394,7 @@ func (db *DB) List() ([]GenInfo, error) {
 // Delete removes generation gen. It refuses when another stored generation
 // is an incremental on top of gen.
 func (db *DB) Delete(gen uint64) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(fmt.Sprintf("deleting generation %d", gen), func(tx *bolt.Tx) error {
 		gens := tx.Bucket(bucketGens)
 		if gens.Get(genKey(gen)) == nil {
 			return fmt.Errorf("%w: generation %d is not in %s (DB.List or `stackless checkpoint ls %s` lists the stored ones)", ErrNotFound, gen, db.path, db.path)

@@ -674,6 +674,8 @@ func TestOpenRejects(t *testing.T) {
 	require.NoError(t, WriteFile(snap, &Checkpoint{}))
 	garbage := filepath.Join(dir, "garbage")
 	require.NoError(t, os.WriteFile(garbage, bytes.Repeat([]byte("garbage!"), 1024), 0o600))
+	empty := filepath.Join(dir, "empty.db")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
 	bigGarbage := filepath.Join(dir, "big-garbage")
 	require.NoError(t, os.WriteFile(bigGarbage, bytes.Repeat([]byte("garbage!"), 64<<10), 0o600))
 	foreign := filepath.Join(dir, "foreign.db")
@@ -698,10 +700,12 @@ func TestOpenRejects(t *testing.T) {
 		name, path, want string
 		is               error
 	}{
-		{"snapshot file", snap, "this is a snapshot file, not a checkpoint database", nil},
-		{"garbage", garbage, "not a checkpoint database", nil},
-		{"big garbage", bigGarbage, "not a checkpoint database", nil},
-		{"foreign bbolt", foreign, `not a stackless checkpoint store (it has buckets ["users"]`, nil},
+		{"snapshot file", snap, "is a snapshot file; read it with store.ReadFile", ErrNotDatabase},
+		{"garbage", garbage, "has no bbolt header", ErrNotDatabase},
+		{"big garbage", bigGarbage, "has no bbolt header", ErrNotDatabase},
+		{"empty file", empty, "is empty (0 bytes)", ErrNotDatabase},
+		{"a folder", dir, "is not a regular file", ErrNotDatabase},
+		{"foreign bbolt", foreign, `not a stackless checkpoint store (it has buckets ["users"]`, ErrNotDatabase},
 		{"future format", future, "has format version 9; this build reads version 2; upgrade stackless", ErrVersion},
 		{"old format", old, "has format version 1, written by an older stackless; this build reads version 2 only", ErrVersion},
 		{"bad keep", filepath.Join(dir, "k.db"), "keep must be >= 0", nil},
@@ -724,6 +728,9 @@ func TestOpenRejects(t *testing.T) {
 			}
 		})
 	}
+	st, err := os.Stat(empty)
+	require.NoError(t, err)
+	assert.Zero(t, st.Size(), "the empty file is left as it was, not made a new database")
 }
 
 // Crash atomicity: a child process saves generations forever and is killed

@@ -37,6 +37,19 @@
 // checkpoints and reports their errors; without, it only makes later
 // Checkpoint calls fail.
 //
+// No file, however damaged, crashes a reader. Before bbolt maps an existing
+// file, Open checks its meta pages against each other and against the file
+// size, and the freelist page, and refuses what bbolt would fault or panic
+// on (ErrCorrupt); every bbolt call then runs under a guard that turns a
+// panic or a memory fault on a damaged page into an error naming the file
+// and what to do. An existing file that is not a database (empty, a
+// snapshot, anything else) is refused with ErrNotDatabase, never taken for
+// "no checkpoint yet" and overwritten; a new database appears at its path
+// only once laid out, so a crash cannot leave an empty one. MoveAside puts
+// a refused file aside under a timestamped name. WithReadOnly opens for
+// reading only, without the freelist, so a damaged freelist does not stop
+// inspect and export.
+//
 // Open creates a missing folder (0700) for a new DB. bbolt holds an
 // exclusive lock on its file: one process per DB. Open waits WithTimeout
 // for it and then fails with ErrLocked.

@@ -19,7 +19,7 @@ func compareRecords(a, b Record) int { return bytes.Compare(a.Key, b.Key) }
 // The returned slices are owned by the caller.
 func (db *DB) Load(gen uint64) (*Checkpoint, error) {
 	var cp *Checkpoint
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.view(fmt.Sprintf("reading generation %d", gen), func(tx *bolt.Tx) error {
 		var err error
 		var recs []Record
 		if cp, recs, err = loadRecords[Record](db, tx, gen); err == nil {

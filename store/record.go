@@ -77,6 +77,9 @@ func (e *CorruptError) Error() string {
 	case e.Key != nil:
 		what = fmt.Sprintf("%q", e.Key)
 	}
+	if e.What == whatBolt {
+		return fmt.Sprintf("store: checkpoint database %s is damaged: %s", e.Path, e.Reason)
+	}
 	if e.Gen == 0 {
 		return fmt.Sprintf("store: corrupt record %s in %s: %s", what, e.Path, e.Reason)
 	}

@@ -166,7 +166,7 @@ func (m *recordMerger) next() (Record, bool) {
 func (db *DB) commit(b *batch) (gen uint64, err error) {
 	h := b.h
 	h.base, h.nanos, h.metaLen = b.base, b.nanos, uint64(len(b.meta))
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.update("saving a generation", func(tx *bolt.Tx) error {
 		gens, metaB := tx.Bucket(bucketGens), tx.Bucket(bucketMeta)
 		if b.base != 0 {
 			if _, err := db.header(gens, b.base); err != nil {

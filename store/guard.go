@@ -1,0 +1,185 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Why a guard: bbolt reads its pages straight from the memory-mapped file
+// and trusts them. A damaged branch or leaf page makes it panic ("assertion
+// failed: Page expected to be...", index out of range), and a page the file
+// no longer has (truncated behind its back) makes the read fault (SIGBUS),
+// which kills the process unless the faulting goroutine asked for a panic
+// instead (debug.SetPanicOnFault). So every bbolt call of a DB runs in
+// guard, on the caller's goroutine: faults become panics, panics become a
+// CorruptError naming the file and what to do. Every value read from the
+// map is copied or checksummed inside the guarded call, so nothing outside
+// touches mapped memory.
+
+// guard runs fn, a bbolt call doing op ("reading generation 3"), and turns a
+// panic or memory fault inside it into a CorruptError. After a panic in a
+// write (poison set) the DB refuses every further call but Close: bbolt's
+// state may be half updated.
+func (db *DB) guard(op string, poison bool, fn func() error) (err error) {
+	if err := db.poisoned(); err != nil {
+		return err
+	}
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		r := recover()
+		debug.SetPanicOnFault(old)
+		if r == nil {
+			return
+		}
+		err = panicked(db.path, op, r)
+		if poison {
+			db.mu.Lock()
+			if db.broken == nil {
+				db.broken = err
+			}
+			db.mu.Unlock()
+		}
+	}()
+	return fn()
+}
+
+func (db *DB) poisoned() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.broken != nil {
+		return fmt.Errorf("store: %s was found damaged earlier and is no longer used; close it: %w", db.path, db.broken)
+	}
+	return nil
+}
+
+// view and update are bbolt's View and Update under guard.
+func (db *DB) view(op string, fn func(*bolt.Tx) error) error {
+	return db.guard(op, false, func() error { return db.bolt.View(fn) })
+}
+
+func (db *DB) update(op string, fn func(*bolt.Tx) error) error {
+	if db.opts.readOnly {
+		return fmt.Errorf("store: %s %s: the database was opened read-only (store.WithReadOnly); open it without that option to change it", op, db.path)
+	}
+	return db.guard(op, true, func() error { return db.bolt.Update(fn) })
+}
+
+// panicked is the error for a panic r that bbolt raised while doing op on
+// the file at path.
+func panicked(path, op string, r any) error {
+	what := fmt.Sprint(r)
+	var re interface{ Addr() uintptr }
+	if err, ok := r.(error); ok && errors.As(err, &re) {
+		what = "a memory fault reading the mapped file (" + what + "), as when the file was cut short"
+	}
+	reason := fmt.Sprintf("bbolt failed on a damaged page while %s: %s", op, what)
+	if strings.HasPrefix(op, "reading generation") {
+		return &CorruptError{Path: path, What: whatBolt, Offset: -1,
+			Reason: reason + "; an older generation may still be readable (--gen), else restore the file from a backup"}
+	}
+	return damaged(path, reason)
+}
+
+// openBolt opens path with bbolt under guard. bbolt.Open reads the meta and
+// freelist pages and can panic on them; then it has not returned its DB, so
+// the file it opened and locked is closed here.
+func openBolt(path string, o options) (bdb *bolt.DB, err error) {
+	var file *os.File
+	bo := &bolt.Options{
+		Timeout:      o.timeout,
+		FreelistType: bolt.FreelistMapType,
+		NoSync:       false,
+		PageSize:     pageSize,
+		ReadOnly:     o.readOnly,
+		// Reserve address space up front so a growing file does not make
+		// bbolt remap mid-commit: a remap copies every dirty node to the
+		// heap (86% of a 100k-tasklet checkpoint's allocations) and stalls
+		// readers. On 64-bit Linux this costs address space, not memory.
+		InitialMmapSize: initialMmapSize,
+		OpenFile: func(name string, flag int, perm fs.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
+	}
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		r := recover()
+		debug.SetPanicOnFault(old)
+		if r != nil {
+			if file != nil {
+				_ = file.Close() // releases the lock; the mapping is left behind
+			}
+			bdb, err = nil, panicked(path, "opening it", r)
+		}
+	}()
+	return bolt.Open(path, 0o600, bo)
+}
+
+// create makes a new database at path atomically: bbolt lays out a
+// temporary file in the same folder, the stackless buckets are committed
+// into it, and only then is it linked in under path. A crash at any point
+// leaves no file at path (at worst a stray temporary), never an empty or
+// half-written one, which Open would refuse. It fails with fs.ErrExist if
+// path appeared meanwhile (another process created it): open that one.
+func create(path string, o options) (*DB, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
+	if err != nil {
+		return nil, fmt.Errorf("store: create %s: %w", path, err)
+	}
+	tmp := f.Name()
+	_ = f.Close()
+	defer os.Remove(tmp) // once linked, only the temporary name goes
+	bdb, err := openBolt(tmp, o)
+	if err != nil {
+		return nil, fmt.Errorf("store: create %s: %w", path, err)
+	}
+	db := &DB{bolt: bdb, path: path, opts: o}
+	if err := db.init(); err != nil {
+		_ = bdb.Close()
+		return nil, err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			_ = bdb.Close()
+			return nil, err
+		}
+		// No hard links on this file system: rename, unless path exists.
+		if _, serr := os.Lstat(path); serr == nil {
+			_ = bdb.Close()
+			return nil, fs.ErrExist
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			_ = bdb.Close()
+			return nil, fmt.Errorf("store: create %s: %w", path, err)
+		}
+	}
+	// Make the new directory entry durable before anything relies on it.
+	if err := syncDir(dir); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("store: create %s: sync the folder: %w", path, err)
+	}
+	return db, nil
+}
+
+// guardClose closes bbolt under guard: closing unmaps the file and, for a
+// writable DB, may touch its pages.
+func (db *DB) guardClose() (err error) {
+	old := debug.SetPanicOnFault(true)
+	defer func() {
+		r := recover()
+		debug.SetPanicOnFault(old)
+		if r != nil {
+			err = panicked(db.path, "closing it", r)
+		}
+	}()
+	return db.bolt.Close()
+}
