@@ -155,12 +155,9 @@ func (c *Coordinator) open(ctx context.Context) error {
 	if _, err := ensureHostID(c.cfg.Dir); err != nil {
 		return err
 	}
-	db, err := store.Open(c.layout.DB(), store.WithTimeout(time.Second), store.WithKeep(c.cfg.Keep))
+	db, err := c.openDB()
 	if err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			return fmt.Errorf("cluster: %s is in use: another coordinator runs on %s (stop it with `stackless cluster down --cluster %s`): %w", c.layout.DB(), c.cfg.Dir, c.cfg.Dir, err)
-		}
-		return fmt.Errorf("cluster: %w", err)
+		return err
 	}
 	c.db = db
 	c.s = scheduler.New(scheduler.WithNode(coordNode))
@@ -223,7 +220,7 @@ func (c *Coordinator) boot(ctx context.Context) error {
 			snap = s
 		case errors.Is(err, store.ErrEmpty):
 		default:
-			return fmt.Errorf("%w (start with --fresh to discard the stored checkpoints)", err)
+			return fmt.Errorf("%w; to start an empty cluster instead, run `stackless cluster up --fresh`, which moves %s aside (kept, not deleted)", err, c.layout.DB())
 		}
 	}
 	if snap == nil {
