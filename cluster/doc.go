@@ -46,7 +46,9 @@
 // (records keyed by node, a header with the logical nodes each world hosts
 // and the next free node number). RESUME. Checkpoints are taken every
 // Config.CheckpointEvery, after spawn and kill, on demand, and at
-// shutdown.
+// shutdown. A cluster.db that cannot be used (damaged, empty, not a
+// cluster database) is refused, never taken for "no checkpoint"; with
+// Config.Fresh it is moved aside (store.MoveAside) and a new one started.
 //
 // # Restore, routing and faults
 //

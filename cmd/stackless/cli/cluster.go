@@ -213,7 +213,9 @@ func newClusterUpCmd() *cobra.Command {
 ` + "`worker`" + `), linked over unix sockets in DIR/sock, and keep them running.
 
 It resumes the newest checkpoint in DIR/cluster.db, if there is one (onto
--n workers), or starts empty. It checkpoints the whole cluster every
+-n workers), or starts empty. A cluster.db that cannot be used (damaged,
+empty, not a cluster database) is refused; --fresh then moves it aside to
+DIR/cluster.db.bad-TIME (kept, not deleted) and starts empty. It checkpoints the whole cluster every
 --checkpoint-every, balances runnable tasklets over the workers every
 --balance-every, and rolls every worker back to the last checkpoint when
 one dies; a rollback that fails is tried again, and after 5 failures the
@@ -283,7 +285,7 @@ line every few seconds.`,
 	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", 5*time.Second, "consistent checkpoint interval (0: only on demand and at shutdown)")
 	fs.DurationVar(&balance, "balance-every", 250*time.Millisecond, "load balancing interval (0: off)")
 	fs.StringVar(&cfg.Place, "place", cluster.PlaceRoundRobin, "placement of spawned tasklets: "+cluster.PlaceRoundRobin+" or "+cluster.PlaceLeastLoaded)
-	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoint: start empty (new checkpoints replace it)")
+	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoint: start empty (new checkpoints replace it); a cluster.db that cannot be used is moved aside to cluster.db.bad-TIME")
 	fs.DurationVar(&cfg.OrphanAfter, "orphan-after", cluster.DefaultOrphanAfter, "how long workers run on after this coordinator dies, waiting for the next cluster up on the same --data to adopt them")
 	atLeast(fs, "workers", "1")
 	atLeast(fs, "checkpoint-every", "0s")
