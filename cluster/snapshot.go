@@ -172,3 +172,37 @@ func decodeSnapshot(cp *store.Checkpoint) (*clusterSnapshot, error) {
 	}
 	return s, nil
 }
+
+// StoredWorld is one worker's part of a stored cluster checkpoint: its
+// node, the logical nodes it hosts, and its world (pickle.DumpWorld; split
+// it with Registry.SplitWorld to read it without the kinds).
+type StoredWorld struct {
+	Node  uint16
+	Hosts []uint16
+	World []byte
+}
+
+// IsCheckpoint reports whether a generation's Meta is the header of a
+// cluster checkpoint (a single-process checkpoint's is a pickled world
+// header), so that tools reading any database tell the two apart.
+func IsCheckpoint(meta []byte) bool {
+	var h struct {
+		Kind string `json:"kind"`
+	}
+	return len(meta) > 0 && meta[0] == '{' && json.Unmarshal(meta, &h) == nil && h.Kind == headerKind
+}
+
+// DecodeCheckpoint returns the worker worlds of a stored cluster
+// generation (store.DB.Load or a snapshot file exported from cluster.db),
+// checked as a restore checks them. Errors wrap ErrSnapshot.
+func DecodeCheckpoint(cp *store.Checkpoint) ([]StoredWorld, error) {
+	s, err := decodeSnapshot(cp)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]StoredWorld, len(s.Worlds))
+	for i, w := range s.Worlds {
+		out[i] = StoredWorld{Node: w.Node, Hosts: w.Hosts, World: w.Blob}
+	}
+	return out, nil
+}

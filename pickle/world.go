@@ -309,9 +309,18 @@ func (r *Registry) DumpWorld(w *scheduler.World) ([]byte, error) {
 
 // LoadWorld decodes a blob written by DumpWorld.
 func (r *Registry) LoadWorld(b []byte) (*scheduler.World, error) {
-	var meta []byte
-	var recs []Record
-	err := r.decode(b, "world", func(d *msgpack.Decoder) error {
+	meta, recs, err := r.SplitWorld(b)
+	if err != nil {
+		return nil, err
+	}
+	return r.DecodeWorld(meta, recs)
+}
+
+// SplitWorld splits a blob written by DumpWorld into its header and
+// records without decoding them, for readers that do not know the kinds
+// (LoadHeader, Inspect and InspectChannel take them from there).
+func (r *Registry) SplitWorld(b []byte) (meta []byte, recs []Record, err error) {
+	err = r.decode(b, "world", func(d *msgpack.Decoder) error {
 		if err := header(d, worldFields, "w"); err != nil {
 			return err
 		}
@@ -342,7 +351,7 @@ func (r *Registry) LoadWorld(b []byte) (*scheduler.World, error) {
 		return d.DecodeNil()
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return r.DecodeWorld(meta, recs)
+	return meta, recs, nil
 }

@@ -44,7 +44,7 @@ func newCheckpointLsCmd(wait *time.Duration) *cobra.Command {
 			if limit < 0 {
 				return usageErrorf("--limit must be 0 (all rows) or more, got %d", limit)
 			}
-			t, err := openTarget(args[0], *wait)
+			t, err := openTarget(args[0], *wait, false)
 			if err != nil {
 				return err
 			}
@@ -111,7 +111,7 @@ a generation left in the database still needs is refused.`,
 			slices.Sort(gens)
 			gens = slices.Compact(gens)
 			slices.Reverse(gens) // dependents before their bases
-			t, err := openTarget(args[0], *wait)
+			t, err := openTarget(args[0], *wait, true)
 			if err != nil {
 				return err
 			}
@@ -151,6 +151,7 @@ type exportResult struct {
 	To       string `json:"to"`
 	Tasklets int    `json:"tasklets"`
 	Channels int    `json:"channels"`
+	Workers  int    `json:"workers,omitempty"` // a cluster checkpoint's worker worlds
 	Bytes    int64  `json:"bytes"`
 }
 
@@ -179,7 +180,7 @@ is only replaced with --force.`,
 			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
-			t, err := openTarget(args[0], *wait)
+			t, err := openTarget(args[0], *wait, false)
 			if err != nil {
 				return err
 			}
@@ -196,16 +197,12 @@ is only replaced with --force.`,
 			if err != nil {
 				return err
 			}
+			res := exportResult{File: t.path, Gen: gen, To: out}
+			if res.Tasklets, res.Channels, res.Workers, err = countRecords(cp); err != nil {
+				return fmt.Errorf("%s: %w; not exported", t.path, err)
+			}
 			if err := store.WriteFile(out, cp); err != nil {
 				return err
-			}
-			res := exportResult{File: t.path, Gen: gen, To: out}
-			for _, r := range cp.Records {
-				if len(r.Key) > 0 && r.Key[0] == 't' {
-					res.Tasklets++
-				} else {
-					res.Channels++
-				}
 			}
 			if st, err := os.Stat(out); err == nil {
 				res.Bytes = st.Size()
@@ -213,8 +210,12 @@ is only replaced with --force.`,
 			if outputOf(cmd) == formatJSON {
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
-			_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote generation %d of %s to %s: %d tasklets, %d channels, %d bytes\n",
-				res.Gen, res.File, res.To, res.Tasklets, res.Channels, res.Bytes)
+			of := ""
+			if res.Workers > 0 {
+				of = fmt.Sprintf(" (a cluster checkpoint of %d workers)", res.Workers)
+			}
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote generation %d of %s to %s%s: %d tasklets, %d channels, %d bytes\n",
+				res.Gen, res.File, res.To, of, res.Tasklets, res.Channels, res.Bytes)
 			return err
 		},
 	}

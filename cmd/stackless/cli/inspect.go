@@ -55,7 +55,7 @@ Tables show --limit rows each; -o json prints everything.`,
 			if limit < 0 {
 				return usageErrorf("--limit must be 0 (all rows) or more, got %d", limit)
 			}
-			t, err := openTarget(args[0], wait)
+			t, err := openTarget(args[0], wait, false)
 			if err != nil {
 				return err
 			}
@@ -98,9 +98,11 @@ type target struct {
 	db   *store.DB
 }
 
-// openTarget opens path as a snapshot file or a checkpoint database. It
+// openTarget opens path as a snapshot file or a checkpoint database, the
+// database read-only unless write is set (checkpoint rm): a read-only open
+// skips bbolt's free-page list, so a damaged one does not stop reads. It
 // never creates or initializes a file: a missing or empty one is an error.
-func openTarget(path string, wait time.Duration) (*target, error) {
+func openTarget(path string, wait time.Duration, write bool) (*target, error) {
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -123,8 +125,17 @@ func openTarget(path string, wait time.Duration) (*target, error) {
 		}
 		return &target{path: path, snap: cp}, nil
 	}
-	db, err := store.Open(path, store.WithTimeout(wait))
+	opts := []store.Option{store.WithTimeout(wait)}
+	if !write {
+		opts = append(opts, store.WithReadOnly())
+	}
+	db, err := store.Open(path, opts...)
 	if err != nil {
+		if errors.Is(err, store.ErrNotDatabase) {
+			return nil, fmt.Errorf("%s is not a stackless checkpoint database or snapshot file: %w. "+
+				"inspect and checkpoint read the snapshot files of `stackless checkpoint export` and store.SaveFile, "+
+				"and the checkpoint databases of programs (such as data/longtask.db) and of `stackless cluster up` (DIR/cluster.db)", path, err)
+		}
 		return nil, err
 	}
 	return &target{path: path, db: db}, nil
@@ -189,7 +200,7 @@ func completeGens(cmd *cobra.Command, args []string, _ string) ([]string, cobra.
 	if len(args) == 0 {
 		return nil, cobra.ShellCompDirectiveDefault
 	}
-	t, err := openTarget(args[0], 200*time.Millisecond)
+	t, err := openTarget(args[0], 200*time.Millisecond, false)
 	if err != nil || t.db == nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

@@ -35,21 +35,20 @@ func writeWorld(w io.Writer, v *worldView, limit int) error {
 	} else {
 		fmt.Fprintf(&b, "checkpoint database %s: %d generations\n\n", v.File, len(v.Generations))
 		writeGens(&b, v.Generations, limit)
-		if v.Header == nil {
+		if v.Header == nil && len(v.Workers) == 0 {
 			fmt.Fprintln(&b, "no generations stored")
 			return flush(w, &b)
 		}
 		fmt.Fprintf(&b, "\ngeneration %d, saved %s\n", v.Gen, v.Time.Format(time.DateTime))
 	}
-	h := v.Header
-	fmt.Fprintf(&b, "clock %v, tick %d, steps %d, node %d, run queue %d, timers %d\n",
-		h.Clock, h.Tick, h.Steps, h.Node, len(h.RunQueue), len(h.Timers))
-	kinds := make([]string, len(h.Kinds))
-	for i, k := range h.Kinds {
-		kinds[i] = fmt.Sprintf("%s v%d", k.Name, k.Version)
-	}
-	if len(kinds) > 0 {
-		fmt.Fprintf(&b, "kinds: %s\n", strings.Join(kinds, ", "))
+	if len(v.Workers) > 0 {
+		fmt.Fprintf(&b, "a cluster checkpoint of %d workers\n", len(v.Workers))
+		for _, wv := range v.Workers {
+			fmt.Fprintf(&b, "worker %d (hosts %v): %d tasklets, %d channels; ", wv.Node, wv.Hosts, wv.Tasklets, wv.Channels)
+			writeHeader(&b, wv.Header)
+		}
+	} else {
+		writeHeader(&b, v.Header)
 	}
 
 	fmt.Fprintf(&b, "\ntasklets: %d\n", len(v.Tasklets))
@@ -76,6 +75,19 @@ func writeWorld(w io.Writer, v *worldView, limit int) error {
 	}
 	writeRows(&b, []string{"ID", "CAP", "LEN", "BALANCE", "CLOSED", "BUFFER"}, rows, limit, false)
 	return flush(w, &b)
+}
+
+// writeHeader prints a world header on a line, and its kinds on the next.
+func writeHeader(b *bytes.Buffer, h *headerView) {
+	fmt.Fprintf(b, "clock %v, tick %d, steps %d, node %d, run queue %d, timers %d\n",
+		h.Clock, h.Tick, h.Steps, h.Node, len(h.RunQueue), len(h.Timers))
+	kinds := make([]string, len(h.Kinds))
+	for i, k := range h.Kinds {
+		kinds[i] = fmt.Sprintf("%s v%d", k.Name, k.Version)
+	}
+	if len(kinds) > 0 {
+		fmt.Fprintf(b, "kinds: %s\n", strings.Join(kinds, ", "))
+	}
 }
 
 // writeGens prints the generations table; with a limit it keeps the newest.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/cluster"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/store"
 	"github.com/stackless-go/stackless/tasklet"
@@ -22,7 +23,8 @@ type worldView struct {
 	Generations []genView     `json:"generations,omitempty"` // a store's, oldest first
 	Gen         uint64        `json:"gen"`                   // the generation shown (0: the store is empty)
 	Time        time.Time     `json:"time"`
-	Header      *headerView   `json:"header,omitempty"`
+	Header      *headerView   `json:"header,omitempty"`  // a single-process world's
+	Workers     []workerView  `json:"workers,omitempty"` // a cluster checkpoint's worker worlds, instead of header
 	Tasklets    []taskletView `json:"tasklets"`
 	Channels    []channelView `json:"channels"`
 }
@@ -49,6 +51,15 @@ type headerView struct {
 	Kinds       []kindView    `json:"kinds"`
 }
 
+// workerView is one worker's world in a cluster checkpoint (cluster.db).
+type workerView struct {
+	Node     uint16      `json:"node"`
+	Hosts    []uint16    `json:"hosts"` // logical nodes whose tasklets and channels live here
+	Header   *headerView `json:"header"`
+	Tasklets int         `json:"tasklets"`
+	Channels int         `json:"channels"`
+}
+
 type timerView struct {
 	At      time.Duration `json:"at_ns"`
 	Tasklet uint64        `json:"tasklet"`
@@ -62,6 +73,7 @@ type kindView struct {
 
 type taskletView struct {
 	ID      uint64         `json:"id"`
+	Worker  uint16         `json:"worker,omitempty"` // in a cluster checkpoint: the worker holding it
 	Kind    string         `json:"kind"`
 	Version uint32         `json:"version"`
 	State   string         `json:"state"`
@@ -83,6 +95,7 @@ type caseView struct {
 
 type channelView struct {
 	ID          uint64       `json:"id"`
+	Worker      uint16       `json:"worker,omitempty"` // in a cluster checkpoint: the worker holding it
 	Cap         int          `json:"cap"`
 	Len         int          `json:"len"`
 	Balance     int          `json:"balance"` // blocked senders minus blocked receivers
@@ -119,34 +132,119 @@ func genViews(gens []store.GenInfo) []genView {
 
 // fillWorld decodes cp into v with a registry that knows no kinds and no
 // user types, as the CLI cannot know a program's. A record that does not
-// decode is still listed, with the reason.
+// decode is still listed, with the reason. A cluster checkpoint (from
+// cluster.db) fills one workerView per worker world and tags each tasklet
+// and channel with its worker.
 func fillWorld(v *worldView, cp *store.Checkpoint) error {
 	reg := pickle.NewRegistry()
 	v.Gen, v.Time = cp.Gen, cp.Time
 	v.Tasklets, v.Channels = []taskletView{}, []channelView{}
-	h, err := reg.LoadHeader(cp.Meta)
+	if cluster.IsCheckpoint(cp.Meta) {
+		worlds, err := clusterWorlds(cp)
+		if err != nil {
+			return err
+		}
+		for _, w := range worlds {
+			nt, nc := len(v.Tasklets), len(v.Channels)
+			h, err := addWorld(v, reg, cp.Gen, w.meta, w.recs, w.Node)
+			if err != nil {
+				return fmt.Errorf("worker %d: %w", w.Node, err)
+			}
+			v.Workers = append(v.Workers, workerView{Node: w.Node, Hosts: w.Hosts, Header: headerOf(h),
+				Tasklets: len(v.Tasklets) - nt, Channels: len(v.Channels) - nc})
+		}
+		return nil
+	}
+	h, err := addWorld(v, reg, cp.Gen, cp.Meta, cp.Records, 0)
 	if err != nil {
-		return fmt.Errorf("the world header of generation %d does not decode: %w", cp.Gen, err)
+		return err
 	}
 	v.Header = headerOf(h)
+	return nil
+}
+
+// clusterWorld is one worker's world of a cluster checkpoint, split.
+type clusterWorld struct {
+	cluster.StoredWorld
+	meta []byte
+	recs []store.Record
+}
+
+// clusterWorlds splits the worker worlds of a cluster checkpoint.
+func clusterWorlds(cp *store.Checkpoint) ([]clusterWorld, error) {
+	stored, err := cluster.DecodeCheckpoint(cp)
+	if err != nil {
+		return nil, fmt.Errorf("generation %d is a cluster checkpoint that does not decode: %w", cp.Gen, err)
+	}
+	reg := pickle.NewRegistry()
+	out := make([]clusterWorld, len(stored))
+	for i, w := range stored {
+		meta, recs, err := reg.SplitWorld(w.World)
+		if err != nil {
+			return nil, fmt.Errorf("generation %d: the world of worker %d does not decode: %w", cp.Gen, w.Node, err)
+		}
+		out[i] = clusterWorld{StoredWorld: w, meta: meta, recs: make([]store.Record, len(recs))}
+		for j, r := range recs {
+			out[i].recs[j] = store.Record{Key: r.Key, Value: r.Value}
+		}
+	}
+	return out, nil
+}
+
+// countRecords counts the tasklets and channels of a generation, and its
+// workers for a cluster checkpoint.
+func countRecords(cp *store.Checkpoint) (tasklets, channels, workers int, err error) {
+	recs := cp.Records
+	if cluster.IsCheckpoint(cp.Meta) {
+		worlds, err := clusterWorlds(cp)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		recs = nil
+		for _, w := range worlds {
+			recs = append(recs, w.recs...)
+		}
+		workers = len(worlds)
+	}
+	for _, r := range recs {
+		if len(r.Key) > 0 && r.Key[0] == 't' {
+			tasklets++
+		} else {
+			channels++
+		}
+	}
+	return tasklets, channels, workers, nil
+}
+
+// addWorld appends the tasklets and channels of one world (its header meta
+// and records) to v, tagged with worker (0: not a cluster's).
+func addWorld(v *worldView, reg *pickle.Registry, gen uint64, meta []byte, recs []store.Record, worker uint16) (*pickle.Header, error) {
+	h, err := reg.LoadHeader(meta)
+	if err != nil {
+		return nil, fmt.Errorf("the world header of generation %d does not decode: %w", gen, err)
+	}
 	sleeps := map[uint64]time.Duration{}
 	for _, tm := range h.Timers {
 		if tm.Case == -1 {
 			sleeps[uint64(tm.Tasklet)] = tm.At
 		}
 	}
-	for _, rec := range cp.Records {
+	for _, rec := range recs {
 		tag, id, err := pickle.ParseKey(rec.Key)
 		if err != nil {
-			return fmt.Errorf("generation %d: %w", cp.Gen, err)
+			return nil, fmt.Errorf("generation %d: %w", gen, err)
 		}
 		if tag == 't' {
-			v.Tasklets = append(v.Tasklets, taskletOf(reg, id, rec.Value, sleeps))
+			tv := taskletOf(reg, id, rec.Value, sleeps)
+			tv.Worker = worker
+			v.Tasklets = append(v.Tasklets, tv)
 		} else {
-			v.Channels = append(v.Channels, channelOf(reg, id, rec.Value))
+			cv := channelOf(reg, id, rec.Value)
+			cv.Worker = worker
+			v.Channels = append(v.Channels, cv)
 		}
 	}
-	return nil
+	return h, nil
 }
 
 func headerOf(h *pickle.Header) *headerView {
