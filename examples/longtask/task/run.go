@@ -112,7 +112,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		o.Every = DefaultEvery
 	}
 	path := filepath.Join(o.Dir, DBName)
-	db, err := openStore(path, o.Fresh)
+	db, err := openStore(path, o.Fresh, o.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -151,20 +151,29 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 // openStore opens the checkpoint database at path, first deleting it when
 // fresh is set.
-func openStore(path string, fresh bool) (*store.DB, error) {
+func openStore(path string, fresh bool, log io.Writer) (*store.DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("longtask: data directory: %w", err)
 	}
 	if fresh {
-		if err := removeStore(path); err != nil {
+		if err := removeStore(path, log); err != nil {
 			return nil, err
 		}
 	}
 	db, err := store.Open(path, store.WithTimeout(lockWait))
+	if unusable(err) {
+		return nil, fmt.Errorf("longtask: %w; --fresh moves it aside (kept, not deleted) and starts over", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("longtask: %w", err)
 	}
 	return db, nil
+}
+
+// unusable reports whether Open refused the file itself: damaged, not a
+// database, or of another format version.
+func unusable(err error) bool {
+	return errors.Is(err, store.ErrCorrupt) || errors.Is(err, store.ErrNotDatabase) || errors.Is(err, store.ErrVersion)
 }
 
 // resume restores the newest checkpoint (or sets up a fresh run) and checks
@@ -237,12 +246,22 @@ func interrupted(s *scheduler.Scheduler, ck *store.Checkpointer, r *Reducer, cau
 
 // removeStore deletes the database at path for --fresh, after checking
 // that no other process has it open (it would go on writing to the deleted
-// file and the two runs would not know of each other).
-func removeStore(path string) error {
+// file and the two runs would not know of each other). A file that is not
+// a usable database is moved aside instead (store.MoveAside, which checks
+// the lock too): it may be the only copy of a run worth a backup restore.
+func removeStore(path string, log io.Writer) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	db, err := store.Open(path, store.WithTimeout(lockWait))
+	if unusable(err) {
+		to, merr := store.MoveAside(path)
+		if merr != nil {
+			return fmt.Errorf("longtask: --fresh: %w (it was refused: %v)", merr, err)
+		}
+		note(log, "longtask: --fresh: %s could not be used, moved aside to %s (kept): %v", path, to, err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("longtask: --fresh: %w", err)
 	}

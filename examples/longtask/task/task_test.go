@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stackless-go/stackless/examples/longtask/task"
+	"github.com/stackless-go/stackless/store"
 )
 
 // model computes the statistics of the corpus directly, with none of the
@@ -188,6 +189,30 @@ func TestNotALongTaskStore(t *testing.T) {
 	_, err := task.Run(context.Background(), task.Options{Docs: 10, Dir: dir})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), task.DBName)
+}
+
+// TestEmptyStoreIsNotAFreshStart: an empty (or damaged) longtask.db is
+// refused with --fresh offered, never run over; --fresh moves it aside.
+func TestEmptyStoreIsNotAFreshStart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, task.DBName)
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	_, err := task.Run(context.Background(), task.Options{Docs: 10, Dir: dir})
+	require.ErrorIs(t, err, store.ErrNotDatabase)
+	assert.Contains(t, err.Error(), path)
+	assert.Contains(t, err.Error(), "--fresh")
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Zero(t, st.Size(), "the file is left alone")
+
+	var log bytes.Buffer
+	rep := run(t, task.Options{Docs: 10, Dir: dir, Fresh: true, Log: &log})
+	assert.Equal(t, 10, rep.Result.Docs)
+	assert.Zero(t, rep.Resumed, "a fresh start")
+	moved, err := filepath.Glob(path + ".bad-*")
+	require.NoError(t, err)
+	require.Len(t, moved, 1, "--fresh kept the old file")
+	assert.Contains(t, log.String(), "moved aside to "+moved[0])
 }
 
 func TestDocument(t *testing.T) {
