@@ -20,6 +20,7 @@ FUZZ_TARGETS ?= \
 	./store:FuzzStoreRecord \
 	./store:FuzzStoreSegment \
 	./store:FuzzSnapshotFile \
+	./store:FuzzOpenDamaged \
 	./pickle:FuzzLoadTasklet \
 	./pickle:FuzzLoadWorld \
 	./pickle:FuzzLoadChannel \

@@ -24,7 +24,7 @@ import (
 // checkpointerFile writes a single-process checkpoint database the way a
 // program does (a Checkpointer, full and incremental generations, old ones
 // pruned so the file has free pages) and returns its bytes.
-func checkpointerFile(t *testing.T) []byte {
+func checkpointerFile(t testing.TB) []byte {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "run.db")
 	db, err := store.Open(path, store.WithKeep(4))
@@ -185,5 +185,41 @@ func TestDamagedSnapshotsNeverCrash(t *testing.T) {
 		if err != nil {
 			assert.Contains(t, err.Error(), path, name)
 		}
+	}
+}
+
+// TestTruncatedWhileOpenIsAnError cuts the file of an open database behind
+// its back (another program, a full disk, a bad restore): the next read of
+// a page that is gone faults inside bbolt (SIGBUS), and the guard makes
+// that an error naming the file instead of the end of the process.
+func TestTruncatedWhileOpenIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.db")
+	require.NoError(t, os.WriteFile(path, damage.Trim(checkpointerFile(t)), 0o600))
+	for _, ro := range []bool{true, false} {
+		var opts []store.Option
+		if ro {
+			opts = append(opts, store.WithReadOnly())
+		}
+		db, err := store.Open(path, opts...)
+		require.NoError(t, err)
+		gens, err := db.List()
+		require.NoError(t, err)
+		require.NotEmpty(t, gens)
+		good, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.NoError(t, os.Truncate(path, 2*16<<10)) // only the meta pages are left
+
+		failed := 0
+		for _, g := range gens {
+			if _, err := db.Load(g.Gen); err != nil {
+				failed++
+				assert.ErrorIs(t, err, store.ErrCorrupt)
+				assert.Contains(t, err.Error(), path)
+				assert.Contains(t, err.Error(), "memory fault")
+			}
+		}
+		assert.Equal(t, len(gens), failed, "every generation was on a page that is gone")
+		require.NoError(t, db.Close())
+		require.NoError(t, os.WriteFile(path, good, 0o600))
 	}
 }

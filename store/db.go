@@ -154,7 +154,10 @@ func Open(path string, opts ...Option) (*DB, error) {
 				ErrLocked, path, o.timeout)
 		}
 		var pathErr *fs.PathError
-		if errors.Is(err, ErrCorrupt) || errors.As(err, &pathErr) {
+		switch {
+		case errors.Is(err, ErrCorrupt): // names the file already
+			return nil, err
+		case errors.As(err, &pathErr):
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}
 		return nil, &CorruptError{Path: path, What: whatBolt, Offset: -1,
