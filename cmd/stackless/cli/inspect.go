@@ -39,7 +39,12 @@ tick, steps, run queue, timers, the kinds it was saved with), its tasklets
 (ID, kind, version, state, what each waits on, steps, the behavior's
 fields) and its channels (capacity, buffered values, balance = blocked
 senders minus blocked receivers, closed). --tasklet ID shows one tasklet
-with every field in full.
+with every field in full. A cluster's DIR/cluster.db (or a snapshot
+exported from it) holds one world per worker: each worker's header is
+shown, and every tasklet and channel names its worker.
+
+Databases are opened read-only. A damaged file is reported with what is
+damaged and what to do; it never crashes the command.
 
 The kinds and value types of the program that wrote the file need not be
 known here: behaviors are shown by their fields, values of the program's
@@ -49,7 +54,8 @@ Tables show --limit rows each; -o json prints everything.`,
 		Example: "  stackless inspect data/longtask.db\n" +
 			"  stackless inspect data/longtask.db --gen 3 --limit 0\n" +
 			"  stackless inspect data/longtask.db --gen 3 --tasklet t6\n" +
-			"  stackless inspect world.snapshot -o json",
+			"  stackless inspect world.snapshot -o json\n" +
+			"  stackless inspect data/cluster/cluster.db",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
