@@ -220,7 +220,7 @@ func (c *Coordinator) boot(ctx context.Context) error {
 			snap = s
 		case errors.Is(err, store.ErrEmpty):
 		default:
-			return fmt.Errorf("%w; to start an empty cluster instead, run `stackless cluster up --fresh`, which moves %s aside (kept, not deleted)", err, c.layout.DB())
+			return c.unreadable(err)
 		}
 	}
 	if snap == nil {

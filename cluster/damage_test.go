@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/stackless-go/stackless/cluster"
 	"github.com/stackless-go/stackless/internal/damage"
@@ -123,4 +125,44 @@ func TestDamagedClusterDatabasesAreRefused(t *testing.T) {
 	}
 	t.Logf("%d of %d damaged copies refused, the rest read as valid", refused, len(variants))
 	assert.Greater(t, refused, len(variants)/2)
+}
+
+// TestDamagedNewestGenerationOffersTheOneBefore: when only the newest
+// generation is damaged, the refusal names the command that gets the
+// cluster back to the one before it, and after it the cluster resumes.
+func TestDamagedNewestGenerationOffersTheOneBefore(t *testing.T) {
+	good := realClusterDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	dir := shortDir(t)
+	path := filepath.Join(dir, "cluster.db")
+	require.NoError(t, os.WriteFile(path, good, 0o600))
+
+	// Damage a value of the newest generation, leaving bbolt's pages whole.
+	bdb, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	var newest uint64
+	require.NoError(t, bdb.Update(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket([]byte("gens")).Cursor().Last()
+		newest = binary.BigEndian.Uint64(k)
+		b := tx.Bucket(append([]byte{'g'}, k...))
+		sk, sv := b.Cursor().First()
+		bad := append([]byte(nil), sv...)
+		bad[len(bad)/2] ^= 0xff
+		return b.Put(sk, bad)
+	}))
+	require.NoError(t, bdb.Close())
+
+	var out syncBuffer
+	err = startRefused(ctx, dir, false, &out)
+	require.ErrorIs(t, err, store.ErrCorrupt)
+	rm := fmt.Sprintf("stackless checkpoint rm %s %d", path, newest)
+	assert.Contains(t, err.Error(), rm)
+	assert.Contains(t, err.Error(), "cluster up --fresh")
+
+	db, err := store.Open(path)
+	require.NoError(t, err)
+	require.NoError(t, db.Delete(newest))
+	require.NoError(t, db.Close())
+	assert.ErrorIs(t, startRefused(ctx, dir, false, &out), errNoWorkers, "the generation before it loads")
 }

@@ -54,3 +54,16 @@ func (c *Coordinator) openDB() (*store.DB, error) {
 	}
 	return nil, fmt.Errorf("cluster: %w", err)
 }
+
+// unreadable is the error for a newest generation that cannot be loaded:
+// the ways out are the generation before it, and --fresh.
+func (c *Coordinator) unreadable(err error) error {
+	path := c.layout.DB()
+	older := ""
+	if gens, lerr := c.db.List(); lerr == nil && len(gens) > 1 {
+		newest := gens[len(gens)-1].Gen
+		older = fmt.Sprintf("to resume generation %d instead, delete the newest with `stackless checkpoint rm %s %d` (`stackless checkpoint ls %s` lists them); ",
+			gens[len(gens)-2].Gen, path, newest, path)
+	}
+	return fmt.Errorf("%w; %sto start an empty cluster, run `stackless cluster up --fresh`, which moves %s aside (kept, not deleted)", err, older, path)
+}
