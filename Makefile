@@ -31,7 +31,8 @@ FUZZ_TARGETS ?= \
 	./ipc:FuzzFrame \
 	./cluster:FuzzUnwrap \
 	./cluster:FuzzDecodeSnapshot \
-	./cluster:FuzzParseRecord
+	./cluster:FuzzParseRecord \
+	./cluster:FuzzReadHostID
 
 # make chaos: the long chaos run of the cluster (kill -9 of workers, of a
 # replacement during recovery, of the coordinator; exact result checked).
