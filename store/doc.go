@@ -39,8 +39,9 @@
 //
 // No file, however damaged, crashes a reader. Before bbolt maps an existing
 // file, Open checks its meta pages against each other and against the file
-// size, and the freelist page, and refuses what bbolt would fault or panic
-// on (ErrCorrupt); every bbolt call then runs under a guard that turns a
+// size, the freelist page, and walks the page tree once (a page reached
+// twice, as in a loop, would send bbolt round for ever), and refuses what
+// bbolt would fault, panic or loop on (ErrCorrupt); every bbolt call then runs under a guard that turns a
 // panic or a memory fault on a damaged page into an error naming the file
 // and what to do. An existing file that is not a database (empty, a
 // snapshot, anything else) is refused with ErrNotDatabase, never taken for

@@ -22,8 +22,8 @@ var ErrNotDatabase = errors.New("store: not a checkpoint database")
 // the first read of a missing page, and a damaged freelist page panics
 // inside bbolt.Open, before any caller could recover. So Open first reads
 // both meta pages and the freelist with plain reads and checks them against
-// each other and against the file size, and refuses what bbolt would crash
-// on. Damage in the other pages is caught by the guard around every bbolt
+// each other and against the file size, walks the page tree once
+// (preflight_tree.go), and refuses what bbolt would crash or loop on. Damage in the other pages is caught by the guard around every bbolt
 // call (guard.go) and by the checksums of every stored value.
 
 // The bbolt on-disk format (go.etcd.io/bbolt internal/common): every page
@@ -173,6 +173,9 @@ func preflight(path string, size int64, withFreelist bool) error {
 		return damaged(path, fmt.Sprintf("its meta page puts the root page at %d, outside pages 2 to %d", m.root, m.pgid-1))
 	case m.freelist != boltNoFreelist && (m.freelist < 2 || m.freelist >= m.pgid):
 		return damaged(path, fmt.Sprintf("its meta page puts the freelist page at %d, outside pages 2 to %d", m.freelist, m.pgid-1))
+	}
+	if err := checkTree(path, read, m, pageSize); err != nil {
+		return err
 	}
 	if !withFreelist || m.freelist == boltNoFreelist {
 		return nil
