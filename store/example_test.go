@@ -59,8 +59,10 @@ func (g *Guard) Step(t *tasklet.T) tasklet.Op {
 	return t.Recv(g.Eyes)
 }
 
-// saveWorld is the README's "Saving a running world", checked here: every
-// error handled, the three ways a run can start, and the end stored.
+// saveWorld is the pattern of the README's "Saving a running world" (whose
+// program, examples/saving, is written with stackless gen) one layer down:
+// hand-written behaviors, registered in a registry of its own. Every error
+// handled, the three ways a run can start, and the end stored.
 func saveWorld(ctx context.Context, path string) (err error) {
 	reg := pickle.NewRegistry()
 	if err := errors.Join(
