@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -335,8 +334,9 @@ func newProgRegistry() (*pickle.Registry, error) {
 		r.Register("burst", 1, Burst{}),
 		r.Register("producer", 1, &Producer{}),
 		r.Register("worker", 1, &Worker{}),
-		r.Register("pingpong.ping", 1, &game.Ping{}),
-		r.Register("pingpong.pong", 1, &game.Pong{}),
+		r.Register("pingpong.ping", 1, &game.PingTasklet{}),
+		r.Register("pingpong.pong", 1, &game.PongTasklet{}),
+		pickle.RegisterValue[game.Score](r, "pingpong.score"),
 		r.Register("guard", 2, &GuardV2{}, pickle.Upgrade(1, func(o *GuardV1) (tasklet.Behavior, error) {
 			return &GuardV2{Health: o.HP * 10}, nil
 		})),
@@ -510,7 +510,7 @@ var exampleWorlds = map[string]builder{
 	},
 	"pingpong": func(opts ...scheduler.Option) *scheduler.Scheduler {
 		s := scheduler.New(opts...)
-		game.Setup(s, 7, io.Discard)
+		game.Setup(s, 7)
 		return s
 	},
 	"producer-workers": func(opts ...scheduler.Option) *scheduler.Scheduler {

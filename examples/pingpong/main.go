@@ -1,5 +1,6 @@
-// Command pingpong plays ping-pong between two tasklets: they bounce a ball
-// over two unbuffered channels n times and print every hit.
+// Command pingpong plays ping-pong between two straight-line tasklets (see
+// package game): they bounce a ball over two unbuffered channels n times,
+// and every hit is printed.
 //
 //	go run ./examples/pingpong -n 5
 package main
@@ -31,9 +32,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	s := scheduler.New()
-	game.Setup(s, *n, stdout)
-	if err := s.Run(context.Background()); err != nil {
-		fmt.Fprintln(stderr, "pingpong:", err)
+	table := game.Setup(s, *n)
+	if _, err := game.Play(context.Background(), s, table, stdout); err != nil {
+		fmt.Fprintln(stderr, err) // names pingpong already
 		return 1
 	}
 	return 0

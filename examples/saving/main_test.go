@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/stackless-go/stackless/gen"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
@@ -115,19 +114,6 @@ func TestReadmeSavingIsThisProgram(t *testing.T) {
 	assertPartOf(t, "watch.go", blocks[0])
 	assert.True(t, strings.HasPrefix(blocks[1], "func saveWorld("), "block 2 is saveWorld:\n%s", blocks[1])
 	assertPartOf(t, "main.go", blocks[1])
-}
-
-// TestGeneratedFileIsFresh fails when watch_stackless.go is not what
-// stackless gen writes for watch.go today: run go generate ./examples/saving.
-func TestGeneratedFileIsFresh(t *testing.T) {
-	files, err := gen.Generate(".", ".")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, f := range files {
-		old, err := os.ReadFile(f.Path)
-		require.NoError(t, err, "%s is missing: run go generate ./examples/saving", f.Path)
-		assert.Equal(t, string(f.Content), string(old), "%s is stale: run go generate ./examples/saving", f.Path)
-	}
 }
 
 // assertPartOf checks that block is a run of whole lines of the file at

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -26,7 +25,8 @@ func newDemoPingPongCmd() *cobra.Command {
 		Use:   "pingpong",
 		Short: "Two tasklets bounce a ball over two unbuffered channels",
 		Long: `Two tasklets, Ping and Pong, bounce a ball over two unbuffered channels
-n times, printing every hit; Ping then closes the channel and ends the game.`,
+n times, printing every hit; Ping then closes the channel and ends the game.
+They are straight-line Go lowered by stackless gen (examples/pingpong/game).`,
 		Example: "  stackless demo pingpong -n 3\n  stackless demo pingpong -n 3 -o json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -40,15 +40,15 @@ n times, printing every hit; Ping then closes the channel and ends the game.`,
 				out = &transcript
 			}
 			s := scheduler.New()
-			ping, pong := game.Setup(s, n, out)
-			if err := s.Run(cmd.Context()); err != nil {
-				return fmt.Errorf("pingpong: %w", err)
+			score, err := game.Play(cmd.Context(), s, game.Setup(s, n), out)
+			if err != nil {
+				return err // names pingpong already
 			}
 			if !asJSON {
 				return nil
 			}
 			return writeJSON(cmd.OutOrStdout(), pingPongResult{
-				Demo: "pingpong", Rallies: ping.Rallies, PingHits: ping.Hits, PongHits: pong.Hits,
+				Demo: "pingpong", Rallies: score.Rallies, PingHits: score.Ping, PongHits: score.Pong,
 				Steps:      s.Steps(),
 				Transcript: strings.Split(strings.TrimSuffix(transcript.String(), "\n"), "\n"),
 			})

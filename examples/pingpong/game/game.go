@@ -1,163 +1,142 @@
 // Package game is the ping-pong example as a library: two tasklets bounce a
-// ball over two unbuffered channels. The stackless CLI (`stackless demo
-// pingpong`) and examples/pingpong both run it.
+// ball over two unbuffered channels and log every hit. The stackless CLI
+// (`stackless demo pingpong`) and examples/pingpong both run it.
 //
-// Each behavior's exported fields are its whole continuation: PC says where
-// the next step resumes, channels are referred to by ID, and the ball is a
-// plain int (the number of hits so far). Only the output writer is not part
-// of the state (tagged `stackless:"-"`, so pickle accepts the kind); a
-// behavior without one (a restored tasklet) writes nowhere until SetOutput
-// gives it one.
+// Ping and Pong are straight-line Go; stackless gen lowers them into
+// behaviors (game_stackless.go) whose exported fields are their live
+// locals, so a game can be saved between any two steps and go on in another
+// scheduler or process. Nothing of a game lives outside its world: the hits
+// and the score wait in the log channel's buffer until the host prints them
+// (Play), so a saved game holds what it has not printed yet.
 package game
 
+//go:generate go run github.com/stackless-go/stackless/cmd/stackless gen
+
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
-// Program counter values of Ping.
-const (
-	pingHit  = iota // hit the ball (serve, or return what came back)
-	pingWait        // the ball is with Pong: wait for it
-	pingBack        // the ball came back
-)
-
-// Ping serves: it hits the ball Rallies times and ends the game.
-type Ping struct {
-	PC      int
-	ToPong  channel.ID // Ping sends here
-	ToPing  channel.ID // Pong sends here
-	Rallies int        // how many times Ping hits
-	Hits    int        // how many times Ping has hit
-	Ball    int        // hits by both players so far
-	out     io.Writer  `stackless:"-"` // not state: SetOutput sets it again
+// Table is the channels of one game.
+type Table struct {
+	ToPong channel.ID // Ping hits the ball here
+	ToPing channel.ID // Pong hits it back here
+	Log    channel.ID // every hit, then the Score; closed when the game is over
 }
 
-// Step runs Ping to its next suspension point.
-func (p *Ping) Step(t *tasklet.T) tasklet.Op {
-	if err := t.Err(); err != nil {
-		return t.Fail(fmt.Errorf("ping: %w", err))
+// Score is the last entry of a game's log.
+type Score struct {
+	Rallies int // how many times Ping served
+	Ping    int // Ping's hits
+	Pong    int // Pong's hits
+}
+
+func (sc Score) String() string {
+	return fmt.Sprintf("game over: %d rallies, %d hits (ping %d, pong %d)", sc.Rallies, sc.Ping+sc.Pong, sc.Ping, sc.Pong)
+}
+
+func init() {
+	// The kinds pingpong.ping and pingpong.pong are registered by the
+	// generated file; a Score can be in the log when a game is saved.
+	if err := pickle.RegisterValue[Score](pickle.Default, "pingpong.score"); err != nil {
+		panic(err)
 	}
-	switch p.PC {
-	case pingWait:
-		p.PC = pingBack
-		return t.Recv(p.ToPing)
-	case pingBack:
-		b, err := ball(t.Value())
+}
+
+// Ping serves: it hits the ball rallies times, each time waiting for it to
+// come back, then ends the game and logs the score.
+//
+//stackless:tasklet kind=pingpong.ping version=1
+func Ping(t *tasklet.Flow, table Table, rallies int) error {
+	ball := 0 // hits by both players so far
+	for hits := 1; hits <= rallies; hits++ {
+		if err := t.Send(table.Log, fmt.Sprintf("ping %d", hits)); err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
+		if err := t.Send(table.ToPong, ball+1); err != nil {
+			return fmt.Errorf("ping: %w", err)
+		}
+		back, err := tasklet.RecvAs[int](t, table.ToPing)
 		if err != nil {
-			return t.Fail(fmt.Errorf("ping: %w", err))
+			return fmt.Errorf("ping: %w", err)
 		}
-		p.Ball = b
+		ball = back
 	}
-	if p.Hits >= p.Rallies {
-		if err := t.Close(p.ToPong); err != nil {
-			return t.Fail(fmt.Errorf("ping: %w", err))
-		}
-		fmt.Fprintf(writer(p.out), "game over: %d rallies, %d hits (ping %d, pong %d)\n",
-			p.Hits, p.Ball, p.Hits, p.Ball-p.Hits)
-		return t.Exit()
+	if err := t.Close(table.ToPong); err != nil { // Pong's receive returns channel.ErrClosed
+		return fmt.Errorf("ping: %w", err)
 	}
-	p.Hits++
-	p.Ball++
-	fmt.Fprintf(writer(p.out), "ping %d\n", p.Hits)
-	p.PC = pingWait
-	return t.Send(p.ToPong, p.Ball)
+	if err := t.Send(table.Log, Score{Rallies: rallies, Ping: rallies, Pong: ball - rallies}); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return t.Close(table.Log)
 }
 
-// SetOutput sets where Ping prints its hits.
-func (p *Ping) SetOutput(w io.Writer) { p.out = w }
-
-// Program counter values of Pong.
-const (
-	pongWait = iota // wait for the ball
-	pongHit         // the ball arrived: hit it back
-	pongSent        // the ball went back: wait again
-)
-
-// Pong returns every ball it receives until ToPong is closed.
-type Pong struct {
-	PC     int
-	ToPong channel.ID // Pong receives here
-	ToPing channel.ID // Pong sends here
-	Hits   int        // how many times Pong has hit
-	out    io.Writer  `stackless:"-"` // not state: SetOutput sets it again
-}
-
-// Step runs Pong to its next suspension point.
-func (p *Pong) Step(t *tasklet.T) tasklet.Op {
-	switch p.PC {
-	case pongHit:
-		if err := t.Err(); errors.Is(err, channel.ErrClosed) {
-			return t.Exit() // Ping ended the game
-		} else if err != nil {
-			return t.Fail(fmt.Errorf("pong: %w", err))
+// Pong returns every ball it receives until Ping ends the game.
+//
+//stackless:tasklet kind=pingpong.pong version=1
+func Pong(t *tasklet.Flow, table Table) error {
+	for hits := 1; ; hits++ {
+		ball, err := tasklet.RecvAs[int](t, table.ToPong)
+		if errors.Is(err, channel.ErrClosed) {
+			return nil // Ping ended the game
 		}
-		b, err := ball(t.Value())
 		if err != nil {
-			return t.Fail(fmt.Errorf("pong: %w", err))
+			return fmt.Errorf("pong: %w", err)
 		}
-		p.Hits++
-		fmt.Fprintf(writer(p.out), "pong %d\n", p.Hits)
-		p.PC = pongSent
-		return t.Send(p.ToPing, b+1)
-	case pongSent:
-		if err := t.Err(); err != nil {
-			return t.Fail(fmt.Errorf("pong: %w", err))
+		if err := t.Send(table.Log, fmt.Sprintf("pong %d", hits)); err != nil {
+			return fmt.Errorf("pong: %w", err)
+		}
+		if err := t.Send(table.ToPing, ball+1); err != nil {
+			return fmt.Errorf("pong: %w", err)
 		}
 	}
-	p.PC = pongHit
-	return t.Recv(p.ToPong)
 }
 
-// SetOutput sets where Pong prints its hits.
-func (p *Pong) SetOutput(w io.Writer) { p.out = w }
-
-// Setup makes the two channels and spawns Ping and Pong on s for a game of
-// n rallies (n < 0 plays none), printing every hit to out. Run s to play.
-// It returns the two behaviors so the caller can read the score afterwards.
-func Setup(s *scheduler.Scheduler, n int, out io.Writer) (*Ping, *Pong) {
-	toPong, toPing := s.NewChannel(0), s.NewChannel(0)
-	ping := &Ping{ToPong: toPong, ToPing: toPing, Rallies: max(n, 0), out: out}
-	pong := &Pong{ToPong: toPong, ToPing: toPing, out: out}
-	s.Spawn(ping)
-	s.Spawn(pong)
-	return ping, pong
+// Setup lays a table on s and spawns Ping and Pong on it for a game of n
+// rallies (n < 0 plays none). The log buffers the whole game (2n+1
+// entries), so the players never wait for the host: Play s, or Run or Tick
+// it and Play it afterwards.
+func Setup(s *scheduler.Scheduler, n int) Table {
+	n = max(n, 0)
+	table := Table{ToPong: s.NewChannel(0), ToPing: s.NewChannel(0), Log: s.NewChannel(2*n + 1)}
+	s.Spawn(NewPing(table, n))
+	s.Spawn(NewPong(table))
+	return table
 }
 
-// ball reads the ball from a received value. A restored world may hand
-// back any integer type, so all of them are accepted.
-func ball(v any) (int, error) {
-	switch b := v.(type) {
-	case int:
-		return b, nil
-	case int8:
-		return int(b), nil
-	case int16:
-		return int(b), nil
-	case int32:
-		return int(b), nil
-	case int64:
-		return int(b), nil
-	case uint8:
-		return int(b), nil
-	case uint16:
-		return int(b), nil
-	case uint32:
-		return int(b), nil
-	case uint64:
-		return int(b), nil
+// Play runs s until the game at table is over, printing every hit and then
+// the score to out as they are logged, and returns the score. It takes a
+// game at any point: fresh, half played, restored from a snapshot, or over
+// with its log not printed yet.
+func Play(ctx context.Context, s *scheduler.Scheduler, table Table, out io.Writer) (Score, error) {
+	var score Score
+	for {
+		v, err := s.Recv(ctx, table.Log) // runs the players until they log something
+		if errors.Is(err, channel.ErrClosed) {
+			break // the score was the last entry
+		}
+		if err != nil {
+			return score, fmt.Errorf("pingpong: %w", err)
+		}
+		switch v := v.(type) {
+		case string:
+			fmt.Fprintln(out, v)
+		case Score:
+			score = v
+			fmt.Fprintln(out, v)
+		default:
+			return score, fmt.Errorf("pingpong: log channel %v holds a %T (%v); want a hit (a string) or the Score", table.Log, v, v)
+		}
 	}
-	return 0, fmt.Errorf("want a ball (an integer), got %T", v)
-}
-
-func writer(w io.Writer) io.Writer {
-	if w == nil {
-		return io.Discard
+	if err := s.Run(ctx); err != nil { // the players exit
+		return score, fmt.Errorf("pingpong: %w", err)
 	}
-	return w
+	return score, nil
 }
