@@ -18,12 +18,12 @@ import (
 // Sighting is what the lookout reports to the guard.
 type Sighting struct{ Gate int }
 
-// Lookout watches gates gates, one a minute, reporting each on eyes, then
+// Lookout watches n gates, one a minute, reporting each on eyes, then
 // closes it.
 //
 //stackless:tasklet kind=saving.lookout version=1
-func Lookout(t *tasklet.Flow, eyes channel.ID, gates int) error {
-	for gate := range gates {
+func Lookout(t *tasklet.Flow, eyes channel.ID, n int) error {
+	for gate := range n {
 		if err := t.Sleep(time.Minute); err != nil { // the scheduler's clock: virtual, so instant
 			return err
 		}
@@ -38,7 +38,7 @@ func Lookout(t *tasklet.Flow, eyes channel.ID, gates int) error {
 //
 //stackless:tasklet kind=saving.guard version=1
 func Guard(t *tasklet.Flow, eyes channel.ID) error {
-	var gates []int // live across t.Recv: saved with the guard
+	var gates []int // used after the receive: saved with the guard
 	for {
 		s, err := tasklet.RecvAs[Sighting](t, eyes)
 		if errors.Is(err, channel.ErrClosed) {

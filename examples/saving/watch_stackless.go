@@ -2,7 +2,7 @@
 // Source: watch.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"saving.lookout","version":1,"frame":"LookoutTasklet","points":["t.Sleep","t.Send"],"fields":[["Eyes","channel.ID"],["Gates","int"],["Gate","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"saving.lookout","version":1,"frame":"LookoutTasklet","points":["t.Sleep","t.Send"],"fields":[["Eyes","channel.ID"],["N","int"],["Gate","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"saving.guard","version":1,"frame":"GuardTasklet","points":["t.RecvAs"],"fields":[["Eyes","channel.ID"],["Gates","[]int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 
 package main
@@ -26,17 +26,17 @@ func init() {
 // stackless gen from watch.go: its exported fields are the locals that live
 // across suspension points, and PC the point it resumes at.
 type LookoutTasklet struct {
-	PC    int
-	Eyes  channel.ID
-	Gates int
-	Gate  int
-	Idx   int
-	Rng   int
+	PC   int
+	Eyes channel.ID
+	N    int
+	Gate int
+	Idx  int
+	Rng  int
 }
 
-// NewLookout returns the tasklet Lookout(t, eyes, gates), to spawn.
-func NewLookout(eyes channel.ID, gates int) *LookoutTasklet {
-	return &LookoutTasklet{Eyes: eyes, Gates: gates}
+// NewLookout returns the tasklet Lookout(t, eyes, n), to spawn.
+func NewLookout(eyes channel.ID, n int) *LookoutTasklet {
+	return &LookoutTasklet{Eyes: eyes, N: n}
 }
 
 // Step runs Lookout to its next suspension point: nil returned exits the
@@ -66,7 +66,7 @@ func (_f *LookoutTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op
 _L1:
 	{
 		if _rs == 0 {
-			_f.Rng = _f.Gates
+			_f.Rng = _f.N
 			_f.Idx = 0
 		}
 //line watch.go:26
