@@ -1,0 +1,167 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/stackless-go/stackless/cluster"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// ClusterAPI is what the observer needs of a coordinator: what
+// `stackless cluster status`, `ps`, `kill` and `migrate` use.
+// *cluster.Client has it.
+type ClusterAPI interface {
+	Status(ctx context.Context) (cluster.Status, error)
+	PS(ctx context.Context) ([]cluster.TaskletView, error)
+	Inspect(ctx context.Context, id tasklet.ID) (cluster.TaskletView, error)
+	Kill(ctx context.Context, id tasklet.ID) (cluster.KillResult, error)
+	Migrate(ctx context.Context, id tasklet.ID, to uint16) (cluster.MigrateResult, error)
+}
+
+var _ ClusterAPI = (*cluster.Client)(nil)
+
+// ClusterSource shows a cluster through its coordinator. Checkpoints,
+// migrations and rollbacks become events as the counters status reports
+// move between two looks.
+type ClusterSource struct {
+	api   ClusterAPI
+	mu    sync.Mutex
+	prev  *cluster.Status
+	ckpts []Checkpoint
+	evs   []Event
+}
+
+// maxTimeline bounds the checkpoints and events kept for the pages.
+const maxTimeline = 200
+
+// NewClusterSource observes the cluster api talks to.
+func NewClusterSource(api ClusterAPI) *ClusterSource { return &ClusterSource{api: api} }
+
+// Overview implements Source.
+func (src *ClusterSource) Overview(ctx context.Context) (*Overview, error) {
+	st, err := src.api.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("observe: cluster status: %w", err)
+	}
+	ps, err := src.api.PS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("observe: cluster ps: %w", err)
+	}
+	ov := &Overview{Source: "cluster", Title: "cluster " + st.Dir, At: time.Now(), State: st.State,
+		Counts: map[string]int{}, Can: Capabilities{Kill: true, Migrate: true}, Total: len(ps)}
+	// status names no leader yet: one coordinator runs the cluster.
+	ov.Leader = "the coordinator of " + st.Dir
+	byNode := map[uint16]*Node{}
+	for _, w := range st.Workers {
+		ov.Nodes = append(ov.Nodes, Node{Node: w.Node, Host: w.Host, Pid: w.Pid, Tasklets: w.Tasklets,
+			Runnable: w.RunnableNow, Steps: w.Steps, StepsPerSec: w.StepsPerSec, HeapBytes: w.HeapBytes, Paused: w.Paused})
+	}
+	for i := range ov.Nodes {
+		byNode[ov.Nodes[i].Node] = &ov.Nodes[i]
+	}
+	ov.Tasklets = make([]Tasklet, len(ps))
+	for i, t := range ps {
+		ov.Tasklets[i] = Tasklet{ID: taskletID(t.ID), Kind: t.Kind, State: t.State, Node: t.Worker, Steps: t.Steps, Waits: t.Op}
+		ov.Counts[t.State]++
+		if n := byNode[t.Worker]; n != nil && (t.State == "blocked" || t.State == "sleeping") {
+			n.Blocked++
+		}
+	}
+	src.mu.Lock()
+	src.note(st)
+	ov.Ckpts, ov.Events = append([]Checkpoint(nil), src.ckpts...), append([]Event(nil), src.evs...)
+	src.mu.Unlock()
+	return ov, nil
+}
+
+// note turns what moved since the previous status into events.
+func (src *ClusterSource) note(st cluster.Status) {
+	now := time.Now()
+	p := src.prev
+	if st.LastGen != 0 && (p == nil || st.LastGen != p.LastGen) {
+		src.ckpts = appendCapped(src.ckpts, Checkpoint{Gen: st.LastGen, At: st.LastAt})
+		src.event(Event{At: st.LastAt, Kind: "checkpoint", Text: fmt.Sprintf("checkpoint generation %d", st.LastGen)})
+	}
+	if p != nil {
+		if d := st.Migrations - p.Migrations; d > 0 {
+			src.event(Event{At: now, Kind: "migration", Text: fmt.Sprintf("the balancer migrated %d tasklets", d)})
+		}
+		if d := st.Rollbacks - p.Rollbacks; d > 0 {
+			src.event(Event{At: now, Kind: "rollback", Text: fmt.Sprintf("rolled back to generation %d (%d rollbacks so far)", st.LastGen, st.Rollbacks)})
+		}
+		if d := st.Left - p.Left; d > 0 {
+			src.event(Event{At: now, Kind: "leave", Text: fmt.Sprintf("%d workers left", d)})
+		}
+	}
+	src.prev = &st
+}
+
+func (src *ClusterSource) event(e Event) { src.evs = appendCapped(src.evs, e) }
+
+func appendCapped[T any](s []T, v T) []T {
+	s = append(s, v)
+	if len(s) > maxTimeline {
+		s = s[len(s)-maxTimeline:]
+	}
+	return s
+}
+
+// Tasklet implements Source.
+func (src *ClusterSource) Tasklet(ctx context.Context, id tasklet.ID) (*TaskletDetail, error) {
+	t, err := src.api.Inspect(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("observe: cluster inspect %v: %w", id, err)
+	}
+	return &TaskletDetail{Tasklet: Tasklet{ID: taskletID(t.ID), Kind: t.Kind, State: t.State, Node: t.Worker,
+		Steps: t.Steps, Waits: t.Op}, Fields: t.Fields}, nil
+}
+
+// Act implements Source: kill and migrate; throw has no cluster verb yet.
+func (src *ClusterSource) Act(ctx context.Context, a Action) (string, error) {
+	var msg string
+	switch a.Kind {
+	case "kill":
+		r, err := src.api.Kill(ctx, a.ID)
+		if err != nil {
+			return "", fmt.Errorf("observe: cluster kill %v: %w", a.ID, err)
+		}
+		msg = fmt.Sprintf("killed %v on worker %d", r.ID, r.Worker)
+	case "migrate":
+		if a.To == 0 {
+			return "", errors.New("observe: migrate: say which worker to move it to (to: 1 or more)")
+		}
+		r, err := src.api.Migrate(ctx, a.ID, a.To)
+		if err != nil {
+			return "", fmt.Errorf("observe: cluster migrate %v to worker %d: %w", a.ID, a.To, err)
+		}
+		msg = fmt.Sprintf("migrated %v from worker %d to worker %d", r.ID, r.From, r.To)
+	default:
+		return "", fmt.Errorf("observe: %s in a cluster: %w; kill or migrate it", a.Kind, ErrUnsupported)
+	}
+	src.mu.Lock()
+	src.event(Event{At: time.Now(), Kind: a.Kind, Text: msg + " (from the observer)"})
+	src.mu.Unlock()
+	return msg, nil
+}
+
+// Metrics implements Source: what status reports, per worker.
+func (src *ClusterSource) Metrics(ctx context.Context) (*Metrics, error) {
+	st, err := src.api.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("observe: cluster status: %w", err)
+	}
+	m := &Metrics{HasCluster: true, Migrations: uint64(st.Migrations), Rollbacks: uint64(st.Rollbacks),
+		WorkersLeft: uint64(st.Left), CoordinatorUptimeS: st.Uptime.Seconds()}
+	if st.LastGen != 0 {
+		m.HasCheckpoints, m.CheckpointGen = true, st.LastGen
+	}
+	for _, w := range st.Workers {
+		m.Nodes = append(m.Nodes, NodeMetrics{Node: w.Node, Steps: w.Steps, Heap: w.HeapBytes,
+			ByState: map[string]int{"runnable": w.RunnableNow, "waiting": w.Tasklets - w.RunnableNow}})
+	}
+	return m, nil
+}

@@ -1,0 +1,18 @@
+// Package observe serves a running stackless system to a web browser and to
+// Prometheus: pages for tasklets, channels, a cluster's workers and
+// checkpoints, a game's world and a checkpoint file, updated live by
+// server-sent events, and /metrics.
+//
+// It exists because a status line, ps and inspect tables show one moment of
+// one thing; people debugging actors want to watch the whole system move
+// and poke at it (Ergo's Observer, Orleans' dashboard). Everything it shows
+// comes from a Source read on demand (a page load, an event tick, a scrape):
+// the scheduler's hot path pays nothing for being observed, and nothing at
+// all when nobody looks.
+//
+// The server binds 127.0.0.1 by default and prints a random token at start.
+// Reading pages on loopback needs no token; acting (kill, throw, migrate,
+// game controls) always does, and so does every request when the server
+// binds any other address, which also requires TLS. The assets (plain
+// HTML, CSS and JavaScript) are embedded: no build step.
+package observe
