@@ -87,6 +87,12 @@ func (s *Server) overview(ctx context.Context) (*Overview, error) {
 	s.mu.Lock()
 	ov.Events = append(ov.Events, s.evs...)
 	slices.SortStableFunc(ov.Events, func(a, b Event) int { return a.At.Compare(b.At) })
+	if ov.Events == nil {
+		ov.Events = []Event{}
+	}
+	if ov.Ckpts == nil {
+		ov.Ckpts = []Checkpoint{}
+	}
 	s.cache = ov
 	s.mu.Unlock()
 	return ov, nil

@@ -204,6 +204,7 @@ func newClusterUpCmd() *cobra.Command {
 	var (
 		cfg     cluster.Config
 		tf      tlsFlags
+		hf      httpFlags
 		balance time.Duration
 	)
 	cmd := &cobra.Command{
@@ -228,6 +229,8 @@ and the next ` + "`cluster up`" + ` on the same DIR adopts them without a rollba
 when one of them died meanwhile, stops them and restores the newest
 checkpoint, and says which. A worker nobody adopts exits after
 --orphan-after.
+
+--http serves the web observer of the cluster (` + "`stackless observe`" + `).
 
 With --listen and --tls, workers on other machines can join
 (` + "`stackless worker --join HOST:PORT`" + `) and clients can drive it over TCP.
@@ -275,7 +278,7 @@ line every few seconds.`,
 				cfg.SetTLSDir(abs)
 			}
 			cfg.Output = cmd.ErrOrStderr()
-			return clusterUp(cmd, cfg)
+			return clusterUp(cmd, cfg, &hf)
 		},
 	}
 	fs := cmd.Flags()
@@ -292,11 +295,12 @@ line every few seconds.`,
 	atLeast(fs, "balance-every", "0s")
 	atLeast(fs, "orphan-after", "1ns")
 	tf.add(fs)
+	hf.add(fs, "")
 	return cmd
 }
 
 // clusterUp runs the coordinator until it is told to stop.
-func clusterUp(cmd *cobra.Command, cfg cluster.Config) error {
+func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags) error {
 	ctx := cmd.Context()
 	c, err := cluster.Start(ctx, cfg)
 	if err != nil {
@@ -312,6 +316,13 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config) error {
 		plural(len(st.Workers), "worker"), cfg.Dir, st.LastGen, where)
 	if st.Note != "" {
 		fmt.Fprintf(stderr, "cluster up: %s\n", st.Note)
+	}
+	if hf.addr != "" {
+		stop, err := observeCluster(cmd, cfg, hf)
+		if err != nil {
+			return errors.Join(err, c.Close())
+		}
+		defer stop()
 	}
 	tty := isTerminal(stderr)
 	every := 5 * time.Second

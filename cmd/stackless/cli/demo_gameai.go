@@ -19,7 +19,10 @@ type gameAIResult struct {
 }
 
 func newDemoGameAICmd() *cobra.Command {
-	var o game.Options
+	var (
+		o  game.Options
+		hf httpFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "gameai",
 		Short: "Guards and monsters, one tasklet each, with autosave and load",
@@ -33,10 +36,17 @@ seed replays the same game.
 It prints a line of statistics every --stats-every ticks, autosaves into
 DIR/` + game.SaveName + ` every --save-every ticks and at the end, and draws the
 world into a PNG (DIR/world.png by default). --load goes on from the save
-exactly as if the game had never stopped.`,
+exactly as if the game had never stopped.
+
+With --http the game plays in real time (one tick per --dt) and the web
+observer draws it live: the world on a canvas in the PNG's colours, the
+state of the entity you click, pause, step one tick, save and load (into
+DIR/` + game.SaveName + `), beside the tasklets and channels pages. It pauses
+after --ticks ticks and serves until interrupted; Ctrl-C saves first.`,
 		Example: "  stackless demo gameai\n" +
 			"  stackless demo gameai --load --ticks 500\n" +
-			"  stackless demo gameai --entities 100000 --ticks 200 --render-every 50",
+			"  stackless demo gameai --entities 100000 --ticks 200 --render-every 50\n" +
+			"  stackless demo gameai --http 127.0.0.1:8080 --entities 2000",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Load {
@@ -45,6 +55,9 @@ exactly as if the game had never stopped.`,
 						fmt.Fprintf(cmd.ErrOrStderr(), "note: --%s is ignored with --load: the saved game has its own\n", name)
 					}
 				}
+			}
+			if hf.addr != "" {
+				return webGameAI(cmd, o, &hf)
 			}
 			asJSON := outputOf(cmd) == formatJSON
 			var lines bytes.Buffer
@@ -87,6 +100,7 @@ exactly as if the game had never stopped.`,
 		"save-every": "0", "render-every": "0", "size": "16", "stats-every": "0"} {
 		atLeast(f, name, min)
 	}
+	hf.add(f, "")
 	_ = cmd.MarkFlagDirname("data")
 	_ = cmd.MarkFlagFilename("render", "png")
 	return cmd

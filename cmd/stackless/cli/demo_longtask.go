@@ -9,6 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackless-go/stackless/examples/longtask/task"
+	"github.com/stackless-go/stackless/observe"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/store"
 )
 
 type longtaskResult struct {
@@ -23,7 +26,10 @@ type longtaskResult struct {
 }
 
 func newDemoLongtaskCmd() *cobra.Command {
-	var o task.Options
+	var (
+		o  task.Options
+		hf httpFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "longtask",
 		Short: "Word statistics by a pipeline of tasklets that survives kill -9",
@@ -35,9 +41,13 @@ prints the same result line as an unbroken run. Once finished, running it
 again prints the stored result; --fresh starts over.
 
 The default corpus takes about 15 seconds. Without --docs, --workers and
---seed a stored run keeps its own; given ones must match it.`,
+--seed a stored run keeps its own; given ones must match it.
+
+--http serves the web observer while it runs: the pipeline's tasklets and
+channels, live, and its checkpoints on a timeline.`,
 		Example: "  stackless demo longtask\n" +
 			"  stackless demo longtask --docs 20000 --data /tmp/lt\n" +
+			"  stackless demo longtask --http 127.0.0.1:8080\n" +
 			"  stackless inspect data/longtask.db",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -68,7 +78,22 @@ The default corpus takes about 15 seconds. Without --docs, --workers and
 			if isTerminal(stderr) {
 				run.Progress = stderr
 			}
+			var srv *observe.Server
+			var serr error
+			if hf.addr != "" {
+				run.OnStart = func(s *scheduler.Scheduler, db *store.DB) {
+					src := observe.NewSchedulerSource("demo longtask", s, nil)
+					src.SetCheckpoints(storeTimeline(db))
+					srv, serr = hf.start(cmd, observe.Config{Source: src})
+				}
+			}
 			rep, err := task.Run(cmd.Context(), run)
+			if srv != nil {
+				srv.Close()
+			}
+			if err == nil && serr != nil {
+				return serr
+			}
 			if err != nil {
 				if errors.Is(err, context.Canceled) {
 					fmt.Fprintln(stderr, err) // says where the run was saved; Execute only says "interrupted"
@@ -95,6 +120,7 @@ The default corpus takes about 15 seconds. Without --docs, --workers and
 	for name, min := range map[string]string{"docs": "1", "workers": "1", "seed": "1", "checkpoint-every": "1ns"} {
 		atLeast(f, name, min)
 	}
+	hf.add(f, "")
 	_ = cmd.MarkFlagDirname("data")
 	return cmd
 }

@@ -41,6 +41,7 @@ a terminal.`,
 	}
 	root.SetVersionTemplate("stackless {{.Version}}\n")
 	addOutputFlag(root)
+	addLogFlag(root)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	// Command groups, one file each. Add new ones here.
@@ -53,6 +54,7 @@ a terminal.`,
 		newClusterCmd(),
 		newWorkerCmd(),
 		newGenCmd(),
+		newObserveCmd(),
 	)
 	return root
 }

@@ -51,7 +51,7 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 				return err
 			}
 			cfg.TLS, cfg.Node = tc, node
-			cfg.Log = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			cfg.Log = logger(cmd, slog.LevelWarn)
 			switch {
 			case cfg.Join != "" && (cfg.Dir != "" || node != 0):
 				return usageErrorf("--join goes without --cluster and --node")

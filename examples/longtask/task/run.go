@@ -50,6 +50,12 @@ type Options struct {
 	Progress io.Writer // progress bar; pass stderr only when it is a terminal (nil: none)
 	Log      io.Writer // notes for people: resumed from, already complete (nil: none)
 	Events   io.Writer // lines for programs: "resume gen=G docs=D", "checkpoint gen=G docs=D" (nil: none)
+
+	// OnStart, if set, is called once the pipeline is about to run, with
+	// its scheduler (read it only through Scheduler.Do) and the checkpoint
+	// database (safe to List from another goroutine): the hook of
+	// `demo longtask --http`. It is not called for a finished run.
+	OnStart func(s *scheduler.Scheduler, db *store.DB)
 }
 
 // Report is what Run did.
@@ -128,6 +134,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if j.result != nil {
 		rep.Result, rep.AlreadyDone, rep.Gen = *j.result, true, ck.Resumed()
 		return rep, nil
+	}
+	if o.OnStart != nil {
+		o.OnStart(s, db)
 	}
 	start := time.Now()
 	if err := drive(ctx, s, ck, j.reducer, o); err != nil {
