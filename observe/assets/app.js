@@ -15,7 +15,10 @@ async function api(path, body) {
   const r = await fetch(path, { credentials: "same-origin", ...opts });
   const text = await r.text();
   if (!r.ok) throw new Error(text.trim() || r.statusText);
-  return r.headers.get("Content-Type")?.startsWith("application/json") ? JSON.parse(text) : text;
+  // Integers past 2^53 (random seeds, IDs) keep their digits: JSON.parse
+  // would round them.
+  const exact = (k, v, src) => (typeof v === "number" && !Number.isSafeInteger(v) && Number.isInteger(v) && src?.source ? src.source : v);
+  return r.headers.get("Content-Type")?.startsWith("application/json") ? JSON.parse(text, exact) : text;
 }
 
 function table(head, rows) {
