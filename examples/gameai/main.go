@@ -20,6 +20,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/stackless-go/stackless/examples/gameai/game"
 )
 
@@ -83,9 +85,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // isTerminal reports whether w is a terminal, where progress is welcome.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -18,6 +18,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/stackless-go/stackless/examples/longtask/task"
 )
 
@@ -79,9 +81,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // welcome.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -83,7 +83,7 @@ func waitText(t *testing.T, ctx context.Context, sel, want string) string {
 	s, err := chromedp.Run(ctx, chromedp.Poll[string](expr, chromedp.WithPollingTimeout(85*time.Second)))
 	if err != nil {
 		var now string
-		now, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const e = document.querySelector(` + jsString(sel) + `); return e ? e.textContent : "(no element)"; })()`))
+		now, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const e = document.querySelector(`+jsString(sel)+`); return e ? e.textContent : "(no element)"; })()`))
 		require.NoError(t, err, "waiting for %q in %s; it shows: %s", want, sel, now)
 	}
 	return s

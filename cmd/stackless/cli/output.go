@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // outputFormat is the value of the persistent -o/--output flag.
@@ -57,15 +58,12 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// isTerminal reports whether w is a terminal (a character device), where
-// progress output is welcome.
+// isTerminal reports whether w is a terminal, where progress output is
+// welcome. It asks the terminal driver (x/term): /dev/null is a character
+// device too, and the file mode alone took it for a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // formatFloat prints a measurement with about four significant digits, as
