@@ -49,7 +49,7 @@ else
 RACE ?=
 endif
 
-.PHONY: all build run test test-short fmt-check vet bench fuzz lint clean chaos
+.PHONY: all build run test test-short fmt-check vet bench fuzz lint clean chaos screenshots
 
 all: build test
 
@@ -62,6 +62,11 @@ run:
 test: fmt-check vet
 	@if [ -z "$(RACE)" ]; then echo "note: running tests without -race (CGO_ENABLED=$(CGO_ENABLED_NOW); the race detector needs a C compiler such as gcc)"; fi
 	$(GO) test $(RACE) -count=1 ./...
+
+# make screenshots: the observer's pages, saved to docs/ by its browser
+# tests (needs Chromium: apt-get install -y chromium).
+screenshots:
+	STACKLESS_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run 'TestBrowser' ./cmd/stackless/cli/
 
 # make test-short: the quick set for development: -short skips the tests that
 # start processes (cluster workers, kill -9) and runs the randomized ones with
