@@ -215,7 +215,7 @@ func resume(ck *store.Checkpointer, db *store.DB, reg *pickle.Registry, path str
 func drive(ctx context.Context, s *scheduler.Scheduler, ck *store.Checkpointer, r *Reducer, o Options) error {
 	var bar *progress
 	if o.Progress != nil {
-		bar = newProgress(o.Progress, r.Config.Docs, r.Done, time.Now)
+		bar = newProgress(o.Progress, r.Config.Docs, r.Done)
 	}
 	last := ck.Last()
 	for s.Len() > 0 {
