@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -278,6 +279,10 @@ line every few seconds.`,
 				cfg.SetTLSDir(abs)
 			}
 			cfg.Output = cmd.ErrOrStderr()
+			cfg.Log = logger(cmd, slog.LevelWarn)
+			if f := cmd.Flag("log-format"); f != nil && f.Changed {
+				os.Setenv(envLogFormat, f.Value.String()) // the workers log alike
+			}
 			return clusterUp(cmd, cfg, &hf)
 		},
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -35,14 +36,22 @@ func addLogFlag(root *cobra.Command) {
 	_ = root.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
+// envLogFormat carries --log-format to the processes a command starts
+// (the workers of cluster up), which inherit the environment.
+const envLogFormat = "STACKLESS_LOG_FORMAT"
+
 // logger is the command's logger at level (default info), in the format
-// --log-format asks for.
+// --log-format asks for (or, when not given, $STACKLESS_LOG_FORMAT).
 func logger(cmd *cobra.Command, level ...slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	if len(level) > 0 {
 		opts.Level = level[0]
 	}
-	if f := cmd.Flag("log-format"); f != nil && f.Value.String() == string(logJSON) {
+	format := os.Getenv(envLogFormat)
+	if f := cmd.Flag("log-format"); f != nil && (f.Changed || format == "") {
+		format = f.Value.String()
+	}
+	if format == string(logJSON) {
 		return slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts))
 	}
 	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts))
