@@ -2,6 +2,7 @@ package observe
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/stackless-go/stackless/tasklet"
@@ -104,4 +105,6 @@ type Event struct {
 	Text string    `json:"text"`
 }
 
-func taskletID(id tasklet.ID) string { return id.String() }
+// taskletID is id.String() without fmt: the overview formats 100,000 of
+// them.
+func taskletID(id tasklet.ID) string { return "t" + strconv.FormatUint(uint64(id), 10) }

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
+	"strconv"
 	"sync"
 	"time"
 
@@ -71,21 +71,28 @@ func (src *SchedulerSource) run(ctx context.Context, fn func(*scheduler.Schedule
 func (src *SchedulerSource) Overview(ctx context.Context) (*Overview, error) {
 	ov := &Overview{Source: "scheduler", Title: src.Title, At: time.Now(), Counts: map[string]int{},
 		Can: Capabilities{Kill: true, Throw: true}}
-	var n Node
+	var (
+		n     Node
+		infos []scheduler.Info
+		chans []scheduler.ChannelInfo
+	)
+	// Only the copy runs on the scheduler's goroutine; the rows are built
+	// after, while it runs on.
 	err := src.run(ctx, func(s *scheduler.Scheduler) {
 		n = Node{Node: s.Node(), Steps: s.Steps(), Runnable: s.RunCount(), Timers: len(s.WorldHeader().Timers)}
-		infos := s.Tasklets()
-		ov.Tasklets = make([]Tasklet, len(infos))
-		for i, in := range infos {
-			ov.Tasklets[i] = taskletRow(s.Node(), in)
-			ov.Counts[ov.Tasklets[i].State]++
-		}
-		for _, c := range s.Channels() {
-			ov.Channels = append(ov.Channels, channelRow(s.Node(), c))
-		}
+		infos, chans = s.Tasklets(), s.Channels()
 	})
 	if err != nil {
 		return nil, err
+	}
+	ov.Tasklets = make([]Tasklet, len(infos))
+	for i, in := range infos {
+		ov.Tasklets[i] = taskletRow(n.Node, in)
+		ov.Counts[ov.Tasklets[i].State]++
+	}
+	ov.Channels = make([]Channel, len(chans))
+	for i, c := range chans {
+		ov.Channels[i] = channelRow(n.Node, c)
 	}
 	n.Tasklets, n.Channels = len(ov.Tasklets), len(ov.Channels)
 	n.Blocked = ov.Counts["blocked"] + ov.Counts["sleeping"]
@@ -124,18 +131,22 @@ func waits(in scheduler.Info) string {
 	switch {
 	case in.Op == "sleeping":
 		return "sleeping until " + in.WakeAt.String()
+	case in.Op != "" && len(in.Chans) == 0:
+		return in.Op
 	case in.Op != "":
-		ids := make([]string, len(in.Chans))
-		for i, c := range in.Chans {
-			ids[i] = c.String()
+		b := make([]byte, 0, len(in.Op)+12*len(in.Chans))
+		b = append(b, in.Op...)
+		for _, c := range in.Chans {
+			b = append(b, " ch"...)
+			b = strconv.AppendUint(b, uint64(c), 10)
 		}
-		return strings.TrimSpace(in.Op + " " + strings.Join(ids, " "))
+		return string(b)
 	}
 	return ""
 }
 
 func channelRow(node uint16, c scheduler.ChannelInfo) Channel {
-	return Channel{ID: c.ID.String(), Node: node, Cap: c.Cap, Len: c.Len, Balance: c.Balance, Closed: c.Closed,
+	return Channel{ID: "ch" + strconv.FormatUint(uint64(c.ID), 10), Node: node, Cap: c.Cap, Len: c.Len, Balance: c.Balance, Closed: c.Closed,
 		Senders: waiterIDs(c.Senders), Receivers: waiterIDs(c.Receivers)}
 }
 
@@ -144,7 +155,7 @@ func waiterIDs(ids []tasklet.ID) []string {
 	for i, id := range ids {
 		out[i] = "posted"
 		if id != 0 {
-			out[i] = id.String()
+			out[i] = taskletID(id)
 		}
 	}
 	return out
