@@ -20,7 +20,7 @@ var (
 	descChannels    = prometheus.NewDesc("stackless_channels", "Channels whose home is the node.", []string{"node"}, nil)
 	descHeap        = prometheus.NewDesc("stackless_heap_bytes", "Go heap in use by the node's process.", []string{"node"}, nil)
 	descCkptGen     = prometheus.NewDesc("stackless_checkpoint_generation", "The newest checkpoint generation.", nil, nil)
-	descCkpts       = prometheus.NewDesc("stackless_checkpoints_total", "Checkpoints taken since the observer started watching.", nil, nil)
+	descCkpts       = prometheus.NewDesc("stackless_checkpoints_stored", "Checkpoint generations the store keeps.", nil, nil)
 	descCkptSeconds = prometheus.NewDesc("stackless_checkpoint_duration_seconds", "How long the newest checkpoint took.", nil, nil)
 	descCkptBytes   = prometheus.NewDesc("stackless_checkpoint_size_bytes", "Size of the newest checkpoint.", nil, nil)
 	descMigrations  = prometheus.NewDesc("stackless_migrations_total", "Tasklets the cluster's balancer migrated.", nil, nil)
@@ -68,7 +68,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if m.HasCheckpoints {
 		gauge(descCkptGen, float64(m.CheckpointGen))
 		if m.Checkpoints > 0 {
-			counter(descCkpts, float64(m.Checkpoints))
+			gauge(descCkpts, float64(m.Checkpoints))
 		}
 		if m.CheckpointSeconds > 0 {
 			gauge(descCkptSeconds, m.CheckpointSeconds)

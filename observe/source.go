@@ -48,7 +48,7 @@ type Metrics struct {
 	Nodes []NodeMetrics
 
 	HasCheckpoints     bool
-	Checkpoints        uint64  // checkpoints taken
+	Checkpoints        uint64  // generations stored
 	CheckpointGen      uint64  // the newest generation
 	CheckpointSeconds  float64 // how long the newest took
 	CheckpointBytes    int64   // how big the newest is

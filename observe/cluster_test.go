@@ -1,0 +1,113 @@
+package observe_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/cluster"
+	"github.com/stackless-go/stackless/observe"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// fakeCluster answers like a coordinator whose status the test moves.
+type fakeCluster struct {
+	mu sync.Mutex
+	st cluster.Status
+	ps []cluster.TaskletView
+}
+
+func (f *fakeCluster) Status(context.Context) (cluster.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.st, nil
+}
+func (f *fakeCluster) PS(context.Context) ([]cluster.TaskletView, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]cluster.TaskletView(nil), f.ps...), nil
+}
+func (f *fakeCluster) Inspect(_ context.Context, id tasklet.ID) (cluster.TaskletView, error) {
+	for _, v := range f.ps {
+		if v.ID == id {
+			return v, nil
+		}
+	}
+	return cluster.TaskletView{}, cluster.ErrNoTasklet
+}
+func (f *fakeCluster) Kill(_ context.Context, id tasklet.ID) (cluster.KillResult, error) {
+	return cluster.KillResult{ID: id, Worker: 1}, nil
+}
+func (f *fakeCluster) Migrate(_ context.Context, id tasklet.ID, to uint16) (cluster.MigrateResult, error) {
+	return cluster.MigrateResult{ID: id, From: 1, To: to}, nil
+}
+
+func TestClusterSourceTurnsStatusIntoEventsAndMetrics(t *testing.T) {
+	f := &fakeCluster{st: cluster.Status{Dir: "d", State: "running", LastGen: 3, LastAt: time.Unix(100, 0),
+		Workers: []cluster.WorkerStats{{Node: 1, Tasklets: 2, RunnableNow: 1, Steps: 40, HeapBytes: 1 << 20}, {Node: 2, Steps: 7}}},
+		ps: []cluster.TaskletView{{ID: 5, Kind: "k", Worker: 1, State: "runnable"}, {ID: 6, Kind: "k", Worker: 1, State: "blocked", Op: "receiving"}}}
+	srv := startServer(t, observe.Config{Source: observe.NewClusterSource(f), Refresh: time.Millisecond})
+	var ov observe.Overview
+	_, body := get(t, srv, "/api/overview", false)
+	require.NoError(t, json.Unmarshal([]byte(body), &ov))
+	require.Len(t, ov.Nodes, 2)
+	assert.Equal(t, 1, ov.Nodes[0].Blocked)
+	assert.Equal(t, "running", ov.State)
+	require.Len(t, ov.Ckpts, 1)
+	assert.Equal(t, uint64(3), ov.Ckpts[0].Gen)
+
+	f.mu.Lock()
+	f.st.LastGen, f.st.Migrations, f.st.Rollbacks = 4, 2, 1
+	f.mu.Unlock()
+	require.Eventually(t, func() bool { // the cache lives half a refresh
+		_, body = get(t, srv, "/api/overview", false)
+		ov = observe.Overview{}
+		require.NoError(t, json.Unmarshal([]byte(body), &ov))
+		return len(ov.Ckpts) == 2
+	}, 10*time.Second, 5*time.Millisecond)
+	kinds := map[string]int{}
+	for _, e := range ov.Events {
+		kinds[e.Kind]++
+	}
+	assert.Equal(t, map[string]int{"checkpoint": 2, "migration": 1, "rollback": 1}, kinds)
+
+	code, body := post(t, srv, "/api/act", `{"action":"migrate","id":"t5","to":2}`, true)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "migrated t5 from worker 1 to worker 2")
+	code, body = post(t, srv, "/api/act", `{"action":"throw","id":"t5"}`, true)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, body, "kill or migrate")
+
+	_, body = get(t, srv, "/metrics", false)
+	for _, want := range []string{
+		`stackless_steps_total{node="1"} 40`,
+		`stackless_steps_total{node="2"} 7`,
+		`stackless_tasklets{node="1",state="runnable"} 1`,
+		`stackless_heap_bytes{node="1"} 1.048576e+06`,
+		"stackless_migrations_total 2",
+		"stackless_rollbacks_total 1",
+		"stackless_checkpoint_generation 4",
+	} {
+		assert.Contains(t, body, want)
+	}
+	assert.NotContains(t, body, "stackless_timers", "a worker's timers are not known: left out, not zero")
+}
+
+func TestSchedulerCheckpointMetrics(t *testing.T) {
+	l := startLive(t, 1)
+	src := observe.NewSchedulerSource("test", l.s, nil)
+	src.SetCheckpoints(func() []observe.Checkpoint {
+		return []observe.Checkpoint{{Gen: 1, Bytes: 100}, {Gen: 2, Bytes: 300}}
+	})
+	srv := startServer(t, observe.Config{Source: src})
+	_, body := get(t, srv, "/metrics", false)
+	assert.Contains(t, body, "stackless_checkpoint_generation 2")
+	assert.Contains(t, body, "stackless_checkpoints_stored 2")
+	assert.Contains(t, body, "stackless_checkpoint_size_bytes 300")
+}
