@@ -28,6 +28,10 @@
 //   - Results go to stdout; progress goes to stderr and only when stderr is
 //     a terminal. Nothing is ever coloured, so NO_COLOR is honoured as is.
 //   - Shell completion comes from cobra's `completion` command.
+//   - The persistent flag --log-format (text or json) sets how every
+//     command's log/slog records are written to stderr; --http ADDR on
+//     `stackless observe`, `cluster up` and the gameai and longtask demos
+//     serves the web observer (package observe).
 //
 // # Adding a command
 //
