@@ -295,7 +295,7 @@ func (c *Coordinator) takeOver(ctx context.Context, found []orphan) error {
 		note += fmt.Sprintf("; -n %d does not apply to them (use `stackless cluster restore --workers N` to change the count)", c.cfg.Workers)
 	}
 	c.setNote(note)
-	c.log.Info("cluster: "+note, "gen", c.lastGen)
+	c.log.Info("cluster: "+note, "generation", c.lastGen)
 	if _, err := c.checkpointLocked(ctx, true); err != nil {
 		c.log.Warn("cluster: checkpoint after adopting the workers failed", "err", err) // the monitor sees a fault, if any
 	}

@@ -110,7 +110,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 	c.mu.Lock()
 	c.lastGen, c.lastAt = gen, snap.Time
 	c.mu.Unlock()
-	c.log.Info("cluster: checkpoint", "gen", gen, "workers", len(ws), "rounds", res.Rounds, "bytes", res.Bytes, "paused", res.Paused,
+	c.log.Info("cluster: checkpoint", "generation", gen, "workers", len(ws), "rounds", res.Rounds, "bytes", res.Bytes, "paused", res.Paused,
 		"pause", tPause, "flush", tFlush)
 	return res, nil
 }
@@ -201,7 +201,7 @@ func (c *Coordinator) restoreLocked(ctx context.Context, snap *clusterSnapshot, 
 	}
 	routes := maps.Clone(c.routes)
 	c.mu.Unlock()
-	c.log.Info("cluster: restored", "gen", snap.Gen, "from_workers", len(snap.Worlds), "workers", nodes, "routes", routes)
+	c.log.Info("cluster: restored", "generation", snap.Gen, "from_workers", len(snap.Worlds), "workers", nodes, "routes", routes)
 	return RestoreResult{Gen: snap.Gen, From: len(snap.Worlds), Workers: nodes}, nil
 }
 
@@ -224,7 +224,7 @@ func (c *Coordinator) rollback(node uint16, why string) error {
 	if err != nil {
 		return fmt.Errorf("cluster: roll back after %s: %w", why, err)
 	}
-	c.log.Warn("cluster: rolling the whole cluster back to the last consistent checkpoint", "why", why, "gen", snap.Gen)
+	c.log.Warn("cluster: rolling the whole cluster back to the last consistent checkpoint", "why", why, "generation", snap.Gen)
 	ctx, cancel := context.WithTimeout(c.ctx, 2*c.cfg.StartTimeout)
 	defer cancel()
 	if _, err := c.restoreLocked(ctx, snap, m); err != nil {

@@ -67,6 +67,6 @@ func (c *Coordinator) handleLeave(ctx context.Context, req leaveReq) (none, erro
 	c.localN = m
 	c.left++
 	c.mu.Unlock()
-	c.log.Info("cluster: the worker left; its tasklets run on the others", "node", req.Node, "gen", cp.Gen)
+	c.log.Info("cluster: the worker left; its tasklets run on the others", "node", req.Node, "generation", cp.Gen)
 	return none{}, nil
 }

@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -50,4 +53,33 @@ func TestBadLogFormatIsAUsageError(t *testing.T) {
 	code, _, errOut := run(t, "version", "--log-format", "xml")
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, errOut, "want text or json")
+}
+
+// TestLogKeysAreTheProjectsOwn keeps one set of log keys across the
+// packages that log (DESIGN.md: node, tasklet, kind, generation, peer): a
+// synonym in a log call of any package is refused.
+func TestLogKeysAreTheProjectsOwn(t *testing.T) {
+	synonyms := map[string]string{`"gen"`: "generation", `"tasklet_id"`: "tasklet", `"node_id"`: "node", `"peer_node"`: "peer"}
+	call := regexp.MustCompile(`\.(Info|Warn|Error|Debug)\(`)
+	files, err := filepath.Glob("../../../*/*.go")
+	require.NoError(t, err)
+	more, err := filepath.Glob("../../../*/*/*.go")
+	require.NoError(t, err)
+	files = append(files, more...)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for i, line := range strings.Split(string(b), "\n") {
+			if !call.MatchString(line) {
+				continue
+			}
+			for bad, good := range synonyms {
+				assert.NotContains(t, line, bad+",", "%s:%d logs the key %s; the project's key is %q", f, i+1, bad, good)
+			}
+		}
+	}
 }
