@@ -38,6 +38,7 @@ type Server struct {
 	srv      *http.Server
 	loopback bool
 	url      string
+	cookie   string // the token's cookie: cookies are not kept per port, so its name holds the port
 
 	mu    sync.Mutex
 	cache *Overview
@@ -83,7 +84,8 @@ func Start(cfg Config) (*Server, error) {
 		ln = tls.NewListener(ln, cfg.TLS)
 		scheme = "https"
 	}
-	s := &Server{cfg: cfg, ln: ln, loopback: loop}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	s := &Server{cfg: cfg, ln: ln, loopback: loop, cookie: tokenCookie + "_" + port}
 	s.url = fmt.Sprintf("%s://%s/?token=%s", scheme, ln.Addr(), cfg.Token)
 	s.hub = newHub(s)
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second,
@@ -121,7 +123,8 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// tokenCookie carries the token after the first visit with ?token=.
+// tokenCookie (with the port) carries the token after the first visit
+// with ?token=.
 const tokenCookie = "stackless_token"
 
 // authorized reports whether r carries the token: Authorization: Bearer,
@@ -129,7 +132,7 @@ const tokenCookie = "stackless_token"
 func (s *Server) authorized(r *http.Request) bool {
 	got := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if got == "" {
-		if c, err := r.Cookie(tokenCookie); err == nil {
+		if c, err := r.Cookie(s.cookie); err == nil {
 			got = c.Value
 		}
 	}
@@ -164,7 +167,7 @@ func (s *Server) guard(act bool, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if t := r.URL.Query().Get("token"); t != "" && s.authorized(r) {
-			http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: s.cfg.Token, Path: "/", HttpOnly: true,
+			http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: s.cfg.Token, Path: "/", HttpOnly: true,
 				SameSite: http.SameSiteStrictMode, Secure: s.cfg.TLS != nil})
 		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")

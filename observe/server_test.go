@@ -188,3 +188,18 @@ func TestEventStreamSendsOverviews(t *testing.T) {
 	}
 	assert.Contains(t, string(buf), `"tasklets":2`)
 }
+
+// Two observers on one host (a cluster's and a demo's) keep their own
+// cookies: browsers do not keep cookies per port.
+func TestTokenCookiePerPort(t *testing.T) {
+	a := startServer(t, observe.Config{Source: observe.NewSchedulerSource("a", scheduler.New(), nil)})
+	b := startServer(t, observe.Config{Source: observe.NewSchedulerSource("b", scheduler.New(), nil)})
+	name := func(srv *observe.Server) string {
+		resp, err := http.Get(srv.URL())
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Len(t, resp.Cookies(), 1)
+		return resp.Cookies()[0].Name
+	}
+	assert.NotEqual(t, name(a), name(b))
+}
