@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,11 +22,14 @@ import (
 	"github.com/stackless-go/stackless/tasklet"
 )
 
-const childEnv = "IPC_BENCH_CHILD"
+const (
+	childEnv    = "IPC_BENCH_CHILD"
+	rawChildEnv = "IPC_BENCH_RAW_CHILD" // a plain socket echo, for BenchmarkRawSocketRoundTripTwoProcesses
+)
 
 // childModes maps an environment variable to the child process it turns
 // the test binary into (its value is the child's argument).
-var childModes = map[string]func(string) int{childEnv: runChild}
+var childModes = map[string]func(string) int{childEnv: runChild, rawChildEnv: runRawChild}
 
 func TestMain(m *testing.M) {
 	for env, run := range childModes {
@@ -101,6 +105,62 @@ func BenchmarkRemotePingPongTwoProcesses(b *testing.B) {
 	case <-pg.done:
 	case <-ctx.Done():
 		b.Fatal("the ping-pong did not finish")
+	}
+	b.StopTimer()
+}
+
+// runRawChild dials the socket at sock and writes back every byte it
+// reads, until the parent hangs up: the other end of the baseline
+// benchmark, with no stackless code on the path.
+func runRawChild(sock string) int {
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		return 1
+	}
+	defer c.Close()
+	buf := make([]byte, 64)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return 0
+		}
+		if _, err := c.Write(buf[:n]); err != nil {
+			return 0
+		}
+	}
+}
+
+// BenchmarkRawSocketRoundTripTwoProcesses: one op is one round trip of 8
+// bytes over a unix socket between this process and a child that echoes
+// them (no framing, no scheduler): the floor that a link over the socket
+// cannot beat, measured beside BenchmarkRemotePingPongTwoProcesses.
+func BenchmarkRawSocketRoundTripTwoProcesses(b *testing.B) {
+	exe, err := os.Executable()
+	require.NoError(b, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sock := filepath.Join(tempDirB(b), "raw.sock")
+	require.NoError(b, os.MkdirAll(filepath.Dir(sock), 0o700))
+	ln, err := net.Listen("unix", sock)
+	require.NoError(b, err)
+	defer ln.Close()
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), rawChildEnv+"="+sock)
+	require.NoError(b, cmd.Start())
+	defer cmd.Wait()
+	c, err := ln.Accept()
+	require.NoError(b, err)
+	defer c.Close() // the child reads EOF and exits
+	out, in := make([]byte, 8), make([]byte, 8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := c.Write(out); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, in); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.StopTimer()
 }
