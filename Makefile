@@ -29,6 +29,7 @@ FUZZ_TARGETS ?= \
 	./pickle:FuzzLoadValue \
 	./pickle:FuzzBoxed \
 	./ipc:FuzzFrame \
+	./ipc:FuzzRing \
 	./cluster:FuzzUnwrap \
 	./cluster:FuzzDecodeSnapshot \
 	./cluster:FuzzParseRecord \

@@ -30,8 +30,9 @@ import (
 // has proved it knows the secret.
 
 // ProtocolVersion is the version of the link protocol; both ends of a link
-// must speak the same one.
-const ProtocolVersion = 1
+// must speak the same one. Version 2 added the shared-memory exchange
+// after the handshake on unix sockets (see shm.go).
+const ProtocolVersion = 2
 
 const (
 	helloMagic   = "STKL"

@@ -23,10 +23,12 @@ type link struct {
 	conn    net.Conn
 	network string
 	remote  string
+	shm     *shmLink // frames go through shared-memory rings (see shm.go); nil: through conn
 
 	mu        sync.Mutex
 	out       []byte // frames waiting for the writer
 	framesOut uint64 // frames queued so far (guarded by mu)
+	writing   bool   // the writer goroutine is writing a batch to the rings (guarded by mu)
 	closed    bool
 	kick      chan struct{}
 	done      chan struct{} // closed when the link closes
@@ -69,6 +71,15 @@ func (l *link) send(m *message) error {
 	l.out = b
 	if err == nil {
 		l.framesOut++
+		if start == 0 && l.shm != nil && !l.writing && l.shm.w.tryWrite(b) {
+			// Straight into the ring, on the sender's goroutine: the writer
+			// is idle (it parks only after finding out empty under mu, and
+			// mu keeps it parked now), so this is the ring's one producer.
+			l.out = b[:0]
+			l.bytesOut.Add(uint64(len(b)))
+			l.mu.Unlock()
+			return nil
+		}
 	}
 	over := len(b) > l.n.cfg.maxQueued
 	l.mu.Unlock()
@@ -100,7 +111,16 @@ func (l *link) queuedFrames() uint64 {
 // writeLoop writes queued frames until the link closes.
 func (l *link) writeLoop() {
 	defer l.n.wg.Done()
-	w := bufio.NewWriterSize(l.conn, bufSize)
+	var w interface {
+		io.Writer
+		Flush() error
+	}
+	if l.shm != nil {
+		defer l.shm.release()
+		w = l.shm.w // publishes each batch as it is written
+	} else {
+		w = bufio.NewWriterSize(l.conn, bufSize)
+	}
 	var spare []byte
 	for {
 		select {
@@ -112,6 +132,7 @@ func (l *link) writeLoop() {
 			l.mu.Lock()
 			batch := l.out
 			l.out = spare[:0]
+			l.writing = len(batch) > 0
 			l.mu.Unlock()
 			if len(batch) == 0 {
 				spare = batch
@@ -138,6 +159,9 @@ func (l *link) writeLoop() {
 // bytes that one read brought in are handed over together.
 func (l *link) readLoop(r *bufio.Reader) {
 	defer l.n.wg.Done()
+	if l.shm != nil {
+		defer l.shm.release()
+	}
 	fr := newFrameReader(r, l.n.cfg.maxFrame)
 	b := l.n.getBatch()
 	var frames, bytes uint64 // since the last submit
@@ -224,7 +248,26 @@ func (l *link) close(reason error) {
 		l.mu.Unlock()
 		l.reason = reason
 		l.conn.Close()
+		if l.shm != nil {
+			l.shm.shutdown()
+			l.shm.release()
+		}
 		close(l.done)
 		l.n.linkClosed(l, reason)
 	})
+}
+
+// watchSocket waits on the socket of a shared-memory link, which carries
+// nothing once the rings are up: its end (the peer closed the link, or
+// died and the kernel closed it) tells the ring reader that what the ring
+// holds is all there will be.
+func (l *link) watchSocket() {
+	defer l.n.wg.Done()
+	defer l.shm.release()
+	var b [1]byte
+	if n, _ := l.conn.Read(b[:]); n > 0 {
+		l.close(fmt.Errorf("%w: the peer wrote on the socket of a shared-memory link", ErrBadFrame))
+		return
+	}
+	l.shm.peerGone()
 }

@@ -48,6 +48,7 @@ type config struct {
 	maxPending int                       // per listener, before the handshake ends; 0: the default
 	perAddr    int                       // the same per remote address
 	keyOf      func(net.Addr) netip.Addr // the address a peer is counted under (tests change it)
+	noShm      bool                      // WithSharedMemory(false)
 }
 
 func defaults() config {

@@ -28,13 +28,17 @@ type Stats struct {
 
 // LinkStats is one live link's traffic.
 type LinkStats struct {
-	Peer      uint16
-	Network   string // "unix", "tcp", or "conn" for Connect
-	Remote    string // the peer's address
-	FramesIn  uint64
-	FramesOut uint64
-	BytesIn   uint64
-	BytesOut  uint64
+	Peer    uint16
+	Network string // "unix", "tcp", or "conn" for Connect
+	Remote  string // the peer's address
+	// SharedMemory says the link's frames travel through shared-memory
+	// rings (a unix socket link between two Linux processes, see
+	// WithSharedMemory); its socket then only tells when the peer is gone.
+	SharedMemory bool
+	FramesIn     uint64
+	FramesOut    uint64
+	BytesIn      uint64
+	BytesOut     uint64
 }
 
 type linkCounters struct{ framesIn, framesOut, bytesIn, bytesOut atomic.Uint64 }
@@ -55,7 +59,7 @@ func (n *Node) Stats() Stats {
 		BytesIn: n.closedStats.bytesIn.Load(), BytesOut: n.closedStats.bytesOut.Load(),
 	}
 	for _, l := range n.links.Load().links() {
-		ls := LinkStats{Peer: l.peer, Network: l.network, Remote: l.remote,
+		ls := LinkStats{Peer: l.peer, Network: l.network, Remote: l.remote, SharedMemory: l.shm != nil,
 			FramesIn: l.framesIn.Load(), FramesOut: l.queuedFrames(), BytesIn: l.bytesIn.Load(), BytesOut: l.bytesOut.Load()}
 		st.PerLink = append(st.PerLink, ls)
 		st.FramesIn += ls.FramesIn

@@ -109,7 +109,7 @@ func (n *Node) admit(conn net.Conn, network string, cfg *tls.Config, caps *pendi
 		if cfg != nil {
 			conn = tls.Server(conn, cfg)
 		}
-		if _, err := n.establish(context.Background(), conn, network, func() { e.heard.Store(heardProof) }); err != nil {
+		if _, err := n.establish(context.Background(), conn, network, false, func() { e.heard.Store(heardProof) }); err != nil {
 			if ok, more := n.handshakeLog.allow(); ok {
 				n.log.Warn("ipc: link refused", quietAttrs(more, "network", network, "remote", conn.RemoteAddr().String(), "reason", err.Error())...)
 			}
@@ -213,7 +213,7 @@ func (n *Node) dialOnce(ctx context.Context, network, addr string, cfg *tls.Conf
 	if cfg != nil {
 		conn = tls.Client(conn, cfg)
 	}
-	return n.establish(ctx, conn, network, nil)
+	return n.establish(ctx, conn, network, true, nil)
 }
 
 // Connect makes a link over an established connection (one end of a
@@ -222,7 +222,7 @@ func (n *Node) dialOnce(ctx context.Context, network, addr string, cfg *tls.Conf
 // The connection gets the same authentication as any other link, but no
 // TLS.
 func (n *Node) Connect(conn net.Conn) (uint16, error) {
-	peer, err := n.establish(context.Background(), conn, "conn", nil)
+	peer, err := n.establish(context.Background(), conn, "conn", false, nil)
 	if err != nil {
 		n.log.Warn("ipc: link refused", "network", "conn", "reason", err.Error())
 		return 0, fmt.Errorf("ipc: node %d: connect: %w", n.id, err)
@@ -244,8 +244,9 @@ func ConnectPair(a, b *Node) error {
 
 // establish authenticates conn and starts its link. It owns conn: on
 // failure conn is closed. heard (if not nil) is called once the peer got
-// past its first flight (see authenticate).
-func (n *Node) establish(ctx context.Context, conn net.Conn, network string, heard func()) (uint16, error) {
+// past its first flight (see authenticate). dialer says which end of a
+// unix socket this is (the dialer makes the shared mapping, see shm.go).
+func (n *Node) establish(ctx context.Context, conn net.Conn, network string, dialer bool, heard func()) (uint16, error) {
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -267,24 +268,57 @@ func (n *Node) establish(ctx context.Context, conn net.Conn, network string, hea
 		hangUpOn(conn)
 		return 0, err
 	}
+	var shm *shmLink
+	if network == "unix" {
+		if shm, err = n.negotiateShmWithin(conn, hr, dialer); err != nil {
+			hangUpOn(conn)
+			return 0, fmt.Errorf("node %d: %w", peer, err)
+		}
+	}
 	var src io.Reader = conn // the link reads the socket straight, after what the handshake read ahead
-	if k := hr.Buffered(); k > 0 {
+	if shm != nil {
+		src = shm.r
+	} else if k := hr.Buffered(); k > 0 {
 		left, _ := hr.Peek(k)
 		src = io.MultiReader(bytes.NewReader(bytes.Clone(left)), conn)
 	}
 	r := bufio.NewReaderSize(src, bufSize) // only now: no large buffer before the peer proved itself
 	l := newLink(n, peer, conn, network)
+	l.shm = shm
 	l.release = n.s.Hold()
 	if err := n.addLink(l); err != nil {
 		conn.Close()
+		if shm != nil {
+			shm.free()
+		}
 		l.release()
 		return 0, err
 	}
 	n.wg.Add(2)
 	go l.readLoop(r)
 	go l.writeLoop()
-	n.log.Info("ipc: link up", "peer", peer, "network", network, "remote", l.remote)
+	if shm != nil {
+		n.wg.Add(1)
+		go l.watchSocket()
+	}
+	n.log.Info("ipc: link up", "peer", peer, "network", network, "remote", l.remote, "shared_memory", shm != nil)
 	return peer, nil
+}
+
+// negotiateShmWithin runs negotiateShm within the handshake timeout.
+func (n *Node) negotiateShmWithin(conn net.Conn, hr *bufio.Reader, dialer bool) (*shmLink, error) {
+	if err := conn.SetDeadline(time.Now().Add(n.cfg.handshake)); err != nil {
+		return nil, err
+	}
+	s, err := n.negotiateShm(conn, hr, dialer)
+	if err == nil {
+		err = conn.SetDeadline(time.Time{})
+	}
+	if err != nil && s != nil {
+		s.free()
+		s = nil
+	}
+	return s, err
 }
 
 // authenticate runs the TLS handshake (for TLS links), the peer user check

@@ -1,0 +1,306 @@
+package ipc
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Between two processes on one host a link's frames travel through shared
+// memory, because a unix socket costs two system calls and a wake-up of
+// the other process per message, which no framing can hide. The mapping
+// (see shm_linux.go) holds a header page and two rings, one per direction;
+// each ring is a byte stream of single-producer single-consumer kind that
+// carries the same length-prefixed frames as a socket, so the frame reader
+// and its limits stay the one decoder of what a peer sends.
+//
+// Layout of the mapping (offsets in bytes; integers little-endian, the
+// positions are 64-bit counters that only grow):
+//
+//	0     magic "STKLSHM1", version (u32), ring size (u32, a power of two)
+//	128   ring 0 control: tail (u64) | reader parked (u32)
+//	192                   head (u64) | writer parked (u32)
+//	256   ring 1 control, the same
+//	4096  ring 0 data, then ring 1 data
+//
+// Ring 0 carries dialer -> acceptor, ring 1 the other way. tail is written
+// by the ring's writer only, head by its reader only, each on its own cache
+// line. Each side keeps its own position privately and only publishes it:
+// what it reads of the other side's position is checked (never more than a
+// ring ahead) before it is used, so a peer that scribbles on the mapping
+// gets an error, never a read out of bounds.
+//
+// Waiting: a side with nothing to do spins for a short, bounded time (the
+// answer to a ping usually comes back within it) and then parks: it sets
+// its parked flag, checks once more, and blocks on its eventfd. The other
+// side, after publishing a position, wakes it if the flag is set. Both
+// flags and positions are sequentially consistent atomics (the store of
+// one and the load of the other cannot both miss), so no wake-up is lost.
+
+const (
+	shmMagic      = "STKLSHM1"
+	shmVersion    = 1
+	shmHeaderSize = 4096
+	shmCtlOffset  = 128
+	shmCtlSize    = 128
+	// shmRingSize is the data bytes of each ring: a burst of a stream's
+	// frames fits, and a frame larger than it streams through in parts.
+	shmRingSize = 1 << 20
+	// shmMinRing and shmMaxRing bound the ring size a mapping may declare.
+	shmMinRing = 4 << 10
+	shmMaxRing = 64 << 20
+)
+
+// ringSpin is how long a side spins before it parks.
+var ringSpin = 20 * time.Microsecond
+
+// shmTotal is the size of a mapping with rings of ringSize bytes.
+func shmTotal(ringSize int) int { return shmHeaderSize + 2*ringSize }
+
+// writeShmHeader lays out a fresh mapping.
+func writeShmHeader(mem []byte, ringSize int) {
+	copy(mem, shmMagic)
+	binary.LittleEndian.PutUint32(mem[8:], shmVersion)
+	binary.LittleEndian.PutUint32(mem[12:], uint32(ringSize))
+}
+
+// checkShmHeader validates a mapping made by the peer and returns its ring
+// size.
+func checkShmHeader(mem []byte) (int, error) {
+	if len(mem) < shmHeaderSize || string(mem[:8]) != shmMagic {
+		return 0, fmt.Errorf("%w: the shared mapping does not start with %q", ErrBadFrame, shmMagic)
+	}
+	if v := binary.LittleEndian.Uint32(mem[8:]); v != shmVersion {
+		return 0, fmt.Errorf("%w: shared mapping version %d, this node speaks %d", ErrBadFrame, v, shmVersion)
+	}
+	size := int(binary.LittleEndian.Uint32(mem[12:]))
+	if size < shmMinRing || size > shmMaxRing || size&(size-1) != 0 {
+		return 0, fmt.Errorf("%w: shared ring size %d is not a power of two in [%d, %d]", ErrBadFrame, size, shmMinRing, shmMaxRing)
+	}
+	if len(mem) != shmTotal(size) {
+		return 0, fmt.Errorf("%w: shared mapping of %d bytes; rings of %d need %d", ErrBadFrame, len(mem), size, shmTotal(size))
+	}
+	return size, nil
+}
+
+// ringCtl is the shared control words of one ring.
+type ringCtl struct {
+	tail         *atomic.Uint64
+	readerParked *atomic.Uint32
+	head         *atomic.Uint64
+	writerParked *atomic.Uint32
+	data         []byte
+}
+
+// ctlOf returns ring i (0 or 1) of a mapping whose header was checked.
+// mem must be 8-byte aligned (a mapping is page-aligned).
+func ctlOf(mem []byte, i, size int) ringCtl {
+	c := mem[shmCtlOffset+i*shmCtlSize:]
+	d := shmHeaderSize + i*size
+	return ringCtl{
+		tail:         (*atomic.Uint64)(unsafe.Pointer(&c[0])),
+		readerParked: (*atomic.Uint32)(unsafe.Pointer(&c[8])),
+		head:         (*atomic.Uint64)(unsafe.Pointer(&c[64])),
+		writerParked: (*atomic.Uint32)(unsafe.Pointer(&c[72])),
+		data:         mem[d : d+size : d+size],
+	}
+}
+
+// waiter parks a side until the other side signals it, or the link closes.
+type waiter interface {
+	wait() error // blocks until signalled; an error ends the ring's use
+	signal()     // wakes the other side's waiter
+}
+
+// errRingCorrupt means the peer wrote a position the ring cannot have.
+var errRingCorrupt = fmt.Errorf("%w: shared ring", ErrBadFrame)
+
+// ringState is what both ends of one side of a ring share: the local
+// shutdown flag, and (for a reader) that the peer is gone.
+type ringState struct {
+	closed   atomic.Bool // this node closed the link
+	peerGone atomic.Bool // the socket ended: what is in the ring is all there is
+}
+
+// ringReader reads the byte stream of one ring.
+type ringReader struct {
+	c    ringCtl
+	pos  uint64 // private head
+	mask uint64
+	w    waiter // own: parks until data; other: tells the writer space is free
+	st   *ringState
+}
+
+func newRingReader(c ringCtl, w waiter, st *ringState) *ringReader {
+	return &ringReader{c: c, pos: c.head.Load(), mask: uint64(len(c.data) - 1), w: w, st: st}
+}
+
+// Read copies what the ring holds into p, waiting for at least one byte.
+// It returns io.EOF once the peer is gone and the ring is drained, and
+// net.ErrClosed once this node closed the link.
+func (r *ringReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	spun := false
+	var until time.Time
+	for {
+		n, err := r.avail()
+		if err != nil {
+			return 0, err
+		}
+		if n > 0 {
+			return r.take(p, n), nil
+		}
+		if r.st.closed.Load() {
+			return 0, net.ErrClosed
+		}
+		if r.st.peerGone.Load() {
+			if n, err = r.avail(); err != nil || n > 0 { // written before the peer went
+				continue
+			}
+			return 0, io.EOF
+		}
+		if !spun {
+			if until.IsZero() {
+				until = time.Now().Add(ringSpin)
+			}
+			if time.Now().Before(until) {
+				runtime.Gosched()
+				continue
+			}
+			spun = true
+		}
+		r.c.readerParked.Store(1)
+		if n, _ = r.avail(); n > 0 || r.st.closed.Load() || r.st.peerGone.Load() {
+			r.c.readerParked.Store(0)
+			continue
+		}
+		err = r.w.wait()
+		r.c.readerParked.Store(0)
+		if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// avail is how many bytes the writer has published past the read position.
+func (r *ringReader) avail() (uint64, error) {
+	n := r.c.tail.Load() - r.pos
+	if n > uint64(len(r.c.data)) {
+		return 0, fmt.Errorf("%w: the writer's position is %d bytes past the reader's, in a ring of %d", errRingCorrupt, n, len(r.c.data))
+	}
+	return n, nil
+}
+
+// take copies min(n, len(p)) bytes out of the ring and frees them.
+func (r *ringReader) take(p []byte, n uint64) int {
+	k := int(min(n, uint64(len(p))))
+	at := int(r.pos & r.mask)
+	m := copy(p[:k], r.c.data[at:])
+	copy(p[m:k], r.c.data)
+	r.pos += uint64(k)
+	r.c.head.Store(r.pos)
+	if r.c.writerParked.Load() != 0 {
+		r.w.signal()
+	}
+	return k
+}
+
+// ringWriter writes the byte stream of one ring.
+type ringWriter struct {
+	c    ringCtl
+	pos  uint64 // private tail
+	mask uint64
+	w    waiter // own: parks until space; other: tells the reader data is in
+	st   *ringState
+}
+
+func newRingWriter(c ringCtl, w waiter, st *ringState) *ringWriter {
+	return &ringWriter{c: c, pos: c.tail.Load(), mask: uint64(len(c.data) - 1), w: w, st: st}
+}
+
+// Write copies p into the ring, waiting for space as needed; it publishes
+// each part as soon as it is in.
+func (w *ringWriter) Write(p []byte) (int, error) {
+	done := 0
+	for len(p) > 0 {
+		free, err := w.free()
+		if err != nil {
+			return done, err
+		}
+		if free == 0 {
+			if err := w.waitSpace(); err != nil {
+				return done, err
+			}
+			continue
+		}
+		k := int(min(free, uint64(len(p))))
+		at := int(w.pos & w.mask)
+		m := copy(w.c.data[at:], p[:k])
+		copy(w.c.data, p[m:k])
+		w.pos += uint64(k)
+		w.c.tail.Store(w.pos)
+		if w.c.readerParked.Load() != 0 {
+			w.w.signal()
+		}
+		p = p[k:]
+		done += k
+	}
+	return done, nil
+}
+
+// tryWrite writes all of p if the ring has room for it now, and reports
+// whether it did; it never waits.
+func (w *ringWriter) tryWrite(p []byte) bool {
+	if free, err := w.free(); err != nil || free < uint64(len(p)) || w.st.closed.Load() {
+		return false // a corrupt position is the writer goroutine's to report
+	}
+	_, err := w.Write(p)
+	return err == nil
+}
+
+// Flush does nothing: Write publishes at once. It lets a ringWriter stand
+// where the socket's bufio.Writer does.
+func (w *ringWriter) Flush() error { return nil }
+
+// free is how many bytes the ring can take now.
+func (w *ringWriter) free() (uint64, error) {
+	used := w.pos - w.c.head.Load()
+	if used > uint64(len(w.c.data)) {
+		return 0, fmt.Errorf("%w: the reader's position is %d bytes behind the writer's, in a ring of %d", errRingCorrupt, used, len(w.c.data))
+	}
+	return uint64(len(w.c.data)) - used, nil
+}
+
+// waitSpace spins, then parks until the reader frees space or the link
+// closes.
+func (w *ringWriter) waitSpace() error {
+	until := time.Now().Add(ringSpin)
+	for time.Now().Before(until) {
+		if w.st.closed.Load() {
+			return net.ErrClosed
+		}
+		if f, err := w.free(); err != nil || f > 0 {
+			return err
+		}
+		runtime.Gosched()
+	}
+	w.c.writerParked.Store(1)
+	defer w.c.writerParked.Store(0)
+	if f, err := w.free(); err != nil || f > 0 || w.st.closed.Load() {
+		return err
+	}
+	if err := w.w.wait(); err != nil {
+		return err
+	}
+	if w.st.closed.Load() {
+		return net.ErrClosed
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+//go:build linux
+
+package ipc
+
+// Shared-memory links end to end: chosen for unix sockets when both ends
+// want them, turned off by either end or the environment, and safe when
+// the peer process is killed with -9 in the middle of a frame.
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/scheduler"
+)
+
+const shmKillChildEnv = "IPC_SHM_KILL_CHILD" // the socket to dial
+
+func init() { childModes[shmKillChildEnv] = runShmKillChild }
+
+func TestSharedMemoryIsChosenForUnixSocketLinks(t *testing.T) {
+	cases := []struct {
+		name             string
+		listener, dialer bool
+		env              string
+		want             bool
+	}{
+		{"both want it", true, true, "", true},
+		{"the listener turned it off", false, true, "", false},
+		{"the dialer turned it off", true, false, "", false},
+		{"the environment turned it off", true, true, "off", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(ShmEnv, tc.env)
+			ctx := testCtx(t)
+			var s [2]*scheduler.Scheduler
+			var n [2]*Node
+			for i, on := range []bool{tc.listener, tc.dialer} {
+				s[i] = scheduler.New(scheduler.WithNode(uint16(i + 1)))
+				n[i] = NewNode(s[i], testRegistry(), WithSecret(testSecret), WithLogger(newLogSink().logger()), WithSharedMemory(on))
+			}
+			sock := filepath.Join(tempDir(t), "sock", "n1.sock")
+			require.NoError(t, n[0].Listen(ctx, "unix", sock))
+			_, err := n[1].Dial(ctx, "unix", sock)
+			require.NoError(t, err)
+			require.NoError(t, n[0].WaitPeer(ctx, 2))
+			for i := range 2 {
+				st := n[i].Stats()
+				require.Len(t, st.PerLink, 1)
+				assert.Equal(t, tc.want, st.PerLink[0].SharedMemory, "node %d", i+1)
+				assert.Equal(t, "unix", st.PerLink[0].Network)
+			}
+			runCtx, stop := context.WithCancel(ctx)
+			runs := make(chan error, 2)
+			for i := range 2 {
+				go func() { runs <- s[i].Run(runCtx) }()
+			}
+			var ping, pong channel.ID
+			on := func(i int, fn func(s *scheduler.Scheduler)) {
+				done := make(chan struct{})
+				s[i].Do(func(s *scheduler.Scheduler) { fn(s); close(done) })
+				<-done
+			}
+			on(1, func(s *scheduler.Scheduler) { ping = s.NewChannel(0) })
+			on(0, func(s *scheduler.Scheduler) { pong = s.NewChannel(0) })
+			on(1, func(s *scheduler.Scheduler) { s.Spawn(&echoer{In: ping, Out: pong}) })
+			pg := &pinger{Out: ping, In: pong, N: 100, done: make(chan struct{})}
+			on(0, func(s *scheduler.Scheduler) { s.Spawn(pg) })
+			select {
+			case <-pg.done:
+			case <-ctx.Done():
+				t.Fatal("100 round trips did not finish")
+			}
+			assert.Equal(t, 0, pg.N, "every value came back")
+			n[0].Close()
+			n[1].Close()
+			stop()
+			<-runs
+			<-runs
+		})
+	}
+}
+
+// runShmKillChild is node 2 of TestSharedMemoryPeerKilledMidFrame: it
+// links to node 1, writes the first bytes of a frame into its ring and
+// says "ready" on stdout; the test then kills it with -9.
+func runShmKillChild(sock string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := scheduler.New(scheduler.WithNode(2))
+	// No keepalive: the test's bytes are then the only writer of the ring.
+	n := NewNode(s, testRegistry(), WithSecret(testSecret), WithKeepalive(0, 0),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if _, err := n.Dial(ctx, "unix", sock); err != nil {
+		return 1
+	}
+	l := n.link(1)
+	if l == nil || l.shm == nil {
+		return 3
+	}
+	l.mu.Lock() // keeps the writer goroutine parked
+	partial := append(binary.BigEndian.AppendUint32(nil, 100), 0x95, byte(kOp), 1, 1)
+	if _, err := l.shm.w.Write(partial); err != nil {
+		return 4
+	}
+	fmt.Println("ready")
+	<-ctx.Done()
+	return 0
+}
+
+func TestSharedMemoryPeerKilledMidFrame(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	ctx := testCtx(t)
+	s := scheduler.New(scheduler.WithNode(1))
+	logs := newLogSink()
+	n := NewNode(s, testRegistry(), WithSecret(testSecret), WithLogger(logs.logger()))
+	defer n.Close()
+	sock := filepath.Join(tempDir(t), "sock", "n1.sock")
+	require.NoError(t, n.Listen(ctx, "unix", sock))
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), shmKillChildEnv+"="+sock)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Kill()
+		<-exited
+	}()
+	require.NoError(t, n.WaitPeer(ctx, 2))
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err, "the child never said ready")
+	require.Equal(t, "ready\n", line)
+	st := n.Stats()
+	require.Len(t, st.PerLink, 1)
+	require.True(t, st.PerLink[0].SharedMemory, "the link must run over shared memory for this test")
+
+	require.NoError(t, cmd.Process.Signal(os.Kill)) // kill -9, a frame half written
+	closed := logs.wait(t, "ipc: link closed", "peer=2")
+	assert.Contains(t, closed, "truncated frame", "the reason is what a socket link reports for a frame cut short")
+	assert.NotContains(t, n.Peers(), uint16(2), "the link is down")
+}
