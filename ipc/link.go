@@ -28,7 +28,6 @@ type link struct {
 	mu        sync.Mutex
 	out       []byte // frames waiting for the writer
 	framesOut uint64 // frames queued so far (guarded by mu)
-	writing   bool   // the writer goroutine is writing a batch to the rings (guarded by mu)
 	closed    bool
 	kick      chan struct{}
 	done      chan struct{} // closed when the link closes
@@ -71,15 +70,6 @@ func (l *link) send(m *message) error {
 	l.out = b
 	if err == nil {
 		l.framesOut++
-		if start == 0 && l.shm != nil && !l.writing && l.shm.w.tryWrite(b) {
-			// Straight into the ring, on the sender's goroutine: the writer
-			// is idle (it parks only after finding out empty under mu, and
-			// mu keeps it parked now), so this is the ring's one producer.
-			l.out = b[:0]
-			l.bytesOut.Add(uint64(len(b)))
-			l.mu.Unlock()
-			return nil
-		}
 	}
 	over := len(b) > l.n.cfg.maxQueued
 	l.mu.Unlock()
@@ -132,7 +122,6 @@ func (l *link) writeLoop() {
 			l.mu.Lock()
 			batch := l.out
 			l.out = spare[:0]
-			l.writing = len(batch) > 0
 			l.mu.Unlock()
 			if len(batch) == 0 {
 				spare = batch

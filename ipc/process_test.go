@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,11 +27,13 @@ import (
 const (
 	childEnv    = "IPC_BENCH_CHILD"
 	rawChildEnv = "IPC_BENCH_RAW_CHILD" // a plain socket echo, for BenchmarkRawSocketRoundTripTwoProcesses
+	// streamChildEnv is "SOCKET,N": the consumer of BenchmarkRemoteStreamTwoProcesses
+	streamChildEnv = "IPC_BENCH_STREAM_CHILD"
 )
 
 // childModes maps an environment variable to the child process it turns
 // the test binary into (its value is the child's argument).
-var childModes = map[string]func(string) int{childEnv: runChild, rawChildEnv: runRawChild}
+var childModes = map[string]func(string) int{childEnv: runChild, rawChildEnv: runRawChild, streamChildEnv: runStreamChild}
 
 func TestMain(m *testing.M) {
 	for env, run := range childModes {
@@ -163,4 +167,111 @@ func BenchmarkRawSocketRoundTripTwoProcesses(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+}
+
+// streamSink receives N values from In, then sends one value to Done.
+type streamSink struct {
+	In, Done channel.ID
+	N        int
+	got      bool
+}
+
+func (c *streamSink) Step(t *tasklet.T) tasklet.Op {
+	if t.Err() != nil {
+		return t.Exit()
+	}
+	if c.got {
+		c.N--
+	}
+	if c.N == 0 {
+		c.N = -1
+		return t.Send(c.Done, 0)
+	}
+	if c.N < 0 {
+		return t.Exit()
+	}
+	c.got = true
+	return t.Recv(c.In)
+}
+
+// runStreamChild is node 2 of BenchmarkRemoteStreamTwoProcesses: its first
+// channel (capacity 1024) is the stream's; once N values came through it
+// tells node 1 on node 1's first channel.
+func runStreamChild(arg string) int {
+	sock, count, ok := strings.Cut(arg, ",")
+	n, err := strconv.Atoi(count)
+	if !ok || err != nil {
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := scheduler.New(scheduler.WithNode(2))
+	node := NewNode(s, testRegistry(), WithSecret(testSecret), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	defer node.Close()
+	if ch := s.NewChannel(1024); ch != childPing {
+		return 2
+	}
+	s.Spawn(&streamSink{In: childPing, Done: parentPong, N: n})
+	if _, err := node.Dial(ctx, "unix", sock); err != nil {
+		return 1
+	}
+	s.Run(ctx)
+	return 0
+}
+
+// BenchmarkRemoteStreamTwoProcesses: one op is one value through a
+// buffered channel (capacity 1024) homed in a child process, sent by 1024
+// producer tasklets in this process to one consumer there, as
+// BenchmarkRemoteStream does in one process. It reports values/s.
+func BenchmarkRemoteStreamTwoProcesses(b *testing.B) {
+	const producers = 1024
+	n := max(b.N, producers)
+	exe, err := os.Executable()
+	require.NoError(b, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := scheduler.New(scheduler.WithNode(1))
+	node := NewNode(s, testRegistry(), WithSecret(testSecret), WithLogger(newLogSink().logger()))
+	require.Equal(b, parentPong, s.NewChannel(0))
+	sock := filepath.Join(tempDirB(b), "n1.sock")
+	require.NoError(b, node.Listen(ctx, "unix", sock))
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), streamChildEnv+"="+sock+","+strconv.Itoa(n))
+	require.NoError(b, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		node.Close()
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	require.NoError(b, node.WaitPeer(ctx, 2))
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+	defer func() { cancel(); <-ran }()
+	done := &consumer{In: parentPong, N: 1, done: make(chan struct{})}
+	s.Do(func(s *scheduler.Scheduler) { s.Spawn(done) })
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	s.Do(func(s *scheduler.Scheduler) {
+		for i := range producers {
+			k := n / producers
+			if i < n%producers {
+				k++
+			}
+			s.Spawn(&producer{Out: childPing, N: k})
+		}
+	})
+	select {
+	case <-done.done:
+	case <-ctx.Done():
+		b.Fatal("the stream did not finish")
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "values/s")
 }

@@ -255,16 +255,6 @@ func (w *ringWriter) Write(p []byte) (int, error) {
 	return done, nil
 }
 
-// tryWrite writes all of p if the ring has room for it now, and reports
-// whether it did; it never waits.
-func (w *ringWriter) tryWrite(p []byte) bool {
-	if free, err := w.free(); err != nil || free < uint64(len(p)) || w.st.closed.Load() {
-		return false // a corrupt position is the writer goroutine's to report
-	}
-	_, err := w.Write(p)
-	return err == nil
-}
-
 // Flush does nothing: Write publishes at once. It lets a ringWriter stand
 // where the socket's bufio.Writer does.
 func (w *ringWriter) Flush() error { return nil }
