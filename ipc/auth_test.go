@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -63,7 +64,7 @@ func TestAuthFailures(t *testing.T) {
 			h := hello{version: ProtocolVersion + 1, node: 2}
 			conn.Write(h.encode())
 			io.Copy(io.Discard, conn)
-		}, "protocol version 2"},
+		}, fmt.Sprintf("speaks protocol version %d", ProtocolVersion+1)},
 		{"reflects the node's own proof", func(t *testing.T, conn net.Conn) {
 			h := hello{version: ProtocolVersion, node: 2}
 			rand.Read(h.challenge[:])

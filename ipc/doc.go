@@ -1,6 +1,6 @@
 // Package ipc joins schedulers into a cluster: it links nodes (one
-// scheduler each) over unix sockets, TCP with mutual TLS, or in-memory
-// connections, carries channel operations to the node that holds each
+// scheduler each) over unix sockets (with shared-memory rings between
+// processes on one host), TCP with mutual TLS, or in-memory connections, carries channel operations to the node that holds each
 // channel, and moves suspended tasklets between nodes.
 //
 // # Nodes and homes
@@ -30,6 +30,14 @@
 // (GenerateSecret, LoadSecret). Unix sockets live in a folder of mode 0700
 // and the peer's user is checked with SO_PEERCRED; TCP links add mutual
 // TLS 1.3 (GenerateCerts, LoadTLSConfig).
+//
+// Between two Linux processes, a unix-socket link then moves its frames
+// into shared memory (shm.go, ring.go): the dialer passes a sealed memfd
+// holding a ring per direction and four eventfds over the authenticated
+// socket (SCM_RIGHTS). Each side spins briefly for input, then parks on
+// its eventfd; the socket stays open to tell when the peer is gone (kill
+// -9 included), and is what the link falls back to when either side turns
+// shared memory off (WithSharedMemory, STACKLESS_SHM=off) or cannot map it.
 //
 // Listeners stand up to floods. Every listener accepts through one loop
 // that no failed accept ends (out of descriptors, it pauses and tries
