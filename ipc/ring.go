@@ -56,8 +56,16 @@ const (
 	shmMaxRing = 64 << 20
 )
 
-// ringSpin is how long a side spins before it parks.
-var ringSpin = 20 * time.Microsecond
+// ringSpin is the longest a reader spins before it parks; ringSpinMin the
+// shortest. A reader's spin adapts between them (see adapt): it doubles
+// when data came within ringSpin of finding the ring empty and halves when
+// it came later, so a ping-pong keeps its spin, while an idle link or an
+// overloaded host, where the peer is not running to answer within it,
+// stops spending a core on it.
+const (
+	ringSpin    = 20 * time.Microsecond
+	ringSpinMin = time.Microsecond
+)
 
 // shmTotal is the size of a mapping with rings of ringSize bytes.
 func shmTotal(ringSize int) int { return shmHeaderSize + 2*ringSize }
@@ -134,10 +142,11 @@ type ringReader struct {
 	mask uint64
 	w    waiter // own: parks until data; other: tells the writer space is free
 	st   *ringState
+	spin time.Duration // how long the next wait spins (see ringSpin)
 }
 
 func newRingReader(c ringCtl, w waiter, st *ringState) *ringReader {
-	return &ringReader{c: c, pos: c.head.Load(), mask: uint64(len(c.data) - 1), w: w, st: st}
+	return &ringReader{c: c, pos: c.head.Load(), mask: uint64(len(c.data) - 1), w: w, st: st, spin: ringSpin}
 }
 
 // Read copies what the ring holds into p, waiting for at least one byte.
@@ -147,14 +156,16 @@ func (r *ringReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	spun := false
-	var until time.Time
+	var start time.Time // when this read found the ring empty
 	for {
 		n, err := r.avail()
 		if err != nil {
 			return 0, err
 		}
 		if n > 0 {
+			if !start.IsZero() {
+				r.adapt(time.Since(start))
+			}
 			return r.take(p, n), nil
 		}
 		if r.st.closed.Load() {
@@ -166,15 +177,12 @@ func (r *ringReader) Read(p []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
-		if !spun {
-			if until.IsZero() {
-				until = time.Now().Add(ringSpin)
-			}
-			if time.Now().Before(until) {
-				runtime.Gosched()
-				continue
-			}
-			spun = true
+		if start.IsZero() {
+			start = time.Now()
+		}
+		if time.Since(start) < r.spin {
+			runtime.Gosched()
+			continue
 		}
 		r.c.readerParked.Store(1)
 		if n, _ = r.avail(); n > 0 || r.st.closed.Load() || r.st.peerGone.Load() {
@@ -186,6 +194,17 @@ func (r *ringReader) Read(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+	}
+}
+
+// adapt sets the next spin from how long the reader waited for data: a
+// wait that a full spin would have covered doubles it, a longer one halves
+// it.
+func (r *ringReader) adapt(waited time.Duration) {
+	if waited <= ringSpin {
+		r.spin = min(2*r.spin, ringSpin)
+	} else {
+		r.spin = max(r.spin/2, ringSpinMin)
 	}
 }
 
