@@ -124,8 +124,12 @@ func (n *Node) negotiateShm(conn net.Conn, r *bufio.Reader, dialer bool) (*shmLi
 		if _, err := conn.Write([]byte{want}); err != nil {
 			return nil, fmt.Errorf("sending the shared-memory offer: %w", err)
 		}
-		if ans, err := readByte("answer", shmYes, shmNo); err != nil || ans == shmNo {
+		ans, err := readByte("answer", shmYes, shmNo)
+		if err != nil || ans == shmNo {
 			return nil, err
+		}
+		if want == shmNo {
+			return nil, fmt.Errorf("%w: the peer answered %q to an offer of %q", ErrBadFrame, ans, want)
 		}
 		s, fds, err := createShm() // fds: the memfd, then s's eventfds
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/scheduler"
@@ -154,4 +156,116 @@ func TestSharedMemoryPeerKilledMidFrame(t *testing.T) {
 	closed := logs.wait(t, "ipc: link closed", "peer=2")
 	assert.Contains(t, closed, "truncated frame", "the reason is what a socket link reports for a frame cut short")
 	assert.NotContains(t, n.Peers(), uint16(2), "the link is down")
+}
+
+// unixPair is two connected unix sockets.
+func unixPair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	require.NoError(t, err)
+	var conns [2]*net.UnixConn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "pair")
+		c, err := net.FileConn(f)
+		f.Close()
+		require.NoError(t, err)
+		conns[i] = c.(*net.UnixConn)
+		t.Cleanup(func() { conns[i].Close() })
+	}
+	return conns[0], conns[1]
+}
+
+// TestSharedMemoryNegotiationRefusesABadPeer plays a hostile or broken
+// peer against each side of the exchange: the node refuses the link or
+// stays on the socket, and never maps what it should not.
+func TestSharedMemoryNegotiationRefusesABadPeer(t *testing.T) {
+	pipeFds := func(t *testing.T) []int {
+		var p [2]int
+		require.NoError(t, unix.Pipe2(p[:], unix.O_CLOEXEC))
+		return p[:]
+	}
+	unsealed := func(t *testing.T) []int {
+		mfd, err := unix.MemfdCreate("x", unix.MFD_CLOEXEC)
+		require.NoError(t, err)
+		require.NoError(t, unix.Ftruncate(mfd, int64(shmTotal(shmMinRing))))
+		fds := []int{mfd}
+		for range numEfds {
+			e, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+			require.NoError(t, err)
+			fds = append(fds, e)
+		}
+		return fds
+	}
+	cases := []struct {
+		name     string
+		dialer   bool                                // the side under test
+		peer     func(t *testing.T, c *net.UnixConn) // the other side's script
+		wantErr  error                               // nil: no error, and the socket is kept
+		wantLink bool
+	}{
+		{"acceptor: an offer byte that is not one", false, func(t *testing.T, c *net.UnixConn) {
+			c.Write([]byte{'X'})
+		}, ErrBadFrame, false},
+		{"acceptor: more bytes behind the offer", false, func(t *testing.T, c *net.UnixConn) {
+			c.Write([]byte{shmYes, 'x', 'y'})
+		}, ErrBadFrame, false},
+		{"acceptor: pipes instead of eventfds", false, func(t *testing.T, c *net.UnixConn) {
+			c.Write([]byte{shmYes})
+			var b [1]byte
+			c.Read(b[:])
+			s, fds, err := createShm()
+			require.NoError(t, err)
+			defer s.free()
+			pipes := append(pipeFds(t), pipeFds(t)...)
+			defer closeFds(append(pipes, fds[0]))
+			require.NoError(t, sendFds(c, shmFds, append(fds[:1:1], pipes...)))
+		}, nil, false},
+		{"acceptor: a memfd not sealed against shrinking", false, func(t *testing.T, c *net.UnixConn) {
+			c.Write([]byte{shmYes})
+			var b [1]byte
+			c.Read(b[:])
+			fds := unsealed(t)
+			defer closeFds(fds)
+			require.NoError(t, sendFds(c, shmFds, fds))
+		}, nil, false},
+		{"acceptor: too few descriptors", false, func(t *testing.T, c *net.UnixConn) {
+			c.Write([]byte{shmYes})
+			var b [1]byte
+			c.Read(b[:])
+			fds := pipeFds(t)
+			defer closeFds(fds)
+			require.NoError(t, sendFds(c, shmFds, fds))
+		}, nil, false},
+		{"dialer: an answer that is not one", true, func(t *testing.T, c *net.UnixConn) {
+			var b [1]byte
+			c.Read(b[:])
+			c.Write([]byte{'?'})
+		}, ErrBadFrame, false},
+		{"dialer: yes to an offer of no", true, func(t *testing.T, c *net.UnixConn) {
+			var b [1]byte
+			c.Read(b[:])
+			c.Write([]byte{shmYes})
+		}, ErrBadFrame, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := unixPair(t)
+			require.NoError(t, a.SetDeadline(time.Now().Add(waitTime)))
+			n := NewNode(scheduler.New(scheduler.WithNode(1)), testRegistry(), WithSecret(testSecret),
+				WithLogger(newLogSink().logger()), WithKeepalive(0, 0), WithSharedMemory(tc.name != "dialer: yes to an offer of no"))
+			defer n.Close()
+			done := make(chan struct{})
+			go func() { defer close(done); tc.peer(t, b) }()
+			s, err := n.negotiateShm(a, bufio.NewReader(a), tc.dialer)
+			<-done
+			if tc.wantErr != nil {
+				assert.ErrorIs(t, err, tc.wantErr)
+			} else {
+				assert.NoError(t, err)
+			}
+			assert.Equal(t, tc.wantLink, s != nil)
+			if s != nil {
+				s.free()
+			}
+		})
+	}
 }
