@@ -11,9 +11,9 @@ import (
 // ticks): monsters start out of sight of the towns, so by then the fights
 // at the town edges are in full swing and dead monsters are being
 // replaced, which is the busy steady state to measure.
-func benchGame(b *testing.B, n int) *Game {
+func benchGame(b *testing.B, n int, hand bool) *Game {
 	b.Helper()
-	g, err := New(Config{Entities: n, Seed: 1})
+	g, err := New(Config{Entities: n, Seed: 1, HandWritten: hand})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -25,8 +25,8 @@ func benchGame(b *testing.B, n int) *Game {
 	return g
 }
 
-func benchTick(b *testing.B, n int) {
-	g := benchGame(b, n)
+func benchTick(b *testing.B, n int, hand bool) {
+	g := benchGame(b, n, hand)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -37,17 +37,27 @@ func benchTick(b *testing.B, n int) {
 }
 
 // BenchmarkTick10k: op = one world tick of a 10,000-entity game (the
-// world's pass and every entity that has something to react to).
-func BenchmarkTick10k(b *testing.B) { benchTick(b, 10_000) }
+// world's pass and every entity that has something to react to), the
+// entities played by their scripts.
+func BenchmarkTick10k(b *testing.B) { benchTick(b, 10_000, false) }
 
 // BenchmarkTick100k: op = one world tick of a 100,000-entity game.
-func BenchmarkTick100k(b *testing.B) { benchTick(b, 100_000) }
+func BenchmarkTick100k(b *testing.B) { benchTick(b, 100_000, false) }
+
+// BenchmarkTick10kHandWritten: BenchmarkTick10k with the hand-written
+// state machines, which play the same game move for move: the baseline of
+// the scripts.
+func BenchmarkTick10kHandWritten(b *testing.B) { benchTick(b, 10_000, true) }
+
+// BenchmarkTick100kHandWritten: BenchmarkTick100k with the hand-written
+// state machines.
+func BenchmarkTick100kHandWritten(b *testing.B) { benchTick(b, 100_000, true) }
 
 // BenchmarkSave100k: op = one full save of a 100,000-entity game into a
 // bbolt file through the Checkpointer (every checkpoint full, written
 // synchronously).
 func BenchmarkSave100k(b *testing.B) {
-	g := benchGame(b, 100_000)
+	g := benchGame(b, 100_000, false)
 	reg, err := NewRegistry()
 	if err != nil {
 		b.Fatal(err)

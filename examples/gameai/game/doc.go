@@ -7,10 +7,17 @@
 // A [Guard] patrols a round of waypoints near its town; when it sees a
 // monster it chases and fights it; hurt, it flees and rests. A [Monster]
 // roams; hit, it strikes back, flees when hurt and dies at zero health,
-// closing its inbox. Each is a state machine written as plain Go: its
-// exported fields are its whole state (position, health, target, random
-// state), its Step handles the messages that woke it and blocks on its
-// inbox again.
+// closing its inbox. Each is a straight-line script: a function that
+// calls patrol, hunt (chase, fight), flee, roam and fightBack in turn,
+// each a loop over the messages that reach the entity (await), written
+// against the blocking [tasklet.Flow]. `stackless gen` lowers them into
+// GuardTasklet and MonsterTasklet, whose exported fields are the live
+// locals of every frame on the call stack, so a saved game holds a guard
+// in the middle of a fight, call stack and all.
+//
+// [GuardMachine] and [MonsterMachine] are the same entities written by
+// hand as state machines, the layer below: they play the same game, move
+// for move, and are the baseline of the benchmarks (Config.HandWritten).
 //
 // # The world
 //

@@ -1,201 +1,167 @@
 package game
 
+//go:generate go run ../../../cmd/stackless gen
+
 import (
 	"errors"
-	"fmt"
-	"time"
 
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
-// Guard walks a round of waypoints. When the world tells it that a monster
-// is in sight, it chases the monster and fights it; with low health it
-// flees, rests until it has recovered, and goes back on patrol. Guards do
-// not die: at worst they are left with one hit point and run.
+// Guard is a guard's life: it patrols its round of waypoints; when it sees
+// a monster, or one strikes it, it goes for it, chasing and fighting until
+// the monster is gone; hurt, it flees and rests until healed, and goes
+// back on patrol. Guards do not die: at worst they are left with one hit
+// point and run.
 //
-// Like every behavior here, its exported fields are its whole state: the
-// saved game holds them and nothing else.
-type Guard struct {
-	Slot    int32
-	Inbox   channel.ID // perception events, attacks and arrivals come here
-	World   channel.ID // moves go here
-	Side    int32      // the world is Side x Side
-	State   State
-	HP      int32
-	Rng     uint64
-	Route   [4]Point // the patrol round
-	Next    uint8    // the waypoint being walked to
-	Leg     Leg      // the current walk or wait
-	Target  channel.ID
-	Seen    Point         // where the target was last seen or felt
-	SeenAt  time.Duration // and when
-	Started bool          // the first step starts the patrol
-}
-
-// Step handles everything that happened since the guard last stepped (the
-// message that woke it and whatever else is in its inbox), tells the world
-// if it took a new leg, and sleeps until the next message.
-func (g *Guard) Step(t *tasklet.T) tasklet.Op {
-	if err := t.Err(); err != nil {
-		return t.Fail(fmt.Errorf("guard %d: %w", g.Slot, err))
-	}
-	now := t.Now()
-	leg, state := g.Leg, g.State
-	if !g.Started {
-		g.Started = true
-		g.patrol(now)
-	} else {
-		g.on(t, now, t.Value())
-	}
+// `stackless gen` lowers it into GuardTasklet, whose exported fields are
+// the live locals of every frame on its call stack (the body, the route,
+// the foe) and where each frame resumes: that is all a saved game holds of
+// a guard.
+//
+//stackless:tasklet kind=gameai.guard version=2
+func Guard(t *tasklet.Flow, g Body, route [4]Point) error {
+	waypoint := 0
 	for {
-		v, ok, err := t.TryRecv(g.Inbox)
+		var foe Foe
+		var err error
+		g, waypoint, foe, err = patrol(t, g, route, waypoint)
 		if err != nil {
-			return t.Fail(fmt.Errorf("guard %d: inbox %v: %w", g.Slot, g.Inbox, err))
+			return err
 		}
-		if !ok {
-			break
+		if !g.hurt() {
+			g, foe, err = hunt(t, g, foe)
+			if err != nil {
+				return err
+			}
 		}
-		g.on(t, now, v)
-	}
-	if g.Leg != leg || g.State != state {
-		if err := report(t, g.World, Move{Slot: g.Slot, State: g.State, Leg: g.Leg}); err != nil {
-			return t.Fail(fmt.Errorf("guard %d: %w", g.Slot, err))
+		if g.hurt() {
+			g, err = flee(t, g, foe.At)
+			if err != nil {
+				return err
+			}
 		}
-	}
-	return t.Recv(g.Inbox)
-}
-
-func (g *Guard) on(t *tasklet.T, now time.Duration, msg any) {
-	switch m := msg.(type) {
-	case Arrived:
-		if now >= g.Leg.End { // else a notice for a leg already replaced
-			g.arrived(t, now)
-		}
-	case Seen:
-		g.seen(t, now, m)
-	case Attack:
-		g.attacked(t, now, m)
 	}
 }
 
-func (g *Guard) arrived(t *tasklet.T, now time.Duration) {
-	switch g.State {
-	case Patrol:
-		if g.Leg.To == g.Route[g.Next] {
-			g.Next = (g.Next + 1) % uint8(len(g.Route))
+// patrol walks the round of waypoints from the one numbered waypoint on,
+// until a monster comes in sight or strikes; it returns that monster and
+// the waypoint to go on from.
+func patrol(t *tasklet.Flow, g Body, route [4]Point, waypoint int) (Body, int, Foe, error) {
+	g.State = Patrol
+walking:
+	for {
+		g.walkTo(route[waypoint], t.Now(), guardWalk, 0)
+		for {
+			var msg any
+			var err error
+			g, msg, err = await(t, g)
+			if err != nil {
+				return g, waypoint, Foe{}, err
+			}
+			switch m := msg.(type) {
+			case Arrived:
+				if g.Leg.To == route[waypoint] {
+					waypoint = (waypoint + 1) % len(route)
+				}
+				continue walking
+			case Seen:
+				return g, waypoint, Foe{Inbox: m.Monster, At: m.At, When: t.Now()}, nil
+			case Attack:
+				if g.takes(m, t.Now()) {
+					return g, waypoint, Foe{Inbox: m.From, At: m.At, When: t.Now()}, nil
+				}
+			}
 		}
-		g.patrol(now)
-	case Chase:
-		g.chase(t, now)
-	case Fight:
-		g.fight(t, now)
-	case Flee:
-		g.recover(now)
 	}
 }
 
-// seen: the world reports the nearest monster in sight, when it is a new
-// one or has moved. A patrolling guard goes for it; a chasing one re-aims.
-func (g *Guard) seen(t *tasklet.T, now time.Duration, m Seen) {
-	if g.State == Patrol || g.State == Chase {
-		g.Target, g.Seen, g.SeenAt = m.Monster, m.At, now
-		g.chase(t, now)
-	}
-}
-
-func (g *Guard) attacked(t *tasklet.T, now time.Duration, a Attack) {
-	pos := g.Leg.At(now)
-	if !within(pos, a.At, missRange) {
-		return // swung from too far away: a miss
-	}
-	g.HP = max(g.HP-a.Damage, 1)
-	switch {
-	case g.State == Flee:
-		if g.Leg.Resting() { // attacked while resting: run again
-			g.flee(now, a.At)
+// hunt goes for foe: it chases it until in reach and fights it, chasing
+// again when it moves off. It returns when the foe is gone (dead, or
+// neither seen nor felt for a while) with a zero Foe, or when a blow left
+// the guard hurt, with the one who struck it.
+func hunt(t *tasklet.Flow, g Body, foe Foe) (Body, Foe, error) {
+	for !g.hurt() {
+		var err error
+		if within(g.Leg.At(t.Now()), foe.At, attackRange) {
+			g, foe, err = fight(t, g, foe)
+		} else {
+			g, foe, err = chase(t, g, foe)
 		}
-	case g.HP < guardFleeHP:
-		g.flee(now, a.At)
-	case g.State == Patrol, g.State == Chase: // turn on the attacker
-		g.Target, g.Seen, g.SeenAt = a.From, a.At, now
-		g.chase(t, now)
-	case a.From == g.Target:
-		g.Seen, g.SeenAt = a.At, now
+		if err != nil || foe.Inbox == 0 {
+			return g, foe, err
+		}
 	}
+	return g, foe, nil
 }
 
-// patrol walks to the next waypoint.
-func (g *Guard) patrol(now time.Duration) {
-	g.State, g.Target = Patrol, 0
-	g.Leg = walk(g.Leg.At(now), g.Route[g.Next], now, guardWalk, 0)
-}
-
-// chase runs to where the target was seen, or fights it once in reach.
-// The world tells a chasing guard when the target moves.
-func (g *Guard) chase(t *tasklet.T, now time.Duration) {
-	pos := g.Leg.At(now)
-	if within(pos, g.Seen, attackRange) {
-		g.State = Fight
-		g.strike(t, now, pos)
-		return
-	}
+// chase runs to just inside reach of where foe was last seen. It returns
+// the foe to go for next: the same one on arrival, where the world now
+// sees it, or whoever struck the guard on the way.
+func chase(t *tasklet.Flow, g Body, foe Foe) (Body, Foe, error) {
 	g.State = Chase
-	stop := towards(g.Seen, pos, attackRange/2) // just inside reach
-	g.Leg = walk(pos, stop, now, guardRun, 0)
-}
-
-// fight strikes again after the cooldown. A foe that neither strikes back
-// nor is seen for a while is gone (fled, or killed by someone else).
-func (g *Guard) fight(t *tasklet.T, now time.Duration) {
-	pos := g.Leg.At(now)
-	switch {
-	case now-g.SeenAt > memory:
-		g.patrol(now)
-	case !within(pos, g.Seen, attackRange):
-		g.chase(t, now)
-	default:
-		g.strike(t, now, pos)
+	pos := g.Leg.At(t.Now())
+	g.walkTo(towards(foe.At, pos, attackRange/2), t.Now(), guardRun, 0)
+	for {
+		var msg any
+		var err error
+		g, msg, err = await(t, g)
+		if err != nil {
+			return g, foe, err
+		}
+		switch m := msg.(type) {
+		case Arrived:
+			return g, foe, nil
+		case Seen:
+			return g, Foe{Inbox: m.Monster, At: m.At, When: t.Now()}, nil
+		case Attack:
+			if g.takes(m, t.Now()) {
+				return g, Foe{Inbox: m.From, At: m.At, When: t.Now()}, nil
+			}
+		}
 	}
 }
 
-func (g *Guard) strike(t *tasklet.T, now time.Duration, pos Point) {
-	blow := Attack{From: g.Inbox, At: pos, Damage: int32(between(&g.Rng, guardMinDamage, guardMaxDamage))}
-	if _, err := t.TrySend(g.Target, blow); errors.Is(err, channel.ErrClosed) {
-		g.patrol(now) // the monster died: its inbox is closed
-		return
+// fight strikes foe, and again after every cooldown, while it is in reach.
+// It returns a zero Foe when the foe is dead or has been neither seen nor
+// felt for a while, the foe when it moved out of reach, and whoever struck
+// the guard when the blow left it hurt.
+func fight(t *tasklet.Flow, g Body, foe Foe) (Body, Foe, error) {
+	g.State = Fight
+	for {
+		if _, err := t.TrySend(foe.Inbox, g.strike(t.Now())); errors.Is(err, channel.ErrClosed) {
+			return g, Foe{}, nil // the monster died: its inbox is closed
+		}
+	cooldown:
+		for {
+			var msg any
+			var err error
+			g, msg, err = await(t, g)
+			if err != nil {
+				return g, foe, err
+			}
+			now := t.Now()
+			switch m := msg.(type) {
+			case Arrived:
+				if now-foe.When > memory {
+					return g, Foe{}, nil // lost
+				}
+				if !within(g.Leg.At(now), foe.At, attackRange) {
+					return g, foe, nil
+				}
+				break cooldown
+			case Attack:
+				if !g.takes(m, now) {
+					break
+				}
+				if g.hurt() {
+					return g, Foe{Inbox: m.From, At: m.At, When: now}, nil
+				}
+				if m.From == foe.Inbox {
+					foe.At, foe.When = m.At, now
+				}
+			}
+		}
 	}
-	g.Leg = wait(pos, now, cooldown)
-}
-
-// flee runs away from threat; recover then rests until healed.
-func (g *Guard) flee(now time.Duration, threat Point) {
-	pos := g.Leg.At(now)
-	g.State, g.Target = Flee, 0
-	to := clamp(away(pos, threat, guardRun*int64(fleeTime/time.Second), &g.Rng), g.Side)
-	g.Leg = walk(pos, to, now, guardRun, fleeTime)
-}
-
-func (g *Guard) recover(now time.Duration) {
-	if g.Leg.Resting() {
-		g.HP = min(g.HP+restHeal, fullHP)
-	}
-	if g.HP >= guardRecoverHP {
-		g.patrol(now)
-		return
-	}
-	g.Leg = wait(g.Leg.At(now), now, restTime)
-}
-
-// report sends a message to the world. The world's channel is sized so that
-// this never fails; if it does, the game is broken and stops.
-func report(t *tasklet.T, world channel.ID, msg any) error {
-	ok, err := t.TrySend(world, msg)
-	if err != nil {
-		return fmt.Errorf("report to the world on %v: %w", world, err)
-	}
-	if !ok {
-		return fmt.Errorf("report to the world on %v: the channel is full", world)
-	}
-	return nil
 }

@@ -1,6 +1,11 @@
 package game
 
-import "github.com/stackless-go/stackless/channel"
+import (
+	"fmt"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
 
 // The messages of the game. Entities address each other by inbox channel
 // ID, never by pointer, so every message can sit in a saved channel buffer.
@@ -34,4 +39,23 @@ type Attack struct {
 	From   channel.ID // the attacker's inbox: where to strike back
 	At     Point
 	Damage int32
+}
+
+// report sends a message to the world. The world's channel is sized so that
+// this never fails; if it does, the game is broken and stops.
+func report(t *tasklet.T, world channel.ID, msg any) error {
+	sent, err := t.TrySend(world, msg)
+	if err != nil || !sent {
+		return reportError(world, err)
+	}
+	return nil
+}
+
+// reportError is the error of a report to the world that was not sent:
+// err from the channel, or (nil) a full channel.
+func reportError(world channel.ID, err error) error {
+	if err != nil {
+		return fmt.Errorf("report to the world on %v: %w", world, err)
+	}
+	return fmt.Errorf("report to the world on %v: the channel is full", world)
 }

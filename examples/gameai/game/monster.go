@@ -4,120 +4,123 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
-// Monster roams at random. Attacked, it strikes back at its attacker; with
-// low health it flees and rests; with none it dies: it tells the world,
-// closes its inbox (so attackers learn it is gone) and ends. The world
-// spawns a new monster in its slot after a delay.
-type Monster struct {
-	Slot    int32
-	Inbox   channel.ID
-	World   channel.ID
-	Side    int32
-	State   State
-	HP      int32
-	Rng     uint64
-	Leg     Leg
-	Foe     channel.ID    // who hit it last
-	FoeAt   Point         // from where
-	HitAt   time.Duration // and when
-	Started bool          // the first step starts wandering
+// Monster is a monster's life: it roams at random until something strikes
+// it; then it strikes back until the attacker is gone, and roams again.
+// Hurt, it flees and rests until healed; with no health left it dies: it
+// tells the world, closes its inbox (so attackers learn it is gone) and
+// ends. The world spawns a new monster in its slot after a delay.
+//
+//stackless:tasklet kind=gameai.monster version=2
+func Monster(t *tasklet.Flow, m Body) error {
+	for m.HP > 0 {
+		var foe Foe
+		var err error
+		m, foe, err = roam(t, m)
+		if err != nil {
+			return err
+		}
+		if m.HP > 0 && !m.hurt() {
+			m, foe, err = fightBack(t, m, foe)
+			if err != nil {
+				return err
+			}
+		}
+		if m.HP > 0 && m.hurt() {
+			m, err = flee(t, m, foe.At)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return die(t, m)
 }
 
-// Step handles what happened since the monster last stepped and sleeps
-// until the next message; a monster that died exits.
-func (m *Monster) Step(t *tasklet.T) tasklet.Op {
-	if err := t.Err(); err != nil {
-		return t.Fail(fmt.Errorf("monster %d: %w", m.Slot, err))
-	}
-	now := t.Now()
-	leg, state := m.Leg, m.State
-	if !m.Started {
-		m.Started = true
-		m.wander(now)
-	} else {
-		m.on(t, now, t.Value())
-	}
-	for m.State != Dead {
-		v, ok, err := t.TryRecv(m.Inbox)
-		if err != nil {
-			return t.Fail(fmt.Errorf("monster %d: inbox %v: %w", m.Slot, m.Inbox, err))
+// roam wanders about, leg after leg, until a blow lands; it returns who
+// struck.
+func roam(t *tasklet.Flow, m Body) (Body, Foe, error) {
+	m.State = Wander
+walking:
+	for {
+		m.wander(t.Now())
+		for {
+			var msg any
+			var err error
+			m, msg, err = await(t, m)
+			if err != nil {
+				return m, Foe{}, err
+			}
+			switch a := msg.(type) {
+			case Arrived:
+				continue walking
+			case Attack:
+				if m.takes(a, t.Now()) {
+					return m, Foe{Inbox: a.From, At: a.At, When: t.Now()}, nil
+				}
+			}
 		}
-		if !ok {
+	}
+}
+
+// fightBack strikes foe at once and again after every cooldown, turning on
+// whoever struck it last, until the foe is gone (no blow for a while, or
+// out of reach) or a blow left it hurt or dead; it then returns the one who
+// struck.
+func fightBack(t *tasklet.Flow, m Body, foe Foe) (Body, Foe, error) {
+	m.State = Fight
+	for {
+		t.TrySend(foe.Inbox, m.strike(t.Now())) // a full or closed inbox: the blow is lost
+	cooldown:
+		for {
+			var msg any
+			var err error
+			m, msg, err = await(t, m)
+			if err != nil {
+				return m, foe, err
+			}
+			now := t.Now()
+			switch a := msg.(type) {
+			case Arrived:
+				if now-foe.When > memory || !within(m.Leg.At(now), foe.At, attackRange) {
+					return m, Foe{}, nil // the attacker is gone
+				}
+				break cooldown
+			case Attack:
+				if !m.takes(a, now) {
+					break
+				}
+				foe = Foe{Inbox: a.From, At: a.At, When: now}
+				if m.HP <= 0 || m.hurt() {
+					return m, foe, nil
+				}
+			}
+		}
+	}
+}
+
+// die tells the world, drops what is left in the inbox and closes it:
+// guards that strike at it from now on get channel.ErrClosed.
+func die(t *tasklet.Flow, m Body) error {
+	if sent, err := t.TrySend(m.World, Died{Slot: m.Slot}); err != nil || !sent {
+		return fmt.Errorf("%v: %w", m, reportError(m.World, err))
+	}
+	for {
+		if _, ok, _ := t.TryRecv(m.Inbox); !ok {
 			break
 		}
-		m.on(t, now, v)
 	}
-	if m.State == Dead {
-		return m.die(t)
+	if err := t.Close(m.Inbox); err != nil {
+		return fmt.Errorf("%v: close inbox %v: %w", m, m.Inbox, err)
 	}
-	if m.Leg != leg || m.State != state {
-		if err := report(t, m.World, Move{Slot: m.Slot, State: m.State, Leg: m.Leg}); err != nil {
-			return t.Fail(fmt.Errorf("monster %d: %w", m.Slot, err))
-		}
-	}
-	return t.Recv(m.Inbox)
+	return nil
 }
 
-func (m *Monster) on(t *tasklet.T, now time.Duration, msg any) {
-	switch a := msg.(type) {
-	case Arrived:
-		if now >= m.Leg.End {
-			m.arrived(t, now)
-		}
-	case Attack:
-		m.attacked(t, now, a)
-	}
-}
-
-func (m *Monster) arrived(t *tasklet.T, now time.Duration) {
-	switch m.State {
-	case Wander:
-		m.wander(now)
-	case Fight:
-		pos := m.Leg.At(now)
-		if now-m.HitAt > memory || !within(pos, m.FoeAt, attackRange) {
-			m.wander(now) // the attacker is gone
-			return
-		}
-		m.strike(t, now, pos)
-	case Flee:
-		m.recover(now)
-	}
-}
-
-func (m *Monster) attacked(t *tasklet.T, now time.Duration, a Attack) {
+// wander starts the next leg of a roam: a walk somewhere nearby, or (one
+// time in four, and never twice in a row) a short idle first.
+func (m *Body) wander(now time.Duration) {
 	pos := m.Leg.At(now)
-	if !within(pos, a.At, missRange) {
-		return
-	}
-	m.HP -= a.Damage
-	switch { // the first that applies
-	case m.HP <= 0:
-		m.State = Dead
-	case m.State == Flee:
-		if m.Leg.Resting() {
-			m.flee(now, a.At)
-		}
-	case m.HP < monsterFleeHP:
-		m.flee(now, a.At)
-	default:
-		m.Foe, m.FoeAt, m.HitAt = a.From, a.At, now
-		if m.State != Fight { // turn and strike back at once
-			m.State = Fight
-			m.strike(t, now, pos)
-		}
-	}
-}
-
-// wander walks somewhere nearby, or (one time in four, and never twice in
-// a row) idles a moment first.
-func (m *Monster) wander(now time.Duration) {
-	pos := m.Leg.At(now)
-	m.State, m.Foe = Wander, 0
 	if m.Leg.Resting() || next(&m.Rng)%4 != 0 {
 		d := between(&m.Rng, wanderMin, wanderMax)
 		to := Point{pos.X + int32(between(&m.Rng, -d, d)), pos.Y + int32(between(&m.Rng, -d, d))}
@@ -127,45 +130,4 @@ func (m *Monster) wander(now time.Duration) {
 		}
 	}
 	m.Leg = wait(pos, now, time.Duration(between(&m.Rng, int64(monsterIdle/4), int64(monsterIdle))))
-}
-
-func (m *Monster) strike(t *tasklet.T, now time.Duration, pos Point) {
-	blow := Attack{From: m.Inbox, At: pos, Damage: int32(between(&m.Rng, monsterMinDamage, monsterMaxDamage))}
-	t.TrySend(m.Foe, blow) // a full or closed inbox: the blow is lost
-	m.Leg = wait(pos, now, cooldown)
-}
-
-func (m *Monster) flee(now time.Duration, threat Point) {
-	pos := m.Leg.At(now)
-	m.State, m.Foe = Flee, 0
-	to := clamp(away(pos, threat, monsterRun*int64(fleeTime/time.Second), &m.Rng), m.Side)
-	m.Leg = walk(pos, to, now, monsterRun, fleeTime)
-}
-
-func (m *Monster) recover(now time.Duration) {
-	if m.Leg.Resting() {
-		m.HP = min(m.HP+restHeal, fullHP)
-	}
-	if m.HP >= monsterRecoverHP {
-		m.wander(now)
-		return
-	}
-	m.Leg = wait(m.Leg.At(now), now, restTime)
-}
-
-// die tells the world, drops what is left in the inbox and closes it:
-// guards that strike at it from now on get channel.ErrClosed.
-func (m *Monster) die(t *tasklet.T) tasklet.Op {
-	if err := report(t, m.World, Died{Slot: m.Slot}); err != nil {
-		return t.Fail(fmt.Errorf("monster %d: %w", m.Slot, err))
-	}
-	for {
-		if _, ok, _ := t.TryRecv(m.Inbox); !ok {
-			break
-		}
-	}
-	if err := t.Close(m.Inbox); err != nil {
-		return t.Fail(fmt.Errorf("monster %d: close inbox %v: %w", m.Slot, m.Inbox, err))
-	}
-	return t.Exit()
 }

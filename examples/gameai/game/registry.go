@@ -14,15 +14,18 @@ import (
 func NewRegistry() (*pickle.Registry, error) {
 	r := pickle.NewRegistry()
 	kinds := []struct {
-		name  string
-		proto tasklet.Behavior
+		name    string
+		version uint32
+		proto   tasklet.Behavior
 	}{
-		{"gameai.world", &World{}},
-		{"gameai.guard", &Guard{}},
-		{"gameai.monster", &Monster{}},
+		{"gameai.world", 2, &World{}},
+		{"gameai.guard", 2, &GuardTasklet{}},     // the script Guard, lowered
+		{"gameai.monster", 2, &MonsterTasklet{}}, // the script Monster, lowered
+		{"gameai.guard-machine", 1, &GuardMachine{}},
+		{"gameai.monster-machine", 1, &MonsterMachine{}},
 	}
 	for _, k := range kinds {
-		if err := r.Register(k.name, 1, k.proto); err != nil {
+		if err := r.Register(k.name, k.version, k.proto); err != nil {
 			return nil, fmt.Errorf("gameai: %w", err)
 		}
 	}

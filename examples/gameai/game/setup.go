@@ -8,6 +8,7 @@ import (
 
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
 )
 
 // Config is what a new game is made from. The same Config gives the same
@@ -17,6 +18,12 @@ type Config struct {
 	Seed     uint64        // all randomness derives from it
 	Dt       time.Duration // game time per tick (default 100ms)
 	Spacing  int32         // average distance between entities in cm (default 40 m); smaller is a denser, bloodier world
+
+	// HandWritten plays the game with the hand-written state machines
+	// (GuardMachine, MonsterMachine) instead of the scripts (Guard,
+	// Monster): the same game, move for move. The benchmarks compare the
+	// two.
+	HandWritten bool
 }
 
 // Defaults of Config.
@@ -73,17 +80,18 @@ func Setup(s *scheduler.Scheduler, c Config) error {
 	c = c.withDefaults()
 	n, side := c.Entities, c.Side()
 	w := &World{
-		Dt:      c.Dt,
-		Side:    side,
-		Rng:     seedFor(c.Seed, seedWorld, 0),
-		Reports: s.NewChannel(2*n + 64), // an entity reports at most once per tick; the world reads every tick
-		Kinds:   make([]Kind, n),
-		States:  make([]State, n),
-		Inboxes: make([]channel.ID, n),
-		Legs:    make([]Leg, n),
-		Queued:  make([]int64, n),
-		Told:    make([]Seen, n),
-		Wheel:   make([][]int32, int64(wheelSpan/c.Dt)+2),
+		HandWritten: c.HandWritten,
+		Dt:          c.Dt,
+		Side:        side,
+		Rng:         seedFor(c.Seed, seedWorld, 0),
+		Reports:     s.NewChannel(2*n + 64), // an entity reports at most once per tick; the world reads every tick
+		Kinds:       make([]Kind, n),
+		States:      make([]State, n),
+		Inboxes:     make([]channel.ID, n),
+		Legs:        make([]Leg, n),
+		Queued:      make([]int64, n),
+		Told:        make([]Seen, n),
+		Wheel:       make([][]int32, int64(wheelSpan/c.Dt)+2),
 	}
 	s.Spawn(w)
 	w.Towns = make([]Point, max(n/2/guardsPerTown, 1))
@@ -99,11 +107,11 @@ func Setup(s *scheduler.Scheduler, c Config) error {
 		kind, state := GuardKind, Patrol
 		if slot%2 == 0 {
 			at = clamp(aroundPoint(w.Towns[slot/2%len(w.Towns)], 0, townRadius, &rng), side)
-			s.Spawn(newGuard(int32(slot), inbox, w.Reports, side, at, seed))
+			s.Spawn(newGuard(c.HandWritten, int32(slot), inbox, w.Reports, side, at, seed))
 		} else {
 			kind, state = MonsterKind, Wander
 			at = w.wildPoint(&rng)
-			s.Spawn(newMonster(int32(slot), inbox, w.Reports, side, at, seed))
+			s.Spawn(newMonster(c.HandWritten, int32(slot), inbox, w.Reports, side, at, seed))
 		}
 		w.Kinds[slot], w.States[slot], w.Inboxes[slot] = kind, state, inbox
 		w.Legs[slot] = Leg{From: at, To: at}
@@ -113,18 +121,30 @@ func Setup(s *scheduler.Scheduler, c Config) error {
 	return nil
 }
 
-func newGuard(slot int32, inbox, world channel.ID, side int32, post Point, seed uint64) *Guard {
-	g := &Guard{Slot: slot, Inbox: inbox, World: world, Side: side, State: Patrol, HP: fullHP, Rng: seed,
-		Leg: Leg{From: post, To: post}}
-	for i := range g.Route {
-		g.Route[i] = clamp(aroundPoint(post, patrolMin, patrolMax, &g.Rng), side)
+// newGuard is the guard of a slot, posted at post: its script, or with
+// hand its hand-written state machine.
+func newGuard(hand bool, slot int32, inbox, world channel.ID, side int32, post Point, seed uint64) tasklet.Behavior {
+	b := newBody(GuardKind, slot, inbox, world, side, post, Patrol, seed)
+	var route [4]Point
+	for i := range route {
+		route[i] = clamp(aroundPoint(post, patrolMin, patrolMax, &b.Rng), side)
 	}
-	return g
+	if hand {
+		return &GuardMachine{Slot: slot, Inbox: inbox, World: world, Side: side, State: Patrol, HP: fullHP,
+			Rng: b.Rng, Route: route, Leg: b.Leg}
+	}
+	return NewGuard(b, route)
 }
 
-func newMonster(slot int32, inbox, world channel.ID, side int32, at Point, seed uint64) *Monster {
-	return &Monster{Slot: slot, Inbox: inbox, World: world, Side: side, State: Wander, HP: fullHP, Rng: seed,
-		Leg: Leg{From: at, To: at}}
+// newMonster is the monster of a slot, at `at`: its script, or with hand
+// its hand-written state machine.
+func newMonster(hand bool, slot int32, inbox, world channel.ID, side int32, at Point, seed uint64) tasklet.Behavior {
+	b := newBody(MonsterKind, slot, inbox, world, side, at, Wander, seed)
+	if hand {
+		return &MonsterMachine{Slot: slot, Inbox: inbox, World: world, Side: side, State: Wander, HP: fullHP,
+			Rng: b.Rng, Leg: b.Leg}
+	}
+	return NewMonster(b)
 }
 
 // randomIn is a random point of the side x side world.

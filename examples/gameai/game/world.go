@@ -27,23 +27,24 @@ import (
 // and a dead monster's replacement takes its slot). They are saved with the
 // game; the grid is scratch.
 type World struct {
-	Tick     int64
-	Dt       time.Duration // game time per tick
-	Side     int32         // the world is Side x Side centimetres
-	Rng      uint64
-	Towns    []Point    // where the guards live
-	Reports  channel.ID // moves and deaths arrive here
-	Kinds    []Kind
-	States   []State
-	Inboxes  []channel.ID
-	Legs     []Leg
-	Queued   []int64   // the tick whose wheel bucket holds the slot's arrival, -1 for none
-	Told     []Seen    // what each guard was last told it sees
-	Wheel    [][]int32 // slots whose leg ends at tick i, in bucket i % len(Wheel)
-	Respawns []Respawn // dead monsters waiting, oldest first
-	Counts   [numKinds][numStates]int32
-	Kills    int64
-	Spawned  int64 // monsters spawned as replacements
+	HandWritten bool // the entities are the hand-written state machines, not the scripts
+	Tick        int64
+	Dt          time.Duration // game time per tick
+	Side        int32         // the world is Side x Side centimetres
+	Rng         uint64
+	Towns       []Point    // where the guards live
+	Reports     channel.ID // moves and deaths arrive here
+	Kinds       []Kind
+	States      []State
+	Inboxes     []channel.ID
+	Legs        []Leg
+	Queued      []int64   // the tick whose wheel bucket holds the slot's arrival, -1 for none
+	Told        []Seen    // what each guard was last told it sees
+	Wheel       [][]int32 // slots whose leg ends at tick i, in bucket i % len(Wheel)
+	Respawns    []Respawn // dead monsters waiting, oldest first
+	Counts      [numKinds][numStates]int32
+	Kills       int64
+	Spawned     int64 // monsters spawned as replacements
 
 	// Scratch, rebuilt from the fields above: the slots of each kind (kinds
 	// never change), and the grid of living monsters with its input. Not
@@ -173,12 +174,12 @@ func (w *World) respawn(t *tasklet.T, now time.Duration) {
 		}
 		n++
 		w.Spawned++
-		m := newMonster(r.Slot, t.NewChannel(inboxCap), w.Reports, w.Side,
-			w.wildPoint(&w.Rng), seedFor(w.Rng, seedEntity, uint64(w.Spawned)))
-		w.Inboxes[r.Slot] = m.Inbox
-		w.Legs[r.Slot] = m.Leg
-		w.setState(r.Slot, m.State)
-		t.Spawn(m)
+		inbox := t.NewChannel(inboxCap)
+		at := w.wildPoint(&w.Rng)
+		t.Spawn(newMonster(w.HandWritten, r.Slot, inbox, w.Reports, w.Side, at, seedFor(w.Rng, seedEntity, uint64(w.Spawned))))
+		w.Inboxes[r.Slot] = inbox
+		w.Legs[r.Slot] = Leg{From: at, To: at}
+		w.setState(r.Slot, Wander)
 	}
 	w.Respawns = append(w.Respawns[:0], w.Respawns[n:]...)
 }
