@@ -15,14 +15,18 @@ import (
 // function may not keep a pointer to its caller's locals: after a restore
 // it would point at a copy), so between two steps it is plain data in the
 // tasklet's frames, saved with the game.
+//
+// Every frame on a script's call stack holds a copy, so the fields are
+// ordered to pack tight: the game's speed depends on how much memory its
+// 100,000 tasklets take.
 type Body struct {
 	Kind  Kind
-	Slot  int32
-	Inbox channel.ID // perception events, blows and arrivals come here
-	World channel.ID // moves and deaths go here
-	Side  int32      // the world is Side x Side
 	State State
 	HP    int32
+	Slot  int32
+	Side  int32      // the world is Side x Side
+	Inbox channel.ID // perception events, blows and arrivals come here
+	World channel.ID // moves and deaths go here
 	Rng   uint64
 	Leg   Leg  // the current walk or wait
 	Told  Move // the state and leg the world last heard of

@@ -21,16 +21,16 @@ type awaitFrame struct {
 
 // step runs await to its next suspension point (done: it returned).
 //
-//line body.go:60
+//line body.go:64
 func (_f *awaitFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 Body, _r1 any, _r2 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line body.go:61
+//line body.go:65
 _L1:
-//line body.go:61
+//line body.go:65
 	for {
 		var msg any
 		_ = msg
@@ -41,20 +41,20 @@ _L1:
 		if _rs == 1 {
 			goto _L2
 		}
-//line body.go:62
+//line body.go:66
 		msg, ok, err = _fl.TryRecv(_f.B.Inbox)
-//line body.go:63
+//line body.go:67
 		if err != nil {
 			return tasklet.Op{}, true, _f.B, nil, fmt.Errorf("%v: inbox %v: %w", _f.B, _f.B.Inbox, err)
 		}
-//line body.go:66
+//line body.go:70
 	_L2:
-//line body.go:66
+//line body.go:70
 		if _rs == 1 || _rs == 0 && (!ok) {
 			if _rs == 1 {
 				goto _P1
 			}
-//line body.go:67
+//line body.go:71
 			if mv := _f.B.move(); mv != _f.B.Told {
 				sent, err2 := _fl.TrySend(_f.B.World, mv)
 				if err2 != nil || !sent {
@@ -62,22 +62,22 @@ _L1:
 				}
 				_f.B.Told = mv
 			}
-//line body.go:74
+//line body.go:78
 			_f.PC = 1
 			return _t.Recv(_f.B.Inbox), false, _r0, _r1, _r2
 		_P1:
 			_rs = 0
 			msg, err = _t.Value(), _t.Err()
-//line body.go:75
+//line body.go:79
 			if err != nil {
 				return tasklet.Op{}, true, _f.B, nil, fmt.Errorf("%v: %w", _f.B, err)
 			}
 		}
-//line body.go:79
+//line body.go:83
 		if _, ok2 := msg.(Arrived); ok2 && _fl.Now() < _f.B.Leg.End {
 			continue
 		}
-//line body.go:82
+//line body.go:86
 		return tasklet.Op{}, true, _f.B, msg, nil
 	}
 }
@@ -95,20 +95,20 @@ type fleeFrame struct {
 
 // step runs flee to its next suspension point (done: it returned).
 //
-//line body.go:89
+//line body.go:93
 func (_f *fleeFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 Body, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line body.go:90
+//line body.go:94
 	_f.B.State = Flee
-//line body.go:91
+//line body.go:95
 	_f.B.runFrom(_f.Threat, _fl.Now())
-//line body.go:92
+//line body.go:96
 _L1:
-//line body.go:92
+//line body.go:96
 	for {
 		var msg any
 		_ = msg
@@ -119,7 +119,7 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line body.go:95
+//line body.go:99
 		_f.Await = awaitFrame{B: _f.B}
 	_P1:
 		_rs = 0
@@ -132,13 +132,13 @@ _L1:
 			_f.Await = awaitFrame{}
 			_f.B, msg, err = _c0, _c1, _c2
 		}
-//line body.go:96
+//line body.go:100
 		if err != nil {
 			return tasklet.Op{}, true, _f.B, err
 		}
-//line body.go:99
+//line body.go:103
 		now = _fl.Now()
-//line body.go:100
+//line body.go:104
 		switch m := msg.(type) {
 		case Arrived:
 			if _f.B.Leg.Resting() {

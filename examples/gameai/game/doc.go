@@ -8,7 +8,7 @@
 // monster it chases and fights it; hurt, it flees and rests. A [Monster]
 // roams; hit, it strikes back, flees when hurt and dies at zero health,
 // closing its inbox. Each is a straight-line script: a function that
-// calls patrol, hunt (chase, fight), flee, roam and fightBack in turn,
+// calls patrol, chase, fight, flee, roam and fightBack in turn,
 // each a loop over the messages that reach the entity (await), written
 // against the blocking [tasklet.Flow]. `stackless gen` lowers them into
 // GuardTasklet and MonsterTasklet, whose exported fields are the live

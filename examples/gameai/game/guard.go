@@ -30,8 +30,15 @@ func Guard(t *tasklet.Flow, g Body, route [4]Point) error {
 		if err != nil {
 			return err
 		}
-		if !g.hurt() {
-			g, foe, err = hunt(t, g, foe)
+		// Go for it: chase it into reach, fight it, chase it again when it
+		// moves off, until it is gone (dead, or neither seen nor felt for a
+		// while) or a blow left the guard hurt.
+		for foe.Inbox != 0 && !g.hurt() {
+			if within(g.Leg.At(t.Now()), foe.At, attackRange) {
+				g, foe, err = fight(t, g, foe)
+			} else {
+				g, foe, err = chase(t, g, foe)
+			}
 			if err != nil {
 				return err
 			}
@@ -75,25 +82,6 @@ walking:
 			}
 		}
 	}
-}
-
-// hunt goes for foe: it chases it until in reach and fights it, chasing
-// again when it moves off. It returns when the foe is gone (dead, or
-// neither seen nor felt for a while) with a zero Foe, or when a blow left
-// the guard hurt, with the one who struck it.
-func hunt(t *tasklet.Flow, g Body, foe Foe) (Body, Foe, error) {
-	for !g.hurt() {
-		var err error
-		if within(g.Leg.At(t.Now()), foe.At, attackRange) {
-			g, foe, err = fight(t, g, foe)
-		} else {
-			g, foe, err = chase(t, g, foe)
-		}
-		if err != nil || foe.Inbox == 0 {
-			return g, foe, err
-		}
-	}
-	return g, foe, nil
 }
 
 // chase runs to just inside reach of where foe was last seen. It returns

@@ -2,10 +2,9 @@
 // Source: guard.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"GuardTasklet","points":["call of patrol","call of hunt","call of flee"],"fields":[["G","Body"],["Route","[4]Point"],["Waypoint","int"],["Foe","Foe"],["Patrol","patrolFrame"],["Hunt","huntFrame"],["Flee","fleeFrame"]]}
+//stackless:layout {"kind":"gameai.guard","version":2,"frame":"GuardTasklet","points":["call of patrol","call of fight","call of chase","call of flee"],"fields":[["G","Body"],["Route","[4]Point"],["Waypoint","int"],["Foe","Foe"],["Patrol","patrolFrame"],["Fight","fightFrame"],["Chase","chaseFrame"],["Flee","fleeFrame"]]}
 //stackless:layout {"kind":"gameai.guard","version":2,"frame":"patrolFrame","points":["call of await"],"fields":[["G","Body"],["Route","[4]Point"],["Waypoint","int"],["Await","awaitFrame"]]}
 //stackless:layout {"kind":"gameai.guard","version":2,"frame":"awaitFrame","points":["t.Recv"],"fields":[["B","Body"]]}
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"huntFrame","points":["call of fight","call of chase"],"fields":[["G","Body"],["Foe","Foe"],["Fight","fightFrame"],["Chase","chaseFrame"]]}
 //stackless:layout {"kind":"gameai.guard","version":2,"frame":"fightFrame","points":["call of await"],"fields":[["G","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
 //stackless:layout {"kind":"gameai.guard","version":2,"frame":"chaseFrame","points":["call of await"],"fields":[["G","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
 //stackless:layout {"kind":"gameai.guard","version":2,"frame":"fleeFrame","points":["call of await"],"fields":[["B","Body"],["Threat","Point"],["Await","awaitFrame"]]}
@@ -35,7 +34,8 @@ type GuardTasklet struct {
 	Waypoint int
 	Foe      Foe
 	Patrol   patrolFrame
-	Hunt     huntFrame
+	Fight    fightFrame
+	Chase    chaseFrame
 	Flee     fleeFrame
 }
 
@@ -64,7 +64,7 @@ func (_f *GuardTasklet) Step(t *tasklet.T) tasklet.Op {
 func (_f *GuardTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
 	_rs := _f.PC
 	_ = _rs
-	if _rs >= 1 && _rs <= 3 {
+	if _rs >= 1 && _rs <= 4 {
 		goto _L1
 	}
 //line guard.go:25
@@ -78,11 +78,11 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-		if _rs == 2 {
+		if _rs >= 2 && _rs <= 3 {
 			goto _L2
 		}
-		if _rs == 3 {
-			goto _L3
+		if _rs == 4 {
+			goto _L4
 		}
 //line guard.go:27
 		_f.Foe = *new(Foe)
@@ -103,52 +103,78 @@ _L1:
 		if err != nil {
 			return tasklet.Op{}, true, err
 		}
-//line guard.go:33
+//line guard.go:36
 	_L2:
-//line guard.go:33
-		if _rs == 2 || _rs == 0 && (!_f.G.hurt()) {
-			if _rs == 2 {
-				goto _P2
+//line guard.go:36
+		for _rs != 0 || (_f.Foe.Inbox != 0 && !_f.G.hurt()) {
+			if _rs >= 2 && _rs <= 3 {
+				goto _L3
 			}
-//line guard.go:34
-			_f.Hunt = huntFrame{G: _f.G, Foe: _f.Foe}
-		_P2:
-			_rs = 0
-			{
-				_cop, _cdone, _c0, _c1, _c2 := _f.Hunt.step(_t, _fl)
-				if !_cdone {
-					_f.PC = 2
-					return _cop, false, _r0
+//line guard.go:37
+		_L3:
+//line guard.go:37
+			if _rs == 2 || _rs == 0 && (within(_f.G.Leg.At(_fl.Now()), _f.Foe.At, attackRange)) {
+				if _rs == 2 {
+					goto _P2
 				}
-				_f.Hunt = huntFrame{}
-				_f.G, _f.Foe, err = _c0, _c1, _c2
+//line guard.go:38
+				_f.Fight = fightFrame{G: _f.G, Foe: _f.Foe}
+			_P2:
+				_rs = 0
+				{
+					_cop, _cdone, _c0, _c1, _c2 := _f.Fight.step(_t, _fl)
+					if !_cdone {
+						_f.PC = 2
+						return _cop, false, _r0
+					}
+					_f.Fight = fightFrame{}
+					_f.G, _f.Foe, err = _c0, _c1, _c2
+				}
+//line guard.go:39
+			} else {
+				if _rs == 3 {
+					goto _P3
+				}
+//line guard.go:40
+				_f.Chase = chaseFrame{G: _f.G, Foe: _f.Foe}
+			_P3:
+				_rs = 0
+				{
+					_cop, _cdone, _c0, _c1, _c2 := _f.Chase.step(_t, _fl)
+					if !_cdone {
+						_f.PC = 3
+						return _cop, false, _r0
+					}
+					_f.Chase = chaseFrame{}
+					_f.G, _f.Foe, err = _c0, _c1, _c2
+				}
 			}
-//line guard.go:35
+//line guard.go:42
 			if err != nil {
 				return tasklet.Op{}, true, err
 			}
 		}
-//line guard.go:39
-	_L3:
-//line guard.go:39
-		if _rs == 3 || _rs == 0 && (_f.G.hurt()) {
-			if _rs == 3 {
-				goto _P3
+//line guard.go:46
+	_L4:
+//line guard.go:46
+		if _rs == 4 || _rs == 0 && (_f.G.hurt()) {
+			if _rs == 4 {
+				goto _P4
 			}
-//line guard.go:40
+//line guard.go:47
 			_f.Flee = fleeFrame{B: _f.G, Threat: _f.Foe.At}
-		_P3:
+		_P4:
 			_rs = 0
 			{
 				_cop, _cdone, _c0, _c1 := _f.Flee.step(_t, _fl)
 				if !_cdone {
-					_f.PC = 3
+					_f.PC = 4
 					return _cop, false, _r0
 				}
 				_f.Flee = fleeFrame{}
 				_f.G, err = _c0, _c1
 			}
-//line guard.go:41
+//line guard.go:48
 			if err != nil {
 				return tasklet.Op{}, true, err
 			}
@@ -156,7 +182,7 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:153
+//line guard_stackless.go:180
 
 // patrolFrame is the frame of patrol, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -170,28 +196,28 @@ type patrolFrame struct {
 
 // step runs patrol to its next suspension point (done: it returned).
 //
-//line guard.go:51
+//line guard.go:58
 func (_f *patrolFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 Body, _r1 int, _r2 Foe, _r3 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line guard.go:52
+//line guard.go:59
 	_f.G.State = Patrol
-//line guard.go:54
+//line guard.go:61
 _L1:
-//line guard.go:54
+//line guard.go:61
 walking:
 	for {
 		if _rs == 1 {
 			goto _L2
 		}
-//line guard.go:55
+//line guard.go:62
 		_f.G.walkTo(_f.Route[_f.Waypoint], _fl.Now(), guardWalk, 0)
-//line guard.go:56
+//line guard.go:63
 	_L2:
-//line guard.go:56
+//line guard.go:63
 		for {
 			var msg any
 			_ = msg
@@ -200,7 +226,7 @@ walking:
 			if _rs == 1 {
 				goto _P1
 			}
-//line guard.go:59
+//line guard.go:66
 			_f.Await = awaitFrame{B: _f.G}
 		_P1:
 			_rs = 0
@@ -213,11 +239,11 @@ walking:
 				_f.Await = awaitFrame{}
 				_f.G, msg, err = _c0, _c1, _c2
 			}
-//line guard.go:60
+//line guard.go:67
 			if err != nil {
 				return tasklet.Op{}, true, _f.G, _f.Waypoint, Foe{}, err
 			}
-//line guard.go:63
+//line guard.go:70
 			switch m := msg.(type) {
 			case Arrived:
 				if _f.G.Leg.To == _f.Route[_f.Waypoint] {
@@ -235,85 +261,7 @@ walking:
 	}
 }
 
-//line guard_stackless.go:232
-
-// huntFrame is the frame of hunt, lowered by stackless gen from guard.go: its
-// exported fields are the locals that live across suspension points.
-type huntFrame struct {
-	PC    int
-	G     Body
-	Foe   Foe
-	Fight fightFrame
-	Chase chaseFrame
-}
-
-// step runs hunt to its next suspension point (done: it returned).
-//
-//line guard.go:84
-func (_f *huntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 Body, _r1 Foe, _r2 error) {
-	_rs := _f.PC
-	_ = _rs
-	if _rs >= 1 && _rs <= 2 {
-		goto _L1
-	}
-//line guard.go:85
-_L1:
-//line guard.go:85
-	for _rs != 0 || (!_f.G.hurt()) {
-		var err error
-		_ = err
-		if _rs >= 1 && _rs <= 2 {
-			goto _L2
-		}
-//line guard.go:87
-	_L2:
-//line guard.go:87
-		if _rs == 1 || _rs == 0 && (within(_f.G.Leg.At(_fl.Now()), _f.Foe.At, attackRange)) {
-			if _rs == 1 {
-				goto _P1
-			}
-//line guard.go:88
-			_f.Fight = fightFrame{G: _f.G, Foe: _f.Foe}
-		_P1:
-			_rs = 0
-			{
-				_cop, _cdone, _c0, _c1, _c2 := _f.Fight.step(_t, _fl)
-				if !_cdone {
-					_f.PC = 1
-					return _cop, false, _r0, _r1, _r2
-				}
-				_f.Fight = fightFrame{}
-				_f.G, _f.Foe, err = _c0, _c1, _c2
-			}
-//line guard.go:89
-		} else {
-			if _rs == 2 {
-				goto _P2
-			}
-//line guard.go:90
-			_f.Chase = chaseFrame{G: _f.G, Foe: _f.Foe}
-		_P2:
-			_rs = 0
-			{
-				_cop, _cdone, _c0, _c1, _c2 := _f.Chase.step(_t, _fl)
-				if !_cdone {
-					_f.PC = 2
-					return _cop, false, _r0, _r1, _r2
-				}
-				_f.Chase = chaseFrame{}
-				_f.G, _f.Foe, err = _c0, _c1, _c2
-			}
-		}
-//line guard.go:92
-		if err != nil || _f.Foe.Inbox == 0 {
-			return tasklet.Op{}, true, _f.G, _f.Foe, err
-		}
-	}
-//line guard.go:96
-	return tasklet.Op{}, true, _f.G, _f.Foe, nil
-}
-
-//line guard_stackless.go:310
+//line guard_stackless.go:259
 
 // chaseFrame is the frame of chase, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -326,7 +274,7 @@ type chaseFrame struct {
 
 // step runs chase to its next suspension point (done: it returned).
 //
-//line guard.go:102
+//line guard.go:90
 func (_f *chaseFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 Body, _r1 Foe, _r2 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -335,15 +283,15 @@ func (_f *chaseFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _d
 	if _rs == 1 {
 		goto _L1
 	}
-//line guard.go:103
+//line guard.go:91
 	_f.G.State = Chase
-//line guard.go:104
+//line guard.go:92
 	pos = _f.G.Leg.At(_fl.Now())
-//line guard.go:105
+//line guard.go:93
 	_f.G.walkTo(towards(_f.Foe.At, pos, attackRange/2), _fl.Now(), guardRun, 0)
-//line guard.go:106
+//line guard.go:94
 _L1:
-//line guard.go:106
+//line guard.go:94
 	for {
 		var msg any
 		_ = msg
@@ -352,7 +300,7 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line guard.go:109
+//line guard.go:97
 		_f.Await = awaitFrame{B: _f.G}
 	_P1:
 		_rs = 0
@@ -365,11 +313,11 @@ _L1:
 			_f.Await = awaitFrame{}
 			_f.G, msg, err = _c0, _c1, _c2
 		}
-//line guard.go:110
+//line guard.go:98
 		if err != nil {
 			return tasklet.Op{}, true, _f.G, _f.Foe, err
 		}
-//line guard.go:113
+//line guard.go:101
 		switch m := msg.(type) {
 		case Arrived:
 			return tasklet.Op{}, true, _f.G, _f.Foe, nil
@@ -383,7 +331,7 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:380
+//line guard_stackless.go:329
 
 // fightFrame is the frame of fight, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -396,29 +344,29 @@ type fightFrame struct {
 
 // step runs fight to its next suspension point (done: it returned).
 //
-//line guard.go:130
+//line guard.go:118
 func (_f *fightFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 Body, _r1 Foe, _r2 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line guard.go:131
+//line guard.go:119
 	_f.G.State = Fight
-//line guard.go:132
+//line guard.go:120
 _L1:
-//line guard.go:132
+//line guard.go:120
 	for {
 		if _rs == 1 {
 			goto _L2
 		}
-//line guard.go:133
+//line guard.go:121
 		if _, err := _fl.TrySend(_f.Foe.Inbox, _f.G.strike(_fl.Now())); errors.Is(err, channel.ErrClosed) {
 			return tasklet.Op{}, true, _f.G, Foe{}, nil
 		}
-//line guard.go:137
+//line guard.go:125
 	_L2:
-//line guard.go:137
+//line guard.go:125
 	cooldown:
 		for {
 			var msg any
@@ -430,7 +378,7 @@ _L1:
 			if _rs == 1 {
 				goto _P1
 			}
-//line guard.go:140
+//line guard.go:128
 			_f.Await = awaitFrame{B: _f.G}
 		_P1:
 			_rs = 0
@@ -443,13 +391,13 @@ _L1:
 				_f.Await = awaitFrame{}
 				_f.G, msg, err2 = _c0, _c1, _c2
 			}
-//line guard.go:141
+//line guard.go:129
 			if err2 != nil {
 				return tasklet.Op{}, true, _f.G, _f.Foe, err2
 			}
-//line guard.go:144
+//line guard.go:132
 			now = _fl.Now()
-//line guard.go:145
+//line guard.go:133
 			switch m := msg.(type) {
 			case Arrived:
 				if now-_f.Foe.When > memory {
@@ -474,4 +422,4 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:471
+//line guard_stackless.go:420

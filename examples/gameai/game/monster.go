@@ -35,7 +35,20 @@ func Monster(t *tasklet.Flow, m Body) error {
 			}
 		}
 	}
-	return die(t, m)
+	// Dead: tell the world, drop what is left in the inbox and close it,
+	// so that guards that strike at it from now on get channel.ErrClosed.
+	if sent, err := t.TrySend(m.World, Died{Slot: m.Slot}); err != nil || !sent {
+		return fmt.Errorf("%v: %w", m, reportError(m.World, err))
+	}
+	for {
+		if _, ok, _ := t.TryRecv(m.Inbox); !ok {
+			break
+		}
+	}
+	if err := t.Close(m.Inbox); err != nil {
+		return fmt.Errorf("%v: close inbox %v: %w", m, m.Inbox, err)
+	}
+	return nil
 }
 
 // roam wanders about, leg after leg, until a blow lands; it returns who
@@ -98,23 +111,6 @@ func fightBack(t *tasklet.Flow, m Body, foe Foe) (Body, Foe, error) {
 			}
 		}
 	}
-}
-
-// die tells the world, drops what is left in the inbox and closes it:
-// guards that strike at it from now on get channel.ErrClosed.
-func die(t *tasklet.Flow, m Body) error {
-	if sent, err := t.TrySend(m.World, Died{Slot: m.Slot}); err != nil || !sent {
-		return fmt.Errorf("%v: %w", m, reportError(m.World, err))
-	}
-	for {
-		if _, ok, _ := t.TryRecv(m.Inbox); !ok {
-			break
-		}
-	}
-	if err := t.Close(m.Inbox); err != nil {
-		return fmt.Errorf("%v: close inbox %v: %w", m, m.Inbox, err)
-	}
-	return nil
 }
 
 // wander starts the next leg of a roam: a walk somewhere nearby, or (one

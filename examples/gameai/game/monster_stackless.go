@@ -2,12 +2,11 @@
 // Source: monster.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"MonsterTasklet","points":["call of roam","call of fightBack","call of flee","call of die"],"fields":[["M","Body"],["Foe","Foe"],["Roam","roamFrame"],["FightBack","fightBackFrame"],["Flee","fleeFrame"],["Die","dieFrame"]]}
+//stackless:layout {"kind":"gameai.monster","version":2,"frame":"MonsterTasklet","points":["call of roam","call of fightBack","call of flee"],"fields":[["M","Body"],["Foe","Foe"],["Roam","roamFrame"],["FightBack","fightBackFrame"],["Flee","fleeFrame"]]}
 //stackless:layout {"kind":"gameai.monster","version":2,"frame":"roamFrame","points":["call of await"],"fields":[["M","Body"],["Await","awaitFrame"]]}
 //stackless:layout {"kind":"gameai.monster","version":2,"frame":"awaitFrame","points":["t.Recv"],"fields":[["B","Body"]]}
 //stackless:layout {"kind":"gameai.monster","version":2,"frame":"fightBackFrame","points":["call of await"],"fields":[["M","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
 //stackless:layout {"kind":"gameai.monster","version":2,"frame":"fleeFrame","points":["call of await"],"fields":[["B","Body"],["Threat","Point"],["Await","awaitFrame"]]}
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"dieFrame","points":[],"fields":[["M","Body"]]}
 
 package game
 
@@ -33,7 +32,6 @@ type MonsterTasklet struct {
 	Roam      roamFrame
 	FightBack fightBackFrame
 	Flee      fleeFrame
-	Die       dieFrame
 }
 
 // NewMonster returns the tasklet Monster(t, m), to spawn.
@@ -61,13 +59,8 @@ func (_f *MonsterTasklet) Step(t *tasklet.T) tasklet.Op {
 func (_f *MonsterTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
 	_rs := _f.PC
 	_ = _rs
-	var _sl1 error
-	_ = _sl1
 	if _rs >= 1 && _rs <= 3 {
 		goto _L1
-	}
-	if _rs == 4 {
-		goto _P4
 	}
 //line monster.go:18
 _L1:
@@ -154,24 +147,25 @@ _L1:
 			}
 		}
 	}
-//line monster.go:38
-	_f.Die = dieFrame{M: _f.M}
-_P4:
-	_rs = 0
-	{
-		_cop, _cdone, _c0 := _f.Die.step(_t, _fl)
-		if !_cdone {
-			_f.PC = 4
-			return _cop, false, _r0
-		}
-		_f.Die = dieFrame{}
-		_sl1 = _c0
+//line monster.go:40
+	if sent, err2 := _fl.TrySend(_f.M.World, Died{Slot: _f.M.Slot}); err2 != nil || !sent {
+		return tasklet.Op{}, true, fmt.Errorf("%v: %w", _f.M, reportError(_f.M.World, err2))
 	}
-//line monster.go:38
-	return tasklet.Op{}, true, _sl1
+//line monster.go:43
+	for {
+		if _, ok, _ := _fl.TryRecv(_f.M.Inbox); !ok {
+			break
+		}
+	}
+//line monster.go:48
+	if err3 := _fl.Close(_f.M.Inbox); err3 != nil {
+		return tasklet.Op{}, true, fmt.Errorf("%v: close inbox %v: %w", _f.M, _f.M.Inbox, err3)
+	}
+//line monster.go:51
+	return tasklet.Op{}, true, nil
 }
 
-//line monster_stackless.go:169
+//line monster_stackless.go:164
 
 // roamFrame is the frame of roam, lowered by stackless gen from monster.go: its
 // exported fields are the locals that live across suspension points.
@@ -183,28 +177,28 @@ type roamFrame struct {
 
 // step runs roam to its next suspension point (done: it returned).
 //
-//line monster.go:43
+//line monster.go:56
 func (_f *roamFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 Body, _r1 Foe, _r2 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line monster.go:44
+//line monster.go:57
 	_f.M.State = Wander
-//line monster.go:46
+//line monster.go:59
 _L1:
-//line monster.go:46
+//line monster.go:59
 walking:
 	for {
 		if _rs == 1 {
 			goto _L2
 		}
-//line monster.go:47
+//line monster.go:60
 		_f.M.wander(_fl.Now())
-//line monster.go:48
+//line monster.go:61
 	_L2:
-//line monster.go:48
+//line monster.go:61
 		for {
 			var msg any
 			_ = msg
@@ -213,7 +207,7 @@ walking:
 			if _rs == 1 {
 				goto _P1
 			}
-//line monster.go:51
+//line monster.go:64
 			_f.Await = awaitFrame{B: _f.M}
 		_P1:
 			_rs = 0
@@ -226,11 +220,11 @@ walking:
 				_f.Await = awaitFrame{}
 				_f.M, msg, err = _c0, _c1, _c2
 			}
-//line monster.go:52
+//line monster.go:65
 			if err != nil {
 				return tasklet.Op{}, true, _f.M, Foe{}, err
 			}
-//line monster.go:55
+//line monster.go:68
 			switch a := msg.(type) {
 			case Arrived:
 				continue walking
@@ -243,7 +237,7 @@ walking:
 	}
 }
 
-//line monster_stackless.go:241
+//line monster_stackless.go:236
 
 // fightBackFrame is the frame of fightBack, lowered by stackless gen from monster.go: its
 // exported fields are the locals that live across suspension points.
@@ -256,27 +250,27 @@ type fightBackFrame struct {
 
 // step runs fightBack to its next suspension point (done: it returned).
 //
-//line monster.go:71
+//line monster.go:84
 func (_f *fightBackFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 Body, _r1 Foe, _r2 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line monster.go:72
+//line monster.go:85
 	_f.M.State = Fight
-//line monster.go:73
+//line monster.go:86
 _L1:
-//line monster.go:73
+//line monster.go:86
 	for {
 		if _rs == 1 {
 			goto _L2
 		}
-//line monster.go:74
+//line monster.go:87
 		_fl.TrySend(_f.Foe.Inbox, _f.M.strike(_fl.Now()))
-//line monster.go:76
+//line monster.go:89
 	_L2:
-//line monster.go:76
+//line monster.go:89
 	cooldown:
 		for {
 			var msg any
@@ -288,7 +282,7 @@ _L1:
 			if _rs == 1 {
 				goto _P1
 			}
-//line monster.go:79
+//line monster.go:92
 			_f.Await = awaitFrame{B: _f.M}
 		_P1:
 			_rs = 0
@@ -301,13 +295,13 @@ _L1:
 				_f.Await = awaitFrame{}
 				_f.M, msg, err = _c0, _c1, _c2
 			}
-//line monster.go:80
+//line monster.go:93
 			if err != nil {
 				return tasklet.Op{}, true, _f.M, _f.Foe, err
 			}
-//line monster.go:83
+//line monster.go:96
 			now = _fl.Now()
-//line monster.go:84
+//line monster.go:97
 			switch a := msg.(type) {
 			case Arrived:
 				if now-_f.Foe.When > memory || !within(_f.M.Leg.At(now), _f.Foe.At, attackRange) {
@@ -327,37 +321,4 @@ _L1:
 	}
 }
 
-//line monster_stackless.go:325
-
-// dieFrame is the frame of die, lowered by stackless gen from monster.go: its
-// exported fields are the locals that live across suspension points.
-type dieFrame struct {
-	PC int
-	M  Body
-}
-
-// step runs die to its next suspension point (done: it returned).
-//
-//line monster.go:105
-func (_f *dieFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
-	_rs := _f.PC
-	_ = _rs
-//line monster.go:106
-	if sent, err := _fl.TrySend(_f.M.World, Died{Slot: _f.M.Slot}); err != nil || !sent {
-		return tasklet.Op{}, true, fmt.Errorf("%v: %w", _f.M, reportError(_f.M.World, err))
-	}
-//line monster.go:109
-	for {
-		if _, ok, _ := _fl.TryRecv(_f.M.Inbox); !ok {
-			break
-		}
-	}
-//line monster.go:114
-	if err2 := _fl.Close(_f.M.Inbox); err2 != nil {
-		return tasklet.Op{}, true, fmt.Errorf("%v: close inbox %v: %w", _f.M, _f.M.Inbox, err2)
-	}
-//line monster.go:117
-	return tasklet.Op{}, true, nil
-}
-
-//line monster_stackless.go:358
+//line monster_stackless.go:320
