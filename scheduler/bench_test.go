@@ -19,3 +19,8 @@ func BenchmarkGoroutineSpawn(b *testing.B)           { benchcore.GoroutineSpawn(
 func BenchmarkIdleTasklets(b *testing.B)             { benchcore.IdleTasklets(b) }
 func BenchmarkSkynet(b *testing.B)                   { benchcore.Skynet(b) }
 func BenchmarkGoroutineSkynet(b *testing.B)          { benchcore.GoroutineSkynet(b) }
+func BenchmarkSleepers(b *testing.B) {
+	b.Run("1k", benchcore.Sleepers(1000))
+	b.Run("100k", benchcore.Sleepers(100_000))
+	b.Run("1M", benchcore.Sleepers(1_000_000))
+}

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -183,7 +184,16 @@ func (s *Scheduler) sleep(t *rec, d time.Duration) {
 		return
 	}
 	t.SetState(tasklet.Sleeping)
-	s.addTimer(t, s.clock.Now()+d, -1)
+	s.addTimer(t, deadline(s.clock.Now(), d), -1)
+}
+
+// deadline is now+d, or the latest time there is when that overflows: a
+// sleep of math.MaxInt64 waits forever instead of firing at once.
+func deadline(now, d time.Duration) time.Duration {
+	if at := now + d; d <= 0 || at >= now {
+		return at
+	}
+	return math.MaxInt64
 }
 
 func (s *Scheduler) addTimer(t *rec, at time.Duration, idx int) {
@@ -193,8 +203,7 @@ func (s *Scheduler) addTimer(t *rec, at time.Duration, idx int) {
 
 // nextTimer is the deadline of the earliest live timer.
 func (s *Scheduler) nextTimer() (time.Duration, bool) {
-	for s.timers.len() > 0 {
-		tm := s.timers.peek()
+	for tm := s.timers.first(); tm != nil; tm = s.timers.first() {
 		if tm.live() {
 			return tm.at, true
 		}
@@ -209,7 +218,7 @@ func (s *Scheduler) fireTimers() {
 		return
 	}
 	now := s.clock.Now()
-	for s.timers.len() > 0 && s.timers.peek().at <= now {
+	for tm := s.timers.first(); tm != nil && tm.at <= now; tm = s.timers.first() {
 		tm := s.timers.pop()
 		if !tm.live() {
 			continue

@@ -59,11 +59,11 @@ func (s *Scheduler) info(t *rec) Info {
 		in.Op, in.Chans = w.Op, w.Chans
 	case tasklet.Sleeping:
 		in.Op = "sleeping"
-		for _, tm := range s.timers.h {
+		s.timers.each(func(tm *timer) {
 			if tm.t == t && tm.live() {
 				in.WakeAt = tm.at
 			}
-		}
+		})
 	}
 	return in
 }

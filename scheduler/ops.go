@@ -313,7 +313,7 @@ func (s *Scheduler) opSelect(t *rec) bool {
 		}
 	}
 	if timeout >= 0 {
-		s.addTimer(t, s.clock.Now()+cases[timeout].Timeout, timeout)
+		s.addTimer(t, deadline(s.clock.Now(), cases[timeout].Timeout), timeout)
 	}
 	t.SetState(tasklet.Blocked)
 	if remote {

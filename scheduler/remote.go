@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/tasklet"
@@ -234,11 +233,11 @@ func (s *Scheduler) Emigrate(id tasklet.ID, to uint16) (*Emigration, error) {
 	}
 	em := &Emigration{Tasklet: taskletStateOf(t)}
 	now := s.clock.Now()
-	for _, tm := range s.timers.h {
+	s.timers.each(func(tm *timer) {
 		if tm.t == t && tm.live() {
 			em.Timers = append(em.Timers, TimerState{At: max(tm.at-now, 0), Seq: tm.seq, Tasklet: id, Case: int(tm.idx)})
 		}
-	}
+	})
 	switch t.State() {
 	case tasklet.Runnable:
 		s.dequeue(t) // also from a Tick's already-stepped list, or it would step here too
@@ -330,7 +329,7 @@ func (s *Scheduler) Immigrate(em *Emigration, from uint16) error {
 	now := s.clock.Now()
 	for _, tm := range em.Timers {
 		s.timerSeq++
-		s.timers.push(timer{at: now + time.Duration(tm.At), seq: s.timerSeq, t: t, wait: t.WaitSeq(), idx: int32(tm.Case)})
+		s.timers.push(timer{at: deadline(now, tm.At), seq: s.timerSeq, t: t, wait: t.WaitSeq(), idx: int32(tm.Case)})
 	}
 	return nil
 }

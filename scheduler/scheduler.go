@@ -22,7 +22,7 @@ type Scheduler struct {
 	tasks     table[rec]
 	chans     table[channel.Channel]
 	runq      runQueue
-	timers    timerHeap
+	timers    timerWheel
 	timerSeq  uint64
 	clock     Clock
 	vclock    *VirtualClock

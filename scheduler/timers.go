@@ -1,7 +1,7 @@
 package scheduler
 
 import (
-	"slices"
+	"math/bits"
 	"time"
 )
 
@@ -21,24 +21,274 @@ func (a *timer) before(b *timer) bool {
 	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
 }
 
+// The timers are a hierarchical timing wheel in front of a small heap,
+// because a binary heap of every timer costs a cache miss per level at each
+// firing (over a microsecond with 100,000 sleepers), while the wheel files a
+// timer in O(1) and moves it only a few times before it fires.
+//
+// Level l has 64 slots of 2^(wheelGrain+6l) ns each. A timer is filed at
+// the lowest level whose slot still tells it apart from the wheel's time
+// (horizon): the highest bit in which its deadline and horizon differ picks
+// the level, the deadline's bits at that level the slot. Timers of a lower
+// level are therefore always due before those of a higher one. When nothing
+// is due in the heap, the earliest occupied slot (found with one bit scan per
+// level) is taken out: a level-0 slot goes into the heap, which orders its
+// timers exactly by (deadline, sequence); a higher slot is filed again, one
+// or more levels lower. Firing order is thus exactly that of one heap of all
+// timers.
+const (
+	wheelBits   = 6
+	wheelSlots  = 1 << wheelBits
+	wheelGrain  = 16 // a level-0 slot is 2^16 ns (65.5 µs)
+	wheelLevels = (63 - wheelGrain + wheelBits) / wheelBits
+)
+
+// timerWheel holds the pending timers. Invariants: every timer in due is
+// earlier than dueEnd, and every timer in the slots is at or after both
+// dueEnd and horizon; a timer of level l >= 1 lies in a slot after
+// horizon's slot at that level.
+//
+// A slot is a list of fixed-size chunks from one pool, not a slice of its
+// own: a slice per slot would keep the capacity of its fullest moment, and
+// across 512 slots that is many times the timers held.
+type timerWheel struct {
+	due     timerHeap
+	dueEnd  time.Duration
+	horizon time.Duration // the start of a slot: the wheel's time
+	n       int           // timers in the slots
+	limit   int           // sweep stale timers when this many are held
+	occ     [wheelLevels]uint64
+	slots   [wheelLevels][wheelSlots]chunkList
+	chunks  []timerChunk // chunks[0] is never used: index 0 means none
+	free    int32        // the first free chunk
+	touched uintptr      // keeps the loads of records' Touch
+}
+
+// chunkLen timers make a chunk: 1 KiB, sequential to walk.
+const chunkLen = 32
+
+type timerChunk struct {
+	tm   [chunkLen]timer
+	n    int32
+	next int32
+}
+
+type chunkList struct{ head, tail int32 }
+
+// len is the number of timers held, stale ones not yet dropped included.
+func (w *timerWheel) len() int { return w.n + w.due.len() }
+
+// push adds tm. Timers that went stale (a select's timeout after another
+// case fired, a killed sleeper) stay until their slot is taken out, so
+// before the wheel would hold twice what it held after the last sweep it
+// drops them: it stays proportional to the live timers, at an amortized O(1)
+// per push.
+func (w *timerWheel) push(tm timer) {
+	if w.len() >= w.limit {
+		w.sweep()
+	}
+	w.file(tm)
+}
+
+// file puts tm into the heap or its slot.
+func (w *timerWheel) file(tm timer) {
+	if tm.at < w.dueEnd || tm.at < w.horizon {
+		w.due.push(tm)
+		return
+	}
+	lvl := 0
+	if x := uint64(tm.at^w.horizon) >> wheelGrain; x != 0 {
+		lvl = (bits.Len64(x) - 1) / wheelBits
+	}
+	slot := uint64(tm.at) >> (wheelGrain + wheelBits*lvl) & (wheelSlots - 1)
+	w.append(&w.slots[lvl][slot], tm)
+	w.occ[lvl] |= 1 << slot
+	w.n++
+}
+
+// append adds tm at the end of list l.
+func (w *timerWheel) append(l *chunkList, tm timer) {
+	c := l.tail
+	if c == 0 || w.chunks[c].n == chunkLen {
+		nc := w.newChunk()
+		if c == 0 {
+			l.head = nc
+		} else {
+			w.chunks[c].next = nc
+		}
+		l.tail, c = nc, nc
+	}
+	ch := &w.chunks[c]
+	ch.tm[ch.n] = tm
+	ch.n++
+}
+
+func (w *timerWheel) newChunk() int32 {
+	if c := w.free; c != 0 {
+		w.free = w.chunks[c].next
+		w.chunks[c].next = 0
+		return c
+	}
+	if len(w.chunks) == 0 {
+		w.chunks = make([]timerChunk, 1, 16)
+	}
+	w.chunks = append(w.chunks, timerChunk{})
+	return int32(len(w.chunks) - 1)
+}
+
+// freeChunk returns chunk c, emptied, to the pool.
+func (w *timerWheel) freeChunk(c int32) {
+	ch := &w.chunks[c]
+	clear(ch.tm[:ch.n]) // let finished tasklets go
+	ch.n, ch.next = 0, w.free
+	w.free = c
+}
+
+// first returns the earliest timer (by deadline, then sequence), stale or
+// not, or nil when there is none.
+func (w *timerWheel) first() *timer {
+	for w.due.len() == 0 {
+		if w.n == 0 {
+			return nil
+		}
+		w.advance()
+	}
+	return w.due.peek()
+}
+
+// pop removes the timer first returned.
+func (w *timerWheel) pop() timer { return w.due.pop() }
+
+// advance takes the earliest occupied slot out of the wheel; due is empty.
+// Stale timers are dropped when a level-0 slot goes into the heap, not
+// before: checking one reads its tasklet's record, a cache miss with many
+// tasklets. Here the records and behaviors of one slot are read together,
+// which the processor overlaps, just before they run (with a million
+// sleepers this halves the time per firing).
+func (w *timerWheel) advance() {
+	for lvl := range wheelLevels {
+		shift := uint(wheelGrain + wheelBits*lvl)
+		pos := uint64(w.horizon) >> shift & (wheelSlots - 1)
+		m := w.occ[lvl] &^ (1<<pos - 1)
+		if m == 0 {
+			continue
+		}
+		slot := uint64(bits.TrailingZeros64(m))
+		start := time.Duration(uint64(w.horizon)>>(shift+wheelBits)<<(shift+wheelBits) | slot<<shift)
+		l := w.slots[lvl][slot]
+		w.slots[lvl][slot] = chunkList{}
+		w.occ[lvl] &^= 1 << slot
+		w.horizon = max(w.horizon, start)
+		if lvl == 0 {
+			w.dueEnd = start + 1<<wheelGrain
+		} else {
+			w.dueEnd = max(w.dueEnd, w.horizon)
+		}
+		// Indexes, not pointers: filing may grow the pool and move it.
+		for c := l.head; c != 0; {
+			n := int(w.chunks[c].n)
+			w.n -= n
+			for i := range n {
+				tm := &w.chunks[c].tm[i]
+				switch {
+				case lvl > 0:
+					w.file(*tm)
+				case tm.live():
+					w.touched += tm.t.c().Touch()
+					w.due.push(*tm)
+				}
+			}
+			next := w.chunks[c].next
+			w.freeChunk(c)
+			c = next
+		}
+		return
+	}
+}
+
+// sweep drops every stale timer.
+func (w *timerWheel) sweep() {
+	w.due.dropStale()
+	for lvl := range w.slots {
+		for s := range w.slots[lvl] {
+			if w.occ[lvl]&(1<<s) == 0 {
+				continue
+			}
+			if w.compact(&w.slots[lvl][s]) == 0 {
+				w.occ[lvl] &^= 1 << s
+			}
+		}
+	}
+	w.limit = max(64, 2*w.len())
+}
+
+// compact drops the stale timers of list l, keeping the order of the rest,
+// frees the chunks left empty and returns how many timers remain.
+func (w *timerWheel) compact(l *chunkList) int {
+	wc, wi, kept := l.head, int32(0), 0
+	for c := l.head; c != 0; c = w.chunks[c].next {
+		ch := &w.chunks[c]
+		for i := range ch.n {
+			tm := ch.tm[i]
+			w.n--
+			if !tm.live() {
+				continue
+			}
+			if wi == chunkLen {
+				wc, wi = w.chunks[wc].next, 0
+			}
+			w.chunks[wc].tm[wi] = tm
+			wi++
+			kept++
+		}
+	}
+	if kept == 0 {
+		wc = 0
+	}
+	// Chunks before wc are full; wc holds wi; the rest go back to the pool.
+	rest := l.head
+	if wc != 0 {
+		clear(w.chunks[wc].tm[wi:w.chunks[wc].n])
+		w.chunks[wc].n = wi
+		rest = w.chunks[wc].next
+		w.chunks[wc].next = 0
+		l.tail = wc
+	} else {
+		*l = chunkList{}
+	}
+	for rest != 0 {
+		next := w.chunks[rest].next
+		w.freeChunk(rest)
+		rest = next
+	}
+	w.n += kept
+	return kept
+}
+
+// each calls fn for every timer held, stale ones included, in no order.
+func (w *timerWheel) each(fn func(*timer)) {
+	for i := range w.due.h {
+		fn(&w.due.h[i])
+	}
+	for lvl := range w.slots {
+		for s := range w.slots[lvl] {
+			for c := w.slots[lvl][s].head; c != 0; c = w.chunks[c].next {
+				for i := range w.chunks[c].n {
+					fn(&w.chunks[c].tm[i])
+				}
+			}
+		}
+	}
+}
+
 // timerHeap is a binary min-heap by (at, seq), like container/heap without
-// the interface calls.
+// the interface calls. It holds the timers due soonest.
 type timerHeap struct{ h []timer }
 
 func (th *timerHeap) len() int     { return len(th.h) }
 func (th *timerHeap) peek() *timer { return &th.h[0] }
 
-// push adds tm. Timers that went stale (a select's timeout after another
-// case fired, a killed sleeper) stay in the heap until they reach its top,
-// so before the heap would grow it drops them: the heap stays proportional
-// to the live timers, at an amortized O(1) per push.
 func (th *timerHeap) push(tm timer) {
-	if n := len(th.h); n > 0 && n == cap(th.h) {
-		th.dropStale()
-		if len(th.h) > n/2 {
-			th.h = slices.Grow(th.h, n)
-		}
-	}
 	th.h = append(th.h, tm)
 	th.up(len(th.h) - 1)
 }

@@ -168,11 +168,11 @@ func (s *Scheduler) ChannelState(id channel.ID) (ChannelState, error) {
 
 func (s *Scheduler) liveTimers() []TimerState {
 	var out []TimerState
-	for _, tm := range s.timers.h {
+	s.timers.each(func(tm *timer) {
 		if tm.live() {
 			out = append(out, TimerState{At: tm.at, Seq: tm.seq, Tasklet: tm.t.ID(), Case: int(tm.idx)})
 		}
-	}
+	})
 	slices.SortFunc(out, func(a, b TimerState) int {
 		return cmp.Or(cmp.Compare(a.At, b.At), cmp.Compare(a.Seq, b.Seq))
 	})

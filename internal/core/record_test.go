@@ -210,3 +210,21 @@ func TestSetters(t *testing.T) {
 	assert.Equal(t, tasklet.OpExit, op.Kind())
 	assert.Equal(t, uint64(78), r.Steps())
 }
+
+type touchValue struct{ A, B int64 }
+
+type touchPtr struct{ N byte }
+
+func (touchValue) Step(*int) int { return 0 }
+func (*touchPtr) Step(*int) int  { return 0 }
+
+// Touch reads whatever behavior a record holds, or none, without faulting.
+func TestTouchAnyBehavior(t *testing.T) {
+	type stepper interface{ Step(*int) int }
+	var nilPtr *touchPtr
+	for _, b := range []stepper{nil, touchValue{A: 3}, &touchPtr{N: 7}, nilPtr} {
+		r := core.Make[stepper, int, int](1, b, nil)
+		r.BeginStep()
+		assert.GreaterOrEqual(t, r.Touch(), uintptr(1), "%T", b)
+	}
+}

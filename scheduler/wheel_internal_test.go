@@ -1,0 +1,172 @@
+package scheduler
+
+import (
+	"cmp"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/internal/core"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// wheelRec is a record whose timers stay live until killed.
+func wheelRec(id uint64) *rec {
+	r := (*rec)(core.Make[tasklet.Behavior, tasklet.Host, tasklet.Case](id, nil, nil))
+	r.SetState(tasklet.Sleeping)
+	return r
+}
+
+// popDue pops every timer due at now from w, in the order the scheduler
+// fires them, dropping stale ones as fireTimers does.
+func popDue(w *timerWheel, now time.Duration) []timer {
+	var out []timer
+	for tm := w.first(); tm != nil && tm.at <= now; tm = w.first() {
+		if tm := w.pop(); tm.live() {
+			out = append(out, tm)
+		}
+	}
+	return out
+}
+
+// The wheel must give exactly the order of one heap of all timers: by
+// deadline, ties by sequence. Deadlines spread over every level (from the
+// same level-0 slot to centuries away), with ties, timers set while others
+// fire, some made stale, and the clock jumping by small and huge steps.
+func TestTimerWheelOrderMatchesReference(t *testing.T) {
+	spans := []time.Duration{
+		1 << wheelGrain,       // within a level-0 slot or two
+		1 << (wheelGrain + 7), // level 1
+		time.Second,           // levels 2 and 3
+		time.Hour,             // cascades from level 4
+		100 * 365 * 24 * time.Hour,
+	}
+	for seed := range uint64(8) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		var w timerWheel
+		var ref []timer // the live timers, kept sorted at each check
+		var seq uint64
+		now := time.Duration(0)
+		add := func(at time.Duration) {
+			seq++
+			r := wheelRec(seq)
+			tm := timer{at: at, seq: seq, t: r, wait: r.WaitSeq(), idx: -1}
+			w.push(tm)
+			ref = append(ref, tm)
+		}
+		for round := range 200 {
+			for range rng.IntN(40) {
+				d := time.Duration(rng.Int64N(int64(spans[rng.IntN(len(spans))])))
+				if rng.IntN(4) == 0 && len(ref) > 0 { // a tie with a pending timer
+					d = ref[rng.IntN(len(ref))].at - now
+				}
+				add(now + d)
+			}
+			if rng.IntN(5) == 0 && len(ref) > 0 { // a killed sleeper
+				i := rng.IntN(len(ref))
+				ref[i].t.NextWait()
+				ref = slices.Delete(ref, i, i+1)
+			}
+			switch rng.IntN(4) {
+			case 0: // jump to the next deadline, as Run does
+				if tm := w.first(); tm != nil {
+					now = max(now, tm.at)
+				}
+			case 1:
+				now += time.Duration(rng.Int64N(int64(time.Millisecond)))
+			case 2:
+				now += time.Duration(rng.Int64N(int64(spans[rng.IntN(len(spans))])))
+			}
+			got := popDue(&w, now)
+			slices.SortFunc(ref, func(a, b timer) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.seq, b.seq)) })
+			n := 0
+			for n < len(ref) && ref[n].at <= now {
+				n++
+			}
+			require.Equal(t, seqs(ref[:n]), seqs(got), "seed %d round %d: fired at %v", seed, round, now)
+			ref = slices.Delete(ref, 0, n)
+		}
+		assert.Equal(t, seqs(ref), seqs(popDue(&w, math.MaxInt64)), "seed %d: the rest, in order", seed)
+		assert.Zero(t, w.len(), "seed %d: nothing left", seed)
+	}
+}
+
+func seqs(tms []timer) []uint64 {
+	out := make([]uint64, len(tms))
+	for i, tm := range tms {
+		out[i] = tm.seq
+	}
+	return out
+}
+
+// Timers far beyond the highest level slot (the end of time included) and
+// timers already past when set (a restored world) keep their order.
+func TestTimerWheelFarAndPastDeadlines(t *testing.T) {
+	var w timerWheel
+	ats := []time.Duration{math.MaxInt64, 3, math.MaxInt64 - 1, 1 << 62, 0, 1 << 40, math.MaxInt64}
+	for i, at := range ats {
+		r := wheelRec(uint64(i + 1))
+		w.push(timer{at: at, seq: uint64(i + 1), t: r, wait: r.WaitSeq(), idx: -1})
+	}
+	got := popDue(&w, 1<<40)
+	assert.Equal(t, []uint64{5, 2, 6}, seqs(got))
+	r := wheelRec(99)
+	w.push(timer{at: 1, seq: 99, t: r, wait: r.WaitSeq(), idx: -1}) // in the past now
+	assert.Equal(t, []uint64{99, 4, 3, 1, 7}, seqs(popDue(&w, math.MaxInt64)))
+}
+
+// A sweep keeps the live timers of every level, in order, and frees the
+// chunks of the stale ones for reuse.
+func TestTimerWheelSweepKeepsLiveTimers(t *testing.T) {
+	var w timerWheel
+	var live []uint64
+	for i := range 5000 {
+		r := wheelRec(uint64(i + 1))
+		at := time.Duration(i%97) * time.Duration(1<<(wheelGrain+i%30))
+		w.file(timer{at: at, seq: uint64(i + 1), t: r, wait: r.WaitSeq(), idx: -1})
+		if i%3 == 0 {
+			live = append(live, uint64(i+1))
+		} else {
+			r.NextWait()
+		}
+	}
+	chunks := len(w.chunks)
+	w.sweep()
+	assert.Equal(t, len(live), w.len())
+	got := seqs(popDue(&w, math.MaxInt64))
+	slices.Sort(got)
+	assert.Equal(t, live, got)
+	for range 5000 { // the freed chunks are enough again
+		r := wheelRec(1)
+		w.file(timer{at: time.Hour, seq: 1, t: r, wait: r.WaitSeq(), idx: -1})
+	}
+	assert.Equal(t, chunks, len(w.chunks), "chunks are reused, not allocated")
+}
+
+// When the wheel's time reaches the end of a level-1 slot that is also the
+// end of a level-2 slot, the level-2 slot it enters must be cascaded before
+// later timers set meanwhile at lower levels: D (set after the wheel moved)
+// fires after A.
+func TestTimerWheelCrossesLevelBoundary(t *testing.T) {
+	const l1, l2 = 1 << (wheelGrain + wheelBits), 1 << (wheelGrain + 2*wheelBits)
+	var w timerWheel
+	var seq uint64
+	add := func(at time.Duration) {
+		seq++
+		r := wheelRec(seq)
+		w.push(timer{at: at, seq: seq, t: r, wait: r.WaitSeq(), idx: -1})
+	}
+	add(l2 - 1)    // X: the last level-0 slot before the boundary
+	add(l2 - 1)    // Y: a tie, still in the heap when D and B are set
+	add(l2 + 5*l1) // A: the level-2 slot after it
+	require.NotNil(t, w.first())
+	require.Equal(t, uint64(1), w.pop().seq)
+	add(l2 + 10*l1) // D: later than A
+	add(l2 + l1)    // B: earlier than A
+	assert.Equal(t, []uint64{2, 5, 3, 4}, seqs(popDue(&w, math.MaxInt64)))
+}
