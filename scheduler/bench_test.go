@@ -24,3 +24,5 @@ func BenchmarkSleepers(b *testing.B) {
 	b.Run("100k", benchcore.Sleepers(100_000))
 	b.Run("1M", benchcore.Sleepers(1_000_000))
 }
+func BenchmarkFanIn(b *testing.B)          { benchcore.FanIn(b) }
+func BenchmarkGoroutineFanIn(b *testing.B) { benchcore.GoroutineFanIn(b) }

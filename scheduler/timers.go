@@ -58,10 +58,10 @@ type timerWheel struct {
 	n       int           // timers in the slots
 	limit   int           // sweep stale timers when this many are held
 	occ     [wheelLevels]uint64
-	slots   [wheelLevels][wheelSlots]chunkList
-	chunks  []timerChunk // chunks[0] is never used: index 0 means none
-	free    int32        // the first free chunk
-	touched uintptr      // keeps the loads of records' Touch
+	slots   *[wheelLevels][wheelSlots]chunkList // made by the first file: 4 KiB a Scheduler without timers need not carry
+	chunks  []timerChunk                        // chunks[0] is never used: index 0 means none
+	free    int32                               // the first free chunk
+	touched uintptr                             // keeps the loads of records' Touch
 }
 
 // chunkLen timers make a chunk: 1 KiB, sequential to walk.
@@ -101,6 +101,9 @@ func (w *timerWheel) file(tm timer) {
 		lvl = (bits.Len64(x) - 1) / wheelBits
 	}
 	slot := uint64(tm.at) >> (wheelGrain + wheelBits*lvl) & (wheelSlots - 1)
+	if w.slots == nil {
+		w.slots = new([wheelLevels][wheelSlots]chunkList)
+	}
 	w.append(&w.slots[lvl][slot], tm)
 	w.occ[lvl] |= 1 << slot
 	w.n++
@@ -209,12 +212,9 @@ func (w *timerWheel) advance() {
 // sweep drops every stale timer.
 func (w *timerWheel) sweep() {
 	w.due.dropStale()
-	for lvl := range w.slots {
-		for s := range w.slots[lvl] {
-			if w.occ[lvl]&(1<<s) == 0 {
-				continue
-			}
-			if w.compact(&w.slots[lvl][s]) == 0 {
+	for lvl := range wheelLevels {
+		for s := range wheelSlots {
+			if w.occ[lvl]&(1<<s) != 0 && w.compact(&w.slots[lvl][s]) == 0 {
 				w.occ[lvl] &^= 1 << s
 			}
 		}
@@ -269,6 +269,9 @@ func (w *timerWheel) compact(l *chunkList) int {
 func (w *timerWheel) each(fn func(*timer)) {
 	for i := range w.due.h {
 		fn(&w.due.h[i])
+	}
+	if w.slots == nil {
+		return
 	}
 	for lvl := range w.slots {
 		for s := range w.slots[lvl] {
