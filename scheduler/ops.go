@@ -60,9 +60,14 @@ func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
 	if s.onChannel != nil {
 		s.onChannel(ChannelEvent{Chan: id, Tasklet: t.ID(), WillBlock: c.Len() == 0 && !c.HasSenders() && !c.Closed()})
 	}
-	if done, cont := s.recvReady(t, c, -1); done {
-		return cont
+	// A receiver that will block (every other one, in a ping-pong) skips
+	// recvReady: nothing buffered, no sender, not closed.
+	if c.Len() != 0 || c.HasSenders() || c.Closed() {
+		if done, cont := s.recvReady(t, c, -1); done {
+			return cont
+		}
 	}
+	s.touchChan(c)
 	if t.BlockTrap() {
 		t.Deliver(nil, tasklet.ErrBlockTrap)
 		return true
@@ -154,9 +159,25 @@ func (s *Scheduler) sendReady(t *rec, c *channel.Channel, v any, idx int) (done,
 			s.remoteFired(w, v, nil)
 			return true, true
 		}
-		deliver(recOf(w.T), v)
-		s.wakeWaiter(recOf(w.T), w.Case)
-		return true, s.place(c, t, recOf(w.T), true)
+		r := recOf(w.T)
+		deliver(r, v)
+		if w.Case >= 0 || c.ScheduleAll() || c.Preference() != channel.PreferReceiver {
+			s.wakeWaiter(r, w.Case)
+			return true, s.place(c, t, r, true)
+		}
+		// A plain receiver, run at once (the default): wakeWaiter and place
+		// by hand, the two calls were a sixth of a rendezvous.
+		r.NextWait()
+		r.SetChosen(-1)
+		r.SetState(tasklet.Runnable)
+		s.touch(r)
+		s.next = r
+		if s.runq.room() {
+			s.runq.storeBack(t)
+		} else {
+			s.runq.pushBack(t)
+		}
+		return true, false
 	}
 	if !c.BufFull() {
 		c.BufPush(v)
