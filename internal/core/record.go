@@ -27,8 +27,7 @@ type Rec[B, H, C any] struct {
 	b      B
 	host   *HostRef[H]
 	steps  uint64
-	value  any
-	err    error
+	value  any // the delivered value, or the delivered error with flagErr set
 	sel    *selectBuf[C] // the cases of the last Select, allocated on first use
 	wch    uint64        // the channel of a plain Send or Recv wait
 	wait   uint32
@@ -50,6 +49,7 @@ const (
 	flagDirty    uint8 = 1 << 3
 	flagWaitSend uint8 = 1 << 4 // the wait is a plain Send on wch
 	flagWaitRecv uint8 = 1 << 5 // the wait is a plain Recv on wch
+	flagErr      uint8 = 1 << 6 // value holds a delivered error (one field for both: 16 bytes less per tasklet)
 
 	persistent = FlagAtomic | FlagBlockTrap
 )
@@ -69,22 +69,22 @@ func Make[B, H, C any](id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 	return r
 }
 
-// blockSize is how many records a Block allocates at once: enough to make
-// the allocation per spawn small, few enough that a long-lived tasklet keeps
+// blockBytes is the size of the blocks records come in: a Go size class
+// (so little of it is rounded away), enough to make the allocation per spawn
+// small (46 records of 88 bytes), few enough that a long-lived tasklet keeps
 // only a few kilobytes of dead neighbours in memory.
-const blockSize = 32
+const blockBytes = 4096
 
-// Block hands out records from blocks allocated blockSize at a time, so a
-// program that spawns a million tasklets makes a thirty-second of the
-// allocations. A block stays in memory while any of its records is
-// referenced. The zero Block is ready to use; it is not safe for concurrent
-// use (a scheduler has one).
+// Block hands out records from blocks of blockBytes, so a program that
+// spawns a million tasklets makes a fortieth of the allocations. A block
+// stays in memory while any of its records is referenced. The zero Block is
+// ready to use; it is not safe for concurrent use (a scheduler has one).
 type Block[B, H, C any] struct{ free []Rec[B, H, C] }
 
 // Make is Make with a record from the block.
 func (a *Block[B, H, C]) Make(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 	if len(a.free) == 0 {
-		a.free = make([]Rec[B, H, C], blockSize)
+		a.free = make([]Rec[B, H, C], max(1, blockBytes/int(unsafe.Sizeof(Rec[B, H, C]{}))))
 	}
 	r := &a.free[0]
 	a.free = a.free[1:]
@@ -120,22 +120,40 @@ func (r *Rec[B, H, C]) Steps() uint64 { return r.steps }
 func (r *Rec[B, H, C]) SetSteps(n uint64) { r.steps = n }
 
 // Value is the delivered value.
-func (r *Rec[B, H, C]) Value() any { return r.value }
+func (r *Rec[B, H, C]) Value() any {
+	if r.flags&flagErr != 0 {
+		return nil
+	}
+	return r.value
+}
 
 // Err returns the delivered error and marks it read.
 func (r *Rec[B, H, C]) Err() error {
 	r.flags |= flagErrRead
-	return r.err
+	return r.delivErr()
 }
 
-// Deliver sets what the next step sees as Value and Err.
+func (r *Rec[B, H, C]) delivErr() error {
+	if r.flags&flagErr == 0 {
+		return nil
+	}
+	return r.value.(error)
+}
+
+// Deliver sets what the next step sees as Value and Err. A step sees one
+// or the other: an error hides the value.
 func (r *Rec[B, H, C]) Deliver(v any, err error) {
-	r.value, r.err = v, err
-	r.flags &^= flagErrRead
+	if err != nil {
+		r.value = err
+		r.flags = r.flags&^flagErrRead | flagErr
+		return
+	}
+	r.value = v
+	r.flags &^= flagErrRead | flagErr
 }
 
 // Delivered returns the pending value and error without marking the error read.
-func (r *Rec[B, H, C]) Delivered() (any, error) { return r.value, r.err }
+func (r *Rec[B, H, C]) Delivered() (any, error) { return r.Value(), r.delivErr() }
 
 // Chosen is the index of the select case that fired, or -1.
 func (r *Rec[B, H, C]) Chosen() int { return int(r.chosen) }
@@ -246,11 +264,11 @@ func (r *Rec[B, H, C]) BeginStep() { r.steps++ }
 // EndStep clears the delivery after a step and returns the delivered error
 // if the step did not read it.
 func (r *Rec[B, H, C]) EndStep() (unread error) {
-	if r.err != nil {
+	if r.flags&flagErr != 0 {
 		if r.flags&flagErrRead == 0 {
-			unread = r.err
+			unread = r.value.(error)
 		}
-		r.err = nil
+		r.flags &^= flagErr
 	}
 	if r.value != nil {
 		r.value = nil
