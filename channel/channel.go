@@ -42,12 +42,16 @@ type Remote struct {
 // Live reports whether the waiter's tasklet still waits on this entry.
 func (w *Waiter) Live() bool {
 	if w.T != nil {
-		return (*core.Rec[tasklet.Behavior, tasklet.Host, tasklet.Case])(w.T).WaitSeq() == w.Seq
+		return waitSeq(w.T) == w.Seq
 	}
 	if r, ok := w.Value.(*Remote); ok {
 		return !*r.Done
 	}
 	return true
+}
+
+func waitSeq(t *tasklet.T) uint32 {
+	return (*core.Rec[tasklet.Behavior, tasklet.Host, tasklet.Case])(t).WaitSeq()
 }
 
 // Remote returns the remote wait of a waiter, or nil.

@@ -311,3 +311,44 @@ func popReceiver(c *Channel) (Waiter, bool) {
 	ok := c.PopReceiver(&w)
 	return w, ok
 }
+
+// Offered values live beside the 16-byte slots, made only when a queue
+// first holds one: nil values before and after, growth, wrap-around,
+// stale entries and remote waiters all keep their values in FIFO order.
+func TestOfferedValuesKeepTheirPlace(t *testing.T) {
+	c := New(1, 0)
+	var want []any
+	push := func(v any) {
+		tk := newT(tasklet.ID(len(want) + 1))
+		c.PushSender(Waiter{T: tk, Seq: nextWait(tk), Case: -1, Value: v})
+		want = append(want, v)
+	}
+	push(nil) // no values yet: no value ring
+	push(nil)
+	push("a") // the value ring is made here
+	done := false
+	c.PushSender(Waiter{Value: &Remote{Node: 2, Tasklet: 9, Value: "remote", Done: &done}})
+	want = append(want, "remote")
+	stale := newT(99)
+	c.PushSender(Waiter{T: stale, Seq: nextWait(stale), Case: 0, Value: "stale"})
+	nextWait(stale)
+	c.ForgetSender()
+	for i := range 20 { // grows and wraps
+		push(i)
+		if i%3 == 0 {
+			w, ok := popSender(c)
+			require.True(t, ok)
+			assert.Equal(t, want[0], w.Offered())
+			want = want[1:]
+		}
+	}
+	for len(want) > 0 {
+		w, ok := popSender(c)
+		require.True(t, ok)
+		assert.Equal(t, want[0], w.Offered())
+		want = want[1:]
+	}
+	_, ok := popSender(c)
+	assert.False(t, ok, "the stale entry is never taken")
+	assert.Zero(t, c.Balance())
+}

@@ -1,44 +1,106 @@
 package channel
 
+import "github.com/stackless-go/stackless/tasklet"
+
 // queue is a FIFO of waiters with lazy removal of stale entries: live counts
 // the entries whose tasklet still waits, stale the ones that were forgotten
 // but not yet dropped. Its length is a power of two, so positions wrap with
 // a mask.
+//
+// A waiter is kept as a 16-byte slot; the value a sender offers (or a
+// remote wait) lives in vals, beside it, made only when a queue first holds
+// one. A receive queue, where most idle tasklets wait, never has vals: a
+// blocked tasklet costs 16 bytes of queue instead of 32.
 type queue struct {
-	buf         []Waiter
+	buf         []slot
+	vals        []any // nil, or as long as buf
 	head, len   int
 	live, stale int
+}
+
+type slot struct {
+	t   *tasklet.T
+	seq uint32
+	cs  int32
+}
+
+func (q *queue) pos(i int) int { return (q.head + i) & (len(q.buf) - 1) }
+
+// get returns the waiter at position p of buf.
+func (q *queue) get(p int) Waiter {
+	w := Waiter{T: q.buf[p].t, Seq: q.buf[p].seq, Case: q.buf[p].cs}
+	if q.vals != nil {
+		w.Value = q.vals[p]
+	}
+	return w
+}
+
+// set stores w at position p of buf.
+func (q *queue) set(p int, w Waiter) {
+	q.buf[p] = slot{t: w.T, seq: w.Seq, cs: w.Case}
+	if q.vals != nil {
+		q.vals[p] = w.Value
+	} else if w.Value != nil {
+		q.vals = make([]any, len(q.buf))
+		q.vals[p] = w.Value
+	}
+}
+
+// clearAt empties position p, so nothing it held stays reachable.
+func (q *queue) clearAt(p int) {
+	q.buf[p] = slot{}
+	if q.vals != nil {
+		q.vals[p] = nil
+	}
+}
+
+// liveAt reports whether the waiter at position p still waits (Waiter.Live).
+func (q *queue) liveAt(p int) bool {
+	if t := q.buf[p].t; t != nil {
+		return waitSeq(t) == q.buf[p].seq
+	}
+	w := q.get(p)
+	return w.Live()
 }
 
 func (q *queue) pushBack(w Waiter) {
 	if q.len == len(q.buf) {
 		q.grow()
 	}
-	q.buf[(q.head+q.len)&(len(q.buf)-1)] = w
+	q.set(q.pos(q.len), w)
 	q.len++
 }
 
 func (q *queue) popFront() Waiter {
-	e := q.buf[q.head]
-	q.buf[q.head] = Waiter{}
+	w := q.get(q.head)
+	q.clearAt(q.head)
 	q.head = (q.head + 1) & (len(q.buf) - 1)
 	q.len--
-	return e
+	return w
 }
 
-func (q *queue) at(i int) Waiter { return q.buf[(q.head+i)&(len(q.buf)-1)] }
+func (q *queue) at(i int) Waiter { return q.get(q.pos(i)) }
 
 func (q *queue) grow() {
-	buf := make([]Waiter, max(2*len(q.buf), 2))
-	for i := 0; i < q.len; i++ {
-		buf[i] = q.at(i)
+	n := max(2*len(q.buf), 2)
+	buf := make([]slot, n)
+	var vals []any
+	if q.vals != nil {
+		vals = make([]any, n)
 	}
-	q.buf, q.head = buf, 0
+	for i := 0; i < q.len; i++ {
+		p := q.pos(i)
+		buf[i] = q.buf[p]
+		if vals != nil {
+			vals[i] = q.vals[p]
+		}
+	}
+	q.buf, q.vals, q.head = buf, vals, 0
 }
 
 func (q *queue) push(w Waiter) {
-	if q.stale == 0 && q.len < len(q.buf) { // the common case, small enough to inline
-		q.buf[(q.head+q.len)&(len(q.buf)-1)] = w
+	if q.stale == 0 && q.len < len(q.buf) && w.Value == nil && q.vals == nil { // the common case: a receiver
+		q.buf[(q.head+q.len)&(len(q.buf)-1)] = slot{t: w.T, seq: w.Seq, cs: w.Case}
 		q.len++
 		q.live++
 		return
@@ -50,6 +112,7 @@ func (q *queue) pushSlow(w Waiter) {
 	switch {
 	case q.live == 0 && q.stale > 0: // only stale entries left: drop them all
 		clear(q.buf)
+		clear(q.vals)
 		q.head, q.len, q.stale = 0, 0, 0
 	case q.stale > 32 && q.stale > q.live:
 		q.compact()
@@ -66,18 +129,23 @@ func (q *queue) take(w *Waiter) bool {
 		return false // only stale entries, if any: leave them for compaction
 	}
 	for q.len > 0 {
-		e := &q.buf[q.head]
+		p := q.head
 		q.head = (q.head + 1) & (len(q.buf) - 1)
 		q.len--
-		if e.Live() {
-			*w = *e
-			*e = Waiter{}
+		e := q.buf[p]
+		q.buf[p] = slot{}
+		var v any
+		if q.vals != nil {
+			v, q.vals[p] = q.vals[p], nil
+		}
+		*w = Waiter{T: e.t, Seq: e.seq, Case: e.cs, Value: v}
+		if w.Live() {
 			q.live--
 			return true
 		}
-		*e = Waiter{}
 		q.stale--
 	}
+	*w = Waiter{}
 	return false
 }
 
@@ -99,12 +167,12 @@ func (q *queue) compact() {
 
 func (q *queue) replace(swap func(Waiter) (Waiter, bool)) bool {
 	for i := 0; i < q.len; i++ {
-		e := &q.buf[(q.head+i)&(len(q.buf)-1)]
-		if !e.Live() {
+		p := q.pos(i)
+		if !q.liveAt(p) {
 			continue
 		}
-		if w, ok := swap(*e); ok {
-			*e = w
+		if w, ok := swap(q.get(p)); ok {
+			q.set(p, w)
 			return true
 		}
 	}

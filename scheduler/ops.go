@@ -20,7 +20,7 @@ func deliver(t *rec, v any) {
 		t.Deliver(nil, b.Err)
 		return
 	}
-	t.Deliver(v, nil)
+	t.c().DeliverValue(v)
 }
 
 // chanFor finds a local channel. A missing channel of this node that once

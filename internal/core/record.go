@@ -27,7 +27,7 @@ type Rec[B, H, C any] struct {
 	b      B
 	host   *HostRef[H]
 	steps  uint64
-	value  any // the delivered value, or the delivered error with flagErr set
+	value  any           // the delivered value, or the delivered error with flagErr set
 	sel    *selectBuf[C] // the cases of the last Select, allocated on first use
 	wch    uint64        // the channel of a plain Send or Recv wait
 	wait   uint32
@@ -148,6 +148,13 @@ func (r *Rec[B, H, C]) Deliver(v any, err error) {
 		r.flags = r.flags&^flagErrRead | flagErr
 		return
 	}
+	r.value = v
+	r.flags &^= flagErrRead | flagErr
+}
+
+// DeliverValue is Deliver(v, nil), small enough to inline on the path of
+// every received value.
+func (r *Rec[B, H, C]) DeliverValue(v any) {
 	r.value = v
 	r.flags &^= flagErrRead | flagErr
 }
