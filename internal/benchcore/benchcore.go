@@ -35,7 +35,6 @@ func Suite() []Pair {
 		{Name: "Yield", Op: "one switch among 100 yielding tasklets", Tasklets: Yield, Goroutines: GoroutineYield, Metric: "ns/switch"},
 		{Name: "ChannelPingPong", Op: "one value handed over an unbuffered channel", Tasklets: ChannelPingPong, Goroutines: GoroutineChannelPingPong},
 		{Name: "Spawn", Op: "spawn one tasklet and run it to its exit", Tasklets: Spawn, Goroutines: GoroutineSpawn},
-		{Name: "FanIn", Op: "one value from 1,000 senders to one receiver (buffered channel)", Tasklets: FanIn, Goroutines: GoroutineFanIn, Metric: "msg/s"},
 		{Name: "Skynet", Op: "the whole Skynet tree of 1,111,111 tasklets", Tasklets: Skynet, Goroutines: GoroutineSkynet, Heavy: true},
 		{Name: "IdleTasklets", Op: "build a world of 100,000 blocked tasklets", Tasklets: IdleTasklets, Metric: "B/tasklet"},
 	}
