@@ -395,7 +395,7 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 		line{text: entry + ":"}, line{text: "_rs = 0"})
 	var results []string
 	switch p.method {
-	case "Recv", "RecvAs":
+	case "Recv", "RecvAs", "Do":
 		results = []string{"_t.Value()", "_t.Err()"}
 	case "Select":
 		results = []string{"_t.Chosen()", "_t.Value()", "_t.Err()"}

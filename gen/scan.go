@@ -69,7 +69,7 @@ func isInterface(t types.Type) bool {
 }
 
 // blocking lists the Flow methods that suspend.
-var blocking = map[string]bool{"Recv": true, "Send": true, "SendErr": true, "Select": true, "Sleep": true, "Yield": true, "Pause": true}
+var blocking = map[string]bool{"Recv": true, "Send": true, "SendErr": true, "Select": true, "Sleep": true, "Yield": true, "Pause": true, "Do": true}
 
 func (g *pkgGen) isFlowVar(e ast.Expr, fn *flowFn) bool {
 	id, ok := ast.Unparen(e).(*ast.Ident)

@@ -218,13 +218,22 @@ func (r *Registry) encodeCases(e *msgpack.Encoder, cases []tasklet.Case) error {
 	}
 	e.EncodeArrayLen(len(cases))
 	for _, c := range cases {
-		e.EncodeArrayLen(4)
+		// An effect case has a fifth field, its effect's name; the others
+		// keep the four fields older records have.
+		if c.Dir == tasklet.DirDo {
+			e.EncodeArrayLen(5)
+		} else {
+			e.EncodeArrayLen(4)
+		}
 		e.EncodeUint(uint64(c.Dir))
 		e.EncodeUint(uint64(c.Chan))
 		if err := r.encodeValue(e, c.Value); err != nil {
 			return err
 		}
 		e.EncodeInt(int64(c.Timeout))
+		if c.Dir == tasklet.DirDo {
+			e.EncodeString(c.Effect)
+		}
 	}
 	return nil
 }
@@ -240,15 +249,19 @@ func (r *Registry) decodeCases(d *msgpack.Decoder, val valueFunc) ([]tasklet.Cas
 	}
 	cases := make([]tasklet.Case, n)
 	for i := range cases {
-		if err := arrayOf(d, 4, "select case"); err != nil {
+		fields, err := d.DecodeArrayLen()
+		if err != nil {
 			return nil, err
 		}
 		dir, err := d.DecodeUint64()
 		if err != nil {
 			return nil, err
 		}
-		if dir > uint64(tasklet.DirDefault) {
+		if dir > uint64(tasklet.DirDo) {
 			return nil, fmt.Errorf("%w: select case direction %d", ErrCorrupt, dir)
+		}
+		if want := caseFields(tasklet.Dir(dir)); fields != want {
+			return nil, fmt.Errorf("%w: select case (%v) has %d fields, want %d", ErrCorrupt, tasklet.Dir(dir), fields, want)
 		}
 		ch, err := d.DecodeUint64()
 		if err != nil {
@@ -263,8 +276,24 @@ func (r *Registry) decodeCases(d *msgpack.Decoder, val valueFunc) ([]tasklet.Cas
 			return nil, err
 		}
 		cases[i] = tasklet.Case{Dir: tasklet.Dir(dir), Chan: tasklet.ChanID(ch), Value: v, Timeout: time.Duration(to)}
+		if cases[i].Dir == tasklet.DirDo {
+			if cases[i].Effect, err = d.DecodeString(); err != nil {
+				return nil, err
+			}
+			if cases[i].Effect == "" {
+				return nil, fmt.Errorf("%w: effect case %d names no effect", ErrCorrupt, i)
+			}
+		}
 	}
 	return cases, nil
+}
+
+// caseFields is how many fields a select case of direction dir has.
+func caseFields(dir tasklet.Dir) int {
+	if dir == tasklet.DirDo {
+		return 5
+	}
+	return 4
 }
 
 const channelFields = 10

@@ -41,6 +41,8 @@ func (s *Scheduler) waiting(t *rec) Waiting {
 		}
 	}
 	switch {
+	case len(cases) == 1 && cases[0].Dir == tasklet.DirDo:
+		w.Op = "doing effect " + cases[0].Effect
 	case len(cases) != 1:
 		w.Op = "selecting"
 	case cases[0].Dir == tasklet.DirSend:

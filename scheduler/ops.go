@@ -235,9 +235,10 @@ const cancelled = -2
 // now and their queues lazily.
 func (s *Scheduler) endWait(t *rec, fired int) {
 	if t.State() == tasklet.Blocked && fired != -1 {
-		remote := false
+		remote, do := false, false
 		for i, cs := range t.Cases() {
 			if i == fired || (cs.Dir != tasklet.DirRecv && cs.Dir != tasklet.DirSend) {
+				do = do || cs.Dir == tasklet.DirDo && i != fired
 				continue
 			}
 			c := s.chans.get(uint64(cs.Chan))
@@ -255,6 +256,9 @@ func (s *Scheduler) endWait(t *rec, fired int) {
 		if remote {
 			s.remote.Cancel(t.ID(), t.WaitSeq(), t.Cases())
 		}
+		if do && s.fx != nil {
+			s.fx.cancelWait(t, fired)
+		}
 	}
 	t.NextWait()
 }
@@ -266,7 +270,7 @@ func (s *Scheduler) opSelect(t *rec) bool {
 		return true
 	}
 	deflt, timeout := -1, -1
-	remote := false
+	remote, do := false, false
 	for i := range cases {
 		cs := &cases[i]
 		switch cs.Dir {
@@ -294,6 +298,13 @@ func (s *Scheduler) opSelect(t *rec) bool {
 			if done {
 				return cont
 			}
+		case tasklet.DirDo:
+			if err := s.checkEffect(t, cs); err != nil {
+				t.Deliver(nil, err)
+				t.SetChosen(i)
+				return true
+			}
+			do = true
 		case tasklet.DirDefault:
 			if deflt < 0 {
 				deflt = i
@@ -339,6 +350,9 @@ func (s *Scheduler) opSelect(t *rec) bool {
 	t.SetState(tasklet.Blocked)
 	if remote {
 		s.remote.Op(t.ID(), seq, cases)
+	}
+	if do {
+		s.fx.issue(t, seq, cases)
 	}
 	return false
 }

@@ -231,6 +231,9 @@ func (s *Scheduler) Emigrate(id tasklet.ID, to uint16) (*Emigration, error) {
 	if t == s.current {
 		return nil, fmt.Errorf("scheduler: emigrate %v: %w", id, ErrCurrent)
 	}
+	if s.fx != nil && s.fx.busy(t) {
+		return nil, fmt.Errorf("scheduler: emigrate %v: %w; it can move once the effect's result arrived", id, ErrEffectInFlight)
+	}
 	em := &Emigration{Tasklet: taskletStateOf(t)}
 	now := s.clock.Now()
 	s.timers.each(func(tm *timer) {

@@ -69,6 +69,7 @@ type Scheduler struct {
 	// Last, so that adding it moved no hot field: set before running, read
 	// by every send (valuecheck.go).
 	checkValue func(any) error
+	fx         *effectPool // effects (effect_pool.go); nil without WithEffects
 }
 
 // ChannelEvent is what the channel hook sees before every send and receive.

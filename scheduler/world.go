@@ -323,5 +323,8 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.fx != nil {
+		s.fx.reissue() // calls in flight when the world was saved, with their keys
+	}
 	return s, nil
 }

@@ -78,6 +78,18 @@ func As[V any](v any, err error) (V, error) {
 	return x, nil
 }
 
+// Do runs the effect registered as name (scheduler.RegisterEffect) with
+// request req on the scheduler's pool and waits for its response, or its
+// error. Convert the response with [As]: v, err := t.Do("fetch", url);
+// page, err := tasklet.As[string](v, err).
+func (f *Flow) Do(name string, req any) (any, error) {
+	if f.g == nil {
+		return nil, ErrNotLowered
+	}
+	f.g.suspend(f, f.t.Do(name, req))
+	return f.t.Value(), f.g.err(f)
+}
+
 // Send hands v to a receiver of ch (or its buffer), waiting if needed.
 func (f *Flow) Send(ch ChanID, v any) error {
 	if f.g == nil {

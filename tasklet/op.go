@@ -63,14 +63,16 @@ const (
 	DirSend               // send Value on Chan
 	DirTimeout            // fire after Timeout if nothing else is ready
 	DirDefault            // fire at once if nothing else is ready
+	DirDo                 // run effect Effect with request Value (see [DoCase])
 )
 
 // Case is one alternative of a select.
 type Case struct {
 	Dir     Dir
 	Chan    ChanID
-	Value   any
+	Value   any // the value of a send, the request of an effect
 	Timeout time.Duration
+	Effect  string // the registered effect a DirDo case runs
 }
 
 // RecvCase is a select case that receives from ch.
@@ -86,7 +88,7 @@ func TimeoutCase(d time.Duration) Case { return Case{Dir: DirTimeout, Timeout: d
 // making the select non-blocking.
 func DefaultCase() Case { return Case{Dir: DirDefault} }
 
-var dirNames = [...]string{"recv", "send", "timeout", "default"}
+var dirNames = [...]string{"recv", "send", "timeout", "default", "do"}
 
 func (d Dir) String() string {
 	if int(d) < len(dirNames) {

@@ -20,7 +20,7 @@ var behaviorMethods = []string{
 	// what the last suspension delivered
 	"Value", "Err", "Chosen",
 	// the Op that ends the step
-	"Continue", "Yield", "Recv", "Send", "SendErr", "Select", "Sleep", "Pause", "Exit", "Fail",
+	"Continue", "Yield", "Recv", "Send", "SendErr", "Select", "Do", "Sleep", "Pause", "Exit", "Fail",
 	// operations that do not end the step
 	"TrySend", "TryRecv", "Spawn", "NewChannel", "Close", "Now", "Host",
 	// flags the tasklet sets on itself
