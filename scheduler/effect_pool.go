@@ -57,10 +57,10 @@ type effectCall struct {
 	req    any
 	ctx    context.Context
 	cancel context.CancelFunc
-	res    any   // written by the call's goroutine before it reports
-	err    error // idem
+	res    any    // written by the call's goroutine before it reports
+	err    error  // idem
 	text   string // the text of the function's own error, for the journal
-	off    bool  // cancelled (scheduler goroutine only)
+	off    bool   // cancelled (scheduler goroutine only)
 	ds     *defState
 	next   *effectCall // another call of the same tasklet (a select with several)
 }
