@@ -21,6 +21,7 @@ FUZZ_TARGETS ?= \
 	./store:FuzzStoreSegment \
 	./store:FuzzSnapshotFile \
 	./store:FuzzOpenDamaged \
+	./store:FuzzDecodeJournal \
 	./pickle:FuzzLoadTasklet \
 	./pickle:FuzzLoadWorld \
 	./pickle:FuzzLoadChannel \

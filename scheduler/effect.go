@@ -184,3 +184,16 @@ func (s *Scheduler) InFlightEffects() []EffectKey {
 	})
 	return out
 }
+
+// EffectPassed reports whether a checkpoint of the scheduler taken now
+// makes the journal entry of key unnecessary: its tasklet is past the step
+// that made the call, or has ended. A tasklet that does not exist yet (a
+// restored world that has not reached it again) keeps its entries. Call it
+// between steps, when the checkpoint is taken.
+func (s *Scheduler) EffectPassed(key EffectKey) bool {
+	if t := s.tasks.get(uint64(key.Tasklet)); t != nil {
+		return t.Steps() > key.Step
+	}
+	id := key.Tasklet
+	return id.Node() == s.node && id != 0 && uint64(id)&(1<<tasklet.NodeBits-1) <= s.nextT
+}

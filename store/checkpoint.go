@@ -34,6 +34,8 @@ type Checkpointer struct {
 	forceFull bool   // a write failed: its changes are gone, so the next checkpoint must be full
 	queue     chan job
 	done      chan struct{}
+
+	journal *Journal // trimmed after each checkpoint (WithJournal)
 }
 
 // CheckpointOption configures a Checkpointer.
@@ -58,6 +60,13 @@ func WithInterval(d time.Duration) CheckpointOption { return func(c *Checkpointe
 // Close the Checkpointer before the DB: Close waits for the queued writes
 // and returns their first error.
 func WithAsync() CheckpointOption { return func(c *Checkpointer) { c.async = true } }
+
+// WithJournal trims j after each checkpoint: an entry whose tasklet the
+// checkpoint shows past the step that made the call (or ended) is deleted
+// once the checkpoint is stored, since a restore from it or a later one
+// never asks for that call again. Pass the same journal to the scheduler
+// (scheduler.EffectConfig.Journal).
+func WithJournal(j *Journal) CheckpointOption { return func(c *Checkpointer) { c.journal = j } }
 
 // NewCheckpointer returns a checkpointer writing into db with the kinds of reg.
 func NewCheckpointer(db *DB, reg *pickle.Registry, opts ...CheckpointOption) *Checkpointer {
@@ -100,6 +109,10 @@ func (c *Checkpointer) Checkpoint(s *scheduler.Scheduler) error {
 	full := !s.Tracking() || c.last == 0 || c.forceFull || c.sinceFull+1 >= c.fullEvery
 	c.forceFull = false
 	c.mu.Unlock()
+	var passed []journalRef
+	if c.journal != nil {
+		passed = c.journal.passed(s)
+	}
 	var b *batch
 	var err error
 	if full {
@@ -124,10 +137,24 @@ func (c *Checkpointer) Checkpoint(s *scheduler.Scheduler) error {
 		return fmt.Errorf("store: checkpoint: %w", err)
 	}
 	if c.async {
-		c.queue <- job{b: b}
+		c.queue <- job{b: b, trim: passed}
 		return nil
 	}
-	return c.write(b)
+	if err := c.write(b); err != nil {
+		return err
+	}
+	return c.trim(passed)
+}
+
+// trim deletes the journal entries a stored checkpoint made unnecessary.
+func (c *Checkpointer) trim(passed []journalRef) error {
+	if c.journal == nil {
+		return nil
+	}
+	if err := c.journal.trim(passed); err != nil {
+		return fmt.Errorf("store: checkpoint stored, but trimming its effect journal failed: %w", err)
+	}
+	return nil
 }
 
 func (c *Checkpointer) write(b *batch) error {
@@ -157,6 +184,7 @@ func (c *Checkpointer) write(b *batch) error {
 type job struct {
 	b       *batch
 	flushed chan struct{}
+	trim    []journalRef // journal entries to delete once b is stored
 }
 
 func (c *Checkpointer) writer() {
@@ -166,7 +194,15 @@ func (c *Checkpointer) writer() {
 			close(j.flushed)
 			continue
 		}
-		c.write(j.b)
+		if c.write(j.b) == nil {
+			if err := c.trim(j.trim); err != nil {
+				c.mu.Lock()
+				if c.lastErr == nil {
+					c.lastErr = err
+				}
+				c.mu.Unlock()
+			}
+		}
 	}
 }
 

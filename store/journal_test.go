@@ -1,0 +1,330 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/store"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// Page is an effect's response type.
+type Page struct {
+	URL  string
+	Body string
+}
+
+// Crawler fetches pages 0..N-1 one by one and sums their body lengths:
+// the whole state is its exported fields.
+type Crawler struct {
+	Base  string
+	N, I  int
+	Total int
+	Waits bool // waiting for the answer to fetch I
+}
+
+func (c *Crawler) Step(t *tasklet.T) tasklet.Op {
+	if c.Waits {
+		if err := t.Err(); err != nil {
+			return t.Fail(err)
+		}
+		c.Total += len(t.Value().(Page).Body)
+		c.I++
+		c.Waits = false
+	}
+	if c.I == c.N {
+		return t.Exit()
+	}
+	c.Waits = true
+	return t.Do("fetch", fmt.Sprintf("%s/%d", c.Base, c.I))
+}
+
+func journalRegistry(t testing.TB) *pickle.Registry {
+	reg := pickle.NewRegistry()
+	require.NoError(t, reg.Register("crawler", 1, &Crawler{}))
+	require.NoError(t, pickle.RegisterValue[Page](reg, "page"))
+	return reg
+}
+
+// counter is the outside world: it counts the fetches of each URL.
+type counter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *counter) effects(t testing.TB) *scheduler.Effects {
+	reg := scheduler.NewEffects()
+	require.NoError(t, scheduler.RegisterEffect(reg, "fetch", func(_ context.Context, _ scheduler.EffectKey, url string) (Page, error) {
+		c.mu.Lock()
+		c.n[url]++
+		c.mu.Unlock()
+		return Page{URL: url, Body: "body of " + url}, nil
+	}))
+	return reg
+}
+
+func (c *counter) total() (calls, repeated int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.n {
+		calls += n
+		repeated += n - 1
+	}
+	return calls, repeated
+}
+
+func openJournal(t testing.TB, db *store.DB, reg *pickle.Registry) *store.Journal {
+	j, err := store.OpenJournal(db, reg)
+	require.NoError(t, err)
+	t.Cleanup(func() { j.Close() })
+	return j
+}
+
+func TestJournalRecordsSurviveReopen(t *testing.T) {
+	reg := journalRegistry(t)
+	path := filepath.Join(t.TempDir(), "j.db")
+	db, err := store.Open(path)
+	require.NoError(t, err)
+	j, err := store.OpenJournal(db, reg)
+	require.NoError(t, err)
+	key := scheduler.EffectKey{Tasklet: 5, Step: 9, Case: 1}
+	res := scheduler.EffectResult{Effect: "fetch", Resp: Page{URL: "u", Body: "b"}}
+	failed := scheduler.EffectResult{Effect: "fetch", Err: "remote said no"}
+	done := make(chan error, 2)
+	j.Record(key, res, func(err error) { done <- err })
+	j.Record(scheduler.EffectKey{Tasklet: 5, Step: 11}, failed, func(err error) { done <- err })
+	for range 2 {
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(time.Minute):
+			t.Fatal("the journal did not report its records durable")
+		}
+	}
+	require.NoError(t, j.Close())
+	require.NoError(t, db.Close())
+
+	db, err = store.Open(path)
+	require.NoError(t, err)
+	defer db.Close()
+	j = openJournal(t, db, reg)
+	got, ok, err := j.Lookup(key)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, res, got)
+	got, ok, err = j.Lookup(scheduler.EffectKey{Tasklet: 5, Step: 11})
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, failed, got)
+	_, ok, err = j.Lookup(scheduler.EffectKey{Tasklet: 5, Step: 10})
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
+// TestJournalGroupCommits: many results recorded together share
+// transactions.
+func TestJournalGroupCommits(t *testing.T) {
+	reg := journalRegistry(t)
+	j := openJournal(t, openDB(t), reg)
+	const n = 2000
+	var wg sync.WaitGroup
+	var failures atomic.Int32
+	wg.Add(n)
+	for i := range n {
+		go j.Record(scheduler.EffectKey{Tasklet: tasklet.ID(i + 1), Step: 1}, scheduler.EffectResult{Effect: "e", Resp: i}, func(err error) {
+			if err != nil {
+				failures.Add(1)
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	st := j.Stats()
+	assert.Zero(t, failures.Load())
+	assert.Equal(t, n, st.Records)
+	assert.Less(t, st.Commits, n/4, "results recorded together share transactions")
+	l, err := j.Len()
+	require.NoError(t, err)
+	assert.Equal(t, n, l)
+}
+
+func TestJournalDropsADamagedEntry(t *testing.T) {
+	reg := journalRegistry(t)
+	path := filepath.Join(t.TempDir(), "j.db")
+	db, err := store.Open(path)
+	require.NoError(t, err)
+	j, err := store.OpenJournal(db, reg)
+	require.NoError(t, err)
+	key := scheduler.EffectKey{Tasklet: 1, Step: 1}
+	done := make(chan error, 1)
+	j.Record(key, scheduler.EffectResult{Effect: "fetch", Resp: "x"}, func(err error) { done <- err })
+	require.NoError(t, <-done)
+	require.NoError(t, j.Close())
+	require.NoError(t, store.DamageJournalEntry(db, key))
+	// A damaged entry cannot say which call it answers: opening the journal
+	// drops it, and the call runs again as it would without a journal.
+	j = openJournal(t, db, reg)
+	assert.Equal(t, 1, j.Stats().Dropped)
+	_, ok, err := j.Lookup(key)
+	assert.False(t, ok)
+	assert.NoError(t, err)
+	n, err := j.Len()
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	require.NoError(t, j.Close())
+	require.NoError(t, db.Close())
+}
+
+// crawl sets up the crawlers of a run.
+func crawl(n, pages int) func(*scheduler.Scheduler) error {
+	return func(s *scheduler.Scheduler) error {
+		for i := range n {
+			s.Spawn(&Crawler{Base: fmt.Sprintf("site%d", i), N: pages})
+		}
+		return nil
+	}
+}
+
+func totals(s *scheduler.Scheduler, ids []tasklet.ID) []int {
+	var out []int
+	for _, id := range ids {
+		if c, ok := s.Behavior(id).(*Crawler); ok {
+			out = append(out, c.Total)
+		}
+	}
+	return out
+}
+
+// TestJournalMakesEffectsExactlyOnceAcrossARestore: a run checkpoints
+// midway and goes on to its end, then "crashes"; the run resumed from the
+// checkpoint repeats every call made after it, and the journal answers
+// each: no URL is fetched twice, and both runs end the same.
+func TestJournalMakesEffectsExactlyOnceAcrossARestore(t *testing.T) {
+	for _, journaled := range []bool{true, false} {
+		t.Run(fmt.Sprint("journal=", journaled), func(t *testing.T) {
+			reg := journalRegistry(t)
+			db := openDB(t, store.WithKeep(0))
+			world := &counter{n: map[string]int{}}
+			ck := store.NewCheckpointer(db, reg)
+			var j *store.Journal
+			cfg := scheduler.EffectConfig{}
+			if journaled {
+				j = openJournal(t, db, reg)
+				cfg.Journal = j
+			}
+			const crawlers, pages = 20, 10
+			s, err := ck.Resume(crawl(crawlers, pages), scheduler.WithEffects(world.effects(t), cfg))
+			require.NoError(t, err)
+			ctx := runCtx(t)
+			_, err = s.RunBudget(ctx, crawlers*pages/2, scheduler.Total|scheduler.Soft)
+			require.NoError(t, err)
+			require.NoError(t, ck.Checkpoint(s))
+			mid := ck.Last()
+			var ids []tasklet.ID
+			for _, ts := range s.World().Tasklets {
+				ids = append(ids, ts.ID)
+			}
+			require.NotEmpty(t, ids, "the crawlers are midway")
+			var ended []int
+			s.SetErrorHandler(func(err error) { t.Error(err) })
+			// Keep the crawlers' end states: they exit, so read them by hand.
+			live := map[tasklet.ID]*Crawler{}
+			for _, id := range ids {
+				live[id] = s.Behavior(id).(*Crawler)
+			}
+			require.NoError(t, s.Run(ctx))
+			for _, id := range ids {
+				ended = append(ended, live[id].Total)
+			}
+			calls, repeated := world.total()
+			require.Equal(t, crawlers*pages, calls)
+			require.Zero(t, repeated)
+
+			// The crash: resume from the midway checkpoint.
+			r, err := store.Restore(db, reg, mid, scheduler.WithEffects(world.effects(t), cfg))
+			require.NoError(t, err)
+			again := map[tasklet.ID]*Crawler{}
+			for _, id := range ids {
+				again[id] = r.Behavior(id).(*Crawler)
+			}
+			require.NoError(t, r.Run(ctx))
+			var resumed []int
+			for _, id := range ids {
+				resumed = append(resumed, again[id].Total)
+			}
+			assert.Equal(t, ended, resumed, "the resumed run ends as the unbroken one")
+			_, repeated = world.total()
+			if journaled {
+				assert.Zero(t, repeated, "no URL fetched twice")
+				assert.Positive(t, j.Stats().Hits)
+			} else {
+				assert.Positive(t, repeated, "without a journal the calls after the checkpoint run again")
+			}
+		})
+	}
+}
+
+// TestCheckpointTrimsTheJournal: a checkpoint deletes the entries of calls
+// its tasklets are past, keeps the one a tasklet waits on, and, in a world
+// resumed from an older checkpoint, keeps the entries of calls its
+// tasklets have not reached again.
+func TestCheckpointTrimsTheJournal(t *testing.T) {
+	reg := journalRegistry(t)
+	db := openDB(t, store.WithKeep(0))
+	world := &counter{n: map[string]int{}}
+	j := openJournal(t, db, reg)
+	cfg := scheduler.EffectConfig{Journal: j}
+	ck := store.NewCheckpointer(db, reg, store.WithJournal(j))
+	s, err := ck.Resume(crawl(1, 6), scheduler.WithEffects(world.effects(t), cfg))
+	require.NoError(t, err)
+	ctx := runCtx(t)
+	// Three steps: three fetches asked, two answered and journaled; the
+	// checkpoint shows the crawler past both.
+	_, err = s.RunBudget(ctx, 3, scheduler.Total|scheduler.Soft)
+	require.NoError(t, err)
+	require.NoError(t, ck.Checkpoint(s))
+	early := ck.Last()
+	n, err := j.Len()
+	require.NoError(t, err)
+	assert.LessOrEqual(t, n, 1, "the two answered calls are trimmed (the third, waited on, may be journaled already)")
+	require.NoError(t, s.Run(ctx))
+	n, err = j.Len()
+	require.NoError(t, err)
+	assert.Equal(t, 4, n, "the calls answered after the checkpoint are journaled")
+
+	// Resumed from that checkpoint, the crawler waits on its third call
+	// again: a checkpoint now keeps that entry and those ahead of it.
+	r, err := store.Restore(db, reg, early, scheduler.WithEffects(world.effects(t), cfg))
+	require.NoError(t, err)
+	require.NoError(t, ck.Checkpoint(r))
+	n, err = j.Len()
+	require.NoError(t, err)
+	assert.Equal(t, 4, n, "the call waited on and the three ahead are kept")
+	require.NoError(t, r.Run(ctx))
+	_, repeated := world.total()
+	assert.Zero(t, repeated, "the journal answered every repeated call")
+	require.NoError(t, ck.Checkpoint(r))
+	n, err = j.Len()
+	require.NoError(t, err)
+	assert.Zero(t, n, "the crawler ended: nothing is needed")
+	assert.Equal(t, 6, j.Stats().Trimmed)
+}
+
+func runCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var _ = errors.New
