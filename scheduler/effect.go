@@ -152,6 +152,7 @@ func WithEffects(reg *Effects, cfg EffectConfig) Option {
 // name, its response, or the text of its error.
 type EffectResult struct {
 	Effect string
+	Req    any // the request: a re-executed tasklet that asks otherwise at this key gets no answer from here
 	Resp   any
 	Err    string // "" when the call succeeded
 }

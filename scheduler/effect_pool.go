@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -220,9 +221,12 @@ func (p *effectPool) worker() {
 	}
 }
 
-// work runs one call on its own goroutine: from the journal if it holds the
-// key, else the function, whose result the journal records before the
-// tasklet sees it.
+// work runs one call on a pool goroutine: from the journal if it holds the
+// key for the same effect and request, else the function, whose result the
+// journal records before the tasklet sees it. (A tasklet re-executed after
+// a restore may ask otherwise at the same key when its inputs came in
+// another order: then the call runs again and its new result replaces the
+// old.)
 func (p *effectPool) work(c *effectCall) {
 	if j := p.journal; j != nil {
 		r, ok, err := j.Lookup(c.key)
@@ -231,7 +235,7 @@ func (p *effectPool) work(c *effectCall) {
 			c.err = fmt.Errorf("scheduler: effect %q (key %v): reading the journal: %w; the effect was not run", c.def.name, c.key, err)
 			p.report(c, true, true)
 			return
-		case ok && r.Effect == c.def.name:
+		case ok && r.Effect == c.def.name && reflect.DeepEqual(r.Req, c.req):
 			c.res, c.err = r.Resp, replayed(c, r)
 			p.report(c, true, true)
 			return
@@ -242,7 +246,7 @@ func (p *effectPool) work(c *effectCall) {
 		p.report(c, true, true)
 		return
 	}
-	res := EffectResult{Effect: c.def.name, Resp: c.res}
+	res := EffectResult{Effect: c.def.name, Req: c.req, Resp: c.res}
 	if c.err != nil {
 		res.Resp, res.Err = nil, c.text
 		if res.Err == "" {

@@ -510,3 +510,25 @@ func TestEffectJournalAnswersRepeatedCalls(t *testing.T) {
 	assert.ErrorContains(t, re2, "remote said no")
 	assert.Equal(t, e2.Error(), re2.Error(), "a replayed error reads as the live one did")
 }
+
+// TestEffectJournalIgnoresAnotherRequest: a journaled result answers only
+// the same effect and request at its key; a tasklet that asks otherwise
+// there (its inputs came in another order after a restore) runs the call.
+func TestEffectJournalIgnoresAnotherRequest(t *testing.T) {
+	var calls atomic.Int32
+	reg := scheduler.NewEffects()
+	require.NoError(t, scheduler.RegisterEffect(reg, "inc", func(_ context.Context, _ scheduler.EffectKey, n int) (int, error) {
+		calls.Add(1)
+		return n + 1, nil
+	}))
+	j := &memJournal{m: map[scheduler.EffectKey]scheduler.EffectResult{}}
+	s := scheduler.New(scheduler.WithEffects(reg, scheduler.EffectConfig{Journal: j}))
+	var got any
+	var err error
+	id := s.Spawn(doOnce("inc", 1, &got, &err))
+	j.m[scheduler.EffectKey{Tasklet: id, Step: 1}] = scheduler.EffectResult{Effect: "inc", Req: 7, Resp: 8}
+	require.NoError(t, s.Run(runCtx(t)))
+	assert.Equal(t, 2, got, "the function ran: the journal held another request's answer")
+	assert.Equal(t, int32(1), calls.Load())
+	assert.Equal(t, 1, j.m[scheduler.EffectKey{Tasklet: id, Step: 1}].Req, "the new result replaced the old")
+}

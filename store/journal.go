@@ -27,7 +27,7 @@ import (
 // every commit appends at the end of the B+tree instead of rewriting pages
 // all over it; the value holds a checksum, the effect key (tasklet, step,
 // case) and the result (effect name, error text, the response as a pickled
-// value). An index from effect key to sequence, read when the journal is
+// value, after the request, as the call's own). An index from effect key to sequence, read when the journal is
 // opened, answers the lookups of calls never journaled without touching
 // the file.
 type Journal struct {
@@ -349,8 +349,8 @@ func (j *Journal) trim(refs []journalRef) error {
 
 // The value of an entry: 4 bytes CRC-32C of the bucket key (the sequence)
 // and the rest, the format byte 1, the effect key (20 bytes), the
-// uvarint-prefixed effect name and error text, and the response as a
-// pickled value (the rest).
+// uvarint-prefixed effect name, error text and pickled request, and the
+// response as a pickled value (the rest).
 const journalFormat = 1
 
 // encodeJournal encodes an entry with room for its checksum, which commit
@@ -363,7 +363,13 @@ func encodeJournal(reg *pickle.Registry, key scheduler.EffectKey, res scheduler.
 	b = append(b, res.Effect...)
 	b = binary.AppendUvarint(b, uint64(len(res.Err)))
 	b = append(b, res.Err...)
-	b, err := reg.AppendValue(b, res.Resp)
+	req, err := reg.AppendValue(nil, res.Req)
+	if err != nil {
+		return nil, fmt.Errorf("request of effect %q: %w", res.Effect, err)
+	}
+	b = binary.AppendUvarint(b, uint64(len(req)))
+	b = append(b, req...)
+	b, err = reg.AppendValue(b, res.Resp)
 	if err != nil {
 		return nil, fmt.Errorf("response of effect %q: %w", res.Effect, err)
 	}
@@ -412,6 +418,13 @@ func decodeJournal(reg *pickle.Registry, k, b []byte) (scheduler.EffectResult, s
 	}
 	if res.Err, err = str("error text"); err != nil {
 		return res, key, err
+	}
+	req, err := str("request")
+	if err != nil {
+		return res, key, err
+	}
+	if res.Req, err = reg.LoadValue([]byte(req)); err != nil {
+		return res, key, fmt.Errorf("request: %w", err)
 	}
 	if res.Resp, err = reg.LoadValue(rest); err != nil {
 		return res, key, fmt.Errorf("response: %w", err)
