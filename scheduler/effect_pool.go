@@ -84,6 +84,9 @@ func newEffectPool(s *Scheduler, reg *Effects, cfg EffectConfig) *effectPool {
 	if p.reg == nil {
 		p.reg = NewEffects()
 	}
+	if v := reflect.ValueOf(p.journal); p.journal != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+		p.journal = nil // a nil *store.Journal passed as a Journal: no journal
+	}
 	p.drainFn = func(*Scheduler) { p.drain() }
 	return p
 }

@@ -532,3 +532,16 @@ func TestEffectJournalIgnoresAnotherRequest(t *testing.T) {
 	assert.Equal(t, int32(1), calls.Load())
 	assert.Equal(t, 1, j.m[scheduler.EffectKey{Tasklet: id, Step: 1}].Req, "the new result replaced the old")
 }
+
+// TestEffectNilJournalPointerIsNoJournal: a nil pointer of a journal type
+// (a journal that was not opened) means no journal, not a crash.
+func TestEffectNilJournalPointerIsNoJournal(t *testing.T) {
+	var j *memJournal
+	s := scheduler.New(scheduler.WithEffects(echoEffects(t), scheduler.EffectConfig{Journal: j}))
+	var got any
+	var err error
+	s.Spawn(doOnce("echo", "x", &got, &err))
+	require.NoError(t, s.Run(runCtx(t)))
+	assert.NoError(t, err)
+	assert.Equal(t, "echo:x", got)
+}

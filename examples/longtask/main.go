@@ -1,7 +1,10 @@
-// Command longtask computes word statistics over a large generated corpus
-// with a pipeline of tasklets, checkpointing to bbolt every second. Kill it
-// (even with kill -9) and start it again: it resumes from the last
-// checkpoint and prints the same result as an unbroken run.
+// Command longtask computes word statistics over a large corpus it fetches
+// from a document server over HTTP (one it starts itself, unless --server
+// names one), with a pipeline of tasklets checkpointing to bbolt every
+// second. Kill it (even with kill -9) and start it again: it resumes from
+// the last checkpoint and prints the same result as an unbroken run; the
+// effect journal answers the fetches made since that checkpoint, so no
+// document is fetched again (--journal=false shows the difference).
 //
 //	go run ./examples/longtask              # about 15 s; progress on a terminal
 //	go run ./examples/longtask --docs 5000  # a smaller corpus
@@ -48,13 +51,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.Every, "checkpoint-every", task.DefaultEvery, "checkpoint interval")
 	fs.BoolVar(&o.Fresh, "fresh", false, "delete the stored run and start over")
 	fs.Uint64Var(&o.CheckpointSteps, "checkpoint-steps", 0, "also checkpoint every N scheduler steps (0: off)")
+	fs.StringVar(&o.Server, "server", "", "document server base URL (default: start one in this process)")
+	journal := fs.Bool("journal", true, "journal the fetches, so none is made again after a crash")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 || o.Docs < 0 || o.Workers < 0 || o.Every <= 0 {
-		fmt.Fprintln(stderr, "usage: longtask [--docs N] [--workers N] [--seed N] [--data DIR] [--checkpoint-every DURATION] [--fresh]  (N >= 1, DURATION > 0)")
+		fmt.Fprintln(stderr, "usage: longtask [--docs N] [--workers N] [--seed N] [--data DIR] [--checkpoint-every DURATION] [--server URL] [--journal=false] [--fresh]  (N >= 1, DURATION > 0)")
 		return 2
 	}
+	o.NoJournal = !*journal
 	o.Log = stderr
 	if isTerminal(stderr) {
 		o.Progress = stderr

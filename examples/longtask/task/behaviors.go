@@ -1,7 +1,6 @@
 package task
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/stackless-go/stackless/channel"
@@ -16,7 +15,7 @@ type Config struct {
 	Seed    uint64 // corpus seed
 }
 
-// Doc is one document on its way from the producer to a worker.
+// Doc is one document a worker fetched.
 type Doc struct {
 	N    int
 	Text string
@@ -27,65 +26,6 @@ type Tally struct {
 	Doc    int
 	Words  int
 	Counts map[string]int
-}
-
-// Producer generates the corpus, one document per step, and sends each to
-// the workers; after the last one it closes their channel.
-type Producer struct {
-	Out  channel.ID
-	Next int // the next document to generate
-	Docs int
-	Seed uint64
-}
-
-// Step sends the next document, or closes Out when all are sent.
-func (p *Producer) Step(t *tasklet.T) tasklet.Op {
-	if err := t.Err(); err != nil {
-		return t.Fail(fmt.Errorf("producer at document %d: %w", p.Next, err))
-	}
-	if p.Next == p.Docs {
-		if err := t.Close(p.Out); err != nil {
-			return t.Fail(fmt.Errorf("producer: close the document channel: %w", err))
-		}
-		return t.Exit()
-	}
-	d := Doc{N: p.Next, Text: Document(p.Seed, p.Next)}
-	p.Next++
-	return t.Send(p.Out, d)
-}
-
-// Worker program counter values.
-const (
-	workerRecv  = iota // wait for a document
-	workerCount        // count the document just received
-)
-
-// Worker counts the words of each document it receives and sends the tally
-// on, until the document channel is closed.
-type Worker struct {
-	PC      int
-	In, Out channel.ID
-	Done    int // documents counted by this worker
-}
-
-// Step receives a document or counts one.
-func (w *Worker) Step(t *tasklet.T) tasklet.Op {
-	if w.PC == workerRecv {
-		w.PC = workerCount
-		return t.Recv(w.In)
-	}
-	if err := t.Err(); errors.Is(err, channel.ErrClosed) {
-		return t.Exit() // every document is handed out
-	} else if err != nil {
-		return t.Fail(fmt.Errorf("worker: %w", err))
-	}
-	d, ok := t.Value().(Doc)
-	if !ok {
-		return t.Fail(fmt.Errorf("worker: received %T, want a task.Doc", t.Value()))
-	}
-	w.PC = workerRecv
-	w.Done++
-	return t.Send(w.Out, Count(d))
 }
 
 // Count tallies the words of a document: runs of letters, lower-cased.

@@ -6,16 +6,15 @@ import (
 	"github.com/stackless-go/stackless/scheduler"
 )
 
-// Setup spawns the pipeline of cfg on s: a producer, cfg.Workers workers
-// and a reducer, joined by two buffered channels, and a result channel that
-// receives the Result at the end.
+// Setup spawns the pipeline of cfg on s: cfg.Workers workers (Work), each
+// fetching its share of the documents, and a reducer, joined by a buffered
+// channel of tallies, and a result channel that receives the Result at the
+// end. The scheduler must run the effects of Effects.
 func Setup(s *scheduler.Scheduler, cfg Config) {
-	docs := s.NewChannel(2 * cfg.Workers)
 	tallies := s.NewChannel(2 * cfg.Workers)
 	res := s.NewChannel(1)
-	s.Spawn(&Producer{Out: docs, Docs: cfg.Docs, Seed: cfg.Seed})
-	for range cfg.Workers {
-		s.Spawn(&Worker{In: docs, Out: tallies})
+	for w := range cfg.Workers {
+		s.Spawn(NewWork(w, cfg.Workers, cfg.Docs, cfg.Seed, tallies))
 	}
 	s.Spawn(&Reducer{In: tallies, Res: res, Config: cfg})
 }

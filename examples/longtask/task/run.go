@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -46,6 +47,12 @@ type Options struct {
 	// off), which makes the checkpoint moments independent of the
 	// machine's speed, as tests want.
 	CheckpointSteps uint64
+	// Server is the document server's base URL (http://HOST:PORT); empty:
+	// Run starts one of its own (StartDocServer) for the run.
+	Server string
+	// NoJournal turns the effect journal off: after a crash, the fetches
+	// made since the last checkpoint are made again.
+	NoJournal bool
 
 	Progress io.Writer // progress bar; pass stderr only when it is a terminal (nil: none)
 	Log      io.Writer // notes for people: resumed from, already complete (nil: none)
@@ -67,6 +74,7 @@ type Report struct {
 	AlreadyDone bool          // the database held a finished run: nothing ran
 	Gen         uint64        // generation holding the finished run
 	Elapsed     time.Duration // wall time of this process's share of the run
+	Journal     store.JournalStats // the effect journal's work in this process (zero with NoJournal)
 }
 
 func (o Options) check() error {
@@ -124,8 +132,28 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer db.Close()
 	reg := Registry()
-	ck := store.NewCheckpointer(db, reg, store.WithInterval(o.Every), store.WithEvery(o.CheckpointSteps))
-	s, j, err := resume(ck, db, reg, path, o)
+	base := o.Server
+	if base == "" {
+		srv, err := StartDocServer()
+		if err != nil {
+			return nil, err
+		}
+		defer srv.Close()
+		base = srv.URL
+	}
+	ckOpts := []store.CheckpointOption{store.WithInterval(o.Every), store.WithEvery(o.CheckpointSteps)}
+	var jr *store.Journal
+	if !o.NoJournal {
+		if jr, err = store.OpenJournal(db, reg); err != nil {
+			return nil, fmt.Errorf("longtask: %w", err)
+		}
+		defer jr.Close()
+		ckOpts = append(ckOpts, store.WithJournal(jr))
+	}
+	client := &http.Client{Timeout: time.Minute}
+	fx := scheduler.WithEffects(Effects(base, client), scheduler.EffectConfig{Journal: jr})
+	ck := store.NewCheckpointer(db, reg, ckOpts...)
+	s, j, err := resume(ck, db, reg, path, o, fx)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +182,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, fmt.Errorf("longtask: %w", err)
 	}
 	rep.Result, rep.Gen = *j.result, ck.Last()
+	if jr != nil {
+		rep.Journal = jr.Stats()
+	}
 	note(o.Events, "done gen=%d docs=%d", rep.Gen, rep.Result.Docs)
 	return rep, nil
 }
@@ -188,13 +219,13 @@ func unusable(err error) bool {
 // resume restores the newest checkpoint (or sets up a fresh run) and checks
 // that it is the run o asks for. A finished run (store.ErrFinished) is
 // restored too: its result is in the world it left.
-func resume(ck *store.Checkpointer, db *store.DB, reg *pickle.Registry, path string, o Options) (*scheduler.Scheduler, job, error) {
+func resume(ck *store.Checkpointer, db *store.DB, reg *pickle.Registry, path string, o Options, opts ...scheduler.Option) (*scheduler.Scheduler, job, error) {
 	s, err := ck.Resume(func(s *scheduler.Scheduler) error {
 		Setup(s, o.config())
 		return nil
-	})
+	}, opts...)
 	if errors.Is(err, store.ErrFinished) {
-		s, err = store.Restore(db, reg, ck.Resumed())
+		s, err = store.Restore(db, reg, ck.Resumed(), opts...)
 	}
 	if err != nil {
 		return nil, job{}, fmt.Errorf("longtask: resume from %s: %w (--fresh starts over)", path, err)

@@ -141,7 +141,7 @@ func TestCheckpointsByTheClock(t *testing.T) {
 	var ev bytes.Buffer
 	// 2000 documents take tens of milliseconds even on a fast machine.
 	run(t, task.Options{Docs: 2000, Dir: t.TempDir(), Every: time.Millisecond, Events: &ev})
-	assert.Contains(t, ev.String(), "checkpoint gen=1 ", "a checkpoint before the end")
+	assert.Regexp(t, `(?m)^checkpoint gen=\d+ docs=1?\d{1,3}$`, ev.String(), "a checkpoint before the end (two may fall in one progress slice)")
 	assert.Regexp(t, `(?m)^done gen=\d+ docs=2000$`, ev.String())
 }
 
