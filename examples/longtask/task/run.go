@@ -68,12 +68,12 @@ type Options struct {
 // Report is what Run did.
 type Report struct {
 	Result      Result
-	DB          string        // checkpoint database path
-	Resumed     uint64        // generation the run resumed from; 0 for a fresh start
-	ResumedDocs int           // documents already merged at that generation
-	AlreadyDone bool          // the database held a finished run: nothing ran
-	Gen         uint64        // generation holding the finished run
-	Elapsed     time.Duration // wall time of this process's share of the run
+	DB          string             // checkpoint database path
+	Resumed     uint64             // generation the run resumed from; 0 for a fresh start
+	ResumedDocs int                // documents already merged at that generation
+	AlreadyDone bool               // the database held a finished run: nothing ran
+	Gen         uint64             // generation holding the finished run
+	Elapsed     time.Duration      // wall time of this process's share of the run
 	Journal     store.JournalStats // the effect journal's work in this process (zero with NoJournal)
 }
 
