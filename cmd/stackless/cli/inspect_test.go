@@ -237,29 +237,29 @@ func TestInspectUnregisteredValues(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	_, err = s.RunBudget(context.Background(), 1, scheduler.Total) // the producer buffers document 0
-	require.NoError(t, err)
+	tally := task.Count(task.Doc{N: 0, Text: task.Document(1, 0)})
+	s.PostLocal(1, tally) // a worker's tally of document 0 waits in the buffer
 	require.NoError(t, ck.Checkpoint(s))
 	require.NoError(t, db.Close())
-	docs, ok := s.ChannelInfo(1)
+	tallies, ok := s.ChannelInfo(1)
 	require.True(t, ok)
-	require.Equal(t, 1, docs.Len, "document 0 waits in the buffer")
+	require.Equal(t, 1, tallies.Len, "the tally waits in the buffer")
 
 	v := inspectJSON(t, path)
 	require.NotEmpty(t, v.Channels)
 	ch := v.Channels[0]
 	assert.Empty(t, ch.Problem)
 	require.Len(t, ch.Buffer, 1)
-	assert.Equal(t, "longtask.doc", ch.Buffer[0].Type)
-	doc, ok := ch.Buffer[0].Value.(map[string]any)
+	assert.Equal(t, "longtask.tally", ch.Buffer[0].Type)
+	got, ok := ch.Buffer[0].Value.(map[string]any)
 	require.True(t, ok, "%#v", ch.Buffer[0].Value)
-	assert.EqualValues(t, 0, doc["N"])
-	assert.Equal(t, task.Document(1, 0), doc["Text"])
+	assert.EqualValues(t, 0, got["Doc"])
+	assert.EqualValues(t, tally.Words, got["Words"])
 
 	out := runOK(t, "inspect", path)
-	assert.Regexp(t, `(?m)^ch1\s+4\s+1\s+0\s+no\s+\[longtask\.doc\{N:0 Text:`, out)
+	assert.Regexp(t, `(?m)^ch1\s+4\s+1\s+0\s+no\s+\[longtask\.tally\{Counts:map\[`, out)
 	assert.Contains(t, out, "...", "a long buffer is cut")
-	assert.Contains(t, out, "longtask.producer")
+	assert.Contains(t, out, "longtask.worker")
 }
 
 func TestInspectLimit(t *testing.T) {
