@@ -112,6 +112,8 @@ func handTasklets() []scheduler.TaskletState {
 		{ID: 6, Behavior: Burst{Ch: 2, N: 4}, State: tasklet.Sleeping, Steps: 2, Wait: 2, Chosen: -1},
 		{ID: 7, Behavior: mixed, State: tasklet.Paused, Chosen: -1, Value: time.Duration(-3)},
 		{ID: 8, Behavior: &GuardV2{Health: 9}, State: tasklet.New, Chosen: -1, Value: []byte("b")},
+		{ID: 9, Behavior: &Prog{Name: "fetcher", Wait: true}, State: tasklet.Blocked, Steps: 4, Wait: 2, Chosen: -1,
+			Cases: []tasklet.Case{tasklet.DoCase("fetch", Point{5, 6}), tasklet.RecvCase(1), tasklet.TimeoutCase(time.Second)}},
 	}
 }
 

@@ -54,6 +54,17 @@
 // wheel (timers.go): setting one is O(1) and it is moved a few times before
 // it fires, where a heap of every timer cost a cache miss per level.
 //
+// # Effects
+//
+// A tasklet does I/O with an effect: a function registered by name
+// (RegisterEffect) that WithEffects lets the scheduler run on a bounded
+// pool of goroutines while the tasklet waits (t.Do, or tasklet.DoCase in a
+// select). Run waits for calls in flight; killing the tasklet or another
+// select case firing cancels the call's context. Each call has a
+// deterministic idempotency key (EffectKey); a call in flight at a
+// checkpoint is issued again with its key on restore, and a Journal
+// (store.Journal) answers repeated calls with their recorded results.
+//
 // # The world as data
 //
 // World returns the whole state as plain data (tasklets, channels with

@@ -33,15 +33,17 @@ func newDemoLongtaskCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "longtask",
 		Short: "Word statistics by a pipeline of tasklets that survives kill -9",
-		Long: `Count the words of a generated corpus with a pipeline of tasklets (a
-producer, a pool of workers, a reducer) while checkpointing the whole world
+		Long: `Count the words of a generated corpus, fetched over HTTP from a document
+server the demo starts, with a pipeline of tasklets (workers doing the
+fetches as journaled effects, a reducer) while checkpointing the whole world
 to DIR/longtask.db every --checkpoint-every. Kill it at any moment, even
 with kill -9, and run it again: it resumes from the last checkpoint and
 prints the same result line as an unbroken run. Once finished, running it
 again prints the stored result; --fresh starts over.
 
-The default corpus takes about 15 seconds. Without --docs, --workers and
---seed a stored run keeps its own; given ones must match it.
+The default corpus takes a minute or two (each document is an HTTP fetch,
+journaled so that a restart does not fetch it again). Without --docs,
+--workers and --seed a stored run keeps its own; given ones must match it.
 
 --http serves the web observer while it runs: the pipeline's tasklets and
 channels, live, and its checkpoints on a timeline.`,

@@ -2,11 +2,19 @@
 // a large generated corpus, computed by a pipeline of tasklets and
 // checkpointed to bbolt so that it survives kill -9.
 //
-// A Producer generates document after document (each a pure function of
-// the seed and its number, see Document) and sends them over a buffered
-// channel to a pool of Workers; each Worker counts the words of a document
-// and sends the Tally over a second channel to the Reducer, which merges
-// them and, after the last document, sends the Result on a result channel.
+// The documents come from a document server over HTTP (DocServer, which
+// serves Document(seed, n), a pure function of the seed and the number,
+// and counts its requests). A pool of workers (the Flow function Work,
+// lowered by stackless gen) each fetch their share of the documents with
+// the effect EffectFetch, count the words of each and send the Tally over
+// a buffered channel to the Reducer, which merges them and, after the last
+// document, sends the Result on a result channel.
+//
+// The fetches are journaled (store.Journal, in the checkpoint database):
+// after a crash, the restored workers ask for the documents fetched since
+// the checkpoint again, with the same idempotency keys, and the journal
+// answers instead of the server. Only calls in flight at the crash reach
+// the server twice (with their key, which a real service deduplicates).
 //
 // Run drives that pipeline with a store.Checkpointer: every Options.Every
 // the whole world (tasklets, channels with the documents and tallies in

@@ -17,8 +17,8 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultDocs    = 250_000
-	DefaultWorkers = 4
+	DefaultDocs    = 50_000 // each one an HTTP fetch, journaled
+	DefaultWorkers = 16     // fetches in flight at once
 	DefaultSeed    = 1
 	DefaultDir     = "data"
 	DefaultEvery   = time.Second
