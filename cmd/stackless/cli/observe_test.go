@@ -24,14 +24,14 @@ func httpGet(t *testing.T, url string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// demo longtask --http serves its pipeline while it runs: the producer,
-// the workers and the reducer, and the scheduler's counters on /metrics.
+// demo longtask --http serves its pipeline while it runs: the workers and
+// the reducer, and the scheduler's counters on /metrics.
 func TestDemoLongtaskServesTheObserver(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	url, done := serve(t, rctx, "demo", "longtask", "--http", "127.0.0.1:0", "--docs", "250000", "--workers", "3",
+	url, done := serve(t, rctx, "demo", "longtask", "--http", "127.0.0.1:0", "--docs", "250000", "--workers", "4",
 		"--data", t.TempDir(), "--checkpoint-every", "50ms")
 	code, body := httpGet(t, base(url)+"/api/overview")
 	require.Equal(t, http.StatusOK, code, string(body))
@@ -42,7 +42,7 @@ func TestDemoLongtaskServesTheObserver(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(body, &ov))
 	assert.Equal(t, "scheduler", ov.Source)
-	assert.GreaterOrEqual(t, ov.Tasklets, 5, "a producer, 3 workers and a reducer")
+	assert.GreaterOrEqual(t, ov.Tasklets, 5, "4 workers and a reducer")
 	code, body = httpGet(t, base(url)+"/metrics")
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, string(body), `stackless_steps_total{node="0"}`)
