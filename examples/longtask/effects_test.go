@@ -19,7 +19,7 @@ import (
 
 // The kill -9 test of the fetches: its size and how many kills.
 const (
-	fetchDocs    = 3000
+	fetchDocs    = 5000
 	fetchSteps   = "300"
 	fetchKills   = 20
 	fetchWorkers = 4
@@ -62,14 +62,18 @@ func TestKillNineFetchesOnce(t *testing.T) {
 						lines <- c.lines.Text()
 					}
 				}()
-				// A random moment: between 0 and 400 ms after the child
-				// resumed, whatever it is doing then.
+				// A random moment: after the child resumed or after its
+				// first checkpoint, then 0 to 60 ms more, whatever it is
+				// doing then (fetching, journaling, checkpointing). At most
+				// two checkpoint intervals of progress per child, so twenty
+				// kills fit in the run whatever the machine's speed.
 				var killAt <-chan time.Time
 				killed := false
+				waitCkpts := rng.IntN(2)
 				for line := range lines {
-					switch {
-					case strings.HasPrefix(line, "resume ") && kills < fetchKills:
-						killAt = time.After(time.Duration(rng.IntN(400)) * time.Millisecond)
+					if killAt == nil && kills < fetchKills &&
+						(strings.HasPrefix(line, "resume ") && waitCkpts == 0 || strings.HasPrefix(line, "checkpoint ") && waitCkpts == 1) {
+						killAt = time.After(time.Duration(rng.IntN(60)) * time.Millisecond)
 						go func(at <-chan time.Time) {
 							select {
 							case <-at:
@@ -77,7 +81,8 @@ func TestKillNineFetchesOnce(t *testing.T) {
 							case <-ctx.Done():
 							}
 						}(killAt)
-					case strings.HasPrefix(line, "result: "):
+					}
+					if strings.HasPrefix(line, "result: ") {
 						result = line
 					}
 				}
