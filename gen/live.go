@@ -11,6 +11,9 @@ import (
 // when it may be used after a suspension point in its scope (textually
 // after it, or anywhere in a loop around it), unless the point's own
 // statement assigns it or the code after the point ends in a return first.
+// The point's own arguments are read before it suspends; what stands
+// before it in its statement is read after it (the lowering moves the
+// call ahead of the statement: `y := x + sub(t)` reads x after sub).
 
 // analyse decides which locals are saved (live across a suspension point)
 // and refuses those that cannot be.
@@ -70,8 +73,9 @@ func (g *pkgGen) analyse(fn *flowFn) {
 		if v.Name() == "_" {
 			continue
 		}
-		field := params[v] || g.live(fn, v, pts, refs[v], rangeVar[v])
-		l := &local{v: v, field: field}
+		at := g.live(fn, v, pts, refs[v], rangeVar[v])
+		field := params[v] || len(at) > 0
+		l := &local{v: v, field: field, at: at}
 		if field {
 			l.fname = fn.fieldName(v.Name())
 			l.name = "_f." + l.fname
@@ -109,43 +113,55 @@ func (g *pkgGen) pointAfter(fn *flowFn, v *types.Var, pts []token.Pos) string {
 	return ""
 }
 
-// live reports whether v may be used after some suspension point inside
-// its scope: used textually after it, or used in a loop around it that v
+// live returns the suspension points inside v's scope after which v may be
+// used: used textually after the point, or used in a loop around it that v
 // was declared outside of (or in the header of).
-func (g *pkgGen) live(fn *flowFn, v *types.Var, pts []*point, refs []token.Pos, rangeVar bool) bool {
+func (g *pkgGen) live(fn *flowFn, v *types.Var, pts []*point, refs []token.Pos, rangeVar bool) map[*point]bool {
+	at := map[*point]bool{}
 	scope := v.Parent()
 	if scope == nil {
-		return true
+		for _, pt := range pts {
+			at[pt] = true
+		}
+		return at
 	}
 	for _, pt := range pts {
-		p := pt.call.Pos()
-		if p <= v.Pos() || p >= scope.End() || p < scope.Pos() || pt.assigns[v] {
+		if g.liveAt(fn, v, pt, scope.Pos(), scope.End(), refs, rangeVar) {
+			at[pt] = true
+		}
+	}
+	return at
+}
+
+// liveAt reports whether v may be used after the point pt.
+func (g *pkgGen) liveAt(fn *flowFn, v *types.Var, pt *point, scopePos, scopeEnd token.Pos, refs []token.Pos, rangeVar bool) bool {
+	p := pt.call.Pos()
+	if p <= v.Pos() || p >= scopeEnd || p < scopePos || pt.assigns[v] {
+		return false
+	}
+	limit := pt.limit
+	if limit == 0 {
+		limit = scopeEnd
+	}
+	for _, r := range refs {
+		if r > p && r < limit && !g.inArgs(pt, r) || g.movedAfter(pt, r) {
+			return true
+		}
+	}
+	for _, l := range fn.loops {
+		if p < l.Pos() || p >= l.End() || l.End() > limit {
 			continue
 		}
-		limit := pt.limit
-		if limit == 0 {
-			limit = scope.End()
+		body := loopBody(l)
+		if v.Pos() >= body.Pos() && v.Pos() < body.End() {
+			continue // declared afresh in each iteration
+		}
+		if rangeVar && v.Pos() >= l.Pos() && v.Pos() < body.Pos() {
+			continue // set afresh from the range state in each iteration
 		}
 		for _, r := range refs {
-			if r > p && r < limit {
+			if r >= l.Pos() && r < l.End() {
 				return true
-			}
-		}
-		if rangeVar {
-			continue
-		}
-		for _, l := range fn.loops {
-			if p < l.Pos() || p >= l.End() || l.End() > limit {
-				continue
-			}
-			body := loopBody(l)
-			if v.Pos() >= body.Pos() && v.Pos() < body.End() {
-				continue // declared afresh in each iteration
-			}
-			for _, r := range refs {
-				if r >= l.Pos() && r < l.End() {
-					return true
-				}
 			}
 		}
 	}
@@ -160,4 +176,16 @@ func loopBody(n ast.Node) *ast.BlockStmt {
 		return l.Body
 	}
 	return nil
+}
+
+// inArgs reports whether the reference at r is in pt's own arguments,
+// which are evaluated before it suspends.
+func (g *pkgGen) inArgs(pt *point, r token.Pos) bool {
+	return r > pt.call.Lparen && r < pt.call.Rparen
+}
+
+// movedAfter reports whether the reference at r stands before pt in pt's
+// statement, so that the lowered code may read it after pt.
+func (g *pkgGen) movedAfter(pt *point, r token.Pos) bool {
+	return pt.stmt != nil && r >= pt.stmt.Pos() && r < pt.call.Pos()
 }

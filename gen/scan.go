@@ -28,6 +28,7 @@ type flowFn struct {
 	typ          string          // the frame's type name
 	sub          map[*flowFn]string
 	layout       []layoutPoint
+	pcs          []int // saved point numbers by the lowering's own (see number)
 	drops        []int // lines whose blocking call drops its error
 	extra        []fieldDecl
 	fieldsOut    []fieldDecl       // the frame's fields after PC, as written
@@ -44,6 +45,8 @@ type point struct {
 	typeArg ast.Expr
 	assigns map[*types.Var]bool // what the point's own statement assigns
 	limit   token.Pos           // where what follows it ends (a return), or 0
+	name    string              // its //stackless:point name, or ""
+	stmt    ast.Stmt            // the innermost statement around it
 }
 
 func (p *point) String() string {
@@ -53,12 +56,21 @@ func (p *point) String() string {
 	return "t." + p.method
 }
 
+// describe is the point for messages: what it is and its name.
+func (p *point) describe() string {
+	if p.name != "" {
+		return p.String() + " named " + p.name
+	}
+	return p.String()
+}
+
 type local struct {
 	v     *types.Var
 	name  string // the Go name in the lowered code (a field: "_f.Name", or "_f.Name.V" when boxed)
 	field bool
-	fname string // the field's name
-	boxed bool   // an interface value, kept in a pickle.Boxed
+	fname string          // the field's name
+	boxed bool            // an interface value, kept in a pickle.Boxed
+	at    map[*point]bool // the points it is live at
 }
 
 // isInterface reports whether a field of type t must be boxed to keep
@@ -68,8 +80,26 @@ func isInterface(t types.Type) bool {
 	return ok
 }
 
-// blocking lists the Flow methods that suspend.
-var blocking = map[string]bool{"Recv": true, "Send": true, "SendErr": true, "Select": true, "Sleep": true, "Yield": true, "Pause": true, "Do": true}
+// blockingCall is how the lowering writes a blocking Flow method: the
+// method of T whose Op suspends the step, and the expressions, read after
+// the resume, that stand for the call's results (the error last).
+type blockingCall struct {
+	op      string   // the T method that builds the Op
+	results []string // what the call's results are after the resume
+}
+
+// blocking lists the Flow methods that suspend. A new blocking method of
+// Flow is one line here (its T method must take the same arguments).
+var blocking = map[string]blockingCall{
+	"Recv":    {"Recv", []string{"_t.Value()", "_t.Err()"}},
+	"Send":    {"Send", []string{"_t.Err()"}},
+	"SendErr": {"SendErr", []string{"_t.Err()"}},
+	"Select":  {"Select", []string{"_t.Chosen()", "_t.Value()", "_t.Err()"}},
+	"Sleep":   {"Sleep", []string{"_t.Err()"}},
+	"Yield":   {"Yield", []string{"_t.Err()"}},
+	"Pause":   {"Pause", []string{"_t.Err()"}},
+	"Do":      {"Do", []string{"_t.Value()", "_t.Err()"}},
+}
 
 func (g *pkgGen) isFlowVar(e ast.Expr, fn *flowFn) bool {
 	id, ok := ast.Unparen(e).(*ast.Ident)
@@ -80,7 +110,7 @@ func (g *pkgGen) isFlowVar(e ast.Expr, fn *flowFn) bool {
 func (g *pkgGen) classify(call *ast.CallExpr, fn *flowFn) *point {
 	switch f := ast.Unparen(call.Fun).(type) {
 	case *ast.SelectorExpr:
-		if g.isFlowVar(f.X, fn) && blocking[f.Sel.Name] {
+		if _, ok := blocking[f.Sel.Name]; ok && g.isFlowVar(f.X, fn) {
 			return &point{call: call, method: f.Sel.Name}
 		}
 		if callee := g.flows[funcOf(g.info, f.Sel)]; callee != nil {
@@ -238,6 +268,9 @@ func isCallee(stack []ast.Node, id *ast.Ident) bool {
 // continue, where the code that can run after it ends.
 func (g *pkgGen) pointContext(p *point, stack []ast.Node) {
 	p.assigns = map[*types.Var]bool{}
+	for i := len(stack) - 2; i >= 0 && p.stmt == nil; i-- {
+		p.stmt, _ = stack[i].(ast.Stmt)
+	}
 	if a, ok := stack[len(stack)-2].(*ast.AssignStmt); ok && len(a.Rhs) == 1 && ast.Unparen(a.Rhs[0]) == p.call {
 		for _, e := range a.Lhs {
 			if id, ok := e.(*ast.Ident); ok {

@@ -2,17 +2,17 @@
 // Source: bench.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.pingsender","version":1,"frame":"PingSenderTasklet","points":["t.Send"],"fields":[["Ch","channel.ID"],["N","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
-//stackless:layout {"kind":"flowtest.pingreceiver","version":1,"frame":"PingReceiverTasklet","points":["t.RecvAs"],"fields":[["Ch","channel.ID"],["N","int"],["Sum","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
-//stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"YielderTasklet","points":["t.Yield","call of deep2","call of deep3","call of deep4"],"fields":[["N","int"],["Depth","int"],["I","int"],["Deep2","deep2Frame"],["Deep3","deep3Frame"],["Deep4","deep4Frame"]]}
-//stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"deep2Frame","points":["t.Yield"],"fields":[["X","int"]]}
-//stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"deep3Frame","points":["call of deep2"],"fields":[["X","int"],["Deep2","deep2Frame"]]}
-//stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"deep4Frame","points":["call of deep3"],"fields":[["X","int"],["Deep3","deep3Frame"]]}
-//stackless:layout {"kind":"flowtest.flat","version":1,"frame":"FlatTasklet","points":["t.Yield","t.Send"],"fields":[["A","int"],["B","int"],["C","int"],["D","int"]]}
-//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"DeepTasklet","points":["call of frameA","t.Send"],"fields":[["A","int"],["FrameA","frameAFrame"]]}
-//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameAFrame","points":["call of frameB","t.Send"],"fields":[["X","int"],["FrameB","frameBFrame"]]}
-//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameBFrame","points":["call of frameC","t.Send"],"fields":[["X","int"],["FrameC","frameCFrame"]]}
-//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameCFrame","points":["t.Yield","t.Send"],"fields":[["X","int"]]}
+//stackless:layout {"kind":"flowtest.pingsender","version":1,"frame":"PingSenderTasklet","points":["t.Send"],"live":[["Ch","Idx","N","Rng"]],"fields":[["Ch","channel.ID"],["N","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.pingreceiver","version":1,"frame":"PingReceiverTasklet","points":["t.RecvAs"],"live":[["Ch","Idx","N","Rng","Sum"]],"fields":[["Ch","channel.ID"],["N","int"],["Sum","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"YielderTasklet","points":["t.Yield","call of deep2","call of deep3","call of deep4"],"live":[["Depth","I","N"],["Deep2","Depth","I","N"],["Deep3","Depth","I","N"],["Deep4","Depth","I","N"]],"fields":[["N","int"],["Depth","int"],["I","int"],["Deep2","deep2Frame"],["Deep3","deep3Frame"],["Deep4","deep4Frame"]]}
+//stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"deep2Frame","points":["t.Yield"],"live":[["X"]],"fields":[["X","int"]]}
+//stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"deep3Frame","points":["call of deep2"],"live":[["Deep2"]],"fields":[["X","int"],["Deep2","deep2Frame"]]}
+//stackless:layout {"kind":"flowtest.yielder","version":1,"frame":"deep4Frame","points":["call of deep3"],"live":[["Deep3"]],"fields":[["X","int"],["Deep3","deep3Frame"]]}
+//stackless:layout {"kind":"flowtest.flat","version":1,"frame":"FlatTasklet","points":["t.Yield","t.Send"],"live":[["A","B","C","D"],[]],"fields":[["A","int"],["B","int"],["C","int"],["D","int"]]}
+//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"DeepTasklet","points":["call of frameA","t.Send"],"live":[["A","FrameA"],[]],"fields":[["A","int"],["FrameA","frameAFrame"]]}
+//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameAFrame","points":["call of frameB","t.Send"],"live":[["FrameB","X"],[]],"fields":[["X","int"],["FrameB","frameBFrame"]]}
+//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameBFrame","points":["call of frameC","t.Send"],"live":[["FrameC","X"],[]],"fields":[["X","int"],["FrameC","frameCFrame"]]}
+//stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameCFrame","points":["t.Yield","t.Send"],"live":[["X"],[]],"fields":[["X","int"]]}
 
 package flowtest
 

@@ -372,3 +372,28 @@ func Ticker(t *tasklet.Flow, out channel.ID, n int) error {
 	}
 	return nil
 }
+
+// Before reads locals that stand before a suspension point in its
+// statement but are read after it when the lowered code runs (the call
+// moves ahead of the statement): they live across the point.
+//
+//stackless:tasklet kind=flowtest.before version=1
+func Before(t *tasklet.Flow, out channel.ID) error {
+	x := 5
+	y := x + add(t, 1, 2)
+	s := []int{1, 2, 3}
+	k := 1
+	s[k] = add(t, 10, 0)
+	z := 7
+	total := 0
+	for a := range 4 {
+		n := 0
+		for b := 0; b < a; b++ { // a, set by the range, is read after the yield
+			_ = t.Yield()
+			n++
+		}
+		total += n
+	}
+	_ = t.Send(out, fmt.Sprint("before ", y, s, z, total))
+	return t.Send(out, fmt.Sprint("args only ", z))
+}

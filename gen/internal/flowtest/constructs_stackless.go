@@ -2,20 +2,22 @@
 // Source: constructs.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.feed","version":1,"frame":"FeedTasklet","points":["t.Send"],"fields":[["Ch","channel.ID"],["Vals","[]int"],["V","int"],["Idx","int"],["Rng","[]int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
-//stackless:layout {"kind":"flowtest.branches","version":1,"frame":"BranchesTasklet","points":["t.Recv","t.Send","t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["N","int"],["X","int"],["W","int"],["W2","string"],["W3","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
-//stackless:layout {"kind":"flowtest.loops","version":1,"frame":"LoopsTasklet","points":["t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Sleep","t.Send"],"fields":[["Out","channel.ID"],["Words","[]string"],["Total","int"],["I","int"],["J","int"],["A","int"],["B","int"],["I2","int"],["W","string"],["Arr","[3]int"],["I3","int"],["V","int"],["I4","int"],["I5","int"],["R","rune"],["K","int"],["Idx","int"],["Rng","int"],["Idx2","int"],["Rng2","[]string"],["Idx3","int"],["Rng3","[3]int"],["Idx4","int"],["Idx5","int"],["Next","int"],["Rng5","string"],["Idx6","int"],["Rng6","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
-//stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"ExprsTasklet","points":["call of add","call of add","t.Send","t.Yield","call of add","t.Send","call of add","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.Select","t.Send","t.Yield","call of add","t.Send","call of add","call of span","t.Send","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["X","int"],["I","int"],["V","int"],["V2","int"],["Sum","int"],["Got","[]string"],["N","int"],["Chosen","int"],["Got2","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"],["P","Point"],["S","string"],["Lo","int"],["Hi","int"],["Tmp","int"],["Tmp2","int"],["Tmp3","int"],["Tmp4","pickle.Boxed[error]"],["Idx","int"],["Rng","[]string"],["Add","addFrame"],["Span","spanFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
-//stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"addFrame","points":["t.Yield"],"fields":[["A","int"],["B","int"]]}
-//stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"spanFrame","points":["t.Yield"],"fields":[["X","int"],["Lo","int"],["Hi","int"]]}
-//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"NestedTasklet","points":["call of sumN","t.Send","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["Round","int"],["Total","int"],["SumN","sumNFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
-//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"sumNFrame","points":["call of recvInt"],"fields":[["In","channel.ID"],["N","int"],["Sum","int"],["I","int"],["RecvInt","recvIntFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
-//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"recvIntFrame","points":["t.Yield","t.RecvAs"],"fields":[["In","channel.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
-//stackless:layout {"kind":"flowtest.errs","version":1,"frame":"ErrsTasklet","points":["t.Recv","t.Send","t.Send","t.Send","t.Send","t.Pause","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["Tough","bool"],["I","int"],["V","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
-//stackless:layout {"kind":"flowtest.dropper","version":1,"frame":"DropperTasklet","points":["t.Recv","t.Send"],"fields":[["In","channel.ID"],["Out","channel.ID"],["V","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
-//stackless:layout {"kind":"flowtest.boss","version":1,"frame":"BossTasklet","points":["t.Send","t.SendErr","t.Send","t.Yield","t.Yield","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.SendErr","t.Yield","t.Send"],"fields":[["ToErrs","channel.ID"],["ToDropper","channel.ID"],["Out","channel.ID"],["Errs","tasklet.ID"],["Dropper","tasklet.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","tasklet":"github.com/stackless-go/stackless/tasklet"}}
-//stackless:layout {"kind":"flowtest.timer","version":1,"frame":"TimerTasklet","points":["t.Select","t.Send","t.Send","t.Send","t.SendErr"],"fields":[["In","channel.ID"],["Out","channel.ID"],["Misses","int"],["V","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
-//stackless:layout {"kind":"flowtest.ticker","version":1,"frame":"TickerTasklet","points":["t.Sleep","t.Send"],"fields":[["Out","channel.ID"],["N","int"],["I","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.feed","version":1,"frame":"FeedTasklet","points":["t.Send"],"live":[["Ch","Idx","Rng","Vals"]],"fields":[["Ch","channel.ID"],["Vals","[]int"],["Idx","int"],["Rng","[]int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.branches","version":1,"frame":"BranchesTasklet","points":["t.Recv","t.Send","t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send"],"live":[["In","N","Out"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","W"],["In","N","Out"],["In","N","Out"],["In","N","Out","W2"],["In","N","Out"],[]],"fields":[["In","channel.ID"],["Out","channel.ID"],["N","int"],["X","int"],["W","int"],["W2","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.loops","version":1,"frame":"LoopsTasklet","points":["t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Sleep","t.Send"],"live":[["I","Out","Total","Words"],["J","Out","Total","Words"],["A","B","Idx","J","Out","Rng","Total","Words"],["Idx2","J","Out","Rng2","Total","Words"],["Arr","Idx3","J","Out","Rng3","Total","Words"],["Arr","Idx4","J","Out","Total","Words"],["Idx5","J","Next","Out","Rng5","Total","Words"],["Idx6","J","Out","Rng6","Total","Words"],["J","K","Out","Total","Words"],[]],"fields":[["Out","channel.ID"],["Words","[]string"],["Total","int"],["I","int"],["J","int"],["A","int"],["B","int"],["Arr","[3]int"],["K","int"],["Idx","int"],["Rng","int"],["Idx2","int"],["Rng2","[]string"],["Idx3","int"],["Rng3","[3]int"],["Idx4","int"],["Idx5","int"],["Next","int"],["Rng5","string"],["Idx6","int"],["Rng6","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"ExprsTasklet","points":["call of add","call of add","t.Send","t.Yield","call of add","t.Send","call of add","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.Select","t.Send","t.Yield","call of add","t.Send","call of add","call of span","t.Send","t.Send"],"live":[["Add","In","Out","Tmp","X"],["Add","In","Out","Tmp","Tmp2","Tmp3","X"],["In","Out"],["In","Out"],["Add","In","Out","Tmp4"],["In","Out"],["Add","I","In","Out"],["I","In","Out"],["In","Out","V","V2"],["In","Out","V"],["In","Out"],["In","Out"],["In","Out"],["Got","Idx","In","Out","Rng"],["In","Out"],["In","N","Out"],["In","N","Out"],["Out","P"],["Add","Out","P"],["Out"],["Add","Out","S"],["Out","S","Span"],["Out","S"],[]],"fields":[["In","channel.ID"],["Out","channel.ID"],["X","int"],["I","int"],["V","int"],["V2","int"],["Got","[]string"],["N","int"],["P","Point"],["S","string"],["Tmp","int"],["Tmp2","int"],["Tmp3","int"],["Tmp4","pickle.Boxed[error]"],["Idx","int"],["Rng","[]string"],["Add","addFrame"],["Span","spanFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
+//stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"spanFrame","points":["t.Yield"],"live":[["Hi","Lo"]],"fields":[["X","int"],["Lo","int"],["Hi","int"]]}
+//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"NestedTasklet","points":["call of sumN","t.Send","t.Send"],"live":[["In","Out","Round","SumN"],[],["In","Out","Round"]],"fields":[["In","channel.ID"],["Out","channel.ID"],["Round","int"],["SumN","sumNFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"sumNFrame","points":["call of recvInt"],"live":[["I","In","N","RecvInt","Sum"]],"fields":[["In","channel.ID"],["N","int"],["Sum","int"],["I","int"],["RecvInt","recvIntFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.nested","version":1,"frame":"recvIntFrame","points":["t.Yield","t.RecvAs"],"live":[["In"],[]],"fields":[["In","channel.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.errs","version":1,"frame":"ErrsTasklet","points":["t.Recv","t.Send","t.Send","t.Send","t.Send","t.Pause","t.Send"],"live":[["I","In","Out","Tough"],["Err","I","In","Out","Tough","V"],[],["I","In","Out","Tough","V"],["I","In","Out","Tough"],["I","In","Out","Tough"],["I","In","Out","Tough"]],"fields":[["In","channel.ID"],["Out","channel.ID"],["Tough","bool"],["I","int"],["V","pickle.Boxed[any]"],["Err","pickle.Boxed[error]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.dropper","version":1,"frame":"DropperTasklet","points":["t.Recv","t.Send"],"live":[["In","Out"],["In","Out"]],"fields":[["In","channel.ID"],["Out","channel.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.boss","version":1,"frame":"BossTasklet","points":["t.Send","t.SendErr","t.Send","t.Yield","t.Yield","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.SendErr","t.Yield","t.Send"],"live":[["Errs","Out","ToDropper","ToErrs"],["Errs","Out","ToDropper","ToErrs"],["Errs","Out","ToDropper"],["Errs","Out","ToDropper"],["Errs","Out","ToDropper"],["Errs","Out","ToDropper"],["Errs","Out","ToDropper"],["Errs","Out","ToDropper"],["Errs","Out","ToDropper"],["Errs","Out","ToDropper"],["Errs","Out"],["Errs","Out"],[]],"fields":[["ToErrs","channel.ID"],["ToDropper","channel.ID"],["Out","channel.ID"],["Errs","tasklet.ID"],["Dropper","tasklet.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","tasklet":"github.com/stackless-go/stackless/tasklet"}}
+//stackless:layout {"kind":"flowtest.timer","version":1,"frame":"TimerTasklet","points":["t.Select","t.Send","t.Send","t.Send","t.SendErr"],"live":[["In","Misses","Out"],[],["In","Misses","Out","V"],["In","Misses","Out","V"],["In","Misses","Out"]],"fields":[["In","channel.ID"],["Out","channel.ID"],["Misses","int"],["V","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.ticker","version":1,"frame":"TickerTasklet","points":["t.Sleep","t.Send"],"live":[["I","Idx","N","Out","Rng"],["Idx","N","Out","Rng"]],"fields":[["Out","channel.ID"],["N","int"],["I","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.before","version":1,"frame":"BeforeTasklet","points":["call of add","call of add","t.Yield","t.Send","t.Send"],"live":[["Add","Out","X","Y"],["Add","K","Out","S","Y"],["A","B","Idx","N","Out","Rng","S","Total","Y","Z"],["Out","Z"],[]],"fields":[["Out","channel.ID"],["X","int"],["Y","int"],["S","[]int"],["K","int"],["Z","int"],["Total","int"],["A","int"],["N","int"],["B","int"],["Idx","int"],["Rng","int"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.before","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
 
 package flowtest
 
@@ -51,6 +53,8 @@ func init() {
 	pickle.MustRegister("flowtest.timer", 1, (*TimerTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 350, 352)
 	pickle.MustRegister("flowtest.ticker", 1, (*TickerTasklet)(nil))
+	pickle.MustRegister("flowtest.before", 1, (*BeforeTasklet)(nil))
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 392, 397)
 }
 
 // FeedTasklet is the tasklet Feed (kind "flowtest.feed", version 1), lowered by
@@ -60,7 +64,6 @@ type FeedTasklet struct {
 	PC   int
 	Ch   channel.ID
 	Vals []int
-	V    int
 	Idx  int
 	Rng  []int
 }
@@ -102,10 +105,12 @@ _L1:
 		}
 //line constructs.go:21
 		for ; _f.Idx < len(_f.Rng); _f.Idx++ {
+			var v int
+			_ = v
 			if _rs == 1 {
 				goto _L2
 			}
-			_f.V = _f.Rng[_f.Idx]
+			v = _f.Rng[_f.Idx]
 //line constructs.go:22
 		_L2:
 			{
@@ -116,7 +121,7 @@ _L1:
 				}
 //line constructs.go:22
 				_f.PC = 1
-				return _t.Send(_f.Ch, _f.V), false, _r0
+				return _t.Send(_f.Ch, v), false, _r0
 			_P1:
 				_rs = 0
 				err = _t.Err()
@@ -131,7 +136,7 @@ _L1:
 	return tasklet.Op{}, true, _fl.Close(_f.Ch)
 }
 
-//line constructs_stackless.go:121
+//line constructs_stackless.go:124
 
 // BranchesTasklet is the tasklet Branches (kind "flowtest.branches", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -143,8 +148,7 @@ type BranchesTasklet struct {
 	N   int
 	X   int
 	W   int
-	W2  string
-	W3  pickle.Boxed[any]
+	W2  pickle.Boxed[any]
 }
 
 // NewBranches returns the tasklet Branches(t, in, out), to spawn.
@@ -416,13 +420,15 @@ _L1:
 				_rs = 0
 //line constructs.go:82
 			case _rs == 14 || _rs == 0 && _sl3 == 2:
+				var w string
+				_ = w
 				if _rs == 14 {
 					goto _P14
 				}
-				_f.W2 = _sl2.(string)
+				w = _sl2.(string)
 //line constructs.go:83
 				_f.PC = 14
-				return _t.Send(_f.Out, "string "+_f.W2), false, _r0
+				return _t.Send(_f.Out, "string "+w), false, _r0
 			_P14:
 				_rs = 0
 //line constructs.go:84
@@ -433,7 +439,7 @@ _L1:
 				if _rs == 16 {
 					goto _P16
 				}
-				_f.W3.V = _sl2
+				_f.W2.V = _sl2
 //line constructs.go:85
 				_f.PC = 15
 				return _t.Yield(), false, _r0
@@ -441,7 +447,7 @@ _L1:
 				_rs = 0
 //line constructs.go:86
 				_f.PC = 16
-				return _t.Send(_f.Out, fmt.Sprintf("other %T %v", _f.W3.V, _f.W3.V)), false, _r0
+				return _t.Send(_f.Out, fmt.Sprintf("other %T %v", _f.W2.V, _f.W2.V)), false, _r0
 			_P16:
 				_rs = 0
 			}
@@ -457,7 +463,7 @@ _P17:
 	return tasklet.Op{}, true, _sl4
 }
 
-//line constructs_stackless.go:447
+//line constructs_stackless.go:451
 
 // LoopsTasklet is the tasklet Loops (kind "flowtest.loops", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -471,14 +477,7 @@ type LoopsTasklet struct {
 	J     int
 	A     int
 	B     int
-	I2    int
-	W     string
 	Arr   [3]int
-	I3    int
-	V     int
-	I4    int
-	I5    int
-	R     rune
 	K     int
 	Idx   int
 	Rng   int
@@ -649,17 +648,21 @@ _L7:
 		}
 //line constructs.go:119
 		for ; _f.Idx2 < len(_f.Rng2); _f.Idx2++ {
+			var i int
+			_ = i
+			var w string
+			_ = w
 			if _rs == 4 {
 				goto _P4
 			}
-			_f.I2, _f.W = _f.Idx2, _f.Rng2[_f.Idx2]
+			i, w = _f.Idx2, _f.Rng2[_f.Idx2]
 //line constructs.go:120
-			if _f.W == "skip" {
+			if w == "skip" {
 				continue
 			}
 //line constructs.go:123
 			_f.PC = 4
-			return _t.Send(_f.Out, fmt.Sprint("word ", _f.I2, " ", _f.W)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("word ", i, " ", w)), false, _r0
 		_P4:
 			_rs = 0
 //line constructs.go:124
@@ -681,15 +684,19 @@ _L8:
 		}
 //line constructs.go:130
 		for ; _f.Idx3 < len(_f.Rng3); _f.Idx3++ {
+			var i2 int
+			_ = i2
+			var v int
+			_ = v
 			if _rs == 5 {
 				goto _P5
 			}
-			_f.I3, _f.V = _f.Idx3, _f.Rng3[_f.Idx3]
+			i2, v = _f.Idx3, _f.Rng3[_f.Idx3]
 //line constructs.go:131
 			_f.Arr[2] = 100
 //line constructs.go:132
 			_f.PC = 5
-			return _t.Send(_f.Out, fmt.Sprint("arr ", _f.I3, " ", _f.V)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("arr ", i2, " ", v)), false, _r0
 		_P5:
 			_rs = 0
 		}
@@ -702,13 +709,15 @@ _L9:
 		}
 //line constructs.go:134
 		for ; _f.Idx4 < 3; _f.Idx4++ {
+			var i3 int
+			_ = i3
 			if _rs == 6 {
 				goto _P6
 			}
-			_f.I4 = _f.Idx4
+			i3 = _f.Idx4
 //line constructs.go:135
 			_f.PC = 6
-			return _t.Send(_f.Out, fmt.Sprint("idx ", _f.I4)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("idx ", i3)), false, _r0
 		_P6:
 			_rs = 0
 		}
@@ -726,15 +735,19 @@ _L10:
 			_ = _sl1
 			var _sl2 int
 			_ = _sl2
+			var i4 int
+			_ = i4
+			var r rune
+			_ = r
 			if _rs == 7 {
 				goto _P7
 			}
 			_sl1, _sl2 = utf8.DecodeRuneInString(string(_f.Rng5[_f.Idx5:]))
 			_f.Next = _f.Idx5 + _sl2
-			_f.I5, _f.R = _f.Idx5, _sl1
+			i4, r = _f.Idx5, _sl1
 //line constructs.go:138
 			_f.PC = 7
-			return _t.Send(_f.Out, fmt.Sprintf("rune %d %q", _f.I5, _f.R)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprintf("rune %d %q", i4, r)), false, _r0
 		_P7:
 			_rs = 0
 		}
@@ -789,37 +802,31 @@ _P10:
 	return tasklet.Op{}, true, _sl3
 }
 
-//line constructs_stackless.go:779
+//line constructs_stackless.go:790
 
 // ExprsTasklet is the tasklet Exprs (kind "flowtest.exprs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
 // across suspension points, and PC the point it resumes at.
 type ExprsTasklet struct {
-	PC     int
-	In     channel.ID
-	Out    channel.ID
-	X      int
-	I      int
-	V      int
-	V2     int
-	Sum    int
-	Got    []string
-	N      int
-	Chosen int
-	Got2   pickle.Boxed[any]
-	Err    pickle.Boxed[error]
-	P      Point
-	S      string
-	Lo     int
-	Hi     int
-	Tmp    int
-	Tmp2   int
-	Tmp3   int
-	Tmp4   pickle.Boxed[error]
-	Idx    int
-	Rng    []string
-	Add    addFrame
-	Span   spanFrame
+	PC   int
+	In   channel.ID
+	Out  channel.ID
+	X    int
+	I    int
+	V    int
+	V2   int
+	Got  []string
+	N    int
+	P    Point
+	S    string
+	Tmp  int
+	Tmp2 int
+	Tmp3 int
+	Tmp4 pickle.Boxed[error]
+	Idx  int
+	Rng  []string
+	Add  addFrame
+	Span spanFrame
 }
 
 // NewExprs returns the tasklet Exprs(t, in, out), to spawn.
@@ -851,10 +858,16 @@ func (_f *ExprsTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, 
 	_ = _sl4
 	var fs []func() int
 	_ = fs
+	var sum int
+	_ = sum
 	var _sl11 int
 	_ = _sl11
 	var _sl12 int
 	_ = _sl12
+	var lo int
+	_ = lo
+	var hi int
+	_ = hi
 	var _sl13 error
 	_ = _sl13
 	if _rs == 1 {
@@ -1113,14 +1126,14 @@ _P12:
 		fs = append(fs, func() int { return i * 10 })
 	}
 //line constructs.go:181
-	_f.Sum = 0
+	sum = 0
 //line constructs.go:182
 	for _, f := range fs {
-		_f.Sum += f()
+		sum += f()
 	}
 //line constructs.go:185
 	_f.PC = 13
-	return _t.Send(_f.Out, fmt.Sprint("closures ", _f.Sum)), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("closures ", sum)), false, _r0
 _P13:
 	_rs = 0
 //line constructs.go:186
@@ -1170,6 +1183,12 @@ _L9:
 	_L10:
 //line constructs.go:193
 		for ; _rs != 0 || (_f.N < 3); _f.N++ {
+			var chosen int
+			_ = chosen
+			var got any
+			_ = got
+			var err error
+			_ = err
 			if _rs == 16 {
 				goto _P16
 			}
@@ -1181,10 +1200,10 @@ _L9:
 			return _t.Select(tasklet.RecvCase(_f.In), tasklet.DefaultCase()), false, _r0
 		_P16:
 			_rs = 0
-			_f.Chosen, _f.Got2.V, _f.Err.V = _t.Chosen(), _t.Value(), _t.Err()
+			chosen, got, err = _t.Chosen(), _t.Value(), _t.Err()
 //line constructs.go:195
 			_f.PC = 17
-			return _t.Send(_f.Out, fmt.Sprint("select ", _f.Chosen, " ", _f.Got2.V, " ", _f.Err.V)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("select ", chosen, " ", got, " ", err)), false, _r0
 		_P17:
 			_rs = 0
 		}
@@ -1242,11 +1261,11 @@ _P22:
 			return _cop, false, _r0
 		}
 		_f.Span = spanFrame{}
-		_f.Lo, _f.Hi = _c0, _c1
+		lo, hi = _c0, _c1
 	}
 //line constructs.go:203
 	_f.PC = 23
-	return _t.Send(_f.Out, fmt.Sprint("span ", _f.Lo, " ", _f.Hi)), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("span ", lo, " ", hi)), false, _r0
 _P23:
 	_rs = 0
 //line constructs.go:205
@@ -1259,7 +1278,7 @@ _P24:
 	return tasklet.Op{}, true, _sl13
 }
 
-//line constructs_stackless.go:1249
+//line constructs_stackless.go:1266
 
 // spanFrame is the frame of span, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1306,7 +1325,7 @@ _L1:
 	return tasklet.Op{}, true, _f.Lo, _f.Hi
 }
 
-//line constructs_stackless.go:1296
+//line constructs_stackless.go:1313
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1334,7 +1353,7 @@ _P1:
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:1324
+//line constructs_stackless.go:1341
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1344,7 +1363,6 @@ type NestedTasklet struct {
 	In    channel.ID
 	Out   channel.ID
 	Round int
-	Total int
 	SumN  sumNFrame
 }
 
@@ -1388,6 +1406,8 @@ _L1:
 	_L2:
 //line constructs.go:237
 		for ; ; _f.Round++ {
+			var total int
+			_ = total
 			var err error
 			_ = err
 			if _rs == 1 {
@@ -1410,7 +1430,7 @@ _L1:
 					return _cop, false, _r0
 				}
 				_f.SumN = sumNFrame{}
-				_f.Total, err = _c0, _c1
+				total, err = _c0, _c1
 			}
 //line constructs.go:239
 		_L3:
@@ -1436,7 +1456,7 @@ _L1:
 			}
 //line constructs.go:245
 			_f.PC = 3
-			return _t.Send(_f.Out, fmt.Sprint("nested total ", _f.Total)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("nested total ", total)), false, _r0
 		_P3:
 			_rs = 0
 //line constructs.go:246
@@ -1447,7 +1467,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1437
+//line constructs_stackless.go:1455
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1515,7 +1535,7 @@ _L1:
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:1505
+//line constructs_stackless.go:1523
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1569,7 +1589,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:1559
+//line constructs_stackless.go:1577
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1717,7 +1737,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1707
+//line constructs_stackless.go:1725
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1726,7 +1746,6 @@ type DropperTasklet struct {
 	PC  int
 	In  channel.ID
 	Out channel.ID
-	V   pickle.Boxed[any]
 }
 
 // NewDropper returns the tasklet Dropper(t, in, out), to spawn.
@@ -1761,6 +1780,8 @@ func (_f *DropperTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op
 _L1:
 //line constructs.go:304
 	for {
+		var v any
+		_ = v
 		if _rs == 1 {
 			goto _P1
 		}
@@ -1772,16 +1793,16 @@ _L1:
 		return _t.Recv(_f.In), false, _r0
 	_P1:
 		_rs = 0
-		_f.V.V = _t.Value()
+		v = _t.Value()
 //line constructs.go:306
 		_f.PC = 2
-		return _t.Send(_f.Out, fmt.Sprint("dropper got ", _f.V.V)), false, _r0
+		return _t.Send(_f.Out, fmt.Sprint("dropper got ", v)), false, _r0
 	_P2:
 		_rs = 0
 	}
 }
 
-//line constructs_stackless.go:1771
+//line constructs_stackless.go:1790
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1928,7 +1949,7 @@ _P13:
 	return tasklet.Op{}, true, nil
 }
 
-//line constructs_stackless.go:1918
+//line constructs_stackless.go:1937
 
 // TimerTasklet is the tasklet Timer (kind "flowtest.timer", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1939,7 +1960,6 @@ type TimerTasklet struct {
 	Out    channel.ID
 	Misses int
 	V      pickle.Boxed[any]
-	Err    pickle.Boxed[error]
 }
 
 // NewTimer returns the tasklet Timer(t, in, out), to spawn.
@@ -1978,6 +1998,8 @@ _L1:
 	for _rs != 0 || (_f.Misses < 3) {
 		var chosen int
 		_ = chosen
+		var err error
+		_ = err
 		if _rs == 1 {
 			goto _P1
 		}
@@ -1989,12 +2011,12 @@ _L1:
 		return _t.Select(tasklet.RecvCase(_f.In), tasklet.TimeoutCase(time.Duration(_f.Misses+1)*time.Millisecond)), false, _r0
 	_P1:
 		_rs = 0
-		chosen, _f.V.V, _f.Err.V = _t.Chosen(), _t.Value(), _t.Err()
+		chosen, _f.V.V, err = _t.Chosen(), _t.Value(), _t.Err()
 	_L2:
 //line constructs.go:345
 		switch {
 //line constructs.go:346
-		case _rs == 2 || _rs == 0 && (_f.Err.V != nil):
+		case _rs == 2 || _rs == 0 && (err != nil):
 			var _sl1 error
 			_ = _sl1
 			if _rs == 2 {
@@ -2002,7 +2024,7 @@ _L1:
 			}
 //line constructs.go:347
 			_f.PC = 2
-			return _t.Send(_f.Out, fmt.Sprint("timer: ", _f.Err.V, " at ", _fl.Now())), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("timer: ", err, " at ", _fl.Now())), false, _r0
 		_P2:
 			_rs = 0
 			_sl1 = _t.Err()
@@ -2036,8 +2058,8 @@ _L1:
 //line constructs.go:353
 		_L3:
 			{
-				var err error
-				_ = err
+				var err2 error
+				_ = err2
 				if _rs == 5 {
 					goto _P5
 				}
@@ -2046,10 +2068,10 @@ _L1:
 				return _t.SendErr(_f.Out, fmt.Errorf("timer saw %v", _f.V.V)), false, _r0
 			_P5:
 				_rs = 0
-				err = _t.Err()
+				err2 = _t.Err()
 //line constructs.go:353
-				if err != nil {
-					return tasklet.Op{}, true, err
+				if err2 != nil {
+					return tasklet.Op{}, true, err2
 				}
 			}
 		}
@@ -2058,7 +2080,7 @@ _L1:
 	return tasklet.Op{}, true, nil
 }
 
-//line constructs_stackless.go:2048
+//line constructs_stackless.go:2068
 
 // TickerTasklet is the tasklet Ticker (kind "flowtest.ticker", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2160,4 +2182,166 @@ _L1:
 	return tasklet.Op{}, true, nil
 }
 
-//line constructs_stackless.go:2150
+//line constructs_stackless.go:2170
+
+// BeforeTasklet is the tasklet Before (kind "flowtest.before", version 1), lowered by
+// stackless gen from constructs.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type BeforeTasklet struct {
+	PC    int
+	Out   channel.ID
+	X     int
+	Y     int
+	S     []int
+	K     int
+	Z     int
+	Total int
+	A     int
+	N     int
+	B     int
+	Idx   int
+	Rng   int
+	Add   addFrame
+}
+
+// NewBefore returns the tasklet Before(t, out), to spawn.
+func NewBefore(out channel.ID) *BeforeTasklet {
+	return &BeforeTasklet{Out: out}
+}
+
+// Step runs Before to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+func (_f *BeforeTasklet) Step(t *tasklet.T) tasklet.Op {
+	fl := tasklet.Lowered(t)
+	op, done, err := _f.step(t, &fl)
+	if !done {
+		return op
+	}
+	if err != nil {
+		return t.Fail(err)
+	}
+	return t.Exit()
+}
+
+// step runs Before to its next suspension point (done: it returned).
+//
+//line constructs.go:381
+func (_f *BeforeTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+	_rs := _f.PC
+	_ = _rs
+	var _sl1 int
+	_ = _sl1
+	var _sl2 error
+	_ = _sl2
+	if _rs == 1 {
+		goto _P1
+	}
+	if _rs == 2 {
+		goto _P2
+	}
+	if _rs == 3 {
+		goto _L1
+	}
+	if _rs == 4 {
+		goto _P4
+	}
+	if _rs == 5 {
+		goto _P5
+	}
+//line constructs.go:382
+	_f.X = 5
+//line constructs.go:383
+	_f.Add = addFrame{A: 1, B: 2}
+_P1:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 1
+			return _cop, false, _r0
+		}
+		_f.Add = addFrame{}
+		_sl1 = _c0
+	}
+//line constructs.go:383
+	_f.Y = _f.X + _sl1
+//line constructs.go:384
+	_f.S = []int{1, 2, 3}
+//line constructs.go:385
+	_f.K = 1
+//line constructs.go:386
+	_f.Add = addFrame{A: 10, B: 0}
+_P2:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 2
+			return _cop, false, _r0
+		}
+		_f.Add = addFrame{}
+		_f.S[_f.K] = _c0
+	}
+//line constructs.go:387
+	_f.Z = 7
+//line constructs.go:388
+	_f.Total = 0
+//line constructs.go:389
+_L1:
+	{
+		if _rs == 0 {
+			_f.Rng = 4
+			_f.Idx = 0
+		}
+//line constructs.go:389
+		for ; _f.Idx < _f.Rng; _f.Idx++ {
+			if _rs == 3 {
+				goto _L2
+			}
+			_f.A = _f.Idx
+//line constructs.go:390
+			_f.N = 0
+//line constructs.go:391
+		_L2:
+			{
+				if _rs == 3 {
+					goto _L3
+				}
+//line constructs.go:391
+				_f.B = 0
+//line constructs.go:391
+			_L3:
+//line constructs.go:391
+				for ; _rs != 0 || (_f.B < _f.A); _f.B++ {
+					if _rs == 3 {
+						goto _P3
+					}
+//line constructs.go:392
+					_f.PC = 3
+					return _t.Yield(), false, _r0
+				_P3:
+					_rs = 0
+//line constructs.go:393
+					_f.N++
+				}
+			}
+//line constructs.go:395
+			_f.Total += _f.N
+		}
+	}
+//line constructs.go:397
+	_f.PC = 4
+	return _t.Send(_f.Out, fmt.Sprint("before ", _f.Y, _f.S, _f.Z, _f.Total)), false, _r0
+_P4:
+	_rs = 0
+//line constructs.go:398
+	_f.PC = 5
+	return _t.Send(_f.Out, fmt.Sprint("args only ", _f.Z)), false, _r0
+_P5:
+	_rs = 0
+	_sl2 = _t.Err()
+//line constructs.go:398
+	return tasklet.Op{}, true, _sl2
+}
+
+//line constructs_stackless.go:2332

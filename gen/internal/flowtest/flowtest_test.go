@@ -77,6 +77,9 @@ var scenarios = []scenario{
 		spawn(flowtest.NewTimer(in, out), func(t *tasklet.Flow) error { return flowtest.Timer(t, in, out) })
 		spawn(flowtest.NewTicker(in, 3), func(t *tasklet.Flow) error { return flowtest.Ticker(t, in, 3) })
 	}},
+	{"before", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewBefore(out), func(t *tasklet.Flow) error { return flowtest.Before(t, out) })
+	}},
 	{"errors", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		for _, tough := range []bool{false, true} {
 			toErrs, toDropper := s.NewChannel(0), s.NewChannel(0)

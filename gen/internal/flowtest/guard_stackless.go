@@ -2,7 +2,7 @@
 // Source: guard.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.guard","version":1,"frame":"GuardTasklet","points":["t.Recv","t.Send","t.Send"],"fields":[["Eyes","channel.ID"],["Out","channel.ID"],["Seen","int"],["V","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.guard","version":1,"frame":"GuardTasklet","points":["t.Recv","t.Send","t.Send"],"live":[["Eyes","Out","Seen"],[],["Eyes","Out","Seen"]],"fields":[["Eyes","channel.ID"],["Out","channel.ID"],["Seen","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 
 package flowtest
 
@@ -27,7 +27,6 @@ type GuardTasklet struct {
 	Eyes channel.ID
 	Out  channel.ID
 	Seen int
-	V    pickle.Boxed[any]
 }
 
 // NewGuard returns the tasklet Guard(t, eyes, out), to spawn.
@@ -64,6 +63,8 @@ func (_f *GuardTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, 
 _L1:
 //line guard.go:22
 	for {
+		var v any
+		_ = v
 		var err error
 		_ = err
 		if _rs == 1 {
@@ -80,7 +81,7 @@ _L1:
 		return _t.Recv(_f.Eyes), false, _r0
 	_P1:
 		_rs = 0
-		_f.V.V, err = _t.Value(), _t.Err()
+		v, err = _t.Value(), _t.Err()
 //line guard.go:24
 	_L2:
 //line guard.go:24
@@ -115,7 +116,7 @@ _L1:
 			}
 //line guard.go:31
 			_f.PC = 3
-			return _t.Send(_f.Out, fmt.Sprintf("guard sees %T %v", _f.V.V, _f.V.V)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprintf("guard sees %T %v", v, v)), false, _r0
 		_P3:
 			_rs = 0
 			err2 = _t.Err()
@@ -127,4 +128,4 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:130
+//line guard_stackless.go:131
