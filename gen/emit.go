@@ -17,8 +17,10 @@ const picklePath = "github.com/stackless-go/stackless/pickle"
 // layoutPoint is one suspension point of a frame, as the version record
 // keeps it.
 type layoutPoint struct {
-	N    int
+	N    int // in the lowering's own order; the saved number is fn.pcs[N]
 	What string
+	Name string   // its //stackless:point name, or ""
+	Live []string // the fields the code after it may read, sorted
 	Pos  token.Position
 }
 
@@ -111,6 +113,8 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		if len(g.refusals) > 0 {
 			return nil, nil
 		}
+		fn.pcs = number(fn.layout, g.oldFrames[fn.typ])
+		renumber(lines, fn.pcs)
 		// The frame type.
 		doc := fmt.Sprintf("// %s is the frame of %s, lowered by stackless gen from %s: its\n// exported fields are the locals that live across suspension points.\n", fn.typ, fn.obj.Name(), base)
 		if fn.marked {
@@ -120,7 +124,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		fmt.Fprintf(&body, "type %s struct {\n\tPC int\n", fn.typ)
 		fn.fieldsOut = l.fieldList()
 		for _, c := range fn.callees {
-			fn.fieldsOut = append(fn.fieldsOut, fieldDecl{fn.sub[c], c.typ})
+			fn.fieldsOut = append(fn.fieldsOut, fieldDecl{name: fn.sub[c], typ: c.typ})
 		}
 		fn.fieldImports = map[string]string{}
 		for _, f := range fn.fieldsOut {
@@ -147,7 +151,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		fmt.Fprintf(&body, "// step runs %s to its next suspension point (done: it returned).\n", fn.obj.Name())
 		fmt.Fprintf(&body, "//line %s:%d\n", base, g.fset.Position(fn.decl.Pos()).Line)
 		fmt.Fprintf(&body, "func (_f *%s) step(_t *%s.T, _fl *%s.Flow) (_op %s.Op, _done bool%s) {\n", fn.typ, tk, tk, tk, prefixAll(", ", resTypes))
-		body.WriteString("_rs := _f.PC\n_ = _rs\n")
+		body.WriteString(resumeDispatch(fn.pcs))
 		writeLines(&body, lines, base, g.fset)
 		body.WriteString("}\n//line RESET\n\n")
 	}
@@ -258,7 +262,7 @@ func (l *lowerer) fieldList() []fieldDecl {
 			return
 		}
 		seen[v] = true
-		out = append(out, fieldDecl{loc.fname, l.fieldType(v.Type())})
+		out = append(out, fieldDecl{name: loc.fname, typ: l.fieldType(v.Type())})
 	}
 	for i := 1; i < l.fn.sig.Params().Len(); i++ {
 		add(l.fn.sig.Params().At(i))

@@ -90,7 +90,7 @@ func (l *lowerer) expand(s ast.Stmt, decls *[]decl) []ast.Stmt {
 			name := l.temp()
 			if i < last {
 				fname := l.fn.fieldName("Tmp")
-				l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.typeString(l.g.info.TypeOf(b))})
+				l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.typeString(l.g.info.TypeOf(b)), l.pointsAfter(calls[i+1 : last+1])})
 				name = "_f." + fname
 			} else {
 				*decls = append(*decls, decl{name, l.typeString(l.g.info.TypeOf(b))})
@@ -118,7 +118,7 @@ func (l *lowerer) expand(s ast.Stmt, decls *[]decl) []ast.Stmt {
 				l.g.refuse(c.Pos(), "the result of this call is held across a later suspension in the same expression, but "+why, "", "call it in its own statement after the blocking call")
 			}
 			fname := l.fn.fieldName("Tmp")
-			l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.fieldType(t)})
+			l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.fieldType(t), l.pointsAfter(calls[i+1 : last+1])})
 			name = "_f." + fname
 			if isInterface(t) {
 				name += ".V"
@@ -235,4 +235,32 @@ func (l *lowerer) calls(e ast.Expr, out *[]*ast.CallExpr) {
 		}
 		*out = append(*out, x)
 	}
+}
+
+// pointsAfter are the points among calls (and inside the lazy operands
+// that stand among them).
+func (l *lowerer) pointsAfter(calls []*ast.CallExpr) map[*ast.CallExpr]bool {
+	out := map[*ast.CallExpr]bool{}
+	for _, c := range calls {
+		if l.isLazy(c) {
+			for k := range l.pointsIn(c.Fun.(*ast.BinaryExpr).Y) {
+				out[k] = true
+			}
+		} else if l.fn.points[c] != nil {
+			out[c] = true
+		}
+	}
+	return out
+}
+
+// pointsIn are the points inside n.
+func (l *lowerer) pointsIn(n ast.Node) map[*ast.CallExpr]bool {
+	out := map[*ast.CallExpr]bool{}
+	ast.Inspect(n, func(m ast.Node) bool {
+		if c, ok := m.(*ast.CallExpr); ok && l.fn.points[c] != nil {
+			out[c] = true
+		}
+		return true
+	})
+	return out
 }

@@ -115,16 +115,28 @@ func Counter(t *tasklet.Flow, n int) error {
 	src(1, "\t\t_ = t.Yield()")
 	require.NoError(t, generate())
 
-	src(1, "\t\t_ = t.Yield()\n\t\tlast := count\n\t\t_ = t.Sleep(1)\n\t\t_ = last")
+	src(1, "\t\t_ = t.Sleep(1)\n\t\t_ = t.Yield()")
 	err = generate()
-	require.ErrorIs(t, err, gen.ErrRefused)
+	require.ErrorIs(t, err, gen.ErrRefused, "a point inserted before another renumbers it")
 	assert.Contains(t, err.Error(), `the layout of kind "v.counter" changed but its version is still 1`)
-	assert.Contains(t, err.Error(), "point 2 (t.Sleep) is new")
-	assert.Contains(t, err.Error(), "field Last int is new")
+	assert.Contains(t, err.Error(), "point 1 was t.Yield, is t.Sleep")
 	assert.Contains(t, err.Error(), "raise to version=2")
 
-	src(1, "\t\t_ = t.Yield()") // undone: the same layout again
-	require.NoError(t, generate())
+	src(1, "\t\tlast := count\n\t\t_ = t.Yield()\n\t\tcount = last")
+	err = generate()
+	require.ErrorIs(t, err, gen.ErrRefused, "a variable newly read after a point")
+	assert.Contains(t, err.Error(), "after point 1 (t.Yield) the code reads field Last int, which saves at that point do not hold")
+
+	src(1, "\t\tif count > 100 {\n\t\t\tcount--\n\t\t}\n\t\t_ = t.Yield()")
+	require.NoError(t, generate(), "code between points may change")
+
+	src(1, "\t\t_ = t.Yield()\n\t\t_ = t.Sleep(1)")
+	require.NoError(t, generate(), "a point after the others holds no old save")
+
+	src(1, "\t\t_ = t.Yield()")
+	err = generate()
+	require.ErrorIs(t, err, gen.ErrRefused, "saves at a point that is gone")
+	assert.Contains(t, err.Error(), "point 2 (t.Sleep) is gone")
 
 	src(2, "\t\t_ = t.Sleep(1)\n\t\t_ = t.Yield()")
 	require.NoError(t, generate(), "a raised version may change the layout")

@@ -8,12 +8,18 @@ import (
 )
 
 // A generated file records the layout of each tasklet it holds: for every
-// frame of the tasklet's call tree, its suspension points in order and its
-// fields. A saved tasklet resumes by PC and field name, so regenerating
-// with another layout under the same version= would resume old saves at the
-// wrong place or with the wrong variables: gen refuses that and names the
-// change. Raising version= makes old saves fail to load with
-// pickle.ErrKindVersion until an upgrade is registered.
+// frame of the tasklet's call tree, its suspension points by saved number
+// (PC), their names, the fields the code after each may read, and the
+// frame's fields. A saved tasklet resumes by PC and field name, so
+// regenerating with another layout under the same version= could resume
+// old saves at the wrong place or with the wrong variables: gen compares
+// the two layouts point by point and refuses, naming the change, only what
+// would do that (a point of an old save gone or now another one, a field
+// read after a point that old saves at it do not hold, a field whose type
+// changed). New points, points named by //stackless:point moved among
+// others, and code changed between points are fine. Raising version= makes
+// old saves fail to load with pickle.ErrKindVersion until an upgrade is
+// registered.
 
 const layoutsHere = "//stackless:layouts"
 
@@ -23,9 +29,28 @@ type layoutRec struct {
 	Kind    string            `json:"kind"`
 	Version int               `json:"version"`
 	Frame   string            `json:"frame"`
-	Points  []string          `json:"points"`
+	Points  []string          `json:"points"`          // by PC-1: what the point is ("" for a free number)
+	Names   map[string]int    `json:"names,omitempty"` // named point -> PC
+	Live    [][]string        `json:"live,omitempty"`  // by PC-1: the fields read after the point
 	Fields  [][2]string       `json:"fields"`
 	Imports map[string]string `json:"imports,omitempty"` // package name -> path, of the field types
+}
+
+// point describes the point with saved number pc ("" when there is none).
+func (r *layoutRec) point(pc int) string {
+	if pc < 1 || pc > len(r.Points) || r.Points[pc-1] == "" {
+		return ""
+	}
+	return r.Points[pc-1] + r.nameOf(pc)
+}
+
+func (r *layoutRec) nameOf(pc int) string {
+	for n, k := range r.Names {
+		if k == pc {
+			return " named " + n
+		}
+	}
+	return ""
 }
 
 // layouts are the records of the marked functions among fns: each
@@ -44,8 +69,22 @@ func (g *pkgGen) layouts(fns []*flowFn) []layoutRec {
 			}
 			seen[f] = true
 			rec := layoutRec{Kind: fn.kind, Version: fn.version, Frame: f.typ, Points: []string{}, Fields: [][2]string{}}
+			n := 0
+			for _, pc := range f.pcs {
+				n = max(n, pc)
+			}
+			rec.Points = make([]string, n)
+			rec.Live = make([][]string, n)
 			for _, p := range f.layout {
-				rec.Points = append(rec.Points, p.What)
+				pc := f.pcs[p.N]
+				rec.Points[pc-1] = p.What
+				rec.Live[pc-1] = append([]string{}, p.Live...)
+				if p.Name != "" {
+					if rec.Names == nil {
+						rec.Names = map[string]int{}
+					}
+					rec.Names[p.Name] = pc
+				}
 			}
 			for _, fd := range f.fieldsOut {
 				rec.Fields = append(rec.Fields, [2]string{fd.name, fd.typ})
@@ -125,18 +164,11 @@ func (g *pkgGen) checkLayouts(fns []*flowFn, recs, old []layoutRec) {
 			if r.Kind != fn.kind {
 				continue
 			}
-			o, ok := before[key{r.Kind, r.Frame}]
-			if !ok {
-				changes = append(changes, "frame "+r.Frame+" is new")
-				continue
+			if o, ok := before[key{r.Kind, r.Frame}]; ok {
+				changes = append(changes, diffLayout(o, r)...)
 			}
-			changes = append(changes, diffLayout(o, r)...)
-			delete(before, key{r.Kind, r.Frame})
-		}
-		for k := range before {
-			if k.kind == fn.kind {
-				changes = append(changes, "frame "+k.frame+" is gone")
-			}
+			// A frame that is new holds no old save; one that is gone is
+			// caught at the points that called it.
 		}
 		if len(changes) > 0 {
 			g.refuse(fn.decl.Name.Pos(), fmt.Sprintf("the layout of kind %q changed but its version is still %d: %s", fn.kind, fn.version, strings.Join(changes, "; ")), "",
@@ -145,34 +177,52 @@ func (g *pkgGen) checkLayouts(fns []*flowFn, recs, old []layoutRec) {
 	}
 }
 
+// diffLayout lists what in n would resume a save of o wrongly.
 func diffLayout(o, n layoutRec) []string {
 	var out []string
-	for i := 0; i < max(len(o.Points), len(n.Points)); i++ {
-		switch {
-		case i >= len(o.Points):
-			out = append(out, fmt.Sprintf("%s: point %d (%s) is new", n.Frame, i+1, n.Points[i]))
-		case i >= len(n.Points):
-			out = append(out, fmt.Sprintf("%s: point %d (%s) is gone", n.Frame, i+1, o.Points[i]))
-		case o.Points[i] != n.Points[i]:
-			out = append(out, fmt.Sprintf("%s: point %d was %s, is %s", n.Frame, i+1, o.Points[i], n.Points[i]))
-		}
-	}
-	of := map[string]string{}
+	of, nf := map[string]string{}, map[string]string{}
 	for _, f := range o.Fields {
 		of[f[0]] = f[1]
 	}
 	for _, f := range n.Fields {
-		t, ok := of[f[0]]
-		switch {
-		case !ok:
-			out = append(out, fmt.Sprintf("%s: field %s %s is new", n.Frame, f[0], f[1]))
-		case t != f[1]:
+		nf[f[0]] = f[1]
+		if t, ok := of[f[0]]; ok && t != f[1] {
 			out = append(out, fmt.Sprintf("%s: field %s was %s, is %s", n.Frame, f[0], t, f[1]))
 		}
-		delete(of, f[0])
 	}
-	for name, t := range of {
-		out = append(out, fmt.Sprintf("%s: field %s %s is gone", n.Frame, name, t))
+	for pc := 1; pc <= len(o.Points); pc++ {
+		was := o.point(pc)
+		if was == "" {
+			continue
+		}
+		is := n.point(pc)
+		switch {
+		case is == "":
+			out = append(out, fmt.Sprintf("%s: point %d (%s) is gone", n.Frame, pc, was))
+			continue
+		case o.Points[pc-1] != n.Points[pc-1] || (o.nameOf(pc) != "" && o.nameOf(pc) != n.nameOf(pc)):
+			out = append(out, fmt.Sprintf("%s: point %d was %s, is %s", n.Frame, pc, was, is))
+			continue
+		}
+		if o.Live == nil {
+			continue // a record from before live sets: compared whole below
+		}
+		had := map[string]bool{}
+		for _, f := range o.Live[pc-1] {
+			had[f] = true
+		}
+		for _, f := range n.Live[pc-1] {
+			if !had[f] {
+				out = append(out, fmt.Sprintf("%s: after point %d (%s) the code reads field %s %s, which saves at that point do not hold", n.Frame, pc, is, f, nf[f]))
+			}
+		}
+	}
+	if o.Live == nil {
+		for _, f := range n.Fields {
+			if _, ok := of[f[0]]; !ok {
+				out = append(out, fmt.Sprintf("%s: field %s %s is new", n.Frame, f[0], f[1]))
+			}
+		}
 	}
 	return out
 }

@@ -213,14 +213,15 @@ func Write(files []File) ([]string, error) {
 
 // pkgGen is one package being generated.
 type pkgGen struct {
-	pkg      *packages.Package
-	fset     *token.FileSet
-	info     *types.Info
-	flowType types.Type // *tasklet.Flow
-	recvAs   types.Object
-	flows    map[*types.Func]*flowFn
-	order    []*flowFn
-	refusals []Refusal
+	pkg       *packages.Package
+	fset      *token.FileSet
+	info      *types.Info
+	flowType  types.Type // *tasklet.Flow
+	recvAs    types.Object
+	oldFrames map[string]*layoutRec // each frame's layout when last generated (its kind's newest version)
+	flows     map[*types.Func]*flowFn
+	order     []*flowFn
+	refusals  []Refusal
 }
 
 func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {
@@ -228,7 +229,7 @@ func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {
 }
 
 func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]File, []Refusal, error) {
-	g := &pkgGen{pkg: p, fset: p.Fset, info: p.TypesInfo, flows: map[*types.Func]*flowFn{}}
+	g := &pkgGen{pkg: p, fset: p.Fset, info: p.TypesInfo, flows: map[*types.Func]*flowFn{}, oldFrames: currentFrames(p, oldLayouts)}
 	tp := findImport(p.Types, taskletPath)
 	if tp == nil {
 		return nil, nil, nil // no flows without the tasklet package
@@ -259,6 +260,7 @@ func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]
 	for _, fn := range g.order {
 		g.scan(fn)
 	}
+	g.namePoints()
 	g.checkRecursion()
 	if len(g.refusals) > 0 {
 		return nil, g.refusals, nil
@@ -295,7 +297,7 @@ func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]
 		recs := g.layouts(byFile[name])
 		old := oldLayouts[files[i].Path]
 		g.checkLayouts(byFile[name], recs, old)
-		content, kept, skeletons, err := g.upgrades(byFile[name], files[i].Path, string(files[i].Content), old)
+		content, kept, skeletons, err := g.upgrades(byFile[name], files[i].Path, string(files[i].Content), recs, old)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -306,6 +308,27 @@ func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]
 		return nil, g.refusals, nil
 	}
 	return files, g.refusals, nil
+}
+
+// currentFrames are the layouts of the frames of p as its generated files
+// hold them, of each kind's newest version only (older ones are kept for
+// upgrades and say nothing of the numbering today).
+func currentFrames(p *packages.Package, oldLayouts map[string][]layoutRec) map[string]*layoutRec {
+	newest := map[string]int{}
+	var recs []layoutRec
+	for _, f := range p.GoFiles {
+		recs = append(recs, oldLayouts[f]...)
+	}
+	for _, r := range recs {
+		newest[r.Kind] = max(newest[r.Kind], r.Version)
+	}
+	out := map[string]*layoutRec{}
+	for i := range recs {
+		if r := &recs[i]; r.Version == newest[r.Kind] && out[r.Frame] == nil {
+			out[r.Frame] = r
+		}
+	}
+	return out
 }
 
 func findImport(p *types.Package, path string) *types.Package {

@@ -7,6 +7,7 @@ import (
 	"go/printer"
 	"go/token"
 	"go/types"
+	"sort"
 	"strings"
 
 	"golang.org/x/tools/go/ast/astutil"
@@ -322,7 +323,7 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 	if tok == token.DEFINE {
 		l.hoistDefs(lhs, decls)
 	}
-	l.fn.layout = append(l.fn.layout, layoutPoint{N: k, What: p.String(), Pos: l.g.fset.Position(p.call.Pos())})
+	l.fn.layout = append(l.fn.layout, layoutPoint{N: k, What: p.String(), Name: p.name, Live: l.liveFields(p), Pos: l.g.fset.Position(p.call.Pos())})
 	lhsText := make([]string, len(lhs))
 	for i, e := range lhs {
 		lhsText[i] = l.print(e)
@@ -349,7 +350,7 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 		}
 		out = append(out, line{text: "{"},
 			line{text: strings.Join(append([]string{"_cop", "_cdone"}, rs...), ", ") + fmt.Sprintf(" := _f.%s.step(_t, _fl)", field)},
-			line{text: "if !_cdone {"}, line{text: fmt.Sprintf("_f.PC = %d", k)}, line{text: l.suspend("_cop")}, line{text: "}"},
+			line{text: "if !_cdone {"}, line{text: pcLine(k)}, line{text: l.suspend("_cop")}, line{text: "}"},
 			line{text: fmt.Sprintf("_f.%s = %s{}", field, callee.typ)})
 		var ls, vs []string
 		for i, t := range lhsText {
@@ -379,28 +380,21 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 	for i, a := range p.call.Args {
 		args[i] = l.print(a)
 	}
+	method := blocking[p.method].op
 	if p.method == "RecvAs" {
 		args = args[1:]
-	}
-	method := p.method
-	if method == "RecvAs" {
 		method = "Recv"
 	}
 	ellipsis := ""
 	if p.call.Ellipsis.IsValid() {
 		ellipsis = "..."
 	}
-	out = append(out, line{text: fmt.Sprintf("_f.PC = %d", k), pos: pos},
+	out = append(out, line{text: pcLine(k), pos: pos},
 		line{text: l.suspend(fmt.Sprintf("_t.%s(%s%s)", method, strings.Join(args, ", "), ellipsis))},
 		line{text: entry + ":"}, line{text: "_rs = 0"})
-	var results []string
-	switch p.method {
-	case "Recv", "RecvAs", "Do":
-		results = []string{"_t.Value()", "_t.Err()"}
-	case "Select":
-		results = []string{"_t.Chosen()", "_t.Value()", "_t.Err()"}
-	default:
-		results = []string{"_t.Err()"}
+	results := blocking[p.method].results
+	if p.method == "RecvAs" {
+		results = blocking["Recv"].results
 	}
 	errIdx := len(results) - 1
 	dropped := len(lhsText) <= errIdx || lhsText[errIdx] == "_"
@@ -475,4 +469,26 @@ func (l *lowerer) fixReturns(n ast.Node) ast.Node {
 		}
 		return true
 	}, nil)
+}
+
+// liveFields are the fields the code after p may read: the saved locals
+// live there, the frame of the function p calls, and the lowering's own
+// fields that hold a value across p.
+func (l *lowerer) liveFields(p *point) []string {
+	var out []string
+	for _, loc := range l.fn.vars {
+		if loc.field && loc.at[p] {
+			out = append(out, loc.fname)
+		}
+	}
+	if p.callee != nil {
+		out = append(out, l.fn.sub[p.callee])
+	}
+	for _, f := range l.fn.extra {
+		if f.holds[p.call] {
+			out = append(out, f.name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

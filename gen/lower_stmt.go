@@ -87,7 +87,13 @@ func (l *lowerer) forStmt(s *ast.ForStmt, label string, decls *[]decl) ([]line, 
 	return append(out, line{text: "}"}), entry
 }
 
-type fieldDecl struct{ name, typ string }
+// fieldDecl is a field of a frame; holds, for the lowering's own fields,
+// the points across which it holds a value (nil: a parameter, a local or a
+// callee's frame, whose liveness is known otherwise).
+type fieldDecl struct {
+	name, typ string
+	holds     map[*ast.CallExpr]bool
+}
 
 func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]line, string) {
 	if l.hasPoint(s.X) {
@@ -106,6 +112,7 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 	if b, ok := xt.(*types.Basic); ok && b.Info()&types.IsUntyped != 0 {
 		xt = types.Default(xt)
 	}
+	in := l.pointsIn(s.Body)
 	idx := l.fn.fieldName("Idx")
 	rng := l.fn.fieldName("Rng")
 	entry := l.label()
@@ -140,7 +147,7 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 	case *types.Basic:
 		if u.Info()&types.IsString != 0 {
 			next := l.fn.fieldName("Next")
-			l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int"}, fieldDecl{next, "int"}, fieldDecl{rng, l.typeString(xt)})
+			l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int", in}, fieldDecl{next, "int", in}, fieldDecl{rng, l.typeString(xt), in})
 			r, w := l.temp(), l.temp()
 			pre = append(pre, decl{r, "rune"}, decl{w, "int"})
 			out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
@@ -152,12 +159,12 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 		}
 		// an integer
 		ts := l.typeString(xt)
-		l.fn.extra = append(l.fn.extra, fieldDecl{idx, ts}, fieldDecl{rng, ts})
+		l.fn.extra = append(l.fn.extra, fieldDecl{idx, ts, in}, fieldDecl{rng, ts, in})
 		out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
 		head = fmt.Sprintf("for ; _f.%s < _f.%s; _f.%s++ {", idx, rng, idx)
 		assignVars("_f."+idx, "")
 	case *types.Slice, *types.Array:
-		l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int"})
+		l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int", in})
 		tv := l.g.info.Types[s.X]
 		_, isArr := u.(*types.Array)
 		if isArr && s.Value == nil && tv.Value == nil && !l.hasCall(s.X) {
@@ -170,7 +177,7 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 		if why := saveable(xt, map[types.Type]bool{}); why != "" {
 			l.g.refuse(s.X.Pos(), "a range over a value that must be saved across a suspension, but "+why, "", "range over a slice of saveable values")
 		}
-		l.fn.extra = append(l.fn.extra, fieldDecl{rng, l.typeString(xt)})
+		l.fn.extra = append(l.fn.extra, fieldDecl{rng, l.typeString(xt), in})
 		out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
 		head = fmt.Sprintf("for ; _f.%s < len(_f.%s); _f.%s++ {", idx, rng, idx)
 		assignVars("_f."+idx, fmt.Sprintf("_f.%s[_f.%s]", rng, idx))

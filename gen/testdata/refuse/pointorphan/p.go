@@ -1,0 +1,24 @@
+package p
+
+import (
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+//stackless:tasklet kind=p.x version=1
+func X(t *tasklet.Flow, in channel.ID) error {
+	//stackless:point wait
+
+	if _, err := t.Recv(in); err != nil {
+		return err
+	}
+	//stackless:point compute
+	n := len("no suspension here")
+	_ = n
+	//stackless:point two
+	_, _ = t.Sleep(1), t.Yield()
+	return nil
+}
+
+//stackless:point nowhere
+var _ channel.ID
