@@ -90,7 +90,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 	var body strings.Builder
 	var inits []string
 	for _, fn := range fns {
-		l := &lowerer{g: g, fn: fn, q: q, lines: map[int]int{}, fixed: map[*ast.ReturnStmt]bool{}, lazy: map[*ast.BinaryExpr]bool{}}
+		l := &lowerer{g: g, fn: fn, q: q, lines: map[int]int{}, fixed: map[*ast.ReturnStmt]bool{}, lazy: map[*ast.BinaryExpr]bool{}, direct: fn.marked && !g.called[fn]}
 		l.rename()
 		ast.Inspect(fn.decl.Body, func(n ast.Node) bool {
 			if id, ok := n.(*ast.Ident); ok {
@@ -101,7 +101,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 			return true
 		})
 		var resTypes []string
-		for i := 0; i < fn.sig.Results().Len(); i++ {
+		for i := 0; i < fn.sig.Results().Len() && !l.direct; i++ {
 			name := fmt.Sprintf("_r%d", i)
 			l.results = append(l.results, name)
 			resTypes = append(resTypes, name+" "+l.typeString(fn.sig.Results().At(i).Type()))
@@ -137,7 +137,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		}
 		body.WriteString("}\n\n")
 		if fn.marked {
-			l.writeTasklet(&body, tk)
+			l.writeTasklet(&body, tk, lines)
 			inits = append(inits, fmt.Sprintf("%s.MustRegister(%q, %d, (*%s)(nil)%s)", q.name(picklePath, "pickle"), fn.kind, fn.version, fn.typ, upgradesHere(fn.kind)))
 		}
 		if len(fn.drops) > 0 {
@@ -147,6 +147,9 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 				ls = append(ls, fmt.Sprint(d))
 			}
 			inits = append(inits, fmt.Sprintf("%s.RegisterDropped(%q, %s)", tk, runtimeName(g, fn), strings.Join(ls, ", ")))
+		}
+		if l.direct {
+			continue // the body is Step's
 		}
 		fmt.Fprintf(&body, "// step runs %s to its next suspension point (done: it returned).\n", fn.obj.Name())
 		fmt.Fprintf(&body, "//line %s:%d\n", base, g.fset.Position(fn.decl.Pos()).Line)
@@ -287,7 +290,7 @@ func (l *lowerer) fieldList() []fieldDecl {
 }
 
 // writeTasklet writes the constructor and Step of a marked function.
-func (l *lowerer) writeTasklet(b *strings.Builder, tk string) {
+func (l *lowerer) writeTasklet(b *strings.Builder, tk string, lines []line) {
 	fn := l.fn
 	var params, inits []string
 	for i := 1; i < fn.sig.Params().Len(); i++ {
@@ -309,6 +312,22 @@ func (l *lowerer) writeTasklet(b *strings.Builder, tk string) {
 	fmt.Fprintf(b, "// %s returns the tasklet %s(%s), to spawn.\n", ctor, fn.obj.Name(), strings.Join(names, ", "))
 	fmt.Fprintf(b, "func %s(%s) *%s {\n\treturn &%s{%s}\n}\n\n", ctor, strings.Join(params, ", "), fn.typ, fn.typ, strings.Join(inits, ", "))
 	fmt.Fprintf(b, "// Step runs %s to its next suspension point: nil returned exits the\n// tasklet, an error fails it.\n", fn.obj.Name())
+	if l.direct {
+		// No frame calls this function: its body is Step's own, and
+		// saves the call of a step function and its results.
+		fmt.Fprintf(b, "//line %s:%d\n", filepath.Base(fn.path), l.g.fset.Position(fn.decl.Pos()).Line)
+		fmt.Fprintf(b, "func (_f *%s) Step(_t *%s.T) %s.Op {\n", fn.typ, tk, tk)
+		for _, ln := range lines {
+			if strings.Contains(ln.text, "_fl") {
+				fmt.Fprintf(b, "_flv := %s.Lowered(_t)\n_fl := &_flv\n", tk)
+				break
+			}
+		}
+		b.WriteString(resumeDispatch(fn.pcs))
+		writeLines(b, lines, filepath.Base(fn.path), l.g.fset)
+		b.WriteString("}\n//line RESET\n\n")
+		return
+	}
 	fmt.Fprintf(b, "func (_f *%s) Step(t *%s.T) %s.Op {\n", fn.typ, tk, tk)
 	fmt.Fprintf(b, "\tfl := %s.Lowered(t)\n\top, done, err := _f.step(t, &fl)\n", tk)
 	b.WriteString("\tif !done {\n\t\treturn op\n\t}\n\tif err != nil {\n\t\treturn t.Fail(err)\n\t}\n\treturn t.Exit()\n}\n\n")

@@ -1,9 +1,11 @@
 package gen
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"go/ast"
+	"go/parser"
 	"go/token"
 	"go/types"
 	"os"
@@ -77,6 +79,17 @@ func Generate(dir string, patterns ...string) ([]File, error) {
 	overlay := map[string][]byte{}
 	old := map[string]bool{}
 	oldLayouts := map[string][]layoutRec{}
+	// Type-checking is what takes time: only packages that may hold a
+	// flow (or a generated file to refresh or remove) are loaded again.
+	var paths []string
+	for _, p := range list {
+		if mayHoldFlows(p.GoFiles) {
+			paths = append(paths, p.PkgPath)
+		}
+	}
+	if len(paths) == 0 {
+		return nil, nil
+	}
 	for _, p := range list {
 		for _, f := range p.GoFiles {
 			if strings.HasSuffix(f, Suffix) {
@@ -95,7 +108,7 @@ func Generate(dir string, patterns ...string) ([]File, error) {
 			packages.NeedTypesInfo | packages.NeedImports,
 		Dir: dir, Overlay: overlay,
 	}
-	pkgs, err := packages.Load(cfg, patterns...)
+	pkgs, err := packages.Load(cfg, paths...)
 	if err != nil {
 		return nil, fmt.Errorf("stackless gen: load %s: %w", strings.Join(patterns, " "), err)
 	}
@@ -149,6 +162,72 @@ func Generate(dir string, patterns ...string) ([]File, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
+}
+
+// mayHoldFlows reports whether a package of these files may hold a flow
+// function or a tasklet mark, or has generated files: a parse of each file
+// alone, which the type-checked load then decides on.
+func mayHoldFlows(files []string) bool {
+	fset := token.NewFileSet()
+	for _, f := range files {
+		if strings.HasSuffix(f, Suffix) {
+			return true
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return true // let the full load report it
+		}
+		if !bytes.Contains(b, []byte("stackless:")) && !bytes.Contains(b, []byte(taskletPath)) {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, b, parser.ParseComments|parser.SkipObjectResolution)
+		if err != nil {
+			return true
+		}
+		if fileMayHoldFlows(af) {
+			return true
+		}
+	}
+	return false
+}
+
+func fileMayHoldFlows(f *ast.File) bool {
+	for _, cg := range f.Comments {
+		for _, c := range cg.List {
+			if strings.HasPrefix(c.Text, "//stackless:tasklet") || strings.HasPrefix(c.Text, pointDirective) {
+				return true
+			}
+		}
+	}
+	name := ""
+	for _, is := range f.Imports {
+		if strings.Trim(is.Path.Value, `"`) == taskletPath {
+			name = "tasklet"
+			if is.Name != nil {
+				name = is.Name.Name
+			}
+		}
+	}
+	if name == "" {
+		return false
+	}
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok || len(fd.Type.Params.List) == 0 {
+			continue
+		}
+		if st, ok := fd.Type.Params.List[0].Type.(*ast.StarExpr); ok {
+			if sel, ok := st.X.(*ast.SelectorExpr); ok && sel.Sel.Name == "Flow" {
+				if id, ok := sel.X.(*ast.Ident); ok && (id.Name == name || name == ".") {
+					return true
+				}
+			}
+		}
+		if name == "." {
+			return true // a dot import: let the type-checked load decide
+		}
+	}
+	return false
 }
 
 // generatedName matches the type errors of code that uses what gen writes.
@@ -219,6 +298,7 @@ type pkgGen struct {
 	flowType  types.Type // *tasklet.Flow
 	recvAs    types.Object
 	oldFrames map[string]*layoutRec // each frame's layout when last generated (its kind's newest version)
+	called    map[*flowFn]bool      // the functions some flow calls (they need a step of their own)
 	flows     map[*types.Func]*flowFn
 	order     []*flowFn
 	refusals  []Refusal
@@ -262,6 +342,12 @@ func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]
 	}
 	g.namePoints()
 	g.checkRecursion()
+	g.called = map[*flowFn]bool{}
+	for _, fn := range g.order {
+		for _, c := range fn.callees {
+			g.called[c] = true
+		}
+	}
 	if len(g.refusals) > 0 {
 		return nil, g.refusals, nil
 	}

@@ -41,6 +41,7 @@ type lowerer struct {
 	lines   map[int]int // call line -> 1 drop, 2 keep, 3 both
 	fixed   map[*ast.ReturnStmt]bool
 	lazy    map[*ast.BinaryExpr]bool
+	direct  bool // the body is the tasklet's Step itself (no frame calls it)
 }
 
 func (l *lowerer) isLazy(c *ast.CallExpr) bool {
@@ -271,6 +272,9 @@ func (l *lowerer) hasPointIn(es []ast.Expr) bool {
 
 // suspend is the return statement that suspends the frame with op.
 func (l *lowerer) suspend(op string) string {
+	if l.direct {
+		return "return " + op
+	}
 	return "return " + strings.Join(append([]string{op, "false"}, l.results...), ", ")
 }
 
@@ -422,7 +426,15 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 		if dropped {
 			errExpr = "nil"
 		}
-		out = append(out, line{text: fmt.Sprintf("%s = %s.As[%s](_t.Value(), %s)", strings.Join(lhsText, ", "), l.q.name(taskletPath, "tasklet"), l.print(p.typeArg), errExpr)})
+		// tasklet.As in full only when the value is not what the code
+		// asked for: a generic call costs what the whole step does.
+		typ := l.print(p.typeArg)
+		out = append(out, line{text: "{"}, line{text: "_e := " + errExpr},
+			line{text: fmt.Sprintf("_x, _ok := _t.Value().(%s)", typ)},
+			line{text: "if !_ok || _e != nil {"},
+			line{text: fmt.Sprintf("_x, _e = %s.As[%s](_t.Value(), _e)", l.q.name(taskletPath, "tasklet"), typ)},
+			line{text: "}"},
+			line{text: strings.Join(lhsText, ", ") + " = _x, _e"}, line{text: "}"})
 		return out, entry
 	}
 	var ls, vs []string
@@ -457,12 +469,20 @@ func (l *lowerer) fixReturns(n ast.Node) ast.Node {
 				return false
 			}
 			res := []ast.Expr{&ast.Ident{Name: l.q.name(taskletPath, "tasklet") + ".Op{}", NamePos: r.Pos()}, &ast.Ident{Name: "true", NamePos: r.Pos()}}
+			results := r.Results
 			if len(r.Results) == 0 {
+				results = nil
 				for i := 0; i < l.fn.sig.Results().Len(); i++ {
-					res = append(res, &ast.Ident{Name: l.fn.vars[l.fn.sig.Results().At(i)].name, NamePos: r.Pos()})
+					results = append(results, &ast.Ident{Name: l.fn.vars[l.fn.sig.Results().At(i)].name, NamePos: r.Pos()})
 				}
 			}
-			nr := &ast.ReturnStmt{Return: r.Return, Results: append(res, r.Results...)}
+			nr := &ast.ReturnStmt{Return: r.Return, Results: append(res, results...)}
+			if l.direct {
+				// The tasklet's Step itself: its error ends it.
+				finish := &ast.CallExpr{Fun: &ast.Ident{Name: l.q.name(taskletPath, "tasklet") + ".Finish", NamePos: r.Pos()},
+					Args: []ast.Expr{&ast.Ident{Name: "_t", NamePos: r.Pos()}, results[0]}}
+				nr = &ast.ReturnStmt{Return: r.Return, Results: []ast.Expr{finish}}
+			}
 			l.fixed[nr] = true
 			cur.Replace(nr)
 			return false

@@ -90,6 +90,15 @@ func (f *Flow) Do(name string, req any) (any, error) {
 	return f.t.Value(), f.g.err(f)
 }
 
+// Finish is the Op that ends a lowered tasklet whose function returned
+// err: Exit for nil, Fail otherwise. Generated code calls it.
+func Finish(t *T, err error) Op {
+	if err != nil {
+		return t.Fail(err)
+	}
+	return t.Exit()
+}
+
 // Send hands v to a receiver of ch (or its buffer), waiting if needed.
 func (f *Flow) Send(ch ChanID, v any) error {
 	if f.g == nil {

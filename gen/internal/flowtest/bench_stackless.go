@@ -52,22 +52,9 @@ func NewPingSender(ch channel.ID, n int) *PingSenderTasklet {
 
 // Step runs PingSender to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *PingSenderTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs PingSender to its next suspension point (done: it returned).
 //
 //line bench.go:13
-func (_f *PingSenderTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *PingSenderTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
@@ -95,22 +82,22 @@ _L1:
 				}
 //line bench.go:15
 				_f.PC = 1
-				return _t.Send(_f.Ch, 1), false, _r0
+				return _t.Send(_f.Ch, 1)
 			_P1:
 				_rs = 0
 				err = _t.Err()
 //line bench.go:15
 				if err != nil {
-					return tasklet.Op{}, true, err
+					return tasklet.Finish(_t, err)
 				}
 			}
 		}
 	}
 //line bench.go:19
-	return tasklet.Op{}, true, nil
+	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:103
+//line bench_stackless.go:90
 
 // PingReceiverTasklet is the tasklet PingReceiver (kind "flowtest.pingreceiver", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -131,22 +118,9 @@ func NewPingReceiver(ch channel.ID, n int) *PingReceiverTasklet {
 
 // Step runs PingReceiver to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *PingReceiverTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs PingReceiver to its next suspension point (done: it returned).
 //
 //line bench.go:25
-func (_f *PingReceiverTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *PingReceiverTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
@@ -172,13 +146,20 @@ _L1:
 			}
 //line bench.go:28
 			_f.PC = 1
-			return _t.Recv(_f.Ch), false, _r0
+			return _t.Recv(_f.Ch)
 		_P1:
 			_rs = 0
-			v, err = tasklet.As[int](_t.Value(), _t.Err())
+			{
+				_e := _t.Err()
+				_x, _ok := _t.Value().(int)
+				if !_ok || _e != nil {
+					_x, _e = tasklet.As[int](_t.Value(), _e)
+				}
+				v, err = _x, _e
+			}
 //line bench.go:29
 			if err != nil {
-				return tasklet.Op{}, true, err
+				return tasklet.Finish(_t, err)
 			}
 //line bench.go:32
 			_f.Sum += v
@@ -186,13 +167,13 @@ _L1:
 	}
 //line bench.go:34
 	if _f.Sum != _f.N {
-		return tasklet.Op{}, true, fmt.Errorf("received %d, want %d", _f.Sum, _f.N)
+		return tasklet.Finish(_t, fmt.Errorf("received %d, want %d", _f.Sum, _f.N))
 	}
 //line bench.go:37
-	return tasklet.Op{}, true, nil
+	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:185
+//line bench_stackless.go:166
 
 // YielderTasklet is the tasklet Yielder (kind "flowtest.yielder", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -214,22 +195,11 @@ func NewYielder(n int, depth int) *YielderTasklet {
 
 // Step runs Yielder to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *YielderTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Yielder to its next suspension point (done: it returned).
 //
 //line bench.go:43
-func (_f *YielderTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *YielderTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 4 {
@@ -270,7 +240,7 @@ _L1:
 					}
 //line bench.go:48
 					_f.PC = 1
-					return _t.Yield(), false, _r0
+					return _t.Yield()
 				_P1:
 					_rs = 0
 					err = _t.Err()
@@ -287,7 +257,7 @@ _L1:
 						_cop, _cdone, _c0 := _f.Deep2.step(_t, _fl)
 						if !_cdone {
 							_f.PC = 2
-							return _cop, false, _r0
+							return _cop
 						}
 						_f.Deep2 = deep2Frame{}
 						err = _c0
@@ -305,7 +275,7 @@ _L1:
 						_cop, _cdone, _c0 := _f.Deep3.step(_t, _fl)
 						if !_cdone {
 							_f.PC = 3
-							return _cop, false, _r0
+							return _cop
 						}
 						_f.Deep3 = deep3Frame{}
 						err = _c0
@@ -323,7 +293,7 @@ _L1:
 						_cop, _cdone, _c0 := _f.Deep4.step(_t, _fl)
 						if !_cdone {
 							_f.PC = 4
-							return _cop, false, _r0
+							return _cop
 						}
 						_f.Deep4 = deep4Frame{}
 						err = _c0
@@ -332,15 +302,15 @@ _L1:
 			}
 //line bench.go:56
 			if err != nil {
-				return tasklet.Op{}, true, err
+				return tasklet.Finish(_t, err)
 			}
 		}
 	}
 //line bench.go:60
-	return tasklet.Op{}, true, nil
+	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:333
+//line bench_stackless.go:303
 
 // deep4Frame is the frame of deep4, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -378,7 +348,7 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:371
+//line bench_stackless.go:341
 
 // deep3Frame is the frame of deep3, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -416,7 +386,7 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:409
+//line bench_stackless.go:379
 
 // deep2Frame is the frame of deep2, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -461,7 +431,7 @@ _L1:
 	return tasklet.Op{}, true, nil
 }
 
-//line bench_stackless.go:454
+//line bench_stackless.go:424
 
 // FlatTasklet is the tasklet Flat (kind "flowtest.flat", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -481,22 +451,9 @@ func NewFlat(a int, b int, c int, d int) *FlatTasklet {
 
 // Step runs Flat to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *FlatTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Flat to its next suspension point (done: it returned).
 //
 //line bench.go:81
-func (_f *FlatTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *FlatTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	var _sl1 error
@@ -509,20 +466,20 @@ func (_f *FlatTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _
 	}
 //line bench.go:82
 	_f.PC = 1
-	return _t.Yield(), false, _r0
+	return _t.Yield()
 _P1:
 	_rs = 0
 //line bench.go:83
 	_f.PC = 2
-	return _t.Send(channel.ID(_f.A+_f.B+_f.C+_f.D), 0), false, _r0
+	return _t.Send(channel.ID(_f.A+_f.B+_f.C+_f.D), 0)
 _P2:
 	_rs = 0
 	_sl1 = _t.Err()
 //line bench.go:83
-	return tasklet.Op{}, true, _sl1
+	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:515
+//line bench_stackless.go:472
 
 // DeepTasklet is the tasklet Deep (kind "flowtest.deep", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -540,22 +497,11 @@ func NewDeep(a int) *DeepTasklet {
 
 // Step runs Deep to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *DeepTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Deep to its next suspension point (done: it returned).
 //
 //line bench.go:89
-func (_f *DeepTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *DeepTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	var _sl1 error
@@ -574,22 +520,22 @@ _P1:
 		_cop, _cdone, _c0 := _f.FrameA.step(_t, _fl)
 		if !_cdone {
 			_f.PC = 1
-			return _cop, false, _r0
+			return _cop
 		}
 		_f.FrameA = frameAFrame{}
 		_ = _c0
 	}
 //line bench.go:91
 	_f.PC = 2
-	return _t.Send(channel.ID(_f.A), 0), false, _r0
+	return _t.Send(channel.ID(_f.A), 0)
 _P2:
 	_rs = 0
 	_sl1 = _t.Err()
 //line bench.go:91
-	return tasklet.Op{}, true, _sl1
+	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:582
+//line bench_stackless.go:528
 
 // frameAFrame is the frame of frameA, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -636,7 +582,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:629
+//line bench_stackless.go:575
 
 // frameBFrame is the frame of frameB, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -683,7 +629,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:676
+//line bench_stackless.go:622
 
 // frameCFrame is the frame of frameC, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -721,4 +667,4 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:714
+//line bench_stackless.go:660

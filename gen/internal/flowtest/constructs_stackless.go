@@ -75,22 +75,11 @@ func NewFeed(ch channel.ID, vals []int) *FeedTasklet {
 
 // Step runs Feed to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *FeedTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Feed to its next suspension point (done: it returned).
 //
 //line constructs.go:20
-func (_f *FeedTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *FeedTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
@@ -121,22 +110,22 @@ _L1:
 				}
 //line constructs.go:22
 				_f.PC = 1
-				return _t.Send(_f.Ch, v), false, _r0
+				return _t.Send(_f.Ch, v)
 			_P1:
 				_rs = 0
 				err = _t.Err()
 //line constructs.go:22
 				if err != nil {
-					return tasklet.Op{}, true, fmt.Errorf("feed: %w", err)
+					return tasklet.Finish(_t, fmt.Errorf("feed: %w", err))
 				}
 			}
 		}
 	}
 //line constructs.go:26
-	return tasklet.Op{}, true, _fl.Close(_f.Ch)
+	return tasklet.Finish(_t, _fl.Close(_f.Ch))
 }
 
-//line constructs_stackless.go:124
+//line constructs_stackless.go:113
 
 // BranchesTasklet is the tasklet Branches (kind "flowtest.branches", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -158,22 +147,9 @@ func NewBranches(in channel.ID, out channel.ID) *BranchesTasklet {
 
 // Step runs Branches to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *BranchesTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Branches to its next suspension point (done: it returned).
 //
 //line constructs.go:33
-func (_f *BranchesTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *BranchesTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	var _sl4 error
@@ -213,7 +189,7 @@ _L1:
 		}
 //line constructs.go:36
 		_f.PC = 1
-		return _t.Recv(_f.In), false, _r0
+		return _t.Recv(_f.In)
 	_P1:
 		_rs = 0
 		v, err = _t.Value(), _t.Err()
@@ -232,7 +208,7 @@ _L1:
 			}
 //line constructs.go:42
 			_f.PC = 2
-			return _t.Send(_f.Out, fmt.Sprint("fizz ", _f.X)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("fizz ", _f.X))
 		_P2:
 			_rs = 0
 //line constructs.go:43
@@ -260,18 +236,18 @@ _L1:
 					}
 //line constructs.go:44
 					_f.PC = 3
-					return _t.Yield(), false, _r0
+					return _t.Yield()
 				_P3:
 					_rs = 0
 					err2 = _t.Err()
 //line constructs.go:44
 					if err2 != nil {
-						return tasklet.Op{}, true, err2
+						return tasklet.Finish(_t, err2)
 					}
 				}
 //line constructs.go:47
 				_f.PC = 4
-				return _t.Send(_f.Out, fmt.Sprint("one ", _f.X)), false, _r0
+				return _t.Send(_f.Out, fmt.Sprint("one ", _f.X))
 			_P4:
 				_rs = 0
 //line constructs.go:48
@@ -283,7 +259,7 @@ _L1:
 				_f.N += _f.X
 //line constructs.go:50
 				_f.PC = 5
-				return _t.Send(_f.Out, fmt.Sprint("other ", _f.X, " sum ", _f.N)), false, _r0
+				return _t.Send(_f.Out, fmt.Sprint("other ", _f.X, " sum ", _f.N))
 			_P5:
 				_rs = 0
 			}
@@ -306,7 +282,7 @@ _L1:
 				}
 //line constructs.go:54
 				_f.PC = 6
-				return _t.Send(_f.Out, "case 0"), false, _r0
+				return _t.Send(_f.Out, "case 0")
 			_P6:
 				_rs = 0
 //line constructs.go:55
@@ -318,7 +294,7 @@ _L1:
 				}
 //line constructs.go:57
 				_f.PC = 7
-				return _t.Send(_f.Out, "case 1 (or 0)"), false, _r0
+				return _t.Send(_f.Out, "case 1 (or 0)")
 			_P7:
 				_rs = 0
 //line constructs.go:58
@@ -332,7 +308,7 @@ _L1:
 				}
 //line constructs.go:62
 				_f.PC = 8
-				return _t.Send(_f.Out, "small 2 or 3"), false, _r0
+				return _t.Send(_f.Out, "small 2 or 3")
 			_P8:
 				_rs = 0
 			}
@@ -350,12 +326,12 @@ _L1:
 			}
 //line constructs.go:66
 			_f.PC = 9
-			return _t.Yield(), false, _r0
+			return _t.Yield()
 		_P9:
 			_rs = 0
 //line constructs.go:67
 			_f.PC = 10
-			return _t.Send(_f.Out, "big"), false, _r0
+			return _t.Send(_f.Out, "big")
 		_P10:
 			_rs = 0
 //line constructs.go:68
@@ -365,7 +341,7 @@ _L1:
 			}
 //line constructs.go:69
 			_f.PC = 11
-			return _t.Send(_f.Out, "not big"), false, _r0
+			return _t.Send(_f.Out, "not big")
 		_P11:
 			_rs = 0
 		}
@@ -410,12 +386,12 @@ _L1:
 				_f.W = _sl2.(int)
 //line constructs.go:80
 				_f.PC = 12
-				return _t.Yield(), false, _r0
+				return _t.Yield()
 			_P12:
 				_rs = 0
 //line constructs.go:81
 				_f.PC = 13
-				return _t.Send(_f.Out, fmt.Sprint("int ", _f.W+1)), false, _r0
+				return _t.Send(_f.Out, fmt.Sprint("int ", _f.W+1))
 			_P13:
 				_rs = 0
 //line constructs.go:82
@@ -428,7 +404,7 @@ _L1:
 				w = _sl2.(string)
 //line constructs.go:83
 				_f.PC = 14
-				return _t.Send(_f.Out, "string "+w), false, _r0
+				return _t.Send(_f.Out, "string "+w)
 			_P14:
 				_rs = 0
 //line constructs.go:84
@@ -442,12 +418,12 @@ _L1:
 				_f.W2.V = _sl2
 //line constructs.go:85
 				_f.PC = 15
-				return _t.Yield(), false, _r0
+				return _t.Yield()
 			_P15:
 				_rs = 0
 //line constructs.go:86
 				_f.PC = 16
-				return _t.Send(_f.Out, fmt.Sprintf("other %T %v", _f.W2.V, _f.W2.V)), false, _r0
+				return _t.Send(_f.Out, fmt.Sprintf("other %T %v", _f.W2.V, _f.W2.V))
 			_P16:
 				_rs = 0
 			}
@@ -455,15 +431,15 @@ _L1:
 	}
 //line constructs.go:89
 	_f.PC = 17
-	return _t.Send(_f.Out, fmt.Sprint("branches done ", _f.N)), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("branches done ", _f.N))
 _P17:
 	_rs = 0
 	_sl4 = _t.Err()
 //line constructs.go:89
-	return tasklet.Op{}, true, _sl4
+	return tasklet.Finish(_t, _sl4)
 }
 
-//line constructs_stackless.go:451
+//line constructs_stackless.go:427
 
 // LoopsTasklet is the tasklet Loops (kind "flowtest.loops", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -500,22 +476,9 @@ func NewLoops(out channel.ID, words []string) *LoopsTasklet {
 
 // Step runs Loops to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *LoopsTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Loops to its next suspension point (done: it returned).
 //
 //line constructs.go:96
-func (_f *LoopsTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *LoopsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	var _sl3 error
@@ -569,7 +532,7 @@ _L1:
 			}
 //line constructs.go:99
 			_f.PC = 1
-			return _t.Yield(), false, _r0
+			return _t.Yield()
 		_P1:
 			_rs = 0
 //line constructs.go:100
@@ -587,7 +550,7 @@ _L3:
 		}
 //line constructs.go:104
 		_f.PC = 2
-		return _t.Send(_f.Out, fmt.Sprint("j ", _f.J)), false, _r0
+		return _t.Send(_f.Out, fmt.Sprint("j ", _f.J))
 	_P2:
 		_rs = 0
 //line constructs.go:105
@@ -632,7 +595,7 @@ _L4:
 					}
 //line constructs.go:116
 					_f.PC = 3
-					return _t.Send(_f.Out, fmt.Sprint("pair ", _f.A, _f.B)), false, _r0
+					return _t.Send(_f.Out, fmt.Sprint("pair ", _f.A, _f.B))
 				_P3:
 					_rs = 0
 				}
@@ -662,7 +625,7 @@ _L7:
 			}
 //line constructs.go:123
 			_f.PC = 4
-			return _t.Send(_f.Out, fmt.Sprint("word ", i, " ", w)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("word ", i, " ", w))
 		_P4:
 			_rs = 0
 //line constructs.go:124
@@ -696,7 +659,7 @@ _L8:
 			_f.Arr[2] = 100
 //line constructs.go:132
 			_f.PC = 5
-			return _t.Send(_f.Out, fmt.Sprint("arr ", i2, " ", v)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("arr ", i2, " ", v))
 		_P5:
 			_rs = 0
 		}
@@ -717,7 +680,7 @@ _L9:
 			i3 = _f.Idx4
 //line constructs.go:135
 			_f.PC = 6
-			return _t.Send(_f.Out, fmt.Sprint("idx ", i3)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("idx ", i3))
 		_P6:
 			_rs = 0
 		}
@@ -747,7 +710,7 @@ _L10:
 			i4, r = _f.Idx5, _sl1
 //line constructs.go:138
 			_f.PC = 7
-			return _t.Send(_f.Out, fmt.Sprintf("rune %d %q", i4, r)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprintf("rune %d %q", i4, r))
 		_P7:
 			_rs = 0
 		}
@@ -766,7 +729,7 @@ _L11:
 			}
 //line constructs.go:141
 			_f.PC = 8
-			return _t.Yield(), false, _r0
+			return _t.Yield()
 		_P8:
 			_rs = 0
 		}
@@ -788,21 +751,21 @@ _L12:
 		}
 //line constructs.go:149
 		_f.PC = 9
-		return _t.Sleep(time.Millisecond), false, _r0
+		return _t.Sleep(time.Millisecond)
 	_P9:
 		_rs = 0
 	}
 //line constructs.go:151
 	_f.PC = 10
-	return _t.Send(_f.Out, fmt.Sprint("loops done ", _f.Total, " ", _f.J, " ", _f.K, " ", len(_f.Words))), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("loops done ", _f.Total, " ", _f.J, " ", _f.K, " ", len(_f.Words)))
 _P10:
 	_rs = 0
 	_sl3 = _t.Err()
 //line constructs.go:151
-	return tasklet.Op{}, true, _sl3
+	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:790
+//line constructs_stackless.go:753
 
 // ExprsTasklet is the tasklet Exprs (kind "flowtest.exprs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -836,22 +799,11 @@ func NewExprs(in channel.ID, out channel.ID) *ExprsTasklet {
 
 // Step runs Exprs to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *ExprsTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Exprs to its next suspension point (done: it returned).
 //
 //line constructs.go:159
-func (_f *ExprsTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *ExprsTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	var _sl4 int
@@ -939,7 +891,7 @@ _P1:
 		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 		if !_cdone {
 			_f.PC = 1
-			return _cop, false, _r0
+			return _cop
 		}
 		_f.Add = addFrame{}
 		_f.Tmp2 = _c0
@@ -954,7 +906,7 @@ _P2:
 		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 		if !_cdone {
 			_f.PC = 2
-			return _cop, false, _r0
+			return _cop
 		}
 		_f.Add = addFrame{}
 		_sl4 = _c0
@@ -963,7 +915,7 @@ _P2:
 	_f.X = _f.Tmp*10 + _f.Tmp2 + _f.Tmp3 + _sl4
 //line constructs.go:162
 	_f.PC = 3
-	return _t.Send(_f.Out, fmt.Sprint("x ", _f.X, " order ", Order)), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("x ", _f.X, " order ", Order))
 _P3:
 	_rs = 0
 //line constructs.go:163
@@ -984,7 +936,7 @@ _L1:
 		}
 //line constructs.go:163
 		_f.PC = 4
-		return _t.Yield(), false, _r0
+		return _t.Yield()
 	_P4:
 		_rs = 0
 		_f.Tmp4.V = _t.Err()
@@ -1007,7 +959,7 @@ _L1:
 				_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 				if !_cdone {
 					_f.PC = 5
-					return _cop, false, _r0
+					return _cop
 				}
 				_f.Add = addFrame{}
 				_sl8 = _c0
@@ -1026,7 +978,7 @@ _L1:
 			}
 //line constructs.go:164
 			_f.PC = 6
-			return _t.Send(_f.Out, "yield then add"), false, _r0
+			return _t.Send(_f.Out, "yield then add")
 		_P6:
 			_rs = 0
 		}
@@ -1067,7 +1019,7 @@ _L4:
 					_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 					if !_cdone {
 						_f.PC = 7
-						return _cop, false, _r0
+						return _cop
 					}
 					_f.Add = addFrame{}
 					_sl10 = _c0
@@ -1082,7 +1034,7 @@ _L4:
 			}
 //line constructs.go:167
 			_f.PC = 8
-			return _t.Send(_f.Out, fmt.Sprint("cond loop ", _f.I)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("cond loop ", _f.I))
 		_P8:
 			_rs = 0
 		}
@@ -1102,23 +1054,23 @@ _L7:
 		_f.V2 = _f.V + 1
 //line constructs.go:172
 		_f.PC = 9
-		return _t.Yield(), false, _r0
+		return _t.Yield()
 	_P9:
 		_rs = 0
 //line constructs.go:173
 		_f.PC = 10
-		return _t.Send(_f.Out, fmt.Sprint("inner v ", _f.V2)), false, _r0
+		return _t.Send(_f.Out, fmt.Sprint("inner v ", _f.V2))
 	_P10:
 		_rs = 0
 	}
 //line constructs.go:175
 	_f.PC = 11
-	return _t.Send(_f.Out, fmt.Sprint("outer v ", _f.V)), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("outer v ", _f.V))
 _P11:
 	_rs = 0
 //line constructs.go:176
 	_f.PC = 12
-	return _t.Yield(), false, _r0
+	return _t.Yield()
 _P12:
 	_rs = 0
 //line constructs.go:178
@@ -1133,7 +1085,7 @@ _P12:
 	}
 //line constructs.go:185
 	_f.PC = 13
-	return _t.Send(_f.Out, fmt.Sprint("closures ", sum)), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("closures ", sum))
 _P13:
 	_rs = 0
 //line constructs.go:186
@@ -1161,14 +1113,14 @@ _L8:
 			_f.Got = append(_f.Got, f2())
 //line constructs.go:190
 			_f.PC = 14
-			return _t.Yield(), false, _r0
+			return _t.Yield()
 		_P14:
 			_rs = 0
 		}
 	}
 //line constructs.go:192
 	_f.PC = 15
-	return _t.Send(_f.Out, fmt.Sprint("range vars ", _f.Got)), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("range vars ", _f.Got))
 _P15:
 	_rs = 0
 //line constructs.go:193
@@ -1197,13 +1149,13 @@ _L9:
 			}
 //line constructs.go:194
 			_f.PC = 16
-			return _t.Select(tasklet.RecvCase(_f.In), tasklet.DefaultCase()), false, _r0
+			return _t.Select(tasklet.RecvCase(_f.In), tasklet.DefaultCase())
 		_P16:
 			_rs = 0
 			chosen, got, err = _t.Chosen(), _t.Value(), _t.Err()
 //line constructs.go:195
 			_f.PC = 17
-			return _t.Send(_f.Out, fmt.Sprint("select ", chosen, " ", got, " ", err)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("select ", chosen, " ", got, " ", err))
 		_P17:
 			_rs = 0
 		}
@@ -1212,7 +1164,7 @@ _L9:
 	_f.P = Point{1, 2}
 //line constructs.go:198
 	_f.PC = 18
-	return _t.Yield(), false, _r0
+	return _t.Yield()
 _P18:
 	_rs = 0
 //line constructs.go:199
@@ -1223,7 +1175,7 @@ _P19:
 		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 		if !_cdone {
 			_f.PC = 19
-			return _cop, false, _r0
+			return _cop
 		}
 		_f.Add = addFrame{}
 		_sl11 = _c0
@@ -1232,7 +1184,7 @@ _P19:
 	_f.P.X += _sl11
 //line constructs.go:200
 	_f.PC = 20
-	return _t.Send(_f.Out, fmt.Sprint("point ", _f.P)), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("point ", _f.P))
 _P20:
 	_rs = 0
 //line constructs.go:201
@@ -1243,7 +1195,7 @@ _P21:
 		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 		if !_cdone {
 			_f.PC = 21
-			return _cop, false, _r0
+			return _cop
 		}
 		_f.Add = addFrame{}
 		_sl12 = _c0
@@ -1258,27 +1210,27 @@ _P22:
 		_cop, _cdone, _c0, _c1 := _f.Span.step(_t, _fl)
 		if !_cdone {
 			_f.PC = 22
-			return _cop, false, _r0
+			return _cop
 		}
 		_f.Span = spanFrame{}
 		lo, hi = _c0, _c1
 	}
 //line constructs.go:203
 	_f.PC = 23
-	return _t.Send(_f.Out, fmt.Sprint("span ", lo, " ", hi)), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("span ", lo, " ", hi))
 _P23:
 	_rs = 0
 //line constructs.go:205
 	_f.PC = 24
-	return _t.Send(_f.Out, "exprs done "+_f.S), false, _r0
+	return _t.Send(_f.Out, "exprs done "+_f.S)
 _P24:
 	_rs = 0
 	_sl13 = _t.Err()
 //line constructs.go:205
-	return tasklet.Op{}, true, _sl13
+	return tasklet.Finish(_t, _sl13)
 }
 
-//line constructs_stackless.go:1266
+//line constructs_stackless.go:1218
 
 // spanFrame is the frame of span, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1325,7 +1277,7 @@ _L1:
 	return tasklet.Op{}, true, _f.Lo, _f.Hi
 }
 
-//line constructs_stackless.go:1313
+//line constructs_stackless.go:1265
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1353,7 +1305,7 @@ _P1:
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:1341
+//line constructs_stackless.go:1293
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1373,22 +1325,11 @@ func NewNested(in channel.ID, out channel.ID) *NestedTasklet {
 
 // Step runs Nested to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *NestedTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Nested to its next suspension point (done: it returned).
 //
 //line constructs.go:236
-func (_f *NestedTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *NestedTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 3 {
@@ -1427,7 +1368,7 @@ _L1:
 				_cop, _cdone, _c0, _c1 := _f.SumN.step(_t, _fl)
 				if !_cdone {
 					_f.PC = 1
-					return _cop, false, _r0
+					return _cop
 				}
 				_f.SumN = sumNFrame{}
 				total, err = _c0, _c1
@@ -1443,31 +1384,31 @@ _L1:
 				}
 //line constructs.go:240
 				_f.PC = 2
-				return _t.Send(_f.Out, fmt.Sprint("nested closed after ", _f.Round)), false, _r0
+				return _t.Send(_f.Out, fmt.Sprint("nested closed after ", _f.Round))
 			_P2:
 				_rs = 0
 				_sl1 = _t.Err()
 //line constructs.go:240
-				return tasklet.Op{}, true, _sl1
+				return tasklet.Finish(_t, _sl1)
 			}
 //line constructs.go:242
 			if err != nil {
-				return tasklet.Op{}, true, err
+				return tasklet.Finish(_t, err)
 			}
 //line constructs.go:245
 			_f.PC = 3
-			return _t.Send(_f.Out, fmt.Sprint("nested total ", total)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("nested total ", total))
 		_P3:
 			_rs = 0
 //line constructs.go:246
 			if _f.Round == 5 {
-				return tasklet.Op{}, true, errors.New("nested gives up")
+				return tasklet.Finish(_t, errors.New("nested gives up"))
 			}
 		}
 	}
 }
 
-//line constructs_stackless.go:1455
+//line constructs_stackless.go:1396
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1535,7 +1476,7 @@ _L1:
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:1523
+//line constructs_stackless.go:1464
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1584,12 +1525,19 @@ _L1:
 	return _t.Recv(_f.In), false, _r0, _r1
 _P2:
 	_rs = 0
-	_sl1, _sl2 = tasklet.As[int](_t.Value(), _t.Err())
+	{
+		_e := _t.Err()
+		_x, _ok := _t.Value().(int)
+		if !_ok || _e != nil {
+			_x, _e = tasklet.As[int](_t.Value(), _e)
+		}
+		_sl1, _sl2 = _x, _e
+	}
 //line constructs.go:270
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:1577
+//line constructs_stackless.go:1525
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1611,22 +1559,9 @@ func NewErrs(in channel.ID, out channel.ID, tough bool) *ErrsTasklet {
 
 // Step runs Errs to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *ErrsTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Errs to its next suspension point (done: it returned).
 //
 //line constructs.go:276
-func (_f *ErrsTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *ErrsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 7 {
@@ -1655,7 +1590,7 @@ _L1:
 			}
 //line constructs.go:278
 			_f.PC = 1
-			return _t.Recv(_f.In), false, _r0
+			return _t.Recv(_f.In)
 		_P1:
 			_rs = 0
 			_f.V.V, _f.Err.V = _t.Value(), _t.Err()
@@ -1669,12 +1604,12 @@ _L1:
 				}
 //line constructs.go:281
 				_f.PC = 2
-				return _t.Send(_f.Out, fmt.Sprint("killed at ", _f.I, " tough ", _f.Tough)), false, _r0
+				return _t.Send(_f.Out, fmt.Sprint("killed at ", _f.I, " tough ", _f.Tough))
 			_P2:
 				_rs = 0
 //line constructs.go:282
 				if !_f.Tough {
-					return tasklet.Op{}, true, _f.Err.V
+					return tasklet.Finish(_t, _f.Err.V)
 				}
 //line constructs.go:285
 			case _rs == 3 || _rs == 0 && (errors.Is(_f.Err.V, channel.ErrClosed)):
@@ -1685,12 +1620,12 @@ _L1:
 				}
 //line constructs.go:286
 				_f.PC = 3
-				return _t.Send(_f.Out, "errs: closed"), false, _r0
+				return _t.Send(_f.Out, "errs: closed")
 			_P3:
 				_rs = 0
 				_sl1 = _t.Err()
 //line constructs.go:286
-				return tasklet.Op{}, true, _sl1
+				return tasklet.Finish(_t, _sl1)
 //line constructs.go:287
 			case _rs == 4 || _rs == 0 && (_f.Err.V != nil):
 				if _rs == 4 {
@@ -1698,7 +1633,7 @@ _L1:
 				}
 //line constructs.go:288
 				_f.PC = 4
-				return _t.Send(_f.Out, "errs: got error "+_f.Err.V.Error()), false, _r0
+				return _t.Send(_f.Out, "errs: got error "+_f.Err.V.Error())
 			_P4:
 				_rs = 0
 //line constructs.go:289
@@ -1708,7 +1643,7 @@ _L1:
 				}
 //line constructs.go:290
 				_f.PC = 5
-				return _t.Send(_f.Out, fmt.Sprint("errs: got ", _f.V.V)), false, _r0
+				return _t.Send(_f.Out, fmt.Sprint("errs: got ", _f.V.V))
 			_P5:
 				_rs = 0
 			}
@@ -1724,12 +1659,12 @@ _L1:
 				}
 //line constructs.go:293
 				_f.PC = 6
-				return _t.Pause(), false, _r0
+				return _t.Pause()
 			_P6:
 				_rs = 0
 //line constructs.go:294
 				_f.PC = 7
-				return _t.Send(_f.Out, "errs: resumed"), false, _r0
+				return _t.Send(_f.Out, "errs: resumed")
 			_P7:
 				_rs = 0
 			}
@@ -1737,7 +1672,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1725
+//line constructs_stackless.go:1660
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1755,22 +1690,9 @@ func NewDropper(in channel.ID, out channel.ID) *DropperTasklet {
 
 // Step runs Dropper to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *DropperTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Dropper to its next suspension point (done: it returned).
 //
 //line constructs.go:303
-func (_f *DropperTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *DropperTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
@@ -1790,19 +1712,19 @@ _L1:
 		}
 //line constructs.go:305
 		_f.PC = 1
-		return _t.Recv(_f.In), false, _r0
+		return _t.Recv(_f.In)
 	_P1:
 		_rs = 0
 		v = _t.Value()
 //line constructs.go:306
 		_f.PC = 2
-		return _t.Send(_f.Out, fmt.Sprint("dropper got ", v)), false, _r0
+		return _t.Send(_f.Out, fmt.Sprint("dropper got ", v))
 	_P2:
 		_rs = 0
 	}
 }
 
-//line constructs_stackless.go:1790
+//line constructs_stackless.go:1712
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1823,22 +1745,11 @@ func NewBoss(toErrs channel.ID, toDropper channel.ID, out channel.ID, errs taskl
 
 // Step runs Boss to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *BossTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Boss to its next suspension point (done: it returned).
 //
 //line constructs.go:314
-func (_f *BossTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *BossTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
@@ -1882,74 +1793,74 @@ func (_f *BossTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _
 	}
 //line constructs.go:315
 	_f.PC = 1
-	return _t.Send(_f.ToErrs, 1), false, _r0
+	return _t.Send(_f.ToErrs, 1)
 _P1:
 	_rs = 0
 //line constructs.go:316
 	_f.PC = 2
-	return _t.SendErr(_f.ToErrs, errors.New("bad news")), false, _r0
+	return _t.SendErr(_f.ToErrs, errors.New("bad news"))
 _P2:
 	_rs = 0
 //line constructs.go:317
 	_f.PC = 3
-	return _t.Send(_f.ToErrs, 2), false, _r0
+	return _t.Send(_f.ToErrs, 2)
 _P3:
 	_rs = 0
 //line constructs.go:318
 	_f.PC = 4
-	return _t.Yield(), false, _r0
+	return _t.Yield()
 _P4:
 	_rs = 0
 //line constructs.go:319
 	_f.PC = 5
-	return _t.Yield(), false, _r0
+	return _t.Yield()
 _P5:
 	_rs = 0
 //line constructs.go:320
 	_f.PC = 6
-	return _t.Send(_f.Out, fmt.Sprint("insert: ", _fl.Host().Insert(_f.Errs))), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("insert: ", _fl.Host().Insert(_f.Errs)))
 _P6:
 	_rs = 0
 //line constructs.go:321
 	_f.PC = 7
-	return _t.Yield(), false, _r0
+	return _t.Yield()
 _P7:
 	_rs = 0
 //line constructs.go:322
 	_f.PC = 8
-	return _t.Send(_f.Out, fmt.Sprint("kill: ", _fl.Host().Kill(_f.Errs, false))), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("kill: ", _fl.Host().Kill(_f.Errs, false)))
 _P8:
 	_rs = 0
 //line constructs.go:323
 	_f.PC = 9
-	return _t.Yield(), false, _r0
+	return _t.Yield()
 _P9:
 	_rs = 0
 //line constructs.go:324
 	_f.PC = 10
-	return _t.Send(_f.ToDropper, "a"), false, _r0
+	return _t.Send(_f.ToDropper, "a")
 _P10:
 	_rs = 0
 //line constructs.go:325
 	_f.PC = 11
-	return _t.SendErr(_f.ToDropper, errors.New("dropped")), false, _r0
+	return _t.SendErr(_f.ToDropper, errors.New("dropped"))
 _P11:
 	_rs = 0
 //line constructs.go:326
 	_f.PC = 12
-	return _t.Yield(), false, _r0
+	return _t.Yield()
 _P12:
 	_rs = 0
 //line constructs.go:327
 	_f.PC = 13
-	return _t.Send(_f.Out, fmt.Sprint("kill again: ", _fl.Host().Kill(_f.Errs, false))), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("kill again: ", _fl.Host().Kill(_f.Errs, false)))
 _P13:
 	_rs = 0
 //line constructs.go:328
-	return tasklet.Op{}, true, nil
+	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:1937
+//line constructs_stackless.go:1848
 
 // TimerTasklet is the tasklet Timer (kind "flowtest.timer", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1969,22 +1880,11 @@ func NewTimer(in channel.ID, out channel.ID) *TimerTasklet {
 
 // Step runs Timer to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *TimerTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Timer to its next suspension point (done: it returned).
 //
 //line constructs.go:341
-func (_f *TimerTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *TimerTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 5 {
@@ -2008,7 +1908,7 @@ _L1:
 		}
 //line constructs.go:344
 		_f.PC = 1
-		return _t.Select(tasklet.RecvCase(_f.In), tasklet.TimeoutCase(time.Duration(_f.Misses+1)*time.Millisecond)), false, _r0
+		return _t.Select(tasklet.RecvCase(_f.In), tasklet.TimeoutCase(time.Duration(_f.Misses+1)*time.Millisecond))
 	_P1:
 		_rs = 0
 		chosen, _f.V.V, err = _t.Chosen(), _t.Value(), _t.Err()
@@ -2024,12 +1924,12 @@ _L1:
 			}
 //line constructs.go:347
 			_f.PC = 2
-			return _t.Send(_f.Out, fmt.Sprint("timer: ", err, " at ", _fl.Now())), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("timer: ", err, " at ", _fl.Now()))
 		_P2:
 			_rs = 0
 			_sl1 = _t.Err()
 //line constructs.go:347
-			return tasklet.Op{}, true, _sl1
+			return tasklet.Finish(_t, _sl1)
 //line constructs.go:348
 		case _rs == 3 || _rs == 0 && (chosen == 1):
 			if _rs == 3 {
@@ -2039,7 +1939,7 @@ _L1:
 			_f.Misses++
 //line constructs.go:350
 			_f.PC = 3
-			return _t.Send(_f.Out, fmt.Sprint("timer: timeout ", _f.Misses, " at ", _fl.Now())), false, _r0
+			return _t.Send(_f.Out, fmt.Sprint("timer: timeout ", _f.Misses, " at ", _fl.Now()))
 		_P3:
 			_rs = 0
 //line constructs.go:351
@@ -2052,7 +1952,7 @@ _L1:
 			}
 //line constructs.go:352
 			_f.PC = 4
-			return _t.Send(_f.Out, fmt.Sprintf("timer: got %T %v at %v", _f.V.V, _f.V.V, _fl.Now())), false, _r0
+			return _t.Send(_f.Out, fmt.Sprintf("timer: got %T %v at %v", _f.V.V, _f.V.V, _fl.Now()))
 		_P4:
 			_rs = 0
 //line constructs.go:353
@@ -2065,22 +1965,22 @@ _L1:
 				}
 //line constructs.go:353
 				_f.PC = 5
-				return _t.SendErr(_f.Out, fmt.Errorf("timer saw %v", _f.V.V)), false, _r0
+				return _t.SendErr(_f.Out, fmt.Errorf("timer saw %v", _f.V.V))
 			_P5:
 				_rs = 0
 				err2 = _t.Err()
 //line constructs.go:353
 				if err2 != nil {
-					return tasklet.Op{}, true, err2
+					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
 //line constructs.go:358
-	return tasklet.Op{}, true, nil
+	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2068
+//line constructs_stackless.go:1968
 
 // TickerTasklet is the tasklet Ticker (kind "flowtest.ticker", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2101,22 +2001,9 @@ func NewTicker(out channel.ID, n int) *TickerTasklet {
 
 // Step runs Ticker to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *TickerTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Ticker to its next suspension point (done: it returned).
 //
 //line constructs.go:364
-func (_f *TickerTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *TickerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
@@ -2148,13 +2035,13 @@ _L1:
 				}
 //line constructs.go:366
 				_f.PC = 1
-				return _t.Sleep(time.Duration(_f.I) * time.Millisecond), false, _r0
+				return _t.Sleep(time.Duration(_f.I) * time.Millisecond)
 			_P1:
 				_rs = 0
 				err = _t.Err()
 //line constructs.go:366
 				if err != nil {
-					return tasklet.Op{}, true, err
+					return tasklet.Finish(_t, err)
 				}
 			}
 //line constructs.go:369
@@ -2167,22 +2054,22 @@ _L1:
 				}
 //line constructs.go:369
 				_f.PC = 2
-				return _t.Send(_f.Out, Point{_f.I, -_f.I}), false, _r0
+				return _t.Send(_f.Out, Point{_f.I, -_f.I})
 			_P2:
 				_rs = 0
 				err2 = _t.Err()
 //line constructs.go:369
 				if err2 != nil {
-					return tasklet.Op{}, true, err2
+					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
 //line constructs.go:373
-	return tasklet.Op{}, true, nil
+	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2170
+//line constructs_stackless.go:2057
 
 // BeforeTasklet is the tasklet Before (kind "flowtest.before", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2211,22 +2098,11 @@ func NewBefore(out channel.ID) *BeforeTasklet {
 
 // Step runs Before to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *BeforeTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Before to its next suspension point (done: it returned).
 //
 //line constructs.go:381
-func (_f *BeforeTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *BeforeTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	var _sl1 int
@@ -2258,7 +2134,7 @@ _P1:
 		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 		if !_cdone {
 			_f.PC = 1
-			return _cop, false, _r0
+			return _cop
 		}
 		_f.Add = addFrame{}
 		_sl1 = _c0
@@ -2277,7 +2153,7 @@ _P2:
 		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 		if !_cdone {
 			_f.PC = 2
-			return _cop, false, _r0
+			return _cop
 		}
 		_f.Add = addFrame{}
 		_f.S[_f.K] = _c0
@@ -2318,7 +2194,7 @@ _L1:
 					}
 //line constructs.go:392
 					_f.PC = 3
-					return _t.Yield(), false, _r0
+					return _t.Yield()
 				_P3:
 					_rs = 0
 //line constructs.go:393
@@ -2331,17 +2207,17 @@ _L1:
 	}
 //line constructs.go:397
 	_f.PC = 4
-	return _t.Send(_f.Out, fmt.Sprint("before ", _f.Y, _f.S, _f.Z, _f.Total)), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("before ", _f.Y, _f.S, _f.Z, _f.Total))
 _P4:
 	_rs = 0
 //line constructs.go:398
 	_f.PC = 5
-	return _t.Send(_f.Out, fmt.Sprint("args only ", _f.Z)), false, _r0
+	return _t.Send(_f.Out, fmt.Sprint("args only ", _f.Z))
 _P5:
 	_rs = 0
 	_sl2 = _t.Err()
 //line constructs.go:398
-	return tasklet.Op{}, true, _sl2
+	return tasklet.Finish(_t, _sl2)
 }
 
-//line constructs_stackless.go:2332
+//line constructs_stackless.go:2208

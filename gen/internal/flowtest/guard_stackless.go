@@ -36,22 +36,9 @@ func NewGuard(eyes channel.ID, out channel.ID) *GuardTasklet {
 
 // Step runs Guard to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *GuardTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Guard to its next suspension point (done: it returned).
 //
 //line guard.go:20
-func (_f *GuardTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *GuardTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 3 {
@@ -78,7 +65,7 @@ _L1:
 		}
 //line guard.go:23
 		_f.PC = 1
-		return _t.Recv(_f.Eyes), false, _r0
+		return _t.Recv(_f.Eyes)
 	_P1:
 		_rs = 0
 		v, err = _t.Value(), _t.Err()
@@ -93,16 +80,16 @@ _L1:
 			}
 //line guard.go:25
 			_f.PC = 2
-			return _t.Send(_f.Out, fmt.Sprintf("guard saw %d intruders", _f.Seen)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprintf("guard saw %d intruders", _f.Seen))
 		_P2:
 			_rs = 0
 			_sl1 = _t.Err()
 //line guard.go:25
-			return tasklet.Op{}, true, _sl1
+			return tasklet.Finish(_t, _sl1)
 		}
 //line guard.go:27
 		if err != nil {
-			return tasklet.Op{}, true, err
+			return tasklet.Finish(_t, err)
 		}
 //line guard.go:30
 		_f.Seen++
@@ -116,16 +103,16 @@ _L1:
 			}
 //line guard.go:31
 			_f.PC = 3
-			return _t.Send(_f.Out, fmt.Sprintf("guard sees %T %v", v, v)), false, _r0
+			return _t.Send(_f.Out, fmt.Sprintf("guard sees %T %v", v, v))
 		_P3:
 			_rs = 0
 			err2 = _t.Err()
 //line guard.go:31
 			if err2 != nil {
-				return tasklet.Op{}, true, err2
+				return tasklet.Finish(_t, err2)
 			}
 		}
 	}
 }
 
-//line guard_stackless.go:131
+//line guard_stackless.go:118
