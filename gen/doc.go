@@ -21,4 +21,11 @@
 // of a saved local, a Go channel operation, recursion, ...) it refuses, with
 // a position, the construct, and how to fix it; it never writes code that
 // compiles but behaves differently.
+//
+// A save resumes by point number, so the generated file records each
+// frame's layout (points, their names, the fields read after each) and the
+// next run compares against it: under the same version= it refuses only
+// what would resume an old save wrongly, and a point named with
+// //stackless:point keeps its number across edits around it, so saves at it
+// survive them.
 package gen

@@ -34,7 +34,33 @@ and how to fix it, and gen exits 1 without writing anything: go, defer,
 recover, goto, Go channel operations, the address of a local that lives
 across a suspension, a live local whose type cannot be saved, suspending
 inside a closure, a for post statement, or a range over a map, channel or
-function, recursion between flow functions, and syntax gen does not know.
+function, recursion between flow functions, a malformed //stackless:point,
+and syntax gen does not know.
+
+Versions. The generated file records each frame's layout: its suspension
+points by number (PC, what a save resumes at), their names, the fields read
+after each, and the fields' types. Regenerating under the same version= is
+refused, with what changed, only when an old save would resume wrongly: a
+point gone or now another one, a field newly read after a point, a field
+whose type changed; new points and code changed between points pass. With
+version= raised, the old layout is kept as GuardTaskletV1 (registered with
+pickle.Upgrade) and FILE_upgrade_vN.go gets, once, a skeleton upgradeGuardVN
+that maps the points named in both layouts and fails on the others until
+you write them.
+
+Named points. Unnamed points are numbered in source order. Write
+
+	//stackless:point NAME
+
+on the line before a suspension point to keep its number (and so old saves
+at it) across edits around it. A bad name, a name used twice in a function,
+or a comment not followed by exactly one suspension point is refused.
+
+The generated code keeps your statements: live locals become fields, each
+suspension sets PC and returns the Op, and a dispatch at the top of each
+block jumps back to the point on resume. A tasklet no other flow calls is
+lowered into Step itself; a called function gets a step that also returns
+whether it finished, and its results.
 
 Use it from go generate:
 

@@ -8,7 +8,7 @@ import (
 
 func TestGenHelpExplainsUse(t *testing.T) {
 	out := runOK(t, "gen", "--help")
-	for _, want := range []string{"//stackless:tasklet kind=NAME version=N", "//go:generate go run github.com/stackless-go/stackless/cmd/stackless gen", "--check", "refused"} {
+	for _, want := range []string{"//stackless:tasklet kind=NAME version=N", "//go:generate go run github.com/stackless-go/stackless/cmd/stackless gen", "--check", "refused", "//stackless:point NAME", "upgrade"} {
 		assert.Contains(t, out, want)
 	}
 }
