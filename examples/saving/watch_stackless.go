@@ -2,8 +2,8 @@
 // Source: watch.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"saving.lookout","version":1,"frame":"LookoutTasklet","points":["t.Sleep","t.Send"],"fields":[["Eyes","channel.ID"],["N","int"],["Gate","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
-//stackless:layout {"kind":"saving.guard","version":1,"frame":"GuardTasklet","points":["t.RecvAs"],"fields":[["Eyes","channel.ID"],["Gates","[]int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"saving.lookout","version":1,"frame":"LookoutTasklet","points":["t.Sleep","t.Send"],"live":[["Eyes","Gate","Idx","N","Rng"],["Eyes","Idx","N","Rng"]],"fields":[["Eyes","channel.ID"],["N","int"],["Gate","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"saving.guard","version":1,"frame":"GuardTasklet","points":["t.RecvAs"],"live":[["Eyes","Gates"]],"fields":[["Eyes","channel.ID"],["Gates","[]int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 
 package main
 
@@ -41,22 +41,11 @@ func NewLookout(eyes channel.ID, n int) *LookoutTasklet {
 
 // Step runs Lookout to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *LookoutTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Lookout to its next suspension point (done: it returned).
 //
 //line watch.go:25
-func (_f *LookoutTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *LookoutTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
@@ -88,13 +77,13 @@ _L1:
 				}
 //line watch.go:27
 				_f.PC = 1
-				return _t.Sleep(time.Minute), false, _r0
+				return _t.Sleep(time.Minute)
 			_P1:
 				_rs = 0
 				err = _t.Err()
 //line watch.go:27
 				if err != nil {
-					return tasklet.Op{}, true, err
+					return tasklet.Finish(_t, err)
 				}
 			}
 //line watch.go:30
@@ -107,22 +96,22 @@ _L1:
 				}
 //line watch.go:30
 				_f.PC = 2
-				return _t.Send(_f.Eyes, Sighting{Gate: _f.Gate}), false, _r0
+				return _t.Send(_f.Eyes, Sighting{Gate: _f.Gate})
 			_P2:
 				_rs = 0
 				err2 = _t.Err()
 //line watch.go:30
 				if err2 != nil {
-					return tasklet.Op{}, true, err2
+					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
 //line watch.go:34
-	return tasklet.Op{}, true, _fl.Close(_f.Eyes)
+	return tasklet.Finish(_t, _fl.Close(_f.Eyes))
 }
 
-//line watch_stackless.go:124
+//line watch_stackless.go:113
 
 // GuardTasklet is the tasklet Guard (kind "saving.guard", version 1), lowered by
 // stackless gen from watch.go: its exported fields are the locals that live
@@ -140,22 +129,9 @@ func NewGuard(eyes channel.ID) *GuardTasklet {
 
 // Step runs Guard to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *GuardTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Guard to its next suspension point (done: it returned).
 //
 //line watch.go:40
-func (_f *GuardTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *GuardTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
@@ -176,22 +152,29 @@ _L1:
 		}
 //line watch.go:43
 		_f.PC = 1
-		return _t.Recv(_f.Eyes), false, _r0
+		return _t.Recv(_f.Eyes)
 	_P1:
 		_rs = 0
-		s, err = tasklet.As[Sighting](_t.Value(), _t.Err())
+		{
+			_e := _t.Err()
+			_x, _ok := _t.Value().(Sighting)
+			if !_ok || _e != nil {
+				_x, _e = tasklet.As[Sighting](_t.Value(), _e)
+			}
+			s, err = _x, _e
+		}
 //line watch.go:44
 		if errors.Is(err, channel.ErrClosed) {
 			fmt.Println("guard: sightings at gates", _f.Gates)
-			return tasklet.Op{}, true, nil
+			return tasklet.Finish(_t, nil)
 		}
 //line watch.go:48
 		if err != nil {
-			return tasklet.Op{}, true, err
+			return tasklet.Finish(_t, err)
 		}
 //line watch.go:51
 		_f.Gates = append(_f.Gates, s.Gate)
 	}
 }
 
-//line watch_stackless.go:196
+//line watch_stackless.go:179

@@ -2,8 +2,8 @@
 // Source: tour.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"tour.guard","version":1,"frame":"GuardTasklet","points":["t.Recv"],"fields":[["Eyes","channel.ID"],["Seen","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
-//stackless:layout {"kind":"tour.intruders","version":1,"frame":"IntrudersTasklet","points":["t.Send"],"fields":[["Eyes","channel.ID"],["Names","[]string"],["Name","string"],["Idx","int"],["Rng","[]string"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"tour.guard","version":1,"frame":"GuardTasklet","points":["t.Recv"],"live":[["Eyes","Seen"]],"fields":[["Eyes","channel.ID"],["Seen","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"tour.intruders","version":1,"frame":"IntrudersTasklet","points":["t.Send"],"live":[["Eyes","Idx","Names","Rng"]],"fields":[["Eyes","channel.ID"],["Names","[]string"],["Idx","int"],["Rng","[]string"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 
 package main
 
@@ -37,22 +37,9 @@ func NewGuard(eyes channel.ID) *GuardTasklet {
 
 // Step runs Guard to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *GuardTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Guard to its next suspension point (done: it returned).
 //
 //line tour.go:21
-func (_f *GuardTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *GuardTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
@@ -73,18 +60,18 @@ _L1:
 		}
 //line tour.go:24
 		_f.PC = 1
-		return _t.Recv(_f.Eyes), false, _r0
+		return _t.Recv(_f.Eyes)
 	_P1:
 		_rs = 0
 		v, err = _t.Value(), _t.Err()
 //line tour.go:25
 		if errors.Is(err, channel.ErrClosed) {
 			fmt.Printf("guard saw %d intruders\n", _f.Seen)
-			return tasklet.Op{}, true, nil
+			return tasklet.Finish(_t, nil)
 		}
 //line tour.go:29
 		if err != nil {
-			return tasklet.Op{}, true, err
+			return tasklet.Finish(_t, err)
 		}
 //line tour.go:32
 		_f.Seen++
@@ -93,7 +80,7 @@ _L1:
 	}
 }
 
-//line tour_stackless.go:95
+//line tour_stackless.go:82
 
 // IntrudersTasklet is the tasklet Intruders (kind "tour.intruders", version 1), lowered by
 // stackless gen from tour.go: its exported fields are the locals that live
@@ -102,7 +89,6 @@ type IntrudersTasklet struct {
 	PC    int
 	Eyes  channel.ID
 	Names []string
-	Name  string
 	Idx   int
 	Rng   []string
 }
@@ -114,22 +100,11 @@ func NewIntruders(eyes channel.ID, names []string) *IntrudersTasklet {
 
 // Step runs Intruders to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *IntrudersTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Intruders to its next suspension point (done: it returned).
 //
 //line tour.go:40
-func (_f *IntrudersTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *IntrudersTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
@@ -144,10 +119,12 @@ _L1:
 		}
 //line tour.go:41
 		for ; _f.Idx < len(_f.Rng); _f.Idx++ {
+			var name string
+			_ = name
 			if _rs == 1 {
 				goto _L2
 			}
-			_f.Name = _f.Rng[_f.Idx]
+			name = _f.Rng[_f.Idx]
 //line tour.go:42
 		_L2:
 			{
@@ -158,19 +135,19 @@ _L1:
 				}
 //line tour.go:42
 				_f.PC = 1
-				return _t.Send(_f.Eyes, _f.Name), false, _r0
+				return _t.Send(_f.Eyes, name)
 			_P1:
 				_rs = 0
 				err = _t.Err()
 //line tour.go:42
 				if err != nil {
-					return tasklet.Op{}, true, err
+					return tasklet.Finish(_t, err)
 				}
 			}
 		}
 	}
 //line tour.go:46
-	return tasklet.Op{}, true, _fl.Close(_f.Eyes)
+	return tasklet.Finish(_t, _fl.Close(_f.Eyes))
 }
 
-//line tour_stackless.go:175
+//line tour_stackless.go:152

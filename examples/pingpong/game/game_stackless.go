@@ -2,8 +2,8 @@
 // Source: game.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"pingpong.ping","version":1,"frame":"PingTasklet","points":["t.Send","t.Send","t.RecvAs","t.Send"],"fields":[["Table","Table"],["Rallies","int"],["Ball","int"],["Hits","int"]]}
-//stackless:layout {"kind":"pingpong.pong","version":1,"frame":"PongTasklet","points":["t.RecvAs","t.Send","t.Send"],"fields":[["Table","Table"],["Hits","int"],["Ball","int"]]}
+//stackless:layout {"kind":"pingpong.ping","version":1,"frame":"PingTasklet","points":["t.Send","t.Send","t.RecvAs","t.Send"],"live":[["Ball","Hits","Rallies","Table"],["Ball","Hits","Rallies","Table"],["Ball","Hits","Rallies","Table"],["Table"]],"fields":[["Table","Table"],["Rallies","int"],["Ball","int"],["Hits","int"]]}
+//stackless:layout {"kind":"pingpong.pong","version":1,"frame":"PongTasklet","points":["t.RecvAs","t.Send","t.Send"],"live":[["Hits","Table"],["Ball","Hits","Table"],["Hits","Table"]],"fields":[["Table","Table"],["Hits","int"],["Ball","int"]]}
 
 package game
 
@@ -39,22 +39,11 @@ func NewPing(table Table, rallies int) *PingTasklet {
 
 // Step runs Ping to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *PingTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Ping to its next suspension point (done: it returned).
 //
 //line game.go:57
-func (_f *PingTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *PingTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 3 {
@@ -100,13 +89,13 @@ _L1:
 				}
 //line game.go:60
 				_f.PC = 1
-				return _t.Send(_f.Table.Log, fmt.Sprintf("ping %d", _f.Hits)), false, _r0
+				return _t.Send(_f.Table.Log, fmt.Sprintf("ping %d", _f.Hits))
 			_P1:
 				_rs = 0
 				err = _t.Err()
 //line game.go:60
 				if err != nil {
-					return tasklet.Op{}, true, fmt.Errorf("ping: %w", err)
+					return tasklet.Finish(_t, fmt.Errorf("ping: %w", err))
 				}
 			}
 //line game.go:63
@@ -119,24 +108,31 @@ _L1:
 				}
 //line game.go:63
 				_f.PC = 2
-				return _t.Send(_f.Table.ToPong, _f.Ball+1), false, _r0
+				return _t.Send(_f.Table.ToPong, _f.Ball+1)
 			_P2:
 				_rs = 0
 				err2 = _t.Err()
 //line game.go:63
 				if err2 != nil {
-					return tasklet.Op{}, true, fmt.Errorf("ping: %w", err2)
+					return tasklet.Finish(_t, fmt.Errorf("ping: %w", err2))
 				}
 			}
 //line game.go:66
 			_f.PC = 3
-			return _t.Recv(_f.Table.ToPing), false, _r0
+			return _t.Recv(_f.Table.ToPing)
 		_P3:
 			_rs = 0
-			back, err3 = tasklet.As[int](_t.Value(), _t.Err())
+			{
+				_e := _t.Err()
+				_x, _ok := _t.Value().(int)
+				if !_ok || _e != nil {
+					_x, _e = tasklet.As[int](_t.Value(), _e)
+				}
+				back, err3 = _x, _e
+			}
 //line game.go:67
 			if err3 != nil {
-				return tasklet.Op{}, true, fmt.Errorf("ping: %w", err3)
+				return tasklet.Finish(_t, fmt.Errorf("ping: %w", err3))
 			}
 //line game.go:70
 			_f.Ball = back
@@ -144,7 +140,7 @@ _L1:
 	}
 //line game.go:72
 	if err4 := _fl.Close(_f.Table.ToPong); err4 != nil {
-		return tasklet.Op{}, true, fmt.Errorf("ping: %w", err4)
+		return tasklet.Finish(_t, fmt.Errorf("ping: %w", err4))
 	}
 //line game.go:75
 _L5:
@@ -156,20 +152,20 @@ _L5:
 		}
 //line game.go:75
 		_f.PC = 4
-		return _t.Send(_f.Table.Log, Score{Rallies: _f.Rallies, Ping: _f.Rallies, Pong: _f.Ball - _f.Rallies}), false, _r0
+		return _t.Send(_f.Table.Log, Score{Rallies: _f.Rallies, Ping: _f.Rallies, Pong: _f.Ball - _f.Rallies})
 	_P4:
 		_rs = 0
 		err5 = _t.Err()
 //line game.go:75
 		if err5 != nil {
-			return tasklet.Op{}, true, fmt.Errorf("ping: %w", err5)
+			return tasklet.Finish(_t, fmt.Errorf("ping: %w", err5))
 		}
 	}
 //line game.go:78
-	return tasklet.Op{}, true, _fl.Close(_f.Table.Log)
+	return tasklet.Finish(_t, _fl.Close(_f.Table.Log))
 }
 
-//line game_stackless.go:171
+//line game_stackless.go:167
 
 // PongTasklet is the tasklet Pong (kind "pingpong.pong", version 1), lowered by
 // stackless gen from game.go: its exported fields are the locals that live
@@ -188,22 +184,9 @@ func NewPong(table Table) *PongTasklet {
 
 // Step runs Pong to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *PongTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Pong to its next suspension point (done: it returned).
 //
 //line game.go:84
-func (_f *PongTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *PongTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 3 {
@@ -234,17 +217,24 @@ _L1:
 			}
 //line game.go:86
 			_f.PC = 1
-			return _t.Recv(_f.Table.ToPong), false, _r0
+			return _t.Recv(_f.Table.ToPong)
 		_P1:
 			_rs = 0
-			_f.Ball, err = tasklet.As[int](_t.Value(), _t.Err())
+			{
+				_e := _t.Err()
+				_x, _ok := _t.Value().(int)
+				if !_ok || _e != nil {
+					_x, _e = tasklet.As[int](_t.Value(), _e)
+				}
+				_f.Ball, err = _x, _e
+			}
 //line game.go:87
 			if errors.Is(err, channel.ErrClosed) {
-				return tasklet.Op{}, true, nil
+				return tasklet.Finish(_t, nil)
 			}
 //line game.go:90
 			if err != nil {
-				return tasklet.Op{}, true, fmt.Errorf("pong: %w", err)
+				return tasklet.Finish(_t, fmt.Errorf("pong: %w", err))
 			}
 //line game.go:93
 		_L3:
@@ -256,13 +246,13 @@ _L1:
 				}
 //line game.go:93
 				_f.PC = 2
-				return _t.Send(_f.Table.Log, fmt.Sprintf("pong %d", _f.Hits)), false, _r0
+				return _t.Send(_f.Table.Log, fmt.Sprintf("pong %d", _f.Hits))
 			_P2:
 				_rs = 0
 				err2 = _t.Err()
 //line game.go:93
 				if err2 != nil {
-					return tasklet.Op{}, true, fmt.Errorf("pong: %w", err2)
+					return tasklet.Finish(_t, fmt.Errorf("pong: %w", err2))
 				}
 			}
 //line game.go:96
@@ -275,17 +265,17 @@ _L1:
 				}
 //line game.go:96
 				_f.PC = 3
-				return _t.Send(_f.Table.ToPing, _f.Ball+1), false, _r0
+				return _t.Send(_f.Table.ToPing, _f.Ball+1)
 			_P3:
 				_rs = 0
 				err3 = _t.Err()
 //line game.go:96
 				if err3 != nil {
-					return tasklet.Op{}, true, fmt.Errorf("pong: %w", err3)
+					return tasklet.Finish(_t, fmt.Errorf("pong: %w", err3))
 				}
 			}
 		}
 	}
 }
 
-//line game_stackless.go:290
+//line game_stackless.go:280
