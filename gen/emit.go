@@ -113,7 +113,11 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		if len(g.refusals) > 0 {
 			return nil, nil
 		}
-		fn.pcs = number(fn.layout, g.oldFrames[fn.typ])
+		oldRec := g.oldFrames[fn.typ]
+		if oldRec == nil && fn.marked {
+			oldRec = oldTop(g.oldRecs, fn.kind) // the function was renamed
+		}
+		fn.pcs = number(fn.layout, oldRec)
 		renumber(lines, fn.pcs)
 		// The frame type.
 		doc := fmt.Sprintf("// %s is the frame of %s, lowered by stackless gen from %s: its\n// exported fields are the locals that live across suspension points.\n", fn.typ, fn.obj.Name(), base)

@@ -132,7 +132,8 @@ func readLayouts(path string) ([]layoutRec, error) {
 }
 
 // checkLayouts refuses a tasklet whose layout changed without a new version.
-func (g *pkgGen) checkLayouts(fns []*flowFn, recs, old []layoutRec) {
+func (g *pkgGen) checkLayouts(fns []*flowFn, recs []layoutRec) {
+	old := g.oldRecs
 	type key struct{ kind, frame string }
 	before := map[key]layoutRec{}
 	versions := map[string]int{}
@@ -166,6 +167,12 @@ func (g *pkgGen) checkLayouts(fns []*flowFn, recs, old []layoutRec) {
 			}
 			if o, ok := before[key{r.Kind, r.Frame}]; ok {
 				changes = append(changes, diffLayout(o, r)...)
+			} else if o := oldTop(old, fn.kind); r.Frame == fn.typ && o != nil {
+				// The tasklet's function was renamed: its saves decode
+				// into the new type all the same.
+				if d := diffLayout(*o, r); len(d) > 0 {
+					changes = append(append(changes, "its frame "+o.Frame+" is now "+r.Frame), d...)
+				}
 			}
 			// A frame that is new holds no old save; one that is gone is
 			// caught at the points that called it.
@@ -225,4 +232,21 @@ func diffLayout(o, n layoutRec) []string {
 		}
 	}
 	return out
+}
+
+// oldTop is the recorded frame of the tasklet of kind itself (the first
+// record of the kind's newest version), or nil.
+func oldTop(old []layoutRec, kind string) *layoutRec {
+	newest := 0
+	for _, r := range old {
+		if r.Kind == kind {
+			newest = max(newest, r.Version)
+		}
+	}
+	for i := range old {
+		if old[i].Kind == kind && old[i].Version == newest {
+			return &old[i]
+		}
+	}
+	return nil
 }

@@ -297,6 +297,7 @@ type pkgGen struct {
 	info      *types.Info
 	flowType  types.Type // *tasklet.Flow
 	recvAs    types.Object
+	oldRecs   []layoutRec           // the layout records of the package's generated files
 	oldFrames map[string]*layoutRec // each frame's layout when last generated (its kind's newest version)
 	called    map[*flowFn]bool      // the functions some flow calls (they need a step of their own)
 	flows     map[*types.Func]*flowFn
@@ -309,7 +310,11 @@ func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {
 }
 
 func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]File, []Refusal, error) {
-	g := &pkgGen{pkg: p, fset: p.Fset, info: p.TypesInfo, flows: map[*types.Func]*flowFn{}, oldFrames: currentFrames(p, oldLayouts)}
+	g := &pkgGen{pkg: p, fset: p.Fset, info: p.TypesInfo, flows: map[*types.Func]*flowFn{}}
+	for _, f := range p.GoFiles {
+		g.oldRecs = append(g.oldRecs, oldLayouts[f]...)
+	}
+	g.oldFrames = currentFrames(g.oldRecs)
 	tp := findImport(p.Types, taskletPath)
 	if tp == nil {
 		return nil, nil, nil // no flows without the tasklet package
@@ -382,7 +387,7 @@ func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]
 	for i, name := range names {
 		recs := g.layouts(byFile[name])
 		old := oldLayouts[files[i].Path]
-		g.checkLayouts(byFile[name], recs, old)
+		g.checkLayouts(byFile[name], recs)
 		content, kept, skeletons, err := g.upgrades(byFile[name], files[i].Path, string(files[i].Content), recs, old)
 		if err != nil {
 			return nil, nil, err
@@ -399,12 +404,8 @@ func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]
 // currentFrames are the layouts of the frames of p as its generated files
 // hold them, of each kind's newest version only (older ones are kept for
 // upgrades and say nothing of the numbering today).
-func currentFrames(p *packages.Package, oldLayouts map[string][]layoutRec) map[string]*layoutRec {
+func currentFrames(recs []layoutRec) map[string]*layoutRec {
 	newest := map[string]int{}
-	var recs []layoutRec
-	for _, f := range p.GoFiles {
-		recs = append(recs, oldLayouts[f]...)
-	}
 	for _, r := range recs {
 		newest[r.Kind] = max(newest[r.Kind], r.Version)
 	}

@@ -224,8 +224,23 @@ func TestNamedPointsVersions(t *testing.T) {
 	layout := mustRead(t, filepath.Join(p.dir, "counter_stackless.go"))
 	assert.Contains(t, layout, `"names":{"done":3,"report":1,"tick":2}`, "the layout record names the points")
 
-	p.write("counter.go", counterSrc("1", strings.Replace(namedV1, "_ = t.Yield()", "_ = t.Sleep(1)", 1)))
+	// A renamed tasklet function is compared with its old frame (its
+	// saves decode into the new type), and its named points keep their
+	// numbers.
+	renamed := func(src string) string { return strings.ReplaceAll(src, "func Counter(", "func Count(") }
+	p.write("counter.go", renamed(counterSrc("1", strings.Replace(namedV1, "//stackless:point report", "", 1))))
 	err := p.generate()
+	require.ErrorIs(t, err, gen.ErrRefused)
+	assert.Contains(t, err.Error(), "its frame CounterTasklet is now CountTasklet; CountTasklet: point 1 was t.Send named report, is t.Send")
+	p.write("counter.go", renamed(counterSrc("1", "\t\t_ = t.Yield()\n"+namedV1)))
+	require.NoError(t, p.generate(), "renamed, with a new point before the named ones")
+	p.write("counter.go", counterSrc("1", namedV1))
+	require.ErrorIs(t, p.generate(), gen.ErrRefused, "point 4 (the new one) would be gone")
+	p.remove("counter_stackless.go")
+	require.NoError(t, p.generate())
+
+	p.write("counter.go", counterSrc("1", strings.Replace(namedV1, "_ = t.Yield()", "_ = t.Sleep(1)", 1)))
+	err = p.generate()
 	require.ErrorIs(t, err, gen.ErrRefused)
 	assert.Contains(t, err.Error(), "point 2 was t.Yield named tick, is t.Sleep named tick")
 
