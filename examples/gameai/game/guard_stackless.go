@@ -2,12 +2,12 @@
 // Source: guard.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"GuardTasklet","points":["call of patrol","call of fight","call of chase","call of flee"],"fields":[["G","Body"],["Route","[4]Point"],["Waypoint","int"],["Foe","Foe"],["Patrol","patrolFrame"],["Fight","fightFrame"],["Chase","chaseFrame"],["Flee","fleeFrame"]]}
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"patrolFrame","points":["call of await"],"fields":[["G","Body"],["Route","[4]Point"],["Waypoint","int"],["Await","awaitFrame"]]}
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"awaitFrame","points":["t.Recv"],"fields":[["B","Body"]]}
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"fightFrame","points":["call of await"],"fields":[["G","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"chaseFrame","points":["call of await"],"fields":[["G","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"fleeFrame","points":["call of await"],"fields":[["B","Body"],["Threat","Point"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.guard","version":2,"frame":"GuardTasklet","points":["call of patrol","call of fight","call of chase","call of flee"],"live":[["Patrol","Route"],["Fight","Route","Waypoint"],["Chase","Route","Waypoint"],["Flee","Route","Waypoint"]],"fields":[["G","Body"],["Route","[4]Point"],["Waypoint","int"],["Patrol","patrolFrame"],["Fight","fightFrame"],["Chase","chaseFrame"],["Flee","fleeFrame"]]}
+//stackless:layout {"kind":"gameai.guard","version":2,"frame":"patrolFrame","points":["call of await"],"live":[["Await","Route","Waypoint"]],"fields":[["G","Body"],["Route","[4]Point"],["Waypoint","int"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.guard","version":2,"frame":"awaitFrame","points":["t.Recv"],"live":[["B"]],"fields":[["B","Body"]]}
+//stackless:layout {"kind":"gameai.guard","version":2,"frame":"fightFrame","points":["call of await"],"live":[["Await","Foe"]],"fields":[["G","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.guard","version":2,"frame":"chaseFrame","points":["call of await"],"live":[["Await","Foe"]],"fields":[["G","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.guard","version":2,"frame":"fleeFrame","points":["call of await"],"live":[["Await"]],"fields":[["B","Body"],["Threat","Point"],["Await","awaitFrame"]]}
 
 package game
 
@@ -32,7 +32,6 @@ type GuardTasklet struct {
 	G        Body
 	Route    [4]Point
 	Waypoint int
-	Foe      Foe
 	Patrol   patrolFrame
 	Fight    fightFrame
 	Chase    chaseFrame
@@ -46,22 +45,11 @@ func NewGuard(g Body, route [4]Point) *GuardTasklet {
 
 // Step runs Guard to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *GuardTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Guard to its next suspension point (done: it returned).
 //
 //line guard.go:24
-func (_f *GuardTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *GuardTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 4 {
@@ -73,6 +61,8 @@ func (_f *GuardTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, 
 _L1:
 //line guard.go:26
 	for {
+		var foe Foe
+		_ = foe
 		var err error
 		_ = err
 		if _rs == 1 {
@@ -84,8 +74,6 @@ _L1:
 		if _rs == 4 {
 			goto _L4
 		}
-//line guard.go:27
-		_f.Foe = *new(Foe)
 //line guard.go:29
 		_f.Patrol = patrolFrame{G: _f.G, Route: _f.Route, Waypoint: _f.Waypoint}
 	_P1:
@@ -94,41 +82,41 @@ _L1:
 			_cop, _cdone, _c0, _c1, _c2, _c3 := _f.Patrol.step(_t, _fl)
 			if !_cdone {
 				_f.PC = 1
-				return _cop, false, _r0
+				return _cop
 			}
 			_f.Patrol = patrolFrame{}
-			_f.G, _f.Waypoint, _f.Foe, err = _c0, _c1, _c2, _c3
+			_f.G, _f.Waypoint, foe, err = _c0, _c1, _c2, _c3
 		}
 //line guard.go:30
 		if err != nil {
-			return tasklet.Op{}, true, err
+			return tasklet.Finish(_t, err)
 		}
 //line guard.go:36
 	_L2:
 //line guard.go:36
-		for _rs != 0 || (_f.Foe.Inbox != 0 && !_f.G.hurt()) {
+		for _rs != 0 || (foe.Inbox != 0 && !_f.G.hurt()) {
 			if _rs >= 2 && _rs <= 3 {
 				goto _L3
 			}
 //line guard.go:37
 		_L3:
 //line guard.go:37
-			if _rs == 2 || _rs == 0 && (within(_f.G.Leg.At(_fl.Now()), _f.Foe.At, attackRange)) {
+			if _rs == 2 || _rs == 0 && (within(_f.G.Leg.At(_fl.Now()), foe.At, attackRange)) {
 				if _rs == 2 {
 					goto _P2
 				}
 //line guard.go:38
-				_f.Fight = fightFrame{G: _f.G, Foe: _f.Foe}
+				_f.Fight = fightFrame{G: _f.G, Foe: foe}
 			_P2:
 				_rs = 0
 				{
 					_cop, _cdone, _c0, _c1, _c2 := _f.Fight.step(_t, _fl)
 					if !_cdone {
 						_f.PC = 2
-						return _cop, false, _r0
+						return _cop
 					}
 					_f.Fight = fightFrame{}
-					_f.G, _f.Foe, err = _c0, _c1, _c2
+					_f.G, foe, err = _c0, _c1, _c2
 				}
 //line guard.go:39
 			} else {
@@ -136,22 +124,22 @@ _L1:
 					goto _P3
 				}
 //line guard.go:40
-				_f.Chase = chaseFrame{G: _f.G, Foe: _f.Foe}
+				_f.Chase = chaseFrame{G: _f.G, Foe: foe}
 			_P3:
 				_rs = 0
 				{
 					_cop, _cdone, _c0, _c1, _c2 := _f.Chase.step(_t, _fl)
 					if !_cdone {
 						_f.PC = 3
-						return _cop, false, _r0
+						return _cop
 					}
 					_f.Chase = chaseFrame{}
-					_f.G, _f.Foe, err = _c0, _c1, _c2
+					_f.G, foe, err = _c0, _c1, _c2
 				}
 			}
 //line guard.go:42
 			if err != nil {
-				return tasklet.Op{}, true, err
+				return tasklet.Finish(_t, err)
 			}
 		}
 //line guard.go:46
@@ -162,27 +150,27 @@ _L1:
 				goto _P4
 			}
 //line guard.go:47
-			_f.Flee = fleeFrame{B: _f.G, Threat: _f.Foe.At}
+			_f.Flee = fleeFrame{B: _f.G, Threat: foe.At}
 		_P4:
 			_rs = 0
 			{
 				_cop, _cdone, _c0, _c1 := _f.Flee.step(_t, _fl)
 				if !_cdone {
 					_f.PC = 4
-					return _cop, false, _r0
+					return _cop
 				}
 				_f.Flee = fleeFrame{}
 				_f.G, err = _c0, _c1
 			}
 //line guard.go:48
 			if err != nil {
-				return tasklet.Op{}, true, err
+				return tasklet.Finish(_t, err)
 			}
 		}
 	}
 }
 
-//line guard_stackless.go:180
+//line guard_stackless.go:168
 
 // patrolFrame is the frame of patrol, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -261,7 +249,7 @@ walking:
 	}
 }
 
-//line guard_stackless.go:259
+//line guard_stackless.go:247
 
 // chaseFrame is the frame of chase, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -331,7 +319,7 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:329
+//line guard_stackless.go:317
 
 // fightFrame is the frame of fight, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -422,4 +410,4 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:420
+//line guard_stackless.go:408

@@ -2,11 +2,11 @@
 // Source: monster.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"MonsterTasklet","points":["call of roam","call of fightBack","call of flee"],"fields":[["M","Body"],["Foe","Foe"],["Roam","roamFrame"],["FightBack","fightBackFrame"],["Flee","fleeFrame"]]}
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"roamFrame","points":["call of await"],"fields":[["M","Body"],["Await","awaitFrame"]]}
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"awaitFrame","points":["t.Recv"],"fields":[["B","Body"]]}
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"fightBackFrame","points":["call of await"],"fields":[["M","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"fleeFrame","points":["call of await"],"fields":[["B","Body"],["Threat","Point"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.monster","version":2,"frame":"MonsterTasklet","points":["call of roam","call of fightBack","call of flee"],"live":[["Roam"],["FightBack"],["Flee"]],"fields":[["M","Body"],["Roam","roamFrame"],["FightBack","fightBackFrame"],["Flee","fleeFrame"]]}
+//stackless:layout {"kind":"gameai.monster","version":2,"frame":"roamFrame","points":["call of await"],"live":[["Await"]],"fields":[["M","Body"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.monster","version":2,"frame":"awaitFrame","points":["t.Recv"],"live":[["B"]],"fields":[["B","Body"]]}
+//stackless:layout {"kind":"gameai.monster","version":2,"frame":"fightBackFrame","points":["call of await"],"live":[["Await","Foe"]],"fields":[["M","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.monster","version":2,"frame":"fleeFrame","points":["call of await"],"live":[["Await"]],"fields":[["B","Body"],["Threat","Point"],["Await","awaitFrame"]]}
 
 package game
 
@@ -28,7 +28,6 @@ func init() {
 type MonsterTasklet struct {
 	PC        int
 	M         Body
-	Foe       Foe
 	Roam      roamFrame
 	FightBack fightBackFrame
 	Flee      fleeFrame
@@ -41,22 +40,11 @@ func NewMonster(m Body) *MonsterTasklet {
 
 // Step runs Monster to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *MonsterTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Monster to its next suspension point (done: it returned).
 //
 //line monster.go:17
-func (_f *MonsterTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *MonsterTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 3 {
@@ -66,6 +54,8 @@ func (_f *MonsterTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op
 _L1:
 //line monster.go:18
 	for _rs != 0 || (_f.M.HP > 0) {
+		var foe Foe
+		_ = foe
 		var err error
 		_ = err
 		if _rs == 1 {
@@ -77,8 +67,6 @@ _L1:
 		if _rs == 3 {
 			goto _L3
 		}
-//line monster.go:19
-		_f.Foe = *new(Foe)
 //line monster.go:21
 		_f.Roam = roamFrame{M: _f.M}
 	_P1:
@@ -87,14 +75,14 @@ _L1:
 			_cop, _cdone, _c0, _c1, _c2 := _f.Roam.step(_t, _fl)
 			if !_cdone {
 				_f.PC = 1
-				return _cop, false, _r0
+				return _cop
 			}
 			_f.Roam = roamFrame{}
-			_f.M, _f.Foe, err = _c0, _c1, _c2
+			_f.M, foe, err = _c0, _c1, _c2
 		}
 //line monster.go:22
 		if err != nil {
-			return tasklet.Op{}, true, err
+			return tasklet.Finish(_t, err)
 		}
 //line monster.go:25
 	_L2:
@@ -104,21 +92,21 @@ _L1:
 				goto _P2
 			}
 //line monster.go:26
-			_f.FightBack = fightBackFrame{M: _f.M, Foe: _f.Foe}
+			_f.FightBack = fightBackFrame{M: _f.M, Foe: foe}
 		_P2:
 			_rs = 0
 			{
 				_cop, _cdone, _c0, _c1, _c2 := _f.FightBack.step(_t, _fl)
 				if !_cdone {
 					_f.PC = 2
-					return _cop, false, _r0
+					return _cop
 				}
 				_f.FightBack = fightBackFrame{}
-				_f.M, _f.Foe, err = _c0, _c1, _c2
+				_f.M, foe, err = _c0, _c1, _c2
 			}
 //line monster.go:27
 			if err != nil {
-				return tasklet.Op{}, true, err
+				return tasklet.Finish(_t, err)
 			}
 		}
 //line monster.go:31
@@ -129,27 +117,27 @@ _L1:
 				goto _P3
 			}
 //line monster.go:32
-			_f.Flee = fleeFrame{B: _f.M, Threat: _f.Foe.At}
+			_f.Flee = fleeFrame{B: _f.M, Threat: foe.At}
 		_P3:
 			_rs = 0
 			{
 				_cop, _cdone, _c0, _c1 := _f.Flee.step(_t, _fl)
 				if !_cdone {
 					_f.PC = 3
-					return _cop, false, _r0
+					return _cop
 				}
 				_f.Flee = fleeFrame{}
 				_f.M, err = _c0, _c1
 			}
 //line monster.go:33
 			if err != nil {
-				return tasklet.Op{}, true, err
+				return tasklet.Finish(_t, err)
 			}
 		}
 	}
 //line monster.go:40
 	if sent, err2 := _fl.TrySend(_f.M.World, Died{Slot: _f.M.Slot}); err2 != nil || !sent {
-		return tasklet.Op{}, true, fmt.Errorf("%v: %w", _f.M, reportError(_f.M.World, err2))
+		return tasklet.Finish(_t, fmt.Errorf("%v: %w", _f.M, reportError(_f.M.World, err2)))
 	}
 //line monster.go:43
 	for {
@@ -159,13 +147,13 @@ _L1:
 	}
 //line monster.go:48
 	if err3 := _fl.Close(_f.M.Inbox); err3 != nil {
-		return tasklet.Op{}, true, fmt.Errorf("%v: close inbox %v: %w", _f.M, _f.M.Inbox, err3)
+		return tasklet.Finish(_t, fmt.Errorf("%v: close inbox %v: %w", _f.M, _f.M.Inbox, err3))
 	}
 //line monster.go:51
-	return tasklet.Op{}, true, nil
+	return tasklet.Finish(_t, nil)
 }
 
-//line monster_stackless.go:164
+//line monster_stackless.go:152
 
 // roamFrame is the frame of roam, lowered by stackless gen from monster.go: its
 // exported fields are the locals that live across suspension points.
@@ -237,7 +225,7 @@ walking:
 	}
 }
 
-//line monster_stackless.go:236
+//line monster_stackless.go:224
 
 // fightBackFrame is the frame of fightBack, lowered by stackless gen from monster.go: its
 // exported fields are the locals that live across suspension points.
@@ -321,4 +309,4 @@ _L1:
 	}
 }
 
-//line monster_stackless.go:320
+//line monster_stackless.go:308
