@@ -2,7 +2,7 @@
 // Source: worker.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"longtask.worker","version":2,"frame":"WorkTasklet","points":["t.Do","t.Send"],"fields":[["First","int"],["Stride","int"],["Docs","int"],["Seed","uint64"],["Out","channel.ID"],["N","int"],["Text","string"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"longtask.worker","version":2,"frame":"WorkTasklet","points":["t.Do","t.Send"],"live":[["Docs","First","N","Out","Seed","Stride"],["Docs","First","N","Out","Seed","Stride"]],"fields":[["First","int"],["Stride","int"],["Docs","int"],["Seed","uint64"],["Out","channel.ID"],["N","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 
 package task
 
@@ -29,7 +29,6 @@ type WorkTasklet struct {
 	Seed   uint64
 	Out    channel.ID
 	N      int
-	Text   string
 }
 
 // NewWork returns the tasklet Work(t, first, stride, docs, seed, out), to spawn.
@@ -39,22 +38,9 @@ func NewWork(first int, stride int, docs int, seed uint64, out channel.ID) *Work
 
 // Step runs Work to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *WorkTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Work to its next suspension point (done: it returned).
 //
 //line worker.go:18
-func (_f *WorkTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *WorkTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
@@ -76,6 +62,8 @@ _L1:
 			_ = v
 			var err error
 			_ = err
+			var text string
+			_ = text
 			if _rs == 1 {
 				goto _P1
 			}
@@ -84,15 +72,15 @@ _L1:
 			}
 //line worker.go:20
 			_f.PC = 1
-			return _t.Do(EffectFetch, DocRequest{Seed: _f.Seed, N: _f.N}), false, _r0
+			return _t.Do(EffectFetch, DocRequest{Seed: _f.Seed, N: _f.N})
 		_P1:
 			_rs = 0
 			v, err = _t.Value(), _t.Err()
 //line worker.go:21
-			_f.Text, err = tasklet.As[string](v, err)
+			text, err = tasklet.As[string](v, err)
 //line worker.go:22
 			if err != nil {
-				return tasklet.Op{}, true, fmt.Errorf("worker %d: document %d: %w", _f.First, _f.N, err)
+				return tasklet.Finish(_t, fmt.Errorf("worker %d: document %d: %w", _f.First, _f.N, err))
 			}
 //line worker.go:25
 		_L3:
@@ -104,19 +92,19 @@ _L1:
 				}
 //line worker.go:25
 				_f.PC = 2
-				return _t.Send(_f.Out, Count(Doc{N: _f.N, Text: _f.Text})), false, _r0
+				return _t.Send(_f.Out, Count(Doc{N: _f.N, Text: text}))
 			_P2:
 				_rs = 0
 				err2 = _t.Err()
 //line worker.go:25
 				if err2 != nil {
-					return tasklet.Op{}, true, fmt.Errorf("worker %d: document %d: %w", _f.First, _f.N, err2)
+					return tasklet.Finish(_t, fmt.Errorf("worker %d: document %d: %w", _f.First, _f.N, err2))
 				}
 			}
 		}
 	}
 //line worker.go:29
-	return tasklet.Op{}, true, nil
+	return tasklet.Finish(_t, nil)
 }
 
-//line worker_stackless.go:122
+//line worker_stackless.go:110

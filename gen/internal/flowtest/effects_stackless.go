@@ -2,7 +2,7 @@
 // Source: effects.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.fetcher","version":1,"frame":"FetcherTasklet","points":["t.Do","t.Do","t.Send","t.Send"],"fields":[["Urls","[]string"],["Out","channel.ID"],["I","int"],["U","string"],["Page","string"],["Idx","int"],["Rng","[]string"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.fetcher","version":1,"frame":"FetcherTasklet","points":["t.Do","t.Do","t.Send","t.Send"],"live":[["I","Idx","Out","Rng","U","Urls"],["I","Idx","Out","Rng","Urls"],["I","Idx","Out","Page","Rng","Urls"],["Idx","Out","Rng","Urls"]],"fields":[["Urls","[]string"],["Out","channel.ID"],["I","int"],["U","string"],["Page","string"],["Idx","int"],["Rng","[]string"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 
 package flowtest
 
@@ -39,22 +39,9 @@ func NewFetcher(urls []string, out channel.ID) *FetcherTasklet {
 
 // Step runs Fetcher to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
-func (_f *FetcherTasklet) Step(t *tasklet.T) tasklet.Op {
-	fl := tasklet.Lowered(t)
-	op, done, err := _f.step(t, &fl)
-	if !done {
-		return op
-	}
-	if err != nil {
-		return t.Fail(err)
-	}
-	return t.Exit()
-}
-
-// step runs Fetcher to its next suspension point (done: it returned).
 //
 //line effects.go:15
-func (_f *FetcherTasklet) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+func (_f *FetcherTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 4 {
@@ -88,7 +75,7 @@ _L1:
 			_f.I, _f.U = _f.Idx, _f.Rng[_f.Idx]
 //line effects.go:17
 			_f.PC = 1
-			return _t.Do("fetch", _f.U), false, _r0
+			return _t.Do("fetch", _f.U)
 		_P1:
 			_rs = 0
 			v, err = _t.Value(), _t.Err()
@@ -101,7 +88,7 @@ _L1:
 				}
 //line effects.go:19
 				_f.PC = 2
-				return _t.Do("fetch", _f.U), false, _r0
+				return _t.Do("fetch", _f.U)
 			_P2:
 				_rs = 0
 				v, err = _t.Value(), _t.Err()
@@ -125,13 +112,13 @@ _L1:
 					}
 //line effects.go:23
 					_f.PC = 3
-					return _t.Send(_f.Out, fmt.Sprintf("%d failed", _f.I)), false, _r0
+					return _t.Send(_f.Out, fmt.Sprintf("%d failed", _f.I))
 				_P3:
 					_rs = 0
 					serr = _t.Err()
 //line effects.go:23
 					if serr != nil {
-						return tasklet.Op{}, true, serr
+						return tasklet.Finish(_t, serr)
 					}
 				}
 //line effects.go:26
@@ -147,19 +134,19 @@ _L1:
 				}
 //line effects.go:28
 				_f.PC = 4
-				return _t.Send(_f.Out, fmt.Sprintf("%d %s", _f.I, _f.Page)), false, _r0
+				return _t.Send(_f.Out, fmt.Sprintf("%d %s", _f.I, _f.Page))
 			_P4:
 				_rs = 0
 				err2 = _t.Err()
 //line effects.go:28
 				if err2 != nil {
-					return tasklet.Op{}, true, err2
+					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
 //line effects.go:32
-	return tasklet.Op{}, true, nil
+	return tasklet.Finish(_t, nil)
 }
 
-//line effects_stackless.go:165
+//line effects_stackless.go:152
