@@ -34,7 +34,8 @@ FUZZ_TARGETS ?= \
 	./cluster:FuzzUnwrap \
 	./cluster:FuzzDecodeSnapshot \
 	./cluster:FuzzParseRecord \
-	./cluster:FuzzReadHostID
+	./cluster:FuzzReadHostID \
+	./cluster:FuzzManifest
 
 # make chaos: the long chaos run of the cluster (kill -9 of workers, of a
 # replacement during recovery, of the coordinator; exact result checked).

@@ -233,7 +233,7 @@ func (c *Coordinator) takeOver(ctx context.Context, found []orphan) error {
 	next := uint16(1)
 	var epoch uint16
 	var snap *clusterSnapshot
-	if s, err := loadSnapshot(c.db, 0); err == nil {
+	if s, err := c.loadNewest(ctx); err == nil {
 		snap = s
 		next = s.NextNode
 	} else if !errors.Is(err, store.ErrEmpty) {

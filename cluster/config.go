@@ -18,7 +18,7 @@ import (
 
 // Config configures a coordinator.
 type Config struct {
-	Dir     string // cluster directory: secret, sock/, cluster.db
+	Dir     string // cluster directory: secret, sock/, nats/ (JetStream store), nats.seed
 	Workers int    // local worker processes (default runtime.NumCPU())
 
 	Listen string      // TCP address for workers and clients on other machines ("" = none)
@@ -28,7 +28,7 @@ type Config struct {
 	BalanceEvery    time.Duration // load sampling and balancing (default 250ms; <0: off)
 	Place           string        // placement of spawned tasklets (default PlaceRoundRobin)
 	Fresh           bool          // ignore and replace a stored checkpoint instead of resuming it
-	Keep            int           // generations kept in cluster.db (default 8)
+	Keep            int           // checkpoint generations kept in JetStream (default 8)
 
 	// WorkerCommand returns the command that starts local worker `node`. The
 	// default re-executes this program: os.Executable() worker --cluster DIR

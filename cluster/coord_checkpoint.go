@@ -102,7 +102,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 	snap.NextNode = c.nextNode
 	c.mu.Unlock()
 	res.Paused = time.Since(t0)
-	gen, err := saveSnapshot(c.db, snap)
+	gen, err := c.save(ctx, snap)
 	if err != nil {
 		return res, err
 	}
@@ -148,7 +148,13 @@ func (c *Coordinator) Restore(ctx context.Context, gen uint64, m int) (RestoreRe
 		m = c.localN
 		c.mu.Unlock()
 	}
-	snap, err := loadSnapshot(c.db, gen)
+	var snap *clusterSnapshot
+	var err error
+	if gen == 0 {
+		snap, err = c.loadNewest(ctx)
+	} else {
+		snap, err = c.load(ctx, gen)
+	}
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -220,13 +226,13 @@ func (c *Coordinator) rollback(node uint16, why string) error {
 	c.rollbacks++
 	m := c.localN
 	c.mu.Unlock()
-	snap, err := loadSnapshot(c.db, 0)
+	ctx, cancel := context.WithTimeout(c.ctx, 2*c.cfg.StartTimeout)
+	defer cancel()
+	snap, err := c.loadNewest(ctx)
 	if err != nil {
 		return fmt.Errorf("cluster: roll back after %s: %w", why, err)
 	}
 	c.log.Warn("cluster: rolling the whole cluster back to the last consistent checkpoint", "why", why, "generation", snap.Gen)
-	ctx, cancel := context.WithTimeout(c.ctx, 2*c.cfg.StartTimeout)
-	defer cancel()
 	if _, err := c.restoreLocked(ctx, snap, m); err != nil {
 		return fmt.Errorf("cluster: roll back to generation %d after %s: %w", snap.Gen, why, err)
 	}

@@ -48,7 +48,7 @@ func (c *Coordinator) handleLeave(ctx context.Context, req leaveReq) (none, erro
 	cp, err := c.checkpointLocked(ctx, false) // all stay paused: nothing runs until the restart
 	if err == nil {
 		var snap *clusterSnapshot
-		if snap, err = loadSnapshot(c.db, cp.Gen); err == nil {
+		if snap, err = c.load(ctx, cp.Gen); err == nil {
 			_, err = c.restoreLocked(ctx, snap, m)
 		}
 	}

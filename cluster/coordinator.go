@@ -33,7 +33,8 @@ type Coordinator struct {
 	log    *slog.Logger
 	s      *scheduler.Scheduler
 	n      *ipc.Node
-	db     *store.DB
+	nats   *embeddedNATS // the embedded NATS server the checkpoints live in
+	gs     *genStore     // the checkpoint generations, in JetStream
 	blobs  blobs
 	start  time.Time
 
@@ -155,11 +156,9 @@ func (c *Coordinator) open(ctx context.Context) error {
 	if _, err := ensureHostID(c.cfg.Dir); err != nil {
 		return err
 	}
-	db, err := c.openDB()
-	if err != nil {
+	if err := c.openStore(ctx); err != nil {
 		return err
 	}
-	c.db = db
 	c.s = scheduler.New(scheduler.WithNode(coordNode))
 	opts := []ipc.Option{ipc.WithSecret(secret), ipc.WithLogger(c.log)}
 	if c.cfg.TLS != nil {
@@ -214,13 +213,13 @@ func (c *Coordinator) boot(ctx context.Context) error {
 	}
 	var snap *clusterSnapshot
 	if !c.cfg.Fresh {
-		s, err := loadSnapshot(c.db, 0)
+		s, err := c.loadNewest(ctx)
 		switch {
 		case err == nil:
 			snap = s
 		case errors.Is(err, store.ErrEmpty):
 		default:
-			return c.unreadable(err)
+			return err
 		}
 	}
 	if snap == nil {
@@ -304,11 +303,7 @@ func (c *Coordinator) shutdown() error {
 		}
 	}
 	c.bg.Wait()
-	if c.db != nil {
-		if err := c.db.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	c.closeStore()
 	if err := removeSocket(c.layout.Coordinator()); err != nil {
 		errs = append(errs, err)
 	}

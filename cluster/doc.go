@@ -42,13 +42,18 @@
 // every peer's marker of the round, and reports the frames it has sent;
 // rounds repeat until one in which no worker sent anything but markers, so
 // nothing is in flight. SNAPSHOT: each worker pickles its world; the
-// coordinator stores all of them in one bbolt generation of DIR/cluster.db
-// (records keyed by node, a header with the logical nodes each world hosts
-// and the next free node number). RESUME. Checkpoints are taken every
+// coordinator stores each as an object of a NATS JetStream Object Store
+// bucket and then commits the generation with a manifest in a KV bucket
+// (the logical nodes each world hosts, the next free node number, each
+// world's size and SHA-256), so a generation is all or nothing
+// (jsstore.go). RESUME. The NATS server is embedded in the coordinator
+// (natsd.go): its store in DIR/nats, listening on loopback only, open only
+// to the nkey seed in DIR/nats.seed. Checkpoints are taken every
 // Config.CheckpointEvery, after spawn and kill, on demand, and at
-// shutdown. A cluster.db that cannot be used (damaged, empty, not a
-// cluster database) is refused, never taken for "no checkpoint"; with
-// Config.Fresh it is moved aside (store.MoveAside) and a new one started.
+// shutdown; the newest Config.Keep are kept. A generation that does not
+// load (its manifest or a world changed or damaged) is reported by number
+// and the one before it is used; when none loads the start is refused,
+// and Config.Fresh starts empty.
 //
 // # Restore, routing and faults
 //

@@ -1,5 +1,32 @@
 package cluster
 
+import "context"
+
 // PidAlive lets the process-level tests tell a running process from one
 // that exited (a zombie nobody reaped counts as gone).
 var PidAlive = pidAlive
+
+// DamageGeneration spoils generation gen of the stopped cluster in dir:
+// with node 0 its manifest, otherwise the object of node's world.
+func DamageGeneration(ctx context.Context, dir string, gen uint64, node uint16) error {
+	e, err := startNATS(dirLayout{dir}, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	nc, err := e.connect("test")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	gs, err := openGenStore(ctx, nc, 0, "test")
+	if err != nil {
+		return err
+	}
+	if node == 0 {
+		_, err = gs.kv.Put(ctx, manifestKey(gen), []byte(`{"format":1,"kind":"stackless-cluster","ge`))
+		return err
+	}
+	_, err = gs.obj.PutBytes(ctx, objectName(gen, node), []byte("not the world that was stored"))
+	return err
+}

@@ -12,12 +12,11 @@ import (
 
 // The files of a cluster directory (--data DIR of `cluster up`).
 const (
-	secretName = "secret"     // the cluster secret, 0600
-	sockName   = "sock"       // unix sockets, in a 0700 folder
-	dbName     = "cluster.db" // consistent checkpoints (bbolt), the coordinator's only
-	coordSock  = "c"          // the coordinator's socket in sock/
-	runName    = "run"        // one record per running local worker (see adopt.go), 0700
-	logName    = "log"        // output of workers whose coordinator died, 0700
+	secretName = "secret" // the cluster secret, 0600
+	sockName   = "sock"   // unix sockets, in a 0700 folder
+	coordSock  = "c"      // the coordinator's socket in sock/
+	runName    = "run"    // one record per running local worker (see adopt.go), 0700
+	logName    = "log"    // output of workers whose coordinator died, 0700
 )
 
 // dirLayout names the files of a cluster directory.
@@ -28,9 +27,6 @@ func (l dirLayout) Secret() string { return filepath.Join(l.Dir, secretName) }
 
 // Sockets is the folder of the unix sockets.
 func (l dirLayout) Sockets() string { return filepath.Join(l.Dir, sockName) }
-
-// DB is the path of the checkpoint database.
-func (l dirLayout) DB() string { return filepath.Join(l.Dir, dbName) }
 
 // Run is the folder of the running workers' records.
 func (l dirLayout) Run() string { return filepath.Join(l.Dir, runName) }

@@ -22,7 +22,7 @@ var ErrSnapshot = errors.New("not a valid cluster checkpoint")
 // clusterSnapshot is one consistent cluster checkpoint: the world of every worker,
 // taken at one barrier, and what is needed to route between them.
 type clusterSnapshot struct {
-	Gen      uint64        // the store generation (set by save and load)
+	Gen      uint64        // the generation (set by save and load)
 	Time     time.Time     // when it was taken
 	NextNode uint16        // the next logical node number to hand out
 	Worlds   []storedWorld // one per worker, by Node
@@ -91,52 +91,6 @@ func (s *clusterSnapshot) validate() error {
 	return nil
 }
 
-// saveSnapshot writes s as one new full generation of db (one bbolt
-// transaction: a crash leaves the previous generation whole) and sets s.Gen.
-func saveSnapshot(db *store.DB, s *clusterSnapshot) (uint64, error) {
-	if err := s.validate(); err != nil {
-		return 0, fmt.Errorf("cluster: save checkpoint to %s: %w", db.Path(), err)
-	}
-	h := header{Format: snapshotFormat, Kind: headerKind, NextNode: s.NextNode}
-	cp := &store.Checkpoint{Time: s.Time}
-	for _, w := range s.Worlds {
-		h.Worlds = append(h.Worlds, headerWorld{Node: w.Node, Hosts: w.Hosts})
-		cp.Records = append(cp.Records, store.Record{Key: worldKey(w.Node), Value: w.Blob})
-	}
-	meta, err := json.Marshal(h)
-	if err != nil {
-		return 0, fmt.Errorf("cluster: save checkpoint to %s: %w", db.Path(), err)
-	}
-	cp.Meta = meta
-	gen, err := db.Save(cp)
-	if err != nil {
-		return 0, fmt.Errorf("cluster: save checkpoint: %w", err)
-	}
-	s.Gen, s.Time = gen, cp.Time
-	return gen, nil
-}
-
-// loadSnapshot reads generation gen (0: the newest) of db.
-func loadSnapshot(db *store.DB, gen uint64) (*clusterSnapshot, error) {
-	if gen == 0 {
-		g, err := db.Latest()
-		if err != nil {
-			return nil, fmt.Errorf("cluster: %w", err)
-		}
-		gen = g
-	}
-	cp, err := db.Load(gen)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: load generation %d: %w", gen, err)
-	}
-	s, err := decodeSnapshot(cp)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: generation %d of %s: %w", gen, db.Path(), err)
-	}
-	s.Gen = gen
-	return s, nil
-}
-
 // decodeSnapshot turns a stored generation back into a clusterSnapshot, checking
 // the header against the records.
 func decodeSnapshot(cp *store.Checkpoint) (*clusterSnapshot, error) {
@@ -193,7 +147,7 @@ func IsCheckpoint(meta []byte) bool {
 }
 
 // DecodeCheckpoint returns the worker worlds of a stored cluster
-// generation (store.DB.Load or a snapshot file exported from cluster.db),
+// generation (Checkpoints.Load, or a snapshot file exported from one),
 // checked as a restore checks them. Errors wrap ErrSnapshot.
 func DecodeCheckpoint(cp *store.Checkpoint) ([]StoredWorld, error) {
 	s, err := decodeSnapshot(cp)

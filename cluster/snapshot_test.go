@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,25 +10,18 @@ import (
 	"github.com/stackless-go/stackless/store"
 )
 
-func openDB(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "c.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func TestSnapshotRoundTrip(t *testing.T) {
-	db := openDB(t)
+	gs := openTestStore(t, 0)
+	ctx := t.Context()
 	in := &clusterSnapshot{Time: time.Unix(100, 0), NextNode: 6, Worlds: []storedWorld{
 		{Node: 1, Hosts: []uint16{1, 4}, Blob: []byte("one")},
 		{Node: 2, Hosts: []uint16{2, 3, 5}, Blob: []byte("two")},
 	}}
-	gen, err := saveSnapshot(db, in)
+	gen, err := gs.save(ctx, in)
 	require.NoError(t, err)
 	assert.Equal(t, gen, in.Gen)
 
-	out, err := loadSnapshot(db, 0)
+	out, err := gs.load(ctx, 0)
 	require.NoError(t, err)
 	assert.Equal(t, gen, out.Gen)
 	assert.Equal(t, in.NextNode, out.NextNode)
@@ -37,14 +29,15 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	assert.True(t, in.Time.Equal(out.Time))
 	assert.Equal(t, map[uint16]uint16{1: 1, 4: 1, 2: 2, 3: 2, 5: 2}, out.Routes())
 
-	_, err = saveSnapshot(db, &clusterSnapshot{NextNode: 2, Worlds: []storedWorld{{Node: 1, Hosts: []uint16{1}}}})
+	_, err = gs.save(ctx, &clusterSnapshot{NextNode: 2, Worlds: []storedWorld{{Node: 1, Hosts: []uint16{1}, Blob: []byte{}}}})
 	require.NoError(t, err)
-	again, err := loadSnapshot(db, gen)
+	again, err := gs.load(ctx, gen)
 	require.NoError(t, err, "an older generation stays loadable by number")
 	assert.Equal(t, in.Worlds, again.Worlds)
 }
 
 func TestSnapshotValidation(t *testing.T) {
+	gs := openTestStore(t, 0)
 	for _, tc := range []struct {
 		name string
 		s    clusterSnapshot
@@ -55,10 +48,13 @@ func TestSnapshotValidation(t *testing.T) {
 		{"next too small", clusterSnapshot{NextNode: 1, Worlds: []storedWorld{{Node: 1, Hosts: []uint16{1}}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := saveSnapshot(openDB(t), &tc.s)
+			_, err := gs.save(t.Context(), &tc.s)
 			assert.ErrorIs(t, err, ErrSnapshot)
 		})
 	}
+	gens, err := gs.gens(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, gens, "a refused snapshot commits no generation")
 }
 
 func TestDecodeSnapshotRefusesMismatches(t *testing.T) {
@@ -85,8 +81,11 @@ func TestDecodeSnapshotRefusesMismatches(t *testing.T) {
 	assert.Equal(t, []storedWorld{{Node: 1, Hosts: []uint16{1}, Blob: []byte("w")}}, s.Worlds)
 }
 
-func TestLoadSnapshotOfEmptyDB(t *testing.T) {
-	_, err := loadSnapshot(openDB(t), 0)
+func TestLoadSnapshotOfEmptyStore(t *testing.T) {
+	gs := openTestStore(t, 0)
+	_, err := gs.load(t.Context(), 0)
+	assert.ErrorIs(t, err, store.ErrEmpty)
+	_, err = gs.loadNewest(t.Context(), func(uint64, error) { t.Error("nothing to skip in an empty store") })
 	assert.ErrorIs(t, err, store.ErrEmpty)
 }
 

@@ -24,8 +24,10 @@ func newCheckpointCmd() *cobra.Command {
 		Use:   "checkpoint",
 		Short: "List, delete and export the generations of a checkpoint database",
 		Long: `List, delete and export the generations of a bbolt checkpoint database
-(such as data/longtask.db). Each generation is one checkpoint: full, or
-incremental on top of a base generation it needs.`,
+(such as data/longtask.db), or of a cluster directory (the --data DIR of
+` + "`stackless cluster up`" + `, whose checkpoints are in NATS JetStream). Each
+generation is one checkpoint: full, or incremental on top of a base
+generation it needs (a cluster's are all full).`,
 		RunE: groupRunE,
 	}
 	addLockWaitFlag(cmd.PersistentFlags(), &wait)
@@ -36,9 +38,9 @@ incremental on top of a base generation it needs.`,
 func newCheckpointLsCmd(wait *time.Duration) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
-		Use:     "ls FILE",
+		Use:     "ls FILE|DIR",
 		Short:   "List the generations of a checkpoint database (or the one of a snapshot file)",
-		Example: "  stackless checkpoint ls data/longtask.db\n  stackless checkpoint ls data/longtask.db -o json",
+		Example: "  stackless checkpoint ls data/longtask.db\n  stackless checkpoint ls data/longtask.db -o json\n  stackless checkpoint ls data/cluster",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
@@ -91,7 +93,7 @@ type rmResult struct {
 
 func newCheckpointRmCmd(wait *time.Duration) *cobra.Command {
 	return &cobra.Command{
-		Use:   "rm FILE GEN...",
+		Use:   "rm FILE|DIR GEN...",
 		Short: "Delete generations from a checkpoint database",
 		Long: `Delete generations from a checkpoint database. The newest are deleted first,
 so an incremental generation and its base can go in one call; a base that
@@ -161,7 +163,7 @@ func newCheckpointExportCmd(wait *time.Duration) *cobra.Command {
 		force bool
 	)
 	cmd := &cobra.Command{
-		Use:   "export FILE SNAPSHOT",
+		Use:   "export FILE|DIR SNAPSHOT",
 		Short: "Write a generation of a checkpoint database as a snapshot file",
 		Long: `Write a generation of a checkpoint database (the newest, or the one --gen
 names) as a snapshot file: one self-contained file holding that world, with

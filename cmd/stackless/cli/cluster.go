@@ -42,8 +42,11 @@ func newClusterCmd() *cobra.Command {
 started again as ` + "`worker`" + `) linked over unix sockets in DIR/sock. Tasklets
 spread over the workers, move between them while they run, and channels
 span processes. The coordinator takes consistent checkpoints of the whole
-cluster into DIR/cluster.db and, when a worker dies, rolls every worker
-back to the last one.
+cluster into NATS JetStream (a server embedded in the coordinator, its
+store in DIR/nats, listening on loopback only, its credentials in the 0600
+file DIR/nats.seed) and, when a worker dies, rolls every worker back to the
+last one. ` + "`stackless checkpoint ls|rm|export DIR`" + ` and ` + "`stackless inspect DIR`" + `
+read those checkpoints.
 
 The other commands talk to a running coordinator: through DIR's socket
 (--cluster DIR, the secret is DIR/secret) or over TCP with mutual TLS
@@ -214,10 +217,14 @@ func newClusterUpCmd() *cobra.Command {
 		Long: `Start a coordinator and -n worker processes (this program, started again as
 ` + "`worker`" + `), linked over unix sockets in DIR/sock, and keep them running.
 
-It resumes the newest checkpoint in DIR/cluster.db, if there is one (onto
--n workers), or starts empty. A cluster.db that cannot be used (damaged,
-empty, not a cluster database) is refused; --fresh then moves it aside to
-DIR/cluster.db.bad-TIME (kept, not deleted) and starts empty. It checkpoints the whole cluster every
+It starts a NATS server inside itself (JetStream store in DIR/nats, on a
+free loopback port, open only to the credentials in DIR/nats.seed) and
+resumes the newest stored checkpoint, if there is one (onto -n workers), or
+starts empty. A generation is committed only once every worker's world is
+stored, so it is whole or absent; a generation that does not load (an
+object or manifest changed or damaged) is reported by number and the one
+before it is resumed; when none loads it refuses, and --fresh starts empty
+(the stored generations stay until --keep newer ones replace them). It checkpoints the whole cluster every
 --checkpoint-every, balances runnable tasklets over the workers every
 --balance-every, and rolls every worker back to the last checkpoint when
 one dies; a rollback that fails is tried again, and after 5 failures the
@@ -288,14 +295,16 @@ line every few seconds.`,
 	}
 	fs := cmd.Flags()
 	fs.IntVarP(&cfg.Workers, "workers", "n", runtime.NumCPU(), "worker processes")
-	fs.StringVar(&cfg.Dir, "data", defaultClusterDir, "cluster directory `DIR`: secret, sock/, cluster.db")
+	fs.StringVar(&cfg.Dir, "data", defaultClusterDir, "cluster directory `DIR`: secret, sock/, nats/ (the checkpoints), nats.seed")
 	fs.StringVar(&cfg.Listen, "listen", "", "TCP address `HOST:PORT` for workers and clients on other machines (needs --tls)")
 	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", 5*time.Second, "consistent checkpoint interval (0: only on demand and at shutdown)")
 	fs.DurationVar(&balance, "balance-every", 250*time.Millisecond, "load balancing interval (0: off)")
 	fs.StringVar(&cfg.Place, "place", cluster.PlaceRoundRobin, "placement of spawned tasklets: "+cluster.PlaceRoundRobin+" or "+cluster.PlaceLeastLoaded)
-	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoint: start empty (new checkpoints replace it); a cluster.db that cannot be used is moved aside to cluster.db.bad-TIME")
+	fs.IntVar(&cfg.Keep, "keep", 8, "checkpoint generations kept, the newest (older ones are deleted as new ones are committed)")
+	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoints: start empty (new checkpoints replace them)")
 	fs.DurationVar(&cfg.OrphanAfter, "orphan-after", cluster.DefaultOrphanAfter, "how long workers run on after this coordinator dies, waiting for the next cluster up on the same --data to adopt them")
 	atLeast(fs, "workers", "1")
+	atLeast(fs, "keep", "1")
 	atLeast(fs, "checkpoint-every", "0s")
 	atLeast(fs, "balance-every", "0s")
 	atLeast(fs, "orphan-after", "1ns")

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,8 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,10 +21,11 @@ import (
 	"github.com/stackless-go/stackless/internal/damage"
 )
 
-// realClusterDB runs `cluster up` with two workers, spawns a collector and
-// work on both, checkpoints, and stops it: DIR/cluster.db is then a real
-// cluster database. It returns the path and how many tasklets were live.
-func realClusterDB(t *testing.T) (string, int) {
+// realClusterDir runs `cluster up` with two workers, spawns a collector and
+// work on both, checkpoints, and stops it: DIR then holds real cluster
+// checkpoints (in its NATS store). It returns DIR and how many tasklets
+// were live.
+func realClusterDir(t *testing.T) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -47,14 +47,15 @@ func realClusterDB(t *testing.T) (string, int) {
 	case <-ctx.Done():
 		t.Fatal("cluster up did not end after down")
 	}
-	return filepath.Join(dir, "cluster.db"), len(ps)
+	return dir, len(ps)
 }
 
-// TestInspectAndExportAClusterDatabase: inspect, checkpoint ls and export
-// read the cluster.db that `cluster up` writes, and inspect reads the
-// exported snapshot: every live tasklet, each on its worker.
-func TestInspectAndExportAClusterDatabase(t *testing.T) {
-	path, live := realClusterDB(t)
+// TestInspectAndExportAClusterDirectory: inspect, checkpoint ls, export
+// and rm read the checkpoints `cluster up` stores in its directory, and
+// inspect reads the exported snapshot: every live tasklet, each on its
+// worker.
+func TestInspectAndExportAClusterDirectory(t *testing.T) {
+	path, live := realClusterDir(t)
 
 	v := inspectJSON(t, path)
 	require.Len(t, v.Workers, 2, "one world per worker")
@@ -77,6 +78,19 @@ func TestInspectAndExportAClusterDatabase(t *testing.T) {
 	assert.Equal(t, "snapshot", sv.Type)
 	assert.Len(t, sv.Workers, 2)
 	assert.Len(t, sv.Tasklets, live)
+
+	var gens []genView
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, "checkpoint", "ls", path, "-o", "json")), &gens))
+	require.NotEmpty(t, gens)
+	newest := gens[len(gens)-1].Gen
+	assert.Contains(t, runOK(t, "checkpoint", "rm", path, strconv.FormatUint(newest, 10)), fmt.Sprintf("deleted generation %d", newest))
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, "checkpoint", "ls", path, "-o", "json")), &gens))
+	for _, g := range gens {
+		assert.NotEqual(t, newest, g.Gen, "generation %d was deleted", newest)
+	}
+	code, _, errOut := run(t, "inspect", path, "--gen", strconv.FormatUint(newest, 10))
+	assert.Equal(t, exitFailure, code)
+	assert.Contains(t, errOut, fmt.Sprintf("generation %d is not in %s", newest, path))
 }
 
 // TestInspectNamesWhatItReads: a file that is neither kind is refused with
@@ -128,13 +142,13 @@ func crashed(code int, stderr string) bool {
 // TestDamagedFilesNeverCrashTheCLI runs inspect, checkpoint ls and
 // checkpoint export, each in its own process, on damaged copies of every
 // kind of file the project writes (a program's checkpoint database, a
-// cluster's cluster.db, a snapshot file): each exits 0 with valid data or 1
-// with an error naming the file; and `cluster up` on damaged cluster.db
-// copies refuses them, naming --fresh, or comes up on valid data.
+// snapshot file, which is also what a cluster generation is exported to):
+// each exits 0 with valid data or 1 with an error naming the file. (A
+// cluster's checkpoints are in NATS JetStream: their damage is tested in
+// package cluster, TestDamagedNewestGenerationFallsBackToTheOneBefore.)
 func TestDamagedFilesNeverCrashTheCLI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	clusterDB, _ := realClusterDB(t)
 	single, _ := pipelineStore(t)
 	snap, _ := pipelineSnapshot(t)
 	// Each command is a process (a race-enabled one under -race): sample
@@ -143,7 +157,7 @@ func TestDamagedFilesNeverCrashTheCLI(t *testing.T) {
 	if testing.Short() {
 		step = 10
 	}
-	for _, src := range []struct{ kind, path string }{{"cluster", clusterDB}, {"single", single}, {"snapshot", snap}} {
+	for _, src := range []struct{ kind, path string }{{"single", single}, {"snapshot", snap}} {
 		good, err := os.ReadFile(src.path)
 		require.NoError(t, err)
 		variants := damage.Variants(good, 11)
@@ -165,44 +179,6 @@ func TestDamagedFilesNeverCrashTheCLI(t *testing.T) {
 					assert.Contains(t, head(stderr), path, "%s: the error names the file", name)
 				}
 			}
-			if src.kind == "cluster" && (i/step)%3 == 0 {
-				clusterUpOn(t, ctx, dir, fmt.Sprintf("%d (%s)", i, v.Name))
-			}
 		}
-	}
-}
-
-// clusterUpOn runs `cluster up -n 1` on dir in its own process: it must
-// refuse the database with --fresh offered, or come up (then it is
-// interrupted and must stop cleanly).
-func clusterUpOn(t *testing.T, ctx context.Context, dir, name string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "cluster", "up", "-n", "1", "--data", dir, "--checkpoint-every", "0")
-	cmd.Env = append(os.Environ(), envCLIMain+"=1")
-	pr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	var lines []string
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if strings.HasPrefix(sc.Text(), "cluster up:") {
-			_ = cmd.Process.Signal(syscall.SIGINT) // valid data: it came up
-		}
-	}
-	err = cmd.Wait()
-	out := strings.Join(lines, "\n")
-	code := 0
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		code = exit.ExitCode()
-	}
-	up := strings.Contains(out, "cluster up:")
-	assert.False(t, crashed(code, out) && !(up && code == 130), "cluster up on %s crashed (exit %d):\n%s", name, code, head(out))
-	if !up {
-		assert.Equal(t, exitFailure, code, "cluster up on %s: %s", name, out)
-		assert.Contains(t, out, "--fresh", "cluster up on %s offers --fresh: %s", name, out)
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +13,9 @@ import (
 	"github.com/stackless-go/stackless/cluster"
 	"github.com/stackless-go/stackless/store"
 )
+
+// clusterOpenWait bounds opening the checkpoints of a cluster directory.
+const clusterOpenWait = 30 * time.Second
 
 // defaultLockWait is how long inspect and checkpoint wait for a checkpoint
 // database that another process holds open.
@@ -28,7 +32,7 @@ func newInspectCmd() *cobra.Command {
 		one   string
 	)
 	cmd := &cobra.Command{
-		Use:   "inspect FILE",
+		Use:   "inspect FILE|DIR",
 		Short: "Show what a snapshot file or a checkpoint database holds",
 		Long: `Show what a snapshot file or a bbolt checkpoint database holds.
 
@@ -39,8 +43,10 @@ tick, steps, run queue, timers, the kinds it was saved with), its tasklets
 (ID, kind, version, state, what each waits on, steps, the behavior's
 fields) and its channels (capacity, buffered values, balance = blocked
 senders minus blocked receivers, closed). --tasklet ID shows one tasklet
-with every field in full. A cluster's DIR/cluster.db (or a snapshot
-exported from it) holds one world per worker: each worker's header is
+with every field in full. A cluster's directory DIR (its checkpoints
+are in NATS JetStream there, read through its running coordinator or,
+with none running, directly), or a snapshot exported from it, holds one
+world per worker: each worker's header is
 shown, and every tasklet and channel names its worker.
 
 Databases are opened read-only. A damaged file is reported with what is
@@ -55,7 +61,7 @@ Tables show --limit rows each; -o json prints everything.`,
 			"  stackless inspect data/longtask.db --gen 3 --limit 0\n" +
 			"  stackless inspect data/longtask.db --gen 3 --tasklet t6\n" +
 			"  stackless inspect world.snapshot -o json\n" +
-			"  stackless inspect data/cluster/cluster.db",
+			"  stackless inspect data/cluster",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
@@ -97,11 +103,23 @@ Tables show --limit rows each; -o json prints everything.`,
 }
 
 // target is the file inspect or checkpoint works on: a snapshot file
-// (read whole) or a checkpoint database (open, locked).
+// (read whole), a checkpoint database (open, locked), or the checkpoints
+// of a cluster directory (in its NATS JetStream store).
 type target struct {
 	path string
 	snap *store.Checkpoint
-	db   *store.DB
+	db   generations
+}
+
+// generations is what inspect and checkpoint need of a store of
+// generations: a bbolt database (*store.DB) or a cluster's JetStream
+// store (*cluster.Checkpoints).
+type generations interface {
+	List() ([]store.GenInfo, error)
+	Latest() (uint64, error)
+	Load(gen uint64) (*store.Checkpoint, error)
+	Delete(gen uint64) error
+	Close() error
 }
 
 // openTarget opens path as a snapshot file or a checkpoint database, the
@@ -115,8 +133,16 @@ func openTarget(path string, wait time.Duration, write bool) (*target, error) {
 		return nil, fmt.Errorf("%s: no such file; give the path of a snapshot file or a checkpoint database (such as data/longtask.db)", path)
 	case err != nil:
 		return nil, err
+	case st.IsDir() && cluster.IsClusterDir(path):
+		ctx, cancel := context.WithTimeout(context.Background(), clusterOpenWait)
+		defer cancel()
+		cps, err := cluster.OpenCheckpoints(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		return &target{path: path, db: cps}, nil
 	case st.IsDir():
-		return nil, fmt.Errorf("%s is a directory; give the path of a snapshot file or a checkpoint database inside it", path)
+		return nil, fmt.Errorf("%s is a directory, not a cluster directory (no nats.seed); give a cluster directory (--data of `stackless cluster up`), or the path of a snapshot file or a checkpoint database", path)
 	case st.Size() == 0:
 		return nil, fmt.Errorf("%s is empty: neither a snapshot file nor a checkpoint database", path)
 	}
@@ -140,7 +166,7 @@ func openTarget(path string, wait time.Duration, write bool) (*target, error) {
 		if errors.Is(err, store.ErrNotDatabase) {
 			return nil, fmt.Errorf("%s is not a stackless checkpoint database or snapshot file: %w. "+
 				"inspect and checkpoint read the snapshot files of `stackless checkpoint export` and store.SaveFile, "+
-				"and the checkpoint databases of programs (such as data/longtask.db) and of `stackless cluster up` (DIR/cluster.db)", path, err)
+				"and the checkpoint databases of programs (such as data/longtask.db) and the directories of `stackless cluster up` (--data DIR)", path, err)
 		}
 		return nil, err
 	}

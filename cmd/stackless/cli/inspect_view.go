@@ -51,7 +51,7 @@ type headerView struct {
 	Kinds       []kindView    `json:"kinds"`
 }
 
-// workerView is one worker's world in a cluster checkpoint (cluster.db).
+// workerView is one worker's world in a cluster checkpoint.
 type workerView struct {
 	Node     uint16      `json:"node"`
 	Hosts    []uint16    `json:"hosts"` // logical nodes whose tasklets and channels live here
@@ -132,8 +132,8 @@ func genViews(gens []store.GenInfo) []genView {
 
 // fillWorld decodes cp into v with a registry that knows no kinds and no
 // user types, as the CLI cannot know a program's. A record that does not
-// decode is still listed, with the reason. A cluster checkpoint (from
-// cluster.db) fills one workerView per worker world and tags each tasklet
+// decode is still listed, with the reason. A cluster checkpoint (a
+// generation of a cluster directory) fills one workerView per worker world and tags each tasklet
 // and channel with its worker.
 func fillWorld(v *worldView, cp *store.Checkpoint) error {
 	reg := pickle.NewRegistry()

@@ -1,0 +1,169 @@
+package cluster
+
+// Checkpoints gives tools (`stackless checkpoint ls|rm|export DIR`,
+// `stackless inspect DIR`) the generations a cluster stored in JetStream,
+// in the shape of a store database: a generation loads as a
+// store.Checkpoint whose Meta is the cluster header (IsCheckpoint) and
+// whose records are the worker worlds (DecodeCheckpoint), so what reads a
+// cluster generation exported to a snapshot file reads these too.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/stackless-go/stackless/store"
+)
+
+// Checkpoints is an open view of a cluster's stored generations.
+type Checkpoints struct {
+	gs  *genStore
+	dir string
+}
+
+// IsClusterDir reports whether path is a cluster directory whose
+// checkpoints are in the embedded NATS store (a folder holding nats.seed).
+func IsClusterDir(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	_, err = os.Stat(dirLayout{path}.NATSSeed())
+	return err == nil
+}
+
+// OpenCheckpoints opens the checkpoints of the cluster in dir: through the
+// NATS server of its running coordinator, or, with none running, through
+// an embedded server started in this process on the cluster's store
+// (listening nowhere) until Close.
+func OpenCheckpoints(ctx context.Context, dir string) (*Checkpoints, error) {
+	l := dirLayout{dir}
+	if _, err := os.Stat(l.NATSSeed()); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("cluster: %s holds no cluster checkpoints (no %s; `stackless cluster up --data %s` makes them)", dir, natsSeedName, dir)
+	}
+	var (
+		nc    *nats.Conn
+		e     *embeddedNATS
+		where string
+	)
+	e, err := startNATS(l, false)
+	switch {
+	case err == nil:
+		if nc, err = e.connect("stackless checkpoints"); err != nil {
+			e.close()
+			return nil, err
+		}
+		where = "the NATS store of " + dir
+	case errors.Is(err, ErrNATSLocked):
+		if nc, err = dialNATS(l, "stackless checkpoints"); err != nil {
+			return nil, err
+		}
+		where = "the NATS store of " + dir + " (its coordinator's server)"
+	default:
+		return nil, err
+	}
+	gs, err := openGenStore(ctx, nc, 0, where)
+	if err != nil {
+		nc.Close()
+		if e != nil {
+			e.close()
+		}
+		return nil, err
+	}
+	gs.close = func() {
+		nc.Close()
+		if e != nil {
+			e.close()
+		}
+	}
+	return &Checkpoints{gs: gs, dir: dir}, nil
+}
+
+// Close releases the connection (and the server it started).
+func (c *Checkpoints) Close() error {
+	c.gs.close()
+	return nil
+}
+
+// Path is the cluster directory.
+func (c *Checkpoints) Path() string { return c.dir }
+
+// List describes the committed generations, oldest first. A generation
+// whose manifest does not decode is listed with no time and no size (Load
+// says what is wrong with it).
+func (c *Checkpoints) List() ([]store.GenInfo, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), jsOpTimeout)
+	defer cancel()
+	gens, err := c.gs.gens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.GenInfo, 0, len(gens))
+	for _, g := range gens {
+		gi := store.GenInfo{Gen: g}
+		if m, err := c.gs.manifestOf(ctx, g); err == nil {
+			gi.Time, gi.Records = m.Time, len(m.Worlds)
+			for _, w := range m.Worlds {
+				gi.Bytes += w.Size
+			}
+		}
+		out = append(out, gi)
+	}
+	return out, nil
+}
+
+// Latest is the newest committed generation (store.ErrEmpty when none).
+func (c *Checkpoints) Latest() (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), jsOpTimeout)
+	defer cancel()
+	gens, err := c.gs.gens(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(gens) == 0 {
+		return 0, fmt.Errorf("%s: %w", c.gs.where, store.ErrEmpty)
+	}
+	return gens[len(gens)-1], nil
+}
+
+// Load reads generation gen, checked, as a store.Checkpoint (see the file
+// comment). A generation not stored wraps store.ErrNotFound; a damaged
+// one, ErrSnapshot.
+func (c *Checkpoints) Load(gen uint64) (*store.Checkpoint, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), jsOpTimeout)
+	defer cancel()
+	s, err := c.gs.load(ctx, gen)
+	if err != nil {
+		return nil, err
+	}
+	return s.checkpoint()
+}
+
+// Delete removes generation gen (store.ErrNotFound when it is not stored).
+func (c *Checkpoints) Delete(gen uint64) error {
+	ctx, cancel := context.WithTimeout(context.Background(), jsOpTimeout)
+	defer cancel()
+	return c.gs.delete(ctx, gen)
+}
+
+// checkpoint renders s as a store.Checkpoint: the header as Meta, one
+// record per world.
+func (s *clusterSnapshot) checkpoint() (*store.Checkpoint, error) {
+	h := header{Format: snapshotFormat, Kind: headerKind, NextNode: s.NextNode}
+	cp := &store.Checkpoint{Gen: s.Gen, Time: s.Time}
+	for _, w := range s.Worlds {
+		h.Worlds = append(h.Worlds, headerWorld{Node: w.Node, Hosts: w.Hosts})
+		cp.Records = append(cp.Records, store.Record{Key: worldKey(w.Node), Value: w.Blob})
+	}
+	meta, err := json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: generation %d: %w", s.Gen, err)
+	}
+	cp.Meta = meta
+	return cp, nil
+}

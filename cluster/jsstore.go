@@ -1,0 +1,352 @@
+package cluster
+
+// The cluster's checkpoints on NATS JetStream: one generation is the world
+// of every worker, each an object "g<gen>/w<node>" of the Object Store
+// bucket ckptBucket, and a manifest "m.<gen>" in the KV bucket
+// manifestBucket that lists them with their sizes and SHA-256 digests. The
+// manifest is written only once every object is stored, so a generation
+// is all or nothing: a checkpoint that fails half way leaves objects no
+// manifest names (swept at the next commit), never half a generation.
+// Generation numbers come from a counter key updated by compare-and-set,
+// so two writers never take the same number. Replicas: min(3, servers).
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stackless-go/stackless/store"
+)
+
+const (
+	manifestBucket = "stackless_manifests" // KV: "m.<gen>" manifests, genKey the counter
+	ckptBucket     = "stackless_ckpt"      // Object Store: "g<gen>/w<node>" worlds
+	genKey         = "gen"                 // the last generation number handed out
+	manifestPrefix = "m."
+	maxReplicas    = 3
+)
+
+// jsOpTimeout bounds one JetStream operation that moves no world.
+const jsOpTimeout = 30 * time.Second
+
+// genStore holds the generations of a cluster in JetStream.
+type genStore struct {
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	kv    jetstream.KeyValue
+	obj   jetstream.ObjectStore
+	keep  int    // generations kept (0: all)
+	where string // names the store in messages
+	close func()
+}
+
+// openGenStore makes (or opens) the buckets on nc. Replicas are min(3,
+// the servers nc knows of).
+func openGenStore(ctx context.Context, nc *nats.Conn, keep int, where string) (*genStore, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: JetStream on %s: %w", where, err)
+	}
+	replicas := min(maxReplicas, max(1, len(nc.Servers())))
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: manifestBucket, History: 1,
+		Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster checkpoint manifests"})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: the manifest bucket %s on %s: %w", manifestBucket, where, err)
+	}
+	obj, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ckptBucket,
+		Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster checkpoint worlds"})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: the checkpoint bucket %s on %s: %w", ckptBucket, where, err)
+	}
+	return &genStore{nc: nc, js: js, kv: kv, obj: obj, keep: keep, where: where, close: nc.Close}, nil
+}
+
+// Where names the store in messages.
+func (g *genStore) Where() string { return g.where }
+
+// objectName is the object holding the world of node n in generation gen.
+func objectName(gen uint64, n uint16) string { return fmt.Sprintf("g%d/w%d", gen, n) }
+
+func manifestKey(gen uint64) string { return manifestPrefix + strconv.FormatUint(gen, 10) }
+
+// nextGen hands out the next generation number (compare-and-set on genKey).
+func (g *genStore) nextGen(ctx context.Context) (uint64, error) {
+	for range 100 {
+		e, err := g.kv.Get(ctx, genKey)
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			if _, err := g.kv.Create(ctx, genKey, []byte("1")); err == nil {
+				return 1, nil
+			} else if !errors.Is(err, jetstream.ErrKeyExists) {
+				return 0, err
+			}
+		case err != nil:
+			return 0, err
+		default:
+			last, perr := strconv.ParseUint(string(e.Value()), 10, 64)
+			if perr != nil {
+				return 0, fmt.Errorf("%w: the generation counter %q in %s is not a number", ErrSnapshot, e.Value(), manifestBucket)
+			}
+			next := last + 1
+			if _, err := g.kv.Update(ctx, genKey, []byte(strconv.FormatUint(next, 10)), e.Revision()); err == nil {
+				return next, nil
+			}
+		}
+	}
+	return 0, errors.New("the generation counter kept changing under this writer")
+}
+
+// save stores s as a new generation (objects first, then the manifest) and
+// sets s.Gen; then it applies the keep-K retention.
+func (g *genStore) save(ctx context.Context, s *clusterSnapshot) (uint64, error) {
+	if err := s.validate(); err != nil {
+		return 0, fmt.Errorf("cluster: save checkpoint to %s: %w", g.where, err)
+	}
+	gen, err := g.nextGen(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("cluster: save checkpoint to %s: take a generation number: %w", g.where, err)
+	}
+	m := manifest{Format: snapshotFormat, Kind: headerKind, Gen: gen, Time: s.Time.UTC(), NextNode: s.NextNode}
+	m.Worlds = make([]manifestWorld, len(s.Worlds))
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.Worlds))
+	for i, w := range s.Worlds {
+		sum := sha256.Sum256(w.Blob)
+		m.Worlds[i] = manifestWorld{Node: w.Node, Hosts: w.Hosts, Object: objectName(gen, w.Node), Size: int64(len(w.Blob)),
+			SHA256: hex.EncodeToString(sum[:])}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := g.obj.PutBytes(ctx, m.Worlds[i].Object, w.Blob); err != nil {
+				errs[i] = fmt.Errorf("world of node %d: %w", w.Node, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		g.dropObjects(m.Worlds)
+		return 0, fmt.Errorf("cluster: save generation %d to %s (not committed): %w", gen, g.where, err)
+	}
+	b, err := m.encode()
+	if err != nil {
+		return 0, fmt.Errorf("cluster: save generation %d: %w", gen, err)
+	}
+	if _, err := g.kv.Create(ctx, manifestKey(gen), b); err != nil {
+		g.dropObjects(m.Worlds)
+		return 0, fmt.Errorf("cluster: commit generation %d to %s: %w", gen, g.where, err)
+	}
+	s.Gen = gen
+	if err := g.retain(ctx, gen); err != nil {
+		// The generation is committed; an old one left over is no fault.
+		return gen, fmt.Errorf("%w: generation %d is committed, but the retention failed: %w", errRetention, gen, err)
+	}
+	return gen, nil
+}
+
+// errRetention marks a save whose generation is stored but whose clean-up
+// failed.
+var errRetention = errors.New("cluster: checkpoint retention")
+
+// dropObjects deletes the objects of an uncommitted generation.
+func (g *genStore) dropObjects(ws []manifestWorld) {
+	ctx, cancel := context.WithTimeout(context.Background(), jsOpTimeout)
+	defer cancel()
+	for _, w := range ws {
+		_ = g.obj.Delete(ctx, w.Object)
+	}
+}
+
+// gens lists the committed generation numbers, oldest first.
+func (g *genStore) gens(ctx context.Context) ([]uint64, error) {
+	kl, err := g.kv.ListKeysFiltered(ctx, manifestPrefix+">")
+	if err != nil {
+		return nil, fmt.Errorf("cluster: list the generations in %s: %w", g.where, err)
+	}
+	defer func() { _ = kl.Stop() }()
+	var out []uint64
+	for k := range kl.Keys() {
+		if n, err := strconv.ParseUint(strings.TrimPrefix(k, manifestPrefix), 10, 64); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// retain deletes the generations older than the newest keep ones, and
+// objects of generations below newest that no manifest names (left by a
+// checkpoint that failed).
+func (g *genStore) retain(ctx context.Context, newest uint64) error {
+	gens, err := g.gens(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if g.keep > 0 && len(gens) > g.keep {
+		for _, gen := range gens[:len(gens)-g.keep] {
+			if err := g.delete(ctx, gen); err != nil && !errors.Is(err, store.ErrNotFound) {
+				errs = append(errs, err)
+			}
+		}
+		gens = gens[len(gens)-g.keep:]
+	}
+	infos, err := g.obj.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, o := range infos {
+		gen, ok := objectGen(o.Name)
+		if ok && gen < newest && !slices.Contains(gens, gen) {
+			if err := g.obj.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// objectGen is the generation of an object name "g<gen>/w<node>".
+func objectGen(name string) (uint64, bool) {
+	s, ok := strings.CutPrefix(name, "g")
+	if !ok {
+		return 0, false
+	}
+	s, _, ok = strings.Cut(s, "/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	return n, err == nil
+}
+
+// delete removes generation gen: its manifest first (so a crash half way
+// leaves no half generation), then its objects.
+func (g *genStore) delete(ctx context.Context, gen uint64) error {
+	e, err := g.kv.Get(ctx, manifestKey(gen))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%w: generation %d is not in %s", store.ErrNotFound, gen, g.where)
+	}
+	if err != nil {
+		return fmt.Errorf("cluster: delete generation %d from %s: %w", gen, g.where, err)
+	}
+	if err := g.kv.Purge(ctx, manifestKey(gen)); err != nil {
+		return fmt.Errorf("cluster: delete generation %d from %s: %w", gen, g.where, err)
+	}
+	names := []string{}
+	if m, err := decodeManifest(e.Value()); err == nil {
+		for _, w := range m.Worlds {
+			names = append(names, w.Object)
+		}
+	} else if infos, err := g.obj.List(ctx); err == nil {
+		for _, o := range infos {
+			if og, ok := objectGen(o.Name); ok && og == gen {
+				names = append(names, o.Name)
+			}
+		}
+	}
+	var errs []error
+	for _, n := range names {
+		if err := g.obj.Delete(ctx, n); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cluster: generation %d is deleted from %s, but some of its objects are left: %w", gen, g.where, err)
+	}
+	return nil
+}
+
+// manifestOf reads and checks the manifest of generation gen.
+func (g *genStore) manifestOf(ctx context.Context, gen uint64) (*manifest, error) {
+	e, err := g.kv.Get(ctx, manifestKey(gen))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%w: generation %d is not in %s", store.ErrNotFound, gen, g.where)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster: read the manifest of generation %d from %s: %w", gen, g.where, err)
+	}
+	m, err := decodeManifest(e.Value())
+	if err == nil && m.Gen != gen {
+		err = fmt.Errorf("%w: the manifest says generation %d", ErrSnapshot, m.Gen)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster: generation %d in %s: manifest: %w", gen, g.where, err)
+	}
+	return m, nil
+}
+
+// load reads generation gen (0: the newest): its manifest and every world,
+// each checked against the manifest's size and digest.
+func (g *genStore) load(ctx context.Context, gen uint64) (*clusterSnapshot, error) {
+	if gen == 0 {
+		gens, err := g.gens(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(gens) == 0 {
+			return nil, fmt.Errorf("cluster: %s: %w", g.where, store.ErrEmpty)
+		}
+		gen = gens[len(gens)-1]
+	}
+	m, err := g.manifestOf(ctx, gen)
+	if err != nil {
+		return nil, err
+	}
+	s := &clusterSnapshot{Gen: gen, Time: m.Time, NextNode: m.NextNode}
+	for _, w := range m.Worlds {
+		blob, err := g.obj.GetBytes(ctx, w.Object)
+		if err == nil {
+			err = w.check(blob)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrSnapshot) && (errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrDigestMismatch)) {
+				err = fmt.Errorf("%w: %w", ErrSnapshot, err)
+			}
+			return nil, fmt.Errorf("cluster: generation %d in %s: the world of node %d (object %s): %w", gen, g.where, w.Node, w.Object, err)
+		}
+		s.Worlds = append(s.Worlds, storedWorld{Node: w.Node, Hosts: w.Hosts, Blob: blob})
+	}
+	if err := s.validate(); err != nil {
+		return nil, fmt.Errorf("cluster: generation %d in %s: %w", gen, g.where, err)
+	}
+	return s, nil
+}
+
+// loadNewest loads the newest generation that loads; each newer one that
+// does not is reported through skip (generation, why) and passed over.
+// With none stored it returns store.ErrEmpty; with none loadable, the
+// newest one's error.
+func (g *genStore) loadNewest(ctx context.Context, skip func(uint64, error)) (*clusterSnapshot, error) {
+	gens, err := g.gens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(gens) == 0 {
+		return nil, fmt.Errorf("cluster: %s: %w", g.where, store.ErrEmpty)
+	}
+	var first error
+	for i := len(gens) - 1; i >= 0; i-- {
+		s, err := g.load(ctx, gens[i])
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, ErrSnapshot) && !errors.Is(err, store.ErrNotFound) {
+			return nil, err // the store, not the generation, failed
+		}
+		if first == nil {
+			first = err
+		}
+		skip(gens[i], err)
+	}
+	return nil, fmt.Errorf("%w; no stored generation loads", first)
+}
