@@ -157,7 +157,7 @@ func (c *Coordinator) reach(ctx context.Context, r workerRecord) (orphan, error)
 		return orphan{}, fmt.Errorf("socket %s is node %d", c.layout.Worker(r.Node), peer)
 	}
 	var resp adoptResp
-	if err := call(ctx, c.n, r.Node, kindWAdopt, none{}, &resp); err != nil {
+	if err := call(ctx, c.fc, r.Node, kindWAdopt, none{}, &resp); err != nil {
 		if r.Pid == 0 {
 			return orphan{}, err
 		}
@@ -277,7 +277,7 @@ func (c *Coordinator) takeOver(ctx context.Context, found []orphan) error {
 		if len(dial) == 0 {
 			continue
 		}
-		if err := call(ctx, c.n, o.resp.Node, kindWPeers, peersReq{Peers: dial}, nil); err != nil {
+		if err := call(ctx, c.fc, o.resp.Node, kindWPeers, peersReq{Peers: dial}, nil); err != nil {
 			return fail(fmt.Errorf("re-link worker %d: %w", o.resp.Node, err))
 		}
 	}
@@ -285,7 +285,7 @@ func (c *Coordinator) takeOver(ctx context.Context, found []orphan) error {
 		return fail(fmt.Errorf("push the routing table: %w", err))
 	}
 	if err := c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
-		return call(ctx, c.n, w.Node, kindWResume, none{}, nil)
+		return call(ctx, c.fc, w.Node, kindWResume, none{}, nil)
 	}); err != nil {
 		return fail(fmt.Errorf("resume: %w", err))
 	}
@@ -311,7 +311,7 @@ func (c *Coordinator) stopOrphans(found []orphan) {
 		ws[i] = &workerRef{Node: o.resp.Node, Pid: o.resp.Pid}
 	}
 	_ = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
-		_ = call(ctx, c.n, w.Node, kindWStop, stopReq{}, nil)
+		_ = call(ctx, c.fc, w.Node, kindWStop, stopReq{}, nil)
 		if err := stopPid(w.Pid, stopGrace); err != nil {
 			c.log.Warn("cluster: stop a worker left running", "node", w.Node, "pid", w.Pid, "err", err)
 		}

@@ -47,6 +47,13 @@ type Config struct {
 	// (default DefaultOrphanAfter, 10 minutes).
 	OrphanAfter time.Duration
 
+	// Standby: when another coordinator leads this cluster (its server
+	// owns DIR/nats), wait as its standby and take over (adopting the
+	// workers, no rollback) when it dies, instead of failing. OnStandby,
+	// if set, is called once when the wait starts, with the leader.
+	Standby   bool
+	OnStandby func(Leader)
+
 	tlsDir string
 }
 

@@ -51,7 +51,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = c.forAll(rctx, ws, func(ctx context.Context, w *workerRef) error {
-			return call(ctx, c.n, w.Node, kindWResume, none{}, nil)
+			return call(ctx, c.fc, w.Node, kindWResume, none{}, nil)
 		})
 	}()
 
@@ -64,7 +64,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 	res.Rounds, err = flushRounds(ctx, maxFlushRounds, before, func(ctx context.Context, r uint32) (map[uint16]uint64, error) {
 		req := markReq{Epoch: epoch, Round: r, Peers: peers}
 		if err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
-			return call(ctx, c.n, w.Node, kindWMark, req, nil)
+			return call(ctx, c.fc, w.Node, kindWMark, req, nil)
 		}); err != nil {
 			return nil, err
 		}
@@ -84,7 +84,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 	snap := &clusterSnapshot{Time: time.Now()}
 	var mu sync.Mutex
 	err = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
-		blob, err := callRaw(ctx, c.n, w.Node, kindWSnapshot, nil)
+		blob, err := callRaw(ctx, c.fc, w.Node, kindWSnapshot, nil)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (c *Coordinator) collectSent(ctx context.Context, ws []*workerRef, kind str
 	var mu sync.Mutex
 	err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
 		var r sentResp
-		if err := call(ctx, c.n, w.Node, kind, req, &r); err != nil {
+		if err := call(ctx, c.fc, w.Node, kind, req, &r); err != nil {
 			return err
 		}
 		mu.Lock()

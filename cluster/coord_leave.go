@@ -59,7 +59,7 @@ func (c *Coordinator) handleLeave(ctx context.Context, req leaveReq) (none, erro
 		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = c.forAll(rctx, ws, func(ctx context.Context, w *workerRef) error {
-			return call(ctx, c.n, w.Node, kindWResume, none{}, nil)
+			return call(ctx, c.fc, w.Node, kindWResume, none{}, nil)
 		})
 		return none{}, fmt.Errorf("cluster: worker %d cannot leave cleanly: %w", req.Node, err)
 	}

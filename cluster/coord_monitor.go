@@ -85,7 +85,7 @@ func (c *Coordinator) balance() {
 	paused := false
 	for _, w := range ws {
 		var s WorkerStats
-		if err := call(ctx, c.n, w.Node, kindWStats, none{}, &s); err != nil {
+		if err := call(ctx, c.fc, w.Node, kindWStats, none{}, &s); err != nil {
 			return // a dying worker: the fault check deals with it
 		}
 		paused = paused || s.Paused
@@ -106,7 +106,7 @@ func (c *Coordinator) balance() {
 	}
 	defer c.op.Unlock()
 	var res shedResp
-	if err := call(ctx, c.n, mv.From, kindWShed, shedReq{To: mv.To, Count: mv.Count}, &res); err != nil {
+	if err := call(ctx, c.fc, mv.From, kindWShed, shedReq{To: mv.To, Count: mv.Count}, &res); err != nil {
 		c.log.Warn("cluster: balancing failed", "from", mv.From, "to", mv.To, "err", err)
 		return
 	}

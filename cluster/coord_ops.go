@@ -51,7 +51,7 @@ func (c *Coordinator) Status(ctx context.Context) (Status, error) {
 	var mu sync.Mutex
 	err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
 		var s WorkerStats
-		if err := call(ctx, c.n, w.Node, kindWStats, none{}, &s); err != nil {
+		if err := call(ctx, c.fc, w.Node, kindWStats, none{}, &s); err != nil {
 			return err
 		}
 		mu.Lock()
@@ -64,6 +64,10 @@ func (c *Coordinator) Status(ctx context.Context) (Status, error) {
 	st.Routes = maps.Clone(c.routes)
 	st.LastGen, st.LastAt, st.Rollbacks, st.Migrations, st.Left = c.lastGen, c.lastAt, c.rollbacks, c.migrated, c.left
 	st.State, st.Adopted, st.Note = c.stateLocked(), c.adopted, c.note
+	if c.lease != nil {
+		ld := c.lease.me
+		st.Leader = &ld
+	}
 	c.mu.Unlock()
 	return st, err
 }
@@ -91,7 +95,7 @@ func (c *Coordinator) Spawn(ctx context.Context, req SpawnRequest) (SpawnResult,
 	spawnOn := func(ctx context.Context, node uint16, k int) error {
 		var got []Spawned
 		r := spawnReq{Kind: req.Kind, Args: req.Args, Count: k}
-		if err := call(ctx, c.n, node, kindWSpawn, r, &got); err != nil {
+		if err := call(ctx, c.fc, node, kindWSpawn, r, &got); err != nil {
 			return err
 		}
 		mu.Lock()
@@ -178,7 +182,7 @@ func (c *Coordinator) PS(ctx context.Context) ([]TaskletView, error) {
 	var mu sync.Mutex
 	err := c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
 		var vs []TaskletView
-		if err := call(ctx, c.n, w.Node, kindWPS, none{}, &vs); err != nil {
+		if err := call(ctx, c.fc, w.Node, kindWPS, none{}, &vs); err != nil {
 			return err
 		}
 		mu.Lock()
@@ -214,7 +218,7 @@ func (c *Coordinator) inspect(ctx context.Context, id tasklet.ID) (TaskletView, 
 	}
 	err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
 		var f found[TaskletView]
-		if err := call(ctx, c.n, w.Node, kindWInspect, idReq{ID: id}, &f); err != nil {
+		if err := call(ctx, c.fc, w.Node, kindWInspect, idReq{ID: id}, &f); err != nil {
 			return err
 		}
 		if f.Found {
@@ -252,7 +256,7 @@ func (c *Coordinator) Migrate(ctx context.Context, id tasklet.ID, to uint16) (Mi
 		return MigrateResult{}, fmt.Errorf("cluster: migrate %v: it runs on worker %d already", id, to)
 	}
 	var res MigrateResult
-	if err := call(ctx, c.n, v.Worker, kindWMigrate, migrateReq{ID: id, To: to}, &res); err != nil {
+	if err := call(ctx, c.fc, v.Worker, kindWMigrate, migrateReq{ID: id, To: to}, &res); err != nil {
 		return res, fmt.Errorf("cluster: migrate %v from worker %d to %d: %w", id, v.Worker, to, err)
 	}
 	return res, nil
@@ -271,7 +275,7 @@ func (c *Coordinator) Kill(ctx context.Context, id tasklet.ID) (KillResult, erro
 	var mu sync.Mutex
 	err := c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
 		var f found[KillResult]
-		if err := call(ctx, c.n, w.Node, kindWKill, idReq{ID: id}, &f); err != nil {
+		if err := call(ctx, c.fc, w.Node, kindWKill, idReq{ID: id}, &f); err != nil {
 			return err
 		}
 		if f.Found {
@@ -319,7 +323,7 @@ func (c *Coordinator) Await(ctx context.Context, id tasklet.ID) (TaskletView, er
 			return v, nil
 		}
 		var f found[TaskletView]
-		err = call(ctx, c.n, v.Worker, kindWAwait, awaitReq{ID: id, Timeout: time.Second}, &f)
+		err = call(ctx, c.fc, v.Worker, kindWAwait, awaitReq{ID: id, Timeout: time.Second}, &f)
 		if err == nil && f.Found && f.V.State == tasklet.Paused.String() {
 			return f.V, nil
 		}

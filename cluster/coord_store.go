@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stackless-go/stackless/store"
 )
@@ -20,6 +23,9 @@ const legacyDB = "cluster.db"
 // opens the checkpoint buckets on it.
 func (c *Coordinator) openStore(ctx context.Context) error {
 	e, err := startNATS(c.layout, true)
+	if errors.Is(err, ErrNATSLocked) && c.cfg.Standby {
+		e, err = c.standBy(ctx)
+	}
 	if errors.Is(err, ErrNATSLocked) {
 		return fmt.Errorf("cluster: %w: another coordinator (or a `stackless checkpoint`/`inspect` command) runs on %s; stop it with `stackless cluster down --cluster %s`, or wait for the command to end",
 			err, c.cfg.Dir, c.cfg.Dir)
@@ -39,11 +45,106 @@ func (c *Coordinator) openStore(ctx context.Context) error {
 		return err
 	}
 	c.nats, c.gs = e, gs
+	kv, err := openLease(ctx, gs.js, gs.replicas)
+	if err != nil {
+		return err
+	}
+	c.lease = newLease(kv)
+	// This process owns the store the previous leader's server ran on, so
+	// that leader is gone: take its lease without waiting for it to go stale.
+	if err := c.lease.acquire(ctx, true, nil); err != nil {
+		return err
+	}
+	c.epochV.Store(c.lease.me.Epoch)
+	c.log.Info("cluster: leading", "epoch", c.lease.me.Epoch, "holder", c.lease.me.Holder)
+	c.bg.Add(1)
+	go c.renewLease()
 	if _, err := os.Stat(filepath.Join(c.cfg.Dir, legacyDB)); err == nil {
 		c.log.Warn("cluster: this version keeps checkpoints in NATS JetStream (DIR/nats); the bbolt file of earlier versions is not read",
 			"file", filepath.Join(c.cfg.Dir, legacyDB))
 	}
 	return nil
+}
+
+// standBy waits while another coordinator's server owns the store (it
+// leads), and starts this one's once it is gone.
+func (c *Coordinator) standBy(ctx context.Context) (*embeddedNATS, error) {
+	if c.cfg.OnStandby != nil {
+		ld := Leader{}
+		if nc, err := dialNATS(c.layout, "stackless standby"); err == nil {
+			if js, err := jetstream.New(nc); err == nil {
+				if kv, err := js.KeyValue(ctx, leaseBucket); err == nil {
+					if cur, _, err := currentLeader(ctx, kv); err == nil && cur != nil {
+						ld = *cur
+					}
+				}
+			}
+			nc.Close()
+		}
+		c.cfg.OnStandby(ld)
+	}
+	c.log.Info("cluster: standing by: another coordinator leads this cluster", "dir", c.cfg.Dir)
+	tk := time.NewTicker(leasePoll)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cluster: stood by, never led: %w", ctx.Err())
+		case <-tk.C:
+		}
+		e, err := startNATS(c.layout, true)
+		if !errors.Is(err, ErrNATSLocked) {
+			return e, err
+		}
+	}
+}
+
+// renewLease keeps the lease; when another coordinator took it, this one
+// stops acting at once (depose), leaving the workers to the new leader.
+func (c *Coordinator) renewLease() {
+	defer c.bg.Done()
+	tk := time.NewTicker(leaseRenew)
+	defer tk.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-tk.C:
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, leaseTTL)
+		err := c.lease.renew(ctx)
+		cancel()
+		if errors.Is(err, ErrLeaseLost) {
+			go c.depose(err)
+			return
+		}
+		if err != nil && c.ctx.Err() == nil {
+			c.log.Warn("cluster: could not renew the leadership lease; trying again", "err", err)
+		}
+	}
+}
+
+// depose shuts this coordinator down without touching the workers (the
+// new leader drives them) and without a checkpoint.
+func (c *Coordinator) depose(why error) {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.closing = true
+	c.state = "deposed: " + why.Error()
+	c.mu.Unlock()
+	c.log.Error("cluster: THIS COORDINATOR NO LONGER LEADS; it stops without touching the workers", "err", why)
+	c.cancel()
+	_ = c.n.Close()
+	c.bg.Wait()
+	c.closeStore()
+	_ = removeSocket(c.layout.Coordinator())
+	c.mu.Lock()
+	c.closeErr = why
+	c.mu.Unlock()
+	close(c.done)
 }
 
 // closeStore closes the connection and stops the server.

@@ -168,7 +168,7 @@ func (c *Coordinator) dropJoined(node uint16, why error) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
 	defer cancel()
-	_ = call(ctx, c.n, node, kindWStop, stopReq{Refuse: why.Error()}, nil)
+	_ = call(ctx, c.fc, node, kindWStop, stopReq{Refuse: why.Error()}, nil)
 	if err := c.pushRoutes(ctx); err != nil {
 		c.log.Warn("cluster: push the routes after sending a worker away", "node", node, "err", err)
 	}
@@ -268,7 +268,7 @@ func (c *Coordinator) integrate(ctx context.Context, nodes []uint16) error {
 				dial = append(dial, a)
 			}
 		}
-		if err := call(ctx, c.n, w.Node, kindWPeers, peersReq{Peers: dial}, nil); err != nil {
+		if err := call(ctx, c.fc, w.Node, kindWPeers, peersReq{Peers: dial}, nil); err != nil {
 			return err
 		}
 	}
@@ -279,7 +279,7 @@ func (c *Coordinator) integrate(ctx context.Context, nodes []uint16) error {
 		if !isNew[w.Node] {
 			return nil
 		}
-		return call(ctx, c.n, w.Node, kindWResume, none{}, nil)
+		return call(ctx, c.fc, w.Node, kindWResume, none{}, nil)
 	})
 }
 
@@ -289,7 +289,7 @@ func (c *Coordinator) pushRoutes(ctx context.Context) error {
 	routes := maps.Clone(c.routes)
 	c.mu.Unlock()
 	return c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
-		return call(ctx, c.n, w.Node, kindWRoute, routeReq{Routes: routes}, nil)
+		return call(ctx, c.fc, w.Node, kindWRoute, routeReq{Routes: routes}, nil)
 	})
 }
 
@@ -326,7 +326,7 @@ func (c *Coordinator) stopWorkers(rejoin bool) {
 		// coordinator to adopt it: end it at once.
 		grace := time.Duration(0)
 		if w.Ready && slices.Contains(peers, w.Node) {
-			_ = call(ctx, c.n, w.Node, kindWStop, stopReq{Rejoin: rejoin && !w.Local && !w.Leaving}, nil)
+			_ = call(ctx, c.fc, w.Node, kindWStop, stopReq{Rejoin: rejoin && !w.Local && !w.Leaving}, nil)
 			grace = stopGrace
 		}
 		if w.Proc != nil {

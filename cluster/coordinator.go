@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stackless-go/stackless/channel"
@@ -33,6 +34,9 @@ type Coordinator struct {
 	log    *slog.Logger
 	s      *scheduler.Scheduler
 	n      *ipc.Node
+	fc     fencedCaller // c.n, every worker command carrying the lease epoch
+	lease  *lease       // the leadership this coordinator holds
+	epochV atomic.Uint64
 	nats   *embeddedNATS // the embedded NATS server the checkpoints live in
 	gs     *genStore     // the checkpoint generations, in JetStream
 	blobs  blobs
@@ -165,6 +169,7 @@ func (c *Coordinator) open(ctx context.Context) error {
 		opts = append(opts, ipc.WithTLS(c.cfg.TLS))
 	}
 	c.n = ipc.NewNode(c.s, c.reg, opts...)
+	c.fc = fencedCaller{n: c.n, epoch: c.epochV.Load}
 	c.serveAll()
 	// The coordinator's scheduler runs no tasklet; it only applies what its
 	// links hand it (link-down clean-ups).
@@ -303,6 +308,11 @@ func (c *Coordinator) shutdown() error {
 		}
 	}
 	c.bg.Wait()
+	if c.lease != nil && c.lease.me.Epoch != 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		c.lease.release(ctx) // a standby takes over at once
+		cancel()
+	}
 	c.closeStore()
 	if err := removeSocket(c.layout.Coordinator()); err != nil {
 		errs = append(errs, err)

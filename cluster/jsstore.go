@@ -41,13 +41,14 @@ const jsOpTimeout = 30 * time.Second
 
 // genStore holds the generations of a cluster in JetStream.
 type genStore struct {
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	kv    jetstream.KeyValue
-	obj   jetstream.ObjectStore
-	keep  int    // generations kept (0: all)
-	where string // names the store in messages
-	close func()
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	kv       jetstream.KeyValue
+	obj      jetstream.ObjectStore
+	keep     int    // generations kept (0: all)
+	replicas int    // of every bucket
+	where    string // names the store in messages
+	close    func()
 }
 
 // openGenStore makes (or opens) the buckets on nc. Replicas are min(3,
@@ -68,7 +69,7 @@ func openGenStore(ctx context.Context, nc *nats.Conn, keep int, where string) (*
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the checkpoint bucket %s on %s: %w", ckptBucket, where, err)
 	}
-	return &genStore{nc: nc, js: js, kv: kv, obj: obj, keep: keep, where: where, close: nc.Close}, nil
+	return &genStore{nc: nc, js: js, kv: kv, obj: obj, keep: keep, replicas: replicas, where: where, close: nc.Close}, nil
 }
 
 // Where names the store in messages.

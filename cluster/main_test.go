@@ -42,6 +42,8 @@ const (
 	envWorkers = "STACKLESS_CLUSTER_TEST_WORKERS"
 	envCkpt    = "STACKLESS_CLUSTER_TEST_CKPT"
 	envOrphan  = "STACKLESS_CLUSTER_TEST_ORPHAN" // Config.OrphanAfter
+	// Config.Standby: "standby" on stdout when it starts waiting.
+	envStandby = "STACKLESS_CLUSTER_TEST_STANDBY"
 )
 
 // testTimeout bounds every integration test.
@@ -104,6 +106,8 @@ func coordMain() int {
 	orphan, _ := time.ParseDuration(os.Getenv(envOrphan))
 	c, err := cluster.Start(ctx, cluster.Config{Dir: dir, Workers: n, CheckpointEvery: every, BalanceEvery: -1, OrphanAfter: orphan,
 		WorkerCommand: testWorkerCommand(dir, ""),
+		Standby:       os.Getenv(envStandby) == "1",
+		OnStandby:     func(cluster.Leader) { fmt.Println("standby") },
 		Log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coordinator:", err)

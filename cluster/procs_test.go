@@ -34,6 +34,9 @@ type upWriter struct {
 	once sync.Once
 	up   chan struct{}
 	line []byte
+
+	standbyOnce sync.Once
+	standby     chan struct{} // closed at a "standby" line (nil: not watched)
 }
 
 func (w *upWriter) Write(p []byte) (int, error) {
@@ -43,8 +46,13 @@ func (w *upWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		if string(w.line[:i]) == "up" {
+		switch string(w.line[:i]) {
+		case "up":
 			w.once.Do(func() { close(w.up) })
+		case "standby":
+			if w.standby != nil {
+				w.standbyOnce.Do(func() { close(w.standby) })
+			}
 		}
 		w.line = w.line[i+1:]
 	}
@@ -93,18 +101,7 @@ func newClusterProcs(t *testing.T, workers int, ckpt time.Duration) *clusterProc
 // start runs a coordinator process and waits until it is up.
 func (p *clusterProcs) start(ctx context.Context) *coordProc {
 	p.t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envCoord+"=1", envDir+"="+p.dir, envWorkers+"="+strconv.Itoa(p.workers),
-		envCkpt+"="+p.ckpt.String(), envPids+"="+p.pids, envOrphan+"="+p.orphan.String())
-	w := &upWriter{out: p.out, up: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = w, p.out
-	c := &coordProc{cmd: cmd, out: p.out, done: make(chan struct{})}
-	require.NoError(p.t, cmd.Start())
-	p.coords = append(p.coords, c)
-	go func() {
-		c.err = cmd.Wait()
-		close(c.done)
-	}()
+	c, w := p.launch(false)
 	select {
 	case <-w.up:
 	case <-c.done:
@@ -113,6 +110,44 @@ func (p *clusterProcs) start(ctx context.Context) *coordProc {
 		require.FailNow(p.t, "the coordinator did not come up", "%v", ctx.Err())
 	}
 	return c
+}
+
+// startStandby runs a coordinator process with Config.Standby and waits
+// until it stands by; up is closed when it leads.
+func (p *clusterProcs) startStandby(ctx context.Context) (c *coordProc, up <-chan struct{}) {
+	p.t.Helper()
+	c, w := p.launch(true)
+	select {
+	case <-w.standby:
+	case <-w.up:
+		require.FailNow(p.t, "the standby came up at once: two leaders?")
+	case <-c.done:
+		require.FailNow(p.t, "the standby exited while starting", "%v", c.err)
+	case <-ctx.Done():
+		require.FailNow(p.t, "the standby did not stand by", "%v", ctx.Err())
+	}
+	return c, w.up
+}
+
+// launch starts a coordinator process.
+func (p *clusterProcs) launch(standby bool) (*coordProc, *upWriter) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envCoord+"=1", envDir+"="+p.dir, envWorkers+"="+strconv.Itoa(p.workers),
+		envCkpt+"="+p.ckpt.String(), envPids+"="+p.pids, envOrphan+"="+p.orphan.String())
+	w := &upWriter{out: p.out, up: make(chan struct{})}
+	if standby {
+		cmd.Env = append(cmd.Env, envStandby+"=1")
+		w.standby = make(chan struct{})
+	}
+	cmd.Stdout, cmd.Stderr = w, p.out
+	c := &coordProc{cmd: cmd, out: p.out, done: make(chan struct{})}
+	require.NoError(p.t, cmd.Start())
+	p.coords = append(p.coords, c)
+	go func() {
+		c.err = cmd.Wait()
+		close(c.done)
+	}()
+	return c, w
 }
 
 // dial connects a client to the running coordinator.

@@ -243,4 +243,6 @@ type Status struct {
 	// about such workers ("" when there were none).
 	Adopted int    `json:"adopted,omitempty"`
 	Note    string `json:"note,omitempty"`
+	// Leader is the coordinator that answered: it holds the lease.
+	Leader *Leader `json:"leader,omitempty"`
 }

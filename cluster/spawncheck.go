@@ -70,7 +70,7 @@ func (c *Coordinator) checkSpawn(ctx context.Context, req SpawnRequest) error {
 				req.Kind, arg, ch, ErrNoChannel, ch.Node(), slices.Sorted(maps.Keys(routes)), NewChannelArg)
 		}
 		var f found[none]
-		if err := call(ctx, c.n, worker, kindWChan, chanReq{ID: ch}, &f); err != nil {
+		if err := call(ctx, c.fc, worker, kindWChan, chanReq{ID: ch}, &f); err != nil {
 			return fmt.Errorf("cluster: spawn %q: argument %s: check channel %v on worker %d: %w", req.Kind, arg, ch, worker, err)
 		}
 		if !f.Found {

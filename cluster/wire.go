@@ -217,7 +217,7 @@ func remoteErr(err error) error {
 }
 
 // wireSentinels are the errors a control reply keeps across the wire.
-var wireSentinels = []error{ErrUnknownSpawner, ErrNoTasklet, ErrClosed, store.ErrNotFound, store.ErrEmpty, ErrSnapshot}
+var wireSentinels = []error{ErrUnknownSpawner, ErrNoTasklet, ErrClosed, store.ErrNotFound, store.ErrEmpty, ErrSnapshot, ErrFenced}
 
 // handlerError is the error of a control handler on another node.
 type handlerError struct {

@@ -128,6 +128,8 @@ type worker struct {
 
 	reqs chan *request
 
+	fence fence // the newest leader epoch obeyed: older ones are refused (fence.go)
+
 	interrupt atomic.Bool // ends the running slice at the next step boundary
 
 	orphanAfter time.Duration     // from the join: how long to run on without a coordinator

@@ -21,6 +21,10 @@ const handlerTimeout = 2 * time.Minute
 func (w *worker) serveAll() {
 	reg := func(kind string, h handler) {
 		serve(w.handler, w.n, &w.blobs, kind, func(ctx context.Context, req []byte) ([]byte, error) {
+			req, err := w.fence.check(kind, req)
+			if err != nil {
+				return nil, err
+			}
 			ctx, cancel := context.WithTimeout(ctx, handlerTimeout)
 			defer cancel()
 			return h(ctx, req)

@@ -240,6 +240,14 @@ checkpoint, and says which. A worker nobody adopts exits after
 
 --http serves the web observer of the cluster (` + "`stackless observe`" + `).
 
+Exactly one coordinator leads: it holds a lease in a NATS KV bucket,
+renewed every 400 ms, and every command it sends a worker carries the
+lease's epoch; a worker refuses a lower epoch than one it obeyed, so a
+deposed leader cannot act. A ` + "`cluster up`" + ` on a DIR whose coordinator runs
+stands by (it says so) and takes over when that one dies, adopting its
+workers: no rollback, measured well under 5 s. ` + "`cluster status`" + ` shows who
+leads and since when.
+
 With --listen and --tls, workers on other machines can join
 (` + "`stackless worker --join HOST:PORT`" + `) and clients can drive it over TCP.
 
@@ -316,6 +324,14 @@ line every few seconds.`,
 // clusterUp runs the coordinator until it is told to stop.
 func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags) error {
 	ctx := cmd.Context()
+	cfg.Standby = true
+	cfg.OnStandby = func(ld cluster.Leader) {
+		who := "another coordinator"
+		if ld.Holder != "" {
+			who = fmt.Sprintf("the coordinator %s (since %s, epoch %d)", ld.Holder, ld.Since.Local().Format(time.DateTime), ld.Epoch)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "cluster up: standing by: %s leads %s; this one takes over, adopting its workers, if it dies\n", who, cfg.Dir)
+	}
 	c, err := cluster.Start(ctx, cfg)
 	if err != nil {
 		return err
@@ -508,6 +524,9 @@ func writeStatus(b *bytes.Buffer, st cluster.Status) {
 	}
 	if st.Note != "" {
 		fmt.Fprintf(b, "at start: %s\n", st.Note)
+	}
+	if st.Leader != nil {
+		fmt.Fprintf(b, "leader: %s since %s (epoch %d)\n", st.Leader.Holder, st.Leader.Since.Local().Format(time.DateTime), st.Leader.Epoch)
 	}
 }
 

@@ -1,0 +1,170 @@
+package cluster
+
+// Leadership: exactly one coordinator acts, the holder of the lease, a key
+// in the KV bucket leaseBucket. It is taken by compare-and-set (Create when
+// there is none, Update on the revision seen when the holder stopped
+// renewing it), renewed every leaseRenew by Update on its own revision, and
+// it is stale once its revision has not changed for leaseTTL as the
+// standby measures it (its own clock only: no skew between machines). The
+// revision at which it was taken is the leader's epoch: every command it
+// sends a worker carries it (fence.go), and a worker refuses a lower one,
+// so a leader that lost its lease and has not noticed yet cannot act.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+const (
+	leaseBucket = "stackless_lease"
+	leaseKey    = "leader"
+)
+
+// Lease timing: a standby takes a lease whose revision stood still for
+// leaseTTL; the holder renews it every leaseRenew.
+var (
+	leaseTTL   = 2 * time.Second
+	leaseRenew = 400 * time.Millisecond
+	leasePoll  = 100 * time.Millisecond
+)
+
+// ErrLeaseLost is returned when a coordinator's lease was taken by
+// another: it leads no more and must not act.
+var ErrLeaseLost = errors.New("cluster: this coordinator lost its leadership lease to another coordinator")
+
+// Leader says who leads a cluster.
+type Leader struct {
+	Holder string    `json:"holder"` // host:pid of the coordinator
+	Host   string    `json:"host"`
+	Pid    int       `json:"pid"`
+	Epoch  uint64    `json:"epoch"` // the lease revision it was taken at
+	Since  time.Time `json:"since"`
+}
+
+// lease is a coordinator's hold of (or wait for) the leadership.
+type lease struct {
+	kv  jetstream.KeyValue
+	me  Leader
+	rev uint64 // the revision of the last write of the lease by this holder
+}
+
+// openLease makes (or opens) the lease bucket.
+func openLease(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: leaseBucket, History: 1,
+		Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster leadership lease"})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: the lease bucket %s: %w", leaseBucket, err)
+	}
+	return kv, nil
+}
+
+// newLease is the lease this process would hold.
+func newLease(kv jetstream.KeyValue) *lease {
+	host, _ := os.Hostname()
+	return &lease{kv: kv, me: Leader{Holder: fmt.Sprintf("%s:%d", host, os.Getpid()), Host: host, Pid: os.Getpid()}}
+}
+
+// currentLeader reads who holds the lease (nil when nobody does).
+func currentLeader(ctx context.Context, kv jetstream.KeyValue) (*Leader, uint64, error) {
+	e, err := kv.Get(ctx, leaseKey)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("cluster: read the lease: %w", err)
+	}
+	var l Leader
+	if err := json.Unmarshal(e.Value(), &l); err != nil {
+		return nil, e.Revision(), nil // a lease that does not decode is nobody's: it goes stale
+	}
+	return &l, e.Revision(), nil
+}
+
+// acquire takes the lease: at once when there is none; otherwise once its
+// revision stood still for leaseTTL, or at once with force (the caller
+// knows the holder is gone: it owns the store its server ran on). It waits
+// until it holds the lease or ctx ends; waiting is called once, with the
+// holder, if it has to wait.
+func (l *lease) acquire(ctx context.Context, force bool, waiting func(Leader)) error {
+	var (
+		seen   uint64
+		seenAt time.Time
+		told   bool
+	)
+	tk := time.NewTicker(leasePoll)
+	defer tk.Stop()
+	for {
+		cur, rev, err := currentLeader(ctx, l.kv)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		if rev != seen {
+			seen, seenAt = rev, now
+		}
+		switch {
+		case cur == nil && rev == 0:
+			if r, err := l.kv.Create(ctx, leaseKey, l.value(0, now)); err == nil {
+				return l.won(ctx, r, now)
+			} else if !errors.Is(err, jetstream.ErrKeyExists) {
+				return fmt.Errorf("cluster: take the lease: %w", err)
+			}
+		case force || now.Sub(seenAt) >= leaseTTL:
+			if r, err := l.kv.Update(ctx, leaseKey, l.value(0, now), rev); err == nil {
+				return l.won(ctx, r, now)
+			}
+			force = false // someone else wrote it meanwhile: it is alive
+		case !told && waiting != nil && cur != nil:
+			waiting(*cur)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: waiting for the lease: %w", ctx.Err())
+		case <-tk.C:
+		}
+	}
+}
+
+// won records a lease taken at revision r and writes the epoch into it.
+func (l *lease) won(ctx context.Context, r uint64, since time.Time) error {
+	l.me.Epoch, l.me.Since, l.rev = r, since.UTC(), r
+	return l.renew(ctx)
+}
+
+// value is the lease's stored form.
+func (l *lease) value(epoch uint64, since time.Time) []byte {
+	v := l.me
+	v.Epoch, v.Since = epoch, since
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// renew writes the lease again on its own revision: ErrLeaseLost when
+// another coordinator wrote it meanwhile.
+func (l *lease) renew(ctx context.Context) error {
+	r, err := l.kv.Update(ctx, leaseKey, l.value(l.me.Epoch, l.me.Since), l.rev)
+	if err != nil {
+		if cur, _, gerr := currentLeader(ctx, l.kv); gerr == nil && cur != nil && cur.Holder != l.me.Holder {
+			return fmt.Errorf("%w: %s leads since %s (epoch %d)", ErrLeaseLost, cur.Holder, cur.Since.Format(time.RFC3339), cur.Epoch)
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("%w: %v", ErrLeaseLost, err)
+		}
+		return fmt.Errorf("cluster: renew the lease: %w", err)
+	}
+	l.rev = r
+	return nil
+}
+
+// release gives the lease up (a clean shutdown), so a standby takes over
+// at once.
+func (l *lease) release(ctx context.Context) {
+	_ = l.kv.Delete(ctx, leaseKey, jetstream.LastRevision(l.rev))
+}

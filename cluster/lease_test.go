@@ -1,0 +1,148 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/ipc"
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+)
+
+// testLeaseKV opens the lease bucket on a fresh embedded server.
+func testLeaseKV(t *testing.T) jetstream.KeyValue {
+	t.Helper()
+	gs := openTestStore(t, 0)
+	kv, err := openLease(t.Context(), gs.js, 1)
+	require.NoError(t, err)
+	return kv
+}
+
+// TestTwoCoordinatorsAtTheSameInstantOneLeads: two contenders released at
+// once: exactly one holds the lease; the other waits, and takes it only
+// once the first stopped renewing it for the TTL; the first's next renewal
+// then fails with ErrLeaseLost.
+func TestTwoCoordinatorsAtTheSameInstantOneLeads(t *testing.T) {
+	kv := testLeaseKV(t)
+	ls := []*lease{newLease(kv), newLease(kv)}
+	ls[0].me.Holder, ls[1].me.Holder = "a:1", "b:2"
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	won := make(chan int, 2)
+	waited := make(chan Leader, 2)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, l := range ls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if err := l.acquire(ctx, false, func(ld Leader) { waited <- ld }); err == nil {
+				won <- i
+			}
+		}()
+	}
+	close(start)
+	first := <-won
+	other := 1 - first
+	ld := <-waited
+	assert.Equal(t, ls[first].me.Holder, ld.Holder, "the loser waits on the winner")
+	assert.NotZero(t, ls[first].me.Epoch)
+
+	// The winner keeps renewing: the other must not take over meanwhile.
+	deadline := time.Now().Add(2 * leaseTTL)
+	tk := time.NewTicker(leaseRenew)
+	for time.Now().Before(deadline) {
+		<-tk.C
+		require.NoError(t, ls[first].renew(ctx))
+		select {
+		case i := <-won:
+			t.Fatalf("contender %d took the lease while %d renewed it: two leaders", i, first)
+		default:
+		}
+	}
+	tk.Stop()
+
+	// The winner stops renewing (paused, cut off): the other takes over.
+	stopped := time.Now()
+	assert.Equal(t, other, <-won)
+	assert.GreaterOrEqual(t, time.Since(stopped), leaseTTL-leaseRenew, "not before the lease went stale")
+	assert.Greater(t, ls[other].me.Epoch, ls[first].me.Epoch, "the new leader's epoch is higher")
+	err := ls[first].renew(ctx)
+	require.ErrorIs(t, err, ErrLeaseLost)
+	assert.ErrorContains(t, err, ls[other].me.Holder+" leads")
+	wg.Wait()
+
+	cur, _, err := currentLeader(ctx, kv)
+	require.NoError(t, err)
+	assert.Equal(t, ls[other].me.Holder, cur.Holder)
+	assert.Equal(t, ls[other].me.Epoch, cur.Epoch)
+}
+
+// TestReleasedLeaseIsTakenAtOnce: a clean shutdown releases the lease, and
+// a standby takes it without waiting for the TTL.
+func TestReleasedLeaseIsTakenAtOnce(t *testing.T) {
+	kv := testLeaseKV(t)
+	a, b := newLease(kv), newLease(kv)
+	require.NoError(t, a.acquire(t.Context(), false, nil))
+	a.release(t.Context())
+	t0 := time.Now()
+	require.NoError(t, b.acquire(t.Context(), false, nil))
+	assert.Less(t, time.Since(t0), leaseTTL/2)
+	assert.Greater(t, b.me.Epoch, a.me.Epoch)
+}
+
+// TestDeposedLeadersCommandIsRefused: a worker that obeyed epoch 7
+// refuses a command of epoch 5 (a deposed leader), over a real ipc link,
+// and the refusal is ErrFenced on the caller's side; unfenced calls (from
+// peers) pass.
+func TestDeposedLeadersCommandIsRefused(t *testing.T) {
+	reg := pickle.NewRegistry()
+	secret := ipc.WithSecret([]byte("a test secret of at least 32 bytes, for both"))
+	wn := ipc.NewNode(scheduler.New(scheduler.WithNode(1)), reg, secret)
+	cn := ipc.NewNode(scheduler.New(scheduler.WithNode(coordNode)), reg, secret)
+	t.Cleanup(func() { wn.Close(); cn.Close() })
+	require.NoError(t, ipc.ConnectPair(wn, cn))
+	var f fence
+	var got []string
+	var mu sync.Mutex
+	wn.Handle(kindWStats, func(p []byte) ([]byte, error) {
+		p, err := f.check(kindWStats, p)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		got = append(got, string(p))
+		mu.Unlock()
+		return []byte(`{}`), nil
+	})
+	var epoch uint64
+	fc := fencedCaller{n: cn, epoch: func() uint64 { return epoch }}
+	ctx := t.Context()
+	for _, tc := range []struct {
+		epoch   uint64
+		refused bool
+	}{{5, false}, {7, false}, {7, false}, {5, true}, {0, false}, {8, false}, {7, true}} {
+		epoch = tc.epoch
+		_, err := fc.Call(ctx, 1, kindWStats, []byte(`{"n":1}`))
+		if tc.refused {
+			err = remoteErr(err)
+			require.ErrorIs(t, err, ErrFenced, "epoch %d after %d", tc.epoch, f.epoch())
+			assert.ErrorContains(t, err, "its epoch is")
+		} else {
+			require.NoError(t, err, "epoch %d", tc.epoch)
+		}
+	}
+	assert.Equal(t, uint64(8), f.epoch())
+	assert.Len(t, got, 5, "the refused commands never reached the handler")
+	for _, p := range got {
+		assert.Equal(t, `{"n":1}`, p, "the handler sees the payload without the epoch")
+	}
+}
