@@ -47,6 +47,14 @@ type Config struct {
 	// (default DefaultOrphanAfter, 10 minutes).
 	OrphanAfter time.Duration
 
+	// NATS, when set, is the NATS server(s) to keep checkpoints and the
+	// lease on ("nats://h1:4222,nats://h2:4222") instead of the embedded
+	// one; NATSCreds is the credentials file for it: a .creds file (user
+	// JWT and seed) or an nkey seed file. With an outside server, standby
+	// coordinators wait on the lease going stale (leaseTTL, 2 s).
+	NATS      string
+	NATSCreds string
+
 	// Standby: when another coordinator leads this cluster (its server
 	// owns DIR/nats), wait as its standby and take over (adopting the
 	// workers, no rollback) when it dies, instead of failing. OnStandby,

@@ -22,6 +22,9 @@ const legacyDB = "cluster.db"
 // openStore starts the embedded NATS server (loopback, authenticated) and
 // opens the checkpoint buckets on it.
 func (c *Coordinator) openStore(ctx context.Context) error {
+	if c.cfg.NATS != "" {
+		return c.openOutsideStore(ctx)
+	}
 	e, err := startNATS(c.layout, true)
 	if errors.Is(err, ErrNATSLocked) && c.cfg.Standby {
 		e, err = c.standBy(ctx)
@@ -55,14 +58,67 @@ func (c *Coordinator) openStore(ctx context.Context) error {
 	if err := c.lease.acquire(ctx, true, nil); err != nil {
 		return err
 	}
-	c.epochV.Store(c.lease.me.Epoch)
-	c.log.Info("cluster: leading", "epoch", c.lease.me.Epoch, "holder", c.lease.me.Holder)
-	c.bg.Add(1)
-	go c.renewLease()
+	if err := c.leading(); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(c.cfg.Dir, legacyDB)); err == nil {
 		c.log.Warn("cluster: this version keeps checkpoints in NATS JetStream (DIR/nats); the bbolt file of earlier versions is not read",
 			"file", filepath.Join(c.cfg.Dir, legacyDB))
 	}
+	return nil
+}
+
+// openOutsideStore connects to the NATS servers of Config.NATS and takes
+// the lease there, standing by (Config.Standby) while another leads.
+func (c *Coordinator) openOutsideStore(ctx context.Context) error {
+	nc, err := connectOutside(c.cfg.NATS, c.cfg.NATSCreds, "stackless coordinator")
+	if err != nil {
+		return err
+	}
+	gs, err := openGenStore(ctx, nc, c.cfg.Keep, "NATS "+c.cfg.NATS)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	c.gs = gs
+	kv, err := openLease(ctx, gs.js, gs.replicas)
+	if err != nil {
+		return err
+	}
+	c.lease = newLease(kv)
+	var waiting func(Leader)
+	if c.cfg.Standby {
+		waiting = func(ld Leader) {
+			c.log.Info("cluster: standing by: another coordinator leads", "leader", ld.Holder, "epoch", ld.Epoch)
+			if c.cfg.OnStandby != nil {
+				c.cfg.OnStandby(ld)
+			}
+		}
+	} else {
+		if cur, _, err := currentLeader(ctx, kv); err == nil && cur != nil {
+			// Not a standby: fail rather than wait, unless the lease is stale.
+			waiting = func(ld Leader) {}
+			sctx, cancel := context.WithTimeout(ctx, leaseTTL+2*leasePoll)
+			defer cancel()
+			if err := c.lease.acquire(sctx, false, waiting); err != nil {
+				return fmt.Errorf("cluster: %s (since %s, epoch %d) leads this cluster on %s; run this one as its standby (`stackless cluster up` does) or stop it first: %w",
+					cur.Holder, cur.Since.Format(time.RFC3339), cur.Epoch, c.cfg.NATS, err)
+			}
+			return c.leading()
+		}
+	}
+	if err := c.lease.acquire(ctx, false, waiting); err != nil {
+		return err
+	}
+	return c.leading()
+}
+
+// leading starts renewing a lease just taken.
+func (c *Coordinator) leading() error {
+	c.epochV.Store(c.lease.me.Epoch)
+	c.log.Info("cluster: leading", "epoch", c.lease.me.Epoch, "holder", c.lease.me.Holder)
+	c.bg.Add(1)
+	go c.renewLease()
 	return nil
 }
 

@@ -1,6 +1,10 @@
 package cluster
 
-import "context"
+import (
+	"context"
+	"strings"
+	"testing"
+)
 
 // PidAlive lets the process-level tests tell a running process from one
 // that exited (a zombie nobody reaped counts as gone).
@@ -29,4 +33,16 @@ func DamageGeneration(ctx context.Context, dir string, gen uint64, node uint16) 
 	}
 	_, err = gs.obj.PutBytes(ctx, objectName(gen, node), []byte("not the world that was stored"))
 	return err
+}
+
+// StartNATSCluster runs n clustered NATS servers with JetStream on
+// loopback (each its own store folder) for the test: their URLs joined
+// by commas, the nkey seed file they let in, and a function that stops
+// server i.
+func StartNATSCluster(t *testing.T, n int) (urls, seed string, stop func(i int)) {
+	c := startNATSCluster(t, n)
+	return strings.Join(c.urls, ","), c.seed, func(i int) {
+		c.srvs[i].Shutdown()
+		c.srvs[i].WaitForShutdown()
+	}
 }

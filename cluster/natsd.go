@@ -195,6 +195,34 @@ func dialNATS(l dirLayout, name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// connectOutside connects to NATS servers not run by this cluster (urls
+// comma-separated) with a credentials file: a .creds file (user JWT and
+// seed) or an nkey seed file.
+func connectOutside(urls, creds, name string) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	if creds != "" {
+		b, err := os.ReadFile(creds)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: NATS credentials: %w", err)
+		}
+		if bytes.Contains(b, []byte("BEGIN NATS USER JWT")) {
+			opts = append(opts, nats.UserCredentials(creds))
+		} else {
+			kp, err := loadSeed(creds)
+			if err != nil {
+				return nil, err
+			}
+			pub, _ := kp.PublicKey()
+			opts = append(opts, nats.Nkey(pub, kp.Sign))
+		}
+	}
+	nc, err := nats.Connect(urls, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect to NATS at %s: %w (check the URLs and --creds)", urls, err)
+	}
+	return nc, nil
+}
+
 // writeFileAtomic writes b to path (0600) through a temporary file.
 func writeFileAtomic(path string, b []byte) error {
 	tmp := path + ".tmp"

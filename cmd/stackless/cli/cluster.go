@@ -248,6 +248,13 @@ stands by (it says so) and takes over when that one dies, adopting its
 workers: no rollback, measured well under 5 s. ` + "`cluster status`" + ` shows who
 leads and since when.
 
+With --nats URL[,URL] --creds FILE the checkpoints and the lease live on
+those NATS servers (JetStream; replicas min(3, servers)) instead of the
+embedded one: a coordinator started on the same servers while another
+leads stands by until that one's lease goes stale (2 s), then leads.
+(Workers on other machines still join over --listen; ` + "`checkpoint`" + ` and
+` + "`inspect`" + ` read the embedded store of a DIR only.)
+
 With --listen and --tls, workers on other machines can join
 (` + "`stackless worker --join HOST:PORT`" + `) and clients can drive it over TCP.
 
@@ -308,6 +315,8 @@ line every few seconds.`,
 	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", 5*time.Second, "consistent checkpoint interval (0: only on demand and at shutdown)")
 	fs.DurationVar(&balance, "balance-every", 250*time.Millisecond, "load balancing interval (0: off)")
 	fs.StringVar(&cfg.Place, "place", cluster.PlaceRoundRobin, "placement of spawned tasklets: "+cluster.PlaceRoundRobin+" or "+cluster.PlaceLeastLoaded)
+	fs.StringVar(&cfg.NATS, "nats", "", "keep checkpoints and the leadership lease on these NATS servers (`URL[,URL]`) instead of the embedded one")
+	fs.StringVar(&cfg.NATSCreds, "creds", "", "credentials `FILE` for --nats: a .creds file (user JWT and seed) or an nkey seed file")
 	fs.IntVar(&cfg.Keep, "keep", 8, "checkpoint generations kept, the newest (older ones are deleted as new ones are committed)")
 	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoints: start empty (new checkpoints replace them)")
 	fs.DurationVar(&cfg.OrphanAfter, "orphan-after", cluster.DefaultOrphanAfter, "how long workers run on after this coordinator dies, waiting for the next cluster up on the same --data to adopt them")
