@@ -14,8 +14,15 @@ import (
 // cluster of 4 workers holding 100,000 tasklets (each a sink blocked on a
 // channel of its own: 100,000 channels too). One op is one checkpoint
 // (barrier, snapshot, store, commit) and one restore of the newest
-// generation onto 4 new worker processes.
+// generation onto 4 new worker processes. With STACKLESS_BENCH_NATS3=1 the
+// checkpoints go to three clustered NATS servers in this process
+// (replicas 3) instead of the embedded one.
 func BenchmarkCheckpoint100k(b *testing.B) {
+	var tweak func(*cluster.Config)
+	if os.Getenv("STACKLESS_BENCH_NATS3") == "1" {
+		urls, seed, _ := cluster.StartNATSCluster(b, 3)
+		tweak = func(cfg *cluster.Config) { cfg.NATS, cfg.NATSCreds = urls, seed }
+	}
 	const workers, perWorker = 4, 25000
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -24,8 +31,12 @@ func BenchmarkCheckpoint100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	c, err := cluster.Start(ctx, cluster.Config{Dir: dir, Workers: workers, CheckpointEvery: -1, BalanceEvery: -1,
-		WorkerCommand: testWorkerCommand(dir, ""), Log: slog.New(slog.DiscardHandler), Output: os.Stderr})
+	cfg := cluster.Config{Dir: dir, Workers: workers, CheckpointEvery: -1, BalanceEvery: -1,
+		WorkerCommand: testWorkerCommand(dir, ""), Log: slog.New(slog.DiscardHandler), Output: os.Stderr}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	c, err := cluster.Start(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func DamageGeneration(ctx context.Context, dir string, gen uint64, node uint16) 
 // loopback (each its own store folder) for the test: their URLs joined
 // by commas, the nkey seed file they let in, and a function that stops
 // server i.
-func StartNATSCluster(t *testing.T, n int) (urls, seed string, stop func(i int)) {
+func StartNATSCluster(t testing.TB, n int) (urls, seed string, stop func(i int)) {
 	c := startNATSCluster(t, n)
 	return strings.Join(c.urls, ","), c.seed, func(i int) {
 		c.srvs[i].Shutdown()

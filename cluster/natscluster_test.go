@@ -24,7 +24,7 @@ type natsCluster struct {
 }
 
 // freePorts reserves n loopback ports (closed again before use).
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ports []int
@@ -40,7 +40,7 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-func startNATSCluster(t *testing.T, n int) *natsCluster {
+func startNATSCluster(t testing.TB, n int) *natsCluster {
 	t.Helper()
 	root := t.TempDir()
 	kp, err := ensureSeed(filepath.Join(root, "user.seed"))
