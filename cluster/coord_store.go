@@ -26,8 +26,10 @@ func (c *Coordinator) openStore(ctx context.Context) error {
 		return c.openOutsideStore(ctx)
 	}
 	e, err := startNATS(c.layout, true)
+	stoodBy := false
 	if errors.Is(err, ErrNATSLocked) && c.cfg.Standby {
 		e, err = c.standBy(ctx)
+		stoodBy = true
 	}
 	if errors.Is(err, ErrNATSLocked) {
 		return fmt.Errorf("cluster: %w: another coordinator (or a `stackless checkpoint`/`inspect` command) runs on %s; stop it with `stackless cluster down --cluster %s`, or wait for the command to end",
@@ -55,7 +57,7 @@ func (c *Coordinator) openStore(ctx context.Context) error {
 	c.lease = newLease(kv)
 	// This process owns the store the previous leader's server ran on, so
 	// that leader is gone: take its lease without waiting for it to go stale.
-	if err := c.lease.acquire(ctx, true, nil); err != nil {
+	if err := c.lease.acquire(ctx, true, stoodBy, nil); err != nil {
 		return err
 	}
 	if err := c.leading(); err != nil {
@@ -100,14 +102,14 @@ func (c *Coordinator) openOutsideStore(ctx context.Context) error {
 			waiting = func(ld Leader) {}
 			sctx, cancel := context.WithTimeout(ctx, leaseTTL+2*leasePoll)
 			defer cancel()
-			if err := c.lease.acquire(sctx, false, waiting); err != nil {
+			if err := c.lease.acquire(sctx, false, false, waiting); err != nil {
 				return fmt.Errorf("cluster: %s (since %s, epoch %d) leads this cluster on %s; run this one as its standby (`stackless cluster up` does) or stop it first: %w",
 					cur.Holder, cur.Since.Format(time.RFC3339), cur.Epoch, c.cfg.NATS, err)
 			}
 			return c.leading()
 		}
 	}
-	if err := c.lease.acquire(ctx, false, waiting); err != nil {
+	if err := c.lease.acquire(ctx, false, false, waiting); err != nil {
 		return err
 	}
 	return c.leading()

@@ -38,6 +38,11 @@ var (
 // another: it leads no more and must not act.
 var ErrLeaseLost = errors.New("cluster: this coordinator lost its leadership lease to another coordinator")
 
+// ErrLeaderStopped is returned to a standby when the leader it waited on
+// stopped the cluster (`cluster down`, Ctrl-C, SIGTERM) rather than died:
+// the standby stops too instead of starting the cluster again.
+var ErrLeaderStopped = errors.New("cluster: the leader stopped the cluster; this standby stops too")
+
 // Leader says who leads a cluster.
 type Leader struct {
 	Holder string    `json:"holder"` // host:pid of the coordinator
@@ -45,6 +50,10 @@ type Leader struct {
 	Pid    int       `json:"pid"`
 	Epoch  uint64    `json:"epoch"` // the lease revision it was taken at
 	Since  time.Time `json:"since"`
+	// Down: the leader stopped the cluster (Close: `cluster down`,
+	// Ctrl-C, SIGTERM) and gave the lease up; standbys stop too, a new
+	// `cluster up` takes the lease at once.
+	Down bool `json:"down,omitempty"`
 }
 
 // lease is a coordinator's hold of (or wait for) the leadership.
@@ -86,12 +95,14 @@ func currentLeader(ctx context.Context, kv jetstream.KeyValue) (*Leader, uint64,
 	return &l, e.Revision(), nil
 }
 
-// acquire takes the lease: at once when there is none; otherwise once its
-// revision stood still for leaseTTL, or at once with force (the caller
-// knows the holder is gone: it owns the store its server ran on). It waits
-// until it holds the lease or ctx ends; waiting is called once, with the
-// holder, if it has to wait.
-func (l *lease) acquire(ctx context.Context, force bool, waiting func(Leader)) error {
+// acquire takes the lease: at once when there is none or its holder gave
+// it up; otherwise once its revision stood still for leaseTTL, or at once
+// with force (the caller knows the holder is gone: it owns the store its
+// server ran on). It waits until it holds the lease or ctx ends; waiting
+// is called once, with the holder, if it has to wait. A standby (stoodBy,
+// or one that waited here) finding the lease given up returns
+// ErrLeaderStopped.
+func (l *lease) acquire(ctx context.Context, force, stoodBy bool, waiting func(Leader)) error {
 	var (
 		seen   uint64
 		seenAt time.Time
@@ -109,13 +120,15 @@ func (l *lease) acquire(ctx context.Context, force bool, waiting func(Leader)) e
 			seen, seenAt = rev, now
 		}
 		switch {
+		case cur != nil && cur.Down && (told || stoodBy):
+			return fmt.Errorf("%w (%s, epoch %d)", ErrLeaderStopped, cur.Holder, cur.Epoch)
 		case cur == nil && rev == 0:
 			if r, err := l.kv.Create(ctx, leaseKey, l.value(0, now)); err == nil {
 				return l.won(ctx, r, now)
 			} else if !errors.Is(err, jetstream.ErrKeyExists) {
 				return fmt.Errorf("cluster: take the lease: %w", err)
 			}
-		case force || now.Sub(seenAt) >= leaseTTL:
+		case force || now.Sub(seenAt) >= leaseTTL || (cur != nil && cur.Down):
 			if r, err := l.kv.Update(ctx, leaseKey, l.value(0, now), rev); err == nil {
 				return l.won(ctx, r, now)
 			}
@@ -163,8 +176,11 @@ func (l *lease) renew(ctx context.Context) error {
 	return nil
 }
 
-// release gives the lease up (a clean shutdown), so a standby takes over
-// at once.
+// release gives the lease up at a clean shutdown, marked Down: standbys
+// stop, and the next `cluster up` takes it at once.
 func (l *lease) release(ctx context.Context) {
-	_ = l.kv.Delete(ctx, leaseKey, jetstream.LastRevision(l.rev))
+	v := l.me
+	v.Down = true
+	b, _ := json.Marshal(v)
+	_, _ = l.kv.Update(ctx, leaseKey, b, l.rev)
 }

@@ -44,7 +44,7 @@ func TestTwoCoordinatorsAtTheSameInstantOneLeads(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			if err := l.acquire(ctx, false, func(ld Leader) { waited <- ld }); err == nil {
+			if err := l.acquire(ctx, false, false, func(ld Leader) { waited <- ld }); err == nil {
 				won <- i
 			}
 		}()
@@ -91,10 +91,10 @@ func TestTwoCoordinatorsAtTheSameInstantOneLeads(t *testing.T) {
 func TestReleasedLeaseIsTakenAtOnce(t *testing.T) {
 	kv := testLeaseKV(t)
 	a, b := newLease(kv), newLease(kv)
-	require.NoError(t, a.acquire(t.Context(), false, nil))
+	require.NoError(t, a.acquire(t.Context(), false, false, nil))
 	a.release(t.Context())
 	t0 := time.Now()
-	require.NoError(t, b.acquire(t.Context(), false, nil))
+	require.NoError(t, b.acquire(t.Context(), false, false, nil))
 	assert.Less(t, time.Since(t0), leaseTTL/2)
 	assert.Greater(t, b.me.Epoch, a.me.Epoch)
 }
@@ -145,4 +145,30 @@ func TestDeposedLeadersCommandIsRefused(t *testing.T) {
 	for _, p := range got {
 		assert.Equal(t, `{"n":1}`, p, "the handler sees the payload without the epoch")
 	}
+}
+
+// TestStandbyStopsWhenTheLeaderStopsTheCluster: a clean stop of the
+// leader (release) makes a waiting standby stop with ErrLeaderStopped
+// instead of starting the cluster again; a new start takes the lease at
+// once.
+func TestStandbyStopsWhenTheLeaderStopsTheCluster(t *testing.T) {
+	kv := testLeaseKV(t)
+	a, b, c := newLease(kv), newLease(kv), newLease(kv)
+	require.NoError(t, a.acquire(t.Context(), false, false, nil))
+	waiting := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- b.acquire(t.Context(), false, false, func(Leader) { close(waiting) }) }()
+	<-waiting
+	a.release(t.Context())
+	err := <-done
+	require.ErrorIs(t, err, ErrLeaderStopped)
+	assert.Zero(t, b.me.Epoch, "the standby never led")
+
+	t0 := time.Now()
+	require.NoError(t, c.acquire(t.Context(), false, false, nil), "a new start takes a given-up lease")
+	assert.Less(t, time.Since(t0), leaseTTL/2)
+	assert.Greater(t, c.me.Epoch, a.me.Epoch)
+	cur, _, err := currentLeader(t.Context(), kv)
+	require.NoError(t, err)
+	assert.False(t, cur.Down)
 }

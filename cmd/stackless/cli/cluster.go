@@ -245,8 +245,9 @@ renewed every 400 ms, and every command it sends a worker carries the
 lease's epoch; a worker refuses a lower epoch than one it obeyed, so a
 deposed leader cannot act. A ` + "`cluster up`" + ` on a DIR whose coordinator runs
 stands by (it says so) and takes over when that one dies, adopting its
-workers: no rollback, measured well under 5 s. ` + "`cluster status`" + ` shows who
-leads and since when.
+workers: no rollback, measured well under 5 s. Ctrl-C, SIGTERM or
+` + "`cluster down`" + ` of the leader stop the cluster, and its standbys with it (they
+exit 0). ` + "`cluster status`" + ` shows who leads and since when.
 
 With --nats URL[,URL] --creds FILE the checkpoints and the lease live on
 those NATS servers (JetStream; replicas min(3, servers)) instead of the
@@ -342,6 +343,10 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "cluster up: standing by: %s leads %s; this one takes over, adopting its workers, if it dies\n", who, cfg.Dir)
 	}
 	c, err := cluster.Start(ctx, cfg)
+	if errors.Is(err, cluster.ErrLeaderStopped) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "cluster up: %v\n", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,14 @@ func startUp(t *testing.T, ctx context.Context, args ...string) (dir string, don
 	d, err := os.MkdirTemp("", "stcli")
 	require.NoError(t, err)
 	t.Cleanup(func() { os.RemoveAll(d) })
+	done, _ = startUpIn(t, ctx, d, args...)
+	return d, done
+}
+
+// startUpIn is startUp on the folder d; read gives everything it printed
+// once it has ended.
+func startUpIn(t *testing.T, ctx context.Context, d string, args ...string) (done <-chan int, read <-chan []string) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	root := NewRoot()
 	root.SetArgs(append([]string{"cluster", "up", "--data", d}, args...))
@@ -50,26 +59,27 @@ func startUp(t *testing.T, ctx context.Context, args ...string) (dir string, don
 		codes <- code
 	}()
 	up := make(chan struct{})
-	read := make(chan []string, 1) // everything it printed, once it has ended
+	var once sync.Once
+	out := make(chan []string, 1) // everything it printed, once it has ended
 	go func() {
 		var lines []string
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			lines = append(lines, sc.Text())
 			if strings.HasPrefix(sc.Text(), "cluster up:") {
-				close(up)
+				once.Do(func() { close(up) })
 			}
 		}
-		read <- lines
+		out <- lines
 	}()
 	select {
 	case <-up:
 	case code := <-codes:
-		t.Fatalf("cluster up exited with %d before it was up:\n%s", code, strings.Join(<-read, "\n"))
+		t.Fatalf("cluster up exited with %d before it was up:\n%s", code, strings.Join(<-out, "\n"))
 	case <-ctx.Done():
 		t.Fatal("cluster up did not come up")
 	}
-	return d, codes
+	return codes, out
 }
 
 func TestClusterCommandsDriveARunningCluster(t *testing.T) {
