@@ -101,6 +101,20 @@
 // a restart would keep. Sockets and records of processes that are gone
 // are removed at start; `down` leaves none.
 //
+// # Leadership and standbys
+//
+// Exactly one coordinator acts: the holder of a lease in a NATS KV bucket
+// (lease.go: taken by compare-and-set, renewed every 400 ms, stale when
+// its revision stood still for 2 s). The revision it was taken at is its
+// epoch; every command to a worker carries it and a worker refuses a lower
+// one (fence.go, ErrFenced), so a deposed leader cannot act. With
+// Config.Standby a coordinator whose folder's store another one holds
+// waits, and takes over when that one dies (its server's store lock is
+// released with the process), adopting the workers as above; a clean
+// stop of the leader (Close) marks the lease down and the standbys stop
+// (ErrLeaderStopped). With Config.NATS the store and the lease are on
+// outside servers, and a standby waits for the lease to go stale.
+//
 // # Balancing
 //
 // Every Config.BalanceEvery the coordinator reads each worker's average
