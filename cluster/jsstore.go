@@ -69,7 +69,38 @@ func openGenStore(ctx context.Context, nc *nats.Conn, keep int, where string) (*
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the checkpoint bucket %s on %s: %w", ckptBucket, where, err)
 	}
+	if err := kvReady(ctx, kv); err != nil {
+		return nil, fmt.Errorf("cluster: the manifest bucket %s on %s: %w", manifestBucket, where, err)
+	}
 	return &genStore{nc: nc, js: js, kv: kv, obj: obj, keep: keep, replicas: replicas, where: where, close: nc.Close}, nil
+}
+
+// natsTransient reports whether err is NATS not answering for now (no leader
+// for a stream yet, a server gone and the client moving to another).
+func natsTransient(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
+// kvReady waits until kv answers reads: a replicated bucket just made
+// answers none until its servers elected a leader for it.
+func kvReady(ctx context.Context, kv jetstream.KeyValue) error {
+	tk := time.NewTicker(50 * time.Millisecond)
+	defer tk.Stop()
+	for {
+		_, err := kv.Get(ctx, genKey)
+		if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil
+		}
+		if !natsTransient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no answer from the bucket (%v): %w", err, ctx.Err())
+		case <-tk.C:
+		}
+	}
 }
 
 // Where names the store in messages.

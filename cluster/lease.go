@@ -67,6 +67,9 @@ type lease struct {
 func openLease(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: leaseBucket, History: 1,
 		Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster leadership lease"})
+	if err == nil {
+		err = kvReady(ctx, kv)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the lease bucket %s: %w", leaseBucket, err)
 	}
@@ -112,7 +115,7 @@ func (l *lease) acquire(ctx context.Context, force, stoodBy bool, waiting func(L
 	defer tk.Stop()
 	for {
 		cur, rev, err := currentLeader(ctx, l.kv)
-		if err != nil {
+		if err != nil && (!natsTransient(err) || ctx.Err() != nil) {
 			return err
 		}
 		now := time.Now()
@@ -120,6 +123,8 @@ func (l *lease) acquire(ctx context.Context, force, stoodBy bool, waiting func(L
 			seen, seenAt = rev, now
 		}
 		switch {
+		case err != nil:
+			// NATS does not answer for now: ask again at the next tick.
 		case cur != nil && cur.Down && (told || stoodBy):
 			return fmt.Errorf("%w (%s, epoch %d)", ErrLeaderStopped, cur.Holder, cur.Epoch)
 		case cur == nil && rev == 0:
