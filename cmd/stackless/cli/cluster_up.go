@@ -1,0 +1,229 @@
+// cluster up: start (or stand by for) a cluster and report until it stops.
+
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackless-go/stackless/cluster"
+	_ "github.com/stackless-go/stackless/examples/cluster/work" // spawnable kinds: work, collector, ticker
+	"github.com/stackless-go/stackless/ipc"
+)
+
+func newClusterUpCmd() *cobra.Command {
+	var (
+		cfg     cluster.Config
+		tf      tlsFlags
+		hf      httpFlags
+		balance time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start a coordinator and its worker processes, in the foreground",
+		Long: `Start a coordinator and -n worker processes (this program, started again as
+` + "`worker`" + `), linked over unix sockets in DIR/sock, and keep them running.
+
+It starts a NATS server inside itself (JetStream store in DIR/nats, on a
+free loopback port, open only to the credentials in DIR/nats.seed) and
+resumes the newest stored checkpoint, if there is one (onto -n workers), or
+starts empty. A generation is committed only once every worker's world is
+stored, so it is whole or absent; a generation that does not load (an
+object or manifest changed or damaged) is reported by number and the one
+before it is resumed; when none loads it refuses, and --fresh starts empty
+(the stored generations stay until --keep newer ones replace them). It checkpoints the whole cluster every
+--checkpoint-every, balances runnable tasklets over the workers every
+--balance-every, and rolls every worker back to the last checkpoint when
+one dies; a rollback that fails is tried again, and after 5 failures the
+cluster is down (` + "`stackless cluster status`" + ` says why) and this command exits
+non-zero when stopped. Ctrl-C, SIGTERM or ` + "`stackless cluster down`" + ` take a final
+checkpoint, stop every worker and remove the sockets.
+
+Workers outlive a coordinator that dies (kill -9, a crash): they run on,
+and the next ` + "`cluster up`" + ` on the same DIR adopts them without a rollback, or,
+when one of them died meanwhile, stops them and restores the newest
+checkpoint, and says which. A worker nobody adopts exits after
+--orphan-after.
+
+--http serves the web observer of the cluster (` + "`stackless observe`" + `).
+
+Exactly one coordinator leads: it holds a lease in a NATS KV bucket,
+renewed every 400 ms, and every command it sends a worker carries the
+lease's epoch; a worker refuses a lower epoch than one it obeyed, so a
+deposed leader cannot act. A ` + "`cluster up`" + ` on a DIR whose coordinator runs
+stands by (it says so) and takes over when that one dies, adopting its
+workers: no rollback, measured well under 5 s. Ctrl-C, SIGTERM or
+` + "`cluster down`" + ` of the leader stop the cluster, and its standbys with it (they
+exit 0). ` + "`cluster status`" + ` shows who leads and since when.
+
+With --nats URL[,URL] --creds FILE the checkpoints and the lease live on
+those NATS servers (JetStream; replicas min(3, servers)) instead of the
+embedded one: a coordinator started on the same servers while another
+leads stands by until that one's lease goes stale (2 s), then leads.
+(Workers on other machines still join over --listen; ` + "`checkpoint`" + ` and
+` + "`inspect`" + ` read the embedded store of a DIR only.)
+
+With --listen and --tls, workers on other machines can join
+(` + "`stackless worker --join HOST:PORT`" + `) and clients can drive it over TCP.
+
+A status line is shown on stderr when it is a terminal; otherwise a plain
+line every few seconds.`,
+		Example: "  stackless cluster up -n 4\n" +
+			"  stackless cluster up -n 2 --data /tmp/c --checkpoint-every 10s\n" +
+			"  stackless cluster up --listen :7070 --tls certs",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.Workers < 1 {
+				return usageErrorf("-n must be 1 or more, got %d", cfg.Workers)
+			}
+			if cfg.CheckpointEvery <= 0 {
+				cfg.CheckpointEvery = -1
+			}
+			cfg.BalanceEvery = balance
+			if balance <= 0 {
+				cfg.BalanceEvery = -1
+			}
+			switch cfg.Place {
+			case cluster.PlaceRoundRobin, cluster.PlaceLeastLoaded:
+			default:
+				return usageErrorf("--place must be %s or %s, got %q", cluster.PlaceRoundRobin, cluster.PlaceLeastLoaded, cfg.Place)
+			}
+			// The folder stays while the cluster runs: its local workers
+			// load it too (they listen on TCP+TLS with --listen).
+			tdir, cleanup, err := tf.folder()
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			if cfg.Listen != "" && tdir == "" {
+				return usageErrorf("--listen needs --tls DIR (make one with `stackless cluster certs`)")
+			}
+			if tdir != "" {
+				if cfg.TLS, err = ipc.LoadTLSConfig(tdir); err != nil {
+					return err
+				}
+				abs, err := filepath.Abs(tdir)
+				if err != nil {
+					return err
+				}
+				cfg.SetTLSDir(abs)
+			}
+			cfg.Output = cmd.ErrOrStderr()
+			cfg.Log = logger(cmd, slog.LevelWarn)
+			if f := cmd.Flag("log-format"); f != nil && f.Changed {
+				os.Setenv(envLogFormat, f.Value.String()) // the workers log alike
+			}
+			return clusterUp(cmd, cfg, &hf)
+		},
+	}
+	fs := cmd.Flags()
+	fs.IntVarP(&cfg.Workers, "workers", "n", runtime.NumCPU(), "worker processes")
+	fs.StringVar(&cfg.Dir, "data", defaultClusterDir, "cluster directory `DIR`: secret, sock/, nats/ (the checkpoints), nats.seed")
+	fs.StringVar(&cfg.Listen, "listen", "", "TCP address `HOST:PORT` for workers and clients on other machines (needs --tls)")
+	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", 5*time.Second, "consistent checkpoint interval (0: only on demand and at shutdown)")
+	fs.DurationVar(&balance, "balance-every", 250*time.Millisecond, "load balancing interval (0: off)")
+	fs.StringVar(&cfg.Place, "place", cluster.PlaceRoundRobin, "placement of spawned tasklets: "+cluster.PlaceRoundRobin+" or "+cluster.PlaceLeastLoaded)
+	fs.StringVar(&cfg.NATS, "nats", "", "keep checkpoints and the leadership lease on these NATS servers (`URL[,URL]`) instead of the embedded one")
+	fs.StringVar(&cfg.NATSCreds, "creds", "", "credentials `FILE` for --nats: a .creds file (user JWT and seed) or an nkey seed file")
+	fs.IntVar(&cfg.Keep, "keep", 8, "checkpoint generations kept, the newest (older ones are deleted as new ones are committed)")
+	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoints: start empty (new checkpoints replace them)")
+	fs.DurationVar(&cfg.OrphanAfter, "orphan-after", cluster.DefaultOrphanAfter, "how long workers run on after this coordinator dies, waiting for the next cluster up on the same --data to adopt them")
+	atLeast(fs, "workers", "1")
+	atLeast(fs, "keep", "1")
+	atLeast(fs, "checkpoint-every", "0s")
+	atLeast(fs, "balance-every", "0s")
+	atLeast(fs, "orphan-after", "1ns")
+	tf.add(fs)
+	hf.add(fs, "")
+	return cmd
+}
+
+// clusterUp runs the coordinator until it is told to stop.
+func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags) error {
+	ctx := cmd.Context()
+	cfg.Standby = true
+	cfg.OnStandby = func(ld cluster.Leader) {
+		who := "another coordinator"
+		if ld.Holder != "" {
+			who = fmt.Sprintf("the coordinator %s (since %s, epoch %d)", ld.Holder, ld.Since.Local().Format(time.DateTime), ld.Epoch)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "cluster up: standing by: %s leads %s; this one takes over, adopting its workers, if it dies\n", who, cfg.Dir)
+	}
+	c, err := cluster.Start(ctx, cfg)
+	if errors.Is(err, cluster.ErrLeaderStopped) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "cluster up: %v\n", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	stderr := cmd.ErrOrStderr()
+	st, _ := c.Status(ctx)
+	where := "--cluster " + cfg.Dir
+	if a := c.Addr(); a != "" {
+		where += " (or --addr " + a + ")"
+	}
+	fmt.Fprintf(stderr, "cluster up: %s in %s, checkpoint generation %d; drive it with `stackless cluster status %s`\n",
+		plural(len(st.Workers), "worker"), cfg.Dir, st.LastGen, where)
+	if st.Note != "" {
+		fmt.Fprintf(stderr, "cluster up: %s\n", st.Note)
+	}
+	if hf.addr != "" {
+		stop, err := observeCluster(cmd, cfg, hf)
+		if err != nil {
+			return errors.Join(err, c.Close())
+		}
+		defer stop()
+	}
+	tty := isTerminal(stderr)
+	every := 5 * time.Second
+	if tty {
+		every = 500 * time.Millisecond
+	}
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if tty {
+				fmt.Fprintln(stderr)
+			}
+			fmt.Fprintln(stderr, "cluster: shutting down: final checkpoint, stopping the workers...")
+			if err := c.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintln(stderr, "cluster: down")
+			return ctx.Err() // interrupted (Ctrl-C, SIGTERM): exit 130 once down
+		case <-c.Done():
+			if tty {
+				fmt.Fprintln(stderr)
+			}
+			if err := c.Err(); err != nil {
+				return err
+			}
+			fmt.Fprintln(stderr, "cluster: down")
+			return nil
+		case <-tk.C:
+			sctx, cancel := context.WithTimeout(ctx, every)
+			st, err := c.Status(sctx)
+			cancel()
+			line := statusLine(st)
+			if err != nil {
+				line += " (" + err.Error() + ")"
+			}
+			if tty {
+				fmt.Fprintf(stderr, "\r\033[K%s", line)
+			} else {
+				fmt.Fprintln(stderr, line)
+			}
+		}
+	}
+}
