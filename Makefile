@@ -25,6 +25,7 @@ FUZZ_TARGETS ?= \
 	./pickle:FuzzLoadTasklet \
 	./pickle:FuzzLoadWorld \
 	./pickle:FuzzLoadChannel \
+	./pickle:FuzzIdleChannel \
 	./pickle:FuzzInspect \
 	./pickle:FuzzStructCodec \
 	./pickle:FuzzLoadValue \

@@ -350,7 +350,7 @@ func (r *Registry) DumpChannel(cs *scheduler.ChannelState) ([]byte, error) {
 // LoadChannel decodes a channel record.
 func (r *Registry) LoadChannel(b []byte) (*scheduler.ChannelState, error) {
 	cs := new(scheduler.ChannelState)
-	err := r.decode(b, "channel record", func(d *msgpack.Decoder) error { return r.decodeChannel(d, cs, r.decodeValue) })
+	err := r.loadChannelInto(b, cs, nil) // chanfast.go
 	return cs, err
 }
 

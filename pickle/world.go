@@ -240,13 +240,16 @@ func (r *Registry) DecodeWorld(meta []byte, recs []Record) (*scheduler.World, er
 	w.Tasklets = make([]scheduler.TaskletState, 0, nt)
 	w.Channels = make([]scheduler.ChannelState, 0, len(recs)-nt)
 	var errs []error
+	var slab waiterSlab      // the idle channels' waiters (chanfast.go)
+	tr := new(TaskletRecord) // reused: its TaskletState is copied out
 	for _, rec := range recs {
 		tag, id, err := ParseKey(rec.Key)
 		if err != nil {
 			return nil, err
 		}
 		if tag == 't' {
-			tr, err := r.LoadTasklet(rec.Value)
+			*tr = TaskletRecord{}
+			err := r.loadTasklet(rec.Value, tr, false)
 			if err != nil {
 				if errors.Is(err, ErrUnknownKind) || errors.Is(err, ErrKindVersion) {
 					errs = append(errs, err) // report every kind problem at once
@@ -260,14 +263,14 @@ func (r *Registry) DecodeWorld(meta []byte, recs []Record) (*scheduler.World, er
 			w.Tasklets = append(w.Tasklets, tr.TaskletState)
 			continue
 		}
-		cs, err := r.LoadChannel(rec.Value)
-		if err != nil {
+		w.Channels = append(w.Channels, scheduler.ChannelState{})
+		cs := &w.Channels[len(w.Channels)-1]
+		if err := r.loadChannelInto(rec.Value, cs, &slab); err != nil {
 			return nil, err
 		}
 		if uint64(cs.ID) != id {
 			return nil, fmt.Errorf("pickle: %w: record key %v holds channel %v", ErrCorrupt, channel.ID(id), cs.ID)
 		}
-		w.Channels = append(w.Channels, *cs)
 	}
 	if len(errs) > 0 {
 		return nil, kindErrors(errs)
