@@ -217,7 +217,23 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		t *rec
 		c int
 	}
-	seen := map[queued]bool{}
+	// Cases below 32 are bits of the tasklet's scratch mark (zero until the
+	// run queue check below uses it): a map entry per blocked tasklet was a
+	// fifth of a big world's restore.
+	seenHigh := map[queued]bool{}
+	seen := func(t *rec, ci int) bool {
+		if ci < 32 {
+			return t.Mark()&(1<<ci) != 0
+		}
+		return seenHigh[queued{t, ci}]
+	}
+	see := func(t *rec, ci int) {
+		if ci < 32 {
+			t.SetMark(t.Mark() | 1<<ci)
+		} else {
+			seenHigh[queued{t, ci}] = true
+		}
+	}
 	for i := range w.Channels {
 		cs := &w.Channels[i]
 		if cs.ID == 0 || s.chans.get(uint64(cs.ID)) != nil {
@@ -265,11 +281,10 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 					if ci < 0 || ci >= len(cases) || (ws.Case == -1) != t.Plain() || cases[ci].Chan != cs.ID || cases[ci].Dir != dir {
 						return bad("channel %v queues tasklet %v for case %d, which is not a %v on this channel", cs.ID, ws.Tasklet, ws.Case, dir)
 					}
-					key := queued{t, ci}
-					if seen[key] {
+					if seen(t, ci) {
 						return bad("channel %v queues case %d of tasklet %v twice", cs.ID, ws.Case, ws.Tasklet)
 					}
-					seen[key] = true
+					see(t, ci)
 					wt.T, wt.Seq = t.T(), t.WaitSeq()
 				} else if !q.send {
 					return bad("channel %v has a receiver without a tasklet", cs.ID)
@@ -290,7 +305,7 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		}
 		t := s.tasks.get(uint64(ts.ID))
 		for ci, cs := range t.Cases() {
-			if (cs.Dir == tasklet.DirRecv || cs.Dir == tasklet.DirSend) && s.chans.get(uint64(cs.Chan)) != nil && !seen[queued{t, ci}] {
+			if (cs.Dir == tasklet.DirRecv || cs.Dir == tasklet.DirSend) && s.chans.get(uint64(cs.Chan)) != nil && !seen(t, ci) {
 				return bad("tasklet %v waits on case %d (%v on %v) but is not in that channel's queue", ts.ID, ci, cs.Dir, cs.Chan)
 			}
 		}
