@@ -53,7 +53,7 @@ else
 RACE ?=
 endif
 
-.PHONY: all build run test test-short fmt-check vet bench fuzz lint clean chaos screenshots
+.PHONY: all build run test test-short fmt-check vet bench bench-peers fuzz lint clean chaos screenshots
 
 all: build test
 
@@ -87,6 +87,19 @@ vet:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# make bench-peers: stackless against goroutines, Hollywood and Proto.Actor
+# on the five workloads of bench/peers (a module of its own, so the library
+# never depends on the frameworks), at GOMAXPROCS 1 and 2, PEERS_COUNT rounds;
+# prints the medians and ratios as a table (raw output in PEERS_OUT).
+# Takes several minutes; CI does not run it.
+PEERS_COUNT ?= 3
+PEERS_OUT   ?= bin/bench-peers.txt
+bench-peers:
+	@mkdir -p $(dir $(PEERS_OUT))
+	cd bench/peers && $(GO) test -p 1 -timeout 60m -run '^$$' -bench 'PingPong|FanIn|Spawn' -benchmem -cpu 1,2 -count $(PEERS_COUNT) ./... > $(CURDIR)/$(PEERS_OUT)
+	cd bench/peers && $(GO) test -p 1 -timeout 60m -run '^$$' -bench 'Skynet|IdleActor' -benchtime 1x -benchmem -cpu 1,2 -count $(PEERS_COUNT) ./... >> $(CURDIR)/$(PEERS_OUT)
+	cd bench/peers && $(GO) run ./cmd/peertable < $(CURDIR)/$(PEERS_OUT)
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

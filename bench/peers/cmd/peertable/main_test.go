@@ -1,0 +1,40 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const sample = `goos: linux
+pkg: github.com/stackless-go/stackless/bench/peers/native
+BenchmarkPingPong/stackless         	1000	        40 ns/op	       0 B/op	       0 allocs/op
+BenchmarkPingPong/stackless         	1000	        44 ns/op	       0 B/op	       0 allocs/op
+BenchmarkPingPong/stackless         	1000	        90 ns/op	       0 B/op	       0 allocs/op
+BenchmarkPingPong/goroutines        	1000	       200 ns/op	       0 B/op	       0 allocs/op
+BenchmarkPingPong/stackless-2       	1000	        50 ns/op	       0 B/op	       0 allocs/op
+BenchmarkPingPong/goroutines-2      	1000	       150 ns/op	       0 B/op	       0 allocs/op
+BenchmarkFanIn/stackless-2          	1000	        60 ns/op	        16.0 Mmsg/s	       0 B/op	       0 allocs/op
+BenchmarkFanIn/goroutines-2         	1000	        70 ns/op	         4.0 Mmsg/s	       0 B/op	       0 allocs/op
+pkg: github.com/stackless-go/stackless/bench/peers/hollywood
+BenchmarkPingPong/hollywood         	1000	      1600 ns/op	      40 B/op	       2 allocs/op
+BenchmarkFanIn/hollywood-2          	1000	      7000 ns/op	         8.0 Mmsg/s	    1454 B/op	       1 allocs/op
+PASS
+`
+
+func TestTableTakesMediansAndRatios(t *testing.T) {
+	figs, err := parse(strings.NewReader(sample))
+	require.NoError(t, err)
+	got := table(figs)
+	assert.Contains(t, got, "| PingPong | ns/op | 1 | 44.0 | 200 | 1600 | — | goroutines | 4.55x |", "median of 40, 44, 90; lower wins")
+	assert.Contains(t, got, "| PingPong | ns/op | 2 | 50.0 | 150 | — | — | goroutines | 3.00x |")
+	assert.Contains(t, got, "| FanIn | Mmsg/s | 2 | 16.0 | 4.00 | 8.00 | — | hollywood | 2.00x |", "higher wins")
+	assert.NotContains(t, got, "| Skynet", "no row without figures")
+}
+
+func TestParseRefusesAFigureThatIsNotANumber(t *testing.T) {
+	_, err := parse(strings.NewReader("BenchmarkSpawn/stackless-2 10 x ns/op\n"))
+	assert.ErrorContains(t, err, `figure "x" is not a number`)
+}
