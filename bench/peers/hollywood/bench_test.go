@@ -5,12 +5,13 @@ package hollywood
 // with default options, messages sent with Context.Send.
 
 import (
-	"github.com/stackless-go/stackless/bench/peers"
 	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/anthdm/hollywood/actor"
+
+	"github.com/stackless-go/stackless/bench/peers"
 )
 
 func hwEngine(b *testing.B) *actor.Engine {

@@ -3,10 +3,10 @@ package native
 // goroutines: one goroutine per actor, Go channels as inboxes.
 
 import (
-	"github.com/stackless-go/stackless/bench/peers"
 	"sync"
 	"testing"
 
+	"github.com/stackless-go/stackless/bench/peers"
 	"github.com/stackless-go/stackless/internal/benchcore"
 )
 

@@ -6,9 +6,9 @@ package native
 
 import (
 	"context"
-	"github.com/stackless-go/stackless/bench/peers"
 	"testing"
 
+	"github.com/stackless-go/stackless/bench/peers"
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/internal/benchcore"
 	"github.com/stackless-go/stackless/scheduler"

@@ -6,12 +6,23 @@ package protoactor
 // Request/Respond, which carries the sender).
 
 import (
-	"github.com/stackless-go/stackless/bench/peers"
+	"io"
+	"log/slog"
 	"sync"
 	"testing"
 
 	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/stackless-go/stackless/bench/peers"
 )
+
+// newSystem is an actor system with default options but a silent logger:
+// its log lines would land in the middle of the benchmark output.
+func newSystem() *actor.ActorSystem {
+	return actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}))
+}
 
 type paBall struct{}
 
@@ -50,7 +61,7 @@ func (p *paPing) Receive(ctx actor.Context) {
 
 // protoPingPong: op = one message delivered (half a round trip).
 func protoPingPong(b *testing.B) {
-	sys := actor.NewActorSystem()
+	sys := newSystem()
 	defer sys.Shutdown()
 	done := make(chan struct{})
 	pong := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return paPong{} }))
@@ -94,7 +105,7 @@ func (s *paSender) Receive(ctx actor.Context) {
 // protoFanIn: 1,000 sender actors send to one receiver actor as they
 // start; op = one message received.
 func protoFanIn(b *testing.B) {
-	sys := actor.NewActorSystem()
+	sys := newSystem()
 	defer sys.Shutdown()
 	per := (b.N + peers.FanInSenders - 1) / peers.FanInSenders
 	done := make(chan struct{})
@@ -128,7 +139,7 @@ func (x paExiter) Receive(ctx actor.Context) {
 // protoSpawn: op = spawn one actor that stops itself once started, and see
 // it stopped (in batches of 1,024).
 func protoSpawn(b *testing.B) {
-	sys := actor.NewActorSystem()
+	sys := newSystem()
 	defer sys.Shutdown()
 	var wg sync.WaitGroup
 	x := paExiter{wg: &wg}
@@ -184,7 +195,7 @@ func (r paResult) Receive(ctx actor.Context) {
 
 // protoSkynet: op = the whole tree; every node stops after reporting.
 func protoSkynet(b *testing.B) {
-	sys := actor.NewActorSystem()
+	sys := newSystem()
 	defer sys.Shutdown()
 	out := make(chan int64, 1)
 	res := sys.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return paResult{out: out} }))
@@ -208,7 +219,7 @@ func (*paIdle) Receive(actor.Context) {}
 // protoIdle: actors spawned with default props, started, then idle.
 func protoIdle(b *testing.B) {
 	peers.ReportIdle(b, func() func() {
-		sys := actor.NewActorSystem()
+		sys := newSystem()
 		props := actor.PropsFromProducer(func() actor.Actor { return &paIdle{} })
 		for range peers.IdleActors {
 			sys.Root.Spawn(props)

@@ -41,18 +41,33 @@ type key struct {
 	procs          int
 }
 
-// lineRE matches "BenchmarkX/peer-2   N   v unit   v unit ...".
-var lineRE = regexp.MustCompile(`^Benchmark(\w+)/(\w+?)(?:-(\d+))?\s+\d+\s+(.*)$`)
+// lineRE matches "BenchmarkX/peer-2   N   v unit   v unit ...". A
+// framework that logs while it runs splits that line in two: the name with
+// the log line, the figures ("N   v unit ...") on a line of their own, which
+// figuresRE matches and which belong to the last name seen.
+var (
+	lineRE    = regexp.MustCompile(`^Benchmark(\w+)/(\w+)(?:-(\d+))?(?:\s+\d+\s+(\d.*\S))?`)
+	figuresRE = regexp.MustCompile(`^\d+\s+(\d.*\S)$`)
+)
 
 // parse collects every figure of every run, by key and unit.
 func parse(r io.Reader) (map[key]map[string][]float64, error) {
 	out := map[key]map[string][]float64{}
 	sc := bufio.NewScanner(r)
+	var pending []string // a name whose figures have not come yet
 	for sc.Scan() {
-		m := lineRE.FindStringSubmatch(strings.TrimSpace(sc.Text()))
+		line := strings.TrimSpace(sc.Text())
+		m := lineRE.FindStringSubmatch(line)
+		if m != nil && (m[4] == "" || !strings.Contains(m[4], " ns/op")) {
+			pending, m = m, nil // the figures come on a later line
+		} else if f := figuresRE.FindStringSubmatch(line); m == nil && f != nil && pending != nil {
+			m = slices.Clone(pending)
+			m[4], pending = f[1], nil
+		}
 		if m == nil {
 			continue
 		}
+		pending = nil
 		procs := 1
 		if m[3] != "" {
 			procs, _ = strconv.Atoi(m[3])

@@ -21,6 +21,10 @@ BenchmarkFanIn/goroutines-2         	1000	        70 ns/op	         4.0 Mmsg/s	 
 pkg: github.com/stackless-go/stackless/bench/peers/hollywood
 BenchmarkPingPong/hollywood         	1000	      1600 ns/op	      40 B/op	       2 allocs/op
 BenchmarkFanIn/hollywood-2          	1000	      7000 ns/op	         8.0 Mmsg/s	    1454 B/op	       1 allocs/op
+pkg: github.com/stackless-go/stackless/bench/peers/protoactor
+BenchmarkPingPong/protoactor        	7:05AM INF actor system started lib=Proto.Actor
+7:05AM INF actor system started lib=Proto.Actor
+  1000	      3000 ns/op	      31 B/op	       1 allocs/op
 PASS
 `
 
@@ -28,13 +32,13 @@ func TestTableTakesMediansAndRatios(t *testing.T) {
 	figs, err := parse(strings.NewReader(sample))
 	require.NoError(t, err)
 	got := table(figs)
-	assert.Contains(t, got, "| PingPong | ns/op | 1 | 44.0 | 200 | 1600 | — | goroutines | 4.55x |", "median of 40, 44, 90; lower wins")
+	assert.Contains(t, got, "| PingPong | ns/op | 1 | 44.0 | 200 | 1600 | 3000 | goroutines | 4.55x |", "median of 40, 44, 90; lower wins; the figures after a log line count")
 	assert.Contains(t, got, "| PingPong | ns/op | 2 | 50.0 | 150 | — | — | goroutines | 3.00x |")
 	assert.Contains(t, got, "| FanIn | Mmsg/s | 2 | 16.0 | 4.00 | 8.00 | — | hollywood | 2.00x |", "higher wins")
 	assert.NotContains(t, got, "| Skynet", "no row without figures")
 }
 
 func TestParseRefusesAFigureThatIsNotANumber(t *testing.T) {
-	_, err := parse(strings.NewReader("BenchmarkSpawn/stackless-2 10 x ns/op\n"))
-	assert.ErrorContains(t, err, `figure "x" is not a number`)
+	_, err := parse(strings.NewReader("BenchmarkSpawn/stackless-2 10 1.2.3 ns/op\n"))
+	assert.ErrorContains(t, err, `figure "1.2.3" is not a number`)
 }
