@@ -140,6 +140,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 			}
 		}
 		body.WriteString("}\n\n")
+		g.writeWhere(&body, fn, tk)
 		if fn.marked {
 			l.writeTasklet(&body, tk, lines)
 			inits = append(inits, fmt.Sprintf("%s.MustRegister(%q, %d, (*%s)(nil)%s)", q.name(picklePath, "pickle"), fn.kind, fn.version, fn.typ, upgradesHere(fn.kind)))

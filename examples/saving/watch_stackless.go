@@ -34,6 +34,22 @@ type LookoutTasklet struct {
 	Rng  int
 }
 
+// Where implements tasklet.Framer: where Lookout and the flow functions it
+// called are suspended, outermost first.
+func (_f *LookoutTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Lookout, and the frames it called into, at
+// the point its PC names.
+func (_f *LookoutTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "main.Lookout", File: "watch.go", Line: 27, Point: "t.Sleep"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "main.Lookout", File: "watch.go", Line: 30, Point: "t.Send"})
+	}
+	return _w
+}
+
 // NewLookout returns the tasklet Lookout(t, eyes, n), to spawn.
 func NewLookout(eyes channel.ID, n int) *LookoutTasklet {
 	return &LookoutTasklet{Eyes: eyes, N: n}
@@ -111,7 +127,7 @@ _L1:
 	return tasklet.Finish(_t, _fl.Close(_f.Eyes))
 }
 
-//line watch_stackless.go:113
+//line watch_stackless.go:129
 
 // GuardTasklet is the tasklet Guard (kind "saving.guard", version 1), lowered by
 // stackless gen from watch.go: its exported fields are the locals that live
@@ -120,6 +136,20 @@ type GuardTasklet struct {
 	PC    int
 	Eyes  channel.ID
 	Gates []int
+}
+
+// Where implements tasklet.Framer: where Guard and the flow functions it
+// called are suspended, outermost first.
+func (_f *GuardTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Guard, and the frames it called into, at
+// the point its PC names.
+func (_f *GuardTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "main.Guard", File: "watch.go", Line: 43, Point: "t.RecvAs"})
+	}
+	return _w
 }
 
 // NewGuard returns the tasklet Guard(t, eyes), to spawn.
@@ -177,4 +207,4 @@ _L1:
 	}
 }
 
-//line watch_stackless.go:179
+//line watch_stackless.go:209

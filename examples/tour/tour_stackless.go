@@ -30,6 +30,20 @@ type GuardTasklet struct {
 	Seen int
 }
 
+// Where implements tasklet.Framer: where Guard and the flow functions it
+// called are suspended, outermost first.
+func (_f *GuardTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Guard, and the frames it called into, at
+// the point its PC names.
+func (_f *GuardTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "main.Guard", File: "tour.go", Line: 24, Point: "t.Recv"})
+	}
+	return _w
+}
+
 // NewGuard returns the tasklet Guard(t, eyes), to spawn.
 func NewGuard(eyes channel.ID) *GuardTasklet {
 	return &GuardTasklet{Eyes: eyes}
@@ -80,7 +94,7 @@ _L1:
 	}
 }
 
-//line tour_stackless.go:82
+//line tour_stackless.go:96
 
 // IntrudersTasklet is the tasklet Intruders (kind "tour.intruders", version 1), lowered by
 // stackless gen from tour.go: its exported fields are the locals that live
@@ -91,6 +105,20 @@ type IntrudersTasklet struct {
 	Names []string
 	Idx   int
 	Rng   []string
+}
+
+// Where implements tasklet.Framer: where Intruders and the flow functions it
+// called are suspended, outermost first.
+func (_f *IntrudersTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Intruders, and the frames it called into, at
+// the point its PC names.
+func (_f *IntrudersTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "main.Intruders", File: "tour.go", Line: 42, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewIntruders returns the tasklet Intruders(t, eyes, names), to spawn.
@@ -150,4 +178,4 @@ _L1:
 	return tasklet.Finish(_t, _fl.Close(_f.Eyes))
 }
 
-//line tour_stackless.go:152
+//line tour_stackless.go:180

@@ -19,6 +19,16 @@ type awaitFrame struct {
 	B  Body
 }
 
+// where appends to _w the frame of await, and the frames it called into, at
+// the point its PC names.
+func (_f *awaitFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.await", File: "body.go", Line: 78, Point: "t.Recv"})
+	}
+	return _w
+}
+
 // step runs await to its next suspension point (done: it returned).
 //
 //line body.go:64
@@ -82,7 +92,7 @@ _L1:
 	}
 }
 
-//line body_stackless.go:86
+//line body_stackless.go:96
 
 // fleeFrame is the frame of flee, lowered by stackless gen from body.go: its
 // exported fields are the locals that live across suspension points.
@@ -91,6 +101,16 @@ type fleeFrame struct {
 	B      Body
 	Threat Point
 	Await  awaitFrame
+}
+
+// where appends to _w the frame of flee, and the frames it called into, at
+// the point its PC names.
+func (_f *fleeFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Await.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.flee", File: "body.go", Line: 99, Point: "call of await"}))
+	}
+	return _w
 }
 
 // step runs flee to its next suspension point (done: it returned).
@@ -161,4 +181,4 @@ _L1:
 	}
 }
 
-//line body_stackless.go:165
+//line body_stackless.go:185

@@ -38,6 +38,26 @@ type GuardTasklet struct {
 	Flee     fleeFrame
 }
 
+// Where implements tasklet.Framer: where Guard and the flow functions it
+// called are suspended, outermost first.
+func (_f *GuardTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Guard, and the frames it called into, at
+// the point its PC names.
+func (_f *GuardTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Patrol.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.Guard", File: "guard.go", Line: 29, Point: "call of patrol"}))
+	case 2:
+		return _f.Fight.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.Guard", File: "guard.go", Line: 38, Point: "call of fight"}))
+	case 3:
+		return _f.Chase.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.Guard", File: "guard.go", Line: 40, Point: "call of chase"}))
+	case 4:
+		return _f.Flee.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.Guard", File: "guard.go", Line: 47, Point: "call of flee"}))
+	}
+	return _w
+}
+
 // NewGuard returns the tasklet Guard(t, g, route), to spawn.
 func NewGuard(g Body, route [4]Point) *GuardTasklet {
 	return &GuardTasklet{G: g, Route: route}
@@ -170,7 +190,7 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:168
+//line guard_stackless.go:188
 
 // patrolFrame is the frame of patrol, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -180,6 +200,16 @@ type patrolFrame struct {
 	Route    [4]Point
 	Waypoint int
 	Await    awaitFrame
+}
+
+// where appends to _w the frame of patrol, and the frames it called into, at
+// the point its PC names.
+func (_f *patrolFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Await.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.patrol", File: "guard.go", Line: 66, Point: "call of await"}))
+	}
+	return _w
 }
 
 // step runs patrol to its next suspension point (done: it returned).
@@ -249,7 +279,7 @@ walking:
 	}
 }
 
-//line guard_stackless.go:247
+//line guard_stackless.go:277
 
 // chaseFrame is the frame of chase, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -258,6 +288,16 @@ type chaseFrame struct {
 	G     Body
 	Foe   Foe
 	Await awaitFrame
+}
+
+// where appends to _w the frame of chase, and the frames it called into, at
+// the point its PC names.
+func (_f *chaseFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Await.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.chase", File: "guard.go", Line: 97, Point: "call of await"}))
+	}
+	return _w
 }
 
 // step runs chase to its next suspension point (done: it returned).
@@ -319,7 +359,7 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:317
+//line guard_stackless.go:357
 
 // fightFrame is the frame of fight, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -328,6 +368,16 @@ type fightFrame struct {
 	G     Body
 	Foe   Foe
 	Await awaitFrame
+}
+
+// where appends to _w the frame of fight, and the frames it called into, at
+// the point its PC names.
+func (_f *fightFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Await.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.fight", File: "guard.go", Line: 128, Point: "call of await"}))
+	}
+	return _w
 }
 
 // step runs fight to its next suspension point (done: it returned).
@@ -410,4 +460,4 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:408
+//line guard_stackless.go:458

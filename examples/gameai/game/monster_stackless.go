@@ -33,6 +33,24 @@ type MonsterTasklet struct {
 	Flee      fleeFrame
 }
 
+// Where implements tasklet.Framer: where Monster and the flow functions it
+// called are suspended, outermost first.
+func (_f *MonsterTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Monster, and the frames it called into, at
+// the point its PC names.
+func (_f *MonsterTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Roam.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.Monster", File: "monster.go", Line: 21, Point: "call of roam"}))
+	case 2:
+		return _f.FightBack.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.Monster", File: "monster.go", Line: 26, Point: "call of fightBack"}))
+	case 3:
+		return _f.Flee.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.Monster", File: "monster.go", Line: 32, Point: "call of flee"}))
+	}
+	return _w
+}
+
 // NewMonster returns the tasklet Monster(t, m), to spawn.
 func NewMonster(m Body) *MonsterTasklet {
 	return &MonsterTasklet{M: m}
@@ -153,7 +171,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line monster_stackless.go:152
+//line monster_stackless.go:170
 
 // roamFrame is the frame of roam, lowered by stackless gen from monster.go: its
 // exported fields are the locals that live across suspension points.
@@ -161,6 +179,16 @@ type roamFrame struct {
 	PC    int
 	M     Body
 	Await awaitFrame
+}
+
+// where appends to _w the frame of roam, and the frames it called into, at
+// the point its PC names.
+func (_f *roamFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Await.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.roam", File: "monster.go", Line: 64, Point: "call of await"}))
+	}
+	return _w
 }
 
 // step runs roam to its next suspension point (done: it returned).
@@ -225,7 +253,7 @@ walking:
 	}
 }
 
-//line monster_stackless.go:224
+//line monster_stackless.go:252
 
 // fightBackFrame is the frame of fightBack, lowered by stackless gen from monster.go: its
 // exported fields are the locals that live across suspension points.
@@ -234,6 +262,16 @@ type fightBackFrame struct {
 	M     Body
 	Foe   Foe
 	Await awaitFrame
+}
+
+// where appends to _w the frame of fightBack, and the frames it called into, at
+// the point its PC names.
+func (_f *fightBackFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Await.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.fightBack", File: "monster.go", Line: 92, Point: "call of await"}))
+	}
+	return _w
 }
 
 // step runs fightBack to its next suspension point (done: it returned).
@@ -309,4 +347,4 @@ _L1:
 	}
 }
 
-//line monster_stackless.go:308
+//line monster_stackless.go:346

@@ -31,6 +31,22 @@ type WorkTasklet struct {
 	N      int
 }
 
+// Where implements tasklet.Framer: where Work and the flow functions it
+// called are suspended, outermost first.
+func (_f *WorkTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Work, and the frames it called into, at
+// the point its PC names.
+func (_f *WorkTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/longtask/task.Work", File: "worker.go", Line: 20, Point: "t.Do"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/longtask/task.Work", File: "worker.go", Line: 25, Point: "t.Send"})
+	}
+	return _w
+}
+
 // NewWork returns the tasklet Work(t, first, stride, docs, seed, out), to spawn.
 func NewWork(first int, stride int, docs int, seed uint64, out channel.ID) *WorkTasklet {
 	return &WorkTasklet{First: first, Stride: stride, Docs: docs, Seed: seed, Out: out}
@@ -107,4 +123,4 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line worker_stackless.go:110
+//line worker_stackless.go:126

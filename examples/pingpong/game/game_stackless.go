@@ -32,6 +32,26 @@ type PingTasklet struct {
 	Hits    int
 }
 
+// Where implements tasklet.Framer: where Ping and the flow functions it
+// called are suspended, outermost first.
+func (_f *PingTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Ping, and the frames it called into, at
+// the point its PC names.
+func (_f *PingTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/pingpong/game.Ping", File: "game.go", Line: 60, Point: "t.Send"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/pingpong/game.Ping", File: "game.go", Line: 63, Point: "t.Send"})
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/pingpong/game.Ping", File: "game.go", Line: 66, Point: "t.RecvAs"})
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/pingpong/game.Ping", File: "game.go", Line: 75, Point: "t.Send"})
+	}
+	return _w
+}
+
 // NewPing returns the tasklet Ping(t, table, rallies), to spawn.
 func NewPing(table Table, rallies int) *PingTasklet {
 	return &PingTasklet{Table: table, Rallies: rallies}
@@ -165,7 +185,7 @@ _L5:
 	return tasklet.Finish(_t, _fl.Close(_f.Table.Log))
 }
 
-//line game_stackless.go:167
+//line game_stackless.go:187
 
 // PongTasklet is the tasklet Pong (kind "pingpong.pong", version 1), lowered by
 // stackless gen from game.go: its exported fields are the locals that live
@@ -175,6 +195,24 @@ type PongTasklet struct {
 	Table Table
 	Hits  int
 	Ball  int
+}
+
+// Where implements tasklet.Framer: where Pong and the flow functions it
+// called are suspended, outermost first.
+func (_f *PongTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Pong, and the frames it called into, at
+// the point its PC names.
+func (_f *PongTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/pingpong/game.Pong", File: "game.go", Line: 86, Point: "t.RecvAs"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/pingpong/game.Pong", File: "game.go", Line: 93, Point: "t.Send"})
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/pingpong/game.Pong", File: "game.go", Line: 96, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewPong returns the tasklet Pong(t, table), to spawn.
@@ -278,4 +316,4 @@ _L1:
 	}
 }
 
-//line game_stackless.go:280
+//line game_stackless.go:318

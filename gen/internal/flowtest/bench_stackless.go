@@ -45,6 +45,20 @@ type PingSenderTasklet struct {
 	Rng int
 }
 
+// Where implements tasklet.Framer: where PingSender and the flow functions it
+// called are suspended, outermost first.
+func (_f *PingSenderTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of PingSender, and the frames it called into, at
+// the point its PC names.
+func (_f *PingSenderTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.PingSender", File: "bench.go", Line: 15, Point: "t.Send"})
+	}
+	return _w
+}
+
 // NewPingSender returns the tasklet PingSender(t, ch, n), to spawn.
 func NewPingSender(ch channel.ID, n int) *PingSenderTasklet {
 	return &PingSenderTasklet{Ch: ch, N: n}
@@ -97,7 +111,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:90
+//line bench_stackless.go:104
 
 // PingReceiverTasklet is the tasklet PingReceiver (kind "flowtest.pingreceiver", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -109,6 +123,20 @@ type PingReceiverTasklet struct {
 	Sum int
 	Idx int
 	Rng int
+}
+
+// Where implements tasklet.Framer: where PingReceiver and the flow functions it
+// called are suspended, outermost first.
+func (_f *PingReceiverTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of PingReceiver, and the frames it called into, at
+// the point its PC names.
+func (_f *PingReceiverTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.PingReceiver", File: "bench.go", Line: 28, Point: "t.RecvAs"})
+	}
+	return _w
 }
 
 // NewPingReceiver returns the tasklet PingReceiver(t, ch, n), to spawn.
@@ -173,7 +201,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:166
+//line bench_stackless.go:194
 
 // YielderTasklet is the tasklet Yielder (kind "flowtest.yielder", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -186,6 +214,26 @@ type YielderTasklet struct {
 	Deep2 deep2Frame
 	Deep3 deep3Frame
 	Deep4 deep4Frame
+}
+
+// Where implements tasklet.Framer: where Yielder and the flow functions it
+// called are suspended, outermost first.
+func (_f *YielderTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Yielder, and the frames it called into, at
+// the point its PC names.
+func (_f *YielderTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Yielder", File: "bench.go", Line: 48, Point: "t.Yield"})
+	case 2:
+		return _f.Deep2.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Yielder", File: "bench.go", Line: 50, Point: "call of deep2"}))
+	case 3:
+		return _f.Deep3.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Yielder", File: "bench.go", Line: 52, Point: "call of deep3"}))
+	case 4:
+		return _f.Deep4.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Yielder", File: "bench.go", Line: 54, Point: "call of deep4"}))
+	}
+	return _w
 }
 
 // NewYielder returns the tasklet Yielder(t, n, depth), to spawn.
@@ -310,7 +358,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:303
+//line bench_stackless.go:351
 
 // deep4Frame is the frame of deep4, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -318,6 +366,16 @@ type deep4Frame struct {
 	PC    int
 	X     int
 	Deep3 deep3Frame
+}
+
+// where appends to _w the frame of deep4, and the frames it called into, at
+// the point its PC names.
+func (_f *deep4Frame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Deep3.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.deep4", File: "bench.go", Line: 63, Point: "call of deep3"}))
+	}
+	return _w
 }
 
 // step runs deep4 to its next suspension point (done: it returned).
@@ -348,7 +406,7 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:341
+//line bench_stackless.go:399
 
 // deep3Frame is the frame of deep3, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -356,6 +414,16 @@ type deep3Frame struct {
 	PC    int
 	X     int
 	Deep2 deep2Frame
+}
+
+// where appends to _w the frame of deep3, and the frames it called into, at
+// the point its PC names.
+func (_f *deep3Frame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Deep2.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.deep3", File: "bench.go", Line: 65, Point: "call of deep2"}))
+	}
+	return _w
 }
 
 // step runs deep3 to its next suspension point (done: it returned).
@@ -386,13 +454,23 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:379
+//line bench_stackless.go:447
 
 // deep2Frame is the frame of deep2, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
 type deep2Frame struct {
 	PC int
 	X  int
+}
+
+// where appends to _w the frame of deep2, and the frames it called into, at
+// the point its PC names.
+func (_f *deep2Frame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.deep2", File: "bench.go", Line: 68, Point: "t.Yield"})
+	}
+	return _w
 }
 
 // step runs deep2 to its next suspension point (done: it returned).
@@ -431,7 +509,7 @@ _L1:
 	return tasklet.Op{}, true, nil
 }
 
-//line bench_stackless.go:424
+//line bench_stackless.go:502
 
 // FlatTasklet is the tasklet Flat (kind "flowtest.flat", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -442,6 +520,22 @@ type FlatTasklet struct {
 	B  int
 	C  int
 	D  int
+}
+
+// Where implements tasklet.Framer: where Flat and the flow functions it
+// called are suspended, outermost first.
+func (_f *FlatTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Flat, and the frames it called into, at
+// the point its PC names.
+func (_f *FlatTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Flat", File: "bench.go", Line: 82, Point: "t.Yield"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Flat", File: "bench.go", Line: 83, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewFlat returns the tasklet Flat(t, a, b, c, d), to spawn.
@@ -479,7 +573,7 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:472
+//line bench_stackless.go:566
 
 // DeepTasklet is the tasklet Deep (kind "flowtest.deep", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -488,6 +582,22 @@ type DeepTasklet struct {
 	PC     int
 	A      int
 	FrameA frameAFrame
+}
+
+// Where implements tasklet.Framer: where Deep and the flow functions it
+// called are suspended, outermost first.
+func (_f *DeepTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Deep, and the frames it called into, at
+// the point its PC names.
+func (_f *DeepTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.FrameA.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Deep", File: "bench.go", Line: 90, Point: "call of frameA"}))
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Deep", File: "bench.go", Line: 91, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewDeep returns the tasklet Deep(t, a), to spawn.
@@ -535,7 +645,7 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:528
+//line bench_stackless.go:638
 
 // frameAFrame is the frame of frameA, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -543,6 +653,18 @@ type frameAFrame struct {
 	PC     int
 	X      int
 	FrameB frameBFrame
+}
+
+// where appends to _w the frame of frameA, and the frames it called into, at
+// the point its PC names.
+func (_f *frameAFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.FrameB.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.frameA", File: "bench.go", Line: 95, Point: "call of frameB"}))
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.frameA", File: "bench.go", Line: 96, Point: "t.Send"})
+	}
+	return _w
 }
 
 // step runs frameA to its next suspension point (done: it returned).
@@ -582,7 +704,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:575
+//line bench_stackless.go:697
 
 // frameBFrame is the frame of frameB, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -590,6 +712,18 @@ type frameBFrame struct {
 	PC     int
 	X      int
 	FrameC frameCFrame
+}
+
+// where appends to _w the frame of frameB, and the frames it called into, at
+// the point its PC names.
+func (_f *frameBFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.FrameC.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.frameB", File: "bench.go", Line: 100, Point: "call of frameC"}))
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.frameB", File: "bench.go", Line: 101, Point: "t.Send"})
+	}
+	return _w
 }
 
 // step runs frameB to its next suspension point (done: it returned).
@@ -629,13 +763,25 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:622
+//line bench_stackless.go:756
 
 // frameCFrame is the frame of frameC, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
 type frameCFrame struct {
 	PC int
 	X  int
+}
+
+// where appends to _w the frame of frameC, and the frames it called into, at
+// the point its PC names.
+func (_f *frameCFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.frameC", File: "bench.go", Line: 105, Point: "t.Yield"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.frameC", File: "bench.go", Line: 106, Point: "t.Send"})
+	}
+	return _w
 }
 
 // step runs frameC to its next suspension point (done: it returned).
@@ -667,4 +813,4 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:660
+//line bench_stackless.go:806

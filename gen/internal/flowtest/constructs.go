@@ -235,7 +235,7 @@ func add(t *tasklet.Flow, a, b int) int {
 //stackless:tasklet kind=flowtest.nested version=1
 func Nested(t *tasklet.Flow, in, out channel.ID) error {
 	for round := 0; ; round++ {
-		total, err := sumN(t, in, 2)
+		total, err := sumN(t, in, 2) // where: Nested calls sumN
 		if errors.Is(err, channel.ErrClosed) {
 			return t.Send(out, fmt.Sprint("nested closed after ", round))
 		}
@@ -253,7 +253,7 @@ func Nested(t *tasklet.Flow, in, out channel.ID) error {
 func sumN(t *tasklet.Flow, in channel.ID, n int) (int, error) {
 	sum := 0
 	for i := 0; i < n; i++ {
-		v, err := recvInt(t, in)
+		v, err := recvInt(t, in) // where: sumN calls recvInt
 		if err != nil {
 			return sum, err
 		}
@@ -264,10 +264,10 @@ func sumN(t *tasklet.Flow, in channel.ID, n int) (int, error) {
 
 // recvInt receives an int, yielding first.
 func recvInt(t *tasklet.Flow, in channel.ID) (int, error) {
-	if err := t.Yield(); err != nil {
+	if err := t.Yield(); err != nil { // where: recvInt yields
 		return 0, err
 	}
-	return tasklet.RecvAs[int](t, in)
+	return tasklet.RecvAs[int](t, in) // where: recvInt receives
 }
 
 // Errors covers kills, thrown and sent errors, dropped errors and Pause.

@@ -68,6 +68,20 @@ type FeedTasklet struct {
 	Rng  []int
 }
 
+// Where implements tasklet.Framer: where Feed and the flow functions it
+// called are suspended, outermost first.
+func (_f *FeedTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Feed, and the frames it called into, at
+// the point its PC names.
+func (_f *FeedTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Feed", File: "constructs.go", Line: 22, Point: "t.Send"})
+	}
+	return _w
+}
+
 // NewFeed returns the tasklet Feed(t, ch, vals), to spawn.
 func NewFeed(ch channel.ID, vals []int) *FeedTasklet {
 	return &FeedTasklet{Ch: ch, Vals: vals}
@@ -125,7 +139,7 @@ _L1:
 	return tasklet.Finish(_t, _fl.Close(_f.Ch))
 }
 
-//line constructs_stackless.go:113
+//line constructs_stackless.go:127
 
 // BranchesTasklet is the tasklet Branches (kind "flowtest.branches", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -138,6 +152,52 @@ type BranchesTasklet struct {
 	X   int
 	W   int
 	W2  pickle.Boxed[any]
+}
+
+// Where implements tasklet.Framer: where Branches and the flow functions it
+// called are suspended, outermost first.
+func (_f *BranchesTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Branches, and the frames it called into, at
+// the point its PC names.
+func (_f *BranchesTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 36, Point: "t.Recv"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 42, Point: "t.Send"})
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 44, Point: "t.Yield"})
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 47, Point: "t.Send"})
+	case 5:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 50, Point: "t.Send"})
+	case 6:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 54, Point: "t.Send"})
+	case 7:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 57, Point: "t.Send"})
+	case 8:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 62, Point: "t.Send"})
+	case 9:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 66, Point: "t.Yield"})
+	case 10:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 67, Point: "t.Send"})
+	case 11:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 69, Point: "t.Send"})
+	case 12:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 80, Point: "t.Yield"})
+	case 13:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 81, Point: "t.Send"})
+	case 14:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 83, Point: "t.Send"})
+	case 15:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 85, Point: "t.Yield"})
+	case 16:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 86, Point: "t.Send"})
+	case 17:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 89, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewBranches returns the tasklet Branches(t, in, out), to spawn.
@@ -439,7 +499,7 @@ _P17:
 	return tasklet.Finish(_t, _sl4)
 }
 
-//line constructs_stackless.go:427
+//line constructs_stackless.go:487
 
 // LoopsTasklet is the tasklet Loops (kind "flowtest.loops", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -467,6 +527,38 @@ type LoopsTasklet struct {
 	Rng5  string
 	Idx6  int
 	Rng6  int
+}
+
+// Where implements tasklet.Framer: where Loops and the flow functions it
+// called are suspended, outermost first.
+func (_f *LoopsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Loops, and the frames it called into, at
+// the point its PC names.
+func (_f *LoopsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Loops", File: "constructs.go", Line: 99, Point: "t.Yield"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Loops", File: "constructs.go", Line: 104, Point: "t.Send"})
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Loops", File: "constructs.go", Line: 116, Point: "t.Send"})
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Loops", File: "constructs.go", Line: 123, Point: "t.Send"})
+	case 5:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Loops", File: "constructs.go", Line: 132, Point: "t.Send"})
+	case 6:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Loops", File: "constructs.go", Line: 135, Point: "t.Send"})
+	case 7:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Loops", File: "constructs.go", Line: 138, Point: "t.Send"})
+	case 8:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Loops", File: "constructs.go", Line: 141, Point: "t.Yield"})
+	case 9:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Loops", File: "constructs.go", Line: 149, Point: "t.Sleep"})
+	case 10:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Loops", File: "constructs.go", Line: 151, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewLoops returns the tasklet Loops(t, out, words), to spawn.
@@ -765,7 +857,7 @@ _P10:
 	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:753
+//line constructs_stackless.go:845
 
 // ExprsTasklet is the tasklet Exprs (kind "flowtest.exprs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -790,6 +882,66 @@ type ExprsTasklet struct {
 	Rng  []string
 	Add  addFrame
 	Span spanFrame
+}
+
+// Where implements tasklet.Framer: where Exprs and the flow functions it
+// called are suspended, outermost first.
+func (_f *ExprsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Exprs, and the frames it called into, at
+// the point its PC names.
+func (_f *ExprsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 161, Point: "call of add"}))
+	case 2:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 161, Point: "call of add"}))
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 162, Point: "t.Send"})
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 163, Point: "t.Yield"})
+	case 5:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 163, Point: "call of add"}))
+	case 6:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 164, Point: "t.Send"})
+	case 7:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 166, Point: "call of add"}))
+	case 8:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 167, Point: "t.Send"})
+	case 9:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 172, Point: "t.Yield"})
+	case 10:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 173, Point: "t.Send"})
+	case 11:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 175, Point: "t.Send"})
+	case 12:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 176, Point: "t.Yield"})
+	case 13:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 185, Point: "t.Send"})
+	case 14:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 190, Point: "t.Yield"})
+	case 15:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 192, Point: "t.Send"})
+	case 16:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 194, Point: "t.Select"})
+	case 17:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 195, Point: "t.Send"})
+	case 18:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 198, Point: "t.Yield"})
+	case 19:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 199, Point: "call of add"}))
+	case 20:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 200, Point: "t.Send"})
+	case 21:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 201, Point: "call of add"}))
+	case 22:
+		return _f.Span.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 202, Point: "call of span"}))
+	case 23:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 203, Point: "t.Send"})
+	case 24:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 205, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewExprs returns the tasklet Exprs(t, in, out), to spawn.
@@ -1230,7 +1382,7 @@ _P24:
 	return tasklet.Finish(_t, _sl13)
 }
 
-//line constructs_stackless.go:1218
+//line constructs_stackless.go:1370
 
 // spanFrame is the frame of span, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1239,6 +1391,16 @@ type spanFrame struct {
 	X  int
 	Lo int
 	Hi int
+}
+
+// where appends to _w the frame of span, and the frames it called into, at
+// the point its PC names.
+func (_f *spanFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 211, Point: "t.Yield"})
+	}
+	return _w
 }
 
 // step runs span to its next suspension point (done: it returned).
@@ -1277,7 +1439,7 @@ _L1:
 	return tasklet.Op{}, true, _f.Lo, _f.Hi
 }
 
-//line constructs_stackless.go:1265
+//line constructs_stackless.go:1427
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1285,6 +1447,16 @@ type addFrame struct {
 	PC int
 	A  int
 	B  int
+}
+
+// where appends to _w the frame of add, and the frames it called into, at
+// the point its PC names.
+func (_f *addFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.add", File: "constructs.go", Line: 228, Point: "t.Yield"})
+	}
+	return _w
 }
 
 // step runs add to its next suspension point (done: it returned).
@@ -1305,7 +1477,7 @@ _P1:
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:1293
+//line constructs_stackless.go:1465
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1316,6 +1488,24 @@ type NestedTasklet struct {
 	Out   channel.ID
 	Round int
 	SumN  sumNFrame
+}
+
+// Where implements tasklet.Framer: where Nested and the flow functions it
+// called are suspended, outermost first.
+func (_f *NestedTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Nested, and the frames it called into, at
+// the point its PC names.
+func (_f *NestedTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.SumN.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 238, Point: "call of sumN"}))
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 240, Point: "t.Send"})
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 245, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewNested returns the tasklet Nested(t, in, out), to spawn.
@@ -1408,7 +1598,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1396
+//line constructs_stackless.go:1586
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1419,6 +1609,16 @@ type sumNFrame struct {
 	Sum     int
 	I       int
 	RecvInt recvIntFrame
+}
+
+// where appends to _w the frame of sumN, and the frames it called into, at
+// the point its PC names.
+func (_f *sumNFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.RecvInt.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sumN", File: "constructs.go", Line: 256, Point: "call of recvInt"}))
+	}
+	return _w
 }
 
 // step runs sumN to its next suspension point (done: it returned).
@@ -1476,13 +1676,25 @@ _L1:
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:1464
+//line constructs_stackless.go:1664
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
 type recvIntFrame struct {
 	PC int
 	In channel.ID
+}
+
+// where appends to _w the frame of recvInt, and the frames it called into, at
+// the point its PC names.
+func (_f *recvIntFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 267, Point: "t.Yield"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 270, Point: "t.RecvAs"})
+	}
+	return _w
 }
 
 // step runs recvInt to its next suspension point (done: it returned).
@@ -1537,7 +1749,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:1525
+//line constructs_stackless.go:1737
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1550,6 +1762,32 @@ type ErrsTasklet struct {
 	I     int
 	V     pickle.Boxed[any]
 	Err   pickle.Boxed[error]
+}
+
+// Where implements tasklet.Framer: where Errs and the flow functions it
+// called are suspended, outermost first.
+func (_f *ErrsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Errs, and the frames it called into, at
+// the point its PC names.
+func (_f *ErrsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 278, Point: "t.Recv"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 281, Point: "t.Send"})
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 286, Point: "t.Send"})
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 288, Point: "t.Send"})
+	case 5:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 290, Point: "t.Send"})
+	case 6:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 293, Point: "t.Pause"})
+	case 7:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 294, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewErrs returns the tasklet Errs(t, in, out, tough), to spawn.
@@ -1672,7 +1910,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1660
+//line constructs_stackless.go:1898
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1681,6 +1919,22 @@ type DropperTasklet struct {
 	PC  int
 	In  channel.ID
 	Out channel.ID
+}
+
+// Where implements tasklet.Framer: where Dropper and the flow functions it
+// called are suspended, outermost first.
+func (_f *DropperTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Dropper, and the frames it called into, at
+// the point its PC names.
+func (_f *DropperTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 305, Point: "t.Recv"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 306, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewDropper returns the tasklet Dropper(t, in, out), to spawn.
@@ -1724,7 +1978,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1712
+//line constructs_stackless.go:1966
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1736,6 +1990,44 @@ type BossTasklet struct {
 	Out       channel.ID
 	Errs      tasklet.ID
 	Dropper   tasklet.ID
+}
+
+// Where implements tasklet.Framer: where Boss and the flow functions it
+// called are suspended, outermost first.
+func (_f *BossTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Boss, and the frames it called into, at
+// the point its PC names.
+func (_f *BossTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 315, Point: "t.Send"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 316, Point: "t.SendErr"})
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 317, Point: "t.Send"})
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 318, Point: "t.Yield"})
+	case 5:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 319, Point: "t.Yield"})
+	case 6:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 320, Point: "t.Send"})
+	case 7:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 321, Point: "t.Yield"})
+	case 8:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 322, Point: "t.Send"})
+	case 9:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 323, Point: "t.Yield"})
+	case 10:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 324, Point: "t.Send"})
+	case 11:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 325, Point: "t.SendErr"})
+	case 12:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 326, Point: "t.Yield"})
+	case 13:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 327, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewBoss returns the tasklet Boss(t, toErrs, toDropper, out, errs, dropper), to spawn.
@@ -1860,7 +2152,7 @@ _P13:
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:1848
+//line constructs_stackless.go:2140
 
 // TimerTasklet is the tasklet Timer (kind "flowtest.timer", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1871,6 +2163,28 @@ type TimerTasklet struct {
 	Out    channel.ID
 	Misses int
 	V      pickle.Boxed[any]
+}
+
+// Where implements tasklet.Framer: where Timer and the flow functions it
+// called are suspended, outermost first.
+func (_f *TimerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Timer, and the frames it called into, at
+// the point its PC names.
+func (_f *TimerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 344, Point: "t.Select"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 347, Point: "t.Send"})
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 350, Point: "t.Send"})
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 352, Point: "t.Send"})
+	case 5:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 353, Point: "t.SendErr"})
+	}
+	return _w
 }
 
 // NewTimer returns the tasklet Timer(t, in, out), to spawn.
@@ -1980,7 +2294,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:1968
+//line constructs_stackless.go:2282
 
 // TickerTasklet is the tasklet Ticker (kind "flowtest.ticker", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1992,6 +2306,22 @@ type TickerTasklet struct {
 	I   int
 	Idx int
 	Rng int
+}
+
+// Where implements tasklet.Framer: where Ticker and the flow functions it
+// called are suspended, outermost first.
+func (_f *TickerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Ticker, and the frames it called into, at
+// the point its PC names.
+func (_f *TickerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 366, Point: "t.Sleep"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 369, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewTicker returns the tasklet Ticker(t, out, n), to spawn.
@@ -2069,7 +2399,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2057
+//line constructs_stackless.go:2387
 
 // BeforeTasklet is the tasklet Before (kind "flowtest.before", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2089,6 +2419,28 @@ type BeforeTasklet struct {
 	Idx   int
 	Rng   int
 	Add   addFrame
+}
+
+// Where implements tasklet.Framer: where Before and the flow functions it
+// called are suspended, outermost first.
+func (_f *BeforeTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Before, and the frames it called into, at
+// the point its PC names.
+func (_f *BeforeTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 383, Point: "call of add"}))
+	case 2:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 386, Point: "call of add"}))
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 392, Point: "t.Yield"})
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 397, Point: "t.Send"})
+	case 5:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 398, Point: "t.Send"})
+	}
+	return _w
 }
 
 // NewBefore returns the tasklet Before(t, out), to spawn.
@@ -2220,4 +2572,4 @@ _P5:
 	return tasklet.Finish(_t, _sl2)
 }
 
-//line constructs_stackless.go:2208
+//line constructs_stackless.go:2560

@@ -32,6 +32,26 @@ type FetcherTasklet struct {
 	Rng  []string
 }
 
+// Where implements tasklet.Framer: where Fetcher and the flow functions it
+// called are suspended, outermost first.
+func (_f *FetcherTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Fetcher, and the frames it called into, at
+// the point its PC names.
+func (_f *FetcherTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Fetcher", File: "effects.go", Line: 17, Point: "t.Do"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Fetcher", File: "effects.go", Line: 19, Point: "t.Do"})
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Fetcher", File: "effects.go", Line: 23, Point: "t.Send"})
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Fetcher", File: "effects.go", Line: 28, Point: "t.Send"})
+	}
+	return _w
+}
+
 // NewFetcher returns the tasklet Fetcher(t, urls, out), to spawn.
 func NewFetcher(urls []string, out channel.ID) *FetcherTasklet {
 	return &FetcherTasklet{Urls: urls, Out: out}
@@ -149,4 +169,4 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line effects_stackless.go:152
+//line effects_stackless.go:172

@@ -29,6 +29,24 @@ type GuardTasklet struct {
 	Seen int
 }
 
+// Where implements tasklet.Framer: where Guard and the flow functions it
+// called are suspended, outermost first.
+func (_f *GuardTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Guard, and the frames it called into, at
+// the point its PC names.
+func (_f *GuardTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Guard", File: "guard.go", Line: 23, Point: "t.Recv"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Guard", File: "guard.go", Line: 25, Point: "t.Send"})
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Guard", File: "guard.go", Line: 31, Point: "t.Send"})
+	}
+	return _w
+}
+
 // NewGuard returns the tasklet Guard(t, eyes, out), to spawn.
 func NewGuard(eyes channel.ID, out channel.ID) *GuardTasklet {
 	return &GuardTasklet{Eyes: eyes, Out: out}
@@ -115,4 +133,4 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:118
+//line guard_stackless.go:136

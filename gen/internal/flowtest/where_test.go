@@ -1,0 +1,73 @@
+package flowtest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/gen/internal/flowtest"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+const here = "github.com/stackless-go/stackless/gen/internal/flowtest."
+
+// markerLine is the line of file holding the comment "// where: marker",
+// so that the test follows the source when lines move.
+func markerLine(t *testing.T, file, marker string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.HasSuffix(l, "// where: "+marker) {
+			return i + 1
+		}
+	}
+	require.Failf(t, "no marker", "%s has no comment // where: %s", file, marker)
+	return 0
+}
+
+// A tasklet suspended frames deep says, frame by frame, the source line it
+// waits at, and a copy restored from a save says the same.
+func TestWhereNamesEachSuspendedFrame(t *testing.T) {
+	s := scheduler.New()
+	in, out := s.NewChannel(0), s.NewChannel(16)
+	id := s.Spawn(flowtest.NewNested(in, out))
+	framer, ok := s.Behavior(id).(tasklet.Framer)
+	require.True(t, ok, "a generated tasklet implements tasklet.Framer")
+	assert.Empty(t, framer.Where(), "a tasklet that has not run is suspended nowhere")
+
+	frame := func(fn, marker, point string) tasklet.Frame {
+		return tasklet.Frame{Function: here + fn, File: "constructs.go", Line: markerLine(t, "constructs.go", marker), Point: point}
+	}
+	outer := []tasklet.Frame{
+		frame("Nested", "Nested calls sumN", "call of sumN"),
+		frame("sumN", "sumN calls recvInt", "call of recvInt"),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, step := range []struct {
+		name string
+		last tasklet.Frame
+	}{
+		{"yielding", frame("recvInt", "recvInt yields", "t.Yield")},
+		{"receiving", frame("recvInt", "recvInt receives", "t.RecvAs")},
+	} {
+		// Blocked on in with nothing else to run, the run ends in a
+		// deadlock: that is where this test wants it.
+		if _, err := s.RunBudget(ctx, 1, scheduler.Total|scheduler.Soft); !errors.Is(err, scheduler.ErrDeadlock) {
+			require.NoError(t, err, step.name)
+		}
+		want := append(append([]tasklet.Frame{}, outer...), step.last)
+		assert.Equal(t, want, framer.Where(), step.name)
+	}
+	last := framer.Where()[2]
+	assert.Equal(t, fmt.Sprintf("%srecvInt constructs.go:%d (t.RecvAs)", here, last.Line), last.String())
+}
