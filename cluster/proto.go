@@ -158,6 +158,7 @@ type TaskletView struct {
 	Steps  uint64          `json:"steps"`
 	Op     string          `json:"op,omitempty"` // what a blocked tasklet does: receiving, sending, selecting, sleeping
 	Fields json.RawMessage `json:"fields,omitempty"`
+	Frames []tasklet.Frame `json:"frames,omitempty"` // where a straight-line tasklet's frames are suspended
 }
 
 type idReq struct {

@@ -206,6 +206,9 @@ func (w *worker) view(id tasklet.ID) found[TaskletView] {
 		if b, err := json.Marshal(b); err == nil {
 			v.Fields = b
 		}
+		if f, ok := b.(tasklet.Framer); ok {
+			v.Frames = f.Where()
+		}
 	}
 	return found[TaskletView]{Found: true, V: v}
 }

@@ -117,7 +117,7 @@ func (src *ClusterSource) Tasklet(ctx context.Context, id tasklet.ID) (*TaskletD
 		return nil, fmt.Errorf("observe: cluster inspect %v: %w", id, err)
 	}
 	return &TaskletDetail{Tasklet: Tasklet{ID: taskletID(t.ID), Kind: t.Kind, State: t.State, Node: t.Worker,
-		Steps: t.Steps, Waits: t.Op}, Fields: t.Fields}, nil
+		Steps: t.Steps, Waits: t.Op}, Fields: t.Fields, Frames: t.Frames}, nil
 }
 
 // Act implements Source: kill and migrate; throw has no cluster verb yet.

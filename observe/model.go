@@ -67,11 +67,13 @@ type Tasklet struct {
 }
 
 // TaskletDetail is a tasklet's page: its row and its fields, as inspect
-// shows them.
+// shows them, and for a straight-line tasklet (lowered by stackless gen)
+// the source line each of its frames is suspended at, outermost first.
 type TaskletDetail struct {
 	Tasklet
 	Atomic bool            `json:"atomic,omitempty"`
 	Fields json.RawMessage `json:"fields,omitempty"`
+	Frames []tasklet.Frame `json:"frames,omitempty"`
 }
 
 // Channel is one row of the channels table.

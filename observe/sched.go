@@ -176,6 +176,9 @@ func (src *SchedulerSource) Tasklet(ctx context.Context, id tasklet.ID) (*Taskle
 			b = s.Behavior(id)
 			// Marshal here: the fields change with the next step.
 			d.Fields, ierr = json.Marshal(b)
+			if f, ok := b.(tasklet.Framer); ok {
+				d.Frames = f.Where()
+			}
 		}
 	})
 	switch {

@@ -102,6 +102,8 @@ function taskletPage() {
     if (d.atomic) rows.push(["atomic", "yes"]);
     const f = d.fields ? Object.entries(d.fields).map(([k, v]) => `<tr>${td(esc(k))}${td(`<code>${esc(JSON.stringify(v))}</code>`)}</tr>`) : [];
     $("detail").innerHTML = table(["", ""], rows.map(([k, v]) => `<tr>${td(esc(k))}${td(esc(v), k === "state" ? "" : "")}</tr>`)) +
+      (d.frames?.length ? `<h2>Suspended at</h2><div id="frames">${table(["frame", "function", "at", "waits in"],
+        d.frames.map((fr, i) => `<tr>${td(i, "num")}${td(esc(fr.function))}${td(`<code>${esc(fr.file)}:${fr.line}</code>`)}${td(esc(fr.point))}</tr>`))}</div>` : "") +
       `<h2>Fields</h2><div id="fields">${table(["field", "value"], f)}</div>`;
   }).catch((e) => { $("detail").innerHTML = `<p class="err" id="gone">${esc(e.message)}</p>`; });
 }

@@ -55,6 +55,9 @@ func TestBrowserGameAIAndItsSaveFile(t *testing.T) {
 	visit(t, b, home+"/tasklet?id="+id, "#detail table")
 	waitText(t, b, "#fields", "Inbox")
 	waitText(t, b, "#detail", "blocked")
+	// A straight-line entity: where each of its frames waits, innermost on its inbox.
+	waitText(t, b, "#frames", "gameai/game.")
+	waitText(t, b, "#frames", "t.Recv")
 	screenshot(t, b, "observer-tasklet.png")
 
 	// Channels: the busiest first; every inbox and the world's reports.
