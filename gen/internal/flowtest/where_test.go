@@ -71,3 +71,23 @@ func TestWhereNamesEachSuspendedFrame(t *testing.T) {
 	last := framer.Where()[2]
 	assert.Equal(t, fmt.Sprintf("%srecvInt constructs.go:%d (t.RecvAs)", here, last.Line), last.String())
 }
+
+// A local named where does not clash with the method Where.
+func TestWhereLocalKeepsItsValue(t *testing.T) {
+	s := scheduler.New()
+	out := s.NewChannel(1)
+	lk := flowtest.NewLookout(out)
+	s.Spawn(lk)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := s.RunBudget(ctx, 1, scheduler.Total|scheduler.Soft)
+	require.NoError(t, err)
+	assert.Equal(t, []tasklet.Frame{{Function: here + "Lookout", File: "lookout.go", Line: markerLine(t, "lookout.go", "Lookout yields"), Point: "t.Yield"}}, lk.Where())
+	assert.Equal(t, "tower", lk.Where2, "the local where is the field Where2")
+	require.NoError(t, s.Run(ctx))
+	for _, c := range s.World().Channels {
+		if c.ID == out {
+			assert.Equal(t, []any{"tower"}, c.Buffer)
+		}
+	}
+}
