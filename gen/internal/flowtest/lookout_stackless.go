@@ -2,11 +2,13 @@
 // Source: lookout.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.lookout","version":1,"frame":"LookoutTasklet","points":["t.Yield","t.Send"],"live":[["Out","Where2"],[]],"fields":[["Out","channel.ID"],["Where2","string"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.lookout","version":1,"frame":"LookoutTasklet","points":["t.Yield","t.Send"],"live":[["Out","Step2","Where2"],[]],"fields":[["Out","channel.ID"],["Where2","string"],["Step2","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 
 package flowtest
 
 import (
+	"fmt"
+
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/tasklet"
@@ -23,6 +25,7 @@ type LookoutTasklet struct {
 	PC     int
 	Out    channel.ID
 	Where2 string
+	Step2  int
 }
 
 // Where implements tasklet.Framer: where Lookout and the flow functions it
@@ -34,9 +37,9 @@ func (_f *LookoutTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *LookoutTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Lookout", File: "lookout.go", Line: 14, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Lookout", File: "lookout.go", Line: 17, Point: "t.Yield"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Lookout", File: "lookout.go", Line: 17, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Lookout", File: "lookout.go", Line: 20, Point: "t.Send"})
 	}
 	return _w
 }
@@ -49,7 +52,7 @@ func NewLookout(out channel.ID) *LookoutTasklet {
 // Step runs Lookout to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line lookout.go:12
+//line lookout.go:14
 func (_f *LookoutTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
@@ -61,9 +64,11 @@ func (_f *LookoutTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 2 {
 		goto _P2
 	}
-//line lookout.go:13
+//line lookout.go:15
 	_f.Where2 = "tower"
-//line lookout.go:14
+//line lookout.go:16
+	_f.Step2 = 2
+//line lookout.go:17
 _L1:
 	{
 		var err error
@@ -71,25 +76,25 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line lookout.go:14
+//line lookout.go:17
 		_f.PC = 1
 		return _t.Yield()
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line lookout.go:14
+//line lookout.go:17
 		if err != nil {
 			return tasklet.Finish(_t, err)
 		}
 	}
-//line lookout.go:17
+//line lookout.go:20
 	_f.PC = 2
-	return _t.Send(_f.Out, _f.Where2)
+	return _t.Send(_f.Out, fmt.Sprint(_f.Where2, _f.Step2))
 _P2:
 	_rs = 0
 	_sl1 = _t.Err()
-//line lookout.go:17
+//line lookout.go:20
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line lookout_stackless.go:95
+//line lookout_stackless.go:100

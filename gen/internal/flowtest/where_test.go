@@ -72,7 +72,7 @@ func TestWhereNamesEachSuspendedFrame(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("%srecvInt constructs.go:%d (t.RecvAs)", here, last.Line), last.String())
 }
 
-// A local named where does not clash with the method Where.
+// Locals named where and step do not clash with the methods Where and Step.
 func TestWhereLocalKeepsItsValue(t *testing.T) {
 	s := scheduler.New()
 	out := s.NewChannel(1)
@@ -84,10 +84,11 @@ func TestWhereLocalKeepsItsValue(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []tasklet.Frame{{Function: here + "Lookout", File: "lookout.go", Line: markerLine(t, "lookout.go", "Lookout yields"), Point: "t.Yield"}}, lk.Where())
 	assert.Equal(t, "tower", lk.Where2, "the local where is the field Where2")
+	assert.Equal(t, 2, lk.Step2, "the local step is the field Step2")
 	require.NoError(t, s.Run(ctx))
 	for _, c := range s.World().Channels {
 		if c.ID == out {
-			assert.Equal(t, []any{"tower"}, c.Buffer)
+			assert.Equal(t, []any{"tower2"}, c.Buffer)
 		}
 	}
 }
