@@ -38,6 +38,12 @@ type WorkerConfig struct {
 	Secret   []byte           // the cluster secret (default: read DIR/secret)
 	Registry *pickle.Registry // default pickle.Default
 	Log      *slog.Logger     // default: text on stderr
+
+	// Effects are the effects the worker's tasklets may call (default
+	// DefaultEffects()); EffectWorkers bounds the calls running at once
+	// (default scheduler.DefaultEffectWorkers). See effects.go.
+	Effects       *scheduler.Effects
+	EffectWorkers int
 }
 
 var (
@@ -71,6 +77,9 @@ func (cfg *WorkerConfig) defaults() {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if cfg.Effects == nil {
+		cfg.Effects = defaultEffects
 	}
 }
 

@@ -109,7 +109,9 @@ func startWorker(ctx context.Context, cfg WorkerConfig) (*worker, error) {
 		w.orphanAfter = DefaultOrphanAfter
 	}
 	opts := []scheduler.Option{scheduler.WithKindNames(w.reg.KindName), scheduler.WithErrorHandler(w.taskletFailed),
-		scheduler.WithCheckpoint(1, 0, w.preempt)}
+		scheduler.WithCheckpoint(1, 0, w.preempt),
+		// Calls end with the worker; a restored world's pending calls are issued again.
+		scheduler.WithEffects(cfg.Effects, scheduler.EffectConfig{Workers: cfg.EffectWorkers, Context: w.handler})}
 	if blob == nil {
 		w.s = scheduler.New(append(opts, scheduler.WithNode(jr.Node), scheduler.WithClock(scheduler.NewRealClock(0)))...)
 	} else {
