@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stackless-go/stackless/ipc"
+	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -217,7 +218,7 @@ func remoteErr(err error) error {
 }
 
 // wireSentinels are the errors a control reply keeps across the wire.
-var wireSentinels = []error{ErrUnknownSpawner, ErrNoTasklet, ErrClosed, store.ErrNotFound, store.ErrEmpty, ErrSnapshot, ErrFenced}
+var wireSentinels = []error{ErrUnknownSpawner, ErrNoTasklet, ErrClosed, store.ErrNotFound, store.ErrEmpty, ErrSnapshot, ErrFenced, scheduler.ErrEffectInFlight}
 
 // handlerError is the error of a control handler on another node.
 type handlerError struct {

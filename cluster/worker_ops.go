@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
@@ -153,6 +154,12 @@ func (w *worker) kill(ctx context.Context, req idReq) (found[KillResult], error)
 
 func (w *worker) migrate(ctx context.Context, req migrateReq) (MigrateResult, error) {
 	if err := w.n.Migrate(ctx, req.ID, req.To); err != nil {
+		if errors.Is(err, scheduler.ErrEffectInFlight) {
+			// Its effect runs here and the result comes back here.
+			return MigrateResult{}, fmt.Errorf("cluster: worker %d: tasklet %v cannot move to worker %d now: %w, and the call's result comes back to this worker; "+
+				"run `stackless cluster migrate %v --to %d` again once the call has returned (`stackless cluster ps` shows what it waits on)",
+				w.node, req.ID, req.To, scheduler.ErrEffectInFlight, req.ID, req.To)
+		}
 		return MigrateResult{}, fmt.Errorf("cluster: worker %d: %w", w.node, err)
 	}
 	return MigrateResult{ID: req.ID, From: w.node, To: req.To}, nil
