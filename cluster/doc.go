@@ -78,7 +78,8 @@
 // before: every worker, not only the dead one, goes back to that moment,
 // so the state stays consistent. Everything any worker did after that
 // checkpoint is done again; effects outside tasklets (printed lines,
-// files, requests to other services) may happen twice. A rollback that
+// files, requests to other services) may happen twice, and effects called
+// with t.Do run again with the same idempotency key. A rollback that
 // fails (its replacement died too) leaves no worker, which is a fault
 // itself: it is tried again with a growing pause, and after 5 failures the
 // cluster is down: Status.State says "down: rollback failed 5 times: ...",
@@ -123,7 +124,20 @@
 // twice in a row) it asks it to migrate half the difference there
 // (ipc.Node.Migrate; tasklets from the back of its run queue). Workers
 // that just took part sit out one round and tasklets never go straight
-// back, so the balancer does not thrash.
+// back, so the balancer does not thrash. Only runnable tasklets move, so a
+// tasklet waiting on an effect stays where its call's result comes back.
+//
+// # Effects
+//
+// A worker runs the effects (scheduler.Do) of the tasklets it hosts, from
+// WorkerConfig.Effects (default DefaultEffects, filled by
+// MustRegisterEffect in init functions like kinds). Without a journal they
+// are at-least-once across a rollback: a call pending in the checkpoint is
+// issued again with its key by the restored worker, and a call made after
+// the checkpoint is made again, with the same key, by the re-executed
+// tasklet. Migrate refuses a tasklet whose call is in flight
+// (scheduler.ErrEffectInFlight); a worker that leaves hands it over
+// through its checkpoint, the call pending.
 //
 // # Spawning
 //
