@@ -63,6 +63,7 @@ type codec struct {
 	size uintptr
 	n    int         // array length
 	st   *structPlan // pStruct
+	zero bool        // has IsZero (value receiver): omitempty asks it
 }
 
 type planField struct {

@@ -43,7 +43,10 @@ func (b *planBuilder) codec(t reflect.Type) *codec {
 			return b.no("%v implements %v", t, i)
 		}
 	}
-	c := &codec{typ: t, size: t.Size()}
+	// msgpack asks an omitempty value's IsZero (one with a value receiver:
+	// it asks the value) before its kind; stackless gen's callee frames
+	// have one, so that an inactive frame is not saved.
+	c := &codec{typ: t, size: t.Size(), zero: t.Implements(zeroer)}
 	switch k := t.Kind(); k {
 	case reflect.Bool:
 		c.kind = pBool
@@ -151,10 +154,6 @@ func (b *planBuilder) structPlan(t reflect.Type) *structPlan {
 		}
 		c := b.codec(f.Type)
 		if c == nil {
-			return nil
-		}
-		if omit && f.Type.Implements(zeroer) {
-			b.no("%v.%s is omitempty and has an IsZero method", t, f.Name)
 			return nil
 		}
 		if f.Anonymous && c.kind == pStruct {

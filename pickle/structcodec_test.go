@@ -146,7 +146,22 @@ type scGuard struct { // pickle/bench_test.go's behavior
 func (g *scGuard) Step(t *tasklet.T) tasklet.Op { return t.Recv(g.Eyes) }
 
 // eligible are the types the plan must take, with values to encode.
-var eligible = []any{scScalars{}, scNamed{}, scLists{}, scTagged{}, scEmbeds{}, scRenamedBase{}, scWide{}, scGuard{}, scAllOmit{}, struct{}{}}
+var eligible = []any{scScalars{}, scNamed{}, scLists{}, scTagged{}, scEmbeds{}, scRenamedBase{}, scWide{}, scGuard{}, scAllOmit{}, scFramed{}, struct{}{}}
+
+// scFrame is shaped like a callee frame of stackless gen: empty, for
+// omitempty, when it is not active (PC 0), whatever else it holds.
+type scFrame struct {
+	PC int
+	N  int
+}
+
+func (f scFrame) IsZero() bool { return f.PC == 0 }
+
+type scFramed struct {
+	A   int
+	Sub scFrame    `msgpack:",omitempty"`
+	All [2]scFrame `msgpack:",omitempty"`
+}
 
 func TestPlanEligibleTypes(t *testing.T) {
 	for _, v := range eligible {
@@ -443,9 +458,6 @@ func TestPlanFallsBack(t *testing.T) {
 		{struct {
 			A int `msgpack:"'a'"`
 		}{}, "tag"},
-		{struct {
-			Z scZeroer `msgpack:",omitempty"`
-		}{}, "IsZero"},
 		{scAsArray{}, "_msgpack"},
 		{struct {
 			A int `msgpack:"B"`

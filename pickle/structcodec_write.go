@@ -3,6 +3,7 @@ package pickle
 import (
 	"encoding/binary"
 	"math"
+	"reflect"
 	"unsafe"
 
 	"github.com/stackless-go/stackless/internal/mpack"
@@ -43,6 +44,9 @@ func (sp *structPlan) kept(p unsafe.Pointer) int {
 
 // empty is msgpack's isEmptyValue.
 func (c *codec) empty(p unsafe.Pointer) bool {
+	if c.zero { // through a pointer: boxing it does not allocate
+		return reflect.NewAt(c.typ, p).Interface().(interface{ IsZero() bool }).IsZero()
+	}
 	switch c.kind {
 	case pBool:
 		return !*(*bool)(p)
