@@ -128,11 +128,11 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		fmt.Fprintf(&body, "type %s struct {\n\tPC int\n", fn.typ)
 		fn.fieldsOut = l.fieldList()
 		for _, c := range fn.callees {
-			fn.fieldsOut = append(fn.fieldsOut, fieldDecl{name: fn.sub[c], typ: c.typ})
+			fn.fieldsOut = append(fn.fieldsOut, fieldDecl{name: fn.sub[c], typ: c.typ, tag: frameTag})
 		}
 		fn.fieldImports = map[string]string{}
 		for _, f := range fn.fieldsOut {
-			fmt.Fprintf(&body, "\t%s %s\n", f.name, f.typ)
+			fmt.Fprintf(&body, "\t%s %s %s\n", f.name, f.typ, f.tag)
 			for k := range q.imps {
 				if strings.Contains(f.typ, k[0]+".") {
 					fn.fieldImports[k[0]] = k[1]
@@ -141,6 +141,10 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		}
 		body.WriteString("}\n\n")
 		g.writeWhere(&body, fn, tk)
+		if g.called[fn] {
+			fmt.Fprintf(&body, "// IsZero reports that the frame is not active (it is zeroed when\n// %s returns), for its caller's save to leave it out.\n", fn.obj.Name())
+			fmt.Fprintf(&body, "func (_f %s) IsZero() bool { return _f.PC == 0 }\n\n", fn.typ)
+		}
 		if fn.marked {
 			l.writeTasklet(&body, tk, lines)
 			inits = append(inits, fmt.Sprintf("%s.MustRegister(%q, %d, (*%s)(nil)%s)", q.name(picklePath, "pickle"), fn.kind, fn.version, fn.typ, upgradesHere(fn.kind)))

@@ -90,7 +90,7 @@ func (l *lowerer) expand(s ast.Stmt, decls *[]decl) []ast.Stmt {
 			name := l.temp()
 			if i < last {
 				fname := l.fn.fieldName("Tmp")
-				l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.typeString(l.g.info.TypeOf(b)), l.pointsAfter(calls[i+1 : last+1])})
+				l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.typeString(l.g.info.TypeOf(b)), l.pointsAfter(calls[i+1 : last+1]), ""})
 				name = "_f." + fname
 			} else {
 				*decls = append(*decls, decl{name, l.typeString(l.g.info.TypeOf(b))})
@@ -118,7 +118,7 @@ func (l *lowerer) expand(s ast.Stmt, decls *[]decl) []ast.Stmt {
 				l.g.refuse(c.Pos(), "the result of this call is held across a later suspension in the same expression, but "+why, "", "call it in its own statement after the blocking call")
 			}
 			fname := l.fn.fieldName("Tmp")
-			l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.fieldType(t), l.pointsAfter(calls[i+1 : last+1])})
+			l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.fieldType(t), l.pointsAfter(calls[i+1 : last+1]), ""})
 			name = "_f." + fname
 			if isInterface(t) {
 				name += ".V"

@@ -93,7 +93,14 @@ func (l *lowerer) forStmt(s *ast.ForStmt, label string, decls *[]decl) ([]line, 
 type fieldDecl struct {
 	name, typ string
 	holds     map[*ast.CallExpr]bool
+	tag       string // the struct tag, with its backquotes, or ""
 }
+
+// frameTag makes a save leave out a callee's frame while it is not active:
+// with the frame's IsZero (PC 0: not suspended in it, and zeroed when it
+// returns), msgpack and pickle's plans skip it, so a save carries only the
+// frames on the live chain.
+const frameTag = "`msgpack:\",omitempty\"`"
 
 func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]line, string) {
 	if l.hasPoint(s.X) {
@@ -147,7 +154,7 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 	case *types.Basic:
 		if u.Info()&types.IsString != 0 {
 			next := l.fn.fieldName("Next")
-			l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int", in}, fieldDecl{next, "int", in}, fieldDecl{rng, l.typeString(xt), in})
+			l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int", in, ""}, fieldDecl{next, "int", in, ""}, fieldDecl{rng, l.typeString(xt), in, ""})
 			r, w := l.temp(), l.temp()
 			pre = append(pre, decl{r, "rune"}, decl{w, "int"})
 			out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
@@ -159,12 +166,12 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 		}
 		// an integer
 		ts := l.typeString(xt)
-		l.fn.extra = append(l.fn.extra, fieldDecl{idx, ts, in}, fieldDecl{rng, ts, in})
+		l.fn.extra = append(l.fn.extra, fieldDecl{idx, ts, in, ""}, fieldDecl{rng, ts, in, ""})
 		out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
 		head = fmt.Sprintf("for ; _f.%s < _f.%s; _f.%s++ {", idx, rng, idx)
 		assignVars("_f."+idx, "")
 	case *types.Slice, *types.Array:
-		l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int", in})
+		l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int", in, ""})
 		tv := l.g.info.Types[s.X]
 		_, isArr := u.(*types.Array)
 		if isArr && s.Value == nil && tv.Value == nil && !l.hasCall(s.X) {
@@ -177,7 +184,7 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 		if why := saveable(xt, map[types.Type]bool{}); why != "" {
 			l.g.refuse(s.X.Pos(), "a range over a value that must be saved across a suspension, but "+why, "", "range over a slice of saveable values")
 		}
-		l.fn.extra = append(l.fn.extra, fieldDecl{rng, l.typeString(xt), in})
+		l.fn.extra = append(l.fn.extra, fieldDecl{rng, l.typeString(xt), in, ""})
 		out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
 		head = fmt.Sprintf("for ; _f.%s < len(_f.%s); _f.%s++ {", idx, rng, idx)
 		assignVars("_f."+idx, fmt.Sprintf("_f.%s[_f.%s]", rng, idx))

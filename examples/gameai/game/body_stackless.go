@@ -29,6 +29,10 @@ func (_f *awaitFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// IsZero reports that the frame is not active (it is zeroed when
+// await returns), for its caller's save to leave it out.
+func (_f awaitFrame) IsZero() bool { return _f.PC == 0 }
+
 // step runs await to its next suspension point (done: it returned).
 //
 //line body.go:64
@@ -92,7 +96,7 @@ _L1:
 	}
 }
 
-//line body_stackless.go:96
+//line body_stackless.go:100
 
 // fleeFrame is the frame of flee, lowered by stackless gen from body.go: its
 // exported fields are the locals that live across suspension points.
@@ -100,7 +104,7 @@ type fleeFrame struct {
 	PC     int
 	B      Body
 	Threat Point
-	Await  awaitFrame
+	Await  awaitFrame `msgpack:",omitempty"`
 }
 
 // where appends to _w the frame of flee, and the frames it called into, at
@@ -112,6 +116,10 @@ func (_f *fleeFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// flee returns), for its caller's save to leave it out.
+func (_f fleeFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs flee to its next suspension point (done: it returned).
 //
@@ -181,4 +189,4 @@ _L1:
 	}
 }
 
-//line body_stackless.go:185
+//line body_stackless.go:193

@@ -32,10 +32,10 @@ type GuardTasklet struct {
 	G        Body
 	Route    [4]Point
 	Waypoint int
-	Patrol   patrolFrame
-	Fight    fightFrame
-	Chase    chaseFrame
-	Flee     fleeFrame
+	Patrol   patrolFrame `msgpack:",omitempty"`
+	Fight    fightFrame  `msgpack:",omitempty"`
+	Chase    chaseFrame  `msgpack:",omitempty"`
+	Flee     fleeFrame   `msgpack:",omitempty"`
 }
 
 // Where implements tasklet.Framer: where Guard and the flow functions it
@@ -199,7 +199,7 @@ type patrolFrame struct {
 	G        Body
 	Route    [4]Point
 	Waypoint int
-	Await    awaitFrame
+	Await    awaitFrame `msgpack:",omitempty"`
 }
 
 // where appends to _w the frame of patrol, and the frames it called into, at
@@ -211,6 +211,10 @@ func (_f *patrolFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// patrol returns), for its caller's save to leave it out.
+func (_f patrolFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs patrol to its next suspension point (done: it returned).
 //
@@ -279,7 +283,7 @@ walking:
 	}
 }
 
-//line guard_stackless.go:277
+//line guard_stackless.go:281
 
 // chaseFrame is the frame of chase, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -287,7 +291,7 @@ type chaseFrame struct {
 	PC    int
 	G     Body
 	Foe   Foe
-	Await awaitFrame
+	Await awaitFrame `msgpack:",omitempty"`
 }
 
 // where appends to _w the frame of chase, and the frames it called into, at
@@ -299,6 +303,10 @@ func (_f *chaseFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// chase returns), for its caller's save to leave it out.
+func (_f chaseFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs chase to its next suspension point (done: it returned).
 //
@@ -359,7 +367,7 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:357
+//line guard_stackless.go:365
 
 // fightFrame is the frame of fight, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -367,7 +375,7 @@ type fightFrame struct {
 	PC    int
 	G     Body
 	Foe   Foe
-	Await awaitFrame
+	Await awaitFrame `msgpack:",omitempty"`
 }
 
 // where appends to _w the frame of fight, and the frames it called into, at
@@ -379,6 +387,10 @@ func (_f *fightFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// fight returns), for its caller's save to leave it out.
+func (_f fightFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs fight to its next suspension point (done: it returned).
 //
@@ -460,4 +472,4 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:458
+//line guard_stackless.go:470

@@ -28,9 +28,9 @@ func init() {
 type MonsterTasklet struct {
 	PC        int
 	M         Body
-	Roam      roamFrame
-	FightBack fightBackFrame
-	Flee      fleeFrame
+	Roam      roamFrame      `msgpack:",omitempty"`
+	FightBack fightBackFrame `msgpack:",omitempty"`
+	Flee      fleeFrame      `msgpack:",omitempty"`
 }
 
 // Where implements tasklet.Framer: where Monster and the flow functions it
@@ -178,7 +178,7 @@ _L1:
 type roamFrame struct {
 	PC    int
 	M     Body
-	Await awaitFrame
+	Await awaitFrame `msgpack:",omitempty"`
 }
 
 // where appends to _w the frame of roam, and the frames it called into, at
@@ -190,6 +190,10 @@ func (_f *roamFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// roam returns), for its caller's save to leave it out.
+func (_f roamFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs roam to its next suspension point (done: it returned).
 //
@@ -253,7 +257,7 @@ walking:
 	}
 }
 
-//line monster_stackless.go:252
+//line monster_stackless.go:256
 
 // fightBackFrame is the frame of fightBack, lowered by stackless gen from monster.go: its
 // exported fields are the locals that live across suspension points.
@@ -261,7 +265,7 @@ type fightBackFrame struct {
 	PC    int
 	M     Body
 	Foe   Foe
-	Await awaitFrame
+	Await awaitFrame `msgpack:",omitempty"`
 }
 
 // where appends to _w the frame of fightBack, and the frames it called into, at
@@ -273,6 +277,10 @@ func (_f *fightBackFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// fightBack returns), for its caller's save to leave it out.
+func (_f fightBackFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs fightBack to its next suspension point (done: it returned).
 //
@@ -347,4 +355,4 @@ _L1:
 	}
 }
 
-//line monster_stackless.go:346
+//line monster_stackless.go:354

@@ -211,9 +211,9 @@ type YielderTasklet struct {
 	N     int
 	Depth int
 	I     int
-	Deep2 deep2Frame
-	Deep3 deep3Frame
-	Deep4 deep4Frame
+	Deep2 deep2Frame `msgpack:",omitempty"`
+	Deep3 deep3Frame `msgpack:",omitempty"`
+	Deep4 deep4Frame `msgpack:",omitempty"`
 }
 
 // Where implements tasklet.Framer: where Yielder and the flow functions it
@@ -365,7 +365,7 @@ _L1:
 type deep4Frame struct {
 	PC    int
 	X     int
-	Deep3 deep3Frame
+	Deep3 deep3Frame `msgpack:",omitempty"`
 }
 
 // where appends to _w the frame of deep4, and the frames it called into, at
@@ -377,6 +377,10 @@ func (_f *deep4Frame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// deep4 returns), for its caller's save to leave it out.
+func (_f deep4Frame) IsZero() bool { return _f.PC == 0 }
 
 // step runs deep4 to its next suspension point (done: it returned).
 //
@@ -406,14 +410,14 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:399
+//line bench_stackless.go:403
 
 // deep3Frame is the frame of deep3, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
 type deep3Frame struct {
 	PC    int
 	X     int
-	Deep2 deep2Frame
+	Deep2 deep2Frame `msgpack:",omitempty"`
 }
 
 // where appends to _w the frame of deep3, and the frames it called into, at
@@ -425,6 +429,10 @@ func (_f *deep3Frame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// deep3 returns), for its caller's save to leave it out.
+func (_f deep3Frame) IsZero() bool { return _f.PC == 0 }
 
 // step runs deep3 to its next suspension point (done: it returned).
 //
@@ -454,7 +462,7 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:447
+//line bench_stackless.go:455
 
 // deep2Frame is the frame of deep2, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -472,6 +480,10 @@ func (_f *deep2Frame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// deep2 returns), for its caller's save to leave it out.
+func (_f deep2Frame) IsZero() bool { return _f.PC == 0 }
 
 // step runs deep2 to its next suspension point (done: it returned).
 //
@@ -509,7 +521,7 @@ _L1:
 	return tasklet.Op{}, true, nil
 }
 
-//line bench_stackless.go:502
+//line bench_stackless.go:514
 
 // FlatTasklet is the tasklet Flat (kind "flowtest.flat", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -573,7 +585,7 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:566
+//line bench_stackless.go:578
 
 // DeepTasklet is the tasklet Deep (kind "flowtest.deep", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -581,7 +593,7 @@ _P2:
 type DeepTasklet struct {
 	PC     int
 	A      int
-	FrameA frameAFrame
+	FrameA frameAFrame `msgpack:",omitempty"`
 }
 
 // Where implements tasklet.Framer: where Deep and the flow functions it
@@ -645,14 +657,14 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:638
+//line bench_stackless.go:650
 
 // frameAFrame is the frame of frameA, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
 type frameAFrame struct {
 	PC     int
 	X      int
-	FrameB frameBFrame
+	FrameB frameBFrame `msgpack:",omitempty"`
 }
 
 // where appends to _w the frame of frameA, and the frames it called into, at
@@ -666,6 +678,10 @@ func (_f *frameAFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// frameA returns), for its caller's save to leave it out.
+func (_f frameAFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs frameA to its next suspension point (done: it returned).
 //
@@ -704,14 +720,14 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:697
+//line bench_stackless.go:713
 
 // frameBFrame is the frame of frameB, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
 type frameBFrame struct {
 	PC     int
 	X      int
-	FrameC frameCFrame
+	FrameC frameCFrame `msgpack:",omitempty"`
 }
 
 // where appends to _w the frame of frameB, and the frames it called into, at
@@ -725,6 +741,10 @@ func (_f *frameBFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// frameB returns), for its caller's save to leave it out.
+func (_f frameBFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs frameB to its next suspension point (done: it returned).
 //
@@ -763,7 +783,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:756
+//line bench_stackless.go:776
 
 // frameCFrame is the frame of frameC, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -783,6 +803,10 @@ func (_f *frameCFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// frameC returns), for its caller's save to leave it out.
+func (_f frameCFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs frameC to its next suspension point (done: it returned).
 //
@@ -813,4 +837,4 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:806
+//line bench_stackless.go:830

@@ -880,8 +880,8 @@ type ExprsTasklet struct {
 	Tmp4 pickle.Boxed[error]
 	Idx  int
 	Rng  []string
-	Add  addFrame
-	Span spanFrame
+	Add  addFrame  `msgpack:",omitempty"`
+	Span spanFrame `msgpack:",omitempty"`
 }
 
 // Where implements tasklet.Framer: where Exprs and the flow functions it
@@ -1403,6 +1403,10 @@ func (_f *spanFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// IsZero reports that the frame is not active (it is zeroed when
+// span returns), for its caller's save to leave it out.
+func (_f spanFrame) IsZero() bool { return _f.PC == 0 }
+
 // step runs span to its next suspension point (done: it returned).
 //
 //line constructs.go:209
@@ -1439,7 +1443,7 @@ _L1:
 	return tasklet.Op{}, true, _f.Lo, _f.Hi
 }
 
-//line constructs_stackless.go:1427
+//line constructs_stackless.go:1431
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1459,6 +1463,10 @@ func (_f *addFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// IsZero reports that the frame is not active (it is zeroed when
+// add returns), for its caller's save to leave it out.
+func (_f addFrame) IsZero() bool { return _f.PC == 0 }
+
 // step runs add to its next suspension point (done: it returned).
 //
 //line constructs.go:227
@@ -1477,7 +1485,7 @@ _P1:
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:1465
+//line constructs_stackless.go:1473
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1487,7 +1495,7 @@ type NestedTasklet struct {
 	In    channel.ID
 	Out   channel.ID
 	Round int
-	SumN  sumNFrame
+	SumN  sumNFrame `msgpack:",omitempty"`
 }
 
 // Where implements tasklet.Framer: where Nested and the flow functions it
@@ -1598,7 +1606,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1586
+//line constructs_stackless.go:1594
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1608,7 +1616,7 @@ type sumNFrame struct {
 	N       int
 	Sum     int
 	I       int
-	RecvInt recvIntFrame
+	RecvInt recvIntFrame `msgpack:",omitempty"`
 }
 
 // where appends to _w the frame of sumN, and the frames it called into, at
@@ -1620,6 +1628,10 @@ func (_f *sumNFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// sumN returns), for its caller's save to leave it out.
+func (_f sumNFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs sumN to its next suspension point (done: it returned).
 //
@@ -1676,7 +1688,7 @@ _L1:
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:1664
+//line constructs_stackless.go:1676
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1696,6 +1708,10 @@ func (_f *recvIntFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	}
 	return _w
 }
+
+// IsZero reports that the frame is not active (it is zeroed when
+// recvInt returns), for its caller's save to leave it out.
+func (_f recvIntFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs recvInt to its next suspension point (done: it returned).
 //
@@ -1749,7 +1765,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:1737
+//line constructs_stackless.go:1753
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1910,7 +1926,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1898
+//line constructs_stackless.go:1914
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1978,7 +1994,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1966
+//line constructs_stackless.go:1982
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2152,7 +2168,7 @@ _P13:
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2140
+//line constructs_stackless.go:2156
 
 // TimerTasklet is the tasklet Timer (kind "flowtest.timer", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2294,7 +2310,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2282
+//line constructs_stackless.go:2298
 
 // TickerTasklet is the tasklet Ticker (kind "flowtest.ticker", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2399,7 +2415,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2387
+//line constructs_stackless.go:2403
 
 // BeforeTasklet is the tasklet Before (kind "flowtest.before", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2418,7 +2434,7 @@ type BeforeTasklet struct {
 	B     int
 	Idx   int
 	Rng   int
-	Add   addFrame
+	Add   addFrame `msgpack:",omitempty"`
 }
 
 // Where implements tasklet.Framer: where Before and the flow functions it
@@ -2572,4 +2588,4 @@ _P5:
 	return tasklet.Finish(_t, _sl2)
 }
 
-//line constructs_stackless.go:2560
+//line constructs_stackless.go:2576
