@@ -12,7 +12,9 @@
 // and its first parameter is `t *tasklet.Flow` and its only result error.
 // Any other function of the same package whose first parameter is a
 // *tasklet.Flow may suspend too; a call to one becomes a frame: a field of
-// the caller's struct holding the callee's own struct.
+// the caller's struct holding the callee's own struct, one per function
+// called, zeroed when it returns and left out of saves while it is not on
+// the stack (omitempty, with an IsZero that says PC 0).
 //
 // The lowering keeps the function's structure (its ifs, loops and switches
 // stay Go statements) and adds a resume dispatch at the top of each block
