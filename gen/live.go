@@ -67,7 +67,7 @@ func (g *pkgGen) analyse(fn *flowFn) {
 		params[fn.sig.Results().At(i)] = true
 	}
 	fn.vars = map[*types.Var]*local{}
-	fn.fields = map[string]bool{"PC": true, "Step": true, whereField: true} // names of the generated methods and the point field
+	fn.fields = map[string]bool{"PC": true, "Step": true, "IsZero": true, whereField: true} // names of the generated methods and the point field
 	names := map[string]bool{}
 	for _, v := range vars {
 		if v.Name() == "_" {
