@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stackless-go/stackless/internal/readmetest"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
@@ -108,50 +109,10 @@ func captureStdout(t *testing.T, fn func() error) captured {
 // TestReadmeSavingIsThisProgram keeps the README's "Saving a running world"
 // the code that runs here: the flows of watch.go, then saveWorld.
 func TestReadmeSavingIsThisProgram(t *testing.T) {
-	blocks := readmeGoBlocks(t, "../../README.md", "Saving a running world")
+	blocks := readmetest.GoBlocks(t, "../../README.md", "Saving a running world")
 	require.GreaterOrEqual(t, len(blocks), 2, "the section shows the flows, then saveWorld")
 	assert.True(t, strings.HasPrefix(blocks[0], "// Sighting"), "block 1 starts with the value type:\n%s", blocks[0])
-	assertPartOf(t, "watch.go", blocks[0])
+	readmetest.AssertPartOf(t, "watch.go", blocks[0])
 	assert.True(t, strings.HasPrefix(blocks[1], "func saveWorld("), "block 2 is saveWorld:\n%s", blocks[1])
-	assertPartOf(t, "main.go", blocks[1])
-}
-
-// assertPartOf checks that block is a run of whole lines of the file at
-// path that ends a declaration.
-func assertPartOf(t *testing.T, path, block string) {
-	t.Helper()
-	assert.True(t, strings.HasSuffix(block, "\n}\n"), "README block should end a declaration:\n%s", block)
-	assert.Contains(t, "\n"+mustRead(t, path), "\n"+block, "README block differs from %s", path)
-}
-
-// readmeGoBlocks returns the ```go blocks of the README section whose
-// heading is heading, without their fences.
-func readmeGoBlocks(t *testing.T, path, heading string) []string {
-	t.Helper()
-	src := mustRead(t, path)
-	start := strings.Index(src, "\n## "+heading+"\n")
-	require.GreaterOrEqual(t, start, 0, "%s has no section %q", path, heading)
-	section := src[start+1:]
-	if end := strings.Index(section[3:], "\n## "); end >= 0 {
-		section = section[:end+3]
-	}
-	var blocks []string
-	for {
-		i := strings.Index(section, "\n```go\n")
-		if i < 0 {
-			return blocks
-		}
-		section = section[i+len("\n```go\n"):]
-		j := strings.Index(section, "\n```\n")
-		require.GreaterOrEqual(t, j, 0, "%s: a go block of %q does not end", path, heading)
-		blocks = append(blocks, section[:j+1])
-		section = section[j:]
-	}
-}
-
-func mustRead(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	return string(b)
+	readmetest.AssertPartOf(t, "main.go", blocks[1])
 }

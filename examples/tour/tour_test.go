@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stackless-go/stackless/internal/readmetest"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
@@ -80,48 +79,8 @@ func Example_restoredAfterEveryTick() {
 // code that runs here: its first block is tour.go, its second the
 // hand-written Guard of byhand/main.go.
 func TestReadmeTourIsThisProgram(t *testing.T) {
-	blocks := readmeGoBlocks(t, "../../README.md", "Five-minute tour")
+	blocks := readmetest.GoBlocks(t, "../../README.md", "Five-minute tour")
 	require.Len(t, blocks, 2, "the tour shows the flows, then the hand-written guard")
-	assert.Equal(t, mustRead(t, "tour.go"), blocks[0], "README tour block 1 differs from examples/tour/tour.go")
-	assertPartOf(t, "byhand/main.go", blocks[1])
-}
-
-// assertPartOf checks that block is a run of whole lines of the file at
-// path that ends a declaration.
-func assertPartOf(t *testing.T, path, block string) {
-	t.Helper()
-	assert.True(t, strings.HasSuffix(block, "\n}\n"), "README block should end a declaration:\n%s", block)
-	assert.Contains(t, "\n"+mustRead(t, path), "\n"+block, "README block differs from %s", path)
-}
-
-// readmeGoBlocks returns the ```go blocks of the README section whose
-// heading is heading, without their fences.
-func readmeGoBlocks(t *testing.T, path, heading string) []string {
-	t.Helper()
-	src := mustRead(t, path)
-	start := strings.Index(src, "\n## "+heading+"\n")
-	require.GreaterOrEqual(t, start, 0, "%s has no section %q", path, heading)
-	section := src[start+1:]
-	if end := strings.Index(section[3:], "\n## "); end >= 0 {
-		section = section[:end+3]
-	}
-	var blocks []string
-	for {
-		i := strings.Index(section, "\n```go\n")
-		if i < 0 {
-			return blocks
-		}
-		section = section[i+len("\n```go\n"):]
-		j := strings.Index(section, "\n```\n")
-		require.GreaterOrEqual(t, j, 0, "%s: a go block of %q does not end", path, heading)
-		blocks = append(blocks, section[:j+1])
-		section = section[j:]
-	}
-}
-
-func mustRead(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	return string(b)
+	assert.Equal(t, readmetest.MustRead(t, "tour.go"), blocks[0], "README tour block 1 differs from examples/tour/tour.go")
+	readmetest.AssertPartOf(t, "byhand/main.go", blocks[1])
 }
