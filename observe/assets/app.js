@@ -164,10 +164,14 @@ function game() {
 }
 
 // ---- a checkpoint file: generations, header, tasklets, channels
-let fileWorld = null, fileGen = 0, fileQ = "", fileOff = 0;
+let fileWorld = null, fileGen = 0, fileQ = "", fileOff = 0, fileReq = 0;
 function file() {
   const gen = fileGen ? "?gen=" + fileGen : "";
-  api("/api/file" + gen).then((w) => { fileWorld = w; drawFile(); }).catch(showError);
+  // Only the newest request draws: the first overview and the first live
+  // event both load the file, and a late answer for the newest generation
+  // overwrote the generation the user had clicked meanwhile.
+  const req = ++fileReq;
+  api("/api/file" + gen).then((w) => { if (req === fileReq) { fileWorld = w; drawFile(); } }).catch(showError);
 }
 function drawFile() {
   const w = fileWorld;
@@ -208,7 +212,7 @@ const draw = { overview: drawOverview, tasklets, tasklet: taskletPage, channels,
 function redraw(ov) {
   showSummary(ov);
   if (page === "overview") drawOverview(ov);
-  else if (page === "file") { if (!fileWorld) file(); }
+  else if (page === "file") { if (!fileWorld && !fileReq) file(); }
   else if (draw[page]) draw[page]();
 }
 
