@@ -43,6 +43,7 @@ func (s *Scheduler) isRemote(id channel.ID) bool {
 }
 
 func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
+	s.chanOps++
 	c := s.lastCh // s.ch, by hand: the inliner will not
 	if c == nil || c.ID() != id {
 		c = s.ch(id)
@@ -79,6 +80,7 @@ func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
 }
 
 func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
+	s.chanOps++
 	if s.checkValue != nil && s.refuseSend(t, id, v) {
 		return true
 	}
@@ -264,6 +266,7 @@ func (s *Scheduler) endWait(t *rec, fired int) {
 }
 
 func (s *Scheduler) opSelect(t *rec) bool {
+	s.chanOps++
 	cases := t.SelectCases()
 	t.WaitSelect()
 	if s.checkValue != nil && s.refuseCases(t, cases) {

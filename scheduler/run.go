@@ -293,7 +293,8 @@ func (s *Scheduler) burst(t *rec) {
 	if s.ckpt.fn != nil {
 		limit = 0 // the checkpoint check lives in the outer loop
 	}
-	for n := 0; ; n++ {
+	n := 0
+	for ; ; n++ {
 		if s.onSchedule != nil {
 			s.current = nil
 			s.switchHook(s.prev, t.ID())
@@ -350,6 +351,7 @@ func (s *Scheduler) burst(t *rec) {
 		}
 		t = s.runq.popFront()
 	}
+	s.switches += uint64(n) + 1 // once a burst, not once a switch
 	s.current = nil
 	s.frontNext()
 }
@@ -357,6 +359,7 @@ func (s *Scheduler) burst(t *rec) {
 // exec runs t under a watchdog (RunBudget, or Tick's one step) until it
 // switches out or the budget interrupts it.
 func (s *Scheduler) exec(t *rec, w *watch) {
+	s.switches++
 	if s.onSchedule != nil {
 		s.switchHook(s.prev, t.ID())
 	}

@@ -70,6 +70,11 @@ type Scheduler struct {
 	// by every send (valuecheck.go).
 	checkValue func(any) error
 	fx         *effectPool // effects (effect_pool.go); nil without WithEffects
+
+	// Counters the observer reads (counters.go), after the hot fields so
+	// that adding them moved none; each is a plain add on this goroutine.
+	switches uint64 // tasklets switched in
+	chanOps  uint64 // sends, receives and selects the tasklets did
 }
 
 // ChannelEvent is what the channel hook sees before every send and receive.
