@@ -109,6 +109,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 	res.Gen = gen
 	c.mu.Lock()
 	c.lastGen, c.lastAt = gen, snap.Time
+	c.ckptStats.note(res.Bytes, time.Since(t0))
 	c.mu.Unlock()
 	c.log.Info("cluster: checkpoint", "generation", gen, "workers", len(ws), "rounds", res.Rounds, "bytes", res.Bytes, "paused", res.Paused,
 		"pause", tPause, "flush", tFlush)
@@ -238,3 +239,12 @@ func (c *Coordinator) rollback(node uint16, why string) error {
 	}
 	return nil
 }
+
+// ckptStats is what status reports of the checkpoints taken (c.mu).
+type ckptStats struct {
+	n     int
+	bytes int
+	took  time.Duration
+}
+
+func (s *ckptStats) note(bytes int, took time.Duration) { s.n, s.bytes, s.took = s.n+1, bytes, took }

@@ -57,6 +57,7 @@ type Coordinator struct {
 	localN    int // local workers to restore onto after a fault
 	lastGen   uint64
 	lastAt    time.Time
+	ckptStats ckptStats // the checkpoints this coordinator took, for status
 	rr        int
 	epoch     uint16
 	rollbacks int

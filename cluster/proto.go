@@ -125,6 +125,17 @@ type WorkerStats struct {
 	Steps       uint64   `json:"steps"`
 	HeapBytes   uint64   `json:"heap_bytes"`
 	Paused      bool     `json:"paused"`
+	// Counters for /metrics, read at the end of each slice of the
+	// worker's loop (the scheduler keeps them; see scheduler.Switches),
+	// and the node's link traffic (ipc.Stats) when status asks.
+	Switches   uint64 `json:"switches"`
+	ChannelOps uint64 `json:"channel_ops"`
+	Blocked    int    `json:"blocked"`
+	Timers     int    `json:"timers"`
+	FramesIn   uint64 `json:"frames_in"`
+	FramesOut  uint64 `json:"frames_out"`
+	BytesIn    uint64 `json:"bytes_in"`
+	BytesOut   uint64 `json:"bytes_out"`
 }
 
 type spawnReq struct {
@@ -236,6 +247,12 @@ type Status struct {
 	Left       int               `json:"workers_left"` // workers that left cleanly (their tasklets handed over)
 	Migrations int               `json:"balancer_migrations"`
 	Uptime     time.Duration     `json:"uptime_ns"`
+	// Checkpoints counts the checkpoints this coordinator took; LastBytes
+	// and LastDuration are the newest one's size (the workers' worlds) and
+	// how long it took, barrier and store included (0 until it took one).
+	Checkpoints  int           `json:"checkpoints_taken"`
+	LastBytes    int           `json:"last_checkpoint_bytes"`
+	LastDuration time.Duration `json:"last_checkpoint_ns"`
 	// State is "running", "recovering: ..." while failed rollbacks are
 	// retried, or "down: rollback failed N times: ..." once they gave up.
 	State string `json:"state"`

@@ -137,6 +137,7 @@ func (w *worker) publish() {
 	}
 	w.statMu.Lock()
 	w.stats.Steps, w.stats.Tasklets, w.stats.RunnableNow = w.s.Steps(), w.s.Len(), w.s.RunCount()
+	w.stats.Switches, w.stats.ChannelOps, w.stats.Blocked, w.stats.Timers = w.s.Switches(), w.s.ChannelOps(), w.s.Blocked(), w.s.TimerCount()
 	if heap != 0 {
 		w.stats.HeapBytes = heap
 	}
@@ -183,6 +184,10 @@ func (w *worker) readStats() WorkerStats {
 		st.StepsPerSec = 0 // no slice ended lately: the scheduler idles
 	}
 	w.runSum, w.runN = 0, 0
+	if w.n != nil {
+		ls := w.n.Stats() // atomics, safe from this goroutine
+		st.FramesIn, st.FramesOut, st.BytesIn, st.BytesOut = ls.FramesIn, ls.FramesOut, ls.BytesIn, ls.BytesOut
+	}
 	return st
 }
 

@@ -58,7 +58,8 @@ func (src *ClusterSource) Overview(ctx context.Context) (*Overview, error) {
 	byNode := map[uint16]*Node{}
 	for _, w := range st.Workers {
 		ov.Nodes = append(ov.Nodes, Node{Node: w.Node, Host: w.Host, Pid: w.Pid, Tasklets: w.Tasklets,
-			Runnable: w.RunnableNow, Steps: w.Steps, StepsPerSec: w.StepsPerSec, HeapBytes: w.HeapBytes, Paused: w.Paused})
+			Runnable: w.RunnableNow, Steps: w.Steps, StepsPerSec: w.StepsPerSec, HeapBytes: w.HeapBytes, Paused: w.Paused,
+			Timers: w.Timers, Switches: w.Switches, ChannelOps: w.ChannelOps, LinkBytesIn: w.BytesIn, LinkBytesOut: w.BytesOut})
 	}
 	for i := range ov.Nodes {
 		byNode[ov.Nodes[i].Node] = &ov.Nodes[i]
@@ -83,7 +84,7 @@ func (src *ClusterSource) note(st cluster.Status) {
 	now := time.Now()
 	p := src.prev
 	if st.LastGen != 0 && (p == nil || st.LastGen != p.LastGen) {
-		src.ckpts = appendCapped(src.ckpts, Checkpoint{Gen: st.LastGen, At: st.LastAt})
+		src.ckpts = appendCapped(src.ckpts, Checkpoint{Gen: st.LastGen, At: st.LastAt, Bytes: int64(st.LastBytes), Duration: st.LastDuration})
 		src.event(Event{At: st.LastAt, Kind: "checkpoint", Text: fmt.Sprintf("checkpoint generation %d", st.LastGen)})
 	}
 	if p != nil {
@@ -158,10 +159,15 @@ func (src *ClusterSource) Metrics(ctx context.Context) (*Metrics, error) {
 		WorkersLeft: uint64(st.Left), CoordinatorUptimeS: st.Uptime.Seconds()}
 	if st.LastGen != 0 {
 		m.HasCheckpoints, m.CheckpointGen = true, st.LastGen
+		m.CheckpointsTaken = uint64(st.Checkpoints)
+		m.CheckpointSeconds, m.CheckpointBytes = st.LastDuration.Seconds(), int64(st.LastBytes)
 	}
 	for _, w := range st.Workers {
+		paused := max(w.Tasklets-w.RunnableNow-w.Blocked, 0)
 		m.Nodes = append(m.Nodes, NodeMetrics{Node: w.Node, Steps: w.Steps, Heap: w.HeapBytes,
-			ByState: map[string]int{"runnable": w.RunnableNow, "waiting": w.Tasklets - w.RunnableNow}})
+			ByState:  map[string]int{"runnable": w.RunnableNow, "blocked": w.Blocked, "paused": paused},
+			Switches: w.Switches, ChannelOps: w.ChannelOps, Blocked: w.Blocked, Timers: w.Timers,
+			HasLinks: true, FramesIn: w.FramesIn, FramesOut: w.FramesOut, BytesIn: w.BytesIn, BytesOut: w.BytesOut})
 	}
 	return m, nil
 }

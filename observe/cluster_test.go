@@ -50,7 +50,8 @@ func (f *fakeCluster) Migrate(_ context.Context, id tasklet.ID, to uint16) (clus
 
 func TestClusterSourceTurnsStatusIntoEventsAndMetrics(t *testing.T) {
 	f := &fakeCluster{st: cluster.Status{Dir: "d", State: "running", LastGen: 3, LastAt: time.Unix(100, 0),
-		Workers: []cluster.WorkerStats{{Node: 1, Tasklets: 2, RunnableNow: 1, Steps: 40, HeapBytes: 1 << 20}, {Node: 2, Steps: 7}}},
+		Workers: []cluster.WorkerStats{{Node: 1, Tasklets: 2, RunnableNow: 1, Blocked: 1, Steps: 40, HeapBytes: 1 << 20,
+			Switches: 30, ChannelOps: 22, Timers: 3, FramesIn: 5, FramesOut: 6, BytesIn: 500, BytesOut: 600}, {Node: 2, Steps: 7}}},
 		ps: []cluster.TaskletView{{ID: 5, Kind: "k", Worker: 1, State: "runnable"}, {ID: 6, Kind: "k", Worker: 1, State: "blocked", Op: "receiving"}}}
 	srv := startServer(t, observe.Config{Source: observe.NewClusterSource(f), Refresh: time.Millisecond})
 	var ov observe.Overview
@@ -64,6 +65,7 @@ func TestClusterSourceTurnsStatusIntoEventsAndMetrics(t *testing.T) {
 
 	f.mu.Lock()
 	f.st.LastGen, f.st.Migrations, f.st.Rollbacks = 4, 2, 1
+	f.st.Checkpoints, f.st.LastBytes, f.st.LastDuration = 5, 4096, 250*time.Millisecond
 	f.mu.Unlock()
 	require.Eventually(t, func() bool { // the cache lives half a refresh
 		_, body = get(t, srv, "/api/overview", false)
@@ -89,6 +91,18 @@ func TestClusterSourceTurnsStatusIntoEventsAndMetrics(t *testing.T) {
 		`stackless_steps_total{node="1"} 40`,
 		`stackless_steps_total{node="2"} 7`,
 		`stackless_tasklets{node="1",state="runnable"} 1`,
+		`stackless_tasklets{node="1",state="blocked"} 1`,
+		`stackless_blocked_tasklets{node="1"} 1`,
+		`stackless_switches_total{node="1"} 30`,
+		`stackless_channel_operations_total{node="1"} 22`,
+		`stackless_timers{node="1"} 3`,
+		`stackless_link_frames_total{direction="in",node="1"} 5`,
+		`stackless_link_frames_total{direction="out",node="1"} 6`,
+		`stackless_link_bytes_total{direction="in",node="1"} 500`,
+		`stackless_link_bytes_total{direction="out",node="1"} 600`,
+		"stackless_checkpoints_total 5",
+		"stackless_checkpoint_size_bytes 4096",
+		"stackless_checkpoint_duration_seconds 0.25",
 		`stackless_heap_bytes{node="1"} 1.048576e+06`,
 		"stackless_migrations_total 2",
 		"stackless_rollbacks_total 1",
@@ -96,7 +110,10 @@ func TestClusterSourceTurnsStatusIntoEventsAndMetrics(t *testing.T) {
 	} {
 		assert.Contains(t, body, want)
 	}
-	assert.NotContains(t, body, "stackless_timers", "a worker's timers are not known: left out, not zero")
+	assert.NotContains(t, body, "stackless_channels{", "a worker's channels are not known: left out, not zero")
+	require.Len(t, ov.Ckpts, 2)
+	assert.Equal(t, int64(4096), ov.Ckpts[1].Bytes, "the timeline shows each checkpoint's size")
+	assert.Equal(t, 250*time.Millisecond, ov.Ckpts[1].Duration, "and how long it took")
 }
 
 func TestSchedulerCheckpointMetrics(t *testing.T) {

@@ -42,18 +42,22 @@ type Capabilities struct {
 // Node is one scheduler: the only one of a single process, or a cluster's
 // worker.
 type Node struct {
-	Node        uint16  `json:"node"`
-	Host        string  `json:"host,omitempty"`
-	Pid         int     `json:"pid,omitempty"`
-	Tasklets    int     `json:"tasklets"`
-	Runnable    int     `json:"runnable"`
-	Blocked     int     `json:"blocked"`
-	Timers      int     `json:"timers"`
-	Channels    int     `json:"channels"`
-	Steps       uint64  `json:"steps"`
-	StepsPerSec float64 `json:"steps_per_sec"`
-	HeapBytes   uint64  `json:"heap_bytes,omitempty"`
-	Paused      bool    `json:"paused,omitempty"`
+	Node         uint16  `json:"node"`
+	Host         string  `json:"host,omitempty"`
+	Pid          int     `json:"pid,omitempty"`
+	Tasklets     int     `json:"tasklets"`
+	Runnable     int     `json:"runnable"`
+	Blocked      int     `json:"blocked"`
+	Timers       int     `json:"timers"`
+	Channels     int     `json:"channels"`
+	Steps        uint64  `json:"steps"`
+	StepsPerSec  float64 `json:"steps_per_sec"`
+	HeapBytes    uint64  `json:"heap_bytes,omitempty"`
+	Paused       bool    `json:"paused,omitempty"`
+	Switches     uint64  `json:"switches"`
+	ChannelOps   uint64  `json:"channel_ops"`
+	LinkBytesIn  uint64  `json:"link_bytes_in,omitempty"` // a cluster worker's node links
+	LinkBytesOut uint64  `json:"link_bytes_out,omitempty"`
 }
 
 // Tasklet is one row of the tasklets table.

@@ -79,7 +79,8 @@ func (src *SchedulerSource) Overview(ctx context.Context) (*Overview, error) {
 	// Only the copy runs on the scheduler's goroutine; the rows are built
 	// after, while it runs on.
 	err := src.run(ctx, func(s *scheduler.Scheduler) {
-		n = Node{Node: s.Node(), Steps: s.Steps(), Runnable: s.RunCount(), Timers: len(s.WorldHeader().Timers)}
+		n = Node{Node: s.Node(), Steps: s.Steps(), Runnable: s.RunCount(), Timers: len(s.WorldHeader().Timers),
+			Switches: s.Switches(), ChannelOps: s.ChannelOps()}
 		infos, chans = s.Tasklets(), s.Channels()
 	})
 	if err != nil {
@@ -236,8 +237,8 @@ func (src *SchedulerSource) Metrics(ctx context.Context) (*Metrics, error) {
 	m := &Metrics{}
 	nm := NodeMetrics{ByState: map[string]int{}, HasLocal: true}
 	err := src.run(ctx, func(s *scheduler.Scheduler) {
-		nm.Node, nm.Steps = s.Node(), s.Steps()
-		nm.Timers = len(s.WorldHeader().Timers)
+		nm.Node, nm.Steps, nm.Switches, nm.ChannelOps = s.Node(), s.Steps(), s.Switches(), s.ChannelOps()
+		nm.Timers, nm.Blocked = s.TimerCount(), s.Blocked()
 		for _, in := range s.Tasklets() {
 			nm.ByState[in.State.String()]++
 		}

@@ -164,6 +164,9 @@ func TestMetricsScrape(t *testing.T) {
 		`stackless_tasklets{node="0",state="blocked"} 5`,
 		`stackless_channels{node="0"} 6`,
 		`stackless_timers{node="0"} 0`,
+		`stackless_blocked_tasklets{node="0"} 5`,
+		`stackless_switches_total{node="0"} 5`, // each waiter ran once, up to its Recv
+		`stackless_channel_operations_total{node="0"} 5`,
 		"stackless_up 1",
 		"# TYPE stackless_heap_bytes gauge",
 	} {

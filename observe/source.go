@@ -48,7 +48,8 @@ type Metrics struct {
 	Nodes []NodeMetrics
 
 	HasCheckpoints     bool
-	Checkpoints        uint64  // generations stored
+	Checkpoints        uint64  // generations stored (a scheduler's store)
+	CheckpointsTaken   uint64  // checkpoints taken since the start (a cluster's coordinator)
 	CheckpointGen      uint64  // the newest generation
 	CheckpointSeconds  float64 // how long the newest took
 	CheckpointBytes    int64   // how big the newest is
@@ -67,5 +68,14 @@ type NodeMetrics struct {
 	Timers   int
 	Channels int
 	Heap     uint64 // 0: unknown
-	HasLocal bool   // Timers and Channels are known (a local scheduler)
+	HasLocal bool   // Channels are known (a local scheduler)
+
+	Switches   uint64
+	ChannelOps uint64
+	Blocked    int  // blocked on a channel, a remote operation or an effect, or sleeping
+	HasLinks   bool // the link counters are known (a cluster worker)
+	FramesIn   uint64
+	FramesOut  uint64
+	BytesIn    uint64
+	BytesOut   uint64
 }

@@ -44,14 +44,15 @@ function showSummary(ov) {
 async function drawOverview(ov) {
   if (ov.source === "file") { location.replace("/file"); return; }
   const nodes = (ov.nodes || []).map((n) => `<tr>${td(n.node, "num")}${td(esc(n.host || ""))}${td(n.pid || "", "num")}${td(num(n.tasklets), "num")}` +
-    `${td(num(n.runnable), "num")}${td(num(n.blocked), "num")}${td(num(n.steps), "num")}${td(num(n.steps_per_sec), "num")}${td(n.heap_bytes ? bytes(n.heap_bytes) : "", "num")}</tr>`);
+    `${td(num(n.runnable), "num")}${td(num(n.blocked), "num")}${td(num(n.steps), "num")}${td(num(n.steps_per_sec), "num")}${td(n.heap_bytes ? bytes(n.heap_bytes) : "", "num")}` +
+    `${td(num(n.channel_ops), "num")}${td(n.link_bytes_in || n.link_bytes_out ? bytes(n.link_bytes_in || 0) + " in, " + bytes(n.link_bytes_out || 0) + " out" : "", "num")}</tr>`);
   const ck = ov.checkpoints || [];
   const maxB = Math.max(1, ...ck.map((c) => c.bytes || 1));
   const bars = ck.slice(-60).map((c) => `<div title="generation ${c.gen} at ${esc(c.at)}${c.bytes ? ", " + bytes(c.bytes) : ""}${c.duration_ns ? ", " + num(c.duration_ns / 1e6) + " ms" : ""}" style="height:${Math.max(5, 60 * (c.bytes || maxB) / maxB)}px"></div>`);
   const evs = (ov.events || []).slice().reverse().map((e) => `<li><span class="dim">${esc(new Date(e.at).toLocaleTimeString())}</span> <b>${esc(e.kind)}</b> ${esc(e.text)}</li>`);
   $("main").innerHTML = `${ov.leader ? `<p>Leader: <span id="leader">${esc(ov.leader)}</span></p>` : ""}
     <h2>${ov.source === "cluster" ? "Workers" : "Scheduler"}</h2>
-    <div id="nodes">${table(["node#", "host", "pid#", "tasklets#", "runnable#", "blocked#", "steps#", "steps/s#", "heap#"], nodes)}</div>
+    <div id="nodes">${table(["node#", "host", "pid#", "tasklets#", "runnable#", "blocked#", "steps#", "steps/s#", "heap#", "channel ops#", "link traffic#"], nodes)}</div>
     <h2>Checkpoints <span class="dim">(${ck.length}${ck.length ? ", newest generation " + ck[ck.length - 1].gen : ""})</span></h2>
     <div class="timeline" id="timeline">${bars.join("")}</div>
     <h2>Events</h2><ul class="events" id="events">${evs.join("") || '<li class="dim">none yet</li>'}</ul>`;
