@@ -153,6 +153,15 @@ func (s *Server) apiTasklets(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
+	rows := ov.Tasklets
+	if rs, ok := s.cfg.Source.(RowSource); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), rowsTimeout)
+		defer cancel()
+		if rows, err = rs.Rows(ctx); err != nil {
+			fail(w, err)
+			return
+		}
+	}
 	q := r.URL.Query()
 	off, _ := strconv.Atoi(q.Get("offset"))
 	lim, _ := strconv.Atoi(q.Get("limit"))
@@ -164,9 +173,9 @@ func (s *Server) apiTasklets(w http.ResponseWriter, r *http.Request) {
 	if hasNode {
 		node, _ = strconv.Atoi(q.Get("node"))
 	}
-	p := TaskletPage{Total: len(ov.Tasklets), Offset: max(off, 0), Rows: []Tasklet{}}
-	for i := range ov.Tasklets {
-		t := &ov.Tasklets[i]
+	p := TaskletPage{Total: len(rows), Offset: max(off, 0), Rows: []Tasklet{}}
+	for i := range rows {
+		t := &rows[i]
 		if (state != "" && t.State != state) || (kind != "" && t.Kind != kind) || (hasNode && int(t.Node) != node) {
 			continue
 		}

@@ -33,13 +33,34 @@ type ClusterSource struct {
 	prev  *cluster.Status
 	ckpts []Checkpoint
 	evs   []Event
+	rows  rowCache
 }
 
 // maxTimeline bounds the checkpoints and events kept for the pages.
 const maxTimeline = 200
 
 // NewClusterSource observes the cluster api talks to.
-func NewClusterSource(api ClusterAPI) *ClusterSource { return &ClusterSource{api: api} }
+func NewClusterSource(api ClusterAPI) *ClusterSource {
+	src := &ClusterSource{api: api}
+	src.rows.read = src.readRows
+	return src
+}
+
+// Rows implements RowSource: the tasklets table of every worker, at most
+// rowsMaxAge plus one read old (see rowCache).
+func (src *ClusterSource) Rows(ctx context.Context) ([]Tasklet, error) { return src.rows.get(ctx) }
+
+func (src *ClusterSource) readRows(ctx context.Context) ([]Tasklet, error) {
+	ps, err := src.api.PS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("observe: cluster ps: %w", err)
+	}
+	rows := make([]Tasklet, len(ps))
+	for i, t := range ps {
+		rows[i] = Tasklet{ID: taskletID(t.ID), Kind: t.Kind, State: t.State, Node: t.Worker, Steps: t.Steps, Waits: t.Op}
+	}
+	return rows, nil
+}
 
 // Overview implements Source.
 func (src *ClusterSource) Overview(ctx context.Context) (*Overview, error) {
@@ -47,29 +68,25 @@ func (src *ClusterSource) Overview(ctx context.Context) (*Overview, error) {
 	if err != nil {
 		return nil, fmt.Errorf("observe: cluster status: %w", err)
 	}
-	ps, err := src.api.PS(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("observe: cluster ps: %w", err)
-	}
+	// The overview is the workers' own counts: ps, the one read that
+	// grows with the tasklets, is left to the tasklets table (Rows).
 	ov := &Overview{Source: "cluster", Title: "cluster " + st.Dir, At: time.Now(), State: st.State,
-		Counts: map[string]int{}, Can: Capabilities{Kill: true, Migrate: true}, Total: len(ps)}
+		Counts: map[string]int{}, Can: Capabilities{Kill: true, Migrate: true}}
 	// status names no leader yet: one coordinator runs the cluster.
 	ov.Leader = "the coordinator of " + st.Dir
-	byNode := map[uint16]*Node{}
 	for _, w := range st.Workers {
 		ov.Nodes = append(ov.Nodes, Node{Node: w.Node, Host: w.Host, Pid: w.Pid, Tasklets: w.Tasklets,
-			Runnable: w.RunnableNow, Steps: w.Steps, StepsPerSec: w.StepsPerSec, HeapBytes: w.HeapBytes, Paused: w.Paused,
-			Timers: w.Timers, Switches: w.Switches, ChannelOps: w.ChannelOps, LinkBytesIn: w.BytesIn, LinkBytesOut: w.BytesOut})
+			Runnable: w.RunnableNow, Blocked: w.Blocked, Steps: w.Steps, StepsPerSec: w.StepsPerSec, HeapBytes: w.HeapBytes,
+			Paused: w.Paused, Timers: w.Timers, Switches: w.Switches, ChannelOps: w.ChannelOps,
+			LinkBytesIn: w.BytesIn, LinkBytesOut: w.BytesOut})
+		ov.Total += w.Tasklets
+		ov.Counts["runnable"] += w.RunnableNow
+		ov.Counts["blocked"] += w.Blocked
+		ov.Counts["paused"] += max(w.Tasklets-w.RunnableNow-w.Blocked, 0)
 	}
-	for i := range ov.Nodes {
-		byNode[ov.Nodes[i].Node] = &ov.Nodes[i]
-	}
-	ov.Tasklets = make([]Tasklet, len(ps))
-	for i, t := range ps {
-		ov.Tasklets[i] = Tasklet{ID: taskletID(t.ID), Kind: t.Kind, State: t.State, Node: t.Worker, Steps: t.Steps, Waits: t.Op}
-		ov.Counts[t.State]++
-		if n := byNode[t.Worker]; n != nil && (t.State == "blocked" || t.State == "sleeping") {
-			n.Blocked++
+	for k, v := range ov.Counts {
+		if v == 0 {
+			delete(ov.Counts, k)
 		}
 	}
 	src.mu.Lock()
@@ -146,6 +163,7 @@ func (src *ClusterSource) Act(ctx context.Context, a Action) (string, error) {
 	src.mu.Lock()
 	src.event(Event{At: time.Now(), Kind: a.Kind, Text: msg + " (from the observer)"})
 	src.mu.Unlock()
+	src.rows.invalidate()
 	return msg, nil
 }
 

@@ -18,9 +18,10 @@ import (
 
 // fakeCluster answers like a coordinator whose status the test moves.
 type fakeCluster struct {
-	mu sync.Mutex
-	st cluster.Status
-	ps []cluster.TaskletView
+	mu    sync.Mutex
+	st    cluster.Status
+	ps    []cluster.TaskletView
+	reads int // ps calls
 }
 
 func (f *fakeCluster) Status(context.Context) (cluster.Status, error) {
@@ -31,6 +32,7 @@ func (f *fakeCluster) Status(context.Context) (cluster.Status, error) {
 func (f *fakeCluster) PS(context.Context) ([]cluster.TaskletView, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	return append([]cluster.TaskletView(nil), f.ps...), nil
 }
 func (f *fakeCluster) Inspect(_ context.Context, id tasklet.ID) (cluster.TaskletView, error) {
@@ -127,4 +129,29 @@ func TestSchedulerCheckpointMetrics(t *testing.T) {
 	assert.Contains(t, body, "stackless_checkpoint_generation 2")
 	assert.Contains(t, body, "stackless_checkpoints_stored 2")
 	assert.Contains(t, body, "stackless_checkpoint_size_bytes 300")
+}
+
+// The overview, read every refresh while a page is open, does not read ps
+// (every tasklet of every worker: seconds for 100,000): the workers'
+// counts say how many there are; only the tasklets table reads ps.
+func TestClusterOverviewDoesNotReadEveryTasklet(t *testing.T) {
+	f := &fakeCluster{st: cluster.Status{Dir: "d", State: "running", Workers: []cluster.WorkerStats{
+		{Node: 1, Tasklets: 3, RunnableNow: 1, Blocked: 1}, {Node: 2, Tasklets: 2, Blocked: 2}}},
+		ps: []cluster.TaskletView{{ID: 5, Kind: "k", Worker: 1, State: "runnable"}}}
+	srv := startServer(t, observe.Config{Source: observe.NewClusterSource(f), Refresh: time.Millisecond})
+	var ov observe.Overview
+	_, body := get(t, srv, "/api/overview", false)
+	require.NoError(t, json.Unmarshal([]byte(body), &ov))
+	assert.Equal(t, 5, ov.Total, "the workers' counts")
+	assert.Equal(t, map[string]int{"runnable": 1, "blocked": 3, "paused": 1}, ov.Counts)
+	f.mu.Lock()
+	assert.Zero(t, f.reads, "no ps for the overview")
+	f.mu.Unlock()
+	_, body = get(t, srv, "/api/tasklets", false)
+	var p observe.TaskletPage
+	require.NoError(t, json.Unmarshal([]byte(body), &p))
+	assert.Equal(t, 1, p.Total, "the table reads ps")
+	f.mu.Lock()
+	assert.Equal(t, 1, f.reads)
+	f.mu.Unlock()
 }
