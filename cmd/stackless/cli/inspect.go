@@ -43,7 +43,9 @@ tick, steps, run queue, timers, the kinds it was saved with), its tasklets
 (ID, kind, version, state, what each waits on, steps, the behavior's
 fields) and its channels (capacity, buffered values, balance = blocked
 senders minus blocked receivers, closed). --tasklet ID shows one tasklet
-with every field in full. A cluster's directory DIR (its checkpoints
+with every field in full and, for a straight-line tasklet (stackless gen)
+of a kind this binary knows (the demos' and the cluster's), the function,
+file:line and call each of its frames is suspended at. A cluster's directory DIR (its checkpoints
 are in NATS JetStream there, read through its running coordinator or,
 with none running, directly), or a snapshot exported from it, holds one
 world per worker: each worker's header is
@@ -81,6 +83,7 @@ Tables show --limit rows each; -o json prints everything.`,
 				if err != nil {
 					return err
 				}
+				tv.Frames, tv.FramesNote = framesOf(tv)
 				if outputOf(cmd) == formatJSON {
 					return writeJSON(cmd.OutOrStdout(), tv)
 				}

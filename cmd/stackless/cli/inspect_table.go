@@ -181,6 +181,17 @@ func writeTasklet(w io.Writer, v *worldView, t taskletView) error {
 		row("cannot decode", t.Problem)
 	}
 	_ = tw.Flush() // writes to a bytes.Buffer: cannot fail
+	if len(t.Frames) > 0 {
+		fmt.Fprintf(&b, "\nsuspended at (outermost first):\n")
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "frame\tfunction\tat\twaits in\n")
+		for i, f := range t.Frames {
+			fmt.Fprintf(tw, "%d\t%s\t%s:%d\t%s\n", i, f.Function, f.File, f.Line, f.Point)
+		}
+		_ = tw.Flush()
+	} else if t.FramesNote != "" {
+		fmt.Fprintf(&b, "\nframes: %s\n", t.FramesNote)
+	}
 	fmt.Fprintf(&b, "\nfields: %d\n", len(t.Fields))
 	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	for _, k := range sortedKeys(t.Fields) {

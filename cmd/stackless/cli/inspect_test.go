@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
+	"github.com/stackless-go/stackless/tasklet"
 )
 
 // The pipeline of the test stores: big enough to be mid-run after the
@@ -418,6 +420,8 @@ func TestInspectOneTasklet(t *testing.T) {
 	dec := json.NewDecoder(strings.NewReader(runOK(t, "inspect", path, "--tasklet", fmt.Sprint(mixer.ID), "-o", "json")))
 	dec.UseNumber()
 	require.NoError(t, dec.Decode(&one))
+	assert.Contains(t, one.FramesNote, "kind testworld.mixer is not known to this binary", "no frames, and why")
+	one.FramesNote = ""
 	assert.Equal(t, mixer, one)
 
 	code, _, errOut := run(t, "inspect", path, "--tasklet", "t999999")
@@ -430,4 +434,55 @@ func TestInspectOneTasklet(t *testing.T) {
 func TestFieldText(t *testing.T) {
 	assert.Equal(t, `A=1 B="x" C=[1 2] D={E:true} F=0x0aff G=nil`, fieldsText(map[string]any{
 		"B": "x", "A": int64(1), "C": []any{1, 2}, "D": map[string]any{"E": true}, "F": []byte{10, 255}, "G": nil}))
+}
+
+// TestInspectOneTaskletShowsWhereAFlowIsSuspended: a long-task worker is a
+// straight-line tasklet (stackless gen); inspect --tasklet lists the frame
+// it is suspended in, as the observer's tasklet page does, and says why a
+// hand-written one has none.
+func TestInspectOneTaskletShowsWhereAFlowIsSuspended(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lt.db")
+	db, err := store.Open(path)
+	require.NoError(t, err)
+	ck := store.NewCheckpointer(db, task.Registry())
+	// The workers' fetches go nowhere (no server listens on port 1): they
+	// stay suspended in t.Do until the checkpoint.
+	fx := scheduler.WithEffects(task.Effects("http://127.0.0.1:1", http.DefaultClient), scheduler.EffectConfig{})
+	s, err := ck.Resume(func(s *scheduler.Scheduler) error {
+		task.Setup(s, task.Config{Docs: 10, Workers: 2, Seed: 1})
+		return nil
+	}, fx)
+	require.NoError(t, err)
+	_, err = s.RunBudget(t.Context(), 2, scheduler.Total|scheduler.Soft)
+	require.NoError(t, err)
+	var worker, reducer tasklet.ID
+	var want []tasklet.Frame
+	for _, in := range s.Tasklets() {
+		switch in.Kind {
+		case "longtask.worker":
+			if f := s.Behavior(in.ID).(tasklet.Framer).Where(); worker == 0 && len(f) > 0 {
+				worker, want = in.ID, f
+			}
+		case task.KindReducer:
+			reducer = in.ID
+		}
+	}
+	require.NotZero(t, worker, "a worker stepped and is suspended")
+	require.NotZero(t, reducer)
+	require.NoError(t, ck.Checkpoint(s))
+	require.NoError(t, db.Close())
+
+	var one taskletView
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, "inspect", path, "--tasklet", worker.String(), "-o", "json")), &one))
+	assert.Equal(t, want, one.Frames, "the frames the live tasklet reported")
+	assert.Empty(t, one.FramesNote)
+
+	out := runOK(t, "inspect", path, "--tasklet", worker.String())
+	assert.Contains(t, out, "suspended at (outermost first):")
+	assert.Regexp(t, fmt.Sprintf(`(?m)^0\s+%s\s+%s:%d\s+%s$`, regexp.QuoteMeta(want[0].Function), want[0].File, want[0].Line,
+		regexp.QuoteMeta(want[0].Point)), out)
+
+	out = runOK(t, "inspect", path, "--tasklet", reducer.String())
+	assert.NotContains(t, out, "suspended at")
+	assert.Contains(t, out, "frames: a hand-written behavior")
 }

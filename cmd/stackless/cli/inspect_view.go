@@ -84,6 +84,14 @@ type taskletView struct {
 	Error   string         `json:"error,omitempty"` // delivered, not yet seen by a step
 	Fields  map[string]any `json:"fields,omitempty"`
 	Problem string         `json:"decode_error,omitempty"` // the record could not be decoded
+	// Frames is where a straight-line tasklet (stackless gen) is
+	// suspended, outermost first: filled for --tasklet when this binary
+	// knows the kind (see framesOf).
+	Frames []tasklet.Frame `json:"frames,omitempty"`
+	// FramesNote says why a --tasklet has no frames.
+	FramesNote string `json:"frames_note,omitempty"`
+
+	raw []byte // the record, for framesOf
 }
 
 type caseView struct {
@@ -236,7 +244,7 @@ func addWorld(v *worldView, reg *pickle.Registry, gen uint64, meta []byte, recs 
 		}
 		if tag == 't' {
 			tv := taskletOf(reg, id, rec.Value, sleeps)
-			tv.Worker = worker
+			tv.Worker, tv.raw = worker, rec.Value
 			v.Tasklets = append(v.Tasklets, tv)
 		} else {
 			cv := channelOf(reg, id, rec.Value)
