@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -65,14 +66,21 @@ func startProc(node uint16, cmd *exec.Cmd, stdout, stderr io.Writer) (*proc, err
 // outputMu keeps the lines of several workers from interleaving mid-line.
 var outputMu sync.Mutex
 
-// copyLines copies r to w line by line with a prefix, until r ends.
+// copyLines copies r to w line by line with a prefix, until r ends. A
+// log record (log/slog's JSON or text form) is copied as it is: it names
+// its worker with its node key, and a prefix would double that and make a
+// JSON line unreadable to a log collector.
 func copyLines(w io.Writer, r io.ReadCloser, prefix string) {
 	defer r.Close()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	for sc.Scan() {
+		line, pre := sc.Bytes(), prefix
+		if bytes.HasPrefix(line, []byte(`{"time":`)) || bytes.HasPrefix(line, []byte("time=")) {
+			pre = ""
+		}
 		outputMu.Lock()
-		fmt.Fprintf(w, "%s%s\n", prefix, sc.Bytes())
+		fmt.Fprintf(w, "%s%s\n", pre, line)
 		outputMu.Unlock()
 	}
 	_, _ = io.Copy(io.Discard, r) // a line over the limit: drain so the worker never blocks

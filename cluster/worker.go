@@ -225,5 +225,14 @@ func (w *worker) preempt(*scheduler.Scheduler) error {
 }
 
 func (w *worker) taskletFailed(err error) {
+	var te *scheduler.TaskletError
+	if errors.As(err, &te) { // the log's own keys, not the error's text, say which tasklet
+		cause := te.Err
+		if cause == nil { // a panic: the whole error says it
+			cause = err
+		}
+		w.log.Warn("cluster: tasklet failed", "tasklet", te.ID.String(), "kind", te.Kind, "step", te.Step, "err", cause)
+		return
+	}
 	w.log.Warn("cluster: tasklet failed", "err", err)
 }

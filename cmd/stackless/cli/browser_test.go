@@ -123,6 +123,14 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // channel.
 func serve(t *testing.T, ctx context.Context, args ...string) (url string, done <-chan int) {
 	t.Helper()
+	url, done, _ = serveOut(t, ctx, args...)
+	return url, done
+}
+
+// serveOut is serve that also gives everything the command printed on
+// stderr (its logs and its workers'), once it has ended.
+func serveOut(t *testing.T, ctx context.Context, args ...string) (url string, done <-chan int, out <-chan []string) {
+	t.Helper()
 	pr, pw := io.Pipe()
 	root := NewRoot()
 	root.SetArgs(args)
@@ -154,7 +162,7 @@ func serve(t *testing.T, ctx context.Context, args ...string) (url string, done 
 	case <-ctx.Done():
 		t.Fatalf("%v did not start serving", args)
 	}
-	return url, codes
+	return url, codes, lines
 }
 
 // base is the URL without path and token.
