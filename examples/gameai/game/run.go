@@ -124,16 +124,15 @@ type session struct {
 	db   *store.DB
 	ck   *store.Checkpointer
 
-	saved    int64  // the tick of the last save
-	progress string // the progress line on show, if any
+	saved int64     // the tick of the last save
+	bar   *progress // the progress bar, when Options.Progress is set
 }
 
-// say prints a message line, first wiping the progress line when it shares
+// say prints a message line, first wiping the progress bar when it shares
 // the terminal.
 func (s *session) say(format string, a ...any) {
-	if s.progress != "" {
-		fmt.Fprintf(s.o.Progress, "\r%s\r", strings.Repeat(" ", len(s.progress)))
-		s.progress = ""
+	if s.bar != nil {
+		s.bar.clear()
 	}
 	fmt.Fprintf(s.o.Out, format, a...)
 }
@@ -215,7 +214,10 @@ func (s *session) play(ctx context.Context) error {
 		ticks int
 		spent time.Duration
 	}{at: start}
-	var shown time.Time
+	if o.Progress != nil {
+		s.bar = newProgress(o.Progress, o.Ticks)
+		defer s.bar.finish()
+	}
 	defer func() { s.res.Elapsed = time.Since(start) }()
 	for i := range o.Ticks {
 		if err := ctx.Err(); err != nil {
@@ -245,10 +247,8 @@ func (s *session) play(ctx context.Context) error {
 			s.statsLine(time.Since(last.at), last.ticks, last.spent)
 			last.at, last.ticks, last.spent = time.Now(), 0, 0
 		}
-		if o.Progress != nil && (time.Since(shown) > 100*time.Millisecond || i == o.Ticks-1) {
-			shown = time.Now()
-			s.progress = fmt.Sprintf("tick %d  (%d of %d, %d%%)", tick, i+1, o.Ticks, 100*(i+1)/o.Ticks)
-			fmt.Fprintf(o.Progress, "\r%s", s.progress)
+		if s.bar != nil {
+			s.bar.update(i+1, o.Ticks)
 		}
 	}
 	s.statsLine(time.Since(last.at), last.ticks, last.spent) // the ticks since the last line

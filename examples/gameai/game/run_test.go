@@ -167,3 +167,37 @@ func TestRunNewGameReplacesTheSave(t *testing.T) {
 	assert.Equal(t, unbroken.Stats, loaded.Stats)
 	assert.Equal(t, int64(20), second.Stats.Tick)
 }
+
+// TestRunProgressBar: on a terminal the session shows a progress bar (the
+// progressbar library's: count, rate, time left) that every message wipes
+// first, so a message never lands behind the bar on its line.
+func TestRunProgressBar(t *testing.T) {
+	var term bytes.Buffer // stdout and stderr on one terminal
+	opts := smallRun(t.TempDir(), &term)
+	opts.Progress = &term
+	_, err := Run(t.Context(), opts)
+	require.NoError(t, err)
+	got := term.String()
+	assert.Contains(t, got, "ticks", "the bar's description")
+	assert.Contains(t, got, "60/60", "the count, at the last tick")
+	assert.Contains(t, got, "100%")
+	assert.NotContains(t, got, "(60 of 60, 100%)", "not the hand-made line")
+	for _, msg := range []string{"saved tick 60", "picture of tick 60", "played 60 ticks"} {
+		i := strings.Index(got, msg)
+		require.Positive(t, i, msg)
+		before := got[:i]
+		if j := strings.LastIndexAny(before, "\r\n"); assert.GreaterOrEqual(t, j, 0) {
+			assert.Empty(t, strings.TrimSpace(before[j+1:]), "%q starts on a clean line", msg)
+		}
+	}
+	stats := 0
+	for _, l := range strings.Split(got, "\n") {
+		if i := strings.LastIndex(l, "\r"); i >= 0 {
+			l = l[i+1:] // what the terminal shows of the line
+		}
+		if strings.HasPrefix(l, "tick ") {
+			stats++
+		}
+	}
+	assert.Equal(t, 3, stats, "each statistics line shows whole, the bar wiped before it")
+}
