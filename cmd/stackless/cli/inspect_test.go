@@ -478,6 +478,7 @@ func TestInspectOneTaskletShowsWhereAFlowIsSuspended(t *testing.T) {
 	assert.Empty(t, one.FramesNote)
 
 	out := runOK(t, "inspect", path, "--tasklet", worker.String())
+	assert.Regexp(t, `(?m)^waits on\s+select\(do longtask\.fetch\)$`, out, "a t.Do waits on its effect, not on a default case")
 	assert.Contains(t, out, "suspended at (outermost first):")
 	assert.Regexp(t, fmt.Sprintf(`(?m)^0\s+%s\s+%s:%d\s+%s$`, regexp.QuoteMeta(want[0].Function), want[0].File, want[0].Line,
 		regexp.QuoteMeta(want[0].Point)), out)

@@ -325,12 +325,14 @@ func dirName(d tasklet.Dir) string {
 		return "send"
 	case tasklet.DirTimeout:
 		return "timeout"
+	case tasklet.DirDo:
+		return "do"
 	}
 	return "default"
 }
 
 // waitsOn says what a blocked tasklet waits for: "recv ch2", "send ch1",
-// or "select(recv ch1, timeout 5ms)".
+// "select(do longtask.fetch)" or "select(recv ch1, timeout 5ms)".
 func waitsOn(cases []tasklet.Case, plain bool) string {
 	parts := make([]string, len(cases))
 	for i, c := range cases {
@@ -339,6 +341,8 @@ func waitsOn(cases []tasklet.Case, plain bool) string {
 			parts[i] = dirName(c.Dir) + " " + c.Chan.String()
 		case tasklet.DirTimeout:
 			parts[i] = "timeout " + c.Timeout.String()
+		case tasklet.DirDo:
+			parts[i] = "do " + c.Effect
 		default:
 			parts[i] = "default"
 		}
