@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,15 +20,16 @@ import (
 	"github.com/stackless-go/stackless/observe"
 )
 
-// scaleTasklets and scaleWorkers are the size the issue asks the cluster
-// page to stay live at.
-const (
-	scaleTasklets = 100_000
-	scaleWorkers  = 4
-)
+// scaleWorkers and scaleTasklets are the size the issue asks the cluster
+// page to stay live at; under the race detector (make test) the tasklets
+// are a fifth, which the bounds below do not depend on, and the figures in
+// the README come from a plain `go test -run TestClusterPageAt100kTasklets`.
+const scaleWorkers = 4
+
+var scaleTasklets = map[bool]int{false: 100_000, true: 20_000}[raceBuild]
 
 // TestClusterPageAt100kTasklets runs the observer of a 4-worker cluster
-// holding 100,000 tasklets and checks that what a page loads does not grow
+// holding 100,000 tasklets (20,000 under -race) and checks that what a page loads does not grow
 // with the tasklets: the overview and each live event carry the workers,
 // checkpoints and events but no tasklet rows; the tasklets table is paged
 // and filtered on the server. Times are logged, not asserted (the machine
@@ -35,7 +38,7 @@ func TestClusterPageAt100kTasklets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level: starts a cluster of worker processes (make test runs it; make test-short skips it)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	t.Setenv(envCLIMain, "1") // the workers are this test binary
 	d, err := os.MkdirTemp("", "stscale")
@@ -47,8 +50,8 @@ func TestClusterPageAt100kTasklets(t *testing.T) {
 	home := base(url)
 
 	t0 := time.Now()
-	out := runOK(t, append([]string{"cluster", "spawn", "collector", "--count", "100000", "--arg", "in=@chan"}, at...)...)
-	require.Contains(t, out, "100000 tasklet(s) of kind collector spawned")
+	out := runOK(t, append([]string{"cluster", "spawn", "collector", "--count", strconv.Itoa(scaleTasklets), "--arg", "in=@chan"}, at...)...)
+	require.Contains(t, out, strconv.Itoa(scaleTasklets)+" tasklet(s) of kind collector spawned")
 	t.Logf("spawn of %d tasklets on %d workers (one checkpoint included): %v", scaleTasklets, scaleWorkers, time.Since(t0).Round(time.Millisecond))
 
 	// The reads behind the pages, uncached: the overview (every refresh)
@@ -60,21 +63,21 @@ func TestClusterPageAt100kTasklets(t *testing.T) {
 	src := observe.NewClusterSource(c)
 	timeReads := func(what string, read func() int) {
 		var reads []time.Duration
-		for range 5 {
+		for range 3 {
 			t0 := time.Now()
 			require.Equal(t, scaleTasklets, read(), what)
 			reads = append(reads, time.Since(t0))
 		}
 		slices.Sort(reads)
-		t.Logf("%s: median %v, min %v, max %v", what, reads[2].Round(time.Millisecond), reads[0].Round(time.Millisecond),
-			reads[4].Round(time.Millisecond))
+		t.Logf("%s: median %v, min %v, max %v", what, reads[1].Round(time.Millisecond), reads[0].Round(time.Millisecond),
+			reads[2].Round(time.Millisecond))
 	}
 	timeReads("overview (status of 4 workers)", func() int {
 		ov, err := src.Overview(ctx)
 		require.NoError(t, err)
 		return ov.Total
 	})
-	timeReads("ps of 100,000 tasklets", func() int {
+	timeReads(fmt.Sprintf("ps of %d tasklets", scaleTasklets), func() int {
 		ps, err := c.PS(ctx)
 		require.NoError(t, err)
 		return len(ps)
@@ -103,7 +106,7 @@ func TestClusterPageAt100kTasklets(t *testing.T) {
 		rows, match int
 	}{
 		{"/api/tasklets", 50, scaleTasklets},
-		{"/api/tasklets?offset=99950", 50, scaleTasklets},
+		{"/api/tasklets?offset=" + strconv.Itoa(scaleTasklets-50), 50, scaleTasklets},
 		{"/api/tasklets?node=3&state=blocked", 50, scaleTasklets / scaleWorkers},
 		{"/api/tasklets?q=receiving&limit=500", 500, scaleTasklets},
 		{"/api/tasklets?q=nothing-matches", 0, 0},
