@@ -125,6 +125,12 @@ func (c *Client) Migrate(ctx context.Context, id tasklet.ID, to uint16) (Migrate
 	return res, c.do(ctx, kindMigrate, migrateReq{ID: id, To: to}, &res)
 }
 
+// Throw implements API.
+func (c *Client) Throw(ctx context.Context, id tasklet.ID, message string) (ThrowResult, error) {
+	var res ThrowResult
+	return res, c.do(ctx, kindThrow, throwReq{ID: id, Message: message}, &res)
+}
+
 // Kill implements API.
 func (c *Client) Kill(ctx context.Context, id tasklet.ID) (KillResult, error) {
 	var res KillResult

@@ -34,6 +34,7 @@ type API interface {
 	Inspect(ctx context.Context, id tasklet.ID) (TaskletView, error)
 	Migrate(ctx context.Context, id tasklet.ID, to uint16) (MigrateResult, error)
 	Kill(ctx context.Context, id tasklet.ID) (KillResult, error)
+	Throw(ctx context.Context, id tasklet.ID, message string) (ThrowResult, error)
 	Checkpoint(ctx context.Context) (CheckpointResult, error)
 	Restore(ctx context.Context, gen uint64, workers int) (RestoreResult, error)
 	Await(ctx context.Context, id tasklet.ID) (TaskletView, error)
@@ -266,6 +267,22 @@ func (c *Coordinator) Migrate(ctx context.Context, id tasklet.ID, to uint16) (Mi
 // Kill delivers tasklet.ErrKilled to a tasklet (wherever it runs) and takes
 // a checkpoint, so a rollback does not bring it back.
 func (c *Coordinator) Kill(ctx context.Context, id tasklet.ID) (KillResult, error) {
+	return c.deliver(ctx, "kill", id, kindWKill, idReq{ID: id})
+}
+
+// Throw delivers an error with message to a tasklet's next step (wherever
+// it runs), which may handle it or fail with it, and takes a checkpoint, so
+// a rollback does not undo it.
+func (c *Coordinator) Throw(ctx context.Context, id tasklet.ID, message string) (ThrowResult, error) {
+	if message == "" {
+		message = "thrown by the user"
+	}
+	return c.deliver(ctx, "throw into", id, kindWThrow, throwReq{ID: id, Message: message})
+}
+
+// deliver asks every worker to do kind to tasklet id; the one that holds it
+// answers Found.
+func (c *Coordinator) deliver(ctx context.Context, verb string, id tasklet.ID, kind string, req any) (KillResult, error) {
 	c.op.Lock()
 	defer c.op.Unlock()
 	if c.closed() {
@@ -276,7 +293,7 @@ func (c *Coordinator) Kill(ctx context.Context, id tasklet.ID) (KillResult, erro
 	var mu sync.Mutex
 	err := c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
 		var f found[KillResult]
-		if err := call(ctx, c.fc, w.Node, kindWKill, idReq{ID: id}, &f); err != nil {
+		if err := call(ctx, c.fc, w.Node, kind, req, &f); err != nil {
 			return err
 		}
 		if f.Found {
@@ -290,10 +307,10 @@ func (c *Coordinator) Kill(ctx context.Context, id tasklet.ID) (KillResult, erro
 		return res, err
 	}
 	if !ok {
-		return res, fmt.Errorf("cluster: kill %v: %w", id, ErrNoTasklet)
+		return res, fmt.Errorf("cluster: %s %v: %w", verb, id, ErrNoTasklet)
 	}
 	if _, err := c.checkpointLocked(ctx, true); err != nil {
-		return res, fmt.Errorf("cluster: killed %v, but the checkpoint after failed: %w", id, err)
+		return res, fmt.Errorf("cluster: %s %v done, but the checkpoint after failed: %w", verb, id, err)
 	}
 	return res, nil
 }

@@ -38,6 +38,7 @@ func (c *Coordinator) serveAll() {
 	reg(kindInspect, jsonHandler(func(ctx context.Context, r idReq) (TaskletView, error) { return c.Inspect(ctx, r.ID) }))
 	reg(kindMigrate, jsonHandler(func(ctx context.Context, r migrateReq) (MigrateResult, error) { return c.Migrate(ctx, r.ID, r.To) }))
 	reg(kindKill, jsonHandler(func(ctx context.Context, r idReq) (KillResult, error) { return c.Kill(ctx, r.ID) }))
+	reg(kindThrow, jsonHandler(func(ctx context.Context, r throwReq) (ThrowResult, error) { return c.Throw(ctx, r.ID, r.Message) }))
 	reg(kindCheckpoint, jsonHandler(func(ctx context.Context, _ none) (CheckpointResult, error) { return c.Checkpoint(ctx) }))
 	reg(kindRestore, jsonHandler(func(ctx context.Context, r restoreReq) (RestoreResult, error) {
 		return c.Restore(ctx, r.Gen, r.Workers)

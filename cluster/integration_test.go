@@ -284,12 +284,45 @@ func TestBadInputs(t *testing.T) {
 		assert.ErrorIs(t, err, cluster.ErrNoTasklet)
 		_, err = c.Kill(ctx, tasklet.ID(1<<48|12345))
 		assert.ErrorIs(t, err, cluster.ErrNoTasklet)
+		_, err = c.Throw(ctx, tasklet.ID(1<<48|12345), "stop")
+		assert.ErrorIs(t, err, cluster.ErrNoTasklet)
 		_, err = c.Restore(ctx, 999, 1)
 		assert.ErrorIs(t, err, store.ErrNotFound)
 		after, err := c.PS(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, before, after, "failed requests spawn nothing and leave the cluster running")
 	})
+}
+
+func TestThrowReachesATaskletOnItsWorker(t *testing.T) {
+	c, ctx := startCluster(t, 2, nil)
+	res, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "sink", Count: 2, Worker: 2, Args: map[string]string{"in": "@chan"}})
+	require.NoError(t, err)
+	require.Len(t, res.Tasklets, 2)
+	before, err := c.Status(ctx)
+	require.NoError(t, err)
+
+	thrown, err := c.Throw(ctx, res.Tasklets[0].ID, "stop now")
+	require.NoError(t, err)
+	assert.Equal(t, cluster.ThrowResult{ID: res.Tasklets[0].ID, Worker: 2}, thrown)
+
+	// A Sink fails with what is thrown into it, at its next step: it leaves,
+	// its sibling stays.
+	present := func() map[tasklet.ID]bool {
+		ps, err := c.PS(ctx)
+		require.NoError(t, err)
+		ids := map[tasklet.ID]bool{}
+		for _, v := range ps {
+			ids[v.ID] = true
+		}
+		return ids
+	}
+	assert.Eventually(t, func() bool { return !present()[res.Tasklets[0].ID] }, testTimeout/2, 10*time.Millisecond,
+		"the tasklet thrown into failed and left")
+	assert.True(t, present()[res.Tasklets[1].ID], "the other sink runs on")
+	after, err := c.Status(ctx)
+	require.NoError(t, err)
+	assert.Greater(t, after.LastGen, before.LastGen, "a checkpoint follows the throw")
 }
 
 func TestWorkerJoinsOverTCPWithMutualTLS(t *testing.T) {

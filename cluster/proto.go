@@ -21,6 +21,7 @@ const (
 	kindInspect    = "c.inspect"
 	kindMigrate    = "c.migrate"
 	kindKill       = "c.kill"
+	kindThrow      = "c.throw"
 	kindCheckpoint = "c.checkpoint"
 	kindRestore    = "c.restore"
 	kindDown       = "c.down"
@@ -31,6 +32,7 @@ const (
 	kindWPS       = "w.ps"
 	kindWInspect  = "w.inspect"
 	kindWKill     = "w.kill"
+	kindWThrow    = "w.throw"
 	kindWMigrate  = "w.migrate"
 	kindWShed     = "w.shed"
 	kindWPause    = "w.pause"
@@ -176,6 +178,12 @@ type idReq struct {
 	ID tasklet.ID `json:"id"`
 }
 
+// throwReq asks for an error to be thrown into a tasklet.
+type throwReq struct {
+	ID      tasklet.ID `json:"id"`
+	Message string     `json:"message"`
+}
+
 type migrateReq struct {
 	ID tasklet.ID `json:"id"`
 	To uint16     `json:"to"`
@@ -202,6 +210,9 @@ type KillResult struct {
 	ID     tasklet.ID `json:"id"`
 	Worker uint16     `json:"worker"`
 }
+
+// ThrowResult says where a tasklet was when an error was thrown into it.
+type ThrowResult = KillResult
 
 // sentResp is a worker's count of frames sent to its peers so far.
 type sentResp struct {

@@ -37,6 +37,7 @@ func (w *worker) serveAll() {
 	reg(kindWPS, jsonHandler(w.ps))
 	reg(kindWInspect, jsonHandler(w.inspect))
 	reg(kindWKill, jsonHandler(w.kill))
+	reg(kindWThrow, jsonHandler(w.throw))
 	reg(kindWMigrate, jsonHandler(w.migrate))
 	reg(kindWShed, jsonHandler(w.shed))
 	reg(kindWPause, jsonHandler(w.pause))
@@ -147,6 +148,18 @@ func (w *worker) kill(ctx context.Context, req idReq) (found[KillResult], error)
 		}
 		if err := w.s.Kill(req.ID, true); err != nil {
 			return found[KillResult]{}, fmt.Errorf("cluster: kill %v on worker %d: %w", req.ID, w.node, err)
+		}
+		return found[KillResult]{Found: true, V: KillResult{ID: req.ID, Worker: w.node}}, nil
+	})
+}
+
+func (w *worker) throw(ctx context.Context, req throwReq) (found[KillResult], error) {
+	return doTyped(ctx, w, func() (found[KillResult], error) {
+		if w.s.Behavior(req.ID) == nil {
+			return found[KillResult]{}, nil
+		}
+		if err := w.s.Throw(req.ID, errors.New(req.Message), true); err != nil {
+			return found[KillResult]{}, fmt.Errorf("cluster: throw into %v on worker %d: %w", req.ID, w.node, err)
 		}
 		return found[KillResult]{Found: true, V: KillResult{ID: req.ID, Worker: w.node}}, nil
 	})

@@ -19,6 +19,7 @@ type ClusterAPI interface {
 	PS(ctx context.Context) ([]cluster.TaskletView, error)
 	Inspect(ctx context.Context, id tasklet.ID) (cluster.TaskletView, error)
 	Kill(ctx context.Context, id tasklet.ID) (cluster.KillResult, error)
+	Throw(ctx context.Context, id tasklet.ID, message string) (cluster.ThrowResult, error)
 	Migrate(ctx context.Context, id tasklet.ID, to uint16) (cluster.MigrateResult, error)
 }
 
@@ -71,7 +72,7 @@ func (src *ClusterSource) Overview(ctx context.Context) (*Overview, error) {
 	// The overview is the workers' own counts: ps, the one read that
 	// grows with the tasklets, is left to the tasklets table (Rows).
 	ov := &Overview{Source: "cluster", Title: "cluster " + st.Dir, At: time.Now(), State: st.State,
-		Counts: map[string]int{}, Can: Capabilities{Kill: true, Migrate: true}}
+		Counts: map[string]int{}, Can: Capabilities{Kill: true, Throw: true, Migrate: true}}
 	// status names no leader yet: one coordinator runs the cluster.
 	ov.Leader = "the coordinator of " + st.Dir
 	for _, w := range st.Workers {
@@ -138,7 +139,7 @@ func (src *ClusterSource) Tasklet(ctx context.Context, id tasklet.ID) (*TaskletD
 		Steps: t.Steps, Waits: t.Op}, Fields: t.Fields, Frames: t.Frames}, nil
 }
 
-// Act implements Source: kill and migrate; throw has no cluster verb yet.
+// Act implements Source: kill, throw and migrate.
 func (src *ClusterSource) Act(ctx context.Context, a Action) (string, error) {
 	var msg string
 	switch a.Kind {
@@ -148,6 +149,16 @@ func (src *ClusterSource) Act(ctx context.Context, a Action) (string, error) {
 			return "", fmt.Errorf("observe: cluster kill %v: %w", a.ID, err)
 		}
 		msg = fmt.Sprintf("killed %v on worker %d", r.ID, r.Worker)
+	case "throw":
+		text := a.Message
+		if text == "" {
+			text = "thrown from the observer"
+		}
+		r, err := src.api.Throw(ctx, a.ID, text)
+		if err != nil {
+			return "", fmt.Errorf("observe: cluster throw into %v: %w", a.ID, err)
+		}
+		msg = fmt.Sprintf("threw %q into %v on worker %d", text, r.ID, r.Worker)
 	case "migrate":
 		if a.To == 0 {
 			return "", errors.New("observe: migrate: say which worker to move it to (to: 1 or more)")
@@ -158,7 +169,7 @@ func (src *ClusterSource) Act(ctx context.Context, a Action) (string, error) {
 		}
 		msg = fmt.Sprintf("migrated %v from worker %d to worker %d", r.ID, r.From, r.To)
 	default:
-		return "", fmt.Errorf("observe: %s in a cluster: %w; kill or migrate it", a.Kind, ErrUnsupported)
+		return "", fmt.Errorf("observe: %s in a cluster: %w; kill, throw into or migrate it", a.Kind, ErrUnsupported)
 	}
 	src.mu.Lock()
 	src.event(Event{At: time.Now(), Kind: a.Kind, Text: msg + " (from the observer)"})

@@ -3,6 +3,7 @@ package observe_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -18,10 +19,11 @@ import (
 
 // fakeCluster answers like a coordinator whose status the test moves.
 type fakeCluster struct {
-	mu    sync.Mutex
-	st    cluster.Status
-	ps    []cluster.TaskletView
-	reads int // ps calls
+	mu     sync.Mutex
+	st     cluster.Status
+	ps     []cluster.TaskletView
+	reads  int      // ps calls
+	thrown []string // "id: message" of each throw
 }
 
 func (f *fakeCluster) Status(context.Context) (cluster.Status, error) {
@@ -45,6 +47,12 @@ func (f *fakeCluster) Inspect(_ context.Context, id tasklet.ID) (cluster.Tasklet
 }
 func (f *fakeCluster) Kill(_ context.Context, id tasklet.ID) (cluster.KillResult, error) {
 	return cluster.KillResult{ID: id, Worker: 1}, nil
+}
+func (f *fakeCluster) Throw(_ context.Context, id tasklet.ID, msg string) (cluster.ThrowResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.thrown = append(f.thrown, fmt.Sprintf("%v: %s", id, msg))
+	return cluster.ThrowResult{ID: id, Worker: 1}, nil
 }
 func (f *fakeCluster) Migrate(_ context.Context, id tasklet.ID, to uint16) (cluster.MigrateResult, error) {
 	return cluster.MigrateResult{ID: id, From: 1, To: to}, nil
@@ -84,9 +92,15 @@ func TestClusterSourceTurnsStatusIntoEventsAndMetrics(t *testing.T) {
 	code, body := post(t, srv, "/api/act", `{"action":"migrate","id":"t5","to":2}`, true)
 	require.Equal(t, http.StatusOK, code, body)
 	assert.Contains(t, body, "migrated t5 from worker 1 to worker 2")
-	code, body = post(t, srv, "/api/act", `{"action":"throw","id":"t5"}`, true)
+	code, body = post(t, srv, "/api/act", `{"action":"throw","id":"t5","message":"halt"}`, true)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, `threw \"halt\" into t5 on worker 1`)
+	f.mu.Lock()
+	assert.Equal(t, []string{"t5: halt"}, f.thrown, "the message reaches the coordinator")
+	f.mu.Unlock()
+	code, body = post(t, srv, "/api/act", `{"action":"explode","id":"t5"}`, true)
 	assert.Equal(t, http.StatusBadRequest, code)
-	assert.Contains(t, body, "kill or migrate")
+	assert.Contains(t, body, "kill, throw into or migrate")
 
 	_, body = get(t, srv, "/metrics", false)
 	for _, want := range []string{

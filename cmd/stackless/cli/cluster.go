@@ -47,7 +47,7 @@ The other commands talk to a running coordinator: through DIR's socket
 		RunE: groupRunE,
 	}
 	cmd.AddCommand(newClusterUpCmd(), newClusterDownCmd(), newClusterStatusCmd(), newClusterSpawnCmd(), newClusterPSCmd(),
-		newClusterMigrateCmd(), newClusterKillCmd(), newClusterCheckpointCmd(), newClusterRestoreCmd(), newClusterCertsCmd())
+		newClusterMigrateCmd(), newClusterKillCmd(), newClusterThrowCmd(), newClusterCheckpointCmd(), newClusterRestoreCmd(), newClusterCertsCmd())
 	return cmd
 }
 

@@ -1,4 +1,4 @@
-// cluster spawn, ps, migrate, kill, checkpoint, restore and certs: the
+// cluster spawn, ps, migrate, kill, throw, checkpoint, restore and certs: the
 // commands that act on a running cluster through its coordinator.
 
 package cli
@@ -175,6 +175,38 @@ func newClusterKillCmd() *cobra.Command {
 		fmt.Fprintf(cmd.OutOrStdout(), "%v killed on worker %d\n", res.ID, res.Worker)
 		return nil
 	})
+}
+
+func newClusterThrowCmd() *cobra.Command {
+	var message string
+	cmd := clientCmd(&cobra.Command{
+		Use:   "throw ID",
+		Short: "Throw an error into a tasklet's next step, wherever it runs",
+		Long: `Throw an error with --message into a tasklet's next step, wherever it runs: the
+step reads it with t.Err and may handle it, or fails with it. A checkpoint
+follows, so a rollback does not undo it. A tasklet waiting on a channel, a
+timer or an effect stops waiting (its effect's call is cancelled).`,
+		Args: cobra.ExactArgs(1),
+		PreRunE: func(_ *cobra.Command, args []string) error {
+			if _, err := cluster.ParseTaskletID(args[0]); err != nil {
+				return usageErrorf("%v", err)
+			}
+			return nil
+		},
+	}, func(cmd *cobra.Command, args []string, c *cluster.Client, ctx context.Context) error {
+		id, _ := cluster.ParseTaskletID(args[0])
+		res, err := c.Throw(ctx, id, message)
+		if err != nil {
+			return err
+		}
+		if outputOf(cmd) == formatJSON {
+			return writeJSON(cmd.OutOrStdout(), res)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%q thrown into %v on worker %d\n", message, res.ID, res.Worker)
+		return nil
+	})
+	cmd.Flags().StringVar(&message, "message", "thrown by the user", "the error's text")
+	return cmd
 }
 
 func newClusterCheckpointCmd() *cobra.Command {

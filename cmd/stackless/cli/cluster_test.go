@@ -114,6 +114,11 @@ func TestClusterCommandsDriveARunningCluster(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "ps", "-o", "json"}, at...)...)), &ps))
 	assert.Equal(t, uint16(2), ps[1].Worker, "ps shows where it runs now")
 	assert.Contains(t, runOK(t, append([]string{"cluster", "kill", ps[2].ID.String()}, at...)...), "killed on worker 1")
+	code, _, stderr := run(t, append([]string{"cluster", "throw", ps[2].ID.String(), "--message", "late"}, at...)...)
+	assert.Equal(t, 1, code, "a throw into a tasklet that is gone fails")
+	assert.Contains(t, stderr, "no worker holds this tasklet")
+	code, _, _ = run(t, append([]string{"cluster", "throw", "not-an-id"}, at...)...)
+	assert.Equal(t, 2, code, "a bad ID is a usage error")
 
 	var cp cluster.CheckpointResult
 	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "checkpoint", "-o", "json"}, at...)...)), &cp))
