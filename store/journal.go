@@ -431,3 +431,22 @@ func decodeJournal(reg *pickle.Registry, k, b []byte) (scheduler.EffectResult, s
 	}
 	return res, key, nil
 }
+
+// EncodeJournalEntry encodes the journal entry of key and res in this
+// journal's format, sealed (checksummed) for the storage key k, so that
+// another store of entries (the cluster's journal on NATS) keeps them in
+// the same format; DecodeJournalEntry reads one back.
+func EncodeJournalEntry(reg *pickle.Registry, k []byte, key scheduler.EffectKey, res scheduler.EffectResult) ([]byte, error) {
+	v, err := encodeJournal(reg, key, res)
+	if err != nil {
+		return nil, err
+	}
+	return sealJournal(k, v), nil
+}
+
+// DecodeJournalEntry decodes an entry stored under k (untrusted bytes:
+// checksum, format and lengths are checked before anything is decoded)
+// and returns its result and the effect key it holds.
+func DecodeJournalEntry(reg *pickle.Registry, k, b []byte) (scheduler.EffectResult, scheduler.EffectKey, error) {
+	return decodeJournal(reg, k, b)
+}
