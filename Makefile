@@ -36,7 +36,8 @@ FUZZ_TARGETS ?= \
 	./cluster:FuzzDecodeSnapshot \
 	./cluster:FuzzParseRecord \
 	./cluster:FuzzReadHostID \
-	./cluster:FuzzManifest
+	./cluster:FuzzManifest \
+	./cluster:FuzzJournalEntry
 
 # make chaos: the long chaos run of the cluster (kill -9 of workers, of a
 # replacement during recovery, of the coordinator; exact result checked).

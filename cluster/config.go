@@ -55,6 +55,13 @@ type Config struct {
 	NATS      string
 	NATSCreds string
 
+	// NoJournal turns the cluster's effect journal off: effects are then
+	// at-least-once (see effects.go). The journal is on by default, in a
+	// JetStream KV bucket of at most JournalBytes (default
+	// DefaultJournalBytes) next to the checkpoints.
+	NoJournal    bool
+	JournalBytes int64
+
 	// Standby: when another coordinator leads this cluster (its server
 	// owns DIR/nats), wait as its standby and take over (adopting the
 	// workers, no rollback) when it dies, instead of failing. OnStandby,
@@ -84,6 +91,9 @@ func (c *Config) defaults() {
 	if c.Keep == 0 {
 		c.Keep = 8
 	}
+	if c.JournalBytes <= 0 {
+		c.JournalBytes = DefaultJournalBytes
+	}
 	if c.Registry == nil {
 		c.Registry = pickle.Default
 	}
@@ -104,6 +114,12 @@ func (c *Config) defaults() {
 		var extra []string
 		if c.TLS != nil && c.tlsDir != "" {
 			extra = []string{"--tls", c.tlsDir}
+		}
+		if c.NATS != "" { // the workers keep the effect journal there too
+			extra = append(extra, "--nats", c.NATS)
+			if c.NATSCreds != "" {
+				extra = append(extra, "--creds", c.NATSCreds)
+			}
 		}
 		c.WorkerCommand = func(node uint16) (*exec.Cmd, error) {
 			exe, err := os.Executable()

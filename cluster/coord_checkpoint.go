@@ -111,6 +111,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 	c.lastGen, c.lastAt = gen, snap.Time
 	c.ckptStats.note(res.Bytes, time.Since(t0))
 	c.mu.Unlock()
+	c.trimJournal()
 	c.log.Info("cluster: checkpoint", "generation", gen, "workers", len(ws), "rounds", res.Rounds, "bytes", res.Bytes, "paused", res.Paused,
 		"pause", tPause, "flush", tFlush)
 	return res, nil

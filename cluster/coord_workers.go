@@ -75,7 +75,7 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 			return joinResp{}, fmt.Errorf("cluster: no worker %d is expected (a worker left over from an earlier start?)", req.Node)
 		}
 		e.taken = true
-		resp := joinResp{Node: e.p.Node, Hosts: e.p.Hosts, OrphanAfter: c.cfg.OrphanAfter}
+		resp := joinResp{Node: e.p.Node, Hosts: e.p.Hosts, OrphanAfter: c.cfg.OrphanAfter, Journal: c.journal != nil}
 		if c.cfg.Listen != "" {
 			resp.ListenTCP = tcpListenAddr(c.cfg.Listen)
 		}
@@ -93,7 +93,7 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 	c.routes[node] = node
 	c.workers[node] = &workerRef{Node: node, Hosts: []uint16{node}, Pid: req.Pid, Host: req.Host}
 	c.log.Info("cluster: a worker joins over TCP", "node", node, "host", req.Host, "pid", req.Pid)
-	return joinResp{Node: node, Hosts: []uint16{node}}, nil
+	return joinResp{Node: node, Hosts: []uint16{node}, Journal: c.journal != nil}, nil
 }
 
 // handleReady records a worker whose node is up. A worker of the current

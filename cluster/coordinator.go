@@ -39,8 +39,11 @@ type Coordinator struct {
 	epochV atomic.Uint64
 	nats   *embeddedNATS // the embedded NATS server the checkpoints live in
 	gs     *genStore     // the checkpoint generations, in JetStream
-	blobs  blobs
-	start  time.Time
+	// journal trims the effect journal (nil with Config.NoJournal).
+	journal  *journalTrimmer
+	trimming atomic.Bool
+	blobs    blobs
+	start    time.Time
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -164,6 +167,9 @@ func (c *Coordinator) open(ctx context.Context) error {
 	if err := c.openStore(ctx); err != nil {
 		return err
 	}
+	if err := c.openJournal(ctx); err != nil {
+		return err
+	}
 	c.s = scheduler.New(scheduler.WithNode(coordNode))
 	opts := []ipc.Option{ipc.WithSecret(secret), ipc.WithLogger(c.log)}
 	if c.cfg.TLS != nil {
@@ -229,6 +235,9 @@ func (c *Coordinator) boot(ctx context.Context) error {
 		}
 	}
 	if snap == nil {
+		if err := c.forgetJournal(ctx); err != nil {
+			return err
+		}
 		snap = &clusterSnapshot{NextNode: 1}
 		if _, err := c.restoreLocked(ctx, snap, c.cfg.Workers); err != nil {
 			return err

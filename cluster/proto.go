@@ -69,6 +69,9 @@ type joinResp struct {
 	// OrphanAfter is how long a local worker runs on without a
 	// coordinator before it exits (see Config.OrphanAfter).
 	OrphanAfter time.Duration `json:"orphan_after_ns,omitempty"`
+	// Journal: the cluster keeps an effect journal; the worker records its
+	// effects' results there (see journal.go).
+	Journal bool `json:"journal,omitempty"`
 }
 
 // adoptResp is what a worker that outlived its coordinator tells the new

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/pickle"
@@ -44,6 +46,15 @@ type WorkerConfig struct {
 	// (default scheduler.DefaultEffectWorkers). See effects.go.
 	Effects       *scheduler.Effects
 	EffectWorkers int
+
+	// NATS and Creds are the cluster's outside NATS servers and the
+	// credentials file for them (`worker --nats URL --creds FILE`), as the
+	// coordinator's Config.NATS and NATSCreds. The worker keeps its effect
+	// journal there; a local worker without them uses the coordinator's
+	// embedded server, and one that joined over TCP without them runs
+	// without a journal (its effects are at-least-once) and logs so once.
+	NATS  string
+	Creds string
 }
 
 var (
@@ -135,6 +146,9 @@ type worker struct {
 	host   string // the machine's name, for status
 	hostID string // the host its unix socket is valid on (see peerAddr)
 
+	nc      *nats.Conn   // to the cluster's NATS servers, for the journal (nil: none)
+	journal *natsJournal // the cluster's effect journal (nil: off)
+
 	reqs chan *request
 
 	fence fence // the newest leader epoch obeyed: older ones are refused (fence.go)
@@ -202,6 +216,12 @@ func (w *worker) close() {
 	w.endCtx()
 	if w.n != nil {
 		w.n.Close()
+	}
+	if w.journal != nil {
+		w.journal.Close()
+	}
+	if w.nc != nil {
+		w.nc.Close()
 	}
 	if w.record != "" {
 		_ = os.Remove(w.record)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/scheduler"
@@ -108,21 +109,35 @@ func startWorker(ctx context.Context, cfg WorkerConfig) (*worker, error) {
 	if w.orphanAfter <= 0 {
 		w.orphanAfter = DefaultOrphanAfter
 	}
+	if jr.Journal {
+		if err := w.openJournal(ctx); err != nil {
+			w.close()
+			return nil, err
+		}
+	}
+	fx := scheduler.EffectConfig{Workers: cfg.EffectWorkers, Context: w.handler}
+	if w.journal != nil {
+		fx.Journal = w.journal
+	}
 	opts := []scheduler.Option{scheduler.WithKindNames(w.reg.KindName), scheduler.WithErrorHandler(w.taskletFailed),
 		scheduler.WithCheckpoint(1, 0, w.preempt),
-		// Calls end with the worker; a restored world's pending calls are issued again.
-		scheduler.WithEffects(cfg.Effects, scheduler.EffectConfig{Workers: cfg.EffectWorkers, Context: w.handler})}
+		// Calls end with the worker; a restored world's pending calls are
+		// issued again, answered from the journal when it holds their result.
+		scheduler.WithEffects(cfg.Effects, fx)}
 	if blob == nil {
 		w.s = scheduler.New(append(opts, scheduler.WithNode(jr.Node), scheduler.WithClock(scheduler.NewRealClock(0)))...)
 	} else {
 		world, err := w.reg.LoadWorld(blob)
 		if err != nil {
+			w.close()
 			return nil, fmt.Errorf("cluster: worker %d: load its world (%d bytes): %w", jr.Node, len(blob), err)
 		}
 		if world.Node != jr.Node {
+			w.close()
 			return nil, fmt.Errorf("cluster: worker %d: was given the world of node %d", jr.Node, world.Node)
 		}
 		if w.s, err = scheduler.Restore(world, append(opts, scheduler.WithClock(scheduler.NewRealClock(world.Clock)))...); err != nil {
+			w.close()
 			return nil, fmt.Errorf("cluster: worker %d: %w", jr.Node, err)
 		}
 	}
@@ -148,6 +163,32 @@ func startWorker(ctx context.Context, cfg WorkerConfig) (*worker, error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// noJournalOnce: a worker that joins again after each restore says once
+// that it runs without a journal.
+var noJournalOnce sync.Once
+
+// openJournal connects the worker to the cluster's effect journal; a
+// worker with no NATS server to reach runs without one and says so.
+func (w *worker) openJournal(ctx context.Context) error {
+	nc, err := dialWorkerNATS(&w.cfg)
+	if err != nil {
+		return fmt.Errorf("cluster: worker %d: the effect journal: %w", w.node, err)
+	}
+	if nc == nil {
+		noJournalOnce.Do(func() {
+			w.log.Warn("cluster: this worker runs without the effect journal (no NATS server to reach): its effects are at-least-once; give `stackless worker` --nats URL --creds FILE to journal them")
+		})
+		return nil
+	}
+	j, err := openJournal(ctx, nc, w.reg, "NATS "+nc.ConnectedUrlRedacted())
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("cluster: worker %d: %w", w.node, err)
+	}
+	w.nc, w.journal = nc, j
+	return nil
 }
 
 // up listens for peers, links to the coordinator and says it is ready. A
