@@ -25,6 +25,7 @@ func newClusterUpCmd() *cobra.Command {
 		tf      tlsFlags
 		hf      httpFlags
 		balance time.Duration
+		journal bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -74,6 +75,11 @@ leads stands by until that one's lease goes stale (2 s), then leads.
 With --listen and --tls, workers on other machines can join
 (` + "`stackless worker --join HOST:PORT`" + `) and clients can drive it over TCP.
 
+Effects (I/O the tasklets ask for with t.Do) are journaled by default in
+the same NATS store (a KV bucket of at most --journal-bytes): a call whose
+result was journaled is not run again after a rollback. --journal=false
+turns that off (effects are then at-least-once).
+
 A status line is shown on stderr when it is a terminal; otherwise a plain
 line every few seconds.`,
 		Example: "  stackless cluster up -n 4\n" +
@@ -88,6 +94,7 @@ line every few seconds.`,
 				cfg.CheckpointEvery = -1
 			}
 			cfg.BalanceEvery = balance
+			cfg.NoJournal = !journal
 			if balance <= 0 {
 				cfg.BalanceEvery = -1
 			}
@@ -135,9 +142,12 @@ line every few seconds.`,
 	fs.StringVar(&cfg.NATSCreds, "creds", "", "credentials `FILE` for --nats: a .creds file (user JWT and seed) or an nkey seed file")
 	fs.IntVar(&cfg.Keep, "keep", 8, "checkpoint generations kept, the newest (older ones are deleted as new ones are committed)")
 	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoints: start empty (new checkpoints replace them)")
+	fs.BoolVar(&journal, "journal", true, "journal effects' results in the NATS store, so that a rollback does not run them again (false: at-least-once)")
+	fs.Int64Var(&cfg.JournalBytes, "journal-bytes", cluster.DefaultJournalBytes, "most `BYTES` the effect journal may hold (a full one fails calls; each checkpoint trims it)")
 	fs.DurationVar(&cfg.OrphanAfter, "orphan-after", cluster.DefaultOrphanAfter, "how long workers run on after this coordinator dies, waiting for the next cluster up on the same --data to adopt them")
 	atLeast(fs, "workers", "1")
 	atLeast(fs, "keep", "1")
+	atLeast(fs, "journal-bytes", "1")
 	atLeast(fs, "checkpoint-every", "0s")
 	atLeast(fs, "balance-every", "0s")
 	atLeast(fs, "orphan-after", "1ns")

@@ -28,6 +28,10 @@ func newWorkerCmd() *cobra.Command {
 
   stackless worker --join HOST:PORT --tls CERTDIR --secret FILE
 
+With --nats URL --creds FILE (the servers of ` + "`cluster up --nats`" + `) the
+worker journals its effects' results there, so a rollback does not run them
+again; a --join worker without them runs without a journal (it says so).
+
 The worker gets a node number and an empty world, listens for its peers on
 --listen, and takes tasklets as the coordinator places or balances them.
 When the cluster is restored (or rolled back after a crash) a TCP worker
@@ -89,6 +93,8 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 	fs.StringVar(&cfg.Join, "join", "", "coordinator's TCP address `HOST:PORT`, for a worker on another machine")
 	fs.StringVar(&secret, "secret", "", "cluster secret `FILE` (default: DIR/secret of --cluster)")
 	fs.StringVar(&cfg.Listen, "listen", ":0", "TCP address `HOST:PORT` to listen on for peer workers (with --join)")
+	fs.StringVar(&cfg.NATS, "nats", "", "the cluster's NATS servers `URL[,URL]` (of cluster up --nats), where this worker journals its effects; without it a --join worker runs without a journal")
+	fs.StringVar(&cfg.Creds, "creds", "", "credentials `FILE` for --nats: a .creds file or an nkey seed file")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "address `HOST:PORT` peers dial to reach this worker (default: found from the route to the coordinator)")
 	tf.add(fs)
 	atLeast(fs, "node", "1")
