@@ -244,7 +244,7 @@ func TestEffectsSurviveAWorkerKilledWithCallsInFlight(t *testing.T) {
 	st, err = c.Status(ctx)
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, st.Rollbacks, 1)
-	t.Logf("cluster effects figures: %d documents, %d requests: %d repeated after the kill (at-least-once, no journal)",
+	t.Logf("cluster effects figures: %d documents, %d requests: %d repeated after the kill (the calls in flight at it; the journal answered the others)",
 		docs, requests, requests-docs)
 }
 
