@@ -131,11 +131,19 @@
 //
 // A worker runs the effects (scheduler.Do) of the tasklets it hosts, from
 // WorkerConfig.Effects (default DefaultEffects, filled by
-// MustRegisterEffect in init functions like kinds). Without a journal they
-// are at-least-once across a rollback: a call pending in the checkpoint is
-// issued again with its key by the restored worker, and a call made after
-// the checkpoint is made again, with the same key, by the re-executed
-// tasklet. Migrate refuses a tasklet whose call is in flight
+// MustRegisterEffect in init functions like kinds). By default every
+// worker journals their results in the cluster's NATS store (a JetStream
+// KV bucket the coordinator makes; group-committed; store's entry
+// format), each acknowledged before its tasklet sees it: after a rollback
+// a re-executed tasklet that asks at the same key for the same effect and
+// request gets the journaled result, whichever worker ran the call. So a
+// call that completed and was journaled is exactly-once; a call in flight
+// at a kill (or pending in the checkpoint and not yet journaled) is issued
+// again with its key: at-least-once. The leader trims the journal after
+// each checkpoint by the oldest kept generation; Config.JournalBytes
+// bounds it (ErrJournalFull); Config.NoJournal, or a worker that joined
+// over TCP without WorkerConfig.NATS, makes every effect at-least-once.
+// Migrate refuses a tasklet whose call is in flight
 // (scheduler.ErrEffectInFlight); a worker that leaves hands it over
 // through its checkpoint, the call pending.
 //

@@ -11,7 +11,10 @@ package cluster
 // key, by the worker that restores the tasklet; a call made after the
 // checkpoint is made again by the re-executed tasklet, with the same key
 // (the scheduler is deterministic). So without a journal an effect is
-// at-least-once: the function must deduplicate by its key.
+// at-least-once: the function must deduplicate by its key. With the
+// cluster's journal (journal.go, on by default) the re-executed calls
+// whose results were journaled are answered from it; only the calls in
+// flight at a kill run again.
 
 import (
 	"github.com/stackless-go/stackless/scheduler"

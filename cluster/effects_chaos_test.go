@@ -37,7 +37,7 @@ type timedServer struct {
 	docs  chan int // the number of distinct documents, at each new one
 }
 
-type served struct{ at, done time.Time }
+type served struct{ at, done time.Time } // done: zero when never answered
 
 func newTimedServer(t *testing.T, delay time.Duration) *timedServer {
 	s := &timedServer{delay: delay, reqs: map[string][]served{}, keys: map[string]map[string]bool{}, docs: make(chan int, 1<<16)}
@@ -47,27 +47,30 @@ func newTimedServer(t *testing.T, delay time.Duration) *timedServer {
 }
 
 func (s *timedServer) serve(w http.ResponseWriter, r *http.Request) {
-	at := time.Now()
 	d := r.URL.Query().Get("d")
+	s.mu.Lock()
+	if s.keys[d] == nil {
+		s.keys[d] = map[string]bool{}
+	}
+	s.keys[d][r.Header.Get("Idempotency-Key")] = true
+	s.reqs[d] = append(s.reqs[d], served{at: time.Now()}) // counted as it arrives: an execution, even if cut short
+	i := len(s.reqs[d]) - 1
+	if i == 0 {
+		s.docs <- len(s.reqs)
+	}
+	s.mu.Unlock()
 	select {
 	case <-time.After(s.delay): // the service's own latency, not a wait for an event
 	case <-r.Context().Done():
-		return
+		return // the caller died or gave up: no answer (done stays zero)
 	}
 	fmt.Fprintln(w, docValue(d))
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.keys[d] == nil {
-		s.keys[d] = map[string]bool{}
-	}
-	s.keys[d][r.Header.Get("Idempotency-Key")] = true
-	s.reqs[d] = append(s.reqs[d], served{at: at, done: time.Now()})
-	if len(s.reqs[d]) == 1 {
-		s.docs <- len(s.reqs)
-	}
+	s.reqs[d][i].done = time.Now()
+	s.mu.Unlock()
 }
 
 // waitDocs waits until n distinct documents were served.
@@ -111,7 +114,7 @@ func (s *timedServer) figures(outages []outage, grace time.Duration) repeatFigur
 			prev := rs[i-1]
 			flying := false
 			for _, o := range outages {
-				if prev.at.Before(o.back) && rs[i].at.After(o.kill) && prev.done.After(o.kill.Add(-grace)) {
+				if prev.at.Before(o.back) && rs[i].at.After(o.kill) && (prev.done.IsZero() || prev.done.After(o.kill.Add(-grace))) {
 					flying = true
 				}
 			}
