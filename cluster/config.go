@@ -115,12 +115,7 @@ func (c *Config) defaults() {
 		if c.TLS != nil && c.tlsDir != "" {
 			extra = []string{"--tls", c.tlsDir}
 		}
-		if c.NATS != "" { // the workers keep the effect journal there too
-			extra = append(extra, "--nats", c.NATS)
-			if c.NATSCreds != "" {
-				extra = append(extra, "--creds", c.NATSCreds)
-			}
-		}
+
 		c.WorkerCommand = func(node uint16) (*exec.Cmd, error) {
 			exe, err := os.Executable()
 			if err != nil {

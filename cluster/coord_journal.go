@@ -8,6 +8,8 @@ package cluster
 import (
 	"context"
 	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // openJournal makes the journal bucket on the checkpoint store's server,
@@ -20,7 +22,11 @@ func (c *Coordinator) openJournal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := c.gs.js.Stream(ctx, journalStream)
+	var st jetstream.Stream
+	err = untilAnswered(ctx, func() (err error) {
+		st, err = c.gs.js.Stream(ctx, journalStream)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("cluster: the effect journal's stream %s on %s: %w", journalStream, c.gs.where, err)
 	}

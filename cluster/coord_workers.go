@@ -76,6 +76,9 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 		}
 		e.taken = true
 		resp := joinResp{Node: e.p.Node, Hosts: e.p.Hosts, OrphanAfter: c.cfg.OrphanAfter, Journal: c.journal != nil}
+		if resp.Journal {
+			resp.NATS, resp.NATSCreds = c.cfg.NATS, c.cfg.NATSCreds
+		}
 		if c.cfg.Listen != "" {
 			resp.ListenTCP = tcpListenAddr(c.cfg.Listen)
 		}

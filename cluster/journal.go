@@ -58,13 +58,44 @@ var (
 // createJournal makes (or updates) the journal bucket: the coordinator's
 // part, before any worker starts.
 func createJournal(ctx context.Context, js jetstream.JetStream, replicas int, maxBytes int64) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: journalBucket, History: 1,
-		Storage: jetstream.FileStorage, Replicas: replicas, MaxBytes: maxBytes,
-		Description: "stackless cluster effect journal"})
+	var kv jetstream.KeyValue
+	err := untilAnswered(ctx, func() (err error) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: journalBucket, History: 1,
+			Storage: jetstream.FileStorage, Replicas: replicas, MaxBytes: maxBytes,
+			Description: "stackless cluster effect journal"})
+		if err == nil {
+			_, err = kv.Get(ctx, "1.0.0") // answers once its servers elected a leader
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				err = nil
+			}
+		}
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the effect journal bucket %s: %w", journalBucket, err)
 	}
 	return kv, nil
+}
+
+// untilAnswered calls f until it succeeds or fails otherwise than by NATS
+// not answering for now (a replicated stream electing its leader), for at
+// most jsOpTimeout.
+func untilAnswered(ctx context.Context, f func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, jsOpTimeout)
+	defer cancel()
+	tk := time.NewTicker(50 * time.Millisecond)
+	defer tk.Stop()
+	for {
+		err := f()
+		if err == nil || !natsTransient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no answer (%w): %w", err, ctx.Err())
+		case <-tk.C:
+		}
+	}
 }
 
 // journalKey is the KV key of an effect key.
@@ -154,7 +185,11 @@ func openJournal(ctx context.Context, nc *nats.Conn, reg *pickle.Registry, where
 	if err != nil {
 		return nil, fmt.Errorf("cluster: JetStream on %s: %w", where, err)
 	}
-	kv, err := js.KeyValue(ctx, journalBucket)
+	var kv jetstream.KeyValue
+	err = untilAnswered(ctx, func() (err error) {
+		kv, err = js.KeyValue(ctx, journalBucket)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the effect journal bucket %s on %s (made by the coordinator; is it running with the journal on?): %w",
 			journalBucket, where, err)

@@ -41,3 +41,22 @@ func TestClusterOnThreeNATSServersSurvivesOneStopped(t *testing.T) {
 	assert.Equal(t, 6, got)
 	assert.Equal(t, want(), xor, "the result of an uninterrupted run")
 }
+
+// TestEffectsJournaledOnOutsideNATS: with Config.NATS the local workers
+// journal on those servers (the coordinator tells them where, with the
+// credentials), not on an embedded server there is none of.
+func TestEffectsJournaledOnOutsideNATS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a NATS server and worker processes")
+	}
+	urls, seed, _ := cluster.StartNATSCluster(t, 3)
+	c, ctx := startCluster(t, 2, func(cfg *cluster.Config) { cfg.NATS, cfg.NATSCreds = urls, seed })
+	srv := newCountingServer(t, 0)
+	col, want := spawnFetchers(t, ctx, c, srv.URL, 4, 5)
+	xor, got := collected(t, ctx, c, col)
+	assert.Equal(t, 4, got)
+	assert.Equal(t, want, xor)
+	n, err := c.JournalLen(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 4*5, n, "every call's result is in the journal on the outside servers")
+}

@@ -72,6 +72,11 @@ type joinResp struct {
 	// Journal: the cluster keeps an effect journal; the worker records its
 	// effects' results there (see journal.go).
 	Journal bool `json:"journal,omitempty"`
+	// NATS and NATSCreds, for a local worker of a cluster on outside NATS
+	// servers (Config.NATS): where to journal, unless the worker was given
+	// its own (--nats). The creds file is on the coordinator's machine.
+	NATS      string `json:"nats,omitempty"`
+	NATSCreds string `json:"nats_creds,omitempty"`
 }
 
 // adoptResp is what a worker that outlived its coordinator tells the new

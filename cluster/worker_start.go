@@ -110,6 +110,9 @@ func startWorker(ctx context.Context, cfg WorkerConfig) (*worker, error) {
 		w.orphanAfter = DefaultOrphanAfter
 	}
 	if jr.Journal {
+		if w.cfg.NATS == "" && w.cfg.Join == "" { // a local worker: the coordinator's servers
+			w.cfg.NATS, w.cfg.Creds = jr.NATS, jr.NATSCreds
+		}
 		if err := w.openJournal(ctx); err != nil {
 			w.close()
 			return nil, err
