@@ -170,6 +170,7 @@ type JournalStats struct {
 	Records int // results made durable
 	Commits int // batches (one wait for all their acks) that made them durable
 	Hits    int // lookups answered from the journal
+	Retries int // publishing rounds repeated because NATS was away
 }
 
 type natsRecord struct {
@@ -202,10 +203,20 @@ func openJournal(ctx context.Context, nc *nats.Conn, reg *pickle.Registry, where
 // Lookup returns the journaled result of key. A damaged entry is an error:
 // the scheduler then does not run the call (it cannot know whether it ran).
 func (j *natsJournal) Lookup(key scheduler.EffectKey) (scheduler.EffectResult, bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), jsOpTimeout)
-	defer cancel()
 	k := journalKey(key)
-	e, err := j.kv.Get(ctx, k)
+	var e jetstream.KeyValueEntry
+	var err error
+	// NATS away (a coordinator being replaced moves the embedded server):
+	// the call waits, as its record would.
+	for deadline := time.Now().Add(journalRetry); ; {
+		ctx, cancel := context.WithTimeout(context.Background(), journalAckWait)
+		e, err = j.kv.Get(ctx, k)
+		cancel()
+		if !retryable(err) || time.Now().After(deadline) || j.isClosed() {
+			break
+		}
+		time.Sleep(journalRetryWait) // a pause between tries, not a wait for an event
+	}
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return scheduler.EffectResult{}, false, nil
 	}
@@ -286,6 +297,9 @@ func (j *natsJournal) commit(batch []natsRecord) {
 	deadline := time.Now().Add(journalRetry)
 	for attempt := 0; len(todo) > 0; attempt++ {
 		if attempt > 0 {
+			j.mu.Lock()
+			j.stats.Retries++
+			j.mu.Unlock()
 			time.Sleep(journalRetryWait) // a pause between publishing rounds, not a wait for an event
 		}
 		futs := make([]jetstream.PubAckFuture, len(todo))
@@ -325,8 +339,9 @@ func (j *natsJournal) commit(batch []natsRecord) {
 	}
 }
 
-// How long a record is retried while NATS is away, and the pauses.
-const (
+// How long a record is retried while NATS is away, and the pauses
+// (variables for the tests).
+var (
 	journalRetry     = 2 * time.Minute
 	journalRetryWait = 250 * time.Millisecond
 	journalAckWait   = 5 * time.Second

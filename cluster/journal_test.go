@@ -260,3 +260,65 @@ func TestDialWorkerNATS(t *testing.T) {
 	assert.NotEqual(t, first, e.url, "the new server listens elsewhere")
 	require.NoError(t, nc.Flush())
 }
+
+// A worker's journal waits out its coordinator's replacement: the embedded
+// server goes away and comes back on another port (a new coordinator on
+// the same DIR), and a record made meanwhile is made durable, not failed.
+func TestClusterJournalWaitsOutAMovedServer(t *testing.T) {
+	for _, long := range []bool{false, true} {
+		t.Run(fmt.Sprintf("outage longer than an ack wait: %v", long), func(t *testing.T) { waitsOutAMovedServer(t, long) })
+	}
+}
+
+func waitsOutAMovedServer(t *testing.T, long bool) {
+	if long { // the publish's ack wait ends while the server is away: published again
+		defer func(w, r time.Duration) { journalAckWait, journalRetryWait = w, r }(journalAckWait, journalRetryWait)
+		journalAckWait, journalRetryWait = 100*time.Millisecond, 10*time.Millisecond
+	}
+	l := dirLayout{t.TempDir()}
+	e, err := startNATS(l, true)
+	require.NoError(t, err)
+	cnc, err := e.connect("coordinator")
+	require.NoError(t, err)
+	gs, err := openGenStore(t.Context(), cnc, 0, "test")
+	require.NoError(t, err)
+	_, err = createJournal(t.Context(), gs.js, 1, DefaultJournalBytes)
+	require.NoError(t, err)
+	cnc.Close()
+	nc, err := dialWorkerNATS(&WorkerConfig{Dir: l.Dir, Node: 1})
+	require.NoError(t, err)
+	defer nc.Close()
+	j, err := openJournal(t.Context(), nc, pickle.NewRegistry(), "test")
+	require.NoError(t, err)
+	defer j.Close()
+
+	e.close() // the coordinator dies
+	key := scheduler.EffectKey{Tasklet: 1<<tasklet.NodeBits | 1, Step: 4}
+	res := scheduler.EffectResult{Effect: "fetch", Req: "u", Resp: "page"}
+	done := make(chan error, 1)
+	j.Record(key, res, func(err error) { done <- err })
+	if long {
+		tk := time.NewTicker(10 * time.Millisecond)
+		for j.Stats().Retries < 2 {
+			select {
+			case <-tk.C:
+			case err := <-done:
+				require.FailNow(t, "the record ended while the server was away", "%v", err)
+			}
+		}
+		tk.Stop()
+	}
+	e, err = startNATS(l, true) // its successor, on another port
+	require.NoError(t, err)
+	defer e.close()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "the record waited for the new server")
+	case <-time.After(time.Minute):
+		require.FailNow(t, "the record was never made durable")
+	}
+	got, ok, err := j.Lookup(key)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, res, got)
+}
