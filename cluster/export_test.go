@@ -46,3 +46,16 @@ func StartNATSCluster(t testing.TB, n int) (urls, seed string, stop func(i int))
 		c.srvs[i].WaitForShutdown()
 	}
 }
+
+// StartOutsideNATS runs one NATS server with JetStream on loopback, as a
+// cluster's outside server (Config.NATS): its URL and the seed file it
+// lets in.
+func StartOutsideNATS(t testing.TB) (url, seed string) {
+	l := dirLayout{t.TempDir()}
+	e, err := startNATS(l, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.close)
+	return e.url, l.NATSSeed()
+}

@@ -49,8 +49,8 @@ func TestEffectsJournaledOnOutsideNATS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a NATS server and worker processes")
 	}
-	urls, seed, _ := cluster.StartNATSCluster(t, 3)
-	c, ctx := startCluster(t, 2, func(cfg *cluster.Config) { cfg.NATS, cfg.NATSCreds = urls, seed })
+	url, seed := cluster.StartOutsideNATS(t)
+	c, ctx := startCluster(t, 2, func(cfg *cluster.Config) { cfg.NATS, cfg.NATSCreds = url, seed })
 	srv := newCountingServer(t, 0)
 	col, want := spawnFetchers(t, ctx, c, srv.URL, 4, 5)
 	xor, got := collected(t, ctx, c, col)
