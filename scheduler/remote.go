@@ -336,3 +336,51 @@ func (s *Scheduler) Immigrate(em *Emigration, from uint16) error {
 	}
 	return nil
 }
+
+// SetFlush registers fn, called on the scheduler's goroutine at the end of
+// every slice of a run: after each burst of steps, before the scheduler
+// waits for input (or ends for want of work), and when Run, RunBudget or
+// Tick return. It lets a Remote hold back what the steps of one slice send
+// to another node and send it in one write, instead of waking its writer
+// for every operation (package ipc does). Outside a run (InRun false)
+// nothing calls fn, so what is sent then must go at once.
+func (s *Scheduler) SetFlush(fn func()) { s.flushFn = fn }
+
+// InRun reports whether a Run, RunBudget or Tick is under way: one that
+// will call SetFlush's function before it returns. Call it on the
+// scheduler's goroutine (from a Remote's methods, say).
+func (s *Scheduler) InRun() bool { return s.running > 0 }
+
+func (s *Scheduler) flushRemote() {
+	if s.flushFn != nil {
+		s.flushFn()
+	}
+}
+
+// Put hands v, sent on channel ch by a tasklet of another node that did
+// not wait for the outcome (package ipc sends on credit), to a waiting
+// receiver or into the buffer and reports true. With neither free it
+// queues v as a sender without a tasklet, as Post does, and reports
+// false. A closed or unknown channel refuses v with an error
+// (channel.ErrClosed, ErrUnknownChannel).
+func (s *Scheduler) Put(ch channel.ID, v any) (bool, error) {
+	c, err := s.chanFor(ch)
+	if err != nil {
+		return false, err
+	}
+	if c.Closed() {
+		return false, fmt.Errorf("scheduler: a value for %v: %w", ch, channel.ErrClosed)
+	}
+	s.touchChan(c)
+	var w channel.Waiter
+	if c.PopReceiver(&w) {
+		s.receiverGets(w, v, nil)
+		return true, nil
+	}
+	if !c.BufFull() {
+		c.BufPush(v)
+		return true, nil
+	}
+	c.PushSender(channel.Waiter{Value: v, Case: -1})
+	return false, nil
+}

@@ -1,6 +1,7 @@
 package scheduler_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -281,4 +282,62 @@ func (s *sendLater) Step(t *tasklet.T) tasklet.Op {
 		return t.Send(s.Ch, 1)
 	}
 	return t.Exit()
+}
+
+// stepFn is a behavior that runs fn at each step until fn says it is done.
+type stepFn struct{ fn func(t *tasklet.T) bool }
+
+func (b *stepFn) Step(t *tasklet.T) tasklet.Op {
+	if b.fn(t) {
+		return t.Exit()
+	}
+	return t.Yield()
+}
+
+func TestFlushEndsEverySliceAndRun(t *testing.T) {
+	s := scheduler.New()
+	var events []string
+	s.SetFlush(func() { events = append(events, "flush") })
+	assert.False(t, s.InRun())
+	steps := 0
+	s.Spawn(&stepFn{fn: func(*tasklet.T) bool {
+		assert.True(t, s.InRun(), "a step runs inside a run")
+		events = append(events, "step")
+		steps++
+		return steps == 3
+	}})
+	require.NoError(t, s.Run(context.Background()))
+	assert.False(t, s.InRun())
+	require.NotEmpty(t, events)
+	assert.Equal(t, "flush", events[len(events)-1], "Run flushes after the last step: %v", events)
+
+	events = nil
+	s.Spawn(&stepFn{fn: func(*tasklet.T) bool { events = append(events, "step"); return true }})
+	require.NoError(t, s.Tick())
+	assert.Equal(t, []string{"step", "flush"}, events, "a Tick flushes when it returns")
+}
+
+func TestPutFillsReceiversThenTheBufferThenQueues(t *testing.T) {
+	s := scheduler.New()
+	ch := s.NewChannel(1)
+	took, err := s.Put(ch, 1)
+	require.NoError(t, err)
+	assert.True(t, took, "into the buffer")
+	took, err = s.Put(ch, 2)
+	require.NoError(t, err)
+	assert.False(t, took, "the buffer is full: queued as a sender")
+	assert.Equal(t, 1, s.Balance(ch))
+	var got []int
+	for range 2 {
+		v, err := s.Recv(context.Background(), ch)
+		require.NoError(t, err)
+		got = append(got, v.(int))
+	}
+	assert.Equal(t, []int{1, 2}, got)
+
+	require.NoError(t, s.Close(ch))
+	_, err = s.Put(ch, 3)
+	assert.ErrorIs(t, err, channel.ErrClosed)
+	_, err = s.Put(channel.ID(999), 3)
+	assert.Error(t, err, "an unknown channel")
 }

@@ -67,7 +67,7 @@ func (s *Scheduler) RunBudget(ctx context.Context, n int, mode Budget) (tasklet.
 // and the loop starts again.
 func (s *Scheduler) loop(ctx context.Context, w *watch) (tasklet.ID, error) {
 	s.running++
-	defer func() { s.running-- }()
+	defer func() { s.running--; s.flushRemote() }()
 	for {
 		id, err, panicked := s.loopSafe(ctx, w)
 		if !panicked {
@@ -145,6 +145,7 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 		t := s.runq.popFront()
 		if w == nil {
 			s.burst(t)
+			s.flushRemote()
 			continue
 		}
 		if w.host != nil && t == w.host {
@@ -152,6 +153,7 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 			return 0, nil
 		}
 		s.exec(t, w)
+		s.flushRemote()
 		if w.victim != nil {
 			v := w.victim
 			w.victim = nil
@@ -178,6 +180,7 @@ func (s *Scheduler) idle(ctx context.Context) error {
 			s.fireTimers()
 			continue
 		}
+		s.flushRemote() // before waiting, and before Run ends for want of work
 		if !ok && s.holds.Load() == 0 {
 			return nil
 		}
@@ -234,7 +237,7 @@ func (s *Scheduler) idleResult() error {
 // error handler is set.
 func (s *Scheduler) Tick() error {
 	s.running++
-	defer func() { s.running-- }()
+	defer func() { s.running--; s.flushRemote() }()
 	s.tick++
 	if s.tick == 0 {
 		s.tick = 1

@@ -39,6 +39,7 @@ type Scheduler struct {
 	onChannel  func(ChannelEvent)
 	onError    func(error)
 	remote     Remote
+	flushFn    func() // see SetFlush
 	kindName   func(tasklet.Behavior) string
 	ckpt       checkpointer
 	host       *hostRef
