@@ -48,6 +48,9 @@ func sampleMessages() []message {
 		{Kind: kReply, ID: 5, Payload: bytes.Repeat([]byte("x"), 70000)},
 		{Kind: kReply, ID: 6, Text: "no such tasklet", Idx: replyOK},
 		{Kind: kReply, ID: 7, Idx: replyBusy},
+		{Kind: kPut, Chan: ch, Value: "v"},
+		{Kind: kGrant, Chan: ch, Idx: maxGrant},
+		{Kind: kGrant, Chan: ch},
 	}
 }
 

@@ -83,6 +83,10 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		"migrate_bad_record":   lengthPrefixed([]byte{0x95, byte(kMigrate), 1, 0xc2, 0x91, 0x01, 0x90}),
 		"reply_code_bad":       lengthPrefixed([]byte{0x95, byte(kReply), 1, 0xc0, 0xc0, 9}),
 		"valid_then_oversized": append(lengthPrefixed([]byte{0x92, byte(kSettled), 1}), 0x7f, 0xff, 0xff, 0xff),
+		"grant_over_limit":     lengthPrefixed([]byte{0x93, byte(kGrant), 1, 0xcd, 0x04, 0x01}),
+		"grant_negative":       lengthPrefixed([]byte{0x93, byte(kGrant), 1, 0xff}),
+		"put_bomb_str32_4G":    lengthPrefixed([]byte{0x93, byte(kPut), 1, 0xdb, 0xff, 0xff, 0xff, 0xff}),
+		"put_fields_too_few":   lengthPrefixed([]byte{0x92, byte(kPut), 1}),
 	}
 	for k, v := range hostile {
 		seeds["hostile_"+k] = v

@@ -28,6 +28,8 @@ type link struct {
 	mu        sync.Mutex
 	out       []byte // frames waiting for the writer
 	framesOut uint64 // frames queued so far (guarded by mu)
+	unkicked  bool   // held frames wait in out and the writer was not woken for them (see hold)
+	writing   bool   // the writer is writing a batch it took from out
 	closed    bool
 	kick      chan struct{}
 	done      chan struct{} // closed when the link closes
@@ -35,6 +37,8 @@ type link struct {
 	closeOnce sync.Once
 	reason    error // why the link closed; set before done is closed
 	release   func()
+
+	held bool // on the node's list of links to flush (scheduler goroutine only)
 
 	alive  atomic.Bool // a frame arrived since the last keepalive tick
 	missed int         // keepalive ticks without a frame (keepalive goroutine only)
@@ -51,10 +55,18 @@ func newLink(n *Node, peer uint16, conn net.Conn, network string) *link {
 	return l
 }
 
-// send queues m. It never blocks on the network; it fails if the link is
-// closed, if m cannot be encoded (an unregistered value type) or if it is
-// larger than the frame limit.
-func (l *link) send(m *message) error {
+// send queues m and wakes the writer. It never blocks on the network; it
+// fails if the link is closed, if m cannot be encoded (an unregistered
+// value type) or if it is larger than the frame limit.
+func (l *link) send(m *message) error { return l.enqueue(m, false) }
+
+// hold queues m like send, but leaves waking the writer to flush: the
+// scheduler's goroutine holds what one slice sends (see Node.queue), so
+// that it goes out in one write. A queue that reached bufSize is sent at
+// once.
+func (l *link) hold(m *message) error { return l.enqueue(m, true) }
+
+func (l *link) enqueue(m *message, hold bool) error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -72,6 +84,18 @@ func (l *link) send(m *message) error {
 		l.framesOut++
 	}
 	over := len(b) > l.n.cfg.maxQueued
+	// The writer parks only after it found the queue empty under mu, so
+	// only a frame that finds the queue empty, or behind held frames that
+	// did not wake it, needs to wake it.
+	kick := false
+	if err == nil {
+		if hold && len(b) < bufSize {
+			l.unkicked = l.unkicked || start == 0
+		} else {
+			kick = start == 0 || l.unkicked
+			l.unkicked = false
+		}
+	}
 	l.mu.Unlock()
 	if err != nil {
 		return err
@@ -80,15 +104,38 @@ func (l *link) send(m *message) error {
 		l.close(fmt.Errorf("the peer is not reading: %d bytes queued, over the limit of %d (WithMaxQueued)", len(b), l.n.cfg.maxQueued))
 		return fmt.Errorf("ipc: send %v to node %d: %w", m.Kind, l.peer, ErrLinkDown)
 	}
-	// The writer parks only after it found the queue empty under mu, so
-	// only a frame that finds the queue empty needs to wake it.
-	if start == 0 {
-		select {
-		case l.kick <- struct{}{}:
-		default:
-		}
+	if kick {
+		l.wakeWriter()
 	}
 	return nil
+}
+
+func (l *link) wakeWriter() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flush sends what hold queued: on a shared-memory link whose writer is
+// idle it copies the frames into the ring itself when they fit (a
+// ping-pong's answer then leaves without waking the writer goroutine);
+// otherwise it wakes the writer.
+func (l *link) flush() {
+	l.mu.Lock()
+	if !l.unkicked || l.closed { // closed: the mapping may be gone
+		l.mu.Unlock()
+		return
+	}
+	l.unkicked = false
+	if l.shm != nil && !l.writing && l.shm.w.tryWrite(l.out) {
+		l.bytesOut.Add(uint64(len(l.out)))
+		l.out = l.out[:0]
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	l.wakeWriter()
 }
 
 // queuedFrames is the number of frames queued so far.
@@ -122,6 +169,7 @@ func (l *link) writeLoop() {
 			l.mu.Lock()
 			batch := l.out
 			l.out = spare[:0]
+			l.writing = len(batch) > 0
 			l.mu.Unlock()
 			if len(batch) == 0 {
 				spare = batch

@@ -32,11 +32,13 @@ const (
 	kPong
 	kControl
 	kReply
-	kLast = kReply
+	kPut
+	kGrant
+	kLast = kGrant
 )
 
 var kindNames = [...]string{"?", "OP", "DONE", "CANCEL", "CLOSE", "POST", "RETURN", "MIGRATE",
-	"MIGRATED", "REDIRECT", "REDIRECTED", "SETTLED", "PING", "PONG", "CONTROL", "REPLY"}
+	"MIGRATED", "REDIRECT", "REDIRECTED", "SETTLED", "PING", "PONG", "CONTROL", "REPLY", "PUT", "GRANT"}
 
 func (k kind) String() string {
 	if int(k) < len(kindNames) {
@@ -47,7 +49,8 @@ func (k kind) String() string {
 
 // fields is the array length of each kind's frame body, tag included.
 var fields = [...]int{kOp: 5, kDone: 9, kCancel: 4, kClose: 2, kPost: 3, kReturn: 3, kMigrate: 5,
-	kMigrated: 4, kRedirect: 5, kRedirected: 3, kSettled: 2, kPing: 2, kPong: 2, kControl: 4, kReply: 5}
+	kMigrated: 4, kRedirect: 5, kRedirected: 3, kSettled: 2, kPing: 2, kPong: 2, kControl: 4, kReply: 5,
+	kPut: 3, kGrant: 3}
 
 // message is one frame, decoded into concrete fields; peer data never
 // decodes into interface{} except Value, which is a typed value of the
@@ -67,6 +70,8 @@ var fields = [...]int{kOp: 5, kDone: 9, kCancel: 4, kClose: 2, kPost: 3, kReturn
 //	PING, PONG ID
 //	CONTROL    ID, Text (the control kind), Payload
 //	REPLY      ID, Payload, Text (the handler's error), Idx (a reply code)
+//	PUT        Chan, Value (a send on credit: no DONE answers it)
+//	GRANT      Chan, Idx (credits for PUTs on Chan; 0 withdraws them)
 //
 // From is the authenticated peer the frame came from; it is never read from
 // the wire.
@@ -136,7 +141,7 @@ func appendMessage(b []byte, reg *pickle.Registry, m *message) ([]byte, error) {
 		b = mpack.AppendUint(b, uint64(m.Node))
 	case kClose:
 		b = mpack.AppendUint(b, uint64(m.Chan))
-	case kPost, kReturn:
+	case kPost, kReturn, kPut:
 		b = mpack.AppendUint(b, uint64(m.Chan))
 		if b, err = reg.AppendValue(b, m.Value); err != nil {
 			return b, fmt.Errorf("ipc: the value posted to %v: %w", m.Chan, err)
@@ -167,6 +172,9 @@ func appendMessage(b []byte, reg *pickle.Registry, m *message) ([]byte, error) {
 		b = mpack.AppendUint(b, uint64(m.Tasklet))
 	case kPing, kPong:
 		b = mpack.AppendUint(b, m.ID)
+	case kGrant:
+		b = mpack.AppendUint(b, uint64(m.Chan))
+		b = mpack.AppendUint(b, uint64(m.Idx))
 	case kControl:
 		b = mpack.AppendUint(b, m.ID)
 		b = mpack.AppendStr(b, m.Text)
@@ -258,7 +266,7 @@ func decodeMessage(body []byte, reg *pickle.Registry, m *message, cases *[]sched
 		m.Node = uint16(c.uintMax(math.MaxUint16, "node"))
 	case kClose:
 		m.Chan = channel.ID(c.uint())
-	case kPost, kReturn:
+	case kPost, kReturn, kPut:
 		m.Chan = channel.ID(c.uint())
 		raw := c.raw()
 		if c.err != nil {
@@ -287,6 +295,9 @@ func decodeMessage(body []byte, reg *pickle.Registry, m *message, cases *[]sched
 		m.Tasklet = taskletID(&c)
 	case kPing, kPong:
 		m.ID = c.uint()
+	case kGrant:
+		m.Chan = channel.ID(c.uint())
+		m.Idx = int(c.uintMax(maxGrant, "grant"))
 	case kControl:
 		m.ID = c.uint()
 		m.Text = string(c.str())

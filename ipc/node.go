@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
@@ -52,6 +53,8 @@ type Node struct {
 	parked    map[tasklet.ID][]migrateReq  // moves waiting for an inherited tasklet to settle
 	epochs    map[tasklet.ID]uint64        // newest migration epoch seen per tasklet
 	caseBuf   []scheduler.RemoteCase       // scratch for Op
+	held      []*link                      // links with frames held for the end of the slice (see queue)
+	cr        credits                      // sends without waiting (credit.go)
 	homeBuf   [2][]uint16                  // scratch for Op and Cancel
 
 	ctl control
@@ -88,10 +91,12 @@ func NewNode(s *scheduler.Scheduler, registry *pickle.Registry, opts ...Option) 
 		inherited: map[tasklet.ID]inherit{}, parked: map[tasklet.ID][]migrateReq{}, epochs: map[tasklet.ID]uint64{},
 		refusedLog: quietLog{every: 10 * time.Second}, handshakeLog: quietLog{every: time.Second},
 	}
+	n.cr = credits{have: map[channel.ID]int{}, granted: map[grantKey]int{}, owed: map[grantKey]int{}}
 	n.links.Store(&linkTable{})
 	n.in.init(n)
 	n.ctl.init()
 	s.SetRemote(n)
+	s.SetFlush(n.flush)
 	s.SetValueCheck(registry.CheckValue) // a value that cannot cross to a peer fails at its send
 	if cfg.keepalive > 0 {
 		n.wg.Add(1)
@@ -278,6 +283,10 @@ func (n *Node) handle(m *message) {
 		n.s.PostLocal(m.Chan, m.Value)
 	case kReturn:
 		n.postBack(m.Chan, m.Value)
+	case kPut:
+		n.onPut(m)
+	case kGrant:
+		n.onGrant(m)
 	case kMigrate:
 		n.onMigrate(m)
 	case kMigrated:

@@ -127,6 +127,9 @@ func (n *Node) Op(id tasklet.ID, wait uint32, cases []tasklet.Case) {
 			fail(0, fmt.Errorf("ipc: tasklet %v waits on %v of node %d: %w", id, c.Chan, c.Chan.Node(), ErrNoRoute), false)
 			return
 		}
+		if c.Dir == tasklet.DirSend && n.put(l, id, wait, index(0), c) {
+			return // sent without waiting, on credit (credit.go)
+		}
 		rcs := append(n.caseBuf[:0], scheduler.RemoteCase{Index: index(0), Case: *c})
 		n.send(l, id, wait, rcs, 0)
 		return
@@ -181,7 +184,7 @@ func (n *Node) send(l *link, id tasklet.ID, wait uint32, rcs []scheduler.RemoteC
 		epoch = n.epochs[id]
 	}
 	m := message{Kind: kOp, Tasklet: id, Seq: wait, Epoch: epoch, Cases: rcs}
-	err := l.send(&m)
+	err := n.queue(l, &m)
 	idx := rcs[0].Index
 	clear(rcs) // drop the values: the buffer outlives them
 	n.caseBuf = rcs[:0]
@@ -190,6 +193,39 @@ func (n *Node) send(l *link, id tasklet.ID, wait uint32, rcs []scheduler.RemoteC
 		return false
 	}
 	return true
+}
+
+// queue sends m on l from the scheduler's goroutine. Inside a run the
+// frame is held until the scheduler's slice ends (flush), so that the OPs
+// and DONEs of a slice's steps leave for each peer in one write and arrive
+// as one batch; outside a run it goes at once. Every frame is still one
+// message, in the order sent, so frame counts (a checkpoint's flush
+// rounds) stay exact.
+func (n *Node) queue(l *link, m *message) error {
+	if !n.s.InRun() {
+		return l.send(m)
+	}
+	if err := l.hold(m); err != nil {
+		return err
+	}
+	if !l.held {
+		l.held = true
+		n.held = append(n.held, l)
+	}
+	return nil
+}
+
+// flush sends what the slice held; the scheduler calls it (SetFlush).
+func (n *Node) flush() {
+	if len(n.cr.owedTo) > 0 {
+		n.sendGrants()
+	}
+	for i, l := range n.held {
+		l.held = false
+		l.flush()
+		n.held[i] = nil
+	}
+	n.held = n.held[:0]
 }
 
 func firstCaseAt(cases []tasklet.Case, home uint16) int {
@@ -233,7 +269,7 @@ func (n *Node) Cancel(id tasklet.ID, wait uint32, cases []tasklet.Case) {
 			}
 		}
 		if l != nil {
-			l.send(&message{Kind: kCancel, Tasklet: id, Seq: wait, Node: h})
+			n.queue(l, &message{Kind: kCancel, Tasklet: id, Seq: wait, Node: h})
 		}
 		// Without a link the home cancels this node's waits itself.
 	}
@@ -261,13 +297,16 @@ func (n *Node) Done(w scheduler.RemoteWait, idx int, v any, err error) {
 		n.onDone(&m)
 		return
 	}
+	if err == nil && !m.Recv && m.Chan != 0 {
+		n.grantOnDone(dest, m.Chan)
+	}
 	n.forwardDone(dest, &m)
 }
 
 // forwardDone sends a DONE on to node `to`; a DONE that cannot go anywhere
 // gives its value back.
 func (n *Node) forwardDone(to uint16, m *message) {
-	if l := n.link(to); l != nil && l.send(m) == nil {
+	if l := n.link(to); l != nil && n.queue(l, m) == nil {
 		return
 	}
 	n.giveBack(m, fmt.Sprintf("no link to node %d, where tasklet %v is", to, m.Tasklet))
@@ -319,7 +358,7 @@ func (n *Node) giveBack(m *message, why string) {
 		n.postBack(m.Chan, m.Value)
 		return
 	}
-	if l := n.link(home); l != nil && l.send(&message{Kind: kReturn, Chan: m.Chan, Value: m.Value}) == nil {
+	if l := n.link(home); l != nil && n.queue(l, &message{Kind: kReturn, Chan: m.Chan, Value: m.Value}) == nil {
 		return
 	}
 	n.log.Error("ipc: a received value is lost: its tasklet no longer waits and the channel's node is unreachable",
@@ -339,7 +378,7 @@ func (n *Node) postBack(ch channel.ID, v any) {
 func (n *Node) onCancel(m *message) {
 	if m.Node != n.id {
 		if l := n.link(m.Node); l != nil {
-			l.send(m)
+			n.queue(l, m)
 		}
 		return
 	}
@@ -416,4 +455,5 @@ func (n *Node) linkDown(peer uint16) {
 		n.complete(completion{id: info.ID, seq: wt.Seq, home: int(peer)}, idx, nil, err)
 	}
 	n.migrationsLinkDown(peer)
+	n.creditsLinkDown(peer)
 }

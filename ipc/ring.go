@@ -62,10 +62,11 @@ const (
 // it came later, so a ping-pong keeps its spin, while an idle link or an
 // overloaded host, where the peer is not running to answer within it,
 // stops spending a core on it.
-const (
-	ringSpin    = 20 * time.Microsecond
-	ringSpinMin = time.Microsecond
-)
+const ringSpinMin = time.Microsecond
+
+// ringSpin is a variable only so that benchmarks can compare spins
+// (IPC_BENCH_SPIN in the tests); nothing else sets it.
+var ringSpin = 20 * time.Microsecond
 
 // shmTotal is the size of a mapping with rings of ringSize bytes.
 func shmTotal(ringSize int) int { return shmHeaderSize + 2*ringSize }
@@ -204,7 +205,7 @@ func (r *ringReader) adapt(waited time.Duration) {
 	if waited <= ringSpin {
 		r.spin = min(2*r.spin, ringSpin)
 	} else {
-		r.spin = max(r.spin/2, ringSpinMin)
+		r.spin = min(max(r.spin/2, ringSpinMin), ringSpin)
 	}
 }
 
@@ -260,18 +261,36 @@ func (w *ringWriter) Write(p []byte) (int, error) {
 			continue
 		}
 		k := int(min(free, uint64(len(p))))
-		at := int(w.pos & w.mask)
-		m := copy(w.c.data[at:], p[:k])
-		copy(w.c.data, p[m:k])
-		w.pos += uint64(k)
-		w.c.tail.Store(w.pos)
-		if w.c.readerParked.Load() != 0 {
-			w.w.signal()
-		}
+		w.publish(p[:k])
 		p = p[k:]
 		done += k
 	}
 	return done, nil
+}
+
+// tryWrite writes all of p if the ring has room for it now, and reports
+// whether it did; it never waits. A ring whose reader published a position
+// it cannot have is left to Write, which reports it.
+func (w *ringWriter) tryWrite(p []byte) bool {
+	free, err := w.free()
+	if err != nil || free < uint64(len(p)) {
+		return false
+	}
+	w.publish(p)
+	return true
+}
+
+// publish copies p (which fits) into the ring at the write position, makes
+// it visible to the reader and wakes the reader if it is parked.
+func (w *ringWriter) publish(p []byte) {
+	at := int(w.pos & w.mask)
+	m := copy(w.c.data[at:], p)
+	copy(w.c.data, p[m:])
+	w.pos += uint64(len(p))
+	w.c.tail.Store(w.pos)
+	if w.c.readerParked.Load() != 0 {
+		w.w.signal()
+	}
 }
 
 // Flush does nothing: Write publishes at once. It lets a ringWriter stand

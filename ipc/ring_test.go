@@ -199,6 +199,28 @@ func ringSeeds(t testing.TB) map[string][]byte {
 	}
 	start := size - 10
 	huge := binary.BigEndian.AppendUint32(nil, 0xffffffff)
+	// A slice's batch: PUT frames and a GRANT in one write, wrapping round
+	// the end of the ring, the last frame cut short (its writer was killed).
+	reg := testRegistry()
+	var batch []byte
+	for i := range 40 {
+		b, at := beginFrame(batch)
+		b, err := appendMessage(b, reg, &message{Kind: kPut, Chan: 1<<48 | 1, Value: i})
+		require.NoError(t, err)
+		batch, err = endFrame(b, at, fuzzMaxFrame)
+		require.NoError(t, err)
+	}
+	b, at := beginFrame(batch)
+	b, err := appendMessage(b, reg, &message{Kind: kGrant, Chan: 1<<48 | 1, Idx: 40})
+	require.NoError(t, err)
+	batch, err = endFrame(b, at, fuzzMaxFrame)
+	require.NoError(t, err)
+	batch = append(batch, 0, 0, 0, 50, 0x93, byte(kPut))
+	wrapped := make([]byte, size)
+	bstart := size - 100
+	for i, c := range batch {
+		wrapped[(bstart+i)%size] = c
+	}
 	seeds := map[string][]byte{
 		"valid_at_start":        ringInput(0, uint64(len(stream)), stream),
 		"valid_wrapped":         ringInput(1<<40+uint64(start), 1<<40+uint64(start+len(stream)), placed(start)),
@@ -209,6 +231,7 @@ func ringSeeds(t testing.TB) map[string][]byte {
 		"hostile_frame_cut":     ringInput(0, 6, append(binary.BigEndian.AppendUint32(nil, 100), 1, 2)),
 		"hostile_full_garbage":  ringInput(0, size, bytes.Repeat([]byte{0xdd, 0xff}, size/2)),
 		"hostile_ring_one_more": ringInput(0, size+1, nil),
+		"valid_batch_cut_short": ringInput(uint64(bstart), uint64(bstart+len(batch)), wrapped),
 	}
 	return seeds
 }

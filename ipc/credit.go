@@ -1,0 +1,158 @@
+package ipc
+
+import (
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// A send to a buffered channel of another node need not wait for the
+// round trip: once the channel's home granted this node credit, a plain
+// Send completes at once and its value travels as a PUT, in the link's
+// order with everything else this node sends there, so the values of one
+// sender arrive in the order sent. This is what lets a stream between two
+// processes run at the rate the nodes can encode and apply values, rather
+// than one scheduler slice per value and round trip.
+//
+// The home grants credit (GRANT: channel, n) when a send of this node on
+// the channel completed there the ordinary way (OP, DONE), so the first
+// send of a stream is a round trip and says the channel has room. It grants
+// min(capacity, maxGrant) and owes one credit back for each PUT that went
+// into the buffer or to a waiting receiver, at the end of its slice. A PUT
+// that finds the buffer full waits in the channel's queue as a sender, as
+// a posted value does, and its credit is not given back: when the buffer
+// stays full the sender's credit runs out and its sends wait for the round
+// trip again. So beyond its capacity a channel holds at most one grant per
+// sending node. A PUT that finds the channel closed is dropped and logged,
+// and the home withdraws the credit (GRANT with n = 0): the sender's next
+// send is a round trip and fails with channel.ErrClosed as before. Sends
+// to unbuffered channels always wait for their rendezvous (OP, DONE), as
+// sends of a select with other cases.
+//
+// Credits are link state: they are forgotten when the link goes, and are
+// not part of a snapshot (a checkpoint's flush rounds deliver the PUTs
+// and GRANTs in flight, each one frame).
+
+// maxGrant bounds a grant, and so a channel's overflow per sending node.
+const maxGrant = 1024
+
+// grantKey is a (peer, channel of this node) pair that holds credit.
+type grantKey struct {
+	peer uint16
+	ch   channel.ID
+}
+
+// credits is the scheduler-goroutine state of sends without waiting.
+type credits struct {
+	have    map[channel.ID]int // credit of this node on other nodes' channels
+	granted map[grantKey]int   // credit of peers on this node's channels: held, owed, or in PUTs on their way
+	owed    map[grantKey]int   // credit to give back at the end of the slice
+	owedTo  []grantKey         // owed's keys, in order
+}
+
+// put sends the value of tasklet id's send on c (homed at l's peer; its
+// only case, idx) without waiting, if this node has credit there, and
+// completes the send; it reports whether it did.
+func (n *Node) put(l *link, id tasklet.ID, wait uint32, idx int, c *tasklet.Case) bool {
+	k := n.cr.have[c.Chan]
+	if k <= 0 {
+		return false
+	}
+	err := n.queue(l, &message{Kind: kPut, Chan: c.Chan, Value: c.Value})
+	if err == nil {
+		n.cr.have[c.Chan] = k - 1
+	}
+	n.complete(completion{id: id, seq: wait, home: -1, nothing: true}, idx, nil, err)
+	return true
+}
+
+// onPut applies a PUT from a peer to a channel of this node.
+func (n *Node) onPut(m *message) {
+	key := grantKey{m.From, m.Chan}
+	held := n.cr.granted[key] > 0
+	if held {
+		n.cr.granted[key]--
+	}
+	took, err := n.s.Put(m.Chan, m.Value)
+	switch {
+	case err != nil:
+		if held || n.cr.owed[key] > 0 {
+			n.log.Warn("ipc: a value a peer sent without waiting was dropped; its credit is withdrawn", "peer", m.From, "chan", m.Chan, "err", err.Error())
+			delete(n.cr.granted, key)
+			delete(n.cr.owed, key)
+			if l := n.link(m.From); l != nil {
+				n.queue(l, &message{Kind: kGrant, Chan: m.Chan})
+			}
+		} else {
+			n.log.Debug("ipc: a value a peer sent without waiting was dropped", "peer", m.From, "chan", m.Chan, "err", err.Error())
+		}
+	case took && held:
+		n.cr.granted[key]++ // the credit goes back to the peer
+		n.owe(key, 1)
+	}
+}
+
+// grantOnDone gives peer credit on channel ch of this node after a send of
+// its tasklet completed there, unless it holds some already.
+func (n *Node) grantOnDone(peer uint16, ch channel.ID) {
+	key := grantKey{peer, ch}
+	if n.cr.granted[key] > 0 || n.cr.owed[key] > 0 {
+		return
+	}
+	c := n.s.Channel(ch)
+	if c == nil || c.Cap() == 0 || c.Closed() {
+		return
+	}
+	g := min(c.Cap(), maxGrant)
+	n.cr.granted[key] = g
+	n.owe(key, g)
+}
+
+func (n *Node) owe(key grantKey, k int) {
+	if n.cr.owed[key] == 0 {
+		n.cr.owedTo = append(n.cr.owedTo, key)
+	}
+	n.cr.owed[key] += k
+}
+
+// sendGrants queues the credit owed to peers (flush calls it).
+func (n *Node) sendGrants() {
+	for _, key := range n.cr.owedTo {
+		k := n.cr.owed[key]
+		delete(n.cr.owed, key)
+		if k <= 0 {
+			continue
+		}
+		if l := n.link(key.peer); l != nil {
+			n.queue(l, &message{Kind: kGrant, Chan: key.ch, Idx: k})
+		}
+	}
+	n.cr.owedTo = n.cr.owedTo[:0]
+}
+
+// onGrant adds (or, with 0, withdraws) credit on another node's channel.
+func (n *Node) onGrant(m *message) {
+	if m.Idx == 0 {
+		delete(n.cr.have, m.Chan)
+		return
+	}
+	n.cr.have[m.Chan] = min(n.cr.have[m.Chan]+m.Idx, maxGrant)
+}
+
+// creditsLinkDown forgets the credit that depended on the link to peer.
+func (n *Node) creditsLinkDown(peer uint16) {
+	for ch := range n.cr.have {
+		if n.link(ch.Node()) == nil {
+			delete(n.cr.have, ch)
+		}
+	}
+	for key := range n.cr.granted {
+		if key.peer == peer {
+			delete(n.cr.granted, key)
+		}
+	}
+	for key := range n.cr.owed {
+		if key.peer == peer {
+			delete(n.cr.owed, key)
+		}
+	}
+}

@@ -1,0 +1,141 @@
+package ipc
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// sendSeq sends From, From+1, ... To-1 on Out, then closes done; an error
+// ends it early, recorded in Err with the count sent before it.
+type sendSeq struct {
+	Out      channel.ID
+	From, To int
+	Sent     int
+	Err      error
+	started  bool
+	done     chan struct{}
+}
+
+func (p *sendSeq) Step(t *tasklet.T) tasklet.Op {
+	if p.started {
+		if err := t.Err(); err != nil {
+			p.Err = err
+			close(p.done)
+			return t.Exit()
+		}
+		p.Sent++
+	}
+	p.started = true
+	if p.From+p.Sent == p.To {
+		close(p.done)
+		return t.Exit()
+	}
+	return t.Send(p.Out, p.From+p.Sent)
+}
+
+func waitClosed(t *testing.T, done chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(waitTime):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+func (c *cluster) credit(i int, ch channel.ID) int {
+	var k int
+	c.on(i, func(*scheduler.Scheduler) { k = c.nodes[i].cr.have[ch] })
+	return k
+}
+
+func TestSendsOnCreditDoNotWaitForTheHome(t *testing.T) {
+	c := newCluster(t, 2)
+	ch := c.ch(0, 8)
+	first := &sendSeq{Out: ch, From: 1, To: 2, done: make(chan struct{})}
+	c.spawn(1, first)
+	waitClosed(t, first.done, "the first send (a round trip)")
+	c.waitFor("credit from the channel's home", func() bool { return c.credit(1, ch) == 8 })
+
+	release := c.gate(0) // the home's scheduler answers nothing now
+	rest := &sendSeq{Out: ch, From: 2, To: 8, done: make(chan struct{})}
+	c.spawn(1, rest)
+	waitClosed(t, rest.done, "sends on credit while the home is busy")
+	release(nil)
+	require.NoError(t, rest.Err)
+
+	c.prog(0, "recv", recvN(ch, 7)...)
+	res := c.collect(1)
+	assert.Equal(t, ints(1, 7), res["recv"].Got, "the values arrive in the order sent")
+	c.waitFor("the credit given back", func() bool { return c.credit(1, ch) == 8 })
+}
+
+func TestCreditIsBoundedWhileTheBufferStaysFull(t *testing.T) {
+	c := newCluster(t, 2)
+	ch := c.ch(0, 4)
+	first := &sendSeq{Out: ch, From: 0, To: 1, done: make(chan struct{})}
+	c.spawn(1, first)
+	waitClosed(t, first.done, "the first send (a round trip)")
+	c.waitFor("credit from the channel's home", func() bool { return c.credit(1, ch) == 4 })
+
+	// With the home busy, sends 1-4 go on credit and send 5 waits for its
+	// round trip.
+	release := c.gate(0)
+	p := &sendSeq{Out: ch, From: 1, To: 100, done: make(chan struct{})}
+	id := c.spawn(1, p)
+	c.waitFor("the sender to run out of credit", func() bool {
+		blocked := false
+		c.on(1, func(s *scheduler.Scheduler) { _, blocked = s.WaitOf(id) })
+		return blocked
+	})
+	assert.Equal(t, 4, p.Sent)
+	release(nil)
+	// Sends 1-3 fill the buffer and their credit goes back; send 4 finds
+	// it full and waits as a sender (its credit is not given back), and so
+	// does send 5: nothing more moves until a receiver comes.
+	c.waitFor("the credit of the sends that went into the buffer", func() bool { return c.credit(1, ch) == 3 })
+	assert.Equal(t, 2, c.balance(ch))
+	c.on(1, func(*scheduler.Scheduler) { assert.Equal(t, 4, p.Sent, "the waiting send stays waiting") })
+
+	c.prog(0, "recv", recvN(ch, 100)...)
+	res := c.collect(1)
+	waitClosed(t, p.done, "the producer")
+	require.NoError(t, p.Err)
+	assert.Equal(t, ints(0, 99), res["recv"].Got, "round trips and sends on credit keep their order")
+}
+
+func TestClosingTheChannelWithdrawsCredit(t *testing.T) {
+	c := newCluster(t, 2)
+	ch := c.ch(0, 8)
+	first := &sendSeq{Out: ch, From: 0, To: 1, done: make(chan struct{})}
+	c.spawn(1, first)
+	waitClosed(t, first.done, "the first send")
+	c.waitFor("credit", func() bool { return c.credit(1, ch) == 8 })
+	c.on(0, func(s *scheduler.Scheduler) { require.NoError(t, s.Close(ch)) })
+
+	p := &sendSeq{Out: ch, From: 1, To: 1000, done: make(chan struct{})}
+	c.spawn(1, p)
+	waitClosed(t, p.done, "the sender to see the close")
+	assert.True(t, errors.Is(p.Err, channel.ErrClosed), "once the credit is withdrawn a send fails as before: %v", p.Err)
+	assert.LessOrEqual(t, p.Sent, 8, "at most the credit's sends completed after the close")
+	c.logs.wait(t, "dropped; its credit is withdrawn", "chan")
+}
+
+func TestUnbufferedAndSelectSendsStillWait(t *testing.T) {
+	c := newCluster(t, 2)
+	unbuf := c.ch(0, 0)
+	c.prog(0, "recv", recvN(unbuf, 3)...)
+	p := &sendSeq{Out: unbuf, From: 0, To: 3, done: make(chan struct{})}
+	c.spawn(1, p)
+	waitClosed(t, p.done, "the rendezvous")
+	res := c.collect(1)
+	assert.Equal(t, ints(0, 2), res["recv"].Got)
+	assert.Zero(t, c.credit(1, unbuf), "no credit on an unbuffered channel")
+}
