@@ -10,6 +10,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -180,7 +181,7 @@ func (c *consumer) Step(t *tasklet.T) tasklet.Op {
 // OPs and DONEs share frames and system calls. It reports values/s.
 // In-process nodes over a unix socket.
 func BenchmarkRemoteStream(b *testing.B) {
-	const producers = 1024
+	producers := streamProducers()
 	p := newBenchPair(b)
 	defer p.close()
 	var ch channel.ID
@@ -204,6 +205,15 @@ func BenchmarkRemoteStream(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "values/s")
 
+}
+
+// streamProducers is the number of producer tasklets of the stream
+// benchmarks: 1024, or IPC_BENCH_PRODUCERS (1: one sender's stream).
+func streamProducers() int {
+	if k, err := strconv.Atoi(os.Getenv("IPC_BENCH_PRODUCERS")); err == nil && k > 0 {
+		return k
+	}
+	return 1024
 }
 
 // hopper2 is a tasklet that pauses after every step, so that a benchmark

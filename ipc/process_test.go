@@ -1,8 +1,8 @@
 package ipc
 
 // A second node in its own process: the test binary re-executes itself
-// with IPC_BENCH_CHILD set to a socket path, and TestMain turns it into
-// node 2 of BenchmarkRemotePingPongTwoProcesses.
+// with IPC_BENCH_CHILD set to a socket path (or another of the variables
+// below), and TestMain turns it into node 2 of a two-process benchmark.
 
 import (
 	"context"
@@ -29,13 +29,23 @@ const (
 	rawChildEnv = "IPC_BENCH_RAW_CHILD" // a plain socket echo, for BenchmarkRawSocketRoundTripTwoProcesses
 	// streamChildEnv is "SOCKET,N": the consumer of BenchmarkRemoteStreamTwoProcesses
 	streamChildEnv = "IPC_BENCH_STREAM_CHILD"
+	// tlsChildEnv is "ADDR,CERTS": node 2 of BenchmarkRemotePingPongTLS,
+	// dialing ADDR over TCP with the certificates in folder CERTS.
+	tlsChildEnv = "IPC_BENCH_TLS_CHILD"
+	// spinEnv sets the ring readers' longest spin (a duration: 0s parks
+	// at once), to compare spins on a given host.
+	spinEnv = "IPC_BENCH_SPIN"
 )
 
 // childModes maps an environment variable to the child process it turns
 // the test binary into (its value is the child's argument).
-var childModes = map[string]func(string) int{childEnv: runChild, rawChildEnv: runRawChild, streamChildEnv: runStreamChild}
+var childModes = map[string]func(string) int{childEnv: runChild, rawChildEnv: runRawChild,
+	streamChildEnv: runStreamChild, tlsChildEnv: runTLSChild}
 
 func TestMain(m *testing.M) {
+	if d, err := time.ParseDuration(os.Getenv(spinEnv)); err == nil {
+		ringSpin = d // children inherit the variable, so both ends spin alike
+	}
 	for env, run := range childModes {
 		if arg := os.Getenv(env); arg != "" {
 			os.Exit(run(arg))
@@ -52,17 +62,33 @@ var (
 
 // runChild is node 2: it echoes every value it receives on its first
 // channel back to node 1's first channel, until its link to node 1 goes.
-func runChild(sock string) int {
+func runChild(sock string) int { return echoChild("unix", sock) }
+
+// runTLSChild is runChild over TCP with mutual TLS.
+func runTLSChild(arg string) int {
+	addr, certs, ok := strings.Cut(arg, ",")
+	if !ok {
+		return 2
+	}
+	cfg, err := LoadTLSConfig(certs)
+	if err != nil {
+		return 2
+	}
+	return echoChild("tcp", addr, WithTLS(cfg))
+}
+
+func echoChild(network, addr string, opts ...Option) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := scheduler.New(scheduler.WithNode(2))
-	n := NewNode(s, testRegistry(), WithSecret(testSecret), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	opts = append([]Option{WithSecret(testSecret), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)
+	n := NewNode(s, testRegistry(), opts...)
 	defer n.Close()
 	if ch := s.NewChannel(0); ch != childPing {
 		return 2
 	}
 	s.Spawn(&echoer{In: childPing, Out: parentPong})
-	if _, err := n.Dial(ctx, "unix", sock); err != nil {
+	if _, err := n.Dial(ctx, network, addr); err != nil {
 		return 1
 	}
 	s.Run(ctx) // ends with a deadlock once the link is gone: the echoer waits on
@@ -71,19 +97,42 @@ func runChild(sock string) int {
 
 // BenchmarkRemotePingPongTwoProcesses: one op is one value through an
 // unbuffered channel whose ends are in two processes (node 2 is this test
-// binary run again), linked over a unix socket.
+// binary run again), linked over a unix socket (so over shared-memory
+// rings, unless STACKLESS_SHM=off).
 func BenchmarkRemotePingPongTwoProcesses(b *testing.B) {
+	sock := filepath.Join(tempDirB(b), "n1.sock")
+	pingPongTwoProcesses(b, "unix", sock, childEnv+"="+sock)
+}
+
+// BenchmarkRemotePingPongTLS: BenchmarkRemotePingPongTwoProcesses over TCP
+// on the loopback interface with mutual TLS 1.3, as nodes on two hosts
+// link.
+func BenchmarkRemotePingPongTLS(b *testing.B) {
+	certs := filepath.Join(b.TempDir(), "certs")
+	require.NoError(b, GenerateCerts(certs, nil))
+	cfg, err := LoadTLSConfig(certs)
+	require.NoError(b, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a free port, given back at once
+	require.NoError(b, err)
+	addr := ln.Addr().String()
+	require.NoError(b, ln.Close())
+	pingPongTwoProcesses(b, "tcp", addr, tlsChildEnv+"="+addr+","+certs, WithTLS(cfg))
+}
+
+// pingPongTwoProcesses listens on network addr as node 1, starts node 2
+// (this binary with childVar in its environment) and times the ping-pong.
+func pingPongTwoProcesses(b *testing.B, network, addr, childVar string, opts ...Option) {
 	exe, err := os.Executable()
 	require.NoError(b, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := scheduler.New(scheduler.WithNode(1))
-	n := NewNode(s, testRegistry(), WithSecret(testSecret), WithLogger(newLogSink().logger()))
+	opts = append([]Option{WithSecret(testSecret), WithLogger(newLogSink().logger())}, opts...)
+	n := NewNode(s, testRegistry(), opts...)
 	require.Equal(b, parentPong, s.NewChannel(0))
-	sock := filepath.Join(tempDirB(b), "n1.sock")
-	require.NoError(b, n.Listen(ctx, "unix", sock))
+	require.NoError(b, n.Listen(ctx, network, addr))
 	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+sock)
+	cmd.Env = append(os.Environ(), childVar)
 	require.NoError(b, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -224,7 +273,7 @@ func runStreamChild(arg string) int {
 // producer tasklets in this process to one consumer there, as
 // BenchmarkRemoteStream does in one process. It reports values/s.
 func BenchmarkRemoteStreamTwoProcesses(b *testing.B) {
-	const producers = 1024
+	producers := streamProducers()
 	n := max(b.N, producers)
 	exe, err := os.Executable()
 	require.NoError(b, err)

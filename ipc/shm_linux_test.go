@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,9 +98,12 @@ func TestSharedMemoryIsChosenForUnixSocketLinks(t *testing.T) {
 }
 
 // runShmKillChild is node 2 of TestSharedMemoryPeerKilledMidFrame: it
-// links to node 1, writes the first bytes of a frame into its ring and
-// says "ready" on stdout; the test then kills it with -9.
-func runShmKillChild(sock string) int {
+// links to node 1, writes into its ring (arg "SOCK,batch": first a slice's
+// batch of whole PUT frames of 0..batchPuts-1 to node 1's first channel),
+// then the first bytes of a frame, and says "ready" on stdout; the test
+// then kills it with -9.
+func runShmKillChild(arg string) int {
+	sock, mode, _ := strings.Cut(arg, ",")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s := scheduler.New(scheduler.WithNode(2))
@@ -114,8 +118,18 @@ func runShmKillChild(sock string) int {
 		return 3
 	}
 	l.mu.Lock() // keeps the writer goroutine parked
-	partial := append(binary.BigEndian.AppendUint32(nil, 100), 0x95, byte(kOp), 1, 1)
-	if _, err := l.shm.w.Write(partial); err != nil {
+	var b []byte
+	if mode == "batch" {
+		for i := range batchPuts {
+			var start int
+			b, start = beginFrame(b)
+			b, _ = appendMessage(b, n.reg, &message{Kind: kPut, Chan: parentPong, Value: i})
+			b, _ = endFrame(b, start, n.cfg.maxFrame)
+		}
+	}
+	b = append(b, binary.BigEndian.AppendUint32(nil, 100)...)
+	b = append(b, 0x95, byte(kOp), 1, 1)
+	if !l.shm.w.tryWrite(b) { // one write, as a slice's flush makes it
 		return 4
 	}
 	fmt.Println("ready")
@@ -123,7 +137,18 @@ func runShmKillChild(sock string) int {
 	return 0
 }
 
+// batchPuts is the number of whole frames the batch child writes.
+const batchPuts = 100
+
 func TestSharedMemoryPeerKilledMidFrame(t *testing.T) {
+	for _, mode := range []string{"frame", "batch"} {
+		t.Run(mode, func(t *testing.T) { peerKilledMidFrame(t, mode) })
+	}
+}
+
+// peerKilledMidFrame: whatever the peer wrote whole before it was killed
+// is applied, in order; the frame it was cut off in closes the link.
+func peerKilledMidFrame(t *testing.T, mode string) {
 	exe, err := os.Executable()
 	require.NoError(t, err)
 	ctx := testCtx(t)
@@ -131,10 +156,13 @@ func TestSharedMemoryPeerKilledMidFrame(t *testing.T) {
 	logs := newLogSink()
 	n := NewNode(s, testRegistry(), WithSecret(testSecret), WithLogger(logs.logger()))
 	defer n.Close()
+	require.Equal(t, parentPong, s.NewChannel(2*batchPuts))
 	sock := filepath.Join(tempDir(t), "sock", "n1.sock")
 	require.NoError(t, n.Listen(ctx, "unix", sock))
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
 	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), shmKillChildEnv+"="+sock)
+	cmd.Env = append(os.Environ(), shmKillChildEnv+"="+sock+","+mode)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -156,6 +184,33 @@ func TestSharedMemoryPeerKilledMidFrame(t *testing.T) {
 	closed := logs.wait(t, "ipc: link closed", "peer=2")
 	assert.Contains(t, closed, "truncated frame", "the reason is what a socket link reports for a frame cut short")
 	assert.NotContains(t, n.Peers(), uint16(2), "the link is down")
+
+	want := 0
+	if mode == "batch" {
+		want = batchPuts
+	}
+	got := make(chan []int, 1)
+	s.Do(func(s *scheduler.Scheduler) {
+		var vs []int
+		for {
+			v, ok, err := s.TryRecv(parentPong)
+			if !ok || err != nil {
+				break
+			}
+			vs = append(vs, v.(int))
+		}
+		got <- vs
+	})
+	var vs []int
+	select {
+	case vs = <-got:
+	case <-ctx.Done():
+		t.Fatal("the scheduler did not answer")
+	}
+	require.Len(t, vs, want, "every whole frame before the cut was applied")
+	for i, v := range vs {
+		assert.Equal(t, i, v, "in order")
+	}
 }
 
 // unixPair is two connected unix sockets.
