@@ -14,15 +14,16 @@ import (
 // than one scheduler slice per value and round trip.
 //
 // The home grants credit (GRANT: channel, n) when a send of this node on
-// the channel completed there the ordinary way (OP, DONE), so the first
-// send of a stream is a round trip and says the channel has room. It grants
-// min(capacity, maxGrant) and owes one credit back for each PUT that went
-// into the buffer or to a waiting receiver, at the end of its slice. A PUT
-// that finds the buffer full waits in the channel's queue as a sender, as
-// a posted value does, and its credit is not given back: when the buffer
-// stays full the sender's credit runs out and its sends wait for the round
-// trip again. So beyond its capacity a channel holds at most one grant per
-// sending node. A PUT that finds the channel closed is dropped and logged,
+// the channel completed there the ordinary way (OP, DONE) and the buffer
+// has room: as much as the room (at most maxGrant), so the first send of a
+// stream is a round trip. It owes one credit back, at the end of its
+// slice, for each PUT that went to a waiting receiver or into the buffer
+// and left room behind it. A PUT that filled the buffer keeps its credit,
+// and one that finds the buffer full waits in the channel's queue as a
+// sender, as a posted value does, and keeps it too: while the buffer stays
+// full the sender's credit runs out and its sends wait for the round trip
+// again, answered as the receiver makes room, as without credit. So beyond
+// its capacity a channel holds at most one grant per sending node. A PUT that finds the channel closed is dropped and logged,
 // and the home withdraws the credit (GRANT with n = 0): the sender's next
 // send is a round trip and fails with channel.ErrClosed as before. Sends
 // to unbuffered channels always wait for their rendezvous (OP, DONE), as
@@ -85,7 +86,7 @@ func (n *Node) onPut(m *message) {
 		} else {
 			n.log.Debug("ipc: a value a peer sent without waiting was dropped", "peer", m.From, "chan", m.Chan, "err", err.Error())
 		}
-	case took && held:
+	case took && held && n.hasRoom(m.Chan):
 		n.cr.granted[key]++ // the credit goes back to the peer
 		n.owe(key, 1)
 	}
@@ -99,12 +100,18 @@ func (n *Node) grantOnDone(peer uint16, ch channel.ID) {
 		return
 	}
 	c := n.s.Channel(ch)
-	if c == nil || c.Cap() == 0 || c.Closed() {
+	if c == nil || c.Cap() == 0 || c.Closed() || c.Len() >= c.Cap() {
 		return
 	}
-	g := min(c.Cap(), maxGrant)
+	g := min(c.Cap()-c.Len(), maxGrant)
 	n.cr.granted[key] = g
 	n.owe(key, g)
+}
+
+// hasRoom reports whether channel ch of this node has room in its buffer.
+func (n *Node) hasRoom(ch channel.ID) bool {
+	c := n.s.Channel(ch)
+	return c != nil && c.Len() < c.Cap()
 }
 
 func (n *Node) owe(key grantKey, k int) {

@@ -55,10 +55,16 @@
 // default) closes the link before anything is read or allocated for it;
 // every body is validated with pickle.ScanAll and decoded field by field
 // into a concrete message, values only through the pickle registry's
-// typed values (so every node must register the same value types). Frames
-// are written by one goroutine per link through a 64 KiB buffer, flushed
-// when nothing more is queued, so frames sent close together share a
-// system call. The messages:
+// typed values (so every node must register the same value types). What
+// the scheduler's goroutine sends during a run (OPs, DONEs, CANCELs) is
+// held until the scheduler's slice ends (scheduler.SetFlush: after each
+// burst of steps and before it waits), so a slice's frames to one peer
+// leave in one write and arrive as one batch for the peer's scheduler;
+// each is still a frame of its own, so frame counts stay exact. On a
+// shared-memory link whose writer is idle the scheduler's goroutine copies
+// them into the ring itself; otherwise one writer goroutine per link
+// writes them through a 64 KiB buffer, flushed when nothing more is
+// queued. The messages:
 //
 //	OP         a tasklet's cases on one home (with their select indices)
 //	DONE       a wait completed: case, value or error
@@ -74,6 +80,25 @@
 //	PING, PONG keepalive (WithKeepalive); a silent link is closed
 //	CONTROL    a request for a named handler (Node.Handle, Node.Call)
 //	REPLY      its answer
+//	PUT        a send on credit to a buffered channel: no DONE answers it
+//	GRANT      credit for PUTs on a channel (0 withdraws it)
+//
+// # Remote sends
+//
+// A send to an unbuffered channel of another node is a rendezvous, as in
+// one process: the tasklet waits until a receiver took the value at the
+// channel's home (OP, then DONE). So is the first send to a buffered
+// channel of another node; if the buffer has room, its home then grants
+// this node credit, as much as the room (at most 1024), and while the
+// credit lasts a send there completes at once and its value follows as a
+// PUT, in the link's order (so one sender's values arrive in order). A
+// PUT that went into the buffer and left room gives its credit back; one
+// that filled the buffer, or found it full and waits in the channel's
+// queue like a posted value, keeps it, so a full channel brings the
+// sender back to round trips, and a channel holds at most one grant per
+// sending node beyond its capacity. A PUT that finds the channel closed is dropped (and
+// logged), and the credit is withdrawn: the next send fails with
+// channel.ErrClosed. Sends in a select with other cases always wait.
 //
 // # Select rules across nodes
 //
