@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -136,7 +137,12 @@ func pingPongTwoProcesses(b *testing.B, network, addr, childVar string, opts ...
 	require.NoError(b, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	defer func() {
+	stopped := false
+	stopChild := func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		n.Close() // the child's link goes, and the child with it
 		select {
 		case <-exited:
@@ -144,7 +150,8 @@ func pingPongTwoProcesses(b *testing.B, network, addr, childVar string, opts ...
 			cmd.Process.Kill()
 			<-exited
 		}
-	}()
+	}
+	defer stopChild()
 	require.NoError(b, n.WaitPeer(ctx, 2))
 	ran := make(chan error, 1)
 	go func() { ran <- s.Run(ctx) }()
@@ -152,6 +159,7 @@ func pingPongTwoProcesses(b *testing.B, network, addr, childVar string, opts ...
 
 	pg := &pinger{Out: childPing, In: parentPong, N: max(b.N/2, 1), done: make(chan struct{})}
 	b.ReportAllocs()
+	cpu := processCPU()
 	b.ResetTimer()
 	s.Do(func(s *scheduler.Scheduler) { s.Spawn(pg) })
 	select {
@@ -160,6 +168,30 @@ func pingPongTwoProcesses(b *testing.B, network, addr, childVar string, opts ...
 		b.Fatal("the ping-pong did not finish")
 	}
 	b.StopTimer()
+	reportCPU(b, processCPU()-cpu, stopChild, cmd)
+}
+
+// processCPU is the CPU time (user and system) this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time per op of this process (parent, measured
+// over the timed part) and of the child (its whole life, start-up
+// included, once stop has ended it): where a two-process round trip's
+// time goes. Wall time beyond their sum is time neither process ran
+// (waiting for a wake-up, or for a core on a busy host).
+func reportCPU(b *testing.B, parent time.Duration, stop func(), cmd *exec.Cmd) {
+	b.ReportMetric(float64(parent.Nanoseconds())/float64(b.N), "parent-cpu-ns/op")
+	stop()
+	if st := cmd.ProcessState; st != nil {
+		child := st.UserTime() + st.SystemTime()
+		b.ReportMetric(float64(child.Nanoseconds())/float64(b.N), "child-cpu-ns/op")
+	}
 }
 
 // runRawChild dials the socket at sock and writes back every byte it
@@ -206,6 +238,7 @@ func BenchmarkRawSocketRoundTripTwoProcesses(b *testing.B) {
 	defer c.Close() // the child reads EOF and exits
 	out, in := make([]byte, 8), make([]byte, 8)
 	b.ReportAllocs()
+	cpu := processCPU()
 	b.ResetTimer()
 	for range b.N {
 		if _, err := c.Write(out); err != nil {
@@ -216,6 +249,7 @@ func BenchmarkRawSocketRoundTripTwoProcesses(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	reportCPU(b, processCPU()-cpu, func() { c.Close(); cmd.Wait() }, cmd)
 }
 
 // streamSink receives N values from In, then sends one value to Done.
