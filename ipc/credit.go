@@ -15,10 +15,12 @@ import (
 //
 // The home grants credit (GRANT: channel, n) when a send of this node on
 // the channel completed there the ordinary way (OP, DONE) and the buffer
-// has room: as much as the room (at most maxGrant), so the first send of a
-// stream is a round trip. It owes one credit back, at the end of its
-// slice, for each PUT that went to a waiting receiver or into the buffer
-// and left room behind it. A PUT that filled the buffer keeps its credit,
+// has room and no sender waits: as much as the room (at most maxGrant),
+// so the first send of a stream is a round trip. It owes one credit back,
+// at the end of its slice, for each PUT that went to a waiting receiver or
+// into the buffer and left room behind it, with no sender waiting. (Many
+// senders that keep a buffer full gain nothing from credit: their values
+// would only queue ahead of the round trips that answer them.) A PUT that filled the buffer keeps its credit,
 // and one that finds the buffer full waits in the channel's queue as a
 // sender, as a posted value does, and keeps it too: while the buffer stays
 // full the sender's credit runs out and its sends wait for the round trip
@@ -100,7 +102,7 @@ func (n *Node) grantOnDone(peer uint16, ch channel.ID) {
 		return
 	}
 	c := n.s.Channel(ch)
-	if c == nil || c.Cap() == 0 || c.Closed() || c.Len() >= c.Cap() {
+	if c == nil || c.Cap() == 0 || c.Closed() || c.Len() >= c.Cap() || c.HasSenders() {
 		return
 	}
 	g := min(c.Cap()-c.Len(), maxGrant)
@@ -108,10 +110,11 @@ func (n *Node) grantOnDone(peer uint16, ch channel.ID) {
 	n.owe(key, g)
 }
 
-// hasRoom reports whether channel ch of this node has room in its buffer.
+// hasRoom reports whether channel ch of this node has room in its buffer
+// and no sender waiting for it.
 func (n *Node) hasRoom(ch channel.ID) bool {
 	c := n.s.Channel(ch)
-	return c != nil && c.Len() < c.Cap()
+	return c != nil && c.Len() < c.Cap() && !c.HasSenders()
 }
 
 func (n *Node) owe(key grantKey, k int) {
