@@ -88,8 +88,8 @@
 // A send to an unbuffered channel of another node is a rendezvous, as in
 // one process: the tasklet waits until a receiver took the value at the
 // channel's home (OP, then DONE). So is the first send to a buffered
-// channel of another node; if the buffer has room, its home then grants
-// this node credit, as much as the room (at most 1024), and while the
+// channel of another node; if the buffer has room and no sender waits,
+// its home then grants this node credit, as much as the room (at most 1024), and while the
 // credit lasts a send there completes at once and its value follows as a
 // PUT, in the link's order (so one sender's values arrive in order). A
 // PUT that went into the buffer and left room gives its credit back; one
