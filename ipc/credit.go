@@ -25,9 +25,12 @@ import (
 // sender, as a posted value does, and keeps it too: while the buffer stays
 // full the sender's credit runs out and its sends wait for the round trip
 // again, answered as the receiver makes room, as without credit. So beyond
-// its capacity a channel holds at most one grant per sending node. A PUT that finds the channel closed is dropped and logged,
-// and the home withdraws the credit (GRANT with n = 0): the sender's next
-// send is a round trip and fails with channel.ErrClosed as before. Sends
+// its capacity a channel holds at most one grant per sending node. A PUT that finds the channel closed is still taken (the send
+// completed on its node before the close was known there, so it comes
+// before the close, and receivers drain it like any buffered value), and
+// the home withdraws the credit (GRANT with n = 0): the sender's next
+// send is a round trip and fails with channel.ErrClosed as before. Only a
+// PUT to a channel already closed, drained and freed is dropped (logged). Sends
 // to unbuffered channels always wait for their rendezvous (OP, DONE), as
 // sends of a select with other cases.
 //
@@ -76,17 +79,22 @@ func (n *Node) onPut(m *message) {
 		n.cr.granted[key]--
 	}
 	took, err := n.s.Put(m.Chan, m.Value)
+	if err != nil {
+		// The channel is gone (closed, drained and freed): nothing can take
+		// the value any more.
+		n.log.Warn("ipc: a value a peer sent without waiting was dropped: its channel is gone", "peer", m.From, "chan", m.Chan, "err", err.Error())
+	}
 	switch {
-	case err != nil:
+	case err != nil || n.chanClosed(m.Chan):
+		// A closed channel took the value (its send came before the close),
+		// but takes no more sends: withdraw the credit, so the peer's next
+		// send is a round trip that fails with channel.ErrClosed.
 		if held || n.cr.owed[key] > 0 {
-			n.log.Warn("ipc: a value a peer sent without waiting was dropped; its credit is withdrawn", "peer", m.From, "chan", m.Chan, "err", err.Error())
 			delete(n.cr.granted, key)
 			delete(n.cr.owed, key)
 			if l := n.link(m.From); l != nil {
 				n.queue(l, &message{Kind: kGrant, Chan: m.Chan})
 			}
-		} else {
-			n.log.Debug("ipc: a value a peer sent without waiting was dropped", "peer", m.From, "chan", m.Chan, "err", err.Error())
 		}
 	case took && held && n.hasRoom(m.Chan):
 		n.cr.granted[key]++ // the credit goes back to the peer
@@ -108,6 +116,12 @@ func (n *Node) grantOnDone(peer uint16, ch channel.ID) {
 	g := min(c.Cap()-c.Len(), maxGrant)
 	n.cr.granted[key] = g
 	n.owe(key, g)
+}
+
+// chanClosed reports whether channel ch of this node is closed (or gone).
+func (n *Node) chanClosed(ch channel.ID) bool {
+	c := n.s.Channel(ch)
+	return c == nil || c.Closed()
 }
 
 // hasRoom reports whether channel ch of this node has room in its buffer

@@ -96,9 +96,9 @@
 // that filled the buffer, or found it full and waits in the channel's
 // queue like a posted value, keeps it, so a full channel brings the
 // sender back to round trips, and a channel holds at most one grant per
-// sending node beyond its capacity. A PUT that finds the channel closed is dropped (and
-// logged), and the credit is withdrawn: the next send fails with
-// channel.ErrClosed. Sends in a select with other cases always wait.
+// sending node beyond its capacity. A PUT that finds the channel closed is still taken
+// (its send completed before the close was known, so receivers drain it)
+// and the credit is withdrawn: the next send fails with channel.ErrClosed. Sends in a select with other cases always wait.
 //
 // # Select rules across nodes
 //

@@ -361,15 +361,15 @@ func (s *Scheduler) flushRemote() {
 // not wait for the outcome (package ipc sends on credit), to a waiting
 // receiver or into the buffer and reports true. With neither free it
 // queues v as a sender without a tasklet, as Post does, and reports
-// false. A closed or unknown channel refuses v with an error
-// (channel.ErrClosed, ErrUnknownChannel).
+// false. A closed channel still takes v: its sender's send completed
+// before the close was known on its node, so it is ordered before the
+// close, and receivers drain it as any value buffered before a close
+// (dropping it would lose a value whose sender saw success). An unknown
+// channel refuses v (ErrUnknownChannel).
 func (s *Scheduler) Put(ch channel.ID, v any) (bool, error) {
 	c, err := s.chanFor(ch)
 	if err != nil {
 		return false, err
-	}
-	if c.Closed() {
-		return false, fmt.Errorf("scheduler: a value for %v: %w", ch, channel.ErrClosed)
 	}
 	s.touchChan(c)
 	var w channel.Waiter
