@@ -62,6 +62,13 @@ type Config struct {
 	NoJournal    bool
 	JournalBytes int64
 
+	// Name names the cluster on NATS (default DefaultName): it prefixes
+	// its buckets (<name>_ckpt, <name>_manifests, <name>_lease) and the
+	// subjects its leader answers requests on (<name>.api.*), so several
+	// clusters can share one NATS account. ValidateName says which names
+	// are taken.
+	Name string
+
 	// Standby: when another coordinator leads this cluster (its server
 	// owns DIR/nats), wait as its standby and take over (adopting the
 	// workers, no rollback) when it dies, instead of failing. OnStandby,

@@ -43,14 +43,14 @@ func (c *Coordinator) openStore(ctx context.Context) error {
 		e.close()
 		return err
 	}
-	gs, err := openGenStore(ctx, nc, c.cfg.Keep, "the NATS store of "+c.cfg.Dir)
+	gs, err := openNamedGenStore(ctx, nc, bucketNames(c.cfg.Name), c.cfg.Keep, "the NATS store of "+c.cfg.Dir)
 	if err != nil {
 		nc.Close()
 		e.close()
 		return err
 	}
 	c.nats, c.gs = e, gs
-	kv, err := openLease(ctx, gs.js, gs.replicas)
+	kv, err := openLease(ctx, gs.js, gs.names.Lease, gs.replicas)
 	if err != nil {
 		return err
 	}
@@ -77,13 +77,13 @@ func (c *Coordinator) openOutsideStore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	gs, err := openGenStore(ctx, nc, c.cfg.Keep, "NATS "+c.cfg.NATS)
+	gs, err := openNamedGenStore(ctx, nc, bucketNames(c.cfg.Name), c.cfg.Keep, natsWhere(c.cfg.NATS, c.cfg.Name))
 	if err != nil {
 		nc.Close()
 		return err
 	}
 	c.gs = gs
-	kv, err := openLease(ctx, gs.js, gs.replicas)
+	kv, err := openLease(ctx, gs.js, gs.names.Lease, gs.replicas)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (c *Coordinator) standBy(ctx context.Context) (*embeddedNATS, error) {
 		ld := Leader{}
 		if nc, err := dialNATS(c.layout, "stackless standby"); err == nil {
 			if js, err := jetstream.New(nc); err == nil {
-				if kv, err := js.KeyValue(ctx, leaseBucket); err == nil {
+				if kv, err := js.KeyValue(ctx, bucketNames(c.cfg.Name).Lease); err == nil {
 					if cur, _, err := currentLeader(ctx, kv); err == nil && cur != nil {
 						ld = *cur
 					}

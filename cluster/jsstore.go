@@ -2,8 +2,8 @@ package cluster
 
 // The cluster's checkpoints on NATS JetStream: one generation is the world
 // of every worker, each an object "g<gen>/w<node>" of the Object Store
-// bucket ckptBucket, and a manifest "m.<gen>" in the KV bucket
-// manifestBucket that lists them with their sizes and SHA-256 digests. The
+// bucket <name>_ckpt, and a manifest "m.<gen>" in the KV bucket
+// <name>_manifests (names.go: <name> is the cluster's) that lists them with their sizes and SHA-256 digests. The
 // manifest is written only once every object is stored, so a generation
 // is all or nothing: a checkpoint that fails half way leaves objects no
 // manifest names (swept at the next commit), never half a generation.
@@ -29,9 +29,7 @@ import (
 )
 
 const (
-	manifestBucket = "stackless_manifests" // KV: "m.<gen>" manifests, genKey the counter
-	ckptBucket     = "stackless_ckpt"      // Object Store: "g<gen>/w<node>" worlds
-	genKey         = "gen"                 // the last generation number handed out
+	genKey         = "gen" // the last generation number handed out
 	manifestPrefix = "m."
 	maxReplicas    = 3
 )
@@ -45,15 +43,23 @@ type genStore struct {
 	js       jetstream.JetStream
 	kv       jetstream.KeyValue
 	obj      jetstream.ObjectStore
+	names    natsNames
 	keep     int    // generations kept (0: all)
 	replicas int    // of every bucket
 	where    string // names the store in messages
 	close    func()
 }
 
-// openGenStore makes (or opens) the buckets on nc. Replicas are min(3,
-// the servers nc knows of).
+// openGenStore makes (or opens) the buckets of the default cluster name
+// on nc (see openNamedGenStore).
 func openGenStore(ctx context.Context, nc *nats.Conn, keep int, where string) (*genStore, error) {
+	return openNamedGenStore(ctx, nc, bucketNames(""), keep, where)
+}
+
+// openNamedGenStore makes (or opens) the buckets of names on nc. Replicas
+// are min(3, the servers nc knows of).
+func openNamedGenStore(ctx context.Context, nc *nats.Conn, names natsNames, keep int, where string) (*genStore, error) {
+	manifestBucket, ckptBucket := names.Manifests, names.Ckpt
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: JetStream on %s: %w", where, err)
@@ -72,7 +78,7 @@ func openGenStore(ctx context.Context, nc *nats.Conn, keep int, where string) (*
 	if err := kvReady(ctx, kv); err != nil {
 		return nil, fmt.Errorf("cluster: the manifest bucket %s on %s: %w", manifestBucket, where, err)
 	}
-	return &genStore{nc: nc, js: js, kv: kv, obj: obj, keep: keep, replicas: replicas, where: where, close: nc.Close}, nil
+	return &genStore{nc: nc, js: js, kv: kv, obj: obj, names: names, keep: keep, replicas: replicas, where: where, close: nc.Close}, nil
 }
 
 // natsTransient reports whether err is NATS not answering for now (no leader
@@ -127,7 +133,7 @@ func (g *genStore) nextGen(ctx context.Context) (uint64, error) {
 		default:
 			last, perr := strconv.ParseUint(string(e.Value()), 10, 64)
 			if perr != nil {
-				return 0, fmt.Errorf("%w: the generation counter %q in %s is not a number", ErrSnapshot, e.Value(), manifestBucket)
+				return 0, fmt.Errorf("%w: the generation counter %q in %s is not a number", ErrSnapshot, e.Value(), g.names.Manifests)
 			}
 			next := last + 1
 			if _, err := g.kv.Update(ctx, genKey, []byte(strconv.FormatUint(next, 10)), e.Revision()); err == nil {

@@ -1,7 +1,7 @@
 package cluster
 
 // Leadership: exactly one coordinator acts, the holder of the lease, a key
-// in the KV bucket leaseBucket. It is taken by compare-and-set (Create when
+// in the KV bucket <name>_lease (names.go). It is taken by compare-and-set (Create when
 // there is none, Update on the revision seen when the holder stopped
 // renewing it), renewed every leaseRenew by Update on its own revision, and
 // it is stale once its revision has not changed for leaseTTL as the
@@ -21,10 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-const (
-	leaseBucket = "stackless_lease"
-	leaseKey    = "leader"
-)
+const leaseKey = "leader"
 
 // Lease timing: a standby takes a lease whose revision stood still for
 // leaseTTL; the holder renews it every leaseRenew.
@@ -64,7 +61,7 @@ type lease struct {
 }
 
 // openLease makes (or opens) the lease bucket.
-func openLease(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
+func openLease(ctx context.Context, js jetstream.JetStream, leaseBucket string, replicas int) (jetstream.KeyValue, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: leaseBucket, History: 1,
 		Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster leadership lease"})
 	if err == nil {

@@ -19,7 +19,7 @@ import (
 func testLeaseKV(t *testing.T) jetstream.KeyValue {
 	t.Helper()
 	gs := openTestStore(t, 0)
-	kv, err := openLease(t.Context(), gs.js, 1)
+	kv, err := openLease(t.Context(), gs.js, gs.names.Lease, 1)
 	require.NoError(t, err)
 	return kv
 }
