@@ -17,26 +17,39 @@ import (
 )
 
 // DialConfig says how to reach a coordinator: through the unix socket of
-// its cluster directory (Dir), or over TCP with mutual TLS (Addr, TLS).
+// its cluster directory (Dir), over TCP with mutual TLS (Addr, TLS), or
+// through NATS (NATS, NATSCreds, Name), whichever coordinator leads.
 type DialConfig struct {
 	Dir    string
 	Addr   string
 	TLS    *tls.Config
 	Secret []byte // default: read DIR/secret
 	Log    *slog.Logger
+
+	// NATS, when set, is the NATS servers ("nats://h1:4222,nats://h2:4222")
+	// the cluster named Name (default DefaultName) keeps its lease on; the
+	// requests go to its leader there (natsapi.go), with the credentials
+	// file NATSCreds. Dir, Addr, TLS and Secret are then not used.
+	NATS      string
+	NATSCreds string
+	Name      string
 }
 
 // Client is a connection to a coordinator, for the CLI and for programs
-// that drive a cluster from outside. It is an ipc node with a short-lived
-// number of its own and no tasklets.
+// that drive a cluster from outside: an ipc node with a short-lived number
+// of its own and no tasklets, or a NATS connection to the cluster's leader.
 type Client struct {
-	n *ipc.Node
+	n    *ipc.Node
+	nats *natsCaller
 }
 
 const kindHello = "c.hello"
 
 // Dial links to the coordinator.
 func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
+	if cfg.NATS != "" {
+		return dialOverNATS(ctx, cfg)
+	}
 	if cfg.Secret == nil {
 		if cfg.Dir == "" {
 			return nil, errors.New("cluster: no cluster secret: give the cluster directory (--cluster DIR) or the secret file (--secret FILE)")
@@ -88,9 +101,18 @@ func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
 }
 
 // Close ends the connection.
-func (c *Client) Close() error { return c.n.Close() }
+func (c *Client) Close() error {
+	if c.nats != nil {
+		c.nats.nc.Close()
+		return nil
+	}
+	return c.n.Close()
+}
 
 func (c *Client) do(ctx context.Context, kind string, req, resp any) error {
+	if c.nats != nil {
+		return call(ctx, c.nats, coordNode, kind, req, resp)
+	}
 	return call(ctx, c.n, coordNode, kind, req, resp)
 }
 
@@ -154,6 +176,9 @@ func (c *Client) Restore(ctx context.Context, gen uint64, workers int) (RestoreR
 func (c *Client) Down(ctx context.Context) error {
 	if err := c.do(ctx, kindDown, none{}, nil); err != nil {
 		return err
+	}
+	if c.nats != nil {
+		return c.nats.waitDown(ctx)
 	}
 	tk := time.NewTicker(20 * time.Millisecond)
 	defer tk.Stop()

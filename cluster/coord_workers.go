@@ -18,12 +18,19 @@ func (c *Coordinator) serveAll() {
 	// Every call is bounded, so a hung worker cannot hold the cluster's
 	// operation lock forever.
 	limit := max(handlerTimeout, 3*c.cfg.StartTimeout)
+	c.api = map[string]handler{}
 	reg := func(kind string, h handler) {
-		serve(c.ctx, c.n, &c.blobs, kind, func(ctx context.Context, req []byte) ([]byte, error) {
+		bounded := func(ctx context.Context, req []byte) ([]byte, error) {
 			ctx, cancel := context.WithTimeout(ctx, limit)
 			defer cancel()
 			return h(ctx, req)
-		})
+		}
+		serve(c.ctx, c.n, &c.blobs, kind, bounded)
+		switch kind {
+		case kindJoin, kindReady, kindLeave: // workers' kinds: ipc only
+		default:
+			c.api[kind] = bounded // clients' kinds: on NATS too (natsapi.go)
+		}
 	}
 	c.n.Handle(kindChunk, c.blobs.chunk)
 	reg(kindHello, jsonHandler(func(context.Context, none) (none, error) { return none{}, nil }))

@@ -37,8 +37,10 @@ type Coordinator struct {
 	fc     fencedCaller // c.n, every worker command carrying the lease epoch
 	lease  *lease       // the leadership this coordinator holds
 	epochV atomic.Uint64
-	nats   *embeddedNATS // the embedded NATS server the checkpoints live in
-	gs     *genStore     // the checkpoint generations, in JetStream
+	nats   *embeddedNATS      // the embedded NATS server the checkpoints live in
+	gs     *genStore          // the checkpoint generations, in JetStream
+	api    map[string]handler // the requests clients may send over NATS, by kind
+	apiSrv *apiServer         // answers them on NATS while this coordinator leads
 	// journal trims the effect journal (nil with Config.NoJournal).
 	journal  *journalTrimmer
 	trimming atomic.Bool
@@ -126,6 +128,9 @@ func Start(ctx context.Context, cfg Config) (*Coordinator, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("cluster: no cluster directory (--data DIR)")
 	}
+	if err := ValidateName(cfg.Name); err != nil {
+		return nil, err
+	}
 	if cfg.Workers < 1 || cfg.Workers > maxWorkerNode {
 		return nil, fmt.Errorf("cluster: %d workers: need 1 to %d", cfg.Workers, maxWorkerNode)
 	}
@@ -178,6 +183,10 @@ func (c *Coordinator) open(ctx context.Context) error {
 	c.n = ipc.NewNode(c.s, c.reg, opts...)
 	c.fc = fencedCaller{n: c.n, epoch: c.epochV.Load}
 	c.serveAll()
+	c.apiSrv = &apiServer{nc: c.gs.nc, names: c.gs.names, lease: c.lease, handlers: c.api, blobs: &c.blobs, log: c.log, ctx: c.ctx}
+	if err := c.apiSrv.start(); err != nil {
+		return err
+	}
 	// The coordinator's scheduler runs no tasklet; it only applies what its
 	// links hand it (link-down clean-ups).
 	c.bg.Add(1)

@@ -86,26 +86,36 @@ func (b *blobs) chunk(req []byte) ([]byte, error) {
 	if err := decodeJSON(req, &c); err != nil {
 		return nil, err
 	}
+	out, _, err := b.part(c.ID, c.Off, chunkSize)
+	return out, err
+}
+
+// part returns up to n bytes of blob id from off, and whether they are its
+// last (the blob is then forgotten).
+func (b *blobs) part(id uint64, off, n int) ([]byte, bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	x := b.m[c.ID]
+	x := b.m[id]
 	if x == nil {
-		return nil, fmt.Errorf("cluster: blob %d is unknown or expired (read it within %v)", c.ID, blobTTL)
+		return nil, false, fmt.Errorf("cluster: blob %d is unknown or expired (read it within %v)", id, blobTTL)
 	}
-	if c.Off < 0 || c.Off > len(x.data) {
-		return nil, fmt.Errorf("cluster: blob %d: offset %d outside its %d bytes", c.ID, c.Off, len(x.data))
+	if off < 0 || off > len(x.data) {
+		return nil, false, fmt.Errorf("cluster: blob %d: offset %d outside its %d bytes", id, off, len(x.data))
 	}
-	end := min(c.Off+chunkSize, len(x.data))
-	out := x.data[c.Off:end]
+	end := min(off+n, len(x.data))
+	out := x.data[off:end]
 	if end == len(x.data) {
-		delete(b.m, c.ID)
+		delete(b.m, id)
 	}
-	return out, nil
+	return out, end == len(x.data), nil
 }
 
 // wrap turns a handler's body into a reply.
-func (b *blobs) wrap(body []byte) ([]byte, error) {
-	if len(body) <= inlineMax {
+func (b *blobs) wrap(body []byte) ([]byte, error) { return b.wrapAt(body, inlineMax) }
+
+// wrapAt is wrap with bodies larger than inline going through the table.
+func (b *blobs) wrapAt(body []byte, inline int) ([]byte, error) {
+	if len(body) <= inline {
 		out := make([]byte, 0, len(body)+1)
 		return append(append(out, tagInline), body...), nil
 	}
@@ -207,9 +217,15 @@ func remoteErr(err error) error {
 	if !errors.As(err, &re) {
 		return err
 	}
-	e := &handlerError{node: re.Node, msg: re.Msg}
+	return newHandlerError(re.Node, re.Msg)
+}
+
+// newHandlerError is the error message msg of node's handler, matched to
+// the sentinel it names.
+func newHandlerError(node uint16, msg string) error {
+	e := &handlerError{node: node, msg: msg}
 	for _, s := range wireSentinels {
-		if strings.Contains(re.Msg, s.Error()) {
+		if strings.Contains(msg, s.Error()) {
 			e.is = s
 			break
 		}

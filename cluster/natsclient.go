@@ -1,0 +1,220 @@
+package cluster
+
+// The client's side of the leader's NATS requests (natsapi.go). A request
+// nobody received (no leader subscribed: none runs, or a failover is under
+// way) is sent again until the caller's deadline, so a command sent during
+// a failover is answered by the new leader. A request the leader received
+// but did not answer is different: a read (status, ps, inspect, await) is
+// sent again, while a command that changes the cluster (spawn, migrate,
+// checkpoint, restore, down, kill) may have been done, so it fails with
+// ErrLeaderChanged as soon as the lease shows another leader, rather than
+// being done twice or waiting for the deadline.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+var (
+	// ErrNoLeader is returned when no coordinator answered a request on
+	// NATS before the deadline: none runs for the cluster, or the failover
+	// to a standby did not end in time.
+	ErrNoLeader = errors.New("cluster: no coordinator leads this cluster on NATS")
+	// ErrLeaderChanged is returned when the leader that took a command
+	// lost the lease before answering: the command may or may not have
+	// been done.
+	ErrLeaderChanged = errors.New("cluster: the leading coordinator changed while it ran the command")
+)
+
+// Request timing on NATS: a read is asked again when its answer takes
+// longer than natsAttempt; a request nobody received, every natsRetry.
+var (
+	natsAttempt = 20 * time.Second
+	natsRetry   = 100 * time.Millisecond
+)
+
+// natsReads are the requests safe to send again: they change nothing.
+var natsReads = map[string]bool{kindHello: true, kindStatus: true, kindPS: true, kindInspect: true, kindAwait: true}
+
+// natsCaller sends control requests to a cluster's leader over NATS; it is
+// a caller (wire.go) for coordNode.
+type natsCaller struct {
+	nc    *nats.Conn
+	names natsNames
+	lease jetstream.KeyValue
+	where string // names the servers and the cluster in messages
+}
+
+// dialOverNATS connects to the cluster named cfg.Name on the NATS servers
+// cfg.NATS and checks that a leader answers.
+func dialOverNATS(ctx context.Context, cfg DialConfig) (*Client, error) {
+	if err := ValidateName(cfg.Name); err != nil {
+		return nil, err
+	}
+	names := bucketNames(cfg.Name)
+	nc, err := connectOutside(cfg.NATS, cfg.NATSCreds, "stackless client")
+	if err != nil {
+		return nil, err
+	}
+	where := natsWhere(cfg.NATS, cfg.Name)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: JetStream on %s: %w", where, err)
+	}
+	kv, err := js.KeyValue(ctx, names.Lease)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		nc.Close()
+		return nil, fmt.Errorf("%w: no cluster named %q ever ran on %s (there is no bucket %s); check --name, or start it with `stackless cluster up --nats URL --creds FILE --name %s`",
+			ErrNoLeader, names.Name, cfg.NATS, names.Lease, names.Name)
+	}
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("cluster: the lease bucket %s on %s: %w", names.Lease, where, err)
+	}
+	n := &natsCaller{nc: nc, names: names, lease: kv, where: where}
+	if err := call(ctx, n, coordNode, kindHello, none{}, nil); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &Client{nats: n}, nil
+}
+
+// Call implements caller: kind on the leader (node is always coordNode).
+func (n *natsCaller) Call(ctx context.Context, _ uint16, kind string, payload []byte) ([]byte, error) {
+	if kind == kindChunk {
+		return n.chunk(ctx, payload)
+	}
+	m, err := n.request(ctx, kind, payload)
+	if err != nil {
+		return nil, err
+	}
+	return m.Data, nil
+}
+
+// chunk reads one wire.go chunk of a blob in parts that fit a message.
+func (n *natsCaller) chunk(ctx context.Context, payload []byte) ([]byte, error) {
+	var c chunkReq
+	if err := decodeJSON(payload, &c); err != nil {
+		return nil, err
+	}
+	var out []byte
+	for len(out) < chunkSize {
+		req, _ := marshal(partReq{ID: c.ID, Off: c.Off + len(out), Max: min(natsPart, chunkSize-len(out))})
+		m, err := n.request(ctx, kindPart, req)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m.Data...)
+		if m.Header.Get(hdrLast) != "" {
+			break
+		}
+		if len(m.Data) == 0 {
+			return nil, fmt.Errorf("%w from the leader on %s: an empty part of blob %d at %d", errWire, n.where, c.ID, c.Off+len(out))
+		}
+	}
+	return out, nil
+}
+
+// request sends kind and returns the leader's reply (see the file comment
+// for what is sent again).
+func (n *natsCaller) request(ctx context.Context, kind string, payload []byte) (*nats.Msg, error) {
+	subj := n.names.API + "." + kind
+	read := natsReads[kind] || kind == kindPart
+	t0 := time.Now()
+	for {
+		var before *Leader
+		if !read {
+			before, _, _ = currentLeader(ctx, n.lease)
+		}
+		actx, cancel := context.WithCancelCause(ctx)
+		stop := func() {}
+		if read {
+			var c2 context.CancelFunc
+			actx, c2 = context.WithTimeout(actx, natsAttempt)
+			stop = c2
+		} else if before != nil {
+			stop = n.watchLeader(actx, *before, cancel)
+		}
+		m, err := n.nc.RequestMsgWithContext(actx, &nats.Msg{Subject: subj, Data: payload})
+		cause := context.Cause(actx)
+		stop()
+		cancel(nil)
+		switch {
+		case err == nil && m.Header.Get(hdrError) != "":
+			return nil, newHandlerError(coordNode, string(m.Data))
+		case err == nil:
+			return m, nil
+		case errors.Is(cause, ErrLeaderChanged):
+			return nil, cause
+		case ctx.Err() != nil:
+			if errors.Is(err, nats.ErrNoResponders) || read {
+				return nil, fmt.Errorf("%w %s: %s was not answered within %v; start one with `stackless cluster up --nats URL --creds FILE --name %s`, or, after a leader's death, wait for a standby (it leads within 5 s)",
+					ErrNoLeader, n.where, kind, time.Since(t0).Round(time.Millisecond), n.names.Name)
+			}
+			return nil, fmt.Errorf("cluster: %s on %s: the leader did not answer within %v: %w", kind, n.where, time.Since(t0).Round(time.Millisecond), ctx.Err())
+		case errors.Is(err, nats.ErrNoResponders):
+			// Nobody received it: safe to send again once a leader subscribes.
+			select {
+			case <-ctx.Done():
+			case <-time.After(natsRetry):
+			}
+		case read && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)):
+			// The leader took a read and died: ask whoever leads now.
+		default:
+			return nil, fmt.Errorf("cluster: %s on %s: %w", kind, n.where, err)
+		}
+	}
+}
+
+// watchLeader cancels a command's context with ErrLeaderChanged once the
+// lease is no longer held by before (the leader the command went to).
+func (n *natsCaller) watchLeader(ctx context.Context, before Leader, cancel context.CancelCauseFunc) func() {
+	done := make(chan struct{})
+	go func() {
+		tk := time.NewTicker(leaseRenew)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+			}
+			cur, _, err := currentLeader(ctx, n.lease)
+			if err != nil || cur == nil {
+				continue
+			}
+			if cur.Holder != before.Holder || cur.Epoch != before.Epoch {
+				cancel(fmt.Errorf("%w (%s, epoch %d, took it; %s, epoch %d, leads now): it may or may not have been done; check with `stackless cluster status` and `ps`, then send it again if needed",
+					ErrLeaderChanged, before.Holder, before.Epoch, cur.Holder, cur.Epoch))
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// waitDown waits until the leader that took `down` has stopped the
+// cluster: its lease is given up (marked down).
+func (n *natsCaller) waitDown(ctx context.Context) error {
+	tk := time.NewTicker(20 * time.Millisecond)
+	defer tk.Stop()
+	for {
+		cur, _, err := currentLeader(ctx, n.lease)
+		if err == nil && (cur == nil || cur.Down) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: the coordinator on %s did not shut down: %w", n.where, ctx.Err())
+		case <-tk.C:
+		}
+	}
+}
