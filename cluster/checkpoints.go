@@ -37,11 +37,37 @@ func IsClusterDir(path string) bool {
 	return err == nil
 }
 
+// CheckpointsConfig says where a cluster's checkpoints are: the embedded
+// store of its directory Dir, or the NATS servers NATS (with the
+// credentials file NATSCreds); Name is the cluster's name there (default
+// DefaultName).
+type CheckpointsConfig struct {
+	Dir       string
+	NATS      string
+	NATSCreds string
+	Name      string
+}
+
 // OpenCheckpoints opens the checkpoints of the cluster in dir: through the
 // NATS server of its running coordinator, or, with none running, through
 // an embedded server started in this process on the cluster's store
 // (listening nowhere) until Close.
 func OpenCheckpoints(ctx context.Context, dir string) (*Checkpoints, error) {
+	return OpenCheckpointsAt(ctx, CheckpointsConfig{Dir: dir})
+}
+
+// OpenCheckpointsAt opens the checkpoints cfg names: on the NATS servers
+// of cfg.NATS, or of the directory cfg.Dir as OpenCheckpoints does. The
+// same keep-K retention applies as for the cluster's own saves (Delete
+// removes one generation, objects and all).
+func OpenCheckpointsAt(ctx context.Context, cfg CheckpointsConfig) (*Checkpoints, error) {
+	if err := ValidateName(cfg.Name); err != nil {
+		return nil, err
+	}
+	if cfg.NATS != "" {
+		return openNATSCheckpoints(ctx, cfg)
+	}
+	dir := cfg.Dir
 	l := dirLayout{dir}
 	if _, err := os.Stat(l.NATSSeed()); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("cluster: %s holds no cluster checkpoints (no %s; `stackless cluster up --data %s` makes them)", dir, natsSeedName, dir)
@@ -67,7 +93,7 @@ func OpenCheckpoints(ctx context.Context, dir string) (*Checkpoints, error) {
 	default:
 		return nil, err
 	}
-	gs, err := openGenStore(ctx, nc, 0, where)
+	gs, err := openNamedGenStore(ctx, nc, bucketNames(cfg.Name), 0, where)
 	if err != nil {
 		nc.Close()
 		if e != nil {
@@ -84,13 +110,31 @@ func OpenCheckpoints(ctx context.Context, dir string) (*Checkpoints, error) {
 	return &Checkpoints{gs: gs, dir: dir}, nil
 }
 
+// openNATSCheckpoints opens the buckets of a cluster on outside NATS
+// servers, as they are: a tool makes none and changes no replica count.
+func openNATSCheckpoints(ctx context.Context, cfg CheckpointsConfig) (*Checkpoints, error) {
+	names := bucketNames(cfg.Name)
+	where := natsWhere(cfg.NATS, cfg.Name)
+	nc, err := connectOutside(cfg.NATS, cfg.NATSCreds, "stackless checkpoints")
+	if err != nil {
+		return nil, err
+	}
+	gs, err := openExistingGenStore(ctx, nc, names, where)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &Checkpoints{gs: gs, dir: where}, nil
+}
+
 // Close releases the connection (and the server it started).
 func (c *Checkpoints) Close() error {
 	c.gs.close()
 	return nil
 }
 
-// Path is the cluster directory.
+// Path is the cluster directory, or names the NATS servers and the
+// cluster's name.
 func (c *Checkpoints) Path() string { return c.dir }
 
 // List describes the committed generations, oldest first. A generation

@@ -81,6 +81,35 @@ func openNamedGenStore(ctx context.Context, nc *nats.Conn, names natsNames, keep
 	return &genStore{nc: nc, js: js, kv: kv, obj: obj, names: names, keep: keep, replicas: replicas, where: where, close: nc.Close}, nil
 }
 
+// openExistingGenStore opens the buckets of names on nc as they are
+// (for tools): ErrNoCheckpoints when the cluster never stored one there.
+func openExistingGenStore(ctx context.Context, nc *nats.Conn, names natsNames, where string) (*genStore, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: JetStream on %s: %w", where, err)
+	}
+	kv, err := js.KeyValue(ctx, names.Manifests)
+	if err == nil {
+		err = kvReady(ctx, kv)
+	}
+	var obj jetstream.ObjectStore
+	if err == nil {
+		obj, err = js.ObjectStore(ctx, names.Ckpt)
+	}
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return nil, fmt.Errorf("%w: no cluster named %q stored checkpoints on %s (no bucket %s or %s); check --name",
+			ErrNoCheckpoints, names.Name, where, names.Manifests, names.Ckpt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster: the checkpoint buckets of %s: %w", where, err)
+	}
+	return &genStore{nc: nc, js: js, kv: kv, obj: obj, names: names, where: where, close: nc.Close}, nil
+}
+
+// ErrNoCheckpoints is returned when a cluster has no checkpoint buckets on
+// the NATS servers named.
+var ErrNoCheckpoints = errors.New("cluster: no checkpoints of this cluster here")
+
 // natsTransient reports whether err is NATS not answering for now (no leader
 // for a stream yet, a server gone and the client moving to another).
 func natsTransient(err error) bool {

@@ -12,6 +12,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -202,19 +203,36 @@ func (n *natsCaller) watchLeader(ctx context.Context, before Leader, cancel cont
 }
 
 // waitDown waits until the leader that took `down` has stopped the
-// cluster: its lease is given up (marked down).
+// cluster: its lease is given up (marked down), or, with the embedded
+// server of its coordinator, that server is gone with it.
 func (n *natsCaller) waitDown(ctx context.Context) error {
+	w, err := n.lease.Watch(ctx, leaseKey)
+	if err != nil {
+		return fmt.Errorf("cluster: watch the lease on %s: %w", n.where, err)
+	}
+	defer func() { _ = w.Stop() }()
 	tk := time.NewTicker(20 * time.Millisecond)
 	defer tk.Stop()
+	updates := w.Updates()
 	for {
-		cur, _, err := currentLeader(ctx, n.lease)
-		if err == nil && (cur == nil || cur.Down) {
-			return nil
-		}
 		select {
+		case e, ok := <-updates:
+			var l Leader
+			switch {
+			case !ok:
+				updates = nil // the watch ended: the ticker goes on
+			case e == nil: // the end of the current values
+			case e.Operation() != jetstream.KeyValuePut:
+				return nil // the lease is gone: nobody leads
+			case json.Unmarshal(e.Value(), &l) == nil && l.Down:
+				return nil
+			}
+		case <-tk.C:
+			if !n.nc.IsConnected() {
+				return nil // the coordinator's own server stopped with it
+			}
 		case <-ctx.Done():
 			return fmt.Errorf("cluster: the coordinator on %s did not shut down: %w", n.where, ctx.Err())
-		case <-tk.C:
 		}
 	}
 }

@@ -19,7 +19,10 @@ import (
 // newCheckpointCmd groups the commands that manage the generations of a
 // checkpoint database.
 func newCheckpointCmd() *cobra.Command {
-	var wait time.Duration
+	var (
+		wait time.Duration
+		nf   natsFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "checkpoint",
 		Short: "List, delete and export the generations of a checkpoint database",
@@ -27,26 +30,31 @@ func newCheckpointCmd() *cobra.Command {
 (such as data/longtask.db), or of a cluster directory (the --data DIR of
 ` + "`stackless cluster up`" + `, whose checkpoints are in NATS JetStream). Each
 generation is one checkpoint: full, or incremental on top of a base
-generation it needs (a cluster's are all full).`,
+generation it needs (a cluster's are all full). With --nats URL --creds FILE
+[--name NAME] instead of FILE|DIR, the generations of the cluster NAME on
+those NATS servers (its buckets NAME_manifests and NAME_ckpt).`,
 		RunE: groupRunE,
 	}
 	addLockWaitFlag(cmd.PersistentFlags(), &wait)
-	cmd.AddCommand(newCheckpointLsCmd(&wait), newCheckpointRmCmd(&wait), newCheckpointExportCmd(&wait))
+	nf.add(cmd.PersistentFlags(), true)
+	cmd.AddCommand(newCheckpointLsCmd(&wait, &nf), newCheckpointRmCmd(&wait, &nf), newCheckpointExportCmd(&wait, &nf))
 	return cmd
 }
 
-func newCheckpointLsCmd(wait *time.Duration) *cobra.Command {
+func newCheckpointLsCmd(wait *time.Duration, nf *natsFlags) *cobra.Command {
 	var limit int
 	cmd := &cobra.Command{
-		Use:     "ls FILE|DIR",
-		Short:   "List the generations of a checkpoint database (or the one of a snapshot file)",
-		Example: "  stackless checkpoint ls data/longtask.db\n  stackless checkpoint ls data/longtask.db -o json\n  stackless checkpoint ls data/cluster",
-		Args:    cobra.ExactArgs(1),
+		Use:   "ls FILE|DIR",
+		Short: "List the generations of a checkpoint database (or the one of a snapshot file)",
+		Example: "  stackless checkpoint ls data/longtask.db\n  stackless checkpoint ls data/longtask.db -o json\n  stackless checkpoint ls data/cluster\n" +
+			"  stackless checkpoint ls --nats nats://h1:4222,nats://h2:4222 --creds user.creds --name game",
+		Args: targetArgs(nf, 0, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
 				return usageErrorf("--limit must be 0 (all rows) or more, got %d", limit)
 			}
-			t, err := openTarget(args[0], *wait, false)
+			path, _ := nf.split(args)
+			t, err := openTargetNamed(path, nf, *wait, false)
 			if err != nil {
 				return err
 			}
@@ -91,19 +99,20 @@ type rmResult struct {
 	Deleted []uint64 `json:"deleted"`
 }
 
-func newCheckpointRmCmd(wait *time.Duration) *cobra.Command {
+func newCheckpointRmCmd(wait *time.Duration, nf *natsFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rm FILE|DIR GEN...",
 		Short: "Delete generations from a checkpoint database",
 		Long: `Delete generations from a checkpoint database. The newest are deleted first,
 so an incremental generation and its base can go in one call; a base that
 a generation left in the database still needs is refused.`,
-		Example:           "  stackless checkpoint rm data/longtask.db 3 4",
-		Args:              cobra.MinimumNArgs(2),
+		Example:           "  stackless checkpoint rm data/longtask.db 3 4\n  stackless checkpoint rm --nats nats://h1:4222 --creds user.creds 7",
+		Args:              targetArgs(nf, 1, true),
 		ValidArgsFunction: completeGens,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			gens := make([]uint64, 0, len(args)-1)
-			for _, a := range args[1:] {
+			path, rest := nf.split(args)
+			gens := make([]uint64, 0, len(rest))
+			for _, a := range rest {
 				g, err := strconv.ParseUint(a, 10, 64)
 				if err != nil || g == 0 {
 					return usageErrorf("%q is not a generation number (1 or more)", a)
@@ -113,7 +122,7 @@ a generation left in the database still needs is refused.`,
 			slices.Sort(gens)
 			gens = slices.Compact(gens)
 			slices.Reverse(gens) // dependents before their bases
-			t, err := openTarget(args[0], *wait, true)
+			t, err := openTargetNamed(path, nf, *wait, true)
 			if err != nil {
 				return err
 			}
@@ -157,7 +166,7 @@ type exportResult struct {
 	Bytes    int64  `json:"bytes"`
 }
 
-func newCheckpointExportCmd(wait *time.Duration) *cobra.Command {
+func newCheckpointExportCmd(wait *time.Duration, nf *natsFlags) *cobra.Command {
 	var (
 		gen   uint64
 		force bool
@@ -170,19 +179,21 @@ names) as a snapshot file: one self-contained file holding that world, with
 any incremental chain resolved. It is written atomically; an existing file
 is only replaced with --force.`,
 		Example: "  stackless checkpoint export data/longtask.db longtask.snapshot\n" +
-			"  stackless checkpoint export data/longtask.db gen3.snapshot --gen 3",
-		Args: cobra.ExactArgs(2),
+			"  stackless checkpoint export data/longtask.db gen3.snapshot --gen 3\n" +
+			"  stackless checkpoint export --nats nats://h1:4222 --creds user.creds cluster.snapshot",
+		Args: targetArgs(nf, 1, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			out := args[1]
-			if same(args[0], out) {
-				return usageErrorf("the snapshot would overwrite the database %s; give another path", args[0])
+			path, rest := nf.split(args)
+			out := rest[0]
+			if path != "" && same(path, out) {
+				return usageErrorf("the snapshot would overwrite the database %s; give another path", path)
 			}
 			if _, err := os.Stat(out); err == nil && !force {
 				return fmt.Errorf("%s exists; pass --force to replace it", out)
 			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
-			t, err := openTarget(args[0], *wait, false)
+			t, err := openTargetNamed(path, nf, *wait, false)
 			if err != nil {
 				return err
 			}

@@ -42,8 +42,11 @@ last one. ` + "`stackless checkpoint ls|rm|export DIR`" + ` and ` + "`stackless 
 read those checkpoints.
 
 The other commands talk to a running coordinator: through DIR's socket
-(--cluster DIR, the secret is DIR/secret) or over TCP with mutual TLS
-(--addr HOST:PORT --tls CERTDIR --secret FILE).`,
+(--cluster DIR, the secret is DIR/secret), over TCP with mutual TLS
+(--addr HOST:PORT --tls CERTDIR --secret FILE), or, from any machine,
+through NATS (--nats URL --creds FILE [--name NAME]): the leading
+coordinator answers on the subjects NAME.api.*, whoever it is, and a
+command sent while none leads (a failover) waits for the next one.`,
 		RunE: groupRunE,
 	}
 	cmd.AddCommand(newClusterUpCmd(), newClusterDownCmd(), newClusterStatusCmd(), newClusterSpawnCmd(), newClusterPSCmd(),
@@ -118,6 +121,7 @@ func (f *tlsFlags) folder() (dir string, cleanup func(), err error) {
 type clientFlags struct {
 	dir, addr, secret string
 	tls               tlsFlags
+	nats              natsFlags
 	timeout           time.Duration
 }
 
@@ -130,6 +134,7 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "give up after this long")
 	atLeast(fs, "timeout", "1ns")
 	f.tls.add(fs)
+	f.nats.add(fs, true)
 	return f
 }
 
@@ -139,7 +144,23 @@ func (f *clientFlags) dial(cmd *cobra.Command) (*cluster.Client, context.Context
 	if f.timeout <= 0 {
 		return nil, nil, nil, usageErrorf("--timeout must be more than 0, got %v", f.timeout)
 	}
+	if err := f.nats.check(); err != nil {
+		return nil, nil, nil, err
+	}
 	cfg := cluster.DialConfig{}
+	if f.nats.url != "" {
+		if f.addr != "" {
+			return nil, nil, nil, usageErrorf("give either --nats URL or --addr HOST:PORT, not both")
+		}
+		cfg.NATS, cfg.NATSCreds, cfg.Name = f.nats.url, f.nats.creds, f.nats.name
+		ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+		c, err := cluster.Dial(ctx, cfg)
+		if err != nil {
+			cancel()
+			return nil, nil, nil, err
+		}
+		return c, ctx, cancel, nil
+	}
 	if f.addr != "" {
 		tc, err := f.tls.load()
 		if err != nil {

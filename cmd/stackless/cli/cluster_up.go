@@ -22,6 +22,7 @@ import (
 func newClusterUpCmd() *cobra.Command {
 	var (
 		cfg     cluster.Config
+		nf      natsFlags
 		tf      tlsFlags
 		hf      httpFlags
 		balance time.Duration
@@ -69,8 +70,16 @@ With --nats URL[,URL] --creds FILE the checkpoints and the lease live on
 those NATS servers (JetStream; replicas min(3, servers)) instead of the
 embedded one: a coordinator started on the same servers while another
 leads stands by until that one's lease goes stale (2 s), then leads.
-(Workers on other machines still join over --listen; ` + "`checkpoint`" + ` and
-` + "`inspect`" + ` read the embedded store of a DIR only.)
+(Workers on other machines still join over --listen.) The leader answers
+the other cluster commands on NATS too, so
+` + "`stackless cluster status --nats URL --creds FILE`" + ` works from any machine, and ` + "`checkpoint ls|rm|export`" + ` and
+` + "`inspect`" + ` read the generations with the same flags.
+
+--name NAME (default stackless) prefixes the cluster's buckets
+(NAME_ckpt, NAME_manifests, NAME_lease) and subjects (NAME.api.*), so
+several clusters share one NATS account (or one embedded store); give the
+same --name to the commands that drive or read it. A name is 1 to 32
+letters, digits, '-' or '_'.
 
 With --listen and --tls, workers on other machines can join
 (` + "`stackless worker --join HOST:PORT`" + `) and clients can drive it over TCP.
@@ -90,6 +99,10 @@ line every few seconds.`,
 			if cfg.Workers < 1 {
 				return usageErrorf("-n must be 1 or more, got %d", cfg.Workers)
 			}
+			if err := nf.check(); err != nil {
+				return err
+			}
+			cfg.Name = nf.name
 			if cfg.CheckpointEvery <= 0 {
 				cfg.CheckpointEvery = -1
 			}
@@ -151,6 +164,7 @@ line every few seconds.`,
 	atLeast(fs, "checkpoint-every", "0s")
 	atLeast(fs, "balance-every", "0s")
 	atLeast(fs, "orphan-after", "1ns")
+	nf.add(fs, false)
 	tf.add(fs)
 	hf.add(fs, "")
 	return cmd
@@ -180,6 +194,13 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags) error {
 	where := "--cluster " + cfg.Dir
 	if a := c.Addr(); a != "" {
 		where += " (or --addr " + a + ")"
+	}
+	if cfg.NATS != "" {
+		nf := natsFlags{url: cfg.NATS, creds: cfg.NATSCreds, name: cluster.DefaultName}
+		if cfg.Name != "" {
+			nf.name = cfg.Name
+		}
+		where += " (or, from any machine, " + nf.ref() + ")"
 	}
 	fmt.Fprintf(stderr, "cluster up: %s in %s, checkpoint generation %d; drive it with `stackless cluster status %s`\n",
 		plural(len(st.Workers), "worker"), cfg.Dir, st.LastGen, where)

@@ -30,6 +30,7 @@ func newInspectCmd() *cobra.Command {
 		limit int
 		wait  time.Duration
 		one   string
+		nf    natsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "inspect FILE|DIR",
@@ -49,7 +50,9 @@ file:line and call each of its frames is suspended at. A cluster's directory DIR
 are in NATS JetStream there, read through its running coordinator or,
 with none running, directly), or a snapshot exported from it, holds one
 world per worker: each worker's header is
-shown, and every tasklet and channel names its worker.
+shown, and every tasklet and channel names its worker. With --nats URL
+--creds FILE [--name NAME] (and no FILE|DIR) it reads the generations of
+the cluster NAME on those NATS servers.
 
 Databases are opened read-only. A damaged file is reported with what is
 damaged and what to do; it never crashes the command.
@@ -63,13 +66,15 @@ Tables show --limit rows each; -o json prints everything.`,
 			"  stackless inspect data/longtask.db --gen 3 --limit 0\n" +
 			"  stackless inspect data/longtask.db --gen 3 --tasklet t6\n" +
 			"  stackless inspect world.snapshot -o json\n" +
-			"  stackless inspect data/cluster",
-		Args: cobra.ExactArgs(1),
+			"  stackless inspect data/cluster\n" +
+			"  stackless inspect --nats nats://h1:4222 --creds user.creds --name game --gen 12",
+		Args: targetArgs(&nf, 0, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
 				return usageErrorf("--limit must be 0 (all rows) or more, got %d", limit)
 			}
-			t, err := openTarget(args[0], wait, false)
+			path, _ := nf.split(args)
+			t, err := openTargetNamed(path, &nf, wait, false)
 			if err != nil {
 				return err
 			}
@@ -99,6 +104,7 @@ Tables show --limit rows each; -o json prints everything.`,
 	cmd.Flags().IntVar(&limit, "limit", defaultLimit, "rows per table (0: all)")
 	cmd.Flags().StringVar(&one, "tasklet", "", "show only the tasklet `ID` (t123 or 123), with all its fields")
 	addLockWaitFlag(cmd.Flags(), &wait)
+	nf.add(cmd.Flags(), true)
 	atLeast(cmd.Flags(), "gen", "1")
 	atLeast(cmd.Flags(), "limit", "0")
 	_ = cmd.RegisterFlagCompletionFunc("gen", completeGens)
@@ -110,6 +116,7 @@ Tables show --limit rows each; -o json prints everything.`,
 // of a cluster directory (in its NATS JetStream store).
 type target struct {
 	path string
+	ref  string // how to name it again on the command line: the path, or --nats URL ...
 	snap *store.Checkpoint
 	db   generations
 }
@@ -130,6 +137,26 @@ type generations interface {
 // skips bbolt's free-page list, so a damaged one does not stop reads. It
 // never creates or initializes a file: a missing or empty one is an error.
 func openTarget(path string, wait time.Duration, write bool) (*target, error) {
+	return openTargetNamed(path, nil, wait, write)
+}
+
+// openTargetNamed is openTarget, or, when nf names NATS servers (path is
+// then ""), the generations of the cluster nf names there; nf's --name
+// picks the cluster of a cluster directory too.
+func openTargetNamed(path string, nf *natsFlags, wait time.Duration, write bool) (*target, error) {
+	name := ""
+	if nf != nil {
+		name = nf.name
+	}
+	if nf != nil && nf.url != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), clusterOpenWait)
+		defer cancel()
+		cps, err := cluster.OpenCheckpointsAt(ctx, cluster.CheckpointsConfig{NATS: nf.url, NATSCreds: nf.creds, Name: nf.name})
+		if err != nil {
+			return nil, err
+		}
+		return &target{path: cps.Path(), ref: nf.ref(), db: cps}, nil
+	}
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -139,11 +166,11 @@ func openTarget(path string, wait time.Duration, write bool) (*target, error) {
 	case st.IsDir() && cluster.IsClusterDir(path):
 		ctx, cancel := context.WithTimeout(context.Background(), clusterOpenWait)
 		defer cancel()
-		cps, err := cluster.OpenCheckpoints(ctx, path)
+		cps, err := cluster.OpenCheckpointsAt(ctx, cluster.CheckpointsConfig{Dir: path, Name: name})
 		if err != nil {
 			return nil, err
 		}
-		return &target{path: path, db: cps}, nil
+		return &target{path: path, ref: path, db: cps}, nil
 	case st.IsDir():
 		return nil, fmt.Errorf("%s is a directory, not a cluster directory (no nats.seed); give a cluster directory (--data of `stackless cluster up`), or the path of a snapshot file or a checkpoint database", path)
 	case st.Size() == 0:
@@ -158,7 +185,7 @@ func openTarget(path string, wait time.Duration, write bool) (*target, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &target{path: path, snap: cp}, nil
+		return &target{path: path, ref: path, snap: cp}, nil
 	}
 	opts := []store.Option{store.WithTimeout(wait)}
 	if !write {
@@ -173,7 +200,7 @@ func openTarget(path string, wait time.Duration, write bool) (*target, error) {
 		}
 		return nil, err
 	}
-	return &target{path: path, db: db}, nil
+	return &target{path: path, ref: path, db: db}, nil
 }
 
 func (t *target) close() {
@@ -226,7 +253,7 @@ func (t *target) load(gen uint64) (*store.Checkpoint, error) {
 // notFound is the error for a generation the database does not hold.
 func (t *target) notFound(gen uint64) error {
 	return fmt.Errorf("%w: generation %d is not in %s; `stackless checkpoint ls %s` lists the stored ones",
-		store.ErrNotFound, gen, t.path, t.path)
+		store.ErrNotFound, gen, t.path, t.ref)
 }
 
 // completeGens offers the generations of the database named by the first
