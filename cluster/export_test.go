@@ -59,3 +59,27 @@ func StartOutsideNATS(t testing.TB) (url, seed string) {
 	t.Cleanup(e.close)
 	return e.url, l.NATSSeed()
 }
+
+// DamageNATSGeneration is DamageGeneration for the cluster named name on
+// the NATS servers urls (credentials seed).
+func DamageNATSGeneration(ctx context.Context, urls, seed, name string, gen uint64, node uint16) error {
+	nc, err := connectOutside(urls, seed, "test")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	gs, err := openExistingGenStore(ctx, nc, bucketNames(name), "test")
+	if err != nil {
+		return err
+	}
+	if node == 0 {
+		_, err = gs.kv.Put(ctx, manifestKey(gen), []byte(`{"format":1,"kind":"stackless-cluster","ge`))
+		return err
+	}
+	_, err = gs.obj.PutBytes(ctx, objectName(gen, node), []byte("not the world that was stored"))
+	return err
+}
+
+// NATSConnectedURL is the NATS server the coordinator's store connection
+// is on now.
+func NATSConnectedURL(c *Coordinator) string { return c.gs.nc.ConnectedUrl() }

@@ -11,6 +11,7 @@ package cluster
 // so two writers never take the same number. Replicas: min(3, servers).
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -65,12 +66,12 @@ func openNamedGenStore(ctx context.Context, nc *nats.Conn, names natsNames, keep
 		return nil, fmt.Errorf("cluster: JetStream on %s: %w", where, err)
 	}
 	replicas := min(maxReplicas, max(1, len(nc.Servers())))
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: manifestBucket, History: 1,
+	kv, err := ensureKV(ctx, js, jetstream.KeyValueConfig{Bucket: manifestBucket, History: 1,
 		Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster checkpoint manifests"})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the manifest bucket %s on %s: %w", manifestBucket, where, err)
 	}
-	obj, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: ckptBucket,
+	obj, err := ensureObjectStore(ctx, js, jetstream.ObjectStoreConfig{Bucket: ckptBucket,
 		Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster checkpoint worlds"})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the checkpoint bucket %s on %s: %w", ckptBucket, where, err)
@@ -79,6 +80,63 @@ func openNamedGenStore(ctx context.Context, nc *nats.Conn, names natsNames, keep
 		return nil, fmt.Errorf("cluster: the manifest bucket %s on %s: %w", manifestBucket, where, err)
 	}
 	return &genStore{nc: nc, js: js, kv: kv, obj: obj, names: names, keep: keep, replicas: replicas, where: where, close: nc.Close}, nil
+}
+
+// jsAttempt bounds one attempt at a JetStream operation that moves no
+// world, objAttempt one that moves a world: a stream whose leader was on a
+// server that stopped answers nothing until its others elected a new one
+// (seconds), and a request sent meanwhile gets no answer at all, so it is
+// sent again rather than waited on.
+var (
+	jsAttempt  = 5 * time.Second
+	objAttempt = 30 * time.Second
+)
+
+// retryJS runs op in attempts of at most attempt each, again while it
+// fails for a reason that passes (natsTransient), until ctx ends.
+func retryJS(ctx context.Context, attempt time.Duration, op func(context.Context) error) error {
+	_, err := withAttempt(ctx, attempt, func(ctx context.Context) (struct{}, error) { return struct{}{}, op(ctx) })
+	return err
+}
+
+// withAttempt is retryJS for an op with a result.
+func withAttempt[T any](ctx context.Context, attempt time.Duration, op func(context.Context) (T, error)) (T, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		v, err := op(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !natsTransient(err) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// createAttempt bounds one attempt at making a bucket: two processes making
+// the same replicated bucket at the same instant can both wait for an
+// answer that never comes (seen with nats-server 2.15 on three servers),
+// while the bucket is there or made at the next attempt.
+var createAttempt = 2 * time.Second
+
+// ensureKV makes (or opens) a KV bucket, in attempts of createAttempt.
+func ensureKV(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	return ensure(ctx, func(ctx context.Context) (jetstream.KeyValue, error) { return js.CreateOrUpdateKeyValue(ctx, cfg) })
+}
+
+// ensureObjectStore makes (or opens) an Object Store bucket, in attempts
+// of createAttempt.
+func ensureObjectStore(ctx context.Context, js jetstream.JetStream, cfg jetstream.ObjectStoreConfig) (jetstream.ObjectStore, error) {
+	return ensure(ctx, func(ctx context.Context) (jetstream.ObjectStore, error) {
+		return js.CreateOrUpdateObjectStore(ctx, cfg)
+	})
+}
+
+func ensure[B any](ctx context.Context, make func(context.Context) (B, error)) (B, error) {
+	return withAttempt(ctx, createAttempt, make)
 }
 
 // openExistingGenStore opens the buckets of names on nc as they are
@@ -113,6 +171,10 @@ var ErrNoCheckpoints = errors.New("cluster: no checkpoints of this cluster here"
 // natsTransient reports whether err is NATS not answering for now (no leader
 // for a stream yet, a server gone and the client moving to another).
 func natsTransient(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) && api.Code == 503 { // JetStream or the stream's group has no leader for now
+		return true
+	}
 	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionReconnecting)
 }
@@ -149,12 +211,18 @@ func manifestKey(gen uint64) string { return manifestPrefix + strconv.FormatUint
 // nextGen hands out the next generation number (compare-and-set on genKey).
 func (g *genStore) nextGen(ctx context.Context) (uint64, error) {
 	for range 100 {
-		e, err := g.kv.Get(ctx, genKey)
+		var e jetstream.KeyValueEntry
+		err := retryJS(ctx, jsAttempt, func(ctx context.Context) (err error) {
+			e, err = g.kv.Get(ctx, genKey)
+			return err
+		})
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
-			if _, err := g.kv.Create(ctx, genKey, []byte("1")); err == nil {
+			// A Create or Update whose answer was lost comes back here as
+			// a changed counter: the number taken is skipped, never shared.
+			if _, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) { return g.kv.Create(ctx, genKey, []byte("1")) }); err == nil {
 				return 1, nil
-			} else if !errors.Is(err, jetstream.ErrKeyExists) {
+			} else if !errors.Is(err, jetstream.ErrKeyExists) && !natsTransient(err) {
 				return 0, err
 			}
 		case err != nil:
@@ -165,7 +233,9 @@ func (g *genStore) nextGen(ctx context.Context) (uint64, error) {
 				return 0, fmt.Errorf("%w: the generation counter %q in %s is not a number", ErrSnapshot, e.Value(), g.names.Manifests)
 			}
 			next := last + 1
-			if _, err := g.kv.Update(ctx, genKey, []byte(strconv.FormatUint(next, 10)), e.Revision()); err == nil {
+			if _, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) {
+				return g.kv.Update(ctx, genKey, []byte(strconv.FormatUint(next, 10)), e.Revision())
+			}); err == nil {
 				return next, nil
 			}
 		}
@@ -194,7 +264,10 @@ func (g *genStore) save(ctx context.Context, s *clusterSnapshot) (uint64, error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := g.obj.PutBytes(ctx, m.Worlds[i].Object, w.Blob); err != nil {
+			if err := retryJS(ctx, objAttempt, func(ctx context.Context) error {
+				_, err := g.obj.PutBytes(ctx, m.Worlds[i].Object, w.Blob)
+				return err
+			}); err != nil {
 				errs[i] = fmt.Errorf("world of node %d: %w", w.Node, err)
 			}
 		}()
@@ -208,7 +281,17 @@ func (g *genStore) save(ctx context.Context, s *clusterSnapshot) (uint64, error)
 	if err != nil {
 		return 0, fmt.Errorf("cluster: save generation %d: %w", gen, err)
 	}
-	if _, err := g.kv.Create(ctx, manifestKey(gen), b); err != nil {
+	if err := retryJS(ctx, jsAttempt, func(ctx context.Context) error {
+		_, err := g.kv.Create(ctx, manifestKey(gen), b)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// An earlier attempt's answer was lost: it is committed if
+			// the stored manifest is this one (the number is this writer's).
+			if e, gerr := g.kv.Get(ctx, manifestKey(gen)); gerr == nil && bytes.Equal(e.Value(), b) {
+				return nil
+			}
+		}
+		return err
+	}); err != nil {
 		g.dropObjects(m.Worlds)
 		return 0, fmt.Errorf("cluster: commit generation %d to %s: %w", gen, g.where, err)
 	}
@@ -235,16 +318,23 @@ func (g *genStore) dropObjects(ws []manifestWorld) {
 
 // gens lists the committed generation numbers, oldest first.
 func (g *genStore) gens(ctx context.Context) ([]uint64, error) {
-	kl, err := g.kv.ListKeysFiltered(ctx, manifestPrefix+">")
+	var out []uint64
+	err := retryJS(ctx, jsAttempt, func(ctx context.Context) error {
+		out = out[:0]
+		kl, err := g.kv.ListKeysFiltered(ctx, manifestPrefix+">")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = kl.Stop() }()
+		for k := range kl.Keys() {
+			if n, err := strconv.ParseUint(strings.TrimPrefix(k, manifestPrefix), 10, 64); err == nil && n > 0 {
+				out = append(out, n)
+			}
+		}
+		return ctx.Err() // the listing ends early when ctx does
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: list the generations in %s: %w", g.where, err)
-	}
-	defer func() { _ = kl.Stop() }()
-	var out []uint64
-	for k := range kl.Keys() {
-		if n, err := strconv.ParseUint(strings.TrimPrefix(k, manifestPrefix), 10, 64); err == nil && n > 0 {
-			out = append(out, n)
-		}
 	}
 	slices.Sort(out)
 	return out, nil
@@ -335,7 +425,11 @@ func (g *genStore) delete(ctx context.Context, gen uint64) error {
 
 // manifestOf reads and checks the manifest of generation gen.
 func (g *genStore) manifestOf(ctx context.Context, gen uint64) (*manifest, error) {
-	e, err := g.kv.Get(ctx, manifestKey(gen))
+	var e jetstream.KeyValueEntry
+	err := retryJS(ctx, jsAttempt, func(ctx context.Context) (err error) {
+		e, err = g.kv.Get(ctx, manifestKey(gen))
+		return err
+	})
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fmt.Errorf("%w: generation %d is not in %s", store.ErrNotFound, gen, g.where)
 	}
@@ -371,7 +465,11 @@ func (g *genStore) load(ctx context.Context, gen uint64) (*clusterSnapshot, erro
 	}
 	s := &clusterSnapshot{Gen: gen, Time: m.Time, NextNode: m.NextNode}
 	for _, w := range m.Worlds {
-		blob, err := g.obj.GetBytes(ctx, w.Object)
+		var blob []byte
+		err := retryJS(ctx, objAttempt, func(ctx context.Context) (err error) {
+			blob, err = g.obj.GetBytes(ctx, w.Object)
+			return err
+		})
 		if err == nil {
 			err = w.check(blob)
 		}

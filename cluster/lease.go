@@ -62,7 +62,7 @@ type lease struct {
 
 // openLease makes (or opens) the lease bucket.
 func openLease(ctx context.Context, js jetstream.JetStream, leaseBucket string, replicas int) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: leaseBucket, History: 1,
+	kv, err := ensureKV(ctx, js, jetstream.KeyValueConfig{Bucket: leaseBucket, History: 1,
 		Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster leadership lease"})
 	if err == nil {
 		err = kvReady(ctx, kv)
