@@ -116,6 +116,24 @@
 // (ErrLeaderStopped). With Config.NATS the store and the lease are on
 // outside servers, and a standby waits for the lease to go stale.
 //
+// # Requests over NATS and cluster names
+//
+// The leader also answers the clients' control kinds (status, spawn, ps,
+// migrate, checkpoint, restore, down...) on the NATS subjects
+// "<name>.api.<kind>" (natsapi.go), so a Client dialed with
+// DialConfig.NATS drives the cluster from any machine NATS lets in. Each
+// request first reads the lease, and a coordinator that does not hold it
+// does not answer. A request nobody received (no leader serving: a
+// failover) is sent again until the caller's deadline; a command the
+// leader took but did not answer fails with ErrLeaderChanged once the
+// lease changes hands (natsclient.go). Config.Name (DefaultName,
+// "stackless", gives the buckets of earlier versions) prefixes the
+// buckets <name>_ckpt, <name>_manifests, <name>_lease and the subjects,
+// so clusters share a NATS account (names.go); OpenCheckpointsAt reads a
+// named cluster's generations on NATS or in a DIR. JetStream calls run in
+// bounded attempts, sent again while a stream elects a new leader after a
+// NATS server stopped.
+//
 // # Balancing
 //
 // Every Config.BalanceEvery the coordinator reads each worker's average
