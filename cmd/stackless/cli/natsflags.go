@@ -6,7 +6,6 @@ package cli
 // generations, with no cluster directory.
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -66,12 +65,14 @@ func targetArgs(f *natsFlags, rest int, more bool) cobra.PositionalArgs {
 		switch {
 		case len(args) == want, more && len(args) > want:
 			return nil
-		case f.url != "" && len(args) == want+1:
+		case f.url != "" && !more && len(args) == want+1:
 			return usageErrorf("with --nats give no FILE|DIR (%q): the generations are those of cluster %s on the NATS servers", args[0], f.name)
-		case f.url == "" && len(args) == want-1 && (rest == 0 || len(args) > 0):
-			return usageErrorf("give FILE|DIR (a snapshot file, a checkpoint database or a cluster directory), or --nats URL --creds FILE for a cluster on NATS")
 		}
-		return usageErrorf("%s takes %s, got %d argument(s): %s", cmd.CommandPath(), strings.TrimPrefix(cmd.Use, cmd.Name()+" "), len(args), fmt.Sprint(args))
+		hint := ""
+		if f.url == "" && len(args) == 0 {
+			hint = "; give FILE|DIR (a snapshot file, a checkpoint database or a cluster directory), or --nats URL --creds FILE for a cluster on NATS"
+		}
+		return usageErrorf("%s takes %s, got %d arg(s)%s", cmd.CommandPath(), strings.TrimPrefix(cmd.Use, cmd.Name()+" "), len(args), hint)
 	}
 }
 
