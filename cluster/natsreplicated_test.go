@@ -82,6 +82,17 @@ func TestClusterOnThreeNATSNodes(t *testing.T) {
 	xor, got := collected(t, ctx, cl, col)
 	assert.Equal(t, 4, got)
 	assert.Equal(t, want(), xor, "the exact result")
+	st, err := cl.Status(ctx)
+	require.NoError(t, err)
+	require.NoError(t, cl.Down(ctx), "down over NATS returns once the leader stopped the workers and gave the lease up")
+	for _, w := range st.Workers {
+		assert.False(t, cluster.PidAlive(w.Pid), "worker %d (pid %d) is stopped when down returns", w.Node, w.Pid)
+	}
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("the coordinator did not shut down")
+	}
 }
 
 // TestTwoCoordinatorsStartedAtOnceOnOneNATS: two coordinators (folders of
