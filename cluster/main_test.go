@@ -44,6 +44,10 @@ const (
 	envOrphan  = "STACKLESS_CLUSTER_TEST_ORPHAN" // Config.OrphanAfter
 	// Config.Standby: "standby" on stdout when it starts waiting.
 	envStandby = "STACKLESS_CLUSTER_TEST_STANDBY"
+	// Config.NATS, NATSCreds and Name of a coordinator process.
+	envNATS      = "STACKLESS_CLUSTER_TEST_NATS"
+	envNATSCreds = "STACKLESS_CLUSTER_TEST_NATS_CREDS"
+	envName      = "STACKLESS_CLUSTER_TEST_NAME"
 )
 
 // testTimeout bounds every integration test.
@@ -108,6 +112,9 @@ func coordMain() int {
 		WorkerCommand: testWorkerCommand(dir, ""),
 		Standby:       os.Getenv(envStandby) == "1",
 		OnStandby:     func(cluster.Leader) { fmt.Println("standby") },
+		NATS:          os.Getenv(envNATS),
+		NATSCreds:     os.Getenv(envNATSCreds),
+		Name:          os.Getenv(envName),
 		Log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coordinator:", err)

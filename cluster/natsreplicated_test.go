@@ -175,3 +175,50 @@ func TestTwoCoordinatorsStartedAtOnceOnOneNATS(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestCommandsOverNATSDuringFailover: a client on NATS only; kill -9 of the
+// leading coordinator process (a standby on the same servers and folder):
+// a status sent right after the kill is answered by the standby once it
+// leads, a checkpoint works, the workers ran on without a rollback, the
+// result is exact, and down over NATS stops everything.
+func TestCommandsOverNATSDuringFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level: starts three NATS servers, coordinator and worker processes (make test runs it)")
+	}
+	urls, seed, _ := cluster.StartNATSCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	p := newClusterProcs(t, 2, -1)
+	p.nats, p.creds, p.name = urls, seed, "fo"
+	leader := p.start(ctx)
+	cl, err := cluster.Dial(ctx, cluster.DialConfig{NATS: urls, NATSCreds: seed, Name: "fo"})
+	require.NoError(t, err)
+	defer cl.Close()
+	col, want := spawnWork(t, ctx, cl, 2, 500, 100)
+	standby, up := p.startStandby(ctx)
+
+	t0 := time.Now()
+	leader.kill9(t)
+	st, err := cl.Status(ctx) // sent while nobody leads
+	require.NoError(t, err, "a status sent during the failover is answered by the new leader")
+	answered := time.Since(t0)
+	t.Logf("status sent right after kill -9 of the leader answered after %v", answered)
+	select {
+	case <-up:
+	case <-ctx.Done():
+		t.Fatal("the standby never came up")
+	}
+	require.NotNil(t, st.Leader)
+	assert.Equal(t, standby.cmd.Process.Pid, st.Leader.Pid, "by the standby")
+	assert.Less(t, answered, maxFailover+2*time.Second)
+	assert.Zero(t, st.Rollbacks, "the workers ran on")
+	_, err = cl.Checkpoint(ctx)
+	require.NoError(t, err)
+	xor, got := collected(t, ctx, cl, col)
+	assert.Equal(t, 2, got)
+	assert.Equal(t, want(), xor, "the exact result")
+	require.NoError(t, cl.Down(ctx))
+	<-standby.done
+	assert.NoError(t, standby.err)
+	p.assertNothingLeft(ctx)
+}

@@ -71,6 +71,8 @@ type clusterProcs struct {
 	orphan  time.Duration // Config.OrphanAfter (0: the default)
 	out     *syncBuffer
 	coords  []*coordProc
+	// Config.NATS, NATSCreds and Name of the coordinators ("": embedded).
+	nats, creds, name string
 }
 
 func newClusterProcs(t *testing.T, workers int, ckpt time.Duration) *clusterProcs {
@@ -133,7 +135,8 @@ func (p *clusterProcs) startStandby(ctx context.Context) (c *coordProc, up <-cha
 func (p *clusterProcs) launch(standby bool) (*coordProc, *upWriter) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envCoord+"=1", envDir+"="+p.dir, envWorkers+"="+strconv.Itoa(p.workers),
-		envCkpt+"="+p.ckpt.String(), envPids+"="+p.pids, envOrphan+"="+p.orphan.String())
+		envCkpt+"="+p.ckpt.String(), envPids+"="+p.pids, envOrphan+"="+p.orphan.String(),
+		envNATS+"="+p.nats, envNATSCreds+"="+p.creds, envName+"="+p.name)
 	w := &upWriter{out: p.out, up: make(chan struct{})}
 	if standby {
 		cmd.Env = append(cmd.Env, envStandby+"=1")
