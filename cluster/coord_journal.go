@@ -18,19 +18,20 @@ func (c *Coordinator) openJournal(ctx context.Context) error {
 	if c.cfg.NoJournal {
 		return nil
 	}
-	kv, err := createJournal(ctx, c.gs.js, c.gs.replicas, c.cfg.JournalBytes)
+	bucket := c.gs.names.Journal
+	kv, err := createJournal(ctx, c.gs.js, bucket, c.gs.replicas, c.cfg.JournalBytes)
 	if err != nil {
 		return err
 	}
 	var st jetstream.Stream
 	err = untilAnswered(ctx, func() (err error) {
-		st, err = c.gs.js.Stream(ctx, journalStream)
+		st, err = c.gs.js.Stream(ctx, kvStream(bucket))
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("cluster: the effect journal's stream %s on %s: %w", journalStream, c.gs.where, err)
+		return fmt.Errorf("cluster: the effect journal's stream %s on %s: %w", kvStream(bucket), c.gs.where, err)
 	}
-	c.journal = &journalTrimmer{kv: kv, stream: st, reg: c.reg}
+	c.journal = &journalTrimmer{kv: kv, stream: st, subj: kvSubject(bucket), reg: c.reg}
 	return nil
 }
 
@@ -40,7 +41,7 @@ func (c *Coordinator) forgetJournal(ctx context.Context) error {
 		return nil
 	}
 	if err := c.journal.forget(ctx); err != nil {
-		return fmt.Errorf("cluster: empty the effect journal of an earlier run (bucket %s on %s): %w", journalBucket, c.gs.where, err)
+		return fmt.Errorf("cluster: empty the effect journal of an earlier run (bucket %s on %s): %w", c.gs.names.Journal, c.gs.where, err)
 	}
 	return nil
 }
@@ -81,7 +82,7 @@ func (c *Coordinator) JournalLen(ctx context.Context) (int, error) {
 	}
 	st, err := c.journal.kv.Status(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("cluster: the effect journal bucket %s: %w", journalBucket, err)
+		return 0, fmt.Errorf("cluster: the effect journal bucket %s: %w", c.gs.names.Journal, err)
 	}
 	return int(st.Values()), nil
 }

@@ -84,6 +84,7 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 		e.taken = true
 		resp := joinResp{Node: e.p.Node, Hosts: e.p.Hosts, OrphanAfter: c.cfg.OrphanAfter, Journal: c.journal != nil}
 		if resp.Journal {
+			resp.JournalBucket = c.gs.names.Journal
 			resp.NATS, resp.NATSCreds = c.cfg.NATS, c.cfg.NATSCreds
 		}
 		if c.cfg.Listen != "" {
@@ -103,7 +104,7 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 	c.routes[node] = node
 	c.workers[node] = &workerRef{Node: node, Hosts: []uint16{node}, Pid: req.Pid, Host: req.Host}
 	c.log.Info("cluster: a worker joins over TCP", "node", node, "host", req.Host, "pid", req.Pid)
-	return joinResp{Node: node, Hosts: []uint16{node}, Journal: c.journal != nil}, nil
+	return joinResp{Node: node, Hosts: []uint16{node}, Journal: c.journal != nil, JournalBucket: c.gs.names.Journal}, nil
 }
 
 // handleReady records a worker whose node is up. A worker of the current

@@ -35,9 +35,7 @@ import (
 )
 
 const (
-	journalBucket = "stackless_journal" // KV: "<tasklet>.<step>.<case>" -> journal entry
-	journalStream = "KV_" + journalBucket
-	journalSubj   = "$KV." + journalBucket + "."
+	journalBucket = DefaultName + "_journal" // the default cluster's; bucketNames(name).Journal
 	// DefaultJournalBytes bounds the journal bucket when Config.JournalBytes is 0.
 	DefaultJournalBytes = 256 << 20
 	// journalBatch is the most records one commit publishes.
@@ -57,10 +55,10 @@ var (
 
 // createJournal makes (or updates) the journal bucket: the coordinator's
 // part, before any worker starts.
-func createJournal(ctx context.Context, js jetstream.JetStream, replicas int, maxBytes int64) (jetstream.KeyValue, error) {
+func createJournal(ctx context.Context, js jetstream.JetStream, bucket string, replicas int, maxBytes int64) (jetstream.KeyValue, error) {
 	var kv jetstream.KeyValue
 	err := untilAnswered(ctx, func() (err error) {
-		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: journalBucket, History: 1,
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1,
 			Storage: jetstream.FileStorage, Replicas: replicas, MaxBytes: maxBytes,
 			Description: "stackless cluster effect journal"})
 		if err == nil {
@@ -72,7 +70,7 @@ func createJournal(ctx context.Context, js jetstream.JetStream, replicas int, ma
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cluster: the effect journal bucket %s: %w", journalBucket, err)
+		return nil, fmt.Errorf("cluster: the effect journal bucket %s: %w", bucket, err)
 	}
 	return kv, nil
 }
@@ -156,6 +154,7 @@ type natsJournal struct {
 	kv    jetstream.KeyValue
 	reg   *pickle.Registry
 	where string
+	subj  string // the bucket's subject prefix, "$KV.<bucket>."
 
 	mu      sync.Mutex
 	pending []natsRecord
@@ -181,21 +180,21 @@ type natsRecord struct {
 }
 
 // openJournal binds to the journal bucket the coordinator made.
-func openJournal(ctx context.Context, nc *nats.Conn, reg *pickle.Registry, where string) (*natsJournal, error) {
+func openJournal(ctx context.Context, nc *nats.Conn, bucket string, reg *pickle.Registry, where string) (*natsJournal, error) {
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(2*journalBatch))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: JetStream on %s: %w", where, err)
 	}
 	var kv jetstream.KeyValue
 	err = untilAnswered(ctx, func() (err error) {
-		kv, err = js.KeyValue(ctx, journalBucket)
+		kv, err = js.KeyValue(ctx, bucket)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the effect journal bucket %s on %s (made by the coordinator; is it running with the journal on?): %w",
-			journalBucket, where, err)
+			bucket, where, err)
 	}
-	j := &natsJournal{js: js, kv: kv, reg: reg, where: where, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	j := &natsJournal{js: js, kv: kv, reg: reg, where: where, subj: kvSubject(bucket), kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go j.committer()
 	return j, nil
 }
@@ -304,7 +303,7 @@ func (j *natsJournal) commit(batch []natsRecord) {
 		}
 		futs := make([]jetstream.PubAckFuture, len(todo))
 		for n, i := range todo {
-			futs[n], errs[i] = j.js.PublishAsync(journalSubj+batch[i].key, batch[i].val)
+			futs[n], errs[i] = j.js.PublishAsync(j.subj+batch[i].key, batch[i].val)
 		}
 		wait, cancel := context.WithTimeout(context.Background(), journalAckWait)
 		var again []int
@@ -392,3 +391,7 @@ func (j *natsJournal) Stats() JournalStats {
 	defer j.mu.Unlock()
 	return j.stats
 }
+
+// kvSubject is the subject prefix of KV bucket's keys; kvStream its stream.
+func kvSubject(bucket string) string { return "$KV." + bucket + "." }
+func kvStream(bucket string) string  { return "KV_" + bucket }

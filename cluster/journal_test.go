@@ -34,14 +34,14 @@ func openTestJournal(t testing.TB, nc *nats.Conn, maxBytes int64) (*natsJournal,
 	t.Helper()
 	gs, err := openGenStore(t.Context(), nc, 0, "the test store")
 	require.NoError(t, err)
-	kv, err := createJournal(t.Context(), gs.js, 1, maxBytes)
+	kv, err := createJournal(t.Context(), gs.js, journalBucket, 1, maxBytes)
 	require.NoError(t, err)
-	st, err := gs.js.Stream(t.Context(), journalStream)
+	st, err := gs.js.Stream(t.Context(), kvStream(journalBucket))
 	require.NoError(t, err)
-	j, err := openJournal(t.Context(), nc, pickle.NewRegistry(), "the test server")
+	j, err := openJournal(t.Context(), nc, journalBucket, pickle.NewRegistry(), "the test server")
 	require.NoError(t, err)
 	t.Cleanup(j.Close)
-	return j, &journalTrimmer{kv: kv, stream: st, reg: pickle.NewRegistry()}
+	return j, &journalTrimmer{kv: kv, stream: st, subj: kvSubject(journalBucket), reg: pickle.NewRegistry()}
 }
 
 // record records res under key and waits for done.
@@ -282,13 +282,13 @@ func waitsOutAMovedServer(t *testing.T, long bool) {
 	require.NoError(t, err)
 	gs, err := openGenStore(t.Context(), cnc, 0, "test")
 	require.NoError(t, err)
-	_, err = createJournal(t.Context(), gs.js, 1, DefaultJournalBytes)
+	_, err = createJournal(t.Context(), gs.js, journalBucket, 1, DefaultJournalBytes)
 	require.NoError(t, err)
 	cnc.Close()
 	nc, err := dialWorkerNATS(&WorkerConfig{Dir: l.Dir, Node: 1})
 	require.NoError(t, err)
 	defer nc.Close()
-	j, err := openJournal(t.Context(), nc, pickle.NewRegistry(), "test")
+	j, err := openJournal(t.Context(), nc, journalBucket, pickle.NewRegistry(), "test")
 	require.NoError(t, err)
 	defer j.Close()
 

@@ -65,6 +65,7 @@ func (g *genSummary) passed(key scheduler.EffectKey) bool {
 type journalTrimmer struct {
 	kv     jetstream.KeyValue
 	stream jetstream.Stream
+	subj   string // the bucket's subject prefix
 	reg    *pickle.Registry
 
 	mu     sync.Mutex // one trim at a time
@@ -123,7 +124,7 @@ func (t *journalTrimmer) purge(ctx context.Context, keys []string) int {
 		go func() {
 			defer wg.Done()
 			for k := range next {
-				if err := t.stream.Purge(ctx, jetstream.WithPurgeSubject(journalSubj+k)); err == nil {
+				if err := t.stream.Purge(ctx, jetstream.WithPurgeSubject(t.subj+k)); err == nil {
 					mu.Lock()
 					n++
 					mu.Unlock()

@@ -44,6 +44,7 @@ type natsNames struct {
 	Ckpt      string // Object Store: "g<gen>/w<node>" worlds
 	Lease     string // KV: the leadership lease
 	API       string // subject prefix of the leader's requests: "<API>.<kind>"
+	Journal   string // KV: the effect journal, "<tasklet>.<step>.<case>" entries
 }
 
 // bucketNames names the buckets and subjects of cluster name ("":
@@ -52,7 +53,8 @@ func bucketNames(name string) natsNames {
 	if name == "" {
 		name = DefaultName
 	}
-	return natsNames{Name: name, Manifests: name + "_manifests", Ckpt: name + "_ckpt", Lease: name + "_lease", API: name + ".api"}
+	return natsNames{Name: name, Manifests: name + "_manifests", Ckpt: name + "_ckpt", Lease: name + "_lease", API: name + ".api",
+		Journal: name + "_journal"}
 }
 
 // natsWhere names a cluster's store on outside NATS servers in messages.

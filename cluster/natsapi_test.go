@@ -219,7 +219,8 @@ func TestClusterNames(t *testing.T) {
 	for _, good := range []string{"", "stackless", "game-eu_1", "A"} {
 		assert.NoError(t, ValidateName(good), good)
 	}
-	assert.Equal(t, natsNames{Name: "stackless", Manifests: "stackless_manifests", Ckpt: "stackless_ckpt", Lease: "stackless_lease", API: "stackless.api"},
+	assert.Equal(t, natsNames{Name: "stackless", Manifests: "stackless_manifests", Ckpt: "stackless_ckpt", Lease: "stackless_lease", API: "stackless.api",
+		Journal: "stackless_journal"},
 		bucketNames(""), "the default keeps the buckets of earlier versions")
 
 	r := newAPIRig(t, "one")

@@ -72,6 +72,8 @@ type joinResp struct {
 	// Journal: the cluster keeps an effect journal; the worker records its
 	// effects' results there (see journal.go).
 	Journal bool `json:"journal,omitempty"`
+	// JournalBucket is the journal's KV bucket (the cluster's name in it).
+	JournalBucket string `json:"journal_bucket,omitempty"`
 	// NATS and NATSCreds, for a local worker of a cluster on outside NATS
 	// servers (Config.NATS): where to journal, unless the worker was given
 	// its own (--nats). The creds file is on the coordinator's machine.

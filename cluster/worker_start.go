@@ -113,7 +113,7 @@ func startWorker(ctx context.Context, cfg WorkerConfig) (*worker, error) {
 		if w.cfg.NATS == "" && w.cfg.Join == "" { // a local worker: the coordinator's servers
 			w.cfg.NATS, w.cfg.Creds = jr.NATS, jr.NATSCreds
 		}
-		if err := w.openJournal(ctx); err != nil {
+		if err := w.openJournal(ctx, jr.JournalBucket); err != nil {
 			w.close()
 			return nil, err
 		}
@@ -174,7 +174,10 @@ var noJournalOnce sync.Once
 
 // openJournal connects the worker to the cluster's effect journal; a
 // worker with no NATS server to reach runs without one and says so.
-func (w *worker) openJournal(ctx context.Context) error {
+func (w *worker) openJournal(ctx context.Context, bucket string) error {
+	if bucket == "" { // a coordinator of an earlier version
+		bucket = journalBucket
+	}
 	nc, err := dialWorkerNATS(&w.cfg)
 	if err != nil {
 		return fmt.Errorf("cluster: worker %d: the effect journal: %w", w.node, err)
@@ -185,7 +188,7 @@ func (w *worker) openJournal(ctx context.Context) error {
 		})
 		return nil
 	}
-	j, err := openJournal(ctx, nc, w.reg, "NATS "+nc.ConnectedUrlRedacted())
+	j, err := openJournal(ctx, nc, bucket, w.reg, "NATS "+nc.ConnectedUrlRedacted())
 	if err != nil {
 		nc.Close()
 		return fmt.Errorf("cluster: worker %d: %w", w.node, err)
