@@ -170,3 +170,43 @@ func TestTimerWheelCrossesLevelBoundary(t *testing.T) {
 	add(l2 + l1)    // B: earlier than A
 	assert.Equal(t, []uint64{2, 5, 3, 4}, seqs(popDue(&w, math.MaxInt64)))
 }
+
+// nextOcc finds the first occupied slot at or after a position across the
+// words of a level's bitmap, and none past the last slot.
+func TestTimerWheelNextOccupiedSlot(t *testing.T) {
+	var w timerWheel
+	for _, s := range []uint64{3, 63, 64, 200, wheelSlots - 1} {
+		w.occ[1][s/64] |= 1 << (s % 64)
+	}
+	for _, tc := range []struct {
+		pos  uint64
+		want int
+	}{{0, 3}, {3, 3}, {4, 63}, {64, 64}, {65, 200}, {201, wheelSlots - 1}, {wheelSlots - 1, wheelSlots - 1}, {wheelSlots, -1}} {
+		assert.Equal(t, tc.want, w.nextOcc(1, tc.pos), "from %d", tc.pos)
+	}
+	assert.Equal(t, -1, w.nextOcc(0, 0), "an empty level")
+}
+
+// The prefetcher asks for each timer's memory once per stage, however the
+// level-0 slots are taken out, and a slot of more timers than it can hold
+// addresses for is asked for in several batches (no index out of range).
+func TestTimerWheelPrefetchKeepsUp(t *testing.T) {
+	var w timerWheel
+	var seq uint64
+	for i := range 3000 {
+		seq++
+		r := wheelRec(seq)
+		at := time.Duration(i%300) << wheelGrain // 10 timers a slot, more than a rotation
+		if i < 200 {
+			at = 5 << wheelGrain // one crowded slot
+		}
+		w.push(timer{at: at, seq: seq, t: r, wait: r.WaitSeq(), idx: -1})
+	}
+	got := popDue(&w, math.MaxInt64)
+	require.Len(t, got, 3000)
+	for i := 1; i < len(got); i++ {
+		require.False(t, got[i].before(&got[i-1]), "fired in order at %d", i)
+	}
+	require.NotNil(t, w.pf, "level-0 slots were taken out")
+	assert.Zero(t, w.pf.k, "nothing left unasked")
+}

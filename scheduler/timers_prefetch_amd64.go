@@ -1,0 +1,8 @@
+package scheduler
+
+// prefetchLines asks the processor to bring the cache lines at the n
+// addresses from p on into its caches, without waiting for them: a
+// prefetch never faults, so stale addresses are harmless.
+//
+//go:noescape
+func prefetchLines(p *uintptr, n int)
