@@ -69,6 +69,8 @@ type timerWheel struct {
 	chunks  []timerChunk                        // chunks[0] is never used: index 0 means none
 	free    int32                               // the first free chunk
 	pf      *prefetcher                         // made by the first level-0 slot taken out
+	batch   []timer                             // popDue's
+	warmed  uintptr                             // keeps warmTimers' loads
 }
 
 // chunkLen timers make a chunk: 1 KiB, sequential to walk.
@@ -168,6 +170,17 @@ func (w *timerWheel) first() *timer {
 
 // pop removes the timer first returned.
 func (w *timerWheel) pop() timer { return w.due.pop() }
+
+// popDue removes every timer due at now, stale ones included, and returns
+// them in firing order, in a buffer the next call reuses.
+func (w *timerWheel) popDue(now time.Duration) []timer {
+	b := w.batch[:0]
+	for tm := w.first(); tm != nil && tm.at <= now; tm = w.first() {
+		b = append(b, w.pop())
+	}
+	w.batch = b
+	return b
+}
 
 // advance takes the earliest occupied slot out of the wheel; due is empty.
 // Stale timers are dropped when a level-0 slot goes into the heap, not

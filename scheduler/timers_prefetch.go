@@ -1,6 +1,10 @@
 package scheduler
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/stackless-go/stackless/tasklet"
+)
 
 // The cost of a firing among a million sleepers is not the wheel but memory:
 // the woken tasklet's record and behavior are nowhere near a cache, and each
@@ -118,4 +122,35 @@ func (w *timerWheel) count(l chunkList) int {
 		n += int(w.chunks[c].n)
 	}
 	return n
+}
+
+// warmTimers reads, for timers about to fire together, what waking their
+// tasklets reads one after another: each record and behavior, then for a
+// select's timeout the cases and the channels whose waiter queues it leaves.
+// Each pass is a loop of independent loads, which the processor overlaps.
+func (s *Scheduler) warmTimers(due []timer) {
+	var n uintptr
+	for i := range due {
+		n += due[i].t.c().Touch() + uintptr(due[i].t.c().WaitSeq())
+	}
+	for i := range due {
+		if due[i].idx >= 0 {
+			if cs := due[i].t.SelectCases(); len(cs) > 0 {
+				n += uintptr(cs[0].Chan)
+			}
+		}
+	}
+	for i := range due {
+		if due[i].idx < 0 || !due[i].live() {
+			continue
+		}
+		for _, cs := range due[i].t.SelectCases() {
+			if cs.Dir == tasklet.DirRecv || cs.Dir == tasklet.DirSend {
+				if c := s.chans.get(uint64(cs.Chan)); c != nil {
+					n += uintptr(c.Balance())
+				}
+			}
+		}
+	}
+	s.timers.warmed += n
 }
