@@ -55,36 +55,36 @@ func newBody(k Kind, slot int32, inbox, world channel.ID, side int32, at Point, 
 func (b *Body) move() Move { return Move{Slot: b.Slot, State: b.State, Leg: b.Leg} }
 
 // await is how an entity waits for something to happen: it returns the
-// next message in its inbox. Only when the inbox is empty does it suspend,
-// and then it first tells the world the state and leg the entity took
-// since it last waited, if they changed. So everything that reached the
-// entity while it slept is handled in one step, at one instant, and the
-// world hears one move per step. A notice of the end of a leg that has
-// been replaced since it was sent is dropped.
+// next message in its inbox, or Arrived when its leg ends first. Only when
+// the inbox is empty does it suspend, and then it first tells the world the
+// state and leg the entity took since it last waited, if they changed. So
+// everything that reached the entity while it slept is handled in one step,
+// at one instant, and the world hears one move per step. The end of the leg
+// is a timeout on the scheduler's timers (legUntil): the entity sleeps
+// until then unless a message comes.
 func await(t *tasklet.Flow, b Body) (Body, any, error) {
-	for {
-		msg, ok, err := t.TryRecv(b.Inbox)
-		if err != nil {
-			return b, nil, fmt.Errorf("%v: inbox %v: %w", b, b.Inbox, err)
-		}
-		if !ok {
-			if mv := b.move(); mv != b.Told {
-				sent, err := t.TrySend(b.World, mv)
-				if err != nil || !sent { // the world's channel is sized so that this never fails
-					return b, nil, fmt.Errorf("%v: %w", b, reportError(b.World, err))
-				}
-				b.Told = mv
-			}
-			msg, err = t.Recv(b.Inbox)
-			if err != nil {
-				return b, nil, fmt.Errorf("%v: %w", b, err)
-			}
-		}
-		if _, ok := msg.(Arrived); ok && t.Now() < b.Leg.End {
-			continue // the leg was replaced since
-		}
+	msg, ok, err := t.TryRecv(b.Inbox)
+	if err != nil {
+		return b, nil, fmt.Errorf("%v: inbox %v: %w", b, b.Inbox, err)
+	}
+	if ok {
 		return b, msg, nil
 	}
+	if mv := b.move(); mv != b.Told {
+		sent, err := t.TrySend(b.World, mv)
+		if err != nil || !sent { // the world's channel is sized so that this never fails
+			return b, nil, fmt.Errorf("%v: %w", b, reportError(b.World, err))
+		}
+		b.Told = mv
+	}
+	chosen, msg, err := t.Select(tasklet.RecvCase(b.Inbox), tasklet.TimeoutCase(legUntil(b.Leg, t.Now())))
+	if err != nil {
+		return b, nil, fmt.Errorf("%v: %w", b, err)
+	}
+	if chosen == 1 {
+		return b, Arrived{}, nil
+	}
+	return b, msg, nil
 }
 
 // flee runs from threat for a while, then rests until healed; struck at

@@ -24,7 +24,7 @@ type awaitFrame struct {
 func (_f *awaitFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.await", File: "body.go", Line: 78, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.await", File: "body.go", Line: 80, Point: "t.Select"})
 	}
 	return _w
 }
@@ -35,68 +35,58 @@ func (_f awaitFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs await to its next suspension point (done: it returned).
 //
-//line body.go:64
+//line body.go:65
 func (_f *awaitFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 Body, _r1 any, _r2 error) {
 	_rs := _f.PC
 	_ = _rs
+	var msg any
+	_ = msg
+	var ok bool
+	_ = ok
+	var err error
+	_ = err
+	var chosen int
+	_ = chosen
 	if _rs == 1 {
-		goto _L1
+		goto _P1
 	}
-//line body.go:65
-_L1:
-//line body.go:65
-	for {
-		var msg any
-		_ = msg
-		var ok bool
-		_ = ok
-		var err error
-		_ = err
-		if _rs == 1 {
-			goto _L2
-		}
 //line body.go:66
-		msg, ok, err = _fl.TryRecv(_f.B.Inbox)
+	msg, ok, err = _fl.TryRecv(_f.B.Inbox)
 //line body.go:67
-		if err != nil {
-			return tasklet.Op{}, true, _f.B, nil, fmt.Errorf("%v: inbox %v: %w", _f.B, _f.B.Inbox, err)
-		}
+	if err != nil {
+		return tasklet.Op{}, true, _f.B, nil, fmt.Errorf("%v: inbox %v: %w", _f.B, _f.B.Inbox, err)
+	}
 //line body.go:70
-	_L2:
-//line body.go:70
-		if _rs == 1 || _rs == 0 && (!ok) {
-			if _rs == 1 {
-				goto _P1
-			}
-//line body.go:71
-			if mv := _f.B.move(); mv != _f.B.Told {
-				sent, err2 := _fl.TrySend(_f.B.World, mv)
-				if err2 != nil || !sent {
-					return tasklet.Op{}, true, _f.B, nil, fmt.Errorf("%v: %w", _f.B, reportError(_f.B.World, err2))
-				}
-				_f.B.Told = mv
-			}
-//line body.go:78
-			_f.PC = 1
-			return _t.Recv(_f.B.Inbox), false, _r0, _r1, _r2
-		_P1:
-			_rs = 0
-			msg, err = _t.Value(), _t.Err()
-//line body.go:79
-			if err != nil {
-				return tasklet.Op{}, true, _f.B, nil, fmt.Errorf("%v: %w", _f.B, err)
-			}
-		}
-//line body.go:83
-		if _, ok2 := msg.(Arrived); ok2 && _fl.Now() < _f.B.Leg.End {
-			continue
-		}
-//line body.go:86
+	if ok {
 		return tasklet.Op{}, true, _f.B, msg, nil
 	}
+//line body.go:73
+	if mv := _f.B.move(); mv != _f.B.Told {
+		sent, err2 := _fl.TrySend(_f.B.World, mv)
+		if err2 != nil || !sent {
+			return tasklet.Op{}, true, _f.B, nil, fmt.Errorf("%v: %w", _f.B, reportError(_f.B.World, err2))
+		}
+		_f.B.Told = mv
+	}
+//line body.go:80
+	_f.PC = 1
+	return _t.Select(tasklet.RecvCase(_f.B.Inbox), tasklet.TimeoutCase(legUntil(_f.B.Leg, _fl.Now()))), false, _r0, _r1, _r2
+_P1:
+	_rs = 0
+	chosen, msg, err = _t.Chosen(), _t.Value(), _t.Err()
+//line body.go:81
+	if err != nil {
+		return tasklet.Op{}, true, _f.B, nil, fmt.Errorf("%v: %w", _f.B, err)
+	}
+//line body.go:84
+	if chosen == 1 {
+		return tasklet.Op{}, true, _f.B, Arrived{}, nil
+	}
+//line body.go:87
+	return tasklet.Op{}, true, _f.B, msg, nil
 }
 
-//line body_stackless.go:100
+//line body_stackless.go:90
 
 // fleeFrame is the frame of flee, lowered by stackless gen from body.go: its
 // exported fields are the locals that live across suspension points.
@@ -189,4 +179,4 @@ _L1:
 	}
 }
 
-//line body_stackless.go:193
+//line body_stackless.go:183

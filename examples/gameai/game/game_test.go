@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,6 +14,7 @@ import (
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
+	"github.com/stackless-go/stackless/tasklet"
 )
 
 // small is a small, crowded world: fights start within seconds.
@@ -251,4 +253,44 @@ func TestWorldRefusesBadReports(t *testing.T) {
 		assert.ErrorContains(t, err, "gameai: tick 2: ", "%v", bad)
 		assert.ErrorContains(t, err, "world, tick 2", "%v", bad)
 	}
+}
+
+// TestEntitiesSleepUntilTheirLegEnds: an entity with nothing to react to
+// sleeps on the scheduler's timers until its leg ends (a select of its
+// inbox and a timeout), instead of waiting for a notice from the world: a
+// waiting entity whose leg is not over has a timer at the leg's end.
+func TestEntitiesSleepUntilTheirLegEnds(t *testing.T) {
+	hand := small
+	hand.HandWritten = true
+	g := newGame(t, hand)
+	for range 120 {
+		require.NoError(t, g.Tick())
+	}
+	wakeAt := map[tasklet.ID]time.Duration{}
+	for _, tm := range g.Sched.WorldHeader().Timers {
+		_, dup := wakeAt[tm.Tasklet]
+		require.False(t, dup, "tasklet %v has one timer", tm.Tasklet)
+		wakeAt[tm.Tasklet] = tm.At
+	}
+	now, checked := g.Sched.Now(), 0
+	for _, in := range g.Sched.Tasklets() {
+		var leg Leg
+		switch e := g.Sched.Behavior(in.ID).(type) {
+		case *GuardMachine:
+			leg = e.Leg
+		case *MonsterMachine:
+			leg = e.Leg
+		default:
+			continue
+		}
+		if in.State != tasklet.Blocked || leg.End <= now {
+			continue
+		}
+		assert.Equal(t, "selecting", in.Op, "%v waits for a message or the end of its leg", in.ID)
+		if assert.Contains(t, wakeAt, in.ID, "%v sleeps on a timer", in.ID) {
+			assert.Equal(t, leg.End, wakeAt[in.ID], "%v wakes when its leg ends", in.ID)
+		}
+		checked++
+	}
+	assert.Greater(t, checked, small.Entities/2, "most entities are asleep mid-leg")
 }

@@ -54,9 +54,9 @@ func clamp(p Point, side int32) Point {
 }
 
 // Leg is one straight walk (or, with From == To, a wait) from Start to End
-// in game time. Every entity is always on a leg; the world sends it Arrived
-// when the leg ends, so an entity that has nothing to react to costs
-// nothing between two legs.
+// in game time. Every entity is always on a leg and sleeps on the
+// scheduler's timers until it ends (or a message comes), so an entity that
+// has nothing to react to costs nothing between two legs.
 type Leg struct {
 	From, To   Point
 	Start, End time.Duration
@@ -99,3 +99,8 @@ func walk(from, to Point, now time.Duration, speed int64, limit time.Duration) L
 func wait(p Point, now, d time.Duration) Leg {
 	return Leg{From: p, To: p, Start: now, End: now + d}
 }
+
+// legUntil is how long an entity waiting at now sleeps for leg l to end: at
+// least a nanosecond, so a leg already over ends at the next tick, when the
+// clock has moved, as it did when the world sent the notice.
+func legUntil(l Leg, now time.Duration) time.Duration { return max(l.End-now, 1) }

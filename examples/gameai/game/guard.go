@@ -20,7 +20,7 @@ import (
 // the foe) and where each frame resumes: that is all a saved game holds of
 // a guard.
 //
-//stackless:tasklet kind=gameai.guard version=2
+//stackless:tasklet kind=gameai.guard version=3
 func Guard(t *tasklet.Flow, g Body, route [4]Point) error {
 	waypoint := 0
 	for {

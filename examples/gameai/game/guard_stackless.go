@@ -2,12 +2,12 @@
 // Source: guard.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"GuardTasklet","points":["call of patrol","call of fight","call of chase","call of flee"],"live":[["Patrol","Route"],["Fight","Route","Waypoint"],["Chase","Route","Waypoint"],["Flee","Route","Waypoint"]],"fields":[["G","Body"],["Route","[4]Point"],["Waypoint","int"],["Patrol","patrolFrame"],["Fight","fightFrame"],["Chase","chaseFrame"],["Flee","fleeFrame"]]}
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"patrolFrame","points":["call of await"],"live":[["Await","Route","Waypoint"]],"fields":[["G","Body"],["Route","[4]Point"],["Waypoint","int"],["Await","awaitFrame"]]}
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"awaitFrame","points":["t.Recv"],"live":[["B"]],"fields":[["B","Body"]]}
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"fightFrame","points":["call of await"],"live":[["Await","Foe"]],"fields":[["G","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"chaseFrame","points":["call of await"],"live":[["Await","Foe"]],"fields":[["G","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
-//stackless:layout {"kind":"gameai.guard","version":2,"frame":"fleeFrame","points":["call of await"],"live":[["Await"]],"fields":[["B","Body"],["Threat","Point"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.guard","version":3,"frame":"GuardTasklet","points":["call of patrol","call of fight","call of chase","call of flee"],"live":[["Patrol","Route"],["Fight","Route","Waypoint"],["Chase","Route","Waypoint"],["Flee","Route","Waypoint"]],"fields":[["G","Body"],["Route","[4]Point"],["Waypoint","int"],["Patrol","patrolFrame"],["Fight","fightFrame"],["Chase","chaseFrame"],["Flee","fleeFrame"]]}
+//stackless:layout {"kind":"gameai.guard","version":3,"frame":"patrolFrame","points":["call of await"],"live":[["Await","Route","Waypoint"]],"fields":[["G","Body"],["Route","[4]Point"],["Waypoint","int"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.guard","version":3,"frame":"awaitFrame","points":["t.Select"],"live":[["B"]],"fields":[["B","Body"]]}
+//stackless:layout {"kind":"gameai.guard","version":3,"frame":"fightFrame","points":["call of await"],"live":[["Await","Foe"]],"fields":[["G","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.guard","version":3,"frame":"chaseFrame","points":["call of await"],"live":[["Await","Foe"]],"fields":[["G","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.guard","version":3,"frame":"fleeFrame","points":["call of await"],"live":[["Await"]],"fields":[["B","Body"],["Threat","Point"],["Await","awaitFrame"]]}
 
 package game
 
@@ -21,10 +21,10 @@ import (
 )
 
 func init() {
-	pickle.MustRegister("gameai.guard", 2, (*GuardTasklet)(nil))
+	pickle.MustRegister("gameai.guard", 3, (*GuardTasklet)(nil))
 }
 
-// GuardTasklet is the tasklet Guard (kind "gameai.guard", version 2), lowered by
+// GuardTasklet is the tasklet Guard (kind "gameai.guard", version 3), lowered by
 // stackless gen from guard.go: its exported fields are the locals that live
 // across suspension points, and PC the point it resumes at.
 type GuardTasklet struct {

@@ -36,7 +36,8 @@ type GuardMachine struct {
 
 // Step handles everything that happened since the guard last stepped (the
 // message that woke it and whatever else is in its inbox), tells the world
-// if it took a new leg, and sleeps until the next message.
+// if it took a new leg, and sleeps until the next message or the end of
+// its leg.
 func (g *GuardMachine) Step(t *tasklet.T) tasklet.Op {
 	if err := t.Err(); err != nil {
 		return t.Fail(fmt.Errorf("guard %d: %w", g.Slot, err))
@@ -47,7 +48,7 @@ func (g *GuardMachine) Step(t *tasklet.T) tasklet.Op {
 		g.Started = true
 		g.patrol(now)
 	} else {
-		g.on(t, now, t.Value())
+		g.on(t, now, woke(t))
 	}
 	for {
 		v, ok, err := t.TryRecv(g.Inbox)
@@ -64,15 +65,13 @@ func (g *GuardMachine) Step(t *tasklet.T) tasklet.Op {
 			return t.Fail(fmt.Errorf("guard %d: %w", g.Slot, err))
 		}
 	}
-	return t.Recv(g.Inbox)
+	return t.Select(tasklet.RecvCase(g.Inbox), tasklet.TimeoutCase(legUntil(g.Leg, now)))
 }
 
 func (g *GuardMachine) on(t *tasklet.T, now time.Duration, msg any) {
 	switch m := msg.(type) {
 	case Arrived:
-		if now >= g.Leg.End { // else a notice for a leg already replaced
-			g.arrived(t, now)
-		}
+		g.arrived(t, now)
 	case Seen:
 		g.seen(t, now, m)
 	case Attack:
@@ -186,4 +185,13 @@ func (g *GuardMachine) recover(now time.Duration) {
 		return
 	}
 	g.Leg = wait(g.Leg.At(now), now, restTime)
+}
+
+// woke is what woke a machine waiting in its Select: the message from its
+// inbox, or Arrived when the timeout (the end of its leg) fired.
+func woke(t *tasklet.T) any {
+	if t.Chosen() == 1 {
+		return Arrived{}
+	}
+	return t.Value()
 }

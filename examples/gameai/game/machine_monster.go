@@ -26,7 +26,7 @@ type MonsterMachine struct {
 }
 
 // Step handles what happened since the monster last stepped and sleeps
-// until the next message; a monster that died exits.
+// until the next message or the end of its leg; a monster that died exits.
 func (m *MonsterMachine) Step(t *tasklet.T) tasklet.Op {
 	if err := t.Err(); err != nil {
 		return t.Fail(fmt.Errorf("monster %d: %w", m.Slot, err))
@@ -37,7 +37,7 @@ func (m *MonsterMachine) Step(t *tasklet.T) tasklet.Op {
 		m.Started = true
 		m.wander(now)
 	} else {
-		m.on(t, now, t.Value())
+		m.on(t, now, woke(t))
 	}
 	for m.State != Dead {
 		v, ok, err := t.TryRecv(m.Inbox)
@@ -57,15 +57,13 @@ func (m *MonsterMachine) Step(t *tasklet.T) tasklet.Op {
 			return t.Fail(fmt.Errorf("monster %d: %w", m.Slot, err))
 		}
 	}
-	return t.Recv(m.Inbox)
+	return t.Select(tasklet.RecvCase(m.Inbox), tasklet.TimeoutCase(legUntil(m.Leg, now)))
 }
 
 func (m *MonsterMachine) on(t *tasklet.T, now time.Duration, msg any) {
 	switch a := msg.(type) {
 	case Arrived:
-		if now >= m.Leg.End {
-			m.arrived(t, now)
-		}
+		m.arrived(t, now)
 	case Attack:
 		m.attacked(t, now, a)
 	}

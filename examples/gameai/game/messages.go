@@ -23,8 +23,10 @@ type Move struct {
 // Died tells the world that the monster in a slot died. Monster -> world.
 type Died struct{ Slot int32 }
 
-// Arrived tells an entity that its leg is over: it reached the end of its
-// walk, or its wait is up. World -> entity.
+// Arrived is what an entity's wait gives when its leg is over: it reached
+// the end of its walk, or its wait is up. The scheduler's timer says so (a
+// select's timeout); no one sends it. It is still a registered message, as
+// saves of version 2 held it in inboxes.
 type Arrived struct{}
 
 // Seen tells a guard the nearest monster it can see. World -> guard.

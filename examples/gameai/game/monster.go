@@ -13,7 +13,7 @@ import (
 // tells the world, closes its inbox (so attackers learn it is gone) and
 // ends. The world spawns a new monster in its slot after a delay.
 //
-//stackless:tasklet kind=gameai.monster version=2
+//stackless:tasklet kind=gameai.monster version=3
 func Monster(t *tasklet.Flow, m Body) error {
 	for m.HP > 0 {
 		var foe Foe

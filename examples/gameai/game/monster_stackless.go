@@ -2,11 +2,11 @@
 // Source: monster.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"MonsterTasklet","points":["call of roam","call of fightBack","call of flee"],"live":[["Roam"],["FightBack"],["Flee"]],"fields":[["M","Body"],["Roam","roamFrame"],["FightBack","fightBackFrame"],["Flee","fleeFrame"]]}
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"roamFrame","points":["call of await"],"live":[["Await"]],"fields":[["M","Body"],["Await","awaitFrame"]]}
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"awaitFrame","points":["t.Recv"],"live":[["B"]],"fields":[["B","Body"]]}
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"fightBackFrame","points":["call of await"],"live":[["Await","Foe"]],"fields":[["M","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
-//stackless:layout {"kind":"gameai.monster","version":2,"frame":"fleeFrame","points":["call of await"],"live":[["Await"]],"fields":[["B","Body"],["Threat","Point"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.monster","version":3,"frame":"MonsterTasklet","points":["call of roam","call of fightBack","call of flee"],"live":[["Roam"],["FightBack"],["Flee"]],"fields":[["M","Body"],["Roam","roamFrame"],["FightBack","fightBackFrame"],["Flee","fleeFrame"]]}
+//stackless:layout {"kind":"gameai.monster","version":3,"frame":"roamFrame","points":["call of await"],"live":[["Await"]],"fields":[["M","Body"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.monster","version":3,"frame":"awaitFrame","points":["t.Select"],"live":[["B"]],"fields":[["B","Body"]]}
+//stackless:layout {"kind":"gameai.monster","version":3,"frame":"fightBackFrame","points":["call of await"],"live":[["Await","Foe"]],"fields":[["M","Body"],["Foe","Foe"],["Await","awaitFrame"]]}
+//stackless:layout {"kind":"gameai.monster","version":3,"frame":"fleeFrame","points":["call of await"],"live":[["Await"]],"fields":[["B","Body"],["Threat","Point"],["Await","awaitFrame"]]}
 
 package game
 
@@ -19,10 +19,10 @@ import (
 )
 
 func init() {
-	pickle.MustRegister("gameai.monster", 2, (*MonsterTasklet)(nil))
+	pickle.MustRegister("gameai.monster", 3, (*MonsterTasklet)(nil))
 }
 
-// MonsterTasklet is the tasklet Monster (kind "gameai.monster", version 2), lowered by
+// MonsterTasklet is the tasklet Monster (kind "gameai.monster", version 3), lowered by
 // stackless gen from monster.go: its exported fields are the locals that live
 // across suspension points, and PC the point it resumes at.
 type MonsterTasklet struct {

@@ -18,11 +18,13 @@ func NewRegistry() (*pickle.Registry, error) {
 		version uint32
 		proto   tasklet.Behavior
 	}{
-		{"gameai.world", 2, &World{}},
-		{"gameai.guard", 2, &GuardTasklet{}},     // the script Guard, lowered
-		{"gameai.monster", 2, &MonsterTasklet{}}, // the script Monster, lowered
-		{"gameai.guard-machine", 1, &GuardMachine{}},
-		{"gameai.monster-machine", 1, &MonsterMachine{}},
+		// Version 3: entities sleep on the scheduler's timers until their
+		// leg ends, where at version 2 they waited for the world's notice.
+		{"gameai.world", 3, &World{}},
+		{"gameai.guard", 3, &GuardTasklet{}},     // the script Guard, lowered
+		{"gameai.monster", 3, &MonsterTasklet{}}, // the script Monster, lowered
+		{"gameai.guard-machine", 2, &GuardMachine{}},
+		{"gameai.monster-machine", 2, &MonsterMachine{}},
 	}
 	for _, k := range kinds {
 		if err := r.Register(k.name, k.version, k.proto); err != nil {

@@ -22,7 +22,6 @@ const (
 	monsterWalk = 150
 	monsterRun  = 400 // slower than a guard: a chase ends
 
-	wheelSpan   = 8 * time.Second // the world's arrival wheel; longer legs are filed again
 	cooldown    = time.Second     // between two blows
 	memory      = 2 * time.Second // a target not seen or felt for this long is lost
 	fleeTime    = 3 * time.Second

@@ -89,9 +89,7 @@ func Setup(s *scheduler.Scheduler, c Config) error {
 		States:      make([]State, n),
 		Inboxes:     make([]channel.ID, n),
 		Legs:        make([]Leg, n),
-		Queued:      make([]int64, n),
 		Told:        make([]Seen, n),
-		Wheel:       make([][]int32, int64(wheelSpan/c.Dt)+2),
 	}
 	s.Spawn(w)
 	w.Towns = make([]Point, max(n/2/guardsPerTown, 1))
@@ -115,7 +113,6 @@ func Setup(s *scheduler.Scheduler, c Config) error {
 		}
 		w.Kinds[slot], w.States[slot], w.Inboxes[slot] = kind, state, inbox
 		w.Legs[slot] = Leg{From: at, To: at}
-		w.Queued[slot] = -1
 		w.Counts[kind][state]++
 	}
 	return nil

@@ -13,14 +13,14 @@ import (
 // it
 //
 //  1. reads the moves and deaths the entities reported,
-//  2. replaces monsters that died long enough ago,
-//  3. tells every entity whose leg ends now that it arrived, and
-//  4. tells each guard whose turn it is to look the nearest monster in
+//  2. replaces monsters that died long enough ago, and
+//  3. tells each guard whose turn it is to look the nearest monster in
 //     sight.
 //
-// Entities between two messages are blocked on their inbox and cost
-// nothing: a tick's work is proportional to what happens in it, plus the
-// world's own pass over the positions.
+// The end of an entity's leg is not the world's business: the entity
+// sleeps on the scheduler's timers until then. Entities between two events
+// are asleep and cost nothing: a tick's work is proportional to what
+// happens in it, plus the world's own pass over the positions.
 //
 // Its exported fields are the game's shared state, one entry per slot
 // (an entity's place: slot i is a guard or a monster for the whole game,
@@ -38,9 +38,7 @@ type World struct {
 	States      []State
 	Inboxes     []channel.ID
 	Legs        []Leg
-	Queued      []int64   // the tick whose wheel bucket holds the slot's arrival, -1 for none
 	Told        []Seen    // what each guard was last told it sees
-	Wheel       [][]int32 // slots whose leg ends at tick i, in bucket i % len(Wheel)
 	Respawns    []Respawn // dead monsters waiting, oldest first
 	Counts      [numKinds][numStates]int32
 	Kills       int64
@@ -72,7 +70,6 @@ func (w *World) Step(t *tasklet.T) tasklet.Op {
 		return t.Fail(fmt.Errorf("world, tick %d: %w", w.Tick, err))
 	}
 	w.respawn(t, now)
-	w.arrivals(t)
 	w.perceive(t, now)
 	return t.Yield()
 }
@@ -96,13 +93,11 @@ func (w *World) readReports(t *tasklet.T) error {
 			}
 			w.setState(r.Slot, r.State)
 			w.Legs[r.Slot] = r.Leg
-			w.schedule(r.Slot)
 		case Died:
 			if err := w.checkSlot(r.Slot); err != nil {
 				return err
 			}
 			w.setState(r.Slot, Dead)
-			w.Queued[r.Slot] = -1
 			w.Kills++
 			w.Respawns = append(w.Respawns, Respawn{Slot: r.Slot, At: w.Tick + w.ticks(respawnDelay)})
 		default:
@@ -127,43 +122,6 @@ func (w *World) setState(slot int32, s State) {
 
 // ticks converts game time to whole ticks, rounding up.
 func (w *World) ticks(d time.Duration) int64 { return int64((d + w.Dt - 1) / w.Dt) }
-
-// schedule files the end of a slot's leg in the wheel. A leg longer than the
-// wheel waits in its last bucket and is filed again from there.
-func (w *World) schedule(slot int32) {
-	at := max(w.ticks(w.Legs[slot].End), w.Tick)
-	w.file(slot, min(at, w.Tick+int64(len(w.Wheel))-1))
-}
-
-func (w *World) file(slot int32, tick int64) {
-	w.Queued[slot] = tick
-	b := tick % int64(len(w.Wheel))
-	w.Wheel[b] = append(w.Wheel[b], slot)
-}
-
-// arrivals tells every entity whose leg ended that it arrived. Entries of
-// legs that were replaced since are skipped. Nothing it files again lands in
-// the bucket being emptied (the wheel has at least two), so the bucket's
-// memory is reused.
-func (w *World) arrivals(t *tasklet.T) {
-	b := w.Tick % int64(len(w.Wheel))
-	due := w.Wheel[b]
-	for _, slot := range due {
-		if w.Queued[slot] != w.Tick {
-			continue
-		}
-		w.Queued[slot] = -1
-		if w.ticks(w.Legs[slot].End) > w.Tick {
-			w.schedule(slot) // a leg longer than the wheel: not yet
-			continue
-		}
-		sent, err := t.TrySend(w.Inboxes[slot], Arrived{})
-		if err == nil && !sent { // a full inbox: try again next tick
-			w.file(slot, w.Tick+1)
-		}
-	}
-	w.Wheel[b] = due[:0]
-}
 
 // respawn replaces the monsters whose delay is over.
 func (w *World) respawn(t *tasklet.T, now time.Duration) {
