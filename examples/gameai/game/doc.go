@@ -22,11 +22,12 @@
 // # The world
 //
 // The [World] tasklet owns the bodies. Entities tell it each new leg they
-// walk (a [Move]: a straight walk or a wait, with start and end times);
-// the world tells them when the leg is over ([Arrived]), which monster
-// they see ([Seen]) and replaces dead monsters after a delay. Entities
-// strike each other directly, inbox to inbox ([Attack]). An entity with
-// nothing to react to is blocked on its inbox and costs nothing, so a
+// walk (a [Move]: a straight walk or a wait, with start and end times)
+// and sleep on the scheduler's timers until it ends ([Arrived]) or a
+// message comes; the world tells them which monster they see ([Seen]) and
+// replaces dead monsters after a delay. Entities strike each other
+// directly, inbox to inbox ([Attack]). An entity with nothing to react to
+// is asleep and costs nothing, so a
 // tick's work is what happens in it plus the world's pass over the
 // positions: a 100,000-entity tick takes a few milliseconds.
 //
