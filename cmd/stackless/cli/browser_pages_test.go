@@ -39,11 +39,11 @@ func TestBrowserGameAIAndItsSaveFile(t *testing.T) {
 	waitText(t, b, "#live", "●")
 	screenshot(t, b, "observer-overview.png")
 
-	// Tasklets: paged, filterable; every entity waits on its inbox.
+	// Tasklets: paged, filterable; every entity waits on its inbox and a timeout (the end of its leg).
 	visit(t, b, home+"/tasklets", "#trows table")
 	waitText(t, b, "#tcount", fmt.Sprintf("1–50 of %d", browserEntities+1))
 	assert.Equal(t, 50, eval[int](t, b, `document.querySelectorAll("#trows tbody tr").length`))
-	browse(t, b, chromedp.SendKeys(chromedp.CSS("#filter"), "receiving"))
+	browse(t, b, chromedp.SendKeys(chromedp.CSS("#filter"), "select"))
 	waitText(t, b, "#tcount", fmt.Sprintf("of %d (of %d live)", browserEntities, browserEntities+1))
 	click(t, b, "#next")
 	waitText(t, b, "#tcount", fmt.Sprintf("51–100 of %d", browserEntities))
@@ -55,9 +55,9 @@ func TestBrowserGameAIAndItsSaveFile(t *testing.T) {
 	visit(t, b, home+"/tasklet?id="+id, "#detail table")
 	waitText(t, b, "#fields", "Inbox")
 	waitText(t, b, "#detail", "blocked")
-	// A straight-line entity: where each of its frames waits, innermost on its inbox.
+	// A straight-line entity: where each of its frames waits, innermost in a select of its inbox and a timeout.
 	waitText(t, b, "#frames", "gameai/game.")
-	waitText(t, b, "#frames", "t.Recv")
+	waitText(t, b, "#frames", "t.Select")
 	screenshot(t, b, "observer-tasklet.png")
 
 	// Channels: the busiest first; every inbox and the world's reports.
