@@ -18,7 +18,10 @@ import (
 // scanned bytes, its waiters carved from a slab shared by the whole world.
 // Anything else (a buffered or carried value, an unusual encoding, damage)
 // makes the fast path give up, and the decoder reads the record from the
-// start: it alone decides what is an error and how it is worded.
+// start: it alone decides what is an error and how it is worded. The fast
+// path runs before Scan: its reads are bounds-checked, a waiter count is
+// bounded by the bytes left, and it takes a record only when it read it to
+// the last byte, so what it takes Scan takes too.
 
 // waiterSlab hands out waiter slices carved from larger blocks, so the
 // channels of one world share a few allocations instead of one each.
@@ -49,13 +52,11 @@ func (r *Registry) loadChannelInto(b []byte, cs *scheduler.ChannelState, slab *w
 	if len(b) > r.maxRecord {
 		return fmt.Errorf("pickle: channel record: %w: %d bytes, the limit is %d", ErrTooLarge, len(b), r.maxRecord)
 	}
-	if err := ScanAll(b, Limits{}); err != nil {
-		return fmt.Errorf("pickle: channel record: %w", err)
-	}
 	if idleChannel(b, cs, slab) {
 		return nil
 	}
 	*cs = scheduler.ChannelState{}
+	// decode checks the record with Scan before msgpack sees it.
 	return r.decode(b, "channel record", func(d *msgpack.Decoder) error { return r.decodeChannel(d, cs, r.decodeValue) })
 }
 
@@ -74,7 +75,7 @@ func idleChannel(b []byte, cs *scheduler.ChannelState, slab *waiterSlab) bool {
 	cs.ID, cs.Cap, cs.Preference = channel.ID(id), int(capacity), int(pref)
 	for _, q := range []*[]scheduler.WaiterState{&cs.Senders, &cs.Receivers} {
 		n := c.arrayLen()
-		if c.err != nil || n > len(b)-c.off { // every waiter takes bytes: a bound before allocating
+		if c.err != nil || n > (len(b)-c.off)/4 { // a waiter takes 4 bytes at least: a bound before allocating
 			return false
 		}
 		ws := slab.take(n)

@@ -11,6 +11,24 @@ type cursor struct {
 	b   []byte
 	off int
 	err error
+
+	// limit, when not zero, bounds what a struct plan may allocate while
+	// reading (cost counts it the way checkCost does), so a plan can read
+	// a record no cost walk has checked: over the limit, it fails.
+	limit, cost int
+}
+
+// spend counts n bytes a plan is about to allocate; false (and a failed
+// cursor) when that would go over the limit.
+func (c *cursor) spend(n int) bool {
+	if c.limit == 0 {
+		return true
+	}
+	if c.cost += n; c.cost > c.limit || n < 0 {
+		c.fail(fmt.Sprintf("at most %d bytes of allocation", c.limit))
+		return false
+	}
+	return true
 }
 
 func (c *cursor) fail(what string) {

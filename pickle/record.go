@@ -31,6 +31,17 @@ func (r *Registry) AppendTasklet(dst []byte, ts *scheduler.TaskletState) ([]byte
 	if err != nil {
 		return dst, fmt.Errorf("pickle: tasklet %v: %w", ts.ID, err)
 	}
+	if out, ok := appendTaskletFast(dst, ts, k); ok { // taskfast.go
+		if len(out)-len(dst) > r.maxRecord {
+			return dst, fmt.Errorf("pickle: tasklet %v (kind %s): pickle: %w: %d bytes, the limit is %d (Registry.SetMaxRecord)", ts.ID, k.Name, ErrTooLarge, len(out)-len(dst), r.maxRecord)
+		}
+		return out, nil
+	}
+	return r.appendTaskletMsgpack(dst, ts, k)
+}
+
+// appendTaskletMsgpack writes any tasklet record through msgpack's encoder.
+func (r *Registry) appendTaskletMsgpack(dst []byte, ts *scheduler.TaskletState, k *Kind) ([]byte, error) {
 	out, err := r.encode(dst, func(e *msgpack.Encoder) error {
 		e.EncodeArrayLen(taskletFields)
 		e.EncodeString("t")
@@ -68,7 +79,7 @@ func (r *Registry) DumpTasklet(ts *scheduler.TaskletState) ([]byte, error) {
 // kind, upgrading old versions where an upgrade is registered.
 func (r *Registry) LoadTasklet(b []byte) (*TaskletRecord, error) {
 	rec := new(TaskletRecord)
-	return rec, r.loadTasklet(b, rec, false)
+	return rec, r.loadTasklet(b, rec, false, nil)
 }
 
 // Inspect decodes a tasklet record without needing its kind or its value
@@ -77,33 +88,33 @@ func (r *Registry) LoadTasklet(b []byte) (*TaskletRecord, error) {
 // world, not for restoring one.
 func (r *Registry) Inspect(b []byte) (*TaskletRecord, error) {
 	rec := new(TaskletRecord)
-	return rec, r.loadTasklet(b, rec, true)
+	return rec, r.loadTasklet(b, rec, true, nil)
 }
 
-func (r *Registry) loadTasklet(b []byte, rec *TaskletRecord, loose bool) error {
+// loadTasklet decodes a tasklet record into rec (which must be zero),
+// carving cases and behaviors from sl when it is not nil.
+func (r *Registry) loadTasklet(b []byte, rec *TaskletRecord, loose bool, sl *slabs) error {
 	if len(b) > r.maxRecord {
 		return fmt.Errorf("pickle: tasklet record: %w: %d bytes, the limit is %d", ErrTooLarge, len(b), r.maxRecord)
 	}
+	if !loose && r.loadTaskletFast(b, rec, sl) { // taskfast.go
+		return nil
+	}
+	*rec = TaskletRecord{}
+	return r.loadTaskletMsgpack(b, rec, loose)
+}
+
+// loadTaskletMsgpack decodes any tasklet record (after Scan) with msgpack's
+// decoder for what follows the fixed fields.
+func (r *Registry) loadTaskletMsgpack(b []byte, rec *TaskletRecord, loose bool) error {
 	if err := ScanAll(b, Limits{}); err != nil {
 		return fmt.Errorf("pickle: tasklet record: %w", err)
 	}
 	c := cursor{b: b}
-	if err := c.envelope(taskletFields, "t"); err != nil {
-		return fmt.Errorf("pickle: tasklet record: %w", err)
+	kind, err := readFixed(&c, rec)
+	if err != nil {
+		return err
 	}
-	rec.ID = tasklet.ID(c.uint())
-	kind := c.str()
-	ver, state := c.uint(), c.uint()
-	flags, steps, wait := c.uint(), c.uint(), c.uint()
-	rec.Flags, rec.Steps, rec.Wait = uint8(flags), steps, uint32(wait)
-	rec.Chosen, rec.Plain = int(c.int()), c.bool()
-	if c.err != nil {
-		return fmt.Errorf("pickle: tasklet record: %w", c.err)
-	}
-	if ver > 1<<32-1 || state >= uint64(tasklet.Dead) || flags > 1<<8-1 || wait > 1<<32-1 {
-		return fmt.Errorf("pickle: tasklet %v: %w: version %d, state %d, flags %d, wait %d", rec.ID, ErrCorrupt, ver, state, flags, wait)
-	}
-	rec.Version, rec.State = uint32(ver), tasklet.State(state)
 	k := r.kind(string(kind))
 	if k != nil {
 		rec.Kind = k.Name // interned: no allocation per record
@@ -114,7 +125,7 @@ func (r *Registry) loadTasklet(b []byte, rec *TaskletRecord, loose bool) error {
 	defer decoders.Put(d)
 	d.rd.Reset(b[c.off:])
 	resetDecoder(d.dec, &d.rd)
-	err := r.decodeTaskletRest(d.dec, rec, loose)
+	err = r.decodeTaskletRest(d.dec, rec, loose)
 	if err == nil && d.rd.Len() != 0 {
 		err = fmt.Errorf("%w: %d bytes left unread", ErrCorrupt, d.rd.Len())
 	}
@@ -125,12 +136,34 @@ func (r *Registry) loadTasklet(b []byte, rec *TaskletRecord, loose bool) error {
 	return nil
 }
 
+// readFixed reads a tasklet record's envelope and fixed fields into rec
+// and returns its kind name (in b).
+func readFixed(c *cursor, rec *TaskletRecord) (kind []byte, err error) {
+	if err := c.envelope(taskletFields, "t"); err != nil {
+		return nil, fmt.Errorf("pickle: tasklet record: %w", err)
+	}
+	rec.ID = tasklet.ID(c.uint())
+	kind = c.str()
+	ver, state := c.uint(), c.uint()
+	flags, steps, wait := c.uint(), c.uint(), c.uint()
+	rec.Flags, rec.Steps, rec.Wait = uint8(flags), steps, uint32(wait)
+	rec.Chosen, rec.Plain = int(c.int()), c.bool()
+	if c.err != nil {
+		return nil, fmt.Errorf("pickle: tasklet record: %w", c.err)
+	}
+	if ver > 1<<32-1 || state >= uint64(tasklet.Dead) || flags > 1<<8-1 || wait > 1<<32-1 {
+		return nil, fmt.Errorf("pickle: tasklet %v: %w: version %d, state %d, flags %d, wait %d", rec.ID, ErrCorrupt, ver, state, flags, wait)
+	}
+	rec.Version, rec.State = uint32(ver), tasklet.State(state)
+	return kind, nil
+}
+
 func (r *Registry) decodeTasklet(d *msgpack.Decoder, rec *TaskletRecord, loose bool) error {
 	raw, err := d.DecodeRaw()
 	if err != nil {
 		return err
 	}
-	return r.loadTasklet(raw, rec, loose)
+	return r.loadTasklet(raw, rec, loose, nil)
 }
 
 func (r *Registry) decodeTaskletRest(d *msgpack.Decoder, rec *TaskletRecord, loose bool) error {
@@ -300,6 +333,17 @@ const channelFields = 10
 
 // AppendChannel appends the record of one channel to dst.
 func (r *Registry) AppendChannel(dst []byte, cs *scheduler.ChannelState) ([]byte, error) {
+	if out, ok := appendChannelFast(dst, cs); ok { // taskfast.go
+		if len(out)-len(dst) > r.maxRecord {
+			return dst, fmt.Errorf("pickle: channel %v: pickle: %w: %d bytes, the limit is %d (Registry.SetMaxRecord)", cs.ID, ErrTooLarge, len(out)-len(dst), r.maxRecord)
+		}
+		return out, nil
+	}
+	return r.appendChannelMsgpack(dst, cs)
+}
+
+// appendChannelMsgpack writes any channel record through msgpack's encoder.
+func (r *Registry) appendChannelMsgpack(dst []byte, cs *scheduler.ChannelState) ([]byte, error) {
 	out, err := r.encode(dst, func(e *msgpack.Encoder) error {
 		e.EncodeArrayLen(channelFields)
 		e.EncodeString("c")

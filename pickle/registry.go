@@ -27,6 +27,7 @@ type Kind struct {
 	typ     reflect.Type // the struct type; behaviors are *struct
 	ptr     bool         // the behavior is a pointer to typ
 	upgrade map[uint32]func([]byte, *Registry) (tasklet.Behavior, error)
+	plan    *kindPlan // the struct plan of typ, looked up once (taskfast.go)
 }
 
 // Registry maps kind names to behavior types and value type names to Go
@@ -103,7 +104,8 @@ func (r *Registry) Register(name string, version uint32, proto tasklet.Behavior,
 	if t == nil {
 		return fmt.Errorf("pickle: register kind %q: nil behavior", name)
 	}
-	k := &Kind{Name: name, Version: version, typ: t, upgrade: map[uint32]func([]byte, *Registry) (tasklet.Behavior, error){}}
+	k := &Kind{Name: name, Version: version, typ: t, upgrade: map[uint32]func([]byte, *Registry) (tasklet.Behavior, error){},
+		plan: new(kindPlan)}
 	if t.Kind() == reflect.Pointer {
 		k.typ, k.ptr = t.Elem(), true
 	}

@@ -79,13 +79,20 @@ func (c *codec) decode(cu *cursor, p unsafe.Pointer) {
 	case pFloat64:
 		*(*float64)(p) = cu.mpFloat64()
 	case pString:
-		if s, _ := cu.mpBytes(); len(s) > 0 {
+		s, isNil := cu.mpBytes()
+		if !isNil && !cu.spend(len(s)+anyArray) {
+			return
+		}
+		if len(s) > 0 {
 			*(*string)(p) = string(s)
 		} else {
 			*(*string)(p) = ""
 		}
 	case pBytes:
 		s, isNil := cu.mpBytes()
+		if !isNil && !cu.spend(len(s)+anyArray) {
+			return
+		}
 		if cu.err == nil {
 			*(*[]byte)(p) = cloneBytes(s, isNil)
 		}
@@ -138,12 +145,16 @@ func (c *codec) decodeElems(cu *cursor, p unsafe.Pointer, n int) {
 // decodeStrings is msgpack's decodeStringSlicePtr: nil keeps the slice.
 func (c *codec) decodeStrings(cu *cursor, p unsafe.Pointer) {
 	n := cu.mpArrayLen()
-	if n < 0 || cu.err != nil {
+	if n < 0 || cu.err != nil || !cu.spend(n*int(unsafe.Sizeof(""))) {
 		return
 	}
 	ss := make([]string, n)
 	for i := 0; i < n && cu.err == nil; i++ {
-		if s, _ := cu.mpBytes(); len(s) > 0 {
+		s, isNil := cu.mpBytes()
+		if !isNil && !cu.spend(len(s)+anyArray) {
+			return
+		}
+		if len(s) > 0 {
 			ss[i] = string(s)
 		}
 	}
@@ -158,7 +169,7 @@ func (c *codec) decodeStrings(cu *cursor, p unsafe.Pointer) {
 // exactly n elements, Scan having bounded n by the bytes left.
 func (c *codec) decodeSlice(cu *cursor, p unsafe.Pointer) {
 	n := cu.mpArrayLen()
-	if cu.err != nil {
+	if cu.err != nil || (n > 0 && !cu.spend(n*int(c.elem.size))) {
 		return
 	}
 	h := (*sliceHeader)(p)

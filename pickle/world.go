@@ -240,7 +240,7 @@ func (r *Registry) DecodeWorld(meta []byte, recs []Record) (*scheduler.World, er
 	w.Tasklets = make([]scheduler.TaskletState, 0, nt)
 	w.Channels = make([]scheduler.ChannelState, 0, len(recs)-nt)
 	var errs []error
-	var slab waiterSlab      // the idle channels' waiters (chanfast.go)
+	var sl slabs             // cases, behaviors and waiters (taskfast.go)
 	tr := new(TaskletRecord) // reused: its TaskletState is copied out
 	for _, rec := range recs {
 		tag, id, err := ParseKey(rec.Key)
@@ -249,7 +249,7 @@ func (r *Registry) DecodeWorld(meta []byte, recs []Record) (*scheduler.World, er
 		}
 		if tag == 't' {
 			*tr = TaskletRecord{}
-			err := r.loadTasklet(rec.Value, tr, false)
+			err := r.loadTasklet(rec.Value, tr, false, &sl)
 			if err != nil {
 				if errors.Is(err, ErrUnknownKind) || errors.Is(err, ErrKindVersion) {
 					errs = append(errs, err) // report every kind problem at once
@@ -265,7 +265,7 @@ func (r *Registry) DecodeWorld(meta []byte, recs []Record) (*scheduler.World, er
 		}
 		w.Channels = append(w.Channels, scheduler.ChannelState{})
 		cs := &w.Channels[len(w.Channels)-1]
-		if err := r.loadChannelInto(rec.Value, cs, &slab); err != nil {
+		if err := r.loadChannelInto(rec.Value, cs, sl.waiterSlab()); err != nil {
 			return nil, err
 		}
 		if uint64(cs.ID) != id {
