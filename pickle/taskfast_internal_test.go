@@ -239,3 +239,43 @@ func FuzzLoadTaskletFast(f *testing.F) {
 		assert.Equal(t, wb, fb, "the fast path read another state")
 	})
 }
+
+// A world decoded on several goroutines is the world decoded on one, and a
+// kind problem anywhere gets DecodeWorld's error.
+func TestDecodeWorldParallelMatchesDecodeWorld(t *testing.T) {
+	const n = 3 * parallelMin
+	r := fastRegistry(t)
+	w := &scheduler.World{NextTasklet: n + 1, NextChannel: n + 1, RunQueue: []tasklet.ID{}}
+	for i := range n {
+		ts := taskShapes[i%len(taskShapes)].ts()
+		ts.ID = tasklet.ID(i + 1)
+		if ts.State == tasklet.Runnable {
+			w.RunQueue = append(w.RunQueue, ts.ID)
+		}
+		w.Tasklets = append(w.Tasklets, ts)
+		cs := chanShapes[i%len(chanShapes)].cs
+		cs.ID = channel.ID(i + 1)
+		w.Channels = append(w.Channels, cs)
+	}
+	meta, recs, err := r.EncodeWorld(w)
+	require.NoError(t, err)
+	want, err := r.DecodeWorld(meta, recs)
+	require.NoError(t, err)
+	assert.Len(t, want.Tasklets, n)
+	assert.Len(t, want.Channels, n)
+	for _, workers := range []int{2, 3, 8} {
+		got, err := r.DecodeWorldParallel(meta, recs, workers)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "%d workers", workers)
+	}
+
+	// An unknown kind late in the world: the error names it as DecodeWorld does.
+	bad := NewRegistry()
+	require.NoError(t, bad.Register("fast.guard", 3, &fastGuard{}))
+	require.NoError(t, bad.Register("fast.wide", 1, &fastWide{}))
+	_, want1 := bad.DecodeWorld(meta, recs)
+	require.ErrorIs(t, want1, ErrUnknownKind)
+	_, got1 := bad.DecodeWorldParallel(meta, recs, 2)
+	require.Error(t, got1)
+	assert.Equal(t, want1.Error(), got1.Error())
+}

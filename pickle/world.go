@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -226,26 +228,124 @@ func (a *arena) add(fn func(dst []byte) ([]byte, error)) ([]byte, error) {
 
 // DecodeWorld rebuilds a world from a header and its records (any order).
 func (r *Registry) DecodeWorld(meta []byte, recs []Record) (*scheduler.World, error) {
+	return r.DecodeWorldParallel(meta, recs, 1)
+}
+
+// parallelMin is the fewest records DecodeWorldParallel splits.
+const parallelMin = 4096
+
+// DecodeWorldParallel is DecodeWorld on up to workers goroutines (for a
+// world of at least a few thousand records), each decoding a run of the
+// records straight into the world's slices; the runs are cut where the
+// record bytes, a rough measure of the work, are shared out evenly. Upgrade
+// functions (Upgrade) may then run concurrently. A world that fails to
+// decode is decoded again in one piece, for DecodeWorld's error (which
+// names every kind problem of the world at once).
+func (r *Registry) DecodeWorldParallel(meta []byte, recs []Record, workers int) (*scheduler.World, error) {
 	h, err := r.LoadHeader(meta)
 	if err != nil {
 		return nil, err
 	}
 	w := &h.World
-	nt := 0
+	if len(recs) < parallelMin {
+		workers = 1
+	}
+	workers = max(min(workers, 8), 1)
+	// Cut the runs, and count the tasklets before each cut.
+	const perRecord = 32 // fixed decoding work per record, in bytes
+	total := 0
 	for _, rec := range recs {
+		total += len(rec.Value) + perRecord
+	}
+	type run struct{ from, to, t, c int } // records from..to-1; first tasklet and channel index
+	runs := make([]run, 0, workers)
+	nt, sum, from := 0, 0, 0
+	for i, rec := range recs {
+		if len(runs) < workers-1 && sum >= total*(len(runs)+1)/workers && i > from {
+			runs = append(runs, run{from: from, to: i})
+			from = i
+		}
+		sum += len(rec.Value) + perRecord
 		if len(rec.Key) > 0 && rec.Key[0] == 't' {
 			nt++
 		}
 	}
-	w.Tasklets = make([]scheduler.TaskletState, 0, nt)
-	w.Channels = make([]scheduler.ChannelState, 0, len(recs)-nt)
+	runs = append(runs, run{from: from, to: len(recs)})
+	t, c := 0, 0
+	for i := range runs {
+		runs[i].t, runs[i].c = t, c
+		for _, rec := range recs[runs[i].from:runs[i].to] {
+			if len(rec.Key) > 0 && rec.Key[0] == 't' {
+				t++
+			} else {
+				c++
+			}
+		}
+	}
+	w.Tasklets = make([]scheduler.TaskletState, nt)
+	w.Channels = make([]scheduler.ChannelState, len(recs)-nt)
+
+	if len(runs) == 1 {
+		if _, err := r.decodeRecords(recs, w.Tasklets, w.Channels); err != nil {
+			return nil, err
+		}
+		return w, nil
+	}
+	errs := make([]error, len(runs))
+	panics := make([]any, len(runs))
+	var wg sync.WaitGroup
+	for i := range runs {
+		ru := runs[i]
+		tend := nt
+		if i+1 < len(runs) {
+			tend = runs[i+1].t
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The records may be mapped from a file: a fault reading them
+			// is a panic, and a panic (of an upgrade function, say) goes
+			// on in the caller's goroutine, as if decoded there.
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			defer func() {
+				if p := recover(); p != nil {
+					panics[i] = p
+				}
+			}()
+			kept, err := r.decodeRecords(recs[ru.from:ru.to], w.Tasklets[ru.t:tend], w.Channels[ru.c:])
+			if err == nil && kept != tend-ru.t {
+				err = errKindProblems
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, p := range panics {
+		if p != nil {
+			panic(p)
+		}
+	}
+	if errors.Join(errs...) != nil {
+		return r.DecodeWorld(meta, recs)
+	}
+	return w, nil
+}
+
+// errKindProblems marks a run with kind problems (reported by DecodeWorld).
+var errKindProblems = errors.New("pickle: tasklets with kind problems")
+
+// decodeRecords decodes recs into ts and cs (zero, with room for every
+// tasklet and channel of recs) in order, and returns how many tasklets it
+// decoded: fewer than recs holds only with the kind problems it returns.
+func (r *Registry) decodeRecords(recs []Record, ts []scheduler.TaskletState, cs []scheduler.ChannelState) (int, error) {
 	var errs []error
 	var sl slabs             // cases, behaviors and waiters (taskfast.go)
 	tr := new(TaskletRecord) // reused: its TaskletState is copied out
+	nt, nc := 0, 0
 	for _, rec := range recs {
 		tag, id, err := ParseKey(rec.Key)
 		if err != nil {
-			return nil, err
+			return nt, err
 		}
 		if tag == 't' {
 			*tr = TaskletRecord{}
@@ -255,27 +355,28 @@ func (r *Registry) DecodeWorld(meta []byte, recs []Record) (*scheduler.World, er
 					errs = append(errs, err) // report every kind problem at once
 					continue
 				}
-				return nil, err
+				return nt, err
 			}
 			if uint64(tr.ID) != id {
-				return nil, fmt.Errorf("pickle: %w: record key %v holds tasklet %v", ErrCorrupt, tasklet.ID(id), tr.ID)
+				return nt, fmt.Errorf("pickle: %w: record key %v holds tasklet %v", ErrCorrupt, tasklet.ID(id), tr.ID)
 			}
-			w.Tasklets = append(w.Tasklets, tr.TaskletState)
+			ts[nt] = tr.TaskletState
+			nt++
 			continue
 		}
-		w.Channels = append(w.Channels, scheduler.ChannelState{})
-		cs := &w.Channels[len(w.Channels)-1]
-		if err := r.loadChannelInto(rec.Value, cs, sl.waiterSlab()); err != nil {
-			return nil, err
+		c := &cs[nc]
+		nc++
+		if err := r.loadChannelInto(rec.Value, c, sl.waiterSlab()); err != nil {
+			return nt, err
 		}
-		if uint64(cs.ID) != id {
-			return nil, fmt.Errorf("pickle: %w: record key %v holds channel %v", ErrCorrupt, channel.ID(id), cs.ID)
+		if uint64(c.ID) != id {
+			return nt, fmt.Errorf("pickle: %w: record key %v holds channel %v", ErrCorrupt, channel.ID(id), c.ID)
 		}
 	}
 	if len(errs) > 0 {
-		return nil, kindErrors(errs)
+		return nt, kindErrors(errs)
 	}
-	return w, nil
+	return nt, nil
 }
 
 // kindErrors joins kind problems, keeping at most a few messages.

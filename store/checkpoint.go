@@ -266,19 +266,38 @@ func LoadWorld(db *DB, reg *pickle.Registry, gen uint64) (*scheduler.World, uint
 			return nil, 0, err
 		}
 	}
-	var cp *Checkpoint
-	var recs []pickle.Record
+	// The records are decoded where bbolt maps them, within the read
+	// transaction (pickle copies what it keeps): no copy of the world. A
+	// memory fault while decoding is the file's damage (the guard reports
+	// it); any other panic (an upgrade function's) goes on to the caller
+	// as it did when decoding came after the transaction.
+	var w *scheduler.World
+	var decodeErr error
+	var decodePanic any
 	err := db.view(fmt.Sprintf("reading generation %d", gen), func(tx *bolt.Tx) error {
-		var err error
-		cp, recs, err = loadRecords[pickle.Record](db, tx, gen)
-		return err
+		cp, recs, err := loadRecords[pickle.Record](db, tx, gen, false)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if p := recover(); p != nil {
+				if _, fault := p.(interface{ Addr() uintptr }); fault {
+					panic(p)
+				}
+				decodePanic = p
+			}
+		}()
+		w, decodeErr = decodeWorld(reg, cp.Meta, recs)
+		return nil
 	})
+	if decodePanic != nil {
+		panic(decodePanic)
+	}
 	if err != nil {
 		return nil, gen, err
 	}
-	w, err := decodeWorld(reg, cp.Meta, recs)
-	if err != nil {
-		return nil, gen, fmt.Errorf("store: generation %d of %s: %w", gen, db.Path(), err)
+	if decodeErr != nil {
+		return nil, gen, fmt.Errorf("store: generation %d of %s: %w", gen, db.Path(), decodeErr)
 	}
 	return w, gen, nil
 }

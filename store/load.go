@@ -22,7 +22,7 @@ func (db *DB) Load(gen uint64) (*Checkpoint, error) {
 	err := db.view(fmt.Sprintf("reading generation %d", gen), func(tx *bolt.Tx) error {
 		var err error
 		var recs []Record
-		if cp, recs, err = loadRecords[Record](db, tx, gen); err == nil {
+		if cp, recs, err = loadRecords[Record](db, tx, gen, true); err == nil {
 			cp.Records = recs
 		}
 		return err
@@ -109,8 +109,10 @@ type record interface {
 }
 
 // loadRecords reads generation gen: the returned checkpoint has everything
-// but its Records, which come back as the second result.
-func loadRecords[R record](db *DB, tx *bolt.Tx, gen uint64) (*Checkpoint, []R, error) {
+// but its Records, which come back as the second result: copied out when
+// copyOut is set, else pointing into the mapped file, valid only until tx
+// ends (LoadWorld decodes them within it: no copy of a whole world).
+func loadRecords[R record](db *DB, tx *bolt.Tx, gen uint64, copyOut bool) (*Checkpoint, []R, error) {
 	gens := tx.Bucket(bucketGens)
 	h, err := db.header(gens, gen)
 	if err != nil {
@@ -172,8 +174,15 @@ func loadRecords[R record](db *DB, tx *bolt.Tx, gen uint64) (*Checkpoint, []R, e
 	nrec = min(nrec, limit/16)
 	nbytes = min(nbytes, limit)
 	recs := make([]R, 0, int(nrec))
-	arena := make([]byte, 0, int(nbytes))
+	var arena []byte
+	if copyOut {
+		arena = make([]byte, 0, int(nbytes))
+	}
 	emit := func(k, v []byte) {
+		if !copyOut {
+			recs = append(recs, R{Key: k, Value: v})
+			return
+		}
 		n := len(k) + len(v)
 		if len(arena)+n > cap(arena) { // only if a header undercounted
 			arena = make([]byte, 0, max(n, 64<<10))
