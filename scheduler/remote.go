@@ -234,7 +234,7 @@ func (s *Scheduler) Emigrate(id tasklet.ID, to uint16) (*Emigration, error) {
 	if s.fx != nil && s.fx.busy(t) {
 		return nil, fmt.Errorf("scheduler: emigrate %v: %w; it can move once the effect's result arrived", id, ErrEffectInFlight)
 	}
-	em := &Emigration{Tasklet: taskletStateOf(t)}
+	em := &Emigration{Tasklet: taskletStateOf(t, nil)}
 	now := s.clock.Now()
 	s.timers.each(func(tm *timer) {
 		if tm.t == t && tm.live() {

@@ -96,42 +96,91 @@ func (s *Scheduler) WorldHeader() *World {
 // Tracking reports whether the scheduler records changes for TakeChanges.
 func (s *Scheduler) Tracking() bool { return s.track }
 
-// World returns the scheduler's state. Call it between steps.
+// World returns the scheduler's state. Call it between steps. The
+// tasklets' cases and the channels' waiters are carved from a few large
+// blocks (a checkpoint of a big world allocated a slice per tasklet).
 func (s *Scheduler) World() *World {
 	w := s.WorldHeader()
+	var sl worldSlabs
 	w.Tasklets = make([]TaskletState, 0, s.tasks.n)
-	s.tasks.each(func(t *rec) { w.Tasklets = append(w.Tasklets, taskletStateOf(t)) })
+	s.tasks.each(func(t *rec) { w.Tasklets = append(w.Tasklets, taskletStateOf(t, &sl)) })
 	w.Channels = make([]ChannelState, 0, s.chans.n)
-	s.chans.each(func(c *channel.Channel) { w.Channels = append(w.Channels, ChannelStateOf(c)) })
+	s.chans.each(func(c *channel.Channel) { w.Channels = append(w.Channels, channelStateOf(c, &sl)) })
 	return w
 }
 
+// worldSlabs hand out the cases and waiters of one World (nil: a slice each).
+type worldSlabs struct {
+	cases   []tasklet.Case
+	waiters []WaiterState
+}
+
+const worldSlabBlock = 1024
+
+// carve returns a full-capacity slice of n from *slab, refilled with
+// blocks of worldSlabBlock (nil slab or a big n: a slice of its own).
+func carve[E any](slab *[]E, n int) []E {
+	if slab == nil || n > worldSlabBlock {
+		return make([]E, n)
+	}
+	if len(*slab) < n {
+		*slab = make([]E, worldSlabBlock)
+	}
+	out := (*slab)[:n:n]
+	*slab = (*slab)[n:]
+	return out
+}
+
 // taskletStateOf reads a tasklet record.
-func taskletStateOf(t *rec) TaskletState {
+func taskletStateOf(t *rec, sl *worldSlabs) TaskletState {
 	v, err := t.Delivered()
 	ts := TaskletState{ID: t.ID(), Behavior: t.Behavior(), State: t.State(), Flags: t.Flags(),
 		Steps: t.Steps(), Wait: t.WaitSeq(), Chosen: t.Chosen(), Value: v, Err: err}
 	if t.State() == tasklet.Blocked {
-		ts.Cases, ts.Plain = slices.Clone(t.Cases()), t.Plain()
+		var slab *[]tasklet.Case
+		if sl != nil {
+			slab = &sl.cases
+		}
+		cases := t.Cases()
+		ts.Cases, ts.Plain = carve(slab, len(cases)), t.Plain()
+		copy(ts.Cases, cases)
 	}
 	return ts
 }
 
 // ChannelStateOf reads a channel.
-func ChannelStateOf(c *channel.Channel) ChannelState {
+func ChannelStateOf(c *channel.Channel) ChannelState { return channelStateOf(c, nil) }
+
+func channelStateOf(c *channel.Channel, sl *worldSlabs) ChannelState {
 	cs := ChannelState{ID: c.ID(), Cap: c.Cap(), Preference: c.Preference(), ScheduleAll: c.ScheduleAll(),
 		Closed: c.Closed(), Buffer: c.Buffer()}
-	for _, w := range c.Senders() {
-		if !isHost(w) {
-			cs.Senders = append(cs.Senders, waiterState(w))
-		}
+	var slab *[]WaiterState
+	if sl != nil {
+		slab = &sl.waiters
 	}
-	for _, w := range c.Receivers() {
-		if !isHost(w) {
-			cs.Receivers = append(cs.Receivers, waiterState(w))
-		}
-	}
+	cs.Senders = waiterStates(c.Senders(), slab)
+	cs.Receivers = waiterStates(c.Receivers(), slab)
 	return cs
+}
+
+// waiterStates reads a channel queue, leaving out the host's entry.
+func waiterStates(q []channel.Waiter, slab *[]WaiterState) []WaiterState {
+	n := 0
+	for _, w := range q {
+		if !isHost(w) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := carve(slab, n)[:0]
+	for _, w := range q {
+		if !isHost(w) {
+			out = append(out, waiterState(w))
+		}
+	}
+	return out
 }
 
 // record makes the tasklet record of a saved or arriving tasklet.
@@ -153,7 +202,7 @@ func (s *Scheduler) TaskletState(id tasklet.ID) (TaskletState, error) {
 	if err != nil {
 		return TaskletState{}, err
 	}
-	return taskletStateOf(t), nil
+	return taskletStateOf(t, nil), nil
 }
 
 // ChannelState returns one channel's state.
