@@ -36,12 +36,18 @@
 //
 // # Untrusted bytes
 //
-// Bytes to load are untrusted. Every decoder first runs Scan, an iterative
-// validator that bounds nesting depth and checks every declared length
-// against the bytes that remain, so a hostile length header cannot make
-// msgpack allocate gigabytes (msgpack v5 allocates whatever length a
-// header announces before reading the bytes), then decodes only into
-// registered types, after a bound on what decoding would allocate.
+// Bytes to load are untrusted. Before msgpack sees a byte, every decoder
+// runs Scan, an iterative validator that bounds nesting depth and checks
+// every declared length against the bytes that remain, so a hostile length
+// header cannot make msgpack allocate gigabytes (msgpack v5 allocates
+// whatever length a header announces before reading the bytes), then
+// decodes only into registered types, after a bound on what decoding would
+// allocate. Records of the common shape (no pending value, cases without
+// values, a behavior whose kind has a struct plan; idle channels) are read
+// without msgpack by a bounds-checked cursor that holds itself to the same
+// bounds, and taken only when read to their last byte; anything else goes
+// the msgpack way. DecodeWorldParallel decodes a big world on several
+// goroutines.
 //
 // A world is stored as a header (clock, counters, run queue, timers, the
 // kinds in use) plus one record per tasklet and per channel, keyed by

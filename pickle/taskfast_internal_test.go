@@ -279,3 +279,31 @@ func TestDecodeWorldParallelMatchesDecodeWorld(t *testing.T) {
 	require.Error(t, got1)
 	assert.Equal(t, want1.Error(), got1.Error())
 }
+
+// A panic on a decoding goroutine (here an upgrade function's) reaches the
+// caller of DecodeWorldParallel, where it can be recovered, as it would in
+// DecodeWorld; it must not kill the process.
+func TestDecodeWorldParallelCarriesAPanicToTheCaller(t *testing.T) {
+	const n = 2 * parallelMin
+	old := NewRegistry()
+	require.NoError(t, old.Register("fast.guard", 1, &fastGuard{}))
+	w := &scheduler.World{NextTasklet: n + 1}
+	for i := range n {
+		w.Tasklets = append(w.Tasklets, scheduler.TaskletState{ID: tasklet.ID(i + 1), Behavior: &fastGuard{}, State: tasklet.Sleeping})
+	}
+	meta, recs, err := old.EncodeWorld(w)
+	require.NoError(t, err)
+	cur := NewRegistry()
+	require.NoError(t, cur.Register("fast.guard", 2, &fastGuard{}, Upgrade(1, func(g *fastGuard) (tasklet.Behavior, error) {
+		if g != nil {
+			panic("upgrade bug")
+		}
+		return g, nil
+	})))
+	recovered := func() (p any) {
+		defer func() { p = recover() }()
+		_, _ = cur.DecodeWorldParallel(meta, recs, 2)
+		return nil
+	}()
+	assert.Equal(t, "upgrade bug", recovered)
+}

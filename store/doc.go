@@ -21,8 +21,9 @@
 // newest generation or starts fresh, and checkpoints automatically every N
 // steps or every interval, writing full checkpoints now and then and
 // incremental ones in between from the scheduler's change tracking. A big
-// world is encoded straight into segments on two goroutines, and decoded on
-// two when restored.
+// world is encoded straight into segments on two goroutines; a restore
+// decodes the records where bbolt maps them, inside the read transaction,
+// on two goroutines, without copying them out first.
 //
 // A run's life on one DB: Resume says which of three cases a start is. On
 // an empty DB it runs init (Resumed is 0); else it restores the newest

@@ -20,8 +20,10 @@ import (
 // instead (debug.SetPanicOnFault). So every bbolt call of a DB runs in
 // guard, on the caller's goroutine: faults become panics, panics become a
 // CorruptError naming the file and what to do. Every value read from the
-// map is copied or checksummed inside the guarded call, so nothing outside
-// touches mapped memory.
+// map is copied, checksummed or decoded inside the guarded call, so nothing
+// outside touches mapped memory (LoadWorld decodes on helper goroutines
+// too: pickle's DecodeWorldParallel makes their faults panics and carries
+// the panics back to the guarded goroutine).
 
 // guard runs fn, a bbolt call doing op ("reading generation 3"), and turns a
 // panic or memory fault inside it into a CorruptError. After a panic in a
