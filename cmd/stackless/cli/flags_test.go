@@ -47,7 +47,7 @@ func validArgs(t *testing.T, path string) []string {
 		return []string{"--data", tmp}
 	case "stackless cluster spawn":
 		return []string{"work", "--cluster", tmp}
-	case "stackless cluster migrate", "stackless cluster kill":
+	case "stackless cluster migrate", "stackless cluster kill", "stackless cluster throw":
 		return []string{"t1", "--cluster", tmp}
 	case "stackless cluster status", "stackless cluster down", "stackless cluster ps",
 		"stackless cluster checkpoint", "stackless cluster restore":
