@@ -17,6 +17,7 @@ func BenchmarkGoroutineChannelPingPong(b *testing.B) { benchcore.GoroutineChanne
 func BenchmarkSpawn(b *testing.B)                    { benchcore.Spawn(b) }
 func BenchmarkGoroutineSpawn(b *testing.B)           { benchcore.GoroutineSpawn(b) }
 func BenchmarkIdleTasklets(b *testing.B)             { benchcore.IdleTasklets(b) }
+func BenchmarkIdleActors(b *testing.B)               { benchcore.IdleActors(b) }
 func BenchmarkSkynet(b *testing.B)                   { benchcore.Skynet(b) }
 func BenchmarkGoroutineSkynet(b *testing.B)          { benchcore.GoroutineSkynet(b) }
 func BenchmarkSleepers(b *testing.B) {

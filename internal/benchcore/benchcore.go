@@ -37,6 +37,7 @@ func Suite() []Pair {
 		{Name: "Spawn", Op: "spawn one tasklet and run it to its exit", Tasklets: Spawn, Goroutines: GoroutineSpawn},
 		{Name: "Skynet", Op: "the whole Skynet tree of 1,111,111 tasklets", Tasklets: Skynet, Goroutines: GoroutineSkynet, Heavy: true},
 		{Name: "IdleTasklets", Op: "build a world of 100,000 blocked tasklets", Tasklets: IdleTasklets, Metric: "B/tasklet"},
+		{Name: "IdleActors", Op: "build a world of 100,000 tasklets blocked on a channel each", Tasklets: IdleActors, Metric: "B/actor"},
 	}
 }
 
@@ -206,6 +207,20 @@ func (i *idler) Step(t *tasklet.T) tasklet.Op { return t.Recv(i.Ch) }
 // world. The figure that matters is B/tasklet: live heap per blocked tasklet
 // after runtime.GC, behavior included.
 func IdleTasklets(b *testing.B) {
+	idleWorld(b, 1000, "B/tasklet")
+}
+
+// IdleActors: 100,000 actors, each a tasklet blocked on a channel of its own
+// (its inbox); op = build that world. The figure that matters is B/actor:
+// live heap per actor after runtime.GC, behavior and inbox included.
+func IdleActors(b *testing.B) {
+	idleWorld(b, 0, "B/actor")
+}
+
+// idleWorld builds 100,000 blocked tasklets, receiving from nchans shared
+// channels or (nchans 0) from one channel each, and reports the live heap
+// per tasklet as unit.
+func idleWorld(b *testing.B, nchans int, unit string) {
 	const n = 100_000
 	var perTasklet float64
 	b.ReportAllocs()
@@ -214,12 +229,18 @@ func IdleTasklets(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		s := scheduler.New()
-		chans := make([]channel.ID, 1000)
+		chans := make([]channel.ID, nchans)
 		for i := range chans {
 			chans[i] = s.NewChannel(0)
 		}
 		for i := range n {
-			s.Spawn(&idler{Ch: chans[i%len(chans)]})
+			var ch channel.ID
+			if nchans == 0 {
+				ch = s.NewChannel(0)
+			} else {
+				ch = chans[i%nchans]
+			}
+			s.Spawn(&idler{Ch: ch})
 		}
 		if err := s.Run(context.Background()); err == nil {
 			b.Fatal("want a deadlock error with every tasklet blocked")
@@ -232,7 +253,7 @@ func IdleTasklets(b *testing.B) {
 		perTasklet = float64(after.HeapAlloc-before.HeapAlloc) / n
 		runtime.KeepAlive(s)
 	}
-	b.ReportMetric(perTasklet, "B/tasklet")
+	b.ReportMetric(perTasklet, unit)
 }
 
 // skynet is one node of the Skynet tree: a leaf sends its number, a parent
