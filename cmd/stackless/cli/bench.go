@@ -55,8 +55,9 @@ func newBenchCmd() *cobra.Command {
 		Long: `Run the core benchmarks of stackless in this process (with testing.Benchmark)
 next to their goroutine baselines, and print one row per comparison:
 Yield (switches), ChannelPingPong (unbuffered channel hand-overs), Spawn,
-Skynet (a tree of 1,111,111 tasklets) and IdleTasklets (memory per blocked
-tasklet). GOMAXPROCS is left as it is. ` + "`make bench`" + ` runs the same
+Skynet (a tree of 1,111,111 tasklets), IdleTasklets (memory per blocked
+tasklet) and IdleActors (memory per tasklet blocked on a channel of its own).
+GOMAXPROCS is left as it is. ` + "`make bench`" + ` runs the same
 benchmarks with go test.`,
 		Example: "  stackless bench\n  stackless bench --benchtime 100x --skip-skynet -o json",
 		Args:    cobra.NoArgs,

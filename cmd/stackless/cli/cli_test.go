@@ -203,7 +203,7 @@ func TestDemoPingPongJSON(t *testing.T) {
 	assert.Equal(t, pingPongTranscript(2), res.Transcript)
 }
 
-var benchNames = []string{"Yield", "ChannelPingPong", "Spawn", "IdleTasklets"}
+var benchNames = []string{"Yield", "ChannelPingPong", "Spawn", "IdleTasklets", "IdleActors"}
 
 func TestBenchTable(t *testing.T) {
 	out := runOK(t, "bench", "--benchtime", "1x", "--skip-skynet")
@@ -224,6 +224,7 @@ func TestBenchTable(t *testing.T) {
 	}
 	assert.NotContains(t, out, "Skynet ")
 	assert.Contains(t, out, "B/tasklet")
+	assert.Contains(t, out, "B/actor")
 	assert.Contains(t, out, "skipped: Skynet")
 }
 
@@ -238,9 +239,9 @@ func TestBenchJSON(t *testing.T) {
 		assert.Equal(t, benchNames[i], r.Name)
 		assert.Equal(t, 1, r.Tasklets.N, r.Name)
 		assert.Positive(t, r.Tasklets.NsPerOp, r.Name)
-		if r.Name == "IdleTasklets" {
+		if unit, idle := map[string]string{"IdleTasklets": "B/tasklet", "IdleActors": "B/actor"}[r.Name]; idle {
 			assert.Nil(t, r.Goroutines)
-			assert.Positive(t, r.Tasklets.Extra["B/tasklet"])
+			assert.Positive(t, r.Tasklets.Extra[unit], r.Name)
 			continue
 		}
 		require.NotNil(t, r.Goroutines, r.Name)
