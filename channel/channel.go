@@ -79,15 +79,29 @@ const (
 )
 
 // Channel is a rendezvous (capacity 0) or buffered channel.
+//
+// It is small while it is quiet: the queues and the buffer live in a side
+// record (more), made when a channel first holds a blocked sender, a second
+// receiver or a buffered value. Until then the one blocked receiver, the
+// case of an actor's idle inbox and of every other step of a ping-pong, is
+// kept in the channel itself (one): 48 bytes for a channel with a waiting
+// receiver, where the two queues and the buffer took 224 and a queue array
+// more.
 type Channel struct {
 	id          ID
+	cap         int
 	pref        int8
 	scheduleAll bool
 	closed      bool
 	dirty       bool
-	send, recv  queue
-	buf         ring[any]
-	cap         int
+	one         slot   // the only blocked receiver while more holds none (t nil: none)
+	more        *waits // nil until needed
+}
+
+// waits is the part of a channel that only a busy one needs.
+type waits struct {
+	send, recv queue
+	buf        ring[any]
 }
 
 // New returns an open channel; capacity 0 makes a rendezvous channel.
@@ -98,6 +112,14 @@ func New(id ID, capacity int) *Channel {
 	return &Channel{id: id, pref: PreferReceiver, cap: capacity}
 }
 
+// moreWaits returns the side record, making it on first use.
+func (c *Channel) moreWaits() *waits {
+	if c.more == nil {
+		c.more = new(waits)
+	}
+	return c.more
+}
+
 // ID returns the channel's ID.
 func (c *Channel) ID() ID { return c.id }
 
@@ -105,10 +127,35 @@ func (c *Channel) ID() ID { return c.id }
 func (c *Channel) Cap() int { return c.cap }
 
 // Len is the number of buffered values.
-func (c *Channel) Len() int { return c.buf.len }
+func (c *Channel) Len() int {
+	if c.more == nil {
+		return 0
+	}
+	return c.more.buf.len
+}
 
 // Balance is the number of blocked senders minus blocked receivers.
-func (c *Channel) Balance() int { return c.send.live - c.recv.live }
+func (c *Channel) Balance() int { return c.senders() - c.receivers() }
+
+// senders is the number of live blocked senders.
+func (c *Channel) senders() int {
+	if c.more == nil {
+		return 0
+	}
+	return c.more.send.live
+}
+
+// receivers is the number of live blocked receivers.
+func (c *Channel) receivers() int {
+	n := 0
+	if c.one.t != nil {
+		n = 1
+	}
+	if c.more != nil {
+		n += c.more.recv.live
+	}
+	return n
+}
 
 // Preference is -1 (prefer receiver), 0 or 1 (prefer sender).
 func (c *Channel) Preference() int { return int(c.pref) }
@@ -133,7 +180,7 @@ func (c *Channel) SetClosed(on bool) { c.closed = on }
 // Idle reports whether the channel is closed with nothing buffered and no
 // waiters, so nothing observable remains in it.
 func (c *Channel) Idle() bool {
-	return c.closed && c.buf.len == 0 && c.send.live == 0 && c.recv.live == 0
+	return c.closed && c.Len() == 0 && c.senders() == 0 && c.receivers() == 0
 }
 
 // MarkDirty marks the channel changed and reports whether it was clean.
@@ -147,63 +194,170 @@ func (c *Channel) MarkDirty() (wasClean bool) {
 func (c *Channel) MarkClean() { c.dirty = false }
 
 // PushSender queues a blocked sender at the back.
-func (c *Channel) PushSender(w Waiter) { c.send.push(w) }
+func (c *Channel) PushSender(w Waiter) { c.moreWaits().send.push(w) }
 
 // PushReceiver queues a blocked receiver at the back.
-func (c *Channel) PushReceiver(w Waiter) { c.recv.push(w) }
+func (c *Channel) PushReceiver(w Waiter) {
+	if c.one.t == nil && c.more == nil && w.Value == nil {
+		c.one = slot{t: w.T, seq: w.Seq, cs: w.Case}
+		return
+	}
+	c.pushReceiver(w)
+}
+
+// PushTaskletReceiver is PushReceiver for a local tasklet t, blocked in
+// wait seq, receiving in select case cs (-1: a plain Recv): small enough to
+// inline on the path of every blocking receive.
+func (c *Channel) PushTaskletReceiver(t *tasklet.T, seq uint32, cs int32) {
+	if c.one.t != nil || c.more != nil {
+		c.pushTaskletReceiver(t, seq, cs)
+		return
+	}
+	c.one.t, c.one.seq, c.one.cs = t, seq, cs
+}
+
+// pushTaskletReceiver is kept out of PushTaskletReceiver, so that it inlines.
+//
+//go:noinline
+func (c *Channel) pushTaskletReceiver(t *tasklet.T, seq uint32, cs int32) {
+	c.pushReceiver(Waiter{T: t, Seq: seq, Case: cs})
+}
+
+// pushReceiver is PushReceiver past the channel's own slot: a receiver goes
+// there only when no other waits (a queue of stale entries is dropped), and
+// the one there moves into the queue, keeping its place, when another comes.
+func (c *Channel) pushReceiver(w Waiter) {
+	if c.one.t == nil && w.T != nil && w.Value == nil && c.more.recv.live == 0 {
+		c.more.recv.reset()
+		c.one = slot{t: w.T, seq: w.Seq, cs: w.Case}
+		return
+	}
+	q := &c.moreWaits().recv
+	if c.one.t != nil {
+		q.push(Waiter{T: c.one.t, Seq: c.one.seq, Case: c.one.cs})
+		c.one = slot{}
+	}
+	q.push(w)
+}
 
 // PopSender takes the first live blocked sender into *w and reports
 // whether there was one.
-func (c *Channel) PopSender(w *Waiter) bool { return c.send.take(w) }
+func (c *Channel) PopSender(w *Waiter) bool {
+	if c.more == nil {
+		return false
+	}
+	return c.more.send.take(w)
+}
 
 // PopReceiver takes the first live blocked receiver into *w and reports
 // whether there was one.
-func (c *Channel) PopReceiver(w *Waiter) bool { return c.recv.take(w) }
+func (c *Channel) PopReceiver(w *Waiter) bool {
+	if t := c.one.t; t != nil && waitSeq(t) == c.one.seq {
+		*w = Waiter{T: t, Seq: c.one.seq, Case: c.one.cs}
+		c.one = slot{}
+		return true
+	}
+	return c.popReceiver(w)
+}
+
+// popReceiver is PopReceiver past the channel's own slot. A receiver there
+// whose wait ended would have been forgotten and cleared; one that is found
+// anyway is dropped, as the queue drops its stale entries.
+func (c *Channel) popReceiver(w *Waiter) bool {
+	if c.one.t != nil {
+		c.one = slot{}
+		return false
+	}
+	if c.more == nil {
+		return false
+	}
+	return c.more.recv.take(w)
+}
 
 // ForgetSender takes one cancelled sender out of the balance; its entry is
 // dropped lazily.
-func (c *Channel) ForgetSender() { c.send.forget() }
+func (c *Channel) ForgetSender() { c.moreWaits().send.forget() }
 
-// ForgetReceiver is ForgetSender for receivers.
-func (c *Channel) ForgetReceiver() { c.recv.forget() }
+// ForgetReceiver is ForgetSender for receivers. A receiver in the channel's
+// own slot is the only one waiting, so it is the one forgotten, and it is
+// dropped at once.
+func (c *Channel) ForgetReceiver() {
+	if c.one.t != nil {
+		c.one = slot{}
+		return
+	}
+	c.moreWaits().recv.forget()
+}
 
 // Replace swaps the first live entry, in either queue, for which swap
 // returns a replacement, keeping its place: a tasklet migrating away leaves
 // a remote waiter, one arriving takes its remote waiter back. It reports
 // whether an entry was swapped.
 func (c *Channel) Replace(swap func(Waiter) (Waiter, bool)) bool {
-	return c.send.replace(swap) || c.recv.replace(swap)
+	if c.more != nil && c.more.send.replace(swap) {
+		return true
+	}
+	if e := c.one; e.t != nil {
+		w, ok := swap(Waiter{T: e.t, Seq: e.seq, Case: e.cs})
+		if !ok {
+			return false
+		}
+		c.one = slot{}
+		c.PushReceiver(w) // back in the slot, or alone in the queue if it is remote
+		return true
+	}
+	return c.more != nil && c.more.recv.replace(swap)
 }
 
 // Senders returns the live blocked senders in FIFO order.
-func (c *Channel) Senders() []Waiter { return c.send.liveEntries() }
+func (c *Channel) Senders() []Waiter {
+	if c.more == nil {
+		return []Waiter{}
+	}
+	return c.more.send.liveEntries()
+}
 
 // Receivers returns the live blocked receivers in FIFO order.
-func (c *Channel) Receivers() []Waiter { return c.recv.liveEntries() }
+func (c *Channel) Receivers() []Waiter {
+	if e := c.one; e.t != nil {
+		return []Waiter{{T: e.t, Seq: e.seq, Case: e.cs}}
+	}
+	if c.more == nil {
+		return []Waiter{}
+	}
+	return c.more.recv.liveEntries()
+}
 
 // BufFull reports whether the buffer has no room.
-func (c *Channel) BufFull() bool { return c.buf.len >= c.cap }
+func (c *Channel) BufFull() bool { return c.Len() >= c.cap }
 
 // BufPush appends v to the buffer; the caller checks BufFull first.
-func (c *Channel) BufPush(v any) { c.buf.pushBack(v) }
+func (c *Channel) BufPush(v any) { c.moreWaits().buf.pushBack(v) }
 
 // BufPop takes the oldest buffered value.
 func (c *Channel) BufPop() (any, bool) {
-	if c.buf.len == 0 {
+	if c.more == nil || c.more.buf.len == 0 {
 		return nil, false
 	}
-	return c.buf.popFront(), true
+	return c.more.buf.popFront(), true
 }
 
 // Buffer returns the buffered values, oldest first.
-func (c *Channel) Buffer() []any { return c.buf.slice() }
+func (c *Channel) Buffer() []any {
+	if c.more == nil {
+		return []any{}
+	}
+	return c.more.buf.slice()
+}
 
 func (c *Channel) String() string {
 	return fmt.Sprintf("%v(cap %d, balance %d, buffered %d, closed %t)", c.id, c.cap, c.Balance(), c.Len(), c.closed)
 }
 
 // HasSenders reports whether a live sender (or posted value) waits.
-func (c *Channel) HasSenders() bool { return c.send.live > 0 }
+func (c *Channel) HasSenders() bool { return c.more != nil && c.more.send.live > 0 }
 
 // HasReceivers reports whether a live receiver waits.
-func (c *Channel) HasReceivers() bool { return c.recv.live > 0 }
+func (c *Channel) HasReceivers() bool {
+	return c.one.t != nil || c.more != nil && c.more.recv.live > 0
+}

@@ -12,4 +12,8 @@
 // calls ForgetSender or ForgetReceiver to take it out of the balance at once, and the entry itself is
 // dropped lazily when it reaches the head of its queue. This keeps select and
 // kill O(1) on every channel involved.
+//
+// A quiet channel is small: a lone blocked receiver (an actor's idle inbox,
+// every other step of a ping-pong) waits in the channel itself, and the
+// queues and the buffer are made when a channel first needs them.
 package channel

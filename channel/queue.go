@@ -149,6 +149,15 @@ func (q *queue) take(w *Waiter) bool {
 	return false
 }
 
+// reset empties a queue that holds no live entry.
+func (q *queue) reset() {
+	if q.len != 0 {
+		clear(q.buf)
+		clear(q.vals)
+		q.head, q.len, q.stale = 0, 0, 0
+	}
+}
+
 func (q *queue) forget() {
 	q.live--
 	q.stale++

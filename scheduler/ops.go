@@ -74,7 +74,7 @@ func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
 		return true
 	}
 	t.WaitOn(id, false)
-	c.PushReceiver(channel.Waiter{T: t.T(), Seq: t.NextWait(), Case: -1})
+	c.PushTaskletReceiver(t.T(), t.NextWait(), -1)
 	t.SetState(tasklet.Blocked)
 	return false
 }

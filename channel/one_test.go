@@ -1,0 +1,149 @@
+package channel
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+var sink *Channel
+
+// An idle actor is a tasklet blocked on a channel of its own: that channel
+// must cost one small allocation, not a channel, two queues and an array.
+func TestLoneReceiverWaitsInTheChannel(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(Channel{}), uintptr(48), "a quiet channel fits the 48-byte size class")
+	tk := newT(1)
+	seq := nextWait(tk)
+	allocs := testing.AllocsPerRun(100, func() {
+		c := New(1, 0)
+		c.PushTaskletReceiver(tk, seq, -1)
+		sink = c // on the heap, as a scheduler keeps it
+	})
+	assert.Equal(t, 1.0, allocs, "the channel itself, nothing more, for a lone receiver")
+
+	c := New(1, 0)
+	c.PushReceiver(Waiter{T: tk, Seq: seq, Case: -1})
+	assert.Nil(t, c.more)
+	assert.Equal(t, -1, c.Balance())
+	assert.True(t, c.HasReceivers())
+	assert.False(t, c.HasSenders())
+	assert.Equal(t, []Waiter{{T: tk, Seq: seq, Case: -1}}, c.Receivers())
+	assert.Empty(t, c.Senders())
+	assert.Empty(t, c.Buffer())
+	assert.Equal(t, 0, c.Len())
+	w, ok := popReceiver(c)
+	require.True(t, ok)
+	assert.Same(t, tk, w.T)
+	assert.Equal(t, int32(-1), w.Case)
+	assert.Equal(t, 0, c.Balance())
+	_, ok = popReceiver(c)
+	assert.False(t, ok)
+}
+
+// Receivers stay FIFO across the channel's own slot and the queue, whatever
+// mix of forgetting and pushing happens.
+func TestLoneReceiverSlotKeepsFIFO(t *testing.T) {
+	tests := []struct {
+		name   string
+		forget []int // indexes of pushed receivers forgotten before popping
+		want   []tasklet.ID
+	}{
+		{"two", nil, []tasklet.ID{1, 2}},
+		{"three", nil, []tasklet.ID{1, 2, 3}},
+		{"first forgotten", []int{0}, []tasklet.ID{2, 3}},
+		{"middle forgotten", []int{1}, []tasklet.ID{1, 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(1, 0)
+			ts := []*tasklet.T{newT(1), newT(2), newT(3)}
+			n := len(tc.want) + len(tc.forget)
+			for _, tk := range ts[:n] {
+				c.PushTaskletReceiver(tk, nextWait(tk), 0)
+			}
+			for _, i := range tc.forget {
+				nextWait(ts[i])
+				c.ForgetReceiver()
+			}
+			assert.Equal(t, -len(tc.want), c.Balance())
+			var got []tasklet.ID
+			for {
+				w, ok := popReceiver(c)
+				if !ok {
+					break
+				}
+				got = append(got, w.T.ID())
+			}
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, 0, c.Balance())
+		})
+	}
+
+	// A forgotten lone receiver leaves the slot for the next one.
+	c := New(1, 0)
+	a, b := newT(1), newT(2)
+	c.PushTaskletReceiver(a, nextWait(a), 0)
+	nextWait(a)
+	c.ForgetReceiver()
+	assert.Equal(t, 0, c.Balance())
+	assert.False(t, c.HasReceivers())
+	c.PushTaskletReceiver(b, nextWait(b), -1)
+	assert.Nil(t, c.more)
+	w, ok := popReceiver(c)
+	require.True(t, ok)
+	assert.Same(t, b, w.T)
+
+	// Once the queue has emptied, a lone receiver takes the slot again.
+	c = New(1, 0)
+	c.PushTaskletReceiver(a, nextWait(a), -1)
+	c.PushTaskletReceiver(b, nextWait(b), -1)
+	require.NotNil(t, c.more)
+	for range 2 {
+		_, ok := popReceiver(c)
+		require.True(t, ok)
+	}
+	c.PushTaskletReceiver(a, nextWait(a), -1)
+	assert.Equal(t, slot{t: a, seq: (*rec)(a).WaitSeq(), cs: -1}, c.one)
+	assert.Equal(t, 0, c.more.recv.len)
+}
+
+// A tasklet migrating away leaves a remote waiter in its place; a remote
+// waiter carries a value, so it moves from the slot into the queue.
+func TestReplaceLoneReceiver(t *testing.T) {
+	c := New(1, 0)
+	a := newT(1)
+	c.PushTaskletReceiver(a, nextWait(a), 2)
+	done := false
+	r := &Remote{Node: 3, Tasklet: 1, Seq: 9, Done: &done}
+	ok := c.Replace(func(w Waiter) (Waiter, bool) {
+		if w.T != a {
+			return Waiter{}, false
+		}
+		return Waiter{Case: w.Case, Value: r}, true
+	})
+	require.True(t, ok)
+	assert.Equal(t, -1, c.Balance())
+	got := c.Receivers()
+	require.Len(t, got, 1)
+	assert.Same(t, r, got[0].Remote())
+	assert.Equal(t, int32(2), got[0].Case)
+
+	// And back: the arriving tasklet takes its remote waiter's place.
+	ok = c.Replace(func(w Waiter) (Waiter, bool) {
+		if w.Remote() != r {
+			return Waiter{}, false
+		}
+		return Waiter{T: a, Seq: (*rec)(a).WaitSeq(), Case: w.Case}, true
+	})
+	require.True(t, ok)
+	w, ok := popReceiver(c)
+	require.True(t, ok)
+	assert.Same(t, a, w.T)
+	assert.Equal(t, 0, c.Balance())
+
+	assert.False(t, New(2, 0).Replace(func(w Waiter) (Waiter, bool) { return w, true }), "nothing to replace")
+}
