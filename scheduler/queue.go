@@ -10,11 +10,24 @@ type runQueue struct {
 }
 
 func (q *runQueue) grow() {
-	buf := make([]*rec, max(2*len(q.buf), 64))
+	buf := make([]*rec, max(2*len(q.buf), minRunQueue))
 	for i := 0; i < q.n; i++ {
 		buf[i] = q.at(i)
 	}
 	q.buf, q.head = buf, 0
+}
+
+// minRunQueue is the smallest array a run queue grows to, and the largest
+// an empty one keeps.
+const minRunQueue = 64
+
+// release drops the array of an empty queue that grew past minRunQueue: a
+// world of blocked tasklets (idle actors waiting for input) should not keep
+// the room it needed while they were all runnable, 8 bytes per tasklet.
+func (q *runQueue) release() {
+	if q.n == 0 && len(q.buf) > minRunQueue {
+		q.buf, q.head = nil, 0
+	}
 }
 
 func (q *runQueue) at(i int) *rec { return q.buf[(q.head+i)&(len(q.buf)-1)] }

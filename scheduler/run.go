@@ -169,6 +169,7 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 // clock), or waits for posted input while the scheduler is held. It returns
 // with the run queue still empty when nothing more can happen.
 func (s *Scheduler) idle(ctx context.Context) error {
+	s.runq.release() // every tasklet waits: keep no room for them all in the run queue
 	for s.runq.n == 0 {
 		if s.inboxN.Load() != 0 {
 			s.drainInbox()

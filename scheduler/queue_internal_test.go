@@ -1,0 +1,51 @@
+package scheduler
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// recvForever blocks on Ch for good.
+type recvForever struct{ Ch tasklet.ChanID }
+
+func (r *recvForever) Step(t *tasklet.T) tasklet.Op { return t.Recv(r.Ch) }
+
+// probe sleeps once, then records how much room the run queue keeps.
+type probe struct {
+	s     *Scheduler
+	woke  bool
+	queue int
+}
+
+func (p *probe) Step(t *tasklet.T) tasklet.Op {
+	if !p.woke {
+		p.woke = true
+		return t.Sleep(time.Second)
+	}
+	p.queue = len(p.s.runq.buf)
+	return t.Exit()
+}
+
+// A world whose tasklets all wait keeps no run-queue room for them: it was
+// 8 bytes per idle tasklet, a twentieth of an idle tasklet's memory.
+func TestRunQueueReleasedWhenEveryTaskletWaits(t *testing.T) {
+	s := New()
+	ch := s.NewChannel(0)
+	p := &probe{s: s}
+	s.Spawn(p)
+	for range 10_000 {
+		s.Spawn(&recvForever{Ch: ch})
+	}
+	require.Greater(t, len(s.runq.buf), minRunQueue, "spawning grew the run queue")
+	require.ErrorIs(t, s.Run(context.Background()), ErrDeadlock)
+	require.True(t, p.woke)
+	assert.LessOrEqual(t, p.queue, minRunQueue, "while every tasklet waited for the clock")
+	assert.LessOrEqual(t, len(s.runq.buf), minRunQueue, "after Run returned with every tasklet blocked")
+	assert.Equal(t, 10_000, s.Len())
+}
