@@ -94,6 +94,7 @@ type Channel struct {
 	scheduleAll bool
 	closed      bool
 	dirty       bool
+	direct      bool   // open, default preference, no schedule-all: see TakeDirect
 	one         slot   // the only blocked receiver while more holds none (t nil: none)
 	more        *waits // nil until needed
 }
@@ -109,7 +110,25 @@ func New(id ID, capacity int) *Channel {
 	if capacity < 0 {
 		capacity = 0
 	}
-	return &Channel{id: id, pref: PreferReceiver, cap: capacity}
+	return &Channel{id: id, pref: PreferReceiver, cap: capacity, direct: true}
+}
+
+// update recomputes direct after a change of preference, mode or close.
+func (c *Channel) update() {
+	c.direct = c.pref == PreferReceiver && !c.scheduleAll && !c.closed
+}
+
+// TakeDirect takes the lone blocked receiver for a send that hands it the
+// value and runs it at once, the default rendezvous: a plain Recv (not a
+// select case) on an open channel with the default preference and without
+// schedule-all. It returns nil when the send must take the general path
+// (PopReceiver and the preference rules). Small enough to inline.
+func (c *Channel) TakeDirect() *tasklet.T {
+	if t := c.one.t; t != nil && c.one.cs < 0 && c.direct && waitSeq(t) == c.one.seq {
+		c.one = slot{}
+		return t
+	}
+	return nil
 }
 
 // moreWaits returns the side record, making it on first use.
@@ -163,19 +182,26 @@ func (c *Channel) Preference() int { return int(c.pref) }
 // SetPreference sets the preference, clamped to -1..1 as in Stackless.
 func (c *Channel) SetPreference(p int) {
 	c.pref = int8(max(-1, min(1, p)))
+	c.update()
 }
 
 // ScheduleAll reports whether every transfer switches (overriding preference).
 func (c *Channel) ScheduleAll() bool { return c.scheduleAll }
 
 // SetScheduleAll sets schedule-all mode.
-func (c *Channel) SetScheduleAll(on bool) { c.scheduleAll = on }
+func (c *Channel) SetScheduleAll(on bool) {
+	c.scheduleAll = on
+	c.update()
+}
 
 // Closed reports whether Close was called.
 func (c *Channel) Closed() bool { return c.closed }
 
 // SetClosed marks the channel closed or open again.
-func (c *Channel) SetClosed(on bool) { c.closed = on }
+func (c *Channel) SetClosed(on bool) {
+	c.closed = on
+	c.update()
+}
 
 // Idle reports whether the channel is closed with nothing buffered and no
 // waiters, so nothing observable remains in it.
@@ -205,22 +231,16 @@ func (c *Channel) PushReceiver(w Waiter) {
 	c.pushReceiver(w)
 }
 
-// PushTaskletReceiver is PushReceiver for a local tasklet t, blocked in
-// wait seq, receiving in select case cs (-1: a plain Recv): small enough to
+// WaitAlone puts local tasklet t, blocking in a plain Recv in wait seq,
+// in the channel's own slot and reports true when no other receiver waits
+// and no queue was made; else the caller uses PushReceiver. Small enough to
 // inline on the path of every blocking receive.
-func (c *Channel) PushTaskletReceiver(t *tasklet.T, seq uint32, cs int32) {
+func (c *Channel) WaitAlone(t *tasklet.T, seq uint32) bool {
 	if c.one.t != nil || c.more != nil {
-		c.pushTaskletReceiver(t, seq, cs)
-		return
+		return false
 	}
-	c.one.t, c.one.seq, c.one.cs = t, seq, cs
-}
-
-// pushTaskletReceiver is kept out of PushTaskletReceiver, so that it inlines.
-//
-//go:noinline
-func (c *Channel) pushTaskletReceiver(t *tasklet.T, seq uint32, cs int32) {
-	c.pushReceiver(Waiter{T: t, Seq: seq, Case: cs})
+	c.one = slot{t: t, seq: seq, cs: -1}
+	return true
 }
 
 // pushReceiver is PushReceiver past the channel's own slot: a receiver goes

@@ -12,6 +12,11 @@ import (
 
 var sink *Channel
 
+// PushReceiverT pushes tasklet t's receive in select case cs.
+func (c *Channel) PushReceiverT(t *tasklet.T, seq uint32, cs int32) {
+	c.PushReceiver(Waiter{T: t, Seq: seq, Case: cs})
+}
+
 // An idle actor is a tasklet blocked on a channel of its own: that channel
 // must cost one small allocation, not a channel, two queues and an array.
 func TestLoneReceiverWaitsInTheChannel(t *testing.T) {
@@ -20,7 +25,7 @@ func TestLoneReceiverWaitsInTheChannel(t *testing.T) {
 	seq := nextWait(tk)
 	allocs := testing.AllocsPerRun(100, func() {
 		c := New(1, 0)
-		c.PushTaskletReceiver(tk, seq, -1)
+		require.True(t, c.WaitAlone(tk, seq))
 		sink = c // on the heap, as a scheduler keeps it
 	})
 	assert.Equal(t, 1.0, allocs, "the channel itself, nothing more, for a lone receiver")
@@ -63,7 +68,7 @@ func TestLoneReceiverSlotKeepsFIFO(t *testing.T) {
 			ts := []*tasklet.T{newT(1), newT(2), newT(3)}
 			n := len(tc.want) + len(tc.forget)
 			for _, tk := range ts[:n] {
-				c.PushTaskletReceiver(tk, nextWait(tk), 0)
+				c.PushReceiverT(tk, nextWait(tk), 0)
 			}
 			for _, i := range tc.forget {
 				nextWait(ts[i])
@@ -86,12 +91,12 @@ func TestLoneReceiverSlotKeepsFIFO(t *testing.T) {
 	// A forgotten lone receiver leaves the slot for the next one.
 	c := New(1, 0)
 	a, b := newT(1), newT(2)
-	c.PushTaskletReceiver(a, nextWait(a), 0)
+	c.PushReceiverT(a, nextWait(a), 0)
 	nextWait(a)
 	c.ForgetReceiver()
 	assert.Equal(t, 0, c.Balance())
 	assert.False(t, c.HasReceivers())
-	c.PushTaskletReceiver(b, nextWait(b), -1)
+	c.PushReceiverT(b, nextWait(b), -1)
 	assert.Nil(t, c.more)
 	w, ok := popReceiver(c)
 	require.True(t, ok)
@@ -99,14 +104,14 @@ func TestLoneReceiverSlotKeepsFIFO(t *testing.T) {
 
 	// Once the queue has emptied, a lone receiver takes the slot again.
 	c = New(1, 0)
-	c.PushTaskletReceiver(a, nextWait(a), -1)
-	c.PushTaskletReceiver(b, nextWait(b), -1)
+	c.PushReceiverT(a, nextWait(a), -1)
+	c.PushReceiverT(b, nextWait(b), -1)
 	require.NotNil(t, c.more)
 	for range 2 {
 		_, ok := popReceiver(c)
 		require.True(t, ok)
 	}
-	c.PushTaskletReceiver(a, nextWait(a), -1)
+	c.PushReceiverT(a, nextWait(a), -1)
 	assert.Equal(t, slot{t: a, seq: (*rec)(a).WaitSeq(), cs: -1}, c.one)
 	assert.Equal(t, 0, c.more.recv.len)
 }
@@ -116,7 +121,7 @@ func TestLoneReceiverSlotKeepsFIFO(t *testing.T) {
 func TestReplaceLoneReceiver(t *testing.T) {
 	c := New(1, 0)
 	a := newT(1)
-	c.PushTaskletReceiver(a, nextWait(a), 2)
+	c.PushReceiverT(a, nextWait(a), 2)
 	done := false
 	r := &Remote{Node: 3, Tasklet: 1, Seq: 9, Done: &done}
 	ok := c.Replace(func(w Waiter) (Waiter, bool) {
@@ -146,4 +151,55 @@ func TestReplaceLoneReceiver(t *testing.T) {
 	assert.Equal(t, 0, c.Balance())
 
 	assert.False(t, New(2, 0).Replace(func(w Waiter) (Waiter, bool) { return w, true }), "nothing to replace")
+}
+
+// TakeDirect serves only the default rendezvous; every other case is left
+// to PopReceiver and the scheduler's preference rules, with the receiver
+// still waiting.
+func TestTakeDirect(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(c *Channel, tk *tasklet.T)
+		direct bool
+	}{
+		{"plain receive, default preference", func(c *Channel, tk *tasklet.T) { require.True(t, c.WaitAlone(tk, nextWait(tk))) }, true},
+		{"select case", func(c *Channel, tk *tasklet.T) { c.PushReceiverT(tk, nextWait(tk), 0) }, false},
+		{"prefer sender", func(c *Channel, tk *tasklet.T) { c.SetPreference(PreferSender); c.WaitAlone(tk, nextWait(tk)) }, false},
+		{"prefer neither", func(c *Channel, tk *tasklet.T) { c.SetPreference(PreferNeither); c.WaitAlone(tk, nextWait(tk)) }, false},
+		{"preference back to default", func(c *Channel, tk *tasklet.T) {
+			c.SetPreference(PreferSender)
+			c.SetPreference(PreferReceiver)
+			c.WaitAlone(tk, nextWait(tk))
+		}, true},
+		{"schedule all", func(c *Channel, tk *tasklet.T) { c.SetScheduleAll(true); c.WaitAlone(tk, nextWait(tk)) }, false},
+		{"closed", func(c *Channel, tk *tasklet.T) { c.WaitAlone(tk, nextWait(tk)); c.SetClosed(true) }, false},
+		{"two receivers", func(c *Channel, tk *tasklet.T) {
+			u := newT(2)
+			c.PushReceiverT(tk, nextWait(tk), -1)
+			c.PushReceiverT(u, nextWait(u), -1)
+		}, false},
+		{"nobody waits", func(c *Channel, tk *tasklet.T) {}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(1, 0)
+			tk := newT(1)
+			tc.setup(c, tk)
+			before := c.Balance()
+			got := c.TakeDirect()
+			if tc.direct {
+				assert.Same(t, tk, got)
+				assert.Equal(t, before+1, c.Balance(), "the receiver left the channel")
+				return
+			}
+			assert.Nil(t, got)
+			assert.Equal(t, before, c.Balance(), "the receivers still wait")
+		})
+	}
+
+	// A second receiver cannot take the slot while one waits there.
+	c := New(1, 0)
+	a, b := newT(1), newT(2)
+	require.True(t, c.WaitAlone(a, nextWait(a)))
+	assert.False(t, c.WaitAlone(b, nextWait(b)))
 }

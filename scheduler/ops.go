@@ -74,7 +74,9 @@ func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
 		return true
 	}
 	t.WaitOn(id, false)
-	c.PushTaskletReceiver(t.T(), t.NextWait(), -1)
+	if seq := t.NextWait(); !c.WaitAlone(t.T(), seq) {
+		c.PushReceiver(channel.Waiter{T: t.T(), Seq: seq, Case: -1})
+	}
 	t.SetState(tasklet.Blocked)
 	return false
 }
@@ -100,6 +102,25 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 	}
 	if s.onChannel != nil {
 		s.onChannel(ChannelEvent{Chan: id, Tasklet: t.ID(), Sending: true, WillBlock: !c.HasReceivers() && c.BufFull() && !c.Closed()})
+	}
+	if rt := c.TakeDirect(); rt != nil {
+		// The default rendezvous, sendReady by hand without its calls: a
+		// lone plain receiver takes v and runs at once; t waits its turn.
+		s.touchChan(c)
+		t.SetChosen(-1)
+		r := recOf(rt)
+		deliver(r, v)
+		r.NextWait()
+		r.SetChosen(-1)
+		r.SetState(tasklet.Runnable)
+		s.touch(r)
+		s.next = r
+		if s.runq.room() {
+			s.runq.storeBack(t)
+		} else {
+			s.runq.pushBack(t)
+		}
+		return false
 	}
 	if done, cont := s.sendReady(t, c, v, -1); done {
 		return cont

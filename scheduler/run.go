@@ -343,7 +343,10 @@ func (s *Scheduler) burst(t *rec) {
 			}
 		}
 		s.prev = t.ID()
-		if n == limit || s.inboxN.Load() != 0 || len(s.failed) != 0 {
+		if n == limit {
+			break
+		}
+		if s.inboxN.Load() != 0 || len(s.failed) != 0 {
 			break
 		}
 		if t = s.next; t != nil {
