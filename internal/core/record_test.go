@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -231,4 +232,51 @@ func TestTouchAnyBehavior(t *testing.T) {
 		r.BeginStep()
 		assert.GreaterOrEqual(t, r.Touch(), uintptr(1), "%T", b)
 	}
+}
+
+// fakeHost stands for a scheduler, told apart by name.
+type fakeHost struct {
+	tasklet.Host
+	name string
+}
+
+// A record is 80 bytes: its scheduler and its select cases share one
+// pointer (it was 88 with one each).
+func TestRecordSize(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(rec{}), uintptr(80))
+}
+
+// Records of one scheduler share what they reach through that pointer
+// until one of them selects or moves: neither may change the others.
+func TestRecordsShareTheirSchedulerNotTheirCases(t *testing.T) {
+	ha := &core.HostRef[tasklet.Host]{H: fakeHost{name: "a"}}
+	hb := &core.HostRef[tasklet.Host]{H: fakeHost{name: "b"}}
+	var blk core.Block[tasklet.Behavior, tasklet.Host, tasklet.Case]
+	exit := stepFn(func(t *tasklet.T) tasklet.Op { return t.Exit() })
+	r1, r2, r3 := blk.Make(1, exit, ha), blk.Make(2, exit, ha), blk.Make(3, exit, ha)
+	for _, r := range []*rec{r1, r2, r3} {
+		assert.Equal(t, fakeHost{name: "a"}, r.Host())
+		assert.Nil(t, r.SelectCases())
+	}
+
+	r1.SetSelect(nil)
+	assert.Nil(t, r1.SelectCases(), "an empty select needs no buffer")
+	r1.SetSelect([]tasklet.Case{tasklet.RecvCase(7), tasklet.DefaultCase()})
+	assert.Len(t, r1.SelectCases(), 2)
+	assert.Nil(t, r2.SelectCases(), "one record's select is not its neighbour's")
+	assert.Equal(t, fakeHost{name: "a"}, r1.Host(), "selecting keeps the scheduler")
+	r1.SetSelect([]tasklet.Case{tasklet.RecvCase(8)})
+	assert.Equal(t, []tasklet.Case{tasklet.RecvCase(8)}, r1.SelectCases())
+
+	r2.SetHost(hb) // a record that never selected moves
+	assert.Equal(t, fakeHost{name: "b"}, r2.Host())
+	assert.Equal(t, fakeHost{name: "a"}, r3.Host(), "its neighbours stay")
+	r1.SetHost(hb) // one that selected moves with its cases
+	assert.Equal(t, fakeHost{name: "b"}, r1.Host())
+	assert.Equal(t, []tasklet.Case{tasklet.RecvCase(8)}, r1.SelectCases())
+	assert.Equal(t, fakeHost{name: "a"}, r3.Host())
+
+	r4 := blk.Make(4, exit, hb) // the block serves another scheduler
+	assert.Equal(t, fakeHost{name: "b"}, r4.Host())
+	assert.Equal(t, fakeHost{name: "a"}, r3.Host())
 }
