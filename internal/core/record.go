@@ -255,10 +255,10 @@ func (r *Rec[B, H, C]) PlainWait() (ch uint64, send, ok bool) {
 
 // SelectCases returns the cases of the last Select without allocating.
 func (r *Rec[B, H, C]) SelectCases() []C {
-	if r.ext == nil || !r.ext.own {
+	if r.ext == nil {
 		return nil
 	}
-	return r.ext.cases
+	return r.ext.cases // nil in a shared ext
 }
 
 // SetSelect copies cases into the select buffer (the record's own ext, made
