@@ -17,15 +17,19 @@ func (q *runQueue) grow() {
 	q.buf, q.head = buf, 0
 }
 
-// minRunQueue is the smallest array a run queue grows to, and the largest
-// an empty one keeps.
+// minRunQueue is the smallest array a run queue grows to.
 const minRunQueue = 64
 
-// release drops the array of an empty queue that grew past minRunQueue: a
+// keepRunQueue is the largest array (32 KiB) an empty run queue keeps: a
+// program that runs a few thousand tasklets at a time and waits in between
+// does not grow it again after every wait.
+const keepRunQueue = 4096
+
+// release drops the array of an empty queue that grew past keepRunQueue: a
 // world of blocked tasklets (idle actors waiting for input) should not keep
 // the room it needed while they were all runnable, 8 bytes per tasklet.
 func (q *runQueue) release() {
-	if q.n == 0 && len(q.buf) > minRunQueue {
+	if q.n == 0 && len(q.buf) > keepRunQueue {
 		q.buf, q.head = nil, 0
 	}
 }

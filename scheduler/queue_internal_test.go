@@ -42,10 +42,21 @@ func TestRunQueueReleasedWhenEveryTaskletWaits(t *testing.T) {
 	for range 10_000 {
 		s.Spawn(&recvForever{Ch: ch})
 	}
-	require.Greater(t, len(s.runq.buf), minRunQueue, "spawning grew the run queue")
+	require.Greater(t, len(s.runq.buf), keepRunQueue, "spawning grew the run queue")
 	require.ErrorIs(t, s.Run(context.Background()), ErrDeadlock)
 	require.True(t, p.woke)
 	assert.LessOrEqual(t, p.queue, minRunQueue, "while every tasklet waited for the clock")
 	assert.LessOrEqual(t, len(s.runq.buf), minRunQueue, "after Run returned with every tasklet blocked")
 	assert.Equal(t, 10_000, s.Len())
+
+	// A small world keeps its array: running a batch of tasklets at a
+	// time does not grow it again for every batch.
+	s = New()
+	for range 1000 {
+		s.Spawn(&probe{s: s})
+	}
+	grown := len(s.runq.buf)
+	require.Greater(t, grown, minRunQueue)
+	require.NoError(t, s.Run(context.Background()))
+	assert.Equal(t, grown, len(s.runq.buf))
 }

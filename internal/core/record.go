@@ -96,20 +96,20 @@ const blockBytes = 4096
 // ready to use; it is not safe for concurrent use (a scheduler has one).
 type Block[B, H, C any] struct {
 	free   []Rec[B, H, C]
-	shared *ext[H, C] // the ext of the records it made on shared.host
+	shared *ext[H, C] // the ext its records share: one Block serves one host
 }
 
 // Make is Make with a record from the block.
 func (a *Block[B, H, C]) Make(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 	if len(a.free) == 0 {
 		a.free = make([]Rec[B, H, C], max(1, blockBytes/int(unsafe.Sizeof(Rec[B, H, C]{}))))
-	}
-	if a.shared == nil || a.shared.host != h {
-		a.shared = extFor[H, C](h)
+		if a.shared == nil {
+			a.shared = &ext[H, C]{host: h} // one Block serves one host
+		}
 	}
 	r := &a.free[0]
 	a.free = a.free[1:]
-	r.init(id, b, a.shared)
+	r.id, r.b, r.ext, r.chosen = id, b, a.shared, -1
 	return r
 }
 

@@ -276,7 +276,8 @@ func TestRecordsShareTheirSchedulerNotTheirCases(t *testing.T) {
 	assert.Equal(t, []tasklet.Case{tasklet.RecvCase(8)}, r1.SelectCases())
 	assert.Equal(t, fakeHost{name: "a"}, r3.Host())
 
-	r4 := blk.Make(4, exit, hb) // the block serves another scheduler
+	var blkB core.Block[tasklet.Behavior, tasklet.Host, tasklet.Case]
+	r4 := blkB.Make(4, exit, hb) // another scheduler's block
 	assert.Equal(t, fakeHost{name: "b"}, r4.Host())
 	assert.Equal(t, fakeHost{name: "a"}, r3.Host())
 }
