@@ -150,11 +150,12 @@ func decodeJournalEntry(reg *pickle.Registry, k string, v []byte) (scheduler.Eff
 
 // natsJournal is a worker's handle on the journal bucket.
 type natsJournal struct {
-	js    jetstream.JetStream
-	kv    jetstream.KeyValue
-	reg   *pickle.Registry
-	where string
-	subj  string // the bucket's subject prefix, "$KV.<bucket>."
+	js     jetstream.JetStream
+	kv     jetstream.KeyValue
+	reg    *pickle.Registry
+	where  string
+	bucket string
+	subj   string // the bucket's subject prefix, "$KV.<bucket>."
 
 	mu      sync.Mutex
 	pending []natsRecord
@@ -194,7 +195,7 @@ func openJournal(ctx context.Context, nc *nats.Conn, bucket string, reg *pickle.
 		return nil, fmt.Errorf("cluster: the effect journal bucket %s on %s (made by the coordinator; is it running with the journal on?): %w",
 			bucket, where, err)
 	}
-	j := &natsJournal{js: js, kv: kv, reg: reg, where: where, subj: kvSubject(bucket), kick: make(chan struct{}, 1), done: make(chan struct{})}
+	j := &natsJournal{js: js, kv: kv, reg: reg, where: where, bucket: bucket, subj: kvSubject(bucket), kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go j.committer()
 	return j, nil
 }
@@ -360,12 +361,11 @@ func (j *natsJournal) isClosed() bool {
 
 // writeError says why a record did not reach the bucket.
 func (j *natsJournal) writeError(key string, err error) error {
-	var api *jetstream.APIError
-	if errors.As(err, &api) && strings.Contains(api.Description, "maximum bytes") || strings.Contains(err.Error(), "maximum bytes exceeded") {
+	if natsFull(err) {
 		return fmt.Errorf("%w: bucket %s on %s, entry %s (%v): checkpoint more often (each checkpoint trims it), keep fewer generations, or raise `cluster up --journal-bytes`",
-			ErrJournalFull, journalBucket, j.where, key, err)
+			ErrJournalFull, j.bucket, j.where, key, err)
 	}
-	return fmt.Errorf("cluster: effect journal bucket %s on %s, entry %s: %w", journalBucket, j.where, key, err)
+	return fmt.Errorf("cluster: effect journal bucket %s on %s, entry %s: %w", j.bucket, j.where, key, err)
 }
 
 // Close writes what is pending, then stops the journal; later records fail

@@ -171,12 +171,26 @@ var ErrNoCheckpoints = errors.New("cluster: no checkpoints of this cluster here"
 // natsTransient reports whether err is NATS not answering for now (no leader
 // for a stream yet, a server gone and the client moving to another).
 func natsTransient(err error) bool {
+	if natsFull(err) { // a 503 too, but it stays so until something is deleted
+		return false
+	}
 	var api *jetstream.APIError
 	if errors.As(err, &api) && api.Code == 503 { // JetStream or the stream's group has no leader for now
 		return true
 	}
 	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionReconnecting)
+}
+
+// natsFull reports whether err is a stream refusing a message because it
+// holds its MaxBytes already.
+func natsFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	var api *jetstream.APIError
+	return errors.As(err, &api) && strings.Contains(api.Description, "maximum bytes") ||
+		strings.Contains(err.Error(), "maximum bytes exceeded")
 }
 
 // kvReady waits until kv answers reads: a replicated bucket just made
