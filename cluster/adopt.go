@@ -243,7 +243,7 @@ func (c *Coordinator) takeOver(ctx context.Context, found []orphan) error {
 	for _, o := range found {
 		r := o.resp
 		c.workers[r.Node] = &workerRef{Node: r.Node, Hosts: r.Hosts, Local: true, Adopted: true, HostID: r.HostID,
-			Unix: r.Unix, TCP: r.TCP, Marker: r.Marker, Pid: r.Pid, Host: r.Host, Ready: true}
+			Unix: r.Unix, TCP: r.TCP, Marker: r.Marker, Pid: r.Pid, Host: r.Host, Store: r.Store, Ready: true}
 		for _, h := range r.Hosts {
 			c.routes[h] = r.Node
 			next = max(next, h+1)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"slices"
 	"sync"
 	"time"
 )
@@ -81,34 +80,27 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 		return res, fmt.Errorf("cluster: checkpoint: flush: %w", err)
 	}
 	tFlush := time.Since(t0)
-	snap := &clusterSnapshot{Time: time.Now()}
-	var mu sync.Mutex
-	err = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
-		blob, err := callRaw(ctx, c.fc, w.Node, kindWSnapshot, nil)
-		if err != nil {
-			return err
-		}
-		mu.Lock()
-		snap.Worlds = append(snap.Worlds, storedWorld{Node: w.Node, Hosts: slices.Clone(w.Hosts), Blob: blob})
-		res.Bytes += len(blob)
-		mu.Unlock()
-		return nil
-	})
+	gen, err := c.gs.nextGen(ctx)
+	if err != nil {
+		return res, fmt.Errorf("cluster: checkpoint: take a generation number in %s: %w", c.gs.where, err)
+	}
+	m, err := c.snapshotAll(ctx, ws, gen)
 	if err != nil {
 		return res, fmt.Errorf("cluster: checkpoint: snapshot: %w", err)
 	}
-	slices.SortFunc(snap.Worlds, func(a, b storedWorld) int { return int(a.Node) - int(b.Node) })
+	for _, w := range m.Worlds {
+		res.Bytes += int(w.Size)
+	}
 	c.mu.Lock()
-	snap.NextNode = c.nextNode
+	m.NextNode = c.nextNode
 	c.mu.Unlock()
 	res.Paused = time.Since(t0)
-	gen, err := c.save(ctx, snap)
-	if err != nil {
+	if err := c.commit(ctx, m); err != nil {
 		return res, err
 	}
 	res.Gen = gen
 	c.mu.Lock()
-	c.lastGen, c.lastAt = gen, snap.Time
+	c.lastGen, c.lastAt = gen, m.Time
 	c.ckptStats.note(res.Bytes, time.Since(t0))
 	c.mu.Unlock()
 	c.trimJournal()
@@ -184,6 +176,12 @@ func (c *Coordinator) restoreLocked(ctx context.Context, snap *clusterSnapshot, 
 	if err != nil {
 		return RestoreResult{}, err
 	}
+	c.dropStaged(ctx)
+	parts, unstage, err := c.stageWorlds(ctx, snap, ps, worlds)
+	if err != nil {
+		return RestoreResult{}, err
+	}
+	defer unstage() // the workers have read their worlds once they are ready
 	c.stopWorkers(true)
 	c.mu.Lock()
 	c.routes = routesOf(ps)
@@ -191,7 +189,7 @@ func (c *Coordinator) restoreLocked(ctx context.Context, snap *clusterSnapshot, 
 	c.loads = map[uint16]workerLoad{}
 	c.bal = newBalancer()
 	c.mu.Unlock()
-	if err := c.startLocal(ctx, ps, worlds); err != nil {
+	if err := c.startLocal(ctx, ps, parts); err != nil {
 		c.stopWorkers(true)
 		return RestoreResult{}, err
 	}

@@ -215,14 +215,16 @@ func (c *Coordinator) closeStore() {
 	}
 }
 
-// save stores snap as a new generation.
-func (c *Coordinator) save(ctx context.Context, snap *clusterSnapshot) (uint64, error) {
-	gen, err := c.gs.save(ctx, snap)
-	if errors.Is(err, errRetention) {
-		c.log.Warn("cluster: old checkpoints could not all be deleted; they are deleted at a later checkpoint", "err", err)
-		return gen, nil
+// commit commits generation m.Gen, whose every world is stored, and
+// applies the retention.
+func (c *Coordinator) commit(ctx context.Context, m *manifest) error {
+	if err := c.gs.commit(ctx, m); err != nil {
+		return err
 	}
-	return gen, err
+	if err := c.gs.retainAfter(ctx, m.Gen); err != nil {
+		c.log.Warn("cluster: old checkpoints could not all be deleted; they are deleted at a later checkpoint", "err", err)
+	}
+	return nil
 }
 
 // load reads generation gen (not 0).

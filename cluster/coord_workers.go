@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"time"
 )
@@ -83,16 +84,14 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 		}
 		e.taken = true
 		resp := joinResp{Node: e.p.Node, Hosts: e.p.Hosts, OrphanAfter: c.cfg.OrphanAfter, Journal: c.journal != nil}
-		if resp.Journal {
-			resp.JournalBucket = c.gs.names.Journal
-			resp.NATS, resp.NATSCreds = c.cfg.NATS, c.cfg.NATSCreds
-		}
 		if c.cfg.Listen != "" {
 			resp.ListenTCP = tcpListenAddr(c.cfg.Listen)
 		}
-		if e.world != nil {
-			ref := c.blobs.put(e.world)
-			resp.World = &ref
+		resp.World = e.world
+		// Where to journal and to store its world (none: the embedded server).
+		resp.NATS, resp.NATSCreds = c.workerNATS()
+		if resp.Journal {
+			resp.JournalBucket = c.gs.names.Journal
 		}
 		return resp, nil
 	}
@@ -102,8 +101,12 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 	node := c.nextNode
 	c.nextNode++
 	c.routes[node] = node
-	c.workers[node] = &workerRef{Node: node, Hosts: []uint16{node}, Pid: req.Pid, Host: req.Host}
-	c.log.Info("cluster: a worker joins over TCP", "node", node, "host", req.Host, "pid", req.Pid)
+	c.workers[node] = &workerRef{Node: node, Hosts: []uint16{node}, Pid: req.Pid, Host: req.Host, Member: req.Member}
+	how := "TCP"
+	if req.Member != "" {
+		how = "NATS"
+	}
+	c.log.Info("cluster: a worker joins over "+how, "node", node, "host", req.Host, "pid", req.Pid)
 	return joinResp{Node: node, Hosts: []uint16{node}, Journal: c.journal != nil, JournalBucket: c.gs.names.Journal}, nil
 }
 
@@ -117,7 +120,7 @@ func (c *Coordinator) handleReady(_ context.Context, req readyReq) (none, error)
 		c.mu.Unlock()
 		return none{}, fmt.Errorf("cluster: worker %d is not part of this cluster (any more)", req.Node)
 	}
-	w.HostID, w.Unix, w.TCP, w.Marker, w.Pid, w.Host, w.Ready = req.HostID, req.Unix, req.TCP, req.Marker, req.Pid, req.Host, true
+	w.HostID, w.Unix, w.TCP, w.Marker, w.Pid, w.Host, w.Store, w.Ready = req.HostID, req.Unix, req.TCP, req.Marker, req.Pid, req.Host, req.Store, true
 	_, started := c.expect[req.Node]
 	c.mu.Unlock()
 	if started {
@@ -196,7 +199,7 @@ func (c *Coordinator) signalReady() {
 
 // startLocal starts the worker processes of placements ps and waits until
 // every one has joined and said it is ready.
-func (c *Coordinator) startLocal(ctx context.Context, ps []placement, worlds [][]byte) error {
+func (c *Coordinator) startLocal(ctx context.Context, ps []placement, worlds []*worldPart) error {
 	c.mu.Lock()
 	for i, p := range ps {
 		c.expect[p.Node] = &expected{p: p, world: worlds[i]}
@@ -357,4 +360,18 @@ func (c *Coordinator) stopWorkers(rejoin bool) {
 		}
 		return nil
 	})
+}
+
+// workerNATS is the NATS servers and credentials file local workers are
+// told to use: those of Config.NATS, or none (the embedded server, which
+// they find through DIR/nats.url).
+func (c *Coordinator) workerNATS() (url, creds string) {
+	if c.cfg.NATS == "" {
+		return "", ""
+	}
+	creds = c.cfg.NATSCreds
+	if abs, err := filepath.Abs(creds); err == nil && creds != "" {
+		creds = abs
+	}
+	return c.cfg.NATS, creds
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/pickle"
@@ -44,8 +46,11 @@ type Coordinator struct {
 	// journal trims the effect journal (nil with Config.NoJournal).
 	journal  *journalTrimmer
 	trimming atomic.Bool
-	blobs    blobs
-	start    time.Time
+	hostID   string // the host ID of this machine (DIR/host-id)
+
+	members jetstream.KeyValue // the workers registered in NATS (members.go)
+	blobs   blobs
+	start   time.Time
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
@@ -91,6 +96,8 @@ type workerRef struct {
 	Marker channel.ID
 	Pid    int
 	Host   string
+	Member string // its entry in the members bucket (a worker that joined over NATS)
+	Store  bool   // it stores its own world at a checkpoint (it has a NATS connection)
 	Ready  bool
 	// Leaving: asked to leave; stopped, not told to join again.
 	Leaving bool
@@ -102,7 +109,7 @@ type workerRef struct {
 // expected is a placement waiting for the worker that will run it.
 type expected struct {
 	p     placement
-	world []byte
+	world *worldPart // the object it reads its world from (nil: empty)
 	taken bool
 }
 
@@ -149,6 +156,10 @@ func Start(ctx context.Context, cfg Config) (*Coordinator, error) {
 		c.shutdown()
 		return nil, err
 	}
+	if err := c.serveMembers(ctx); err != nil {
+		c.shutdown()
+		return nil, err
+	}
 	c.bg.Add(1)
 	go c.monitor()
 	return c, nil
@@ -166,9 +177,11 @@ func (c *Coordinator) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := ensureHostID(c.cfg.Dir); err != nil {
+	hostID, err := ensureHostID(c.cfg.Dir)
+	if err != nil {
 		return err
 	}
+	c.hostID = hostID
 	if err := c.openStore(ctx); err != nil {
 		return err
 	}

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/stackless-go/stackless/ipc"
 )
 
@@ -45,9 +47,20 @@ var ErrCannotJoin = errors.New("cluster: cannot join the coordinator")
 // retried with backoff up to cfg.JoinAttempts times in a row. It returns
 // nil when the cluster goes down or the worker left it (ctx ended while it
 // ran: its tasklets were handed to the other workers).
+//
+// With cfg.NATS instead of cfg.Join it joins through the cluster's NATS
+// servers: the leading coordinator, wherever it runs, gives it a node and
+// links to the address it registers (members.go).
 func RunJoinedWorker(ctx context.Context, cfg WorkerConfig) error {
-	if cfg.Join == "" {
-		return errors.New("cluster: worker: RunJoinedWorker needs the coordinator's address (Join, --join HOST:PORT)")
+	if cfg.Join == "" && cfg.NATS == "" {
+		return errors.New("cluster: worker: RunJoinedWorker needs the coordinator's address (Join, --join HOST:PORT) or the cluster's NATS servers (NATS, --nats URL)")
+	}
+	if cfg.Dir != "" {
+		return errors.New("cluster: worker: RunJoinedWorker is for a worker on another machine: no cluster directory (Dir, --cluster)")
+	}
+	target := cfg.Join
+	if target == "" {
+		target = "NATS " + cfg.NATS
 	}
 	cfg.defaults()
 	attempts, backoff := cfg.JoinAttempts, cfg.JoinBackoff
@@ -69,19 +82,19 @@ func RunJoinedWorker(ctx context.Context, cfg WorkerConfig) error {
 			return nil
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.Is(err, ErrRejoin):
-			cfg.Log.Info("cluster: worker: the coordinator restored a checkpoint; joining again", "coordinator", cfg.Join)
+		case errors.Is(err, ErrRejoin), errors.Is(err, ErrCoordinatorLost) && cfg.Join == "":
+			cfg.Log.Info("cluster: worker: the coordinator restored a checkpoint; joining again", "coordinator", target)
 			continue
 		}
 		if hint := permanentJoinError(err); hint != "" {
-			return &joinError{err: err, msg: fmt.Sprintf("%v at %s: %s; %s", ErrCannotJoin, cfg.Join, cause(err), hint)}
+			return &joinError{err: err, msg: fmt.Sprintf("%v at %s: %s; %s", ErrCannotJoin, target, cause(err), hint)}
 		}
 		failed++
 		if failed >= attempts {
-			return &joinError{err: err, msg: fmt.Sprintf("%v at %s: %d attempts in a row failed, the last with: %s; check that `stackless cluster up --listen` runs there and that this machine can reach it",
-				ErrCannotJoin, cfg.Join, failed, cause(err))}
+			return &joinError{err: err, msg: fmt.Sprintf("%v at %s: %d attempts in a row failed, the last with: %s; check that %s runs there and that this machine can reach it",
+				ErrCannotJoin, target, failed, cause(err), upHint(cfg))}
 		}
-		cfg.Log.Warn("cluster: worker: joining failed; trying again", "coordinator", cfg.Join, "attempt", failed, "of", attempts, "in", pause, "err", cause(err))
+		cfg.Log.Warn("cluster: worker: joining failed; trying again", "coordinator", target, "attempt", failed, "of", attempts, "in", pause, "err", cause(err))
 		t := time.NewTimer(pause)
 		select {
 		case <-t.C:
@@ -113,6 +126,10 @@ func permanentJoinError(err error) string {
 		return "the coordinator refused this worker's TLS certificate: give this worker node.crt and node.key signed by the cluster's CA (copy the coordinator's --tls folder)"
 	case errors.Is(err, ErrNotLinked):
 		return "the coordinator's other workers and this one must reach each other over TCP: check --advertise and the firewalls between the machines"
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked):
+		return "the NATS servers refused this worker's credentials: give --creds the cluster's credentials file (its DIR/nats.seed, or the .creds file its `cluster up --creds` uses)"
+	case errors.Is(err, errCreds):
+		return "fix the credentials file given with --creds"
 	case errors.As(err, &record):
 		return "the other end does not speak TLS: is it the address of `cluster up --listen`?"
 	case transient(err):
@@ -130,6 +147,14 @@ func transient(err error) bool {
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, os.ErrDeadlineExceeded) ||
 		(errors.As(err, &ne) && ne.Timeout())
+}
+
+// upHint names the coordinator a joining worker needs.
+func upHint(cfg WorkerConfig) string {
+	if cfg.Join != "" {
+		return "`stackless cluster up --listen`"
+	}
+	return "a `stackless cluster up` using these NATS servers"
 }
 
 // joinError is a failure to join: a short message (the coordinator, the

@@ -291,30 +291,47 @@ func (g *genStore) save(ctx context.Context, s *clusterSnapshot) (uint64, error)
 		g.dropObjects(m.Worlds)
 		return 0, fmt.Errorf("cluster: save generation %d to %s (not committed): %w", gen, g.where, err)
 	}
+	if err := g.commit(ctx, &m); err != nil {
+		return 0, err
+	}
+	s.Gen = gen
+	return gen, g.retainAfter(ctx, gen)
+}
+
+// commit writes the manifest m of a generation whose every object is
+// stored, which makes the generation exist. On failure the objects are
+// removed: the generation stays as if never begun.
+func (g *genStore) commit(ctx context.Context, m *manifest) error {
 	b, err := m.encode()
 	if err != nil {
-		return 0, fmt.Errorf("cluster: save generation %d: %w", gen, err)
+		g.dropObjects(m.Worlds)
+		return fmt.Errorf("cluster: save generation %d: %w", m.Gen, err)
 	}
 	if err := retryJS(ctx, jsAttempt, func(ctx context.Context) error {
-		_, err := g.kv.Create(ctx, manifestKey(gen), b)
+		_, err := g.kv.Create(ctx, manifestKey(m.Gen), b)
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			// An earlier attempt's answer was lost: it is committed if
 			// the stored manifest is this one (the number is this writer's).
-			if e, gerr := g.kv.Get(ctx, manifestKey(gen)); gerr == nil && bytes.Equal(e.Value(), b) {
+			if e, gerr := g.kv.Get(ctx, manifestKey(m.Gen)); gerr == nil && bytes.Equal(e.Value(), b) {
 				return nil
 			}
 		}
 		return err
 	}); err != nil {
 		g.dropObjects(m.Worlds)
-		return 0, fmt.Errorf("cluster: commit generation %d to %s: %w", gen, g.where, err)
+		return fmt.Errorf("cluster: commit generation %d to %s: %w", m.Gen, g.where, err)
 	}
-	s.Gen = gen
+	return nil
+}
+
+// retainAfter applies the keep-K retention once generation gen is
+// committed; a failure is errRetention (the generation stands).
+func (g *genStore) retainAfter(ctx context.Context, gen uint64) error {
 	if err := g.retain(ctx, gen); err != nil {
 		// The generation is committed; an old one left over is no fault.
-		return gen, fmt.Errorf("%w: generation %d is committed, but the retention failed: %w", errRetention, gen, err)
+		return fmt.Errorf("%w: generation %d is committed, but the retention failed: %w", errRetention, gen, err)
 	}
-	return gen, nil
+	return nil
 }
 
 // errRetention marks a save whose generation is stored but whose clean-up

@@ -54,6 +54,9 @@ type joinReq struct {
 	Node uint16 `json:"node"` // the node it was started as; 0 for a worker joining over TCP
 	Pid  int    `json:"pid"`
 	Host string `json:"host"`
+	// Member is the ID of its entry in the members bucket (a worker
+	// joining over NATS: the leader links it once that entry is ready).
+	Member string `json:"member,omitempty"`
 }
 
 // joinResp tells it: its node, the logical nodes it hosts, and its world
@@ -61,7 +64,9 @@ type joinReq struct {
 type joinResp struct {
 	Node  uint16   `json:"node"`
 	Hosts []uint16 `json:"hosts"`
-	World *blobRef `json:"world,omitempty"`
+	// World is the object of the checkpoint Object Store the worker reads
+	// its world from (nil: start empty).
+	World *worldPart `json:"world,omitempty"`
 	// ListenTCP, for a local worker of a cluster that listens on TCP, is
 	// where it listens on TCP too (besides its unix socket), so that
 	// workers on other hosts can reach it.
@@ -97,6 +102,7 @@ type adoptResp struct {
 	Routes     map[uint16]uint16 `json:"routes"` // the last table it was given (nil: never resumed)
 	Integrated bool              `json:"integrated"`
 	Epoch      uint16            `json:"epoch"` // the newest checkpoint epoch it took part in
+	Store      bool              `json:"store,omitempty"`
 }
 
 // readyReq announces a worker whose node is up and listening: on a unix
@@ -109,6 +115,9 @@ type readyReq struct {
 	Marker channel.ID `json:"marker"`
 	Pid    int        `json:"pid"`
 	Host   string     `json:"host"`
+	// Store: it has a NATS connection and stores its world itself at a
+	// checkpoint (a worker joined with --join has none).
+	Store bool `json:"store,omitempty"`
 }
 
 type peersReq struct {

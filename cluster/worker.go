@@ -26,7 +26,21 @@ type WorkerConfig struct {
 	Dir  string // cluster directory: DIR/secret, DIR/sock/
 	Node uint16 // the node the coordinator started this worker as (0 with Join)
 
-	Join      string      // HOST:PORT of the coordinator's TCP listener
+	Join string // HOST:PORT of the coordinator's TCP listener
+
+	// NATS (URL[,URL]) and Creds (a .creds or nkey seed file): the
+	// cluster's outside NATS servers (`worker --nats URL --creds FILE`), as
+	// the coordinator's Config.NATS and NATSCreds. A worker with them and
+	// no Dir or Join joins through NATS (RunJoinedWorker): it registers in
+	// the members bucket and the leading coordinator links to it. The
+	// worker keeps its effect journal there and stores its world there at
+	// a checkpoint. A local worker without them uses the server its
+	// coordinator embeds (DIR/nats.url); one that joined over TCP without
+	// them runs without a journal (its effects are at-least-once, it logs
+	// so once) and sends its world to the coordinator at a checkpoint.
+	NATS  string
+	Creds string
+
 	TLS       *tls.Config // mutual TLS for TCP links (ipc.LoadTLSConfig)
 	Listen    string      // TCP address to listen on for peers with Join (default ":0")
 	Advertise string      // the address peers dial (default: the listen port on the address that reaches the coordinator)
@@ -46,15 +60,6 @@ type WorkerConfig struct {
 	// (default scheduler.DefaultEffectWorkers). See effects.go.
 	Effects       *scheduler.Effects
 	EffectWorkers int
-
-	// NATS and Creds are the cluster's outside NATS servers and the
-	// credentials file for them (`worker --nats URL --creds FILE`), as the
-	// coordinator's Config.NATS and NATSCreds. The worker keeps its effect
-	// journal there; a local worker without them uses the coordinator's
-	// embedded server, and one that joined over TCP without them runs
-	// without a journal (its effects are at-least-once) and logs so once.
-	NATS  string
-	Creds string
 }
 
 var (
@@ -98,7 +103,7 @@ func (cfg *WorkerConfig) defaults() {
 func runWorker(ctx context.Context, cfg WorkerConfig, up func()) error {
 	if cfg.Secret == nil {
 		if cfg.Dir == "" {
-			return errors.New("cluster: worker: no secret and no cluster directory to read DIR/secret from")
+			return errors.New("cluster: worker: no secret and no cluster directory to read DIR/secret from: give --secret FILE (a copy of the cluster's DIR/secret)")
 		}
 		s, err := ipc.LoadSecret(dirLayout{cfg.Dir}.Secret())
 		if err != nil {
@@ -106,10 +111,10 @@ func runWorker(ctx context.Context, cfg WorkerConfig, up func()) error {
 		}
 		cfg.Secret = s
 	}
-	if cfg.Join == "" && cfg.Dir == "" {
-		return errors.New("cluster: worker: give the cluster directory (--cluster DIR) or the coordinator's address (--join HOST:PORT)")
+	if cfg.Join == "" && cfg.Dir == "" && cfg.NATS == "" {
+		return errors.New("cluster: worker: give the cluster directory (--cluster DIR), the coordinator's address (--join HOST:PORT) or the cluster's NATS servers (--nats URL --creds FILE)")
 	}
-	if cfg.Join == "" {
+	if !cfg.remote() {
 		ignoreBrokenPipe() // it outlives a coordinator that reads its output
 	}
 	w, err := startWorker(ctx, cfg)
@@ -160,6 +165,9 @@ type worker struct {
 	routeMu     sync.Mutex        // guards routeTable
 	routeTable  map[uint16]uint16 // the last routing table the coordinator gave
 	record      string            // its record in DIR/run ("" for a TCP worker)
+	nats        *workerNATS       // its NATS connection (nil: a --join worker without NATS)
+	memberID    string            // its key in the members bucket
+	member      *registration     // its entry there, renewed until it stops
 	ready       readyReq          // how it announced itself: where peers reach it
 
 	mu      sync.Mutex
@@ -214,6 +222,12 @@ func (w *worker) stop(err error) {
 
 func (w *worker) close() {
 	w.endCtx()
+	if w.member != nil {
+		w.member.remove()
+	}
+	if w.nats != nil {
+		w.nats.close()
+	}
 	if w.n != nil {
 		w.n.Close()
 	}

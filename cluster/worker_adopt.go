@@ -77,7 +77,7 @@ func (w *worker) watchCoordinator() {
 			lostAt = time.Time{}
 			w.log.Warn("cluster: a new coordinator adopted this worker")
 		case linked:
-		case w.cfg.Join != "":
+		case w.cfg.remote():
 			w.stop(ErrCoordinatorLost)
 			return
 		case lostAt.IsZero():
@@ -124,7 +124,7 @@ func (w *worker) adopt(ctx context.Context, _ none) (adoptResp, error) {
 		w.routeMu.Unlock()
 		return adoptResp{Node: w.node, Hosts: slices.Clone(w.hosts), Pid: os.Getpid(), Host: w.host,
 			HostID: w.ready.HostID, Unix: w.ready.Unix, TCP: w.ready.TCP,
-			Marker: w.marker, Peers: peers, Routes: table, Integrated: w.integrated.Load(), Epoch: w.epoch}, nil
+			Marker: w.marker, Peers: peers, Routes: table, Integrated: w.integrated.Load(), Epoch: w.epoch, Store: w.ready.Store}, nil
 	})
 }
 

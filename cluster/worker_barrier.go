@@ -128,10 +128,19 @@ func (w *worker) takeMarkers() {
 	}
 }
 
+// snapReq asks a paused worker for its world: stored by the worker itself
+// as Object of the checkpoint Object Store (the reply is a worldPart), or,
+// with an empty request (a worker with no NATS connection: one that joined
+// with --join), returned as the reply for the coordinator to store.
+type snapReq struct {
+	Gen    uint64 `json:"gen"`
+	Object string `json:"object"`
+}
+
 // snapshot pickles the world of the paused worker (without its marker
-// channel, which belongs to this process only).
-func (w *worker) snapshot(ctx context.Context, _ []byte) ([]byte, error) {
-	return doTyped(ctx, w, func() ([]byte, error) {
+// channel, which belongs to this process only) and stores it.
+func (w *worker) snapshot(ctx context.Context, body []byte) ([]byte, error) {
+	blob, err := doTyped(ctx, w, func() ([]byte, error) {
 		if !w.paused {
 			return nil, fmt.Errorf("cluster: worker %d: snapshot while running", w.node)
 		}
@@ -143,4 +152,22 @@ func (w *worker) snapshot(ctx context.Context, _ []byte) ([]byte, error) {
 		}
 		return b, nil
 	})
+	if err != nil || len(body) == 0 {
+		return blob, err
+	}
+	var req snapReq
+	if err := decodeJSON(body, &req); err != nil {
+		return nil, err
+	}
+	if req.Object != objectName(req.Gen, w.node) {
+		return nil, fmt.Errorf("cluster: worker %d: asked to store its world as %q, not its object of generation %d (%s)", w.node, req.Object, req.Gen, objectName(req.Gen, w.node))
+	}
+	if w.nats == nil {
+		return nil, fmt.Errorf("cluster: worker %d: asked to store its world, but it has no NATS connection", w.node)
+	}
+	part, err := w.nats.putWorld(ctx, req.Object, blob)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: worker %d: checkpoint generation %d: %w", w.node, req.Gen, err)
+	}
+	return marshal(part)
 }

@@ -1,21 +1,33 @@
 package cluster
 
-// A worker's connection to the cluster's NATS servers, for the effect
-// journal: the outside servers of --nats URL --creds FILE when given, else
-// the embedded server of the local coordinator (DIR/nats.url, with the
-// cluster's seed DIR/nats.seed). A new coordinator that adopts the worker
-// runs its embedded server on another port, so the connection re-reads
-// DIR/nats.url at each reconnect. A worker that joined over TCP without
-// --nats has no connection (nil, nil): it runs without a journal.
+// A worker's connection to the cluster's NATS servers: the outside servers
+// of --nats URL --creds FILE when given, else the embedded server of the
+// local coordinator (DIR/nats.url, with the cluster's seed DIR/nats.seed).
+// A new coordinator that adopts the worker runs its embedded server on
+// another port, so the connection re-reads DIR/nats.url at each
+// reconnect. A worker that joined over TCP without --nats has no
+// connection (nil, nil).
+//
+// Workers use it for the effect journal, to register themselves
+// (members.go), and to write their worlds to the checkpoint Object Store
+// at a checkpoint and read them back at a restore, so the worlds never
+// travel through the coordinator.
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // dialWorkerNATS connects the worker to the cluster's NATS servers; it
@@ -67,4 +79,177 @@ func (d urlFileDialer) Dial(network, address string) (net.Conn, error) {
 		}
 	}
 	return (&net.Dialer{Timeout: 5 * time.Second}).Dial(network, address)
+}
+
+// errCreds marks a credentials file that cannot be used (missing, open to
+// others, not credentials): no retry heals it.
+var errCreds = errors.New("cluster: NATS credentials")
+
+// checkCreds reads the credentials file path ("" is none): a .creds file
+// or an nkey seed (0600).
+func checkCreds(path string) error {
+	if path == "" {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return credsError{fmt.Errorf("%w: %w", errCreds, err)}
+	}
+	if bytes.Contains(b, []byte("BEGIN NATS USER JWT")) {
+		return nil
+	}
+	if _, err := loadSeed(path); err != nil {
+		return credsError{err} // it names the file and the fault
+	}
+	return nil
+}
+
+// credsError is errCreds with the message of its cause.
+type credsError struct{ error }
+
+func (e credsError) Is(target error) bool { return target == errCreds }
+func (e credsError) Unwrap() error        { return e.error }
+
+// workerNATS is a worker's lazily (re)dialed NATS connection and the
+// JetStream handles on it.
+type workerNATS struct {
+	cfg WorkerConfig // NATS and Creds may be filled in by the join, before the first dial
+
+	mu  sync.Mutex
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	obj jetstream.ObjectStore
+}
+
+// conn returns a connected JetStream context, dialing again when the
+// connection is gone or still reconnecting.
+func (wn *workerNATS) conn() (*nats.Conn, jetstream.JetStream, error) {
+	wn.mu.Lock()
+	defer wn.mu.Unlock()
+	if wn.nc != nil && wn.nc.IsConnected() {
+		return wn.nc, wn.js, nil
+	}
+	if wn.nc != nil {
+		wn.nc.Close()
+		wn.nc, wn.js, wn.obj = nil, nil, nil
+	}
+	if err := checkCreds(wn.cfg.Creds); err != nil {
+		return nil, nil, err
+	}
+	nc, err := dialWorkerNATS(&wn.cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if nc == nil {
+		return nil, nil, errors.New("cluster: worker: no NATS servers to reach: give --nats URL --creds FILE")
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("cluster: worker: JetStream: %w", err)
+	}
+	wn.nc, wn.js = nc, js
+	return nc, js, nil
+}
+
+// store returns the checkpoint Object Store.
+func (wn *workerNATS) store(ctx context.Context) (jetstream.ObjectStore, error) {
+	_, js, err := wn.conn()
+	if err != nil {
+		return nil, err
+	}
+	wn.mu.Lock()
+	obj := wn.obj
+	wn.mu.Unlock()
+	if obj != nil {
+		return obj, nil
+	}
+	obj, err = js.ObjectStore(ctx, bucketNames("").Ckpt)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: worker: the checkpoint bucket %s: %w", bucketNames("").Ckpt, err)
+	}
+	wn.mu.Lock()
+	wn.obj = obj
+	wn.mu.Unlock()
+	return obj, nil
+}
+
+// close closes the connection.
+func (wn *workerNATS) close() {
+	wn.mu.Lock()
+	defer wn.mu.Unlock()
+	if wn.nc != nil {
+		wn.nc.Close()
+		wn.nc, wn.js, wn.obj = nil, nil, nil
+	}
+}
+
+// putWorld stores blob as object name and describes it for the manifest.
+func (wn *workerNATS) putWorld(ctx context.Context, name string, blob []byte) (worldPart, error) {
+	obj, err := wn.store(ctx)
+	if err != nil {
+		return worldPart{}, err
+	}
+	if _, err := obj.PutBytes(ctx, name, blob); err != nil {
+		return worldPart{}, fmt.Errorf("store object %s (%d bytes): %w", name, len(blob), err)
+	}
+	sum := sha256.Sum256(blob)
+	return worldPart{Object: name, Size: int64(len(blob)), SHA256: hex.EncodeToString(sum[:])}, nil
+}
+
+// getWorld reads object part.Object and checks its size and digest.
+func (wn *workerNATS) getWorld(ctx context.Context, part worldPart) ([]byte, error) {
+	obj, err := wn.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := obj.GetBytes(ctx, part.Object)
+	if err != nil {
+		return nil, fmt.Errorf("read object %s: %w", part.Object, err)
+	}
+	if err := (manifestWorld{Object: part.Object, Size: part.Size, SHA256: part.SHA256}).check(blob); err != nil {
+		return nil, fmt.Errorf("object %s: %w", part.Object, err)
+	}
+	return blob, nil
+}
+
+// worldPart is one world in the Object Store: where, how big, its digest.
+type worldPart struct {
+	Object string `json:"object"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// register puts this worker's entry in the members bucket (state ready,
+// where peers reach it) and keeps it alive.
+func (w *worker) register(ctx context.Context, rr readyReq) error {
+	m := member{ID: w.memberID, Node: w.node, Pid: rr.Pid, Host: rr.Host, HostID: rr.HostID, Unix: rr.Unix, TCP: rr.TCP,
+		Marker: rr.Marker, State: memberReady}
+	r, err := register(ctx, w.nats, m, func(err error) {
+		w.log.Warn("cluster: worker: could not renew its entry in the members bucket; trying again", "err", err)
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: worker %d: %w", w.node, err)
+	}
+	w.member = r
+	return nil
+}
+
+// leaderWait bounds how long a worker that joined over NATS waits for the
+// leader to link to it once it said it is ready.
+const leaderWait = 30 * time.Second
+
+// awaitLeader registers a worker that joined over NATS as ready and waits
+// until the leader has linked to it (the coordinator's link).
+func (w *worker) awaitLeader(ctx context.Context, rr readyReq) error {
+	if err := w.register(ctx, rr); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, leaderWait)
+	defer cancel()
+	if err := w.n.WaitPeer(wctx, coordNode); err != nil {
+		return fmt.Errorf("cluster: worker %d: registered in %s as ready at %s, but no coordinator linked to it within %v (can the leader reach that address? give --advertise HOST:PORT): %w",
+			w.node, membersBucket, peerAddr{Unix: rr.Unix, HostID: rr.HostID, TCP: rr.TCP}, leaderWait, err)
+	}
+	return nil
 }

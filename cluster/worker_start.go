@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/scheduler"
@@ -43,19 +44,32 @@ func (cfg *WorkerConfig) nodeOptions() []ipc.Option {
 	return opts
 }
 
-// join asks the coordinator, over a short-lived link, which node this
-// worker is and which world it runs, and pulls that world.
-func join(ctx context.Context, cfg *WorkerConfig) (joinResp, []byte, error) {
+// join asks the coordinator which node this worker is and which world it
+// runs (an object of the checkpoint Object Store, which the worker then
+// reads itself): over a short-lived link to the coordinator, or, for a
+// worker started with NATS and no coordinator address, with a request
+// over NATS that the leader answers.
+func join(ctx context.Context, cfg *WorkerConfig, wn *workerNATS, memberID string) (joinResp, []byte, error) {
 	var resp joinResp
-	// No logger: a failure is returned, and logged once, by the caller.
-	cl, err := Dial(ctx, DialConfig{Dir: cfg.Dir, Addr: cfg.Join, TLS: cfg.TLS, Secret: cfg.Secret})
-	if err != nil {
-		return resp, nil, err // it names the coordinator already
-	}
-	defer cl.Close()
 	host, _ := os.Hostname()
-	if err := cl.do(ctx, kindJoin, joinReq{Node: cfg.Node, Pid: os.Getpid(), Host: host}, &resp); err != nil {
-		return resp, nil, fmt.Errorf("cluster: worker: join the coordinator: %w", err)
+	req := joinReq{Node: cfg.Node, Pid: os.Getpid(), Host: host}
+	if cfg.joinsOverNATS() {
+		req.Member = memberID
+		var err error
+		if resp, err = joinNATS(ctx, wn, req); err != nil {
+			return resp, nil, err
+		}
+	} else {
+		// No logger: a failure is returned, and logged once, by the caller.
+		cl, err := Dial(ctx, DialConfig{Dir: cfg.Dir, Addr: cfg.Join, TLS: cfg.TLS, Secret: cfg.Secret})
+		if err != nil {
+			return resp, nil, err // it names the coordinator already
+		}
+		err = cl.do(ctx, kindJoin, req, &resp)
+		cl.Close()
+		if err != nil {
+			return resp, nil, fmt.Errorf("cluster: worker: join the coordinator: %w", err)
+		}
 	}
 	if resp.Node == 0 || resp.Node > maxWorkerNode || !slices.Contains(resp.Hosts, resp.Node) {
 		return resp, nil, fmt.Errorf("cluster: worker: the coordinator assigned node %d hosting %v, which is not a valid worker", resp.Node, resp.Hosts)
@@ -63,47 +77,84 @@ func join(ctx context.Context, cfg *WorkerConfig) (joinResp, []byte, error) {
 	if cfg.Node != 0 && resp.Node != cfg.Node {
 		return resp, nil, fmt.Errorf("cluster: worker: started as node %d but the coordinator says %d", cfg.Node, resp.Node)
 	}
+	if resp.NATS != "" && wn.cfg.NATS == "" {
+		wn.cfg.NATS, wn.cfg.Creds = resp.NATS, resp.NATSCreds
+	}
 	var world []byte
 	if resp.World != nil {
-		if world, err = pull(ctx, cl.n, coordNode, *resp.World); err != nil {
+		var err error
+		if world, err = wn.getWorld(ctx, *resp.World); err != nil {
 			return resp, nil, fmt.Errorf("cluster: worker %d: fetch its world: %w", resp.Node, err)
 		}
 	}
 	return resp, world, nil
 }
 
-// pull reads a blob from node's blob table.
-func pull(ctx context.Context, c caller, node uint16, ref blobRef) ([]byte, error) {
-	if ref.Size == 0 {
-		return nil, nil
-	}
-	tagged, err := jsonTagged(tagBlob, ref)
+// joinNATS asks the leading coordinator for a node number over NATS.
+func joinNATS(ctx context.Context, wn *workerNATS, req joinReq) (joinResp, error) {
+	nc, _, err := wn.conn()
 	if err != nil {
-		return nil, err
+		return joinResp{}, err
 	}
-	return unwrap(ctx, c, node, tagged)
+	b, err := marshal(req)
+	if err != nil {
+		return joinResp{}, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, joinWait+5*time.Second)
+	defer cancel()
+	msg, err := nc.RequestWithContext(rctx, joinSubject, b)
+	if err != nil {
+		return joinResp{}, fmt.Errorf("cluster: worker: ask the leading coordinator on NATS %s for a node (%s): %w", wn.cfg.NATS, joinSubject, err)
+	}
+	var reply joinReply
+	if err := decodeJSON(msg.Data, &reply); err != nil {
+		return joinResp{}, fmt.Errorf("cluster: worker: the answer to a join over NATS: %w", err)
+	}
+	if reply.Error != "" {
+		return joinResp{}, fmt.Errorf("cluster: worker: join over NATS %s: %s", wn.cfg.NATS, reply.Error)
+	}
+	return reply.Resp, nil
 }
 
-func jsonTagged(tag byte, v any) ([]byte, error) {
-	b, err := marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return append([]byte{tag}, b...), nil
+// joinsOverNATS: a worker with NATS servers and neither a cluster folder
+// nor a coordinator address joins through NATS.
+func (cfg *WorkerConfig) joinsOverNATS() bool {
+	return cfg.NATS != "" && cfg.Dir == "" && cfg.Join == ""
 }
+
+// remote: a worker with no cluster folder (joined with --join or over
+// NATS) is on another machine; it listens on TCP only and joins again
+// when the coordinator goes.
+func (cfg *WorkerConfig) remote() bool { return cfg.Dir == "" }
+
+// hasStore: the worker can reach the checkpoint Object Store (every local
+// worker, and every worker given NATS servers).
+func (cfg *WorkerConfig) hasStore() bool { return cfg.Dir != "" || cfg.NATS != "" }
 
 // startWorker joins the cluster and brings the worker's node up: scheduler
 // (restored from the assigned world), ipc node, listener for peers, link to
 // the coordinator. It starts paused: the coordinator resumes it once the
 // links and routes of the cluster are in place.
-func startWorker(ctx context.Context, cfg WorkerConfig) (*worker, error) {
-	jr, blob, err := join(ctx, &cfg)
+func startWorker(ctx context.Context, cfg WorkerConfig) (_ *worker, err error) {
+	wn := &workerNATS{cfg: cfg}
+	defer func() {
+		if err != nil {
+			wn.close()
+		}
+	}()
+	memberID := randomHostID()
+	jr, blob, err := join(ctx, &cfg, wn, memberID)
 	if err != nil {
 		return nil, err
 	}
+	cfg.NATS, cfg.Creds = wn.cfg.NATS, wn.cfg.Creds
 	host, _ := os.Hostname()
 	w := &worker{cfg: cfg, reg: cfg.Registry, log: cfg.Log.With("node", jr.Node), node: jr.Node, hosts: jr.Hosts,
-		reqs: make(chan *request, 64), paused: true, marks: map[uint64]bool{}, waiters: map[tasklet.ID][]chan struct{}{}, host: host}
+		reqs: make(chan *request, 64), paused: true, marks: map[uint64]bool{}, waiters: map[tasklet.ID][]chan struct{}{}, host: host,
+		memberID: memberID}
+	if cfg.hasStore() {
+		w.nats = wn
+	}
 	w.handler, w.endCtx = context.WithCancel(context.Background())
 	w.orphanAfter = jr.OrphanAfter
 	if w.orphanAfter <= 0 {
@@ -153,7 +204,7 @@ func startWorker(ctx context.Context, cfg WorkerConfig) (*worker, error) {
 	w.stats = WorkerStats{Node: w.node, Hosts: w.hosts, Pid: os.Getpid(), Host: host, Paused: true,
 		Tasklets: w.s.Len(), RunnableNow: w.s.RunCount(), Steps: w.s.Steps()}
 	w.publish()
-	if cfg.Join == "" {
+	if !cfg.remote() {
 		if w.hostID, err = readHostID(cfg.Dir); err != nil {
 			return nil, fmt.Errorf("cluster: worker %d: %w", jr.Node, err)
 		}
@@ -199,10 +250,12 @@ func (w *worker) openJournal(ctx context.Context, bucket string) error {
 
 // up listens for peers, links to the coordinator and says it is ready. A
 // local worker listens on its unix socket, and on TCP too when the cluster
-// does; a worker that joined over TCP listens on TCP only.
+// does; a remote worker (--join, --nats) listens on TCP only. A worker
+// with NATS registers in the members bucket; one that joined over NATS
+// says it is ready there and waits for the leader to link to it.
 func (w *worker) up(ctx context.Context, listenTCP string) error {
-	rr := readyReq{Node: w.node, HostID: w.hostID, Marker: w.marker, Pid: os.Getpid(), Host: w.host}
-	if w.cfg.Join != "" {
+	rr := readyReq{Node: w.node, HostID: w.hostID, Marker: w.marker, Pid: os.Getpid(), Host: w.host, Store: w.nats != nil}
+	if w.cfg.remote() {
 		listenTCP = w.cfg.Listen
 		if listenTCP == "" {
 			listenTCP = ":0"
@@ -229,19 +282,30 @@ func (w *worker) up(ctx context.Context, listenTCP string) error {
 			return err
 		}
 	}
-	cn, caddr := w.cfg.coordAddr()
-	peer, err := w.n.Dial(ctx, cn, caddr)
-	if err != nil {
-		return fmt.Errorf("cluster: worker %d: link to the coordinator: %w", w.node, err)
-	}
-	if peer != coordNode {
-		return fmt.Errorf("cluster: worker %d: %s is node %d, not the coordinator", w.node, caddr, peer)
-	}
-	if err := call(ctx, w.n, coordNode, kindReady, rr, nil); err != nil {
-		return fmt.Errorf("cluster: worker %d: announce itself: %w", w.node, err)
+	if w.cfg.joinsOverNATS() {
+		if err := w.awaitLeader(ctx, rr); err != nil {
+			return err
+		}
+	} else {
+		cn, caddr := w.cfg.coordAddr()
+		peer, err := w.n.Dial(ctx, cn, caddr)
+		if err != nil {
+			return fmt.Errorf("cluster: worker %d: link to the coordinator: %w", w.node, err)
+		}
+		if peer != coordNode {
+			return fmt.Errorf("cluster: worker %d: %s is node %d, not the coordinator", w.node, caddr, peer)
+		}
+		if err := call(ctx, w.n, coordNode, kindReady, rr, nil); err != nil {
+			return fmt.Errorf("cluster: worker %d: announce itself: %w", w.node, err)
+		}
+		if w.nats != nil {
+			if err := w.register(ctx, rr); err != nil {
+				return err
+			}
+		}
 	}
 	w.ready = rr
-	if w.cfg.Join == "" {
+	if !w.cfg.remote() {
 		if err := w.writeRecord("unix", rr.Unix); err != nil {
 			return err
 		}
@@ -258,7 +322,7 @@ func (w *worker) advertise() (string, error) {
 	var port string
 	for _, a := range w.n.Addrs() {
 		if ta, ok := a.(*net.TCPAddr); ok {
-			if !ta.IP.IsUnspecified() || w.cfg.Join == "" {
+			if !ta.IP.IsUnspecified() || !w.cfg.remote() {
 				// A local worker shares the coordinator's host: ":PORT"
 				// tells peers to dial the host they reach the coordinator at.
 				return advertiseTCP(ta), nil
@@ -269,9 +333,15 @@ func (w *worker) advertise() (string, error) {
 	if port == "" {
 		return "", fmt.Errorf("cluster: worker %d: no TCP listener to advertise", w.node)
 	}
-	// The local address of a route to the coordinator is one peers can reach
-	// (no packet is sent for a UDP "dial").
-	c, err := net.Dial("udp", w.cfg.Join)
+	// The local address of a route to the coordinator (or to the NATS
+	// server) is one peers can reach (no packet is sent for a UDP "dial").
+	target := w.cfg.Join
+	if target == "" && w.nats != nil {
+		if nc, _, err := w.nats.conn(); err == nil {
+			target = nc.ConnectedAddr()
+		}
+	}
+	c, err := net.Dial("udp", target)
 	if err != nil {
 		return "", fmt.Errorf("cluster: worker %d: find this host's address (give --advertise HOST:PORT): %w", w.node, err)
 	}
@@ -284,6 +354,15 @@ func (w *worker) advertise() (string, error) {
 // the unix socket): peers on the coordinator's host are dialed there.
 func (w *worker) coordHost() string {
 	if w.cfg.Join == "" {
+		// Over NATS: a peer that gave ":PORT" is on the host of the NATS
+		// server this worker reached (the coordinator's, when it embeds it).
+		if w.cfg.joinsOverNATS() && w.nats != nil {
+			if nc, _, err := w.nats.conn(); err == nil {
+				if host, _, err := net.SplitHostPort(nc.ConnectedAddr()); err == nil {
+					return host
+				}
+			}
+		}
 		return ""
 	}
 	host, _, err := net.SplitHostPort(w.cfg.Join)

@@ -304,7 +304,7 @@ ca.key off the machines once the certificates are made.`,
 	return cmd
 }
 
-var errNoWorkerTarget = errors.New("give --cluster DIR --node N (started by `cluster up`) or --join HOST:PORT")
+var errNoWorkerTarget = errors.New("give --cluster DIR --node N (started by `cluster up`), --nats URL --creds FILE, or --join HOST:PORT")
 
 // The commands that talk to a coordinator check their own arguments in
 // PreRunE, before connecting, so a bad argument is a usage error (exit 2)

@@ -19,26 +19,38 @@ func newWorkerCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
-		Short: "Run one worker of a cluster (started by `cluster up`, or joining over TCP)",
+		Short: "Run one worker of a cluster (started by `cluster up`, or joining through NATS or over TCP)",
 		Long: `Run one worker of a cluster.
 
 ` + "`cluster up`" + ` starts its local workers itself, as this program with
---cluster DIR --node N. On another machine, join a coordinator that runs
-` + "`cluster up --listen :PORT --tls CERTDIR`" + `:
+--cluster DIR --node N. On another machine, join through the cluster's
+NATS servers (those of ` + "`cluster up --nats URL --creds FILE`" + `; no
+coordinator address needed):
+
+  stackless worker --nats nats://h1:4222 --creds FILE --tls CERTDIR --secret FILE
+
+The worker asks the leading coordinator for a node number over NATS,
+listens on --listen (TCP with mutual TLS), and registers itself, with the
+address peers dial (--advertise), in the cluster's members bucket, where
+its entry lives as long as it renews it. The leader links to it there and
+the other workers link to it directly. Or join a coordinator that runs
+` + "`cluster up --listen :PORT --tls CERTDIR`" + ` by its address:
 
   stackless worker --join HOST:PORT --tls CERTDIR --secret FILE
 
-With --nats URL --creds FILE (the servers of ` + "`cluster up --nats`" + `) the
-worker journals its effects' results there, so a rollback does not run them
-again; a --join worker without them runs without a journal (it says so).
+The worker gets a node number and an empty world, and takes tasklets as the
+coordinator places or balances them. At a checkpoint a worker with NATS
+writes its own world to the checkpoint Object Store. When the cluster is
+restored (or rolled back after a crash) it joins again by itself; it stops
+when the cluster goes down. A failure to join that cannot heal (a
+certificate the coordinator does not trust, a wrong secret, credentials the
+NATS servers refuse) stops it at once with what to check; a transient one
+(connection refused, a timeout, no coordinator leading yet) is retried with
+backoff, up to 10 times.
 
-The worker gets a node number and an empty world, listens for its peers on
---listen, and takes tasklets as the coordinator places or balances them.
-When the cluster is restored (or rolled back after a crash) a TCP worker
-joins again by itself; it stops when the cluster goes down. A failure to
-join that cannot heal (a certificate the coordinator does not trust, a
-wrong secret) stops it at once with what to check; a transient one
-(connection refused, a timeout) is retried with backoff, up to 10 times.
+With --nats the worker also journals its effects' results there, so a
+rollback does not run them again; a --join worker without --nats runs
+without a journal (it says so).
 
 Ctrl-C or SIGTERM makes the worker leave the cluster cleanly: the
 coordinator takes a checkpoint at that moment and restarts its workers
@@ -46,8 +58,9 @@ from it without this one, so no work is lost and nothing rolls back.
 
 A program that registers its own kinds runs its own workers: the cluster
 re-executes the program that ran ` + "`cluster up`" + `.`,
-		Example: "  stackless worker --join 10.0.0.1:7070 --tls certs --secret secret",
-		Args:    cobra.NoArgs,
+		Example: "  stackless worker --nats nats://10.0.0.1:4222 --creds user.seed --tls certs --secret secret\n" +
+			"  stackless worker --join 10.0.0.1:7070 --tls certs --secret secret",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			tc, err := tf.load()
@@ -56,22 +69,29 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 			}
 			cfg.TLS, cfg.Node = tc, node
 			cfg.Log = logger(cmd, slog.LevelWarn)
+			remote := cfg.Join != "" || (cfg.NATS != "" && cfg.Dir == "")
 			switch {
 			case cfg.Join != "" && (cfg.Dir != "" || node != 0):
 				return usageErrorf("--join goes without --cluster and --node")
-			case cfg.Join == "" && (cfg.Dir == "" || node == 0):
+			case cfg.Join != "" && cfg.NATS != "":
+				return usageErrorf("give either --join HOST:PORT or --nats URL, not both")
+			case cfg.Creds != "" && cfg.NATS == "":
+				return usageErrorf("--creds goes with --nats URL")
+			case cfg.NATS != "" && cfg.Dir == "" && node != 0:
+				return usageErrorf("--node goes with --cluster DIR; a worker joining through --nats gets its node from the coordinator")
+			case !remote && (cfg.Dir == "" || node == 0):
 				return usageErrorf("%v", errNoWorkerTarget)
-			case cfg.Join != "" && tc == nil:
-				return usageErrorf("--join needs TLS: --tls CERTDIR (or --cert, --key and --ca)")
-			case cfg.Join != "" && secret == "":
-				return usageErrorf("--join needs --secret FILE (a copy of the cluster's DIR/secret)")
+			case remote && tc == nil:
+				return usageErrorf("a worker on another machine needs TLS: --tls CERTDIR (or --cert, --key and --ca)")
+			case remote && secret == "":
+				return usageErrorf("a worker on another machine needs --secret FILE (a copy of the cluster's DIR/secret)")
 			}
 			if secret != "" {
 				if cfg.Secret, err = ipc.LoadSecret(secret); err != nil {
 					return err
 				}
 			}
-			if cfg.Join == "" {
+			if !remote {
 				return cluster.RunWorker(ctx, cfg)
 			}
 			// Joins again after a restore; gives up at once on a failure that
@@ -91,11 +111,11 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 	fs.StringVar(&cfg.Dir, "cluster", "", "cluster directory `DIR` (of a worker started by cluster up)")
 	fs.Uint16Var(&node, "node", 0, "node number `N` (given by cluster up)")
 	fs.StringVar(&cfg.Join, "join", "", "coordinator's TCP address `HOST:PORT`, for a worker on another machine")
+	fs.StringVar(&cfg.NATS, "nats", "", "the cluster's NATS servers `URL[,URL]` (of cluster up --nats): join through them (no coordinator address needed) and journal effects there")
+	fs.StringVar(&cfg.Creds, "creds", "", "NATS credentials `FILE` for --nats (a .creds file or an nkey seed, 0600)")
 	fs.StringVar(&secret, "secret", "", "cluster secret `FILE` (default: DIR/secret of --cluster)")
-	fs.StringVar(&cfg.Listen, "listen", ":0", "TCP address `HOST:PORT` to listen on for peer workers (with --join)")
-	fs.StringVar(&cfg.NATS, "nats", "", "the cluster's NATS servers `URL[,URL]` (of cluster up --nats), where this worker journals its effects; without it a --join worker runs without a journal")
-	fs.StringVar(&cfg.Creds, "creds", "", "credentials `FILE` for --nats: a .creds file or an nkey seed file")
-	fs.StringVar(&cfg.Advertise, "advertise", "", "address `HOST:PORT` peers dial to reach this worker (default: found from the route to the coordinator)")
+	fs.StringVar(&cfg.Listen, "listen", ":0", "TCP address `HOST:PORT` to listen on for peer workers (with --join or --nats)")
+	fs.StringVar(&cfg.Advertise, "advertise", "", "address `HOST:PORT` peers dial to reach this worker (default: found from the route to the coordinator or the NATS server)")
 	tf.add(fs)
 	atLeast(fs, "node", "1")
 	return cmd

@@ -1,0 +1,118 @@
+package cluster
+
+// Worlds in the Object Store, the coordinator's side: at a checkpoint each
+// worker stores its own world (the coordinator only names the objects,
+// collects their sizes and digests and commits the manifest), and at a
+// restore each worker reads its own. The worlds never travel through the
+// coordinator's links, which a checkpoint of many tasklets would fill.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// restorePrefix names the objects of worlds a restore changed (rehomed or
+// merged); they live only while the workers start.
+const restorePrefix = "restore/"
+
+// snapshotAll has every paused worker of ws store its world as an object
+// of generation gen and returns the generation's manifest. A worker
+// without a NATS connection (joined with --join) sends its world and the
+// coordinator stores it. On failure every object of gen is removed.
+func (c *Coordinator) snapshotAll(ctx context.Context, ws []*workerRef, gen uint64) (*manifest, error) {
+	m := &manifest{Format: snapshotFormat, Kind: headerKind, Gen: gen, Time: time.Now().UTC()}
+	var mu sync.Mutex
+	err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+		name := objectName(gen, w.Node)
+		var part worldPart
+		if w.Store {
+			if err := call(ctx, c.fc, w.Node, kindWSnapshot, snapReq{Gen: gen, Object: name}, &part); err != nil {
+				return err
+			}
+			if part.Object != name || part.Size < 0 {
+				return fmt.Errorf("cluster: worker %d stored its world as %q (%d bytes), not %q", w.Node, part.Object, part.Size, name)
+			}
+		} else {
+			blob, err := callRaw(ctx, c.fc, w.Node, kindWSnapshot, nil)
+			if err != nil {
+				return err
+			}
+			if _, err := c.gs.obj.PutBytes(ctx, name, blob); err != nil {
+				return fmt.Errorf("cluster: store the world of worker %d as %s: %w", w.Node, name, err)
+			}
+			sum := sha256.Sum256(blob)
+			part = worldPart{Object: name, Size: int64(len(blob)), SHA256: hex.EncodeToString(sum[:])}
+		}
+		mu.Lock()
+		m.Worlds = append(m.Worlds, manifestWorld{Node: w.Node, Hosts: slices.Clone(w.Hosts), Object: part.Object, Size: part.Size, SHA256: part.SHA256})
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		names := make([]manifestWorld, len(ws))
+		for i, w := range ws {
+			names[i] = manifestWorld{Object: objectName(gen, w.Node)}
+		}
+		c.gs.dropObjects(names)
+		return nil, fmt.Errorf("generation %d not committed, its objects removed: %w", gen, err)
+	}
+	slices.SortFunc(m.Worlds, func(a, b manifestWorld) int { return int(a.Node) - int(b.Node) })
+	return m, nil
+}
+
+// stageWorlds says where the worker of each placement reads its world: the
+// generation's own object when its world is the stored one, or an object
+// under restorePrefix holding the world as the restore changed it. The
+// returned function removes those.
+func (c *Coordinator) stageWorlds(ctx context.Context, snap *clusterSnapshot, ps []placement, worlds [][]byte) ([]*worldPart, func(), error) {
+	parts := make([]*worldPart, len(ps))
+	var staged []manifestWorld
+	cleanup := func() {
+		if len(staged) > 0 {
+			c.gs.dropObjects(staged)
+		}
+	}
+	for i, p := range ps {
+		blob := worlds[i]
+		if blob == nil {
+			continue
+		}
+		sum := sha256.Sum256(blob)
+		part := &worldPart{Size: int64(len(blob)), SHA256: hex.EncodeToString(sum[:])}
+		parts[i] = part
+		if snap.Gen != 0 && len(p.Worlds) == 1 && bytes.Equal(blob, p.Worlds[0].Blob) {
+			part.Object = objectName(snap.Gen, p.Worlds[0].Node)
+			continue
+		}
+		part.Object = fmt.Sprintf("%sw%d", restorePrefix, p.Node)
+		if _, err := c.gs.obj.PutBytes(ctx, part.Object, blob); err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("cluster: restore generation %d: store the world of worker %d: %w", snap.Gen, p.Node, err)
+		}
+		staged = append(staged, manifestWorld{Object: part.Object})
+	}
+	return parts, cleanup, nil
+}
+
+// dropStaged removes worlds a restore staged that are still there (left by
+// a coordinator that died while restoring).
+func (c *Coordinator) dropStaged(ctx context.Context) {
+	infos, err := c.gs.obj.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return
+	}
+	for _, o := range infos {
+		if len(o.Name) > len(restorePrefix) && o.Name[:len(restorePrefix)] == restorePrefix {
+			_ = c.gs.obj.Delete(ctx, o.Name)
+		}
+	}
+}

@@ -1,0 +1,206 @@
+package cluster
+
+// Membership in NATS: every worker with a NATS connection keeps an entry
+// in the KV bucket membersBucket (key "w.<member ID>", a random ID per
+// process) saying who it is and where its peers reach it. The bucket's
+// MaxAge is memberTTL and a worker puts its entry again every
+// memberRenew, so the entry of a worker that died without a word is gone
+// within memberTTL; one that stops deletes it.
+//
+// A worker started with --nats (no cluster folder, no coordinator
+// address) asks the leader for a node number with a NATS request on
+// joinSubject, which only the leading coordinator answers, then listens
+// and puts its entry with state "ready"; the leader, which watches the
+// bucket, dials the published address and links the worker into the mesh
+// (coord_members.go). Nobody needs to know where the coordinator is.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stackless-go/stackless/channel"
+)
+
+const (
+	membersBucket = "stackless_members"     // KV: "w.<member ID>" → member
+	memberPrefix  = "w."                    // keys of workers
+	joinSubject   = "stackless.worker.join" // a NATS worker asks the leader for a node number
+)
+
+// Member timing: an entry lives memberTTL after its last put; a worker
+// puts it every memberRenew.
+var (
+	memberTTL   = 3 * time.Second
+	memberRenew = time.Second
+)
+
+// Member states.
+const (
+	memberStarting = "starting" // joined, not listening yet
+	memberReady    = "ready"    // listening at Unix/TCP: the leader may link it
+)
+
+// member is a worker's entry in the members bucket.
+type member struct {
+	ID     string     `json:"id"`   // random, one per worker process
+	Node   uint16     `json:"node"` // its node number (0 before it has one)
+	Pid    int        `json:"pid"`
+	Host   string     `json:"host"`
+	HostID string     `json:"host_id"`        // the host its unix path is valid on
+	Unix   string     `json:"unix,omitempty"` // its unix socket, if any
+	TCP    string     `json:"tcp,omitempty"`  // its TCP (+TLS) address, if any
+	Marker channel.ID `json:"marker"`
+	State  string     `json:"state"`
+	Since  time.Time  `json:"since"`
+}
+
+// maxMember bounds an entry read back from the bucket.
+const maxMember = 4096
+
+// decodeMember parses an entry strictly.
+func decodeMember(b []byte) (member, error) {
+	var m member
+	if len(b) > maxMember {
+		return m, fmt.Errorf("member entry of %d bytes, over %d", len(b), maxMember)
+	}
+	if err := decodeJSON(b, &m); err != nil {
+		return m, err
+	}
+	if m.ID == "" {
+		return m, errors.New("member entry without an id")
+	}
+	return m, nil
+}
+
+// openMembers opens the members bucket, making it if there is none.
+func openMembers(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, membersBucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: membersBucket, History: 1, TTL: memberTTL,
+			Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster workers"})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			kv, err = js.KeyValue(ctx, membersBucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster: the members bucket %s: %w", membersBucket, err)
+	}
+	return kv, nil
+}
+
+// registration is a worker's entry, kept alive until removed.
+type registration struct {
+	wn   *workerNATS
+	key  string
+	stop context.CancelFunc
+	done chan struct{}
+
+	mu  sync.Mutex
+	cur member
+	kv  jetstream.KeyValue
+}
+
+// register puts m and keeps it alive. Failures to renew are logged by the
+// caller's logger through warn; the entry comes back at the next renew.
+func register(ctx context.Context, wn *workerNATS, m member, warn func(error)) (*registration, error) {
+	r := &registration{wn: wn, key: memberPrefix + m.ID, cur: m, done: make(chan struct{})}
+	if err := r.put(ctx); err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
+	go r.renew(rctx, warn)
+	return r, nil
+}
+
+// update changes the entry and puts it at once.
+func (r *registration) update(ctx context.Context, fn func(*member)) error {
+	r.mu.Lock()
+	fn(&r.cur)
+	r.mu.Unlock()
+	return r.put(ctx)
+}
+
+// put writes the entry, opening the bucket (again) when needed.
+func (r *registration) put(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.kv == nil {
+		nc, js, err := r.wn.conn()
+		if err != nil {
+			return err
+		}
+		if r.kv, err = openMembers(ctx, js, min(maxReplicas, max(1, len(nc.Servers())))); err != nil {
+			return err
+		}
+	}
+	r.cur.Since = time.Now().UTC()
+	b, err := json.Marshal(r.cur)
+	if err != nil {
+		return err
+	}
+	if _, err := r.kv.Put(ctx, r.key, b); err != nil {
+		r.kv = nil // dial and open again next time
+		return fmt.Errorf("cluster: register worker %d in %s: %w", r.cur.Node, membersBucket, err)
+	}
+	return nil
+}
+
+func (r *registration) renew(ctx context.Context, warn func(error)) {
+	defer close(r.done)
+	tk := time.NewTicker(memberRenew)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, memberTTL)
+		err := r.put(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			warn(err)
+		}
+	}
+}
+
+// remove stops renewing and deletes the entry.
+func (r *registration) remove() {
+	r.stop()
+	<-r.done
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r.mu.Lock()
+	kv := r.kv
+	r.mu.Unlock()
+	if kv != nil {
+		_ = kv.Purge(ctx, r.key)
+	}
+}
+
+// listMembers lists the workers registered in the members bucket kv.
+func listMembers(ctx context.Context, kv jetstream.KeyValue) ([]member, error) {
+	kl, err := kv.ListKeysFiltered(ctx, memberPrefix+">")
+	if err != nil {
+		return nil, fmt.Errorf("cluster: list %s: %w", membersBucket, err)
+	}
+	defer func() { _ = kl.Stop() }()
+	var out []member
+	for k := range kl.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			continue // expired meanwhile
+		}
+		if m, err := decodeMember(e.Value()); err == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
