@@ -130,7 +130,10 @@ func (c *Coordinator) dropIfNotReady(node uint16, id string) {
 func (c *Coordinator) memberReady(m member) {
 	c.mu.Lock()
 	w := c.workers[m.Node]
-	ok := w != nil && !w.Local && !w.Ready && w.Member == m.ID && !c.closing
+	ok := w != nil && !w.Local && !w.Ready && !w.Dialed && w.Member == m.ID && !c.closing
+	if ok {
+		w.Dialed = true // its entry is put again every renewal: link once
+	}
 	c.mu.Unlock()
 	if !ok {
 		return

@@ -7,7 +7,6 @@ package cluster
 // coordinator's links, which a checkpoint of many tasklets would fill.
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -86,13 +85,15 @@ func (c *Coordinator) stageWorlds(ctx context.Context, snap *clusterSnapshot, ps
 		if blob == nil {
 			continue
 		}
-		sum := sha256.Sum256(blob)
-		part := &worldPart{Size: int64(len(blob)), SHA256: hex.EncodeToString(sum[:])}
+		part := &worldPart{Size: int64(len(blob))}
 		parts[i] = part
-		if snap.Gen != 0 && len(p.Worlds) == 1 && bytes.Equal(blob, p.Worlds[0].Blob) {
-			part.Object = objectName(snap.Gen, p.Worlds[0].Node)
+		if w := p.Worlds; snap.Gen != 0 && len(w) == 1 && w[0].SHA256 != "" && len(blob) > 0 && len(blob) == len(w[0].Blob) && &blob[0] == &w[0].Blob[0] {
+			// The world as stored (prepareWorlds passes it on untouched).
+			part.Object, part.SHA256 = objectName(snap.Gen, w[0].Node), w[0].SHA256
 			continue
 		}
+		sum := sha256.Sum256(blob)
+		part.SHA256 = hex.EncodeToString(sum[:])
 		part.Object = fmt.Sprintf("%sw%d", restorePrefix, p.Node)
 		if _, err := c.gs.obj.PutBytes(ctx, part.Object, blob); err != nil {
 			cleanup()

@@ -100,7 +100,8 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 	}
 	node := c.nextNode
 	c.nextNode++
-	c.routes[node] = node
+	// Its route is added once it is ready (handleReady): pushed before,
+	// every worker would wait for a link to it that may come late or never.
 	c.workers[node] = &workerRef{Node: node, Hosts: []uint16{node}, Pid: req.Pid, Host: req.Host, Member: req.Member}
 	how := "TCP"
 	if req.Member != "" {
@@ -120,8 +121,11 @@ func (c *Coordinator) handleReady(_ context.Context, req readyReq) (none, error)
 		c.mu.Unlock()
 		return none{}, fmt.Errorf("cluster: worker %d is not part of this cluster (any more)", req.Node)
 	}
-	w.HostID, w.Unix, w.TCP, w.Marker, w.Pid, w.Host, w.Store, w.Ready = req.HostID, req.Unix, req.TCP, req.Marker, req.Pid, req.Host, req.Store, true
+	w.HostID, w.Unix, w.TCP, w.Marker, w.Pid, w.Host, w.Store = req.HostID, req.Unix, req.TCP, req.Marker, req.Pid, req.Host, req.Store
 	_, started := c.expect[req.Node]
+	if started {
+		w.Ready = true
+	}
 	c.mu.Unlock()
 	if started {
 		c.signalReady()
@@ -132,6 +136,17 @@ func (c *Coordinator) handleReady(_ context.Context, req readyReq) (none, error)
 		defer c.bg.Done()
 		c.op.Lock()
 		defer c.op.Unlock()
+		// Ready, and routed, only now: an integration of another worker
+		// that joined at the same time must neither link to this one nor
+		// make every worker wait for a link to it.
+		c.mu.Lock()
+		if c.workers[req.Node] != w {
+			c.mu.Unlock()
+			return // sent away or replaced by a restore meanwhile
+		}
+		w.Ready = true
+		c.routes[req.Node] = req.Node
+		c.mu.Unlock()
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.StartTimeout)
 		defer cancel()
 		if err := c.integrate(ctx, []uint16{req.Node}); err != nil {

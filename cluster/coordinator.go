@@ -97,6 +97,7 @@ type workerRef struct {
 	Pid    int
 	Host   string
 	Member string // its entry in the members bucket (a worker that joined over NATS)
+	Dialed bool   // the coordinator is linking to it (from its entry), or has
 	Store  bool   // it stores its own world at a checkpoint (it has a NATS connection)
 	Ready  bool
 	// Leaving: asked to leave; stopped, not told to join again.

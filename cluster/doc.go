@@ -11,12 +11,25 @@
 // registers. Each runs one scheduler and one ipc node; the coordinator is
 // ipc node 0, workers are nodes 1 and up, short-lived clients (the CLI) use
 // numbers from 0xF000. A worker first asks the coordinator over a
-// throwaway link which node to be and which world to run, then starts its
-// node, listens for its peers, links to the coordinator, and waits paused;
-// the coordinator links the workers into a full mesh, pushes the routing
-// table and resumes them. Control calls (spawn, ps, pause, snapshot...)
-// travel as ipc control messages with JSON bodies; large replies are
-// pulled in chunks.
+// throwaway link which node to be and which world to run (an object of
+// the checkpoint Object Store, which it reads itself over its own NATS
+// connection, worker_nats.go), then starts its node, listens for its
+// peers, links to the coordinator, and waits paused; the coordinator
+// links the workers into a full mesh, pushes the routing table and
+// resumes them. Control calls (spawn, ps, pause, snapshot...) travel as
+// ipc control messages with JSON bodies; large replies are pulled in
+// chunks.
+//
+// Every worker with a NATS connection registers in the KV bucket
+// stackless_members (members.go: node, pid, host, host ID, unix path, TCP
+// address, state), renewing its entry every second; the bucket's entries
+// expire after 3 s, so a dead worker's goes. A worker started with NATS
+// servers and no folder or coordinator address (`stackless worker --nats
+// URL --creds FILE`) asks for a node with a NATS request that only the
+// leader answers, listens on TCP, and registers as ready; the leader,
+// which watches the bucket (coord_members.go), dials the published
+// address and links it in like a worker that joined over TCP, so nobody
+// needs to know where the coordinator runs.
 //
 // A local worker listens on DIR/sock/wN, and also on TCP with mutual TLS
 // when the cluster has Config.Listen; a worker that joined over TCP
@@ -27,7 +40,9 @@
 // unix path only with the same host ID: a worker on another machine, or in
 // another folder, reaches every peer over TCP+TLS. A worker that joined
 // but cannot be linked to every peer is sent away (ErrNotLinked) rather
-// than kept half-linked, which would fail every checkpoint.
+// than kept half-linked, which would fail every checkpoint. A joined
+// worker is routed only once it is linked in, so workers joining at the
+// same time do not wait on each other's links.
 //
 // A worker runs its scheduler in slices (RunBudget with a Total|Soft
 // budget) and serves the coordinator's requests between them: a waiting
@@ -41,12 +56,16 @@
 // peer's scheduler), applies its inbox with Scheduler.Drain until it has
 // every peer's marker of the round, and reports the frames it has sent;
 // rounds repeat until one in which no worker sent anything but markers, so
-// nothing is in flight. SNAPSHOT: each worker pickles its world; the
-// coordinator stores each as an object of a NATS JetStream Object Store
-// bucket and then commits the generation with a manifest in a KV bucket
-// (the logical nodes each world hosts, the next free node number, each
-// world's size and SHA-256), so a generation is all or nothing
-// (jsstore.go). RESUME. The NATS server is embedded in the coordinator
+// nothing is in flight. SNAPSHOT: the coordinator takes a generation
+// number and each worker pickles its world and stores it itself as the
+// object g<gen>/w<node> of a NATS JetStream Object Store bucket,
+// reporting its size and SHA-256 (a worker joined with --join, which has
+// no NATS connection, sends it to the coordinator, which stores it); once
+// every part is stored the coordinator commits the generation with a
+// manifest in a KV bucket (the logical nodes each world hosts, the next
+// free node number, each world's size and digest), so a generation is all
+// or nothing: a part that fails removes the others (coord_objects.go,
+// jsstore.go). RESUME. The NATS server is embedded in the coordinator
 // (natsd.go): its store in DIR/nats, listening on loopback only, open only
 // to the nkey seed in DIR/nats.seed. Checkpoints are taken every
 // Config.CheckpointEvery, after spawn and kill, on demand, and at

@@ -2,8 +2,12 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // PidAlive lets the process-level tests tell a running process from one
@@ -83,3 +87,56 @@ func DamageNATSGeneration(ctx context.Context, urls, seed, name string, gen uint
 // NATSConnectedURL is the NATS server the coordinator's store connection
 // is on now.
 func NATSConnectedURL(c *Coordinator) string { return c.gs.nc.ConnectedUrl() }
+
+// FailWorldPutsWhileExists makes this process's worker fail to store its
+// world (object g<gen>/w<N>) at a checkpoint while the file prefix.w<N>
+// exists.
+func FailWorldPutsWhileExists(prefix string) {
+	putFault = func(name string) error {
+		_, node, _ := strings.Cut(name, "/")
+		if _, err := os.Stat(prefix + "." + node); err == nil {
+			return errors.New("test: this worker cannot store its world now")
+		}
+		return nil
+	}
+}
+
+// StoreContents lists, on the NATS servers urls (credentials seed), the
+// objects of the checkpoint bucket, the committed generations and the
+// nodes registered in the members bucket.
+func StoreContents(ctx context.Context, urls, seed string) (objects []string, gens []uint64, members []uint16, err error) {
+	nc, err := connectOutside(urls, seed, "test")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer nc.Close()
+	gs, err := openGenStore(ctx, nc, 0, "test")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	infos, err := gs.obj.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil, nil, nil, err
+	}
+	for _, o := range infos {
+		objects = append(objects, o.Name)
+	}
+	if gens, err = gs.gens(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	kv, err := openMembers(ctx, gs.js, gs.replicas)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ms, err := listMembers(ctx, kv)
+	for _, m := range ms {
+		members = append(members, m.Node)
+	}
+	return objects, gens, members, err
+}
+
+// NewNATSSeed makes a new nkey user seed file at path (0600).
+func NewNATSSeed(path string) error {
+	_, err := ensureSeed(path)
+	return err
+}

@@ -494,23 +494,37 @@ func (g *genStore) load(ctx context.Context, gen uint64) (*clusterSnapshot, erro
 	if err != nil {
 		return nil, err
 	}
-	s := &clusterSnapshot{Gen: gen, Time: m.Time, NextNode: m.NextNode}
-	for _, w := range m.Worlds {
-		var blob []byte
-		err := retryJS(ctx, objAttempt, func(ctx context.Context) (err error) {
-			blob, err = g.obj.GetBytes(ctx, w.Object)
-			return err
-		})
-		if err == nil {
-			err = w.check(blob)
-		}
-		if err != nil {
-			if !errors.Is(err, ErrSnapshot) && (errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrDigestMismatch)) {
-				err = fmt.Errorf("%w: %w", ErrSnapshot, err)
+	s := &clusterSnapshot{Gen: gen, Time: m.Time, NextNode: m.NextNode, Worlds: make([]storedWorld, len(m.Worlds))}
+	// The worlds are read at once: a restore waits for all of them.
+	errs := make([]error, len(m.Worlds))
+	var wg sync.WaitGroup
+	for i, w := range m.Worlds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var blob []byte
+			err := retryJS(ctx, objAttempt, func(ctx context.Context) (err error) {
+				blob, err = g.obj.GetBytes(ctx, w.Object)
+				return err
+			})
+			if err == nil {
+				err = w.check(blob)
 			}
-			return nil, fmt.Errorf("cluster: generation %d in %s: the world of node %d (object %s): %w", gen, g.where, w.Node, w.Object, err)
+			if err != nil {
+				if !errors.Is(err, ErrSnapshot) && (errors.Is(err, jetstream.ErrObjectNotFound) || errors.Is(err, jetstream.ErrDigestMismatch)) {
+					err = fmt.Errorf("%w: %w", ErrSnapshot, err)
+				}
+				errs[i] = fmt.Errorf("cluster: generation %d in %s: the world of node %d (object %s): %w", gen, g.where, w.Node, w.Object, err)
+				return
+			}
+			s.Worlds[i] = storedWorld{Node: w.Node, Hosts: w.Hosts, Blob: blob, SHA256: w.SHA256}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err // the first world's, in node order
 		}
-		s.Worlds = append(s.Worlds, storedWorld{Node: w.Node, Hosts: w.Hosts, Blob: blob})
 	}
 	if err := s.validate(); err != nil {
 		return nil, fmt.Errorf("cluster: generation %d in %s: %w", gen, g.where, err)

@@ -34,6 +34,11 @@ const (
 	envSecret = "STACKLESS_CLUSTER_TEST_SECRET" // and the secret file it was given
 	envDie    = "STACKLESS_CLUSTER_TEST_DIE"    // the worker kills itself (SIGKILL) as it starts
 	envPids   = "STACKLESS_CLUSTER_TEST_PIDS"   // a folder where each worker leaves a file named by its pid as it starts
+	envNoPut  = "STACKLESS_CLUSTER_TEST_NOPUT"  // while this file exists, the worker cannot store its world
+	// A worker joining through NATS: the servers' URLs and its credentials
+	// file (not envNATS, which a coordinator's own workers inherit).
+	envWorkerNATS  = "STACKLESS_CLUSTER_TEST_WORKER_NATS"
+	envWorkerCreds = "STACKLESS_CLUSTER_TEST_WORKER_CREDS"
 
 	// A coordinator process (coordMain): cluster.Start on envDir with
 	// envWorkers workers, checkpoints every envCkpt; "up" on stdout once
@@ -83,7 +88,20 @@ func workerMain() int {
 		}
 		cfg.TLS = tc
 	}
+	if f := os.Getenv(envNoPut); f != "" {
+		cluster.FailWorldPutsWhileExists(f)
+	}
 	run := cluster.RunWorker
+	if urls := os.Getenv(envWorkerNATS); urls != "" {
+		secret, err := ipc.LoadSecret(os.Getenv(envSecret))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cfg.Dir, cfg.NATS, cfg.Creds, cfg.Secret, cfg.Listen = "", urls, os.Getenv(envWorkerCreds), secret, "127.0.0.1:0"
+		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		run = cluster.RunJoinedWorker
+	}
 	if join := os.Getenv(envJoin); join != "" {
 		secret, err := ipc.LoadSecret(os.Getenv(envSecret))
 		if err != nil {

@@ -15,6 +15,7 @@ package cluster
 // (coord_members.go). Nobody needs to know where the coordinator is.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,11 +41,9 @@ var (
 	memberRenew = time.Second
 )
 
-// Member states.
-const (
-	memberStarting = "starting" // joined, not listening yet
-	memberReady    = "ready"    // listening at Unix/TCP: the leader may link it
-)
+// memberReady is the state of a worker listening at its Unix/TCP
+// address: the leader may link it.
+const memberReady = "ready"
 
 // member is a worker's entry in the members bucket.
 type member struct {
@@ -63,17 +62,28 @@ type member struct {
 // maxMember bounds an entry read back from the bucket.
 const maxMember = 4096
 
-// decodeMember parses an entry strictly.
+// decodeMember parses an entry strictly: anyone with the credentials can
+// write the bucket, and the leader dials what an entry says.
 func decodeMember(b []byte) (member, error) {
 	var m member
 	if len(b) > maxMember {
 		return m, fmt.Errorf("member entry of %d bytes, over %d", len(b), maxMember)
 	}
-	if err := decodeJSON(b, &m); err != nil {
-		return m, err
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return member{}, fmt.Errorf("member entry does not decode: %w", err)
 	}
-	if m.ID == "" {
-		return m, errors.New("member entry without an id")
+	if dec.More() {
+		return member{}, errors.New("member entry has bytes after its end")
+	}
+	switch {
+	case m.ID == "" || len(m.ID) > 64:
+		return member{}, fmt.Errorf("member entry with an id of %d bytes (1 to 64)", len(m.ID))
+	case m.Node > maxWorkerNode:
+		return member{}, fmt.Errorf("member entry of node %d, not a worker's (1 to %d)", m.Node, maxWorkerNode)
+	case m.State != memberReady:
+		return member{}, fmt.Errorf("member entry in state %q", m.State)
 	}
 	return m, nil
 }

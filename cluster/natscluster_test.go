@@ -60,6 +60,9 @@ func startNATSCluster(t testing.TB, n int) *natsCluster {
 			Cluster: server.ClusterOpts{Name: "stackless-test", Host: "127.0.0.1", Port: routes[i]},
 			Routes:  rurls,
 		}
+		if n == 1 { // a single server: no cluster to form
+			opts.Cluster, opts.Routes = server.ClusterOpts{}, nil
+		}
 		s, err := server.NewServer(opts)
 		require.NoError(t, err)
 		s.Start()
@@ -78,7 +81,7 @@ func startNATSCluster(t testing.TB, n int) *natsCluster {
 	// JetStream is usable once the servers elected a meta leader.
 	require.Eventually(t, func() bool {
 		for _, s := range nc.srvs {
-			if s.JetStreamIsLeader() {
+			if s.JetStreamIsLeader() || (n == 1 && s.JetStreamEnabled()) {
 				return true
 			}
 		}

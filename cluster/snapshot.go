@@ -35,6 +35,9 @@ type storedWorld struct {
 	Node  uint16   // the node number of the worker's scheduler
 	Hosts []uint16 // logical nodes whose tasklets and channels live here, Node included
 	Blob  []byte   // pickle.DumpWorld
+	// SHA256 is the digest of Blob from the manifest it was loaded by
+	// ("" when not loaded from the store).
+	SHA256 string
 }
 
 // header is the generation's Meta: the snapshot without the world blobs.

@@ -190,6 +190,11 @@ func (wn *workerNATS) putWorld(ctx context.Context, name string, blob []byte) (w
 	if err != nil {
 		return worldPart{}, err
 	}
+	if putFault != nil {
+		if err := putFault(name); err != nil {
+			return worldPart{}, fmt.Errorf("store object %s: %w", name, err)
+		}
+	}
 	if _, err := obj.PutBytes(ctx, name, blob); err != nil {
 		return worldPart{}, fmt.Errorf("store object %s (%d bytes): %w", name, len(blob), err)
 	}
@@ -212,6 +217,10 @@ func (wn *workerNATS) getWorld(ctx context.Context, part worldPart) ([]byte, err
 	}
 	return blob, nil
 }
+
+// putFault, set by tests only, makes putWorld fail (a worker that cannot
+// store its world: the checkpoint must not be committed).
+var putFault func(name string) error
 
 // worldPart is one world in the Object Store: where, how big, its digest.
 type worldPart struct {

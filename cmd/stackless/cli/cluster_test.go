@@ -159,6 +159,11 @@ func TestClusterUsageErrors(t *testing.T) {
 		{"worker"},
 		{"worker", "--join", "h:1"},
 		{"worker", "--join", "h:1", "--cluster", "d"},
+		{"worker", "--nats", "nats://h:1"},
+		{"worker", "--nats", "nats://h:1", "--cluster", "d"},
+		{"worker", "--nats", "nats://h:1", "--join", "h:1"},
+		{"worker", "--nats", "nats://h:1", "--node", "3"},
+		{"worker", "--creds", "f", "--cluster", "d", "--node", "1"},
 	} {
 		code, _, errOut := run(t, args...)
 		assert.Equal(t, exitUsage, code, "%q: %s", args, errOut)

@@ -70,8 +70,12 @@ With --nats URL[,URL] --creds FILE the checkpoints and the lease live on
 those NATS servers (JetStream; replicas min(3, servers)) instead of the
 embedded one: a coordinator started on the same servers while another
 leads stands by until that one's lease goes stale (2 s), then leads.
-(Workers on other machines still join over --listen.) The leader answers
-the other cluster commands on NATS too, so
+Workers on other machines join through the same servers
+(` + "`stackless worker --nats URL --creds FILE --tls CERTDIR --secret FILE`" + `):
+they register in a members bucket and the leader links to the address
+they publish, so give this coordinator --tls (and --listen, so that its
+local workers listen on TCP too). The leader answers the other cluster
+commands on NATS too, so
 ` + "`stackless cluster status --nats URL --creds FILE`" + ` works from any machine, and ` + "`checkpoint ls|rm|export`" + ` and
 ` + "`inspect`" + ` read the generations with the same flags.
 

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nkeys"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -88,4 +91,44 @@ func TestClusterUpListensWithCertificateFiles(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("cluster up did not end after down")
 	}
+}
+
+// A worker joining through NATS with credentials the servers refuse says
+// so and exits 1 at once.
+func TestWorkerNATSRefusedCredentialsFailFast(t *testing.T) {
+	dir := t.TempDir()
+	certs := filepath.Join(dir, "certs")
+	require.NoError(t, ipc.GenerateCerts(certs, nil))
+	secretFile := filepath.Join(dir, "secret")
+	require.NoError(t, ipc.GenerateSecret(secretFile))
+	known, err := nkeys.CreateUser()
+	require.NoError(t, err)
+	pub, err := known.PublicKey()
+	require.NoError(t, err)
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true,
+		Nkeys: []*server.NkeyUser{{Nkey: pub}}})
+	require.NoError(t, err)
+	srv.Start()
+	defer srv.Shutdown()
+	require.True(t, srv.ReadyForConnections(10*time.Second))
+	other, err := nkeys.CreateUser()
+	require.NoError(t, err)
+	seed, err := other.Seed()
+	require.NoError(t, err)
+	creds := filepath.Join(dir, "other.seed")
+	require.NoError(t, os.WriteFile(creds, seed, 0o600))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	root := NewRoot()
+	var out, errOut bytes.Buffer
+	root.SetArgs([]string{"worker", "--nats", srv.ClientURL(), "--creds", creds, "--tls", certs, "--secret", secretFile})
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	start := time.Now()
+	code := execute(ctx, root)
+	assert.Equal(t, exitFailure, code, "stderr: %s", &errOut)
+	assert.Less(t, time.Since(start), 15*time.Second, "it gives up at once")
+	assert.Contains(t, errOut.String(), srv.ClientURL(), "it names the NATS servers")
+	assert.Contains(t, errOut.String(), "refused this worker's credentials")
 }

@@ -1,0 +1,228 @@
+package cluster_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/cluster"
+	"github.com/stackless-go/stackless/ipc"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// Two "machines": A runs the coordinator and its local workers in a
+// folder of its own; B, in another folder (so another host ID), runs
+// workers that know only the NATS servers' URLs, the NATS credentials,
+// the certificates and the secret. The NATS servers are three clustered
+// ones on loopback, started by the test.
+
+// startNATSWorker starts this test binary as a worker joining through the
+// NATS servers urls with the credentials file creds, in a folder of its
+// own ("machine B"). It is killed at the end of the test if still running.
+func startNATSWorker(t *testing.T, urls, creds, certs, secretFile string) *remoteWorker {
+	t.Helper()
+	home := t.TempDir()
+	secret, err := os.ReadFile(secretFile)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(home, "secret"), secret, 0o600))
+	seed, err := os.ReadFile(creds)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(home, "user.seed"), seed, 0o600))
+	rw := &remoteWorker{out: &syncBuffer{}, done: make(chan struct{})}
+	rw.cmd = exec.Command(os.Args[0], "-test.run=^$")
+	rw.cmd.Dir = home
+	rw.cmd.Env = append(os.Environ(), envWorker+"=1", envWorkerNATS+"="+urls, envWorkerCreds+"=user.seed", envTLS+"="+certs, envSecret+"=secret")
+	rw.cmd.Stdout, rw.cmd.Stderr = rw.out, rw.out
+	require.NoError(t, rw.cmd.Start())
+	go func() {
+		rw.err = rw.cmd.Wait()
+		close(rw.done)
+	}()
+	t.Cleanup(func() {
+		_ = rw.cmd.Process.Kill()
+		<-rw.done
+		if t.Failed() {
+			t.Logf("NATS worker output:\n%s", rw.out)
+		}
+	})
+	return rw
+}
+
+func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
+	urls, seed, _ := cluster.StartNATSCluster(t, 3)
+	c, ctx, certs := tlsCluster(t, 2, func(cfg *cluster.Config) { cfg.NATS, cfg.NATSCreds = urls, seed })
+	secret := filepath.Join(c.Dir(), "secret")
+	b1 := startNATSWorker(t, urls, seed, certs, secret)
+	b2 := startNATSWorker(t, urls, seed, certs, secret)
+	ws := workersOf(t, ctx, c, 4)
+	var remote []uint16
+	for _, w := range ws {
+		if w.Pid == b1.cmd.Process.Pid || w.Pid == b2.cmd.Process.Pid {
+			remote = append(remote, w.Node)
+		}
+	}
+	require.Len(t, remote, 2, "both workers of machine B joined: %+v", ws)
+	_, _, members, err := cluster.StoreContents(ctx, urls, seed)
+	require.NoError(t, err)
+	slices.Sort(members)
+	assert.Equal(t, []uint16{1, 2, remote[0], remote[1]}, members, "every worker registered in the members bucket")
+
+	// Spawn: a collector on a local worker, work on every worker; digests
+	// cross TCP+TLS between the machines both ways.
+	col, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "collector", Count: 1, Worker: 1,
+		Args: map[string]string{"in": "@chan", "want": "8"}})
+	require.NoError(t, err)
+	res, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "work", Count: 8, Place: cluster.PlaceRoundRobin, Args: map[string]string{
+		"out": col.Tasklets[0].Channels["in"].String(), "rounds": "8000", "per_step": "200"}})
+	require.NoError(t, err)
+	on := map[uint16]int{}
+	for _, s := range res.Tasklets {
+		on[s.Worker]++
+	}
+	assert.Equal(t, 2, on[remote[0]], "round robin gives machine B's workers their share")
+
+	// Migrate both ways between the machines.
+	out := onWorker(t, ctx, c, remote[0])
+	mv, err := c.Migrate(ctx, out, 2)
+	require.NoError(t, err, "migrate from machine B to machine A")
+	assert.Equal(t, fromTo(remote[0], 2), [2]uint16{mv.From, mv.To})
+	in := onWorker(t, ctx, c, 1)
+	mv, err = c.Migrate(ctx, in, remote[1])
+	require.NoError(t, err, "migrate from machine A to machine B")
+	assert.Equal(t, fromTo(1, remote[1]), [2]uint16{mv.From, mv.To})
+
+	// Checkpoint: every worker stores its own world.
+	cp, err := c.Checkpoint(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 4, cp.Workers)
+	objects, gens, _, err := cluster.StoreContents(ctx, urls, seed)
+	require.NoError(t, err)
+	require.Contains(t, gens, cp.Gen)
+	for _, n := range append([]uint16{1, 2}, remote...) {
+		assert.Contains(t, objects, "g"+itoa(cp.Gen)+"/w"+itoa(uint64(n)), "the world of worker %d is stored", n)
+	}
+
+	// Restore onto a different number of workers: 3 on machine A, and
+	// machine B's join again by themselves.
+	v, err := c.Inspect(ctx, col.Tasklets[0].ID)
+	require.NoError(t, err)
+	require.NotEqual(t, tasklet.Paused.String(), v.State, "the work ended before the restore: make it longer")
+	_, err = c.Restore(ctx, 0, 3)
+	require.NoError(t, err)
+	waitFor(t, ctx, "machine B's workers to join again after the restore", func() bool {
+		st, err := c.Status(ctx)
+		if err != nil || len(st.Workers) != 5 {
+			return false
+		}
+		n := 0
+		for _, w := range st.Workers {
+			if w.Pid == b1.cmd.Process.Pid || w.Pid == b2.cmd.Process.Pid {
+				n++
+			}
+		}
+		return n == 2
+	})
+	objects, _, _, err = cluster.StoreContents(ctx, urls, seed)
+	require.NoError(t, err)
+	for _, o := range objects {
+		assert.False(t, strings.HasPrefix(o, "restore/"), "a world staged for the restore is left: %s", o)
+	}
+	xor, got := collected(t, ctx, c, col.Tasklets[0].ID)
+	assert.Equal(t, 8, got)
+	want := uint64(0)
+	for _, s := range res.Tasklets {
+		want ^= expectedDigest(uint64(s.ID), 8000*200)
+	}
+	assert.Equal(t, want, xor, "the result of an uninterrupted run")
+
+	// Down: machine B's workers stop (exit 0) and leave no entry; machine
+	// A leaves no record (startCluster's clean-up checks sockets and
+	// processes).
+	require.NoError(t, c.Close())
+	for _, b := range []*remoteWorker{b1, b2} {
+		select {
+		case <-b.done:
+			assert.NoError(t, b.err, "a NATS worker stops when the cluster goes down")
+		case <-ctx.Done():
+			require.FailNow(t, "a NATS worker did not stop after down")
+		}
+	}
+	_, _, members, err = cluster.StoreContents(ctx, urls, seed)
+	require.NoError(t, err)
+	assert.Empty(t, members, "entries left in the members bucket")
+	records, err := os.ReadDir(filepath.Join(c.Dir(), "run"))
+	if err == nil {
+		assert.Empty(t, records, "worker records left behind")
+	}
+}
+
+// A worker whose NATS credentials the servers refuse says so and exits 1
+// at once, instead of retrying.
+func TestNATSWorkerWithWrongCredentialsIsRefusedFast(t *testing.T) {
+	urls, _, _ := cluster.StartNATSCluster(t, 1)
+	certs := filepath.Join(t.TempDir(), "certs")
+	require.NoError(t, ipc.GenerateCerts(certs, nil))
+	secret := filepath.Join(t.TempDir(), "secret")
+	_, err := cluster.EnsureSecret(secret)
+	require.NoError(t, err)
+	wrong := filepath.Join(t.TempDir(), "wrong.seed")
+	err = cluster.NewNATSSeed(wrong)
+	require.NoError(t, err)
+	start := time.Now()
+	w := startNATSWorker(t, urls, wrong, certs, secret)
+	select {
+	case <-w.done:
+	case <-time.After(60 * time.Second):
+		require.FailNow(t, "the worker with wrong credentials still runs")
+	}
+	var ee *exec.ExitError
+	require.ErrorAs(t, w.err, &ee, "output: %s", w.out)
+	assert.Equal(t, 1, ee.ExitCode())
+	assert.Less(t, time.Since(start), 20*time.Second, "it gives up at once")
+	assert.Contains(t, w.out.String(), "refused this worker's credentials")
+	assert.Contains(t, w.out.String(), urls, "it names the NATS servers")
+	assert.Equal(t, 1, strings.Count(strings.ToLower(w.out.String()), "authorization violation"), "tried once: %s", w.out)
+}
+
+// A worker that cannot store its world makes the checkpoint fail: the
+// generation is not committed and the objects the others stored are
+// removed.
+func TestCheckpointIsNotCommittedWhenAWorkerCannotStoreItsWorld(t *testing.T) {
+	urls, seed, _ := cluster.StartNATSCluster(t, 1)
+	noPut := filepath.Join(t.TempDir(), "noput")
+	t.Setenv(envNoPut, noPut)
+	c, ctx := startCluster(t, 3, func(cfg *cluster.Config) { cfg.NATS, cfg.NATSCreds = urls, seed })
+	good, err := c.Checkpoint(ctx)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(noPut+".w2", nil, 0o600))
+
+	_, err = c.Checkpoint(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not committed")
+	assert.Contains(t, err.Error(), "worker 2")
+	objects, gens, _, err := cluster.StoreContents(ctx, urls, seed)
+	require.NoError(t, err)
+	assert.Equal(t, good.Gen, gens[len(gens)-1], "no newer generation is committed")
+	for _, o := range objects {
+		assert.True(t, strings.HasPrefix(o, "g") && !strings.HasPrefix(o, "g"+itoa(good.Gen+1)+"/"), "an object of the failed generation is left: %s", o)
+	}
+
+	require.NoError(t, os.Remove(noPut+".w2"))
+	next, err := c.Checkpoint(ctx)
+	require.NoError(t, err, "the next checkpoint stores every world again")
+	assert.Greater(t, next.Gen, good.Gen)
+	st, err := c.Status(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, st.Rollbacks)
+	assert.Len(t, st.Workers, 3)
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
