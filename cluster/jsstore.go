@@ -258,7 +258,10 @@ func (g *genStore) nextGen(ctx context.Context) (uint64, error) {
 }
 
 // save stores s as a new generation (objects first, then the manifest) and
-// sets s.Gen; then it applies the keep-K retention.
+// sets s.Gen and the worlds' digests; then it applies the keep-K
+// retention. (In a cluster the workers store their own worlds and the
+// coordinator only commits: see coord_objects.go. save writes whole
+// generations for the tests.)
 func (g *genStore) save(ctx context.Context, s *clusterSnapshot) (uint64, error) {
 	if err := s.validate(); err != nil {
 		return 0, fmt.Errorf("cluster: save checkpoint to %s: %w", g.where, err)
@@ -275,6 +278,7 @@ func (g *genStore) save(ctx context.Context, s *clusterSnapshot) (uint64, error)
 		sum := sha256.Sum256(w.Blob)
 		m.Worlds[i] = manifestWorld{Node: w.Node, Hosts: w.Hosts, Object: objectName(gen, w.Node), Size: int64(len(w.Blob)),
 			SHA256: hex.EncodeToString(sum[:])}
+		s.Worlds[i].SHA256 = m.Worlds[i].SHA256
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -167,6 +167,9 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 // A worker whose NATS credentials the servers refuse says so and exits 1
 // at once, instead of retrying.
 func TestNATSWorkerWithWrongCredentialsIsRefusedFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level: starts a worker process")
+	}
 	urls, _, _ := cluster.StartNATSCluster(t, 1)
 	certs := filepath.Join(t.TempDir(), "certs")
 	require.NoError(t, ipc.GenerateCerts(certs, nil))
