@@ -27,19 +27,19 @@ type joinReply struct {
 // serveMembers starts answering join requests and watching the members
 // bucket. The caller leads.
 func (c *Coordinator) serveMembers(ctx context.Context) error {
-	kv, err := openMembers(ctx, c.gs.js, c.gs.replicas)
+	kv, err := openMembers(ctx, c.gs.js, c.gs.names.Members, c.gs.replicas)
 	if err != nil {
 		return err
 	}
 	c.members = kv
-	sub, err := c.gs.nc.Subscribe(joinSubject, c.natsJoin)
+	sub, err := c.gs.nc.Subscribe(c.gs.names.Join, c.natsJoin)
 	if err != nil {
-		return fmt.Errorf("cluster: answer worker joins on %s: %w", joinSubject, err)
+		return fmt.Errorf("cluster: answer worker joins on %s: %w", c.gs.names.Join, err)
 	}
 	wt, err := kv.WatchAll(c.ctx, jetstream.IgnoreDeletes())
 	if err != nil {
 		_ = sub.Unsubscribe()
-		return fmt.Errorf("cluster: watch %s: %w", membersBucket, err)
+		return fmt.Errorf("cluster: watch %s: %w", c.gs.names.Members, err)
 	}
 	c.bg.Add(1)
 	go func() {

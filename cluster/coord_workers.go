@@ -90,9 +90,7 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 		resp.World = e.world
 		// Where to journal and to store its world (none: the embedded server).
 		resp.NATS, resp.NATSCreds = c.workerNATS()
-		if resp.Journal {
-			resp.JournalBucket = c.gs.names.Journal
-		}
+		c.joinNames(&resp)
 		return resp, nil
 	}
 	if c.nextNode == 0 || c.nextNode > maxWorkerNode {
@@ -108,7 +106,15 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 		how = "NATS"
 	}
 	c.log.Info("cluster: a worker joins over "+how, "node", node, "host", req.Host, "pid", req.Pid)
-	return joinResp{Node: node, Hosts: []uint16{node}, Journal: c.journal != nil, JournalBucket: c.gs.names.Journal}, nil
+	resp := joinResp{Node: node, Hosts: []uint16{node}, Journal: c.journal != nil}
+	c.joinNames(&resp)
+	return resp, nil
+}
+
+// joinNames puts in a join answer the buckets of this cluster (its name in
+// each) that the worker uses on NATS.
+func (c *Coordinator) joinNames(resp *joinResp) {
+	resp.JournalBucket, resp.CkptBucket, resp.MembersBucket = c.gs.names.Journal, c.gs.names.Ckpt, c.gs.names.Members
 }
 
 // handleReady records a worker whose node is up. A worker of the current

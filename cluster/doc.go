@@ -21,12 +21,14 @@
 // chunks.
 //
 // Every worker with a NATS connection registers in the KV bucket
-// stackless_members (members.go: node, pid, host, host ID, unix path, TCP
-// address, state), renewing its entry every second; the bucket's entries
-// expire after 3 s, so a dead worker's goes. A worker started with NATS
-// servers and no folder or coordinator address (`stackless worker --nats
-// URL --creds FILE`) asks for a node with a NATS request that only the
-// leader answers, listens on TCP, and registers as ready; the leader,
+// <name>_members (members.go: node, pid, host, host ID, unix path, TCP
+// address, state; <name> is the cluster's, names.go), renewing its entry
+// every second; the bucket's entries expire after 3 s, so a dead worker's
+// goes. A worker started with NATS servers and no folder or coordinator
+// address (`stackless worker --nats URL --creds FILE --name NAME`) asks for
+// a node with a NATS request on <name>.worker.join that only the leader of
+// that cluster answers, listens on TCP, and registers as ready; a local
+// worker learns the bucket names from the join answer; the leader,
 // which watches the bucket (coord_members.go), dials the published
 // address and links it in like a worker that joined over TCP, so nobody
 // needs to know where the coordinator runs.
@@ -147,8 +149,9 @@
 // leader took but did not answer fails with ErrLeaderChanged once the
 // lease changes hands (natsclient.go). Config.Name (DefaultName,
 // "stackless", gives the buckets of earlier versions) prefixes the
-// buckets <name>_ckpt, <name>_manifests, <name>_lease and the subjects,
-// so clusters share a NATS account (names.go); OpenCheckpointsAt reads a
+// buckets <name>_ckpt, <name>_manifests, <name>_lease, <name>_journal,
+// <name>_members and the subjects (<name>.api.*, <name>.worker.join), so
+// clusters share a NATS account (names.go); OpenCheckpointsAt reads a
 // named cluster's generations on NATS or in a DIR. JetStream calls run in
 // bounded attempts, sent again while a stream elects a new leader after a
 // NATS server stopped.

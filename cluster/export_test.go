@@ -102,15 +102,15 @@ func FailWorldPutsWhileExists(prefix string) {
 }
 
 // StoreContents lists, on the NATS servers urls (credentials seed), the
-// objects of the checkpoint bucket, the committed generations and the
-// nodes registered in the members bucket.
-func StoreContents(ctx context.Context, urls, seed string) (objects []string, gens []uint64, members []uint16, err error) {
+// objects of the checkpoint bucket of cluster name, its committed
+// generations and the nodes registered in its members bucket.
+func StoreContents(ctx context.Context, urls, seed, name string) (objects []string, gens []uint64, members []uint16, err error) {
 	nc, err := connectOutside(urls, seed, "test")
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	defer nc.Close()
-	gs, err := openGenStore(ctx, nc, 0, "test")
+	gs, err := openNamedGenStore(ctx, nc, bucketNames(name), 0, "test")
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -124,7 +124,7 @@ func StoreContents(ctx context.Context, urls, seed string) (objects []string, ge
 	if gens, err = gs.gens(ctx); err != nil {
 		return nil, nil, nil, err
 	}
-	kv, err := openMembers(ctx, gs.js, gs.replicas)
+	kv, err := openMembers(ctx, gs.js, gs.names.Members, gs.replicas)
 	if err != nil {
 		return nil, nil, nil, err
 	}

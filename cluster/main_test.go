@@ -39,6 +39,7 @@ const (
 	// file (not envNATS, which a coordinator's own workers inherit).
 	envWorkerNATS  = "STACKLESS_CLUSTER_TEST_WORKER_NATS"
 	envWorkerCreds = "STACKLESS_CLUSTER_TEST_WORKER_CREDS"
+	envWorkerName  = "STACKLESS_CLUSTER_TEST_WORKER_NAME" // and the cluster's name (WorkerConfig.Name)
 
 	// A coordinator process (coordMain): cluster.Start on envDir with
 	// envWorkers workers, checkpoints every envCkpt; "up" on stdout once
@@ -99,6 +100,7 @@ func workerMain() int {
 			return 1
 		}
 		cfg.Dir, cfg.NATS, cfg.Creds, cfg.Secret, cfg.Listen = "", urls, os.Getenv(envWorkerCreds), secret, "127.0.0.1:0"
+		cfg.Name = os.Getenv(envWorkerName)
 		cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		run = cluster.RunJoinedWorker
 	}

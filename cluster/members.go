@@ -1,15 +1,17 @@
 package cluster
 
 // Membership in NATS: every worker with a NATS connection keeps an entry
-// in the KV bucket membersBucket (key "w.<member ID>", a random ID per
+// in the cluster's members KV bucket (natsNames.Members, "<name>_members";
+// key "w.<member ID>", a random ID per
 // process) saying who it is and where its peers reach it. The bucket's
 // MaxAge is memberTTL and a worker puts its entry again every
 // memberRenew, so the entry of a worker that died without a word is gone
 // within memberTTL; one that stops deletes it.
 //
 // A worker started with --nats (no cluster folder, no coordinator
-// address) asks the leader for a node number with a NATS request on
-// joinSubject, which only the leading coordinator answers, then listens
+// address) asks the leader for a node number with a NATS request on the
+// cluster's join subject ("<name>.worker.join", its --name), which only
+// the leading coordinator of that cluster answers, then listens
 // and puts its entry with state "ready"; the leader, which watches the
 // bucket, dials the published address and links the worker into the mesh
 // (coord_members.go). Nobody needs to know where the coordinator is.
@@ -28,11 +30,8 @@ import (
 	"github.com/stackless-go/stackless/channel"
 )
 
-const (
-	membersBucket = "stackless_members"     // KV: "w.<member ID>" → member
-	memberPrefix  = "w."                    // keys of workers
-	joinSubject   = "stackless.worker.join" // a NATS worker asks the leader for a node number
-)
+// memberPrefix starts the keys of workers in the members bucket.
+const memberPrefix = "w."
 
 // Member timing: an entry lives memberTTL after its last put; a worker
 // puts it every memberRenew.
@@ -88,18 +87,19 @@ func decodeMember(b []byte) (member, error) {
 	return m, nil
 }
 
-// openMembers opens the members bucket, making it if there is none.
-func openMembers(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, membersBucket)
+// openMembers opens the members bucket named bucket, making it if there
+// is none.
+func openMembers(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (jetstream.KeyValue, error) {
+	kv, err := js.KeyValue(ctx, bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: membersBucket, History: 1, TTL: memberTTL,
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1, TTL: memberTTL,
 			Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster workers"})
 		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, membersBucket)
+			kv, err = js.KeyValue(ctx, bucket)
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cluster: the members bucket %s: %w", membersBucket, err)
+		return nil, fmt.Errorf("cluster: the members bucket %s: %w", bucket, err)
 	}
 	return kv, nil
 }
@@ -146,7 +146,7 @@ func (r *registration) put(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if r.kv, err = openMembers(ctx, js, min(maxReplicas, max(1, len(nc.Servers())))); err != nil {
+		if r.kv, err = openMembers(ctx, js, r.wn.bucketNames().Members, min(maxReplicas, max(1, len(nc.Servers())))); err != nil {
 			return err
 		}
 	}
@@ -157,7 +157,7 @@ func (r *registration) put(ctx context.Context) error {
 	}
 	if _, err := r.kv.Put(ctx, r.key, b); err != nil {
 		r.kv = nil // dial and open again next time
-		return fmt.Errorf("cluster: register worker %d in %s: %w", r.cur.Node, membersBucket, err)
+		return fmt.Errorf("cluster: register worker %d in %s: %w", r.cur.Node, r.wn.bucketNames().Members, err)
 	}
 	return nil
 }
@@ -199,7 +199,7 @@ func (r *registration) remove() {
 func listMembers(ctx context.Context, kv jetstream.KeyValue) ([]member, error) {
 	kl, err := kv.ListKeysFiltered(ctx, memberPrefix+">")
 	if err != nil {
-		return nil, fmt.Errorf("cluster: list %s: %w", membersBucket, err)
+		return nil, fmt.Errorf("cluster: list %s: %w", kv.Bucket(), err)
 	}
 	defer func() { _ = kl.Stop() }()
 	var out []member

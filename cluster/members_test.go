@@ -28,9 +28,11 @@ func TestMemberEntryExpiresUnlessRenewed(t *testing.T) {
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	kv, err := openMembers(ctx, js, 1)
+	names := bucketNames("east") // registrations go to the bucket of the cluster's name
+	kv, err := openMembers(ctx, js, names.Members, 1)
 	require.NoError(t, err)
-	wn := &workerNATS{nc: nc, js: js}
+	require.Equal(t, "east_members", kv.Bucket())
+	wn := &workerNATS{nc: nc, js: js, names: names}
 	nodes := func() []uint16 {
 		ms, err := listMembers(ctx, kv)
 		require.NoError(t, err)

@@ -45,6 +45,8 @@ type natsNames struct {
 	Lease     string // KV: the leadership lease
 	API       string // subject prefix of the leader's requests: "<API>.<kind>"
 	Journal   string // KV: the effect journal, "<tasklet>.<step>.<case>" entries
+	Members   string // KV: "w.<member ID>" entries of the workers (members.go)
+	Join      string // subject a worker started with --nats asks the leader for a node on
 }
 
 // bucketNames names the buckets and subjects of cluster name ("":
@@ -54,7 +56,7 @@ func bucketNames(name string) natsNames {
 		name = DefaultName
 	}
 	return natsNames{Name: name, Manifests: name + "_manifests", Ckpt: name + "_ckpt", Lease: name + "_lease", API: name + ".api",
-		Journal: name + "_journal"}
+		Journal: name + "_journal", Members: name + "_members", Join: name + ".worker.join"}
 }
 
 // natsWhere names a cluster's store on outside NATS servers in messages.

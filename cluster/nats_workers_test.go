@@ -24,10 +24,11 @@ import (
 // the certificates and the secret. The NATS servers are three clustered
 // ones on loopback, started by the test.
 
-// startNATSWorker starts this test binary as a worker joining through the
-// NATS servers urls with the credentials file creds, in a folder of its
-// own ("machine B"). It is killed at the end of the test if still running.
-func startNATSWorker(t *testing.T, urls, creds, certs, secretFile string) *remoteWorker {
+// startNATSWorker starts this test binary as a worker joining the cluster
+// named name ("": the default) through the NATS servers urls with the
+// credentials file creds, in a folder of its own ("machine B"). It is
+// killed at the end of the test if still running.
+func startNATSWorker(t *testing.T, urls, creds, name, certs, secretFile string) *remoteWorker {
 	t.Helper()
 	home := t.TempDir()
 	secret, err := os.ReadFile(secretFile)
@@ -39,7 +40,7 @@ func startNATSWorker(t *testing.T, urls, creds, certs, secretFile string) *remot
 	rw := &remoteWorker{out: &syncBuffer{}, done: make(chan struct{})}
 	rw.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	rw.cmd.Dir = home
-	rw.cmd.Env = append(os.Environ(), envWorker+"=1", envWorkerNATS+"="+urls, envWorkerCreds+"=user.seed", envTLS+"="+certs, envSecret+"=secret")
+	rw.cmd.Env = append(os.Environ(), envWorker+"=1", envWorkerNATS+"="+urls, envWorkerCreds+"=user.seed", envWorkerName+"="+name, envTLS+"="+certs, envSecret+"=secret")
 	rw.cmd.Stdout, rw.cmd.Stderr = rw.out, rw.out
 	require.NoError(t, rw.cmd.Start())
 	go func() {
@@ -56,12 +57,15 @@ func startNATSWorker(t *testing.T, urls, creds, certs, secretFile string) *remot
 	return rw
 }
 
+// The cluster has a name (--name east), so every bucket and the join
+// subject its workers use are its own: the default cluster's stay empty.
 func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
+	const name = "east"
 	urls, seed, _ := cluster.StartNATSCluster(t, 3)
-	c, ctx, certs := tlsCluster(t, 2, func(cfg *cluster.Config) { cfg.NATS, cfg.NATSCreds = urls, seed })
+	c, ctx, certs := tlsCluster(t, 2, func(cfg *cluster.Config) { cfg.NATS, cfg.NATSCreds, cfg.Name = urls, seed, name })
 	secret := filepath.Join(c.Dir(), "secret")
-	b1 := startNATSWorker(t, urls, seed, certs, secret)
-	b2 := startNATSWorker(t, urls, seed, certs, secret)
+	b1 := startNATSWorker(t, urls, seed, name, certs, secret)
+	b2 := startNATSWorker(t, urls, seed, name, certs, secret)
 	ws := workersOf(t, ctx, c, 4)
 	var remote []uint16
 	for _, w := range ws {
@@ -70,7 +74,7 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 		}
 	}
 	require.Len(t, remote, 2, "both workers of machine B joined: %+v", ws)
-	_, _, members, err := cluster.StoreContents(ctx, urls, seed)
+	_, _, members, err := cluster.StoreContents(ctx, urls, seed, name)
 	require.NoError(t, err)
 	slices.Sort(members)
 	assert.Equal(t, []uint16{1, 2, remote[0], remote[1]}, members, "every worker registered in the members bucket")
@@ -103,12 +107,17 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 	cp, err := c.Checkpoint(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 4, cp.Workers)
-	objects, gens, _, err := cluster.StoreContents(ctx, urls, seed)
+	objects, gens, _, err := cluster.StoreContents(ctx, urls, seed, name)
 	require.NoError(t, err)
 	require.Contains(t, gens, cp.Gen)
 	for _, n := range append([]uint16{1, 2}, remote...) {
 		assert.Contains(t, objects, "g"+itoa(cp.Gen)+"/w"+itoa(uint64(n)), "the world of worker %d is stored", n)
 	}
+	objects, gens, members, err = cluster.StoreContents(ctx, urls, seed, "")
+	require.NoError(t, err)
+	assert.Empty(t, objects, "worlds in the default cluster's bucket")
+	assert.Empty(t, gens, "generations in the default cluster's bucket")
+	assert.Empty(t, members, "workers in the default cluster's members bucket")
 
 	// Restore onto a different number of workers: 3 on machine A, and
 	// machine B's join again by themselves.
@@ -130,7 +139,7 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 		}
 		return n == 2
 	})
-	objects, _, _, err = cluster.StoreContents(ctx, urls, seed)
+	objects, _, _, err = cluster.StoreContents(ctx, urls, seed, name)
 	require.NoError(t, err)
 	for _, o := range objects {
 		assert.False(t, strings.HasPrefix(o, "restore/"), "a world staged for the restore is left: %s", o)
@@ -159,7 +168,7 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 	// at the end of its grace) has its entry expire within the TTL (3 s).
 	gone := time.Now().Add(10 * time.Second)
 	for {
-		_, _, members, err = cluster.StoreContents(ctx, urls, seed)
+		_, _, members, err = cluster.StoreContents(ctx, urls, seed, name)
 		require.NoError(t, err)
 		if len(members) == 0 || time.Now().After(gone) {
 			break
@@ -190,7 +199,7 @@ func TestNATSWorkerWithWrongCredentialsIsRefusedFast(t *testing.T) {
 	err = cluster.NewNATSSeed(wrong)
 	require.NoError(t, err)
 	start := time.Now()
-	w := startNATSWorker(t, urls, wrong, certs, secret)
+	w := startNATSWorker(t, urls, wrong, "", certs, secret)
 	select {
 	case <-w.done:
 	case <-time.After(60 * time.Second):
@@ -221,7 +230,7 @@ func TestCheckpointIsNotCommittedWhenAWorkerCannotStoreItsWorld(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "not committed")
 	assert.Contains(t, err.Error(), "worker 2")
-	objects, gens, _, err := cluster.StoreContents(ctx, urls, seed)
+	objects, gens, _, err := cluster.StoreContents(ctx, urls, seed, "")
 	require.NoError(t, err)
 	assert.Equal(t, good.Gen, gens[len(gens)-1], "no newer generation is committed")
 	for _, o := range objects {

@@ -220,8 +220,11 @@ func TestClusterNames(t *testing.T) {
 		assert.NoError(t, ValidateName(good), good)
 	}
 	assert.Equal(t, natsNames{Name: "stackless", Manifests: "stackless_manifests", Ckpt: "stackless_ckpt", Lease: "stackless_lease", API: "stackless.api",
-		Journal: "stackless_journal"},
+		Journal: "stackless_journal", Members: "stackless_members", Join: "stackless.worker.join"},
 		bucketNames(""), "the default keeps the buckets of earlier versions")
+	assert.Equal(t, natsNames{Name: "game-eu_1", Manifests: "game-eu_1_manifests", Ckpt: "game-eu_1_ckpt", Lease: "game-eu_1_lease",
+		API: "game-eu_1.api", Journal: "game-eu_1_journal", Members: "game-eu_1_members", Join: "game-eu_1.worker.join"},
+		bucketNames("game-eu_1"), "every bucket and subject of a named cluster carries its name")
 
 	r := newAPIRig(t, "one")
 	two, err := openNamedGenStore(t.Context(), r.gs.nc, bucketNames("two"), 0, "two")

@@ -77,8 +77,13 @@ type joinResp struct {
 	// Journal: the cluster keeps an effect journal; the worker records its
 	// effects' results there (see journal.go).
 	Journal bool `json:"journal,omitempty"`
-	// JournalBucket is the journal's KV bucket (the cluster's name in it).
+	// JournalBucket is the journal's KV bucket, CkptBucket the Object
+	// Store the worker reads and writes its worlds in, MembersBucket the
+	// KV bucket it registers in: the cluster's name is in each (names.go),
+	// and a local worker knows it from here only.
 	JournalBucket string `json:"journal_bucket,omitempty"`
+	CkptBucket    string `json:"ckpt_bucket,omitempty"`
+	MembersBucket string `json:"members_bucket,omitempty"`
 	// NATS and NATSCreds, for a local worker of a cluster on outside NATS
 	// servers (Config.NATS): where to journal, unless the worker was given
 	// its own (--nats). The creds file is on the coordinator's machine.

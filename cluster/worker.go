@@ -40,6 +40,12 @@ type WorkerConfig struct {
 	// so once) and sends its world to the coordinator at a checkpoint.
 	NATS  string
 	Creds string
+	// Name is the cluster's name (`worker --name`, the coordinator's
+	// Config.Name; "" is DefaultName): a worker joining through NATS asks
+	// on that cluster's join subject and registers in its members bucket.
+	// A local worker or one joining over TCP is told the bucket names
+	// when it joins.
+	Name string
 
 	TLS       *tls.Config // mutual TLS for TCP links (ipc.LoadTLSConfig)
 	Listen    string      // TCP address to listen on for peers with Join (default ":0")
@@ -113,6 +119,9 @@ func runWorker(ctx context.Context, cfg WorkerConfig, up func()) error {
 	}
 	if cfg.Join == "" && cfg.Dir == "" && cfg.NATS == "" {
 		return errors.New("cluster: worker: give the cluster directory (--cluster DIR), the coordinator's address (--join HOST:PORT) or the cluster's NATS servers (--nats URL --creds FILE)")
+	}
+	if err := ValidateName(cfg.Name); err != nil {
+		return fmt.Errorf("cluster: worker: %w", err)
 	}
 	if !cfg.remote() {
 		ignoreBrokenPipe() // it outlives a coordinator that reads its output

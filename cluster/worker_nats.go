@@ -114,6 +114,10 @@ func (e credsError) Unwrap() error        { return e.error }
 // JetStream handles on it.
 type workerNATS struct {
 	cfg WorkerConfig // NATS and Creds may be filled in by the join, before the first dial
+	// names are the cluster's buckets and subjects: those of cfg.Name
+	// until the join answer names the buckets (a local worker is given
+	// no name; it learns them there).
+	names natsNames
 
 	mu  sync.Mutex
 	nc  *nats.Conn
@@ -164,14 +168,39 @@ func (wn *workerNATS) store(ctx context.Context) (jetstream.ObjectStore, error) 
 	if obj != nil {
 		return obj, nil
 	}
-	obj, err = js.ObjectStore(ctx, bucketNames("").Ckpt)
+	bucket := wn.bucketNames().Ckpt
+	obj, err = js.ObjectStore(ctx, bucket)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: worker: the checkpoint bucket %s: %w", bucketNames("").Ckpt, err)
+		return nil, fmt.Errorf("cluster: worker: the checkpoint bucket %s: %w", bucket, err)
 	}
 	wn.mu.Lock()
 	wn.obj = obj
 	wn.mu.Unlock()
 	return obj, nil
+}
+
+// bucketNames are the cluster's buckets and subjects as this worker knows
+// them now.
+func (wn *workerNATS) bucketNames() natsNames {
+	wn.mu.Lock()
+	defer wn.mu.Unlock()
+	return wn.names
+}
+
+// learnNames takes the bucket names of a join answer (those a coordinator
+// of an earlier version leaves out stay as they were).
+func (wn *workerNATS) learnNames(jr joinResp) {
+	wn.mu.Lock()
+	defer wn.mu.Unlock()
+	if jr.CkptBucket != "" {
+		wn.names.Ckpt = jr.CkptBucket
+	}
+	if jr.MembersBucket != "" {
+		wn.names.Members = jr.MembersBucket
+	}
+	if jr.JournalBucket != "" {
+		wn.names.Journal = jr.JournalBucket
+	}
 }
 
 // close closes the connection.
@@ -258,7 +287,7 @@ func (w *worker) awaitLeader(ctx context.Context, rr readyReq) error {
 	defer cancel()
 	if err := w.n.WaitPeer(wctx, coordNode); err != nil {
 		return fmt.Errorf("cluster: worker %d: registered in %s as ready at %s, but no coordinator linked to it within %v (can the leader reach that address? give --advertise HOST:PORT): %w",
-			w.node, membersBucket, peerAddr{Unix: rr.Unix, HostID: rr.HostID, TCP: rr.TCP}, leaderWait, err)
+			w.node, w.nats.bucketNames().Members, peerAddr{Unix: rr.Unix, HostID: rr.HostID, TCP: rr.TCP}, leaderWait, err)
 	}
 	return nil
 }

@@ -7,12 +7,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/scheduler"
@@ -80,6 +83,7 @@ func join(ctx context.Context, cfg *WorkerConfig, wn *workerNATS, memberID strin
 	if resp.NATS != "" && wn.cfg.NATS == "" {
 		wn.cfg.NATS, wn.cfg.Creds = resp.NATS, resp.NATSCreds
 	}
+	wn.learnNames(resp)
 	var world []byte
 	if resp.World != nil {
 		var err error
@@ -102,9 +106,13 @@ func joinNATS(ctx context.Context, wn *workerNATS, req joinReq) (joinResp, error
 	}
 	rctx, cancel := context.WithTimeout(ctx, joinWait+5*time.Second)
 	defer cancel()
-	msg, err := nc.RequestWithContext(rctx, joinSubject, b)
+	subject := wn.bucketNames().Join
+	msg, err := nc.RequestWithContext(rctx, subject, b)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return joinResp{}, fmt.Errorf("cluster: worker: no coordinator of cluster %q leads on NATS %s (nobody answers %s; check --name): %w", wn.bucketNames().Name, wn.cfg.NATS, subject, err)
+	}
 	if err != nil {
-		return joinResp{}, fmt.Errorf("cluster: worker: ask the leading coordinator on NATS %s for a node (%s): %w", wn.cfg.NATS, joinSubject, err)
+		return joinResp{}, fmt.Errorf("cluster: worker: ask the leading coordinator on NATS %s for a node (%s): %w", wn.cfg.NATS, subject, err)
 	}
 	var reply joinReply
 	if err := decodeJSON(msg.Data, &reply); err != nil {
@@ -136,7 +144,7 @@ func (cfg *WorkerConfig) hasStore() bool { return cfg.Dir != "" || cfg.NATS != "
 // the coordinator. It starts paused: the coordinator resumes it once the
 // links and routes of the cluster are in place.
 func startWorker(ctx context.Context, cfg WorkerConfig) (_ *worker, err error) {
-	wn := &workerNATS{cfg: cfg}
+	wn := &workerNATS{cfg: cfg, names: bucketNames(cfg.Name)}
 	defer func() {
 		if err != nil {
 			wn.close()

@@ -83,8 +83,8 @@ func TestClusterCommandsOverNATS(t *testing.T) {
 }
 
 // TestNATSFlagUsageErrors: a bad name, --creds without --nats, --nats with
-// --addr, or a FILE|DIR beside --nats are usage errors (exit 2) that say
-// what to give.
+// --addr, a FILE|DIR beside --nats, or a worker's --name without --nats
+// are usage errors (exit 2) that say what to give.
 func TestNATSFlagUsageErrors(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -98,6 +98,9 @@ func TestNATSFlagUsageErrors(t *testing.T) {
 		{[]string{"checkpoint", "ls"}, "or --nats URL --creds FILE"},
 		{[]string{"inspect", "--name", "x*"}, "letters, digits"},
 		{[]string{"checkpoint", "export", "--nats", "nats://127.0.0.1:1"}, "takes"},
+		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "--name", "a.b"}, "letters, digits"},
+		{[]string{"worker", "--cluster", "d", "--node", "1", "--name", "game"}, "--name goes with --nats"},
+		{[]string{"worker", "--join", "127.0.0.1:1", "--name", "game"}, "--name goes with --nats"},
 	} {
 		code, _, errOut := run(t, c.args...)
 		assert.Equal(t, exitUsage, code, "%q: %s", c.args, errOut)

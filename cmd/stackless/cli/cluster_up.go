@@ -80,9 +80,10 @@ commands on NATS too, so
 ` + "`inspect`" + ` read the generations with the same flags.
 
 --name NAME (default stackless) prefixes the cluster's buckets
-(NAME_ckpt, NAME_manifests, NAME_lease) and subjects (NAME.api.*), so
-several clusters share one NATS account (or one embedded store); give the
-same --name to the commands that drive or read it. A name is 1 to 32
+(NAME_ckpt, NAME_manifests, NAME_lease, NAME_journal, NAME_members) and
+subjects (NAME.api.*, NAME.worker.join), so several clusters share one
+NATS account (or one embedded store); give the same --name to the
+commands that drive or read it and to ` + "`stackless worker --nats`" + `. A name is 1 to 32
 letters, digits, '-' or '_'.
 
 With --listen and --tls, workers on other machines can join

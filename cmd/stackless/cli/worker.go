@@ -16,6 +16,7 @@ func newWorkerCmd() *cobra.Command {
 		node   uint16
 		secret string
 		tf     tlsFlags
+		nf     natsFlags // --name only: --nats and --creds are cfg's
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -29,10 +30,12 @@ coordinator address needed):
 
   stackless worker --nats nats://h1:4222 --creds FILE --tls CERTDIR --secret FILE
 
-The worker asks the leading coordinator for a node number over NATS,
-listens on --listen (TCP with mutual TLS), and registers itself, with the
-address peers dial (--advertise), in the cluster's members bucket, where
-its entry lives as long as it renews it. The leader links to it there and
+The worker asks the leading coordinator for a node number over NATS
+(subject NAME.worker.join), listens on --listen (TCP with mutual TLS),
+and registers itself, with the address peers dial (--advertise), in the
+cluster's members bucket (NAME_members), where its entry lives as long as
+it renews it. NAME is --name, the cluster's ` + "`cluster up --name`" + ` (default
+stackless). The leader links to it there and
 the other workers link to it directly. Or join a coordinator that runs
 ` + "`cluster up --listen :PORT --tls CERTDIR`" + ` by its address:
 
@@ -59,15 +62,19 @@ from it without this one, so no work is lost and nothing rolls back.
 A program that registers its own kinds runs its own workers: the cluster
 re-executes the program that ran ` + "`cluster up`" + `.`,
 		Example: "  stackless worker --nats nats://10.0.0.1:4222 --creds user.seed --tls certs --secret secret\n" +
+			"  stackless worker --nats nats://10.0.0.1:4222 --creds user.seed --name game-eu --tls certs --secret secret\n" +
 			"  stackless worker --join 10.0.0.1:7070 --tls certs --secret secret",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if err := nf.check(); err != nil {
+				return err
+			}
 			tc, err := tf.load()
 			if err != nil {
 				return err
 			}
-			cfg.TLS, cfg.Node = tc, node
+			cfg.TLS, cfg.Node, cfg.Name = tc, node, nf.name
 			cfg.Log = logger(cmd, slog.LevelWarn)
 			remote := cfg.Join != "" || (cfg.NATS != "" && cfg.Dir == "")
 			switch {
@@ -77,6 +84,8 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 				return usageErrorf("give either --join HOST:PORT or --nats URL, not both")
 			case cfg.Creds != "" && cfg.NATS == "":
 				return usageErrorf("--creds goes with --nats URL")
+			case cmd.Flags().Changed("name") && (cfg.NATS == "" || cfg.Dir != ""):
+				return usageErrorf("--name goes with --nats URL (a worker joining through NATS); a worker of --cluster DIR or --join learns the cluster's buckets when it joins")
 			case cfg.NATS != "" && cfg.Dir == "" && node != 0:
 				return usageErrorf("--node goes with --cluster DIR; a worker joining through --nats gets its node from the coordinator")
 			case !remote && (cfg.Dir == "" || node == 0):
@@ -116,6 +125,7 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 	fs.StringVar(&secret, "secret", "", "cluster secret `FILE` (default: DIR/secret of --cluster)")
 	fs.StringVar(&cfg.Listen, "listen", ":0", "TCP address `HOST:PORT` to listen on for peer workers (with --join or --nats)")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "address `HOST:PORT` peers dial to reach this worker (default: found from the route to the coordinator or the NATS server)")
+	nf.add(fs, false)
 	tf.add(fs)
 	atLeast(fs, "node", "1")
 	return cmd
