@@ -45,7 +45,10 @@ func (c *Coordinator) snapshotAll(ctx context.Context, ws []*workerRef, gen uint
 			if err != nil {
 				return err
 			}
-			if _, err := c.gs.obj.PutBytes(ctx, name, blob); err != nil {
+			if err := retryJS(ctx, objAttempt, func(ctx context.Context) error {
+				_, err := c.gs.obj.PutBytes(ctx, name, blob)
+				return err
+			}); err != nil {
 				return fmt.Errorf("cluster: store the world of worker %d as %s: %w", w.Node, name, err)
 			}
 			sum := sha256.Sum256(blob)
@@ -95,7 +98,10 @@ func (c *Coordinator) stageWorlds(ctx context.Context, snap *clusterSnapshot, ps
 		sum := sha256.Sum256(blob)
 		part.SHA256 = hex.EncodeToString(sum[:])
 		part.Object = fmt.Sprintf("%sw%d", restorePrefix, p.Node)
-		if _, err := c.gs.obj.PutBytes(ctx, part.Object, blob); err != nil {
+		if err := retryJS(ctx, objAttempt, func(ctx context.Context) error {
+			_, err := c.gs.obj.PutBytes(ctx, part.Object, blob)
+			return err
+		}); err != nil {
 			cleanup()
 			return nil, nil, fmt.Errorf("cluster: restore generation %d: store the world of worker %d: %w", snap.Gen, p.Node, err)
 		}

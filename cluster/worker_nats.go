@@ -169,7 +169,7 @@ func (wn *workerNATS) store(ctx context.Context) (jetstream.ObjectStore, error) 
 		return obj, nil
 	}
 	bucket := wn.bucketNames().Ckpt
-	obj, err = js.ObjectStore(ctx, bucket)
+	obj, err = withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.ObjectStore, error) { return js.ObjectStore(ctx, bucket) })
 	if err != nil {
 		return nil, fmt.Errorf("cluster: worker: the checkpoint bucket %s: %w", bucket, err)
 	}
@@ -214,17 +214,22 @@ func (wn *workerNATS) close() {
 }
 
 // putWorld stores blob as object name and describes it for the manifest.
+// Like the coordinator's calls (retryJS), it asks again while NATS fails
+// over, dialing again when its server is gone.
 func (wn *workerNATS) putWorld(ctx context.Context, name string, blob []byte) (worldPart, error) {
-	obj, err := wn.store(ctx)
-	if err != nil {
-		return worldPart{}, err
-	}
 	if putFault != nil {
 		if err := putFault(name); err != nil {
 			return worldPart{}, fmt.Errorf("store object %s: %w", name, err)
 		}
 	}
-	if _, err := obj.PutBytes(ctx, name, blob); err != nil {
+	if err := retryJS(ctx, objAttempt, func(ctx context.Context) error {
+		obj, err := wn.store(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = obj.PutBytes(ctx, name, blob)
+		return err
+	}); err != nil {
 		return worldPart{}, fmt.Errorf("store object %s (%d bytes): %w", name, len(blob), err)
 	}
 	sum := sha256.Sum256(blob)
@@ -233,12 +238,15 @@ func (wn *workerNATS) putWorld(ctx context.Context, name string, blob []byte) (w
 
 // getWorld reads object part.Object and checks its size and digest.
 func (wn *workerNATS) getWorld(ctx context.Context, part worldPart) ([]byte, error) {
-	obj, err := wn.store(ctx)
-	if err != nil {
-		return nil, err
-	}
-	blob, err := obj.GetBytes(ctx, part.Object)
-	if err != nil {
+	var blob []byte
+	if err := retryJS(ctx, objAttempt, func(ctx context.Context) error {
+		obj, err := wn.store(ctx)
+		if err != nil {
+			return err
+		}
+		blob, err = obj.GetBytes(ctx, part.Object)
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("read object %s: %w", part.Object, err)
 	}
 	if err := (manifestWorld{Object: part.Object, Size: part.Size, SHA256: part.SHA256}).check(blob); err != nil {
