@@ -80,12 +80,15 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 	assert.Equal(t, []uint16{1, 2, remote[0], remote[1]}, members, "every worker registered in the members bucket")
 
 	// Spawn: a collector on a local worker, work on every worker; digests
-	// cross TCP+TLS between the machines both ways.
+	// cross TCP+TLS between the machines both ways. The work must outlast
+	// both migrations and the restore (8000 rounds once ended before the
+	// second migration, on a faster scheduler).
+	const rounds = 24000
 	col, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "collector", Count: 1, Worker: 1,
 		Args: map[string]string{"in": "@chan", "want": "8"}})
 	require.NoError(t, err)
 	res, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "work", Count: 8, Place: cluster.PlaceRoundRobin, Args: map[string]string{
-		"out": col.Tasklets[0].Channels["in"].String(), "rounds": "8000", "per_step": "200"}})
+		"out": col.Tasklets[0].Channels["in"].String(), "rounds": itoa(rounds), "per_step": "200"}})
 	require.NoError(t, err)
 	on := map[uint16]int{}
 	for _, s := range res.Tasklets {
@@ -148,7 +151,7 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 	assert.Equal(t, 8, got)
 	want := uint64(0)
 	for _, s := range res.Tasklets {
-		want ^= expectedDigest(uint64(s.ID), 8000*200)
+		want ^= expectedDigest(uint64(s.ID), rounds*200)
 	}
 	assert.Equal(t, want, xor, "the result of an uninterrupted run")
 
