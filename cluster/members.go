@@ -88,15 +88,18 @@ func decodeMember(b []byte) (member, error) {
 }
 
 // openMembers opens the members bucket named bucket, making it if there
-// is none.
+// is none. The workers and the leader open it at the same moment: making
+// a replicated bucket at once from two processes can leave both without
+// an answer, so it goes in bounded attempts (ensureKV), as the
+// coordinator's buckets do.
 func openMembers(ctx context.Context, js jetstream.JetStream, bucket string, replicas int) (jetstream.KeyValue, error) {
-	kv, err := js.KeyValue(ctx, bucket)
+	kv, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValue, error) { return js.KeyValue(ctx, bucket) })
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1, TTL: memberTTL,
+		kv, err = ensureKV(ctx, js, jetstream.KeyValueConfig{Bucket: bucket, History: 1, TTL: memberTTL,
 			Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster workers"})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, bucket)
-		}
+	}
+	if err == nil {
+		err = kvReady(ctx, kv)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the members bucket %s: %w", bucket, err)
