@@ -127,8 +127,8 @@ func newClusterMigrateCmd() *cobra.Command {
 		Example: "  stackless cluster migrate t281474976710658 --to 2",
 		Args:    cobra.ExactArgs(1),
 		PreRunE: func(_ *cobra.Command, args []string) error {
-			if _, err := cluster.ParseTaskletID(args[0]); err != nil {
-				return usageErrorf("%v", err)
+			if err := taskletIDArg(nil, args); err != nil {
+				return err
 			}
 			if to == 0 {
 				return usageErrorf("--to WORKER is required (see `stackless cluster status`)")
@@ -154,15 +154,10 @@ func newClusterMigrateCmd() *cobra.Command {
 
 func newClusterKillCmd() *cobra.Command {
 	return clientCmd(&cobra.Command{
-		Use:   "kill ID",
-		Short: "Kill a tasklet, wherever it runs",
-		Args:  cobra.ExactArgs(1),
-		PreRunE: func(_ *cobra.Command, args []string) error {
-			if _, err := cluster.ParseTaskletID(args[0]); err != nil {
-				return usageErrorf("%v", err)
-			}
-			return nil
-		},
+		Use:     "kill ID",
+		Short:   "Kill a tasklet, wherever it runs",
+		Args:    cobra.ExactArgs(1),
+		PreRunE: taskletIDArg,
 	}, func(cmd *cobra.Command, args []string, c *cluster.Client, ctx context.Context) error {
 		id, _ := cluster.ParseTaskletID(args[0])
 		res, err := c.Kill(ctx, id)
@@ -186,13 +181,8 @@ func newClusterThrowCmd() *cobra.Command {
 step reads it with t.Err and may handle it, or fails with it. A checkpoint
 follows, so a rollback does not undo it. A tasklet waiting on a channel, a
 timer or an effect stops waiting (its effect's call is cancelled).`,
-		Args: cobra.ExactArgs(1),
-		PreRunE: func(_ *cobra.Command, args []string) error {
-			if _, err := cluster.ParseTaskletID(args[0]); err != nil {
-				return usageErrorf("%v", err)
-			}
-			return nil
-		},
+		Args:    cobra.ExactArgs(1),
+		PreRunE: taskletIDArg,
 	}, func(cmd *cobra.Command, args []string, c *cluster.Client, ctx context.Context) error {
 		id, _ := cluster.ParseTaskletID(args[0])
 		res, err := c.Throw(ctx, id, message)
@@ -309,3 +299,12 @@ var errNoWorkerTarget = errors.New("give --cluster DIR --node N (started by `clu
 // The commands that talk to a coordinator check their own arguments in
 // PreRunE, before connecting, so a bad argument is a usage error (exit 2)
 // whether a cluster runs or not.
+
+// taskletIDArg checks that a command's one argument is a tasklet ID, as a
+// usage error (exit 2) before anything is dialled.
+func taskletIDArg(_ *cobra.Command, args []string) error {
+	if _, err := cluster.ParseTaskletID(args[0]); err != nil {
+		return usageErrorf("%v", err)
+	}
+	return nil
+}
