@@ -184,7 +184,16 @@ func (j *Journal) Record(key scheduler.EffectKey, res scheduler.EffectResult, do
 		return
 	}
 	j.pending = append(j.pending, journalEntry{key: key, val: v, err: err, done: done})
+	// Kick under the lock, so no kick comes after Close marked the
+	// journal closed: the committer may be gone by then, and a kick left
+	// in the one-slot channel made Close's own wait forever.
+	j.kickCommitter()
 	j.mu.Unlock()
+}
+
+// kickCommitter wakes the committer without blocking; a kick already
+// waiting in the channel wakes it as well. Called with j.mu held.
+func (j *Journal) kickCommitter() {
 	select {
 	case j.kick <- struct{}{}:
 	default:
@@ -269,8 +278,8 @@ func (j *Journal) Close() error {
 		return nil
 	}
 	j.closed = true
+	j.kickCommitter() // the committer sees closed after its next kick: this one, or one waiting
 	j.mu.Unlock()
-	j.kick <- struct{}{}
 	<-j.done
 	return nil
 }

@@ -328,3 +328,44 @@ func runCtx(t *testing.T) context.Context {
 }
 
 var _ = errors.New
+
+// TestJournalCloseWhileRecording: Close races Records made by effects still
+// in flight (a run interrupted mid-fetch). A Record that had seen the
+// journal open but kicked the committer only after it stopped left the
+// one-slot kick channel full, and Close's own kick blocked for good (the
+// long task's tests hung in CI, 600 s). Every Close returns, and every
+// Record's done is called once: durable, or ErrJournalClosed.
+func TestJournalCloseWhileRecording(t *testing.T) {
+	reg := journalRegistry(t)
+	db := openDB(t)
+	for round := range 300 {
+		j, err := store.OpenJournal(db, reg)
+		require.NoError(t, err)
+		const n = 8
+		var wg sync.WaitGroup
+		var calls atomic.Int32
+		wg.Add(n)
+		for i := range n {
+			go func() {
+				defer wg.Done()
+				key := scheduler.EffectKey{Tasklet: tasklet.ID(round*n + i + 1), Step: 1}
+				j.Record(key, scheduler.EffectResult{Effect: "e", Resp: i}, func(err error) {
+					if err != nil {
+						assert.ErrorIs(t, err, store.ErrJournalClosed)
+					}
+					calls.Add(1)
+				})
+			}()
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- j.Close() }()
+		select {
+		case err := <-closed:
+			require.NoError(t, err)
+		case <-time.After(time.Minute):
+			require.FailNow(t, "Close did not return while Records raced it", "round %d", round)
+		}
+		wg.Wait()
+		assert.Equal(t, int32(n), calls.Load(), "every Record's done is called once (round %d)", round)
+	}
+}
