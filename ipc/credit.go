@@ -63,9 +63,13 @@ func (n *Node) put(l *link, id tasklet.ID, wait uint32, idx int, c *tasklet.Case
 	if k <= 0 {
 		return false
 	}
-	err := n.queue(l, &message{Kind: kPut, Chan: c.Chan, Value: c.Value})
+	inRun := n.s.InRun()
+	err := l.put(c.Chan, c.Value, inRun)
 	if err == nil {
 		n.cr.have[c.Chan] = k - 1
+		if inRun {
+			n.markHeld(l)
+		}
 	}
 	n.complete(completion{id: id, seq: wait, home: -1, nothing: true}, idx, nil, err)
 	return true
@@ -86,19 +90,24 @@ func (n *Node) onPut(m *message) {
 	}
 	switch {
 	case err != nil || n.chanClosed(m.Chan):
-		// A closed channel took the value (its send came before the close),
-		// but takes no more sends: withdraw the credit, so the peer's next
-		// send is a round trip that fails with channel.ErrClosed.
 		if held || n.cr.owed[key] > 0 {
-			delete(n.cr.granted, key)
-			delete(n.cr.owed, key)
-			if l := n.link(m.From); l != nil {
-				n.queue(l, &message{Kind: kGrant, Chan: m.Chan})
-			}
+			n.withdraw(key)
 		}
 	case took && held && n.hasRoom(m.Chan):
 		n.cr.granted[key]++ // the credit goes back to the peer
 		n.owe(key, 1)
+	}
+}
+
+// withdraw takes back the credit of key's peer on key's channel: a closed
+// channel took the values sent on it (their sends came before the close)
+// but takes no more sends, so the peer's next send is a round trip that
+// fails with channel.ErrClosed.
+func (n *Node) withdraw(key grantKey) {
+	delete(n.cr.granted, key)
+	delete(n.cr.owed, key)
+	if l := n.link(key.peer); l != nil {
+		n.queue(l, &message{Kind: kGrant, Chan: key.ch})
 	}
 }
 

@@ -82,6 +82,7 @@
 //	REPLY      its answer
 //	PUT        a send on credit to a buffered channel: no DONE answers it
 //	GRANT      credit for PUTs on a channel (0 withdraws it)
+//	PUTS       consecutive sends on credit to one channel, in one frame
 //
 // # Remote sends
 //
@@ -99,6 +100,12 @@
 // sending node beyond its capacity. A PUT that finds the channel closed is still taken
 // (its send completed before the close was known, so receivers drain it)
 // and the credit is withdrawn: the next send fails with channel.ErrClosed. Sends in a select with other cases always wait.
+//
+// Consecutive sends on credit to one channel (a slice's stream) share one
+// PUTS frame: the values are appended to it as they are sent (ints,
+// strings and byte strings bare, other values typed), anything else sent
+// on the link closes it, and the home applies them in one pass and gives
+// their credit back in one GRANT.
 //
 // # Select rules across nodes
 //

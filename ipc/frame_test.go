@@ -51,6 +51,7 @@ func sampleMessages() []message {
 		{Kind: kPut, Chan: ch, Value: "v"},
 		{Kind: kGrant, Chan: ch, Idx: maxGrant},
 		{Kind: kGrant, Chan: ch},
+		{Kind: kPuts, Chan: ch, Values: []any{1, -1 << 40, "two", []byte{3}, 4.5, nil, Result{Name: "r"}}},
 	}
 }
 
@@ -61,7 +62,7 @@ func TestMessageRoundTrip(t *testing.T) {
 			body, err := appendMessage(nil, reg, &m)
 			require.NoError(t, err)
 			var got message
-			var cases []scheduler.RemoteCase
+			var cases scratch
 			require.NoError(t, decodeMessage(body, reg, &got, &cases))
 			assert.Equal(t, m, got)
 		})
@@ -79,7 +80,7 @@ func TestMigrateMessageRoundTrip(t *testing.T) {
 	body, err := appendMessage(nil, reg, &message{Kind: kMigrate, Epoch: 3, Flag: true, Raw: raw, Timers: timers})
 	require.NoError(t, err)
 	var got message
-	var cases []scheduler.RemoteCase
+	var cases scratch
 	require.NoError(t, decodeMessage(body, reg, &got, &cases))
 	assert.Equal(t, ts.ID, got.Tasklet)
 	assert.Equal(t, uint64(3), got.Epoch)
@@ -259,7 +260,7 @@ func TestFramesReadAheadByTheHandshakeReachTheLink(t *testing.T) {
 	body, err := newFrameReader(r, DefaultMaxFrame).next()
 	require.NoError(t, err, "the node answers the PING sent with the PROOF")
 	var m message
-	var cases []scheduler.RemoteCase
+	var cases scratch
 	require.NoError(t, decodeMessage(body, testRegistry(), &m, &cases))
 	assert.Equal(t, kPong, m.Kind)
 	assert.EqualValues(t, 77, m.ID)

@@ -87,6 +87,15 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		"grant_negative":       lengthPrefixed([]byte{0x93, byte(kGrant), 1, 0xff}),
 		"put_bomb_str32_4G":    lengthPrefixed([]byte{0x93, byte(kPut), 1, 0xdb, 0xff, 0xff, 0xff, 0xff}),
 		"put_fields_too_few":   lengthPrefixed([]byte{0x92, byte(kPut), 1}),
+		"puts_count_4G":        lengthPrefixed([]byte{0xdd, 0xff, 0xff, 0xff, 0xff, byte(kPuts), 1, 1}),
+		"puts_count_short":     lengthPrefixed([]byte{0x95, byte(kPuts), 1, 1, 2}),
+		"puts_no_values":       lengthPrefixed([]byte{0x92, byte(kPuts), 1}),
+		"puts_over_limit":      lengthPrefixed(append([]byte{0xdd, 0, 0, (maxPutValues + 3) >> 8, (maxPutValues + 3) & 0xff, byte(kPuts), 1}, bytes.Repeat([]byte{1}, maxPutValues+1)...)),
+		"puts_bin32_4G":        lengthPrefixed([]byte{0x93, byte(kPuts), 1, 0xc6, 0xff, 0xff, 0xff, 0xff}),
+		"puts_str32_4G":        lengthPrefixed([]byte{0x94, byte(kPuts), 1, 1, 0xdb, 0xff, 0xff, 0xff, 0xff}),
+		"puts_int_over_max":    lengthPrefixed([]byte{0x93, byte(kPuts), 1, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}),
+		"puts_value_bad":       lengthPrefixed(append([]byte{0x94, byte(kPuts), 1, 1, 0x92, 0xa4}, "nope\xc0"...)),
+		"puts_map_value":       lengthPrefixed([]byte{0x93, byte(kPuts), 1, 0x80}),
 	}
 	for k, v := range hostile {
 		seeds["hostile_"+k] = v
@@ -110,7 +119,7 @@ func FuzzFrame(f *testing.F) {
 				return
 			}
 			var m message
-			var cases []scheduler.RemoteCase
+			var cases scratch
 			if decodeMessage(body, reg, &m, &cases) != nil || m.Kind == kMigrate {
 				continue // MIGRATE decodes into a record, not back into bytes
 			}

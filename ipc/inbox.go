@@ -17,8 +17,8 @@ const (
 )
 
 type batch struct {
-	msgs  []message
-	cases []scheduler.RemoteCase // OP cases; msgs[i].Cases share it
+	msgs []message
+	scratch
 }
 
 // next appends a message slot and returns it; decodeMessage overwrites it
@@ -41,8 +41,7 @@ func (b *batch) drop() {
 func (b *batch) reset() {
 	clear(b.msgs)
 	b.msgs = b.msgs[:0]
-	clear(b.cases)
-	b.cases = b.cases[:0]
+	b.scratch.reset()
 }
 
 type inbox struct {
@@ -88,7 +87,7 @@ func (n *Node) submit(l *link, b *batch) *batch {
 		in.room.Wait()
 	}
 	in.queue = append(in.queue, b)
-	in.queued += len(b.msgs)
+	in.queued += len(b.msgs) + len(b.vals) // a PUTS weighs its values
 	do := !in.scheduled
 	in.scheduled = true
 	var nb *batch

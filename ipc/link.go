@@ -8,6 +8,8 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+
+	"github.com/stackless-go/stackless/channel"
 )
 
 // link is an authenticated connection to one peer node. Senders (the
@@ -26,10 +28,15 @@ type link struct {
 	shm     *shmLink // frames go through shared-memory rings (see shm.go); nil: through conn
 
 	mu        sync.Mutex
-	out       []byte // frames waiting for the writer
-	framesOut uint64 // frames queued so far (guarded by mu)
-	unkicked  bool   // held frames wait in out and the writer was not woken for them (see hold)
-	writing   bool   // the writer is writing a batch it took from out
+	out       []byte     // frames waiting for the writer
+	framesOut uint64     // frames queued so far (guarded by mu)
+	unkicked  bool       // held frames wait in out and the writer was not woken for them (see hold)
+	runOpen   bool       // out ends with a PUTS frame still open for values (puts.go)
+	runAt     int        // where in out the open PUTS frame begins
+	runCh     channel.ID // its channel
+	runN      int        // its values so far
+	tmp       []byte     // a value moved to a PUTS frame of its own
+	writing   bool       // the writer is writing a batch it took from out
 	closed    bool
 	kick      chan struct{}
 	done      chan struct{} // closed when the link closes
@@ -72,6 +79,7 @@ func (l *link) enqueue(m *message, hold bool) error {
 		l.mu.Unlock()
 		return fmt.Errorf("ipc: send %v to node %d: %w", m.Kind, l.peer, ErrLinkDown)
 	}
+	l.endRunLocked()
 	b, start := beginFrame(l.out)
 	b, err := appendMessage(b, l.n.reg, m)
 	if err == nil {
@@ -128,6 +136,7 @@ func (l *link) flush() {
 		return
 	}
 	l.unkicked = false
+	l.endRunLocked()
 	if l.shm != nil && !l.writing && l.shm.w.tryWrite(l.out) {
 		l.bytesOut.Add(uint64(len(l.out)))
 		l.out = l.out[:0]
@@ -167,6 +176,7 @@ func (l *link) writeLoop() {
 		}
 		for {
 			l.mu.Lock()
+			l.endRunLocked()
 			batch := l.out
 			l.out = spare[:0]
 			l.writing = len(batch) > 0
@@ -213,7 +223,7 @@ func (l *link) readLoop(r *bufio.Reader) {
 		frames++
 		bytes += uint64(len(body) + frameHeader)
 		m := b.next()
-		if err := decodeMessage(body, l.n.reg, m, &b.cases); err != nil {
+		if err := decodeMessage(body, l.n.reg, m, &b.scratch); err != nil {
 			b.drop()
 			l.count(frames, bytes)
 			l.n.submit(l, b)
@@ -235,7 +245,7 @@ func (l *link) readLoop(r *bufio.Reader) {
 		if l.n.early(l, m) {
 			b.drop()
 		}
-		if fr.buffered() == 0 || len(b.msgs) >= maxBatch {
+		if fr.buffered() == 0 || len(b.msgs) >= maxBatch || len(b.vals) >= maxBatch*16 {
 			l.count(frames, bytes)
 			frames, bytes = 0, 0
 			b = l.n.submit(l, b)
@@ -282,6 +292,7 @@ func (l *link) close(reason error) {
 		l.mu.Lock()
 		l.closed = true
 		l.out = nil
+		l.runOpen = false
 		l.mu.Unlock()
 		l.reason = reason
 		l.conn.Close()

@@ -34,11 +34,12 @@ const (
 	kReply
 	kPut
 	kGrant
-	kLast = kGrant
+	kPuts
+	kLast = kPuts
 )
 
 var kindNames = [...]string{"?", "OP", "DONE", "CANCEL", "CLOSE", "POST", "RETURN", "MIGRATE",
-	"MIGRATED", "REDIRECT", "REDIRECTED", "SETTLED", "PING", "PONG", "CONTROL", "REPLY", "PUT", "GRANT"}
+	"MIGRATED", "REDIRECT", "REDIRECTED", "SETTLED", "PING", "PONG", "CONTROL", "REPLY", "PUT", "GRANT", "PUTS"}
 
 func (k kind) String() string {
 	if int(k) < len(kindNames) {
@@ -47,10 +48,11 @@ func (k kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-// fields is the array length of each kind's frame body, tag included.
+// fields is the array length of each kind's frame body, tag included
+// (PUTS: 2 plus its values; see puts.go).
 var fields = [...]int{kOp: 5, kDone: 9, kCancel: 4, kClose: 2, kPost: 3, kReturn: 3, kMigrate: 5,
 	kMigrated: 4, kRedirect: 5, kRedirected: 3, kSettled: 2, kPing: 2, kPong: 2, kControl: 4, kReply: 5,
-	kPut: 3, kGrant: 3}
+	kPut: 3, kGrant: 3, kPuts: 3}
 
 // message is one frame, decoded into concrete fields; peer data never
 // decodes into interface{} except Value, which is a typed value of the
@@ -72,6 +74,7 @@ var fields = [...]int{kOp: 5, kDone: 9, kCancel: 4, kClose: 2, kPost: 3, kReturn
 //	REPLY      ID, Payload, Text (the handler's error), Idx (a reply code)
 //	PUT        Chan, Value (a send on credit: no DONE answers it)
 //	GRANT      Chan, Idx (credits for PUTs on Chan; 0 withdraws them)
+//	PUTS       Chan, Values (sends on credit in bulk, in the order sent)
 //
 // From is the authenticated peer the frame came from; it is never read from
 // the wire.
@@ -87,6 +90,7 @@ type message struct {
 	Recv    bool
 	Flag    bool
 	Value   any
+	Values  []any // PUTS
 	Err     error
 	Cases   []scheduler.RemoteCase
 	Raw     []byte                // MIGRATE, sending: the encoded tasklet record
@@ -104,6 +108,9 @@ const maxCaseIndex = 1 << 20
 func appendMessage(b []byte, reg *pickle.Registry, m *message) ([]byte, error) {
 	if m.Kind == 0 || m.Kind > kLast {
 		return b, fmt.Errorf("ipc: encode: unknown message kind %d", m.Kind)
+	}
+	if m.Kind == kPuts {
+		return appendPuts(b, reg, m.Chan, m.Values)
 	}
 	b = mpack.AppendArrayLen(b, fields[m.Kind])
 	b = mpack.AppendUint(b, uint64(m.Kind))
@@ -188,12 +195,28 @@ func appendMessage(b []byte, reg *pickle.Registry, m *message) ([]byte, error) {
 	return b, err
 }
 
+// scratch holds what decoded messages share: OP cases and PUTS values are
+// appended to it and m.Cases, m.Values are slices of it, so a batch of
+// messages decodes without an allocation per message.
+type scratch struct {
+	cases []scheduler.RemoteCase
+	vals  []any
+}
+
+func (sc *scratch) reset() {
+	clear(sc.cases)
+	sc.cases = sc.cases[:0]
+	clear(sc.vals)
+	sc.vals = sc.vals[:0]
+}
+
 // decodeMessage decodes a frame body into m. body is untrusted: it is
 // validated with pickle.ScanAll first (lengths fit, bounded nesting), then
 // read field by field into m, and values only through the registry. OP
-// cases are appended to *cases, which m.Cases then shares. Nothing in m
-// refers to body afterwards.
-func decodeMessage(body []byte, reg *pickle.Registry, m *message, cases *[]scheduler.RemoteCase) error {
+// cases and PUTS values are appended to sc, which m.Cases and m.Values
+// then share. Nothing in m refers to body afterwards.
+func decodeMessage(body []byte, reg *pickle.Registry, m *message, sc *scratch) error {
+	cases := &sc.cases
 	if err := pickle.ScanAll(body, pickle.Limits{}); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadFrame, err)
 	}
@@ -202,6 +225,10 @@ func decodeMessage(body []byte, reg *pickle.Registry, m *message, cases *[]sched
 	k := kind(c.uintMax(uint64(kLast), "message kind"))
 	if c.err != nil {
 		return c.err
+	}
+	if k == kPuts {
+		*m = message{Kind: k}
+		return decodePuts(&c, reg, m, n, &sc.vals)
 	}
 	if k == 0 || n != fields[k] {
 		return fmt.Errorf("%w: a %v message with %d fields, want %d", ErrBadFrame, k, n, fields[min(k, kLast)])

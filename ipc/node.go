@@ -285,6 +285,8 @@ func (n *Node) handle(m *message) {
 		n.postBack(m.Chan, m.Value)
 	case kPut:
 		n.onPut(m)
+	case kPuts:
+		n.onPuts(m)
 	case kGrant:
 		n.onGrant(m)
 	case kMigrate:

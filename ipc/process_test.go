@@ -305,7 +305,8 @@ func runStreamChild(arg string) int {
 // BenchmarkRemoteStreamTwoProcesses: one op is one value through a
 // buffered channel (capacity 1024) homed in a child process, sent by 1024
 // producer tasklets in this process to one consumer there, as
-// BenchmarkRemoteStream does in one process. It reports values/s.
+// BenchmarkRemoteStream does in one process. It reports values/s and the
+// CPU time of each process per value (see reportCPU).
 func BenchmarkRemoteStreamTwoProcesses(b *testing.B) {
 	producers := streamProducers()
 	n := max(b.N, producers)
@@ -323,15 +324,21 @@ func BenchmarkRemoteStreamTwoProcesses(b *testing.B) {
 	require.NoError(b, cmd.Start())
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		node.Close()
+	stopped := false
+	stopChild := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		node.Close() // the child's link goes, and the child with it
 		select {
 		case <-exited:
 		case <-time.After(30 * time.Second):
 			cmd.Process.Kill()
 			<-exited
 		}
-	}()
+	}
+	defer stopChild()
 	require.NoError(b, node.WaitPeer(ctx, 2))
 	ran := make(chan error, 1)
 	go func() { ran <- s.Run(ctx) }()
@@ -339,6 +346,7 @@ func BenchmarkRemoteStreamTwoProcesses(b *testing.B) {
 	done := &consumer{In: parentPong, N: 1, done: make(chan struct{})}
 	s.Do(func(s *scheduler.Scheduler) { s.Spawn(done) })
 	b.ReportAllocs()
+	cpu := processCPU()
 	b.ResetTimer()
 	start := time.Now()
 	s.Do(func(s *scheduler.Scheduler) {
@@ -357,4 +365,5 @@ func BenchmarkRemoteStreamTwoProcesses(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "values/s")
+	reportCPU(b, processCPU()-cpu, stopChild, cmd)
 }

@@ -208,11 +208,16 @@ func (n *Node) queue(l *link, m *message) error {
 	if err := l.hold(m); err != nil {
 		return err
 	}
+	n.markHeld(l)
+	return nil
+}
+
+// markHeld puts l on the list of links that flush sends.
+func (n *Node) markHeld(l *link) {
 	if !l.held {
 		l.held = true
 		n.held = append(n.held, l)
 	}
-	return nil
 }
 
 // flush sends what the slice held; the scheduler calls it (SetFlush).

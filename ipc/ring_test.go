@@ -27,8 +27,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/stackless-go/stackless/scheduler"
 )
 
 // testMapping is an 8-byte aligned mapping with rings of size bytes.
@@ -267,7 +265,7 @@ func FuzzRing(f *testing.F) {
 				break
 			}
 			var m message
-			var cases []scheduler.RemoteCase
+			var cases scratch
 			_ = decodeMessage(body, reg, &m, &cases)
 		}
 		if counted.n > size {

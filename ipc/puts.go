@@ -1,0 +1,252 @@
+package ipc
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/internal/mpack"
+	"github.com/stackless-go/stackless/pickle"
+)
+
+// A stream of sends on credit (credit.go) used to cost a message per value
+// on both nodes: a frame encoded, read, decoded, handed to the scheduler
+// and applied, each on its own. A PUTS frame carries the values that
+// consecutive sends on credit put on one channel of the peer: the link
+// keeps the frame open at the tail of its queue and appends each value to
+// it, so the frame grows while the sends of a slice follow each other, and
+// anything else queued on the link (another channel's PUT, an OP, a
+// CANCEL) closes it first, so the link's order is exactly the order sent.
+// The home applies a frame's values one after the other in one pass and
+// gives the credit back in one GRANT.
+//
+// Body: [PUTS, chan, v1, ..., vN] as a msgpack array32 (its count and the
+// frame length are filled in when the frame closes). Values of type int,
+// string and non-nil []byte are written as bare msgpack scalars (the
+// common stream value, without the type name every other value carries);
+// every other value is a typed value of the registry, as in a PUT.
+
+// maxPutValues bounds the values of one PUTS frame, on both ends.
+const maxPutValues = 4096
+
+// putsHead is the size of an open PUTS frame's head: the frame length, the
+// array32 header, the kind (a positive fixint); the channel follows.
+const putsHead = frameHeader + 5 + 1
+
+// appendPutValue appends v as a PUTS value.
+func appendPutValue(b []byte, reg *pickle.Registry, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case int:
+		return mpack.AppendInt(b, int64(x)), nil
+	case string:
+		return mpack.AppendStr(b, x), nil
+	case []byte:
+		if x != nil {
+			return mpack.AppendBin(b, x), nil
+		}
+	}
+	return reg.AppendValue(b, v)
+}
+
+// appendPuts appends a whole PUTS body (a frame not built in place).
+func appendPuts(b []byte, reg *pickle.Registry, ch channel.ID, vals []any) ([]byte, error) {
+	if len(vals) == 0 || len(vals) > maxPutValues {
+		return b, fmt.Errorf("ipc: encode: a PUTS of %d values (1 to %d)", len(vals), maxPutValues)
+	}
+	b = mpack.AppendArrayLen(b, 2+len(vals))
+	b = mpack.AppendUint(b, uint64(kPuts))
+	b = mpack.AppendUint(b, uint64(ch))
+	var err error
+	for _, v := range vals {
+		if b, err = appendPutValue(b, reg, v); err != nil {
+			return b, fmt.Errorf("ipc: the value sent on %v: %w", ch, err)
+		}
+	}
+	return b, nil
+}
+
+// decodePuts reads the rest of a PUTS body of n fields (the kind is read)
+// into m, its values appended to *vals. The body was validated by ScanAll,
+// so every length in it fits in it: n cannot make it allocate more than
+// the body holds, and it is bounded by maxPutValues besides.
+func decodePuts(c *cursor, reg *pickle.Registry, m *message, n int, vals *[]any) error {
+	if n < 3 || n-2 > maxPutValues {
+		return fmt.Errorf("%w: a PUTS with %d values (1 to %d)", ErrBadFrame, n-2, maxPutValues)
+	}
+	m.Chan = channel.ID(c.uint())
+	start := len(*vals)
+	err := func() error {
+		for range n - 2 {
+			v, err := c.putValue(reg)
+			if err != nil {
+				return err
+			}
+			*vals = append(*vals, v)
+		}
+		if c.err != nil {
+			return c.err
+		}
+		if c.off != len(c.b) {
+			return fmt.Errorf("%w: %d bytes after the PUTS message", ErrBadFrame, len(c.b)-c.off)
+		}
+		return nil
+	}()
+	if err != nil {
+		clear((*vals)[start:])
+		*vals = (*vals)[:start] // nothing of a refused frame stays
+		return err
+	}
+	m.Values = (*vals)[start:len(*vals):len(*vals)]
+	return nil
+}
+
+// putValue reads one PUTS value: a bare int, string or byte string, or a
+// typed value of the registry.
+func (c *cursor) putValue(reg *pickle.Registry) (any, error) {
+	b, ok := c.peek()
+	if !ok {
+		return nil, c.err
+	}
+	switch {
+	case b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3):
+		x := c.int()
+		if c.err == nil && (x > math.MaxInt || x < math.MinInt) {
+			c.fail("an int")
+		}
+		return int(x), c.err
+	case (b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb):
+		return string(c.str()), c.err
+	case b >= 0xc4 && b <= 0xc6:
+		return c.bin(), c.err
+	}
+	raw := c.raw()
+	if c.err != nil {
+		return nil, c.err
+	}
+	v, err := reg.LoadValue(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: PUTS value: %w", ErrBadFrame, err)
+	}
+	return v, nil
+}
+
+// put appends v, sent on credit on channel ch of the peer, to the link's
+// queue: to the open PUTS frame if it is for ch and has room, else to a
+// new one. hold is as for enqueue (the scheduler's flush wakes the writer).
+func (l *link) put(ch channel.ID, v any, hold bool) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return fmt.Errorf("ipc: send PUTS to node %d: %w", l.peer, ErrLinkDown)
+	}
+	if l.runOpen && (l.runCh != ch || l.runN >= maxPutValues) {
+		l.endRunLocked()
+	}
+	opened := !l.runOpen
+	if opened {
+		l.openRunLocked(ch)
+	}
+	mark := len(l.out)
+	b, err := appendPutValue(l.out, l.n.reg, v)
+	if err == nil && len(b)-l.runAt-frameHeader > l.n.cfg.maxFrame && !opened {
+		// The open frame has no room for v: close it without v and move v
+		// to a frame of its own.
+		l.tmp = append(l.tmp[:0], b[mark:]...)
+		l.out = b[:mark]
+		l.endRunLocked()
+		l.openRunLocked(ch)
+		opened = true
+		b = append(l.out, l.tmp...)
+	}
+	if err == nil && len(b)-l.runAt-frameHeader > l.n.cfg.maxFrame {
+		err = fmt.Errorf("%w: a %d-byte value; the limit is %d (WithMaxFrame)", ErrFrameTooLarge, len(b)-mark, l.n.cfg.maxFrame)
+	}
+	if err != nil {
+		if opened {
+			l.out = b[:l.runAt]
+			l.runOpen = false
+			l.framesOut--
+		} else {
+			l.out = b[:mark]
+		}
+		l.mu.Unlock()
+		return fmt.Errorf("ipc: the value sent on %v: %w", ch, err)
+	}
+	l.out = b
+	l.runN++
+	over := len(b) > l.n.cfg.maxQueued
+	kick := false
+	if hold && len(b) < bufSize {
+		l.unkicked = l.unkicked || (opened && l.runAt == 0)
+	} else {
+		kick = (opened && l.runAt == 0) || l.unkicked
+		l.unkicked = false
+	}
+	l.mu.Unlock()
+	if over {
+		l.close(fmt.Errorf("the peer is not reading: %d bytes queued, over the limit of %d (WithMaxQueued)", len(b), l.n.cfg.maxQueued))
+		return fmt.Errorf("ipc: send PUTS to node %d: %w", l.peer, ErrLinkDown)
+	}
+	if kick {
+		l.wakeWriter()
+	}
+	return nil
+}
+
+// openRunLocked begins a PUTS frame for ch at the tail of out.
+func (l *link) openRunLocked(ch channel.ID) {
+	l.runAt = len(l.out)
+	l.out = append(l.out, 0, 0, 0, 0, 0xdd, 0, 0, 0, 0, byte(kPuts))
+	l.out = mpack.AppendUint(l.out, uint64(ch))
+	l.runOpen, l.runCh, l.runN = true, ch, 0
+	l.framesOut++
+}
+
+// endRunLocked closes the open PUTS frame, if any: its length and count
+// are filled in, and what follows in out is another frame.
+func (l *link) endRunLocked() {
+	if !l.runOpen {
+		return
+	}
+	binary.BigEndian.PutUint32(l.out[l.runAt:], uint32(len(l.out)-l.runAt-frameHeader))
+	binary.BigEndian.PutUint32(l.out[l.runAt+frameHeader+1:], uint32(2+l.runN))
+	l.runOpen = false
+}
+
+// onPuts applies a PUTS from a peer to a channel of this node: each value
+// as onPut applies a PUT, in order, with one GRANT for the credit that
+// comes back.
+func (n *Node) onPuts(m *message) {
+	key := grantKey{m.From, m.Chan}
+	g := n.cr.granted[key]
+	held := min(g, len(m.Values))
+	if held > 0 {
+		n.cr.granted[key] = g - held
+	}
+	c := n.s.Channel(m.Chan)
+	back := 0
+	var err error
+	for i, v := range m.Values {
+		took, e := n.s.Put(m.Chan, v)
+		if e != nil {
+			err = e
+			break
+		}
+		if took && i < held && c.Len() < c.Cap() && !c.HasSenders() {
+			back++
+		}
+	}
+	if err != nil {
+		n.log.Warn("ipc: values a peer sent without waiting were dropped: their channel is gone", "peer", m.From, "chan", m.Chan, "values", len(m.Values), "err", err.Error())
+	}
+	switch {
+	case err != nil || n.chanClosed(m.Chan):
+		if g > 0 || n.cr.owed[key] > 0 {
+			n.withdraw(key)
+		}
+	case back > 0:
+		n.cr.granted[key] += back
+		n.owe(key, back)
+	}
+}

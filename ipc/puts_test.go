@@ -1,0 +1,189 @@
+package ipc
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// testLink is a link of a node that runs nothing, on one end of a pipe
+// nobody reads: what it queues stays in its out buffer.
+func testLink(t *testing.T, opts ...Option) *link {
+	t.Helper()
+	n := NewNode(scheduler.New(scheduler.WithNode(1)), testRegistry(), append([]Option{WithSecret(testSecret), WithLogger(newLogSink().logger())}, opts...)...)
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return newLink(n, 2, a, "pipe")
+}
+
+// queued decodes the frames l has queued, closing an open PUTS frame.
+func queued(t *testing.T, l *link) []message {
+	t.Helper()
+	l.mu.Lock()
+	l.endRunLocked()
+	out := bytes.Clone(l.out)
+	l.mu.Unlock()
+	fr := newFrameReader(bufio.NewReaderSize(bytes.NewReader(out), bufSize), l.n.cfg.maxFrame)
+	var msgs []message
+	for {
+		body, err := fr.next()
+		if err != nil {
+			return msgs
+		}
+		var m message
+		var sc scratch
+		require.NoError(t, decodeMessage(body, l.n.reg, &m, &sc))
+		msgs = append(msgs, m)
+	}
+}
+
+func TestPutsFramesKeepTheLinkOrder(t *testing.T) {
+	l := testLink(t)
+	a, b := channel.ID(2<<tasklet.NodeBits|1), channel.ID(2<<tasklet.NodeBits|2)
+	require.NoError(t, l.put(a, 1, true))
+	require.NoError(t, l.put(a, "two", true))
+	require.NoError(t, l.put(b, []byte{3}, true))
+	require.NoError(t, l.hold(&message{Kind: kClose, Chan: a}))
+	require.NoError(t, l.put(a, Result{Name: "four"}, true))
+	require.NoError(t, l.put(a, -5, true))
+
+	assert.Equal(t, []message{
+		{Kind: kPuts, Chan: a, Values: []any{1, "two"}},
+		{Kind: kPuts, Chan: b, Values: []any{[]byte{3}}},
+		{Kind: kClose, Chan: a},
+		{Kind: kPuts, Chan: a, Values: []any{Result{Name: "four"}, -5}},
+	}, queued(t, l), "consecutive values on one channel share a frame; anything else closes it")
+	assert.Equal(t, uint64(4), l.queuedFrames(), "a PUTS frame counts as one frame")
+}
+
+func TestPutsFramesStayUnderTheFrameLimit(t *testing.T) {
+	l := testLink(t, WithMaxFrame(64))
+	ch := channel.ID(2<<tasklet.NodeBits | 1)
+	value := strings.Repeat("x", 20) // 21 bytes encoded: two fit a frame of 64, three do not
+	for range 5 {
+		require.NoError(t, l.put(ch, value, true))
+	}
+	err := l.put(ch, strings.Repeat("y", 100), true)
+	require.ErrorIs(t, err, ErrFrameTooLarge, "a value larger than a frame is refused")
+	assert.ErrorContains(t, err, "WithMaxFrame")
+
+	msgs := queued(t, l)
+	var got []any
+	for _, m := range msgs {
+		require.Equal(t, kPuts, m.Kind)
+		got = append(got, m.Values...)
+	}
+	assert.Len(t, msgs, 3, "the values are split over frames of at most 64 bytes")
+	assert.Equal(t, []any{value, value, value, value, value}, got, "every value that was accepted, in order, and nothing of the refused one")
+	assert.Equal(t, uint64(3), l.queuedFrames())
+}
+
+func TestPutsOnAClosedLinkFail(t *testing.T) {
+	l := testLink(t)
+	l.close(errors.New("test"))
+	err := l.put(channel.ID(2<<tasklet.NodeBits|1), 1, true)
+	assert.ErrorIs(t, err, ErrLinkDown)
+}
+
+// anySender sends Vals on Out, one after the other, then closes done.
+type anySender struct {
+	Out  channel.ID
+	Vals []any
+	Err  error
+	i    int
+	done chan struct{}
+}
+
+func (p *anySender) Step(t *tasklet.T) tasklet.Op {
+	if p.i > 0 && t.Err() != nil {
+		p.Err = t.Err()
+	}
+	if p.i == len(p.Vals) || p.Err != nil {
+		close(p.done)
+		return t.Exit()
+	}
+	p.i++
+	return t.Send(p.Out, p.Vals[p.i-1])
+}
+
+// anyReceiver receives N values from In into Got, then closes done.
+type anyReceiver struct {
+	In   channel.ID
+	N    int
+	Got  []any
+	done chan struct{}
+	on   bool
+}
+
+func (r *anyReceiver) Step(t *tasklet.T) tasklet.Op {
+	if r.on {
+		r.Got = append(r.Got, t.Value())
+	}
+	r.on = true
+	if len(r.Got) == r.N {
+		close(r.done)
+		return t.Exit()
+	}
+	return t.Recv(r.In)
+}
+
+func TestSendsOnCreditTravelInBulk(t *testing.T) {
+	c := newCluster(t, 2)
+	ch := c.ch(0, 64)
+	first := &sendSeq{Out: ch, From: 0, To: 1, done: make(chan struct{})}
+	c.spawn(1, first)
+	waitClosed(t, first.done, "the first send (a round trip)")
+	c.waitFor("credit from the channel's home", func() bool { return c.credit(1, ch) == 63 })
+
+	vals := []any{1, -5, 1 << 40, "two", "", []byte{3}, []byte{}, 4.5, int64(7), true, nil, Result{Name: "r", Got: []int{1}}}
+	for len(vals) < 40 {
+		vals = append(vals, len(vals))
+	}
+	frames := func() uint64 { return c.nodes[1].Stats().PerLink[0].FramesOut }
+	release := c.gate(0) // the home takes nothing while the values are sent
+	before := frames()
+	p := &anySender{Out: ch, Vals: vals, done: make(chan struct{})}
+	c.spawn(1, p)
+	waitClosed(t, p.done, "sends on credit while the home is busy")
+	require.NoError(t, p.Err)
+	assert.LessOrEqual(t, frames()-before, uint64(2), "40 sends on credit in one slice travel in one frame (two if a slice ended between them)")
+	release(nil)
+
+	r := &anyReceiver{In: ch, N: 1 + len(vals), done: make(chan struct{})}
+	c.spawn(0, r)
+	waitClosed(t, r.done, "the receiver")
+	assert.Equal(t, append([]any{0}, vals...), r.Got, "every value arrives, equal and in the order sent")
+	c.waitFor("the credit given back", func() bool { return c.credit(1, ch) == 63 })
+}
+
+func TestHostilePutsAreRefused(t *testing.T) {
+	reg := testRegistry()
+	n := 0
+	for name, data := range fuzzSeeds(t) {
+		if !strings.HasPrefix(name, "hostile_puts_") {
+			continue
+		}
+		n++
+		t.Run(name, func(t *testing.T) {
+			fr := newFrameReader(bufio.NewReaderSize(bytes.NewReader(data), bufSize), fuzzMaxFrame)
+			body, err := fr.next()
+			require.NoError(t, err, "the frame itself is whole")
+			var m message
+			var sc scratch
+			err = decodeMessage(body, reg, &m, &sc)
+			assert.ErrorIs(t, err, ErrBadFrame)
+			assert.Empty(t, sc.vals, "nothing of a refused frame is kept")
+		})
+	}
+	assert.Equal(t, 9, n)
+}
