@@ -7,7 +7,8 @@ import (
 
 // A send to a buffered channel of another node need not wait for the
 // round trip: once the channel's home granted this node credit, a plain
-// Send completes at once and its value travels as a PUT, in the link's
+// Send completes at once and its value travels as a PUT (in one PUTS frame
+// with the sends that follow it on that channel, puts.go), in the link's
 // order with everything else this node sends there, so the values of one
 // sender arrive in the order sent. This is what lets a stream between two
 // processes run at the rate the nodes can encode and apply values, rather
