@@ -76,6 +76,25 @@ func (n *Node) put(l *link, id tasklet.ID, wait uint32, idx int, c *tasklet.Case
 	return true
 }
 
+// SendNow implements scheduler.RemoteSender: a plain send on ch, homed at
+// another node, completes at once if this node has credit there, without
+// the tasklet blocking and being completed as put does. Anything unusual
+// (no credit, no link, outside a run, a value that cannot be sent) is left
+// to Op, which fails the send with the reason.
+func (n *Node) SendNow(_ tasklet.ID, ch channel.ID, v any) bool {
+	k := n.cr.have[ch]
+	if k <= 0 || !n.s.InRun() {
+		return false
+	}
+	l := n.link(ch.Node())
+	if l == nil || l.put(ch, v, true) != nil {
+		return false
+	}
+	n.cr.have[ch] = k - 1
+	n.markHeld(l)
+	return true
+}
+
 // onPut applies a PUT from a peer to a channel of this node.
 func (n *Node) onPut(m *message) {
 	key := grantKey{m.From, m.Chan}

@@ -91,7 +91,8 @@
 // channel's home (OP, then DONE). So is the first send to a buffered
 // channel of another node; if the buffer has room and no sender waits,
 // its home then grants this node credit, as much as the room (at most 1024), and while the
-// credit lasts a send there completes at once and its value follows as a
+// credit lasts a send there completes at once (the sender goes on, as
+// after a send into a buffer with room) and its value follows as a
 // PUT, in the link's order (so one sender's values arrive in order). A
 // PUT that went into the buffer and left room gives its credit back; one
 // that filled the buffer, or found it full and waits in the channel's

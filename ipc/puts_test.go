@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -186,4 +187,34 @@ func TestHostilePutsAreRefused(t *testing.T) {
 		})
 	}
 	assert.Equal(t, 9, n)
+}
+
+func TestSendsOnCreditDoNotSwitchTheSenderOut(t *testing.T) {
+	var sender atomic.Uint64
+	var resumed atomic.Int64
+	hook := func(i int) func(prev, next tasklet.ID) {
+		if i != 1 {
+			return nil
+		}
+		return func(_, next tasklet.ID) {
+			if uint64(next) == sender.Load() {
+				resumed.Add(1)
+			}
+		}
+	}
+	c := newCluster(t, 2, clusterConfig{hooks: hook})
+	ch := c.ch(0, 64)
+	first := &sendSeq{Out: ch, From: 0, To: 1, done: make(chan struct{})}
+	c.spawn(1, first)
+	waitClosed(t, first.done, "the first send (a round trip)")
+	c.waitFor("credit from the channel's home", func() bool { return c.credit(1, ch) == 63 })
+
+	p := &sendSeq{Out: ch, From: 1, To: 41, done: make(chan struct{})}
+	c.on(1, func(s *scheduler.Scheduler) { sender.Store(uint64(s.Spawn(p))) })
+	waitClosed(t, p.done, "40 sends on credit")
+	require.NoError(t, p.Err)
+	assert.Equal(t, int64(1), resumed.Load(), "a send on credit goes on at once, as a send into a buffer with room: the sender ran once for its 40 sends")
+
+	c.prog(0, "recv", recvN(ch, 41)...)
+	assert.Equal(t, ints(0, 40), c.collect(1)["recv"].Got)
 }

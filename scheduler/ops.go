@@ -92,6 +92,10 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 	}
 	if c == nil {
 		if s.isRemote(id) {
+			if s.sendNow != nil && s.sendNow.SendNow(t.ID(), id, v) {
+				t.SetChosen(-1)
+				return true
+			}
 			t.SetCases([]tasklet.Case{tasklet.SendCase(id, v)}, false)
 			s.blockRemote(t)
 			return false

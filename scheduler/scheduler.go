@@ -39,7 +39,8 @@ type Scheduler struct {
 	onChannel  func(ChannelEvent)
 	onError    func(error)
 	remote     Remote
-	flushFn    func() // see SetFlush
+	sendNow    RemoteSender // remote, if it is one
+	flushFn    func()       // see SetFlush
 	kindName   func(tasklet.Behavior) string
 	ckpt       checkpointer
 	host       *hostRef
@@ -196,7 +197,19 @@ func (s *Scheduler) SetChannelHook(fn func(ChannelEvent)) func(ChannelEvent) {
 }
 
 // SetRemote sets the router for remote channels.
-func (s *Scheduler) SetRemote(r Remote) { s.remote = r }
+func (s *Scheduler) SetRemote(r Remote) {
+	s.remote = r
+	s.sendNow, _ = r.(RemoteSender)
+}
+
+// RemoteSender is a Remote that can complete a plain Send to another
+// node's channel at once (package ipc does, with credit from the
+// channel's home): SendNow reports whether it took v, and the sender goes
+// on as after a send into a buffer with room; if not, the send waits as
+// any remote operation (Op). It is called on the scheduler's goroutine.
+type RemoteSender interface {
+	SendNow(t tasklet.ID, ch channel.ID, v any) bool
+}
 
 // KindOf names a behavior as errors and introspection show it.
 func (s *Scheduler) KindOf(b tasklet.Behavior) string {
