@@ -197,8 +197,9 @@ func ringSeeds(t testing.TB) map[string][]byte {
 	}
 	start := size - 10
 	huge := binary.BigEndian.AppendUint32(nil, 0xffffffff)
-	// A slice's batch: PUT frames and a GRANT in one write, wrapping round
-	// the end of the ring, the last frame cut short (its writer was killed).
+	// A slice's batch: PUT frames, a GRANT and a PUTS in one write, wrapping
+	// round the end of the ring, the last frame cut short (its writer was
+	// killed).
 	reg := testRegistry()
 	var batch []byte
 	for i := range 40 {
@@ -213,7 +214,12 @@ func ringSeeds(t testing.TB) map[string][]byte {
 	require.NoError(t, err)
 	batch, err = endFrame(b, at, fuzzMaxFrame)
 	require.NoError(t, err)
-	batch = append(batch, 0, 0, 0, 50, 0x93, byte(kPut))
+	b, at = beginFrame(batch)
+	b, err = appendMessage(b, reg, &message{Kind: kPuts, Chan: 1<<48 | 1, Values: []any{1, "two", []byte{3}, 4.5}})
+	require.NoError(t, err)
+	batch, err = endFrame(b, at, fuzzMaxFrame)
+	require.NoError(t, err)
+	batch = append(batch, 0, 0, 0, 50, 0xdd, 0, 0, 0, 9, byte(kPuts), 1, 1, 2) // a PUTS its writer did not finish
 	wrapped := make([]byte, size)
 	bstart := size - 100
 	for i, c := range batch {

@@ -99,9 +99,9 @@ func TestSharedMemoryIsChosenForUnixSocketLinks(t *testing.T) {
 
 // runShmKillChild is node 2 of TestSharedMemoryPeerKilledMidFrame: it
 // links to node 1, writes into its ring (arg "SOCK,batch": first a slice's
-// batch of whole PUT frames of 0..batchPuts-1 to node 1's first channel),
-// then the first bytes of a frame, and says "ready" on stdout; the test
-// then kills it with -9.
+// batch of whole PUT frames of 0..batchPuts-1 to node 1's first channel;
+// "SOCK,puts": the same values in two PUTS frames), then the first bytes
+// of a frame, and says "ready" on stdout; the test then kills it with -9.
 func runShmKillChild(arg string) int {
 	sock, mode, _ := strings.Cut(arg, ",")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -119,16 +119,32 @@ func runShmKillChild(arg string) int {
 	}
 	l.mu.Lock() // keeps the writer goroutine parked
 	var b []byte
-	if mode == "batch" {
+	switch mode {
+	case "batch":
 		for i := range batchPuts {
 			var start int
 			b, start = beginFrame(b)
 			b, _ = appendMessage(b, n.reg, &message{Kind: kPut, Chan: parentPong, Value: i})
 			b, _ = endFrame(b, start, n.cfg.maxFrame)
 		}
+	case "puts": // two PUTS frames of half the values each
+		for half := range 2 {
+			vals := make([]any, batchPuts/2)
+			for i := range vals {
+				vals[i] = half*batchPuts/2 + i
+			}
+			var start int
+			b, start = beginFrame(b)
+			b, _ = appendMessage(b, n.reg, &message{Kind: kPuts, Chan: parentPong, Values: vals})
+			b, _ = endFrame(b, start, n.cfg.maxFrame)
+		}
 	}
 	b = append(b, binary.BigEndian.AppendUint32(nil, 100)...)
-	b = append(b, 0x95, byte(kOp), 1, 1)
+	if mode == "puts" {
+		b = append(b, 0xdd, 0, 0, 0, 50, byte(kPuts), 1, 1) // a PUTS cut off after its first value
+	} else {
+		b = append(b, 0x95, byte(kOp), 1, 1)
+	}
 	if !l.shm.w.tryWrite(b) { // one write, as a slice's flush makes it
 		return 4
 	}
@@ -141,7 +157,7 @@ func runShmKillChild(arg string) int {
 const batchPuts = 100
 
 func TestSharedMemoryPeerKilledMidFrame(t *testing.T) {
-	for _, mode := range []string{"frame", "batch"} {
+	for _, mode := range []string{"frame", "batch", "puts"} {
 		t.Run(mode, func(t *testing.T) { peerKilledMidFrame(t, mode) })
 	}
 }
@@ -186,7 +202,7 @@ func peerKilledMidFrame(t *testing.T, mode string) {
 	assert.NotContains(t, n.Peers(), uint16(2), "the link is down")
 
 	want := 0
-	if mode == "batch" {
+	if mode == "batch" || mode == "puts" {
 		want = batchPuts
 	}
 	got := make(chan []int, 1)
