@@ -13,7 +13,8 @@ package cluster
 // cluster (a worker died meanwhile, one was still starting, --fresh), it
 // stops the ones that live and restores the newest checkpoint, and says why
 // in the log and in Status.Note. Records and sockets nobody answers on are
-// removed.
+// removed. The workers of other machines, found in the members bucket,
+// are adopted with them (adopt_members.go).
 
 import (
 	"context"
@@ -40,6 +41,9 @@ type orphan struct {
 	rec    workerRecord
 	resp   adoptResp
 	silent error // linked, but it did not answer (it is stopped, not adopted)
+	// member is its key in the members bucket when it was found there: a
+	// worker of another machine or folder ("": one of this folder).
+	member string
 }
 
 // adoptOrphans adopts the workers a coordinator that died left running,
@@ -139,6 +143,7 @@ func (c *Coordinator) findOrphans(ctx context.Context) (found []orphan, gone []s
 		}
 		found = append(found, o)
 	}
+	found = append(found, c.findMembers(ctx, slices.Sorted(maps.Keys(recs)))...)
 	return found, gone
 }
 
@@ -239,18 +244,29 @@ func (c *Coordinator) takeOver(ctx context.Context, found []orphan) error {
 	} else if !errors.Is(err, store.ErrEmpty) {
 		return err
 	}
+	local := 0
 	c.mu.Lock()
 	for _, o := range found {
 		r := o.resp
-		c.workers[r.Node] = &workerRef{Node: r.Node, Hosts: r.Hosts, Local: true, Adopted: true, HostID: r.HostID,
+		w := &workerRef{Node: r.Node, Hosts: r.Hosts, Local: true, Adopted: true, HostID: r.HostID,
 			Unix: r.Unix, TCP: r.TCP, Marker: r.Marker, Pid: r.Pid, Host: r.Host, Store: r.Store, Ready: true}
+		if o.member != "" {
+			// Another machine's (or folder's): watched by its link only.
+			w.Local, w.Adopted, w.Member, w.Dialed, w.Foreign = false, false, o.member, true, !r.Rejoins
+		} else {
+			local++
+		}
+		c.workers[r.Node] = w
 		for _, h := range r.Hosts {
 			c.routes[h] = r.Node
 			next = max(next, h+1)
 		}
 		epoch = max(epoch, r.Epoch)
 	}
-	c.nextNode, c.epoch, c.localN, c.adopted = next, epoch, len(found), len(found)
+	c.nextNode, c.epoch, c.localN, c.adopted = next, epoch, local, len(found)
+	if local == 0 {
+		c.localN = c.cfg.Workers // a rollback starts -n local workers
+	}
 	if snap != nil {
 		c.lastGen, c.lastAt = snap.Gen, snap.Time
 	}
@@ -289,9 +305,14 @@ func (c *Coordinator) takeOver(ctx context.Context, found []orphan) error {
 	}); err != nil {
 		return fail(fmt.Errorf("resume: %w", err))
 	}
-	note := fmt.Sprintf("adopted %d worker(s) a coordinator that died left running (nodes %v); no rollback; their output is in %s",
-		len(found), nodes, filepath.Dir(c.layout.Log(1)))
-	if len(found) != c.cfg.Workers {
+	note := fmt.Sprintf("adopted %d worker(s) a coordinator that died left running (nodes %v); no rollback", len(found), nodes)
+	if local > 0 {
+		note += fmt.Sprintf("; the output of this machine's is in %s", filepath.Dir(c.layout.Log(1)))
+	}
+	if local < len(found) {
+		note += fmt.Sprintf("; %d of them on other machines, found in the members bucket %s", len(found)-local, c.gs.names.Members)
+	}
+	if local > 0 && local != c.cfg.Workers {
 		note += fmt.Sprintf("; -n %d does not apply to them (use `stackless cluster restore --workers N` to change the count)", c.cfg.Workers)
 	}
 	c.setNote(note)
@@ -308,9 +329,15 @@ func (c *Coordinator) stopOrphans(found []orphan) {
 	defer cancel()
 	ws := make([]*workerRef, len(found))
 	for i, o := range found {
-		ws[i] = &workerRef{Node: o.resp.Node, Pid: o.resp.Pid}
+		ws[i] = &workerRef{Node: o.resp.Node, Pid: o.resp.Pid, Member: o.member, Foreign: !o.resp.Rejoins}
 	}
 	_ = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+		if w.Member != "" {
+			// Another machine's: told to join again (or, a local worker of
+			// another folder, to stop); its pid is not one of this host's.
+			_ = call(ctx, c.fc, w.Node, kindWStop, stopReq{Rejoin: !w.Foreign}, nil)
+			return nil
+		}
 		_ = call(ctx, c.fc, w.Node, kindWStop, stopReq{}, nil)
 		if err := stopPid(w.Pid, stopGrace); err != nil {
 			c.log.Warn("cluster: stop a worker left running", "node", w.Node, "pid", w.Pid, "err", err)

@@ -27,11 +27,10 @@ type joinReply struct {
 // serveMembers starts answering join requests and watching the members
 // bucket. The caller leads.
 func (c *Coordinator) serveMembers(ctx context.Context) error {
-	kv, err := openMembers(ctx, c.gs.js, c.gs.names.Members, c.gs.replicas)
+	kv, err := c.openMembers(ctx)
 	if err != nil {
 		return err
 	}
-	c.members = kv
 	sub, err := c.gs.nc.Subscribe(c.gs.names.Join, c.natsJoin)
 	if err != nil {
 		return fmt.Errorf("cluster: answer worker joins on %s: %w", c.gs.names.Join, err)

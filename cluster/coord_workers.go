@@ -106,7 +106,7 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 		how = "NATS"
 	}
 	c.log.Info("cluster: a worker joins over "+how, "node", node, "host", req.Host, "pid", req.Pid)
-	resp := joinResp{Node: node, Hosts: []uint16{node}, Journal: c.journal != nil}
+	resp := joinResp{Node: node, Hosts: []uint16{node}, OrphanAfter: c.cfg.OrphanAfter, Journal: c.journal != nil}
 	c.joinNames(&resp)
 	return resp, nil
 }
@@ -362,7 +362,7 @@ func (c *Coordinator) stopWorkers(rejoin bool) {
 		// coordinator to adopt it: end it at once.
 		grace := time.Duration(0)
 		if w.Ready && slices.Contains(peers, w.Node) {
-			_ = call(ctx, c.fc, w.Node, kindWStop, stopReq{Rejoin: rejoin && !w.Local && !w.Leaving}, nil)
+			_ = call(ctx, c.fc, w.Node, kindWStop, stopReq{Rejoin: rejoin && !w.Local && !w.Leaving && !w.Foreign}, nil)
 			grace = stopGrace
 		}
 		if w.Proc != nil {

@@ -105,6 +105,10 @@ type workerRef struct {
 	// Adopted: a worker a coordinator that died left running (no Proc:
 	// watched by its link and pid).
 	Adopted bool
+	// Foreign: a local worker of another folder's coordinator that died,
+	// adopted from the members bucket (adopt_members.go): watched by its
+	// link only, told to stop (it cannot join this coordinator again).
+	Foreign bool
 }
 
 // expected is a placement waiting for the worker that will run it.

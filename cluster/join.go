@@ -85,6 +85,9 @@ func RunJoinedWorker(ctx context.Context, cfg WorkerConfig) error {
 		case errors.Is(err, ErrRejoin), errors.Is(err, ErrCoordinatorLost) && cfg.Join == "":
 			cfg.Log.Info("cluster: worker: the coordinator restored a checkpoint; joining again", "coordinator", target)
 			continue
+		case errors.Is(err, ErrOrphaned) && cfg.Join == "":
+			cfg.Log.Info("cluster: worker: no leader adopted this worker; joining again", "coordinator", target)
+			continue
 		}
 		if hint := permanentJoinError(err); hint != "" {
 			return &joinError{err: err, msg: fmt.Sprintf("%v at %s: %s; %s", ErrCannotJoin, target, cause(err), hint)}

@@ -128,14 +128,26 @@ func coordMain() int {
 	n, _ := strconv.Atoi(os.Getenv(envWorkers))
 	every, _ := time.ParseDuration(os.Getenv(envCkpt))
 	orphan, _ := time.ParseDuration(os.Getenv(envOrphan))
-	c, err := cluster.Start(ctx, cluster.Config{Dir: dir, Workers: n, CheckpointEvery: every, BalanceEvery: -1, OrphanAfter: orphan,
+	cfg := cluster.Config{Dir: dir, Workers: n, CheckpointEvery: every, BalanceEvery: -1, OrphanAfter: orphan,
 		WorkerCommand: testWorkerCommand(dir, ""),
 		Standby:       os.Getenv(envStandby) == "1",
 		OnStandby:     func(cluster.Leader) { fmt.Println("standby") },
 		NATS:          os.Getenv(envNATS),
 		NATSCreds:     os.Getenv(envNATSCreds),
 		Name:          os.Getenv(envName),
-		Log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+		Log:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	if d := os.Getenv(envTLS); d != "" {
+		// Listening on loopback TCP with mutual TLS, as `cluster up
+		// --listen --tls` on a machine of many: its local workers listen
+		// on TCP too, so a coordinator of another machine can adopt them.
+		tc, err := ipc.LoadTLSConfig(d)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "coordinator:", err)
+			return 1
+		}
+		cfg.Listen, cfg.TLS, cfg.WorkerCommand = "127.0.0.1:0", tc, testWorkerCommand(dir, d)
+	}
+	c, err := cluster.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "coordinator:", err)
 		return 1

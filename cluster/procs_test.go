@@ -73,6 +73,9 @@ type clusterProcs struct {
 	coords  []*coordProc
 	// Config.NATS, NATSCreds and Name of the coordinators ("": embedded).
 	nats, creds, name string
+	// tls is a certificate folder: the coordinators listen on loopback
+	// TCP with mutual TLS, and so do their workers ("": unix only).
+	tls string
 }
 
 func newClusterProcs(t *testing.T, workers int, ckpt time.Duration) *clusterProcs {
@@ -136,7 +139,7 @@ func (p *clusterProcs) launch(standby bool) (*coordProc, *upWriter) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envCoord+"=1", envDir+"="+p.dir, envWorkers+"="+strconv.Itoa(p.workers),
 		envCkpt+"="+p.ckpt.String(), envPids+"="+p.pids, envOrphan+"="+p.orphan.String(),
-		envNATS+"="+p.nats, envNATSCreds+"="+p.creds, envName+"="+p.name)
+		envNATS+"="+p.nats, envNATSCreds+"="+p.creds, envName+"="+p.name, envTLS+"="+p.tls)
 	w := &upWriter{out: p.out, up: make(chan struct{})}
 	if standby {
 		cmd.Env = append(cmd.Env, envStandby+"=1")

@@ -108,6 +108,9 @@ type adoptResp struct {
 	Integrated bool              `json:"integrated"`
 	Epoch      uint16            `json:"epoch"` // the newest checkpoint epoch it took part in
 	Store      bool              `json:"store,omitempty"`
+	// Rejoins: a worker of another machine (--nats, --join), which joins
+	// again by itself when told to; a local worker of a folder ends instead.
+	Rejoins bool `json:"rejoins,omitempty"`
 }
 
 // readyReq announces a worker whose node is up and listening: on a unix

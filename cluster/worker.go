@@ -78,7 +78,8 @@ var (
 	// ErrOrphaned is returned by RunWorker of a local worker that ran on
 	// without a coordinator for OrphanAfter and nobody adopted it: it exits
 	// (what it did since the newest checkpoint is lost; the next `cluster
-	// up` restores that checkpoint).
+	// up` restores that checkpoint). RunJoinedWorker of a worker that
+	// joined through NATS joins again, empty, on it.
 	ErrOrphaned = errors.New("cluster: no coordinator adopted this worker in time")
 )
 

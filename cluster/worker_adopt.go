@@ -1,15 +1,20 @@
 package cluster
 
-// A local worker outlives its coordinator. It leaves a record in DIR/run
-// (node, pid, socket) while it runs; when its link to the coordinator
-// drops it runs on (resuming itself if a checkpoint that will never end
-// had paused it), keeps its links to the other workers, and waits for a
-// new coordinator of the same folder to dial its socket and adopt it
-// (adopt.go). The new coordinator dials, not the worker, so the two never
-// race to make the same link. A worker nobody adopts within OrphanAfter
-// exits: what it did since the newest checkpoint is lost, and the next
-// `cluster up` restores that checkpoint, so exiting loses nothing a
-// restart would keep.
+// A worker outlives its coordinator. A local one leaves a record in
+// DIR/run (node, pid, socket) while it runs; every worker with NATS keeps
+// its entry in the members bucket. When its link to the coordinator drops
+// it runs on (resuming itself if a checkpoint that will never end had
+// paused it), keeps its links to the other workers, and waits for the next
+// leader to dial it and adopt it: a coordinator of the same folder
+// (adopt.go), or one on any machine that finds it in the members bucket
+// (adopt_members.go). The new coordinator dials, not the worker, so the
+// two never race to make the same link. A local worker nobody adopts
+// within OrphanAfter exits: what it did since the newest checkpoint is
+// lost, and the next `cluster up` restores that checkpoint, so exiting
+// loses nothing a restart would keep. A worker that joined through NATS
+// joins again, empty, instead. One that joined a coordinator's address
+// (--join, no NATS) has no other leader to wait for: it joins again at
+// once.
 
 import (
 	"context"
@@ -58,9 +63,10 @@ func (w *worker) writeRecord(network, addr string) error {
 	return nil
 }
 
-// watchCoordinator follows the link to the coordinator. A TCP worker stops
-// when it drops (it joins again); a local one runs on until a new
-// coordinator links to it, or exits after orphanAfter.
+// watchCoordinator follows the link to the coordinator. A --join worker
+// stops when it drops (it joins again); a local one, or one that joined
+// through NATS, runs on until a new leader links to it, or stops with
+// ErrOrphaned after orphanAfter.
 func (w *worker) watchCoordinator() {
 	tk := time.NewTicker(100 * time.Millisecond)
 	defer tk.Stop()
@@ -77,14 +83,19 @@ func (w *worker) watchCoordinator() {
 			lostAt = time.Time{}
 			w.log.Warn("cluster: a new coordinator adopted this worker")
 		case linked:
-		case w.cfg.remote():
+		case w.cfg.remote() && !w.cfg.joinsOverNATS():
 			w.stop(ErrCoordinatorLost)
 			return
 		case lostAt.IsZero():
 			lostAt = time.Now()
-			w.keepOutput()
-			w.log.Warn("cluster: the coordinator is gone; running on until `stackless cluster up` on the same folder adopts this worker",
-				"exit_after", w.orphanAfter)
+			if w.cfg.remote() {
+				w.log.Warn("cluster: the coordinator is gone; running on until the next leader (a `stackless cluster up` on these NATS servers) adopts this worker",
+					"join_again_after", w.orphanAfter)
+			} else {
+				w.keepOutput()
+				w.log.Warn("cluster: the coordinator is gone; running on until `stackless cluster up` on the same folder (or the next leader on these NATS servers) adopts this worker",
+					"exit_after", w.orphanAfter)
+			}
 			if w.integrated.Load() {
 				// A checkpoint the coordinator never finished may have paused it.
 				go func() {
@@ -94,6 +105,11 @@ func (w *worker) watchCoordinator() {
 					})
 				}()
 			}
+		case time.Since(lostAt) >= w.orphanAfter && w.cfg.remote():
+			w.log.Error("cluster: no leader adopted this worker; joining again, empty (what it ran since the newest checkpoint is restored from it)",
+				"waited", w.orphanAfter)
+			w.stop(ErrOrphaned)
+			return
 		case time.Since(lostAt) >= w.orphanAfter:
 			w.log.Error("cluster: no coordinator adopted this worker; exiting (the next `stackless cluster up` restores the newest checkpoint)",
 				"waited", w.orphanAfter)
@@ -124,7 +140,8 @@ func (w *worker) adopt(ctx context.Context, _ none) (adoptResp, error) {
 		w.routeMu.Unlock()
 		return adoptResp{Node: w.node, Hosts: slices.Clone(w.hosts), Pid: os.Getpid(), Host: w.host,
 			HostID: w.ready.HostID, Unix: w.ready.Unix, TCP: w.ready.TCP,
-			Marker: w.marker, Peers: peers, Routes: table, Integrated: w.integrated.Load(), Epoch: w.epoch, Store: w.ready.Store}, nil
+			Marker: w.marker, Peers: peers, Routes: table, Integrated: w.integrated.Load(), Epoch: w.epoch, Store: w.ready.Store,
+			Rejoins: w.cfg.remote()}, nil
 	})
 }
 
