@@ -123,6 +123,15 @@
 // a restart would keep. Sockets and records of processes that are gone
 // are removed at start; `down` leaves none.
 //
+// Workers with NATS stay registered in the members bucket meanwhile, so
+// a coordinator of another folder or machine that takes the lease adopts
+// them too (adopt_members.go): it links to the address each registered
+// (unix on its own host, TCP + mutual TLS otherwise), asks what it hosts,
+// and adopts them with its folder's own under the same whole-cluster
+// rule. A worker that joined through NATS waits for that like a local
+// one, and joins again, empty, when nobody adopted it within OrphanAfter
+// (or at once when the new leader restores instead).
+//
 // # Leadership and standbys
 //
 // Exactly one coordinator acts: the holder of a lease in a NATS KV bucket

@@ -74,7 +74,11 @@ Workers on other machines join through the same servers
 (` + "`stackless worker --nats URL --creds FILE --tls CERTDIR --secret FILE`" + `):
 they register in a members bucket and the leader links to the address
 they publish, so give this coordinator --tls (and --listen, so that its
-local workers listen on TCP too). The leader answers the other cluster
+local workers listen on TCP too). A coordinator that takes the lease, on
+any machine, adopts every worker registered there that it can reach (the
+dead leader's local ones too, over TCP: give every machine the same
+--tls certificates and a copy of DIR/secret), so a leader's kill -9 rolls
+nobody back. The leader answers the other cluster
 commands on NATS too, so
 ` + "`stackless cluster status --nats URL --creds FILE`" + ` works from any machine, and ` + "`checkpoint ls|rm|export`" + ` and
 ` + "`inspect`" + ` read the generations with the same flags.
@@ -162,7 +166,7 @@ line every few seconds.`,
 	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoints: start empty (new checkpoints replace them)")
 	fs.BoolVar(&journal, "journal", true, "journal effects' results in the NATS store, so that a rollback does not run them again (false: at-least-once)")
 	fs.Int64Var(&cfg.JournalBytes, "journal-bytes", cluster.DefaultJournalBytes, "most `BYTES` the effect journal may hold (a full one fails calls; each checkpoint trims it)")
-	fs.DurationVar(&cfg.OrphanAfter, "orphan-after", cluster.DefaultOrphanAfter, "how long workers run on after this coordinator dies, waiting for the next cluster up on the same --data to adopt them")
+	fs.DurationVar(&cfg.OrphanAfter, "orphan-after", cluster.DefaultOrphanAfter, "how long workers run on after this coordinator dies, waiting for the next cluster up on the same --data (or the next leader on --nats) to adopt them; a worker joined with --nats then joins again, empty")
 	atLeast(fs, "workers", "1")
 	atLeast(fs, "keep", "1")
 	atLeast(fs, "journal-bytes", "1")

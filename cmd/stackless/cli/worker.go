@@ -45,7 +45,11 @@ The worker gets a node number and an empty world, and takes tasklets as the
 coordinator places or balances them. At a checkpoint a worker with NATS
 writes its own world to the checkpoint Object Store. When the cluster is
 restored (or rolled back after a crash) it joins again by itself; it stops
-when the cluster goes down. A failure to join that cannot heal (a
+when the cluster goes down. When the leader dies, a --nats worker runs on
+with its tasklets and waits for the next leader, which adopts it from the
+members bucket without a rollback; if none does within the leader's
+` + "`cluster up --orphan-after`" + ` it joins again, empty. A --join worker joins
+again at once. A failure to join that cannot heal (a
 certificate the coordinator does not trust, a wrong secret, credentials the
 NATS servers refuse) stops it at once with what to check; a transient one
 (connection refused, a timeout, no coordinator leading yet) is retried with
