@@ -106,7 +106,7 @@ func (w *worker) watchCoordinator() {
 				}()
 			}
 		case time.Since(lostAt) >= w.orphanAfter && w.cfg.remote():
-			w.log.Error("cluster: no leader adopted this worker; joining again, empty (what it ran since the newest checkpoint is restored from it)",
+			w.log.Error("cluster: no leader adopted this worker; joining again, empty (the newest checkpoint holds its world)",
 				"waited", w.orphanAfter)
 			w.stop(ErrOrphaned)
 			return
