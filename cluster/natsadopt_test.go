@@ -49,8 +49,21 @@ func TestNewLeaderAdoptsTheWorkersOfOtherMachines(t *testing.T) {
 		want ^= expectedDigest(uint64(s.ID), rounds*perStep)
 	}
 
-	before, err := cl.Status(ctx)
-	require.NoError(t, err)
+	// Every worker is running its work (its stats show it once its loop
+	// has run a slice since the spawn).
+	var before cluster.Status
+	waitFor(t, ctx, "every worker to run its work", func() bool {
+		before, err = cl.Status(ctx)
+		if err != nil || len(before.Workers) != 3 {
+			return false
+		}
+		for _, w := range before.Workers {
+			if w.RunnableNow == 0 {
+				return false
+			}
+		}
+		return true
+	})
 	require.NotNil(t, before.Leader)
 	require.Equal(t, leader.cmd.Process.Pid, before.Leader.Pid)
 	stepsBefore := map[int]uint64{} // by pid
