@@ -29,11 +29,17 @@ func (c *VirtualClock) Now() time.Duration { return time.Duration(c.now.Load()) 
 func (c *VirtualClock) Advance(d time.Duration) { c.now.Add(int64(d)) }
 
 // Set moves the clock to t (never backwards).
-func (c *VirtualClock) Set(t time.Duration) {
+func (c *VirtualClock) Set(t time.Duration) { c.moveTo(t) }
+
+// moveTo is Set that returns the reading it leaves: t, or a later one.
+func (c *VirtualClock) moveTo(t time.Duration) time.Duration {
 	for {
 		old := c.now.Load()
-		if int64(t) <= old || c.now.CompareAndSwap(old, int64(t)) {
-			return
+		if int64(t) <= old {
+			return time.Duration(old)
+		}
+		if c.now.CompareAndSwap(old, int64(t)) {
+			return t
 		}
 	}
 }

@@ -220,7 +220,13 @@ func (s *Scheduler) fireTimers() {
 	if s.timers.len() == 0 {
 		return
 	}
-	due := s.timers.popDue(s.clock.Now())
+	s.fireDue(s.clock.Now())
+}
+
+// fireDue wakes every tasklet whose timer is due at now. A virtual clock
+// jumping to the next timer calls it with the time it jumped to.
+func (s *Scheduler) fireDue(now time.Duration) {
+	due := s.timers.popDue(now)
 	if len(due) > 1 {
 		s.warmTimers(due)
 	}

@@ -177,8 +177,7 @@ func (s *Scheduler) idle(ctx context.Context) error {
 		}
 		at, ok := s.nextTimer()
 		if ok && s.vclock != nil {
-			s.vclock.Set(at)
-			s.fireTimers()
+			s.fireDue(s.vclock.moveTo(at))
 			continue
 		}
 		s.flushRemote() // before waiting, and before Run ends for want of work

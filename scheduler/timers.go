@@ -99,40 +99,49 @@ func (w *timerWheel) push(tm timer) {
 	w.file(tm)
 }
 
-// file puts tm into the heap or its slot.
+// file puts tm into the heap or its slot. It runs twice or more per timer
+// (set, then moved down a level or two), so the common case, a slot whose
+// last chunk has room, is a straight path; the rest is appendSlow.
 func (w *timerWheel) file(tm timer) {
 	if tm.at < w.dueEnd || tm.at < w.horizon {
 		w.due.push(tm)
 		return
 	}
-	lvl := 0
+	lvl := uint(0)
 	if x := uint64(tm.at^w.horizon) >> wheelGrain; x != 0 {
-		lvl = (bits.Len64(x) - 1) / wheelBits
+		lvl = uint(bits.Len64(x)-1) / wheelBits
 	}
-	slot := uint64(tm.at) >> (wheelGrain + wheelBits*lvl) & (wheelSlots - 1)
+	slot := uint(uint64(tm.at)>>(wheelGrain+wheelBits*lvl)) & (wheelSlots - 1)
 	if w.slots == nil {
 		w.slots = new([wheelLevels][wheelSlots]chunkList)
 	}
-	w.append(&w.slots[lvl][slot], tm)
-	w.occ[lvl][slot/64] |= 1 << (slot % 64)
 	w.n++
+	l := &w.slots[lvl][slot]
+	if c := l.tail; c != 0 { // occupied: its bit is set
+		ch := &w.chunks[c]
+		if n := uint(ch.n); n < chunkLen {
+			ch.tm[n] = tm
+			ch.n++
+			return
+		}
+	}
+	w.appendSlow(l, tm)
+	w.occ[lvl][slot/64] |= 1 << (slot % 64)
 }
 
-// append adds tm at the end of list l.
-func (w *timerWheel) append(l *chunkList, tm timer) {
-	c := l.tail
-	if c == 0 || w.chunks[c].n == chunkLen {
-		nc := w.newChunk()
-		if c == 0 {
-			l.head = nc
-		} else {
-			w.chunks[c].next = nc
-		}
-		l.tail, c = nc, nc
+// appendSlow adds tm at the end of list l, whose last chunk is full or
+// which has none.
+func (w *timerWheel) appendSlow(l *chunkList, tm timer) {
+	nc := w.newChunk()
+	if l.tail == 0 {
+		l.head = nc
+	} else {
+		w.chunks[l.tail].next = nc
 	}
-	ch := &w.chunks[c]
-	ch.tm[ch.n] = tm
-	ch.n++
+	l.tail = nc
+	ch := &w.chunks[nc]
+	ch.tm[0] = tm
+	ch.n = 1
 }
 
 func (w *timerWheel) newChunk() int32 {
@@ -151,7 +160,9 @@ func (w *timerWheel) newChunk() int32 {
 // freeChunk returns chunk c, emptied, to the pool.
 func (w *timerWheel) freeChunk(c int32) {
 	ch := &w.chunks[c]
-	clear(ch.tm[:ch.n]) // let finished tasklets go
+	for i := range ch.n { // let finished tasklets go (clear's memclr costs more for the few a slot holds)
+		ch.tm[i].t = nil
+	}
 	ch.n, ch.next = 0, w.free
 	w.free = c
 }
@@ -200,7 +211,7 @@ func (w *timerWheel) advance() {
 		l := w.slots[lvl][slot]
 		w.slots[lvl][slot] = chunkList{}
 		w.occ[lvl][slot/64] &^= 1 << (slot % 64)
-		if lvl == 0 {
+		if lvl == 0 && w.n >= prefetchFrom {
 			w.prefetchAhead(slot, w.count(l))
 		}
 		w.horizon = max(w.horizon, start)

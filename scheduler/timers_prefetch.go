@@ -21,6 +21,11 @@ import (
 // as with dozens (a million).
 const aheadTimers = 16
 
+// prefetchFrom is how many timers the wheel holds before it prefetches:
+// the records and behaviors of fewer tasklets stay in the caches, and
+// asking for them costs a fifth of a firing (with 1,000 sleepers).
+var prefetchFrom = 16384
+
 // prefetchMax bounds the addresses asked for at once.
 const prefetchMax = 128
 

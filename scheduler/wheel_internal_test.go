@@ -191,6 +191,8 @@ func TestTimerWheelNextOccupiedSlot(t *testing.T) {
 // level-0 slots are taken out, and a slot of more timers than it can hold
 // addresses for is asked for in several batches (no index out of range).
 func TestTimerWheelPrefetchKeepsUp(t *testing.T) {
+	defer func(n int) { prefetchFrom = n }(prefetchFrom)
+	prefetchFrom = 0
 	var w timerWheel
 	var seq uint64
 	for i := range 3000 {
