@@ -224,27 +224,44 @@ func (s *Scheduler) fireTimers() {
 }
 
 // fireDue wakes every tasklet whose timer is due at now. A virtual clock
-// jumping to the next timer calls it with the time it jumped to.
+// jumping to the next timer calls it with the time it jumped to. The one
+// timer due alone, what a clock jump finds among many sleepers, is fired
+// without the batch.
 func (s *Scheduler) fireDue(now time.Duration) {
-	due := s.timers.popDue(now)
-	if len(due) > 1 {
-		s.warmTimers(due)
+	w := &s.timers
+	if tm := w.first(); tm == nil || tm.at > now {
+		return
 	}
+	one := w.pop()
+	if next := w.first(); next == nil || next.at > now {
+		s.fire(&one)
+		return
+	}
+	due := w.popDue(append(w.batch[:0], one), now)
+	s.warmTimers(due)
 	for i := range due {
-		tm := due[i]
+		s.fire(&due[i])
 		due[i] = timer{} // let finished tasklets go
-		if !tm.live() {
-			continue
-		}
-		t := tm.t
-		if tm.idx >= 0 { // a select's timeout case
-			s.endWait(t, int(tm.idx))
-		} else {
-			t.NextWait()
-		}
-		t.SetChosen(int(tm.idx))
-		t.SetState(tasklet.Runnable)
-		s.touch(t)
+	}
+}
+
+// fire wakes the tasklet of tm unless tm is stale.
+func (s *Scheduler) fire(tm *timer) {
+	if !tm.live() {
+		return
+	}
+	t := tm.t
+	if tm.idx >= 0 { // a select's timeout case
+		s.endWait(t, int(tm.idx))
+	} else {
+		t.NextWait()
+	}
+	t.SetChosen(int(tm.idx))
+	t.SetState(tasklet.Runnable)
+	s.touch(t)
+	if s.runq.room() {
+		s.runq.storeBack(t)
+	} else {
 		s.runq.pushBack(t)
 	}
 }

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"math/bits"
+	"slices"
 	"time"
 )
 
@@ -21,46 +22,54 @@ func (a *timer) before(b *timer) bool {
 	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
 }
 
-// The timers are a hierarchical timing wheel in front of a small heap,
+// The timers are a hierarchical timing wheel in front of a sorted window,
 // because a binary heap of every timer costs a cache miss per level at each
 // firing (over a microsecond with 100,000 sleepers), while the wheel files a
-// timer in O(1) and moves it only a few times before it fires.
+// timer in O(1) and moves it only once or twice before it fires.
 //
-// Level l has 256 slots of 2^(wheelGrain+8l) ns each. A timer is filed at
+// Level l (1 to wheelLevels-1) has 256 slots of 2^(wheelGrain+8l) ns each:
+// a level-1 slot spans 4.2 ms, a level-2 slot 1.07 s. A timer is filed at
 // the lowest level whose slot still tells it apart from the wheel's time
 // (horizon): the highest bit in which its deadline and horizon differ picks
-// the level, the deadline's bits at that level the slot. Timers of a lower
-// level are therefore always due before those of a higher one. When nothing
-// is due in the heap, the earliest occupied slot (found with one bit scan per
-// level) is taken out: a level-0 slot goes into the heap, which orders its
-// timers exactly by (deadline, sequence); a higher slot is filed again, one
-// or more levels lower. Firing order is thus exactly that of one heap of all
+// the level (level 1 at least), the deadline's bits at that level the slot.
+// Timers of a lower level are therefore always due before those of a higher
+// one. When nothing is left to fire, the earliest occupied slot (found with
+// one bit scan per level) is taken out: a higher slot is filed again, one or
+// more levels lower; a level-1 slot becomes the window, its timers sorted
+// by (deadline, sequence) with a counting sort on the deadline's next eight
+// bits and an insertion sort within each 16 µs bucket. Timers set while a
+// window fires and due before its end go into a small heap, merged with the
+// window as they fire. Firing order is thus exactly that of one heap of all
 // timers.
 //
-// The sizes are what measured fastest with 100,000 and 1,000,000 sleepers:
-// 256 slots a level, so a sleep of up to a second is filed at level 1 and
-// moved only once before it goes into the heap (with 64 slots it moved
-// twice), and 16 µs level-0 slots, so the heap holds a few timers at a time
-// (~16 with a million sleepers) instead of dozens.
+// A window instead of a level-0 wheel in front of a heap: with 100,000
+// sleepers a 16 µs level-0 slot held one or two timers, so every timer cost
+// a chunk of its own, a bit scan, a heap push and pop and a prefetch walk;
+// sorting a window costs a few passes over an array, and popping it reads
+// the next element.
 const (
 	wheelBits   = 8
 	wheelSlots  = 1 << wheelBits
 	wheelWords  = wheelSlots / 64
-	wheelGrain  = 14 // a level-0 slot is 2^14 ns (16.4 µs)
+	wheelGrain  = 14 // the window's buckets are 2^14 ns (16.4 µs)
 	wheelLevels = (63 - wheelGrain + wheelBits) / wheelBits
+	windowShift = wheelGrain + wheelBits // a window is a level-1 slot: 2^22 ns
 )
 
-// timerWheel holds the pending timers. Invariants: every timer in due is
-// earlier than dueEnd, and every timer in the slots is at or after both
-// dueEnd and horizon; a timer of level l >= 1 lies in a slot after
-// horizon's slot at that level.
+// timerWheel holds the pending timers. Invariants: every timer in win[wi:]
+// and in due is earlier than dueEnd, and every timer in the slots is at or
+// after both dueEnd and horizon; a timer of level l lies in a slot at or
+// after horizon's slot at that level.
 //
 // A slot is a list of fixed-size chunks from one pool, not a slice of its
 // own: a slice per slot would keep the capacity of its fullest moment, and
-// across 512 slots that is many times the timers held.
+// across the slots that is many times the timers held.
 type timerWheel struct {
-	due     timerHeap
-	dueEnd  time.Duration
+	due     timerHeap                           // timers due before dueEnd set after the window was made
+	win     []timer                             // the window: one level-1 slot's timers in firing order
+	wi      int                                 // the next timer of win to fire
+	spare   []timer                             // the counting sort's other buffer
+	dueEnd  time.Duration                       // the end of the window
 	horizon time.Duration                       // the start of a slot: the wheel's time
 	n       int                                 // timers in the slots
 	limit   int                                 // sweep stale timers when this many are held
@@ -68,8 +77,8 @@ type timerWheel struct {
 	slots   *[wheelLevels][wheelSlots]chunkList // made by the first file: 14 KiB a Scheduler without timers need not carry
 	chunks  []timerChunk                        // chunks[0] is never used: index 0 means none
 	free    int32                               // the first free chunk
-	pf      *prefetcher                         // made by the first level-0 slot taken out
 	batch   []timer                             // popDue's
+	pre     [3 * prefetchEvery]uintptr          // pop's prefetch addresses
 	warmed  uintptr                             // keeps warmTimers' loads
 }
 
@@ -85,13 +94,13 @@ type timerChunk struct {
 type chunkList struct{ head, tail int32 }
 
 // len is the number of timers held, stale ones not yet dropped included.
-func (w *timerWheel) len() int { return w.n + w.due.len() }
+func (w *timerWheel) len() int { return w.n + w.due.len() + len(w.win) - w.wi }
 
 // push adds tm. Timers that went stale (a select's timeout after another
-// case fired, a killed sleeper) stay until their slot is taken out, so
-// before the wheel would hold twice what it held after the last sweep it
-// drops them: it stays proportional to the live timers, at an amortized O(1)
-// per push.
+// case fired, a killed sleeper) stay until they come up to fire, so before
+// the wheel would hold twice what it held after the last sweep it drops
+// them: it stays proportional to the live timers, at an amortized O(1) per
+// push.
 func (w *timerWheel) push(tm timer) {
 	if w.len() >= w.limit {
 		w.sweep()
@@ -107,9 +116,9 @@ func (w *timerWheel) file(tm timer) {
 		w.due.push(tm)
 		return
 	}
-	lvl := uint(0)
-	if x := uint64(tm.at^w.horizon) >> wheelGrain; x != 0 {
-		lvl = uint(bits.Len64(x)-1) / wheelBits
+	lvl := uint(1)
+	if x := uint64(tm.at^w.horizon) >> windowShift; x != 0 {
+		lvl = uint(bits.Len64(x)+wheelBits-1) / wheelBits
 	}
 	slot := uint(uint64(tm.at)>>(wheelGrain+wheelBits*lvl)) & (wheelSlots - 1)
 	if w.slots == nil {
@@ -160,7 +169,7 @@ func (w *timerWheel) newChunk() int32 {
 // freeChunk returns chunk c, emptied, to the pool.
 func (w *timerWheel) freeChunk(c int32) {
 	ch := &w.chunks[c]
-	for i := range ch.n { // let finished tasklets go (clear's memclr costs more for the few a slot holds)
+	for i := range ch.n { // let finished tasklets go
 		ch.tm[i].t = nil
 	}
 	ch.n, ch.next = 0, w.free
@@ -170,22 +179,43 @@ func (w *timerWheel) freeChunk(c int32) {
 // first returns the earliest timer (by deadline, then sequence), stale or
 // not, or nil when there is none.
 func (w *timerWheel) first() *timer {
-	for w.due.len() == 0 {
+	for {
+		if w.wi < len(w.win) {
+			tm := &w.win[w.wi]
+			if w.due.len() != 0 && w.due.peek().before(tm) {
+				return w.due.peek()
+			}
+			return tm
+		}
+		if w.due.len() != 0 {
+			return w.due.peek()
+		}
 		if w.n == 0 {
 			return nil
 		}
 		w.advance()
 	}
-	return w.due.peek()
 }
 
-// pop removes the timer first returned.
-func (w *timerWheel) pop() timer { return w.due.pop() }
+// pop removes the timer first returned. Popping from a large window asks
+// for the memory of the tasklets due a little later (timers_prefetch.go).
+func (w *timerWheel) pop() timer {
+	if i := w.wi; i < len(w.win) && (w.due.len() == 0 || !w.due.peek().before(&w.win[i])) {
+		tm := w.win[i]
+		w.win[i].t = nil // let a finished tasklet go
+		w.wi = i + 1
+		if i%prefetchEvery == 0 && len(w.win) >= prefetchFrom {
+			w.prefetchAhead(i)
+		}
+		return tm
+	}
+	return w.due.pop()
+}
 
-// popDue removes every timer due at now, stale ones included, and returns
-// them in firing order, in a buffer the next call reuses.
-func (w *timerWheel) popDue(now time.Duration) []timer {
-	b := w.batch[:0]
+// popDue removes every timer due at now, stale ones included, and appends
+// them to b in firing order; b is w.batch's array, which the next call
+// reuses.
+func (w *timerWheel) popDue(b []timer, now time.Duration) []timer {
 	for tm := w.first(); tm != nil && tm.at <= now; tm = w.first() {
 		b = append(b, w.pop())
 	}
@@ -193,13 +223,13 @@ func (w *timerWheel) popDue(now time.Duration) []timer {
 	return b
 }
 
-// advance takes the earliest occupied slot out of the wheel; due is empty.
-// Stale timers are dropped when a level-0 slot goes into the heap, not
-// before: checking one reads its tasklet's record, a cache miss with many
-// tasklets, unless prefetchAhead asked for it while the tasklets before it
-// ran, as it does here for the slots after this one.
+// advance takes the earliest occupied slot out of the wheel: a level-1 slot
+// becomes the window, a higher one is filed again lower. The window and due
+// are empty. Stale timers are not dropped here: checking one reads its
+// tasklet's record, a cache miss with many tasklets; they are dropped as
+// they come up to fire, when the prefetch has asked for their records.
 func (w *timerWheel) advance() {
-	for lvl := range wheelLevels {
+	for lvl := 1; lvl < wheelLevels; lvl++ {
 		shift := uint(wheelGrain + wheelBits*lvl)
 		pos := uint64(w.horizon) >> shift & (wheelSlots - 1)
 		next := w.nextOcc(lvl, pos)
@@ -211,33 +241,93 @@ func (w *timerWheel) advance() {
 		l := w.slots[lvl][slot]
 		w.slots[lvl][slot] = chunkList{}
 		w.occ[lvl][slot/64] &^= 1 << (slot % 64)
-		if lvl == 0 && w.n >= prefetchFrom {
-			w.prefetchAhead(slot, w.count(l))
-		}
 		w.horizon = max(w.horizon, start)
-		if lvl == 0 {
-			w.dueEnd = start + 1<<wheelGrain
-		} else {
-			w.dueEnd = max(w.dueEnd, w.horizon)
+		if lvl == 1 {
+			w.dueEnd = start + 1<<windowShift
+			w.fillWindow(l)
+			return
 		}
+		w.dueEnd = max(w.dueEnd, w.horizon)
 		// Indexes, not pointers: filing may grow the pool and move it.
 		for c := l.head; c != 0; {
 			n := int(w.chunks[c].n)
 			w.n -= n
 			for i := range n {
-				tm := &w.chunks[c].tm[i]
-				switch {
-				case lvl > 0:
-					w.file(*tm)
-				case tm.live():
-					w.due.push(*tm)
-				}
+				w.file(w.chunks[c].tm[i])
 			}
 			next := w.chunks[c].next
 			w.freeChunk(c)
 			c = next
 		}
 		return
+	}
+}
+
+// fillWindow makes list l, a level-1 slot taken out, the window, in firing
+// order, and frees its chunks.
+func (w *timerWheel) fillWindow(l chunkList) {
+	old := len(w.win)
+	src := w.spare[:0]
+	for c := l.head; c != 0; {
+		ch := &w.chunks[c]
+		src = append(src, ch.tm[:ch.n]...)
+		next := ch.next
+		w.freeChunk(c)
+		c = next
+	}
+	w.n -= len(src)
+	dst := w.win[:0]
+	if len(src) > insertionMax {
+		dst = bucketSort(dst, src)
+	} else {
+		dst = append(dst, src...)
+	}
+	insertionSort(dst)
+	clear(src) // let finished tasklets go
+	if old > len(dst) {
+		clear(w.win[len(dst):old])
+	}
+	w.win, w.spare, w.wi = dst, src[:0], 0
+	if len(dst) >= prefetchFrom {
+		w.prefetchStart()
+	}
+}
+
+// insertionMax is the most timers a window sorts by insertion alone.
+const insertionMax = 16
+
+// bucketSort appends src to dst ordered by the deadline's 16 µs bucket
+// within the window (a counting sort); the order within a bucket is src's.
+func bucketSort(dst, src []timer) []timer {
+	var start [wheelSlots + 1]int32
+	for i := range src {
+		start[uint(uint64(src[i].at)>>wheelGrain)&(wheelSlots-1)+1]++
+	}
+	for b := 1; b <= wheelSlots; b++ {
+		start[b] += start[b-1]
+	}
+	dst = slices.Grow(dst, len(src))[:len(src)]
+	for i := range src {
+		b := uint(uint64(src[i].at)>>wheelGrain) & (wheelSlots - 1)
+		dst[start[b]] = src[i]
+		start[b]++
+	}
+	return dst
+}
+
+// insertionSort orders tms by (deadline, sequence). They come bucket by
+// bucket, so each moves only past the few of its own bucket.
+func insertionSort(tms []timer) {
+	for i := 1; i < len(tms); i++ {
+		if !tms[i].before(&tms[i-1]) {
+			continue
+		}
+		tm := tms[i]
+		j := i
+		for ; j > 0 && tm.before(&tms[j-1]); j-- {
+			tms[j] = tms[j-1]
+		}
+		tms[j] = tm
 	}
 }
 
@@ -261,6 +351,14 @@ func (w *timerWheel) nextOcc(lvl int, pos uint64) int {
 // sweep drops every stale timer.
 func (w *timerWheel) sweep() {
 	w.due.dropStale()
+	live := w.win[:w.wi]
+	for _, tm := range w.win[w.wi:] {
+		if tm.live() {
+			live = append(live, tm)
+		}
+	}
+	clear(w.win[len(live):])
+	w.win = live
 	for lvl := range wheelLevels {
 		for s := range wheelSlots {
 			if w.occ[lvl][s/64]&(1<<(s%64)) != 0 && w.compact(&w.slots[lvl][s]) == 0 {
@@ -318,6 +416,9 @@ func (w *timerWheel) compact(l *chunkList) int {
 func (w *timerWheel) each(fn func(*timer)) {
 	for i := range w.due.h {
 		fn(&w.due.h[i])
+	}
+	for i := w.wi; i < len(w.win); i++ {
+		fn(&w.win[i])
 	}
 	if w.slots == nil {
 		return
