@@ -317,13 +317,17 @@ func (s *Scheduler) burst(t *rec) {
 				break
 			}
 			var cont bool
-			switch op.Kind() { // Send and Recv without apply's call
+			switch op.Kind() { // Send, Recv and Exit without apply's call
 			case tasklet.OpSend:
 				cont = s.opSend(t, op.Chan(), op.Value())
 			case tasklet.OpRecv:
 				cont = s.opRecv(t, op.Chan())
 			default:
-				cont = s.apply(t, op)
+				if op.Kind() == tasklet.OpExit { // every tasklet's last step, without apply's call
+					s.finish(t, nil)
+				} else {
+					cont = s.apply(t, op)
+				}
 			}
 			if len(s.immediate) != 0 {
 				s.frontNext()
