@@ -51,8 +51,9 @@
 // timer, so sleeps and timeouts are instant and reproducible (games, tests,
 // replays); WithClock(NewRealClock(0)) uses wall time instead. Timers fire
 // by deadline, ties in the order they were set, from a hierarchical timing
-// wheel (timers.go): setting one is O(1) and it is moved a few times before
-// it fires, where a heap of every timer cost a cache miss per level.
+// wheel (timers.go): setting one is O(1), it is moved once or twice, and it
+// fires from a sorted window of the next 4 ms of timers, where a heap of
+// every timer cost a cache miss per level.
 //
 // # Effects
 //
