@@ -214,3 +214,35 @@ func TestTimerWheelPrefetchKeepsUp(t *testing.T) {
 	}
 	assert.Zero(t, w.len(), "nothing left")
 }
+
+// Timers set while a window fires, due before its end (a short sleep among
+// long ones), go into the heap and fire merged with the window in order,
+// ties by sequence: the late 2 ms timer after the one set before it.
+func TestTimerWheelWindowMergesLateTimers(t *testing.T) {
+	var w timerWheel
+	var seq uint64
+	add := func(at time.Duration) {
+		seq++
+		r := wheelRec(seq)
+		w.push(timer{at: at, seq: seq, t: r, wait: r.WaitSeq(), idx: -1})
+	}
+	for i := range 40 { // a window large enough to bucket-sort
+		add(time.Duration(3+i%5) * time.Millisecond / 2)
+	}
+	require.NotNil(t, w.first())
+	require.Equal(t, uint64(1), w.pop().seq, "the window is made and fires")
+	require.NotEmpty(t, w.win, "the rest wait in the window")
+	add(time.Millisecond)     // 41: before everything left
+	add(2 * time.Millisecond) // 42: a tie with 2, 7, ...: after them
+	got := seqs(popDue(&w, math.MaxInt64))
+	require.Len(t, got, 41)
+	assert.Equal(t, uint64(41), got[0], "the late early timer first")
+	at2 := []uint64{}
+	for _, s := range got {
+		if s == 42 || (s <= 40 && (s-1)%5 == 1) {
+			at2 = append(at2, s)
+		}
+	}
+	assert.Equal(t, []uint64{2, 7, 12, 17, 22, 27, 32, 37, 42}, at2, "ties at 2 ms by sequence")
+	assert.Zero(t, w.len())
+}
