@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
@@ -37,8 +36,7 @@ func TestKillNineFetchesOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level: kills and restarts the program with SIGKILL (make test runs it; make test-short skips it)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
+	ctx := processContext(t)
 	var want bytes.Buffer
 	require.Equal(t, 0, run(ctx, []string{"--docs", fmt.Sprint(fetchDocs), "--data", t.TempDir()}, &want, &bytes.Buffer{}))
 	require.True(t, strings.HasPrefix(want.String(), "result: "), want.String())

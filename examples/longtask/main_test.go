@@ -41,6 +41,24 @@ const (
 // for 0 as soon as it has resumed (before it writes anything).
 var killMoments = []int{1, 2, 0, 1, 3, 1}
 
+// processContext is the context of a test that runs the program in child
+// processes: it ends when the test does, or a little before the test
+// binary's -test.timeout, so a hang fails the test with its own message and
+// the child's stderr rather than the binary's panic. A fixed deadline of a
+// few minutes was too short: on a loaded 2-core machine (load ~20, -race,
+// GOMAXPROCS=1) the kill -9 test needed more than 2 minutes and its last
+// child was killed by the deadline, not by the test.
+func processContext(t *testing.T) context.Context {
+	t.Helper()
+	d, ok := t.Deadline()
+	if !ok {
+		return t.Context()
+	}
+	ctx, cancel := context.WithDeadline(t.Context(), d.Add(-time.Until(d)/20))
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // child is one run of the program in a process of its own.
 type child struct {
 	cmd    *exec.Cmd
@@ -70,8 +88,7 @@ func TestKillNineResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process-level: kills and restarts the program with SIGKILL (make test runs it; make test-short skips it)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := processContext(t)
 	var want bytes.Buffer
 	require.Equal(t, 0, run(ctx, []string{"--docs", fmt.Sprint(killDocs), "--data", t.TempDir()}, &want, &bytes.Buffer{}))
 	require.True(t, strings.HasPrefix(want.String(), "result: "), want.String())
