@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -23,22 +25,21 @@ type natsCluster struct {
 	seed string // the credentials file
 }
 
-// freePorts reserves n loopback ports (closed again before use).
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
+// Starting the test's NATS servers: a port picked by listening on :0 and
+// closing it can be taken by any process before the server binds it (an
+// outgoing connection of the servers themselves included; seen in CI as a
+// server never ready). So every server binds port 0 itself, and the
+// servers are started one after the other, each with routes to those
+// already running. Only the first one's route port is picked beforehand
+// (its own route: JetStream's cluster mode needs one configured); a
+// server that does not come up is shut down and started again on other
+// ports. The cluster is returned once JetStream places and answers a
+// stream with a replica on every server.
+const (
+	natsServerReady = 20 * time.Second // one server's listeners
+	natsServerTries = 3
+	natsJSReady     = 90 * time.Second // the JetStream cluster, after the servers
+)
 
 func startNATSCluster(t testing.TB, n int) *natsCluster {
 	t.Helper()
@@ -46,48 +47,113 @@ func startNATSCluster(t testing.TB, n int) *natsCluster {
 	kp, err := ensureSeed(filepath.Join(root, "user.seed"))
 	require.NoError(t, err)
 	pub, _ := kp.PublicKey()
-	client, routes := freePorts(t, n), freePorts(t, n)
-	var rurls []*url.URL
-	for _, p := range routes {
-		rurls = append(rurls, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
-	}
 	nc := &natsCluster{seed: filepath.Join(root, "user.seed")}
-	for i := range n {
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("m%d", i+1), Host: "127.0.0.1", Port: client[i],
-			JetStream: true, StoreDir: filepath.Join(root, fmt.Sprintf("m%d", i+1)),
-			NoLog: true, NoSigs: true, Nkeys: []*server.NkeyUser{{Nkey: pub}},
-			Cluster: server.ClusterOpts{Name: "stackless-test", Host: "127.0.0.1", Port: routes[i]},
-			Routes:  rurls,
-		}
-		if n == 1 { // a single server: no cluster to form
-			opts.Cluster, opts.Routes = server.ClusterOpts{}, nil
-		}
-		s, err := server.NewServer(opts)
-		require.NoError(t, err)
-		s.Start()
-		nc.srvs = append(nc.srvs, s)
-		nc.urls = append(nc.urls, fmt.Sprintf("nats://127.0.0.1:%d", client[i]))
-	}
 	t.Cleanup(func() {
 		for _, s := range nc.srvs {
 			s.Shutdown()
 			s.WaitForShutdown()
 		}
 	})
-	for _, s := range nc.srvs {
-		require.True(t, s.ReadyForConnections(30*time.Second))
-	}
-	// JetStream is usable once the servers elected a meta leader.
-	require.Eventually(t, func() bool {
-		for _, s := range nc.srvs {
-			if s.JetStreamIsLeader() || (n == 1 && s.JetStreamEnabled()) {
-				return true
+	var routes []*url.URL
+	for i := range n {
+		name := fmt.Sprintf("m%d", i+1)
+		var s *server.Server
+		for try := 1; s == nil; try++ {
+			require.LessOrEqual(t, try, natsServerTries, "NATS server %s did not become ready in %d tries of %v", name, natsServerTries, natsServerReady)
+			opts := &server.Options{
+				ServerName: name, Host: "127.0.0.1", Port: server.RANDOM_PORT,
+				JetStream: true, StoreDir: filepath.Join(root, name),
+				NoLog: true, NoSigs: true, Nkeys: []*server.NkeyUser{{Nkey: pub}},
+				Cluster: server.ClusterOpts{Name: "stackless-test", Host: "127.0.0.1", Port: server.RANDOM_PORT},
+				Routes:  routes,
+			}
+			switch {
+			case n == 1: // a single server: no cluster to form
+				opts.Cluster, opts.Routes = server.ClusterOpts{}, nil
+			case i == 0:
+				p := freePort(t)
+				opts.Cluster.Port = p
+				opts.Routes = []*url.URL{routeURL(fmt.Sprintf("127.0.0.1:%d", p))}
+			}
+			s, err = server.NewServer(opts)
+			require.NoError(t, err)
+			s.Start()
+			if !s.ReadyForConnections(natsServerReady) {
+				t.Logf("NATS server %s was not ready within %v (try %d); starting it again on other ports", name, natsServerReady, try)
+				s.Shutdown()
+				s.WaitForShutdown()
+				s = nil // a restart on the same store: the same server to the others
 			}
 		}
-		return false
-	}, 60*time.Second, 50*time.Millisecond, "the NATS cluster elected no JetStream leader")
+		nc.srvs = append(nc.srvs, s)
+		nc.urls = append(nc.urls, s.ClientURL())
+		if n > 1 {
+			routes = append(routes, routeURL(s.ClusterAddr().String()))
+		}
+	}
+	waitJetStreamPlaces(t, nc, n)
 	return nc
+}
+
+func routeURL(hostPort string) *url.URL { return &url.URL{Scheme: "nats-route", Host: hostPort} }
+
+// freePort picks a free loopback port (closed again before use: see above).
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitJetStreamPlaces waits until JetStream on the n servers creates a
+// stream with min(3, n) replicas and stores a message in it (a meta
+// leader elected, every server known to it and current), then deletes
+// it. Until then a replicated bucket may fail with "no suitable peers for
+// placement" or wait for an election.
+func waitJetStreamPlaces(t testing.TB, c *natsCluster, n int) {
+	t.Helper()
+	conn, err := connectOutside(strings.Join(c.urls, ","), c.seed, "test readiness")
+	require.NoError(t, err)
+	defer conn.Close()
+	js, err := jetstream.New(conn)
+	require.NoError(t, err)
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), natsJSReady)
+	defer cancel()
+	cfg := jetstream.StreamConfig{Name: "stackless_test_ready", Subjects: []string{"stackless.test.ready"},
+		Storage: jetstream.MemoryStorage, Replicas: min(3, n)}
+	var last error
+	for ctx.Err() == nil {
+		last = tryPlace(ctx, js, cfg)
+		if last == nil {
+			t.Logf("%d NATS servers: JetStream placed a stream of %d replicas after %v", n, cfg.Replicas, time.Since(t0).Round(time.Millisecond))
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	require.FailNow(t, "JetStream never became usable", "%d NATS servers (%s): no stream of %d replicas within %v: %v",
+		n, strings.Join(c.urls, ","), cfg.Replicas, natsJSReady, last)
+}
+
+// tryPlace makes cfg's stream, stores a message in it and deletes it, in
+// one bounded attempt.
+func tryPlace(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := js.CreateOrUpdateStream(actx, cfg); err != nil {
+		return fmt.Errorf("create: %w", err)
+	}
+	if _, err := js.Publish(actx, cfg.Subjects[0], []byte("ready?")); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	if err := js.DeleteStream(actx, cfg.Name); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	return nil
 }
 
 // TestCheckpointsSurviveOneNATSNodeOfThree: on three clustered NATS
