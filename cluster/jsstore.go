@@ -76,6 +76,7 @@ func openNamedGenStore(ctx context.Context, nc *nats.Conn, names natsNames, keep
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the checkpoint bucket %s on %s: %w", ckptBucket, where, err)
 	}
+	kv = readFromLeader(kv, nc) // jsleader.go
 	if err := kvReady(ctx, kv); err != nil {
 		return nil, fmt.Errorf("cluster: the manifest bucket %s on %s: %w", manifestBucket, where, err)
 	}
@@ -148,6 +149,7 @@ func openExistingGenStore(ctx context.Context, nc *nats.Conn, names natsNames, w
 	}
 	kv, err := js.KeyValue(ctx, names.Manifests)
 	if err == nil {
+		kv = readFromLeader(kv, nc)
 		err = kvReady(ctx, kv)
 	}
 	var obj jetstream.ObjectStore
@@ -351,7 +353,11 @@ func (g *genStore) dropObjects(ws []manifestWorld) {
 	}
 }
 
-// gens lists the committed generation numbers, oldest first.
+// gens lists the committed generation numbers, oldest first. The listing
+// comes from a consumer that any replica may serve, so it may lack the
+// newest commits; the generations above its newest, up to the counter,
+// are asked of the stream's leader (jsleader.go), so the newest generation
+// committed is always in the list.
 func (g *genStore) gens(ctx context.Context) ([]uint64, error) {
 	var out []uint64
 	err := retryJS(ctx, jsAttempt, func(ctx context.Context) error {
@@ -368,11 +374,60 @@ func (g *genStore) gens(ctx context.Context) ([]uint64, error) {
 		}
 		return ctx.Err() // the listing ends early when ctx does
 	})
+	if err == nil {
+		slices.Sort(out)
+		out, err = g.newerGens(ctx, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cluster: list the generations in %s: %w", g.where, err)
 	}
-	slices.Sort(out)
 	return out, nil
+}
+
+// newerProbe bounds the generations newerGens asks the leader for.
+const newerProbe = 32
+
+// newerGens appends to listed (sorted) the generations committed above
+// its newest, up to the generation counter, read from the leader (at most
+// newerProbe of them: a listing lags by a few commits, not by more).
+// Numbers taken by checkpoints that failed have no manifest and are passed
+// over.
+func (g *genStore) newerGens(ctx context.Context, listed []uint64) ([]uint64, error) {
+	var e jetstream.KeyValueEntry
+	err := retryJS(ctx, jsAttempt, func(ctx context.Context) (err error) {
+		e, err = g.kv.Get(ctx, genKey)
+		return err
+	})
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return listed, nil // no generation number handed out yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the generation counter: %w", err)
+	}
+	last, err := strconv.ParseUint(string(e.Value()), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the generation counter %q in %s is not a number", ErrSnapshot, e.Value(), g.names.Manifests)
+	}
+	from := uint64(1)
+	if len(listed) > 0 {
+		from = listed[len(listed)-1] + 1
+	}
+	if last >= newerProbe && from < last-newerProbe+1 {
+		from = last - newerProbe + 1
+	}
+	for gen := from; gen <= last; gen++ {
+		err := retryJS(ctx, jsAttempt, func(ctx context.Context) error {
+			_, err := g.kv.Get(ctx, manifestKey(gen))
+			return err
+		})
+		switch {
+		case err == nil:
+			listed = append(listed, gen)
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return nil, fmt.Errorf("read the manifest of generation %d: %w", gen, err)
+		}
+	}
+	return listed, nil
 }
 
 // retain deletes the generations older than the newest keep ones, and

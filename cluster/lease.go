@@ -65,6 +65,7 @@ func openLease(ctx context.Context, js jetstream.JetStream, leaseBucket string, 
 	kv, err := ensureKV(ctx, js, jetstream.KeyValueConfig{Bucket: leaseBucket, History: 1,
 		Storage: jetstream.FileStorage, Replicas: replicas, Description: "stackless cluster leadership lease"})
 	if err == nil {
+		kv = readFromLeader(kv, js.Conn()) // who leads is read from the stream's leader (jsleader.go)
 		err = kvReady(ctx, kv)
 	}
 	if err != nil {

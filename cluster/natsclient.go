@@ -78,7 +78,7 @@ func dialOverNATS(ctx context.Context, cfg DialConfig) (*Client, error) {
 		nc.Close()
 		return nil, fmt.Errorf("cluster: the lease bucket %s on %s: %w", names.Lease, where, err)
 	}
-	n := &natsCaller{nc: nc, names: names, lease: kv, where: where}
+	n := &natsCaller{nc: nc, names: names, lease: readFromLeader(kv, nc), where: where}
 	if err := call(ctx, n, coordNode, kindHello, none{}, nil); err != nil {
 		nc.Close()
 		return nil, err

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -214,4 +216,55 @@ func TestOutsideNATSRefusesWrongCredentials(t *testing.T) {
 	assert.ErrorContains(t, err, "Authorization")
 	_, err = connectOutside(e.url, filepath.Join(t.TempDir(), "missing.seed"), "test")
 	assert.ErrorContains(t, err, "NATS credentials")
+}
+
+// TestReadsRightAfterACheckpointSeeIt: on three NATS servers, readers
+// connected to each of them (the writer's included) find the generation
+// just committed at once, every time: neither the generation list nor the
+// manifest is answered by a replica that has not applied the commit yet
+// (a restore right after a checkpoint loads it).
+func TestReadsRightAfterACheckpointSeeIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three clustered NATS servers")
+	}
+	c := startNATSCluster(t, 3)
+	var readers []*genStore
+	for _, url := range c.urls {
+		conn, err := connectOutside(url, c.seed, "test")
+		require.NoError(t, err)
+		t.Cleanup(conn.Close)
+		gs, err := openGenStore(t.Context(), conn, 0, "the test cluster on "+url)
+		require.NoError(t, err)
+		readers = append(readers, gs)
+	}
+	w := readers[0]
+	const rounds = 100
+	stale := 0
+	for i := range rounds {
+		gen := commitManifest(t, w)
+		for j, r := range readers {
+			gens, err := r.gens(t.Context())
+			require.NoError(t, err)
+			_, merr := r.manifestOf(t.Context(), gen)
+			if !assert.Equal(t, gen, gens[len(gens)-1], "round %d, reader %d: the newest generation", i, j) ||
+				!assert.NoError(t, merr, "round %d, reader %d: the manifest of generation %d", i, j, gen) {
+				stale++
+			}
+		}
+	}
+	assert.Zero(t, stale, "stale reads in %d rounds of %d readers", rounds, len(readers))
+}
+
+// commitManifest commits the manifest of a new generation of one world
+// (its object is not stored: the readers read only manifests) and returns
+// the generation, as a checkpoint's commit does.
+func commitManifest(t *testing.T, g *genStore) uint64 {
+	t.Helper()
+	gen, err := g.nextGen(t.Context())
+	require.NoError(t, err)
+	sum := sha256.Sum256([]byte("w1"))
+	m := manifest{Format: snapshotFormat, Kind: headerKind, Gen: gen, Time: time.Now().UTC(), NextNode: 2,
+		Worlds: []manifestWorld{{Node: 1, Hosts: []uint16{1}, Object: objectName(gen, 1), Size: 2, SHA256: hex.EncodeToString(sum[:])}}}
+	require.NoError(t, g.commit(t.Context(), &m))
+	return gen
 }
