@@ -169,9 +169,19 @@ func (c *Coordinator) renewLease() {
 			return
 		case <-tk.C:
 		}
-		ctx, cancel := context.WithTimeout(c.ctx, leaseTTL)
-		err := c.lease.renew(ctx)
-		cancel()
+		// A renewal in flight when the connection drops is made again at
+		// once on the new one (natsdrop.go): waiting for its bound would
+		// leave the lease unrenewed for leaseTTL, and a standby take it.
+		var err error
+		for range 3 {
+			ctx, stop := attemptContext(c.ctx, leaseTTL)
+			err = c.lease.renew(ctx)
+			dropped := droppedIn(ctx)
+			stop()
+			if !dropped || err == nil {
+				break
+			}
+		}
 		if errors.Is(err, ErrLeaseLost) {
 			go c.depose(err)
 			return

@@ -94,7 +94,8 @@ var (
 )
 
 // retryJS runs op in attempts of at most attempt each, again while it
-// fails for a reason that passes (natsTransient), until ctx ends.
+// fails for a reason that passes (natsTransient) or the connection
+// dropped under it (natsdrop.go), until ctx ends.
 func retryJS(ctx context.Context, attempt time.Duration, op func(context.Context) error) error {
 	_, err := withAttempt(ctx, attempt, func(ctx context.Context) (struct{}, error) { return struct{}{}, op(ctx) })
 	return err
@@ -103,10 +104,11 @@ func retryJS(ctx context.Context, attempt time.Duration, op func(context.Context
 // withAttempt is retryJS for an op with a result.
 func withAttempt[T any](ctx context.Context, attempt time.Duration, op func(context.Context) (T, error)) (T, error) {
 	for {
-		actx, cancel := context.WithTimeout(ctx, attempt)
+		actx, stop := attemptContext(ctx, attempt)
 		v, err := op(actx)
-		cancel()
-		if err == nil || ctx.Err() != nil || !natsTransient(err) {
+		dropped := droppedIn(actx)
+		stop()
+		if err == nil || ctx.Err() != nil || !(dropped || natsTransient(err)) {
 			return v, err
 		}
 		select {

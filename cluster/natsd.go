@@ -188,7 +188,7 @@ func dialNATS(l dirLayout, name string) (*nats.Conn, error) {
 	}
 	pub, _ := kp.PublicKey()
 	url := strings.TrimSpace(string(b))
-	nc, err := nats.Connect(url, nats.Nkey(pub, kp.Sign), nats.Name(name), nats.Timeout(5*time.Second))
+	nc, err := nats.Connect(url, nats.Nkey(pub, kp.Sign), nats.Name(name), nats.Timeout(5*time.Second), reportDrops())
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connect to the NATS server of the coordinator of %s at %s: %w", l.Dir, url, err)
 	}
@@ -199,7 +199,8 @@ func dialNATS(l dirLayout, name string) (*nats.Conn, error) {
 // comma-separated) with a credentials file: a .creds file (user JWT and
 // seed) or an nkey seed file.
 func connectOutside(urls, creds, name string) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
+		reportDrops()}
 	if creds != "" {
 		b, err := os.ReadFile(creds)
 		if err != nil {
