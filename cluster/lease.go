@@ -163,12 +163,20 @@ func (l *lease) value(epoch uint64, since time.Time) []byte {
 }
 
 // renew writes the lease again on its own revision: ErrLeaseLost when
-// another coordinator wrote it meanwhile.
+// another coordinator wrote it meanwhile. A renewal whose answer was lost
+// (the connection dropped after the server stored it) left the lease at a
+// newer revision of this holder's own: that one is taken as renewed, not
+// as the lease lost.
 func (l *lease) renew(ctx context.Context) error {
 	r, err := l.kv.Update(ctx, leaseKey, l.value(l.me.Epoch, l.me.Since), l.rev)
 	if err != nil {
-		if cur, _, gerr := currentLeader(ctx, l.kv); gerr == nil && cur != nil && cur.Holder != l.me.Holder {
+		cur, rev, gerr := currentLeader(ctx, l.kv)
+		if gerr == nil && cur != nil && cur.Holder != l.me.Holder {
 			return fmt.Errorf("%w: %s leads since %s (epoch %d)", ErrLeaseLost, cur.Holder, cur.Since.Format(time.RFC3339), cur.Epoch)
+		}
+		if gerr == nil && cur != nil && !cur.Down && cur.Epoch == l.me.Epoch && rev > l.rev {
+			l.rev = rev // this holder's own write
+			return nil
 		}
 		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
 			return fmt.Errorf("%w: %v", ErrLeaseLost, err)

@@ -172,3 +172,27 @@ func TestStandbyStopsWhenTheLeaderStopsTheCluster(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, cur.Down)
 }
+
+// TestRenewalWhoseAnswerWasLostKeepsTheLease: a renewal the server stored
+// but whose answer never came (the connection dropped) leaves the lease a
+// revision ahead of the holder's; the next renewal finds the holder's own
+// write there and goes on leading, rather than deposing a leader nobody
+// replaced. A write by another holder is still the lease lost.
+func TestRenewalWhoseAnswerWasLostKeepsTheLease(t *testing.T) {
+	kv := testLeaseKV(t)
+	l := newLease(kv)
+	ctx := t.Context()
+	require.NoError(t, l.acquire(ctx, false, false, nil))
+	// The lost renewal: stored, its revision never seen by l.
+	lost, err := kv.Update(ctx, leaseKey, l.value(l.me.Epoch, l.me.Since), l.rev)
+	require.NoError(t, err)
+	require.NoError(t, l.renew(ctx), "the holder's own write is no lost lease")
+	assert.Greater(t, l.rev, lost-1, "the lease's revision is the holder's again")
+	require.NoError(t, l.renew(ctx), "and the renewals go on")
+
+	other := newLease(kv)
+	other.me.Holder, other.me.Epoch = "other:1", l.me.Epoch
+	_, err = kv.Update(ctx, leaseKey, other.value(other.me.Epoch, time.Now()), l.rev)
+	require.NoError(t, err)
+	assert.ErrorIs(t, l.renew(ctx), ErrLeaseLost, "another holder's write")
+}
