@@ -54,6 +54,7 @@ type apiServer struct {
 	log      *slog.Logger
 	ctx      context.Context // ends when the coordinator stops
 	sub      *nats.Subscription
+	runs     dedup // commands by ID (natsdedup.go)
 }
 
 // start subscribes; the subscription is known to the server when it
@@ -84,9 +85,14 @@ func (a *apiServer) stop() {
 }
 
 // leads reports whether this coordinator holds the lease now, as the
-// bucket says (not as its own renewals last saw).
+// bucket says (not as its own renewals last saw). The lease is read again
+// while NATS does not answer for now (a stream electing its leader): a
+// request left unanswered for that would be waited on by its caller.
 func (a *apiServer) leads(ctx context.Context) bool {
-	cur, _, err := currentLeader(ctx, a.lease.kv)
+	cur, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (*Leader, error) {
+		cur, _, err := currentLeader(ctx, a.lease.kv)
+		return cur, err
+	})
 	return err == nil && cur != nil && !cur.Down && a.me.Epoch != 0 && cur.Holder == a.me.Holder && cur.Epoch == a.me.Epoch
 }
 
@@ -104,6 +110,26 @@ func (a *apiServer) answer(m *nats.Msg) {
 		a.log.Warn("cluster: a request on NATS not answered: this coordinator does not hold the lease", "kind", kind, "epoch", a.me.Epoch)
 		return
 	}
+	if id := m.Header.Get(hdrRequest); id != "" && !natsReads[kind] && kind != kindPart {
+		r, first := a.runs.begin(kind + "/" + id)
+		if !first { // a copy: the first one's answer, once it is there
+			select {
+			case <-r.done:
+				a.reply(kind, r.answerTo(m.Reply))
+			case <-a.ctx.Done():
+			}
+			return
+		}
+		out := a.run1(kind, m)
+		r.finish(out)
+		a.reply(kind, out)
+		return
+	}
+	a.reply(kind, a.run1(kind, m))
+}
+
+// run1 runs request m (of kind) and returns its answer.
+func (a *apiServer) run1(kind string, m *nats.Msg) *nats.Msg {
 	out := nats.NewMsg(m.Reply)
 	out.Header.Set(hdrLeader, a.me.Holder)
 	out.Header.Set(hdrEpoch, strconv.FormatUint(a.me.Epoch, 10))
@@ -116,6 +142,11 @@ func (a *apiServer) answer(m *nats.Msg) {
 		out.Header.Set(hdrLast, "1")
 	}
 	out.Data = body
+	return out
+}
+
+// reply sends an answer.
+func (a *apiServer) reply(kind string, out *nats.Msg) {
 	if err := a.nc.PublishMsg(out); err != nil && a.ctx.Err() == nil {
 		a.log.Warn("cluster: could not answer a request on NATS", "kind", kind, "err", err)
 	}

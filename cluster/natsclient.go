@@ -3,18 +3,21 @@ package cluster
 // The client's side of the leader's NATS requests (natsapi.go). A request
 // nobody received (no leader subscribed: none runs, or a failover is under
 // way) is sent again until the caller's deadline, so a command sent during
-// a failover is answered by the new leader. A request the leader received
-// but did not answer is different: a read (status, ps, inspect, await) is
-// sent again, while a command that changes the cluster (spawn, migrate,
-// checkpoint, restore, down, kill) may have been done, so it fails with
-// ErrLeaderChanged as soon as the lease shows another leader, rather than
-// being done twice or waiting for the deadline.
+// a failover is answered by the new leader. A request that got no answer
+// (lost with a NATS server that stopped, or still running) is sent again
+// too: a read (status, ps, inspect, await) as it is, a command that
+// changes the cluster (spawn, migrate, checkpoint, restore, down, kill)
+// with the ID of its first copy, so the leader runs it once and answers
+// every copy (natsdedup.go). Such a command fails with ErrLeaderChanged as
+// soon as the lease shows another leader than the one it may have reached,
+// rather than being done twice or waiting for the deadline.
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,10 +36,13 @@ var (
 )
 
 // Request timing on NATS: a read is asked again when its answer takes
-// longer than natsAttempt; a request nobody received, every natsRetry.
+// longer than natsAttempt, a command (with its ID, natsdedup.go) when its
+// answer takes longer than natsCmdResend; a request nobody received, every
+// natsRetry.
 var (
-	natsAttempt = 20 * time.Second
-	natsRetry   = 100 * time.Millisecond
+	natsAttempt   = 20 * time.Second
+	natsCmdResend = 2 * time.Second
+	natsRetry     = 100 * time.Millisecond
 )
 
 // natsReads are the requests safe to send again: they change nothing.
@@ -127,25 +133,41 @@ func (n *natsCaller) chunk(ctx context.Context, payload []byte) ([]byte, error) 
 func (n *natsCaller) request(ctx context.Context, kind string, payload []byte) (*nats.Msg, error) {
 	subj := n.names.API + "." + kind
 	read := natsReads[kind] || kind == kindPart
+	id := strings.TrimPrefix(nats.NewInbox(), "_INBOX.") // a command's, in each copy (natsdedup.go)
 	t0 := time.Now()
+	var sentTo *Leader // the leader a copy of this command may have reached
 	for {
-		var before *Leader
-		if !read {
+		before := sentTo
+		if !read && sentTo == nil {
 			before, _, _ = currentLeader(ctx, n.lease)
+		} else if !read {
+			if cur, _, err := currentLeader(ctx, n.lease); err == nil && cur != nil && !sameLeader(*cur, *sentTo) {
+				return nil, leaderChanged(*sentTo, *cur)
+			}
 		}
 		actx, cancel := context.WithCancelCause(ctx)
-		stop := func() {}
-		if read {
-			var c2 context.CancelFunc
-			actx, c2 = context.WithTimeout(actx, natsAttempt)
-			stop = c2
-		} else if before != nil {
-			stop = n.watchLeader(actx, *before, cancel)
+		stopWatch := func() {}
+		if !read && before != nil {
+			stopWatch = n.watchLeader(actx, *before, cancel)
 		}
-		m, err := n.nc.RequestMsgWithContext(actx, &nats.Msg{Subject: subj, Data: payload})
+		// An attempt is given up at a drop (natsdrop.go) and, for a
+		// command, when no answer came in natsCmdResend: it is sent again.
+		bound := natsAttempt
+		if !read {
+			bound = natsCmdResend
+		}
+		actx, stop := attemptContext(actx, bound)
+		msg := &nats.Msg{Subject: subj, Data: payload, Header: nats.Header{}}
+		if !read {
+			msg.Header.Set(hdrRequest, id)
+		}
+		m, err := n.nc.RequestMsgWithContext(actx, msg)
 		cause := context.Cause(actx)
+		dropped := droppedIn(actx)
 		stop()
+		stopWatch()
 		cancel(nil)
+		lost := ctx.Err() == nil && (dropped || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout))
 		switch {
 		case err == nil && m.Header.Get(hdrError) != "":
 			return nil, newHandlerError(coordNode, string(m.Data))
@@ -153,6 +175,15 @@ func (n *natsCaller) request(ctx context.Context, kind string, payload []byte) (
 			return m, nil
 		case errors.Is(cause, ErrLeaderChanged):
 			return nil, cause
+		case lost && read:
+			// The leader took a read and died, or its answer was lost:
+			// ask whoever leads now.
+		case lost:
+			// The command may have reached the leader: a copy gets its
+			// answer, and it is not run twice.
+			if before != nil {
+				sentTo = before
+			}
 		case ctx.Err() != nil:
 			if errors.Is(err, nats.ErrNoResponders) || read {
 				return nil, fmt.Errorf("%w %s: %s was not answered within %v; start one with `stackless cluster up --nats URL --creds FILE --name %s`, or, after a leader's death, wait for a standby (it leads within 5 s)",
@@ -165,12 +196,20 @@ func (n *natsCaller) request(ctx context.Context, kind string, payload []byte) (
 			case <-ctx.Done():
 			case <-time.After(natsRetry):
 			}
-		case read && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)):
-			// The leader took a read and died: ask whoever leads now.
 		default:
 			return nil, fmt.Errorf("cluster: %s on %s: %w", kind, n.where, err)
 		}
 	}
+}
+
+// sameLeader reports whether a and b are the same holder's same lease.
+func sameLeader(a, b Leader) bool { return a.Holder == b.Holder && a.Epoch == b.Epoch }
+
+// leaderChanged is ErrLeaderChanged for a command sent to before while cur
+// leads now.
+func leaderChanged(before, cur Leader) error {
+	return fmt.Errorf("%w (%s, epoch %d, took it; %s, epoch %d, leads now): it may or may not have been done; check with `stackless cluster status` and `ps`, then send it again if needed",
+		ErrLeaderChanged, before.Holder, before.Epoch, cur.Holder, cur.Epoch)
 }
 
 // watchLeader cancels a command's context with ErrLeaderChanged once the
@@ -192,9 +231,8 @@ func (n *natsCaller) watchLeader(ctx context.Context, before Leader, cancel cont
 			if err != nil || cur == nil {
 				continue
 			}
-			if cur.Holder != before.Holder || cur.Epoch != before.Epoch {
-				cancel(fmt.Errorf("%w (%s, epoch %d, took it; %s, epoch %d, leads now): it may or may not have been done; check with `stackless cluster status` and `ps`, then send it again if needed",
-					ErrLeaderChanged, before.Holder, before.Epoch, cur.Holder, cur.Epoch))
+			if !sameLeader(*cur, before) {
+				cancel(leaderChanged(before, *cur))
 				return
 			}
 		}
