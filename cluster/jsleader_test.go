@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -48,4 +49,34 @@ func TestLeaderGetReadsWhatTheBucketHolds(t *testing.T) {
 		assert.ErrorIs(t, err, jetstream.ErrKeyNotFound, "%s, read directly", key)
 	}
 	assert.Equal(t, kv, readFromLeader(kv, gs.nc), "wrapped once")
+}
+
+// TestAWorldNotFoundYetIsAskedForAgain: a committed manifest whose world
+// object is not found at first (a replica that has not applied it yet
+// answers) is read again for a while: the generation loads once the object
+// shows, rather than being taken for damaged; one missing for good still is.
+func TestAWorldNotFoundYetIsAskedForAgain(t *testing.T) {
+	gs := openTestStore(t, 0)
+	ctx := t.Context()
+	gen, err := gs.save(ctx, snapOf(2, "a"))
+	require.NoError(t, err)
+	m, err := gs.manifestOf(ctx, gen)
+	require.NoError(t, err)
+	blob, err := gs.obj.GetBytes(ctx, m.Worlds[1].Object)
+	require.NoError(t, err)
+	require.NoError(t, gs.obj.Delete(ctx, m.Worlds[1].Object))
+
+	back := make(chan error, 1)
+	time.AfterFunc(objectLag/4, func() { // the replica catching up, while the load asks
+		_, err := gs.obj.PutBytes(ctx, m.Worlds[1].Object, blob)
+		back <- err
+	})
+	s, err := gs.load(ctx, gen)
+	require.NoError(t, <-back)
+	require.NoError(t, err, "the world showed within %v", objectLag)
+	assert.Equal(t, []byte("a/w2"), s.Worlds[1].Blob)
+
+	require.NoError(t, gs.obj.Delete(ctx, m.Worlds[1].Object))
+	_, err = gs.load(ctx, gen)
+	assert.ErrorIs(t, err, ErrSnapshot, "a world missing for good")
 }

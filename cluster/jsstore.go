@@ -168,6 +168,15 @@ func openExistingGenStore(ctx context.Context, nc *nats.Conn, names natsNames, w
 	return &genStore{nc: nc, js: js, kv: kv, obj: obj, names: names, where: where, close: nc.Close}, nil
 }
 
+// objectLag is how long an object that a committed manifest names, but
+// that is not found, is asked for again before the generation is taken
+// for damaged: the object's reads are answered by any replica (unlike the
+// manifest's, jsleader.go), and one may not have applied it yet.
+var objectLag = 2 * time.Second
+
+// errLagging marks a read that may come from a replica behind the leader.
+var errLagging = errors.New("not found yet: the replica may lag")
+
 // ErrNoCheckpoints is returned when a cluster has no checkpoint buckets on
 // the NATS servers named.
 var ErrNoCheckpoints = errors.New("cluster: no checkpoints of this cluster here")
@@ -182,7 +191,7 @@ func natsTransient(err error) bool {
 	if errors.As(err, &api) && api.Code == 503 { // JetStream or the stream's group has no leader for now
 		return true
 	}
-	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, errLagging) ||
 		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrConnectionReconnecting)
 }
 
@@ -564,8 +573,12 @@ func (g *genStore) load(ctx context.Context, gen uint64) (*clusterSnapshot, erro
 		go func() {
 			defer wg.Done()
 			var blob []byte
+			lagging := time.Now().Add(objectLag)
 			err := retryJS(ctx, objAttempt, func(ctx context.Context) (err error) {
 				blob, err = g.obj.GetBytes(ctx, w.Object)
+				if errors.Is(err, jetstream.ErrObjectNotFound) && time.Now().Before(lagging) {
+					return fmt.Errorf("%w: %w", errLagging, err)
+				}
 				return err
 			})
 			if err == nil {
