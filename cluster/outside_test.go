@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,10 +30,12 @@ func TestClusterOnThreeNATSServersSurvivesOneStopped(t *testing.T) {
 
 	stop(0)
 	var cp cluster.CheckpointResult
+	t0 := time.Now()
 	require.Eventually(t, func() bool {
 		cp, err = c.Checkpoint(ctx)
 		return err == nil
 	}, testTimeout/3, 250e6, "no checkpoint committed with one NATS server of three stopped")
+	t.Logf("FIGURE: the first checkpoint after a NATS server stopped was committed after %v", time.Since(t0).Round(time.Millisecond))
 	res, err := c.Restore(ctx, 0, 3)
 	require.NoError(t, err)
 	assert.Equal(t, cp.Gen, res.Gen, "the newest checkpoint restored")
