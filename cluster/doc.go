@@ -154,16 +154,20 @@
 // DialConfig.NATS drives the cluster from any machine NATS lets in. Each
 // request first reads the lease, and a coordinator that does not hold it
 // does not answer. A request nobody received (no leader serving: a
-// failover) is sent again until the caller's deadline; a command the
-// leader took but did not answer fails with ErrLeaderChanged once the
-// lease changes hands (natsclient.go). Config.Name (DefaultName,
+// failover) is sent again until the caller's deadline, and so is one
+// left unanswered: a command with the ID of its first copy, which the
+// leader runs once (natsdedup.go); a command the leader took but did not
+// answer fails with ErrLeaderChanged once the lease changes hands
+// (natsclient.go). Config.Name (DefaultName,
 // "stackless", gives the buckets of earlier versions) prefixes the
 // buckets <name>_ckpt, <name>_manifests, <name>_lease, <name>_journal,
 // <name>_members and the subjects (<name>.api.*, <name>.worker.join), so
 // clusters share a NATS account (names.go); OpenCheckpointsAt reads a
 // named cluster's generations on NATS or in a DIR. JetStream calls run in
 // bounded attempts, sent again while a stream elects a new leader after a
-// NATS server stopped.
+// NATS server stopped, and at once when the connection dropped with them
+// in flight (natsdrop.go). The manifests and the lease are read from their
+// stream's leader (jsleader.go).
 //
 // # Balancing
 //
