@@ -80,9 +80,12 @@ func newLease(kv jetstream.KeyValue) *lease {
 	return &lease{kv: kv, me: Leader{Holder: fmt.Sprintf("%s:%d", host, os.Getpid()), Host: host, Pid: os.Getpid()}}
 }
 
-// currentLeader reads who holds the lease (nil when nobody does).
+// currentLeader reads who holds the lease (nil when nobody does), in
+// bounded attempts: a read lost with a NATS server that stopped is asked
+// again (at once when the connection dropped), not waited on until ctx
+// ends, which kept a client's command and a standby's watch waiting.
 func currentLeader(ctx context.Context, kv jetstream.KeyValue) (*Leader, uint64, error) {
-	e, err := kv.Get(ctx, leaseKey)
+	e, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return kv.Get(ctx, leaseKey) })
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, nil
 	}

@@ -89,10 +89,7 @@ func (a *apiServer) stop() {
 // while NATS does not answer for now (a stream electing its leader): a
 // request left unanswered for that would be waited on by its caller.
 func (a *apiServer) leads(ctx context.Context) bool {
-	cur, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (*Leader, error) {
-		cur, _, err := currentLeader(ctx, a.lease.kv)
-		return cur, err
-	})
+	cur, _, err := currentLeader(ctx, a.lease.kv) // in bounded attempts
 	return err == nil && cur != nil && !cur.Down && a.me.Epoch != 0 && cur.Holder == a.me.Holder && cur.Epoch == a.me.Epoch
 }
 
