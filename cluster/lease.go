@@ -129,13 +129,22 @@ func (l *lease) acquire(ctx context.Context, force, stoodBy bool, waiting func(L
 		case cur != nil && cur.Down && (told || stoodBy):
 			return fmt.Errorf("%w (%s, epoch %d)", ErrLeaderStopped, cur.Holder, cur.Epoch)
 		case cur == nil && rev == 0:
-			if r, err := l.kv.Create(ctx, leaseKey, l.value(0, now)); err == nil {
+			// In a bounded attempt: one lost with a NATS server is made
+			// again (its write, if stored, shows as a lease gone stale).
+			actx, stop := attemptContext(ctx, jsAttempt)
+			r, err := l.kv.Create(actx, leaseKey, l.value(0, now))
+			lost := droppedIn(actx) || natsTransient(err)
+			stop()
+			if err == nil {
 				return l.won(ctx, r, now)
-			} else if !errors.Is(err, jetstream.ErrKeyExists) {
+			} else if !errors.Is(err, jetstream.ErrKeyExists) && (!lost || ctx.Err() != nil) {
 				return fmt.Errorf("cluster: take the lease: %w", err)
 			}
 		case force || now.Sub(seenAt) >= leaseTTL || (cur != nil && cur.Down):
-			if r, err := l.kv.Update(ctx, leaseKey, l.value(0, now), rev); err == nil {
+			actx, stop := attemptContext(ctx, jsAttempt)
+			r, err := l.kv.Update(actx, leaseKey, l.value(0, now), rev)
+			stop()
+			if err == nil {
 				return l.won(ctx, r, now)
 			}
 			force = false // someone else wrote it meanwhile: it is alive

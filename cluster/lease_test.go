@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,4 +196,44 @@ func TestRenewalWhoseAnswerWasLostKeepsTheLease(t *testing.T) {
 	_, err = kv.Update(ctx, leaseKey, other.value(other.me.Epoch, time.Now()), l.rev)
 	require.NoError(t, err)
 	assert.ErrorIs(t, l.renew(ctx), ErrLeaseLost, "another holder's write")
+}
+
+// lostCreateKV is a lease bucket whose first Create is lost (never
+// answered, as on a connection that dropped).
+type lostCreateKV struct {
+	jetstream.KeyValue
+	first   atomic.Bool
+	waiting chan struct{}
+}
+
+func (k *lostCreateKV) Create(ctx context.Context, key string, v []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	if k.first.CompareAndSwap(false, true) {
+		close(k.waiting)
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
+	return k.KeyValue.Create(ctx, key, v, opts...)
+}
+
+// TestTakingTheLeaseGoesOnAfterALostWrite: a coordinator whose write
+// taking the lease was lost at a connection drop writes it again and
+// leads, rather than waiting for its context to end.
+func TestTakingTheLeaseGoesOnAfterALostWrite(t *testing.T) {
+	kv := &lostCreateKV{KeyValue: testLeaseKV(t), waiting: make(chan struct{})}
+	l := newLease(kv)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	got := make(chan error, 1)
+	go func() { got <- l.acquire(ctx, false, false, nil) }()
+	select {
+	case <-kv.waiting:
+	case <-ctx.Done():
+		t.Fatal("the lease was never written")
+	}
+	noteNATSDrop()
+	require.NoError(t, <-got, "the lease is taken after the lost write")
+	cur, _, err := currentLeader(ctx, kv)
+	require.NoError(t, err)
+	require.NotNil(t, cur)
+	assert.Equal(t, l.me.Holder, cur.Holder)
 }
