@@ -49,13 +49,16 @@ func TestClusterOnThreeNATSNodes(t *testing.T) {
 	require.True(t, stopped, "the coordinator is on one of the three servers (%s)", at)
 	var after cluster.CheckpointResult
 	// The streams whose leader was on the stopped server elect new ones
-	// among the two left (seconds; on a loaded machine 15 s was seen); the
-	// checkpoint waits for that, not for a request that was lost with the
-	// server. How long it took is a figure, not what this test checks.
+	// among the two left; calls lost with the server are made again (at
+	// once when their connection dropped), and the command itself is sent
+	// again with its ID if lost. How long it took is a figure (logged), not
+	// what this test checks.
 	sctx, scancel := context.WithTimeout(ctx, 90*time.Second)
+	t0 := time.Now()
 	after, err = cl.Checkpoint(sctx)
 	scancel()
 	require.NoError(t, err, "no checkpoint with one NATS server of three stopped")
+	t.Logf("FIGURE: the first checkpoint after the coordinator's NATS server stopped took %v", time.Since(t0).Round(time.Millisecond))
 	assert.Greater(t, after.Gen, first.Gen)
 	assert.NotEqual(t, at, cluster.NATSConnectedURL(c), "the coordinator moved to another server")
 	sp, err := cl.Spawn(ctx, cluster.SpawnRequest{Kind: "sink", Count: 1, Args: map[string]string{"in": cluster.NewChannelArg}})
