@@ -9,12 +9,17 @@ package cluster
 // their Get asks the stream's leader instead ($JS.API.STREAM.MSG.GET, which
 // only the leader answers), for buckets made by any version alike: the
 // bucket's config is not changed, so handles of older versions that use
-// direct gets keep working on it.
+// direct gets keep working on it. The generation list and the world
+// objects are read through consumers any replica may serve: the list is
+// completed from the leader (newerGens), and a world not found yet is
+// asked for again for a while (objectLag).
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,3 +116,58 @@ func (e leaderEntry) Revision() uint64                { return e.rev }
 func (e leaderEntry) Created() time.Time              { return e.created }
 func (e leaderEntry) Delta() uint64                   { return 0 }
 func (e leaderEntry) Operation() jetstream.KeyValueOp { return jetstream.KeyValuePut }
+
+// newerProbe bounds the generations newerGens asks the leader for.
+const newerProbe = 32
+
+// newerGens appends to listed (sorted) the generations committed above
+// its newest, up to the generation counter, read from the leader (at most
+// newerProbe of them: a listing lags by a few commits, not by more).
+// Numbers taken by checkpoints that failed have no manifest and are passed
+// over.
+func (g *genStore) newerGens(ctx context.Context, listed []uint64) ([]uint64, error) {
+	var e jetstream.KeyValueEntry
+	err := retryJS(ctx, jsAttempt, func(ctx context.Context) (err error) {
+		e, err = g.kv.Get(ctx, genKey)
+		return err
+	})
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return listed, nil // no generation number handed out yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the generation counter: %w", err)
+	}
+	last, err := strconv.ParseUint(string(e.Value()), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the generation counter %q in %s is not a number", ErrSnapshot, e.Value(), g.names.Manifests)
+	}
+	from := uint64(1)
+	if len(listed) > 0 {
+		from = listed[len(listed)-1] + 1
+	}
+	if last >= newerProbe && from < last-newerProbe+1 {
+		from = last - newerProbe + 1
+	}
+	for gen := from; gen <= last; gen++ {
+		err := retryJS(ctx, jsAttempt, func(ctx context.Context) error {
+			_, err := g.kv.Get(ctx, manifestKey(gen))
+			return err
+		})
+		switch {
+		case err == nil:
+			listed = append(listed, gen)
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
+			return nil, fmt.Errorf("read the manifest of generation %d: %w", gen, err)
+		}
+	}
+	return listed, nil
+}
+
+// objectLag is how long an object that a committed manifest names, but
+// that is not found, is asked for again before the generation is taken
+// for damaged: the object's reads are answered by any replica (unlike the
+// manifest's, jsleader.go), and one may not have applied it yet.
+var objectLag = 2 * time.Second
+
+// errLagging marks a read that may come from a replica behind the leader.
+var errLagging = errors.New("not found yet: the replica may lag")

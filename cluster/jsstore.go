@@ -168,15 +168,6 @@ func openExistingGenStore(ctx context.Context, nc *nats.Conn, names natsNames, w
 	return &genStore{nc: nc, js: js, kv: kv, obj: obj, names: names, where: where, close: nc.Close}, nil
 }
 
-// objectLag is how long an object that a committed manifest names, but
-// that is not found, is asked for again before the generation is taken
-// for damaged: the object's reads are answered by any replica (unlike the
-// manifest's, jsleader.go), and one may not have applied it yet.
-var objectLag = 2 * time.Second
-
-// errLagging marks a read that may come from a replica behind the leader.
-var errLagging = errors.New("not found yet: the replica may lag")
-
 // ErrNoCheckpoints is returned when a cluster has no checkpoint buckets on
 // the NATS servers named.
 var ErrNoCheckpoints = errors.New("cluster: no checkpoints of this cluster here")
@@ -393,52 +384,6 @@ func (g *genStore) gens(ctx context.Context) ([]uint64, error) {
 		return nil, fmt.Errorf("cluster: list the generations in %s: %w", g.where, err)
 	}
 	return out, nil
-}
-
-// newerProbe bounds the generations newerGens asks the leader for.
-const newerProbe = 32
-
-// newerGens appends to listed (sorted) the generations committed above
-// its newest, up to the generation counter, read from the leader (at most
-// newerProbe of them: a listing lags by a few commits, not by more).
-// Numbers taken by checkpoints that failed have no manifest and are passed
-// over.
-func (g *genStore) newerGens(ctx context.Context, listed []uint64) ([]uint64, error) {
-	var e jetstream.KeyValueEntry
-	err := retryJS(ctx, jsAttempt, func(ctx context.Context) (err error) {
-		e, err = g.kv.Get(ctx, genKey)
-		return err
-	})
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return listed, nil // no generation number handed out yet
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read the generation counter: %w", err)
-	}
-	last, err := strconv.ParseUint(string(e.Value()), 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("%w: the generation counter %q in %s is not a number", ErrSnapshot, e.Value(), g.names.Manifests)
-	}
-	from := uint64(1)
-	if len(listed) > 0 {
-		from = listed[len(listed)-1] + 1
-	}
-	if last >= newerProbe && from < last-newerProbe+1 {
-		from = last - newerProbe + 1
-	}
-	for gen := from; gen <= last; gen++ {
-		err := retryJS(ctx, jsAttempt, func(ctx context.Context) error {
-			_, err := g.kv.Get(ctx, manifestKey(gen))
-			return err
-		})
-		switch {
-		case err == nil:
-			listed = append(listed, gen)
-		case !errors.Is(err, jetstream.ErrKeyNotFound):
-			return nil, fmt.Errorf("read the manifest of generation %d: %w", gen, err)
-		}
-	}
-	return listed, nil
 }
 
 // retain deletes the generations older than the newest keep ones, and
