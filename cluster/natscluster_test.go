@@ -240,7 +240,7 @@ func TestReadsRightAfterACheckpointSeeIt(t *testing.T) {
 		readers = append(readers, gs)
 	}
 	w := readers[0]
-	const rounds = 100
+	const rounds = 30
 	stale := 0
 	for i := range rounds {
 		gen := commitManifest(t, w)
