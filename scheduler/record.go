@@ -92,3 +92,15 @@ func (r *rec) Step() (op tasklet.Op, unread error) {
 func (s *Scheduler) makeRec(id tasklet.ID, b tasklet.Behavior) *rec {
 	return (*rec)(s.block.Make(uint64(id), b, s.host))
 }
+
+// recycle gives the record of a tasklet that just ended (always the one
+// whose step ran: every death goes through its own step) back to the block
+// for the next Spawn. Its ID stays readable until then, which the run loop
+// needs right after. Not with change tracking, whose list of changed
+// records would name a reused record twice, and never the host's record.
+func (s *Scheduler) recycle(t *rec) {
+	if s.track || t == s.hostT {
+		return
+	}
+	s.block.Reuse(t.c())
+}

@@ -519,14 +519,14 @@ func (s *Scheduler) finish(t *rec, err error) {
 	if s.track {
 		s.deadT = append(s.deadT, t.ID())
 	}
-	if err == nil || errors.Is(err, tasklet.ErrKilled) {
-		return
+	if err != nil && !errors.Is(err, tasklet.ErrKilled) {
+		var te *TaskletError
+		if !errors.As(err, &te) {
+			te = &TaskletError{ID: t.ID(), Kind: s.KindOf(t.Behavior()), Step: t.Steps(), Err: err}
+		}
+		s.report(te)
 	}
-	var te *TaskletError
-	if !errors.As(err, &te) {
-		te = &TaskletError{ID: t.ID(), Kind: s.KindOf(t.Behavior()), Step: t.Steps(), Err: err}
-	}
-	s.report(te)
+	s.recycle(t)
 }
 
 // report records a failure. It never calls the error handler: report runs
