@@ -20,6 +20,7 @@ func BenchmarkIdleTasklets(b *testing.B)             { benchcore.IdleTasklets(b)
 func BenchmarkIdleActors(b *testing.B)               { benchcore.IdleActors(b) }
 func BenchmarkSkynet(b *testing.B)                   { benchcore.Skynet(b) }
 func BenchmarkGoroutineSkynet(b *testing.B)          { benchcore.GoroutineSkynet(b) }
+func BenchmarkSkynetDepthFirst(b *testing.B)         { benchcore.SkynetDepthFirst(b) }
 func BenchmarkSleepers(b *testing.B) {
 	b.Run("1k", benchcore.Sleepers(1000))
 	b.Run("100k", benchcore.Sleepers(100_000))

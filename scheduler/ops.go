@@ -234,7 +234,11 @@ func (s *Scheduler) place(c *channel.Channel, caller, partner *rec, callerSends 
 		}
 		return false
 	}
-	s.runq.pushBack(partner)
+	if s.depthFirst {
+		s.runq.pushFront(partner)
+	} else {
+		s.runq.pushBack(partner)
+	}
 	return true
 }
 

@@ -96,30 +96,50 @@ type table[E any] struct {
 	pages   map[uint64]*page[E]
 	lastKey uint64
 	last    *page[E]
+	spare   []*page[E] // pages emptied (all nil), for the next pages made
 	n       int
 }
 
 const pageBits = 8
+
+// maxSparePages bounds the emptied pages a table keeps (16 KiB): enough for
+// the few thousand tasklets a program starts and ends at a time.
+const maxSparePages = 8
 
 type page[E any] struct {
 	slot [1 << pageBits]*E
 	live int
 }
 
-func (tb *table[E]) page(id uint64, create bool) *page[E] {
+// page returns the page of id, or nil.
+func (tb *table[E]) page(id uint64) *page[E] {
 	key := id >> pageBits
 	if tb.last != nil && tb.lastKey == key {
 		return tb.last
 	}
 	p := tb.pages[key]
+	if p != nil {
+		tb.last, tb.lastKey = p, key
+	}
+	return p
+}
+
+// pageFor returns the page of key, made if there is none (an emptied one
+// when the table kept one). put calls it only past the one-entry cache.
+//
+//go:noinline
+func (tb *table[E]) pageFor(key uint64) *page[E] {
+	p := tb.pages[key]
 	if p == nil {
-		if !create {
-			return nil
-		}
 		if tb.pages == nil {
 			tb.pages = make(map[uint64]*page[E])
 		}
-		p = new(page[E])
+		if n := len(tb.spare); n > 0 {
+			p = tb.spare[n-1]
+			tb.spare = tb.spare[:n-1]
+		} else {
+			p = new(page[E])
+		}
 		tb.pages[key] = p
 	}
 	tb.last, tb.lastKey = p, key
@@ -127,14 +147,17 @@ func (tb *table[E]) page(id uint64, create bool) *page[E] {
 }
 
 func (tb *table[E]) get(id uint64) *E {
-	if p := tb.page(id, false); p != nil {
+	if p := tb.page(id); p != nil {
 		return p.slot[id&(1<<pageBits-1)]
 	}
 	return nil
 }
 
 func (tb *table[E]) put(id uint64, e *E) {
-	p := tb.page(id, true)
+	p := tb.last
+	if p == nil || tb.lastKey != id>>pageBits {
+		p = tb.pageFor(id >> pageBits)
+	}
 	s := &p.slot[id&(1<<pageBits-1)]
 	if *s == nil {
 		p.live++
@@ -144,7 +167,7 @@ func (tb *table[E]) put(id uint64, e *E) {
 }
 
 func (tb *table[E]) del(id uint64) {
-	p := tb.page(id, false)
+	p := tb.page(id)
 	if p == nil {
 		return
 	}
@@ -156,9 +179,16 @@ func (tb *table[E]) del(id uint64) {
 	p.live--
 	tb.n--
 	if p.live == 0 {
+		// Kept for the next pages: where few tasklets live at a time (a
+		// tree run depth first), the page of the newest IDs empties and
+		// fills again with every few spawns; making a 2 KiB page each time
+		// was most of the bytes such a program allocated.
 		delete(tb.pages, id>>pageBits)
 		if tb.last == p {
 			tb.last = nil
+		}
+		if len(tb.spare) < maxSparePages {
+			tb.spare = append(tb.spare, p)
 		}
 	}
 }

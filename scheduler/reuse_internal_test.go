@@ -140,3 +140,22 @@ func TestNoReuseWithChangeTracking(t *testing.T) {
 	assert.Equal(t, []tasklet.ID{second}, ch.Tasklets)
 	assert.Equal(t, []tasklet.ID{first}, ch.DeadTasklets)
 }
+
+// A table whose pages empty and fill again, as the page of the newest IDs
+// does when few tasklets live at a time, makes no new page each time.
+func TestTableReusesAnEmptiedPage(t *testing.T) {
+	var tb table[rec]
+	r := &rec{}
+	id := uint64(1)
+	allocs := testing.AllocsPerRun(1000, func() {
+		tb.put(id, r)
+		tb.del(id)
+		id += 1 << pageBits // the next page
+	})
+	assert.Zero(t, allocs, "allocations per page filled and emptied")
+	assert.Zero(t, tb.n)
+	assert.Nil(t, tb.get(id-1<<pageBits))
+	tb.put(id, r)
+	assert.Same(t, r, tb.get(id))
+	assert.Equal(t, 1, tb.n)
+}

@@ -167,7 +167,8 @@ func (f *Flow) ID() ID { return f.t.ID() }
 // Steps is how many steps the tasklet has run, counting this one.
 func (f *Flow) Steps() uint64 { return f.t.Steps() }
 
-// Spawn starts a new tasklet at the back of the run queue.
+// Spawn starts a new tasklet at the back of the run queue (at the front on
+// a scheduler made with scheduler.WithDepthFirst).
 func (f *Flow) Spawn(b Behavior) ID { return f.t.Spawn(b) }
 
 // NewChannel makes a channel; capacity 0 is a rendezvous channel.

@@ -93,7 +93,8 @@ func (t *T) Exit() Op { return Op{kind: OpExit} }
 // handler (or Run's result).
 func (t *T) Fail(err error) Op { return Op{kind: OpFail, val: err} }
 
-// Spawn starts a new tasklet at the back of the run queue.
+// Spawn starts a new tasklet at the back of the run queue (at the front on
+// a scheduler made with scheduler.WithDepthFirst).
 func (t *T) Spawn(b Behavior) ID { return t.rec().Host().Spawn(b) }
 
 // NewChannel makes a channel; capacity 0 is a rendezvous channel.

@@ -264,6 +264,7 @@ type skynet struct {
 	Sum            int64
 	Got            int64
 	PC             uint8
+	GoRules        bool // SkynetDepthFirst: channels where the sender goes on
 }
 
 func (k *skynet) Step(t *tasklet.T) tasklet.Op {
@@ -274,9 +275,12 @@ func (k *skynet) Step(t *tasklet.T) tasklet.Op {
 			return t.Send(k.Out, k.Num)
 		}
 		k.In = t.NewChannel(0)
+		if k.GoRules {
+			t.Host().(*scheduler.Scheduler).Channel(k.In).SetPreference(channel.PreferSender)
+		}
 		sub := k.Size / k.Div
 		for i := range k.Div {
-			t.Spawn(&skynet{Num: k.Num + i*sub, Size: sub, Div: k.Div, Out: k.In})
+			t.Spawn(&skynet{Num: k.Num + i*sub, Size: sub, Div: k.Div, Out: k.In, GoRules: k.GoRules})
 		}
 		k.PC = 1
 		return t.Recv(k.In)
@@ -315,12 +319,25 @@ func skynetSum(size int64) int64 { return size * (size - 1) / 2 }
 
 // RunSkynet runs a Skynet tree of size leaves (a power of 10) as tasklets
 // and checks the sum.
-func RunSkynet(size int64) error {
-	s := scheduler.New()
+func RunSkynet(size int64) error { return runSkynet(size, false) }
+
+// RunSkynetDepthFirst runs the same tree with Go's scheduling rules: a
+// spawned tasklet, and a receiver a send woke, run next
+// (scheduler.WithDepthFirst), and a sender goes on after handing its value
+// over (channels with preference 1). The tree then runs depth first, as
+// goroutines do, and keeps a few dozen tasklets alive instead of 1.1 M.
+func RunSkynetDepthFirst(size int64) error { return runSkynet(size, true) }
+
+func runSkynet(size int64, goRules bool) error {
+	var opts []scheduler.Option
+	if goRules {
+		opts = append(opts, scheduler.WithDepthFirst())
+	}
+	s := scheduler.New(opts...)
 	out := s.NewChannel(0)
 	c := &collector{Ch: out}
 	s.Spawn(c)
-	s.Spawn(&skynet{Size: size, Div: 10, Out: out})
+	s.Spawn(&skynet{Size: size, Div: 10, Out: out, GoRules: goRules})
 	if err := s.Run(context.Background()); err != nil {
 		return err
 	}
@@ -335,6 +352,19 @@ func Skynet(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		if err := RunSkynet(skynetSize); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// SkynetDepthFirst: the Skynet tree under Go's scheduling rules
+// (RunSkynetDepthFirst); op = the whole tree. GoroutineSkynet is its
+// baseline too: goroutines run by those rules. `make bench` runs it; the
+// Suite (`stackless bench`) keeps to the Stackless rules.
+func SkynetDepthFirst(b *testing.B) {
+	b.ReportAllocs()
+	for range b.N {
+		if err := RunSkynetDepthFirst(skynetSize); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -53,5 +53,7 @@ func TestSuiteNamesAreUnique(t *testing.T) {
 
 func TestSkynetSmallTree(t *testing.T) {
 	require.NoError(t, benchcore.RunSkynet(1000))
+	require.NoError(t, benchcore.RunSkynetDepthFirst(1000))
+	require.NoError(t, benchcore.RunSkynetDepthFirst(10_000))
 	require.NoError(t, benchcore.RunGoroutineSkynet(1000))
 }

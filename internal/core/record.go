@@ -114,16 +114,23 @@ const maxSpare = 1024
 // Make is Make with a record from the block: a taken-back one if there is
 // one, else a fresh one.
 func (a *Block[B, H, C]) Make(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
-	if a.shared == nil {
-		a.shared = &ext[H, C]{host: h} // one Block serves one host
-	}
 	if n := len(a.spare); n > 0 {
 		r := a.spare[n-1]
 		a.spare = a.spare[:n-1]
-		// Everything but the wait sequence, which Reuse moved past every
-		// wait of the record's earlier tasklets.
-		*r = Rec[B, H, C]{id: id, b: b, ext: a.shared, chosen: -1, wait: r.wait}
+		// Reuse cleared the rest and moved the wait sequence on.
+		r.id, r.b, r.ext, r.chosen, r.state = id, b, a.shared, -1, stateNew
 		return r
+	}
+	return a.fresh(id, b, h)
+}
+
+// fresh is Make past the spare records, kept apart (and out of line) so
+// Make inlines.
+//
+//go:noinline
+func (a *Block[B, H, C]) fresh(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
+	if a.shared == nil {
+		a.shared = &ext[H, C]{host: h} // one Block serves one host
 	}
 	if len(a.free) == 0 {
 		a.free = make([]Rec[B, H, C], max(1, blockBytes/int(unsafe.Sizeof(Rec[B, H, C]{}))))
@@ -144,15 +151,19 @@ func (a *Block[B, H, C]) Make(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 // It reports whether the record was kept; a full spare list lets it go to
 // the collector.
 func (a *Block[B, H, C]) Reuse(r *Rec[B, H, C]) bool {
-	if len(a.spare) >= maxSpare {
+	if len(a.spare) >= maxSpare || r.ext == nil {
 		return false
 	}
-	var zb B
-	r.wait++
-	r.b, r.value = zb, nil // let go of what the old tasklet held
-	if r.ext != nil && r.ext.own {
+	if a.shared == nil { // a block that only ever took records back
+		a.shared = &ext[H, C]{host: r.ext.host}
+	}
+	if r.ext.own {
 		r.ext.cases = nil // its select's values; Make gives the record the shared ext
 	}
+	var zb B
+	r.b = zb // let go of the old tasklet's state (its value went after its last step)
+	r.steps, r.wch, r.mark, r.flags = 0, 0, 0, 0
+	r.wait++
 	a.spare = append(a.spare, r)
 	return true
 }
