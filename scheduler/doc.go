@@ -28,6 +28,10 @@
 // preference, as in Stackless), Select waits for the first ready case,
 // Sleep waits on the clock, Pause leaves the queue until Insert, Exit and
 // Fail finish. Kill and Throw deliver an error to a tasklet's next step.
+// Spawn appends at the back, as Stackless does; WithDepthFirst puts new
+// tasklets (and partners woken while the caller goes on) at the front, as
+// Go runs a new goroutine next, so a tree of spawns keeps few alive. The
+// record of a tasklet that ended serves the next Spawn.
 //
 // Other goroutines talk to a running scheduler only through Post, Do and
 // Hold, which queue their input for the scheduler's goroutine to take
