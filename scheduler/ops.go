@@ -291,6 +291,9 @@ func (s *Scheduler) endWait(t *rec, fired int) {
 			s.fx.cancelWait(t, fired)
 		}
 	}
+	if fired != -1 {
+		t.c().LeftEntries() // queue entries and timers that go lazily
+	}
 	t.NextWait()
 }
 

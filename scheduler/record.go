@@ -95,7 +95,8 @@ func (s *Scheduler) makeRec(id tasklet.ID, b tasklet.Behavior) *rec {
 
 // recycle gives the record of a tasklet that just ended (always the one
 // whose step ran: every death goes through its own step) back to the block
-// for the next Spawn. Its ID stays readable until then, which the run loop
+// for the next Spawn, unless it may still be named by stale entries
+// (core's Reuse). Its ID stays readable until then, which the run loop
 // needs right after. Not with change tracking, whose list of changed
 // records would name a reused record twice, and never the host's record.
 func (s *Scheduler) recycle(t *rec) {

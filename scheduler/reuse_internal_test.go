@@ -70,18 +70,19 @@ func TestSpawnExitChurnAllocatesNoRecords(t *testing.T) {
 }
 
 // The generation check: a select leaves a stale entry in the queue of the
-// case that did not fire, ahead of a receiver that still waits there. When
-// the selecting tasklet ends and its record serves a new tasklet, that entry
-// must not match the new tasklet's wait sequence: a value sent there goes to
-// the receiver behind it, not to the new tasklet, which waits on nothing.
-func TestReusedRecordIgnoresStaleWaits(t *testing.T) {
+// case that did not fire, ahead of a receiver that still waits there. The
+// entry names the record and the select's wait sequence. A new tasklet's
+// waits count from 0 again, so on that record its first wait would match
+// the entry: the record is not reused, and a value sent there goes to the
+// receiver behind the entry, not to the new tasklet, which waits elsewhere.
+func TestRecordWithStaleEntriesIsNotReused(t *testing.T) {
 	s := New()
 	ctx := context.Background()
-	a, b := s.NewChannel(0), s.NewChannel(0)
+	a, b, c := s.NewChannel(0), s.NewChannel(0), s.NewChannel(0)
 	old := s.Spawn(stepFunc(func(t *tasklet.T) tasklet.Op {
 		switch t.Steps() {
 		case 2:
-			return t.Yield() // so that it ends last, its record the first reused
+			return t.Yield() // so that it ends last, its record the first one reused
 		case 3:
 			return t.Exit()
 		}
@@ -106,25 +107,61 @@ func TestReusedRecordIgnoresStaleWaits(t *testing.T) {
 	require.Error(t, s.Run(ctx), "the receiver on b still waits")
 	require.Equal(t, 1, s.Len(), "the select and the sender on a ended")
 
-	// Paused, the new tasklet waits on nothing: its wait sequence is the
-	// one its record had, unless the reuse moved it on.
 	var got any
-	fresh := s.SpawnPaused(stepFunc(func(t *tasklet.T) tasklet.Op {
+	fresh := s.Spawn(stepFunc(func(t *tasklet.T) tasklet.Op {
+		if t.Steps() == 1 {
+			return t.Recv(c) // its first wait: sequence 1, as the select's was
+		}
 		got = t.Value()
 		return t.Exit()
 	}))
-	require.Same(t, oldRec, s.tasks.get(uint64(fresh)), "the new tasklet has the old one's record")
+	assert.NotSame(t, oldRec, s.tasks.get(uint64(fresh)), "a record named by a stale entry is not reused")
+	require.Error(t, s.Run(ctx), "the new tasklet waits on c")
 	s.Spawn(stepFunc(func(t *tasklet.T) tasklet.Op {
 		if t.Steps() == 1 {
 			return t.Send(b, "x")
 		}
 		return t.Exit()
 	}))
-	require.NoError(t, s.Run(ctx))
+	require.Error(t, s.Run(ctx), "the new tasklet still waits on c")
 	assert.Equal(t, "x", second, "the receiver waiting on b got the value")
-	assert.Nil(t, got, "the value sent on b reached the new tasklet")
-	assert.Equal(t, tasklet.Paused, s.tasks.get(uint64(fresh)).State(), "the new tasklet is still paused")
+	assert.Nil(t, got, "the value sent on b reached the tasklet waiting on c")
+	w, ok := s.WaitOf(fresh)
+	require.True(t, ok, "the new tasklet still waits")
+	assert.Equal(t, []tasklet.Case{{Dir: tasklet.DirRecv, Chan: c}}, w.Cases)
 	assert.Equal(t, 0, s.Channel(b).Balance())
+}
+
+// A reused record starts its waits at sequence 0, as a fresh one does: the
+// sequences are part of a saved world, and a world restored from a snapshot
+// (fresh records) must go on exactly as the uninterrupted run (reused ones).
+func TestReusedRecordStartsAFreshWaitSequence(t *testing.T) {
+	s := New()
+	ctx := context.Background()
+	ch := s.NewChannel(0)
+	var old *rec
+	var lastWait uint32
+	first := s.Spawn(stepFunc(func(t *tasklet.T) tasklet.Op {
+		if t.Steps() < 4 {
+			return t.Recv(ch)
+		}
+		lastWait = old.WaitSeq()
+		return t.Exit()
+	}))
+	old = s.tasks.get(uint64(first))
+	for i := range 3 { // the host sends: the receiver's record is the only one to reuse
+		require.NoError(t, s.Send(ctx, ch, i))
+	}
+	require.NoError(t, s.Run(ctx))
+	require.NotZero(t, lastWait, "the ended tasklet waited")
+
+	next := s.Spawn(stepFunc(exitNow))
+	r := s.tasks.get(uint64(next))
+	require.Same(t, old, r, "plain waits leave nothing behind: the record is reused")
+	assert.Zero(t, r.WaitSeq())
+	w := s.World()
+	require.Len(t, w.Tasklets, 1)
+	assert.Zero(t, w.Tasklets[0].Wait)
 }
 
 // With change tracking on, records are not reused: the list of changed

@@ -61,6 +61,7 @@ const (
 	flagWaitSend uint8 = 1 << 4 // the wait is a plain Send on wch
 	flagWaitRecv uint8 = 1 << 5 // the wait is a plain Recv on wch
 	flagErr      uint8 = 1 << 6 // value holds a delivered error (one field for both: 16 bytes less per tasklet)
+	flagStale    uint8 = 1 << 7 // a wait ended leaving entries in queues or timers (see Reuse)
 
 	persistent = FlagAtomic | FlagBlockTrap
 )
@@ -117,7 +118,7 @@ func (a *Block[B, H, C]) Make(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 	if n := len(a.spare); n > 0 {
 		r := a.spare[n-1]
 		a.spare = a.spare[:n-1]
-		// Reuse cleared the rest and moved the wait sequence on.
+		// Reuse cleared the rest.
 		r.id, r.b, r.ext, r.chosen, r.state = id, b, a.shared, -1, stateNew
 		return r
 	}
@@ -144,14 +145,15 @@ func (a *Block[B, H, C]) fresh(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 // Reuse takes back the record of a tasklet that ended, for a later Make.
 // The caller must keep no reference through which the record could be
 // taken for its old tasklet: the scheduler's run queue, tables and current
-// step are done with it. Channel waiter queues and timers may still name it,
-// with the sequence of a wait that is over (they drop such entries lazily):
-// Reuse moves the record's wait sequence past that one, so no entry made for
-// the old tasklet ever matches a wait of the new one (the generation check).
-// It reports whether the record was kept; a full spare list lets it go to
-// the collector.
+// step are done with it. A record whose tasklet ever left entries behind
+// (LeftEntries: channel queue entries and timers dropped lazily, which name
+// the record and a wait sequence) is not taken: a new tasklet's waits
+// start again at sequence 0, as on a fresh record, so that a world's
+// schedule and wait sequences do not depend on which records were reused,
+// and such an entry could match one of them (the generation check). It
+// reports whether the record was kept; the rest go to the collector.
 func (a *Block[B, H, C]) Reuse(r *Rec[B, H, C]) bool {
-	if len(a.spare) >= maxSpare || r.ext == nil {
+	if len(a.spare) >= maxSpare || r.ext == nil || r.flags&flagStale != 0 {
 		return false
 	}
 	if a.shared == nil { // a block that only ever took records back
@@ -162,8 +164,7 @@ func (a *Block[B, H, C]) Reuse(r *Rec[B, H, C]) bool {
 	}
 	var zb B
 	r.b = zb // let go of the old tasklet's state (its value went after its last step)
-	r.steps, r.wch, r.mark, r.flags = 0, 0, 0, 0
-	r.wait++
+	r.steps, r.wch, r.wait, r.mark, r.flags = 0, 0, 0, 0, 0
 	a.spare = append(a.spare, r)
 	return true
 }
@@ -331,6 +332,11 @@ func (r *Rec[B, H, C]) SetSelect(cases []C) {
 	}
 	r.ext.cases = append(r.ext.cases[:0], cases...)
 }
+
+// LeftEntries notes that a wait ended leaving entries that still name the
+// record (a select's other cases, a cancelled wait's queue entry or timer):
+// the record is then never reused (Reuse).
+func (r *Rec[B, H, C]) LeftEntries() { r.flags |= flagStale }
 
 // WaitSeq identifies the tasklet's current wait; a queue entry with another
 // sequence is stale.
