@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -127,7 +128,9 @@ func (c *Coordinator) collectSent(ctx context.Context, ws []*workerRef, kind str
 }
 
 // Restore stops the cluster and starts it again from generation gen (0:
-// the newest) on m local workers (0: as many as run now).
+// the newest) on m workers (0: as many as run now). The workers on other
+// machines that joined over NATS and are alive are all used (see
+// rejoin.go); the leader starts the rest, m minus their number, itself.
 func (c *Coordinator) Restore(ctx context.Context, gen uint64, m int) (RestoreResult, error) {
 	c.op.Lock()
 	defer c.op.Unlock()
@@ -137,10 +140,16 @@ func (c *Coordinator) Restore(ctx context.Context, gen uint64, m int) (RestoreRe
 	if m < 0 || m > maxWorkerNode {
 		return RestoreResult{}, fmt.Errorf("cluster: restore onto %d workers: need 1 to %d", m, maxWorkerNode)
 	}
-	if m == 0 {
-		c.mu.Lock()
-		m = c.localN
-		c.mu.Unlock()
+	remotes := c.liveRemotes(0)
+	c.mu.Lock()
+	local := c.localN
+	c.mu.Unlock()
+	if m != 0 {
+		local = m - len(remotes)
+	}
+	if local < 0 {
+		return RestoreResult{}, fmt.Errorf("%w: restore onto %d workers, but %d workers on other machines (%v) joined over NATS and are all used; give at least %d, or stop some of them on their machines",
+			ErrTooFewWorkers, m, len(remotes), nodesOf(remotes), len(remotes))
 	}
 	var snap *clusterSnapshot
 	var err error
@@ -152,23 +161,34 @@ func (c *Coordinator) Restore(ctx context.Context, gen uint64, m int) (RestoreRe
 	if err != nil {
 		return RestoreResult{}, err
 	}
-	res, err := c.restoreLocked(ctx, snap, m)
+	res, err := c.restoreOnto(ctx, snap, local, remotes)
 	if err != nil {
 		return res, err
 	}
 	c.mu.Lock()
-	c.localN = m
+	c.localN = local
 	c.mu.Unlock()
 	c.clearDown()
 	return res, nil
 }
 
+// ErrTooFewWorkers: a restore was asked for fewer workers than there are
+// workers on other machines, which it cannot stop (they are all used).
+var ErrTooFewWorkers = errors.New("cluster: fewer workers than run on other machines")
+
 // restoreLocked replaces every worker with m new local workers running
-// snap. Every world is decoded and prepared before anything stops: a
-// generation this program cannot load leaves the running cluster alone.
-// The caller holds c.op.
+// snap (see restoreOnto).
 func (c *Coordinator) restoreLocked(ctx context.Context, snap *clusterSnapshot, m int) (RestoreResult, error) {
-	ps, next, err := plan(snap, m)
+	return c.restoreOnto(ctx, snap, m, nil)
+}
+
+// restoreOnto replaces every worker with local new local workers and the
+// remote workers remotes (told to join again, see rejoin.go), running
+// snap across all of them. Every world is decoded and prepared before
+// anything stops: a generation this program cannot load leaves the
+// running cluster alone. The caller holds c.op.
+func (c *Coordinator) restoreOnto(ctx context.Context, snap *clusterSnapshot, local int, remotes []*workerRef) (RestoreResult, error) {
+	ps, next, err := plan(snap, local+len(remotes))
 	if err != nil {
 		return RestoreResult{}, err
 	}
@@ -182,14 +202,15 @@ func (c *Coordinator) restoreLocked(ctx context.Context, snap *clusterSnapshot, 
 		return RestoreResult{}, err
 	}
 	defer unstage() // the workers have read their worlds once they are ready
-	c.stopWorkers(true)
+	rs, localPs, localParts := reserve(ps, parts, remotes)
+	c.stopWorkersKeeping(true, rs)
 	c.mu.Lock()
 	c.routes = routesOf(ps)
 	c.nextNode = next
 	c.loads = map[uint16]workerLoad{}
 	c.bal = newBalancer()
 	c.mu.Unlock()
-	if err := c.startLocal(ctx, ps, parts); err != nil {
+	if err := c.startLocal(ctx, localPs, localParts, rs); err != nil {
 		c.stopWorkers(true)
 		return RestoreResult{}, err
 	}
@@ -201,18 +222,24 @@ func (c *Coordinator) restoreLocked(ctx context.Context, snap *clusterSnapshot, 
 		c.stopWorkers(true)
 		return RestoreResult{}, err
 	}
+	var remote []uint16
+	for _, r := range rs {
+		remote = append(remote, r.e.p.Node)
+	}
+	slices.Sort(remote)
 	c.mu.Lock()
 	if snap.Gen != 0 {
 		c.lastGen, c.lastAt = snap.Gen, snap.Time
 	}
 	routes := maps.Clone(c.routes)
 	c.mu.Unlock()
-	c.log.Info("cluster: restored", "generation", snap.Gen, "from_workers", len(snap.Worlds), "workers", nodes, "routes", routes)
-	return RestoreResult{Gen: snap.Gen, From: len(snap.Worlds), Workers: nodes}, nil
+	c.log.Info("cluster: restored", "generation", snap.Gen, "from_workers", len(snap.Worlds), "workers", nodes, "remote", remote, "routes", routes)
+	return RestoreResult{Gen: snap.Gen, From: len(snap.Worlds), Workers: nodes, Remote: remote}, nil
 }
 
 // rollback restores the newest checkpoint onto as many local workers as
-// before, after worker `node` died.
+// before and the workers on other machines that are still alive, after
+// worker `node` died.
 func (c *Coordinator) rollback(node uint16, why string) error {
 	c.op.Lock()
 	defer c.op.Unlock()
@@ -232,11 +259,22 @@ func (c *Coordinator) rollback(node uint16, why string) error {
 	if err != nil {
 		return fmt.Errorf("cluster: roll back after %s: %w", why, err)
 	}
-	c.log.Warn("cluster: rolling the whole cluster back to the last consistent checkpoint", "why", why, "generation", snap.Gen)
-	if _, err := c.restoreLocked(ctx, snap, m); err != nil {
+	remotes := c.liveRemotes(node)
+	c.log.Warn("cluster: rolling the whole cluster back to the last consistent checkpoint", "why", why, "generation", snap.Gen,
+		"local_workers", m, "remote_workers", nodesOf(remotes))
+	if _, err := c.restoreOnto(ctx, snap, m, remotes); err != nil {
 		return fmt.Errorf("cluster: roll back to generation %d after %s: %w", snap.Gen, why, err)
 	}
 	return nil
+}
+
+// nodesOf lists the nodes of ws.
+func nodesOf(ws []*workerRef) []uint16 {
+	out := make([]uint16, len(ws))
+	for i, w := range ws {
+		out[i] = w.Node
+	}
+	return out
 }
 
 // ckptStats is what status reports of the checkpoints taken (c.mu).

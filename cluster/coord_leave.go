@@ -37,19 +37,22 @@ func (c *Coordinator) handleLeave(ctx context.Context, req leaveReq) (none, erro
 	if w.Local {
 		m--
 	}
-	if m < 1 {
-		c.mu.Unlock()
-		return none{}, fmt.Errorf("cluster: worker %d cannot leave: it is the last local worker, no one would hold its tasklets (stop the cluster with `stackless cluster down`)", req.Node)
-	}
 	w.Leaving = true
 	c.mu.Unlock()
+	remotes := c.liveRemotes(req.Node) // the workers on other machines hold worlds too
+	if m < 0 || m+len(remotes) < 1 {
+		c.mu.Lock()
+		w.Leaving = false
+		c.mu.Unlock()
+		return none{}, fmt.Errorf("cluster: worker %d cannot leave: it is the last worker, no one would hold its tasklets (stop the cluster with `stackless cluster down`)", req.Node)
+	}
 	c.log.Info("cluster: a worker leaves; handing its tasklets to the others", "node", req.Node)
 	ws := c.readyWorkers()
 	cp, err := c.checkpointLocked(ctx, false) // all stay paused: nothing runs until the restart
 	if err == nil {
 		var snap *clusterSnapshot
 		if snap, err = c.load(ctx, cp.Gen); err == nil {
-			_, err = c.restoreLocked(ctx, snap, m)
+			_, err = c.restoreOnto(ctx, snap, m, remotes)
 		}
 	}
 	if err != nil {

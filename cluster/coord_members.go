@@ -83,7 +83,9 @@ func (c *Coordinator) natsJoin(msg *nats.Msg) {
 			reply.Error = "cluster: a join request over NATS without a member ID"
 		} else {
 			ctx, cancel := context.WithTimeout(c.ctx, joinWait+time.Second)
-			req.Node = 0
+			if req.Token == "" {
+				req.Node = 0 // a new worker; with a token it claims what a restore kept for it (rejoin.go)
+			}
 			resp, err := c.handleJoin(ctx, req)
 			cancel()
 			if err != nil {
@@ -143,7 +145,10 @@ func (c *Coordinator) memberReady(m member) {
 		ctx, cancel := context.WithTimeout(c.ctx, c.cfg.StartTimeout)
 		defer cancel()
 		pa := peerAddr{Node: m.Node, HostID: m.HostID, Unix: m.Unix, TCP: m.TCP}
-		err := c.dialWorker(ctx, pa)
+		err := c.waitUnlinked(ctx, m.Node)
+		if err == nil {
+			err = c.dialWorker(ctx, pa)
+		}
 		if err == nil {
 			_, err = c.handleReady(ctx, readyReq{Node: m.Node, HostID: m.HostID, Unix: m.Unix, TCP: m.TCP, Marker: m.Marker, Pid: m.Pid, Host: m.Host})
 		}

@@ -82,7 +82,16 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 		if e == nil || e.taken {
 			return joinResp{}, fmt.Errorf("cluster: no worker %d is expected (a worker left over from an earlier start?)", req.Node)
 		}
+		if err := e.claims(req); err != nil {
+			return joinResp{}, err
+		}
 		e.taken = true
+		if w := c.workers[req.Node]; w != nil && e.token != "" {
+			// A remote worker joining again as the restore asked: the
+			// leader links it once its member entry says it is ready.
+			w.Member, w.Pid, w.Host = req.Member, req.Pid, req.Host
+			c.log.Info("cluster: a worker joins again over NATS as the restore planned", "node", req.Node, "host", req.Host, "pid", req.Pid)
+		}
 		resp := joinResp{Node: e.p.Node, Hosts: e.p.Hosts, OrphanAfter: c.cfg.OrphanAfter, Journal: c.journal != nil}
 		if c.cfg.Listen != "" {
 			resp.ListenTCP = tcpListenAddr(c.cfg.Listen)
@@ -219,8 +228,9 @@ func (c *Coordinator) signalReady() {
 }
 
 // startLocal starts the worker processes of placements ps and waits until
-// every one has joined and said it is ready.
-func (c *Coordinator) startLocal(ctx context.Context, ps []placement, worlds []*worldPart) error {
+// every one, and every remote worker of rs (told to join again by
+// stopWorkersKeeping), has joined and said it is ready.
+func (c *Coordinator) startLocal(ctx context.Context, ps []placement, worlds []*worldPart, rs []reservation) error {
 	c.mu.Lock()
 	for i, p := range ps {
 		c.expect[p.Node] = &expected{p: p, world: worlds[i]}
@@ -244,18 +254,26 @@ func (c *Coordinator) startLocal(ctx context.Context, ps []placement, worlds []*
 			c.signalReady()
 		}()
 	}
+	all := slices.Clone(ps)
+	for _, r := range rs {
+		all = append(all, r.e.p)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
 	defer cancel()
 	for {
 		c.mu.Lock()
-		var waiting []uint16
+		var waiting, away []uint16
 		var dead error
-		for _, p := range ps {
+		for _, p := range all {
 			w := c.workers[p.Node]
-			if w.Proc != nil && w.Proc.exited() {
+			switch {
+			case w == nil:
+				dead = fmt.Errorf("cluster: worker %d was sent away while starting (it could not be linked; see the log)", p.Node)
+			case w.Proc != nil && w.Proc.exited():
 				dead = fmt.Errorf("cluster: worker %d exited while starting (%s); its output is above", p.Node, w.Proc.describe())
-			}
-			if !w.Ready {
+			case !w.Ready && !w.Local:
+				away = append(away, p.Node)
+			case !w.Ready:
 				waiting = append(waiting, p.Node)
 			}
 		}
@@ -263,9 +281,9 @@ func (c *Coordinator) startLocal(ctx context.Context, ps []placement, worlds []*
 		if dead != nil {
 			return dead
 		}
-		if len(waiting) == 0 {
+		if len(waiting) == 0 && len(away) == 0 {
 			c.mu.Lock()
-			for _, p := range ps {
+			for _, p := range all {
 				delete(c.expect, p.Node)
 			}
 			c.mu.Unlock()
@@ -274,7 +292,15 @@ func (c *Coordinator) startLocal(ctx context.Context, ps []placement, worlds []*
 		select {
 		case <-c.readyCh:
 		case <-ctx.Done():
-			return fmt.Errorf("cluster: workers %v did not start within %v: %w", waiting, c.cfg.StartTimeout, ctx.Err())
+			var errs []error
+			if len(waiting) > 0 {
+				errs = append(errs, fmt.Errorf("cluster: workers %v did not start within %v: %w", waiting, c.cfg.StartTimeout, ctx.Err()))
+			}
+			if len(away) > 0 {
+				errs = append(errs, fmt.Errorf("cluster: workers %v on other machines (joined over NATS, told to join again as these nodes) did not come back within %v; is their machine and its NATS connection up? (Config.StartTimeout, `cluster up --start-timeout`): %w",
+					away, c.cfg.StartTimeout, ctx.Err()))
+			}
+			return errors.Join(errs...)
 		}
 	}
 }
@@ -348,11 +374,23 @@ func (c *Coordinator) forAll(ctx context.Context, ws []*workerRef, fn func(conte
 // stopWorkers stops every worker: local ones end (killed after stopGrace),
 // TCP ones are told to join again when rejoin is set, or to stop. Their
 // sockets are removed.
-func (c *Coordinator) stopWorkers(rejoin bool) {
+func (c *Coordinator) stopWorkers(rejoin bool) { c.stopWorkersKeeping(rejoin, nil) }
+
+// stopWorkersKeeping is stopWorkers that first keeps the placements of rs
+// (expected, and a worker entry each), then tells each remote worker of
+// rs to join again as its placement: its join may come before the others
+// have stopped.
+func (c *Coordinator) stopWorkersKeeping(rejoin bool, rs []reservation) {
 	c.mu.Lock()
 	ws := slices.Collect(maps.Values(c.workers))
 	c.workers = map[uint16]*workerRef{}
 	c.expect = map[uint16]*expected{}
+	as := map[uint16]*expected{}
+	for _, r := range rs {
+		c.expect[r.e.p.Node] = r.e
+		c.workers[r.e.p.Node] = &workerRef{Node: r.e.p.Node, Hosts: r.e.p.Hosts}
+		as[r.from] = r.e
+	}
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -362,7 +400,11 @@ func (c *Coordinator) stopWorkers(rejoin bool) {
 		// coordinator to adopt it: end it at once.
 		grace := time.Duration(0)
 		if w.Ready && slices.Contains(peers, w.Node) {
-			_ = call(ctx, c.fc, w.Node, kindWStop, stopReq{Rejoin: rejoin && !w.Local && !w.Leaving && !w.Foreign}, nil)
+			req := stopReq{Rejoin: rejoin && !w.Local && !w.Leaving && !w.Foreign}
+			if e := as[w.Node]; e != nil && req.Rejoin {
+				req.As, req.Token = e.p.Node, e.token
+			}
+			_ = call(ctx, c.fc, w.Node, kindWStop, req, nil)
 			grace = stopGrace
 		}
 		if w.Proc != nil {

@@ -116,6 +116,7 @@ type expected struct {
 	p     placement
 	world *worldPart // the object it reads its world from (nil: empty)
 	taken bool
+	token string // kept for a remote worker that presents it (rejoin.go); "": a local worker
 }
 
 var (

@@ -74,6 +74,7 @@ func RunJoinedWorker(ctx context.Context, cfg WorkerConfig) error {
 	for {
 		joined := false
 		err := runWorker(ctx, cfg, func() { joined = true })
+		cfg.rejoin = nil // a reserved placement is claimed once: a refusal joins as a new worker
 		if joined {
 			failed, pause = 0, backoff
 		}
@@ -83,7 +84,10 @@ func RunJoinedWorker(ctx context.Context, cfg WorkerConfig) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, ErrRejoin), errors.Is(err, ErrCoordinatorLost) && cfg.Join == "":
-			cfg.Log.Info("cluster: worker: the coordinator restored a checkpoint; joining again", "coordinator", target)
+			if ra := (*rejoinAs)(nil); errors.As(err, &ra) {
+				cfg.rejoin = ra
+			}
+			cfg.Log.Info("cluster: worker: the coordinator restored a checkpoint; joining again", "coordinator", target, "as", cfg.rejoin)
 			continue
 		case errors.Is(err, ErrOrphaned) && cfg.Join == "":
 			cfg.Log.Info("cluster: worker: no leader adopted this worker; joining again", "coordinator", target)

@@ -57,6 +57,10 @@ type joinReq struct {
 	// Member is the ID of its entry in the members bucket (a worker
 	// joining over NATS: the leader links it once that entry is ready).
 	Member string `json:"member,omitempty"`
+	// Token, with Node, claims the placement a restore reserved for this
+	// worker (one that joined over NATS, told to join again as Node: see
+	// rejoin.go). Without it a worker joining over NATS gets a new node.
+	Token string `json:"token,omitempty"`
 }
 
 // joinResp tells it: its node, the logical nodes it hosts, and its world
@@ -272,6 +276,9 @@ type RestoreResult struct {
 	Gen     uint64   `json:"gen"`
 	From    int      `json:"from_workers"`
 	Workers []uint16 `json:"workers"`
+	// Remote are the workers of Workers on other machines (joined over
+	// NATS) that the restore placed worlds on.
+	Remote []uint16 `json:"remote,omitempty"`
 }
 
 // Status is the cluster as `stackless cluster status` shows it.

@@ -66,11 +66,18 @@ type WorkerConfig struct {
 	// (default scheduler.DefaultEffectWorkers). See effects.go.
 	Effects       *scheduler.Effects
 	EffectWorkers int
+
+	// rejoin is the placement a restore reserved for this worker (one
+	// that joined over NATS) when it told it to join again; nil: join as
+	// a new, empty worker. RunJoinedWorker sets it for one attempt.
+	rejoin *rejoinAs
 }
 
 var (
 	// ErrRejoin is returned by RunWorker when the coordinator restored a
-	// checkpoint and wants this (TCP) worker to join again, empty.
+	// checkpoint and wants this remote worker to join again: empty, or (a
+	// worker that joined over NATS) as the node whose world the restore
+	// planned for it.
 	ErrRejoin = errors.New("cluster: the coordinator asked this worker to join again")
 	// ErrCoordinatorLost is returned by RunWorker of a worker that joined
 	// over TCP when the link to the coordinator dropped: it joins again.

@@ -84,6 +84,10 @@ func (w *worker) route(ctx context.Context, req routeReq) (none, error) {
 type stopReq struct {
 	Rejoin bool   `json:"rejoin"`
 	Refuse string `json:"refuse,omitempty"` // the coordinator could not link this worker in, and why
+	// As and Token, with Rejoin: join again as worker As, presenting
+	// Token, to run the world the restore planned for it (rejoin.go).
+	As    uint16 `json:"as,omitempty"`
+	Token string `json:"token,omitempty"`
 }
 
 // ErrNotLinked is returned by RunWorker when the coordinator could not link
@@ -94,6 +98,8 @@ func (w *worker) stopReq(_ context.Context, req stopReq) (none, error) {
 	switch {
 	case req.Refuse != "":
 		w.stop(fmt.Errorf("%w: %s", ErrNotLinked, req.Refuse))
+	case req.Rejoin && req.As != 0 && w.cfg.joinsOverNATS():
+		w.stop(&rejoinAs{Node: req.As, Token: req.Token})
 	case req.Rejoin:
 		w.stop(ErrRejoin)
 	default:

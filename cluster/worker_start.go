@@ -58,6 +58,9 @@ func join(ctx context.Context, cfg *WorkerConfig, wn *workerNATS, memberID strin
 	req := joinReq{Node: cfg.Node, Pid: os.Getpid(), Host: host}
 	if cfg.joinsOverNATS() {
 		req.Member = memberID
+		if cfg.rejoin != nil { // claim the placement the restore reserved
+			req.Node, req.Token = cfg.rejoin.Node, cfg.rejoin.Token
+		}
 		var err error
 		if resp, err = joinNATS(ctx, wn, req); err != nil {
 			return resp, nil, err
@@ -77,8 +80,8 @@ func join(ctx context.Context, cfg *WorkerConfig, wn *workerNATS, memberID strin
 	if resp.Node == 0 || resp.Node > maxWorkerNode || !slices.Contains(resp.Hosts, resp.Node) {
 		return resp, nil, fmt.Errorf("cluster: worker: the coordinator assigned node %d hosting %v, which is not a valid worker", resp.Node, resp.Hosts)
 	}
-	if cfg.Node != 0 && resp.Node != cfg.Node {
-		return resp, nil, fmt.Errorf("cluster: worker: started as node %d but the coordinator says %d", cfg.Node, resp.Node)
+	if req.Node != 0 && resp.Node != req.Node {
+		return resp, nil, fmt.Errorf("cluster: worker: asked to be node %d but the coordinator says %d", req.Node, resp.Node)
 	}
 	if resp.NATS != "" && wn.cfg.NATS == "" {
 		wn.cfg.NATS, wn.cfg.Creds = resp.NATS, resp.NATSCreds
