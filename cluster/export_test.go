@@ -101,6 +101,13 @@ func FailWorldPutsWhileExists(prefix string) {
 	}
 }
 
+// ExitWhenToldToJoinAgainAs makes this process's worker (one that joined
+// over NATS) exit with code instead of joining again as the node a
+// restore kept for it: a machine lost in the middle of a restore.
+func ExitWhenToldToJoinAgainAs(code int) {
+	rejoinFault = func() { os.Exit(code) }
+}
+
 // StoreContents lists, on the NATS servers urls (credentials seed), the
 // objects of the checkpoint bucket of cluster name, its committed
 // generations and the nodes registered in its members bucket.

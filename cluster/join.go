@@ -86,6 +86,9 @@ func RunJoinedWorker(ctx context.Context, cfg WorkerConfig) error {
 		case errors.Is(err, ErrRejoin), errors.Is(err, ErrCoordinatorLost) && cfg.Join == "":
 			if ra := (*rejoinAs)(nil); errors.As(err, &ra) {
 				cfg.rejoin = ra
+				if rejoinFault != nil {
+					rejoinFault()
+				}
 			}
 			cfg.Log.Info("cluster: worker: the coordinator restored a checkpoint; joining again", "coordinator", target, "as", cfg.rejoin)
 			continue
@@ -112,6 +115,10 @@ func RunJoinedWorker(ctx context.Context, cfg WorkerConfig) error {
 		pause = min(2*pause, maxJoinBackoff)
 	}
 }
+
+// rejoinFault, set by tests only, runs when the worker is told to join
+// again as a kept placement (the test's worker exits there).
+var rejoinFault func()
 
 // permanentJoinError says what to check when err is a failure to join that
 // retrying cannot heal, and "" when it may be transient.

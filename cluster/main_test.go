@@ -26,15 +26,16 @@ import (
 // started again with envWorker set, runs as a worker (TestMain dispatches),
 // so the workers know every kind these tests register.
 const (
-	envWorker = "STACKLESS_CLUSTER_TEST_WORKER"
-	envDir    = "STACKLESS_CLUSTER_TEST_DIR"
-	envNode   = "STACKLESS_CLUSTER_TEST_NODE"
-	envTLS    = "STACKLESS_CLUSTER_TEST_TLS"
-	envJoin   = "STACKLESS_CLUSTER_TEST_JOIN"   // a worker joining over TCP: the coordinator's address
-	envSecret = "STACKLESS_CLUSTER_TEST_SECRET" // and the secret file it was given
-	envDie    = "STACKLESS_CLUSTER_TEST_DIE"    // the worker kills itself (SIGKILL) as it starts
-	envPids   = "STACKLESS_CLUSTER_TEST_PIDS"   // a folder where each worker leaves a file named by its pid as it starts
-	envNoPut  = "STACKLESS_CLUSTER_TEST_NOPUT"  // while this file exists, the worker cannot store its world
+	envWorker   = "STACKLESS_CLUSTER_TEST_WORKER"
+	envDir      = "STACKLESS_CLUSTER_TEST_DIR"
+	envNode     = "STACKLESS_CLUSTER_TEST_NODE"
+	envTLS      = "STACKLESS_CLUSTER_TEST_TLS"
+	envJoin     = "STACKLESS_CLUSTER_TEST_JOIN"     // a worker joining over TCP: the coordinator's address
+	envSecret   = "STACKLESS_CLUSTER_TEST_SECRET"   // and the secret file it was given
+	envDie      = "STACKLESS_CLUSTER_TEST_DIE"      // the worker kills itself (SIGKILL) as it starts
+	envPids     = "STACKLESS_CLUSTER_TEST_PIDS"     // a folder where each worker leaves a file named by its pid as it starts
+	envNoPut    = "STACKLESS_CLUSTER_TEST_NOPUT"    // while this file exists, the worker cannot store its world
+	envNoRejoin = "STACKLESS_CLUSTER_TEST_NOREJOIN" // a NATS worker exits 3 when a restore tells it to join again as a node
 	// A worker joining through NATS: the servers' URLs and its credentials
 	// file (not envNATS, which a coordinator's own workers inherit).
 	envWorkerNATS  = "STACKLESS_CLUSTER_TEST_WORKER_NATS"
@@ -91,6 +92,9 @@ func workerMain() int {
 	}
 	if f := os.Getenv(envNoPut); f != "" {
 		cluster.FailWorldPutsWhileExists(f)
+	}
+	if os.Getenv(envNoRejoin) == "1" {
+		cluster.ExitWhenToldToJoinAgainAs(3)
 	}
 	run := cluster.RunWorker
 	if urls := os.Getenv(envWorkerNATS); urls != "" {

@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +28,9 @@ import (
 // startNATSWorker starts this test binary as a worker joining the cluster
 // named name ("": the default) through the NATS servers urls with the
 // credentials file creds, in a folder of its own ("machine B"). It is
-// killed at the end of the test if still running.
-func startNATSWorker(t *testing.T, urls, creds, name, certs, secretFile string) *remoteWorker {
+// killed at the end of the test if still running. env is added to its
+// environment.
+func startNATSWorker(t *testing.T, urls, creds, name, certs, secretFile string, env ...string) *remoteWorker {
 	t.Helper()
 	home := t.TempDir()
 	secret, err := os.ReadFile(secretFile)
@@ -41,6 +43,7 @@ func startNATSWorker(t *testing.T, urls, creds, name, certs, secretFile string) 
 	rw.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	rw.cmd.Dir = home
 	rw.cmd.Env = append(os.Environ(), envWorker+"=1", envWorkerNATS+"="+urls, envWorkerCreds+"=user.seed", envWorkerName+"="+name, envTLS+"="+certs, envSecret+"=secret")
+	rw.cmd.Env = append(rw.cmd.Env, env...)
 	rw.cmd.Stdout, rw.cmd.Stderr = rw.out, rw.out
 	require.NoError(t, rw.cmd.Start())
 	go func() {
@@ -62,7 +65,14 @@ func startNATSWorker(t *testing.T, urls, creds, name, certs, secretFile string) 
 func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 	const name = "east"
 	urls, seed, _ := cluster.StartNATSCluster(t, 3)
-	c, ctx, certs := tlsCluster(t, 2, func(cfg *cluster.Config) { cfg.NATS, cfg.NATSCreds, cfg.Name = urls, seed, name })
+	c, ctx, certs := tlsCluster(t, 2, func(cfg *cluster.Config) {
+		cfg.NATS, cfg.NATSCreds, cfg.Name = urls, seed, name
+		cfg.BalanceEvery = -1 // what the restores place stays there, to be checked
+	})
+	// Two restores each redo the work since their checkpoint, on 3 or 4
+	// workers; with -race on a loaded machine that outlasts testTimeout.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 4*testTimeout)
+	t.Cleanup(cancel)
 	secret := filepath.Join(c.Dir(), "secret")
 	b1 := startNATSWorker(t, urls, seed, name, certs, secret)
 	b2 := startNATSWorker(t, urls, seed, name, certs, secret)
@@ -122,31 +132,55 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 	assert.Empty(t, gens, "generations in the default cluster's bucket")
 	assert.Empty(t, members, "workers in the default cluster's members bucket")
 
-	// Restore onto a different number of workers: 3 on machine A, and
-	// machine B's join again by themselves.
+	// Restore onto a different number of workers on each machine: a
+	// third worker joins on machine B, and the restore onto 4 workers
+	// uses the 3 of machine B (every one alive is used) and starts 1 on
+	// machine A. Machine B's workers hold their worlds as soon as the
+	// restore returns (the balancer is off: nothing else moves them).
+	b3 := startNATSWorker(t, urls, seed, name, certs, secret)
+	bPids := map[int]bool{b1.cmd.Process.Pid: true, b2.cmd.Process.Pid: true, b3.cmd.Process.Pid: true}
+	workersOf(t, ctx, c, 5)
 	v, err := c.Inspect(ctx, col.Tasklets[0].ID)
 	require.NoError(t, err)
 	require.NotEqual(t, tasklet.Paused.String(), v.State, "the work ended before the restore: make it longer")
-	_, err = c.Restore(ctx, 0, 3)
+	rr, err := c.Restore(ctx, 0, 4)
 	require.NoError(t, err)
-	waitFor(t, ctx, "machine B's workers to join again after the restore", func() bool {
-		st, err := c.Status(ctx)
-		if err != nil || len(st.Workers) != 5 {
-			return false
-		}
-		n := 0
-		for _, w := range st.Workers {
-			if w.Pid == b1.cmd.Process.Pid || w.Pid == b2.cmd.Process.Pid {
-				n++
-			}
-		}
-		return n == 2
-	})
+	assert.Equal(t, cp.Gen, rr.Gen)
+	assert.Len(t, rr.Workers, 4)
+	assert.Len(t, rr.Remote, 3, "machine B's three workers took worlds: %+v", rr)
+	onB := heldOnB(t, ctx, c, bPids)
+	assert.Len(t, onB, 3, "machine B's three workers are part of the restored cluster")
+	for pid, n := range onB {
+		assert.Positive(t, n, "the machine B worker (pid %d) holds tasklets right after the restore", pid)
+	}
 	objects, _, _, err = cluster.StoreContents(ctx, urls, seed, name)
 	require.NoError(t, err)
 	for _, o := range objects {
 		assert.False(t, strings.HasPrefix(o, "restore/"), "a world staged for the restore is left: %s", o)
 	}
+
+	// kill -9 of a machine B worker: the rollback restores the newest
+	// checkpoint (taken across both machines) onto machine A's worker and
+	// the two of machine B that are left.
+	cp2, err := c.Checkpoint(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 4, cp2.Workers)
+	v, err = c.Inspect(ctx, col.Tasklets[0].ID)
+	require.NoError(t, err)
+	require.NotEqual(t, tasklet.Paused.String(), v.State, "the work ended before the kill: make it longer")
+	require.NoError(t, b3.cmd.Process.Kill())
+	<-b3.done
+	delete(bPids, b3.cmd.Process.Pid)
+	waitFor(t, ctx, "the rollback onto the workers left", func() bool {
+		st, err := c.Status(ctx)
+		return err == nil && st.Rollbacks == 1 && len(st.Workers) == 3 && st.LastGen == cp2.Gen
+	})
+	onB = heldOnB(t, ctx, c, bPids)
+	assert.Len(t, onB, 2, "machine B's two workers left are part of the rolled back cluster")
+	for pid, n := range onB {
+		assert.Positive(t, n, "the machine B worker (pid %d) holds tasklets right after the rollback", pid)
+	}
+
 	xor, got := collected(t, ctx, c, col.Tasklets[0].ID)
 	assert.Equal(t, 8, got)
 	want := uint64(0)
@@ -154,12 +188,15 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 		want ^= expectedDigest(uint64(s.ID), rounds*200)
 	}
 	assert.Equal(t, want, xor, "the result of an uninterrupted run")
+	st, err := c.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Rollbacks, "the kill -9 of the machine B worker, and no other")
 
 	// Down: machine B's workers stop (exit 0) and leave no entry; machine
 	// A leaves no record (startCluster's clean-up checks sockets and
 	// processes).
 	require.NoError(t, c.Close())
-	for _, b := range []*remoteWorker{b1, b2} {
+	for _, b := range []*remoteWorker{b1, b2} { // b3 was killed
 		select {
 		case <-b.done:
 			assert.NoError(t, b.err, "a NATS worker stops when the cluster goes down")
@@ -184,6 +221,63 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 	if err == nil {
 		assert.Empty(t, records, "worker records left behind")
 	}
+}
+
+// heldOnB is how many tasklets each worker of machine B (by pid) holds
+// now: one status call, so it is what the last restore placed when the
+// balancer is off.
+func heldOnB(t *testing.T, ctx context.Context, c cluster.API, pids map[int]bool) map[int]int {
+	t.Helper()
+	st, err := c.Status(ctx)
+	require.NoError(t, err)
+	out := map[int]int{}
+	for _, w := range st.Workers {
+		if pids[w.Pid] {
+			out[w.Pid] = w.Tasklets
+		}
+	}
+	return out
+}
+
+// A worker on another machine that does not come back when the restore
+// tells it to join again (its machine is lost right then) makes the
+// restore fail within the start timeout, naming it; nothing is left half
+// started, and a restore onto the leader's machine alone then works.
+func TestRestoreFailsCleanlyWhenARemoteWorkerDoesNotComeBack(t *testing.T) {
+	const startTimeout = 20 * time.Second
+	urls, seed, _ := cluster.StartNATSCluster(t, 1)
+	c, ctx, certs := tlsCluster(t, 1, func(cfg *cluster.Config) {
+		cfg.NATS, cfg.NATSCreds, cfg.StartTimeout = urls, seed, startTimeout
+	})
+	b := startNATSWorker(t, urls, seed, "", certs, filepath.Join(c.Dir(), "secret"), envNoRejoin+"=1")
+	ws := workersOf(t, ctx, c, 2)
+	require.Equal(t, b.cmd.Process.Pid, ws[1].Pid, "the second worker is machine B's")
+	col, want := spawnWork(t, ctx, c, 4, 400, 10)
+	_, err := c.Checkpoint(ctx)
+	require.NoError(t, err)
+
+	start := time.Now()
+	_, err = c.Restore(ctx, 0, 0)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "did not come back within "+startTimeout.String())
+	assert.Contains(t, err.Error(), "workers [2] on other machines")
+	assert.Less(t, time.Since(start), 3*startTimeout, "it waits for the start timeout, not forever")
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		require.FailNow(t, "the worker told to join again did not exit")
+	}
+	var ee *exec.ExitError
+	require.ErrorAs(t, b.err, &ee)
+	require.Equal(t, 3, ee.ExitCode(), "it exited where the test makes it")
+
+	rr, err := c.Restore(ctx, 0, 1)
+	require.NoError(t, err, "a restore onto the leader's machine alone")
+	assert.Empty(t, rr.Remote)
+	assert.Len(t, workersOf(t, ctx, c, 1), 1)
+	xor, got := collected(t, ctx, c, col)
+	assert.Equal(t, 4, got)
+	assert.Equal(t, want(), xor, "the result of an uninterrupted run")
 }
 
 // A worker whose NATS credentials the servers refuse says so and exits 1
