@@ -8,8 +8,9 @@ package cluster
 // checkpoint taken at that very moment: every worker stops at a step
 // boundary, the barrier flushes what is in flight, every world is stored,
 // and the cluster restarts from that generation without the worker that
-// leaves (its worlds merged onto the local workers; other TCP workers join
-// again and the balancer refills them). Nothing runs between the
+// leaves (its worlds planned over the local workers and the live workers
+// that joined over NATS, see rejoin.go; workers that joined over TCP join
+// again empty and the balancer refills them). Nothing runs between the
 // checkpoint and the restart, so no step is lost or done twice.
 
 import (

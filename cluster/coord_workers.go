@@ -297,7 +297,7 @@ func (c *Coordinator) startLocal(ctx context.Context, ps []placement, worlds []*
 				errs = append(errs, fmt.Errorf("cluster: workers %v did not start within %v: %w", waiting, c.cfg.StartTimeout, ctx.Err()))
 			}
 			if len(away) > 0 {
-				errs = append(errs, fmt.Errorf("cluster: workers %v on other machines (joined over NATS, told to join again as these nodes) did not come back within %v; is their machine and its NATS connection up? (Config.StartTimeout, `cluster up --start-timeout`): %w",
+				errs = append(errs, fmt.Errorf("cluster: workers %v on other machines (joined over NATS, told to join again as these nodes) did not come back within %v (Config.StartTimeout), so no worker runs now: check their machine and its NATS connection, then run `stackless cluster restore` again (a worker that is gone is no longer counted): %w",
 					away, c.cfg.StartTimeout, ctx.Err()))
 			}
 			return errors.Join(errs...)

@@ -81,7 +81,10 @@
 // A checkpoint of N workers restores onto M: with M < N several worlds
 // merge on one worker (scheduler.Merge), which then hosts several logical
 // nodes (the top 16 bits of IDs); with M > N the extra workers start empty
-// and the balancer fills them. The coordinator keeps the routing table
+// and the balancer fills them. The M workers are the live ones on other
+// machines that joined over NATS, each told to join again as the node
+// kept for it (rejoin.go), and as many local ones as the leader starts
+// for the rest. The coordinator keeps the routing table
 // logical node → worker and pushes it to every worker's ipc node
 // (ipc.Node.Route). Before handing worlds out, a tasklet that waits on a
 // channel of another world is moved, as data, to the world hosting its
@@ -90,7 +93,7 @@
 // A worker asked to stop (SIGTERM, Ctrl-C: the context of RunWorker ends)
 // leaves without a rollback: the coordinator takes a checkpoint with every
 // worker paused and restarts the cluster from it without the leaver, its
-// worlds merged onto the local workers, so no step is lost or done twice.
+// worlds merged onto the others, so no step is lost or done twice.
 // (Its tasklets cannot move one by one: the channels it hosts and the IDs
 // born on it belong to its logical node, which must live on somewhere.)
 //

@@ -224,9 +224,19 @@ func newClusterRestoreCmd() *cobra.Command {
 		Use:   "restore [GEN]",
 		Short: "Restart the cluster from a checkpoint, onto any number of workers",
 		Long: `Stop every worker and start the cluster again from checkpoint generation GEN
-(default: the newest) on -n workers (default: as many as now). A checkpoint
-of N workers restored onto fewer merges worlds; onto more, the new workers
-start empty and the balancer moves runnable tasklets to them.`,
+(default: the newest) on -n workers in all (default: as many as now). A
+checkpoint of N workers restored onto fewer merges worlds; onto more, the
+new workers start empty and the balancer moves runnable tasklets to them.
+
+The workers on other machines (` + "`stackless worker --nats`" + `) that are alive are
+all used: each is told to join again and reads the world planned for it
+(worlds before empty placements, its own world when it had one). The
+leader starts the rest, -n minus their number, on its own machine: with 3
+such workers, -n 3 restores onto them alone and -n 4 adds one local
+worker; -n below their number is refused. To use another number of
+workers on another machine, start or stop ` + "`stackless worker`" + ` there
+first. A worker there that does not come back within 30 s makes the
+restore fail (run it again: a worker that is gone is no longer counted).`,
 		Example: "  stackless cluster restore -n 2\n  stackless cluster restore 12 -n 8",
 		Args:    cobra.MaximumNArgs(1),
 		PreRunE: func(_ *cobra.Command, args []string) error {
@@ -252,10 +262,14 @@ start empty and the balancer moves runnable tasklets to them.`,
 		if outputOf(cmd) == formatJSON {
 			return writeJSON(cmd.OutOrStdout(), res)
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "restored generation %d (%d worker worlds) onto workers %v\n", res.Gen, res.From, res.Workers)
+		fmt.Fprintf(cmd.OutOrStdout(), "restored generation %d (%d worker worlds) onto workers %v", res.Gen, res.From, res.Workers)
+		if len(res.Remote) > 0 {
+			fmt.Fprintf(cmd.OutOrStdout(), ", %v of them on other machines", res.Remote)
+		}
+		fmt.Fprintln(cmd.OutOrStdout())
 		return nil
 	})
-	cmd.Flags().IntVarP(&workers, "workers", "n", 0, "workers to restore onto (default: as many as now)")
+	cmd.Flags().IntVarP(&workers, "workers", "n", 0, "workers to restore onto, in all: the live ones on other machines, and the rest started here (default: as many as now)")
 	atLeast(cmd.Flags(), "workers", "1")
 	return cmd
 }

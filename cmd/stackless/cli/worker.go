@@ -44,8 +44,10 @@ the other workers link to it directly. Or join a coordinator that runs
 The worker gets a node number and an empty world, and takes tasklets as the
 coordinator places or balances them. At a checkpoint a worker with NATS
 writes its own world to the checkpoint Object Store. When the cluster is
-restored (or rolled back after a crash) it joins again by itself; it stops
-when the cluster goes down. When the leader dies, a --nats worker runs on
+restored (or rolled back after a crash) it joins again by itself: a worker
+with --nats is given its share of the checkpoint's worlds (it reads its
+world from the Object Store), a --join one comes back empty. It stops when
+the cluster goes down. When the leader dies, a --nats worker runs on
 with its tasklets and waits for the next leader, which adopts it from the
 members bucket without a rollback; if none does within the leader's
 ` + "`cluster up --orphan-after`" + ` it joins again, empty. A --join worker joins
