@@ -90,7 +90,7 @@ func RunJoinedWorker(ctx context.Context, cfg WorkerConfig) error {
 					rejoinFault()
 				}
 			}
-			cfg.Log.Info("cluster: worker: the coordinator restored a checkpoint; joining again", "coordinator", target, "as", cfg.rejoin)
+			cfg.Log.Info("cluster: worker: the coordinator restored a checkpoint; joining again", "coordinator", target, "as", cfg.rejoin.String())
 			continue
 		case errors.Is(err, ErrOrphaned) && cfg.Join == "":
 			cfg.Log.Info("cluster: worker: no leader adopted this worker; joining again", "coordinator", target)
