@@ -158,6 +158,26 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 	for _, o := range objects {
 		assert.False(t, strings.HasPrefix(o, "restore/"), "a world staged for the restore is left: %s", o)
 	}
+	st, err := c.Status(ctx)
+	require.NoError(t, err)
+	var onA uint16
+	for _, w := range st.Workers {
+		if !bPids[w.Pid] {
+			onA = w.Node
+		}
+	}
+	require.NotZero(t, onA, "machine A runs a worker: %+v", st.Workers)
+	for _, l := range []uint16{1, 2, remote[0], remote[1]} {
+		assert.Contains(t, rr.Workers, st.Routes[l], "logical node %d is routed to a worker of the restore: %v", l, st.Routes)
+	}
+	// The main collector now runs on machine B (its world went there), so
+	// the digests cross from machine A to B; this one crosses from B to A.
+	colA, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "collector", Count: 1, Worker: onA,
+		Args: map[string]string{"in": "@chan", "want": "1"}})
+	require.NoError(t, err)
+	toA, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "work", Count: 1, Worker: rr.Remote[0], Args: map[string]string{
+		"out": colA.Tasklets[0].Channels["in"].String(), "rounds": "50", "per_step": "200"}})
+	require.NoError(t, err)
 
 	// kill -9 of a machine B worker: the rollback restores the newest
 	// checkpoint (taken across both machines) onto machine A's worker and
@@ -188,7 +208,10 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 		want ^= expectedDigest(uint64(s.ID), rounds*200)
 	}
 	assert.Equal(t, want, xor, "the result of an uninterrupted run")
-	st, err := c.Status(ctx)
+	xor, got = collected(t, ctx, c, colA.Tasklets[0].ID)
+	assert.Equal(t, 1, got)
+	assert.Equal(t, expectedDigest(uint64(toA.Tasklets[0].ID), 50*200), xor, "the digest from machine B to machine A")
+	st, err = c.Status(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Rollbacks, "the kill -9 of the machine B worker, and no other")
 
