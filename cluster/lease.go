@@ -148,7 +148,10 @@ func (l *lease) acquire(ctx context.Context, force, stoodBy bool, waiting func(L
 				return l.won(ctx, r, now)
 			}
 			force = false // someone else wrote it meanwhile: it is alive
-		case !told && waiting != nil && cur != nil:
+		case !told && waiting != nil && cur != nil && cur.Epoch != 0:
+			// Epoch 0: the taker's Create is stored but not yet its first
+			// renewal, which writes the epoch; a standby told of it then
+			// reported a leader of epoch 0. Seen at the next poll.
 			waiting(*cur)
 			told = true
 		}

@@ -237,3 +237,40 @@ func TestTakingTheLeaseGoesOnAfterALostWrite(t *testing.T) {
 	require.NotNil(t, cur)
 	assert.Equal(t, l.me.Holder, cur.Holder)
 }
+
+// TestStandbyIsToldTheLeaderWithItsEpoch: between the taker's Create
+// (written with epoch 0) and its first renewal (which writes the epoch), a
+// standby read the lease and was told of a leader of epoch 0
+// (TestTwoCoordinatorsStartedAtOnceOnOneNATS failed 1 run in 5 so). It
+// waits for the epoch.
+func TestStandbyIsToldTheLeaderWithItsEpoch(t *testing.T) {
+	kv := testLeaseKV(t)
+	taker := newLease(kv)
+	taker.me.Holder = "taker"
+	_, err := kv.Create(t.Context(), leaseKey, taker.value(0, time.Now())) // the Create, not yet its renewal
+	require.NoError(t, err)
+	told := make(chan Leader, 1)
+	standby := newLease(kv)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- standby.acquire(ctx, false, true, func(ld Leader) { told <- ld }) }()
+	select {
+	case ld := <-told:
+		t.Fatalf("the standby was told of a leader before its epoch was written: %+v", ld)
+	case <-time.After(3 * leasePoll):
+	}
+	cur, rev, err := currentLeader(t.Context(), kv)
+	require.NoError(t, err)
+	taker.me.Epoch, taker.me.Since, taker.rev = rev, cur.Since, rev
+	require.NoError(t, taker.renew(t.Context()))
+	select {
+	case ld := <-told:
+		assert.Equal(t, rev, ld.Epoch, "the standby is told the leader's epoch")
+		assert.Equal(t, "taker", ld.Holder)
+	case <-time.After(time.Minute):
+		t.Fatal("the standby was never told who leads")
+	}
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+}
