@@ -64,9 +64,14 @@ build:
 run:
 	$(GO) run ./cmd/stackless $(RUN_ARGS)
 
+# The cluster package starts NATS servers, coordinators and workers, and
+# kills some: under -race on 2 cores it needs more than go test's default
+# 10 minutes per package when the machine is busy.
+TEST_TIMEOUT ?= 20m
+
 test: fmt-check vet
 	@if [ -z "$(RACE)" ]; then echo "note: running tests without -race (CGO_ENABLED=$(CGO_ENABLED_NOW); the race detector needs a C compiler such as gcc)"; fi
-	$(GO) test $(RACE) -count=1 ./...
+	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # make screenshots: the observer's pages, saved to docs/ by its browser
 # tests (needs Chromium: apt-get install -y chromium).
