@@ -44,7 +44,11 @@ func TestFloodIsCappedAndPeersStillGetIn(t *testing.T) {
 		key     func(port int) netip.Addr // the flood's address; the zero Addr: its real one
 		peak    int                       // the most pending connections the caps allow here
 	}{
-		{"tcp from another address", "tcp", func(int) netip.Addr { return netip.MustParseAddr("192.0.2.1") }, perAddr + 1},
+		// perAddr + 2: the flood's address is capped at perAddr, and the real
+		// peers' own address holds one or two: a peer's place is given back
+		// once the node's side of its link is up, which can come after the
+		// peer saw its call answered and the next peer dialed (18 seen in CI).
+		{"tcp from another address", "tcp", func(int) netip.Addr { return netip.MustParseAddr("192.0.2.1") }, perAddr + 2},
 		{"tcp from many addresses", "tcp", func(p int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(p % 32)}) }, maxPending},
 		{"tcp from the peer's own address", "tcp", func(int) netip.Addr { return netip.Addr{} }, perAddr},
 		{"unix socket", "unix", nil, maxPending},
