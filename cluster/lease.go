@@ -208,5 +208,25 @@ func (l *lease) release(ctx context.Context) {
 	v := l.me
 	v.Down = true
 	b, _ := json.Marshal(v)
-	_, _ = l.kv.Update(ctx, leaseKey, b, l.rev)
+	rev := l.rev
+	for {
+		if _, err := l.kv.Update(ctx, leaseKey, b, rev); err == nil {
+			return
+		}
+		// A renewal cut short at shutdown may have been stored without its
+		// answer: the lease is then at a newer revision of this holder's
+		// own, and `down` waited for a release that never came.
+		cur, r, err := currentLeader(ctx, l.kv)
+		if err == nil && (cur == nil || cur.Holder != l.me.Holder || cur.Epoch != l.me.Epoch) {
+			return // another coordinator leads now: not ours to mark
+		}
+		if err == nil {
+			rev = r
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(leasePoll / 4):
+		}
+	}
 }

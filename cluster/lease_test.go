@@ -274,3 +274,33 @@ func TestStandbyIsToldTheLeaderWithItsEpoch(t *testing.T) {
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
 }
+
+// TestReleaseAfterALostRenewalMarksTheLeaseDown: a renewal cut short at
+// shutdown, stored but unanswered, left the lease a revision ahead of the
+// holder's; the release then failed on the revision and the lease was
+// never marked down, so `cluster down` over NATS waited until its deadline
+// (TestCommandsOverNATSDuringFailover failed so in CI).
+func TestReleaseAfterALostRenewalMarksTheLeaseDown(t *testing.T) {
+	kv := testLeaseKV(t)
+	l := newLease(kv)
+	ctx := t.Context()
+	require.NoError(t, l.acquire(ctx, false, false, nil))
+	_, err := kv.Update(ctx, leaseKey, l.value(l.me.Epoch, l.me.Since), l.rev) // the lost renewal
+	require.NoError(t, err)
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	l.release(rctx)
+	require.NoError(t, rctx.Err(), "the release ended by itself")
+	cur, _, err := currentLeader(ctx, kv)
+	require.NoError(t, err)
+	assert.True(t, cur.Down, "the lease is marked down")
+
+	// Another holder's lease is left alone.
+	m := newLease(kv)
+	require.NoError(t, m.acquire(ctx, false, false, nil))
+	l.release(rctx)
+	cur, _, err = currentLeader(ctx, kv)
+	require.NoError(t, err)
+	assert.False(t, cur.Down, "a release by a coordinator that no longer leads")
+	assert.Equal(t, m.me.Epoch, cur.Epoch)
+}
