@@ -32,32 +32,11 @@ import (
 // environment.
 func startNATSWorker(t *testing.T, urls, creds, name, certs, secretFile string, env ...string) *remoteWorker {
 	t.Helper()
-	home := t.TempDir()
-	secret, err := os.ReadFile(secretFile)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(home, "secret"), secret, 0o600))
 	seed, err := os.ReadFile(creds)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(home, "user.seed"), seed, 0o600))
-	rw := &remoteWorker{out: &syncBuffer{}, done: make(chan struct{})}
-	rw.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	rw.cmd.Dir = home
-	rw.cmd.Env = append(os.Environ(), envWorker+"=1", envWorkerNATS+"="+urls, envWorkerCreds+"=user.seed", envWorkerName+"="+name, envTLS+"="+certs, envSecret+"=secret")
-	rw.cmd.Env = append(rw.cmd.Env, env...)
-	rw.cmd.Stdout, rw.cmd.Stderr = rw.out, rw.out
-	require.NoError(t, rw.cmd.Start())
-	go func() {
-		rw.err = rw.cmd.Wait()
-		close(rw.done)
-	}()
-	t.Cleanup(func() {
-		_ = rw.cmd.Process.Kill()
-		<-rw.done
-		if t.Failed() {
-			t.Logf("NATS worker output:\n%s", rw.out)
-		}
-	})
-	return rw
+	return startWorkerProcess(t, "NATS worker", certs, secretFile, func(home string) {
+		require.NoError(t, os.WriteFile(filepath.Join(home, "user.seed"), seed, 0o600))
+	}, append([]string{envWorkerNATS + "=" + urls, envWorkerCreds + "=user.seed", envWorkerName + "=" + name}, env...)...)
 }
 
 // The cluster has a name (--name east), so every bucket and the join

@@ -42,14 +42,27 @@ type remoteWorker struct {
 // still running.
 func startRemoteWorker(t *testing.T, addr, certs, secretFile string) *remoteWorker {
 	t.Helper()
+	return startWorkerProcess(t, "remote worker", certs, secretFile, nil, envJoin+"="+addr)
+}
+
+// startWorkerProcess starts this test binary as a worker in a folder of
+// its own ("another machine"), holding a copy of the cluster's secret and
+// what prepare writes there, with env added to its environment. It is
+// killed at the end of the test if still running; its output is logged if
+// the test failed.
+func startWorkerProcess(t *testing.T, what, certs, secretFile string, prepare func(home string), env ...string) *remoteWorker {
+	t.Helper()
 	home := t.TempDir()
 	secret, err := os.ReadFile(secretFile)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(home, "secret"), secret, 0o600))
+	if prepare != nil {
+		prepare(home)
+	}
 	rw := &remoteWorker{out: &syncBuffer{}, done: make(chan struct{})}
 	rw.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	rw.cmd.Dir = home
-	rw.cmd.Env = append(os.Environ(), envWorker+"=1", envJoin+"="+addr, envTLS+"="+certs, envSecret+"=secret")
+	rw.cmd.Env = append(append(os.Environ(), envWorker+"=1", envTLS+"="+certs, envSecret+"=secret"), env...)
 	rw.cmd.Stdout, rw.cmd.Stderr = rw.out, rw.out
 	require.NoError(t, rw.cmd.Start())
 	go func() {
@@ -60,7 +73,7 @@ func startRemoteWorker(t *testing.T, addr, certs, secretFile string) *remoteWork
 		_ = rw.cmd.Process.Kill()
 		<-rw.done
 		if t.Failed() {
-			t.Logf("remote worker output:\n%s", rw.out)
+			t.Logf("%s output:\n%s", what, rw.out)
 		}
 	})
 	return rw
