@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -147,7 +148,16 @@ func exchange(conn net.Conn, r io.Reader, out, in []byte) error {
 // waiting): a socket closed with unread bytes is reset, and a peer that
 // sent garbage is owed a plain close, as when the handshake read through
 // a large buffer.
+//
+// A TLS connection is closed at its socket, without a close_notify: a
+// handshake that ran out of time may have failed to send a record after
+// TLS had counted it, and a close_notify sent after that gap reaches the
+// peer as "bad record MAC" (seen under load) instead of the hang-up it
+// is, which Dial answers by trying again.
 func hangUpOn(conn net.Conn) {
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
 	discardBuffered(conn, 64<<10)
 	conn.Close()
 }

@@ -3,6 +3,7 @@ package ipc
 import (
 	"bufio"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -174,4 +175,51 @@ func TestHandshakeMessagesHaveAFixedSize(t *testing.T) {
 	p2 := proof(testSecret, 2, 1, make([]byte, 32), make([]byte, 32))
 	assert.Len(t, p1, proofLen)
 	assert.NotEqual(t, p1, p2, "a proof names its direction, so it cannot be reflected")
+}
+
+// TestHangUpAfterAFailedTLSWriteIsAHangUp: a handshake whose time ran out
+// while it wrote (so TLS counted a record that never left) hangs up; the
+// peer must see a hang-up, which Dial tries again, and not the "bad record
+// MAC" a close_notify sent after the lost record gave it (seen under load).
+func TestHangUpAfterAFailedTLSWriteIsAHangUp(t *testing.T) {
+	certs := filepath.Join(t.TempDir(), "certs")
+	require.NoError(t, GenerateCerts(certs, nil))
+	cfg, err := LoadTLSConfig(certs)
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	served := make(chan error, 1)
+	go func() {
+		raw, err := ln.Accept()
+		if err != nil {
+			served <- err
+			return
+		}
+		srv := cfg.Clone()
+		srv.ClientAuth = tls.RequireAndVerifyClientCert
+		conn := tls.Server(raw, srv)
+		if err := conn.Handshake(); err != nil {
+			served <- err
+			return
+		}
+		conn.SetWriteDeadline(time.Now().Add(-time.Second)) // the handshake's time is up
+		if _, err := conn.Write([]byte("HELLO")); err == nil {
+			served <- fmt.Errorf("a write past its deadline succeeded")
+			return
+		}
+		hangUpOn(conn)
+		served <- nil
+	}()
+	cl := cfg.Clone()
+	cl.ServerName = "127.0.0.1"
+	c, err := tls.Dial("tcp", ln.Addr().String(), cl)
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, <-served)
+	_, err = c.Read(make([]byte, 16))
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "bad record MAC")
+	var h hangUp
+	assert.ErrorAs(t, hangUpErr(err), &h, "the peer sees a hang-up: %v", err)
 }
