@@ -32,6 +32,9 @@ func (w *worker) sent() uint64 {
 func (w *worker) pause(ctx context.Context, _ none) (sentResp, error) {
 	return doTyped(ctx, w, func() (sentResp, error) {
 		w.setPaused(true)
+		// Sends parked for credit wait at their channels' homes from here
+		// on, where the homes' snapshots hold them (ipc/creditwait.go).
+		w.n.ReleaseCreditWaits()
 		return sentResp{Sent: w.sent()}, nil
 	})
 }

@@ -204,7 +204,8 @@ func BenchmarkRemoteStream(b *testing.B) {
 	<-c.done
 	b.StopTimer()
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "values/s")
-
+	// Frames a value, both ways: 2 when every value is a round trip.
+	b.ReportMetric(float64(p.n[0].Stats().FramesOut+p.n[1].Stats().FramesOut)/float64(n), "frames/value")
 }
 
 // streamProducers is the number of producer tasklets of the stream

@@ -50,10 +50,11 @@ type grantKey struct {
 
 // credits is the scheduler-goroutine state of sends without waiting.
 type credits struct {
-	have    map[channel.ID]int // credit of this node on other nodes' channels
-	granted map[grantKey]int   // credit of peers on this node's channels: held, owed, or in PUTs on their way
-	owed    map[grantKey]int   // credit to give back at the end of the slice
-	owedTo  []grantKey         // owed's keys, in order
+	have    map[channel.ID]int        // credit of this node on other nodes' channels
+	granted map[grantKey]int          // credit of peers on this node's channels: held, owed, or in PUTs on their way
+	owed    map[grantKey]int          // credit to give back at the end of the slice
+	owedTo  []grantKey                // owed's keys, in order
+	waits   map[channel.ID]*sendQueue // sends of this node waiting for credit (creditwait.go)
 }
 
 // put sends the value of tasklet id's send on c (homed at l's peer; its
@@ -186,9 +187,13 @@ func (n *Node) sendGrants() {
 func (n *Node) onGrant(m *message) {
 	if m.Idx == 0 {
 		delete(n.cr.have, m.Chan)
+		n.unparkAll(m.Chan) // to fail at the home, as sends after a close do
 		return
 	}
 	n.cr.have[m.Chan] = min(n.cr.have[m.Chan]+m.Idx, maxGrant)
+	if len(n.cr.waits) > 0 {
+		n.wakeParked(m.Chan)
+	}
 }
 
 // creditsLinkDown forgets the credit that depended on the link to peer.

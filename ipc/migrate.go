@@ -97,6 +97,9 @@ func (n *Node) startMigrate(id tasklet.ID, to uint16, res chan<- error) {
 		fail(ErrNoRoute)
 		return
 	}
+	if len(n.cr.waits) > 0 {
+		n.departParked(id)
+	}
 	em, err := n.s.Emigrate(id, id.Node())
 	if err != nil {
 		fail(err)

@@ -127,8 +127,13 @@ func (n *Node) Op(id tasklet.ID, wait uint32, cases []tasklet.Case) {
 			fail(0, fmt.Errorf("ipc: tasklet %v waits on %v of node %d: %w", id, c.Chan, c.Chan.Node(), ErrNoRoute), false)
 			return
 		}
-		if c.Dir == tasklet.DirSend && n.put(l, id, wait, index(0), c) {
-			return // sent without waiting, on credit (credit.go)
+		if c.Dir == tasklet.DirSend {
+			if n.put(l, id, wait, index(0), c) {
+				return // sent without waiting, on credit (credit.go)
+			}
+			if n.parkOrHead(id, wait, c.Chan) {
+				return // waits here for credit (creditwait.go)
+			}
 		}
 		rcs := append(n.caseBuf[:0], scheduler.RemoteCase{Index: index(0), Case: *c})
 		n.send(l, id, wait, rcs, 0)
@@ -254,6 +259,8 @@ func (n *Node) Cancel(id tasklet.ID, wait uint32, cases []tasklet.Case) {
 			return
 		}
 		skip = f.home
+	} else if len(cases) == 1 && cases[0].Dir == tasklet.DirSend && len(n.cr.waits) > 0 && n.unqueueSend(id, wait, cases[0].Chan) {
+		return // it waited here for credit: the home never heard of it
 	}
 	var inh inherit
 	relay := false
@@ -345,6 +352,9 @@ func (n *Node) onDone(m *message) {
 	c := completion{id: m.Tasklet, seq: m.Seq, home: int(m.Node)}
 	if !n.complete(c, m.Idx, m.Value, m.Err) {
 		n.giveBack(m, "")
+	}
+	if len(n.cr.waits) > 0 && !m.Recv && m.Chan != 0 {
+		n.headAnswered(m.Tasklet, m.Seq, m.Chan, m.Err != nil)
 	}
 }
 
@@ -461,4 +471,5 @@ func (n *Node) linkDown(peer uint16) {
 	}
 	n.migrationsLinkDown(peer)
 	n.creditsLinkDown(peer)
+	n.creditWaitsLinkDown()
 }

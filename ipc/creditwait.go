@@ -1,0 +1,304 @@
+package ipc
+
+import (
+	"slices"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// Senders that wait for credit wait here, on their own node, not each in
+// a round trip. With many senders on one buffered channel of another node
+// (1,024 in BenchmarkRemoteStreamTwoProcesses) the buffer stays full, the
+// credit runs out, and every further send used to be an OP and a DONE:
+// two frames, two decodes and a remote waiter at the home per value. Now,
+// once this node has held credit on a channel (so it is buffered and a
+// stream), a plain send finding none left sends its OP only if no other
+// OP of this node on the channel is unanswered (that one, the head, stands
+// for this node in the channel's queue at the home); otherwise it parks
+// in the channel's queue here, in the order the senders blocked. Credit
+// coming back (GRANT) completes parked sends in that order, their values
+// going out in one PUTS frame; the head's DONE sends the next parked send
+// as the new head when no credit came. So a stream of many senders
+// carries batches of values, not a round trip per value.
+//
+// A parked send is a tasklet blocked on its remote channel, as any other:
+// kill and throw reach it (Cancel takes it out of the queue here; nothing
+// was sent). Whatever would need it at the home sends the parked OPs
+// first, in order, so the home sees exactly the waits it saw before:
+// the channel closing (a withdrawn grant, or the head's DONE with an
+// error), the migration of a parked sender (those parked before it go too),
+// and ReleaseCreditWaits, which a consistent checkpoint calls before its
+// snapshot so that a parked send is saved as a wait at the home.
+// What the home's Balance does not count are the parked senders behind a
+// head (they are counted once sent).
+
+// parkedSend is a plain send parked for credit: its value is in the
+// tasklet's wait.
+type parkedSend struct {
+	id  tasklet.ID
+	seq uint32
+}
+
+// sendQueue is this node's senders on one remote channel that wait.
+type sendQueue struct {
+	heads  []parkedSend // sent as OPs, unanswered
+	parked []parkedSend // in the order blocked; parked[at:] are live (id 0: cancelled)
+	at     int
+}
+
+func (q *sendQueue) waiting() int { return len(q.parked) - q.at }
+
+func (q *sendQueue) pop() (parkedSend, bool) {
+	for q.at < len(q.parked) {
+		p := q.parked[q.at]
+		q.parked[q.at] = parkedSend{}
+		q.at++
+		if q.at == len(q.parked) {
+			q.parked, q.at = q.parked[:0], 0
+		}
+		if p.id != 0 {
+			return p, true
+		}
+	}
+	return parkedSend{}, false
+}
+
+func (q *sendQueue) dropHead(id tasklet.ID, seq uint32) bool {
+	i := slices.Index(q.heads, parkedSend{id, seq})
+	if i < 0 {
+		return false
+	}
+	q.heads = slices.Delete(q.heads, i, i+1)
+	return true
+}
+
+// sendQueue returns ch's queue, made if need be.
+func (n *Node) sendQueue(ch channel.ID) *sendQueue {
+	q := n.cr.waits[ch]
+	if q == nil {
+		q = &sendQueue{}
+		n.cr.waits[ch] = q
+	}
+	return q
+}
+
+// parkOrHead decides the fate of tasklet id's send (its wait's only case) on ch (homed at
+// another node) that found no credit: parked here (true), or sent as an
+// OP by the caller (false), then counted as a head if ch has known credit.
+func (n *Node) parkOrHead(id tasklet.ID, wait uint32, ch channel.ID) bool {
+	if _, known := n.cr.have[ch]; !known {
+		return false
+	}
+	q := n.sendQueue(ch)
+	if len(q.heads) > 0 {
+		q.parked = append(q.parked, parkedSend{id, wait})
+		return true
+	}
+	q.heads = append(q.heads, parkedSend{id, wait})
+	return false
+}
+
+// wakeParked completes parked sends on ch while this node has credit
+// there, in order; their values go out as PUTs.
+func (n *Node) wakeParked(ch channel.ID) {
+	q := n.cr.waits[ch]
+	if q == nil {
+		return
+	}
+	for n.cr.have[ch] > 0 && q.waiting() > 0 {
+		p, ok := q.pop()
+		if !ok {
+			break
+		}
+		wt, ok := n.s.WaitOf(p.id)
+		if !ok || wt.Seq != p.seq || len(wt.Cases) != 1 {
+			continue // ended since (Cancel drops it; this is a guard)
+		}
+		l := n.link(ch.Node())
+		if l == nil {
+			n.unparkAll(ch) // the link is down: linkDown fails them
+			return
+		}
+		n.put(l, p.id, p.seq, onlyIndex(wt), &wt.Cases[0])
+	}
+	n.maybeForget(ch, q)
+}
+
+// onlyIndex is the index a wait of one case completes with.
+func onlyIndex(wt scheduler.Wait) int {
+	if wt.Plain {
+		return -1
+	}
+	return 0
+}
+
+// nextHead sends the first parked send on ch as an OP, if no head is out.
+func (n *Node) nextHead(ch channel.ID) {
+	q := n.cr.waits[ch]
+	if q == nil || len(q.heads) > 0 {
+		return
+	}
+	if n.cr.have[ch] > 0 {
+		n.wakeParked(ch)
+		return
+	}
+	for {
+		p, ok := q.pop()
+		if !ok {
+			break
+		}
+		if n.sendParked(ch, p) {
+			q.heads = append(q.heads, p)
+			break
+		}
+	}
+	n.maybeForget(ch, q)
+}
+
+// sendParked sends the OP of parked send p on ch; it reports whether the
+// send still waited (and so was sent, or failed with an error it sees).
+func (n *Node) sendParked(ch channel.ID, p parkedSend) bool {
+	wt, ok := n.s.WaitOf(p.id)
+	if !ok || wt.Seq != p.seq || len(wt.Cases) != 1 {
+		return false
+	}
+	l := n.link(ch.Node())
+	if l == nil {
+		return false // linkDown fails it
+	}
+	rcs := append(n.caseBuf[:0], scheduler.RemoteCase{Index: onlyIndex(wt), Case: wt.Cases[0]})
+	return n.send(l, p.id, p.seq, rcs, 0)
+}
+
+// unparkAll sends every parked send on ch as an OP, in order: the home
+// queues them as it queued every send before credit.
+func (n *Node) unparkAll(ch channel.ID) {
+	q := n.cr.waits[ch]
+	if q == nil {
+		return
+	}
+	for {
+		p, ok := q.pop()
+		if !ok {
+			break
+		}
+		if n.sendParked(ch, p) {
+			q.heads = append(q.heads, p)
+		}
+	}
+	n.maybeForget(ch, q)
+}
+
+// maybeForget drops ch's queue once nothing of it is left.
+func (n *Node) maybeForget(ch channel.ID, q *sendQueue) {
+	if len(q.heads) == 0 && q.waiting() == 0 {
+		delete(n.cr.waits, ch)
+	}
+}
+
+// headAnswered notes the DONE of tasklet id's send on ch: a head is
+// answered, so the next parked send goes (on credit, or as the new head);
+// a send that failed (the channel closed) sends every parked one, to fail
+// at the home the same way.
+func (n *Node) headAnswered(id tasklet.ID, seq uint32, ch channel.ID, failed bool) {
+	q := n.cr.waits[ch]
+	if q == nil {
+		return
+	}
+	q.dropHead(id, seq)
+	if failed {
+		n.unparkAll(ch)
+		return
+	}
+	n.nextHead(ch)
+}
+
+// unqueueSend takes tasklet id's send on ch out of this node's queue (it
+// stopped waiting: killed, or moving); it reports whether it was parked,
+// so that no CANCEL need go to the home.
+func (n *Node) unqueueSend(id tasklet.ID, seq uint32, ch channel.ID) bool {
+	q := n.cr.waits[ch]
+	if q == nil {
+		return false
+	}
+	if q.dropHead(id, seq) {
+		n.nextHead(ch)
+		return false
+	}
+	for i := q.at; i < len(q.parked); i++ {
+		if q.parked[i] == (parkedSend{id, seq}) {
+			q.parked[i] = parkedSend{}
+			n.maybeForget(ch, q)
+			return true
+		}
+	}
+	return false
+}
+
+// departParked sends the OPs of tasklet id's parked send and those parked
+// before it, before id leaves this node: at the home it is then a wait
+// that the migration redirects, and the senders before it keep their
+// places.
+func (n *Node) departParked(id tasklet.ID) {
+	wt, ok := n.s.WaitOf(id)
+	if !ok || len(wt.Cases) != 1 || wt.Cases[0].Dir != tasklet.DirSend {
+		return
+	}
+	ch := wt.Cases[0].Chan
+	q := n.cr.waits[ch]
+	if q == nil {
+		return
+	}
+	if q.dropHead(id, wt.Seq) {
+		n.nextHead(ch) // id's DONE now goes where it goes
+		return
+	}
+	if !slices.Contains(q.parked[q.at:], parkedSend{id, wt.Seq}) {
+		return
+	}
+	for {
+		p, ok := q.pop()
+		if !ok {
+			break
+		}
+		sent := n.sendParked(ch, p)
+		if p.id == id {
+			break // a wait that moves is no head of this node's
+		}
+		if sent {
+			q.heads = append(q.heads, p)
+		}
+	}
+	n.maybeForget(ch, q)
+}
+
+// ReleaseCreditWaits sends the OP of every send parked on this node for
+// credit, in order, so that each waits at its channel's home as a remote
+// sender, as sends did before credit. Call it (on the scheduler's
+// goroutine, with s.Do) before a snapshot that other nodes' snapshots must
+// match, as package cluster's checkpoint barrier does: a parked send is
+// link state, which no snapshot holds, so without it a restored sender
+// would wait for credit that no node remembers. The OPs are sent at once.
+func (n *Node) ReleaseCreditWaits() {
+	if len(n.cr.waits) == 0 {
+		return
+	}
+	for ch := range n.cr.waits {
+		n.unparkAll(ch)
+	}
+	if n.s.InRun() {
+		n.flush()
+	}
+}
+
+// creditWaitsLinkDown forgets the queues of channels homed at peer: the
+// link's end fails their senders (linkDown).
+func (n *Node) creditWaitsLinkDown() {
+	for ch := range n.cr.waits {
+		if n.link(ch.Node()) == nil {
+			delete(n.cr.waits, ch)
+		}
+	}
+}
