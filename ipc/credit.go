@@ -55,6 +55,9 @@ type credits struct {
 	owed    map[grantKey]int          // credit to give back at the end of the slice
 	owedTo  []grantKey                // owed's keys, in order
 	waits   map[channel.ID]*sendQueue // sends of this node waiting for credit (creditwait.go)
+	woken   []wokenSend               // wakeParked's buffers
+	vals    []any
+	errs    []error
 }
 
 // put sends the value of tasklet id's send on c (homed at l's peer; its

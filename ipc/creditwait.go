@@ -101,13 +101,21 @@ func (n *Node) parkOrHead(id tasklet.ID, wait uint32, ch channel.ID) bool {
 }
 
 // wakeParked completes parked sends on ch while this node has credit
-// there, in order; their values go out as PUTs.
+// there, in order; their values go out as PUTs, under one lock of the
+// link.
 func (n *Node) wakeParked(ch channel.ID) {
 	q := n.cr.waits[ch]
-	if q == nil {
+	k := n.cr.have[ch]
+	if q == nil || k <= 0 || q.waiting() == 0 {
 		return
 	}
-	for n.cr.have[ch] > 0 && q.waiting() > 0 {
+	l := n.link(ch.Node())
+	if l == nil {
+		n.unparkAll(ch) // the link is down: linkDown fails them
+		return
+	}
+	woken, vals := n.cr.woken[:0], n.cr.vals[:0]
+	for len(woken) < k {
 		p, ok := q.pop()
 		if !ok {
 			break
@@ -116,14 +124,34 @@ func (n *Node) wakeParked(ch channel.ID) {
 		if !ok || wt.Seq != p.seq || len(wt.Cases) != 1 {
 			continue // ended since (Cancel drops it; this is a guard)
 		}
-		l := n.link(ch.Node())
-		if l == nil {
-			n.unparkAll(ch) // the link is down: linkDown fails them
-			return
-		}
-		n.put(l, p.id, p.seq, onlyIndex(wt), &wt.Cases[0])
+		woken = append(woken, wokenSend{p, onlyIndex(wt)})
+		vals = append(vals, wt.Cases[0].Value)
 	}
+	errs := slices.Grow(n.cr.errs[:0], len(vals))[:len(vals)]
+	inRun := n.s.InRun()
+	sent, err := l.putAll(ch, vals, errs, inRun)
+	n.cr.have[ch] = k - sent
+	if inRun && sent > 0 {
+		n.markHeld(l)
+	}
+	for i, w := range woken {
+		e := err
+		if e == nil {
+			e = errs[i]
+		}
+		n.complete(completion{id: w.id, seq: w.seq, home: -1, nothing: true}, w.idx, nil, e)
+	}
+	clear(vals) // drop the values and errors: the buffers outlive them
+	clear(errs)
+	n.cr.woken, n.cr.vals, n.cr.errs = woken[:0], vals[:0], errs[:0]
 	n.maybeForget(ch, q)
+}
+
+// wokenSend is a parked send that credit completes, with the index its
+// wait completes with.
+type wokenSend struct {
+	parkedSend
+	idx int
 }
 
 // onlyIndex is the index a wait of one case completes with.

@@ -135,11 +135,51 @@ func (c *cursor) putValue(reg *pickle.Registry) (any, error) {
 // queue: to the open PUTS frame if it is for ch and has room, else to a
 // new one. hold is as for enqueue (the scheduler's flush wakes the writer).
 func (l *link) put(ch channel.ID, v any, hold bool) error {
+	one, errs := [1]any{v}, [1]error{}
+	if _, err := l.putAll(ch, one[:], errs[:], hold); err != nil {
+		return err
+	}
+	return errs[0]
+}
+
+// putAll appends vals as put does each, under one lock, and reports how
+// many went; errs[i] says why vals[i] did not (a value that cannot be
+// sent). An error of its own is the link's: none went.
+func (l *link) putAll(ch channel.ID, vals []any, errs []error, hold bool) (int, error) {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
-		return fmt.Errorf("ipc: send PUTS to node %d: %w", l.peer, ErrLinkDown)
+		return 0, fmt.Errorf("ipc: send PUTS to node %d: %w", l.peer, ErrLinkDown)
 	}
+	kick, sent := false, 0
+	for i, v := range vals {
+		opened, err := l.putLocked(ch, v)
+		if errs[i] = err; err != nil {
+			continue
+		}
+		sent++
+		if hold && len(l.out) < bufSize {
+			l.unkicked = l.unkicked || (opened && l.runAt == 0)
+		} else {
+			kick = kick || (opened && l.runAt == 0) || l.unkicked
+			l.unkicked = false
+		}
+	}
+	queued := len(l.out)
+	l.mu.Unlock()
+	if queued > l.n.cfg.maxQueued {
+		l.close(fmt.Errorf("the peer is not reading: %d bytes queued, over the limit of %d (WithMaxQueued)", queued, l.n.cfg.maxQueued))
+		return 0, fmt.Errorf("ipc: send PUTS to node %d: %w", l.peer, ErrLinkDown)
+	}
+	if kick {
+		l.wakeWriter()
+	}
+	return sent, nil
+}
+
+// putLocked appends one value of put; it reports whether it opened a
+// frame. l.mu is held.
+func (l *link) putLocked(ch channel.ID, v any) (bool, error) {
 	if l.runOpen && (l.runCh != ch || l.runN >= maxPutValues) {
 		l.endRunLocked()
 	}
@@ -170,28 +210,11 @@ func (l *link) put(ch channel.ID, v any, hold bool) error {
 		} else {
 			l.out = b[:mark]
 		}
-		l.mu.Unlock()
-		return fmt.Errorf("ipc: the value sent on %v: %w", ch, err)
+		return false, fmt.Errorf("ipc: the value sent on %v: %w", ch, err)
 	}
 	l.out = b
 	l.runN++
-	over := len(b) > l.n.cfg.maxQueued
-	kick := false
-	if hold && len(b) < bufSize {
-		l.unkicked = l.unkicked || (opened && l.runAt == 0)
-	} else {
-		kick = (opened && l.runAt == 0) || l.unkicked
-		l.unkicked = false
-	}
-	l.mu.Unlock()
-	if over {
-		l.close(fmt.Errorf("the peer is not reading: %d bytes queued, over the limit of %d (WithMaxQueued)", len(b), l.n.cfg.maxQueued))
-		return fmt.Errorf("ipc: send PUTS to node %d: %w", l.peer, ErrLinkDown)
-	}
-	if kick {
-		l.wakeWriter()
-	}
-	return nil
+	return opened, nil
 }
 
 // openRunLocked begins a PUTS frame for ch at the tail of out.
@@ -224,19 +247,7 @@ func (n *Node) onPuts(m *message) {
 	if held > 0 {
 		n.cr.granted[key] = g - held
 	}
-	c := n.s.Channel(m.Chan)
-	back := 0
-	var err error
-	for i, v := range m.Values {
-		took, e := n.s.Put(m.Chan, v)
-		if e != nil {
-			err = e
-			break
-		}
-		if took && i < held && c.Len() < c.Cap() && !c.HasSenders() {
-			back++
-		}
-	}
+	back, err := n.s.PutAll(m.Chan, m.Values, held)
 	if err != nil {
 		n.log.Warn("ipc: values a peer sent without waiting were dropped: their channel is gone", "peer", m.From, "chan", m.Chan, "values", len(m.Values), "err", err.Error())
 	}

@@ -372,15 +372,38 @@ func (s *Scheduler) Put(ch channel.ID, v any) (bool, error) {
 		return false, err
 	}
 	s.touchChan(c)
+	return s.put(c, v), nil
+}
+
+// PutAll does what Put does for each of vals, in order, with one look-up
+// of the channel. It reports how many of the first `counted` values were
+// taken (by a receiver or the buffer) and left room in the buffer with no
+// sender waiting: package ipc gives that much credit back.
+func (s *Scheduler) PutAll(ch channel.ID, vals []any, counted int) (int, error) {
+	c, err := s.chanFor(ch)
+	if err != nil {
+		return 0, err
+	}
+	s.touchChan(c)
+	room := 0
+	for i, v := range vals {
+		if s.put(c, v) && i < counted && c.Len() < c.Cap() && !c.HasSenders() {
+			room++
+		}
+	}
+	return room, nil
+}
+
+func (s *Scheduler) put(c *channel.Channel, v any) bool {
 	var w channel.Waiter
 	if c.PopReceiver(&w) {
 		s.receiverGets(w, v, nil)
-		return true, nil
+		return true
 	}
 	if !c.BufFull() {
 		c.BufPush(v)
-		return true, nil
+		return true
 	}
 	c.PushSender(channel.Waiter{Value: v, Case: -1})
-	return false, nil
+	return false
 }
