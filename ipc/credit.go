@@ -50,7 +50,9 @@ type grantKey struct {
 
 // credits is the scheduler-goroutine state of sends without waiting.
 type credits struct {
-	have    map[channel.ID]int        // credit of this node on other nodes' channels
+	have    map[channel.ID]*sendCredit // credit of this node on other nodes' channels
+	last    *sendCredit                // have[lastCh], the one a stream uses
+	lastCh  channel.ID
 	granted map[grantKey]int          // credit of peers on this node's channels: held, owed, or in PUTs on their way
 	owed    map[grantKey]int          // credit to give back at the end of the slice
 	owedTo  []grantKey                // owed's keys, in order
@@ -64,14 +66,14 @@ type credits struct {
 // only case, idx) without waiting, if this node has credit there, and
 // completes the send; it reports whether it did.
 func (n *Node) put(l *link, id tasklet.ID, wait uint32, idx int, c *tasklet.Case) bool {
-	k := n.cr.have[c.Chan]
-	if k <= 0 {
+	sc := n.creditOn(c.Chan)
+	if sc == nil || sc.n <= 0 {
 		return false
 	}
 	inRun := n.s.InRun()
 	err := l.put(c.Chan, c.Value, inRun)
 	if err == nil {
-		n.cr.have[c.Chan] = k - 1
+		sc.n--
 		if inRun {
 			n.markHeld(l)
 		}
@@ -86,15 +88,15 @@ func (n *Node) put(l *link, id tasklet.ID, wait uint32, idx int, c *tasklet.Case
 // (no credit, no link, outside a run, a value that cannot be sent) is left
 // to Op, which fails the send with the reason.
 func (n *Node) SendNow(_ tasklet.ID, ch channel.ID, v any) bool {
-	k := n.cr.have[ch]
-	if k <= 0 || !n.s.InRun() {
+	sc := n.creditOn(ch)
+	if sc == nil || sc.n <= 0 || !n.s.InRun() {
 		return false
 	}
 	l := n.link(ch.Node())
 	if l == nil || l.put(ch, v, true) != nil {
 		return false
 	}
-	n.cr.have[ch] = k - 1
+	sc.n--
 	n.markHeld(l)
 	return true
 }
@@ -189,13 +191,46 @@ func (n *Node) sendGrants() {
 // onGrant adds (or, with 0, withdraws) credit on another node's channel.
 func (n *Node) onGrant(m *message) {
 	if m.Idx == 0 {
-		delete(n.cr.have, m.Chan)
+		n.dropCredit(m.Chan)
 		n.unparkAll(m.Chan) // to fail at the home, as sends after a close do
 		return
 	}
-	n.cr.have[m.Chan] = min(n.cr.have[m.Chan]+m.Idx, maxGrant)
+	sc := n.creditOn(m.Chan)
+	if sc == nil {
+		sc = &sendCredit{}
+		n.cr.have[m.Chan] = sc
+	}
+	sc.n = min(sc.n+m.Idx, maxGrant)
 	if len(n.cr.waits) > 0 {
 		n.wakeParked(m.Chan)
+	}
+}
+
+// sendCredit is this node's credit on a channel of another node, and its
+// senders waiting for more (creditwait.go).
+type sendCredit struct {
+	n int
+	q *sendQueue // waits[ch], or nil
+}
+
+// creditOn is this node's credit on ch, nil if ch's home never granted
+// any (or withdrew it).
+func (n *Node) creditOn(ch channel.ID) *sendCredit {
+	if n.cr.last != nil && n.cr.lastCh == ch {
+		return n.cr.last
+	}
+	sc := n.cr.have[ch]
+	if sc != nil {
+		n.cr.last, n.cr.lastCh = sc, ch
+	}
+	return sc
+}
+
+// dropCredit forgets this node's credit on ch.
+func (n *Node) dropCredit(ch channel.ID) {
+	delete(n.cr.have, ch)
+	if n.cr.lastCh == ch {
+		n.cr.last = nil
 	}
 }
 
@@ -203,7 +238,7 @@ func (n *Node) onGrant(m *message) {
 func (n *Node) creditsLinkDown(peer uint16) {
 	for ch := range n.cr.have {
 		if n.link(ch.Node()) == nil {
-			delete(n.cr.have, ch)
+			n.dropCredit(ch)
 		}
 	}
 	for key := range n.cr.granted {

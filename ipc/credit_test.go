@@ -52,7 +52,11 @@ func waitClosed(t *testing.T, done chan struct{}, what string) {
 
 func (c *cluster) credit(i int, ch channel.ID) int {
 	var k int
-	c.on(i, func(*scheduler.Scheduler) { k = c.nodes[i].cr.have[ch] })
+	c.on(i, func(*scheduler.Scheduler) {
+		if sc := c.nodes[i].cr.have[ch]; sc != nil {
+			k = sc.n
+		}
+	})
 	return k
 }
 

@@ -84,31 +84,41 @@ func (n *Node) sendQueue(ch channel.ID) *sendQueue {
 	return q
 }
 
-// parkOrHead decides the fate of tasklet id's send (its wait's only case) on ch (homed at
-// another node) that found no credit: parked here (true), or sent as an
-// OP by the caller (false), then counted as a head if ch has known credit.
-func (n *Node) parkOrHead(id tasklet.ID, wait uint32, ch channel.ID) bool {
-	if _, known := n.cr.have[ch]; !known {
+// park parks tasklet id's send (its wait's only case) on ch, homed at
+// another node, whose credit sc ran out, behind an OP of this node that
+// stands for it at the home; it reports false if there is none, and the
+// caller sends the OP, which then stands for the sends parked after it
+// (addHead).
+func (n *Node) park(id tasklet.ID, wait uint32, sc *sendCredit, ch channel.ID) bool {
+	q := sc.q
+	if q == nil {
+		q = n.sendQueue(ch)
+		sc.q = q
+	}
+	if len(q.heads) == 0 {
 		return false
 	}
-	q := n.sendQueue(ch)
-	if len(q.heads) > 0 {
-		q.parked = append(q.parked, parkedSend{id, wait})
-		return true
+	q.parked = append(q.parked, parkedSend{id, wait})
+	return true
+}
+
+// addHead notes p's OP on ch as one that stands for this node's sends.
+func (n *Node) addHead(sc *sendCredit, ch channel.ID, p parkedSend) {
+	if sc.q == nil {
+		sc.q = n.sendQueue(ch)
 	}
-	q.heads = append(q.heads, parkedSend{id, wait})
-	return false
+	sc.q.heads = append(sc.q.heads, p)
 }
 
 // wakeParked completes parked sends on ch while this node has credit
 // there, in order; their values go out as PUTs, under one lock of the
 // link.
 func (n *Node) wakeParked(ch channel.ID) {
-	q := n.cr.waits[ch]
-	k := n.cr.have[ch]
-	if q == nil || k <= 0 || q.waiting() == 0 {
+	q, sc := n.cr.waits[ch], n.creditOn(ch)
+	if q == nil || sc == nil || sc.n <= 0 || q.waiting() == 0 {
 		return
 	}
+	k := sc.n
 	l := n.link(ch.Node())
 	if l == nil {
 		n.unparkAll(ch) // the link is down: linkDown fails them
@@ -130,7 +140,7 @@ func (n *Node) wakeParked(ch channel.ID) {
 	errs := slices.Grow(n.cr.errs[:0], len(vals))[:len(vals)]
 	inRun := n.s.InRun()
 	sent, err := l.putAll(ch, vals, errs, inRun)
-	n.cr.have[ch] = k - sent
+	sc.n = k - sent
 	if inRun && sent > 0 {
 		n.markHeld(l)
 	}
@@ -168,7 +178,7 @@ func (n *Node) nextHead(ch channel.ID) {
 	if q == nil || len(q.heads) > 0 {
 		return
 	}
-	if n.cr.have[ch] > 0 {
+	if sc := n.creditOn(ch); sc != nil && sc.n > 0 {
 		n.wakeParked(ch)
 		return
 	}
@@ -223,6 +233,9 @@ func (n *Node) unparkAll(ch channel.ID) {
 func (n *Node) maybeForget(ch channel.ID, q *sendQueue) {
 	if len(q.heads) == 0 && q.waiting() == 0 {
 		delete(n.cr.waits, ch)
+		if sc := n.creditOn(ch); sc != nil && sc.q == q {
+			sc.q = nil
+		}
 	}
 }
 

@@ -91,7 +91,7 @@ func NewNode(s *scheduler.Scheduler, registry *pickle.Registry, opts ...Option) 
 		inherited: map[tasklet.ID]inherit{}, parked: map[tasklet.ID][]migrateReq{}, epochs: map[tasklet.ID]uint64{},
 		refusedLog: quietLog{every: 10 * time.Second}, handshakeLog: quietLog{every: time.Second},
 	}
-	n.cr = credits{have: map[channel.ID]int{}, granted: map[grantKey]int{}, owed: map[grantKey]int{}, waits: map[channel.ID]*sendQueue{}}
+	n.cr = credits{have: map[channel.ID]*sendCredit{}, granted: map[grantKey]int{}, owed: map[grantKey]int{}, waits: map[channel.ID]*sendQueue{}}
 	n.links.Store(&linkTable{})
 	n.in.init(n)
 	n.ctl.init()

@@ -109,6 +109,12 @@ func (n *Node) remoteHomes(buf []uint16, cases []tasklet.Case) []uint16 {
 // wait at once with an error the tasklet sees (ErrRemoteSelect, ErrNoRoute,
 // or a value that cannot be encoded).
 func (n *Node) Op(id tasklet.ID, wait uint32, cases []tasklet.Case) {
+	var sc *sendCredit
+	if len(cases) == 1 && cases[0].Dir == tasklet.DirSend {
+		if sc = n.creditOn(cases[0].Chan); sc != nil && sc.n <= 0 && n.park(id, wait, sc, cases[0].Chan) {
+			return // waits here for credit (creditwait.go)
+		}
+	}
 	wt, _ := n.s.WaitOf(id)
 	plain := wt.Plain
 	index := func(i int) int {
@@ -127,16 +133,13 @@ func (n *Node) Op(id tasklet.ID, wait uint32, cases []tasklet.Case) {
 			fail(0, fmt.Errorf("ipc: tasklet %v waits on %v of node %d: %w", id, c.Chan, c.Chan.Node(), ErrNoRoute), false)
 			return
 		}
-		if c.Dir == tasklet.DirSend {
-			if n.put(l, id, wait, index(0), c) {
-				return // sent without waiting, on credit (credit.go)
-			}
-			if n.parkOrHead(id, wait, c.Chan) {
-				return // waits here for credit (creditwait.go)
-			}
+		if c.Dir == tasklet.DirSend && n.put(l, id, wait, index(0), c) {
+			return // sent without waiting, on credit (credit.go)
 		}
 		rcs := append(n.caseBuf[:0], scheduler.RemoteCase{Index: index(0), Case: *c})
-		n.send(l, id, wait, rcs, 0)
+		if n.send(l, id, wait, rcs, 0) && sc != nil {
+			n.addHead(sc, c.Chan, parkedSend{id, wait}) // it stands for the sends parked after it
+		}
 		return
 	}
 	homes := n.remoteHomes(n.homeBuf[0], cases)
