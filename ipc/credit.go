@@ -50,16 +50,19 @@ type grantKey struct {
 
 // credits is the scheduler-goroutine state of sends without waiting.
 type credits struct {
-	have    map[channel.ID]*sendCredit // credit of this node on other nodes' channels
-	last    *sendCredit                // have[lastCh], the one a stream uses
-	lastCh  channel.ID
-	granted map[grantKey]int          // credit of peers on this node's channels: held, owed, or in PUTs on their way
-	owed    map[grantKey]int          // credit to give back at the end of the slice
-	owedTo  []grantKey                // owed's keys, in order
-	waits   map[channel.ID]*sendQueue // sends of this node waiting for credit (creditwait.go)
-	woken   []wokenSend               // wakeParked's buffers
-	vals    []any
-	errs    []error
+	have      map[channel.ID]*sendCredit // credit of this node on other nodes' channels
+	last      *sendCredit                // have[lastCh], the one a stream uses
+	lastCh    channel.ID
+	granted   map[grantKey]int          // credit of peers on this node's channels: held, owed, or in PUTs on their way
+	owed      map[grantKey]int          // credit to give back at the end of the slice
+	owedTo    []grantKey                // owed's keys, in order
+	waits     map[channel.ID]*sendQueue // sends of this node waiting for credit (creditwait.go)
+	woken     []wokenSend               // wakeParked's buffers
+	vals      []any
+	errs      []error
+	dirty     []channel.ID       // channels whose parked sends changed (sendWaiting)
+	told      map[channel.ID]int // parked sends each home was told of
+	elsewhere map[grantKey]int   // sends parked at peers on this node's channels
 }
 
 // put sends the value of tasklet id's send on c (homed at l's peer; its

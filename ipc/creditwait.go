@@ -46,6 +46,8 @@ type sendQueue struct {
 	heads  []parkedSend // sent as OPs, unanswered
 	parked []parkedSend // in the order blocked; parked[at:] are live (id 0: cancelled)
 	at     int
+	live   int  // parked sends not cancelled
+	dirty  bool // live changed since the home was told (sendWaiting)
 }
 
 func (q *sendQueue) waiting() int { return len(q.parked) - q.at }
@@ -59,6 +61,7 @@ func (q *sendQueue) pop() (parkedSend, bool) {
 			q.parked, q.at = q.parked[:0], 0
 		}
 		if p.id != 0 {
+			q.live--
 			return p, true
 		}
 	}
@@ -99,7 +102,58 @@ func (n *Node) park(id tasklet.ID, wait uint32, sc *sendCredit, ch channel.ID) b
 		return false
 	}
 	q.parked = append(q.parked, parkedSend{id, wait})
+	q.live++
+	n.queueChanged(ch, q)
 	return true
+}
+
+// queueChanged notes that ch's parked sends changed: the home hears how
+// many there are at the end of the slice (sendWaiting).
+func (n *Node) queueChanged(ch channel.ID, q *sendQueue) {
+	if !q.dirty {
+		q.dirty = true
+		n.cr.dirty = append(n.cr.dirty, ch)
+	}
+}
+
+// sendWaiting tells the homes how many sends wait here for credit on
+// their channels, where that changed, so that their Balance counts them
+// (flush calls it).
+func (n *Node) sendWaiting() {
+	for _, ch := range n.cr.dirty {
+		k := 0
+		if q := n.cr.waits[ch]; q != nil {
+			k, q.dirty = q.live, false
+		}
+		if k == n.cr.told[ch] {
+			continue
+		}
+		l := n.link(ch.Node())
+		if l == nil || n.queue(l, &message{Kind: kWaiting, Chan: ch, Idx: k}) != nil {
+			continue // the home forgets what this node told it when the link goes
+		}
+		if k == 0 {
+			delete(n.cr.told, ch)
+		} else {
+			n.cr.told[ch] = k
+		}
+	}
+	n.cr.dirty = n.cr.dirty[:0]
+}
+
+// onWaiting notes how many sends wait for credit on a channel of this
+// node at the peer: the channel's Balance counts them.
+func (n *Node) onWaiting(m *message) {
+	key := grantKey{m.From, m.Chan}
+	d := m.Idx - n.cr.elsewhere[key]
+	if m.Idx == 0 {
+		delete(n.cr.elsewhere, key)
+	} else {
+		n.cr.elsewhere[key] = m.Idx
+	}
+	if d != 0 {
+		n.s.AddSendersElsewhere(m.Chan, d)
+	}
 }
 
 // addHead notes p's OP on ch as one that stands for this node's sends.
@@ -231,6 +285,7 @@ func (n *Node) unparkAll(ch channel.ID) {
 
 // maybeForget drops ch's queue once nothing of it is left.
 func (n *Node) maybeForget(ch channel.ID, q *sendQueue) {
+	n.queueChanged(ch, q)
 	if len(q.heads) == 0 && q.waiting() == 0 {
 		delete(n.cr.waits, ch)
 		if sc := n.creditOn(ch); sc != nil && sc.q == q {
@@ -271,6 +326,7 @@ func (n *Node) unqueueSend(id tasklet.ID, seq uint32, ch channel.ID) bool {
 	for i := q.at; i < len(q.parked); i++ {
 		if q.parked[i] == (parkedSend{id, seq}) {
 			q.parked[i] = parkedSend{}
+			q.live--
 			n.maybeForget(ch, q)
 			return true
 		}
@@ -331,15 +387,28 @@ func (n *Node) ReleaseCreditWaits() {
 	}
 	if n.s.InRun() {
 		n.flush()
+	} else {
+		n.sendWaiting()
 	}
 }
 
 // creditWaitsLinkDown forgets the queues of channels homed at peer: the
 // link's end fails their senders (linkDown).
-func (n *Node) creditWaitsLinkDown() {
+func (n *Node) creditWaitsLinkDown(peer uint16) {
 	for ch := range n.cr.waits {
 		if n.link(ch.Node()) == nil {
 			delete(n.cr.waits, ch)
+		}
+	}
+	for ch := range n.cr.told {
+		if n.link(ch.Node()) == nil {
+			delete(n.cr.told, ch)
+		}
+	}
+	for key, k := range n.cr.elsewhere {
+		if key.peer == peer {
+			delete(n.cr.elsewhere, key)
+			n.s.AddSendersElsewhere(key.ch, -k)
 		}
 	}
 }

@@ -49,6 +49,7 @@ func (c *cluster) homeSenders(ch channel.ID) []tasklet.ID {
 // node 1 (Progs s1..s5) sending 1..5: 1 goes on the last credit, 2 as the
 // OP that stands for node 1 at the home, 3-5 park on node 1. The buffer
 // holds 0 and 1 once node 0 goes on, and sender 2 waits there.
+// The home's Balance counts all four waiting senders.
 func creditQueue(t *testing.T, nodes int) (*cluster, channel.ID, []tasklet.ID) {
 	t.Helper()
 	c := newCluster(t, nodes)
@@ -65,7 +66,9 @@ func creditQueue(t *testing.T, nodes int) (*cluster, channel.ID, []tasklet.ID) {
 	}
 	c.waitFor("three sends parked for credit", func() bool { return c.parked(1, ch) == 3 })
 	release(nil)
-	c.waitBalance(ch, 1) // sender 2 waits at the home; 3-5 are not counted there
+	// Sender 2 waits in the home's queue; 3-5 are counted there by number
+	// (WAITING).
+	c.waitBalance(ch, 4)
 	return c, ch, ids
 }
 
@@ -85,12 +88,14 @@ func TestParkedSendsGoInTheOrderTheyBlocked(t *testing.T) {
 	assert.Equal(t, ints(0, 5), res["recv"].Got, "round trips, sends on credit and parked sends keep the order sent")
 	senderLogs(t, res, nil)
 	assert.Zero(t, c.parked(1, ch))
+	c.waitBalance(ch, 0)
 }
 
 func TestKillOfASendParkedForCredit(t *testing.T) {
 	c, ch, ids := creditQueue(t, 2)
 	c.on(1, func(s *scheduler.Scheduler) { require.NoError(t, s.Kill(ids[3], false)) }) // s4
 	c.waitFor("the killed send to leave the queue", func() bool { return c.parked(1, ch) == 2 })
+	c.waitBalance(ch, 3)
 	c.prog(0, "recv", recvN(ch, 5)...)
 	res := c.collect(6)
 	assert.Equal(t, []int{0, 1, 2, 3, 5}, res["recv"].Got, "the killed send's value never went")
@@ -116,6 +121,7 @@ func TestCloseFailsTheParkedSends(t *testing.T) {
 	closed := []string{"err:" + channel.ErrClosed.Error()}
 	senderLogs(t, res, map[string][]string{"s2": closed, "s3": closed, "s4": closed, "s5": closed})
 	assert.Zero(t, c.parked(1, ch))
+	c.waitBalance(ch, 0)
 	c.prog(0, "recv", recvN(ch, 2)...)
 	assert.Equal(t, []int{0, 1}, c.collect(1)["recv"].Got, "the completed sends are drained after the close")
 }
@@ -135,7 +141,8 @@ func TestReleasedCreditWaitsAreSavedAtTheHome(t *testing.T) {
 	c, ch, ids := creditQueue(t, 2)
 	c.on(1, func(*scheduler.Scheduler) { c.nodes[1].ReleaseCreditWaits() })
 	assert.Zero(t, c.parked(1, ch))
-	c.waitBalance(ch, 4)
+	c.waitFor("the released sends in the home's queue", func() bool { return len(c.homeSenders(ch)) == 4 })
+	c.waitBalance(ch, 4) // now all in the queue, none counted by number
 	assert.Equal(t, ids[1:], c.homeSenders(ch), "the home's snapshot holds every waiting send, in order")
 	c.on(1, func(s *scheduler.Scheduler) {
 		for _, id := range ids[1:] {

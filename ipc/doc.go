@@ -83,6 +83,7 @@
 //	PUT        a send on credit to a buffered channel: no DONE answers it
 //	GRANT      credit for PUTs on a channel (0 withdraws it)
 //	PUTS       consecutive sends on credit to one channel, in one frame
+//	WAITING    how many sends wait on the sending node for credit on a channel
 //
 // # Remote sends
 //

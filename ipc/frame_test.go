@@ -52,6 +52,8 @@ func sampleMessages() []message {
 		{Kind: kGrant, Chan: ch, Idx: maxGrant},
 		{Kind: kGrant, Chan: ch},
 		{Kind: kPuts, Chan: ch, Values: []any{1, -1 << 40, "two", []byte{3}, 4.5, nil, Result{Name: "r"}}},
+		{Kind: kWaiting, Chan: ch, Idx: 1023},
+		{Kind: kWaiting, Chan: ch},
 	}
 }
 

@@ -85,6 +85,8 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 		"valid_then_oversized": append(lengthPrefixed([]byte{0x92, byte(kSettled), 1}), 0x7f, 0xff, 0xff, 0xff),
 		"grant_over_limit":     lengthPrefixed([]byte{0x93, byte(kGrant), 1, 0xcd, 0x04, 0x01}),
 		"grant_negative":       lengthPrefixed([]byte{0x93, byte(kGrant), 1, 0xff}),
+		"waiting_over_limit":   lengthPrefixed([]byte{0x93, byte(kWaiting), 1, 0xce, 0x80, 0, 0, 0}),
+		"waiting_negative":     lengthPrefixed([]byte{0x93, byte(kWaiting), 1, 0xff}),
 		"put_bomb_str32_4G":    lengthPrefixed([]byte{0x93, byte(kPut), 1, 0xdb, 0xff, 0xff, 0xff, 0xff}),
 		"put_fields_too_few":   lengthPrefixed([]byte{0x92, byte(kPut), 1}),
 		"puts_count_4G":        lengthPrefixed([]byte{0xdd, 0xff, 0xff, 0xff, 0xff, byte(kPuts), 1, 1}),

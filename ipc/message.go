@@ -35,11 +35,12 @@ const (
 	kPut
 	kGrant
 	kPuts
-	kLast = kPuts
+	kWaiting
+	kLast = kWaiting
 )
 
 var kindNames = [...]string{"?", "OP", "DONE", "CANCEL", "CLOSE", "POST", "RETURN", "MIGRATE",
-	"MIGRATED", "REDIRECT", "REDIRECTED", "SETTLED", "PING", "PONG", "CONTROL", "REPLY", "PUT", "GRANT", "PUTS"}
+	"MIGRATED", "REDIRECT", "REDIRECTED", "SETTLED", "PING", "PONG", "CONTROL", "REPLY", "PUT", "GRANT", "PUTS", "WAITING"}
 
 func (k kind) String() string {
 	if int(k) < len(kindNames) {
@@ -52,7 +53,7 @@ func (k kind) String() string {
 // (PUTS: 2 plus its values; see puts.go).
 var fields = [...]int{kOp: 5, kDone: 9, kCancel: 4, kClose: 2, kPost: 3, kReturn: 3, kMigrate: 5,
 	kMigrated: 4, kRedirect: 5, kRedirected: 3, kSettled: 2, kPing: 2, kPong: 2, kControl: 4, kReply: 5,
-	kPut: 3, kGrant: 3, kPuts: 3}
+	kPut: 3, kGrant: 3, kPuts: 3, kWaiting: 3}
 
 // message is one frame, decoded into concrete fields; peer data never
 // decodes into interface{} except Value, which is a typed value of the
@@ -75,6 +76,7 @@ var fields = [...]int{kOp: 5, kDone: 9, kCancel: 4, kClose: 2, kPost: 3, kReturn
 //	PUT        Chan, Value (a send on credit: no DONE answers it)
 //	GRANT      Chan, Idx (credits for PUTs on Chan; 0 withdraws them)
 //	PUTS       Chan, Values (sends on credit in bulk, in the order sent)
+//	WAITING    Chan, Idx (the sends parked on the sending node for credit)
 //
 // From is the authenticated peer the frame came from; it is never read from
 // the wire.
@@ -179,7 +181,7 @@ func appendMessage(b []byte, reg *pickle.Registry, m *message) ([]byte, error) {
 		b = mpack.AppendUint(b, uint64(m.Tasklet))
 	case kPing, kPong:
 		b = mpack.AppendUint(b, m.ID)
-	case kGrant:
+	case kGrant, kWaiting:
 		b = mpack.AppendUint(b, uint64(m.Chan))
 		b = mpack.AppendUint(b, uint64(m.Idx))
 	case kControl:
@@ -325,6 +327,9 @@ func decodeMessage(body []byte, reg *pickle.Registry, m *message, sc *scratch) e
 	case kGrant:
 		m.Chan = channel.ID(c.uint())
 		m.Idx = int(c.uintMax(maxGrant, "grant"))
+	case kWaiting:
+		m.Chan = channel.ID(c.uint())
+		m.Idx = int(c.uintMax(math.MaxInt32, "sends waiting"))
 	case kControl:
 		m.ID = c.uint()
 		m.Text = string(c.str())

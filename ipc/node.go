@@ -91,7 +91,8 @@ func NewNode(s *scheduler.Scheduler, registry *pickle.Registry, opts ...Option) 
 		inherited: map[tasklet.ID]inherit{}, parked: map[tasklet.ID][]migrateReq{}, epochs: map[tasklet.ID]uint64{},
 		refusedLog: quietLog{every: 10 * time.Second}, handshakeLog: quietLog{every: time.Second},
 	}
-	n.cr = credits{have: map[channel.ID]*sendCredit{}, granted: map[grantKey]int{}, owed: map[grantKey]int{}, waits: map[channel.ID]*sendQueue{}}
+	n.cr = credits{have: map[channel.ID]*sendCredit{}, granted: map[grantKey]int{}, owed: map[grantKey]int{}, waits: map[channel.ID]*sendQueue{},
+		told: map[channel.ID]int{}, elsewhere: map[grantKey]int{}}
 	n.links.Store(&linkTable{})
 	n.in.init(n)
 	n.ctl.init()
@@ -289,6 +290,8 @@ func (n *Node) handle(m *message) {
 		n.onPuts(m)
 	case kGrant:
 		n.onGrant(m)
+	case kWaiting:
+		n.onWaiting(m)
 	case kMigrate:
 		n.onMigrate(m)
 	case kMigrated:

@@ -233,6 +233,9 @@ func (n *Node) flush() {
 	if len(n.cr.owedTo) > 0 {
 		n.sendGrants()
 	}
+	if len(n.cr.dirty) > 0 {
+		n.sendWaiting()
+	}
 	for i, l := range n.held {
 		l.held = false
 		l.flush()
@@ -474,5 +477,5 @@ func (n *Node) linkDown(peer uint16) {
 	}
 	n.migrationsLinkDown(peer)
 	n.creditsLinkDown(peer)
-	n.creditWaitsLinkDown()
+	n.creditWaitsLinkDown(peer)
 }

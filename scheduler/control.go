@@ -170,9 +170,24 @@ func (s *Scheduler) wakeClosed(w channel.Waiter) {
 // Balance is the channel's blocked senders minus blocked receivers.
 func (s *Scheduler) Balance(id channel.ID) int {
 	if c := s.chans.get(uint64(id)); c != nil {
-		return c.Balance()
+		return c.Balance() + s.elsewhere[id]
 	}
 	return 0
+}
+
+// AddSendersElsewhere counts d more (or, negative, fewer) senders blocked
+// on channel id of this node that wait on their own node, not in the
+// channel's queue here (package ipc parks sends there while the channel's
+// buffer is full): Balance counts them.
+func (s *Scheduler) AddSendersElsewhere(id channel.ID, d int) {
+	if s.elsewhere == nil {
+		s.elsewhere = make(map[channel.ID]int)
+	}
+	if k := s.elsewhere[id] + d; k > 0 {
+		s.elsewhere[id] = k
+	} else {
+		delete(s.elsewhere, id)
+	}
 }
 
 func (s *Scheduler) sleep(t *rec, d time.Duration) {

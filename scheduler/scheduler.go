@@ -48,6 +48,7 @@ type Scheduler struct {
 	lastCh     *channel.Channel
 	next       *rec                        // runs next, ahead of the run queue (set by place, consumed by exec)
 	rwaits     map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
+	elsewhere  map[channel.ID]int          // senders waiting on other nodes (SetSendersElsewhere)
 	later      []*rec                      // tasklets that already stepped in this Tick
 
 	failed  []error // failures awaiting the error handler or Run's caller
