@@ -24,8 +24,9 @@ import (
 // would only queue ahead of the round trips that answer them.) A PUT that filled the buffer keeps its credit,
 // and one that finds the buffer full waits in the channel's queue as a
 // sender, as a posted value does, and keeps it too: while the buffer stays
-// full the sender's credit runs out and its sends wait for the round trip
-// again, answered as the receiver makes room, as without credit. So beyond
+// full the sender's credit runs out and its sends wait again, one as a
+// round trip at the home and the rest on their node behind it
+// (creditwait.go), answered as the receiver makes room. So beyond
 // its capacity a channel holds at most one grant per sending node. A PUT that finds the channel closed is still taken (the send
 // completed on its node before the close was known there, so it comes
 // before the close, and receivers drain it like any buffered value), and

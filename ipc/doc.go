@@ -109,6 +109,13 @@
 // on the link closes it, and the home applies them in one pass and gives
 // their credit back in one GRANT.
 //
+// When a node's credit on a channel has run out, one of its sends waits at
+// the home as a round trip and the sends after it wait on their own node,
+// in order, until credit comes back or that one is answered; the home's
+// Balance counts them (WAITING). Close, kill, migration and
+// Node.ReleaseCreditWaits (a checkpoint's pause) turn them into round
+// trips first, so the home holds them as waiting senders.
+//
 // # Select rules across nodes
 //
 // A select whose channel cases are all on one home node is exact: the home
