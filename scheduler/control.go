@@ -238,17 +238,62 @@ func (s *Scheduler) fireTimers() {
 	s.fireDue(s.clock.Now())
 }
 
-// fireDue wakes every tasklet whose timer is due at now. A virtual clock
-// jumping to the next timer calls it with the time it jumped to. The one
-// timer due alone, what a clock jump finds among many sleepers, is fired
-// without the batch.
+// fireDue wakes every tasklet whose timer is due at now.
 func (s *Scheduler) fireDue(now time.Duration) {
-	w := &s.timers
-	if tm := w.first(); tm == nil || tm.at > now {
+	if tm := s.timers.head(); tm == nil || tm.at > now {
 		return
 	}
+	s.fireFrom(now)
+}
+
+// jump moves the virtual clock to the next live timer and fires what is
+// due then: what Run does whenever nothing is runnable. It reports false,
+// the clock left where it is, when no live timer is left.
+//
+// The common case among many sleepers, the window's next timer live and due
+// alone, goes straight from the window to the run queue; the rest is
+// jumpSlow.
+func (s *Scheduler) jump() bool {
+	w := &s.timers
+	i := w.wi
+	if i+1 >= len(w.win) {
+		return s.jumpSlow()
+	}
+	tm := &w.win[i]
+	if !tm.live() || w.win[i+1].at == tm.at || len(w.due.h) != 0 && w.due.h[0].at <= tm.at {
+		return s.jumpSlow() // stale, not first, or not alone
+	}
+	if now := s.vclock.moveTo(tm.at); now != tm.at { // set ahead meanwhile
+		s.fireFrom(now)
+		return true
+	}
+	w.took(i)
+	s.ring(tm)
+	return true
+}
+
+func (s *Scheduler) jumpSlow() bool {
+	w := &s.timers
+	for {
+		tm := w.head()
+		if tm == nil {
+			return false
+		}
+		if tm.live() {
+			s.fireFrom(s.vclock.moveTo(tm.at))
+			return true
+		}
+		w.pop()
+	}
+}
+
+// fireFrom wakes every tasklet whose timer is due at now; the first timer
+// is. The one timer due alone, what a clock jump finds among many
+// sleepers, is fired without the batch.
+func (s *Scheduler) fireFrom(now time.Duration) {
+	w := &s.timers
 	one := w.pop()
-	if next := w.first(); next == nil || next.at > now {
+	if next := w.head(); next == nil || next.at > now {
 		s.fire(&one)
 		return
 	}
@@ -262,9 +307,13 @@ func (s *Scheduler) fireDue(now time.Duration) {
 
 // fire wakes the tasklet of tm unless tm is stale.
 func (s *Scheduler) fire(tm *timer) {
-	if !tm.live() {
-		return
+	if tm.live() {
+		s.ring(tm)
 	}
+}
+
+// ring wakes the tasklet of tm, a live timer.
+func (s *Scheduler) ring(tm *timer) {
 	t := tm.t
 	if tm.idx >= 0 { // a select's timeout case
 		s.endWait(t, int(tm.idx))

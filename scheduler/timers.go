@@ -187,6 +187,10 @@ func (w *timerWheel) first() *timer {
 			}
 			return tm
 		}
+		if len(w.win) != 0 { // done: let its finished tasklets go, once a window
+			clear(w.win)
+			w.win, w.wi = w.win[:0], 0
+		}
 		if w.due.len() != 0 {
 			return w.due.peek()
 		}
@@ -197,19 +201,32 @@ func (w *timerWheel) first() *timer {
 	}
 }
 
+// head is first, with its common case inlined: the window's next timer,
+// no timer having been set into it since it was made.
+func (w *timerWheel) head() *timer {
+	if i := w.wi; i < len(w.win) && len(w.due.h) == 0 {
+		return &w.win[i]
+	}
+	return w.first()
+}
+
 // pop removes the timer first returned. Popping from a large window asks
 // for the memory of the tasklets due a little later (timers_prefetch.go).
 func (w *timerWheel) pop() timer {
 	if i := w.wi; i < len(w.win) && (w.due.len() == 0 || !w.due.peek().before(&w.win[i])) {
-		tm := w.win[i]
-		w.win[i].t = nil // let a finished tasklet go
-		w.wi = i + 1
-		if i%prefetchEvery == 0 && len(w.win) >= prefetchFrom {
-			w.prefetchAhead(i)
-		}
+		tm := w.win[i] // its tasklet is let go when the window is done (first)
+		w.took(i)
 		return tm
 	}
 	return w.due.pop()
+}
+
+// took moves past win[i], which fires.
+func (w *timerWheel) took(i int) {
+	w.wi = i + 1
+	if i%prefetchEvery == 0 && len(w.win) >= prefetchFrom {
+		w.prefetchAhead(i)
+	}
 }
 
 // popDue removes every timer due at now, stale ones included, and appends
