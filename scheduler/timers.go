@@ -68,7 +68,7 @@ type timerWheel struct {
 	due     timerHeap                           // timers due before dueEnd set after the window was made
 	win     []timer                             // the window: one level-1 slot's timers in firing order
 	wi      int                                 // the next timer of win to fire
-	spare   []timer                             // the counting sort's other buffer
+	counts  []int32                             // the bucket sort's
 	dueEnd  time.Duration                       // the end of the window
 	horizon time.Duration                       // the start of a slot: the wheel's time
 	n       int                                 // timers in the slots
@@ -78,7 +78,6 @@ type timerWheel struct {
 	chunks  []timerChunk                        // chunks[0] is never used: index 0 means none
 	free    int32                               // the first free chunk
 	batch   []timer                             // popDue's
-	pre     [3 * prefetchEvery]uintptr          // pop's prefetch addresses
 	warmed  uintptr                             // keeps warmTimers' loads
 }
 
@@ -169,9 +168,7 @@ func (w *timerWheel) newChunk() int32 {
 // freeChunk returns chunk c, emptied, to the pool.
 func (w *timerWheel) freeChunk(c int32) {
 	ch := &w.chunks[c]
-	for i := range ch.n { // let finished tasklets go
-		ch.tm[i].t = nil
-	}
+	clear(ch.tm[:ch.n]) // let finished tasklets go
 	ch.n, ch.next = 0, w.free
 	w.free = c
 }
@@ -224,7 +221,7 @@ func (w *timerWheel) pop() timer {
 // took moves past win[i], which fires.
 func (w *timerWheel) took(i int) {
 	w.wi = i + 1
-	if i%prefetchEvery == 0 && len(w.win) >= prefetchFrom {
+	if len(w.win) >= prefetchFrom {
 		w.prefetchAhead(i)
 	}
 }
@@ -284,28 +281,31 @@ func (w *timerWheel) advance() {
 // order, and frees its chunks.
 func (w *timerWheel) fillWindow(l chunkList) {
 	old := len(w.win)
-	src := w.spare[:0]
+	n := 0
+	for c := l.head; c != 0; c = w.chunks[c].next {
+		n += int(w.chunks[c].n)
+	}
+	w.n -= n
+	dst := slices.Grow(w.win[:0], n)[:n]
+	if n > insertionMax {
+		w.bucketSort(dst, l)
+	} else {
+		k := 0
+		for c := l.head; c != 0; c = w.chunks[c].next {
+			k += copy(dst[k:], w.chunks[c].tm[:w.chunks[c].n])
+		}
+	}
 	for c := l.head; c != 0; {
-		ch := &w.chunks[c]
-		src = append(src, ch.tm[:ch.n]...)
-		next := ch.next
+		next := w.chunks[c].next
 		w.freeChunk(c)
 		c = next
 	}
-	w.n -= len(src)
-	dst := w.win[:0]
-	if len(src) > insertionMax {
-		dst = bucketSort(dst, src)
-	} else {
-		dst = append(dst, src...)
-	}
 	insertionSort(dst)
-	clear(src) // let finished tasklets go
-	if old > len(dst) {
-		clear(w.win[len(dst):old])
+	if old > n {
+		clear(w.win[n:old])
 	}
-	w.win, w.spare, w.wi = dst, src[:0], 0
-	if len(dst) >= prefetchFrom {
+	w.win, w.wi = dst, 0
+	if n >= prefetchFrom {
 		w.prefetchStart()
 	}
 }
@@ -313,23 +313,42 @@ func (w *timerWheel) fillWindow(l chunkList) {
 // insertionMax is the most timers a window sorts by insertion alone.
 const insertionMax = 16
 
-// bucketSort appends src to dst ordered by the deadline's 16 µs bucket
-// within the window (a counting sort); the order within a bucket is src's.
-func bucketSort(dst, src []timer) []timer {
-	var start [wheelSlots + 1]int32
-	for i := range src {
-		start[uint(uint64(src[i].at)>>wheelGrain)&(wheelSlots-1)+1]++
+// Bucket sort: a window of n timers is spread over about n buckets (a power
+// of two, 2^minBucketBits to 2^maxBucketBits), so the insertion sort after
+// it moves each timer past one or two of its own bucket at most.
+const (
+	minBucketBits = wheelBits
+	maxBucketBits = 13 // 8,192 buckets of 512 ns; the counts take 32 KiB
+)
+
+// bucketSort fills dst, len(dst) timers, with those of list l ordered by
+// their bucket within the window (a counting sort); the order within a
+// bucket is the list's.
+func (w *timerWheel) bucketSort(dst []timer, l chunkList) {
+	nb := min(max(bits.Len(uint(len(dst))), minBucketBits), maxBucketBits)
+	shift, mask := uint(windowShift-nb), uint64(1)<<nb-1
+	if len(w.counts) < 1<<nb+1 {
+		w.counts = make([]int32, 1<<nb+1)
 	}
-	for b := 1; b <= wheelSlots; b++ {
+	start := w.counts[:1<<nb+1]
+	clear(start)
+	for c := l.head; c != 0; c = w.chunks[c].next {
+		ch := &w.chunks[c]
+		for _, tm := range ch.tm[:ch.n] {
+			start[uint64(tm.at)>>shift&mask+1]++
+		}
+	}
+	for b := 1; b < len(start); b++ {
 		start[b] += start[b-1]
 	}
-	dst = slices.Grow(dst, len(src))[:len(src)]
-	for i := range src {
-		b := uint(uint64(src[i].at)>>wheelGrain) & (wheelSlots - 1)
-		dst[start[b]] = src[i]
-		start[b]++
+	for c := l.head; c != 0; c = w.chunks[c].next {
+		ch := &w.chunks[c]
+		for i := range ch.tm[:ch.n] {
+			b := uint64(ch.tm[i].at) >> shift & mask
+			dst[start[b]] = ch.tm[i]
+			start[b]++
+		}
 	}
-	return dst
 }
 
 // insertionSort orders tms by (deadline, sequence). They come bucket by

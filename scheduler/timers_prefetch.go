@@ -25,25 +25,17 @@ const aheadTimers = 16
 // cost a fifth of a firing with 1,000 sleepers.
 var prefetchFrom = 64
 
-// prefetchEvery is how many pops share one prefetchAhead: one call asks for
-// the memory of that many tasklets.
-const prefetchEvery = 4
-
-// prefetchAhead asks, as win[i] fires, for the behaviors of the
-// prefetchEvery timers aheadTimers on and for the records of those
-// 2*aheadTimers on.
+// prefetchAhead asks, as win[i] fires, for the behavior of the timer
+// aheadTimers on and for the record of the one 2*aheadTimers on: three
+// lines (a record may straddle two) a pop, straight from the window.
 func (w *timerWheel) prefetchAhead(i int) {
-	k := 0
-	for _, tm := range w.win[min(i+aheadTimers, len(w.win)):min(i+aheadTimers+prefetchEvery, len(w.win))] {
-		w.pre[k] = behaviorAddr(tm.t)
-		k++
+	if j := i + 2*aheadTimers; j < len(w.win) {
+		r := uintptr(unsafe.Pointer(w.win[j].t))
+		prefetch3(behaviorAddr(w.win[i+aheadTimers].t), r, r+unsafe.Sizeof(coreRec{})-1)
+	} else if j := i + aheadTimers; j < len(w.win) {
+		b := behaviorAddr(w.win[j].t)
+		prefetch3(b, b, b)
 	}
-	for _, tm := range w.win[min(i+2*aheadTimers, len(w.win)):min(i+2*aheadTimers+prefetchEvery, len(w.win))] {
-		a := uintptr(unsafe.Pointer(tm.t))
-		w.pre[k], w.pre[k+1] = a, a+unsafe.Sizeof(coreRec{})-1 // a record may straddle two lines
-		k += 2
-	}
-	prefetchLines(&w.pre[0], k)
 }
 
 // prefetchStart asks for the memory of the first timers of a new window,

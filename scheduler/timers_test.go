@@ -1,6 +1,7 @@
 package scheduler_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -162,4 +163,81 @@ func TestTimersSurviveCheckpoint(t *testing.T) {
 	require.NoError(t, r.Run(t.Context()))
 	assert.Equal(t, orig.Log, restored.Log, "the same wake-ups at the same times")
 	assert.Equal(t, s.Now(), r.Now())
+}
+
+// wakeLog is what TestManySleepersWakeInDeadlineOrder's sleepers write.
+type wakeLog struct {
+	id tasklet.ID
+	at time.Duration
+}
+
+// Thousands of sleepers sleeping again and again, as a game's entities do,
+// wake exactly in the order of one queue of all their deadlines, ties in
+// the order the sleeps were set: the order Run's clock jumps give whether a
+// timer fires alone from the window, ties with others, was set into the
+// window after it was sorted, or ends a window.
+func TestManySleepersWakeInDeadlineOrder(t *testing.T) {
+	const sleepers, wakes = 2000, 40_000
+	// Durations: short ones that land in the window being fired, long ones
+	// on higher levels, a few fixed values that make ties, and enough
+	// sleepers a millisecond that windows are sorted by bucket and prefetch.
+	dur := func(rng *rand.Rand) time.Duration {
+		switch rng.IntN(8) {
+		case 0:
+			return time.Duration(1 + rng.IntN(20_000)) // within the window
+		case 1, 2:
+			return []time.Duration{time.Millisecond, 3 * time.Millisecond, 50 * time.Millisecond}[rng.IntN(3)]
+		case 3:
+			return time.Duration(1 + rng.Int64N(int64(2*time.Second)))
+		}
+		return time.Duration(1 + rng.Int64N(int64(100*time.Millisecond)))
+	}
+	s := scheduler.New()
+	var log []wakeLog
+	for i := range sleepers {
+		rng := rand.New(rand.NewPCG(uint64(i), 7))
+		s.Spawn(fn(func(t *tasklet.T) tasklet.Op {
+			if t.Steps() > 1 {
+				log = append(log, wakeLog{t.ID(), t.Now()})
+			}
+			if len(log) >= wakes {
+				return t.Exit()
+			}
+			return t.Sleep(dur(rng))
+		}))
+	}
+	require.NoError(t, s.Run(context.Background()))
+
+	// The reference: one sorted queue of (deadline, sequence), fed with the
+	// same durations in the same order.
+	type pending struct {
+		at  time.Duration
+		seq int
+		id  tasklet.ID
+		rng *rand.Rand
+	}
+	var q []pending
+	seq := 0
+	for i := range sleepers {
+		rng := rand.New(rand.NewPCG(uint64(i), 7))
+		seq++
+		q = append(q, pending{dur(rng), seq, tasklet.ID(i + 1), rng})
+	}
+	var want []wakeLog
+	for len(want) < wakes {
+		i := 0
+		for j := range q {
+			if q[j].at < q[i].at || q[j].at == q[i].at && q[j].seq < q[i].seq {
+				i = j
+			}
+		}
+		p := q[i]
+		want = append(want, wakeLog{p.id, p.at})
+		seq++
+		q[i] = pending{p.at + dur(p.rng), seq, p.id, p.rng}
+	}
+	require.GreaterOrEqual(t, len(log), wakes) // the last wakes, then each exits
+	for i := range want {
+		require.Equal(t, want[i], log[i], "wake %d", i)
+	}
 }

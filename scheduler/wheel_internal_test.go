@@ -246,3 +246,26 @@ func TestTimerWheelWindowMergesLateTimers(t *testing.T) {
 	assert.Equal(t, []uint64{2, 7, 12, 17, 22, 27, 32, 37, 42}, at2, "ties at 2 ms by sequence")
 	assert.Zero(t, w.len())
 }
+
+// Windows of every size the bucket sort handles (insertion alone, the
+// fewest and the most buckets, and more timers than buckets) come out in
+// exact (deadline, sequence) order, ties included.
+func TestTimerWheelLargeWindowsSortExactly(t *testing.T) {
+	for _, n := range []int{insertionMax, insertionMax + 1, 300, 3000, 1 << (maxBucketBits + 2)} {
+		rng := rand.New(rand.NewPCG(uint64(n), 3))
+		var w timerWheel
+		var ref []timer
+		for i := range n {
+			at := time.Duration(rng.Int64N(2 << windowShift)) // two windows
+			if i > 0 && rng.IntN(5) == 0 {
+				at = ref[rng.IntN(len(ref))].at // a tie
+			}
+			r := wheelRec(uint64(i + 1))
+			tm := timer{at: at, seq: uint64(i + 1), t: r, wait: r.WaitSeq(), idx: -1}
+			w.push(tm)
+			ref = append(ref, tm)
+		}
+		slices.SortFunc(ref, func(a, b timer) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.seq, b.seq)) })
+		require.Equal(t, seqs(ref), seqs(popDue(&w, math.MaxInt64)), "%d timers", n)
+	}
+}
