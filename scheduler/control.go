@@ -199,7 +199,14 @@ func (s *Scheduler) sleep(t *rec, d time.Duration) {
 		return
 	}
 	t.SetState(tasklet.Sleeping)
-	s.addTimer(t, deadline(s.clock.Now(), d), -1)
+	var now time.Duration
+	if s.vclock != nil { // without the interface call
+		now = s.vclock.Now()
+	} else {
+		now = s.clock.Now()
+	}
+	s.timerSeq++
+	s.timers.push(timer{at: deadline(now, d), seq: s.timerSeq, t: t, wait: t.WaitSeq(), idx: -1})
 }
 
 // deadline is now+d, or the latest time there is when that overflows: a

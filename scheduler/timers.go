@@ -101,40 +101,66 @@ func (w *timerWheel) len() int { return w.n + w.due.len() + len(w.win) - w.wi }
 // them: it stays proportional to the live timers, at an amortized O(1) per
 // push.
 func (w *timerWheel) push(tm timer) {
-	if w.len() >= w.limit {
-		w.sweep()
+	if w.len() < w.limit {
+		w.file(tm)
+		return
 	}
+	w.sweep()
 	w.file(tm)
 }
 
 // file puts tm into the heap or its slot. It runs twice or more per timer
 // (set, then moved down a level or two), so the common case, a slot whose
-// last chunk has room, is a straight path; the rest is appendSlow.
+// last chunk has room, is a straight path without calls (which would make
+// the compiler keep tm on the stack); the rest is fileSlow.
 func (w *timerWheel) file(tm timer) {
+	if tm.at >= w.dueEnd && tm.at >= w.horizon && w.slots != nil {
+		lvl, slot := w.slotOf(tm.at)
+		if c := w.slots[lvl][slot].tail; c != 0 { // occupied: its bit is set
+			ch := &w.chunks[c]
+			if n := uint(ch.n); n < chunkLen {
+				ch.tm[n] = tm
+				ch.n++
+				w.n++
+				return
+			}
+		}
+	}
+	w.fileSlow(tm)
+}
+
+// fileSlow is file into the heap, a slot without chunks or one whose last
+// chunk is full.
+func (w *timerWheel) fileSlow(tm timer) {
 	if tm.at < w.dueEnd || tm.at < w.horizon {
 		w.due.push(tm)
 		return
 	}
-	lvl := uint(1)
-	if x := uint64(tm.at^w.horizon) >> windowShift; x != 0 {
-		lvl = uint(bits.Len64(x)+wheelBits-1) / wheelBits
-	}
-	slot := uint(uint64(tm.at)>>(wheelGrain+wheelBits*lvl)) & (wheelSlots - 1)
 	if w.slots == nil {
 		w.slots = new([wheelLevels][wheelSlots]chunkList)
 	}
+	lvl, slot := w.slotOf(tm.at)
 	w.n++
 	l := &w.slots[lvl][slot]
-	if c := l.tail; c != 0 { // occupied: its bit is set
-		ch := &w.chunks[c]
-		if n := uint(ch.n); n < chunkLen {
-			ch.tm[n] = tm
+	if c := l.tail; c != 0 {
+		if ch := &w.chunks[c]; ch.n < chunkLen { // the slots were just made
+			ch.tm[ch.n] = tm
 			ch.n++
 			return
 		}
 	}
 	w.appendSlow(l, tm)
 	w.occ[lvl][slot/64] |= 1 << (slot % 64)
+}
+
+// slotOf is where a timer due at at is filed: the lowest level whose slot
+// still tells it apart from the horizon (level 1 at least), and the slot.
+func (w *timerWheel) slotOf(at time.Duration) (lvl, slot uint) {
+	lvl = 1
+	if x := uint64(at^w.horizon) >> windowShift; x != 0 {
+		lvl = uint(bits.Len64(x)+wheelBits-1) / wheelBits
+	}
+	return lvl, uint(uint64(at)>>(wheelGrain+wheelBits*lvl)) & (wheelSlots - 1)
 }
 
 // appendSlow adds tm at the end of list l, whose last chunk is full or
