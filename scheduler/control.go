@@ -206,7 +206,11 @@ func (s *Scheduler) sleep(t *rec, d time.Duration) {
 		now = s.clock.Now()
 	}
 	s.timerSeq++
-	s.timers.push(timer{at: deadline(now, d), seq: s.timerSeq, t: t, wait: t.WaitSeq(), idx: -1})
+	w := &s.timers
+	if w.len() >= w.limit { // push, with the timer made after the sweep call
+		w.sweep()
+	}
+	w.file(timer{at: deadline(now, d), seq: s.timerSeq, t: t, wait: t.WaitSeq(), idx: -1})
 }
 
 // deadline is now+d, or the latest time there is when that overflows: a
