@@ -260,27 +260,33 @@ func (s *Scheduler) fireDue(now time.Duration) {
 // jump moves the virtual clock to the next live timer and fires what is
 // due then: what Run does whenever nothing is runnable. It reports false,
 // the clock left where it is, when no live timer is left.
-//
-// The common case among many sleepers, the window's next timer live and due
-// alone, goes straight from the window to the run queue; the rest is
-// jumpSlow.
 func (s *Scheduler) jump() bool {
+	if t := s.jumpAlone(); t != nil {
+		s.runq.pushBack(t)
+		return true
+	}
+	return s.jumpSlow()
+}
+
+// jumpAlone is jump for the common case among many sleepers: the window's
+// next timer live and due alone. It moves the clock, fires the timer and
+// returns its tasklet, which the caller runs next or queues; it returns
+// nil, having done nothing, in every other case (jumpSlow's).
+func (s *Scheduler) jumpAlone() *rec {
 	w := &s.timers
 	i := w.wi
 	if i+1 >= len(w.win) {
-		return s.jumpSlow()
+		return nil
 	}
 	tm := &w.win[i]
 	if !tm.live() || w.win[i+1].at == tm.at || len(w.due.h) != 0 && w.due.h[0].at <= tm.at {
-		return s.jumpSlow() // stale, not first, or not alone
+		return nil // stale, not first, or not alone
 	}
-	if now := s.vclock.moveTo(tm.at); now != tm.at { // set ahead meanwhile
-		s.fireFrom(now)
-		return true
+	if s.vclock.moveTo(tm.at) != tm.at { // set ahead meanwhile: others may be due
+		return nil
 	}
 	w.took(i)
-	s.ring(tm)
-	return true
+	return s.awake(tm)
 }
 
 func (s *Scheduler) jumpSlow() bool {
@@ -323,8 +329,18 @@ func (s *Scheduler) fire(tm *timer) {
 	}
 }
 
-// ring wakes the tasklet of tm, a live timer.
+// ring wakes the tasklet of tm, a live timer, into the run queue.
 func (s *Scheduler) ring(tm *timer) {
+	t := s.awake(tm)
+	if s.runq.room() {
+		s.runq.storeBack(t)
+	} else {
+		s.runq.pushBack(t)
+	}
+}
+
+// awake makes the tasklet of tm, a live timer, runnable and returns it.
+func (s *Scheduler) awake(tm *timer) *rec {
 	t := tm.t
 	if tm.idx >= 0 { // a select's timeout case
 		s.endWait(t, int(tm.idx))
@@ -334,11 +350,7 @@ func (s *Scheduler) ring(tm *timer) {
 	t.SetChosen(int(tm.idx))
 	t.SetState(tasklet.Runnable)
 	s.touch(t)
-	if s.runq.room() {
-		s.runq.storeBack(t)
-	} else {
-		s.runq.pushBack(t)
-	}
+	return t
 }
 
 // Post sends v on a channel from outside the scheduler (a game engine's

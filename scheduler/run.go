@@ -359,9 +359,16 @@ func (s *Scheduler) burst(t *rec) {
 		}
 		if s.runq.n == 0 {
 			// Every tasklet waits: a virtual clock jumps to the next timer
-			// here, as idle would, without a trip through the outer loop.
+			// here, as idle would, without a trip through the outer loop;
+			// a tasklet woken alone runs without one through the run queue.
 			s.runq.release()
-			if s.vclock == nil || !s.jump() {
+			if s.vclock == nil {
+				break
+			}
+			if t = s.jumpAlone(); t != nil {
+				continue
+			}
+			if !s.jumpSlow() {
 				break
 			}
 		}
