@@ -289,6 +289,9 @@ func (s *Scheduler) jumpAlone() *rec {
 	return s.awake(tm)
 }
 
+// jumpSlow is jump for every case: stale timers dropped, ties and timers
+// set into the window since it was sorted fired in order, and the next
+// window made.
 func (s *Scheduler) jumpSlow() bool {
 	w := &s.timers
 	for {
@@ -304,9 +307,8 @@ func (s *Scheduler) jumpSlow() bool {
 	}
 }
 
-// fireFrom wakes every tasklet whose timer is due at now; the first timer
-// is. The one timer due alone, what a clock jump finds among many
-// sleepers, is fired without the batch.
+// fireFrom wakes every tasklet whose timer is due at now, the first timer
+// being due. The one timer due alone is fired without the batch.
 func (s *Scheduler) fireFrom(now time.Duration) {
 	w := &s.timers
 	one := w.pop()

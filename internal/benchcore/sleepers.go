@@ -96,8 +96,8 @@ func Sleepers(n int) func(b *testing.B) {
 		b.ReportAllocs()
 		b.ResetTimer()
 		cpu -= cpuTime()
-		// Run checks ctx every 256 steps: the few steps after the last
-		// timed one run with the clock stopped.
+		// Run checks ctx every 256 bursts of up to 256 steps: the steps
+		// after the last timed one run with the clock stopped.
 		if err := s.Run(ctx); !errors.Is(err, context.Canceled) {
 			b.Fatalf("run ended with %v before %d firings", err, b.N)
 		}
