@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/cluster"
@@ -242,10 +244,15 @@ func (s *Sink) Step(t *tasklet.T) tasklet.Op {
 	return t.Recv(s.In)
 }
 
-// Digest is what a Work sends its collector.
+// Digest is what a Work sends its collector. Pid, Began and At say which
+// process sent it and when the chain began and ended (Unix ns), for the
+// scaling benchmark's per-worker figures.
 type Digest struct {
-	Seed uint64
-	Sum  uint64
+	Seed  uint64
+	Sum   uint64
+	Pid   int
+	Began int64
+	At    int64
 }
 
 // Work computes a SHA-256 chain of Rounds*PerStep links from its seed (its
@@ -259,6 +266,7 @@ type Work struct {
 	Done    int
 	Acc     []byte
 	Sent    bool
+	Began   int64 // Unix ns of the first step
 }
 
 // chain runs n links of the hash chain.
@@ -287,6 +295,7 @@ func (w *Work) Step(t *tasklet.T) tasklet.Op {
 			w.Seed = uint64(t.ID())
 		}
 		w.Acc = seedBytes(w.Seed)
+		w.Began = time.Now().UnixNano()
 	}
 	if w.Done < w.Rounds {
 		w.Acc = chain(w.Acc, w.PerStep)
@@ -295,19 +304,25 @@ func (w *Work) Step(t *tasklet.T) tasklet.Op {
 	}
 	if !w.Sent {
 		w.Sent = true
-		return t.Send(w.Out, Digest{Seed: w.Seed, Sum: binary.BigEndian.Uint64(w.Acc)})
+		return t.Send(w.Out, Digest{Seed: w.Seed, Sum: binary.BigEndian.Uint64(w.Acc),
+			Pid: os.Getpid(), Began: w.Began, At: time.Now().UnixNano()})
 	}
 	return t.Exit()
 }
 
 // Collector receives Want digests and parks with their XOR (order-free).
+// It keeps where and when each chain ran (Pids, Began, At: one entry per
+// digest) for the scaling benchmark.
 type Collector struct {
-	In   channel.ID
-	Want int
-	Got  int
-	Xor  uint64
-	Wait bool
-	Done bool
+	In    channel.ID
+	Want  int
+	Got   int
+	Xor   uint64
+	Wait  bool
+	Done  bool
+	Pids  []int
+	Began []int64
+	At    []int64
 }
 
 func (c *Collector) Step(t *tasklet.T) tasklet.Op {
@@ -321,6 +336,7 @@ func (c *Collector) Step(t *tasklet.T) tasklet.Op {
 		}
 		c.Got++
 		c.Xor ^= d.Sum
+		c.Pids, c.Began, c.At = append(c.Pids, d.Pid), append(c.Began, d.Began), append(c.At, d.At)
 		c.Wait = false
 	}
 	if c.Got == c.Want {
