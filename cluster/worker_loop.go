@@ -22,8 +22,13 @@ const (
 	sliceLong  = 4 * time.Millisecond
 	statEvery  = 100 * time.Millisecond
 	staleStats = 500 * time.Millisecond
-	awaitPoll  = 20 * time.Millisecond
 )
+
+// awaitPoll bounds a slice while someone awaits a tasklet, so an await of
+// a tasklet that exits (or is paused by a request) is answered though the
+// scheduler idles; a tasklet's own Pause wakes its awaits at once
+// (pausedNow). A variable for the test that checks the latter.
+var awaitPoll = 20 * time.Millisecond
 
 // loop runs the scheduler in slices until the worker is stopped.
 func (w *worker) loop(ctx context.Context) error {

@@ -185,7 +185,7 @@ func startWorker(ctx context.Context, cfg WorkerConfig) (_ *worker, err error) {
 		fx.Journal = w.journal
 	}
 	opts := []scheduler.Option{scheduler.WithKindNames(w.reg.KindName), scheduler.WithErrorHandler(w.taskletFailed),
-		scheduler.WithCheckpoint(1, 0, w.preempt),
+		scheduler.WithCheckpoint(1, 0, w.preempt), scheduler.WithPauseHook(w.pausedNow),
 		// Calls end with the worker; a restored world's pending calls are
 		// issued again, answered from the journal when it holds their result.
 		scheduler.WithEffects(cfg.Effects, fx)}

@@ -508,6 +508,9 @@ func (s *Scheduler) apply(t *rec, op tasklet.Op) bool {
 	case tasklet.OpPause:
 		t.SetState(tasklet.Paused)
 		s.paused++
+		if s.onPause != nil {
+			s.onPause(t.ID())
+		}
 		return false
 	case tasklet.OpExit:
 		s.finish(t, nil)

@@ -37,6 +37,7 @@ type Scheduler struct {
 
 	onSchedule func(prev, next tasklet.ID)
 	onChannel  func(ChannelEvent)
+	onPause    func(tasklet.ID)
 	onError    func(error)
 	remote     Remote
 	sendNow    RemoteSender // remote, if it is one
@@ -152,6 +153,14 @@ func WithErrorHandler(fn func(error)) Option { return func(s *Scheduler) { s.onE
 func WithScheduleHook(fn func(prev, next tasklet.ID)) Option {
 	return func(s *Scheduler) { s.onSchedule = fn }
 }
+
+// WithPauseHook is called, on the scheduler's goroutine, when a tasklet's
+// step returns Pause, with that tasklet, once it is paused. A host waiting
+// for a tasklet to pause (package cluster's Await) learns of it at once,
+// even when the scheduler then idles and would not return for a while. fn
+// may read the scheduler (Info) but not change it, and must not panic: it
+// runs between the step and the switch.
+func WithPauseHook(fn func(tasklet.ID)) Option { return func(s *Scheduler) { s.onPause = fn } }
 
 // WithChannelHook is called before every send and receive
 // (Stackless set_channel_callback).
