@@ -96,3 +96,17 @@ func TestLeastLoaded(t *testing.T) {
 	assert.Equal(t, 2, leastLoaded(ls), "fewest tasklets, then fewest runnable, then the lowest node")
 	assert.Equal(t, -1, leastLoaded(nil))
 }
+
+// While another operation (a spawn, a checkpoint) holds the cluster, the
+// balancer takes no sample: a spawn half done looks like an idle worker
+// next to a busy one. This coordinator has no workers or links: a sample
+// would fail on them.
+func TestBalanceTakesNoSampleDuringAnOperation(t *testing.T) {
+	c := &Coordinator{bal: newBalancer(), loads: map[uint16]workerLoad{}}
+	c.op.Lock()
+	defer c.op.Unlock()
+	assert.NotPanics(t, c.balance)
+	assert.Empty(t, c.loads)
+	assert.Zero(t, c.bal.streak)
+	assert.Nil(t, c.bal.lastMove)
+}

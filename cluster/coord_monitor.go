@@ -76,8 +76,17 @@ func (c *Coordinator) fault() (uint16, string) {
 }
 
 // balance samples every worker's load and, when the balancer says so,
-// moves runnable tasklets from the busiest worker to the idlest.
+// moves runnable tasklets from the busiest worker to the idlest. It skips
+// the sample while another operation runs: a spawn seen half done (its
+// tasklets on the first worker, not yet on the others) looks like an idle
+// worker next to a busy one, and the balancer would record a move it
+// could not make (its lock taken) and then hold back the way back for its
+// cooldown.
 func (c *Coordinator) balance() {
+	if !c.op.TryLock() { // a checkpoint, spawn or restore runs: next time
+		return
+	}
+	defer c.op.Unlock()
 	ws := c.readyWorkers()
 	ctx, cancel := context.WithTimeout(c.ctx, time.Second)
 	defer cancel()
@@ -101,10 +110,9 @@ func (c *Coordinator) balance() {
 		return
 	}
 	mv, ok := bal.decide(time.Now(), loads)
-	if !ok || !c.op.TryLock() { // a checkpoint or restore runs: next time
+	if !ok {
 		return
 	}
-	defer c.op.Unlock()
 	var res shedResp
 	if err := call(ctx, c.fc, mv.From, kindWShed, shedReq{To: mv.To, Count: mv.Count}, &res); err != nil {
 		c.log.Warn("cluster: balancing failed", "from", mv.From, "to", mv.To, "err", err)
