@@ -222,6 +222,17 @@ func (c *Channel) MarkClean() { c.dirty = false }
 // PushSender queues a blocked sender at the back.
 func (c *Channel) PushSender(w Waiter) { c.moreWaits().send.push(w) }
 
+// WaitToSend queues local tasklet t, blocking in a plain Send of v in wait
+// seq, at the back of the senders and reports true when that needed no
+// growing or compacting; else the caller uses PushSender. Small enough to
+// inline on the path of a sender that finds the buffer full.
+func (c *Channel) WaitToSend(t *tasklet.T, seq uint32, v any) bool {
+	if m := c.more; m != nil {
+		return m.send.pushSender(slot{t: t, seq: seq, cs: -1}, v)
+	}
+	return false
+}
+
 // PushReceiver queues a blocked receiver at the back.
 func (c *Channel) PushReceiver(w Waiter) {
 	if c.one.t == nil && c.more == nil && w.Value == nil {
@@ -346,6 +357,36 @@ func (c *Channel) Receivers() []Waiter {
 		return []Waiter{}
 	}
 	return c.more.recv.liveEntries()
+}
+
+// What SendQuick did.
+const (
+	SendSlow     = iota // nothing: the send takes the general path
+	SendBuffered        // v is in the buffer
+	SendBlocks          // the buffer is full and no receiver waits: the sender must wait
+)
+
+// SendQuick does the part of a send that needs no partner: on an open
+// channel with no receiver waiting, it puts v in the buffer if there is
+// room, or reports that the sender must wait. Anything else (a receiver to
+// hand v to, a closed channel, a buffer to grow) is left to the general
+// path. A sender that goes on (preference 1, or nobody waiting) fills a
+// fan-in server's inbox through it.
+func (c *Channel) SendQuick(v any) int {
+	m := c.more
+	if m == nil || c.one.t != nil || m.recv.live != 0 || c.closed {
+		return SendSlow
+	}
+	r := &m.buf
+	switch {
+	case r.len >= c.cap:
+		return SendBlocks
+	case r.len == len(r.buf):
+		return SendSlow
+	}
+	r.buf[(r.head+r.len)&(len(r.buf)-1)] = v // the length is a power of two (grow doubles from 1)
+	r.len++
+	return SendBuffered
 }
 
 // BufFull reports whether the buffer has no room.

@@ -105,7 +105,24 @@ func (q *queue) push(w Waiter) {
 		q.live++
 		return
 	}
+	if q.pushSender(slot{t: w.T, seq: w.Seq, cs: w.Case}, w.Value) {
+		return
+	}
 	q.pushSlow(w)
+}
+
+// pushSender is push's case of a sender with its value, into a queue that
+// has room and no stale entries; it reports false, doing nothing, otherwise.
+func (q *queue) pushSender(e slot, v any) bool {
+	if q.stale != 0 || q.len == len(q.buf) || q.vals == nil {
+		return false
+	}
+	p := (q.head + q.len) & (len(q.buf) - 1)
+	q.buf[p] = e
+	q.vals[p] = v
+	q.len++
+	q.live++
+	return true
 }
 
 func (q *queue) pushSlow(w Waiter) {

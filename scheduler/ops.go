@@ -126,15 +126,26 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 		}
 		return false
 	}
-	if done, cont := s.sendReady(t, c, v, -1); done {
-		return cont
+	switch c.SendQuick(v) { // sendReady's buffered and blocking cases, without its calls
+	case channel.SendBuffered:
+		s.touchChan(c)
+		t.SetChosen(-1)
+		return true
+	case channel.SendBlocks:
+		s.touchChan(c)
+	default:
+		if done, cont := s.sendReady(t, c, v, -1); done {
+			return cont
+		}
 	}
 	if t.BlockTrap() {
 		t.Deliver(nil, tasklet.ErrBlockTrap)
 		return true
 	}
 	t.WaitOn(id, true)
-	c.PushSender(channel.Waiter{T: t.T(), Seq: t.NextWait(), Case: -1, Value: v})
+	if seq := t.NextWait(); !c.WaitToSend(t.T(), seq, v) {
+		c.PushSender(channel.Waiter{T: t.T(), Seq: seq, Case: -1, Value: v})
+	}
 	t.SetState(tasklet.Blocked)
 	return false
 }

@@ -81,6 +81,8 @@ type Scheduler struct {
 	chanOps  uint64 // sends, receives and selects the tasklets did
 
 	depthFirst bool // WithDepthFirst
+
+	woke []channel.Waiter // senders a TryRecvMany took values from, to wake (reused)
 }
 
 // ChannelEvent is what the channel hook sees before every send and receive.

@@ -80,3 +80,55 @@ func (s *Scheduler) hookTry(c *channel.Channel, sending bool) {
 	}
 	s.onChannel(ChannelEvent{Chan: c.ID(), Tasklet: id, Sending: sending})
 }
+
+// TryRecvMany moves the values ch holds now into dst, oldest first: the
+// buffered ones, then those of tasklets waiting to send, as many as fit.
+// Each sender whose value it takes wakes at the back of the run queue, in
+// the order they blocked, and a sender's value goes into the buffer as one
+// leaves it, exactly as that many TryRecv calls would. An error sent with
+// SendErr ends the batch: it comes back as err, after the n values before
+// it. A closed, drained channel gives 0 and channel.ErrClosed.
+func (s *Scheduler) TryRecvMany(id channel.ID, dst []any) (n int, err error) {
+	c := s.ch(id)
+	if c == nil {
+		_, err := s.chanFor(id)
+		return 0, err
+	}
+	s.hookTry(c, false)
+	s.touchChan(c)
+	woke := s.woke
+	s.woke = nil // a remote sender's completion may come back here
+	n, woke = c.Drain(dst, woke[:0])
+	for i := range woke {
+		s.wakeSender(&woke[i])
+	}
+	clear(woke)
+	s.woke = woke[:0]
+	if n > 0 {
+		if b, isBomb := dst[n-1].(channel.Bomb); isBomb {
+			dst[n-1] = nil
+			s.dropIfIdle(c)
+			return n - 1, b.Err
+		}
+	}
+	s.dropIfIdle(c)
+	if n == 0 && c.Closed() {
+		return 0, channel.ErrClosed
+	}
+	return n, nil
+}
+
+// wakeSender is senderDone, with a plain local sender's wake-up by hand: a
+// drain wakes one per value it takes from a blocked sender.
+func (s *Scheduler) wakeSender(w *channel.Waiter) {
+	if w.T == nil || w.Case >= 0 {
+		s.senderDone(*w)
+		return
+	}
+	r := recOf(w.T)
+	r.NextWait()
+	r.SetChosen(-1)
+	r.SetState(tasklet.Runnable)
+	s.touch(r)
+	s.runq.pushBack(r)
+}

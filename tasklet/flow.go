@@ -161,6 +161,9 @@ func (f *Flow) TrySend(ch ChanID, v any) (sent bool, err error) { return f.t.Try
 // TryRecv is [T.TryRecv]: it never blocks and is no suspension point.
 func (f *Flow) TryRecv(ch ChanID) (v any, ok bool, err error) { return f.t.TryRecv(ch) }
 
+// TryRecvMany is [T.TryRecvMany]: it never blocks and is no suspension point.
+func (f *Flow) TryRecvMany(ch ChanID, dst []any) (n int, err error) { return f.t.TryRecvMany(ch, dst) }
+
 // ID returns the tasklet's ID.
 func (f *Flow) ID() ID { return f.t.ID() }
 

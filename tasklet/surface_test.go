@@ -22,7 +22,7 @@ var behaviorMethods = []string{
 	// the Op that ends the step
 	"Continue", "Yield", "Recv", "Send", "SendErr", "Select", "Do", "Sleep", "Pause", "Exit", "Fail",
 	// operations that do not end the step
-	"TrySend", "TryRecv", "Spawn", "NewChannel", "Close", "Now", "Host",
+	"TrySend", "TryRecv", "TryRecvMany", "Spawn", "NewChannel", "Close", "Now", "Host",
 	// flags the tasklet sets on itself
 	"Atomic", "SetAtomic", "BlockTrap", "SetBlockTrap",
 }

@@ -8,6 +8,7 @@ import "errors"
 type Poller interface {
 	TrySend(ch ChanID, v any) (sent bool, err error)
 	TryRecv(ch ChanID) (v any, ok bool, err error)
+	TryRecvMany(ch ChanID, dst []any) (n int, err error)
 }
 
 // ErrNoPoll is returned by TrySend and TryRecv when the host running the
@@ -44,4 +45,33 @@ func (t *T) TryRecv(ch ChanID) (v any, ok bool, err error) {
 		return nil, false, ErrNoPoll
 	}
 	return p.TryRecv(ch)
+}
+
+// TryRecvMany moves the values ch holds now into dst, oldest first, as many
+// as fit, and returns how many, without ending the step: the buffered
+// values, then those of tasklets waiting to send (each wakes at the back of
+// the run queue, in the order they blocked). It takes what len(dst) TryRecv
+// calls would, in the same order, at the cost of one. n is 0 when nothing is
+// there. An error sent with SendErr ends the batch: err is that error and
+// dst[:n] the values sent before it (use them first, as with io.Reader); err
+// is channel.ErrClosed (n 0) once ch is closed and drained.
+//
+// It is how a server drains its inbox: many tasklets send on one buffered
+// channel with preference 1 (a sender goes on instead of switching to the
+// receiver), and the server takes every value that arrived in one step,
+// then waits with Recv when the inbox is empty:
+//
+//	if v, ok := t.Value().(Request); ok { s.handle(v) } // what Recv delivered
+//	for {
+//		n, err := t.TryRecvMany(s.Inbox, s.batch[:])
+//		for _, v := range s.batch[:n] { s.handle(v.(Request)) }
+//		if err != nil || n < len(s.batch) { break }
+//	}
+//	return t.Recv(s.Inbox)
+func (t *T) TryRecvMany(ch ChanID, dst []any) (n int, err error) {
+	p, isPoller := t.rec().Host().(Poller)
+	if !isPoller {
+		return 0, ErrNoPoll
+	}
+	return p.TryRecvMany(ch, dst)
 }

@@ -32,6 +32,14 @@ func (h *pollHost) TryRecv(ch tasklet.ChanID) (any, bool, error) {
 	return nil, false, errors.New("nothing")
 }
 
+func (h *pollHost) TryRecvMany(ch tasklet.ChanID, dst []any) (int, error) {
+	h.recv = append(h.recv, ch)
+	if ch == 1 {
+		return copy(dst, []any{"a", "b", "c"}), nil
+	}
+	return 0, errors.New("nothing")
+}
+
 func TestTryNeedsAPoller(t *testing.T) {
 	tk := newTOn(nil, plainHost{})
 	ok, err := tk.TrySend(1, "x")
@@ -40,6 +48,9 @@ func TestTryNeedsAPoller(t *testing.T) {
 	v, ok, err := tk.TryRecv(1)
 	assert.Nil(t, v)
 	assert.False(t, ok)
+	assert.ErrorIs(t, err, tasklet.ErrNoPoll)
+	n, err := tk.TryRecvMany(1, make([]any, 4))
+	assert.Zero(t, n)
 	assert.ErrorIs(t, err, tasklet.ErrNoPoll)
 }
 
@@ -60,6 +71,19 @@ func TestTryGoesToThePoller(t *testing.T) {
 	assert.NoError(t, err)
 	_, ok, err = tk.TryRecv(3)
 	assert.False(t, ok)
+	assert.EqualError(t, err, "nothing")
+	assert.Equal(t, []tasklet.ChanID{1, 3}, h.recv)
+}
+
+func TestTryRecvManyGoesToThePoller(t *testing.T) {
+	h := &pollHost{}
+	tk := newTOn(nil, h)
+	dst := make([]any, 2)
+	n, err := tk.TryRecvMany(1, dst)
+	assert.NoError(t, err)
+	assert.Equal(t, []any{"a", "b"}, dst[:n], "no more than dst holds")
+	n, err = tk.TryRecvMany(3, dst)
+	assert.Zero(t, n)
 	assert.EqualError(t, err, "nothing")
 	assert.Equal(t, []tasklet.ChanID{1, 3}, h.recv)
 }
