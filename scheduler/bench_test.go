@@ -27,4 +27,5 @@ func BenchmarkSleepers(b *testing.B) {
 	b.Run("1M", benchcore.Sleepers(1_000_000))
 }
 func BenchmarkFanIn(b *testing.B)          { benchcore.FanIn(b) }
+func BenchmarkFanInPerValue(b *testing.B)  { benchcore.FanInPerValue(b) }
 func BenchmarkGoroutineFanIn(b *testing.B) { benchcore.GoroutineFanIn(b) }
