@@ -59,7 +59,8 @@ func (t *T) TryRecv(ch ChanID) (v any, ok bool, err error) {
 // It is how a server drains its inbox: many tasklets send on one buffered
 // channel with preference 1 (a sender goes on instead of switching to the
 // receiver), and the server takes every value that arrived in one step,
-// then waits with Recv when the inbox is empty:
+// then waits with Recv when the inbox is empty (batch is a []any field
+// tagged `stackless:"-"`: scratch of one step, not saved):
 //
 //	if v, ok := t.Value().(Request); ok { s.handle(v) } // what Recv delivered
 //	for {

@@ -60,7 +60,7 @@ type fanServer struct {
 	Ch    channel.ID
 	N     int // values still to receive
 	Sum   int
-	batch []any // scratch of one step, empty between steps
+	batch []any `stackless:"-"` // scratch of one step, empty between steps
 }
 
 func (f *fanServer) Step(t *tasklet.T) tasklet.Op {
