@@ -99,9 +99,7 @@ func (s *Scheduler) TryRecvMany(id channel.ID, dst []any) (n int, err error) {
 	woke := s.woke
 	s.woke = nil // a remote sender's completion may come back here
 	n, woke = c.Drain(dst, woke[:0])
-	for i := range woke {
-		s.wakeSender(&woke[i])
-	}
+	s.wakeSenders(woke)
 	clear(woke)
 	s.woke = woke[:0]
 	if n > 0 {
@@ -118,17 +116,25 @@ func (s *Scheduler) TryRecvMany(id channel.ID, dst []any) (n int, err error) {
 	return n, nil
 }
 
-// wakeSender is senderDone, with a plain local sender's wake-up by hand: a
-// drain wakes one per value it takes from a blocked sender.
-func (s *Scheduler) wakeSender(w *channel.Waiter) {
-	if w.T == nil || w.Case >= 0 {
-		s.senderDone(*w)
-		return
+// wakeSenders completes the senders a drain took values from, in order. A
+// plain local one, one per value a drain takes from a blocked sender, is
+// woken by hand, senderDone's calls left out.
+func (s *Scheduler) wakeSenders(woke []channel.Waiter) {
+	for i := range woke {
+		w := &woke[i]
+		if w.T == nil || w.Case >= 0 {
+			s.senderDone(*w)
+			continue
+		}
+		r := recOf(w.T)
+		r.NextWait()
+		r.SetChosen(-1)
+		r.SetState(tasklet.Runnable)
+		s.touch(r)
+		if s.runq.room() {
+			s.runq.storeBack(r)
+		} else {
+			s.runq.pushBack(r)
+		}
 	}
-	r := recOf(w.T)
-	r.NextWait()
-	r.SetChosen(-1)
-	r.SetState(tasklet.Runnable)
-	s.touch(r)
-	s.runq.pushBack(r)
 }
