@@ -1,6 +1,7 @@
 package scheduler_test
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/stackless-go/stackless/channel"
@@ -59,4 +60,70 @@ func ExampleScheduler_TrySend() {
 	// Output:
 	// ann heard dawn
 	// bob heard dawn
+}
+
+// server takes every request that arrived in one step and waits with Recv
+// only when its inbox is empty.
+type server struct {
+	Inbox channel.ID
+	Left  int
+	batch []any `stackless:"-"` // scratch of one step, not saved
+}
+
+func (s *server) Step(t *tasklet.T) tasklet.Op {
+	if v := t.Value(); v != nil { // what the Recv delivered
+		fmt.Println("woken by", v)
+		s.Left--
+	}
+	if s.batch == nil {
+		s.batch = make([]any, 8)
+	}
+	for {
+		n, err := t.TryRecvMany(s.Inbox, s.batch)
+		if err != nil {
+			return t.Fail(err)
+		}
+		if n > 0 {
+			fmt.Println("drained", s.batch[:n])
+		}
+		s.Left -= n
+		clear(s.batch[:n])
+		if n < len(s.batch) {
+			break
+		}
+	}
+	if s.Left == 0 {
+		return t.Exit()
+	}
+	return t.Recv(s.Inbox)
+}
+
+// client sends one request.
+type client struct {
+	Inbox channel.ID
+	Name  string
+}
+
+func (c *client) Step(t *tasklet.T) tasklet.Op {
+	if t.Steps() > 1 {
+		return t.Exit()
+	}
+	return t.Send(c.Inbox, c.Name)
+}
+
+func ExampleScheduler_TryRecvMany() {
+	s := scheduler.New()
+	inbox := s.NewChannel(2)
+	s.Channel(inbox).SetPreference(channel.PreferSender) // a client goes on after its send
+	names := []string{"a", "b", "c", "d", "e"}
+	s.Spawn(&server{Inbox: inbox, Left: len(names)})
+	for _, name := range names {
+		s.Spawn(&client{Inbox: inbox, Name: name})
+	}
+	if err := s.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// woken by a
+	// drained [b c d e]
 }
