@@ -389,6 +389,27 @@ func (c *Channel) SendQuick(v any) int {
 	return SendBuffered
 }
 
+// AppendSenders appends the live blocked senders to dst in FIFO order, as
+// Senders lists them, without a slice of its own: a checkpoint reads every
+// channel of a big world this way.
+func (c *Channel) AppendSenders(dst []Waiter) []Waiter {
+	if c.more == nil {
+		return dst
+	}
+	return c.more.send.appendLive(dst)
+}
+
+// AppendReceivers is AppendSenders for the blocked receivers.
+func (c *Channel) AppendReceivers(dst []Waiter) []Waiter {
+	if e := c.one; e.t != nil {
+		return append(dst, Waiter{T: e.t, Seq: e.seq, Case: e.cs})
+	}
+	if c.more == nil {
+		return dst
+	}
+	return c.more.recv.appendLive(dst)
+}
+
 // BufFull reports whether the buffer has no room.
 func (c *Channel) BufFull() bool { return c.Len() >= c.cap }
 

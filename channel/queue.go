@@ -206,13 +206,17 @@ func (q *queue) replace(swap func(Waiter) (Waiter, bool)) bool {
 }
 
 func (q *queue) liveEntries() []Waiter {
-	out := make([]Waiter, 0, q.live)
+	return q.appendLive(make([]Waiter, 0, q.live))
+}
+
+// appendLive appends the live entries to dst in FIFO order.
+func (q *queue) appendLive(dst []Waiter) []Waiter {
 	for i := 0; i < q.len; i++ {
 		if w := q.at(i); w.Live() {
-			out = append(out, w)
+			dst = append(dst, w)
 		}
 	}
-	return out
+	return dst
 }
 
 // ring is a growable circular buffer.

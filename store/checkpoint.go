@@ -119,7 +119,7 @@ func (c *Checkpointer) Checkpoint(s *scheduler.Scheduler) error {
 		if s.Tracking() {
 			s.TakeChanges()
 		}
-		b, err = c.encodeWorld(s.World())
+		b, err = c.encodeWorld(s.View())
 		c.sinceFull = 0
 	} else {
 		b, err = c.encodeChanges(s)

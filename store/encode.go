@@ -27,28 +27,6 @@ const parallelMin = 4096
 // channelsFirst: channel keys sort before tasklet keys.
 var channelsFirst = bytes.Compare(pickle.ChannelKey(0), pickle.TaskletKey(0)) < 0
 
-// worldRecords is a world's records in key order: the channels, then the
-// tasklets (or the other way round if tasklet keys sort first).
-type worldRecords struct {
-	reg *pickle.Registry
-	w   *scheduler.World
-	n   int
-}
-
-// put encodes record i into sw.
-func (wr *worldRecords) put(sw *segWriter, i int) error {
-	nc, nt := len(wr.w.Channels), len(wr.w.Tasklets)
-	switch {
-	case channelsFirst && i < nc:
-		return putChannel(wr.reg, sw, &wr.w.Channels[i])
-	case channelsFirst:
-		return putTasklet(wr.reg, sw, &wr.w.Tasklets[i-nc])
-	case i < nt:
-		return putTasklet(wr.reg, sw, &wr.w.Tasklets[i])
-	}
-	return putChannel(wr.reg, sw, &wr.w.Channels[i-nt])
-}
-
 func putTasklet(reg *pickle.Registry, sw *segWriter, ts *scheduler.TaskletState) error {
 	sw.key = pickle.AppendTaskletKey(sw.key[:0], ts.ID)
 	start, err := sw.begin(recData, sw.key)
@@ -79,33 +57,68 @@ func putChannel(reg *pickle.Registry, sw *segWriter, cs *scheduler.ChannelState)
 	return nil
 }
 
-// chunkRecords is how many records an encoding goroutine takes at a time.
-// Chunks are handed out in key order to whichever goroutine is free, so
-// both cores stay busy whatever the records cost (a tasklet costs about
-// twice a channel); every chunk ends its last segment.
-const chunkRecords = 2048
+// chunkPages is how many ID pages (up to 256 records each) an encoding
+// goroutine takes at a time. Chunks are handed out in key order to
+// whichever goroutine is free, so both cores stay busy whatever the records
+// cost (a tasklet costs about twice a channel); every chunk ends its last
+// segment.
+const chunkPages = 8
 
 // chunk locates the segments of one chunk in its writer.
 type chunk struct{ writer, from, to int }
 
-// encodeWorld encodes w (a copy the caller owns) as a full checkpoint: its
-// header as Meta, its records packed into segments, on two goroutines for
-// a big world.
-func (c *Checkpointer) encodeWorld(w *scheduler.World) (*batch, error) {
-	meta, err := c.reg.DumpHeader(w)
+// worldPages is a view's pages in key order: the channels', then the
+// tasklets' (or the other way round if tasklet keys sort first).
+type worldPages struct {
+	v      *scheduler.WorldView
+	nt, nc int // pages of tasklets and of channels
+}
+
+// put encodes the records of page i through pw.
+func (wp *worldPages) put(pw *pageWriter, i int) error {
+	switch {
+	case channelsFirst && i < wp.nc:
+		return pw.rd.Channels(wp.v, i, pw.channel)
+	case channelsFirst:
+		return pw.rd.Tasklets(wp.v, i-wp.nc, pw.tasklet)
+	case i < wp.nt:
+		return pw.rd.Tasklets(wp.v, i, pw.tasklet)
+	}
+	return pw.rd.Channels(wp.v, i-wp.nt, pw.channel)
+}
+
+// pageWriter is one encoding goroutine's reader, writer and callbacks.
+type pageWriter struct {
+	sw      *segWriter
+	rd      scheduler.WorldReader
+	tasklet func(*scheduler.TaskletState) error
+	channel func(*scheduler.ChannelState) error
+}
+
+func newPageWriter(reg *pickle.Registry, sw *segWriter) *pageWriter {
+	pw := &pageWriter{sw: sw}
+	pw.tasklet = func(ts *scheduler.TaskletState) error { return putTasklet(reg, sw, ts) }
+	pw.channel = func(cs *scheduler.ChannelState) error { return putChannel(reg, sw, cs) }
+	return pw
+}
+
+// encodeWorld encodes the world of v (read in place: the scheduler must
+// not run until it returns) as a full checkpoint: its header as Meta, its
+// records packed into segments, on two goroutines for a big world.
+func (c *Checkpointer) encodeWorld(v *scheduler.WorldView) (*batch, error) {
+	meta, err := c.reg.DumpHeader(v.Header)
 	if err != nil {
 		return nil, err
 	}
-	if err := sortWorld(w); err != nil {
-		return nil, err
-	}
-	wr := &worldRecords{reg: c.reg, w: w, n: len(w.Tasklets) + len(w.Channels)}
+	nt, nc := v.Pages()
+	wp := &worldPages{v: v, nt: nt, nc: nc}
+	npages := nt + nc
 
 	workers := 1
-	if wr.n >= parallelMin && runtime.GOMAXPROCS(0) > 1 {
+	if tasklets, channels := v.Counts(); tasklets+channels >= parallelMin && runtime.GOMAXPROCS(0) > 1 {
 		workers = 2
 	}
-	nchunks := (wr.n + chunkRecords - 1) / chunkRecords
+	nchunks := (npages + chunkPages - 1) / chunkPages
 	chunks := make([]chunk, nchunks)
 	writers := make([]*segWriter, workers)
 	errs := make([]error, workers)
@@ -119,15 +132,16 @@ func (c *Checkpointer) encodeWorld(w *scheduler.World) (*batch, error) {
 		}
 		sw := newSegWriter(c.db.bufs.get(hint), c.db.opts.maxRecord)
 		writers[p] = sw
+		pw := newPageWriter(c.reg, sw)
 		for {
 			ci := int(next.Add(1) - 1)
 			if ci >= nchunks {
 				return
 			}
 			from := len(sw.spans)
-			sw.last = nil // sortWorld checked the order across chunks
-			for i := ci * chunkRecords; i < min((ci+1)*chunkRecords, wr.n); i++ {
-				if errs[p] = wr.put(sw, i); errs[p] != nil {
+			sw.last = nil // pages come in key order, and IDs in a page too
+			for i := ci * chunkPages; i < min((ci+1)*chunkPages, npages); i++ {
+				if errs[p] = wp.put(pw, i); errs[p] != nil {
 					next.Store(int64(nchunks)) // stop the other goroutine too
 					return
 				}
@@ -163,33 +177,6 @@ func (c *Checkpointer) encodeWorld(w *scheduler.World) (*batch, error) {
 	}
 	c.sizeHint = size + size/8
 	return b, nil
-}
-
-// sortWorld puts a world's tasklets and channels in ID order (they usually
-// are) and rejects an ID listed twice.
-func sortWorld(w *scheduler.World) error {
-	if !isStrictlySorted(w.Tasklets, func(t *scheduler.TaskletState) tasklet.ID { return t.ID }) {
-		slices.SortFunc(w.Tasklets, func(a, b scheduler.TaskletState) int { return cmp.Compare(a.ID, b.ID) })
-		if !isStrictlySorted(w.Tasklets, func(t *scheduler.TaskletState) tasklet.ID { return t.ID }) {
-			return fmt.Errorf("the world lists a tasklet twice")
-		}
-	}
-	if !isStrictlySorted(w.Channels, func(c *scheduler.ChannelState) channel.ID { return c.ID }) {
-		slices.SortFunc(w.Channels, func(a, b scheduler.ChannelState) int { return cmp.Compare(a.ID, b.ID) })
-		if !isStrictlySorted(w.Channels, func(c *scheduler.ChannelState) channel.ID { return c.ID }) {
-			return fmt.Errorf("the world lists a channel twice")
-		}
-	}
-	return nil
-}
-
-func isStrictlySorted[E any, ID cmp.Ordered](s []E, id func(*E) ID) bool {
-	for i := 1; i < len(s); i++ {
-		if id(&s[i-1]) >= id(&s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // encodeChanges encodes what changed since the previous checkpoint: the
