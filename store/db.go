@@ -182,7 +182,7 @@ func (db *DB) init() error {
 		})
 		switch {
 		case len(names) > 0:
-			return fmt.Errorf("%w: %s is a bbolt database but not a stackless checkpoint store (it has buckets %q and no %q bucket); refusing to modify it",
+			return fmt.Errorf("%w: %s is a bbolt database but not a stackless checkpoint store (it has buckets %q and no %q bucket); refusing to modify it (if it was one, it is damaged: restore it from a backup, or move it away to start a new database)",
 				ErrNotDatabase, db.path, names, bucketInfo)
 		case db.opts.readOnly:
 			return fmt.Errorf("%w: %s is an empty bbolt database: no checkpoint was ever stored in it", ErrNotDatabase, db.path)

@@ -63,7 +63,7 @@ func TestSegmentRoundTrip(t *testing.T) {
 		{"tombstones only", []entry{{recTombstone, "a", ""}, {recTombstone, "b", ""}}, 1},
 		{"binary and longest keys", []entry{{recData, "\x00", "z"}, {recData, strings.Repeat("\xff", MaxKeySize), "m"}}, 1},
 		{"exactly one segment's worth", dataEntries(1, segmentTarget-entryHeaderSize-8), 1},
-		{"many segments", dataEntries(2000, 100), 4}, // 115-byte entries: 570 fill a segment
+		{"many segments", dataEntries(2000, 100), 32}, // 115-byte entries: 63 fill a segment
 		{"tombstone and a huge record", mixed, 0},
 	}
 	for _, tc := range cases {
