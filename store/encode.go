@@ -27,11 +27,11 @@ const parallelMin = 4096
 // channelsFirst: channel keys sort before tasklet keys.
 var channelsFirst = bytes.Compare(pickle.ChannelKey(0), pickle.TaskletKey(0)) < 0
 
-func putTasklet(reg *pickle.Registry, sw *segWriter, ts *scheduler.TaskletState) error {
+func putTasklet(tw *pickle.TaskletWriter, sw *segWriter, ts *scheduler.TaskletState) error {
 	sw.key = pickle.AppendTaskletKey(sw.key[:0], ts.ID)
 	start, err := sw.begin(recData, sw.key)
 	if err == nil {
-		if sw.buf, err = reg.AppendTasklet(sw.buf, ts); err != nil {
+		if sw.buf, err = tw.Append(sw.buf, ts); err != nil {
 			return err // names the tasklet
 		}
 		err = sw.end(recData, start)
@@ -96,8 +96,8 @@ type pageWriter struct {
 }
 
 func newPageWriter(reg *pickle.Registry, sw *segWriter) *pageWriter {
-	pw := &pageWriter{sw: sw}
-	pw.tasklet = func(ts *scheduler.TaskletState) error { return putTasklet(reg, sw, ts) }
+	pw, tw := &pageWriter{sw: sw}, reg.TaskletWriter()
+	pw.tasklet = func(ts *scheduler.TaskletState) error { return putTasklet(tw, sw, ts) }
 	pw.channel = func(cs *scheduler.ChannelState) error { return putChannel(reg, sw, cs) }
 	return pw
 }
@@ -114,9 +114,17 @@ func (c *Checkpointer) encodeWorld(v *scheduler.WorldView) (*batch, error) {
 	wp := &worldPages{v: v, nt: nt, nc: nc}
 	npages := nt + nc
 
+	tasklets, channels := v.Counts()
 	workers := 1
-	if tasklets, channels := v.Counts(); tasklets+channels >= parallelMin && runtime.GOMAXPROCS(0) > 1 {
+	if tasklets+channels >= parallelMin && runtime.GOMAXPROCS(0) > 1 {
 		workers = 2
+	}
+	sizeHint := c.sizeHint
+	if sizeHint == 0 {
+		// A first checkpoint: a buffer grown by a quarter at a time from
+		// nothing allocates five times the world's bytes; a generous
+		// guess (a common tasklet record is under 100 bytes) allocates once.
+		sizeHint = 128*tasklets + 64*channels
 	}
 	nchunks := (npages + chunkPages - 1) / chunkPages
 	chunks := make([]chunk, nchunks)
@@ -126,7 +134,7 @@ func (c *Checkpointer) encodeWorld(v *scheduler.WorldView) (*batch, error) {
 	encode := func(p int) {
 		// Room for 3/4 of the last world: the goroutines rarely split the
 		// work more unevenly, so the buffer rarely grows (and copies) while encoding.
-		hint := c.sizeHint
+		hint := sizeHint
 		if workers > 1 {
 			hint = hint * 3 / 4
 		}
@@ -188,6 +196,7 @@ func (c *Checkpointer) encodeChanges(s *scheduler.Scheduler) (*batch, error) {
 		return nil, err
 	}
 	sw := newSegWriter(c.db.bufs.get(0), c.db.opts.maxRecord)
+	tw := c.reg.TaskletWriter()
 	b := &batch{nanos: time.Now().UnixNano(), meta: meta}
 	channels := func() error {
 		return mergeIDs(ch.Channels, ch.DeadChannels, func(id channel.ID) error {
@@ -207,7 +216,7 @@ func (c *Checkpointer) encodeChanges(s *scheduler.Scheduler) (*batch, error) {
 			if err != nil {
 				return err
 			}
-			return putTasklet(c.reg, sw, &ts)
+			return putTasklet(tw, sw, &ts)
 		}, func(id tasklet.ID) error {
 			sw.key = pickle.AppendTaskletKey(sw.key[:0], id)
 			return sw.add(recTombstone, sw.key, nil)
