@@ -5,12 +5,12 @@
 // transactions, not what records mean. A checkpoint is one generation: a
 // header and keyed records, written in a single bbolt transaction (group
 // commit), so a crash at any instant leaves the previous generation intact.
-// The records are packed in key order into segments of about 64 KiB, one
-// bbolt value each, so a checkpoint of 100,000 records is a few hundred
-// bbolt writes, not 100,000. An incremental generation holds only the
-// records that changed since its base and a tombstone for each deleted key;
-// Load resolves the chain by key. Every stored value (segment, generation
-// header, meta) carries a CRC32C over its key and bytes, verified before
+// The records are packed in key order into segments of about 7 KiB, one
+// bbolt value each (two fill a page), so a checkpoint of 100,000 records is
+// one to two thousand bbolt writes, not 100,000. An incremental generation
+// holds only the records that changed since its base and a tombstone for
+// each deleted key; Load resolves the chain by key. Every stored value
+// (segment, generation header, meta) carries a CRC32C over its key and bytes, verified before
 // anything in it is decoded; record values and Meta are capped by
 // WithMaxRecord. Generations are numbered; the newest K are kept with the
 // bases they need. A database of another format version (version 1 stored
