@@ -21,17 +21,18 @@ import (
 // with c.at) and returns what they observed.
 type program func(c *cluster) map[string]Result
 
-func compare(t *testing.T, nodes int, p program) map[string]Result {
+// compare runs p on one node and on nodes nodes linked as cfgs say.
+func compare(t *testing.T, nodes int, p program, cfgs ...clusterConfig) map[string]Result {
 	t.Helper()
 	local := runProgram(t, 1, p)
-	spread := runProgram(t, nodes, p)
+	spread := runProgram(t, nodes, p, cfgs...)
 	assert.Equal(t, local, spread, "a %d-node run must give what a single process gives", nodes)
 	return spread
 }
 
-func runProgram(t *testing.T, nodes int, p program) map[string]Result {
+func runProgram(t *testing.T, nodes int, p program, cfgs ...clusterConfig) map[string]Result {
 	t.Helper()
-	c := newCluster(t, nodes)
+	c := newCluster(t, nodes, cfgs...)
 	res := p(c)
 	c.stop()
 	return res
@@ -164,18 +165,29 @@ func TestConformanceAcrossNodes(t *testing.T) {
 			return withBalances(c, res, a, b, out)
 		}, map[string][]int{"sel1": {42}, "drain": {5}}},
 	}
+	// In-memory pipes, and unix sockets, whose frames the schedulers read
+	// out of shared-memory rings themselves (poll.go).
+	links := []struct {
+		name string
+		cfg  clusterConfig
+	}{{"pipe", clusterConfig{}}, {"shared memory", clusterConfig{unix: true}}}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			res := compare(t, 2, tc.p)
-			for name, want := range tc.want {
-				assert.Equal(t, want, res[name].Got, name)
+		for _, link := range links {
+			if link.cfg.unix && !shmSupported {
+				continue
 			}
-			if b, ok := res["balances"]; ok {
-				for i, v := range b.Got {
-					assert.Zero(t, v, "balance of channel %d at the end", i)
+			t.Run(tc.name+"/"+link.name, func(t *testing.T) {
+				res := compare(t, 2, tc.p, link.cfg)
+				for name, want := range tc.want {
+					assert.Equal(t, want, res[name].Got, name)
 				}
-			}
-		})
+				if b, ok := res["balances"]; ok {
+					for i, v := range b.Got {
+						assert.Zero(t, v, "balance of channel %d at the end", i)
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -306,6 +307,7 @@ type clusterConfig struct {
 	hooks    func(i int) func(prev, next tasklet.ID)
 	regs     func(i int) *pickle.Registry // default: one registry for all
 	noLinks  bool
+	unix     bool // link over unix sockets, so through shared-memory rings
 }
 
 func newCluster(t *testing.T, n int, cfgs ...clusterConfig) *cluster {
@@ -337,6 +339,10 @@ func newCluster(t *testing.T, n int, cfgs ...clusterConfig) *cluster {
 	if !cfg.noLinks {
 		for i := range n {
 			for j := i + 1; j < n; j++ {
+				if cfg.unix {
+					c.linkUnix(i, j)
+					continue
+				}
 				require.NoError(t, ConnectPair(c.nodes[i], c.nodes[j]))
 			}
 		}
@@ -357,6 +363,25 @@ func newCluster(t *testing.T, n int, cfgs ...clusterConfig) *cluster {
 		s.Spawn(&collector{Ch: c.resCh, out: c.results})
 	})
 	return c
+}
+
+// linkUnix links node j to node i over a unix socket that node i
+// listens on (from its first link on), so over shared-memory rings.
+func (c *cluster) linkUnix(i, j int) {
+	t := c.t
+	ctx := testCtx(t)
+	sock := filepath.Join(tempDir(t), fmt.Sprintf("n%d.sock", i+1))
+	if len(c.nodes[i].Addrs()) == 0 {
+		require.NoError(t, c.nodes[i].Listen(context.Background(), "unix", sock)) // Close ends it
+	}
+	_, err := c.nodes[j].Dial(ctx, "unix", c.nodes[i].Addrs()[0].String())
+	require.NoError(t, err)
+	require.NoError(t, c.nodes[i].WaitPeer(ctx, uint16(j+1)))
+	for _, k := range []int{i, j} {
+		for _, ls := range c.nodes[k].Stats().PerLink {
+			require.True(t, ls.SharedMemory, "node %d's link to node %d is on shared memory", k+1, ls.Peer)
+		}
+	}
 }
 
 func (c *cluster) fail(err error) {

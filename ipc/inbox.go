@@ -130,6 +130,18 @@ func (in *inbox) drain(*scheduler.Scheduler) {
 	in.mu.Unlock()
 }
 
+// drainQueued handles at once (on the scheduler's goroutine) the batches
+// readers handed over, so that the frames the poller took after them come
+// after them.
+func (in *inbox) drainQueued() {
+	in.mu.Lock()
+	queued := len(in.queue) > 0
+	in.mu.Unlock()
+	if queued {
+		in.drain(nil)
+	}
+}
+
 // wake lets readers waiting for room notice a closed link or node.
 func (in *inbox) wake() {
 	in.mu.Lock()

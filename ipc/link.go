@@ -45,7 +45,8 @@ type link struct {
 	reason    error // why the link closed; set before done is closed
 	release   func()
 
-	held bool // on the node's list of links to flush (scheduler goroutine only)
+	held   bool // on the node's list of links to flush (scheduler goroutine only)
+	polled bool // on the node's list of polled links (scheduler goroutine only, see poll.go)
 
 	alive  atomic.Bool // a frame arrived since the last keepalive tick
 	missed int         // keepalive ticks without a frame (keepalive goroutine only)
@@ -208,11 +209,17 @@ func (l *link) readLoop(r *bufio.Reader) {
 	defer l.n.wg.Done()
 	if l.shm != nil {
 		defer l.shm.release()
+		defer l.shm.r.letGo()
 	}
 	fr := newFrameReader(r, l.n.cfg.maxFrame)
 	b := l.n.getBatch()
 	var frames, bytes uint64 // since the last submit
 	for {
+		if l.shm != nil {
+			// Between frames with nothing buffered (all handed over) the
+			// scheduler's goroutine may poll the ring (see ring.go).
+			l.shm.r.boundary = fr.buffered() == 0
+		}
 		body, err := fr.next()
 		if err != nil {
 			l.count(frames, bytes)

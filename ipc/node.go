@@ -58,6 +58,7 @@ type Node struct {
 	homeBuf   [2][]uint16                  // scratch for Op and Cancel
 
 	ctl control
+	pl  poller // the scheduler goroutine's polling of shared-memory rings
 
 	closedStats linkCounters // traffic of links that are gone
 
@@ -98,6 +99,8 @@ func NewNode(s *scheduler.Scheduler, registry *pickle.Registry, opts ...Option) 
 	n.ctl.init()
 	s.SetRemote(n)
 	s.SetFlush(n.flush)
+	n.pl.spin, n.pl.probe = ringSpin, pollProbe
+	s.SetPoll(n.poll)
 	s.SetValueCheck(registry.CheckValue) // a value that cannot cross to a peer fails at its send
 	if cfg.keepalive > 0 {
 		n.wg.Add(1)

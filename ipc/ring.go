@@ -41,6 +41,18 @@ import (
 // side, after publishing a position, wakes it if the flag is set. Both
 // flags and positions are sequentially consistent atomics (the store of
 // one and the load of the other cannot both miss), so no wake-up is lost.
+//
+// Two goroutines of a node read a ring, one at a time: the link's reader
+// goroutine, through its bufio.Reader and frame reader, and the
+// scheduler's goroutine, which polls the ring for whole frames while it
+// runs or is about to park (poll.go), so that a message reaches the
+// scheduler without waking any goroutine. A token says who reads: the
+// reader goroutine gives it up only between frames with nothing buffered,
+// so the poller always starts at a frame boundary. While the scheduler
+// polls (polled), the reader goroutine parks without setting the parked
+// flag, since the writer need not wake anybody; the poller clears the flag
+// while it polls and sets it again when it stops, checking the ring once
+// more afterwards, as a parking reader does.
 
 const (
 	shmMagic      = "STKLSHM1"
@@ -122,8 +134,10 @@ func ctlOf(mem []byte, i, size int) ringCtl {
 
 // waiter parks a side until the other side signals it, or the link closes.
 type waiter interface {
-	wait() error // blocks until signalled; an error ends the ring's use
-	signal()     // wakes the other side's waiter
+	wait() error                   // blocks until signalled; an error ends the ring's use
+	waitFor(d time.Duration) error // wait, for at most d
+	signal()                       // wakes the other side's waiter
+	wakeOwn()                      // wakes this side's waiter
 }
 
 // errRingCorrupt means the peer wrote a position the ring cannot have.
@@ -136,14 +150,30 @@ type ringState struct {
 	peerGone atomic.Bool // the socket ended: what is in the ring is all there is
 }
 
+// The states of a ring's read token (ringReader.token).
+const (
+	tokFree   = iota // nobody reads: the reader goroutine or the poller may take it
+	tokReader        // the reader goroutine reads, maybe in the middle of a frame
+	tokPoller        // the poller copies whole frames out
+	tokDead          // the mapping is gone
+)
+
 // ringReader reads the byte stream of one ring.
 type ringReader struct {
 	c    ringCtl
-	pos  uint64 // private head
+	pos  uint64 // private head (whoever holds the token)
 	mask uint64
 	w    waiter // own: parks until data; other: tells the writer space is free
 	st   *ringState
 	spin time.Duration // how long the next wait spins (see ringSpin)
+
+	token   atomic.Int32 // who reads the ring (tokFree, ...)
+	polled  atomic.Bool  // the scheduler's goroutine polls the ring
+	handoff atomic.Bool  // the poller left a frame to the reader goroutine
+	// boundary (reader goroutine only): its next Read starts a frame with
+	// nothing buffered, so the token may go to the poller while it waits.
+	boundary bool
+	held     bool // the reader goroutine holds the token
 }
 
 func newRingReader(c ringCtl, w waiter, st *ringState) *ringReader {
@@ -156,6 +186,12 @@ func newRingReader(c ringCtl, w waiter, st *ringState) *ringReader {
 func (r *ringReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if r.boundary {
+		r.boundary = false
+		if err := r.claim(); err != nil {
+			return 0, err
+		}
 	}
 	var start time.Time // when this read found the ring empty
 	for {
@@ -207,6 +243,192 @@ func (r *ringReader) adapt(waited time.Duration) {
 	} else {
 		r.spin = min(max(r.spin/2, ringSpinMin), ringSpin)
 	}
+}
+
+// pollFallback is how long the reader goroutine, parked while the
+// scheduler polls, waits before it looks at the ring itself: a step that
+// runs long holds the poller off, and a keepalive or a control reply must
+// still be read meanwhile.
+const pollFallback = 10 * time.Millisecond
+
+// claim waits, at a frame boundary with nothing buffered, until the ring
+// holds data and the reader goroutine holds the token, or the link ends
+// (Read's loop then reports how). While it waits the token is free, so the
+// poller may take frames.
+func (r *ringReader) claim() error {
+	if r.held {
+		if n, err := r.avail(); err != nil || n > 0 {
+			return nil // Read takes it, or reports the error
+		}
+		r.handoff.Store(false) // whatever the poller left is read
+		r.held = false
+		r.token.Store(tokFree)
+	}
+	var start time.Time // when the spin began
+	for {
+		if r.pending() || r.st.closed.Load() || r.st.peerGone.Load() {
+			if r.token.CompareAndSwap(tokFree, tokReader) {
+				r.held = true
+				if !start.IsZero() {
+					r.adapt(time.Since(start))
+				}
+				return nil
+			}
+			if r.token.Load() == tokDead {
+				return net.ErrClosed
+			}
+			runtime.Gosched() // the poller is copying frames out
+			continue
+		}
+		if r.polled.Load() && !r.handoff.Load() {
+			// The poller watches the ring: park without the flag, so the
+			// writer signals nobody. Only a stop of the poller, a link's
+			// end or the fallback wakes this goroutine.
+			if err := r.w.waitFor(pollFallback); err != nil {
+				return err
+			}
+			continue
+		}
+		if start.IsZero() {
+			start = time.Now()
+		}
+		if time.Since(start) < r.spin {
+			runtime.Gosched()
+			continue
+		}
+		r.c.readerParked.Store(1)
+		// polled is loaded after the store: a poller that starts now
+		// clears the flag, one that stopped before it set it already.
+		if r.pending() || r.st.closed.Load() || r.st.peerGone.Load() || (r.polled.Load() && !r.handoff.Load()) {
+			r.c.readerParked.Store(0)
+			continue
+		}
+		err := r.w.wait()
+		r.c.readerParked.Store(0)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// pending reports whether the writer published bytes nobody took yet. It
+// reads only the shared positions, so it needs no token.
+func (r *ringReader) pending() bool { return r.c.tail.Load() != r.c.head.Load() }
+
+// letGo gives up the token if the reader goroutine holds it (when the link
+// ends).
+func (r *ringReader) letGo() {
+	if r.held {
+		r.held = false
+		r.token.Store(tokFree)
+	}
+}
+
+// kill waits until nobody reads the ring and marks it dead, so that no
+// poller touches the mapping after it is unmapped.
+func (r *ringReader) kill() {
+	for !r.token.CompareAndSwap(tokFree, tokDead) {
+		if r.token.Load() == tokDead {
+			return
+		}
+		runtime.Gosched()
+	}
+}
+
+// pollRoom is the most bytes of frames a poll copies out at once; a frame
+// larger than it is left to the reader goroutine.
+const pollRoom = 64 << 10
+
+// pollFrames appends to buf the whole frames (each with its length prefix)
+// that the ring holds, up to pollRoom bytes, if the token is free. A frame
+// it does not take (one over pollRoom or the ring, an empty one or one
+// over maxFrame) is handed off to the reader goroutine, whose frame reader
+// reads it or reports it, and so is a ring whose writer published a
+// position it cannot have. It reports whether it took anything. The
+// caller, the poller, must have set polled.
+func (r *ringReader) pollFrames(buf []byte, maxFrame int) (_ []byte, got bool) {
+	if r.handoff.Load() || !r.token.CompareAndSwap(tokFree, tokPoller) {
+		return buf, false
+	}
+	if r.c.readerParked.Load() != 0 {
+		r.c.readerParked.Store(0) // the poller watches: the writer need signal nobody
+	}
+	n, err := r.avail()
+	if err != nil {
+		r.handOff()
+		r.token.Store(tokFree)
+		return buf, false
+	}
+	room := uint64(min(pollRoom, len(r.c.data)))
+	var took uint64
+	for n-took >= frameHeader {
+		size := uint64(r.u32At(r.pos + took))
+		whole := frameHeader + size
+		if size == 0 || size > uint64(maxFrame) || whole > room {
+			if took == 0 {
+				r.handOff()
+			}
+			break
+		}
+		if n-took < whole || took+whole > room {
+			break // not all written yet, or for the next poll
+		}
+		buf = r.copyOut(buf, r.pos+took, whole)
+		took += whole
+	}
+	if took > 0 {
+		r.pos += took
+		r.c.head.Store(r.pos)
+		if r.c.writerParked.Load() != 0 {
+			r.w.signal()
+		}
+	}
+	r.token.Store(tokFree)
+	return buf, took > 0
+}
+
+// handOff leaves the ring to the reader goroutine and wakes it; the
+// poller holds the token.
+func (r *ringReader) handOff() {
+	r.handoff.Store(true)
+	r.w.wakeOwn()
+}
+
+// unpoll ends polling: from now on the reader goroutine watches the ring.
+// If it reads now (it holds the token), it sees polled cleared before it
+// parks again; if it is parked, the flag is set so that the writer wakes
+// it, and it is woken at once if data came meanwhile.
+func (r *ringReader) unpoll() {
+	r.polled.Store(false)
+	if !r.token.CompareAndSwap(tokFree, tokPoller) {
+		return
+	}
+	r.c.readerParked.Store(1)
+	if r.pending() {
+		r.w.wakeOwn()
+	}
+	r.token.Store(tokFree)
+}
+
+// u32At reads the big-endian frame length at stream position at, which
+// may wrap round the end of the ring.
+func (r *ringReader) u32At(at uint64) uint32 {
+	var b [frameHeader]byte
+	i := int(at & r.mask)
+	k := copy(b[:], r.c.data[i:])
+	copy(b[k:], r.c.data)
+	return binary.BigEndian.Uint32(b[:])
+}
+
+// copyOut appends n bytes of the stream from position at to buf.
+func (r *ringReader) copyOut(buf []byte, at, n uint64) []byte {
+	i := int(at & r.mask)
+	end := i + int(n)
+	if end <= len(r.c.data) {
+		return append(buf, r.c.data[i:end]...)
+	}
+	buf = append(buf, r.c.data[i:]...)
+	return append(buf, r.c.data[:end-len(r.c.data)]...)
 }
 
 // avail is how many bytes the writer has published past the read position.

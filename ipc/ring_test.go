@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/stretchr/testify/assert"
@@ -41,9 +42,21 @@ func testMapping(size int) []byte {
 type chanWaiter struct{ own, other chan struct{} }
 
 func (w *chanWaiter) wait() error { <-w.own; return nil }
-func (w *chanWaiter) signal() {
+func (w *chanWaiter) waitFor(d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
-	case w.other <- struct{}{}:
+	case <-w.own:
+	case <-t.C:
+	}
+	return nil
+}
+func (w *chanWaiter) signal()  { poke(w.other) }
+func (w *chanWaiter) wakeOwn() { poke(w.own) }
+
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
 	default:
 	}
 }
@@ -242,8 +255,11 @@ func ringSeeds(t testing.TB) map[string][]byte {
 
 // FuzzRing checks that no ring state makes the ring reader, the frame
 // reader or the decoder behind it panic, read outside the ring, or
-// allocate beyond the frame limit; and that a writer facing a hostile
-// reader position errs instead of writing outside the ring.
+// allocate beyond the frame limit; that the scheduler's poller takes from
+// the same ring exactly the frames the frame reader reads first, or
+// fewer, and never more (what it does not take goes to that reader); and
+// that a writer facing a hostile reader position errs instead of writing
+// outside the ring.
 func FuzzRing(f *testing.F) {
 	for _, s := range ringSeeds(f) {
 		f.Add(s)
@@ -265,17 +281,40 @@ func FuzzRing(f *testing.F) {
 		c.tail.Store(tail)
 		counted := &countingReader{r: r}
 		fr := newFrameReader(bufio.NewReaderSize(counted, bufSize), fuzzMaxFrame)
+		var read [][]byte
 		for {
 			body, err := fr.next()
 			if err != nil {
 				break
 			}
+			read = append(read, bytes.Clone(body))
 			var m message
 			var cases scratch
 			_ = decodeMessage(body, reg, &m, &cases)
 		}
 		if counted.n > size {
 			t.Fatalf("read %d bytes out of a ring of %d", counted.n, size)
+		}
+		// The poller, on the same ring state.
+		c.head.Store(head)
+		p := newRingReader(c, &chanWaiter{own: make(chan struct{}, 1), other: make(chan struct{}, 1)}, st)
+		c.tail.Store(tail)
+		p.polled.Store(true)
+		var polled [][]byte
+		for buf, got := p.pollFrames(nil, fuzzMaxFrame); got; buf, got = p.pollFrames(buf[:0], fuzzMaxFrame) {
+			for len(buf) > 0 {
+				k := int(binary.BigEndian.Uint32(buf))
+				polled = append(polled, bytes.Clone(buf[frameHeader:frameHeader+k]))
+				buf = buf[frameHeader+k:]
+			}
+		}
+		if len(polled) > len(read) {
+			t.Fatalf("the poller took %d frames, the frame reader read %d", len(polled), len(read))
+		}
+		for i := range polled {
+			if !bytes.Equal(polled[i], read[i]) {
+				t.Fatalf("frame %d: the poller took %x, the frame reader read %x", i, polled[i], read[i])
+			}
 		}
 		// The same positions, seen by a writer: it writes within the ring
 		// or refuses; it never waits (the ring is full or it errs first).

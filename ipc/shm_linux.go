@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -163,13 +164,14 @@ func newShmLink(mem []byte, size int, efds []int, dialer bool) (*shmLink, error)
 	}
 	s := &shmLink{}
 	s.refs.Store(shmUsers)
-	s.r = newRingReader(ctlOf(mem, in, size), &efdWaiter{own: rf, other: spaceIn}, &s.st)
-	s.w = newRingWriter(ctlOf(mem, out, size), &efdWaiter{own: wf, other: dataOut}, &s.st)
+	s.r = newRingReader(ctlOf(mem, in, size), &efdWaiter{own: rf, ownFd: dataIn, other: spaceIn}, &s.st)
+	s.w = newRingWriter(ctlOf(mem, out, size), &efdWaiter{own: wf, ownFd: spaceOut, other: dataOut}, &s.st)
 	s.wake = func() {
 		signalFd(dataIn)
 		signalFd(spaceOut)
 	}
 	s.free = func() error {
+		s.r.kill() // no poller reads the ring from now on
 		return errors.Join(rf.Close(), wf.Close(), unix.Close(spaceIn), unix.Close(dataOut), unix.Munmap(mem))
 	}
 	return s, nil
@@ -178,17 +180,38 @@ func newShmLink(mem []byte, size int, efds []int, dialer bool) (*shmLink, error)
 // efdWaiter parks on one eventfd (through Go's poller: no thread is held)
 // and signals another.
 type efdWaiter struct {
-	own   *os.File
-	other int
+	own      *os.File
+	ownFd    int // own's descriptor (own.Fd would make it blocking)
+	other    int
+	deadline bool // own has a read deadline set
 }
 
 func (w *efdWaiter) wait() error {
+	if w.deadline {
+		w.deadline = false
+		w.own.SetReadDeadline(time.Time{})
+	}
 	var b [8]byte
 	_, err := w.own.Read(b[:])
 	return err
 }
 
+func (w *efdWaiter) waitFor(d time.Duration) error {
+	w.deadline = true
+	if err := w.own.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return err
+	}
+	var b [8]byte
+	_, err := w.own.Read(b[:])
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
 func (w *efdWaiter) signal() { signalFd(w.other) }
+
+func (w *efdWaiter) wakeOwn() { signalFd(w.ownFd) }
 
 var one = binary.NativeEndian.AppendUint64(nil, 1)
 

@@ -67,7 +67,7 @@ func (s *Scheduler) RunBudget(ctx context.Context, n int, mode Budget) (tasklet.
 // and the loop starts again.
 func (s *Scheduler) loop(ctx context.Context, w *watch) (tasklet.ID, error) {
 	s.running++
-	defer func() { s.running--; s.flushRemote() }()
+	defer func() { s.running--; s.flushRemote(); s.pollStop() }()
 	for {
 		id, err, panicked := s.loopSafe(ctx, w)
 		if !panicked {
@@ -146,6 +146,7 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 		if w == nil {
 			s.burst(t)
 			s.flushRemote()
+			s.pollBusy()
 			continue
 		}
 		if w.host != nil && t == w.host {
@@ -154,6 +155,7 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 		}
 		s.exec(t, w)
 		s.flushRemote()
+		s.pollBusy()
 		if w.victim != nil {
 			v := w.victim
 			w.victim = nil
@@ -183,14 +185,22 @@ func (s *Scheduler) idle(ctx context.Context) error {
 		if !ok && s.holds.Load() == 0 {
 			return nil
 		}
-		var timeout <-chan time.Time
-		var tm *time.Timer
+		var d time.Duration
 		if ok {
-			d := at - s.clock.Now()
-			if d <= 0 {
+			if d = at - s.clock.Now(); d <= 0 {
 				s.fireTimers()
 				continue
 			}
+		}
+		if s.pollIdle() {
+			if ctx.Err() != nil { // a spin notices the end of the run too
+				return ctx.Err()
+			}
+			continue
+		}
+		var timeout <-chan time.Time
+		var tm *time.Timer
+		if ok {
 			// Stopped below, not deferred: this loop can go round once per
 			// posted item while the scheduler waits.
 			tm = time.NewTimer(d)
@@ -236,7 +246,7 @@ func (s *Scheduler) idleResult() error {
 // error handler is set.
 func (s *Scheduler) Tick() error {
 	s.running++
-	defer func() { s.running--; s.flushRemote() }()
+	defer func() { s.running--; s.flushRemote(); s.pollStop() }()
 	s.tick++
 	if s.tick == 0 {
 		s.tick = 1

@@ -40,8 +40,9 @@ type Scheduler struct {
 	onPause    func(tasklet.ID)
 	onError    func(error)
 	remote     Remote
-	sendNow    RemoteSender // remote, if it is one
-	flushFn    func()       // see SetFlush
+	sendNow    RemoteSender        // remote, if it is one
+	flushFn    func()              // see SetFlush
+	pollFn     func(PollMode) bool // see SetPoll
 	kindName   func(tasklet.Behavior) string
 	ckpt       checkpointer
 	host       *hostRef

@@ -1,0 +1,70 @@
+//go:build linux
+
+package ipc
+
+// The scheduler's polling of shared-memory rings within a node's life:
+// input still gets through while a step holds the scheduler's goroutine.
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// holder receives one value on In, then holds its scheduler's goroutine in
+// its next step until hold is closed, as a long computation would.
+type holder struct {
+	In      channel.ID
+	got     bool
+	started chan struct{}
+	hold    chan struct{}
+}
+
+func (h *holder) Step(t *tasklet.T) tasklet.Op {
+	if !h.got {
+		h.got = true
+		return t.Recv(h.In)
+	}
+	close(h.started)
+	<-h.hold
+	return t.Exit()
+}
+
+// TestALongStepDoesNotStallTheLink: node 1's scheduler takes a value out of
+// its ring while polling and then runs a step that does not return; a
+// control call from node 2 meanwhile is still read (by the link's reader
+// goroutine, once the poller has let the ring be for a while) and
+// answered.
+func TestALongStepDoesNotStallTheLink(t *testing.T) {
+	spin, probe := ringSpin, pollProbe
+	ringSpin, pollProbe = time.Minute, time.Minute // node 1 polls until the value comes
+	t.Cleanup(func() { ringSpin, pollProbe = spin, probe })
+	c := newCluster(t, 2, clusterConfig{unix: true})
+	in := c.ch(0, 0)
+	h := &holder{In: in, started: make(chan struct{}), hold: make(chan struct{})}
+	defer close(h.hold)
+	c.spawn(0, h)
+	c.waitBalance(in, -1)
+	c.nodes[0].Handle("echo", func(p []byte) ([]byte, error) { return p, nil })
+	c.prog(1, "sender", send(in, 7))
+	select {
+	case <-h.started:
+	case <-testCtx(t).Done():
+		t.Fatal("the holder did not get its value")
+	}
+	c.on(1, func(*scheduler.Scheduler) {}) // node 2 is free
+	out, err := c.nodes[1].Call(testCtx(t), 1, "echo", []byte("still there"))
+	require.NoError(t, err)
+	assert.Equal(t, "still there", string(out))
+	select {
+	case <-h.hold:
+		t.Fatal("the step ended early")
+	default:
+	}
+}
