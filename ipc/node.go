@@ -99,7 +99,7 @@ func NewNode(s *scheduler.Scheduler, registry *pickle.Registry, opts ...Option) 
 	n.ctl.init()
 	s.SetRemote(n)
 	s.SetFlush(n.flush)
-	n.pl.spin, n.pl.probe = ringSpin, pollProbe
+	n.pl.paying, n.pl.probeEvery = true, 1
 	s.SetPoll(n.poll)
 	s.SetValueCheck(registry.CheckValue) // a value that cannot cross to a peer fails at its send
 	if cfg.keepalive > 0 {

@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"encoding/binary"
+	"runtime"
 	"time"
 
 	"github.com/stackless-go/stackless/scheduler"
@@ -16,35 +17,53 @@ import (
 // goroutine costs a wake-up of that goroutine and then of the scheduler's,
 // each tens of microseconds on a busy virtual machine.
 //
-// The spin is bounded and adapts: input found while spinning sets it to
-// ringSpin, a spin that found none halves it (down to ringSpinMin), so an
-// idle worker does not hold a core. After a park the next spin may be a
-// longer probe (see poller.begin). A scheduler that stays busy longer than
-// pollBusyFor gives the rings back to the reader goroutines, which then
-// decode in parallel with it; it takes them again the next time it is
-// idle.
+// The spin is bounded and adapts to whether it pays. While it does (the
+// input it waits for comes within it), an idle scheduler polls for up to
+// pollSpin before it parks: where the peer has a core of its own the
+// answer comes within microseconds, and where the peer is preempted now
+// and then a park costs far more than the spin (a sleeping wake-up takes
+// hundreds of microseconds on a loaded virtual machine). Two spins in a
+// row that find nothing (an idle worker, or a host so busy that a spinning
+// process only takes the core its peer needs) stop it: the scheduler
+// parks at once and the reader goroutines watch the rings, as they did
+// before the poller, but for a probe, a spin of the full length now and
+// then, rarer after each that does not pay. A scheduler that stays busy
+// longer than pollBusyFor gives the rings back to the reader goroutines,
+// which then decode in parallel with it; it takes them again the next time
+// it is idle.
 
 // pollBusyFor is how long a scheduler may run without going idle before
 // its rings go back to their reader goroutines.
 const pollBusyFor = 200 * time.Microsecond
 
-// pollProbe is the longest spin after a park (see poller.begin): longer
-// than the peer takes to answer when it had parked too.
-var pollProbe = 10 * ringSpin
+// pollSpin is the longest an idle scheduler polls before it parks. It is a
+// variable only so that benchmarks can compare spins (IPC_BENCH_SPIN in
+// the tests).
+var pollSpin = 200 * time.Microsecond
+
+// pollProbeMax is the most idle spells from one probe to the next once
+// spinning stopped paying; pollPaid is how many spells must find input
+// before it stops for spinning to have paid.
+const (
+	pollProbeMax = 64
+	pollPaid     = 16
+)
 
 // poller is the scheduler goroutine's polling state.
 type poller struct {
-	links     []*link       // links whose rings are polled (link.polled set)
-	spin      time.Duration // how long an idle spell polls before the scheduler parks
-	probe     time.Duration // how long the first spell after a park polls (see begin)
-	budget    time.Duration // the current spell's
-	probing   bool          // the current spell is a probe
-	woke      bool          // the scheduler parked since the last spell
-	idleSince time.Time     // when the current idle spell began; zero: not idle
-	lastIdle  time.Time     // the last idle poll
-	buf       []byte        // frames copied out of a ring
-	msg       message
-	sc        scratch
+	links      []*link       // links whose rings are polled (link.polled set)
+	paying     bool          // spells find input: they spin for pollSpin
+	misses     int           // spells in a row that found none
+	hits       int           // spells that found input since spinning began to pay
+	probeEvery int           // not paying: spells from one probe to the next
+	sinceProbe int           // spells since the last probe
+	budget     time.Duration // the current spell's
+	oneProc    bool          // GOMAXPROCS is 1
+	idleSince  time.Time     // when the current idle spell began; zero: not idle
+	lastIdle   time.Time     // the last idle poll
+	buf        []byte        // frames copied out of a ring
+	msg        message
+	sc         scratch
 }
 
 // poll is the node's scheduler.SetPoll function.
@@ -71,9 +90,13 @@ func (n *Node) poll(mode scheduler.PollMode) bool {
 	if p.idleSince.IsZero() {
 		p.begin(now)
 	}
-	if n.pollRings() {
-		p.spin, p.probe = ringSpin, pollProbe
+	if p.budget == 0 { // not this spell: the reader goroutines watch
 		p.idleSince = time.Time{}
+		n.unpollAll()
+		return false
+	}
+	if n.pollRings() {
+		p.hit()
 		return true
 	}
 	if len(p.links) == 0 {
@@ -81,8 +104,13 @@ func (n *Node) poll(mode scheduler.PollMode) bool {
 		return false
 	}
 	if now.Sub(p.idleSince) < p.budget {
-		// No runtime.Gosched: it wakes another thread to take this
-		// goroutine (wakep), a futex call per turn, and the spin is short.
+		// runtime.Gosched would wake another thread to take this
+		// goroutine (wakep), a futex call per turn, where a processor is
+		// idle; only with one processor do other goroutines (a link's
+		// writer, say) need the spin to give way.
+		if p.oneProc {
+			runtime.Gosched()
+		}
 		return true
 	}
 	p.missed()
@@ -90,29 +118,47 @@ func (n *Node) poll(mode scheduler.PollMode) bool {
 	return false
 }
 
-// begin starts an idle spell: it spins for spin, or, right after a park,
-// for probe if that is longer. A park makes both sides of a ping-pong slow
-// to answer, so the spin that follows one, and then every spin, would
-// come to think that polling does not pay; the probe lets the two find
-// each other polling again, and shrinks only while it keeps missing.
+// begin starts an idle spell: a spin of pollSpin while spinning pays;
+// otherwise none, or now and then a probe of the same length.
 func (p *poller) begin(now time.Time) {
 	p.idleSince = now
-	p.budget = p.spin
-	p.probing = p.woke && p.probe > p.spin
-	if p.probing {
-		p.budget = p.probe
+	p.oneProc = runtime.GOMAXPROCS(0) == 1
+	p.budget = pollSpin
+	if !p.paying {
+		if p.sinceProbe++; p.sinceProbe < p.probeEvery {
+			p.budget = 0
+		} else {
+			p.sinceProbe = 0
+		}
 	}
-	p.woke = false
 }
 
-// missed ends an idle spell that found no input: the scheduler parks.
-func (p *poller) missed() {
-	p.spin = max(p.spin/2, ringSpinMin)
-	if p.probing {
-		p.probe = max(p.probe/2, ringSpinMin)
-	}
-	p.woke = true
+// hit ends a spell that found input.
+func (p *poller) hit() {
+	p.paying, p.misses = true, 0
+	p.hits++
 	p.idleSince = time.Time{}
+}
+
+// missed ends a spell that found no input: the scheduler parks. Two in a
+// row end a stretch of spinning; one that found input in fewer than
+// pollPaid spells (a probe that hit by chance, on a host where spinning
+// only takes the peer's core) makes the next probe come later.
+func (p *poller) missed() {
+	p.idleSince = time.Time{}
+	if !p.paying {
+		p.probeEvery = min(2*p.probeEvery, pollProbeMax) // a probe that missed
+		return
+	}
+	if p.misses++; p.misses < 2 {
+		return
+	}
+	if p.hits < pollPaid {
+		p.probeEvery = min(2*p.probeEvery, pollProbeMax)
+	} else {
+		p.probeEvery = 1
+	}
+	p.paying, p.hits, p.sinceProbe = false, 0, 0
 }
 
 // pollRings takes the frames waiting in the rings of the node's

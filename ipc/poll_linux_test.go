@@ -42,9 +42,9 @@ func (h *holder) Step(t *tasklet.T) tasklet.Op {
 // goroutine, once the poller has let the ring be for a while) and
 // answered.
 func TestALongStepDoesNotStallTheLink(t *testing.T) {
-	spin, probe := ringSpin, pollProbe
-	ringSpin, pollProbe = time.Minute, time.Minute // node 1 polls until the value comes
-	t.Cleanup(func() { ringSpin, pollProbe = spin, probe })
+	spin := pollSpin
+	pollSpin = time.Minute // node 1 polls until the value comes
+	t.Cleanup(func() { pollSpin = spin })
 	c := newCluster(t, 2, clusterConfig{unix: true})
 	in := c.ch(0, 0)
 	h := &holder{In: in, started: make(chan struct{}), hold: make(chan struct{})}

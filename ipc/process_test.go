@@ -45,7 +45,7 @@ var childModes = map[string]func(string) int{childEnv: runChild, rawChildEnv: ru
 
 func TestMain(m *testing.M) {
 	if d, err := time.ParseDuration(os.Getenv(spinEnv)); err == nil {
-		ringSpin, pollProbe = d, 10*d // children inherit the variable, so both ends spin alike
+		ringSpin, pollSpin = d, d // children inherit the variable, so both ends spin alike
 	}
 	for env, run := range childModes {
 		if arg := os.Getenv(env); arg != "" {

@@ -50,9 +50,11 @@ import (
 // reader goroutine gives it up only between frames with nothing buffered,
 // so the poller always starts at a frame boundary. While the scheduler
 // polls (polled), the reader goroutine parks without setting the parked
-// flag, since the writer need not wake anybody; the poller clears the flag
-// while it polls and sets it again when it stops, checking the ring once
-// more afterwards, as a parking reader does.
+// flag, since the writer need not wake anybody, and with a timeout, since
+// a step that runs long keeps the poller away. When the poller stops it
+// sets the flag and checks the ring once more, as a parking reader does;
+// the reader goroutine clears the flag whenever it wakes and looks at
+// polled afresh.
 
 const (
 	shmMagic      = "STKLSHM1"
@@ -282,9 +284,12 @@ func (r *ringReader) claim() error {
 		}
 		if r.polled.Load() && !r.handoff.Load() {
 			// The poller watches the ring: park without the flag, so the
-			// writer signals nobody. Only a stop of the poller, a link's
-			// end or the fallback wakes this goroutine.
-			if err := r.w.waitFor(pollFallback); err != nil {
+			// writer signals nobody. Only a stop of the poller (which sets
+			// the flag), a link's end or the fallback wakes this goroutine,
+			// which clears the flag again and looks at polled afresh.
+			err := r.w.waitFor(pollFallback)
+			r.c.readerParked.Store(0)
+			if err != nil {
 				return err
 			}
 			continue
@@ -297,8 +302,8 @@ func (r *ringReader) claim() error {
 			continue
 		}
 		r.c.readerParked.Store(1)
-		// polled is loaded after the store: a poller that starts now
-		// clears the flag, one that stopped before it set it already.
+		// polled is loaded after the store: a poller that starts now makes
+		// the writer's next signal move this goroutine to the wait above.
 		if r.pending() || r.st.closed.Load() || r.st.peerGone.Load() || (r.polled.Load() && !r.handoff.Load()) {
 			r.c.readerParked.Store(0)
 			continue
@@ -349,9 +354,6 @@ const pollRoom = 64 << 10
 func (r *ringReader) pollFrames(buf []byte, maxFrame int) (_ []byte, got bool) {
 	if r.handoff.Load() || !r.token.CompareAndSwap(tokFree, tokPoller) {
 		return buf, false
-	}
-	if r.c.readerParked.Load() != 0 {
-		r.c.readerParked.Store(0) // the poller watches: the writer need signal nobody
 	}
 	n, err := r.avail()
 	if err != nil {

@@ -262,3 +262,61 @@ func TestReaderAndPollerShareTheRing(t *testing.T) {
 	assert.Positive(t, byPoller, "the poller took frames")
 	assert.Less(t, byPoller, total, "the reader goroutine took frames")
 }
+
+// TestPollerSpinsWhileItPays walks the idle spin's policy: full spins
+// while they find input, none after two misses in a row but for probes,
+// probes rarer while they do not pay, and every spell again once a
+// stretch of spinning paid.
+func TestPollerSpinsWhileItPays(t *testing.T) {
+	p := &poller{paying: true, probeEvery: 1}
+	now := time.Now()
+	spell := func(found bool) time.Duration {
+		p.begin(now)
+		b := p.budget
+		if b == 0 {
+			p.idleSince = time.Time{}
+		} else if found {
+			p.hit()
+		} else {
+			p.missed()
+		}
+		return b
+	}
+	budgets := func(n int, found bool) []time.Duration {
+		var out []time.Duration
+		for range n {
+			out = append(out, spell(found))
+		}
+		return out
+	}
+	assert.Equal(t, pollSpin, spell(true))
+	assert.Equal(t, []time.Duration{pollSpin, pollSpin}, budgets(2, false), "one miss is not enough")
+	assert.False(t, p.paying, "two misses in a row stop the spin")
+	// A stretch with fewer than pollPaid hits: the next probe comes after
+	// two spells, then (missing) four, eight...
+	assert.Equal(t, []time.Duration{0, pollSpin}, budgets(2, false))
+	assert.Equal(t, []time.Duration{0, 0, 0, pollSpin}, budgets(4, false))
+	for range 10 {
+		spell(false)
+	}
+	var probes []int
+	for i, b := range budgets(10*pollProbeMax, false) {
+		if b != 0 {
+			probes = append(probes, i)
+		}
+	}
+	require.GreaterOrEqual(t, len(probes), 2)
+	for k := 1; k < len(probes); k++ {
+		assert.LessOrEqual(t, probes[k]-probes[k-1], pollProbeMax, "a probe in every pollProbeMax spells")
+	}
+	assert.Equal(t, pollProbeMax, probes[len(probes)-1]-probes[len(probes)-2], "and no more")
+	// A probe that finds input starts a stretch of spinning; one that paid
+	// (pollPaid hits) lets the next probe come at the next spell.
+	for !p.paying {
+		spell(true)
+	}
+	budgets(pollPaid, true)
+	budgets(2, false)
+	assert.False(t, p.paying)
+	assert.Equal(t, pollSpin, spell(false), "a probe at once")
+}
