@@ -38,8 +38,10 @@ func (s *Scheduler) chanFor(id channel.ID) (*channel.Channel, error) {
 	return nil, fmt.Errorf("scheduler: channel %v on node %d: %w", id, id.Node(), ErrRemoteChannel)
 }
 
+// isRemote reports whether id names a channel of another node. ID 0 names
+// none anywhere (a record's plain wait on 0 would read as a select).
 func (s *Scheduler) isRemote(id channel.ID) bool {
-	return s.remote != nil && id.Node() != s.node
+	return s.remote != nil && id.Node() != s.node && id != 0
 }
 
 func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {

@@ -53,8 +53,8 @@ func (r *rec) SelectCases() []tasklet.Case     { return r.c().SelectCases() }
 func (r *rec) WaitSeq() uint32                 { return r.c().WaitSeq() }
 func (r *rec) NextWait() uint32                { return r.c().NextWait() }
 func (r *rec) SetWaitSeq(s uint32)             { r.c().SetWaitSeq(s) }
-func (r *rec) Mark() uint32                    { return r.c().Mark() }
-func (r *rec) SetMark(m uint32)                { r.c().SetMark(m) }
+func (r *rec) Marked() bool                    { return r.c().HasFlag(core.FlagMark) }
+func (r *rec) SetMark(on bool)                 { r.c().SetFlag(core.FlagMark, on) }
 
 // Cases describes the current wait: one case for a plain Send or Recv
 // (without the value, which the channel holds), else the select's cases.

@@ -255,8 +255,14 @@ func (s *Scheduler) Tick() error {
 		s.drainInbox()
 	}
 	s.fireTimers()
+	from := len(s.ticked) // a Tick inside a step leaves the outer round's marks
 	for s.tickSafe() {
 	}
+	for i, t := range s.ticked[from:] {
+		t.SetMark(false)
+		s.ticked[from+i] = nil
+	}
+	s.ticked = s.ticked[:from]
 	for i, t := range s.later {
 		s.runq.pushBack(t)
 		s.later[i] = nil
@@ -279,11 +285,12 @@ func (s *Scheduler) tickSafe() (panicked bool) {
 	defer s.recoverStep(&panicked)
 	for s.runq.n > 0 {
 		t := s.runq.popFront()
-		if t.Mark() == s.tick {
+		if t.Marked() {
 			s.later = append(s.later, t)
 			continue
 		}
-		t.SetMark(s.tick)
+		t.SetMark(true)
+		s.ticked = append(s.ticked, t)
 		s.exec(t, &tickWatch)
 		if s.inboxN.Load() != 0 {
 			s.drainInbox()

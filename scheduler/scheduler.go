@@ -52,6 +52,7 @@ type Scheduler struct {
 	rwaits     map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
 	elsewhere  map[channel.ID]int          // senders waiting on other nodes (SetSendersElsewhere)
 	later      []*rec                      // tasklets that already stepped in this Tick
+	ticked     []*rec                      // the tasklets that stepped in this Tick, whose mark it clears
 
 	failed  []error // failures awaiting the error handler or Run's caller
 	running int     // nesting depth of Run, RunBudget and Tick

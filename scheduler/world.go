@@ -266,19 +266,20 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		t *rec
 		c int
 	}
-	// Cases below 32 are bits of the tasklet's scratch mark (zero until the
-	// run queue check below uses it): a map entry per blocked tasklet was a
-	// fifth of a big world's restore.
+	// Case 0, the only case of a plain wait, is the tasklet's scratch mark
+	// (clear until the run queue check below uses it): a map entry per
+	// blocked tasklet was a fifth of a big world's restore. A select's other
+	// cases take map entries.
 	seenHigh := map[queued]bool{}
 	seen := func(t *rec, ci int) bool {
-		if ci < 32 {
-			return t.Mark()&(1<<ci) != 0
+		if ci == 0 {
+			return t.Marked()
 		}
 		return seenHigh[queued{t, ci}]
 	}
 	see := func(t *rec, ci int) {
-		if ci < 32 {
-			t.SetMark(t.Mark() | 1<<ci)
+		if ci == 0 {
+			t.SetMark(true)
 		} else {
 			seenHigh[queued{t, ci}] = true
 		}
@@ -361,10 +362,10 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 	}
 	for _, id := range w.RunQueue {
 		t := s.tasks.get(uint64(id))
-		if t == nil || t.State() != tasklet.Runnable || t.Mark() == 1 {
+		if t == nil || t.State() != tasklet.Runnable || t.Marked() {
 			return bad("run queue holds %v, which is not a runnable tasklet or is queued twice", id)
 		}
-		t.SetMark(1)
+		t.SetMark(true)
 		s.runq.pushBack(t)
 	}
 	for _, tm := range w.Timers {
@@ -379,10 +380,10 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 	}
 	var err error
 	s.tasks.each(func(t *rec) {
-		if err == nil && t.State() == tasklet.Runnable && t.Mark() != 1 {
+		if err == nil && t.State() == tasklet.Runnable && !t.Marked() {
 			err = fmt.Errorf("scheduler: restore: %w: runnable tasklet %v is not in the run queue", ErrInvalidRestore, t.ID())
 		}
-		t.SetMark(0)
+		t.SetMark(false)
 	})
 	if err != nil {
 		return nil, err

@@ -22,29 +22,37 @@ type HostRef[H any] struct{ H H }
 
 // Rec is a tasklet's record. Every field is unexported: tasklet.T has Rec's
 // underlying type, so an exported field would be a field of tasklet.T too.
+//
+// It is 72 bytes, the size every idle tasklet pays: the select index keeps
+// 16 bits here, and one past 32,766 goes to the record's own ext, which
+// only a selecting record makes; the scheduler's scratch is a flag bit.
 type Rec[B, H, C any] struct {
 	id     uint64
 	b      B
-	ext    *ext[H, C] // the scheduler and, once the tasklet selects, its select cases
+	ext    *ext[H, C] // the scheduler; its select cases once it has its own
 	steps  uint64
 	value  any    // the delivered value, or the delivered error with flagErr set
-	wch    uint64 // the channel of a plain Send or Recv wait
+	wch    uint64 // the channel of a plain Send or Recv wait; 0: the wait is a select
 	wait   uint32
-	chosen int32
-	mark   uint32 // scheduler scratch (tick number)
+	chosen int16 // the select case that fired, -1 none, chosenFar: in ext.chosen
 	state  uint8
 	flags  uint8
 }
 
+// chosenFar in Rec.chosen says the index is in ext.chosen.
+const chosenFar = -1 << 15
+
 // ext is what a record reaches through its one pointer: the scheduler it
 // runs on, and the cases of its last Select. Records that never selected
-// share one ext per scheduler (own false); a record's first Select gives it
-// its own, reused after. One pointer for both keeps a record at 80 bytes
-// instead of 88: 8 bytes per tasklet, idle or not.
+// share one ext per scheduler (own false) and never write to it; a record's
+// first Select gives it its own, reused after, which also keeps a select
+// index too big for the record. One pointer for all of it keeps the record
+// small: 8 bytes per field moved here, per tasklet, idle or not.
 type ext[H, C any] struct {
-	host  *HostRef[H]
-	cases []C
-	own   bool
+	host   *HostRef[H]
+	cases  []C
+	chosen int // the select case that fired, when Rec.chosen is chosenFar
+	own    bool
 }
 
 // extFor returns an ext shared by records on h that never selected.
@@ -55,11 +63,13 @@ func extFor[H, C any](h *HostRef[H]) *ext[H, C] { return &ext[H, C]{host: h} }
 const (
 	FlagAtomic    uint8 = 1 << 1
 	FlagBlockTrap uint8 = 1 << 2
+	// FlagMark is the scheduler's scratch: a tasklet that stepped in the
+	// current Tick, or one a restore has seen. Whoever sets it clears it.
+	FlagMark uint8 = 1 << 5
 
 	flagErrRead  uint8 = 1 << 0
 	flagDirty    uint8 = 1 << 3
-	flagWaitSend uint8 = 1 << 4 // the wait is a plain Send on wch
-	flagWaitRecv uint8 = 1 << 5 // the wait is a plain Recv on wch
+	flagWaitSend uint8 = 1 << 4 // the plain wait on wch is a Send (else a Recv)
 	flagErr      uint8 = 1 << 6 // value holds a delivered error (one field for both: 16 bytes less per tasklet)
 	flagStale    uint8 = 1 << 7 // a wait ended leaving entries in queues or timers (see Reuse)
 
@@ -86,13 +96,23 @@ func Make[B, H, C any](id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 }
 
 // blockBytes is the size of the blocks records come in: a Go size class
-// (so little of it is rounded away), enough to make the allocation per spawn
-// small (51 records of 80 bytes), few enough that a long-lived tasklet keeps
-// only a few kilobytes of dead neighbours in memory.
-const blockBytes = 4096
+// (so little of it is rounded away: 113 records of 72 bytes and the
+// allocator's 8-byte header leave 48 bytes, under half a byte a record),
+// enough to make the allocation per spawn small, few enough that a
+// long-lived tasklet keeps only a few kilobytes of dead neighbours in memory.
+const blockBytes = 8192
+
+// mallocHeader is what the Go allocator (1.22 on) puts in front of an
+// object of more than 512 bytes that holds pointers, inside its size class:
+// a block of records must leave room for it, or it rounds up to the next
+// class (4096 bytes of records took 4864).
+const mallocHeader = 8
+
+// blockRecs is how many records a block holds.
+func blockRecs(size uintptr) int { return max(1, int((blockBytes-mallocHeader)/size)) }
 
 // Block hands out records from blocks of blockBytes, so a program that
-// spawns a million tasklets makes a fortieth of the allocations, and takes
+// spawns a million tasklets makes a hundredth of the allocations, and takes
 // back the records of tasklets that ended (Reuse), handing them out again
 // before touching a block: a program whose tasklets come and go (a tree of
 // spawns run depth first, a server's short-lived tasklets) keeps reusing the
@@ -107,7 +127,7 @@ type Block[B, H, C any] struct {
 }
 
 // maxSpare bounds the records a Block keeps for reuse: enough for the
-// tasklets a program starts and ends at a time, few enough (80 KiB of
+// tasklets a program starts and ends at a time, few enough (72 KiB of
 // records, pinning at most as many blocks) that a program whose tasklets
 // all ended once does not keep their memory for good.
 const maxSpare = 1024
@@ -134,7 +154,7 @@ func (a *Block[B, H, C]) fresh(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 		a.shared = &ext[H, C]{host: h} // one Block serves one host
 	}
 	if len(a.free) == 0 {
-		a.free = make([]Rec[B, H, C], max(1, blockBytes/int(unsafe.Sizeof(Rec[B, H, C]{}))))
+		a.free = make([]Rec[B, H, C], blockRecs(unsafe.Sizeof(Rec[B, H, C]{})))
 	}
 	r := &a.free[0]
 	a.free = a.free[1:]
@@ -164,7 +184,7 @@ func (a *Block[B, H, C]) Reuse(r *Rec[B, H, C]) bool {
 	}
 	var zb B
 	r.b = zb // let go of the old tasklet's state (its value went after its last step)
-	r.steps, r.wch, r.wait, r.mark, r.flags = 0, 0, 0, 0, 0
+	r.steps, r.wch, r.wait, r.flags = 0, 0, 0, 0
 	a.spare = append(a.spare, r)
 	return true
 }
@@ -202,6 +222,19 @@ func (r *Rec[B, H, C]) Steps() uint64 { return r.steps }
 
 // SetSteps restores the step count.
 func (r *Rec[B, H, C]) SetSteps(n uint64) { r.steps = n }
+
+// own returns the record's own ext, made (with the shared one's host) if
+// it has none: the shared one is never written to.
+func (r *Rec[B, H, C]) own() *ext[H, C] {
+	if r.ext == nil || !r.ext.own {
+		var h *HostRef[H]
+		if r.ext != nil {
+			h = r.ext.host
+		}
+		r.ext = &ext[H, C]{host: h, chosen: -1, own: true}
+	}
+	return r.ext
+}
 
 // Value is the delivered value.
 func (r *Rec[B, H, C]) Value() any {
@@ -247,10 +280,29 @@ func (r *Rec[B, H, C]) DeliverValue(v any) {
 func (r *Rec[B, H, C]) Delivered() (any, error) { return r.Value(), r.delivErr() }
 
 // Chosen is the index of the select case that fired, or -1.
-func (r *Rec[B, H, C]) Chosen() int { return int(r.chosen) }
+func (r *Rec[B, H, C]) Chosen() int {
+	if r.chosen == chosenFar {
+		return r.ext.chosen
+	}
+	return int(r.chosen)
+}
 
-// SetChosen records which select case fired (-1: none).
-func (r *Rec[B, H, C]) SetChosen(i int) { r.chosen = int32(i) }
+// SetChosen records which select case fired (-1: none). An index past
+// 32,766 (or another negative one, from a restored world) goes to the
+// record's own ext; the test folds away where i is a constant, as it is on
+// the path of every rendezvous.
+func (r *Rec[B, H, C]) SetChosen(i int) {
+	if uint(i+1) < 1<<15 {
+		r.chosen = int16(i)
+		return
+	}
+	r.setChosenFar(i)
+}
+
+func (r *Rec[B, H, C]) setChosenFar(i int) {
+	r.own().chosen = i
+	r.chosen = chosenFar
+}
 
 // HasFlag reports whether flag f is set.
 func (r *Rec[B, H, C]) HasFlag(f uint8) bool { return r.flags&f != 0 }
@@ -286,22 +338,22 @@ func (r *Rec[B, H, C]) SetDirty() (wasClean bool) {
 func (r *Rec[B, H, C]) MarkClean() { r.flags &^= flagDirty }
 
 // WaitOn records a plain Send or Recv wait on channel ch (the value a sender
-// offers lives in the channel's queue).
+// offers lives in the channel's queue). No channel has ID 0: a wait on it
+// reads as a select's.
 func (r *Rec[B, H, C]) WaitOn(ch uint64, send bool) {
 	r.wch = ch
-	r.flags &^= flagWaitSend | flagWaitRecv
 	if send {
 		r.flags |= flagWaitSend
 	} else {
-		r.flags |= flagWaitRecv
+		r.flags &^= flagWaitSend
 	}
 }
 
 // WaitSelect records that the wait is the select of the last Select.
-func (r *Rec[B, H, C]) WaitSelect() { r.flags &^= flagWaitSend | flagWaitRecv }
+func (r *Rec[B, H, C]) WaitSelect() { r.wch = 0 }
 
 // Plain reports whether the current wait is a plain Send or Recv.
-func (r *Rec[B, H, C]) Plain() bool { return r.flags&(flagWaitSend|flagWaitRecv) != 0 }
+func (r *Rec[B, H, C]) Plain() bool { return r.wch != 0 }
 
 // PlainWait returns the channel of a plain wait and whether it sends; ok is
 // false when the wait is a select.
@@ -320,17 +372,11 @@ func (r *Rec[B, H, C]) SelectCases() []C {
 // SetSelect copies cases into the select buffer (the record's own ext, made
 // on first use, reused after).
 func (r *Rec[B, H, C]) SetSelect(cases []C) {
-	if r.ext == nil || !r.ext.own {
-		if len(cases) == 0 {
-			return
-		}
-		var h *HostRef[H]
-		if r.ext != nil {
-			h = r.ext.host
-		}
-		r.ext = &ext[H, C]{host: h, own: true}
+	if len(cases) == 0 && (r.ext == nil || !r.ext.own) {
+		return
 	}
-	r.ext.cases = append(r.ext.cases[:0], cases...)
+	e := r.own()
+	e.cases = append(e.cases[:0], cases...)
 }
 
 // LeftEntries notes that a wait ended leaving entries that still name the
@@ -351,12 +397,6 @@ func (r *Rec[B, H, C]) NextWait() uint32 {
 
 // SetWaitSeq restores the wait sequence.
 func (r *Rec[B, H, C]) SetWaitSeq(s uint32) { r.wait = s }
-
-// Mark is scratch space for the scheduler (the tick a tasklet last ran in).
-func (r *Rec[B, H, C]) Mark() uint32 { return r.mark }
-
-// SetMark sets the scratch mark.
-func (r *Rec[B, H, C]) SetMark(m uint32) { r.mark = m }
 
 // BeginStep counts a step; call it before the behavior's Step.
 func (r *Rec[B, H, C]) BeginStep() { r.steps++ }

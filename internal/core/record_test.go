@@ -172,6 +172,12 @@ func TestWaits(t *testing.T) {
 	ch, send, ok = r.PlainWait()
 	assert.True(t, ok && send)
 	assert.Equal(t, uint64(4), ch)
+	r.WaitOn(5, false)
+	ch, send, ok = r.PlainWait()
+	assert.True(t, ok)
+	assert.False(t, send, "a Recv after a Send is a Recv")
+	assert.Equal(t, uint64(5), ch)
+	assert.Zero(t, r.Flags(), "the direction is not a saved flag")
 
 	cases := []tasklet.Case{tasklet.RecvCase(1), tasklet.TimeoutCase(time.Second)}
 	(*tasklet.T)(r).Select(cases...)
@@ -206,8 +212,9 @@ func TestSetters(t *testing.T) {
 	assert.Equal(t, uint8(tasklet.Sleeping), r.State())
 	r.SetChosen(2)
 	assert.Equal(t, 2, (*tasklet.T)(r).Chosen())
-	r.SetMark(9)
-	assert.Equal(t, uint32(9), r.Mark())
+	assert.False(t, r.SetFlag(core.FlagMark, true))
+	assert.True(t, r.HasFlag(core.FlagMark))
+	assert.Zero(t, r.Flags(), "the scratch mark is not saved")
 	r.SetSteps(77)
 	assert.Equal(t, uint64(77), r.Steps())
 	r.SetBehavior(stepFn(func(t *tasklet.T) tasklet.Op { return t.Exit() }))
@@ -240,10 +247,43 @@ type fakeHost struct {
 	name string
 }
 
-// A record is 80 bytes: its scheduler and its select cases share one
-// pointer (it was 88 with one each).
+// A record is 72 bytes: its scheduler and its select cases share one
+// pointer (it was 88 with one each), a select index past 16 bits lives
+// behind it too, and the scheduler's scratch is a flag bit (80 with a
+// 32-bit index and a 32-bit scratch word inline).
 func TestRecordSize(t *testing.T) {
-	assert.LessOrEqual(t, unsafe.Sizeof(rec{}), uintptr(80))
+	assert.LessOrEqual(t, unsafe.Sizeof(rec{}), uintptr(72))
+}
+
+// A block of records fits its size class with the allocator's header: a
+// block that rounded up to the next class would cost every tasklet bytes.
+func TestBlockFitsItsSizeClass(t *testing.T) {
+	h := &core.HostRef[tasklet.Host]{}
+	var blk core.Block[tasklet.Behavior, tasklet.Host, tasklet.Case]
+	exit := stepFn(func(t *tasklet.T) tasklet.Op { return t.Exit() })
+	first := blk.Make(1, exit, h)
+	n := 1
+	for ; ; n++ {
+		r := blk.Make(uint64(n+1), exit, h)
+		d := uintptr(unsafe.Pointer(r)) - uintptr(unsafe.Pointer(first))
+		if d != uintptr(n)*unsafe.Sizeof(rec{}) {
+			break // the next block
+		}
+	}
+	assert.LessOrEqual(t, uintptr(n)*unsafe.Sizeof(rec{})+8, uintptr(8192), "%d records and the header fit 8 KiB", n)
+	assert.Greater(t, uintptr(n+1)*unsafe.Sizeof(rec{})+8, uintptr(8192), "no room is left for another record")
+}
+
+// A select index past the record's 16 bits is kept in its own ext.
+func TestChosenPast16Bits(t *testing.T) {
+	h := &core.HostRef[tasklet.Host]{}
+	var blk core.Block[tasklet.Behavior, tasklet.Host, tasklet.Case]
+	r, other := blk.Make(1, nil, h), blk.Make(2, nil, h)
+	for _, i := range []int{-1, 0, 32766, 32767, 32768, 1 << 20, -32768, -1} {
+		r.SetChosen(i)
+		assert.Equal(t, i, r.Chosen())
+		assert.Equal(t, -1, other.Chosen(), "a neighbour's index is its own")
+	}
 }
 
 // Records of one scheduler share what they reach through that pointer
