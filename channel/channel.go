@@ -161,7 +161,7 @@ func (c *Channel) senders() int {
 	if c.more == nil {
 		return 0
 	}
-	return c.more.send.live
+	return int(c.more.send.live)
 }
 
 // receivers is the number of live blocked receivers.
@@ -171,7 +171,7 @@ func (c *Channel) receivers() int {
 		n = 1
 	}
 	if c.more != nil {
-		n += c.more.recv.live
+		n += int(c.more.recv.live)
 	}
 	return n
 }

@@ -162,8 +162,8 @@ func TestLazyRemoval(t *testing.T) {
 	nextWait(ts[1])
 	c.ForgetReceiver()
 	assert.Equal(t, -2, c.Balance(), "the balance drops at once")
-	assert.Equal(t, 3, c.more.recv.len, "the entry itself stays until it reaches the head")
-	assert.Equal(t, 1, c.more.recv.stale)
+	assert.EqualValues(t, 3, c.more.recv.len, "the entry itself stays until it reaches the head")
+	assert.EqualValues(t, 1, c.more.recv.stale)
 	var live []*tasklet.T
 	for _, w := range c.Receivers() {
 		live = append(live, w.T)
@@ -176,8 +176,8 @@ func TestLazyRemoval(t *testing.T) {
 	w, ok = popReceiver(c)
 	require.True(t, ok)
 	assert.Same(t, ts[2], w.T, "the stale entry is skipped")
-	assert.Equal(t, 0, c.more.recv.stale)
-	assert.Equal(t, 0, c.more.recv.len)
+	assert.EqualValues(t, 0, c.more.recv.stale)
+	assert.EqualValues(t, 0, c.more.recv.len)
 	assert.Equal(t, 0, c.Balance())
 
 	// A posted value (no tasklet) is always live.
@@ -205,14 +205,14 @@ func TestCompaction(t *testing.T) {
 			c.ForgetReceiver()
 		}
 	}
-	require.Equal(t, 35, c.more.recv.stale)
-	require.Equal(t, 40, c.more.recv.len)
+	require.EqualValues(t, 35, c.more.recv.stale)
+	require.EqualValues(t, 40, c.more.recv.len)
 	require.Equal(t, -5, c.Balance())
 
 	extra := newT(99)
 	c.PushReceiver(Waiter{T: extra, Seq: nextWait(extra), Case: -1})
-	assert.Equal(t, 0, c.more.recv.stale, "a push with many stale entries compacts the queue")
-	assert.Equal(t, 6, c.more.recv.len)
+	assert.EqualValues(t, 0, c.more.recv.stale, "a push with many stale entries compacts the queue")
+	assert.EqualValues(t, 6, c.more.recv.len)
 	assert.Equal(t, -6, c.Balance())
 	var got []tasklet.ID
 	for {
@@ -232,8 +232,8 @@ func TestCompaction(t *testing.T) {
 	nextWait(a)
 	c2.ForgetSender()
 	c2.PushSender(Waiter{T: d, Seq: nextWait(d), Case: -1})
-	assert.Equal(t, 1, c2.more.send.stale)
-	assert.Equal(t, 3, c2.more.send.len)
+	assert.EqualValues(t, 1, c2.more.send.stale)
+	assert.EqualValues(t, 3, c2.more.send.len)
 	assert.Equal(t, 2, c2.Balance())
 
 	// With no live entry left, the next push drops every stale one: a

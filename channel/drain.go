@@ -44,7 +44,8 @@ func (c *Channel) Drain(dst []any, woke []Waiter) (int, []Waiter) {
 func (m *waits) refill(k int, woke []Waiter) []Waiter {
 	q, r := &m.send, &m.buf
 	for k > 0 && q.live > 0 {
-		if q.vals == nil || !q.liveAt(q.head) || q.buf[q.head].t == nil {
+		nq := len(q.ts)
+		if q.vals == nil || len(q.seqs) != nq || !q.liveAt(int(q.head)) || q.ts[q.head] == nil {
 			var w Waiter
 			if !q.take(&w) {
 				break
@@ -54,23 +55,23 @@ func (m *waits) refill(k int, woke []Waiter) []Waiter {
 			k--
 			continue
 		}
-		qb, qv, qmask := q.buf, q.vals, len(q.buf)-1
+		qt, qs, qv, qmask := q.ts, q.seqs, q.vals, nq-1
 		rb, rmask := r.buf, len(r.buf)-1
-		head, tail := q.head, (r.head+r.len)&rmask
+		head, tail := int(q.head), (r.head+r.len)&rmask
 		n := 0
-		for lim := min(k, q.live); n < lim; {
-			e := qb[head]
-			if e.t == nil || waitSeq(e.t) != e.seq {
+		for lim := min(k, int(q.live)); n < lim; {
+			t, seq := qt[head], qs[head]
+			if t == nil || waitSeq(t) != seq {
 				break
 			}
 			v := qv[head]
-			qb[head], qv[head] = slot{}, nil
+			qt[head], qv[head] = nil, nil
 			rb[tail] = v
-			woke = append(woke, Waiter{T: e.t, Seq: e.seq, Case: e.cs, Value: v})
+			woke = append(woke, Waiter{T: t, Seq: seq, Case: -1, Value: v})
 			head, tail = (head+1)&qmask, (tail+1)&rmask
 			n++
 		}
-		q.head, q.len, q.live = head, q.len-n, q.live-n
+		q.head, q.len, q.live = int32(head), q.len-int32(n), q.live-int32(n)
 		r.len += n
 		k -= n
 	}

@@ -113,7 +113,7 @@ func TestLoneReceiverSlotKeepsFIFO(t *testing.T) {
 	}
 	c.PushReceiverT(a, nextWait(a), -1)
 	assert.Equal(t, slot{t: a, seq: (*rec)(a).WaitSeq(), cs: -1}, c.one)
-	assert.Equal(t, 0, c.more.recv.len)
+	assert.EqualValues(t, 0, c.more.recv.len)
 }
 
 // A tasklet migrating away leaves a remote waiter in its place; a remote
@@ -202,4 +202,48 @@ func TestTakeDirect(t *testing.T) {
 	a, b := newT(1), newT(2)
 	require.True(t, c.WaitAlone(a, nextWait(a)))
 	assert.False(t, c.WaitAlone(b, nextWait(b)))
+}
+
+// A queue keeps a waiter's tasklet and wait sequence in two arrays and its
+// select case, once one is queued, in a second half of the sequences: plain
+// waiters queued before the first select case read as plain after it, and
+// every entry keeps its case, value and order through growth.
+func TestQueueKeepsCasesAndValuesOfMixedWaiters(t *testing.T) {
+	var q queue
+	var want []Waiter
+	for i := range 11 {
+		tk := newT(tasklet.ID(i + 1))
+		w := Waiter{T: tk, Seq: nextWait(tk), Case: -1}
+		switch i {
+		case 3, 9:
+			w.Case = int32(i)
+		case 5:
+			w.Value = "offered"
+		case 7:
+			w.T, w.Seq, w.Value = nil, 0, "posted"
+		}
+		q.push(w)
+		want = append(want, w)
+	}
+	assert.Len(t, q.ts, 16)
+	assert.Len(t, q.seqs, 32, "a second half for the cases")
+	assert.Equal(t, want, q.liveEntries())
+	for _, w := range want {
+		var got Waiter
+		require.True(t, q.take(&got))
+		assert.Equal(t, w, got)
+	}
+	assert.False(t, q.take(new(Waiter)))
+	for i := range q.ts {
+		assert.Nil(t, q.ts[i], "taken entries leave no tasklet behind")
+		assert.Nil(t, q.vals[i], "nor a value")
+	}
+
+	var plain queue
+	for i := range 100 {
+		tk := newT(tasklet.ID(i + 1))
+		plain.push(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
+	}
+	assert.Len(t, plain.seqs, len(plain.ts), "plain receivers need no cases")
+	assert.Nil(t, plain.vals, "nor values")
 }

@@ -7,48 +7,82 @@ import "github.com/stackless-go/stackless/tasklet"
 // but not yet dropped. Its length is a power of two, so positions wrap with
 // a mask.
 //
-// A waiter is kept as a 16-byte slot; the value a sender offers (or a
-// remote wait) lives in vals, beside it, made only when a queue first holds
-// one. A receive queue, where most idle tasklets wait, never has vals: a
-// blocked tasklet costs 16 bytes of queue instead of 32.
+// A waiter is kept in parallel arrays, so that a blocked tasklet costs 12
+// bytes of queue: its record in ts (8 bytes) and its wait sequence in seqs
+// (4 bytes, in an array the collector need not scan). A select case's index
+// lives in a second half of seqs, made when a queue first holds one; the
+// value a sender offers (or a remote wait) in vals, made when a queue first
+// holds one. A receive queue of plain Recvs, where most idle tasklets wait,
+// has neither. (A 16-byte slot per waiter cost 2,304 bytes per 128 entries:
+// 2,048 and the allocator's header for an array with pointers rounded up;
+// ts and seqs take 1,152 and 512.)
 type queue struct {
-	buf         []slot
-	vals        []any // nil, or as long as buf
-	head, len   int
-	live, stale int
+	ts          []*tasklet.T // nil entries: a posted value or a remote waiter
+	seqs        []uint32     // wait sequences; then, if longer than ts, case indexes
+	vals        []any        // nil, or as long as ts
+	head, len   int32
+	live, stale int32
 }
 
+// slot is a waiter without a value: the one a quiet channel keeps inline.
 type slot struct {
 	t   *tasklet.T
 	seq uint32
 	cs  int32
 }
 
-func (q *queue) pos(i int) int { return (q.head + i) & (len(q.buf) - 1) }
+func (q *queue) pos(i int) int { return (int(q.head) + i) & (len(q.ts) - 1) }
 
-// get returns the waiter at position p of buf.
+// caseAt is the select case of the entry at position p (-1: a plain op).
+func (q *queue) caseAt(p int) int32 {
+	if n := len(q.ts); len(q.seqs) > n {
+		return int32(q.seqs[n+p])
+	}
+	return -1
+}
+
+// get returns the waiter at position p.
 func (q *queue) get(p int) Waiter {
-	w := Waiter{T: q.buf[p].t, Seq: q.buf[p].seq, Case: q.buf[p].cs}
+	w := Waiter{T: q.ts[p], Seq: q.seqs[p], Case: q.caseAt(p)}
 	if q.vals != nil {
 		w.Value = q.vals[p]
 	}
 	return w
 }
 
-// set stores w at position p of buf.
+// set stores w at position p.
 func (q *queue) set(p int, w Waiter) {
-	q.buf[p] = slot{t: w.T, seq: w.Seq, cs: w.Case}
+	n := len(q.ts)
+	q.ts[p], q.seqs[p] = w.T, w.Seq
+	if len(q.seqs) == n && w.Case != -1 {
+		q.withCases()
+	}
+	if len(q.seqs) > n {
+		q.seqs[n+p] = uint32(w.Case)
+	}
 	if q.vals != nil {
 		q.vals[p] = w.Value
 	} else if w.Value != nil {
-		q.vals = make([]any, len(q.buf))
+		q.vals = make([]any, n)
 		q.vals[p] = w.Value
 	}
 }
 
+// withCases gives the queue its case indexes: -1 (a plain op) for every
+// entry so far.
+func (q *queue) withCases() {
+	n := len(q.ts)
+	seqs := make([]uint32, 2*n)
+	copy(seqs, q.seqs)
+	for i := n; i < 2*n; i++ {
+		seqs[i] = 1<<32 - 1 // -1
+	}
+	q.seqs = seqs
+}
+
 // clearAt empties position p, so nothing it held stays reachable.
 func (q *queue) clearAt(p int) {
-	q.buf[p] = slot{}
+	q.ts[p] = nil
 	if q.vals != nil {
 		q.vals[p] = nil
 	}
@@ -56,25 +90,26 @@ func (q *queue) clearAt(p int) {
 
 // liveAt reports whether the waiter at position p still waits (Waiter.Live).
 func (q *queue) liveAt(p int) bool {
-	if t := q.buf[p].t; t != nil {
-		return waitSeq(t) == q.buf[p].seq
+	if t := q.ts[p]; t != nil {
+		return waitSeq(t) == q.seqs[p]
 	}
 	w := q.get(p)
 	return w.Live()
 }
 
 func (q *queue) pushBack(w Waiter) {
-	if q.len == len(q.buf) {
+	if int(q.len) == len(q.ts) {
 		q.grow()
 	}
-	q.set(q.pos(q.len), w)
+	q.set(q.pos(int(q.len)), w)
 	q.len++
 }
 
 func (q *queue) popFront() Waiter {
-	w := q.get(q.head)
-	q.clearAt(q.head)
-	q.head = (q.head + 1) & (len(q.buf) - 1)
+	p := int(q.head)
+	w := q.get(p)
+	q.clearAt(p)
+	q.head = int32((p + 1) & (len(q.ts) - 1))
 	q.len--
 	return w
 }
@@ -82,25 +117,36 @@ func (q *queue) popFront() Waiter {
 func (q *queue) at(i int) Waiter { return q.get(q.pos(i)) }
 
 func (q *queue) grow() {
-	n := max(2*len(q.buf), 2)
-	buf := make([]slot, n)
+	old := len(q.ts)
+	n := max(2*old, 2)
+	ts := make([]*tasklet.T, n)
+	cases := len(q.seqs) > old
+	seqs := make([]uint32, n)
+	if cases {
+		seqs = make([]uint32, 2*n)
+	}
 	var vals []any
 	if q.vals != nil {
 		vals = make([]any, n)
 	}
-	for i := 0; i < q.len; i++ {
+	for i := 0; i < int(q.len); i++ {
 		p := q.pos(i)
-		buf[i] = q.buf[p]
+		ts[i], seqs[i] = q.ts[p], q.seqs[p]
+		if cases {
+			seqs[n+i] = q.seqs[old+p]
+		}
 		if vals != nil {
 			vals[i] = q.vals[p]
 		}
 	}
-	q.buf, q.vals, q.head = buf, vals, 0
+	q.ts, q.seqs, q.vals, q.head = ts, seqs, vals, 0
 }
 
 func (q *queue) push(w Waiter) {
-	if q.stale == 0 && q.len < len(q.buf) && w.Value == nil && q.vals == nil { // the common case: a receiver
-		q.buf[(q.head+q.len)&(len(q.buf)-1)] = slot{t: w.T, seq: w.Seq, cs: w.Case}
+	n := len(q.ts)
+	if q.stale == 0 && int(q.len) < n && w.Value == nil && w.Case == -1 && q.vals == nil && len(q.seqs) == n { // the common case: a plain receiver
+		p := (int(q.head) + int(q.len)) & (n - 1)
+		q.ts[p], q.seqs[p] = w.T, w.Seq
 		q.len++
 		q.live++
 		return
@@ -114,11 +160,12 @@ func (q *queue) push(w Waiter) {
 // pushSender is push's case of a sender with its value, into a queue that
 // has room and no stale entries; it reports false, doing nothing, otherwise.
 func (q *queue) pushSender(e slot, v any) bool {
-	if q.stale != 0 || q.len == len(q.buf) || q.vals == nil {
+	n := len(q.ts)
+	if q.stale != 0 || int(q.len) == n || q.vals == nil || len(q.seqs) != n || e.cs != -1 {
 		return false
 	}
-	p := (q.head + q.len) & (len(q.buf) - 1)
-	q.buf[p] = e
+	p := (int(q.head) + int(q.len)) & (n - 1)
+	q.ts[p], q.seqs[p] = e.t, e.seq
 	q.vals[p] = v
 	q.len++
 	q.live++
@@ -128,7 +175,7 @@ func (q *queue) pushSender(e slot, v any) bool {
 func (q *queue) pushSlow(w Waiter) {
 	switch {
 	case q.live == 0 && q.stale > 0: // only stale entries left: drop them all
-		clear(q.buf)
+		clear(q.ts)
 		clear(q.vals)
 		q.head, q.len, q.stale = 0, 0, 0
 	case q.stale > 32 && q.stale > q.live:
@@ -145,17 +192,17 @@ func (q *queue) take(w *Waiter) bool {
 	if q.live == 0 {
 		return false // only stale entries, if any: leave them for compaction
 	}
+	n := len(q.ts)
 	for q.len > 0 {
-		p := q.head
-		q.head = (q.head + 1) & (len(q.buf) - 1)
+		p := int(q.head)
+		q.head = int32((p + 1) & (n - 1))
 		q.len--
-		e := q.buf[p]
-		q.buf[p] = slot{}
-		var v any
+		t := q.ts[p]
+		q.ts[p] = nil
+		*w = Waiter{T: t, Seq: q.seqs[p], Case: q.caseAt(p)}
 		if q.vals != nil {
-			v, q.vals[p] = q.vals[p], nil
+			w.Value, q.vals[p] = q.vals[p], nil
 		}
-		*w = Waiter{T: e.t, Seq: e.seq, Case: e.cs, Value: v}
 		if w.Live() {
 			q.live--
 			return true
@@ -169,7 +216,7 @@ func (q *queue) take(w *Waiter) bool {
 // reset empties a queue that holds no live entry.
 func (q *queue) reset() {
 	if q.len != 0 {
-		clear(q.buf)
+		clear(q.ts)
 		clear(q.vals)
 		q.head, q.len, q.stale = 0, 0, 0
 	}
@@ -181,7 +228,7 @@ func (q *queue) forget() {
 }
 
 func (q *queue) compact() {
-	n := q.len
+	n := int(q.len)
 	for i := 0; i < n; i++ {
 		w := q.popFront()
 		if w.Live() {
@@ -192,7 +239,7 @@ func (q *queue) compact() {
 }
 
 func (q *queue) replace(swap func(Waiter) (Waiter, bool)) bool {
-	for i := 0; i < q.len; i++ {
+	for i := 0; i < int(q.len); i++ {
 		p := q.pos(i)
 		if !q.liveAt(p) {
 			continue
@@ -211,7 +258,7 @@ func (q *queue) liveEntries() []Waiter {
 
 // appendLive appends the live entries to dst in FIFO order.
 func (q *queue) appendLive(dst []Waiter) []Waiter {
-	for i := 0; i < q.len; i++ {
+	for i := 0; i < int(q.len); i++ {
 		if w := q.at(i); w.Live() {
 			dst = append(dst, w)
 		}
