@@ -142,6 +142,10 @@ func (c *Channel) moreWaits() *waits {
 // ID returns the channel's ID.
 func (c *Channel) ID() ID { return c.id }
 
+// IDRef points to the channel's ID, which never changes: a tasklet record
+// names the channel of its plain wait with it.
+func (c *Channel) IDRef() *uint64 { return (*uint64)(&c.id) }
+
 // Cap is the buffer capacity (0 for rendezvous).
 func (c *Channel) Cap() int { return c.cap }
 

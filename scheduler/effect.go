@@ -177,7 +177,8 @@ func (s *Scheduler) InFlightEffects() []EffectKey {
 		if t.State() != tasklet.Blocked {
 			return
 		}
-		for i, c := range t.Cases() {
+		var one [1]tasklet.Case
+		for i, c := range t.casesIn(&one) {
 			if c.Dir == tasklet.DirDo {
 				out = append(out, EffectKey{Tasklet: t.ID(), Step: t.Steps(), Case: i})
 			}

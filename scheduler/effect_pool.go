@@ -136,7 +136,8 @@ func (p *effectPool) issue(t *rec, seq uint32, cases []tasklet.Case) {
 func (p *effectPool) reissue() {
 	var waiting []*rec
 	p.s.tasks.each(func(t *rec) {
-		if t.State() == tasklet.Blocked && slices.ContainsFunc(t.Cases(), func(c tasklet.Case) bool { return c.Dir == tasklet.DirDo }) {
+		var one [1]tasklet.Case
+		if t.State() == tasklet.Blocked && slices.ContainsFunc(t.casesIn(&one), func(c tasklet.Case) bool { return c.Dir == tasklet.DirDo }) {
 			waiting = append(waiting, t)
 		}
 	})
@@ -386,7 +387,8 @@ func (p *effectPool) busy(t *rec) bool {
 	if t.State() != tasklet.Blocked {
 		return false
 	}
-	for i, cs := range t.Cases() {
+	var one [1]tasklet.Case
+	for i, cs := range t.casesIn(&one) {
 		if cs.Dir == tasklet.DirDo && p.find(EffectKey{Tasklet: t.ID(), Step: t.Steps(), Case: i}) != nil {
 			return true
 		}

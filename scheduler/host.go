@@ -59,7 +59,7 @@ func (s *Scheduler) Recv(ctx context.Context, ch channel.ID) (any, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, s.hostEnd(h, err)
 		}
-		h.WaitOn(ch, false)
+		h.WaitOn(c, false)
 		c.PushReceiver(channel.Waiter{T: h.T(), Seq: h.NextWait(), Case: -1})
 		h.SetState(tasklet.Blocked)
 	}
@@ -102,7 +102,7 @@ func (s *Scheduler) Send(ctx context.Context, ch channel.ID, v any) error {
 		if err := ctx.Err(); err != nil {
 			return s.hostEnd(h, err)
 		}
-		h.WaitOn(ch, true)
+		h.WaitOn(c, true)
 		c.PushSender(channel.Waiter{T: h.T(), Seq: h.NextWait(), Case: -1, Value: v})
 		h.SetState(tasklet.Blocked)
 	}

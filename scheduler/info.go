@@ -34,7 +34,8 @@ type ChannelInfo struct {
 
 func (s *Scheduler) waiting(t *rec) Waiting {
 	w := Waiting{ID: t.ID(), Kind: s.KindOf(t.Behavior())}
-	cases := t.Cases()
+	var one [1]tasklet.Case
+	cases := t.casesIn(&one)
 	for _, cs := range cases {
 		if cs.Dir == tasklet.DirRecv || cs.Dir == tasklet.DirSend {
 			w.Chans = append(w.Chans, cs.Chan)

@@ -38,10 +38,8 @@ func (s *Scheduler) chanFor(id channel.ID) (*channel.Channel, error) {
 	return nil, fmt.Errorf("scheduler: channel %v on node %d: %w", id, id.Node(), ErrRemoteChannel)
 }
 
-// isRemote reports whether id names a channel of another node. ID 0 names
-// none anywhere (a record's plain wait on 0 would read as a select).
 func (s *Scheduler) isRemote(id channel.ID) bool {
-	return s.remote != nil && id.Node() != s.node && id != 0
+	return s.remote != nil && id.Node() != s.node
 }
 
 func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
@@ -52,7 +50,7 @@ func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
 	}
 	if c == nil {
 		if s.isRemote(id) {
-			t.WaitOn(id, false)
+			t.WaitOnID(id, false)
 			s.blockRemote(t)
 			return false
 		}
@@ -75,7 +73,7 @@ func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
 		t.Deliver(nil, tasklet.ErrBlockTrap)
 		return true
 	}
-	t.WaitOn(id, false)
+	t.WaitOn(c, false)
 	if seq := t.NextWait(); !c.WaitAlone(t.T(), seq) {
 		c.PushReceiver(channel.Waiter{T: t.T(), Seq: seq, Case: -1})
 	}
@@ -144,7 +142,7 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 		t.Deliver(nil, tasklet.ErrBlockTrap)
 		return true
 	}
-	t.WaitOn(id, true)
+	t.WaitOn(c, true)
 	if seq := t.NextWait(); !c.WaitToSend(t.T(), seq, v) {
 		c.PushSender(channel.Waiter{T: t.T(), Seq: seq, Case: -1, Value: v})
 	}
@@ -280,7 +278,8 @@ const cancelled = -2
 func (s *Scheduler) endWait(t *rec, fired int) {
 	if t.State() == tasklet.Blocked && fired != -1 {
 		remote, do := false, false
-		for i, cs := range t.Cases() {
+		var one [1]tasklet.Case
+		for i, cs := range t.casesIn(&one) {
 			if i == fired || (cs.Dir != tasklet.DirRecv && cs.Dir != tasklet.DirSend) {
 				do = do || cs.Dir == tasklet.DirDo && i != fired
 				continue

@@ -141,9 +141,14 @@ func taskletStateOf(t *rec, sl *worldSlabs) TaskletState {
 		if sl != nil {
 			slab = &sl.cases
 		}
-		cases := t.Cases()
-		ts.Cases, ts.Plain = carve(slab, len(cases)), t.Plain()
-		copy(ts.Cases, cases)
+		if cs, ok := t.plainCase(); ok {
+			ts.Cases, ts.Plain = carve(slab, 1), true
+			ts.Cases[0] = cs
+		} else {
+			cases := t.SelectCases()
+			ts.Cases = carve(slab, len(cases))
+			copy(ts.Cases, cases)
+		}
 	}
 	return ts
 }
@@ -323,7 +328,8 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 					if t == nil || t.State() != tasklet.Blocked {
 						return bad("channel %v queues tasklet %v, which is not a blocked tasklet of this world", cs.ID, ws.Tasklet)
 					}
-					cases := t.Cases()
+					var one [1]tasklet.Case
+					cases := t.casesIn(&one)
 					ci := ws.Case
 					if ci == -1 && t.Plain() {
 						ci = 0
@@ -335,6 +341,9 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 						return bad("channel %v queues case %d of tasklet %v twice", cs.ID, ws.Case, ws.Tasklet)
 					}
 					see(t, ci)
+					if ws.Case == -1 {
+						t.WaitOn(c, q.send) // named by the channel now, not by an ID of its own
+					}
 					wt.T, wt.Seq = t.T(), t.WaitSeq()
 				} else if !q.send {
 					return bad("channel %v has a receiver without a tasklet", cs.ID)
@@ -354,7 +363,8 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 			continue
 		}
 		t := s.tasks.get(uint64(ts.ID))
-		for ci, cs := range t.Cases() {
+		var one [1]tasklet.Case
+		for ci, cs := range t.casesIn(&one) {
 			if (cs.Dir == tasklet.DirRecv || cs.Dir == tasklet.DirSend) && s.chans.get(uint64(cs.Chan)) != nil && !seen(t, ci) {
 				return bad("tasklet %v waits on case %d (%v on %v) but is not in that channel's queue", ts.ID, ci, cs.Dir, cs.Chan)
 			}
@@ -373,7 +383,8 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		if t == nil || (t.State() != tasklet.Sleeping && t.State() != tasklet.Blocked) {
 			return bad("timer for %v, which is not a sleeping or blocked tasklet", tm.Tasklet)
 		}
-		if tm.Case >= len(t.Cases()) || tm.Case < -1 {
+		var one [1]tasklet.Case
+		if tm.Case >= len(t.casesIn(&one)) || tm.Case < -1 {
 			return bad("timer for %v names case %d it does not have", tm.Tasklet, tm.Case)
 		}
 		s.timers.push(timer{at: tm.At, seq: tm.Seq, t: t, wait: t.WaitSeq(), idx: int32(tm.Case)})

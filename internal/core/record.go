@@ -23,21 +23,30 @@ type HostRef[H any] struct{ H H }
 // Rec is a tasklet's record. Every field is unexported: tasklet.T has Rec's
 // underlying type, so an exported field would be a field of tasklet.T too.
 //
-// It is 72 bytes, the size every idle tasklet pays: the select index keeps
+// It is 64 bytes, the size every idle tasklet pays: the select index keeps
 // 16 bits here, and one past 32,766 goes to the record's own ext, which
-// only a selecting record makes; the scheduler's scratch is a flag bit.
+// only a selecting record makes; the scheduler's scratch is a flag bit; and
+// the channel of a plain wait shares the field of the delivered value,
+// which a blocked tasklet has none of.
 type Rec[B, H, C any] struct {
-	id     uint64
-	b      B
-	ext    *ext[H, C] // the scheduler; its select cases once it has its own
-	steps  uint64
-	value  any    // the delivered value, or the delivered error with flagErr set
-	wch    uint64 // the channel of a plain Send or Recv wait; 0: the wait is a select
+	id    uint64
+	b     B
+	ext   *ext[H, C] // the scheduler; its select cases once it has its own
+	steps uint64
+	// The delivered value, or the delivered error with flagErr set, or,
+	// while the tasklet waits in a plain Send or Recv, a waitOn naming the
+	// channel (until a delivery or the end of its next step replaces it).
+	value  any
 	wait   uint32
 	chosen int16 // the select case that fired, -1 none, chosenFar: in ext.chosen
 	state  uint8
 	flags  uint8
 }
+
+// waitOn is the channel of a plain wait, in Rec.value: a pointer to its ID
+// (in the channel, or on its own for a channel of another node), so that
+// it goes into an interface without an allocation.
+type waitOn struct{ ch *uint64 }
 
 // chosenFar in Rec.chosen says the index is in ext.chosen.
 const chosenFar = -1 << 15
@@ -69,7 +78,7 @@ const (
 
 	flagErrRead  uint8 = 1 << 0
 	flagDirty    uint8 = 1 << 3
-	flagWaitSend uint8 = 1 << 4 // the plain wait on wch is a Send (else a Recv)
+	flagWaitSend uint8 = 1 << 4 // the plain wait is a Send (else a Recv)
 	flagErr      uint8 = 1 << 6 // value holds a delivered error (one field for both: 16 bytes less per tasklet)
 	flagStale    uint8 = 1 << 7 // a wait ended leaving entries in queues or timers (see Reuse)
 
@@ -96,8 +105,8 @@ func Make[B, H, C any](id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 }
 
 // blockBytes is the size of the blocks records come in: a Go size class
-// (so little of it is rounded away: 113 records of 72 bytes and the
-// allocator's 8-byte header leave 48 bytes, under half a byte a record),
+// (so little of it is rounded away: 127 records of 64 bytes and the
+// allocator's 8-byte header leave 56 bytes, under half a byte a record),
 // enough to make the allocation per spawn small, few enough that a
 // long-lived tasklet keeps only a few kilobytes of dead neighbours in memory.
 const blockBytes = 8192
@@ -127,7 +136,7 @@ type Block[B, H, C any] struct {
 }
 
 // maxSpare bounds the records a Block keeps for reuse: enough for the
-// tasklets a program starts and ends at a time, few enough (72 KiB of
+// tasklets a program starts and ends at a time, few enough (64 KiB of
 // records, pinning at most as many blocks) that a program whose tasklets
 // all ended once does not keep their memory for good.
 const maxSpare = 1024
@@ -184,7 +193,7 @@ func (a *Block[B, H, C]) Reuse(r *Rec[B, H, C]) bool {
 	}
 	var zb B
 	r.b = zb // let go of the old tasklet's state (its value went after its last step)
-	r.steps, r.wch, r.wait, r.flags = 0, 0, 0, 0
+	r.steps, r.value, r.wait, r.flags = 0, nil, 0, 0
 	a.spare = append(a.spare, r)
 	return true
 }
@@ -239,6 +248,9 @@ func (r *Rec[B, H, C]) own() *ext[H, C] {
 // Value is the delivered value.
 func (r *Rec[B, H, C]) Value() any {
 	if r.flags&flagErr != 0 {
+		return nil
+	}
+	if _, ok := r.value.(waitOn); ok {
 		return nil
 	}
 	return r.value
@@ -337,11 +349,12 @@ func (r *Rec[B, H, C]) SetDirty() (wasClean bool) {
 // MarkClean clears the changed mark.
 func (r *Rec[B, H, C]) MarkClean() { r.flags &^= flagDirty }
 
-// WaitOn records a plain Send or Recv wait on channel ch (the value a sender
-// offers lives in the channel's queue). No channel has ID 0: a wait on it
-// reads as a select's.
-func (r *Rec[B, H, C]) WaitOn(ch uint64, send bool) {
-	r.wch = ch
+// WaitOn records a plain Send or Recv wait on the channel whose ID ch
+// points to (the value a sender offers lives in the channel's queue). It
+// takes the place of the delivered value: call it once the step that
+// waits has ended (EndStep), and deliver only once the wait has ended.
+func (r *Rec[B, H, C]) WaitOn(ch *uint64, send bool) {
+	r.value = waitOn{ch}
 	if send {
 		r.flags |= flagWaitSend
 	} else {
@@ -350,15 +363,27 @@ func (r *Rec[B, H, C]) WaitOn(ch uint64, send bool) {
 }
 
 // WaitSelect records that the wait is the select of the last Select.
-func (r *Rec[B, H, C]) WaitSelect() { r.wch = 0 }
+func (r *Rec[B, H, C]) WaitSelect() {
+	if _, ok := r.value.(waitOn); ok {
+		r.value = nil
+	}
+}
 
-// Plain reports whether the current wait is a plain Send or Recv.
-func (r *Rec[B, H, C]) Plain() bool { return r.wch != 0 }
+// Plain reports whether the current wait is a plain Send or Recv. It
+// answers for a blocked tasklet; one that woke may have lost the mark.
+func (r *Rec[B, H, C]) Plain() bool {
+	_, ok := r.value.(waitOn)
+	return ok
+}
 
 // PlainWait returns the channel of a plain wait and whether it sends; ok is
 // false when the wait is a select.
 func (r *Rec[B, H, C]) PlainWait() (ch uint64, send, ok bool) {
-	return r.wch, r.flags&flagWaitSend != 0, r.Plain()
+	w, ok := r.value.(waitOn)
+	if !ok {
+		return 0, false, false
+	}
+	return *w.ch, r.flags&flagWaitSend != 0, true
 }
 
 // SelectCases returns the cases of the last Select without allocating.

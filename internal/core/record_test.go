@@ -162,22 +162,43 @@ func TestDirty(t *testing.T) {
 }
 
 func TestWaits(t *testing.T) {
-	r := newRec(nil)
-	r.WaitOn(3, false)
+	r := newRec(func(t *tasklet.T) tasklet.Op { return t.Yield() })
+	ids := []uint64{3, 4, 5}
+	r.WaitOn(&ids[0], false)
 	ch, send, ok := r.PlainWait()
 	assert.True(t, ok)
 	assert.Equal(t, uint64(3), ch)
 	assert.False(t, send)
-	r.WaitOn(4, true)
+	assert.Nil(t, r.Value(), "a blocked tasklet has no value to see")
+	v, err := r.Delivered()
+	assert.Nil(t, v, "nor to save")
+	assert.NoError(t, err)
+	r.WaitOn(&ids[1], true)
 	ch, send, ok = r.PlainWait()
 	assert.True(t, ok && send)
 	assert.Equal(t, uint64(4), ch)
-	r.WaitOn(5, false)
+	r.WaitOn(&ids[2], false)
 	ch, send, ok = r.PlainWait()
 	assert.True(t, ok)
 	assert.False(t, send, "a Recv after a Send is a Recv")
 	assert.Equal(t, uint64(5), ch)
 	assert.Zero(t, r.Flags(), "the direction is not a saved flag")
+
+	r.DeliverValue("v") // the wait ended with a value
+	assert.False(t, r.Plain())
+	assert.Equal(t, "v", r.Value())
+	r.WaitOn(&ids[0], true)
+	_, unread := step(r) // a sender woke without a delivery and stepped
+	assert.NoError(t, unread)
+	assert.False(t, r.Plain(), "the step's end forgets the wait")
+	assert.Nil(t, r.Value())
+	r.WaitOn(&ids[0], false)
+	r.Deliver(nil, errors.New("closed"))
+	assert.False(t, r.Plain(), "an error ends the wait too")
+	assert.Error(t, r.Err())
+	r.WaitOn(&ids[0], false)
+	r.WaitSelect()
+	assert.False(t, r.Plain(), "a select replaces a plain wait")
 
 	cases := []tasklet.Case{tasklet.RecvCase(1), tasklet.TimeoutCase(time.Second)}
 	(*tasklet.T)(r).Select(cases...)
@@ -247,12 +268,13 @@ type fakeHost struct {
 	name string
 }
 
-// A record is 72 bytes: its scheduler and its select cases share one
+// A record is 64 bytes: its scheduler and its select cases share one
 // pointer (it was 88 with one each), a select index past 16 bits lives
-// behind it too, and the scheduler's scratch is a flag bit (80 with a
-// 32-bit index and a 32-bit scratch word inline).
+// behind it too, the scheduler's scratch is a flag bit, and a plain wait's
+// channel shares the delivered value's field (80 with a 32-bit index, a
+// 32-bit scratch word and the channel's ID inline).
 func TestRecordSize(t *testing.T) {
-	assert.LessOrEqual(t, unsafe.Sizeof(rec{}), uintptr(72))
+	assert.LessOrEqual(t, unsafe.Sizeof(rec{}), uintptr(64))
 }
 
 // A block of records fits its size class with the allocator's header: a
