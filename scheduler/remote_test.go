@@ -341,3 +341,35 @@ func TestPutFillsReceiversThenTheBufferThenQueues(t *testing.T) {
 	_, err = s.Put(channel.ID(999), 3)
 	assert.Error(t, err, "an unknown channel")
 }
+
+// A tasklet in a plain Recv on another node's channel keeps that wait, and
+// saves the same, through a restore of its own node, where the channel has
+// no object to name it by; the value then reaches it.
+func TestPlainWaitOnRemoteChannelSurvivesRestore(t *testing.T) {
+	nodes := map[uint16]*scheduler.Scheduler{}
+	a := scheduler.New(scheduler.WithNode(1), scheduler.WithRemote(&router{self: 1, nodes: nodes}))
+	b := scheduler.New(scheduler.WithNode(2), scheduler.WithRemote(&router{self: 2, nodes: nodes}))
+	nodes[1], nodes[2] = a, b
+	ch := b.NewChannel(0)
+	rcv := &recvLog{Ch: ch, N: 1}
+	id := a.Spawn(rcv)
+	tickUntil(t, func() bool { return b.Balance(ch) == -1 }, a, b)
+	want, ok := a.WaitOf(id)
+	require.True(t, ok)
+	require.True(t, want.Plain)
+	require.Equal(t, []tasklet.Case{tasklet.RecvCase(ch)}, want.Cases)
+
+	saved := a.World()
+	a2, err := scheduler.Restore(saved, scheduler.WithRemote(&router{self: 1, nodes: nodes}))
+	require.NoError(t, err)
+	nodes[1] = a2
+	got, ok := a2.WaitOf(id)
+	require.True(t, ok)
+	assert.Equal(t, want, got)
+	assert.Equal(t, saved.Tasklets, a2.World().Tasklets, "the restored world saves the same")
+
+	b.Spawn(&sendList{Ch: ch, Vals: []int{7}})
+	tickUntil(t, func() bool { return a2.Len() == 0 }, a2, b)
+	assert.Equal(t, []any{7}, rcv.Got)
+	assert.NoError(t, rcv.Err)
+}
