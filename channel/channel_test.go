@@ -313,7 +313,7 @@ func popReceiver(c *Channel) (Waiter, bool) {
 	return w, ok
 }
 
-// Offered values live beside the 16-byte slots, made only when a queue
+// Offered values live beside the tasklets and sequences, made only when a queue
 // first holds one: nil values before and after, growth, wrap-around,
 // stale entries and remote waiters all keep their values in FIFO order.
 func TestOfferedValuesKeepTheirPlace(t *testing.T) {
