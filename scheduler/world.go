@@ -197,8 +197,21 @@ func (s *Scheduler) record(ts *TaskletState) *rec {
 	t.SetWaitSeq(ts.Wait)
 	t.SetChosen(ts.Chosen)
 	t.Deliver(ts.Value, ts.Err)
-	t.SetCases(ts.Cases, ts.Plain)
+	if c := s.plainChan(ts); c != nil {
+		t.WaitOn(c, ts.Cases[0].Dir == tasklet.DirSend) // no ID of its own to allocate
+	} else {
+		t.SetCases(ts.Cases, ts.Plain)
+	}
 	return t
+}
+
+// plainChan is the channel of a saved plain wait when it is one of this
+// scheduler's, or nil.
+func (s *Scheduler) plainChan(ts *TaskletState) *channel.Channel {
+	if !ts.Plain || len(ts.Cases) != 1 {
+		return nil
+	}
+	return s.chans.get(uint64(ts.Cases[0].Chan))
 }
 
 // TaskletState returns one live tasklet's state (for a single-tasklet snapshot).
@@ -247,6 +260,25 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 	bad := func(format string, a ...any) (*Scheduler, error) {
 		return nil, fmt.Errorf("scheduler: restore: %w: %s", ErrInvalidRestore, fmt.Sprintf(format, a...))
 	}
+	// The channels first, their queues after the tasklets: a tasklet's
+	// plain wait names its channel by the ID the channel holds.
+	for i := range w.Channels {
+		cs := &w.Channels[i]
+		if cs.ID == 0 || s.chans.get(uint64(cs.ID)) != nil {
+			return bad("channel ID %v is zero or repeated", cs.ID)
+		}
+		if cs.Cap < 0 || len(cs.Buffer) > max(cs.Cap, 0) {
+			return bad("channel %v holds %d values with capacity %d", cs.ID, len(cs.Buffer), cs.Cap)
+		}
+		c := channel.New(cs.ID, cs.Cap)
+		c.SetPreference(cs.Preference)
+		c.SetScheduleAll(cs.ScheduleAll)
+		c.SetClosed(cs.Closed)
+		for _, v := range cs.Buffer {
+			c.BufPush(v)
+		}
+		s.chans.put(uint64(cs.ID), c)
+	}
 	for i := range w.Tasklets {
 		ts := &w.Tasklets[i]
 		if ts.ID == 0 || s.tasks.get(uint64(ts.ID)) != nil {
@@ -291,19 +323,7 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 	}
 	for i := range w.Channels {
 		cs := &w.Channels[i]
-		if cs.ID == 0 || s.chans.get(uint64(cs.ID)) != nil {
-			return bad("channel ID %v is zero or repeated", cs.ID)
-		}
-		if cs.Cap < 0 || len(cs.Buffer) > max(cs.Cap, 0) {
-			return bad("channel %v holds %d values with capacity %d", cs.ID, len(cs.Buffer), cs.Cap)
-		}
-		c := channel.New(cs.ID, cs.Cap)
-		c.SetPreference(cs.Preference)
-		c.SetScheduleAll(cs.ScheduleAll)
-		c.SetClosed(cs.Closed)
-		for _, v := range cs.Buffer {
-			c.BufPush(v)
-		}
+		c := s.chans.get(uint64(cs.ID))
 		for _, q := range []struct {
 			ws   []WaiterState
 			send bool
@@ -341,9 +361,6 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 						return bad("channel %v queues case %d of tasklet %v twice", cs.ID, ws.Case, ws.Tasklet)
 					}
 					see(t, ci)
-					if ws.Case == -1 {
-						t.WaitOn(c, q.send) // named by the channel now, not by an ID of its own
-					}
 					wt.T, wt.Seq = t.T(), t.WaitSeq()
 				} else if !q.send {
 					return bad("channel %v has a receiver without a tasklet", cs.ID)
@@ -355,7 +372,6 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 				}
 			}
 		}
-		s.chans.put(uint64(cs.ID), c)
 	}
 	for i := range w.Tasklets {
 		ts := &w.Tasklets[i]
