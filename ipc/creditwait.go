@@ -236,17 +236,7 @@ func (n *Node) nextHead(ch channel.ID) {
 		n.wakeParked(ch)
 		return
 	}
-	for {
-		p, ok := q.pop()
-		if !ok {
-			break
-		}
-		if n.sendParked(ch, p) {
-			q.heads = append(q.heads, p)
-			break
-		}
-	}
-	n.maybeForget(ch, q)
+	n.sendQueued(ch, q, false)
 }
 
 // sendParked sends the OP of parked send p on ch; it reports whether the
@@ -268,9 +258,14 @@ func (n *Node) sendParked(ch channel.ID, p parkedSend) bool {
 // queues them as it queued every send before credit.
 func (n *Node) unparkAll(ch channel.ID) {
 	q := n.cr.waits[ch]
-	if q == nil {
-		return
+	if q != nil {
+		n.sendQueued(ch, q, true)
 	}
+}
+
+// sendQueued sends ch's parked sends as OPs in order, until one went out
+// (every one, with all), and drops the queue once nothing of it is left.
+func (n *Node) sendQueued(ch channel.ID, q *sendQueue, all bool) {
 	for {
 		p, ok := q.pop()
 		if !ok {
@@ -278,6 +273,9 @@ func (n *Node) unparkAll(ch channel.ID) {
 		}
 		if n.sendParked(ch, p) {
 			q.heads = append(q.heads, p)
+			if !all {
+				break
+			}
 		}
 	}
 	n.maybeForget(ch, q)
