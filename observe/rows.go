@@ -33,46 +33,56 @@ type rowCache struct {
 	mu      sync.Mutex
 	rows    []Tasklet
 	at      time.Time
-	have    bool // rows holds a read's result
-	reading bool // a background read runs
+	have    bool   // rows holds a read's result
+	reading bool   // a background read runs
+	gen     uint64 // counts invalidations: a read begun before one is stale
 }
 
 func (c *rowCache) get(ctx context.Context) ([]Tasklet, error) {
 	c.mu.Lock()
 	if !c.have {
+		gen := c.gen
 		c.mu.Unlock()
 		rows, err := c.read(ctx)
 		if err != nil {
 			return nil, err
 		}
-		c.store(rows)
+		c.mu.Lock()
+		c.store(gen, rows)
+		c.mu.Unlock()
 		return rows, nil
 	}
 	rows := c.rows
 	if time.Since(c.at) >= rowsMaxAge && !c.reading {
 		c.reading = true
-		go c.refresh()
+		go c.refresh(c.gen)
 	}
 	c.mu.Unlock()
 	return rows, nil
 }
 
-func (c *rowCache) refresh() {
+func (c *rowCache) refresh(gen uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), rowsTimeout)
 	defer cancel()
 	rows, err := c.read(ctx)
+	// One critical section: were reading cleared before the rows are
+	// stored, a request in between would see old rows and no read, and
+	// start a second one.
 	c.mu.Lock()
 	c.reading = false
-	c.mu.Unlock()
 	if err == nil { // a failed read keeps the last rows; the next request tries again
-		c.store(rows)
+		c.store(gen, rows)
 	}
+	c.mu.Unlock()
 }
 
-func (c *rowCache) store(rows []Tasklet) {
-	c.mu.Lock()
+// store keeps rows read since invalidation gen; rows a read began before
+// a later invalidation may predate the action and are dropped. c.mu held.
+func (c *rowCache) store(gen uint64, rows []Tasklet) {
+	if gen != c.gen {
+		return
+	}
 	c.rows, c.at, c.have = rows, time.Now(), true
-	c.mu.Unlock()
 }
 
 // invalidate makes the next get wait for a fresh read (after a kill or a
@@ -80,5 +90,6 @@ func (c *rowCache) store(rows []Tasklet) {
 func (c *rowCache) invalidate() {
 	c.mu.Lock()
 	c.have = false
+	c.gen++
 	c.mu.Unlock()
 }

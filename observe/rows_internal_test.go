@@ -61,3 +61,45 @@ func TestRowCacheNeverMakesAPageWaitForASlowRead(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "t3", rows[0].ID, "after an action the request waits for fresh rows")
 }
+
+// TestRowCacheDropsARowsReadBegunBeforeAnAction: a background read that
+// began before an action may hold the tasklets as they were; once it ends
+// it must not be served as the fresh rows the action asked for.
+func TestRowCacheDropsARowsReadBegunBeforeAnAction(t *testing.T) {
+	release := make(chan string, 4)
+	started := make(chan struct{}, 4)
+	c := &rowCache{read: func(ctx context.Context) ([]Tasklet, error) {
+		started <- struct{}{}
+		select {
+		case id := <-release:
+			return []Tasklet{{ID: id}}, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}}
+	ctx := t.Context()
+	release <- "first"
+	_, err := c.get(ctx)
+	require.NoError(t, err)
+	<-started
+
+	c.mu.Lock()
+	c.at = time.Now().Add(-2 * rowsMaxAge)
+	c.mu.Unlock()
+	rows, err := c.get(ctx) // starts a background read, which blocks
+	require.NoError(t, err)
+	require.Equal(t, "first", rows[0].ID)
+	<-started
+
+	c.invalidate()
+	release <- "before the action" // the background read ends now
+	require.Eventually(t, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.reading
+	}, 10*time.Second, time.Millisecond)
+	release <- "after the action"
+	rows, err = c.get(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "after the action", rows[0].ID, "the request after an action waits for a read begun after it")
+}
