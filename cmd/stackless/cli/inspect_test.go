@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -445,9 +446,15 @@ func TestInspectOneTaskletShowsWhereAFlowIsSuspended(t *testing.T) {
 	db, err := store.Open(path)
 	require.NoError(t, err)
 	ck := store.NewCheckpointer(db, task.Registry())
-	// The workers' fetches go nowhere (no server listens on port 1): they
-	// stay suspended in t.Do until the checkpoint.
-	fx := scheduler.WithEffects(task.Effects("http://127.0.0.1:1", http.DefaultClient), scheduler.EffectConfig{})
+	// The workers' fetches are held by the server until the test ends, so
+	// they stay suspended in t.Do through the checkpoint. (A fetch from a
+	// port nobody listens on failed at once, and now and then its error was
+	// delivered before the checkpoint.)
+	held := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-held }))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(held) }) // first: Close waits for the held requests
+	fx := scheduler.WithEffects(task.Effects(srv.URL, http.DefaultClient), scheduler.EffectConfig{})
 	s, err := ck.Resume(func(s *scheduler.Scheduler) error {
 		task.Setup(s, task.Config{Docs: 10, Workers: 2, Seed: 1})
 		return nil
