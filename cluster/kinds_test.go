@@ -56,6 +56,11 @@ func init() {
 		if s.Out, err = cluster.ArgChan(a, "out"); err != nil {
 			return nil, err
 		}
+		if _, ok := a["gate"]; ok {
+			if s.Gate, err = cluster.ArgChan(a, "gate"); err != nil {
+				return nil, err
+			}
+		}
 		s.N, err = cluster.ArgInt(a, "n", 100)
 		return s, err
 	})
@@ -163,11 +168,16 @@ func (p *Ponger) Step(t *tasklet.T) tasklet.Op {
 
 // Source sends 1..N on Out, then 0 to say it is done. (A tasklet cannot
 // close a channel homed on another node: Scheduler.Close refuses remote
-// channels, so the pipeline ends with a sentinel.)
+// channels, so the pipeline ends with a sentinel.) With a Gate it receives
+// once from Gate before the 0: a test keeps the pipeline from ending until
+// it has done what must happen mid-run (a Source of N 0 on the gate opens
+// it).
 type Source struct {
 	Out  channel.ID
+	Gate channel.ID // if set, the 0 waits for a value from it
 	N, I int
 	Sent bool
+	Open bool // the gate was asked: the 0 follows its value
 }
 
 func (s *Source) Step(t *tasklet.T) tasklet.Op {
@@ -177,6 +187,10 @@ func (s *Source) Step(t *tasklet.T) tasklet.Op {
 	if s.I == s.N {
 		if s.Sent {
 			return t.Exit()
+		}
+		if s.Gate != 0 && !s.Open {
+			s.Open = true
+			return t.Recv(s.Gate)
 		}
 		s.Sent = true
 		return t.Send(s.Out, 0)
