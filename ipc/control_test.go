@@ -102,8 +102,11 @@ func TestACallFailsWhenItsLinkGoesDown(t *testing.T) {
 	}
 }
 
+// The timeout is 50 intervals: with 4 (20 ms) a loaded machine (a load of
+// 20 on 2 cores) left a healthy link silent that long in 1 run of 50, once
+// before the other end's side of the link was even up.
 func TestKeepalive(t *testing.T) {
-	c := newCluster(t, 2, clusterConfig{nodeOpts: []Option{WithKeepalive(5*time.Millisecond, 20*time.Millisecond)}})
+	c := newCluster(t, 2, clusterConfig{nodeOpts: []Option{WithKeepalive(5*time.Millisecond, 250*time.Millisecond)}})
 	// A healthy link answers PINGs and stays up for many intervals.
 	c.waitFor("keepalive traffic", func() bool { return c.nodes[0].Stats().FramesIn >= 20 })
 	assert.Equal(t, []uint16{2}, c.nodes[0].Peers())
