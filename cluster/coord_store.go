@@ -97,12 +97,9 @@ func (c *Coordinator) openOutsideStore(ctx context.Context) error {
 			}
 		}
 	} else {
-		if cur, _, err := currentLeader(ctx, kv); err == nil && cur != nil {
+		if cur, rev, err := currentLeader(ctx, kv); err == nil && cur != nil && !cur.Down {
 			// Not a standby: fail rather than wait, unless the lease is stale.
-			waiting = func(ld Leader) {}
-			sctx, cancel := context.WithTimeout(ctx, leaseTTL+2*leasePoll)
-			defer cancel()
-			if err := c.lease.acquire(sctx, false, false, waiting); err != nil {
+			if err := c.lease.takeStale(ctx, rev); err != nil {
 				return fmt.Errorf("cluster: %s (since %s, epoch %d) leads this cluster on %s; run this one as its standby (`stackless cluster up` does) or stop it first: %w",
 					cur.Holder, cur.Since.Format(time.RFC3339), cur.Epoch, c.cfg.NATS, err)
 			}

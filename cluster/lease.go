@@ -230,3 +230,50 @@ func (l *lease) release(ctx context.Context) {
 		}
 	}
 }
+
+// errLeaderLive: the lease a coordinator would take only from a holder that
+// is gone moved: its holder renewed it, or another coordinator took it.
+var errLeaderLive = errors.New("its lease was renewed: it is alive")
+
+// takeStale takes the lease, seen at revision rev, only from a holder that
+// is gone (a coordinator that is no standby): once the revision stood still
+// for leaseTTL, or at once if the holder gave it up or nobody holds it. As
+// soon as the revision moves it fails with errLeaderLive. It waits on the
+// lease, not on a deadline: one of the TTL plus two polls ran out on a
+// loaded machine while NATS stored the write.
+func (l *lease) takeStale(ctx context.Context, rev uint64) error {
+	seenAt := time.Now()
+	tk := time.NewTicker(leasePoll)
+	defer tk.Stop()
+	for {
+		cur, r, err := currentLeader(ctx, l.kv)
+		if err != nil && (!natsTransient(err) || ctx.Err() != nil) {
+			return err
+		}
+		switch {
+		case err != nil:
+			// NATS does not answer for now: ask again at the next tick.
+		case r == 0 || (cur != nil && cur.Down):
+			return l.acquire(ctx, false, false, nil) // nobody holds it: taken at once
+		case r != rev && cur != nil && cur.Holder == l.me.Holder:
+			return l.won(ctx, r, cur.Since) // this one's write, whose answer was lost
+		case r != rev:
+			return errLeaderLive
+		case time.Since(seenAt) >= leaseTTL:
+			now := time.Now()
+			actx, stop := attemptContext(ctx, jsAttempt)
+			nr, err := l.kv.Update(actx, leaseKey, l.value(0, now), rev)
+			stop()
+			if err == nil {
+				return l.won(ctx, nr, now)
+			}
+			// Another write came first, or this one's answer was lost:
+			// the next read tells which.
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: waiting for the lease to go stale: %w", ctx.Err())
+		case <-tk.C:
+		}
+	}
+}

@@ -304,3 +304,78 @@ func TestReleaseAfterALostRenewalMarksTheLeaseDown(t *testing.T) {
 	assert.False(t, cur.Down, "a release by a coordinator that no longer leads")
 	assert.Equal(t, m.me.Epoch, cur.Epoch)
 }
+
+// slowUpdateKV is a lease bucket whose Updates are stored after a delay,
+// as on a loaded machine whose NATS servers are slow to agree.
+type slowUpdateKV struct {
+	jetstream.KeyValue
+	delay time.Duration
+}
+
+func (k *slowUpdateKV) Update(ctx context.Context, key string, v []byte, rev uint64) (uint64, error) {
+	select {
+	case <-time.After(k.delay):
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return k.KeyValue.Update(ctx, key, v, rev)
+}
+
+// TestANonStandbyTakesAStaleLeaseHoweverSlowNATSIs: a coordinator that is
+// no standby takes the lease of a leader that died (killed: it never gave
+// the lease up) once the lease stood still for the TTL, however long NATS
+// then takes to store its write. It gave up at the TTL plus two polls, and
+// a write slower than 200 ms failed it (TestNATSWorkerNobodyAdopts...
+// failed so under load).
+func TestANonStandbyTakesAStaleLeaseHoweverSlowNATSIs(t *testing.T) {
+	kv := testLeaseKV(t)
+	dead := newLease(kv)
+	dead.me.Holder = "dead:1"
+	require.NoError(t, dead.acquire(t.Context(), false, false, nil))
+	_, rev, err := currentLeader(t.Context(), kv)
+	require.NoError(t, err)
+	l := newLease(&slowUpdateKV{KeyValue: kv, delay: time.Second})
+	require.NoError(t, l.takeStale(t.Context(), rev))
+	cur, _, err := currentLeader(t.Context(), kv)
+	require.NoError(t, err)
+	assert.Equal(t, l.me.Holder, cur.Holder)
+	assert.Greater(t, l.me.Epoch, dead.me.Epoch)
+}
+
+// TestANonStandbyFailsWhileTheLeaderRenews: a coordinator that is no
+// standby fails as soon as the leader renews its lease, and leaves it
+// alone.
+func TestANonStandbyFailsWhileTheLeaderRenews(t *testing.T) {
+	kv := testLeaseKV(t)
+	leader := newLease(kv)
+	leader.me.Holder = "leader:1"
+	require.NoError(t, leader.acquire(t.Context(), false, false, nil))
+	_, rev, err := currentLeader(t.Context(), kv)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	renewed := make(chan error, 1)
+	go func() {
+		tk := time.NewTicker(leaseRenew)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				renewed <- nil
+				return
+			case <-tk.C:
+			}
+			if err := leader.renew(ctx); err != nil && ctx.Err() == nil {
+				renewed <- err
+				return
+			}
+		}
+	}()
+	l := newLease(kv)
+	require.ErrorIs(t, l.takeStale(ctx, rev), errLeaderLive)
+	cancel()
+	require.NoError(t, <-renewed, "the leader kept its lease")
+	cur, _, err := currentLeader(t.Context(), kv)
+	require.NoError(t, err)
+	assert.Equal(t, leader.me.Holder, cur.Holder)
+}
