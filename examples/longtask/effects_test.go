@@ -37,8 +37,8 @@ func TestKillNineFetchesOnce(t *testing.T) {
 		t.Skip("process-level: kills and restarts the program with SIGKILL (make test runs it; make test-short skips it)")
 	}
 	ctx := processContext(t)
-	var want bytes.Buffer
-	require.Equal(t, 0, run(ctx, []string{"--docs", fmt.Sprint(fetchDocs), "--data", t.TempDir()}, &want, &bytes.Buffer{}))
+	var want, errOut bytes.Buffer
+	require.Equal(t, 0, run(ctx, []string{"--docs", fmt.Sprint(fetchDocs), "--data", t.TempDir()}, &want, &errOut), errOut.String())
 	require.True(t, strings.HasPrefix(want.String(), "result: "), want.String())
 
 	repeats := map[bool]int{}
