@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stackless-go/stackless/internal/testwatch"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
@@ -335,6 +338,15 @@ var _ = errors.New
 // one-slot kick channel full, and Close's own kick blocked for good (the
 // long task's tests hung in CI, 600 s). Every Close returns, and every
 // Record's done is called once: durable, or ErrJournalClosed.
+// stacks is runtime.Stack of every goroutine.
+func stacks() []byte {
+	for buf := make([]byte, 1<<20); ; buf = make([]byte, 2*len(buf)) {
+		if n := runtime.Stack(buf, true); n < len(buf) {
+			return buf[:n]
+		}
+	}
+}
+
 func TestJournalCloseWhileRecording(t *testing.T) {
 	reg := journalRegistry(t)
 	db := openDB(t)
@@ -363,7 +375,11 @@ func TestJournalCloseWhileRecording(t *testing.T) {
 		case err := <-closed:
 			require.NoError(t, err)
 		case <-time.After(time.Minute):
-			require.FailNow(t, "Close did not return while Records raced it", "round %d", round)
+			// Once at a load of 47 (round 291): a hang or a stalled disk?
+			// The goroutines say which.
+			var where strings.Builder
+			testwatch.Summary(&where, stacks())
+			require.FailNow(t, "Close did not return while Records raced it", "round %d; the goroutines:\n%s", round, where.String())
 		}
 		wg.Wait()
 		assert.Equal(t, int32(n), calls.Load(), "every Record's done is called once (round %d)", round)
