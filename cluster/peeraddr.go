@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -52,16 +53,30 @@ func ensureHostID(dir string) (string, error) {
 	return readHostID(dir)
 }
 
+// maxHostIDFile is the most of DIR/host-id that is read: an ID and blanks.
+const maxHostIDFile = 128
+
 // readHostID reads DIR/host-id.
 func readHostID(dir string) (string, error) {
 	path := filepath.Join(dir, hostIDName)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("cluster: read the host ID: %w", err)
 	}
+	defer f.Close()
+	// An ID is at most 64 bytes: a damaged file of gigabytes was read whole
+	// and quoted whole in the error.
+	b, err := io.ReadAll(io.LimitReader(f, maxHostIDFile+1))
+	if err != nil {
+		return "", fmt.Errorf("cluster: read the host ID %s: %w", path, err)
+	}
 	id := strings.TrimSpace(string(b))
 	if len(id) < 8 || len(id) > 64 || strings.ContainsAny(id, " \t\n") {
-		return "", fmt.Errorf("cluster: %s holds %q, not a host ID: remove the file and start `cluster up` again", path, id)
+		shown := id
+		if len(b) > maxHostIDFile || len(shown) > 64 {
+			shown = shown[:min(len(shown), 64)] + "..."
+		}
+		return "", fmt.Errorf("cluster: %s holds %q, not a host ID: remove the file and start `cluster up` again", path, shown)
 	}
 	return id, nil
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -67,6 +68,14 @@ func TestHostIDIsMadeOnceAndChecked(t *testing.T) {
 	assert.ErrorContains(t, err, "not a host ID", "a damaged file is refused, not replaced")
 	_, err = readHostID(t.TempDir())
 	assert.Error(t, err, "no file")
+
+	// A damaged file of garbage is neither read whole nor quoted whole.
+	junk := bytes.Repeat([]byte{0xbb, 'i', '*', 0xd0}, 1<<20)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, hostIDName), junk, 0o644))
+	_, err = readHostID(dir)
+	require.ErrorContains(t, err, "not a host ID")
+	assert.Less(t, len(err.Error()), 400, "the error quotes a bounded part")
+	assert.Contains(t, err.Error(), "...")
 }
 
 // FuzzReadHostID: whatever DIR/host-id holds, reading it returns an ID or

@@ -14,6 +14,9 @@ const (
 	firstClient   uint16 = maxWorkerNode + 1
 )
 
+// MaxWorkers is the most workers a cluster can have (cluster up -n).
+const MaxWorkers = maxWorkerNode
+
 // placement is what one worker gets when a snapshot is restored: the worlds
 // to merge (none for a new, empty worker), its node number and the logical
 // nodes it hosts from now on.

@@ -104,6 +104,23 @@ func parseNewChannel(v string) (capacity int, ok bool, err error) {
 	return n, true, nil
 }
 
+// CheckArgs refuses an argument whose key is not one of known, naming the
+// known ones: a spawner that calls it first turns a typo (--arg linsk=10)
+// into an error instead of a tasklet spawned with the default.
+func CheckArgs(args map[string]string, known ...string) error {
+	var unknown []string
+	for k := range args {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	return fmt.Errorf("unknown argument %s: this kind takes %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+}
+
 // ArgString returns args[key], or def when it is absent.
 func ArgString(args map[string]string, key, def string) string {
 	if v, ok := args[key]; ok {

@@ -126,3 +126,10 @@ func TestParseIDs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, channel.ID(2<<48|1), ch)
 }
+
+func TestCheckArgsNamesTheUnknownOnes(t *testing.T) {
+	assert.NoError(t, CheckArgs(map[string]string{"a": "1"}, "a", "b"))
+	assert.NoError(t, CheckArgs(nil, "a"))
+	err := CheckArgs(map[string]string{"z": "1", "a": "2", "y": "3"}, "a", "b")
+	assert.EqualError(t, err, "unknown argument y, z: this kind takes a, b")
+}

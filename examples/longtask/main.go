@@ -56,8 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || o.Docs < 0 || o.Workers < 0 || o.Every <= 0 {
-		fmt.Fprintln(stderr, "usage: longtask [--docs N] [--workers N] [--seed N] [--data DIR] [--checkpoint-every DURATION] [--server URL] [--journal=false] [--fresh]  (N >= 1, DURATION > 0)")
+	if fs.NArg() > 0 || o.Docs < 0 || o.Workers < 0 || o.Workers > task.MaxWorkers || o.Every <= 0 {
+		fmt.Fprintf(stderr, "usage: longtask [--docs N] [--workers N] [--seed N] [--data DIR] [--checkpoint-every DURATION] [--server URL] [--journal=false] [--fresh]  (N >= 1, workers <= %d, DURATION > 0)\n", task.MaxWorkers)
 		return 2
 	}
 	o.NoJournal = !*journal

@@ -173,7 +173,7 @@ func scan(line, format string, args ...any) bool {
 }
 
 func TestRunBadArguments(t *testing.T) {
-	for _, args := range [][]string{{"--docs", "-1"}, {"--docs", "x"}, {"--checkpoint-every", "0s"}, {"extra"}} {
+	for _, args := range [][]string{{"--docs", "-1"}, {"--docs", "x"}, {"--checkpoint-every", "0s"}, {"extra"}, {"--workers", "100000000"}} {
 		var out, errOut bytes.Buffer
 		assert.Equal(t, 2, run(context.Background(), args, &out, &errOut), "%q", args)
 		assert.Empty(t, out.String(), "%q", args)

@@ -149,6 +149,9 @@ func TestGroupsNeedACommand(t *testing.T) {
 		{[]string{"demo"}, []string{"gameai", "longtask", "pingpong"}},
 		{[]string{"cluster"}, []string{"up", "status", "down"}},
 		{[]string{"checkpoint"}, []string{"ls", "rm", "export"}},
+		// cobra's own group: `completion` and `completion tcsh` printed its
+		// help and exited 0.
+		{[]string{"completion"}, []string{"bash", "zsh", "fish", "powershell"}},
 	} {
 		name := strings.Join(append([]string{"stackless"}, group.args...), " ")
 		t.Run(name, func(t *testing.T) {

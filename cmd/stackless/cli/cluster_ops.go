@@ -245,8 +245,8 @@ restore fail (run it again: a worker that is gone is no longer counted).`,
 					return usageErrorf("%q is not a generation number (1 or more)", args[0])
 				}
 			}
-			if workers < 0 {
-				return usageErrorf("-n must be 1 or more, got %d", workers)
+			if workers < 0 || workers > cluster.MaxWorkers {
+				return usageErrorf("-n must be 1 to %d, got %d", cluster.MaxWorkers, workers)
 			}
 			return nil
 		},

@@ -152,6 +152,8 @@ func TestClusterUsageErrors(t *testing.T) {
 		{"cluster", "restore", "x"},
 		{"cluster", "status", "--addr", "127.0.0.1:1"},
 		{"cluster", "up", "-n", "0"},
+		{"cluster", "up", "-n", "70000", "--data", os.DevNull}, // over cluster.MaxWorkers: was exit 1
+		{"cluster", "restore", "-n", "70000"},
 		{"cluster", "up", "--place", "random"},
 		{"cluster", "up", "--listen", ":0"},
 		{"cluster", "up", "--orphan-after", "0s"},

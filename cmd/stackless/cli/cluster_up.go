@@ -105,8 +105,8 @@ line every few seconds.`,
 			"  stackless cluster up --listen :7070 --tls certs",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cfg.Workers < 1 {
-				return usageErrorf("-n must be 1 or more, got %d", cfg.Workers)
+			if cfg.Workers < 1 || cfg.Workers > cluster.MaxWorkers {
+				return usageErrorf("-n must be 1 to %d, got %d", cluster.MaxWorkers, cfg.Workers)
 			}
 			if err := nf.check(); err != nil {
 				return err

@@ -56,8 +56,8 @@ channels, live, and its checkpoints on a timeline.`,
 			switch {
 			case o.Docs < 1:
 				return usageErrorf("--docs must be 1 or more, got %d", o.Docs)
-			case o.Workers < 1:
-				return usageErrorf("--workers must be 1 or more, got %d", o.Workers)
+			case o.Workers < 1 || o.Workers > task.MaxWorkers:
+				return usageErrorf("--workers must be 1 to %d, got %d", task.MaxWorkers, o.Workers)
 			case o.Seed < 1:
 				return usageErrorf("--seed must be 1 or more, got %d", o.Seed)
 			case o.Every <= 0:

@@ -49,6 +49,7 @@ func TestDemoLongtask(t *testing.T) {
 func TestDemoLongtaskUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--docs", "0"}, {"--workers", "0"}, {"--seed", "0"}, {"--checkpoint-every", "0s"}, {"extra"},
+		{"--workers", "100000000"}, // was run: gigabytes, until the kernel killed it
 	} {
 		code, out, errOut := run(t, append([]string{"demo", "longtask", "--data", t.TempDir()}, args...)...)
 		assert.Equal(t, 2, code, "%q: %s", args, errOut)

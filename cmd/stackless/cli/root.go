@@ -75,6 +75,16 @@ func Main() { os.Exit(Execute()) }
 // execute runs root and turns its outcome into an exit code, printing the
 // error to root's stderr.
 func execute(ctx context.Context, root *cobra.Command) int {
+	// cobra adds its completion group only inside Execute; added here, it
+	// gets the groups' RunE, so `completion` without a shell (or with an
+	// unknown one) is a usage error instead of help and exit 0.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" && c.RunE == nil && c.Run == nil {
+			c.RunE = groupRunE
+			c.Args = cobra.ArbitraryArgs
+		}
+	}
 	markRunErrors(root) // here, so commands added after NewRoot are covered
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {

@@ -88,6 +88,9 @@ func (w *Work) Step(t *tasklet.T) tasklet.Op {
 }
 
 func spawnWork(a map[string]string) (tasklet.Behavior, error) {
+	if err := cluster.CheckArgs(a, "out", "seed", "links", "per_step"); err != nil {
+		return nil, err
+	}
 	w := &Work{}
 	var err error
 	if w.Out, err = cluster.ArgChan(a, "out"); err != nil {
@@ -149,6 +152,9 @@ func (c *Collector) Step(t *tasklet.T) tasklet.Op {
 }
 
 func spawnCollector(a map[string]string) (tasklet.Behavior, error) {
+	if err := cluster.CheckArgs(a, "in", "want"); err != nil {
+		return nil, err
+	}
 	c := &Collector{}
 	var err error
 	if c.In, err = cluster.ArgChan(a, "in"); err != nil {
@@ -184,7 +190,14 @@ func (k *Ticker) Step(t *tasklet.T) tasklet.Op {
 	return t.Sleep(k.Every)
 }
 
+// maxEveryMS bounds a ticker's period: more overflowed time.Duration into a
+// negative sleep, which fired at once.
+const maxEveryMS = 24 * 60 * 60 * 1000
+
 func spawnTicker(a map[string]string) (tasklet.Behavior, error) {
+	if err := cluster.CheckArgs(a, "every_ms", "limit"); err != nil {
+		return nil, err
+	}
 	ms, err := cluster.ArgInt(a, "every_ms", 100)
 	if err != nil {
 		return nil, err
@@ -193,8 +206,8 @@ func spawnTicker(a map[string]string) (tasklet.Behavior, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ms < 1 || limit < 0 {
-		return nil, fmt.Errorf("every_ms must be 1 or more and limit 0 or more (got %d, %d)", ms, limit)
+	if ms < 1 || ms > maxEveryMS || limit < 0 {
+		return nil, fmt.Errorf("every_ms must be 1 to %d (a day) and limit 0 or more (got %d, %d)", maxEveryMS, ms, limit)
 	}
 	return &Ticker{Every: time.Duration(ms) * time.Millisecond, Limit: limit}, nil
 }

@@ -65,9 +65,29 @@ func TestSpawnersCheckTheirArguments(t *testing.T) {
 			_, err := spawnTicker(map[string]string{"every_ms": "0"})
 			return err
 		}},
+		// A typo was ignored: the tasklet was spawned with the default.
+		{"ticker with a misspelt argument", func(map[string]string) error {
+			_, err := spawnTicker(map[string]string{"every_sm": "5"})
+			return err
+		}},
+		{"work with a misspelt argument", func(map[string]string) error {
+			_, err := spawnWork(map[string]string{"out": "ch1", "linsk": "5"})
+			return err
+		}},
+		{"collector with a misspelt argument", func(map[string]string) error {
+			_, err := spawnCollector(map[string]string{"in": "ch1", "wnat": "5"})
+			return err
+		}},
+		// every_ms * 1ms overflowed into a negative sleep.
+		{"ticker with a huge period", func(map[string]string) error {
+			_, err := spawnTicker(map[string]string{"every_ms": "9999999999999"})
+			return err
+		}},
 	} {
 		assert.Error(t, tc.fn(map[string]string{}), tc.name)
 	}
+	_, err := spawnTicker(map[string]string{"every_sm": "5", "limit": "1"})
+	assert.ErrorContains(t, err, "unknown argument every_sm: this kind takes every_ms, limit")
 	b, err := spawnWork(map[string]string{"out": "ch5", "links": "7", "per_step": "2", "seed": "9"})
 	require.NoError(t, err)
 	assert.Equal(t, &Work{Out: 5, Seed: 9, Links: 7, PerStep: 2}, b)

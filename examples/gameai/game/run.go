@@ -81,6 +81,9 @@ func (o Options) check() error {
 			errs = append(errs, fmt.Errorf("%s must be 0 or more, got %d", f.name, f.v))
 		}
 	}
+	if o.SaveEvery > 0 && o.Entities > MaxSavedEntities {
+		errs = append(errs, fmt.Errorf("entities: a game of %d entities cannot be saved (at most %d): pass fewer, or save-every 0 to play without saving", o.Entities, MaxSavedEntities))
+	}
 	if o.Size < 16 || o.Size > 8192 {
 		errs = append(errs, fmt.Errorf("size must be 16 to 8192 pixels, got %d", o.Size))
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stackless-go/stackless/pickle"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -200,4 +201,31 @@ func TestRunProgressBar(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 3, stats, "each statistics line shows whole, the bar wiped before it")
+}
+
+// A game too large to save is refused before it starts, not at its first
+// autosave (200,000 entities failed there: the world record passed 16
+// MiB), and the bound leaves the largest game that saves room to grow.
+func TestRunSavedGameSizeIsBounded(t *testing.T) {
+	var out bytes.Buffer
+	opts := smallRun(t.TempDir(), &out)
+	opts.Entities, opts.Ticks, opts.SaveEvery = MaxSavedEntities+1, 1, 1
+	_, err := Run(t.Context(), opts)
+	require.ErrorIs(t, err, ErrUsage)
+	assert.ErrorContains(t, err, "save-every 0")
+
+	g := newGame(t, small)
+	for range 300 {
+		require.NoError(t, g.Tick())
+	}
+	reg, err := NewRegistry()
+	require.NoError(t, err)
+	_, recs, err := reg.EncodeWorld(g.Sched.World())
+	require.NoError(t, err)
+	largest := 0 // the world tasklet's record
+	for _, r := range recs {
+		largest = max(largest, len(r.Value))
+	}
+	scaled := largest * MaxSavedEntities / small.Entities
+	assert.Less(t, scaled*3/2, pickle.DefaultMaxRecord, "the world record of %d entities, %d bytes, with half again for growth", MaxSavedEntities, scaled)
 }

@@ -31,6 +31,12 @@ const (
 	DefaultEntities = 10_000
 	DefaultDt       = 100 * time.Millisecond
 	MaxEntities     = 10_000_000
+	// MaxSavedEntities bounds a game that saves: the world tasklet holds
+	// about 90 bytes an entity, and one record may hold 16 MiB
+	// (pickle.DefaultMaxRecord, which inspect reads with too), so 200,000
+	// entities failed at their first autosave. 100,000 leaves room for the
+	// respawn queue to grow.
+	MaxSavedEntities = 100_000
 )
 
 func (c Config) withDefaults() Config {

@@ -19,9 +19,13 @@ import (
 const (
 	DefaultDocs    = 50_000 // each one an HTTP fetch, journaled
 	DefaultWorkers = 16     // fetches in flight at once
-	DefaultSeed    = 1
-	DefaultDir     = "data"
-	DefaultEvery   = time.Second
+	// MaxWorkers bounds Workers: each worker is a tasklet and two slots of
+	// the tallies channel, so --workers 100000000 asked for gigabytes and
+	// was killed by the kernel instead of being refused.
+	MaxWorkers   = 100_000
+	DefaultSeed  = 1
+	DefaultDir   = "data"
+	DefaultEvery = time.Second
 
 	// DBName is the checkpoint database's file name inside Options.Dir.
 	DBName = "longtask.db"
@@ -81,8 +85,8 @@ func (o Options) check() error {
 	switch {
 	case o.Docs < 0:
 		return fmt.Errorf("longtask: docs is %d: want 1 or more", o.Docs)
-	case o.Workers < 0:
-		return fmt.Errorf("longtask: workers is %d: want 1 or more", o.Workers)
+	case o.Workers < 0 || o.Workers > MaxWorkers:
+		return fmt.Errorf("longtask: workers is %d: want 1 to %d", o.Workers, MaxWorkers)
 	case o.Every < 0:
 		return fmt.Errorf("longtask: checkpoint interval is %v: want more than 0", o.Every)
 	}

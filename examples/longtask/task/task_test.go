@@ -176,7 +176,7 @@ func TestStoredRunMustMatchTheOptions(t *testing.T) {
 }
 
 func TestBadOptions(t *testing.T) {
-	for _, o := range []task.Options{{Docs: -1}, {Workers: -2}, {Every: -1}} {
+	for _, o := range []task.Options{{Docs: -1}, {Workers: -2}, {Docs: 1, Workers: task.MaxWorkers + 1}, {Every: -1}} {
 		o.Dir = t.TempDir()
 		_, err := task.Run(context.Background(), o)
 		assert.Error(t, err, "%+v", o)
