@@ -9,6 +9,10 @@ type runQueue struct {
 	n    int
 }
 
+// grow stays out of line: inlined, it made pushBack and pushFront inline
+// into the run loop and cost ping-pong 5 instructions a value there.
+//
+//go:noinline
 func (q *runQueue) grow() {
 	buf := make([]*rec, max(2*len(q.buf), minRunQueue))
 	// Two bulk copies, not a store per element: a queue grows while a big
