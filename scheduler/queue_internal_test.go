@@ -60,3 +60,37 @@ func TestRunQueueReleasedWhenEveryTaskletWaits(t *testing.T) {
 	require.NoError(t, s.Run(context.Background()))
 	assert.Equal(t, grown, len(s.runq.buf))
 }
+
+// Growing a full queue whose items wrap around the end of its array keeps
+// their order, front to back (grow copies the two runs of the ring).
+func TestRunQueueGrowKeepsOrderAcrossTheWrap(t *testing.T) {
+	recs := make([]rec, 3*minRunQueue)
+	var q runQueue
+	var want []*rec
+	for i := range minRunQueue / 2 {
+		q.pushBack(&recs[i])
+		want = append(want, &recs[i])
+	}
+	for i := minRunQueue / 2; i < minRunQueue; i++ { // wraps: head moves back from 0
+		q.pushFront(&recs[i])
+		want = append([]*rec{&recs[i]}, want...)
+	}
+	require.Equal(t, minRunQueue, len(q.buf))
+	require.NotZero(t, q.head, "the items wrap around the end of the array")
+	for i := minRunQueue; i < len(recs); i++ { // grows twice
+		q.pushBack(&recs[i])
+		want = append(want, &recs[i])
+	}
+	index := make(map[*rec]int, len(recs)) // zero records are deeply equal: compare positions
+	for i := range recs {
+		index[&recs[i]] = i
+	}
+	var wantIdx, got []int
+	for _, r := range want {
+		wantIdx = append(wantIdx, index[r])
+	}
+	for q.n > 0 {
+		got = append(got, index[q.popFront()])
+	}
+	assert.Equal(t, wantIdx, got)
+}

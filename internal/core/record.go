@@ -104,24 +104,20 @@ func Make[B, H, C any](id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 	return r
 }
 
-// blockBytes is the size of the blocks records come in: a Go size class
-// (so little of it is rounded away: 127 records of 64 bytes and the
-// allocator's 8-byte header leave 56 bytes, under half a byte a record),
-// enough to make the allocation per spawn small, few enough that a
-// long-lived tasklet keeps only a few kilobytes of dead neighbours in memory.
-const blockBytes = 8192
-
-// mallocHeader is what the Go allocator (1.22 on) puts in front of an
-// object of more than 512 bytes that holds pointers, inside its size class:
-// a block of records must leave room for it, or it rounds up to the next
-// class (4096 bytes of records took 4864).
-const mallocHeader = 8
+// blockBytes is the size of the blocks records come in: 8 records of 64
+// bytes fill the 512-byte size class exactly, and 512 is the largest class
+// whose objects have no allocator header, which the collector scans from
+// the span's pointer bitmap; blocks of 8 KiB, each with a header, were
+// scanned through it at a higher cost per pointer, which a world of a
+// million live tasklets pays in every collection while its heap grows.
+// A block still makes the allocation per spawn an eighth.
+const blockBytes = 512
 
 // blockRecs is how many records a block holds.
-func blockRecs(size uintptr) int { return max(1, int((blockBytes-mallocHeader)/size)) }
+func blockRecs(size uintptr) int { return max(1, int(blockBytes/size)) }
 
 // Block hands out records from blocks of blockBytes, so a program that
-// spawns a million tasklets makes a hundredth of the allocations, and takes
+// spawns a million tasklets makes an eighth of the allocations, and takes
 // back the records of tasklets that ended (Reuse), handing them out again
 // before touching a block: a program whose tasklets come and go (a tree of
 // spawns run depth first, a server's short-lived tasklets) keeps reusing the
