@@ -198,12 +198,12 @@ func (n *Node) wakeParked(ch channel.ID) {
 		if !ok {
 			break
 		}
-		wt, ok := n.s.WaitOf(p.id)
-		if !ok || wt.Seq != p.seq || len(wt.Cases) != 1 {
+		v, idx, ok := n.s.SendWaitOf(p.id, p.seq)
+		if !ok {
 			continue // ended since (Cancel drops it; this is a guard)
 		}
-		woken = append(woken, wokenSend{p, onlyIndex(wt)})
-		vals = append(vals, wt.Cases[0].Value)
+		woken = append(woken, wokenSend{p, idx})
+		vals = append(vals, v)
 	}
 	errs := slices.Grow(n.cr.errs[:0], len(vals))[:len(vals)]
 	inRun := n.s.InRun()
@@ -217,7 +217,9 @@ func (n *Node) wakeParked(ch channel.ID) {
 		if e == nil {
 			e = errs[i]
 		}
-		n.complete(completion{id: w.id, seq: w.seq, home: -1, nothing: true}, w.idx, nil, e)
+		// Not n.complete: a wait of one case that completes has no other
+		// case to cancel, so no Cancel can come back for it.
+		n.s.Complete(w.id, w.seq, w.idx, nil, e)
 	}
 	clear(vals) // drop the values and errors: the buffers outlive them
 	clear(errs)

@@ -153,6 +153,16 @@ func (l *link) putAll(ch channel.ID, vals []any, errs []error, hold bool) (int, 
 	}
 	kick, sent := false, 0
 	for i, v := range vals {
+		if l.appendToRunLocked(ch, v) {
+			// No frame opened: only the writer's wake-up is decided.
+			errs[i] = nil
+			sent++
+			if !hold || len(l.out) >= bufSize {
+				kick = kick || l.unkicked
+				l.unkicked = false
+			}
+			continue
+		}
 		opened, err := l.putLocked(ch, v)
 		if errs[i] = err; err != nil {
 			continue
@@ -175,6 +185,25 @@ func (l *link) putAll(ch channel.ID, vals []any, errs []error, hold bool) (int, 
 		l.wakeWriter()
 	}
 	return sent, nil
+}
+
+// appendToRunLocked appends v to the open PUTS frame if that is ch's, has
+// room for one more value and v fits in it; it reports whether it did
+// (else putLocked decides, and says why not). The common case of a batch,
+// without putLocked's opening, moving and undoing. l.mu is held.
+func (l *link) appendToRunLocked(ch channel.ID, v any) bool {
+	if !l.runOpen || l.runCh != ch || l.runN >= maxPutValues {
+		return false
+	}
+	mark := len(l.out)
+	b, err := appendPutValue(l.out, l.n.reg, v)
+	if err != nil || len(b)-l.runAt-frameHeader > l.n.cfg.maxFrame {
+		l.out = b[:mark]
+		return false
+	}
+	l.out = b
+	l.runN++
+	return true
 }
 
 // putLocked appends one value of put; it reports whether it opened a

@@ -381,6 +381,26 @@ func (s *Scheduler) WaitOf(id tasklet.ID) (w Wait, ok bool) {
 	return Wait{Seq: t.WaitSeq(), Plain: t.Plain(), Cases: t.Cases()}, true
 }
 
+// SendWaitOf is WaitOf for a wait of one case, for a caller that completes
+// many such sends (package ipc's sends parked for credit): the case's value
+// and the index the wait completes with (-1 for a plain wait, whose case has
+// no value), without building the wait's cases. ok is false if tasklet id
+// is not blocked in wait seq or that wait has more cases.
+func (s *Scheduler) SendWaitOf(id tasklet.ID, seq uint32) (v any, idx int, ok bool) {
+	t := s.tasks.get(uint64(id))
+	if t == nil || t.State() != tasklet.Blocked || t.WaitSeq() != seq {
+		return nil, 0, false
+	}
+	if t.Plain() {
+		return nil, -1, true
+	}
+	cs := t.SelectCases()
+	if len(cs) != 1 {
+		return nil, 0, false
+	}
+	return cs[0].Value, 0, true
+}
+
 func (s *Scheduler) lookup(id tasklet.ID) (*rec, error) {
 	if t := s.tasks.get(uint64(id)); t != nil {
 		return t, nil
