@@ -219,7 +219,7 @@ func (n *Node) wakeParked(ch channel.ID) {
 		}
 		// Not n.complete: a wait of one case that completes has no other
 		// case to cancel, so no Cancel can come back for it.
-		n.s.Complete(w.id, w.seq, w.idx, nil, e)
+		n.s.CompleteSend(w.id, w.seq, w.idx, e)
 	}
 	clear(vals) // drop the values and errors: the buffers outlive them
 	clear(errs)

@@ -401,6 +401,27 @@ func (s *Scheduler) SendWaitOf(id tasklet.ID, seq uint32) (v any, idx int, ok bo
 	return cs[0].Value, 0, true
 }
 
+// CompleteSend is Complete for a wait of one case that SendWaitOf found
+// (idx as it said): the case that completes is the only one, so there is
+// no other to forget or cancel, and endWait's pass over the cases is
+// skipped. It reports false for a stale answer, as Complete does.
+func (s *Scheduler) CompleteSend(id tasklet.ID, seq uint32, idx int, err error) bool {
+	t := s.tasks.get(uint64(id))
+	if t == nil || t.State() != tasklet.Blocked || t.WaitSeq() != seq {
+		return false
+	}
+	if idx != -1 {
+		t.c().LeftEntries() // as endWait: the select's record may be named still
+	}
+	t.NextWait()
+	t.Deliver(nil, err)
+	t.SetChosen(idx)
+	t.SetState(tasklet.Runnable)
+	s.touch(t)
+	s.runq.pushBack(t)
+	return true
+}
+
 func (s *Scheduler) lookup(id tasklet.ID) (*rec, error) {
 	if t := s.tasks.get(uint64(id)); t != nil {
 		return t, nil
