@@ -67,9 +67,12 @@ func appendPuts(b []byte, reg *pickle.Registry, ch channel.ID, vals []any) ([]by
 }
 
 // decodePuts reads the rest of a PUTS body of n fields (the kind is read)
-// into m, its values appended to *vals. The body was validated by ScanAll,
-// so every length in it fits in it: n cannot make it allocate more than
-// the body holds, and it is bounded by maxPutValues besides.
+// into m, its values appended to *vals. The body is not validated by
+// ScanAll first, as other messages are: the cursor checks every length
+// against the body, a typed value is scanned on its own (raw, with the
+// same limits), a value is appended only once read (so n cannot make it
+// allocate more than the body holds; it is bounded by maxPutValues
+// besides), and the body must end with the last value.
 func decodePuts(c *cursor, reg *pickle.Registry, m *message, n int, vals *[]any) error {
 	if n < 3 || n-2 > maxPutValues {
 		return fmt.Errorf("%w: a PUTS with %d values (1 to %d)", ErrBadFrame, n-2, maxPutValues)
