@@ -213,10 +213,10 @@ func (sc *scratch) reset() {
 }
 
 // decodeMessage decodes a frame body into m. body is untrusted: it is
-// validated with pickle.ScanAll first (lengths fit, bounded nesting), then
-// read field by field into m, and values only through the registry. OP
-// cases and PUTS values are appended to sc, which m.Cases and m.Values
-// then share. Nothing in m refers to body afterwards.
+// validated with pickle.ScanAll first (lengths fit, bounded nesting; a
+// PUTS is checked as it is read, decodePuts), then read field by field
+// into m, and values only through the registry. OP cases and PUTS values
+// are appended to sc, which m.Cases and m.Values then share. Nothing in m refers to body afterwards.
 func decodeMessage(body []byte, reg *pickle.Registry, m *message, sc *scratch) error {
 	cases := &sc.cases
 	c := cursor{b: body}
