@@ -48,6 +48,7 @@ type Scheduler struct {
 	host       *hostRef
 	block      block // records for Spawn
 	lastCh     *channel.Channel
+	noCh       channel.ID                  // the last ID opSend found no channel for (0: none); a channel made here clears it
 	next       *rec                        // runs next, ahead of the run queue (set by place, consumed by exec)
 	rwaits     map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
 	elsewhere  map[channel.ID]int          // senders waiting on other nodes (SetSendersElsewhere)
@@ -327,6 +328,7 @@ func (s *Scheduler) NewChannel(capacity int) channel.ID {
 	id := channel.ID(uint64(s.node)<<tasklet.NodeBits | s.nextC)
 	c := channel.New(id, capacity)
 	s.chans.put(uint64(id), c)
+	s.noCh = 0
 	s.touchChan(c)
 	return id
 }
