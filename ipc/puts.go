@@ -117,6 +117,9 @@ func (c *cursor) putValue(reg *pickle.Registry) (any, error) {
 	case b <= 0x7f:
 		c.off++
 		return int(b), nil
+	case b == 0xcc && len(rest) >= 2:
+		c.off += 2
+		return int(rest[1]), nil
 	case b == 0xcd && len(rest) >= 3:
 		c.off += 3
 		return int(binary.BigEndian.Uint16(rest[1:])), nil
