@@ -157,3 +157,23 @@ func TestReleasedCreditWaitsAreSavedAtTheHome(t *testing.T) {
 	assert.Equal(t, ints(0, 5), res["recv"].Got)
 	senderLogs(t, res, nil)
 }
+
+// A queue of parked sends that never empties keeps a bounded slice: it
+// reuses what was popped rather than growing with every send that parked.
+func TestSendQueueNeverEmptyStaysBounded(t *testing.T) {
+	var q sendQueue
+	next := tasklet.ID(1)
+	for range 64 {
+		q.push(parkedSend{next, 1})
+		next++
+	}
+	for range 100_000 {
+		p, ok := q.pop()
+		require.True(t, ok)
+		require.Equal(t, next-64, p.id, "first in, first out")
+		q.push(parkedSend{next, 1})
+		next++
+	}
+	assert.Equal(t, 64, q.waiting())
+	assert.LessOrEqual(t, cap(q.parked), 256, "the slice grew with the sends that ever parked")
+}

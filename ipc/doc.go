@@ -53,8 +53,8 @@
 // Then each direction is a stream of frames: a 4-byte big-endian length
 // and a msgpack body. A length over the limit (WithMaxFrame, 4 MiB by
 // default) closes the link before anything is read or allocated for it;
-// every body is validated with pickle.ScanAll and decoded field by field
-// into a concrete message, values only through the pickle registry's
+// every body is validated with pickle.ScanAll (a PUTS as it is read) and
+// decoded field by field into a concrete message, values only through the pickle registry's
 // typed values (so every node must register the same value types). What
 // the scheduler's goroutine sends during a run (OPs, DONEs, CANCELs) is
 // held until the scheduler's slice ends (scheduler.SetFlush: after each

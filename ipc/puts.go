@@ -67,9 +67,12 @@ func appendPuts(b []byte, reg *pickle.Registry, ch channel.ID, vals []any) ([]by
 }
 
 // decodePuts reads the rest of a PUTS body of n fields (the kind is read)
-// into m, its values appended to *vals. The body was validated by ScanAll,
-// so every length in it fits in it: n cannot make it allocate more than
-// the body holds, and it is bounded by maxPutValues besides.
+// into m, its values appended to *vals. The body is not validated by
+// ScanAll first, as other messages are: the cursor checks every length
+// against the body, a typed value is scanned on its own (raw, with the
+// same limits), a value is appended only once read (so n cannot make it
+// allocate more than the body holds; it is bounded by maxPutValues
+// besides), and the body must end with the last value.
 func decodePuts(c *cursor, reg *pickle.Registry, m *message, n int, vals *[]any) error {
 	if n < 3 || n-2 > maxPutValues {
 		return fmt.Errorf("%w: a PUTS with %d values (1 to %d)", ErrBadFrame, n-2, maxPutValues)
@@ -108,8 +111,22 @@ func (c *cursor) putValue(reg *pickle.Registry) (any, error) {
 	if !ok {
 		return nil, c.err
 	}
-	switch {
-	case b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3):
+	switch rest := c.b[c.off:]; {
+	// The encodings of a stream's counters, read in place: c.int's general
+	// path was a tenth of a value's cost at its home.
+	case b <= 0x7f:
+		c.off++
+		return int(b), nil
+	case b == 0xcc && len(rest) >= 2:
+		c.off += 2
+		return int(rest[1]), nil
+	case b == 0xcd && len(rest) >= 3:
+		c.off += 3
+		return int(binary.BigEndian.Uint16(rest[1:])), nil
+	case b == 0xce && len(rest) >= 5 && uint64(binary.BigEndian.Uint32(rest[1:])) <= math.MaxInt:
+		c.off += 5
+		return int(binary.BigEndian.Uint32(rest[1:])), nil
+	case b >= 0xe0 || (b >= 0xcc && b <= 0xd3):
 		x := c.int()
 		if c.err == nil && (x > math.MaxInt || x < math.MinInt) {
 			c.fail("an int")
@@ -153,6 +170,16 @@ func (l *link) putAll(ch channel.ID, vals []any, errs []error, hold bool) (int, 
 	}
 	kick, sent := false, 0
 	for i, v := range vals {
+		if l.appendToRunLocked(ch, v) {
+			// No frame opened: only the writer's wake-up is decided.
+			errs[i] = nil
+			sent++
+			if !hold || len(l.out) >= bufSize {
+				kick = kick || l.unkicked
+				l.unkicked = false
+			}
+			continue
+		}
 		opened, err := l.putLocked(ch, v)
 		if errs[i] = err; err != nil {
 			continue
@@ -175,6 +202,25 @@ func (l *link) putAll(ch channel.ID, vals []any, errs []error, hold bool) (int, 
 		l.wakeWriter()
 	}
 	return sent, nil
+}
+
+// appendToRunLocked appends v to the open PUTS frame if that is ch's, has
+// room for one more value and v fits in it; it reports whether it did
+// (else putLocked decides, and says why not). The common case of a batch,
+// without putLocked's opening, moving and undoing. l.mu is held.
+func (l *link) appendToRunLocked(ch channel.ID, v any) bool {
+	if !l.runOpen || l.runCh != ch || l.runN >= maxPutValues {
+		return false
+	}
+	mark := len(l.out)
+	b, err := appendPutValue(l.out, l.n.reg, v)
+	if err != nil || len(b)-l.runAt-frameHeader > l.n.cfg.maxFrame {
+		l.out = b[:mark]
+		return false
+	}
+	l.out = b
+	l.runN++
+	return true
 }
 
 // putLocked appends one value of put; it reports whether it opened a

@@ -146,7 +146,7 @@ func TestSendsOnCreditTravelInBulk(t *testing.T) {
 	waitClosed(t, first.done, "the first send (a round trip)")
 	c.waitFor("credit from the channel's home", func() bool { return c.credit(1, ch) == 63 })
 
-	vals := []any{1, -5, 1 << 40, "two", "", []byte{3}, []byte{}, 4.5, int64(7), true, nil, Result{Name: "r", Got: []int{1}}}
+	vals := []any{1, -5, 1 << 40, 200, 300, 70_000, 1<<32 - 1, -200, "two", "", []byte{3}, []byte{}, 4.5, int64(7), true, nil, Result{Name: "r", Got: []int{1}}}
 	for len(vals) < 40 {
 		vals = append(vals, len(vals))
 	}

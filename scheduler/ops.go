@@ -88,7 +88,15 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 	}
 	c := s.lastCh // s.ch, by hand: the inliner will not
 	if c == nil || c.ID() != id {
-		c = s.ch(id)
+		// A stream to another node's channel asks for it once: the
+		// lookup that finds nothing was a tenth of a remote send's cost.
+		if id != s.noCh || id == 0 {
+			if c = s.ch(id); c == nil {
+				s.noCh = id
+			}
+		} else {
+			c = nil
+		}
 	}
 	if c == nil {
 		if s.isRemote(id) {
@@ -96,8 +104,12 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 				t.SetChosen(-1)
 				return true
 			}
-			t.SetCases([]tasklet.Case{tasklet.SendCase(id, v)}, false)
-			s.blockRemote(t)
+			// blockRemote by hand, with the one case as the wait's own.
+			t.WaitSelect()
+			t.c().SetSelectOne(tasklet.SendCase(id, v))
+			seq := t.NextWait()
+			t.SetState(tasklet.Blocked)
+			s.remote.Op(t.ID(), seq, t.SelectCases())
 			return false
 		}
 		_, err := s.chanFor(id)

@@ -48,6 +48,7 @@ type Scheduler struct {
 	host       *hostRef
 	block      block // records for Spawn
 	lastCh     *channel.Channel
+	noCh       channel.ID                  // the last ID opSend found no channel for (0: none); a channel made here clears it
 	next       *rec                        // runs next, ahead of the run queue (set by place, consumed by exec)
 	rwaits     map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
 	elsewhere  map[channel.ID]int          // senders waiting on other nodes (SetSendersElsewhere)
@@ -327,6 +328,7 @@ func (s *Scheduler) NewChannel(capacity int) channel.ID {
 	id := channel.ID(uint64(s.node)<<tasklet.NodeBits | s.nextC)
 	c := channel.New(id, capacity)
 	s.chans.put(uint64(id), c)
+	s.noCh = 0
 	s.touchChan(c)
 	return id
 }
@@ -379,6 +381,47 @@ func (s *Scheduler) WaitOf(id tasklet.ID) (w Wait, ok bool) {
 		return Wait{}, false
 	}
 	return Wait{Seq: t.WaitSeq(), Plain: t.Plain(), Cases: t.Cases()}, true
+}
+
+// SendWaitOf is WaitOf for a wait of one case, for a caller that completes
+// many such sends (package ipc's sends parked for credit): the case's value
+// and the index the wait completes with (-1 for a plain wait, whose case has
+// no value), without building the wait's cases. ok is false if tasklet id
+// is not blocked in wait seq or that wait has more cases.
+func (s *Scheduler) SendWaitOf(id tasklet.ID, seq uint32) (v any, idx int, ok bool) {
+	t := s.tasks.get(uint64(id))
+	if t == nil || t.State() != tasklet.Blocked || t.WaitSeq() != seq {
+		return nil, 0, false
+	}
+	if t.Plain() {
+		return nil, -1, true
+	}
+	cs := t.SelectCases()
+	if len(cs) != 1 {
+		return nil, 0, false
+	}
+	return cs[0].Value, 0, true
+}
+
+// CompleteSend is Complete for a wait of one case that SendWaitOf found
+// (idx as it said): the case that completes is the only one, so there is
+// no other to forget or cancel, and endWait's pass over the cases is
+// skipped. It reports false for a stale answer, as Complete does.
+func (s *Scheduler) CompleteSend(id tasklet.ID, seq uint32, idx int, err error) bool {
+	t := s.tasks.get(uint64(id))
+	if t == nil || t.State() != tasklet.Blocked || t.WaitSeq() != seq {
+		return false
+	}
+	if idx != -1 {
+		t.c().LeftEntries() // as endWait: the select's record may be named still
+	}
+	t.NextWait()
+	t.Deliver(nil, err)
+	t.SetChosen(idx)
+	t.SetState(tasklet.Runnable)
+	s.touch(t)
+	s.runq.pushBack(t)
+	return true
 }
 
 func (s *Scheduler) lookup(id tasklet.ID) (*rec, error) {

@@ -278,6 +278,7 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 			c.BufPush(v)
 		}
 		s.chans.put(uint64(cs.ID), c)
+		s.noCh = 0
 	}
 	for i := range w.Tasklets {
 		ts := &w.Tasklets[i]

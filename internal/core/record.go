@@ -400,6 +400,12 @@ func (r *Rec[B, H, C]) SetSelect(cases []C) {
 	e.cases = append(e.cases[:0], cases...)
 }
 
+// SetSelectOne is SetSelect of one case, without a slice to copy from.
+func (r *Rec[B, H, C]) SetSelectOne(c C) {
+	e := r.own()
+	e.cases = append(e.cases[:0], c)
+}
+
 // LeftEntries notes that a wait ended leaving entries that still name the
 // record (a select's other cases, a cancelled wait's queue entry or timer):
 // the record is then never reused (Reuse).
