@@ -84,7 +84,10 @@ type Scheduler struct {
 
 	depthFirst bool // WithDepthFirst
 
-	woke []channel.Waiter // senders a TryRecvMany took values from, to wake (reused)
+	// The senders a TryRecvMany took values from, to wake (reused): as
+	// channel.Drain lists them.
+	woke       []*tasklet.T
+	wokeOthers []channel.Waiter
 }
 
 // ChannelEvent is what the channel hook sees before every send and receive.
