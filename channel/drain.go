@@ -92,15 +92,25 @@ func (q *queue) plainRun(lim int) int {
 	if q.vals == nil || len(q.seqs) != nq {
 		return 0
 	}
-	ts, seqs, mask := q.ts, q.seqs[:nq], nq-1
-	p := int(q.head)
-	for n := 0; n < lim; n++ {
-		if t := ts[p]; t == nil || waitSeq(t) != seqs[p] {
-			return n
-		}
-		p = (p + 1) & mask
+	h := int(q.head)
+	end := min(h+lim, nq)
+	n := plainIn(q.ts[h:end], q.seqs[h:end])
+	if n == end-h && n < lim { // the run goes on past the wrap
+		n += plainIn(q.ts[:lim-n], q.seqs[:lim-n])
 	}
-	return lim
+	return n
+}
+
+// plainIn counts the entries at the front of ts and seqs whose tasklet
+// still waits in the wait the entry names.
+func plainIn(ts []*tasklet.T, seqs []uint32) int {
+	seqs = seqs[:len(ts)]
+	for i, t := range ts {
+		if t == nil || waitSeq(t) != seqs[i] {
+			return i
+		}
+	}
+	return len(ts)
 }
 
 // copyRing copies n elements of ring src from position s into ring dst

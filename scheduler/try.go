@@ -137,8 +137,16 @@ func (s *Scheduler) wakeSenders(woke []*tasklet.T, others []channel.Waiter) {
 		}
 		return
 	}
-	for _, t := range woke {
-		s.wakeSender(recOf(t))
+	for _, t := range woke { // wakeSender, by hand: the inliner will not
+		r := recOf(t)
+		r.NextWait()
+		r.SetChosen(-1)
+		r.SetState(tasklet.Runnable)
+	}
+	if s.track {
+		for _, t := range woke {
+			s.touch(recOf(t))
+		}
 	}
 	s.runq.pushAll(recsOf(woke))
 }
