@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
@@ -335,7 +336,25 @@ func (s *Scheduler) burst(t *rec) {
 			var cont bool
 			switch op.Kind() { // Send, Recv and Exit without apply's call
 			case tasklet.OpSend:
-				cont = s.opSend(t, op.Chan(), op.Value())
+				// A send that only fills a buffer (a fan-in's sender going
+				// on) without opSend's call, and one that waits on a full
+				// buffer with the part of it that blocks, when no hook,
+				// value check or change tracking needs opSend.
+				if c := s.lastCh; c != nil && c.ID() == op.Chan() && s.plainSends() {
+					switch c.SendQuick(op.Value()) {
+					case channel.SendBuffered:
+						s.chanOps++
+						t.SetChosen(-1)
+						cont = true
+					case channel.SendBlocks:
+						s.chanOps++
+						cont = s.sendWaits(t, c, op.Value())
+					default:
+						cont = s.opSend(t, op.Chan(), op.Value())
+					}
+				} else {
+					cont = s.opSend(t, op.Chan(), op.Value())
+				}
 			case tasklet.OpRecv:
 				cont = s.opRecv(t, op.Chan())
 			case tasklet.OpSleep:
