@@ -125,7 +125,7 @@ func (c *Channel) update() {
 // (PopReceiver and the preference rules). Small enough to inline.
 func (c *Channel) TakeDirect() *tasklet.T {
 	if t := c.one.t; t != nil && c.one.cs < 0 && c.direct && waitSeq(t) == c.one.seq {
-		c.one = slot{}
+		c.one.t = nil // the slot is empty; its seq and case are not read until it is filled again
 		return t
 	}
 	return nil

@@ -336,11 +336,12 @@ func (s *Scheduler) burst(t *rec) {
 			var cont bool
 			switch op.Kind() { // Send, Recv and Exit without apply's call
 			case tasklet.OpSend:
-				// A send that only fills a buffer (a fan-in's sender going
-				// on) without opSend's call, and one that waits on a full
-				// buffer with the part of it that blocks, when no hook,
-				// value check or change tracking needs opSend.
-				if c := s.lastCh; c != nil && c.ID() == op.Chan() && s.plainSends() {
+				// A fan-in's send that only fills the buffer (its sender
+				// going on) without opSend's call, and one that waits on
+				// the full buffer with the part of it that blocks, when
+				// no hook, value check or change tracking needs opSend.
+				// A rendezvous pays one test for it.
+				if c := s.fillCh; op.Chan() == s.fillID && c != nil && s.plainSends() {
 					switch c.SendQuick(op.Value()) {
 					case channel.SendBuffered:
 						s.chanOps++

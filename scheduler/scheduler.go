@@ -48,11 +48,16 @@ type Scheduler struct {
 	host       *hostRef
 	block      block // records for Spawn
 	lastCh     *channel.Channel
-	next       *rec                        // runs next, ahead of the run queue (set by place, consumed by exec)
-	rwaits     map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
-	elsewhere  map[channel.ID]int          // senders waiting on other nodes (SetSendersElsewhere)
-	later      []*rec                      // tasklets that already stepped in this Tick
-	ticked     []*rec                      // the tasklets that stepped in this Tick, whose mark it clears
+	// lastCh when, as it was cached, it was buffered with a preference
+	// other than the receiver's: a channel a fan-in's senders fill, whose
+	// sends burst tries first without opSend's call.
+	fillCh    *channel.Channel
+	fillID    channel.ID                  // fillCh's, tested first: one compare for other sends
+	next      *rec                        // runs next, ahead of the run queue (set by place, consumed by exec)
+	rwaits    map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
+	elsewhere map[channel.ID]int          // senders waiting on other nodes (SetSendersElsewhere)
+	later     []*rec                      // tasklets that already stepped in this Tick
+	ticked    []*rec                      // the tasklets that stepped in this Tick, whose mark it clears
 
 	failed  []error // failures awaiting the error handler or Run's caller
 	running int     // nesting depth of Run, RunBudget and Tick
@@ -347,7 +352,10 @@ func (s *Scheduler) ch(id channel.ID) *channel.Channel {
 func (s *Scheduler) chLookup(id channel.ID) *channel.Channel {
 	c := s.chans.get(uint64(id))
 	if c != nil {
-		s.lastCh = c
+		s.lastCh, s.fillCh, s.fillID = c, nil, 0
+		if c.Cap() != 0 && c.Preference() != channel.PreferReceiver {
+			s.fillCh, s.fillID = c, id
+		}
 	}
 	return c
 }
