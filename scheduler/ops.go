@@ -449,7 +449,10 @@ func (s *Scheduler) Complete(id tasklet.ID, seq uint32, idx int, v any, err erro
 func (s *Scheduler) dropIfIdle(c *channel.Channel) {
 	if c.Closed() && c.Idle() {
 		if s.lastCh == c {
-			s.lastCh, s.fillCh, s.fillID = nil, nil, 0
+			s.lastCh = nil
+		}
+		if s.fillCh == c {
+			s.fillCh, s.fillID = nil, 0
 		}
 		s.chans.del(uint64(c.ID()))
 		if s.track {

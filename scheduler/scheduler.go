@@ -48,9 +48,8 @@ type Scheduler struct {
 	host       *hostRef
 	block      block // records for Spawn
 	lastCh     *channel.Channel
-	// lastCh when, as it was cached, it was buffered with a preference
-	// other than the receiver's: a channel a fan-in's senders fill, whose
-	// sends burst tries first without opSend's call.
+	// The buffered channel a TryRecvMany last drained: a fan-in server's
+	// inbox, whose sends burst tries first without opSend's call.
 	fillCh    *channel.Channel
 	fillID    channel.ID                  // fillCh's, tested first: one compare for other sends
 	next      *rec                        // runs next, ahead of the run queue (set by place, consumed by exec)
@@ -352,10 +351,7 @@ func (s *Scheduler) ch(id channel.ID) *channel.Channel {
 func (s *Scheduler) chLookup(id channel.ID) *channel.Channel {
 	c := s.chans.get(uint64(id))
 	if c != nil {
-		s.lastCh, s.fillCh, s.fillID = c, nil, 0
-		if c.Cap() != 0 && c.Preference() != channel.PreferReceiver {
-			s.fillCh, s.fillID = c, id
-		}
+		s.lastCh = c
 	}
 	return c
 }

@@ -96,6 +96,9 @@ func (s *Scheduler) TryRecvMany(id channel.ID, dst []any) (n int, err error) {
 	}
 	s.hookTry(c, false)
 	s.touchChan(c)
+	if c.Cap() != 0 {
+		s.fillCh, s.fillID = c, id
+	}
 	woke, others := s.woke, s.wokeOthers
 	s.woke, s.wokeOthers = nil, nil // a remote sender's completion may come back here
 	n, woke, others = c.Drain(dst, woke[:0], others[:0])
