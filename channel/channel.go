@@ -289,7 +289,7 @@ func (c *Channel) PopSender(w *Waiter) bool {
 func (c *Channel) PopReceiver(w *Waiter) bool {
 	if t := c.one.t; t != nil && waitSeq(t) == c.one.seq {
 		*w = Waiter{T: t, Seq: c.one.seq, Case: c.one.cs}
-		c.one = slot{}
+		c.one.t = nil // as in TakeDirect
 		return true
 	}
 	return c.popReceiver(w)

@@ -81,12 +81,6 @@ func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
 	return false
 }
 
-// plainSends reports whether a send needs nothing but the channel: no
-// value check, channel hook or change tracking.
-func (s *Scheduler) plainSends() bool {
-	return s.checkValue == nil && s.onChannel == nil && !s.track
-}
-
 func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 	s.chanOps++
 	if s.checkValue != nil && s.refuseSend(t, id, v) {
@@ -145,21 +139,6 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 		}
 	}
 	return s.sendWaits(t, c, v)
-}
-
-// sendWaits blocks t in a plain Send of v on local channel c, which can
-// take v neither from a receiver nor into its buffer.
-func (s *Scheduler) sendWaits(t *rec, c *channel.Channel, v any) bool {
-	if t.BlockTrap() {
-		t.Deliver(nil, tasklet.ErrBlockTrap)
-		return true
-	}
-	t.WaitOn(c, true)
-	if seq := t.NextWait(); !c.WaitToSend(t.T(), seq, v) {
-		c.PushSender(channel.Waiter{T: t.T(), Seq: seq, Case: -1, Value: v})
-	}
-	t.SetState(tasklet.Blocked)
-	return false
 }
 
 // recvReady completes a receive that needs no waiting. done reports whether

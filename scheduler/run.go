@@ -336,12 +336,10 @@ func (s *Scheduler) burst(t *rec) {
 			var cont bool
 			switch op.Kind() { // Send, Recv and Exit without apply's call
 			case tasklet.OpSend:
-				// A fan-in's send that only fills the buffer (its sender
-				// going on) without opSend's call, and one that waits on
-				// the full buffer with the part of it that blocks, when
-				// no hook, value check or change tracking needs opSend.
-				// A rendezvous pays one test for it.
-				if c := s.fillCh; op.Chan() == s.fillID && c != nil && s.plainSends() {
+				if op.Chan() == s.fillID && s.fillCh != nil && s.plainSends() {
+					// A fan-in's send (fanin.go), by hand: the inliner
+					// will not, and the call costs a fifth of the send.
+					c := s.fillCh
 					switch c.SendQuick(op.Value()) {
 					case channel.SendBuffered:
 						s.chanOps++
