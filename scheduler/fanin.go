@@ -10,7 +10,12 @@ import (
 // the buffer and goes on, or finds it full and waits: burst does either
 // without opSend's call, whose frame and spills cost more than the send,
 // with plainSends and sendWaits below. Any other send pays one compare
-// (its channel against fillID) for it.
+// (its channel against fillID) for it. The fill channel is set only while
+// plainSends holds: setting a hook or a value check forgets it (change
+// tracking is an option, on before any drain).
+
+// forgetFill makes every send take opSend until the next drain.
+func (s *Scheduler) forgetFill() { s.fillCh, s.fillID = nil, 0 }
 
 // plainSends reports whether a send needs nothing but the channel: no
 // value check, channel hook or change tracking.

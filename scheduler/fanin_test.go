@@ -108,6 +108,7 @@ func fanWorld(t *testing.T, send tasklet.Behavior, opts ...scheduler.Option) (*s
 	s := scheduler.New(opts...)
 	ch := s.NewChannel(4)
 	s.Channel(ch).SetPreference(channel.PreferSender)
+	s.PostLocal(ch, "first") // the channel has its buffer, as a fan-in's does
 	s.Spawn(steps(func(t *tasklet.T) tasklet.Op {
 		_, err := t.TryRecvMany(ch, make([]any, 2))
 		if err != nil {
@@ -151,6 +152,26 @@ func TestFanInSendKeepsTheValueCheck(t *testing.T) {
 	require.NoError(t, s.Run(context.Background()))
 	assert.ErrorIs(t, f.seen, refused, "the check refuses a send on the drained channel too")
 	assert.Zero(t, s.Channel(ch).Len(), "and the value never entered the buffer")
+}
+
+func TestFanInSendAfterHooksAreSet(t *testing.T) {
+	refused := errors.New("refused")
+	f := &fn2{v: "bad"}
+	s, ch := fanWorld(t, f)
+	s.SetValueCheck(func(v any) error { return refused })
+	require.NoError(t, s.Run(context.Background()))
+	assert.ErrorIs(t, f.seen, refused, "a check set after the drain still sees the send")
+	assert.Zero(t, s.Channel(ch).Len())
+
+	g := &fn2{v: 1}
+	s, ch = fanWorld(t, g)
+	var events []scheduler.ChannelEvent
+	s.SetChannelHook(func(e scheduler.ChannelEvent) { events = append(events, e) })
+	require.NoError(t, s.Run(context.Background()))
+	require.NoError(t, g.seen)
+	require.Len(t, events, 1, "a hook set after the drain sees the send")
+	assert.Equal(t, []scheduler.ChannelEvent{{Chan: ch, Tasklet: events[0].Tasklet, Sending: true}}, events,
+		"a hook set after the drain sees the send")
 }
 
 func TestFanInSendOnAClosedChannel(t *testing.T) {

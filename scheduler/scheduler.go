@@ -48,7 +48,8 @@ type Scheduler struct {
 	host       *hostRef
 	block      block // records for Spawn
 	lastCh     *channel.Channel
-	// The buffered channel a TryRecvMany last drained: a fan-in server's
+	// The buffered channel a TryRecvMany last drained, when no hook,
+	// value check or tracking was on (see fanin.go): a fan-in server's
 	// inbox, whose sends burst tries first without opSend's call.
 	fillCh    *channel.Channel
 	fillID    channel.ID                  // fillCh's, tested first: one compare for other sends
@@ -231,6 +232,7 @@ func (s *Scheduler) SetScheduleHook(fn func(prev, next tasklet.ID)) func(prev, n
 func (s *Scheduler) SetChannelHook(fn func(ChannelEvent)) func(ChannelEvent) {
 	old := s.onChannel
 	s.onChannel = fn
+	s.forgetFill()
 	return old
 }
 

@@ -96,7 +96,7 @@ func (s *Scheduler) TryRecvMany(id channel.ID, dst []any) (n int, err error) {
 	}
 	s.hookTry(c, false)
 	s.touchChan(c)
-	if c.Cap() != 0 {
+	if c.Cap() != 0 && s.plainSends() {
 		s.fillCh, s.fillID = c, id
 	}
 	woke, others := s.woke, s.wokeOthers
