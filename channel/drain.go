@@ -137,6 +137,29 @@ func clearRing[E any](r []E, s int, n int) {
 	clear(r[:n-k])
 }
 
+// bombIn returns the index of the first Bomb in vs, or -1: four values a
+// round, a fan-in server's whole batch is scanned for a Bomb it rarely has.
+func bombIn(vs []any) int {
+	i := 0
+	for ; i+4 <= len(vs); i += 4 {
+		w := vs[i : i+4 : i+4]
+		if isBomb(w[0]) || isBomb(w[1]) || isBomb(w[2]) || isBomb(w[3]) {
+			break
+		}
+	}
+	for ; i < len(vs); i++ {
+		if isBomb(vs[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+func isBomb(v any) bool {
+	_, ok := v.(Bomb)
+	return ok
+}
+
 // popBuf moves buffered values, oldest first, into dst until dst is full,
 // the buffer is empty or a Bomb was moved (the last one moved), and returns
 // how many it moved: two copies and a scan for the Bomb.
@@ -148,12 +171,9 @@ func (m *waits) popBuf(dst []any) int {
 	}
 	n := copy(dst[:k], r.buf[r.head:])
 	copy(dst[n:k], r.buf)
-	for i, v := range dst[:k] {
-		if _, bomb := v.(Bomb); bomb {
-			clear(dst[i+1 : k]) // still buffered
-			k = i + 1
-			break
-		}
+	if i := bombIn(dst[:k]); i >= 0 {
+		clear(dst[i+1 : k]) // still buffered
+		k = i + 1
 	}
 	clearRing(r.buf, r.head, k)
 	r.head = (r.head + k) & (len(r.buf) - 1) // the length is a power of two (grow doubles from 1)
