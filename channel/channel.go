@@ -125,7 +125,7 @@ func (c *Channel) update() {
 // (PopReceiver and the preference rules). Small enough to inline.
 func (c *Channel) TakeDirect() *tasklet.T {
 	if t := c.one.t; t != nil && c.one.cs < 0 && c.direct && waitSeq(t) == c.one.seq {
-		c.one = slot{}
+		c.one.t = nil // the slot is empty; its seq and case are not read until it is filled again
 		return t
 	}
 	return nil
@@ -228,13 +228,25 @@ func (c *Channel) PushSender(w Waiter) { c.moreWaits().send.push(w) }
 
 // WaitToSend queues local tasklet t, blocking in a plain Send of v in wait
 // seq, at the back of the senders and reports true when that needed no
-// growing or compacting; else the caller uses PushSender. Small enough to
-// inline on the path of a sender that finds the buffer full.
+// growing or compacting; else the caller uses PushSender. It is on the
+// path of every sender that finds a fan-in's buffer full: one length test
+// per array, then stores without bounds checks but one.
 func (c *Channel) WaitToSend(t *tasklet.T, seq uint32, v any) bool {
-	if m := c.more; m != nil {
-		return m.send.pushSender(slot{t: t, seq: seq, cs: -1}, v)
+	m := c.more
+	if m == nil {
+		return false
 	}
-	return false
+	q := &m.send
+	n := len(q.ts)
+	if q.stale != 0 || int(q.len) == n || len(q.vals) != n || len(q.seqs) != n {
+		return false // (pushSender's test, with vals nil as length 0)
+	}
+	ts, seqs, vals := q.ts[:n], q.seqs[:n], q.vals[:n]
+	p := (int(q.head) + int(q.len)) & (n - 1)
+	ts[p], seqs[p], vals[p] = t, seq, v
+	q.len++
+	q.live++
+	return true
 }
 
 // PushReceiver queues a blocked receiver at the back.
@@ -289,7 +301,7 @@ func (c *Channel) PopSender(w *Waiter) bool {
 func (c *Channel) PopReceiver(w *Waiter) bool {
 	if t := c.one.t; t != nil && waitSeq(t) == c.one.seq {
 		*w = Waiter{T: t, Seq: c.one.seq, Case: c.one.cs}
-		c.one = slot{}
+		c.one.t = nil // as in TakeDirect
 		return true
 	}
 	return c.popReceiver(w)

@@ -150,16 +150,7 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 			return cont
 		}
 	}
-	if t.BlockTrap() {
-		t.Deliver(nil, tasklet.ErrBlockTrap)
-		return true
-	}
-	t.WaitOn(c, true)
-	if seq := t.NextWait(); !c.WaitToSend(t.T(), seq, v) {
-		c.PushSender(channel.Waiter{T: t.T(), Seq: seq, Case: -1, Value: v})
-	}
-	t.SetState(tasklet.Blocked)
-	return false
+	return s.sendWaits(t, c, v)
 }
 
 // recvReady completes a receive that needs no waiting. done reports whether
@@ -450,6 +441,9 @@ func (s *Scheduler) dropIfIdle(c *channel.Channel) {
 	if c.Closed() && c.Idle() {
 		if s.lastCh == c {
 			s.lastCh = nil
+		}
+		if s.fillCh == c {
+			s.fillCh, s.fillID = nil, 0
 		}
 		s.chans.del(uint64(c.ID()))
 		if s.track {

@@ -49,6 +49,17 @@ func (q *runQueue) pushBack(t *rec) {
 	q.storeBack(t)
 }
 
+// pushAll appends ts at the back in order: one or two copies.
+func (q *runQueue) pushAll(ts []*rec) {
+	for q.n+len(ts) > len(q.buf) {
+		q.grow()
+	}
+	tail := (q.head + q.n) & (len(q.buf) - 1)
+	k := copy(q.buf[tail:], ts)
+	copy(q.buf, ts[k:])
+	q.n += len(ts)
+}
+
 // storeBack is pushBack once there is room. It inlines where pushBack cannot
 // (the grow call is too costly for the inliner), so the paths taken at every
 // yield and rendezvous call it after checking room themselves.

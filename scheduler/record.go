@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"unsafe"
+
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/internal/core"
 	"github.com/stackless-go/stackless/tasklet"
@@ -22,6 +24,14 @@ type block = core.Block[tasklet.Behavior, tasklet.Host, tasklet.Case]
 
 // recOf is the scheduler's view of a tasklet record.
 func recOf(t *tasklet.T) *rec { return (*rec)(t) }
+
+// recsOf is recOf for a slice: the same memory, no copy.
+func recsOf(ts []*tasklet.T) []*rec {
+	if len(ts) == 0 {
+		return nil
+	}
+	return unsafe.Slice((**rec)(unsafe.Pointer(&ts[0])), len(ts))
+}
 
 func (r *rec) c() *coreRec { return (*coreRec)(r) }
 

@@ -48,12 +48,17 @@ type Scheduler struct {
 	host       *hostRef
 	block      block // records for Spawn
 	lastCh     *channel.Channel
-	noCh       channel.ID                  // the last ID opSend found no channel for (0: none); a channel made here clears it
-	next       *rec                        // runs next, ahead of the run queue (set by place, consumed by exec)
-	rwaits     map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
-	elsewhere  map[channel.ID]int          // senders waiting on other nodes (SetSendersElsewhere)
-	later      []*rec                      // tasklets that already stepped in this Tick
-	ticked     []*rec                      // the tasklets that stepped in this Tick, whose mark it clears
+	noCh channel.ID // the last ID opSend found no channel for (0: none); a channel made here clears it
+	// The buffered channel a TryRecvMany last drained, when no hook,
+	// value check or tracking was on (see fanin.go): a fan-in server's
+	// inbox, whose sends burst tries first without opSend's call.
+	fillCh    *channel.Channel
+	fillID    channel.ID                  // fillCh's, tested first: one compare for other sends
+	next      *rec                        // runs next, ahead of the run queue (set by place, consumed by exec)
+	rwaits    map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
+	elsewhere map[channel.ID]int          // senders waiting on other nodes (SetSendersElsewhere)
+	later     []*rec                      // tasklets that already stepped in this Tick
+	ticked    []*rec                      // the tasklets that stepped in this Tick, whose mark it clears
 
 	failed  []error // failures awaiting the error handler or Run's caller
 	running int     // nesting depth of Run, RunBudget and Tick
@@ -85,7 +90,10 @@ type Scheduler struct {
 
 	depthFirst bool // WithDepthFirst
 
-	woke []channel.Waiter // senders a TryRecvMany took values from, to wake (reused)
+	// The senders a TryRecvMany took values from, to wake (reused): as
+	// channel.Drain lists them.
+	woke       []*tasklet.T
+	wokeOthers []channel.Waiter
 }
 
 // ChannelEvent is what the channel hook sees before every send and receive.
@@ -225,6 +233,7 @@ func (s *Scheduler) SetScheduleHook(fn func(prev, next tasklet.ID)) func(prev, n
 func (s *Scheduler) SetChannelHook(fn func(ChannelEvent)) func(ChannelEvent) {
 	old := s.onChannel
 	s.onChannel = fn
+	s.forgetFill()
 	return old
 }
 

@@ -96,12 +96,16 @@ func (s *Scheduler) TryRecvMany(id channel.ID, dst []any) (n int, err error) {
 	}
 	s.hookTry(c, false)
 	s.touchChan(c)
-	woke := s.woke
-	s.woke = nil // a remote sender's completion may come back here
-	n, woke = c.Drain(dst, woke[:0])
-	s.wakeSenders(woke)
+	if c.Cap() != 0 && s.plainSends() {
+		s.fillCh, s.fillID = c, id
+	}
+	woke, others := s.woke, s.wokeOthers
+	s.woke, s.wokeOthers = nil, nil // a remote sender's completion may come back here
+	n, woke, others = c.Drain(dst, woke[:0], others[:0])
+	s.wakeSenders(woke, others)
 	clear(woke)
-	s.woke = woke[:0]
+	clear(others)
+	s.woke, s.wokeOthers = woke[:0], others[:0]
 	if n > 0 {
 		if b, isBomb := dst[n-1].(channel.Bomb); isBomb {
 			dst[n-1] = nil
@@ -116,25 +120,45 @@ func (s *Scheduler) TryRecvMany(id channel.ID, dst []any) (n int, err error) {
 	return n, nil
 }
 
-// wakeSenders completes the senders a drain took values from, in order. A
-// plain local one, one per value a drain takes from a blocked sender, is
-// woken by hand, senderDone's calls left out.
-func (s *Scheduler) wakeSenders(woke []channel.Waiter) {
-	for i := range woke {
-		w := &woke[i]
-		if w.T == nil || w.Case >= 0 {
-			s.senderDone(*w)
-			continue
+// wakeSenders completes the senders a drain took values from, in order
+// (as channel.Drain lists them: a plain local sender as itself, any other
+// as nil, standing for the next of others). Plain local ones, one per value
+// a drain takes from a blocked sender, are woken by hand without
+// senderDone's calls, and when no other is among them, go onto the run
+// queue in one copy.
+func (s *Scheduler) wakeSenders(woke []*tasklet.T, others []channel.Waiter) {
+	if len(others) != 0 {
+		for _, t := range woke {
+			if t == nil {
+				s.senderDone(others[0])
+				others = others[1:]
+				continue
+			}
+			r := recOf(t)
+			s.wakeSender(r)
+			s.runq.pushBack(r)
 		}
-		r := recOf(w.T)
+		return
+	}
+	for _, t := range woke { // wakeSender, by hand: the inliner will not
+		r := recOf(t)
 		r.NextWait()
 		r.SetChosen(-1)
 		r.SetState(tasklet.Runnable)
-		s.touch(r)
-		if s.runq.room() {
-			s.runq.storeBack(r)
-		} else {
-			s.runq.pushBack(r)
+	}
+	if s.track {
+		for _, t := range woke {
+			s.touch(recOf(t))
 		}
 	}
+	s.runq.pushAll(recsOf(woke))
+}
+
+// wakeSender ends the wait of a local tasklet blocked in a plain Send whose
+// value was taken.
+func (s *Scheduler) wakeSender(r *rec) {
+	r.NextWait()
+	r.SetChosen(-1)
+	r.SetState(tasklet.Runnable)
+	s.touch(r)
 }

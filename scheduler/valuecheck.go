@@ -24,7 +24,10 @@ import (
 func WithValueCheck(fn func(v any) error) Option { return func(s *Scheduler) { s.checkValue = fn } }
 
 // SetValueCheck sets the check of WithValueCheck (nil: none).
-func (s *Scheduler) SetValueCheck(fn func(v any) error) { s.checkValue = fn }
+func (s *Scheduler) SetValueCheck(fn func(v any) error) {
+	s.checkValue = fn
+	s.forgetFill()
+}
 
 // refuseValue reports whether the check refuses v; it wraps the check's
 // error with the tasklet and channel.

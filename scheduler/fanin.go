@@ -1,0 +1,39 @@
+package scheduler
+
+import (
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// The send of a fan-in: many senders on the buffered channel a server
+// drains with TryRecvMany (its inbox, fillCh). A send there mostly fills
+// the buffer and goes on, or finds it full and waits: burst does either
+// without opSend's call, whose frame and spills cost more than the send,
+// with plainSends and sendWaits below. Any other send pays one compare
+// (its channel against fillID) for it. The fill channel is set only while
+// plainSends holds: setting a hook or a value check forgets it (change
+// tracking is an option, on before any drain).
+
+// forgetFill makes every send take opSend until the next drain.
+func (s *Scheduler) forgetFill() { s.fillCh, s.fillID = nil, 0 }
+
+// plainSends reports whether a send needs nothing but the channel: no
+// value check, channel hook or change tracking.
+func (s *Scheduler) plainSends() bool {
+	return s.checkValue == nil && s.onChannel == nil && !s.track
+}
+
+// sendWaits blocks t in a plain Send of v on local channel c, which can
+// take v neither from a receiver nor into its buffer.
+func (s *Scheduler) sendWaits(t *rec, c *channel.Channel, v any) bool {
+	if t.BlockTrap() {
+		t.Deliver(nil, tasklet.ErrBlockTrap)
+		return true
+	}
+	t.WaitOn(c, true)
+	if seq := t.NextWait(); !c.WaitToSend(t.T(), seq, v) {
+		c.PushSender(channel.Waiter{T: t.T(), Seq: seq, Case: -1, Value: v})
+	}
+	t.SetState(tasklet.Blocked)
+	return false
+}
