@@ -48,7 +48,7 @@ type Scheduler struct {
 	host       *hostRef
 	block      block // records for Spawn
 	lastCh     *channel.Channel
-	noCh channel.ID // the last ID opSend found no channel for (0: none); a channel made here clears it
+	noCh       channel.ID // the last ID opSend found no channel for (0: none); a channel made here clears it
 	// The buffered channel a TryRecvMany last drained, when no hook,
 	// value check or tracking was on (see fanin.go): a fan-in server's
 	// inbox, whose sends burst tries first without opSend's call.
