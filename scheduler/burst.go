@@ -1,6 +1,9 @@
 package scheduler
 
-import "github.com/stackless-go/stackless/tasklet"
+import (
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
 
 // burst runs t in a plain Run until it switches out, then goes straight on
 // with the next runnable tasklet, for up to 256 switches, as long as no
@@ -35,8 +38,45 @@ func (s *Scheduler) burst(t *rec) {
 			var cont bool
 			switch op.Kind() { // Send, Recv and Exit without apply's call
 			case tasklet.OpSend:
+				// opSend's default rendezvous without its call (a fifth of
+				// a ping-pong value): the last channel, no hooks, a lone
+				// plain receiver takes the value and runs next.
+				if c := s.lastCh; c != nil && c.ID() == op.Chan() && s.checkValue == nil && s.onChannel == nil {
+					if rt := c.TakeDirect(); rt != nil {
+						s.chanOps++ // handOff, by hand
+						s.touchChan(c)
+						t.SetChosen(-1)
+						r := recOf(rt)
+						deliver(r, op.Value())
+						r.NextWait()
+						r.SetChosen(-1)
+						r.SetState(tasklet.Runnable)
+						s.touch(r)
+						s.next = r
+						if s.runq.room() {
+							s.runq.storeBack(t)
+						} else {
+							s.runq.pushBack(t)
+						}
+						break
+					}
+					s.chanOps++
+					cont = s.sendOn(t, c, op.Value())
+					break
+				}
 				cont = s.opSend(t, op.Chan(), op.Value())
 			case tasklet.OpRecv:
+				// opRecv's wait on an empty channel without its call.
+				if c := s.lastCh; c != nil && c.ID() == op.Chan() && s.onChannel == nil && c.Len() == 0 && !c.HasSenders() && !c.Closed() && !t.BlockTrap() {
+					s.chanOps++ // waitRecv, by hand
+					s.touchChan(c)
+					t.WaitOn(c, false)
+					if seq := t.NextWait(); !c.WaitAlone(t.T(), seq) {
+						c.PushReceiver(channel.Waiter{T: t.T(), Seq: seq, Case: -1})
+					}
+					t.SetState(tasklet.Blocked)
+					break
+				}
 				cont = s.opRecv(t, op.Chan())
 			case tasklet.OpSleep:
 				s.sleep(t, op.Duration())
