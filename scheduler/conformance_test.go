@@ -1901,6 +1901,21 @@ func TestBlockTrap(t *testing.T) {
 			assert.Equal(t, time.Duration(0), s.Now(), "no timer was set")
 		})
 	}
+	t.Run("recv on the channel used last", func(t *testing.T) {
+		// The run loop's own path for a receive that waits takes the
+		// channel of the last operation: the trap holds there too.
+		s := scheduler.New()
+		ch := s.NewChannel(1)
+		var got error
+		s.Spawn(steps(
+			func(t *tasklet.T) tasklet.Op { return t.Send(ch, 1) },
+			func(t *tasklet.T) tasklet.Op { return t.Recv(ch) },
+			func(t *tasklet.T) tasklet.Op { t.SetBlockTrap(true); return t.Recv(ch) },
+			func(t *tasklet.T) tasklet.Op { got = t.Err(); return t.Exit() }))
+		require.NoError(t, s.Run(t.Context()), "the trapped op does not block")
+		assert.ErrorIs(t, got, tasklet.ErrBlockTrap)
+		assert.Equal(t, 0, s.Balance(ch))
+	})
 	t.Run("ops that find a partner still work", func(t *testing.T) {
 		s := scheduler.New()
 		ch := s.NewChannel(0)

@@ -68,17 +68,42 @@ func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
 			return cont
 		}
 	}
-	s.touchChan(c)
 	if t.BlockTrap() {
+		s.touchChan(c)
 		t.Deliver(nil, tasklet.ErrBlockTrap)
 		return true
 	}
+	s.waitRecv(t, c)
+	return false
+}
+
+// waitRecv blocks t in a plain receive on c.
+func (s *Scheduler) waitRecv(t *rec, c *channel.Channel) {
+	s.touchChan(c)
 	t.WaitOn(c, false)
 	if seq := t.NextWait(); !c.WaitAlone(t.T(), seq) {
 		c.PushReceiver(channel.Waiter{T: t.T(), Seq: seq, Case: -1})
 	}
 	t.SetState(tasklet.Blocked)
-	return false
+}
+
+// handOff is the default rendezvous, sendReady by hand without its calls:
+// r, the lone plain receiver TakeDirect took from c, takes v and runs at
+// once; t waits its turn at the back of the run queue.
+func (s *Scheduler) handOff(t *rec, c *channel.Channel, r *rec, v any) {
+	s.touchChan(c)
+	t.SetChosen(-1)
+	deliver(r, v)
+	r.NextWait()
+	r.SetChosen(-1)
+	r.SetState(tasklet.Runnable)
+	s.touch(r)
+	s.next = r
+	if s.runq.room() {
+		s.runq.storeBack(t)
+	} else {
+		s.runq.pushBack(t)
+	}
 }
 
 func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
@@ -120,24 +145,15 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 		s.onChannel(ChannelEvent{Chan: id, Tasklet: t.ID(), Sending: true, WillBlock: !c.HasReceivers() && c.BufFull() && !c.Closed()})
 	}
 	if rt := c.TakeDirect(); rt != nil {
-		// The default rendezvous, sendReady by hand without its calls: a
-		// lone plain receiver takes v and runs at once; t waits its turn.
-		s.touchChan(c)
-		t.SetChosen(-1)
-		r := recOf(rt)
-		deliver(r, v)
-		r.NextWait()
-		r.SetChosen(-1)
-		r.SetState(tasklet.Runnable)
-		s.touch(r)
-		s.next = r
-		if s.runq.room() {
-			s.runq.storeBack(t)
-		} else {
-			s.runq.pushBack(t)
-		}
+		s.handOff(t, c, recOf(rt), v)
 		return false
 	}
+	return s.sendOn(t, c, v)
+}
+
+// sendOn is opSend on a channel of this node once no lone plain receiver
+// takes v at once (TakeDirect found none).
+func (s *Scheduler) sendOn(t *rec, c *channel.Channel, v any) bool {
 	switch c.SendQuick(v) { // sendReady's buffered and blocking cases, without its calls
 	case channel.SendBuffered:
 		s.touchChan(c)

@@ -1,0 +1,157 @@
+package scheduler
+
+import (
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// burst runs t in a plain Run until it switches out, then goes straight on
+// with the next runnable tasklet, for up to 256 switches, as long as no
+// posted input, failure or checkpoint needs the outer loop. It is exec
+// without the watchdog: the loop every switch of a plain Run goes through,
+// so it carries no per-step checks it does not need.
+func (s *Scheduler) burst(t *rec) {
+	limit := 255
+	if s.ckpt.fn != nil {
+		limit = 0 // the checkpoint check lives in the outer loop
+	}
+	n := 0
+	for ; ; n++ {
+		if s.onSchedule != nil {
+			s.current = nil
+			s.switchHook(s.prev, t.ID())
+		}
+		s.current = t
+		for run := 1; ; run++ {
+			// t.Step, by hand: the inliner will not, and the call costs
+			// a tenth of a rendezvous.
+			c := t.c()
+			c.BeginStep()
+			op := c.Behavior().Step(t.T())
+			unread := c.EndStep()
+			s.steps++
+			s.touch(t)
+			if unread != nil {
+				s.unread(t, unread)
+				break
+			}
+			var cont bool
+			switch op.Kind() { // Send, Recv and Exit without apply's call
+			case tasklet.OpSend:
+				if op.Chan() == s.fillID && s.fillCh != nil && !s.track {
+					// A fan-in's send (fanin.go), by hand: the inliner
+					// will not, and the call costs a fifth of the send.
+					// (fillCh is never set while tracking is on; the test
+					// of track is kept because burst compiles better with
+					// it: the rendezvous was 3 instructions dearer without.)
+					c := s.fillCh
+					switch c.SendQuick(op.Value()) {
+					case channel.SendBuffered:
+						s.chanOps++
+						t.SetChosen(-1)
+						cont = true
+					case channel.SendBlocks:
+						s.chanOps++
+						cont = s.sendWaits(t, c, op.Value())
+					default:
+						cont = s.opSend(t, op.Chan(), op.Value())
+					}
+					break
+				}
+				// opSend's default rendezvous without its call (a fifth of
+				// a ping-pong value): the last channel, no hooks, a lone
+				// plain receiver takes the value and runs next.
+				if c := s.lastCh; c != nil && c.ID() == op.Chan() && s.checkValue == nil && s.onChannel == nil {
+					if rt := c.TakeDirect(); rt != nil {
+						s.chanOps++ // handOff, by hand
+						s.touchChan(c)
+						t.SetChosen(-1)
+						r := recOf(rt)
+						deliver(r, op.Value())
+						r.NextWait()
+						r.SetChosen(-1)
+						r.SetState(tasklet.Runnable)
+						s.touch(r)
+						s.next = r
+						if s.runq.room() {
+							s.runq.storeBack(t)
+						} else {
+							s.runq.pushBack(t)
+						}
+						break
+					}
+					s.chanOps++
+					cont = s.sendOn(t, c, op.Value())
+					break
+				}
+				cont = s.opSend(t, op.Chan(), op.Value())
+			case tasklet.OpRecv:
+				// opRecv's wait on an empty channel without its call.
+				if c := s.lastCh; c != nil && c.ID() == op.Chan() && s.onChannel == nil && c.Len() == 0 && !c.HasSenders() && !c.Closed() && !t.BlockTrap() {
+					s.chanOps++ // waitRecv, by hand
+					s.touchChan(c)
+					t.WaitOn(c, false)
+					if seq := t.NextWait(); !c.WaitAlone(t.T(), seq) {
+						c.PushReceiver(channel.Waiter{T: t.T(), Seq: seq, Case: -1})
+					}
+					t.SetState(tasklet.Blocked)
+					break
+				}
+				cont = s.opRecv(t, op.Chan())
+			case tasklet.OpSleep:
+				s.sleep(t, op.Duration())
+			default:
+				if op.Kind() == tasklet.OpExit { // every tasklet's last step, without apply's call
+					s.finish(t, nil)
+				} else {
+					cont = s.apply(t, op)
+				}
+			}
+			if len(s.immediate) != 0 {
+				s.frontNext()
+				if cont {
+					s.runq.pushFront(t)
+				}
+				s.queueImmediate()
+				break
+			}
+			if !cont {
+				break
+			}
+			if s.timeslice > 0 && run >= s.timeslice {
+				s.runq.pushBack(t)
+				break
+			}
+		}
+		s.prev = t.ID()
+		if n == limit {
+			break
+		}
+		if s.inboxN.Load() != 0 || len(s.failed) != 0 {
+			break
+		}
+		if t = s.next; t != nil {
+			s.next = nil
+			continue
+		}
+		if s.runq.n == 0 {
+			// Every tasklet waits: a virtual clock jumps to the next timer
+			// here, as idle would, without a trip through the outer loop;
+			// a tasklet woken alone runs without one through the run queue.
+			s.runq.release()
+			if s.vclock == nil {
+				break
+			}
+			if t = s.jumpAlone(); t != nil {
+				continue
+			}
+			if !s.jumpSlow() {
+				break
+			}
+		}
+		t = s.runq.popFront()
+	}
+	s.switches += uint64(n) + 1 // once a burst, not once a switch
+	s.current = nil
+	s.frontNext()
+}
