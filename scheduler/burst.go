@@ -63,7 +63,7 @@ func (s *Scheduler) burst(t *rec) {
 				// plain receiver takes the value and runs next.
 				if c := s.lastCh; c != nil && c.ID() == op.Chan() && s.checkValue == nil && s.onChannel == nil {
 					if rt := c.TakeDirect(); rt != nil {
-						s.chanOps++ // handOff, by hand
+						s.chanOps++ // handOff and runReceiver, by hand
 						s.touchChan(c)
 						t.SetChosen(-1)
 						r := recOf(rt)

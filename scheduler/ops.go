@@ -94,6 +94,14 @@ func (s *Scheduler) handOff(t *rec, c *channel.Channel, r *rec, v any) {
 	s.touchChan(c)
 	t.SetChosen(-1)
 	deliver(r, v)
+	s.runReceiver(t, r)
+}
+
+// runReceiver is wakeWaiter and place for a plain receiver r that took a
+// value from t, by hand: r runs at once, t waits its turn at the back of
+// the run queue. (burst writes it out once more: a call there is a
+// tenth of a ping-pong value.)
+func (s *Scheduler) runReceiver(t, r *rec) {
 	r.NextWait()
 	r.SetChosen(-1)
 	r.SetState(tasklet.Runnable)
@@ -115,12 +123,11 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 	if c == nil || c.ID() != id {
 		// A stream to another node's channel asks for it once: the
 		// lookup that finds nothing was a tenth of a remote send's cost.
+		c = nil
 		if id != s.noCh || id == 0 {
 			if c = s.ch(id); c == nil {
 				s.noCh = id
 			}
-		} else {
-			c = nil
 		}
 	}
 	if c == nil {
@@ -222,18 +229,7 @@ func (s *Scheduler) sendReady(t *rec, c *channel.Channel, v any, idx int) (done,
 			s.wakeWaiter(r, w.Case)
 			return true, s.place(c, t, r, true)
 		}
-		// A plain receiver, run at once (the default): wakeWaiter and place
-		// by hand, the two calls were a sixth of a rendezvous.
-		r.NextWait()
-		r.SetChosen(-1)
-		r.SetState(tasklet.Runnable)
-		s.touch(r)
-		s.next = r
-		if s.runq.room() {
-			s.runq.storeBack(t)
-		} else {
-			s.runq.pushBack(t)
-		}
+		s.runReceiver(t, r) // a plain receiver, run at once (the default)
 		return true, false
 	}
 	if !c.BufFull() {
