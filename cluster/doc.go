@@ -177,16 +177,17 @@
 // Every Config.BalanceEvery the coordinator reads each worker's average
 // number of runnable tasklets and steps per second, and when the busiest
 // worker has at least two more runnable tasklets than the idlest (seen
-// twice in a row) it asks it to migrate half the difference there
-// (ipc.Node.Migrate; tasklets from the back of its run queue). Workers
-// that just took part sit out one round and tasklets never go straight
-// back, so the balancer does not thrash. Only runnable tasklets move, so a
-// tasklet waiting on an effect stays where its call's result comes back.
+// twice in a row, or once when the idlest has nothing runnable) it asks it
+// to migrate half the difference there (ipc.Node.Migrate; tasklets from the
+// back of its run queue). Workers that just took part sit out one round and
+// tasklets do not go back the way they came within 2 s, so the balancer
+// does not thrash. Only runnable tasklets move, so a tasklet waiting on an
+// effect stays where its call's result comes back.
 //
 // # Effects
 //
-// A worker runs the effects (scheduler.Do) of the tasklets it hosts, from
-// WorkerConfig.Effects (default DefaultEffects, filled by
+// A worker runs the effects (t.Do, tasklet.DoCase) of the tasklets it
+// hosts, from WorkerConfig.Effects (default DefaultEffects, filled by
 // MustRegisterEffect in init functions like kinds). By default every
 // worker journals their results in the cluster's NATS store (a JetStream
 // KV bucket the coordinator makes; group-committed; store's entry

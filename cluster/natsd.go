@@ -38,7 +38,7 @@ const natsReady = 10 * time.Second
 // cluster's store (a coordinator, or a tool reading checkpoints).
 var ErrNATSLocked = errors.New("cluster: the NATS store of this cluster is in use by another process")
 
-// natsLayout names the NATS files of a cluster directory.
+// NATS, NATSSeed and NATSURL name the NATS files of a cluster directory.
 func (l dirLayout) NATS() string     { return filepath.Join(l.Dir, natsDirName) }
 func (l dirLayout) NATSSeed() string { return filepath.Join(l.Dir, natsSeedName) }
 func (l dirLayout) NATSURL() string  { return filepath.Join(l.Dir, natsURLName) }

@@ -1,7 +1,8 @@
 // Package ipc joins schedulers into a cluster: it links nodes (one
 // scheduler each) over unix sockets (with shared-memory rings between
-// processes on one host), TCP with mutual TLS, or in-memory connections, carries channel operations to the node that holds each
-// channel, and moves suspended tasklets between nodes.
+// processes on one host), TCP with mutual TLS, or in-memory connections,
+// carries channel operations to the node that holds each channel, and moves
+// suspended tasklets between nodes.
 //
 // # Nodes and homes
 //
@@ -50,21 +51,21 @@
 // handshake costs a few KiB). Dial tries again, for a little while, when
 // a node closes the connection in the handshake.
 //
-// Then each direction is a stream of frames: a 4-byte big-endian length
-// and a msgpack body. A length over the limit (WithMaxFrame, 4 MiB by
-// default) closes the link before anything is read or allocated for it;
-// every body is validated with pickle.ScanAll (a PUTS as it is read) and
-// decoded field by field into a concrete message, values only through the pickle registry's
-// typed values (so every node must register the same value types). What
-// the scheduler's goroutine sends during a run (OPs, DONEs, CANCELs) is
-// held until the scheduler's slice ends (scheduler.SetFlush: after each
-// burst of steps and before it waits), so a slice's frames to one peer
-// leave in one write and arrive as one batch for the peer's scheduler;
-// each is still a frame of its own, so frame counts stay exact. On a
-// shared-memory link whose writer is idle the scheduler's goroutine copies
-// them into the ring itself; otherwise one writer goroutine per link
-// writes them through a 64 KiB buffer, flushed when nothing more is
-// queued. The messages:
+// Then each direction is a stream of frames: a 4-byte big-endian length and
+// a msgpack body. A length over the limit (WithMaxFrame, 4 MiB by default)
+// closes the link before anything is read or allocated for it; every body
+// is validated with pickle.ScanAll (a PUTS as it is read) and decoded field
+// by field into a concrete message, values only through the pickle
+// registry's typed values (so every node must register the same value
+// types). What the scheduler's goroutine sends during a run (OPs, DONEs,
+// CANCELs) is held until the scheduler's slice ends (scheduler.SetFlush:
+// after each burst of steps and before it waits), so a slice's frames to
+// one peer leave in one write and arrive as one batch for the peer's
+// scheduler; each is still a frame of its own, so frame counts stay exact.
+// On a shared-memory link whose writer is idle the scheduler's goroutine
+// copies them into the ring itself; otherwise one writer goroutine per link
+// writes them through a 64 KiB buffer, flushed when nothing more is queued.
+// The messages:
 //
 //	OP         a tasklet's cases on one home (with their select indices)
 //	DONE       a wait completed: case, value or error
@@ -90,18 +91,19 @@
 // A send to an unbuffered channel of another node is a rendezvous, as in
 // one process: the tasklet waits until a receiver took the value at the
 // channel's home (OP, then DONE). So is the first send to a buffered
-// channel of another node; if the buffer has room and no sender waits,
-// its home then grants this node credit, as much as the room (at most 1024), and while the
-// credit lasts a send there completes at once (the sender goes on, as
-// after a send into a buffer with room) and its value follows as a
-// PUT, in the link's order (so one sender's values arrive in order). A
+// channel of another node; if the buffer has room and no sender waits, its
+// home then grants this node credit, as much as the room (at most 1024),
+// and while the credit lasts a send there completes at once (the sender
+// goes on, as after a send into a buffer with room) and its value follows
+// as a PUT, in the link's order (so one sender's values arrive in order). A
 // PUT that went into the buffer and left room gives its credit back; one
-// that filled the buffer, or found it full and waits in the channel's
-// queue like a posted value, keeps it, so a full channel brings the
-// sender back to round trips, and a channel holds at most one grant per
-// sending node beyond its capacity. A PUT that finds the channel closed is still taken
+// that filled the buffer, or found it full and waits in the channel's queue
+// like a posted value, keeps it, so a full channel brings the sender back
+// to round trips, and a channel holds at most one grant per sending node
+// beyond its capacity. A PUT that finds the channel closed is still taken
 // (its send completed before the close was known, so receivers drain it)
-// and the credit is withdrawn: the next send fails with channel.ErrClosed. Sends in a select with other cases always wait.
+// and the credit is withdrawn: the next send fails with channel.ErrClosed.
+// Sends in a select with other cases always wait.
 //
 // Consecutive sends on credit to one channel (a slice's stream) share one
 // PUTS frame: the values are appended to it as they are sent (ints,

@@ -13,7 +13,8 @@
 // ps) is read for the tasklets table alone, in the background (RowSource),
 // so a page of a 100,000-tasklet cluster never waits for it after the first.
 //
-// The server binds 127.0.0.1 by default and prints a random token at start.
+// The server binds 127.0.0.1 by default and makes a random token unless
+// Config.Token gives one; its URL carries it, and the CLI prints that URL.
 // Reading pages on loopback needs no token; acting (kill, throw, migrate,
 // game controls) always does, and so does every request when the server
 // binds any other address, which also requires TLS. The assets (plain

@@ -10,11 +10,11 @@
 // one to two thousand bbolt writes, not 100,000. An incremental generation
 // holds only the records that changed since its base and a tombstone for
 // each deleted key; Load resolves the chain by key. Every stored value
-// (segment, generation header, meta) carries a CRC32C over its key and bytes, verified before
-// anything in it is decoded; record values and Meta are capped by
-// WithMaxRecord. Generations are numbered; the newest K are kept with the
-// bases they need. A database of another format version (version 1 stored
-// one value per record) is refused with ErrVersion.
+// (segment, generation header, meta) carries a CRC32C over its key and
+// bytes, verified before anything in it is decoded; record values and Meta
+// are capped by WithMaxRecord. Generations are numbered; the newest K are
+// kept with the bases they need. A database of another format version
+// (version 1 stored one value per record) is refused with ErrVersion.
 //
 // The world layer (Checkpointer, Restore, SaveFile, LoadFile) connects a
 // scheduler to a DB through package pickle: Checkpointer.Resume restores the
@@ -42,17 +42,18 @@
 // file, Open checks its meta pages against each other and against the file
 // size, the freelist page, and walks the page tree once (a page reached
 // twice, as in a loop, would send bbolt round for ever), and refuses what
-// bbolt would fault, panic or loop on (ErrCorrupt); every bbolt call then runs under a guard that turns a
-// panic or a memory fault on a damaged page into an error naming the file
-// and what to do. An existing file that is not a database (empty, a
-// snapshot, anything else) is refused with ErrNotDatabase, never taken for
-// "no checkpoint yet" and overwritten; a new database appears at its path
-// only once laid out, so a crash cannot leave an empty one. MoveAside puts
-// a refused file aside under a timestamped name. WithReadOnly opens for
-// reading only, without the freelist, so a damaged freelist does not stop
-// inspect and export.
+// bbolt would fault, panic or loop on (ErrCorrupt); every bbolt call then
+// runs under a guard that turns a panic or a memory fault on a damaged page
+// into an error naming the file and what to do. An existing file that is
+// not a database (empty, a snapshot, anything else) is refused with
+// ErrNotDatabase, never taken for "no checkpoint yet" and overwritten; a
+// new database appears at its path only once laid out, so a crash cannot
+// leave an empty one. MoveAside puts a refused file aside under a
+// timestamped name. WithReadOnly opens for reading only, without the
+// freelist, so a damaged freelist does not stop inspect and export.
 //
-// Open creates a missing folder (0700) for a new DB. bbolt holds an
-// exclusive lock on its file: one process per DB. Open waits WithTimeout
-// for it and then fails with ErrLocked.
+// Open creates a missing folder (0700) for a new DB. bbolt locks its file
+// exclusively, so one process per DB, or, WithReadOnly, shared: several
+// readers, no writer. Open waits WithTimeout for the lock and then fails
+// with ErrLocked.
 package store

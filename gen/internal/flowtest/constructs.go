@@ -270,7 +270,7 @@ func recvInt(t *tasklet.Flow, in channel.ID) (int, error) {
 	return tasklet.RecvAs[int](t, in) // where: recvInt receives
 }
 
-// Errors covers kills, thrown and sent errors, dropped errors and Pause.
+// Errs covers kills, thrown and sent errors, dropped errors and Pause.
 //
 //stackless:tasklet kind=flowtest.errs version=1
 func Errs(t *tasklet.Flow, in, out channel.ID, tough bool) error {
