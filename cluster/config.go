@@ -63,10 +63,11 @@ type Config struct {
 	JournalBytes int64
 
 	// Name names the cluster on NATS (default DefaultName): it prefixes
-	// its buckets (<name>_ckpt, <name>_manifests, <name>_lease) and the
-	// subjects its leader answers requests on (<name>.api.*), so several
+	// its buckets (<name>_ckpt, <name>_manifests, <name>_lease,
+	// <name>_journal, <name>_members) and its subjects (<name>.api.*, which
+	// its leader answers requests on, and <name>.worker.join), so several
 	// clusters can share one NATS account. ValidateName says which names
-	// are taken.
+	// NATS accepts.
 	Name string
 
 	// Standby: when another coordinator leads this cluster (its server

@@ -138,9 +138,10 @@ func WithMaxControl(n int) Option {
 
 // WithMaxPending caps, per listener, the accepted connections still in
 // their handshake (default DefaultMaxPending, or a quarter of the
-// descriptor limit if that is smaller); a connection over the cap is
-// closed at once, and Stats counts it in Refused. Set it well below the
-// descriptor limit (ulimit -n).
+// descriptor limit if that is smaller); over the cap, the oldest pending
+// connection not yet heard from is closed to make room (Stats.Evicted), or,
+// when none may be evicted, the new one is closed at once (Stats.Refused).
+// Set it well below the descriptor limit (ulimit -n).
 func WithMaxPending(n int) Option {
 	return func(c *config) {
 		if n > 0 {

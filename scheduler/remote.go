@@ -364,8 +364,9 @@ func (s *Scheduler) flushRemote() {
 // false. A closed channel still takes v: its sender's send completed
 // before the close was known on its node, so it is ordered before the
 // close, and receivers drain it as any value buffered before a close
-// (dropping it would lose a value whose sender saw success). An unknown
-// channel refuses v (ErrUnknownChannel).
+// (dropping it would lose a value whose sender saw success). A channel
+// this node does not hold refuses v: channel.ErrClosed once it was closed
+// and drained, else ErrNoChannel (ErrRemoteChannel for another node's).
 func (s *Scheduler) Put(ch channel.ID, v any) (bool, error) {
 	c, err := s.chanFor(ch)
 	if err != nil {

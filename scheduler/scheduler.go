@@ -56,7 +56,7 @@ type Scheduler struct {
 	fillID    channel.ID                  // fillCh's, tested first: one compare for other sends
 	next      *rec                        // runs next, ahead of the run queue (set by place, consumed by exec)
 	rwaits    map[RemoteWait]*remoteGroup // waits of remote tasklets queued here
-	elsewhere map[channel.ID]int          // senders waiting on other nodes (SetSendersElsewhere)
+	elsewhere map[channel.ID]int          // senders waiting on other nodes (AddSendersElsewhere)
 	later     []*rec                      // tasklets that already stepped in this Tick
 	ticked    []*rec                      // the tasklets that stepped in this Tick, whose mark it clears
 
