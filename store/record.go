@@ -51,7 +51,8 @@ var (
 	// ErrNotFound is returned when a generation does not exist.
 	ErrNotFound = errors.New("store: no such generation")
 	// ErrVersion is returned for a database or snapshot file written by a
-	// newer, incompatible format version.
+	// newer, incompatible format version, and for a database of the older
+	// format (version 1, one value per record).
 	ErrVersion = errors.New("store: unsupported format version")
 )
 
