@@ -15,6 +15,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
 // Database layout (bbolt, format version 2):
@@ -139,7 +141,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file (a %v); give the path of a checkpoint database", ErrNotDatabase, path, st.Mode().Type())
+		return nil, fmt.Errorf("%w: %s is %s, not a regular file; give the path of a checkpoint database", ErrNotDatabase, path, fsmode.Describe(st.Mode()))
 	}
 	if snap, _ := IsSnapshotFile(path); snap {
 		return nil, fmt.Errorf("%w: %s is a snapshot file; read it with store.ReadFile (or stackless inspect)", ErrNotDatabase, path)

@@ -704,7 +704,7 @@ func TestOpenRejects(t *testing.T) {
 		{"garbage", garbage, "has no bbolt header", ErrNotDatabase},
 		{"big garbage", bigGarbage, "has no bbolt header", ErrNotDatabase},
 		{"empty file", empty, "is empty (0 bytes)", ErrNotDatabase},
-		{"a folder", dir, "is not a regular file", ErrNotDatabase},
+		{"a folder", dir, "is a directory, not a regular file", ErrNotDatabase},
 		{"foreign bbolt", foreign, `not a stackless checkpoint store (it has buckets ["users"]`, ErrNotDatabase},
 		{"future format", future, "has format version 9; this build reads version 2; upgrade stackless", ErrVersion},
 		{"old format", old, "has format version 1, written by an older stackless; this build reads version 2 only", ErrVersion},
