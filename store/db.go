@@ -17,6 +17,8 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/stackless-go/stackless/internal/fsmode"
+
+	"github.com/stackless-go/stackless/internal/lockholder"
 )
 
 // Database layout (bbolt, format version 2):
@@ -152,8 +154,8 @@ func Open(path string, opts ...Option) (*DB, error) {
 	bdb, err := openBolt(path, o)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("%w: %s is held open by another process (a running stackless node or CLI?) and the lock was not released within %v; stop that process or use another path",
-				ErrLocked, path, o.timeout)
+			return nil, fmt.Errorf("%w: %s is held open by %s and the lock was not released within %v; stop that process or use another path",
+				ErrLocked, path, holder(path), o.timeout)
 		}
 		var pathErr *fs.PathError
 		switch {
@@ -444,4 +446,13 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// holder names the process holding the lock on path for an error message,
+// or guesses when the system cannot tell.
+func holder(path string) string {
+	if who := lockholder.Describe(path); who != "" {
+		return who
+	}
+	return "another process (a running stackless node or CLI?)"
 }
