@@ -89,6 +89,7 @@ func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
 type DB struct {
 	bolt *bolt.DB
 	path string
+	tmp  string // the name bbolt opened a database made by create under, and names in its errors
 	opts options
 
 	mu     sync.Mutex
