@@ -93,7 +93,13 @@ func OpenCheckpointsAt(ctx context.Context, cfg CheckpointsConfig) (*Checkpoints
 	default:
 		return nil, err
 	}
-	gs, err := openNamedGenStore(ctx, nc, bucketNames(cfg.Name), 0, where)
+	// The buckets as they are: making them (as a coordinator does) writes
+	// their configuration, which on a full disk failed every read of the
+	// generations stored before. Made only for a cluster that has none.
+	gs, err := openExistingGenStore(ctx, nc, bucketNames(cfg.Name), where)
+	if errors.Is(err, ErrNoCheckpoints) {
+		gs, err = openNamedGenStore(ctx, nc, bucketNames(cfg.Name), 0, where)
+	}
 	if err != nil {
 		nc.Close()
 		if e != nil {

@@ -69,10 +69,28 @@ func createJournal(ctx context.Context, js jetstream.JetStream, bucket string, r
 		}
 		return err
 	})
+	if natsNoStorage(err) {
+		return nil, fmt.Errorf("cluster: the effect journal bucket %s: %w: JetStream reserves the bucket's whole size, %d MiB, and its store has less room than that "+
+			"(the server embedded in `cluster up` may use 75%% of the free disk of DIR/nats); free disk space, give a smaller --journal-bytes (Config.JournalBytes), "+
+			"or turn the journal off with --journal=false", bucket, err, maxBytes>>20)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the effect journal bucket %s: %w", bucket, err)
 	}
 	return kv, nil
+}
+
+// jsErrNoStorage is JetStream's err_code for "insufficient storage
+// resources available" (nats-server's JSStorageResourcesExceededErr).
+const jsErrNoStorage jetstream.ErrorCode = 10047
+
+// natsNoStorage reports whether err is JetStream refusing a stream or
+// bucket for want of storage (err_code 10047: "insufficient storage
+// resources available"), as on a small or full disk.
+func natsNoStorage(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.ErrorCode == jsErrNoStorage ||
+		err != nil && strings.Contains(err.Error(), "insufficient storage resources")
 }
 
 // untilAnswered calls f until it succeeds or fails otherwise than by NATS

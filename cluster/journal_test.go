@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -321,4 +323,33 @@ func waitsOutAMovedServer(t *testing.T, long bool) {
 	require.NoError(t, err)
 	assert.True(t, ok)
 	assert.Equal(t, res, got)
+}
+
+// `cluster up` on a disk with less than about 341 MiB free failed with
+// NATS's words only ("insufficient storage resources available"): the
+// journal bucket reserves its whole --journal-bytes.
+func TestJournalThatDoesNotFitSaysWhatToDo(t *testing.T) {
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: t.TempDir(), JetStreamMaxStore: 8 << 20}) // a small disk
+	require.NoError(t, err)
+	srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	require.True(t, srv.ReadyForConnections(20*time.Second))
+	nc, err := nats.Connect(srv.ClientURL())
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	_, err = createJournal(ctx, js, "t_journal", 1, DefaultJournalBytes)
+	require.Error(t, err)
+	assert.True(t, natsNoStorage(err))
+	assert.ErrorContains(t, err, "reserves the bucket's whole size, 256 MiB")
+	assert.ErrorContains(t, err, "give a smaller --journal-bytes")
+	_, err = createJournal(ctx, js, "t_journal", 1, 4<<20)
+	assert.NoError(t, err, "a journal that fits")
+	assert.False(t, natsNoStorage(&jetstream.APIError{Code: 503, ErrorCode: 10008}))
+	assert.False(t, natsNoStorage(nil))
 }

@@ -285,6 +285,45 @@ func TestOpenCheckpointsBothWays(t *testing.T) {
 	assert.ErrorContains(t, err, "holds no cluster checkpoints")
 }
 
+// The tools read a cluster directory's buckets as they are: they made
+// them again (CreateOrUpdate), a write that on a full disk ("write
+// .../meta.inf.tmp: no space left on device") failed every `checkpoint
+// ls` and `inspect` of the generations stored before.
+func TestOpenCheckpointsWritesNoBucket(t *testing.T) {
+	dir := t.TempDir()
+	l := dirLayout{dir}
+	e, err := startNATS(l, true)
+	require.NoError(t, err)
+	defer e.close()
+	nc, err := e.connect("test")
+	require.NoError(t, err)
+	defer nc.Close()
+	gs, err := openGenStore(t.Context(), nc, 0, "test")
+	require.NoError(t, err)
+	_, err = gs.save(t.Context(), snapOf(2, "x"))
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	const mark = "changed by the test"
+	_, err = js.UpdateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: gs.names.Manifests, History: 1,
+		Storage: jetstream.FileStorage, Replicas: 1, Description: mark})
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cps, err := OpenCheckpoints(ctx, dir)
+	require.NoError(t, err)
+	list, err := cps.List()
+	require.NoError(t, err)
+	assert.Len(t, list, 1)
+	cps.Close()
+	kv, err := js.KeyValue(ctx, gs.names.Manifests)
+	require.NoError(t, err)
+	st, err := kv.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, mark, st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Description, "the bucket was made again")
+}
+
 // FuzzManifest feeds the manifest decoder arbitrary bytes: it fails with
 // ErrSnapshot or returns a manifest whose worlds validate.
 func FuzzManifest(f *testing.F) {

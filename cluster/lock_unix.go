@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+
+	"github.com/stackless-go/stackless/internal/lockholder"
 )
 
 // lockFile takes an exclusive lock on path (created 0600), without
@@ -20,7 +22,11 @@ func lockFile(path string) (func(), error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		_ = f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w (%s is locked)", ErrNATSLocked, path)
+			who := lockholder.Describe(path)
+			if who == "" {
+				who = "another process"
+			}
+			return nil, fmt.Errorf("%w (%s is locked by %s)", ErrNATSLocked, path, who)
 		}
 		return nil, fmt.Errorf("cluster: lock %s: %w", path, err)
 	}

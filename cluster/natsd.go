@@ -22,6 +22,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
+
+	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
 const (
@@ -72,15 +74,36 @@ func ensureSeed(path string) (nkeys.KeyPair, error) {
 			}
 		}
 		if err != nil && !errors.Is(err, fs.ErrExist) {
+			if f != nil {
+				os.Remove(path) // a partial seed (a full disk) would refuse every later start
+			}
 			return nil, fmt.Errorf("cluster: write the NATS credentials %s: %w", path, err)
 		}
 	}
 	return loadSeed(path)
 }
 
+// readCreds reads a credentials file given by the user (--creds): a .creds
+// file or an nkey seed. It must be a regular file: reading a FIFO would
+// block the command.
+func readCreds(path string) ([]byte, error) {
+	if _, err := fsmode.Regular(path, "a NATS credentials file (.creds, or an nkey seed)"); err != nil {
+		return nil, fmt.Errorf("cluster: NATS credentials: %w", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: NATS credentials: %w", err)
+	}
+	return b, nil
+}
+
 // loadSeed reads an nkey user seed file (0600).
 func loadSeed(path string) (nkeys.KeyPair, error) {
-	fi, err := os.Stat(path)
+	fi, err := fsmode.Regular(path, "the cluster's NATS credentials (an nkey seed file, 0600)")
+	var nr *fsmode.NotRegularError
+	if errors.As(err, &nr) {
+		return nil, fmt.Errorf("cluster: NATS credentials: %w; remove it, and `stackless cluster up` makes a new seed there", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cluster: NATS credentials: %w", err)
 	}
@@ -202,9 +225,9 @@ func connectOutside(urls, creds, name string) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond),
 		reportDrops()}
 	if creds != "" {
-		b, err := os.ReadFile(creds)
+		b, err := readCreds(creds)
 		if err != nil {
-			return nil, fmt.Errorf("cluster: NATS credentials: %w", err)
+			return nil, err
 		}
 		if bytes.Contains(b, []byte("BEGIN NATS USER JWT")) {
 			opts = append(opts, nats.UserCredentials(creds))

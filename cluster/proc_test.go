@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,4 +93,26 @@ func TestEnsureSecretCreatesAPrivateSecretOnce(t *testing.T) {
 	require.NoError(t, os.Chmod(path, 0o644))
 	_, err = EnsureSecret(path)
 	assert.Error(t, err, "a secret others can read is refused")
+}
+
+// A directory at DIR/nats.seed was reported by its mode bits ("mode 0755
+// ... are open to group or others; run: chmod 600"); a FIFO given as
+// --creds blocked the worker reading it.
+func TestSeedOrCredsThatIsNoFileSaysWhatItIs(t *testing.T) {
+	dir := t.TempDir()
+	l := dirLayout{Dir: dir}
+	require.NoError(t, os.Mkdir(l.NATSSeed(), 0o755))
+	_, err := ensureSeed(l.NATSSeed())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), l.NATSSeed()+" is a directory, not a regular file: the cluster's NATS credentials")
+	assert.Contains(t, err.Error(), "remove it")
+	assert.NotContains(t, err.Error(), "chmod")
+
+	fifo := filepath.Join(dir, "creds")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	err = checkCreds(fifo)
+	assert.ErrorIs(t, err, errCreds)
+	assert.ErrorContains(t, err, fifo+" is a named pipe (FIFO), not a regular file")
+	_, err = connectOutside("nats://127.0.0.1:1", fifo, "test")
+	assert.ErrorContains(t, err, fifo+" is a named pipe (FIFO), not a regular file")
 }

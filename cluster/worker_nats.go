@@ -91,9 +91,9 @@ func checkCreds(path string) error {
 	if path == "" {
 		return nil
 	}
-	b, err := os.ReadFile(path)
+	b, err := readCreds(path)
 	if err != nil {
-		return credsError{fmt.Errorf("%w: %w", errCreds, err)}
+		return credsError{err}
 	}
 	if bytes.Contains(b, []byte("BEGIN NATS USER JWT")) {
 		return nil

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/tools/go/packages"
+
+	"github.com/stackless-go/stackless/internal/atomicfile"
 )
 
 // Suffix ends the name of every generated file: guard.go gets
@@ -282,8 +284,10 @@ func Write(files []File) ([]string, error) {
 		if exists && string(old) == string(f.Content) {
 			continue
 		}
-		if err := os.WriteFile(f.Path, f.Content, 0o644); err != nil {
-			return changed, fmt.Errorf("stackless gen: write %s: %w", f.Path, err)
+		// Whole or not at all: a cut file would lose the layout records
+		// that versions are checked against.
+		if err := atomicfile.WriteFile(f.Path, f.Content, 0o644); err != nil {
+			return changed, fmt.Errorf("stackless gen: %w", err)
 		}
 		changed = append(changed, f.Path)
 	}

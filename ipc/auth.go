@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
 // The handshake runs on every new link before any msgpack is decoded. Both
@@ -209,7 +211,7 @@ func GenerateSecret(path string) error {
 // others may read or write, and a secret shorter than MinSecretLen bytes.
 // Surrounding white space is not part of the secret.
 func LoadSecret(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
+	fi, err := fsmode.Regular(path, "the cluster secret (a file of at least 16 bytes, 0600)")
 	if err != nil {
 		return nil, fmt.Errorf("ipc: cluster secret: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -171,6 +172,24 @@ func TestSecretFiles(t *testing.T) {
 	assert.ErrorContains(t, err, "at least 16")
 	_, err = LoadSecret(filepath.Join(dir, "missing"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// A secret path that is a directory was reported by its mode bits ("mode
+// 0755 ... chmod 600"), and a FIFO blocked the read.
+func TestSecretThatIsNoFileSaysWhatItIs(t *testing.T) {
+	dir := t.TempDir()
+	_, err := LoadSecret(dir)
+	assert.ErrorContains(t, err, dir+" is a directory, not a regular file: the cluster secret")
+	assert.NotContains(t, err.Error(), "chmod")
+	fifo := filepath.Join(dir, "secret")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	_, err = LoadSecret(fifo)
+	assert.ErrorContains(t, err, fifo+" is a named pipe (FIFO), not a regular file")
+
+	certs := filepath.Join(dir, "certs")
+	require.NoError(t, os.MkdirAll(filepath.Join(certs, NodeKeyFile), 0o700))
+	_, err = LoadTLSConfig(certs)
+	assert.ErrorContains(t, err, NodeKeyFile+" is a directory, not a regular file: the node's TLS key")
 }
 
 func TestHandshakeMessagesHaveAFixedSize(t *testing.T) {

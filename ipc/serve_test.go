@@ -158,6 +158,9 @@ func TestOneAcceptLoop(t *testing.T) {
 			return err
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
+			if fd, ok := n.(*ast.FuncDecl); ok && fd.Recv != nil && fd.Name.Name == "Accept" {
+				return false // a listener wrapper's own Accept delegates: no loop (observe/limit.go)
+			}
 			if c, ok := n.(*ast.CallExpr); ok && len(c.Args) == 0 {
 				if sel, ok := c.Fun.(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "Accept") {
 					calls = append(calls, filepath.ToSlash(path)+": "+sel.Sel.Name)

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
 // File names in a certificate folder made by GenerateCerts.
@@ -122,7 +124,7 @@ func serial() *big.Int {
 // group or others is refused.
 func LoadTLSConfig(dir string) (*tls.Config, error) {
 	keyPath := filepath.Join(dir, NodeKeyFile)
-	fi, err := os.Stat(keyPath)
+	fi, err := fsmode.Regular(keyPath, "the node's TLS key (made by `stackless cluster certs`)")
 	if err != nil {
 		return nil, fmt.Errorf("ipc: TLS: %w", err)
 	}

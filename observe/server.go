@@ -26,6 +26,10 @@ type Config struct {
 	File    FileSource  // the checkpoint file page (nil: none)
 	Refresh time.Duration
 	Log     *slog.Logger
+	// MaxConns bounds the connections served at once (default
+	// DefaultMaxConns): a flood of them would take the descriptors the
+	// rest of the process needs (limit.go).
+	MaxConns int
 }
 
 // ErrInsecure: a non-loopback address without TLS.
@@ -35,6 +39,7 @@ var ErrInsecure = errors.New("a non-loopback address needs TLS")
 type Server struct {
 	cfg      Config
 	ln       net.Listener
+	lim      *limitListener
 	srv      *http.Server
 	loopback bool
 	url      string
@@ -75,20 +80,25 @@ func Start(cfg Config) (*Server, error) {
 	if !loop && cfg.TLS == nil {
 		return nil, fmt.Errorf("observe: --http %s: %w: give --tls DIR (made by `stackless cluster certs`) or bind 127.0.0.1", cfg.Addr, ErrInsecure)
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	raw, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("observe: listen on %s: %w", cfg.Addr, err)
 	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	lim := newLimitListener(raw, cfg.MaxConns) // before TLS: a handshake holds a descriptor too
+	var ln net.Listener = lim
 	scheme := "http"
 	if cfg.TLS != nil {
 		ln = tls.NewListener(ln, cfg.TLS)
 		scheme = "https"
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	s := &Server{cfg: cfg, ln: ln, loopback: loop, cookie: tokenCookie + "_" + port}
+	s := &Server{cfg: cfg, ln: ln, lim: lim, loopback: loop, cookie: tokenCookie + "_" + port}
 	s.url = fmt.Sprintf("%s://%s/?token=%s", scheme, ln.Addr(), cfg.Token)
 	s.hub = newHub(s)
-	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second,
+	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idleTimeout,
 		ErrorLog: slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn)}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -250,11 +250,16 @@ func (s *Scheduler) liveTimers() []TimerState {
 // is checked: a world that refers to tasklets or channels it does not hold
 // is refused with ErrInvalidRestore). Without a clock option the scheduler
 // gets a virtual clock reading w.Clock; a VirtualClock passed in is moved
-// to w.Clock.
+// to w.Clock; any other clock must read w.Clock or later.
 func Restore(w *World, opts ...Option) (*Scheduler, error) {
 	s := New(opts...)
 	if s.vclock != nil {
 		s.vclock.Set(w.Clock)
+	} else if now := s.clock.Now(); now < w.Clock {
+		// Timers hold deadlines on the world's clock: one reading behind it
+		// (NewRealClock(0)) would make every sleeper wait that much longer.
+		return nil, fmt.Errorf("scheduler: restore: %w: the clock given with WithClock reads %v, before the world's time %v (when it was saved), so its sleepers and timeouts would wait %v too long; give WithClock(NewRealClock(w.Clock)) for wall time going on from the save, or a VirtualClock",
+			ErrInvalidRestore, now, w.Clock, w.Clock-now)
 	}
 	s.node, s.nextT, s.nextC, s.tick, s.steps, s.timerSeq = w.Node, w.NextTasklet, w.NextChannel, w.Tick, w.Steps, w.TimerSeq
 	bad := func(format string, a ...any) (*Scheduler, error) {

@@ -15,6 +15,10 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/stackless-go/stackless/internal/fsmode"
+
+	"github.com/stackless-go/stackless/internal/lockholder"
 )
 
 // Database layout (bbolt, format version 2):
@@ -85,6 +89,7 @@ func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
 type DB struct {
 	bolt *bolt.DB
 	path string
+	tmp  string // the name bbolt opened a database made by create under, and names in its errors
 	opts options
 
 	mu     sync.Mutex
@@ -139,7 +144,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: %s is not a regular file (a %v); give the path of a checkpoint database", ErrNotDatabase, path, st.Mode().Type())
+		return nil, fmt.Errorf("%w: %s is %s, not a regular file; give the path of a checkpoint database", ErrNotDatabase, path, fsmode.Describe(st.Mode()))
 	}
 	if snap, _ := IsSnapshotFile(path); snap {
 		return nil, fmt.Errorf("%w: %s is a snapshot file; read it with store.ReadFile (or stackless inspect)", ErrNotDatabase, path)
@@ -150,8 +155,8 @@ func Open(path string, opts ...Option) (*DB, error) {
 	bdb, err := openBolt(path, o)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("%w: %s is held open by another process (a running stackless node or CLI?) and the lock was not released within %v; stop that process or use another path",
-				ErrLocked, path, o.timeout)
+			return nil, fmt.Errorf("%w: %s is held open by %s and the lock was not released within %v; stop that process or use another path",
+				ErrLocked, path, holder(path), o.timeout)
 		}
 		var pathErr *fs.PathError
 		switch {
@@ -442,4 +447,13 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// holder names the process holding the lock on path for an error message,
+// or guesses when the system cannot tell.
+func holder(path string) string {
+	if who := lockholder.Describe(path); who != "" {
+		return who
+	}
+	return "another process (a running stackless node or CLI?)"
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -49,8 +50,48 @@ func (db *DB) guard(op string, poison bool, fn func() error) (err error) {
 			db.mu.Unlock()
 		}
 	}()
-	return fn()
+	return db.fileError(fn())
 }
+
+// fileError makes an error of bbolt's file say what to do: it names the
+// database by its path, not by the temporary name create made it under
+// (gone once linked: "write .world.db.new-123: no space left on device"
+// named a file nobody could find), and says what a full disk means.
+func (db *DB) fileError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if db.tmp != "" && strings.Contains(err.Error(), db.tmp) {
+		// The text, not an fs.PathError in the chain: wrappers have
+		// formatted the name already, and bbolt formats some errors with
+		// %s ("file resize error: ...").
+		err = renamedError{strings.ReplaceAll(err.Error(), db.tmp, db.path), err}
+	}
+	if diskFull(err) {
+		return fmt.Errorf("%w: the disk (or a quota or file size limit) is full; nothing of this write was kept and what was stored before is intact: free space and try again", err)
+	}
+	return err
+}
+
+// diskFull reports whether err says the disk, a quota or the file size
+// limit is full, by its errno or, where bbolt dropped it, by its text.
+func diskFull(err error) bool {
+	for _, e := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG} {
+		if errors.Is(err, e) || strings.HasSuffix(err.Error(), e.Error()) {
+			return true
+		}
+	}
+	return false
+}
+
+// renamedError is an error whose text names the database by its path.
+type renamedError struct {
+	msg string
+	err error
+}
+
+func (e renamedError) Error() string { return e.msg }
+func (e renamedError) Unwrap() error { return e.err }
 
 func (db *DB) poisoned() error {
 	db.mu.Lock()
@@ -144,7 +185,7 @@ func create(path string, o options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: create %s: %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, opts: o}
+	db := &DB{bolt: bdb, path: path, tmp: tmp, opts: o}
 	if err := db.init(); err != nil {
 		_ = bdb.Close()
 		return nil, err

@@ -23,7 +23,7 @@ func MoveAside(path string) (string, error) {
 	}
 	defer f.Close()
 	if err := lockExclusive(f); err != nil {
-		return "", fmt.Errorf("%w: %s is held open by another process, so it is not moved aside; stop that process first", ErrLocked, path)
+		return "", fmt.Errorf("%w: %s is held open by %s, so it is not moved aside; stop that process first", ErrLocked, path, holder(path))
 	}
 	base := path + ".bad-" + time.Now().UTC().Format("20060102T150405Z")
 	to := base

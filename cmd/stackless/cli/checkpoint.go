@@ -214,6 +214,11 @@ is only replaced with --force.`,
 			if res.Tasklets, res.Channels, res.Workers, err = countRecords(cp); err != nil {
 				return fmt.Errorf("%s: %w; not exported", t.path, err)
 			}
+			// Reading a large generation takes a while: an interrupt during
+			// it was ignored, and the snapshot written anyway with exit 0.
+			if err := cmd.Context().Err(); err != nil {
+				return err
+			}
 			if err := store.WriteFile(out, cp); err != nil {
 				return err
 			}

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -169,6 +171,24 @@ func TestCheckpointExport(t *testing.T) {
 	assert.Contains(t, errOut, "pass --force")
 	runOK(t, "checkpoint", "export", path, out, "--force", "--gen", fmt.Sprint(gens[0].gen))
 	assert.Equal(t, gens[0].gen, inspectJSON(t, out).Gen)
+}
+
+// An export interrupted before it writes writes nothing and exits 130: the
+// interrupt was ignored, and the snapshot written with exit 0.
+func TestCheckpointExportInterrupted(t *testing.T) {
+	path, _ := pipelineStore(t)
+	out := filepath.Join(t.TempDir(), "x.snapshot")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	root := NewRoot()
+	var stdout, stderr bytes.Buffer
+	root.SetArgs([]string{"checkpoint", "export", path, out})
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	assert.Equal(t, exitInterrupted, execute(ctx, root), stderr.String())
+	assert.Empty(t, stdout.String())
+	_, err := os.Stat(out)
+	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
 
 func TestCheckpointExportErrors(t *testing.T) {

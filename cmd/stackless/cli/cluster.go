@@ -16,6 +16,7 @@ import (
 
 	"github.com/stackless-go/stackless/cluster"
 	_ "github.com/stackless-go/stackless/examples/cluster/work" // spawnable kinds: work, collector, ticker
+	"github.com/stackless-go/stackless/internal/fsmode"
 	"github.com/stackless-go/stackless/ipc"
 )
 
@@ -98,6 +99,10 @@ func (f *tlsFlags) folder() (dir string, cleanup func(), err error) {
 	}
 	cleanup = func() { os.RemoveAll(tmp) }
 	for src, dst := range map[string]string{f.cert: ipc.NodeCertFile, f.key: ipc.NodeKeyFile, f.ca: ipc.CACertFile} {
+		if _, err := fsmode.Regular(src, "a PEM file made by `stackless cluster certs`"); err != nil {
+			cleanup()
+			return "", func() {}, err
+		}
 		b, err := os.ReadFile(src)
 		if err != nil {
 			cleanup()
@@ -130,6 +135,7 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 	fs := cmd.Flags()
 	fs.StringVar(&f.dir, "cluster", defaultClusterDir, "cluster directory `DIR` of the coordinator (its socket and secret)")
 	fs.StringVar(&f.addr, "addr", "", "coordinator's TCP address `HOST:PORT` (with --tls and --secret) instead of --cluster")
+	isAddress(fs, "addr", addrDial)
 	fs.StringVar(&f.secret, "secret", "", "cluster secret `FILE` (default: DIR/secret of --cluster)")
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "give up after this long")
 	atLeast(fs, "timeout", "1ns")

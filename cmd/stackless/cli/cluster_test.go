@@ -26,6 +26,9 @@ const envCLIMain = "STACKLESS_CLI_TEST_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envCLIMain) == "1" {
+		if os.Getenv(envSayArmed) == "1" {
+			signalHook = func(event string) { os.Stderr.WriteString("test: signal " + event + "\n") }
+		}
 		os.Exit(Execute())
 	}
 	os.Exit(m.Run())

@@ -32,8 +32,14 @@ func atLeast(fs *pflag.FlagSet, name, min string) {
 func checkFlags(cmd *cobra.Command) error {
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil {
+			return
+		}
+		if err = checkAddressFlag(f); err != nil { // addrflags.go
+			return
+		}
 		mins := f.Annotations[minAnnotation]
-		if err != nil || !f.Changed || len(mins) == 0 {
+		if !f.Changed || len(mins) == 0 {
 			return
 		}
 		v, ok := numeric(f, f.Value.String())

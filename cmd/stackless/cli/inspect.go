@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackless-go/stackless/cluster"
+	"github.com/stackless-go/stackless/internal/fsmode"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -173,6 +174,9 @@ func openTargetNamed(path string, nf *natsFlags, wait time.Duration, write bool)
 		return &target{path: path, ref: path, db: cps}, nil
 	case st.IsDir():
 		return nil, fmt.Errorf("%s is a directory, not a cluster directory (no nats.seed); give a cluster directory (--data of `stackless cluster up`), or the path of a snapshot file or a checkpoint database", path)
+	case !st.Mode().IsRegular():
+		// Checked before any open: opening a FIFO would block.
+		return nil, fmt.Errorf("%s is %s, not a regular file: give the path of a snapshot file or a checkpoint database (such as data/longtask.db)", path, fsmode.Describe(st.Mode()))
 	case st.Size() == 0:
 		return nil, fmt.Errorf("%s is empty: neither a snapshot file nor a checkpoint database", path)
 	}

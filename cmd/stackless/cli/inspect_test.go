@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -314,7 +315,9 @@ func badFiles(t *testing.T) map[string]string {
 		"garbage":   filepath.Join(dir, "garbage.db"),
 		"empty":     filepath.Join(dir, "empty.db"),
 		"directory": dir,
+		"fifo":      filepath.Join(dir, "fifo.db"),
 	}
+	require.NoError(t, syscall.Mkfifo(files["fifo"], 0o600))
 	require.NoError(t, os.WriteFile(files["garbage"], []byte(strings.Repeat("not a database ", 1000)), 0o600))
 	require.NoError(t, os.WriteFile(files["empty"], nil, 0o600))
 	return files
@@ -343,6 +346,9 @@ func TestInspectErrors(t *testing.T) {
 		{"garbage file", []string{files["garbage"]}, 1, []string{"garbage.db", "not a checkpoint database"}},
 		{"empty file", []string{files["empty"]}, 1, []string{"empty.db is empty"}},
 		{"directory", []string{files["directory"]}, 1, []string{"is a directory"}},
+		// Each was "is empty"; opening the FIFO blocked.
+		{"fifo", []string{files["fifo"]}, 1, []string{"fifo.db is a named pipe (FIFO), not a regular file", "snapshot file or a checkpoint database"}},
+		{"char device", []string{"/dev/urandom"}, 1, []string{"/dev/urandom is a character device, not a regular file"}},
 		{"locked file", []string{locked, "--lock-timeout", "50ms"}, 1, []string{"locked by another process", locked}},
 		{"unknown generation", []string{stored, "--gen", "999"}, 1, []string{"generation 999 is not in", "checkpoint ls"}},
 		{"negative limit", []string{stored, "--limit", "-1"}, 2, []string{"--limit"}},

@@ -22,6 +22,7 @@ type natsFlags struct{ url, creds, name string }
 func (f *natsFlags) add(fs *pflag.FlagSet, withURL bool) {
 	if withURL {
 		fs.StringVar(&f.url, "nats", "", "reach the cluster through these NATS servers (`URL[,URL]`) instead of a cluster directory")
+		isAddress(fs, "nats", addrNATS)
 		fs.StringVar(&f.creds, "creds", "", "credentials `FILE` for --nats: a .creds file (user JWT and seed) or an nkey seed file (such as DIR/nats.seed)")
 	}
 	fs.StringVar(&f.name, "name", cluster.DefaultName, "the cluster's `NAME` on NATS: it prefixes its buckets and subjects, so clusters can share an account")

@@ -29,6 +29,7 @@ type httpFlags struct {
 func (f *httpFlags) add(fs *pflag.FlagSet, def string) {
 	usage := "serve the web observer and /metrics on `HOST:PORT` (127.0.0.1:0 picks a free port)"
 	fs.StringVar(&f.addr, "http", def, usage)
+	isAddress(fs, "http", addrListen)
 	fs.StringVar(&f.tlsDir, "http-tls", "", "certificate folder `DIR` (stackless cluster certs) for the observer: required when --http is not a loopback address")
 }
 

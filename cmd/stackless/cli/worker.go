@@ -134,5 +134,9 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 	nf.add(fs, false)
 	tf.add(fs)
 	atLeast(fs, "node", "1")
+	isAddress(fs, "join", addrDial)
+	isAddress(fs, "nats", addrNATS)
+	isAddress(fs, "listen", addrListen)
+	isAddress(fs, "advertise", addrDial)
 	return cmd
 }

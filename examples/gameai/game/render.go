@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"math"
 	"os"
+	"path/filepath"
 )
 
 // The picture's palette: a dark ground, guards in blues and whites,
@@ -87,7 +88,9 @@ func (g *Game) WritePNG(path string, size int) error {
 	if size < 16 || size > 8192 {
 		return fmt.Errorf("gameai: picture size must be 16 to 8192 pixels, got %d", size)
 	}
-	f, err := os.Create(path)
+	// Whole or not at all: written in place, a full disk left an empty
+	// picture over the last good one.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("gameai: picture: %w", err)
 	}
@@ -100,7 +103,14 @@ func (g *Game) WritePNG(path string, size int) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
 	if err != nil {
+		_ = os.Remove(f.Name())
 		return fmt.Errorf("gameai: picture %s: %w", path, err)
 	}
 	return nil

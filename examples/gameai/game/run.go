@@ -127,8 +127,9 @@ type session struct {
 	db   *store.DB
 	ck   *store.Checkpointer
 
-	saved int64     // the tick of the last save
-	bar   *progress // the progress bar, when Options.Progress is set
+	saved    int64     // the tick of the last save
+	replaced int       // generations of an earlier game a new game deleted
+	bar      *progress // the progress bar, when Options.Progress is set
 }
 
 // say prints a message line, first wiping the progress bar when it shares
@@ -164,6 +165,10 @@ func (s *session) open() error {
 	}
 	s.res.SaveFile = path
 	if !s.o.Load {
+		// Said in the intro: a new game deleted the saved one without a word.
+		if gens, err := s.db.List(); err == nil {
+			s.replaced = len(gens)
+		}
 		if err := clearSaves(s.db); err != nil {
 			return fmt.Errorf("gameai: a new game replaces the save %s: %w", path, err)
 		}
@@ -202,6 +207,9 @@ func (s *session) intro(path string) {
 	save := "no autosave"
 	if path != "" {
 		save = fmt.Sprintf("autosave every %d ticks to %s", o.SaveEvery, path)
+		if s.replaced > 0 {
+			save += fmt.Sprintf(" (it replaces the saved game there, %d generations; --load goes on from a save instead)", s.replaced)
+		}
 	}
 	g := w.Counts[GuardKind]
 	guards := g[Patrol] + g[Chase] + g[Fight] + g[Flee]

@@ -37,6 +37,7 @@ func TestRunNewGameThenLoad(t *testing.T) {
 	require.NoError(t, err)
 	out1 := lines(&out)
 	assert.True(t, strings.HasPrefix(out1[0], "new game: 300 entities (150 guards, 150 monsters)"), out1[0])
+	assert.NotContains(t, out1[0], "replaces", "nothing was saved before")
 	assert.Len(t, statLines(&out), 3, "a line every 20 ticks:\n%s", out.String())
 	assert.Contains(t, out.String(), "saved tick 60 to "+filepath.Join(dir, SaveName))
 	assert.Equal(t, int64(60), first.Stats.Tick)
@@ -68,6 +69,12 @@ func TestRunNewGameThenLoad(t *testing.T) {
 	unbrokenPNG, err := os.ReadFile(filepath.Join(other, "world.png"))
 	require.NoError(t, err)
 	assert.Equal(t, unbrokenPNG, loadedPNG, "the same picture of tick 100")
+
+	// A new game over the save says it replaces it: it deleted it without a word.
+	out.Reset()
+	_, err = Run(t.Context(), smallRun(dir, &out))
+	require.NoError(t, err)
+	assert.Contains(t, lines(&out)[0], "(it replaces the saved game there, 5 generations; --load goes on from a save instead)")
 }
 
 // cancelOn cancels a context when a line containing `at` is written.

@@ -1,0 +1,50 @@
+package fsmode
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestRegular(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o600))
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	link := filepath.Join(dir, "link")
+	require.NoError(t, os.Symlink(file, link))
+
+	fi, err := Regular(file, "the secret")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, fi.Size())
+	_, err = Regular(link, "the secret")
+	assert.NoError(t, err, "a link to a regular file is followed")
+
+	for path, kind := range map[string]string{
+		dir:         "a directory",
+		fifo:        "a named pipe (FIFO)",
+		"/dev/null": "a character device",
+	} {
+		_, err := Regular(path, "the secret")
+		var nr *NotRegularError
+		require.ErrorAs(t, err, &nr, path)
+		assert.Equal(t, path+" is "+kind+", not a regular file: the secret must be a regular file", err.Error())
+	}
+
+	_, err = Regular(filepath.Join(dir, "missing"), "the secret")
+	assert.True(t, errors.Is(err, fs.ErrNotExist))
+}
+
+func TestDescribe(t *testing.T) {
+	assert.Equal(t, "a regular file", Describe(0o644))
+	assert.Equal(t, "a unix socket", Describe(fs.ModeSocket))
+	assert.Equal(t, "a block device", Describe(fs.ModeDevice))
+	assert.Equal(t, "a symbolic link", Describe(fs.ModeSymlink))
+}
