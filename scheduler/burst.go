@@ -28,10 +28,11 @@ func (s *Scheduler) burst(t *rec) {
 			c := t.c()
 			c.BeginStep()
 			op := c.Behavior().Step(t.T())
-			unread := c.EndStep()
+			unread := c.EndStepKeep() // each path below clears the value, or WaitOn replaces it
 			s.steps++
 			var cont bool
 			if unread != nil || !s.plain {
+				c.ClearValue()
 				// A channel hook, value check or tracking, or an error
 				// left unread: the general path, exec's.
 				s.touch(t)
@@ -43,6 +44,7 @@ func (s *Scheduler) burst(t *rec) {
 			} else {
 				switch op.Kind() { // Send, Recv and Exit without apply's call
 				case tasklet.OpSend:
+					c.ClearValue()
 					if op.Chan() == s.fillID && s.fillCh != nil && !s.track {
 						// A fan-in's send (fanin.go), by hand: the inliner
 						// will not, and the call costs a fifth of the send.
@@ -90,6 +92,14 @@ func (s *Scheduler) burst(t *rec) {
 					cont = s.opSend(t, op.Chan(), op.Value())
 				case tasklet.OpRecv:
 					// opRecv's wait on an empty channel without its call.
+					if c := s.lastCh; c != nil && c.ID() == op.Chan() && c.Quiet() && !t.BlockTrap() {
+						s.chanOps++ // waitRecv, by hand, the channel's slot free
+						t.WaitOn(c, false)
+						c.WaitQuiet(t.T(), t.NextWait())
+						t.SetState(tasklet.Blocked)
+						break
+					}
+					c.ClearValue()
 					if c := s.lastCh; c != nil && c.ID() == op.Chan() && c.Len() == 0 && !c.HasSenders() && !c.Closed() && !t.BlockTrap() {
 						s.chanOps++ // waitRecv, by hand
 						t.WaitOn(c, false)
@@ -101,8 +111,10 @@ func (s *Scheduler) burst(t *rec) {
 					}
 					cont = s.opRecv(t, op.Chan())
 				case tasklet.OpSleep:
+					c.ClearValue()
 					s.sleep(t, op.Duration())
 				default:
+					c.ClearValue()
 					if op.Kind() == tasklet.OpExit { // every tasklet's last step, without apply's call
 						s.finish(t, nil)
 					} else {

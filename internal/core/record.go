@@ -443,6 +443,27 @@ func (r *Rec[B, H, C]) EndStep() (unread error) {
 	return unread
 }
 
+// EndStepKeep is EndStep without clearing the delivered value: the caller
+// clears it (ClearValue) unless the tasklet's wait replaces it at once
+// (WaitOn), which saves the store on the path of every blocking receive.
+func (r *Rec[B, H, C]) EndStepKeep() (unread error) {
+	if r.flags&flagErr != 0 {
+		if r.flags&flagErrRead == 0 {
+			unread = r.value.(error)
+		}
+		r.flags &^= flagErr
+	}
+	return unread
+}
+
+// ClearValue drops the delivered value, the rest of EndStep after
+// EndStepKeep.
+func (r *Rec[B, H, C]) ClearValue() {
+	if r.value != nil {
+		r.value = nil
+	}
+}
+
 // Touch reads the record and the first byte of its behavior and returns
 // something computed from both, so the loads are not optimized away. A
 // caller about to run many tasklets touches them all first: the processor
