@@ -28,13 +28,12 @@ func (s *Scheduler) burst(t *rec) {
 			c := t.c()
 			c.BeginStep()
 			op := c.Behavior().Step(t.T())
-			unread := c.EndStepKeep() // each path below clears the value, or WaitOn replaces it
 			s.steps++
 			var cont bool
-			if unread != nil || !s.plain {
-				c.ClearValue()
-				// A channel hook, value check or tracking, or an error
-				// left unread: the general path, exec's.
+			if c.Erred() || !s.plain {
+				// A channel hook, value check or tracking, or a delivered
+				// error, maybe unread: the general path, exec's.
+				unread := c.EndStep()
 				s.touch(t)
 				if unread != nil {
 					s.unread(t, unread)
@@ -42,6 +41,8 @@ func (s *Scheduler) burst(t *rec) {
 				}
 				cont = s.apply(t, op)
 			} else {
+				// EndStep: no error to check, and each path below clears
+				// the value, or the receive's wait replaces it (WaitOn).
 				switch op.Kind() { // Send, Recv and Exit without apply's call
 				case tasklet.OpSend:
 					c.ClearValue()
