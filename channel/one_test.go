@@ -247,3 +247,32 @@ func TestQueueKeepsCasesAndValuesOfMixedWaiters(t *testing.T) {
 	assert.Len(t, plain.seqs, len(plain.ts), "plain receivers need no cases")
 	assert.Nil(t, plain.vals, "nor values")
 }
+
+// Quiet is the one test the run loop makes before a receive waits in the
+// channel's slot: it must fail wherever WaitAlone, Len, HasSenders or
+// Closed would have sent the receive elsewhere.
+func TestQuiet(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(c *Channel)
+		quiet bool
+	}{
+		{"new", func(c *Channel) {}, true},
+		{"a receiver waits", func(c *Channel) { tk := newT(2); c.WaitQuiet(tk, nextWait(tk)) }, false},
+		{"a sender waits", func(c *Channel) { c.PushSender(Waiter{T: newT(2), Seq: 1, Case: -1, Value: 1}) }, false},
+		{"closed", func(c *Channel) { c.SetClosed(true) }, false},
+		{"a value is buffered", func(c *Channel) { c.BufPush(1) }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(1, 0)
+			tc.setup(c)
+			assert.Equal(t, tc.quiet, c.Quiet())
+			if tc.quiet {
+				tk := newT(1)
+				c.WaitQuiet(tk, nextWait(tk))
+				assert.Same(t, tk, c.TakeDirect(), "the receiver waits in the slot, plain")
+			}
+		})
+	}
+}

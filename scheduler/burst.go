@@ -28,83 +28,99 @@ func (s *Scheduler) burst(t *rec) {
 			c := t.c()
 			c.BeginStep()
 			op := c.Behavior().Step(t.T())
-			unread := c.EndStep()
 			s.steps++
-			s.touch(t)
-			if unread != nil {
-				s.unread(t, unread)
-				break
-			}
 			var cont bool
-			switch op.Kind() { // Send, Recv and Exit without apply's call
-			case tasklet.OpSend:
-				if op.Chan() == s.fillID && s.fillCh != nil && !s.track {
-					// A fan-in's send (fanin.go), by hand: the inliner
-					// will not, and the call costs a fifth of the send.
-					// (fillCh is never set while tracking is on; the test
-					// of track is kept because burst compiles better with
-					// it: the rendezvous was 3 instructions dearer without.)
-					c := s.fillCh
-					switch c.SendQuick(op.Value()) {
-					case channel.SendBuffered:
-						s.chanOps++
-						t.SetChosen(-1)
-						cont = true
-					case channel.SendBlocks:
-						s.chanOps++
-						cont = s.sendWaits(t, c, op.Value())
-					default:
-						cont = s.opSend(t, op.Chan(), op.Value())
-					}
+			if c.Erred() || !s.plain {
+				// A channel hook, value check or tracking, or a delivered
+				// error, maybe unread: the general path, exec's.
+				unread := c.EndStep()
+				s.touch(t)
+				if unread != nil {
+					s.unread(t, unread)
 					break
 				}
-				// opSend's default rendezvous without its call (a fifth of
-				// a ping-pong value): the last channel, no hooks, a lone
-				// plain receiver takes the value and runs next.
-				if c := s.lastCh; c != nil && c.ID() == op.Chan() && s.checkValue == nil && s.onChannel == nil {
-					if rt := c.TakeDirect(); rt != nil {
-						s.chanOps++ // handOff and runReceiver, by hand
-						s.touchChan(c)
-						t.SetChosen(-1)
-						r := recOf(rt)
-						deliver(r, op.Value())
-						r.NextWait()
-						r.SetChosen(-1)
-						r.SetState(tasklet.Runnable)
-						s.touch(r)
-						s.next = r
-						if s.runq.room() {
-							s.runq.storeBack(t)
-						} else {
-							s.runq.pushBack(t)
+				cont = s.apply(t, op)
+			} else {
+				// EndStep: no error to check, and each path below clears
+				// the value, or the receive's wait replaces it (WaitOn).
+				switch op.Kind() { // Send, Recv and Exit without apply's call
+				case tasklet.OpSend:
+					c.ClearValue()
+					if op.Chan() == s.fillID && s.fillCh != nil && !s.track {
+						// A fan-in's send (fanin.go), by hand: the inliner
+						// will not, and the call costs a fifth of the send.
+						// (fillCh is never set while tracking is on; the test
+						// of track is kept because burst compiles better with
+						// it: the rendezvous was 3 instructions dearer without.)
+						c := s.fillCh
+						switch c.SendQuick(op.Value()) {
+						case channel.SendBuffered:
+							s.chanOps++
+							t.SetChosen(-1)
+							cont = true
+						case channel.SendBlocks:
+							s.chanOps++
+							cont = s.sendWaits(t, c, op.Value())
+						default:
+							cont = s.opSend(t, op.Chan(), op.Value())
 						}
 						break
 					}
-					s.chanOps++
-					cont = s.sendOn(t, c, op.Value())
-					break
-				}
-				cont = s.opSend(t, op.Chan(), op.Value())
-			case tasklet.OpRecv:
-				// opRecv's wait on an empty channel without its call.
-				if c := s.lastCh; c != nil && c.ID() == op.Chan() && s.onChannel == nil && c.Len() == 0 && !c.HasSenders() && !c.Closed() && !t.BlockTrap() {
-					s.chanOps++ // waitRecv, by hand
-					s.touchChan(c)
-					t.WaitOn(c, false)
-					if seq := t.NextWait(); !c.WaitAlone(t.T(), seq) {
-						c.PushReceiver(channel.Waiter{T: t.T(), Seq: seq, Case: -1})
+					// opSend's default rendezvous without its call (a fifth
+					// of a ping-pong value): the last channel, a lone plain
+					// receiver takes the value and runs next.
+					if c := s.lastCh; c != nil && c.ID() == op.Chan() {
+						if rt := c.TakeDirect(); rt != nil {
+							s.chanOps++ // handOff and runReceiver, by hand
+							t.SetChosen(-1)
+							r := recOf(rt)
+							deliver(r, op.Value())
+							r.NextWait()
+							r.SetChosen(-1)
+							r.SetState(tasklet.Runnable)
+							s.next = r
+							if s.runq.room() {
+								s.runq.storeBack(t)
+							} else {
+								s.runq.pushBack(t)
+							}
+							break
+						}
+						s.chanOps++
+						cont = s.sendOn(t, c, op.Value())
+						break
 					}
-					t.SetState(tasklet.Blocked)
-					break
-				}
-				cont = s.opRecv(t, op.Chan())
-			case tasklet.OpSleep:
-				s.sleep(t, op.Duration())
-			default:
-				if op.Kind() == tasklet.OpExit { // every tasklet's last step, without apply's call
-					s.finish(t, nil)
-				} else {
-					cont = s.apply(t, op)
+					cont = s.opSend(t, op.Chan(), op.Value())
+				case tasklet.OpRecv:
+					// opRecv's wait on an empty channel without its call.
+					if c := s.lastCh; c != nil && c.ID() == op.Chan() && c.Quiet() && !t.BlockTrap() {
+						s.chanOps++ // waitRecv, by hand, the channel's slot free
+						t.WaitOn(c, false)
+						c.WaitQuiet(t.T(), t.NextWait())
+						t.SetState(tasklet.Blocked)
+						break
+					}
+					c.ClearValue()
+					if c := s.lastCh; c != nil && c.ID() == op.Chan() && c.Len() == 0 && !c.HasSenders() && !c.Closed() && !t.BlockTrap() {
+						s.chanOps++ // waitRecv, by hand
+						t.WaitOn(c, false)
+						if seq := t.NextWait(); !c.WaitAlone(t.T(), seq) {
+							c.PushReceiver(channel.Waiter{T: t.T(), Seq: seq, Case: -1})
+						}
+						t.SetState(tasklet.Blocked)
+						break
+					}
+					cont = s.opRecv(t, op.Chan())
+				case tasklet.OpSleep:
+					c.ClearValue()
+					s.sleep(t, op.Duration())
+				default:
+					c.ClearValue()
+					if op.Kind() == tasklet.OpExit { // every tasklet's last step, without apply's call
+						s.finish(t, nil)
+					} else {
+						cont = s.apply(t, op)
+					}
 				}
 			}
 			if len(s.immediate) != 0 {

@@ -16,8 +16,10 @@ func bomb(err error) channel.Bomb {
 
 // deliver hands a received value to t; a Bomb arrives as an error.
 func deliver(t *rec, v any) {
-	if b, ok := v.(channel.Bomb); ok {
-		t.Deliver(nil, b.Err)
+	if _, ok := v.(channel.Bomb); ok {
+		// (Not b, ok := v.(channel.Bomb): that made every rendezvous
+		// build the zero Bomb, three instructions.)
+		t.Deliver(nil, v.(channel.Bomb).Err)
 		return
 	}
 	t.c().DeliverValue(v)

@@ -81,9 +81,12 @@ func (q *runQueue) pushFront(t *rec) {
 }
 
 func (q *runQueue) popFront() *rec {
-	t := q.buf[q.head]
-	q.buf[q.head] = nil
-	q.head = (q.head + 1) & (len(q.buf) - 1)
+	// Head and array in locals: the store of nil would make the compiler
+	// load both again (it may alias them), two instructions a switch.
+	h, buf := q.head, q.buf
+	t := buf[h]
+	buf[h] = nil
+	q.head = (h + 1) & (len(buf) - 1)
 	q.n--
 	return t
 }

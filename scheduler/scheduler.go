@@ -65,6 +65,7 @@ type Scheduler struct {
 	hostT   *rec    // the host's record while it waits in Recv or Send (made on first use)
 
 	track    bool
+	plain    bool // no channel hook, value check or tracking (updatePlain)
 	dirtyT   []*rec
 	dirtyC   []*channel.Channel
 	deadT    []tasklet.ID
@@ -203,7 +204,15 @@ func New(opts ...Option) *Scheduler {
 	}
 	s.vclock, _ = s.clock.(*VirtualClock)
 	s.host = &hostRef{H: s}
+	s.updatePlain()
 	return s
+}
+
+// updatePlain recomputes plain, which burst tests once after a step in
+// place of a test per hook, check and tracking on the paths of a send and
+// a receive. Whatever sets one of them calls it.
+func (s *Scheduler) updatePlain() {
+	s.plain = s.onChannel == nil && s.checkValue == nil && !s.track
 }
 
 // Node is the node number of this scheduler.
@@ -233,6 +242,7 @@ func (s *Scheduler) SetScheduleHook(fn func(prev, next tasklet.ID)) func(prev, n
 func (s *Scheduler) SetChannelHook(fn func(ChannelEvent)) func(ChannelEvent) {
 	old := s.onChannel
 	s.onChannel = fn
+	s.updatePlain()
 	s.forgetFill()
 	return old
 }

@@ -26,6 +26,7 @@ func WithValueCheck(fn func(v any) error) Option { return func(s *Scheduler) { s
 // SetValueCheck sets the check of WithValueCheck (nil: none).
 func (s *Scheduler) SetValueCheck(fn func(v any) error) {
 	s.checkValue = fn
+	s.updatePlain()
 	s.forgetFill()
 }
 
