@@ -74,23 +74,39 @@ type timerWheel struct {
 	n       int                                 // timers in the slots
 	limit   int                                 // sweep stale timers when this many are held
 	occ     [wheelLevels][wheelWords]uint64     // the occupied slots, a bit each
-	slots   *[wheelLevels][wheelSlots]chunkList // made by the first file: 14 KiB a Scheduler without timers need not carry
+	slots   *[wheelLevels][wheelSlots]chunkList // made by the first file: 28 KiB a Scheduler without timers need not carry
 	chunks  []timerChunk                        // chunks[0] is never used: index 0 means none
+	next    []int32                             // next[c] follows chunk c in its list or in the free pool
 	free    int32                               // the first free chunk
 	batch   []timer                             // popDue's
 	warmed  uintptr                             // keeps warmTimers' loads
 }
 
-// chunkLen timers make a chunk: 1 KiB, sequential to walk.
+// chunkLen timers make a chunk: 1 KiB, sequential to walk. A chunk is
+// only timers, so that in the pool's array each starts a cache line and no
+// timer straddles two; the links are in next, the counts in the list.
 const chunkLen = 32
 
-type timerChunk struct {
-	tm   [chunkLen]timer
-	n    int32
-	next int32
+type timerChunk [chunkLen]timer
+
+// chunkList is a slot: its chunks, all full but the tail, and its counts,
+// kept here so that filing a timer touches only the line it writes (the
+// slot being in the small array every filing reads), and taking a slot out
+// knows its size without walking it (a cache miss per chunk among a
+// million sleepers).
+type chunkList struct {
+	head, tail int32
+	tailN      int32 // timers in the tail chunk
+	n          int32 // timers in the list
 }
 
-type chunkList struct{ head, tail int32 }
+// lenOf is the number of timers in chunk c of list l.
+func (l *chunkList) lenOf(c int32) int {
+	if c == l.tail {
+		return int(l.tailN)
+	}
+	return chunkLen
+}
 
 // len is the number of timers held, stale ones not yet dropped included.
 func (w *timerWheel) len() int { return w.n + w.due.len() + len(w.win) - w.wi }
@@ -116,14 +132,13 @@ func (w *timerWheel) push(tm timer) {
 func (w *timerWheel) file(tm timer) {
 	if tm.at >= w.dueEnd && tm.at >= w.horizon && w.slots != nil {
 		lvl, slot := w.slotOf(tm.at)
-		if c := w.slots[lvl][slot].tail; c != 0 { // occupied: its bit is set
-			ch := &w.chunks[c]
-			if n := uint(ch.n); n < chunkLen {
-				ch.tm[n] = tm
-				ch.n++
-				w.n++
-				return
-			}
+		l := &w.slots[lvl][slot]
+		if n := uint(l.tailN); l.tail != 0 && n < chunkLen { // occupied: its bit is set
+			w.chunks[l.tail][n] = tm
+			l.tailN++
+			l.n++
+			w.n++
+			return
 		}
 	}
 	w.fileSlow(tm)
@@ -142,12 +157,11 @@ func (w *timerWheel) fileSlow(tm timer) {
 	lvl, slot := w.slotOf(tm.at)
 	w.n++
 	l := &w.slots[lvl][slot]
-	if c := l.tail; c != 0 {
-		if ch := &w.chunks[c]; ch.n < chunkLen { // the slots were just made
-			ch.tm[ch.n] = tm
-			ch.n++
-			return
-		}
+	if l.tail != 0 && l.tailN < chunkLen { // the slots were just made
+		w.chunks[l.tail][l.tailN] = tm
+		l.tailN++
+		l.n++
+		return
 	}
 	w.appendSlow(l, tm)
 	w.occ[lvl][slot/64] |= 1 << (slot % 64)
@@ -170,32 +184,32 @@ func (w *timerWheel) appendSlow(l *chunkList, tm timer) {
 	if l.tail == 0 {
 		l.head = nc
 	} else {
-		w.chunks[l.tail].next = nc
+		w.next[l.tail] = nc
 	}
 	l.tail = nc
-	ch := &w.chunks[nc]
-	ch.tm[0] = tm
-	ch.n = 1
+	w.chunks[nc][0] = tm
+	l.tailN = 1
+	l.n++
 }
 
 func (w *timerWheel) newChunk() int32 {
 	if c := w.free; c != 0 {
-		w.free = w.chunks[c].next
-		w.chunks[c].next = 0
+		w.free = w.next[c]
+		w.next[c] = 0
 		return c
 	}
 	if len(w.chunks) == 0 {
-		w.chunks = make([]timerChunk, 1, 16)
+		w.chunks, w.next = make([]timerChunk, 1, 16), make([]int32, 1, 16)
 	}
 	w.chunks = append(w.chunks, timerChunk{})
+	w.next = append(w.next, 0)
 	return int32(len(w.chunks) - 1)
 }
 
-// freeChunk returns chunk c, emptied, to the pool.
-func (w *timerWheel) freeChunk(c int32) {
-	ch := &w.chunks[c]
-	clear(ch.tm[:ch.n]) // let finished tasklets go
-	ch.n, ch.next = 0, w.free
+// freeChunk returns chunk c, which held n timers, emptied, to the pool.
+func (w *timerWheel) freeChunk(c int32, n int) {
+	clear(w.chunks[c][:n]) // let finished tasklets go
+	w.next[c] = w.free
 	w.free = c
 }
 
@@ -288,15 +302,16 @@ func (w *timerWheel) advance() {
 			return
 		}
 		w.dueEnd = max(w.dueEnd, w.horizon)
+		w.n -= int(l.n)
 		// Indexes, not pointers: filing may grow the pool and move it.
 		for c := l.head; c != 0; {
-			n := int(w.chunks[c].n)
-			w.n -= n
+			next := w.next[c]
+			w.prefetchChunk(next)
+			n := l.lenOf(c)
 			for i := range n {
-				w.file(w.chunks[c].tm[i])
+				w.file(w.chunks[c][i])
 			}
-			next := w.chunks[c].next
-			w.freeChunk(c)
+			w.freeChunk(c, n)
 			c = next
 		}
 		return
@@ -307,23 +322,20 @@ func (w *timerWheel) advance() {
 // order, and frees its chunks.
 func (w *timerWheel) fillWindow(l chunkList) {
 	old := len(w.win)
-	n := 0
-	for c := l.head; c != 0; c = w.chunks[c].next {
-		n += int(w.chunks[c].n)
-	}
+	n := int(l.n)
 	w.n -= n
 	dst := slices.Grow(w.win[:0], n)[:n]
 	if n > insertionMax {
 		w.bucketSort(dst, l)
 	} else {
 		k := 0
-		for c := l.head; c != 0; c = w.chunks[c].next {
-			k += copy(dst[k:], w.chunks[c].tm[:w.chunks[c].n])
+		for c := l.head; c != 0; c = w.next[c] {
+			k += copy(dst[k:], w.chunks[c][:l.lenOf(c)])
 		}
 	}
 	for c := l.head; c != 0; {
-		next := w.chunks[c].next
-		w.freeChunk(c)
+		next := w.next[c]
+		w.freeChunk(c, l.lenOf(c))
 		c = next
 	}
 	insertionSort(dst)
@@ -358,20 +370,24 @@ func (w *timerWheel) bucketSort(dst []timer, l chunkList) {
 	}
 	start := w.counts[:1<<nb+1]
 	clear(start)
-	for c := l.head; c != 0; c = w.chunks[c].next {
+	// The first pass reads the chunks from memory, the slot having been
+	// filled over up to a second: it asks for each next chunk as it starts
+	// one, as the chunks lie anywhere in the pool.
+	for c := l.head; c != 0; c = w.next[c] {
+		w.prefetchChunk(w.next[c])
 		ch := &w.chunks[c]
-		for _, tm := range ch.tm[:ch.n] {
-			start[uint64(tm.at)>>shift&mask+1]++
+		for i := range l.lenOf(c) {
+			start[uint64(ch[i].at)>>shift&mask+1]++
 		}
 	}
 	for b := 1; b < len(start); b++ {
 		start[b] += start[b-1]
 	}
-	for c := l.head; c != 0; c = w.chunks[c].next {
+	for c := l.head; c != 0; c = w.next[c] {
 		ch := &w.chunks[c]
-		for i := range ch.tm[:ch.n] {
-			b := uint64(ch.tm[i].at) >> shift & mask
-			dst[start[b]] = ch.tm[i]
+		for i := range l.lenOf(c) {
+			b := uint64(ch[i].at) >> shift & mask
+			dst[start[b]] = ch[i]
 			start[b]++
 		}
 	}
@@ -434,43 +450,39 @@ func (w *timerWheel) sweep() {
 // compact drops the stale timers of list l, keeping the order of the rest,
 // frees the chunks left empty and returns how many timers remain.
 func (w *timerWheel) compact(l *chunkList) int {
+	old := *l // the counts of the chunks as they were
 	wc, wi, kept := l.head, int32(0), 0
-	for c := l.head; c != 0; c = w.chunks[c].next {
+	for c := l.head; c != 0; c = w.next[c] {
 		ch := &w.chunks[c]
-		for i := range ch.n {
-			tm := ch.tm[i]
-			w.n--
+		for i := range old.lenOf(c) {
+			tm := ch[i]
 			if !tm.live() {
 				continue
 			}
 			if wi == chunkLen {
-				wc, wi = w.chunks[wc].next, 0
+				wc, wi = w.next[wc], 0
 			}
-			w.chunks[wc].tm[wi] = tm
+			w.chunks[wc][wi] = tm
 			wi++
 			kept++
 		}
 	}
-	if kept == 0 {
-		wc = 0
-	}
+	w.n -= int(old.n) - kept
 	// Chunks before wc are full; wc holds wi; the rest go back to the pool.
 	rest := l.head
-	if wc != 0 {
-		clear(w.chunks[wc].tm[wi:w.chunks[wc].n])
-		w.chunks[wc].n = wi
-		rest = w.chunks[wc].next
-		w.chunks[wc].next = 0
-		l.tail = wc
+	if kept != 0 {
+		clear(w.chunks[wc][wi:old.lenOf(wc)])
+		rest = w.next[wc]
+		w.next[wc] = 0
+		l.tail, l.tailN, l.n = wc, wi, int32(kept)
 	} else {
 		*l = chunkList{}
 	}
 	for rest != 0 {
-		next := w.chunks[rest].next
-		w.freeChunk(rest)
+		next := w.next[rest]
+		w.freeChunk(rest, old.lenOf(rest))
 		rest = next
 	}
-	w.n += kept
 	return kept
 }
 
@@ -487,9 +499,10 @@ func (w *timerWheel) each(fn func(*timer)) {
 	}
 	for lvl := range w.slots {
 		for s := range w.slots[lvl] {
-			for c := w.slots[lvl][s].head; c != 0; c = w.chunks[c].next {
-				for i := range w.chunks[c].n {
-					fn(&w.chunks[c].tm[i])
+			l := &w.slots[lvl][s]
+			for c := l.head; c != 0; c = w.next[c] {
+				for i := range l.lenOf(c) {
+					fn(&w.chunks[c][i])
 				}
 			}
 		}

@@ -7,3 +7,5 @@ package scheduler
 func prefetchLines(p *uintptr, n int) {}
 
 func prefetch3(a, b, c uintptr) {}
+
+func prefetchSpan(p, n uintptr) {}
