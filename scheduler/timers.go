@@ -27,8 +27,8 @@ func (a *timer) before(b *timer) bool {
 // firing (over a microsecond with 100,000 sleepers), while the wheel files a
 // timer in O(1) and moves it only once or twice before it fires.
 //
-// Level l (1 to wheelLevels-1) has 256 slots of 2^(wheelGrain+8l) ns each:
-// a level-1 slot spans 4.2 ms, a level-2 slot 1.07 s. A timer is filed at
+// Level l (1 to wheelLevels-1) has 1,024 slots of 2^(wheelGrain+10l) ns
+// each: a level-1 slot spans 4.2 ms, a level-2 slot 4.3 s. A timer is filed at
 // the lowest level whose slot still tells it apart from the wheel's time
 // (horizon): the highest bit in which its deadline and horizon differ picks
 // the level (level 1 at least), the deadline's bits at that level the slot.
@@ -36,8 +36,8 @@ func (a *timer) before(b *timer) bool {
 // one. When nothing is left to fire, the earliest occupied slot (found with
 // one bit scan per level) is taken out: a higher slot is filed again, one or
 // more levels lower; a level-1 slot becomes the window, its timers sorted
-// by (deadline, sequence) with a counting sort on the deadline's next eight
-// bits and an insertion sort within each 16 µs bucket. Timers set while a
+// by (deadline, sequence) with a counting sort on the deadline's next bits
+// and an insertion sort within each bucket. Timers set while a
 // window fires and due before its end go into a small heap, merged with the
 // window as they fire. Firing order is thus exactly that of one heap of all
 // timers.
@@ -47,11 +47,17 @@ func (a *timer) before(b *timer) bool {
 // a chunk of its own, a bit scan, a heap push and pop and a prefetch walk;
 // sorting a window costs a few passes over an array, and popping it reads
 // the next element.
+//
+// 1,024 slots a level rather than 256 because a timer whose deadline lies
+// in the next level-2 slot is filed twice, and the level-2 slot's chunks
+// are read back from memory when it is taken out: with sleeps of up to a
+// second and 256 slots (level-2 slots of 1.07 s) that was half of them,
+// with 1,024 it is an eighth. The slots take 96 KiB, once timers are set.
 const (
-	wheelBits   = 8
+	wheelBits   = 10
 	wheelSlots  = 1 << wheelBits
 	wheelWords  = wheelSlots / 64
-	wheelGrain  = 14 // the window's buckets are 2^14 ns (16.4 µs)
+	wheelGrain  = 12
 	wheelLevels = (63 - wheelGrain + wheelBits) / wheelBits
 	windowShift = wheelGrain + wheelBits // a window is a level-1 slot: 2^22 ns
 )
@@ -74,7 +80,7 @@ type timerWheel struct {
 	n       int                                 // timers in the slots
 	limit   int                                 // sweep stale timers when this many are held
 	occ     [wheelLevels][wheelWords]uint64     // the occupied slots, a bit each
-	slots   *[wheelLevels][wheelSlots]chunkList // made by the first file: 28 KiB a Scheduler without timers need not carry
+	slots   *[wheelLevels][wheelSlots]chunkList // made by the first file: 96 KiB a Scheduler without timers need not carry
 	chunks  []timerChunk                        // chunks[0] is never used: index 0 means none
 	next    []int32                             // next[c] follows chunk c in its list or in the free pool
 	free    int32                               // the first free chunk
@@ -355,7 +361,7 @@ const insertionMax = 16
 // of two, 2^minBucketBits to 2^maxBucketBits), so the insertion sort after
 // it moves each timer past one or two of its own bucket at most.
 const (
-	minBucketBits = wheelBits
+	minBucketBits = 8
 	maxBucketBits = 13 // 8,192 buckets of 512 ns; the counts take 32 KiB
 )
 
