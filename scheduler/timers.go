@@ -74,6 +74,7 @@ type timerWheel struct {
 	due     timerHeap                           // timers due before dueEnd set after the window was made
 	win     []timer                             // the window: one level-1 slot's timers in firing order
 	wi      int                                 // the next timer of win to fire
+	used    int                                 // win's array holds timers (fired ones) up to here
 	counts  []int32                             // the bucket sort's
 	dueEnd  time.Duration                       // the end of the window
 	horizon time.Duration                       // the start of a slot: the wheel's time
@@ -230,14 +231,16 @@ func (w *timerWheel) first() *timer {
 			}
 			return tm
 		}
-		if len(w.win) != 0 { // done: let its finished tasklets go, once a window
-			clear(w.win)
+		if len(w.win) != 0 { // done: the next window overwrites it (fillWindow)
+			w.used = max(w.used, len(w.win))
 			w.win, w.wi = w.win[:0], 0
 		}
 		if w.due.len() != 0 {
 			return w.due.peek()
 		}
-		if w.n == 0 {
+		if w.n == 0 { // no next window: let its finished tasklets go
+			clear(w.win[:w.used])
+			w.used = 0
 			return nil
 		}
 		w.advance()
@@ -327,7 +330,6 @@ func (w *timerWheel) advance() {
 // fillWindow makes list l, a level-1 slot taken out, the window, in firing
 // order, and frees its chunks.
 func (w *timerWheel) fillWindow(l chunkList) {
-	old := len(w.win)
 	n := int(l.n)
 	w.n -= n
 	dst := slices.Grow(w.win[:0], n)[:n]
@@ -345,9 +347,13 @@ func (w *timerWheel) fillWindow(l chunkList) {
 		c = next
 	}
 	insertionSort(dst)
-	if old > n {
-		clear(w.win[n:old])
+	// The fired timers of the last window are overwritten, not cleared
+	// first (a write of every line of the window, again); those past the
+	// new one are cleared to let their finished tasklets go.
+	if cap(dst) == cap(w.win) && w.used > n {
+		clear(dst[n:w.used])
 	}
+	w.used = 0
 	w.win, w.wi = dst, 0
 	if n >= prefetchFrom {
 		w.prefetchStart()
