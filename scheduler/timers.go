@@ -315,7 +315,6 @@ func (w *timerWheel) advance() {
 		// Indexes, not pointers: filing may grow the pool and move it.
 		for c := l.head; c != 0; {
 			next := w.next[c]
-			w.prefetchChunk(next)
 			n := l.lenOf(c)
 			for i := range n {
 				w.file(w.chunks[c][i])
@@ -382,11 +381,7 @@ func (w *timerWheel) bucketSort(dst []timer, l chunkList) {
 	}
 	start := w.counts[:1<<nb+1]
 	clear(start)
-	// The first pass reads the chunks from memory, the slot having been
-	// filled over up to a second: it asks for each next chunk as it starts
-	// one, as the chunks lie anywhere in the pool.
 	for c := l.head; c != 0; c = w.next[c] {
-		w.prefetchChunk(w.next[c])
 		ch := &w.chunks[c]
 		for i := range l.lenOf(c) {
 			start[uint64(ch[i].at)>>shift&mask+1]++

@@ -59,15 +59,6 @@ func (w *timerWheel) prefetchStart() {
 	prefetchLines(&pre[0], k)
 }
 
-// prefetchChunk asks for the timers of chunk c (none for 0): a slot's
-// chunks lie anywhere in the pool, so walking a list taken out of the wheel
-// asks for each next chunk as it starts one.
-func (w *timerWheel) prefetchChunk(c int32) {
-	if c != 0 {
-		prefetchSpan(uintptr(unsafe.Pointer(&w.chunks[c])), unsafe.Sizeof(timerChunk{}))
-	}
-}
-
 // behaviorAddr is where r's behavior is: the data word of the interface.
 func behaviorAddr(r *rec) uintptr {
 	b := r.c().Behavior()

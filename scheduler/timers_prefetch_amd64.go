@@ -11,8 +11,3 @@ func prefetchLines(p *uintptr, n int)
 //
 //go:noescape
 func prefetch3(a, b, c uintptr)
-
-// prefetchSpan asks for the cache lines of the n bytes from p on.
-//
-//go:noescape
-func prefetchSpan(p, n uintptr)

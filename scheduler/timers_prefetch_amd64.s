@@ -24,17 +24,3 @@ TEXT ·prefetch3(SB), NOSPLIT|NOFRAME, $0-24
 	MOVQ c+16(FP), AX
 	PREFETCHT0 (AX)
 	RET
-
-// func prefetchSpan(p, n uintptr)
-TEXT ·prefetchSpan(SB), NOSPLIT|NOFRAME, $0-16
-	MOVQ p+0(FP), AX
-	MOVQ n+8(FP), CX
-	ADDQ AX, CX
-span:
-	CMPQ AX, CX
-	JAE spandone
-	PREFETCHT0 (AX)
-	ADDQ $64, AX
-	JMP span
-spandone:
-	RET

@@ -7,5 +7,3 @@ package scheduler
 func prefetchLines(p *uintptr, n int) {}
 
 func prefetch3(a, b, c uintptr) {}
-
-func prefetchSpan(p, n uintptr) {}
