@@ -33,8 +33,8 @@ func (a *timer) before(b *timer) bool {
 // (horizon): the highest bit in which its deadline and horizon differ picks
 // the level (level 1 at least), the deadline's bits at that level the slot.
 // Timers of a lower level are therefore always due before those of a higher
-// one. When nothing is left to fire, the earliest occupied slot (found with
-// one bit scan per level) is taken out: a higher slot is filed again, one or
+// one. When nothing is left to fire, the earliest occupied slot (found in
+// each level's bitmap of occupied slots) is taken out: a higher slot is filed again, one or
 // more levels lower; a level-1 slot becomes the window, its timers sorted
 // by (deadline, sequence) with a counting sort on the deadline's next bits
 // and an insertion sort within each bucket. Timers set while a
