@@ -34,13 +34,13 @@ func (a *timer) before(b *timer) bool {
 // the level (level 1 at least), the deadline's bits at that level the slot.
 // Timers of a lower level are therefore always due before those of a higher
 // one. When nothing is left to fire, the earliest occupied slot (found in
-// each level's bitmap of occupied slots) is taken out: a higher slot is filed again, one or
-// more levels lower; a level-1 slot becomes the window, its timers sorted
-// by (deadline, sequence) with a counting sort on the deadline's next bits
-// and an insertion sort within each bucket. Timers set while a
-// window fires and due before its end go into a small heap, merged with the
-// window as they fire. Firing order is thus exactly that of one heap of all
-// timers.
+// each level's bitmap of occupied slots) is taken out: a higher slot is
+// filed again, one or more levels lower; a level-1 slot becomes the window,
+// its timers sorted by (deadline, sequence) with a counting sort on the
+// deadline's next bits and an insertion sort within each bucket. Timers set
+// while a window fires and due before its end go into a small heap, merged
+// with the window as they fire. Firing order is thus exactly that of one
+// heap of all timers.
 //
 // A window instead of a level-0 wheel in front of a heap: with 100,000
 // sleepers a 16 µs level-0 slot held one or two timers, so every timer cost
