@@ -27,31 +27,37 @@ func (a *timer) before(b *timer) bool {
 // firing (over a microsecond with 100,000 sleepers), while the wheel files a
 // timer in O(1) and moves it only once or twice before it fires.
 //
-// Level l (1 to wheelLevels-1) has 256 slots of 2^(wheelGrain+8l) ns each:
-// a level-1 slot spans 4.2 ms, a level-2 slot 1.07 s. A timer is filed at
+// Level l (1 to wheelLevels-1) has 1,024 slots of 2^(wheelGrain+10l) ns
+// each: a level-1 slot spans 4.2 ms, a level-2 slot 4.3 s. A timer is filed at
 // the lowest level whose slot still tells it apart from the wheel's time
 // (horizon): the highest bit in which its deadline and horizon differ picks
 // the level (level 1 at least), the deadline's bits at that level the slot.
 // Timers of a lower level are therefore always due before those of a higher
-// one. When nothing is left to fire, the earliest occupied slot (found with
-// one bit scan per level) is taken out: a higher slot is filed again, one or
-// more levels lower; a level-1 slot becomes the window, its timers sorted
-// by (deadline, sequence) with a counting sort on the deadline's next eight
-// bits and an insertion sort within each 16 µs bucket. Timers set while a
-// window fires and due before its end go into a small heap, merged with the
-// window as they fire. Firing order is thus exactly that of one heap of all
-// timers.
+// one. When nothing is left to fire, the earliest occupied slot (found in
+// each level's bitmap of occupied slots) is taken out: a higher slot is
+// filed again, one or more levels lower; a level-1 slot becomes the window,
+// its timers sorted by (deadline, sequence) with a counting sort on the
+// deadline's next bits and an insertion sort within each bucket. Timers set
+// while a window fires and due before its end go into a small heap, merged
+// with the window as they fire. Firing order is thus exactly that of one
+// heap of all timers.
 //
 // A window instead of a level-0 wheel in front of a heap: with 100,000
 // sleepers a 16 µs level-0 slot held one or two timers, so every timer cost
 // a chunk of its own, a bit scan, a heap push and pop and a prefetch walk;
 // sorting a window costs a few passes over an array, and popping it reads
 // the next element.
+//
+// 1,024 slots a level rather than 256 because a timer whose deadline lies
+// in the next level-2 slot is filed twice, and the level-2 slot's chunks
+// are read back from memory when it is taken out: with sleeps of up to a
+// second and 256 slots (level-2 slots of 1.07 s) that was half of them,
+// with 1,024 it is an eighth. The slots take 96 KiB, once timers are set.
 const (
-	wheelBits   = 8
+	wheelBits   = 10
 	wheelSlots  = 1 << wheelBits
 	wheelWords  = wheelSlots / 64
-	wheelGrain  = 14 // the window's buckets are 2^14 ns (16.4 µs)
+	wheelGrain  = 12
 	wheelLevels = (63 - wheelGrain + wheelBits) / wheelBits
 	windowShift = wheelGrain + wheelBits // a window is a level-1 slot: 2^22 ns
 )
@@ -68,29 +74,46 @@ type timerWheel struct {
 	due     timerHeap                           // timers due before dueEnd set after the window was made
 	win     []timer                             // the window: one level-1 slot's timers in firing order
 	wi      int                                 // the next timer of win to fire
+	used    int                                 // win's array holds timers (fired ones) up to here
 	counts  []int32                             // the bucket sort's
 	dueEnd  time.Duration                       // the end of the window
 	horizon time.Duration                       // the start of a slot: the wheel's time
 	n       int                                 // timers in the slots
 	limit   int                                 // sweep stale timers when this many are held
 	occ     [wheelLevels][wheelWords]uint64     // the occupied slots, a bit each
-	slots   *[wheelLevels][wheelSlots]chunkList // made by the first file: 14 KiB a Scheduler without timers need not carry
+	slots   *[wheelLevels][wheelSlots]chunkList // made by the first file: 96 KiB a Scheduler without timers need not carry
 	chunks  []timerChunk                        // chunks[0] is never used: index 0 means none
+	next    []int32                             // next[c] follows chunk c in its list or in the free pool
 	free    int32                               // the first free chunk
 	batch   []timer                             // popDue's
 	warmed  uintptr                             // keeps warmTimers' loads
 }
 
-// chunkLen timers make a chunk: 1 KiB, sequential to walk.
+// chunkLen timers make a chunk: 1 KiB, sequential to walk. A chunk is
+// only timers, so that in the pool's array each starts a cache line and no
+// timer straddles two; the links are in next, the counts in the list.
 const chunkLen = 32
 
-type timerChunk struct {
-	tm   [chunkLen]timer
-	n    int32
-	next int32
+type timerChunk [chunkLen]timer
+
+// chunkList is a slot: its chunks, all full but the tail, and its counts,
+// kept here so that filing a timer touches only the line it writes (the
+// slot being in the small array every filing reads), and taking a slot out
+// knows its size without walking it (a cache miss per chunk among a
+// million sleepers).
+type chunkList struct {
+	head, tail int32
+	tailN      int32 // timers in the tail chunk
+	n          int32 // timers in the list
 }
 
-type chunkList struct{ head, tail int32 }
+// lenOf is the number of timers in chunk c of list l.
+func (l *chunkList) lenOf(c int32) int {
+	if c == l.tail {
+		return int(l.tailN)
+	}
+	return chunkLen
+}
 
 // len is the number of timers held, stale ones not yet dropped included.
 func (w *timerWheel) len() int { return w.n + w.due.len() + len(w.win) - w.wi }
@@ -116,14 +139,13 @@ func (w *timerWheel) push(tm timer) {
 func (w *timerWheel) file(tm timer) {
 	if tm.at >= w.dueEnd && tm.at >= w.horizon && w.slots != nil {
 		lvl, slot := w.slotOf(tm.at)
-		if c := w.slots[lvl][slot].tail; c != 0 { // occupied: its bit is set
-			ch := &w.chunks[c]
-			if n := uint(ch.n); n < chunkLen {
-				ch.tm[n] = tm
-				ch.n++
-				w.n++
-				return
-			}
+		l := &w.slots[lvl][slot]
+		if n := uint(l.tailN); l.tail != 0 && n < chunkLen { // occupied: its bit is set
+			w.chunks[l.tail][n] = tm
+			l.tailN++
+			l.n++
+			w.n++
+			return
 		}
 	}
 	w.fileSlow(tm)
@@ -142,12 +164,11 @@ func (w *timerWheel) fileSlow(tm timer) {
 	lvl, slot := w.slotOf(tm.at)
 	w.n++
 	l := &w.slots[lvl][slot]
-	if c := l.tail; c != 0 {
-		if ch := &w.chunks[c]; ch.n < chunkLen { // the slots were just made
-			ch.tm[ch.n] = tm
-			ch.n++
-			return
-		}
+	if l.tail != 0 && l.tailN < chunkLen { // the slots were just made
+		w.chunks[l.tail][l.tailN] = tm
+		l.tailN++
+		l.n++
+		return
 	}
 	w.appendSlow(l, tm)
 	w.occ[lvl][slot/64] |= 1 << (slot % 64)
@@ -170,32 +191,32 @@ func (w *timerWheel) appendSlow(l *chunkList, tm timer) {
 	if l.tail == 0 {
 		l.head = nc
 	} else {
-		w.chunks[l.tail].next = nc
+		w.next[l.tail] = nc
 	}
 	l.tail = nc
-	ch := &w.chunks[nc]
-	ch.tm[0] = tm
-	ch.n = 1
+	w.chunks[nc][0] = tm
+	l.tailN = 1
+	l.n++
 }
 
 func (w *timerWheel) newChunk() int32 {
 	if c := w.free; c != 0 {
-		w.free = w.chunks[c].next
-		w.chunks[c].next = 0
+		w.free = w.next[c]
+		w.next[c] = 0
 		return c
 	}
 	if len(w.chunks) == 0 {
-		w.chunks = make([]timerChunk, 1, 16)
+		w.chunks, w.next = make([]timerChunk, 1, 16), make([]int32, 1, 16)
 	}
 	w.chunks = append(w.chunks, timerChunk{})
+	w.next = append(w.next, 0)
 	return int32(len(w.chunks) - 1)
 }
 
-// freeChunk returns chunk c, emptied, to the pool.
-func (w *timerWheel) freeChunk(c int32) {
-	ch := &w.chunks[c]
-	clear(ch.tm[:ch.n]) // let finished tasklets go
-	ch.n, ch.next = 0, w.free
+// freeChunk returns chunk c, which held n timers, emptied, to the pool.
+func (w *timerWheel) freeChunk(c int32, n int) {
+	clear(w.chunks[c][:n]) // let finished tasklets go
+	w.next[c] = w.free
 	w.free = c
 }
 
@@ -210,14 +231,16 @@ func (w *timerWheel) first() *timer {
 			}
 			return tm
 		}
-		if len(w.win) != 0 { // done: let its finished tasklets go, once a window
-			clear(w.win)
+		if len(w.win) != 0 { // done: the next window overwrites it (fillWindow)
+			w.used = max(w.used, len(w.win))
 			w.win, w.wi = w.win[:0], 0
 		}
 		if w.due.len() != 0 {
 			return w.due.peek()
 		}
-		if w.n == 0 {
+		if w.n == 0 { // no next window: let its finished tasklets go
+			clear(w.win[:w.used])
+			w.used = 0
 			return nil
 		}
 		w.advance()
@@ -288,15 +311,15 @@ func (w *timerWheel) advance() {
 			return
 		}
 		w.dueEnd = max(w.dueEnd, w.horizon)
+		w.n -= int(l.n)
 		// Indexes, not pointers: filing may grow the pool and move it.
 		for c := l.head; c != 0; {
-			n := int(w.chunks[c].n)
-			w.n -= n
+			next := w.next[c]
+			n := l.lenOf(c)
 			for i := range n {
-				w.file(w.chunks[c].tm[i])
+				w.file(w.chunks[c][i])
 			}
-			next := w.chunks[c].next
-			w.freeChunk(c)
+			w.freeChunk(c, n)
 			c = next
 		}
 		return
@@ -306,30 +329,30 @@ func (w *timerWheel) advance() {
 // fillWindow makes list l, a level-1 slot taken out, the window, in firing
 // order, and frees its chunks.
 func (w *timerWheel) fillWindow(l chunkList) {
-	old := len(w.win)
-	n := 0
-	for c := l.head; c != 0; c = w.chunks[c].next {
-		n += int(w.chunks[c].n)
-	}
+	n := int(l.n)
 	w.n -= n
 	dst := slices.Grow(w.win[:0], n)[:n]
 	if n > insertionMax {
 		w.bucketSort(dst, l)
 	} else {
 		k := 0
-		for c := l.head; c != 0; c = w.chunks[c].next {
-			k += copy(dst[k:], w.chunks[c].tm[:w.chunks[c].n])
+		for c := l.head; c != 0; c = w.next[c] {
+			k += copy(dst[k:], w.chunks[c][:l.lenOf(c)])
 		}
 	}
 	for c := l.head; c != 0; {
-		next := w.chunks[c].next
-		w.freeChunk(c)
+		next := w.next[c]
+		w.freeChunk(c, l.lenOf(c))
 		c = next
 	}
 	insertionSort(dst)
-	if old > n {
-		clear(w.win[n:old])
+	// The fired timers of the last window are overwritten, not cleared
+	// first (a write of every line of the window, again); those past the
+	// new one are cleared to let their finished tasklets go.
+	if cap(dst) == cap(w.win) && w.used > n {
+		clear(dst[n:w.used])
 	}
+	w.used = 0
 	w.win, w.wi = dst, 0
 	if n >= prefetchFrom {
 		w.prefetchStart()
@@ -343,7 +366,7 @@ const insertionMax = 16
 // of two, 2^minBucketBits to 2^maxBucketBits), so the insertion sort after
 // it moves each timer past one or two of its own bucket at most.
 const (
-	minBucketBits = wheelBits
+	minBucketBits = 8
 	maxBucketBits = 13 // 8,192 buckets of 512 ns; the counts take 32 KiB
 )
 
@@ -358,20 +381,20 @@ func (w *timerWheel) bucketSort(dst []timer, l chunkList) {
 	}
 	start := w.counts[:1<<nb+1]
 	clear(start)
-	for c := l.head; c != 0; c = w.chunks[c].next {
+	for c := l.head; c != 0; c = w.next[c] {
 		ch := &w.chunks[c]
-		for _, tm := range ch.tm[:ch.n] {
-			start[uint64(tm.at)>>shift&mask+1]++
+		for i := range l.lenOf(c) {
+			start[uint64(ch[i].at)>>shift&mask+1]++
 		}
 	}
 	for b := 1; b < len(start); b++ {
 		start[b] += start[b-1]
 	}
-	for c := l.head; c != 0; c = w.chunks[c].next {
+	for c := l.head; c != 0; c = w.next[c] {
 		ch := &w.chunks[c]
-		for i := range ch.tm[:ch.n] {
-			b := uint64(ch.tm[i].at) >> shift & mask
-			dst[start[b]] = ch.tm[i]
+		for i := range l.lenOf(c) {
+			b := uint64(ch[i].at) >> shift & mask
+			dst[start[b]] = ch[i]
 			start[b]++
 		}
 	}
@@ -434,43 +457,39 @@ func (w *timerWheel) sweep() {
 // compact drops the stale timers of list l, keeping the order of the rest,
 // frees the chunks left empty and returns how many timers remain.
 func (w *timerWheel) compact(l *chunkList) int {
+	old := *l // the counts of the chunks as they were
 	wc, wi, kept := l.head, int32(0), 0
-	for c := l.head; c != 0; c = w.chunks[c].next {
+	for c := l.head; c != 0; c = w.next[c] {
 		ch := &w.chunks[c]
-		for i := range ch.n {
-			tm := ch.tm[i]
-			w.n--
+		for i := range old.lenOf(c) {
+			tm := ch[i]
 			if !tm.live() {
 				continue
 			}
 			if wi == chunkLen {
-				wc, wi = w.chunks[wc].next, 0
+				wc, wi = w.next[wc], 0
 			}
-			w.chunks[wc].tm[wi] = tm
+			w.chunks[wc][wi] = tm
 			wi++
 			kept++
 		}
 	}
-	if kept == 0 {
-		wc = 0
-	}
+	w.n -= int(old.n) - kept
 	// Chunks before wc are full; wc holds wi; the rest go back to the pool.
 	rest := l.head
-	if wc != 0 {
-		clear(w.chunks[wc].tm[wi:w.chunks[wc].n])
-		w.chunks[wc].n = wi
-		rest = w.chunks[wc].next
-		w.chunks[wc].next = 0
-		l.tail = wc
+	if kept != 0 {
+		clear(w.chunks[wc][wi:old.lenOf(wc)])
+		rest = w.next[wc]
+		w.next[wc] = 0
+		l.tail, l.tailN, l.n = wc, wi, int32(kept)
 	} else {
 		*l = chunkList{}
 	}
 	for rest != 0 {
-		next := w.chunks[rest].next
-		w.freeChunk(rest)
+		next := w.next[rest]
+		w.freeChunk(rest, old.lenOf(rest))
 		rest = next
 	}
-	w.n += kept
 	return kept
 }
 
@@ -487,9 +506,10 @@ func (w *timerWheel) each(fn func(*timer)) {
 	}
 	for lvl := range w.slots {
 		for s := range w.slots[lvl] {
-			for c := w.slots[lvl][s].head; c != 0; c = w.chunks[c].next {
-				for i := range w.chunks[c].n {
-					fn(&w.chunks[c].tm[i])
+			l := &w.slots[lvl][s]
+			for c := l.head; c != 0; c = w.next[c] {
+				for i := range l.lenOf(c) {
+					fn(&w.chunks[c][i])
 				}
 			}
 		}

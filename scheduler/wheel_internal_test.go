@@ -269,3 +269,86 @@ func TestTimerWheelLargeWindowsSortExactly(t *testing.T) {
 		require.Equal(t, seqs(ref), seqs(popDue(&w, math.MaxInt64)), "%d timers", n)
 	}
 }
+
+// A fired window is not cleared until the next one overwrites it, but what
+// the next one does not overwrite is, and all of it once no timer is left:
+// the window's array names no finished tasklet after that.
+func TestTimerWheelReleasesFiredWindows(t *testing.T) {
+	var w timerWheel
+	held := func() (n int) {
+		for _, tm := range w.win[:cap(w.win)] {
+			if tm.t != nil {
+				n++
+			}
+		}
+		return n
+	}
+	var seq uint64
+	add := func(at time.Duration) {
+		seq++
+		r := wheelRec(seq)
+		w.push(timer{at: at, seq: seq, t: r, wait: r.WaitSeq(), idx: -1})
+	}
+	for i := range 100 { // a window of 100, then one of 10
+		add(time.Duration(i) << wheelGrain)
+	}
+	for i := range 10 {
+		add(1<<windowShift + time.Duration(i)<<wheelGrain)
+	}
+	require.Len(t, popDue(&w, 1<<windowShift-1), 100)
+	require.NotNil(t, w.first()) // makes the second window
+	assert.Equal(t, 10, held(), "the first window's timers past the second's are cleared")
+	require.Len(t, popDue(&w, math.MaxInt64), 10)
+	assert.Nil(t, w.first())
+	assert.Zero(t, held(), "no timer left: the window is cleared")
+}
+
+// The counts a slot keeps (its tail chunk's and its own) stay right through
+// sweeps that drop timers from the middle and the tail of its chunks and
+// filings after them.
+func TestTimerWheelSlotCountsSurviveSweeps(t *testing.T) {
+	var w timerWheel
+	var seq uint64
+	var live []uint64
+	recs := map[uint64]*rec{}
+	for round := range 3 {
+		for i := range 3*chunkLen + 5 {
+			seq++
+			r := wheelRec(seq)
+			recs[seq] = r
+			w.file(timer{at: time.Hour + time.Duration(i), seq: seq, t: r, wait: r.WaitSeq(), idx: -1})
+		}
+		for s, r := range recs {
+			if (s+uint64(round))%3 == 0 && r.State() == tasklet.Sleeping {
+				r.NextWait() // stale
+				r.SetState(tasklet.Runnable)
+			}
+		}
+		w.sweep()
+		n := 0
+		for lvl := range w.slots {
+			for s := range w.slots[lvl] {
+				l := &w.slots[lvl][s]
+				k := 0
+				for c := l.head; c != 0; c = w.next[c] {
+					k += l.lenOf(c)
+					if c != l.tail {
+						assert.Equal(t, chunkLen, l.lenOf(c), "chunks before the tail are full")
+					}
+				}
+				assert.Equal(t, int(l.n), k)
+				n += k
+			}
+		}
+		assert.Equal(t, w.n, n)
+	}
+	for s, r := range recs {
+		if r.State() == tasklet.Sleeping {
+			live = append(live, s)
+		}
+	}
+	got := seqs(popDue(&w, math.MaxInt64))
+	slices.Sort(got)
+	slices.Sort(live)
+	assert.Equal(t, live, got)
+}
