@@ -12,17 +12,18 @@ func TestParseRecord(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, workerRecord{Node: 3, Pid: 42, Network: "unix", Addr: "d/sock/w3"}, r)
 	for name, b := range map[string]string{
-		"w3.json":      `{"node":4,"pid":42}`, // another node's
-		"w0.json":      `{"node":0}`,
-		"w3.tmp":       `{"node":3}`,
-		".w3.1.tmp":    `{"node":3}`,
-		"w61440.json":  `{"node":61440}`, // a client's number
-		"wx.json":      `{}`,
-		"w5.json":      `{"node":5,"pid":-1}`,
-		"w6.json":      `{"node":`,
-		"w7.json":      ``,
-		"w8.json":      `[1,2]`,
-		"w9.json.json": `{"node":9}`,
+		"w3.json":          `{"node":4,"pid":42}`, // another node's
+		"w0.json":          `{"node":0}`,
+		"w3.tmp":           `{"node":3}`,
+		".w3.1.tmp":        `{"node":3}`,
+		".w3.json.tmp-123": `{"node":3}`,     // atomicfile's temporary name
+		"w61440.json":      `{"node":61440}`, // a client's number
+		"wx.json":          `{}`,
+		"w5.json":          `{"node":5,"pid":-1}`,
+		"w6.json":          `{"node":`,
+		"w7.json":          ``,
+		"w8.json":          `[1,2]`,
+		"w9.json.json":     `{"node":9}`,
 	} {
 		_, err := parseRecord(name, []byte(b))
 		assert.Error(t, err, "%s: %s", name, b)

@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"github.com/stackless-go/stackless/internal/atomicfile"
 	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
@@ -247,15 +248,10 @@ func connectOutside(urls, creds, name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// writeFileAtomic writes b to path (0600) through a temporary file.
+// writeFileAtomic writes b to path (0600), whole or not at all.
 func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("cluster: write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("cluster: write %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("cluster: %w", err)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/internal/atomicfile"
 )
 
 // hostIDName is the file of the cluster directory that names its host.
@@ -43,12 +44,8 @@ func ensureHostID(dir string) (string, error) {
 		return "", err
 	}
 	id := randomHostID()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o644); err != nil {
-		return "", fmt.Errorf("cluster: write the host ID %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return "", fmt.Errorf("cluster: write the host ID %s: %w", path, err)
+	if err := atomicfile.WriteFile(path, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("cluster: the host ID: %w", err)
 	}
 	return readHostID(dir)
 }

@@ -25,6 +25,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/stackless-go/stackless/internal/atomicfile"
 )
 
 // DefaultOrphanAfter is how long a local worker runs on without a
@@ -51,13 +53,8 @@ func (w *worker) writeRecord(network, addr string) error {
 		return fmt.Errorf("cluster: worker %d: %w", w.node, err)
 	}
 	path := l.Record(w.node)
-	tmp := filepath.Join(l.Run(), fmt.Sprintf(".w%d.%d.tmp", w.node, os.Getpid()))
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("cluster: worker %d: write its record: %w", w.node, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("cluster: worker %d: write its record: %w", w.node, err)
+	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("cluster: worker %d: its record: %w", w.node, err)
 	}
 	w.record = path
 	return nil
