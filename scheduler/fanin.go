@@ -19,9 +19,7 @@ func (s *Scheduler) forgetFill() { s.fillCh, s.fillID = nil, 0 }
 
 // plainSends reports whether a send needs nothing but the channel: no
 // value check, channel hook or change tracking.
-func (s *Scheduler) plainSends() bool {
-	return s.checkValue == nil && s.onChannel == nil && !s.track
-}
+func (s *Scheduler) plainSends() bool { return s.plain }
 
 // sendWaits blocks t in a plain Send of v on local channel c, which can
 // take v neither from a receiver nor into its buffer.
