@@ -122,10 +122,12 @@ func fanWorld(t *testing.T, send tasklet.Behavior, opts ...scheduler.Option) (*s
 	return s, ch
 }
 
-// fn2 sends v on ch and records the error its next step sees.
+// fn2 sends v on ch, with its block trap set if trap, and records the
+// error its next step sees.
 type fn2 struct {
 	ch   channel.ID
 	v    any
+	trap bool
 	i    int
 	seen error
 }
@@ -133,6 +135,7 @@ type fn2 struct {
 func (f *fn2) Step(t *tasklet.T) tasklet.Op {
 	f.i++
 	if f.i == 1 {
+		t.SetBlockTrap(f.trap)
 		return t.Send(f.ch, f.v)
 	}
 	f.seen = t.Err()
@@ -182,4 +185,28 @@ func TestFanInSendOnAClosedChannel(t *testing.T) {
 	require.NoError(t, s.Run(context.Background()))
 	assert.ErrorIs(t, f.seen, channel.ErrClosed, "a send on the drained channel once it is closed")
 	assert.Equal(t, []any{0}, s.Channel(ch).Buffer(), "and only what was there before the close")
+}
+
+func TestFanInSendOnAFullBufferKeepsTheBlockTrap(t *testing.T) {
+	f := &fn2{v: "late", trap: true}
+	s, ch := fanWorld(t, f)
+	for i := range 4 { // the buffer's capacity: the send finds it full
+		s.PostLocal(ch, i)
+	}
+	require.NoError(t, s.Run(context.Background()), "the trapped send does not block")
+	assert.ErrorIs(t, f.seen, tasklet.ErrBlockTrap, "a send on the full drained channel is trapped")
+	assert.Equal(t, []any{0, 1, 2, 3}, s.Channel(ch).Buffer(), "and its value never entered the channel")
+	assert.Zero(t, s.Balance(ch), "nor does it wait as a sender")
+}
+
+func TestFanInSendOnAFullBufferWaits(t *testing.T) {
+	f := &fn2{v: "late"}
+	s, ch := fanWorld(t, f)
+	for i := range 4 {
+		s.PostLocal(ch, i)
+	}
+	require.ErrorIs(t, s.Run(context.Background()), scheduler.ErrDeadlock, "the sender waits: nothing drains")
+	assert.Equal(t, 1, s.Balance(ch), "one sender waits on the channel")
+	assert.Equal(t, []any{0, 1, 2, 3}, s.Channel(ch).Buffer())
+	assert.Zero(t, f.i-1, "its next step has not run")
 }
