@@ -81,6 +81,16 @@ Tables show --limit rows each; -o json prints everything.`,
 			}
 			defer t.close()
 			v := &worldView{File: t.path, Tasklets: []taskletView{}, Channels: []channelView{}}
+			switch {
+			case one != "":
+				want, err := cluster.ParseTaskletID(one)
+				if err != nil {
+					return usageErrorf("--tasklet: %v", err)
+				}
+				v.only = uint64(want)
+			case outputOf(cmd) != formatJSON:
+				v.keep = limit
+			}
 			if err := t.world(v, gen, cmd.Flags().Changed("gen")); err != nil {
 				return err
 			}
@@ -301,5 +311,5 @@ func findTasklet(v *worldView, id string) (taskletView, error) {
 	if v.Type == "store" {
 		where = fmt.Sprintf("generation %d of %s", v.Gen, v.File)
 	}
-	return taskletView{}, fmt.Errorf("%v is not in %s (it holds %d tasklets; `stackless inspect %s` lists them)", want, where, len(v.Tasklets), v.File)
+	return taskletView{}, fmt.Errorf("%v is not in %s (it holds %d tasklets; `stackless inspect %s` lists them)", want, where, v.nTasklets, v.File)
 }

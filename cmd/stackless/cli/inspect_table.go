@@ -51,7 +51,7 @@ func writeWorld(w io.Writer, v *worldView, limit int) error {
 		writeHeader(&b, v.Header)
 	}
 
-	fmt.Fprintf(&b, "\ntasklets: %d\n", len(v.Tasklets))
+	fmt.Fprintf(&b, "\ntasklets: %d\n", v.nTasklets)
 	rows := make([][]string, 0, len(v.Tasklets))
 	for _, t := range v.Tasklets {
 		waits := t.WaitsOn
@@ -61,9 +61,9 @@ func writeWorld(w io.Writer, v *worldView, limit int) error {
 		rows = append(rows, []string{tasklet.ID(t.ID).String(), t.Kind, strconv.FormatUint(uint64(t.Version), 10),
 			t.State, dash(waits), strconv.FormatUint(t.Steps, 10), dash(truncate(fieldsText(t.Fields), fieldsWidth))})
 	}
-	writeRows(&b, []string{"ID", "KIND", "VERSION", "STATE", "WAITS ON", "STEPS", "FIELDS"}, rows, limit, false)
+	writeRows(&b, []string{"ID", "KIND", "VERSION", "STATE", "WAITS ON", "STEPS", "FIELDS"}, rows, v.nTasklets, limit, false)
 
-	fmt.Fprintf(&b, "\nchannels: %d\n", len(v.Channels))
+	fmt.Fprintf(&b, "\nchannels: %d\n", v.nChannels)
 	rows = rows[:0]
 	for _, c := range v.Channels {
 		buf := preview(c.Buffer, bufferWidth)
@@ -73,7 +73,7 @@ func writeWorld(w io.Writer, v *worldView, limit int) error {
 		rows = append(rows, []string{tasklet.ChanID(c.ID).String(), strconv.Itoa(c.Cap), strconv.Itoa(c.Len),
 			strconv.Itoa(c.Balance), yesNo(c.Closed), buf})
 	}
-	writeRows(&b, []string{"ID", "CAP", "LEN", "BALANCE", "CLOSED", "BUFFER"}, rows, limit, false)
+	writeRows(&b, []string{"ID", "CAP", "LEN", "BALANCE", "CLOSED", "BUFFER"}, rows, v.nChannels, limit, false)
 	return flush(w, &b)
 }
 
@@ -101,24 +101,25 @@ func writeGens(b *bytes.Buffer, gens []genView, limit int) {
 		rows[i] = []string{strconv.FormatUint(g.Gen, 10), base, g.Time.Format(time.DateTime),
 			strconv.Itoa(g.Records), strconv.Itoa(g.Deleted), strconv.FormatInt(g.Bytes, 10)}
 	}
-	writeRows(b, []string{"GEN", "BASE", "TIME", "RECORDS", "DELETED", "BYTES"}, rows, limit, true)
+	writeRows(b, []string{"GEN", "BASE", "TIME", "RECORDS", "DELETED", "BYTES"}, rows, len(rows), limit, true)
 }
 
-// writeRows prints an aligned table of at most limit rows (0: all), saying
-// how many were left out: the first ones when newest is set (the rows are
-// oldest first), else the last ones.
-func writeRows(b *bytes.Buffer, header []string, rows [][]string, limit int, newest bool) {
+// writeRows prints an aligned table of at most limit rows (0: all) of
+// total, saying how many were left out: the first ones when newest is set
+// (the rows are oldest first), else the last ones, which rows may lack as
+// they were never decoded.
+func writeRows(b *bytes.Buffer, header []string, rows [][]string, total, limit int, newest bool) {
 	if len(rows) == 0 {
 		return
 	}
 	more := 0
-	if limit > 0 && len(rows) > limit {
-		more = len(rows) - limit
+	if limit > 0 && total > limit {
+		more = total - limit
 		if newest {
 			fmt.Fprintf(b, "... %d older\n", more)
 			rows = rows[more:]
 		} else {
-			rows = rows[:limit]
+			rows = rows[:min(limit, len(rows))]
 		}
 	}
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)

@@ -27,6 +27,14 @@ type worldView struct {
 	Workers     []workerView  `json:"workers,omitempty"` // a cluster checkpoint's worker worlds, instead of header
 	Tasklets    []taskletView `json:"tasklets"`
 	Channels    []channelView `json:"channels"`
+
+	// What to decode: a big world holds far more records than a table
+	// shows, and decoding each into a view costs memory and time, so only
+	// the rows printed are decoded (the others are only counted).
+	keep int    // tasklets and channels to decode each (0: all)
+	only uint64 // decode only this tasklet and no channel (0: any)
+
+	nTasklets, nChannels int // in the world, decoded or not
 }
 
 type genView struct {
@@ -147,19 +155,20 @@ func fillWorld(v *worldView, cp *store.Checkpoint) error {
 	reg := pickle.NewRegistry()
 	v.Gen, v.Time = cp.Gen, cp.Time
 	v.Tasklets, v.Channels = []taskletView{}, []channelView{}
+	v.nTasklets, v.nChannels = 0, 0
 	if cluster.IsCheckpoint(cp.Meta) {
 		worlds, err := clusterWorlds(cp)
 		if err != nil {
 			return err
 		}
 		for _, w := range worlds {
-			nt, nc := len(v.Tasklets), len(v.Channels)
+			nt, nc := v.nTasklets, v.nChannels
 			h, err := addWorld(v, reg, cp.Gen, w.meta, w.recs, w.Node)
 			if err != nil {
 				return fmt.Errorf("worker %d: %w", w.Node, err)
 			}
 			v.Workers = append(v.Workers, workerView{Node: w.Node, Hosts: w.Hosts, Header: headerOf(h),
-				Tasklets: len(v.Tasklets) - nt, Channels: len(v.Channels) - nc})
+				Tasklets: v.nTasklets - nt, Channels: v.nChannels - nc})
 		}
 		return nil
 	}
@@ -243,16 +252,32 @@ func addWorld(v *worldView, reg *pickle.Registry, gen uint64, meta []byte, recs 
 			return nil, fmt.Errorf("generation %d: %w", gen, err)
 		}
 		if tag == 't' {
+			v.nTasklets++
+			if !v.decodes(&v.Tasklets, id) {
+				continue
+			}
 			tv := taskletOf(reg, id, rec.Value, sleeps)
 			tv.Worker, tv.raw = worker, rec.Value
 			v.Tasklets = append(v.Tasklets, tv)
 		} else {
+			v.nChannels++
+			if v.only != 0 || (v.keep > 0 && len(v.Channels) >= v.keep) {
+				continue
+			}
 			cv := channelOf(reg, id, rec.Value)
 			cv.Worker = worker
 			v.Channels = append(v.Channels, cv)
 		}
 	}
 	return h, nil
+}
+
+// decodes says whether the tasklet record id is one v shows.
+func (v *worldView) decodes(shown *[]taskletView, id uint64) bool {
+	if v.only != 0 {
+		return id == v.only
+	}
+	return v.keep == 0 || len(*shown) < v.keep
 }
 
 func headerOf(h *pickle.Header) *headerView {
