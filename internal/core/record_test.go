@@ -287,18 +287,30 @@ func TestBlockFitsItsSizeClass(t *testing.T) {
 	exit := stepFn(func(t *tasklet.T) tasklet.Op { return t.Exit() })
 	blk.Make(1, exit, h) // the shared ext
 	const perBlock = 512 / unsafe.Sizeof(rec{})
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	for i := range 100 * perBlock {
-		blk.Make(uint64(i+2), exit, h)
+	next := uint64(2)
+	// Other goroutines (the race detector's, the test runner's) may
+	// allocate while the records are made, and that only adds: the best of
+	// three tries is the blocks' own cost.
+	var blocks, bytes uint64
+	for try := 0; try < 3; try++ {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 100 * perBlock {
+			blk.Make(next, exit, h)
+			next++
+		}
+		runtime.ReadMemStats(&after)
+		b, n := after.Mallocs-before.Mallocs, after.TotalAlloc-before.TotalAlloc
+		if try == 0 || n < bytes {
+			blocks, bytes = b, n
+		}
 	}
-	runtime.ReadMemStats(&after)
-	// 7 records are left in the first block; the other 793 take 100 blocks
-	// (a little slack for anything else the runtime allocates meanwhile).
-	blocks := after.Mallocs - before.Mallocs
+	// Each try makes 800 records: 7 fill the block the try before began,
+	// the other 793 take 100 blocks (a little slack for anything else
+	// allocated meanwhile).
 	assert.GreaterOrEqual(t, blocks, uint64(100), "blocks of %d records", perBlock)
 	assert.LessOrEqual(t, blocks, uint64(102), "blocks of %d records", perBlock)
-	assert.LessOrEqual(t, after.TotalAlloc-before.TotalAlloc, blocks*512, "512 bytes per block")
+	assert.LessOrEqual(t, bytes, blocks*512, "512 bytes per block")
 }
 
 // A select index past the record's 16 bits is kept in its own ext.
