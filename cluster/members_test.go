@@ -16,7 +16,10 @@ import (
 // after memberTTL, and one that stops cleanly is gone at once.
 func TestMemberEntryExpiresUnlessRenewed(t *testing.T) {
 	oldTTL, oldRenew := memberTTL, memberRenew
-	memberTTL, memberRenew = time.Second, 200*time.Millisecond
+	// Renewals come every TTL/8: a loaded machine (race detector, other
+	// builds) can stall a renewal for most of a second, and one TTL of 1 s
+	// once expired a live entry that way.
+	memberTTL, memberRenew = 2*time.Second, 250*time.Millisecond
 	t.Cleanup(func() { memberTTL, memberRenew = oldTTL, oldRenew })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
