@@ -177,3 +177,21 @@ func Counter(t *tasklet.Flow, n int) error {
 	require.ErrorIs(t, err, gen.ErrRefused)
 	assert.Contains(t, err.Error(), "went from version 2 down to 1")
 }
+
+// A pattern that names no package is an error, not a run that lowers
+// nothing and succeeds; so is a directory outside any module.
+func TestPatternsThatNameNothingAreRefused(t *testing.T) {
+	root, err := filepath.Abs("testdata/refuse")
+	require.NoError(t, err)
+	for _, pattern := range []string{"./nope", filepath.Join(root, "missing")} {
+		files, err := gen.Generate(root, pattern)
+		require.Error(t, err, pattern)
+		assert.Nil(t, files)
+		assert.Contains(t, err.Error(), "directory not found", pattern)
+		assert.Contains(t, err.Error(), "./...", "says how packages are named")
+	}
+
+	_, err = gen.Generate(t.TempDir(), ".")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not inside a Go module")
+}

@@ -76,7 +76,10 @@ func Generate(dir string, patterns ...string) ([]File, error) {
 	cfg := &packages.Config{Mode: packages.NeedName | packages.NeedFiles, Dir: dir}
 	list, err := packages.Load(cfg, patterns...)
 	if err != nil {
-		return nil, fmt.Errorf("stackless gen: load %s: %w", strings.Join(patterns, " "), err)
+		return nil, loadError(dir, patterns, err)
+	}
+	if err := namedNothing(list); err != nil {
+		return nil, err
 	}
 	overlay := map[string][]byte{}
 	old := map[string]bool{}
@@ -112,7 +115,7 @@ func Generate(dir string, patterns ...string) ([]File, error) {
 	}
 	pkgs, err := packages.Load(cfg, paths...)
 	if err != nil {
-		return nil, fmt.Errorf("stackless gen: load %s: %w", strings.Join(patterns, " "), err)
+		return nil, loadError(dir, patterns, err)
 	}
 	var out []File
 	var refused []Refusal
@@ -506,4 +509,29 @@ func marker(doc *ast.CommentGroup) (kind string, version int, marked bool, bad s
 		}
 	}
 	return
+}
+
+// loadError says why the go command could not list patterns, the common
+// cause first: gen run outside a module.
+func loadError(dir string, patterns []string, err error) error {
+	if strings.Contains(err.Error(), "go.mod file not found") {
+		return fmt.Errorf("stackless gen: %s is not inside a Go module (no go.mod there or above): run gen in your module's directory, or `go mod init` one first", dir)
+	}
+	return fmt.Errorf("stackless gen: load %s: %w", strings.Join(patterns, " "), err)
+}
+
+// namedNothing refuses a pattern that matched no package (a directory that
+// does not exist, a file, a path outside the module): without it a typo
+// would generate nothing and succeed.
+func namedNothing(list []*packages.Package) error {
+	var bad []string
+	for _, p := range list {
+		if len(p.GoFiles) == 0 && len(p.Errors) > 0 {
+			bad = append(bad, p.Errors[0].Msg)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return fmt.Errorf("stackless gen: %s; give the packages to lower as the go command names them (., ./..., ./game)", strings.Join(bad, "; "))
 }
