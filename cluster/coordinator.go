@@ -134,8 +134,8 @@ var (
 // worker processes running either the newest stored checkpoint or an
 // empty world each. It returns once every worker is linked and running.
 func Start(ctx context.Context, cfg Config) (*Coordinator, error) {
-	if cfg.Listen != "" && cfg.WorkerCommand == nil && cfg.tlsDir == "" {
-		return nil, errors.New("cluster: with Listen the local workers listen on TCP+TLS too: give the certificate folder with Config.SetTLSDir (or a WorkerCommand that passes it)")
+	if cfg.Listen != "" && cfg.WorkerCommand == nil && len(cfg.tlsArgs) == 0 {
+		return nil, errors.New("cluster: with Listen the local workers listen on TCP+TLS too: give the certificate folder with Config.SetTLSDir or the files with Config.SetTLSFiles (or a WorkerCommand that passes them)")
 	}
 	cfg.defaults()
 	if cfg.Dir == "" {
