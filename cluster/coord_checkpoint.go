@@ -32,6 +32,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 	if len(ws) == 0 {
 		return CheckpointResult{}, errors.New("cluster: checkpoint: no worker is ready")
 	}
+	ctx = c.storeCtx(ctx)
 	c.mu.Lock()
 	c.epoch++
 	epoch := c.epoch
