@@ -77,7 +77,9 @@ type Config struct {
 	Standby   bool
 	OnStandby func(Leader)
 
-	tlsDir string
+	// tlsArgs pass the TLS files on to the local workers (--tls DIR, or
+	// --cert, --key and --ca), which load them where they are.
+	tlsArgs []string
 }
 
 // defaultWorkers is the default worker count: one per CPU.
@@ -120,8 +122,8 @@ func (c *Config) defaults() {
 	if c.WorkerCommand == nil {
 		dir := c.Dir
 		var extra []string
-		if c.TLS != nil && c.tlsDir != "" {
-			extra = []string{"--tls", c.tlsDir}
+		if c.TLS != nil {
+			extra = c.tlsArgs
 		}
 
 		c.WorkerCommand = func(node uint16) (*exec.Cmd, error) {
@@ -137,5 +139,13 @@ func (c *Config) defaults() {
 
 // SetTLSDir records the certificate folder TLS was loaded from, so that the
 // default WorkerCommand passes it on (`--tls DIR`) and local workers can
-// link to workers on other machines.
-func (c *Config) SetTLSDir(dir string) { c.tlsDir = dir }
+// link to workers on other machines. Give an absolute path: the workers
+// may not share this process's working directory.
+func (c *Config) SetTLSDir(dir string) { c.tlsArgs = []string{"--tls", dir} }
+
+// SetTLSFiles is SetTLSDir for files that live apart (ipc.LoadTLSFiles):
+// the default WorkerCommand passes the paths on (`--cert --key --ca`), so
+// the key is read where it is and never copied.
+func (c *Config) SetTLSFiles(cert, key, ca string) {
+	c.tlsArgs = []string{"--cert", cert, "--key", key, "--ca", ca}
+}

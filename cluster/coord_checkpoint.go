@@ -28,6 +28,20 @@ func (c *Coordinator) Checkpoint(ctx context.Context) (CheckpointResult, error) 
 // resumed whatever happens; without (the final checkpoint), they stay
 // paused so the stored state is the last one.
 func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (CheckpointResult, error) {
+	// The workers store their worlds themselves and retry a store that
+	// does not answer: watching the store here too ends their part at
+	// once when it broke (a full disk), not at ctx's deadline.
+	ctx = c.storeCtx(ctx)
+	wctx, unwatch := watchStore(ctx, storeCheck(ctx))
+	defer unwatch()
+	res, err := c.checkpointWatched(wctx, resume)
+	if cause := context.Cause(wctx); err != nil && errors.Is(cause, ErrStoreBroken) && !errors.Is(err, ErrStoreBroken) {
+		err = fmt.Errorf("%w (%v)", cause, err)
+	}
+	return res, err
+}
+
+func (c *Coordinator) checkpointWatched(ctx context.Context, resume bool) (CheckpointResult, error) {
 	ws := c.readyWorkers()
 	if len(ws) == 0 {
 		return CheckpointResult{}, errors.New("cluster: checkpoint: no worker is ready")

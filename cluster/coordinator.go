@@ -134,8 +134,8 @@ var (
 // worker processes running either the newest stored checkpoint or an
 // empty world each. It returns once every worker is linked and running.
 func Start(ctx context.Context, cfg Config) (*Coordinator, error) {
-	if cfg.Listen != "" && cfg.WorkerCommand == nil && cfg.tlsDir == "" {
-		return nil, errors.New("cluster: with Listen the local workers listen on TCP+TLS too: give the certificate folder with Config.SetTLSDir (or a WorkerCommand that passes it)")
+	if cfg.Listen != "" && cfg.WorkerCommand == nil && len(cfg.tlsArgs) == 0 {
+		return nil, errors.New("cluster: with Listen the local workers listen on TCP+TLS too: give the certificate folder with Config.SetTLSDir or the files with Config.SetTLSFiles (or a WorkerCommand that passes them)")
 	}
 	cfg.defaults()
 	if cfg.Dir == "" {
@@ -319,7 +319,7 @@ func (c *Coordinator) Close() error {
 	var errs []error
 	if len(c.readyWorkers()) > 0 {
 		if _, err := c.checkpointLocked(ctx, false); err != nil {
-			errs = append(errs, fmt.Errorf("cluster: final checkpoint: %w", err))
+			errs = append(errs, c.finalCheckpointFailed(err))
 		}
 	}
 	c.op.Unlock()
@@ -335,19 +335,64 @@ func (c *Coordinator) Close() error {
 	return err
 }
 
+// finalCheckpointFailed says what a failed final checkpoint lost (the
+// work since the newest stored generation), that the stored generations
+// are intact, and how to get back to the newest.
+func (c *Coordinator) finalCheckpointFailed(err error) error {
+	c.mu.Lock()
+	gen := c.lastGen
+	c.mu.Unlock()
+	kept := "no generation is stored yet"
+	if gen > 0 {
+		kept = fmt.Sprintf("the stored generations are intact, the newest is %d", gen)
+	}
+	var fix string
+	switch {
+	case c.nats != nil && errors.Is(err, ErrStoreBroken):
+		fix = fmt.Sprintf("free space on the disk of %s, then run `stackless cluster up --data %s` to resume the newest generation", c.layout.NATS(), c.cfg.Dir)
+	case c.nats != nil:
+		fix = fmt.Sprintf("check the disk of %s, then run `stackless cluster up --data %s` to resume the newest generation", c.layout.NATS(), c.cfg.Dir)
+	default:
+		fix = fmt.Sprintf("free space on the NATS servers %s (JetStream's store), then run `stackless cluster up` with the same --nats and --data %s to resume the newest generation", c.cfg.NATS, c.cfg.Dir)
+	}
+	return fmt.Errorf("cluster: final checkpoint not stored, the work since the last checkpoint is lost (%s); %s: %w", kept, fix, err)
+}
+
+// storeCtx is ctx with the embedded server's health check (withStoreCheck):
+// a store that broke (a full disk) fails operations at once, so a
+// checkpoint or a shutdown does not wait out its deadline retrying.
+func (c *Coordinator) storeCtx(ctx context.Context) context.Context {
+	e, dir := c.nats, c.layout.NATS()
+	if e == nil {
+		return ctx
+	}
+	return withStoreCheck(ctx, func() error { return e.storeErr(dir) })
+}
+
 // shutdown stops workers, the node and the database (no checkpoint).
 func (c *Coordinator) shutdown() error {
 	var errs []error
 	c.cancel()
+	var broken error
+	if c.nats != nil {
+		broken = c.nats.storeErr(c.layout.NATS())
+	}
 	if c.n != nil {
 		c.stopWorkers(false)
 		if err := c.n.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	if broken != nil && c.gs != nil {
+		// A store that cannot write answers none of the requests the
+		// background work makes as it stops (a watcher deletes its
+		// consumer, waiting 5 s for the answer): closing the connection
+		// ends them at once. The lease cannot be written either.
+		c.gs.close()
+	}
 	c.bg.Wait()
-	if c.lease != nil && c.lease.me.Epoch != 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if c.lease != nil && c.lease.me.Epoch != 0 && broken == nil {
+		ctx, cancel := context.WithTimeout(c.storeCtx(context.Background()), 2*time.Second)
 		c.lease.release(ctx) // a standby takes over at once
 		cancel()
 	}

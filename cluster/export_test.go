@@ -147,3 +147,8 @@ func NewNATSSeed(path string) error {
 	_, err := ensureSeed(path)
 	return err
 }
+
+// StoreOutOfSpace does to the embedded NATS server what a write failing
+// for want of disk space does (server.handleOutOfSpace): it shuts its
+// JetStream down, so every later store operation finds no responder.
+func (c *Coordinator) StoreOutOfSpace() { c.nats.srv.ShutdownJetStream() }

@@ -102,12 +102,29 @@ func retryJS(ctx context.Context, attempt time.Duration, op func(context.Context
 }
 
 // withAttempt is retryJS for an op with a result.
+// A store that says it broke for good (withStoreCheck) ends the tries at
+// once, with its reason.
 func withAttempt[T any](ctx context.Context, attempt time.Duration, op func(context.Context) (T, error)) (T, error) {
+	check := storeCheck(ctx)
 	for {
-		actx, stop := attemptContext(ctx, attempt)
+		wctx, unwatch := watchStore(ctx, check)
+		actx, stop := attemptContext(wctx, attempt)
 		v, err := op(actx)
 		dropped := droppedIn(actx)
 		stop()
+		broken := context.Cause(wctx)
+		unwatch()
+		if err != nil && check != nil {
+			if !errors.Is(broken, ErrStoreBroken) {
+				broken = check()
+			}
+			if broken != nil && errors.Is(err, context.Canceled) {
+				return v, broken // the watch gave the attempt up: its error says nothing more
+			}
+			if broken != nil {
+				return v, fmt.Errorf("%w (%v)", broken, err)
+			}
+		}
 		if err == nil || ctx.Err() != nil || !(dropped || natsTransient(err)) {
 			return v, err
 		}

@@ -123,25 +123,42 @@ func serial() *big.Int {
 // requires peers signed by ca.crt in both directions. A key file open to
 // group or others is refused.
 func LoadTLSConfig(dir string) (*tls.Config, error) {
-	keyPath := filepath.Join(dir, NodeKeyFile)
-	fi, err := fsmode.Regular(keyPath, "the node's TLS key (made by `stackless cluster certs`)")
+	return LoadTLSFiles(filepath.Join(dir, NodeCertFile), filepath.Join(dir, NodeKeyFile), filepath.Join(dir, CACertFile))
+}
+
+// LoadTLSFiles is LoadTLSConfig for files that live apart (a key kept
+// where the operator's secrets are, a CA shared by many hosts): it reads
+// them where they are, so the key is never copied, and checks them alike.
+// Each must be a regular file, and the key must be closed to group and
+// others (mode 0600 or tighter).
+func LoadTLSFiles(certFile, keyFile, caFile string) (*tls.Config, error) {
+	fi, err := fsmode.Regular(keyFile, "the node's TLS key (made by `stackless cluster certs`)")
 	if err != nil {
 		return nil, fmt.Errorf("ipc: TLS: %w", err)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("ipc: TLS key %s has mode %04o and is open to group or others; run: chmod 600 %s", keyPath, perm, keyPath)
+		return nil, fmt.Errorf("ipc: TLS key %s has mode %04o and is open to group or others; run: chmod 600 %s", keyFile, perm, keyFile)
 	}
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, NodeCertFile), keyPath)
-	if err != nil {
+	// A FIFO or a folder given as a certificate is named as such instead
+	// of blocking the read or failing with "is a directory" from deep in
+	// crypto/tls.
+	if _, err := fsmode.Regular(certFile, "the node's TLS certificate (made by `stackless cluster certs`)"); err != nil {
 		return nil, fmt.Errorf("ipc: TLS: %w", err)
 	}
-	caPEM, err := os.ReadFile(filepath.Join(dir, CACertFile))
+	if _, err := fsmode.Regular(caFile, "the cluster's CA certificate (made by `stackless cluster certs`)"); err != nil {
+		return nil, fmt.Errorf("ipc: TLS: %w", err)
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("ipc: TLS: certificate %s with key %s: %w", certFile, keyFile, err)
+	}
+	caPEM, err := os.ReadFile(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("ipc: TLS: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("ipc: TLS: %s holds no certificate", filepath.Join(dir, CACertFile))
+		return nil, fmt.Errorf("ipc: TLS: %s holds no certificate; give the cluster's ca.crt (made by `stackless cluster certs`)", caFile)
 	}
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -159,6 +160,39 @@ func TestTCPNeedsTLS(t *testing.T) {
 	require.NoError(t, os.Chmod(filepath.Join(certs, NodeKeyFile), 0o644))
 	_, err = LoadTLSConfig(certs)
 	assert.ErrorContains(t, err, "chmod 600")
+}
+
+// Files kept apart (the key among the operator's secrets, the CA shared)
+// load where they are, with the folder's checks.
+func TestLoadTLSFilesApart(t *testing.T) {
+	certs := t.TempDir()
+	require.NoError(t, GenerateCerts(certs, nil))
+	keys, cas := t.TempDir(), t.TempDir()
+	key, ca := filepath.Join(keys, "k.pem"), filepath.Join(cas, "ca.pem")
+	require.NoError(t, os.Rename(filepath.Join(certs, NodeKeyFile), key))
+	require.NoError(t, os.Rename(filepath.Join(certs, CACertFile), ca))
+	cert := filepath.Join(certs, NodeCertFile)
+	cfg, err := LoadTLSFiles(cert, key, ca)
+	require.NoError(t, err)
+	assert.Len(t, cfg.Certificates, 1)
+	assert.Equal(t, tls.RequireAndVerifyClientCert, cfg.ClientAuth)
+
+	require.NoError(t, os.Chmod(key, 0o644))
+	_, err = LoadTLSFiles(cert, key, ca)
+	assert.ErrorContains(t, err, "TLS key "+key+" has mode 0644")
+	assert.ErrorContains(t, err, "chmod 600 "+key)
+	require.NoError(t, os.Chmod(key, 0o600))
+
+	_, err = LoadTLSFiles(cas, key, ca)
+	assert.ErrorContains(t, err, cas+" is a directory, not a regular file: the node's TLS certificate")
+	fifo := filepath.Join(cas, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	_, err = LoadTLSFiles(cert, key, fifo)
+	assert.ErrorContains(t, err, fifo+" is a named pipe (FIFO), not a regular file: the cluster's CA certificate")
+	_, err = LoadTLSFiles(cert, key, cert+".missing")
+	assert.ErrorContains(t, err, cert+".missing")
+	_, err = LoadTLSFiles(cert, key, key)
+	assert.ErrorContains(t, err, key+" holds no certificate")
 }
 
 // A failed dial names the address once: the net error already says

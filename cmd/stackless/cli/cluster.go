@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/stackless-go/stackless/cluster"
 	_ "github.com/stackless-go/stackless/examples/cluster/work" // spawnable kinds: work, collector, ticker
-	"github.com/stackless-go/stackless/internal/fsmode"
 	"github.com/stackless-go/stackless/ipc"
 )
 
@@ -68,58 +66,55 @@ func (f *tlsFlags) add(fs *pflag.FlagSet) {
 
 // load returns the configuration, or nil when no flag was given.
 func (f *tlsFlags) load() (*tls.Config, error) {
-	dir, cleanup, err := f.folder()
-	if err != nil || dir == "" {
+	if err := f.check(); err != nil {
 		return nil, err
 	}
-	defer cleanup()
-	return ipc.LoadTLSConfig(dir)
+	switch {
+	case f.dir != "":
+		return ipc.LoadTLSConfig(f.dir)
+	case f.cert != "":
+		// Read where they are: a copy of the key in a temporary folder
+		// would outlive a kill -9.
+		return ipc.LoadTLSFiles(f.cert, f.key, f.ca)
+	}
+	return nil, nil
 }
 
-// folder returns a certificate folder for the flags: --tls DIR itself, or
-// a private temporary copy of --cert, --key and --ca, which cleanup
-// removes ("" when no flag was given).
-func (f *tlsFlags) folder() (dir string, cleanup func(), err error) {
-	cleanup = func() {}
+// check refuses a mix of --tls and the files, or an incomplete set of
+// files.
+func (f *tlsFlags) check() error {
 	files := f.cert != "" || f.key != "" || f.ca != ""
 	switch {
 	case f.dir != "" && files:
-		return "", cleanup, usageErrorf("give either --tls DIR or --cert, --key and --ca, not both")
-	case f.dir != "":
-		return f.dir, cleanup, nil
-	case !files:
-		return "", cleanup, nil
-	case f.cert == "" || f.key == "" || f.ca == "":
-		return "", cleanup, usageErrorf("--cert, --key and --ca go together")
+		return usageErrorf("give either --tls DIR or --cert, --key and --ca, not both")
+	case files && (f.cert == "" || f.key == "" || f.ca == ""):
+		return usageErrorf("--cert, --key and --ca go together")
 	}
-	// The same checks as ipc.LoadTLSConfig, on files that may live apart.
-	tmp, err := os.MkdirTemp("", "stkl-tls")
-	if err != nil {
-		return "", cleanup, err
-	}
-	cleanup = func() { os.RemoveAll(tmp) }
-	for src, dst := range map[string]string{f.cert: ipc.NodeCertFile, f.key: ipc.NodeKeyFile, f.ca: ipc.CACertFile} {
-		if _, err := fsmode.Regular(src, "a PEM file made by `stackless cluster certs`"); err != nil {
-			cleanup()
-			return "", func() {}, err
-		}
-		b, err := os.ReadFile(src)
+	return nil
+}
+
+// pass records the flags' paths, made absolute, in cfg, so that the local
+// workers (started elsewhere, maybe in another directory) load the same
+// files.
+func (f *tlsFlags) pass(cfg *cluster.Config) error {
+	if f.dir != "" {
+		d, err := filepath.Abs(f.dir)
 		if err != nil {
-			cleanup()
-			return "", func() {}, err
+			return err
 		}
-		if dst == ipc.NodeKeyFile {
-			if fi, err := os.Stat(src); err == nil && fi.Mode().Perm()&0o077 != 0 {
-				cleanup()
-				return "", func() {}, fmt.Errorf("TLS key %s has mode %04o and is open to group or others; run: chmod 600 %s", src, fi.Mode().Perm(), src)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(tmp, dst), b, 0o600); err != nil {
-			cleanup()
-			return "", func() {}, err
-		}
+		cfg.SetTLSDir(d)
+		return nil
 	}
-	return tmp, cleanup, nil
+	var paths [3]string
+	for i, p := range []string{f.cert, f.key, f.ca} {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return err
+		}
+		paths[i] = a
+	}
+	cfg.SetTLSFiles(paths[0], paths[1], paths[2])
+	return nil
 }
 
 // clientFlags say how to reach a running coordinator.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 
 	"github.com/stackless-go/stackless/cluster"
 	_ "github.com/stackless-go/stackless/examples/cluster/work" // spawnable kinds: work, collector, ticker
-	"github.com/stackless-go/stackless/ipc"
 )
 
 func newClusterUpCmd() *cobra.Command {
@@ -125,25 +123,20 @@ line every few seconds.`,
 			default:
 				return usageErrorf("--place must be %s or %s, got %q", cluster.PlaceRoundRobin, cluster.PlaceLeastLoaded, cfg.Place)
 			}
-			// The folder stays while the cluster runs: its local workers
-			// load it too (they listen on TCP+TLS with --listen).
-			tdir, cleanup, err := tf.folder()
+			tc, err := tf.load()
 			if err != nil {
 				return err
 			}
-			defer cleanup()
-			if cfg.Listen != "" && tdir == "" {
-				return usageErrorf("--listen needs --tls DIR (make one with `stackless cluster certs`)")
+			if cfg.Listen != "" && tc == nil {
+				return usageErrorf("--listen needs --tls DIR or --cert, --key and --ca (make them with `stackless cluster certs`)")
 			}
-			if tdir != "" {
-				if cfg.TLS, err = ipc.LoadTLSConfig(tdir); err != nil {
+			if tc != nil {
+				cfg.TLS = tc
+				// Its local workers load the same files (they listen on
+				// TCP+TLS with --listen).
+				if err := tf.pass(&cfg); err != nil {
 					return err
 				}
-				abs, err := filepath.Abs(tdir)
-				if err != nil {
-					return err
-				}
-				cfg.SetTLSDir(abs)
 			}
 			cfg.Output = cmd.ErrOrStderr()
 			cfg.Log = logger(cmd, slog.LevelWarn)

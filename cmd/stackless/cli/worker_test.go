@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,15 +77,47 @@ func TestWorkerJoinFailsFastOnCertificatesAndSecret(t *testing.T) {
 }
 
 // With --listen every local worker listens on TCP+TLS too, so it needs the
-// certificates: given as three files, they must outlive the start.
+// certificates: given as three files kept apart, they are read where they
+// are, and no copy of the key is left in the temporary folder (where a
+// kill -9 would leave it).
 func TestClusterUpListensWithCertificateFiles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	certs := filepath.Join(t.TempDir(), "certs")
 	require.NoError(t, ipc.GenerateCerts(certs, nil))
-	dir, done := startUp(t, ctx, "-n", "2", "--checkpoint-every", "0", "--balance-every", "0", "--listen", "127.0.0.1:0",
-		"--cert", filepath.Join(certs, ipc.NodeCertFile), "--key", filepath.Join(certs, ipc.NodeKeyFile), "--ca", filepath.Join(certs, ipc.CACertFile))
-	assert.Contains(t, runOK(t, "cluster", "status", "--cluster", dir), "workers left: 0")
+	keyDir := t.TempDir()
+	key := filepath.Join(keyDir, "node.pem")
+	require.NoError(t, os.Rename(filepath.Join(certs, ipc.NodeKeyFile), key))
+	keyPEM, err := os.ReadFile(key)
+	require.NoError(t, err)
+	// A temporary folder of its own (short: the cluster's sockets live
+	// under it), to search whole for a copy of the key.
+	tmp, err := os.MkdirTemp("", "tk")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(tmp) })
+	t.Setenv("TMPDIR", tmp)
+	require.Equal(t, tmp, os.TempDir())
+
+	files := []string{"--cert", filepath.Join(certs, ipc.NodeCertFile), "--key", key, "--ca", filepath.Join(certs, ipc.CACertFile)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	dir, done := startUp(t, ctx, append([]string{"-n", "2", "--checkpoint-every", "0", "--balance-every", "0", "--listen", addr}, files...)...)
+	// Over TCP and mutual TLS, with the same files.
+	assert.Contains(t, runOK(t, append([]string{"cluster", "status", "--addr", addr, "--secret", filepath.Join(dir, "secret")}, files...)...),
+		"workers left: 0")
+	var copies []string
+	require.NoError(t, filepath.WalkDir(tmp, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		if b, err := os.ReadFile(path); err == nil && bytes.Contains(b, keyPEM) {
+			copies = append(copies, path)
+		}
+		return nil
+	}))
+	assert.Empty(t, copies, "copies of the TLS key under %s while the cluster runs", tmp)
 	runOK(t, "cluster", "down", "--cluster", dir)
 	select {
 	case code := <-done:
@@ -91,6 +125,25 @@ func TestClusterUpListensWithCertificateFiles(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("cluster up did not end after down")
 	}
+}
+
+// A key open to others is refused before anything starts, with the chmod
+// that fixes it.
+func TestClusterUpRefusesAnOpenKeyFile(t *testing.T) {
+	certs := filepath.Join(t.TempDir(), "certs")
+	require.NoError(t, ipc.GenerateCerts(certs, nil))
+	key := filepath.Join(certs, ipc.NodeKeyFile)
+	require.NoError(t, os.Chmod(key, 0o644))
+	root := NewRoot()
+	var out, errOut bytes.Buffer
+	root.SetArgs([]string{"cluster", "up", "--data", filepath.Join(t.TempDir(), "c"), "-n", "1",
+		"--cert", filepath.Join(certs, ipc.NodeCertFile), "--key", key, "--ca", filepath.Join(certs, ipc.CACertFile)})
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	assert.Equal(t, exitFailure, execute(context.Background(), root))
+	assert.Contains(t, errOut.String(), key+" has mode 0644")
+	assert.Contains(t, errOut.String(), "chmod 600 "+key)
+	assert.NotContains(t, errOut.String(), "cluster up:", "nothing started")
 }
 
 // A worker joining through NATS with credentials the servers refuse says

@@ -1,0 +1,73 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/cluster"
+)
+
+// A store that cannot write (the embedded server shuts its JetStream down
+// when a write finds the disk full) fails the final checkpoint at once,
+// saying what was lost, where and what to do, instead of retrying it for a
+// minute: shutdown stays prompt, and still stops every worker.
+func TestCloseOnAFullDiskIsPromptAndSaysWhatWasLost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level: starts worker processes (make test runs it; make test-short skips it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	dir := shortDir(t)
+	out := &syncBuffer{}
+	c, err := cluster.Start(ctx, cluster.Config{
+		Dir: dir, Workers: 2, CheckpointEvery: -1, BalanceEvery: -1,
+		WorkerCommand: testWorkerCommand(dir, ""),
+		Log:           slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Output:        out,
+	})
+	require.NoError(t, err, "output:\n%s", out)
+	st, err := c.Status(ctx)
+	require.NoError(t, err)
+	res, err := c.Checkpoint(ctx)
+	require.NoError(t, err)
+
+	c.StoreOutOfSpace()
+	t0 := time.Now()
+	_, err = c.Checkpoint(ctx)
+	assert.ErrorIs(t, err, cluster.ErrStoreBroken, "a checkpoint fails at once too")
+	assert.Less(t, time.Since(t0), 5*time.Second, "the checkpoint waited")
+
+	t0 = time.Now()
+	err = c.Close()
+	took := time.Since(t0)
+	t.Logf("Close took %v and said: %v", took, err)
+	require.Error(t, err)
+	assert.Less(t, took, 5*time.Second, "shutdown waited")
+	assert.ErrorIs(t, err, cluster.ErrStoreBroken)
+	for _, says := range []string{
+		"final checkpoint not stored",
+		fmt.Sprintf("the newest is %d", res.Gen),
+		"free space on the disk of " + filepath.Join(dir, "nats"),
+		"run `stackless cluster up --data " + dir + "`",
+	} {
+		assert.Contains(t, err.Error(), says)
+	}
+	for _, w := range st.Workers {
+		assert.ErrorIs(t, syscall.Kill(w.Pid, 0), syscall.ESRCH, "worker process %d is gone", w.Pid)
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "sock"))
+	assert.NoError(t, err)
+	assert.Empty(t, entries, "sockets left behind")
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}

@@ -1,0 +1,90 @@
+// A store that broke for good (a full disk) is told from one that does
+// not answer for now (a leader election), so that operations on it fail at
+// once instead of retrying until their deadline.
+
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// ErrStoreBroken is returned by store operations once the NATS server that
+// holds the checkpoints reports that it cannot write (its JetStream shut
+// itself down, or a stream hit a write error: a full disk, a disk gone
+// read-only). Retrying does not heal it: only freeing space and
+// restarting the server does.
+var ErrStoreBroken = errors.New("cluster: the checkpoint store cannot write")
+
+// storeCheckEvery is how often an operation waiting on the store asks the
+// server whether it broke meanwhile: a request whose answer the server
+// dropped (it does on a write error) would otherwise wait its whole
+// attempt.
+var storeCheckEvery = 250 * time.Millisecond
+
+type storeCheckKey struct{}
+
+// withStoreCheck makes the store operations under ctx (retryJS) call check
+// and give up with its error once it returns one.
+func withStoreCheck(ctx context.Context, check func() error) context.Context {
+	if check == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, storeCheckKey{}, check)
+}
+
+func storeCheck(ctx context.Context) func() error {
+	f, _ := ctx.Value(storeCheckKey{}).(func() error)
+	return f
+}
+
+// watchStore returns ctx, cancelled with check's error as its cause once
+// check reports one; stop ends the watch.
+func watchStore(ctx context.Context, check func() error) (context.Context, func()) {
+	if check == nil {
+		return ctx, func() {}
+	}
+	wctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		tk := time.NewTicker(storeCheckEvery)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-wctx.Done():
+				return
+			case <-tk.C:
+				if err := check(); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}
+	}()
+	return wctx, func() { close(done); cancel(nil) }
+}
+
+// storeErr reports the embedded server's health: nil while it can write.
+// Healthz covers both ways a write failure shows: JetStream shut down (a
+// replicated store, or a permission error) and a stream holding its write
+// error (a single server, which then drops the request's answer).
+func (e *embeddedNATS) storeErr(dir string) error {
+	h := e.srv.Healthz(&server.HealthzOptions{})
+	if h == nil || h.Error == "" {
+		return nil
+	}
+	// Only the reports that mean writes fail: another (a stream caught
+	// between its deletion and its folder's) would give a checkpoint up
+	// for nothing.
+	if !strings.Contains(h.Error, "write error") && !strings.Contains(h.Error, "JetStream not enabled") {
+		return nil
+	}
+	return fmt.Errorf("%w: the embedded NATS server on %s says %q (is its disk full?)", ErrStoreBroken, dir, h.Error)
+}
