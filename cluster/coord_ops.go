@@ -94,14 +94,20 @@ func (c *Coordinator) Spawn(ctx context.Context, req SpawnRequest) (SpawnResult,
 	}
 	var res SpawnResult
 	var mu sync.Mutex
+	// Every worker holds its new tasklets paused until the checkpoint
+	// below has stored them, then all resume at once: otherwise the first
+	// workers run while the checkpoint works (competing with it for the
+	// cores) and start the job ahead of the others.
+	var held []uint16
 	spawnOn := func(ctx context.Context, node uint16, k int) error {
 		var got []Spawned
-		r := spawnReq{Kind: req.Kind, Args: req.Args, Count: k}
+		r := spawnReq{Kind: req.Kind, Args: req.Args, Count: k, Hold: true}
 		if err := call(ctx, c.fc, node, kindWSpawn, r, &got); err != nil {
 			return err
 		}
 		mu.Lock()
 		res.Tasklets = append(res.Tasklets, got...)
+		held = append(held, node)
 		mu.Unlock()
 		return nil
 	}
@@ -120,14 +126,35 @@ func (c *Coordinator) Spawn(ctx context.Context, req SpawnRequest) (SpawnResult,
 	err = c.forAll(ctx, rest, func(ctx context.Context, w *workerRef) error { return spawnOn(ctx, w.Node, counts[w.Node]) })
 	slices.SortFunc(res.Tasklets, func(a, b Spawned) int { return cmp.Compare(a.ID, b.ID) })
 	if err != nil {
+		c.resumeHeld(held)
 		return res, fmt.Errorf("cluster: spawn %q: %d of %d tasklets started: %w", req.Kind, len(res.Tasklets), req.Count, err)
 	}
 	cp, err := c.checkpointLocked(ctx, true)
 	if err != nil {
+		// The checkpoint resumes the workers it reached; one it failed
+		// before (none ready) would stay held.
+		c.resumeHeld(held)
 		return res, fmt.Errorf("cluster: spawned %d tasklets, but the checkpoint after failed: %w", len(res.Tasklets), err)
 	}
 	res.Gen = cp.Gen
 	return res, nil
+}
+
+// resumeHeld resumes the workers (nodes) a failed spawn left holding their
+// new tasklets: they run, unsaved, as the error returned says. A worker
+// that cannot be resumed is dead, and the monitor rolls the cluster back.
+func (c *Coordinator) resumeHeld(nodes []uint16) {
+	var ws []*workerRef
+	for _, w := range c.readyWorkers() {
+		if slices.Contains(nodes, w.Node) {
+			ws = append(ws, w)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+		return call(ctx, c.fc, w.Node, kindWResume, none{}, nil)
+	})
 }
 
 // placeSpawn decides how many tasklets each worker gets.

@@ -213,7 +213,9 @@
 // program, so it builds the behavior once itself before spawning anything
 // and refuses the spawn (ErrNoChannel, naming the argument) when a channel
 // ID in the behavior's fields is on no node of the cluster or its worker
-// does not hold it.
+// does not hold it. The new tasklets run no step before the checkpoint
+// that follows the spawn has stored them; then every worker starts them
+// at once, so a job spread over several workers starts evenly.
 //
 // # Results
 //

@@ -177,6 +177,10 @@ type spawnReq struct {
 	Count  int               `json:"count"`
 	Worker uint16            `json:"worker,omitempty"` // 0: the coordinator places them
 	Place  string            `json:"place,omitempty"`  // PlaceRoundRobin or PlaceLeastLoaded
+	// Hold leaves the worker paused after the spawn (resumed by the
+	// spawn's checkpoint), so no tasklet runs before its checkpoint is
+	// stored and every worker starts the new work together.
+	Hold bool `json:"hold,omitempty"`
 }
 
 // Spawned is one tasklet a spawn made.

@@ -115,6 +115,11 @@ func (w *worker) spawn(ctx context.Context, req spawnReq) ([]Spawned, error) {
 		for i, r := range all {
 			out[i] = Spawned{ID: w.s.Spawn(r.b), Worker: w.node, Channels: r.chans}
 		}
+		if req.Hold {
+			// Paused in the same request, before the loop runs a step of
+			// the new tasklets.
+			w.setPaused(true)
+		}
 		return out, nil
 	})
 }

@@ -1,0 +1,73 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// heldStep tells heldRan that a tasklet ran its first step, then ends.
+type heldStep struct{}
+
+var heldRan = make(chan struct{}, 4)
+
+func (heldStep) Step(t *tasklet.T) tasklet.Op {
+	heldRan <- struct{}{}
+	return t.Exit()
+}
+
+func init() {
+	MustRegisterSpawner("test-held-step", func(map[string]string) (tasklet.Behavior, error) { return heldStep{}, nil })
+}
+
+// A spawn with Hold leaves the worker paused in the same request, so its
+// new tasklets run no step before the spawn's checkpoint stores them; the
+// checkpoint's resume lets them run.
+func TestSpawnWithHoldRunsNoStepUntilResumed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	reg := pickle.NewRegistry()
+	reg.MustRegister("test-held-step", 1, heldStep{})
+	w := &worker{node: 1, reg: reg, reqs: make(chan *request, 64), waiters: map[tasklet.ID][]chan struct{}{},
+		log: slog.New(slog.DiscardHandler)}
+	w.s = scheduler.New(scheduler.WithNode(1), scheduler.WithPauseHook(w.pausedNow),
+		scheduler.WithCheckpoint(1, 0, w.preempt), scheduler.WithClock(scheduler.NewRealClock(0)))
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	loopDone := make(chan error, 1)
+	go func() { loopDone <- w.loop(loopCtx) }()
+	defer func() {
+		stopLoop()
+		<-loopDone
+	}()
+
+	got, err := w.spawn(ctx, spawnReq{Kind: "test-held-step", Count: 2, Hold: true})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.True(t, w.readStats().Paused, "the worker holds its new tasklets paused")
+	// A request served after the spawn: the loop went round while held.
+	views, err := w.ps(ctx, none{})
+	require.NoError(t, err)
+	require.Len(t, views, 2)
+	for _, v := range views {
+		assert.Zero(t, v.Steps, "tasklet %d ran before the resume", v.ID)
+	}
+	assert.Empty(t, heldRan, "no step ran while held")
+
+	_, err = w.resume(ctx, none{})
+	require.NoError(t, err)
+	for range got {
+		select {
+		case <-heldRan:
+		case <-ctx.Done():
+			t.Fatal("the held tasklets did not run after the resume")
+		}
+	}
+}
