@@ -150,3 +150,23 @@ func TestInspectJSONOfADamagedStorePrintsNothing(t *testing.T) {
 	assert.Contains(t, errOut, path)
 	assert.Contains(t, errOut, "checksum")
 }
+
+func TestFieldsPreviewIsTheCutFieldsText(t *testing.T) {
+	big := make([]any, 5000)
+	for i := range big {
+		big[i] = map[string]any{"X": i, "Name": "日本é", "B": []byte{1, byte(i)}}
+	}
+	cases := []map[string]any{
+		{},
+		{"A": 1},
+		{"A": 1, "B": "x", "C": []any{1, 2}, "D": map[string]any{"E": true}, "G": nil},
+		{"Name": strings.Repeat("日本", 100), "Z": 3},
+		{"World": big, "Dt": 100},
+		{"A": []any{[]any{[]any{strings.Repeat("é", 70)}}}, "B": "end"},
+	}
+	for i, fields := range cases {
+		for _, width := range []int{0, 3, 4, 10, 60, 200} {
+			assert.Equal(t, truncate(fieldsText(fields), width), fieldsPreview(fields, width), "case %d, width %d", i, width)
+		}
+	}
+}
