@@ -386,15 +386,16 @@ func describe(x any) valueView {
 
 // jsonSafe turns loosely decoded msgpack into values encoding/json takes:
 // maps with non-string keys get string keys, and NaN and infinities
-// become strings.
+// become strings. It changes string-keyed maps and lists in place (x is
+// freshly decoded and the caller's alone): a copy doubled the memory of a
+// big behavior, such as the game AI's world.
 func jsonSafe(x any) any {
 	switch v := x.(type) {
 	case map[string]any:
-		out := make(map[string]any, len(v))
 		for k, e := range v {
-			out[k] = jsonSafe(e)
+			v[k] = jsonSafe(e)
 		}
-		return out
+		return v
 	case map[any]any:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
@@ -402,11 +403,10 @@ func jsonSafe(x any) any {
 		}
 		return out
 	case []any:
-		out := make([]any, len(v))
 		for i, e := range v {
-			out[i] = jsonSafe(e)
+			v[i] = jsonSafe(e)
 		}
-		return out
+		return v
 	case float64:
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Sprint(v)

@@ -190,7 +190,7 @@ func writeWorldJSON(w io.Writer, v *worldView) error {
 		} else {
 			bw.WriteString(",\n  \"channels\": ")
 		}
-		rows := jsonRows{w: bw}
+		rows := newJSONRows(bw)
 		err := v.walk(func(*store.Checkpoint) error { return nil }, func(key, value []byte) error {
 			if key[0] != tag { // keys were checked by fillFrom
 				return nil
@@ -211,28 +211,29 @@ func writeWorldJSON(w io.Writer, v *worldView) error {
 }
 
 // jsonRows prints a JSON array of a world's rows, one at a time, indented
-// as writeJSON indents the rows of a worldView.
+// as writeJSON indents the rows of a worldView. Each row is encoded
+// straight into the output: a big one (the game AI's world) is not copied.
 type jsonRows struct {
 	w   *bufio.Writer
 	n   int
-	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func newJSONRows(w *bufio.Writer) *jsonRows {
+	r := &jsonRows{w: w}
+	r.enc = json.NewEncoder(noNewline{w})
+	r.enc.SetIndent("    ", "  ")
+	return r
 }
 
 func (r *jsonRows) add(row any) error {
-	r.buf.Reset()
-	enc := json.NewEncoder(&r.buf)
-	enc.SetIndent("    ", "  ")
-	if err := enc.Encode(row); err != nil {
-		return err
-	}
 	if r.n == 0 {
 		r.w.WriteString("[\n    ")
 	} else {
 		r.w.WriteString(",\n    ")
 	}
 	r.n++
-	r.w.Write(bytes.TrimSuffix(r.buf.Bytes(), []byte("\n")))
-	return nil
+	return r.enc.Encode(row)
 }
 
 // end closes the array; bufio.Writer keeps a write error for Flush.
@@ -242,4 +243,15 @@ func (r *jsonRows) end() {
 	} else {
 		r.w.WriteString("\n  ]")
 	}
+}
+
+// noNewline drops the newline json.Encoder ends each value with (it
+// writes a value in one Write): a row is followed by "," or "]".
+type noNewline struct{ w io.Writer }
+
+func (n noNewline) Write(p []byte) (int, error) {
+	if _, err := n.w.Write(bytes.TrimSuffix(p, []byte("\n"))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
