@@ -188,27 +188,40 @@ func ReadFile(path string) (*Checkpoint, error) {
 
 // ReadFileLimit is ReadFile with a custom maximum file size in bytes.
 func ReadFileLimit(path string, maxSize int64) (*Checkpoint, error) {
-	f, err := os.Open(path)
+	f, size, err := openSnapshot(path, maxSize)
 	if err != nil {
-		return nil, fmt.Errorf("store: read snapshot: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("store: read snapshot: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("store: read snapshot %s: not a regular file", path)
-	}
-	if st.Size() > maxSize {
-		return nil, fmt.Errorf("store: read snapshot %s: file is %d bytes, over the %d-byte limit; is it really a snapshot file? (raise the limit with store.ReadFileLimit)",
-			path, st.Size(), maxSize)
-	}
-	data := make([]byte, st.Size())
+	data := make([]byte, size)
 	if _, err := io.ReadFull(f, data); err != nil {
 		return nil, fmt.Errorf("store: read snapshot %s: %w (file changed while reading?)", path, err)
 	}
 	return parseSnapshot(path, data)
+}
+
+// openSnapshot opens the snapshot file at path for reading and returns its
+// size, refusing anything but a regular file of at most maxSize bytes.
+func openSnapshot(path string, maxSize int64) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: read snapshot: %w", err)
+	}
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("store: read snapshot: %w", err)
+	case !st.Mode().IsRegular():
+		err = fmt.Errorf("store: read snapshot %s: not a regular file", path)
+	case st.Size() > maxSize:
+		err = fmt.Errorf("store: read snapshot %s: file is %d bytes, over the %d-byte limit; is it really a snapshot file? (raise the limit with store.ReadFileLimit)",
+			path, st.Size(), maxSize)
+	}
+	if err != nil {
+		_ = f.Close() // opened for reading only
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
 }
 
 // IsSnapshotFile reports whether the file at path starts like a snapshot
