@@ -125,12 +125,12 @@ Tables show --limit rows each; -o json prints everything.`,
 }
 
 // target is the file inspect or checkpoint works on: a snapshot file
-// (read whole), a checkpoint database (open, locked), or the checkpoints
+// (verified on open, walked, never read whole), a checkpoint database (open, locked), or the checkpoints
 // of a cluster directory (in its NATS JetStream store).
 type target struct {
 	path string
-	ref  string // how to name it again on the command line: the path, or --nats URL ...
-	snap *store.Checkpoint
+	ref  string   // how to name it again on the command line: the path, or --nats URL ...
+	snap *genView // a snapshot file's one generation, verified; read again with store.WalkFile
 	db   generations
 }
 
@@ -197,11 +197,11 @@ func openTargetNamed(path string, nf *natsFlags, wait time.Duration, write bool)
 		return nil, err
 	}
 	if snap {
-		cp, err := store.ReadFile(path)
+		g, err := snapshotGen(path)
 		if err != nil {
 			return nil, err
 		}
-		return &target{path: path, ref: path, snap: cp}, nil
+		return &target{path: path, ref: path, snap: g}, nil
 	}
 	opts := []store.Option{store.WithTimeout(wait)}
 	if !write {
@@ -234,7 +234,9 @@ func (t *target) world(v *worldView, gen uint64, pick bool) error {
 		if pick && gen != t.snap.Gen {
 			return usageErrorf("--gen %d: %s is a snapshot file; it holds generation %d only", gen, t.path, t.snap.Gen)
 		}
-		v.walk = walkLoaded(t.snap)
+		v.walk = func(start func(*store.Checkpoint) error, fn func(key, value []byte) error) error {
+			return store.WalkFile(t.path, start, fn)
+		}
 		return fillFrom(v, v.walk)
 	}
 	v.Type = "store"

@@ -191,7 +191,13 @@ func writeWorldJSON(w io.Writer, v *worldView) error {
 			bw.WriteString(",\n  \"channels\": ")
 		}
 		rows := newJSONRows(bw)
-		err := v.walk(func(*store.Checkpoint) error { return nil }, func(key, value []byte) error {
+		err := v.walk(func(cp *store.Checkpoint) error {
+			if cp.Gen != v.Gen || !cp.Time.Equal(v.Time) { // a snapshot file replaced meanwhile
+				return fmt.Errorf("%s changed while inspect read it (generation %d of %s, now %d of %s): run inspect again",
+					v.File, v.Gen, v.Time.Format(time.DateTime), cp.Gen, cp.Time.Format(time.DateTime))
+			}
+			return nil
+		}, func(key, value []byte) error {
 			if key[0] != tag { // keys were checked by fillFrom
 				return nil
 			}
