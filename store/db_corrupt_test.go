@@ -156,6 +156,9 @@ func TestCorruption(t *testing.T) {
 			}
 			assert.Contains(t, msg, tc.reason)
 			assert.Contains(t, msg, "restore an older generation with --gen")
+			_, werr := walked(t, db, tc.load)
+			require.Error(t, werr, "a walk meets the damage too")
+			assert.Equal(t, msg, werr.Error(), "and reports it as Load does")
 			if tc.okLoad1 {
 				got, err := db.Load(1)
 				require.NoError(t, err, "undamaged older generation must still load")

@@ -9,12 +9,15 @@
 // bbolt value each (two fill a page), so a checkpoint of 100,000 records is
 // one to two thousand bbolt writes, not 100,000. An incremental generation
 // holds only the records that changed since its base and a tombstone for
-// each deleted key; Load resolves the chain by key. Every stored value
-// (segment, generation header, meta) carries a CRC32C over its key and
-// bytes, verified before anything in it is decoded; record values and Meta
-// are capped by WithMaxRecord. Generations are numbered; the newest K are
-// kept with the bases they need. A database of another format version
-// (version 1 stored one value per record) is refused with ErrVersion.
+// each deleted key; Load resolves the chain by key. Walk resolves it the
+// same way but hands the records over one by one, still in the mapped
+// file, so a reader of a huge generation (inspect) never holds all of it.
+// Every stored value (segment, generation header, meta) carries a CRC32C
+// over its key and bytes, verified before anything in it is decoded;
+// record values and Meta are capped by WithMaxRecord. Generations are
+// numbered; the newest K are kept with the bases they need. A database of
+// another format version (version 1 stored one value per record) is
+// refused with ErrVersion.
 //
 // The world layer (Checkpointer, Restore, SaveFile, LoadFile) connects a
 // scheduler to a DB through package pickle: Checkpointer.Resume restores the

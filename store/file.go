@@ -188,27 +188,40 @@ func ReadFile(path string) (*Checkpoint, error) {
 
 // ReadFileLimit is ReadFile with a custom maximum file size in bytes.
 func ReadFileLimit(path string, maxSize int64) (*Checkpoint, error) {
-	f, err := os.Open(path)
+	f, size, err := openSnapshot(path, maxSize)
 	if err != nil {
-		return nil, fmt.Errorf("store: read snapshot: %w", err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("store: read snapshot: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("store: read snapshot %s: not a regular file", path)
-	}
-	if st.Size() > maxSize {
-		return nil, fmt.Errorf("store: read snapshot %s: file is %d bytes, over the %d-byte limit; is it really a snapshot file? (raise the limit with store.ReadFileLimit)",
-			path, st.Size(), maxSize)
-	}
-	data := make([]byte, st.Size())
+	data := make([]byte, size)
 	if _, err := io.ReadFull(f, data); err != nil {
 		return nil, fmt.Errorf("store: read snapshot %s: %w (file changed while reading?)", path, err)
 	}
 	return parseSnapshot(path, data)
+}
+
+// openSnapshot opens the snapshot file at path for reading and returns its
+// size, refusing anything but a regular file of at most maxSize bytes.
+func openSnapshot(path string, maxSize int64) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: read snapshot: %w", err)
+	}
+	st, err := f.Stat()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("store: read snapshot: %w", err)
+	case !st.Mode().IsRegular():
+		err = fmt.Errorf("store: read snapshot %s: not a regular file", path)
+	case st.Size() > maxSize:
+		err = fmt.Errorf("store: read snapshot %s: file is %d bytes, over the %d-byte limit; is it really a snapshot file? (raise the limit with store.ReadFileLimit)",
+			path, st.Size(), maxSize)
+	}
+	if err != nil {
+		_ = f.Close() // opened for reading only
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
 }
 
 // IsSnapshotFile reports whether the file at path starts like a snapshot
@@ -238,11 +251,30 @@ func looksLikeBolt(b []byte) bool {
 // snapParser decodes exactly the msgpack subset of the snapshot format.
 // Every length is checked against the remaining input before use; values are
 // returned as capacity-limited subslices of the input (no copies).
+//
+// b is the whole file (parseSnapshot), or, for WalkFile, a window on it:
+// the file's bytes from base on, size in all. A read past the window's end
+// that the file still has fails with errSnapShort, and WalkFile moves the
+// window on and parses that piece again.
 type snapParser struct {
 	name string
 	b    []byte
 	off  int
 	rec  int // index of the record being parsed, -1 outside the records array
+
+	base, size int    // the window's offset in the file, and the file's size (0: b is the file)
+	crc        uint32 // CRC32C of the file's bytes before base
+}
+
+// errSnapShort is a window's end, not the file's.
+var errSnapShort = errors.New("store: snapshot window ends here")
+
+// remaining is how many bytes of the file come from the parser's offset on.
+func (p *snapParser) remaining() int {
+	if p.size == 0 {
+		return len(p.b) - p.off
+	}
+	return p.size - p.base - p.off
 }
 
 // label names the field being parsed in an error message. Formatting happens
@@ -258,17 +290,23 @@ func (p *snapParser) label(what string) string {
 }
 
 func (p *snapParser) fail(at int, format string, args ...any) error {
-	return &CorruptError{Path: p.name, Offset: int64(at), Reason: fmt.Sprintf(format, args...)}
+	return &CorruptError{Path: p.name, Offset: int64(p.base + at), Reason: fmt.Sprintf(format, args...)}
 }
 
 func (p *snapParser) truncated(at int, what string, need int) error {
-	return p.fail(at, "%s needs %d more bytes but only %d remain (file truncated?)", p.label(what), need, len(p.b)-p.off)
+	if need <= p.remaining() {
+		return errSnapShort
+	}
+	return p.fail(at, "%s needs %d more bytes but only %d remain (file truncated?)", p.label(what), need, p.remaining())
 }
 
 // need checks that n more bytes are available.
 func (p *snapParser) need(at int, what string, n uint64) error {
+	if n > uint64(p.remaining()) {
+		return p.fail(at, "%s declares %d bytes but only %d remain (file truncated or damaged)", p.label(what), n, p.remaining())
+	}
 	if n > uint64(len(p.b)-p.off) {
-		return p.fail(at, "%s declares %d bytes but only %d remain (file truncated or damaged)", p.label(what), n, len(p.b)-p.off)
+		return errSnapShort
 	}
 	return nil
 }
@@ -417,119 +455,147 @@ func (p *snapParser) uint32(what string) (uint32, error) {
 // in errors. The returned slices point into data.
 func parseSnapshot(name string, data []byte) (*Checkpoint, error) {
 	p := &snapParser{name: name, b: data, rec: -1}
-	notSnap := func() error {
+	cp, n, err := p.header()
+	if err != nil {
+		return nil, err
+	}
+	cp.Records = make([]Record, 0, int(n))
+	var prev []byte
+	for i := 0; i < int(n); i++ {
+		key, val, err := p.record(i, prev)
+		if err != nil {
+			return nil, err
+		}
+		prev = key
+		cp.Records = append(cp.Records, Record{Key: key, Value: val})
+	}
+	if err := p.trailer(); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// header parses everything before the records: the checkpoint without
+// them, and how many there are.
+func (p *snapParser) header() (*Checkpoint, uint64, error) {
+	notSnap := func(err error) error {
+		if errors.Is(err, errSnapShort) {
+			return err
+		}
 		hint := ""
-		if looksLikeBolt(data) {
+		if looksLikeBolt(p.b) {
 			hint = "; it looks like a bbolt checkpoint database: open it with store.Open"
 		}
 		return p.fail(0, "not a stackless snapshot file (bad magic)%s", hint)
 	}
 	_, fields, err := p.arrayLen("file")
 	if err != nil {
-		if len(data) == 0 {
-			return nil, p.fail(0, "empty file")
+		if p.size == 0 && len(p.b) == 0 {
+			return nil, 0, p.fail(0, "empty file")
 		}
-		return nil, notSnap()
+		return nil, 0, notSnap(err)
 	}
 	magic, err := p.raw("magic", true)
 	if err != nil || string(magic) != snapshotMagic {
-		return nil, notSnap()
+		return nil, 0, notSnap(err)
 	}
 	at := p.off
 	version, err := p.uint("format version")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if version != snapshotVersion {
 		if version > snapshotVersion {
-			return nil, fmt.Errorf("%w: snapshot file %s has format version %d; this build reads version %d; upgrade stackless",
-				ErrVersion, name, version, snapshotVersion)
+			return nil, 0, fmt.Errorf("%w: snapshot file %s has format version %d; this build reads version %d; upgrade stackless",
+				ErrVersion, p.name, version, snapshotVersion)
 		}
-		return nil, p.fail(at, "format version %d is invalid", version)
+		return nil, 0, p.fail(at, "format version %d is invalid", version)
 	}
 	if fields != snapshotFields {
-		return nil, p.fail(0, "file array has %d fields, format version 1 has %d", fields, snapshotFields)
+		return nil, 0, p.fail(0, "file array has %d fields, format version 1 has %d", fields, snapshotFields)
 	}
 	cp := &Checkpoint{}
 	if cp.Gen, err = p.uint("generation"); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	nanos, err := p.int("time")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	cp.Time = time.Unix(0, nanos)
 	meta, err := p.raw("meta", false)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(meta) > 0 {
 		cp.Meta = meta
 	}
 	at, n, err := p.arrayLen("records")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	// Bound the allocation by the input actually present.
-	if n > uint64(len(p.b)-p.off)/minRecordEncoding {
-		return nil, p.fail(at, "records array declares %d records but only %d bytes remain (file truncated or damaged)", n, len(p.b)-p.off)
+	if n > uint64(p.remaining())/minRecordEncoding {
+		return nil, 0, p.fail(at, "records array declares %d records but only %d bytes remain (file truncated or damaged)", n, p.remaining())
 	}
-	cp.Records = make([]Record, 0, int(n))
-	var prev []byte
-	for i := 0; i < int(n); i++ {
-		p.rec = i
-		at, m, err := p.arrayLen("")
-		if err != nil {
-			return nil, err
-		}
-		if m != 3 {
-			return nil, p.fail(at, "records[%d] has %d fields, want 3 (key, crc, value)", i, m)
-		}
-		at = p.off
-		key, err := p.raw("key", false)
-		if err != nil {
-			return nil, err
-		}
-		if msg := checkKey(key); msg != "" {
-			return nil, p.fail(at, "records[%d]: %s", i, msg)
-		}
-		if prev != nil && bytes.Compare(prev, key) >= 0 {
-			return nil, p.fail(at, "records[%d]: key %q is not after the previous key %q (records must be sorted and unique)", i, key, prev)
-		}
-		prev = key
-		crc, err := p.uint32("crc")
-		if err != nil {
-			return nil, err
-		}
-		at = p.off
-		val, err := p.raw("value", false)
-		if err != nil {
-			return nil, err
-		}
-		if got := crc32c(val); got != crc {
-			return nil, p.fail(at, "records[%d] (key %q): value checksum mismatch (stored %08x, computed %08x)", i, key, crc, got)
-		}
-		cp.Records = append(cp.Records, Record{Key: key, Value: val})
+	return cp, n, nil
+}
+
+// record parses records[i], whose key must come after prev (nil: i is 0).
+func (p *snapParser) record(i int, prev []byte) (key, val []byte, err error) {
+	p.rec = i
+	at, m, err := p.arrayLen("")
+	if err != nil {
+		return nil, nil, err
 	}
-	p.rec = -1
+	if m != 3 {
+		return nil, nil, p.fail(at, "records[%d] has %d fields, want 3 (key, crc, value)", i, m)
+	}
 	at = p.off
-	want := crc32c(p.b[:at])
+	if key, err = p.raw("key", false); err != nil {
+		return nil, nil, err
+	}
+	if msg := checkKey(key); msg != "" {
+		return nil, nil, p.fail(at, "records[%d]: %s", i, msg)
+	}
+	if prev != nil && bytes.Compare(prev, key) >= 0 {
+		return nil, nil, p.fail(at, "records[%d]: key %q is not after the previous key %q (records must be sorted and unique)", i, key, prev)
+	}
+	crc, err := p.uint32("crc")
+	if err != nil {
+		return nil, nil, err
+	}
+	at = p.off
+	if val, err = p.raw("value", false); err != nil {
+		return nil, nil, err
+	}
+	if got := crc32c(val); got != crc {
+		return nil, nil, p.fail(at, "records[%d] (key %q): value checksum mismatch (stored %08x, computed %08x)", i, key, crc, got)
+	}
+	return key, val, nil
+}
+
+// trailer checks the file checksum that ends the file.
+func (p *snapParser) trailer() error {
+	p.rec = -1
+	at := p.off
+	want := crc32.Update(p.crc, castagnoli, p.b[:at])
 	c, err := p.byte1("file checksum")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if c != 0xce {
-		return nil, p.fail(at, "file checksum: expected msgpack uint32 (0xce), found type byte 0x%02x", c)
+		return p.fail(at, "file checksum: expected msgpack uint32 (0xce), found type byte 0x%02x", c)
 	}
 	v, err := p.uintN("file checksum", 4)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if uint32(v) != want {
-		return nil, p.fail(at, "file checksum mismatch (stored %08x, computed %08x)", v, want)
+		return p.fail(at, "file checksum mismatch (stored %08x, computed %08x)", v, want)
 	}
-	if p.off != len(p.b) {
-		return nil, p.fail(p.off, "%d unexpected bytes after the end of the snapshot", len(p.b)-p.off)
+	if p.remaining() != 0 {
+		return p.fail(p.off, "%d unexpected bytes after the end of the snapshot", p.remaining())
 	}
-	return cp, nil
+	return nil
 }

@@ -30,6 +30,48 @@ func (db *DB) Load(gen uint64) (*Checkpoint, error) {
 	return cp, err
 }
 
+// Walk reads generation gen as Load does (its base chain applied, records
+// in key order, every checksum verified) without ever holding all of it:
+// start gets the checkpoint with everything but its Records, then fn each
+// record in turn. key and value point into the mapped file and are valid
+// only during fn: copy what you keep. Unlike Load, damage is found as the
+// walk reaches it, so fn may have seen the records before it when Walk
+// returns the *CorruptError. An error of start or fn stops the walk and is
+// returned as is; a panic in them (not a fault reading the file) goes on to
+// the caller. The read transaction lasts the whole walk.
+func (db *DB) Walk(gen uint64, start func(*Checkpoint) error, fn func(key, value []byte) error) error {
+	var callerPanic any
+	// Only the callbacks' panics are theirs: a fault touching the mapped
+	// file is its damage, which the guard reports. Deferred straight from
+	// each callback's wrapper, so that recover sees the panic.
+	catch := func(err *error) {
+		if p := recover(); p != nil {
+			if _, fault := p.(interface{ Addr() uintptr }); fault {
+				panic(p)
+			}
+			callerPanic, *err = p, errWalkPanicked
+		}
+	}
+	err := db.view(fmt.Sprintf("reading generation %d", gen), func(tx *bolt.Tx) error {
+		return walkRecords(db, tx, gen,
+			func(cp *Checkpoint, _, _ uint64) (err error) {
+				defer catch(&err)
+				return start(cp)
+			},
+			func(k, v []byte) (err error) {
+				defer catch(&err)
+				return fn(k, v)
+			})
+	})
+	if callerPanic != nil {
+		panic(callerPanic)
+	}
+	return err
+}
+
+// errWalkPanicked stops a walk whose callback panicked; Walk re-panics.
+var errWalkPanicked = errors.New("store: a Walk callback panicked")
+
 // genCursor walks the entries of one generation of a chain, segment by
 // segment, verifying each segment's checksum before reading it.
 type genCursor struct {
@@ -113,10 +155,50 @@ type record interface {
 // copyOut is set, else pointing into the mapped file, valid only until tx
 // ends (LoadWorld decodes them within it: no copy of a whole world).
 func loadRecords[R record](db *DB, tx *bolt.Tx, gen uint64, copyOut bool) (*Checkpoint, []R, error) {
+	var cp *Checkpoint
+	var recs []R
+	var arena []byte
+	start := func(c *Checkpoint, nrec, nbytes uint64) error {
+		cp = c
+		recs = make([]R, 0, int(nrec))
+		if copyOut {
+			arena = make([]byte, 0, int(nbytes))
+		}
+		return nil
+	}
+	emit := func(k, v []byte) error {
+		if !copyOut {
+			recs = append(recs, R{Key: k, Value: v})
+			return nil
+		}
+		n := len(k) + len(v)
+		if len(arena)+n > cap(arena) { // only if a header undercounted
+			arena = make([]byte, 0, max(n, 64<<10))
+		}
+		o := len(arena)
+		arena = append(arena, k...)
+		arena = append(arena, v...)
+		recs = append(recs, R{Key: arena[o : o+len(k) : o+len(k)], Value: arena[o+len(k) : o+n : o+n]})
+		return nil
+	}
+	if err := walkRecords(db, tx, gen, start, emit); err != nil {
+		return nil, nil, err
+	}
+	return cp, recs, nil
+}
+
+// walkRecords reads generation gen without holding it: start gets the
+// checkpoint without its Records, and how many records and bytes the
+// generation headers promise (bounded by the file size, so a damaged
+// header cannot make a caller allocate more than the data there is); then
+// emit gets each record of the resolved generation in key order, pointing
+// into the mapped file, valid only until tx ends. An error of start or
+// emit stops the walk and is returned as is.
+func walkRecords(db *DB, tx *bolt.Tx, gen uint64, start func(cp *Checkpoint, nrec, nbytes uint64) error, emit func(k, v []byte) error) error {
 	gens := tx.Bucket(bucketGens)
 	h, err := db.header(gens, gen)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	corrupt := func(g uint64, what, reason string) error {
 		return &CorruptError{Path: db.path, Gen: g, What: what, Offset: -1, Reason: reason}
@@ -128,9 +210,9 @@ func loadRecords[R record](db *DB, tx *bolt.Tx, gen uint64, copyOut bool) (*Chec
 		child := chain[len(chain)-1].gen
 		bh, err := db.header(gens, g.base)
 		if errors.Is(err, ErrNotFound) {
-			return nil, nil, corrupt(child, "(generation header)", fmt.Sprintf("its base generation %d is missing", g.base))
+			return corrupt(child, "(generation header)", fmt.Sprintf("its base generation %d is missing", g.base))
 		} else if err != nil {
-			return nil, nil, err
+			return err
 		}
 		chain = append(chain, &genCursor{db: db, gen: g.base, h: bh})
 	}
@@ -141,22 +223,23 @@ func loadRecords[R record](db *DB, tx *bolt.Tx, gen uint64, copyOut bool) (*Chec
 	gk := genKey(gen)
 	raw := tx.Bucket(bucketMeta).Get(gk)
 	if raw == nil {
-		return nil, nil, corrupt(gen, "meta", "missing")
+		return corrupt(gen, "meta", "missing")
 	}
 	typ, meta, err := decodeValue(gk, raw)
 	if err == nil && (typ != recMeta || uint64(len(meta)) != h.metaLen) {
 		err = fmt.Errorf("found a %v of %d bytes where %d bytes of meta belong", typ, len(meta), h.metaLen)
 	}
 	if err != nil {
-		return nil, nil, corrupt(gen, "meta", err.Error())
+		return corrupt(gen, "meta", err.Error())
 	}
 	cp := &Checkpoint{Gen: gen, Time: time.Unix(0, h.nanos)}
 	if len(meta) > 0 {
 		cp.Meta = slices.Clone(meta)
 	}
 
-	// Size the output from the headers, bounded by the file size so a
-	// damaged header cannot make us allocate more than the data we have.
+	// What the headers promise lets a caller size its output; bounded by
+	// the file size so a damaged header cannot make it allocate more than
+	// the data there is.
 	limit := uint64(tx.Size())
 	var nrec, nbytes uint64
 	for _, c := range chain {
@@ -164,42 +247,26 @@ func loadRecords[R record](db *DB, tx *bolt.Tx, gen uint64, copyOut bool) (*Chec
 		nbytes += c.h.recBytes
 		b := tx.Bucket(genBucket(c.gen))
 		if b == nil {
-			return nil, nil, corrupt(c.gen, "(records)", "the generation's record bucket is missing")
+			return corrupt(c.gen, "(records)", "the generation's record bucket is missing")
 		}
 		c.c = b.Cursor()
 		if err := c.first(); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
-	nrec = min(nrec, limit/16)
-	nbytes = min(nbytes, limit)
-	recs := make([]R, 0, int(nrec))
-	var arena []byte
-	if copyOut {
-		arena = make([]byte, 0, int(nbytes))
-	}
-	emit := func(k, v []byte) {
-		if !copyOut {
-			recs = append(recs, R{Key: k, Value: v})
-			return
-		}
-		n := len(k) + len(v)
-		if len(arena)+n > cap(arena) { // only if a header undercounted
-			arena = make([]byte, 0, max(n, 64<<10))
-		}
-		o := len(arena)
-		arena = append(arena, k...)
-		arena = append(arena, v...)
-		recs = append(recs, R{Key: arena[o : o+len(k) : o+len(k)], Value: arena[o+len(k) : o+n : o+n]})
+	if err := start(cp, min(nrec, limit/16), min(nbytes, limit)); err != nil {
+		return err
 	}
 
 	if last == 0 {
 		// A full generation on its own: every entry is a record.
 		c := chain[0]
 		for c.k != nil {
-			emit(c.k, c.v)
+			if err := emit(c.k, c.v); err != nil {
+				return err
+			}
 			if err := c.next(); err != nil {
-				return nil, nil, err
+				return err
 			}
 		}
 	} else {
@@ -217,12 +284,14 @@ func loadRecords[R record](db *DB, tx *bolt.Tx, gen uint64, copyOut bool) (*Chec
 			}
 			w := chain[win]
 			if w.typ == recData {
-				emit(w.k, w.v)
+				if err := emit(w.k, w.v); err != nil {
+					return err
+				}
 			}
 			for i := len(chain) - 1; i >= win; i-- { // the winner last: the others compare to its key
 				if c := chain[i]; c.k != nil && (i == win || bytes.Equal(c.k, w.k)) {
 					if err := c.next(); err != nil {
-						return nil, nil, err
+						return err
 					}
 				}
 			}
@@ -230,9 +299,9 @@ func loadRecords[R record](db *DB, tx *bolt.Tx, gen uint64, copyOut bool) (*Chec
 	}
 	for _, c := range chain {
 		if c.nrec != c.h.nrec || c.ndel != c.h.ndel {
-			return nil, nil, corrupt(c.gen, "(records)", fmt.Sprintf("found %d records and %d deletions, the generation header says %d and %d (records lost)",
+			return corrupt(c.gen, "(records)", fmt.Sprintf("found %d records and %d deletions, the generation header says %d and %d (records lost)",
 				c.nrec, c.ndel, c.h.nrec, c.h.ndel))
 		}
 	}
-	return cp, recs, nil
+	return nil
 }

@@ -61,7 +61,7 @@ func newCheckpointLsCmd(wait *time.Duration, nf *natsFlags) *cobra.Command {
 			defer t.close()
 			var gens []genView
 			if t.snap != nil {
-				gens = []genView{snapshotGen(t.snap)}
+				gens = []genView{*t.snap}
 			} else {
 				list, err := t.db.List()
 				if err != nil {
@@ -86,12 +86,23 @@ func newCheckpointLsCmd(wait *time.Duration, nf *natsFlags) *cobra.Command {
 }
 
 // snapshotGen describes the one generation of a snapshot file.
-func snapshotGen(cp *store.Checkpoint) genView {
-	var n int64 = int64(len(cp.Meta))
-	for _, r := range cp.Records {
-		n += int64(len(r.Key) + len(r.Value))
+// snapshotGen walks the snapshot file at path (store.WalkFile: every
+// checksum verified, never all of it in memory) and describes its one
+// generation.
+func snapshotGen(path string) (*genView, error) {
+	var g genView
+	err := store.WalkFile(path, func(cp *store.Checkpoint) error {
+		g = genView{Gen: cp.Gen, Full: true, Time: cp.Time, Bytes: int64(len(cp.Meta))}
+		return nil
+	}, func(key, value []byte) error {
+		g.Records++
+		g.Bytes += int64(len(key) + len(value))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return genView{Gen: cp.Gen, Full: true, Time: cp.Time, Records: len(cp.Records), Bytes: n}
+	return &g, nil
 }
 
 type rmResult struct {

@@ -90,6 +90,8 @@ Tables show --limit rows each; -o json prints everything.`,
 				v.only = uint64(want)
 			case outputOf(cmd) != formatJSON:
 				v.keep = limit
+			default:
+				v.stream = true
 			}
 			if err := t.world(v, gen, cmd.Flags().Changed("gen")); err != nil {
 				return err
@@ -106,7 +108,7 @@ Tables show --limit rows each; -o json prints everything.`,
 				return writeTasklet(cmd.OutOrStdout(), v, tv)
 			}
 			if outputOf(cmd) == formatJSON {
-				return writeJSON(cmd.OutOrStdout(), v)
+				return writeWorldJSON(cmd.OutOrStdout(), v)
 			}
 			return writeWorld(cmd.OutOrStdout(), v, limit)
 		},
@@ -123,12 +125,12 @@ Tables show --limit rows each; -o json prints everything.`,
 }
 
 // target is the file inspect or checkpoint works on: a snapshot file
-// (read whole), a checkpoint database (open, locked), or the checkpoints
+// (verified on open, walked, never read whole), a checkpoint database (open, locked), or the checkpoints
 // of a cluster directory (in its NATS JetStream store).
 type target struct {
 	path string
-	ref  string // how to name it again on the command line: the path, or --nats URL ...
-	snap *store.Checkpoint
+	ref  string   // how to name it again on the command line: the path, or --nats URL ...
+	snap *genView // a snapshot file's one generation, verified; read again with store.WalkFile
 	db   generations
 }
 
@@ -195,11 +197,11 @@ func openTargetNamed(path string, nf *natsFlags, wait time.Duration, write bool)
 		return nil, err
 	}
 	if snap {
-		cp, err := store.ReadFile(path)
+		g, err := snapshotGen(path)
 		if err != nil {
 			return nil, err
 		}
-		return &target{path: path, ref: path, snap: cp}, nil
+		return &target{path: path, ref: path, snap: g}, nil
 	}
 	opts := []store.Option{store.WithTimeout(wait)}
 	if !write {
@@ -224,14 +226,18 @@ func (t *target) close() {
 }
 
 // world fills v with the target's world: the snapshot's, or generation gen
-// of the database (the newest unless pick).
+// of the database (the newest unless pick). It walks the world (fillFrom)
+// and leaves v.walk to walk it again.
 func (t *target) world(v *worldView, gen uint64, pick bool) error {
 	if t.snap != nil {
 		v.Type = "snapshot"
 		if pick && gen != t.snap.Gen {
 			return usageErrorf("--gen %d: %s is a snapshot file; it holds generation %d only", gen, t.path, t.snap.Gen)
 		}
-		return fillWorld(v, t.snap)
+		v.walk = func(start func(*store.Checkpoint) error, fn func(key, value []byte) error) error {
+			return store.WalkFile(t.path, start, fn)
+		}
+		return fillFrom(v, v.walk)
 	}
 	v.Type = "store"
 	gens, err := t.db.List()
@@ -248,11 +254,16 @@ func (t *target) world(v *worldView, gen uint64, pick bool) error {
 	if !pick {
 		gen = gens[len(gens)-1].Gen
 	}
-	cp, err := t.load(gen)
+	walk, err := t.walkOf(gen)
 	if err != nil {
 		return err
 	}
-	return fillWorld(v, cp)
+	v.walk = walk
+	err = fillFrom(v, walk)
+	if errors.Is(err, store.ErrNotFound) {
+		return t.notFound(gen)
+	}
+	return err
 }
 
 // load returns generation gen of the database, resolved.

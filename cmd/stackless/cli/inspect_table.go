@@ -59,7 +59,7 @@ func writeWorld(w io.Writer, v *worldView, limit int) error {
 			waits = "cannot decode: " + t.Problem
 		}
 		rows = append(rows, []string{tasklet.ID(t.ID).String(), t.Kind, strconv.FormatUint(uint64(t.Version), 10),
-			t.State, dash(waits), strconv.FormatUint(t.Steps, 10), dash(truncate(fieldsText(t.Fields), fieldsWidth))})
+			t.State, dash(waits), strconv.FormatUint(t.Steps, 10), dash(fieldsPreview(t.Fields, fieldsWidth))})
 	}
 	writeRows(&b, []string{"ID", "KIND", "VERSION", "STATE", "WAITS ON", "STEPS", "FIELDS"}, rows, v.nTasklets, limit, false)
 
@@ -204,39 +204,93 @@ func writeTasklet(w io.Writer, v *worldView, t taskletView) error {
 
 // fieldsText sums a behavior's fields up on one line: "In=ch1 Out=ch2 X=7".
 func fieldsText(fields map[string]any) string {
-	parts := make([]string, 0, len(fields))
-	for _, k := range sortedKeys(fields) {
-		parts = append(parts, k+"="+fieldText(fields[k]))
+	var b fieldWriter
+	b.fields(fields)
+	return b.String()
+}
+
+// fieldsPreview is truncate(fieldsText(fields), width), but it stops
+// rendering once it has more than width runes: a behavior holding a whole
+// game world rendered to tens of megabytes for a 60-character cell.
+func fieldsPreview(fields map[string]any, width int) string {
+	var b fieldWriter
+	if width > 3 { // truncate cuts nothing shorter
+		b.limit = 4*width + 4 // bytes: more than width runes of up to 4 bytes
 	}
-	return strings.Join(parts, " ")
+	b.fields(fields)
+	return truncate(b.String(), width)
 }
 
 // fieldText renders one field's value: strings quoted, bytes in hex,
 // structs and maps as {K:V ...}, lists as [a b].
 func fieldText(x any) string {
+	var b fieldWriter
+	b.field(x)
+	return b.String()
+}
+
+// fieldWriter renders fields, up to limit bytes and a little beyond (0:
+// all of them).
+type fieldWriter struct {
+	strings.Builder
+	limit int
+}
+
+func (b *fieldWriter) full() bool { return b.limit > 0 && b.Len() > b.limit }
+
+func (b *fieldWriter) fields(fields map[string]any) {
+	for i, k := range sortedKeys(fields) {
+		if b.full() {
+			return
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.field(fields[k])
+	}
+}
+
+func (b *fieldWriter) field(x any) {
 	switch v := x.(type) {
 	case nil:
-		return "nil"
+		b.WriteString("nil")
 	case string:
-		return strconv.Quote(v)
+		b.WriteString(strconv.Quote(v))
 	case []byte:
-		return fmt.Sprintf("0x%x", v)
+		fmt.Fprintf(b, "0x%x", v)
 	case valueView:
-		return previewValue(v)
+		b.WriteString(previewValue(v))
 	case map[string]any:
-		parts := make([]string, 0, len(v))
-		for _, k := range sortedKeys(v) {
-			parts = append(parts, k+":"+fieldText(v[k]))
+		b.WriteByte('{')
+		for i, k := range sortedKeys(v) {
+			if b.full() {
+				return
+			}
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(k)
+			b.WriteByte(':')
+			b.field(v[k])
 		}
-		return "{" + strings.Join(parts, " ") + "}"
+		b.WriteByte('}')
 	case []any:
-		parts := make([]string, len(v))
+		b.WriteByte('[')
 		for i, e := range v {
-			parts[i] = fieldText(e)
+			if b.full() {
+				return
+			}
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.field(e)
 		}
-		return "[" + strings.Join(parts, " ") + "]"
+		b.WriteByte(']')
+	default:
+		fmt.Fprint(b, x)
 	}
-	return fmt.Sprint(x)
 }
 
 func sortedKeys(m map[string]any) []string {

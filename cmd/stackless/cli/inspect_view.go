@@ -35,6 +35,12 @@ type worldView struct {
 	only uint64 // decode only this tasklet and no channel (0: any)
 
 	nTasklets, nChannels int // in the world, decoded or not
+
+	// stream: -o json decodes no row while filling; writeWorldJSON walks
+	// the world again (walk) and prints each row as fill decodes it.
+	stream bool
+	walk   walkFunc
+	fill   *worldFill
 }
 
 type genView struct {
@@ -236,37 +242,13 @@ func countRecords(cp *store.Checkpoint) (tasklets, channels, workers int, err er
 // addWorld appends the tasklets and channels of one world (its header meta
 // and records) to v, tagged with worker (0: not a cluster's).
 func addWorld(v *worldView, reg *pickle.Registry, gen uint64, meta []byte, recs []store.Record, worker uint16) (*pickle.Header, error) {
-	h, err := reg.LoadHeader(meta)
+	f, h, err := newWorldFill(v, reg, gen, meta, worker)
 	if err != nil {
-		return nil, fmt.Errorf("the world header of generation %d does not decode: %w", gen, err)
-	}
-	sleeps := map[uint64]time.Duration{}
-	for _, tm := range h.Timers {
-		if tm.Case == -1 {
-			sleeps[uint64(tm.Tasklet)] = tm.At
-		}
+		return nil, err
 	}
 	for _, rec := range recs {
-		tag, id, err := pickle.ParseKey(rec.Key)
-		if err != nil {
-			return nil, fmt.Errorf("generation %d: %w", gen, err)
-		}
-		if tag == 't' {
-			v.nTasklets++
-			if !v.decodes(&v.Tasklets, id) {
-				continue
-			}
-			tv := taskletOf(reg, id, rec.Value, sleeps)
-			tv.Worker, tv.raw = worker, rec.Value
-			v.Tasklets = append(v.Tasklets, tv)
-		} else {
-			v.nChannels++
-			if v.only != 0 || (v.keep > 0 && len(v.Channels) >= v.keep) {
-				continue
-			}
-			cv := channelOf(reg, id, rec.Value)
-			cv.Worker = worker
-			v.Channels = append(v.Channels, cv)
+		if err := f.record(rec.Key, rec.Value); err != nil {
+			return nil, err
 		}
 	}
 	return h, nil
@@ -404,15 +386,16 @@ func describe(x any) valueView {
 
 // jsonSafe turns loosely decoded msgpack into values encoding/json takes:
 // maps with non-string keys get string keys, and NaN and infinities
-// become strings.
+// become strings. It changes string-keyed maps and lists in place (x is
+// freshly decoded and the caller's alone): a copy doubled the memory of a
+// big behavior, such as the game AI's world.
 func jsonSafe(x any) any {
 	switch v := x.(type) {
 	case map[string]any:
-		out := make(map[string]any, len(v))
 		for k, e := range v {
-			out[k] = jsonSafe(e)
+			v[k] = jsonSafe(e)
 		}
-		return out
+		return v
 	case map[any]any:
 		out := make(map[string]any, len(v))
 		for k, e := range v {
@@ -420,11 +403,10 @@ func jsonSafe(x any) any {
 		}
 		return out
 	case []any:
-		out := make([]any, len(v))
 		for i, e := range v {
-			out[i] = jsonSafe(e)
+			v[i] = jsonSafe(e)
 		}
-		return out
+		return v
 	case float64:
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Sprint(v)
