@@ -20,6 +20,7 @@ FUZZ_TARGETS ?= \
 	./store:FuzzStoreRecord \
 	./store:FuzzStoreSegment \
 	./store:FuzzSnapshotFile \
+	./store:FuzzSnapshotWalk \
 	./store:FuzzOpenDamaged \
 	./store:FuzzDecodeJournal \
 	./pickle:FuzzLoadTasklet \
