@@ -46,12 +46,11 @@ func (s *Scheduler) burst(t *rec) {
 				switch op.Kind() { // Send, Recv and Exit without apply's call
 				case tasklet.OpSend:
 					c.ClearValue()
-					if op.Chan() == s.fillID && s.fillCh != nil && !s.track {
+					if op.Chan() == s.fillID {
 						// A fan-in's send (fanin.go), by hand: the inliner
 						// will not, and the call costs a fifth of the send.
-						// (fillCh is never set while tracking is on; the test
-						// of track is kept because burst compiles better with
-						// it: the rendezvous was 3 instructions dearer without.)
+						// (Never a send while tracking: fillCh is set only
+						// while plain holds; noFill when there is none.)
 						c := s.fillCh
 						switch c.SendQuick(op.Value()) {
 						case channel.SendBuffered:

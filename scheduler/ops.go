@@ -457,7 +457,7 @@ func (s *Scheduler) dropIfIdle(c *channel.Channel) {
 			s.lastCh = nil
 		}
 		if s.fillCh == c {
-			s.fillCh, s.fillID = nil, 0
+			s.forgetFill()
 		}
 		s.chans.del(uint64(c.ID()))
 		if s.track {

@@ -195,7 +195,7 @@ func WithChangeTracking() Option { return func(s *Scheduler) { s.track = true } 
 
 // New returns an empty scheduler.
 func New(opts ...Option) *Scheduler {
-	s := &Scheduler{wake: make(chan struct{}, 1)}
+	s := &Scheduler{wake: make(chan struct{}, 1), fillCh: noFill}
 	for _, o := range opts {
 		o(s)
 	}
