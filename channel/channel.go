@@ -228,9 +228,15 @@ func (c *Channel) PushSender(w Waiter) { c.moreWaits().send.push(w) }
 
 // WaitToSend queues local tasklet t, blocking in a plain Send of v in wait
 // seq, at the back of the senders and reports true when that needed no
-// growing or compacting; else the caller uses PushSender. It is on the
-// path of every sender that finds a fan-in's buffer full: one length test
-// per array, then stores without bounds checks but one.
+// growing; else the caller uses PushSender. It is on the path of every
+// sender that finds a fan-in's buffer full, so it is kept within the
+// inliner's budget (80; the call cost a third of it):
+//   - vals and seqs of equal length mean both are as long as ts: vals is
+//     nil or len(ts) long, seqs len(ts) or twice that (case indexes), and
+//     the queue's length test has ruled out a ts of length 0.
+//   - stale entries are not tested (push leaves compaction to pushSlow):
+//     appending after them keeps the order, take drops them, and the queue
+//     cannot grow past them without pushSlow, which compacts.
 func (c *Channel) WaitToSend(t *tasklet.T, seq uint32, v any) bool {
 	m := c.more
 	if m == nil {
@@ -238,12 +244,11 @@ func (c *Channel) WaitToSend(t *tasklet.T, seq uint32, v any) bool {
 	}
 	q := &m.send
 	n := len(q.ts)
-	if q.stale != 0 || int(q.len) == n || len(q.vals) != n || len(q.seqs) != n {
-		return false // (pushSender's test, with vals nil as length 0)
+	if int(q.len) == n || len(q.vals) != len(q.seqs) {
+		return false
 	}
-	ts, seqs, vals := q.ts[:n], q.seqs[:n], q.vals[:n]
-	p := (int(q.head) + int(q.len)) & (n - 1)
-	ts[p], seqs[p], vals[p] = t, seq, v
+	p := int(q.head+q.len) & (n - 1)
+	q.ts[p], q.seqs[p], q.vals[p] = t, seq, v
 	q.len++
 	q.live++
 	return true
