@@ -144,7 +144,7 @@ func (s *Scheduler) burst(t *rec) {
 			if !cont {
 				break
 			}
-			if s.timeslice > 0 && run >= s.timeslice {
+			if run >= s.sliceRun {
 				s.runq.pushBack(t)
 				break
 			}
