@@ -401,3 +401,31 @@ func TestWaitToSend(t *testing.T) {
 	require.Less(t, int(noVals.more.send.len), len(noVals.more.send.ts))
 	assert.False(t, noVals.WaitToSend(plain, nextWait(plain), "p"), "a queue without values")
 }
+
+// Drain scans for a Bomb only once one was noted: BufPush and PushSender
+// (a remote sender's offer included) note it themselves, and the note is
+// dropped once the channel holds nothing.
+func TestDrainStopsAtANotedBomb(t *testing.T) {
+	boom := Bomb{Err: assert.AnError}
+	dst := make([]any, 4)
+	c := New(1, 4)
+	c.BufPush(1)
+	c.BufPush(boom)
+	c.BufPush(2)
+	n, _, _ := c.Drain(dst, nil, nil)
+	assert.Equal(t, []any{1, boom}, dst[:n], "the batch ends with the Bomb")
+	n, _, _ = c.Drain(dst, nil, nil)
+	assert.Equal(t, []any{2}, dst[:n])
+	assert.False(t, c.bombs, "an empty channel holds no Bomb")
+
+	done := false
+	r := New(2, 2)
+	r.BufPush("x")
+	r.BufPush("x2")
+	r.PushSender(Waiter{Value: &Remote{Node: 2, Tasklet: 9, Value: boom, Done: &done}, Case: -1})
+	r.PushSender(Waiter{Value: "y", Case: -1})
+	n, _, _ = r.Drain(dst, nil, nil)
+	assert.Equal(t, []any{"x", "x2", boom}, dst[:n], "a remote sender's Bomb ends the batch too")
+	n, _, _ = r.Drain(dst, nil, nil)
+	assert.Equal(t, []any{"y"}, dst[:n])
+}

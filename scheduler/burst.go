@@ -52,6 +52,7 @@ func (s *Scheduler) burst(t *rec) {
 						// (Never a send while tracking: fillCh is set only
 						// while plain holds; noFill when there is none.)
 						c := s.fillCh
+						c.NoteBomb(op.Value()) // for SendQuick and WaitToSend
 						switch c.SendQuick(op.Value()) {
 						case channel.SendBuffered:
 							s.chanOps++

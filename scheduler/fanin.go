@@ -29,7 +29,8 @@ func (s *Scheduler) forgetFill() { s.fillCh, s.fillID = noFill, 0 }
 func (s *Scheduler) plainSends() bool { return s.plain }
 
 // sendWaits blocks t in a plain Send of v on local channel c, which can
-// take v neither from a receiver nor into its buffer.
+// take v neither from a receiver nor into its buffer. The caller has
+// called c.NoteBomb(v).
 func (s *Scheduler) sendWaits(t *rec, c *channel.Channel, v any) bool {
 	if t.BlockTrap() {
 		t.Deliver(nil, tasklet.ErrBlockTrap)
