@@ -52,9 +52,9 @@ func (s *Scheduler) burst(t *rec) {
 						// (Never a send while tracking: fillCh is set only
 						// while plain holds; noFill when there is none.)
 						c := s.fillCh
-						c.NoteBomb(op.Value()) // for SendQuick and WaitToSend
 						switch c.SendQuick(op.Value()) {
 						case channel.SendBuffered:
+							c.NoteBomb(op.Value()) // SendQuick's and WaitToSend's caller's part
 							s.chanOps++
 							t.SetChosen(-1)
 							cont = true
@@ -67,6 +67,7 @@ func (s *Scheduler) burst(t *rec) {
 							// sendWaits, by hand: a third of the senders of a
 							// fan-in block, and the call cost them 15
 							// instructions of frame and arguments.
+							c.NoteBomb(op.Value())
 							t.WaitOn(c, true)
 							if seq := t.NextWait(); !c.WaitToSend(t.T(), seq, op.Value()) {
 								c.PushSender(channel.Waiter{T: t.T(), Seq: seq, Case: -1, Value: op.Value()})
