@@ -95,6 +95,7 @@ type Channel struct {
 	closed      bool
 	dirty       bool
 	direct      bool   // open, default preference, no schedule-all: see TakeDirect
+	bombs       bool   // a Bomb may be buffered or offered by a blocked sender (see NoteBomb)
 	one         slot   // the only blocked receiver while more holds none (t nil: none)
 	more        *waits // nil until needed
 }
@@ -224,13 +225,34 @@ func (c *Channel) MarkDirty() (wasClean bool) {
 func (c *Channel) MarkClean() { c.dirty = false }
 
 // PushSender queues a blocked sender at the back.
-func (c *Channel) PushSender(w Waiter) { c.moreWaits().send.push(w) }
+func (c *Channel) PushSender(w Waiter) {
+	c.NoteBomb(w.Offered())
+	c.moreWaits().send.push(w)
+}
 
-// WaitToSend queues local tasklet t, blocking in a plain Send of v in wait
-// seq, at the back of the senders and reports true when that needed no
-// growing or compacting; else the caller uses PushSender. It is on the
-// path of every sender that finds a fan-in's buffer full: one length test
-// per array, then stores without bounds checks but one.
+// NoteBomb records that v, if a Bomb, is entering the channel, so that
+// Drain looks for it. SendQuick and WaitToSend leave this to their caller
+// (it would put them over the inliner's budget, and a fan-in's sender
+// knows its value); every other way in does it itself. Without a Bomb
+// noted, Drain moves buffered values without testing each: a fan-in
+// server's batch would be scanned for a Bomb it almost never has.
+func (c *Channel) NoteBomb(v any) {
+	if _, ok := v.(Bomb); ok {
+		c.bombs = true
+	}
+}
+
+// WaitToSend queues local tasklet t, blocking in a plain Send of v (no
+// Bomb, or noted with NoteBomb) in wait seq, at the back of the senders and reports true when that needed no
+// growing; else the caller uses PushSender. It is on the path of every
+// sender that finds a fan-in's buffer full, so it is kept within the
+// inliner's budget (80; the call cost a third of it):
+//   - vals and seqs of equal length mean both are as long as ts: vals is
+//     nil or len(ts) long, seqs len(ts) or twice that (case indexes), and
+//     the queue's length test has ruled out a ts of length 0.
+//   - stale entries are not tested (push leaves compaction to pushSlow):
+//     appending after them keeps the order, take drops them, and the queue
+//     cannot grow past them without pushSlow, which compacts.
 func (c *Channel) WaitToSend(t *tasklet.T, seq uint32, v any) bool {
 	m := c.more
 	if m == nil {
@@ -238,12 +260,11 @@ func (c *Channel) WaitToSend(t *tasklet.T, seq uint32, v any) bool {
 	}
 	q := &m.send
 	n := len(q.ts)
-	if q.stale != 0 || int(q.len) == n || len(q.vals) != n || len(q.seqs) != n {
-		return false // (pushSender's test, with vals nil as length 0)
+	if int(q.len) == n || len(q.vals) != len(q.seqs) {
+		return false
 	}
-	ts, seqs, vals := q.ts[:n], q.seqs[:n], q.vals[:n]
-	p := (int(q.head) + int(q.len)) & (n - 1)
-	ts[p], seqs[p], vals[p] = t, seq, v
+	p := int(q.head+q.len) & (n - 1)
+	q.ts[p], q.seqs[p], q.vals[p] = t, seq, v
 	q.len++
 	q.live++
 	return true
@@ -353,6 +374,7 @@ func (c *Channel) ForgetReceiver() {
 // whether an entry was swapped.
 func (c *Channel) Replace(swap func(Waiter) (Waiter, bool)) bool {
 	if c.more != nil && c.more.send.replace(swap) {
+		c.bombs = true // whatever the new sender offers (a rare swap)
 		return true
 	}
 	if e := c.one; e.t != nil {
@@ -393,7 +415,8 @@ const (
 	SendBlocks          // the buffer is full and no receiver waits: the sender must wait
 )
 
-// SendQuick does the part of a send that needs no partner: on an open
+// SendQuick does the part of a send that needs no partner (the caller has
+// called NoteBomb(v), or knows v is no Bomb): on an open
 // channel with no receiver waiting, it puts v in the buffer if there is
 // room, or reports that the sender must wait. Anything else (a receiver to
 // hand v to, a closed channel, a buffer to grow) is left to the general
@@ -441,7 +464,10 @@ func (c *Channel) AppendReceivers(dst []Waiter) []Waiter {
 func (c *Channel) BufFull() bool { return c.Len() >= c.cap }
 
 // BufPush appends v to the buffer; the caller checks BufFull first.
-func (c *Channel) BufPush(v any) { c.moreWaits().buf.pushBack(v) }
+func (c *Channel) BufPush(v any) {
+	c.NoteBomb(v)
+	c.moreWaits().buf.pushBack(v)
+}
 
 // BufPop takes the oldest buffered value.
 func (c *Channel) BufPop() (any, bool) {

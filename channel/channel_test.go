@@ -353,3 +353,79 @@ func TestOfferedValuesKeepTheirPlace(t *testing.T) {
 	assert.False(t, ok, "the stale entry is never taken")
 	assert.Zero(t, c.Balance())
 }
+
+// WaitToSend appends where the queue has room and values, behind stale
+// entries too, and declines (for PushSender) where it would need to grow or
+// where the queue has no values or has case indexes.
+func TestWaitToSend(t *testing.T) {
+	c := New(1, 0)
+	first := newT(1)
+	assert.False(t, c.WaitToSend(first, nextWait(first), "none"), "no queue yet")
+	c.PushSender(Waiter{T: first, Seq: waitSeq(first), Case: -1, Value: "a"})
+	stale := newT(2)
+	c.PushSender(Waiter{T: stale, Seq: nextWait(stale), Case: -1, Value: "stale"})
+	nextWait(stale)
+	c.ForgetSender()
+	require.EqualValues(t, 2, len(c.more.send.ts), "full: the next needs growing")
+	third := newT(3)
+	assert.False(t, c.WaitToSend(third, nextWait(third), "c"), "a full queue grows in PushSender")
+	c.PushSender(Waiter{T: third, Seq: waitSeq(third), Case: -1, Value: "c"})
+	fourth := newT(4)
+	require.True(t, c.WaitToSend(fourth, nextWait(fourth), "d"), "room behind a stale entry")
+	var got []any
+	for _, w := range c.Senders() {
+		got = append(got, w.Value)
+	}
+	assert.Equal(t, []any{"a", "c", "d"}, got, "the stale entry is not listed")
+	assert.Equal(t, 3, c.Balance())
+	for _, want := range []string{"a", "c", "d"} {
+		w, ok := popSender(c)
+		require.True(t, ok)
+		assert.Equal(t, want, w.Value)
+	}
+	_, ok := popSender(c)
+	assert.False(t, ok)
+
+	sel := New(2, 0)
+	cs := newT(5)
+	sel.PushSender(Waiter{T: cs, Seq: nextWait(cs), Case: 3, Value: "case"})
+	sel.PushSender(Waiter{T: newT(6), Seq: 1, Case: -1, Value: "x"})
+	sel.PushSender(Waiter{T: newT(10), Seq: 1, Case: -1, Value: "y"}) // grows to 4
+	require.Less(t, int(sel.more.send.len), len(sel.more.send.ts))
+	plain := newT(7)
+	assert.False(t, sel.WaitToSend(plain, nextWait(plain), "p"), "a queue with case indexes")
+	noVals := New(3, 0)
+	noVals.PushSender(Waiter{T: newT(8), Seq: 1, Case: -1})
+	noVals.PushSender(Waiter{T: newT(9), Seq: 1, Case: -1})
+	noVals.PushSender(Waiter{T: newT(11), Seq: 1, Case: -1}) // grows to 4
+	require.Less(t, int(noVals.more.send.len), len(noVals.more.send.ts))
+	assert.False(t, noVals.WaitToSend(plain, nextWait(plain), "p"), "a queue without values")
+}
+
+// Drain scans for a Bomb only once one was noted: BufPush and PushSender
+// (a remote sender's offer included) note it themselves, and the note is
+// dropped once the channel holds nothing.
+func TestDrainStopsAtANotedBomb(t *testing.T) {
+	boom := Bomb{Err: assert.AnError}
+	dst := make([]any, 4)
+	c := New(1, 4)
+	c.BufPush(1)
+	c.BufPush(boom)
+	c.BufPush(2)
+	n, _, _ := c.Drain(dst, nil, nil)
+	assert.Equal(t, []any{1, boom}, dst[:n], "the batch ends with the Bomb")
+	n, _, _ = c.Drain(dst, nil, nil)
+	assert.Equal(t, []any{2}, dst[:n])
+	assert.False(t, c.bombs, "an empty channel holds no Bomb")
+
+	done := false
+	r := New(2, 2)
+	r.BufPush("x")
+	r.BufPush("x2")
+	r.PushSender(Waiter{Value: &Remote{Node: 2, Tasklet: 9, Value: boom, Done: &done}, Case: -1})
+	r.PushSender(Waiter{Value: "y", Case: -1})
+	n, _, _ = r.Drain(dst, nil, nil)
+	assert.Equal(t, []any{"x", "x2", boom}, dst[:n], "a remote sender's Bomb ends the batch too")
+	n, _, _ = r.Drain(dst, nil, nil)
+	assert.Equal(t, []any{"y"}, dst[:n])
+}

@@ -23,7 +23,7 @@ func (c *Channel) Drain(dst []any, woke []*tasklet.T, others []Waiter) (int, []*
 	}
 	n := 0
 	for n < len(dst) {
-		k := m.popBuf(dst[n:])
+		k := m.popBuf(dst[n:], c.bombs)
 		if k == 0 { // nothing buffered: straight from the next sender
 			var w Waiter
 			if !m.send.take(&w) {
@@ -38,6 +38,9 @@ func (c *Channel) Drain(dst []any, woke []*tasklet.T, others []Waiter) (int, []*
 		if _, bomb := dst[n-1].(Bomb); bomb {
 			break
 		}
+	}
+	if m.buf.len == 0 && m.send.len == 0 {
+		c.bombs = false // nothing left that could be one
 	}
 	return n, woke, others
 }
@@ -162,8 +165,9 @@ func isBomb(v any) bool {
 
 // popBuf moves buffered values, oldest first, into dst until dst is full,
 // the buffer is empty or a Bomb was moved (the last one moved), and returns
-// how many it moved: two copies and a scan for the Bomb.
-func (m *waits) popBuf(dst []any) int {
+// how many it moved: two copies, and a scan for the Bomb if bombs says
+// there may be one.
+func (m *waits) popBuf(dst []any, bombs bool) int {
 	r := &m.buf
 	k := min(len(dst), r.len)
 	if k == 0 {
@@ -171,9 +175,11 @@ func (m *waits) popBuf(dst []any) int {
 	}
 	n := copy(dst[:k], r.buf[r.head:])
 	copy(dst[n:k], r.buf)
-	if i := bombIn(dst[:k]); i >= 0 {
-		clear(dst[i+1 : k]) // still buffered
-		k = i + 1
+	if bombs {
+		if i := bombIn(dst[:k]); i >= 0 {
+			clear(dst[i+1 : k]) // still buffered
+			k = i + 1
+		}
 	}
 	clearRing(r.buf, r.head, k)
 	r.head = (r.head + k) & (len(r.buf) - 1) // the length is a power of two (grow doubles from 1)

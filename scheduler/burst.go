@@ -46,15 +46,15 @@ func (s *Scheduler) burst(t *rec) {
 				switch op.Kind() { // Send, Recv and Exit without apply's call
 				case tasklet.OpSend:
 					c.ClearValue()
-					if op.Chan() == s.fillID && s.fillCh != nil && !s.track {
+					if op.Chan() == s.fillID {
 						// A fan-in's send (fanin.go), by hand: the inliner
 						// will not, and the call costs a fifth of the send.
-						// (fillCh is never set while tracking is on; the test
-						// of track is kept because burst compiles better with
-						// it: the rendezvous was 3 instructions dearer without.)
+						// (Never a send while tracking: fillCh is set only
+						// while plain holds; noFill when there is none.)
 						c := s.fillCh
 						switch c.SendQuick(op.Value()) {
 						case channel.SendBuffered:
+							c.NoteBomb(op.Value()) // SendQuick's and WaitToSend's caller's part
 							s.chanOps++
 							t.SetChosen(-1)
 							cont = true
@@ -67,6 +67,7 @@ func (s *Scheduler) burst(t *rec) {
 							// sendWaits, by hand: a third of the senders of a
 							// fan-in block, and the call cost them 15
 							// instructions of frame and arguments.
+							c.NoteBomb(op.Value())
 							t.WaitOn(c, true)
 							if seq := t.NextWait(); !c.WaitToSend(t.T(), seq, op.Value()) {
 								c.PushSender(channel.Waiter{T: t.T(), Seq: seq, Case: -1, Value: op.Value()})
@@ -145,7 +146,7 @@ func (s *Scheduler) burst(t *rec) {
 			if !cont {
 				break
 			}
-			if s.timeslice > 0 && run >= s.timeslice {
+			if run >= s.sliceRun {
 				s.runq.pushBack(t)
 				break
 			}

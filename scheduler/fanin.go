@@ -14,15 +14,23 @@ import (
 // plainSends holds: setting a hook or a value check forgets it (change
 // tracking is an option, on before any drain).
 
+// noFill is fillCh when there is no fill channel, so that burst tests only
+// fillID, not also whether fillCh is set: a send whose channel is fillID
+// (0, which no channel has; a send on it finds none and fails in opSend)
+// tries noFill, whose SendQuick finds no buffer and sends it to opSend.
+// It is never changed, so every scheduler can share it.
+var noFill = channel.New(0, 0)
+
 // forgetFill makes every send take opSend until the next drain.
-func (s *Scheduler) forgetFill() { s.fillCh, s.fillID = nil, 0 }
+func (s *Scheduler) forgetFill() { s.fillCh, s.fillID = noFill, 0 }
 
 // plainSends reports whether a send needs nothing but the channel: no
 // value check, channel hook or change tracking.
 func (s *Scheduler) plainSends() bool { return s.plain }
 
 // sendWaits blocks t in a plain Send of v on local channel c, which can
-// take v neither from a receiver nor into its buffer.
+// take v neither from a receiver nor into its buffer. The caller has
+// called c.NoteBomb(v).
 func (s *Scheduler) sendWaits(t *rec, c *channel.Channel, v any) bool {
 	if t.BlockTrap() {
 		t.Deliver(nil, tasklet.ErrBlockTrap)

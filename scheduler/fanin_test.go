@@ -210,3 +210,33 @@ func TestFanInSendOnAFullBufferWaits(t *testing.T) {
 	assert.Equal(t, []any{0, 1, 2, 3}, s.Channel(ch).Buffer())
 	assert.Zero(t, f.i-1, "its next step has not run")
 }
+
+// A Bomb that enters the drained channel by the fan-in's send, buffered or
+// with its sender waiting, still ends the next drain's batch: the drain
+// scans for one only when a send noted it.
+func TestFanInSendOfABombEndsTheDrain(t *testing.T) {
+	boom := errors.New("boom")
+	for _, full := range []bool{false, true} {
+		f := &fn2{v: channel.Bomb{Err: boom}}
+		s, ch := fanWorld(t, f)
+		if full {
+			for i := range 4 { // the Bomb's sender waits behind these
+				s.PostLocal(ch, i)
+			}
+		}
+		s.Spawn(steps(func(t *tasklet.T) tasklet.Op { return t.Send(ch, "after") }))
+		_ = s.Run(context.Background()) // full: the senders wait, a deadlock for now
+		dst := make([]any, 8)
+		n, err := s.TryRecvMany(ch, dst)
+		want := []any{}
+		if full {
+			want = []any{0, 1, 2, 3}
+		}
+		assert.ErrorIs(t, err, boom, "full %v: the Bomb ends the batch", full)
+		assert.Equal(t, want, dst[:n], "full %v: with the values before it", full)
+		require.NoError(t, s.Run(context.Background()))
+		n, err = s.TryRecvMany(ch, dst)
+		require.NoError(t, err)
+		assert.Equal(t, []any{"after"}, dst[:n], "full %v: the value after it stays for the next drain", full)
+	}
+}

@@ -163,6 +163,7 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 // sendOn is opSend on a channel of this node once no lone plain receiver
 // takes v at once (TakeDirect found none).
 func (s *Scheduler) sendOn(t *rec, c *channel.Channel, v any) bool {
+	c.NoteBomb(v)           // for SendQuick and sendWaits' WaitToSend
 	switch c.SendQuick(v) { // sendReady's buffered and blocking cases, without its calls
 	case channel.SendBuffered:
 		s.touchChan(c)
@@ -457,7 +458,7 @@ func (s *Scheduler) dropIfIdle(c *channel.Channel) {
 			s.lastCh = nil
 		}
 		if s.fillCh == c {
-			s.fillCh, s.fillID = nil, 0
+			s.forgetFill()
 		}
 		s.chans.del(uint64(c.ID()))
 		if s.track {

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,7 @@ type Scheduler struct {
 	tick      uint32
 	steps     uint64
 	timeslice int // rotation after this many consecutive steps in Run (0: none)
+	sliceRun  int // timeslice, or the largest int for none: burst's one test a step
 	blocked   int // tasklets blocked or sleeping
 	paused    int
 
@@ -195,7 +197,7 @@ func WithChangeTracking() Option { return func(s *Scheduler) { s.track = true } 
 
 // New returns an empty scheduler.
 func New(opts ...Option) *Scheduler {
-	s := &Scheduler{wake: make(chan struct{}, 1)}
+	s := &Scheduler{wake: make(chan struct{}, 1), fillCh: noFill}
 	for _, o := range opts {
 		o(s)
 	}
@@ -205,6 +207,10 @@ func New(opts ...Option) *Scheduler {
 	s.vclock, _ = s.clock.(*VirtualClock)
 	s.host = &hostRef{H: s}
 	s.updatePlain()
+	s.sliceRun = s.timeslice
+	if s.sliceRun <= 0 {
+		s.sliceRun = math.MaxInt
+	}
 	return s
 }
 
