@@ -106,9 +106,9 @@ PEERS_HEAVY_COUNT ?= 1
 PEERS_OUT   ?= bin/bench-peers.txt
 bench-peers:
 	@mkdir -p $(dir $(PEERS_OUT))
-	cd bench/peers && $(GO) test -p 1 -timeout 60m -run '^$$' -bench 'PingPong|FanIn|Spawn' -benchmem -cpu 1,2 -count $(PEERS_COUNT) ./... > $(CURDIR)/$(PEERS_OUT)
-	cd bench/peers && $(GO) test -p 1 -timeout 60m -run '^$$' -bench 'Skynet|IdleActor' -benchtime 1x -benchmem -cpu 1,2 -count $(PEERS_HEAVY_COUNT) ./... >> $(CURDIR)/$(PEERS_OUT)
-	cd bench/peers && $(GO) run ./cmd/peertable < $(CURDIR)/$(PEERS_OUT)
+	cd bench/peers && $(GO) test -p 1 -timeout 60m -run '^$$' -bench 'PingPong|FanIn|Spawn' -benchmem -cpu 1,2 -count $(PEERS_COUNT) ./... > $(abspath $(PEERS_OUT))
+	cd bench/peers && $(GO) test -p 1 -timeout 60m -run '^$$' -bench 'Skynet|IdleActor' -benchtime 1x -benchmem -cpu 1,2 -count $(PEERS_HEAVY_COUNT) ./... >> $(abspath $(PEERS_OUT))
+	cd bench/peers && $(GO) run ./cmd/peertable < $(abspath $(PEERS_OUT))
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
