@@ -238,8 +238,12 @@ type fieldWriter struct {
 
 func (b *fieldWriter) full() bool { return b.limit > 0 && b.Len() > b.limit }
 
-func (b *fieldWriter) fields(fields map[string]any) {
-	for i, k := range sortedKeys(fields) {
+func (b *fieldWriter) fields(fields map[string]any) { b.pairs(fields, '=') }
+
+// pairs writes m's keys in order, each followed by sep and its value,
+// stopping once the cell is full.
+func (b *fieldWriter) pairs(m map[string]any, sep byte) {
+	for i, k := range sortedKeys(m) {
 		if b.full() {
 			return
 		}
@@ -247,8 +251,8 @@ func (b *fieldWriter) fields(fields map[string]any) {
 			b.WriteByte(' ')
 		}
 		b.WriteString(k)
-		b.WriteByte('=')
-		b.field(fields[k])
+		b.WriteByte(sep)
+		b.field(m[k])
 	}
 }
 
@@ -264,17 +268,7 @@ func (b *fieldWriter) field(x any) {
 		b.WriteString(previewValue(v))
 	case map[string]any:
 		b.WriteByte('{')
-		for i, k := range sortedKeys(v) {
-			if b.full() {
-				return
-			}
-			if i > 0 {
-				b.WriteByte(' ')
-			}
-			b.WriteString(k)
-			b.WriteByte(':')
-			b.field(v[k])
-		}
+		b.pairs(v, ':')
 		b.WriteByte('}')
 	case []any:
 		b.WriteByte('[')
