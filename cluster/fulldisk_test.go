@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -70,4 +71,59 @@ func TestCloseOnAFullDiskIsPromptAndSaysWhatWasLost(t *testing.T) {
 	if t.Failed() {
 		t.Logf("output:\n%s", out)
 	}
+}
+
+// A spawn holds every worker paused until its checkpoint is stored; when
+// that checkpoint fails, the spawn says so and no worker stays paused: the
+// new tasklets run (unsaved) to their end.
+func TestSpawnWhoseCheckpointFailsResumesTheWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("process-level: starts worker processes (make test runs it; make test-short skips it)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	dir := shortDir(t)
+	out := &syncBuffer{}
+	c, err := cluster.Start(ctx, cluster.Config{
+		Dir: dir, Workers: 2, CheckpointEvery: -1, BalanceEvery: -1,
+		WorkerCommand: testWorkerCommand(dir, ""),
+		Log:           slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Output:        out,
+	})
+	require.NoError(t, err, "output:\n%s", out)
+	defer func() {
+		assert.ErrorIs(t, c.Close(), cluster.ErrStoreBroken)
+		if t.Failed() {
+			t.Logf("output:\n%s", out)
+		}
+	}()
+	const count, rounds, perStep = 4, 20, 50
+	col, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "collector", Count: 1, Worker: 1,
+		Args: map[string]string{"in": "@chan", "want": strconv.Itoa(count)}})
+	require.NoError(t, err)
+
+	c.StoreOutOfSpace()
+	res, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "work", Count: count, Place: cluster.PlaceRoundRobin, Args: map[string]string{
+		"out": col.Tasklets[0].Channels["in"].String(), "rounds": strconv.Itoa(rounds), "per_step": strconv.Itoa(perStep)}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the checkpoint after failed")
+	require.Len(t, res.Tasklets, count, "every tasklet was spawned")
+	workers := map[uint16]bool{}
+	for _, s := range res.Tasklets {
+		workers[s.Worker] = true
+	}
+	assert.Len(t, workers, 2, "on both workers, each held by the spawn")
+
+	st, err := c.Status(ctx)
+	require.NoError(t, err)
+	for _, w := range st.Workers {
+		assert.False(t, w.Paused, "worker %d still paused", w.Node)
+	}
+	var want uint64
+	for _, s := range res.Tasklets {
+		want ^= expectedDigest(uint64(s.ID), rounds*perStep)
+	}
+	xor, got := collected(t, ctx, c, col.Tasklets[0].ID)
+	assert.Equal(t, count, got, "every spawned tasklet ran to its end")
+	assert.Equal(t, want, xor)
 }
