@@ -129,7 +129,7 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 	f := &clientFlags{}
 	fs := cmd.Flags()
 	fs.StringVar(&f.dir, "cluster", defaultClusterDir, "cluster directory `DIR` of the coordinator (its socket and secret)")
-	fs.StringVar(&f.addr, "addr", "", "coordinator's TCP address `HOST:PORT` (with --tls and --secret) instead of --cluster")
+	fs.StringVar(&f.addr, "addr", "", "coordinator's TCP address `HOST:PORT` (with --secret, and --tls or --cert, --key and --ca) instead of --cluster")
 	isAddress(fs, "addr", addrDial)
 	fs.StringVar(&f.secret, "secret", "", "cluster secret `FILE` (default: DIR/secret of --cluster)")
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "give up after this long")

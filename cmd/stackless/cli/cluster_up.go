@@ -149,7 +149,7 @@ line every few seconds.`,
 	fs := cmd.Flags()
 	fs.IntVarP(&cfg.Workers, "workers", "n", runtime.NumCPU(), "worker processes")
 	fs.StringVar(&cfg.Dir, "data", defaultClusterDir, "cluster directory `DIR`: secret, sock/, nats/ (the checkpoints), nats.seed")
-	fs.StringVar(&cfg.Listen, "listen", "", "TCP address `HOST:PORT` for workers and clients on other machines (needs --tls)")
+	fs.StringVar(&cfg.Listen, "listen", "", "TCP address `HOST:PORT` for workers and clients on other machines (needs --tls, or --cert, --key and --ca)")
 	isAddress(fs, "listen", addrListen)
 	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", 5*time.Second, "consistent checkpoint interval (0: only on demand and at shutdown)")
 	fs.DurationVar(&balance, "balance-every", 250*time.Millisecond, "load balancing interval (0: off)")
