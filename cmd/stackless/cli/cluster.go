@@ -80,6 +80,17 @@ func (f *tlsFlags) load() (*tls.Config, error) {
 	return nil, nil
 }
 
+// String is the flags as a command line takes them ("" when none).
+func (f *tlsFlags) String() string {
+	switch {
+	case f.dir != "":
+		return "--tls " + f.dir
+	case f.cert != "":
+		return "--cert " + f.cert + " --key " + f.key + " --ca " + f.ca
+	}
+	return ""
+}
+
 // check refuses a mix of --tls and the files, or an incomplete set of
 // files.
 func (f *tlsFlags) check() error {

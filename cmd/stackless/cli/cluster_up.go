@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -143,7 +144,7 @@ line every few seconds.`,
 			if f := cmd.Flag("log-format"); f != nil && f.Changed {
 				os.Setenv(envLogFormat, f.Value.String()) // the workers log alike
 			}
-			return clusterUp(cmd, cfg, &hf)
+			return clusterUp(cmd, cfg, &hf, &tf)
 		},
 	}
 	fs := cmd.Flags()
@@ -175,7 +176,7 @@ line every few seconds.`,
 }
 
 // clusterUp runs the coordinator until it is told to stop.
-func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags) error {
+func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags, tf *tlsFlags) error {
 	ctx := cmd.Context()
 	cfg.Standby = true
 	cfg.OnStandby = func(ld cluster.Leader) {
@@ -195,18 +196,20 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags) error {
 	}
 	stderr := cmd.ErrOrStderr()
 	st, _ := c.Status(ctx)
-	where := "--cluster " + cfg.Dir
+	// Each alternative is a whole command in its own backquotes, so that it
+	// can be copied as it stands.
+	where := "`stackless cluster status --cluster " + cfg.Dir + "`"
 	if a := c.Addr(); a != "" {
-		where += " (or --addr " + a + ")"
+		where += " (or `stackless cluster status --addr " + a + " " + tf.String() + " --secret " + filepath.Join(cfg.Dir, "secret") + "`)"
 	}
 	if cfg.NATS != "" {
 		nf := natsFlags{url: cfg.NATS, creds: cfg.NATSCreds, name: cluster.DefaultName}
 		if cfg.Name != "" {
 			nf.name = cfg.Name
 		}
-		where += " (or, from any machine, " + nf.ref() + ")"
+		where += " (or, from any machine, `stackless cluster status " + nf.ref() + "`)"
 	}
-	fmt.Fprintf(stderr, "cluster up: %s in %s, checkpoint generation %d; drive it with `stackless cluster status %s`\n",
+	fmt.Fprintf(stderr, "cluster up: %s in %s, checkpoint generation %d; drive it with %s\n",
 		plural(len(st.Workers), "worker"), cfg.Dir, st.LastGen, where)
 	if st.Note != "" {
 		fmt.Fprintf(stderr, "cluster up: %s\n", st.Note)

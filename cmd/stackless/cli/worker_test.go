@@ -103,10 +103,16 @@ func TestClusterUpListensWithCertificateFiles(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
-	dir, done := startUp(t, ctx, append([]string{"-n", "2", "--checkpoint-every", "0", "--balance-every", "0", "--listen", addr}, files...)...)
-	// Over TCP and mutual TLS, with the same files.
-	assert.Contains(t, runOK(t, append([]string{"cluster", "status", "--addr", addr, "--secret", filepath.Join(dir, "secret")}, files...)...),
-		"workers left: 0")
+	t.Setenv(envCLIMain, "1") // inherited by the workers
+	dir, err := os.MkdirTemp("", "stcli")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	done, printed := startUpIn(t, ctx, dir, append([]string{"-n", "2", "--checkpoint-every", "0", "--balance-every", "0", "--listen", addr}, files...)...)
+	// Over TCP and mutual TLS, with the same files: the command cluster up
+	// prints for it (checked below).
+	status := append([]string{"cluster", "status", "--addr", addr}, files...)
+	status = append(status, "--secret", filepath.Join(dir, "secret"))
+	assert.Contains(t, runOK(t, status...), "workers left: 0")
 	var copies []string
 	require.NoError(t, filepath.WalkDir(tmp, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
@@ -125,6 +131,10 @@ func TestClusterUpListensWithCertificateFiles(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("cluster up did not end after down")
 	}
+	lines := <-printed
+	require.NotEmpty(t, lines)
+	assert.Contains(t, lines[0], "(or `stackless "+strings.Join(status, " ")+"`)",
+		"cluster up names the whole command that reaches it over TCP")
 }
 
 // A key open to others is refused before anything starts, with the chmod
