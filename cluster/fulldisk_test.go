@@ -17,16 +17,16 @@ import (
 	"github.com/stackless-go/stackless/cluster"
 )
 
-// A store that cannot write (the embedded server shuts its JetStream down
-// when a write finds the disk full) fails the final checkpoint at once,
-// saying what was lost, where and what to do, instead of retrying it for a
-// minute: shutdown stays prompt, and still stops every worker.
-func TestCloseOnAFullDiskIsPromptAndSaysWhatWasLost(t *testing.T) {
+// startTwoWorkers starts a cluster of two worker processes without periodic
+// checkpoints or balancing; the caller closes it (Close's error is its to
+// check) and shows out when it failed.
+func startTwoWorkers(t *testing.T) (*cluster.Coordinator, context.Context, string, *syncBuffer) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("process-level: starts worker processes (make test runs it; make test-short skips it)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
+	t.Cleanup(cancel)
 	dir := shortDir(t)
 	out := &syncBuffer{}
 	c, err := cluster.Start(ctx, cluster.Config{
@@ -36,6 +36,15 @@ func TestCloseOnAFullDiskIsPromptAndSaysWhatWasLost(t *testing.T) {
 		Output:        out,
 	})
 	require.NoError(t, err, "output:\n%s", out)
+	return c, ctx, dir, out
+}
+
+// A store that cannot write (the embedded server shuts its JetStream down
+// when a write finds the disk full) fails the final checkpoint at once,
+// saying what was lost, where and what to do, instead of retrying it for a
+// minute: shutdown stays prompt, and still stops every worker.
+func TestCloseOnAFullDiskIsPromptAndSaysWhatWasLost(t *testing.T) {
+	c, ctx, dir, out := startTwoWorkers(t)
 	st, err := c.Status(ctx)
 	require.NoError(t, err)
 	res, err := c.Checkpoint(ctx)
@@ -77,20 +86,7 @@ func TestCloseOnAFullDiskIsPromptAndSaysWhatWasLost(t *testing.T) {
 // that checkpoint fails, the spawn says so and no worker stays paused: the
 // new tasklets run (unsaved) to their end.
 func TestSpawnWhoseCheckpointFailsResumesTheWorkers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("process-level: starts worker processes (make test runs it; make test-short skips it)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	dir := shortDir(t)
-	out := &syncBuffer{}
-	c, err := cluster.Start(ctx, cluster.Config{
-		Dir: dir, Workers: 2, CheckpointEvery: -1, BalanceEvery: -1,
-		WorkerCommand: testWorkerCommand(dir, ""),
-		Log:           slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		Output:        out,
-	})
-	require.NoError(t, err, "output:\n%s", out)
+	c, ctx, _, out := startTwoWorkers(t)
 	defer func() {
 		assert.ErrorIs(t, c.Close(), cluster.ErrStoreBroken)
 		if t.Failed() {
