@@ -31,8 +31,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 	// The workers store their worlds themselves and retry a store that
 	// does not answer: watching the store here too ends their part at
 	// once when it broke (a full disk), not at ctx's deadline.
-	ctx = c.storeCtx(ctx)
-	wctx, unwatch := watchStore(ctx, storeCheck(ctx))
+	wctx, unwatch := watchStore(ctx, c.storeCheck())
 	defer unwatch()
 	res, err := c.checkpointWatched(wctx, resume)
 	if cause := context.Cause(wctx); err != nil && errors.Is(cause, ErrStoreBroken) && !errors.Is(err, ErrStoreBroken) {

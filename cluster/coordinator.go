@@ -358,15 +358,16 @@ func (c *Coordinator) finalCheckpointFailed(err error) error {
 	return fmt.Errorf("cluster: final checkpoint not stored, the work since the last checkpoint is lost (%s); %s: %w", kept, fix, err)
 }
 
-// storeCtx is ctx with the embedded server's health check (withStoreCheck):
-// a store that broke (a full disk) fails operations at once, so a
-// checkpoint or a shutdown does not wait out its deadline retrying.
-func (c *Coordinator) storeCtx(ctx context.Context) context.Context {
+// storeCheck is the embedded server's health check for watchStore (nil
+// with NATS servers of one's own, whose health this process cannot ask): a
+// store that broke (a full disk) fails operations at once, so a checkpoint
+// or a shutdown does not wait out its deadline retrying.
+func (c *Coordinator) storeCheck() func() error {
 	e, dir := c.nats, c.layout.NATS()
 	if e == nil {
-		return ctx
+		return nil
 	}
-	return withStoreCheck(ctx, func() error { return e.storeErr(dir) })
+	return func() error { return e.storeErr(dir) }
 }
 
 // shutdown stops workers, the node and the database (no checkpoint).
@@ -392,9 +393,11 @@ func (c *Coordinator) shutdown() error {
 	}
 	c.bg.Wait()
 	if c.lease != nil && c.lease.me.Epoch != 0 && broken == nil {
-		ctx, cancel := context.WithTimeout(c.storeCtx(context.Background()), 2*time.Second)
+		wctx, unwatch := watchStore(context.Background(), c.storeCheck())
+		ctx, cancel := context.WithTimeout(wctx, 2*time.Second)
 		c.lease.release(ctx) // a standby takes over at once
 		cancel()
+		unwatch()
 	}
 	c.closeStore()
 	if err := removeSocket(c.layout.Coordinator()); err != nil {

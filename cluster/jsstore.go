@@ -102,26 +102,20 @@ func retryJS(ctx context.Context, attempt time.Duration, op func(context.Context
 }
 
 // withAttempt is retryJS for an op with a result.
-// A store that says it broke for good (withStoreCheck) ends the tries at
+// A store that says it broke for good (watchStore) ends the tries at
 // once, with its reason.
 func withAttempt[T any](ctx context.Context, attempt time.Duration, op func(context.Context) (T, error)) (T, error) {
 	check := storeCheck(ctx)
 	for {
-		wctx, unwatch := watchStore(ctx, check)
-		actx, stop := attemptContext(wctx, attempt)
+		actx, stop := attemptContext(ctx, attempt)
 		v, err := op(actx)
 		dropped := droppedIn(actx)
 		stop()
-		broken := context.Cause(wctx)
-		unwatch()
 		if err != nil && check != nil {
-			if !errors.Is(broken, ErrStoreBroken) {
-				broken = check()
-			}
-			if broken != nil && errors.Is(err, context.Canceled) {
-				return v, broken // the watch gave the attempt up: its error says nothing more
-			}
-			if broken != nil {
+			if broken := brokenStore(ctx, check); broken != nil {
+				if errors.Is(err, context.Canceled) {
+					return v, broken // the watch gave the attempt up: its error says nothing more
+				}
 				return v, fmt.Errorf("%w (%v)", broken, err)
 			}
 		}

@@ -29,27 +29,22 @@ var storeCheckEvery = 250 * time.Millisecond
 
 type storeCheckKey struct{}
 
-// withStoreCheck makes the store operations under ctx (retryJS) call check
-// and give up with its error once it returns one.
-func withStoreCheck(ctx context.Context, check func() error) context.Context {
-	if check == nil {
-		return ctx
-	}
-	return context.WithValue(ctx, storeCheckKey{}, check)
-}
-
+// storeCheck is the check the store operations under ctx (retryJS) make
+// after a failed attempt (see watchStore), or nil.
 func storeCheck(ctx context.Context) func() error {
 	f, _ := ctx.Value(storeCheckKey{}).(func() error)
 	return f
 }
 
-// watchStore returns ctx, cancelled with check's error as its cause once
-// check reports one; stop ends the watch.
+// watchStore returns ctx carrying check for the store operations under it,
+// and cancelled with check's error as its cause once check reports one, so
+// that an attempt waiting for an answer the broken server dropped ends at
+// once too; stop ends the watch. A nil check watches nothing.
 func watchStore(ctx context.Context, check func() error) (context.Context, func()) {
 	if check == nil {
 		return ctx, func() {}
 	}
-	wctx, cancel := context.WithCancelCause(ctx)
+	wctx, cancel := context.WithCancelCause(context.WithValue(ctx, storeCheckKey{}, check))
 	done := make(chan struct{})
 	go func() {
 		tk := time.NewTicker(storeCheckEvery)
@@ -69,6 +64,16 @@ func watchStore(ctx context.Context, check func() error) (context.Context, func(
 		}
 	}()
 	return wctx, func() { close(done); cancel(nil) }
+}
+
+// brokenStore is why the store under ctx cannot write, or nil: the watch's
+// cause, or else check's answer now (the failure may be newer than the
+// last tick).
+func brokenStore(ctx context.Context, check func() error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrStoreBroken) {
+		return cause
+	}
+	return check()
 }
 
 // storeErr reports the embedded server's health: nil while it can write.

@@ -23,7 +23,8 @@ func TestRetryGivesUpOnABrokenStore(t *testing.T) {
 		}
 		return nil
 	}
-	ctx := withStoreCheck(context.Background(), check)
+	ctx, unwatch := watchStore(context.Background(), check)
+	defer unwatch()
 
 	tries := 0
 	err := retryJS(ctx, time.Minute, func(context.Context) error {
@@ -42,8 +43,11 @@ func TestRetryGivesUpOnABrokenStore(t *testing.T) {
 	assert.ErrorContains(t, err, "test store")
 	assert.Equal(t, 1, tries, "not tried again")
 
-	// An attempt blocked on an answer the broken server dropped.
+	// An attempt blocked on an answer the broken server dropped: the watch
+	// (a fresh one: the one above may have seen the store broken) ends it.
 	broken.Store(false)
+	ctx, unwatch2 := watchStore(context.Background(), check)
+	defer unwatch2()
 	t0 := time.Now()
 	err = retryJS(ctx, time.Minute, func(actx context.Context) error {
 		broken.Store(true)
