@@ -32,8 +32,7 @@ type Scheduler struct {
 	immediate []*rec // thrown into "immediately" during the current step, in order
 	tick      uint32
 	steps     uint64
-	timeslice int // rotation after this many consecutive steps in Run (0: none)
-	sliceRun  int // timeslice, or the largest int for none: burst's one test a step
+	sliceRun  int // rotation after this many consecutive steps in Run; the largest int for none: burst's one test a step
 	blocked   int // tasklets blocked or sleeping
 	paused    int
 
@@ -135,7 +134,14 @@ func WithClock(c Clock) Option { return func(s *Scheduler) { s.clock = c } }
 // WithTimeslice makes Run rotate a tasklet that returns Continue to the back
 // of the queue after n consecutive steps, so a busy tasklet cannot starve
 // others. 0 (the default) lets Continue run on, as in Stackless.
-func WithTimeslice(n int) Option { return func(s *Scheduler) { s.timeslice = n } }
+func WithTimeslice(n int) Option {
+	return func(s *Scheduler) {
+		if n <= 0 {
+			n = math.MaxInt
+		}
+		s.sliceRun = n
+	}
+}
 
 // WithDepthFirst puts a tasklet that becomes runnable at the front of the
 // run queue, ahead of the tasklets already waiting for their turn, as Go
@@ -197,7 +203,7 @@ func WithChangeTracking() Option { return func(s *Scheduler) { s.track = true } 
 
 // New returns an empty scheduler.
 func New(opts ...Option) *Scheduler {
-	s := &Scheduler{wake: make(chan struct{}, 1), fillCh: noFill}
+	s := &Scheduler{wake: make(chan struct{}, 1), fillCh: noFill, sliceRun: math.MaxInt}
 	for _, o := range opts {
 		o(s)
 	}
@@ -207,10 +213,6 @@ func New(opts ...Option) *Scheduler {
 	s.vclock, _ = s.clock.(*VirtualClock)
 	s.host = &hostRef{H: s}
 	s.updatePlain()
-	s.sliceRun = s.timeslice
-	if s.sliceRun <= 0 {
-		s.sliceRun = math.MaxInt
-	}
 	return s
 }
 
