@@ -162,7 +162,7 @@ func (s *Scheduler) burst(t *rec) {
 			s.next = nil
 			continue
 		}
-		if s.runq.n == 0 {
+		if s.runq.n == 0 && !s.runq.refill() {
 			// Every tasklet waits: a virtual clock jumps to the next timer
 			// here, as idle would, without a trip through the outer loop;
 			// a tasklet woken alone runs without one through the run queue.

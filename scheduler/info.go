@@ -127,8 +127,8 @@ func (s *Scheduler) Channels() []ChannelInfo {
 // come last. The host waiting for its turn in Recv or Send is no tasklet and
 // is not listed.
 func (s *Scheduler) RunQueue() []tasklet.ID {
-	out := make([]tasklet.ID, 0, s.runq.n+len(s.later))
-	for i := range s.runq.n {
+	out := make([]tasklet.ID, 0, s.runq.len()+len(s.later))
+	for i := range s.runq.len() {
 		if t := s.runq.at(i); t != s.hostT {
 			out = append(out, t.ID())
 		}

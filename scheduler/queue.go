@@ -1,12 +1,98 @@
 package scheduler
 
-// runQueue is a double-ended ring of tasklets: round robin at the back, and
-// "runs at once" at the front. Its length is a power of two, so positions
-// wrap with a mask.
+// runQueue is a double-ended queue of tasklets: round robin at the back,
+// and "runs at once" at the front. Its front part is a ring whose length is
+// a power of two, so positions wrap with a mask; it grows by doubling up to
+// ringMax. Past that, tasklets pushed at the back go to a spill of fixed
+// chunks, and when the ring runs empty the spill's first chunk becomes the
+// ring, with no copy. A world of a million runnable tasklets (Skynet's
+// leaves) then fills chunks, reused as they empty, instead of doubling one
+// array to 16 MiB: the doublings allocated and copied 32 MiB a tree, and
+// each big array came fresh from the OS and was zeroed first.
 type runQueue struct {
 	buf  []*rec
 	head int
-	n    int
+	n    int // tasklets in the ring; where it is zero, refill before taking the queue for empty
+	lim  int // len(buf) while the spill is empty, else 0: room() is false
+	sp   spill
+}
+
+// ringMax is the longest the ring grows to (64 KiB); spillLen is the
+// length of a spill chunk (8 KiB), a power of two so that a chunk can be
+// the ring.
+const (
+	ringMax  = 8192
+	spillLen = 1024
+)
+
+type spillChunk [spillLen]*rec
+
+// spill is the back of a run queue past its ring: full chunks, then one
+// filled up to tail.
+type spill struct {
+	chunks []*spillChunk
+	tail   int // tasklets in the last chunk
+	n      int
+	free   []*spillChunk // chunks the ring was done with, for the next ones
+}
+
+// maxFreeChunks bounds the chunks a spill keeps for reuse (128 KiB).
+const maxFreeChunks = 16
+
+func (sp *spill) push(t *rec) {
+	if len(sp.chunks) == 0 || sp.tail == spillLen {
+		var c *spillChunk
+		if k := len(sp.free); k > 0 {
+			c, sp.free = sp.free[k-1], sp.free[:k-1]
+		} else {
+			c = new(spillChunk)
+		}
+		sp.chunks, sp.tail = append(sp.chunks, c), 0
+	}
+	sp.chunks[len(sp.chunks)-1][sp.tail] = t
+	sp.tail++
+	sp.n++
+}
+
+// take removes the first chunk and reports how many tasklets it holds,
+// from its start.
+func (sp *spill) take() (*spillChunk, int) {
+	c, k := sp.chunks[0], spillLen
+	sp.chunks[0] = nil
+	sp.chunks = sp.chunks[1:]
+	if len(sp.chunks) == 0 {
+		k, sp.tail, sp.chunks = sp.tail, 0, nil
+	}
+	sp.n -= k
+	return c, k
+}
+
+func (sp *spill) at(i int) *rec { return sp.chunks[i/spillLen][i%spillLen] }
+
+func (sp *spill) set(i int, t *rec) { sp.chunks[i/spillLen][i%spillLen] = t }
+
+// remove takes t out, keeping the order of the rest. O(n).
+func (sp *spill) remove(t *rec) bool {
+	for i := 0; i < sp.n; i++ {
+		if sp.at(i) != t {
+			continue
+		}
+		for j := i; j < sp.n-1; j++ {
+			sp.set(j, sp.at(j+1))
+		}
+		sp.set(sp.n-1, nil)
+		sp.n--
+		if sp.tail--; sp.tail == 0 {
+			last := len(sp.chunks) - 1
+			sp.chunks[last] = nil
+			sp.chunks = sp.chunks[:last]
+			if last > 0 {
+				sp.tail = spillLen
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // grow stays out of line: inlined, it made pushBack and pushFront inline
@@ -20,7 +106,15 @@ func (q *runQueue) grow() {
 	// single pointer store would go through the write barrier.
 	k := copy(buf[:q.n], q.buf[q.head:])
 	copy(buf[k:q.n], q.buf)
-	q.buf, q.head = buf, 0
+	q.setRing(buf, 0)
+}
+
+// setRing makes buf the ring, its first tasklet at head.
+func (q *runQueue) setRing(buf []*rec, head int) {
+	q.buf, q.head, q.lim = buf, head, 0
+	if q.sp.n == 0 {
+		q.lim = len(buf)
+	}
 }
 
 // minRunQueue is the smallest array a run queue grows to.
@@ -31,28 +125,65 @@ const minRunQueue = 64
 // does not grow it again after every wait.
 const keepRunQueue = 4096
 
-// release drops the array of an empty queue that grew past keepRunQueue: a
-// world of blocked tasklets (idle actors waiting for input) should not keep
-// the room it needed while they were all runnable, 8 bytes per tasklet.
+// release drops the array of an empty queue that grew past keepRunQueue,
+// and the spill's spare chunks: a world of blocked tasklets (idle actors
+// waiting for input) should not keep the room it needed while they were
+// all runnable, 8 bytes per tasklet.
 func (q *runQueue) release() {
-	if q.n == 0 && len(q.buf) > keepRunQueue {
-		q.buf, q.head = nil, 0
+	if q.n != 0 || q.sp.n != 0 {
+		return
+	}
+	if q.sp.free != nil {
+		q.sp.free = nil
+	}
+	if len(q.buf) > keepRunQueue {
+		q.setRing(nil, 0)
 	}
 }
 
-func (q *runQueue) at(i int) *rec { return q.buf[(q.head+i)&(len(q.buf)-1)] }
+// len is the number of tasklets queued.
+func (q *runQueue) len() int { return q.n + q.sp.n }
+
+// at is the i-th tasklet from the front.
+func (q *runQueue) at(i int) *rec {
+	if i >= q.n {
+		return q.sp.at(i - q.n)
+	}
+	return q.buf[(q.head+i)&(len(q.buf)-1)]
+}
 
 func (q *runQueue) pushBack(t *rec) {
-	if q.n == len(q.buf) {
-		q.grow()
+	if q.n >= q.lim {
+		q.pushSlow(t)
+		return
 	}
 	q.storeBack(t)
 }
 
+// pushSlow is pushBack past the ring's room: the ring grows, or, at
+// ringMax or behind a spill, the spill takes t.
+//
+//go:noinline
+func (q *runQueue) pushSlow(t *rec) {
+	if q.sp.n == 0 && len(q.buf) < ringMax {
+		q.grow()
+		q.storeBack(t)
+		return
+	}
+	q.sp.push(t)
+	q.lim = 0
+}
+
 // pushAll appends ts at the back in order: one or two copies.
 func (q *runQueue) pushAll(ts []*rec) {
-	for q.n+len(ts) > len(q.buf) {
+	for q.sp.n == 0 && q.n+len(ts) > len(q.buf) && len(q.buf) < ringMax {
 		q.grow()
+	}
+	if q.n+len(ts) > q.lim {
+		for _, t := range ts {
+			q.pushBack(t)
+		}
+		return
 	}
 	tail := (q.head + q.n) & (len(q.buf) - 1)
 	k := copy(q.buf[tail:], ts)
@@ -69,7 +200,7 @@ func (q *runQueue) storeBack(t *rec) {
 }
 
 // room reports whether storeBack may be used.
-func (q *runQueue) room() bool { return q.n < len(q.buf) }
+func (q *runQueue) room() bool { return q.n < q.lim }
 
 func (q *runQueue) pushFront(t *rec) {
 	if q.n == len(q.buf) {
@@ -80,6 +211,8 @@ func (q *runQueue) pushFront(t *rec) {
 	q.n++
 }
 
+// popFront takes the ring's first tasklet; the caller checked n (and
+// refilled an empty ring).
 func (q *runQueue) popFront() *rec {
 	// Head and array in locals: the store of nil would make the compiler
 	// load both again (it may alias them), two instructions a switch.
@@ -89,6 +222,23 @@ func (q *runQueue) popFront() *rec {
 	q.head = (h + 1) & (len(buf) - 1)
 	q.n--
 	return t
+}
+
+// refill makes the spill's first chunk the ring, which ran empty, and
+// reports whether the queue had one: the places that find n zero, which
+// are off the path of every switch, call it before they take the queue
+// for empty, so popFront stays as small as a ring's.
+func (q *runQueue) refill() bool { return q.sp.n != 0 && q.swapIn() }
+
+//go:noinline
+func (q *runQueue) swapIn() bool {
+	if len(q.buf) == spillLen && len(q.sp.free) < maxFreeChunks {
+		q.sp.free = append(q.sp.free, (*spillChunk)(q.buf)) // the ring's array is a chunk: kept for a later one
+	}
+	c, k := q.sp.take()
+	q.setRing(c[:], 0)
+	q.n = k
+	return true
 }
 
 // remove takes t out of the queue, keeping the order of the rest. O(n), for
@@ -103,6 +253,12 @@ func (q *runQueue) remove(t *rec) bool {
 			q.n--
 			return true
 		}
+	}
+	if q.sp.remove(t) {
+		if q.sp.n == 0 {
+			q.setRing(q.buf, q.head)
+		}
+		return true
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -45,8 +46,12 @@ func TestRunQueueReleasedWhenEveryTaskletWaits(t *testing.T) {
 	require.Greater(t, len(s.runq.buf), keepRunQueue, "spawning grew the run queue")
 	require.ErrorIs(t, s.Run(context.Background()), ErrDeadlock)
 	require.True(t, p.woke)
-	assert.LessOrEqual(t, p.queue, minRunQueue, "while every tasklet waited for the clock")
-	assert.LessOrEqual(t, len(s.runq.buf), minRunQueue, "after Run returned with every tasklet blocked")
+	// The ring ends as the spill's last chunk (8 KiB), kept: room that
+	// does not grow with the world.
+	assert.LessOrEqual(t, p.queue, keepRunQueue, "while every tasklet waited for the clock")
+	assert.LessOrEqual(t, len(s.runq.buf), keepRunQueue, "after Run returned with every tasklet blocked")
+	assert.Empty(t, s.runq.sp.free, "spare spill chunks")
+	assert.Zero(t, s.runq.sp.n)
 	assert.Equal(t, 10_000, s.Len())
 
 	// A small world keeps its array: running a batch of tasklets at a
@@ -93,4 +98,71 @@ func TestRunQueueGrowKeepsOrderAcrossTheWrap(t *testing.T) {
 		got = append(got, index[q.popFront()])
 	}
 	assert.Equal(t, wantIdx, got)
+}
+
+// The run queue against a slice: random pushes at both ends, pops,
+// removals and batches, through a ring that reaches ringMax and a spill of
+// several chunks, keep one order, and at and len agree with it.
+func TestRunQueueSpillKeepsOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var q runQueue
+	var model []*rec
+	push := func(front bool) {
+		r := new(rec) // each its own: remove takes the first one equal
+		if front {
+			q.pushFront(r)
+			model = append([]*rec{r}, model...)
+		} else {
+			q.pushBack(r)
+			model = append(model, r)
+		}
+	}
+	check := func(step int) {
+		require.Equal(t, len(model), q.len(), "step %d", step)
+		for _, i := range []int{0, len(model) / 2, len(model) - 1} {
+			if i >= 0 && i < len(model) {
+				require.Same(t, model[i], q.at(i), "step %d: at(%d)", step, i)
+			}
+		}
+	}
+	spilled := false
+	for step := range 20_000 {
+		switch op := rng.IntN(100); {
+		case op < 2 && len(model) > 0: // remove one, anywhere
+			i := rng.IntN(len(model))
+			require.True(t, q.remove(model[i]))
+			model = append(model[:i], model[i+1:]...)
+		case op < 4:
+			push(true)
+		case op < 6:
+			k := rng.IntN(1500)
+			batch := make([]*rec, k)
+			for j := range batch {
+				batch[j] = new(rec)
+			}
+			q.pushAll(batch)
+			model = append(model, batch...)
+		case op < 60 || (step/5000)%2 == 0 && op < 75: // grow in waves
+			push(false)
+		case len(model) > 0:
+			if q.n == 0 {
+				require.True(t, q.refill(), "step %d: the ring is empty, the spill is not", step)
+			}
+			require.Same(t, model[0], q.popFront(), "step %d", step)
+			model = model[1:]
+		}
+		spilled = spilled || q.sp.n > 0
+		check(step)
+	}
+	require.True(t, spilled, "the test never reached the spill")
+	for len(model) > 0 {
+		if q.n == 0 {
+			require.True(t, q.refill())
+		}
+		require.Same(t, model[0], q.popFront())
+		model = model[1:]
+	}
+	assert.Zero(t, q.len())
+	assert.False(t, q.refill())
+	assert.False(t, q.remove(new(rec)))
 }

@@ -115,11 +115,11 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 				return 0, err
 			}
 		}
-		if s.runq.n == 0 {
+		if s.runq.n == 0 && !s.runq.refill() {
 			if err := s.idle(ctx); err != nil {
 				return 0, err
 			}
-			if s.runq.n == 0 {
+			if s.runq.n == 0 && !s.runq.refill() {
 				return 0, s.idleResult()
 			}
 			continue
@@ -172,7 +172,7 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 // with the run queue still empty when nothing more can happen.
 func (s *Scheduler) idle(ctx context.Context) error {
 	s.runq.release() // every tasklet waits: keep no room for them all in the run queue
-	for s.runq.n == 0 {
+	for s.runq.n == 0 && !s.runq.refill() {
 		if s.inboxN.Load() != 0 {
 			s.drainInbox()
 			continue
@@ -283,7 +283,7 @@ func (s *Scheduler) Tick() error {
 // panicked and the round must go on.
 func (s *Scheduler) tickSafe() (panicked bool) {
 	defer s.recoverStep(&panicked)
-	for s.runq.n > 0 {
+	for s.runq.n > 0 || s.runq.refill() {
 		t := s.runq.popFront()
 		if t.Marked() {
 			s.later = append(s.later, t)

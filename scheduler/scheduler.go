@@ -469,7 +469,7 @@ func (s *Scheduler) Len() int { return s.tasks.n }
 // also counts the main tasklet, which here is the host: the caller of Run,
 // not a tasklet).
 func (s *Scheduler) RunCount() int {
-	n := s.runq.n + len(s.later) + len(s.immediate)
+	n := s.runq.len() + len(s.later) + len(s.immediate)
 	if s.next != nil {
 		n++
 	}
