@@ -31,7 +31,8 @@ type spillChunk [spillLen]*rec
 // filled up to tail.
 type spill struct {
 	chunks []*spillChunk
-	tail   int // tasklets in the last chunk
+	last   *spillChunk // the last of chunks, or nil
+	tail   int         // tasklets in the last chunk
 	n      int
 	free   []*spillChunk // chunks the ring was done with, for the next ones
 }
@@ -40,18 +41,25 @@ type spill struct {
 const maxFreeChunks = 16
 
 func (sp *spill) push(t *rec) {
-	if len(sp.chunks) == 0 || sp.tail == spillLen {
-		var c *spillChunk
-		if k := len(sp.free); k > 0 {
-			c, sp.free = sp.free[k-1], sp.free[:k-1]
-		} else {
-			c = new(spillChunk)
-		}
-		sp.chunks, sp.tail = append(sp.chunks, c), 0
+	if sp.tail == spillLen || sp.last == nil {
+		sp.addChunk()
 	}
-	sp.chunks[len(sp.chunks)-1][sp.tail] = t
+	sp.last[sp.tail] = t
 	sp.tail++
 	sp.n++
+}
+
+// addChunk starts a new last chunk: a kept one if there is one.
+//
+//go:noinline
+func (sp *spill) addChunk() {
+	var c *spillChunk
+	if k := len(sp.free); k > 0 {
+		c, sp.free = sp.free[k-1], sp.free[:k-1]
+	} else {
+		c = new(spillChunk)
+	}
+	sp.chunks, sp.last, sp.tail = append(sp.chunks, c), c, 0
 }
 
 // take removes the first chunk and reports how many tasklets it holds,
@@ -61,7 +69,7 @@ func (sp *spill) take() (*spillChunk, int) {
 	sp.chunks[0] = nil
 	sp.chunks = sp.chunks[1:]
 	if len(sp.chunks) == 0 {
-		k, sp.tail, sp.chunks = sp.tail, 0, nil
+		k, sp.tail, sp.chunks, sp.last = sp.tail, 0, nil, nil
 	}
 	sp.n -= k
 	return c, k
@@ -85,9 +93,9 @@ func (sp *spill) remove(t *rec) bool {
 		if sp.tail--; sp.tail == 0 {
 			last := len(sp.chunks) - 1
 			sp.chunks[last] = nil
-			sp.chunks = sp.chunks[:last]
+			sp.chunks, sp.last = sp.chunks[:last], nil
 			if last > 0 {
-				sp.tail = spillLen
+				sp.last, sp.tail = sp.chunks[last-1], spillLen
 			}
 		}
 		return true
@@ -152,19 +160,13 @@ func (q *runQueue) at(i int) *rec {
 	return q.buf[(q.head+i)&(len(q.buf)-1)]
 }
 
+// pushBack queues t at the back: in the ring while it has room, else the
+// ring grows, or, at ringMax or behind a spill, the spill takes t.
 func (q *runQueue) pushBack(t *rec) {
-	if q.n >= q.lim {
-		q.pushSlow(t)
+	if q.n < q.lim {
+		q.storeBack(t)
 		return
 	}
-	q.storeBack(t)
-}
-
-// pushSlow is pushBack past the ring's room: the ring grows, or, at
-// ringMax or behind a spill, the spill takes t.
-//
-//go:noinline
-func (q *runQueue) pushSlow(t *rec) {
 	if q.sp.n == 0 && len(q.buf) < ringMax {
 		q.grow()
 		q.storeBack(t)
