@@ -27,26 +27,26 @@ const (
 
 type spillChunk [spillLen]*rec
 
-// spill is the back of a run queue past its ring: full chunks, then one
-// filled up to tail.
+// spill is the back of a run queue past its ring: full chunks, then the
+// last one, with room left at its end.
 type spill struct {
 	chunks []*spillChunk
-	last   *spillChunk // the last of chunks, or nil
-	tail   int         // tasklets in the last chunk
-	n      int
+	last   *spillChunk   // the last of chunks, or nil
+	room   int           // free entries at the end of last: zero when last is nil
 	free   []*spillChunk // chunks the ring was done with, for the next ones
 }
 
 // maxFreeChunks bounds the chunks a spill keeps for reuse (128 KiB).
 const maxFreeChunks = 16
 
+// push is small enough to inline into pushBack: Skynet pushes a tasklet
+// this way twice.
 func (sp *spill) push(t *rec) {
-	if sp.tail == spillLen || sp.last == nil {
+	if sp.room == 0 {
 		sp.addChunk()
 	}
-	sp.last[sp.tail] = t
-	sp.tail++
-	sp.n++
+	sp.last[spillLen-sp.room] = t
+	sp.room--
 }
 
 // addChunk starts a new last chunk: a kept one if there is one.
@@ -59,7 +59,7 @@ func (sp *spill) addChunk() {
 	} else {
 		c = new(spillChunk)
 	}
-	sp.chunks, sp.last, sp.tail = append(sp.chunks, c), c, 0
+	sp.chunks, sp.last, sp.room = append(sp.chunks, c), c, spillLen
 }
 
 // take removes the first chunk and reports how many tasklets it holds,
@@ -69,11 +69,16 @@ func (sp *spill) take() (*spillChunk, int) {
 	sp.chunks[0] = nil
 	sp.chunks = sp.chunks[1:]
 	if len(sp.chunks) == 0 {
-		k, sp.tail, sp.chunks, sp.last = sp.tail, 0, nil, nil
+		k, sp.room, sp.chunks, sp.last = spillLen-sp.room, 0, nil, nil
 	}
-	sp.n -= k
 	return c, k
 }
+
+// len is the number of tasklets in the spill: each chunk holds one or
+// more (an emptied last chunk is dropped).
+func (sp *spill) len() int { return len(sp.chunks)*spillLen - sp.room }
+
+func (sp *spill) empty() bool { return len(sp.chunks) == 0 }
 
 func (sp *spill) at(i int) *rec { return sp.chunks[i/spillLen][i%spillLen] }
 
@@ -81,21 +86,21 @@ func (sp *spill) set(i int, t *rec) { sp.chunks[i/spillLen][i%spillLen] = t }
 
 // remove takes t out, keeping the order of the rest. O(n).
 func (sp *spill) remove(t *rec) bool {
-	for i := 0; i < sp.n; i++ {
+	n := sp.len()
+	for i := 0; i < n; i++ {
 		if sp.at(i) != t {
 			continue
 		}
-		for j := i; j < sp.n-1; j++ {
+		for j := i; j < n-1; j++ {
 			sp.set(j, sp.at(j+1))
 		}
-		sp.set(sp.n-1, nil)
-		sp.n--
-		if sp.tail--; sp.tail == 0 {
+		sp.set(n-1, nil)
+		if sp.room++; sp.room == spillLen {
 			last := len(sp.chunks) - 1
 			sp.chunks[last] = nil
-			sp.chunks, sp.last = sp.chunks[:last], nil
+			sp.chunks, sp.last, sp.room = sp.chunks[:last], nil, 0
 			if last > 0 {
-				sp.last, sp.tail = sp.chunks[last-1], spillLen
+				sp.last = sp.chunks[last-1] // full
 			}
 		}
 		return true
@@ -120,7 +125,7 @@ func (q *runQueue) grow() {
 // setRing makes buf the ring, its first tasklet at head.
 func (q *runQueue) setRing(buf []*rec, head int) {
 	q.buf, q.head, q.lim = buf, head, 0
-	if q.sp.n == 0 {
+	if q.sp.empty() {
 		q.lim = len(buf)
 	}
 }
@@ -138,7 +143,7 @@ const keepRunQueue = 4096
 // waiting for input) should not keep the room it needed while they were
 // all runnable, 8 bytes per tasklet.
 func (q *runQueue) release() {
-	if q.n != 0 || q.sp.n != 0 {
+	if q.n != 0 || !q.sp.empty() {
 		return
 	}
 	if q.sp.free != nil {
@@ -150,7 +155,7 @@ func (q *runQueue) release() {
 }
 
 // len is the number of tasklets queued.
-func (q *runQueue) len() int { return q.n + q.sp.n }
+func (q *runQueue) len() int { return q.n + q.sp.len() }
 
 // at is the i-th tasklet from the front.
 func (q *runQueue) at(i int) *rec {
@@ -167,7 +172,7 @@ func (q *runQueue) pushBack(t *rec) {
 		q.storeBack(t)
 		return
 	}
-	if q.sp.n == 0 && len(q.buf) < ringMax {
+	if q.sp.empty() && len(q.buf) < ringMax {
 		q.grow()
 		q.storeBack(t)
 		return
@@ -178,7 +183,7 @@ func (q *runQueue) pushBack(t *rec) {
 
 // pushAll appends ts at the back in order: one or two copies.
 func (q *runQueue) pushAll(ts []*rec) {
-	for q.sp.n == 0 && q.n+len(ts) > len(q.buf) && len(q.buf) < ringMax {
+	for q.sp.empty() && q.n+len(ts) > len(q.buf) && len(q.buf) < ringMax {
 		q.grow()
 	}
 	if q.n+len(ts) > q.lim {
@@ -230,7 +235,7 @@ func (q *runQueue) popFront() *rec {
 // reports whether the queue had one: the places that find n zero, which
 // are off the path of every switch, call it before they take the queue
 // for empty, so popFront stays as small as a ring's.
-func (q *runQueue) refill() bool { return q.sp.n != 0 && q.swapIn() }
+func (q *runQueue) refill() bool { return !q.sp.empty() && q.swapIn() }
 
 //go:noinline
 func (q *runQueue) swapIn() bool {
@@ -257,7 +262,7 @@ func (q *runQueue) remove(t *rec) bool {
 		}
 	}
 	if q.sp.remove(t) {
-		if q.sp.n == 0 {
+		if q.sp.empty() {
 			q.setRing(q.buf, q.head)
 		}
 		return true

@@ -51,7 +51,7 @@ func TestRunQueueReleasedWhenEveryTaskletWaits(t *testing.T) {
 	assert.LessOrEqual(t, p.queue, keepRunQueue, "while every tasklet waited for the clock")
 	assert.LessOrEqual(t, len(s.runq.buf), keepRunQueue, "after Run returned with every tasklet blocked")
 	assert.Empty(t, s.runq.sp.free, "spare spill chunks")
-	assert.Zero(t, s.runq.sp.n)
+	assert.Zero(t, s.runq.sp.len())
 	assert.Equal(t, 10_000, s.Len())
 
 	// A small world keeps its array: running a batch of tasklets at a
@@ -151,7 +151,7 @@ func TestRunQueueSpillKeepsOrder(t *testing.T) {
 			require.Same(t, model[0], q.popFront(), "step %d", step)
 			model = model[1:]
 		}
-		spilled = spilled || q.sp.n > 0
+		spilled = spilled || q.sp.len() > 0
 		check(step)
 	}
 	require.True(t, spilled, "the test never reached the spill")
