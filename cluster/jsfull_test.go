@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,22 +21,8 @@ import (
 // once saying so and what to do, instead of retrying it until its
 // deadline as if JetStream had no leader for now.
 func TestCheckpointOnAFullOutsideNATSFailsAtOnce(t *testing.T) {
-	root := t.TempDir()
-	seed := filepath.Join(root, "user.seed")
-	kp, err := ensureSeed(seed)
-	require.NoError(t, err)
-	pub, _ := kp.PublicKey()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
-		JetStream: true, StoreDir: filepath.Join(root, "js"), JetStreamMaxStore: 1 << 20,
-		NoLog: true, NoSigs: true, Nkeys: []*server.NkeyUser{{Nkey: pub}}})
-	require.NoError(t, err)
-	srv.Start()
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	require.True(t, srv.ReadyForConnections(natsServerReady), "the NATS server did not start")
-	conn, err := connectOutside(srv.ClientURL(), seed, "test")
+	url, seed := startSmallNATS(t, 1<<20)
+	conn, err := connectOutside(url, seed, "test")
 	require.NoError(t, err)
 	defer conn.Close()
 	gs, err := openGenStore(t.Context(), conn, 0, "the test servers")
@@ -66,23 +53,55 @@ func TestCheckpointOnAFullOutsideNATSFailsAtOnce(t *testing.T) {
 	// Filled by another stream, the store refuses the first write of a
 	// checkpoint (its generation number) at once too; room made, the next
 	// checkpoint is stored.
-	js, err := jetstream.New(conn)
-	require.NoError(t, err)
-	_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "FILL", Subjects: []string{"fill"}})
-	require.NoError(t, err)
-	for i := 0; ; i++ {
-		require.Less(t, i, 100, "the server took over 6 MB past its 1 MB limit")
-		if _, err := js.Publish(t.Context(), "fill", bytes.Repeat([]byte{'f'}, 64<<10)); err != nil {
-			require.ErrorContains(t, err, "insufficient resources")
-			break
-		}
-	}
+	free := fillNATS(t, conn)
 	t0 = time.Now()
 	_, err = gs.save(ctx, snapOf(2, "small"))
 	assert.Less(t, time.Since(t0), 5*time.Second, "the save retried a full store")
 	assert.ErrorIs(t, err, ErrStoreBroken)
 	assert.ErrorContains(t, err, "take a generation number")
-	require.NoError(t, js.DeleteStream(t.Context(), "FILL"))
+	free()
 	_, err = gs.save(ctx, snapOf(2, "small"))
 	assert.NoError(t, err)
+}
+
+// startSmallNATS runs one NATS server with JetStream on loopback, as a
+// cluster's outside server (Config.NATS), whose store holds maxStore bytes
+// in all: its URL and the seed file it lets in.
+func startSmallNATS(t testing.TB, maxStore int64) (url, seed string) {
+	t.Helper()
+	root := t.TempDir()
+	seed = filepath.Join(root, "user.seed")
+	kp, err := ensureSeed(seed)
+	require.NoError(t, err)
+	pub, _ := kp.PublicKey()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
+		JetStream: true, StoreDir: filepath.Join(root, "js"), JetStreamMaxStore: maxStore,
+		NoLog: true, NoSigs: true, Nkeys: []*server.NkeyUser{{Nkey: pub}}})
+	require.NoError(t, err)
+	srv.Start()
+	t.Cleanup(func() {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+	})
+	require.True(t, srv.ReadyForConnections(natsServerReady), "the NATS server did not start")
+	return srv.ClientURL(), seed
+}
+
+// fillNATS fills the JetStream store of conn's server with a stream of its
+// own until the server refuses more, and returns the function that deletes
+// the stream again.
+func fillNATS(t testing.TB, conn *nats.Conn) (free func()) {
+	t.Helper()
+	js, err := jetstream.New(conn)
+	require.NoError(t, err)
+	_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "FILL", Subjects: []string{"fill"}})
+	require.NoError(t, err)
+	for i := 0; ; i++ {
+		require.Less(t, i, 1000, "the server took 64 MB and did not refuse more")
+		if _, err := js.Publish(t.Context(), "fill", bytes.Repeat([]byte{'f'}, 64<<10)); err != nil {
+			require.ErrorContains(t, err, "insufficient resources")
+			break
+		}
+	}
+	return func() { require.NoError(t, js.DeleteStream(t.Context(), "FILL")) }
 }
