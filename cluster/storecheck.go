@@ -18,8 +18,9 @@ import (
 // ErrStoreBroken is returned by store operations once the NATS server that
 // holds the checkpoints reports that it cannot write (its JetStream shut
 // itself down, or a stream hit a write error: a full disk, a disk gone
-// read-only). Retrying does not heal it: only freeing space and
-// restarting the server does.
+// read-only), or refuses a write for want of room (noRoom). Retrying does
+// not heal it: only making room (and, after a write error, restarting the
+// server) does.
 var ErrStoreBroken = errors.New("cluster: the checkpoint store cannot write")
 
 // storeCheckEvery is how often an operation waiting on the store asks the
