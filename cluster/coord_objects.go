@@ -47,7 +47,7 @@ func (c *Coordinator) snapshotAll(ctx context.Context, ws []*workerRef, gen uint
 			}
 			if err := retryJS(ctx, objAttempt, func(ctx context.Context) error {
 				_, err := c.gs.obj.PutBytes(ctx, name, blob)
-				return err
+				return noRoom(err)
 			}); err != nil {
 				return fmt.Errorf("cluster: store the world of worker %d as %s: %w", w.Node, name, err)
 			}
@@ -100,7 +100,7 @@ func (c *Coordinator) stageWorlds(ctx context.Context, snap *clusterSnapshot, ps
 		part.Object = fmt.Sprintf("%sw%d", restorePrefix, p.Node)
 		if err := retryJS(ctx, objAttempt, func(ctx context.Context) error {
 			_, err := c.gs.obj.PutBytes(ctx, part.Object, blob)
-			return err
+			return noRoom(err)
 		}); err != nil {
 			cleanup()
 			return nil, nil, fmt.Errorf("cluster: restore generation %d: store the world of worker %d: %w", snap.Gen, p.Node, err)

@@ -64,6 +64,20 @@ func StartOutsideNATS(t testing.TB) (url, seed string) {
 	return e.url, l.NATSSeed()
 }
 
+// StartSmallNATS is StartOutsideNATS with a store of maxStore bytes.
+var StartSmallNATS = startSmallNATS
+
+// FillNATS fills the store of the NATS server at url until it refuses
+// more, and returns the function that makes room again.
+func FillNATS(t testing.TB, url, seed string) (free func()) {
+	nc, err := connectOutside(url, seed, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return fillNATS(t, nc)
+}
+
 // DamageNATSGeneration is DamageGeneration for the cluster named name on
 // the NATS servers urls (credentials seed).
 func DamageNATSGeneration(ctx context.Context, urls, seed, name string, gen uint64, node uint16) error {

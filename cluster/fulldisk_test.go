@@ -123,3 +123,28 @@ func TestSpawnWhoseCheckpointFailsResumesTheWorkers(t *testing.T) {
 	assert.Equal(t, count, got, "every spawned tasklet ran to its end")
 	assert.Equal(t, want, xor)
 }
+
+// On a NATS server of one's own whose store is full, a checkpoint fails at
+// once saying how to make room, not after retrying for a minute; with room
+// made, the next one is stored (and so is the final one of Close).
+func TestClusterCheckpointOnAFullOutsideNATSFailsAtOnce(t *testing.T) {
+	url, seed := cluster.StartSmallNATS(t, 8<<20)
+	c, ctx := startCluster(t, 2, func(cfg *cluster.Config) {
+		cfg.NATS, cfg.NATSCreds, cfg.Name = url, seed, "small"
+		cfg.JournalBytes = 1 << 20 // the journal's bucket reserves its whole size
+	})
+	_, err := c.Checkpoint(ctx)
+	require.NoError(t, err)
+
+	free := cluster.FillNATS(t, url, seed)
+	t0 := time.Now()
+	_, err = c.Checkpoint(ctx)
+	t.Logf("the checkpoint took %v and said: %v", time.Since(t0), err)
+	assert.Less(t, time.Since(t0), 5*time.Second, "the checkpoint retried a full store")
+	assert.ErrorIs(t, err, cluster.ErrStoreBroken)
+	assert.ErrorContains(t, err, "make room")
+
+	free()
+	_, err = c.Checkpoint(ctx)
+	assert.NoError(t, err, "room was made")
+}

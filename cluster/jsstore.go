@@ -186,7 +186,7 @@ var ErrNoCheckpoints = errors.New("cluster: no checkpoints of this cluster here"
 // natsTransient reports whether err is NATS not answering for now (no leader
 // for a stream yet, a server gone and the client moving to another).
 func natsTransient(err error) bool {
-	if natsFull(err) { // a 503 too, but it stays so until something is deleted
+	if natsFull(err) || errors.Is(err, ErrStoreBroken) { // a 503 too, but it stays so until something is deleted
 		return false
 	}
 	var api *jetstream.APIError
@@ -249,7 +249,10 @@ func (g *genStore) nextGen(ctx context.Context) (uint64, error) {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			// A Create or Update whose answer was lost comes back here as
 			// a changed counter: the number taken is skipped, never shared.
-			if _, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) { return g.kv.Create(ctx, genKey, []byte("1")) }); err == nil {
+			if _, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) {
+				rev, err := g.kv.Create(ctx, genKey, []byte("1"))
+				return rev, noRoom(err)
+			}); err == nil {
 				return 1, nil
 			} else if !errors.Is(err, jetstream.ErrKeyExists) && !natsTransient(err) {
 				return 0, err
@@ -263,9 +266,12 @@ func (g *genStore) nextGen(ctx context.Context) (uint64, error) {
 			}
 			next := last + 1
 			if _, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) {
-				return g.kv.Update(ctx, genKey, []byte(strconv.FormatUint(next, 10)), e.Revision())
+				rev, err := g.kv.Update(ctx, genKey, []byte(strconv.FormatUint(next, 10)), e.Revision())
+				return rev, noRoom(err)
 			}); err == nil {
 				return next, nil
+			} else if errors.Is(err, ErrStoreBroken) {
+				return 0, err
 			}
 		}
 	}
@@ -299,7 +305,7 @@ func (g *genStore) save(ctx context.Context, s *clusterSnapshot) (uint64, error)
 			defer wg.Done()
 			if err := retryJS(ctx, objAttempt, func(ctx context.Context) error {
 				_, err := g.obj.PutBytes(ctx, m.Worlds[i].Object, w.Blob)
-				return err
+				return noRoom(err)
 			}); err != nil {
 				errs[i] = fmt.Errorf("world of node %d: %w", w.Node, err)
 			}
@@ -335,7 +341,7 @@ func (g *genStore) commit(ctx context.Context, m *manifest) error {
 				return nil
 			}
 		}
-		return err
+		return noRoom(err)
 	}); err != nil {
 		g.dropObjects(m.Worlds)
 		return fmt.Errorf("cluster: commit generation %d to %s: %w", m.Gen, g.where, err)

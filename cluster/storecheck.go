@@ -12,13 +12,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ErrStoreBroken is returned by store operations once the NATS server that
 // holds the checkpoints reports that it cannot write (its JetStream shut
 // itself down, or a stream hit a write error: a full disk, a disk gone
-// read-only). Retrying does not heal it: only freeing space and
-// restarting the server does.
+// read-only), or refuses a write for want of room (noRoom). Retrying does
+// not heal it: only making room (and, after a write error, restarting the
+// server) does.
 var ErrStoreBroken = errors.New("cluster: the checkpoint store cannot write")
 
 // storeCheckEvery is how often an operation waiting on the store asks the
@@ -92,4 +94,28 @@ func (e *embeddedNATS) storeErr(dir string) error {
 		return nil
 	}
 	return fmt.Errorf("%w: the embedded NATS server on %s says %q (is its disk full?)", ErrStoreBroken, dir, h.Error)
+}
+
+// jsNoRoom is JetStream's "insufficient resources" (503): a write refused
+// because the server's store holds its max_file_store already (by default
+// three quarters of its disk's free space when it started).
+const jsNoRoom jetstream.ErrorCode = 10023
+
+// noRoom makes a write's error ErrStoreBroken when JetStream refused it
+// for want of room: that stays so until something frees room, so retrying
+// it as a 503 of a leader election (natsTransient) only delays the error
+// until the operation's deadline. It is the one sign of a full store that
+// any server gives a client at once; a server that met a write error
+// (its disk filled by others) answers no write, but its account and
+// stream info as if all were well, so only the embedded server's health
+// (storeErr) tells that. Only for writes: creating a consumer is refused
+// with the same code while the servers that would hold it are offline,
+// which passes.
+func noRoom(err error) error {
+	var api *jetstream.APIError
+	if !errors.As(err, &api) || api.ErrorCode != jsNoRoom {
+		return err
+	}
+	return fmt.Errorf("%w: JetStream's store on the NATS server is full (%v); make room: delete old generations (`stackless checkpoint rm`), "+
+		"or free its disk (or raise its max_file_store) and restart it", ErrStoreBroken, err)
 }

@@ -234,7 +234,7 @@ func newHandlerError(node uint16, msg string) error {
 }
 
 // wireSentinels are the errors a control reply keeps across the wire.
-var wireSentinels = []error{ErrUnknownSpawner, ErrNoTasklet, ErrClosed, store.ErrNotFound, store.ErrEmpty, ErrSnapshot, ErrFenced, scheduler.ErrEffectInFlight}
+var wireSentinels = []error{ErrUnknownSpawner, ErrNoTasklet, ErrClosed, store.ErrNotFound, store.ErrEmpty, ErrSnapshot, ErrFenced, scheduler.ErrEffectInFlight, ErrStoreBroken}
 
 // handlerError is the error of a control handler on another node.
 type handlerError struct {

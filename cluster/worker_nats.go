@@ -228,7 +228,7 @@ func (wn *workerNATS) putWorld(ctx context.Context, name string, blob []byte) (w
 			return err
 		}
 		_, err = obj.PutBytes(ctx, name, blob)
-		return err
+		return noRoom(err)
 	}); err != nil {
 		return worldPart{}, fmt.Errorf("store object %s (%d bytes): %w", name, len(blob), err)
 	}

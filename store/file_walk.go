@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 	"slices"
 )
 
@@ -19,18 +20,51 @@ var walkWindow = 256 << 10
 // fn: copy what you keep. Damage is found as the walk reaches it (the file
 // checksum at the very end), so fn may have seen records before WalkFile
 // returns the error: to act only on a file that is whole, walk it once
-// with an fn that does nothing first. An error of start or fn stops the
-// walk and is returned as is. Files over DefaultMaxSnapshotSize are
-// refused, as by ReadFile.
+// with an fn that does nothing first, through one SnapshotFile (WalkFile
+// opens path again each time, and a snapshot written meanwhile replaces
+// the file there). An error of start or fn stops the walk and is returned
+// as is. Files over DefaultMaxSnapshotSize are refused, as by ReadFile.
 func WalkFile(path string, start func(*Checkpoint) error, fn func(key, value []byte) error) error {
-	f, size, err := openSnapshot(path, DefaultMaxSnapshotSize)
+	s, err := OpenSnapshotFile(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	w := &snapWindow{r: f, path: path, p: snapParser{name: path, rec: -1, size: int(size)}}
+	defer s.Close()
+	return s.Walk(start, fn)
+}
+
+// SnapshotFile is a snapshot file open for walking it more than once.
+// WriteFile replaces a snapshot by renaming a new file over its path; the
+// open file is still the old one, so every walk of a SnapshotFile sees the
+// same snapshot, however many were written to its path meanwhile.
+type SnapshotFile struct {
+	f    *os.File
+	path string
+	size int64 // at open: a file changed in place fails the walk, not grows it
+}
+
+// OpenSnapshotFile opens the snapshot file at path for Walk, refusing
+// anything but a regular file of at most DefaultMaxSnapshotSize bytes, as
+// ReadFile does. It reads nothing yet: the walks check the contents.
+func OpenSnapshotFile(path string) (*SnapshotFile, error) {
+	f, size, err := openSnapshot(path, DefaultMaxSnapshotSize)
+	if err != nil {
+		return nil, err
+	}
+	return &SnapshotFile{f: f, path: path, size: size}, nil
+}
+
+// Close closes the file.
+func (s *SnapshotFile) Close() error { return s.f.Close() }
+
+// Walk walks the file from its start, with WalkFile's checks and
+// callbacks. It reads at offsets (ReadAt), not from the file's position,
+// so walks may follow one another or run at once.
+func (s *SnapshotFile) Walk(start func(*Checkpoint) error, fn func(key, value []byte) error) error {
+	size := int(s.size)
+	w := &snapWindow{r: io.NewSectionReader(s.f, 0, s.size), path: s.path, p: snapParser{name: s.path, rec: -1, size: size}}
 	// At least the bytes that tell a bbolt file (looksLikeBolt) at once.
-	w.buf = make([]byte, 0, min(max(walkWindow, 64), int(size)))
+	w.buf = make([]byte, 0, min(max(walkWindow, 64), size))
 	w.p.b = w.buf
 
 	var cp *Checkpoint

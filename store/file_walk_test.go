@@ -15,7 +15,8 @@ import (
 )
 
 // walkFile runs WalkFile on data, written to a file, through a window of
-// window bytes, and collects what it hands over.
+// window bytes, and collects what it hands over. It walks the file twice
+// more through one SnapshotFile, each of which must give the same.
 func walkFile(t testing.TB, data []byte, window int) (*Checkpoint, string, error) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "x.snap")
@@ -24,14 +25,32 @@ func walkFile(t testing.TB, data []byte, window int) (*Checkpoint, string, error
 	walkWindow = window
 	defer func() { walkWindow = old }()
 	var cp *Checkpoint
-	err := WalkFile(path, func(c *Checkpoint) error {
-		cp = c
-		return nil
-	}, func(k, v []byte) error {
-		cp.Records = append(cp.Records, Record{Key: slices.Clone(k), Value: slices.Clone(v)})
-		return nil
+	collect := func(walk func(start func(*Checkpoint) error, fn func(k, v []byte) error) error) (*Checkpoint, error) {
+		cp = nil
+		err := walk(func(c *Checkpoint) error {
+			cp = c
+			return nil
+		}, func(k, v []byte) error {
+			cp.Records = append(cp.Records, Record{Key: slices.Clone(k), Value: slices.Clone(v)})
+			return nil
+		})
+		return cp, err
+	}
+	got, err := collect(func(start func(*Checkpoint) error, fn func(k, v []byte) error) error {
+		return WalkFile(path, start, fn)
 	})
-	return cp, path, err
+	s, oerr := OpenSnapshotFile(path)
+	if oerr != nil {
+		require.Equal(t, err, oerr, "WalkFile and OpenSnapshotFile refuse alike")
+		return got, path, err
+	}
+	defer s.Close()
+	for range 2 {
+		again, aerr := collect(s.Walk)
+		require.Equal(t, fmt.Sprint(err), fmt.Sprint(aerr), "a walk of the open file fails as WalkFile does")
+		require.Equal(t, got, again, "a walk of the open file gives what WalkFile gives")
+	}
+	return got, path, err
 }
 
 // sameAsParse checks that walking data gives what parseSnapshot gives: the
@@ -116,4 +135,44 @@ func FuzzSnapshotWalk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, window uint16) {
 		sameAsParse(t, data, int(window)%4096+1)
 	})
+}
+
+// A snapshot written over the path of an open SnapshotFile (WriteFile
+// renames the new file over the old) does not change what its walks see:
+// inspect walks a file twice, and prints one snapshot, not parts of two.
+func TestSnapshotFileWalksTheFileItOpened(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.snap")
+	first, second := smallSnapshot(), bigSnapshot()
+	require.NoError(t, WriteFile(path, first))
+	s, err := OpenSnapshotFile(path)
+	require.NoError(t, err)
+	defer s.Close()
+	keys := func(walk func(start func(*Checkpoint) error, fn func(k, v []byte) error) error) (uint64, []string) {
+		var gen uint64
+		var ks []string
+		require.NoError(t, walk(func(c *Checkpoint) error {
+			gen = c.Gen
+			return nil
+		}, func(k, _ []byte) error {
+			ks = append(ks, string(k))
+			return nil
+		}))
+		return gen, ks
+	}
+	var want []string
+	for _, r := range first.Records {
+		want = append(want, string(r.Key))
+	}
+	gen, got := keys(s.Walk)
+	require.Equal(t, first.Gen, gen)
+	require.Equal(t, want, got)
+
+	require.NoError(t, WriteFile(path, second))
+	gen, got = keys(s.Walk)
+	assert.Equal(t, first.Gen, gen, "the second walk read the file renamed over the path")
+	assert.Equal(t, want, got)
+	gen, _ = keys(func(start func(*Checkpoint) error, fn func(k, v []byte) error) error {
+		return WalkFile(path, start, fn)
+	})
+	assert.Equal(t, second.Gen, gen, "the path holds the new snapshot")
 }

@@ -85,13 +85,11 @@ func newCheckpointLsCmd(wait *time.Duration, nf *natsFlags) *cobra.Command {
 	return cmd
 }
 
-// snapshotGen describes the one generation of a snapshot file.
-// snapshotGen walks the snapshot file at path (store.WalkFile: every
-// checksum verified, never all of it in memory) and describes its one
-// generation.
-func snapshotGen(path string) (*genView, error) {
+// snapshotGen walks the snapshot file f (every checksum verified, never
+// all of it in memory) and describes its one generation.
+func snapshotGen(f *store.SnapshotFile) (*genView, error) {
 	var g genView
-	err := store.WalkFile(path, func(cp *store.Checkpoint) error {
+	err := f.Walk(func(cp *store.Checkpoint) error {
 		g = genView{Gen: cp.Gen, Full: true, Time: cp.Time, Bytes: int64(len(cp.Meta))}
 		return nil
 	}, func(key, value []byte) error {

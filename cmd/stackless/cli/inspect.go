@@ -130,7 +130,10 @@ Tables show --limit rows each; -o json prints everything.`,
 type target struct {
 	path string
 	ref  string   // how to name it again on the command line: the path, or --nats URL ...
-	snap *genView // a snapshot file's one generation, verified; read again with store.WalkFile
+	snap *genView // a snapshot file's one generation, verified by walking file
+	// The snapshot file, open: every walk reads the file snap describes,
+	// though another snapshot be written over its path meanwhile.
+	file *store.SnapshotFile
 	db   generations
 }
 
@@ -197,11 +200,16 @@ func openTargetNamed(path string, nf *natsFlags, wait time.Duration, write bool)
 		return nil, err
 	}
 	if snap {
-		g, err := snapshotGen(path)
+		f, err := store.OpenSnapshotFile(path)
 		if err != nil {
 			return nil, err
 		}
-		return &target{path: path, ref: path, snap: g}, nil
+		g, err := snapshotGen(f)
+		if err != nil {
+			_ = f.Close() // opened for reading only
+			return nil, err
+		}
+		return &target{path: path, ref: path, snap: g, file: f}, nil
 	}
 	opts := []store.Option{store.WithTimeout(wait)}
 	if !write {
@@ -223,6 +231,9 @@ func (t *target) close() {
 	if t.db != nil {
 		_ = t.db.Close() // read-only use: nothing to lose
 	}
+	if t.file != nil {
+		_ = t.file.Close() // opened for reading only
+	}
 }
 
 // world fills v with the target's world: the snapshot's, or generation gen
@@ -234,9 +245,7 @@ func (t *target) world(v *worldView, gen uint64, pick bool) error {
 		if pick && gen != t.snap.Gen {
 			return usageErrorf("--gen %d: %s is a snapshot file; it holds generation %d only", gen, t.path, t.snap.Gen)
 		}
-		v.walk = func(start func(*store.Checkpoint) error, fn func(key, value []byte) error) error {
-			return store.WalkFile(t.path, start, fn)
-		}
+		v.walk = t.file.Walk
 		return fillFrom(v, v.walk)
 	}
 	v.Type = "store"
@@ -288,10 +297,13 @@ func completeGens(cmd *cobra.Command, args []string, _ string) ([]string, cobra.
 		return nil, cobra.ShellCompDirectiveDefault
 	}
 	t, err := openTarget(args[0], 200*time.Millisecond, false)
-	if err != nil || t.db == nil {
+	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	defer t.close()
+	if t.db == nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
 	gens, err := t.db.List()
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp

@@ -500,3 +500,28 @@ func TestInspectOneTaskletShowsWhereAFlowIsSuspended(t *testing.T) {
 	assert.NotContains(t, out, "suspended at")
 	assert.Contains(t, out, "frames: a hand-written behavior")
 }
+
+// A snapshot renamed over the path inspect reads (how snapshots are
+// written) between its walks does not change what it prints: every walk
+// reads the file inspect opened, so the JSON is the first world's, whole.
+func TestInspectSnapshotReplacedBetweenWalksPrintsTheFirst(t *testing.T) {
+	path, want := pipelineSnapshot(t)
+	other := filepath.Join(filepath.Dir(path), "other.snapshot")
+	s := scheduler.New()
+	testworld.Entities(s, 7)
+	require.NoError(t, store.SaveFile(other, testworld.Registry(), s))
+
+	tg, err := openTarget(path, defaultLockWait, false)
+	require.NoError(t, err)
+	defer tg.close()
+	v := &worldView{File: tg.path, Tasklets: []taskletView{}, Channels: []channelView{}, stream: true}
+	require.NoError(t, tg.world(v, 0, false))
+	require.NoError(t, os.Rename(other, path))
+
+	var out strings.Builder
+	require.NoError(t, writeWorldJSON(&out, v))
+	var got worldView
+	require.NoError(t, json.Unmarshal([]byte(out.String()), &got), out.String())
+	sameWorld(t, want, got)
+	assert.Len(t, inspectJSON(t, path).Tasklets, 7, "the path holds the other world now")
+}

@@ -32,7 +32,12 @@ type walker interface {
 }
 
 // walkOf walks generation gen of g, or, when g cannot walk, the loaded
-// checkpoint.
+// checkpoint. Every walk of a bbolt database is a read transaction of its
+// own, yet all see one version: the database stays open, under bbolt's
+// shared lock, until the command ends, and a process that writes it needs
+// the exclusive lock to open it, so none writes between the walks (nor
+// prunes or deletes the generation). A cluster's generation is loaded
+// once.
 func (t *target) walkOf(gen uint64) (walkFunc, error) {
 	if w, ok := t.db.(walker); ok {
 		return func(start func(*store.Checkpoint) error, fn func(key, value []byte) error) error {
@@ -192,7 +197,9 @@ func writeWorldJSON(w io.Writer, v *worldView) error {
 		}
 		rows := newJSONRows(bw)
 		err := v.walk(func(cp *store.Checkpoint) error {
-			if cp.Gen != v.Gen || !cp.Time.Equal(v.Time) { // a snapshot file replaced meanwhile
+			// Every walk reads one version (target.file, walkOf): this
+			// stops a mix of two worlds should that ever break.
+			if cp.Gen != v.Gen || !cp.Time.Equal(v.Time) {
 				return fmt.Errorf("%s changed while inspect read it (generation %d of %s, now %d of %s): run inspect again",
 					v.File, v.Gen, v.Time.Format(time.DateTime), cp.Gen, cp.Time.Format(time.DateTime))
 			}
