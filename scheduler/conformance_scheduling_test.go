@@ -3,7 +3,9 @@ package scheduler_test
 // Conformance tests of DESIGN.md "Semantics": the run queue, Tick and deadlock.
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -306,4 +308,68 @@ func TestNoDeadlockWhenOnlyPausedOrFinished(t *testing.T) {
 	s.Spawn(steps(func(t *tasklet.T) tasklet.Op { return t.Pause() }))
 	require.NoError(t, s.Run(t.Context()), "paused tasklets are not blocked")
 	assert.Equal(t, 2, s.Len())
+}
+
+// A run queue longer than its ring (ringMax, 8,192) keeps round robin: the
+// introspection lists it in order, Remove and Insert work on the part past
+// the ring, and two rounds of yields run every tasklet in that order.
+func TestRunQueueOrderOfABigWorld(t *testing.T) {
+	const n = 20_000
+	s := scheduler.New()
+	var order []int
+	ids := make([]tasklet.ID, n)
+	for i := range ids {
+		ids[i] = s.Spawn(fn(func(t *tasklet.T) tasklet.Op {
+			order = append(order, i)
+			if t.Steps() == 2 {
+				return t.Exit()
+			}
+			return t.Yield()
+		}))
+	}
+	require.Equal(t, ids, s.RunQueue())
+	assert.Equal(t, n, s.RunCount())
+
+	far, near := ids[15_000], ids[10]
+	require.NoError(t, s.Remove(far))
+	require.NoError(t, s.Remove(near))
+	want := slices.Concat(ids[:10], ids[11:15_000], ids[15_001:])
+	require.Equal(t, want, s.RunQueue())
+	require.NoError(t, s.Insert(far))
+	want = append(want, far)
+	require.Equal(t, want, s.RunQueue())
+
+	require.NoError(t, s.Run(context.Background())) // near stays removed: paused, not run
+	index := make(map[tasklet.ID]int, n)
+	for i, id := range ids {
+		index[id] = i
+	}
+	var round []int
+	for _, id := range want {
+		round = append(round, index[id])
+	}
+	assert.Equal(t, slices.Concat(round, round), order)
+}
+
+// Tick steps each tasklet of a run queue longer than its ring once, in
+// order.
+func TestTickOfABigWorld(t *testing.T) {
+	const n = 20_000
+	s := scheduler.New()
+	var order []int
+	for i := range n {
+		s.Spawn(fn(func(t *tasklet.T) tasklet.Op {
+			order = append(order, i)
+			return t.Yield()
+		}))
+	}
+	want := make([]int, n)
+	for i := range want {
+		want[i] = i
+	}
+	require.NoError(t, s.Tick())
+	require.Equal(t, want, order)
+	require.NoError(t, s.Tick())
+	assert.Equal(t, slices.Concat(want, want), order)
+	assert.Equal(t, n, s.RunCount())
 }
