@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stackless-go/stackless/pickle"
-	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
@@ -36,17 +34,8 @@ func TestSpawnWithHoldRunsNoStepUntilResumed(t *testing.T) {
 	defer cancel()
 	reg := pickle.NewRegistry()
 	reg.MustRegister("test-held-step", 1, heldStep{})
-	w := &worker{node: 1, reg: reg, reqs: make(chan *request, 64), waiters: map[tasklet.ID][]chan struct{}{},
-		log: slog.New(slog.DiscardHandler)}
-	w.s = scheduler.New(scheduler.WithNode(1), scheduler.WithPauseHook(w.pausedNow),
-		scheduler.WithCheckpoint(1, 0, w.preempt), scheduler.WithClock(scheduler.NewRealClock(0)))
-	loopCtx, stopLoop := context.WithCancel(ctx)
-	loopDone := make(chan error, 1)
-	go func() { loopDone <- w.loop(loopCtx) }()
-	defer func() {
-		stopLoop()
-		<-loopDone
-	}()
+	w := bareWorker(reg)
+	defer runLoop(ctx, w)()
 
 	got, err := w.spawn(ctx, spawnReq{Kind: "test-held-step", Count: 2, Hold: true})
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
 )
@@ -42,21 +43,12 @@ func TestAwaitIsAnsweredWhenTheTaskletPausesWhileTheWorkerIdles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	w := &worker{node: 1, reqs: make(chan *request, 64), waiters: map[tasklet.ID][]chan struct{}{},
-		log: slog.New(slog.DiscardHandler)}
-	w.s = scheduler.New(scheduler.WithNode(1), scheduler.WithPauseHook(w.pausedNow),
-		scheduler.WithCheckpoint(1, 0, w.preempt), scheduler.WithClock(scheduler.NewRealClock(0)))
+	w := bareWorker(nil)
 	release := w.s.Hold()
 	defer release()
 	in := w.s.NewChannel(0)
 	id := w.s.Spawn(&pauseOnValue{In: in})
-	loopCtx, stopLoop := context.WithCancel(ctx)
-	loopDone := make(chan error, 1)
-	go func() { loopDone <- w.loop(loopCtx) }()
-	defer func() {
-		stopLoop()
-		<-loopDone
-	}()
+	defer runLoop(ctx, w)()
 
 	answer := make(chan found[TaskletView], 1)
 	go func() {
@@ -80,5 +72,26 @@ func TestAwaitIsAnsweredWhenTheTaskletPausesWhileTheWorkerIdles(t *testing.T) {
 		assert.Equal(t, pauseOnValue{In: in, Got: 7}, got)
 	case <-ctx.Done():
 		t.Fatal("the await was not answered when the tasklet paused")
+	}
+}
+
+// bareWorker is a worker of node 1 with no links and no coordinator, for
+// tests that drive its requests directly; reg may be nil.
+func bareWorker(reg *pickle.Registry) *worker {
+	w := &worker{node: 1, reg: reg, reqs: make(chan *request, 64), waiters: map[tasklet.ID][]chan struct{}{},
+		log: slog.New(slog.DiscardHandler)}
+	w.s = scheduler.New(scheduler.WithNode(1), scheduler.WithPauseHook(w.pausedNow),
+		scheduler.WithCheckpoint(1, 0, w.preempt), scheduler.WithClock(scheduler.NewRealClock(0)))
+	return w
+}
+
+// runLoop serves w's requests until the returned stop is called.
+func runLoop(ctx context.Context, w *worker) (stop func()) {
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	loopDone := make(chan error, 1)
+	go func() { loopDone <- w.loop(loopCtx) }()
+	return func() {
+		stopLoop()
+		<-loopDone
 	}
 }
