@@ -176,3 +176,28 @@ func TestSnapshotFileWalksTheFileItOpened(t *testing.T) {
 	})
 	assert.Equal(t, second.Gen, gen, "the path holds the new snapshot")
 }
+
+// A snapshot cut short in place (not replaced) while a SnapshotFile holds
+// it open fails the next walk with an error naming the file; it reads no
+// further than the size the file had at open either.
+func TestSnapshotFileCutInPlaceFailsTheWalk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.snap")
+	require.NoError(t, WriteFile(path, bigSnapshot()))
+	s, err := OpenSnapshotFile(path)
+	require.NoError(t, err)
+	defer s.Close()
+	nop := func(*Checkpoint) error { return nil }
+	rec := func(k, v []byte) error { return nil }
+	require.NoError(t, s.Walk(nop, rec))
+
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	require.NoError(t, os.Truncate(path, info.Size()/2))
+	err = s.Walk(nop, rec)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), path)
+
+	require.NoError(t, os.Truncate(path, info.Size()*2)) // grown: zeros past the old end
+	err = s.Walk(nop, rec)
+	require.Error(t, err, "the first half is followed by zeros, not the records")
+}
