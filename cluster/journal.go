@@ -62,7 +62,11 @@ func createJournal(ctx context.Context, js jetstream.JetStream, bucket string, r
 			Storage: jetstream.FileStorage, Replicas: replicas, MaxBytes: maxBytes,
 			Description: "stackless cluster effect journal"})
 		if err == nil {
-			_, err = kv.Get(ctx, "1.0.0") // answers once its servers elected a leader
+			// Answers once its servers elected a leader; a request sent
+			// before that gets no answer, so it is bounded and sent again.
+			actx, stop := attemptContext(ctx, jsAttempt)
+			_, err = kv.Get(actx, "1.0.0")
+			stop()
 			if errors.Is(err, jetstream.ErrKeyNotFound) {
 				err = nil
 			}

@@ -209,24 +209,18 @@ func natsFull(err error) bool {
 }
 
 // kvReady waits until kv answers reads: a replicated bucket just made
-// answers none until its servers elected a leader for it.
+// answers none until its servers elected a leader for it. Each read is a
+// bounded attempt: a request sent while the bucket had no leader gets no
+// answer at all, and waiting on it took the caller's whole context.
 func kvReady(ctx context.Context, kv jetstream.KeyValue) error {
-	tk := time.NewTicker(50 * time.Millisecond)
-	defer tk.Stop()
-	for {
-		_, err := kv.Get(ctx, genKey)
-		if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil
-		}
-		if !natsTransient(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("no answer from the bucket (%v): %w", err, ctx.Err())
-		case <-tk.C:
-		}
+	_, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return kv.Get(ctx, genKey) })
+	switch {
+	case err == nil || errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("no answer from the bucket (%v): %w", err, ctx.Err())
 	}
+	return err
 }
 
 // Where names the store in messages.

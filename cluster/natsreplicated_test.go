@@ -125,10 +125,11 @@ func TestTwoCoordinatorsStartedAtOnceOnOneNATS(t *testing.T) {
 	stoodBy := make(chan cluster.Leader, 2)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
+	logs := [2]*syncBuffer{{}, {}}
 	for i := range 2 {
 		dir := shortDir(t)
 		cfg := cluster.Config{Dir: dir, Workers: 1, CheckpointEvery: -1, BalanceEvery: -1, WorkerCommand: testWorkerCommand(dir, ""),
-			Log: slog.New(slog.DiscardHandler), Output: &syncBuffer{}, NATS: urls, NATSCreds: seed, Name: "twins",
+			Log: slog.New(slog.NewTextHandler(logs[i], nil)), Output: &syncBuffer{}, NATS: urls, NATSCreds: seed, Name: "twins",
 			Standby: true, OnStandby: func(ld cluster.Leader) { stoodBy <- ld }}
 		wg.Add(1)
 		go func() {
@@ -152,7 +153,7 @@ func TestTwoCoordinatorsStartedAtOnceOnOneNATS(t *testing.T) {
 	case r := <-results:
 		t.Fatalf("both coordinators returned from Start (the second: %v): two leaders", r.err)
 	case <-ctx.Done():
-		t.Fatal("the second coordinator never stood by")
+		t.Fatalf("the second coordinator never stood by; the logs:\n%s\n%s\ngoroutines:\n%s", logs[0], logs[1], allStacks())
 	}
 	st, err := leader.c.Status(ctx)
 	require.NoError(t, err)
