@@ -446,7 +446,7 @@ func objectGen(name string) (uint64, bool) {
 // delete removes generation gen: its manifest first (so a crash half way
 // leaves no half generation), then its objects.
 func (g *genStore) delete(ctx context.Context, gen uint64) error {
-	e, err := g.kv.Get(ctx, manifestKey(gen))
+	e, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return g.kv.Get(ctx, manifestKey(gen)) })
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("%w: generation %d is not in %s", store.ErrNotFound, gen, g.where)
 	}
