@@ -31,11 +31,7 @@
 // Spawn appends at the back, as Stackless does; WithDepthFirst puts new
 // tasklets (and partners woken while the caller goes on) at the front, as
 // Go runs a new goroutine next, so a tree of spawns keeps few alive. The
-// record of a tasklet that ended serves the next Spawn, of this scheduler
-// or, past the 1,024 each keeps, of any other in the process: a pool keeps
-// them (64 bytes each) until the second garbage collection after they
-// came, so memory after a peak of tasklets is given back within two
-// collections, not at once.
+// record of a tasklet that ended serves the next Spawn.
 //
 // Other goroutines talk to a running scheduler only through Post, Do and
 // Hold, which queue their input for the scheduler's goroutine to take

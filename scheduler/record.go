@@ -130,14 +130,6 @@ func (r *rec) Step() (op tasklet.Op, unread error) {
 	return op, c.EndStep()
 }
 
-// recPool keeps the records of ended tasklets that a scheduler's block has
-// no room for, for every scheduler of the process: a world that spawns
-// after another's tasklets ended (the next Skynet tree, the next burst)
-// reuses their records instead of allocating, and so faulting in, new
-// memory. The pool lets go of what is not taken back within two
-// collections (core.Pool).
-var recPool core.Pool[tasklet.Behavior, tasklet.Host, tasklet.Case]
-
 // makeRec returns a fresh record, in state New, from the scheduler's block.
 func (s *Scheduler) makeRec(id tasklet.ID, b tasklet.Behavior) *rec {
 	return (*rec)(s.block.Make(uint64(id), b, s.host))

@@ -3,9 +3,6 @@ package scheduler
 import (
 	"context"
 	"runtime"
-	"runtime/debug"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -198,77 +195,4 @@ func TestTableReusesAnEmptiedPage(t *testing.T) {
 	tb.put(id, r)
 	assert.Same(t, r, tb.get(id))
 	assert.Equal(t, 1, tb.n)
-}
-
-// hostCheck records, at its first step, whether the tasklet's host is
-// want and its record came fresh (no steps before, nothing delivered).
-type hostCheck struct {
-	want *Scheduler
-	bad  *atomic.Int64
-}
-
-func (h *hostCheck) Step(t *tasklet.T) tasklet.Op {
-	if t.Host() != tasklet.Host(h.want) || t.Value() != nil || t.Err() != nil || recOf(t).Steps() != 1 || recOf(t).WaitSeq() != 0 {
-		h.bad.Add(1)
-	}
-	return t.Exit()
-}
-
-// The records of a world whose tasklets ended past what its block keeps go
-// to the process's pool, and the next world takes them back before
-// allocating blocks (as the next Skynet tree does): each serves its new
-// world as a fresh record.
-func TestEndedWorldsRecordsServeTheNextWorld(t *testing.T) {
-	old := debug.SetGCPercent(-1) // a collection may empty the pool
-	defer debug.SetGCPercent(old)
-	var bad atomic.Int64
-	a := New()
-	const n = 5000 // about four chunks past a's own spare records
-	recs := map[*rec]bool{}
-	for range n {
-		recs[a.tasks.get(uint64(a.Spawn(&hostCheck{want: a, bad: &bad})))] = true
-	}
-	require.NoError(t, a.Run(context.Background()))
-
-	b := New()
-	reused := 0
-	for range n {
-		if recs[b.tasks.get(uint64(b.Spawn(&hostCheck{want: b, bad: &bad})))] {
-			reused++
-		}
-	}
-	require.NoError(t, b.Run(context.Background()))
-	assert.Zero(t, bad.Load(), "tasklets that saw another host or a used record")
-	// The race detector's sync.Pool drops a quarter of the chunks at random.
-	assert.GreaterOrEqual(t, reused, 1024, "records of a's ended tasklets that b handed out")
-}
-
-// Worlds on their own goroutines share the pool: records go from one to
-// another and each still sees only its own world (run with -race).
-func TestWorldsShareThePoolAcrossGoroutines(t *testing.T) {
-	var bad atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 3 {
-				s := New()
-				for range 3000 {
-					s.Spawn(&hostCheck{want: s, bad: &bad})
-				}
-				if err := s.Run(context.Background()); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		assert.NoError(t, err)
-	}
-	assert.Zero(t, bad.Load(), "tasklets that saw another host or a used record")
 }

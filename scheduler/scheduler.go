@@ -212,7 +212,6 @@ func New(opts ...Option) *Scheduler {
 	}
 	s.vclock, _ = s.clock.(*VirtualClock)
 	s.host = &hostRef{H: s}
-	s.block.SetPool(&recPool)
 	s.updatePlain()
 	return s
 }

@@ -226,10 +226,6 @@ func idleWorld(b *testing.B, nchans int, unit string) {
 	b.ReportAllocs()
 	for range b.N {
 		var before, after runtime.MemStats
-		// Twice: records of ended tasklets that an earlier benchmark left in
-		// the scheduler's pool survive one collection, and a world built
-		// from them would not count their bytes.
-		runtime.GC()
 		runtime.GC()
 		runtime.ReadMemStats(&before)
 		s := scheduler.New()

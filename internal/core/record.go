@@ -129,14 +129,12 @@ type Block[B, H, C any] struct {
 	free   []Rec[B, H, C]
 	spare  []*Rec[B, H, C] // records of ended tasklets, the last one taken back first
 	shared *ext[H, C]      // the ext its records share: one Block serves one host
-	pool   *Pool[B, H, C]  // where spare records go past maxSpare, and come from (SetPool)
 }
 
 // maxSpare bounds the records a Block keeps for reuse: enough for the
 // tasklets a program starts and ends at a time, few enough (64 KiB of
 // records, pinning at most as many blocks) that a program whose tasklets
-// all ended once does not keep their memory for good. Past it, records go
-// to the Block's Pool, if it has one, maxSpare at a time.
+// all ended once does not keep their memory for good.
 const maxSpare = 1024
 
 // Make is Make with a record from the block: a taken-back one if there is
@@ -153,15 +151,12 @@ func (a *Block[B, H, C]) Make(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 }
 
 // fresh is Make past the spare records, kept apart (and out of line) so
-// Make inlines: a record from the pool if it has a chunk, else a new one.
+// Make inlines.
 //
 //go:noinline
 func (a *Block[B, H, C]) fresh(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 	if a.shared == nil {
 		a.shared = &ext[H, C]{host: h} // one Block serves one host
-	}
-	if a.pool != nil && a.fill() {
-		return a.Make(id, b, h)
 	}
 	if len(a.free) == 0 {
 		a.free = make([]Rec[B, H, C], blockRecs(unsafe.Sizeof(Rec[B, H, C]{})))
@@ -182,28 +177,18 @@ func (a *Block[B, H, C]) fresh(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 // schedule and wait sequences do not depend on which records were reused,
 // and such an entry could match one of them (the generation check). It
 // reports whether the record was kept; the rest go to the collector.
-//
-// A full Block with a Pool hands its spare records to the pool first, so
-// the record just taken back stays here: the caller may still read its ID.
 func (a *Block[B, H, C]) Reuse(r *Rec[B, H, C]) bool {
-	if r.ext == nil || r.flags&flagStale != 0 {
+	if len(a.spare) >= maxSpare || r.ext == nil || r.flags&flagStale != 0 {
 		return false
-	}
-	if len(a.spare) >= maxSpare {
-		if a.pool == nil {
-			return false
-		}
-		a.spill()
 	}
 	if a.shared == nil { // a block that only ever took records back
 		a.shared = &ext[H, C]{host: r.ext.host}
 	}
+	if r.ext.own {
+		r.ext.cases = nil // its select's values; Make gives the record the shared ext
+	}
 	var zb B
-	// Let go of the old tasklet's state (its value went after its last
-	// step) and of its scheduler and select cases (Make gives the record
-	// the shared ext): a spare record points at nothing, so it keeps
-	// nothing alive in a pool that outlives its world.
-	r.b, r.ext = zb, nil
+	r.b = zb // let go of the old tasklet's state (its value went after its last step)
 	r.steps, r.value, r.wait, r.flags = 0, nil, 0, 0
 	a.spare = append(a.spare, r)
 	return true
