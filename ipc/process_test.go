@@ -347,6 +347,7 @@ func BenchmarkRemoteStreamTwoProcesses(b *testing.B) {
 	s.Do(func(s *scheduler.Scheduler) { s.Spawn(done) })
 	b.ReportAllocs()
 	cpu := processCPU()
+	st0 := node.Stats()
 	b.ResetTimer()
 	start := time.Now()
 	s.Do(func(s *scheduler.Scheduler) {
@@ -365,5 +366,10 @@ func BenchmarkRemoteStreamTwoProcesses(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "values/s")
+	// Frames each way per 1,000 values: how well the values batch (a
+	// PUTS frame out, a GRANT back, per batch), whatever the machine's load.
+	st := node.Stats()
+	b.ReportMetric(float64(st.FramesOut-st0.FramesOut)*1000/float64(n), "frames-out/kvalue")
+	b.ReportMetric(float64(st.FramesIn-st0.FramesIn)*1000/float64(n), "frames-in/kvalue")
 	reportCPU(b, processCPU()-cpu, stopChild, cmd)
 }
