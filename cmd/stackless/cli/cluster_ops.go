@@ -41,10 +41,16 @@ it so other tasklets can be given it. The coordinator places the tasklets
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: cobra.FixedCompletions(cluster.Spawners(), cobra.ShellCompDirectiveNoFileComp),
 		PreRunE: func(*cobra.Command, []string) error {
+			seen := map[string]bool{}
 			for _, a := range args {
-				if k, _, ok := strings.Cut(a, "="); !ok || k == "" {
+				k, _, ok := strings.Cut(a, "=")
+				if !ok || k == "" {
 					return usageErrorf("--arg %q: use key=value", a)
 				}
+				if seen[k] { // the last one silently won
+					return usageErrorf("--arg %s is given twice: give each key once", k)
+				}
+				seen[k] = true
 			}
 			if count < 1 {
 				return usageErrorf("--count must be 1 or more, got %d", count)
