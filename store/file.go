@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
 // Snapshot file format, version 1: one msgpack array, readable by any
@@ -147,6 +150,12 @@ func WriteFile(path string, cp *Checkpoint) (err error) {
 	recs, err := checkSnapshot(path, cp)
 	if err != nil {
 		return err
+	}
+	// The rename below replaces whatever is at path: as root that was a
+	// device (`checkpoint export DB /dev/full --force` made /dev/full a
+	// snapshot file), a FIFO or a directory's name.
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0 {
+		return fmt.Errorf("store: write snapshot %s: it is %s, not a regular file, and is not replaced: give the path of a file", path, fsmode.Describe(fi.Mode()))
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
