@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/stackless-go/stackless/internal/fsmode"
+	"github.com/stackless-go/stackless/internal/atomicfile"
 )
 
 // Snapshot file format, version 1: one msgpack array, readable by any
@@ -151,11 +150,8 @@ func WriteFile(path string, cp *Checkpoint) (err error) {
 	if err != nil {
 		return err
 	}
-	// The rename below replaces whatever is at path: as root that was a
-	// device (`checkpoint export DB /dev/full --force` made /dev/full a
-	// snapshot file), a FIFO or a directory's name.
-	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0 {
-		return fmt.Errorf("store: write snapshot %s: it is %s, not a regular file, and is not replaced: give the path of a file", path, fsmode.Describe(fi.Mode()))
+	if err := atomicfile.Replaceable(path); err != nil { // the rename would replace a device, a FIFO
+		return fmt.Errorf("store: write snapshot: %w", err)
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")

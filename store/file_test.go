@@ -139,7 +139,7 @@ func TestWriteFileReplacesOnlyARegularFile(t *testing.T) {
 		require.NoError(t, err)
 		err = WriteFile(path, smallSnapshot())
 		require.Error(t, err, path)
-		assert.Contains(t, err.Error(), path+": it is "+kind+", not a regular file")
+		assert.Contains(t, err.Error(), path+" is "+kind+", not a regular file")
 		after, err := os.Lstat(path)
 		require.NoError(t, err)
 		assert.Equal(t, before.Mode(), after.Mode(), "%s was replaced", path)
