@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -299,6 +300,14 @@ ca.key off the machines once the certificates are made.`,
 			if out == "" {
 				return usageErrorf("--out DIR is required")
 			}
+			if cmd.Flags().Changed("hosts") && len(hosts) == 0 {
+				return usageErrorf("--hosts is empty: give the machines' names and addresses, or leave --hosts out for localhost")
+			}
+			for _, h := range hosts {
+				if err := checkCertHost(h); err != nil {
+					return usageErrorf("--hosts: %v", err)
+				}
+			}
 			if err := ipc.GenerateCerts(out, hosts); err != nil {
 				return err
 			}
@@ -325,6 +334,31 @@ var errNoWorkerTarget = errors.New("give --cluster DIR --node N (started by `clu
 func taskletIDArg(_ *cobra.Command, args []string) error {
 	if _, err := cluster.ParseTaskletID(args[0]); err != nil {
 		return usageErrorf("%v", err)
+	}
+	return nil
+}
+
+// checkCertHost refuses what a certificate would hold but no TLS client
+// matches: an empty name ("a,,b"), blanks, a port. They were written into
+// the certificate as they were.
+func checkCertHost(h string) error {
+	if net.ParseIP(h) != nil {
+		return nil
+	}
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		return fmt.Errorf("%q has a port: give the host alone (%s); the certificate is valid on every port", h, host)
+	}
+	name := strings.TrimPrefix(h, "*.")
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("%q is not a host name or IP address (an empty entry between commas?)", h)
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(name, "."), ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") ||
+			strings.ContainsFunc(label, func(r rune) bool {
+				return !(r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+			}) {
+			return fmt.Errorf("%q is not a host name or IP address: a name is dot-separated labels of letters, digits and hyphens", h)
+		}
 	}
 	return nil
 }
