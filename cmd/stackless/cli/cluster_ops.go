@@ -342,23 +342,11 @@ func taskletIDArg(_ *cobra.Command, args []string) error {
 // matches: an empty name ("a,,b"), blanks, a port. They were written into
 // the certificate as they were.
 func checkCertHost(h string) error {
-	if net.ParseIP(h) != nil {
-		return nil
-	}
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		return fmt.Errorf("%q has a port: give the host alone (%s); the certificate is valid on every port", h, host)
 	}
-	name := strings.TrimPrefix(h, "*.")
-	if name == "" || len(name) > 253 {
-		return fmt.Errorf("%q is not a host name or IP address (an empty entry between commas?)", h)
+	if h == "" {
+		return fmt.Errorf(`"" is not a host name or IP address (an empty entry between commas?)`)
 	}
-	for _, label := range strings.Split(strings.TrimSuffix(name, "."), ".") {
-		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") ||
-			strings.ContainsFunc(label, func(r rune) bool {
-				return !(r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
-			}) {
-			return fmt.Errorf("%q is not a host name or IP address: a name is dot-separated labels of letters, digits and hyphens", h)
-		}
-	}
-	return nil
+	return checkHostName(strings.TrimPrefix(h, "*."))
 }
