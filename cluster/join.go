@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"strings"
@@ -197,6 +198,9 @@ func cause(err error) string {
 					next = e
 				}
 			}
+		}
+		if _, ok := err.(*fs.PathError); ok {
+			return msg // its prefix names the file at fault ("stat FILE: no such file or directory")
 		}
 		if next == nil || !strings.HasSuffix(msg, next.Error()) || next.Error() == "" {
 			return msg

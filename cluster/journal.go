@@ -336,7 +336,10 @@ func (j *natsJournal) commit(batch []natsRecord) {
 				case <-f.Ok():
 					ok++
 					continue
-				case errs[i] = <-f.Err():
+				case err := <-f.Err():
+					// A full store answers 503 too, like a leader election,
+					// but stays full: noRoom makes it final, not retried.
+					errs[i] = noRoom(err)
 				case <-wait.Done():
 					errs[i] = fmt.Errorf("no acknowledgement within %v: %w", journalAckWait, nats.ErrTimeout)
 				}

@@ -3,9 +3,11 @@ package cluster
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -103,6 +105,9 @@ func TestCauseDropsPrefixesOnly(t *testing.T) {
 	}{
 		{wrap("cluster: worker: %w", wrap("ipc: node 3: dial tcp h:1: %w", inner)), os.ErrDeadlineExceeded.Error()},
 		{wrap("%w: node 0 does not know the cluster secret", errAuthLike), "auth failed: node 0 does not know the cluster secret"},
+		// A missing --creds file was reported as only "no such file or directory".
+		{wrap("cluster: NATS credentials: %w", &fs.PathError{Op: "stat", Path: "/x/user.seed", Err: syscall.ENOENT}),
+			"stat /x/user.seed: no such file or directory"},
 	} {
 		assert.Equal(t, tc.want, cause(tc.err))
 	}

@@ -224,7 +224,7 @@ func LoadSecret(path string) ([]byte, error) {
 	}
 	b = bytes.TrimSpace(b)
 	if len(b) < MinSecretLen {
-		return nil, fmt.Errorf("ipc: cluster secret %s holds %d bytes; at least %d are needed (make one with GenerateSecret)", path, len(b), MinSecretLen)
+		return nil, fmt.Errorf("ipc: cluster secret %s holds %d bytes; at least %d are needed: give a copy of the coordinator's DIR/secret (`stackless cluster up` makes it; in Go, ipc.GenerateSecret)", path, len(b), MinSecretLen)
 	}
 	return b, nil
 }

@@ -170,6 +170,7 @@ func TestSecretFiles(t *testing.T) {
 	require.NoError(t, os.WriteFile(short, []byte("too short\n"), 0o600))
 	_, err = LoadSecret(short)
 	assert.ErrorContains(t, err, "at least 16")
+	assert.ErrorContains(t, err, "DIR/secret", "a CLI user is told what to give, not only a Go function")
 	_, err = LoadSecret(filepath.Join(dir, "missing"))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }

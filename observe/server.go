@@ -78,7 +78,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	loop := isLoopback(host)
 	if !loop && cfg.TLS == nil {
-		return nil, fmt.Errorf("observe: --http %s: %w: give --tls DIR (made by `stackless cluster certs`) or bind 127.0.0.1", cfg.Addr, ErrInsecure)
+		return nil, fmt.Errorf("observe: --http %s: %w: give --http-tls DIR (made by `stackless cluster certs`) or bind 127.0.0.1", cfg.Addr, ErrInsecure)
 	}
 	raw, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

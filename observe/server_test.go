@@ -67,7 +67,7 @@ func TestForeignHostRefusedOnLoopback(t *testing.T) {
 func TestNonLoopbackNeedsTLS(t *testing.T) {
 	_, err := observe.Start(observe.Config{Addr: "0.0.0.0:0", Source: observe.NewSchedulerSource("x", scheduler.New(), nil)})
 	require.ErrorIs(t, err, observe.ErrInsecure)
-	assert.Contains(t, err.Error(), "--tls")
+	assert.Contains(t, err.Error(), "--http-tls DIR", "the observer's flag, not --tls of the cluster links")
 }
 
 func TestTokenIsRandomAndPrinted(t *testing.T) {

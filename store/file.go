@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/stackless-go/stackless/internal/atomicfile"
 )
 
 // Snapshot file format, version 1: one msgpack array, readable by any
@@ -147,6 +149,9 @@ func WriteFile(path string, cp *Checkpoint) (err error) {
 	recs, err := checkSnapshot(path, cp)
 	if err != nil {
 		return err
+	}
+	if err := atomicfile.Replaceable(path); err != nil { // the rename would replace a device, a FIFO
+		return fmt.Errorf("store: write snapshot: %w", err)
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")

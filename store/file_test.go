@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,6 +122,34 @@ func TestWriteFileRejects(t *testing.T) {
 			assert.True(t, os.IsNotExist(statErr), "nothing written")
 		})
 	}
+}
+
+// WriteFile renamed its snapshot over whatever was at the path: run as
+// root, `checkpoint export DB /dev/full --force` made /dev/full a file. A
+// FIFO or a directory stays, and the error says what it is.
+func TestWriteFileReplacesOnlyARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	sub := filepath.Join(dir, "sub")
+	require.NoError(t, os.Mkdir(sub, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(sub, "keep"), nil, 0o600))
+	for path, kind := range map[string]string{fifo: "a named pipe (FIFO)", sub: "a directory"} {
+		before, err := os.Lstat(path)
+		require.NoError(t, err)
+		err = WriteFile(path, smallSnapshot())
+		require.Error(t, err, path)
+		assert.Contains(t, err.Error(), path+" is "+kind+", not a regular file")
+		after, err := os.Lstat(path)
+		require.NoError(t, err)
+		assert.Equal(t, before.Mode(), after.Mode(), "%s was replaced", path)
+	}
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, []byte("old"), 0o600))
+	require.NoError(t, WriteFile(file, smallSnapshot()), "a regular file is replaced")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 3, "no temporary file left behind")
 }
 
 // TestSnapshotIsMsgpack checks that a generic msgpack decoder reads the file

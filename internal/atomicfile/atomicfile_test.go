@@ -3,6 +3,7 @@ package atomicfile
 import (
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -34,4 +35,16 @@ func TestWriteFile(t *testing.T) {
 		got = append(got, n.Name())
 	}
 	assert.Equal(t, []string{"busy", "out.go"}, got)
+}
+
+// The rename replaced whatever was at the path (as root, a device): only a
+// regular file is replaced now, and the error says what is there.
+func TestWriteFileReplacesOnlyAFile(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	err := WriteFile(fifo, []byte("x"), 0o600)
+	assert.ErrorContains(t, err, "write "+fifo+": "+fifo+" is a named pipe (FIFO), not a regular file")
+	fi, err := os.Lstat(fifo)
+	require.NoError(t, err)
+	assert.NotZero(t, fi.Mode()&os.ModeNamedPipe, "the FIFO was replaced")
 }

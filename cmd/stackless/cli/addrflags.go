@@ -54,7 +54,38 @@ func checkAddress(use, value string) error {
 	if use == addrDial && host == "" {
 		return fmt.Errorf("%q names no host; give HOST:PORT such as 10.0.0.5:7070", value)
 	}
+	if host != "" {
+		if err := checkHostName(host); err != nil { // "a b" or 256.1.1.1 asked for TLS first
+			return fmt.Errorf("%q: %w", value, err)
+		}
+	}
 	return checkPort(value, port, use == addrListen)
+}
+
+// checkHostName returns why host is neither an IP address nor a host name
+// (dot-separated labels of letters, digits, hyphens), or nil.
+func checkHostName(host string) error {
+	if ip, _, _ := strings.Cut(host, "%"); net.ParseIP(ip) != nil { // an IPv6 zone is kept
+		return nil
+	}
+	name := strings.TrimSuffix(host, ".")
+	if name == "" || len(name) > 253 {
+		return fmt.Errorf("%q is not a host name or IP address", host)
+	}
+	digits := true
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") ||
+			strings.ContainsFunc(label, func(r rune) bool {
+				return !(r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+			}) {
+			return fmt.Errorf("%q is not a host name or IP address: a name is dot-separated labels of letters, digits and hyphens", host)
+		}
+		digits = digits && strings.Trim(label, "0123456789") == ""
+	}
+	if digits {
+		return fmt.Errorf("%q is not an IP address: each of its four numbers must be 0 to 255", host)
+	}
+	return nil
 }
 
 // checkPort checks the port of addr: a number from 0 (when zero is

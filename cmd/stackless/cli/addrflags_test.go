@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -72,6 +73,13 @@ func TestCheckAddress(t *testing.T) {
 		{addrDial, "10.0.0.5:7070", ""},
 		{addrDial, ":7070", "names no host"},
 		{addrDial, "10.0.0.5:0", "port 0 is invalid; a port is a number from 1 to 65535"},
+		// A malformed host asked for TLS (--http) or failed at the dial.
+		{addrListen, "a b:1", `"a b" is not a host name or IP address`},
+		{addrListen, "256.1.1.1:80", `"256.1.1.1" is not an IP address`},
+		{addrDial, "node_1.lan:7070", ""},
+		{addrDial, "[fe80::1%eth0]:7070", ""},
+		{addrDial, "-x.lan:7070", "is not a host name"},
+		{addrDial, "a..b:7070", "is not a host name"},
 		{addrNATS, "nats://a:4222,b:4223, nats://c", ""},
 		{addrNATS, "nats://a:4222,nats://b:70000", `"nats://b:70000": port 70000 is invalid`},
 		{addrNATS, "nats://:4222", "names no host"},
@@ -85,4 +93,24 @@ func TestCheckAddress(t *testing.T) {
 			assert.ErrorContains(t, err, tc.want, "%s %q", tc.use, tc.value)
 		}
 	}
+}
+
+// An --http that needs TLS, or an --http-tls folder that does not load,
+// was refused by observe.Start only once cluster up had started the
+// cluster (and demo longtask its run), and the message named --tls, the
+// flag of the cluster's links.
+func TestHTTPNeedsTLSIsCheckedBeforeAnythingStarts(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cluster")
+	code, _, errOut := run(t, "cluster", "up", "--data", dir, "-n", "1", "--http", "0.0.0.0:0")
+	assert.Equal(t, exitUsage, code, errOut)
+	assert.Contains(t, errOut, "--http 0.0.0.0:0: a non-loopback address needs TLS: give --http-tls DIR")
+	assert.NoDirExists(t, dir, "the cluster was started")
+
+	data := filepath.Join(t.TempDir(), "lt")
+	empty := t.TempDir()
+	code, _, errOut = run(t, "demo", "longtask", "--data", data, "--docs", "5", "--http", "0.0.0.0:0", "--http-tls", empty)
+	assert.Equal(t, exitFailure, code, errOut)
+	assert.Contains(t, errOut, "--http-tls "+empty+": ")
+	assert.Contains(t, errOut, "stackless cluster certs")
+	assert.NoDirExists(t, data, "the run was started")
 }

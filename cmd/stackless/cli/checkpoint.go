@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stackless-go/stackless/internal/fsmode"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -197,9 +198,18 @@ is only replaced with --force.`,
 			if path != "" && same(path, out) {
 				return usageErrorf("the snapshot would overwrite the database %s; give another path", path)
 			}
-			if _, err := os.Stat(out); err == nil && !force {
-				return fmt.Errorf("%s exists; pass --force to replace it", out)
-			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if out == "" {
+				return usageErrorf("the SNAPSHOT path is empty: give the path of the snapshot file to write")
+			}
+			if fi, err := os.Lstat(out); err == nil {
+				// --force replaces a file, never a directory, device or FIFO.
+				if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0 {
+					return usageErrorf("%s is %s, not a regular file: give the path of the snapshot file to write", out, fsmode.Describe(fi.Mode()))
+				}
+				if !force {
+					return fmt.Errorf("%s exists; pass --force to replace it", out)
+				}
+			} else if !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 			t, err := openTargetNamed(path, nf, *wait, false)

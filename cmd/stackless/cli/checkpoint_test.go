@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -217,6 +218,22 @@ func TestCheckpointExportErrors(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Empty(t, entries, "failed exports leave no file behind")
+
+	// --force replaced whatever was there: as root /dev/full became a
+	// snapshot file; a directory's name was taken too.
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	for out, kind := range map[string]string{fifo: "a named pipe (FIFO)", t.TempDir(): "a directory", "": "empty"} {
+		code, _, errOut := run(t, "checkpoint", "export", path, out, "--force")
+		assert.Equal(t, exitUsage, code, errOut)
+		assert.Contains(t, errOut, kind)
+		if out != "" {
+			assert.Contains(t, errOut, out+" is "+kind+", not a regular file")
+			fi, err := os.Lstat(out)
+			require.NoError(t, err)
+			assert.False(t, fi.Mode().IsRegular(), "%s was replaced", out)
+		}
+	}
 }
 
 func TestCheckpointGroup(t *testing.T) {

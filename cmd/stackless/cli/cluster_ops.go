@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,10 +42,16 @@ it so other tasklets can be given it. The coordinator places the tasklets
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: cobra.FixedCompletions(cluster.Spawners(), cobra.ShellCompDirectiveNoFileComp),
 		PreRunE: func(*cobra.Command, []string) error {
+			seen := map[string]bool{}
 			for _, a := range args {
-				if k, _, ok := strings.Cut(a, "="); !ok || k == "" {
+				k, _, ok := strings.Cut(a, "=")
+				if !ok || k == "" {
 					return usageErrorf("--arg %q: use key=value", a)
 				}
+				if seen[k] { // the last one silently won
+					return usageErrorf("--arg %s is given twice: give each key once", k)
+				}
+				seen[k] = true
 			}
 			if count < 1 {
 				return usageErrorf("--count must be 1 or more, got %d", count)
@@ -293,6 +300,14 @@ ca.key off the machines once the certificates are made.`,
 			if out == "" {
 				return usageErrorf("--out DIR is required")
 			}
+			if cmd.Flags().Changed("hosts") && len(hosts) == 0 {
+				return usageErrorf("--hosts is empty: give the machines' names and addresses, or leave --hosts out for localhost")
+			}
+			for _, h := range hosts {
+				if err := checkCertHost(h); err != nil {
+					return usageErrorf("--hosts: %v", err)
+				}
+			}
 			if err := ipc.GenerateCerts(out, hosts); err != nil {
 				return err
 			}
@@ -321,4 +336,17 @@ func taskletIDArg(_ *cobra.Command, args []string) error {
 		return usageErrorf("%v", err)
 	}
 	return nil
+}
+
+// checkCertHost refuses what a certificate would hold but no TLS client
+// matches: an empty name ("a,,b"), blanks, a port. They were written into
+// the certificate as they were.
+func checkCertHost(h string) error {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		return fmt.Errorf("%q has a port: give the host alone (%s); the certificate is valid on every port", h, host)
+	}
+	if h == "" {
+		return fmt.Errorf(`"" is not a host name or IP address (an empty entry between commas?)`)
+	}
+	return checkHostName(strings.TrimPrefix(h, "*."))
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -219,6 +220,30 @@ func TestClusterCerts(t *testing.T) {
 	cfg, err = tf.load()
 	require.NoError(t, err, "the three files instead of the folder")
 	assert.NotNil(t, cfg)
+}
+
+// --hosts entries no TLS client matches went into the certificate as
+// they were: "a b,," made DNS names "a b", "" and "".
+func TestClusterCertsRefusesBadHosts(t *testing.T) {
+	for hosts, want := range map[string]string{
+		"a b":                  `"a b" is not a host name`,
+		"node1,,node2":         `"" is not a host name`,
+		"node1.lan:7070":       `"node1.lan:7070" has a port: give the host alone (node1.lan)`,
+		"":                     "--hosts is empty",
+		"-bad.lan":             `"-bad.lan" is not a host name`,
+		"node1,10.0.0.5,*.lan": "",
+	} {
+		dir := filepath.Join(t.TempDir(), "certs")
+		code, _, errOut := run(t, "cluster", "certs", "--out", dir, "--hosts", hosts)
+		if want == "" {
+			assert.Equal(t, 0, code, "%q: %s", hosts, errOut)
+			continue
+		}
+		assert.Equal(t, exitUsage, code, "%q: %s", hosts, errOut)
+		assert.Contains(t, errOut, want)
+		_, err := os.Stat(dir)
+		assert.ErrorIs(t, err, fs.ErrNotExist, "%q: nothing written", hosts)
+	}
 }
 
 // Ctrl-C to a real `cluster up` process takes the cluster down cleanly and

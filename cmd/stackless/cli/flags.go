@@ -56,6 +56,9 @@ func checkFlags(cmd *cobra.Command) error {
 			err = usageErrorf("%s must be %s, got %s", name, describeMin(f, m), f.Value.String())
 		}
 	})
+	if err == nil {
+		err = checkHTTPFlags(cmd) // observe.go
+	}
 	return err
 }
 

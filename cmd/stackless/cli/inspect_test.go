@@ -353,6 +353,7 @@ func TestInspectErrors(t *testing.T) {
 		{"unknown generation", []string{stored, "--gen", "999"}, 1, []string{"generation 999 is not in", "checkpoint ls"}},
 		{"negative limit", []string{stored, "--limit", "-1"}, 2, []string{"--limit"}},
 		{"no file", nil, 2, []string{"arg"}},
+		{"empty path", []string{""}, 2, []string{"FILE|DIR argument is empty"}}, // was ": no such file"
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := run(t, append([]string{"inspect"}, tc.args...)...)

@@ -64,6 +64,8 @@ func targetArgs(f *natsFlags, rest int, more bool) cobra.PositionalArgs {
 			want++
 		}
 		switch {
+		case f.url == "" && len(args) > 0 && args[0] == "": // it read as ": no such file"
+			return usageErrorf("the FILE|DIR argument is empty: give the path of a snapshot file, a checkpoint database or a cluster directory")
 		case len(args) == want, more && len(args) > want:
 			return nil
 		case f.url != "" && !more && len(args) == want+1:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,31 @@ func (f *httpFlags) add(fs *pflag.FlagSet, def string) {
 	fs.StringVar(&f.addr, "http", def, usage)
 	isAddress(fs, "http", addrListen)
 	fs.StringVar(&f.tlsDir, "http-tls", "", "certificate folder `DIR` (stackless cluster certs) for the observer: required when --http is not a loopback address")
+}
+
+// checkHTTPFlags refuses, before the command starts anything, an --http
+// address that needs TLS without --http-tls and an --http-tls folder that
+// does not load: cluster up had started the cluster, and demo longtask its
+// run, when observe.Start said so (naming --tls, the cluster links' flag).
+func checkHTTPFlags(cmd *cobra.Command) error {
+	addr, dir := cmd.Flags().Lookup("http"), cmd.Flags().Lookup("http-tls")
+	if addr == nil || dir == nil || addr.Value.String() == "" {
+		return nil
+	}
+	if d := dir.Value.String(); d != "" {
+		if _, err := ipc.LoadTLSConfig(d); err != nil {
+			return fmt.Errorf("--http-tls %s: %w; give a folder made by `stackless cluster certs --out DIR`", d, err)
+		}
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr.Value.String())
+	if err != nil {
+		return nil // checkAddressFlag said so already
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return usageErrorf("--http %s: %v: give --http-tls DIR (made by `stackless cluster certs`) or bind 127.0.0.1", addr.Value.String(), observe.ErrInsecure)
+	}
+	return nil
 }
 
 // start serves cfg on --http and prints the URL with its token on stderr.

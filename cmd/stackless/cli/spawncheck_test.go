@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -27,4 +28,12 @@ func TestClusterSpawnRefusesAChannelThatDoesNotExist(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("cluster up did not end after down")
 	}
+}
+
+// A key given twice to --arg was taken silently, the last one winning.
+func TestClusterSpawnRefusesAnArgGivenTwice(t *testing.T) {
+	code, _, errOut := run(t, "cluster", "spawn", "work", "--cluster", filepath.Join(t.TempDir(), "none"),
+		"--arg", "out=@chan", "--arg", "links=5", "--arg", "out=ch123")
+	assert.Equal(t, exitUsage, code, "stderr: %s", errOut)
+	assert.Contains(t, errOut, "--arg out is given twice")
 }

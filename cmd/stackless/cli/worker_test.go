@@ -195,3 +195,18 @@ func TestWorkerNATSRefusedCredentialsFailFast(t *testing.T) {
 	assert.Contains(t, errOut.String(), srv.ClientURL(), "it names the NATS servers")
 	assert.Contains(t, errOut.String(), "refused this worker's credentials")
 }
+
+// A --creds file that does not exist was reported as only "no such file or
+// directory", naming neither the file nor the flag.
+func TestWorkerMissingCredsNamesTheFile(t *testing.T) {
+	dir := t.TempDir()
+	certs := filepath.Join(dir, "certs")
+	require.NoError(t, ipc.GenerateCerts(certs, nil))
+	secretFile := filepath.Join(dir, "secret")
+	require.NoError(t, ipc.GenerateSecret(secretFile))
+	missing := filepath.Join(dir, "user.seed")
+	code, _, errOut := run(t, "worker", "--nats", "nats://127.0.0.1:1", "--creds", missing, "--tls", certs, "--secret", secretFile)
+	assert.Equal(t, exitFailure, code, "stderr: %s", errOut)
+	assert.Contains(t, errOut, missing+": no such file or directory")
+	assert.Contains(t, errOut, "--creds")
+}

@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/stackless-go/stackless/internal/atomicfile"
 )
 
 // The picture's palette: a dark ground, guards in blues and whites,
@@ -87,6 +89,9 @@ func (g *Game) Render(size int) *image.Paletted {
 func (g *Game) WritePNG(path string, size int) error {
 	if size < 16 || size > 8192 {
 		return fmt.Errorf("gameai: picture size must be 16 to 8192 pixels, got %d", size)
+	}
+	if err := atomicfile.Replaceable(path); err != nil {
+		return fmt.Errorf("gameai: picture: %w", err)
 	}
 	// Whole or not at all: written in place, a full disk left an empty
 	// picture over the last good one.

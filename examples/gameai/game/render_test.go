@@ -4,6 +4,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -67,4 +68,17 @@ func TestWritePNGErrors(t *testing.T) {
 	g := newGame(t, small)
 	assert.Error(t, g.WritePNG(filepath.Join(t.TempDir(), "x.png"), 8), "too small")
 	assert.Error(t, g.WritePNG(filepath.Join(t.TempDir(), "no", "such", "dir.png"), 64))
+}
+
+// The picture was renamed over whatever was at the path: run as root,
+// --render /dev/full made /dev/full a PNG file. A FIFO stays a FIFO.
+func TestWritePNGReplacesOnlyAFile(t *testing.T) {
+	g := newGame(t, small)
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	err := g.WritePNG(fifo, 64)
+	assert.ErrorContains(t, err, fifo+" is a named pipe (FIFO), not a regular file")
+	fi, err := os.Lstat(fifo)
+	require.NoError(t, err)
+	assert.NotZero(t, fi.Mode()&os.ModeNamedPipe, "the FIFO was replaced")
 }
