@@ -163,10 +163,14 @@ func (l *lease) acquire(ctx context.Context, force, stoodBy bool, waiting func(L
 	}
 }
 
-// won records a lease taken at revision r and writes the epoch into it.
+// won records a lease taken at revision r and writes the epoch into it,
+// in bounded attempts: an Update a server drops is never answered, and it
+// held a coordinator's Start for the caller's whole context. An attempt
+// whose write was stored but whose answer was lost is seen by renew as
+// this holder's own write.
 func (l *lease) won(ctx context.Context, r uint64, since time.Time) error {
 	l.me.Epoch, l.me.Since, l.rev = r, since.UTC(), r
-	return l.renew(ctx)
+	return retryJS(ctx, jsAttempt, l.renew)
 }
 
 // value is the lease's stored form.
