@@ -339,3 +339,86 @@ func TestCreateJournalMakesAgainAfterALostCreate(t *testing.T) {
 	assert.Equal(t, 2, js.count("create bucket"))
 	assert.Equal(t, 2, js.kv.count("get"), "its first read, lost too, is made again")
 }
+
+// lostStream is a stream whose first purge gets no answer.
+type lostStream struct {
+	jetstream.Stream
+	*lostOnce
+}
+
+func (s *lostStream) Purge(ctx context.Context, _ ...jetstream.StreamPurgeOpt) error {
+	return s.call(ctx, "purge", nil)
+}
+
+// TestForgetJournalPurgesAgainAfterALostPurge: emptying the journal of a
+// cluster that starts afresh purges again when the first purge got no
+// answer, rather than holding Start for its whole context.
+func TestForgetJournalPurgesAgainAfterALostPurge(t *testing.T) {
+	shortAttempts(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	st := &lostStream{lostOnce: newLostOnce("purge")}
+	require.NoError(t, (&journalTrimmer{stream: st}).forget(ctx))
+	assert.Equal(t, 2, st.count("purge"))
+	assert.NoError(t, ctx.Err())
+}
+
+// memObj is an Object Store of names only, whose first request of each
+// kind in lost is never answered.
+type memObj struct {
+	jetstream.ObjectStore
+	*lostOnce
+	mu    sync.Mutex
+	names map[string]bool
+}
+
+func (o *memObj) List(ctx context.Context, _ ...jetstream.ListObjectsOpt) ([]*jetstream.ObjectInfo, error) {
+	if err := o.call(ctx, "list", nil); err != nil {
+		return nil, err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []*jetstream.ObjectInfo
+	for n := range o.names {
+		out = append(out, &jetstream.ObjectInfo{ObjectMeta: jetstream.ObjectMeta{Name: n}})
+	}
+	if len(out) == 0 {
+		return nil, jetstream.ErrNoObjectsFound
+	}
+	return out, nil
+}
+
+func (o *memObj) Delete(ctx context.Context, name string) error {
+	if err := o.call(ctx, "delete", nil); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.names[name] {
+		return jetstream.ErrObjectNotFound
+	}
+	delete(o.names, name)
+	return nil
+}
+
+// TestDeleteGenerationAsksAgainAfterLostRequests: deleting a generation
+// (retention after a checkpoint, `checkpoint rm`) purges its manifest and
+// deletes its objects again when a request got no answer, and a left-over
+// object of a failed checkpoint is swept after a lost listing.
+func TestDeleteGenerationAsksAgainAfterLostRequests(t *testing.T) {
+	shortAttempts(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	kv := newMemKV("purge")
+	obj := &memObj{lostOnce: newLostOnce("list", "delete"), names: map[string]bool{objectName(1, 1): true, objectName(2, 1): true}}
+	g := &genStore{kv: kv, obj: obj, names: bucketNames(""), where: "the test store"}
+	kv.set(manifestKey(1), []byte("not a manifest: its objects are found by listing"))
+	require.NoError(t, g.delete(ctx, 1))
+	_, err := kv.Get(ctx, manifestKey(1))
+	assert.ErrorIs(t, err, jetstream.ErrKeyNotFound, "the manifest is purged")
+	assert.Equal(t, map[string]bool{objectName(2, 1): true}, obj.names, "the generation's object is deleted")
+	assert.Equal(t, 2, kv.count("purge"))
+	assert.Equal(t, 2, obj.count("list"))
+	assert.Equal(t, 2, obj.count("delete"))
+	assert.NoError(t, ctx.Err())
+}
