@@ -90,6 +90,8 @@ func TestTwoCoordinatorsAtTheSameInstantOneLeads(t *testing.T) {
 // TestReleasedLeaseIsTakenAtOnce: a clean shutdown releases the lease, and
 // a standby takes it without waiting for the TTL.
 func TestReleasedLeaseIsTakenAtOnce(t *testing.T) {
+	defer func(d time.Duration) { leaseTTL = d }(leaseTTL)
+	leaseTTL = time.Minute // a wait for the TTL shows as a minute, not as 2 s a loaded machine may take anyway
 	kv := testLeaseKV(t)
 	a, b := newLease(kv), newLease(kv)
 	require.NoError(t, a.acquire(t.Context(), false, false, nil))
@@ -153,6 +155,11 @@ func TestDeposedLeadersCommandIsRefused(t *testing.T) {
 // instead of starting the cluster again; a new start takes the lease at
 // once.
 func TestStandbyStopsWhenTheLeaderStopsTheCluster(t *testing.T) {
+	// a never renews: with the TTL of 2 s, a standby that waited that long
+	// for the release (a loaded machine) took the lease as stale. And a
+	// wait for the TTL shows as a minute.
+	defer func(d time.Duration) { leaseTTL = d }(leaseTTL)
+	leaseTTL = time.Minute
 	kv := testLeaseKV(t)
 	a, b, c := newLease(kv), newLease(kv), newLease(kv)
 	require.NoError(t, a.acquire(t.Context(), false, false, nil))
