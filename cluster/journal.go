@@ -56,12 +56,10 @@ var (
 // createJournal makes (or updates) the journal bucket: the coordinator's
 // part, before any worker starts.
 func createJournal(ctx context.Context, js jetstream.JetStream, bucket string, replicas int, maxBytes int64) (jetstream.KeyValue, error) {
-	// Made and first read in bounded attempts (ensureKV, kvReady): a
-	// request a server drops (no stream assignment yet, a leader being
-	// elected) gets no answer at all, and was waited on for all of
-	// jsOpTimeout.
-	ctx, cancel := context.WithTimeout(ctx, jsOpTimeout)
-	defer cancel()
+	// Made and first read in bounded attempts, as the other buckets
+	// (ensureKV, kvReady): a request a server drops (no stream assignment
+	// yet, a leader being elected) gets no answer at all, and was waited
+	// on for the caller's whole context.
 	kv, err := ensureKV(ctx, js, jetstream.KeyValueConfig{Bucket: bucket, History: 1,
 		Storage: jetstream.FileStorage, Replicas: replicas, MaxBytes: maxBytes,
 		Description: "stackless cluster effect journal"})
