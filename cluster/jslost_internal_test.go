@@ -24,16 +24,23 @@ import (
 // ends, as a request no server answers.
 type lostOnce struct {
 	mu    sync.Mutex
-	lose  map[string]bool // kinds whose first request is lost
+	lose  map[string]int // by kind, the number of the request lost (1: the first)
 	calls map[string]int
 }
 
 func newLostOnce(kinds ...string) *lostOnce {
-	l := &lostOnce{lose: map[string]bool{}, calls: map[string]int{}}
+	l := &lostOnce{lose: map[string]int{}, calls: map[string]int{}}
 	for _, k := range kinds {
-		l.lose[k] = true
+		l.lose[k] = 1
 	}
 	return l
+}
+
+// loseNext makes the next request of kind a lost one.
+func (l *lostOnce) loseNext(kind string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lose[kind] = l.calls[kind] + 1
 }
 
 // call counts a request of kind and reports whether it was lost (it
@@ -45,7 +52,7 @@ func (l *lostOnce) call(ctx context.Context, kind string, before func()) error {
 	}
 	l.mu.Lock()
 	l.calls[kind]++
-	lost := l.lose[kind] && l.calls[kind] == 1
+	lost := l.lose[kind] == l.calls[kind]
 	l.mu.Unlock()
 	if !lost {
 		return nil
@@ -237,6 +244,35 @@ func TestLeaseWonWritesItsEpochAfterALostUpdate(t *testing.T) {
 			assert.NoError(t, ctx.Err(), "acquire returned before the caller's context ended")
 		})
 	}
+}
+
+// TestLeaseRenewalUnreadIsNotALostLease: a renewal stored whose answer
+// was lost moves the lease; the next renewal then fails on the revision,
+// and the read that tells whose write it was got no answer either. The
+// lease is not known lost: renew says so (an error NATS may heal) rather
+// than ErrLeaseLost, which deposed a leader that still held its lease;
+// the next renewal finds its own write.
+func TestLeaseRenewalUnreadIsNotALostLease(t *testing.T) {
+	shortAttempts(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	kv := newMemKV()
+	l := newLease(kv)
+	require.NoError(t, l.acquire(ctx, false, false, nil))
+	_, err := kv.Update(ctx, leaseKey, l.value(l.me.Epoch, l.me.Since), l.rev) // the renewal whose answer was lost
+	require.NoError(t, err)
+	kv.loseNext("get")
+	actx, stop := attemptContext(ctx, jsAttempt)
+	err = l.renew(actx)
+	stop()
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, ErrLeaseLost, "nothing said another coordinator took it")
+	assert.True(t, natsTransient(err), "an error NATS may heal: %v", err)
+	require.NoError(t, l.renew(ctx), "the next renewal finds the lease at this holder's own write")
+	cur, rev, err := currentLeader(ctx, kv)
+	require.NoError(t, err)
+	assert.Equal(t, l.me.Holder, cur.Holder)
+	assert.Equal(t, rev, l.rev)
 }
 
 // TestRegisterPutsAgainAfterALostPut: a worker's entry in the members

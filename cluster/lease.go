@@ -197,6 +197,12 @@ func (l *lease) renew(ctx context.Context) error {
 			l.rev = rev // this holder's own write
 			return nil
 		}
+		if gerr != nil {
+			// Whose write moved the lease is not known (the read got no
+			// answer in time, as on a loaded machine): it is not lost until
+			// a read says so. Taken for lost, a leader deposed itself.
+			return fmt.Errorf("cluster: renew the lease (%v), then read it back: %w", err, gerr)
+		}
 		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
 			return fmt.Errorf("%w: %v", ErrLeaseLost, err)
 		}
