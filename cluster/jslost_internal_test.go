@@ -10,6 +10,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -272,6 +273,68 @@ func TestLeaseRenewalUnreadIsNotALostLease(t *testing.T) {
 	cur, rev, err := currentLeader(ctx, kv)
 	require.NoError(t, err)
 	assert.Equal(t, l.me.Holder, cur.Holder)
+	assert.Equal(t, rev, l.rev)
+}
+
+// inflightKV is a replicated lease bucket whose first Update is stored
+// late: its answer is lost, the next Update is refused on the revision
+// (err_code 10164) while the lease still reads as before, and the write
+// shows at the read after that.
+type inflightKV struct {
+	*memKV
+	mu      sync.Mutex
+	updates int
+	pending func() // the late write, applied after the next read
+}
+
+func (k *inflightKV) Update(ctx context.Context, key string, val []byte, rev uint64) (uint64, error) {
+	k.mu.Lock()
+	k.updates++
+	n := k.updates
+	if n == 1 {
+		k.pending = func() { k.set(key, val) }
+	}
+	pending := k.pending != nil
+	k.mu.Unlock()
+	switch {
+	case n == 1:
+		<-ctx.Done()
+		return 0, ctx.Err()
+	case pending:
+		return 0, fmt.Errorf("%w: %w", &jetstream.APIError{Code: 400, ErrorCode: 10164, Description: "wrong last sequence"}, jetstream.ErrKeyRevisionMismatch)
+	}
+	return k.memKV.Update(ctx, key, val, rev)
+}
+
+func (k *inflightKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	e, err := k.memKV.Get(ctx, key)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.pending != nil && k.updates >= 2 {
+		k.pending()
+		k.pending = nil
+	}
+	return e, err
+}
+
+// TestLeaseWonWaitsOutItsOwnWriteInFlight: a coordinator's first write of
+// its epoch timed out but was stored late, on a replicated bucket; the
+// next write was refused on the revision (err_code 10164, which is no
+// ErrKeyExists) while the lease still read as its Create. Its Start
+// failed with "renew the lease: wrong last sequence" (CI, three NATS
+// servers under load); it is a write in flight, read again until it
+// shows as this holder's own.
+func TestLeaseWonWaitsOutItsOwnWriteInFlight(t *testing.T) {
+	shortAttempts(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	kv := &inflightKV{memKV: newMemKV()}
+	l := newLease(kv)
+	require.NoError(t, l.acquire(ctx, false, false, nil))
+	cur, rev, err := currentLeader(ctx, kv)
+	require.NoError(t, err)
+	assert.Equal(t, l.me.Holder, cur.Holder)
+	assert.Equal(t, uint64(1), cur.Epoch, "the late write is the epoch's")
 	assert.Equal(t, rev, l.rev)
 }
 

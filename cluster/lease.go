@@ -203,7 +203,17 @@ func (l *lease) renew(ctx context.Context) error {
 			// a read says so. Taken for lost, a leader deposed itself.
 			return fmt.Errorf("cluster: renew the lease (%v), then read it back: %w", err, gerr)
 		}
-		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
+		// A replicated bucket reports a revision conflict as err_code
+		// 10164, which matches ErrKeyRevisionMismatch but not ErrKeyExists.
+		conflict := errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+		if conflict && cur != nil && !cur.Down && rev <= l.rev {
+			// Refused on the revision the lease still shows as this
+			// holder's: a write to it is in flight, such as this holder's
+			// renewal whose answer came too late, stored but not yet
+			// applied where it is read. The next read says whose it is.
+			return fmt.Errorf("cluster: renew the lease (%v): it still shows revision %d, with a write to it in flight (%w)", err, rev, errLagging)
+		}
+		if conflict || errors.Is(err, jetstream.ErrKeyNotFound) {
 			return fmt.Errorf("%w: %v", ErrLeaseLost, err)
 		}
 		return fmt.Errorf("cluster: renew the lease: %w", err)
