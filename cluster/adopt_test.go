@@ -63,7 +63,7 @@ func TestCoordinatorKillNineLeavesWorkersRunningAndARestartAdoptsThem(t *testing
 	assert.Equal(t, 4, got)
 	assert.Equal(t, want(), xor, "the result of an uninterrupted run")
 	require.NoError(t, cl.Down(ctx))
-	<-coord.done
+	coord.exited(t)
 	assert.NoError(t, coord.err)
 	p.assertNothingLeft(ctx)
 }
@@ -102,7 +102,7 @@ func TestAWorkerThatDiedWithoutACoordinatorMeansRestore(t *testing.T) {
 	assert.Equal(t, 6, got)
 	assert.Equal(t, want(), xor, "restored from the newest checkpoint, the result is exact")
 	require.NoError(t, cl.Down(ctx))
-	<-coord.done
+	coord.exited(t)
 	assert.NoError(t, coord.err)
 	p.assertNothingLeft(ctx)
 }

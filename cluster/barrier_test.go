@@ -22,7 +22,7 @@ func TestMarkersWaitForEveryPeer(t *testing.T) {
 	default:
 	}
 	m.arrive(1, 3)
-	require.NoError(t, <-done)
+	require.NoError(t, recvWithin(t, done, "the wait for round 1"))
 	// Round 1 is forgotten, round 2 kept.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()

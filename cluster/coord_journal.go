@@ -23,11 +23,7 @@ func (c *Coordinator) openJournal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var st jetstream.Stream
-	err = untilAnswered(ctx, func() (err error) {
-		st, err = c.gs.js.Stream(ctx, kvStream(bucket))
-		return err
-	})
+	st, err := untilAnswered(ctx, func(ctx context.Context) (jetstream.Stream, error) { return c.gs.js.Stream(ctx, kvStream(bucket)) })
 	if err != nil {
 		return fmt.Errorf("cluster: the effect journal's stream %s on %s: %w", kvStream(bucket), c.gs.where, err)
 	}
@@ -80,7 +76,7 @@ func (c *Coordinator) JournalLen(ctx context.Context) (int, error) {
 	if c.journal == nil {
 		return 0, nil
 	}
-	st, err := c.journal.kv.Status(ctx)
+	st, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValueStatus, error) { return c.journal.kv.Status(ctx) })
 	if err != nil {
 		return 0, fmt.Errorf("cluster: the effect journal bucket %s: %w", c.gs.names.Journal, err)
 	}

@@ -35,7 +35,12 @@ func (c *Coordinator) serveMembers(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: answer worker joins on %s: %w", c.gs.names.Join, err)
 	}
-	wt, err := kv.WatchAll(c.ctx, jetstream.IgnoreDeletes())
+	// Made within Start's ctx, in bounded attempts; it lives as long as
+	// the coordinator. Made with c.ctx alone, a consumer request a server
+	// dropped held Start for good.
+	wt, err := watchKV(ctx, c.ctx, func(ctx context.Context) (jetstream.KeyWatcher, error) {
+		return kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	})
 	if err != nil {
 		_ = sub.Unsubscribe()
 		return fmt.Errorf("cluster: watch %s: %w", c.gs.names.Members, err)

@@ -113,13 +113,35 @@ func (c *Coordinator) stageWorlds(ctx context.Context, snap *clusterSnapshot, ps
 // dropStaged removes worlds a restore staged that are still there (left by
 // a coordinator that died while restoring).
 func (c *Coordinator) dropStaged(ctx context.Context) {
-	infos, err := c.gs.obj.List(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+	infos, err := c.gs.listObjects(ctx)
+	if err != nil {
 		return
 	}
 	for _, o := range infos {
 		if len(o.Name) > len(restorePrefix) && o.Name[:len(restorePrefix)] == restorePrefix {
-			_ = c.gs.obj.Delete(ctx, o.Name)
+			_ = c.gs.deleteObject(ctx, o.Name)
 		}
 	}
+}
+
+// deleteObject deletes object name (gone already is no fault), in
+// bounded attempts: a delete is the same done twice, and one a server
+// never answered held the checkpoint or restore that asked for it.
+func (g *genStore) deleteObject(ctx context.Context, name string) error {
+	return retryJS(ctx, jsAttempt, func(ctx context.Context) error {
+		if err := g.obj.Delete(ctx, name); !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return err
+		}
+		return nil
+	})
+}
+
+// listObjects lists the objects of the checkpoint bucket (none is no
+// fault), in bounded attempts.
+func (g *genStore) listObjects(ctx context.Context) ([]*jetstream.ObjectInfo, error) {
+	infos, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) ([]*jetstream.ObjectInfo, error) { return g.obj.List(ctx) })
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil, nil
+	}
+	return infos, err
 }

@@ -121,19 +121,30 @@ func (c *Coordinator) leading() error {
 	return nil
 }
 
+// standbyLook bounds a standby's look at who leads before it waits.
+var standbyLook = 10 * time.Second
+
 // standBy waits while another coordinator's server owns the store (it
 // leads), and starts this one's once it is gone.
 func (c *Coordinator) standBy(ctx context.Context) (*embeddedNATS, error) {
 	if c.cfg.OnStandby != nil {
+		// Who leads is only told, never waited for: the reads go in
+		// bounded attempts (a lookup a server drops is never answered) and
+		// all of them within standbyLook, so a leader that dies meanwhile
+		// does not keep this one from taking over.
 		ld := Leader{}
 		if nc, err := dialNATS(c.layout, "stackless standby"); err == nil {
+			lctx, cancel := context.WithTimeout(ctx, standbyLook)
 			if js, err := jetstream.New(nc); err == nil {
-				if kv, err := js.KeyValue(ctx, bucketNames(c.cfg.Name).Lease); err == nil {
-					if cur, _, err := currentLeader(ctx, kv); err == nil && cur != nil {
+				bucket := bucketNames(c.cfg.Name).Lease
+				kv, err := withAttempt(lctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValue, error) { return js.KeyValue(ctx, bucket) })
+				if err == nil {
+					if cur, _, err := currentLeader(lctx, kv); err == nil && cur != nil {
 						ld = *cur
 					}
 				}
 			}
+			cancel()
 			nc.Close()
 		}
 		c.cfg.OnStandby(ld)

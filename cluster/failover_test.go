@@ -76,7 +76,7 @@ func TestStandbyTakesOverAfterKillNine(t *testing.T) {
 	assert.Equal(t, 4, got)
 	assert.Equal(t, want(), xor, "the result of an uninterrupted run")
 	require.NoError(t, cl.Down(ctx))
-	<-standby.done
+	standby.exited(t)
 	assert.NoError(t, standby.err)
 	p.assertNothingLeft(ctx)
 }

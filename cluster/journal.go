@@ -56,23 +56,16 @@ var (
 // createJournal makes (or updates) the journal bucket: the coordinator's
 // part, before any worker starts.
 func createJournal(ctx context.Context, js jetstream.JetStream, bucket string, replicas int, maxBytes int64) (jetstream.KeyValue, error) {
-	var kv jetstream.KeyValue
-	err := untilAnswered(ctx, func() (err error) {
-		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: bucket, History: 1,
-			Storage: jetstream.FileStorage, Replicas: replicas, MaxBytes: maxBytes,
-			Description: "stackless cluster effect journal"})
-		if err == nil {
-			// Answers once its servers elected a leader; a request sent
-			// before that gets no answer, so it is bounded and sent again.
-			actx, stop := attemptContext(ctx, jsAttempt)
-			_, err = kv.Get(actx, "1.0.0")
-			stop()
-			if errors.Is(err, jetstream.ErrKeyNotFound) {
-				err = nil
-			}
-		}
-		return err
-	})
+	// Made and first read in bounded attempts, as the other buckets
+	// (ensureKV, kvReady): a request a server drops (no stream assignment
+	// yet, a leader being elected) gets no answer at all, and was waited
+	// on for the caller's whole context.
+	kv, err := ensureKV(ctx, js, jetstream.KeyValueConfig{Bucket: bucket, History: 1,
+		Storage: jetstream.FileStorage, Replicas: replicas, MaxBytes: maxBytes,
+		Description: "stackless cluster effect journal"})
+	if err == nil {
+		err = kvReady(ctx, kv)
+	}
 	if natsNoStorage(err) {
 		return nil, fmt.Errorf("cluster: the effect journal bucket %s: %w: JetStream reserves the bucket's whole size, %d MiB, and its store has less room than that "+
 			"(the server embedded in `cluster up` may use 75%% of the free disk of DIR/nats); free disk space, give a smaller --journal-bytes (Config.JournalBytes), "+
@@ -97,25 +90,17 @@ func natsNoStorage(err error) bool {
 		err != nil && strings.Contains(err.Error(), "insufficient storage resources")
 }
 
-// untilAnswered calls f until it succeeds or fails otherwise than by NATS
-// not answering for now (a replicated stream electing its leader), for at
-// most jsOpTimeout.
-func untilAnswered(ctx context.Context, f func() error) error {
+// untilAnswered runs op in attempts of jsAttempt (withAttempt) while NATS
+// does not answer for now (a replicated stream electing its leader), for
+// at most jsOpTimeout.
+func untilAnswered[T any](ctx context.Context, op func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, jsOpTimeout)
 	defer cancel()
-	tk := time.NewTicker(50 * time.Millisecond)
-	defer tk.Stop()
-	for {
-		err := f()
-		if err == nil || !natsTransient(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("no answer (%w): %w", err, ctx.Err())
-		case <-tk.C:
-		}
+	v, err := withAttempt(ctx, jsAttempt, op)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("no answer within %v: %w", jsOpTimeout, err)
 	}
+	return v, err
 }
 
 // journalKey is the KV key of an effect key.
@@ -208,11 +193,7 @@ func openJournal(ctx context.Context, nc *nats.Conn, bucket string, reg *pickle.
 	if err != nil {
 		return nil, fmt.Errorf("cluster: JetStream on %s: %w", where, err)
 	}
-	var kv jetstream.KeyValue
-	err = untilAnswered(ctx, func() (err error) {
-		kv, err = js.KeyValue(ctx, bucket)
-		return err
-	})
+	kv, err := untilAnswered(ctx, func(ctx context.Context) (jetstream.KeyValue, error) { return js.KeyValue(ctx, bucket) })
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the effect journal bucket %s on %s (made by the coordinator; is it running with the journal on?): %w",
 			bucket, where, err)

@@ -90,23 +90,32 @@ func (t *journalTrimmer) trim(ctx context.Context, oldest uint64, load func(cont
 			return 0, 0, err
 		}
 	}
-	kl, err := t.kv.ListKeys(ctx)
+	// Listed in bounded attempts: a listing whose consumer a server never
+	// answered for held the trim (and the next ones) for minutes.
+	var gone []string
+	err = retryJS(ctx, jsAttempt, func(ctx context.Context) error {
+		gone, kept = gone[:0], 0
+		kl, err := t.kv.ListKeys(ctx)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = kl.Stop() }()
+		for k := range kl.Keys() {
+			key, perr := parseJournalKey(k)
+			if perr == nil && !t.oldest.passed(key) {
+				kept++
+				continue
+			}
+			gone = append(gone, k) // passed, or a key no lookup can reach
+		}
+		return ctx.Err() // the listing ends early when ctx does
+	})
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return 0, 0, nil
 	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("list the journal's keys: %w", err)
 	}
-	var gone []string
-	for k := range kl.Keys() {
-		key, perr := parseJournalKey(k)
-		if perr == nil && !t.oldest.passed(key) {
-			kept++
-			continue
-		}
-		gone = append(gone, k) // passed, or a key no lookup can reach
-	}
-	_ = kl.Stop()
 	return t.purge(ctx, gone), kept, nil
 }
 
@@ -124,7 +133,10 @@ func (t *journalTrimmer) purge(ctx context.Context, keys []string) int {
 		go func() {
 			defer wg.Done()
 			for k := range next {
-				if err := t.stream.Purge(ctx, jetstream.WithPurgeSubject(t.subj+k)); err == nil {
+				err := retryJS(ctx, jsAttempt, func(ctx context.Context) error {
+					return t.stream.Purge(ctx, jetstream.WithPurgeSubject(t.subj+k))
+				})
+				if err == nil {
 					mu.Lock()
 					n++
 					mu.Unlock()
@@ -150,5 +162,6 @@ func (t *journalTrimmer) forget(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.oldest = nil
-	return t.stream.Purge(ctx)
+	// A purge is the same done twice: one never answered is sent again.
+	return retryJS(ctx, jsAttempt, func(ctx context.Context) error { return t.stream.Purge(ctx) })
 }

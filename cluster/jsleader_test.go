@@ -66,16 +66,22 @@ func TestAWorldNotFoundYetIsAskedForAgain(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, gs.obj.Delete(ctx, m.Worlds[1].Object))
 
+	// The object shows well within objectLag, however loaded the machine:
+	// with objectLag 2 s, a put started at 0.5 s and slower than 1.5 s
+	// (a loaded CI machine, every package's race tests at once) failed.
+	defer func(d time.Duration) { objectLag = d }(objectLag)
+	objectLag = time.Minute
 	back := make(chan error, 1)
-	time.AfterFunc(objectLag/4, func() { // the replica catching up, while the load asks
+	time.AfterFunc(200*time.Millisecond, func() { // the replica catching up, while the load asks
 		_, err := gs.obj.PutBytes(ctx, m.Worlds[1].Object, blob)
 		back <- err
 	})
 	s, err := gs.load(ctx, gen)
-	require.NoError(t, <-back)
+	require.NoError(t, recvWithin(t, back, "the world put back"))
 	require.NoError(t, err, "the world showed within %v", objectLag)
 	assert.Equal(t, []byte("a/w2"), s.Worlds[1].Blob)
 
+	objectLag = 100 * time.Millisecond
 	require.NoError(t, gs.obj.Delete(ctx, m.Worlds[1].Object))
 	_, err = gs.load(ctx, gen)
 	assert.ErrorIs(t, err, ErrSnapshot, "a world missing for good")

@@ -160,14 +160,16 @@ func openExistingGenStore(ctx context.Context, nc *nats.Conn, names natsNames, w
 	if err != nil {
 		return nil, fmt.Errorf("cluster: JetStream on %s: %w", where, err)
 	}
-	kv, err := js.KeyValue(ctx, names.Manifests)
+	// Looked up in bounded attempts, as every read of the store: a lookup
+	// a server drops is never answered.
+	kv, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValue, error) { return js.KeyValue(ctx, names.Manifests) })
 	if err == nil {
 		kv = readFromLeader(kv, nc)
 		err = kvReady(ctx, kv)
 	}
 	var obj jetstream.ObjectStore
 	if err == nil {
-		obj, err = js.ObjectStore(ctx, names.Ckpt)
+		obj, err = withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.ObjectStore, error) { return js.ObjectStore(ctx, names.Ckpt) })
 	}
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, fmt.Errorf("%w: no cluster named %q stored checkpoints on %s (no bucket %s or %s); check --name",
@@ -362,7 +364,7 @@ func (g *genStore) dropObjects(ws []manifestWorld) {
 	ctx, cancel := context.WithTimeout(context.Background(), jsOpTimeout)
 	defer cancel()
 	for _, w := range ws {
-		_ = g.obj.Delete(ctx, w.Object)
+		_ = g.deleteObject(ctx, w.Object)
 	}
 }
 
@@ -414,14 +416,14 @@ func (g *genStore) retain(ctx context.Context, newest uint64) error {
 		}
 		gens = gens[len(gens)-g.keep:]
 	}
-	infos, err := g.obj.List(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+	infos, err := g.listObjects(ctx)
+	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
 	for _, o := range infos {
 		gen, ok := objectGen(o.Name)
 		if ok && gen < newest && !slices.Contains(gens, gen) {
-			if err := g.obj.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			if err := g.deleteObject(ctx, o.Name); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -453,7 +455,8 @@ func (g *genStore) delete(ctx context.Context, gen uint64) error {
 	if err != nil {
 		return fmt.Errorf("cluster: delete generation %d from %s: %w", gen, g.where, err)
 	}
-	if err := g.kv.Purge(ctx, manifestKey(gen)); err != nil {
+	// A purge is the same done twice: one never answered is sent again.
+	if err := retryJS(ctx, jsAttempt, func(ctx context.Context) error { return g.kv.Purge(ctx, manifestKey(gen)) }); err != nil {
 		return fmt.Errorf("cluster: delete generation %d from %s: %w", gen, g.where, err)
 	}
 	names := []string{}
@@ -461,7 +464,7 @@ func (g *genStore) delete(ctx context.Context, gen uint64) error {
 		for _, w := range m.Worlds {
 			names = append(names, w.Object)
 		}
-	} else if infos, err := g.obj.List(ctx); err == nil {
+	} else if infos, err := g.listObjects(ctx); err == nil {
 		for _, o := range infos {
 			if og, ok := objectGen(o.Name); ok && og == gen {
 				names = append(names, o.Name)
@@ -470,7 +473,7 @@ func (g *genStore) delete(ctx context.Context, gen uint64) error {
 	}
 	var errs []error
 	for _, n := range names {
-		if err := g.obj.Delete(ctx, n); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+		if err := g.deleteObject(ctx, n); err != nil {
 			errs = append(errs, err)
 		}
 	}

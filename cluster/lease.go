@@ -163,10 +163,14 @@ func (l *lease) acquire(ctx context.Context, force, stoodBy bool, waiting func(L
 	}
 }
 
-// won records a lease taken at revision r and writes the epoch into it.
+// won records a lease taken at revision r and writes the epoch into it,
+// in bounded attempts: an Update a server drops is never answered, and it
+// held a coordinator's Start for the caller's whole context. An attempt
+// whose write was stored but whose answer was lost is seen by renew as
+// this holder's own write.
 func (l *lease) won(ctx context.Context, r uint64, since time.Time) error {
 	l.me.Epoch, l.me.Since, l.rev = r, since.UTC(), r
-	return l.renew(ctx)
+	return retryJS(ctx, jsAttempt, l.renew)
 }
 
 // value is the lease's stored form.
@@ -193,7 +197,23 @@ func (l *lease) renew(ctx context.Context) error {
 			l.rev = rev // this holder's own write
 			return nil
 		}
-		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound) {
+		if gerr != nil {
+			// Whose write moved the lease is not known (the read got no
+			// answer in time, as on a loaded machine): it is not lost until
+			// a read says so. Taken for lost, a leader deposed itself.
+			return fmt.Errorf("cluster: renew the lease (%v), then read it back: %w", err, gerr)
+		}
+		// A replicated bucket reports a revision conflict as err_code
+		// 10164, which matches ErrKeyRevisionMismatch but not ErrKeyExists.
+		conflict := errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+		if conflict && cur != nil && !cur.Down && rev <= l.rev {
+			// Refused on the revision the lease still shows as this
+			// holder's: a write to it is in flight, such as this holder's
+			// renewal whose answer came too late, stored but not yet
+			// applied where it is read. The next read says whose it is.
+			return fmt.Errorf("cluster: renew the lease (%v): it still shows revision %d, with a write to it in flight (%w)", err, rev, errLagging)
+		}
+		if conflict || errors.Is(err, jetstream.ErrKeyNotFound) {
 			return fmt.Errorf("%w: %v", ErrLeaseLost, err)
 		}
 		return fmt.Errorf("cluster: renew the lease: %w", err)

@@ -51,9 +51,9 @@ func TestTwoCoordinatorsAtTheSameInstantOneLeads(t *testing.T) {
 		}()
 	}
 	close(start)
-	first := <-won
+	first := recvWithin(t, won, "a contender taking the lease")
 	other := 1 - first
-	ld := <-waited
+	ld := recvWithin(t, waited, "the loser told who leads")
 	assert.Equal(t, ls[first].me.Holder, ld.Holder, "the loser waits on the winner")
 	assert.NotZero(t, ls[first].me.Epoch)
 
@@ -73,7 +73,7 @@ func TestTwoCoordinatorsAtTheSameInstantOneLeads(t *testing.T) {
 
 	// The winner stops renewing (paused, cut off): the other takes over.
 	stopped := time.Now()
-	assert.Equal(t, other, <-won)
+	assert.Equal(t, other, recvWithin(t, won, "the other taking the stale lease"))
 	assert.GreaterOrEqual(t, time.Since(stopped), leaseTTL-leaseRenew, "not before the lease went stale")
 	assert.Greater(t, ls[other].me.Epoch, ls[first].me.Epoch, "the new leader's epoch is higher")
 	err := ls[first].renew(ctx)
@@ -90,6 +90,8 @@ func TestTwoCoordinatorsAtTheSameInstantOneLeads(t *testing.T) {
 // TestReleasedLeaseIsTakenAtOnce: a clean shutdown releases the lease, and
 // a standby takes it without waiting for the TTL.
 func TestReleasedLeaseIsTakenAtOnce(t *testing.T) {
+	defer func(d time.Duration) { leaseTTL = d }(leaseTTL)
+	leaseTTL = time.Minute // a wait for the TTL shows as a minute, not as 2 s a loaded machine may take anyway
 	kv := testLeaseKV(t)
 	a, b := newLease(kv), newLease(kv)
 	require.NoError(t, a.acquire(t.Context(), false, false, nil))
@@ -153,15 +155,20 @@ func TestDeposedLeadersCommandIsRefused(t *testing.T) {
 // instead of starting the cluster again; a new start takes the lease at
 // once.
 func TestStandbyStopsWhenTheLeaderStopsTheCluster(t *testing.T) {
+	// a never renews: with the TTL of 2 s, a standby that waited that long
+	// for the release (a loaded machine) took the lease as stale. And a
+	// wait for the TTL shows as a minute.
+	defer func(d time.Duration) { leaseTTL = d }(leaseTTL)
+	leaseTTL = time.Minute
 	kv := testLeaseKV(t)
 	a, b, c := newLease(kv), newLease(kv), newLease(kv)
 	require.NoError(t, a.acquire(t.Context(), false, false, nil))
 	waiting := make(chan struct{})
 	done := make(chan error, 1)
 	go func() { done <- b.acquire(t.Context(), false, false, func(Leader) { close(waiting) }) }()
-	<-waiting
+	recvWithin(t, waiting, "the standby told who leads")
 	a.release(t.Context())
-	err := <-done
+	err := recvWithin(t, done, "the standby's acquire ending")
 	require.ErrorIs(t, err, ErrLeaderStopped)
 	assert.Zero(t, b.me.Epoch, "the standby never led")
 

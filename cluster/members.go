@@ -158,7 +158,13 @@ func (r *registration) put(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.kv.Put(ctx, r.key, b); err != nil {
+	// A put is the same done twice: one a server never answered is sent
+	// again rather than held for the caller's whole context (a worker's
+	// start).
+	if err := retryJS(ctx, jsAttempt, func(ctx context.Context) error {
+		_, err := r.kv.Put(ctx, r.key, b)
+		return err
+	}); err != nil {
 		r.kv = nil // dial and open again next time
 		return fmt.Errorf("cluster: register worker %d in %s: %w", r.cur.Node, r.wn.bucketNames().Members, err)
 	}
@@ -199,15 +205,29 @@ func (r *registration) remove() {
 }
 
 // listMembers lists the workers registered in the members bucket kv.
+// Each request is a bounded attempt: a listing or a read a server never
+// answered took the whole adoption's time, and the worker it missed was
+// rolled back rather than adopted.
 func listMembers(ctx context.Context, kv jetstream.KeyValue) ([]member, error) {
-	kl, err := kv.ListKeysFiltered(ctx, memberPrefix+">")
+	var keys []string
+	err := retryJS(ctx, jsAttempt, func(ctx context.Context) error {
+		keys = keys[:0]
+		kl, err := kv.ListKeysFiltered(ctx, memberPrefix+">")
+		if err != nil {
+			return err
+		}
+		defer func() { _ = kl.Stop() }()
+		for k := range kl.Keys() {
+			keys = append(keys, k)
+		}
+		return ctx.Err() // the listing ends early when ctx does
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster: list %s: %w", kv.Bucket(), err)
 	}
-	defer func() { _ = kl.Stop() }()
 	var out []member
-	for k := range kl.Keys() {
-		e, err := kv.Get(ctx, k)
+	for _, k := range keys {
+		e, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return kv.Get(ctx, k) })
 		if err != nil {
 			continue // expired meanwhile
 		}

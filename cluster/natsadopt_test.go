@@ -235,7 +235,7 @@ func TestNewLeaderRestoresWhenAWorkerDiedWithTheLeader(t *testing.T) {
 	assert.Equal(t, 3, got)
 	assert.Equal(t, want(), xor, "the result of an uninterrupted run")
 	require.NoError(t, cl.Down(ctx))
-	<-m.standby.done
+	m.standby.exited(t)
 	assert.NoError(t, m.standby.err)
 	for _, rw := range []*remoteWorker{m.b1, m.b2} {
 		select {

@@ -171,7 +171,7 @@ func TestNATSCommandFailsWhenTheLeaderChanges(t *testing.T) {
 		_, err := c.Checkpoint(t.Context())
 		got <- err
 	}()
-	<-took
+	recvWithin(t, took, "the checkpoint reaching leader a")
 	b := r.leader(t, "b:2", nil)
 	b.lead(t, true)
 	select {

@@ -74,7 +74,8 @@ func dialOverNATS(ctx context.Context, cfg DialConfig) (*Client, error) {
 		nc.Close()
 		return nil, fmt.Errorf("cluster: JetStream on %s: %w", where, err)
 	}
-	kv, err := js.KeyValue(ctx, names.Lease)
+	// In bounded attempts: a lookup a server drops is never answered.
+	kv, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValue, error) { return js.KeyValue(ctx, names.Lease) })
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		nc.Close()
 		return nil, fmt.Errorf("%w: no cluster named %q ever ran on %s (there is no bucket %s); check --name, or start it with `stackless cluster up --nats URL --creds FILE --name %s`",
@@ -244,7 +245,7 @@ func (n *natsCaller) watchLeader(ctx context.Context, before Leader, cancel cont
 // cluster: its lease is given up (marked down), or, with the embedded
 // server of its coordinator, that server is gone with it.
 func (n *natsCaller) waitDown(ctx context.Context) error {
-	w, err := n.lease.Watch(ctx, leaseKey)
+	w, err := watchKV(ctx, ctx, func(ctx context.Context) (jetstream.KeyWatcher, error) { return n.lease.Watch(ctx, leaseKey) })
 	if err != nil {
 		return fmt.Errorf("cluster: watch the lease on %s: %w", n.where, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // errNATSDropped is the cause of an attempt given up at a drop.
@@ -76,3 +77,39 @@ func attemptContext(ctx context.Context, d time.Duration) (actx context.Context,
 // droppedIn reports whether actx (from attemptContext) was given up at a
 // drop.
 func droppedIn(actx context.Context) bool { return errors.Is(context.Cause(actx), errNATSDropped) }
+
+// watchKV starts a watch with start, made in bounded attempts of
+// jsAttempt while ctx lasts, that then lives as long as life (or until
+// its Stop). The watch's consumer is made by a request a server may drop
+// (no stream assignment yet, a leader being elected), and a watch lives
+// only as long as the context it was started with, so that context cannot
+// be the attempt's: an attempt that ends first cancels the watch's own.
+func watchKV(ctx, life context.Context, start func(context.Context) (jetstream.KeyWatcher, error)) (jetstream.KeyWatcher, error) {
+	return withAttempt(ctx, jsAttempt, func(actx context.Context) (jetstream.KeyWatcher, error) {
+		wctx, cancel := context.WithCancel(life)
+		unhook := context.AfterFunc(actx, cancel)
+		w, err := start(wctx)
+		if !unhook() { // the attempt ended first: wctx is cancelled
+			if w != nil {
+				_ = w.Stop()
+			}
+			return nil, context.Cause(actx)
+		}
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		return boundWatch{w, cancel}, nil
+	})
+}
+
+// boundWatch is a watch that releases its context when stopped.
+type boundWatch struct {
+	jetstream.KeyWatcher
+	cancel context.CancelFunc
+}
+
+func (w boundWatch) Stop() error {
+	defer w.cancel()
+	return w.KeyWatcher.Stop()
+}

@@ -67,7 +67,7 @@ func TestAnAttemptInFlightWhenItsConnectionDropsIsMadeAgain(t *testing.T) {
 	}
 	c.srvs[at].Shutdown()
 	c.srvs[at].WaitForShutdown()
-	r := <-done
+	r := recvWithin(t, done, "the request in flight at the drop")
 	require.NoError(t, r.err, "the request in flight at the drop was asked again")
 	assert.Equal(t, []byte("answered"), r.m.Data)
 	assert.NotEqual(t, c.urls[at], client.ConnectedUrl(), "the client moved to another server")

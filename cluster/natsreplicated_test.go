@@ -227,7 +227,7 @@ func TestCommandsOverNATSDuringFailover(t *testing.T) {
 	assert.Equal(t, 2, got)
 	assert.Equal(t, want(), xor, "the exact result")
 	require.NoError(t, cl.Down(ctx))
-	<-standby.done
+	standby.exited(t)
 	assert.NoError(t, standby.err)
 	p.assertNothingLeft(ctx)
 }

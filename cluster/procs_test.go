@@ -165,6 +165,19 @@ func (p *clusterProcs) dial(ctx context.Context) *cluster.Client {
 	return cl
 }
 
+// exited waits for a coordinator process told to stop (`down`) to end.
+// One that does not fails the test, with every process's output (the
+// cleanup prints it), within testTimeout: waiting on it unbounded hung
+// the whole package until its timeout, whose stacks show only this wait.
+func (c *coordProc) exited(t *testing.T) {
+	t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(testTimeout):
+		require.FailNow(t, "a coordinator process did not exit after `down`", "pid %d, still running after %v", c.cmd.Process.Pid, testTimeout)
+	}
+}
+
 // kill9 kills a coordinator process and waits for it to be gone.
 func (c *coordProc) kill9(t *testing.T) {
 	t.Helper()

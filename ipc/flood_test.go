@@ -83,7 +83,7 @@ func TestFloodIsCappedAndPeersStillGetIn(t *testing.T) {
 				addr = "127.0.0.1:0"
 			}
 			// The flood's pace is the machine's: at a load of 35 on 2 cores its
-			// 2,000 connections took over 10 s (waitTime), so the listener and
+			// 2,000 connections took over 10 s, so the listener and
 			// the real peers get floodTime, a bound for a hang only.
 			ctx, cancel := context.WithTimeout(context.Background(), floodTime)
 			defer cancel()

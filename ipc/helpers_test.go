@@ -29,8 +29,11 @@ import (
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
-// waitTime bounds every wait for an event in these tests.
-const waitTime = 10 * time.Second
+// waitTime bounds every wait for an event in these tests: a bound for a
+// hang only, so a loaded CI machine (every package's race tests at once on
+// 2 cores; loads of 35 and more seen) does not reach it: 10 s left a child
+// test process little room to start and listen.
+const waitTime = 30 * time.Second
 
 // Result is what a test tasklet reports when it ends.
 type Result struct {
