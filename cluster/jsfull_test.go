@@ -21,12 +21,7 @@ import (
 // once saying so and what to do, instead of retrying it until its
 // deadline as if JetStream had no leader for now.
 func TestCheckpointOnAFullOutsideNATSFailsAtOnce(t *testing.T) {
-	url, seed := startSmallNATS(t, 1<<20)
-	conn, err := connectOutside(url, seed, "test")
-	require.NoError(t, err)
-	defer conn.Close()
-	gs, err := openGenStore(t.Context(), conn, 0, "the test servers")
-	require.NoError(t, err)
+	_, _, conn, gs := smallStore(t)
 	first, err := gs.save(t.Context(), snapOf(2, "small"))
 	require.NoError(t, err)
 
@@ -67,6 +62,19 @@ func TestCheckpointOnAFullOutsideNATSFailsAtOnce(t *testing.T) {
 // startSmallNATS runs one NATS server with JetStream on loopback, as a
 // cluster's outside server (Config.NATS), whose store holds maxStore bytes
 // in all: its URL and the seed file it lets in.
+// smallStore connects to a NATS server whose JetStream store holds 1 MiB
+// and opens the checkpoint buckets on it; the connection closes with t.
+func smallStore(t *testing.T) (url, seed string, conn *nats.Conn, gs *genStore) {
+	t.Helper()
+	url, seed = startSmallNATS(t, 1<<20)
+	conn, err := connectOutside(url, seed, "test")
+	require.NoError(t, err)
+	t.Cleanup(conn.Close)
+	gs, err = openGenStore(t.Context(), conn, 0, "the test servers")
+	require.NoError(t, err)
+	return url, seed, conn, gs
+}
+
 func startSmallNATS(t testing.TB, maxStore int64) (url, seed string) {
 	t.Helper()
 	root := t.TempDir()

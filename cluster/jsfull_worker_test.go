@@ -23,13 +23,8 @@ import (
 func TestWorkerWritesOnAFullOutsideNATSFailAtOnce(t *testing.T) {
 	defer func(r time.Duration) { journalRetry = r }(journalRetry)
 	journalRetry = 20 * time.Second // the bound the test waits at most, not a fix
-	url, seed := startSmallNATS(t, 1<<20)
-	conn, err := connectOutside(url, seed, "test")
-	require.NoError(t, err)
-	defer conn.Close()
-	gs, err := openGenStore(t.Context(), conn, 0, "the test servers")
-	require.NoError(t, err)
-	_, err = createJournal(t.Context(), gs.js, journalBucket, 1, 64<<10)
+	url, seed, conn, gs := smallStore(t)
+	_, err := createJournal(t.Context(), gs.js, journalBucket, 1, 64<<10)
 	require.NoError(t, err)
 	j, err := openJournal(t.Context(), conn, journalBucket, pickle.NewRegistry(), "the test servers")
 	require.NoError(t, err)
