@@ -13,8 +13,8 @@ import (
 	"github.com/stackless-go/stackless/tasklet"
 )
 
-// maxSpawn bounds the tasklets one spawn may make.
-const maxSpawn = 1 << 20
+// MaxSpawn bounds the tasklets one spawn may make.
+const MaxSpawn = 1 << 20
 
 // SpawnRequest asks for Count tasklets of a registered spawnable kind.
 type SpawnRequest struct {
@@ -77,8 +77,8 @@ func (c *Coordinator) Status(ctx context.Context) (Status, error) {
 // Spawn starts tasklets of a spawnable kind on the workers and takes a
 // checkpoint, so they survive a rollback.
 func (c *Coordinator) Spawn(ctx context.Context, req SpawnRequest) (SpawnResult, error) {
-	if req.Count < 1 || req.Count > maxSpawn {
-		return SpawnResult{}, fmt.Errorf("cluster: spawn %q: count %d, need 1 to %d", req.Kind, req.Count, maxSpawn)
+	if req.Count < 1 || req.Count > MaxSpawn {
+		return SpawnResult{}, fmt.Errorf("cluster: spawn %q: count %d, need 1 to %d", req.Kind, req.Count, MaxSpawn)
 	}
 	c.op.Lock()
 	defer c.op.Unlock()

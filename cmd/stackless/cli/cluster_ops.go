@@ -53,8 +53,8 @@ it so other tasklets can be given it. The coordinator places the tasklets
 				}
 				seen[k] = true
 			}
-			if count < 1 {
-				return usageErrorf("--count must be 1 or more, got %d", count)
+			if count < 1 || count > cluster.MaxSpawn {
+				return usageErrorf("--count must be 1 to %d, got %d; spawn more in several commands", cluster.MaxSpawn, count)
 			}
 			return nil
 		},

@@ -150,6 +150,7 @@ func TestClusterUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"cluster", "spawn"},
 		{"cluster", "spawn", "work", "--count", "0"},
+		{"cluster", "spawn", "work", "--count", "100000000000"}, // over cluster.MaxSpawn: was exit 1, from the coordinator
 		{"cluster", "spawn", "work", "--arg", "novalue"},
 		{"cluster", "migrate", "t1"},
 		{"cluster", "migrate", "nonsense", "--to", "2"},
