@@ -30,6 +30,9 @@ func (f *natsFlags) add(fs *pflag.FlagSet, withURL bool) {
 
 // check refuses, as usage errors, a bad name and --creds without --nats.
 func (f *natsFlags) check() error {
+	if f.name == "" { // the library reads "" as the default: given on the command line, it is a slip
+		return usageErrorf("--name is empty: give the cluster's name on NATS, or leave --name out for %q", cluster.DefaultName)
+	}
 	if err := cluster.ValidateName(f.name); err != nil {
 		return usageErrorf("--name: %v", err)
 	}
