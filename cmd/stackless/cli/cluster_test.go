@@ -150,7 +150,7 @@ func TestClusterUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"cluster", "spawn"},
 		{"cluster", "spawn", "work", "--count", "0"},
-		{"cluster", "spawn", "work", "--count", "100000000000"}, // over cluster.MaxSpawn: was exit 1, from the coordinator
+		{"cluster", "spawn", "work", "--count", "100000000000"},             // over cluster.MaxSpawn: was exit 1, from the coordinator
 		{"cluster", "status", "--nats", "nats://127.0.0.1:1", "--name", ""}, // was the default name, silently
 		{"cluster", "spawn", "work", "--arg", "novalue"},
 		{"cluster", "migrate", "t1"},
