@@ -125,6 +125,14 @@ func (s *Server) Close() error {
 	return s.srv.Shutdown(ctx)
 }
 
+// NeedsTLS reports whether Start refuses to serve on addr (HOST:PORT)
+// without Config.TLS: every host but a loopback one. A malformed addr
+// reports false; Start says what is wrong with it.
+func NeedsTLS(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && !isLoopback(host)
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -49,11 +48,7 @@ func checkHTTPFlags(cmd *cobra.Command) error {
 		}
 		return nil
 	}
-	host, _, err := net.SplitHostPort(addr.Value.String())
-	if err != nil {
-		return nil // checkAddressFlag said so already
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if observe.NeedsTLS(addr.Value.String()) { // a malformed address: checkAddressFlag said so already
 		return usageErrorf("--http %s: %v: give --http-tls DIR (made by `stackless cluster certs`) or bind 127.0.0.1", addr.Value.String(), observe.ErrInsecure)
 	}
 	return nil
