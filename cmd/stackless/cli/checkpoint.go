@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/stackless-go/stackless/internal/fsmode"
+	"github.com/stackless-go/stackless/internal/atomicfile"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -201,15 +201,12 @@ is only replaced with --force.`,
 			if out == "" {
 				return usageErrorf("the SNAPSHOT path is empty: give the path of the snapshot file to write")
 			}
-			if fi, err := os.Lstat(out); err == nil {
-				// --force replaces a file, never a directory, device or FIFO.
-				if !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0 {
-					return usageErrorf("%s is %s, not a regular file: give the path of the snapshot file to write", out, fsmode.Describe(fi.Mode()))
-				}
-				if !force {
-					return fmt.Errorf("%s exists; pass --force to replace it", out)
-				}
-			} else if !errors.Is(err, fs.ErrNotExist) {
+			if err := atomicfile.Replaceable(out); err != nil { // --force replaces a file, never a device or FIFO
+				return usageErrorf("%v", err)
+			}
+			if _, err := os.Lstat(out); err == nil && !force {
+				return fmt.Errorf("%s exists; pass --force to replace it", out)
+			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 			t, err := openTargetNamed(path, nf, *wait, false)
