@@ -159,11 +159,7 @@ func TestClusterUpRefusesAnOpenKeyFile(t *testing.T) {
 // A worker joining through NATS with credentials the servers refuse says
 // so and exits 1 at once.
 func TestWorkerNATSRefusedCredentialsFailFast(t *testing.T) {
-	dir := t.TempDir()
-	certs := filepath.Join(dir, "certs")
-	require.NoError(t, ipc.GenerateCerts(certs, nil))
-	secretFile := filepath.Join(dir, "secret")
-	require.NoError(t, ipc.GenerateSecret(secretFile))
+	dir, certs, secretFile := workerFiles(t)
 	known, err := nkeys.CreateUser()
 	require.NoError(t, err)
 	pub, err := known.PublicKey()
@@ -199,14 +195,22 @@ func TestWorkerNATSRefusedCredentialsFailFast(t *testing.T) {
 // A --creds file that does not exist was reported as only "no such file or
 // directory", naming neither the file nor the flag.
 func TestWorkerMissingCredsNamesTheFile(t *testing.T) {
-	dir := t.TempDir()
-	certs := filepath.Join(dir, "certs")
-	require.NoError(t, ipc.GenerateCerts(certs, nil))
-	secretFile := filepath.Join(dir, "secret")
-	require.NoError(t, ipc.GenerateSecret(secretFile))
+	dir, certs, secretFile := workerFiles(t)
 	missing := filepath.Join(dir, "user.seed")
 	code, _, errOut := run(t, "worker", "--nats", "nats://127.0.0.1:1", "--creds", missing, "--tls", certs, "--secret", secretFile)
 	assert.Equal(t, exitFailure, code, "stderr: %s", errOut)
 	assert.Contains(t, errOut, missing+": no such file or directory")
 	assert.Contains(t, errOut, "--creds")
+}
+
+// workerFiles makes what a worker is started with: a certificate folder and
+// a cluster secret, in a folder of the test's (dir).
+func workerFiles(t *testing.T) (dir, certs, secretFile string) {
+	t.Helper()
+	dir = t.TempDir()
+	certs = filepath.Join(dir, "certs")
+	require.NoError(t, ipc.GenerateCerts(certs, nil))
+	secretFile = filepath.Join(dir, "secret")
+	require.NoError(t, ipc.GenerateSecret(secretFile))
+	return dir, certs, secretFile
 }
