@@ -166,3 +166,6 @@ func NewNATSSeed(path string) error {
 // for want of disk space does (server.handleOutOfSpace): it shuts its
 // JetStream down, so every later store operation finds no responder.
 func (c *Coordinator) StoreOutOfSpace() { c.nats.srv.ShutdownJetStream() }
+
+// AllStacks is allStacks, for the package's external tests.
+var AllStacks = allStacks

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -258,9 +257,3 @@ func startCluster(t *testing.T, n int, tweak func(*cluster.Config)) (*cluster.Co
 	return c, ctx
 }
 
-// allStacks is every goroutine's stack, for a test that gave up waiting
-// on something in this process: it shows where it waits.
-func allStacks() string {
-	buf := make([]byte, 1<<20)
-	return string(buf[:runtime.Stack(buf, true)])
-}

@@ -153,7 +153,7 @@ func TestTwoCoordinatorsStartedAtOnceOnOneNATS(t *testing.T) {
 	case r := <-results:
 		t.Fatalf("both coordinators returned from Start (the second: %v): two leaders", r.err)
 	case <-ctx.Done():
-		t.Fatalf("the second coordinator never stood by; the logs:\n%s\n%s\ngoroutines:\n%s", logs[0], logs[1], allStacks())
+		t.Fatalf("the second coordinator never stood by; the logs:\n%s\n%s\ngoroutines:\n%s", logs[0], logs[1], cluster.AllStacks())
 	}
 	st, err := leader.c.Status(ctx)
 	require.NoError(t, err)

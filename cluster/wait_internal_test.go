@@ -19,8 +19,14 @@ func recvWithin[T any](t testing.TB, ch <-chan T, what string) T {
 	case v := <-ch:
 		return v
 	case <-time.After(testWait):
-		buf := make([]byte, 1<<20)
-		t.Fatalf("%s: nothing within %v; goroutines:\n%s", what, testWait, buf[:runtime.Stack(buf, true)])
+		t.Fatalf("%s: nothing within %v; goroutines:\n%s", what, testWait, allStacks())
 		panic("unreachable")
 	}
+}
+
+// allStacks is every goroutine's stack, for a test that gave up waiting
+// on something in this process: it shows where it waits.
+func allStacks() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }
