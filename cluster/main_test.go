@@ -256,4 +256,3 @@ func startCluster(t *testing.T, n int, tweak func(*cluster.Config)) (*cluster.Co
 	})
 	return c, ctx
 }
-
