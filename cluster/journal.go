@@ -38,6 +38,10 @@ const (
 	journalBucket = DefaultName + "_journal" // the default cluster's; bucketNames(name).Journal
 	// DefaultJournalBytes bounds the journal bucket when Config.JournalBytes is 0.
 	DefaultJournalBytes = 256 << 20
+	// MinJournalBytes is the smallest journal Start accepts: one result
+	// may take a whole NATS message (the embedded server's max payload,
+	// 1 MiB), and a smaller bucket would fail such a call every time.
+	MinJournalBytes = 1 << 20
 	// journalBatch is the most records one commit publishes.
 	journalBatch = 1024
 )

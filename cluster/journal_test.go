@@ -174,6 +174,17 @@ func TestClusterJournalFullSaysSo(t *testing.T) {
 	assert.Contains(t, err.Error(), "--journal-bytes", "says what to do")
 }
 
+// A journal too small for one result is refused at Start, before anything
+// starts: it failed every call at run time.
+func TestStartRefusesAJournalTooSmallForOneResult(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Start(t.Context(), Config{Dir: dir, Workers: 1, JournalBytes: MinJournalBytes - 1})
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "--journal-bytes")
+	assert.ErrorContains(t, err, "--journal=false", "says the other way out")
+	assert.NoDirExists(t, dir+"/nats", "nothing started")
+}
+
 func TestGenSummaryPassed(t *testing.T) {
 	n1 := tasklet.ID(1 << tasklet.NodeBits)
 	g := &genSummary{gen: 4, steps: map[tasklet.ID]uint64{n1 | 1: 10}, next: map[uint16]uint64{1: 5}}

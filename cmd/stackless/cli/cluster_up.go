@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -161,11 +162,11 @@ line every few seconds.`,
 	fs.IntVar(&cfg.Keep, "keep", 8, "checkpoint generations kept, the newest (older ones are deleted as new ones are committed)")
 	fs.BoolVar(&cfg.Fresh, "fresh", false, "do not resume the stored checkpoints: start empty (new checkpoints replace them)")
 	fs.BoolVar(&journal, "journal", true, "journal effects' results in the NATS store, so that a rollback does not run them again (false: at-least-once)")
-	fs.Int64Var(&cfg.JournalBytes, "journal-bytes", cluster.DefaultJournalBytes, "most `BYTES` the effect journal may hold (a full one fails calls; each checkpoint trims it)")
+	fs.Int64Var(&cfg.JournalBytes, "journal-bytes", cluster.DefaultJournalBytes, "most `BYTES` the effect journal may hold, 1 MiB or more (a full one fails calls; each checkpoint trims it)")
 	fs.DurationVar(&cfg.OrphanAfter, "orphan-after", cluster.DefaultOrphanAfter, "how long workers run on after this coordinator dies, waiting for the next cluster up on the same --data (or the next leader on --nats) to adopt them; a worker joined with --nats then joins again, empty")
 	atLeast(fs, "workers", "1")
 	atLeast(fs, "keep", "1")
-	atLeast(fs, "journal-bytes", "1")
+	atLeast(fs, "journal-bytes", strconv.Itoa(cluster.MinJournalBytes))
 	atLeast(fs, "checkpoint-every", "0s")
 	atLeast(fs, "balance-every", "0s")
 	atLeast(fs, "orphan-after", "1ns")
