@@ -113,6 +113,32 @@ func TestEveryNumericFlagHasABound(t *testing.T) {
 	}
 }
 
+// Every FILE or DIR flag given as an empty string is a usage error naming
+// the flag: `cluster up --data ""` exited 1 from the library, `demo
+// longtask --data ""` ran on the default directory.
+func TestEveryPathFlagRefusesAnEmptyValue(t *testing.T) {
+	n := 0
+	walk(NewRoot(), func(c *cobra.Command) {
+		if !c.Runnable() {
+			return
+		}
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if what, _ := pflag.UnquoteUsage(f); f.Value.Type() != "string" || (what != "FILE" && what != "DIR") {
+				return
+			}
+			n++
+			path := c.CommandPath()
+			t.Run(path+" --"+f.Name, func(t *testing.T) {
+				args := append(strings.Fields(strings.TrimPrefix(path, "stackless")), validArgs(t, path)...)
+				code, out, errOut := run(t, append(args, "--"+f.Name+"= ")...)
+				assert.Equal(t, exitUsage, code, "stdout: %s\nstderr: %s", out, errOut)
+				assert.Contains(t, errOut, "--"+f.Name, "the message names the flag")
+			})
+		})
+	})
+	assert.Greater(t, n, 20, "the FILE and DIR flags were found")
+}
+
 // A value at the bound is taken (the check is not off by one).
 func TestFlagBoundsAcceptTheLeastValue(t *testing.T) {
 	code, _, errOut := run(t, "demo", "pingpong", "-n", "0")
