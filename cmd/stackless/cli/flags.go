@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,9 @@ func checkFlags(cmd *cobra.Command) error {
 		if err = checkAddressFlag(f); err != nil { // addrflags.go
 			return
 		}
+		if err = checkPathFlag(f); err != nil {
+			return
+		}
 		mins := f.Annotations[minAnnotation]
 		if !f.Changed || len(mins) == 0 {
 			return
@@ -60,6 +64,23 @@ func checkFlags(cmd *cobra.Command) error {
 		err = checkHTTPFlags(cmd) // observe.go
 	}
 	return err
+}
+
+// checkPathFlag refuses an empty FILE or DIR given on the command line:
+// `--data ""` reached the command and failed as "no cluster directory"
+// (exit 1) or read as the default; a slip in a script is a usage error.
+func checkPathFlag(f *pflag.Flag) error {
+	if !f.Changed || f.Value.Type() != "string" || strings.TrimSpace(f.Value.String()) != "" {
+		return nil
+	}
+	what, _ := pflag.UnquoteUsage(f)
+	if what != "FILE" && what != "DIR" {
+		return nil
+	}
+	if f.DefValue != "" {
+		return usageErrorf("--%s is empty: give a %s, or leave --%s out for %q", f.Name, what, f.Name, f.DefValue)
+	}
+	return usageErrorf("--%s is empty: give a %s, or leave --%s out", f.Name, what, f.Name)
 }
 
 // numeric reads s in the syntax of f's type as a number to compare:
