@@ -2,12 +2,15 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
 // Every numeric flag (counts, numbers, durations) carries the least value
@@ -66,21 +69,35 @@ func checkFlags(cmd *cobra.Command) error {
 	return err
 }
 
-// checkPathFlag refuses an empty FILE or DIR given on the command line:
-// `--data ""` reached the command and failed as "no cluster directory"
-// (exit 1) or read as the default; a slip in a script is a usage error.
+// checkPathFlag refuses, as usage errors, a FILE or DIR flag given empty
+// or blank (`--data ""` failed in the library with exit 1, or read as the
+// default), a DIR that exists and is not a directory (`--cluster FIFO`
+// said "stat FIFO/secret: not a directory") and a FILE that is one.
 func checkPathFlag(f *pflag.Flag) error {
-	if !f.Changed || f.Value.Type() != "string" || strings.TrimSpace(f.Value.String()) != "" {
+	if !f.Changed || f.Value.Type() != "string" {
 		return nil
 	}
 	what, _ := pflag.UnquoteUsage(f)
 	if what != "FILE" && what != "DIR" {
 		return nil
 	}
-	if f.DefValue != "" {
+	v := f.Value.String()
+	switch {
+	case strings.TrimSpace(v) == "" && f.DefValue != "":
 		return usageErrorf("--%s is empty: give a %s, or leave --%s out for %q", f.Name, what, f.Name, f.DefValue)
+	case strings.TrimSpace(v) == "":
+		return usageErrorf("--%s is empty: give a %s, or leave --%s out", f.Name, what, f.Name)
 	}
-	return usageErrorf("--%s is empty: give a %s, or leave --%s out", f.Name, what, f.Name)
+	st, err := os.Stat(v)
+	switch {
+	case err != nil: // missing or unreadable: the command says which, as it knows what it needs
+		return nil
+	case what == "DIR" && !st.IsDir():
+		return usageErrorf("--%s %s is %s, not a directory: give a directory", f.Name, v, fsmode.Describe(st.Mode()))
+	case what == "FILE" && st.IsDir():
+		return usageErrorf("--%s %s is a directory: give a file", f.Name, v)
+	}
+	return nil
 }
 
 // numeric reads s in the syntax of f's type as a number to compare:

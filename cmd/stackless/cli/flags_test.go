@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode"
@@ -137,6 +139,30 @@ func TestEveryPathFlagRefusesAnEmptyValue(t *testing.T) {
 		})
 	})
 	assert.Greater(t, n, 20, "the FILE and DIR flags were found")
+}
+
+// A DIR flag naming something that is not a directory, and a FILE flag
+// naming a directory, are usage errors saying what the path is: `--cluster
+// FIFO` said "stat FIFO/secret: not a directory" (exit 1).
+func TestPathFlagsOfTheWrongKind(t *testing.T) {
+	tmp := t.TempDir()
+	fifo := filepath.Join(tmp, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	file := filepath.Join(tmp, "file")
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o600))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cluster", "status", "--cluster", fifo}, "--cluster " + fifo + " is a named pipe (FIFO), not a directory"},
+		{[]string{"cluster", "up", "--data", file}, "--data " + file + " is a regular file, not a directory"},
+		{[]string{"demo", "longtask", "--data", file}, "--data " + file + " is a regular file, not a directory"},
+		{[]string{"cluster", "ps", "--secret", tmp}, "--secret " + tmp + " is a directory: give a file"},
+	} {
+		code, out, errOut := run(t, tc.args...)
+		assert.Equal(t, exitUsage, code, "%v: stdout: %s\nstderr: %s", tc.args, out, errOut)
+		assert.Contains(t, errOut, tc.want, tc.args)
+	}
 }
 
 // A value at the bound is taken (the check is not off by one).
