@@ -195,3 +195,16 @@ func TestPatternsThatNameNothingAreRefused(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "not inside a Go module")
 }
+
+// A package that does not parse is an error even when nothing in it names
+// a flow: it was passed over as holding no flows and gen exited 0.
+func TestAPackageThatDoesNotParseIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/broken\n\ngo 1.26\n"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.go"), []byte("package broken\n\nfunc broken( {\n"), 0o600))
+	files, err := gen.Generate(dir, ".")
+	require.Error(t, err)
+	assert.Nil(t, files)
+	assert.Contains(t, err.Error(), "do not compile")
+	assert.Contains(t, err.Error(), "a.go:3", "names the file and line")
+}

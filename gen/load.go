@@ -182,12 +182,15 @@ func mayHoldFlows(files []string) bool {
 		if err != nil {
 			return true // let the full load report it
 		}
-		if !bytes.Contains(b, []byte("stackless:")) && !bytes.Contains(b, []byte(taskletPath)) {
-			continue
-		}
+		// Every file is parsed, the cheap part of a load: a package that
+		// does not parse is loaded in full, which reports the error; it was
+		// skipped as holding no flows, and gen exited 0.
 		af, err := parser.ParseFile(fset, f, b, parser.ParseComments|parser.SkipObjectResolution)
 		if err != nil {
 			return true
+		}
+		if !bytes.Contains(b, []byte("stackless:")) && !bytes.Contains(b, []byte(taskletPath)) {
+			continue
 		}
 		if fileMayHoldFlows(af) {
 			return true
