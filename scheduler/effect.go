@@ -41,6 +41,25 @@ var (
 	ErrEffectFailed = errors.New("effect failed")
 )
 
+// ReplayedError is the error of an effect call answered from the journal:
+// the call failed in an earlier run (before a crash or a rollback), and the
+// journal keeps that outcome so that the call is not made again. It reads
+// exactly as the live call's error did, so a re-executed tasklet sees the
+// same text, and wraps ErrEffectFailed. errors.As tells a program that a
+// failure it reports happened in an earlier run: a transient one (a server
+// that was down) then needs the run started over to be tried again.
+type ReplayedError struct {
+	Effect string
+	Key    EffectKey
+	Text   string // the earlier call's error
+}
+
+func (e *ReplayedError) Error() string {
+	return fmt.Sprintf("scheduler: effect %q (key %v): %v: %s", e.Effect, e.Key, ErrEffectFailed, e.Text)
+}
+
+func (e *ReplayedError) Unwrap() error { return ErrEffectFailed }
+
 // EffectKey is the idempotency key of one effect call: the tasklet, the
 // step at which it asked (its Steps count, which a checkpoint saves) and the
 // select case. It is deterministic: a tasklet restored and run again asks

@@ -266,13 +266,13 @@ func (p *effectPool) work(c *effectCall) {
 	})
 }
 
-// replayed is the error of a journaled result: its text, wrapping
-// ErrEffectFailed, as the live call's error would have read.
+// replayed is the error of a journaled result: a *ReplayedError, which
+// reads as the live call's error did.
 func replayed(c *effectCall, r EffectResult) error {
 	if r.Err == "" {
 		return nil
 	}
-	return fmt.Errorf("scheduler: effect %q (key %v): %w: %s", c.def.name, c.key, ErrEffectFailed, r.Err)
+	return &ReplayedError{Effect: c.def.name, Key: c.key, Text: r.Err}
 }
 
 // call runs the effect's function; a panic becomes the call's error.

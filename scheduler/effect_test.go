@@ -509,6 +509,11 @@ func TestEffectJournalAnswersRepeatedCalls(t *testing.T) {
 	assert.ErrorIs(t, re2, scheduler.ErrEffectFailed)
 	assert.ErrorContains(t, re2, "remote said no")
 	assert.Equal(t, e2.Error(), re2.Error(), "a replayed error reads as the live one did")
+	var rep *scheduler.ReplayedError
+	assert.False(t, errors.As(e2, &rep), "the live failure is not a replay")
+	require.ErrorAs(t, re2, &rep, "a program can tell a failure of an earlier run")
+	assert.Equal(t, "fail", rep.Effect)
+	assert.Equal(t, "remote said no", rep.Text)
 }
 
 // TestEffectJournalIgnoresAnotherRequest: a journaled result answers only

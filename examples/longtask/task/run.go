@@ -172,6 +172,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	start := time.Now()
 	if err := drive(ctx, s, ck, j.reducer, o); err != nil {
+		if rerr := (*scheduler.ReplayedError)(nil); errors.As(err, &rerr) {
+			// It read as a live failure, with --server long gone.
+			return nil, fmt.Errorf("longtask: %w\nlongtask: that %s call failed in an earlier run; the journal in %s keeps its outcome so the call is not made twice, and gives it again; to make the call again, start over with --fresh",
+				err, rerr.Effect, path)
+		}
 		return nil, fmt.Errorf("longtask: %w", err)
 	}
 	rep.Elapsed = time.Since(start)

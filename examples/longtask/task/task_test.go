@@ -3,6 +3,7 @@ package task_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stackless-go/stackless/examples/longtask/task"
+	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -159,6 +161,30 @@ func TestFinishedRunIsNotRunAgain(t *testing.T) {
 	assert.False(t, fresh.AlreadyDone)
 	assert.Equal(t, uint64(0), fresh.Resumed)
 	assert.Equal(t, first.Result, fresh.Result)
+}
+
+// A fetch that failed is journaled like any outcome, and a later run gets
+// it again from the journal: that run says the failure is an earlier run's
+// and how to make the call again; it read as a live failure of a server
+// the later run never named.
+func TestAFailedFetchReplayedSaysItIsAnEarlierRunsFailure(t *testing.T) {
+	dir := t.TempDir()
+	dead := "http://127.0.0.1:1" // nothing listens on port 1
+	_, live := task.Run(context.Background(), task.Options{Docs: 40, Dir: dir, Server: dead})
+	require.Error(t, live)
+	var rerr *scheduler.ReplayedError
+	assert.False(t, errors.As(live, &rerr), "the first failure is live")
+	assert.NotContains(t, live.Error(), "earlier run")
+
+	_, again := task.Run(context.Background(), task.Options{Docs: 40, Dir: dir})
+	require.ErrorAs(t, again, &rerr, "the journal answered the call")
+	assert.Contains(t, again.Error(), "failed in an earlier run")
+	assert.Contains(t, again.Error(), "--fresh", "says how to make the call again")
+
+	fresh := run(t, task.Options{Docs: 40, Dir: dir, Fresh: true})
+	want := model(40, task.DefaultSeed)
+	want.Workers = task.DefaultWorkers
+	assert.Equal(t, want, fresh.Result, "--fresh fetches again")
 }
 
 func TestStoredRunMustMatchTheOptions(t *testing.T) {
