@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -81,6 +82,12 @@ missing or stale.`,
 				}
 				return err
 			}
+			if len(files) == 0 {
+				// Said, so that a wrong directory or a missing mark does not
+				// pass for a run that generated what it should.
+				fmt.Fprintf(cmd.OutOrStdout(), "gen: no flow function (first parameter *tasklet.Flow) in %s: nothing to generate\n", strings.Join(patternsOr(args), " "))
+				return nil
+			}
 			if check {
 				var stale []string
 				for _, f := range files {
@@ -103,4 +110,12 @@ missing or stale.`,
 	}
 	cmd.Flags().BoolVar(&check, "check", false, "write nothing; fail when a generated file is stale")
 	return cmd
+}
+
+// patternsOr is the packages gen was given, "." when none.
+func patternsOr(args []string) []string {
+	if len(args) == 0 {
+		return []string{"."}
+	}
+	return args
 }

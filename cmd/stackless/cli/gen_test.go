@@ -25,3 +25,12 @@ func TestGenCheckFresh(t *testing.T) {
 	code, _, errOut := run(t, "gen", "--check", "../../../gen/internal/flowtest")
 	assert.Equal(t, exitOK, code, "the repository's generated flows are fresh: %s", errOut)
 }
+
+// A package with no flow says so and exits 0: it printed nothing, like a
+// run that generated everything it should.
+func TestGenSaysWhenThereIsNothingToGenerate(t *testing.T) {
+	code, out, errOut := run(t, "gen", "../../../channel")
+	assert.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "no flow function")
+	assert.Contains(t, out, "../../../channel: nothing to generate")
+}
