@@ -113,7 +113,15 @@ func (c *Client) do(ctx context.Context, kind string, req, resp any) error {
 	if c.nats != nil {
 		return call(ctx, c.nats, coordNode, kind, req, resp)
 	}
-	return call(ctx, c.n, coordNode, kind, req, resp)
+	err := call(ctx, c.n, coordNode, kind, req, resp)
+	if errors.Is(err, ipc.ErrLinkDown) {
+		// The request may have reached the coordinator: a spawn cut this
+		// way had started 100,000 of 200,000 tasklets.
+		return fmt.Errorf("cluster: the link to the coordinator went down before it answered %s (the coordinator stopped or died): "+
+			"the command may have been done in part, in whole or not at all; once a coordinator is up again (`stackless cluster up` on the same --data adopts the running workers), "+
+			"check with `stackless cluster ps` and `stackless cluster status` before giving it again: %w", kind, err)
+	}
+	return err
 }
 
 // Status implements API.

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/stackless-go/stackless/ipc"
 )
 
 // maxFlushRounds bounds the FLUSH phase of a checkpoint barrier.
@@ -37,13 +39,36 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 	if cause := context.Cause(wctx); err != nil && errors.Is(cause, ErrStoreBroken) && !errors.Is(err, ErrStoreBroken) {
 		err = fmt.Errorf("%w (%v)", cause, err)
 	}
+	if err != nil && resume && workerLost(err) { // the final one (no resume) says it its own way
+		c.mu.Lock()
+		last := c.lastGen
+		c.mu.Unlock()
+		err = workerLostError(err, last)
+	}
 	return res, err
+}
+
+// workerLost reports whether err is a worker's link gone.
+func workerLost(err error) bool {
+	return errors.Is(err, ipc.ErrLinkDown) || errors.Is(err, ipc.ErrNoRoute)
+}
+
+// workerLostError is a checkpoint's error when a worker's link went down
+// in the middle of it (a worker killed while its world was being stored
+// said only "ipc: link to the node went down"): what became of the
+// generation and of the cluster, and what to do.
+func workerLostError(err error, last uint64) error {
+	return fmt.Errorf("%w; a worker went away during the checkpoint, so it was not committed: generation %d stays the newest and the cluster rolls back to it "+
+		"(see `stackless cluster status`); checkpoint again once the status shows the cluster running", err, last)
 }
 
 func (c *Coordinator) checkpointWatched(ctx context.Context, resume bool) (CheckpointResult, error) {
 	ws := c.readyWorkers()
 	if len(ws) == 0 {
-		return CheckpointResult{}, errors.New("cluster: checkpoint: no worker is ready")
+		c.mu.Lock()
+		state := c.stateLocked()
+		c.mu.Unlock()
+		return CheckpointResult{}, fmt.Errorf("cluster: checkpoint: no worker is ready (%s); see `stackless cluster status` and checkpoint again once it shows the workers running", state)
 	}
 	c.mu.Lock()
 	c.epoch++

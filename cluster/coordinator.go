@@ -351,6 +351,8 @@ func (c *Coordinator) finalCheckpointFailed(err error) error {
 	}
 	var fix string
 	switch {
+	case workerLost(err): // not the store: no space to free
+		fix = fmt.Sprintf("a worker was gone at shutdown; run `stackless cluster up --data %s` (with the same --nats, if any) to resume the newest generation", c.cfg.Dir)
 	case c.nats != nil && errors.Is(err, ErrStoreBroken):
 		fix = fmt.Sprintf("free space on the disk of %s, then run `stackless cluster up --data %s` to resume the newest generation", c.layout.NATS(), c.cfg.Dir)
 	case c.nats != nil:

@@ -115,6 +115,22 @@ func FailWorldPutsWhileExists(prefix string) {
 	}
 }
 
+// DieAtWorldPutWhileExists makes this process's worker kill itself
+// (SIGKILL) as it stores its world at a checkpoint while the file
+// prefix.w<N> exists: a worker killed -9 in the middle of a checkpoint.
+func DieAtWorldPutWhileExists(prefix string) {
+	putFault = func(name string) error {
+		_, node, _ := strings.Cut(name, "/")
+		if _, err := os.Stat(prefix + "." + node); err == nil {
+			if p, err := os.FindProcess(os.Getpid()); err == nil {
+				_ = p.Kill()
+			}
+			select {} // until the signal lands
+		}
+		return nil
+	}
+}
+
 // ExitWhenToldToJoinAgainAs makes this process's worker (one that joined
 // over NATS) exit with code instead of joining again as the node a
 // restore kept for it: a machine lost in the middle of a restore.

@@ -35,6 +35,7 @@ const (
 	envDie      = "STACKLESS_CLUSTER_TEST_DIE"      // the worker kills itself (SIGKILL) as it starts
 	envPids     = "STACKLESS_CLUSTER_TEST_PIDS"     // a folder where each worker leaves a file named by its pid as it starts
 	envNoPut    = "STACKLESS_CLUSTER_TEST_NOPUT"    // while this file exists, the worker cannot store its world
+	envDiePut   = "STACKLESS_CLUSTER_TEST_DIEPUT"   // while this file exists, the worker is killed as it stores its world
 	envNoRejoin = "STACKLESS_CLUSTER_TEST_NOREJOIN" // a NATS worker exits 3 when a restore tells it to join again as a node
 	// A worker joining through NATS: the servers' URLs and its credentials
 	// file (not envNATS, which a coordinator's own workers inherit).
@@ -92,6 +93,9 @@ func workerMain() int {
 	}
 	if f := os.Getenv(envNoPut); f != "" {
 		cluster.FailWorldPutsWhileExists(f)
+	}
+	if f := os.Getenv(envDiePut); f != "" {
+		cluster.DieAtWorldPutWhileExists(f)
 	}
 	if os.Getenv(envNoRejoin) == "1" {
 		cluster.ExitWhenToldToJoinAgainAs(3)

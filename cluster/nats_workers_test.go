@@ -346,4 +346,41 @@ func TestCheckpointIsNotCommittedWhenAWorkerCannotStoreItsWorld(t *testing.T) {
 	assert.Len(t, st.Workers, 3)
 }
 
+// A worker killed while it stores its world: the checkpoint says the
+// generation was not committed, which one stays the newest, that the
+// cluster rolls back to it and what to do (it said only `control
+// "w.snapshot" on node 2: ipc: link to the node went down`).
+func TestCheckpointCutByAWorkersDeathSaysWhatToDo(t *testing.T) {
+	urls, seed, _ := cluster.StartNATSCluster(t, 1)
+	die := filepath.Join(t.TempDir(), "die")
+	t.Setenv(envDiePut, die)
+	c, ctx := startCluster(t, 2, func(cfg *cluster.Config) { cfg.NATS, cfg.NATSCreds = urls, seed })
+	good, err := c.Checkpoint(ctx)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(die+".w2", nil, 0o600))
+
+	_, err = c.Checkpoint(ctx)
+	require.Error(t, err)
+	for _, want := range []string{
+		"a worker went away during the checkpoint, so it was not committed",
+		"generation " + itoa(good.Gen) + " stays the newest and the cluster rolls back to it",
+		"`stackless cluster status`",
+	} {
+		assert.Contains(t, err.Error(), want)
+	}
+	_, gens, _, err := cluster.StoreContents(ctx, urls, seed, "")
+	require.NoError(t, err)
+	assert.Equal(t, good.Gen, gens[len(gens)-1], "no newer generation is committed")
+
+	// The rollback brings worker 2 back; then checkpoints work again.
+	require.NoError(t, os.Remove(die+".w2"))
+	require.Eventually(t, func() bool {
+		st, err := c.Status(ctx)
+		return err == nil && st.Rollbacks == 1 && len(st.Workers) == 2 && st.State == "running"
+	}, 60*time.Second, 50*time.Millisecond, "the cluster rolls back")
+	next, err := c.Checkpoint(ctx)
+	require.NoError(t, err)
+	assert.Greater(t, next.Gen, good.Gen)
+}
+
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }

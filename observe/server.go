@@ -99,7 +99,7 @@ func Start(cfg Config) (*Server, error) {
 	s.url = fmt.Sprintf("%s://%s/?token=%s", scheme, ln.Addr(), cfg.Token)
 	s.hub = newHub(s)
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idleTimeout,
-		ErrorLog: slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn)}
+		ConnState: lim.connState, ErrorLog: slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn)}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Log.Error("observer stopped", "err", err)

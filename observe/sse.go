@@ -89,6 +89,12 @@ func sseMessage(event string, v any) []byte {
 	return fmt.Appendf(nil, "event: %s\ndata: %s\n\n", event, b)
 }
 
+// maxStreams caps the open event streams at half the connections: a
+// stream stays in its request, so no eviction (limit.go) frees its slot,
+// and a flood of streams (reading needs no token on loopback) held every
+// slot for good.
+func (h *hub) maxStreams() int { return max(1, h.s.cfg.MaxConns/2) }
+
 func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -100,6 +106,12 @@ func (h *hub) serve(w http.ResponseWriter, r *http.Request) {
 	if h.closed {
 		h.mu.Unlock()
 		http.Error(w, "observe: shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if len(h.subs) >= h.maxStreams() {
+		h.mu.Unlock()
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, fmt.Sprintf("observe: %d event streams are open already, the most served at once; close some observer pages", len(h.subs)), http.StatusServiceUnavailable)
 		return
 	}
 	h.subs[c] = struct{}{}

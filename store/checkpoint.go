@@ -99,7 +99,9 @@ func (c *Checkpointer) Last() uint64 {
 // between steps (scheduler.WithCheckpoint does).
 func (c *Checkpointer) Checkpoint(s *scheduler.Scheduler) error {
 	if err := c.err(); err != nil {
-		return err
+		// Not this checkpoint's error: gameai's "autosave at tick 200: no
+		// space left" was its save of tick 100, which never reached the file.
+		return fmt.Errorf("store: an earlier checkpoint, written in the background, failed, and none is taken after it: %w", err)
 	}
 	c.mu.Lock()
 	if c.closed {

@@ -194,3 +194,22 @@ func TestCheckpointRecordLimit(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, gens, "nothing is stored")
 }
+
+// An asynchronous checkpoint that fails is reported by the next
+// Checkpoint, which says so: gameai's "autosave at tick 200: ... no space
+// left on device" read as if the save of tick 100 had been stored.
+func TestAFailedBackgroundCheckpointIsReportedAsEarlier(t *testing.T) {
+	db := openDB(t)
+	ck := store.NewCheckpointer(db, testworld.Registry(), store.WithAsync())
+	s := scheduler.New()
+	testworld.Pipeline(s, 10, 2, 5)
+	require.NoError(t, db.Close()) // the background write fails
+	require.NoError(t, ck.Checkpoint(s), "queued, not written yet")
+	first := ck.Flush()
+	require.Error(t, first)
+	err := ck.Checkpoint(s)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, first)
+	assert.Contains(t, err.Error(), "an earlier checkpoint, written in the background, failed")
+	assert.Equal(t, first, ck.Close())
+}

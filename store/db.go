@@ -149,14 +149,13 @@ func Open(path string, opts ...Option) (*DB, error) {
 	if snap, _ := IsSnapshotFile(path); snap {
 		return nil, fmt.Errorf("%w: %s is a snapshot file; read it with store.ReadFile (or stackless inspect)", ErrNotDatabase, path)
 	}
-	if err := preflight(path, st.Size(), !o.readOnly); err != nil {
+	if err := preflight(path, !o.readOnly, o.timeout); err != nil {
 		return nil, err
 	}
 	bdb, err := openBolt(path, o)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("%w: %s is held open by %s and the lock was not released within %v; stop that process or use another path",
-				ErrLocked, path, holder(path), o.timeout)
+			return nil, lockedError(path, o.timeout)
 		}
 		var pathErr *fs.PathError
 		switch {
@@ -447,6 +446,13 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// lockedError is Open's error when another process kept path locked for
+// timeout.
+func lockedError(path string, timeout time.Duration) error {
+	return fmt.Errorf("%w: %s is held open by %s and the lock was not released within %v; stop that process or use another path",
+		ErrLocked, path, holder(path), timeout)
 }
 
 // holder names the process holding the lock on path for an error message,

@@ -38,6 +38,11 @@ func saveOverLimit(path string) {
 		fmt.Println("setup:", err)
 		return
 	}
+	snap := path + ".snapshot"
+	if err := store.WriteFile(snap, first); err != nil {
+		fmt.Println("setup:", err)
+		return
+	}
 	lim := uint64(st.Size())
 	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: lim, Max: lim}); err != nil {
 		fmt.Println("setup:", err)
@@ -49,6 +54,7 @@ func saveOverLimit(path string) {
 	}
 	_, err = db.Save(big)
 	fmt.Println("save:", err)
+	fmt.Println("snapshot:", store.WriteFile(snap, big))
 	fmt.Println("close:", db.Close())
 }
 
@@ -85,4 +91,27 @@ func TestSaveOnAFullDiskKeepsTheLastGeneration(t *testing.T) {
 	gen, err := db.Save(&store.Checkpoint{Meta: []byte("after")})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(2), gen)
+}
+
+// A snapshot written on a full disk fails saying so, names the snapshot
+// (not its removed temporary file: "write .world.db.snapshot.tmp-123: no
+// space left on device") and leaves the one there before readable.
+func TestWriteFileOnAFullDiskKeepsTheOldSnapshot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "world.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fullEnv+"="+path)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	text := string(out)
+	require.NotContains(t, text, "setup:")
+	snap := path + ".snapshot"
+	assert.Contains(t, text, "snapshot: store: write snapshot "+snap+": write: file too large: the disk (or a quota or file size limit) is full; "+
+		snap+" is unchanged and no temporary file is left: free space and try again")
+	assert.NotContains(t, text, ".tmp-")
+	cp, err := store.ReadFile(snap)
+	require.NoError(t, err)
+	assert.Equal(t, first.Meta, cp.Meta)
+	names, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	assert.Len(t, names, 2, "the database and its snapshot; no temporary file")
 }

@@ -163,7 +163,7 @@ func WriteFile(path string, cp *Checkpoint) (err error) {
 		if err != nil {
 			_ = f.Close()
 			_ = os.Remove(tmp)
-			err = fmt.Errorf("store: write snapshot %s: %w", path, err)
+			err = fmt.Errorf("store: write snapshot %s: %w", path, atomicfile.Failed(err, tmp, path))
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)

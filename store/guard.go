@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/stackless-go/stackless/internal/atomicfile"
 )
 
 // Why a guard: bbolt reads its pages straight from the memory-mapped file
@@ -74,15 +75,8 @@ func (db *DB) fileError(err error) error {
 }
 
 // diskFull reports whether err says the disk, a quota or the file size
-// limit is full, by its errno or, where bbolt dropped it, by its text.
-func diskFull(err error) bool {
-	for _, e := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG} {
-		if errors.Is(err, e) || strings.HasSuffix(err.Error(), e.Error()) {
-			return true
-		}
-	}
-	return false
-}
+// limit is full.
+func diskFull(err error) bool { return atomicfile.DiskFull(err) }
 
 // renamedError is an error whose text names the database by its path.
 type renamedError struct {

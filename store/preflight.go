@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"time"
 )
 
 // ErrNotDatabase is wrapped by the errors of Open for an existing file that
@@ -79,25 +80,39 @@ func (m boltMeta) valid() bool {
 	return m.magic == boltMagic && m.version == boltVersion && m.sumOK
 }
 
-// preflight checks the existing file at path (size bytes) before bbolt maps
-// it. withFreelist also checks the freelist page, which only a writable
-// open reads.
-func preflight(path string, size int64, withFreelist bool) error {
+// preflight checks the existing file at path before bbolt maps it.
+// withFreelist also checks the freelist page, which only a writable open
+// reads. It reads under the lock bbolt takes (shared for a read-only open),
+// waiting up to timeout (0: without limit) as bbolt would: pages read while
+// another process commits are half old, half new, and made a database in
+// use look damaged.
+func preflight(path string, withFreelist bool, timeout time.Duration) error {
 	notDB := func(reason string) error {
 		return fmt.Errorf("%w: %s %s; it was not written by stackless as a checkpoint database. "+
 			"Give the path of a checkpoint database (such as data/longtask.db or DIR/cluster.db), or move this file away",
 			ErrNotDatabase, path, reason)
 	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", path, err)
+	}
+	defer f.Close() // releases the lock
+	if err := lockWait(f, !withFreelist, timeout); err != nil {
+		if errors.Is(err, errLockTimeout) {
+			return lockedError(path, timeout)
+		}
+		return fmt.Errorf("store: open %s: lock it: %w", path, err)
+	}
+	st, err := f.Stat() // under the lock: the holder may have grown it
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", path, err)
+	}
+	size := st.Size()
 	if size == 0 {
 		return fmt.Errorf("%w: %s is empty (0 bytes), so it holds no checkpoint: it is not used as a new database, as it may be one that lost its contents. "+
 			"Restore it from a backup, or move it away (or delete it) to start a new database",
 			ErrNotDatabase, path)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("store: open %s: %w", path, err)
-	}
-	defer f.Close()
 	read := func(off int64, n int) ([]byte, error) {
 		buf := make([]byte, n)
 		k, err := f.ReadAt(buf, off)

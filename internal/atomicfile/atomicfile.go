@@ -7,10 +7,13 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/stackless-go/stackless/internal/fsmode"
 )
@@ -44,7 +47,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 		if err != nil {
 			_ = f.Close()
 			_ = os.Remove(tmp)
-			err = fmt.Errorf("write %s: %w", path, err)
+			err = fmt.Errorf("write %s: %w", path, Failed(err, tmp, path))
 		}
 	}()
 	if _, err = f.Write(data); err != nil {
@@ -60,4 +63,30 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// Failed rewrites err, from writing tmp in place of path, for a reader:
+// the temporary name (removed by then; "write .x.tmp-123: no space left
+// on device" named a file nobody could find) is dropped, as the caller
+// names path, and a full disk says so and what to do.
+func Failed(err error, tmp, path string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == tmp {
+		err = fmt.Errorf("%s: %w", pe.Op, pe.Err)
+	}
+	if DiskFull(err) {
+		return fmt.Errorf("%w: the disk (or a quota or file size limit) is full; %s is unchanged and no temporary file is left: free space and try again", err, path)
+	}
+	return err
+}
+
+// DiskFull reports whether err says the disk, a quota or the file size
+// limit is full, by its errno or, where a library dropped it, by its text.
+func DiskFull(err error) bool {
+	for _, e := range []syscall.Errno{syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG} {
+		if errors.Is(err, e) || strings.HasSuffix(err.Error(), e.Error()) {
+			return true
+		}
+	}
+	return false
 }

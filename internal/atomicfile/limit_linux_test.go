@@ -44,7 +44,10 @@ func TestAFailedWriteKeepsTheOldFile(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "os: write "+filepath.Join(dir, "plain")+": file too large")
-	assert.Contains(t, string(out), "atomic: write "+filepath.Join(dir, "atomic")+": write ")
+	atomicPath := filepath.Join(dir, "atomic")
+	assert.Contains(t, string(out), "atomic: write "+atomicPath+": write: file too large: the disk (or a quota or file size limit) is full; "+
+		atomicPath+" is unchanged and no temporary file is left: free space and try again")
+	assert.NotContains(t, string(out), ".tmp-", "the temporary file, removed, is not named")
 	plain, err := os.ReadFile(filepath.Join(dir, "plain"))
 	require.NoError(t, err)
 	assert.Len(t, plain, 16, "os.WriteFile left the file cut at the limit")
