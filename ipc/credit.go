@@ -64,6 +64,7 @@ type credits struct {
 	vals      []any
 	errs      []error
 	dirty     []channel.ID       // channels whose parked sends changed (sendWaiting)
+	heldFor   int                // flushes that held dirty back (flush)
 	told      map[channel.ID]int // parked sends each home was told of
 	elsewhere map[grantKey]int   // sends parked at peers on this node's channels
 }

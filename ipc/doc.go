@@ -116,7 +116,8 @@
 // When a node's credit on a channel has run out, one of its sends waits at
 // the home as a round trip and the sends after it wait on their own node,
 // in order, until credit comes back or that one is answered; the home's
-// Balance counts them (WAITING). Close, kill, migration and
+// Balance counts them (WAITING, sent when the sending node idles, or
+// after a few slices of a busy one). Close, kill, migration and
 // Node.ReleaseCreditWaits (a checkpoint's pause) turn them into round
 // trips first, so the home holds them as waiting senders.
 //
