@@ -27,7 +27,9 @@ import (
 // full the sender's credit runs out and its sends wait again, one as a
 // round trip at the home and the rest on their node behind it
 // (creditwait.go), answered as the receiver makes room. So beyond
-// its capacity a channel holds at most one grant per sending node. A PUT that finds the channel closed is still taken (the send
+// its capacity a channel holds at most one grant per sending node. Credit
+// lost that way comes back when a batch finds the buffer empty (topUp,
+// puts.go). A PUT that finds the channel closed is still taken (the send
 // completed on its node before the close was known there, so it comes
 // before the close, and receivers drain it like any buffered value), and
 // the home withdraws the credit (GRANT with n = 0): the sender's next
@@ -62,6 +64,7 @@ type credits struct {
 	vals      []any
 	errs      []error
 	dirty     []channel.ID       // channels whose parked sends changed (sendWaiting)
+	heldFor   int                // flushes that held dirty back (flush)
 	told      map[channel.ID]int // parked sends each home was told of
 	elsewhere map[grantKey]int   // sends parked at peers on this node's channels
 }

@@ -132,7 +132,7 @@ func (n *Node) queueChanged(ch channel.ID, q *sendQueue) {
 
 // sendWaiting tells the homes how many sends wait here for credit on
 // their channels, where that changed, so that their Balance counts them
-// (flush calls it).
+// (flush calls it, and poll when the scheduler idles).
 func (n *Node) sendWaiting() {
 	for _, ch := range n.cr.dirty {
 		k := 0
@@ -152,7 +152,7 @@ func (n *Node) sendWaiting() {
 			n.cr.told[ch] = k
 		}
 	}
-	n.cr.dirty = n.cr.dirty[:0]
+	n.cr.dirty, n.cr.heldFor = n.cr.dirty[:0], 0
 }
 
 // onWaiting notes how many sends wait for credit on a channel of this
@@ -399,10 +399,9 @@ func (n *Node) ReleaseCreditWaits() {
 	for ch := range n.cr.waits {
 		n.unparkAll(ch)
 	}
+	n.sendWaiting() // at once, not at the next idle (see flush): the pause counts the frames sent
 	if n.s.InRun() {
 		n.flush()
-	} else {
-		n.sendWaiting()
 	}
 }
 

@@ -177,3 +177,40 @@ func TestSendQueueNeverEmptyStaysBounded(t *testing.T) {
 	assert.Equal(t, 64, q.waiting())
 	assert.LessOrEqual(t, cap(q.parked), 256, "the slice grew with the sends that ever parked")
 }
+
+// told is how many parked sends node i last told ch's home of (WAITING).
+func (c *cluster) told(i int, ch channel.ID) int {
+	k := 0
+	c.on(i, func(*scheduler.Scheduler) { k = c.nodes[i].cr.told[ch] })
+	return k
+}
+
+// Senders that park over several bursts of a run (256 steps each) are
+// told to the home once, when the node idles, not once a burst: a stream
+// paid three to four WAITING frames a round for counts nobody read.
+func TestSendsParkedOverSeveralBurstsAreToldOnce(t *testing.T) {
+	c := newCluster(t, 2)
+	ch := c.ch(0, 2)
+	first := &sendSeq{Out: ch, From: 0, To: 1, done: make(chan struct{})}
+	c.spawn(1, first)
+	waitClosed(t, first.done, "the first send (a round trip)")
+	c.waitFor("credit for the room left", func() bool { return c.credit(1, ch) == 1 })
+
+	const senders = 700 // three bursts
+	frames := func() uint64 { return c.nodes[1].Stats().PerLink[0].FramesOut }
+	release := c.gate(0)
+	before := frames()
+	c.on(1, func(s *scheduler.Scheduler) {
+		for v := 1; v <= senders; v++ {
+			s.Spawn(&sendSeq{Out: ch, From: v, To: v + 1, done: make(chan struct{})})
+		}
+	})
+	// 1 goes on credit, 2 as the OP that stands for node 1, the rest park.
+	// Nothing asks node 1's scheduler anything (c.on) while they do: each
+	// question ends a burst early.
+	c.waitFor("three frames from node 1", func() bool { return frames()-before >= 3 })
+	c.waitFor("the home told of every parked send", func() bool { return c.told(1, ch) == senders-2 })
+	assert.Equal(t, uint64(3), frames()-before, "one PUTS, one OP and one WAITING, with the count the senders ended at")
+	release(nil)
+	c.waitBalance(ch, senders-1)
+}

@@ -100,7 +100,9 @@
 // that filled the buffer, or found it full and waits in the channel's queue
 // like a posted value, keeps it, so a full channel brings the sender back
 // to round trips, and a channel holds at most one grant per sending node
-// beyond its capacity. A PUT that finds the channel closed is still taken
+// beyond its capacity. Sends on credit that find the buffer empty bring
+// the node's credit back up to the capacity (at most 1024): the receivers
+// wait, so credit lost to a full buffer once is not lost for good. A PUT that finds the channel closed is still taken
 // (its send completed before the close was known, so receivers drain it)
 // and the credit is withdrawn: the next send fails with channel.ErrClosed.
 // Sends in a select with other cases always wait.
@@ -114,7 +116,8 @@
 // When a node's credit on a channel has run out, one of its sends waits at
 // the home as a round trip and the sends after it wait on their own node,
 // in order, until credit comes back or that one is answered; the home's
-// Balance counts them (WAITING). Close, kill, migration and
+// Balance counts them (WAITING, sent when the sending node idles, or
+// after a few slices of a busy one). Close, kill, migration and
 // Node.ReleaseCreditWaits (a checkpoint's pause) turn them into round
 // trips first, so the home holds them as waiting senders.
 //

@@ -88,6 +88,10 @@ func (n *Node) poll(mode scheduler.PollMode) bool {
 	now := time.Now()
 	p.lastIdle = now
 	if p.idleSince.IsZero() {
+		if len(n.cr.dirty) > 0 { // flush held it back: tell the homes now
+			n.sendWaiting()
+			n.flushHeld()
+		}
 		p.begin(now)
 	}
 	if p.budget == 0 { // not this spell: the reader goroutines watch

@@ -293,6 +293,10 @@ func (n *Node) onPuts(m *message) {
 	if held > 0 {
 		n.cr.granted[key] = g - held
 	}
+	starved := false // the buffer was empty: the receivers waited for these values
+	if c := n.s.Channel(m.Chan); c != nil {
+		starved = c.Len() == 0
+	}
 	back, err := n.s.PutAll(m.Chan, m.Values, held)
 	if err != nil {
 		n.log.Warn("ipc: values a peer sent without waiting were dropped: their channel is gone", "peer", m.From, "chan", m.Chan, "values", len(m.Values), "err", err.Error())
@@ -304,6 +308,32 @@ func (n *Node) onPuts(m *message) {
 		}
 	case back > 0:
 		n.cr.granted[key] += back
-		n.owe(key, back)
+		n.owe(key, back+n.topUp(key, starved))
 	}
+}
+
+// topUp restores the peer's credit on key's channel to what a first grant
+// on the empty channel gives (its capacity, at most maxGrant) when values
+// on credit found the buffer empty, and returns what it adds. A PUT that
+// filled the buffer kept its credit, and without this the credit a stream
+// lost in one moment of a full buffer (the first batch arriving behind the
+// round trips that came before credit, say) stayed lost for the whole
+// stream: a stream of 1,024 senders settled on 768 credits in half of the
+// runs, and since each batch costs a round trip of wake-ups whatever its
+// size, on 3/4 of the rate. An empty buffer means the receivers wait:
+// more credit in flight is what they lack, and the buffer has the room.
+func (n *Node) topUp(key grantKey, starved bool) int {
+	if !starved {
+		return 0
+	}
+	c := n.s.Channel(key.ch)
+	if c == nil || c.HasSenders() {
+		return 0
+	}
+	k := min(c.Cap(), maxGrant) - n.cr.granted[key]
+	if k <= 0 {
+		return 0
+	}
+	n.cr.granted[key] += k
+	return k
 }

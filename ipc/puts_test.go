@@ -164,7 +164,9 @@ func TestSendsOnCreditTravelInBulk(t *testing.T) {
 	c.spawn(0, r)
 	waitClosed(t, r.done, "the receiver")
 	assert.Equal(t, append([]any{0}, vals...), r.Got, "every value arrives, equal and in the order sent")
-	c.waitFor("the credit given back", func() bool { return c.credit(1, ch) == 63 })
+	// 64 if the receiver had emptied the buffer when the values came: the
+	// credit is then topped up to the capacity.
+	c.waitFor("the credit given back", func() bool { k := c.credit(1, ch); return k == 63 || k == 64 })
 }
 
 func TestHostilePutsAreRefused(t *testing.T) {

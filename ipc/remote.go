@@ -229,13 +229,31 @@ func (n *Node) markHeld(l *link) {
 }
 
 // flush sends what the slice held; the scheduler calls it (SetFlush).
+// How many sends wait here for credit (WAITING) is told only once the
+// scheduler idles (poll), leaves its run, or went through waitingFlushes
+// slices since the count changed: a stream's senders park over several
+// bursts of steps, a flush each, and the count they end at is the one
+// worth telling (it was three to four frames a round of
+// BenchmarkRemoteStreamTwoProcesses, for counts nobody read).
 func (n *Node) flush() {
 	if len(n.cr.owedTo) > 0 {
 		n.sendGrants()
 	}
 	if len(n.cr.dirty) > 0 {
-		n.sendWaiting()
+		if n.cr.heldFor++; n.cr.heldFor >= waitingFlushes || !n.s.InRun() {
+			n.sendWaiting()
+		}
 	}
+	n.flushHeld()
+}
+
+// waitingFlushes is the most slices a busy scheduler holds back a changed
+// count of sends waiting for credit (see flush): 2,048 steps in bursts of
+// 256.
+const waitingFlushes = 8
+
+// flushHeld sends what the slice held on each link.
+func (n *Node) flushHeld() {
 	for i, l := range n.held {
 		l.held = false
 		l.flush()
