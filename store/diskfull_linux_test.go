@@ -65,12 +65,7 @@ func saveOverLimit(path string) {
 // succeeds.
 func TestSaveOnAFullDiskKeepsTheLastGeneration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "world.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fullEnv+"="+path)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	text := string(out)
-	require.NotContains(t, text, "setup:")
+	text := runOnAFullDisk(t, path)
 	assert.Contains(t, text, "save: store: save to "+path+": ")
 	assert.Contains(t, text, path+": file too large")
 	assert.Contains(t, text, "the disk (or a quota or file size limit) is full")
@@ -98,12 +93,7 @@ func TestSaveOnAFullDiskKeepsTheLastGeneration(t *testing.T) {
 // space left on device") and leaves the one there before readable.
 func TestWriteFileOnAFullDiskKeepsTheOldSnapshot(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "world.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), fullEnv+"="+path)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	text := string(out)
-	require.NotContains(t, text, "setup:")
+	text := runOnAFullDisk(t, path)
 	snap := path + ".snapshot"
 	assert.Contains(t, text, "snapshot: store: write snapshot "+snap+": write: file too large: the disk (or a quota or file size limit) is full; "+
 		snap+" is unchanged and no temporary file is left: free space and try again")
@@ -114,4 +104,18 @@ func TestWriteFileOnAFullDiskKeepsTheOldSnapshot(t *testing.T) {
 	names, err := os.ReadDir(filepath.Dir(path))
 	require.NoError(t, err)
 	assert.Len(t, names, 2, "the database and its snapshot; no temporary file")
+}
+
+// runOnAFullDisk runs this test binary again with fullEnv naming path: it
+// saves and writes a snapshot past a file size limit (see fullEnv) and
+// prints what happened.
+func runOnAFullDisk(t *testing.T, path string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fullEnv+"="+path)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	text := string(out)
+	require.NotContains(t, text, "setup:")
+	return text
 }
