@@ -293,9 +293,9 @@ func (n *Node) onPuts(m *message) {
 	if held > 0 {
 		n.cr.granted[key] = g - held
 	}
-	starved := false // the buffer was empty: the receivers waited for these values
-	if c := n.s.Channel(m.Chan); c != nil {
-		starved = c.Len() == 0
+	var starved *channel.Channel // the channel, when its buffer was empty: the receivers waited for these values
+	if c := n.s.Channel(m.Chan); c != nil && c.Len() == 0 {
+		starved = c
 	}
 	back, err := n.s.PutAll(m.Chan, m.Values, held)
 	if err != nil {
@@ -322,11 +322,8 @@ func (n *Node) onPuts(m *message) {
 // runs, and since each batch costs a round trip of wake-ups whatever its
 // size, on 3/4 of the rate. An empty buffer means the receivers wait:
 // more credit in flight is what they lack, and the buffer has the room.
-func (n *Node) topUp(key grantKey, starved bool) int {
-	if !starved {
-		return 0
-	}
-	c := n.s.Channel(key.ch)
+// c is the channel when the values found its buffer empty, else nil.
+func (n *Node) topUp(key grantKey, c *channel.Channel) int {
 	if c == nil || c.HasSenders() {
 		return 0
 	}

@@ -16,9 +16,6 @@ func lockExclusive(f *os.File) error {
 	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 }
 
-// errLockTimeout is lockWait's error when the lock stayed taken.
-var errLockTimeout = errors.New("store: lock not released in time")
-
 // lockWait takes bbolt's lock on f (shared for a reader, as bbolt's
 // read-only open takes it), retrying like bbolt every 50ms until timeout
 // (0: without limit). It is released when f is closed.

@@ -80,6 +80,9 @@ func (m boltMeta) valid() bool {
 	return m.magic == boltMagic && m.version == boltVersion && m.sumOK
 }
 
+// errLockTimeout is lockWait's error when the lock stayed taken.
+var errLockTimeout = errors.New("store: lock not released in time")
+
 // preflight checks the existing file at path before bbolt maps it.
 // withFreelist also checks the freelist page, which only a writable open
 // reads. It reads under the lock bbolt takes (shared for a read-only open),
