@@ -10,6 +10,7 @@ import (
 	"github.com/stackless-go/stackless/internal/benchcore"
 )
 
+func BenchmarkCPUSpeed(b *testing.B)                 { benchcore.CPUSpeed(b) }
 func BenchmarkYield(b *testing.B)                    { benchcore.Yield(b) }
 func BenchmarkGoroutineYield(b *testing.B)           { benchcore.GoroutineYield(b) }
 func BenchmarkChannelPingPong(b *testing.B)          { benchcore.ChannelPingPong(b) }

@@ -2,6 +2,7 @@ package benchcore_test
 
 import (
 	"flag"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -56,4 +57,21 @@ func TestSkynetSmallTree(t *testing.T) {
 	require.NoError(t, benchcore.RunSkynetDepthFirst(1000))
 	require.NoError(t, benchcore.RunSkynetDepthFirst(10_000))
 	require.NoError(t, benchcore.RunGoroutineSkynet(1000))
+}
+
+// CPUSpeed reports a time for each CPU the process may use and how far the
+// slowest is from the fastest.
+func TestCPUSpeedReportsEachCPU(t *testing.T) {
+	oneIteration(t)
+	r := testing.Benchmark(benchcore.CPUSpeed)
+	require.Equal(t, 1, r.N, "benchmark failed")
+	cpus := 0
+	for unit, v := range r.Extra {
+		if strings.HasPrefix(unit, "cpu") && strings.HasSuffix(unit, "-ns") {
+			cpus++
+			assert.Positive(t, v, unit)
+		}
+	}
+	assert.Equal(t, expectedCPUs(t), cpus, "one figure a CPU: %v", r.Extra)
+	assert.GreaterOrEqual(t, r.Extra["slowest/fastest"], 1.0)
 }
