@@ -296,6 +296,8 @@ func (s *Scheduler) Spawn(b tasklet.Behavior) tasklet.ID {
 		s.runq.pushFront(t)
 	case s.runq.room(): // pushBack's call costs a tenth of a spawn
 		s.runq.storeBack(t)
+	case !s.runq.sp.empty(): // behind a spill (a million spawned at once): straight to it
+		s.runq.sp.push(t)
 	default:
 		s.runq.pushBack(t)
 	}
