@@ -78,31 +78,69 @@ func decodePuts(c *cursor, reg *pickle.Registry, m *message, n int, vals *[]any)
 		return fmt.Errorf("%w: a PUTS with %d values (1 to %d)", ErrBadFrame, n-2, maxPutValues)
 	}
 	m.Chan = channel.ID(c.uint())
-	start := len(*vals)
-	err := func() error {
-		for range n - 2 {
-			v, err := c.putValue(reg)
-			if err != nil {
-				return err
-			}
-			*vals = append(*vals, v)
-		}
-		if c.err != nil {
-			return c.err
-		}
-		if c.off != len(c.b) {
-			return fmt.Errorf("%w: %d bytes after the PUTS message", ErrBadFrame, len(c.b)-c.off)
-		}
-		return nil
-	}()
+	vs, start := *vals, len(*vals)
+	err := c.putValues(reg, n-2, &vs)
+	switch {
+	case err != nil:
+	case c.err != nil:
+		err = c.err
+	case c.off != len(c.b):
+		err = fmt.Errorf("%w: %d bytes after the PUTS message", ErrBadFrame, len(c.b)-c.off)
+	}
 	if err != nil {
-		clear((*vals)[start:])
-		*vals = (*vals)[:start] // nothing of a refused frame stays
+		clear(vs[start:])
+		*vals = vs[:start] // nothing of a refused frame stays
 		return err
 	}
-	m.Values = (*vals)[start:len(*vals):len(*vals)]
+	*vals = vs
+	m.Values = vs[start:len(vs):len(vs)]
 	return nil
 }
+
+// putValues appends k PUTS values to *vs. A stream's counters (a positive
+// fixint, a uint8 or a uint16) are read in the loop, with the cursor in
+// locals and ints under 256 boxed from a table, without putValue's call and
+// (any, error) result; anything else goes through putValue.
+func (c *cursor) putValues(reg *pickle.Registry, k int, vs *[]any) error {
+	out, b, off := *vs, c.b, c.off
+	for ; k > 0; k-- {
+		if off < len(b) {
+			switch x := b[off]; {
+			case x <= 0x7f:
+				out = append(out, smallInts[x])
+				off++
+				continue
+			case x == 0xcc && len(b)-off >= 2:
+				out = append(out, smallInts[b[off+1]])
+				off += 2
+				continue
+			case x == 0xcd && len(b)-off >= 3:
+				out = append(out, int(binary.BigEndian.Uint16(b[off+1:])))
+				off += 3
+				continue
+			}
+		}
+		c.off = off
+		v, err := c.putValue(reg)
+		if err != nil {
+			*vs = out
+			return err
+		}
+		out = append(out, v)
+		off = c.off
+	}
+	c.off = off
+	*vs = out
+	return nil
+}
+
+// smallInts holds the ints 0 to 255 boxed, for putValues.
+var smallInts = func() (t [256]any) {
+	for i := range t {
+		t[i] = i
+	}
+	return t
+}()
 
 // putValue reads one PUTS value: a bare int, string or byte string, or a
 // typed value of the registry.
