@@ -469,6 +469,22 @@ func (c *Channel) BufPush(v any) {
 	c.moreWaits().buf.pushBack(v)
 }
 
+// BufPushAll appends the first of vs that the buffer has room for, in
+// order, and returns how many: one copy, where a peer's batch of values
+// cost a BufPush each at their home (the caller checks that no receiver
+// waits, as before BufPush).
+func (c *Channel) BufPushAll(vs []any) int {
+	k := min(len(vs), c.cap-c.Len())
+	if k <= 0 {
+		return 0
+	}
+	if !c.bombs && bombIn(vs[:k]) >= 0 {
+		c.bombs = true // as NoteBomb
+	}
+	c.moreWaits().buf.pushAll(vs[:k])
+	return k
+}
+
 // BufPop takes the oldest buffered value.
 func (c *Channel) BufPop() (any, bool) {
 	if c.more == nil || c.more.buf.len == 0 {

@@ -429,3 +429,24 @@ func TestDrainStopsAtANotedBomb(t *testing.T) {
 	n, _, _ = r.Drain(dst, nil, nil)
 	assert.Equal(t, []any{"y"}, dst[:n])
 }
+
+// BufPushAll appends what fits, in order, across the ring's wrap, and
+// notes a Bomb as BufPush does (drains scan for one only when noted).
+func TestBufPushAll(t *testing.T) {
+	c := New(1, 5)
+	for i := range 4 {
+		c.BufPush(i)
+	}
+	for range 3 {
+		c.BufPop()
+	}
+	assert.Equal(t, 0, c.BufPushAll(nil))
+	assert.Equal(t, 4, c.BufPushAll([]any{"a", "b", "c", "d", "e"}), "the room left: 4 of 5")
+	assert.Equal(t, []any{3, "a", "b", "c", "d"}, c.Buffer())
+	assert.Equal(t, 0, c.BufPushAll([]any{"f"}), "full")
+	assert.False(t, c.bombs)
+
+	d := New(2, 8)
+	assert.Equal(t, 3, d.BufPushAll([]any{1, Bomb{}, 3}))
+	assert.True(t, d.bombs, "a Bomb in the batch is noted")
+}

@@ -294,6 +294,20 @@ func (r *ring[E]) pushBack(e E) {
 	r.len++
 }
 
+// pushAll appends es in order: at most two copies.
+func (r *ring[E]) pushAll(es []E) {
+	for r.len+len(es) > len(r.buf) {
+		r.grow()
+	}
+	i := r.head + r.len
+	if i >= len(r.buf) {
+		i -= len(r.buf)
+	}
+	k := copy(r.buf[i:], es)
+	copy(r.buf, es[k:])
+	r.len += len(es)
+}
+
 func (r *ring[E]) popFront() E {
 	var zero E
 	e := r.buf[r.head]

@@ -78,31 +78,69 @@ func decodePuts(c *cursor, reg *pickle.Registry, m *message, n int, vals *[]any)
 		return fmt.Errorf("%w: a PUTS with %d values (1 to %d)", ErrBadFrame, n-2, maxPutValues)
 	}
 	m.Chan = channel.ID(c.uint())
-	start := len(*vals)
-	err := func() error {
-		for range n - 2 {
-			v, err := c.putValue(reg)
-			if err != nil {
-				return err
-			}
-			*vals = append(*vals, v)
-		}
-		if c.err != nil {
-			return c.err
-		}
-		if c.off != len(c.b) {
-			return fmt.Errorf("%w: %d bytes after the PUTS message", ErrBadFrame, len(c.b)-c.off)
-		}
-		return nil
-	}()
+	vs, start := *vals, len(*vals)
+	err := c.putValues(reg, n-2, &vs)
+	switch {
+	case err != nil:
+	case c.err != nil:
+		err = c.err
+	case c.off != len(c.b):
+		err = fmt.Errorf("%w: %d bytes after the PUTS message", ErrBadFrame, len(c.b)-c.off)
+	}
 	if err != nil {
-		clear((*vals)[start:])
-		*vals = (*vals)[:start] // nothing of a refused frame stays
+		clear(vs[start:])
+		*vals = vs[:start] // nothing of a refused frame stays
 		return err
 	}
-	m.Values = (*vals)[start:len(*vals):len(*vals)]
+	*vals = vs
+	m.Values = vs[start:len(vs):len(vs)]
 	return nil
 }
+
+// putValues appends k PUTS values to *vs. A stream's counters (a positive
+// fixint, a uint8 or a uint16) are read in the loop, with the cursor in
+// locals and ints under 256 boxed from a table, without putValue's call and
+// (any, error) result; anything else goes through putValue.
+func (c *cursor) putValues(reg *pickle.Registry, k int, vs *[]any) error {
+	out, b, off := *vs, c.b, c.off
+	for ; k > 0; k-- {
+		if off < len(b) {
+			switch x := b[off]; {
+			case x <= 0x7f:
+				out = append(out, smallInts[x])
+				off++
+				continue
+			case x == 0xcc && len(b)-off >= 2:
+				out = append(out, smallInts[b[off+1]])
+				off += 2
+				continue
+			case x == 0xcd && len(b)-off >= 3:
+				out = append(out, int(binary.BigEndian.Uint16(b[off+1:])))
+				off += 3
+				continue
+			}
+		}
+		c.off = off
+		v, err := c.putValue(reg)
+		if err != nil {
+			*vs = out
+			return err
+		}
+		out = append(out, v)
+		off = c.off
+	}
+	c.off = off
+	*vs = out
+	return nil
+}
+
+// smallInts holds the ints 0 to 255 boxed, for putValues.
+var smallInts = func() (t [256]any) {
+	for i := range t {
+		t[i] = i
+	}
+	return t
+}()
 
 // putValue reads one PUTS value: a bare int, string or byte string, or a
 // typed value of the registry.
@@ -161,7 +199,8 @@ func (l *link) put(ch channel.ID, v any, hold bool) error {
 
 // putAll appends vals as put does each, under one lock, and reports how
 // many went; errs[i] says why vals[i] did not (a value that cannot be
-// sent). An error of its own is the link's: none went.
+// sent), and is left nil for one that went: errs comes zeroed. An error of
+// its own is the link's: none went.
 func (l *link) putAll(ch channel.ID, vals []any, errs []error, hold bool) (int, error) {
 	l.mu.Lock()
 	if l.closed {
@@ -169,10 +208,21 @@ func (l *link) putAll(ch channel.ID, vals []any, errs []error, hold bool) (int, 
 		return 0, fmt.Errorf("ipc: send PUTS to node %d: %w", l.peer, ErrLinkDown)
 	}
 	kick, sent := false, 0
-	for i, v := range vals {
+	for i := 0; i < len(vals); i++ {
+		if k := l.appendIntsLocked(ch, vals[i:]); k > 0 {
+			// As for appendToRunLocked below, once for the k values: out
+			// only grows, so the test at the last is the test at any.
+			sent += k
+			i += k - 1
+			if !hold || len(l.out) >= bufSize {
+				kick = kick || l.unkicked
+				l.unkicked = false
+			}
+			continue
+		}
+		v := vals[i]
 		if l.appendToRunLocked(ch, v) {
 			// No frame opened: only the writer's wake-up is decided.
-			errs[i] = nil
 			sent++
 			if !hold || len(l.out) >= bufSize {
 				kick = kick || l.unkicked
@@ -181,7 +231,8 @@ func (l *link) putAll(ch channel.ID, vals []any, errs []error, hold bool) (int, 
 			continue
 		}
 		opened, err := l.putLocked(ch, v)
-		if errs[i] = err; err != nil {
+		if err != nil {
+			errs[i] = err
 			continue
 		}
 		sent++
@@ -221,6 +272,42 @@ func (l *link) appendToRunLocked(ch channel.ID, v any) bool {
 	l.out = b
 	l.runN++
 	return true
+}
+
+// maxIntLen is the longest msgpack int (0xd3 and 8 bytes).
+const maxIntLen = 9
+
+// appendIntsLocked appends the leading ints of vals to the open PUTS frame
+// if that is ch's, as many as it has room for, and returns how many: a batch of woken senders' counters written in one loop,
+// each as appendPutValue writes it, without a type switch, a call and a
+// frame-size test a value. l.mu is held.
+func (l *link) appendIntsLocked(ch channel.ID, vals []any) int {
+	if !l.runOpen || l.runCh != ch {
+		return 0
+	}
+	room := l.n.cfg.maxFrame - (len(l.out) - l.runAt - frameHeader)
+	n := min(len(vals), maxPutValues-l.runN, room/maxIntLen)
+	b := l.out
+	k := 0
+	for ; k < n; k++ {
+		x, ok := vals[k].(int)
+		if !ok {
+			break
+		}
+		switch { // mpack.AppendInt's shortest forms of a stream's usual counters, inline
+		case uint(x) <= 0x7f:
+			b = append(b, byte(x))
+		case uint(x) <= 0xff:
+			b = append(b, 0xcc, byte(x))
+		case uint(x) <= 0xffff:
+			b = append(b, 0xcd, byte(x>>8), byte(x))
+		default:
+			b = mpack.AppendInt(b, int64(x))
+		}
+	}
+	l.out = b
+	l.runN += k
+	return k
 }
 
 // putLocked appends one value of put; it reports whether it opened a

@@ -220,3 +220,48 @@ func TestSendsOnCreditDoNotSwitchTheSenderOut(t *testing.T) {
 	c.prog(0, "recv", recvN(ch, 41)...)
 	assert.Equal(t, ints(0, 40), c.collect(1)["recv"].Got)
 }
+
+// A batch of ints goes into the open frame in one loop (appendIntsLocked):
+// the same bytes as a value at a time, up to the frame's limit and the
+// values' bound, and a value of another type in the middle is written as
+// ever.
+func TestPutAllIntsAsPutEach(t *testing.T) {
+	ch := channel.ID(2<<tasklet.NodeBits | 1)
+	vals := []any{0, 127, 128, 255, 256, 65535, 65536, 70000, 1 << 20, 1<<32 - 1, 1 << 32, 1 << 40, -1, -33, -200, -40000, -1 << 40, "s", 7, 1 << 62, 3}
+	var batch []any
+	for range 12 { // 204 values, about 660 bytes: frames of 200
+		batch = append(batch, vals...)
+	}
+	one := testLink(t, WithMaxFrame(200))
+	for _, v := range batch {
+		require.NoError(t, one.put(ch, v, true))
+	}
+	all := testLink(t, WithMaxFrame(200))
+	require.NoError(t, all.put(ch, batch[0], true)) // opens the frame the rest join
+	errs := make([]error, len(batch)-1)
+	sent, err := all.putAll(ch, batch[1:], errs, true)
+	require.NoError(t, err)
+	assert.Equal(t, len(batch)-1, sent)
+	assert.Equal(t, make([]error, len(errs)), errs)
+	assert.Equal(t, one.out, all.out, "the bytes a value at a time")
+	msgs := queued(t, all)
+	require.Greater(t, len(msgs), 2, "the frame limit splits the batch")
+	var got []any
+	for _, m := range msgs {
+		got = append(got, m.Values...)
+	}
+	assert.Equal(t, batch, got)
+
+	full := testLink(t)
+	require.NoError(t, full.put(ch, 1, true))
+	many := make([]any, maxPutValues+10)
+	for i := range many {
+		many[i] = i
+	}
+	sent, err = full.putAll(ch, many, make([]error, len(many)), true)
+	require.NoError(t, err)
+	assert.Equal(t, len(many), sent)
+	msgs = queued(t, full)
+	require.Len(t, msgs, 2, "a frame holds at most maxPutValues values")
+	assert.Len(t, msgs[0].Values, maxPutValues)
+}

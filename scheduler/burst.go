@@ -30,9 +30,9 @@ func (s *Scheduler) burst(t *rec) {
 			op := c.Behavior().Step(t.T())
 			s.steps++
 			var cont bool
-			if c.Erred() || !s.plain {
-				// A channel hook, value check or tracking, or a delivered
-				// error, maybe unread: the general path, exec's.
+			if c.Erred() || !s.plain && (!s.plainRecv || op.Kind() == tasklet.OpSend) {
+				// A channel hook, value check (of a send) or tracking, or
+				// a delivered error, maybe unread: the general path, exec's.
 				unread := c.EndStep()
 				s.touch(t)
 				if unread != nil {

@@ -387,8 +387,20 @@ func (s *Scheduler) PutAll(ch channel.ID, vals []any, counted int) (int, error) 
 	}
 	s.touchChan(c)
 	room := 0
-	for i, v := range vals {
-		if s.put(c, v) && i < counted && c.Len() < c.Cap() && !c.HasSenders() {
+	for i := 0; i < len(vals); i++ {
+		if !c.HasReceivers() {
+			// What put does with no receiver waiting, for the rest of a
+			// batch in one copy: into the buffer while it has room.
+			n0 := c.Len()
+			if k := c.BufPushAll(vals[i:]); k > 0 {
+				if !c.HasSenders() { // the values before counted that left room
+					room += max(0, min(k, counted-i, c.Cap()-n0-1))
+				}
+				i += k - 1
+				continue
+			}
+		}
+		if s.put(c, vals[i]) && i < counted && c.Len() < c.Cap() && !c.HasSenders() {
 			room++
 		}
 	}

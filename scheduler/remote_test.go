@@ -373,3 +373,98 @@ func TestPlainWaitOnRemoteChannelSurvivesRestore(t *testing.T) {
 	assert.Equal(t, []any{7}, rcv.Got)
 	assert.NoError(t, rcv.Err)
 }
+
+// recvOnce receives one value from In into Got.
+type recvOnce struct {
+	In   channel.ID
+	Got  any
+	Err  error
+	Done bool
+}
+
+func (r *recvOnce) Step(t *tasklet.T) tasklet.Op {
+	if r.Done {
+		return t.Exit()
+	}
+	if t.Value() != nil || t.Err() != nil {
+		r.Got, r.Err, r.Done = t.Value(), t.Err(), true
+		return t.Exit()
+	}
+	return t.Recv(r.In)
+}
+
+// PutAll takes a batch as Put takes each value (a waiting receiver, then
+// the buffer, then queued senders), the buffer's part in one copy, and
+// counts as room the first `counted` values that left the buffer room
+// with no sender waiting.
+func TestPutAllIsPutInOrder(t *testing.T) {
+	boom := errors.New("boom")
+	cases := []struct {
+		name              string
+		capacity, before  int // values Put and then taken before the batch: the ring wraps
+		buffered          int // values Put, left in the buffer
+		receiver          bool
+		vals              []any
+		counted, wantRoom int
+		wantBalance       int
+	}{
+		{name: "a receiver, then the buffer, then senders", capacity: 4, receiver: true,
+			vals: []any{1, 2, 3, 4, 5, 6}, counted: 6, wantRoom: 4, wantBalance: 1},
+		{name: "behind buffered values, counted stops", capacity: 4, buffered: 1,
+			vals: []any{1, 2, 3}, counted: 2, wantRoom: 2},
+		{name: "the ring wraps", capacity: 4, before: 3,
+			vals: []any{1, 2, 3}, counted: 3, wantRoom: 3},
+		{name: "fills the buffer exactly", capacity: 3,
+			vals: []any{1, 2, 3}, counted: 3, wantRoom: 2},
+		{name: "a full buffer: all queue", capacity: 2, buffered: 2,
+			vals: []any{1, 2}, counted: 2, wantRoom: 0, wantBalance: 2},
+		{name: "a sent error", capacity: 4,
+			vals: []any{1, channel.Bomb{Err: boom}, 3}, counted: 3, wantRoom: 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := scheduler.New()
+			ch := s.NewChannel(tc.capacity)
+			for i := range tc.before {
+				_, err := s.Put(ch, -1-i)
+				require.NoError(t, err)
+				_, err = s.Recv(ctx, ch)
+				require.NoError(t, err)
+			}
+			var want []any
+			for i := range tc.buffered {
+				_, err := s.Put(ch, 100+i)
+				require.NoError(t, err)
+				want = append(want, 100+i)
+			}
+			r := &recvOnce{In: ch}
+			if tc.receiver {
+				s.Spawn(r)
+				require.NoError(t, s.Tick())
+				require.Equal(t, -1, s.Balance(ch), "the receiver waits")
+			}
+			room, err := s.PutAll(ch, tc.vals, tc.counted)
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantRoom, room)
+			assert.Equal(t, tc.wantBalance, s.Balance(ch))
+			rest := tc.vals
+			if tc.receiver {
+				require.NoError(t, s.Tick())
+				assert.Equal(t, tc.vals[0], r.Got, "the waiting receiver took the first value")
+				rest = rest[1:]
+			}
+			want = append(want, rest...)
+			for _, w := range want {
+				v, err := s.Recv(ctx, ch)
+				if b, ok := w.(channel.Bomb); ok {
+					assert.ErrorIs(t, err, b.Err, "a sent error reaches the receiver in its place")
+					continue
+				}
+				require.NoError(t, err)
+				assert.Equal(t, w, v)
+			}
+			assert.Equal(t, 0, s.Balance(ch))
+		})
+	}
+}

@@ -65,13 +65,16 @@ type Scheduler struct {
 	running int     // nesting depth of Run, RunBudget and Tick
 	hostT   *rec    // the host's record while it waits in Recv or Send (made on first use)
 
-	track    bool
-	plain    bool // no channel hook, value check or tracking (updatePlain)
-	dirtyT   []*rec
-	dirtyC   []*channel.Channel
-	deadT    []tasklet.ID
-	deadC    []channel.ID
-	inChange bool
+	track bool
+	plain bool // no channel hook, value check or tracking (updatePlain)
+	// plainRecv is plain but for a value check, which only sends need:
+	// burst's paths for a receive, sleep and exit hold (a node's receiver).
+	plainRecv bool
+	dirtyT    []*rec
+	dirtyC    []*channel.Channel
+	deadT     []tasklet.ID
+	deadC     []channel.ID
+	inChange  bool
 
 	// The only state shared with other goroutines.
 	inboxMu sync.Mutex
@@ -220,7 +223,8 @@ func New(opts ...Option) *Scheduler {
 // place of a test per hook, check and tracking on the paths of a send and
 // a receive. Whatever sets one of them calls it.
 func (s *Scheduler) updatePlain() {
-	s.plain = s.onChannel == nil && s.checkValue == nil && !s.track
+	s.plainRecv = s.onChannel == nil && !s.track
+	s.plain = s.plainRecv && s.checkValue == nil
 }
 
 // Node is the node number of this scheduler.
