@@ -104,5 +104,6 @@ func flushRounds(ctx context.Context, maxRounds int, before map[uint16]uint64,
 		}
 		prev = sent
 	}
-	return maxRounds, fmt.Errorf("cluster: checkpoint barrier: messages still moving after %d flush rounds (a tasklet pair keeps answering each other while paused?)", maxRounds)
+	return maxRounds, fmt.Errorf("cluster: checkpoint barrier: messages still moving after %d flush rounds (a tasklet pair keeps answering each other while paused?); "+
+		"nothing was stored: a periodic checkpoint tries again at its next interval, or run `stackless cluster checkpoint`", maxRounds)
 }

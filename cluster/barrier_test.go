@@ -82,6 +82,7 @@ func TestFlushRoundsGivesUp(t *testing.T) {
 		return map[uint16]uint64{1: c}, nil
 	})
 	assert.ErrorContains(t, err, "after 3 flush rounds")
+	assert.ErrorContains(t, err, "nothing was stored: a periodic checkpoint tries again", "says what it means and what to do")
 
 	boom := errors.New("worker gone")
 	_, err = flushRounds(context.Background(), 3, map[uint16]uint64{1: 0}, func(context.Context, uint32) (map[uint16]uint64, error) {

@@ -199,6 +199,16 @@ func (w *worker) shed(ctx context.Context, req shedReq) (shedResp, error) {
 	var resp shedResp
 	var errs []error
 	for _, id := range ids {
+		// Each move is a MIGRATE, MIGRATED, SETTLED exchange that the
+		// scheduler applies even while paused: a shed that went on during a
+		// checkpoint barrier (its caller had given up after a second, and
+		// hundreds of tasklets were left to move) gave every flush round a
+		// frame to count, one tasklet per two rounds, and the barrier failed
+		// after 64. Once paused, or given up, it stops; the next balancing
+		// moves the rest.
+		if ctx.Err() != nil || w.barrierPaused() {
+			break
+		}
 		if err := w.n.Migrate(ctx, id, req.To); err != nil {
 			errs = append(errs, err)
 			continue
@@ -209,6 +219,14 @@ func (w *worker) shed(ctx context.Context, req shedReq) (shedResp, error) {
 		return resp, fmt.Errorf("cluster: worker %d: shed to %d: %w", w.node, req.To, errors.Join(errs...))
 	}
 	return resp, nil
+}
+
+// barrierPaused reports whether a checkpoint barrier paused the worker
+// (any goroutine).
+func (w *worker) barrierPaused() bool {
+	w.statMu.Lock()
+	defer w.statMu.Unlock()
+	return w.stats.Paused
 }
 
 // awaitReq waits until tasklet ID pauses (a tasklet holding a result parks

@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/stackless-go/stackless/internal/atomicfile"
 	"github.com/stackless-go/stackless/internal/fsmode"
 
 	"github.com/stackless-go/stackless/internal/lockholder"
@@ -132,7 +133,7 @@ func Open(path string, opts ...Option) (*DB, error) {
 	st, err := os.Stat(path)
 	if (errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)) && !o.readOnly {
 		if err := makeFolder(filepath.Dir(path)); err != nil { // folder.go
-			return nil, fmt.Errorf("store: open %s: create its folder: %w", path, err)
+			return nil, fmt.Errorf("store: open %s: create its folder: %w", path, atomicfile.Failed(err, "", filepath.Dir(path)))
 		}
 		db, err := create(path, o)
 		if !errors.Is(err, fs.ErrExist) {
@@ -161,8 +162,10 @@ func Open(path string, opts ...Option) (*DB, error) {
 		switch {
 		case errors.Is(err, ErrCorrupt): // names the file already
 			return nil, err
-		case errors.As(err, &pathErr):
-			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		case errors.As(err, &pathErr) && o.readOnly:
+			return nil, fmt.Errorf("store: open %s: %w", path, atomicfile.Unnamed(err, "", path))
+		case errors.As(err, &pathErr): // opened to write: a read-only disk says so
+			return nil, fmt.Errorf("store: open %s: %w", path, atomicfile.Failed(err, "", path))
 		}
 		return nil, &CorruptError{Path: path, What: whatBolt, Offset: -1,
 			Reason: fmt.Sprintf("bbolt refuses it: %v; restore it from a backup, or move it away to start a new database", err)}

@@ -156,7 +156,7 @@ func WriteFile(path string, cp *Checkpoint) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("store: write snapshot %s: %w", path, err)
+		return fmt.Errorf("store: write snapshot %s: %w", path, atomicfile.Failed(err, "", path))
 	}
 	tmp := f.Name()
 	defer func() {

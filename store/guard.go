@@ -170,14 +170,14 @@ func create(path string, o options) (*DB, error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new-*")
 	if err != nil {
-		return nil, fmt.Errorf("store: create %s: %w", path, err)
+		return nil, fmt.Errorf("store: create %s: %w", path, atomicfile.Failed(err, "", path))
 	}
 	tmp := f.Name()
 	_ = f.Close()
 	defer os.Remove(tmp) // once linked, only the temporary name goes
 	bdb, err := openBolt(tmp, o)
 	if err != nil {
-		return nil, fmt.Errorf("store: create %s: %w", path, err)
+		return nil, fmt.Errorf("store: create %s: %w", path, atomicfile.Failed(err, tmp, path))
 	}
 	db := &DB{bolt: bdb, path: path, tmp: tmp, opts: o}
 	if err := db.init(); err != nil {
@@ -196,7 +196,7 @@ func create(path string, o options) (*DB, error) {
 		}
 		if err := os.Rename(tmp, path); err != nil {
 			_ = bdb.Close()
-			return nil, fmt.Errorf("store: create %s: %w", path, err)
+			return nil, fmt.Errorf("store: create %s: %w", path, atomicfile.Failed(err, tmp, path))
 		}
 	}
 	// Make the new directory entry durable before anything relies on it.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"github.com/stackless-go/stackless/internal/atomicfile"
 )
 
 // ErrNotDatabase is wrapped by the errors of Open for an existing file that
@@ -97,7 +99,7 @@ func preflight(path string, withFreelist bool, timeout time.Duration) error {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("store: open %s: %w", path, err)
+		return fmt.Errorf("store: open %s: %w", path, atomicfile.Unnamed(err, "", path))
 	}
 	defer f.Close() // releases the lock
 	if err := lockWait(f, !withFreelist, timeout); err != nil {

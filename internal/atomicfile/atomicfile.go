@@ -40,7 +40,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, Failed(err, "", path))
 	}
 	tmp := f.Name()
 	defer func() {
@@ -65,19 +65,66 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 	return os.Rename(tmp, path)
 }
 
-// Failed rewrites err, from writing tmp in place of path, for a reader:
-// the temporary name (removed by then; "write .x.tmp-123: no space left
-// on device" named a file nobody could find) is dropped, as the caller
-// names path, and a full disk says so and what to do.
+// Failed rewrites err, from writing path (through tmp, a temporary file
+// beside it, which may be ""), for a reader who asked for path and whose
+// caller's message names it: an fs.PathError on tmp (removed by then;
+// "write .x.tmp-123: no space left on device" named a file nobody could
+// find), on os.CreateTemp's pattern for it, or on path itself ("open X:
+// open X: ...") loses its name, keeping its operation; it stays in the
+// chain, for errors.As. A full disk, a read-only file system or a folder
+// this user may not write in says so and what to do.
 func Failed(err error, tmp, path string) error {
+	err = Unnamed(err, tmp, path)
 	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Path == tmp {
-		err = fmt.Errorf("%s: %w", pe.Op, pe.Err)
-	}
-	if DiskFull(err) {
+	errors.As(err, &pe)
+	switch {
+	case DiskFull(err):
 		return fmt.Errorf("%w: the disk (or a quota or file size limit) is full; %s is unchanged and no temporary file is left: free space and try again", err, path)
+	case ReadOnly(err):
+		what := "the folder " + filepath.Dir(path)
+		if pe != nil && pe.Path == path && pe.Op != "mkdir" {
+			what = "the file" // the caller names it
+		}
+		if errors.Is(err, syscall.EROFS) {
+			return fmt.Errorf("%w: %s is on a read-only file system, so nothing was written: write to a writable folder instead", err, what)
+		}
+		return fmt.Errorf("%w: this user may not write to %s (its permissions), so nothing was written: write to a writable folder instead, or change the permissions", err, what)
 	}
 	return err
+}
+
+// Unnamed is err without the name of path, tmp or os.CreateTemp's pattern
+// for it, when an fs.PathError in it gives one (see Failed), for a caller
+// whose message names path.
+func Unnamed(err error, tmp, path string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && (pe.Path == path || pe.Path == tmp || besidePattern(pe.Path, path)) {
+		return renamed{strings.Replace(err.Error(), pe.Op+" "+pe.Path+": ", pe.Op+": ", 1), err}
+	}
+	return err
+}
+
+// besidePattern reports whether name is a temporary file beside path
+// (".base.tmp-123", ".base.new-123"), as os.CreateTemp's errors give it
+// before the caller learns its name.
+func besidePattern(name, path string) bool {
+	return filepath.Dir(name) == filepath.Dir(path) && strings.HasPrefix(filepath.Base(name), "."+filepath.Base(path)+".")
+}
+
+// renamed is an error shown as msg, which drops a name its caller gives.
+type renamed struct {
+	msg string
+	err error
+}
+
+func (e renamed) Error() string { return e.msg }
+func (e renamed) Unwrap() error { return e.err }
+
+// ReadOnly reports whether err says a write was refused: a read-only file
+// system (a read-only mount), or permissions (a folder not writable by
+// this user; root is refused only by the former).
+func ReadOnly(err error) bool {
+	return errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM)
 }
 
 // DiskFull reports whether err says the disk, a quota or the file size

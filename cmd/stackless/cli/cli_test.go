@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/spf13/cobra"
@@ -122,6 +123,40 @@ func TestInterruptedExits130(t *testing.T) {
 	root.SetErr(&errOut)
 	assert.Equal(t, 130, execute(ctx, root))
 	assert.Equal(t, "stackless: interrupted\n", errOut.String())
+}
+
+// The signal that stopped the process decides the exit code: a service's
+// clean shutdown (stoppedCleanly, as `cluster up` and `worker` return) is
+// 0 after SIGTERM and 130 after Ctrl-C; any command it stopped before its
+// end exits 128+N. Before, every signal exited 130.
+func TestExitCodeBySignal(t *testing.T) {
+	for _, tc := range []struct {
+		sig     os.Signal
+		service bool
+		code    int
+		stderr  string
+	}{
+		{syscall.SIGTERM, true, exitOK, ""},
+		{os.Interrupt, true, exitInterrupted, "stackless: interrupted\n"},
+		{syscall.SIGTERM, false, exitTerminated, "stackless: terminated (SIGTERM)\n"},
+		{os.Interrupt, false, exitInterrupted, "stackless: interrupted\n"},
+	} {
+		root := NewRoot()
+		root.AddCommand(&cobra.Command{Use: "serve", RunE: func(cmd *cobra.Command, _ []string) error {
+			<-cmd.Context().Done()
+			if tc.service {
+				return stoppedCleanly(cmd.Context())
+			}
+			return cmd.Context().Err()
+		}})
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(signalCause{tc.sig}) // as Execute does on the signal
+		var errOut bytes.Buffer
+		root.SetArgs([]string{"serve"})
+		root.SetErr(&errOut)
+		assert.Equal(t, tc.code, execute(ctx, root), "%v service=%v", tc.sig, tc.service)
+		assert.Equal(t, tc.stderr, errOut.String(), "%v service=%v", tc.sig, tc.service)
+	}
 }
 
 func TestErrorKinds(t *testing.T) {

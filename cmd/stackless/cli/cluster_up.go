@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -47,7 +48,10 @@ before it is resumed; when none loads it refuses, and --fresh starts empty
 one dies; a rollback that fails is tried again, and after 5 failures the
 cluster is down (` + "`stackless cluster status`" + ` says why) and this command exits
 non-zero when stopped. Ctrl-C, SIGTERM or ` + "`stackless cluster down`" + ` take a final
-checkpoint, stop every worker and remove the sockets.
+checkpoint, stop every worker and remove the sockets. Once that is done it
+exits 0 after SIGTERM or ` + "`cluster down`" + ` (a service manager's stop) and 130
+after Ctrl-C, as an interrupted command; a shutdown that lost something (the
+final checkpoint not stored) exits 1.
 
 Workers outlive a coordinator that dies (kill -9, a crash): they run on,
 and the next ` + "`cluster up`" + ` on the same DIR adopts them without a rollback, or,
@@ -180,7 +184,9 @@ line every few seconds.`,
 func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags, tf *tlsFlags) error {
 	ctx := cmd.Context()
 	cfg.Standby = true
+	var stoodBy atomic.Bool // set by OnStandby, which may run on another goroutine
 	cfg.OnStandby = func(ld cluster.Leader) {
+		stoodBy.Store(true)
 		who := "another coordinator"
 		if ld.Holder != "" {
 			who = fmt.Sprintf("the coordinator %s (since %s, epoch %d)", ld.Holder, ld.Since.Local().Format(time.DateTime), ld.Epoch)
@@ -191,6 +197,11 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags, tf *tlsFla
 	if errors.Is(err, cluster.ErrLeaderStopped) {
 		fmt.Fprintf(cmd.ErrOrStderr(), "cluster up: %v\n", err)
 		return nil
+	}
+	if err != nil && stoodBy.Load() && errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// A standby holds nothing: stopping it is a clean shutdown.
+		fmt.Fprintln(cmd.ErrOrStderr(), "cluster up: stopped standing by")
+		return stoppedCleanly(ctx)
 	}
 	if err != nil {
 		return err
@@ -240,7 +251,7 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags, tf *tlsFla
 				return err
 			}
 			fmt.Fprintln(stderr, "cluster: down")
-			return ctx.Err() // interrupted (Ctrl-C, SIGTERM): exit 130 once down
+			return stoppedCleanly(ctx) // SIGTERM: exit 0; Ctrl-C: 130
 		case <-c.Done():
 			if tty {
 				fmt.Fprintln(stderr)

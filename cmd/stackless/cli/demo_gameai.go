@@ -103,5 +103,6 @@ after --ticks ticks and serves until interrupted; Ctrl-C saves first.`,
 	hf.add(f, "")
 	_ = cmd.MarkFlagDirname("data")
 	_ = cmd.MarkFlagFilename("render", "png")
+	cmd.RunE = withWritableHint(cmd.RunE, "--data DIR, --render FILE")
 	return cmd
 }

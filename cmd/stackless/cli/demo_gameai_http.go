@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stackless-go/stackless/examples/gameai/game"
+	"github.com/stackless-go/stackless/internal/atomicfile"
 	"github.com/stackless-go/stackless/observe"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
@@ -74,7 +75,7 @@ var legendMeans = []string{"ground", "guard: patrol", "guard: chase", "fighting 
 
 func newWebGame(o game.Options) (*webGame, error) {
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("gameai: data directory: %w", err)
+		return nil, fmt.Errorf("gameai: data directory %s: %w", o.DataDir, atomicfile.Failed(err, "", o.DataDir))
 	}
 	w := &webGame{o: o, path: filepath.Join(o.DataDir, game.SaveName), cmds: make(chan func()), left: o.Ticks}
 	db, err := store.Open(w.path)

@@ -124,6 +124,7 @@ channels, live, and its checkpoints on a timeline.`,
 	}
 	hf.add(f, "")
 	_ = cmd.MarkFlagDirname("data")
+	cmd.RunE = withWritableHint(cmd.RunE, "--data DIR")
 	return cmd
 }
 

@@ -18,7 +18,13 @@
 //     "stackless: <error>" on stderr.
 //   - Exit codes: 0 success, 1 the command failed, 2 usage error (unknown
 //     command or flag, a group such as `stackless cluster` without its
-//     command, bad argument or flag value), 130 interrupted.
+//     command, bad argument or flag value), 130 interrupted by Ctrl-C
+//     (SIGINT), 143 stopped by SIGTERM before the command finished. A
+//     foreground service (`stackless cluster up`, `stackless worker`) that
+//     shuts down cleanly on SIGTERM exits 0, as systemd, docker and kill
+//     expect of a stopped service, and 130 on Ctrl-C; one whose shutdown
+//     lost something exits 1. Execute's context carries the signal as its
+//     cause; a service returns stoppedCleanly(ctx).
 //   - Messages and help name only commands that exist, with `stackless ...`
 //     in backquotes; TestCommandsNamedInTextExist checks them all, and the
 //     README's.

@@ -17,7 +17,8 @@ const (
 	exitOK          = 0
 	exitFailure     = 1
 	exitUsage       = 2
-	exitInterrupted = 130
+	exitInterrupted = 130 // 128 + SIGINT
+	exitTerminated  = 143 // 128 + SIGTERM
 )
 
 // NewRoot returns the whole stackless command tree. Each call builds a new,
@@ -60,28 +61,70 @@ a terminal.`,
 }
 
 // Execute runs the command line in os.Args and returns the exit code: 0 on
-// success, 1 when the command failed, 2 for a usage error, 130 when
-// interrupted. Errors are printed once to stderr as "stackless: <error>".
+// success, 1 when the command failed, 2 for a usage error, 128+N when
+// signal N stopped it (130 Ctrl-C, 143 SIGTERM; 0 for a foreground service
+// that shut down cleanly on SIGTERM, see [stoppedCleanly]). Errors are
+// printed once to stderr as "stackless: <error>".
 func Execute() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// signal.NotifyContext would lose which signal it was, and a service
+	// exits 0 on SIGTERM but 130 on Ctrl-C: the signal is the context's
+	// cause.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	if signalHook != nil {
 		signalHook("ready")
 	}
 	go func() {
-		<-ctx.Done()
+		var sig os.Signal
+		select {
+		case sig = <-sigs:
+		case <-ctx.Done():
+			return
+		}
+		cancel(signalCause{sig})
 		// A command stops at its next look at ctx, and some steps do not
 		// look: reading a large generation (inspect took 10 s on 100,000
 		// tasklets), waiting for a lock (--lock-timeout), a final
 		// checkpoint. A second interrupt was caught too and did nothing;
 		// now it ends the process at once, as by default. Every store is
 		// crash safe, so nothing is lost that kill -9 would not lose.
-		stop()
+		signal.Stop(sigs)
 		if signalHook != nil {
 			signalHook("armed")
 		}
 	}()
 	return execute(ctx, NewRoot())
+}
+
+// signalCause is the cause of Execute's context when a signal ended it.
+type signalCause struct{ sig os.Signal }
+
+func (c signalCause) Error() string { return "stopped by " + c.sig.String() }
+
+// stopSignal returns the signal that ended ctx, or nil when none did (ctx
+// still runs, or it was cancelled otherwise, as tests do).
+func stopSignal(ctx context.Context) os.Signal {
+	var sc signalCause
+	if errors.As(context.Cause(ctx), &sc) {
+		return sc.sig
+	}
+	return nil
+}
+
+// stoppedCleanly is what a foreground service (`cluster up`, `worker`)
+// returns once it shut down cleanly because ctx ended: nil after SIGTERM,
+// the normal stop of systemd, docker and kill, so the exit is 0; ctx's
+// error otherwise, so Ctrl-C exits 130 as a shell expects of an
+// interrupted command. A shutdown that lost something returns its own
+// error instead, and exits 1.
+func stoppedCleanly(ctx context.Context) error {
+	if stopSignal(ctx) == syscall.SIGTERM {
+		return nil
+	}
+	return ctx.Err()
 }
 
 // signalHook, when set (by tests), is told "ready" once Execute takes
@@ -113,6 +156,10 @@ func execute(ctx context.Context, root *cobra.Command) int {
 	}
 	w := root.ErrOrStderr()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		if stopSignal(ctx) == syscall.SIGTERM {
+			fmt.Fprintln(w, "stackless: terminated (SIGTERM)")
+			return exitTerminated
+		}
 		fmt.Fprintln(w, "stackless: interrupted")
 		return exitInterrupted
 	}

@@ -63,7 +63,9 @@ without a journal (it says so).
 
 Ctrl-C or SIGTERM makes the worker leave the cluster cleanly: the
 coordinator takes a checkpoint at that moment and restarts its workers
-from it without this one, so no work is lost and nothing rolls back.
+from it without this one, so no work is lost and nothing rolls back. It
+then exits 0 after SIGTERM (a service manager's stop) and 130 after
+Ctrl-C, as ` + "`cluster up`" + ` does.
 
 A program that registers its own kinds runs its own workers: the cluster
 re-executes the program that ran ` + "`cluster up`" + `.`,
@@ -107,7 +109,10 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 				}
 			}
 			if !remote {
-				return cluster.RunWorker(ctx, cfg)
+				if err := cluster.RunWorker(ctx, cfg); err != nil || ctx.Err() == nil {
+					return err
+				}
+				return stoppedCleanly(ctx) // left cleanly: SIGTERM exits 0, Ctrl-C 130
 			}
 			// Joins again after a restore; gives up at once on a failure that
 			// cannot heal (certificates, secret) and after a few transient ones.
@@ -116,9 +121,9 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 			}
 			if ctx.Err() != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "worker: left the cluster; its tasklets run on the other workers")
-			} else {
-				fmt.Fprintln(cmd.ErrOrStderr(), "worker: the cluster went down")
+				return stoppedCleanly(ctx)
 			}
+			fmt.Fprintln(cmd.ErrOrStderr(), "worker: the cluster went down")
 			return nil
 		},
 	}

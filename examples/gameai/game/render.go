@@ -97,7 +97,7 @@ func (g *Game) WritePNG(path string, size int) error {
 	// picture over the last good one.
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("gameai: picture: %w", err)
+		return fmt.Errorf("gameai: picture %s: %w", path, atomicfile.Failed(err, "", path))
 	}
 	bw := bufio.NewWriter(f)
 	enc := png.Encoder{CompressionLevel: png.BestCompression}
@@ -116,7 +116,7 @@ func (g *Game) WritePNG(path string, size int) error {
 	}
 	if err != nil {
 		_ = os.Remove(f.Name())
-		return fmt.Errorf("gameai: picture %s: %w", path, err)
+		return fmt.Errorf("gameai: picture %s: %w", path, atomicfile.Failed(err, f.Name(), path))
 	}
 	return nil
 }
