@@ -20,7 +20,8 @@
 //     command or flag, a group such as `stackless cluster` without its
 //     command, bad argument or flag value), 130 interrupted by Ctrl-C
 //     (SIGINT), 143 stopped by SIGTERM before the command finished. A
-//     foreground service (`stackless cluster up`, `stackless worker`) that
+//     foreground service (`stackless cluster up`, `stackless worker`,
+//     `stackless observe`) that
 //     shuts down cleanly on SIGTERM exits 0, as systemd, docker and kill
 //     expect of a stopped service, and 130 on Ctrl-C; one whose shutdown
 //     lost something exits 1. Execute's context carries the signal as its

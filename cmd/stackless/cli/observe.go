@@ -137,7 +137,7 @@ and the token for every request. It runs until interrupted.`,
 		}
 		defer srv.Close()
 		<-cmd.Context().Done()
-		return cmd.Context().Err()
+		return stoppedCleanly(cmd.Context()) // a service: SIGTERM exits 0, Ctrl-C 130
 	}
 	hf.add(cmd.Flags(), defaultHTTP)
 	addLockWaitFlag(cmd.Flags(), &wait)

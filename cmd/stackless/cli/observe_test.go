@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,5 +54,27 @@ func TestDemoLongtaskServesTheObserver(t *testing.T) {
 		assert.Equal(t, exitInterrupted, c)
 	case <-ctx.Done():
 		t.Fatal("demo longtask --http did not stop")
+	}
+}
+
+// observe serves until stopped, as a service: SIGTERM (systemd's, docker's
+// or kill's stop) is a clean exit, Ctrl-C an interrupted one.
+func TestObserveExitsBySignal(t *testing.T) {
+	path, _, _ := damagedStore(t, 10)
+	for _, tc := range []struct {
+		sig  os.Signal
+		code int
+	}{{syscall.SIGTERM, exitOK}, {os.Interrupt, exitInterrupted}} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		rctx, stop := context.WithCancelCause(ctx)
+		_, done := serve(t, rctx, "observe", path, "--http", "127.0.0.1:0")
+		stop(signalCause{tc.sig}) // as Execute does on the signal
+		select {
+		case c := <-done:
+			assert.Equal(t, tc.code, c, "observe stopped by %v", tc.sig)
+		case <-ctx.Done():
+			t.Fatalf("observe did not stop on %v", tc.sig)
+		}
+		cancel()
 	}
 }
