@@ -147,6 +147,9 @@ func Start(ctx context.Context, cfg Config) (*Coordinator, error) {
 	if cfg.Workers < 1 || cfg.Workers > maxWorkerNode {
 		return nil, fmt.Errorf("cluster: %d workers: need 1 to %d", cfg.Workers, maxWorkerNode)
 	}
+	if err := checkDescriptors(cfg.Workers); err != nil {
+		return nil, err
+	}
 	if !cfg.NoJournal && cfg.JournalBytes < MinJournalBytes {
 		return nil, fmt.Errorf("cluster: an effect journal of %d bytes: it needs at least %d (one result may be a whole 1 MiB NATS message); give a larger Config.JournalBytes (--journal-bytes) or turn the journal off (--journal=false)", cfg.JournalBytes, MinJournalBytes)
 	}

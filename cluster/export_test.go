@@ -185,3 +185,7 @@ func (c *Coordinator) StoreOutOfSpace() { c.nats.srv.ShutdownJetStream() }
 
 // AllStacks is allStacks, for the package's external tests.
 var AllStacks = allStacks
+
+// LimitDescriptors makes the coordinator see RLIMIT_NOFILE as n for the
+// rest of the test.
+func LimitDescriptors(t *testing.T, n uint64) { limitDescriptors(t, n) }
