@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -229,6 +231,7 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags, tf *tlsFla
 	}
 	tk := time.NewTicker(every)
 	defer tk.Stop()
+	shown := 0 // characters of the status line on the terminal
 	for {
 		select {
 		case <-ctx.Done():
@@ -259,10 +262,19 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags, tf *tlsFla
 				line += " (" + err.Error() + ")"
 			}
 			if tty {
-				fmt.Fprintf(stderr, "\r\033[K%s", line)
+				fmt.Fprint(stderr, overwriteLine(shown, line))
+				shown = utf8.RuneCountInString(line)
 			} else {
 				fmt.Fprintln(stderr, line)
 			}
 		}
 	}
+}
+
+// overwriteLine returns what replaces a status line of prev characters
+// with line: a carriage return, line, and blanks over what is left of the
+// old one. No escape sequence (such as erase-to-end-of-line), so it works
+// on every terminal, TERM=dumb included.
+func overwriteLine(prev int, line string) string {
+	return "\r" + line + strings.Repeat(" ", max(0, prev-utf8.RuneCountInString(line)))
 }
