@@ -19,6 +19,7 @@ import (
 
 	"github.com/stackless-go/stackless/cluster"
 	_ "github.com/stackless-go/stackless/examples/cluster/work" // spawnable kinds: work, collector, ticker
+	"github.com/stackless-go/stackless/internal/shquote"
 )
 
 func newClusterUpCmd() *cobra.Command {
@@ -201,9 +202,9 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags, tf *tlsFla
 	st, _ := c.Status(ctx)
 	// Each alternative is a whole command in its own backquotes, so that it
 	// can be copied as it stands.
-	where := "`stackless cluster status --cluster " + cfg.Dir + "`"
+	where := "`stackless cluster status --cluster " + shquote.Quote(cfg.Dir) + "`"
 	if a := c.Addr(); a != "" {
-		where += " (or `stackless cluster status --addr " + a + " " + tf.String() + " --secret " + filepath.Join(cfg.Dir, "secret") + "`)"
+		where += " (or `stackless cluster status --addr " + a + " " + tf.String() + " --secret " + shquote.Quote(filepath.Join(cfg.Dir, "secret")) + "`)"
 	}
 	if cfg.NATS != "" {
 		nf := natsFlags{url: cfg.NATS, creds: cfg.NATSCreds, name: cluster.DefaultName}
