@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,4 +18,13 @@ func TestPrepareNamesADanglingDataLink(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Join(dir, "gone"), link))
 	err := dirLayout{link}.prepare()
 	assert.ErrorContains(t, err, link+" is a symbolic link to "+filepath.Join(dir, "gone")+", which does not exist")
+}
+
+// `stackless worker --cluster DIR` on a folder no cluster ever ran in said
+// only "stat DIR/secret: no such file or directory".
+func TestWorkerOnAFolderWithoutAClusterSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	err := RunWorker(t.Context(), WorkerConfig{Dir: dir, Node: 1})
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	assert.ErrorContains(t, err, "no cluster was ever started in "+dir)
 }
