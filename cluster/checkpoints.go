@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/stackless-go/stackless/internal/shquote"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -70,7 +71,7 @@ func OpenCheckpointsAt(ctx context.Context, cfg CheckpointsConfig) (*Checkpoints
 	dir := cfg.Dir
 	l := dirLayout{dir}
 	if _, err := os.Stat(l.NATSSeed()); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("cluster: %s holds no cluster checkpoints (no %s; `stackless cluster up --data %s` makes them)", dir, natsSeedName, dir)
+		return nil, fmt.Errorf("cluster: %s holds no cluster checkpoints (no %s; `stackless cluster up --data %s` makes them)", dir, natsSeedName, shquote.Quote(dir))
 	}
 	var (
 		nc    *nats.Conn

@@ -178,6 +178,9 @@ func (c *Coordinator) Restore(ctx context.Context, gen uint64, m int) (RestoreRe
 	if m < 0 || m > maxWorkerNode {
 		return RestoreResult{}, fmt.Errorf("cluster: restore onto %d workers: need 1 to %d", m, maxWorkerNode)
 	}
+	if err := checkDescriptors(m); err != nil {
+		return RestoreResult{}, err
+	}
 	remotes := c.liveRemotes(0)
 	c.mu.Lock()
 	local := c.localN

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/stackless-go/stackless/internal/shquote"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -33,7 +34,7 @@ func (c *Coordinator) openStore(ctx context.Context) error {
 	}
 	if errors.Is(err, ErrNATSLocked) {
 		return fmt.Errorf("cluster: %w: another coordinator (or a `stackless checkpoint`/`inspect` command) runs on %s; stop it with `stackless cluster down --cluster %s`, or wait for the command to end",
-			err, c.cfg.Dir, c.cfg.Dir)
+			err, c.cfg.Dir, shquote.Quote(c.cfg.Dir))
 	}
 	if err != nil {
 		return err
@@ -260,5 +261,5 @@ func (c *Coordinator) loadNewest(ctx context.Context) (*clusterSnapshot, error) 
 		return s, err
 	}
 	return nil, fmt.Errorf("%w; `stackless checkpoint ls %s` lists them and `stackless checkpoint rm %s GEN` deletes one; to start an empty cluster instead, run `stackless cluster up --fresh`",
-		err, c.cfg.Dir, c.cfg.Dir)
+		err, shquote.Quote(c.cfg.Dir), shquote.Quote(c.cfg.Dir))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/internal/shquote"
 	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
@@ -146,6 +147,9 @@ func Start(ctx context.Context, cfg Config) (*Coordinator, error) {
 	}
 	if cfg.Workers < 1 || cfg.Workers > maxWorkerNode {
 		return nil, fmt.Errorf("cluster: %d workers: need 1 to %d", cfg.Workers, maxWorkerNode)
+	}
+	if err := checkDescriptors(cfg.Workers); err != nil {
+		return nil, err
 	}
 	if !cfg.NoJournal && cfg.JournalBytes < MinJournalBytes {
 		return nil, fmt.Errorf("cluster: an effect journal of %d bytes: it needs at least %d (one result may be a whole 1 MiB NATS message); give a larger Config.JournalBytes (--journal-bytes) or turn the journal off (--journal=false)", cfg.JournalBytes, MinJournalBytes)
@@ -352,13 +356,13 @@ func (c *Coordinator) finalCheckpointFailed(err error) error {
 	var fix string
 	switch {
 	case workerLost(err): // not the store: no space to free
-		fix = fmt.Sprintf("a worker was gone at shutdown; run `stackless cluster up --data %s` (with the same --nats, if any) to resume the newest generation", c.cfg.Dir)
+		fix = fmt.Sprintf("a worker was gone at shutdown; run `stackless cluster up --data %s` (with the same --nats, if any) to resume the newest generation", shquote.Quote(c.cfg.Dir))
 	case c.nats != nil && errors.Is(err, ErrStoreBroken):
-		fix = fmt.Sprintf("free space on the disk of %s, then run `stackless cluster up --data %s` to resume the newest generation", c.layout.NATS(), c.cfg.Dir)
+		fix = fmt.Sprintf("free space on the disk of %s, then run `stackless cluster up --data %s` to resume the newest generation", c.layout.NATS(), shquote.Quote(c.cfg.Dir))
 	case c.nats != nil:
-		fix = fmt.Sprintf("check the disk of %s, then run `stackless cluster up --data %s` to resume the newest generation", c.layout.NATS(), c.cfg.Dir)
+		fix = fmt.Sprintf("check the disk of %s, then run `stackless cluster up --data %s` to resume the newest generation", c.layout.NATS(), shquote.Quote(c.cfg.Dir))
 	default:
-		fix = fmt.Sprintf("free space on the NATS servers %s (JetStream's store), then run `stackless cluster up` with the same --nats and --data %s to resume the newest generation", c.cfg.NATS, c.cfg.Dir)
+		fix = fmt.Sprintf("free space on the NATS servers %s (JetStream's store), then run `stackless cluster up` with the same --nats and --data %s to resume the newest generation", c.cfg.NATS, shquote.Quote(c.cfg.Dir))
 	}
 	return fmt.Errorf("cluster: final checkpoint not stored, the work since the last checkpoint is lost (%s); %s: %w", kept, fix, err)
 }

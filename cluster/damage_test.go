@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stackless-go/stackless/cluster"
+	"github.com/stackless-go/stackless/store"
 	"github.com/stackless-go/stackless/tasklet"
 )
 
@@ -110,4 +111,23 @@ func TestNoLoadableGenerationIsRefusedUnlessFresh(t *testing.T) {
 	assert.Contains(t, err.Error(), "stackless checkpoint rm "+dir)
 	assert.Contains(t, err.Error(), "cluster up --fresh")
 	assert.ErrorIs(t, startRefused(ctx, dir, true, &out), errNoWorkers, "--fresh starts empty")
+}
+
+// TestNewerManifestFormatIsRefused: a generation written by a newer build
+// (its manifest's format above this build's) is not damage: cluster up
+// used to pass over it and resume the one before, whose checkpoints then
+// pushed the newer generations out. It refuses, naming both formats.
+func TestNewerManifestFormatIsRefused(t *testing.T) {
+	dir, newest, _, _ := stoppedWithWork(t, 10)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	require.NoError(t, cluster.SetManifestFormat(ctx, dir, newest, 2))
+	var out syncBuffer
+	err := startRefused(ctx, dir, false, &out)
+	require.ErrorIs(t, err, store.ErrVersion)
+	assert.Contains(t, err.Error(), fmt.Sprintf("generation %d", newest))
+	assert.Contains(t, err.Error(), "manifest format 2, written by a newer stackless; this build reads format 1")
+	assert.Contains(t, err.Error(), "no older generation is resumed in its place")
+	assert.Contains(t, err.Error(), "stackless checkpoint rm "+dir)
+	assert.NotContains(t, out.String(), "using the one before it")
 }

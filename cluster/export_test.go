@@ -39,6 +39,36 @@ func DamageGeneration(ctx context.Context, dir string, gen uint64, node uint16) 
 	return err
 }
 
+// SetManifestFormat rewrites the format of generation gen's manifest in
+// the stopped cluster in dir, as a build with another format would write it.
+func SetManifestFormat(ctx context.Context, dir string, gen uint64, format int) error {
+	e, err := startNATS(dirLayout{dir}, false)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	nc, err := e.connect("test")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	gs, err := openGenStore(ctx, nc, 0, "test")
+	if err != nil {
+		return err
+	}
+	m, err := gs.manifestOf(ctx, gen)
+	if err != nil {
+		return err
+	}
+	m.Format = format
+	b, err := m.encode()
+	if err != nil {
+		return err
+	}
+	_, err = gs.kv.Put(ctx, manifestKey(gen), b)
+	return err
+}
+
 // StartNATSCluster runs n clustered NATS servers with JetStream on
 // loopback (each its own store folder) for the test: their URLs joined
 // by commas, the nkey seed file they let in, and a function that stops
@@ -185,3 +215,7 @@ func (c *Coordinator) StoreOutOfSpace() { c.nats.srv.ShutdownJetStream() }
 
 // AllStacks is allStacks, for the package's external tests.
 var AllStacks = allStacks
+
+// LimitDescriptors makes the coordinator see RLIMIT_NOFILE as n for the
+// rest of the test.
+func LimitDescriptors(t *testing.T, n uint64) { limitDescriptors(t, n) }

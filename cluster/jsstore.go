@@ -586,6 +586,9 @@ func (g *genStore) loadNewest(ctx context.Context, skip func(uint64, error)) (*c
 		if !errors.Is(err, ErrSnapshot) && !errors.Is(err, store.ErrNotFound) {
 			return nil, err // the store, not the generation, failed
 		}
+		if errors.Is(err, store.ErrVersion) {
+			return nil, fmt.Errorf("%w; no older generation is resumed in its place", err)
+		}
 		if first == nil {
 			first = err
 		}

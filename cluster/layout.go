@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+
+	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
 // The files of a cluster directory (--data DIR of `cluster up`).
@@ -83,7 +85,7 @@ func (l dirLayout) checkSockets(maxNode uint16) error {
 // prepare makes the directory and the 0700 socket folder, refusing a socket
 // folder that others can enter.
 func (l dirLayout) prepare() error {
-	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+	if err := fsmode.MkdirAll(l.Dir, 0o755); err != nil {
 		return fmt.Errorf("cluster: make the data directory: %w", err)
 	}
 	if err := os.Mkdir(l.Sockets(), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/stackless-go/stackless/store"
 )
 
 // maxManifest bounds a manifest's size (one KV value).
@@ -56,6 +58,12 @@ func decodeManifest(b []byte) (*manifest, error) {
 	}
 	if m.Kind != headerKind {
 		return nil, fmt.Errorf("%w: manifest kind %q, not %q", ErrSnapshot, m.Kind, headerKind)
+	}
+	if m.Format > snapshotFormat {
+		// Not damage: passing over it would resume an older generation, and
+		// the retention would then delete the newer ones.
+		return nil, fmt.Errorf("%w: %w: manifest format %d, written by a newer stackless; this build reads format %d: run the stackless that wrote it",
+			ErrSnapshot, store.ErrVersion, m.Format, snapshotFormat)
 	}
 	if m.Format != snapshotFormat {
 		return nil, fmt.Errorf("%w: manifest format %d; this build reads format %d", ErrSnapshot, m.Format, snapshotFormat)

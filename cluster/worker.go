@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -120,6 +121,9 @@ func runWorker(ctx context.Context, cfg WorkerConfig, up func()) error {
 			return errors.New("cluster: worker: no secret and no cluster directory to read DIR/secret from: give --secret FILE (a copy of the cluster's DIR/secret)")
 		}
 		s, err := ipc.LoadSecret(dirLayout{cfg.Dir}.Secret())
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("cluster: worker: %w: no cluster was ever started in %s (`cluster up --data DIR` makes the secret and starts its own workers); check --cluster", err, cfg.Dir)
+		}
 		if err != nil {
 			return fmt.Errorf("cluster: worker: %w", err)
 		}

@@ -255,9 +255,24 @@ func recvFds(c *net.UnixConn) (byte, []int, error) {
 			}
 		}
 	}
+	if flags&unix.MSG_CTRUNC != 0 && len(fds) < 1+numEfds {
+		// The buffer had room for them all: the kernel dropped descriptors it
+		// could not install, which it does when this process is at its limit.
+		closeFds(fds)
+		return 0, nil, fmt.Errorf("the descriptors of the peer's shared mapping were dropped: this process is out of file descriptors (%s); raise it (ulimit -n) or run fewer nodes", nofileLimit())
+	}
 	if flags&unix.MSG_CTRUNC != 0 || n != 1 {
 		closeFds(fds)
 		return 0, nil, fmt.Errorf("%w: the peer passed more descriptors than a mapping has, or no byte", ErrBadFrame)
 	}
 	return b[0], fds, nil
+}
+
+// nofileLimit describes this process's RLIMIT_NOFILE, for errors.
+func nofileLimit() string {
+	var l unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &l); err != nil {
+		return "its limit is unknown"
+	}
+	return fmt.Sprintf("it may open %d", l.Cur)
 }

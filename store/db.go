@@ -18,6 +18,7 @@ import (
 
 	"github.com/stackless-go/stackless/internal/atomicfile"
 	"github.com/stackless-go/stackless/internal/fsmode"
+	"github.com/stackless-go/stackless/internal/shquote"
 
 	"github.com/stackless-go/stackless/internal/lockholder"
 )
@@ -278,7 +279,7 @@ func (db *DB) header(gens *bolt.Bucket, gen uint64) (genHeader, error) {
 	gk := genKey(gen)
 	raw := gens.Get(gk)
 	if raw == nil {
-		return h, fmt.Errorf("%w: generation %d is not in %s (DB.List or `stackless checkpoint ls %s` lists the stored ones)", ErrNotFound, gen, db.path, db.path)
+		return h, fmt.Errorf("%w: generation %d is not in %s (DB.List or `stackless checkpoint ls %s` lists the stored ones)", ErrNotFound, gen, db.path, shquote.Quote(db.path))
 	}
 	return h, db.decodeHeader(gen, gk, raw, &h)
 }
@@ -407,7 +408,7 @@ func (db *DB) Delete(gen uint64) error {
 	return db.update(fmt.Sprintf("deleting generation %d", gen), func(tx *bolt.Tx) error {
 		gens := tx.Bucket(bucketGens)
 		if gens.Get(genKey(gen)) == nil {
-			return fmt.Errorf("%w: generation %d is not in %s (DB.List or `stackless checkpoint ls %s` lists the stored ones)", ErrNotFound, gen, db.path, db.path)
+			return fmt.Errorf("%w: generation %d is not in %s (DB.List or `stackless checkpoint ls %s` lists the stored ones)", ErrNotFound, gen, db.path, shquote.Quote(db.path))
 		}
 		// The generation's own header may be damaged (deleting it is how
 		// damage is cleaned up), but every other one must be readable to

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // Describe names the kind of file mode m is, with an article: "a
@@ -60,4 +61,32 @@ func Regular(path, what string) (fs.FileInfo, error) {
 		return nil, &NotRegularError{Path: path, Mode: fi.Mode(), What: what}
 	}
 	return fi, nil
+}
+
+// MkdirAll is os.MkdirAll whose error says why when a part of path is not
+// a directory: a symbolic link to nothing (mkdir says only "file exists")
+// or a file.
+func MkdirAll(path string, perm fs.FileMode) error {
+	err := os.MkdirAll(path, perm)
+	if err == nil {
+		return nil
+	}
+	// The deepest part that exists is the one in the way.
+	for p := filepath.Clean(path); ; p = filepath.Dir(p) {
+		fi, lerr := os.Lstat(p)
+		if lerr == nil {
+			if fi.Mode()&fs.ModeSymlink != 0 {
+				if _, serr := os.Stat(p); serr != nil {
+					target, _ := os.Readlink(p)
+					return fmt.Errorf("%s is a symbolic link to %s, which does not exist: create that directory or give another path (%w)", p, target, err)
+				}
+			} else if !fi.IsDir() {
+				return fmt.Errorf("%s is %s, not a directory: give another path (%w)", p, Describe(fi.Mode()), err)
+			}
+			return err
+		}
+		if filepath.Dir(p) == p {
+			return err
+		}
+	}
 }

@@ -48,3 +48,25 @@ func TestDescribe(t *testing.T) {
 	assert.Equal(t, "a block device", Describe(fs.ModeDevice))
 	assert.Equal(t, "a symbolic link", Describe(fs.ModeSymlink))
 }
+
+// A --data that is a symbolic link to a missing directory made mkdir say
+// only "file exists"; MkdirAll names the link and its target.
+func TestMkdirAllSaysWhatIsInTheWay(t *testing.T) {
+	dir := t.TempDir()
+	dangling := filepath.Join(dir, "dangling")
+	require.NoError(t, os.Symlink(filepath.Join(dir, "missing"), dangling))
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	good := filepath.Join(dir, "good")
+	require.NoError(t, os.Symlink(t.TempDir(), good))
+
+	err := MkdirAll(dangling, 0o755)
+	require.ErrorIs(t, err, fs.ErrExist)
+	assert.ErrorContains(t, err, dangling+" is a symbolic link to "+filepath.Join(dir, "missing")+", which does not exist")
+	err = MkdirAll(filepath.Join(dangling, "sub"), 0o755)
+	assert.ErrorContains(t, err, dangling+" is a symbolic link to ")
+	err = MkdirAll(filepath.Join(file, "sub"), 0o755)
+	assert.ErrorContains(t, err, file+" is a regular file, not a directory")
+	assert.NoError(t, MkdirAll(filepath.Join(good, "a", "b"), 0o755), "a link to a directory is followed")
+	assert.NoError(t, MkdirAll(good, 0o755))
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stackless-go/stackless/cluster"
 	_ "github.com/stackless-go/stackless/examples/cluster/work" // spawnable kinds: work, collector, ticker
+	"github.com/stackless-go/stackless/internal/shquote"
 	"github.com/stackless-go/stackless/ipc"
 )
 
@@ -201,7 +202,7 @@ func (f *clientFlags) dial(cmd *cobra.Command) (*cluster.Client, context.Context
 		cancel()
 		if cfg.Addr == "" && noCluster(err) {
 			return nil, nil, nil, fmt.Errorf("no cluster is up at %s: no coordinator listens there; start one with `stackless cluster up --data %s`, or name its folder with --cluster DIR",
-				f.dir, f.dir)
+				f.dir, shquote.Quote(f.dir))
 		}
 		return nil, nil, nil, err
 	}

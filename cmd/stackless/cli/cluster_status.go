@@ -15,6 +15,7 @@ import (
 
 	"github.com/stackless-go/stackless/cluster"
 	_ "github.com/stackless-go/stackless/examples/cluster/work" // spawnable kinds: work, collector, ticker
+	"github.com/stackless-go/stackless/internal/shquote"
 )
 
 // statusLine sums a status up in one line.
@@ -155,7 +156,7 @@ func downError(st cluster.Status) error {
 		return nil
 	}
 	return fmt.Errorf("the cluster in %s is %s; bring it back with `stackless cluster restore --cluster %s`, or stop it with `stackless cluster down --cluster %s`",
-		st.Dir, st.State, st.Dir, st.Dir)
+		st.Dir, st.State, shquote.Quote(st.Dir), shquote.Quote(st.Dir))
 }
 
 // table lines up columns with two spaces between them.

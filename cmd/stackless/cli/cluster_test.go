@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stackless-go/stackless/cluster"
+	"github.com/stackless-go/stackless/internal/shquote"
 )
 
 // envCLIMain makes this test binary act as the stackless command, so the
@@ -197,13 +198,14 @@ func TestClusterCommandsWithoutACluster(t *testing.T) {
 	ln, err := net.Listen("unix", filepath.Join(killed, "sock", "c"))
 	require.NoError(t, err)
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)
-	require.NoError(t, ln.Close()) // the socket file stays, nobody listens
-	for name, dir := range map[string]string{"never": never, "down": down, "killed": killed} {
+	require.NoError(t, ln.Close())                     // the socket file stays, nobody listens
+	spaced := filepath.Join(t.TempDir(), "my cluster") // the hint quotes it, to run as printed
+	for name, dir := range map[string]string{"never": never, "down": down, "killed": killed, "spaced": spaced} {
 		for _, cmd := range []string{"status", "ps", "down"} {
 			code, out, errOut := run(t, "cluster", cmd, "--cluster", dir, "--timeout", "5s")
 			assert.Equal(t, exitFailure, code, "%s %s: %s", name, cmd, errOut)
 			assert.Empty(t, out)
-			assert.Equal(t, "stackless: no cluster is up at "+dir+": no coordinator listens there; start one with `stackless cluster up --data "+dir+"`, or name its folder with --cluster DIR\n",
+			assert.Equal(t, "stackless: no cluster is up at "+dir+": no coordinator listens there; start one with `stackless cluster up --data "+shquote.Quote(dir)+"`, or name its folder with --cluster DIR\n",
 				errOut, "%s %s", name, cmd)
 		}
 	}

@@ -11,13 +11,16 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stackless-go/stackless/cluster"
 	_ "github.com/stackless-go/stackless/examples/cluster/work" // spawnable kinds: work, collector, ticker
+	"github.com/stackless-go/stackless/internal/shquote"
 )
 
 func newClusterUpCmd() *cobra.Command {
@@ -210,9 +213,9 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags, tf *tlsFla
 	st, _ := c.Status(ctx)
 	// Each alternative is a whole command in its own backquotes, so that it
 	// can be copied as it stands.
-	where := "`stackless cluster status --cluster " + cfg.Dir + "`"
+	where := "`stackless cluster status --cluster " + shquote.Quote(cfg.Dir) + "`"
 	if a := c.Addr(); a != "" {
-		where += " (or `stackless cluster status --addr " + a + " " + tf.String() + " --secret " + filepath.Join(cfg.Dir, "secret") + "`)"
+		where += " (or `stackless cluster status --addr " + a + " " + tf.String() + " --secret " + shquote.Quote(filepath.Join(cfg.Dir, "secret")) + "`)"
 	}
 	if cfg.NATS != "" {
 		nf := natsFlags{url: cfg.NATS, creds: cfg.NATSCreds, name: cluster.DefaultName}
@@ -240,6 +243,7 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags, tf *tlsFla
 	}
 	tk := time.NewTicker(every)
 	defer tk.Stop()
+	shown := 0 // characters of the status line on the terminal
 	for {
 		select {
 		case <-ctx.Done():
@@ -270,10 +274,19 @@ func clusterUp(cmd *cobra.Command, cfg cluster.Config, hf *httpFlags, tf *tlsFla
 				line += " (" + err.Error() + ")"
 			}
 			if tty {
-				fmt.Fprintf(stderr, "\r\033[K%s", line)
+				fmt.Fprint(stderr, overwriteLine(shown, line))
+				shown = utf8.RuneCountInString(line)
 			} else {
 				fmt.Fprintln(stderr, line)
 			}
 		}
 	}
+}
+
+// overwriteLine returns what replaces a status line of prev characters
+// with line: a carriage return, line, and blanks over what is left of the
+// old one. No escape sequence (such as erase-to-end-of-line), so it works
+// on every terminal, TERM=dumb included.
+func overwriteLine(prev int, line string) string {
+	return "\r" + line + strings.Repeat(" ", max(0, prev-utf8.RuneCountInString(line)))
 }

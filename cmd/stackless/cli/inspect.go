@@ -12,6 +12,7 @@ import (
 
 	"github.com/stackless-go/stackless/cluster"
 	"github.com/stackless-go/stackless/internal/fsmode"
+	"github.com/stackless-go/stackless/internal/shquote"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -186,7 +187,7 @@ func openTargetNamed(path string, nf *natsFlags, wait time.Duration, write bool)
 		if err != nil {
 			return nil, err
 		}
-		return &target{path: path, ref: path, db: cps}, nil
+		return &target{path: path, ref: shquote.Quote(path), db: cps}, nil
 	case st.IsDir():
 		return nil, fmt.Errorf("%s is a directory, not a cluster directory (no nats.seed); give a cluster directory (--data of `stackless cluster up`), or the path of a snapshot file or a checkpoint database", path)
 	case !st.Mode().IsRegular():
@@ -209,7 +210,7 @@ func openTargetNamed(path string, nf *natsFlags, wait time.Duration, write bool)
 			_ = f.Close() // opened for reading only
 			return nil, err
 		}
-		return &target{path: path, ref: path, snap: g, file: f}, nil
+		return &target{path: path, ref: shquote.Quote(path), snap: g, file: f}, nil
 	}
 	opts := []store.Option{store.WithTimeout(wait)}
 	if !write {
@@ -224,7 +225,7 @@ func openTargetNamed(path string, nf *natsFlags, wait time.Duration, write bool)
 		}
 		return nil, err
 	}
-	return &target{path: path, ref: path, db: db}, nil
+	return &target{path: path, ref: shquote.Quote(path), db: db}, nil
 }
 
 func (t *target) close() {
@@ -334,5 +335,5 @@ func findTasklet(v *worldView, id string) (taskletView, error) {
 	if v.Type == "store" {
 		where = fmt.Sprintf("generation %d of %s", v.Gen, v.File)
 	}
-	return taskletView{}, fmt.Errorf("%v is not in %s (it holds %d tasklets; `stackless inspect %s` lists them)", want, where, v.nTasklets, v.File)
+	return taskletView{}, fmt.Errorf("%v is not in %s (it holds %d tasklets; `stackless inspect %s` lists them)", want, where, v.nTasklets, shquote.Quote(v.File))
 }

@@ -100,6 +100,9 @@ func writeGens(b *bytes.Buffer, gens []genView, limit int) {
 		}
 		rows[i] = []string{strconv.FormatUint(g.Gen, 10), base, g.Time.Format(time.DateTime),
 			strconv.Itoa(g.Records), strconv.Itoa(g.Deleted), strconv.FormatInt(g.Bytes, 10)}
+		if g.Time.IsZero() { // a cluster generation whose manifest does not decode
+			rows[i] = []string{rows[i][0], "?", "unreadable (inspect --gen " + rows[i][0] + " says why)", "-", "-", "-"}
+		}
 	}
 	writeRows(b, []string{"GEN", "BASE", "TIME", "RECORDS", "DELETED", "BYTES"}, rows, len(rows), limit, true)
 }

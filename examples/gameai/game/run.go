@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stackless-go/stackless/internal/atomicfile"
+	"github.com/stackless-go/stackless/internal/fsmode"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
 )
@@ -102,7 +103,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("gameai: %w: %w", ErrUsage, err)
 	}
 	if !o.Load { // loading needs a save, so no folder is made for it
-		if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+		if err := fsmode.MkdirAll(o.DataDir, 0o755); err != nil {
 			return nil, fmt.Errorf("gameai: data directory %s: %w", o.DataDir, atomicfile.Failed(err, "", o.DataDir))
 		}
 	}
