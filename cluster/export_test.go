@@ -14,9 +14,9 @@ import (
 // that exited (a zombie nobody reaped counts as gone).
 var PidAlive = pidAlive
 
-// DamageGeneration spoils generation gen of the stopped cluster in dir:
-// with node 0 its manifest, otherwise the object of node's world.
-func DamageGeneration(ctx context.Context, dir string, gen uint64, node uint16) error {
+// withStoppedGens calls f with the generation store of the stopped
+// cluster in dir, through an embedded NATS server started on its folder.
+func withStoppedGens(ctx context.Context, dir string, f func(gs *genStore) error) error {
 	e, err := startNATS(dirLayout{dir}, false)
 	if err != nil {
 		return err
@@ -31,42 +31,38 @@ func DamageGeneration(ctx context.Context, dir string, gen uint64, node uint16) 
 	if err != nil {
 		return err
 	}
-	if node == 0 {
-		_, err = gs.kv.Put(ctx, manifestKey(gen), []byte(`{"format":1,"kind":"stackless-cluster","ge`))
+	return f(gs)
+}
+
+// DamageGeneration spoils generation gen of the stopped cluster in dir:
+// with node 0 its manifest, otherwise the object of node's world.
+func DamageGeneration(ctx context.Context, dir string, gen uint64, node uint16) error {
+	return withStoppedGens(ctx, dir, func(gs *genStore) error {
+		if node == 0 {
+			_, err := gs.kv.Put(ctx, manifestKey(gen), []byte(`{"format":1,"kind":"stackless-cluster","ge`))
+			return err
+		}
+		_, err := gs.obj.PutBytes(ctx, objectName(gen, node), []byte("not the world that was stored"))
 		return err
-	}
-	_, err = gs.obj.PutBytes(ctx, objectName(gen, node), []byte("not the world that was stored"))
-	return err
+	})
 }
 
 // SetManifestFormat rewrites the format of generation gen's manifest in
 // the stopped cluster in dir, as a build with another format would write it.
 func SetManifestFormat(ctx context.Context, dir string, gen uint64, format int) error {
-	e, err := startNATS(dirLayout{dir}, false)
-	if err != nil {
+	return withStoppedGens(ctx, dir, func(gs *genStore) error {
+		m, err := gs.manifestOf(ctx, gen)
+		if err != nil {
+			return err
+		}
+		m.Format = format
+		b, err := m.encode()
+		if err != nil {
+			return err
+		}
+		_, err = gs.kv.Put(ctx, manifestKey(gen), b)
 		return err
-	}
-	defer e.close()
-	nc, err := e.connect("test")
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	gs, err := openGenStore(ctx, nc, 0, "test")
-	if err != nil {
-		return err
-	}
-	m, err := gs.manifestOf(ctx, gen)
-	if err != nil {
-		return err
-	}
-	m.Format = format
-	b, err := m.encode()
-	if err != nil {
-		return err
-	}
-	_, err = gs.kv.Put(ctx, manifestKey(gen), b)
-	return err
+	})
 }
 
 // StartNATSCluster runs n clustered NATS servers with JetStream on
