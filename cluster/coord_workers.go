@@ -80,6 +80,9 @@ func (c *Coordinator) handleJoin(ctx context.Context, req joinReq) (joinResp, er
 	if req.Node != 0 {
 		e := c.expect[req.Node]
 		if e == nil || e.taken {
+			if w := c.workers[req.Node]; w != nil {
+				return joinResp{}, fmt.Errorf("cluster: worker %d has already joined (pid %d): this process (pid %d) is a second one started as worker %d; stop it: the coordinator starts and restarts its own workers", req.Node, w.Pid, req.Pid, req.Node)
+			}
 			return joinResp{}, fmt.Errorf("cluster: no worker %d is expected (a worker left over from an earlier start?)", req.Node)
 		}
 		if err := e.claims(req); err != nil {
