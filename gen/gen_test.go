@@ -208,3 +208,20 @@ func TestAPackageThatDoesNotParseIsAnError(t *testing.T) {
 	assert.Contains(t, err.Error(), "do not compile")
 	assert.Contains(t, err.Error(), "a.go:3", "names the file and line")
 }
+
+// A TMPDIR naming nothing, or a file, is named as TMPDIR: the go command
+// that lists the packages needs the folder, and said only "stat PATH".
+func TestATempDirThatIsNoFolderIsNamed(t *testing.T) {
+	root, err := filepath.Abs("testdata/refuse")
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "a-file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	for tmp, what := range map[string]string{filepath.Join(t.TempDir(), "missing"): "does not exist", file: "is not a folder"} {
+		t.Setenv("TMPDIR", tmp)
+		_, err := gen.Generate(filepath.Join(root, "defer"), ".")
+		require.Error(t, err, tmp)
+		assert.Contains(t, err.Error(), "the temporary folder "+tmp+" (TMPDIR) ", tmp)
+		assert.Contains(t, err.Error(), what, tmp)
+		assert.Contains(t, err.Error(), "set TMPDIR to a writable folder")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"go/parser"
 	"go/token"
 	"go/types"
+	"io/fs"
 	"os"
 	"regexp"
 	"sort"
@@ -71,6 +72,9 @@ func (e *RefusedError) Unwrap() error { return ErrRefused }
 func Generate(dir string, patterns ...string) ([]File, error) {
 	if len(patterns) == 0 {
 		patterns = []string{"."}
+	}
+	if err := checkTempDir(); err != nil {
+		return nil, err
 	}
 	// First pass: find the generated files and hide them.
 	cfg := &packages.Config{Mode: packages.NeedName | packages.NeedFiles, Dir: dir}
@@ -512,6 +516,25 @@ func marker(doc *ast.CommentGroup) (kind string, version int, marked bool, bad s
 		}
 	}
 	return
+}
+
+// checkTempDir refuses a TMPDIR that names nothing or a file: the go
+// command that lists the packages makes its work folder there, and failed
+// with only the path ("stat PATH", "mkdir PATH/gocommand-1: not a
+// directory"), or as a package that does not compile.
+func checkTempDir() error {
+	tmp := os.TempDir()
+	fi, err := os.Stat(tmp)
+	if err == nil && fi.IsDir() {
+		return nil
+	}
+	what := "does not exist"
+	if err == nil {
+		what = "is not a folder"
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		what = "cannot be read: " + err.Error()
+	}
+	return fmt.Errorf("stackless gen: the temporary folder %s (TMPDIR) %s, and the go command needs one: set TMPDIR to a writable folder or unset it", tmp, what)
 }
 
 // loadError says why the go command could not list patterns, the common
