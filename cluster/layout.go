@@ -9,7 +9,7 @@ import (
 	"runtime"
 	"strconv"
 
-	"github.com/stackless-go/stackless/internal/fsmode"
+	"github.com/stackless-go/stackless/internal/atomicfile"
 )
 
 // The files of a cluster directory (--data DIR of `cluster up`).
@@ -85,8 +85,8 @@ func (l dirLayout) checkSockets(maxNode uint16) error {
 // prepare makes the directory and the 0700 socket folder, refusing a socket
 // folder that others can enter.
 func (l dirLayout) prepare() error {
-	if err := fsmode.MkdirAll(l.Dir, 0o755); err != nil {
-		return fmt.Errorf("cluster: make the data directory: %w", err)
+	if err := atomicfile.MkdirAll(l.Dir, 0o755); err != nil {
+		return fmt.Errorf("cluster: make the data directory %s: %w", l.Dir, err)
 	}
 	if err := os.Mkdir(l.Sockets(), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("cluster: make the socket folder: %w", err)

@@ -93,6 +93,16 @@ func Failed(err error, tmp, path string) error {
 	return err
 }
 
+// MkdirAll is fsmode.MkdirAll (which names a dangling link or a file in
+// the way) whose error, once the caller names path, says what Failed says
+// of a write there: a read-only file system, permissions, a full disk.
+func MkdirAll(path string, perm os.FileMode) error {
+	if err := fsmode.MkdirAll(path, perm); err != nil {
+		return Failed(err, "", path)
+	}
+	return nil
+}
+
 // Unnamed is err without the name of path, tmp or os.CreateTemp's pattern
 // for it, when an fs.PathError in it gives one (see Failed), for a caller
 // whose message names path.

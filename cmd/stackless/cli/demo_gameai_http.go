@@ -14,7 +14,6 @@ import (
 
 	"github.com/stackless-go/stackless/examples/gameai/game"
 	"github.com/stackless-go/stackless/internal/atomicfile"
-	"github.com/stackless-go/stackless/internal/fsmode"
 	"github.com/stackless-go/stackless/observe"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
@@ -74,8 +73,8 @@ var legendMeans = []string{"ground", "guard: patrol", "guard: chase", "fighting 
 	"monster: wander", "monster: fight", "monster: flee", "monster: dead"}
 
 func newWebGame(o game.Options) (*webGame, error) {
-	if err := fsmode.MkdirAll(o.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("gameai: data directory %s: %w", o.DataDir, atomicfile.Failed(err, "", o.DataDir))
+	if err := atomicfile.MkdirAll(o.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("gameai: data directory %s: %w", o.DataDir, err)
 	}
 	w := &webGame{o: o, path: filepath.Join(o.DataDir, game.SaveName), cmds: make(chan func()), left: o.Ticks}
 	db, err := store.Open(w.path)

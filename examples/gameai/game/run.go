@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stackless-go/stackless/internal/atomicfile"
-	"github.com/stackless-go/stackless/internal/fsmode"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
 )
@@ -103,8 +102,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("gameai: %w: %w", ErrUsage, err)
 	}
 	if !o.Load { // loading needs a save, so no folder is made for it
-		if err := fsmode.MkdirAll(o.DataDir, 0o755); err != nil {
-			return nil, fmt.Errorf("gameai: data directory %s: %w", o.DataDir, atomicfile.Failed(err, "", o.DataDir))
+		if err := atomicfile.MkdirAll(o.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("gameai: data directory %s: %w", o.DataDir, err)
 		}
 	}
 	ses := &session{o: o, res: &Result{Loaded: o.Load}}

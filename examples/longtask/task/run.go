@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stackless-go/stackless/internal/atomicfile"
-	"github.com/stackless-go/stackless/internal/fsmode"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
@@ -203,8 +202,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 // openStore opens the checkpoint database at path, first deleting it when
 // fresh is set.
 func openStore(path string, fresh bool, log io.Writer) (*store.DB, error) {
-	if err := fsmode.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("longtask: data directory %s: %w", filepath.Dir(path), atomicfile.Failed(err, "", filepath.Dir(path)))
+	if err := atomicfile.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("longtask: data directory %s: %w", filepath.Dir(path), err)
 	}
 	if fresh {
 		if err := removeStore(path, log); err != nil {
