@@ -136,11 +136,11 @@ func Open(path string, opts ...Option) (*DB, error) {
 		if err := makeFolder(filepath.Dir(path)); err != nil { // folder.go
 			return nil, fmt.Errorf("store: open %s: create its folder: %w", path, atomicfile.Failed(err, "", filepath.Dir(path)))
 		}
-		db, err := create(path, o)
-		if !errors.Is(err, fs.ErrExist) {
-			return db, err
+		db, cerr := create(path, o)
+		if !errors.Is(cerr, fs.ErrExist) {
+			return db, cerr
 		}
-		st, err = os.Stat(path) // another process created it meanwhile
+		st, err = os.Stat(path) // another process created it meanwhile: open theirs
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)

@@ -476,3 +476,33 @@ func TestConcurrentSaveLoad(t *testing.T) {
 		assert.NoError(t, err)
 	}
 }
+
+// Processes that open one new database at once race to create it; the
+// losers open the winner's. A loser used to report the first stat's "no
+// such file" although the file was there by then.
+func TestOpenRacingCreatesOpenTheWinnersDatabase(t *testing.T) {
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("race%d.db", round))
+		const n = 6
+		var start, done sync.WaitGroup
+		start.Add(1)
+		errs := make([]error, n)
+		for i := range n {
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				start.Wait()
+				db, err := Open(path, WithTimeout(30*time.Second))
+				if err == nil {
+					err = db.Close()
+				}
+				errs[i] = err
+			}()
+		}
+		start.Done()
+		done.Wait()
+		for i, err := range errs {
+			assert.NoError(t, err, "round %d, opener %d", round, i)
+		}
+	}
+}
