@@ -338,12 +338,10 @@ func TestRandomFlows(t *testing.T) {
 
 // renameAll suffixes the package-level names of one seed's file.
 func renameAll(src string, seed uint64) string {
-	r := strings.NewReplacer()
 	var pairs []string
 	for _, n := range []string{"P0", "P1", "P2", "P3", "P4", "h0", "h1", "h2"} {
 		pairs = append(pairs, n+"(", fmt.Sprintf("%s_%d(", n, seed))
 	}
 	pairs = append(pairs, "func mix(", fmt.Sprintf("func mix%d(", seed), "mix(", fmt.Sprintf("mix%d(", seed), "kind=prop.p", fmt.Sprintf("kind=prop.s%d.p", seed))
-	r = strings.NewReplacer(pairs...)
-	return r.Replace(src)
+	return strings.NewReplacer(pairs...).Replace(src)
 }

@@ -56,14 +56,6 @@ func (p *point) String() string {
 	return "t." + p.method
 }
 
-// describe is the point for messages: what it is and its name.
-func (p *point) describe() string {
-	if p.name != "" {
-		return p.String() + " named " + p.name
-	}
-	return p.String()
-}
-
 type local struct {
 	v     *types.Var
 	name  string // the Go name in the lowered code (a field: "_f.Name", or "_f.Name.V" when boxed)

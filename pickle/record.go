@@ -190,14 +190,6 @@ func readFixed(c *cursor, rec *TaskletRecord) (kind []byte, err error) {
 	return kind, nil
 }
 
-func (r *Registry) decodeTasklet(d *msgpack.Decoder, rec *TaskletRecord, loose bool) error {
-	raw, err := d.DecodeRaw()
-	if err != nil {
-		return err
-	}
-	return r.loadTasklet(raw, rec, loose, nil)
-}
-
 func (r *Registry) decodeTaskletRest(d *msgpack.Decoder, rec *TaskletRecord, loose bool) error {
 	val := r.decodeValue
 	if loose {

@@ -25,10 +25,6 @@ type scTexter int
 
 func (t *scTexter) UnmarshalText([]byte) error { return nil }
 
-type scZeroer int
-
-func (scZeroer) IsZero() bool { return true }
-
 type scExt struct{ N int } // a msgpack extension, by TestPlanFallsBack
 
 type scCustomInt int // has its own msgpack codec, by TestPlanFallsBack

@@ -199,16 +199,6 @@ func crawl(n, pages int) func(*scheduler.Scheduler) error {
 	}
 }
 
-func totals(s *scheduler.Scheduler, ids []tasklet.ID) []int {
-	var out []int
-	for _, id := range ids {
-		if c, ok := s.Behavior(id).(*Crawler); ok {
-			out = append(out, c.Total)
-		}
-	}
-	return out
-}
-
 // TestJournalMakesEffectsExactlyOnceAcrossARestore: a run checkpoints
 // midway and goes on to its end, then "crashes"; the run resumed from the
 // checkpoint repeats every call made after it, and the journal answers
