@@ -270,7 +270,7 @@ func (w *timerWheel) pop() timer {
 // took moves past win[i], which fires.
 func (w *timerWheel) took(i int) {
 	w.wi = i + 1
-	if len(w.win) >= prefetchFrom {
+	if i%prefetchGroup == 0 && len(w.win) >= prefetchFrom {
 		w.prefetchAhead(i)
 	}
 }

@@ -6,8 +6,3 @@ package scheduler
 //
 //go:noescape
 func prefetchLines(p *uintptr, n int)
-
-// prefetch3 is prefetchLines for three addresses, without the array.
-//
-//go:noescape
-func prefetch3(a, b, c uintptr)

@@ -5,5 +5,3 @@ package scheduler
 // prefetchLines does nothing where no prefetch instruction is wired up:
 // the timers then take the cache misses when the tasklets run.
 func prefetchLines(p *uintptr, n int) {}
-
-func prefetch3(a, b, c uintptr) {}
