@@ -381,7 +381,16 @@ func (w *timerWheel) bucketSort(dst []timer, l chunkList) {
 	}
 	start := w.counts[:1<<nb+1]
 	clear(start)
+	// The chunks were filled up to a second ago and are read back from
+	// memory, each on a page of its own: ask for the one after next while
+	// counting this one.
+	if l.head != 0 {
+		w.prefetchChunk(w.next[l.head])
+	}
 	for c := l.head; c != 0; c = w.next[c] {
+		if nx := w.next[c]; nx != 0 {
+			w.prefetchChunk(w.next[nx])
+		}
 		ch := &w.chunks[c]
 		for i := range l.lenOf(c) {
 			start[uint64(ch[i].at)>>shift&mask+1]++

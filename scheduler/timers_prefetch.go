@@ -78,6 +78,13 @@ func (w *timerWheel) prefetchStart() {
 	prefetchLines(&pre[0], k)
 }
 
+// prefetchChunk asks for chunk c of the pool, unless c is 0 (none).
+func (w *timerWheel) prefetchChunk(c int32) {
+	if c != 0 {
+		prefetchSpan(uintptr(unsafe.Pointer(&w.chunks[c])), int(unsafe.Sizeof(timerChunk{})/64))
+	}
+}
+
 // behaviorAddr is where r's behavior is: the data word of the interface.
 func behaviorAddr(r *rec) uintptr {
 	b := r.c().Behavior()

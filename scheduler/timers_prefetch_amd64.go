@@ -6,3 +6,9 @@ package scheduler
 //
 //go:noescape
 func prefetchLines(p *uintptr, n int)
+
+// prefetchSpan is prefetchLines for the lines of memory from p on, 64
+// bytes apart.
+//
+//go:noescape
+func prefetchSpan(p uintptr, lines int)
