@@ -141,7 +141,12 @@ func (w *timerWheel) file(tm timer) {
 		lvl, slot := w.slotOf(tm.at)
 		l := &w.slots[lvl][slot]
 		if n := uint(l.tailN); l.tail != 0 && n < chunkLen { // occupied: its bit is set
-			w.chunks[l.tail][n] = tm
+			// Field by field: a copy of the whole timer, which holds a
+			// pointer, goes through the stack for its write barrier and
+			// reads tm back 16 bytes at a time from the 8-byte stores
+			// that put it there, which waits for every older store.
+			d := &w.chunks[l.tail][n]
+			d.at, d.seq, d.t, d.wait, d.idx = tm.at, tm.seq, tm.t, tm.wait, tm.idx
 			l.tailN++
 			l.n++
 			w.n++
