@@ -21,8 +21,8 @@ import (
 // compare-and-swap that moves the clock for what is still in flight. One
 // prefetch a pop paid a walk's latency at each firing (a quarter of the
 // profile in the prefetch, a tenth at the clock's CAS); a group's walks
-// overlap, and the pops between groups have none in flight. 1,000,000
-// sleepers: 85-120 -> 66-90 ns a firing, interleaved (benchmarks-history).
+// overlap, and the pops between groups have none in flight (1,000,000
+// sleepers: 84-112 -> 65-71 ns a firing; docs/benchmarks-history.md).
 
 // aheadTimers is how far ahead a stage asks: enough that the memory of the
 // last arrives before the first of them runs. A multiple of prefetchGroup,
@@ -33,6 +33,11 @@ const aheadTimers = 16
 // prefetchGroup is how many timers' records (and behaviors) one prefetch
 // asks for at once.
 const prefetchGroup = 16
+
+// Compile-time: aheadTimers is a multiple of prefetchGroup, at least one.
+var _ [0]struct{} = [aheadTimers % prefetchGroup]struct{}{}
+
+const _ = uint(aheadTimers - prefetchGroup)
 
 // prefetchFrom is the smallest window that prefetches: a window holds the
 // timers of 4.2 ms, so a smaller one means fewer than ~15,000 sleepers a
