@@ -141,7 +141,12 @@ func (w *timerWheel) file(tm timer) {
 		lvl, slot := w.slotOf(tm.at)
 		l := &w.slots[lvl][slot]
 		if n := uint(l.tailN); l.tail != 0 && n < chunkLen { // occupied: its bit is set
-			w.chunks[l.tail][n] = tm
+			// Field by field: a copy of the whole timer, which holds a
+			// pointer, goes through the stack for its write barrier and
+			// reads tm back 16 bytes at a time from the 8-byte stores
+			// that put it there, which waits for every older store.
+			d := &w.chunks[l.tail][n]
+			d.at, d.seq, d.t, d.wait, d.idx = tm.at, tm.seq, tm.t, tm.wait, tm.idx
 			l.tailN++
 			l.n++
 			w.n++
@@ -270,7 +275,7 @@ func (w *timerWheel) pop() timer {
 // took moves past win[i], which fires.
 func (w *timerWheel) took(i int) {
 	w.wi = i + 1
-	if len(w.win) >= prefetchFrom {
+	if i%prefetchGroup == 0 && len(w.win) >= prefetchFrom {
 		w.prefetchAhead(i)
 	}
 }
@@ -381,7 +386,16 @@ func (w *timerWheel) bucketSort(dst []timer, l chunkList) {
 	}
 	start := w.counts[:1<<nb+1]
 	clear(start)
+	// The chunks were filled up to a second ago and are read back from
+	// memory, each on a page of its own: ask for the one after next while
+	// counting this one.
+	if l.head != 0 {
+		w.prefetchChunk(w.next[l.head])
+	}
 	for c := l.head; c != 0; c = w.next[c] {
+		if nx := w.next[c]; nx != 0 {
+			w.prefetchChunk(w.next[nx])
+		}
 		ch := &w.chunks[c]
 		for i := range l.lenOf(c) {
 			start[uint64(ch[i].at)>>shift&mask+1]++

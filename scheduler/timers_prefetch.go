@@ -8,16 +8,36 @@ import (
 
 // The cost of a firing among a million sleepers is not the wheel but memory:
 // the woken tasklet's record and behavior are nowhere near a cache, and each
-// is a miss of a few hundred cycles. So as a large window fires, each pop
-// asks for the memory of the tasklets due a little later with prefetch
-// instructions, which do not wait: it arrives while the tasklets before
-// them run. Where a behavior is needs the record, so that goes in two
-// stages: the record of the timer 2*aheadTimers on, the behavior of the one
-// aheadTimers on (whose record was asked for aheadTimers pops ago).
+// is a miss of a few hundred cycles. So as a large window fires, its pops
+// ask for the memory of the tasklets due a little later with prefetch
+// instructions, which do not wait for the data: it arrives while the
+// tasklets before them run. Where a behavior is needs the record, so that
+// goes in two stages: records 2*aheadTimers on, behaviors aheadTimers on
+// (whose records were asked for aheadTimers pops before).
+//
+// They ask a group at a time, every prefetchGroup pops, not one record and
+// one behavior a pop: among a million tasklets each line is also a TLB miss,
+// and a prefetch waits at retirement for its page walk, as does the locked
+// compare-and-swap that moves the clock for what is still in flight. One
+// prefetch a pop paid a walk's latency at each firing (a quarter of the
+// profile in the prefetch, a tenth at the clock's CAS); a group's walks
+// overlap, and the pops between groups have none in flight (1,000,000
+// sleepers: 84-112 -> 65-71 ns a firing; docs/benchmarks-history.md).
 
 // aheadTimers is how far ahead a stage asks: enough that the memory of the
-// last arrives before the first of them runs.
+// last arrives before the first of them runs. A multiple of prefetchGroup,
+// so that a group's behaviors are those whose records the group before
+// asked for.
 const aheadTimers = 16
+
+// prefetchGroup is how many timers' records (and behaviors) one prefetch
+// asks for at once.
+const prefetchGroup = 16
+
+// Compile-time: aheadTimers is a multiple of prefetchGroup, at least one.
+var _ [0]struct{} = [aheadTimers % prefetchGroup]struct{}{}
+
+const _ = uint(aheadTimers - prefetchGroup)
 
 // prefetchFrom is the smallest window that prefetches: a window holds the
 // timers of 4.2 ms, so a smaller one means fewer than ~15,000 sleepers a
@@ -25,17 +45,22 @@ const aheadTimers = 16
 // cost a fifth of a firing with 1,000 sleepers.
 var prefetchFrom = 64
 
-// prefetchAhead asks, as win[i] fires, for the behavior of the timer
-// aheadTimers on and for the record of the one 2*aheadTimers on: three
-// lines (a record may straddle two) a pop, straight from the window.
+// prefetchAhead asks, as win[i] fires (i a multiple of prefetchGroup), for
+// the records of the prefetchGroup timers 2*aheadTimers on and the
+// behaviors of those aheadTimers on: one line each (records are 64 bytes,
+// aligned, in their blocks), straight from the window.
 func (w *timerWheel) prefetchAhead(i int) {
-	if j := i + 2*aheadTimers; j < len(w.win) {
-		r := uintptr(unsafe.Pointer(w.win[j].t))
-		prefetch3(behaviorAddr(w.win[i+aheadTimers].t), r, r+unsafe.Sizeof(coreRec{})-1)
-	} else if j := i + aheadTimers; j < len(w.win) {
-		b := behaviorAddr(w.win[j].t)
-		prefetch3(b, b, b)
+	var pre [2 * prefetchGroup]uintptr
+	k := 0
+	for _, tm := range w.win[min(len(w.win), i+2*aheadTimers):min(len(w.win), i+2*aheadTimers+prefetchGroup)] {
+		pre[k] = uintptr(unsafe.Pointer(tm.t))
+		k++
 	}
+	for _, tm := range w.win[min(len(w.win), i+aheadTimers):min(len(w.win), i+aheadTimers+prefetchGroup)] {
+		pre[k] = behaviorAddr(tm.t)
+		k++
+	}
+	prefetchLines(&pre[0], k)
 }
 
 // prefetchStart asks for the memory of the first timers of a new window,
@@ -43,12 +68,11 @@ func (w *timerWheel) prefetchAhead(i int) {
 // then the behaviors of the first aheadTimers (a loop of independent loads
 // of their records).
 func (w *timerWheel) prefetchStart() {
-	var pre [4 * aheadTimers]uintptr
+	var pre [2 * aheadTimers]uintptr
 	k := 0
 	for _, tm := range w.win[:min(len(w.win), 2*aheadTimers)] {
-		a := uintptr(unsafe.Pointer(tm.t))
-		pre[k], pre[k+1] = a, a+unsafe.Sizeof(coreRec{})-1
-		k += 2
+		pre[k] = uintptr(unsafe.Pointer(tm.t))
+		k++
 	}
 	prefetchLines(&pre[0], k)
 	k = 0
@@ -57,6 +81,13 @@ func (w *timerWheel) prefetchStart() {
 		k++
 	}
 	prefetchLines(&pre[0], k)
+}
+
+// prefetchChunk asks for chunk c of the pool, unless c is 0 (none).
+func (w *timerWheel) prefetchChunk(c int32) {
+	if c != 0 {
+		prefetchSpan(uintptr(unsafe.Pointer(&w.chunks[c])), int(unsafe.Sizeof(timerChunk{})/64))
+	}
 }
 
 // behaviorAddr is where r's behavior is: the data word of the interface.

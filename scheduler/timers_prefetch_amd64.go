@@ -7,7 +7,8 @@ package scheduler
 //go:noescape
 func prefetchLines(p *uintptr, n int)
 
-// prefetch3 is prefetchLines for three addresses, without the array.
+// prefetchSpan is prefetchLines for the lines of memory from p on, 64
+// bytes apart.
 //
 //go:noescape
-func prefetch3(a, b, c uintptr)
+func prefetchSpan(p uintptr, lines int)

@@ -15,12 +15,16 @@ loop:
 done:
 	RET
 
-// func prefetch3(a, b, c uintptr)
-TEXT ·prefetch3(SB), NOSPLIT|NOFRAME, $0-24
-	MOVQ a+0(FP), AX
+// func prefetchSpan(p uintptr, lines int)
+TEXT ·prefetchSpan(SB), NOSPLIT|NOFRAME, $0-16
+	MOVQ p+0(FP), AX
+	MOVQ lines+8(FP), CX
+	TESTQ CX, CX
+	JZ spandone
+spanloop:
 	PREFETCHT0 (AX)
-	MOVQ b+8(FP), AX
-	PREFETCHT0 (AX)
-	MOVQ c+16(FP), AX
-	PREFETCHT0 (AX)
+	ADDQ $64, AX
+	DECQ CX
+	JNZ spanloop
+spandone:
 	RET

@@ -6,4 +6,4 @@ package scheduler
 // the timers then take the cache misses when the tasklets run.
 func prefetchLines(p *uintptr, n int) {}
 
-func prefetch3(a, b, c uintptr) {}
+func prefetchSpan(p uintptr, lines int) {}
