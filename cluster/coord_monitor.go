@@ -75,6 +75,11 @@ func (c *Coordinator) fault() (uint16, string) {
 	return 0, ""
 }
 
+// shedWithin is how long a shed starts moves for: half the second balance
+// gives a round, so the shed answers with what it moved (the moves in
+// flight take a round trip) before the call gives up and counts nothing.
+const shedWithin = 500 * time.Millisecond
+
 // balance samples every worker's load and, when the balancer says so,
 // moves runnable tasklets from the busiest worker to the idlest. It skips
 // the sample while another operation runs: a spawn seen half done (its
@@ -114,14 +119,14 @@ func (c *Coordinator) balance() {
 		return
 	}
 	var res shedResp
-	if err := call(ctx, c.fc, mv.From, kindWShed, shedReq{To: mv.To, Count: mv.Count}, &res); err != nil {
+	if err := call(ctx, c.fc, mv.From, kindWShed, shedReq{To: mv.To, Count: mv.Count, Within: shedWithin}, &res); err != nil {
 		c.log.Warn("cluster: balancing failed", "from", mv.From, "to", mv.To, "err", err)
 		return
 	}
 	c.mu.Lock()
 	c.migrated += len(res.Moved)
 	c.mu.Unlock()
-	c.log.Info("cluster: balanced", "from", mv.From, "to", mv.To, "moved", len(res.Moved))
+	c.log.Info("cluster: balanced", "from", mv.From, "to", mv.To, "asked", mv.Count, "moved", len(res.Moved))
 }
 
 func sortedKeys[V any](m map[uint16]V) []uint16 {

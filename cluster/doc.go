@@ -179,7 +179,9 @@
 // worker has at least two more runnable tasklets than the idlest (seen
 // twice in a row, or once when the idlest has nothing runnable) it asks it
 // to migrate half the difference there (ipc.Node.Migrate; tasklets from the
-// back of its run queue). Workers that just took part sit out one round and
+// back of its run queue), up to 256 moves in flight at once, for at most
+// half a second, after which it answers with what it moved and the next
+// rounds move the rest. Workers that just took part sit out one round and
 // tasklets do not go back the way they came within 2 s, so the balancer
 // does not thrash. Only runnable tasklets move, so a tasklet waiting on an
 // effect stays where its call's result comes back.

@@ -326,7 +326,8 @@ func (w *Work) Step(t *tasklet.T) tasklet.Op {
 
 // Collector receives Want digests and parks with their XOR (order-free).
 // It keeps where and when each chain ran (Pids, Began, At: one entry per
-// digest) for the scaling benchmark.
+// digest) for the scaling benchmark, and whose digest it was (Seeds), so a
+// test sees each sender counted exactly once.
 type Collector struct {
 	In    channel.ID
 	Want  int
@@ -337,6 +338,7 @@ type Collector struct {
 	Pids  []int
 	Began []int64
 	At    []int64
+	Seeds []uint64
 }
 
 func (c *Collector) Step(t *tasklet.T) tasklet.Op {
@@ -351,6 +353,7 @@ func (c *Collector) Step(t *tasklet.T) tasklet.Op {
 		c.Got++
 		c.Xor ^= d.Sum
 		c.Pids, c.Began, c.At = append(c.Pids, d.Pid), append(c.Began, d.Began), append(c.At, d.At)
+		c.Seeds = append(c.Seeds, d.Seed)
 		c.Wait = false
 	}
 	if c.Got == c.Want {

@@ -234,6 +234,9 @@ type MigrateResult struct {
 type shedReq struct {
 	To    uint16 `json:"to"`
 	Count int    `json:"count"`
+	// Within bounds the time the shed starts moves in, so it answers
+	// before its caller gives up (0: until paused, as before).
+	Within time.Duration `json:"within_ns,omitempty"`
 }
 
 type shedResp struct {

@@ -166,3 +166,22 @@ func TestRunQueueSpillKeepsOrder(t *testing.T) {
 	assert.False(t, q.refill())
 	assert.False(t, q.remove(new(rec)))
 }
+
+// Removing the tasklets a shed moves away, from the back of a queue of
+// 20,000 (ring and spill): each removal costs what lies behind it.
+func BenchmarkRunQueueRemoveFromBack(b *testing.B) {
+	var q runQueue
+	recs := make([]*rec, 20_000)
+	for i := range recs {
+		recs[i] = new(rec)
+		q.pushBack(recs[i])
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		r := recs[len(recs)-1-i%1000]
+		if !q.remove(r) {
+			b.Fatal("not queued")
+		}
+		q.pushBack(r)
+	}
+}
