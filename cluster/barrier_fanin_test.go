@@ -38,7 +38,7 @@ func TestBarrierConvergesWhileBalancingSheds(t *testing.T) {
 		Args: map[string]string{"in": "@chan:4", "want": strconv.Itoa(count)}})
 	require.NoError(t, err)
 	_, err = c.Spawn(ctx, cluster.SpawnRequest{Kind: "work", Count: count, Worker: 2, Args: map[string]string{
-		"out": col.Tasklets[0].Channels["in"].String(), "links": "1000", "per_step": "500"}})
+		"out": col.Tasklets[0].Channels["in"].String(), "rounds": "100", "per_step": "500"}})
 	require.NoError(t, err)
 	// Wait (bounded) until balancing started shedding and ten checkpoints
 	// were tried after it; each failed before.
