@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -132,5 +131,3 @@ func (c *Coordinator) balance() {
 func sortedKeys[V any](m map[uint16]V) []uint16 {
 	return slices.Sorted(maps.Keys(m))
 }
-
-func joinErr(errs ...error) error { return errors.Join(errs...) }

@@ -132,14 +132,6 @@ func register(ctx context.Context, wn *workerNATS, m member, warn func(error)) (
 	return r, nil
 }
 
-// update changes the entry and puts it at once.
-func (r *registration) update(ctx context.Context, fn func(*member)) error {
-	r.mu.Lock()
-	fn(&r.cur)
-	r.mu.Unlock()
-	return r.put(ctx)
-}
-
 // put writes the entry, opening the bucket (again) when needed.
 func (r *registration) put(ctx context.Context) error {
 	r.mu.Lock()
