@@ -47,7 +47,7 @@ after --ticks ticks and serves until interrupted; Ctrl-C saves first.`,
 			"  stackless demo gameai --load --ticks 500\n" +
 			"  stackless demo gameai --entities 100000 --ticks 200 --render-every 50\n" +
 			"  stackless demo gameai --http 127.0.0.1:8080 --entities 2000",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Load {
 				for _, name := range []string{"entities", "seed", "dt"} {

@@ -37,6 +37,9 @@ a terminal.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE:          groupRunE,
+		// Else cobra refuses an unknown command itself, naming the program
+		// twice and not listing the commands.
+		Args: cobra.ArbitraryArgs,
 		// Runs before every command: bad numeric flag values are usage errors.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return checkFlags(cmd) },
 	}
@@ -243,7 +246,36 @@ func groupRunE(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if len(args) > 0 {
-		return usageErrorf("unknown command %q for %q; its commands are: %s", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+		hint := ""
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only on its own path
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			hint = fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+		}
+		if !cmd.HasParent() {
+			return usageErrorf("unknown command %q%s; the commands are: %s", args[0], hint, strings.Join(names, ", "))
+		}
+		return usageErrorf("unknown command %q%s; %s's commands are: %s", args[0], hint, commandName(cmd), strings.Join(names, ", "))
 	}
-	return usageErrorf("%q needs a command: %s", cmd.CommandPath(), strings.Join(names, ", "))
+	if !cmd.HasParent() {
+		return usageErrorf("give a command: %s", strings.Join(names, ", "))
+	}
+	return usageErrorf("%s needs a command: %s", commandName(cmd), strings.Join(names, ", "))
+}
+
+// commandName names cmd in an error: its path without the program's name,
+// which the "stackless: " before every error already says.
+func commandName(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
+// noArgs is noArgs with a message that says what is wrong: cobra's
+// read 'unknown command "x" for "stackless demo gameai"', which is no
+// command, and named the program twice.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("%s takes no arguments, got %q", commandName(cmd), args)
+	}
+	return nil
 }

@@ -177,12 +177,20 @@ func (s *session) open() error {
 	// Saves are encoded between ticks and written by a background goroutine
 	// while the next ticks run.
 	s.ck = store.NewCheckpointer(s.db, reg, store.WithAsync())
+	// The errors of the setup below already say "gameai:"; only the
+	// store's get it here.
+	var setupErr error
 	sched, err := s.ck.Resume(func(sched *scheduler.Scheduler) error {
 		if s.o.Load {
-			return fmt.Errorf("gameai: %s holds no saved game", path)
+			setupErr = fmt.Errorf("gameai: %s holds no saved game; play once with autosave on first", path)
+		} else {
+			setupErr = Setup(sched, s.o.Config)
 		}
-		return Setup(sched, s.o.Config)
+		return setupErr
 	}, scheduler.WithClock(clock))
+	if setupErr != nil {
+		return setupErr
+	}
 	if err != nil {
 		return fmt.Errorf("gameai: %w", err)
 	}
