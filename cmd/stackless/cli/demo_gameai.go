@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -103,6 +104,14 @@ after --ticks ticks and serves until interrupted; Ctrl-C saves first.`,
 	hf.add(f, "")
 	_ = cmd.MarkFlagDirname("data")
 	_ = cmd.MarkFlagFilename("render", "png")
-	cmd.RunE = withWritableHint(cmd.RunE, "--data DIR, --render FILE")
+	cmd.RunE = withWritableHint(cmd.RunE,
+		writePlace{"--data DIR", func() string { return o.DataDir }},
+		// The pictures of --render-every go beside FILE.
+		writePlace{"--render FILE", func() string {
+			if o.Render == "" {
+				return ""
+			}
+			return filepath.Dir(o.Render)
+		}})
 	return cmd
 }

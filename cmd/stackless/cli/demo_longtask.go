@@ -124,7 +124,7 @@ channels, live, and its checkpoints on a timeline.`,
 	}
 	hf.add(f, "")
 	_ = cmd.MarkFlagDirname("data")
-	cmd.RunE = withWritableHint(cmd.RunE, "--data DIR")
+	cmd.RunE = withWritableHint(cmd.RunE, writePlace{"--data DIR", func() string { return o.Dir }})
 	return cmd
 }
 
