@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -127,7 +128,21 @@ func panicked(path, op string, r any) error {
 // openBolt opens path with bbolt under guard. bbolt.Open reads the meta and
 // freelist pages and can panic on them; then it has not returned its DB, so
 // the file it opened and locked is closed here.
-func openBolt(path string, o options) (bdb *bolt.DB, err error) {
+func openBolt(path string, o options) (*bolt.DB, error) {
+	bdb, err := openBoltMapped(path, o, initialMmapSize)
+	if errors.Is(err, syscall.ENOMEM) {
+		// The reservation is a speed-up, not a need: under a limit of
+		// address space (ulimit -v, RLIMIT_AS) it made every open fail
+		// with "cannot allocate memory", even of an empty file. bbolt
+		// then maps only what the file holds and grows the mapping.
+		bdb, err = openBoltMapped(path, o, 0)
+	}
+	return bdb, err
+}
+
+// openBoltMapped is openBolt reserving mmapSize bytes of address space
+// for the file (0: only its size).
+func openBoltMapped(path string, o options, mmapSize int) (bdb *bolt.DB, err error) {
 	var file *os.File
 	bo := &bolt.Options{
 		Timeout:      o.timeout,
@@ -139,7 +154,7 @@ func openBolt(path string, o options) (bdb *bolt.DB, err error) {
 		// bbolt remap mid-commit: a remap copies every dirty node to the
 		// heap (86% of a 100k-tasklet checkpoint's allocations) and stalls
 		// readers. On 64-bit Linux this costs address space, not memory.
-		InitialMmapSize: initialMmapSize,
+		InitialMmapSize: mmapSize,
 		OpenFile: func(name string, flag int, perm fs.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
 			file = f
