@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/stackless-go/stackless/internal/atomicfile"
+	"github.com/stackless-go/stackless/internal/memlimit"
 )
 
 // Why a guard: bbolt reads its pages straight from the memory-mapped file
@@ -129,7 +130,14 @@ func panicked(path, op string, r any) error {
 // freelist pages and can panic on them; then it has not returned its DB, so
 // the file it opened and locked is closed here.
 func openBolt(path string, o options) (*bolt.DB, error) {
-	bdb, err := openBoltMapped(path, o, initialMmapSize)
+	size := initialMmapSize
+	if lim, ok := memlimit.Tightest(); ok && lim.Name == memlimit.AddressSpace && lim.Left() < 4*initialMmapSize {
+		// Under ulimit -v a reservation this large left the heap too
+		// little: a game of 100,000 entities died in the Go runtime at
+		// its first save under 3 GB.
+		size = 0
+	}
+	bdb, err := openBoltMapped(path, o, size)
 	if errors.Is(err, syscall.ENOMEM) {
 		// The reservation is a speed-up, not a need: under a limit of
 		// address space (ulimit -v, RLIMIT_AS) it made every open fail

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stackless-go/stackless/internal/memlimit"
 )
 
 // Exit codes of Execute.
@@ -69,6 +71,7 @@ a terminal.`,
 // that shut down cleanly on SIGTERM, see [stoppedCleanly]). Errors are
 // printed once to stderr as "stackless: <error>".
 func Execute() int {
+	memlimit.GuideGC() // under ulimit -v or a cgroup limit, collect before the limit kills
 	// signal.NotifyContext would lose which signal it was, and a service
 	// exits 0 on SIGTERM but 130 on Ctrl-C: the signal is the context's
 	// cause.
