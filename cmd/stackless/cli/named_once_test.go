@@ -46,6 +46,11 @@ func TestErrorsNameTheProgramOnce(t *testing.T) {
 		// "stackless: gameai: gameai: DIR/gameai.db holds no saved game"
 		{[]string{"demo", "gameai", "--load", "--data", data}, exitFailure, "holds no saved game"},
 		{[]string{"demo", "gameai", "--load", "--data", data, "--http", "127.0.0.1:0"}, exitFailure, "holds no saved game"},
+		// The game's checks named its options without the "--" of their
+		// flags: "dt must be ...", "pass fewer, or save-every 0".
+		{[]string{"demo", "gameai", "--dt", "2s", "--data", data}, exitUsage, "gameai: bad options: --dt must be more than 0 and at most 1s, got 2s"},
+		{[]string{"demo", "gameai", "--entities", "200000", "--data", data}, exitUsage, "--entities 200000: a game of more than 100000 entities cannot be saved: pass fewer, or --save-every 0 to play without saving"},
+		{[]string{"demo", "gameai", "--size", "9000", "--data", data}, exitUsage, "--size must be 16 to 8192 pixels, got 9000"},
 		// "stackless: stackless inspect takes FILE|DIR, got 0 arg(s)"
 		{[]string{"inspect"}, exitUsage, "inspect takes FILE|DIR, got 0"},
 		{[]string{"checkpoint", "export", "a", "b", "c"}, exitUsage, "checkpoint export takes"},

@@ -79,14 +79,14 @@ func (o Options) check() error {
 		v    int
 	}{{"ticks", o.Ticks}, {"save-every", o.SaveEvery}, {"render-every", o.RenderEvery}, {"stats-every", o.StatsEvery}} {
 		if f.v < 0 {
-			errs = append(errs, fmt.Errorf("%s must be 0 or more, got %d", f.name, f.v))
+			errs = append(errs, fmt.Errorf("--%s must be 0 or more, got %d", f.name, f.v))
 		}
 	}
 	if o.SaveEvery > 0 && o.Entities > MaxSavedEntities {
-		errs = append(errs, fmt.Errorf("entities: a game of %d entities cannot be saved (at most %d): pass fewer, or save-every 0 to play without saving", o.Entities, MaxSavedEntities))
+		errs = append(errs, fmt.Errorf("--entities %d: a game of more than %d entities cannot be saved: pass fewer, or --save-every 0 to play without saving", o.Entities, MaxSavedEntities))
 	}
 	if o.Size < 16 || o.Size > 8192 {
-		errs = append(errs, fmt.Errorf("size must be 16 to 8192 pixels, got %d", o.Size))
+		errs = append(errs, fmt.Errorf("--size must be 16 to 8192 pixels, got %d", o.Size))
 	}
 	return errors.Join(errs...)
 }
