@@ -59,6 +59,9 @@ func TestErrorsNameTheProgramOnce(t *testing.T) {
 		// cobra's: `unknown command "chekpoint" for "stackless"`
 		{[]string{"chekpoint"}, exitUsage, `unknown command "chekpoint" (did you mean checkpoint?); the commands are: `},
 		{[]string{"cluster", "stauts"}, exitUsage, `(did you mean status?); cluster's commands are: `},
+		// cobra's help printed "Unknown help topic" and the root's help,
+		// and exited 0.
+		{[]string{"help", "demo", "gamai"}, exitUsage, "no help topic \"demo gamai\": give a command"},
 		// `"stackless checkpoint" needs a command`
 		{[]string{"checkpoint"}, exitUsage, "checkpoint needs a command: export, ls, rm"},
 		{nil, exitUsage, "give a command: bench,"},
@@ -70,6 +73,15 @@ func TestErrorsNameTheProgramOnce(t *testing.T) {
 			assertNamedOnce(t, errOut)
 		})
 	}
+}
+
+// help shows a command's help.
+func TestHelpCommand(t *testing.T) {
+	assert.Contains(t, runOK(t, "help", "demo", "gameai"), "stackless demo gameai [flags]")
+	assert.Contains(t, runOK(t, "help"), "Available Commands")
+	code, out, _ := run(t, "__complete", "help", "cluster", "st")
+	assert.Equal(t, exitOK, code)
+	assert.Contains(t, out, "status\t")
 }
 
 // gen's errors read "stackless: stackless gen: ...".

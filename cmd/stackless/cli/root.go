@@ -49,6 +49,7 @@ a terminal.`,
 	addOutputFlag(root)
 	addLogFlag(root)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetHelpCommand(newHelpCmd())
 
 	// Command groups, one file each. Add new ones here.
 	root.AddCommand(
@@ -281,4 +282,36 @@ func noArgs(cmd *cobra.Command, args []string) error {
 		return usageErrorf("%s takes no arguments, got %q", commandName(cmd), args)
 	}
 	return nil
+}
+
+// newHelpCmd is cobra's help command, but a topic that names no command is
+// a usage error: cobra printed "Unknown help topic" and the root's help
+// and exited 0 (and, with the root taking arguments, only the help).
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help shows the help of any command: stackless help cluster up.",
+		// Completes command names, as cobra's help did.
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			parent, _, err := cmd.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []cobra.Completion
+			for _, c := range parent.Commands() {
+				if c.IsAvailableCommand() && strings.HasPrefix(c.Name(), toComplete) {
+					names = append(names, cobra.CompletionWithDesc(c.Name(), c.Short))
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := cmd.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usageErrorf("no help topic %q: give a command, such as `stackless help cluster up`; `stackless --help` lists them", strings.Join(args, " "))
+			}
+			return target.Help()
+		},
+	}
 }
