@@ -188,7 +188,7 @@ func (c *Coordinator) open(ctx context.Context) error {
 	}
 	secret, err := EnsureSecret(c.layout.Secret())
 	if err != nil {
-		return err
+		return notYours(c.cfg.Dir, c.layout.Secret(), err)
 	}
 	hostID, err := ensureHostID(c.cfg.Dir)
 	if err != nil {
