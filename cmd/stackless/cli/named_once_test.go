@@ -139,3 +139,23 @@ func TestEveryCommandRefusesStrayArguments(t *testing.T) {
 		})
 	}
 }
+
+// A value pflag cannot parse said Go's parser's words ("strconv.ParseInt:
+// parsing "1e6": invalid syntax"); now what the flag wants.
+func TestBadFlagValuesSayWhatTheyWant(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"demo", "gameai", "--entities", "1e6"}, `--entities "1e6": want a whole number, at least 2`},
+		{[]string{"demo", "gameai", "--entities", "99999999999999999999"}, `--entities "99999999999999999999": want a smaller number: it does not fit in 64 bits`},
+		{[]string{"demo", "gameai", "--dt", "5"}, `--dt "5": want a duration with its unit, such as 100ms, 2s or 1m30s`},
+		{[]string{"checkpoint", "export", "a", "b", "--gen", "-1"}, `--gen "-1": want a whole number, 1 or more`},
+		{[]string{"version", "-o", "xml"}, `invalid argument "xml" for "-o, --output" flag: unknown output format "xml": must be one of table, json`},
+	} {
+		code, _, errOut := run(t, tc.args...)
+		assert.Equal(t, exitUsage, code, errOut)
+		assert.Equal(t, "stackless: "+tc.want, strings.SplitN(errOut, "\n", 2)[0])
+		assert.NotContains(t, errOut, "strconv.")
+	}
+}

@@ -48,7 +48,7 @@ a terminal.`,
 	root.SetVersionTemplate("stackless {{.Version}}\n")
 	addOutputFlag(root)
 	addLogFlag(root)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{badFlagValue(err)} })
 	root.SetHelpCommand(newHelpCmd())
 
 	// Command groups, one file each. Add new ones here.
