@@ -274,7 +274,7 @@ func commandName(cmd *cobra.Command) string {
 	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
 }
 
-// noArgs is noArgs with a message that says what is wrong: cobra's
+// noArgs is cobra.NoArgs with a message that says what is wrong: cobra's
 // read 'unknown command "x" for "stackless demo gameai"', which is no
 // command, and named the program twice.
 func noArgs(cmd *cobra.Command, args []string) error {
