@@ -118,11 +118,6 @@ line every few seconds.`,
 			if err := nf.check(); err != nil {
 				return err
 			}
-			if limit, used := taskLimit(); limit > 0 {
-				if err := checkTaskLimit(cfg.Workers, limit, used); err != nil {
-					return err
-				}
-			}
 			cfg.Name = nf.name
 			if cfg.CheckpointEvery <= 0 {
 				cfg.CheckpointEvery = -1
