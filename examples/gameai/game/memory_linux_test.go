@@ -66,7 +66,9 @@ func TestMemoryPerEntity(t *testing.T) {
 		require.NoError(t, err, "%s", out)
 		ratio := float64(tc.bytes) / float64(measured)
 		t.Logf("save every %d: %d bytes per entity counted, %d measured", tc.save, tc.bytes, measured)
-		assert.True(t, ratio > 0.7 && ratio < 1.15, "save every %d: MemoryNeed counts %d bytes per entity, measured %d: update the figure in memory.go", tc.save, tc.bytes, measured)
+		// Loose: -race moves the figures (saving measured 7,967 under it,
+		// 10,374 without); a stale figure moves them more.
+		assert.True(t, ratio > 0.7 && ratio < 1.35, "save every %d: MemoryNeed counts %d bytes per entity, measured %d: update the figure in memory.go", tc.save, tc.bytes, measured)
 	}
 	o := Options{Config: Config{Entities: 1_000_000}, SaveEvery: 0, Size: 8192}
 	assert.Equal(t, uint64(1_000_000*PlayBytesPerEntity+8192*8192), o.MemoryNeed())
