@@ -56,6 +56,9 @@ func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
 		}
 		s, err := ipc.LoadSecret(dirLayout{cfg.Dir}.Secret())
 		if err != nil {
+			if nerr := notYours(cfg.Dir, dirLayout{cfg.Dir}.Secret(), err); nerr != err {
+				return nil, fmt.Errorf("cluster: %w", nerr)
+			}
 			return nil, fmt.Errorf("cluster: %w (is a cluster running on %s?)", err, cfg.Dir)
 		}
 		cfg.Secret = s

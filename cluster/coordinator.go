@@ -151,6 +151,11 @@ func Start(ctx context.Context, cfg Config) (*Coordinator, error) {
 	if err := checkDescriptors(cfg.Workers); err != nil {
 		return nil, err
 	}
+	if limit, used := taskLimit(); limit > 0 {
+		if err := checkTasks(cfg.Workers, limit, used); err != nil {
+			return nil, err
+		}
+	}
 	if !cfg.NoJournal && cfg.JournalBytes < MinJournalBytes {
 		return nil, fmt.Errorf("cluster: an effect journal of %d bytes: it needs at least %d (one result may be a whole 1 MiB NATS message); give a larger Config.JournalBytes (--journal-bytes) or turn the journal off (--journal=false)", cfg.JournalBytes, MinJournalBytes)
 	}
@@ -188,7 +193,7 @@ func (c *Coordinator) open(ctx context.Context) error {
 	}
 	secret, err := EnsureSecret(c.layout.Secret())
 	if err != nil {
-		return err
+		return notYours(c.cfg.Dir, c.layout.Secret(), err)
 	}
 	hostID, err := ensureHostID(c.cfg.Dir)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/stackless-go/stackless/internal/atomicfile"
 	"github.com/stackless-go/stackless/internal/lockholder"
 )
 
@@ -17,7 +18,7 @@ import (
 func lockFile(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("cluster: lock %s: %w", path, err)
+		return nil, fmt.Errorf("cluster: lock %s: %w", path, atomicfile.Unnamed(err, "", path))
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		_ = f.Close()

@@ -132,9 +132,10 @@ func startNATS(l dirLayout, listen bool) (*embeddedNATS, error) {
 	if err := os.MkdirAll(l.NATS(), 0o700); err != nil {
 		return nil, fmt.Errorf("cluster: make the NATS store folder: %w", err)
 	}
-	unlock, err := lockFile(filepath.Join(l.NATS(), natsLockName))
+	lock := filepath.Join(l.NATS(), natsLockName)
+	unlock, err := lockFile(lock)
 	if err != nil {
-		return nil, err
+		return nil, notYours(l.Dir, lock, err)
 	}
 	kp, err := ensureSeed(l.NATSSeed())
 	if err != nil {

@@ -125,7 +125,7 @@ func runWorker(ctx context.Context, cfg WorkerConfig, up func()) error {
 			return fmt.Errorf("cluster: worker: %w: no cluster was ever started in %s (`cluster up --data DIR` makes the secret and starts its own workers); check --cluster", err, cfg.Dir)
 		}
 		if err != nil {
-			return fmt.Errorf("cluster: worker: %w", err)
+			return fmt.Errorf("cluster: worker: %w", notYours(cfg.Dir, dirLayout{cfg.Dir}.Secret(), err))
 		}
 		cfg.Secret = s
 	}

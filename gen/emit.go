@@ -207,7 +207,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 	if err != nil {
 		dump := filepath.Join(os.TempDir(), "stackless-gen-"+base+".txt")
 		_ = os.WriteFile(dump, []byte(out.String()), 0o644)
-		return nil, fmt.Errorf("stackless gen: generated code for %s does not parse (a bug of the generator; the code is in %s): %w", base, dump, err)
+		return nil, fmt.Errorf("gen: generated code for %s does not parse (a bug of the generator; the code is in %s): %w", base, dump, err)
 	}
 	// Point the lines after each function back at the generated file.
 	genBase := strings.TrimSuffix(base, ".go") + Suffix

@@ -114,7 +114,7 @@ func layoutComment(recs []layoutRec) string {
 func readLayouts(path string) ([]layoutRec, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("stackless gen: read %s: %w", path, err)
+		return nil, fmt.Errorf("gen: read %s: %w", path, err)
 	}
 	var recs []layoutRec
 	for _, l := range strings.Split(string(b), "\n") {
@@ -124,7 +124,7 @@ func readLayouts(path string) ([]layoutRec, error) {
 		}
 		var r layoutRec
 		if err := json.Unmarshal([]byte(rest), &r); err != nil {
-			return nil, fmt.Errorf("stackless gen: %s holds a damaged layout record (%v); restore it from version control", path, err)
+			return nil, fmt.Errorf("gen: %s holds a damaged layout record (%v); restore it from version control", path, err)
 		}
 		recs = append(recs, r)
 	}

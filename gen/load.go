@@ -49,7 +49,7 @@ func (r Refusal) Error() string {
 }
 
 // ErrRefused is in the chain of every error that lists refusals.
-var ErrRefused = errors.New("stackless gen: cannot lower")
+var ErrRefused = errors.New("gen: cannot lower")
 
 // RefusedError lists every refusal of one run, in source order.
 type RefusedError struct{ Refusals []Refusal }
@@ -149,7 +149,7 @@ func Generate(dir string, patterns ...string) ([]File, error) {
 		out = append(out, files...)
 	}
 	if len(loadErrs) > 0 {
-		return nil, fmt.Errorf("stackless gen: the packages do not compile (fix these first): %w", errors.Join(loadErrs...))
+		return nil, fmt.Errorf("gen: the packages do not compile (fix these first): %w", errors.Join(loadErrs...))
 	}
 	if len(refused) > 0 {
 		sort.SliceStable(refused, func(i, j int) bool {
@@ -285,7 +285,7 @@ func Write(files []File) ([]string, error) {
 		if f.Content == nil {
 			if exists {
 				if err := os.Remove(f.Path); err != nil {
-					return changed, fmt.Errorf("stackless gen: remove the stale %s: %w", f.Path, err)
+					return changed, fmt.Errorf("gen: remove the stale %s: %w", f.Path, err)
 				}
 				changed = append(changed, f.Path)
 			}
@@ -297,7 +297,7 @@ func Write(files []File) ([]string, error) {
 		// Whole or not at all: a cut file would lose the layout records
 		// that versions are checked against.
 		if err := atomicfile.WriteFile(f.Path, f.Content, 0o644); err != nil {
-			return changed, fmt.Errorf("stackless gen: %w", err)
+			return changed, fmt.Errorf("gen: %w", err)
 		}
 		changed = append(changed, f.Path)
 	}
@@ -335,7 +335,7 @@ func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]
 	}
 	flowObj := tp.Scope().Lookup("Flow")
 	if flowObj == nil {
-		return nil, nil, fmt.Errorf("stackless gen: %s has no Flow type; is the stackless module too old?", taskletPath)
+		return nil, nil, fmt.Errorf("gen: %s has no Flow type; is the stackless module too old?", taskletPath)
 	}
 	g.flowType = types.NewPointer(flowObj.Type())
 	g.recvAs = tp.Scope().Lookup("RecvAs")
@@ -534,16 +534,16 @@ func checkTempDir() error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		what = "cannot be read: " + err.Error()
 	}
-	return fmt.Errorf("stackless gen: the temporary folder %s (TMPDIR) %s, and the go command needs one: set TMPDIR to a writable folder or unset it", tmp, what)
+	return fmt.Errorf("gen: the temporary folder %s (TMPDIR) %s, and the go command needs one: set TMPDIR to a writable folder or unset it", tmp, what)
 }
 
 // loadError says why the go command could not list patterns, the common
 // cause first: gen run outside a module.
 func loadError(dir string, patterns []string, err error) error {
 	if strings.Contains(err.Error(), "go.mod file not found") {
-		return fmt.Errorf("stackless gen: %s is not inside a Go module (no go.mod there or above): run gen in your module's directory, or `go mod init` one first", dir)
+		return fmt.Errorf("gen: %s is not inside a Go module (no go.mod there or above): run gen in your module's directory, or `go mod init` one first", dir)
 	}
-	return fmt.Errorf("stackless gen: load %s: %w", strings.Join(patterns, " "), err)
+	return fmt.Errorf("gen: load %s: %w", strings.Join(patterns, " "), err)
 }
 
 // namedNothing refuses a pattern that matched no package (a directory that
@@ -559,5 +559,5 @@ func namedNothing(list []*packages.Package) error {
 	if len(bad) == 0 {
 		return nil
 	}
-	return fmt.Errorf("stackless gen: %s; give the packages to lower as the go command names them (., ./..., ./game)", strings.Join(bad, "; "))
+	return fmt.Errorf("gen: %s; give the packages to lower as the go command names them (., ./..., ./game)", strings.Join(bad, "; "))
 }

@@ -87,7 +87,7 @@ func (g *pkgGen) upgrades(fns []*flowFn, path, content string, newRecs, old []la
 	if err != nil {
 		dump := filepath.Join(os.TempDir(), "stackless-gen-"+filepath.Base(path)+".txt")
 		_ = os.WriteFile(dump, []byte(content), 0o644)
-		return "", nil, nil, fmt.Errorf("stackless gen: the old layouts of %s do not parse (a bug of the generator; the code is in %s): %w", path, dump, err)
+		return "", nil, nil, fmt.Errorf("gen: the old layouts of %s do not parse (a bug of the generator; the code is in %s): %w", path, dump, err)
 	}
 	return string(src), kept, skeletons, nil
 }

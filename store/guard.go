@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/stackless-go/stackless/internal/atomicfile"
+	"github.com/stackless-go/stackless/internal/memlimit"
 )
 
 // Why a guard: bbolt reads its pages straight from the memory-mapped file
@@ -127,7 +129,28 @@ func panicked(path, op string, r any) error {
 // openBolt opens path with bbolt under guard. bbolt.Open reads the meta and
 // freelist pages and can panic on them; then it has not returned its DB, so
 // the file it opened and locked is closed here.
-func openBolt(path string, o options) (bdb *bolt.DB, err error) {
+func openBolt(path string, o options) (*bolt.DB, error) {
+	size := initialMmapSize
+	if lim, ok := memlimit.Tightest(); ok && lim.Name == memlimit.AddressSpace && lim.Left() < 4*initialMmapSize {
+		// Under ulimit -v a reservation this large left the heap too
+		// little: a game of 100,000 entities died in the Go runtime at
+		// its first save under 3 GB.
+		size = 0
+	}
+	bdb, err := openBoltMapped(path, o, size)
+	if errors.Is(err, syscall.ENOMEM) {
+		// The reservation is a speed-up, not a need: under a limit of
+		// address space (ulimit -v, RLIMIT_AS) it made every open fail
+		// with "cannot allocate memory", even of an empty file. bbolt
+		// then maps only what the file holds and grows the mapping.
+		bdb, err = openBoltMapped(path, o, 0)
+	}
+	return bdb, err
+}
+
+// openBoltMapped is openBolt reserving mmapSize bytes of address space
+// for the file (0: only its size).
+func openBoltMapped(path string, o options, mmapSize int) (bdb *bolt.DB, err error) {
 	var file *os.File
 	bo := &bolt.Options{
 		Timeout:      o.timeout,
@@ -139,7 +162,7 @@ func openBolt(path string, o options) (bdb *bolt.DB, err error) {
 		// bbolt remap mid-commit: a remap copies every dirty node to the
 		// heap (86% of a 100k-tasklet checkpoint's allocations) and stalls
 		// readers. On 64-bit Linux this costs address space, not memory.
-		InitialMmapSize: initialMmapSize,
+		InitialMmapSize: mmapSize,
 		OpenFile: func(name string, flag int, perm fs.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
 			file = f

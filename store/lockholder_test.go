@@ -26,6 +26,10 @@ func TestMain(m *testing.M) {
 		saveOverLimit(path) // diskfull_linux_test.go
 		os.Exit(0)
 	}
+	if path := os.Getenv(asLimitEnv); path != "" {
+		saveUnderASLimit(path) // aslimit_linux_test.go
+		os.Exit(0)
+	}
 	if path := os.Getenv(holdEnv); path != "" {
 		db, err := store.Open(path)
 		if err != nil {

@@ -60,7 +60,7 @@ tasklet) and IdleActors (memory per tasklet blocked on a channel of its own).
 GOMAXPROCS is left as it is. ` + "`make bench`" + ` runs the same
 benchmarks with go test.`,
 		Example: "  stackless bench\n  stackless bench --benchtime 100x --skip-skynet -o json",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			restore, err := setBenchtime(benchtime)
 			if err != nil {

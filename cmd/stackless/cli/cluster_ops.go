@@ -99,7 +99,7 @@ func newClusterPSCmd() *cobra.Command {
 	return clientCmd(&cobra.Command{
 		Use:   "ps",
 		Short: "List the tasklets: ID, kind, worker, state",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 	}, func(cmd *cobra.Command, _ []string, c *cluster.Client, ctx context.Context) error {
 		ps, err := c.PS(ctx)
 		if err != nil {
@@ -210,7 +210,7 @@ func newClusterCheckpointCmd() *cobra.Command {
 	return clientCmd(&cobra.Command{
 		Use:   "checkpoint",
 		Short: "Take a consistent checkpoint of the whole cluster now",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 	}, func(cmd *cobra.Command, _ []string, c *cluster.Client, ctx context.Context) error {
 		res, err := c.Checkpoint(ctx)
 		if err != nil {
@@ -295,7 +295,7 @@ cluster uses a copy of the folder (--tls DIR), and --hosts lists the names
 and addresses the machines are reached by (default: localhost). Keep
 ca.key off the machines once the certificates are made.`,
 		Example: "  stackless cluster certs --out certs --hosts node1.lan,node2.lan,10.0.0.5",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return usageErrorf("--out DIR is required")

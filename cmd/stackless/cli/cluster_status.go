@@ -79,7 +79,7 @@ func newClusterDownCmd() *cobra.Command {
 	return clientCmd(&cobra.Command{
 		Use:   "down",
 		Short: "Shut the cluster down: final checkpoint, workers stopped",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 	}, func(cmd *cobra.Command, _ []string, c *cluster.Client, ctx context.Context) error {
 		if err := c.Down(ctx); err != nil {
 			return err
@@ -96,7 +96,7 @@ func newClusterStatusCmd() *cobra.Command {
 	return clientCmd(&cobra.Command{
 		Use:   "status",
 		Short: "Show the workers: tasklets, runnable, steps/s, memory",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 	}, func(cmd *cobra.Command, _ []string, c *cluster.Client, ctx context.Context) error {
 		st, err := c.Status(ctx)
 		if err != nil {

@@ -110,7 +110,7 @@ line every few seconds.`,
 		Example: "  stackless cluster up -n 4\n" +
 			"  stackless cluster up -n 2 --data /tmp/c --checkpoint-every 10s\n" +
 			"  stackless cluster up --listen :7070 --tls certs",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.Workers < 1 || cfg.Workers > cluster.MaxWorkers {
 				return usageErrorf("-n must be 1 to %d, got %d", cluster.MaxWorkers, cfg.Workers)

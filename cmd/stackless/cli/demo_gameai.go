@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stackless-go/stackless/internal/memlimit"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -47,7 +49,7 @@ after --ticks ticks and serves until interrupted; Ctrl-C saves first.`,
 			"  stackless demo gameai --load --ticks 500\n" +
 			"  stackless demo gameai --entities 100000 --ticks 200 --render-every 50\n" +
 			"  stackless demo gameai --http 127.0.0.1:8080 --entities 2000",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Load {
 				for _, name := range []string{"entities", "seed", "dt"} {
@@ -55,6 +57,9 @@ after --ticks ticks and serves until interrupted; Ctrl-C saves first.`,
 						fmt.Fprintf(cmd.ErrOrStderr(), "note: --%s is ignored with --load: the saved game has its own\n", name)
 					}
 				}
+			}
+			if err := checkGameMemory(o); err != nil {
+				return err
 			}
 			if hf.addr != "" {
 				return webGameAI(cmd, o, &hf)
@@ -103,6 +108,49 @@ after --ticks ticks and serves until interrupted; Ctrl-C saves first.`,
 	hf.add(f, "")
 	_ = cmd.MarkFlagDirname("data")
 	_ = cmd.MarkFlagFilename("render", "png")
-	cmd.RunE = withWritableHint(cmd.RunE, "--data DIR, --render FILE")
+	cmd.RunE = withWritableHint(cmd.RunE,
+		writePlace{"--data DIR", func() string { return o.DataDir }},
+		// The pictures of --render-every go beside FILE.
+		writePlace{"--render FILE", func() string {
+			if o.Render == "" {
+				return ""
+			}
+			return filepath.Dir(o.Render)
+		}})
 	return cmd
+}
+
+// checkGameMemory refuses a new game that cannot fit under this process's
+// memory limit (ulimit -v, a cgroup's): `--entities 2000000` under
+// `ulimit -v 3000000` died inside the Go runtime ("fatal error: out of
+// memory", a page of goroutine stacks) after a while of setting up. A
+// loaded game's size is in its save, so it is not checked; nor are values
+// the game refuses anyway.
+func checkGameMemory(o game.Options) error {
+	if o.Load || o.Config.Check() != nil {
+		return nil
+	}
+	lim, ok := memlimit.Tightest()
+	need := o.MemoryNeed()
+	if !ok || need <= lim.Left() {
+		return nil
+	}
+	per, how := uint64(game.PlayBytesPerEntity), "playing"
+	if o.SaveEvery > 0 {
+		per, how = game.SavingBytesPerEntity, "playing and saving"
+	}
+	picture := need - uint64(o.Entities)*per
+	fit := uint64(0)
+	if lim.Left() > picture {
+		fit = (lim.Left() - picture) / per
+	}
+	hint := fmt.Sprintf("pass --entities %d or fewer", fit)
+	if fit < 2 {
+		hint = "free memory or run it elsewhere"
+	}
+	if o.SaveEvery > 0 && fit < uint64(o.Entities) {
+		hint += fmt.Sprintf(", --save-every 0 (%d bytes per entity)", game.PlayBytesPerEntity)
+	}
+	return fmt.Errorf("--entities %d needs about %s of memory (%d bytes per entity %s, measured), more than the %s left under %s: %s, or raise the limit",
+		o.Entities, memlimit.Bytes(need), per, how, memlimit.Bytes(lim.Left()), lim, hint)
 }

@@ -108,12 +108,20 @@ func (w *webGame) resume() error {
 	}
 	w.ck = store.NewCheckpointer(w.db, reg)
 	clock := scheduler.NewVirtualClock(0)
+	// The errors of the setup below already say "gameai:"; only the
+	// store's get it here.
+	var setupErr error
 	s, err := w.ck.Resume(func(s *scheduler.Scheduler) error {
 		if w.o.Load {
-			return fmt.Errorf("gameai: %s holds no saved game; play once with autosave on first", w.path)
+			setupErr = fmt.Errorf("gameai: %s holds no saved game; play once without --load first", w.path)
+		} else {
+			setupErr = game.Setup(s, w.o.Config)
 		}
-		return game.Setup(s, w.o.Config)
+		return setupErr
 	}, scheduler.WithClock(clock))
+	if setupErr != nil {
+		return setupErr
+	}
 	if err != nil {
 		return fmt.Errorf("gameai: %w", err)
 	}

@@ -51,7 +51,7 @@ channels, live, and its checkpoints on a timeline.`,
 			"  stackless demo longtask --docs 20000 --data /tmp/lt\n" +
 			"  stackless demo longtask --http 127.0.0.1:8080\n" +
 			"  stackless inspect data/longtask.db",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {
 			case o.Docs < 1:
@@ -124,7 +124,7 @@ channels, live, and its checkpoints on a timeline.`,
 	}
 	hf.add(f, "")
 	_ = cmd.MarkFlagDirname("data")
-	cmd.RunE = withWritableHint(cmd.RunE, "--data DIR")
+	cmd.RunE = withWritableHint(cmd.RunE, writePlace{"--data DIR", func() string { return o.Dir }})
 	return cmd
 }
 

@@ -28,7 +28,7 @@ func newDemoPingPongCmd() *cobra.Command {
 n times, printing every hit; Ping then closes the channel and ends the game.
 They are straight-line Go lowered by stackless gen (examples/pingpong/game).`,
 		Example: "  stackless demo pingpong -n 3\n  stackless demo pingpong -n 3 -o json",
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if n < 0 {
 				return usageErrorf("-n must be 0 or more, got %d", n)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -130,4 +131,49 @@ func describeMin(f *pflag.Flag, m float64) string {
 		return strconv.FormatFloat(m, 'f', -1, 64) + " or more"
 	}
 	return "at least " + strconv.FormatFloat(m, 'f', -1, 64)
+}
+
+// badFlagValue says what a value pflag could not parse should have been,
+// instead of Go's parser's words: `invalid argument "1e6" for "--entities"
+// flag: strconv.ParseInt: parsing "1e6": invalid syntax`. Other errors
+// come back as they are.
+func badFlagValue(err error) error {
+	var ive *pflag.InvalidValueError
+	if !errors.As(err, &ive) {
+		return err
+	}
+	f, v := ive.GetFlag(), ive.GetValue()
+	var want string
+	switch t := f.Value.Type(); {
+	case t == "duration":
+		want = "a duration with its unit, such as 100ms, 2s or 1m30s"
+	case strings.HasPrefix(t, "uint"):
+		want = "a whole number, 0 or more"
+	case strings.HasPrefix(t, "int"):
+		want = "a whole number"
+	case strings.HasPrefix(t, "float"):
+		want = "a number"
+	default:
+		return err // the value's own parser says what it wants
+	}
+	if mins := f.Annotations[minAnnotation]; len(mins) > 0 && !strings.HasPrefix(want, "a duration") {
+		if m, ok := numeric(f, mins[0]); ok {
+			want = strings.TrimSuffix(want, ", 0 or more") + ", " + describeMin(f, m)
+		}
+	}
+	if errors.Is(err, strconv.ErrRange) {
+		want = "a smaller number: it does not fit in " + strconv.Itoa(8*typeBytes(f.Value.Type())) + " bits"
+	}
+	return fmt.Errorf("--%s %s: want %s", f.Name, strconv.Quote(v), want)
+}
+
+// typeBytes is the size of a pflag numeric type's values.
+func typeBytes(t string) int {
+	for _, n := range []string{"8", "16", "32"} {
+		if strings.HasSuffix(t, n) {
+			b, _ := strconv.Atoi(n)
+			return b / 8
+		}
+	}
+	return 8 // int, uint, int64, uint64 (on 64-bit platforms)
 }

@@ -78,7 +78,7 @@ func targetArgs(f *natsFlags, rest int, more bool) cobra.PositionalArgs {
 		if f.url == "" && len(args) == 0 {
 			hint = "; give FILE|DIR (a snapshot file, a checkpoint database or a cluster directory), or --nats URL --creds FILE for a cluster on NATS"
 		}
-		return usageErrorf("%s takes %s, got %d arg(s)%s", cmd.CommandPath(), strings.TrimPrefix(cmd.Use, cmd.Name()+" "), len(args), hint)
+		return usageErrorf("%s takes %s, got %d arg(s)%s", commandName(cmd), strings.TrimPrefix(cmd.Use, cmd.Name()+" "), len(args), hint)
 	}
 }
 

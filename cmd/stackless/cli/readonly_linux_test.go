@@ -31,10 +31,10 @@ func TestReadOnlyDataFolder(t *testing.T) {
 		path string // the file the error must name once
 		hint string
 	}{
-		{[]string{"demo", "gameai", "--data", ro, "--ticks", "2", "--entities", "10"}, filepath.Join(ro, "gameai.db"), "(--data DIR, --render FILE)"},
-		{[]string{"demo", "gameai", "--data", filepath.Join(ro, "sub"), "--ticks", "2", "--entities", "10"}, filepath.Join(ro, "sub"), "(--data DIR, --render FILE)"},
-		{[]string{"demo", "gameai", "--data", frozen, "--load", "--ticks", "2"}, filepath.Join(frozen, "gameai.db"), "(--data DIR, --render FILE)"},
-		{[]string{"demo", "gameai", "--data", t.TempDir(), "--ticks", "2", "--entities", "10", "--render", filepath.Join(ro, "w.png")}, filepath.Join(ro, "w.png"), "(--data DIR, --render FILE)"},
+		{[]string{"demo", "gameai", "--data", ro, "--ticks", "2", "--entities", "10"}, filepath.Join(ro, "gameai.db"), "(--data DIR)"},
+		{[]string{"demo", "gameai", "--data", filepath.Join(ro, "sub"), "--ticks", "2", "--entities", "10"}, filepath.Join(ro, "sub"), "(--data DIR)"},
+		{[]string{"demo", "gameai", "--data", frozen, "--load", "--ticks", "2"}, filepath.Join(frozen, "gameai.db"), "(--data DIR)"},
+		{[]string{"demo", "gameai", "--data", t.TempDir(), "--ticks", "2", "--entities", "10", "--render", filepath.Join(ro, "w.png")}, filepath.Join(ro, "w.png"), "(--render FILE)"},
 		{[]string{"demo", "longtask", "--data", ro, "--docs", "10"}, filepath.Join(ro, "longtask.db"), "(--data DIR)"},
 		{[]string{"checkpoint", "export", saved, filepath.Join(ro, "world.snap")}, filepath.Join(ro, "world.snap"), ""},
 	} {

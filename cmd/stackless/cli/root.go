@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/stackless-go/stackless/internal/memlimit"
 )
 
 // Exit codes of Execute.
@@ -37,13 +39,17 @@ a terminal.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE:          groupRunE,
+		// Else cobra refuses an unknown command itself, naming the program
+		// twice and not listing the commands.
+		Args: cobra.ArbitraryArgs,
 		// Runs before every command: bad numeric flag values are usage errors.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return checkFlags(cmd) },
 	}
 	root.SetVersionTemplate("stackless {{.Version}}\n")
 	addOutputFlag(root)
 	addLogFlag(root)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{badFlagValue(err)} })
+	root.SetHelpCommand(newHelpCmd())
 
 	// Command groups, one file each. Add new ones here.
 	root.AddCommand(
@@ -66,6 +72,7 @@ a terminal.`,
 // that shut down cleanly on SIGTERM, see [stoppedCleanly]). Errors are
 // printed once to stderr as "stackless: <error>".
 func Execute() int {
+	memlimit.GuideGC() // under ulimit -v or a cgroup limit, collect before the limit kills
 	// signal.NotifyContext would lose which signal it was, and a service
 	// exits 0 on SIGTERM but 130 on Ctrl-C: the signal is the context's
 	// cause.
@@ -243,7 +250,68 @@ func groupRunE(cmd *cobra.Command, args []string) error {
 		}
 	}
 	if len(args) > 0 {
-		return usageErrorf("unknown command %q for %q; its commands are: %s", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+		hint := ""
+		if cmd.SuggestionsMinimumDistance <= 0 {
+			cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only on its own path
+		}
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			hint = fmt.Sprintf(" (did you mean %s?)", strings.Join(s, " or "))
+		}
+		if !cmd.HasParent() {
+			return usageErrorf("unknown command %q%s; the commands are: %s", args[0], hint, strings.Join(names, ", "))
+		}
+		return usageErrorf("unknown command %q%s; %s's commands are: %s", args[0], hint, commandName(cmd), strings.Join(names, ", "))
 	}
-	return usageErrorf("%q needs a command: %s", cmd.CommandPath(), strings.Join(names, ", "))
+	if !cmd.HasParent() {
+		return usageErrorf("give a command: %s", strings.Join(names, ", "))
+	}
+	return usageErrorf("%s needs a command: %s", commandName(cmd), strings.Join(names, ", "))
+}
+
+// commandName names cmd in an error: its path without the program's name,
+// which the "stackless: " before every error already says.
+func commandName(cmd *cobra.Command) string {
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+}
+
+// noArgs is cobra.NoArgs with a message that says what is wrong: cobra's
+// read 'unknown command "x" for "stackless demo gameai"', which is no
+// command, and named the program twice.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("%s takes no arguments, got %q", commandName(cmd), args)
+	}
+	return nil
+}
+
+// newHelpCmd is cobra's help command, but a topic that names no command is
+// a usage error: cobra printed "Unknown help topic" and the root's help
+// and exited 0 (and, with the root taking arguments, only the help).
+func newHelpCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Long:  "Help shows the help of any command: stackless help cluster up.",
+		// Completes command names, as cobra's help did.
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			parent, _, err := cmd.Root().Find(args)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			var names []cobra.Completion
+			for _, c := range parent.Commands() {
+				if c.IsAvailableCommand() && strings.HasPrefix(c.Name(), toComplete) {
+					names = append(names, cobra.CompletionWithDesc(c.Name(), c.Short))
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, rest, err := cmd.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usageErrorf("no help topic %q: give a command, such as `stackless help cluster up`; `stackless --help` lists them", strings.Join(args, " "))
+			}
+			return target.Help()
+		},
+	}
 }

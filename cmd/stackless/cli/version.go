@@ -51,7 +51,7 @@ func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the stackless version, the Go version and the platform",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := currentVersion()
 			if outputOf(cmd) == formatJSON {

@@ -72,7 +72,7 @@ re-executes the program that ran ` + "`cluster up`" + `.`,
 		Example: "  stackless worker --nats nats://10.0.0.1:4222 --creds user.seed --tls certs --secret secret\n" +
 			"  stackless worker --nats nats://10.0.0.1:4222 --creds user.seed --name game-eu --tls certs --secret secret\n" +
 			"  stackless worker --join 10.0.0.1:7070 --tls certs --secret secret",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if err := nf.check(); err != nil {

@@ -79,14 +79,14 @@ func (o Options) check() error {
 		v    int
 	}{{"ticks", o.Ticks}, {"save-every", o.SaveEvery}, {"render-every", o.RenderEvery}, {"stats-every", o.StatsEvery}} {
 		if f.v < 0 {
-			errs = append(errs, fmt.Errorf("%s must be 0 or more, got %d", f.name, f.v))
+			errs = append(errs, fmt.Errorf("--%s must be 0 or more, got %d", f.name, f.v))
 		}
 	}
 	if o.SaveEvery > 0 && o.Entities > MaxSavedEntities {
-		errs = append(errs, fmt.Errorf("entities: a game of %d entities cannot be saved (at most %d): pass fewer, or save-every 0 to play without saving", o.Entities, MaxSavedEntities))
+		errs = append(errs, fmt.Errorf("--entities %d: a game of more than %d entities cannot be saved: pass fewer, or --save-every 0 to play without saving", o.Entities, MaxSavedEntities))
 	}
 	if o.Size < 16 || o.Size > 8192 {
-		errs = append(errs, fmt.Errorf("size must be 16 to 8192 pixels, got %d", o.Size))
+		errs = append(errs, fmt.Errorf("--size must be 16 to 8192 pixels, got %d", o.Size))
 	}
 	return errors.Join(errs...)
 }
@@ -177,12 +177,20 @@ func (s *session) open() error {
 	// Saves are encoded between ticks and written by a background goroutine
 	// while the next ticks run.
 	s.ck = store.NewCheckpointer(s.db, reg, store.WithAsync())
+	// The errors of the setup below already say "gameai:"; only the
+	// store's get it here.
+	var setupErr error
 	sched, err := s.ck.Resume(func(sched *scheduler.Scheduler) error {
 		if s.o.Load {
-			return fmt.Errorf("gameai: %s holds no saved game", path)
+			setupErr = fmt.Errorf("gameai: %s holds no saved game; play once with autosave on first", path)
+		} else {
+			setupErr = Setup(sched, s.o.Config)
 		}
-		return Setup(sched, s.o.Config)
+		return setupErr
 	}, scheduler.WithClock(clock))
+	if setupErr != nil {
+		return setupErr
+	}
 	if err != nil {
 		return fmt.Errorf("gameai: %w", err)
 	}

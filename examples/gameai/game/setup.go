@@ -57,10 +57,10 @@ func (c Config) Check() error {
 	c = c.withDefaults()
 	var errs []error
 	if c.Entities < 2 || c.Entities > MaxEntities {
-		errs = append(errs, fmt.Errorf("entities must be between 2 and %d, got %d", MaxEntities, c.Entities))
+		errs = append(errs, fmt.Errorf("--entities must be between 2 and %d, got %d", MaxEntities, c.Entities))
 	}
 	if c.Dt <= 0 || c.Dt > time.Second {
-		errs = append(errs, fmt.Errorf("dt must be more than 0 and at most 1s, got %v", c.Dt))
+		errs = append(errs, fmt.Errorf("--dt must be more than 0 and at most 1s, got %v", c.Dt))
 	}
 	if c.Spacing < 100 || c.Spacing > 100_000 {
 		errs = append(errs, fmt.Errorf("spacing must be between 100 and 100000 cm, got %d", c.Spacing))

@@ -1,0 +1,78 @@
+package store_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/store"
+)
+
+// asLimitEnv makes the test binary a child that, under a limit of address
+// space 512 MiB above what it uses (ulimit -v), creates a database, saves
+// into it, and opens it again, printing what happened.
+const asLimitEnv = "STACKLESS_TEST_AS_LIMIT"
+
+func saveUnderASLimit(path string) {
+	used, err := vmSize()
+	if err == nil {
+		lim := used + 512<<20
+		err = syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: lim, Max: lim})
+	}
+	if err != nil {
+		fmt.Println("setup:", err)
+		return
+	}
+	db, err := store.Open(path)
+	if err != nil {
+		fmt.Println("create:", err)
+		return
+	}
+	_, err = db.Save(first)
+	fmt.Println("save:", err, "close:", db.Close())
+	db, err = store.Open(path)
+	if err != nil {
+		fmt.Println("open:", err)
+		return
+	}
+	gens, err := db.List()
+	fmt.Println("open: generations", len(gens), err, "close:", db.Close())
+}
+
+// vmSize is this process's address space in bytes (VmSize).
+func vmSize() (uint64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmSize:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmSize in /proc/self/status")
+}
+
+// The 1 GiB of address space reserved for the mapping is a speed-up; under
+// ulimit -v it made every create and open fail ("store: create X: cannot
+// allocate memory"), though a small database needs a few pages.
+func TestOpenUnderAnAddressSpaceLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "world.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), asLimitEnv+"="+path)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Equal(t, "save: <nil> close: <nil>\nopen: generations 1 <nil> close: <nil>\n", string(out))
+}
