@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/internal/mpack"
@@ -103,6 +104,7 @@ func decodePuts(c *cursor, reg *pickle.Registry, m *message, n int, vals *[]any)
 // (any, error) result; anything else goes through putValue.
 func (c *cursor) putValues(reg *pickle.Registry, k int, vs *[]any) error {
 	out, b, off := *vs, c.b, c.off
+	var ints []int // where uint16s are boxed (intAt)
 	for ; k > 0; k-- {
 		if off < len(b) {
 			switch x := b[off]; {
@@ -115,7 +117,15 @@ func (c *cursor) putValues(reg *pickle.Registry, k int, vs *[]any) error {
 				off += 2
 				continue
 			case x == 0xcd && len(b)-off >= 3:
-				out = append(out, int(binary.BigEndian.Uint16(b[off+1:])))
+				// Boxed in place in a block shared by the batch: a
+				// stream's counters are mostly uint16s, and boxing each
+				// one (convT64) was a tiny allocation a value.
+				if len(ints) == 0 {
+					ints = make([]int, min(k, 256))
+				}
+				ints[0] = int(binary.BigEndian.Uint16(b[off+1:]))
+				out = append(out, intAt(&ints[0]))
+				ints = ints[1:]
 				off += 3
 				continue
 			}
@@ -132,6 +142,15 @@ func (c *cursor) putValues(reg *pickle.Registry, k int, vs *[]any) error {
 	c.off = off
 	*vs = out
 	return nil
+}
+
+// intAt returns *p as an any that points at p instead of a copy, as the
+// runtime's own boxing of a small int points into a static table. Nothing
+// may write *p afterwards; the any keeps p's whole block alive.
+func intAt(p *int) any {
+	var v any = 0
+	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
+	return v
 }
 
 // smallInts holds the ints 0 to 255 boxed, for putValues.

@@ -264,4 +264,6 @@ func TestPutAllIntsAsPutEach(t *testing.T) {
 	msgs = queued(t, full)
 	require.Len(t, msgs, 2, "a frame holds at most maxPutValues values")
 	assert.Len(t, msgs[0].Values, maxPutValues)
+	// Decoded as sent: the uint16s among them are boxed in shared blocks.
+	assert.Equal(t, append([]any{1}, many...), append(msgs[0].Values, msgs[1].Values...))
 }
