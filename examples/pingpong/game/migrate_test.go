@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,8 +70,10 @@ func TestPongMigratesMidGame(t *testing.T) {
 
 	entries := make(chan any, 2*n+1)
 	ids := make(chan [2]tasklet.ID, 1)
+	var toPong channel.ID
 	n1.Scheduler().Do(func(s *scheduler.Scheduler) {
 		table := game.Table{ToPong: s.NewChannel(0), ToPing: s.NewChannel(0), Log: s.NewChannel(0)}
+		toPong = table.ToPong
 		rec := s.Spawn(&recorder{Log: table.Log, PauseAfter: "pong 2", entries: entries})
 		s.Spawn(game.NewPing(table, n))
 		ids <- [2]tasklet.ID{rec, s.Spawn(game.NewPong(table))}
@@ -85,6 +88,9 @@ func TestPongMigratesMidGame(t *testing.T) {
 	for v := range entries {
 		fmt.Fprintln(&transcript, v)
 		if v == "pong 2" {
+			// "pong 2" reached the log before Pong returned the ball and
+			// went back to its receive: wait until it is there.
+			waitReceiving(ctx, t, n1.Scheduler(), pong, toPong)
 			require.NoError(t, n1.Migrate(ctx, pong, 2), "move Pong to node 2")
 			hits := make(chan int, 1)
 			n2.Scheduler().Do(func(s *scheduler.Scheduler) {
@@ -111,5 +117,26 @@ func TestPongMigratesMidGame(t *testing.T) {
 	for range 2 {
 		err := <-ran
 		assert.True(t, err == nil || errors.Is(err, context.Canceled), "a scheduler stopped with %v", err)
+	}
+}
+
+// waitReceiving waits, bounded by ctx, until tasklet id of s is blocked
+// receiving on ch.
+func waitReceiving(ctx context.Context, t *testing.T, s *scheduler.Scheduler, id tasklet.ID, ch channel.ID) {
+	t.Helper()
+	for {
+		there := make(chan bool, 1)
+		s.Do(func(s *scheduler.Scheduler) {
+			in, err := s.Info(id)
+			there <- err == nil && in.State == tasklet.Blocked && in.Op == "receiving" && slices.Contains(in.Chans, ch)
+		})
+		select {
+		case ok := <-there:
+			if ok {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("tasklet %v never blocked receiving on %v: %v", id, ch, ctx.Err())
+		}
 	}
 }
