@@ -541,7 +541,6 @@ func (c *cluster) tasklets(i int) int {
 func send(ch channel.ID, v int) Instr       { return Instr{Op: "send", Ch: ch, Val: v} }
 func recv(ch channel.ID) Instr              { return Instr{Op: "recv", Ch: ch} }
 func sendErr(ch channel.ID, m string) Instr { return Instr{Op: "senderr", Ch: ch, Msg: m} }
-func closeCh(ch channel.ID) Instr           { return Instr{Op: "close", Ch: ch} }
 func sel(cases ...SelCase) Instr            { return Instr{Op: "select", Cases: cases} }
 
 func recvN(ch channel.ID, n int) []Instr {

@@ -31,10 +31,6 @@ import (
 // maxPutValues bounds the values of one PUTS frame, on both ends.
 const maxPutValues = 4096
 
-// putsHead is the size of an open PUTS frame's head: the frame length, the
-// array32 header, the kind (a positive fixint); the channel follows.
-const putsHead = frameHeader + 5 + 1
-
 // appendPutValue appends v as a PUTS value.
 func appendPutValue(b []byte, reg *pickle.Registry, v any) ([]byte, error) {
 	switch x := v.(type) {

@@ -33,7 +33,6 @@ type Scheduler struct {
 	tick      uint32
 	steps     uint64
 	sliceRun  int // rotation after this many consecutive steps in Run; the largest int for none: burst's one test a step
-	blocked   int // tasklets blocked or sleeping
 	paused    int
 
 	onSchedule func(prev, next tasklet.ID)
@@ -74,7 +73,6 @@ type Scheduler struct {
 	dirtyC    []*channel.Channel
 	deadT     []tasklet.ID
 	deadC     []channel.ID
-	inChange  bool
 
 	// The only state shared with other goroutines.
 	inboxMu sync.Mutex
