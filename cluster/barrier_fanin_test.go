@@ -1,7 +1,9 @@
 package cluster_test
 
 import (
+	"context"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,17 +24,7 @@ import (
 // (the attack's 100,000 tasklets, scaled down). The shed now stops at a
 // pause, so every checkpoint converges in a few rounds.
 func TestBarrierConvergesWhileBalancingSheds(t *testing.T) {
-	logs := &syncBuffer{}
-	c, ctx := startCluster(t, 2, func(cfg *cluster.Config) {
-		cfg.BalanceEvery = 250 * time.Millisecond
-		cfg.CheckpointEvery = 500 * time.Millisecond
-		cfg.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("coordinator log:\n%s", logs.String())
-		}
-	})
+	c, ctx, logs := startBusyCluster(t)
 	const count = 20000
 	col, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "collector", Count: 1, Worker: 1,
 		Args: map[string]string{"in": "@chan:4", "want": strconv.Itoa(count)}})
@@ -63,4 +55,23 @@ func TestBarrierConvergesWhileBalancingSheds(t *testing.T) {
 	res, err := c.Checkpoint(ctx)
 	require.NoError(t, err)
 	assert.LessOrEqual(t, res.Rounds, 4)
+}
+
+// startBusyCluster starts two workers that balance every 250 ms and
+// checkpoint every 500 ms, logging to the buffer it returns (printed when
+// the test fails, or always with STACKLESS_TEST_VERBOSE=1).
+func startBusyCluster(t *testing.T) (*cluster.Coordinator, context.Context, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	c, ctx := startCluster(t, 2, func(cfg *cluster.Config) {
+		cfg.BalanceEvery = 250 * time.Millisecond
+		cfg.CheckpointEvery = 500 * time.Millisecond
+		cfg.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("STACKLESS_TEST_VERBOSE") == "1" {
+			t.Logf("coordinator log:\n%s", logs.String())
+		}
+	})
+	return c, ctx, logs
 }
