@@ -80,6 +80,11 @@ func init() {
 		return s, err
 	})
 	cluster.MustRegisterSpawner("work", func(a map[string]string) (tasklet.Behavior, error) {
+		// A key the kind does not know is refused, as the product's kinds
+		// do: a test passed "links" here, and ran the default rounds.
+		if err := cluster.CheckArgs(a, "out", "seed", "rounds", "per_step"); err != nil {
+			return nil, err
+		}
 		w := &Work{}
 		var err error
 		if w.Out, err = cluster.ArgChan(a, "out"); err != nil {
@@ -95,6 +100,9 @@ func init() {
 		return w, err
 	})
 	cluster.MustRegisterSpawner("collector", func(a map[string]string) (tasklet.Behavior, error) {
+		if err := cluster.CheckArgs(a, "in", "want"); err != nil {
+			return nil, err
+		}
 		c := &Collector{}
 		var err error
 		if c.In, err = cluster.ArgChan(a, "in"); err != nil {
