@@ -9,9 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
 )
@@ -189,9 +191,9 @@ func (w *worker) migrate(ctx context.Context, req migrateReq) (MigrateResult, er
 // work, sets the pace: one at a time (about 0.7 ms each between two local
 // workers) a shed asked to move 10,000 tasklets moved about a thousand in
 // its caller's second, and the caller counted the round as failed; 64 in
-// flight moved 2,000 to 7,000 a second, 256 about 12,000. It also bounds
-// what one shed queues on the link at once (256 tasklets of 256 KiB fill
-// ipc's DefaultMaxQueued).
+// flight moved 2,000 to 7,000 a second, 256 about 12,000. Large tasklets
+// could fill the link's queue before 256 are in flight: ipc refuses such
+// a move (ErrLinkBusy) and the shed stops there.
 const shedWindow = 256
 
 // shed moves up to Count runnable tasklets to another worker, taking them
@@ -220,6 +222,7 @@ func (w *worker) shed(ctx context.Context, req shedReq) (shedResp, error) {
 		resp shedResp
 		errs []error
 		wg   sync.WaitGroup
+		busy atomic.Bool // the link refused a move: it has enough queued
 	)
 	next := make(chan tasklet.ID)
 	for range min(shedWindow, len(ids)) {
@@ -231,6 +234,9 @@ func (w *worker) shed(ctx context.Context, req shedReq) (shedResp, error) {
 				// context, not Within: a MIGRATE sent is answered in a
 				// round trip, and counting it moved keeps the reply true.
 				err := w.n.Migrate(ctx, id, req.To)
+				if errors.Is(err, ipc.ErrLinkBusy) && busy.Swap(true) {
+					continue // one busy link said so already
+				}
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
@@ -246,9 +252,10 @@ func (w *worker) shed(ctx context.Context, req shedReq) (shedResp, error) {
 		// on during a checkpoint barrier (its caller had given up after a
 		// second, and hundreds of tasklets were left to move) gave every
 		// flush round a frame to count, and the barrier failed after 64.
-		// Once paused, or out of time, it starts no more; the next
+		// Once paused, out of time, or refused by a link with enough
+		// queued (large tasklets), it starts no more; the next
 		// balancing moves the rest.
-		if stop.Err() != nil || w.barrierPaused() {
+		if stop.Err() != nil || busy.Load() || w.barrierPaused() {
 			break
 		}
 		select {

@@ -35,6 +35,10 @@ var (
 	// ErrRefused: the target node refused a migration; the tasklet stays
 	// (and keeps running) on the node that tried to move it.
 	ErrRefused = errors.New("ipc: migration refused")
+	// ErrLinkBusy: a migration was not started because the link to its
+	// target already has much queued (see WithMaxQueued); the tasklet
+	// stays, and goes on running, where it was.
+	ErrLinkBusy = errors.New("ipc: link to the node is busy")
 	// ErrNoHandler: a control call named a kind the peer has no handler for.
 	ErrNoHandler = errors.New("ipc: no handler for that control kind")
 )

@@ -66,15 +66,24 @@ func newLink(n *Node, peer uint16, conn net.Conn, network string) *link {
 // send queues m and wakes the writer. It never blocks on the network; it
 // fails if the link is closed, if m cannot be encoded (an unregistered
 // value type) or if it is larger than the frame limit.
-func (l *link) send(m *message) error { return l.enqueue(m, false) }
+func (l *link) send(m *message) error { return l.enqueue(m, false, false) }
+
+// sendIfRoom queues m like send unless frames are already waiting and m
+// would take the queue past half its limit (WithMaxQueued); then it
+// queues nothing and fails with ErrLinkBusy. A burst of large MIGRATEs
+// (a balancing shed keeps hundreds in flight) would otherwise pass the
+// limit, and send closes a link that does, failing every tasklet waiting
+// on the peer: refused moves stay where they are, and the half left
+// keeps room for the answers and values that must not be refused.
+func (l *link) sendIfRoom(m *message) error { return l.enqueue(m, false, true) }
 
 // hold queues m like send, but leaves waking the writer to flush: the
 // scheduler's goroutine holds what one slice sends (see Node.queue), so
 // that it goes out in one write. A queue that reached bufSize is sent at
 // once.
-func (l *link) hold(m *message) error { return l.enqueue(m, true) }
+func (l *link) hold(m *message) error { return l.enqueue(m, true, false) }
 
-func (l *link) enqueue(m *message, hold bool) error {
+func (l *link) enqueue(m *message, hold, ifRoom bool) error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -87,6 +96,12 @@ func (l *link) enqueue(m *message, hold bool) error {
 		b, err = endFrame(b, start, l.n.cfg.maxFrame)
 	} else {
 		b = b[:start]
+	}
+	if err == nil && ifRoom && start > 0 && len(b) > l.n.cfg.maxQueued/2 {
+		l.out = b[:start]
+		l.mu.Unlock()
+		return fmt.Errorf("%w: %d bytes are queued for node %d and a %v of %d more would pass half the limit of %d (WithMaxQueued); try again once the queue drains",
+			ErrLinkBusy, start, l.peer, m.Kind, len(b)-start, l.n.cfg.maxQueued)
 	}
 	l.out = b
 	if err == nil {

@@ -63,6 +63,9 @@ type migrateReq struct {
 // keeps its place in every channel queue. Call it from any goroutine but
 // the scheduler's, whose help it needs.
 //
+// A move that would fill the link's queue is not started (ErrLinkBusy):
+// the tasklet goes on running here.
+//
 // If the link to `to` fails before the answer, the outcome is unknown and
 // the tasklet is not resumed here (it may be running there); the error
 // wraps ErrLinkDown.
@@ -109,7 +112,7 @@ func (n *Node) startMigrate(id tasklet.ID, to uint16, res chan<- error) {
 	local := n.departing(mv)
 	raw, err := n.reg.DumpTasklet(&em.Tasklet)
 	if err == nil {
-		err = l.send(&message{Kind: kMigrate, Epoch: mv.epoch, Flag: len(mv.homes) > 0, Raw: raw, Timers: em.Timers})
+		err = l.sendIfRoom(&message{Kind: kMigrate, Epoch: mv.epoch, Flag: len(mv.homes) > 0, Raw: raw, Timers: em.Timers})
 	}
 	if err != nil {
 		n.takeBack(mv)
