@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackless-go/stackless/internal/atomicfile"
+	"github.com/stackless-go/stackless/internal/shquote"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -125,7 +126,11 @@ a generation left in the database still needs is refused.`,
 			for _, a := range rest {
 				g, err := strconv.ParseUint(a, 10, 64)
 				if err != nil || g == 0 {
-					return usageErrorf("%q is not a generation number (1 or more)", a)
+					ls := "stackless checkpoint ls " + shquote.Quote(path)
+					if path == "" {
+						ls = "stackless checkpoint ls --nats URL"
+					}
+					return usageErrorf("%q is not a generation number: generations are numbered from 1 up; `%s` lists them", a, ls)
 				}
 				gens = append(gens, g)
 			}

@@ -113,7 +113,9 @@ func TestCheckpointRmErrors(t *testing.T) {
 		want string
 	}{
 		{"not a number", []string{path, "two"}, 2, `"two" is not a generation number`},
-		{"zero", []string{path, "0"}, 2, "not a generation number"},
+		{"zero", []string{path, "0"}, 2, "generations are numbered from 1 up; `stackless checkpoint ls "},
+		{"negative", []string{path, "-1"}, 2, `-1 is not a flag, and this command takes no negative numbers`},
+		{"negative after --", []string{path, "--", "-1"}, 2, `"-1" is not a generation number`},
 		{"no generation", []string{path}, 2, "arg"},
 		{"snapshot file", []string{snap, "1"}, 1, "is a snapshot file"},
 		{"locked file", []string{locked, "1", "--lock-timeout", "10ms"}, 1, "locked by another process"},

@@ -249,7 +249,7 @@ restore fail (run it again: a worker that is gone is no longer counted).`,
 		PreRunE: func(_ *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				if g, err := strconv.ParseUint(args[0], 10, 64); err != nil || g == 0 {
-					return usageErrorf("%q is not a generation number (1 or more)", args[0])
+					return usageErrorf("%q is not a generation number: generations are numbered from 1 up; `stackless checkpoint ls DIR` lists those of the cluster in DIR", args[0])
 				}
 			}
 			if workers < 0 || workers > cluster.MaxWorkers {

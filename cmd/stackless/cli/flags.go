@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -138,6 +139,11 @@ func describeMin(f *pflag.Flag, m float64) string {
 // flag: strconv.ParseInt: parsing "1e6": invalid syntax`. Other errors
 // come back as they are.
 func badFlagValue(err error) error {
+	if m := negativeArg.FindStringSubmatch(err.Error()); m != nil {
+		// pflag reads "-1" as the shorthand flag -1 and says "unknown
+		// shorthand flag: '1' in -1", which does not say what was wrong.
+		return fmt.Errorf("%s is not a flag, and this command takes no negative numbers (a file name that starts with \"-\" goes after \"--\")", m[1])
+	}
 	var ive *pflag.InvalidValueError
 	if !errors.As(err, &ive) {
 		return err
@@ -166,6 +172,10 @@ func badFlagValue(err error) error {
 	}
 	return fmt.Errorf("--%s %s: want %s", f.Name, strconv.Quote(v), want)
 }
+
+// negativeArg matches pflag's error for a negative number given as an
+// argument.
+var negativeArg = regexp.MustCompile(`^unknown shorthand flag: '[0-9]' in (-[0-9][0-9.eE+-]*)$`)
 
 // typeBytes is the size of a pflag numeric type's values.
 func typeBytes(t string) int {
