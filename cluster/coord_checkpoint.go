@@ -185,12 +185,18 @@ func (c *Coordinator) Restore(ctx context.Context, gen uint64, m int) (RestoreRe
 	c.mu.Lock()
 	local := c.localN
 	c.mu.Unlock()
+	now := local
 	if m != 0 {
 		local = m - len(remotes)
 	}
 	if local < 0 {
 		return RestoreResult{}, fmt.Errorf("%w: restore onto %d workers, but %d workers on other machines (%v) joined over NATS and are all used; give at least %d, or stop some of them on their machines",
 			ErrTooFewWorkers, m, len(remotes), nodesOf(remotes), len(remotes))
+	}
+	if limit, used := taskLimit(); limit > 0 {
+		if err := checkMoreTasks(now, local, len(remotes), limit, used); err != nil {
+			return RestoreResult{}, err
+		}
 	}
 	var snap *clusterSnapshot
 	var err error

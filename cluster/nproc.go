@@ -29,3 +29,25 @@ func checkTasks(workers int, limit, used uint64) error {
 	return fmt.Errorf("cluster: %d workers need about %d threads (%d for the coordinator, %d per worker), and this user may run %d (ulimit -u, RLIMIT_NPROC), %d of them already: %s",
 		workers, need, coordThreads, threadsPerWorker, limit, used, hint)
 }
+
+// checkMoreTasks refuses, up front, a restore that grows the local
+// workers from now to then when this user's task limit cannot hold the
+// new ones beside those that run (the coordinator, this process, is not
+// in used; the workers it stops are, until they exit). remote workers
+// (other machines) count in -n too.
+func checkMoreTasks(now, then, remote int, limit, used uint64) error {
+	if then <= now {
+		return nil
+	}
+	need := uint64((then - now) * threadsPerWorker)
+	if used+coordThreads+need <= limit {
+		return nil
+	}
+	hint := "end some (this user runs other processes), or raise the limit (ulimit -u)"
+	if used+coordThreads <= limit {
+		fit := now + int((limit-used-coordThreads)/threadsPerWorker)
+		hint = fmt.Sprintf("restore onto at most %d workers here (-n %d), or raise the limit (ulimit -u)", fit, fit+remote)
+	}
+	return fmt.Errorf("cluster: restore onto %d local workers starts %d more than run now, about %d threads more (%d per worker), and this user may run %d (ulimit -u, RLIMIT_NPROC), %d of them already besides the coordinator's %d: %s",
+		then, then-now, need, threadsPerWorker, limit, used, coordThreads, hint)
+}
