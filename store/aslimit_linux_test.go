@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,14 +23,30 @@ import (
 // into it, and opens it again, printing what happened.
 const asLimitEnv = "STACKLESS_TEST_AS_LIMIT"
 
+// asOpenOnlyEnv makes that child only open the database, 64 MiB above
+// what it uses.
+const asOpenOnlyEnv = "STACKLESS_TEST_AS_OPEN_ONLY"
+
 func saveUnderASLimit(path string) {
+	openOnly := os.Getenv(asOpenOnlyEnv) != ""
 	used, err := vmSize()
 	if err == nil {
 		lim := used + 512<<20
+		if openOnly {
+			lim = used + 64<<20
+		}
 		err = syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: lim, Max: lim})
 	}
 	if err != nil {
 		fmt.Println("setup:", err)
+		return
+	}
+	if openOnly {
+		db, err := store.Open(path)
+		if err == nil {
+			err = db.Close()
+		}
+		fmt.Println("open:", err, "corrupt:", errors.Is(err, store.ErrCorrupt))
 		return
 	}
 	db, err := store.Open(path)
@@ -75,4 +92,33 @@ func TestOpenUnderAnAddressSpaceLimit(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Equal(t, "save: <nil> close: <nil>\nopen: generations 1 <nil> close: <nil>\n", string(out))
+}
+
+// A database too large to map under ulimit -v was reported as damaged,
+// "bbolt refuses it: cannot allocate memory; restore it from a backup, or
+// move it away to start a new database": advice that throws away a good
+// file. It now says the file is intact and what limit was in the way.
+func TestOpenTooLargeToMapIsNotDamage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "world.db")
+	db, err := store.Open(path)
+	require.NoError(t, err)
+	_, err = db.Save(first)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	require.NoError(t, os.Truncate(path, 1<<30)) // sparse: bbolt maps the whole file
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), asLimitEnv+"="+path, asOpenOnlyEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "open: store: open "+path+": mapping its 1.1 GB into memory failed (")
+	assert.Contains(t, string(out), "left under ulimit -v (RLIMIT_AS) of ")
+	assert.Contains(t, string(out), "the file is not damaged: raise the limit (ulimit -v) or free memory, and open it again corrupt: false")
+
+	db, err = store.Open(path) // without the limit it opens, and holds its generation
+	require.NoError(t, err)
+	gens, err := db.List()
+	require.NoError(t, err)
+	assert.Len(t, gens, 1)
+	require.NoError(t, db.Close())
 }

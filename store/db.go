@@ -18,6 +18,7 @@ import (
 
 	"github.com/stackless-go/stackless/internal/atomicfile"
 	"github.com/stackless-go/stackless/internal/fsmode"
+	"github.com/stackless-go/stackless/internal/memlimit"
 	"github.com/stackless-go/stackless/internal/shquote"
 
 	"github.com/stackless-go/stackless/internal/lockholder"
@@ -163,6 +164,11 @@ func Open(path string, opts ...Option) (*DB, error) {
 		switch {
 		case errors.Is(err, ErrCorrupt): // names the file already
 			return nil, err
+		case errors.Is(err, syscall.ENOMEM):
+			// Not damage: the file could not be mapped. Saying "damaged,
+			// move it away" here would have the user throw away a good
+			// database.
+			return nil, outOfMemory(path, st.Size(), err)
 		case errors.As(err, &pathErr) && o.readOnly:
 			return nil, fmt.Errorf("store: open %s: %w", path, atomicfile.Unnamed(err, "", path))
 		case errors.As(err, &pathErr): // opened to write: a read-only disk says so
@@ -177,6 +183,17 @@ func Open(path string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// outOfMemory says that the database at path, size bytes, could not be
+// mapped for lack of memory or address space, and under which limit.
+func outOfMemory(path string, size int64, err error) error {
+	where := "this process has too little memory or address space left"
+	if lim, ok := memlimit.Tightest(); ok {
+		where = fmt.Sprintf("%s are left under %s", memlimit.Bytes(lim.Left()), lim)
+	}
+	return fmt.Errorf("store: open %s: mapping its %s into memory failed (%w): %s; the file is not damaged: raise the limit (ulimit -v) or free memory, and open it again",
+		path, memlimit.Bytes(uint64(max(size, 0))), err, where)
 }
 
 // init checks the format of an existing database, or lays out a new one.
