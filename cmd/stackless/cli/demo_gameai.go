@@ -5,13 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stackless-go/stackless/internal/memlimit"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stackless-go/stackless/examples/gameai/game"
+	"github.com/stackless-go/stackless/internal/memlimit"
+	"github.com/stackless-go/stackless/internal/shquote"
+	"github.com/stackless-go/stackless/store"
 )
 
 type gameAIResult struct {
@@ -120,19 +122,29 @@ after --ticks ticks and serves until interrupted; Ctrl-C saves first.`,
 	return cmd
 }
 
-// checkGameMemory refuses a new game that cannot fit under this process's
+// checkGameMemory refuses a game that cannot fit under this process's
 // memory limit (ulimit -v, a cgroup's): `--entities 2000000` under
 // `ulimit -v 3000000` died inside the Go runtime ("fatal error: out of
-// memory", a page of goroutine stacks) after a while of setting up. A
-// loaded game's size is in its save, so it is not checked; nor are values
-// the game refuses anyway.
+// memory", a page of goroutine stacks) after a while of setting up, and
+// so did --load of a save that large. A loaded game's entities are
+// counted from its save's generation headers; values the game refuses
+// anyway, and a save it cannot read, are left to it.
 func checkGameMemory(o game.Options) error {
-	if o.Load || o.Config.Check() != nil {
+	lim, ok := memlimit.Tightest()
+	if !ok {
 		return nil
 	}
-	lim, ok := memlimit.Tightest()
+	if o.Load {
+		n, ok := savedEntities(filepath.Join(o.DataDir, game.SaveName))
+		if !ok {
+			return nil
+		}
+		o.Entities = n
+	} else if o.Config.Check() != nil {
+		return nil
+	}
 	need := o.MemoryNeed()
-	if !ok || need <= lim.Left() {
+	if need <= lim.Left() {
 		return nil
 	}
 	per, how := uint64(game.PlayBytesPerEntity), "playing"
@@ -145,12 +157,41 @@ func checkGameMemory(o game.Options) error {
 		fit = (lim.Left() - picture) / per
 	}
 	hint := fmt.Sprintf("pass --entities %d or fewer", fit)
-	if fit < 2 {
+	if fit < 2 || o.Load {
 		hint = "free memory or run it elsewhere"
 	}
 	if o.SaveEvery > 0 && fit < uint64(o.Entities) {
 		hint += fmt.Sprintf(", --save-every 0 (%d bytes per entity)", game.PlayBytesPerEntity)
 	}
-	return fmt.Errorf("--entities %d needs about %s of memory (%d bytes per entity %s, measured), more than the %s left under %s: %s, or raise the limit",
-		o.Entities, memlimit.Bytes(need), per, how, memlimit.Bytes(lim.Left()), lim, hint)
+	what := fmt.Sprintf("--entities %d", o.Entities)
+	if o.Load {
+		what = fmt.Sprintf("the saved game in %s, of about %d entities,", shquote.Quote(o.DataDir), o.Entities)
+	}
+	return fmt.Errorf("%s needs about %s of memory (%d bytes per entity %s, measured), more than the %s left under %s: %s, or raise the limit",
+		what, memlimit.Bytes(need), per, how, memlimit.Bytes(lim.Left()), lim, hint)
+}
+
+// savedEntities estimates the entities of the newest game saved at path
+// from its generation headers (the newest, and its base when it is
+// incremental); false when it cannot be read, which the game reports.
+func savedEntities(path string) (int, bool) {
+	db, err := store.Open(path, store.WithReadOnly())
+	if err != nil {
+		return 0, false
+	}
+	defer db.Close()
+	gens, err := db.List()
+	if err != nil || len(gens) == 0 {
+		return 0, false
+	}
+	last := gens[len(gens)-1]
+	records := last.Records
+	if last.Base != 0 && last.Base != last.Gen {
+		for _, g := range gens {
+			if g.Gen == last.Base {
+				records += g.Records
+			}
+		}
+	}
+	return game.SavedEntities(records), true
 }

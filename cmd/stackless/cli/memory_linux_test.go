@@ -42,6 +42,32 @@ func TestGameAIRefusedUnderAMemoryLimit(t *testing.T) {
 	assert.Contains(t, errOut, ", --save-every 0 (2000 bytes per entity), or raise the limit")
 }
 
+// `demo gameai --load` of a save too large for the limit was not checked
+// (a loaded game's size is in its save) and would die in the runtime the
+// same way; the entities are now counted from the save's headers.
+func TestGameAILoadRefusedUnderAMemoryLimit(t *testing.T) {
+	data := t.TempDir()
+	runOK(t, "demo", "gameai", "--entities", "40000", "--ticks", "1", "--data", data)
+
+	var old syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_AS, &old))
+	lim := vmSize(t) + 256<<20 // the loaded game and its saves need about 380 MB
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: lim, Max: old.Max}))
+	t.Cleanup(func() { _ = syscall.Setrlimit(syscall.RLIMIT_AS, &old) })
+
+	code, out, errOut := run(t, "demo", "gameai", "--load", "--ticks", "1", "--data", data)
+	assert.Equal(t, exitFailure, code, errOut)
+	assert.Empty(t, out)
+	assert.Contains(t, errOut, "stackless: the saved game in "+data+", of about 40000 entities, needs about 384 MB of memory (9600 bytes per entity playing and saving, measured), more than the ")
+	assert.Contains(t, errOut, ": free memory or run it elsewhere, --save-every 0 (2000 bytes per entity), or raise the limit")
+
+	// Without saves it fits, and it plays on from the save.
+	code, out, errOut = run(t, "demo", "gameai", "--load", "--ticks", "2", "--save-every", "0", "--data", data)
+	assert.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "tick 1, 40000 entities")
+	assert.Contains(t, out, "not saved (--save-every 0)")
+}
+
 func vmSize(t *testing.T) uint64 {
 	f, err := os.Open("/proc/self/status")
 	require.NoError(t, err)

@@ -20,7 +20,8 @@ const (
 // the process held before it: the entities, the saves and one picture.
 // Slightly under the measurements, so that a run it refuses would have
 // run out of memory; a run it passes may still, near a limit. A loaded
-// game's size is in its save: MemoryNeed counts o.Entities.
+// game's size is in its save: MemoryNeed counts o.Entities, which
+// SavedEntities estimates for one.
 func (o Options) MemoryNeed() uint64 {
 	o = o.withDefaults()
 	per := uint64(PlayBytesPerEntity)
@@ -29,3 +30,8 @@ func (o Options) MemoryNeed() uint64 {
 	}
 	return uint64(o.Entities)*per + uint64(o.Size)*uint64(o.Size)*bytesPerPixel
 }
+
+// SavedEntities is how many entities a saved world of records records
+// holds: each is a tasklet and its inbox channel, beside the world's own
+// tasklet and channel. For sizing a load up front without decoding it.
+func SavedEntities(records int) int { return max(0, (records-2)/2) }

@@ -303,12 +303,19 @@ func (s *session) picture(path string) error {
 func (s *session) finish(save bool) error {
 	var errs []error
 	if s.ck != nil {
-		if save && s.saved != s.game.Now() {
+		// --save-every 0 never saves, also a loaded game: it saved at
+		// the end regardless, adding a generation the user had not asked
+		// for (and the memory check had not counted).
+		if save && s.o.SaveEvery > 0 && s.saved != s.game.Now() {
 			errs = append(errs, s.save())
 		}
-		if err := s.ck.Flush(); err != nil {
+		switch err := s.ck.Flush(); {
+		case err != nil:
 			errs = append(errs, fmt.Errorf("gameai: saving to %s: %w", s.res.SaveFile, err))
-		} else {
+		case s.o.SaveEvery == 0:
+			s.res.Generation = s.ck.Last()
+			s.say("not saved (--save-every 0): %s stays at tick %d (generation %d)\n", s.res.SaveFile, s.saved, s.res.Generation)
+		default:
 			s.res.Generation = s.ck.Last()
 			s.say("saved tick %d to %s (generation %d)\n", s.saved, s.res.SaveFile, s.res.Generation)
 		}

@@ -77,6 +77,31 @@ func TestRunNewGameThenLoad(t *testing.T) {
 	assert.Contains(t, lines(&out)[0], "(it replaces the saved game there, 5 generations; --load goes on from a save instead)")
 }
 
+// --save-every 0 on a loaded game saved at the end anyway (a generation
+// the flag's "0: never" had said would not be made).
+func TestLoadWithoutSavingLeavesTheSave(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	first, err := Run(t.Context(), smallRun(dir, &out))
+	require.NoError(t, err)
+
+	out.Reset()
+	opts := smallRun(dir, &out)
+	opts.Load, opts.Ticks, opts.SaveEvery = true, 10, 0
+	res, err := Run(t.Context(), opts)
+	require.NoError(t, err)
+	assert.Equal(t, int64(70), res.Stats.Tick)
+	assert.Equal(t, first.Generation, res.Generation, "no generation added")
+	assert.Contains(t, out.String(), "not saved (--save-every 0): "+filepath.Join(dir, SaveName)+" stays at tick 60")
+	assert.NotContains(t, out.String(), "saved tick")
+
+	out.Reset()
+	opts.Ticks = 1
+	again, err := Run(t.Context(), opts)
+	require.NoError(t, err)
+	assert.Equal(t, int64(61), again.Stats.Tick, "the save is still at tick 60")
+}
+
 // cancelOn cancels a context when a line containing `at` is written.
 type cancelOn struct {
 	bytes.Buffer
