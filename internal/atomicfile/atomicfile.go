@@ -56,7 +56,19 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	// The rename is in the folder's data: until that reaches the disk a
+	// power cut can bring back the old file (or none).
+	if d, derr := os.Open(dir); derr == nil {
+		derr = d.Sync()
+		d.Close()
+		if derr != nil && !errors.Is(derr, syscall.EINVAL) { // some file systems cannot sync a folder
+			return fmt.Errorf("sync its folder: %w", derr) // the deferred wrap names path
+		}
+	}
+	return nil
 }
 
 // Failed rewrites err, from writing path (through tmp, a temporary file
