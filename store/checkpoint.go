@@ -23,9 +23,10 @@ type Checkpointer struct {
 	interval  time.Duration
 	async     bool
 
-	sinceFull int    // incremental checkpoints since the last full one
-	resumed   uint64 // generation the scheduler was restored from
-	sizeHint  int    // bytes of the last full checkpoint's segments
+	sinceFull int     // incremental checkpoints since the last full one
+	resumed   uint64  // generation the scheduler was restored from
+	damaged   []error // newer generations Resume passed over (see Damaged)
+	sizeHint  int     // bytes of the last full checkpoint's segments
 
 	mu        sync.Mutex
 	closed    bool   // Close was called

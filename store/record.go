@@ -84,7 +84,7 @@ func (e *CorruptError) Error() string {
 	if e.Gen == 0 {
 		return fmt.Sprintf("store: corrupt record %s in %s: %s", what, e.Path, e.Reason)
 	}
-	return fmt.Sprintf("store: corrupt record %s in generation %d of %s: %s; restore an older generation with --gen",
+	return fmt.Sprintf("store: corrupt record %s in generation %d of %s: %s; an older generation may be intact (`stackless checkpoint ls` lists them, `stackless inspect --gen N` reads one)",
 		what, e.Gen, e.Path, e.Reason)
 }
 

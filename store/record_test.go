@@ -96,9 +96,9 @@ func TestCorruptErrorMessages(t *testing.T) {
 		want string
 	}{
 		{"record", &CorruptError{Path: "data/world.db", Gen: 7, Key: []byte("t/42"), Offset: -1, Reason: "checksum mismatch"},
-			`store: corrupt record "t/42" in generation 7 of data/world.db: checksum mismatch; restore an older generation with --gen`},
+			"store: corrupt record \"t/42\" in generation 7 of data/world.db: checksum mismatch; an older generation may be intact (`stackless checkpoint ls` lists them, `stackless inspect --gen N` reads one)"},
 		{"meta", &CorruptError{Path: "w.db", Gen: 3, What: "meta", Offset: -1, Reason: "missing"},
-			`store: corrupt record meta in generation 3 of w.db: missing; restore an older generation with --gen`},
+			"store: corrupt record meta in generation 3 of w.db: missing; an older generation may be intact (`stackless checkpoint ls` lists them, `stackless inspect --gen N` reads one)"},
 		{"no generation", &CorruptError{Path: "w.db", What: "format", Offset: -1, Reason: "bad"},
 			`store: corrupt record format in w.db: bad`},
 		{"snapshot", &CorruptError{Path: "x.snap", Offset: 12, Reason: "file checksum mismatch"},

@@ -41,17 +41,42 @@ var (
 // fails at the send, see pickle.Registry.CheckValue), and checkpoints itself
 // as WithEvery and WithInterval say. It takes no checkpoint when Run
 // returns: call Checkpoint then to store the end state.
+//
+// A damaged generation (an error wrapping ErrCorrupt: a checksum that does
+// not match, a bad page) is passed over for the one before it, newest
+// first, and Damaged says which were: a long task resumes from its last
+// good checkpoint instead of not at all (its work since then runs again).
+// The next checkpoint is then a full one, so that no generation is built
+// on a damaged one.
 func (c *Checkpointer) Resume(init func(*scheduler.Scheduler) error, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
-	gen, err := c.db.Latest()
-	if errors.Is(err, ErrEmpty) {
+	gens, err := c.db.List()
+	if err != nil {
+		return nil, err
+	}
+	if len(gens) == 0 {
 		return c.fresh(init, opts)
 	}
+	c.damaged = nil
+	var s *scheduler.Scheduler
+	var gen uint64
+	for i := len(gens) - 1; i >= 0; i-- {
+		gen = gens[i].Gen
+		s, err = Restore(c.db, c.reg, gen, c.options(opts)...)
+		if err == nil || !errors.Is(err, ErrCorrupt) {
+			break
+		}
+		c.damaged = append(c.damaged, err)
+	}
 	if err != nil {
+		if n := len(c.damaged); n > 1 {
+			return nil, fmt.Errorf("%w (none is: all %d generations of %s are damaged)", c.damaged[0], n, c.db.Path())
+		}
 		return nil, err
 	}
-	s, err := Restore(c.db, c.reg, gen, c.options(opts)...)
-	if err != nil {
-		return nil, err
+	if len(c.damaged) > 0 {
+		c.mu.Lock()
+		c.forceFull = true
+		c.mu.Unlock()
 	}
 	c.resumed = gen
 	if s.Len() == 0 {
@@ -81,6 +106,10 @@ func (c *Checkpointer) Restart(init func(*scheduler.Scheduler) error, opts ...sc
 	}
 	return s, nil
 }
+
+// Damaged is what was wrong with each newer generation Resume passed over
+// because it was damaged, newest first; nil when it restored the newest.
+func (c *Checkpointer) Damaged() []error { return c.damaged }
 
 // Resumed is the generation Resume restored (or found finished), 0 for a
 // fresh start or a Restart.

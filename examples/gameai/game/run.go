@@ -209,6 +209,9 @@ func (s *session) intro(path string) {
 	n := len(w.Kinds)
 	km := float64(w.Side) / 100_000
 	if o.Load {
+		for _, err := range s.ck.Damaged() {
+			s.say("passed over a damaged save: %v\n", err)
+		}
 		s.say("loaded %s (generation %d): tick %d, %d entities on %.1f km x %.1f km; playing %d more ticks\n",
 			path, s.ck.Resumed(), s.res.FromTick, n, km, km, o.Ticks)
 		return

@@ -76,6 +76,7 @@ type Report struct {
 	DB          string             // checkpoint database path
 	Resumed     uint64             // generation the run resumed from; 0 for a fresh start
 	ResumedDocs int                // documents already merged at that generation
+	Damaged     []string           // newer generations passed over as damaged, newest first (store.Checkpointer.Damaged)
 	AlreadyDone bool               // the database held a finished run: nothing ran
 	Gen         uint64             // generation holding the finished run
 	Elapsed     time.Duration      // wall time of this process's share of the run
@@ -163,6 +164,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{DB: path, Resumed: ck.Resumed(), ResumedDocs: j.done()}
+	for _, err := range ck.Damaged() {
+		rep.Damaged = append(rep.Damaged, err.Error())
+	}
 	logStart(o, rep, j.config(), j.result != nil)
 	if j.result != nil {
 		rep.Result, rep.AlreadyDone, rep.Gen = *j.result, true, ck.Resumed()
@@ -327,6 +331,9 @@ func removeStore(path string, log io.Writer) error {
 // logStart says what Run found in the database.
 func logStart(o Options, rep *Report, cfg Config, finished bool) {
 	log := o.Log
+	for _, d := range rep.Damaged {
+		note(log, "longtask: passed over a damaged checkpoint: %s", d)
+	}
 	switch {
 	case finished:
 		note(log, "longtask: %s holds a finished run (generation %d): it was already complete; --fresh starts over", rep.DB, rep.Resumed)
