@@ -51,6 +51,9 @@ func webGameAI(cmd *cobra.Command, o game.Options, hf *httpFlags) error {
 		}
 		return err
 	}
+	for _, err := range w.ck.Damaged() {
+		fmt.Fprintf(cmd.ErrOrStderr(), "gameai: passed over a damaged save: %v\n", err)
+	}
 	src := observe.NewSchedulerSource("demo gameai", w.g.Sched, w.exec)
 	src.SetCheckpoints(storeTimeline(w.db))
 	srv, err := hf.start(cmd, observe.Config{Source: src, Game: w})
