@@ -385,6 +385,23 @@ func (db *DB) deleteGen(tx *bolt.Tx, gen uint64) error {
 	return tx.Bucket(bucketGens).Delete(gk)
 }
 
+// numbers lists the stored generations' numbers, newest first, without
+// reading their headers: a damaged header is the generation's own
+// problem, found when it is read, not every caller's.
+func (db *DB) numbers() ([]uint64, error) {
+	var out []uint64
+	err := db.view("listing the generations", func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketGens).Cursor()
+		for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
+			if len(k) == 8 {
+				out = append(out, binary.BigEndian.Uint64(k))
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Latest returns the newest generation; an error wrapping ErrEmpty if there is none.
 func (db *DB) Latest() (uint64, error) {
 	var gen uint64

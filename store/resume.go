@@ -49,7 +49,7 @@ var (
 // The next checkpoint is then a full one, so that no generation is built
 // on a damaged one.
 func (c *Checkpointer) Resume(init func(*scheduler.Scheduler) error, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
-	gens, err := c.db.List()
+	gens, err := c.db.numbers()
 	if err != nil {
 		return nil, err
 	}
@@ -59,18 +59,20 @@ func (c *Checkpointer) Resume(init func(*scheduler.Scheduler) error, opts ...sch
 	c.damaged = nil
 	var s *scheduler.Scheduler
 	var gen uint64
-	for i := len(gens) - 1; i >= 0; i-- {
-		gen = gens[i].Gen
+	for _, gen = range gens {
 		s, err = Restore(c.db, c.reg, gen, c.options(opts)...)
 		if err == nil || !errors.Is(err, ErrCorrupt) {
 			break
 		}
 		c.damaged = append(c.damaged, err)
 	}
-	if err != nil {
-		if n := len(c.damaged); n > 1 {
-			return nil, fmt.Errorf("%w (none is: all %d generations of %s are damaged)", c.damaged[0], n, c.db.Path())
-		}
+	switch n := len(c.damaged); {
+	case err == nil:
+	case n == len(gens) && n > 1:
+		return nil, fmt.Errorf("%w (none is: all %d generations of %s are damaged)", c.damaged[0], n, c.db.Path())
+	case n > 0 && !errors.Is(err, ErrCorrupt):
+		return nil, fmt.Errorf("%w (the %d newer generations are damaged, the newest: %v)", err, n, c.damaged[0])
+	default:
 		return nil, err
 	}
 	if len(c.damaged) > 0 {

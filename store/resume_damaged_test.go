@@ -99,3 +99,36 @@ func TestResumeWhenEveryGenerationIsDamaged(t *testing.T) {
 	assert.ErrorContains(t, err, "generation "+strconv.FormatUint(gens[len(gens)-1].Gen, 10)+" of "+path)
 	assert.ErrorContains(t, err, "(none is: all "+strconv.Itoa(len(gens))+" generations of "+path+" are damaged)")
 }
+
+// Passing over damaged generations must not make an old one's damage
+// everyone's: a damaged header of the oldest generation leaves Resume of
+// the newest as it was.
+func TestResumeIgnoresAnOldDamagedHeader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "world.db")
+	db, err := Open(path, WithKeep(0))
+	require.NoError(t, err)
+	reg := testworld.Registry()
+	ck := NewCheckpointer(db, reg, WithEvery(40), WithFullEvery(1)) // none builds on the damaged one
+	s, err := ck.Resume(func(s *scheduler.Scheduler) error {
+		testworld.Pipeline(s, 120, 2, 5)
+		return nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, s.Run(context.Background()))
+	gens, err := db.List()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(gens), 3)
+	require.NoError(t, db.Close())
+	boltEdit(t, path, flipValue(bucketGens, genKey(gens[0].Gen), 12))
+
+	db, err = Open(path, WithKeep(0))
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.List()
+	require.ErrorIs(t, err, ErrCorrupt, "the damage is there")
+	ck = NewCheckpointer(db, reg)
+	_, err = ck.Resume(nil)
+	require.NoError(t, err)
+	assert.Equal(t, gens[len(gens)-1].Gen, ck.Resumed())
+	assert.Empty(t, ck.Damaged())
+}
