@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -175,7 +176,8 @@ func checkGameMemory(o game.Options) error {
 // from its generation headers (the newest, and its base when it is
 // incremental); false when it cannot be read, which the game reports.
 func savedEntities(path string) (int, bool) {
-	db, err := store.Open(path, store.WithReadOnly())
+	// A short wait: a save another process holds is the game's to report.
+	db, err := store.Open(path, store.WithReadOnly(), store.WithTimeout(20*time.Millisecond))
 	if err != nil {
 		return 0, false
 	}
