@@ -70,10 +70,26 @@ func (db *DB) fileError(err error) error {
 		// %s ("file resize error: ...").
 		err = renamedError{strings.ReplaceAll(err.Error(), db.tmp, db.path), err}
 	}
-	if diskFull(err) {
+	switch {
+	case diskFull(err):
 		return fmt.Errorf("%w: the disk (or a quota or file size limit) is full; nothing of this write was kept and what was stored before is intact: free space and try again", err)
+	case errnoIn(err, syscall.EROFS):
+		// Linux remounts a file system read-only after a disk error: a
+		// database that worked a second ago then fails with no more than
+		// "read-only file system".
+		return fmt.Errorf("%w: the file system of %s turned read-only (Linux does so after a disk error; see dmesg); nothing of this write was kept and what was stored before is intact: copy the file to a writable folder and go on from there, or make this one writable",
+			err, db.path)
+	case errnoIn(err, syscall.ENOMEM):
+		return fmt.Errorf("%w: the database's mapping could not grow (memory or address space, ulimit -v, ran out); nothing of this write was kept and what was stored before is intact: close it, raise the limit or free memory, and open it again",
+			err)
 	}
 	return err
+}
+
+// errnoIn reports whether err is, or its text ends with, e: bbolt formats
+// some errors with %s, leaving no errno in the chain.
+func errnoIn(err error, e syscall.Errno) bool {
+	return errors.Is(err, e) || strings.HasSuffix(err.Error(), e.Error())
 }
 
 // diskFull reports whether err says the disk, a quota or the file size
