@@ -47,7 +47,10 @@ var (
 // first, and Damaged says which were: a long task resumes from its last
 // good checkpoint instead of not at all (its work since then runs again).
 // The next checkpoint is then a full one, so that no generation is built
-// on a damaged one.
+// on a damaged one. With a journal (WithJournal) the calls made after the
+// generation restored whose entries a passed-over generation had trimmed
+// are issued again, with their keys, as after a lost worker: an effect
+// that must not run twice should be idempotent by its key.
 func (c *Checkpointer) Resume(init func(*scheduler.Scheduler) error, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
 	gens, err := c.db.numbers()
 	if err != nil {
