@@ -36,7 +36,8 @@ type Checkpointer struct {
 	queue     chan job
 	done      chan struct{}
 
-	journal *Journal // trimmed after each checkpoint (WithJournal)
+	journal *Journal     // trimmed after each checkpoint (WithJournal)
+	held    []journalRef // entries the newest stored generation is past: trimmed once a newer one is stored
 }
 
 // CheckpointOption configures a Checkpointer.
@@ -62,11 +63,13 @@ func WithInterval(d time.Duration) CheckpointOption { return func(c *Checkpointe
 // and returns their first error.
 func WithAsync() CheckpointOption { return func(c *Checkpointer) { c.async = true } }
 
-// WithJournal trims j after each checkpoint: an entry whose tasklet the
+// WithJournal trims j after each checkpoint: an entry whose tasklet a
 // checkpoint shows past the step that made the call (or ended) is deleted
-// once the checkpoint is stored, since a restore from it or a later one
-// never asks for that call again. Pass the same journal to the scheduler
-// (scheduler.EffectConfig.Journal).
+// once the checkpoint after it is stored. A restore from either never asks
+// for that call again, and one checkpoint late keeps the fallback exact:
+// when Resume passes over a damaged newest generation, the journal still
+// answers the calls made after the one it restores. Restart empties j.
+// Pass the same journal to the scheduler (scheduler.EffectConfig.Journal).
 func WithJournal(j *Journal) CheckpointOption { return func(c *Checkpointer) { c.journal = j } }
 
 // NewCheckpointer returns a checkpointer writing into db with the kinds of reg.
@@ -149,11 +152,15 @@ func (c *Checkpointer) Checkpoint(s *scheduler.Scheduler) error {
 	return c.trim(passed)
 }
 
-// trim deletes the journal entries a stored checkpoint made unnecessary.
+// trim is called once a checkpoint is stored, with the journal entries its
+// tasklets are past; it deletes those the checkpoint before it was past.
 func (c *Checkpointer) trim(passed []journalRef) error {
 	if c.journal == nil {
 		return nil
 	}
+	c.mu.Lock()
+	passed, c.held = c.held, passed
+	c.mu.Unlock()
 	if err := c.journal.trim(passed); err != nil {
 		return fmt.Errorf("store: checkpoint stored, but trimming its effect journal failed: %w", err)
 	}
@@ -187,7 +194,7 @@ func (c *Checkpointer) write(b *batch) error {
 type job struct {
 	b       *batch
 	flushed chan struct{}
-	trim    []journalRef // journal entries to delete once b is stored
+	trim    []journalRef // journal entries b's tasklets are past (see Checkpointer.trim)
 }
 
 func (c *Checkpointer) writer() {

@@ -331,15 +331,22 @@ func (j *Journal) trim(refs []journalRef) error {
 	if len(refs) == 0 {
 		return nil
 	}
+	n := 0
 	err := j.db.update("trimming the effect journal", func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketJournal)
 		if b == nil {
 			return nil
 		}
+		n = 0
 		for _, r := range refs {
-			if err := b.Delete(seqKey(r.seq)); err != nil {
+			k := seqKey(r.seq)
+			if b.Get(k) == nil {
+				continue // trimmed already (listed by two checkpoints)
+			}
+			if err := b.Delete(k); err != nil {
 				return err
 			}
+			n++
 		}
 		return nil
 	})
@@ -350,10 +357,33 @@ func (j *Journal) trim(refs []journalRef) error {
 				delete(j.index, r.key)
 			}
 		}
-		j.stats.Trimmed += len(refs)
+		j.stats.Trimmed += n
 		j.mu.Unlock()
 	}
 	return err
+}
+
+// clear deletes every entry, for a run that starts over (Restart). An
+// entry committed after it (a call of the old run still in flight) would
+// answer the new run: the old run must be stopped.
+func (j *Journal) clear() error {
+	err := j.db.update("emptying the effect journal", func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketJournal) != nil {
+			if err := tx.DeleteBucket(bucketJournal); err != nil {
+				return err
+			}
+		}
+		_, err := tx.CreateBucket(bucketJournal)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: empty the effect journal of %s: %w", j.db.path, err)
+	}
+	j.mu.Lock()
+	j.stats.Trimmed += len(j.index)
+	clear(j.index)
+	j.mu.Unlock()
+	return nil
 }
 
 // The value of an entry: 4 bytes CRC-32C of the bucket key (the sequence)

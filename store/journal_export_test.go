@@ -21,3 +21,9 @@ func DamageJournalEntry(db *DB, key scheduler.EffectKey) error {
 		return b.Put(k, v)
 	})
 }
+
+// DamageGeneration flips a byte of gen's meta record, for tests: Restore
+// of gen then fails with ErrCorrupt.
+func DamageGeneration(db *DB, gen uint64) error {
+	return db.update("damaging a generation", flipValue(bucketMeta, genKey(gen), 6))
+}

@@ -47,10 +47,13 @@ var (
 // first, and Damaged says which were: a long task resumes from its last
 // good checkpoint instead of not at all (its work since then runs again).
 // The next checkpoint is then a full one, so that no generation is built
-// on a damaged one. With a journal (WithJournal) the calls made after the
-// generation restored whose entries a passed-over generation had trimmed
-// are issued again, with their keys, as after a lost worker: an effect
-// that must not run twice should be idempotent by its key.
+// on a damaged one. With a journal (WithJournal), which a checkpoint trims
+// one generation late, passing over one damaged generation repeats no
+// call: the journal still answers those made after the generation
+// restored. Passing over more, the calls whose entries the passed-over
+// generations trimmed are issued again, with their keys, as after a lost
+// worker: an effect that must not run twice should be idempotent by its
+// key.
 func (c *Checkpointer) Resume(init func(*scheduler.Scheduler) error, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
 	gens, err := c.db.numbers()
 	if err != nil {
@@ -94,8 +97,22 @@ func (c *Checkpointer) Resume(init func(*scheduler.Scheduler) error, opts ...sch
 // Restart starts over whatever the DB holds: a new scheduler that init sets
 // up, as Resume does for an empty DB, checkpointed at once (in full), so
 // that the stored run is no longer the newest and a crash from here on
-// resumes the new one. The older generations go as WithKeep says.
+// resumes the new one. The older generations go as WithKeep says. The
+// journal (WithJournal) is emptied first: the new run's tasklets have the
+// IDs and steps of the old one's, and must make their own calls, not be
+// answered with the old run's results. Stop the old run before.
 func (c *Checkpointer) Restart(init func(*scheduler.Scheduler) error, opts ...scheduler.Option) (*scheduler.Scheduler, error) {
+	if err := c.Flush(); err != nil {
+		return nil, fmt.Errorf("store: restart: %w", err)
+	}
+	if c.journal != nil {
+		if err := c.journal.clear(); err != nil {
+			return nil, fmt.Errorf("store: restart: %w", err)
+		}
+		c.mu.Lock()
+		c.held = nil
+		c.mu.Unlock()
+	}
 	s, err := c.fresh(init, opts)
 	if err != nil {
 		return nil, err
