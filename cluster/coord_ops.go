@@ -45,21 +45,31 @@ var (
 	_ API = (*Client)(nil)
 )
 
-// Status reports every worker's figures.
+// Status reports every worker's figures. A worker that does not answer
+// within StatusWait is listed with WorkerStats.Err: the others' figures
+// are what a hung worker's operator needs most.
 func (c *Coordinator) Status(ctx context.Context) (Status, error) {
 	ws := c.readyWorkers()
 	st := Status{Dir: c.cfg.Dir, Uptime: time.Since(c.start)}
 	var mu sync.Mutex
-	err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+	c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
 		var s WorkerStats
-		if err := call(ctx, c.fc, w.Node, kindWStats, none{}, &s); err != nil {
-			return err
+		wctx, cancel := context.WithTimeout(ctx, StatusWait)
+		defer cancel()
+		if err := call(wctx, c.fc, w.Node, kindWStats, none{}, &s); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				err = fmt.Errorf("did not answer within %v (a stopped or overloaded process; its link is dropped and the cluster rolled back once it stays silent for the keepalive)", StatusWait)
+			}
+			s = WorkerStats{Node: w.Node, Hosts: w.Hosts, Pid: w.Pid, Host: w.Host, Err: err.Error()}
 		}
 		mu.Lock()
 		st.Workers = append(st.Workers, s)
 		mu.Unlock()
 		return nil
 	})
+	if err := ctx.Err(); err != nil {
+		return Status{}, fmt.Errorf("cluster: status: %w", err)
+	}
 	slices.SortFunc(st.Workers, func(a, b WorkerStats) int { return cmp.Compare(a.Node, b.Node) })
 	c.mu.Lock()
 	st.Routes = maps.Clone(c.routes)
@@ -71,8 +81,14 @@ func (c *Coordinator) Status(ctx context.Context) (Status, error) {
 		st.Leader = &ld
 	}
 	c.mu.Unlock()
-	return st, err
+	return st, nil
 }
+
+// StatusWait is how long Status waits for each worker: one that does not
+// answer (a stopped process, a hung link) is listed with WorkerStats.Err
+// instead of holding up the answer, or failing it, until the keepalive
+// drops its link.
+const StatusWait = 2 * time.Second
 
 // Spawn starts tasklets of a spawnable kind on the workers and takes a
 // checkpoint, so they survive a rollback.

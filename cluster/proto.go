@@ -169,6 +169,10 @@ type WorkerStats struct {
 	FramesOut  uint64 `json:"frames_out"`
 	BytesIn    uint64 `json:"bytes_in"`
 	BytesOut   uint64 `json:"bytes_out"`
+	// Err says why the worker did not answer (within StatusWait); its
+	// counters are then zero. Node, Hosts, Pid and Host are the
+	// coordinator's own record.
+	Err string `json:"error,omitempty"`
 }
 
 type spawnReq struct {

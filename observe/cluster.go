@@ -79,7 +79,7 @@ func (src *ClusterSource) Overview(ctx context.Context) (*Overview, error) {
 		ov.Nodes = append(ov.Nodes, Node{Node: w.Node, Host: w.Host, Pid: w.Pid, Tasklets: w.Tasklets,
 			Runnable: w.RunnableNow, Blocked: w.Blocked, Steps: w.Steps, StepsPerSec: w.StepsPerSec, HeapBytes: w.HeapBytes,
 			Paused: w.Paused, Timers: w.Timers, Switches: w.Switches, ChannelOps: w.ChannelOps,
-			LinkBytesIn: w.BytesIn, LinkBytesOut: w.BytesOut})
+			LinkBytesIn: w.BytesIn, LinkBytesOut: w.BytesOut, Error: w.Err})
 		ov.Total += w.Tasklets
 		ov.Counts["runnable"] += w.RunnableNow
 		ov.Counts["blocked"] += w.Blocked
@@ -192,6 +192,9 @@ func (src *ClusterSource) Metrics(ctx context.Context) (*Metrics, error) {
 		m.CheckpointSeconds, m.CheckpointBytes = st.LastDuration.Seconds(), int64(st.LastBytes)
 	}
 	for _, w := range st.Workers {
+		if w.Err != "" {
+			continue // no figures: zeros would read as counter resets
+		}
 		paused := max(w.Tasklets-w.RunnableNow-w.Blocked, 0)
 		m.Nodes = append(m.Nodes, NodeMetrics{Node: w.Node, Steps: w.Steps, Heap: w.HeapBytes,
 			ByState:  map[string]int{"runnable": w.RunnableNow, "blocked": w.Blocked, "paused": paused},

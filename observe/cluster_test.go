@@ -169,3 +169,23 @@ func TestClusterOverviewDoesNotReadEveryTasklet(t *testing.T) {
 	assert.Equal(t, 1, f.reads)
 	f.mu.Unlock()
 }
+
+// A worker that did not answer status shows in the overview with its
+// error, and /metrics leaves it out rather than report zeros, which
+// Prometheus would read as counter resets.
+func TestClusterSourceShowsASilentWorker(t *testing.T) {
+	f := &fakeCluster{st: cluster.Status{Dir: "d", State: "running", Workers: []cluster.WorkerStats{
+		{Node: 1, Tasklets: 2, Steps: 40}, {Node: 2, Pid: 22, Err: "did not answer within 2s"}}}}
+	srv := startServer(t, observe.Config{Source: observe.NewClusterSource(f), Refresh: time.Millisecond})
+	var ov observe.Overview
+	_, body := get(t, srv, "/api/overview", false)
+	require.NoError(t, json.Unmarshal([]byte(body), &ov))
+	require.Len(t, ov.Nodes, 2)
+	assert.Empty(t, ov.Nodes[0].Error)
+	assert.Equal(t, "did not answer within 2s", ov.Nodes[1].Error)
+	assert.Equal(t, 22, ov.Nodes[1].Pid)
+
+	_, body = get(t, srv, "/metrics", false)
+	assert.Contains(t, body, `stackless_steps_total{node="1"} 40`)
+	assert.NotContains(t, body, `node="2"`)
+}

@@ -58,6 +58,7 @@ type Node struct {
 	ChannelOps   uint64  `json:"channel_ops"`
 	LinkBytesIn  uint64  `json:"link_bytes_in,omitempty"` // a cluster worker's node links
 	LinkBytesOut uint64  `json:"link_bytes_out,omitempty"`
+	Error        string  `json:"error,omitempty"` // the node did not answer: its figures are zero
 }
 
 // Tasklet is one row of the tasklets table.

@@ -43,7 +43,8 @@ function showSummary(ov) {
 // ---- overview: nodes, checkpoints, events
 async function drawOverview(ov) {
   if (ov.source === "file") { location.replace("/file"); return; }
-  const nodes = (ov.nodes || []).map((n) => `<tr>${td(n.node, "num")}${td(esc(n.host || ""))}${td(n.pid || "", "num")}${td(num(n.tasklets), "num")}` +
+  const nodes = (ov.nodes || []).map((n) => n.error ? `<tr class="err">${td(n.node, "num")}${td(esc(n.host || ""))}${td(n.pid || "", "num")}<td colspan="8">not answering: ${esc(n.error)}</td></tr>` :
+    `<tr>${td(n.node, "num")}${td(esc(n.host || ""))}${td(n.pid || "", "num")}${td(num(n.tasklets), "num")}` +
     `${td(num(n.runnable), "num")}${td(num(n.blocked), "num")}${td(num(n.steps), "num")}${td(num(n.steps_per_sec), "num")}${td(n.heap_bytes ? bytes(n.heap_bytes) : "", "num")}` +
     `${td(num(n.channel_ops), "num")}${td(n.link_bytes_in || n.link_bytes_out ? bytes(n.link_bytes_in || 0) + " in, " + bytes(n.link_bytes_out || 0) + " out" : "", "num")}</tr>`);
   const ck = ov.checkpoints || [];

@@ -29,7 +29,7 @@ func TestStatusSaysLoudlyThatTheClusterIsDown(t *testing.T) {
 		} else {
 			assert.NotContains(t, statusLine(st), "running")
 		}
-		err := downError(st)
+		err := healthError(st)
 		if !tc.down {
 			assert.NoError(t, err)
 			continue
@@ -38,4 +38,28 @@ func TestStatusSaysLoudlyThatTheClusterIsDown(t *testing.T) {
 		assert.Contains(t, err.Error(), "down: rollback failed 5 times: boom")
 		assert.Contains(t, err.Error(), "stackless cluster restore --cluster d")
 	}
+}
+
+// A worker that did not answer status (a stopped process) is a row of its
+// own, named in the summary line, and status exits non-zero after the
+// table, saying what the coordinator does about it.
+func TestStatusNamesAWorkerThatDidNotAnswer(t *testing.T) {
+	st := cluster.Status{Dir: "d", State: "running", Workers: []cluster.WorkerStats{
+		{Node: 1, Pid: 11, Tasklets: 10, StepsPerSec: 80},
+		{Node: 2, Pid: 22, Err: "did not answer within 2s"},
+	}}
+	var b bytes.Buffer
+	writeStatus(&b, st)
+	assert.Regexp(t, `(?m)^2\s+22\s.*NOT ANSWERING$`, b.String())
+	assert.Regexp(t, `(?m)^1\s+11\s.*running$`, b.String())
+	assert.Contains(t, b.String(), "worker 2 (pid 22): did not answer within 2s")
+	assert.Contains(t, statusLine(st), "| NOT ANSWERING: worker 2")
+	err := healthError(st)
+	require.Error(t, err, "`cluster status` exits non-zero")
+	assert.Contains(t, err.Error(), "worker 2 of the cluster in d did not answer")
+	assert.Contains(t, err.Error(), "run status again")
+
+	st.Workers[1].Err = ""
+	assert.NoError(t, healthError(st))
+	assert.NotContains(t, statusLine(st), "NOT ANSWERING")
 }

@@ -34,10 +34,24 @@ func statusLine(st cluster.Status) string {
 	}
 	line := fmt.Sprintf("%s | %s | %s steps/s | heap %s | checkpoint %d (%s) | moved %d | rollbacks %d",
 		plural(len(st.Workers), "worker"), plural(tasklets, "tasklet"), humanCount(steps), humanBytes(heap), st.LastGen, ago, st.Migrations, st.Rollbacks)
+	if silent := silentWorkers(st); silent != "" {
+		line += " | NOT ANSWERING: worker " + silent
+	}
 	if st.State != "" && st.State != "running" {
 		line += " | " + strings.ToUpper(st.State[:1]) + st.State[1:]
 	}
 	return line
+}
+
+// silentWorkers lists the workers that did not answer status: "2, 5".
+func silentWorkers(st cluster.Status) string {
+	var nodes []string
+	for _, w := range st.Workers {
+		if w.Err != "" {
+			nodes = append(nodes, strconv.Itoa(int(w.Node)))
+		}
+	}
+	return strings.Join(nodes, ", ")
 }
 
 // plural says "1 worker", "2 workers".
@@ -106,14 +120,14 @@ func newClusterStatusCmd() *cobra.Command {
 			if err := writeJSON(cmd.OutOrStdout(), st); err != nil {
 				return err
 			}
-			return downError(st)
+			return healthError(st)
 		}
 		var b bytes.Buffer
 		writeStatus(&b, st)
 		if err := flush(cmd.OutOrStdout(), &b); err != nil {
 			return err
 		}
-		return downError(st)
+		return healthError(st)
 	})
 }
 
@@ -125,13 +139,21 @@ func writeStatus(b *bytes.Buffer, st cluster.Status) {
 			hosts[i] = strconv.Itoa(int(h))
 		}
 		state := "running"
-		if w.Paused {
+		switch {
+		case w.Err != "":
+			state = "NOT ANSWERING"
+		case w.Paused:
 			state = "paused"
 		}
 		t.row(strconv.Itoa(int(w.Node)), strconv.Itoa(w.Pid), w.Host, strings.Join(hosts, ","), strconv.Itoa(w.Tasklets),
 			humanFloat(math.Round(w.Runnable*10)/10), humanCount(w.StepsPerSec), humanBytes(w.HeapBytes), state)
 	}
 	t.write(b)
+	for _, w := range st.Workers {
+		if w.Err != "" {
+			fmt.Fprintf(b, "worker %d (pid %d): %s\n", w.Node, w.Pid, w.Err)
+		}
+	}
 	last := "none"
 	if st.LastGen > 0 {
 		last = fmt.Sprintf("generation %d at %s", st.LastGen, st.LastAt.Format(time.TimeOnly))
@@ -149,11 +171,17 @@ func writeStatus(b *bytes.Buffer, st cluster.Status) {
 	}
 }
 
-// downError makes `cluster status` exit non-zero when the cluster is down
-// (its rollbacks failed until the coordinator gave up).
-func downError(st cluster.Status) error {
+// healthError makes `cluster status` exit non-zero when the cluster is
+// down (its rollbacks failed until the coordinator gave up) or a worker
+// did not answer, after the table is printed.
+func healthError(st cluster.Status) error {
 	if !strings.HasPrefix(st.State, "down:") {
-		return nil
+		silent := silentWorkers(st)
+		if silent == "" {
+			return nil
+		}
+		return fmt.Errorf("worker %s of the cluster in %s did not answer within %v; the coordinator drops a silent worker's link and rolls the cluster back to its last checkpoint, and the table then shows its replacement: run status again (a process stopped with SIGSTOP goes on with `kill -CONT PID`)",
+			silent, st.Dir, cluster.StatusWait)
 	}
 	return fmt.Errorf("the cluster in %s is %s; bring it back with `stackless cluster restore --cluster %s`, or stop it with `stackless cluster down --cluster %s`",
 		st.Dir, st.State, shquote.Quote(st.Dir), shquote.Quote(st.Dir))

@@ -1,0 +1,44 @@
+package cluster_test
+
+import (
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/cluster"
+)
+
+// A worker stopped with SIGSTOP (or hung) held Status until the keepalive
+// dropped its link (10 s), and then Status failed: `cluster status`, the
+// observer's overview and /metrics showed nothing, not even the workers
+// that were fine, at the moment an operator needed them. Status now waits
+// StatusWait for each worker and lists a silent one with its error.
+func TestStatusListsAStoppedWorkerWithoutWaitingForIt(t *testing.T) {
+	c, ctx := startCluster(t, 2, nil)
+	st, err := c.Status(ctx)
+	require.NoError(t, err)
+	require.Len(t, st.Workers, 2)
+	stopped := st.Workers[1].Pid
+	require.NoError(t, syscall.Kill(stopped, syscall.SIGSTOP))
+	t.Cleanup(func() { _ = syscall.Kill(stopped, syscall.SIGCONT) })
+
+	st, err = c.Status(ctx)
+	require.NoError(t, err, "one silent worker does not fail the status")
+	require.Len(t, st.Workers, 2)
+	assert.Empty(t, st.Workers[0].Err, "worker 1 answered")
+	assert.Equal(t, st.Workers[0].Node, uint16(1))
+	assert.Positive(t, st.Workers[0].HeapBytes, "worker 1's own figures")
+	w := st.Workers[1]
+	assert.Equal(t, stopped, w.Pid, "the coordinator's record of the silent worker")
+	assert.Contains(t, w.Err, "did not answer within "+cluster.StatusWait.String())
+	assert.Zero(t, w.HeapBytes)
+
+	require.NoError(t, syscall.Kill(stopped, syscall.SIGCONT))
+	st, err = c.Status(ctx)
+	require.NoError(t, err)
+	for _, w := range st.Workers {
+		assert.Empty(t, w.Err, "worker %d answers again", w.Node)
+	}
+}
