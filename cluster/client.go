@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -96,6 +97,20 @@ func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
 		if ctx.Err() != nil || !(errors.Is(err, ipc.ErrLinkDown) || errors.Is(err, ipc.ErrNoRoute)) {
 			break
 		}
+	}
+	// Not a wrong secret: the socket took the connection and then nothing
+	// answered, within the handshake's time or the caller's (seen with the
+	// coordinator stopped by SIGSTOP).
+	silent := errors.Is(last, ipc.ErrAuth) && errors.Is(last, os.ErrDeadlineExceeded)
+	if silent {
+		last = fmt.Errorf("no HELLO within the handshake's time: %w", os.ErrDeadlineExceeded)
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) && (errors.Is(last, ipc.ErrAuth) || errors.Is(last, context.DeadlineExceeded)) {
+		silent, last = true, ctx.Err()
+	}
+	if silent {
+		return nil, fmt.Errorf("cluster: the coordinator at %s took the connection but did not answer in time: its process is stopped, hung or overloaded (a stopped one goes on with `kill -CONT PID`); try again, or with a longer --timeout (%w)",
+			addr, last)
 	}
 	if strings.Contains(last.Error(), addr) { // a dial error names it already
 		return nil, fmt.Errorf("cluster: reach the coordinator: %w", last)
