@@ -63,3 +63,12 @@ func TestStatusNamesAWorkerThatDidNotAnswer(t *testing.T) {
 	assert.NoError(t, healthError(st))
 	assert.NotContains(t, statusLine(st), "NOT ANSWERING")
 }
+
+// Every cluster command names the folder --cluster except up, which said
+// "unknown flag: --cluster": up takes it as --data.
+func TestClusterUpTakesClusterForData(t *testing.T) {
+	cmd := newClusterUpCmd()
+	require.NoError(t, cmd.ParseFlags([]string{"--cluster", "/tmp/x", "-n", "1"}))
+	assert.Equal(t, "/tmp/x", cmd.Flags().Lookup("data").Value.String())
+	assert.Equal(t, "data", cmd.Flags().Lookup("cluster").Name, "one flag, two names")
+}

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/stackless-go/stackless/cluster"
 	_ "github.com/stackless-go/stackless/examples/cluster/work" // spawnable kinds: work, collector, ticker
@@ -157,7 +158,13 @@ line every few seconds.`,
 	}
 	fs := cmd.Flags()
 	fs.IntVarP(&cfg.Workers, "workers", "n", runtime.NumCPU(), "worker processes")
-	fs.StringVar(&cfg.Dir, "data", defaultClusterDir, "cluster directory `DIR`: secret, sock/, nats/ (the checkpoints), nats.seed")
+	fs.StringVar(&cfg.Dir, "data", defaultClusterDir, "cluster directory `DIR`: secret, sock/, nats/ (the checkpoints), nats.seed (--cluster DIR, as the other cluster commands name it, is taken too)")
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "cluster" { // "unknown flag: --cluster" after every other command took it
+			name = "data"
+		}
+		return pflag.NormalizedName(name)
+	})
 	fs.StringVar(&cfg.Listen, "listen", "", "TCP address `HOST:PORT` for workers and clients on other machines (needs --tls, or --cert, --key and --ca)")
 	isAddress(fs, "listen", addrListen)
 	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", 5*time.Second, "consistent checkpoint interval (0: only on demand and at shutdown)")
