@@ -125,6 +125,14 @@ func (c *Coordinator) findOrphans(ctx context.Context) (found []orphan, gone []s
 	for _, n := range slices.Sorted(maps.Keys(recs)) {
 		r := recs[n]
 		o, err := c.reach(ctx, r)
+		if err != nil && o.resp.Pid == 0 && pidAlive(r.Pid) && listening(c.layout.Worker(n)) {
+			// Its process runs and its socket takes connections, but the
+			// handshake failed: a worker stopped (SIGSTOP) or hung. Taken
+			// for gone, it kept its socket, and its replacement could not
+			// start ("another process is listening"): the cluster stayed
+			// down. It is stopped (killed) with the others instead.
+			o = orphan{rec: r, resp: adoptResp{Node: n, Pid: r.Pid}, silent: fmt.Errorf("%s, but its socket takes connections: %w", procState(r.Pid), err)}
+		}
 		if err != nil && o.resp.Pid != 0 {
 			// Linked and authenticated, but it did not answer: a worker of
 			// this cluster that cannot be adopted; it is stopped with the
@@ -373,9 +381,17 @@ func stopPid(pid int, grace time.Duration) error {
 
 // removeStaleSocket removes a socket file nobody listens on.
 func removeStaleSocket(path string) error {
-	if c, err := (&net.Dialer{Timeout: time.Second}).Dial("unix", path); err == nil {
-		c.Close()
+	if listening(path) {
 		return fmt.Errorf("cluster: %s has a listener", path)
 	}
 	return removeSocket(path)
+}
+
+// listening reports whether a process listens on the unix socket path.
+func listening(path string) bool {
+	c, err := (&net.Dialer{Timeout: time.Second}).Dial("unix", path)
+	if err == nil {
+		c.Close()
+	}
+	return err == nil
 }

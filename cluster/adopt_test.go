@@ -2,10 +2,12 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -100,6 +102,51 @@ func TestAWorkerThatDiedWithoutACoordinatorMeansRestore(t *testing.T) {
 	}
 	xor, got := collected(t, ctx, cl, col)
 	assert.Equal(t, 6, got)
+	assert.Equal(t, want(), xor, "restored from the newest checkpoint, the result is exact")
+	require.NoError(t, cl.Down(ctx))
+	coord.exited(t)
+	assert.NoError(t, coord.err)
+	p.assertNothingLeft(ctx)
+}
+
+// A worker stopped (SIGSTOP) when its coordinator died still holds its
+// socket, which takes connections, but fails the handshake. The next
+// coordinator took it for dead ("died meanwhile"), started a replacement
+// that could not listen ("another process is listening"), and exited: the
+// cluster stayed down until someone found and killed the stopped process.
+// It is now stopped with the others, and the checkpoint restored.
+func TestAStoppedWorkerDoesNotKeepTheClusterDown(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	p := newClusterProcs(t, 2, -1)
+	coord := p.start(ctx)
+	cl := p.dial(ctx)
+	col, want := spawnWork(t, ctx, cl, 4, 2000, 200)
+	st, err := cl.Status(ctx)
+	require.NoError(t, err)
+	before := pidsOf(st)
+	stopped := st.Workers[0].Pid
+	require.NoError(t, syscall.Kill(stopped, syscall.SIGSTOP))
+	t.Cleanup(func() { _ = syscall.Kill(stopped, syscall.SIGKILL) })
+	coord.kill9(t)
+
+	coord = p.start(ctx)
+	cl = p.dial(ctx)
+	st, err = cl.Status(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, st.Adopted)
+	assert.Contains(t, st.Note, fmt.Sprintf("worker 1 (pid %d) did not answer: pid %d is stopped", stopped, stopped), "it says why")
+	require.Len(t, st.Workers, 2)
+	for _, w := range st.Workers {
+		assert.NotContains(t, before, w.Pid, "every worker was replaced")
+		assert.Empty(t, w.Err)
+	}
+	for cluster.PidAlive(stopped) && ctx.Err() == nil {
+		waitABit(ctx)
+	}
+	assert.False(t, cluster.PidAlive(stopped), "the stopped worker was killed")
+	xor, got := collected(t, ctx, cl, col)
+	assert.Equal(t, 4, got)
 	assert.Equal(t, want(), xor, "restored from the newest checkpoint, the result is exact")
 	require.NoError(t, cl.Down(ctx))
 	coord.exited(t)

@@ -5,6 +5,7 @@ package cluster
 import (
 	"os"
 	"os/exec"
+	"strconv"
 )
 
 // detach does nothing here.
@@ -33,3 +34,6 @@ func killPid(pid int) error {
 
 // redirectOutput does nothing here.
 func redirectOutput(*os.File) error { return nil }
+
+// procState says what state process pid is in, for an error message.
+func procState(pid int) string { return "pid " + strconv.Itoa(pid) + " runs" }

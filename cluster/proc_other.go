@@ -2,7 +2,10 @@
 
 package cluster
 
-import "syscall"
+import (
+	"strconv"
+	"syscall"
+)
 
 // pidAlive reports whether process pid exists (a zombie counts as alive
 // here; its socket is gone, so adopting it fails and the checkpoint is
@@ -10,3 +13,6 @@ import "syscall"
 func pidAlive(pid int) bool {
 	return pid > 0 && syscall.Kill(pid, 0) == nil
 }
+
+// procState says what state process pid is in, for an error message.
+func procState(pid int) string { return "pid " + strconv.Itoa(pid) + " runs" }
