@@ -130,10 +130,39 @@ func TestAStoppedWorkerDoesNotKeepTheClusterDown(t *testing.T) {
 	t.Cleanup(func() { _ = syscall.Kill(stopped, syscall.SIGKILL) })
 	coord.kill9(t)
 
+	// While the new coordinator waits for the stopped worker's handshake
+	// (3 s), status answers, and says the cluster is starting, not running.
+	early := make(chan cluster.Status, 1)
+	go func() {
+		for ctx.Err() == nil {
+			dctx, cancel := context.WithTimeout(ctx, time.Second)
+			c, err := cluster.Dial(dctx, cluster.DialConfig{Dir: p.dir})
+			if err == nil {
+				st, err := c.Status(dctx)
+				c.Close()
+				cancel()
+				if err == nil {
+					early <- st
+					return
+				}
+				continue
+			}
+			cancel()
+			waitABit(ctx)
+		}
+	}()
 	coord = p.start(ctx)
+	select {
+	case st := <-early:
+		assert.True(t, strings.HasPrefix(st.State, "starting: "), "state while starting: %q", st.State)
+		assert.Empty(t, st.Workers)
+	case <-ctx.Done():
+		t.Fatal("no status while the coordinator started")
+	}
 	cl = p.dial(ctx)
 	st, err = cl.Status(ctx)
 	require.NoError(t, err)
+	assert.Equal(t, "running", st.State)
 	assert.Zero(t, st.Adopted)
 	assert.Contains(t, st.Note, fmt.Sprintf("worker 1 (pid %d) did not answer: pid %d is stopped", stopped, stopped), "it says why")
 	require.Len(t, st.Workers, 2)

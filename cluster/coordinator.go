@@ -260,6 +260,10 @@ func EnsureSecret(path string) ([]byte, error) {
 func (c *Coordinator) boot(ctx context.Context) error {
 	c.op.Lock()
 	defer c.op.Unlock()
+	// The API answers from here on: a status read now said "running" with
+	// no worker while the workers were still being found or started.
+	c.setState("starting: adopting the workers a coordinator that died left running, or restoring the newest checkpoint")
+	defer c.setState("")
 	if c.adoptOrphans(ctx) {
 		return nil // workers a coordinator that died left running: no rollback
 	}
