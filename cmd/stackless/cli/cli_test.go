@@ -140,6 +140,8 @@ func TestExitCodeBySignal(t *testing.T) {
 		{os.Interrupt, true, exitInterrupted, "stackless: interrupted\n"},
 		{syscall.SIGTERM, false, exitTerminated, "stackless: terminated (SIGTERM)\n"},
 		{os.Interrupt, false, exitInterrupted, "stackless: interrupted\n"},
+		{syscall.SIGHUP, true, exitHungUp, "stackless: hung up (SIGHUP: the terminal closed); run it under nohup, tmux or a service manager to keep it running\n"},
+		{syscall.SIGHUP, false, exitHungUp, "stackless: hung up (SIGHUP: the terminal closed); run it under nohup, tmux or a service manager to keep it running\n"},
 	} {
 		root := NewRoot()
 		root.AddCommand(&cobra.Command{Use: "serve", RunE: func(cmd *cobra.Command, _ []string) error {

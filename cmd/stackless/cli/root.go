@@ -19,6 +19,7 @@ const (
 	exitOK          = 0
 	exitFailure     = 1
 	exitUsage       = 2
+	exitHungUp      = 129 // 128 + SIGHUP
 	exitInterrupted = 130 // 128 + SIGINT
 	exitTerminated  = 143 // 128 + SIGTERM
 )
@@ -68,7 +69,7 @@ a terminal.`,
 
 // Execute runs the command line in os.Args and returns the exit code: 0 on
 // success, 1 when the command failed, 2 for a usage error, 128+N when
-// signal N stopped it (130 Ctrl-C, 143 SIGTERM; 0 for a foreground service
+// signal N stopped it (129 SIGHUP, 130 Ctrl-C, 143 SIGTERM; 0 for a foreground service
 // that shut down cleanly on SIGTERM, see [stoppedCleanly]). Errors are
 // printed once to stderr as "stackless: <error>".
 func Execute() int {
@@ -80,6 +81,14 @@ func Execute() int {
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// A closed terminal (an ssh session that dropped) sends SIGHUP, whose
+	// default ended the process at once: a game lost its play since the
+	// last autosave, a coordinator left its workers orphaned. It now stops
+	// a command as Ctrl-C does. Not under nohup: Notify would undo the
+	// ignoring that nohup asked for.
+	if !signal.Ignored(syscall.SIGHUP) {
+		signal.Notify(sigs, syscall.SIGHUP)
+	}
 	defer signal.Stop(sigs)
 	if signalHook != nil {
 		signalHook("ready")
@@ -163,9 +172,13 @@ func execute(ctx context.Context, root *cobra.Command) int {
 	}
 	w := root.ErrOrStderr()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		if stopSignal(ctx) == syscall.SIGTERM {
+		switch stopSignal(ctx) {
+		case syscall.SIGTERM:
 			fmt.Fprintln(w, "stackless: terminated (SIGTERM)")
 			return exitTerminated
+		case syscall.SIGHUP:
+			fmt.Fprintln(w, "stackless: hung up (SIGHUP: the terminal closed); run it under nohup, tmux or a service manager to keep it running")
+			return exitHungUp
 		}
 		fmt.Fprintln(w, "stackless: interrupted")
 		return exitInterrupted
