@@ -3,7 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -92,6 +94,14 @@ func checkPathFlag(f *pflag.Flag) error {
 	}
 	st, err := os.Stat(v)
 	switch {
+	case what == "FILE" && errors.Is(err, fs.ErrNotExist):
+		// An output file in a folder that is not there failed only at the
+		// end of its command: `demo gameai --render /nope/w.png` played
+		// the whole game first.
+		if _, derr := os.Stat(filepath.Dir(v)); errors.Is(derr, fs.ErrNotExist) {
+			return usageErrorf("--%s %s: the folder %s does not exist: create it, or give a %s in a folder that does", f.Name, v, filepath.Dir(v), what)
+		}
+		return nil
 	case err != nil: // missing or unreadable: the command says which, as it knows what it needs
 		return nil
 	case what == "DIR" && !st.IsDir():

@@ -158,6 +158,7 @@ func TestPathFlagsOfTheWrongKind(t *testing.T) {
 		{[]string{"cluster", "up", "--data", file}, "--data " + file + " is a regular file, not a directory"},
 		{[]string{"demo", "longtask", "--data", file}, "--data " + file + " is a regular file, not a directory"},
 		{[]string{"cluster", "ps", "--secret", tmp}, "--secret " + tmp + " is a directory: give a file"},
+		{[]string{"demo", "gameai", "--data", tmp, "--render", tmp + "/nope/w.png"}, "--render " + tmp + "/nope/w.png: the folder " + tmp + "/nope does not exist"},
 	} {
 		code, out, errOut := run(t, tc.args...)
 		assert.Equal(t, exitUsage, code, "%v: stdout: %s\nstderr: %s", tc.args, out, errOut)
