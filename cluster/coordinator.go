@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/internal/atomicfile"
 	"github.com/stackless-go/stackless/internal/shquote"
 	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/pickle"
@@ -48,6 +49,7 @@ type Coordinator struct {
 	journal  *journalTrimmer
 	trimming atomic.Bool
 	hostID   string // the host ID of this machine (DIR/host-id)
+	secret   []byte // the cluster secret, as read from DIR/secret at start (keepSecret)
 
 	members jetstream.KeyValue // the workers registered in NATS (members.go)
 	blobs   blobs
@@ -199,7 +201,7 @@ func (c *Coordinator) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.hostID = hostID
+	c.hostID, c.secret = hostID, secret
 	if err := c.openStore(ctx); err != nil {
 		return err
 	}
@@ -236,6 +238,25 @@ func (c *Coordinator) open(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// keepSecret writes DIR/secret again when it was deleted while the
+// cluster ran (a tmp cleaner, a mistaken rm): every worker started after
+// that failed to read it, so the first rollback after a worker died
+// failed five times and the cluster went down, and no client could reach
+// the coordinator. A file that is there but differs is left alone: its
+// workers fail with their own error.
+func (c *Coordinator) keepSecret() {
+	path := c.layout.Secret()
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err := atomicfile.WriteFile(path, append(slices.Clone(c.secret), '\n'), 0o600); err != nil {
+		c.log.Error("cluster: the cluster secret was deleted while the cluster runs and could not be written again: workers started from now on cannot join, and clients cannot connect",
+			"file", path, "err", err)
+		return
+	}
+	c.log.Warn("cluster: the cluster secret was deleted while the cluster runs; written again from memory, so that workers started from now on and clients can connect", "file", path)
 }
 
 // EnsureSecret reads the cluster secret at path, creating it (0600) first
