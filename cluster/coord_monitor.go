@@ -29,7 +29,7 @@ func (c *Coordinator) monitor() {
 		if c.closed() {
 			return
 		}
-		c.keepSecret() // for clients too, not only the workers a rollback starts
+		c.keepFiles() // for clients too, not only the workers a rollback starts
 		if c.downErr() != nil {
 			continue // said loudly once; `cluster restore` or `cluster down` decide
 		}

@@ -240,7 +240,7 @@ func (c *Coordinator) startLocal(ctx context.Context, ps []placement, worlds []*
 		c.workers[p.Node] = &workerRef{Node: p.Node, Hosts: p.Hosts, Local: true}
 	}
 	c.mu.Unlock()
-	c.keepSecret()
+	c.keepFiles()
 	for _, p := range ps {
 		cmd, err := c.cfg.WorkerCommand(p.Node)
 		if err != nil {

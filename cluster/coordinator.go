@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/stackless-go/stackless/channel"
-	"github.com/stackless-go/stackless/internal/atomicfile"
 	"github.com/stackless-go/stackless/internal/shquote"
 	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/pickle"
@@ -48,8 +47,8 @@ type Coordinator struct {
 	// journal trims the effect journal (nil with Config.NoJournal).
 	journal  *journalTrimmer
 	trimming atomic.Bool
-	hostID   string // the host ID of this machine (DIR/host-id)
-	secret   []byte // the cluster secret, as read from DIR/secret at start (keepSecret)
+	hostID   string     // the host ID of this machine (DIR/host-id)
+	kept     []keptFile // the folder's files workers and clients need (keepFiles)
 
 	members jetstream.KeyValue // the workers registered in NATS (members.go)
 	blobs   blobs
@@ -201,7 +200,7 @@ func (c *Coordinator) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.hostID, c.secret = hostID, secret
+	c.hostID = hostID
 	if err := c.openStore(ctx); err != nil {
 		return err
 	}
@@ -237,26 +236,8 @@ func (c *Coordinator) open(ctx context.Context) error {
 			return fmt.Errorf("cluster: %w", err)
 		}
 	}
+	c.kept = readKept(c.layout.Secret(), c.layout.HostID(), c.layout.NATSSeed(), c.layout.NATSURL())
 	return nil
-}
-
-// keepSecret writes DIR/secret again when it was deleted while the
-// cluster ran (a tmp cleaner, a mistaken rm): every worker started after
-// that failed to read it, so the first rollback after a worker died
-// failed five times and the cluster went down, and no client could reach
-// the coordinator. A file that is there but differs is left alone: its
-// workers fail with their own error.
-func (c *Coordinator) keepSecret() {
-	path := c.layout.Secret()
-	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
-		return
-	}
-	if err := atomicfile.WriteFile(path, append(slices.Clone(c.secret), '\n'), 0o600); err != nil {
-		c.log.Error("cluster: the cluster secret was deleted while the cluster runs and could not be written again: workers started from now on cannot join, and clients cannot connect",
-			"file", path, "err", err)
-		return
-	}
-	c.log.Warn("cluster: the cluster secret was deleted while the cluster runs; written again from memory, so that workers started from now on and clients can connect", "file", path)
 }
 
 // EnsureSecret reads the cluster secret at path, creating it (0600) first

@@ -27,6 +27,9 @@ type dirLayout struct{ Dir string }
 // Secret is the path of the cluster secret.
 func (l dirLayout) Secret() string { return filepath.Join(l.Dir, secretName) }
 
+// HostID is the file naming the host the folder is on.
+func (l dirLayout) HostID() string { return filepath.Join(l.Dir, hostIDName) }
+
 // Sockets is the folder of the unix sockets.
 func (l dirLayout) Sockets() string { return filepath.Join(l.Dir, sockName) }
 
