@@ -40,9 +40,12 @@ func readKept(paths ...string) []keptFile {
 	return out
 }
 
-// keepFiles writes again the kept files that are gone, unless the
-// coordinator is closing (which removes the NATS URL itself).
+// keepFiles writes again the kept files that are gone, and listens again
+// on its socket when the socket folder was deleted (the cluster was out
+// of reach: "no cluster is up"), unless the coordinator is closing (which
+// removes the NATS URL and its socket itself).
 func (c *Coordinator) keepFiles() {
+	c.keepSocket()
 	for _, f := range c.kept {
 		if _, err := os.Lstat(f.path); !errors.Is(err, fs.ErrNotExist) {
 			continue
@@ -61,4 +64,31 @@ func (c *Coordinator) keepFiles() {
 		}
 		c.log.Warn("cluster: a file of the cluster folder was deleted while the cluster runs; written again as it was, so that workers started from now on and clients can use it", "file", f.path)
 	}
+}
+
+// keepSocket makes the socket and record folders again when they are
+// gone, and listens on the coordinator's socket again when it is gone.
+func (c *Coordinator) keepSocket() {
+	_, serr := os.Lstat(c.layout.Coordinator())
+	_, rerr := os.Lstat(c.layout.Run())
+	if !errors.Is(serr, fs.ErrNotExist) && !errors.Is(rerr, fs.ErrNotExist) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return
+	}
+	if err := c.layout.prepare(); err != nil {
+		c.log.Error("cluster: the socket or record folder of the cluster was deleted while it runs and could not be made again", "err", err)
+		return
+	}
+	if !errors.Is(serr, fs.ErrNotExist) {
+		return
+	}
+	if err := c.n.Listen(c.ctx, "unix", c.layout.Coordinator()); err != nil {
+		c.log.Error("cluster: the coordinator's socket was deleted while the cluster runs and could not be made again: clients on this host cannot reach it", "err", err)
+		return
+	}
+	c.log.Warn("cluster: the coordinator's socket was deleted while the cluster runs; listening on it again", "socket", c.layout.Coordinator())
 }

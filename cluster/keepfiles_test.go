@@ -12,10 +12,11 @@ import (
 	"github.com/stackless-go/stackless/cluster"
 )
 
-// DIR/secret or nats.seed deleted while the cluster ran (a tmp cleaner, a
-// mistaken rm) took the cluster down at its next rollback: every
-// replacement worker failed to read it, five rollbacks failed, and no
-// client could connect. The coordinator now writes them again as they were.
+// DIR/secret, nats.seed or the socket folder deleted while the cluster ran
+// (a tmp cleaner, a mistaken rm) took the cluster down at its next
+// rollback: every replacement worker failed to start, five rollbacks
+// failed, and no client could connect. The coordinator now writes the
+// files again as they were and listens on its socket again.
 func TestDeletedFolderFilesDoNotTakeTheClusterDown(t *testing.T) {
 	c, ctx := startCluster(t, 2, nil)
 	col, want := spawnWork(t, ctx, c, 4, 2000, 200)
@@ -33,6 +34,8 @@ func TestDeletedFolderFilesDoNotTakeTheClusterDown(t *testing.T) {
 		files[path] = file{b, fi.Mode().Perm()}
 		require.NoError(t, os.Remove(path))
 	}
+	require.NoError(t, os.RemoveAll(filepath.Join(c.Dir(), "sock")), "the sockets too")
+	require.NoError(t, os.RemoveAll(filepath.Join(c.Dir(), "run")), "and the worker records")
 	st, err := c.Status(ctx)
 	require.NoError(t, err)
 	killed := st.Workers[1].Pid
