@@ -219,7 +219,7 @@ func (r *Registry) decodeTaskletRest(d *msgpack.Decoder, rec *TaskletRecord, loo
 func (r *Registry) decodeBehavior(d *msgpack.Decoder, _ tasklet.ID, name string, ver uint32) (tasklet.Behavior, error) {
 	k := r.kind(name)
 	if k == nil {
-		return nil, fmt.Errorf("kind %q (version %d): %w in this program; register it with pickle.Register", name, ver, ErrUnknownKind)
+		return nil, fmt.Errorf("kind %q (version %d): %w in this program; register it with pickle.Register, or read the data with the program that wrote it", name, ver, ErrUnknownKind)
 	}
 	if ver != k.Version {
 		up := k.upgrade[ver]

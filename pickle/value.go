@@ -146,7 +146,7 @@ func (r *Registry) decodeValue(d *msgpack.Decoder) (any, error) {
 	t, ok := r.values[name]
 	r.mu.RUnlock()
 	if !ok {
-		return nil, fmt.Errorf("pickle: value type %q: %w in this program; register it with pickle.RegisterValue", name, ErrUnregistered)
+		return nil, fmt.Errorf("pickle: value type %q: %w in this program; register it with pickle.RegisterValue, or read the data with the program that wrote it", name, ErrUnregistered)
 	}
 	if rd, ok := d.Buffered().(*bytes.Reader); ok {
 		if err := checkCost(unread(rd), t); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stackless-go/stackless/internal/atomicfile"
+	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
 )
@@ -190,6 +191,9 @@ func (s *session) open() error {
 	}, scheduler.WithClock(clock))
 	if setupErr != nil {
 		return setupErr
+	}
+	if errors.Is(err, pickle.ErrUnregistered) || errors.Is(err, pickle.ErrUnknownKind) {
+		return fmt.Errorf("gameai: %s is not a gameai save (another program wrote it): %w; give another --data folder", path, err)
 	}
 	if err != nil {
 		return fmt.Errorf("gameai: %w", err)

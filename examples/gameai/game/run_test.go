@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stackless-go/stackless/pickle"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/internal/testworld/foreign"
+	"github.com/stackless-go/stackless/pickle"
 )
 
 func smallRun(dir string, out *bytes.Buffer) Options {
@@ -260,4 +262,19 @@ func TestRunSavedGameSizeIsBounded(t *testing.T) {
 	}
 	scaled := largest * MaxSavedEntities / small.Entities
 	assert.Less(t, scaled*3/2, pickle.DefaultMaxRecord, "the world record of %d entities, %d bytes, with half again for growth", MaxSavedEntities, scaled)
+}
+
+// A save written by another program (a long task's database put where the
+// game's goes) failed with "type not registered in this program; register
+// it with pickle.RegisterValue", advice for a programmer, not a player.
+func TestLoadOfAnotherProgramsDatabase(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, foreign.Write(filepath.Join(dir, SaveName)))
+	var out bytes.Buffer
+	opts := smallRun(dir, &out)
+	opts.Load = true
+	_, err := Run(t.Context(), opts)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), filepath.Join(dir, SaveName)+" is not a gameai save (another program wrote it)")
+	assert.Contains(t, err.Error(), "give another --data folder")
 }

@@ -241,6 +241,9 @@ func resume(ck *store.Checkpointer, db *store.DB, reg *pickle.Registry, path str
 	if errors.Is(err, store.ErrFinished) {
 		s, err = store.Restore(db, reg, ck.Resumed(), opts...)
 	}
+	if errors.Is(err, pickle.ErrUnregistered) || errors.Is(err, pickle.ErrUnknownKind) {
+		return nil, job{}, fmt.Errorf("longtask: %s does not hold a long-task run (another program wrote it): %w; use another --data directory (or --fresh, which deletes it)", path, err)
+	}
 	if err != nil {
 		return nil, job{}, fmt.Errorf("longtask: resume from %s: %w (--fresh starts over)", path, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stackless-go/stackless/examples/longtask/task"
+	"github.com/stackless-go/stackless/internal/testworld/foreign"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
 )
@@ -215,6 +216,18 @@ func TestNotALongTaskStore(t *testing.T) {
 	_, err := task.Run(context.Background(), task.Options{Docs: 10, Dir: dir})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), task.DBName)
+}
+
+// A database another program wrote (a game's save put where the task's
+// goes) failed with "type not registered in this program; register it with
+// pickle.RegisterValue", advice for a programmer, not a user.
+func TestAnotherProgramsStore(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, foreign.Write(filepath.Join(dir, task.DBName)))
+	_, err := task.Run(context.Background(), task.Options{Docs: 10, Dir: dir})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), filepath.Join(dir, task.DBName)+" does not hold a long-task run (another program wrote it)")
+	assert.Contains(t, err.Error(), "use another --data directory (or --fresh, which deletes it)")
 }
 
 // TestEmptyStoreIsNotAFreshStart: an empty (or damaged) longtask.db is
