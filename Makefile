@@ -38,7 +38,10 @@ FUZZ_TARGETS ?= \
 	./cluster:FuzzParseRecord \
 	./cluster:FuzzReadHostID \
 	./cluster:FuzzManifest \
-	./cluster:FuzzJournalEntry
+	./cluster:FuzzJournalEntry \
+	./cluster:FuzzMember \
+	./pickle:FuzzLoadTaskletFast \
+	./gen:FuzzLayouts
 
 # make chaos: the long chaos run of the cluster (kill -9 of workers, of a
 # replacement during recovery, of the coordinator; exact result checked).

@@ -2,8 +2,12 @@ package gen
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"go/parser"
+	"go/token"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -116,19 +120,79 @@ func readLayouts(path string) ([]layoutRec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gen: read %s: %w", path, err)
 	}
+	recs, err := parseLayouts(b)
+	if err != nil {
+		return nil, fmt.Errorf("gen: %s holds a damaged layout record (%v); restore it from version control", path, err)
+	}
+	return recs, nil
+}
+
+// parseLayouts reads the layout records of a generated file's text,
+// checked: the file is the user's, and a record edited by hand (a point
+// name -1, a million points) crashed gen or made it allocate gigabytes.
+func parseLayouts(b []byte) ([]layoutRec, error) {
 	var recs []layoutRec
-	for _, l := range strings.Split(string(b), "\n") {
+	for l := range strings.SplitSeq(string(b), "\n") {
 		rest, ok := strings.CutPrefix(l, layoutPrefix)
 		if !ok {
 			continue
 		}
 		var r layoutRec
 		if err := json.Unmarshal([]byte(rest), &r); err != nil {
-			return nil, fmt.Errorf("gen: %s holds a damaged layout record (%v); restore it from version control", path, err)
+			return nil, err
+		}
+		if err := r.check(); err != nil {
+			return nil, fmt.Errorf("kind %q frame %q: %w", r.Kind, r.Frame, err)
 		}
 		recs = append(recs, r)
 	}
 	return recs, nil
+}
+
+// maxLayoutPoints bounds the points of one recorded frame.
+const maxLayoutPoints = 1 << 16
+
+// check refuses a record gen could not have written.
+func (r *layoutRec) check() error {
+	switch {
+	case r.Kind == "" || r.Version < 1:
+		return fmt.Errorf("kind and version %d: want a name and 1 or more", r.Version)
+	case !token.IsIdentifier(r.Frame):
+		return errors.New("the frame is not a Go name")
+	case len(r.Points) > maxLayoutPoints:
+		return fmt.Errorf("%d points, more than %d", len(r.Points), maxLayoutPoints)
+	case r.Live != nil && len(r.Live) != len(r.Points):
+		return fmt.Errorf("live sets of %d points, not %d", len(r.Live), len(r.Points))
+	}
+	named := map[int]string{}
+	for name, pc := range r.Names {
+		if pc < 1 || pc > len(r.Points) || r.Points[pc-1] == "" {
+			return fmt.Errorf("point %q numbered %d, which is no point of the frame", name, pc)
+		}
+		if other, dup := named[pc]; dup {
+			return fmt.Errorf("point %d named both %q and %q", pc, other, name)
+		}
+		named[pc] = name
+	}
+	fields := map[string]bool{}
+	for _, f := range r.Fields {
+		if !token.IsIdentifier(f[0]) {
+			return fmt.Errorf("field %q is not a Go name", f[0])
+		}
+		if fields[f[0]] {
+			return fmt.Errorf("field %s twice", f[0])
+		}
+		fields[f[0]] = true
+		if _, err := parser.ParseExpr(f[1]); err != nil || strings.ContainsAny(f[1], "\n\r") {
+			return fmt.Errorf("field %s has type %q, which is no Go type", f[0], f[1])
+		}
+	}
+	for name, path := range r.Imports {
+		if !token.IsIdentifier(name) || strconv.Quote(path) != `"`+path+`"` {
+			return fmt.Errorf("import %s %q", name, path)
+		}
+	}
+	return nil
 }
 
 // checkLayouts refuses a tasklet whose layout changed without a new version.
