@@ -19,17 +19,13 @@ import (
 func TestJournalAnswersAfterTheNewestGenerationIsDamaged(t *testing.T) {
 	for _, async := range []bool{false, true} {
 		t.Run(map[bool]string{false: "sync", true: "async"}[async], func(t *testing.T) {
-			reg := journalRegistry(t)
-			db := openDB(t, store.WithKeep(0))
-			world := &counter{n: map[string]int{}}
-			j := openJournal(t, db, reg)
-			opts := []store.CheckpointOption{store.WithJournal(j)}
+			var opts []store.CheckpointOption
 			if async {
 				opts = append(opts, store.WithAsync())
 			}
-			ck := store.NewCheckpointer(db, reg, opts...)
-			s, err := ck.Resume(crawl(2, 30), scheduler.WithEffects(world.effects(t), scheduler.EffectConfig{Journal: j}))
-			require.NoError(t, err)
+			c := newCrawl(t, 2, 30, opts...)
+			reg, db, world, j, ck, s := c.reg, c.db, c.world, c.j, c.ck, c.s
+			var err error
 			ctx := runCtx(t)
 			for range 3 { // three generations, calls answered between each
 				_, err = s.RunBudget(ctx, 8, scheduler.Total|scheduler.Soft)
@@ -64,16 +60,10 @@ func TestJournalAnswersAfterTheNewestGenerationIsDamaged(t *testing.T) {
 // same IDs and steps, so its calls were answered with the old run's
 // results and never made. Restart now empties the journal first.
 func TestRestartDoesNotAnswerFromTheOldRunsJournal(t *testing.T) {
-	reg := journalRegistry(t)
-	db := openDB(t, store.WithKeep(0))
-	world := &counter{n: map[string]int{}}
-	j := openJournal(t, db, reg)
-	cfg := scheduler.EffectConfig{Journal: j}
-	ck := store.NewCheckpointer(db, reg, store.WithJournal(j))
-	s, err := ck.Resume(crawl(1, 6), scheduler.WithEffects(world.effects(t), cfg))
-	require.NoError(t, err)
+	c := newCrawl(t, 1, 6)
+	world, j, cfg, ck, s := c.world, c.j, c.cfg, c.ck, c.s
 	ctx := runCtx(t)
-	_, err = s.RunBudget(ctx, 4, scheduler.Total|scheduler.Soft) // the old run stops before its first checkpoint
+	_, err := s.RunBudget(ctx, 4, scheduler.Total|scheduler.Soft) // the old run stops before its first checkpoint
 	require.NoError(t, err)
 	before, _ := world.total()
 	require.Positive(t, before)

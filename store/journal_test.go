@@ -274,14 +274,8 @@ func TestJournalMakesEffectsExactlyOnceAcrossARestore(t *testing.T) {
 // on, and, in a world resumed from an older checkpoint, keeps the entries
 // of calls its tasklets have not reached again.
 func TestCheckpointTrimsTheJournal(t *testing.T) {
-	reg := journalRegistry(t)
-	db := openDB(t, store.WithKeep(0))
-	world := &counter{n: map[string]int{}}
-	j := openJournal(t, db, reg)
-	cfg := scheduler.EffectConfig{Journal: j}
-	ck := store.NewCheckpointer(db, reg, store.WithJournal(j))
-	s, err := ck.Resume(crawl(1, 6), scheduler.WithEffects(world.effects(t), cfg))
-	require.NoError(t, err)
+	c := newCrawl(t, 1, 6)
+	db, reg, world, j, cfg, ck, s := c.db, c.reg, c.world, c.j, c.cfg, c.ck, c.s
 	ctx := runCtx(t)
 	length := func() int {
 		t.Helper()
@@ -291,7 +285,7 @@ func TestCheckpointTrimsTheJournal(t *testing.T) {
 	}
 	// Three steps: three fetches asked, two answered and journaled; the
 	// checkpoint shows the crawler past both, and keeps them for now.
-	_, err = s.RunBudget(ctx, 3, scheduler.Total|scheduler.Soft)
+	_, err := s.RunBudget(ctx, 3, scheduler.Total|scheduler.Soft)
 	require.NoError(t, err)
 	require.NoError(t, ck.Checkpoint(s))
 	assert.GreaterOrEqual(t, length(), 2, "the two answered calls are kept until the next checkpoint")
@@ -316,6 +310,31 @@ func TestCheckpointTrimsTheJournal(t *testing.T) {
 	require.NoError(t, ck.Checkpoint(r))
 	assert.Zero(t, length(), "nothing is needed")
 	assert.Equal(t, 6, j.Stats().Trimmed, "each entry counted once, though two checkpoints listed the first two")
+}
+
+// journaledCrawl is a crawl started fresh on a new database, its effects
+// journaled and the journal trimmed by its checkpointer.
+type journaledCrawl struct {
+	reg   *pickle.Registry
+	db    *store.DB
+	world *counter
+	j     *store.Journal
+	cfg   scheduler.EffectConfig
+	ck    *store.Checkpointer
+	s     *scheduler.Scheduler
+}
+
+func newCrawl(t *testing.T, crawlers, pages int, opts ...store.CheckpointOption) *journaledCrawl {
+	t.Helper()
+	c := &journaledCrawl{reg: journalRegistry(t), world: &counter{n: map[string]int{}}}
+	c.db = openDB(t, store.WithKeep(0))
+	c.j = openJournal(t, c.db, c.reg)
+	c.cfg = scheduler.EffectConfig{Journal: c.j}
+	c.ck = store.NewCheckpointer(c.db, c.reg, append([]store.CheckpointOption{store.WithJournal(c.j)}, opts...)...)
+	var err error
+	c.s, err = c.ck.Resume(crawl(crawlers, pages), scheduler.WithEffects(c.world.effects(t), c.cfg))
+	require.NoError(t, err)
+	return c
 }
 
 func runCtx(t *testing.T) context.Context {
