@@ -155,6 +155,12 @@ func startNATS(l dirLayout, listen bool) (*embeddedNATS, error) {
 		Nkeys:      []*server.NkeyUser{{Nkey: pub}},
 		HTTPPort:   0,
 		MaxPayload: 1 << 20,
+		// JetStream acknowledges a write before it reaches the disk and
+		// syncs every 2 minutes by default: an OS crash or power cut
+		// could lose checkpoints and journaled effect results it had
+		// acknowledged (Jepsen, NATS 2.12.1). The store package's bbolt
+		// syncs every commit; so does this.
+		SyncAlways: true,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
