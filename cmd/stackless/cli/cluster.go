@@ -154,36 +154,45 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 // dial connects to the coordinator and returns the client and a context
 // bounded by --timeout.
 func (f *clientFlags) dial(cmd *cobra.Command) (*cluster.Client, context.Context, context.CancelFunc, error) {
+	cfg, err := f.config()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	c, err := f.dialWith(ctx, cfg)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return c, ctx, cancel, nil
+}
+
+// config is what the flags say to dial.
+func (f *clientFlags) config() (cluster.DialConfig, error) {
 	if f.timeout <= 0 {
-		return nil, nil, nil, usageErrorf("--timeout must be more than 0, got %v", f.timeout)
+		return cluster.DialConfig{}, usageErrorf("--timeout must be more than 0, got %v", f.timeout)
 	}
 	if err := f.nats.check(); err != nil {
-		return nil, nil, nil, err
+		return cluster.DialConfig{}, err
 	}
 	cfg := cluster.DialConfig{}
 	if f.nats.url != "" {
 		if f.addr != "" {
-			return nil, nil, nil, usageErrorf("give either --nats URL or --addr HOST:PORT, not both")
+			return cfg, usageErrorf("give either --nats URL or --addr HOST:PORT, not both")
 		}
 		cfg.NATS, cfg.NATSCreds, cfg.Name = f.nats.url, f.nats.creds, f.nats.name
-		ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
-		c, err := cluster.Dial(ctx, cfg)
-		if err != nil {
-			cancel()
-			return nil, nil, nil, err
-		}
-		return c, ctx, cancel, nil
+		return cfg, nil
 	}
 	if f.addr != "" {
 		tc, err := f.tls.load()
 		if err != nil {
-			return nil, nil, nil, err
+			return cfg, err
 		}
 		if tc == nil {
-			return nil, nil, nil, usageErrorf("--addr needs TLS: give --tls DIR (or --cert, --key and --ca)")
+			return cfg, usageErrorf("--addr needs TLS: give --tls DIR (or --cert, --key and --ca)")
 		}
 		if f.secret == "" {
-			return nil, nil, nil, usageErrorf("--addr needs --secret FILE (a copy of the cluster's DIR/secret)")
+			return cfg, usageErrorf("--addr needs --secret FILE (a copy of the cluster's DIR/secret)")
 		}
 		cfg.Addr, cfg.TLS = f.addr, tc
 	} else {
@@ -192,21 +201,22 @@ func (f *clientFlags) dial(cmd *cobra.Command) (*cluster.Client, context.Context
 	if f.secret != "" {
 		s, err := ipc.LoadSecret(f.secret)
 		if err != nil {
-			return nil, nil, nil, err
+			return cfg, err
 		}
 		cfg.Secret = s
 	}
-	ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+	return cfg, nil
+}
+
+// dialWith dials cfg, saying plainly when no coordinator runs in the
+// folder.
+func (f *clientFlags) dialWith(ctx context.Context, cfg cluster.DialConfig) (*cluster.Client, error) {
 	c, err := cluster.Dial(ctx, cfg)
-	if err != nil {
-		cancel()
-		if cfg.Addr == "" && noCluster(err) {
-			return nil, nil, nil, fmt.Errorf("no cluster is up at %s: no coordinator listens there; start one with `stackless cluster up --data %s`, or name its folder with --cluster DIR",
-				f.dir, shquote.Quote(f.dir))
-		}
-		return nil, nil, nil, err
+	if err != nil && cfg.NATS == "" && cfg.Addr == "" && noCluster(err) {
+		return nil, fmt.Errorf("no cluster is up at %s: no coordinator listens there; start one with `stackless cluster up --data %s`, or name its folder with --cluster DIR",
+			f.dir, shquote.Quote(f.dir))
 	}
-	return c, ctx, cancel, nil
+	return c, err
 }
 
 // noCluster reports whether a dial through a cluster folder failed because

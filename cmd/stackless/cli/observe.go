@@ -123,13 +123,19 @@ and the token for every request. It runs until interrupted.`,
 			t.close() // opened per request: the file stays free between looks
 			cfg.File = &fileSource{path: args[0], wait: wait}
 		} else {
-			c, _, cancel, err := cf.dial(cmd)
+			c, _, cancel, err := cf.dial(cmd) // fails at start when no cluster is up
 			if err != nil {
 				return err
 			}
-			defer cancel()
-			defer c.Close()
-			cfg.Source = observe.NewClusterSource(c)
+			cancel()
+			dcfg, _ := cf.config() // what dial took
+			r := &redialClient{c: c, dial: func(ctx context.Context) (*cluster.Client, error) {
+				ctx, cancel := context.WithTimeout(ctx, cf.timeout)
+				defer cancel()
+				return cf.dialWith(ctx, dcfg)
+			}}
+			defer r.Close()
+			cfg.Source = observe.NewClusterSource(r)
 		}
 		srv, err := hf.start(cmd, cfg)
 		if err != nil {
