@@ -198,11 +198,29 @@ func (c *Client) Restore(ctx context.Context, gen uint64, workers int) (RestoreR
 }
 
 // Down shuts the cluster down (final checkpoint, workers stopped) and
-// waits until the coordinator has closed its end.
+// waits until the coordinator has closed its end. When the final
+// checkpoint was not stored the cluster is down all the same, and the
+// error (ErrDownUnsaved) says what was lost and what to do.
 func (c *Client) Down(ctx context.Context) error {
-	if err := c.do(ctx, kindDown, none{}, nil); err != nil {
+	var r downResp
+	if err := c.do(ctx, kindDown, none{}, &r); err != nil {
 		return err
 	}
+	if err := c.waitDown(ctx); err != nil {
+		return err
+	}
+	if r.Final != "" {
+		return fmt.Errorf("%w, but %s", ErrDownUnsaved, strings.TrimPrefix(r.Final, "cluster: "))
+	}
+	return nil
+}
+
+// ErrDownUnsaved is returned by Down when the cluster shut down but its
+// final checkpoint was not stored.
+var ErrDownUnsaved = errors.New("cluster: the cluster is down")
+
+// waitDown waits for the coordinator to be gone.
+func (c *Client) waitDown(ctx context.Context) error {
 	if c.nats != nil {
 		return c.nats.waitDown(ctx)
 	}

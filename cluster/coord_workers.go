@@ -52,9 +52,20 @@ func (c *Coordinator) serveAll() {
 		return c.Restore(ctx, r.Gen, r.Workers)
 	}))
 	reg(kindAwait, jsonHandler(c.handleAwait))
-	reg(kindDown, jsonHandler(func(context.Context, none) (none, error) {
-		go c.Close() // the reply goes out first; the caller waits for the socket to go
-		return none{}, nil
+	reg(kindDown, jsonHandler(func(context.Context, none) (downResp, error) {
+		if !c.startClosing() {
+			return downResp{}, nil // a shutdown runs already: the caller waits for it
+		}
+		// The final checkpoint is taken before the reply, so that `cluster
+		// down` can say whether it was stored: it said "cluster down",
+		// exit 0, when it was not (a worker stopped or gone at shutdown).
+		final := c.finalCheckpoint()
+		go c.finishClose(final) // the reply goes out first; the caller waits for the socket to go
+		var r downResp
+		if final != nil {
+			r.Final = final.Error()
+		}
+		return r, nil
 	}))
 }
 

@@ -323,25 +323,44 @@ func (c *Coordinator) Err() error {
 // the sockets and closes the database. It is what Ctrl-C, SIGTERM and
 // `stackless cluster down` do. Closing twice returns the first result.
 func (c *Coordinator) Close() error {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
+	if !c.startClosing() {
 		<-c.done
 		return c.Err()
 	}
+	return c.finishClose(c.finalCheckpoint())
+}
+
+// startClosing marks the coordinator closing; false when it already was.
+func (c *Coordinator) startClosing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
 	c.closing = true
-	c.mu.Unlock()
+	return true
+}
+
+// finalCheckpoint takes the checkpoint of a shutdown, leaving the workers
+// paused (nothing runs after it), and says what a failure lost.
+func (c *Coordinator) finalCheckpoint() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c.op.Lock()
-	var errs []error
-	if len(c.readyWorkers()) > 0 {
-		if _, err := c.checkpointLocked(ctx, false); err != nil {
-			errs = append(errs, c.finalCheckpointFailed(err))
-		}
+	defer c.op.Unlock()
+	if len(c.readyWorkers()) == 0 {
+		return nil
 	}
-	c.op.Unlock()
-	errs = append(errs, c.shutdown())
+	if _, err := c.checkpointLocked(ctx, false); err != nil {
+		return c.finalCheckpointFailed(err)
+	}
+	return nil
+}
+
+// finishClose stops the workers and the node after the final checkpoint
+// (whose error is final).
+func (c *Coordinator) finishClose(final error) error {
+	errs := []error{final, c.shutdown()}
 	if why := c.downErr(); why != nil {
 		errs = append(errs, fmt.Errorf("%w: %w", ErrDown, why))
 	}

@@ -175,6 +175,12 @@ type WorkerStats struct {
 	Err string `json:"error,omitempty"`
 }
 
+// downResp answers a shutdown: Final says why its final checkpoint was
+// not stored ("" when it was, or when no worker ran).
+type downResp struct {
+	Final string `json:"final_checkpoint_error,omitempty"`
+}
+
 type spawnReq struct {
 	Kind   string            `json:"kind"`
 	Args   map[string]string `json:"args,omitempty"`

@@ -1,6 +1,8 @@
 package cluster_test
 
 import (
+	"context"
+	"strconv"
 	"syscall"
 	"testing"
 
@@ -41,4 +43,30 @@ func TestStatusListsAStoppedWorkerWithoutWaitingForIt(t *testing.T) {
 	for _, w := range st.Workers {
 		assert.Empty(t, w.Err, "worker %d answers again", w.Node)
 	}
+}
+
+// `cluster down` with a worker stopped (SIGSTOP) said "cluster down" and
+// exited 0, while the coordinator logged that the final checkpoint was not
+// stored and the work since the last one was lost. Down now says so: the
+// cluster is down all the same, every worker gone (the stopped one killed).
+func TestDownSaysWhenItsFinalCheckpointWasNotStored(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	p := newClusterProcs(t, 2, -1)
+	coord := p.start(ctx)
+	cl := p.dial(ctx)
+	spawnWork(t, ctx, cl, 4, 2000, 200)
+	st, err := cl.Status(ctx)
+	require.NoError(t, err)
+	stopped := st.Workers[1].Pid
+	require.NoError(t, syscall.Kill(stopped, syscall.SIGSTOP))
+	t.Cleanup(func() { _ = syscall.Kill(stopped, syscall.SIGKILL) })
+
+	err = cl.Down(ctx)
+	require.ErrorIs(t, err, cluster.ErrDownUnsaved)
+	assert.Contains(t, err.Error(), "the cluster is down, but final checkpoint not stored, the work since the last checkpoint is lost")
+	assert.Contains(t, err.Error(), "the newest is "+strconv.FormatUint(st.LastGen, 10))
+	coord.exited(t)
+	assert.Error(t, coord.err, "cluster up says so too")
+	p.assertNothingLeft(ctx)
 }
