@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stackless-go/stackless/internal/fsmode"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -97,10 +98,7 @@ func (c *Coordinator) findOrphans(ctx context.Context) (found []orphan, gone []s
 	if entries, err := os.ReadDir(c.layout.Run()); err == nil {
 		for _, e := range entries {
 			path := filepath.Join(c.layout.Run(), e.Name())
-			b, err := os.ReadFile(path)
-			if err == nil && len(b) > maxRecord {
-				err = fmt.Errorf("%d bytes", len(b))
-			}
+			b, err := fsmode.ReadSmall(path, "a worker record", maxRecord)
 			var r workerRecord
 			if err == nil {
 				r, err = parseRecord(e.Name(), b)

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/stackless-go/stackless/internal/atomicfile"
+	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
 // The files of the cluster folder that workers and clients read (the
@@ -25,6 +26,9 @@ type keptFile struct {
 	perm fs.FileMode
 }
 
+// maxKeptFile bounds a kept file: they are a few dozen bytes each.
+const maxKeptFile = 64 << 10
+
 // readKept reads the files of paths that exist.
 func readKept(paths ...string) []keptFile {
 	var out []keptFile
@@ -33,7 +37,7 @@ func readKept(paths ...string) []keptFile {
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
-		if b, err := os.ReadFile(p); err == nil {
+		if b, err := fsmode.ReadSmall(p, "a file of the cluster folder", maxKeptFile); err == nil {
 			out = append(out, keptFile{path: p, data: b, perm: fi.Mode().Perm()})
 		}
 	}

@@ -84,6 +84,13 @@ func ensureSeed(path string) (nkeys.KeyPair, error) {
 	return loadSeed(path)
 }
 
+// Bounds of the small files read here: a .creds file is a JWT and a
+// seed (about 1 KiB), a seed 58 bytes, a URL a few dozen.
+const (
+	maxCredsFile = 64 << 10
+	maxURLFile   = 4 << 10
+)
+
 // readCreds reads a credentials file given by the user (--creds): a .creds
 // file or an nkey seed. It must be a regular file: reading a FIFO would
 // block the command.
@@ -91,7 +98,7 @@ func readCreds(path string) ([]byte, error) {
 	if _, err := fsmode.Regular(path, "a NATS credentials file (.creds, or an nkey seed)"); err != nil {
 		return nil, fmt.Errorf("cluster: NATS credentials: %w", err)
 	}
-	b, err := os.ReadFile(path)
+	b, err := fsmode.ReadSmall(path, "a NATS credentials file", maxCredsFile)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: NATS credentials: %w", err)
 	}
@@ -111,7 +118,7 @@ func loadSeed(path string) (nkeys.KeyPair, error) {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("cluster: NATS credentials %s have mode %04o and are open to group or others; run: chmod 600 %s", path, perm, path)
 	}
-	b, err := os.ReadFile(path)
+	b, err := fsmode.ReadSmall(path, "an nkey seed", maxCredsFile)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: NATS credentials: %w", err)
 	}
@@ -208,7 +215,7 @@ func (e *embeddedNATS) close() {
 // dialNATS connects to the server of a running coordinator of DIR (its
 // nats.url) with the cluster's seed.
 func dialNATS(l dirLayout, name string) (*nats.Conn, error) {
-	b, err := os.ReadFile(l.NATSURL())
+	b, err := fsmode.ReadSmall(l.NATSURL(), "a NATS URL", maxURLFile)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the NATS store of %s is in use, but %s cannot be read (a coordinator starting or stopping?): %w; try again",
 			l.Dir, l.NATSURL(), err)

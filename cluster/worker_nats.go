@@ -21,13 +21,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
 // dialWorkerNATS connects the worker to the cluster's NATS servers; it
@@ -61,7 +62,7 @@ func dialWorkerNATS(cfg *WorkerConfig) (*nats.Conn, error) {
 
 // readNATSURL is where the coordinator's embedded server listens now.
 func readNATSURL(l dirLayout) (string, error) {
-	b, err := os.ReadFile(l.NATSURL())
+	b, err := fsmode.ReadSmall(l.NATSURL(), "a NATS URL", maxURLFile)
 	if err != nil {
 		return "", fmt.Errorf("cluster: where the coordinator's NATS server listens (%s): %w; is `stackless cluster up` running on %s?", l.NATSURL(), err, l.Dir)
 	}

@@ -210,6 +210,9 @@ func GenerateSecret(path string) error {
 // LoadSecret reads a cluster secret file. It refuses a file that group or
 // others may read or write, and a secret shorter than MinSecretLen bytes.
 // Surrounding white space is not part of the secret.
+// maxSecretFile bounds a secret file: GenerateSecret writes 65 bytes.
+const maxSecretFile = 4 << 10
+
 func LoadSecret(path string) ([]byte, error) {
 	fi, err := fsmode.Regular(path, "the cluster secret (a file of at least 16 bytes, 0600)")
 	if err != nil {
@@ -218,7 +221,7 @@ func LoadSecret(path string) ([]byte, error) {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("ipc: cluster secret %s has mode %04o and is open to group or others; run: chmod 600 %s", path, perm, path)
 	}
-	b, err := os.ReadFile(path)
+	b, err := fsmode.ReadSmall(path, "a cluster secret", maxSecretFile)
 	if err != nil {
 		return nil, fmt.Errorf("ipc: cluster secret: %w", err)
 	}

@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/binary"
@@ -165,6 +166,11 @@ func TestSecretFiles(t *testing.T) {
 	require.NoError(t, os.Chmod(path, 0o400))
 	_, err = LoadSecret(path)
 	assert.NoError(t, err, "read-only for the owner is fine")
+
+	huge := filepath.Join(dir, "huge") // a damaged file is refused, not read whole
+	require.NoError(t, os.WriteFile(huge, bytes.Repeat([]byte("a"), 5000), 0o600))
+	_, err = LoadSecret(huge)
+	assert.ErrorContains(t, err, huge+" is over 4096 bytes, more than a cluster secret ever holds")
 
 	short := filepath.Join(dir, "short")
 	require.NoError(t, os.WriteFile(short, []byte("too short\n"), 0o600))

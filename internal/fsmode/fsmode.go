@@ -6,6 +6,7 @@ package fsmode
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -89,4 +90,24 @@ func MkdirAll(path string, perm fs.FileMode) error {
 			return err
 		}
 	}
+}
+
+// ReadSmall reads the file at path, which holds a few bytes (a secret, a
+// seed, an address, a record): one larger than max is refused unread, so a
+// damaged file of gigabytes is an error, not an allocation of gigabytes.
+// what names the file in the error.
+func ReadSmall(path, what string, max int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > max {
+		return nil, fmt.Errorf("%s is over %d bytes, more than %s ever holds: it is damaged, or not the file meant", path, max, what)
+	}
+	return b, nil
 }

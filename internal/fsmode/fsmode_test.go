@@ -70,3 +70,18 @@ func TestMkdirAllSaysWhatIsInTheWay(t *testing.T) {
 	assert.NoError(t, MkdirAll(filepath.Join(good, "a", "b"), 0o755), "a link to a directory is followed")
 	assert.NoError(t, MkdirAll(good, 0o755))
 }
+
+// A small file is read; a large one is refused after max+1 bytes.
+func TestReadSmall(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	require.NoError(t, os.WriteFile(path, []byte("12345678"), 0o600))
+	b, err := ReadSmall(path, "a test file", 8)
+	require.NoError(t, err)
+	assert.Equal(t, "12345678", string(b))
+	_, err = ReadSmall(path, "a test file", 7)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), path+" is over 7 bytes, more than a test file ever holds")
+	_, err = ReadSmall(filepath.Join(dir, "nope"), "a test file", 7)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
