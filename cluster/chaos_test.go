@@ -92,7 +92,7 @@ func recovered(t *testing.T, ctx context.Context, c cluster.API, workers int, de
 	t.Helper()
 	for {
 		st, err := c.Status(ctx)
-		ok := err == nil && st.State == "running" && len(st.Workers) == workers
+		ok := err == nil && st.State == "running" && len(st.Workers) == workers && st.Answering() == workers
 		for _, w := range st.Workers {
 			ok = ok && !slices.Contains(dead, w.Pid) && !w.Paused
 		}

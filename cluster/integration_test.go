@@ -466,7 +466,7 @@ func TestBalancerSpreadsCPUBoundWork(t *testing.T) {
 				return false
 			}
 		}
-		return len(st.Workers) == 2
+		return len(st.Workers) == 2 && st.Answering() == 2
 	}
 	for !computing(st) {
 		require.NoError(t, ctx.Err(), "a worker never reported steps: %+v", st.Workers)

@@ -47,7 +47,7 @@ func TestDeletedFolderFilesDoNotTakeTheClusterDown(t *testing.T) {
 				return false
 			}
 		}
-		return len(st.Workers) == 2
+		return len(st.Workers) == 2 && st.Answering() == 2
 	}
 	for ctx.Err() == nil {
 		st, err = c.Status(ctx)

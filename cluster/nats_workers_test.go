@@ -172,7 +172,7 @@ func TestNATSWorkersOnAnotherMachineThroughTheWholeCycle(t *testing.T) {
 	delete(bPids, b3.cmd.Process.Pid)
 	waitFor(t, ctx, "the rollback onto the workers left", func() bool {
 		st, err := c.Status(ctx)
-		return err == nil && st.Rollbacks == 1 && len(st.Workers) == 3 && st.LastGen == cp2.Gen
+		return err == nil && st.Rollbacks == 1 && len(st.Workers) == 3 && st.Answering() == 3 && st.LastGen == cp2.Gen
 	})
 	onB = heldOnB(t, ctx, c, bPids)
 	assert.Len(t, onB, 2, "machine B's two workers left are part of the rolled back cluster")
@@ -376,7 +376,7 @@ func TestCheckpointCutByAWorkersDeathSaysWhatToDo(t *testing.T) {
 	require.NoError(t, os.Remove(die+".w2"))
 	require.Eventually(t, func() bool {
 		st, err := c.Status(ctx)
-		return err == nil && st.Rollbacks == 1 && len(st.Workers) == 2 && st.State == "running"
+		return err == nil && st.Rollbacks == 1 && len(st.Workers) == 2 && st.Answering() == 2 && st.State == "running"
 	}, 60*time.Second, 50*time.Millisecond, "the cluster rolls back")
 	next, err := c.Checkpoint(ctx)
 	require.NoError(t, err)

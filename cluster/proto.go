@@ -326,3 +326,16 @@ type Status struct {
 	// Leader is the coordinator that answered: it holds the lease.
 	Leader *Leader `json:"leader,omitempty"`
 }
+
+// Answering is how many workers answered (those listed without Err): a
+// caller waiting for n running workers waits for Answering() == n, since
+// a silent or dead worker is listed too, until the coordinator drops it.
+func (s Status) Answering() int {
+	n := 0
+	for _, w := range s.Workers {
+		if w.Err == "" {
+			n++
+		}
+	}
+	return n
+}

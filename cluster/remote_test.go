@@ -129,7 +129,7 @@ func workersOf(t *testing.T, ctx context.Context, c cluster.API, n int) []cluste
 	waitFor(t, ctx, strconv.Itoa(n)+" workers", func() bool {
 		var err error
 		st, err = c.Status(ctx)
-		return err == nil && len(st.Workers) == n
+		return err == nil && len(st.Workers) == n && st.Answering() == n
 	})
 	return st.Workers
 }
@@ -196,7 +196,7 @@ func TestRemoteWorkerInItsOwnFolderThroughTheWholeCycle(t *testing.T) {
 	<-rw.done
 	waitFor(t, ctx, "the rollback", func() bool {
 		st, err := c.Status(ctx)
-		return err == nil && st.Rollbacks >= 1 && len(st.Workers) == 2
+		return err == nil && st.Rollbacks >= 1 && len(st.Workers) == 2 && st.Answering() == 2
 	})
 	// A new remote worker joins the recovered cluster, and joins again by
 	// itself after a restore.
@@ -207,7 +207,7 @@ func TestRemoteWorkerInItsOwnFolderThroughTheWholeCycle(t *testing.T) {
 	require.NoError(t, err)
 	waitFor(t, ctx, "the remote worker to join again after the restore", func() bool {
 		st, err := c.Status(ctx)
-		return err == nil && len(st.Workers) == 3 && st.Workers[2].Pid == rw2.cmd.Process.Pid &&
+		return err == nil && len(st.Workers) == 3 && st.Answering() == 3 && st.Workers[2].Pid == rw2.cmd.Process.Pid &&
 			strings.Contains(rw2.out.String(), "joining again")
 	})
 	xor, got := collected(t, ctx, c, col.Tasklets[0].ID)
@@ -277,7 +277,7 @@ func TestAWorkerAskedToStopLeavesWithoutARollback(t *testing.T) {
 			}
 			waitFor(t, ctx, "the worker to leave", func() bool {
 				st, err := c.Status(ctx)
-				return err == nil && st.Left == 1 && len(st.Workers) == 1
+				return err == nil && st.Left == 1 && len(st.Workers) == 1 && st.Answering() == 1
 			})
 			xor, got := collected(t, ctx, c, col.Tasklets[0].ID)
 			assert.Equal(t, 4, got)

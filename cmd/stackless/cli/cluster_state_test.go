@@ -59,7 +59,10 @@ func TestStatusNamesAWorkerThatDidNotAnswer(t *testing.T) {
 	assert.Contains(t, err.Error(), "worker 2 of the cluster in d did not answer")
 	assert.Contains(t, err.Error(), "run status again")
 
+	assert.Equal(t, 1, st.Answering(), "one of the two answered")
+
 	st.Workers[1].Err = ""
+	assert.Equal(t, 2, st.Answering())
 	assert.NoError(t, healthError(st))
 	assert.NotContains(t, statusLine(st), "NOT ANSWERING")
 }

@@ -65,7 +65,7 @@ func TestClusterLogsAreJSONWithTheProjectsKeys(t *testing.T) {
 			return false
 		}
 		require.NoError(t, json.Unmarshal([]byte(out), &st))
-		return st.Rollbacks >= 1 && st.State == "running" && len(st.Workers) == 2
+		return st.Rollbacks >= 1 && st.State == "running" && st.Answering() == 2 && len(st.Workers) == 2
 	}, 2*time.Minute, 50*time.Millisecond, "the cluster rolls back and runs again")
 
 	runOK(t, append([]string{"cluster", "down"}, at...)...)
