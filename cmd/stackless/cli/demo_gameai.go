@@ -173,8 +173,11 @@ func checkGameMemory(o game.Options) error {
 }
 
 // savedEntities estimates the entities of the newest game saved at path
-// from its generation headers (the newest, and its base when it is
-// incremental); false when it cannot be read, which the game reports.
+// from its generation headers: the records of the full generation the
+// newest one's chain starts from (an incremental save holds only what
+// changed, most entities, so adding those up counted them again; a game
+// keeps its number of entities). False when it cannot be read, which the
+// game reports.
 func savedEntities(path string) (int, bool) {
 	// A short wait: a save another process holds is the game's to report.
 	db, err := store.Open(path, store.WithReadOnly(), store.WithTimeout(20*time.Millisecond))
@@ -186,14 +189,16 @@ func savedEntities(path string) (int, bool) {
 	if err != nil || len(gens) == 0 {
 		return 0, false
 	}
-	last := gens[len(gens)-1]
-	records := last.Records
-	if last.Base != 0 && last.Base != last.Gen {
-		for _, g := range gens {
-			if g.Gen == last.Base {
-				records += g.Records
-			}
+	byGen := make(map[uint64]store.GenInfo, len(gens))
+	for _, g := range gens {
+		byGen[g.Gen] = g
+	}
+	g := gens[len(gens)-1]
+	for g.Base != 0 {
+		var ok bool
+		if g, ok = byGen[g.Base]; !ok {
+			return 0, false // a broken chain: the load says so
 		}
 	}
-	return game.SavedEntities(records), true
+	return game.SavedEntities(g.Records), true
 }
