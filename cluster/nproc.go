@@ -13,21 +13,30 @@ const (
 	threadsPerWorker = 8
 )
 
+// workersFit is how many workers fit in this user's task limit beside
+// the coordinator and the used tasks; -1 when not even the coordinator
+// does.
+func workersFit(limit, used uint64) int {
+	if used+coordThreads > limit {
+		return -1
+	}
+	return int((limit - used - coordThreads) / threadsPerWorker)
+}
+
 // checkTasks refuses, up front, workers workers when this user's limit of
 // tasks (ulimit -u, which counts threads) cannot hold them and the
 // coordinator besides the used ones.
 func checkTasks(workers int, limit, used uint64) error {
-	need := uint64(coordThreads + workers*threadsPerWorker)
-	if used+need <= limit {
+	fit := workersFit(limit, used)
+	if workers <= fit {
 		return nil
 	}
 	hint := "end some (this user runs other processes), or raise the limit (ulimit -u)"
-	if used+coordThreads+threadsPerWorker <= limit {
-		fit := (limit - used - coordThreads) / threadsPerWorker
+	if fit >= 1 {
 		hint = fmt.Sprintf("run at most %d workers (-n %d), or raise the limit (ulimit -u)", fit, fit)
 	}
 	return fmt.Errorf("cluster: %d workers need about %d threads (%d for the coordinator, %d per worker), and this user may run %d (ulimit -u, RLIMIT_NPROC), %d of them already: %s",
-		workers, need, coordThreads, threadsPerWorker, limit, used, hint)
+		workers, coordThreads+workers*threadsPerWorker, coordThreads, threadsPerWorker, limit, used, hint)
 }
 
 // checkMoreTasks refuses, up front, a restore that grows the local
@@ -36,18 +45,14 @@ func checkTasks(workers int, limit, used uint64) error {
 // in used; the workers it stops are, until they exit). remote workers
 // (other machines) count in -n too.
 func checkMoreTasks(now, then, remote int, limit, used uint64) error {
-	if then <= now {
-		return nil
-	}
-	need := uint64((then - now) * threadsPerWorker)
-	if used+coordThreads+need <= limit {
+	fit := workersFit(limit, used)
+	if then-now <= fit {
 		return nil
 	}
 	hint := "end some (this user runs other processes), or raise the limit (ulimit -u)"
-	if used+coordThreads <= limit {
-		fit := now + int((limit-used-coordThreads)/threadsPerWorker)
-		hint = fmt.Sprintf("restore onto at most %d workers here (-n %d), or raise the limit (ulimit -u)", fit, fit+remote)
+	if fit >= 0 {
+		hint = fmt.Sprintf("restore onto at most %d workers here (-n %d), or raise the limit (ulimit -u)", now+fit, now+fit+remote)
 	}
 	return fmt.Errorf("cluster: restore onto %d local workers starts %d more than run now, about %d threads more (%d per worker), and this user may run %d (ulimit -u, RLIMIT_NPROC), %d of them already besides the coordinator's %d: %s",
-		then, then-now, need, threadsPerWorker, limit, used, coordThreads, hint)
+		then, then-now, (then-now)*threadsPerWorker, threadsPerWorker, limit, used, coordThreads, hint)
 }
