@@ -24,7 +24,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/stackless-go/stackless/channel"
@@ -37,7 +36,7 @@ const hostIDName = "host-id"
 // ensureHostID returns the host ID kept in the cluster directory dir, creating it
 // (a random ID, 0644) when there is none.
 func ensureHostID(dir string) (string, error) {
-	path := filepath.Join(dir, hostIDName)
+	path := dirLayout{dir}.HostID()
 	if id, err := readHostID(dir); err == nil {
 		return id, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
@@ -55,7 +54,7 @@ const maxHostIDFile = 128
 
 // readHostID reads DIR/host-id.
 func readHostID(dir string) (string, error) {
-	path := filepath.Join(dir, hostIDName)
+	path := dirLayout{dir}.HostID()
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("cluster: read the host ID: %w", err)
