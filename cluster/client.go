@@ -98,19 +98,9 @@ func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
 			break
 		}
 	}
-	// Not a wrong secret: the socket took the connection and then nothing
-	// answered, within the handshake's time or the caller's (seen with the
-	// coordinator stopped by SIGSTOP).
-	silent := errors.Is(last, ipc.ErrAuth) && errors.Is(last, os.ErrDeadlineExceeded)
-	if silent {
-		last = fmt.Errorf("no HELLO within the handshake's time: %w", os.ErrDeadlineExceeded)
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) && (errors.Is(last, ipc.ErrAuth) || errors.Is(last, context.DeadlineExceeded)) {
-		silent, last = true, ctx.Err()
-	}
-	if silent {
+	if why, ok := noAnswer(ctx, last); ok {
 		return nil, fmt.Errorf("cluster: the coordinator at %s took the connection but did not answer in time: its process is stopped, hung or overloaded (a stopped one goes on with `kill -CONT PID`); try again, or with a longer --timeout (%w)",
-			addr, last)
+			addr, why)
 	}
 	if strings.Contains(last.Error(), addr) { // a dial error names it already
 		return nil, fmt.Errorf("cluster: reach the coordinator: %w", last)
@@ -195,6 +185,21 @@ func (c *Client) Checkpoint(ctx context.Context) (CheckpointResult, error) {
 func (c *Client) Restore(ctx context.Context, gen uint64, workers int) (RestoreResult, error) {
 	var res RestoreResult
 	return res, c.do(ctx, kindRestore, restoreReq{Gen: gen, Workers: workers}, &res)
+}
+
+// noAnswer tells a dial that failed because the coordinator's socket took
+// the connection and then nothing answered, within the caller's time or
+// the handshake's (seen with the coordinator stopped by SIGSTOP), from a
+// wrong secret: ipc reports both as ErrAuth. It returns the deadline to
+// wrap.
+func noAnswer(ctx context.Context, err error) (error, bool) {
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) && (errors.Is(err, ipc.ErrAuth) || errors.Is(err, context.DeadlineExceeded)):
+		return ctx.Err(), true
+	case errors.Is(err, ipc.ErrAuth) && errors.Is(err, os.ErrDeadlineExceeded):
+		return fmt.Errorf("no HELLO within the handshake's time: %w", os.ErrDeadlineExceeded), true
+	}
+	return nil, false
 }
 
 // Down shuts the cluster down (final checkpoint, workers stopped) and
