@@ -31,8 +31,14 @@ var encoders = sync.Pool{New: func() any {
 	return e
 }}
 
-// encode appends what fn writes to dst.
+// encode appends what fn writes to dst: one record, bounded by maxRecord.
 func (r *Registry) encode(dst []byte, fn func(e *msgpack.Encoder) error) ([]byte, error) {
+	return r.encodeMax(dst, r.maxRecord, "SetMaxRecord", fn)
+}
+
+// encodeMax is encode bounded by limit, which the registry's setter named
+// by set changes.
+func (r *Registry) encodeMax(dst []byte, limit int, set string, fn func(e *msgpack.Encoder) error) ([]byte, error) {
 	e := encoders.Get().(*encoder)
 	e.w.b = dst
 	err := fn(e.enc)
@@ -42,8 +48,8 @@ func (r *Registry) encode(dst []byte, fn func(e *msgpack.Encoder) error) ([]byte
 	if err != nil {
 		return dst, err
 	}
-	if len(out)-len(dst) > r.maxRecord {
-		return dst, fmt.Errorf("pickle: %w: %d bytes, the limit is %d (Registry.SetMaxRecord)", ErrTooLarge, len(out)-len(dst), r.maxRecord)
+	if len(out)-len(dst) > limit {
+		return dst, fmt.Errorf("pickle: %w: %d bytes, the limit is %d (Registry.%s)", ErrTooLarge, len(out)-len(dst), limit, set)
 	}
 	return out, nil
 }
@@ -62,8 +68,13 @@ var decoders = sync.Pool{New: func() any {
 // decode validates b (size, then Scan: one well-formed msgpack value with
 // bounded depth and honest lengths) and then runs fn on a decoder over it.
 func (r *Registry) decode(b []byte, what string, fn func(d *msgpack.Decoder) error) error {
-	if len(b) > r.maxRecord {
-		return fmt.Errorf("pickle: %s: %w: %d bytes, the limit is %d", what, ErrTooLarge, len(b), r.maxRecord)
+	return r.decodeMax(b, what, r.maxRecord, fn)
+}
+
+// decodeMax is decode bounded by limit.
+func (r *Registry) decodeMax(b []byte, what string, limit int, fn func(d *msgpack.Decoder) error) error {
+	if len(b) > limit {
+		return fmt.Errorf("pickle: %s: %w: %d bytes, the limit is %d", what, ErrTooLarge, len(b), limit)
 	}
 	if err := ScanAll(b, Limits{}); err != nil {
 		return fmt.Errorf("pickle: %s: %w", what, err)

@@ -41,6 +41,7 @@ type Registry struct {
 	errs       map[string]error
 	errName    map[error]string
 	maxRecord  int
+	maxWorld   int
 }
 
 // Default is the registry the package-level functions use.
@@ -49,13 +50,19 @@ var Default = NewRegistry()
 // DefaultMaxRecord bounds one record's size (16 MiB).
 const DefaultMaxRecord = 16 << 20
 
+// DefaultMaxWorld bounds a whole world packed as one blob (DumpWorld, 1
+// GiB): a world holds many records, each bounded by the record limit, so
+// half a million tasklets of 150 bytes (77 MB) is an ordinary world, not a
+// damaged one.
+const DefaultMaxWorld = 1 << 30
+
 // NewRegistry returns a registry that knows the built-in value types and
 // the runtime's sentinel errors.
 func NewRegistry() *Registry {
 	r := &Registry{
 		kinds: map[string]*Kind{}, kindOfType: map[reflect.Type]*Kind{},
 		values: map[string]reflect.Type{}, valueName: map[reflect.Type]string{},
-		errs: map[string]error{}, errName: map[error]string{}, maxRecord: DefaultMaxRecord,
+		errs: map[string]error{}, errName: map[error]string{}, maxRecord: DefaultMaxRecord, maxWorld: DefaultMaxWorld,
 	}
 	for name, v := range builtinValues {
 		r.values[name] = reflect.TypeOf(v)
@@ -186,6 +193,10 @@ func (r *Registry) RegisterError(name string, err error) {
 
 // SetMaxRecord bounds the size of one record to encode or decode.
 func (r *Registry) SetMaxRecord(n int) { r.maxRecord = n }
+
+// SetMaxWorld bounds the size of a whole world blob (DumpWorld, LoadWorld,
+// SplitWorld); each of its records is still bounded by SetMaxRecord.
+func (r *Registry) SetMaxWorld(n int) { r.maxWorld = n }
 
 // KindOf returns the kind of a behavior.
 func (r *Registry) KindOf(b tasklet.Behavior) (*Kind, error) {

@@ -396,7 +396,7 @@ func (r *Registry) DumpWorld(w *scheduler.World) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.encode(nil, func(e *msgpack.Encoder) error {
+	return r.encodeMax(nil, r.maxWorld, "SetMaxWorld", func(e *msgpack.Encoder) error {
 		e.EncodeArrayLen(worldFields)
 		e.EncodeString("w")
 		e.EncodeUint(FormatVersion)
@@ -424,7 +424,7 @@ func (r *Registry) LoadWorld(b []byte) (*scheduler.World, error) {
 // records without decoding them, for readers that do not know the kinds
 // (LoadHeader, Inspect and InspectChannel take them from there).
 func (r *Registry) SplitWorld(b []byte) (meta []byte, recs []Record, err error) {
-	err = r.decode(b, "world", func(d *msgpack.Decoder) error {
+	err = r.decodeMax(b, "world", r.maxWorld, func(d *msgpack.Decoder) error {
 		if err := header(d, worldFields, "w"); err != nil {
 			return err
 		}
