@@ -45,6 +45,11 @@ func (c *Coordinator) checkpointLocked(ctx context.Context, resume bool) (Checkp
 		c.mu.Unlock()
 		err = workerLostError(err, last)
 	}
+	if err != nil {
+		c.mu.Lock()
+		c.ckptStats.noteFailed(err)
+		c.mu.Unlock()
+	}
 	return res, err
 }
 
@@ -324,11 +329,32 @@ func nodesOf(ws []*workerRef) []uint16 {
 	return out
 }
 
-// ckptStats is what status reports of the checkpoints taken (c.mu).
+// ckptStats is what status reports of the checkpoints taken (c.mu): the
+// newest one stored, and the ones that failed since, so that a cluster
+// whose every checkpoint fails (a tasklet grown past the record limit, a
+// full disk) says so in status, not only in the coordinator's log.
 type ckptStats struct {
 	n     int
 	bytes int
 	took  time.Duration
+
+	failed  int       // in a row, since the newest one stored
+	since   time.Time // when the first of them failed
+	lastErr string    // the newest one's error
 }
 
-func (s *ckptStats) note(bytes int, took time.Duration) { s.n, s.bytes, s.took = s.n+1, bytes, took }
+func (s *ckptStats) note(bytes int, took time.Duration) {
+	s.n, s.bytes, s.took = s.n+1, bytes, took
+	s.clearFailures()
+}
+
+// clearFailures: the state running is a stored generation again.
+func (s *ckptStats) clearFailures() { s.failed, s.since, s.lastErr = 0, time.Time{}, "" }
+
+func (s *ckptStats) noteFailed(err error) {
+	if s.failed == 0 {
+		s.since = time.Now()
+	}
+	s.failed++
+	s.lastErr = err.Error()
+}

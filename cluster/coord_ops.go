@@ -76,6 +76,7 @@ func (c *Coordinator) Status(ctx context.Context) (Status, error) {
 	st.LastGen, st.LastAt, st.Rollbacks, st.Migrations, st.Left = c.lastGen, c.lastAt, c.rollbacks, c.migrated, c.left
 	st.State, st.Adopted, st.Note = c.stateLocked(), c.adopted, c.note
 	st.Checkpoints, st.LastBytes, st.LastDuration = c.ckptStats.n, c.ckptStats.bytes, c.ckptStats.took
+	st.CheckpointFailures, st.FailingSince, st.CheckpointErr = c.ckptStats.failed, c.ckptStats.since, c.ckptStats.lastErr
 	if c.lease != nil {
 		ld := c.lease.me
 		st.Leader = &ld

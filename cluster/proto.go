@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/stackless-go/stackless/channel"
@@ -315,6 +316,13 @@ type Status struct {
 	Checkpoints  int           `json:"checkpoints_taken"`
 	LastBytes    int           `json:"last_checkpoint_bytes"`
 	LastDuration time.Duration `json:"last_checkpoint_ns"`
+	// CheckpointFailures counts the checkpoints that failed in a row since
+	// the newest one stored (0: none did), the first at FailingSince;
+	// CheckpointErr is the newest failure's error. While they fail, a
+	// rollback goes back to LastGen and the work since is lost.
+	CheckpointFailures int       `json:"checkpoint_failures,omitempty"`
+	FailingSince       time.Time `json:"checkpoint_failing_since,omitzero"`
+	CheckpointErr      string    `json:"checkpoint_error,omitempty"`
 	// State is "running", "recovering: ..." while failed rollbacks are
 	// retried, or "down: rollback failed N times: ..." once they gave up.
 	State string `json:"state"`
@@ -325,6 +333,16 @@ type Status struct {
 	Note    string `json:"note,omitempty"`
 	// Leader is the coordinator that answered: it holds the lease.
 	Leader *Leader `json:"leader,omitempty"`
+}
+
+// Failing says that checkpoints are failing, how long for and why ("" when
+// the newest one was stored): the work since LastGen is not saved.
+func (s Status) Failing() string {
+	if s.CheckpointFailures == 0 {
+		return ""
+	}
+	return fmt.Sprintf("checkpoints failing: %d in a row since %s, the work since generation %d is not saved; the newest failure: %s",
+		s.CheckpointFailures, s.FailingSince.Local().Format(time.TimeOnly), s.LastGen, s.CheckpointErr)
 }
 
 // Answering is how many workers answered (those listed without Err): a

@@ -42,6 +42,9 @@ func (c *Coordinator) recoverFrom(r *recovery, node uint16, why string) bool {
 	if time.Now().Before(r.retryAt) {
 		return false
 	}
+	if r.failed == 0 { // after a failure, the state says that instead
+		c.setState("rolling back to the newest checkpoint: " + why)
+	}
 	err := c.rollback(node, why)
 	if err == nil {
 		if r.failed > 0 {
@@ -49,6 +52,7 @@ func (c *Coordinator) recoverFrom(r *recovery, node uint16, why string) bool {
 		}
 		*r = recovery{}
 		c.setState("")
+		c.rolledBack()
 		return true
 	}
 	if c.closed() {
@@ -96,6 +100,15 @@ func (c *Coordinator) clearDown() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.down, c.state = nil, ""
+	c.ckptStats.clearFailures()
+}
+
+// rolledBack notes that the cluster runs a stored generation again: no work
+// is unsaved, whatever checkpoints failed before.
+func (c *Coordinator) rolledBack() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ckptStats.clearFailures()
 }
 
 // stateLocked is the state for Status; c.mu is held.

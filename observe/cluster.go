@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +74,12 @@ func (src *ClusterSource) Overview(ctx context.Context) (*Overview, error) {
 	// grows with the tasklets, is left to the tasklets table (Rows).
 	ov := &Overview{Source: "cluster", Title: "cluster " + st.Dir, At: time.Now(), State: st.State,
 		Counts: map[string]int{}, Can: Capabilities{Kill: true, Throw: true, Migrate: true}}
+	if f := st.Failing(); f != "" {
+		ov.State = strings.ToUpper(f[:len("checkpoints failing")]) + f[len("checkpoints failing"):]
+		if st.State != "" && st.State != "running" {
+			ov.State = st.State + "; " + ov.State
+		}
+	}
 	// status names no leader yet: one coordinator runs the cluster.
 	ov.Leader = "the coordinator of " + st.Dir
 	for _, w := range st.Workers {
@@ -104,6 +111,9 @@ func (src *ClusterSource) note(st cluster.Status) {
 	if st.LastGen != 0 && (p == nil || st.LastGen != p.LastGen) {
 		src.ckpts = appendCapped(src.ckpts, Checkpoint{Gen: st.LastGen, At: st.LastAt, Bytes: int64(st.LastBytes), Duration: st.LastDuration})
 		src.event(Event{At: st.LastAt, Kind: "checkpoint", Text: fmt.Sprintf("checkpoint generation %d", st.LastGen)})
+	}
+	if st.CheckpointFailures > 0 && (p == nil || st.CheckpointFailures > p.CheckpointFailures) {
+		src.event(Event{At: now, Kind: "checkpoint", Text: "checkpoint failed: " + st.CheckpointErr})
 	}
 	if p != nil {
 		if d := st.Migrations - p.Migrations; d > 0 {
@@ -186,6 +196,7 @@ func (src *ClusterSource) Metrics(ctx context.Context) (*Metrics, error) {
 	}
 	m := &Metrics{HasCluster: true, Migrations: uint64(st.Migrations), Rollbacks: uint64(st.Rollbacks),
 		WorkersLeft: uint64(st.Left), CoordinatorUptimeS: st.Uptime.Seconds()}
+	m.CheckpointFailures = uint64(st.CheckpointFailures)
 	if st.LastGen != 0 {
 		m.HasCheckpoints, m.CheckpointGen = true, st.LastGen
 		m.CheckpointsTaken = uint64(st.Checkpoints)

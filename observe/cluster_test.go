@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -126,10 +127,49 @@ func TestClusterSourceTurnsStatusIntoEventsAndMetrics(t *testing.T) {
 	} {
 		assert.Contains(t, body, want)
 	}
+	assert.Contains(t, body, "stackless_checkpoint_failures 0")
 	assert.NotContains(t, body, "stackless_channels{", "a worker's channels are not known: left out, not zero")
 	require.Len(t, ov.Ckpts, 2)
 	assert.Equal(t, int64(4096), ov.Ckpts[1].Bytes, "the timeline shows each checkpoint's size")
 	assert.Equal(t, 250*time.Millisecond, ov.Ckpts[1].Duration, "and how long it took")
+}
+
+// Checkpoints failing in a row show in the overview's state line, as an
+// event, and as a gauge above 0.
+func TestClusterSourceShowsFailingCheckpoints(t *testing.T) {
+	f := &fakeCluster{st: cluster.Status{Dir: "d", State: "running", LastGen: 3, LastAt: time.Unix(100, 0),
+		Workers: []cluster.WorkerStats{{Node: 1, Tasklets: 2}}}}
+	srv := startServer(t, observe.Config{Source: observe.NewClusterSource(f), Refresh: time.Millisecond})
+	f.mu.Lock()
+	f.st.CheckpointFailures, f.st.FailingSince, f.st.CheckpointErr = 2, time.Unix(200, 0), "record too large"
+	f.mu.Unlock()
+	var ov observe.Overview
+	require.Eventually(t, func() bool { // the cache lives half a refresh
+		_, body := get(t, srv, "/api/overview", false)
+		ov = observe.Overview{}
+		require.NoError(t, json.Unmarshal([]byte(body), &ov))
+		return ov.State != "running"
+	}, 10*time.Second, 5*time.Millisecond)
+	assert.Contains(t, ov.State, "CHECKPOINTS FAILING: 2 in a row since")
+	assert.Contains(t, ov.State, "the work since generation 3 is not saved; the newest failure: record too large")
+	var texts []string
+	for _, e := range ov.Events {
+		texts = append(texts, e.Text)
+	}
+	assert.Contains(t, texts, "checkpoint failed: record too large")
+	_, body := get(t, srv, "/metrics", false)
+	assert.Contains(t, body, "stackless_checkpoint_failures 2")
+
+	f.mu.Lock()
+	f.st.State = "rolling back to the newest checkpoint: worker 1 died"
+	f.mu.Unlock()
+	require.Eventually(t, func() bool {
+		_, body := get(t, srv, "/api/overview", false)
+		ov = observe.Overview{}
+		require.NoError(t, json.Unmarshal([]byte(body), &ov))
+		return strings.HasPrefix(ov.State, "rolling back")
+	}, 10*time.Second, 5*time.Millisecond)
+	assert.Contains(t, ov.State, "rolling back to the newest checkpoint: worker 1 died; CHECKPOINTS FAILING: 2 in a row")
 }
 
 func TestSchedulerCheckpointMetrics(t *testing.T) {

@@ -29,6 +29,7 @@ var (
 	descCkptsTaken  = prometheus.NewDesc("stackless_checkpoints_total", "Checkpoints the cluster's coordinator took since it started.", nil, nil)
 	descCkptSeconds = prometheus.NewDesc("stackless_checkpoint_duration_seconds", "How long the newest checkpoint took.", nil, nil)
 	descCkptBytes   = prometheus.NewDesc("stackless_checkpoint_size_bytes", "Size of the newest checkpoint.", nil, nil)
+	descCkptFailing = prometheus.NewDesc("stackless_checkpoint_failures", "Checkpoints that failed in a row since the newest one stored (0: the newest attempt was stored); above 0, a crash loses the work since the newest generation.", nil, nil)
 	descMigrations  = prometheus.NewDesc("stackless_migrations_total", "Tasklets the cluster's balancer migrated.", nil, nil)
 	descRollbacks   = prometheus.NewDesc("stackless_rollbacks_total", "Rollbacks of the cluster to its last checkpoint.", nil, nil)
 	descLeft        = prometheus.NewDesc("stackless_workers_left_total", "Workers that left the cluster cleanly.", nil, nil)
@@ -38,7 +39,7 @@ var (
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descSteps, descSwitches, descChanOps, descTasklets, descBlocked, descTimers,
 		descChannels, descHeap, descLinkFrames, descLinkBytes, descCkptGen, descCkpts, descCkptsTaken, descCkptSeconds,
-		descCkptBytes, descMigrations, descRollbacks, descLeft, descUp} {
+		descCkptBytes, descCkptFailing, descMigrations, descRollbacks, descLeft, descUp} {
 		ch <- d
 	}
 }
@@ -97,6 +98,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if m.HasCluster {
+		gauge(descCkptFailing, float64(m.CheckpointFailures))
 		counter(descMigrations, float64(m.Migrations))
 		counter(descRollbacks, float64(m.Rollbacks))
 		counter(descLeft, float64(m.WorkersLeft))

@@ -54,6 +54,7 @@ type Metrics struct {
 	CheckpointSeconds  float64 // how long the newest took
 	CheckpointBytes    int64   // how big the newest is
 	HasCluster         bool
+	CheckpointFailures uint64 // checkpoints that failed in a row since the newest stored
 	Migrations         uint64
 	Rollbacks          uint64
 	WorkersLeft        uint64

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,4 +75,28 @@ func TestClusterUpTakesClusterForData(t *testing.T) {
 	require.NoError(t, cmd.ParseFlags([]string{"--cluster", "/tmp/x", "-n", "1"}))
 	assert.Equal(t, "/tmp/x", cmd.Flags().Lookup("data").Value.String())
 	assert.Equal(t, "data", cmd.Flags().Lookup("cluster").Name, "one flag, two names")
+}
+
+// Checkpoints that fail in a row (a tasklet grown past the record limit, a
+// full disk) were a line in the coordinator's log only: status showed the
+// generation before and exited 0, while a crash would lose all since.
+func TestStatusSaysCheckpointsAreFailing(t *testing.T) {
+	since := time.Date(2026, 12, 5, 9, 30, 0, 0, time.Local)
+	st := cluster.Status{Dir: "d", State: "running", LastGen: 7, CheckpointFailures: 3, FailingSince: since,
+		CheckpointErr: "pickle: tasklet t5 (kind big): record too large"}
+	var b bytes.Buffer
+	writeStatus(&b, st)
+	assert.Contains(t, b.String(), "CHECKPOINTS FAILING: 3 in a row since 09:30:00, the work since generation 7 is not saved; the newest failure: pickle: tasklet t5 (kind big): record too large\n")
+	assert.Contains(t, statusLine(st), "| CHECKPOINTS FAILING: 3 in a row")
+	err := healthError(st)
+	require.Error(t, err, "`cluster status` exits non-zero")
+	assert.Contains(t, err.Error(), "checkpoints are failing (3 in a row): a crash now loses the work since generation 7")
+	assert.Contains(t, err.Error(), "stackless cluster checkpoint --cluster d")
+
+	st.CheckpointFailures = 0
+	b.Reset()
+	writeStatus(&b, st)
+	assert.NotContains(t, b.String(), "FAILING")
+	assert.NotContains(t, statusLine(st), "FAILING")
+	assert.NoError(t, healthError(st))
 }

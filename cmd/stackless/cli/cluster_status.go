@@ -40,6 +40,9 @@ func statusLine(st cluster.Status) string {
 	if st.State != "" && st.State != "running" {
 		line += " | " + strings.ToUpper(st.State[:1]) + st.State[1:]
 	}
+	if st.CheckpointFailures > 0 {
+		line += fmt.Sprintf(" | CHECKPOINTS FAILING: %d in a row", st.CheckpointFailures)
+	}
 	return line
 }
 
@@ -163,6 +166,9 @@ func writeStatus(b *bytes.Buffer, st cluster.Status) {
 	if st.State != "" {
 		fmt.Fprintf(b, "cluster: %s\n", st.State)
 	}
+	if f := st.Failing(); f != "" {
+		fmt.Fprintf(b, "%s\n", strings.ToUpper(f[:len("checkpoints failing")])+f[len("checkpoints failing"):])
+	}
 	if st.Note != "" {
 		fmt.Fprintf(b, "at start: %s\n", st.Note)
 	}
@@ -172,12 +178,16 @@ func writeStatus(b *bytes.Buffer, st cluster.Status) {
 }
 
 // healthError makes `cluster status` exit non-zero when the cluster is
-// down (its rollbacks failed until the coordinator gave up) or a worker
-// did not answer, after the table is printed.
+// down (its rollbacks failed until the coordinator gave up), a worker did
+// not answer, or its checkpoints are failing, after the table is printed.
 func healthError(st cluster.Status) error {
 	if !strings.HasPrefix(st.State, "down:") {
 		silent := silentWorkers(st)
 		if silent == "" {
+			if st.CheckpointFailures > 0 {
+				return fmt.Errorf("the cluster in %s runs, but its checkpoints are failing (%d in a row): a crash now loses the work since generation %d; fix what the failure above names, then run `stackless cluster checkpoint --cluster %s`",
+					st.Dir, st.CheckpointFailures, st.LastGen, shquote.Quote(st.Dir))
+			}
 			return nil
 		}
 		return fmt.Errorf("worker %s of the cluster in %s did not answer within %v; the coordinator drops a silent worker's link and rolls the cluster back to its last checkpoint, and the table then shows its replacement: run status again (a process stopped with SIGSTOP goes on with `kill -CONT PID`)",
