@@ -85,18 +85,16 @@ func (c *Coordinator) checkpointWatched(ctx context.Context, resume bool) (Check
 	}
 	t0 := time.Now()
 	res := CheckpointResult{Workers: len(ws)}
-	defer func() {
-		if !resume {
-			return
+	resumed := false
+	// Resume the workers once every world is pickled, and after a failure
+	// before that: a worker that cannot be resumed is dead, and the monitor
+	// rolls the cluster back.
+	resumeAll := func() {
+		if resume && !resumed {
+			resumed = c.resumeAll(ws) == nil
 		}
-		// Resume even after a failure: a worker that cannot be resumed is
-		// dead, and the monitor rolls the cluster back.
-		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = c.forAll(rctx, ws, func(ctx context.Context, w *workerRef) error {
-			return call(ctx, c.fc, w.Node, kindWResume, none{}, nil)
-		})
-	}()
+	}
+	defer resumeAll()
 
 	before, err := c.collectSent(ctx, ws, kindWPause, none{})
 	if err != nil {
@@ -128,7 +126,10 @@ func (c *Coordinator) checkpointWatched(ctx context.Context, resume bool) (Check
 	if err != nil {
 		return res, fmt.Errorf("cluster: checkpoint: take a generation number in %s: %w", c.gs.where, err)
 	}
-	m, err := c.snapshotAll(ctx, ws, gen)
+	m, err := c.snapshotAll(ctx, ws, gen, func() {
+		res.Paused = time.Since(t0)
+		resumeAll()
+	})
 	if err != nil {
 		return res, fmt.Errorf("cluster: checkpoint: snapshot: %w", err)
 	}
@@ -138,7 +139,6 @@ func (c *Coordinator) checkpointWatched(ctx context.Context, resume bool) (Check
 	c.mu.Lock()
 	m.NextNode = c.nextNode
 	c.mu.Unlock()
-	res.Paused = time.Since(t0)
 	if err := c.commit(ctx, m); err != nil {
 		return res, err
 	}
@@ -151,6 +151,16 @@ func (c *Coordinator) checkpointWatched(ctx context.Context, resume bool) (Check
 	c.log.Info("cluster: checkpoint", "generation", gen, "workers", len(ws), "rounds", res.Rounds, "bytes", res.Bytes, "paused", res.Paused,
 		"pause", tPause, "flush", tFlush)
 	return res, nil
+}
+
+// resumeAll resumes the workers ws, each asked whatever the others answer,
+// and joins their errors.
+func (c *Coordinator) resumeAll(ws []*workerRef) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+		return call(ctx, c.fc, w.Node, kindWResume, none{}, nil)
+	})
 }
 
 // collectSent calls kind on every worker and gathers their sent counts.

@@ -16,7 +16,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"time"
 )
 
 // handleLeave hands the worlds of worker req.Node to the other workers and
@@ -60,11 +59,7 @@ func (c *Coordinator) handleLeave(ctx context.Context, req leaveReq) (none, erro
 		c.mu.Lock()
 		w.Leaving = false
 		c.mu.Unlock()
-		rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = c.forAll(rctx, ws, func(ctx context.Context, w *workerRef) error {
-			return call(ctx, c.fc, w.Node, kindWResume, none{}, nil)
-		})
+		_ = c.resumeAll(ws)
 		return none{}, fmt.Errorf("cluster: worker %d cannot leave cleanly: %w", req.Node, err)
 	}
 	c.mu.Lock()

@@ -23,43 +23,49 @@ import (
 // merged); they live only while the workers start.
 const restorePrefix = "restore/"
 
-// snapshotAll has every paused worker of ws store its world as an object
-// of generation gen and returns the generation's manifest. A worker
-// without a NATS connection (joined with --join) sends its world and the
-// coordinator stores it. On failure every object of gen is removed.
-func (c *Coordinator) snapshotAll(ctx context.Context, ws []*workerRef, gen uint64) (*manifest, error) {
+// snapshotAll takes generation gen of every worker's world in two phases:
+// each paused worker pickles its world (the cut), then cut runs (it resumes
+// the workers), then the worlds are stored while the workers run. A worker
+// with a NATS connection holds its pickled world and stores it itself; the
+// world of one without comes back in its reply and is stored here. On an
+// error, what was stored is removed and the held worlds are let go.
+func (c *Coordinator) snapshotAll(ctx context.Context, ws []*workerRef, gen uint64, cut func()) (*manifest, error) {
 	m := &manifest{Format: snapshotFormat, Kind: headerKind, Gen: gen, Time: time.Now().UTC()}
 	var mu sync.Mutex
+	blobs := map[uint16][]byte{} // the worlds of workers that do not store them
 	err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+		if !w.Store {
+			blob, err := callRaw(ctx, c.fc, w.Node, kindWSnapshot, nil)
+			mu.Lock()
+			blobs[w.Node] = blob
+			mu.Unlock()
+			return err
+		}
 		name := objectName(gen, w.Node)
 		var part worldPart
-		if w.Store {
-			if err := call(ctx, c.fc, w.Node, kindWSnapshot, snapReq{Gen: gen, Object: name}, &part); err != nil {
-				return err
-			}
-			if part.Object != name || part.Size < 0 {
-				return fmt.Errorf("cluster: worker %d stored its world as %q (%d bytes), not %q", w.Node, part.Object, part.Size, name)
-			}
-		} else {
-			blob, err := callRaw(ctx, c.fc, w.Node, kindWSnapshot, nil)
+		if err := call(ctx, c.fc, w.Node, kindWSnapshot, snapReq{Gen: gen, Object: name, Hold: true}, &part); err != nil {
+			return err
+		}
+		if part.Object != name || part.Size < 0 {
+			return fmt.Errorf("cluster: worker %d pickled its world as %q (%d bytes), not %q", w.Node, part.Object, part.Size, name)
+		}
+		return nil
+	})
+	if err == nil {
+		cut()
+		err = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+			part, err := c.storeWorld(ctx, w, gen, blobs[w.Node])
 			if err != nil {
 				return err
 			}
-			if err := retryJS(ctx, objAttempt, func(ctx context.Context) error {
-				_, err := c.gs.obj.PutBytes(ctx, name, blob)
-				return noRoom(err)
-			}); err != nil {
-				return fmt.Errorf("cluster: store the world of worker %d as %s: %w", w.Node, name, err)
-			}
-			sum := sha256.Sum256(blob)
-			part = worldPart{Object: name, Size: int64(len(blob)), SHA256: hex.EncodeToString(sum[:])}
-		}
-		mu.Lock()
-		m.Worlds = append(m.Worlds, manifestWorld{Node: w.Node, Hosts: slices.Clone(w.Hosts), Object: part.Object, Size: part.Size, SHA256: part.SHA256})
-		mu.Unlock()
-		return nil
-	})
+			mu.Lock()
+			m.Worlds = append(m.Worlds, manifestWorld{Node: w.Node, Hosts: slices.Clone(w.Hosts), Object: part.Object, Size: part.Size, SHA256: part.SHA256})
+			mu.Unlock()
+			return nil
+		})
+	}
 	if err != nil {
+		c.dropHeld(ws, gen)
 		names := make([]manifestWorld, len(ws))
 		for i, w := range ws {
 			names[i] = manifestWorld{Object: objectName(gen, w.Node)}
@@ -69,6 +75,44 @@ func (c *Coordinator) snapshotAll(ctx context.Context, ws []*workerRef, gen uint
 	}
 	slices.SortFunc(m.Worlds, func(a, b manifestWorld) int { return int(a.Node) - int(b.Node) })
 	return m, nil
+}
+
+// storeWorld stores worker w's world of generation gen: the worker stores
+// the one it holds, or, for a worker that does not store (blob), this
+// coordinator does.
+func (c *Coordinator) storeWorld(ctx context.Context, w *workerRef, gen uint64, blob []byte) (worldPart, error) {
+	name := objectName(gen, w.Node)
+	if w.Store {
+		var part worldPart
+		if err := call(ctx, c.fc, w.Node, kindWStore, storeReq{Gen: gen, Object: name}, &part); err != nil {
+			return part, err
+		}
+		if part.Object != name || part.Size < 0 {
+			return part, fmt.Errorf("cluster: worker %d stored its world as %q (%d bytes), not %q", w.Node, part.Object, part.Size, name)
+		}
+		return part, nil
+	}
+	if err := retryJS(ctx, objAttempt, func(ctx context.Context) error {
+		_, err := c.gs.obj.PutBytes(ctx, name, blob)
+		return noRoom(err)
+	}); err != nil {
+		return worldPart{}, fmt.Errorf("cluster: store the world of worker %d as %s: %w", w.Node, name, err)
+	}
+	sum := sha256.Sum256(blob)
+	return worldPart{Object: name, Size: int64(len(blob)), SHA256: hex.EncodeToString(sum[:])}, nil
+}
+
+// dropHeld tells the workers to let go of a world they hold for gen (a
+// checkpoint that failed): its memory, not only the next checkpoint, frees it.
+func (c *Coordinator) dropHeld(ws []*workerRef, gen uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
+		if !w.Store {
+			return nil
+		}
+		return call(ctx, c.fc, w.Node, kindWStore, storeReq{Gen: gen, Object: objectName(gen, w.Node), Drop: true}, nil)
+	})
 }
 
 // stageWorlds says where the worker of each placement reads its world: the

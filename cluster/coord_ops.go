@@ -112,9 +112,10 @@ func (c *Coordinator) Spawn(ctx context.Context, req SpawnRequest) (SpawnResult,
 	var res SpawnResult
 	var mu sync.Mutex
 	// Every worker holds its new tasklets paused until the checkpoint
-	// below has stored them, then all resume at once: otherwise the first
-	// workers run while the checkpoint works (competing with it for the
-	// cores) and start the job ahead of the others.
+	// below has taken them (every world pickled), then all resume at once:
+	// otherwise the first workers run while the checkpoint works
+	// (competing with it for the cores) and start the job ahead of the
+	// others. Spawn returns once the generation holding them is stored.
 	var held []uint16
 	spawnOn := func(ctx context.Context, node uint16, k int) error {
 		var got []Spawned
@@ -167,11 +168,7 @@ func (c *Coordinator) resumeHeld(nodes []uint16) {
 			ws = append(ws, w)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
-		return call(ctx, c.fc, w.Node, kindWResume, none{}, nil)
-	})
+	_ = c.resumeAll(ws)
 }
 
 // placeSpawn decides how many tasklets each worker gets.

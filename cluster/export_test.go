@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -136,6 +137,26 @@ func FailWorldPutsWhileExists(prefix string) {
 		_, node, _ := strings.Cut(name, "/")
 		if _, err := os.Stat(prefix + "." + node); err == nil {
 			return errors.New("test: this worker cannot store its world now")
+		}
+		return nil
+	}
+}
+
+// WaitAtWorldPutWhileExists makes this process's worker wait, as it stores
+// its world at a checkpoint, while the file gate exists (a slow store),
+// creating gate.waiting first so that a test knows the store has begun.
+func WaitAtWorldPutWhileExists(gate string) {
+	putFault = func(string) error {
+		if _, err := os.Stat(gate); err != nil {
+			return nil
+		}
+		_ = os.WriteFile(gate+".waiting", nil, 0o600)
+		tk := time.NewTicker(5 * time.Millisecond)
+		defer tk.Stop()
+		for range tk.C {
+			if _, err := os.Stat(gate); err != nil {
+				return nil
+			}
 		}
 		return nil
 	}

@@ -36,6 +36,7 @@ const (
 	envPids     = "STACKLESS_CLUSTER_TEST_PIDS"     // a folder where each worker leaves a file named by its pid as it starts
 	envNoPut    = "STACKLESS_CLUSTER_TEST_NOPUT"    // while this file exists, the worker cannot store its world
 	envDiePut   = "STACKLESS_CLUSTER_TEST_DIEPUT"   // while this file exists, the worker is killed as it stores its world
+	envSlowPut  = "STACKLESS_CLUSTER_TEST_SLOWPUT"  // while this file exists, the worker's store of its world waits
 	envNoRejoin = "STACKLESS_CLUSTER_TEST_NOREJOIN" // a NATS worker exits 3 when a restore tells it to join again as a node
 	// A worker joining through NATS: the servers' URLs and its credentials
 	// file (not envNATS, which a coordinator's own workers inherit).
@@ -93,6 +94,9 @@ func workerMain() int {
 	}
 	if f := os.Getenv(envNoPut); f != "" {
 		cluster.FailWorldPutsWhileExists(f)
+	}
+	if f := os.Getenv(envSlowPut); f != "" {
+		cluster.WaitAtWorldPutWhileExists(f)
 	}
 	if f := os.Getenv(envDiePut); f != "" {
 		cluster.DieAtWorldPutWhileExists(f)

@@ -40,6 +40,7 @@ const (
 	kindWMark     = "w.mark"
 	kindWDrain    = "w.drain"
 	kindWSnapshot = "w.snapshot"
+	kindWStore    = "w.store"
 	kindWResume   = "w.resume"
 	kindWPeers    = "w.peers"
 	kindWRoute    = "w.route"

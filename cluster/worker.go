@@ -196,6 +196,9 @@ type worker struct {
 	stopErr error              // set when the loop must end
 	stopped bool
 
+	heldMu sync.Mutex
+	held   *heldWorld // pickled for a checkpoint, to be stored once the workers run again
+
 	statMu  sync.Mutex
 	stats   WorkerStats
 	runSum  float64

@@ -47,6 +47,7 @@ func (w *worker) serveAll() {
 	reg(kindWMark, jsonHandler(w.mark))
 	reg(kindWDrain, jsonHandler(w.drain))
 	reg(kindWSnapshot, w.snapshot)
+	reg(kindWStore, jsonHandler(w.storeHeld))
 	reg(kindWResume, jsonHandler(w.resume))
 	reg(kindWPeers, jsonHandler(w.linkPeers))
 	reg(kindWRoute, jsonHandler(w.route))
