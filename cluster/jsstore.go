@@ -106,6 +106,7 @@ func retryJS(ctx context.Context, attempt time.Duration, op func(context.Context
 // once, with its reason.
 func withAttempt[T any](ctx context.Context, attempt time.Duration, op func(context.Context) (T, error)) (T, error) {
 	check := storeCheck(ctx)
+	pause := 50 * time.Millisecond
 	for {
 		actx, stop := attemptContext(ctx, attempt)
 		v, err := op(actx)
@@ -122,12 +123,24 @@ func withAttempt[T any](ctx context.Context, attempt time.Duration, op func(cont
 		if err == nil || ctx.Err() != nil || !(dropped || natsTransient(err)) {
 			return v, err
 		}
+		wait := 50 * time.Millisecond
+		if natsBusy(err) { // let the queue drain before sending it all again
+			wait, pause = pause, min(2*pause, 2*time.Second)
+		}
 		select {
 		case <-ctx.Done():
 			return v, err
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
+}
+
+// natsBusy reports whether err is a stream refusing writes while its
+// ingest queue is full (429 too many requests): it drains as the server
+// writes what it holds.
+func natsBusy(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && api.Code == 429
 }
 
 // createAttempt bounds one attempt at making a bucket: two processes making
@@ -192,7 +205,7 @@ func natsTransient(err error) bool {
 		return false
 	}
 	var api *jetstream.APIError
-	if errors.As(err, &api) && api.Code == 503 { // JetStream or the stream's group has no leader for now
+	if errors.As(err, &api) && api.Code == 503 || natsBusy(err) { // no leader for now; an ingest queue full for now
 		return true
 	}
 	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, errLagging) ||

@@ -168,6 +168,12 @@ func startNATS(l dirLayout, listen bool) (*embeddedNATS, error) {
 		// acknowledged (Jepsen, NATS 2.12.1). The store package's bbolt
 		// syncs every commit; so does this.
 		SyncAlways: true,
+		// A world's chunks are published without waiting for acks, faster
+		// than a store that syncs every write takes them: the stream's
+		// ingest queue (128 MiB by default) overflowed with "429 too many
+		// requests" for any world over it, or two big ones at once. The
+		// queue holds in memory what the workers hold too.
+		StreamMaxBufferedSize: maxIngest,
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -193,6 +199,10 @@ func startNATS(l dirLayout, listen bool) (*embeddedNATS, error) {
 }
 
 // connect opens an in-process client connection to the embedded server.
+// maxIngest bounds the bytes the embedded server queues for its streams
+// before refusing writes (429): four worlds of the largest size.
+const maxIngest = 4 * maxBlob
+
 func (e *embeddedNATS) connect(name string) (*nats.Conn, error) {
 	pub, _ := e.kp.PublicKey()
 	nc, err := nats.Connect("", nats.InProcessServer(e.srv), nats.Nkey(pub, e.kp.Sign), nats.Name(name))

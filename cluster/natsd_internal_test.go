@@ -1,8 +1,12 @@
 package cluster
 
 import (
+	"context"
+	"fmt"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,4 +23,57 @@ func TestTheEmbeddedStoreSyncsEveryWrite(t *testing.T) {
 	jsc := e.srv.JetStreamConfig()
 	require.NotNil(t, jsc, "JetStream is on")
 	assert.True(t, jsc.SyncAlways)
+}
+
+// A world bigger than the server's stream ingest queue (128 MiB by
+// default) was refused with "429 too many requests": its chunks are
+// published without waiting for acks, faster than a store that syncs every
+// write takes them, so the queue overflowed and no world of a few hundred
+// thousand tasklets a worker could be stored. Two 80 MB worlds stored at
+// once failed the same way.
+func TestTheEmbeddedStoreTakesABigWorld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 200 MB with every write synced (make test runs it; make test-short skips it)")
+	}
+	e, err := startNATS(dirLayout{t.TempDir()}, false)
+	require.NoError(t, err)
+	defer e.close()
+	nc, err := e.connect("test")
+	require.NoError(t, err)
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	gs, err := openGenStore(ctx, nc, 2, "the embedded server")
+	require.NoError(t, err)
+	blob := make([]byte, 200<<20)
+	for i := range blob {
+		blob[i] = byte(i * 131)
+	}
+	info, err := gs.obj.PutBytes(ctx, "g1/w1", blob)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(len(blob)), info.Size)
+}
+
+// A write refused because a stream's ingest queue is full (an external
+// server's queue, several big worlds at once) is tried again, after a
+// pause that grows: the queue drains as the server writes what it holds.
+func TestABusyStreamIsTriedAgain(t *testing.T) {
+	busy := &jetstream.APIError{Code: 429, ErrorCode: 10167, Description: "too many requests"}
+	assert.True(t, natsTransient(busy))
+	assert.True(t, natsTransient(fmt.Errorf("store object g3/w1: %w", busy)))
+	assert.False(t, natsTransient(&jetstream.APIError{Code: 400, Description: "bad request"}))
+	tries := 0
+	var at []time.Time
+	err := retryJS(t.Context(), time.Second, func(context.Context) error {
+		tries++
+		at = append(at, time.Now())
+		if tries < 4 {
+			return busy
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 4, tries)
+	assert.GreaterOrEqual(t, at[3].Sub(at[2]), at[2].Sub(at[1]), "the pause grows")
+	assert.GreaterOrEqual(t, at[3].Sub(at[2]), 200*time.Millisecond)
 }
