@@ -126,6 +126,10 @@ func LoadTLSConfig(dir string) (*tls.Config, error) {
 	return LoadTLSFiles(filepath.Join(dir, NodeCertFile), filepath.Join(dir, NodeKeyFile), filepath.Join(dir, CACertFile))
 }
 
+// maxPEM bounds a certificate, key or CA file: a CA bundle of every public
+// root is a few hundred KiB.
+const maxPEM = 1 << 20
+
 // LoadTLSFiles is LoadTLSConfig for files that live apart (a key kept
 // where the operator's secrets are, a CA shared by many hosts): it reads
 // them where they are, so the key is never copied, and checks them alike.
@@ -148,11 +152,21 @@ func LoadTLSFiles(certFile, keyFile, caFile string) (*tls.Config, error) {
 	if _, err := fsmode.Regular(caFile, "the cluster's CA certificate (made by `stackless cluster certs`)"); err != nil {
 		return nil, fmt.Errorf("ipc: TLS: %w", err)
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	// Read within a bound: a wrong file given (a database, a disk image)
+	// is an error, not an allocation of its size.
+	certPEM, err := fsmode.ReadSmall(certFile, "a certificate file", maxPEM)
+	if err != nil {
+		return nil, fmt.Errorf("ipc: TLS: %w", err)
+	}
+	keyPEM, err := fsmode.ReadSmall(keyFile, "a key file", maxPEM)
+	if err != nil {
+		return nil, fmt.Errorf("ipc: TLS: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("ipc: TLS: certificate %s with key %s: %w", certFile, keyFile, err)
 	}
-	caPEM, err := os.ReadFile(caFile)
+	caPEM, err := fsmode.ReadSmall(caFile, "a CA bundle", maxPEM)
 	if err != nil {
 		return nil, fmt.Errorf("ipc: TLS: %w", err)
 	}

@@ -193,6 +193,16 @@ func TestLoadTLSFilesApart(t *testing.T) {
 	assert.ErrorContains(t, err, cert+".missing")
 	_, err = LoadTLSFiles(cert, key, key)
 	assert.ErrorContains(t, err, key+" holds no certificate")
+
+	// A wrong file of gigabytes (a database, a disk image) is refused
+	// unread, not read whole: a sparse one costs nothing to make.
+	huge := filepath.Join(cas, "disk.img")
+	require.NoError(t, os.WriteFile(huge, nil, 0o600))
+	require.NoError(t, os.Truncate(huge, 4<<30))
+	for _, args := range [][3]string{{huge, key, ca}, {cert, key, huge}} {
+		_, err = LoadTLSFiles(args[0], args[1], args[2])
+		assert.ErrorContains(t, err, huge+" is over 1048576 bytes")
+	}
 }
 
 // A failed dial names the address once: the net error already says
