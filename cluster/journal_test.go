@@ -24,12 +24,7 @@ import (
 // journal bucket of at most maxBytes on it, and opens a worker's journal.
 func testJournal(t testing.TB, maxBytes int64) (*natsJournal, *journalTrimmer) {
 	t.Helper()
-	e, err := startNATS(dirLayout{t.TempDir()}, false)
-	require.NoError(t, err)
-	nc, err := e.connect("test")
-	require.NoError(t, err)
-	t.Cleanup(func() { nc.Close(); e.close() })
-	return openTestJournal(t, nc, maxBytes)
+	return openTestJournal(t, embeddedConn(t), maxBytes)
 }
 
 func openTestJournal(t testing.TB, nc *nats.Conn, maxBytes int64) (*natsJournal, *journalTrimmer) {

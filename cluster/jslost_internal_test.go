@@ -380,11 +380,7 @@ func TestListMembersListsAgainAfterALostListing(t *testing.T) {
 // never made is made again, and the watch made lives on after its attempt.
 func TestWaitDownWatchesAgainAfterALostWatch(t *testing.T) {
 	shortAttempts(t)
-	e, err := startNATS(dirLayout{t.TempDir()}, false)
-	require.NoError(t, err)
-	nc, err := e.connect("test")
-	require.NoError(t, err)
-	t.Cleanup(func() { nc.Close(); e.close() })
+	nc := embeddedConn(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	kv := newMemKV("watch")

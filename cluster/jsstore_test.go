@@ -22,14 +22,21 @@ import (
 // temporary cluster folder and opens the checkpoint buckets on it.
 func openTestStore(t *testing.T, keep int) *genStore {
 	t.Helper()
+	gs, err := openGenStore(t.Context(), embeddedConn(t), keep, "the test store")
+	require.NoError(t, err)
+	return gs
+}
+
+// embeddedConn runs an embedded NATS server (listening nowhere) in a
+// temporary cluster folder and connects to it, both closed at the end.
+func embeddedConn(t testing.TB) *nats.Conn {
+	t.Helper()
 	e, err := startNATS(dirLayout{t.TempDir()}, false)
 	require.NoError(t, err)
 	nc, err := e.connect("test")
 	require.NoError(t, err)
-	gs, err := openGenStore(t.Context(), nc, keep, "the test store")
-	require.NoError(t, err)
 	t.Cleanup(func() { nc.Close(); e.close() })
-	return gs
+	return nc
 }
 
 // snapOf is a valid snapshot of n one-node worlds whose blobs name tag.

@@ -23,12 +23,7 @@ func TestMemberEntryExpiresUnlessRenewed(t *testing.T) {
 	t.Cleanup(func() { memberTTL, memberRenew = oldTTL, oldRenew })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	e, err := startNATS(dirLayout{t.TempDir()}, false)
-	require.NoError(t, err)
-	defer e.close()
-	nc, err := e.connect("test")
-	require.NoError(t, err)
-	defer nc.Close()
+	nc := embeddedConn(t)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	names := bucketNames("east") // registrations go to the bucket of the cluster's name

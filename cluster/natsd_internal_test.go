@@ -35,16 +35,9 @@ func TestTheEmbeddedStoreTakesABigWorld(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 200 MB with every write synced (make test runs it; make test-short skips it)")
 	}
-	e, err := startNATS(dirLayout{t.TempDir()}, false)
-	require.NoError(t, err)
-	defer e.close()
-	nc, err := e.connect("test")
-	require.NoError(t, err)
-	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	gs, err := openGenStore(ctx, nc, 2, "the embedded server")
-	require.NoError(t, err)
+	gs := openTestStore(t, 2)
 	blob := make([]byte, 200<<20)
 	for i := range blob {
 		blob[i] = byte(i * 131)
