@@ -165,7 +165,8 @@ func Start(ctx context.Context, cfg Config) (*Coordinator, error) {
 	}
 	c := &Coordinator{cfg: cfg, layout: dirLayout{cfg.Dir}, reg: cfg.Registry, log: cfg.Log, start: time.Now(),
 		done: make(chan struct{}), workers: map[uint16]*workerRef{}, expect: map[uint16]*expected{},
-		routes: map[uint16]uint16{}, loads: map[uint16]workerLoad{}, localN: cfg.Workers, readyCh: make(chan struct{}, 1), bal: newBalancer()}
+		routes: map[uint16]uint16{}, loads: map[uint16]workerLoad{}, localN: cfg.Workers, readyCh: make(chan struct{}, 1), bal: newBalancer(),
+		state: stateStarting}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if err := c.open(ctx); err != nil {
 		c.shutdown()
@@ -255,6 +256,12 @@ func EnsureSecret(path string) ([]byte, error) {
 	return s, nil
 }
 
+// stateStarting is the state from the coordinator's making until boot is
+// done: the API answers as soon as open listens, and a status read then
+// said "running" with no worker while the workers were still being found
+// or started.
+const stateStarting = "starting: adopting the workers a coordinator that died left running, or restoring the newest checkpoint"
+
 // boot adopts the workers a coordinator that died left running (adopt.go),
 // or starts the first generation of workers: from the newest stored
 // checkpoint, or empty ones (then checkpointed at once, so a fault always
@@ -262,10 +269,7 @@ func EnsureSecret(path string) ([]byte, error) {
 func (c *Coordinator) boot(ctx context.Context) error {
 	c.op.Lock()
 	defer c.op.Unlock()
-	// The API answers from here on: a status read now said "running" with
-	// no worker while the workers were still being found or started.
-	c.setState("starting: adopting the workers a coordinator that died left running, or restoring the newest checkpoint")
-	defer c.setState("")
+	defer c.setState("") // stateStarting until here
 	if c.adoptOrphans(ctx) {
 		return nil // workers a coordinator that died left running: no rollback
 	}
