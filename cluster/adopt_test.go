@@ -126,7 +126,7 @@ func TestAStoppedWorkerDoesNotKeepTheClusterDown(t *testing.T) {
 	require.NoError(t, err)
 	before := pidsOf(st)
 	stopped := st.Workers[0].Pid
-	require.NoError(t, syscall.Kill(stopped, syscall.SIGSTOP))
+	sigstop(t, stopped)
 	t.Cleanup(func() { _ = syscall.Kill(stopped, syscall.SIGKILL) })
 	coord.kill9(t)
 

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -23,7 +24,7 @@ func TestStatusListsAStoppedWorkerWithoutWaitingForIt(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, st.Workers, 2)
 	stopped := st.Workers[1].Pid
-	require.NoError(t, syscall.Kill(stopped, syscall.SIGSTOP))
+	sigstop(t, stopped)
 	t.Cleanup(func() { _ = syscall.Kill(stopped, syscall.SIGCONT) })
 
 	st, err = c.Status(ctx)
@@ -59,7 +60,7 @@ func TestDownSaysWhenItsFinalCheckpointWasNotStored(t *testing.T) {
 	st, err := cl.Status(ctx)
 	require.NoError(t, err)
 	stopped := st.Workers[1].Pid
-	require.NoError(t, syscall.Kill(stopped, syscall.SIGSTOP))
+	sigstop(t, stopped)
 	t.Cleanup(func() { _ = syscall.Kill(stopped, syscall.SIGKILL) })
 
 	err = cl.Down(ctx)
@@ -69,4 +70,13 @@ func TestDownSaysWhenItsFinalCheckpointWasNotStored(t *testing.T) {
 	coord.exited(t)
 	assert.Error(t, coord.err, "cluster up says so too")
 	p.assertNothingLeft(ctx)
+}
+
+// sigstop stops process pid and waits until all its threads are stopped:
+// kill returns before they are, and a status asked at once was answered by
+// a thread still running (CI, once).
+func sigstop(t *testing.T, pid int) {
+	t.Helper()
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	require.Eventually(t, func() bool { return cluster.ProcessStopped(pid) }, 10*time.Second, time.Millisecond, "pid %d stops", pid)
 }
