@@ -43,7 +43,7 @@ func (c *Coordinator) snapshotAll(ctx context.Context, ws []*workerRef, gen uint
 		}
 		name := objectName(gen, w.Node)
 		var part worldPart
-		if err := call(ctx, c.fc, w.Node, kindWSnapshot, snapReq{Gen: gen, Object: name, Hold: true}, &part); err != nil {
+		if err := call(ctx, c.fc, w.Node, kindWSnapshot, snapReq{Gen: gen, Object: name}, &part); err != nil {
 			return err
 		}
 		if part.Object != name || part.Size < 0 {

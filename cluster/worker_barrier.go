@@ -131,18 +131,16 @@ func (w *worker) takeMarkers() {
 	}
 }
 
-// snapReq asks a paused worker for its world: stored by the worker itself
-// as Object of the checkpoint Object Store (the reply is a worldPart), or,
-// with an empty request (a worker with no NATS connection: one that joined
-// with --join), returned as the reply for the coordinator to store. With
-// Hold the worker only pickles its world and keeps it; the coordinator
-// resumes the workers once all have, and then asks each to store it
-// (kindWStore): the workers pause for the pickling, not for the store's
-// writes (2 of the 2.3 s of a checkpoint of a million tasklets).
+// snapReq asks a paused worker to pickle its world and hold it, as
+// Object of generation Gen, until the coordinator, once every worker has
+// pickled its own and all run again, asks it to store it (storeReq): the
+// workers pause for the pickling, not for the store's writes (2 of the 2.3
+// s of a checkpoint of a million tasklets). A worker with no NATS
+// connection (one that joined with --join) is asked with an empty request
+// and returns its world in the reply, for the coordinator to store.
 type snapReq struct {
 	Gen    uint64 `json:"gen"`
 	Object string `json:"object"`
-	Hold   bool   `json:"hold,omitempty"`
 }
 
 // heldWorld is a world pickled for generation gen and not yet stored.
@@ -161,8 +159,8 @@ type storeReq struct {
 }
 
 // snapshot pickles the world of the paused worker (without its marker
-// channel, which belongs to this process only) and stores it, or holds it
-// for storeHeld.
+// channel, which belongs to this process only), and holds it for storeHeld
+// or, asked with an empty request, returns it.
 func (w *worker) snapshot(ctx context.Context, body []byte) ([]byte, error) {
 	var req snapReq
 	if len(body) > 0 {
@@ -191,20 +189,14 @@ func (w *worker) snapshot(ctx context.Context, body []byte) ([]byte, error) {
 	if err != nil || len(body) == 0 {
 		return blob, err
 	}
-	if req.Hold {
-		w.heldMu.Lock()
-		w.held = &heldWorld{gen: req.Gen, object: req.Object, blob: blob}
-		w.heldMu.Unlock()
-		return marshal(worldPart{Object: req.Object, Size: int64(len(blob))})
-	}
-	part, err := w.putWorld(ctx, req.Gen, req.Object, blob)
-	if err != nil {
-		return nil, err
-	}
-	return marshal(part)
+	w.heldMu.Lock()
+	w.held = &heldWorld{gen: req.Gen, object: req.Object, blob: blob}
+	w.heldMu.Unlock()
+	return marshal(worldPart{Object: req.Object, Size: int64(len(blob))})
 }
 
-// storeHeld stores the world snapshot held for req.Gen (or drops it).
+// storeHeld stores the world held for req.Gen (snapshot checked that this
+// worker has a NATS connection), or drops it.
 func (w *worker) storeHeld(ctx context.Context, req storeReq) (worldPart, error) {
 	w.heldMu.Lock()
 	h := w.held
@@ -218,17 +210,9 @@ func (w *worker) storeHeld(ctx context.Context, req storeReq) (worldPart, error)
 	if h == nil || h.gen != req.Gen || h.object != req.Object {
 		return worldPart{}, fmt.Errorf("cluster: worker %d: asked to store its world of generation %d as %q, but it holds none (a newer checkpoint replaced it, or the worker restarted)", w.node, req.Gen, req.Object)
 	}
-	return w.putWorld(ctx, h.gen, h.object, h.blob)
-}
-
-// putWorld stores blob as the object of generation gen.
-func (w *worker) putWorld(ctx context.Context, gen uint64, object string, blob []byte) (worldPart, error) {
-	if w.nats == nil {
-		return worldPart{}, fmt.Errorf("cluster: worker %d: asked to store its world, but it has no NATS connection", w.node)
-	}
-	part, err := w.nats.putWorld(ctx, object, blob)
+	part, err := w.nats.putWorld(ctx, h.object, h.blob)
 	if err != nil {
-		return worldPart{}, fmt.Errorf("cluster: worker %d: checkpoint generation %d: %w", w.node, gen, err)
+		return worldPart{}, fmt.Errorf("cluster: worker %d: checkpoint generation %d: %w", w.node, h.gen, err)
 	}
 	return part, nil
 }
