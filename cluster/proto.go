@@ -342,7 +342,7 @@ func (s Status) Failing() string {
 	if s.CheckpointFailures == 0 {
 		return ""
 	}
-	return fmt.Sprintf("checkpoints failing: %d in a row since %s, the work since generation %d is not saved; the newest failure: %s",
+	return fmt.Sprintf("CHECKPOINTS FAILING: %d in a row since %s, the work since generation %d is not saved; the newest failure: %s",
 		s.CheckpointFailures, s.FailingSince.Local().Format(time.TimeOnly), s.LastGen, s.CheckpointErr)
 }
 

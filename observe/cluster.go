@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -75,7 +74,7 @@ func (src *ClusterSource) Overview(ctx context.Context) (*Overview, error) {
 	ov := &Overview{Source: "cluster", Title: "cluster " + st.Dir, At: time.Now(), State: st.State,
 		Counts: map[string]int{}, Can: Capabilities{Kill: true, Throw: true, Migrate: true}}
 	if f := st.Failing(); f != "" {
-		ov.State = strings.ToUpper(f[:len("checkpoints failing")]) + f[len("checkpoints failing"):]
+		ov.State = f
 		if st.State != "" && st.State != "running" {
 			ov.State = st.State + "; " + ov.State
 		}

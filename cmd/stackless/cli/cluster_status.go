@@ -167,7 +167,7 @@ func writeStatus(b *bytes.Buffer, st cluster.Status) {
 		fmt.Fprintf(b, "cluster: %s\n", st.State)
 	}
 	if f := st.Failing(); f != "" {
-		fmt.Fprintf(b, "%s\n", strings.ToUpper(f[:len("checkpoints failing")])+f[len("checkpoints failing"):])
+		fmt.Fprintf(b, "%s\n", f)
 	}
 	if st.Note != "" {
 		fmt.Fprintf(b, "at start: %s\n", st.Note)
