@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -252,23 +251,3 @@ var AllStacks = allStacks
 // LimitDescriptors makes the coordinator see RLIMIT_NOFILE as n for the
 // rest of the test.
 func LimitDescriptors(t *testing.T, n uint64) { limitDescriptors(t, n) }
-
-// ProcessStopped reports whether every thread of process pid is stopped:
-// kill(SIGSTOP) returns before they are, and a thread running on another
-// core (a ring reader spinning) can still answer a request meanwhile.
-func ProcessStopped(pid int) bool {
-	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
-	if err != nil || len(tasks) == 0 {
-		return false
-	}
-	for _, task := range tasks {
-		tid, err := strconv.Atoi(task.Name())
-		if err != nil {
-			return false
-		}
-		if st := pidState(tid); st != 'T' && st != 't' {
-			return false
-		}
-	}
-	return true
-}
