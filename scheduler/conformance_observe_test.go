@@ -256,3 +256,45 @@ func TestTakeChanges(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []tasklet.ID{p}, s.TakeChanges().DeadTasklets, "a released tasklet left")
 }
+
+// A listing of many sleepers gives each its own deadline, also after a
+// sleep ended and another began (the first timer is stale then), and All
+// stops where its caller does.
+func TestListingSleepers(t *testing.T) {
+	s := scheduler.New()
+	const n = 2000
+	ids := make([]tasklet.ID, n)
+	for i := range ids {
+		d := time.Duration(n-i) * time.Second
+		ids[i] = s.Spawn(steps(
+			func(t *tasklet.T) tasklet.Op { return t.Sleep(time.Millisecond) },
+			func(t *tasklet.T) tasklet.Op { return t.Sleep(d) }, // the second sleep, from 1 ms
+			exit))
+	}
+	idle := s.Spawn(blockOnce(func(t *tasklet.T) tasklet.Op { return t.Recv(s.NewChannel(0)) }))
+	require.NoError(t, s.Tick())
+	s.Clock().(*scheduler.VirtualClock).Set(time.Millisecond)
+	require.NoError(t, s.Tick())
+
+	infos := s.Tasklets()
+	require.Len(t, infos, n+1)
+	for i, id := range ids {
+		assert.Equal(t, id, infos[i].ID)
+		assert.Equal(t, tasklet.Sleeping, infos[i].State, "%v", id)
+		assert.Equal(t, time.Millisecond+time.Duration(n-i)*time.Second, infos[i].WakeAt, "%v", id)
+	}
+	assert.Equal(t, idle, infos[n].ID)
+	assert.Zero(t, infos[n].WakeAt)
+	one, err := s.Info(ids[7])
+	require.NoError(t, err)
+	assert.Equal(t, infos[7], one)
+
+	var seen []tasklet.ID
+	for in := range s.All() {
+		if len(seen) == 3 {
+			break
+		}
+		seen = append(seen, in.ID)
+	}
+	assert.Equal(t, ids[:3], seen)
+}

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"iter"
 	"time"
 
 	"github.com/stackless-go/stackless/channel"
@@ -54,7 +55,10 @@ func (s *Scheduler) waiting(t *rec) Waiting {
 	return w
 }
 
-func (s *Scheduler) info(t *rec) Info {
+// info describes t. wake gives a sleeping tasklet's deadline: finding it
+// walks every timer, which a listing does once for all (wakeTimes), not once
+// a sleeper (a listing of 30,000 sleepers took 1.8 s that way).
+func (s *Scheduler) info(t *rec, wake func(*rec) time.Duration) Info {
 	in := Info{ID: t.ID(), Kind: s.KindOf(t.Behavior()), State: t.State(), Steps: t.Steps(), Atomic: t.Atomic()}
 	switch t.State() {
 	case tasklet.Blocked:
@@ -62,13 +66,37 @@ func (s *Scheduler) info(t *rec) Info {
 		in.Op, in.Chans = w.Op, w.Chans
 	case tasklet.Sleeping:
 		in.Op = "sleeping"
-		s.timers.each(func(tm *timer) {
-			if tm.t == t && tm.live() {
-				in.WakeAt = tm.at
-			}
-		})
+		in.WakeAt = wake(t)
 	}
 	return in
+}
+
+// wakeTime finds t's deadline among all the timers.
+func (s *Scheduler) wakeTime(t *rec) time.Duration {
+	var at time.Duration
+	s.timers.each(func(tm *timer) {
+		if tm.t == t && tm.live() {
+			at = tm.at
+		}
+	})
+	return at
+}
+
+// wakeTimes returns the deadline lookup of a listing: the live timers'
+// deadlines, gathered in one walk at the first sleeper asked about.
+func (s *Scheduler) wakeTimes() func(*rec) time.Duration {
+	var m map[*rec]time.Duration
+	return func(t *rec) time.Duration {
+		if m == nil {
+			m = make(map[*rec]time.Duration)
+			s.timers.each(func(tm *timer) {
+				if tm.live() && tm.t.State() == tasklet.Sleeping {
+					m[tm.t] = tm.at
+				}
+			})
+		}
+		return m[t]
+	}
 }
 
 // Info describes one live tasklet.
@@ -77,14 +105,30 @@ func (s *Scheduler) Info(id tasklet.ID) (Info, error) {
 	if err != nil {
 		return Info{ID: id, State: tasklet.Dead}, err
 	}
-	return s.info(t), nil
+	return s.info(t, s.wakeTime), nil
 }
 
 // Tasklets describes every live tasklet, in ID order.
 func (s *Scheduler) Tasklets() []Info {
 	out := make([]Info, 0, s.tasks.n)
-	s.tasks.each(func(t *rec) { out = append(out, s.info(t)) })
+	for in := range s.All() {
+		out = append(out, in)
+	}
 	return out
+}
+
+// All describes every live tasklet, in ID order, one at a time: a listing
+// that keeps a few of a million need not hold them all. Like every
+// Scheduler method it must not run beside Run or Tick.
+func (s *Scheduler) All() iter.Seq[Info] {
+	return func(yield func(Info) bool) {
+		wake := s.wakeTimes()
+		for t := range s.tasks.all() {
+			if !yield(s.info(t, wake)) {
+				return
+			}
+		}
+	}
 }
 
 // ChannelInfo describes one channel.

@@ -1,5 +1,7 @@
 package scheduler
 
+import "iter"
+
 // runQueue is a double-ended queue of tasklets: round robin at the back,
 // and "runs at once" at the front. Its front part is a ring whose length is
 // a power of two, so positions wrap with a mask; it grows by doubling up to
@@ -382,15 +384,24 @@ func (tb *table[E]) del(id uint64) {
 
 // each calls fn for every record in ID order.
 func (tb *table[E]) each(fn func(*E)) {
-	keys := make([]uint64, 0, len(tb.pages))
-	for k := range tb.pages {
-		keys = append(keys, k)
+	for e := range tb.all() {
+		fn(e)
 	}
-	sortUint64(keys)
-	for _, k := range keys {
-		for _, e := range tb.pages[k].slot {
-			if e != nil {
-				fn(e)
+}
+
+// all yields every record in ID order.
+func (tb *table[E]) all() iter.Seq[*E] {
+	return func(yield func(*E) bool) {
+		keys := make([]uint64, 0, len(tb.pages))
+		for k := range tb.pages {
+			keys = append(keys, k)
+		}
+		sortUint64(keys)
+		for _, k := range keys {
+			for _, e := range tb.pages[k].slot {
+				if e != nil && !yield(e) {
+					return
+				}
 			}
 		}
 	}
