@@ -145,10 +145,18 @@ func (c *Client) Spawn(ctx context.Context, req SpawnRequest) (SpawnResult, erro
 	return res, c.do(ctx, kindSpawn, r, &res)
 }
 
-// PS implements API.
+// PS implements API, a page at a time.
 func (c *Client) PS(ctx context.Context) ([]TaskletView, error) {
-	var out []TaskletView
-	return out, c.do(ctx, kindPS, none{}, &out)
+	return listAll(ctx, c.List, ListQuery{})
+}
+
+// List implements API.
+func (c *Client) List(ctx context.Context, q ListQuery) (TaskletList, error) {
+	var out TaskletList
+	if err := q.check(); err != nil { // said here, where the caller's mistake is
+		return out, err
+	}
+	return out, c.do(ctx, kindList, q, &out)
 }
 
 // Inspect implements API.

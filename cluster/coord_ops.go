@@ -31,6 +31,7 @@ type API interface {
 	Status(ctx context.Context) (Status, error)
 	Spawn(ctx context.Context, req SpawnRequest) (SpawnResult, error)
 	PS(ctx context.Context) ([]TaskletView, error)
+	List(ctx context.Context, q ListQuery) (TaskletList, error)
 	Inspect(ctx context.Context, id tasklet.ID) (TaskletView, error)
 	Migrate(ctx context.Context, id tasklet.ID, to uint16) (MigrateResult, error)
 	Kill(ctx context.Context, id tasklet.ID) (KillResult, error)
@@ -213,28 +214,6 @@ func (c *Coordinator) placeSpawn(req SpawnRequest) (map[uint16]int, error) {
 		return nil, fmt.Errorf("cluster: placement %q: use %s or %s", place, PlaceRoundRobin, PlaceLeastLoaded)
 	}
 	return counts, nil
-}
-
-// PS lists every tasklet of the cluster, by ID. It holds off migrations and
-// the balancer while it asks the workers, so a tasklet on the move is never
-// listed twice or missed.
-func (c *Coordinator) PS(ctx context.Context) ([]TaskletView, error) {
-	c.op.Lock()
-	defer c.op.Unlock()
-	var out []TaskletView
-	var mu sync.Mutex
-	err := c.forAll(ctx, c.readyWorkers(), func(ctx context.Context, w *workerRef) error {
-		var vs []TaskletView
-		if err := call(ctx, c.fc, w.Node, kindWPS, none{}, &vs); err != nil {
-			return err
-		}
-		mu.Lock()
-		out = append(out, vs...)
-		mu.Unlock()
-		return nil
-	})
-	slices.SortFunc(out, func(a, b TaskletView) int { return cmp.Compare(a.ID, b.ID) })
-	return out, err
 }
 
 // Inspect describes one tasklet, with its behavior's exported fields. Like

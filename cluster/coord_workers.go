@@ -42,7 +42,7 @@ func (c *Coordinator) serveAll() {
 	reg(kindSpawn, jsonHandler(func(ctx context.Context, r spawnReq) (SpawnResult, error) {
 		return c.Spawn(ctx, SpawnRequest{Kind: r.Kind, Args: r.Args, Count: r.Count, Worker: r.Worker, Place: r.Place})
 	}))
-	reg(kindPS, jsonHandler(func(ctx context.Context, _ none) ([]TaskletView, error) { return c.PS(ctx) }))
+	reg(kindList, jsonHandler(c.List))
 	reg(kindInspect, jsonHandler(func(ctx context.Context, r idReq) (TaskletView, error) { return c.Inspect(ctx, r.ID) }))
 	reg(kindMigrate, jsonHandler(func(ctx context.Context, r migrateReq) (MigrateResult, error) { return c.Migrate(ctx, r.ID, r.To) }))
 	reg(kindKill, jsonHandler(func(ctx context.Context, r idReq) (KillResult, error) { return c.Kill(ctx, r.ID) }))

@@ -192,7 +192,7 @@ func TestNATSLargeRepliesAndErrors(t *testing.T) {
 	r := newAPIRig(t, "c4")
 	big := bytes.Repeat([]byte("0123456789abcdef"), (2*chunkSize+natsPart/2)/16)
 	a := r.leader(t, "a:1", map[string]handler{
-		kindPS: func(context.Context, []byte) ([]byte, error) { return json.Marshal(big) },
+		kindList: func(context.Context, []byte) ([]byte, error) { return json.Marshal(big) },
 		kindInspect: jsonHandler(func(_ context.Context, q idReq) (TaskletView, error) {
 			return TaskletView{}, fmt.Errorf("cluster: %v: %w", q.ID, ErrNoTasklet)
 		}),
@@ -201,7 +201,7 @@ func TestNATSLargeRepliesAndErrors(t *testing.T) {
 	a.serve(t)
 	c := r.dial(t)
 	var got []byte
-	require.NoError(t, c.do(t.Context(), kindPS, none{}, &got))
+	require.NoError(t, c.do(t.Context(), kindList, none{}, &got))
 	assert.Equal(t, big, got)
 	_, err := c.Inspect(t.Context(), 42)
 	assert.ErrorIs(t, err, ErrNoTasklet)

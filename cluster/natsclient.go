@@ -46,7 +46,7 @@ var (
 )
 
 // natsReads are the requests safe to send again: they change nothing.
-var natsReads = map[string]bool{kindHello: true, kindStatus: true, kindPS: true, kindInspect: true, kindAwait: true}
+var natsReads = map[string]bool{kindHello: true, kindStatus: true, kindList: true, kindInspect: true, kindAwait: true}
 
 // natsCaller sends control requests to a cluster's leader over NATS; it is
 // a caller (wire.go) for coordNode.

@@ -18,7 +18,7 @@ const (
 	kindReady      = "c.ready"
 	kindStatus     = "c.status"
 	kindSpawn      = "c.spawn"
-	kindPS         = "c.ps"
+	kindList       = "c.list"
 	kindInspect    = "c.inspect"
 	kindMigrate    = "c.migrate"
 	kindKill       = "c.kill"
@@ -30,7 +30,7 @@ const (
 
 	kindWStats    = "w.stats"
 	kindWSpawn    = "w.spawn"
-	kindWPS       = "w.ps"
+	kindWList     = "w.list"
 	kindWInspect  = "w.inspect"
 	kindWKill     = "w.kill"
 	kindWThrow    = "w.throw"

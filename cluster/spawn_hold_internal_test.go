@@ -42,10 +42,10 @@ func TestSpawnWithHoldRunsNoStepUntilResumed(t *testing.T) {
 	require.Len(t, got, 2)
 	assert.True(t, w.readStats().Paused, "the worker holds its new tasklets paused")
 	// A request served after the spawn: the loop went round while held.
-	views, err := w.ps(ctx, none{})
+	page, err := w.list(ctx, ListQuery{Limit: 10})
 	require.NoError(t, err)
-	require.Len(t, views, 2)
-	for _, v := range views {
+	require.Len(t, page.Tasklets, 2)
+	for _, v := range page.Tasklets {
 		assert.Zero(t, v.Steps, "tasklet %d ran before the resume", v.ID)
 	}
 	assert.Empty(t, heldRan, "no step ran while held")

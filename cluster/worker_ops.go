@@ -37,7 +37,7 @@ func (w *worker) serveAll() {
 	w.n.Handle(kindChunk, w.blobs.chunk)
 	reg(kindWStats, jsonHandler(func(context.Context, none) (WorkerStats, error) { return w.readStats(), nil }))
 	reg(kindWSpawn, jsonHandler(w.spawn))
-	reg(kindWPS, jsonHandler(w.ps))
+	reg(kindWList, jsonHandler(w.list))
 	reg(kindWInspect, jsonHandler(w.inspect))
 	reg(kindWKill, jsonHandler(w.kill))
 	reg(kindWThrow, jsonHandler(w.throw))
@@ -123,17 +123,6 @@ func (w *worker) spawn(ctx context.Context, req spawnReq) ([]Spawned, error) {
 			// Paused in the same request, before the loop runs a step of
 			// the new tasklets.
 			w.setPaused(true)
-		}
-		return out, nil
-	})
-}
-
-func (w *worker) ps(ctx context.Context, _ none) ([]TaskletView, error) {
-	return doTyped(ctx, w, func() ([]TaskletView, error) {
-		infos := w.s.Tasklets()
-		out := make([]TaskletView, len(infos))
-		for i, in := range infos {
-			out[i] = TaskletView{ID: in.ID, Kind: in.Kind, Worker: w.node, State: in.State.String(), Steps: in.Steps, Op: in.Op}
 		}
 		return out, nil
 	})

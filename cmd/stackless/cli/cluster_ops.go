@@ -95,37 +95,6 @@ it so other tasklets can be given it. The coordinator places the tasklets
 	return cmd
 }
 
-func newClusterPSCmd() *cobra.Command {
-	return clientCmd(&cobra.Command{
-		Use:   "ps",
-		Short: "List the tasklets: ID, kind, worker, state",
-		Args:  noArgs,
-	}, func(cmd *cobra.Command, _ []string, c *cluster.Client, ctx context.Context) error {
-		ps, err := c.PS(ctx)
-		if err != nil {
-			return err
-		}
-		if outputOf(cmd) == formatJSON {
-			if ps == nil {
-				ps = []cluster.TaskletView{}
-			}
-			return writeJSON(cmd.OutOrStdout(), ps)
-		}
-		var b bytes.Buffer
-		t := newTable("ID", "KIND", "WORKER", "STATE", "STEPS")
-		for _, v := range ps {
-			state := v.State
-			if v.Op != "" && v.Op != v.State {
-				state += " (" + v.Op + ")"
-			}
-			t.row(v.ID.String(), v.Kind, strconv.Itoa(int(v.Worker)), state, strconv.FormatUint(v.Steps, 10))
-		}
-		t.write(&b)
-		fmt.Fprintf(&b, "%d tasklet(s)\n", len(ps))
-		return flush(cmd.OutOrStdout(), &b)
-	})
-}
-
 func newClusterMigrateCmd() *cobra.Command {
 	var to uint16
 	cmd := clientCmd(&cobra.Command{

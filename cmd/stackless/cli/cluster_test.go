@@ -24,6 +24,7 @@ import (
 
 	"github.com/stackless-go/stackless/cluster"
 	"github.com/stackless-go/stackless/internal/shquote"
+	"github.com/stackless-go/stackless/tasklet"
 )
 
 // envCLIMain makes this test binary act as the stackless command, so the
@@ -119,6 +120,24 @@ func TestClusterCommandsDriveARunningCluster(t *testing.T) {
 	require.Len(t, ps, 3)
 	work := ps[1].ID
 	assert.Equal(t, "cluster.work", ps[1].Kind)
+
+	// ps cuts, filters and lists on where it stopped.
+	cut := runOK(t, append([]string{"cluster", "ps", "--limit", "2"}, at...)...)
+	assert.Contains(t, cut, ps[1].ID.String())
+	assert.NotContains(t, cut, ps[2].ID.String())
+	assert.Contains(t, cut, "2 of 3 tasklet(s) listed; --limit 0 lists all, --after "+ps[1].ID.String()+" lists on")
+	assert.Contains(t, runOK(t, append([]string{"cluster", "ps", "--limit", "0"}, at...)...), "\n3 tasklet(s)\n")
+	var part []cluster.TaskletView
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "ps", "-o", "json", "--after", ps[1].ID.String()}, at...)...)), &part))
+	assert.Equal(t, viewIDs(ps[2:]), viewIDs(part))
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "ps", "-o", "json", "--kind", "cluster.work", "--match", "RUNNABLE"}, at...)...)), &part))
+	assert.Equal(t, viewIDs(ps[1:]), viewIDs(part))
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "ps", "-o", "json", "--kind", "nope"}, at...)...)), &part))
+	assert.Empty(t, part)
+	for _, bad := range [][]string{{"--state", "running"}, {"--after", "t-1"}, {"--limit", "-1"}} {
+		code, _, stderr := run(t, append(append([]string{"cluster", "ps"}, bad...), at...)...)
+		assert.Equal(t, 2, code, "%v: %s", bad, stderr)
+	}
 	assert.Contains(t, runOK(t, append([]string{"cluster", "migrate", work.String(), "--to", "2"}, at...)...), "to worker 2")
 	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "ps", "-o", "json"}, at...)...)), &ps))
 	assert.Equal(t, uint16(2), ps[1].Worker, "ps shows where it runs now")
@@ -339,4 +358,12 @@ func clusterUpUntil(t *testing.T, dir string, sig os.Signal) (gen, code int, see
 	require.NoError(t, err)
 	assert.Empty(t, entries, "no socket left behind")
 	return gen, code, seen
+}
+
+func viewIDs(vs []cluster.TaskletView) []tasklet.ID {
+	ids := make([]tasklet.ID, len(vs))
+	for i, v := range vs {
+		ids[i] = v.ID
+	}
+	return ids
 }
