@@ -148,46 +148,59 @@ type TaskletPage struct {
 const maxPage = 500
 
 func (s *Server) apiTasklets(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	pq := PageQuery{Text: strings.ToLower(q.Get("q")), State: q.Get("state"), Kind: q.Get("kind"), Node: -1}
+	pq.Offset, _ = strconv.Atoi(q.Get("offset"))
+	pq.Offset = max(pq.Offset, 0)
+	if pq.Limit, _ = strconv.Atoi(q.Get("limit")); pq.Limit <= 0 || pq.Limit > maxPage {
+		pq.Limit = 50
+	}
+	if q.Get("node") != "" {
+		if n, err := strconv.Atoi(q.Get("node")); err == nil && n >= 0 {
+			pq.Node = n
+		} else {
+			pq.Node = -2 // no node has it: an empty page
+		}
+	}
+	if ps, ok := s.cfg.Source.(PageSource); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), pageTimeout)
+		defer cancel()
+		p, err := ps.Page(ctx, pq)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		writeJSON(w, p)
+		return
+	}
 	ov, err := s.overview(r.Context())
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	rows := ov.Tasklets
-	if rs, ok := s.cfg.Source.(RowSource); ok {
-		ctx, cancel := context.WithTimeout(r.Context(), rowsTimeout)
-		defer cancel()
-		if rows, err = rs.Rows(ctx); err != nil {
-			fail(w, err)
-			return
-		}
-	}
-	q := r.URL.Query()
-	off, _ := strconv.Atoi(q.Get("offset"))
-	lim, _ := strconv.Atoi(q.Get("limit"))
-	if lim <= 0 || lim > maxPage {
-		lim = 50
-	}
-	text, state, kind := strings.ToLower(q.Get("q")), q.Get("state"), q.Get("kind")
-	node, hasNode := -1, q.Get("node") != ""
-	if hasNode {
-		node, _ = strconv.Atoi(q.Get("node"))
-	}
-	p := TaskletPage{Total: len(rows), Offset: max(off, 0), Rows: []Tasklet{}}
+	writeJSON(w, pageOf(ov.Tasklets, pq))
+}
+
+// pageTimeout bounds a page read from a PageSource.
+const pageTimeout = 30 * time.Second
+
+// pageOf filters and cuts rows as q says.
+func pageOf(rows []Tasklet, q PageQuery) TaskletPage {
+	p := TaskletPage{Total: len(rows), Offset: q.Offset, Rows: []Tasklet{}}
 	for i := range rows {
 		t := &rows[i]
-		if (state != "" && t.State != state) || (kind != "" && t.Kind != kind) || (hasNode && int(t.Node) != node) {
+		if (q.State != "" && t.State != q.State) || (q.Kind != "" && t.Kind != q.Kind) || (q.Node != -1 && int(t.Node) != q.Node) {
 			continue
 		}
-		if text != "" && !matches(t, text) {
+		if q.Text != "" && !matches(t, q.Text) {
 			continue
 		}
-		if p.Matched >= p.Offset && len(p.Rows) < lim {
+		if p.Matched >= p.Offset && len(p.Rows) < q.Limit {
 			p.Rows = append(p.Rows, *t)
 		}
 		p.Matched++
 	}
-	writeJSON(w, p)
+	return p
 }
 
 // matches reports whether text (lower case) is in one of the row's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // *cluster.Client has it.
 type ClusterAPI interface {
 	Status(ctx context.Context) (cluster.Status, error)
-	PS(ctx context.Context) ([]cluster.TaskletView, error)
+	List(ctx context.Context, q cluster.ListQuery) (cluster.TaskletList, error)
 	Inspect(ctx context.Context, id tasklet.ID) (cluster.TaskletView, error)
 	Kill(ctx context.Context, id tasklet.ID) (cluster.KillResult, error)
 	Throw(ctx context.Context, id tasklet.ID, message string) (cluster.ThrowResult, error)
@@ -34,7 +35,6 @@ type ClusterSource struct {
 	prev  *cluster.Status
 	ckpts []Checkpoint
 	evs   []Event
-	rows  rowCache
 }
 
 // maxTimeline bounds the checkpoints and events kept for the pages.
@@ -42,25 +42,32 @@ const maxTimeline = 200
 
 // NewClusterSource observes the cluster api talks to.
 func NewClusterSource(api ClusterAPI) *ClusterSource {
-	src := &ClusterSource{api: api}
-	src.rows.read = src.readRows
-	return src
+	return &ClusterSource{api: api}
 }
 
-// Rows implements RowSource: the tasklets table of every worker, at most
-// rowsMaxAge plus one read old (see rowCache).
-func (src *ClusterSource) Rows(ctx context.Context) ([]Tasklet, error) { return src.rows.get(ctx) }
-
-func (src *ClusterSource) readRows(ctx context.Context) ([]Tasklet, error) {
-	ps, err := src.api.PS(ctx)
+// Page implements PageSource: the workers filter and cut the page.
+func (src *ClusterSource) Page(ctx context.Context, q PageQuery) (TaskletPage, error) {
+	p := TaskletPage{Offset: q.Offset, Rows: []Tasklet{}}
+	lq := cluster.ListQuery{Offset: q.Offset, Limit: q.Limit, Kind: q.Kind, State: q.State, Text: q.Text}
+	none := q.Node != -1 && (q.Node < 1 || q.Node > math.MaxUint16) // no worker has that number
+	if none {
+		lq = cluster.ListQuery{Limit: 1} // the total alone
+	} else if q.Node != -1 {
+		lq.Worker = uint16(q.Node)
+	}
+	l, err := src.api.List(ctx, lq)
 	if err != nil {
-		return nil, fmt.Errorf("observe: cluster ps: %w", err)
+		return p, fmt.Errorf("observe: cluster ps: %w", err)
 	}
-	rows := make([]Tasklet, len(ps))
-	for i, t := range ps {
-		rows[i] = Tasklet{ID: taskletID(t.ID), Kind: t.Kind, State: t.State, Node: t.Worker, Steps: t.Steps, Waits: t.Op}
+	p.Total = l.Total
+	if none {
+		return p, nil
 	}
-	return rows, nil
+	p.Matched = l.Matched
+	for _, t := range l.Tasklets {
+		p.Rows = append(p.Rows, Tasklet{ID: taskletID(t.ID), Kind: t.Kind, State: t.State, Node: t.Worker, Steps: t.Steps, Waits: t.Op})
+	}
+	return p, nil
 }
 
 // Overview implements Source.
@@ -183,7 +190,6 @@ func (src *ClusterSource) Act(ctx context.Context, a Action) (string, error) {
 	src.mu.Lock()
 	src.event(Event{At: time.Now(), Kind: a.Kind, Text: msg + " (from the observer)"})
 	src.mu.Unlock()
-	src.rows.invalidate()
 	return msg, nil
 }
 

@@ -23,8 +23,8 @@ type fakeCluster struct {
 	mu     sync.Mutex
 	st     cluster.Status
 	ps     []cluster.TaskletView
-	reads  int      // ps calls
-	thrown []string // "id: message" of each throw
+	reads  []cluster.ListQuery // the List calls
+	thrown []string            // "id: message" of each throw
 }
 
 func (f *fakeCluster) Status(context.Context) (cluster.Status, error) {
@@ -32,11 +32,24 @@ func (f *fakeCluster) Status(context.Context) (cluster.Status, error) {
 	defer f.mu.Unlock()
 	return f.st, nil
 }
-func (f *fakeCluster) PS(context.Context) ([]cluster.TaskletView, error) {
+
+// List filters by kind and cuts as a coordinator does; the other filters
+// are the cluster's to test.
+func (f *fakeCluster) List(_ context.Context, q cluster.ListQuery) (cluster.TaskletList, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.reads++
-	return append([]cluster.TaskletView(nil), f.ps...), nil
+	f.reads = append(f.reads, q)
+	l := cluster.TaskletList{Total: len(f.ps), Tasklets: []cluster.TaskletView{}}
+	for _, v := range f.ps {
+		if q.Kind != "" && v.Kind != q.Kind {
+			continue
+		}
+		if l.Matched >= q.Offset && len(l.Tasklets) < q.Limit {
+			l.Tasklets = append(l.Tasklets, v)
+		}
+		l.Matched++
+	}
+	return l, nil
 }
 func (f *fakeCluster) Inspect(_ context.Context, id tasklet.ID) (cluster.TaskletView, error) {
 	for _, v := range f.ps {
@@ -199,15 +212,45 @@ func TestClusterOverviewDoesNotReadEveryTasklet(t *testing.T) {
 	assert.Equal(t, 5, ov.Total, "the workers' counts")
 	assert.Equal(t, map[string]int{"runnable": 1, "blocked": 3, "paused": 1}, ov.Counts)
 	f.mu.Lock()
-	assert.Zero(t, f.reads, "no ps for the overview")
+	assert.Empty(t, f.reads, "no ps for the overview")
 	f.mu.Unlock()
 	_, body = get(t, srv, "/api/tasklets", false)
 	var p observe.TaskletPage
 	require.NoError(t, json.Unmarshal([]byte(body), &p))
 	assert.Equal(t, 1, p.Total, "the table reads ps")
 	f.mu.Lock()
-	assert.Equal(t, 1, f.reads)
+	assert.Len(t, f.reads, 1)
 	f.mu.Unlock()
+}
+
+// The tasklets table asks the cluster for the page it shows, filters
+// included, and nothing more: the workers cut it.
+func TestClusterTaskletsTableAsksForItsPage(t *testing.T) {
+	f := &fakeCluster{st: cluster.Status{Dir: "d", State: "running"}}
+	for i := range 120 {
+		f.ps = append(f.ps, cluster.TaskletView{ID: tasklet.ID(1<<48 | (i + 1)), Kind: []string{"a", "b"}[i%2], Worker: 1, State: "runnable"})
+	}
+	srv := startServer(t, observe.Config{Source: observe.NewClusterSource(f), Refresh: time.Millisecond})
+	var p observe.TaskletPage
+	_, body := get(t, srv, "/api/tasklets?offset=20&limit=10&kind=b&state=runnable&node=1&q=T28", false)
+	require.NoError(t, json.Unmarshal([]byte(body), &p))
+	f.mu.Lock()
+	require.Len(t, f.reads, 1)
+	assert.Equal(t, cluster.ListQuery{Offset: 20, Limit: 10, Kind: "b", State: "runnable", Worker: 1, Text: "t28"}, f.reads[0])
+	f.mu.Unlock()
+	assert.Equal(t, 120, p.Total)
+	assert.Equal(t, 60, p.Matched)
+	assert.Equal(t, 20, p.Offset)
+	require.Len(t, p.Rows, 10)
+	assert.Equal(t, f.ps[41].ID.String(), p.Rows[0].ID, "the 21st of kind b")
+	assert.Equal(t, "b", p.Rows[0].Kind)
+
+	// A node no worker can have: an empty page, with the total.
+	_, body = get(t, srv, "/api/tasklets?node=0", false)
+	require.NoError(t, json.Unmarshal([]byte(body), &p))
+	assert.Empty(t, p.Rows)
+	assert.Zero(t, p.Matched)
+	assert.Equal(t, 120, p.Total)
 }
 
 // A worker that did not answer status shows in the overview with its

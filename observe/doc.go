@@ -10,8 +10,9 @@
 // the scheduler's hot path pays only for two counters it keeps anyway
 // (switches, channel operations: about one instruction per operation), and
 // nothing more when nobody looks. What grows with the tasklets (a cluster's
-// ps) is read for the tasklets table alone, in the background (RowSource),
-// so a page of a 100,000-tasklet cluster never waits for it after the first.
+// ps) is read for the tasklets table alone, a page at a time, filtered and
+// cut by the workers (PageSource): a page of a million-tasklet cluster
+// moves fifty rows.
 //
 // The server binds 127.0.0.1 by default and makes a random token unless
 // Config.Token gives one; its URL carries it, and the CLI prints that URL.

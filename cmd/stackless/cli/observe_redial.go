@@ -89,8 +89,8 @@ func (r *redialClient) Status(ctx context.Context) (cluster.Status, error) {
 	return redial(ctx, r, true, func(c *cluster.Client) (cluster.Status, error) { return c.Status(ctx) })
 }
 
-func (r *redialClient) PS(ctx context.Context) ([]cluster.TaskletView, error) {
-	return redial(ctx, r, true, func(c *cluster.Client) ([]cluster.TaskletView, error) { return c.PS(ctx) })
+func (r *redialClient) List(ctx context.Context, q cluster.ListQuery) (cluster.TaskletList, error) {
+	return redial(ctx, r, true, func(c *cluster.Client) (cluster.TaskletList, error) { return c.List(ctx, q) })
 }
 
 func (r *redialClient) Inspect(ctx context.Context, id tasklet.ID) (cluster.TaskletView, error) {

@@ -46,9 +46,10 @@ func TestTheObserverFollowsARestartedCoordinator(t *testing.T) {
 	st, err = r.Status(ctx)
 	require.NoError(t, err, "the new coordinator answers the same client")
 	assert.Len(t, st.Workers, 1)
-	ps, err := r.PS(ctx)
+	ps, err := r.List(ctx, cluster.ListQuery{Limit: 10})
 	require.NoError(t, err)
-	assert.Empty(t, ps)
+	assert.Empty(t, ps.Tasklets)
+	assert.Zero(t, ps.Total)
 	assert.Equal(t, 2, dials, "one dial at start, one after the restart")
 	cancel()
 	<-again

@@ -54,9 +54,9 @@ func TestClusterPageAt100kTasklets(t *testing.T) {
 	require.Contains(t, out, strconv.Itoa(scaleTasklets)+" tasklet(s) of kind collector spawned")
 	t.Logf("spawn of %d tasklets on %d workers (one checkpoint included): %v", scaleTasklets, scaleWorkers, time.Since(t0).Round(time.Millisecond))
 
-	// The reads behind the pages, uncached: the overview (every refresh)
-	// reads status, the workers' counts; the tasklets table reads ps, every
-	// tasklet, in the background.
+	// The reads behind the pages: the overview (every refresh) reads
+	// status, the workers' counts; the tasklets table reads a page, which
+	// the workers filter and cut. ps reads every tasklet, a page at a time.
 	c, err := cluster.Dial(ctx, cluster.DialConfig{Dir: d})
 	require.NoError(t, err)
 	defer c.Close()
@@ -76,6 +76,12 @@ func TestClusterPageAt100kTasklets(t *testing.T) {
 		ov, err := src.Overview(ctx)
 		require.NoError(t, err)
 		return ov.Total
+	})
+	timeReads("a page of 50 (list)", func() int {
+		l, err := c.List(ctx, cluster.ListQuery{Limit: 50})
+		require.NoError(t, err)
+		require.Len(t, l.Tasklets, 50)
+		return l.Total
 	})
 	timeReads(fmt.Sprintf("ps of %d tasklets", scaleTasklets), func() int {
 		ps, err := c.PS(ctx)
