@@ -76,10 +76,18 @@ func (w *worker) list(ctx context.Context, q ListQuery) (TaskletList, error) {
 		if q.Worker != 0 && q.Worker != w.node {
 			return out, nil // asked for the total alone
 		}
-		for in := range w.s.All() {
-			if in.ID <= q.After {
-				continue
+		if q.Kind == "" && q.State == "" && text == "" {
+			// Unfiltered: the page alone is read, the rest counted.
+			out.Matched = w.s.CountAfter(q.After)
+			for in := range w.s.After(q.After) {
+				if len(out.Tasklets) == want {
+					break
+				}
+				out.Tasklets = append(out.Tasklets, w.listed(in))
 			}
+			return out, nil
+		}
+		for in := range w.s.After(q.After) {
 			v := w.listed(in)
 			if !q.keeps(&v, text) {
 				continue

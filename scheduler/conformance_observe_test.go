@@ -295,6 +295,43 @@ func TestListingSleepers(t *testing.T) {
 			break
 		}
 		seen = append(seen, in.ID)
+		want := infos[len(seen)-1]
+		want.WakeAt = 0 // All does not look for the deadlines
+		assert.Equal(t, want, in)
 	}
 	assert.Equal(t, ids[:3], seen)
+}
+
+// After and CountAfter agree with the whole listing at every cut: in a
+// page of the ID table, at its ends, past the last ID, with holes where
+// tasklets were killed.
+func TestAfterAndCountAfter(t *testing.T) {
+	s := scheduler.New()
+	c := s.NewChannel(0)
+	var ids []tasklet.ID
+	for i := range 1000 {
+		id := s.Spawn(blockOnce(func(t *tasklet.T) tasklet.Op { return t.Recv(c) }))
+		ids = append(ids, id)
+		if i%3 == 1 {
+			require.NoError(t, s.Kill(id, false))
+		}
+	}
+	require.NoError(t, s.Tick())
+	all := s.Tasklets()
+	require.Len(t, all, 667)
+	cuts := []tasklet.ID{0, ids[0] - 1, ids[0], ids[1], ids[254], ids[255], ids[256], ids[600], ids[998], ids[999], ^tasklet.ID(0)}
+	for _, cut := range cuts {
+		var want []tasklet.ID
+		for _, in := range all {
+			if in.ID > cut {
+				want = append(want, in.ID)
+			}
+		}
+		var got []tasklet.ID
+		for in := range s.After(cut) {
+			got = append(got, in.ID)
+		}
+		assert.Equal(t, want, got, "after %v", cut)
+		assert.Equal(t, len(want), s.CountAfter(cut), "count after %v", cut)
+	}
 }

@@ -15,9 +15,9 @@ type Info struct {
 	State  tasklet.State
 	Steps  uint64
 	Atomic bool
-	Op     string       // for a blocked tasklet: "receiving", "sending", "selecting"
-	Chans  []channel.ID // what a blocked tasklet waits on
-	WakeAt time.Duration
+	Op     string        // for a blocked tasklet: "receiving", "sending", "selecting"
+	Chans  []channel.ID  // what a blocked tasklet waits on
+	WakeAt time.Duration // a sleeper's deadline: set by Tasklets and Info, not by All and After
 }
 
 // ChannelInfo describes a channel.
@@ -111,24 +111,43 @@ func (s *Scheduler) Info(id tasklet.ID) (Info, error) {
 // Tasklets describes every live tasklet, in ID order.
 func (s *Scheduler) Tasklets() []Info {
 	out := make([]Info, 0, s.tasks.n)
-	for in := range s.All() {
-		out = append(out, in)
+	wake := s.wakeTimes()
+	for t := range s.tasks.all() {
+		out = append(out, s.info(t, wake))
 	}
 	return out
 }
 
 // All describes every live tasklet, in ID order, one at a time: a listing
-// that keeps a few of a million need not hold them all. Like every
-// Scheduler method it must not run beside Run or Tick.
-func (s *Scheduler) All() iter.Seq[Info] {
+// that keeps a few of a million need not hold them all. It leaves WakeAt
+// zero: the deadlines are found by a walk of every timer, the cost of the
+// whole listing again, which Tasklets and Info pay. Like every Scheduler
+// method it must not run beside Run or Tick.
+func (s *Scheduler) All() iter.Seq[Info] { return s.After(0) }
+
+// After is All from the first ID above id on: a listing paged by ID
+// starts where the page before it ended, without a walk up to there.
+func (s *Scheduler) After(id tasklet.ID) iter.Seq[Info] {
 	return func(yield func(Info) bool) {
-		wake := s.wakeTimes()
-		for t := range s.tasks.all() {
-			if !yield(s.info(t, wake)) {
+		if id == ^tasklet.ID(0) {
+			return
+		}
+		for t := range s.tasks.from(uint64(id) + 1) {
+			if !yield(s.info(t, noWake)) {
 				return
 			}
 		}
 	}
+}
+
+func noWake(*rec) time.Duration { return 0 }
+
+// CountAfter is the number of live tasklets with IDs above id.
+func (s *Scheduler) CountAfter(id tasklet.ID) int {
+	if id == ^tasklet.ID(0) {
+		return 0
+	}
+	return s.tasks.countFrom(uint64(id) + 1)
 }
 
 // ChannelInfo describes one channel.

@@ -390,19 +390,48 @@ func (tb *table[E]) each(fn func(*E)) {
 }
 
 // all yields every record in ID order.
-func (tb *table[E]) all() iter.Seq[*E] {
+func (tb *table[E]) all() iter.Seq[*E] { return tb.from(0) }
+
+// from yields the records of IDs id and up, in ID order.
+func (tb *table[E]) from(id uint64) iter.Seq[*E] {
 	return func(yield func(*E) bool) {
+		first := id >> pageBits
 		keys := make([]uint64, 0, len(tb.pages))
 		for k := range tb.pages {
-			keys = append(keys, k)
+			if k >= first {
+				keys = append(keys, k)
+			}
 		}
 		sortUint64(keys)
 		for _, k := range keys {
-			for _, e := range tb.pages[k].slot {
-				if e != nil && !yield(e) {
+			p, i := tb.pages[k], 0
+			if k == first {
+				i = int(id & (1<<pageBits - 1))
+			}
+			for ; i < len(p.slot); i++ {
+				if e := p.slot[i]; e != nil && !yield(e) {
 					return
 				}
 			}
 		}
 	}
+}
+
+// countFrom is the number of records of IDs id and up, from the pages'
+// counts: a page of a listing needs no walk of the rest.
+func (tb *table[E]) countFrom(id uint64) int {
+	n, first := 0, id>>pageBits
+	for k, p := range tb.pages {
+		switch {
+		case k > first:
+			n += p.live
+		case k == first:
+			for _, e := range p.slot[id&(1<<pageBits-1):] {
+				if e != nil {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
