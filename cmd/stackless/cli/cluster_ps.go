@@ -18,6 +18,9 @@ import (
 // were 127 MB from the coordinator and a gigabyte in this process.
 const psDefaultLimit = 1000
 
+// psPage is how many tasklets ps asks for at a time (tests set it lower).
+var psPage = cluster.MaxListLimit
+
 func newClusterPSCmd() *cobra.Command {
 	var (
 		q     cluster.ListQuery
@@ -72,7 +75,7 @@ and migrations wait for one page, never for the whole listing.`,
 // It returns the matches the first page counted, and the last ID given.
 func psPages(ctx context.Context, c *cluster.Client, q cluster.ListQuery, limit int, each func([]cluster.TaskletView) error) (matched, shown int, last tasklet.ID, err error) {
 	for first := true; ; first = false {
-		q.Limit = cluster.MaxListLimit
+		q.Limit = psPage
 		if limit > 0 {
 			q.Limit = min(q.Limit, limit-shown)
 		}
@@ -112,12 +115,13 @@ func psTable(ctx context.Context, w io.Writer, c *cluster.Client, q cluster.List
 		// A page out at a time: the columns keep the widths seen so far.
 		t.write(&b)
 		t.rows = t.rows[:0]
-		return flush(w, &b)
+		err := flush(w, &b)
+		b.Reset()
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	b.Reset()
 	if limit > 0 && shown == limit && shown < matched {
 		fmt.Fprintf(&b, "%d of %d tasklet(s) listed; --limit 0 lists all, --after %v lists on\n", shown, matched, last)
 	} else {

@@ -126,7 +126,17 @@ func TestClusterCommandsDriveARunningCluster(t *testing.T) {
 	assert.Contains(t, cut, ps[1].ID.String())
 	assert.NotContains(t, cut, ps[2].ID.String())
 	assert.Contains(t, cut, "2 of 3 tasklet(s) listed; --limit 0 lists all, --after "+ps[1].ID.String()+" lists on")
-	assert.Contains(t, runOK(t, append([]string{"cluster", "ps", "--limit", "0"}, at...)...), "\n3 tasklet(s)\n")
+	psPage = 1 // a page a tasklet: the listing is three pages
+	all := runOK(t, append([]string{"cluster", "ps", "--limit", "0"}, at...)...)
+	assert.Equal(t, 1, strings.Count(all, "ID "), "one header:\n%s", all)
+	for _, v := range ps {
+		assert.Equal(t, 1, strings.Count(all, v.ID.String()+" "), "each tasklet once:\n%s", all)
+	}
+	assert.True(t, strings.HasSuffix(all, "\n3 tasklet(s)\n"), all)
+	var paged []cluster.TaskletView
+	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "ps", "--limit", "0", "-o", "json"}, at...)...)), &paged))
+	assert.Equal(t, viewIDs(ps), viewIDs(paged))
+	psPage = cluster.MaxListLimit
 	var part []cluster.TaskletView
 	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "ps", "-o", "json", "--after", ps[1].ID.String()}, at...)...)), &part))
 	assert.Equal(t, viewIDs(ps[2:]), viewIDs(part))
