@@ -251,3 +251,10 @@ var AllStacks = allStacks
 // LimitDescriptors makes the coordinator see RLIMIT_NOFILE as n for the
 // rest of the test.
 func LimitDescriptors(t *testing.T, n uint64) { limitDescriptors(t, n) }
+
+// SetListWait sets ListWait for one test.
+func SetListWait(t testing.TB, d time.Duration) {
+	old := ListWait
+	ListWait = d
+	t.Cleanup(func() { ListWait = old })
+}

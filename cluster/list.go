@@ -3,10 +3,12 @@ package cluster
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
@@ -32,6 +34,12 @@ type TaskletList struct {
 	Matched  int           `json:"matched"` // the tasklets above After that the filters keep, this page's included
 	Total    int           `json:"total"`   // every tasklet of the workers asked
 }
+
+// ListWait bounds each worker's part of a page: the coordinator holds off
+// checkpoints meanwhile, and a stopped worker would hold them off until
+// the caller gave up. A worker filters a million tasklets in well under
+// a second.
+var ListWait = 10 * time.Second
 
 const (
 	// MaxListLimit bounds a page: about a megabyte of JSON.
@@ -116,7 +124,14 @@ func (c *Coordinator) List(ctx context.Context, q ListQuery) (TaskletList, error
 	c.op.Lock()
 	defer c.op.Unlock()
 	ws := c.readyWorkers()
-	if q.Worker != 0 && !slices.ContainsFunc(ws, func(w *workerRef) bool { return w.Node == q.Worker }) {
+	switch {
+	case len(ws) == 0:
+		// Not an empty list: the tasklets are in the checkpoint.
+		c.mu.Lock()
+		state := c.stateLocked()
+		c.mu.Unlock()
+		return TaskletList{}, fmt.Errorf("cluster: list: no worker is ready (%s; see `stackless cluster status`)", state)
+	case q.Worker != 0 && !slices.ContainsFunc(ws, func(w *workerRef) bool { return w.Node == q.Worker }):
 		return TaskletList{}, fmt.Errorf("cluster: list: worker %d is not ready or not in the cluster (see `stackless cluster status`)", q.Worker)
 	}
 	wq := q
@@ -125,8 +140,13 @@ func (c *Coordinator) List(ctx context.Context, q ListQuery) (TaskletList, error
 	var mu sync.Mutex
 	err := c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
 		var part TaskletList
-		if err := call(ctx, c.fc, w.Node, kindWList, wq, &part); err != nil {
-			return err
+		wctx, cancel := context.WithTimeout(ctx, ListWait)
+		defer cancel()
+		if err := call(wctx, c.fc, w.Node, kindWList, wq, &part); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				return fmt.Errorf("cluster: list: worker %d (pid %d) did not answer within %v: a stopped, hung or overloaded process (see `stackless cluster status`)", w.Node, w.Pid, ListWait)
+			}
+			return fmt.Errorf("cluster: list: worker %d: %w", w.Node, err)
 		}
 		mu.Lock()
 		out.Tasklets = append(out.Tasklets, part.Tasklets...)

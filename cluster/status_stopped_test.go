@@ -46,6 +46,28 @@ func TestStatusListsAStoppedWorkerWithoutWaitingForIt(t *testing.T) {
 	}
 }
 
+// A page of ps with a worker stopped waits ListWait for it, not the
+// caller's whole timeout (the coordinator holds off checkpoints while it
+// waits), and names the worker; the worker answers again once continued.
+func TestListNamesAStoppedWorker(t *testing.T) {
+	c, ctx := startCluster(t, 2, nil)
+	cluster.SetListWait(t, 300*time.Millisecond)
+	st, err := c.Status(ctx)
+	require.NoError(t, err)
+	stopped := st.Workers[1].Pid
+	sigstop(t, stopped)
+	t.Cleanup(func() { _ = syscall.Kill(stopped, syscall.SIGCONT) })
+
+	_, err = c.List(ctx, cluster.ListQuery{Limit: 10})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "worker 2 (pid "+strconv.Itoa(stopped)+") did not answer within 300ms")
+	require.NoError(t, ctx.Err(), "not the caller's deadline")
+
+	require.NoError(t, syscall.Kill(stopped, syscall.SIGCONT))
+	_, err = c.List(ctx, cluster.ListQuery{Limit: 10})
+	assert.NoError(t, err)
+}
+
 // `cluster down` with a worker stopped (SIGSTOP) said "cluster down" and
 // exited 0, while the coordinator logged that the final checkpoint was not
 // stored and the work since the last one was lost. Down now says so: the
