@@ -248,8 +248,8 @@ func TestMaxRecord(t *testing.T) {
 	assert.NoError(t, err)
 
 	for name, dec := range decoders(limited) {
-		if name == "LoadWorld" {
-			continue // a world blob has its own limit (below)
+		if name == "LoadWorld" || name == "LoadHeader" {
+			continue // bounded as a world (below, and TestHeaderIsBoundedAsAWorld)
 		}
 		err := dec(bigRec)
 		assert.ErrorIs(t, err, pickle.ErrTooLarge, "%s on decode", name)
@@ -297,6 +297,43 @@ func TestMaxRecord(t *testing.T) {
 	limited.SetMaxWorld(len(blob))
 	_, err = limited.LoadWorld(blob)
 	assert.NoError(t, err, "a world of exactly the limit is fine")
+}
+
+// A world's header lists every runnable tasklet and every timer, so it
+// grows with the world: it is bounded as a world (SetMaxWorld), not as a
+// record. A million sleepers made a 26 MB header, and no checkpoint of
+// them could be taken ("record too large").
+func TestHeaderIsBoundedAsAWorld(t *testing.T) {
+	s := scheduler.New()
+	for range 300 {
+		s.Spawn(&Prog{Name: "y"}) // runnable: a run-queue entry each
+	}
+	r := pickle.NewRegistry()
+	require.NoError(t, r.Register("prog", 1, &Prog{}))
+	r.SetMaxRecord(200)
+	h, err := r.DumpHeader(s.World())
+	require.NoError(t, err)
+	require.Greater(t, len(h), 200, "the header is over the record limit")
+	got, err := r.LoadHeader(h)
+	require.NoError(t, err)
+	assert.Len(t, got.RunQueue, 300)
+	blob, err := r.DumpWorld(s.World())
+	require.NoError(t, err)
+	w, err := r.LoadWorld(blob)
+	require.NoError(t, err)
+	assert.Len(t, w.RunQueue, 300)
+	meta, recs, err := r.EncodeWorld(s.World())
+	require.NoError(t, err)
+	w, err = r.DecodeWorld(meta, recs)
+	require.NoError(t, err)
+	assert.Len(t, w.Tasklets, 300)
+
+	r.SetMaxWorld(len(h) - 1)
+	_, err = r.DumpHeader(s.World())
+	require.ErrorIs(t, err, pickle.ErrTooLarge, "on encode")
+	assert.Contains(t, err.Error(), "SetMaxWorld")
+	_, err = r.LoadHeader(h)
+	require.ErrorIs(t, err, pickle.ErrTooLarge, "on decode")
 }
 
 func TestKindProblemsOfAWorldAreReportedTogether(t *testing.T) {

@@ -55,9 +55,12 @@ type Header struct {
 const headerFields = 12
 
 // DumpHeader encodes everything of a world but its tasklets and channels,
-// listing the registry's kinds.
+// listing the registry's kinds. The header holds a line per runnable
+// tasklet and per timer, so it grows with the world and is bounded as a
+// world is (SetMaxWorld), not as a record: a million sleepers made a 26 MB
+// header, and no checkpoint of them could be taken.
 func (r *Registry) DumpHeader(w *scheduler.World) ([]byte, error) {
-	return r.encode(nil, func(e *msgpack.Encoder) error { return r.encodeHeader(e, w) })
+	return r.encodeMax(nil, r.maxWorld, "SetMaxWorld", func(e *msgpack.Encoder) error { return r.encodeHeader(e, w) })
 }
 
 func (r *Registry) encodeHeader(e *msgpack.Encoder, w *scheduler.World) error {
@@ -96,7 +99,7 @@ func (r *Registry) encodeHeader(e *msgpack.Encoder, w *scheduler.World) error {
 // LoadHeader decodes a world header.
 func (r *Registry) LoadHeader(b []byte) (*Header, error) {
 	h := new(Header)
-	err := r.decode(b, "world header", func(d *msgpack.Decoder) error { return r.decodeHeader(d, h) })
+	err := r.decodeMax(b, "world header", r.maxWorld, func(d *msgpack.Decoder) error { return r.decodeHeader(d, h) })
 	return h, err
 }
 

@@ -213,3 +213,24 @@ func TestAFailedBackgroundCheckpointIsReportedAsEarlier(t *testing.T) {
 	assert.Contains(t, err.Error(), "an earlier checkpoint, written in the background, failed")
 	assert.Equal(t, first, ck.Close())
 }
+
+// A world's header lists every runnable tasklet and timer: with enough of
+// them it is over the registry's record limit, and is checkpointed and
+// restored all the same (it is bounded as a world).
+func TestAHeaderOverTheRecordLimitIsCheckpointed(t *testing.T) {
+	reg := testworld.Registry()
+	reg.SetMaxRecord(300)
+	db := openDB(t)
+	ck := store.NewCheckpointer(db, reg)
+	s := scheduler.New()
+	for i := range 300 { // spawned, not run: 300 entries in the run queue
+		s.Spawn(&testworld.Entity{In: s.NewChannel(0), HP: int32(i)})
+	}
+	h, err := reg.DumpHeader(s.WorldHeader())
+	require.NoError(t, err)
+	require.Greater(t, len(h), 300, "the header is over the record limit")
+	require.NoError(t, ck.Checkpoint(s))
+	restored, err := store.Restore(db, reg, 0)
+	require.NoError(t, err)
+	assert.Equal(t, s.RunQueue(), restored.RunQueue())
+}
