@@ -39,6 +39,7 @@ func (c *Coordinator) monitor() {
 			}
 			continue
 		}
+		rec.calm()
 		if c.cfg.BalanceEvery > 0 {
 			c.balance()
 		}

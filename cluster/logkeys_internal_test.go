@@ -26,7 +26,7 @@ func TestCopyLinesLeavesLogRecordsUnprefixed(t *testing.T) {
 		`panic: boom`,
 	}, "\n") + "\n"
 	var out bytes.Buffer
-	copyLines(&out, io.NopCloser(strings.NewReader(in)), "w2| ")
+	copyLines(&out, io.NopCloser(strings.NewReader(in)), "w2| ", nil)
 	assert.Equal(t, strings.Join([]string{
 		`{"time":"2026-01-01T00:00:00Z","level":"WARN","msg":"ipc: link closed","node":2}`,
 		`time=2026-01-01T00:00:00.000Z level=WARN msg="ipc: link closed" node=2`,

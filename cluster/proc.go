@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 )
@@ -20,7 +21,8 @@ type proc struct {
 	err  error         // the exit status, set before done closes
 
 	mu     sync.Mutex
-	killed bool // the coordinator ended it on purpose
+	killed bool   // the coordinator ended it on purpose
+	last   string // its last words on stderr (lastWords)
 }
 
 // startProc starts cmd with its stdout and stderr copied, line by line and
@@ -52,8 +54,8 @@ func startProc(node uint16, cmd *exec.Cmd, stdout, stderr io.Writer) (*proc, err
 	prefix := fmt.Sprintf("w%d| ", node)
 	var copied sync.WaitGroup
 	copied.Add(2)
-	go func() { defer copied.Done(); copyLines(stdout, outR, prefix) }()
-	go func() { defer copied.Done(); copyLines(stderr, errR, prefix) }()
+	go func() { defer copied.Done(); copyLines(stdout, outR, prefix, nil) }()
+	go func() { defer copied.Done(); copyLines(stderr, errR, prefix, p.lastWords) }()
 	go func() {
 		err := cmd.Wait()
 		copied.Wait() // the pipes reach EOF once the process and its children are gone
@@ -70,7 +72,7 @@ var outputMu sync.Mutex
 // log record (log/slog's JSON or text form) is copied as it is: it names
 // its worker with its node key, and a prefix would double that and make a
 // JSON line unreadable to a log collector.
-func copyLines(w io.Writer, r io.ReadCloser, prefix string) {
+func copyLines(w io.Writer, r io.ReadCloser, prefix string, note func([]byte)) {
 	defer r.Close()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
@@ -78,6 +80,8 @@ func copyLines(w io.Writer, r io.ReadCloser, prefix string) {
 		line, pre := sc.Bytes(), prefix
 		if bytes.HasPrefix(line, []byte(`{"time":`)) || bytes.HasPrefix(line, []byte("time=")) {
 			pre = ""
+		} else if note != nil {
+			note(line)
 		}
 		outputMu.Lock()
 		fmt.Fprintf(w, "%s%s\n", pre, line)
@@ -133,10 +137,37 @@ func (p *proc) stop(grace time.Duration) error {
 	}
 }
 
-// describe says how the process ended, for logs.
+// maxLastWords bounds what describe quotes of a worker's output.
+const maxLastWords = 240
+
+// lastWords keeps what names a worker's death best: the first line of a
+// Go panic or fatal error ("panic: ...", "fatal error: ..."; the stack
+// that follows says less in one line), or else its last line of output
+// that is not a log record.
+func (p *proc) lastWords(line []byte) {
+	l := strings.TrimSpace(string(line[:min(len(line), maxLastWords)]))
+	if l == "" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if strings.HasPrefix(p.last, "panic: ") || strings.HasPrefix(p.last, "fatal error: ") {
+		return
+	}
+	p.last = l
+}
+
+// describe says how the process ended, for logs and status, with its last
+// words: a worker killed by what a checkpoint holds says what it was.
 func (p *proc) describe() string {
 	if p.err == nil {
 		return "exited normally"
 	}
-	return p.err.Error()
+	p.mu.Lock()
+	last := p.last
+	p.mu.Unlock()
+	if last == "" {
+		return p.err.Error()
+	}
+	return fmt.Sprintf("%v; its last output: %q", p.err, last)
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/stackless-go/stackless/channel"
@@ -335,6 +336,10 @@ type Status struct {
 	// Leader is the coordinator that answered: it holds the lease.
 	Leader *Leader `json:"leader,omitempty"`
 }
+
+// CrashLooping reports whether the cluster fails right after each rollback
+// (State says how, and when the next rollback comes).
+func (s Status) CrashLooping() bool { return strings.HasPrefix(s.State, stateCrashLoop) }
 
 // Failing says that checkpoints are failing, how long for and why ("" when
 // the newest one was stored): the work since LastGen is not saved.

@@ -14,6 +14,8 @@ package cluster
 import (
 	"fmt"
 	"time"
+
+	"github.com/stackless-go/stackless/internal/shquote"
 )
 
 // maxFailedRollbacks is how many rollbacks in a row may fail before the
@@ -30,19 +32,75 @@ func rollbackBackoff(n int) time.Duration {
 	return min(d, 8*time.Second)
 }
 
+// A crash loop: a worker that dies soon after each rollback, because what
+// the checkpoint holds kills it (a tasklet whose step exits the process,
+// overflows its stack or exhausts its memory). Every rollback succeeds, so
+// none counts as failed, and the cluster restarted its workers every
+// second or so for good, with nothing said but a rising rollback count.
+// From the crashLoopAfter-th fault in a row that comes within crashWindow
+// of the rollback before it, the next rollback waits (crashBackoff) and
+// the state says so, with how the worker died.
+const (
+	crashWindow    = 30 * time.Second
+	crashLoopAfter = 3
+	stateCrashLoop = "CRASH LOOP"
+)
+
+// crashBackoff is the wait before the rollback after the n-th quick fault
+// in a row (n >= crashLoopAfter): 1 s, doubling, at most 30 s.
+func crashBackoff(n int) time.Duration {
+	d := time.Second
+	for i := crashLoopAfter; i < n && d < 30*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 30*time.Second)
+}
+
 // recovery is the monitor's record of failed rollbacks.
 type recovery struct {
 	failed  int
 	retryAt time.Time
+	seen    bool      // the fault in hand was counted
+	okAt    time.Time // when the last rollback succeeded
+	quick   int       // faults in a row, each within crashWindow of the rollback before
+	// quickBefore is quick of the fault the last rollback dealt with.
+	quickBefore int
+}
+
+// calm notes a look that found no fault: a fault in hand that went away
+// by other means (a restore) ends the count of quick ones.
+func (r *recovery) calm() {
+	if r.seen {
+		*r = recovery{okAt: r.okAt}
+	}
 }
 
 // recoverFrom rolls the cluster back after a fault, or waits for the next try.
 // It reports whether the fault is dealt with (rollback done).
 func (c *Coordinator) recoverFrom(r *recovery, node uint16, why string) bool {
+	if !r.seen {
+		r.seen = true
+		r.quick = 0
+		if !r.okAt.IsZero() && time.Since(r.okAt) < crashWindow {
+			r.quick = r.quickBefore + 1
+		}
+		if r.quick >= crashLoopAfter {
+			wait := crashBackoff(r.quick)
+			r.retryAt = time.Now().Add(wait)
+			c.mu.Lock()
+			gen := c.lastGen
+			c.mu.Unlock()
+			c.log.Error("cluster: CRASH LOOP: the cluster keeps failing right after each rollback; waiting before the next", "faults", r.quick,
+				"generation", gen, "why", why, "next_in", wait)
+			c.setState(fmt.Sprintf(stateCrashLoop+": %d faults in a row, each within %v of a rollback to generation %d, the last: %s; rolling back again in %v. "+
+				"If what that checkpoint holds kills its worker, restore an older generation (`stackless checkpoint ls %s`, then `stackless cluster restore GEN`)",
+				r.quick, crashWindow, gen, why, wait, shquote.Quote(c.cfg.Dir)))
+		}
+	}
 	if time.Now().Before(r.retryAt) {
 		return false
 	}
-	if r.failed == 0 { // after a failure, the state says that instead
+	if r.failed == 0 && r.quick < crashLoopAfter { // otherwise the state says more
 		c.setState("rolling back to the newest checkpoint: " + why)
 	}
 	err := c.rollback(node, why)
@@ -50,7 +108,7 @@ func (c *Coordinator) recoverFrom(r *recovery, node uint16, why string) bool {
 		if r.failed > 0 {
 			c.log.Warn("cluster: recovered", "after_failed_rollbacks", r.failed)
 		}
-		*r = recovery{}
+		*r = recovery{okAt: time.Now(), quickBefore: r.quick}
 		c.setState("")
 		c.rolledBack()
 		return true

@@ -41,6 +41,20 @@ func TestStatusSaysLoudlyThatTheClusterIsDown(t *testing.T) {
 	}
 }
 
+// A crash loop is said in the summary line, and status exits non-zero
+// with what to do.
+func TestStatusSaysACrashLoop(t *testing.T) {
+	st := cluster.Status{Dir: "d", State: "CRASH LOOP: 3 faults in a row, each within 30s of a rollback to generation 4, the last: worker 1 died; rolling back again in 1s"}
+	var b bytes.Buffer
+	writeStatus(&b, st)
+	assert.Contains(t, b.String(), "cluster: "+st.State)
+	assert.Contains(t, statusLine(st), "| CRASH LOOP: 3 faults in a row")
+	err := healthError(st)
+	require.Error(t, err, "`cluster status` exits non-zero")
+	assert.Contains(t, err.Error(), "the cluster in d is in a crash loop")
+	assert.Contains(t, err.Error(), "`stackless checkpoint ls d`, then `stackless cluster restore GEN --cluster d`")
+}
+
 // A worker that did not answer status (a stopped process) is a row of its
 // own, named in the summary line, and status exits non-zero after the
 // table, saying what the coordinator does about it.

@@ -181,6 +181,10 @@ func writeStatus(b *bytes.Buffer, st cluster.Status) {
 // down (its rollbacks failed until the coordinator gave up), a worker did
 // not answer, or its checkpoints are failing, after the table is printed.
 func healthError(st cluster.Status) error {
+	if st.CrashLooping() {
+		return fmt.Errorf("the cluster in %s is in a crash loop: its workers die soon after each rollback (the state above says how); if what its newest checkpoint holds kills them, restore an older generation (`stackless checkpoint ls %s`, then `stackless cluster restore GEN --cluster %s`), or stop it with `stackless cluster down --cluster %s`",
+			st.Dir, shquote.Quote(st.Dir), shquote.Quote(st.Dir), shquote.Quote(st.Dir))
+	}
 	if !strings.HasPrefix(st.State, "down:") {
 		silent := silentWorkers(st)
 		if silent == "" {
