@@ -73,7 +73,8 @@ it so other tasklets can be given it. The coordinator places the tasklets
 		}
 		var b bytes.Buffer
 		t := newTable("ID", "WORKER", "CHANNELS")
-		for _, s := range res.Tasklets {
+		shown := res.Tasklets[:min(len(res.Tasklets), spawnShown)]
+		for _, s := range shown {
 			var chans []string
 			for k, id := range s.Channels {
 				chans = append(chans, k+"="+id.String())
@@ -82,6 +83,9 @@ it so other tasklets can be given it. The coordinator places the tasklets
 			t.row(s.ID.String(), strconv.Itoa(int(s.Worker)), strings.Join(chans, " "))
 		}
 		t.write(&b)
+		if more := len(res.Tasklets) - len(shown); more > 0 {
+			fmt.Fprintf(&b, "... and %d more (-o json lists them all)\n", more)
+		}
 		fmt.Fprintf(&b, "%d tasklet(s) of kind %s spawned; checkpoint generation %d holds them\n", len(res.Tasklets), pos[0], res.Gen)
 		return flush(cmd.OutOrStdout(), &b)
 	})

@@ -21,6 +21,10 @@ const psDefaultLimit = 1000
 // psPage is how many tasklets ps asks for at a time (tests set it lower).
 var psPage = cluster.MaxListLimit
 
+// spawnShown is how many of the tasklets it started spawn lists: a million
+// rows help nobody read (-o json has them all).
+var spawnShown = psDefaultLimit
+
 func newClusterPSCmd() *cobra.Command {
 	var (
 		q     cluster.ListQuery

@@ -111,9 +111,13 @@ func TestClusterCommandsDriveARunningCluster(t *testing.T) {
 		"--arg", "in=@chan", "--arg", "want=2", "--worker", "1"}, at...)...)), &col))
 	require.Len(t, col.Tasklets, 1)
 	in := col.Tasklets[0].Channels["in"].String()
+	spawnShown = 1 // the table lists one and counts the other
 	out := runOK(t, append([]string{"cluster", "spawn", "work", "--count", "2", "--arg", "out=" + in, "--arg", "links=50000000",
 		"--worker", "1"}, at...)...)
+	spawnShown = psDefaultLimit
 	assert.Contains(t, out, "2 tasklet(s) of kind work spawned")
+	assert.Contains(t, out, "\n... and 1 more (-o json lists them all)\n")
+	assert.Len(t, strings.Split(strings.TrimSpace(out), "\n"), 4, "the header, one row, the more line, the summary:\n%s", out)
 
 	var ps []cluster.TaskletView
 	require.NoError(t, json.Unmarshal([]byte(runOK(t, append([]string{"cluster", "ps", "-o", "json"}, at...)...)), &ps))
