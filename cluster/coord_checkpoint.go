@@ -20,7 +20,7 @@ func (c *Coordinator) Checkpoint(ctx context.Context) (CheckpointResult, error) 
 	c.op.Lock()
 	defer c.op.Unlock()
 	if c.closed() {
-		return CheckpointResult{}, ErrClosed
+		return CheckpointResult{}, fmt.Errorf("cluster: checkpoint not taken: %w", ErrClosed)
 	}
 	return c.checkpointLocked(ctx, true)
 }
@@ -188,7 +188,7 @@ func (c *Coordinator) Restore(ctx context.Context, gen uint64, m int) (RestoreRe
 	c.op.Lock()
 	defer c.op.Unlock()
 	if c.closed() {
-		return RestoreResult{}, ErrClosed
+		return RestoreResult{}, fmt.Errorf("cluster: restore not done: %w", ErrClosed)
 	}
 	if m < 0 || m > maxWorkerNode {
 		return RestoreResult{}, fmt.Errorf("cluster: restore onto %d workers: need 1 to %d", m, maxWorkerNode)

@@ -101,7 +101,7 @@ func (c *Coordinator) Spawn(ctx context.Context, req SpawnRequest) (SpawnResult,
 	c.op.Lock()
 	defer c.op.Unlock()
 	if c.closed() {
-		return SpawnResult{}, ErrClosed
+		return SpawnResult{}, fmt.Errorf("cluster: spawn %q not done: %w", req.Kind, ErrClosed)
 	}
 	if err := c.checkSpawn(ctx, req); err != nil {
 		return SpawnResult{}, err
@@ -265,7 +265,7 @@ func (c *Coordinator) Migrate(ctx context.Context, id tasklet.ID, to uint16) (Mi
 	c.op.Lock()
 	defer c.op.Unlock()
 	if c.closed() {
-		return MigrateResult{}, ErrClosed
+		return MigrateResult{}, fmt.Errorf("cluster: migrate %v not done: %w", id, ErrClosed)
 	}
 	if !slices.ContainsFunc(c.readyWorkers(), func(w *workerRef) bool { return w.Node == to }) {
 		return MigrateResult{}, fmt.Errorf("cluster: migrate %v to worker %d: no such worker (see `stackless cluster status`)", id, to)
@@ -306,7 +306,7 @@ func (c *Coordinator) deliver(ctx context.Context, verb string, id tasklet.ID, k
 	c.op.Lock()
 	defer c.op.Unlock()
 	if c.closed() {
-		return KillResult{}, ErrClosed
+		return KillResult{}, fmt.Errorf("cluster: %s %v not done: %w", verb, id, ErrClosed)
 	}
 	var res KillResult
 	ok := false
