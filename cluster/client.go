@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +43,7 @@ type DialConfig struct {
 type Client struct {
 	n    *ipc.Node
 	nats *natsCaller
+	dir  string // the cluster's folder, when dialed through it
 }
 
 const kindHello = "c.hello"
@@ -90,7 +92,11 @@ func Dial(ctx context.Context, cfg DialConfig) (*Client, error) {
 			err = call(ctx, n, coordNode, kindHello, none{}, nil)
 		}
 		if err == nil {
-			return &Client{n: n}, nil
+			c := &Client{n: n}
+			if network == "unix" {
+				c.dir = cfg.Dir
+			}
+			return c, nil
 		}
 		n.Close()
 		last = err
@@ -246,8 +252,32 @@ func (c *Client) waitDown(ctx context.Context) error {
 		case <-tk.C:
 		}
 	}
+	// The link drops first; the lease and the embedded store go after. A
+	// `cluster up` started as down returned found the lease still held,
+	// stood by, and stopped with the cluster going down: `down && up` did
+	// not start the cluster again. The store's lock goes last (and with
+	// the process, should it die on the way).
+	if c.dir == "" {
+		return nil
+	}
+	lock := filepath.Join(dirLayout{c.dir}.NATS(), natsLockName)
+	bound := time.NewTimer(downStoreWait)
+	defer bound.Stop()
+	for lockHeld(lock) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: the coordinator did not shut down: its store %s is still in use: %w", lock, ctx.Err())
+		case <-bound.C:
+			return nil
+		case <-tk.C:
+		}
+	}
 	return nil
 }
+
+// downStoreWait bounds how long Down waits for the coordinator's store to
+// close once its link dropped.
+const downStoreWait = 30 * time.Second
 
 // Await waits until tasklet id pauses and returns it (see Coordinator.Await).
 func (c *Client) Await(ctx context.Context, id tasklet.ID) (TaskletView, error) {

@@ -426,6 +426,9 @@ func (c *Coordinator) shutdown() error {
 		if err := c.n.Close(); err != nil {
 			errs = append(errs, err)
 		}
+		if closeFault != nil {
+			closeFault()
+		}
 	}
 	if broken != nil && c.gs != nil {
 		// A store that cannot write answers none of the requests the
@@ -448,6 +451,10 @@ func (c *Coordinator) shutdown() error {
 	}
 	return errors.Join(errs...)
 }
+
+// closeFault, set by tests only, runs in shutdown once the links are
+// closed: a shutdown slow to give up its lease and store.
+var closeFault func()
 
 // readyWorkers lists the ready workers by node.
 func (c *Coordinator) readyWorkers() []*workerRef {

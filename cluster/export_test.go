@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -258,3 +259,12 @@ func SetListWait(t testing.TB, d time.Duration) {
 	ListWait = d
 	t.Cleanup(func() { ListWait = old })
 }
+
+// PauseShutdownAfterLinksClose makes this process's coordinator wait d in
+// its shutdown once its links are closed, before it gives up its lease,
+// closes its store and removes its socket.
+func PauseShutdownAfterLinksClose(d time.Duration) { closeFault = func() { time.Sleep(d) } }
+
+// StoreInUse reports whether a process holds the embedded NATS store of
+// the cluster in dir.
+func StoreInUse(dir string) bool { return lockHeld(filepath.Join(dirLayout{dir}.NATS(), natsLockName)) }

@@ -23,3 +23,9 @@ func lockFile(path string) (func(), error) {
 	_ = f.Close()
 	return func() { _ = os.Remove(path) }, nil
 }
+
+// lockHeld reports whether the lock file at path exists.
+func lockHeld(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -47,10 +47,11 @@ const (
 	// A coordinator process (coordMain): cluster.Start on envDir with
 	// envWorkers workers, checkpoints every envCkpt; "up" on stdout once
 	// started; SIGTERM closes it.
-	envCoord   = "STACKLESS_CLUSTER_TEST_COORD"
-	envWorkers = "STACKLESS_CLUSTER_TEST_WORKERS"
-	envCkpt    = "STACKLESS_CLUSTER_TEST_CKPT"
-	envOrphan  = "STACKLESS_CLUSTER_TEST_ORPHAN" // Config.OrphanAfter
+	envCoord     = "STACKLESS_CLUSTER_TEST_COORD"
+	envSlowClose = "STACKLESS_CLUSTER_TEST_SLOWCLOSE" // the coordinator's shutdown pauses this long once its links are closed
+	envWorkers   = "STACKLESS_CLUSTER_TEST_WORKERS"
+	envCkpt      = "STACKLESS_CLUSTER_TEST_CKPT"
+	envOrphan    = "STACKLESS_CLUSTER_TEST_ORPHAN" // Config.OrphanAfter
 	// Config.Standby: "standby" on stdout when it starts waiting.
 	envStandby = "STACKLESS_CLUSTER_TEST_STANDBY"
 	// Config.NATS, NATSCreds and Name of a coordinator process.
@@ -140,6 +141,9 @@ func coordMain() int {
 	n, _ := strconv.Atoi(os.Getenv(envWorkers))
 	every, _ := time.ParseDuration(os.Getenv(envCkpt))
 	orphan, _ := time.ParseDuration(os.Getenv(envOrphan))
+	if d, err := time.ParseDuration(os.Getenv(envSlowClose)); err == nil {
+		cluster.PauseShutdownAfterLinksClose(d)
+	}
 	cfg := cluster.Config{Dir: dir, Workers: n, CheckpointEvery: every, BalanceEvery: -1, OrphanAfter: orphan,
 		WorkerCommand: testWorkerCommand(dir, ""),
 		Standby:       os.Getenv(envStandby) == "1",
