@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -164,21 +165,40 @@ func (c *Coordinator) List(ctx context.Context, q ListQuery) (TaskletList, error
 	return out, nil
 }
 
+// Pages reads the tasklets q keeps through list (an API's List), a page of
+// q.Limit at a time (MaxListLimit when 0), each page going on after the
+// last ID of the one before. It ends after the last page, or with an
+// error.
+func Pages(ctx context.Context, list func(context.Context, ListQuery) (TaskletList, error), q ListQuery) iter.Seq2[TaskletList, error] {
+	return func(yield func(TaskletList, error) bool) {
+		q.Offset = 0
+		if q.Limit == 0 {
+			q.Limit = MaxListLimit
+		}
+		for {
+			page, err := list(ctx, q)
+			if !yield(page, err) || err != nil {
+				return
+			}
+			n := len(page.Tasklets)
+			if n == 0 || n == page.Matched { // Matched counts this page's too
+				return
+			}
+			q.After = page.Tasklets[n-1].ID
+		}
+	}
+}
+
 // listAll reads every tasklet the query keeps, a page at a time.
 func listAll(ctx context.Context, list func(context.Context, ListQuery) (TaskletList, error), q ListQuery) ([]TaskletView, error) {
-	q.Offset, q.Limit = 0, MaxListLimit
 	var out []TaskletView
-	for {
-		page, err := list(ctx, q)
+	for page, err := range Pages(ctx, list, q) {
 		if err != nil {
 			return out, err
 		}
 		out = append(out, page.Tasklets...)
-		if len(page.Tasklets) == page.Matched || len(page.Tasklets) == 0 {
-			return out, nil
-		}
-		q.After = page.Tasklets[len(page.Tasklets)-1].ID
 	}
+	return out, nil
 }
 
 // PS lists every tasklet of the cluster, by ID, a page of MaxListLimit at

@@ -49,6 +49,15 @@ func TestListPagesAndFilters(t *testing.T) {
 			q.After = page.Tasklets[len(page.Tasklets)-1].ID
 		}
 		assert.Equal(t, all, paged, "the pages make the whole listing, each tasklet once")
+		var viaPages []cluster.TaskletView
+		pages := 0
+		for page, err := range cluster.Pages(ctx, api.List, cluster.ListQuery{Limit: 7}) {
+			require.NoError(t, err)
+			viaPages = append(viaPages, page.Tasklets...)
+			pages++
+		}
+		assert.Equal(t, all, viaPages, "Pages reads the same")
+		assert.Equal(t, 5, pages, "32 tasklets are 5 pages of 7")
 
 		page, err := api.List(ctx, cluster.ListQuery{Offset: 5, Limit: 10})
 		require.NoError(t, err)

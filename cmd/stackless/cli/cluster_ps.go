@@ -78,31 +78,34 @@ and migrations wait for one page, never for the whole listing.`,
 // psPages calls each with the pages of q, up to limit tasklets (0: all).
 // It returns the matches the first page counted, and the last ID given.
 func psPages(ctx context.Context, c *cluster.Client, q cluster.ListQuery, limit int, each func([]cluster.TaskletView) error) (matched, shown int, last tasklet.ID, err error) {
-	for first := true; ; first = false {
-		q.Limit = psPage
-		if limit > 0 {
-			q.Limit = min(q.Limit, limit-shown)
-		}
-		page, err := c.List(ctx, q)
+	q.Limit = psPage
+	if limit > 0 {
+		q.Limit = min(q.Limit, limit)
+	}
+	first := true
+	for page, err := range cluster.Pages(ctx, c.List, q) {
 		if err != nil {
 			return matched, shown, last, err
 		}
 		if first {
-			matched = page.Matched
+			matched, first = page.Matched, false
 		}
-		if err := each(page.Tasklets); err != nil {
+		rows := page.Tasklets
+		if limit > 0 {
+			rows = rows[:min(len(rows), limit-shown)]
+		}
+		if err := each(rows); err != nil {
 			return matched, shown, last, err
 		}
-		shown += len(page.Tasklets)
-		if len(page.Tasklets) == 0 {
-			return matched, shown, last, nil
+		shown += len(rows)
+		if len(rows) > 0 {
+			last = rows[len(rows)-1].ID
 		}
-		last = page.Tasklets[len(page.Tasklets)-1].ID
-		if len(page.Tasklets) == page.Matched || (limit > 0 && shown >= limit) {
-			return matched, shown, last, nil
+		if limit > 0 && shown >= limit {
+			break
 		}
-		q.After = last
 	}
+	return matched, shown, last, nil
 }
 
 func psTable(ctx context.Context, w io.Writer, c *cluster.Client, q cluster.ListQuery, limit int) error {
