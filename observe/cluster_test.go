@@ -245,6 +245,11 @@ func TestClusterTaskletsTableAsksForItsPage(t *testing.T) {
 	assert.Equal(t, f.ps[41].ID.String(), p.Rows[0].ID, "the 21st of kind b")
 	assert.Equal(t, "b", p.Rows[0].Kind)
 
+	// Deeper than a cluster pages: the caller's mistake, said as such.
+	code, body := get(t, srv, "/api/tasklets?offset=99990&limit=50", false)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, body, "100000 rows deep")
+
 	// A node no worker can have: an empty page, with the total.
 	_, body = get(t, srv, "/api/tasklets?node=0", false)
 	require.NoError(t, json.Unmarshal([]byte(body), &p))

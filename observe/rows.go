@@ -15,5 +15,5 @@ type PageQuery struct {
 	Offset, Limit int
 	Text          string // in the ID, state, op or kind; lower case
 	State, Kind   string
-	Node          int // -1: every node
+	Node          int // -1: every node; one no tasklet has (-2 for a number that does not parse) keeps none
 }
