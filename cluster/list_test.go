@@ -110,23 +110,3 @@ func nilIfEmpty(vs []cluster.TaskletView) []cluster.TaskletView {
 	}
 	return vs
 }
-
-// After Close, a command says it was not done, and which: "the
-// coordinator is shut down" alone left a restore cut by `cluster down`
-// unexplained.
-func TestCommandsAfterCloseSayTheyWereNotDone(t *testing.T) {
-	c, ctx := startCluster(t, 1, nil)
-	require.NoError(t, c.Close())
-	_, err := c.Spawn(ctx, cluster.SpawnRequest{Kind: "sink", Count: 1})
-	assert.ErrorIs(t, err, cluster.ErrClosed)
-	assert.ErrorContains(t, err, `spawn "sink" not done`)
-	_, err = c.Restore(ctx, 0, 1)
-	assert.ErrorIs(t, err, cluster.ErrClosed)
-	assert.ErrorContains(t, err, "restore not done")
-	_, err = c.Checkpoint(ctx)
-	assert.ErrorContains(t, err, "checkpoint not taken")
-	_, err = c.Kill(ctx, 1<<48|1)
-	assert.ErrorContains(t, err, "kill t281474976710657 not done")
-	_, err = c.Migrate(ctx, 1<<48|1, 1)
-	assert.ErrorContains(t, err, "migrate t281474976710657 not done")
-}

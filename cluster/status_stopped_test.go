@@ -94,27 +94,6 @@ func TestDownSaysWhenItsFinalCheckpointWasNotStored(t *testing.T) {
 	p.assertNothingLeft(ctx)
 }
 
-// `cluster down && cluster up`: Down returned once the coordinator's link
-// dropped, before it gave up its lease, closed its store and removed its
-// socket; an up started then found the lease held, stood by, and stopped
-// with the cluster going down. Down now returns once the socket is gone.
-func TestUpRightAfterDownStartsTheCluster(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	t.Setenv(envSlowClose, "300ms") // the coordinator's own launch reads it
-	p := newClusterProcs(t, 1, -1)
-	coord := p.start(ctx)
-	spawnWork(t, ctx, p.dial(ctx), 2, 100, 10)
-	require.NoError(t, p.dial(ctx).Down(ctx))
-	assert.False(t, cluster.StoreInUse(p.dir), "the coordinator let its store go before Down returned")
-	p.start(ctx) // at once, as `down && up` does
-	st, err := p.dial(ctx).Status(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, "running", st.State)
-	assert.Len(t, st.Workers, 1)
-	coord.exited(t)
-}
-
 // sigstop stops process pid and waits until all its threads are stopped:
 // kill returns before they are, and a status asked at once was answered by
 // a thread still running (CI, once).
