@@ -64,8 +64,8 @@ func putChannel(reg *pickle.Registry, sw *segWriter, cs *scheduler.ChannelState)
 // segment.
 const chunkPages = 8
 
-// chunk locates the segments of one chunk in its writer.
-type chunk struct{ writer, from, to int }
+// chunk is the segments of one chunk, in its writer's buffer.
+type chunk []segment
 
 // worldPages is a view's pages in key order: the channels', then the
 // tasklets' (or the other way round if tasklet keys sort first).
@@ -146,6 +146,7 @@ func (c *Checkpointer) encodeWorld(v *scheduler.WorldView) (*batch, error) {
 			if ci >= nchunks {
 				return
 			}
+			sw.room(nchunks-ci, workers)
 			from := len(sw.spans)
 			sw.last = nil // pages come in key order, and IDs in a page too
 			for i := ci * chunkPages; i < min((ci+1)*chunkPages, npages); i++ {
@@ -155,7 +156,7 @@ func (c *Checkpointer) encodeWorld(v *scheduler.WorldView) (*batch, error) {
 				}
 			}
 			sw.seal()
-			chunks[ci] = chunk{writer: p, from: from, to: len(sw.spans)}
+			chunks[ci] = sw.appendSegments(make(chunk, 0, len(sw.spans)-from), from, len(sw.spans))
 		}
 	}
 	if workers == 2 {
@@ -170,10 +171,12 @@ func (c *Checkpointer) encodeWorld(v *scheduler.WorldView) (*batch, error) {
 	b := &batch{nanos: time.Now().UnixNano(), meta: meta}
 	size := 0
 	for _, sw := range writers {
-		b.bufs = append(b.bufs, sw.buf)
+		for _, buf := range sw.bufs() {
+			b.bufs = append(b.bufs, buf)
+			size += len(buf)
+		}
 		b.h.nrec += sw.h.nrec
 		b.h.recBytes += sw.h.recBytes
-		size += len(sw.buf)
 	}
 	if err := errors.Join(errs...); err != nil {
 		c.release(b)
@@ -181,7 +184,7 @@ func (c *Checkpointer) encodeWorld(v *scheduler.WorldView) (*batch, error) {
 	}
 	b.segs = make([]segment, 0, size/segmentTarget+2*nchunks)
 	for _, ch := range chunks {
-		b.segs = writers[ch.writer].appendSegments(b.segs, ch.from, ch.to)
+		b.segs = append(b.segs, ch...)
 	}
 	c.sizeHint = size + size/8
 	return b, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // Segment layout (format version 2). A generation's records are packed in
@@ -49,13 +50,16 @@ type segWriter struct {
 	maxRecord int
 	h         genHeader // nrec, ndel, recBytes, delBytes of what was added
 	key       []byte    // scratch for callers building keys
+
+	retired                      [][]byte // buffers full before this one (room)
+	chunkStart, minChunk, chunks int      // room's measure of the chunks written
 }
 
 // segSpan locates one sealed segment in segWriter.buf.
 type segSpan struct{ off, end, keyLen int }
 
 func newSegWriter(buf []byte, maxRecord int) *segWriter {
-	return &segWriter{buf: buf[:0], open: -1, maxRecord: maxRecord}
+	return &segWriter{buf: buf[:0], open: -1, maxRecord: maxRecord, chunkStart: -1, minChunk: math.MaxInt}
 }
 
 // begin starts an entry for key; its value is appended to w.buf by the
@@ -103,6 +107,41 @@ func (w *segWriter) end(typ recType, start int) error {
 	}
 	return nil
 }
+
+// room makes room, before a chunk of a world, for it and the chunks after
+// it (left in all, shared by workers writers), guessed from the smallest
+// chunk this writer wrote, once it wrote two: a game's world tasklet, one
+// 90 MB record among a million of 950 bytes, is an outlier no average
+// should extrapolate. A buffer short of room is not grown but retired,
+// its sealed segments left where they are (the caller took them), and a
+// new one started, at most twice its size (the guess counts the channels'
+// chunks, which come after the tasklets', as the tasklets'). A first
+// checkpoint's size hint is a guess from the counts alone: a world of
+// bigger tasklets grew the buffer a quarter at a time, copying all of it
+// nine times, and touching five times its size in fresh pages.
+func (w *segWriter) room(left, workers int) {
+	if w.open >= 0 {
+		return
+	}
+	if w.chunkStart >= 0 {
+		w.minChunk = min(w.minChunk, len(w.buf)-w.chunkStart)
+		w.chunks++
+	}
+	w.chunkStart = len(w.buf)
+	if w.chunks == 0 {
+		return
+	}
+	need := w.minChunk * ((left + workers - 1) / workers)
+	if cap(w.buf)-len(w.buf) >= need {
+		return
+	}
+	w.retired = append(w.retired, w.buf)
+	w.buf = make([]byte, 0, min(need+need/8, 2*cap(w.buf)))
+	w.spans, w.last, w.chunkStart = w.spans[:0], nil, 0
+}
+
+// bufs is every buffer the writer wrote into, retired or current.
+func (w *segWriter) bufs() [][]byte { return append(w.retired, w.buf) }
 
 // add appends one entry with a known value.
 func (w *segWriter) add(typ recType, key, value []byte) error {
