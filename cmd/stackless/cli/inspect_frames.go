@@ -10,6 +10,16 @@ import (
 	"github.com/stackless-go/stackless/tasklet"
 )
 
+// inspectRegistry is the registry inspect shows worlds with: it knows no
+// kinds and no user types, and reads records as large as the largest a
+// program of this binary writes (a saved game's world, which at a million
+// entities is 90 MB, where pickle's default stops at 16 MiB).
+func inspectRegistry() *pickle.Registry {
+	r := pickle.NewRegistry()
+	r.SetMaxRecord(game.MaxRecord)
+	return r
+}
+
 // frameRegistries are the registries of the kinds this binary knows:
 // pickle.Default (the long task's, the cluster's spawnable kinds and any
 // a program embedding the CLI registers) and the game AI's own. inspect

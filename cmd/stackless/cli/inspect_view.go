@@ -158,7 +158,7 @@ func genViews(gens []store.GenInfo) []genView {
 // generation of a cluster directory) fills one workerView per worker world and tags each tasklet
 // and channel with its worker.
 func fillWorld(v *worldView, cp *store.Checkpoint) error {
-	reg := pickle.NewRegistry()
+	reg := inspectRegistry()
 	v.Gen, v.Time = cp.Gen, cp.Time
 	v.Tasklets, v.Channels = []taskletView{}, []channelView{}
 	v.nTasklets, v.nChannels = 0, 0
@@ -199,7 +199,7 @@ func clusterWorlds(cp *store.Checkpoint) ([]clusterWorld, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generation %d is a cluster checkpoint that does not decode: %w", cp.Gen, err)
 	}
-	reg := pickle.NewRegistry()
+	reg := inspectRegistry()
 	out := make([]clusterWorld, len(stored))
 	for i, w := range stored {
 		meta, recs, err := reg.SplitWorld(w.World)

@@ -136,7 +136,7 @@ func (f *worldFill) channel(id uint64, value []byte) channelView {
 // the rows v shows. A cluster checkpoint's records are split by worker
 // only whole, so it is collected and filled as before, every row decoded.
 func fillFrom(v *worldView, walk walkFunc) error {
-	reg := pickle.NewRegistry()
+	reg := inspectRegistry()
 	var whole *store.Checkpoint // a cluster checkpoint, collected
 	start := func(cp *store.Checkpoint) error {
 		v.Gen, v.Time = cp.Gen, cp.Time

@@ -10,9 +10,10 @@ import (
 // NewRegistry returns a pickle registry that knows the game's tasklet kinds
 // and message types, for saving and loading games. Bump a kind's version
 // when its fields change meaning, so old saves fail loudly instead of
-// loading wrong.
+// loading wrong. Its records may be as large as MaxRecord.
 func NewRegistry() (*pickle.Registry, error) {
 	r := pickle.NewRegistry()
+	r.SetMaxRecord(MaxRecord) // the world tasklet of a big game
 	kinds := []struct {
 		name    string
 		version uint32

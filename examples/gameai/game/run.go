@@ -162,7 +162,7 @@ func (s *session) open() error {
 			return fmt.Errorf("gameai: no saved game to load in %s (%w); play once with autosave on first", s.o.DataDir, err)
 		}
 	}
-	if s.db, err = store.Open(path); err != nil { // fails if another process plays on this file
+	if s.db, err = store.Open(path, store.WithMaxRecord(MaxRecord)); err != nil { // fails if another process plays on this file
 		return fmt.Errorf("gameai: %w", err)
 	}
 	s.res.SaveFile = path

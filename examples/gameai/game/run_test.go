@@ -3,6 +3,7 @@ package game
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stackless-go/stackless/internal/testworld/foreign"
 	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/store"
 )
 
 func smallRun(dir string, out *bytes.Buffer) Options {
@@ -238,7 +240,7 @@ func TestRunProgressBar(t *testing.T) {
 }
 
 // A game too large to save is refused before it starts, not at its first
-// autosave (200,000 entities failed there: the world record passed 16
+// autosave (200,000 entities failed there when records stopped at 16
 // MiB), and the bound leaves the largest game that saves room to grow.
 func TestRunSavedGameSizeIsBounded(t *testing.T) {
 	var out bytes.Buffer
@@ -261,7 +263,7 @@ func TestRunSavedGameSizeIsBounded(t *testing.T) {
 		largest = max(largest, len(r.Value))
 	}
 	scaled := largest * MaxSavedEntities / small.Entities
-	assert.Less(t, scaled*3/2, pickle.DefaultMaxRecord, "the world record of %d entities, %d bytes, with half again for growth", MaxSavedEntities, scaled)
+	assert.Less(t, scaled*3/2, MaxRecord, "the world record of %d entities, %d bytes, with half again for growth", MaxSavedEntities, scaled)
 }
 
 // A save written by another program (a long task's database put where the
@@ -277,4 +279,45 @@ func TestLoadOfAnotherProgramsDatabase(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), filepath.Join(dir, SaveName)+" is not a gameai save (another program wrote it)")
 	assert.Contains(t, err.Error(), "give another --data folder")
+}
+
+// A game whose world record is over pickle's default record limit (16 MiB,
+// which held saved games to 100,000 entities) saves, loads and plays on
+// as the game that never stopped.
+func TestRunBigGameSavesAndLoads(t *testing.T) {
+	const entities = 200_000 // a world record of about 18 MB
+	big := func(dir string, out *bytes.Buffer) Options {
+		return Options{Config: Config{Entities: entities, Seed: 7}, Ticks: 1, SaveEvery: 1, DataDir: dir, Size: 16, Out: out}
+	}
+	dir := t.TempDir()
+	var out bytes.Buffer
+	_, err := Run(t.Context(), big(dir, &out))
+	require.NoError(t, err, out.String())
+
+	db, err := store.Open(filepath.Join(dir, SaveName), store.WithReadOnly())
+	require.NoError(t, err)
+	gen, err := db.Latest()
+	require.NoError(t, err)
+	cp, err := db.Load(gen)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	largest := 0
+	for _, r := range cp.Records {
+		largest = max(largest, len(r.Value))
+	}
+	assert.Greater(t, largest, pickle.DefaultMaxRecord, "the world record")
+
+	out.Reset()
+	opts := big(dir, &out)
+	opts.Load, opts.Ticks = true, 1
+	loaded, err := Run(t.Context(), opts)
+	require.NoError(t, err)
+	assert.Contains(t, lines(&out)[0], fmt.Sprintf("tick 1, %d entities", entities))
+
+	opts = big(t.TempDir(), &out)
+	opts.Ticks, opts.SaveEvery = 2, 0
+	unbroken, err := Run(t.Context(), opts)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), loaded.Stats.Tick)
+	assert.Equal(t, unbroken.Stats, loaded.Stats, "tick 2, loaded and unbroken")
 }

@@ -31,12 +31,17 @@ const (
 	DefaultEntities = 10_000
 	DefaultDt       = 100 * time.Millisecond
 	MaxEntities     = 10_000_000
-	// MaxSavedEntities bounds a game that saves: the world tasklet holds
-	// about 90 bytes an entity, and one record may hold 16 MiB
-	// (pickle.DefaultMaxRecord, which inspect reads with too), so 200,000
-	// entities failed at their first autosave. 100,000 leaves room for the
+	// MaxSavedEntities bounds a game that saves: the world tasklet keeps
+	// about 90 bytes an entity in one record, and a million entities make
+	// a record of about 90 MB, which MaxRecord allows with room for the
 	// respawn queue to grow.
-	MaxSavedEntities = 100_000
+	MaxSavedEntities = 1_000_000
+	// MaxRecord is the largest record of a save, for the game's registry
+	// and its store. It is over pickle.DefaultMaxRecord (16 MiB, which
+	// held saved games to 100,000 entities) for the world tasklet alone;
+	// readers of a save use the game's registry (NewRegistry) or say
+	// so: `stackless inspect --max-record`.
+	MaxRecord = 160 << 20
 )
 
 func (c Config) withDefaults() Config {
