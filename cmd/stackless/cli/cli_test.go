@@ -174,6 +174,26 @@ func TestHelp(t *testing.T) {
 	assert.Contains(t, runOK(t, "demo", "--help"), "pingpong")
 }
 
+// fullWriter fails every write, as /dev/full does.
+type fullWriter struct{}
+
+func (fullWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// Help to a full disk printed nothing and exited 0: cobra drops the
+// errors of what it writes itself.
+func TestHelpToAFullDiskFails(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"inspect", "--help"}, {"cluster", "--help"}} {
+		root := NewRoot()
+		var errOut bytes.Buffer
+		root.SetArgs(args)
+		root.SetOut(fullWriter{})
+		root.SetErr(&errOut)
+		code := execute(context.Background(), root)
+		assert.NotZero(t, code, "%v", args)
+		assert.Contains(t, errOut.String(), "no space left on device", "%v", args)
+	}
+}
+
 // A command that only groups others is a usage error without a subcommand,
 // with one it does not have, or with a flag it does not know: exit 2, and
 // the message lists its commands. --help is not an error.

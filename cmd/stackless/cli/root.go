@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -166,7 +167,14 @@ func execute(ctx context.Context, root *cobra.Command) int {
 		}
 	}
 	markRunErrors(root) // here, so commands added after NewRoot are covered
+	// cobra ignores the errors of what it writes itself (help, usage,
+	// version): `stackless --help > /dev/full` printed nothing and exited 0.
+	out := &checkedWriter{w: root.OutOrStdout()}
+	root.SetOut(out)
 	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil && out.err != nil {
+		err = runError{fmt.Errorf("writing the output: %w", out.err)}
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -192,6 +200,20 @@ func execute(ctx context.Context, root *cobra.Command) int {
 		return exitUsage
 	}
 	return exitFailure
+}
+
+// checkedWriter keeps the first error of the writes through it.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // usageError marks an error as the user's mistake in calling a command.
