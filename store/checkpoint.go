@@ -33,6 +33,8 @@ type Checkpointer struct {
 	last      uint64 // last generation written
 	lastErr   error  // first failure of a background write
 	forceFull bool   // a write failed: its changes are gone, so the next checkpoint must be full
+	chained   bool   // the DB held a generation, or a full checkpoint was taken: the next may build on it
+	broken    bool   // a write failed since the last full one stored: queued increments have no base
 	queue     chan job
 	done      chan struct{}
 
@@ -80,6 +82,7 @@ func NewCheckpointer(db *DB, reg *pickle.Registry, opts ...CheckpointOption) *Ch
 	}
 	if latest, err := db.Latest(); err == nil {
 		c.last = latest
+		c.chained = latest != 0
 	}
 	if c.async {
 		c.queue = make(chan job, 2)
@@ -112,7 +115,11 @@ func (c *Checkpointer) Checkpoint(s *scheduler.Scheduler) error {
 		c.mu.Unlock()
 		return fmt.Errorf("store: checkpoint into %s: %w", c.db.Path(), ErrCheckpointerClosed)
 	}
-	full := !s.Tracking() || c.last == 0 || c.forceFull || c.sinceFull+1 >= c.fullEvery
+	// Not "nothing written yet": with WithAsync a game's first full save
+	// of a million entities took longer to write than the game took to
+	// its next save, which was full again, and the next: every save of the
+	// session was full (950 MB each) where an increment was 12 MB.
+	full := !s.Tracking() || !c.chained || c.forceFull || c.sinceFull+1 >= c.fullEvery
 	c.forceFull = false
 	c.mu.Unlock()
 	var passed []journalRef
@@ -127,6 +134,11 @@ func (c *Checkpointer) Checkpoint(s *scheduler.Scheduler) error {
 		}
 		b, err = c.encodeWorld(s.View())
 		c.sinceFull = 0
+		if err == nil {
+			c.mu.Lock()
+			c.chained = true
+			c.mu.Unlock()
+		}
 	} else {
 		b, err = c.encodeChanges(s)
 		if err == nil {
@@ -169,16 +181,24 @@ func (c *Checkpointer) trim(passed []journalRef) error {
 
 func (c *Checkpointer) write(b *batch) error {
 	c.mu.Lock()
+	if b.base != 0 && c.broken {
+		// Its base is the checkpoint whose write failed: stored on the
+		// one before, it would load as a world missing those changes.
+		c.mu.Unlock()
+		c.release(b)
+		return fmt.Errorf("store: checkpoint into %s: not written: it holds only the changes since a checkpoint whose write failed", c.db.Path())
+	}
 	if b.base != 0 {
 		b.base = c.last
 	}
 	c.mu.Unlock()
-	gen, err := c.db.commit(b)
+	gen, err := c.commit(b)
+	full := b.base == 0
 	c.release(b)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
-		c.forceFull = true
+		c.forceFull, c.broken = true, true
 		err = fmt.Errorf("store: checkpoint into %s: %w", c.db.Path(), err)
 		if c.async && c.lastErr == nil {
 			c.lastErr = err // reported by the next Checkpoint and by Close
@@ -186,7 +206,23 @@ func (c *Checkpointer) write(b *batch) error {
 		return err
 	}
 	c.last = gen
+	if full {
+		c.broken = false
+	}
 	return nil
+}
+
+// commitFault, set by tests, runs before each checkpoint's commit (full
+// or not) and fails it with what it returns.
+var commitFault func(full bool) error
+
+func (c *Checkpointer) commit(b *batch) (uint64, error) {
+	if commitFault != nil {
+		if err := commitFault(b.base == 0); err != nil {
+			return 0, err
+		}
+	}
+	return c.db.commit(b)
 }
 
 // job is a checkpoint to write, or a flush to acknowledge once everything
