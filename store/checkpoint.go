@@ -23,10 +23,11 @@ type Checkpointer struct {
 	interval  time.Duration
 	async     bool
 
-	sinceFull int     // incremental checkpoints since the last full one
-	resumed   uint64  // generation the scheduler was restored from
-	damaged   []error // newer generations Resume passed over (see Damaged)
-	sizeHint  int     // bytes of the last full checkpoint's segments
+	sinceFull   int     // incremental checkpoints since the last full one
+	resumed     uint64  // generation the scheduler was restored from
+	damaged     []error // newer generations Resume passed over (see Damaged)
+	sizeHint    int     // bytes of the last full checkpoint's segments
+	changesHint int     // bytes of the last incremental one's, and an eighth
 
 	mu        sync.Mutex
 	closed    bool   // Close was called
