@@ -368,3 +368,74 @@ func TestJournalThatDoesNotFitSaysWhatToDo(t *testing.T) {
 	assert.False(t, natsNoStorage(&jetstream.APIError{Code: 503, ErrorCode: 10008}))
 	assert.False(t, natsNoStorage(nil))
 }
+
+// stepper yields until it has run N steps in all, then exits.
+type stepper struct{ N int }
+
+func (s *stepper) Step(t *tasklet.T) tasklet.Op {
+	if s.N++; s.N >= 6 {
+		return t.Exit()
+	}
+	return t.Yield()
+}
+
+// The trim's summary of a generation reads each tasklet's ID and steps at
+// the head of its record; it decoded every world whole, every behavior
+// after every checkpoint. It must say what LoadWorld says.
+func TestSummarizeAgreesWithLoadWorld(t *testing.T) {
+	reg := pickle.NewRegistry()
+	require.NoError(t, reg.Register("test.stepper", 1, &stepper{}))
+	var worlds []storedWorld
+	for node := uint16(1); node <= 2; node++ {
+		s := scheduler.New(scheduler.WithNode(node))
+		for i := range 40 {
+			s.Spawn(&stepper{N: i % 5}) // some end before the snapshot
+		}
+		_, err := s.RunBudget(t.Context(), 100, scheduler.Total|scheduler.Soft)
+		require.NoError(t, err)
+		blob, err := reg.DumpWorld(s.World())
+		require.NoError(t, err)
+		worlds = append(worlds, storedWorld{Node: node, Hosts: []uint16{node}, Blob: blob})
+	}
+	worlds = append(worlds, storedWorld{Node: 3, Hosts: []uint16{3}}) // a worker that held no world
+	g, err := summarize(reg, &clusterSnapshot{Gen: 4, Worlds: worlds})
+	require.NoError(t, err)
+	live := 0
+	for _, w := range worlds[:2] {
+		world, err := reg.LoadWorld(w.Blob)
+		require.NoError(t, err)
+		assert.Equal(t, world.NextTasklet, g.next[world.Node], "node %d", world.Node)
+		for _, ts := range world.Tasklets {
+			assert.Equal(t, ts.Steps, g.steps[ts.ID], "tasklet %v", ts.ID)
+		}
+		live += len(world.Tasklets)
+	}
+	assert.Len(t, g.steps, live)
+	assert.Positive(t, live)
+	assert.Less(t, live, 80, "some tasklets ended")
+
+	cut := worlds[0]
+	cut.Blob = cut.Blob[:len(cut.Blob)/2]
+	_, err = summarize(reg, &clusterSnapshot{Gen: 5, Worlds: []storedWorld{cut}})
+	assert.ErrorContains(t, err, "the world of node 1 in generation 5")
+}
+
+// BenchmarkJournalSummary: op = the trim's summary of one world of
+// 100,000 tasklets.
+func BenchmarkJournalSummary(b *testing.B) {
+	reg := pickle.NewRegistry()
+	require.NoError(b, reg.Register("test.stepper", 1, &stepper{}))
+	s := scheduler.New(scheduler.WithNode(1))
+	for range 100_000 {
+		s.Spawn(&stepper{})
+	}
+	blob, err := reg.DumpWorld(s.World())
+	require.NoError(b, err)
+	snap := &clusterSnapshot{Gen: 1, Worlds: []storedWorld{{Node: 1, Hosts: []uint16{1}, Blob: blob}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := summarize(reg, snap); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -32,20 +32,31 @@ type genSummary struct {
 	next  map[uint16]uint64
 }
 
-// summarize decodes the worlds of s.
+// summarize reads the worlds of s: each header, and the ID and steps at
+// the head of each tasklet record. It decoded every world whole, every
+// behavior of a million tasklets after each checkpoint.
 func summarize(reg *pickle.Registry, s *clusterSnapshot) (*genSummary, error) {
 	g := &genSummary{gen: s.Gen, steps: map[tasklet.ID]uint64{}, next: map[uint16]uint64{}}
 	for _, w := range s.Worlds {
 		if len(w.Blob) == 0 {
 			continue
 		}
-		world, err := reg.LoadWorld(w.Blob)
+		err := reg.WalkWorld(w.Blob, func(meta []byte) error {
+			h, err := reg.LoadHeader(meta)
+			if err == nil {
+				g.next[h.Node] = h.NextTasklet
+			}
+			return err
+		}, func(key, value []byte) error {
+			if tag, _, err := pickle.ParseKey(key); err != nil || tag != 't' {
+				return err
+			}
+			id, steps, err := pickle.TaskletSteps(value)
+			g.steps[id] = steps
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("the world of node %d in generation %d: %w", w.Node, s.Gen, err)
-		}
-		g.next[world.Node] = world.NextTasklet
-		for _, t := range world.Tasklets {
-			g.steps[t.ID] = t.Steps
 		}
 	}
 	return g, nil

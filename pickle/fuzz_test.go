@@ -220,9 +220,23 @@ func FuzzLoadWorld(f *testing.F) {
 			require.NoError(t, err)
 			assert.Equal(t, canon(h.World), canon(h2.World), "round trip changed the header")
 		}
+		walked := map[tasklet.ID]uint64{}
+		walkErr := reg.WalkWorld(b, func([]byte) error { return nil }, func(key, value []byte) error {
+			if tag, _, err := pickle.ParseKey(key); err == nil && tag == 't' {
+				if id, steps, err := pickle.TaskletSteps(value); err == nil {
+					walked[id] = steps
+				}
+			}
+			return nil
+		})
 		w, err := reg.LoadWorld(b)
 		if err != nil {
 			return
+		}
+		require.NoError(t, walkErr, "a world that loads walks")
+		require.Len(t, walked, len(w.Tasklets))
+		for _, ts := range w.Tasklets {
+			assert.Equal(t, ts.Steps, walked[ts.ID], "the steps of tasklet %v, walked", ts.ID)
 		}
 		want := canon(w)
 		again, err := reg.DumpWorld(w)
