@@ -49,7 +49,7 @@ func TestErrorsNameTheProgramOnce(t *testing.T) {
 		// The game's checks named its options without the "--" of their
 		// flags: "dt must be ...", "pass fewer, or save-every 0".
 		{[]string{"demo", "gameai", "--dt", "2s", "--data", data}, exitUsage, "gameai: bad options: --dt must be more than 0 and at most 1s, got 2s"},
-		{[]string{"demo", "gameai", "--entities", "200000", "--data", data}, exitUsage, "--entities 200000: a game of more than 100000 entities cannot be saved: pass fewer, or --save-every 0 to play without saving"},
+		{[]string{"demo", "gameai", "--entities", "1000001", "--data", data}, exitUsage, "--entities 1000001: a game of more than 1000000 entities cannot be saved: pass fewer, or --save-every 0 to play without saving"},
 		{[]string{"demo", "gameai", "--size", "9000", "--data", data}, exitUsage, "--size must be 16 to 8192 pixels, got 9000"},
 		// "stackless: stackless inspect takes FILE|DIR, got 0 arg(s)"
 		{[]string{"inspect"}, exitUsage, "inspect takes FILE|DIR, got 0"},

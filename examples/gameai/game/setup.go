@@ -39,8 +39,8 @@ const (
 	// MaxRecord is the largest record of a save, for the game's registry
 	// and its store. It is over pickle.DefaultMaxRecord (16 MiB, which
 	// held saved games to 100,000 entities) for the world tasklet alone;
-	// readers of a save use the game's registry (NewRegistry) or say
-	// so: `stackless inspect --max-record`.
+	// readers of a save use the game's registry (NewRegistry), and
+	// stackless inspect reads records up to MaxRecord too.
 	MaxRecord = 160 << 20
 )
 
