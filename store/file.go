@@ -39,8 +39,11 @@ const (
 	snapshotVersion = 1
 	snapshotFields  = 7
 
-	// DefaultMaxSnapshotSize is the largest snapshot file ReadFile accepts.
-	DefaultMaxSnapshotSize = 1 << 30
+	// DefaultMaxSnapshotSize is the largest snapshot file ReadFile accepts,
+	// and WriteFile writes: a game of a million entities exports about
+	// 1 GB, and a bound of 1 GiB would have written files of bigger games
+	// that no reader took.
+	DefaultMaxSnapshotSize = 4 << 30
 
 	// minRecordEncoding is the smallest possible encoding of one records
 	// element: fixarray(1) + bin8 of a 1-byte key (3) + fixint crc (1) + nil value (1).
@@ -98,6 +101,15 @@ func checkSnapshot(path string, cp *Checkpoint) ([]Record, error) {
 		if bytes.Equal(recs[i-1].Key, recs[i].Key) {
 			return nil, fmt.Errorf("store: write snapshot %s: duplicate record key %q", path, recs[i].Key)
 		}
+	}
+	// What the bytes alone take, a lower bound of the file's size: a file
+	// over the bound is refused before anything is written.
+	size := int64(len(cp.Meta))
+	for i := range recs {
+		size += int64(len(recs[i].Key) + len(recs[i].Value))
+	}
+	if size > DefaultMaxSnapshotSize {
+		return nil, fmt.Errorf("store: write snapshot %s: its records and meta are %d bytes, over the %d-byte snapshot limit (store.DefaultMaxSnapshotSize) that readers accept; keep the checkpoint in its database", path, size, int64(DefaultMaxSnapshotSize))
 	}
 	return recs, nil
 }

@@ -371,3 +371,22 @@ func TestParseIntegers(t *testing.T) {
 		})
 	}
 }
+
+// A snapshot over the size readers accept was written all the same (1 GiB
+// then, about what a million-entity game exports) and then refused by
+// every reader. It is refused before anything is written.
+func TestWriteFileRefusesWhatNoReaderTakes(t *testing.T) {
+	value := make([]byte, 64<<20) // shared by every record: nothing is allocated per record
+	cp := &Checkpoint{Meta: []byte("meta")}
+	for i := range DefaultMaxSnapshotSize/len(value) + 1 {
+		cp.Records = append(cp.Records, Record{Key: fmt.Appendf(nil, "k%04d", i), Value: value})
+	}
+	path := filepath.Join(t.TempDir(), "big.snapshot")
+	err := WriteFile(path, cp)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "over the 4294967296-byte snapshot limit")
+	assert.NoFileExists(t, path)
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	assert.Empty(t, entries, "no temporary file left")
+}
