@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -136,11 +137,17 @@ func checkGameMemory(o game.Options) error {
 		return nil
 	}
 	if o.Load {
-		n, ok := savedEntities(filepath.Join(o.DataDir, game.SaveName))
-		if !ok {
+		path := filepath.Join(o.DataDir, game.SaveName)
+		n, ok := savedEntities(path)
+		st, err := os.Stat(path)
+		if !ok || err != nil {
 			return nil
 		}
 		o.Entities = n
+		if need := o.LoadNeed(uint64(st.Size())); need > lim.Left() {
+			return fmt.Errorf("the saved game in %s, of about %d entities, needs about %s of memory to load (%d bytes per entity and its %s file, measured), more than the %s left under %s: free memory or run it elsewhere, or raise the limit",
+				shquote.Quote(o.DataDir), n, memlimit.Bytes(need), game.LoadBytesPerEntity, memlimit.Bytes(uint64(st.Size())), memlimit.Bytes(lim.Left()), lim)
+		}
 	} else if o.Config.Check() != nil {
 		return nil
 	}

@@ -66,6 +66,19 @@ func TestGameAILoadRefusedUnderAMemoryLimit(t *testing.T) {
 	assert.Equal(t, exitOK, code, errOut)
 	assert.Contains(t, out, "tick 1, 40000 entities")
 	assert.Contains(t, out, "not saved (--save-every 0)")
+
+	// Loading maps the save's file whole and decodes its newest generation
+	// beside the world it becomes: a save of a million entities (a 1.5 GB
+	// file) was passed for 2 GB (playing on) and died in the runtime with
+	// 4.6 GB left. Here: 40,000 entities and the file, about 190 MB.
+	lim = vmSize(t) + 128<<20
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: lim, Max: old.Max}))
+	code, out, errOut = run(t, "demo", "gameai", "--load", "--ticks", "1", "--save-every", "0", "--data", data)
+	assert.Equal(t, exitFailure, code, errOut)
+	assert.Empty(t, out)
+	assert.Contains(t, errOut, "stackless: the saved game in "+data+", of about 40000 entities, needs about ")
+	assert.Contains(t, errOut, " of memory to load (3200 bytes per entity and its ")
+	assert.Contains(t, errOut, ": free memory or run it elsewhere, or raise the limit")
 }
 
 func vmSize(t *testing.T) uint64 {
