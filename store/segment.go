@@ -110,15 +110,16 @@ func (w *segWriter) end(typ recType, start int) error {
 
 // room makes room, before a chunk of a world, for it and the chunks after
 // it (left in all, shared by workers writers), guessed from the smallest
-// chunk this writer wrote, once it wrote two: a game's world tasklet, one
-// 90 MB record among a million of 950 bytes, is an outlier no average
-// should extrapolate. A buffer short of room is not grown but retired,
-// its sealed segments left where they are (the caller took them), and a
-// new one started, at most twice its size (the guess counts the channels'
-// chunks, which come after the tasklets', as the tasklets'). A first
-// checkpoint's size hint is a guess from the counts alone: a world of
-// bigger tasklets grew the buffer a quarter at a time, copying all of it
-// nine times, and touching five times its size in fresh pages.
+// chunk this writer wrote: a game's world tasklet, one 90 MB record among
+// a million of 950 bytes, is an outlier no average should extrapolate,
+// and the chunk after it corrects the guess. A buffer short of room is
+// not grown but retired, its sealed segments left where they are (the
+// caller took them), and a new one started, at most twice its size (which
+// bounds what a wrong guess costs: it also counts the channels' chunks,
+// which come after the tasklets', as the tasklets'). A first checkpoint's
+// size hint is a guess from the counts alone: a world of bigger tasklets
+// grew the buffer a quarter at a time, copying all of it nine times, and
+// touching five times its size in fresh pages.
 func (w *segWriter) room(left, workers int) {
 	if w.open >= 0 {
 		return
