@@ -119,14 +119,18 @@ func (c *Checkpointer) encodeWorld(v *scheduler.WorldView) (*batch, error) {
 	if tasklets+channels >= parallelMin && runtime.GOMAXPROCS(0) > 1 {
 		workers = 2
 	}
-	sizeHint := c.sizeHint
-	if sizeHint == 0 {
+	sizeHint, guessed := c.sizeHint, c.sizeHint == 0
+	if guessed {
 		// A first checkpoint: a buffer grown by a quarter at a time from
 		// nothing allocates five times the world's bytes; a generous
 		// guess (a common tasklet record is under 100 bytes) allocates once.
 		sizeHint = 128*tasklets + 64*channels
 	}
 	nchunks := (npages + chunkPages - 1) / chunkPages
+	firstChunks := wp.nt / chunkPages // chunks of tasklets only, or of channels only
+	if channelsFirst {
+		firstChunks = wp.nc / chunkPages
+	}
 	chunks := make([]chunk, nchunks)
 	writers := make([]*segWriter, workers)
 	errs := make([]error, workers)
@@ -146,7 +150,13 @@ func (c *Checkpointer) encodeWorld(v *scheduler.WorldView) (*batch, error) {
 			if ci >= nchunks {
 				return
 			}
-			sw.room(nchunks-ci, workers)
+			if guessed { // a measured hint needs no room
+				region, left := 0, firstChunks-ci
+				if ci >= firstChunks {
+					region, left = 1, nchunks-ci
+				}
+				sw.room(left, workers, region)
+			}
 			from := len(sw.spans)
 			sw.last = nil // pages come in key order, and IDs in a page too
 			for i := ci * chunkPages; i < min((ci+1)*chunkPages, npages); i++ {

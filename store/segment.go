@@ -53,13 +53,14 @@ type segWriter struct {
 
 	retired                      [][]byte // buffers full before this one (room)
 	chunkStart, minChunk, chunks int      // room's measure of the chunks written
+	region                       int      // of the chunk measured: tasklets' or channels
 }
 
 // segSpan locates one sealed segment in segWriter.buf.
 type segSpan struct{ off, end, keyLen int }
 
 func newSegWriter(buf []byte, maxRecord int) *segWriter {
-	return &segWriter{buf: buf[:0], open: -1, maxRecord: maxRecord, chunkStart: -1, minChunk: math.MaxInt}
+	return &segWriter{buf: buf[:0], open: -1, maxRecord: maxRecord, chunkStart: -1, minChunk: math.MaxInt, region: -1}
 }
 
 // begin starts an entry for key; its value is appended to w.buf by the
@@ -109,27 +110,31 @@ func (w *segWriter) end(typ recType, start int) error {
 }
 
 // room makes room, before a chunk of a world, for it and the chunks after
-// it (left in all, shared by workers writers), guessed from the smallest
-// chunk this writer wrote: a game's world tasklet, one 90 MB record among
-// a million of 950 bytes, is an outlier no average should extrapolate,
-// and the chunk after it corrects the guess. A buffer short of room is
-// not grown but retired, its sealed segments left where they are (the
-// caller took them), and a new one started, at most twice its size (which
-// bounds what a wrong guess costs: it also counts the channels' chunks,
-// which come after the tasklets', as the tasklets'). A first checkpoint's
-// size hint is a guess from the counts alone: a world of bigger tasklets
-// grew the buffer a quarter at a time, copying all of it nine times, and
-// touching five times its size in fresh pages.
-func (w *segWriter) room(left, workers int) {
+// it in its region (left of them, the tasklets' or the channels', shared
+// by workers writers), guessed from the smallest of the region's chunks
+// this writer wrote, once it wrote two: a game's world tasklet, one 90 MB
+// record among a million of 950 bytes, is an outlier no average should
+// extrapolate, and so is the chunk of 1,000 channels each queueing 100
+// waiters before 100,000 small tasklets. A buffer short of room is not
+// grown but retired, its sealed segments left where they are (the caller
+// took them), and a new one started, at most twice its size (which bounds
+// what a wrong guess costs). A first checkpoint's size hint is a guess
+// from the counts alone: a world of bigger tasklets grew the buffer a
+// quarter at a time, copying all of it nine times, and touching five
+// times its size in fresh pages.
+func (w *segWriter) room(left, workers, region int) {
 	if w.open >= 0 {
 		return
+	}
+	if region != w.region { // tasklets and channels differ: measure anew
+		w.region, w.chunkStart, w.minChunk, w.chunks = region, -1, math.MaxInt, 0
 	}
 	if w.chunkStart >= 0 {
 		w.minChunk = min(w.minChunk, len(w.buf)-w.chunkStart)
 		w.chunks++
 	}
 	w.chunkStart = len(w.buf)
-	if w.chunks == 0 {
+	if w.chunks < 2 { // the first chunk alone may be the outlier
 		return
 	}
 	need := w.minChunk * ((left + workers - 1) / workers)
