@@ -78,6 +78,9 @@ func startChildCLI(t *testing.T, ctx context.Context, prefix []string, args ...s
 			}
 		}
 	}
+	// seen, once the child exited, is everything it said: up to the end of
+	// the pipe, not up to what the reader had got to (the last line, the
+	// one a test looks for, was sometimes not yet read).
 	seen = func() []string {
 		for {
 			select {
@@ -86,7 +89,7 @@ func startChildCLI(t *testing.T, ctx context.Context, prefix []string, args ...s
 					return got
 				}
 				got = append(got, l)
-			default:
+			case <-ctx.Done():
 				return got
 			}
 		}
