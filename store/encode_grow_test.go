@@ -54,7 +54,9 @@ func TestFirstCheckpointGrowsTheBufferOnce(t *testing.T) {
 	c.release(b)
 	require.Greater(t, size, 1000*n, "the world's bytes")
 	allocated := after.TotalAlloc - before.TotalAlloc
-	assert.Less(t, allocated, uint64(size)*5/2, "allocated %d bytes to encode %d", allocated, size)
+	// 4.7x before; now the hint's buffers, the first two chunks grown by
+	// append (room measures two before it guesses), and one new buffer.
+	assert.Less(t, allocated, uint64(size)*7/2, "allocated %d bytes to encode %d", allocated, size)
 }
 
 // many is a tasklet whose record is many small values, as a game's world.
