@@ -47,7 +47,10 @@
 // without msgpack by a bounds-checked cursor that holds itself to the same
 // bounds, and taken only when read to their last byte; anything else goes
 // the msgpack way. DecodeWorldParallel decodes a big world on several
-// goroutines.
+// goroutines. A behavior with a struct plan is written by it, byte for
+// byte as msgpack would, except for the fields a DeadFielder (stackless
+// gen's frames) says do not matter where it stands: those are left out,
+// and read back as zero by the plan and by msgpack alike.
 //
 // A world is stored as a header (clock, counters, run queue, timers, the
 // kinds in use) plus one record per tasklet and per channel, keyed by

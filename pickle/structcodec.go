@@ -80,6 +80,39 @@ type structPlan struct {
 	byName map[string]*planField  // fields plus the names of inlined embedded structs
 	omit   bool                   // some field is omitempty
 	zero   func(p unsafe.Pointer) // clears a value of typ
+	// dead: *typ is a DeadFielder, and the plan asks it which fields to
+	// leave out; set only once the plan has been checked against msgpack,
+	// which writes every field (canDie until then).
+	dead, canDie bool
+}
+
+// DeadFielder is implemented (with a pointer receiver) by a struct whose
+// fields do not all matter where its value stands: stackless gen's frames,
+// whose locals are dead at some of their suspension points (a guard's copy
+// of its body while the function it called holds the one in use). Bit i of
+// DeadFields leaves the struct's i-th field in msgpack's order (its
+// exported fields, as declared) out of a save, and a load gives that field
+// its zero value. Only struct plans honour it: for a type without a plan
+// msgpack writes every field, which loads the same.
+type DeadFielder interface{ DeadFields() uint64 }
+
+var deadFielder = reflect.TypeFor[DeadFielder]()
+
+// arm makes sp, and the plans of the structs inside it, honour DeadFields.
+func (sp *structPlan) arm() {
+	sp.dead = sp.canDie
+	for i := range sp.fields {
+		sp.fields[i].c.arm()
+	}
+}
+
+func (c *codec) arm() {
+	switch {
+	case c.st != nil:
+		c.st.arm()
+	case c.elem != nil:
+		c.elem.arm()
+	}
 }
 
 // sliceHeader is the layout of every Go slice.
@@ -124,6 +157,7 @@ func buildPlan(t reflect.Type) (sp *structPlan, why string) {
 			return nil, why
 		}
 	}
+	sp.arm()
 	return sp, ""
 }
 

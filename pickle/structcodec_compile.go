@@ -117,7 +117,7 @@ func (b *planBuilder) structPlan(t reflect.Type) *structPlan {
 			return nil
 		}
 	}
-	sp := &structPlan{typ: t}
+	sp := &structPlan{typ: t, canDie: reflect.PointerTo(t).Implements(deadFielder)}
 	sp.zero = func(p unsafe.Pointer) { reflect.NewAt(t, p).Elem().SetZero() }
 	var embedded []planField // decoded by name, never written
 	names := map[string]bool{}

@@ -13,15 +13,16 @@ import (
 // UseCompactInts, byte for byte.
 
 func (sp *structPlan) append(dst []byte, p unsafe.Pointer) []byte {
+	dead := sp.deadFields(p)
 	n := len(sp.fields)
-	if sp.omit {
-		n = sp.kept(p)
+	if sp.omit || dead != 0 {
+		n = sp.keptBut(p, dead)
 	}
 	dst = mpack.AppendMapLen(dst, n)
 	for i := range sp.fields {
 		f := &sp.fields[i]
 		fp := unsafe.Add(p, f.off)
-		if f.omit && f.c.empty(fp) {
+		if f.omit && f.c.empty(fp) || i < 64 && dead&(1<<i) != 0 {
 			continue
 		}
 		dst = append(dst, f.key...)
@@ -30,12 +31,23 @@ func (sp *structPlan) append(dst []byte, p unsafe.Pointer) []byte {
 	return dst
 }
 
-// kept counts the fields msgpack writes (omitempty ones only if not empty).
-func (sp *structPlan) kept(p unsafe.Pointer) int {
+// deadFields is the value's DeadFields, if the plan honours them.
+func (sp *structPlan) deadFields(p unsafe.Pointer) uint64 {
+	if !sp.dead {
+		return 0
+	}
+	return reflect.NewAt(sp.typ, p).Interface().(DeadFielder).DeadFields()
+}
+
+// kept counts the fields a save writes: msgpack's (omitempty ones only if
+// not empty) less the dead ones.
+func (sp *structPlan) kept(p unsafe.Pointer) int { return sp.keptBut(p, sp.deadFields(p)) }
+
+func (sp *structPlan) keptBut(p unsafe.Pointer, dead uint64) int {
 	n := 0
 	for i := range sp.fields {
 		f := &sp.fields[i]
-		if !f.omit || !f.c.empty(unsafe.Add(p, f.off)) {
+		if (!f.omit || !f.c.empty(unsafe.Add(p, f.off))) && (i >= 64 || dead&(1<<i) == 0) {
 			n++
 		}
 	}
