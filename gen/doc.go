@@ -14,7 +14,11 @@
 // *tasklet.Flow may suspend too; a call to one becomes a frame: a field of
 // the caller's struct holding the callee's own struct, one per function
 // called, zeroed when it returns and left out of saves while it is not on
-// the stack (omitempty, with an IsZero that says PC 0).
+// the stack (omitempty, with an IsZero that says PC 0). Of a frame on the
+// stack, a save keeps only the fields the code after its point reads: its
+// DeadFields method (pickle.DeadFielder) names the others by PC, such as a
+// caller's copy of a value it handed to the callee and takes back from its
+// result.
 //
 // The lowering keeps the function's structure (its ifs, loops and switches
 // stay Go statements) and adds a resume dispatch at the top of each block

@@ -141,6 +141,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		}
 		body.WriteString("}\n\n")
 		g.writeWhere(&body, fn, tk)
+		g.writeDeadFields(&body, fn)
 		if g.called[fn] {
 			fmt.Fprintf(&body, "// IsZero reports that the frame is not active (it is zeroed when\n// %s returns), for its caller's save to leave it out.\n", fn.obj.Name())
 			fmt.Fprintf(&body, "func (_f %s) IsZero() bool { return _f.PC == 0 }\n\n", fn.typ)

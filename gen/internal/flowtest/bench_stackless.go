@@ -378,6 +378,16 @@ func (_f *deep4Frame) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *deep4Frame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // X
+		return 0x2
+	}
+	return 0
+}
+
 // IsZero reports that the frame is not active (it is zeroed when
 // deep4 returns), for its caller's save to leave it out.
 func (_f deep4Frame) IsZero() bool { return _f.PC == 0 }
@@ -410,7 +420,7 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:403
+//line bench_stackless.go:413
 
 // deep3Frame is the frame of deep3, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -428,6 +438,16 @@ func (_f *deep3Frame) where(_w []tasklet.Frame) []tasklet.Frame {
 		return _f.Deep2.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.deep3", File: "bench.go", Line: 65, Point: "call of deep2"}))
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *deep3Frame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // X
+		return 0x2
+	}
+	return 0
 }
 
 // IsZero reports that the frame is not active (it is zeroed when
@@ -462,7 +482,7 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:455
+//line bench_stackless.go:475
 
 // deep2Frame is the frame of deep2, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -521,7 +541,7 @@ _L1:
 	return tasklet.Op{}, true, nil
 }
 
-//line bench_stackless.go:514
+//line bench_stackless.go:534
 
 // FlatTasklet is the tasklet Flat (kind "flowtest.flat", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -548,6 +568,16 @@ func (_f *FlatTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Flat", File: "bench.go", Line: 83, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *FlatTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // A, B, C, D
+		return 0x1e
+	}
+	return 0
 }
 
 // NewFlat returns the tasklet Flat(t, a, b, c, d), to spawn.
@@ -585,7 +615,7 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:578
+//line bench_stackless.go:608
 
 // DeepTasklet is the tasklet Deep (kind "flowtest.deep", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -610,6 +640,16 @@ func (_f *DeepTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Deep", File: "bench.go", Line: 91, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *DeepTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // A
+		return 0x2
+	}
+	return 0
 }
 
 // NewDeep returns the tasklet Deep(t, a), to spawn.
@@ -657,7 +697,7 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:650
+//line bench_stackless.go:690
 
 // frameAFrame is the frame of frameA, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -677,6 +717,16 @@ func (_f *frameAFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.frameA", File: "bench.go", Line: 96, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *frameAFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // X
+		return 0x2
+	}
+	return 0
 }
 
 // IsZero reports that the frame is not active (it is zeroed when
@@ -720,7 +770,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:713
+//line bench_stackless.go:763
 
 // frameBFrame is the frame of frameB, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -740,6 +790,16 @@ func (_f *frameBFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.frameB", File: "bench.go", Line: 101, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *frameBFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // X
+		return 0x2
+	}
+	return 0
 }
 
 // IsZero reports that the frame is not active (it is zeroed when
@@ -783,7 +843,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:776
+//line bench_stackless.go:836
 
 // frameCFrame is the frame of frameC, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -802,6 +862,16 @@ func (_f *frameCFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.frameC", File: "bench.go", Line: 106, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *frameCFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // X
+		return 0x2
+	}
+	return 0
 }
 
 // IsZero reports that the frame is not active (it is zeroed when
@@ -837,4 +907,4 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:830
+//line bench_stackless.go:900

@@ -397,3 +397,18 @@ func Before(t *tasklet.Flow, out channel.ID) error {
 	_ = t.Send(out, fmt.Sprint("before ", y, s, z, total))
 	return t.Send(out, fmt.Sprint("args only ", z))
 }
+
+// Results reports what tally returns.
+//
+//stackless:tasklet kind=flowtest.results version=1
+func Results(t *tasklet.Flow, out channel.ID) error {
+	return t.Send(out, fmt.Sprint("tally ", tally(t, 41)))
+}
+
+// tally has a named result set before a point and read after it only by
+// the bare return, which no identifier shows: a save must keep it.
+func tally(t *tasklet.Flow, x int) (n int) {
+	n = x + 1
+	_ = t.Yield()
+	return
+}

@@ -18,6 +18,8 @@
 //stackless:layout {"kind":"flowtest.ticker","version":1,"frame":"TickerTasklet","points":["t.Sleep","t.Send"],"live":[["I","Idx","N","Out","Rng"],["Idx","N","Out","Rng"]],"fields":[["Out","channel.ID"],["N","int"],["I","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.before","version":1,"frame":"BeforeTasklet","points":["call of add","call of add","t.Yield","t.Send","t.Send"],"live":[["Add","Out","X","Y"],["Add","K","Out","S","Y"],["A","B","Idx","N","Out","Rng","S","Total","Y","Z"],["Out","Z"],[]],"fields":[["Out","channel.ID"],["X","int"],["Y","int"],["S","[]int"],["K","int"],["Z","int"],["Total","int"],["A","int"],["N","int"],["B","int"],["Idx","int"],["Rng","int"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.before","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
+//stackless:layout {"kind":"flowtest.results","version":1,"frame":"ResultsTasklet","points":["call of tally","t.Send"],"live":[["Out","Tally"],["Tmp","Tmp2"]],"fields":[["Out","channel.ID"],["Tmp","int"],["Tmp2","string"],["Tally","tallyFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.results","version":1,"frame":"tallyFrame","points":["t.Yield"],"live":[[]],"fields":[["X","int"],["N","int"]]}
 
 package flowtest
 
@@ -55,6 +57,8 @@ func init() {
 	pickle.MustRegister("flowtest.ticker", 1, (*TickerTasklet)(nil))
 	pickle.MustRegister("flowtest.before", 1, (*BeforeTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 392, 397)
+	pickle.MustRegister("flowtest.results", 1, (*ResultsTasklet)(nil))
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.tally", 412)
 }
 
 // FeedTasklet is the tasklet Feed (kind "flowtest.feed", version 1), lowered by
@@ -139,7 +143,7 @@ _L1:
 	return tasklet.Finish(_t, _fl.Close(_f.Ch))
 }
 
-//line constructs_stackless.go:127
+//line constructs_stackless.go:129
 
 // BranchesTasklet is the tasklet Branches (kind "flowtest.branches", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -198,6 +202,48 @@ func (_f *BranchesTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Branches", File: "constructs.go", Line: 89, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *BranchesTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // X, W, W2
+		return 0x70
+	case 2: // W, W2
+		return 0x60
+	case 3: // W, W2
+		return 0x60
+	case 4: // W, W2
+		return 0x60
+	case 5: // W, W2
+		return 0x60
+	case 6: // W, W2
+		return 0x60
+	case 7: // W, W2
+		return 0x60
+	case 8: // W, W2
+		return 0x60
+	case 9: // W, W2
+		return 0x60
+	case 10: // W, W2
+		return 0x60
+	case 11: // W, W2
+		return 0x60
+	case 12: // X, W2
+		return 0x50
+	case 13: // X, W, W2
+		return 0x70
+	case 14: // X, W, W2
+		return 0x70
+	case 15: // X, W
+		return 0x30
+	case 16: // X, W, W2
+		return 0x70
+	case 17: // In, Out, N, X, W, W2
+		return 0x7e
+	}
+	return 0
 }
 
 // NewBranches returns the tasklet Branches(t, in, out), to spawn.
@@ -499,7 +545,7 @@ _P17:
 	return tasklet.Finish(_t, _sl4)
 }
 
-//line constructs_stackless.go:487
+//line constructs_stackless.go:531
 
 // LoopsTasklet is the tasklet Loops (kind "flowtest.loops", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -559,6 +605,34 @@ func (_f *LoopsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Loops", File: "constructs.go", Line: 151, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *LoopsTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // J, A, B, Arr, K, Idx, Rng, Idx2, Rng2, Idx3, Rng3, Idx4, Idx5, Next, Rng5, Idx6, Rng6
+		return 0x3fffe0
+	case 2: // I, A, B, Arr, K, Idx, Rng, Idx2, Rng2, Idx3, Rng3, Idx4, Idx5, Next, Rng5, Idx6, Rng6
+		return 0x3fffd0
+	case 3: // I, Arr, K, Idx2, Rng2, Idx3, Rng3, Idx4, Idx5, Next, Rng5, Idx6, Rng6
+		return 0x3ff310
+	case 4: // I, A, B, Arr, K, Idx, Rng, Idx3, Rng3, Idx4, Idx5, Next, Rng5, Idx6, Rng6
+		return 0x3fcfd0
+	case 5: // I, A, B, K, Idx, Rng, Idx2, Rng2, Idx4, Idx5, Next, Rng5, Idx6, Rng6
+		return 0x3f3ed0
+	case 6: // I, A, B, K, Idx, Rng, Idx2, Rng2, Idx3, Rng3, Idx5, Next, Rng5, Idx6, Rng6
+		return 0x3efed0
+	case 7: // I, A, B, Arr, K, Idx, Rng, Idx2, Rng2, Idx3, Rng3, Idx4, Idx6, Rng6
+		return 0x31ffd0
+	case 8: // I, A, B, Arr, K, Idx, Rng, Idx2, Rng2, Idx3, Rng3, Idx4, Idx5, Next, Rng5
+		return 0xfffd0
+	case 9: // I, A, B, Arr, Idx, Rng, Idx2, Rng2, Idx3, Rng3, Idx4, Idx5, Next, Rng5, Idx6, Rng6
+		return 0x3ffdd0
+	case 10: // Out, Words, Total, I, J, A, B, Arr, K, Idx, Rng, Idx2, Rng2, Idx3, Rng3, Idx4, Idx5, Next, Rng5, Idx6, Rng6
+		return 0x3ffffe
+	}
+	return 0
 }
 
 // NewLoops returns the tasklet Loops(t, out, words), to spawn.
@@ -857,7 +931,7 @@ _P10:
 	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:845
+//line constructs_stackless.go:917
 
 // ExprsTasklet is the tasklet Exprs (kind "flowtest.exprs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -942,6 +1016,62 @@ func (_f *ExprsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", File: "constructs.go", Line: 205, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *ExprsTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // I, V, V2, Got, N, P, S, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1f7f0
+	case 2: // I, V, V2, Got, N, P, S, Tmp4, Idx, Rng
+		return 0x1c7f0
+	case 3: // X, I, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fff8
+	case 4: // X, I, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fff8
+	case 5: // X, I, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Idx, Rng
+		return 0x1bff8
+	case 6: // X, I, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fff8
+	case 7: // X, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1ffe8
+	case 8: // X, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1ffe8
+	case 9: // X, I, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1ff98
+	case 10: // X, I, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1ffd8
+	case 11: // X, I, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fff8
+	case 12: // X, I, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fff8
+	case 13: // X, I, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fff8
+	case 14: // X, I, V, V2, N, P, S, Tmp, Tmp2, Tmp3, Tmp4
+		return 0x7f78
+	case 15: // X, I, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fff8
+	case 16: // X, I, V, V2, Got, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fef8
+	case 17: // X, I, V, V2, Got, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fef8
+	case 18: // In, X, I, V, V2, Got, N, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fdfa
+	case 19: // In, X, I, V, V2, Got, N, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fdfa
+	case 20: // In, X, I, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fffa
+	case 21: // In, X, I, V, V2, Got, N, P, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fbfa
+	case 22: // In, X, I, V, V2, Got, N, P, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fbfa
+	case 23: // In, X, I, V, V2, Got, N, P, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fbfa
+	case 24: // In, Out, X, I, V, V2, Got, N, P, S, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng
+		return 0x1fffe
+	}
+	return 0
 }
 
 // NewExprs returns the tasklet Exprs(t, in, out), to spawn.
@@ -1382,7 +1512,7 @@ _P24:
 	return tasklet.Finish(_t, _sl13)
 }
 
-//line constructs_stackless.go:1370
+//line constructs_stackless.go:1498
 
 // spanFrame is the frame of span, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1401,6 +1531,16 @@ func (_f *spanFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 211, Point: "t.Yield"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *spanFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // X
+		return 0x2
+	}
+	return 0
 }
 
 // IsZero reports that the frame is not active (it is zeroed when
@@ -1443,7 +1583,7 @@ _L1:
 	return tasklet.Op{}, true, _f.Lo, _f.Hi
 }
 
-//line constructs_stackless.go:1431
+//line constructs_stackless.go:1569
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1485,7 +1625,7 @@ _P1:
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:1473
+//line constructs_stackless.go:1611
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1514,6 +1654,16 @@ func (_f *NestedTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 245, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *NestedTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // In, Out, Round
+		return 0xe
+	}
+	return 0
 }
 
 // NewNested returns the tasklet Nested(t, in, out), to spawn.
@@ -1606,7 +1756,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1594
+//line constructs_stackless.go:1742
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1688,7 +1838,7 @@ _L1:
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:1676
+//line constructs_stackless.go:1824
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1707,6 +1857,16 @@ func (_f *recvIntFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 270, Point: "t.RecvAs"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *recvIntFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // In
+		return 0x2
+	}
+	return 0
 }
 
 // IsZero reports that the frame is not active (it is zeroed when
@@ -1765,7 +1925,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:1753
+//line constructs_stackless.go:1911
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1804,6 +1964,26 @@ func (_f *ErrsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 294, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *ErrsTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // V, Err
+		return 0x60
+	case 3: // In, Out, Tough, I, V, Err
+		return 0x7e
+	case 4: // Err
+		return 0x40
+	case 5: // V, Err
+		return 0x60
+	case 6: // V, Err
+		return 0x60
+	case 7: // V, Err
+		return 0x60
+	}
+	return 0
 }
 
 // NewErrs returns the tasklet Errs(t, in, out, tough), to spawn.
@@ -1926,7 +2106,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1914
+//line constructs_stackless.go:2092
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1994,7 +2174,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1982
+//line constructs_stackless.go:2160
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2044,6 +2224,40 @@ func (_f *BossTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 327, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *BossTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // Dropper
+		return 0x20
+	case 2: // Dropper
+		return 0x20
+	case 3: // ToErrs, Dropper
+		return 0x22
+	case 4: // ToErrs, Dropper
+		return 0x22
+	case 5: // ToErrs, Dropper
+		return 0x22
+	case 6: // ToErrs, Dropper
+		return 0x22
+	case 7: // ToErrs, Dropper
+		return 0x22
+	case 8: // ToErrs, Dropper
+		return 0x22
+	case 9: // ToErrs, Dropper
+		return 0x22
+	case 10: // ToErrs, Dropper
+		return 0x22
+	case 11: // ToErrs, ToDropper, Dropper
+		return 0x26
+	case 12: // ToErrs, ToDropper, Dropper
+		return 0x26
+	case 13: // ToErrs, ToDropper, Out, Errs, Dropper
+		return 0x3e
+	}
+	return 0
 }
 
 // NewBoss returns the tasklet Boss(t, toErrs, toDropper, out, errs, dropper), to spawn.
@@ -2168,7 +2382,7 @@ _P13:
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2156
+//line constructs_stackless.go:2368
 
 // TimerTasklet is the tasklet Timer (kind "flowtest.timer", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2201,6 +2415,20 @@ func (_f *TimerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 353, Point: "t.SendErr"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *TimerTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // V
+		return 0x10
+	case 2: // In, Out, Misses, V
+		return 0x1e
+	case 5: // V
+		return 0x10
+	}
+	return 0
 }
 
 // NewTimer returns the tasklet Timer(t, in, out), to spawn.
@@ -2310,7 +2538,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2298
+//line constructs_stackless.go:2524
 
 // TickerTasklet is the tasklet Ticker (kind "flowtest.ticker", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2338,6 +2566,16 @@ func (_f *TickerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 369, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *TickerTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // I
+		return 0x8
+	}
+	return 0
 }
 
 // NewTicker returns the tasklet Ticker(t, out, n), to spawn.
@@ -2415,7 +2653,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2403
+//line constructs_stackless.go:2639
 
 // BeforeTasklet is the tasklet Before (kind "flowtest.before", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2457,6 +2695,24 @@ func (_f *BeforeTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 398, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *BeforeTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // S, K, Z, Total, A, N, B, Idx, Rng
+		return 0x1ff0
+	case 2: // X, Z, Total, A, N, B, Idx, Rng
+		return 0x1fc4
+	case 3: // X, K
+		return 0x24
+	case 4: // X, Y, S, K, Total, A, N, B, Idx, Rng
+		return 0x1fbc
+	case 5: // Out, X, Y, S, K, Z, Total, A, N, B, Idx, Rng
+		return 0x1ffe
+	}
+	return 0
 }
 
 // NewBefore returns the tasklet Before(t, out), to spawn.
@@ -2588,4 +2844,146 @@ _P5:
 	return tasklet.Finish(_t, _sl2)
 }
 
-//line constructs_stackless.go:2576
+//line constructs_stackless.go:2830
+
+// ResultsTasklet is the tasklet Results (kind "flowtest.results", version 1), lowered by
+// stackless gen from constructs.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type ResultsTasklet struct {
+	PC    int
+	Out   channel.ID
+	Tmp   int
+	Tmp2  string
+	Tally tallyFrame `msgpack:",omitempty"`
+}
+
+// Where implements tasklet.Framer: where Results and the flow functions it
+// called are suspended, outermost first.
+func (_f *ResultsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Results, and the frames it called into, at
+// the point its PC names.
+func (_f *ResultsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Tally.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 405, Point: "call of tally"}))
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 405, Point: "t.Send"})
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *ResultsTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // Tmp, Tmp2
+		return 0xc
+	case 2: // Out
+		return 0x2
+	}
+	return 0
+}
+
+// NewResults returns the tasklet Results(t, out), to spawn.
+func NewResults(out channel.ID) *ResultsTasklet {
+	return &ResultsTasklet{Out: out}
+}
+
+// Step runs Results to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+//
+//line constructs.go:404
+func (_f *ResultsTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
+	_rs := _f.PC
+	_ = _rs
+	var _sl3 error
+	_ = _sl3
+	if _rs == 1 {
+		goto _P1
+	}
+	if _rs == 2 {
+		goto _P2
+	}
+//line constructs.go:405
+	_f.Tally = tallyFrame{X: 41}
+_P1:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Tally.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 1
+			return _cop
+		}
+		_f.Tally = tallyFrame{}
+		_f.Tmp = _c0
+	}
+//line constructs.go:405
+	_f.Tmp2 = fmt.Sprint("tally ", _f.Tmp)
+//line constructs.go:405
+	_f.PC = 2
+	return _t.Send(_f.Out, _f.Tmp2)
+_P2:
+	_rs = 0
+	_sl3 = _t.Err()
+//line constructs.go:405
+	return tasklet.Finish(_t, _sl3)
+}
+
+//line constructs_stackless.go:2918
+
+// tallyFrame is the frame of tally, lowered by stackless gen from constructs.go: its
+// exported fields are the locals that live across suspension points.
+type tallyFrame struct {
+	PC int
+	X  int
+	N  int
+}
+
+// where appends to _w the frame of tally, and the frames it called into, at
+// the point its PC names.
+func (_f *tallyFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.tally", File: "constructs.go", Line: 412, Point: "t.Yield"})
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *tallyFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // X
+		return 0x2
+	}
+	return 0
+}
+
+// IsZero reports that the frame is not active (it is zeroed when
+// tally returns), for its caller's save to leave it out.
+func (_f tallyFrame) IsZero() bool { return _f.PC == 0 }
+
+// step runs tally to its next suspension point (done: it returned).
+//
+//line constructs.go:410
+func (_f *tallyFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
+	_rs := _f.PC
+	_ = _rs
+	if _rs == 1 {
+		goto _P1
+	}
+//line constructs.go:411
+	_f.N = _f.X + 1
+//line constructs.go:412
+	_f.PC = 1
+	return _t.Yield(), false, _r0
+_P1:
+	_rs = 0
+//line constructs.go:413
+	return tasklet.Op{}, true, _f.N
+}
+
+//line constructs_stackless.go:2972

@@ -52,6 +52,22 @@ func (_f *FetcherTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *FetcherTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // Page
+		return 0x20
+	case 2: // U, Page
+		return 0x30
+	case 3: // U
+		return 0x10
+	case 4: // I, U, Page
+		return 0x38
+	}
+	return 0
+}
+
 // NewFetcher returns the tasklet Fetcher(t, urls, out), to spawn.
 func NewFetcher(urls []string, out channel.ID) *FetcherTasklet {
 	return &FetcherTasklet{Urls: urls, Out: out}
@@ -169,4 +185,4 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line effects_stackless.go:172
+//line effects_stackless.go:188

@@ -51,6 +51,9 @@ var scenarios = []scenario{
 		spawn(flowtest.NewBranches(in, out), func(t *tasklet.Flow) error { return flowtest.Branches(t, in, out) })
 		spawn(flowtest.NewFeed(in, vals), func(t *tasklet.Flow) error { return flowtest.Feed(t, in, vals) })
 	}},
+	{"results", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewResults(out), func(t *tasklet.Flow) error { return flowtest.Results(t, out) })
+	}},
 	{"loops", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		words := []string{"a", "skip", "b"}
 		spawn(flowtest.NewLoops(out, words), func(t *tasklet.Flow) error { return flowtest.Loops(t, out, words) })

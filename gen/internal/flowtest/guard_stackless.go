@@ -47,6 +47,16 @@ func (_f *GuardTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *GuardTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // Eyes, Out, Seen
+		return 0xe
+	}
+	return 0
+}
+
 // NewGuard returns the tasklet Guard(t, eyes, out), to spawn.
 func NewGuard(eyes channel.ID, out channel.ID) *GuardTasklet {
 	return &GuardTasklet{Eyes: eyes, Out: out}
@@ -133,4 +143,4 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:136
+//line guard_stackless.go:146

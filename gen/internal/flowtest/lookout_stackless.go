@@ -44,6 +44,16 @@ func (_f *LookoutTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *LookoutTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // Out, Where2, Step2
+		return 0xe
+	}
+	return 0
+}
+
 // NewLookout returns the tasklet Lookout(t, out), to spawn.
 func NewLookout(out channel.ID) *LookoutTasklet {
 	return &LookoutTasklet{Out: out}
@@ -97,4 +107,4 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line lookout_stackless.go:100
+//line lookout_stackless.go:110
