@@ -50,6 +50,16 @@ func (_f *LookoutTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *LookoutTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // Gate
+		return 0x8
+	}
+	return 0
+}
+
 // NewLookout returns the tasklet Lookout(t, eyes, n), to spawn.
 func NewLookout(eyes channel.ID, n int) *LookoutTasklet {
 	return &LookoutTasklet{Eyes: eyes, N: n}
@@ -127,7 +137,7 @@ _L1:
 	return tasklet.Finish(_t, _fl.Close(_f.Eyes))
 }
 
-//line watch_stackless.go:129
+//line watch_stackless.go:139
 
 // GuardTasklet is the tasklet Guard (kind "saving.guard", version 1), lowered by
 // stackless gen from watch.go: its exported fields are the locals that live
@@ -207,4 +217,4 @@ _L1:
 	}
 }
 
-//line watch_stackless.go:209
+//line watch_stackless.go:219

@@ -19,7 +19,7 @@ import (
 func TestGameAIRefusedUnderAMemoryLimit(t *testing.T) {
 	var old syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_AS, &old))
-	lim := vmSize(t) + 512<<20 // 2,000,000 entities need 4 GB, 100,000 that save 1 GB
+	lim := vmSize(t) + 512<<20 // 2,000,000 entities need 4 GB, 100,000 that save 570 MB
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: lim, Max: old.Max}))
 	t.Cleanup(func() { _ = syscall.Setrlimit(syscall.RLIMIT_AS, &old) })
 
@@ -38,7 +38,7 @@ func TestGameAIRefusedUnderAMemoryLimit(t *testing.T) {
 	// Saving counts more per entity, and says that --save-every 0 takes less.
 	code, _, errOut = run(t, "demo", "gameai", "--entities", "100000", "--data", data)
 	assert.Equal(t, exitFailure, code, errOut)
-	assert.Contains(t, errOut, "stackless: --entities 100000 needs about 960 MB of memory (9600 bytes per entity playing and saving, measured)")
+	assert.Contains(t, errOut, "stackless: --entities 100000 needs about 570 MB of memory (5700 bytes per entity playing and saving, measured)")
 	assert.Contains(t, errOut, ", --save-every 0 (2000 bytes per entity), or raise the limit")
 }
 
@@ -51,14 +51,14 @@ func TestGameAILoadRefusedUnderAMemoryLimit(t *testing.T) {
 
 	var old syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_AS, &old))
-	lim := vmSize(t) + 256<<20 // the loaded game and its saves need about 380 MB
+	lim := vmSize(t) + 192<<20 // the loaded game and its saves need about 230 MB
 	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: lim, Max: old.Max}))
 	t.Cleanup(func() { _ = syscall.Setrlimit(syscall.RLIMIT_AS, &old) })
 
 	code, out, errOut := run(t, "demo", "gameai", "--load", "--ticks", "1", "--data", data)
 	assert.Equal(t, exitFailure, code, errOut)
 	assert.Empty(t, out)
-	assert.Contains(t, errOut, "stackless: the saved game in "+data+", of about 40000 entities, needs about 384 MB of memory (9600 bytes per entity playing and saving, measured), more than the ")
+	assert.Contains(t, errOut, "stackless: the saved game in "+data+", of about 40000 entities, needs about 228 MB of memory (5700 bytes per entity playing and saving, measured), more than the ")
 	assert.Contains(t, errOut, ": free memory or run it elsewhere, --save-every 0 (2000 bytes per entity), or raise the limit")
 
 	// Without saves it fits, and it plays on from the save.

@@ -107,6 +107,16 @@ func (_f *fleeFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *fleeFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // B, Threat
+		return 0x6
+	}
+	return 0
+}
+
 // IsZero reports that the frame is not active (it is zeroed when
 // flee returns), for its caller's save to leave it out.
 func (_f fleeFrame) IsZero() bool { return _f.PC == 0 }
@@ -179,4 +189,4 @@ _L1:
 	}
 }
 
-//line body_stackless.go:183
+//line body_stackless.go:193

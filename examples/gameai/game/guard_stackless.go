@@ -58,6 +58,22 @@ func (_f *GuardTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *GuardTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // G, Waypoint
+		return 0xa
+	case 2: // G
+		return 0x2
+	case 3: // G
+		return 0x2
+	case 4: // G
+		return 0x2
+	}
+	return 0
+}
+
 // NewGuard returns the tasklet Guard(t, g, route), to spawn.
 func NewGuard(g Body, route [4]Point) *GuardTasklet {
 	return &GuardTasklet{G: g, Route: route}
@@ -190,7 +206,7 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:188
+//line guard_stackless.go:204
 
 // patrolFrame is the frame of patrol, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -210,6 +226,16 @@ func (_f *patrolFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 		return _f.Await.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.patrol", File: "guard.go", Line: 66, Point: "call of await"}))
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *patrolFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // G
+		return 0x2
+	}
+	return 0
 }
 
 // IsZero reports that the frame is not active (it is zeroed when
@@ -283,7 +309,7 @@ walking:
 	}
 }
 
-//line guard_stackless.go:281
+//line guard_stackless.go:307
 
 // chaseFrame is the frame of chase, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -302,6 +328,16 @@ func (_f *chaseFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 		return _f.Await.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.chase", File: "guard.go", Line: 97, Point: "call of await"}))
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *chaseFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // G
+		return 0x2
+	}
+	return 0
 }
 
 // IsZero reports that the frame is not active (it is zeroed when
@@ -367,7 +403,7 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:365
+//line guard_stackless.go:401
 
 // fightFrame is the frame of fight, lowered by stackless gen from guard.go: its
 // exported fields are the locals that live across suspension points.
@@ -386,6 +422,16 @@ func (_f *fightFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 		return _f.Await.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.fight", File: "guard.go", Line: 128, Point: "call of await"}))
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *fightFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // G
+		return 0x2
+	}
+	return 0
 }
 
 // IsZero reports that the frame is not active (it is zeroed when
@@ -472,4 +518,4 @@ _L1:
 	}
 }
 
-//line guard_stackless.go:470
+//line guard_stackless.go:516

@@ -5,14 +5,16 @@ package game
 // picture. Measured on linux/amd64 with Go 1.26 as the growth of the Go
 // runtime's memory (runtime.MemStats.Sys) over a new game of 300 ticks:
 // playing took 2,022 bytes per entity at 100,000 entities and 2,167 at
-// 30,000; saving every 100 ticks 7,090 and 8,064, and the database file
-// held 2,670 bytes per entity at the end; a picture 1.02 bytes per pixel.
-// The peak resident size of `stackless demo gameai` grew alike (2.0 kB
-// per entity from 100,000 to 400,000 entities). TestMemoryPerEntity
-// measures them again.
+// 30,000; saving every 100 ticks, with the database file, 6,724 and
+// 5,277-5,848 (the file held 1,250 bytes per entity at the end: a save
+// leaves out the copies of an entity's body that its callers' frames hold,
+// dead while the function they called runs; with them it took 9,760 and
+// 10,734); a picture 1.02 bytes per pixel. The peak resident size of
+// `stackless demo gameai` grew alike (2.0 kB per entity from 100,000 to
+// 400,000 entities). TestMemoryPerEntity measures them again.
 const (
 	PlayBytesPerEntity   = 2_000
-	SavingBytesPerEntity = 7_000 + 2_600 // playing and saving, and the file
+	SavingBytesPerEntity = 4_500 + 1_200 // playing and saving, and the file
 	bytesPerPixel        = 1             // an image.Paletted
 )
 

@@ -51,6 +51,20 @@ func (_f *MonsterTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *MonsterTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // M
+		return 0x2
+	case 2: // M
+		return 0x2
+	case 3: // M
+		return 0x2
+	}
+	return 0
+}
+
 // NewMonster returns the tasklet Monster(t, m), to spawn.
 func NewMonster(m Body) *MonsterTasklet {
 	return &MonsterTasklet{M: m}
@@ -171,7 +185,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line monster_stackless.go:170
+//line monster_stackless.go:184
 
 // roamFrame is the frame of roam, lowered by stackless gen from monster.go: its
 // exported fields are the locals that live across suspension points.
@@ -189,6 +203,16 @@ func (_f *roamFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 		return _f.Await.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.roam", File: "monster.go", Line: 64, Point: "call of await"}))
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *roamFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // M
+		return 0x2
+	}
+	return 0
 }
 
 // IsZero reports that the frame is not active (it is zeroed when
@@ -257,7 +281,7 @@ walking:
 	}
 }
 
-//line monster_stackless.go:256
+//line monster_stackless.go:280
 
 // fightBackFrame is the frame of fightBack, lowered by stackless gen from monster.go: its
 // exported fields are the locals that live across suspension points.
@@ -276,6 +300,16 @@ func (_f *fightBackFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 		return _f.Await.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/gameai/game.fightBack", File: "monster.go", Line: 92, Point: "call of await"}))
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *fightBackFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // M
+		return 0x2
+	}
+	return 0
 }
 
 // IsZero reports that the frame is not active (it is zeroed when
@@ -355,4 +389,4 @@ _L1:
 	}
 }
 
-//line monster_stackless.go:354
+//line monster_stackless.go:388

@@ -52,6 +52,16 @@ func (_f *PingTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	return _w
 }
 
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *PingTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 4: // Rallies, Ball, Hits
+		return 0x1c
+	}
+	return 0
+}
+
 // NewPing returns the tasklet Ping(t, table, rallies), to spawn.
 func NewPing(table Table, rallies int) *PingTasklet {
 	return &PingTasklet{Table: table, Rallies: rallies}
@@ -185,7 +195,7 @@ _L5:
 	return tasklet.Finish(_t, _fl.Close(_f.Table.Log))
 }
 
-//line game_stackless.go:187
+//line game_stackless.go:197
 
 // PongTasklet is the tasklet Pong (kind "pingpong.pong", version 1), lowered by
 // stackless gen from game.go: its exported fields are the locals that live
@@ -213,6 +223,18 @@ func (_f *PongTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/examples/pingpong/game.Pong", File: "game.go", Line: 96, Point: "t.Send"})
 	}
 	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *PongTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // Ball
+		return 0x8
+	case 3: // Ball
+		return 0x8
+	}
+	return 0
 }
 
 // NewPong returns the tasklet Pong(t, table), to spawn.
@@ -316,4 +338,4 @@ _L1:
 	}
 }
 
-//line game_stackless.go:318
+//line game_stackless.go:340
