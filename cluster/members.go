@@ -136,14 +136,8 @@ func register(ctx context.Context, wn *workerNATS, m member, warn func(error)) (
 func (r *registration) put(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.kv == nil {
-		nc, js, err := r.wn.conn()
-		if err != nil {
-			return err
-		}
-		if r.kv, err = openMembers(ctx, js, r.wn.bucketNames().Members, min(maxReplicas, max(1, len(nc.Servers())))); err != nil {
-			return err
-		}
+	if err := r.open(ctx); err != nil {
+		return err
 	}
 	r.cur.Since = time.Now().UTC()
 	b, err := json.Marshal(r.cur)
@@ -161,6 +155,19 @@ func (r *registration) put(ctx context.Context) error {
 		return fmt.Errorf("cluster: register worker %d in %s: %w", r.cur.Node, r.wn.bucketNames().Members, err)
 	}
 	return nil
+}
+
+// open opens the bucket, unless open already; r.mu is held.
+func (r *registration) open(ctx context.Context) error {
+	if r.kv != nil {
+		return nil
+	}
+	nc, js, err := r.wn.conn()
+	if err != nil {
+		return err
+	}
+	r.kv, err = openMembers(ctx, js, r.wn.bucketNames().Members, min(maxReplicas, max(1, len(nc.Servers()))))
+	return err
 }
 
 func (r *registration) renew(ctx context.Context, warn func(error)) {
@@ -182,18 +189,23 @@ func (r *registration) renew(ctx context.Context, warn func(error)) {
 	}
 }
 
-// remove stops renewing and deletes the entry.
+// remove stops renewing and deletes the entry. A renewal that failed last
+// dropped the bucket: it is opened again (a worker leaving after one renewal
+// timed out under load left its entry standing for a TTL), and the purge is
+// tried again like a put, within the same bound.
 func (r *registration) remove() {
 	r.stop()
 	<-r.done
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	r.mu.Lock()
-	kv := r.kv
-	r.mu.Unlock()
-	if kv != nil {
-		_ = kv.Purge(ctx, r.key)
-	}
+	defer r.mu.Unlock()
+	_ = retryJS(ctx, jsAttempt, func(ctx context.Context) error {
+		if err := r.open(ctx); err != nil {
+			return err
+		}
+		return r.kv.Purge(ctx, r.key)
+	})
 }
 
 // listMembers lists the workers registered in the members bucket kv.

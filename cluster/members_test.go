@@ -66,6 +66,33 @@ func TestMemberEntryExpiresUnlessRenewed(t *testing.T) {
 	assert.Empty(t, nodes(), "a worker that stops removes its entry")
 }
 
+// A worker whose last renewal failed (it dropped the bucket, to open it
+// again on the next put) still removes its entry when it stops: it left it
+// standing for a TTL, seen once on a loaded machine as a stopped worker
+// still listed.
+func TestMemberRemovedAfterAFailedRenewal(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	nc := embeddedConn(t)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	names := bucketNames("west")
+	kv, err := openMembers(ctx, js, names.Members, 1)
+	require.NoError(t, err)
+	wn := &workerNATS{nc: nc, js: js, names: names}
+	r, err := register(ctx, wn, member{ID: "w", Node: 4, State: memberReady}, func(err error) { t.Error(err) })
+	require.NoError(t, err)
+	r.stop()
+	<-r.done
+	r.mu.Lock()
+	r.kv = nil // as a put that timed out leaves it
+	r.mu.Unlock()
+	r.remove()
+	ms, err := listMembers(ctx, kv)
+	require.NoError(t, err)
+	assert.Empty(t, ms, "a worker that stops removes its entry")
+}
+
 func FuzzMember(f *testing.F) {
 	f.Add([]byte(`{"id":"ab12","node":3,"pid":7,"host":"h","host_id":"0123456789ab","tcp":"10.0.0.2:7000","marker":5,"state":"ready","since":"2026-01-02T03:04:05Z"}`))
 	f.Add([]byte(`{"id":"","node":3,"state":"ready"}`))
