@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/stackless-go/stackless/pickle"
 )
 
 // boltEdit changes a closed store file through a raw bbolt handle.
@@ -276,4 +278,20 @@ func TestOpenRejects(t *testing.T) {
 	st, err := os.Stat(empty)
 	require.NoError(t, err)
 	assert.Zero(t, st.Size(), "the empty file is left as it was, not made a new database")
+}
+
+// Damage in a program's records names the record as inspect shows it, not
+// as the raw bytes of its key ("c\x00\x00\x00\x00\x00\x06d\xec" was a
+// channel of a saved game).
+func TestCorruptErrorNamesTheRecord(t *testing.T) {
+	for key, want := range map[string]string{
+		string(pickle.ChannelKey(411372)): "corrupt record segment from channel ch411372 in generation 3 of g.db: checksum mismatch;",
+		string(pickle.TaskletKey(7)):      "corrupt record segment from tasklet t7 in generation 3 of g.db: checksum mismatch;",
+		"t/2":                             `corrupt record segment from "t/2" in generation 3 of g.db: checksum mismatch;`,
+	} {
+		err := &CorruptError{Path: "g.db", Gen: 3, Key: []byte(key), What: "segment", Offset: -1, Reason: "checksum mismatch"}
+		assert.Contains(t, err.Error(), want)
+	}
+	err := &CorruptError{Path: "g.db", Gen: 3, Key: pickle.TaskletKey(9), Offset: -1, Reason: "bad header"}
+	assert.Contains(t, err.Error(), "store: corrupt record tasklet t9 in generation 3 of g.db: bad header;")
 }

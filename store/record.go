@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"time"
+
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/tasklet"
 )
 
 // Record is one keyed, opaque value of a checkpoint (a tasklet, a channel...).
@@ -74,9 +77,9 @@ func (e *CorruptError) Error() string {
 	what := e.What
 	switch {
 	case e.Key != nil && e.What != "":
-		what = fmt.Sprintf("%s from %q", e.What, e.Key) // e.g. a segment of records, named by its first key
+		what = fmt.Sprintf("%s from %s", e.What, keyName(e.Key)) // e.g. a segment of records, named by its first key
 	case e.Key != nil:
-		what = fmt.Sprintf("%q", e.Key)
+		what = keyName(e.Key)
 	}
 	if e.What == whatBolt {
 		return fmt.Sprintf("store: checkpoint database %s is damaged: %s", e.Path, e.Reason)
@@ -86,6 +89,19 @@ func (e *CorruptError) Error() string {
 	}
 	return fmt.Sprintf("store: corrupt record %s in generation %d of %s: %s; an older generation may be intact (`stackless checkpoint ls` lists them, `stackless inspect --gen N` reads one)",
 		what, e.Gen, e.Path, e.Reason)
+}
+
+// keyName names a record's key as inspect shows it (tasklet t5, channel
+// ch7), or quotes a key of another shape.
+func keyName(k []byte) string {
+	switch tag, id, err := pickle.ParseKey(k); {
+	case err != nil:
+		return fmt.Sprintf("%q", k)
+	case tag == 't':
+		return "tasklet " + tasklet.ID(id).String()
+	default:
+		return fmt.Sprintf("channel ch%d", id)
+	}
 }
 
 // Unwrap makes errors.Is(err, ErrCorrupt) true.
