@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/stackless-go/stackless/cluster"
+	"github.com/stackless-go/stackless/tasklet"
 )
 
 //go:embed assets
@@ -138,9 +139,12 @@ func (s *Server) apiOverview(w http.ResponseWriter, r *http.Request) {
 // TaskletPage is one page of the filtered tasklets table.
 type TaskletPage struct {
 	Total   int       `json:"total"`   // live tasklets
-	Matched int       `json:"matched"` // of them, those the filter keeps
+	Matched int       `json:"matched"` // of them, those the filter keeps (above the query's After)
 	Offset  int       `json:"offset"`
 	Rows    []Tasklet `json:"rows"`
+	// Window is the deepest Offset+Limit the source pages to (0: any);
+	// past it the table pages on from the last row it showed (?after=).
+	Window int `json:"window,omitempty"`
 }
 
 // maxPage bounds a page of rows, so that 100,000 tasklets never reach the
@@ -150,6 +154,14 @@ const maxPage = 500
 func (s *Server) apiTasklets(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	pq := PageQuery{Text: strings.ToLower(q.Get("q")), State: q.Get("state"), Kind: q.Get("kind"), Node: -1}
+	if a := q.Get("after"); a != "" {
+		id, err := cluster.ParseTaskletID(a)
+		if err != nil {
+			http.Error(w, "observe: ?after= must be the ID of a tasklet (t123), the last row of the page before: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		pq.After = id
+	}
 	pq.Offset, _ = strconv.Atoi(q.Get("offset"))
 	pq.Offset = max(pq.Offset, 0)
 	if pq.Limit, _ = strconv.Atoi(q.Get("limit")); pq.Limit <= 0 || pq.Limit > maxPage {
@@ -195,12 +207,22 @@ func pageOf(rows []Tasklet, q PageQuery) TaskletPage {
 		if q.Text != "" && !matches(t, q.Text) {
 			continue
 		}
+		if q.After != 0 && !above(t.ID, q.After) {
+			continue
+		}
 		if p.Matched >= p.Offset && len(p.Rows) < q.Limit {
 			p.Rows = append(p.Rows, *t)
 		}
 		p.Matched++
 	}
 	return p
+}
+
+// above reports whether the row's ID is above after (the rows come in ID
+// order, so the page goes on where the one before it ended).
+func above(id string, after tasklet.ID) bool {
+	n, err := cluster.ParseTaskletID(id)
+	return err == nil && n > after
 }
 
 // matches reports whether text (lower case) is in one of the row's

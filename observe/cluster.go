@@ -47,12 +47,12 @@ func NewClusterSource(api ClusterAPI) *ClusterSource {
 
 // Page implements PageSource: the workers filter and cut the page.
 func (src *ClusterSource) Page(ctx context.Context, q PageQuery) (TaskletPage, error) {
-	p := TaskletPage{Offset: q.Offset, Rows: []Tasklet{}}
+	p := TaskletPage{Offset: q.Offset, Rows: []Tasklet{}, Window: cluster.MaxListWindow}
 	if q.Offset+q.Limit > cluster.MaxListWindow {
-		return p, fmt.Errorf("observe: a page %d rows deep: %w (a cluster's table goes %d rows deep; filter it, or page on with `stackless cluster ps --after ID`)",
+		return p, fmt.Errorf("observe: a page %d rows deep: %w (a cluster's table goes %d rows past ?after=ID: give the last ID of a page as after, as the tasklets page does, or `stackless cluster ps --after ID`)",
 			q.Offset, ErrUnsupported, cluster.MaxListWindow)
 	}
-	lq := cluster.ListQuery{Offset: q.Offset, Limit: q.Limit, Kind: q.Kind, State: q.State, Text: q.Text}
+	lq := cluster.ListQuery{After: q.After, Offset: q.Offset, Limit: q.Limit, Kind: q.Kind, State: q.State, Text: q.Text}
 	none := q.Node != -1 && (q.Node < 1 || q.Node > math.MaxUint16) // no worker has that number
 	if none {
 		lq = cluster.ListQuery{Limit: 1} // the total alone

@@ -41,7 +41,7 @@ func (f *fakeCluster) List(_ context.Context, q cluster.ListQuery) (cluster.Task
 	f.reads = append(f.reads, q)
 	l := cluster.TaskletList{Total: len(f.ps), Tasklets: []cluster.TaskletView{}}
 	for _, v := range f.ps {
-		if q.Kind != "" && v.Kind != q.Kind {
+		if q.Kind != "" && v.Kind != q.Kind || v.ID <= q.After {
 			continue
 		}
 		if l.Matched >= q.Offset && len(l.Tasklets) < q.Limit {
@@ -248,7 +248,19 @@ func TestClusterTaskletsTableAsksForItsPage(t *testing.T) {
 	// Deeper than a cluster pages: the caller's mistake, said as such.
 	code, body := get(t, srv, "/api/tasklets?offset=99990&limit=50", false)
 	assert.Equal(t, http.StatusBadRequest, code)
-	assert.Contains(t, body, "100000 rows deep")
+	assert.Contains(t, body, "a page 99990 rows deep")
+	assert.Contains(t, body, "goes 100000 rows past ?after=ID")
+
+	// Past the window, the table pages on from the last row it showed.
+	_, body = get(t, srv, "/api/tasklets?after="+f.ps[99].ID.String()+"&offset=10&limit=5", false)
+	require.NoError(t, json.Unmarshal([]byte(body), &p))
+	f.mu.Lock()
+	assert.Equal(t, cluster.ListQuery{After: f.ps[99].ID, Offset: 10, Limit: 5}, f.reads[len(f.reads)-1])
+	f.mu.Unlock()
+	assert.Equal(t, 20, p.Matched, "the tasklets above the ID")
+	require.Len(t, p.Rows, 5)
+	assert.Equal(t, f.ps[110].ID.String(), p.Rows[0].ID)
+	assert.Equal(t, cluster.MaxListWindow, p.Window)
 
 	// A node no worker can have: an empty page, with the total.
 	_, body = get(t, srv, "/api/tasklets?node=0", false)

@@ -99,6 +99,17 @@ func TestTaskletsPagedAndFiltered(t *testing.T) {
 	_, body = get(t, srv, "/api/tasklets?q="+l.ids[7].String()+"&state=runnable", false)
 	require.NoError(t, json.Unmarshal([]byte(body), &p))
 	assert.Equal(t, 0, p.Matched, "no waiter is runnable")
+
+	// Paging on from a row: only the IDs above it, counted from there.
+	_, body = get(t, srv, "/api/tasklets?after="+l.ids[109].String()+"&offset=5&limit=50", false)
+	require.NoError(t, json.Unmarshal([]byte(body), &p))
+	assert.Equal(t, 10, p.Matched)
+	require.Len(t, p.Rows, 5)
+	assert.Equal(t, l.ids[115].String(), p.Rows[0].ID)
+	assert.Zero(t, p.Window, "a program's table pages to any depth")
+	code, body := get(t, srv, "/api/tasklets?after=c5", false)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, body, "?after= must be the ID of a tasklet (t123)")
 }
 
 func TestTaskletPageAndKill(t *testing.T) {

@@ -59,24 +59,45 @@ async function drawOverview(ov) {
     <h2>Events</h2><ul class="events" id="events">${evs.join("") || '<li class="dim">none yet</li>'}</ul>`;
 }
 
-// ---- tasklets: filterable, paged
-const tq = { q: "", state: "", node: "", offset: 0, limit: 50 };
+// ---- tasklets: filterable, paged. A source with a window (a cluster: its
+// workers send their first offset+limit matches) is paged past it from the
+// last row shown (?after=ID); marks keep where each such jump came from,
+// for prev.
+const tq = { q: "", state: "", node: "", offset: 0, limit: 50, after: "", base: 0, marks: [], last: null };
 function tasklets() {
   if (!$("trows")) {
     $("main").innerHTML = `<div class="bar"><input id="filter" placeholder="filter: id, kind, state, channel" size="32">
       <select id="state"><option value="">any state</option>${["runnable", "blocked", "sleeping", "paused"].map((s) => `<option>${s}</option>`).join("")}</select>
       <input id="node" placeholder="node" size="5">
       <button id="prev">‹ prev</button><button id="next">next ›</button><span id="tcount" class="dim"></span></div><div id="trows"></div>`;
-    const set = () => { tq.q = $("filter").value; tq.state = $("state").value; tq.node = $("node").value; tq.offset = 0; tasklets(); };
+    const set = () => {
+      Object.assign(tq, { q: $("filter").value, state: $("state").value, node: $("node").value, offset: 0, after: "", base: 0, marks: [] });
+      tasklets();
+    };
     $("filter").oninput = set; $("state").onchange = set; $("node").oninput = set;
-    $("prev").onclick = () => { tq.offset = Math.max(0, tq.offset - tq.limit); tasklets(); };
-    $("next").onclick = () => { tq.offset += tq.limit; tasklets(); };
+    $("prev").onclick = () => {
+      if (tq.offset > 0) tq.offset = Math.max(0, tq.offset - tq.limit);
+      else if (tq.marks.length) Object.assign(tq, tq.marks.pop());
+      tasklets();
+    };
+    $("next").onclick = () => {
+      const p = tq.last;
+      if (p && p.window && tq.offset + 2 * tq.limit > p.window && p.rows.length) {
+        tq.marks.push({ after: tq.after, base: tq.base, offset: tq.offset });
+        Object.assign(tq, { after: p.rows[p.rows.length - 1].id, base: tq.base + tq.offset + p.rows.length, offset: 0 });
+      } else tq.offset += tq.limit;
+      tasklets();
+    };
   }
   const qs = new URLSearchParams({ q: tq.q, state: tq.state, offset: tq.offset, limit: tq.limit });
   if (tq.node) qs.set("node", tq.node);
+  if (tq.after) qs.set("after", tq.after);
   api("/api/tasklets?" + qs).then((p) => {
     if (p.offset >= p.matched && p.matched > 0 && tq.offset > 0) { tq.offset = Math.max(0, p.matched - tq.limit); return tasklets(); }
-    $("tcount").textContent = p.matched ? `${num(p.offset + 1)}–${num(p.offset + p.rows.length)} of ${num(p.matched)} (of ${num(p.total)} live)` : `none of ${num(p.total)} live`;
+    tq.last = p;
+    const at = tq.base + p.offset;
+    $("tcount").textContent = p.matched ? `${num(at + 1)}–${num(at + p.rows.length)} of ${num(tq.base + p.matched)} (of ${num(p.total)} live)` :
+      tq.base ? `none past ${num(tq.base)} of ${num(p.total)} live` : `none of ${num(p.total)} live`;
     $("trows").innerHTML = table(["id", "kind", "state", "node#", "steps#", "waits on"], p.rows.map((t) =>
       `<tr data-id="${esc(t.id)}">${td(`<a href="/tasklet?id=${esc(t.id)}">${esc(t.id)}</a>`)}${td(esc(t.kind))}${td(esc(t.state))}${td(t.node, "num")}${td(num(t.steps), "num")}${td(esc(t.waits))}</tr>`));
   }).catch(showError);
