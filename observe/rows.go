@@ -18,7 +18,7 @@ type PageSource interface {
 type PageQuery struct {
 	After         tasklet.ID // only IDs above it (0: from the first): the last row of a page before
 	Offset, Limit int        // skip Offset matches (above After), then at most Limit rows
-	Text          string // in the ID, state, op or kind; lower case
+	Text          string     // in the ID, state, op or kind; lower case
 	State, Kind   string
 	Node          int // -1: every node; one no tasklet has (-2 for a number that does not parse) keeps none
 }
