@@ -16,7 +16,8 @@ import (
 
 // progGen writes random straight-line flows: nested loops (with labelled
 // break and continue), branches, switches, selects, early returns, and
-// calls of other flows (helpers) inside expressions, over int locals that
+// calls of other flows (helpers, some with a named result and a bare
+// return) inside expressions, over int locals that
 // are printed to the out channel at every observation.
 type progGen struct {
 	r       *rand.Rand
@@ -178,13 +179,28 @@ func (g *progGen) program(nh, np int) string {
 	g.line("func mix(x, y int) int { return (x*31 + y) %% 1000 }")
 	for h := range nh {
 		g.line("")
-		g.line("func h%d(t *tasklet.Flow, out channel.ID, x int) int {", h)
+		// Every other helper has a named result that only its bare
+		// return reads after the first point: a save must keep it.
+		named := h%2 == 1
+		if named {
+			g.line("func h%d(t *tasklet.Flow, out channel.ID, x int) (r int) {", h)
+		} else {
+			g.line("func h%d(t *tasklet.Flow, out channel.ID, x int) int {", h)
+		}
 		g.indent++
 		g.line("in := channel.ID(0)")
 		g.line("_ = in")
 		g.line("a, b, c := x, %d, %d", g.r.IntN(5), g.r.IntN(5))
+		if named {
+			g.line("_, _, _ = a, b, c // used before any point: they may be dead after")
+			g.line("r = mix(a, x+%d)", g.r.IntN(5))
+		}
 		g.block(0, 2+g.r.IntN(4), "a + b + c")
-		g.line("return a + b + c")
+		if named {
+			g.line("return")
+		} else {
+			g.line("return a + b + c")
+		}
 		g.indent--
 		g.line("}")
 		g.helpers++
