@@ -100,7 +100,7 @@ func keyName(k []byte) string {
 	case tag == 't':
 		return "tasklet " + tasklet.ID(id).String()
 	default:
-		return fmt.Sprintf("channel ch%d", id)
+		return "channel " + tasklet.ChanID(id).String()
 	}
 }
 

@@ -33,7 +33,7 @@ func TestSavedEntitiesHoldOneBody(t *testing.T) {
 		b, err := reg.DumpTasklet(ts)
 		require.NoError(t, err)
 		require.Equal(t, 1, bytes.Count(b, rng), "%s t%d is saved with %d bodies", kind, ts.ID, bytes.Count(b, rng))
-		if len(ts.Behavior.(interface{ Where() []tasklet.Frame }).Where()) >= 3 {
+		if len(ts.Behavior.(tasklet.Framer).Where()) >= 3 {
 			deep++ // suspended three calls deep, as a guard on patrol
 		}
 	}
