@@ -64,6 +64,11 @@ func (r *netRouter) Done(w scheduler.RemoteWait, idx int, v any, err error) {
 	r.nodes[r.route[w.Node]].Do(func(s *scheduler.Scheduler) { s.Complete(w.Tasklet, w.Seq, idx, v, err) })
 }
 
+func (r *netRouter) CloseRemote(ch channel.ID) error {
+	r.nodes[r.route[ch.Node()]].Do(func(s *scheduler.Scheduler) { _ = s.Close(ch) })
+	return nil
+}
+
 // link gives every scheduler a router over the same tables.
 func link(nodes map[uint16]*scheduler.Scheduler, route map[uint16]uint16) {
 	for n, s := range nodes {
@@ -229,6 +234,7 @@ func TestRehomeRefusesAnUnhostedBirthNode(t *testing.T) {
 // recording is a scheduler.Remote that records what it is asked.
 type recording struct {
 	ops, cancels [][]tasklet.Case
+	closes       []channel.ID
 }
 
 func (r *recording) Op(_ tasklet.ID, _ uint32, cases []tasklet.Case) {
@@ -238,6 +244,10 @@ func (r *recording) Cancel(_ tasklet.ID, _ uint32, cases []tasklet.Case) {
 	r.cancels = append(r.cancels, slices.Clone(cases))
 }
 func (r *recording) Done(scheduler.RemoteWait, int, any, error) {}
+func (r *recording) CloseRemote(ch channel.ID) error {
+	r.closes = append(r.closes, ch)
+	return nil
+}
 
 func TestMergedRemoteHidesMergedChannelsFromTheNode(t *testing.T) {
 	rec := &recording{}
@@ -293,4 +303,15 @@ func TestMergedRemoteClosesGoneMergedChannels(t *testing.T) {
 	require.NoError(t, s.Run(context.Background()))
 	assert.ErrorIs(t, p.Err, channel.ErrClosed, "as on the channel's own node")
 	assert.Empty(t, rec.ops, "nothing went to the ipc node")
+}
+
+func TestMergedRemoteClosesOnlyTrulyRemoteChannels(t *testing.T) {
+	rec := &recording{}
+	s := scheduler.New(scheduler.WithNode(1))
+	m := newMergedRemote(rec, s, []uint16{1, 4})
+	s.SetRemote(m)
+	gone, remote := channel.ID(4<<48|9), channel.ID(2<<48|5)
+	require.NoError(t, s.Close(gone), "a merged node's channel that is gone was closed and drained")
+	require.NoError(t, s.Close(remote))
+	assert.Equal(t, []channel.ID{remote}, rec.closes, "only the other node's channel goes to the ipc node")
 }

@@ -83,3 +83,14 @@ func (m *mergedRemote) Cancel(t tasklet.ID, wait uint32, cases []tasklet.Case) {
 	m.remoteOps.Cancel(t, wait, m.rewrite(cases))
 	clear(m.buf)
 }
+
+// CloseRemote implements scheduler.Remote. A merged node's channel that
+// this scheduler does not hold was closed and drained: closing it again
+// does nothing, as on its own node. The ipc node must not see it (it
+// would send the close to a node that does not exist).
+func (m *mergedRemote) CloseRemote(ch channel.ID) error {
+	if m.merged[ch.Node()] {
+		return nil
+	}
+	return m.remoteOps.CloseRemote(ch)
+}

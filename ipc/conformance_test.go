@@ -141,6 +141,42 @@ func TestConformanceAcrossNodes(t *testing.T) {
 			return c.collect(1)
 		}, map[string][]int{"consumer": {1, 2}}},
 
+		{"a tasklet closes a channel of the other node, and its send after fails", func(c *cluster) map[string]Result {
+			ch := c.ch(0, 0)
+			c.prog(0, "r1", recv(ch))
+			c.waitBalance(ch, -1)
+			c.prog(1, "r2", recv(ch))
+			c.waitBalance(ch, -2)
+			c.prog(1, "closer", closeCh(ch), send(ch, 5))
+			return withBalances(c, c.collect(3), ch)
+		}, nil},
+
+		{"a producer closes the other node's buffered channel behind its values", func(c *cluster) map[string]Result {
+			ch := c.ch(0, 2)
+			c.prog(0, "consumer", recvN(ch, 21)...)
+			c.prog(1, "producer", append(sendRange(ch, 1, 20), closeCh(ch), send(ch, 99), closeCh(ch))...)
+			return c.collect(2)
+		}, map[string][]int{"consumer": ints(1, 20)}},
+
+		{"a close from the other node wakes the senders a full buffer holds", func(c *cluster) map[string]Result {
+			ch := c.ch(0, 1)
+			c.prog(1, "s1", send(ch, 1))
+			res := c.collect(1)
+			c.prog(1, "s2", send(ch, 2))
+			c.waitBalance(ch, 1)
+			c.prog(0, "s3", send(ch, 3))
+			c.waitBalance(ch, 2)
+			c.prog(1, "closer", closeCh(ch))
+			// The close is on its way when Close returns: wait until it is
+			// known at the home, as in one process it is at once.
+			c.waitFor("the close at the home", func() bool { return c.closed(ch) })
+			c.prog(0, "consumer", recvN(ch, 2)...)
+			for k, v := range c.collect(4) {
+				res[k] = v
+			}
+			return withBalances(c, res, ch)
+		}, map[string][]int{"consumer": {1}}},
+
 		{"SendErr delivers an error to a receiver on the other node", func(c *cluster) map[string]Result {
 			a, b := c.ch(0, 0), c.ch(1, 0)
 			c.prog(0, "ra", recv(a), recv(a))

@@ -72,7 +72,7 @@
 //	CANCEL     withdraw a wait (a kill, or another case fired)
 //	RETURN     a value whose wait was over when its DONE arrived
 //	POST       a value posted from outside a tasklet (Node.Post)
-//	CLOSE      close a channel at its home (Node.CloseChannel)
+//	CLOSE      close a channel at its home (a tasklet's Close, Node.CloseChannel)
 //	MIGRATE    a tasklet record, its timers and its epoch
 //	MIGRATED   the target took the tasklet, or why it refused it
 //	REDIRECT   a moved tasklet's waits now answer to another node

@@ -494,6 +494,16 @@ func (c *cluster) balance(ch channel.ID) int {
 	return b
 }
 
+// closed reports whether channel ch is closed (or gone) at its home.
+func (c *cluster) closed(ch channel.ID) bool {
+	var closed bool
+	c.on(c.home(ch), func(s *scheduler.Scheduler) {
+		k := s.Channel(ch)
+		closed = k == nil || k.Closed()
+	})
+	return closed
+}
+
 // waitFor waits until cond holds, asking again after each answer.
 func (c *cluster) waitFor(what string, cond func() bool) {
 	c.t.Helper()
@@ -542,6 +552,7 @@ func send(ch channel.ID, v int) Instr       { return Instr{Op: "send", Ch: ch, V
 func recv(ch channel.ID) Instr              { return Instr{Op: "recv", Ch: ch} }
 func sendErr(ch channel.ID, m string) Instr { return Instr{Op: "senderr", Ch: ch, Msg: m} }
 func sel(cases ...SelCase) Instr            { return Instr{Op: "select", Cases: cases} }
+func closeCh(ch channel.ID) Instr           { return Instr{Op: "close", Ch: ch} }
 
 func recvN(ch channel.ID, n int) []Instr {
 	out := make([]Instr, n)

@@ -463,6 +463,26 @@ func (n *Node) CloseChannel(ch channel.ID) error {
 	return l.send(&message{Kind: kClose, Chan: ch})
 }
 
+// CloseRemote implements scheduler.Remote: a tasklet of this node closed
+// channel ch of another node. The CLOSE goes in the link's order, behind
+// the PUTs and OPs this node sent there first. This node's credit on ch
+// goes at once: a send made after the close must fail at the home, not
+// travel as a PUT that a closed channel would still take (the home
+// withdraws the credit too, but only once the CLOSE has arrived), and the
+// sends parked here for credit go behind the CLOSE as OPs, to fail there,
+// as a withdrawn grant sends them.
+func (n *Node) CloseRemote(ch channel.ID) error {
+	home := ch.Node()
+	l := n.link(home)
+	if l == nil {
+		return fmt.Errorf("ipc: close %v of node %d: %w", ch, home, ErrNoRoute)
+	}
+	err := n.queue(l, &message{Kind: kClose, Chan: ch})
+	n.dropCredit(ch)
+	n.unparkAll(ch)
+	return err
+}
+
 // linkDown cleans up after the link to peer closed (scheduler goroutine).
 func (n *Node) linkDown(peer uint16) {
 	// Waits of tasklets on peer, queued here: nobody could be told.

@@ -130,11 +130,17 @@ func (s *Scheduler) Remove(id tasklet.ID) error {
 // Close closes a channel: every blocked receiver and sender wakes with
 // channel.ErrClosed (at the back of the run queue, in queue order); values
 // already buffered can still be received. Values posted from outside that
-// were still waiting are reported to the error handler as lost.
+// were still waiting are reported to the error handler as lost. A channel
+// of another node is closed at its home, through the Remote
+// (Remote.CloseRemote), as soon as what this node sent there before has
+// arrived; Close returns once the close is on its way.
 func (s *Scheduler) Close(id channel.ID) error {
 	defer s.settle()
 	c := s.chans.get(uint64(id))
 	if c == nil {
+		if s.isRemote(id) {
+			return s.remote.CloseRemote(id)
+		}
 		_, err := s.chanFor(id)
 		if errors.Is(err, channel.ErrClosed) {
 			return nil

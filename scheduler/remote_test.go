@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -48,6 +49,15 @@ func (r *router) Cancel(t tasklet.ID, wait uint32, cases []tasklet.Case) {
 
 func (r *router) Done(w scheduler.RemoteWait, idx int, v any, err error) {
 	r.nodes[w.Node].Do(func(s *scheduler.Scheduler) { s.Complete(w.Tasklet, w.Seq, idx, v, err) })
+}
+
+func (r *router) CloseRemote(ch channel.ID) error {
+	home, ok := r.nodes[ch.Node()]
+	if !ok {
+		return fmt.Errorf("router: no node %d", ch.Node())
+	}
+	home.Do(func(s *scheduler.Scheduler) { _ = s.Close(ch) })
+	return nil
 }
 
 func twoNodes() (a, b *scheduler.Scheduler) {
@@ -148,6 +158,43 @@ func TestCloseWakesRemoteWaiters(t *testing.T) {
 	require.NoError(t, b.Close(ch))
 	tickUntil(t, func() bool { return a.Len() == 0 }, a, b)
 	assert.ErrorIs(t, rcv.Err, channel.ErrClosed)
+}
+
+// closer closes its channel and keeps what Close returned.
+type closer struct {
+	Ch     channel.ID
+	Err    error
+	Closed bool
+}
+
+func (c *closer) Step(t *tasklet.T) tasklet.Op {
+	c.Err, c.Closed = t.Close(c.Ch), true
+	return t.Exit()
+}
+
+func TestATaskletClosesAChannelOfAnotherNode(t *testing.T) {
+	a, b := twoNodes()
+	ch := b.NewChannel(0)
+	there, here := &recvLog{Ch: ch, N: 1}, &recvLog{Ch: ch, N: 1}
+	b.Spawn(there)
+	a.Spawn(here)
+	tickUntil(t, func() bool { return b.Balance(ch) == -2 }, a, b)
+	c := &closer{Ch: ch}
+	a.Spawn(c)
+	tickUntil(t, func() bool { return a.Len() == 0 && b.Len() == 0 }, a, b)
+	require.True(t, c.Closed)
+	assert.NoError(t, c.Err, "a channel of another node is closed through the Remote")
+	assert.ErrorIs(t, there.Err, channel.ErrClosed, "the receiver on the channel's node")
+	assert.ErrorIs(t, here.Err, channel.ErrClosed, "the receiver on the closer's node")
+	assert.Nil(t, b.Channel(ch), "the closed, drained channel is gone from its home")
+}
+
+func TestClosingAChannelOfAnotherNodeWithoutARemoteFails(t *testing.T) {
+	s := scheduler.New(scheduler.WithNode(1))
+	c := &closer{Ch: channel.ID(2<<tasklet.NodeBits | 1)}
+	s.Spawn(c)
+	require.NoError(t, s.Run(context.Background()))
+	assert.ErrorIs(t, c.Err, scheduler.ErrRemoteChannel)
 }
 
 func TestEmigrateBlockedTaskletKeepsItsPlace(t *testing.T) {

@@ -120,6 +120,12 @@ type Remote interface {
 	// tasklet on node w.Node completed: case idx with value v or error err.
 	// The tasklet's node finishes it with Scheduler.Complete.
 	Done(w RemoteWait, idx int, v any, err error)
+	// CloseRemote is called when a tasklet closes channel ch of another
+	// node. It sends the close to the channel's home, behind everything
+	// this node sent there before, so the values this node's tasklets sent
+	// first are still received, and this node's sends after it fail with
+	// channel.ErrClosed. It fails only when the close cannot be sent.
+	CloseRemote(ch channel.ID) error
 }
 
 // Option configures a Scheduler.

@@ -101,7 +101,9 @@ func (t *T) Spawn(b Behavior) ID { return t.rec().Host().Spawn(b) }
 func (t *T) NewChannel(capacity int) ChanID { return t.rec().Host().NewChannel(capacity) }
 
 // Close closes ch: every tasklet blocked on it wakes with channel.ErrClosed;
-// buffered values can still be received.
+// buffered values can still be received. A channel of another node is
+// closed at its home, behind what this node sent there first; Close then
+// returns once the close is on its way.
 func (t *T) Close(ch ChanID) error { return t.rec().Host().Close(ch) }
 
 // Now is the scheduler's clock.
