@@ -85,6 +85,7 @@ func (w *worker) watchCoordinator() {
 			return
 		case lostAt.IsZero():
 			lostAt = time.Now()
+			w.dropHeld()
 			if w.cfg.remote() {
 				w.log.Warn("cluster: the coordinator is gone; running on until the next leader (a `stackless cluster up` on these NATS servers) adopts this worker",
 					"join_again_after", w.orphanAfter)

@@ -195,6 +195,20 @@ func (w *worker) snapshot(ctx context.Context, body []byte) ([]byte, error) {
 	return marshal(worldPart{Object: req.Object, Size: int64(len(blob))})
 }
 
+// dropHeld lets go of a world held for a checkpoint whose coordinator is
+// gone: only the coordinator that asked for it stores it (a new one takes
+// a checkpoint of its own), and a pickled world can weigh as much as the
+// worker's tasklets, held until the next checkpoint otherwise.
+func (w *worker) dropHeld() {
+	w.heldMu.Lock()
+	if h := w.held; h != nil {
+		w.log.Warn("cluster: the coordinator went before storing this worker's world; it is let go (the next checkpoint takes it again)",
+			"gen", h.gen, "bytes", len(h.blob))
+		w.held = nil
+	}
+	w.heldMu.Unlock()
+}
+
 // storeHeld stores the world held for req.Gen (snapshot checked that this
 // worker has a NATS connection), or drops it.
 func (w *worker) storeHeld(ctx context.Context, req storeReq) (worldPart, error) {
