@@ -238,3 +238,21 @@ func TestCloseResultsNameTheError(t *testing.T) {
 	assert.Equal(t, []string{"err:" + channel.ErrClosed.Error()}, res["r"].Log)
 	c.on(0, func(s *scheduler.Scheduler) { assert.Nil(t, s.Channel(ch), "a closed, drained channel is dropped") })
 }
+
+// A CLOSE that reaches a node not holding its channel is dropped there,
+// not passed on to the channel's home.
+func TestACloseFromAPeerIsNotPassedOn(t *testing.T) {
+	c := newCluster(t, 2)
+	ch := c.ch(0, 0)   // home: node 1
+	wake := c.ch(1, 0) // home: node 2
+	c.prog(1, "r", recv(wake), recv(ch))
+	c.waitBalance(wake, -1)
+	l := c.nodes[0].link(2)
+	require.NotNil(t, l)
+	require.NoError(t, l.send(&message{Kind: kClose, Chan: ch}), "to node 2, which does not hold ch")
+	require.NoError(t, l.send(&message{Kind: kPost, Chan: wake, Value: 1}))
+	// r's receive reaches ch's home behind whatever node 2 sent there
+	// when it read the CLOSE.
+	c.waitBalance(ch, -1)
+	assert.False(t, c.closed(ch))
+}

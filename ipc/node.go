@@ -280,6 +280,13 @@ func (n *Node) handle(m *message) {
 	case kCancel:
 		n.onCancel(m)
 	case kClose:
+		if m.Chan.Node() != n.id && n.s.Channel(m.Chan) == nil {
+			// Not held here: a merged node's channel, closed and drained,
+			// or a frame that came the wrong way. A peer's close is never
+			// passed on (Close would send it to the home): two nodes
+			// whose routes disagreed would pass it back and forth.
+			break
+		}
 		if err := n.s.Close(m.Chan); err != nil {
 			n.log.Warn("ipc: close from a peer failed", "peer", m.From, "chan", m.Chan, "err", err)
 		}
