@@ -134,7 +134,8 @@ func TestChaosRing(t *testing.T) {
 		events = append(events, event{again: i == 1})
 	}
 	for j := range coordKills {
-		at := (j + 1) * len(events) / (coordKills + 1)
+		// Spread among the worker kills (j coordinator kills are in already).
+		at := (j + 1) * kills / (coordKills + 1)
 		events = slices.Insert(events, at+j, event{coord: true})
 	}
 	var recoveries, adoptions []time.Duration
