@@ -85,6 +85,8 @@
 //	GRANT      credit for PUTs on a channel (0 withdraws it)
 //	PUTS       consecutive sends on credit to one channel, in one frame
 //	WAITING    how many sends wait on the sending node for credit on a channel
+//	FENCE      a move waits until the home applied what the owner sent it before
+//	FENCED     the home did: everything before the FENCE is applied
 //
 // # Remote sends
 //
@@ -139,9 +141,14 @@
 //
 // Node.Migrate moves a tasklet that is runnable, paused, sleeping or
 // blocked. The owner emigrates it between two steps (its places in the
-// owner's channel queues become remote waiters for the target), encodes it
-// with pickle and its timers as time left, and sends MIGRATE with the
-// tasklet's next epoch. The target refuses an epoch not newer than one it
+// owner's channel queues become remote waiters for the target). If the
+// owner sent a home a frame that nobody answers (a PUT, PUTS or CLOSE)
+// since it last fenced that link, that home may not have applied it yet,
+// and the tasklet's next send from the target, on another link, could
+// overtake it: the owner sends such homes FENCE, each answers FENCED once
+// it applied everything before it, and only then does the move go on. It
+// encodes the tasklet with pickle and its timers as time left, and sends
+// MIGRATE with the tasklet's next epoch. The target refuses an epoch not newer than one it
 // has seen for that tasklet, so a stale owner can never make a tasklet run
 // twice; otherwise it immigrates it (taking back its remote waiters on the
 // target's own channels) and answers MIGRATED. The owner then forwards the

@@ -35,6 +35,7 @@ type link struct {
 	runAt     int        // where in out the open PUTS frame begins
 	runCh     channel.ID // its channel
 	runN      int        // its values so far
+	unfenced  bool       // a frame nobody answers (PUT, PUTS, CLOSE) was queued since the last FENCE
 	tmp       []byte     // a value moved to a PUTS frame of its own
 	writing   bool       // the writer is writing a batch it took from out
 	closed    bool
@@ -83,6 +84,16 @@ func (l *link) sendIfRoom(m *message) error { return l.enqueue(m, false, true) }
 // once.
 func (l *link) hold(m *message) error { return l.enqueue(m, true, false) }
 
+// takeUnfenced reports whether a frame nobody answers went out since the
+// last call, and starts over.
+func (l *link) takeUnfenced() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u := l.unfenced
+	l.unfenced = false
+	return u
+}
+
 func (l *link) enqueue(m *message, hold, ifRoom bool) error {
 	l.mu.Lock()
 	if l.closed {
@@ -106,6 +117,7 @@ func (l *link) enqueue(m *message, hold, ifRoom bool) error {
 	l.out = b
 	if err == nil {
 		l.framesOut++
+		l.unfenced = l.unfenced || m.Kind == kClose || m.Kind == kPut || m.Kind == kPuts
 	}
 	over := len(b) > l.n.cfg.maxQueued
 	// The writer parks only after it found the queue empty under mu, so

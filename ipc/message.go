@@ -36,11 +36,14 @@ const (
 	kGrant
 	kPuts
 	kWaiting
-	kLast = kWaiting
+	kFence
+	kFenced
+	kLast = kFenced
 )
 
 var kindNames = [...]string{"?", "OP", "DONE", "CANCEL", "CLOSE", "POST", "RETURN", "MIGRATE",
-	"MIGRATED", "REDIRECT", "REDIRECTED", "SETTLED", "PING", "PONG", "CONTROL", "REPLY", "PUT", "GRANT", "PUTS", "WAITING"}
+	"MIGRATED", "REDIRECT", "REDIRECTED", "SETTLED", "PING", "PONG", "CONTROL", "REPLY", "PUT", "GRANT", "PUTS", "WAITING",
+	"FENCE", "FENCED"}
 
 func (k kind) String() string {
 	if int(k) < len(kindNames) {
@@ -53,7 +56,7 @@ func (k kind) String() string {
 // (PUTS: 2 plus its values; see puts.go).
 var fields = [...]int{kOp: 5, kDone: 9, kCancel: 4, kClose: 2, kPost: 3, kReturn: 3, kMigrate: 5,
 	kMigrated: 4, kRedirect: 5, kRedirected: 3, kSettled: 2, kPing: 2, kPong: 2, kControl: 4, kReply: 5,
-	kPut: 3, kGrant: 3, kPuts: 3, kWaiting: 3}
+	kPut: 3, kGrant: 3, kPuts: 3, kWaiting: 3, kFence: 3, kFenced: 3}
 
 // message is one frame, decoded into concrete fields; peer data never
 // decodes into interface{} except Value, which is a typed value of the
@@ -77,6 +80,8 @@ var fields = [...]int{kOp: 5, kDone: 9, kCancel: 4, kClose: 2, kPost: 3, kReturn
 //	GRANT      Chan, Idx (credits for PUTs on Chan; 0 withdraws them)
 //	PUTS       Chan, Values (sends on credit in bulk, in the order sent)
 //	WAITING    Chan, Idx (the sends parked on the sending node for credit)
+//	FENCE      Tasklet, Epoch (of the move that waits for the answer)
+//	FENCED     Tasklet, Epoch
 //
 // From is the authenticated peer the frame came from; it is never read from
 // the wire.
@@ -179,6 +184,9 @@ func appendMessage(b []byte, reg *pickle.Registry, m *message) ([]byte, error) {
 		b = mpack.AppendUint(b, uint64(m.Seq))
 	case kSettled:
 		b = mpack.AppendUint(b, uint64(m.Tasklet))
+	case kFence, kFenced:
+		b = mpack.AppendUint(b, uint64(m.Tasklet))
+		b = mpack.AppendUint(b, m.Epoch)
 	case kPing, kPong:
 		b = mpack.AppendUint(b, m.ID)
 	case kGrant, kWaiting:
@@ -324,6 +332,9 @@ func decodeMessage(body []byte, reg *pickle.Registry, m *message, sc *scratch) e
 		m.Seq = uint32(c.uintMax(math.MaxUint32, "wait sequence"))
 	case kSettled:
 		m.Tasklet = taskletID(&c)
+	case kFence, kFenced:
+		m.Tasklet = taskletID(&c)
+		m.Epoch = c.uint()
 	case kPing, kPong:
 		m.ID = c.uint()
 	case kGrant:

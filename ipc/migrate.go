@@ -26,13 +26,17 @@ import (
 //     once settled, so no DONE or REDIRECT of one move can be overtaken by
 //     the next move. A refused move puts the tasklet back where it was.
 
-// move is a tasklet this node sent away, awaiting MIGRATED.
+// move is a tasklet this node is sending away: awaiting the FENCED of
+// the homes it fenced, then (sent) MIGRATED.
 type move struct {
 	to     uint16
 	epoch  uint64
 	seq    uint32 // the tasklet's wait at departure
 	em     *scheduler.Emigration
+	local  reg       // its wait's cases on this node's channels
 	homes  []uint16  // other homes of its wait, to redirect
+	fences []uint16  // homes whose FENCED it waits for before MIGRATE
+	sent   bool      // MIGRATE went out
 	queued []message // DONEs for it that arrived meanwhile
 	res    chan<- error
 }
@@ -109,21 +113,85 @@ func (n *Node) startMigrate(id tasklet.ID, to uint16, res chan<- error) {
 		return
 	}
 	mv := &move{to: to, epoch: n.epochs[id] + 1, seq: em.Tasklet.Wait, em: em, res: res}
-	local := n.departing(mv)
-	raw, err := n.reg.DumpTasklet(&em.Tasklet)
-	if err == nil {
-		err = l.sendIfRoom(&message{Kind: kMigrate, Epoch: mv.epoch, Flag: len(mv.homes) > 0, Raw: raw, Timers: em.Timers})
+	mv.local = n.departing(mv)
+	if mv.local.one.ch != 0 {
+		n.regs[waitKey(id, mv.seq)] = mv.local
+	}
+	n.moving[id] = mv // DONEs for it wait in mv.queued from here on
+	if n.fence(mv) {
+		return // onFenced goes on
+	}
+	n.sendMigrate(mv)
+}
+
+// fence sends FENCE to every home other than the target that this node
+// sent frames nobody answers since it last fenced it, and reports whether
+// the move must wait for their FENCEDs. Without it, a value the tasklet
+// sent on credit just before the move could still be on its way to (or
+// in the input of) its home when the tasklet, now on the target, sends
+// the next one there on another link, which could arrive first. The
+// target's own link needs none: MIGRATE follows on it, in order.
+func (n *Node) fence(mv *move) bool {
+	id := mv.em.Tasklet.ID
+	for _, l := range n.links.Load().links() {
+		if l.peer == mv.to || !l.takeUnfenced() {
+			continue
+		}
+		if l.send(&message{Kind: kFence, Tasklet: id, Epoch: mv.epoch}) == nil {
+			mv.fences = append(mv.fences, l.peer)
+		}
+	}
+	return len(mv.fences) > 0
+}
+
+// onFence answers a FENCE once everything its sender sent before it is
+// applied here, which is now: a link's frames are handled in order.
+func (n *Node) onFence(m *message) {
+	if l := n.link(m.From); l != nil {
+		l.send(&message{Kind: kFenced, Tasklet: m.Tasklet, Epoch: m.Epoch})
+	}
+}
+
+// onFenced counts a home's answer; the last one sends the move on.
+func (n *Node) onFenced(m *message) {
+	mv := n.moving[m.Tasklet]
+	if mv == nil || mv.sent || mv.epoch != m.Epoch {
+		return
+	}
+	n.unfence(mv, m.From)
+}
+
+// unfence drops home from the FENCEDs mv waits for, and sends mv on after
+// the last.
+func (n *Node) unfence(mv *move, home uint16) {
+	k := len(mv.fences)
+	mv.fences = slices.DeleteFunc(mv.fences, func(h uint16) bool { return h == home })
+	if len(mv.fences) == 0 && k > 0 {
+		n.sendMigrate(mv)
+	}
+}
+
+// sendMigrate sends the MIGRATE of mv, or, if it cannot, puts the tasklet
+// back and fails the move.
+func (n *Node) sendMigrate(mv *move) {
+	id := mv.em.Tasklet.ID
+	var err error
+	if l := n.link(mv.to); l == nil {
+		err = ErrNoRoute
+	} else {
+		var raw []byte
+		raw, err = n.reg.DumpTasklet(&mv.em.Tasklet)
+		if err == nil {
+			err = l.sendIfRoom(&message{Kind: kMigrate, Epoch: mv.epoch, Flag: len(mv.homes) > 0, Raw: raw, Timers: mv.em.Timers})
+		}
 	}
 	if err != nil {
 		n.takeBack(mv)
-		fail(err)
+		mv.res <- fmt.Errorf("ipc: migrate %v to node %d: %w", id, mv.to, err)
 		return
 	}
+	mv.sent = true
 	n.epochs[id] = mv.epoch
-	if local.one.ch != 0 {
-		n.regs[waitKey(id, mv.seq)] = local
-	}
-	n.moving[id] = mv
 }
 
 func waitKey(id tasklet.ID, seq uint32) scheduler.RemoteWait {
@@ -290,7 +358,17 @@ func (n *Node) unpark(id tasklet.ID) {
 // migrationsLinkDown settles what depended on the link to peer.
 func (n *Node) migrationsLinkDown(peer uint16) {
 	for id, mv := range n.moving {
-		if mv.to != peer {
+		switch {
+		case !mv.sent && mv.to == peer:
+			// It never left: it goes on here.
+			n.takeBack(mv)
+			mv.res <- fmt.Errorf("ipc: migrate %v to node %d: %w before the move started; the tasklet goes on here", id, peer, ErrLinkDown)
+			continue
+		case !mv.sent:
+			// What that home had not applied is lost with the link.
+			n.unfence(mv, peer)
+			continue
+		case mv.to != peer:
 			continue
 		}
 		delete(n.moving, id)

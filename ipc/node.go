@@ -302,6 +302,10 @@ func (n *Node) handle(m *message) {
 		n.onGrant(m)
 	case kWaiting:
 		n.onWaiting(m)
+	case kFence:
+		n.onFence(m)
+	case kFenced:
+		n.onFenced(m)
 	case kMigrate:
 		n.onMigrate(m)
 	case kMigrated:

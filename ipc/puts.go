@@ -259,6 +259,7 @@ func (l *link) putAll(ch channel.ID, vals []any, errs []error, hold bool) (int, 
 		}
 	}
 	queued := len(l.out)
+	l.unfenced = l.unfenced || sent > 0
 	l.mu.Unlock()
 	if queued > l.n.cfg.maxQueued {
 		l.close(fmt.Errorf("the peer is not reading: %d bytes queued, over the limit of %d (WithMaxQueued)", queued, l.n.cfg.maxQueued))
