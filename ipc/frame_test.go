@@ -54,8 +54,8 @@ func sampleMessages() []message {
 		{Kind: kPuts, Chan: ch, Values: []any{1, -1 << 40, "two", []byte{3}, 4.5, nil, Result{Name: "r"}}},
 		{Kind: kWaiting, Chan: ch, Idx: 1023},
 		{Kind: kWaiting, Chan: ch},
-		{Kind: kFence, Tasklet: id, Epoch: 3},
-		{Kind: kFenced, Tasklet: id, Epoch: 1 << 40},
+		{Kind: kFence, ID: 3},
+		{Kind: kFenced, ID: 1 << 40},
 	}
 }
 

@@ -49,6 +49,10 @@ type link struct {
 	held   bool // on the node's list of links to flush (scheduler goroutine only)
 	polled bool // on the node's list of polled links (scheduler goroutine only, see poll.go)
 
+	// FENCEs sent on the link and the newest the peer answered (scheduler
+	// goroutine only, see Node.fence).
+	fenceSent, fenceDone uint64
+
 	alive  atomic.Bool // a frame arrived since the last keepalive tick
 	missed int         // keepalive ticks without a frame (keepalive goroutine only)
 

@@ -56,7 +56,7 @@ func (k kind) String() string {
 // (PUTS: 2 plus its values; see puts.go).
 var fields = [...]int{kOp: 5, kDone: 9, kCancel: 4, kClose: 2, kPost: 3, kReturn: 3, kMigrate: 5,
 	kMigrated: 4, kRedirect: 5, kRedirected: 3, kSettled: 2, kPing: 2, kPong: 2, kControl: 4, kReply: 5,
-	kPut: 3, kGrant: 3, kPuts: 3, kWaiting: 3, kFence: 3, kFenced: 3}
+	kPut: 3, kGrant: 3, kPuts: 3, kWaiting: 3, kFence: 2, kFenced: 2}
 
 // message is one frame, decoded into concrete fields; peer data never
 // decodes into interface{} except Value, which is a typed value of the
@@ -80,8 +80,8 @@ var fields = [...]int{kOp: 5, kDone: 9, kCancel: 4, kClose: 2, kPost: 3, kReturn
 //	GRANT      Chan, Idx (credits for PUTs on Chan; 0 withdraws them)
 //	PUTS       Chan, Values (sends on credit in bulk, in the order sent)
 //	WAITING    Chan, Idx (the sends parked on the sending node for credit)
-//	FENCE      Tasklet, Epoch (of the move that waits for the answer)
-//	FENCED     Tasklet, Epoch
+//	FENCE      ID (the link's FENCEs, counted from 1)
+//	FENCED     ID
 //
 // From is the authenticated peer the frame came from; it is never read from
 // the wire.
@@ -184,10 +184,7 @@ func appendMessage(b []byte, reg *pickle.Registry, m *message) ([]byte, error) {
 		b = mpack.AppendUint(b, uint64(m.Seq))
 	case kSettled:
 		b = mpack.AppendUint(b, uint64(m.Tasklet))
-	case kFence, kFenced:
-		b = mpack.AppendUint(b, uint64(m.Tasklet))
-		b = mpack.AppendUint(b, m.Epoch)
-	case kPing, kPong:
+	case kPing, kPong, kFence, kFenced:
 		b = mpack.AppendUint(b, m.ID)
 	case kGrant, kWaiting:
 		b = mpack.AppendUint(b, uint64(m.Chan))
@@ -332,10 +329,7 @@ func decodeMessage(body []byte, reg *pickle.Registry, m *message, sc *scratch) e
 		m.Seq = uint32(c.uintMax(math.MaxUint32, "wait sequence"))
 	case kSettled:
 		m.Tasklet = taskletID(&c)
-	case kFence, kFenced:
-		m.Tasklet = taskletID(&c)
-		m.Epoch = c.uint()
-	case kPing, kPong:
+	case kPing, kPong, kFence, kFenced:
 		m.ID = c.uint()
 	case kGrant:
 		m.Chan = channel.ID(c.uint())

@@ -3,6 +3,7 @@ package ipc
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/stackless-go/stackless/scheduler"
@@ -33,11 +34,11 @@ type move struct {
 	epoch  uint64
 	seq    uint32 // the tasklet's wait at departure
 	em     *scheduler.Emigration
-	local  reg       // its wait's cases on this node's channels
-	homes  []uint16  // other homes of its wait, to redirect
-	fences []uint16  // homes whose FENCED it waits for before MIGRATE
-	sent   bool      // MIGRATE went out
-	queued []message // DONEs for it that arrived meanwhile
+	local  reg         // its wait's cases on this node's channels
+	homes  []uint16    // other homes of its wait, to redirect
+	fences []fenceWait // the homes' FENCEDs it waits for before MIGRATE
+	sent   bool        // MIGRATE went out
+	queued []message   // DONEs for it that arrived meanwhile
 	res    chan<- error
 }
 
@@ -124,50 +125,70 @@ func (n *Node) startMigrate(id tasklet.ID, to uint16, res chan<- error) {
 	n.sendMigrate(mv)
 }
 
-// fence sends FENCE to every home other than the target that this node
-// sent frames nobody answers since it last fenced it, and reports whether
-// the move must wait for their FENCEDs. Without it, a value the tasklet
-// sent on credit just before the move could still be on its way to (or
-// in the input of) its home when the tasklet, now on the target, sends
-// the next one there on another link, which could arrive first. The
-// target's own link needs none: MIGRATE follows on it, in order.
+// fence makes mv wait, on every link but the target's that carried a
+// frame nobody answers (PUT, PUTS, CLOSE), for the home to answer a FENCE
+// sent after it, and reports whether mv must wait. Without it, a value the
+// tasklet sent on credit just before the move could still be on its way
+// to (or in the input of) its home when the tasklet, now on the target,
+// sends the next one there on another link, which could arrive first. A
+// link with no such frame since its last FENCE needs a new one only if
+// that FENCE is unanswered: what went before it, this tasklet's frames
+// too, is applied once it is. The target's own link needs none: MIGRATE
+// follows on it, in order.
 func (n *Node) fence(mv *move) bool {
-	id := mv.em.Tasklet.ID
 	for _, l := range n.links.Load().links() {
-		if l.peer == mv.to || !l.takeUnfenced() {
+		if l.peer == mv.to {
 			continue
 		}
-		if l.send(&message{Kind: kFence, Tasklet: id, Epoch: mv.epoch}) == nil {
-			mv.fences = append(mv.fences, l.peer)
+		if l.takeUnfenced() {
+			if l.send(&message{Kind: kFence, ID: l.fenceSent + 1}) != nil {
+				continue // the link is down: what it carried is lost with it
+			}
+			l.fenceSent++
+		}
+		if l.fenceDone < l.fenceSent {
+			mv.fences = append(mv.fences, fenceWait{l.peer, l.fenceSent})
 		}
 	}
 	return len(mv.fences) > 0
+}
+
+// fenceWait is a move's wait for a home's FENCED of at least seq.
+type fenceWait struct {
+	peer uint16
+	seq  uint64
 }
 
 // onFence answers a FENCE once everything its sender sent before it is
 // applied here, which is now: a link's frames are handled in order.
 func (n *Node) onFence(m *message) {
 	if l := n.link(m.From); l != nil {
-		l.send(&message{Kind: kFenced, Tasklet: m.Tasklet, Epoch: m.Epoch})
+		l.send(&message{Kind: kFenced, ID: m.ID})
 	}
 }
 
-// onFenced counts a home's answer; the last one sends the move on.
+// onFenced records a home's answer and sends on the moves it was the last
+// to wait for.
 func (n *Node) onFenced(m *message) {
-	mv := n.moving[m.Tasklet]
-	if mv == nil || mv.sent || mv.epoch != m.Epoch {
-		return
+	l := n.link(m.From)
+	if l == nil || m.ID > l.fenceSent || m.ID <= l.fenceDone {
+		return // of an older link to that node, or stale
 	}
-	n.unfence(mv, m.From)
+	l.fenceDone = m.ID
+	n.unfence(m.From, m.ID)
 }
 
-// unfence drops home from the FENCEDs mv waits for, and sends mv on after
-// the last.
-func (n *Node) unfence(mv *move, home uint16) {
-	k := len(mv.fences)
-	mv.fences = slices.DeleteFunc(mv.fences, func(h uint16) bool { return h == home })
-	if len(mv.fences) == 0 && k > 0 {
-		n.sendMigrate(mv)
+// unfence ends the waits for peer's FENCEDs up to seq (every one, for a
+// link that went down) and sends on the moves that waited only for them.
+func (n *Node) unfence(peer uint16, seq uint64) {
+	for _, mv := range n.moving {
+		if mv.sent || len(mv.fences) == 0 {
+			continue
+		}
+		mv.fences = slices.DeleteFunc(mv.fences, func(w fenceWait) bool { return w.peer == peer && w.seq <= seq })
+		if len(mv.fences) == 0 {
+			n.sendMigrate(mv)
+		}
 	}
 }
 
@@ -364,10 +385,6 @@ func (n *Node) migrationsLinkDown(peer uint16) {
 			n.takeBack(mv)
 			mv.res <- fmt.Errorf("ipc: migrate %v to node %d: %w before the move started; the tasklet goes on here", id, peer, ErrLinkDown)
 			continue
-		case !mv.sent:
-			// What that home had not applied is lost with the link.
-			n.unfence(mv, peer)
-			continue
 		case mv.to != peer:
 			continue
 		}
@@ -380,6 +397,9 @@ func (n *Node) migrationsLinkDown(peer uint16) {
 			"tasklet", id, "to", peer)
 		mv.res <- fmt.Errorf("ipc: migrate %v to node %d: %w before the move was acknowledged; the tasklet is not resumed here", id, peer, ErrLinkDown)
 	}
+	// What that home had not applied is lost with the link: no move waits
+	// for it any more.
+	n.unfence(peer, math.MaxUint64)
 	for id, f := range n.fwd {
 		if f.to == peer {
 			delete(n.fwd, id)

@@ -2,6 +2,7 @@ package ipc
 
 import (
 	"net"
+	"slices"
 	"sync"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/tasklet"
 )
 
 // gate holds back what a connection reads while it is shut, as a link
@@ -103,13 +105,7 @@ func TestAMovedSenderIsNotOvertakenByItsOwnFrames(t *testing.T) {
 // to node 3, sends `after` from there, and returns what the producer and a
 // consumer of n values saw.
 func moveBehindAGate(t *testing.T, before, after func(ch channel.ID) []Instr, n int) map[string]Result {
-	c := newCluster(t, 3, clusterConfig{noLinks: true})
-	g := newGate()
-	t.Cleanup(func() { g.set(false) })
-	connectGated(t, c.nodes[0], c.nodes[1], g) // the home (node 1) reads node 2 through g
-	require.NoError(t, ConnectPair(c.nodes[0], c.nodes[2]))
-	require.NoError(t, ConnectPair(c.nodes[1], c.nodes[2]))
-
+	c, g := gatedTrio(t)
 	ch := c.ch(0, 64)
 	go1, go2 := c.ch(2, 0), c.ch(2, 0)
 	code := append(sendRange(ch, 1, 5), recv(go1))
@@ -122,42 +118,120 @@ func moveBehindAGate(t *testing.T, before, after func(ch channel.ID) []Instr, n 
 	require.NoError(t, c.nodes[2].Post(go1, 0))
 	c.waitBalance(go2, -1) // `before` went out and waits in the gate
 
-	moved := make(chan error, 1)
-	go func() { moved <- c.nodes[1].Migrate(testCtx(t), id, 3) }()
-	fencing := func() bool {
-		var f bool
-		c.on(1, func(s *scheduler.Scheduler) {
-			mv := c.nodes[1].moving[id]
-			f = mv != nil && !mv.sent && len(mv.fences) > 0
-		})
-		return f
-	}
-	var err error
-	done := false
-	c.waitFor("the move to end, or to wait for the home", func() bool {
-		select {
-		case err = <-moved:
-			done = true
-		default:
-		}
-		return done || fencing()
-	})
-	require.NoError(t, err)
+	mv := startMove(t, c, id)
 	require.NoError(t, c.nodes[2].Post(go2, 0)) // on node 3, or once there, the producer sends `after`
-	changed := func() bool {
-		var k int
-		c.on(0, func(s *scheduler.Scheduler) {
-			if c := s.Channel(ch); c != nil {
-				k = c.Len()
-			}
-		})
-		return k != 5
-	}
-	c.waitFor("`after` to overtake `before`, or the move to wait for it", func() bool { return changed() || fencing() })
+	c.waitFor("`after` to overtake `before`, or the move to wait for it", func() bool { return bufLen(c, ch) != 5 || mv.fencing() })
 	g.set(false)
-	if !done {
-		require.NoError(t, <-moved)
-	}
+	mv.wait()
 	c.prog(0, "consumer", recvN(ch, n)...)
 	return c.collect(2)
+}
+
+// Two tasklets leave node 2 one after the other: the first move fences
+// the home, and the second, with nothing sent since that FENCE, must wait
+// for its answer too, since its own values went before it.
+func TestASecondMoveWaitsForTheFenceAheadOfIt(t *testing.T) {
+	c, g := gatedTrio(t)
+	ch := c.ch(0, 64)
+	go1, go2 := c.ch(2, 0), c.ch(2, 0)
+	var ids []tasklet.ID
+	for _, p := range []struct {
+		name string
+		base int
+	}{{"p1", 0}, {"p2", 100}} {
+		code := append(sendRange(ch, p.base+1, p.base+5), recv(go1))
+		code = append(code, sendRange(ch, p.base+6, p.base+10)...)
+		code = append(code, recv(go2))
+		code = append(code, sendRange(ch, p.base+11, p.base+15)...)
+		ids = append(ids, c.prog(1, p.name, code...))
+	}
+	c.waitBalance(go1, -2)
+	g.set(true)
+	for range 2 {
+		require.NoError(t, c.nodes[2].Post(go1, 0))
+	}
+	c.waitBalance(go2, -2) // both sent their second five behind the gate
+	first := startMove(t, c, ids[0])
+	second := startMove(t, c, ids[1])
+	for range 2 {
+		require.NoError(t, c.nodes[2].Post(go2, 0))
+	}
+	c.waitFor("a third five to overtake a second, or the moves to wait", func() bool {
+		return bufLen(c, ch) != 10 || first.fencing() && second.fencing()
+	})
+	g.set(false)
+	first.wait()
+	second.wait()
+	c.prog(0, "consumer", recvN(ch, 30)...)
+	got := c.collect(3)["consumer"].Got
+	for _, base := range []int{0, 100} {
+		mine := slices.DeleteFunc(slices.Clone(got), func(v int) bool { return v <= base || v > base+15 })
+		assert.Equal(t, ints(base+1, base+15), mine, "the values of the producer counting from %d", base+1)
+	}
+}
+
+// gatedTrio is a cluster of three nodes whose first (the home in these
+// tests) reads the second's link through a gate.
+func gatedTrio(t *testing.T) (*cluster, *gate) {
+	c := newCluster(t, 3, clusterConfig{noLinks: true})
+	g := newGate()
+	t.Cleanup(func() { g.set(false) })
+	connectGated(t, c.nodes[0], c.nodes[1], g)
+	require.NoError(t, ConnectPair(c.nodes[0], c.nodes[2]))
+	require.NoError(t, ConnectPair(c.nodes[1], c.nodes[2]))
+	return c, g
+}
+
+func bufLen(c *cluster, ch channel.ID) int {
+	var k int
+	c.on(c.home(ch), func(s *scheduler.Scheduler) {
+		if c := s.Channel(ch); c != nil {
+			k = c.Len()
+		}
+	})
+	return k
+}
+
+// aMove is a Migrate of a tasklet from node 2 to node 3 under way.
+type aMove struct {
+	t    *testing.T
+	c    *cluster
+	id   tasklet.ID
+	res  chan error
+	done bool
+}
+
+// startMove starts the move and returns once it ended, or waits for a
+// home's FENCED.
+func startMove(t *testing.T, c *cluster, id tasklet.ID) *aMove {
+	m := &aMove{t: t, c: c, id: id, res: make(chan error, 1)}
+	go func() { m.res <- c.nodes[1].Migrate(testCtx(t), id, 3) }()
+	c.waitFor("the move to end, or to wait for a home", func() bool {
+		select {
+		case err := <-m.res:
+			require.NoError(t, err)
+			m.done = true
+		default:
+		}
+		return m.done || m.fencing()
+	})
+	return m
+}
+
+// fencing reports whether the move waits for a home's FENCED.
+func (m *aMove) fencing() bool {
+	var f bool
+	m.c.on(1, func(s *scheduler.Scheduler) {
+		mv := m.c.nodes[1].moving[m.id]
+		f = mv != nil && !mv.sent && len(mv.fences) > 0
+	})
+	return f
+}
+
+// wait waits for the move to end.
+func (m *aMove) wait() {
+	if !m.done {
+		require.NoError(m.t, <-m.res)
+		m.done = true
+	}
 }
