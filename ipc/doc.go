@@ -146,7 +146,8 @@
 // since it last fenced that link, that home may not have applied it yet,
 // and the tasklet's next send from the target, on another link, could
 // overtake it: the owner sends such homes FENCE, each answers FENCED once
-// it applied everything before it, and only then does the move go on. It
+// it applied everything before it, and only then does the move go on (a
+// home whose link drops counts as answered: keepalive bounds the wait). It
 // encodes the tasklet with pickle and its timers as time left, and sends
 // MIGRATE with the tasklet's next epoch. The target refuses an epoch not newer than one it
 // has seen for that tasklet, so a stale owner can never make a tasklet run
