@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -170,10 +171,35 @@ func TestASecondMoveWaitsForTheFenceAheadOfIt(t *testing.T) {
 	}
 }
 
+// A home that never answers holds a move only until keepalive drops its
+// link: then what it had not applied is lost with the link, and the move
+// goes on.
+func TestAMoveGoesOnWhenTheHomeItFencedIsDropped(t *testing.T) {
+	c, g := gatedTrio(t, WithKeepalive(20*time.Millisecond, 200*time.Millisecond))
+	ch := c.ch(0, 64)
+	go1 := c.ch(2, 0)
+	code := append(sendRange(ch, 1, 5), recv(go1))
+	code = append(code, sendRange(ch, 6, 10)...)
+	id := c.prog(1, "producer", append(code, recv(go1))...)
+	c.waitBalance(go1, -1)
+	g.set(true) // for good: the home hears nothing more from node 2
+	require.NoError(t, c.nodes[2].Post(go1, 0))
+	c.waitBalance(go1, -1) // 6 to 10 wait in the gate
+	m := startMove(t, c, id)
+	m.wait()
+	var at uint16
+	c.on(2, func(s *scheduler.Scheduler) {
+		if _, err := s.Info(id); err == nil {
+			at = 3
+		}
+	})
+	assert.Equal(t, uint16(3), at, "the producer moved to node 3")
+}
+
 // gatedTrio is a cluster of three nodes whose first (the home in these
 // tests) reads the second's link through a gate.
-func gatedTrio(t *testing.T) (*cluster, *gate) {
-	c := newCluster(t, 3, clusterConfig{noLinks: true})
+func gatedTrio(t *testing.T, opts ...Option) (*cluster, *gate) {
+	c := newCluster(t, 3, clusterConfig{noLinks: true, nodeOpts: opts})
 	g := newGate()
 	t.Cleanup(func() { g.set(false) })
 	connectGated(t, c.nodes[0], c.nodes[1], g)
