@@ -34,8 +34,10 @@ import (
 
 // ProtocolVersion is the version of the link protocol; both ends of a link
 // must speak the same one. Version 2 added the shared-memory exchange
-// after the handshake on unix sockets (see shm.go).
-const ProtocolVersion = 2
+// after the handshake on unix sockets (see shm.go); version 3 the FENCE and
+// FENCED of a move (a node of version 2 would close the link on them, in
+// the middle of a move, where a refused handshake says why at once).
+const ProtocolVersion = 3
 
 const (
 	helloMagic   = "STKL"
