@@ -121,7 +121,7 @@ func (l *link) enqueue(m *message, hold, ifRoom bool) error {
 	l.out = b
 	if err == nil {
 		l.framesOut++
-		l.unfenced = l.unfenced || m.Kind == kClose || m.Kind == kPut || m.Kind == kPuts
+		l.unfenced = l.unfenced || m.Kind == kClose // PUTs are marked in putAll
 	}
 	over := len(b) > l.n.cfg.maxQueued
 	// The writer parks only after it found the queue empty under mu, so

@@ -14,9 +14,10 @@ import (
 //
 //  1. The owner (scheduler goroutine) emigrates it: the tasklet leaves its
 //     scheduler, its queue entries on the owner's channels become remote
-//     waiters whose DONEs go to the target, and it is encoded with its
-//     timers into a MIGRATE with the next epoch. DONEs for it that arrive
-//     meanwhile wait.
+//     waiters whose DONEs go to the target. Homes this node sent frames
+//     nobody answers (PUTs, a CLOSE) are fenced first (see fence); then it
+//     is encoded with its timers into a MIGRATE with the next epoch. DONEs
+//     for it that arrive meanwhile wait.
 //  2. The target refuses an epoch not newer than one it has seen for the
 //     tasklet (a stale owner), else immigrates it (taking back its remote
 //     waiters on the target's channels) and answers MIGRATED.

@@ -175,7 +175,9 @@ func TestASecondMoveWaitsForTheFenceAheadOfIt(t *testing.T) {
 // link: then what it had not applied is lost with the link, and the move
 // goes on.
 func TestAMoveGoesOnWhenTheHomeItFencedIsDropped(t *testing.T) {
-	c, g := gatedTrio(t, WithKeepalive(20*time.Millisecond, 200*time.Millisecond))
+	// Long enough a silence that the link is still up when the move starts
+	// on a loaded machine; the test waits for it once.
+	c, g := gatedTrio(t, WithKeepalive(50*time.Millisecond, 2*time.Second))
 	ch := c.ch(0, 64)
 	go1 := c.ch(2, 0)
 	code := append(sendRange(ch, 1, 5), recv(go1))
@@ -186,6 +188,7 @@ func TestAMoveGoesOnWhenTheHomeItFencedIsDropped(t *testing.T) {
 	require.NoError(t, c.nodes[2].Post(go1, 0))
 	c.waitBalance(go1, -1) // 6 to 10 wait in the gate
 	m := startMove(t, c, id)
+	require.True(t, m.fenced, "the move waits for the home's FENCED")
 	m.wait()
 	var at uint16
 	c.on(2, func(s *scheduler.Scheduler) {
@@ -220,11 +223,12 @@ func bufLen(c *cluster, ch channel.ID) int {
 
 // aMove is a Migrate of a tasklet from node 2 to node 3 under way.
 type aMove struct {
-	t    *testing.T
-	c    *cluster
-	id   tasklet.ID
-	res  chan error
-	done bool
+	t      *testing.T
+	c      *cluster
+	id     tasklet.ID
+	res    chan error
+	done   bool
+	fenced bool // seen waiting for a home's FENCED
 }
 
 // startMove starts the move and returns once it ended, or waits for a
@@ -239,7 +243,8 @@ func startMove(t *testing.T, c *cluster, id tasklet.ID) *aMove {
 			m.done = true
 		default:
 		}
-		return m.done || m.fencing()
+		m.fenced = !m.done && m.fencing()
+		return m.done || m.fenced
 	})
 	return m
 }
