@@ -108,6 +108,9 @@ func OpenCheckpointsAt(ctx context.Context, cfg CheckpointsConfig) (*Checkpoints
 		}
 		return nil, err
 	}
+	if e != nil {
+		gs.damage = e.notes.damage
+	}
 	gs.close = func() {
 		nc.Close()
 		if e != nil {
@@ -177,9 +180,22 @@ func (c *Checkpoints) Latest() (uint64, error) {
 		return 0, err
 	}
 	if len(gens) == 0 {
+		if _, err := c.gs.audit(ctx); err != nil {
+			return 0, err
+		}
 		return 0, fmt.Errorf("%s: %w", c.gs.where, store.ErrEmpty)
 	}
 	return gens[len(gens)-1], nil
+}
+
+// Audit returns an error wrapping ErrLost when the store lost generations
+// whose worlds it still holds (a damaged file: List does not show them),
+// nil when it finds none lost.
+func (c *Checkpoints) Audit() error {
+	ctx, cancel := context.WithTimeout(context.Background(), jsOpTimeout)
+	defer cancel()
+	_, err := c.gs.audit(ctx)
+	return err
 }
 
 // Load reads generation gen, checked, as a store.Checkpoint (see the file

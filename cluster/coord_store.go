@@ -50,7 +50,11 @@ func (c *Coordinator) openStore(ctx context.Context) error {
 		e.close()
 		return err
 	}
+	gs.damage = e.notes.damage
 	c.nats, c.gs = e, gs
+	for _, line := range e.notes.damage() {
+		c.log.Error("cluster: the embedded NATS server found damage in its store", "dir", c.layout.NATS(), "nats", line)
+	}
 	kv, err := openLease(ctx, gs.js, gs.names.Lease, gs.replicas)
 	if err != nil {
 		return err

@@ -270,8 +270,15 @@ func (c *Coordinator) boot(ctx context.Context) error {
 	c.op.Lock()
 	defer c.op.Unlock()
 	defer c.setState("") // stateStarting until here
+	// Audited before anything starts: an empty cluster checkpointed over
+	// a loss would look like a fresh one.
+	var lost *lostError
+	need, err := c.gs.audit(ctx)
+	if err != nil && !errors.As(err, &lost) {
+		return err
+	}
 	if c.adoptOrphans(ctx) {
-		return nil // workers a coordinator that died left running: no rollback
+		return c.repair(ctx, need, lost) // workers a coordinator that died left running: no rollback
 	}
 	var snap *clusterSnapshot
 	if !c.cfg.Fresh {
@@ -279,10 +286,15 @@ func (c *Coordinator) boot(ctx context.Context) error {
 		switch {
 		case err == nil:
 			snap = s
+		case errors.Is(err, store.ErrEmpty) && lost != nil:
+			return fmt.Errorf("%w; cluster up will not start empty over them: put the store back from a backup if there is one, or run cluster up again with --fresh to start an empty cluster (the worlds left are then deleted)", lost)
 		case errors.Is(err, store.ErrEmpty):
 		default:
 			return err
 		}
+	}
+	if err := c.repair(ctx, need, lost); err != nil {
+		return err
 	}
 	if snap == nil {
 		if err := c.forgetJournal(ctx); err != nil {
@@ -292,11 +304,22 @@ func (c *Coordinator) boot(ctx context.Context) error {
 		if _, err := c.restoreLocked(ctx, snap, c.cfg.Workers); err != nil {
 			return err
 		}
-		_, err := c.checkpointLocked(ctx, true)
+		_, err = c.checkpointLocked(ctx, true)
 		return err
 	}
-	_, err := c.restoreLocked(ctx, snap, c.cfg.Workers)
+	_, err = c.restoreLocked(ctx, snap, c.cfg.Workers)
 	return err
+}
+
+// repair logs a loss the audit found, and raises the generation counter
+// to need, the highest generation the store still holds, so that new
+// generations take numbers above it (a counter lost or behind would hand
+// out numbers in use, and a generation written over an older one).
+func (c *Coordinator) repair(ctx context.Context, need uint64, lost *lostError) error {
+	if lost != nil {
+		c.log.Error("cluster: going on without the generations the checkpoint store lost", "err", lost)
+	}
+	return c.gs.raiseCounter(ctx, need)
 }
 
 // Addr is the TCP address the coordinator listens on ("" without Listen).

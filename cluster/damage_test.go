@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -130,4 +132,53 @@ func TestNewerManifestFormatIsRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "no older generation is resumed in its place")
 	assert.Contains(t, err.Error(), "stackless checkpoint rm "+dir)
 	assert.NotContains(t, out.String(), "using the one before it")
+}
+
+// TestALostManifestBucketIsRefusedUnlessFresh: a damaged block file of the
+// manifests' stream is dropped by the NATS server on start with nothing
+// but a log line, and the cluster used to start empty over the worlds it
+// still held (`checkpoint ls`: "holds no generations"). The loss is now
+// an error naming the generations; --fresh starts empty with numbers
+// above them, and sweeps them.
+func TestALostManifestBucketIsRefusedUnlessFresh(t *testing.T) {
+	dir, newest, _, _ := stoppedWithWork(t, 10)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	blocks, err := filepath.Glob(filepath.Join(dir, "nats", "jetstream", "*", "streams", "KV_stackless_manifests", "msgs", "*.blk"))
+	require.NoError(t, err)
+	require.NotEmpty(t, blocks)
+	for _, b := range blocks {
+		require.NoError(t, os.Truncate(b, 0))
+	}
+
+	cps, err := cluster.OpenCheckpoints(ctx, dir)
+	require.NoError(t, err)
+	gens, err := cps.List()
+	require.NoError(t, err)
+	assert.Empty(t, gens, "the manifests are gone")
+	err = cps.Audit()
+	require.ErrorIs(t, err, cluster.ErrLost)
+	assert.Contains(t, err.Error(), fmt.Sprintf("-%d,", newest), "names the newest generation lost")
+	assert.Contains(t, err.Error(), "the NATS server reported", "quotes what the server said of the file")
+	_, err = cps.Latest()
+	assert.ErrorIs(t, err, cluster.ErrLost, "not store.ErrEmpty")
+	require.NoError(t, cps.Close())
+
+	var out syncBuffer
+	err = startRefused(ctx, dir, false, &out)
+	require.ErrorIs(t, err, cluster.ErrLost)
+	assert.Contains(t, err.Error(), "will not start empty")
+	assert.Contains(t, err.Error(), "--fresh")
+
+	c, ctx := startCluster(t, 1, func(cfg *cluster.Config) {
+		cfg.Dir, cfg.Fresh, cfg.WorkerCommand = dir, true, testWorkerCommand(dir, "")
+	})
+	st, err := c.Status(ctx)
+	require.NoError(t, err)
+	assert.Greater(t, st.LastGen, newest, "a fresh start numbers its generations above the lost ones")
+	require.NoError(t, c.Close())
+	cps, err = cluster.OpenCheckpoints(ctx, dir)
+	require.NoError(t, err)
+	defer cps.Close()
+	assert.NoError(t, cps.Audit(), "the worlds left were swept by the first commit")
 }

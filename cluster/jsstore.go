@@ -49,6 +49,7 @@ type genStore struct {
 	replicas int    // of every bucket
 	where    string // names the store in messages
 	close    func()
+	damage   func() []string // what the embedded server said of damaged files (nil: an outside server)
 }
 
 // openGenStore makes (or opens) the buckets of the default cluster name

@@ -53,6 +53,7 @@ type embeddedNATS struct {
 	url    string // "" when it listens nowhere
 	urlF   string // the nats.url file written, removed at close
 	unlock func()
+	notes  *natsNotes // what the server said about damaged files
 }
 
 // ensureSeed reads the nkey seed at path, creating it (0600) first if there
@@ -180,13 +181,15 @@ func startNATS(l dirLayout, listen bool) (*embeddedNATS, error) {
 		unlock()
 		return nil, fmt.Errorf("cluster: embedded NATS server on %s: %w", l.NATS(), err)
 	}
+	notes := &natsNotes{}
+	srv.SetLogger(notes, false, false)
 	srv.Start()
 	if !srv.ReadyForConnections(natsReady) {
 		srv.Shutdown()
 		unlock()
 		return nil, fmt.Errorf("cluster: the embedded NATS server on %s did not start within %v", l.NATS(), natsReady)
 	}
-	e := &embeddedNATS{srv: srv, kp: kp, unlock: unlock}
+	e := &embeddedNATS{srv: srv, kp: kp, unlock: unlock, notes: notes}
 	if listen {
 		e.url = srv.ClientURL()
 		if err := writeFileAtomic(l.NATSURL(), []byte(e.url+"\n")); err != nil {

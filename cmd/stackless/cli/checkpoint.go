@@ -72,19 +72,34 @@ func newCheckpointLsCmd(wait *time.Duration, nf *natsFlags) *cobra.Command {
 				gens = genViews(list)
 			}
 			if outputOf(cmd) == formatJSON {
-				return writeJSON(cmd.OutOrStdout(), gens)
+				if err := writeJSON(cmd.OutOrStdout(), gens); err != nil {
+					return err
+				}
+				return auditOf(t)
 			}
 			var b bytes.Buffer
 			if len(gens) == 0 {
 				fmt.Fprintf(&b, "%s holds no generations\n", t.path)
 			}
 			writeGens(&b, gens, limit)
-			return flush(cmd.OutOrStdout(), &b)
+			if err := flush(cmd.OutOrStdout(), &b); err != nil {
+				return err
+			}
+			return auditOf(t)
 		},
 	}
 	cmd.Flags().IntVar(&limit, "limit", defaultLimit, "rows to show, the newest (0: all)")
 	atLeast(cmd.Flags(), "limit", "0")
 	return cmd
+}
+
+// auditOf reports generations a cluster's store lost (a damaged file),
+// which its list cannot show.
+func auditOf(t *target) error {
+	if a, ok := t.db.(interface{ Audit() error }); ok {
+		return a.Audit()
+	}
+	return nil
 }
 
 // snapshotGen walks the snapshot file f (every checksum verified, never

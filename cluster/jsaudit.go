@@ -1,0 +1,154 @@
+package cluster
+
+// An audit of the generation store against what only damage can do. The
+// generation counter only grows, and a world object "g<gen>/w<node>" is
+// written after its number was taken, so an object above the counter
+// means the manifests' stream lost messages: a damaged block file under
+// DIR/nats, which the NATS server drops on start with nothing but a log
+// line (seen: an emptied or bit-flipped KV_<name>_manifests block made
+// `cluster up` start an empty cluster over ten generations, and
+// `checkpoint ls` say "holds no generations").
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ErrLost is returned when the checkpoint store lost the manifests of
+// generations whose worlds it still holds.
+var ErrLost = errors.New("cluster: the checkpoint store lost generations")
+
+// lostError describes what the audit found.
+type lostError struct {
+	where, bucket string
+	counter       uint64 // 0: the counter is gone
+	lo, hi        uint64 // the generations of the objects above the counter
+	objects       int
+	nats          []string // what the NATS server said about its files, if known
+}
+
+func (e *lostError) Error() string {
+	counter := "is gone"
+	if e.counter > 0 {
+		counter = "says " + strconv.FormatUint(e.counter, 10)
+	}
+	gens := "generation " + strconv.FormatUint(e.lo, 10)
+	if e.hi > e.lo {
+		gens = fmt.Sprintf("generations %d-%d", e.lo, e.hi)
+	}
+	msg := fmt.Sprintf("%v: %s holds %d world object(s) of %s, but its generation counter %s: the bucket %s lost their manifests (a damaged or truncated file of the store)",
+		ErrLost, e.where, e.objects, gens, counter, e.bucket)
+	if len(e.nats) > 0 {
+		msg += "; the NATS server reported: " + telling(e.nats)
+		if len(e.nats) > 1 {
+			msg += fmt.Sprintf(" (and %d more)", len(e.nats)-1)
+		}
+	}
+	return msg
+}
+
+func (e *lostError) Unwrap() error { return ErrLost }
+
+// telling picks the line that says most: one naming a corrupt record or
+// lost data, else the first.
+func telling(lines []string) string {
+	for _, l := range lines {
+		if strings.Contains(l, "corrupt") || strings.Contains(l, "lost") {
+			return l
+		}
+	}
+	return lines[0]
+}
+
+// audit returns a *lostError when world objects stand above the
+// generation counter with no manifest, nil when none do. need is the
+// highest generation the store still holds (an object or a manifest): the
+// counter must not be below it, or new generations would write over it.
+// Objects are listed before the counter is read, so a checkpoint written
+// meanwhile (its number first, its objects after) never looks like a loss.
+func (g *genStore) audit(ctx context.Context) (need uint64, err error) {
+	infos, err := g.listObjects(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("cluster: list the world objects in %s: %w", g.where, err)
+	}
+	gens, err := g.gens(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if len(gens) > 0 {
+		need = gens[len(gens)-1]
+	}
+	var counter uint64
+	e, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return g.kv.Get(ctx, genKey) })
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return 0, fmt.Errorf("cluster: read the generation counter in %s: %w", g.where, err)
+	default:
+		if counter, err = strconv.ParseUint(string(e.Value()), 10, 64); err != nil {
+			return 0, fmt.Errorf("%w: the generation counter %q in %s is not a number", ErrSnapshot, e.Value(), g.names.Manifests)
+		}
+	}
+	lost := &lostError{where: g.where, bucket: g.names.Manifests, counter: counter}
+	for _, o := range infos {
+		gen, ok := objectGen(o.Name)
+		if !ok {
+			continue
+		}
+		need = max(need, gen)
+		if gen <= counter || slices.Contains(gens, gen) {
+			continue
+		}
+		if lost.objects == 0 || gen < lost.lo {
+			lost.lo = gen
+		}
+		lost.hi = max(lost.hi, gen)
+		lost.objects++
+	}
+	if lost.objects == 0 {
+		return need, nil
+	}
+	if g.damage != nil {
+		lost.nats = g.damage()
+	}
+	return need, lost
+}
+
+// raiseCounter sets the generation counter to at least gen, so that the
+// generations written after a loss take numbers above the objects that
+// survived it instead of writing over them.
+func (g *genStore) raiseCounter(ctx context.Context, gen uint64) error {
+	for range 100 {
+		e, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return g.kv.Get(ctx, genKey) })
+		switch {
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			_, err = withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) {
+				rev, err := g.kv.Create(ctx, genKey, []byte(strconv.FormatUint(gen, 10)))
+				return rev, noRoom(err)
+			})
+		case err != nil:
+		default:
+			last, perr := strconv.ParseUint(string(e.Value()), 10, 64)
+			if perr == nil && last >= gen {
+				return nil
+			}
+			_, err = withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) {
+				rev, err := g.kv.Update(ctx, genKey, []byte(strconv.FormatUint(gen, 10)), e.Revision())
+				return rev, noRoom(err)
+			})
+		}
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !natsTransient(err) {
+			return fmt.Errorf("cluster: raise the generation counter in %s to %d: %w", g.where, gen, err)
+		}
+	}
+	return fmt.Errorf("cluster: raise the generation counter in %s to %d: it kept changing", g.where, gen)
+}
