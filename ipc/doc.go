@@ -142,7 +142,7 @@
 // Node.Migrate moves a tasklet that is runnable, paused, sleeping or
 // blocked. The owner emigrates it between two steps (its places in the
 // owner's channel queues become remote waiters for the target). If the
-// owner sent a home a frame that nobody answers (a PUT, PUTS or CLOSE)
+// owner sent a home a frame that nobody answers (a PUT, PUTS, CLOSE or CANCEL)
 // since it last fenced that link, that home may not have applied it yet,
 // and the tasklet's next send from the target, on another link, could
 // overtake it: the owner sends such homes FENCE, each answers FENCED once

@@ -35,7 +35,7 @@ type link struct {
 	runAt     int        // where in out the open PUTS frame begins
 	runCh     channel.ID // its channel
 	runN      int        // its values so far
-	unfenced  bool       // a frame nobody answers (PUT, PUTS, CLOSE) was queued since the last FENCE
+	unfenced  bool       // a frame nobody answers (PUT, PUTS, CLOSE, CANCEL) was queued since the last FENCE
 	tmp       []byte     // a value moved to a PUTS frame of its own
 	writing   bool       // the writer is writing a batch it took from out
 	closed    bool
@@ -121,7 +121,7 @@ func (l *link) enqueue(m *message, hold, ifRoom bool) error {
 	l.out = b
 	if err == nil {
 		l.framesOut++
-		l.unfenced = l.unfenced || m.Kind == kClose // PUTs are marked in putAll
+		l.unfenced = l.unfenced || m.Kind == kClose || m.Kind == kCancel // PUTs are marked in putAll
 	}
 	over := len(b) > l.n.cfg.maxQueued
 	// The writer parks only after it found the queue empty under mu, so

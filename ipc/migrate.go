@@ -15,7 +15,7 @@ import (
 //  1. The owner (scheduler goroutine) emigrates it: the tasklet leaves its
 //     scheduler, its queue entries on the owner's channels become remote
 //     waiters whose DONEs go to the target. Homes this node sent frames
-//     nobody answers (PUTs, a CLOSE) are fenced first (see fence); then it
+//     nobody answers (PUTs, a CLOSE, a CANCEL) are fenced first (see fence); then it
 //     is encoded with its timers into a MIGRATE with the next epoch. DONEs
 //     for it that arrive meanwhile wait.
 //  2. The target refuses an epoch not newer than one it has seen for the
@@ -127,7 +127,7 @@ func (n *Node) startMigrate(id tasklet.ID, to uint16, res chan<- error) {
 }
 
 // fence makes mv wait, on every link but the target's that carried a
-// frame nobody answers (PUT, PUTS, CLOSE), for the home to answer a FENCE
+// frame nobody answers (PUT, PUTS, CLOSE, CANCEL), for the home to answer a FENCE
 // sent after it, and reports whether mv must wait. Without it, a value the
 // tasklet sent on credit just before the move could still be on its way
 // to (or in the input of) its home when the tasklet, now on the target,

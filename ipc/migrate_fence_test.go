@@ -266,3 +266,36 @@ func (m *aMove) wait() {
 		m.done = true
 	}
 }
+
+// A receiver whose select won on another case cancels its wait at the
+// home; if it then moves and waits there again from its new node, the
+// CANCEL (on the old node's link) must not be overtaken by the new wait,
+// or the stale wait, first in the channel's queue, takes the next value,
+// which comes back (RETURN) behind the one sent after it: the receiver saw
+// 2 before 1.
+func TestAMovedReceiverLeavesNoStaleWaitAhead(t *testing.T) {
+	c, g := gatedTrio(t)
+	ch := c.ch(0, 0)
+	local, go1 := c.ch(1, 0), c.ch(2, 0)
+	id := c.prog(1, "receiver", sel(SelCase{Ch: ch}, SelCase{Ch: local}), recv(go1), recv(ch), recv(ch))
+	c.waitBalance(ch, -1) // the select's wait is at the home
+	g.set(true)
+	require.NoError(t, c.nodes[1].Post(local, 0)) // the select takes the local case; its CANCEL waits in the gate
+	c.waitBalance(go1, -1)
+
+	mv := startMove(t, c, id)
+	require.NoError(t, c.nodes[2].Post(go1, 0)) // on node 3, the receiver waits on ch again
+	c.waitFor("a second wait at the home, or the move to wait for it", func() bool { return c.balance(ch) == -2 || mv.fencing() })
+	early := !mv.fencing()
+	if early {
+		c.prog(0, "sender", send(ch, 1), send(ch, 2)) // while the stale wait is still first in the queue
+	}
+	assert.False(t, early, "the move waits for the home to apply the CANCEL")
+	g.set(false)
+	mv.wait()
+	if !early {
+		c.prog(0, "sender", send(ch, 1), send(ch, 2))
+	}
+	res := c.collect(2)
+	assert.Equal(t, []int{1, 2}, res["receiver"].Got[len(res["receiver"].Got)-2:], "the values in the order sent")
+}
