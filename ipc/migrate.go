@@ -213,7 +213,37 @@ func (n *Node) sendMigrate(mv *move) {
 		return
 	}
 	mv.sent = true
-	n.epochs[id] = mv.epoch
+	n.setEpoch(id, mv.epoch)
+}
+
+// minSweep is the fewest epochs that call for a sweep.
+const minSweep = 1024
+
+// setEpoch records the newest epoch of tasklet id here. The record is
+// needed while the tasklet is here or on its way out: an OP carries it,
+// the next move numbers from it, and a MIGRATE not newer is refused. Once
+// the tasklet left and settled, or ended, no frame can bring an older epoch
+// of it here: only its owner sends its MIGRATE, over a link that keeps
+// order, and the owner numbers from what it was given. So the records of
+// tasklets gone are swept, each time the map doubles; a cluster whose
+// balancer moves short-lived tasklets kept one for every tasklet that
+// ever moved through a node, for good.
+func (n *Node) setEpoch(id tasklet.ID, epoch uint64) {
+	n.epochs[id] = epoch
+	if len(n.epochs) < max(n.sweepAt, minSweep) {
+		return
+	}
+	for t := range n.epochs {
+		if !n.s.Has(t) && n.moving[t] == nil && n.fwd[t] == nil && !n.hasInherited(t) && len(n.parked[t]) == 0 {
+			delete(n.epochs, t)
+		}
+	}
+	n.sweepAt = 2 * len(n.epochs)
+}
+
+func (n *Node) hasInherited(id tasklet.ID) bool {
+	_, ok := n.inherited[id]
+	return ok
 }
 
 func waitKey(id tasklet.ID, seq uint32) scheduler.RemoteWait {
@@ -290,7 +320,7 @@ func (n *Node) onMigrate(m *message) {
 		refuse(err.Error())
 		return
 	}
-	n.epochs[id] = m.Epoch
+	n.setEpoch(id, m.Epoch)
 	delete(n.regs, waitKey(id, m.Record.Wait)) // Immigrate took that wait back
 	delete(n.fwd, id)
 	n.inherited[id] = inherit{prev: m.From, seq: m.Record.Wait, relay: m.Flag}

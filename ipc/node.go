@@ -51,7 +51,8 @@ type Node struct {
 	fwd       map[tasklet.ID]*forward      // tasklets gone, whose homes are being redirected
 	inherited map[tasklet.ID]inherit       // tasklets arrived here and not settled yet
 	parked    map[tasklet.ID][]migrateReq  // moves waiting for an inherited tasklet to settle
-	epochs    map[tasklet.ID]uint64        // newest migration epoch seen per tasklet
+	epochs    map[tasklet.ID]uint64        // newest migration epoch seen per tasklet (see sweepEpochs)
+	sweepAt   int                          // len(epochs) that calls for the next sweep
 	caseBuf   []scheduler.RemoteCase       // scratch for Op
 	held      []*link                      // links with frames held for the end of the slice (see queue)
 	cr        credits                      // sends without waiting (credit.go)

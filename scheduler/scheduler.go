@@ -474,6 +474,9 @@ func (s *Scheduler) lookup(id tasklet.ID) (*rec, error) {
 // Len is the number of live tasklets.
 func (s *Scheduler) Len() int { return s.tasks.n }
 
+// Has reports whether tasklet id lives here: Info without its cost.
+func (s *Scheduler) Has(id tasklet.ID) bool { return s.tasks.get(uint64(id)) != nil }
+
 // RunCount is the number of runnable tasklets, counting the one whose step
 // is running (Stackless getruncount, which counts the current tasklet; it
 // also counts the main tasklet, which here is the host: the caller of Run,
