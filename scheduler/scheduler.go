@@ -359,7 +359,9 @@ func (s *Scheduler) Release(id tasklet.ID) (*tasklet.T, error) {
 	return t.T(), nil
 }
 
-// NewChannel makes a channel; capacity 0 makes a rendezvous channel.
+// NewChannel makes a channel; capacity 0 makes a rendezvous channel. It
+// lives until it is closed and drained: its ID is plain data, which any
+// tasklet or save may hold, so it is never collected unnamed.
 func (s *Scheduler) NewChannel(capacity int) channel.ID {
 	s.nextC++
 	id := channel.ID(uint64(s.node)<<tasklet.NodeBits | s.nextC)

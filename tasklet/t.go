@@ -97,7 +97,8 @@ func (t *T) Fail(err error) Op { return Op{kind: OpFail, val: err} }
 // a scheduler made with scheduler.WithDepthFirst).
 func (t *T) Spawn(b Behavior) ID { return t.rec().Host().Spawn(b) }
 
-// NewChannel makes a channel; capacity 0 is a rendezvous channel.
+// NewChannel makes a channel; capacity 0 is a rendezvous channel. It
+// lives until it is closed and drained: close the ones made per request.
 func (t *T) NewChannel(capacity int) ChanID { return t.rec().Host().NewChannel(capacity) }
 
 // Close closes ch: every tasklet blocked on it wakes with channel.ErrClosed;
