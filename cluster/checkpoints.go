@@ -109,7 +109,7 @@ func OpenCheckpointsAt(ctx context.Context, cfg CheckpointsConfig) (*Checkpoints
 		return nil, err
 	}
 	if e != nil {
-		gs.damage = e.notes.damage
+		gs.damage, gs.lag = e.notes.damage, 0 // one server: no replica lags behind
 	}
 	gs.close = func() {
 		nc.Close()

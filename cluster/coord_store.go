@@ -50,7 +50,7 @@ func (c *Coordinator) openStore(ctx context.Context) error {
 		e.close()
 		return err
 	}
-	gs.damage = e.notes.damage
+	gs.damage, gs.lag = e.notes.damage, 0 // one server: no replica lags behind
 	c.nats, c.gs = e, gs
 	for _, line := range e.notes.damage() {
 		c.log.Error("cluster: the embedded NATS server found damage in its store", "dir", c.layout.NATS(), "nats", line)

@@ -50,6 +50,7 @@ type genStore struct {
 	where    string // names the store in messages
 	close    func()
 	damage   func() []string // what the embedded server said of damaged files (nil: an outside server)
+	lag      time.Duration   // how long a missing object is asked for again (objectLag; 0 on one server)
 }
 
 // openGenStore makes (or opens) the buckets of the default cluster name
@@ -81,7 +82,7 @@ func openNamedGenStore(ctx context.Context, nc *nats.Conn, names natsNames, keep
 	if err := kvReady(ctx, kv); err != nil {
 		return nil, fmt.Errorf("cluster: the manifest bucket %s on %s: %w", manifestBucket, where, err)
 	}
-	return &genStore{nc: nc, js: js, kv: kv, obj: obj, names: names, keep: keep, replicas: replicas, where: where, close: nc.Close}, nil
+	return &genStore{nc: nc, js: js, kv: kv, obj: obj, names: names, keep: keep, replicas: replicas, where: where, close: nc.Close, lag: objectLag}, nil
 }
 
 // jsAttempt bounds one attempt at a JetStream operation that moves no
@@ -192,7 +193,7 @@ func openExistingGenStore(ctx context.Context, nc *nats.Conn, names natsNames, w
 	if err != nil {
 		return nil, fmt.Errorf("cluster: the checkpoint buckets of %s: %w", where, err)
 	}
-	return &genStore{nc: nc, js: js, kv: kv, obj: obj, names: names, where: where, close: nc.Close}, nil
+	return &genStore{nc: nc, js: js, kv: kv, obj: obj, names: names, where: where, close: nc.Close, lag: objectLag}, nil
 }
 
 // ErrNoCheckpoints is returned when a cluster has no checkpoint buckets on
@@ -546,7 +547,7 @@ func (g *genStore) load(ctx context.Context, gen uint64) (*clusterSnapshot, erro
 		go func() {
 			defer wg.Done()
 			var blob []byte
-			lagging := time.Now().Add(objectLag)
+			lagging := time.Now().Add(g.lag)
 			err := retryJS(ctx, objAttempt, func(ctx context.Context) (err error) {
 				blob, err = g.obj.GetBytes(ctx, w.Object)
 				if errors.Is(err, jetstream.ErrObjectNotFound) && time.Now().Before(lagging) {
