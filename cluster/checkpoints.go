@@ -190,12 +190,17 @@ func (c *Checkpoints) Latest() (uint64, error) {
 
 // Audit returns an error wrapping ErrLost when the store lost generations
 // whose worlds it still holds (a damaged file: List does not show them),
-// nil when it finds none lost.
+// and one wrapping ErrSnapshot for listed generations whose worlds are
+// missing (checked where this process runs the store's server); nil when
+// it finds neither.
 func (c *Checkpoints) Audit() error {
 	ctx, cancel := context.WithTimeout(context.Background(), jsOpTimeout)
 	defer cancel()
-	_, err := c.gs.audit(ctx)
-	return err
+	_, lost := c.gs.audit(ctx)
+	if lost != nil && !errors.Is(lost, ErrLost) {
+		return lost
+	}
+	return errors.Join(lost, c.gs.unloadable(ctx))
 }
 
 // Load reads generation gen, checked, as a store.Checkpoint (see the file

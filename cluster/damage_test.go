@@ -182,3 +182,47 @@ func TestALostManifestBucketIsRefusedUnlessFresh(t *testing.T) {
 	defer cps.Close()
 	assert.NoError(t, cps.Audit(), "the worlds left were swept by the first commit")
 }
+
+// TestAuditNamesGenerationsThatCannotLoad: `checkpoint ls` listed every
+// generation whose manifest stood, also ones whose worlds a damaged block
+// had taken, while cluster up passed over them or refused: Audit names
+// them and why.
+func TestAuditNamesGenerationsThatCannotLoad(t *testing.T) {
+	audit := func(dir string) error {
+		t.Helper()
+		cps, err := cluster.OpenCheckpoints(context.Background(), dir)
+		require.NoError(t, err)
+		defer cps.Close()
+		gens, err := cps.List()
+		require.NoError(t, err)
+		require.NotEmpty(t, gens, "the manifests are listed")
+		return cps.Audit()
+	}
+	t.Run("changed", func(t *testing.T) {
+		dir, newest, _, _ := stoppedWithWork(t, 10)
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		require.NoError(t, audit(dir))
+		require.NoError(t, cluster.DamageGeneration(ctx, dir, newest, 2))
+		require.NoError(t, cluster.DamageGeneration(ctx, dir, newest-1, 0))
+		err := audit(dir)
+		require.ErrorIs(t, err, cluster.ErrSnapshot)
+		assert.Contains(t, err.Error(), fmt.Sprintf("generation %d (world g%d/w2 holds 29 bytes, its manifest says", newest, newest))
+		assert.Contains(t, err.Error(), fmt.Sprintf("generation %d (its manifest", newest-1))
+		assert.Contains(t, err.Error(), "resumes the newest one that loads")
+	})
+	t.Run("lost with their block", func(t *testing.T) {
+		dir, newest, _, _ := stoppedWithWork(t, 10)
+		blocks, err := filepath.Glob(filepath.Join(dir, "nats", "jetstream", "*", "streams", "OBJ_stackless_ckpt", "msgs", "*.blk"))
+		require.NoError(t, err)
+		require.NotEmpty(t, blocks)
+		for _, b := range blocks {
+			require.NoError(t, os.Truncate(b, 0))
+		}
+		err = audit(dir)
+		require.ErrorIs(t, err, cluster.ErrSnapshot)
+		assert.Contains(t, err.Error(), fmt.Sprintf("generation %d (world g%d/w1 is missing)", newest, newest))
+		assert.Contains(t, err.Error(), "refuses to start")
+		assert.Contains(t, err.Error(), "the NATS server reported")
+	})
+}

@@ -152,3 +152,58 @@ func (g *genStore) raiseCounter(ctx context.Context, gen uint64) error {
 	}
 	return fmt.Errorf("cluster: raise the generation counter in %s to %d: it kept changing", g.where, gen)
 }
+
+// unloadable returns an error naming each generation whose manifest names
+// a world object the store lacks, or holds at another size (a damaged
+// block of the objects' stream, dropped as the server started), nil when
+// every world is there. Sizes are compared, not digests: reading every
+// world is what a load does. Only where objects are listed from the one
+// server (g.lag 0): a replica that lags would miss the newest.
+func (g *genStore) unloadable(ctx context.Context) error {
+	if g.lag != 0 {
+		return nil
+	}
+	infos, err := g.listObjects(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster: list the world objects in %s: %w", g.where, err)
+	}
+	size := make(map[string]uint64, len(infos))
+	for _, o := range infos {
+		size[o.Name] = o.Size
+	}
+	gens, err := g.gens(ctx)
+	if err != nil {
+		return err
+	}
+	var bad []string
+	for _, gen := range slices.Backward(gens) {
+		m, err := g.manifestOf(ctx, gen)
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("generation %d (its manifest: %v)", gen, err))
+			continue
+		}
+		for _, w := range m.Worlds {
+			if n, ok := size[w.Object]; !ok {
+				bad = append(bad, fmt.Sprintf("generation %d (world %s is missing)", gen, w.Object))
+				break
+			} else if int64(n) != w.Size {
+				bad = append(bad, fmt.Sprintf("generation %d (world %s holds %d bytes, its manifest says %d)", gen, w.Object, n, w.Size))
+				break
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	then := "cluster up resumes the newest one that loads"
+	if len(bad) == len(gens) {
+		then = "cluster up refuses to start until one does, or with --fresh"
+	}
+	if g.damage != nil {
+		if lines := g.damage(); len(lines) > 0 {
+			then += "; the NATS server reported: " + telling(lines)
+		}
+	}
+	return fmt.Errorf("cluster: %d of the %d generations in %s cannot be loaded (%w): %s; %s",
+		len(bad), len(gens), g.where, ErrSnapshot, strings.Join(bad, ", "), then)
+}
