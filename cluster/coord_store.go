@@ -53,7 +53,7 @@ func (c *Coordinator) openStore(ctx context.Context) error {
 	gs.damage, gs.lag = e.notes.damage, 0 // one server: no replica lags behind
 	c.nats, c.gs = e, gs
 	for _, line := range e.notes.damage() {
-		c.log.Error("cluster: the embedded NATS server found damage in its store", "dir", c.layout.NATS(), "nats", line)
+		c.log.Warn("cluster: the embedded NATS server reported on its files as it started (it drops a damaged or torn record)", "dir", c.layout.NATS(), "nats", line)
 	}
 	kv, err := openLease(ctx, gs.js, gs.names.Lease, gs.replicas)
 	if err != nil {
