@@ -270,15 +270,21 @@ func (c *Coordinator) boot(ctx context.Context) error {
 	c.op.Lock()
 	defer c.op.Unlock()
 	defer c.setState("") // stateStarting until here
+	if c.adoptOrphans(ctx) {
+		// Workers a coordinator that died left running: no rollback, and
+		// a store that does not answer now is no reason to drop them.
+		lost, err := c.audit(ctx)
+		if err != nil {
+			c.log.Warn("cluster: the checkpoint store could not be audited after adopting the workers", "err", err)
+		}
+		c.goingOnWithout(lost)
+		return nil
+	}
 	// Audited before anything starts: an empty cluster checkpointed over
 	// a loss would look like a fresh one.
-	var lost *lostError
-	need, err := c.gs.audit(ctx)
-	if err != nil && !errors.As(err, &lost) {
+	lost, err := c.audit(ctx)
+	if err != nil {
 		return err
-	}
-	if c.adoptOrphans(ctx) {
-		return c.repair(ctx, need, lost) // workers a coordinator that died left running: no rollback
 	}
 	var snap *clusterSnapshot
 	if !c.cfg.Fresh {
@@ -293,9 +299,7 @@ func (c *Coordinator) boot(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := c.repair(ctx, need, lost); err != nil {
-		return err
-	}
+	c.goingOnWithout(lost)
 	if snap == nil {
 		if err := c.forgetJournal(ctx); err != nil {
 			return err
@@ -304,22 +308,32 @@ func (c *Coordinator) boot(ctx context.Context) error {
 		if _, err := c.restoreLocked(ctx, snap, c.cfg.Workers); err != nil {
 			return err
 		}
-		_, err = c.checkpointLocked(ctx, true)
+		_, err := c.checkpointLocked(ctx, true)
 		return err
 	}
 	_, err = c.restoreLocked(ctx, snap, c.cfg.Workers)
 	return err
 }
 
-// repair logs a loss the audit found, and raises the generation counter
-// to need, the highest generation the store still holds, so that new
-// generations take numbers above it (a counter lost or behind would hand
-// out numbers in use, and a generation written over an older one).
-func (c *Coordinator) repair(ctx context.Context, need uint64, lost *lostError) error {
+// audit checks the store for generations lost (see genStore.audit) and
+// raises the generation counter to the highest generation it still holds,
+// so that new generations take numbers above it (a counter lost or behind
+// would hand out numbers in use, and a generation would be written over an
+// older one).
+func (c *Coordinator) audit(ctx context.Context) (*lostError, error) {
+	need, err := c.gs.audit(ctx)
+	var lost *lostError
+	if err != nil && !errors.As(err, &lost) {
+		return nil, err
+	}
+	return lost, c.gs.raiseCounter(ctx, need)
+}
+
+// goingOnWithout logs a loss the cluster goes on without.
+func (c *Coordinator) goingOnWithout(lost *lostError) {
 	if lost != nil {
 		c.log.Error("cluster: going on without the generations the checkpoint store lost", "err", lost)
 	}
-	return c.gs.raiseCounter(ctx, need)
 }
 
 // Addr is the TCP address the coordinator listens on ("" without Listen).
