@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,7 +53,13 @@ func (c *Coordinator) openStore(ctx context.Context) error {
 	}
 	gs.damage, gs.lag = e.notes.damage, 0 // one server: no replica lags behind
 	c.nats, c.gs = e, gs
+	journal := "[" + kvStream(gs.names.Journal) + "]"
 	for _, line := range e.notes.damage() {
+		if strings.Contains(line, journal) && strings.Contains(line, "corrupt") {
+			c.log.Error("cluster: the effect journal's file is damaged: the NATS server dropped records of it, so calls whose results it held may run again (with the same key)",
+				"dir", c.layout.NATS(), "nats", line)
+			continue
+		}
 		c.log.Warn("cluster: the embedded NATS server reported on its files as it started (it drops a damaged or torn record)", "dir", c.layout.NATS(), "nats", line)
 	}
 	kv, err := openLease(ctx, gs.js, gs.names.Lease, gs.replicas)

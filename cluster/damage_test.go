@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -225,4 +227,56 @@ func TestAuditNamesGenerationsThatCannotLoad(t *testing.T) {
 		assert.Contains(t, err.Error(), "refuses to start")
 		assert.Contains(t, err.Error(), "the NATS server reported")
 	})
+}
+
+// TestADamagedJournalFileIsReported: a damaged block of the effect
+// journal. One record's sequence pushed far ahead made the NATS server
+// fill the gap in memory until the kernel killed the process (24 GB in
+// 15 s): the block is refused before the server starts, naming it. A
+// malformed record the server drops, with the records after it, so calls
+// whose results they held run again: that went without a word (the
+// server runs without a log), and the coordinator now says so.
+func TestADamagedJournalFileIsReported(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(rec []byte)
+	}{
+		{"a record far ahead", func(rec []byte) {
+			binary.LittleEndian.PutUint64(rec[4:], binary.LittleEndian.Uint64(rec[4:])+1<<40)
+		}},
+		{"a malformed record", func(rec []byte) { binary.LittleEndian.PutUint32(rec[0:], 0x7fffffff) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, ctx := startCluster(t, 2, nil)
+			srv := newTimedServer(t, time.Millisecond)
+			col, _ := spawnFetchers(t, ctx, c, srv.URL, 4, 10)
+			_, got := collected(t, ctx, c, col)
+			require.Equal(t, 4, got)
+			n, err := c.JournalLen(ctx)
+			require.NoError(t, err)
+			require.Positive(t, n)
+			dir := c.Dir()
+			require.NoError(t, c.Close())
+			blocks, err := filepath.Glob(filepath.Join(dir, "nats", "jetstream", "*", "streams", "KV_stackless_journal", "msgs", "*.blk"))
+			require.NoError(t, err)
+			require.Len(t, blocks, 1)
+			b, err := os.ReadFile(blocks[0])
+			require.NoError(t, err)
+			second := int(binary.LittleEndian.Uint32(b) &^ (1 << 31))
+			require.Less(t, second+22, len(b), "the block holds two records")
+			tc.damage(b[second:])
+			require.NoError(t, os.WriteFile(blocks[0], b, 0o600))
+
+			var out syncBuffer
+			err = startRefused(ctx, dir, false, &out)
+			if tc.name == "a record far ahead" {
+				require.ErrorIs(t, err, cluster.ErrDamagedBlock)
+				assert.Contains(t, err.Error(), blocks[0])
+				return
+			}
+			require.ErrorIs(t, err, errNoWorkers, "the cluster still starts")
+			assert.Contains(t, out.String(), "the effect journal's file is damaged")
+			assert.Contains(t, out.String(), "KV_stackless_journal")
+		})
+	}
 }

@@ -145,6 +145,10 @@ func startNATS(l dirLayout, listen bool) (*embeddedNATS, error) {
 	if err != nil {
 		return nil, notYours(l.Dir, lock, err)
 	}
+	if err := checkBlocks(l.NATS()); err != nil {
+		unlock()
+		return nil, err
+	}
 	kp, err := ensureSeed(l.NATSSeed())
 	if err != nil {
 		unlock()
