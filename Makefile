@@ -40,6 +40,7 @@ FUZZ_TARGETS ?= \
 	./cluster:FuzzManifest \
 	./cluster:FuzzJournalEntry \
 	./cluster:FuzzMember \
+	./cluster:FuzzCheckBlock \
 	./pickle:FuzzLoadTaskletFast \
 	./gen:FuzzLayouts
 
