@@ -409,9 +409,22 @@ func (g *genStore) gens(ctx context.Context) ([]uint64, error) {
 		out, err = g.newerGens(ctx, out)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cluster: list the generations in %s: %w", g.where, err)
+		return nil, g.noted(fmt.Errorf("cluster: list the generations in %s: %w", g.where, err))
 	}
 	return out, nil
+}
+
+// noted adds to err what the embedded server said about damaged files, if
+// it said anything: a read it cannot answer (a record whose checksum
+// fails) otherwise only times out.
+func (g *genStore) noted(err error) error {
+	if g.damage == nil {
+		return err
+	}
+	if lines := g.damage(); len(lines) > 0 {
+		return fmt.Errorf("%w; the NATS server reported: %s (a damaged file of the store?)", err, telling(lines))
+	}
+	return err
 }
 
 // retain deletes the generations older than the newest keep ones, and

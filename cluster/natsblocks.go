@@ -1,15 +1,24 @@
 package cluster
 
 // A check of the embedded server's message blocks before it reads them.
-// The NATS server (v2.15.2 and v2.15.3) indexes a block without checking
-// its records' checksums, and fills the gap up to each record's sequence
-// number in memory: a damaged record that names a sequence far ahead made
-// `checkpoint ls` and `cluster up` grow by 150 MB a second until the
-// kernel killed them (24 GB in 15 s, seen with a bit-flipped block of the
-// effect journal). Such a record is refused here, naming the file, before
-// the server starts. Damage the server handles itself (a record it finds
-// malformed, or one close to its neighbours) is left to it, and the audit
-// (jsaudit.go) names what it then drops.
+// The NATS server (v2.15.2 and v2.15.3) trusts a stream's saved index
+// (msgs/index.db) and checks a record's checksum only when it reads the
+// message. Two faults followed from one damaged record:
+//   - a record whose sequence was damaged to one far ahead: indexing the
+//     block fills the gap up to it in memory, and `checkpoint ls` or
+//     `cluster up` grew by 150 MB a second until the kernel killed them
+//     (24 GB in 15 s, a bit-flipped block of the effect journal);
+//   - a record of a KV bucket whose checksum fails: a listing of the
+//     bucket never finished, and every command timed out after 30 s with
+//     "context deadline exceeded" (bit flips in the manifests' block).
+//
+// Without the saved index the server rebuilds the stream from its blocks,
+// checking every checksum, and drops the first damaged record and those
+// after it in its block. So where a damaged record is found (every record
+// of a KV bucket's blocks is checked; of other streams, those far ahead),
+// the stream's index is removed and the server rebuilds it. What it then
+// drops is named: by a note naming the record, by the audit (generations
+// lost, jsaudit.go), and for the journal by the coordinator's log.
 
 import (
 	"bytes"
@@ -18,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,67 +48,75 @@ const (
 	blkErased   = 1 << 63
 	blkTomb     = 1 << 62
 	blkMaxRec   = 32 << 20 // the server's own bound on a record
-	// maxHole is the widest gap to a record's sequence that is taken on
-	// trust: the server then holds about 4 bytes a sequence. Wider gaps
-	// are legitimate after compaction, so a record beyond one is refused
-	// only if its checksum fails too.
+	// maxHole is the widest gap to a record's sequence taken on trust
+	// where records are not all checked: the server then holds about 4
+	// bytes a sequence. Wider gaps are legitimate after compaction, so a
+	// record beyond one is checked, not refused.
 	maxHole = 1 << 20
 )
 
-// ErrDamagedBlock is returned when a message block of the embedded
-// server's store is damaged in a way the server cannot survive reading.
+// ErrDamagedBlock is returned when a damaged message block of the embedded
+// server's store cannot be handed to the server to rebuild.
 var ErrDamagedBlock = errors.New("cluster: a damaged file in the NATS store")
 
-// blockError names the damaged record.
-type blockError struct {
-	path        string
-	off         int64
-	seq, before uint64
-}
-
-func (e *blockError) Error() string {
-	return fmt.Sprintf("%v: %s: the record at byte %d fails its checksum and names sequence %d, %d past the one before it: "+
-		"the NATS server would fill that gap in memory until the machine runs out. Move the file out of the store "+
-		"(the server then starts without the records it held: for the effect journal, calls whose results they held may run again; "+
-		"for the checkpoints, the generations they held are named as lost) or put the store back from a backup",
-		ErrDamagedBlock, e.path, e.off, e.seq, e.seq-e.before)
-}
-
-func (e *blockError) Unwrap() error { return ErrDamagedBlock }
-
-// checkBlocks checks every message block under the store folder dir.
-func checkBlocks(dir string) error {
-	blocks, err := filepath.Glob(filepath.Join(dir, "jetstream", "*", "streams", "*", "msgs", "*.blk"))
+// checkBlocks checks the message blocks under the store folder dir. For
+// each stream with a damaged record it removes the stream's saved index,
+// so that the server rebuilds it, and returns a note naming the record.
+// It fails only if such an index cannot be removed.
+func checkBlocks(dir string) ([]string, error) {
+	streams, err := filepath.Glob(filepath.Join(dir, "jetstream", "*", "streams", "*"))
 	if err != nil {
-		return nil // a bad pattern cannot happen; the server reads what it finds
+		return nil, nil // a bad pattern cannot happen; the server reads what it finds
 	}
-	for _, path := range blocks {
-		if err := checkBlock(path); err != nil {
-			return err
+	var notes []string
+	for _, sd := range streams {
+		blocks, _ := filepath.Glob(filepath.Join(sd, "msgs", "*.blk"))
+		stream := filepath.Base(sd)
+		all := strings.HasPrefix(stream, "KV_") // small: every record is checked
+		for _, path := range blocks {
+			bad, ok := checkBlock(path, all)
+			if !ok {
+				continue
+			}
+			index := filepath.Join(sd, "msgs", "index.db")
+			if err := os.Remove(index); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return notes, fmt.Errorf("%w: %s: the record at byte %d fails its checksum, and the stream's index %s, which would make the server rebuild it, cannot be removed: %w",
+					ErrDamagedBlock, path, bad.off, index, err)
+			}
+			notes = append(notes, fmt.Sprintf("Filestore [%s] corrupt record in %s at byte %d (sequence %d; its checksum fails): "+
+				"the stream's index was removed, so the server rebuilds the stream and drops that record and the ones after it in the block",
+				stream, path, bad.off, bad.seq))
+			break // the rebuild covers every block of the stream
 		}
 	}
-	return nil
+	return notes, nil
 }
 
-// checkBlock walks the record headers of one block (reading a whole record
-// only to check one that jumps ahead) and returns a *blockError for a
-// record the server would fill a gap of more than maxHole for and whose
-// checksum fails. A block it cannot read or parse is left to the server,
-// which rebuilds it.
-func checkBlock(path string) error {
+// badRecord is a record whose checksum fails.
+type badRecord struct {
+	off int64
+	seq uint64
+}
+
+// checkBlock walks the record headers of one block and reports the first
+// record whose checksum fails: of every record with all, else only of one
+// that jumps more than maxHole ahead of the one before it (the server
+// would fill that gap in memory). A block it cannot read, or one with a
+// malformed header, is left to the server, which rebuilds it itself.
+func checkBlock(path string, all bool) (badRecord, bool) {
 	index, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(path), ".blk"), 10, 32)
 	if err != nil {
-		return nil
+		return badRecord{}, false
 	}
 	stream := filepath.Base(filepath.Dir(filepath.Dir(path)))
 	f, err := os.Open(path)
 	if err != nil {
-		return nil
+		return badRecord{}, false
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil
+		return badRecord{}, false
 	}
 	size := st.Size()
 	le := binary.LittleEndian
@@ -107,7 +125,7 @@ func checkBlock(path string) error {
 	first := true
 	for off := int64(0); off+blkHdrSize <= size; {
 		if _, err := f.ReadAt(hdr[:], off); err != nil {
-			return nil
+			return badRecord{}, false
 		}
 		rl, seq, slen := le.Uint32(hdr[0:]), le.Uint64(hdr[4:]), int(le.Uint16(hdr[20:]))
 		headers := rl&blkHeaders != 0
@@ -118,24 +136,25 @@ func checkBlock(path string) error {
 		}
 		dlen := int(rl) - blkHdrSize
 		if dlen < 0 || shlen > dlen-blkHashSize || off+int64(rl) > size || rl > blkMaxRec {
-			return nil // malformed: the server takes the block for corrupt and rebuilds it, checking every record
+			return badRecord{}, false // malformed: the server takes the block for corrupt and rebuilds it
 		}
+		check := all
 		if seq&blkTomb == 0 {
 			seq &^= blkErased
 			switch {
 			case first:
-				// The server checks the first against the block's state.
-				first, last = false, seq
+				first, last = false, seq // the server checks the first against the block's state
 			case seq > last:
-				if seq-last > maxHole && !recordSumOK(f, off, int(rl), slen, headers, stream, uint32(index)) {
-					return &blockError{path: path, off: off, seq: seq, before: last}
-				}
+				check = check || seq-last > maxHole
 				last = seq
 			}
 		}
+		if check && !recordSumOK(f, off, int(rl), slen, headers, stream, uint32(index)) {
+			return badRecord{off: off, seq: seq &^ (blkTomb | blkErased)}, true
+		}
 		off += int64(rl)
 	}
-	return nil
+	return badRecord{}, false
 }
 
 // recordSumOK reports whether the record of length rl at off in the block

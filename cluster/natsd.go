@@ -145,9 +145,14 @@ func startNATS(l dirLayout, listen bool) (*embeddedNATS, error) {
 	if err != nil {
 		return nil, notYours(l.Dir, lock, err)
 	}
-	if err := checkBlocks(l.NATS()); err != nil {
+	notes := &natsNotes{}
+	found, err := checkBlocks(l.NATS())
+	if err != nil {
 		unlock()
 		return nil, err
+	}
+	for _, line := range found {
+		notes.add("warning", line)
 	}
 	kp, err := ensureSeed(l.NATSSeed())
 	if err != nil {
@@ -185,7 +190,6 @@ func startNATS(l dirLayout, listen bool) (*embeddedNATS, error) {
 		unlock()
 		return nil, fmt.Errorf("cluster: embedded NATS server on %s: %w", l.NATS(), err)
 	}
-	notes := &natsNotes{}
 	srv.SetLogger(notes, false, false)
 	srv.Start()
 	if !srv.ReadyForConnections(natsReady) {

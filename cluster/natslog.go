@@ -24,6 +24,11 @@ func (n *natsNotes) note(level, format string, args []any) {
 	if !strings.Contains(l, "filestore") && !strings.Contains(l, "corrupt") && !strings.Contains(l, "lost") {
 		return
 	}
+	n.add(level, line)
+}
+
+// add keeps a line.
+func (n *natsNotes) add(level, line string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if len(n.lines) < maxNATSNotes {
