@@ -17,20 +17,28 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// openJS starts the embedded server on l and connects a JetStream client;
+// stop closes both.
+func openJS(t *testing.T, l dirLayout) (e *embeddedNATS, js jetstream.JetStream, stop func()) {
+	t.Helper()
+	e, err := startNATS(l, false)
+	require.NoError(t, err)
+	nc, err := e.connect("test")
+	require.NoError(t, err)
+	js, err = jetstream.New(nc)
+	require.NoError(t, err)
+	return e, js, func() { nc.Close(); e.close() }
+}
+
 // storeWithMessages runs the embedded server on a new folder, puts n
 // messages (every third with headers) into a stream and stops it. It
 // returns the folder and the stream's block files.
 func storeWithMessages(t *testing.T, n int) (dirLayout, []string) {
 	t.Helper()
 	l := dirLayout{t.TempDir()}
-	e, err := startNATS(l, false)
-	require.NoError(t, err)
-	nc, err := e.connect("test")
-	require.NoError(t, err)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	_, js, stop := openJS(t, l)
 	ctx := context.Background()
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.FileStorage})
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}, Storage: jetstream.FileStorage})
 	require.NoError(t, err)
 	for i := range n {
 		m := nats.NewMsg(fmt.Sprintf("s.%d", i))
@@ -41,8 +49,7 @@ func storeWithMessages(t *testing.T, n int) (dirLayout, []string) {
 		_, err := js.PublishMsg(ctx, m)
 		require.NoError(t, err)
 	}
-	nc.Close()
-	e.close()
+	stop()
 	blocks, err := filepath.Glob(filepath.Join(l.NATS(), "jetstream", "*", "streams", "S", "msgs", "*.blk"))
 	require.NoError(t, err)
 	require.NotEmpty(t, blocks)
@@ -110,16 +117,10 @@ func TestARecordFarAheadIsRebuiltNotFilled(t *testing.T) {
 	assert.Empty(t, notes, "a wide gap before a sound record is the server's to fill")
 
 	require.NoError(t, os.WriteFile(blocks[0], b, 0o600))
-	e, err := startNATS(l, false)
-	require.NoError(t, err)
-	defer e.close()
+	e, js, stop := openJS(t, l)
+	defer stop()
 	require.Len(t, e.notes.damage(), 1)
 	assert.Contains(t, e.notes.damage()[0], fmt.Sprintf("corrupt record in %s at byte %d", blocks[0], off))
-	nc, err := e.connect("test")
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
 	st, err := js.Stream(context.Background(), "S")
 	require.NoError(t, err)
 	assert.Equal(t, uint64(4), st.CachedInfo().State.Msgs, "the records before the damaged one")
@@ -132,20 +133,14 @@ func TestARecordFarAheadIsRebuiltNotFilled(t *testing.T) {
 func TestADamagedKVRecordIsRebuilt(t *testing.T) {
 	l := dirLayout{t.TempDir()}
 	ctx := t.Context()
-	e, err := startNATS(l, false)
-	require.NoError(t, err)
-	nc, err := e.connect("test")
-	require.NoError(t, err)
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
+	_, js, stop := openJS(t, l)
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "T", Storage: jetstream.FileStorage})
 	require.NoError(t, err)
 	for i := range 6 {
 		_, err := kv.Put(ctx, fmt.Sprintf("k%d", i), fmt.Appendf(nil, "value %d", i))
 		require.NoError(t, err)
 	}
-	nc.Close()
-	e.close()
+	stop()
 	blocks, err := filepath.Glob(filepath.Join(l.NATS(), "jetstream", "*", "streams", "KV_T", "msgs", "*.blk"))
 	require.NoError(t, err)
 	require.Len(t, blocks, 1)
@@ -156,16 +151,10 @@ func TestADamagedKVRecordIsRebuilt(t *testing.T) {
 	b[offs[3]+blkHdrSize+2] ^= 0x10 // in the subject or the value: the checksum fails
 	require.NoError(t, os.WriteFile(blocks[0], b, 0o600))
 
-	e, err = startNATS(l, false)
-	require.NoError(t, err)
-	defer e.close()
+	e, js, stop := openJS(t, l)
+	defer stop()
 	require.Len(t, e.notes.damage(), 1)
 	assert.Contains(t, e.notes.damage()[0], fmt.Sprintf("[KV_T] corrupt record in %s at byte %d", blocks[0], offs[3]))
-	nc, err = e.connect("test")
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err = jetstream.New(nc)
-	require.NoError(t, err)
 	kv, err = js.KeyValue(ctx, "T")
 	require.NoError(t, err)
 	keys, err := kv.Keys(ctx)
