@@ -232,10 +232,11 @@ func TestAuditNamesGenerationsThatCannotLoad(t *testing.T) {
 // TestADamagedJournalFileIsReported: a damaged block of the effect
 // journal. One record's sequence pushed far ahead made the NATS server
 // fill the gap in memory until the kernel killed the process (24 GB in
-// 15 s); a malformed record it dropped, with the records after it,
-// without a word (the server runs without a log). Either way the server
-// now drops the damaged record and those after it, so calls whose results
-// they held may run again, and the coordinator says so, naming the file.
+// 15 s); a record whose checksum fails it dropped, with the records after
+// it, without a word (the server runs without a log). Either way the
+// server now drops the damaged record and those after it, so calls whose
+// results they held may run again, and the coordinator says so, naming
+// the file.
 func TestADamagedJournalFileIsReported(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -244,7 +245,7 @@ func TestADamagedJournalFileIsReported(t *testing.T) {
 		{"a record far ahead", func(rec []byte) {
 			binary.LittleEndian.PutUint64(rec[4:], binary.LittleEndian.Uint64(rec[4:])+1<<40)
 		}},
-		{"a malformed record", func(rec []byte) { binary.LittleEndian.PutUint32(rec[0:], 0x7fffffff) }},
+		{"a flipped byte", func(rec []byte) { rec[22+2] ^= 0x10 }}, // in the key or the value: its checksum fails
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, ctx := startCluster(t, 2, nil)
