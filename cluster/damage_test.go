@@ -231,8 +231,8 @@ func TestAuditNamesGenerationsThatCannotLoad(t *testing.T) {
 
 // TestADamagedJournalFileIsReported: a damaged block of the effect
 // journal. One record's sequence pushed far ahead made the NATS server
-// fill the gap in memory until the kernel killed the process (24 GB in
-// 15 s); a record whose checksum fails it dropped, with the records after
+// fill the gap in memory until it ran out (the kernel killed it at 24 GB
+// within 15 s); a record whose checksum fails it dropped, with the records after
 // it, without a word (the server runs without a log). Either way the
 // server now drops the damaged record and those after it, so calls whose
 // results they held may run again, and the coordinator says so, naming

@@ -5,9 +5,9 @@ package cluster
 // (msgs/index.db) and checks a record's checksum only when it reads the
 // message. Two faults followed from one damaged record:
 //   - a record whose sequence was damaged to one far ahead: indexing the
-//     block fills the gap up to it in memory, and `checkpoint ls` or
-//     `cluster up` grew by 150 MB a second until the kernel killed them
-//     (24 GB in 15 s, a bit-flipped block of the effect journal);
+//     block fills the gap up to it in memory: `checkpoint ls` grew by
+//     150 MB a second (with v2.15.3 the kernel killed it at 24 GB within
+//     15 s), and `cluster up` never started (a bit-flipped journal block);
 //   - a record of a KV bucket whose checksum fails: a listing of the
 //     bucket never finished, and every command timed out after 30 s with
 //     "context deadline exceeded" (bit flips in the manifests' block).
