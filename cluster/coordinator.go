@@ -319,18 +319,17 @@ func (c *Coordinator) boot(ctx context.Context) error {
 // raises the generation counter to the highest generation it still holds,
 // so that new generations take numbers above it (a counter lost or behind
 // would hand out numbers in use, and a generation would be written over an
-// older one).
-func (c *Coordinator) audit(ctx context.Context) (*lostError, error) {
+// older one). lost, if not nil, wraps ErrLost and says what was lost.
+func (c *Coordinator) audit(ctx context.Context) (lost, err error) {
 	need, err := c.gs.audit(ctx)
-	var lost *lostError
-	if err != nil && !errors.As(err, &lost) {
+	if err != nil && !errors.Is(err, ErrLost) {
 		return nil, err
 	}
-	return lost, c.gs.raiseCounter(ctx, need)
+	return err, c.gs.raiseCounter(ctx, need)
 }
 
 // goingOnWithout logs a loss the cluster goes on without.
-func (c *Coordinator) goingOnWithout(lost *lostError) {
+func (c *Coordinator) goingOnWithout(lost error) {
 	if lost != nil {
 		c.log.Error("cluster: going on without the generations the checkpoint store lost", "err", lost)
 	}

@@ -30,7 +30,6 @@ type lostError struct {
 	counter       uint64 // 0: the counter is gone
 	lo, hi        uint64 // the generations of the objects above the counter
 	objects       int
-	nats          []string // what the NATS server said about its files, if known
 }
 
 func (e *lostError) Error() string {
@@ -42,15 +41,8 @@ func (e *lostError) Error() string {
 	if e.hi > e.lo {
 		gens = fmt.Sprintf("generations %d-%d", e.lo, e.hi)
 	}
-	msg := fmt.Sprintf("%v: %s holds %d world object(s) of %s, but its generation counter %s: the bucket %s lost their manifests (a damaged or truncated file of the store)",
+	return fmt.Sprintf("%v: %s holds %d world object(s) of %s, but its generation counter %s: the bucket %s lost their manifests (a damaged or truncated file of the store)",
 		ErrLost, e.where, e.objects, gens, counter, e.bucket)
-	if len(e.nats) > 0 {
-		msg += "; the NATS server reported: " + telling(e.nats)
-		if len(e.nats) > 1 {
-			msg += fmt.Sprintf(" (and %d more)", len(e.nats)-1)
-		}
-	}
-	return msg
 }
 
 func (e *lostError) Unwrap() error { return ErrLost }
@@ -114,43 +106,17 @@ func (g *genStore) audit(ctx context.Context) (need uint64, err error) {
 	if lost.objects == 0 {
 		return need, nil
 	}
-	if g.damage != nil {
-		lost.nats = g.damage()
-	}
-	return need, lost
+	return need, g.noted(lost)
 }
 
 // raiseCounter sets the generation counter to at least gen, so that the
 // generations written after a loss take numbers above the objects that
 // survived it instead of writing over them.
 func (g *genStore) raiseCounter(ctx context.Context, gen uint64) error {
-	for range 100 {
-		e, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return g.kv.Get(ctx, genKey) })
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			_, err = withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) {
-				rev, err := g.kv.Create(ctx, genKey, []byte(strconv.FormatUint(gen, 10)))
-				return rev, noRoom(err)
-			})
-		case err != nil:
-		default:
-			last, perr := strconv.ParseUint(string(e.Value()), 10, 64)
-			if perr == nil && last >= gen {
-				return nil
-			}
-			_, err = withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) {
-				rev, err := g.kv.Update(ctx, genKey, []byte(strconv.FormatUint(gen, 10)), e.Revision())
-				return rev, noRoom(err)
-			})
-		}
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !natsTransient(err) {
-			return fmt.Errorf("cluster: raise the generation counter in %s to %d: %w", g.where, gen, err)
-		}
+	if _, err := g.setCounter(ctx, func(last uint64) (uint64, bool) { return gen, last < gen }); err != nil {
+		return fmt.Errorf("cluster: raise the generation counter in %s to %d: %w", g.where, gen, err)
 	}
-	return fmt.Errorf("cluster: raise the generation counter in %s to %d: it kept changing", g.where, gen)
+	return nil
 }
 
 // unloadable returns an error naming each generation whose manifest names
@@ -199,11 +165,6 @@ func (g *genStore) unloadable(ctx context.Context) error {
 	if len(bad) == len(gens) {
 		then = "cluster up refuses to start until one does, or with --fresh"
 	}
-	if g.damage != nil {
-		if lines := g.damage(); len(lines) > 0 {
-			then += "; the NATS server reported: " + telling(lines)
-		}
-	}
-	return fmt.Errorf("cluster: %d of the %d generations in %s cannot be loaded (%w): %s; %s",
-		len(bad), len(gens), g.where, ErrSnapshot, strings.Join(bad, ", "), then)
+	return g.noted(fmt.Errorf("cluster: %d of the %d generations in %s cannot be loaded (%w): %s; %s",
+		len(bad), len(gens), g.where, ErrSnapshot, strings.Join(bad, ", "), then))
 }

@@ -250,40 +250,52 @@ func manifestKey(gen uint64) string { return manifestPrefix + strconv.FormatUint
 
 // nextGen hands out the next generation number (compare-and-set on genKey).
 func (g *genStore) nextGen(ctx context.Context) (uint64, error) {
+	return g.setCounter(ctx, func(last uint64) (uint64, bool) { return last + 1, true })
+}
+
+// setCounter writes next(last) to the generation counter by
+// compare-and-set (last is 0 when there is none), reading it again while
+// another writer came between; when next says not to write it returns the
+// counter as it is. A Create or Update whose answer was lost comes back as
+// a changed counter: a number taken that way is skipped, never shared.
+func (g *genStore) setCounter(ctx context.Context, next func(last uint64) (uint64, bool)) (uint64, error) {
 	for range 100 {
 		var e jetstream.KeyValueEntry
 		err := retryJS(ctx, jsAttempt, func(ctx context.Context) (err error) {
 			e, err = g.kv.Get(ctx, genKey)
 			return err
 		})
+		var last, rev uint64
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
-			// A Create or Update whose answer was lost comes back here as
-			// a changed counter: the number taken is skipped, never shared.
-			if _, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) {
-				rev, err := g.kv.Create(ctx, genKey, []byte("1"))
-				return rev, noRoom(err)
-			}); err == nil {
-				return 1, nil
-			} else if !errors.Is(err, jetstream.ErrKeyExists) && !natsTransient(err) {
-				return 0, err
-			}
 		case err != nil:
 			return 0, err
 		default:
-			last, perr := strconv.ParseUint(string(e.Value()), 10, 64)
-			if perr != nil {
+			if last, err = strconv.ParseUint(string(e.Value()), 10, 64); err != nil {
 				return 0, fmt.Errorf("%w: the generation counter %q in %s is not a number", ErrSnapshot, e.Value(), g.names.Manifests)
 			}
-			next := last + 1
-			if _, err := withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) {
-				rev, err := g.kv.Update(ctx, genKey, []byte(strconv.FormatUint(next, 10)), e.Revision())
-				return rev, noRoom(err)
-			}); err == nil {
-				return next, nil
-			} else if errors.Is(err, ErrStoreBroken) {
-				return 0, err
+			rev = e.Revision()
+		}
+		v, write := next(last)
+		if !write {
+			return last, nil
+		}
+		val := []byte(strconv.FormatUint(v, 10))
+		_, err = withAttempt(ctx, jsAttempt, func(ctx context.Context) (uint64, error) {
+			if rev == 0 {
+				r, err := g.kv.Create(ctx, genKey, val)
+				return r, noRoom(err)
 			}
+			r, err := g.kv.Update(ctx, genKey, val, rev)
+			return r, noRoom(err)
+		})
+		switch {
+		case err == nil:
+			return v, nil
+		case errors.Is(err, ErrStoreBroken):
+			return 0, err
+		case rev == 0 && !errors.Is(err, jetstream.ErrKeyExists) && !natsTransient(err):
+			return 0, err
 		}
 	}
 	return 0, errors.New("the generation counter kept changing under this writer")
