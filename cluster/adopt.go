@@ -108,6 +108,14 @@ func (c *Coordinator) findOrphans(ctx context.Context) (found []orphan, gone []s
 				_ = os.Remove(path) // a partial write or a stranger
 				continue
 			}
+			if r.Pid != 0 && pidAlive(r.Pid) && !wroteRecord(r) {
+				// Stopped without an answer, the worker of this record is
+				// killed by its pid: a pid that is not the worker's (the
+				// record damaged, or the pid reused) is not trusted.
+				c.log.Warn("cluster: a worker record names a process that is not the worker that wrote it (a damaged record, or a reused pid); that process is left alone, and the worker is looked for by its socket",
+					"file", path, "pid", r.Pid)
+				r.Pid = 0
+			}
 			recs[r.Node] = r
 		}
 	}

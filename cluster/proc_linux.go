@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // pidAlive reports whether process pid runs: it exists and is not a
@@ -20,19 +21,51 @@ func pidAlive(pid int) bool {
 // pidState is the state letter of process pid in /proc/PID/stat (R, S,
 // T for stopped...), 0 when it cannot be read.
 func pidState(pid int) byte {
-	if pid <= 0 {
+	f := procStat(pid)
+	if len(f) == 0 || len(f[0]) != 1 {
 		return 0
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return f[0][0]
+}
+
+// procStart is when process pid started, in clock ticks since boot (the
+// 22nd field of /proc/PID/stat), 0 when it cannot be read. With the pid it
+// names one process for good: a pid is reused, never with the same start.
+func procStart(pid int) uint64 {
+	f := procStat(pid)
+	if len(f) < 20 {
+		return 0
+	}
+	n, err := strconv.ParseUint(f[19], 10, 64)
 	if err != nil {
 		return 0
 	}
-	// pid (comm) S ...: the state follows the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0
+	return n
+}
+
+// procStat is the fields of /proc/PID/stat after the command's name, from
+// the state on (the name is in parentheses and may hold spaces and ')').
+func procStat(pid int) []string {
+	if pid <= 0 {
+		return nil
 	}
-	return b[i+2]
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
+}
+
+// wroteRecord reports whether the process r names is the worker that
+// wrote r: the same pid, started at the same time. A record damaged to
+// name another process, or whose pid was reused, must not get that
+// process killed.
+func wroteRecord(r workerRecord) bool {
+	return r.Start != 0 && procStart(r.Pid) == r.Start
 }
 
 // procState says what state process pid is in, for an error message.

@@ -37,6 +37,7 @@ const DefaultOrphanAfter = 10 * time.Minute
 type workerRecord struct {
 	Node    uint16 `json:"node"`
 	Pid     int    `json:"pid"`
+	Start   uint64 `json:"start,omitempty"` // the process's start time (procStart), to tell it from a reused or damaged pid
 	Network string `json:"network"`
 	Addr    string `json:"addr"`
 }
@@ -48,7 +49,7 @@ func (w *worker) writeRecord(network, addr string) error {
 	if err := os.MkdirAll(l.Run(), 0o700); err != nil {
 		return fmt.Errorf("cluster: worker %d: %w", w.node, err)
 	}
-	b, err := json.Marshal(workerRecord{Node: w.node, Pid: os.Getpid(), Network: network, Addr: addr})
+	b, err := json.Marshal(workerRecord{Node: w.node, Pid: os.Getpid(), Start: procStart(os.Getpid()), Network: network, Addr: addr})
 	if err != nil {
 		return fmt.Errorf("cluster: worker %d: %w", w.node, err)
 	}

@@ -424,7 +424,7 @@ func removeStale(path string) error {
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
-		return fmt.Errorf("another process is listening on %s", path)
+		return fmt.Errorf("another process is listening on %s (one running there, or one stopped with SIGSTOP: `fuser %s` names it; end it, or choose another path)", path, path)
 	}
 	return os.Remove(path)
 }

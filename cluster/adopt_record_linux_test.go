@@ -1,0 +1,76 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/cluster"
+)
+
+// A worker stopped (SIGSTOP) when its coordinator died is killed by the
+// pid in its record in DIR/run. A record damaged to name another live
+// process got that process killed instead. The record now carries the
+// worker's start time, and a pid whose process started at another time is
+// left alone: the coordinator stops, naming the socket still held.
+func TestADamagedRecordGetsNoOtherProcessKilled(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	p := newClusterProcs(t, 2, -1)
+	coord := p.start(ctx)
+	cl := p.dial(ctx)
+	col, want := spawnWork(t, ctx, cl, 4, 2000, 200)
+	st, err := cl.Status(ctx)
+	require.NoError(t, err)
+	stopped, node := st.Workers[0].Pid, st.Workers[0].Node
+
+	bystander := exec.Command("sleep", "600")
+	require.NoError(t, bystander.Start())
+	t.Cleanup(func() { _ = bystander.Process.Kill(); _ = bystander.Wait() })
+
+	sigstop(t, stopped)
+	t.Cleanup(func() { _ = syscall.Kill(stopped, syscall.SIGKILL) })
+	coord.kill9(t)
+	rec := filepath.Join(p.dir, "run", fmt.Sprintf("w%d.json", node))
+	b, err := os.ReadFile(rec)
+	require.NoError(t, err)
+	pid := regexp.MustCompile(`"pid":\d+`)
+	require.Equal(t, fmt.Sprintf(`"pid":%d`, stopped), pid.FindString(string(b)))
+	require.NoError(t, os.WriteFile(rec, pid.ReplaceAll(b, fmt.Appendf(nil, `"pid":%d`, bystander.Process.Pid)), 0o600))
+
+	next, _ := p.launch(false)
+	select {
+	case <-next.done:
+	case <-ctx.Done():
+		require.FailNow(t, "the coordinator neither stopped nor came up")
+	}
+	assert.Error(t, next.err, "it cannot start a worker in place of the one that holds its socket")
+	assert.Contains(t, p.out.String(), "names a process that is not the worker that wrote it")
+	assert.Regexp(t, fmt.Sprintf(`another process is listening on \S*sock/w%d`, node), p.out.String())
+	assert.True(t, cluster.PidAlive(bystander.Process.Pid), "the process the damaged record names runs on")
+
+	// Once the stopped worker is ended, as the error asks, the cluster
+	// comes back from its checkpoint.
+	require.NoError(t, syscall.Kill(stopped, syscall.SIGKILL))
+	for cluster.PidAlive(stopped) && ctx.Err() == nil {
+		waitABit(ctx)
+	}
+	coord = p.start(ctx)
+	cl = p.dial(ctx)
+	xor, got := collected(t, ctx, cl, col)
+	assert.Equal(t, 4, got)
+	assert.Equal(t, want(), xor, "restored from the newest checkpoint, the result is exact")
+	require.NoError(t, cl.Down(ctx))
+	coord.exited(t)
+	assert.NoError(t, coord.err)
+	assert.True(t, cluster.PidAlive(bystander.Process.Pid))
+	p.assertNothingLeft(ctx)
+}
