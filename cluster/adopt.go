@@ -41,7 +41,8 @@ const adoptTimeout = 5 * time.Second
 type orphan struct {
 	rec    workerRecord
 	resp   adoptResp
-	silent error // linked, but it did not answer (it is stopped, not adopted)
+	silent error  // linked, but it did not answer (it is stopped, not adopted)
+	start  uint64 // its process's start time (procStart), so that a pid reused is never killed
 	// member is its key in the members bucket when it was found there: a
 	// worker of another machine or folder ("": one of this folder).
 	member string
@@ -137,7 +138,7 @@ func (c *Coordinator) findOrphans(ctx context.Context) (found []orphan, gone []s
 			// for gone, it kept its socket, and its replacement could not
 			// start ("another process is listening"): the cluster stayed
 			// down. It is stopped (killed) with the others instead.
-			o = orphan{rec: r, resp: adoptResp{Node: n, Pid: r.Pid}, silent: fmt.Errorf("%s, but its socket takes connections: %w", procState(r.Pid), err)}
+			o = orphan{rec: r, resp: adoptResp{Node: n, Pid: r.Pid}, start: r.Start, silent: fmt.Errorf("%s, but its socket takes connections: %w", procState(r.Pid), err)}
 		}
 		if err != nil && o.resp.Pid != 0 {
 			// Linked and authenticated, but it did not answer: a worker of
@@ -180,12 +181,12 @@ func (c *Coordinator) reach(ctx context.Context, r workerRecord) (orphan, error)
 		if r.Pid == 0 {
 			return orphan{}, err
 		}
-		return orphan{rec: r, resp: adoptResp{Node: r.Node, Pid: r.Pid}, silent: err}, err
+		return orphan{rec: r, resp: adoptResp{Node: r.Node, Pid: r.Pid}, start: r.Start, silent: err}, err
 	}
 	if resp.Node != r.Node || (r.Pid != 0 && resp.Pid != r.Pid) {
 		return orphan{}, fmt.Errorf("it says it is node %d, pid %d", resp.Node, resp.Pid)
 	}
-	return orphan{rec: r, resp: resp}, nil
+	return orphan{rec: r, resp: resp, start: procStart(resp.Pid)}, nil
 }
 
 // maxRecord bounds the size of a worker record read at start.
@@ -263,7 +264,7 @@ func (c *Coordinator) takeOver(ctx context.Context, found []orphan) error {
 	for _, o := range found {
 		r := o.resp
 		w := &workerRef{Node: r.Node, Hosts: r.Hosts, Local: true, Adopted: true, HostID: r.HostID,
-			Unix: r.Unix, TCP: r.TCP, Marker: r.Marker, Pid: r.Pid, Host: r.Host, Store: r.Store, Ready: true}
+			Unix: r.Unix, TCP: r.TCP, Marker: r.Marker, Pid: r.Pid, Start: o.start, Host: r.Host, Store: r.Store, Ready: true}
 		if o.member != "" {
 			// Another machine's (or folder's): watched by its link only.
 			w.Local, w.Adopted, w.Member, w.Dialed, w.Foreign = false, false, o.member, true, !r.Rejoins
@@ -343,7 +344,7 @@ func (c *Coordinator) stopOrphans(found []orphan) {
 	defer cancel()
 	ws := make([]*workerRef, len(found))
 	for i, o := range found {
-		ws[i] = &workerRef{Node: o.resp.Node, Pid: o.resp.Pid, Member: o.member, Foreign: !o.resp.Rejoins}
+		ws[i] = &workerRef{Node: o.resp.Node, Pid: o.resp.Pid, Start: o.start, Member: o.member, Foreign: !o.resp.Rejoins}
 	}
 	_ = c.forAll(ctx, ws, func(ctx context.Context, w *workerRef) error {
 		if w.Member != "" {
@@ -353,7 +354,7 @@ func (c *Coordinator) stopOrphans(found []orphan) {
 			return nil
 		}
 		_ = call(ctx, c.fc, w.Node, kindWStop, stopReq{}, nil)
-		if err := stopPid(w.Pid, stopGrace); err != nil {
+		if err := stopPid(w.Pid, w.Start, stopGrace); err != nil {
 			c.log.Warn("cluster: stop a worker left running", "node", w.Node, "pid", w.Pid, "err", err)
 		}
 		_ = os.Remove(c.layout.Record(w.Node))
@@ -364,12 +365,14 @@ func (c *Coordinator) stopOrphans(found []orphan) {
 
 // stopPid waits up to grace for process pid (an adopted worker, told to
 // stop) to end, then kills it. The wait polls: the process is not this
-// one's child, so there is nothing to wait on.
-func stopPid(pid int, grace time.Duration) error {
+// one's child, so there is nothing to wait on. A start time (procStart)
+// other than 0 must be the process's: a pid reused meanwhile is another
+// process, left alone.
+func stopPid(pid int, start uint64, grace time.Duration) error {
 	killed := false
 	deadline := time.Now().Add(grace)
 	pause := time.Millisecond
-	for pidAlive(pid) {
+	for pidAlive(pid) && (start == 0 || procStart(pid) == start) {
 		if time.Now().After(deadline) {
 			if killed {
 				return fmt.Errorf("cluster: pid %d still runs %v after SIGKILL", pid, grace)

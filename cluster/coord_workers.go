@@ -428,7 +428,7 @@ func (c *Coordinator) stopWorkersKeeping(rejoin bool, rs []reservation) {
 			}
 		}
 		if w.Adopted {
-			if err := stopPid(w.Pid, grace); err != nil {
+			if err := stopPid(w.Pid, w.Start, grace); err != nil {
 				c.log.Warn("cluster: stop adopted worker", "node", w.Node, "pid", w.Pid, "err", err)
 			}
 		}

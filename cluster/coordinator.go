@@ -105,8 +105,10 @@ type workerRef struct {
 	// Leaving: asked to leave; stopped, not told to join again.
 	Leaving bool
 	// Adopted: a worker a coordinator that died left running (no Proc:
-	// watched by its link and pid).
+	// watched by its link and pid, and stopped by its pid if started at
+	// Start).
 	Adopted bool
+	Start   uint64
 	// Foreign: a local worker of another folder's coordinator that died,
 	// adopted from the members bucket (adopt_members.go): watched by its
 	// link only, told to stop (it cannot join this coordinator again).

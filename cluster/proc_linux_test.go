@@ -45,3 +45,19 @@ func TestProcStatReadsPastANameWithParentheses(t *testing.T) {
 	assert.GreaterOrEqual(t, procStart(cmd.Process.Pid), procStart(os.Getpid()), "started after this test")
 	assert.True(t, wroteRecord(workerRecord{Pid: cmd.Process.Pid, Start: procStart(cmd.Process.Pid)}))
 }
+
+// An adopted worker is stopped by its pid. A pid whose process started at
+// another time than the worker did is another process (the pid reused):
+// it is left alone.
+func TestStopPidLeavesAReusedPidAlone(t *testing.T) {
+	other := exec.Command("sleep", "60")
+	require.NoError(t, other.Start())
+	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
+	pid := other.Process.Pid
+	start := procStart(pid)
+	require.NoError(t, stopPid(pid, start+1, 0))
+	assert.True(t, pidAlive(pid), "another start time: not the worker")
+
+	require.NoError(t, stopPid(pid, start, 50*time.Millisecond))
+	assert.False(t, pidAlive(pid), "the worker's own start time: killed")
+}
