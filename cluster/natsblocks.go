@@ -15,19 +15,21 @@ package cluster
 // Without the saved index the server rebuilds the stream from its blocks,
 // checking every checksum, and drops the first damaged record and those
 // after it in its block. So every record is checked here (HighwayHash runs
-// at gigabytes a second: 100 MB in the page cache took 21 ms),
+// at gigabytes a second: BenchmarkBlockCheck, 100 MB in the page cache in
+// 21 ms, 200,000 small records in 17 ms),
 // and for a stream with a damaged one the saved index is removed, so that
 // the server rebuilds it. What it then drops is named: by a note naming
 // the record, by the audit (generations lost, jsaudit.go), and for the
 // journal by the coordinator's log.
 
 import (
-	"bytes"
+	"bufio"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -49,6 +51,7 @@ const (
 	blkErased   = 1 << 63
 	blkTomb     = 1 << 62
 	blkMaxRec   = 32 << 20 // the server's own bound on a record
+	blkBuf      = 1 << 20  // the read buffer of the check
 )
 
 // ErrDamagedBlock is returned when a damaged message block of the embedded
@@ -95,7 +98,9 @@ type badRecord struct {
 
 // checkBlock walks the records of one block and reports the first whose
 // checksum fails. A block it cannot read, or one with a malformed header,
-// is left to the server, which rebuilds it itself.
+// is left to the server, which rebuilds it itself. The block is read in
+// order through one buffer: a read a record cost 3.2 us a record in a
+// journal of small ones (0.64 s for 200,000 at every start).
 func checkBlock(path string) (badRecord, bool) {
 	index, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(path), ".blk"), 10, 32)
 	if err != nil {
@@ -118,10 +123,11 @@ func checkBlock(path string) (badRecord, bool) {
 	}
 	size := st.Size()
 	le := binary.LittleEndian
-	var rec []byte
+	r := bufio.NewReaderSize(f, int(min(max(size, 4<<10), blkBuf)))
+	var big []byte // a record longer than r's buffer
 	for off := int64(0); off+blkHdrSize <= size; {
-		var hdr [blkHdrSize]byte
-		if _, err := f.ReadAt(hdr[:], off); err != nil {
+		hdr, err := r.Peek(blkHdrSize)
+		if err != nil {
 			return badRecord{}, false
 		}
 		rl, seq, slen := le.Uint32(hdr[0:]), le.Uint64(hdr[4:]), int(le.Uint16(hdr[20:]))
@@ -135,15 +141,24 @@ func checkBlock(path string) (badRecord, bool) {
 		if dlen < 0 || shlen > dlen-blkHashSize || off+int64(rl) > size || rl > blkMaxRec {
 			return badRecord{}, false // malformed: the server takes the block for corrupt and rebuilds it
 		}
-		if cap(rec) < int(rl) {
-			rec = make([]byte, rl)
+		var rec []byte
+		if int(rl) <= r.Size() {
+			rec, err = r.Peek(int(rl))
+		} else {
+			if cap(big) < int(rl) {
+				big = make([]byte, rl)
+			}
+			rec = big[:rl]
+			_, err = io.ReadFull(r, rec)
 		}
-		rec = rec[:rl]
-		if _, err := f.ReadAt(rec, off); err != nil {
+		if err != nil {
 			return badRecord{}, false
 		}
 		if !recordSumOK(hh, rec, slen, headers) {
 			return badRecord{off: off, seq: seq &^ (blkTomb | blkErased)}, true
+		}
+		if int(rl) <= r.Size() {
+			_, _ = r.Discard(int(rl)) // peeked whole: cannot fail
 		}
 		off += int64(rl)
 	}
@@ -163,6 +178,7 @@ func recordSumOK(hh hash.Hash64, rec []byte, slen int, headers bool) bool {
 	} else {
 		hh.Write(data[slen : dlen-blkHashSize])
 	}
-	var sum [blkHashSize]byte
-	return bytes.Equal(hh.Sum(sum[:0]), data[dlen-blkHashSize:])
+	// Sum appends Sum64 little-endian; compared as a number, no buffer
+	// escapes (an allocation a record).
+	return hh.Sum64() == binary.LittleEndian.Uint64(data[dlen-blkHashSize:])
 }
