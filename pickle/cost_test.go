@@ -92,7 +92,9 @@ type costlyKind struct{ Bigs []big }
 
 func (*costlyKind) Step(t *tasklet.T) tasklet.Op { return t.Exit() }
 
-type forgedKind struct{ Bigs []any }
+type forgedKind struct {
+	Bigs []any `stackless:",loose"`
+}
 
 func (*forgedKind) Step(t *tasklet.T) tasklet.Op { return t.Exit() }
 

@@ -25,10 +25,12 @@
 // `msgpack:"-"` works too): it is never written, comes back zero after a
 // restore, and registration accepts it. Types that encode themselves
 // (MarshalMsgpack, MarshalBinary, MarshalText, as time.Time) are trusted
-// with their whole state. An interface field is written as the value it
-// holds and read back as msgpack's generic types (5 as an int8, a struct as
-// a map[string]any; an error field keeps only its message): prefer
-// concrete types.
+// with their whole state. An interface field (at any depth: an any, an
+// error, a map[string]any) is refused too, because msgpack writes the
+// value it holds without its type and reads back its generic types (5 as
+// an int8, a struct as a map[string]any, an error as its message): make it
+// Boxed (saved with its type), a concrete type, or tag it
+// `stackless:",loose"` to take the generic types back on purpose.
 //
 // A scheduler whose world is saved should refuse a value it could not
 // save when it is sent, not at the next checkpoint: pass CheckValue to

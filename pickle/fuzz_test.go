@@ -47,7 +47,7 @@ type Mixed struct {
 		A []string
 		B map[string][]int
 	}
-	Any any
+	Any any `stackless:",loose"`
 	D   time.Duration
 	Ch  channel.ID
 }

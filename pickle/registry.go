@@ -100,9 +100,10 @@ func Upgrade[Old any](from uint32, fn func(old *Old) (tasklet.Behavior, error)) 
 // struct) as kind name at the given version. The behavior's exported fields
 // are its saved state; Register refuses (with ErrUnsavedField, naming the
 // field by its path) a type with a field, at any depth, that a save would
-// drop or cannot encode: an unexported field, a func, a chan. Tag a field
-// that is not part of the state `stackless:"-"`: it is not saved and comes
-// back zero after a restore.
+// drop or cannot encode: an unexported field, a func, a chan, or change:
+// an interface, which msgpack saves without its type (use Boxed, or tag it
+// `stackless:",loose"`). Tag a field that is not part of the state
+// `stackless:"-"`: it is not saved and comes back zero after a restore.
 func (r *Registry) Register(name string, version uint32, proto tasklet.Behavior, opts ...KindOption) error {
 	if name == "" {
 		return errors.New("pickle: register: empty kind name")

@@ -18,6 +18,13 @@ import (
 // field says it is not part of the state with the struct tag
 // `stackless:"-"` (or msgpack's own `msgpack:"-"`).
 //
+// An interface field is refused too: msgpack writes the value it holds
+// without its type, and a restore brought back an int as an int8, a struct
+// as a map[string]any, an error as its message: state changed without a
+// word. pickle.Boxed saves it with its type; `stackless:",loose"` accepts
+// msgpack's generic types for a field whose values are known to survive
+// them (strings, say).
+//
 // Every pickle encoder and decoder reads `stackless` as msgpack's fallback
 // tag (msgpack.Encoder.SetCustomStructTag), so an exported field tagged
 // `stackless:"-"` is skipped too, by msgpack and by the struct plans alike.
@@ -28,6 +35,13 @@ var ErrUnsavedField = errors.New("a field would not be saved")
 
 // saveTag is the struct tag that marks a field as not saved: `stackless:"-"`.
 const saveTag = "stackless"
+
+// looseTag is the stackless tag of a field whose interfaces (at any depth)
+// are saved as msgpack saves them, without their types, and read back as
+// msgpack's generic types: a choice, not an accident. msgpack reads it as
+// its own tag with no name (the field keeps its Go name) and an option it
+// ignores.
+const looseTag = ",loose"
 
 // fieldTag is the tag msgpack reads for f with pickle's settings: its
 // msgpack tag, or else its stackless tag.
@@ -74,7 +88,8 @@ func checkSaved(t reflect.Type) error {
 }
 
 type saveCheck struct {
-	seen map[reflect.Type]bool // structs checked or being checked
+	seen  map[reflect.Type]bool // structs checked or being checked
+	loose bool                  // inside a field tagged `stackless:",loose"`
 }
 
 // selfCoded reports whether msgpack encodes t through a method of t (or
@@ -96,6 +111,14 @@ func (c *saveCheck) typ(t reflect.Type, path string) error {
 	case reflect.Func, reflect.Chan, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
 		return fmt.Errorf("%w: %s is a %v, which msgpack cannot encode; tag it `stackless:\"-\"` and set it again after a restore",
 			ErrUnsavedField, path, t)
+	case reflect.Interface:
+		if c.loose {
+			return nil
+		}
+		return fmt.Errorf("%w: %s is an interface (%v), which msgpack saves without the type of what it holds: a restore would bring back an int as an int8 and a struct as a map; "+
+			"make it pickle.Boxed[%v] (saved with its type, which must be registered with RegisterValue) or a concrete type; "+
+			"tag it `stackless:\",loose\"` to take msgpack's generic types back, or `stackless:\"-\"` if it is not part of the saved state",
+			ErrUnsavedField, path, t, t)
 	case reflect.Pointer:
 		return c.typ(t.Elem(), path)
 	case reflect.Slice, reflect.Array:
@@ -123,9 +146,18 @@ func (c *saveCheck) field(f reflect.StructField, path string) error {
 	st, tagged := f.Tag.Lookup(saveTag)
 	mp := f.Tag.Get("msgpack")
 	mpName, _, _ := strings.Cut(mp, ",")
+	if tagged && st == looseTag {
+		if !f.IsExported() {
+			return fmt.Errorf("%w: %s is tagged `stackless:\",loose\"` but unexported, so a save would drop it; export it, or tag it `stackless:\"-\"` if it is not part of the saved state", ErrUnsavedField, path)
+		}
+		was := c.loose
+		c.loose = true
+		defer func() { c.loose = was }()
+		return c.typ(f.Type, path)
+	}
 	switch {
 	case tagged && st != "-":
-		return fmt.Errorf("%w: %s has the tag stackless:%q; the only stackless tag is `stackless:\"-\"`, for a field that is not saved",
+		return fmt.Errorf("%w: %s has the tag stackless:%q; the stackless tags are `stackless:\"-\"`, for a field that is not saved, and `stackless:\",loose\"`, for interfaces read back as msgpack's generic types",
 			ErrUnsavedField, path, st)
 	case tagged && mp != "" && mpName != "-":
 		return fmt.Errorf("%w: %s is tagged `stackless:\"-\"` but also msgpack:%q, which saves it; keep one of the two",

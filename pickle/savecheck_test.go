@@ -2,6 +2,7 @@ package pickle_test
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"testing"
 	"time"
@@ -95,6 +96,32 @@ type WithBothTags struct {
 	N int `msgpack:"n" stackless:"-"`
 }
 
+// Interfaces: msgpack saves what they hold without its type.
+type WithAny struct {
+	exit
+	Last any
+}
+
+type WithError struct {
+	exit
+	Failed error
+}
+
+type WithBoard struct {
+	exit
+	Board map[string]any // an AI's blackboard
+}
+
+type WithStringer struct {
+	exit
+	Names []fmt.Stringer
+}
+
+type WithLooseHidden struct {
+	exit
+	last any `stackless:",loose"`
+}
+
 type hidden struct{ secret int }
 
 type EmbedsHidden struct {
@@ -123,6 +150,11 @@ func TestRegisterRefusesStateThatWouldNotBeSaved(t *testing.T) {
 		{&WithComplex{}, "pickle_test.WithComplex.Z[]", "complex128"},
 		{&WithBadTag{}, "pickle_test.WithBadTag.N", `stackless:"skip"`},
 		{&WithBothTags{}, "pickle_test.WithBothTags.N", `msgpack:"n"`},
+		{&WithAny{}, "pickle_test.WithAny.Last", "interface (interface {})"},
+		{&WithError{}, "pickle_test.WithError.Failed", "pickle.Boxed[error]"},
+		{&WithBoard{}, "pickle_test.WithBoard.Board[]", "an int as an int8"},
+		{&WithStringer{}, "pickle_test.WithStringer.Names[]", "pickle.Boxed[fmt.Stringer]"},
+		{&WithLooseHidden{}, "pickle_test.WithLooseHidden.last", "unexported"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			r := pickle.NewRegistry()
@@ -147,12 +179,15 @@ type Node struct {
 type Accepted struct {
 	exit
 	Head    *Node
-	Stamp   time.Time // encodes itself
-	Amount  *big.Int  // encodes itself
-	Any     any
-	cache   map[string]int `stackless:"-"`
-	OnHit   func()         `stackless:"-"`
-	Scratch []int          `msgpack:"-"`
+	Stamp   time.Time           // encodes itself
+	Amount  *big.Int            // encodes itself
+	Any     any                 `stackless:",loose"`
+	Board   map[string][]any    `msgpack:"board" stackless:",loose"`
+	Last    pickle.Boxed[any]   // saved with its type
+	Failed  pickle.Boxed[error] // a registered error keeps its identity
+	cache   map[string]int      `stackless:"-"`
+	OnHit   func()              `stackless:"-"`
+	Scratch []int               `msgpack:"-"`
 	Inner   struct {
 		Seen int
 		memo []byte `stackless:"-"`
@@ -253,4 +288,22 @@ func TestFieldsTaggedNotSavedAreNotSaved(t *testing.T) {
 			assert.Equal(t, Note{Text: "hi"}, cs.Buffer[0], "values skip tagged fields too")
 		})
 	}
+}
+
+// What an interface field brings back after a save: a bare one is refused
+// (TestRegisterRefusesStateThatWouldNotBeSaved); a loose one takes
+// msgpack's generic types back, a boxed one its own type.
+func TestInterfaceFieldsComeBackAsTheirTagsSay(t *testing.T) {
+	r := pickle.NewRegistry()
+	require.NoError(t, r.Register("accepted", 1, &Accepted{}))
+	in := &Accepted{Any: 5, Board: map[string][]any{"seen": {"orc", 2}}, Last: pickle.Boxed[any]{V: 5}}
+	b, err := r.DumpTasklet(&scheduler.TaskletState{ID: 1, State: tasklet.Runnable, Behavior: in})
+	require.NoError(t, err)
+	rec, err := r.LoadTasklet(b)
+	require.NoError(t, err)
+	out, ok := rec.Behavior.(*Accepted)
+	require.True(t, ok)
+	assert.Equal(t, int8(5), out.Any, "loose: msgpack's type")
+	assert.Equal(t, []any{"orc", int8(2)}, out.Board["seen"], "loose, at any depth")
+	assert.Equal(t, 5, out.Last.V, "boxed: its own type")
 }

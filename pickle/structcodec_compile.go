@@ -198,6 +198,7 @@ func parseTag(tag string) (name string, omit, ok bool) {
 		case "":
 		case "omitempty":
 			omit = true
+		case "loose": // savecheck.go's; msgpack ignores it
 		default:
 			return "", false, false
 		}

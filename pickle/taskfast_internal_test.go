@@ -35,7 +35,9 @@ type fastGuard struct {
 func (g *fastGuard) Step(t *tasklet.T) tasklet.Op { return t.Exit() }
 
 // fastAny has no plan (an interface field): msgpack does its behavior.
-type fastAny struct{ Any any }
+type fastAny struct {
+	Any any `stackless:",loose"` // generic values, as a hand-written kind may hold
+}
 
 func (a *fastAny) Step(t *tasklet.T) tasklet.Op { return t.Exit() }
 
