@@ -2,11 +2,25 @@ package gen
 
 import (
 	"go/types"
+	"reflect"
+	"strings"
 )
 
 // saveable returns "" when a value of type t survives pickle's encoding
-// unchanged, else why not.
+// unchanged, else why not. An interface value is kept in a pickle.Boxed,
+// which saves it with its type; inside a struct, slice or map it would be
+// saved without it (pickle's Register refuses such a field).
 func saveable(t types.Type, seen map[types.Type]bool) string {
+	if _, ok := t.Underlying().(*types.Interface); ok {
+		return "" // the dynamic value must be a registered type; saving says so if not
+	}
+	return saveableIn(t, seen, false)
+}
+
+// saveableIn is saveable for a value inside another (a field, an element,
+// a key), where an interface cannot be boxed: loose, inside a field tagged
+// `stackless:",loose"`, takes msgpack's generic types back on purpose.
+func saveableIn(t types.Type, seen map[types.Type]bool, loose bool) string {
 	if seen[t] {
 		return ""
 	}
@@ -28,25 +42,38 @@ func saveable(t types.Type, seen map[types.Type]bool) string {
 	case *types.Struct:
 		for i := 0; i < u.NumFields(); i++ {
 			f := u.Field(i)
-			if !f.Exported() {
+			tag := reflect.StructTag(u.Tag(i))
+			st, _ := tag.Lookup("stackless")
+			mp, _, _ := strings.Cut(tag.Get("msgpack"), ",")
+			switch {
+			case st == "-" || mp == "-":
+				continue // not saved, on purpose (pickle's Register checks the tags)
+			case !f.Exported():
 				return "its field " + f.Name() + " is unexported, and only exported fields are saved"
 			}
-			if why := saveable(f.Type(), seen); why != "" {
+			in := seen
+			if st == ",loose" && !loose {
+				in = map[types.Type]bool{} // what is fine loose may not be elsewhere
+			}
+			if why := saveableIn(f.Type(), in, loose || st == ",loose"); why != "" {
 				return "its field " + f.Name() + ": " + why
 			}
 		}
 		return ""
 	case *types.Slice:
-		return saveable(u.Elem(), seen)
+		return saveableIn(u.Elem(), seen, loose)
 	case *types.Array:
-		return saveable(u.Elem(), seen)
+		return saveableIn(u.Elem(), seen, loose)
 	case *types.Map:
-		if why := saveable(u.Key(), seen); why != "" {
+		if why := saveableIn(u.Key(), seen, loose); why != "" {
 			return why
 		}
-		return saveable(u.Elem(), seen)
+		return saveableIn(u.Elem(), seen, loose)
 	case *types.Interface:
-		return "" // the dynamic value must be a registered type; saving says so if not
+		if loose {
+			return ""
+		}
+		return "it holds an interface (" + t.String() + "), which a save inside a struct, slice or map writes without its type: a restore would bring back an int as an int8 and a struct as a map (use a concrete type, or pickle.Boxed[" + t.String() + "])"
 	case *types.Pointer:
 		return "a pointer would point at a copy after a restore"
 	case *types.Chan:
