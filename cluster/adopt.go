@@ -113,7 +113,11 @@ func (c *Coordinator) findOrphans(ctx context.Context) (found []orphan, gone []s
 				// Stopped without an answer, the worker of this record is
 				// killed by its pid: a pid that is not the worker's (the
 				// record damaged, or the pid reused) is not trusted.
-				c.log.Warn("cluster: a worker record names a process that is not the worker that wrote it (a damaged record, or a reused pid); that process is left alone, and the worker is looked for by its socket",
+				why := "it names a process that is not the worker that wrote it (a damaged record, or a reused pid)"
+				if r.Start == 0 {
+					why = "it has no start time to tell the worker by (an older version wrote it)"
+				}
+				c.log.Warn("cluster: a worker record's pid is not trusted: "+why+"; that process is left alone, and the worker is looked for by its socket",
 					"file", path, "pid", r.Pid)
 				r.Pid = 0
 			}

@@ -53,7 +53,7 @@ func TestADamagedRecordGetsNoOtherProcessKilled(t *testing.T) {
 		require.FailNow(t, "the coordinator neither stopped nor came up")
 	}
 	assert.Error(t, next.err, "it cannot start a worker in place of the one that holds its socket")
-	assert.Contains(t, p.out.String(), "names a process that is not the worker that wrote it")
+	assert.Contains(t, p.out.String(), "pid is not trusted: it names a process that is not the worker that wrote it")
 	assert.Regexp(t, fmt.Sprintf(`another process is listening on \S*sock/w%d`, node), p.out.String())
 	assert.True(t, cluster.PidAlive(bystander.Process.Pid), "the process the damaged record names runs on")
 
