@@ -11,6 +11,9 @@ func TestParseRecord(t *testing.T) {
 	r, err := parseRecord("w3.json", []byte(`{"node":3,"pid":42,"network":"unix","addr":"d/sock/w3"}`))
 	require.NoError(t, err)
 	assert.Equal(t, workerRecord{Node: 3, Pid: 42, Network: "unix", Addr: "d/sock/w3"}, r)
+	r, err = parseRecord("w3.json", []byte(`{"node":3,"pid":42,"start":123456,"network":"unix","addr":"d/sock/w3"}`))
+	require.NoError(t, err)
+	assert.Equal(t, uint64(123456), r.Start)
 	for name, b := range map[string]string{
 		"w3.json":          `{"node":4,"pid":42}`, // another node's
 		"w0.json":          `{"node":0}`,
@@ -24,6 +27,7 @@ func TestParseRecord(t *testing.T) {
 		"w7.json":          ``,
 		"w8.json":          `[1,2]`,
 		"w9.json.json":     `{"node":9}`,
+		"w10.json":         `{"node":10,"pid":1,"start":-5}`,
 	} {
 		_, err := parseRecord(name, []byte(b))
 		assert.Error(t, err, "%s: %s", name, b)
