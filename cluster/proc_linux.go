@@ -30,7 +30,8 @@ func pidState(pid int) byte {
 
 // procStart is when process pid started, in clock ticks since boot (the
 // 22nd field of /proc/PID/stat), 0 when it cannot be read. With the pid it
-// names one process for good: a pid is reused, never with the same start.
+// names one process: a pid reused belongs to a process started later (in
+// the same 10 ms tick only if the pid came round within it).
 func procStart(pid int) uint64 {
 	f := procStat(pid)
 	if len(f) < 20 {
