@@ -406,7 +406,36 @@ func listenUnix(ctx context.Context, path string) (net.Listener, error) {
 		ln.Close()
 		return nil, err
 	}
-	return ln, nil
+	own, err := os.Lstat(path)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	ul, ok := ln.(*net.UnixListener)
+	if !ok {
+		return ln, nil
+	}
+	ul.SetUnlinkOnClose(false)
+	return &unixListener{UnixListener: ul, path: path, file: own}, nil
+}
+
+// unixListener removes its socket file on Close only while the file is
+// still the one it made. net.UnixListener removes the path whatever is
+// there: a node stopped (SIGSTOP) whose socket file was replaced by a new
+// node's removed the new node's socket when it ended, and peers could no
+// longer dial it.
+type unixListener struct {
+	*net.UnixListener
+	path string
+	file os.FileInfo
+}
+
+func (l *unixListener) Close() error {
+	err := l.UnixListener.Close()
+	if fi, e := os.Lstat(l.path); e == nil && os.SameFile(fi, l.file) {
+		_ = os.Remove(l.path)
+	}
+	return err
 }
 
 // removeStale removes a socket file nobody listens on any more. A live

@@ -216,3 +216,29 @@ func TestDialErrorNamesTheAddressOnce(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(err.Error(), sock), err.Error())
 	assert.True(t, strings.HasPrefix(err.Error(), "ipc: node 1: dial unix "+sock), err.Error())
 }
+
+// A node stopped (SIGSTOP) whose socket file was replaced by a new node's
+// removed the new node's file when it ended (net.UnixListener unlinks its
+// path whatever is there), and nobody could dial the new node any more. A
+// node now removes only the file it made.
+func TestClosingANodeLeavesAnotherNodesSocketFile(t *testing.T) {
+	logs := newLogSink()
+	path := filepath.Join(tempDir(t), "w1")
+	old := lone(t, 1, logs, WithSecret(testSecret))
+	require.NoError(t, old.Listen(testCtx(t), "unix", path))
+	require.NoError(t, os.Remove(path)) // taken for gone, its file removed
+	next := lone(t, 1, logs, WithSecret(testSecret))
+	require.NoError(t, next.Listen(testCtx(t), "unix", path))
+
+	require.NoError(t, old.Close())
+	_, err := os.Lstat(path)
+	require.NoError(t, err, "the new node's socket file stays")
+	peer := lone(t, 2, logs, WithSecret(testSecret))
+	got, err := peer.Dial(testCtx(t), "unix", path)
+	require.NoError(t, err)
+	assert.Equal(t, uint16(1), got)
+
+	require.NoError(t, next.Close())
+	_, err = os.Lstat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist, "a node removes its own file")
+}
