@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,10 +22,12 @@ import (
 // process got that process killed instead. The record now carries the
 // worker's start time, and a pid whose process started at another time is
 // left alone: the coordinator stops, naming the socket still held.
+// Replaced and resumed, the stopped worker leaves its replacement's files.
 func TestADamagedRecordGetsNoOtherProcessKilled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	p := newClusterProcs(t, 2, -1)
+	p.orphan = 2 * time.Second // the stopped worker, resumed, ends soon
 	coord := p.start(ctx)
 	cl := p.dial(ctx)
 	col, want := spawnWork(t, ctx, cl, 4, 2000, 200)
@@ -57,14 +60,27 @@ func TestADamagedRecordGetsNoOtherProcessKilled(t *testing.T) {
 	assert.Regexp(t, fmt.Sprintf(`another process is listening on \S*sock/w%d`, node), p.out.String())
 	assert.True(t, cluster.PidAlive(bystander.Process.Pid), "the process the damaged record names runs on")
 
-	// Once the stopped worker is ended, as the error asks, the cluster
-	// comes back from its checkpoint.
-	require.NoError(t, syscall.Kill(stopped, syscall.SIGKILL))
+	// The coordinator that gave up left the stopped worker's socket file,
+	// so the next start names it again.
+	sock := filepath.Join(p.dir, "sock", fmt.Sprintf("w%d", node))
+	_, err = os.Lstat(sock)
+	require.NoError(t, err, "the socket file of the stopped worker is kept")
+
+	// Taken for gone instead (its file removed by hand), it is replaced;
+	// resumed, it ends as an orphan and leaves its replacement's socket
+	// and record alone, which it used to remove by their paths.
+	require.NoError(t, os.Remove(sock))
+	coord = p.start(ctx)
+	cl = p.dial(ctx)
+	require.NoError(t, syscall.Kill(stopped, syscall.SIGCONT))
 	for cluster.PidAlive(stopped) && ctx.Err() == nil {
 		waitABit(ctx)
 	}
-	coord = p.start(ctx)
-	cl = p.dial(ctx)
+	require.False(t, cluster.PidAlive(stopped), "the resumed worker ends after --orphan-after")
+	for _, f := range []string{sock, rec} {
+		_, err := os.Lstat(f)
+		assert.NoError(t, err, "the replacement's %s", f)
+	}
 	xor, got := collected(t, ctx, cl, col)
 	assert.Equal(t, 4, got)
 	assert.Equal(t, want(), xor, "restored from the newest checkpoint, the result is exact")

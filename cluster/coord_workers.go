@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
 // stopGrace is how long a worker told to stop may take before it is killed.
@@ -433,11 +435,25 @@ func (c *Coordinator) stopWorkersKeeping(rejoin bool, rs []reservation) {
 			}
 		}
 		if w.Local {
-			_ = removeSocket(c.layout.Worker(w.Node))
-			_ = os.Remove(c.layout.Record(w.Node))
+			// The worker has ended; its files may be another's: a worker of
+			// an earlier coordinator, stopped (SIGSTOP), that kept this
+			// one from starting. The next start must find them, to name it.
+			_ = removeStaleSocket(c.layout.Worker(w.Node))
+			removeRecord(c.layout.Record(w.Node))
 		}
 		return nil
 	})
+}
+
+// removeRecord removes a worker record unless it is a live worker's own.
+func removeRecord(path string) {
+	b, err := fsmode.ReadSmall(path, "a worker record", maxRecord)
+	if err == nil {
+		if r, err := parseRecord(filepath.Base(path), b); err == nil && r.Pid != 0 && pidAlive(r.Pid) && r.Start != 0 && wroteRecord(r) {
+			return
+		}
+	}
+	_ = os.Remove(path)
 }
 
 // workerNATS is the NATS servers and credentials file local workers are

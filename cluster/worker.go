@@ -186,6 +186,7 @@ type worker struct {
 	routeMu     sync.Mutex        // guards routeTable
 	routeTable  map[uint16]uint16 // the last routing table the coordinator gave
 	record      string            // its record in DIR/run ("" for a TCP worker)
+	recordFile  os.FileInfo       // that file as written, so that only it is removed
 	nats        *workerNATS       // its NATS connection (nil: a --join worker without NATS)
 	memberID    string            // its key in the members bucket
 	member      *registration     // its entry there, renewed until it stops
@@ -262,7 +263,11 @@ func (w *worker) close() {
 		w.nc.Close()
 	}
 	if w.record != "" {
-		_ = os.Remove(w.record)
+		// Only its own: a worker stopped (SIGSTOP) and replaced while it
+		// was, once resumed and ended, removed its replacement's record.
+		if fi, err := os.Lstat(w.record); err == nil && os.SameFile(fi, w.recordFile) {
+			_ = os.Remove(w.record)
+		}
 	}
 	if w.hold != nil {
 		w.hold()

@@ -57,7 +57,11 @@ func (w *worker) writeRecord(network, addr string) error {
 	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
 		return fmt.Errorf("cluster: worker %d: its record: %w", w.node, err)
 	}
-	w.record = path
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fmt.Errorf("cluster: worker %d: its record: %w", w.node, err)
+	}
+	w.record, w.recordFile = path, fi
 	return nil
 }
 
