@@ -361,8 +361,8 @@ func (c *Coordinator) stopOrphans(found []orphan) {
 		if err := stopPid(w.Pid, w.Start, stopGrace); err != nil {
 			c.log.Warn("cluster: stop a worker left running", "node", w.Node, "pid", w.Pid, "err", err)
 		}
-		_ = os.Remove(c.layout.Record(w.Node))
-		_ = removeSocket(c.layout.Worker(w.Node))
+		removeRecord(c.layout.Record(w.Node))
+		_ = removeStaleSocket(c.layout.Worker(w.Node))
 		return nil
 	})
 }
