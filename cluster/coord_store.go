@@ -228,7 +228,7 @@ func (c *Coordinator) depose(why error) {
 	_ = c.n.Close()
 	c.bg.Wait()
 	c.closeStore()
-	_ = removeSocket(c.layout.Coordinator())
+	_ = removeStaleSocket(c.layout.Coordinator()) // not the new leader's
 	c.mu.Lock()
 	c.closeErr = why
 	c.mu.Unlock()

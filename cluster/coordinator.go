@@ -484,9 +484,9 @@ func (c *Coordinator) shutdown() error {
 		unwatch()
 	}
 	c.closeStore()
-	if err := removeSocket(c.layout.Coordinator()); err != nil {
-		errs = append(errs, err)
-	}
+	// Its node removed its own socket file as it closed; one left by a
+	// crash goes too, but not a standby's, which may lead by now.
+	_ = removeStaleSocket(c.layout.Coordinator())
 	return errors.Join(errs...)
 }
 
