@@ -99,11 +99,7 @@ func (c *Coordinator) findOrphans(ctx context.Context) (found []orphan, gone []s
 	if entries, err := os.ReadDir(c.layout.Run()); err == nil {
 		for _, e := range entries {
 			path := filepath.Join(c.layout.Run(), e.Name())
-			b, err := fsmode.ReadSmall(path, "a worker record", maxRecord)
-			var r workerRecord
-			if err == nil {
-				r, err = parseRecord(e.Name(), b)
-			}
+			r, err := readRecord(path)
 			if err != nil {
 				c.log.Info("cluster: removing a file that is not a worker record", "file", path, "why", err)
 				_ = os.Remove(path) // a partial write or a stranger
@@ -195,6 +191,15 @@ func (c *Coordinator) reach(ctx context.Context, r workerRecord) (orphan, error)
 
 // maxRecord bounds the size of a worker record read at start.
 const maxRecord = 4 << 10
+
+// readRecord reads and parses the worker record at path.
+func readRecord(path string) (workerRecord, error) {
+	b, err := fsmode.ReadSmall(path, "a worker record", maxRecord)
+	if err != nil {
+		return workerRecord{}, err
+	}
+	return parseRecord(filepath.Base(path), b)
+}
 
 // parseRecord decodes the worker record in file name ("wN.json"),
 // checking it names the same node and a possible pid.

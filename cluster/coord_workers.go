@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
-
-	"github.com/stackless-go/stackless/internal/fsmode"
 )
 
 // stopGrace is how long a worker told to stop may take before it is killed.
@@ -447,11 +445,8 @@ func (c *Coordinator) stopWorkersKeeping(rejoin bool, rs []reservation) {
 
 // removeRecord removes a worker record unless it is a live worker's own.
 func removeRecord(path string) {
-	b, err := fsmode.ReadSmall(path, "a worker record", maxRecord)
-	if err == nil {
-		if r, err := parseRecord(filepath.Base(path), b); err == nil && r.Pid != 0 && pidAlive(r.Pid) && r.Start != 0 && wroteRecord(r) {
-			return
-		}
+	if r, err := readRecord(path); err == nil && r.Pid != 0 && pidAlive(r.Pid) && r.Start != 0 && wroteRecord(r) {
+		return
 	}
 	_ = os.Remove(path)
 }
