@@ -150,9 +150,13 @@ func (c *saveCheck) field(f reflect.StructField, path string) error {
 		if !f.IsExported() {
 			return fmt.Errorf("%w: %s is tagged `stackless:\",loose\"` but unexported, so a save would drop it; export it, or tag it `stackless:\"-\"` if it is not part of the saved state", ErrUnsavedField, path)
 		}
-		was := c.loose
+		was, seen := c.loose, c.seen
+		if !c.loose {
+			// Structs checked loose are checked again where they are not.
+			c.seen = map[reflect.Type]bool{}
+		}
 		c.loose = true
-		defer func() { c.loose = was }()
+		defer func() { c.loose, c.seen = was, seen }()
 		return c.typ(f.Type, path)
 	}
 	switch {

@@ -117,6 +117,16 @@ type WithStringer struct {
 	Names []fmt.Stringer
 }
 
+type Remark struct{ About any }
+
+// The same struct loose in one field and not in the next: the second is
+// refused, though the first made the check see Remark already.
+type WithNoteTwice struct {
+	exit
+	Loose Remark `stackless:",loose"`
+	Plain Remark
+}
+
 type WithLooseHidden struct {
 	exit
 	last any `stackless:",loose"`
@@ -155,6 +165,7 @@ func TestRegisterRefusesStateThatWouldNotBeSaved(t *testing.T) {
 		{&WithBoard{}, "pickle_test.WithBoard.Board[]", "an int as an int8"},
 		{&WithStringer{}, "pickle_test.WithStringer.Names[]", "pickle.Boxed[fmt.Stringer]"},
 		{&WithLooseHidden{}, "pickle_test.WithLooseHidden.last", "unexported"},
+		{&WithNoteTwice{}, "pickle_test.WithNoteTwice.Plain.About", "interface"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			r := pickle.NewRegistry()
