@@ -196,11 +196,15 @@ func (c *Checkpoints) Latest() (uint64, error) {
 func (c *Checkpoints) Audit() error {
 	ctx, cancel := context.WithTimeout(context.Background(), jsOpTimeout)
 	defer cancel()
-	_, lost := c.gs.audit(ctx)
+	h, err := c.gs.holdings(ctx) // listed once for both
+	if err != nil {
+		return err
+	}
+	_, lost := c.gs.auditOf(ctx, h)
 	if lost != nil && !errors.Is(lost, ErrLost) {
 		return lost
 	}
-	return errors.Join(lost, c.gs.unloadable(ctx))
+	return errors.Join(lost, c.gs.unloadable(ctx, h))
 }
 
 // Load reads generation gen, checked, as a store.Checkpoint (see the file

@@ -65,14 +65,35 @@ func telling(lines []string) string {
 // Objects are listed before the counter is read, so a checkpoint written
 // meanwhile (its number first, its objects after) never looks like a loss.
 func (g *genStore) audit(ctx context.Context) (need uint64, err error) {
-	infos, err := g.listObjects(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("cluster: list the world objects in %s: %w", g.where, err)
-	}
-	gens, err := g.gens(ctx)
+	h, err := g.holdings(ctx)
 	if err != nil {
 		return 0, err
 	}
+	return g.auditOf(ctx, h)
+}
+
+// holdings is what a store holds: its world objects and its generations,
+// listed in that order.
+type holdings struct {
+	objects []*jetstream.ObjectInfo
+	gens    []uint64
+}
+
+func (g *genStore) holdings(ctx context.Context) (holdings, error) {
+	infos, err := g.listObjects(ctx)
+	if err != nil {
+		return holdings{}, fmt.Errorf("cluster: list the world objects in %s: %w", g.where, err)
+	}
+	gens, err := g.gens(ctx)
+	if err != nil {
+		return holdings{}, err
+	}
+	return holdings{objects: infos, gens: gens}, nil
+}
+
+// auditOf is audit of the holdings h, listed before it reads the counter.
+func (g *genStore) auditOf(ctx context.Context, h holdings) (need uint64, err error) {
+	infos, gens := h.objects, h.gens
 	if len(gens) > 0 {
 		need = gens[len(gens)-1]
 	}
@@ -119,28 +140,21 @@ func (g *genStore) raiseCounter(ctx context.Context, gen uint64) error {
 	return nil
 }
 
-// unloadable returns an error naming each generation whose manifest names
+// unloadable returns an error naming each generation of h whose manifest names
 // a world object the store lacks, or holds at another size (a damaged
 // block of the objects' stream, dropped as the server started), nil when
 // every world is there. Sizes are compared, not digests: reading every
 // world is what a load does. Only where objects are listed from the one
 // server (g.lag 0): a replica that lags would miss the newest.
-func (g *genStore) unloadable(ctx context.Context) error {
+func (g *genStore) unloadable(ctx context.Context, h holdings) error {
 	if g.lag != 0 {
 		return nil
 	}
-	infos, err := g.listObjects(ctx)
-	if err != nil {
-		return fmt.Errorf("cluster: list the world objects in %s: %w", g.where, err)
-	}
-	size := make(map[string]uint64, len(infos))
-	for _, o := range infos {
+	size := make(map[string]uint64, len(h.objects))
+	for _, o := range h.objects {
 		size[o.Name] = o.Size
 	}
-	gens, err := g.gens(ctx)
-	if err != nil {
-		return err
-	}
+	gens := h.gens
 	var bad []string
 	for _, gen := range slices.Backward(gens) {
 		m, err := g.manifestOf(ctx, gen)
