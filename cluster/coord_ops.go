@@ -329,10 +329,41 @@ func (c *Coordinator) deliver(ctx context.Context, verb string, id tasklet.ID, k
 	if !ok {
 		return res, fmt.Errorf("cluster: %s %v: %w", verb, id, ErrNoTasklet)
 	}
+	if kind == kindWKill {
+		c.awaitGone(ctx, id, killSettle)
+	}
 	if _, err := c.checkpointLocked(ctx, true); err != nil {
 		return res, fmt.Errorf("cluster: %s %v done, but the checkpoint after failed: %w", verb, id, err)
 	}
 	return res, nil
+}
+
+// killSettle bounds how long a kill waits for its tasklet to end.
+const killSettle = time.Second
+
+// awaitGone waits up to d for tasklet id to end. A killed tasklet dies at
+// its next step, which its worker runs after answering the kill; a
+// checkpoint taken before that still held it, and one killed because it
+// could not be saved (a record over the limit) failed the kill's own
+// checkpoint (TestFailingCheckpointsShowInStatus, under load).
+func (c *Coordinator) awaitGone(ctx context.Context, id tasklet.ID, d time.Duration) {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		if _, err := c.inspect(ctx, id); err != nil {
+			return // gone (ErrNoTasklet), or no answer: the checkpoint says what it finds
+		}
+		t := time.NewTimer(5 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-deadline.C:
+			t.Stop()
+			return
+		case <-ctx.Done():
+			t.Stop()
+			return
+		}
+	}
 }
 
 // Await waits until tasklet id pauses (a tasklet that holds a result parks
