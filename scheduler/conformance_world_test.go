@@ -3,6 +3,7 @@ package scheduler_test
 // Conformance tests of DESIGN.md "Semantics": World and Restore.
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -117,6 +118,29 @@ func TestRestoreRejectsInconsistentWorlds(t *testing.T) {
 		{"timer for an unknown tasklet", func(w *scheduler.World) { w.Timers[0].Tasklet = 999 }},
 		{"timer for a runnable tasklet", func(w *scheduler.World) { w.Timers[0].Tasklet = w.RunQueue[0] }},
 		{"timer for a case the tasklet lacks", func(w *scheduler.World) { w.Timers[1].Case = 7 }},
+		{"sleep's timer for a blocked tasklet", func(w *scheduler.World) { w.Timers[blockedTimer(w)].Case = -1 }},
+		{"select's timer for a sleeping tasklet", func(w *scheduler.World) { w.Timers[1-blockedTimer(w)].Case = 0 }},
+		{"sleeping tasklet without a timer", func(w *scheduler.World) { w.Timers = slices.Delete(w.Timers, 1-blockedTimer(w), 2-blockedTimer(w)) }},
+		// A counter behind the IDs in use would hand a live tasklet's or
+		// channel's ID to the next Spawn or NewChannel, replacing it.
+		{"tasklet numbered past NextTasklet", func(w *scheduler.World) { w.NextTasklet = 1 }},
+		{"channel numbered past NextChannel", func(w *scheduler.World) { w.NextChannel = 0 }},
+		{"case of no direction", func(w *scheduler.World) {
+			cs := w.Tasklets[blockedSelect(w)].Cases
+			cs[slices.IndexFunc(cs, func(c tasklet.Case) bool { return c.Dir == tasklet.DirTimeout })].Dir = 9
+		}},
+		{"plain wait of two cases", func(w *scheduler.World) {
+			ts := &w.Tasklets[plainWait(w)]
+			ts.Cases = append(ts.Cases, tasklet.TimeoutCase(time.Second))
+		}},
+		{"wait on a channel never made", func(w *scheduler.World) {
+			ts := &w.Tasklets[blockedSelect(w)]
+			ts.Cases = append(ts.Cases, tasklet.RecvCase(tasklet.ChanID(w.NextChannel+1)))
+		}},
+		{"wait of a runnable tasklet", func(w *scheduler.World) {
+			i := slices.IndexFunc(w.Tasklets, func(ts scheduler.TaskletState) bool { return ts.ID == w.RunQueue[0] })
+			w.Tasklets[i].Cases, w.Tasklets[i].Plain = []tasklet.Case{tasklet.RecvCase(1)}, true
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,4 +173,22 @@ func TestRestoreMovesVirtualClock(t *testing.T) {
 	assert.Equal(t, time.Second, vc.Now(), "a given virtual clock is moved to the world's time")
 	require.NoError(t, r.Run(t.Context()))
 	assert.Equal(t, 3*time.Second, vc.Now())
+}
+
+// blockedSelect and plainWait find a tasklet of w blocked in a select and
+// one blocked in a plain Send or Recv.
+func blockedSelect(w *scheduler.World) int {
+	return slices.IndexFunc(w.Tasklets, func(ts scheduler.TaskletState) bool { return ts.State == tasklet.Blocked && !ts.Plain })
+}
+
+func plainWait(w *scheduler.World) int {
+	return slices.IndexFunc(w.Tasklets, func(ts scheduler.TaskletState) bool { return ts.State == tasklet.Blocked && ts.Plain })
+}
+
+// blockedTimer is the index of the select's timer among w's two timers.
+func blockedTimer(w *scheduler.World) int {
+	if w.Timers[0].Case >= 0 {
+		return 0
+	}
+	return 1
 }

@@ -246,9 +246,39 @@ func (s *Scheduler) liveTimers() []TimerState {
 	return out
 }
 
+// bornPast reports whether id, a tasklet's or a channel's, was born on node
+// with a sequence number past next, the last that node handed out, and
+// that number. IDs born on other nodes (moved or merged here) are theirs.
+func bornPast(id uint64, node uint16, next uint64) (seq uint64, past bool) {
+	seq = id & (1<<tasklet.NodeBits - 1)
+	return seq, uint16(id>>tasklet.NodeBits) == node && seq > next
+}
+
+// checkWait says what is wrong with a tasklet's saved wait, or "". Only a
+// blocked tasklet waits (a plain wait's channel shares the record's field
+// of a delivered value), and a plain wait is one Send or Recv.
+func checkWait(ts *TaskletState) string {
+	if ts.State != tasklet.Blocked && (len(ts.Cases) > 0 || ts.Plain) {
+		return fmt.Sprintf("is %v but has the cases of a wait: only a blocked tasklet waits", ts.State)
+	}
+	for i, c := range ts.Cases {
+		if c.Dir > tasklet.DirDo {
+			return fmt.Sprintf("has case %d with direction %d, which no case has", i, c.Dir)
+		}
+		if c.Dir == tasklet.DirDo && c.Effect == "" {
+			return fmt.Sprintf("has effect case %d that names no effect", i)
+		}
+	}
+	if ts.Plain && (len(ts.Cases) != 1 || (ts.Cases[0].Dir != tasklet.DirRecv && ts.Cases[0].Dir != tasklet.DirSend)) {
+		return fmt.Sprintf("has a plain wait of %d cases: a plain wait is one Send or Recv", len(ts.Cases))
+	}
+	return ""
+}
+
 // Restore builds a scheduler from a World (decoded by package pickle, so it
 // is checked: a world that refers to tasklets or channels it does not hold
-// is refused with ErrInvalidRestore). Without a clock option the scheduler
+// is refused with ErrInvalidRestore, as is one whose NextTasklet or
+// NextChannel is behind the IDs it holds). Without a clock option the scheduler
 // gets a virtual clock reading w.Clock; a VirtualClock passed in is moved
 // to w.Clock; any other clock must read w.Clock or later.
 func Restore(w *World, opts ...Option) (*Scheduler, error) {
@@ -272,6 +302,10 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		if cs.ID == 0 || s.chans.get(uint64(cs.ID)) != nil {
 			return bad("channel ID %v is zero or repeated", cs.ID)
 		}
+		if seq, ok := bornPast(uint64(cs.ID), w.Node, w.NextChannel); ok {
+			return bad("channel %v is number %d of node %d, past the world's NextChannel %d: the next NewChannel would take its ID (NextChannel must be at least %d)",
+				cs.ID, seq, w.Node, w.NextChannel, seq)
+		}
 		if cs.Cap < 0 || len(cs.Buffer) > max(cs.Cap, 0) {
 			return bad("channel %v holds %d values with capacity %d", cs.ID, len(cs.Buffer), cs.Cap)
 		}
@@ -290,11 +324,24 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		if ts.ID == 0 || s.tasks.get(uint64(ts.ID)) != nil {
 			return bad("tasklet ID %v is zero or repeated", ts.ID)
 		}
+		if seq, ok := bornPast(uint64(ts.ID), w.Node, w.NextTasklet); ok {
+			return bad("tasklet %v is number %d of node %d, past the world's NextTasklet %d: the next Spawn would take its ID (NextTasklet must be at least %d)",
+				ts.ID, seq, w.Node, w.NextTasklet, seq)
+		}
 		if ts.Behavior == nil {
 			return bad("tasklet %v has no behavior", ts.ID)
 		}
 		if !ts.State.Alive() || ts.State > tasklet.Dead {
 			return bad("tasklet %v has state %v", ts.ID, ts.State)
+		}
+		if err := checkWait(ts); err != "" {
+			return bad("tasklet %v %s", ts.ID, err)
+		}
+		for i, c := range ts.Cases {
+			if seq, ok := bornPast(uint64(c.Chan), w.Node, w.NextChannel); ok && (c.Dir == tasklet.DirRecv || c.Dir == tasklet.DirSend) {
+				return bad("tasklet %v waits in case %d on channel %v, number %d of node %d, which was never made (NextChannel is %d)",
+					ts.ID, i, c.Chan, seq, w.Node, w.NextChannel)
+			}
 		}
 		t := s.record(ts)
 		if ts.State == tasklet.Paused {
@@ -405,9 +452,19 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		if t == nil || (t.State() != tasklet.Sleeping && t.State() != tasklet.Blocked) {
 			return bad("timer for %v, which is not a sleeping or blocked tasklet", tm.Tasklet)
 		}
+		// A sleep's timer (case -1) wakes a sleeping tasklet; a select's
+		// names its timeout case. Fired the other way, a sleep's timer would
+		// make a blocked tasklet runnable while its channels still queue it.
 		var one [1]tasklet.Case
-		if tm.Case >= len(t.casesIn(&one)) || tm.Case < -1 {
-			return bad("timer for %v names case %d it does not have", tm.Tasklet, tm.Case)
+		cases := t.casesIn(&one)
+		if t.State() == tasklet.Sleeping && tm.Case != -1 {
+			return bad("timer for %v names case %d, but the tasklet sleeps (a sleep's timer names case -1)", tm.Tasklet, tm.Case)
+		}
+		if t.State() == tasklet.Blocked && (tm.Case < 0 || tm.Case >= len(cases) || cases[tm.Case].Dir != tasklet.DirTimeout) {
+			return bad("timer for %v names case %d, which is not a timeout case of its wait", tm.Tasklet, tm.Case)
+		}
+		if t.State() == tasklet.Sleeping {
+			t.SetMark(true) // a sleeping tasklet is in no queue: the mark is free
 		}
 		s.timers.push(timer{at: tm.At, seq: tm.Seq, t: t, wait: t.WaitSeq(), idx: int32(tm.Case)})
 	}
@@ -415,6 +472,9 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 	s.tasks.each(func(t *rec) {
 		if err == nil && t.State() == tasklet.Runnable && !t.Marked() {
 			err = fmt.Errorf("scheduler: restore: %w: runnable tasklet %v is not in the run queue", ErrInvalidRestore, t.ID())
+		}
+		if err == nil && t.State() == tasklet.Sleeping && !t.Marked() {
+			err = fmt.Errorf("scheduler: restore: %w: sleeping tasklet %v has no timer to wake it", ErrInvalidRestore, t.ID())
 		}
 		t.SetMark(false)
 	})
