@@ -1,6 +1,7 @@
 package pickle_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -73,7 +74,8 @@ func TestPendingEffectRoundTrips(t *testing.T) {
 }
 
 // TestEffectCaseNeedsItsName: an effect case without a name, or with the
-// field count of another direction, is refused as corrupt.
+// field count of another direction, is refused as corrupt, and is not
+// written either: a save that does not load loses every tasklet in it.
 func TestEffectCaseNeedsItsName(t *testing.T) {
 	r := registry(t)
 	require.NoError(t, r.Register("fetcher", 1, &Fetcher{}))
@@ -84,9 +86,32 @@ func TestEffectCaseNeedsItsName(t *testing.T) {
 	w.Tasklets = append(w.Tasklets, scheduler.TaskletState{ID: 99, Behavior: &Fetcher{PC: 1}, State: tasklet.Blocked,
 		Cases: []tasklet.Case{{Dir: tasklet.DirDo, Value: Point{1, 2}}}})
 	w.NextTasklet = 99
-	blob, err := r.DumpWorld(w)
-	require.NoError(t, err)
-	_, err = r.LoadWorld(blob)
+	_, err := r.DumpWorld(w)
 	assert.ErrorIs(t, err, pickle.ErrCorrupt)
 	assert.ErrorContains(t, err, "names no effect")
+
+	// The record as an older version could write it: the name "x" cut to "".
+	w.Tasklets[len(w.Tasklets)-1].Cases[0].Effect = "x"
+	rec, err := r.DumpTasklet(&w.Tasklets[len(w.Tasklets)-1])
+	require.NoError(t, err)
+	i := bytes.LastIndex(rec, []byte{0xa1, 'x'})
+	require.Positive(t, i)
+	rec = append(rec[:i:i], append([]byte{0xa0}, rec[i+2:]...)...)
+	_, err = r.LoadTasklet(rec)
+	assert.ErrorIs(t, err, pickle.ErrCorrupt)
+	assert.ErrorContains(t, err, "names no effect")
+}
+
+// TestACaseOfNoDirectionIsNotWritten: a wait the decoder would refuse fails
+// the save with the tasklet named, instead of writing a save that does not
+// load.
+func TestACaseOfNoDirectionIsNotWritten(t *testing.T) {
+	r := registry(t)
+	require.NoError(t, r.Register("fetcher", 1, &Fetcher{}))
+	ts := scheduler.TaskletState{ID: 7, Behavior: &Fetcher{PC: 1}, State: tasklet.Blocked,
+		Cases: []tasklet.Case{tasklet.RecvCase(1), {Dir: 9}}}
+	_, err := r.DumpTasklet(&ts)
+	require.ErrorIs(t, err, pickle.ErrCorrupt)
+	assert.ErrorContains(t, err, "tasklet t7")
+	assert.ErrorContains(t, err, "case 1 has direction 9")
 }

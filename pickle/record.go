@@ -274,7 +274,15 @@ func (r *Registry) encodeCases(e *msgpack.Encoder, cases []tasklet.Case) error {
 		return e.EncodeNil()
 	}
 	e.EncodeArrayLen(len(cases))
-	for _, c := range cases {
+	for i, c := range cases {
+		// What the decoder refuses is not written: a save that does not load
+		// loses every tasklet in it, not only this one.
+		if c.Dir > tasklet.DirDo {
+			return fmt.Errorf("%w: select case %d has direction %d, which no load accepts", ErrCorrupt, i, c.Dir)
+		}
+		if c.Dir == tasklet.DirDo && c.Effect == "" {
+			return fmt.Errorf("%w: effect case %d names no effect, which no load accepts", ErrCorrupt, i)
+		}
 		// An effect case has a fifth field, its effect's name; the others
 		// keep the four fields older records have.
 		if c.Dir == tasklet.DirDo {

@@ -50,7 +50,7 @@ func appendTaskletFast(dst []byte, ts *scheduler.TaskletState, k *Kind) (out []b
 		return dst, false
 	}
 	for i := range ts.Cases {
-		if c := &ts.Cases[i]; c.Value != nil || c.Dir == tasklet.DirDo {
+		if c := &ts.Cases[i]; c.Value != nil || c.Dir >= tasklet.DirDo {
 			return dst, false
 		}
 	}

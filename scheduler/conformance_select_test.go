@@ -192,3 +192,33 @@ func TestSelectTimeout(t *testing.T) {
 			"the stale timeout timer must not wake the later sleep")
 	})
 }
+
+// badCaseSelect selects on a receive and a case of no known direction, and
+// keeps what the select answered.
+type badCaseSelect struct {
+	Ch     channel.ID
+	PC     int
+	Chosen int
+	Err    error
+}
+
+func (b *badCaseSelect) Step(t *tasklet.T) tasklet.Op {
+	if b.PC == 1 {
+		b.Chosen, b.Err = t.Chosen(), t.Err()
+		return t.Exit()
+	}
+	b.PC = 1
+	return t.Select(tasklet.RecvCase(b.Ch), tasklet.Case{Dir: 9})
+}
+
+// A case of no known direction fails the select at once: ignored, the
+// select blocked, and its wait was saved in a record that no load accepts.
+func TestSelectRefusesACaseOfNoDirection(t *testing.T) {
+	s := scheduler.New()
+	b := &badCaseSelect{Ch: s.NewChannel(0), Chosen: -2}
+	s.Spawn(b)
+	require.NoError(t, s.Run(t.Context()))
+	assert.Equal(t, 1, b.Chosen, "the bad case is the one chosen")
+	require.ErrorIs(t, b.Err, scheduler.ErrBadCase)
+	assert.ErrorContains(t, b.Err, "case 1")
+}

@@ -23,6 +23,7 @@ var (
 	ErrInvalidRestore = errors.New("invalid world")
 	ErrHookPanic      = errors.New("hook panicked")
 	ErrRunning        = errors.New("the scheduler is running")
+	ErrBadCase        = errors.New("select case of no known direction")
 )
 
 // HookError is a panic in the schedule hook. The scheduler reports it like

@@ -378,6 +378,11 @@ func (s *Scheduler) opSelect(t *rec) bool {
 			if timeout < 0 || cs.Timeout < cases[timeout].Timeout {
 				timeout = i
 			}
+		default:
+			// Ignored, it would leave a wait that no save could load.
+			t.Deliver(nil, fmt.Errorf("scheduler: tasklet %v: select case %d has direction %d: %w (make cases with tasklet.RecvCase, SendCase, TimeoutCase, DefaultCase or DoCase)", t.ID(), i, cs.Dir, ErrBadCase))
+			t.SetChosen(i)
+			return true
 		}
 	}
 	if deflt >= 0 {
