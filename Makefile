@@ -25,6 +25,7 @@ FUZZ_TARGETS ?= \
 	./store:FuzzDecodeJournal \
 	./pickle:FuzzLoadTasklet \
 	./pickle:FuzzLoadWorld \
+	./pickle:FuzzRestoreEdited \
 	./pickle:FuzzLoadChannel \
 	./pickle:FuzzIdleChannel \
 	./pickle:FuzzInspect \
