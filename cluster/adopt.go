@@ -105,7 +105,7 @@ func (c *Coordinator) findOrphans(ctx context.Context) (found []orphan, gone []s
 				_ = os.Remove(path) // a partial write or a stranger
 				continue
 			}
-			if r.Pid != 0 && pidAlive(r.Pid) && !wroteRecord(r) {
+			if r.live() && !r.writerRuns() {
 				// Stopped without an answer, the worker of this record is
 				// killed by its pid: a pid that is not the worker's (the
 				// record damaged, or the pid reused) is not trusted.

@@ -445,7 +445,7 @@ func (c *Coordinator) stopWorkersKeeping(rejoin bool, rs []reservation) {
 
 // removeRecord removes a worker record unless it is a live worker's own.
 func removeRecord(path string) {
-	if r, err := readRecord(path); err == nil && r.Pid != 0 && pidAlive(r.Pid) && r.Start != 0 && wroteRecord(r) {
+	if r, err := readRecord(path); err == nil && r.writerRuns() {
 		return
 	}
 	_ = os.Remove(path)

@@ -42,6 +42,14 @@ type workerRecord struct {
 	Addr    string `json:"addr"`
 }
 
+// live reports whether r's pid is a live process: the worker that wrote r,
+// or, once that died, any process that took its pid.
+func (r workerRecord) live() bool { return r.Pid != 0 && pidAlive(r.Pid) }
+
+// writerRuns reports whether the worker that wrote r still runs under its
+// pid (told by its start time where the system gives one: wroteRecord).
+func (r workerRecord) writerRuns() bool { return r.live() && wroteRecord(r) }
+
 // writeRecord leaves this worker's record in DIR/run (replaced whole, so a
 // reader never sees half of one).
 func (w *worker) writeRecord(network, addr string) error {
