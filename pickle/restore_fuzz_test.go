@@ -14,7 +14,7 @@ import (
 // FuzzRestoreEdited edits the worlds of the seeds as a program, a tool or a
 // player editing a save could, field by field (the bytes of b choose the
 // edits), and restores them. A world Restore accepts must run without the
-// scheduler failing, must hand out tasklet and channel IDs none of its own
+// scheduler failing or hanging, must hand out tasklet and channel IDs none of its own
 // holds, and must save again into a world that restores.
 func FuzzRestoreEdited(f *testing.F) {
 	for i := range 13 {
@@ -53,6 +53,9 @@ func FuzzRestoreEdited(f *testing.F) {
 			if _, err := s.RunBudget(ctx, 20, scheduler.Total|scheduler.Soft); err != nil || s.Len() == 0 {
 				break
 			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("1,000 steps on a virtual clock took 2 s: the scheduler hung")
 		}
 		again, err := reg.DumpWorld(s.World())
 		if err != nil {
@@ -120,7 +123,7 @@ func edit(w *scheduler.World, e *editor) {
 		return &w.Timers[e.pick(len(w.Timers))]
 	}
 	for e.i < len(e.b) {
-		switch e.pick(21) {
+		switch e.pick(30) {
 		case 0:
 			w.NextTasklet = uint64(e.pick(16))
 		case 1:
@@ -180,6 +183,61 @@ func edit(w *scheduler.World, e *editor) {
 			task().Flags = uint8(e.byte())
 		case 20:
 			task().ID = tasklet.ID(e.pick(12))
+		case 21:
+			if q := waiters(ch(), e); len(*q) > 0 {
+				(*q)[e.pick(len(*q))].Case = e.pick(5) - 1
+			}
+		case 22:
+			if q := waiters(ch(), e); len(*q) > 0 {
+				(*q)[e.pick(len(*q))].Tasklet = tasklet.ID(e.pick(12))
+			}
+		case 23:
+			if q := waiters(ch(), e); len(*q) > 0 {
+				wt := &(*q)[e.pick(len(*q))]
+				wt.Remote, wt.Node, wt.Seq = !wt.Remote, uint16(e.pick(3)), uint32(e.pick(4))
+			}
+		case 24:
+			if q := waiters(ch(), e); len(*q) > 0 {
+				*q = append(*q, (*q)[e.pick(len(*q))])
+			} else {
+				*q = append(*q, scheduler.WaiterState{Tasklet: tasklet.ID(e.pick(12)), Case: e.pick(3) - 1, Value: e.byte()})
+			}
+		case 25:
+			t := task()
+			switch e.pick(3) {
+			case 0:
+				t.Value = e.byte()
+			case 1:
+				t.Err = tasklet.ErrKilled
+			default:
+				t.Value, t.Err = nil, nil
+			}
+		case 26:
+			if n := len(w.RunQueue); n > 1 {
+				i, j := e.pick(n), e.pick(n)
+				w.RunQueue[i], w.RunQueue[j] = w.RunQueue[j], w.RunQueue[i]
+			}
+		case 27:
+			if t := task(); e.pick(2) == 0 {
+				t.Cases = append(t.Cases, tasklet.RecvCase(tasklet.ChanID(e.pick(6))))
+			} else {
+				t.Cases = append(t.Cases, tasklet.TimeoutCase(time.Duration(e.pick(9)-2)*time.Millisecond))
+			}
+		case 28:
+			if len(w.Tasklets) > 0 {
+				w.Tasklets = slices.Delete(w.Tasklets, 0, 1)
+			}
+		case 29:
+			w.Timers = append(w.Timers, scheduler.TimerState{At: time.Duration(e.pick(16)) * time.Millisecond,
+				Seq: uint64(e.pick(8)), Tasklet: task().ID, Case: e.pick(4) - 1})
 		}
 	}
+}
+
+// waiters is one of c's queues, chosen by e.
+func waiters(c *scheduler.ChannelState, e *editor) *[]scheduler.WaiterState {
+	if e.pick(2) == 0 {
+		return &c.Senders
+	}
+	return &c.Receivers
 }

@@ -137,6 +137,7 @@ func TestRestoreRejectsInconsistentWorlds(t *testing.T) {
 			ts := &w.Tasklets[blockedSelect(w)]
 			ts.Cases = append(ts.Cases, tasklet.RecvCase(tasklet.ChanID(w.NextChannel+1)))
 		}},
+		{"blocked tasklet holding a delivered error", func(w *scheduler.World) { w.Tasklets[plainWait(w)].Err = tasklet.ErrKilled }},
 		{"wait of a runnable tasklet", func(w *scheduler.World) {
 			i := slices.IndexFunc(w.Tasklets, func(ts scheduler.TaskletState) bool { return ts.ID == w.RunQueue[0] })
 			w.Tasklets[i].Cases, w.Tasklets[i].Plain = []tasklet.Case{tasklet.RecvCase(1)}, true

@@ -255,11 +255,15 @@ func bornPast(id uint64, node uint16, next uint64) (seq uint64, past bool) {
 }
 
 // checkWait says what is wrong with a tasklet's saved wait, or "". Only a
-// blocked tasklet waits (a plain wait's channel shares the record's field
-// of a delivered value), and a plain wait is one Send or Recv.
+// blocked tasklet waits, and it holds no delivery (a plain wait's channel
+// shares the record's field of a delivered value); a plain wait is one
+// Send or Recv.
 func checkWait(ts *TaskletState) string {
 	if ts.State != tasklet.Blocked && (len(ts.Cases) > 0 || ts.Plain) {
 		return fmt.Sprintf("is %v but has the cases of a wait: only a blocked tasklet waits", ts.State)
+	}
+	if ts.State == tasklet.Blocked && (ts.Value != nil || ts.Err != nil) {
+		return "is blocked but holds a delivered value or error: a delivery wakes its tasklet"
 	}
 	for i, c := range ts.Cases {
 		if c.Dir > tasklet.DirDo {
