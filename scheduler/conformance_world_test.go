@@ -120,6 +120,7 @@ func TestRestoreRejectsInconsistentWorlds(t *testing.T) {
 		{"timer for a case the tasklet lacks", func(w *scheduler.World) { w.Timers[1].Case = 7 }},
 		{"sleep's timer for a blocked tasklet", func(w *scheduler.World) { w.Timers[blockedTimer(w)].Case = -1 }},
 		{"select's timer for a sleeping tasklet", func(w *scheduler.World) { w.Timers[1-blockedTimer(w)].Case = 0 }},
+		{"select with a timeout without its timer", func(w *scheduler.World) { w.Timers = slices.Delete(w.Timers, blockedTimer(w), blockedTimer(w)+1) }},
 		{"sleeping tasklet without a timer", func(w *scheduler.World) { w.Timers = slices.Delete(w.Timers, 1-blockedTimer(w), 2-blockedTimer(w)) }},
 		// A counter behind the IDs in use would hand a live tasklet's or
 		// channel's ID to the next Spawn or NewChannel, replacing it.

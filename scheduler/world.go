@@ -485,6 +485,24 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A select that waits with a timeout case has its timer: without one it
+	// would never time out. (The marks are all clear again here.)
+	for _, tm := range w.Timers {
+		if t := s.tasks.get(uint64(tm.Tasklet)); t.State() == tasklet.Blocked {
+			t.SetMark(true)
+		}
+	}
+	for i := range w.Tasklets {
+		ts := &w.Tasklets[i]
+		if ts.State != tasklet.Blocked || ts.Plain {
+			continue
+		}
+		t := s.tasks.get(uint64(ts.ID))
+		if !t.Marked() && slices.ContainsFunc(ts.Cases, func(c tasklet.Case) bool { return c.Dir == tasklet.DirTimeout && c.Timeout > 0 }) {
+			return bad("tasklet %v waits in a select with a timeout, which has no timer", ts.ID)
+		}
+		t.SetMark(false)
+	}
 	if s.fx != nil {
 		s.fx.reissue() // calls in flight when the world was saved, with their keys
 	}
