@@ -107,7 +107,9 @@ bench:
 # Skynet and the idle actors run PEERS_HEAVY_COUNT rounds, each peer and
 # GOMAXPROCS in a process of its own: a process's first tree is the costly
 # one (its heap grows from nothing), so in one process the peer that ran
-# second got a warm heap. Hollywood's Skynet alone takes many seconds a
+# second got a warm heap. SkynetWarm (stackless and goroutines, each in a
+# process of its own too) averages three trees after one it leaves out, as
+# the core benchmark does. Hollywood's Skynet alone takes many seconds a
 # tree. Takes ten minutes or more; CI does not run it.
 PEERS_COUNT       ?= 3
 PEERS_HEAVY_COUNT ?= 3
@@ -118,6 +120,8 @@ bench-peers:
 	cd bench/peers && $(GO) test -p 1 -timeout 60m -run '^$$' -bench 'PingPong|FanIn|Spawn' -benchmem -cpu 1,2 -count $(PEERS_COUNT) ./... > $(abspath $(PEERS_OUT))
 	cd bench/peers && for r in $$(seq $(PEERS_HEAVY_COUNT)); do for p in $(PEERS_HEAVY); do for c in 1 2; do \
 		$(GO) test -timeout 60m -run '^$$' -bench "^Benchmark(Skynet|IdleActor)$$/^$${p#*:}$$" -benchtime 1x -benchmem -cpu $$c ./$${p%%:*} || exit 1; \
+	done; done; for p in stackless goroutines; do for c in 1 2; do \
+		$(GO) test -timeout 60m -run '^$$' -bench "^BenchmarkSkynetWarm$$/^$$p$$" -benchtime 3x -benchmem -cpu $$c ./native || exit 1; \
 	done; done; done >> $(abspath $(PEERS_OUT))
 	cd bench/peers && $(GO) run ./cmd/peertable < $(abspath $(PEERS_OUT))
 

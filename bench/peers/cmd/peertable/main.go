@@ -29,6 +29,7 @@ var workloads = []workload{
 	{"FanIn", "Mmsg/s", false},
 	{"Spawn", "ns/op", true},
 	{"Skynet", "ms", true},
+	{"SkynetWarm", "ms", true},
 	{"IdleActor", "B/actor", true},
 }
 
