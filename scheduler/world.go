@@ -254,11 +254,12 @@ func bornPast(id uint64, node uint16, next uint64) (seq uint64, past bool) {
 	return seq, uint16(id>>tasklet.NodeBits) == node && seq > next
 }
 
-// checkWait says what is wrong with a tasklet's saved wait, or "". Only a
-// blocked tasklet waits, and it holds no delivery (a plain wait's channel
-// shares the record's field of a delivered value); a plain wait is one
-// Send or Recv.
-func checkWait(ts *TaskletState) string {
+// checkWait says what is wrong with a tasklet's saved wait in world w, or
+// "". Only a blocked tasklet waits, and it holds no delivery (a plain
+// wait's channel shares the record's field of a delivered value); a plain
+// wait is one Send or Recv; no case waits on a channel of w's node that was
+// never made (the next NewChannel would make it without the waiter).
+func checkWait(ts *TaskletState, w *World) string {
 	if ts.State != tasklet.Blocked && (len(ts.Cases) > 0 || ts.Plain) {
 		return fmt.Sprintf("is %v but has the cases of a wait: only a blocked tasklet waits", ts.State)
 	}
@@ -271,6 +272,10 @@ func checkWait(ts *TaskletState) string {
 		}
 		if c.Dir == tasklet.DirDo && c.Effect == "" {
 			return fmt.Sprintf("has effect case %d that names no effect", i)
+		}
+		if seq, ok := bornPast(uint64(c.Chan), w.Node, w.NextChannel); ok && (c.Dir == tasklet.DirRecv || c.Dir == tasklet.DirSend) {
+			return fmt.Sprintf("waits in case %d on channel %v, number %d of node %d, which was never made (NextChannel is %d)",
+				i, c.Chan, seq, w.Node, w.NextChannel)
 		}
 	}
 	if ts.Plain && (len(ts.Cases) != 1 || (ts.Cases[0].Dir != tasklet.DirRecv && ts.Cases[0].Dir != tasklet.DirSend)) {
@@ -338,14 +343,8 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 		if !ts.State.Alive() || ts.State > tasklet.Dead {
 			return bad("tasklet %v has state %v", ts.ID, ts.State)
 		}
-		if err := checkWait(ts); err != "" {
+		if err := checkWait(ts, w); err != "" {
 			return bad("tasklet %v %s", ts.ID, err)
-		}
-		for i, c := range ts.Cases {
-			if seq, ok := bornPast(uint64(c.Chan), w.Node, w.NextChannel); ok && (c.Dir == tasklet.DirRecv || c.Dir == tasklet.DirSend) {
-				return bad("tasklet %v waits in case %d on channel %v, number %d of node %d, which was never made (NextChannel is %d)",
-					ts.ID, i, c.Chan, seq, w.Node, w.NextChannel)
-			}
 		}
 		t := s.record(ts)
 		if ts.State == tasklet.Paused {
