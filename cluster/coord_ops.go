@@ -347,20 +347,17 @@ const killSettle = time.Second
 // could not be saved (a record over the limit) failed the kill's own
 // checkpoint (TestFailingCheckpointsShowInStatus, under load).
 func (c *Coordinator) awaitGone(ctx context.Context, id tasklet.ID, d time.Duration) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		if _, err := c.inspect(ctx, id); err != nil {
 			return // gone (ErrNoTasklet), or no answer: the checkpoint says what it finds
 		}
-		t := time.NewTimer(5 * time.Millisecond)
 		select {
-		case <-t.C:
-		case <-deadline.C:
-			t.Stop()
-			return
+		case <-tick.C:
 		case <-ctx.Done():
-			t.Stop()
 			return
 		}
 	}
