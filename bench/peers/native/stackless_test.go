@@ -92,7 +92,7 @@ func BenchmarkSkynet(b *testing.B) {
 // cold one, which the figure leaves out, then the three it averages, each
 // on a heap that has grown. A cold tree is mostly first touches of memory,
 // which cost this VM about 11 us a 4 KiB page. Only stackless and
-// goroutines: the frameworks trail goroutines by 7x or more, so they
+// goroutines: the frameworks trail goroutines by 5x or more, so they
 // cannot be the best peer.
 func BenchmarkSkynetWarm(b *testing.B) {
 	b.Run("stackless", stacklessSkynet)
