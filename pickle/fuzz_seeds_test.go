@@ -85,7 +85,7 @@ func handWorld() *scheduler.World {
 		Timers:   []scheduler.TimerState{{At: 8 * time.Millisecond, Seq: 4, Tasklet: 1, Case: 2}, {At: 9 * time.Millisecond, Seq: 5, Tasklet: 6, Case: -1}},
 		Tasklets: []scheduler.TaskletState{handTasklets()[0], handTasklets()[1], handTasklets()[2], handTasklets()[5]},
 		Channels: []scheduler.ChannelState{
-			{ID: 1, Cap: 2, Buffer: []any{1, "x"}, Receivers: []scheduler.WaiterState{{Tasklet: 1, Case: 0}}},
+			{ID: 1, Cap: 2, Receivers: []scheduler.WaiterState{{Tasklet: 1, Case: 0}}},
 			{ID: 2, Senders: []scheduler.WaiterState{{Tasklet: 1, Case: 1, Value: Point{1, 2}}, {Case: -1, Value: 5}}},
 		}}
 }

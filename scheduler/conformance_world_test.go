@@ -139,6 +139,10 @@ func TestRestoreRejectsInconsistentWorlds(t *testing.T) {
 			ts.Cases = append(ts.Cases, tasklet.RecvCase(tasklet.ChanID(w.NextChannel+1)))
 		}},
 		{"blocked tasklet holding a delivered error", func(w *scheduler.World) { w.Tasklets[plainWait(w)].Err = tasklet.ErrKilled }},
+		// Waiters beside what they wait for would sleep on.
+		{"sender waiting while the buffer has room", func(w *scheduler.World) { w.Channels[1].Buffer = w.Channels[1].Buffer[:1] }},
+		{"receiver waiting beside a buffered value", func(w *scheduler.World) { w.Channels[2].Cap, w.Channels[2].Buffer = 1, []any{7} }},
+		{"closed channel with a waiting sender", func(w *scheduler.World) { w.Channels[0].Closed = true }},
 		{"wait of a runnable tasklet", func(w *scheduler.World) {
 			i := slices.IndexFunc(w.Tasklets, func(ts scheduler.TaskletState) bool { return ts.ID == w.RunQueue[0] })
 			w.Tasklets[i].Cases, w.Tasklets[i].Plain = []tasklet.Case{tasklet.RecvCase(1)}, true

@@ -75,8 +75,10 @@
 // World returns the whole state as plain data (tasklets, channels with
 // their queues and buffers, run queue order, timers) for package pickle;
 // Restore builds a scheduler from it, refusing (ErrInvalidRestore) a world
-// whose queues, waits, timers and ID counters disagree, so that a world it
-// accepts runs and saves again. Emigrate and Immigrate move one
+// whose queues, waits, timers and ID counters disagree, or whose channels
+// queue waiters beside what they wait for (a receiver beside buffered
+// values, a sender beside room, anyone on a closed channel), so that a
+// world it accepts runs and saves again. Emigrate and Immigrate move one
 // tasklet between nodes, and Remote carries operations on channels of other
 // nodes (package ipc implements it). WithChangeTracking records what changed
 // for incremental checkpoints, and WithCheckpoint takes them between steps.
