@@ -34,6 +34,16 @@
 // Boxed (saved with its type), a concrete type, or tag it
 // `stackless:",loose"` to take the generic types back on purpose.
 //
+// Pointers and maps are saved as the values they reach, so a state that
+// reaches one value twice would come back with two copies of it, and a
+// cycle cannot be written at all (msgpack would recurse until the stack
+// overflowed). Before a save, a kind that can hold pointers, maps or
+// interfaces is walked: two paths to one value, a pointer into a slice's
+// elements or into the behavior itself, and a cycle are refused with
+// ErrShared, naming both paths; a state nested deeper than MaxNest, which
+// no load would take, with ErrTooDeep. Two slices over one array are saved
+// as two copies, on purpose.
+//
 // A scheduler whose world is saved should refuse a value it could not
 // save when it is sent, not at the next checkpoint: pass CheckValue to
 // scheduler.WithValueCheck (store.Checkpointer.Resume and ipc.NewNode do).

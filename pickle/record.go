@@ -63,6 +63,11 @@ func (w *TaskletWriter) Append(dst []byte, ts *scheduler.TaskletState) ([]byte, 
 
 // appendTaskletOf appends the record of a tasklet of kind k.
 func (r *Registry) appendTaskletOf(dst []byte, ts *scheduler.TaskletState, k *Kind) ([]byte, error) {
+	if k.walk { // pointers, maps or interfaces in its state (refcheck.go)
+		if err := checkKind(k, ts.Behavior); err != nil {
+			return dst, fmt.Errorf("pickle: tasklet %v (kind %s): %w", ts.ID, k.Name, err)
+		}
+	}
 	if out, ok := appendTaskletFast(dst, ts, k); ok { // taskfast.go
 		if len(out)-len(dst) > r.maxRecord {
 			return dst, fmt.Errorf("pickle: tasklet %v (kind %s): pickle: %w: %d bytes, the limit is %d (Registry.SetMaxRecord)", ts.ID, k.Name, ErrTooLarge, len(out)-len(dst), r.maxRecord)

@@ -28,6 +28,8 @@ type Kind struct {
 	ptr     bool         // the behavior is a pointer to typ
 	upgrade map[uint32]func([]byte, *Registry) (tasklet.Behavior, error)
 	plan    *kindPlan // the struct plan of typ, looked up once (taskfast.go)
+	walk    bool      // its state is walked before a save (refcheck.go)
+	info    *typeInfo // what the walk needs of typ (refcheck.go)
 }
 
 // Registry maps kind names to behavior types and value type names to Go
@@ -123,6 +125,7 @@ func (r *Registry) Register(name string, version uint32, proto tasklet.Behavior,
 	if err := checkSaved(k.typ); err != nil { // savecheck.go
 		return fmt.Errorf("pickle: register kind %q: %w", name, err)
 	}
+	k.walk, k.info = infoOf(t).walk, infoOf(k.typ)
 	for _, o := range opts {
 		if err := o(k); err != nil {
 			return err

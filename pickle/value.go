@@ -66,6 +66,9 @@ func (r *Registry) encodeValue(e *msgpack.Encoder, v any) error {
 	if !ok {
 		return unregisteredValue(t)
 	}
+	if err := checkRefs(v); err != nil { // refcheck.go
+		return fmt.Errorf("pickle: value of Go type %v: %w", t, err)
+	}
 	e.EncodeString(name)
 	return e.Encode(v)
 }
@@ -97,6 +100,9 @@ func (r *Registry) CheckValue(v any) error {
 	r.mu.RUnlock()
 	if !ok {
 		return unregisteredValue(t)
+	}
+	if err := checkRefs(v); err != nil { // refcheck.go
+		return fmt.Errorf("pickle: value of Go type %v: %w", t, err)
 	}
 	return nil
 }

@@ -1,0 +1,440 @@
+package pickle
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// Errors of a state that msgpack would write but no load could bring back
+// as it was.
+var (
+	// ErrShared: one value reached twice through pointers or maps, or a
+	// pointer into a value that the state holds elsewhere, in one behavior
+	// or one value sent. A restore would bring back two separate copies; a
+	// cycle cannot be written at all (msgpack would recurse until the
+	// process died of a stack overflow).
+	ErrShared = errors.New("a value is reached twice")
+	// ErrTooDeep: a state nested deeper than MaxNest, which the loaders'
+	// Scan would refuse.
+	ErrTooDeep = errors.New("state nested too deep")
+)
+
+// MaxNest is how deep a behavior's state, or a value sent on a channel,
+// may nest (a struct, slice, array or map in another is one level deeper;
+// a pointer is not): a record holding it must load inside a world blob, a
+// channel's buffer and an IPC frame, all scanned to DefaultMaxDepth.
+const MaxNest = 48
+
+// many is the count of pointers behind a slice, array or map of them.
+const many = 2
+
+// typeInfo is what the walk before a save needs of a type, worked out once.
+// A type is walked when it can hold an interface, nests without bound, or
+// reaches two pointers or maps (which can then share, point into each
+// other or cycle; one alone cannot). A behavior is a pointer, so one with
+// a pointer or a map in its state is walked; a struct-plan behavior, a flat
+// value and a pointer to one cost a cached lookup.
+type typeInfo struct {
+	walk   bool
+	refs   int  // pointers and maps it reaches (many: two or more)
+	depth  int  // the deepest nesting of a value of the type
+	boxed  bool // a Boxed (its pointer holds the method)
+	fields []savedField
+	// onlyBoxed: a struct whose only pointers, maps and interfaces are in
+	// Boxed fields of its own, as generated flows are (a received value is
+	// kept boxed). While those hold flat values there is nothing to walk.
+	onlyBoxed bool
+}
+
+type savedField struct {
+	index  int
+	name   string
+	inline bool // an embedded struct, written among its parent's fields
+	slice  bool // a slice, whose elements a pointer could point into
+	boxed  bool // a Boxed
+	isAny  bool // a Boxed[any], whose value flatBoxes reads in place
+	off    uintptr
+	refs   int
+	depth  int
+}
+
+var infos sync.Map // reflect.Type -> *typeInfo
+
+func infoOf(t reflect.Type) *typeInfo {
+	if in, ok := infos.Load(t); ok {
+		return in.(*typeInfo)
+	}
+	depth, refs := shapeOf(t, map[reflect.Type]bool{})
+	in := &typeInfo{walk: refs >= many || depth > MaxNest, refs: refs, depth: depth,
+		boxed: reflect.PointerTo(t).Implements(boxedType)}
+	if t.Kind() == reflect.Struct && !in.boxed {
+		in.onlyBoxed = true
+		for _, f := range savedFields(t) {
+			ft := t.Field(f.index).Type
+			f.depth, f.refs = shapeOf(ft, map[reflect.Type]bool{})
+			f.off, f.boxed = t.Field(f.index).Offset, reflect.PointerTo(ft).Implements(boxedType)
+			f.isAny = f.boxed && ft.Kind() == reflect.Struct && ft.NumField() == 1 && ft.Field(0).Type == reflect.TypeFor[any]()
+			in.fields = append(in.fields, f)
+			if f.refs > 0 && !f.boxed || f.slice || f.depth+2 > MaxNest {
+				in.onlyBoxed = false
+			}
+		}
+	}
+	infos.Store(t, in)
+	return in
+}
+
+// shapeOf gives how deep values of t nest and how many pointers and maps
+// they reach (many for an interface or a type met again on its own path,
+// which onPath holds: it nests without bound).
+func shapeOf(t reflect.Type, onPath map[reflect.Type]bool) (depth, refs int) {
+	if onPath[t] || len(onPath) > MaxNest {
+		return 0, many
+	}
+	if t.Implements(boxedType) || reflect.PointerTo(t).Implements(boxedType) {
+		return 1, many
+	}
+	if selfCoded(t) {
+		return 0, 0 // it owns its encoding (time.Time): trusted, as by Register
+	}
+	onPath[t] = true
+	defer delete(onPath, t)
+	switch t.Kind() {
+	case reflect.Interface:
+		return 0, many
+	case reflect.Pointer:
+		depth, refs := shapeOf(t.Elem(), onPath)
+		return depth, min(refs+1, many)
+	case reflect.Map:
+		kd, kr := shapeOf(t.Key(), onPath)
+		vd, vr := shapeOf(t.Elem(), onPath)
+		if kr+vr > 0 {
+			return 0, many
+		}
+		return max(kd, vd) + 1, 1
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return 0, 0 // bin
+		}
+		depth, refs := shapeOf(t.Elem(), onPath)
+		if refs > 0 {
+			refs = many
+		}
+		return depth + 1, refs
+	case reflect.Struct:
+		deepest, total := 1, 0
+		for _, f := range savedFields(t) {
+			depth, refs := shapeOf(t.Field(f.index).Type, onPath)
+			if !f.inline {
+				depth++
+			}
+			deepest, total = max(deepest, depth), min(total+refs, many)
+		}
+		return deepest, total
+	}
+	return 0, 0
+}
+
+// boxed is implemented by Boxed: the walk goes on into the value it holds.
+type boxed interface{ boxedValue() any }
+
+var boxedType = reflect.TypeFor[boxed]()
+
+func (b *Boxed[T]) boxedValue() any { return any(b.V) }
+
+// savedFields lists the fields of struct type t that msgpack writes.
+func savedFields(t reflect.Type) []savedField {
+	var fs []savedField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		mp, _, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
+		if fieldTag(f) == "-" || mp == "-" || f.Name == "_msgpack" {
+			continue
+		}
+		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
+			continue
+		}
+		fs = append(fs, savedField{index: i, name: f.Name, inline: f.Anonymous && mp == "", slice: f.Type.Kind() == reflect.Slice})
+	}
+	return fs
+}
+
+var walks = sync.Pool{New: func() any { return new(refWalk) }}
+
+// checkRefs walks v and refuses it (ErrShared, ErrTooDeep) when a load
+// could not bring it back as it is.
+func checkRefs(v any) error {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() || !infoOf(rv.Type()).walk {
+		return nil
+	}
+	if rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		if el := infoOf(rv.Type().Elem()); el.onlyBoxed && flatBoxes(rv.UnsafePointer(), rv.Type().Elem(), el) {
+			return nil
+		}
+	}
+	return walkRefs(rv)
+}
+
+// checkKind is checkRefs for a behavior of kind k, whose struct's info the
+// kind holds: a generated flow's check is a look at its boxed fields.
+func checkKind(k *Kind, b any) error {
+	if k.ptr && k.info.onlyBoxed {
+		if p := reflect.ValueOf(b).UnsafePointer(); p != nil && flatBoxes(p, k.typ, k.info) {
+			return nil
+		}
+	}
+	return walkRefs(reflect.ValueOf(b))
+}
+
+// walkRefs is checkRefs past its fast paths.
+func walkRefs(rv reflect.Value) error {
+	w := walks.Get().(*refWalk)
+	defer func() {
+		clear(w.seen)
+		*w = refWalk{seen: w.seen, spans: w.spans[:0]}
+		walks.Put(w)
+	}()
+	if w.value(rv, 0) {
+		outer, inner, found := w.overlap()
+		if !found {
+			return nil
+		}
+		// A pointer into a value that another pointer (or the behavior
+		// itself) holds: the same sharing, found by address.
+		root := typeBase(rv.Type())
+		return fmt.Errorf("%w: %s points into %s, which a restore would bring back as two separate copies; "+
+			"hold an index (or a field name) into the value instead of the pointer",
+			ErrShared, pathTo(rv, inner, root), pathTo(rv, outer, root))
+	}
+	root := typeBase(rv.Type())
+	path := w.pathString(root)
+	if w.err == ErrTooDeep {
+		return fmt.Errorf("%w: %s is nested more than %d levels deep (structs, slices and maps within each other), which a load refuses; "+
+			"flatten it (a list as a slice instead of linked nodes, a tree as a slice of nodes with parent indexes)",
+			ErrTooDeep, path, MaxNest)
+	}
+	first := refWalk{find: w.at}
+	first.value(rv, 0)
+	if len(first.path) < len(w.path) && slices.Equal(first.path, w.path[len(w.path)-len(first.path):]) {
+		return fmt.Errorf("%w: %s points back at %s, a cycle, which msgpack cannot write (it would recurse until the stack overflowed); "+
+			"keep the links as indexes into a slice, or as IDs, and tag a back pointer `stackless:\"-\"` to rebuild it after a restore",
+			ErrShared, path, first.pathString(root))
+	}
+	return fmt.Errorf("%w: %s and %s point at one value, which a restore would bring back as two separate copies; "+
+		"keep one pointer and reach the value through it, or hold an index or an ID instead of the second",
+		ErrShared, first.pathString(root), path)
+}
+
+// flatBoxes reports whether the Boxed fields of the struct at p (of type
+// t) hold only values with no pointer, map or interface in them: the
+// common case of a generated flow, checked without a walk.
+func flatBoxes(p unsafe.Pointer, t reflect.Type, in *typeInfo) bool {
+	for i := range in.fields {
+		f := &in.fields[i]
+		if !f.boxed {
+			continue
+		}
+		var held any
+		if f.isAny {
+			held = *(*any)(unsafe.Add(p, f.off)) // Boxed[any]'s one field, V
+		} else {
+			held = reflect.NewAt(t.Field(f.index).Type, unsafe.Add(p, f.off)).Interface().(boxed).boxedValue()
+		}
+		switch held.(type) {
+		case nil, int, int64, string, float64, bool:
+			continue
+		}
+		if hi := infoOf(reflect.TypeOf(held)); hi.refs > 0 || hi.depth+2 > MaxNest {
+			return false
+		}
+	}
+	return true
+}
+
+// pathTo names where a walk of v first meets the pointer (or slice) p.
+func pathTo(v reflect.Value, p unsafe.Pointer, root string) string {
+	w := refWalk{find: p}
+	w.value(v, 0)
+	return w.pathString(root)
+}
+
+type refWalk struct {
+	seen  map[unsafe.Pointer]struct{} // pointer targets and maps met
+	spans []span                      // the memory of every pointer target and slice met
+	at    unsafe.Pointer              // the value met twice
+	find  unsafe.Pointer              // a pointer the walk stops at, to name its path
+	err   error
+	path  []string // where the walk stopped, innermost first (built as it unwinds)
+}
+
+// span is the memory of a value reached through a pointer (or a slice's
+// elements): another pointer into it shares it.
+type span struct {
+	from, to uintptr
+	slice    bool
+	at       unsafe.Pointer
+}
+
+// overlap finds a pointer target inside another one, or inside a slice's
+// elements. Two slices over one array are not reported: a slice is saved
+// as a copy of its elements, and a sub-slice kept to read is common.
+func (w *refWalk) overlap() (outer, inner unsafe.Pointer, found bool) {
+	if len(w.spans) < 2 {
+		return nil, nil, false
+	}
+	slices.SortFunc(w.spans, func(a, b span) int {
+		if a.from != b.from {
+			return cmp.Compare(a.from, b.from)
+		}
+		return cmp.Compare(b.to, a.to) // the outer one first
+	})
+	open := w.spans[0]
+	for _, sp := range w.spans[1:] {
+		if sp.from < open.to && !(open.slice && sp.slice) {
+			return open.at, sp.at, true
+		}
+		if sp.to > open.to {
+			open = sp
+		}
+	}
+	return nil, nil, false
+}
+
+// pathString names where the walk stopped, from root (the type's name),
+// as npc.Guard.Route[3].Next. A long path (a deep list) keeps its first
+// and last segments.
+func (w *refWalk) pathString(root string) string {
+	var b strings.Builder
+	b.WriteString(root)
+	for i := len(w.path) - 1; i >= 0; i-- {
+		if n := len(w.path); n > 12 && i == n-7 {
+			fmt.Fprintf(&b, "(%d more)", n-10)
+			i = 3
+		}
+		b.WriteString(w.path[i])
+	}
+	return b.String()
+}
+
+// slice notes the elements of slice v (which a pointer could point into).
+func (w *refWalk) slice(v reflect.Value) bool {
+	if v.Len() == 0 || v.Type().Elem().Size() == 0 {
+		return true
+	}
+	p := v.UnsafePointer()
+	if p == w.find {
+		return false
+	}
+	w.spans = append(w.spans, span{from: uintptr(p), to: uintptr(p) + uintptr(v.Len())*v.Type().Elem().Size(), slice: true, at: p})
+	return true
+}
+
+// value walks v, nested depth levels down. false stops the walk, with
+// w.err set (nil when it stopped at w.find).
+func (w *refWalk) value(v reflect.Value, depth int) bool {
+	in := infoOf(v.Type())
+	if in.refs == 0 && depth+in.depth <= MaxNest {
+		return v.Kind() != reflect.Slice || w.slice(v)
+	}
+	if depth > MaxNest || in.refs == 0 {
+		w.err = ErrTooDeep
+		return false
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map:
+		if v.IsNil() {
+			return true
+		}
+		p := v.UnsafePointer()
+		if p == w.find {
+			return false
+		}
+		isPtr := v.Kind() == reflect.Pointer
+		size := uintptr(0)
+		if isPtr {
+			size = v.Type().Elem().Size()
+		}
+		if !isPtr || size > 0 { // zero-size values share addresses
+			if _, ok := w.seen[p]; ok {
+				w.at, w.err = p, ErrShared
+				return false
+			}
+			if w.seen == nil {
+				w.seen = map[unsafe.Pointer]struct{}{}
+			}
+			w.seen[p] = struct{}{}
+		}
+		if isPtr {
+			if size > 0 {
+				w.spans = append(w.spans, span{from: uintptr(p), to: uintptr(p) + size, at: p})
+			}
+			return w.value(v.Elem(), depth)
+		}
+		if ki, ei := infoOf(v.Type().Key()), infoOf(v.Type().Elem()); ki.refs+ei.refs == 0 && depth+in.depth <= MaxNest {
+			return true // flat keys and values: only the map itself can be shared
+		}
+		it := v.MapRange()
+		for it.Next() {
+			if !w.value(it.Key(), depth+1) || !w.value(it.Value(), depth+1) {
+				w.path = append(w.path, fmt.Sprintf("[%v]", it.Key()))
+				return false
+			}
+		}
+	case reflect.Interface:
+		if v.IsNil() {
+			return true
+		}
+		return w.value(v.Elem(), depth)
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && !w.slice(v) {
+			return false
+		}
+		for i := range v.Len() {
+			if !w.value(v.Index(i), depth+1) {
+				w.path = append(w.path, fmt.Sprintf("[%d]", i))
+				return false
+			}
+		}
+	case reflect.Struct:
+		if in.boxed {
+			return w.boxed(v, depth)
+		}
+		for i := range in.fields {
+			f := &in.fields[i]
+			d := depth + 1
+			if f.inline {
+				d = depth
+			}
+			if f.refs == 0 && d+f.depth <= MaxNest && !f.slice {
+				continue // nothing to look at: no reflect.Value made
+			}
+			if !w.value(v.Field(f.index), d) {
+				w.path = append(w.path, "."+f.name)
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// boxed walks the value a Boxed holds, written as [type name, value].
+func (w *refWalk) boxed(v reflect.Value, depth int) bool {
+	var held any
+	if v.CanAddr() {
+		held = v.Addr().Interface().(boxed).boxedValue()
+	} else {
+		held = v.Field(0).Interface()
+	}
+	if held != nil && !w.value(reflect.ValueOf(held), depth+1) {
+		w.path = append(w.path, ".V")
+		return false
+	}
+	return true
+}
