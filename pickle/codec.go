@@ -41,9 +41,12 @@ func (r *Registry) encode(dst []byte, fn func(e *msgpack.Encoder) error) ([]byte
 func (r *Registry) encodeMax(dst []byte, limit int, set string, fn func(e *msgpack.Encoder) error) ([]byte, error) {
 	e := encoders.Get().(*encoder)
 	e.w.b = dst
-	err := fn(e.enc)
+	err := run(func() error { return fn(e.enc) })
 	out := e.w.b
 	e.w.b = nil
+	if errors.Is(err, ErrPanic) {
+		return dst, err // the encoder is left mid-value: not pooled
+	}
 	encoders.Put(e)
 	if err != nil {
 		return dst, err
@@ -82,7 +85,7 @@ func (r *Registry) decodeMax(b []byte, what string, limit int, fn func(d *msgpac
 	d := decoders.Get().(*decoder)
 	d.rd.Reset(b)
 	resetDecoder(d.dec, &d.rd)
-	err := fn(d.dec)
+	err := run(func() error { return fn(d.dec) })
 	if err == nil && d.rd.Len() != 0 {
 		err = fmt.Errorf("%w: %d bytes left unread", ErrCorrupt, d.rd.Len())
 	}
@@ -92,6 +95,25 @@ func (r *Registry) decodeMax(b []byte, what string, limit int, fn func(d *msgpac
 		return fmt.Errorf("pickle: %s: %w", what, corrupt(err))
 	}
 	return nil
+}
+
+// ErrPanic is wrapped by the error of a save or a load during which a
+// method of the program's types panicked: a MarshalMsgpack, an
+// UnmarshalMsgpack (a load's error also wraps ErrCorrupt: such a method
+// often panics on damaged bytes it does not check), or an Upgrade function.
+// The panic is stopped there, so one bad value fails its save or load
+// instead of killing the program.
+var ErrPanic = errors.New("a method of a saved type panicked")
+
+// run runs fn, which may call the program's own methods, and turns a panic
+// into an error wrapping ErrPanic.
+func run(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v; the panic was stopped here: fix the method (a MarshalMsgpack, UnmarshalMsgpack, MarshalBinary or Upgrade of this program) so that it returns an error instead", ErrPanic, p)
+		}
+	}()
+	return fn()
 }
 
 // ours are the errors a decoder returns on purpose.

@@ -162,7 +162,7 @@ func (r *Registry) loadTaskletMsgpack(b []byte, rec *TaskletRecord, loose bool) 
 	defer decoders.Put(d)
 	d.rd.Reset(b[c.off:])
 	resetDecoder(d.dec, &d.rd)
-	err = r.decodeTaskletRest(d.dec, rec, loose)
+	err = run(func() error { return r.decodeTaskletRest(d.dec, rec, loose) })
 	if err == nil && d.rd.Len() != 0 {
 		err = fmt.Errorf("%w: %d bytes left unread", ErrCorrupt, d.rd.Len())
 	}
@@ -236,7 +236,8 @@ func (r *Registry) decodeBehavior(d *msgpack.Decoder, _ tasklet.ID, name string,
 		if err != nil {
 			return nil, err
 		}
-		b, err := up(raw, r)
+		var b tasklet.Behavior
+		err = run(func() (err error) { b, err = up(raw, r); return err })
 		if err != nil { // the record is fine; this program cannot take it
 			return nil, fmt.Errorf("upgrading kind %q from version %d to %d: %w: %w", name, ver, k.Version, ErrKindVersion, err)
 		}
