@@ -31,7 +31,7 @@ func (r *Registry) AppendTasklet(dst []byte, ts *scheduler.TaskletState) ([]byte
 	if err != nil {
 		return dst, fmt.Errorf("pickle: tasklet %v: %w", ts.ID, err)
 	}
-	return r.appendTaskletOf(dst, ts, k)
+	return r.appendTaskletOf(dst, ts, k, nil)
 }
 
 // TaskletWriter is AppendTasklet for one goroutine writing many tasklets:
@@ -43,10 +43,12 @@ type TaskletWriter struct {
 	reg  *Registry
 	typ  reflect.Type
 	kind *Kind
+	held heldBy // what the tasklets written so far hold (refcheck.go)
 }
 
 // TaskletWriter returns a writer of tasklet records with r's kinds; use
-// each from one goroutine.
+// each from one goroutine, for one save: it also refuses (ErrShared) a
+// value that two of the tasklets it writes hold through pointers.
 func (r *Registry) TaskletWriter() *TaskletWriter { return &TaskletWriter{reg: r} }
 
 // Append appends the record of one tasklet to dst, as AppendTasklet does.
@@ -58,13 +60,14 @@ func (w *TaskletWriter) Append(dst []byte, ts *scheduler.TaskletState) ([]byte, 
 		}
 		w.typ, w.kind = t, k
 	}
-	return w.reg.appendTaskletOf(dst, ts, w.kind)
+	return w.reg.appendTaskletOf(dst, ts, w.kind, &w.held)
 }
 
-// appendTaskletOf appends the record of a tasklet of kind k.
-func (r *Registry) appendTaskletOf(dst []byte, ts *scheduler.TaskletState, k *Kind) ([]byte, error) {
+// appendTaskletOf appends the record of a tasklet of kind k; held is what
+// the other tasklets of the save hold, or nil.
+func (r *Registry) appendTaskletOf(dst []byte, ts *scheduler.TaskletState, k *Kind, held *heldBy) ([]byte, error) {
 	if k.walk { // pointers, maps or interfaces in its state (refcheck.go)
-		if err := checkKind(k, ts.Behavior); err != nil {
+		if err := checkKind(k, ts.Behavior, held, ts.ID); err != nil {
 			return dst, fmt.Errorf("pickle: tasklet %v (kind %s): %w", ts.ID, k.Name, err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/stackless-go/stackless/tasklet"
 )
 
 // Errors of a state that msgpack would write but no load could bring back
@@ -179,22 +181,29 @@ func checkRefs(v any) error {
 			return nil
 		}
 	}
-	return walkRefs(rv)
+	return walkRefs(rv, nil, 0)
 }
 
-// checkKind is checkRefs for a behavior of kind k, whose struct's info the
-// kind holds: a generated flow's check is a look at its boxed fields.
-func checkKind(k *Kind, b any) error {
+// checkKind is checkRefs for the behavior b of tasklet id, of kind k, whose
+// struct's info the kind holds: a generated flow's check is a look at its
+// boxed fields. held, when not nil, is what the other tasklets of the same
+// save hold: a value held by two of them is refused too.
+func checkKind(k *Kind, b any, held *heldBy, id tasklet.ID) error {
 	if k.ptr && k.info.onlyBoxed {
 		if p := reflect.ValueOf(b).UnsafePointer(); p != nil && flatBoxes(p, k.typ, k.info) {
 			return nil
 		}
 	}
-	return walkRefs(reflect.ValueOf(b))
+	return walkRefs(reflect.ValueOf(b), held, id)
 }
 
-// walkRefs is checkRefs past its fast paths.
-func walkRefs(rv reflect.Value) error {
+// heldBy maps the pointer targets and maps that the tasklets of one save
+// hold to the tasklet holding each.
+type heldBy map[unsafe.Pointer]tasklet.ID
+
+// walkRefs is checkRefs past its fast paths, and the check across the
+// tasklets of a save (held, for tasklet id) when held is not nil.
+func walkRefs(rv reflect.Value, held *heldBy, id tasklet.ID) error {
 	w := walks.Get().(*refWalk)
 	defer func() {
 		clear(w.seen)
@@ -204,7 +213,7 @@ func walkRefs(rv reflect.Value) error {
 	if w.value(rv, 0) {
 		outer, inner, found := w.overlap()
 		if !found {
-			return nil
+			return w.holdAll(rv, held, id)
 		}
 		// A pointer into a value that another pointer (or the behavior
 		// itself) holds: the same sharing, found by address.
@@ -256,6 +265,31 @@ func flatBoxes(p unsafe.Pointer, t reflect.Type, in *typeInfo) bool {
 		}
 	}
 	return true
+}
+
+// holdAll adds what this walk met, in the behavior rv of tasklet id, to
+// held, and refuses a value that another tasklet of the save holds: a
+// restore would give each its own copy.
+func (w *refWalk) holdAll(rv reflect.Value, held *heldBy, id tasklet.ID) error {
+	if held == nil {
+		return nil
+	}
+	if *held == nil {
+		*held = heldBy{}
+	}
+	for p := range w.seen {
+		other, ok := (*held)[p]
+		if !ok {
+			(*held)[p] = id
+			continue
+		}
+		if other != id {
+			return fmt.Errorf("%w: %s is also held by tasklet %v: a restore would give each tasklet its own copy, and what one wrote the other would no longer see; "+
+				"keep the shared state in one tasklet that the others ask over a channel, or hold its ID",
+				ErrShared, pathTo(rv, p, typeBase(rv.Type())), other)
+		}
+	}
+	return nil
 }
 
 // pathTo names where a walk of v first meets the pointer (or slice) p.

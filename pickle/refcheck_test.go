@@ -207,3 +207,34 @@ func BenchmarkSaveShapes(b *testing.B) {
 		})
 	}
 }
+
+// Tasklets that share a value (a squad's blackboard) would each get their
+// own copy back: a save of both is refused, naming them.
+func TestStateSharedByTwoTaskletsIsRefused(t *testing.T) {
+	r := refRegistry(t)
+	board := &link{V: 1}
+	one := &linked{A: board}
+	w := &scheduler.World{NextTasklet: 10, RunQueue: []tasklet.ID{7, 8, 9},
+		Tasklets: []scheduler.TaskletState{
+			{ID: 7, Behavior: one, State: tasklet.Runnable, Chosen: -1},
+			{ID: 8, Behavior: &linked{A: &link{V: 1}}, State: tasklet.Runnable, Chosen: -1},
+			{ID: 9, Behavior: &linked{Head: &link{Next: board}}, State: tasklet.Runnable, Chosen: -1},
+		}}
+	_, err := r.DumpWorld(w)
+	require.ErrorIs(t, err, pickle.ErrShared)
+	assert.ErrorContains(t, err, "tasklet t9 (kind linked)")
+	assert.ErrorContains(t, err, "pickle_test.linked.Head.Next is also held by tasklet t7")
+
+	w.Tasklets[2].Behavior = one // one behavior spawned twice
+	_, _, err = r.EncodeWorld(w)
+	require.ErrorIs(t, err, pickle.ErrShared)
+	assert.ErrorContains(t, err, "pickle_test.linked is also held by tasklet t7")
+
+	w.Tasklets[2].Behavior = &linked{Head: &link{V: 1}}
+	blob, err := r.DumpWorld(w)
+	require.NoError(t, err, "equal values, not shared ones")
+	_, err = r.LoadWorld(blob)
+	require.NoError(t, err)
+	_, err = r.DumpTasklet(&w.Tasklets[0])
+	require.NoError(t, err, "a tasklet saved alone shares nothing")
+}

@@ -189,9 +189,10 @@ func (r *Registry) EncodeWorld(w *scheduler.World) (meta []byte, recs []Record, 
 	recs = make([]Record, 0, len(w.Tasklets)+len(w.Channels))
 	keys := make([]byte, 0, 9*(len(w.Tasklets)+len(w.Channels)))
 	var a arena
+	tw := r.TaskletWriter()
 	for i := range w.Tasklets {
 		ts := &w.Tasklets[i]
-		v, err := a.add(func(dst []byte) ([]byte, error) { return r.AppendTasklet(dst, ts) })
+		v, err := a.add(func(dst []byte) ([]byte, error) { return tw.Append(dst, ts) })
 		if err != nil {
 			return nil, nil, err
 		}
