@@ -203,11 +203,17 @@ type heldBy map[unsafe.Pointer]tasklet.ID
 
 // walkRefs is checkRefs past its fast paths, and the check across the
 // tasklets of a save (held, for tasklet id) when held is not nil.
-func walkRefs(rv reflect.Value, held *heldBy, id tasklet.ID) error {
+func walkRefs(rv reflect.Value, held *heldBy, id tasklet.ID) (err error) {
 	w := walks.Get().(*refWalk)
 	defer func() {
+		if recover() != nil {
+			// A type the walk does not know how to look at (reflect
+			// refused it): the save goes on as it did before the check.
+			err, w = nil, new(refWalk)
+			return
+		}
 		clear(w.seen)
-		*w = refWalk{seen: w.seen, spans: w.spans[:0]}
+		*w = refWalk{seen: w.seen, order: w.order[:0], spans: w.spans[:0]}
 		walks.Put(w)
 	}()
 	if w.value(rv, 0) {
@@ -277,7 +283,7 @@ func (w *refWalk) holdAll(rv reflect.Value, held *heldBy, id tasklet.ID) error {
 	if *held == nil {
 		*held = heldBy{}
 	}
-	for p := range w.seen {
+	for _, p := range w.order { // in the walk's order: the first shared value is named
 		other, ok := (*held)[p]
 		if !ok {
 			(*held)[p] = id
@@ -301,6 +307,7 @@ func pathTo(v reflect.Value, p unsafe.Pointer, root string) string {
 
 type refWalk struct {
 	seen  map[unsafe.Pointer]struct{} // pointer targets and maps met
+	order []unsafe.Pointer            // seen's keys in the order met
 	spans []span                      // the memory of every pointer target and slice met
 	at    unsafe.Pointer              // the value met twice
 	find  unsafe.Pointer              // a pointer the walk stops at, to name its path
@@ -404,6 +411,7 @@ func (w *refWalk) value(v reflect.Value, depth int) bool {
 				w.seen = map[unsafe.Pointer]struct{}{}
 			}
 			w.seen[p] = struct{}{}
+			w.order = append(w.order, p)
 		}
 		if isPtr {
 			if size > 0 {
