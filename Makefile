@@ -26,6 +26,7 @@ FUZZ_TARGETS ?= \
 	./pickle:FuzzLoadTasklet \
 	./pickle:FuzzLoadWorld \
 	./pickle:FuzzRestoreEdited \
+	./pickle:FuzzRefCheck \
 	./pickle:FuzzLoadChannel \
 	./pickle:FuzzIdleChannel \
 	./pickle:FuzzInspect \
