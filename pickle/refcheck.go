@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/stackless-go/stackless/tasklet"
@@ -47,7 +48,11 @@ type typeInfo struct {
 	refs   int  // pointers and maps it reaches (many: two or more)
 	depth  int  // the deepest nesting of a value of the type
 	boxed  bool // a Boxed (its pointer holds the method)
-	fields []savedField
+	fields []*savedField
+	t      reflect.Type
+	// The infos of the element (and key) type, found once each: the walk
+	// looked them up in infos at every value, three quarters of its time.
+	elem, key atomic.Pointer[typeInfo]
 	// onlyBoxed: a struct whose only pointers, maps and interfaces are in
 	// Boxed fields of its own, as generated flows are (a received value is
 	// kept boxed). While those hold flat values there is nothing to walk.
@@ -55,6 +60,8 @@ type typeInfo struct {
 }
 
 type savedField struct {
+	info   atomic.Pointer[typeInfo] // found on first use: a type may hold itself
+	typ    reflect.Type
 	index  int
 	name   string
 	inline bool // an embedded struct, written among its parent's fields
@@ -74,7 +81,7 @@ func infoOf(t reflect.Type) *typeInfo {
 	}
 	depth, refs := shapeOf(t, map[reflect.Type]bool{})
 	in := &typeInfo{walk: refs >= many || depth > MaxNest, refs: refs, depth: depth,
-		boxed: reflect.PointerTo(t).Implements(boxedType)}
+		boxed: reflect.PointerTo(t).Implements(boxedType), t: t}
 	if t.Kind() == reflect.Struct && !in.boxed {
 		in.onlyBoxed = true
 		for _, f := range savedFields(t) {
@@ -143,6 +150,16 @@ func shapeOf(t reflect.Type, onPath map[reflect.Type]bool) (depth, refs int) {
 	return 0, 0
 }
 
+// child returns the info of t, a type that in's values hold, kept in p.
+func (in *typeInfo) child(p *atomic.Pointer[typeInfo], t reflect.Type) *typeInfo {
+	if c := p.Load(); c != nil {
+		return c
+	}
+	c := infoOf(t)
+	p.Store(c)
+	return c
+}
+
 // boxed is implemented by Boxed: the walk goes on into the value it holds.
 type boxed interface{ boxedValue() any }
 
@@ -151,8 +168,8 @@ var boxedType = reflect.TypeFor[boxed]()
 func (b *Boxed[T]) boxedValue() any { return any(b.V) }
 
 // savedFields lists the fields of struct type t that msgpack writes.
-func savedFields(t reflect.Type) []savedField {
-	var fs []savedField
+func savedFields(t reflect.Type) []*savedField {
+	var fs []*savedField
 	for i := range t.NumField() {
 		f := t.Field(i)
 		mp, _, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
@@ -162,7 +179,7 @@ func savedFields(t reflect.Type) []savedField {
 		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
 			continue
 		}
-		fs = append(fs, savedField{index: i, name: f.Name, inline: f.Anonymous && mp == "", slice: f.Type.Kind() == reflect.Slice})
+		fs = append(fs, &savedField{index: i, typ: f.Type, name: f.Name, inline: f.Anonymous && mp == "", slice: f.Type.Kind() == reflect.Slice})
 	}
 	return fs
 }
@@ -216,7 +233,7 @@ func walkRefs(rv reflect.Value, held *heldBy, id tasklet.ID) (err error) {
 		*w = refWalk{seen: w.seen, order: w.order[:0], spans: w.spans[:0]}
 		walks.Put(w)
 	}()
-	if w.value(rv, 0) {
+	if w.value(rv, infoOf(rv.Type()), 0) {
 		outer, inner, found := w.overlap()
 		if !found {
 			return w.holdAll(rv, held, id)
@@ -236,7 +253,7 @@ func walkRefs(rv reflect.Value, held *heldBy, id tasklet.ID) (err error) {
 			ErrTooDeep, path, MaxNest)
 	}
 	first := refWalk{find: w.at}
-	first.value(rv, 0)
+	first.value(rv, infoOf(rv.Type()), 0)
 	if len(first.path) < len(w.path) && slices.Equal(first.path, w.path[len(w.path)-len(first.path):]) {
 		return fmt.Errorf("%w: %s points back at %s, a cycle, which msgpack cannot write (it would recurse until the stack overflowed); "+
 			"keep the links as indexes into a slice, or as IDs, and tag a back pointer `stackless:\"-\"` to rebuild it after a restore",
@@ -252,7 +269,7 @@ func walkRefs(rv reflect.Value, held *heldBy, id tasklet.ID) (err error) {
 // common case of a generated flow, checked without a walk.
 func flatBoxes(p unsafe.Pointer, t reflect.Type, in *typeInfo) bool {
 	for i := range in.fields {
-		f := &in.fields[i]
+		f := in.fields[i]
 		if !f.boxed {
 			continue
 		}
@@ -301,7 +318,7 @@ func (w *refWalk) holdAll(rv reflect.Value, held *heldBy, id tasklet.ID) error {
 // pathTo names where a walk of v first meets the pointer (or slice) p.
 func pathTo(v reflect.Value, p unsafe.Pointer, root string) string {
 	w := refWalk{find: p}
-	w.value(v, 0)
+	w.value(v, infoOf(v.Type()), 0)
 	return w.pathString(root)
 }
 
@@ -379,8 +396,7 @@ func (w *refWalk) slice(v reflect.Value) bool {
 
 // value walks v, nested depth levels down. false stops the walk, with
 // w.err set (nil when it stopped at w.find).
-func (w *refWalk) value(v reflect.Value, depth int) bool {
-	in := infoOf(v.Type())
+func (w *refWalk) value(v reflect.Value, in *typeInfo, depth int) bool {
 	if in.refs == 0 && depth+in.depth <= MaxNest {
 		return v.Kind() != reflect.Slice || w.slice(v)
 	}
@@ -417,14 +433,15 @@ func (w *refWalk) value(v reflect.Value, depth int) bool {
 			if size > 0 {
 				w.spans = append(w.spans, span{from: uintptr(p), to: uintptr(p) + size, at: p})
 			}
-			return w.value(v.Elem(), depth)
+			return w.value(v.Elem(), in.child(&in.elem, in.t.Elem()), depth)
 		}
-		if ki, ei := infoOf(v.Type().Key()), infoOf(v.Type().Elem()); ki.refs+ei.refs == 0 && depth+in.depth <= MaxNest {
+		ki, ei := in.child(&in.key, in.t.Key()), in.child(&in.elem, in.t.Elem())
+		if ki.refs+ei.refs == 0 && depth+in.depth <= MaxNest {
 			return true // flat keys and values: only the map itself can be shared
 		}
 		it := v.MapRange()
 		for it.Next() {
-			if !w.value(it.Key(), depth+1) || !w.value(it.Value(), depth+1) {
+			if !w.value(it.Key(), ki, depth+1) || !w.value(it.Value(), ei, depth+1) {
 				w.path = append(w.path, fmt.Sprintf("[%v]", it.Key()))
 				return false
 			}
@@ -433,13 +450,15 @@ func (w *refWalk) value(v reflect.Value, depth int) bool {
 		if v.IsNil() {
 			return true
 		}
-		return w.value(v.Elem(), depth)
+		e := v.Elem()
+		return w.value(e, infoOf(e.Type()), depth)
 	case reflect.Slice, reflect.Array:
 		if v.Kind() == reflect.Slice && !w.slice(v) {
 			return false
 		}
+		ei := in.child(&in.elem, in.t.Elem())
 		for i := range v.Len() {
-			if !w.value(v.Index(i), depth+1) {
+			if !w.value(v.Index(i), ei, depth+1) {
 				w.path = append(w.path, fmt.Sprintf("[%d]", i))
 				return false
 			}
@@ -448,8 +467,7 @@ func (w *refWalk) value(v reflect.Value, depth int) bool {
 		if in.boxed {
 			return w.boxed(v, depth)
 		}
-		for i := range in.fields {
-			f := &in.fields[i]
+		for _, f := range in.fields {
 			d := depth + 1
 			if f.inline {
 				d = depth
@@ -457,7 +475,7 @@ func (w *refWalk) value(v reflect.Value, depth int) bool {
 			if f.refs == 0 && d+f.depth <= MaxNest && !f.slice {
 				continue // nothing to look at: no reflect.Value made
 			}
-			if !w.value(v.Field(f.index), d) {
+			if !w.value(v.Field(f.index), in.child(&f.info, f.typ), d) {
 				w.path = append(w.path, "."+f.name)
 				return false
 			}
@@ -474,7 +492,7 @@ func (w *refWalk) boxed(v reflect.Value, depth int) bool {
 	} else {
 		held = v.Field(0).Interface()
 	}
-	if held != nil && !w.value(reflect.ValueOf(held), depth+1) {
+	if held != nil && !w.value(reflect.ValueOf(held), infoOf(reflect.TypeOf(held)), depth+1) {
 		w.path = append(w.path, ".V")
 		return false
 	}
