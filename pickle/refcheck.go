@@ -44,10 +44,13 @@ const many = 2
 // a pointer or a map in its state is walked; a struct-plan behavior, a flat
 // value and a pointer to one cost a cached lookup.
 type typeInfo struct {
-	walk   bool
-	refs   int  // pointers and maps it reaches (many: two or more)
-	depth  int  // the deepest nesting of a value of the type
-	boxed  bool // a Boxed (its pointer holds the method)
+	walk  bool
+	refs  int  // pointers and maps it reaches (many: two or more)
+	depth int  // the deepest nesting of a value of the type
+	boxed bool // a Boxed (its pointer holds the method)
+	// errBox: a Boxed error, saved as its message (and its identity when
+	// registered): sharing one, as two fields holding io.EOF, is fine.
+	errBox bool
 	fields []*savedField
 	t      reflect.Type
 	// The infos of the element (and key) type, found once each: the walk
@@ -68,6 +71,7 @@ type savedField struct {
 	slice  bool // a slice, whose elements a pointer could point into
 	boxed  bool // a Boxed
 	isAny  bool // a Boxed[any], whose value flatBoxes reads in place
+	errBox bool // a Boxed error: not walked
 	off    uintptr
 	refs   int
 	depth  int
@@ -82,12 +86,14 @@ func infoOf(t reflect.Type) *typeInfo {
 	depth, refs := shapeOf(t, map[reflect.Type]bool{})
 	in := &typeInfo{walk: refs >= many || depth > MaxNest, refs: refs, depth: depth,
 		boxed: reflect.PointerTo(t).Implements(boxedType), t: t}
+	in.errBox = in.boxed && isErrBox(t)
 	if t.Kind() == reflect.Struct && !in.boxed {
 		in.onlyBoxed = true
 		for _, f := range savedFields(t) {
 			ft := t.Field(f.index).Type
 			f.depth, f.refs = shapeOf(ft, map[reflect.Type]bool{})
 			f.off, f.boxed = t.Field(f.index).Offset, reflect.PointerTo(ft).Implements(boxedType)
+			f.errBox = f.boxed && isErrBox(ft)
 			f.isAny = f.boxed && ft.Kind() == reflect.Struct && ft.NumField() == 1 && ft.Field(0).Type == reflect.TypeFor[any]()
 			in.fields = append(in.fields, f)
 			if f.refs > 0 && !f.boxed || f.slice || f.depth+2 > MaxNest {
@@ -150,6 +156,11 @@ func shapeOf(t reflect.Type, onPath map[reflect.Type]bool) (depth, refs int) {
 	return 0, 0
 }
 
+// isErrBox reports whether t is a Boxed of an error interface.
+func isErrBox(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && t.NumField() == 1 && t.Field(0).Type.Kind() == reflect.Interface && t.Field(0).Type.Implements(errorType)
+}
+
 // child returns the info of t, a type that in's values hold, kept in p.
 func (in *typeInfo) child(p *atomic.Pointer[typeInfo], t reflect.Type) *typeInfo {
 	if c := p.Load(); c != nil {
@@ -163,7 +174,10 @@ func (in *typeInfo) child(p *atomic.Pointer[typeInfo], t reflect.Type) *typeInfo
 // boxed is implemented by Boxed: the walk goes on into the value it holds.
 type boxed interface{ boxedValue() any }
 
-var boxedType = reflect.TypeFor[boxed]()
+var (
+	boxedType = reflect.TypeFor[boxed]()
+	errorType = reflect.TypeFor[error]()
+)
 
 func (b *Boxed[T]) boxedValue() any { return any(b.V) }
 
@@ -270,14 +284,14 @@ func walkRefs(rv reflect.Value, held *heldBy, id tasklet.ID) (err error) {
 func flatBoxes(p unsafe.Pointer, t reflect.Type, in *typeInfo) bool {
 	for i := range in.fields {
 		f := in.fields[i]
-		if !f.boxed {
+		if !f.boxed || f.errBox {
 			continue
 		}
 		var held any
 		if f.isAny {
 			held = *(*any)(unsafe.Add(p, f.off)) // Boxed[any]'s one field, V
 		} else {
-			held = reflect.NewAt(t.Field(f.index).Type, unsafe.Add(p, f.off)).Interface().(boxed).boxedValue()
+			held = reflect.NewAt(f.typ, unsafe.Add(p, f.off)).Interface().(boxed).boxedValue()
 		}
 		switch held.(type) {
 		case nil, int, int64, string, float64, bool:
@@ -309,15 +323,16 @@ func (w *refWalk) holdAll(rv reflect.Value, held *heldBy, id tasklet.ID) error {
 		if other != id {
 			return fmt.Errorf("%w: %s is also held by tasklet %v: a restore would give each tasklet its own copy, and what one wrote the other would no longer see; "+
 				"keep the shared state in one tasklet that the others ask over a channel, or hold its ID",
-				ErrShared, pathTo(rv, p, typeBase(rv.Type())), other)
+				ErrShared, pathTo(rv, span{at: p}, typeBase(rv.Type())), other)
 		}
 	}
 	return nil
 }
 
-// pathTo names where a walk of v first meets the pointer (or slice) p.
-func pathTo(v reflect.Value, p unsafe.Pointer, root string) string {
-	w := refWalk{find: p}
+// pathTo names where a walk of v first meets the pointer (or the slice)
+// of span sp.
+func pathTo(v reflect.Value, sp span, root string) string {
+	w := refWalk{find: sp.at, findSlice: sp.slice}
 	w.value(v, infoOf(v.Type()), 0)
 	return w.pathString(root)
 }
@@ -328,8 +343,11 @@ type refWalk struct {
 	spans []span                      // the memory of every pointer target and slice met
 	at    unsafe.Pointer              // the value met twice
 	find  unsafe.Pointer              // a pointer the walk stops at, to name its path
-	err   error
-	path  []string // where the walk stopped, innermost first (built as it unwinds)
+	// findSlice: find is a slice's, not a pointer's (the two can share an
+	// address: a pointer to a slice's first element).
+	findSlice bool
+	err       error
+	path      []string // where the walk stopped, innermost first (built as it unwinds)
 }
 
 // span is the memory of a value reached through a pointer (or a slice's
@@ -343,9 +361,9 @@ type span struct {
 // overlap finds a pointer target inside another one, or inside a slice's
 // elements. Two slices over one array are not reported: a slice is saved
 // as a copy of its elements, and a sub-slice kept to read is common.
-func (w *refWalk) overlap() (outer, inner unsafe.Pointer, found bool) {
+func (w *refWalk) overlap() (outer, inner span, found bool) {
 	if len(w.spans) < 2 {
-		return nil, nil, false
+		return span{}, span{}, false
 	}
 	slices.SortFunc(w.spans, func(a, b span) int {
 		if a.from != b.from {
@@ -356,13 +374,13 @@ func (w *refWalk) overlap() (outer, inner unsafe.Pointer, found bool) {
 	open := w.spans[0]
 	for _, sp := range w.spans[1:] {
 		if sp.from < open.to && !(open.slice && sp.slice) {
-			return open.at, sp.at, true
+			return open, sp, true
 		}
 		if sp.to > open.to {
 			open = sp
 		}
 	}
-	return nil, nil, false
+	return span{}, span{}, false
 }
 
 // pathString names where the walk stopped, from root (the type's name),
@@ -387,7 +405,7 @@ func (w *refWalk) slice(v reflect.Value) bool {
 		return true
 	}
 	p := v.UnsafePointer()
-	if p == w.find {
+	if p == w.find && w.findSlice {
 		return false
 	}
 	w.spans = append(w.spans, span{from: uintptr(p), to: uintptr(p) + uintptr(v.Len())*v.Type().Elem().Size(), slice: true, at: p})
@@ -410,7 +428,7 @@ func (w *refWalk) value(v reflect.Value, in *typeInfo, depth int) bool {
 			return true
 		}
 		p := v.UnsafePointer()
-		if p == w.find {
+		if p == w.find && !w.findSlice {
 			return false
 		}
 		isPtr := v.Kind() == reflect.Pointer
@@ -464,6 +482,9 @@ func (w *refWalk) value(v reflect.Value, in *typeInfo, depth int) bool {
 			}
 		}
 	case reflect.Struct:
+		if in.errBox {
+			return true
+		}
 		if in.boxed {
 			return w.boxed(v, depth)
 		}

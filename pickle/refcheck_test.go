@@ -238,3 +238,35 @@ func TestStateSharedByTwoTaskletsIsRefused(t *testing.T) {
 	_, err = r.DumpTasklet(&w.Tasklets[0])
 	require.NoError(t, err, "a tasklet saved alone shares nothing")
 }
+
+type withErrors struct {
+	First, Last pickle.Boxed[error]
+	Reason      pickle.Boxed[any]
+	Where       *link
+}
+
+func (w *withErrors) Step(t *tasklet.T) tasklet.Op { return t.Exit() }
+
+// Errors are saved by their message (and a registered sentinel by its
+// identity): two fields holding one error share nothing a restore loses.
+func TestOneErrorInTwoFieldsSaves(t *testing.T) {
+	r := pickle.NewRegistry()
+	require.NoError(t, r.Register("errs", 1, &withErrors{}))
+	err := errors.New("lost sight")
+	out, dumpErr := r.DumpTasklet(state(&withErrors{First: pickle.Boxed[error]{V: err}, Last: pickle.Boxed[error]{V: err}, Where: &link{}}))
+	require.NoError(t, dumpErr)
+	rec, loadErr := r.LoadTasklet(out)
+	require.NoError(t, loadErr)
+	assert.EqualError(t, rec.Behavior.(*withErrors).Last.V, "lost sight")
+}
+
+// A pointer to a slice's first element shares the slice's address: the
+// error still names the pointer and the slice apart.
+func TestAPointerToTheFirstElementIsNamed(t *testing.T) {
+	r := refRegistry(t)
+	b := &linked{Steps: []int{4, 5}}
+	b.At = &b.Steps[0]
+	_, err := dumpLinked(r, b)
+	require.ErrorIs(t, err, pickle.ErrShared)
+	assert.ErrorContains(t, err, "pickle_test.linked.At points into pickle_test.linked.Steps")
+}
