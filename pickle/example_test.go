@@ -171,3 +171,32 @@ func ExampleRegistry_LoadWorld() {
 	// total 55 after 24 steps
 	// total 55 after 24 steps
 }
+
+// Post is a place on a route.
+type Post struct{ Name string }
+
+// Sentry keeps two pointers, which may point at one post.
+type Sentry struct {
+	Home, Next *Post
+}
+
+func (s *Sentry) Step(t *tasklet.T) tasklet.Op { return t.Yield() }
+
+// A state that reaches one value twice would be restored with two copies
+// of it: the save is refused, naming both paths.
+func ExampleErrShared() {
+	reg := pickle.NewRegistry()
+	reg.MustRegister("sentry", 1, &Sentry{})
+
+	gate := &Post{Name: "gate"}
+	_, err := reg.DumpTasklet(&scheduler.TaskletState{ID: 1, Behavior: &Sentry{Home: gate, Next: gate}, State: tasklet.Runnable, Chosen: -1})
+	fmt.Println(errors.Is(err, pickle.ErrShared))
+	fmt.Println(strings.Contains(err.Error(), "pickle_test.Sentry.Home and pickle_test.Sentry.Next point at one value"))
+
+	_, err = reg.DumpTasklet(&scheduler.TaskletState{ID: 1, Behavior: &Sentry{Home: gate, Next: &Post{Name: "gate"}}, State: tasklet.Runnable, Chosen: -1})
+	fmt.Println(err)
+	// Output:
+	// true
+	// true
+	// <nil>
+}

@@ -82,6 +82,9 @@ func unregisteredValue(t reflect.Type) error {
 // its message, and its identity when registered with RegisterError), or a
 // type registered with RegisterValue. Otherwise its error wraps
 // ErrUnregistered and names the Go type and the call that registers it.
+// A registered value that reaches one value twice through pointers, or
+// cycles, is refused with ErrShared, and one nested deeper than MaxNest
+// with ErrTooDeep: a save could not bring it back as it was.
 //
 // Pass it to scheduler.WithValueCheck (store.Checkpointer.Resume and
 // ipc.NewNode do) and a send of an unregistered value fails at the send
