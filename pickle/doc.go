@@ -43,8 +43,9 @@
 // ErrShared, naming both paths; a state nested deeper than MaxNest, which
 // no load would take, with ErrTooDeep. Two slices over one array are saved
 // as two copies, on purpose. A TaskletWriter (and so EncodeWorld and
-// DumpWorld) also refuses a value that two of the tasklets it writes hold:
-// each would be restored with its own copy.
+// DumpWorld; its Forks, on other goroutines of the same save) also refuses
+// a value that two of the tasklets it writes hold: each would be restored
+// with its own copy.
 //
 // A scheduler whose world is saved should refuse a value it could not
 // save when it is sent, not at the next checkpoint: pass CheckValue to

@@ -43,7 +43,7 @@ type TaskletWriter struct {
 	reg  *Registry
 	typ  reflect.Type
 	kind *Kind
-	held heldBy // what the tasklets written so far hold (refcheck.go)
+	held *heldSet // what the tasklets of the save hold (refcheck.go)
 }
 
 // TaskletWriter returns a writer of tasklet records with r's kinds; use
@@ -60,12 +60,26 @@ func (w *TaskletWriter) Append(dst []byte, ts *scheduler.TaskletState) ([]byte, 
 		}
 		w.typ, w.kind = t, k
 	}
-	return w.reg.appendTaskletOf(dst, ts, w.kind, &w.held)
+	if w.held == nil {
+		w.held = new(heldSet)
+	}
+	return w.reg.appendTaskletOf(dst, ts, w.kind, w.held)
+}
+
+// Fork returns a writer for another goroutine writing tasklets of the same
+// save: the two refuse a value that tasklets of both hold. Fork every
+// writer before any of them writes.
+func (w *TaskletWriter) Fork() *TaskletWriter {
+	if w.held == nil {
+		w.held = new(heldSet)
+	}
+	w.held.shared = true
+	return &TaskletWriter{reg: w.reg, held: w.held}
 }
 
 // appendTaskletOf appends the record of a tasklet of kind k; held is what
 // the other tasklets of the save hold, or nil.
-func (r *Registry) appendTaskletOf(dst []byte, ts *scheduler.TaskletState, k *Kind, held *heldBy) ([]byte, error) {
+func (r *Registry) appendTaskletOf(dst []byte, ts *scheduler.TaskletState, k *Kind, held *heldSet) ([]byte, error) {
 	if k.walk { // pointers, maps or interfaces in its state (refcheck.go)
 		if err := checkKind(k, ts.Behavior, held, ts.ID); err != nil {
 			return dst, fmt.Errorf("pickle: tasklet %v (kind %s): %w", ts.ID, k.Name, err)

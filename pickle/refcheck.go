@@ -219,7 +219,7 @@ func checkRefs(v any) error {
 // struct's info the kind holds: a generated flow's check is a look at its
 // boxed fields. held, when not nil, is what the other tasklets of the same
 // save hold: a value held by two of them is refused too.
-func checkKind(k *Kind, b any, held *heldBy, id tasklet.ID) error {
+func checkKind(k *Kind, b any, held *heldSet, id tasklet.ID) error {
 	if k.ptr && k.info.onlyBoxed {
 		if p := reflect.ValueOf(b).UnsafePointer(); p != nil && flatBoxes(p, k.typ, k.info) {
 			return nil
@@ -228,13 +228,18 @@ func checkKind(k *Kind, b any, held *heldBy, id tasklet.ID) error {
 	return walkRefs(reflect.ValueOf(b), held, id)
 }
 
-// heldBy maps the pointer targets and maps that the tasklets of one save
-// hold to the tasklet holding each.
-type heldBy map[unsafe.Pointer]tasklet.ID
+// heldSet maps the pointer targets and maps that the tasklets of one save
+// hold to the tasklet holding each. Writers of one save on several
+// goroutines (TaskletWriter.Fork) share one, under its lock.
+type heldSet struct {
+	mu     sync.Mutex
+	by     map[unsafe.Pointer]tasklet.ID
+	shared bool
+}
 
 // walkRefs is checkRefs past its fast paths, and the check across the
 // tasklets of a save (held, for tasklet id) when held is not nil.
-func walkRefs(rv reflect.Value, held *heldBy, id tasklet.ID) (err error) {
+func walkRefs(rv reflect.Value, held *heldSet, id tasklet.ID) (err error) {
 	w := walks.Get().(*refWalk)
 	defer func() {
 		if recover() != nil {
@@ -307,17 +312,21 @@ func flatBoxes(p unsafe.Pointer, t reflect.Type, in *typeInfo) bool {
 // holdAll adds what this walk met, in the behavior rv of tasklet id, to
 // held, and refuses a value that another tasklet of the save holds: a
 // restore would give each its own copy.
-func (w *refWalk) holdAll(rv reflect.Value, held *heldBy, id tasklet.ID) error {
-	if held == nil {
+func (w *refWalk) holdAll(rv reflect.Value, held *heldSet, id tasklet.ID) error {
+	if held == nil || len(w.order) == 0 {
 		return nil
 	}
-	if *held == nil {
-		*held = heldBy{}
+	if held.shared {
+		held.mu.Lock()
+		defer held.mu.Unlock()
+	}
+	if held.by == nil {
+		held.by = map[unsafe.Pointer]tasklet.ID{}
 	}
 	for _, p := range w.order { // in the walk's order: the first shared value is named
-		other, ok := (*held)[p]
+		other, ok := held.by[p]
 		if !ok {
-			(*held)[p] = id
+			held.by[p] = id
 			continue
 		}
 		if other != id {

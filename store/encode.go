@@ -95,8 +95,8 @@ type pageWriter struct {
 	channel func(*scheduler.ChannelState) error
 }
 
-func newPageWriter(reg *pickle.Registry, sw *segWriter) *pageWriter {
-	pw, tw := &pageWriter{sw: sw}, reg.TaskletWriter()
+func newPageWriter(reg *pickle.Registry, tw *pickle.TaskletWriter, sw *segWriter) *pageWriter {
+	pw := &pageWriter{sw: sw}
 	pw.tasklet = func(ts *scheduler.TaskletState) error { return putTasklet(tw, sw, ts) }
 	pw.channel = func(cs *scheduler.ChannelState) error { return putChannel(reg, sw, cs) }
 	return pw
@@ -133,6 +133,12 @@ func (c *Checkpointer) encodeWorld(v *scheduler.WorldView) (*batch, error) {
 	}
 	chunks := make([]chunk, nchunks)
 	writers := make([]*segWriter, workers)
+	// One save: the goroutines' tasklet writers refuse together a value
+	// that tasklets of both hold.
+	tws := []*pickle.TaskletWriter{c.reg.TaskletWriter()}
+	for len(tws) < workers {
+		tws = append(tws, tws[0].Fork())
+	}
 	errs := make([]error, workers)
 	var next atomic.Int64
 	encode := func(p int) {
@@ -144,7 +150,7 @@ func (c *Checkpointer) encodeWorld(v *scheduler.WorldView) (*batch, error) {
 		}
 		sw := newSegWriter(c.db.bufs.get(hint), c.db.opts.maxRecord)
 		writers[p] = sw
-		pw := newPageWriter(c.reg, sw)
+		pw := newPageWriter(c.reg, tws[p], sw)
 		for {
 			ci := int(next.Add(1) - 1)
 			if ci >= nchunks {

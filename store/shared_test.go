@@ -40,3 +40,22 @@ func TestCheckpointRefusesStateSharedByTasklets(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, gens, "nothing is stored")
 }
+
+// A world big enough to be encoded on two goroutines: the first and the
+// last tasklets, likely written by different goroutines, share a board.
+func TestBigCheckpointRefusesStateSharedAcrossItsGoroutines(t *testing.T) {
+	reg := pickle.NewRegistry()
+	require.NoError(t, reg.Register("sentry", 1, &sentry{}))
+	db := openDB(t)
+	ck := store.NewCheckpointer(db, reg)
+	s := scheduler.New()
+	shared := &board{}
+	s.Spawn(&sentry{Board: shared})
+	for range 20_000 {
+		s.Spawn(&sentry{Board: &board{}})
+	}
+	s.Spawn(&sentry{Board: shared})
+	err := ck.Checkpoint(s)
+	require.ErrorIs(t, err, pickle.ErrShared)
+	assert.ErrorContains(t, err, "store_test.sentry.Board is also held by tasklet")
+}
