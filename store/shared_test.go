@@ -22,17 +22,23 @@ type sentry struct {
 
 func (s *sentry) Step(t *tasklet.T) tasklet.Op { s.Seen++; return t.Sleep(1) }
 
-// A checkpoint of tasklets sharing state by pointer would resume with a
-// board each: it is refused, naming the tasklets, and nothing is stored.
-func TestCheckpointRefusesStateSharedByTasklets(t *testing.T) {
+// checkpointSentries checkpoints a world of sentries, the first and the
+// last sharing a board and `others` between them with boards of their own,
+// and asserts the checkpoint is refused, naming the board, with nothing
+// stored.
+func checkpointSentries(t *testing.T, others int) {
+	t.Helper()
 	reg := pickle.NewRegistry()
 	require.NoError(t, reg.Register("sentry", 1, &sentry{}))
 	db := openDB(t)
 	ck := store.NewCheckpointer(db, reg)
 	s := scheduler.New()
-	b := &board{}
-	s.Spawn(&sentry{Board: b})
-	s.Spawn(&sentry{Board: b})
+	shared := &board{}
+	s.Spawn(&sentry{Board: shared})
+	for range others {
+		s.Spawn(&sentry{Board: &board{}})
+	}
+	s.Spawn(&sentry{Board: shared})
 	err := ck.Checkpoint(s)
 	require.ErrorIs(t, err, pickle.ErrShared)
 	assert.ErrorContains(t, err, "store_test.sentry.Board is also held by tasklet")
@@ -41,21 +47,12 @@ func TestCheckpointRefusesStateSharedByTasklets(t *testing.T) {
 	assert.Empty(t, gens, "nothing is stored")
 }
 
+// A checkpoint of tasklets sharing state by pointer would resume with a
+// board each: it is refused, naming the tasklets, and nothing is stored.
+func TestCheckpointRefusesStateSharedByTasklets(t *testing.T) { checkpointSentries(t, 0) }
+
 // A world big enough to be encoded on two goroutines: the first and the
 // last tasklets, likely written by different goroutines, share a board.
 func TestBigCheckpointRefusesStateSharedAcrossItsGoroutines(t *testing.T) {
-	reg := pickle.NewRegistry()
-	require.NoError(t, reg.Register("sentry", 1, &sentry{}))
-	db := openDB(t)
-	ck := store.NewCheckpointer(db, reg)
-	s := scheduler.New()
-	shared := &board{}
-	s.Spawn(&sentry{Board: shared})
-	for range 20_000 {
-		s.Spawn(&sentry{Board: &board{}})
-	}
-	s.Spawn(&sentry{Board: shared})
-	err := ck.Checkpoint(s)
-	require.ErrorIs(t, err, pickle.ErrShared)
-	assert.ErrorContains(t, err, "store_test.sentry.Board is also held by tasklet")
+	checkpointSentries(t, 20_000)
 }
