@@ -156,9 +156,10 @@ func shapeOf(t reflect.Type, onPath map[reflect.Type]bool) (depth, refs int) {
 	return 0, 0
 }
 
-// isErrBox reports whether t is a Boxed of an error interface.
+// isErrBox reports whether t is a Boxed[error], which Boxed saves as an
+// error (isErrorType), not as a value.
 func isErrBox(t reflect.Type) bool {
-	return t.Kind() == reflect.Struct && t.NumField() == 1 && t.Field(0).Type.Kind() == reflect.Interface && t.Field(0).Type.Implements(errorType)
+	return t.Kind() == reflect.Struct && t.NumField() == 1 && t.Field(0).Type == errorType
 }
 
 // child returns the info of t, a type that in's values hold, kept in p.
