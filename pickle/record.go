@@ -85,13 +85,35 @@ func (r *Registry) appendTaskletOf(dst []byte, ts *scheduler.TaskletState, k *Ki
 			return dst, fmt.Errorf("pickle: tasklet %v (kind %s): %w", ts.ID, k.Name, err)
 		}
 	}
-	if out, ok := appendTaskletFast(dst, ts, k); ok { // taskfast.go
-		if len(out)-len(dst) > r.maxRecord {
-			return dst, fmt.Errorf("pickle: tasklet %v (kind %s): pickle: %w: %d bytes, the limit is %d (Registry.SetMaxRecord)", ts.ID, k.Name, ErrTooLarge, len(out)-len(dst), r.maxRecord)
-		}
-		return out, nil
+	out, ok := appendTaskletFast(dst, ts, k) // taskfast.go
+	if ok && len(out)-len(dst) > r.maxRecord {
+		return dst, fmt.Errorf("pickle: tasklet %v (kind %s): pickle: %w: %d bytes, the limit is %d (Registry.SetMaxRecord)", ts.ID, k.Name, ErrTooLarge, len(out)-len(dst), r.maxRecord)
 	}
-	return r.appendTaskletMsgpack(dst, ts, k)
+	if !ok {
+		var err error
+		if out, err = r.appendTaskletMsgpack(dst, ts, k); err != nil {
+			return dst, err
+		}
+	}
+	if k.amp { // the load's own check of the behavior, the record's last field
+		if err := checkWritten(lastField(out[len(dst):]), k.typ); err != nil {
+			return dst, fmt.Errorf("pickle: tasklet %v (kind %s): %w", ts.ID, k.Name, err)
+		}
+	}
+	return out, nil
+}
+
+// lastField returns the last element of rec, an array the encoder wrote.
+func lastField(rec []byte) []byte {
+	c := cursor{b: rec}
+	n := c.arrayLen()
+	for range n - 1 {
+		c.raw()
+	}
+	if c.err != nil {
+		return nil
+	}
+	return rec[c.off:]
 }
 
 // appendTaskletMsgpack writes any tasklet record through msgpack's encoder.

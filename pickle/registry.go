@@ -29,6 +29,7 @@ type Kind struct {
 	upgrade map[uint32]func([]byte, *Registry) (tasklet.Behavior, error)
 	plan    *kindPlan // the struct plan of typ, looked up once (taskfast.go)
 	walk    bool      // its state is walked before a save (refcheck.go)
+	amp     bool      // its saved state is checked as a load will (cost.go)
 	info    *typeInfo // what the walk needs of typ (refcheck.go)
 }
 
@@ -125,7 +126,7 @@ func (r *Registry) Register(name string, version uint32, proto tasklet.Behavior,
 	if err := checkSaved(k.typ); err != nil { // savecheck.go
 		return fmt.Errorf("pickle: register kind %q: %w", name, err)
 	}
-	k.walk, k.info = infoOf(t).walk, infoOf(k.typ)
+	k.walk, k.info, k.amp = infoOf(t).walk, infoOf(k.typ), amplifies(k.typ)
 	for _, o := range opts {
 		if err := o(k); err != nil {
 			return err

@@ -70,7 +70,18 @@ func (r *Registry) encodeValue(e *msgpack.Encoder, v any) error {
 		return fmt.Errorf("pickle: value of Go type %v: %w", t, err)
 	}
 	e.EncodeString(name)
-	return e.Encode(v)
+	w, ok := e.Writer().(*appendWriter)
+	if !ok || !amplifies(t) {
+		return e.Encode(v)
+	}
+	start := len(w.b)
+	if err := e.Encode(v); err != nil {
+		return err
+	}
+	if err := checkWritten(w.b[start:], t); err != nil { // the load's own check (cost.go)
+		return fmt.Errorf("pickle: value of Go type %v: %w", t, err)
+	}
+	return nil
 }
 
 func unregisteredValue(t reflect.Type) error {
