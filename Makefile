@@ -27,6 +27,7 @@ FUZZ_TARGETS ?= \
 	./pickle:FuzzLoadWorld \
 	./pickle:FuzzRestoreEdited \
 	./pickle:FuzzRefCheck \
+	./pickle:FuzzEverySaveLoads \
 	./pickle:FuzzLoadChannel \
 	./pickle:FuzzIdleChannel \
 	./pickle:FuzzInspect \

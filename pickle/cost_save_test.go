@@ -79,3 +79,65 @@ func TestAStateNoLoadWouldTakeIsNotSaved(t *testing.T) {
 		assert.Len(t, rec.Behavior.(*inventory).Slots, n)
 	}
 }
+
+// stash holds collections whose elements decode bigger than they are
+// written, every way a state can: slots in a slice, in a map, and as the
+// values of a Boxed.
+type stash struct {
+	Slots  []slot
+	ByName map[string]slot
+	Names  []string
+	Box    pickle.Boxed[any]
+}
+
+func (s *stash) Step(t *tasklet.T) tasklet.Op { return t.Exit() }
+
+// FuzzEverySaveLoads holds saves to the promise that what is saved loads:
+// collections of mostly empty omitempty slots, sized and filled from the
+// bytes, are either refused where they are saved or load back equal.
+func FuzzEverySaveLoads(f *testing.F) {
+	f.Add(uint16(10), uint16(0), uint8(0), uint8(3))
+	f.Add(uint16(30000), uint16(0), uint8(0), uint8(0))
+	f.Add(uint16(9000), uint16(9000), uint8(200), uint8(1))
+	f.Add(uint16(0), uint16(20000), uint8(1), uint8(2))
+	reg := pickle.NewRegistry()
+	if err := reg.Register("stash", 1, &stash{}); err != nil {
+		f.Fatal(err)
+	}
+	if err := pickle.RegisterValue[[]slot](pickle.Default, "fuzz.slots"); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, slots, named uint16, every, boxed uint8) {
+		s := &stash{Slots: make([]slot, int(slots)%40_000)}
+		for i := range s.Slots {
+			if every > 0 && i%int(every) == 0 {
+				s.Slots[i].F3 = int64(i)
+			}
+		}
+		if named > 0 {
+			s.ByName = map[string]slot{}
+			for i := range int(named) % 20_000 {
+				s.ByName[string(rune('a'+i%26))+string(rune(i))] = slot{}
+			}
+		}
+		s.Names = make([]string, int(named)%5_000)
+		if boxed%2 == 1 {
+			s.Box.V = make([]slot, int(slots)%40_000)
+		}
+		out, err := reg.DumpTasklet(state(s))
+		if err != nil {
+			require.ErrorIs(t, err, pickle.ErrTooLarge)
+			return
+		}
+		rec, err := reg.LoadTasklet(out)
+		require.NoError(t, err, "a saved state loads")
+		got := rec.Behavior.(*stash)
+		require.Len(t, got.Slots, len(s.Slots))
+		require.Len(t, got.ByName, len(s.ByName))
+		w := &scheduler.World{NextTasklet: 4, RunQueue: []tasklet.ID{3}, Tasklets: []scheduler.TaskletState{*state(s)}}
+		blob, err := reg.DumpWorld(w)
+		require.NoError(t, err)
+		_, err = reg.LoadWorld(blob)
+		require.NoError(t, err, "and loads in a world")
+	})
+}
