@@ -46,6 +46,11 @@ func amplifies(t reflect.Type) bool {
 var amps sync.Map // reflect.Type -> bool
 
 func ampOf(t reflect.Type, onPath map[reflect.Type]bool) bool {
+	if t.Kind() == reflect.Pointer && onPath[t.Elem()] {
+		// A link back to its own type: a list or tree of nodes, each of
+		// which may be written as an empty map.
+		return t.Elem().Size() > maxAmplification
+	}
 	if onPath[t] {
 		return false // the rest of the type answers
 	}

@@ -141,3 +141,163 @@ func FuzzEverySaveLoads(f *testing.F) {
 		require.NoError(t, err, "and loads in a world")
 	})
 }
+
+// bigNode is a tree node of a kilobyte, written as a map of its children
+// alone while its data is empty.
+type bigNode struct {
+	G0   int64    `msgpack:",omitempty"`
+	G1   int64    `msgpack:",omitempty"`
+	G2   int64    `msgpack:",omitempty"`
+	G3   int64    `msgpack:",omitempty"`
+	G4   int64    `msgpack:",omitempty"`
+	G5   int64    `msgpack:",omitempty"`
+	G6   int64    `msgpack:",omitempty"`
+	G7   int64    `msgpack:",omitempty"`
+	G8   int64    `msgpack:",omitempty"`
+	G9   int64    `msgpack:",omitempty"`
+	G10  int64    `msgpack:",omitempty"`
+	G11  int64    `msgpack:",omitempty"`
+	G12  int64    `msgpack:",omitempty"`
+	G13  int64    `msgpack:",omitempty"`
+	G14  int64    `msgpack:",omitempty"`
+	G15  int64    `msgpack:",omitempty"`
+	G16  int64    `msgpack:",omitempty"`
+	G17  int64    `msgpack:",omitempty"`
+	G18  int64    `msgpack:",omitempty"`
+	G19  int64    `msgpack:",omitempty"`
+	G20  int64    `msgpack:",omitempty"`
+	G21  int64    `msgpack:",omitempty"`
+	G22  int64    `msgpack:",omitempty"`
+	G23  int64    `msgpack:",omitempty"`
+	G24  int64    `msgpack:",omitempty"`
+	G25  int64    `msgpack:",omitempty"`
+	G26  int64    `msgpack:",omitempty"`
+	G27  int64    `msgpack:",omitempty"`
+	G28  int64    `msgpack:",omitempty"`
+	G29  int64    `msgpack:",omitempty"`
+	G30  int64    `msgpack:",omitempty"`
+	G31  int64    `msgpack:",omitempty"`
+	G32  int64    `msgpack:",omitempty"`
+	G33  int64    `msgpack:",omitempty"`
+	G34  int64    `msgpack:",omitempty"`
+	G35  int64    `msgpack:",omitempty"`
+	G36  int64    `msgpack:",omitempty"`
+	G37  int64    `msgpack:",omitempty"`
+	G38  int64    `msgpack:",omitempty"`
+	G39  int64    `msgpack:",omitempty"`
+	G40  int64    `msgpack:",omitempty"`
+	G41  int64    `msgpack:",omitempty"`
+	G42  int64    `msgpack:",omitempty"`
+	G43  int64    `msgpack:",omitempty"`
+	G44  int64    `msgpack:",omitempty"`
+	G45  int64    `msgpack:",omitempty"`
+	G46  int64    `msgpack:",omitempty"`
+	G47  int64    `msgpack:",omitempty"`
+	G48  int64    `msgpack:",omitempty"`
+	G49  int64    `msgpack:",omitempty"`
+	G50  int64    `msgpack:",omitempty"`
+	G51  int64    `msgpack:",omitempty"`
+	G52  int64    `msgpack:",omitempty"`
+	G53  int64    `msgpack:",omitempty"`
+	G54  int64    `msgpack:",omitempty"`
+	G55  int64    `msgpack:",omitempty"`
+	G56  int64    `msgpack:",omitempty"`
+	G57  int64    `msgpack:",omitempty"`
+	G58  int64    `msgpack:",omitempty"`
+	G59  int64    `msgpack:",omitempty"`
+	G60  int64    `msgpack:",omitempty"`
+	G61  int64    `msgpack:",omitempty"`
+	G62  int64    `msgpack:",omitempty"`
+	G63  int64    `msgpack:",omitempty"`
+	G64  int64    `msgpack:",omitempty"`
+	G65  int64    `msgpack:",omitempty"`
+	G66  int64    `msgpack:",omitempty"`
+	G67  int64    `msgpack:",omitempty"`
+	G68  int64    `msgpack:",omitempty"`
+	G69  int64    `msgpack:",omitempty"`
+	G70  int64    `msgpack:",omitempty"`
+	G71  int64    `msgpack:",omitempty"`
+	G72  int64    `msgpack:",omitempty"`
+	G73  int64    `msgpack:",omitempty"`
+	G74  int64    `msgpack:",omitempty"`
+	G75  int64    `msgpack:",omitempty"`
+	G76  int64    `msgpack:",omitempty"`
+	G77  int64    `msgpack:",omitempty"`
+	G78  int64    `msgpack:",omitempty"`
+	G79  int64    `msgpack:",omitempty"`
+	G80  int64    `msgpack:",omitempty"`
+	G81  int64    `msgpack:",omitempty"`
+	G82  int64    `msgpack:",omitempty"`
+	G83  int64    `msgpack:",omitempty"`
+	G84  int64    `msgpack:",omitempty"`
+	G85  int64    `msgpack:",omitempty"`
+	G86  int64    `msgpack:",omitempty"`
+	G87  int64    `msgpack:",omitempty"`
+	G88  int64    `msgpack:",omitempty"`
+	G89  int64    `msgpack:",omitempty"`
+	G90  int64    `msgpack:",omitempty"`
+	G91  int64    `msgpack:",omitempty"`
+	G92  int64    `msgpack:",omitempty"`
+	G93  int64    `msgpack:",omitempty"`
+	G94  int64    `msgpack:",omitempty"`
+	G95  int64    `msgpack:",omitempty"`
+	G96  int64    `msgpack:",omitempty"`
+	G97  int64    `msgpack:",omitempty"`
+	G98  int64    `msgpack:",omitempty"`
+	G99  int64    `msgpack:",omitempty"`
+	G100 int64    `msgpack:",omitempty"`
+	G101 int64    `msgpack:",omitempty"`
+	G102 int64    `msgpack:",omitempty"`
+	G103 int64    `msgpack:",omitempty"`
+	G104 int64    `msgpack:",omitempty"`
+	G105 int64    `msgpack:",omitempty"`
+	G106 int64    `msgpack:",omitempty"`
+	G107 int64    `msgpack:",omitempty"`
+	G108 int64    `msgpack:",omitempty"`
+	G109 int64    `msgpack:",omitempty"`
+	G110 int64    `msgpack:",omitempty"`
+	G111 int64    `msgpack:",omitempty"`
+	G112 int64    `msgpack:",omitempty"`
+	G113 int64    `msgpack:",omitempty"`
+	G114 int64    `msgpack:",omitempty"`
+	G115 int64    `msgpack:",omitempty"`
+	G116 int64    `msgpack:",omitempty"`
+	G117 int64    `msgpack:",omitempty"`
+	G118 int64    `msgpack:",omitempty"`
+	G119 int64    `msgpack:",omitempty"`
+	G120 int64    `msgpack:",omitempty"`
+	G121 int64    `msgpack:",omitempty"`
+	G122 int64    `msgpack:",omitempty"`
+	G123 int64    `msgpack:",omitempty"`
+	G124 int64    `msgpack:",omitempty"`
+	G125 int64    `msgpack:",omitempty"`
+	G126 int64    `msgpack:",omitempty"`
+	G127 int64    `msgpack:",omitempty"`
+	L, R *bigNode `msgpack:",omitempty"`
+}
+
+type tree struct{ Root *bigNode }
+
+func (c *tree) Step(t *tasklet.T) tasklet.Op { return t.Exit() }
+
+func fullTree(depth int) *bigNode {
+	if depth == 0 {
+		return nil
+	}
+	return &bigNode{L: fullTree(depth - 1), R: fullTree(depth - 1)}
+}
+
+// A tree of big nodes linked by pointers amplifies as a slice of them does
+// (16,383 empty nodes: 16 MB decoded from 80 KB): refused where it is
+// saved, while a small one saves and loads.
+func TestATreeOfBigNodesIsCostChecked(t *testing.T) {
+	r := pickle.NewRegistry()
+	require.NoError(t, r.Register("tree", 1, &tree{}))
+	out, err := r.DumpTasklet(state(&tree{Root: fullTree(6)}))
+	require.NoError(t, err)
+	_, err = r.LoadTasklet(out)
+	require.NoError(t, err)
+	_, err = r.DumpTasklet(state(&tree{Root: fullTree(14)}))
+	require.ErrorIs(t, err, pickle.ErrTooLarge)
+	assert.ErrorContains(t, err, "every load would refuse it")
+}
