@@ -315,8 +315,19 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 			return bad("channel %v is number %d of node %d, past the world's NextChannel %d: the next NewChannel would take its ID (NextChannel must be at least %d)",
 				cs.ID, seq, w.Node, w.NextChannel, seq)
 		}
-		if cs.Cap < 0 || len(cs.Buffer) > max(cs.Cap, 0) {
+		// A wait is queued only while it cannot go on: a receiver while
+		// nothing is buffered, a sender while the buffer is full, nobody
+		// once closed. Restored otherwise, the waiters would sleep beside
+		// what they wait for until another operation woke them.
+		switch {
+		case cs.Cap < 0 || len(cs.Buffer) > max(cs.Cap, 0):
 			return bad("channel %v holds %d values with capacity %d", cs.ID, len(cs.Buffer), cs.Cap)
+		case cs.Closed && len(cs.Senders)+len(cs.Receivers) > 0:
+			return bad("channel %v is closed but queues %d senders and %d receivers (closing wakes them all with ErrClosed)", cs.ID, len(cs.Senders), len(cs.Receivers))
+		case len(cs.Receivers) > 0 && len(cs.Buffer) > 0:
+			return bad("channel %v queues %d receivers while it buffers %d values (a receiver waits only on an empty buffer)", cs.ID, len(cs.Receivers), len(cs.Buffer))
+		case len(cs.Senders) > 0 && len(cs.Buffer) < cs.Cap:
+			return bad("channel %v queues %d senders while its buffer has room (%d of %d values; a sender waits only on a full buffer)", cs.ID, len(cs.Senders), len(cs.Buffer), cs.Cap)
 		}
 		c := channel.New(cs.ID, cs.Cap)
 		c.SetPreference(cs.Preference)
@@ -427,21 +438,6 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 					c.PushReceiver(wt)
 				}
 			}
-		}
-	}
-	// A wait is queued only while it cannot go on: a receiver while nothing
-	// is buffered, a sender while the buffer is full, nobody once closed.
-	// Restored otherwise, the waiters would sleep beside what they wait for
-	// until some other operation on the channel happened to wake them.
-	for i := range w.Channels {
-		cs := &w.Channels[i]
-		switch {
-		case cs.Closed && len(cs.Senders)+len(cs.Receivers) > 0:
-			return bad("channel %v is closed but queues %d senders and %d receivers (closing wakes them all with ErrClosed)", cs.ID, len(cs.Senders), len(cs.Receivers))
-		case len(cs.Receivers) > 0 && len(cs.Buffer) > 0:
-			return bad("channel %v queues %d receivers while it buffers %d values (a receiver waits only on an empty buffer)", cs.ID, len(cs.Receivers), len(cs.Buffer))
-		case len(cs.Senders) > 0 && len(cs.Buffer) < cs.Cap:
-			return bad("channel %v queues %d senders while its buffer has room (%d of %d values; a sender waits only on a full buffer)", cs.ID, len(cs.Senders), len(cs.Buffer), cs.Cap)
 		}
 	}
 	for i := range w.Tasklets {
