@@ -29,56 +29,11 @@ const (
 )
 
 // amplifies reports whether a value of t, as saved, could decode to more
-// than the bound allows: it holds an interface, or a slice or map whose
-// elements are bigger than maxAmplification bytes (each could be written
-// as one byte: an empty map for a struct whose fields are all omitempty). A save of such a value runs checkCost on what it wrote, as
-// every load will, so that a state no load would take (30,000 empty slots
-// of an inventory grid) is refused where it is saved.
-func amplifies(t reflect.Type) bool {
-	if a, ok := amps.Load(t); ok {
-		return a.(bool)
-	}
-	a := ampOf(t, map[reflect.Type]bool{})
-	amps.Store(t, a)
-	return a
-}
-
-var amps sync.Map // reflect.Type -> bool
-
-func ampOf(t reflect.Type, onPath map[reflect.Type]bool) bool {
-	if t.Kind() == reflect.Pointer && onPath[t.Elem()] {
-		// A link back to its own type: a list or tree of nodes, each of
-		// which may be written as an empty map.
-		return t.Elem().Size() > maxAmplification
-	}
-	if onPath[t] {
-		return false // the rest of the type answers
-	}
-	if selfCoded(t) {
-		return false // time.Time; a Boxed's value is checked where encodeValue writes it
-	}
-	onPath[t] = true
-	defer delete(onPath, t)
-	switch t.Kind() {
-	case reflect.Interface:
-		return true
-	case reflect.Slice:
-		return t.Elem().Size() > maxAmplification || ampOf(t.Elem(), onPath)
-	case reflect.Pointer: // one value, of bounded size: only what it holds counts
-		return ampOf(t.Elem(), onPath)
-	case reflect.Array:
-		return ampOf(t.Elem(), onPath)
-	case reflect.Map:
-		return 2*(t.Key().Size()+t.Elem().Size()) > maxAmplification || ampOf(t.Key(), onPath) || ampOf(t.Elem(), onPath)
-	case reflect.Struct:
-		for _, f := range savedFields(t) {
-			if ampOf(f.typ, onPath) {
-				return true
-			}
-		}
-	}
-	return false
-}
+// than the bound allows (shapeOf says which types can). A save of such a
+// value runs checkCost on what it wrote, as every load will, so that a
+// state no load would take (30,000 empty slots of an inventory grid) is
+// refused where it is saved.
+func amplifies(t reflect.Type) bool { return infoOf(t).amp }
 
 // checkWritten is checkCost on bytes a save wrote, with what to do.
 func checkWritten(b []byte, t reflect.Type) error {

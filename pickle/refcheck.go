@@ -47,6 +47,7 @@ type typeInfo struct {
 	walk  bool
 	refs  int  // pointers and maps it reaches (many: two or more)
 	depth int  // the deepest nesting of a value of the type
+	amp   bool // a save of it runs the load's cost check (cost.go)
 	boxed bool // a Boxed (its pointer holds the method)
 	// errBox: a Boxed error, saved as its message (and its identity when
 	// registered): sharing one, as two fields holding io.EOF, is fine.
@@ -83,15 +84,16 @@ func infoOf(t reflect.Type) *typeInfo {
 	if in, ok := infos.Load(t); ok {
 		return in.(*typeInfo)
 	}
-	depth, refs := shapeOf(t, map[reflect.Type]bool{})
-	in := &typeInfo{walk: refs >= many || depth > MaxNest, refs: refs, depth: depth,
+	sh := shapeOf(t, map[reflect.Type]bool{})
+	in := &typeInfo{walk: sh.refs >= many || sh.depth > MaxNest, refs: sh.refs, depth: sh.depth, amp: sh.amp,
 		boxed: reflect.PointerTo(t).Implements(boxedType), t: t}
 	in.errBox = in.boxed && isErrBox(t)
 	if t.Kind() == reflect.Struct && !in.boxed {
 		in.onlyBoxed = true
 		for _, f := range savedFields(t) {
 			ft := t.Field(f.index).Type
-			f.depth, f.refs = shapeOf(ft, map[reflect.Type]bool{})
+			fs := shapeOf(ft, map[reflect.Type]bool{})
+			f.depth, f.refs = fs.depth, fs.refs
 			f.off, f.boxed = t.Field(f.index).Offset, reflect.PointerTo(ft).Implements(boxedType)
 			f.errBox = f.boxed && isErrBox(ft)
 			f.isAny = f.boxed && ft.Kind() == reflect.Struct && ft.NumField() == 1 && ft.Field(0).Type == reflect.TypeFor[any]()
@@ -105,55 +107,71 @@ func infoOf(t reflect.Type) *typeInfo {
 	return in
 }
 
-// shapeOf gives how deep values of t nest and how many pointers and maps
-// they reach (many for an interface or a type met again on its own path,
-// which onPath holds: it nests without bound).
-func shapeOf(t reflect.Type, onPath map[reflect.Type]bool) (depth, refs int) {
+// shape is what shapeOf finds of a type.
+type shape struct {
+	depth int  // how deep its values nest
+	refs  int  // the pointers and maps they reach (many: two or more)
+	amp   bool // they could decode past the load's bound (cost.go's amplifies)
+}
+
+// shapeOf finds the shape of t. A type met again on its own path (onPath
+// holds the path) nests without bound and reaches many pointers; a pointer
+// back to it links nodes of a list or tree, which amplify when each node
+// is bigger than maxAmplification bytes (it may be written as an empty
+// map). Amplifying are also an interface, and a slice or map of elements
+// bigger than that: each could be written as one byte.
+func shapeOf(t reflect.Type, onPath map[reflect.Type]bool) shape {
+	if t.Kind() == reflect.Pointer && onPath[t.Elem()] {
+		return shape{refs: many, amp: t.Elem().Size() > maxAmplification}
+	}
 	if onPath[t] || len(onPath) > MaxNest {
-		return 0, many
+		return shape{refs: many}
 	}
 	if t.Implements(boxedType) || reflect.PointerTo(t).Implements(boxedType) {
-		return 1, many
+		return shape{depth: 1, refs: many} // its value is cost-checked where encodeValue writes it
 	}
 	if selfCoded(t) {
-		return 0, 0 // it owns its encoding (time.Time): trusted, as by Register
+		return shape{} // it owns its encoding (time.Time): trusted, as by Register
 	}
 	onPath[t] = true
 	defer delete(onPath, t)
 	switch t.Kind() {
 	case reflect.Interface:
-		return 0, many
-	case reflect.Pointer:
-		depth, refs := shapeOf(t.Elem(), onPath)
-		return depth, min(refs+1, many)
+		return shape{refs: many, amp: true}
+	case reflect.Pointer: // one value, of bounded size: only what it holds counts
+		in := shapeOf(t.Elem(), onPath)
+		in.refs = min(in.refs+1, many)
+		return in
 	case reflect.Map:
-		kd, kr := shapeOf(t.Key(), onPath)
-		vd, vr := shapeOf(t.Elem(), onPath)
-		if kr+vr > 0 {
-			return 0, many
+		k, v := shapeOf(t.Key(), onPath), shapeOf(t.Elem(), onPath)
+		amp := 2*(t.Key().Size()+t.Elem().Size()) > maxAmplification || k.amp || v.amp
+		if k.refs+v.refs > 0 {
+			return shape{refs: many, amp: amp}
 		}
-		return max(kd, vd) + 1, 1
+		return shape{depth: max(k.depth, v.depth) + 1, refs: 1, amp: amp}
 	case reflect.Slice, reflect.Array:
 		if t.Elem().Kind() == reflect.Uint8 {
-			return 0, 0 // bin
+			return shape{} // bin
 		}
-		depth, refs := shapeOf(t.Elem(), onPath)
-		if refs > 0 {
-			refs = many
+		in := shapeOf(t.Elem(), onPath)
+		if in.refs > 0 {
+			in.refs = many
 		}
-		return depth + 1, refs
+		in.depth++
+		in.amp = in.amp || t.Kind() == reflect.Slice && t.Elem().Size() > maxAmplification
+		return in
 	case reflect.Struct:
-		deepest, total := 1, 0
+		out := shape{depth: 1}
 		for _, f := range savedFields(t) {
-			depth, refs := shapeOf(t.Field(f.index).Type, onPath)
+			in := shapeOf(f.typ, onPath)
 			if !f.inline {
-				depth++
+				in.depth++
 			}
-			deepest, total = max(deepest, depth), min(total+refs, many)
+			out = shape{depth: max(out.depth, in.depth), refs: min(out.refs+in.refs, many), amp: out.amp || in.amp}
 		}
-		return deepest, total
+		return out
 	}
-	return 0, 0
+	return shape{}
 }
 
 // isErrBox reports whether t is a Boxed[error], which Boxed saves as an
@@ -187,14 +205,14 @@ func savedFields(t reflect.Type) []*savedField {
 	var fs []*savedField
 	for i := range t.NumField() {
 		f := t.Field(i)
-		mp, _, _ := strings.Cut(f.Tag.Get("msgpack"), ",")
-		if fieldTag(f) == "-" || mp == "-" || f.Name == "_msgpack" {
+		name, _, _ := strings.Cut(fieldTag(f), ",") // the msgpack tag, else the stackless one
+		if name == "-" || f.Name == "_msgpack" {
 			continue
 		}
 		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
 			continue
 		}
-		fs = append(fs, &savedField{index: i, typ: f.Type, name: f.Name, inline: f.Anonymous && mp == "", slice: f.Type.Kind() == reflect.Slice})
+		fs = append(fs, &savedField{index: i, typ: f.Type, name: f.Name, inline: f.Anonymous && name == "", slice: f.Type.Kind() == reflect.Slice})
 	}
 	return fs
 }
