@@ -28,14 +28,11 @@ const (
 	anyMap    = 64
 )
 
-// amplifies reports whether a value of t, as saved, could decode to more
-// than the bound allows (shapeOf says which types can). A save of such a
-// value runs checkCost on what it wrote, as every load will, so that a
-// state no load would take (30,000 empty slots of an inventory grid) is
-// refused where it is saved.
-func amplifies(t reflect.Type) bool { return infoOf(t).amp }
-
-// checkWritten is checkCost on bytes a save wrote, with what to do.
+// checkWritten is checkCost on bytes a save wrote, with what to do. A save
+// of a value that could decode past the bound (typeInfo.amp: shapeOf says
+// which types can) runs it, as every load will, so that a state no load
+// would take (30,000 empty slots of an inventory grid) is refused where it
+// is saved.
 func checkWritten(b []byte, t reflect.Type) error {
 	if err := checkCost(b, t); err != nil {
 		return fmt.Errorf("%w; every load would refuse it, so it is not saved: keep a mostly empty collection sparse (a map of the filled slots, or a slice of them with their indexes), or take omitempty off the fields of its elements", err)

@@ -95,7 +95,7 @@ func (r *Registry) appendTaskletOf(dst []byte, ts *scheduler.TaskletState, k *Ki
 			return dst, err
 		}
 	}
-	if k.amp { // the load's own check of the behavior, the record's last field
+	if k.info.amp { // the load's own check of the behavior, the record's last field
 		if err := checkWritten(lastField(out[len(dst):]), k.typ); err != nil {
 			return dst, fmt.Errorf("pickle: tasklet %v (kind %s): %w", ts.ID, k.Name, err)
 		}

@@ -111,7 +111,7 @@ func infoOf(t reflect.Type) *typeInfo {
 type shape struct {
 	depth int  // how deep its values nest
 	refs  int  // the pointers and maps they reach (many: two or more)
-	amp   bool // they could decode past the load's bound (cost.go's amplifies)
+	amp   bool // they could decode past the load's bound (cost.go's checkWritten)
 }
 
 // shapeOf finds the shape of t. A type met again on its own path (onPath
@@ -219,13 +219,13 @@ func savedFields(t reflect.Type) []*savedField {
 
 var walks = sync.Pool{New: func() any { return new(refWalk) }}
 
-// checkRefs walks v and refuses it (ErrShared, ErrTooDeep) when a load
-// could not bring it back as it is.
-func checkRefs(v any) error {
-	rv := reflect.ValueOf(v)
-	if !rv.IsValid() || !infoOf(rv.Type()).walk {
+// checkRefs walks v, whose type's info is in, and refuses it (ErrShared,
+// ErrTooDeep) when a load could not bring it back as it is.
+func checkRefs(v any, in *typeInfo) error {
+	if !in.walk {
 		return nil
 	}
+	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer && !rv.IsNil() {
 		if el := infoOf(rv.Type().Elem()); el.onlyBoxed && flatBoxes(rv.UnsafePointer(), rv.Type().Elem(), el) {
 			return nil

@@ -29,7 +29,6 @@ type Kind struct {
 	upgrade map[uint32]func([]byte, *Registry) (tasklet.Behavior, error)
 	plan    *kindPlan // the struct plan of typ, looked up once (taskfast.go)
 	walk    bool      // its state is walked before a save (refcheck.go)
-	amp     bool      // its saved state is checked as a load will (cost.go)
 	info    *typeInfo // what the walk needs of typ (refcheck.go)
 }
 
@@ -40,11 +39,18 @@ type Registry struct {
 	kinds      map[string]*Kind
 	kindOfType map[reflect.Type]*Kind
 	values     map[string]reflect.Type
-	valueName  map[reflect.Type]string
+	valueName  map[reflect.Type]valueType
 	errs       map[string]error
 	errName    map[error]string
 	maxRecord  int
 	maxWorld   int
+}
+
+// valueType is a registered value type's name and what a save checks of
+// it (refcheck.go), found once, at registration.
+type valueType struct {
+	name string
+	info *typeInfo
 }
 
 // Default is the registry the package-level functions use.
@@ -64,12 +70,12 @@ const DefaultMaxWorld = 1 << 30
 func NewRegistry() *Registry {
 	r := &Registry{
 		kinds: map[string]*Kind{}, kindOfType: map[reflect.Type]*Kind{},
-		values: map[string]reflect.Type{}, valueName: map[reflect.Type]string{},
+		values: map[string]reflect.Type{}, valueName: map[reflect.Type]valueType{},
 		errs: map[string]error{}, errName: map[error]string{}, maxRecord: DefaultMaxRecord, maxWorld: DefaultMaxWorld,
 	}
 	for name, v := range builtinValues {
 		r.values[name] = reflect.TypeOf(v)
-		r.valueName[reflect.TypeOf(v)] = name
+		r.valueName[reflect.TypeOf(v)] = valueType{name, infoOf(reflect.TypeOf(v))}
 	}
 	for name, err := range builtinErrors {
 		r.errs[name], r.errName[err] = err, name
@@ -126,7 +132,7 @@ func (r *Registry) Register(name string, version uint32, proto tasklet.Behavior,
 	if err := checkSaved(k.typ); err != nil { // savecheck.go
 		return fmt.Errorf("pickle: register kind %q: %w", name, err)
 	}
-	k.walk, k.info, k.amp = infoOf(t).walk, infoOf(k.typ), amplifies(k.typ)
+	k.walk, k.info = infoOf(t).walk, infoOf(k.typ)
 	for _, o := range opts {
 		if err := o(k); err != nil {
 			return err
@@ -182,7 +188,7 @@ func RegisterValue[T any](r *Registry, name string) error {
 		}
 	}
 	for n, typ := range names {
-		r.values[n], r.valueName[typ] = typ, n
+		r.values[n], r.valueName[typ] = typ, valueType{n, infoOf(typ)}
 	}
 	return nil
 }

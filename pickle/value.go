@@ -61,17 +61,17 @@ func (r *Registry) encodeValue(e *msgpack.Encoder, v any) error {
 	}
 	t := reflect.TypeOf(v)
 	r.mu.RLock()
-	name, ok := r.valueName[t]
+	vt, ok := r.valueName[t]
 	r.mu.RUnlock()
 	if !ok {
 		return unregisteredValue(t)
 	}
-	if err := checkRefs(v); err != nil { // refcheck.go
+	if err := checkRefs(v, vt.info); err != nil { // refcheck.go
 		return fmt.Errorf("pickle: value of Go type %v: %w", t, err)
 	}
-	e.EncodeString(name)
+	e.EncodeString(vt.name)
 	w, ok := e.Writer().(*appendWriter)
-	if !ok || !amplifies(t) {
+	if !ok || !vt.info.amp {
 		return e.Encode(v)
 	}
 	start := len(w.b)
@@ -110,12 +110,12 @@ func (r *Registry) CheckValue(v any) error {
 	}
 	t := reflect.TypeOf(v)
 	r.mu.RLock()
-	_, ok := r.valueName[t]
+	vt, ok := r.valueName[t]
 	r.mu.RUnlock()
 	if !ok {
 		return unregisteredValue(t)
 	}
-	if err := checkRefs(v); err != nil { // refcheck.go
+	if err := checkRefs(v, vt.info); err != nil { // refcheck.go
 		return fmt.Errorf("pickle: value of Go type %v: %w", t, err)
 	}
 	return nil
