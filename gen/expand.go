@@ -20,7 +20,7 @@ func (l *lowerer) expand(s ast.Stmt, decls *[]decl) []ast.Stmt {
 		return []ast.Stmt{s}
 	}
 	if p, _, _ := l.pointForm(s); p != nil {
-		return []ast.Stmt{s}
+		return l.expandLeft(s)
 	}
 	var exprs []ast.Expr
 	switch s := s.(type) {
@@ -110,32 +110,68 @@ func (l *lowerer) expand(s ast.Stmt, decls *[]decl) []ast.Stmt {
 			l.g.refuse(c.Pos(), "a call with several results inside an expression that suspends", "", "assign its results to variables in their own statement")
 			return []ast.Stmt{s}
 		}
-		name := l.temp()
-		t := l.g.info.TypeOf(c)
+		var held map[*ast.CallExpr]bool // held across the later points of the same statement
 		if i < last {
-			// held across the later points of the same expression
-			if why := saveable(t, map[types.Type]bool{}); why != "" {
-				l.g.refuse(c.Pos(), "the result of this call is held across a later suspension in the same expression, but "+why, "", "call it in its own statement after the blocking call")
-			}
-			fname := l.fn.fieldName("Tmp")
-			l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.fieldType(t), l.pointsAfter(calls[i+1 : last+1]), ""})
-			name = "_f." + fname
-			if isInterface(t) {
-				name += ".V"
-			}
-		} else {
-			*decls = append(*decls, decl{name, l.typeString(t)})
+			held = l.pointsAfter(calls[i+1 : last+1])
 		}
-		// The call's own arguments read the temporaries of the calls
-		// inside them.
-		for j, a := range c.Args {
-			c.Args[j] = replaceNodes(a, repl).(ast.Expr)
-		}
-		c.Fun = replaceNodes(c.Fun, repl).(ast.Expr)
-		out = append(out, &ast.AssignStmt{Lhs: []ast.Expr{&ast.Ident{Name: name, NamePos: c.Pos()}}, Tok: token.ASSIGN, TokPos: c.Pos(), Rhs: []ast.Expr{c}})
-		repl[c] = &ast.Ident{Name: name, NamePos: c.Pos()}
+		out = append(out, l.hoist(c, held, repl, decls, "call it in its own statement after the blocking call"))
 	}
 	return append(out, replaceNodes(s, repl).(ast.Stmt))
+}
+
+// expandLeft rewrites an assignment of a point's results whose left side
+// makes calls (`a[key()] = recv(t)`): Go makes them before the point, with
+// the right side's, so they move ahead of it into temporaries held across
+// it, and the point stays a statement of its own.
+func (l *lowerer) expandLeft(s ast.Stmt) []ast.Stmt {
+	as, ok := s.(*ast.AssignStmt)
+	if !ok {
+		return []ast.Stmt{s}
+	}
+	var calls []*ast.CallExpr
+	for _, e := range indexOperands(as.Lhs) {
+		l.calls(e, &calls)
+	}
+	if len(calls) == 0 {
+		return []ast.Stmt{s}
+	}
+	point := ast.Unparen(as.Rhs[0]).(*ast.CallExpr)
+	repl := map[ast.Node]*ast.Ident{}
+	var out []ast.Stmt
+	for _, c := range calls {
+		held := map[*ast.CallExpr]bool{point: true}
+		out = append(out, l.hoist(c, held, repl, nil, "assign the blocking call's result to a variable first, and that to the left side in a statement of its own"))
+	}
+	return append(out, replaceNodes(s, repl).(ast.Stmt))
+}
+
+// hoist assigns the result of call c to a temporary and records it in repl
+// for the statement to read: a field when it is held across the points in
+// held (the result must then be saveable), else a local of decls.
+func (l *lowerer) hoist(c *ast.CallExpr, held map[*ast.CallExpr]bool, repl map[ast.Node]*ast.Ident, decls *[]decl, fix string) ast.Stmt {
+	name := l.temp()
+	t := l.g.info.TypeOf(c)
+	if held != nil {
+		if why := saveable(t, map[types.Type]bool{}); why != "" {
+			l.g.refuse(c.Pos(), "the result of this call is held across a later suspension in the same statement, but "+why, "", fix)
+		}
+		fname := l.fn.fieldName("Tmp")
+		l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.fieldType(t), held, ""})
+		name = "_f." + fname
+		if isInterface(t) {
+			name += ".V"
+		}
+	} else {
+		*decls = append(*decls, decl{name, l.typeString(t)})
+	}
+	// The call's own arguments read the temporaries of the calls inside
+	// them.
+	for j, a := range c.Args {
+		c.Args[j] = replaceNodes(a, repl).(ast.Expr)
+	}
+	c.Fun = replaceNodes(c.Fun, repl).(ast.Expr)
+	repl[c] = &ast.Ident{Name: name, NamePos: c.Pos()}
+	return &ast.AssignStmt{Lhs: []ast.Expr{&ast.Ident{Name: name, NamePos: c.Pos()}}, Tok: token.ASSIGN, TokPos: c.Pos(), Rhs: []ast.Expr{c}}
 }
 
 // replaceNodes replaces the nodes of n that are keys of repl.

@@ -17,8 +17,11 @@ import (
 // progGen writes random straight-line flows: nested loops (with labelled
 // break and continue), branches, switches, selects, early returns, and
 // calls of other flows (helpers, some with a named result and a bare
-// return) inside expressions, over int locals that
-// are printed to the out channel at every observation.
+// return) inside expressions and on the right of assignments to an array
+// element whose index is a call, over int locals and an array that are
+// printed to the out channel at every observation. Calls of nx, which
+// counts them in a package variable, make the order Go evaluates calls in
+// part of the trace.
 type progGen struct {
 	r       *rand.Rand
 	b       strings.Builder
@@ -48,6 +51,8 @@ func (g *progGen) expr(depth int) string {
 		return fmt.Sprintf("(%s %s %s)", g.expr(depth+1), []string{"+", "-", "*"}[g.r.IntN(3)], g.expr(depth+1))
 	case n < 9 && g.helpers > 0 && depth < 2:
 		return fmt.Sprintf("h%d(t, out, %s)", g.r.IntN(g.helpers), g.expr(depth+1))
+	case n == 9 && g.r.IntN(3) == 0:
+		return "nx()"
 	default:
 		return fmt.Sprintf("mix(%s, %s)", g.v(), g.expr(depth+1))
 	}
@@ -69,7 +74,7 @@ func (g *progGen) stmt(depth int, ret string) {
 		g.line("%s = %s", g.v(), g.expr(0))
 	case w < 22:
 		g.obs++
-		g.line(`_ = t.Send(out, fmt.Sprint("o%d ", a, " ", b, " ", c))`, g.obs)
+		g.line(`_ = t.Send(out, fmt.Sprint("o%d ", a, " ", b, " ", c, " ", d))`, g.obs)
 	case w < 28:
 		g.line("_ = t.Yield()")
 	case w < 32:
@@ -156,6 +161,14 @@ func (g *progGen) stmt(depth int, ret string) {
 		g.line("_, _, _ = a, b, c")
 		g.indent--
 		g.line("}")
+	case w < 90 && g.helpers > 0:
+		// Go calls nx on the left before the calls on the right: as a
+		// point of its own, and inside an expression.
+		if g.r.IntN(2) == 0 {
+			g.line("d[nx()] = h%d(t, out, %s)", g.r.IntN(g.helpers), g.expr(1))
+		} else {
+			g.line("d[nx()], %s = mix(nx(), h%d(t, out, %s)), nx()", g.v(), g.r.IntN(g.helpers), g.expr(1))
+		}
 	default:
 		if g.helpers > 0 {
 			g.line("%s = %s + h%d(t, out, %s)", g.v(), g.v(), g.r.IntN(g.helpers), g.expr(1))
@@ -177,6 +190,13 @@ func (g *progGen) program(nh, np int) string {
 	g.line(`)`)
 	g.line("")
 	g.line("func mix(x, y int) int { return (x*31 + y) %% 1000 }")
+	g.line("")
+	g.line("var nxCalls int")
+	g.line("")
+	g.line("// nx counts its calls: their order shows in what the flows print.")
+	g.line("func nx() int { nxCalls++; return nxCalls %% 3 }")
+	g.line("")
+	g.line("func init() { resets = append(resets, func() { nxCalls = 0 }) }")
 	for h := range nh {
 		g.line("")
 		// Every other helper has a named result that only its bare
@@ -191,6 +211,8 @@ func (g *progGen) program(nh, np int) string {
 		g.line("in := channel.ID(0)")
 		g.line("_ = in")
 		g.line("a, b, c := x, %d, %d", g.r.IntN(5), g.r.IntN(5))
+		g.line("var d [3]int")
+		g.line("_ = d")
 		if named {
 			g.line("_, _, _ = a, b, c // used before any point: they may be dead after")
 			g.line("r = mix(a, x+%d)", g.r.IntN(5))
@@ -211,8 +233,9 @@ func (g *progGen) program(nh, np int) string {
 		g.line("func P%d(t *tasklet.Flow, in, out channel.ID) error {", p)
 		g.indent++
 		g.line("a, b, c := %d, %d, %d", g.r.IntN(5), g.r.IntN(5), g.r.IntN(5))
+		g.line("var d [3]int")
 		g.block(0, 3+g.r.IntN(6), "nil")
-		g.line(`return t.Send(out, fmt.Sprint("end ", a, " ", b, " ", c))`)
+		g.line(`return t.Send(out, fmt.Sprint("end ", a, " ", b, " ", c, " ", d))`)
 		g.indent--
 		g.line("}")
 	}
@@ -262,12 +285,18 @@ func Run() ([]string, int) {
 	return bad, obs
 }
 
+// resets set each file's package variables back for the next run.
+var resets []func()
+
 type prog struct {
 	lowered func(in, out channel.ID) tasklet.Behavior
 	flow    func(t *tasklet.Flow, in, out channel.ID) error
 }
 
 func run(p prog, mode int) []string {
+	for _, r := range resets {
+		r()
+	}
 	var trace []string
 	opts := []scheduler.Option{scheduler.WithErrorHandler(func(err error) { trace = append(trace, "failure: "+err.Error()) })}
 	s := scheduler.New(opts...)
@@ -358,6 +387,7 @@ func renameAll(src string, seed uint64) string {
 	for _, n := range []string{"P0", "P1", "P2", "P3", "P4", "h0", "h1", "h2"} {
 		pairs = append(pairs, n+"(", fmt.Sprintf("%s_%d(", n, seed))
 	}
-	pairs = append(pairs, "func mix(", fmt.Sprintf("func mix%d(", seed), "mix(", fmt.Sprintf("mix%d(", seed), "kind=prop.p", fmt.Sprintf("kind=prop.s%d.p", seed))
+	pairs = append(pairs, "func mix(", fmt.Sprintf("func mix%d(", seed), "mix(", fmt.Sprintf("mix%d(", seed), "kind=prop.p", fmt.Sprintf("kind=prop.s%d.p", seed),
+		"func nx(", fmt.Sprintf("func nx%d(", seed), "nx(", fmt.Sprintf("nx%d(", seed), "nxCalls", fmt.Sprintf("nxCalls%d", seed))
 	return strings.NewReplacer(pairs...).Replace(src)
 }

@@ -205,6 +205,26 @@ func Exprs(t *tasklet.Flow, in, out channel.ID) error {
 	return t.Send(out, "exprs done "+s)
 }
 
+// Left covers calls on the left of an assignment whose right side
+// suspends: Go makes them before the right side's, so they run before the
+// suspension, and the element they pick is the one written after it.
+//
+//stackless:tasklet kind=flowtest.left version=1
+func Left(t *tasklet.Flow, in, out channel.ID) error {
+	Order = Order[:0]
+	arr := []int{0, 0, 0}
+	arr[mark("i")%3] = add(t, mark("v"), 0)
+	m := map[string]int{}
+	m[fmt.Sprint(mark("k"))] = add(t, mark("w"), 1)
+	pts := []Point{{}, {}}
+	pts[mark("p")%2].X = add(t, mark("z"), 2)
+	ints := []int{0, 0}
+	var err error
+	ints[mark("r")%2], err = tasklet.RecvAs[int](t, in)
+	arr[mark("j")%3] += add(t, 1, mark("u"))
+	return t.Send(out, fmt.Sprint("left ", Order, " ", arr, " ", m, " ", pts, " ", ints, " ", err))
+}
+
 // span has named results and a bare return.
 func span(t *tasklet.Flow, x int) (lo, hi int) {
 	lo = x

@@ -8,6 +8,8 @@
 //stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"ExprsTasklet","points":["call of add","call of add","t.Send","t.Yield","call of add","t.Send","call of add","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.Select","t.Send","t.Yield","call of add","t.Send","call of add","call of span","t.Send","t.Send"],"live":[["Add","In","Out","Tmp","X"],["Add","In","Out","Tmp","Tmp2","Tmp3","X"],["In","Out"],["In","Out"],["Add","In","Out","Tmp4"],["In","Out"],["Add","I","In","Out"],["I","In","Out"],["In","Out","V","V2"],["In","Out","V"],["In","Out"],["In","Out"],["In","Out"],["Got","Idx","In","Out","Rng"],["In","Out"],["In","N","Out"],["In","N","Out"],["Out","P"],["Add","Out","P"],["Out"],["Add","Out","S"],["Out","S","Span"],["Out","S"],[]],"fields":[["In","channel.ID"],["Out","channel.ID"],["X","int"],["I","int"],["V","int"],["V2","int"],["Got","[]string"],["N","int"],["P","Point"],["S","string"],["Tmp","int"],["Tmp2","int"],["Tmp3","int"],["Tmp4","pickle.Boxed[error]"],["Idx","int"],["Rng","[]string"],["Add","addFrame"],["Span","spanFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
 //stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"spanFrame","points":["t.Yield"],"live":[["Hi","Lo"]],"fields":[["X","int"],["Lo","int"],["Hi","int"]]}
+//stackless:layout {"kind":"flowtest.left","version":1,"frame":"LeftTasklet","points":["call of add","call of add","call of add","t.RecvAs","call of add","t.Send"],"live":[["Add","Arr","In","Out","Tmp"],["Add","Arr","In","M","Out","Tmp2","Tmp3"],["Add","Arr","In","M","Out","Pts","Tmp4"],["Arr","Ints","M","Out","Pts","Tmp5"],["Add","Arr","Err","Ints","M","Out","Pts","Tmp6"],[]],"fields":[["In","channel.ID"],["Out","channel.ID"],["Arr","[]int"],["M","map[string]int"],["Pts","[]Point"],["Ints","[]int"],["Err","pickle.Boxed[error]"],["Tmp","int"],["Tmp2","int"],["Tmp3","string"],["Tmp4","int"],["Tmp5","int"],["Tmp6","int"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.left","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"NestedTasklet","points":["call of sumN","t.Send","t.Send"],"live":[["In","Out","Round","SumN"],[],["In","Out","Round"]],"fields":[["In","channel.ID"],["Out","channel.ID"],["Round","int"],["SumN","sumNFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"sumNFrame","points":["call of recvInt"],"live":[["I","In","N","RecvInt","Sum"]],"fields":[["In","channel.ID"],["N","int"],["Sum","int"],["I","int"],["RecvInt","recvIntFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"recvIntFrame","points":["t.Yield","t.RecvAs"],"live":[["In"],[]],"fields":[["In","channel.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
@@ -43,22 +45,23 @@ func init() {
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Loops", 99, 104, 116, 123, 132, 135, 138, 141, 149)
 	pickle.MustRegister("flowtest.exprs", 1, (*ExprsTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", 162, 164, 167, 172, 173, 175, 176, 185, 190, 192, 195, 198, 200, 203, 204)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 228)
+	pickle.MustRegister("flowtest.left", 1, (*LeftTasklet)(nil))
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 248)
 	pickle.MustRegister("flowtest.nested", 1, (*NestedTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 245)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 265)
 	pickle.MustRegister("flowtest.errs", 1, (*ErrsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 281, 288, 290, 293, 294)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 301, 308, 310, 313, 314)
 	pickle.MustRegister("flowtest.dropper", 1, (*DropperTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 305, 306)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 325, 326)
 	pickle.MustRegister("flowtest.boss", 1, (*BossTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 315, 316, 317, 318, 319, 320, 321, 322, 323, 324, 325, 326, 327)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 335, 336, 337, 338, 339, 340, 341, 342, 343, 344, 345, 346, 347)
 	pickle.MustRegister("flowtest.timer", 1, (*TimerTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 350, 352)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 370, 372)
 	pickle.MustRegister("flowtest.ticker", 1, (*TickerTasklet)(nil))
 	pickle.MustRegister("flowtest.before", 1, (*BeforeTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 392, 397)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 412, 417)
 	pickle.MustRegister("flowtest.results", 1, (*ResultsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.tally", 412)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.tally", 432)
 }
 
 // FeedTasklet is the tasklet Feed (kind "flowtest.feed", version 1), lowered by
@@ -143,7 +146,7 @@ _L1:
 	return tasklet.Finish(_t, _fl.Close(_f.Ch))
 }
 
-//line constructs_stackless.go:129
+//line constructs_stackless.go:130
 
 // BranchesTasklet is the tasklet Branches (kind "flowtest.branches", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -545,7 +548,7 @@ _P17:
 	return tasklet.Finish(_t, _sl4)
 }
 
-//line constructs_stackless.go:531
+//line constructs_stackless.go:532
 
 // LoopsTasklet is the tasklet Loops (kind "flowtest.loops", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -931,7 +934,7 @@ _P10:
 	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:917
+//line constructs_stackless.go:918
 
 // ExprsTasklet is the tasklet Exprs (kind "flowtest.exprs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1512,7 +1515,211 @@ _P24:
 	return tasklet.Finish(_t, _sl13)
 }
 
-//line constructs_stackless.go:1498
+//line constructs_stackless.go:1499
+
+// LeftTasklet is the tasklet Left (kind "flowtest.left", version 1), lowered by
+// stackless gen from constructs.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type LeftTasklet struct {
+	PC   int
+	In   channel.ID
+	Out  channel.ID
+	Arr  []int
+	M    map[string]int
+	Pts  []Point
+	Ints []int
+	Err  pickle.Boxed[error]
+	Tmp  int
+	Tmp2 int
+	Tmp3 string
+	Tmp4 int
+	Tmp5 int
+	Tmp6 int
+	Add  addFrame `msgpack:",omitempty"`
+}
+
+// Where implements tasklet.Framer: where Left and the flow functions it
+// called are suspended, outermost first.
+func (_f *LeftTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Left, and the frames it called into, at
+// the point its PC names.
+func (_f *LeftTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Left", File: "constructs.go", Line: 216, Point: "call of add"}))
+	case 2:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Left", File: "constructs.go", Line: 218, Point: "call of add"}))
+	case 3:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Left", File: "constructs.go", Line: 220, Point: "call of add"}))
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Left", File: "constructs.go", Line: 223, Point: "t.RecvAs"})
+	case 5:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Left", File: "constructs.go", Line: 224, Point: "call of add"}))
+	case 6:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Left", File: "constructs.go", Line: 225, Point: "t.Send"})
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *LeftTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // M, Pts, Ints, Err, Tmp2, Tmp3, Tmp4, Tmp5, Tmp6
+		return 0x3ef0
+	case 2: // Pts, Ints, Err, Tmp, Tmp4, Tmp5, Tmp6
+		return 0x39e0
+	case 3: // Ints, Err, Tmp, Tmp2, Tmp3, Tmp5, Tmp6
+		return 0x37c0
+	case 4: // In, Err, Tmp, Tmp2, Tmp3, Tmp4, Tmp6
+		return 0x2f82
+	case 5: // In, Tmp, Tmp2, Tmp3, Tmp4, Tmp5
+		return 0x1f02
+	case 6: // In, Out, Arr, M, Pts, Ints, Err, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Tmp6
+		return 0x3ffe
+	}
+	return 0
+}
+
+// NewLeft returns the tasklet Left(t, in, out), to spawn.
+func NewLeft(in channel.ID, out channel.ID) *LeftTasklet {
+	return &LeftTasklet{In: in, Out: out}
+}
+
+// Step runs Left to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+//
+//line constructs.go:213
+func (_f *LeftTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
+	_rs := _f.PC
+	_ = _rs
+	var _sl7 int
+	_ = _sl7
+	var _sl8 error
+	_ = _sl8
+	if _rs == 1 {
+		goto _P1
+	}
+	if _rs == 2 {
+		goto _P2
+	}
+	if _rs == 3 {
+		goto _P3
+	}
+	if _rs == 4 {
+		goto _P4
+	}
+	if _rs == 5 {
+		goto _P5
+	}
+	if _rs == 6 {
+		goto _P6
+	}
+//line constructs.go:214
+	Order = Order[:0]
+//line constructs.go:215
+	_f.Arr = []int{0, 0, 0}
+//line constructs.go:216
+	_f.Tmp = mark("i")
+//line constructs.go:216
+	_f.Add = addFrame{A: mark("v"), B: 0}
+_P1:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 1
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_f.Arr[_f.Tmp%3] = _c0
+	}
+//line constructs.go:217
+	_f.M = map[string]int{}
+//line constructs.go:218
+	_f.Tmp2 = mark("k")
+//line constructs.go:218
+	_f.Tmp3 = fmt.Sprint(_f.Tmp2)
+//line constructs.go:218
+	_f.Add = addFrame{A: mark("w"), B: 1}
+_P2:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 2
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_f.M[_f.Tmp3] = _c0
+	}
+//line constructs.go:219
+	_f.Pts = []Point{{}, {}}
+//line constructs.go:220
+	_f.Tmp4 = mark("p")
+//line constructs.go:220
+	_f.Add = addFrame{A: mark("z"), B: 2}
+_P3:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 3
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_f.Pts[_f.Tmp4%2].X = _c0
+	}
+//line constructs.go:221
+	_f.Ints = []int{0, 0}
+//line constructs.go:222
+	_f.Err.V = *new(error)
+//line constructs.go:223
+	_f.Tmp5 = mark("r")
+//line constructs.go:223
+	_f.PC = 4
+	return _t.Recv(_f.In)
+_P4:
+	_rs = 0
+	{
+		_e := _t.Err()
+		_x, _ok := _t.Value().(int)
+		if !_ok || _e != nil {
+			_x, _e = tasklet.As[int](_t.Value(), _e)
+		}
+		_f.Ints[_f.Tmp5%2], _f.Err.V = _x, _e
+	}
+//line constructs.go:224
+	_f.Tmp6 = mark("j")
+//line constructs.go:224
+	_f.Add = addFrame{A: 1, B: mark("u")}
+_P5:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 5
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_sl7 = _c0
+	}
+//line constructs.go:224
+	_f.Arr[_f.Tmp6%3] += _sl7
+//line constructs.go:225
+	_f.PC = 6
+	return _t.Send(_f.Out, fmt.Sprint("left ", Order, " ", _f.Arr, " ", _f.M, " ", _f.Pts, " ", _f.Ints, " ", _f.Err.V))
+_P6:
+	_rs = 0
+	_sl8 = _t.Err()
+//line constructs.go:225
+	return tasklet.Finish(_t, _sl8)
+}
+
+//line constructs_stackless.go:1703
 
 // spanFrame is the frame of span, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1528,7 +1735,7 @@ type spanFrame struct {
 func (_f *spanFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 211, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 231, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -1549,16 +1756,16 @@ func (_f spanFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs span to its next suspension point (done: it returned).
 //
-//line constructs.go:209
+//line constructs.go:229
 func (_f *spanFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line constructs.go:210
+//line constructs.go:230
 	_f.Lo = _f.X
-//line constructs.go:211
+//line constructs.go:231
 _L1:
 	{
 		var err error
@@ -1566,24 +1773,24 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line constructs.go:211
+//line constructs.go:231
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line constructs.go:211
+//line constructs.go:231
 		if err != nil {
 			return tasklet.Op{}, true, _f.Lo, _f.Hi
 		}
 	}
-//line constructs.go:214
+//line constructs.go:234
 	_f.Hi = _f.Lo * 2
-//line constructs.go:215
+//line constructs.go:235
 	return tasklet.Op{}, true, _f.Lo, _f.Hi
 }
 
-//line constructs_stackless.go:1569
+//line constructs_stackless.go:1774
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1598,7 +1805,7 @@ type addFrame struct {
 func (_f *addFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.add", File: "constructs.go", Line: 228, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.add", File: "constructs.go", Line: 248, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -1609,23 +1816,23 @@ func (_f addFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs add to its next suspension point (done: it returned).
 //
-//line constructs.go:227
+//line constructs.go:247
 func (_f *addFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:228
+//line constructs.go:248
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:229
+//line constructs.go:249
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:1611
+//line constructs_stackless.go:1816
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1647,11 +1854,11 @@ func (_f *NestedTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *NestedTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.SumN.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 238, Point: "call of sumN"}))
+		return _f.SumN.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 258, Point: "call of sumN"}))
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 240, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 260, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 245, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 265, Point: "t.Send"})
 	}
 	return _w
 }
@@ -1674,7 +1881,7 @@ func NewNested(in channel.ID, out channel.ID) *NestedTasklet {
 // Step runs Nested to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:236
+//line constructs.go:256
 func (_f *NestedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -1683,17 +1890,17 @@ func (_f *NestedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs >= 1 && _rs <= 3 {
 		goto _L1
 	}
-//line constructs.go:237
+//line constructs.go:257
 _L1:
 	{
 		if _rs >= 1 && _rs <= 3 {
 			goto _L2
 		}
-//line constructs.go:237
+//line constructs.go:257
 		_f.Round = 0
-//line constructs.go:237
+//line constructs.go:257
 	_L2:
-//line constructs.go:237
+//line constructs.go:257
 		for ; ; _f.Round++ {
 			var total int
 			_ = total
@@ -1708,7 +1915,7 @@ _L1:
 			if _rs == 3 {
 				goto _P3
 			}
-//line constructs.go:238
+//line constructs.go:258
 			_f.SumN = sumNFrame{In: _f.In, N: 2}
 		_P1:
 			_rs = 0
@@ -1721,34 +1928,34 @@ _L1:
 				_f.SumN = sumNFrame{}
 				total, err = _c0, _c1
 			}
-//line constructs.go:239
+//line constructs.go:259
 		_L3:
-//line constructs.go:239
+//line constructs.go:259
 			if _rs == 2 || _rs == 0 && (errors.Is(err, channel.ErrClosed)) {
 				var _sl1 error
 				_ = _sl1
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:240
+//line constructs.go:260
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("nested closed after ", _f.Round))
 			_P2:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:240
+//line constructs.go:260
 				return tasklet.Finish(_t, _sl1)
 			}
-//line constructs.go:242
+//line constructs.go:262
 			if err != nil {
 				return tasklet.Finish(_t, err)
 			}
-//line constructs.go:245
+//line constructs.go:265
 			_f.PC = 3
 			return _t.Send(_f.Out, fmt.Sprint("nested total ", total))
 		_P3:
 			_rs = 0
-//line constructs.go:246
+//line constructs.go:266
 			if _f.Round == 5 {
 				return tasklet.Finish(_t, errors.New("nested gives up"))
 			}
@@ -1756,7 +1963,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1742
+//line constructs_stackless.go:1947
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1774,7 +1981,7 @@ type sumNFrame struct {
 func (_f *sumNFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.RecvInt.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sumN", File: "constructs.go", Line: 256, Point: "call of recvInt"}))
+		return _f.RecvInt.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sumN", File: "constructs.go", Line: 276, Point: "call of recvInt"}))
 	}
 	return _w
 }
@@ -1785,26 +1992,26 @@ func (_f sumNFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs sumN to its next suspension point (done: it returned).
 //
-//line constructs.go:253
+//line constructs.go:273
 func (_f *sumNFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line constructs.go:254
+//line constructs.go:274
 	_f.Sum = 0
-//line constructs.go:255
+//line constructs.go:275
 _L1:
 	{
 		if _rs == 1 {
 			goto _L2
 		}
-//line constructs.go:255
+//line constructs.go:275
 		_f.I = 0
-//line constructs.go:255
+//line constructs.go:275
 	_L2:
-//line constructs.go:255
+//line constructs.go:275
 		for ; _rs != 0 || (_f.I < _f.N); _f.I++ {
 			var v int
 			_ = v
@@ -1813,7 +2020,7 @@ _L1:
 			if _rs == 1 {
 				goto _P1
 			}
-//line constructs.go:256
+//line constructs.go:276
 			_f.RecvInt = recvIntFrame{In: _f.In}
 		_P1:
 			_rs = 0
@@ -1826,19 +2033,19 @@ _L1:
 				_f.RecvInt = recvIntFrame{}
 				v, err = _c0, _c1
 			}
-//line constructs.go:257
+//line constructs.go:277
 			if err != nil {
 				return tasklet.Op{}, true, _f.Sum, err
 			}
-//line constructs.go:260
+//line constructs.go:280
 			_f.Sum += v
 		}
 	}
-//line constructs.go:262
+//line constructs.go:282
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:1824
+//line constructs_stackless.go:2029
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1852,9 +2059,9 @@ type recvIntFrame struct {
 func (_f *recvIntFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 267, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 287, Point: "t.Yield"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 270, Point: "t.RecvAs"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 290, Point: "t.RecvAs"})
 	}
 	return _w
 }
@@ -1875,7 +2082,7 @@ func (_f recvIntFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs recvInt to its next suspension point (done: it returned).
 //
-//line constructs.go:266
+//line constructs.go:286
 func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -1889,7 +2096,7 @@ func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, 
 	if _rs == 2 {
 		goto _P2
 	}
-//line constructs.go:267
+//line constructs.go:287
 _L1:
 	{
 		var err error
@@ -1897,18 +2104,18 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line constructs.go:267
+//line constructs.go:287
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line constructs.go:267
+//line constructs.go:287
 		if err != nil {
 			return tasklet.Op{}, true, 0, err
 		}
 	}
-//line constructs.go:270
+//line constructs.go:290
 	_f.PC = 2
 	return _t.Recv(_f.In), false, _r0, _r1
 _P2:
@@ -1921,11 +2128,11 @@ _P2:
 		}
 		_sl1, _sl2 = _x, _e
 	}
-//line constructs.go:270
+//line constructs.go:290
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:1911
+//line constructs_stackless.go:2116
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1949,19 +2156,19 @@ func (_f *ErrsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ErrsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 278, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 298, Point: "t.Recv"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 281, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 301, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 286, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 306, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 288, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 308, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 290, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 310, Point: "t.Send"})
 	case 6:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 293, Point: "t.Pause"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 313, Point: "t.Pause"})
 	case 7:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 294, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 314, Point: "t.Send"})
 	}
 	return _w
 }
@@ -1994,24 +2201,24 @@ func NewErrs(in channel.ID, out channel.ID, tough bool) *ErrsTasklet {
 // Step runs Errs to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:276
+//line constructs.go:296
 func (_f *ErrsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 7 {
 		goto _L1
 	}
-//line constructs.go:277
+//line constructs.go:297
 _L1:
 	{
 		if _rs >= 1 && _rs <= 7 {
 			goto _L2
 		}
-//line constructs.go:277
+//line constructs.go:297
 		_f.I = 0
-//line constructs.go:277
+//line constructs.go:297
 	_L2:
-//line constructs.go:277
+//line constructs.go:297
 		for ; ; _f.I++ {
 			if _rs == 1 {
 				goto _P1
@@ -2022,68 +2229,68 @@ _L1:
 			if _rs >= 6 && _rs <= 7 {
 				goto _L4
 			}
-//line constructs.go:278
+//line constructs.go:298
 			_f.PC = 1
 			return _t.Recv(_f.In)
 		_P1:
 			_rs = 0
 			_f.V.V, _f.Err.V = _t.Value(), _t.Err()
 		_L3:
-//line constructs.go:279
+//line constructs.go:299
 			switch {
-//line constructs.go:280
+//line constructs.go:300
 			case _rs == 2 || _rs == 0 && (errors.Is(_f.Err.V, tasklet.ErrKilled)):
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:281
+//line constructs.go:301
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("killed at ", _f.I, " tough ", _f.Tough))
 			_P2:
 				_rs = 0
-//line constructs.go:282
+//line constructs.go:302
 				if !_f.Tough {
 					return tasklet.Finish(_t, _f.Err.V)
 				}
-//line constructs.go:285
+//line constructs.go:305
 			case _rs == 3 || _rs == 0 && (errors.Is(_f.Err.V, channel.ErrClosed)):
 				var _sl1 error
 				_ = _sl1
 				if _rs == 3 {
 					goto _P3
 				}
-//line constructs.go:286
+//line constructs.go:306
 				_f.PC = 3
 				return _t.Send(_f.Out, "errs: closed")
 			_P3:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:286
+//line constructs.go:306
 				return tasklet.Finish(_t, _sl1)
-//line constructs.go:287
+//line constructs.go:307
 			case _rs == 4 || _rs == 0 && (_f.Err.V != nil):
 				if _rs == 4 {
 					goto _P4
 				}
-//line constructs.go:288
+//line constructs.go:308
 				_f.PC = 4
 				return _t.Send(_f.Out, "errs: got error "+_f.Err.V.Error())
 			_P4:
 				_rs = 0
-//line constructs.go:289
+//line constructs.go:309
 			default:
 				if _rs == 5 {
 					goto _P5
 				}
-//line constructs.go:290
+//line constructs.go:310
 				_f.PC = 5
 				return _t.Send(_f.Out, fmt.Sprint("errs: got ", _f.V.V))
 			_P5:
 				_rs = 0
 			}
-//line constructs.go:292
+//line constructs.go:312
 		_L4:
-//line constructs.go:292
+//line constructs.go:312
 			if _rs >= 6 && _rs <= 7 || _rs == 0 && (_f.I == 2) {
 				if _rs == 6 {
 					goto _P6
@@ -2091,12 +2298,12 @@ _L1:
 				if _rs == 7 {
 					goto _P7
 				}
-//line constructs.go:293
+//line constructs.go:313
 				_f.PC = 6
 				return _t.Pause()
 			_P6:
 				_rs = 0
-//line constructs.go:294
+//line constructs.go:314
 				_f.PC = 7
 				return _t.Send(_f.Out, "errs: resumed")
 			_P7:
@@ -2106,7 +2313,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2092
+//line constructs_stackless.go:2297
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2126,9 +2333,9 @@ func (_f *DropperTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *DropperTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 305, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 325, Point: "t.Recv"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 306, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 326, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2141,16 +2348,16 @@ func NewDropper(in channel.ID, out channel.ID) *DropperTasklet {
 // Step runs Dropper to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:303
+//line constructs.go:323
 func (_f *DropperTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line constructs.go:304
+//line constructs.go:324
 _L1:
-//line constructs.go:304
+//line constructs.go:324
 	for {
 		var v any
 		_ = v
@@ -2160,13 +2367,13 @@ _L1:
 		if _rs == 2 {
 			goto _P2
 		}
-//line constructs.go:305
+//line constructs.go:325
 		_f.PC = 1
 		return _t.Recv(_f.In)
 	_P1:
 		_rs = 0
 		v = _t.Value()
-//line constructs.go:306
+//line constructs.go:326
 		_f.PC = 2
 		return _t.Send(_f.Out, fmt.Sprint("dropper got ", v))
 	_P2:
@@ -2174,7 +2381,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2160
+//line constructs_stackless.go:2365
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2197,31 +2404,31 @@ func (_f *BossTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *BossTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 315, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 335, Point: "t.Send"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 316, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 336, Point: "t.SendErr"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 317, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 337, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 318, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 338, Point: "t.Yield"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 319, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 339, Point: "t.Yield"})
 	case 6:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 320, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 340, Point: "t.Send"})
 	case 7:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 321, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 341, Point: "t.Yield"})
 	case 8:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 322, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 342, Point: "t.Send"})
 	case 9:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 323, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 343, Point: "t.Yield"})
 	case 10:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 324, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 344, Point: "t.Send"})
 	case 11:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 325, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 345, Point: "t.SendErr"})
 	case 12:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 326, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 346, Point: "t.Yield"})
 	case 13:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 327, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 347, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2268,7 +2475,7 @@ func NewBoss(toErrs channel.ID, toDropper channel.ID, out channel.ID, errs taskl
 // Step runs Boss to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:314
+//line constructs.go:334
 func (_f *BossTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2313,76 +2520,76 @@ func (_f *BossTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 13 {
 		goto _P13
 	}
-//line constructs.go:315
+//line constructs.go:335
 	_f.PC = 1
 	return _t.Send(_f.ToErrs, 1)
 _P1:
 	_rs = 0
-//line constructs.go:316
+//line constructs.go:336
 	_f.PC = 2
 	return _t.SendErr(_f.ToErrs, errors.New("bad news"))
 _P2:
 	_rs = 0
-//line constructs.go:317
+//line constructs.go:337
 	_f.PC = 3
 	return _t.Send(_f.ToErrs, 2)
 _P3:
 	_rs = 0
-//line constructs.go:318
+//line constructs.go:338
 	_f.PC = 4
 	return _t.Yield()
 _P4:
 	_rs = 0
-//line constructs.go:319
+//line constructs.go:339
 	_f.PC = 5
 	return _t.Yield()
 _P5:
 	_rs = 0
-//line constructs.go:320
+//line constructs.go:340
 	_f.PC = 6
 	return _t.Send(_f.Out, fmt.Sprint("insert: ", _fl.Host().Insert(_f.Errs)))
 _P6:
 	_rs = 0
-//line constructs.go:321
+//line constructs.go:341
 	_f.PC = 7
 	return _t.Yield()
 _P7:
 	_rs = 0
-//line constructs.go:322
+//line constructs.go:342
 	_f.PC = 8
 	return _t.Send(_f.Out, fmt.Sprint("kill: ", _fl.Host().Kill(_f.Errs, false)))
 _P8:
 	_rs = 0
-//line constructs.go:323
+//line constructs.go:343
 	_f.PC = 9
 	return _t.Yield()
 _P9:
 	_rs = 0
-//line constructs.go:324
+//line constructs.go:344
 	_f.PC = 10
 	return _t.Send(_f.ToDropper, "a")
 _P10:
 	_rs = 0
-//line constructs.go:325
+//line constructs.go:345
 	_f.PC = 11
 	return _t.SendErr(_f.ToDropper, errors.New("dropped"))
 _P11:
 	_rs = 0
-//line constructs.go:326
+//line constructs.go:346
 	_f.PC = 12
 	return _t.Yield()
 _P12:
 	_rs = 0
-//line constructs.go:327
+//line constructs.go:347
 	_f.PC = 13
 	return _t.Send(_f.Out, fmt.Sprint("kill again: ", _fl.Host().Kill(_f.Errs, false)))
 _P13:
 	_rs = 0
-//line constructs.go:328
+//line constructs.go:348
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2368
+//line constructs_stackless.go:2573
 
 // TimerTasklet is the tasklet Timer (kind "flowtest.timer", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2404,15 +2611,15 @@ func (_f *TimerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *TimerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 344, Point: "t.Select"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 364, Point: "t.Select"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 347, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 367, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 350, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 370, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 352, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 372, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 353, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 373, Point: "t.SendErr"})
 	}
 	return _w
 }
@@ -2439,7 +2646,7 @@ func NewTimer(in channel.ID, out channel.ID) *TimerTasklet {
 // Step runs Timer to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:341
+//line constructs.go:361
 func (_f *TimerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2448,11 +2655,11 @@ func (_f *TimerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs >= 1 && _rs <= 5 {
 		goto _L1
 	}
-//line constructs.go:342
+//line constructs.go:362
 	_f.Misses = 0
-//line constructs.go:343
+//line constructs.go:363
 _L1:
-//line constructs.go:343
+//line constructs.go:363
 	for _rs != 0 || (_f.Misses < 3) {
 		var chosen int
 		_ = chosen
@@ -2464,43 +2671,43 @@ _L1:
 		if _rs >= 2 && _rs <= 5 {
 			goto _L2
 		}
-//line constructs.go:344
+//line constructs.go:364
 		_f.PC = 1
 		return _t.Select(tasklet.RecvCase(_f.In), tasklet.TimeoutCase(time.Duration(_f.Misses+1)*time.Millisecond))
 	_P1:
 		_rs = 0
 		chosen, _f.V.V, err = _t.Chosen(), _t.Value(), _t.Err()
 	_L2:
-//line constructs.go:345
+//line constructs.go:365
 		switch {
-//line constructs.go:346
+//line constructs.go:366
 		case _rs == 2 || _rs == 0 && (err != nil):
 			var _sl1 error
 			_ = _sl1
 			if _rs == 2 {
 				goto _P2
 			}
-//line constructs.go:347
+//line constructs.go:367
 			_f.PC = 2
 			return _t.Send(_f.Out, fmt.Sprint("timer: ", err, " at ", _fl.Now()))
 		_P2:
 			_rs = 0
 			_sl1 = _t.Err()
-//line constructs.go:347
+//line constructs.go:367
 			return tasklet.Finish(_t, _sl1)
-//line constructs.go:348
+//line constructs.go:368
 		case _rs == 3 || _rs == 0 && (chosen == 1):
 			if _rs == 3 {
 				goto _P3
 			}
-//line constructs.go:349
+//line constructs.go:369
 			_f.Misses++
-//line constructs.go:350
+//line constructs.go:370
 			_f.PC = 3
 			return _t.Send(_f.Out, fmt.Sprint("timer: timeout ", _f.Misses, " at ", _fl.Now()))
 		_P3:
 			_rs = 0
-//line constructs.go:351
+//line constructs.go:371
 		default:
 			if _rs == 4 {
 				goto _P4
@@ -2508,12 +2715,12 @@ _L1:
 			if _rs == 5 {
 				goto _L3
 			}
-//line constructs.go:352
+//line constructs.go:372
 			_f.PC = 4
 			return _t.Send(_f.Out, fmt.Sprintf("timer: got %T %v at %v", _f.V.V, _f.V.V, _fl.Now()))
 		_P4:
 			_rs = 0
-//line constructs.go:353
+//line constructs.go:373
 		_L3:
 			{
 				var err2 error
@@ -2521,24 +2728,24 @@ _L1:
 				if _rs == 5 {
 					goto _P5
 				}
-//line constructs.go:353
+//line constructs.go:373
 				_f.PC = 5
 				return _t.SendErr(_f.Out, fmt.Errorf("timer saw %v", _f.V.V))
 			_P5:
 				_rs = 0
 				err2 = _t.Err()
-//line constructs.go:353
+//line constructs.go:373
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line constructs.go:358
+//line constructs.go:378
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2524
+//line constructs_stackless.go:2729
 
 // TickerTasklet is the tasklet Ticker (kind "flowtest.ticker", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2561,9 +2768,9 @@ func (_f *TickerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *TickerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 366, Point: "t.Sleep"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 386, Point: "t.Sleep"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 369, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 389, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2586,21 +2793,21 @@ func NewTicker(out channel.ID, n int) *TickerTasklet {
 // Step runs Ticker to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:364
+//line constructs.go:384
 func (_f *TickerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line constructs.go:365
+//line constructs.go:385
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = _f.N
 			_f.Idx = 0
 		}
-//line constructs.go:365
+//line constructs.go:385
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 1 {
 				goto _L2
@@ -2609,7 +2816,7 @@ _L1:
 				goto _L3
 			}
 			_f.I = _f.Idx
-//line constructs.go:366
+//line constructs.go:386
 		_L2:
 			{
 				var err error
@@ -2617,18 +2824,18 @@ _L1:
 				if _rs == 1 {
 					goto _P1
 				}
-//line constructs.go:366
+//line constructs.go:386
 				_f.PC = 1
 				return _t.Sleep(time.Duration(_f.I) * time.Millisecond)
 			_P1:
 				_rs = 0
 				err = _t.Err()
-//line constructs.go:366
+//line constructs.go:386
 				if err != nil {
 					return tasklet.Finish(_t, err)
 				}
 			}
-//line constructs.go:369
+//line constructs.go:389
 		_L3:
 			{
 				var err2 error
@@ -2636,24 +2843,24 @@ _L1:
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:369
+//line constructs.go:389
 				_f.PC = 2
 				return _t.Send(_f.Out, Point{_f.I, -_f.I})
 			_P2:
 				_rs = 0
 				err2 = _t.Err()
-//line constructs.go:369
+//line constructs.go:389
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line constructs.go:373
+//line constructs.go:393
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2639
+//line constructs_stackless.go:2844
 
 // BeforeTasklet is the tasklet Before (kind "flowtest.before", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2684,15 +2891,15 @@ func (_f *BeforeTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *BeforeTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 383, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 403, Point: "call of add"}))
 	case 2:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 386, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 406, Point: "call of add"}))
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 392, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 412, Point: "t.Yield"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 397, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 417, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 398, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 418, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2723,7 +2930,7 @@ func NewBefore(out channel.ID) *BeforeTasklet {
 // Step runs Before to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:381
+//line constructs.go:401
 func (_f *BeforeTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2748,9 +2955,9 @@ func (_f *BeforeTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 5 {
 		goto _P5
 	}
-//line constructs.go:382
+//line constructs.go:402
 	_f.X = 5
-//line constructs.go:383
+//line constructs.go:403
 	_f.Add = addFrame{A: 1, B: 2}
 _P1:
 	_rs = 0
@@ -2763,13 +2970,13 @@ _P1:
 		_f.Add = addFrame{}
 		_sl1 = _c0
 	}
-//line constructs.go:383
+//line constructs.go:403
 	_f.Y = _f.X + _sl1
-//line constructs.go:384
+//line constructs.go:404
 	_f.S = []int{1, 2, 3}
-//line constructs.go:385
+//line constructs.go:405
 	_f.K = 1
-//line constructs.go:386
+//line constructs.go:406
 	_f.Add = addFrame{A: 10, B: 0}
 _P2:
 	_rs = 0
@@ -2782,69 +2989,69 @@ _P2:
 		_f.Add = addFrame{}
 		_f.S[_f.K] = _c0
 	}
-//line constructs.go:387
+//line constructs.go:407
 	_f.Z = 7
-//line constructs.go:388
+//line constructs.go:408
 	_f.Total = 0
-//line constructs.go:389
+//line constructs.go:409
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = 4
 			_f.Idx = 0
 		}
-//line constructs.go:389
+//line constructs.go:409
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 3 {
 				goto _L2
 			}
 			_f.A = _f.Idx
-//line constructs.go:390
+//line constructs.go:410
 			_f.N = 0
-//line constructs.go:391
+//line constructs.go:411
 		_L2:
 			{
 				if _rs == 3 {
 					goto _L3
 				}
-//line constructs.go:391
+//line constructs.go:411
 				_f.B = 0
-//line constructs.go:391
+//line constructs.go:411
 			_L3:
-//line constructs.go:391
+//line constructs.go:411
 				for ; _rs != 0 || (_f.B < _f.A); _f.B++ {
 					if _rs == 3 {
 						goto _P3
 					}
-//line constructs.go:392
+//line constructs.go:412
 					_f.PC = 3
 					return _t.Yield()
 				_P3:
 					_rs = 0
-//line constructs.go:393
+//line constructs.go:413
 					_f.N++
 				}
 			}
-//line constructs.go:395
+//line constructs.go:415
 			_f.Total += _f.N
 		}
 	}
-//line constructs.go:397
+//line constructs.go:417
 	_f.PC = 4
 	return _t.Send(_f.Out, fmt.Sprint("before ", _f.Y, _f.S, _f.Z, _f.Total))
 _P4:
 	_rs = 0
-//line constructs.go:398
+//line constructs.go:418
 	_f.PC = 5
 	return _t.Send(_f.Out, fmt.Sprint("args only ", _f.Z))
 _P5:
 	_rs = 0
 	_sl2 = _t.Err()
-//line constructs.go:398
+//line constructs.go:418
 	return tasklet.Finish(_t, _sl2)
 }
 
-//line constructs_stackless.go:2830
+//line constructs_stackless.go:3035
 
 // ResultsTasklet is the tasklet Results (kind "flowtest.results", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2866,9 +3073,9 @@ func (_f *ResultsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ResultsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Tally.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 405, Point: "call of tally"}))
+		return _f.Tally.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 425, Point: "call of tally"}))
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 405, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 425, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2893,7 +3100,7 @@ func NewResults(out channel.ID) *ResultsTasklet {
 // Step runs Results to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:404
+//line constructs.go:424
 func (_f *ResultsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2907,7 +3114,7 @@ func (_f *ResultsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 2 {
 		goto _P2
 	}
-//line constructs.go:405
+//line constructs.go:425
 	_f.Tally = tallyFrame{X: 41}
 _P1:
 	_rs = 0
@@ -2920,19 +3127,19 @@ _P1:
 		_f.Tally = tallyFrame{}
 		_f.Tmp = _c0
 	}
-//line constructs.go:405
+//line constructs.go:425
 	_f.Tmp2 = fmt.Sprint("tally ", _f.Tmp)
-//line constructs.go:405
+//line constructs.go:425
 	_f.PC = 2
 	return _t.Send(_f.Out, _f.Tmp2)
 _P2:
 	_rs = 0
 	_sl3 = _t.Err()
-//line constructs.go:405
+//line constructs.go:425
 	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:2918
+//line constructs_stackless.go:3123
 
 // tallyFrame is the frame of tally, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2947,7 +3154,7 @@ type tallyFrame struct {
 func (_f *tallyFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.tally", File: "constructs.go", Line: 412, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.tally", File: "constructs.go", Line: 432, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -2968,22 +3175,22 @@ func (_f tallyFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs tally to its next suspension point (done: it returned).
 //
-//line constructs.go:410
+//line constructs.go:430
 func (_f *tallyFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:411
+//line constructs.go:431
 	_f.N = _f.X + 1
-//line constructs.go:412
+//line constructs.go:432
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:413
+//line constructs.go:433
 	return tasklet.Op{}, true, _f.N
 }
 
-//line constructs_stackless.go:2972
+//line constructs_stackless.go:3177

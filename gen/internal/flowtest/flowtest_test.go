@@ -63,6 +63,12 @@ var scenarios = []scenario{
 		s.PostLocal(in, "buffered")
 		spawn(flowtest.NewExprs(in, out), func(t *tasklet.Flow) error { return flowtest.Exprs(t, in, out) })
 	}},
+	{"left", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		in := s.NewChannel(0)
+		vals := []int{7}
+		spawn(flowtest.NewLeft(in, out), func(t *tasklet.Flow) error { return flowtest.Left(t, in, out) })
+		spawn(flowtest.NewFeed(in, vals), func(t *tasklet.Flow) error { return flowtest.Feed(t, in, vals) })
+	}},
 	{"nested", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		in := s.NewChannel(0)
 		vals := []int{1, 2, 3, 4, 5}
