@@ -25,7 +25,7 @@ func (g *pkgGen) analyse(fn *flowFn) {
 	sort.Slice(pts, func(i, j int) bool { return pts[i].call.Pos() < pts[j].call.Pos() })
 	refs := map[*types.Var][]token.Pos{}
 	var vars []*types.Var
-	rangeVar := map[*types.Var]bool{}
+	rangeVar := map[*types.Var]*ast.RangeStmt{}
 	implicit := map[*types.Var]*ast.TypeSwitchStmt{}
 	shared := map[*ast.TypeSwitchStmt]string{}
 	ast.Inspect(fn.decl, func(n ast.Node) bool {
@@ -52,7 +52,7 @@ func (g *pkgGen) analyse(fn *flowFn) {
 			for _, e := range []ast.Expr{n.Key, n.Value} {
 				if id, ok := e.(*ast.Ident); ok && n.Tok == token.DEFINE {
 					if v, ok := g.info.Defs[id].(*types.Var); ok {
-						rangeVar[v] = true
+						rangeVar[v] = n
 					}
 				}
 			}
@@ -116,7 +116,7 @@ func (g *pkgGen) pointAfter(fn *flowFn, v *types.Var, pts []token.Pos) string {
 // live returns the suspension points inside v's scope after which v may be
 // used: used textually after the point, or used in a loop around it that v
 // was declared outside of (or in the header of).
-func (g *pkgGen) live(fn *flowFn, v *types.Var, pts []*point, refs []token.Pos, rangeVar bool) map[*point]bool {
+func (g *pkgGen) live(fn *flowFn, v *types.Var, pts []*point, refs []token.Pos, rangeVar *ast.RangeStmt) map[*point]bool {
 	at := map[*point]bool{}
 	scope := v.Parent()
 	if scope == nil {
@@ -133,11 +133,15 @@ func (g *pkgGen) live(fn *flowFn, v *types.Var, pts []*point, refs []token.Pos, 
 	return at
 }
 
-// liveAt reports whether v may be used after the point pt.
-func (g *pkgGen) liveAt(fn *flowFn, v *types.Var, pt *point, scopePos, scopeEnd token.Pos, refs []token.Pos, rangeVar bool) bool {
+// liveAt reports whether v may be used after the point pt. rangeVar is
+// the range statement that declares v, if one does.
+func (g *pkgGen) liveAt(fn *flowFn, v *types.Var, pt *point, scopePos, scopeEnd token.Pos, refs []token.Pos, rangeVar *ast.RangeStmt) bool {
 	p := pt.call.Pos()
 	if p <= v.Pos() || p >= scopeEnd || p < scopePos || pt.assigns[v] {
 		return false
+	}
+	if rangeVar != nil && p >= rangeVar.X.Pos() && p < rangeVar.X.End() {
+		return false // the range expression runs before its variables exist
 	}
 	limit := pt.limit
 	if limit == 0 {
@@ -156,7 +160,7 @@ func (g *pkgGen) liveAt(fn *flowFn, v *types.Var, pt *point, scopePos, scopeEnd 
 		if v.Pos() >= body.Pos() && v.Pos() < body.End() {
 			continue // declared afresh in each iteration
 		}
-		if rangeVar && v.Pos() >= l.Pos() && v.Pos() < body.Pos() {
+		if rangeVar != nil && v.Pos() >= l.Pos() && v.Pos() < body.Pos() {
 			continue // set afresh from the range state in each iteration
 		}
 		for _, r := range refs {

@@ -105,11 +105,14 @@ func (g *progGen) stmt(depth int, ret string) {
 		i := fmt.Sprintf("i%d", g.loops)
 		labelled := g.r.IntN(3) == 0 && len(g.labels) > 0
 		g.line("%s:", label)
-		switch g.r.IntN(3) {
-		case 0:
+		switch n := g.r.IntN(4); {
+		case n == 0:
 			g.line("for %s := 0; %s < %d; %s++ {", i, i, 1+g.r.IntN(3), i)
-		case 1:
+		case n == 1:
 			g.line("for %s := range %d {", i, 1+g.r.IntN(3))
+		case n == 2 && g.helpers > 0:
+			// a range over what a point returns
+			g.line("for %s := range h%d(t, out, %s)%%3 {", i, g.r.IntN(g.helpers), g.expr(1))
 		default:
 			g.line("for _, %s := range []int{%d, %d} {", i, g.r.IntN(9), g.r.IntN(9))
 		}

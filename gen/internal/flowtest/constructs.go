@@ -225,6 +225,33 @@ func Left(t *tasklet.Flow, in, out channel.ID) error {
 	return t.Send(out, fmt.Sprint("left ", Order, " ", arr, " ", m, " ", pts, " ", ints, " ", err))
 }
 
+// Ranges covers a range over what a suspending call returns: the call
+// runs before the loop's variables exist, so they need no field unless a
+// point in the body needs them.
+//
+//stackless:tasklet kind=flowtest.ranges version=1
+func Ranges(t *tasklet.Flow, out channel.ID) error {
+	var got []int
+	for i, v := range pair(t, 3) {
+		got = append(got, i+v)
+	}
+	for i, v := range pair(t, 5) {
+		_ = t.Yield()
+		got = append(got, i*v)
+	}
+	var i, v int
+	for i, v = range pair(t, 7) {
+		got = append(got, i-v)
+	}
+	return t.Send(out, fmt.Sprint("ranges ", got, " ", i, " ", v))
+}
+
+// pair suspends once and returns n and n+1.
+func pair(t *tasklet.Flow, n int) []int {
+	_ = t.Yield()
+	return []int{n, n + 1}
+}
+
 // span has named results and a bare return.
 func span(t *tasklet.Flow, x int) (lo, hi int) {
 	lo = x

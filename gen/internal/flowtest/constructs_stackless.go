@@ -10,6 +10,8 @@
 //stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"spanFrame","points":["t.Yield"],"live":[["Hi","Lo"]],"fields":[["X","int"],["Lo","int"],["Hi","int"]]}
 //stackless:layout {"kind":"flowtest.left","version":1,"frame":"LeftTasklet","points":["call of add","call of add","call of add","t.RecvAs","call of add","t.Send"],"live":[["Add","Arr","In","Out","Tmp"],["Add","Arr","In","M","Out","Tmp2","Tmp3"],["Add","Arr","In","M","Out","Pts","Tmp4"],["Arr","Ints","M","Out","Pts","Tmp5"],["Add","Arr","Err","Ints","M","Out","Pts","Tmp6"],[]],"fields":[["In","channel.ID"],["Out","channel.ID"],["Arr","[]int"],["M","map[string]int"],["Pts","[]Point"],["Ints","[]int"],["Err","pickle.Boxed[error]"],["Tmp","int"],["Tmp2","int"],["Tmp3","string"],["Tmp4","int"],["Tmp5","int"],["Tmp6","int"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.left","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
+//stackless:layout {"kind":"flowtest.ranges","version":1,"frame":"RangesTasklet","points":["call of pair","call of pair","t.Yield","call of pair","t.Send"],"live":[["Got","Out","Pair"],["Got","Out","Pair"],["Got","I","Idx","Out","Rng","V"],["Got","I2","Out","Pair","V2"],[]],"fields":[["Out","channel.ID"],["Got","[]int"],["I","int"],["V","int"],["I2","int"],["V2","int"],["Idx","int"],["Rng","[]int"],["Pair","pairFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.ranges","version":1,"frame":"pairFrame","points":["t.Yield"],"live":[["N"]],"fields":[["N","int"]]}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"NestedTasklet","points":["call of sumN","t.Send","t.Send"],"live":[["In","Out","Round","SumN"],[],["In","Out","Round"]],"fields":[["In","channel.ID"],["Out","channel.ID"],["Round","int"],["SumN","sumNFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"sumNFrame","points":["call of recvInt"],"live":[["I","In","N","RecvInt","Sum"]],"fields":[["In","channel.ID"],["N","int"],["Sum","int"],["I","int"],["RecvInt","recvIntFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"recvIntFrame","points":["t.Yield","t.RecvAs"],"live":[["In"],[]],"fields":[["In","channel.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
@@ -46,22 +48,25 @@ func init() {
 	pickle.MustRegister("flowtest.exprs", 1, (*ExprsTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Exprs", 162, 164, 167, 172, 173, 175, 176, 185, 190, 192, 195, 198, 200, 203, 204)
 	pickle.MustRegister("flowtest.left", 1, (*LeftTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 248)
+	pickle.MustRegister("flowtest.ranges", 1, (*RangesTasklet)(nil))
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Ranges", 239)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.pair", 251)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 275)
 	pickle.MustRegister("flowtest.nested", 1, (*NestedTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 265)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 292)
 	pickle.MustRegister("flowtest.errs", 1, (*ErrsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 301, 308, 310, 313, 314)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 328, 335, 337, 340, 341)
 	pickle.MustRegister("flowtest.dropper", 1, (*DropperTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 325, 326)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 352, 353)
 	pickle.MustRegister("flowtest.boss", 1, (*BossTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 335, 336, 337, 338, 339, 340, 341, 342, 343, 344, 345, 346, 347)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 362, 363, 364, 365, 366, 367, 368, 369, 370, 371, 372, 373, 374)
 	pickle.MustRegister("flowtest.timer", 1, (*TimerTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 370, 372)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 397, 399)
 	pickle.MustRegister("flowtest.ticker", 1, (*TickerTasklet)(nil))
 	pickle.MustRegister("flowtest.before", 1, (*BeforeTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 412, 417)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 439, 444)
 	pickle.MustRegister("flowtest.results", 1, (*ResultsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.tally", 432)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.tally", 459)
 }
 
 // FeedTasklet is the tasklet Feed (kind "flowtest.feed", version 1), lowered by
@@ -146,7 +151,7 @@ _L1:
 	return tasklet.Finish(_t, _fl.Close(_f.Ch))
 }
 
-//line constructs_stackless.go:130
+//line constructs_stackless.go:133
 
 // BranchesTasklet is the tasklet Branches (kind "flowtest.branches", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -548,7 +553,7 @@ _P17:
 	return tasklet.Finish(_t, _sl4)
 }
 
-//line constructs_stackless.go:532
+//line constructs_stackless.go:535
 
 // LoopsTasklet is the tasklet Loops (kind "flowtest.loops", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -934,7 +939,7 @@ _P10:
 	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:918
+//line constructs_stackless.go:921
 
 // ExprsTasklet is the tasklet Exprs (kind "flowtest.exprs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1515,7 +1520,7 @@ _P24:
 	return tasklet.Finish(_t, _sl13)
 }
 
-//line constructs_stackless.go:1499
+//line constructs_stackless.go:1502
 
 // LeftTasklet is the tasklet Left (kind "flowtest.left", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1719,7 +1724,249 @@ _P6:
 	return tasklet.Finish(_t, _sl8)
 }
 
-//line constructs_stackless.go:1703
+//line constructs_stackless.go:1706
+
+// RangesTasklet is the tasklet Ranges (kind "flowtest.ranges", version 1), lowered by
+// stackless gen from constructs.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type RangesTasklet struct {
+	PC   int
+	Out  channel.ID
+	Got  []int
+	I    int
+	V    int
+	I2   int
+	V2   int
+	Idx  int
+	Rng  []int
+	Pair pairFrame `msgpack:",omitempty"`
+}
+
+// Where implements tasklet.Framer: where Ranges and the flow functions it
+// called are suspended, outermost first.
+func (_f *RangesTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Ranges, and the frames it called into, at
+// the point its PC names.
+func (_f *RangesTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Pair.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ranges", File: "constructs.go", Line: 235, Point: "call of pair"}))
+	case 2:
+		return _f.Pair.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ranges", File: "constructs.go", Line: 238, Point: "call of pair"}))
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ranges", File: "constructs.go", Line: 239, Point: "t.Yield"})
+	case 4:
+		return _f.Pair.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ranges", File: "constructs.go", Line: 243, Point: "call of pair"}))
+	case 5:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ranges", File: "constructs.go", Line: 246, Point: "t.Send"})
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *RangesTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // I, V, I2, V2, Idx, Rng
+		return 0x1f8
+	case 2: // I, V, I2, V2, Idx, Rng
+		return 0x1f8
+	case 3: // I2, V2
+		return 0x60
+	case 4: // I, V, Idx, Rng
+		return 0x198
+	case 5: // Out, Got, I, V, I2, V2, Idx, Rng
+		return 0x1fe
+	}
+	return 0
+}
+
+// NewRanges returns the tasklet Ranges(t, out), to spawn.
+func NewRanges(out channel.ID) *RangesTasklet {
+	return &RangesTasklet{Out: out}
+}
+
+// Step runs Ranges to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+//
+//line constructs.go:233
+func (_f *RangesTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
+	_rs := _f.PC
+	_ = _rs
+	var _sl4 error
+	_ = _sl4
+	if _rs == 1 {
+		goto _L1
+	}
+	if _rs >= 2 && _rs <= 3 {
+		goto _L2
+	}
+	if _rs == 4 {
+		goto _L4
+	}
+	if _rs == 5 {
+		goto _P5
+	}
+//line constructs.go:234
+	_f.Got = *new([]int)
+//line constructs.go:235
+_L1:
+	{
+		var _sl1 []int
+		_ = _sl1
+		if _rs == 1 {
+			goto _P1
+		}
+//line constructs.go:235
+		_f.Pair = pairFrame{N: 3}
+	_P1:
+		_rs = 0
+		{
+			_cop, _cdone, _c0 := _f.Pair.step(_t, _fl)
+			if !_cdone {
+				_f.PC = 1
+				return _cop
+			}
+			_f.Pair = pairFrame{}
+			_sl1 = _c0
+		}
+//line constructs.go:235
+		for i, v := range _sl1 {
+			_f.Got = append(_f.Got, i+v)
+		}
+	}
+//line constructs.go:238
+_L2:
+	{
+		var _sl2 []int
+		_ = _sl2
+		if _rs == 2 {
+			goto _P2
+		}
+		if _rs == 3 {
+			goto _L3
+		}
+//line constructs.go:238
+		_f.Pair = pairFrame{N: 5}
+	_P2:
+		_rs = 0
+		{
+			_cop, _cdone, _c0 := _f.Pair.step(_t, _fl)
+			if !_cdone {
+				_f.PC = 2
+				return _cop
+			}
+			_f.Pair = pairFrame{}
+			_sl2 = _c0
+		}
+//line constructs.go:238
+	_L3:
+		{
+			if _rs == 0 {
+				_f.Rng = _sl2
+				_f.Idx = 0
+			}
+//line constructs.go:238
+			for ; _f.Idx < len(_f.Rng); _f.Idx++ {
+				if _rs == 3 {
+					goto _P3
+				}
+				_f.I, _f.V = _f.Idx, _f.Rng[_f.Idx]
+//line constructs.go:239
+				_f.PC = 3
+				return _t.Yield()
+			_P3:
+				_rs = 0
+//line constructs.go:240
+				_f.Got = append(_f.Got, _f.I*_f.V)
+			}
+		}
+	}
+//line constructs.go:242
+	_f.I2 = *new(int)
+//line constructs.go:242
+	_f.V2 = *new(int)
+//line constructs.go:243
+_L4:
+	{
+		var _sl3 []int
+		_ = _sl3
+		if _rs == 4 {
+			goto _P4
+		}
+//line constructs.go:243
+		_f.Pair = pairFrame{N: 7}
+	_P4:
+		_rs = 0
+		{
+			_cop, _cdone, _c0 := _f.Pair.step(_t, _fl)
+			if !_cdone {
+				_f.PC = 4
+				return _cop
+			}
+			_f.Pair = pairFrame{}
+			_sl3 = _c0
+		}
+//line constructs.go:243
+		for _f.I2, _f.V2 = range _sl3 {
+			_f.Got = append(_f.Got, _f.I2-_f.V2)
+		}
+	}
+//line constructs.go:246
+	_f.PC = 5
+	return _t.Send(_f.Out, fmt.Sprint("ranges ", _f.Got, " ", _f.I2, " ", _f.V2))
+_P5:
+	_rs = 0
+	_sl4 = _t.Err()
+//line constructs.go:246
+	return tasklet.Finish(_t, _sl4)
+}
+
+//line constructs_stackless.go:1907
+
+// pairFrame is the frame of pair, lowered by stackless gen from constructs.go: its
+// exported fields are the locals that live across suspension points.
+type pairFrame struct {
+	PC int
+	N  int
+}
+
+// where appends to _w the frame of pair, and the frames it called into, at
+// the point its PC names.
+func (_f *pairFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.pair", File: "constructs.go", Line: 251, Point: "t.Yield"})
+	}
+	return _w
+}
+
+// IsZero reports that the frame is not active (it is zeroed when
+// pair returns), for its caller's save to leave it out.
+func (_f pairFrame) IsZero() bool { return _f.PC == 0 }
+
+// step runs pair to its next suspension point (done: it returned).
+//
+//line constructs.go:250
+func (_f *pairFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 []int) {
+	_rs := _f.PC
+	_ = _rs
+	if _rs == 1 {
+		goto _P1
+	}
+//line constructs.go:251
+	_f.PC = 1
+	return _t.Yield(), false, _r0
+_P1:
+	_rs = 0
+//line constructs.go:252
+	return tasklet.Op{}, true, []int{_f.N, _f.N + 1}
+}
+
+//line constructs_stackless.go:1948
 
 // spanFrame is the frame of span, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1735,7 +1982,7 @@ type spanFrame struct {
 func (_f *spanFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 231, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 258, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -1756,16 +2003,16 @@ func (_f spanFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs span to its next suspension point (done: it returned).
 //
-//line constructs.go:229
+//line constructs.go:256
 func (_f *spanFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line constructs.go:230
+//line constructs.go:257
 	_f.Lo = _f.X
-//line constructs.go:231
+//line constructs.go:258
 _L1:
 	{
 		var err error
@@ -1773,24 +2020,24 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line constructs.go:231
+//line constructs.go:258
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line constructs.go:231
+//line constructs.go:258
 		if err != nil {
 			return tasklet.Op{}, true, _f.Lo, _f.Hi
 		}
 	}
-//line constructs.go:234
+//line constructs.go:261
 	_f.Hi = _f.Lo * 2
-//line constructs.go:235
+//line constructs.go:262
 	return tasklet.Op{}, true, _f.Lo, _f.Hi
 }
 
-//line constructs_stackless.go:1774
+//line constructs_stackless.go:2019
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1805,7 +2052,7 @@ type addFrame struct {
 func (_f *addFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.add", File: "constructs.go", Line: 248, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.add", File: "constructs.go", Line: 275, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -1816,23 +2063,23 @@ func (_f addFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs add to its next suspension point (done: it returned).
 //
-//line constructs.go:247
+//line constructs.go:274
 func (_f *addFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:248
+//line constructs.go:275
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:249
+//line constructs.go:276
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:1816
+//line constructs_stackless.go:2061
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1854,11 +2101,11 @@ func (_f *NestedTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *NestedTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.SumN.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 258, Point: "call of sumN"}))
+		return _f.SumN.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 285, Point: "call of sumN"}))
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 260, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 287, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 265, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 292, Point: "t.Send"})
 	}
 	return _w
 }
@@ -1881,7 +2128,7 @@ func NewNested(in channel.ID, out channel.ID) *NestedTasklet {
 // Step runs Nested to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:256
+//line constructs.go:283
 func (_f *NestedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -1890,17 +2137,17 @@ func (_f *NestedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs >= 1 && _rs <= 3 {
 		goto _L1
 	}
-//line constructs.go:257
+//line constructs.go:284
 _L1:
 	{
 		if _rs >= 1 && _rs <= 3 {
 			goto _L2
 		}
-//line constructs.go:257
+//line constructs.go:284
 		_f.Round = 0
-//line constructs.go:257
+//line constructs.go:284
 	_L2:
-//line constructs.go:257
+//line constructs.go:284
 		for ; ; _f.Round++ {
 			var total int
 			_ = total
@@ -1915,7 +2162,7 @@ _L1:
 			if _rs == 3 {
 				goto _P3
 			}
-//line constructs.go:258
+//line constructs.go:285
 			_f.SumN = sumNFrame{In: _f.In, N: 2}
 		_P1:
 			_rs = 0
@@ -1928,34 +2175,34 @@ _L1:
 				_f.SumN = sumNFrame{}
 				total, err = _c0, _c1
 			}
-//line constructs.go:259
+//line constructs.go:286
 		_L3:
-//line constructs.go:259
+//line constructs.go:286
 			if _rs == 2 || _rs == 0 && (errors.Is(err, channel.ErrClosed)) {
 				var _sl1 error
 				_ = _sl1
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:260
+//line constructs.go:287
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("nested closed after ", _f.Round))
 			_P2:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:260
+//line constructs.go:287
 				return tasklet.Finish(_t, _sl1)
 			}
-//line constructs.go:262
+//line constructs.go:289
 			if err != nil {
 				return tasklet.Finish(_t, err)
 			}
-//line constructs.go:265
+//line constructs.go:292
 			_f.PC = 3
 			return _t.Send(_f.Out, fmt.Sprint("nested total ", total))
 		_P3:
 			_rs = 0
-//line constructs.go:266
+//line constructs.go:293
 			if _f.Round == 5 {
 				return tasklet.Finish(_t, errors.New("nested gives up"))
 			}
@@ -1963,7 +2210,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:1947
+//line constructs_stackless.go:2192
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -1981,7 +2228,7 @@ type sumNFrame struct {
 func (_f *sumNFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.RecvInt.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sumN", File: "constructs.go", Line: 276, Point: "call of recvInt"}))
+		return _f.RecvInt.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sumN", File: "constructs.go", Line: 303, Point: "call of recvInt"}))
 	}
 	return _w
 }
@@ -1992,26 +2239,26 @@ func (_f sumNFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs sumN to its next suspension point (done: it returned).
 //
-//line constructs.go:273
+//line constructs.go:300
 func (_f *sumNFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line constructs.go:274
+//line constructs.go:301
 	_f.Sum = 0
-//line constructs.go:275
+//line constructs.go:302
 _L1:
 	{
 		if _rs == 1 {
 			goto _L2
 		}
-//line constructs.go:275
+//line constructs.go:302
 		_f.I = 0
-//line constructs.go:275
+//line constructs.go:302
 	_L2:
-//line constructs.go:275
+//line constructs.go:302
 		for ; _rs != 0 || (_f.I < _f.N); _f.I++ {
 			var v int
 			_ = v
@@ -2020,7 +2267,7 @@ _L1:
 			if _rs == 1 {
 				goto _P1
 			}
-//line constructs.go:276
+//line constructs.go:303
 			_f.RecvInt = recvIntFrame{In: _f.In}
 		_P1:
 			_rs = 0
@@ -2033,19 +2280,19 @@ _L1:
 				_f.RecvInt = recvIntFrame{}
 				v, err = _c0, _c1
 			}
-//line constructs.go:277
+//line constructs.go:304
 			if err != nil {
 				return tasklet.Op{}, true, _f.Sum, err
 			}
-//line constructs.go:280
+//line constructs.go:307
 			_f.Sum += v
 		}
 	}
-//line constructs.go:282
+//line constructs.go:309
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:2029
+//line constructs_stackless.go:2274
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2059,9 +2306,9 @@ type recvIntFrame struct {
 func (_f *recvIntFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 287, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 314, Point: "t.Yield"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 290, Point: "t.RecvAs"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 317, Point: "t.RecvAs"})
 	}
 	return _w
 }
@@ -2082,7 +2329,7 @@ func (_f recvIntFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs recvInt to its next suspension point (done: it returned).
 //
-//line constructs.go:286
+//line constructs.go:313
 func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -2096,7 +2343,7 @@ func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, 
 	if _rs == 2 {
 		goto _P2
 	}
-//line constructs.go:287
+//line constructs.go:314
 _L1:
 	{
 		var err error
@@ -2104,18 +2351,18 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line constructs.go:287
+//line constructs.go:314
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line constructs.go:287
+//line constructs.go:314
 		if err != nil {
 			return tasklet.Op{}, true, 0, err
 		}
 	}
-//line constructs.go:290
+//line constructs.go:317
 	_f.PC = 2
 	return _t.Recv(_f.In), false, _r0, _r1
 _P2:
@@ -2128,11 +2375,11 @@ _P2:
 		}
 		_sl1, _sl2 = _x, _e
 	}
-//line constructs.go:290
+//line constructs.go:317
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:2116
+//line constructs_stackless.go:2361
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2156,19 +2403,19 @@ func (_f *ErrsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ErrsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 298, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 325, Point: "t.Recv"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 301, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 328, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 306, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 333, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 308, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 335, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 310, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 337, Point: "t.Send"})
 	case 6:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 313, Point: "t.Pause"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 340, Point: "t.Pause"})
 	case 7:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 314, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 341, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2201,24 +2448,24 @@ func NewErrs(in channel.ID, out channel.ID, tough bool) *ErrsTasklet {
 // Step runs Errs to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:296
+//line constructs.go:323
 func (_f *ErrsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 7 {
 		goto _L1
 	}
-//line constructs.go:297
+//line constructs.go:324
 _L1:
 	{
 		if _rs >= 1 && _rs <= 7 {
 			goto _L2
 		}
-//line constructs.go:297
+//line constructs.go:324
 		_f.I = 0
-//line constructs.go:297
+//line constructs.go:324
 	_L2:
-//line constructs.go:297
+//line constructs.go:324
 		for ; ; _f.I++ {
 			if _rs == 1 {
 				goto _P1
@@ -2229,68 +2476,68 @@ _L1:
 			if _rs >= 6 && _rs <= 7 {
 				goto _L4
 			}
-//line constructs.go:298
+//line constructs.go:325
 			_f.PC = 1
 			return _t.Recv(_f.In)
 		_P1:
 			_rs = 0
 			_f.V.V, _f.Err.V = _t.Value(), _t.Err()
 		_L3:
-//line constructs.go:299
+//line constructs.go:326
 			switch {
-//line constructs.go:300
+//line constructs.go:327
 			case _rs == 2 || _rs == 0 && (errors.Is(_f.Err.V, tasklet.ErrKilled)):
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:301
+//line constructs.go:328
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("killed at ", _f.I, " tough ", _f.Tough))
 			_P2:
 				_rs = 0
-//line constructs.go:302
+//line constructs.go:329
 				if !_f.Tough {
 					return tasklet.Finish(_t, _f.Err.V)
 				}
-//line constructs.go:305
+//line constructs.go:332
 			case _rs == 3 || _rs == 0 && (errors.Is(_f.Err.V, channel.ErrClosed)):
 				var _sl1 error
 				_ = _sl1
 				if _rs == 3 {
 					goto _P3
 				}
-//line constructs.go:306
+//line constructs.go:333
 				_f.PC = 3
 				return _t.Send(_f.Out, "errs: closed")
 			_P3:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:306
+//line constructs.go:333
 				return tasklet.Finish(_t, _sl1)
-//line constructs.go:307
+//line constructs.go:334
 			case _rs == 4 || _rs == 0 && (_f.Err.V != nil):
 				if _rs == 4 {
 					goto _P4
 				}
-//line constructs.go:308
+//line constructs.go:335
 				_f.PC = 4
 				return _t.Send(_f.Out, "errs: got error "+_f.Err.V.Error())
 			_P4:
 				_rs = 0
-//line constructs.go:309
+//line constructs.go:336
 			default:
 				if _rs == 5 {
 					goto _P5
 				}
-//line constructs.go:310
+//line constructs.go:337
 				_f.PC = 5
 				return _t.Send(_f.Out, fmt.Sprint("errs: got ", _f.V.V))
 			_P5:
 				_rs = 0
 			}
-//line constructs.go:312
+//line constructs.go:339
 		_L4:
-//line constructs.go:312
+//line constructs.go:339
 			if _rs >= 6 && _rs <= 7 || _rs == 0 && (_f.I == 2) {
 				if _rs == 6 {
 					goto _P6
@@ -2298,12 +2545,12 @@ _L1:
 				if _rs == 7 {
 					goto _P7
 				}
-//line constructs.go:313
+//line constructs.go:340
 				_f.PC = 6
 				return _t.Pause()
 			_P6:
 				_rs = 0
-//line constructs.go:314
+//line constructs.go:341
 				_f.PC = 7
 				return _t.Send(_f.Out, "errs: resumed")
 			_P7:
@@ -2313,7 +2560,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2297
+//line constructs_stackless.go:2542
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2333,9 +2580,9 @@ func (_f *DropperTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *DropperTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 325, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 352, Point: "t.Recv"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 326, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 353, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2348,16 +2595,16 @@ func NewDropper(in channel.ID, out channel.ID) *DropperTasklet {
 // Step runs Dropper to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:323
+//line constructs.go:350
 func (_f *DropperTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line constructs.go:324
+//line constructs.go:351
 _L1:
-//line constructs.go:324
+//line constructs.go:351
 	for {
 		var v any
 		_ = v
@@ -2367,13 +2614,13 @@ _L1:
 		if _rs == 2 {
 			goto _P2
 		}
-//line constructs.go:325
+//line constructs.go:352
 		_f.PC = 1
 		return _t.Recv(_f.In)
 	_P1:
 		_rs = 0
 		v = _t.Value()
-//line constructs.go:326
+//line constructs.go:353
 		_f.PC = 2
 		return _t.Send(_f.Out, fmt.Sprint("dropper got ", v))
 	_P2:
@@ -2381,7 +2628,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2365
+//line constructs_stackless.go:2610
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2404,31 +2651,31 @@ func (_f *BossTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *BossTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 335, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 362, Point: "t.Send"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 336, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 363, Point: "t.SendErr"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 337, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 364, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 338, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 365, Point: "t.Yield"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 339, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 366, Point: "t.Yield"})
 	case 6:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 340, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 367, Point: "t.Send"})
 	case 7:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 341, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 368, Point: "t.Yield"})
 	case 8:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 342, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 369, Point: "t.Send"})
 	case 9:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 343, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 370, Point: "t.Yield"})
 	case 10:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 344, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 371, Point: "t.Send"})
 	case 11:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 345, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 372, Point: "t.SendErr"})
 	case 12:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 346, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 373, Point: "t.Yield"})
 	case 13:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 347, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 374, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2475,7 +2722,7 @@ func NewBoss(toErrs channel.ID, toDropper channel.ID, out channel.ID, errs taskl
 // Step runs Boss to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:334
+//line constructs.go:361
 func (_f *BossTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2520,76 +2767,76 @@ func (_f *BossTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 13 {
 		goto _P13
 	}
-//line constructs.go:335
+//line constructs.go:362
 	_f.PC = 1
 	return _t.Send(_f.ToErrs, 1)
 _P1:
 	_rs = 0
-//line constructs.go:336
+//line constructs.go:363
 	_f.PC = 2
 	return _t.SendErr(_f.ToErrs, errors.New("bad news"))
 _P2:
 	_rs = 0
-//line constructs.go:337
+//line constructs.go:364
 	_f.PC = 3
 	return _t.Send(_f.ToErrs, 2)
 _P3:
 	_rs = 0
-//line constructs.go:338
+//line constructs.go:365
 	_f.PC = 4
 	return _t.Yield()
 _P4:
 	_rs = 0
-//line constructs.go:339
+//line constructs.go:366
 	_f.PC = 5
 	return _t.Yield()
 _P5:
 	_rs = 0
-//line constructs.go:340
+//line constructs.go:367
 	_f.PC = 6
 	return _t.Send(_f.Out, fmt.Sprint("insert: ", _fl.Host().Insert(_f.Errs)))
 _P6:
 	_rs = 0
-//line constructs.go:341
+//line constructs.go:368
 	_f.PC = 7
 	return _t.Yield()
 _P7:
 	_rs = 0
-//line constructs.go:342
+//line constructs.go:369
 	_f.PC = 8
 	return _t.Send(_f.Out, fmt.Sprint("kill: ", _fl.Host().Kill(_f.Errs, false)))
 _P8:
 	_rs = 0
-//line constructs.go:343
+//line constructs.go:370
 	_f.PC = 9
 	return _t.Yield()
 _P9:
 	_rs = 0
-//line constructs.go:344
+//line constructs.go:371
 	_f.PC = 10
 	return _t.Send(_f.ToDropper, "a")
 _P10:
 	_rs = 0
-//line constructs.go:345
+//line constructs.go:372
 	_f.PC = 11
 	return _t.SendErr(_f.ToDropper, errors.New("dropped"))
 _P11:
 	_rs = 0
-//line constructs.go:346
+//line constructs.go:373
 	_f.PC = 12
 	return _t.Yield()
 _P12:
 	_rs = 0
-//line constructs.go:347
+//line constructs.go:374
 	_f.PC = 13
 	return _t.Send(_f.Out, fmt.Sprint("kill again: ", _fl.Host().Kill(_f.Errs, false)))
 _P13:
 	_rs = 0
-//line constructs.go:348
+//line constructs.go:375
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2573
+//line constructs_stackless.go:2818
 
 // TimerTasklet is the tasklet Timer (kind "flowtest.timer", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2611,15 +2858,15 @@ func (_f *TimerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *TimerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 364, Point: "t.Select"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 391, Point: "t.Select"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 367, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 394, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 370, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 397, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 372, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 399, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 373, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 400, Point: "t.SendErr"})
 	}
 	return _w
 }
@@ -2646,7 +2893,7 @@ func NewTimer(in channel.ID, out channel.ID) *TimerTasklet {
 // Step runs Timer to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:361
+//line constructs.go:388
 func (_f *TimerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2655,11 +2902,11 @@ func (_f *TimerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs >= 1 && _rs <= 5 {
 		goto _L1
 	}
-//line constructs.go:362
+//line constructs.go:389
 	_f.Misses = 0
-//line constructs.go:363
+//line constructs.go:390
 _L1:
-//line constructs.go:363
+//line constructs.go:390
 	for _rs != 0 || (_f.Misses < 3) {
 		var chosen int
 		_ = chosen
@@ -2671,43 +2918,43 @@ _L1:
 		if _rs >= 2 && _rs <= 5 {
 			goto _L2
 		}
-//line constructs.go:364
+//line constructs.go:391
 		_f.PC = 1
 		return _t.Select(tasklet.RecvCase(_f.In), tasklet.TimeoutCase(time.Duration(_f.Misses+1)*time.Millisecond))
 	_P1:
 		_rs = 0
 		chosen, _f.V.V, err = _t.Chosen(), _t.Value(), _t.Err()
 	_L2:
-//line constructs.go:365
+//line constructs.go:392
 		switch {
-//line constructs.go:366
+//line constructs.go:393
 		case _rs == 2 || _rs == 0 && (err != nil):
 			var _sl1 error
 			_ = _sl1
 			if _rs == 2 {
 				goto _P2
 			}
-//line constructs.go:367
+//line constructs.go:394
 			_f.PC = 2
 			return _t.Send(_f.Out, fmt.Sprint("timer: ", err, " at ", _fl.Now()))
 		_P2:
 			_rs = 0
 			_sl1 = _t.Err()
-//line constructs.go:367
+//line constructs.go:394
 			return tasklet.Finish(_t, _sl1)
-//line constructs.go:368
+//line constructs.go:395
 		case _rs == 3 || _rs == 0 && (chosen == 1):
 			if _rs == 3 {
 				goto _P3
 			}
-//line constructs.go:369
+//line constructs.go:396
 			_f.Misses++
-//line constructs.go:370
+//line constructs.go:397
 			_f.PC = 3
 			return _t.Send(_f.Out, fmt.Sprint("timer: timeout ", _f.Misses, " at ", _fl.Now()))
 		_P3:
 			_rs = 0
-//line constructs.go:371
+//line constructs.go:398
 		default:
 			if _rs == 4 {
 				goto _P4
@@ -2715,12 +2962,12 @@ _L1:
 			if _rs == 5 {
 				goto _L3
 			}
-//line constructs.go:372
+//line constructs.go:399
 			_f.PC = 4
 			return _t.Send(_f.Out, fmt.Sprintf("timer: got %T %v at %v", _f.V.V, _f.V.V, _fl.Now()))
 		_P4:
 			_rs = 0
-//line constructs.go:373
+//line constructs.go:400
 		_L3:
 			{
 				var err2 error
@@ -2728,24 +2975,24 @@ _L1:
 				if _rs == 5 {
 					goto _P5
 				}
-//line constructs.go:373
+//line constructs.go:400
 				_f.PC = 5
 				return _t.SendErr(_f.Out, fmt.Errorf("timer saw %v", _f.V.V))
 			_P5:
 				_rs = 0
 				err2 = _t.Err()
-//line constructs.go:373
+//line constructs.go:400
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line constructs.go:378
+//line constructs.go:405
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2729
+//line constructs_stackless.go:2974
 
 // TickerTasklet is the tasklet Ticker (kind "flowtest.ticker", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2768,9 +3015,9 @@ func (_f *TickerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *TickerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 386, Point: "t.Sleep"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 413, Point: "t.Sleep"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 389, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 416, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2793,21 +3040,21 @@ func NewTicker(out channel.ID, n int) *TickerTasklet {
 // Step runs Ticker to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:384
+//line constructs.go:411
 func (_f *TickerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line constructs.go:385
+//line constructs.go:412
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = _f.N
 			_f.Idx = 0
 		}
-//line constructs.go:385
+//line constructs.go:412
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 1 {
 				goto _L2
@@ -2816,7 +3063,7 @@ _L1:
 				goto _L3
 			}
 			_f.I = _f.Idx
-//line constructs.go:386
+//line constructs.go:413
 		_L2:
 			{
 				var err error
@@ -2824,18 +3071,18 @@ _L1:
 				if _rs == 1 {
 					goto _P1
 				}
-//line constructs.go:386
+//line constructs.go:413
 				_f.PC = 1
 				return _t.Sleep(time.Duration(_f.I) * time.Millisecond)
 			_P1:
 				_rs = 0
 				err = _t.Err()
-//line constructs.go:386
+//line constructs.go:413
 				if err != nil {
 					return tasklet.Finish(_t, err)
 				}
 			}
-//line constructs.go:389
+//line constructs.go:416
 		_L3:
 			{
 				var err2 error
@@ -2843,24 +3090,24 @@ _L1:
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:389
+//line constructs.go:416
 				_f.PC = 2
 				return _t.Send(_f.Out, Point{_f.I, -_f.I})
 			_P2:
 				_rs = 0
 				err2 = _t.Err()
-//line constructs.go:389
+//line constructs.go:416
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line constructs.go:393
+//line constructs.go:420
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2844
+//line constructs_stackless.go:3089
 
 // BeforeTasklet is the tasklet Before (kind "flowtest.before", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2891,15 +3138,15 @@ func (_f *BeforeTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *BeforeTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 403, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 430, Point: "call of add"}))
 	case 2:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 406, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 433, Point: "call of add"}))
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 412, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 439, Point: "t.Yield"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 417, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 444, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 418, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 445, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2930,7 +3177,7 @@ func NewBefore(out channel.ID) *BeforeTasklet {
 // Step runs Before to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:401
+//line constructs.go:428
 func (_f *BeforeTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2955,9 +3202,9 @@ func (_f *BeforeTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 5 {
 		goto _P5
 	}
-//line constructs.go:402
+//line constructs.go:429
 	_f.X = 5
-//line constructs.go:403
+//line constructs.go:430
 	_f.Add = addFrame{A: 1, B: 2}
 _P1:
 	_rs = 0
@@ -2970,13 +3217,13 @@ _P1:
 		_f.Add = addFrame{}
 		_sl1 = _c0
 	}
-//line constructs.go:403
+//line constructs.go:430
 	_f.Y = _f.X + _sl1
-//line constructs.go:404
+//line constructs.go:431
 	_f.S = []int{1, 2, 3}
-//line constructs.go:405
+//line constructs.go:432
 	_f.K = 1
-//line constructs.go:406
+//line constructs.go:433
 	_f.Add = addFrame{A: 10, B: 0}
 _P2:
 	_rs = 0
@@ -2989,69 +3236,69 @@ _P2:
 		_f.Add = addFrame{}
 		_f.S[_f.K] = _c0
 	}
-//line constructs.go:407
+//line constructs.go:434
 	_f.Z = 7
-//line constructs.go:408
+//line constructs.go:435
 	_f.Total = 0
-//line constructs.go:409
+//line constructs.go:436
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = 4
 			_f.Idx = 0
 		}
-//line constructs.go:409
+//line constructs.go:436
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 3 {
 				goto _L2
 			}
 			_f.A = _f.Idx
-//line constructs.go:410
+//line constructs.go:437
 			_f.N = 0
-//line constructs.go:411
+//line constructs.go:438
 		_L2:
 			{
 				if _rs == 3 {
 					goto _L3
 				}
-//line constructs.go:411
+//line constructs.go:438
 				_f.B = 0
-//line constructs.go:411
+//line constructs.go:438
 			_L3:
-//line constructs.go:411
+//line constructs.go:438
 				for ; _rs != 0 || (_f.B < _f.A); _f.B++ {
 					if _rs == 3 {
 						goto _P3
 					}
-//line constructs.go:412
+//line constructs.go:439
 					_f.PC = 3
 					return _t.Yield()
 				_P3:
 					_rs = 0
-//line constructs.go:413
+//line constructs.go:440
 					_f.N++
 				}
 			}
-//line constructs.go:415
+//line constructs.go:442
 			_f.Total += _f.N
 		}
 	}
-//line constructs.go:417
+//line constructs.go:444
 	_f.PC = 4
 	return _t.Send(_f.Out, fmt.Sprint("before ", _f.Y, _f.S, _f.Z, _f.Total))
 _P4:
 	_rs = 0
-//line constructs.go:418
+//line constructs.go:445
 	_f.PC = 5
 	return _t.Send(_f.Out, fmt.Sprint("args only ", _f.Z))
 _P5:
 	_rs = 0
 	_sl2 = _t.Err()
-//line constructs.go:418
+//line constructs.go:445
 	return tasklet.Finish(_t, _sl2)
 }
 
-//line constructs_stackless.go:3035
+//line constructs_stackless.go:3280
 
 // ResultsTasklet is the tasklet Results (kind "flowtest.results", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3073,9 +3320,9 @@ func (_f *ResultsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ResultsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Tally.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 425, Point: "call of tally"}))
+		return _f.Tally.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 452, Point: "call of tally"}))
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 425, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 452, Point: "t.Send"})
 	}
 	return _w
 }
@@ -3100,7 +3347,7 @@ func NewResults(out channel.ID) *ResultsTasklet {
 // Step runs Results to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:424
+//line constructs.go:451
 func (_f *ResultsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -3114,7 +3361,7 @@ func (_f *ResultsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 2 {
 		goto _P2
 	}
-//line constructs.go:425
+//line constructs.go:452
 	_f.Tally = tallyFrame{X: 41}
 _P1:
 	_rs = 0
@@ -3127,19 +3374,19 @@ _P1:
 		_f.Tally = tallyFrame{}
 		_f.Tmp = _c0
 	}
-//line constructs.go:425
+//line constructs.go:452
 	_f.Tmp2 = fmt.Sprint("tally ", _f.Tmp)
-//line constructs.go:425
+//line constructs.go:452
 	_f.PC = 2
 	return _t.Send(_f.Out, _f.Tmp2)
 _P2:
 	_rs = 0
 	_sl3 = _t.Err()
-//line constructs.go:425
+//line constructs.go:452
 	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:3123
+//line constructs_stackless.go:3368
 
 // tallyFrame is the frame of tally, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -3154,7 +3401,7 @@ type tallyFrame struct {
 func (_f *tallyFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.tally", File: "constructs.go", Line: 432, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.tally", File: "constructs.go", Line: 459, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -3175,22 +3422,22 @@ func (_f tallyFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs tally to its next suspension point (done: it returned).
 //
-//line constructs.go:430
+//line constructs.go:457
 func (_f *tallyFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:431
+//line constructs.go:458
 	_f.N = _f.X + 1
-//line constructs.go:432
+//line constructs.go:459
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:433
+//line constructs.go:460
 	return tasklet.Op{}, true, _f.N
 }
 
-//line constructs_stackless.go:3177
+//line constructs_stackless.go:3422

@@ -69,6 +69,9 @@ var scenarios = []scenario{
 		spawn(flowtest.NewLeft(in, out), func(t *tasklet.Flow) error { return flowtest.Left(t, in, out) })
 		spawn(flowtest.NewFeed(in, vals), func(t *tasklet.Flow) error { return flowtest.Feed(t, in, vals) })
 	}},
+	{"ranges", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewRanges(out), func(t *tasklet.Flow) error { return flowtest.Ranges(t, out) })
+	}},
 	{"nested", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		in := s.NewChannel(0)
 		vals := []int{1, 2, 3, 4, 5}
