@@ -5,6 +5,8 @@ import (
 	"go/token"
 	"go/types"
 	"sort"
+	"unicode"
+	"unicode/utf8"
 )
 
 // flowFn is one function being lowered.
@@ -459,17 +461,15 @@ func (fn *flowFn) fieldName(base string) string {
 	return uniqueName(n, fn.fields)
 }
 
+// exported is s with its first letter upper case, or with an X before it
+// where its first letter has none (数, _n): msgpack saves exported fields
+// only, and a local whose field it would not save must not vanish.
 func exported(s string) string {
-	if s == "" {
-		return "X"
+	r, n := utf8.DecodeRuneInString(s)
+	if up := string(unicode.ToUpper(r)) + s[n:]; token.IsExported(up) {
+		return up
 	}
-	b := []byte(s)
-	if b[0] >= 'a' && b[0] <= 'z' {
-		b[0] -= 'a' - 'A'
-	} else if b[0] == '_' {
-		b = append([]byte("X"), b...)
-	}
-	return string(b)
+	return "X" + s
 }
 
 // uniqueName returns base, or base with a number, not yet in taken, and

@@ -246,6 +246,18 @@ func Ranges(t *tasklet.Flow, out channel.ID) error {
 	return t.Send(out, fmt.Sprint("ranges ", got, " ", i, " ", v))
 }
 
+// Names covers locals whose names have no upper case ASCII first letter:
+// each becomes an exported field, which saves hold.
+//
+//stackless:tasklet kind=flowtest.names version=1
+func Names(t *tasklet.Flow, out channel.ID) error {
+	été, 数, α, _n := 1, 2, 3, 4
+	_ = t.Yield()
+	été, 数 = été+数, 数*α
+	_ = t.Yield()
+	return t.Send(out, fmt.Sprint("names ", été, " ", 数, " ", α, " ", _n))
+}
+
 // pair suspends once and returns n and n+1.
 func pair(t *tasklet.Flow, n int) []int {
 	_ = t.Yield()

@@ -72,6 +72,9 @@ var scenarios = []scenario{
 	{"ranges", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewRanges(out), func(t *tasklet.Flow) error { return flowtest.Ranges(t, out) })
 	}},
+	{"names", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewNames(out), func(t *tasklet.Flow) error { return flowtest.Names(t, out) })
+	}},
 	{"nested", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		in := s.NewChannel(0)
 		vals := []int{1, 2, 3, 4, 5}
