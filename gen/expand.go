@@ -56,6 +56,16 @@ func (l *lowerer) expand(s ast.Stmt, decls *[]decl) []ast.Stmt {
 		exprs = s.Results
 	case *ast.DeclStmt:
 		gd := s.Decl.(*ast.GenDecl)
+		if gd.Tok == token.VAR && len(gd.Specs) > 1 {
+			// var ( a = x(t); b = y(t, a) ): one declaration a spec, in
+			// order, as Go declares them.
+			var out []ast.Stmt
+			for _, spec := range gd.Specs {
+				one := &ast.GenDecl{TokPos: spec.Pos(), Tok: token.VAR, Specs: []ast.Spec{spec}}
+				out = append(out, l.expand(&ast.DeclStmt{Decl: one}, decls)...)
+			}
+			return out
+		}
 		if gd.Tok == token.VAR && len(gd.Specs) == 1 {
 			vs := gd.Specs[0].(*ast.ValueSpec)
 			lhs := make([]ast.Expr, len(vs.Names))

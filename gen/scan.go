@@ -5,6 +5,7 @@ import (
 	"go/token"
 	"go/types"
 	"sort"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -185,6 +186,10 @@ func (g *pkgGen) scan(fn *flowFn) {
 			g.refuse(n.Pos(), "a go statement", "", "spawn a tasklet with t.Spawn instead of a goroutine")
 		case *ast.DeferStmt:
 			g.refuse(n.Pos(), "a defer statement", "", "call the deferred code before each return (a saved tasklet has no deferred calls to run)")
+		case *ast.LabeledStmt:
+			if strings.HasPrefix(n.Label.Name, "_") {
+				g.refuse(n.Pos(), "a label starting with an underscore, as the generated code's own labels do", "", "rename the label (loop, outer: anything not starting with _)")
+			}
 		case *ast.BranchStmt:
 			if n.Tok == token.GOTO {
 				g.refuse(n.Pos(), "a goto statement", "", "use a loop with labelled break or continue")

@@ -258,6 +258,24 @@ func Names(t *tasklet.Flow, out channel.ID) error {
 	return t.Send(out, fmt.Sprint("names ", été, " ", 数, " ", α, " ", _n))
 }
 
+// Decls covers var declarations whose values suspend: a group of them,
+// declared in order, and declared types other than the value's.
+//
+//stackless:tasklet kind=flowtest.decls version=1
+func Decls(t *tasklet.Flow, out channel.ID) error {
+	Order = Order[:0]
+	var (
+		a     = add(t, 1, 1)
+		b     = add(t, a, mark("b"))
+		c int = 3
+	)
+	var x any = add(t, 2, 2)
+	var f float64 = float64(add(t, c, 1)) / 2
+	_ = t.Yield()
+	x = fmt.Sprint("x was ", x)
+	return t.Send(out, fmt.Sprint("decls ", a, " ", b, " ", c, " ", x, " ", f))
+}
+
 // pair suspends once and returns n and n+1.
 func pair(t *tasklet.Flow, n int) []int {
 	_ = t.Yield()

@@ -13,6 +13,8 @@
 //stackless:layout {"kind":"flowtest.ranges","version":1,"frame":"RangesTasklet","points":["call of pair","call of pair","t.Yield","call of pair","t.Send"],"live":[["Got","Out","Pair"],["Got","Out","Pair"],["Got","I","Idx","Out","Rng","V"],["Got","I2","Out","Pair","V2"],[]],"fields":[["Out","channel.ID"],["Got","[]int"],["I","int"],["V","int"],["I2","int"],["V2","int"],["Idx","int"],["Rng","[]int"],["Pair","pairFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.ranges","version":1,"frame":"pairFrame","points":["t.Yield"],"live":[["N"]],"fields":[["N","int"]]}
 //stackless:layout {"kind":"flowtest.names","version":1,"frame":"NamesTasklet","points":["t.Yield","t.Yield","t.Send"],"live":[["Out","X_n","X数","Été","Α"],["Out","X_n","X数","Été","Α"],[]],"fields":[["Out","channel.ID"],["Été","int"],["X数","int"],["Α","int"],["X_n","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.decls","version":1,"frame":"DeclsTasklet","points":["call of add","call of add","call of add","call of add","t.Yield","t.Send"],"live":[["A","Add","Out"],["A","Add","B","Out"],["A","Add","B","C","Out","X"],["A","Add","B","C","F","Out","X"],["A","B","C","F","Out","X"],[]],"fields":[["Out","channel.ID"],["A","int"],["B","int"],["C","int"],["X","pickle.Boxed[any]"],["F","float64"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.decls","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"NestedTasklet","points":["call of sumN","t.Send","t.Send"],"live":[["In","Out","Round","SumN"],[],["In","Out","Round"]],"fields":[["In","channel.ID"],["Out","channel.ID"],["Round","int"],["SumN","sumNFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"sumNFrame","points":["call of recvInt"],"live":[["I","In","N","RecvInt","Sum"]],"fields":[["In","channel.ID"],["N","int"],["Sum","int"],["I","int"],["RecvInt","recvIntFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"recvIntFrame","points":["t.Yield","t.RecvAs"],"live":[["In"],[]],"fields":[["In","channel.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
@@ -53,23 +55,25 @@ func init() {
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Ranges", 239)
 	pickle.MustRegister("flowtest.names", 1, (*NamesTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Names", 255, 257)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.pair", 263)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 287)
+	pickle.MustRegister("flowtest.decls", 1, (*DeclsTasklet)(nil))
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Decls", 274)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.pair", 281)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 305)
 	pickle.MustRegister("flowtest.nested", 1, (*NestedTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 304)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 322)
 	pickle.MustRegister("flowtest.errs", 1, (*ErrsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 340, 347, 349, 352, 353)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 358, 365, 367, 370, 371)
 	pickle.MustRegister("flowtest.dropper", 1, (*DropperTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 364, 365)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 382, 383)
 	pickle.MustRegister("flowtest.boss", 1, (*BossTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 374, 375, 376, 377, 378, 379, 380, 381, 382, 383, 384, 385, 386)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 392, 393, 394, 395, 396, 397, 398, 399, 400, 401, 402, 403, 404)
 	pickle.MustRegister("flowtest.timer", 1, (*TimerTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 409, 411)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 427, 429)
 	pickle.MustRegister("flowtest.ticker", 1, (*TickerTasklet)(nil))
 	pickle.MustRegister("flowtest.before", 1, (*BeforeTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 451, 456)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 469, 474)
 	pickle.MustRegister("flowtest.results", 1, (*ResultsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.tally", 471)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.tally", 489)
 }
 
 // FeedTasklet is the tasklet Feed (kind "flowtest.feed", version 1), lowered by
@@ -154,7 +158,7 @@ _L1:
 	return tasklet.Finish(_t, _fl.Close(_f.Ch))
 }
 
-//line constructs_stackless.go:135
+//line constructs_stackless.go:137
 
 // BranchesTasklet is the tasklet Branches (kind "flowtest.branches", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -556,7 +560,7 @@ _P17:
 	return tasklet.Finish(_t, _sl4)
 }
 
-//line constructs_stackless.go:537
+//line constructs_stackless.go:539
 
 // LoopsTasklet is the tasklet Loops (kind "flowtest.loops", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -942,7 +946,7 @@ _P10:
 	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:923
+//line constructs_stackless.go:925
 
 // ExprsTasklet is the tasklet Exprs (kind "flowtest.exprs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1523,7 +1527,7 @@ _P24:
 	return tasklet.Finish(_t, _sl13)
 }
 
-//line constructs_stackless.go:1504
+//line constructs_stackless.go:1506
 
 // LeftTasklet is the tasklet Left (kind "flowtest.left", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1727,7 +1731,7 @@ _P6:
 	return tasklet.Finish(_t, _sl8)
 }
 
-//line constructs_stackless.go:1708
+//line constructs_stackless.go:1710
 
 // RangesTasklet is the tasklet Ranges (kind "flowtest.ranges", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1928,7 +1932,7 @@ _P5:
 	return tasklet.Finish(_t, _sl4)
 }
 
-//line constructs_stackless.go:1909
+//line constructs_stackless.go:1911
 
 // NamesTasklet is the tasklet Names (kind "flowtest.names", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2017,7 +2021,174 @@ _P3:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line constructs_stackless.go:1998
+//line constructs_stackless.go:2000
+
+// DeclsTasklet is the tasklet Decls (kind "flowtest.decls", version 1), lowered by
+// stackless gen from constructs.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type DeclsTasklet struct {
+	PC  int
+	Out channel.ID
+	A   int
+	B   int
+	C   int
+	X   pickle.Boxed[any]
+	F   float64
+	Add addFrame `msgpack:",omitempty"`
+}
+
+// Where implements tasklet.Framer: where Decls and the flow functions it
+// called are suspended, outermost first.
+func (_f *DeclsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Decls, and the frames it called into, at
+// the point its PC names.
+func (_f *DeclsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Decls", File: "constructs.go", Line: 268, Point: "call of add"}))
+	case 2:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Decls", File: "constructs.go", Line: 269, Point: "call of add"}))
+	case 3:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Decls", File: "constructs.go", Line: 272, Point: "call of add"}))
+	case 4:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Decls", File: "constructs.go", Line: 273, Point: "call of add"}))
+	case 5:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Decls", File: "constructs.go", Line: 274, Point: "t.Yield"})
+	case 6:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Decls", File: "constructs.go", Line: 276, Point: "t.Send"})
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *DeclsTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // B, C, X, F
+		return 0x78
+	case 2: // C, X, F
+		return 0x70
+	case 3: // F
+		return 0x40
+	case 6: // Out, A, B, C, X, F
+		return 0x7e
+	}
+	return 0
+}
+
+// NewDecls returns the tasklet Decls(t, out), to spawn.
+func NewDecls(out channel.ID) *DeclsTasklet {
+	return &DeclsTasklet{Out: out}
+}
+
+// Step runs Decls to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+//
+//line constructs.go:265
+func (_f *DeclsTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
+	_rs := _f.PC
+	_ = _rs
+	var _sl1 int
+	_ = _sl1
+	var _sl2 error
+	_ = _sl2
+	if _rs == 1 {
+		goto _P1
+	}
+	if _rs == 2 {
+		goto _P2
+	}
+	if _rs == 3 {
+		goto _P3
+	}
+	if _rs == 4 {
+		goto _P4
+	}
+	if _rs == 5 {
+		goto _P5
+	}
+	if _rs == 6 {
+		goto _P6
+	}
+//line constructs.go:266
+	Order = Order[:0]
+//line constructs.go:268
+	_f.Add = addFrame{A: 1, B: 1}
+_P1:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 1
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_f.A = _c0
+	}
+//line constructs.go:269
+	_f.Add = addFrame{A: _f.A, B: mark("b")}
+_P2:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 2
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_f.B = _c0
+	}
+//line constructs.go:270
+	_f.C = 3
+//line constructs.go:272
+	_f.Add = addFrame{A: 2, B: 2}
+_P3:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 3
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_f.X.V = _c0
+	}
+//line constructs.go:273
+	_f.Add = addFrame{A: _f.C, B: 1}
+_P4:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 4
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_sl1 = _c0
+	}
+//line constructs.go:273
+	_f.F = float64(_sl1) / 2
+//line constructs.go:274
+	_f.PC = 5
+	return _t.Yield()
+_P5:
+	_rs = 0
+//line constructs.go:275
+	_f.X.V = fmt.Sprint("x was ", _f.X.V)
+//line constructs.go:276
+	_f.PC = 6
+	return _t.Send(_f.Out, fmt.Sprint("decls ", _f.A, " ", _f.B, " ", _f.C, " ", _f.X.V, " ", _f.F))
+_P6:
+	_rs = 0
+	_sl2 = _t.Err()
+//line constructs.go:276
+	return tasklet.Finish(_t, _sl2)
+}
+
+//line constructs_stackless.go:2167
 
 // pairFrame is the frame of pair, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2031,7 +2202,7 @@ type pairFrame struct {
 func (_f *pairFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.pair", File: "constructs.go", Line: 263, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.pair", File: "constructs.go", Line: 281, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -2042,23 +2213,23 @@ func (_f pairFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs pair to its next suspension point (done: it returned).
 //
-//line constructs.go:262
+//line constructs.go:280
 func (_f *pairFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 []int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:263
+//line constructs.go:281
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:264
+//line constructs.go:282
 	return tasklet.Op{}, true, []int{_f.N, _f.N + 1}
 }
 
-//line constructs_stackless.go:2039
+//line constructs_stackless.go:2208
 
 // spanFrame is the frame of span, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2074,7 +2245,7 @@ type spanFrame struct {
 func (_f *spanFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 270, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 288, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -2095,16 +2266,16 @@ func (_f spanFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs span to its next suspension point (done: it returned).
 //
-//line constructs.go:268
+//line constructs.go:286
 func (_f *spanFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line constructs.go:269
+//line constructs.go:287
 	_f.Lo = _f.X
-//line constructs.go:270
+//line constructs.go:288
 _L1:
 	{
 		var err error
@@ -2112,24 +2283,24 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line constructs.go:270
+//line constructs.go:288
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line constructs.go:270
+//line constructs.go:288
 		if err != nil {
 			return tasklet.Op{}, true, _f.Lo, _f.Hi
 		}
 	}
-//line constructs.go:273
+//line constructs.go:291
 	_f.Hi = _f.Lo * 2
-//line constructs.go:274
+//line constructs.go:292
 	return tasklet.Op{}, true, _f.Lo, _f.Hi
 }
 
-//line constructs_stackless.go:2110
+//line constructs_stackless.go:2279
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2144,7 +2315,7 @@ type addFrame struct {
 func (_f *addFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.add", File: "constructs.go", Line: 287, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.add", File: "constructs.go", Line: 305, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -2155,23 +2326,23 @@ func (_f addFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs add to its next suspension point (done: it returned).
 //
-//line constructs.go:286
+//line constructs.go:304
 func (_f *addFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:287
+//line constructs.go:305
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:288
+//line constructs.go:306
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:2152
+//line constructs_stackless.go:2321
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2193,11 +2364,11 @@ func (_f *NestedTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *NestedTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.SumN.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 297, Point: "call of sumN"}))
+		return _f.SumN.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 315, Point: "call of sumN"}))
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 299, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 317, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 304, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 322, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2220,7 +2391,7 @@ func NewNested(in channel.ID, out channel.ID) *NestedTasklet {
 // Step runs Nested to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:295
+//line constructs.go:313
 func (_f *NestedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2229,17 +2400,17 @@ func (_f *NestedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs >= 1 && _rs <= 3 {
 		goto _L1
 	}
-//line constructs.go:296
+//line constructs.go:314
 _L1:
 	{
 		if _rs >= 1 && _rs <= 3 {
 			goto _L2
 		}
-//line constructs.go:296
+//line constructs.go:314
 		_f.Round = 0
-//line constructs.go:296
+//line constructs.go:314
 	_L2:
-//line constructs.go:296
+//line constructs.go:314
 		for ; ; _f.Round++ {
 			var total int
 			_ = total
@@ -2254,7 +2425,7 @@ _L1:
 			if _rs == 3 {
 				goto _P3
 			}
-//line constructs.go:297
+//line constructs.go:315
 			_f.SumN = sumNFrame{In: _f.In, N: 2}
 		_P1:
 			_rs = 0
@@ -2267,34 +2438,34 @@ _L1:
 				_f.SumN = sumNFrame{}
 				total, err = _c0, _c1
 			}
-//line constructs.go:298
+//line constructs.go:316
 		_L3:
-//line constructs.go:298
+//line constructs.go:316
 			if _rs == 2 || _rs == 0 && (errors.Is(err, channel.ErrClosed)) {
 				var _sl1 error
 				_ = _sl1
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:299
+//line constructs.go:317
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("nested closed after ", _f.Round))
 			_P2:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:299
+//line constructs.go:317
 				return tasklet.Finish(_t, _sl1)
 			}
-//line constructs.go:301
+//line constructs.go:319
 			if err != nil {
 				return tasklet.Finish(_t, err)
 			}
-//line constructs.go:304
+//line constructs.go:322
 			_f.PC = 3
 			return _t.Send(_f.Out, fmt.Sprint("nested total ", total))
 		_P3:
 			_rs = 0
-//line constructs.go:305
+//line constructs.go:323
 			if _f.Round == 5 {
 				return tasklet.Finish(_t, errors.New("nested gives up"))
 			}
@@ -2302,7 +2473,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2283
+//line constructs_stackless.go:2452
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2320,7 +2491,7 @@ type sumNFrame struct {
 func (_f *sumNFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.RecvInt.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sumN", File: "constructs.go", Line: 315, Point: "call of recvInt"}))
+		return _f.RecvInt.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sumN", File: "constructs.go", Line: 333, Point: "call of recvInt"}))
 	}
 	return _w
 }
@@ -2331,26 +2502,26 @@ func (_f sumNFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs sumN to its next suspension point (done: it returned).
 //
-//line constructs.go:312
+//line constructs.go:330
 func (_f *sumNFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line constructs.go:313
+//line constructs.go:331
 	_f.Sum = 0
-//line constructs.go:314
+//line constructs.go:332
 _L1:
 	{
 		if _rs == 1 {
 			goto _L2
 		}
-//line constructs.go:314
+//line constructs.go:332
 		_f.I = 0
-//line constructs.go:314
+//line constructs.go:332
 	_L2:
-//line constructs.go:314
+//line constructs.go:332
 		for ; _rs != 0 || (_f.I < _f.N); _f.I++ {
 			var v int
 			_ = v
@@ -2359,7 +2530,7 @@ _L1:
 			if _rs == 1 {
 				goto _P1
 			}
-//line constructs.go:315
+//line constructs.go:333
 			_f.RecvInt = recvIntFrame{In: _f.In}
 		_P1:
 			_rs = 0
@@ -2372,19 +2543,19 @@ _L1:
 				_f.RecvInt = recvIntFrame{}
 				v, err = _c0, _c1
 			}
-//line constructs.go:316
+//line constructs.go:334
 			if err != nil {
 				return tasklet.Op{}, true, _f.Sum, err
 			}
-//line constructs.go:319
+//line constructs.go:337
 			_f.Sum += v
 		}
 	}
-//line constructs.go:321
+//line constructs.go:339
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:2365
+//line constructs_stackless.go:2534
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2398,9 +2569,9 @@ type recvIntFrame struct {
 func (_f *recvIntFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 326, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 344, Point: "t.Yield"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 329, Point: "t.RecvAs"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 347, Point: "t.RecvAs"})
 	}
 	return _w
 }
@@ -2421,7 +2592,7 @@ func (_f recvIntFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs recvInt to its next suspension point (done: it returned).
 //
-//line constructs.go:325
+//line constructs.go:343
 func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -2435,7 +2606,7 @@ func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, 
 	if _rs == 2 {
 		goto _P2
 	}
-//line constructs.go:326
+//line constructs.go:344
 _L1:
 	{
 		var err error
@@ -2443,18 +2614,18 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line constructs.go:326
+//line constructs.go:344
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line constructs.go:326
+//line constructs.go:344
 		if err != nil {
 			return tasklet.Op{}, true, 0, err
 		}
 	}
-//line constructs.go:329
+//line constructs.go:347
 	_f.PC = 2
 	return _t.Recv(_f.In), false, _r0, _r1
 _P2:
@@ -2467,11 +2638,11 @@ _P2:
 		}
 		_sl1, _sl2 = _x, _e
 	}
-//line constructs.go:329
+//line constructs.go:347
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:2452
+//line constructs_stackless.go:2621
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2495,19 +2666,19 @@ func (_f *ErrsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ErrsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 337, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 355, Point: "t.Recv"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 340, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 358, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 345, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 363, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 347, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 365, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 349, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 367, Point: "t.Send"})
 	case 6:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 352, Point: "t.Pause"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 370, Point: "t.Pause"})
 	case 7:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 353, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 371, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2540,24 +2711,24 @@ func NewErrs(in channel.ID, out channel.ID, tough bool) *ErrsTasklet {
 // Step runs Errs to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:335
+//line constructs.go:353
 func (_f *ErrsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 7 {
 		goto _L1
 	}
-//line constructs.go:336
+//line constructs.go:354
 _L1:
 	{
 		if _rs >= 1 && _rs <= 7 {
 			goto _L2
 		}
-//line constructs.go:336
+//line constructs.go:354
 		_f.I = 0
-//line constructs.go:336
+//line constructs.go:354
 	_L2:
-//line constructs.go:336
+//line constructs.go:354
 		for ; ; _f.I++ {
 			if _rs == 1 {
 				goto _P1
@@ -2568,68 +2739,68 @@ _L1:
 			if _rs >= 6 && _rs <= 7 {
 				goto _L4
 			}
-//line constructs.go:337
+//line constructs.go:355
 			_f.PC = 1
 			return _t.Recv(_f.In)
 		_P1:
 			_rs = 0
 			_f.V.V, _f.Err.V = _t.Value(), _t.Err()
 		_L3:
-//line constructs.go:338
+//line constructs.go:356
 			switch {
-//line constructs.go:339
+//line constructs.go:357
 			case _rs == 2 || _rs == 0 && (errors.Is(_f.Err.V, tasklet.ErrKilled)):
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:340
+//line constructs.go:358
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("killed at ", _f.I, " tough ", _f.Tough))
 			_P2:
 				_rs = 0
-//line constructs.go:341
+//line constructs.go:359
 				if !_f.Tough {
 					return tasklet.Finish(_t, _f.Err.V)
 				}
-//line constructs.go:344
+//line constructs.go:362
 			case _rs == 3 || _rs == 0 && (errors.Is(_f.Err.V, channel.ErrClosed)):
 				var _sl1 error
 				_ = _sl1
 				if _rs == 3 {
 					goto _P3
 				}
-//line constructs.go:345
+//line constructs.go:363
 				_f.PC = 3
 				return _t.Send(_f.Out, "errs: closed")
 			_P3:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:345
+//line constructs.go:363
 				return tasklet.Finish(_t, _sl1)
-//line constructs.go:346
+//line constructs.go:364
 			case _rs == 4 || _rs == 0 && (_f.Err.V != nil):
 				if _rs == 4 {
 					goto _P4
 				}
-//line constructs.go:347
+//line constructs.go:365
 				_f.PC = 4
 				return _t.Send(_f.Out, "errs: got error "+_f.Err.V.Error())
 			_P4:
 				_rs = 0
-//line constructs.go:348
+//line constructs.go:366
 			default:
 				if _rs == 5 {
 					goto _P5
 				}
-//line constructs.go:349
+//line constructs.go:367
 				_f.PC = 5
 				return _t.Send(_f.Out, fmt.Sprint("errs: got ", _f.V.V))
 			_P5:
 				_rs = 0
 			}
-//line constructs.go:351
+//line constructs.go:369
 		_L4:
-//line constructs.go:351
+//line constructs.go:369
 			if _rs >= 6 && _rs <= 7 || _rs == 0 && (_f.I == 2) {
 				if _rs == 6 {
 					goto _P6
@@ -2637,12 +2808,12 @@ _L1:
 				if _rs == 7 {
 					goto _P7
 				}
-//line constructs.go:352
+//line constructs.go:370
 				_f.PC = 6
 				return _t.Pause()
 			_P6:
 				_rs = 0
-//line constructs.go:353
+//line constructs.go:371
 				_f.PC = 7
 				return _t.Send(_f.Out, "errs: resumed")
 			_P7:
@@ -2652,7 +2823,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2633
+//line constructs_stackless.go:2802
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2672,9 +2843,9 @@ func (_f *DropperTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *DropperTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 364, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 382, Point: "t.Recv"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 365, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 383, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2687,16 +2858,16 @@ func NewDropper(in channel.ID, out channel.ID) *DropperTasklet {
 // Step runs Dropper to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:362
+//line constructs.go:380
 func (_f *DropperTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line constructs.go:363
+//line constructs.go:381
 _L1:
-//line constructs.go:363
+//line constructs.go:381
 	for {
 		var v any
 		_ = v
@@ -2706,13 +2877,13 @@ _L1:
 		if _rs == 2 {
 			goto _P2
 		}
-//line constructs.go:364
+//line constructs.go:382
 		_f.PC = 1
 		return _t.Recv(_f.In)
 	_P1:
 		_rs = 0
 		v = _t.Value()
-//line constructs.go:365
+//line constructs.go:383
 		_f.PC = 2
 		return _t.Send(_f.Out, fmt.Sprint("dropper got ", v))
 	_P2:
@@ -2720,7 +2891,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2701
+//line constructs_stackless.go:2870
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2743,31 +2914,31 @@ func (_f *BossTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *BossTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 374, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 392, Point: "t.Send"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 375, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 393, Point: "t.SendErr"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 376, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 394, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 377, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 395, Point: "t.Yield"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 378, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 396, Point: "t.Yield"})
 	case 6:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 379, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 397, Point: "t.Send"})
 	case 7:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 380, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 398, Point: "t.Yield"})
 	case 8:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 381, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 399, Point: "t.Send"})
 	case 9:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 382, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 400, Point: "t.Yield"})
 	case 10:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 383, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 401, Point: "t.Send"})
 	case 11:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 384, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 402, Point: "t.SendErr"})
 	case 12:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 385, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 403, Point: "t.Yield"})
 	case 13:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 386, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 404, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2814,7 +2985,7 @@ func NewBoss(toErrs channel.ID, toDropper channel.ID, out channel.ID, errs taskl
 // Step runs Boss to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:373
+//line constructs.go:391
 func (_f *BossTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2859,76 +3030,76 @@ func (_f *BossTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 13 {
 		goto _P13
 	}
-//line constructs.go:374
+//line constructs.go:392
 	_f.PC = 1
 	return _t.Send(_f.ToErrs, 1)
 _P1:
 	_rs = 0
-//line constructs.go:375
+//line constructs.go:393
 	_f.PC = 2
 	return _t.SendErr(_f.ToErrs, errors.New("bad news"))
 _P2:
 	_rs = 0
-//line constructs.go:376
+//line constructs.go:394
 	_f.PC = 3
 	return _t.Send(_f.ToErrs, 2)
 _P3:
 	_rs = 0
-//line constructs.go:377
+//line constructs.go:395
 	_f.PC = 4
 	return _t.Yield()
 _P4:
 	_rs = 0
-//line constructs.go:378
+//line constructs.go:396
 	_f.PC = 5
 	return _t.Yield()
 _P5:
 	_rs = 0
-//line constructs.go:379
+//line constructs.go:397
 	_f.PC = 6
 	return _t.Send(_f.Out, fmt.Sprint("insert: ", _fl.Host().Insert(_f.Errs)))
 _P6:
 	_rs = 0
-//line constructs.go:380
+//line constructs.go:398
 	_f.PC = 7
 	return _t.Yield()
 _P7:
 	_rs = 0
-//line constructs.go:381
+//line constructs.go:399
 	_f.PC = 8
 	return _t.Send(_f.Out, fmt.Sprint("kill: ", _fl.Host().Kill(_f.Errs, false)))
 _P8:
 	_rs = 0
-//line constructs.go:382
+//line constructs.go:400
 	_f.PC = 9
 	return _t.Yield()
 _P9:
 	_rs = 0
-//line constructs.go:383
+//line constructs.go:401
 	_f.PC = 10
 	return _t.Send(_f.ToDropper, "a")
 _P10:
 	_rs = 0
-//line constructs.go:384
+//line constructs.go:402
 	_f.PC = 11
 	return _t.SendErr(_f.ToDropper, errors.New("dropped"))
 _P11:
 	_rs = 0
-//line constructs.go:385
+//line constructs.go:403
 	_f.PC = 12
 	return _t.Yield()
 _P12:
 	_rs = 0
-//line constructs.go:386
+//line constructs.go:404
 	_f.PC = 13
 	return _t.Send(_f.Out, fmt.Sprint("kill again: ", _fl.Host().Kill(_f.Errs, false)))
 _P13:
 	_rs = 0
-//line constructs.go:387
+//line constructs.go:405
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:2909
+//line constructs_stackless.go:3078
 
 // TimerTasklet is the tasklet Timer (kind "flowtest.timer", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2950,15 +3121,15 @@ func (_f *TimerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *TimerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 403, Point: "t.Select"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 421, Point: "t.Select"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 406, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 424, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 409, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 427, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 411, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 429, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 412, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 430, Point: "t.SendErr"})
 	}
 	return _w
 }
@@ -2985,7 +3156,7 @@ func NewTimer(in channel.ID, out channel.ID) *TimerTasklet {
 // Step runs Timer to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:400
+//line constructs.go:418
 func (_f *TimerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2994,11 +3165,11 @@ func (_f *TimerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs >= 1 && _rs <= 5 {
 		goto _L1
 	}
-//line constructs.go:401
+//line constructs.go:419
 	_f.Misses = 0
-//line constructs.go:402
+//line constructs.go:420
 _L1:
-//line constructs.go:402
+//line constructs.go:420
 	for _rs != 0 || (_f.Misses < 3) {
 		var chosen int
 		_ = chosen
@@ -3010,43 +3181,43 @@ _L1:
 		if _rs >= 2 && _rs <= 5 {
 			goto _L2
 		}
-//line constructs.go:403
+//line constructs.go:421
 		_f.PC = 1
 		return _t.Select(tasklet.RecvCase(_f.In), tasklet.TimeoutCase(time.Duration(_f.Misses+1)*time.Millisecond))
 	_P1:
 		_rs = 0
 		chosen, _f.V.V, err = _t.Chosen(), _t.Value(), _t.Err()
 	_L2:
-//line constructs.go:404
+//line constructs.go:422
 		switch {
-//line constructs.go:405
+//line constructs.go:423
 		case _rs == 2 || _rs == 0 && (err != nil):
 			var _sl1 error
 			_ = _sl1
 			if _rs == 2 {
 				goto _P2
 			}
-//line constructs.go:406
+//line constructs.go:424
 			_f.PC = 2
 			return _t.Send(_f.Out, fmt.Sprint("timer: ", err, " at ", _fl.Now()))
 		_P2:
 			_rs = 0
 			_sl1 = _t.Err()
-//line constructs.go:406
+//line constructs.go:424
 			return tasklet.Finish(_t, _sl1)
-//line constructs.go:407
+//line constructs.go:425
 		case _rs == 3 || _rs == 0 && (chosen == 1):
 			if _rs == 3 {
 				goto _P3
 			}
-//line constructs.go:408
+//line constructs.go:426
 			_f.Misses++
-//line constructs.go:409
+//line constructs.go:427
 			_f.PC = 3
 			return _t.Send(_f.Out, fmt.Sprint("timer: timeout ", _f.Misses, " at ", _fl.Now()))
 		_P3:
 			_rs = 0
-//line constructs.go:410
+//line constructs.go:428
 		default:
 			if _rs == 4 {
 				goto _P4
@@ -3054,12 +3225,12 @@ _L1:
 			if _rs == 5 {
 				goto _L3
 			}
-//line constructs.go:411
+//line constructs.go:429
 			_f.PC = 4
 			return _t.Send(_f.Out, fmt.Sprintf("timer: got %T %v at %v", _f.V.V, _f.V.V, _fl.Now()))
 		_P4:
 			_rs = 0
-//line constructs.go:412
+//line constructs.go:430
 		_L3:
 			{
 				var err2 error
@@ -3067,24 +3238,24 @@ _L1:
 				if _rs == 5 {
 					goto _P5
 				}
-//line constructs.go:412
+//line constructs.go:430
 				_f.PC = 5
 				return _t.SendErr(_f.Out, fmt.Errorf("timer saw %v", _f.V.V))
 			_P5:
 				_rs = 0
 				err2 = _t.Err()
-//line constructs.go:412
+//line constructs.go:430
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line constructs.go:417
+//line constructs.go:435
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:3065
+//line constructs_stackless.go:3234
 
 // TickerTasklet is the tasklet Ticker (kind "flowtest.ticker", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3107,9 +3278,9 @@ func (_f *TickerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *TickerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 425, Point: "t.Sleep"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 443, Point: "t.Sleep"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 428, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 446, Point: "t.Send"})
 	}
 	return _w
 }
@@ -3132,21 +3303,21 @@ func NewTicker(out channel.ID, n int) *TickerTasklet {
 // Step runs Ticker to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:423
+//line constructs.go:441
 func (_f *TickerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line constructs.go:424
+//line constructs.go:442
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = _f.N
 			_f.Idx = 0
 		}
-//line constructs.go:424
+//line constructs.go:442
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 1 {
 				goto _L2
@@ -3155,7 +3326,7 @@ _L1:
 				goto _L3
 			}
 			_f.I = _f.Idx
-//line constructs.go:425
+//line constructs.go:443
 		_L2:
 			{
 				var err error
@@ -3163,18 +3334,18 @@ _L1:
 				if _rs == 1 {
 					goto _P1
 				}
-//line constructs.go:425
+//line constructs.go:443
 				_f.PC = 1
 				return _t.Sleep(time.Duration(_f.I) * time.Millisecond)
 			_P1:
 				_rs = 0
 				err = _t.Err()
-//line constructs.go:425
+//line constructs.go:443
 				if err != nil {
 					return tasklet.Finish(_t, err)
 				}
 			}
-//line constructs.go:428
+//line constructs.go:446
 		_L3:
 			{
 				var err2 error
@@ -3182,24 +3353,24 @@ _L1:
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:428
+//line constructs.go:446
 				_f.PC = 2
 				return _t.Send(_f.Out, Point{_f.I, -_f.I})
 			_P2:
 				_rs = 0
 				err2 = _t.Err()
-//line constructs.go:428
+//line constructs.go:446
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line constructs.go:432
+//line constructs.go:450
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:3180
+//line constructs_stackless.go:3349
 
 // BeforeTasklet is the tasklet Before (kind "flowtest.before", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3230,15 +3401,15 @@ func (_f *BeforeTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *BeforeTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 442, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 460, Point: "call of add"}))
 	case 2:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 445, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 463, Point: "call of add"}))
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 451, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 469, Point: "t.Yield"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 456, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 474, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 457, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 475, Point: "t.Send"})
 	}
 	return _w
 }
@@ -3269,7 +3440,7 @@ func NewBefore(out channel.ID) *BeforeTasklet {
 // Step runs Before to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:440
+//line constructs.go:458
 func (_f *BeforeTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -3294,9 +3465,9 @@ func (_f *BeforeTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 5 {
 		goto _P5
 	}
-//line constructs.go:441
+//line constructs.go:459
 	_f.X = 5
-//line constructs.go:442
+//line constructs.go:460
 	_f.Add = addFrame{A: 1, B: 2}
 _P1:
 	_rs = 0
@@ -3309,13 +3480,13 @@ _P1:
 		_f.Add = addFrame{}
 		_sl1 = _c0
 	}
-//line constructs.go:442
+//line constructs.go:460
 	_f.Y = _f.X + _sl1
-//line constructs.go:443
+//line constructs.go:461
 	_f.S = []int{1, 2, 3}
-//line constructs.go:444
+//line constructs.go:462
 	_f.K = 1
-//line constructs.go:445
+//line constructs.go:463
 	_f.Add = addFrame{A: 10, B: 0}
 _P2:
 	_rs = 0
@@ -3328,69 +3499,69 @@ _P2:
 		_f.Add = addFrame{}
 		_f.S[_f.K] = _c0
 	}
-//line constructs.go:446
+//line constructs.go:464
 	_f.Z = 7
-//line constructs.go:447
+//line constructs.go:465
 	_f.Total = 0
-//line constructs.go:448
+//line constructs.go:466
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = 4
 			_f.Idx = 0
 		}
-//line constructs.go:448
+//line constructs.go:466
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 3 {
 				goto _L2
 			}
 			_f.A = _f.Idx
-//line constructs.go:449
+//line constructs.go:467
 			_f.N = 0
-//line constructs.go:450
+//line constructs.go:468
 		_L2:
 			{
 				if _rs == 3 {
 					goto _L3
 				}
-//line constructs.go:450
+//line constructs.go:468
 				_f.B = 0
-//line constructs.go:450
+//line constructs.go:468
 			_L3:
-//line constructs.go:450
+//line constructs.go:468
 				for ; _rs != 0 || (_f.B < _f.A); _f.B++ {
 					if _rs == 3 {
 						goto _P3
 					}
-//line constructs.go:451
+//line constructs.go:469
 					_f.PC = 3
 					return _t.Yield()
 				_P3:
 					_rs = 0
-//line constructs.go:452
+//line constructs.go:470
 					_f.N++
 				}
 			}
-//line constructs.go:454
+//line constructs.go:472
 			_f.Total += _f.N
 		}
 	}
-//line constructs.go:456
+//line constructs.go:474
 	_f.PC = 4
 	return _t.Send(_f.Out, fmt.Sprint("before ", _f.Y, _f.S, _f.Z, _f.Total))
 _P4:
 	_rs = 0
-//line constructs.go:457
+//line constructs.go:475
 	_f.PC = 5
 	return _t.Send(_f.Out, fmt.Sprint("args only ", _f.Z))
 _P5:
 	_rs = 0
 	_sl2 = _t.Err()
-//line constructs.go:457
+//line constructs.go:475
 	return tasklet.Finish(_t, _sl2)
 }
 
-//line constructs_stackless.go:3371
+//line constructs_stackless.go:3540
 
 // ResultsTasklet is the tasklet Results (kind "flowtest.results", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3412,9 +3583,9 @@ func (_f *ResultsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ResultsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Tally.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 464, Point: "call of tally"}))
+		return _f.Tally.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 482, Point: "call of tally"}))
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 464, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 482, Point: "t.Send"})
 	}
 	return _w
 }
@@ -3439,7 +3610,7 @@ func NewResults(out channel.ID) *ResultsTasklet {
 // Step runs Results to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:463
+//line constructs.go:481
 func (_f *ResultsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -3453,7 +3624,7 @@ func (_f *ResultsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 2 {
 		goto _P2
 	}
-//line constructs.go:464
+//line constructs.go:482
 	_f.Tally = tallyFrame{X: 41}
 _P1:
 	_rs = 0
@@ -3466,19 +3637,19 @@ _P1:
 		_f.Tally = tallyFrame{}
 		_f.Tmp = _c0
 	}
-//line constructs.go:464
+//line constructs.go:482
 	_f.Tmp2 = fmt.Sprint("tally ", _f.Tmp)
-//line constructs.go:464
+//line constructs.go:482
 	_f.PC = 2
 	return _t.Send(_f.Out, _f.Tmp2)
 _P2:
 	_rs = 0
 	_sl3 = _t.Err()
-//line constructs.go:464
+//line constructs.go:482
 	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:3459
+//line constructs_stackless.go:3628
 
 // tallyFrame is the frame of tally, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -3493,7 +3664,7 @@ type tallyFrame struct {
 func (_f *tallyFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.tally", File: "constructs.go", Line: 471, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.tally", File: "constructs.go", Line: 489, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -3514,22 +3685,22 @@ func (_f tallyFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs tally to its next suspension point (done: it returned).
 //
-//line constructs.go:469
+//line constructs.go:487
 func (_f *tallyFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:470
+//line constructs.go:488
 	_f.N = _f.X + 1
-//line constructs.go:471
+//line constructs.go:489
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:472
+//line constructs.go:490
 	return tasklet.Op{}, true, _f.N
 }
 
-//line constructs_stackless.go:3513
+//line constructs_stackless.go:3682

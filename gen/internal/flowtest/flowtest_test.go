@@ -75,6 +75,9 @@ var scenarios = []scenario{
 	{"names", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewNames(out), func(t *tasklet.Flow) error { return flowtest.Names(t, out) })
 	}},
+	{"decls", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewDecls(out), func(t *tasklet.Flow) error { return flowtest.Decls(t, out) })
+	}},
 	{"nested", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		in := s.NewChannel(0)
 		vals := []int{1, 2, 3, 4, 5}
