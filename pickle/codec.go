@@ -110,7 +110,7 @@ var ErrPanic = errors.New("a method of a saved type panicked")
 func run(fn func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: %v; the panic was stopped here: fix the method (a MarshalMsgpack, UnmarshalMsgpack, MarshalBinary or Upgrade of this program) so that it returns an error instead", ErrPanic, p)
+			err = fmt.Errorf("%w: %v; the panic was stopped here: fix the method (a MarshalMsgpack, UnmarshalMsgpack, MarshalBinary, Error or Upgrade of this program) so that it returns an error instead", ErrPanic, p)
 		}
 	}()
 	return fn()

@@ -83,3 +83,31 @@ func TestPanicsInMethodsAreErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "upgrade: negative")
 	assert.False(t, errors.Is(err, pickle.ErrCorrupt), "the record is fine; the upgrade is not")
 }
+
+// nilErr is an error whose Error method dereferences its receiver.
+type nilErr struct{ Msg string }
+
+func (e *nilErr) Error() string { return e.Msg }
+
+type holdsErr struct{ Err pickle.Boxed[error] }
+
+func (h *holdsErr) Step(t *tasklet.T) tasklet.Op { return t.Exit() }
+
+// An error variable holding a nil pointer (not a nil error) fails its save
+// with what it holds and what to do, not with a nil dereference.
+func TestANilPointerInAnErrorFailsItsSaveSayingSo(t *testing.T) {
+	r := pickle.NewRegistry()
+	require.NoError(t, r.Register("holds-err", 1, &holdsErr{}))
+	var typedNil *nilErr
+	_, err := r.DumpTasklet(state(&holdsErr{Err: pickle.Boxed[error]{V: typedNil}}))
+	require.ErrorIs(t, err, pickle.ErrPanic)
+	assert.ErrorContains(t, err, "tasklet t3 (kind holds-err)")
+	assert.ErrorContains(t, err, "an error of type *pickle_test.nilErr: its Error method panicked")
+	assert.ErrorContains(t, err, "is not a nil error")
+
+	out, err := r.DumpTasklet(state(&holdsErr{Err: pickle.Boxed[error]{V: &nilErr{Msg: "lost"}}}))
+	require.NoError(t, err)
+	rec, err := r.LoadTasklet(out)
+	require.NoError(t, err)
+	assert.EqualError(t, rec.Behavior.(*holdsErr).Err.V, "lost")
+}

@@ -186,9 +186,26 @@ func (r *Registry) encodeError(e *msgpack.Encoder, err error) error {
 	if err == nil {
 		return e.EncodeNil()
 	}
+	msg, bad := errorMessage(err)
+	if bad != nil {
+		return bad
+	}
 	e.EncodeArrayLen(2)
 	e.EncodeString(r.errorName(err))
-	return e.EncodeString(err.Error())
+	return e.EncodeString(msg)
+}
+
+// errorMessage is err.Error(), or an error wrapping ErrPanic if that
+// panics: most often a nil pointer kept in an error variable, which is not
+// a nil error and whose Error method dereferences it.
+func errorMessage(err error) (msg string, bad error) {
+	defer func() {
+		if p := recover(); p != nil {
+			bad = fmt.Errorf("%w: an error of type %T: its Error method panicked: %v; the panic was stopped here. "+
+				"An error variable holding a nil %T is not a nil error: keep nil itself in it (return nil, not a nil %T), or make Error work on every value kept", ErrPanic, err, p, err, err)
+		}
+	}()
+	return err.Error(), nil
 }
 
 // errorName is the registered name of a sentinel error, "" for any other.
