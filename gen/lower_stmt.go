@@ -181,6 +181,16 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 			assignVars("_f."+idx, "")
 			break
 		}
+		if x := l.rangedField(s); x != "" && !isArr {
+			// A saved local the body never assigns: its own elements, not
+			// a copy of the slice that a save and a restore would part
+			// from it (a write through it would no longer show in the
+			// loop), and the save holds them once.
+			out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
+			head = fmt.Sprintf("for ; _f.%s < len(%s); _f.%s++ {", idx, x, idx)
+			assignVars("_f."+idx, fmt.Sprintf("%s[_f.%s]", x, idx))
+			break
+		}
 		if why := saveable(xt, map[types.Type]bool{}); why != "" {
 			l.g.refuse(s.X.Pos(), "a range over a value that must be saved across a suspension, but "+why, "", "range over a slice of saveable values")
 		}
@@ -229,6 +239,43 @@ func (l *lowerer) blockWithRaw(list []ast.Stmt, pre []decl, raw []line) []line {
 	out := append([]line(nil), inner[:n]...)
 	out = append(out, raw...)
 	return append(out, inner[n:]...)
+}
+
+// rangedField is the field of the local a range statement ranges over, if
+// it ranges over a saved local that its body never assigns (so its length,
+// which Go takes once, cannot change either); else "".
+func (l *lowerer) rangedField(s *ast.RangeStmt) string {
+	id, ok := ast.Unparen(s.X).(*ast.Ident)
+	if !ok {
+		return ""
+	}
+	v, ok := l.g.info.Uses[id].(*types.Var)
+	loc := l.fn.vars[v]
+	if !ok || loc == nil || !loc.field || loc.boxed {
+		return ""
+	}
+	assigned := false
+	is := func(e ast.Expr) bool {
+		id, ok := ast.Unparen(e).(*ast.Ident)
+		return ok && l.g.info.Uses[id] == v
+	}
+	ast.Inspect(s.Body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			for _, e := range n.Lhs {
+				assigned = assigned || is(e)
+			}
+		case *ast.RangeStmt:
+			assigned = assigned || n.Tok == token.ASSIGN && (is(n.Key) || is(n.Value))
+		case *ast.UnaryExpr:
+			assigned = assigned || n.Op == token.AND && is(n.X)
+		}
+		return !assigned
+	})
+	if assigned {
+		return ""
+	}
+	return loc.name
 }
 
 func (l *lowerer) hasCall(e ast.Expr) bool {

@@ -3,7 +3,7 @@
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
 //stackless:layout {"kind":"tour.guard","version":1,"frame":"GuardTasklet","points":["t.Recv"],"live":[["Eyes","Seen"]],"fields":[["Eyes","channel.ID"],["Seen","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
-//stackless:layout {"kind":"tour.intruders","version":1,"frame":"IntrudersTasklet","points":["t.Send"],"live":[["Eyes","Idx","Names","Rng"]],"fields":[["Eyes","channel.ID"],["Names","[]string"],["Idx","int"],["Rng","[]string"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"tour.intruders","version":1,"frame":"IntrudersTasklet","points":["t.Send"],"live":[["Eyes","Idx","Names"]],"fields":[["Eyes","channel.ID"],["Names","[]string"],["Idx","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 
 package main
 
@@ -104,7 +104,6 @@ type IntrudersTasklet struct {
 	Eyes  channel.ID
 	Names []string
 	Idx   int
-	Rng   []string
 }
 
 // Where implements tasklet.Framer: where Intruders and the flow functions it
@@ -142,17 +141,16 @@ func (_f *IntrudersTasklet) Step(_t *tasklet.T) tasklet.Op {
 _L1:
 	{
 		if _rs == 0 {
-			_f.Rng = _f.Names
 			_f.Idx = 0
 		}
 //line tour.go:41
-		for ; _f.Idx < len(_f.Rng); _f.Idx++ {
+		for ; _f.Idx < len(_f.Names); _f.Idx++ {
 			var name string
 			_ = name
 			if _rs == 1 {
 				goto _L2
 			}
-			name = _f.Rng[_f.Idx]
+			name = _f.Names[_f.Idx]
 //line tour.go:42
 		_L2:
 			{
@@ -178,4 +176,4 @@ _L1:
 	return tasklet.Finish(_t, _fl.Close(_f.Eyes))
 }
 
-//line tour_stackless.go:180
+//line tour_stackless.go:178

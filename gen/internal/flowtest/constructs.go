@@ -276,6 +276,23 @@ func Decls(t *tasklet.Flow, out channel.ID) error {
 	return t.Send(out, fmt.Sprint("decls ", a, " ", b, " ", c, " ", x, " ", f))
 }
 
+// RangeWrites covers a loop that writes the slice it ranges over: a write
+// to a later element shows when the loop gets there, also across a save
+// and restore.
+//
+//stackless:tasklet kind=flowtest.rangewrites version=1
+func RangeWrites(t *tasklet.Flow, out channel.ID) error {
+	hp := []int{10, 20, 30}
+	for i, h := range hp {
+		if i+1 < len(hp) {
+			hp[i+1] += h
+		}
+		_ = t.Yield()
+		_ = t.Send(out, fmt.Sprint("hp ", i, " ", h))
+	}
+	return t.Send(out, fmt.Sprint("rangewrites ", hp))
+}
+
 // pair suspends once and returns n and n+1.
 func pair(t *tasklet.Flow, n int) []int {
 	_ = t.Yield()

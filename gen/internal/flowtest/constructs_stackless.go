@@ -2,7 +2,7 @@
 // Source: constructs.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.feed","version":1,"frame":"FeedTasklet","points":["t.Send"],"live":[["Ch","Idx","Rng","Vals"]],"fields":[["Ch","channel.ID"],["Vals","[]int"],["Idx","int"],["Rng","[]int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.feed","version":1,"frame":"FeedTasklet","points":["t.Send"],"live":[["Ch","Idx","Vals"]],"fields":[["Ch","channel.ID"],["Vals","[]int"],["Idx","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.branches","version":1,"frame":"BranchesTasklet","points":["t.Recv","t.Send","t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Send"],"live":[["In","N","Out"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","X"],["In","N","Out","W"],["In","N","Out"],["In","N","Out"],["In","N","Out","W2"],["In","N","Out"],[]],"fields":[["In","channel.ID"],["Out","channel.ID"],["N","int"],["X","int"],["W","int"],["W2","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.loops","version":1,"frame":"LoopsTasklet","points":["t.Yield","t.Send","t.Send","t.Send","t.Send","t.Send","t.Send","t.Yield","t.Sleep","t.Send"],"live":[["I","Out","Total","Words"],["J","Out","Total","Words"],["A","B","Idx","J","Out","Rng","Total","Words"],["Idx2","J","Out","Rng2","Total","Words"],["Arr","Idx3","J","Out","Rng3","Total","Words"],["Arr","Idx4","J","Out","Total","Words"],["Idx5","J","Next","Out","Rng5","Total","Words"],["Idx6","J","Out","Rng6","Total","Words"],["J","K","Out","Total","Words"],[]],"fields":[["Out","channel.ID"],["Words","[]string"],["Total","int"],["I","int"],["J","int"],["A","int"],["B","int"],["Arr","[3]int"],["K","int"],["Idx","int"],["Rng","int"],["Idx2","int"],["Rng2","[]string"],["Idx3","int"],["Rng3","[3]int"],["Idx4","int"],["Idx5","int"],["Next","int"],["Rng5","string"],["Idx6","int"],["Rng6","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.exprs","version":1,"frame":"ExprsTasklet","points":["call of add","call of add","t.Send","t.Yield","call of add","t.Send","call of add","t.Send","t.Yield","t.Send","t.Send","t.Yield","t.Send","t.Yield","t.Send","t.Select","t.Send","t.Yield","call of add","t.Send","call of add","call of span","t.Send","t.Send"],"live":[["Add","In","Out","Tmp","X"],["Add","In","Out","Tmp","Tmp2","Tmp3","X"],["In","Out"],["In","Out"],["Add","In","Out","Tmp4"],["In","Out"],["Add","I","In","Out"],["I","In","Out"],["In","Out","V","V2"],["In","Out","V"],["In","Out"],["In","Out"],["In","Out"],["Got","Idx","In","Out","Rng"],["In","Out"],["In","N","Out"],["In","N","Out"],["Out","P"],["Add","Out","P"],["Out"],["Add","Out","S"],["Out","S","Span"],["Out","S"],[]],"fields":[["In","channel.ID"],["Out","channel.ID"],["X","int"],["I","int"],["V","int"],["V2","int"],["Got","[]string"],["N","int"],["P","Point"],["S","string"],["Tmp","int"],["Tmp2","int"],["Tmp3","int"],["Tmp4","pickle.Boxed[error]"],["Idx","int"],["Rng","[]string"],["Add","addFrame"],["Span","spanFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
@@ -15,6 +15,7 @@
 //stackless:layout {"kind":"flowtest.names","version":1,"frame":"NamesTasklet","points":["t.Yield","t.Yield","t.Send"],"live":[["Out","X_n","X数","Été","Α"],["Out","X_n","X数","Été","Α"],[]],"fields":[["Out","channel.ID"],["Été","int"],["X数","int"],["Α","int"],["X_n","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.decls","version":1,"frame":"DeclsTasklet","points":["call of add","call of add","call of add","call of add","t.Yield","t.Send"],"live":[["A","Add","Out"],["A","Add","B","Out"],["A","Add","B","C","Out","X"],["A","Add","B","C","F","Out","X"],["A","B","C","F","Out","X"],[]],"fields":[["Out","channel.ID"],["A","int"],["B","int"],["C","int"],["X","pickle.Boxed[any]"],["F","float64"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.decls","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
+//stackless:layout {"kind":"flowtest.rangewrites","version":1,"frame":"RangeWritesTasklet","points":["t.Yield","t.Send","t.Send"],"live":[["H","Hp","I","Idx","Out"],["Hp","Idx","Out"],[]],"fields":[["Out","channel.ID"],["Hp","[]int"],["I","int"],["H","int"],["Idx","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"NestedTasklet","points":["call of sumN","t.Send","t.Send"],"live":[["In","Out","Round","SumN"],[],["In","Out","Round"]],"fields":[["In","channel.ID"],["Out","channel.ID"],["Round","int"],["SumN","sumNFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"sumNFrame","points":["call of recvInt"],"live":[["I","In","N","RecvInt","Sum"]],"fields":[["In","channel.ID"],["N","int"],["Sum","int"],["I","int"],["RecvInt","recvIntFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"recvIntFrame","points":["t.Yield","t.RecvAs"],"live":[["In"],[]],"fields":[["In","channel.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
@@ -57,23 +58,25 @@ func init() {
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Names", 255, 257)
 	pickle.MustRegister("flowtest.decls", 1, (*DeclsTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Decls", 274)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.pair", 281)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 305)
+	pickle.MustRegister("flowtest.rangewrites", 1, (*RangeWritesTasklet)(nil))
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.RangeWrites", 290, 291)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.pair", 298)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 322)
 	pickle.MustRegister("flowtest.nested", 1, (*NestedTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 322)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 339)
 	pickle.MustRegister("flowtest.errs", 1, (*ErrsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 358, 365, 367, 370, 371)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 375, 382, 384, 387, 388)
 	pickle.MustRegister("flowtest.dropper", 1, (*DropperTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 382, 383)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 399, 400)
 	pickle.MustRegister("flowtest.boss", 1, (*BossTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 392, 393, 394, 395, 396, 397, 398, 399, 400, 401, 402, 403, 404)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 419, 420, 421)
 	pickle.MustRegister("flowtest.timer", 1, (*TimerTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 427, 429)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 444, 446)
 	pickle.MustRegister("flowtest.ticker", 1, (*TickerTasklet)(nil))
 	pickle.MustRegister("flowtest.before", 1, (*BeforeTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 469, 474)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 486, 491)
 	pickle.MustRegister("flowtest.results", 1, (*ResultsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.tally", 489)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.tally", 506)
 }
 
 // FeedTasklet is the tasklet Feed (kind "flowtest.feed", version 1), lowered by
@@ -84,7 +87,6 @@ type FeedTasklet struct {
 	Ch   channel.ID
 	Vals []int
 	Idx  int
-	Rng  []int
 }
 
 // Where implements tasklet.Framer: where Feed and the flow functions it
@@ -122,17 +124,16 @@ func (_f *FeedTasklet) Step(_t *tasklet.T) tasklet.Op {
 _L1:
 	{
 		if _rs == 0 {
-			_f.Rng = _f.Vals
 			_f.Idx = 0
 		}
 //line constructs.go:21
-		for ; _f.Idx < len(_f.Rng); _f.Idx++ {
+		for ; _f.Idx < len(_f.Vals); _f.Idx++ {
 			var v int
 			_ = v
 			if _rs == 1 {
 				goto _L2
 			}
-			v = _f.Rng[_f.Idx]
+			v = _f.Vals[_f.Idx]
 //line constructs.go:22
 		_L2:
 			{
@@ -2190,6 +2191,113 @@ _P6:
 
 //line constructs_stackless.go:2167
 
+// RangeWritesTasklet is the tasklet RangeWrites (kind "flowtest.rangewrites", version 1), lowered by
+// stackless gen from constructs.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type RangeWritesTasklet struct {
+	PC  int
+	Out channel.ID
+	Hp  []int
+	I   int
+	H   int
+	Idx int
+}
+
+// Where implements tasklet.Framer: where RangeWrites and the flow functions it
+// called are suspended, outermost first.
+func (_f *RangeWritesTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of RangeWrites, and the frames it called into, at
+// the point its PC names.
+func (_f *RangeWritesTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.RangeWrites", File: "constructs.go", Line: 290, Point: "t.Yield"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.RangeWrites", File: "constructs.go", Line: 291, Point: "t.Send"})
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.RangeWrites", File: "constructs.go", Line: 293, Point: "t.Send"})
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *RangeWritesTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // I, H
+		return 0x18
+	case 3: // Out, Hp, I, H, Idx
+		return 0x3e
+	}
+	return 0
+}
+
+// NewRangeWrites returns the tasklet RangeWrites(t, out), to spawn.
+func NewRangeWrites(out channel.ID) *RangeWritesTasklet {
+	return &RangeWritesTasklet{Out: out}
+}
+
+// Step runs RangeWrites to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+//
+//line constructs.go:284
+func (_f *RangeWritesTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_rs := _f.PC
+	_ = _rs
+	var _sl1 error
+	_ = _sl1
+	if _rs >= 1 && _rs <= 2 {
+		goto _L1
+	}
+	if _rs == 3 {
+		goto _P3
+	}
+//line constructs.go:285
+	_f.Hp = []int{10, 20, 30}
+//line constructs.go:286
+_L1:
+	{
+		if _rs == 0 {
+			_f.Idx = 0
+		}
+//line constructs.go:286
+		for ; _f.Idx < len(_f.Hp); _f.Idx++ {
+			if _rs == 1 {
+				goto _P1
+			}
+			if _rs == 2 {
+				goto _P2
+			}
+			_f.I, _f.H = _f.Idx, _f.Hp[_f.Idx]
+//line constructs.go:287
+			if _f.I+1 < len(_f.Hp) {
+				_f.Hp[_f.I+1] += _f.H
+			}
+//line constructs.go:290
+			_f.PC = 1
+			return _t.Yield()
+		_P1:
+			_rs = 0
+//line constructs.go:291
+			_f.PC = 2
+			return _t.Send(_f.Out, fmt.Sprint("hp ", _f.I, " ", _f.H))
+		_P2:
+			_rs = 0
+		}
+	}
+//line constructs.go:293
+	_f.PC = 3
+	return _t.Send(_f.Out, fmt.Sprint("rangewrites ", _f.Hp))
+_P3:
+	_rs = 0
+	_sl1 = _t.Err()
+//line constructs.go:293
+	return tasklet.Finish(_t, _sl1)
+}
+
+//line constructs_stackless.go:2274
+
 // pairFrame is the frame of pair, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
 type pairFrame struct {
@@ -2202,7 +2310,7 @@ type pairFrame struct {
 func (_f *pairFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.pair", File: "constructs.go", Line: 281, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.pair", File: "constructs.go", Line: 298, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -2213,23 +2321,23 @@ func (_f pairFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs pair to its next suspension point (done: it returned).
 //
-//line constructs.go:280
+//line constructs.go:297
 func (_f *pairFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 []int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:281
+//line constructs.go:298
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:282
+//line constructs.go:299
 	return tasklet.Op{}, true, []int{_f.N, _f.N + 1}
 }
 
-//line constructs_stackless.go:2208
+//line constructs_stackless.go:2315
 
 // spanFrame is the frame of span, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2245,7 +2353,7 @@ type spanFrame struct {
 func (_f *spanFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 288, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 305, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -2266,16 +2374,16 @@ func (_f spanFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs span to its next suspension point (done: it returned).
 //
-//line constructs.go:286
+//line constructs.go:303
 func (_f *spanFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line constructs.go:287
+//line constructs.go:304
 	_f.Lo = _f.X
-//line constructs.go:288
+//line constructs.go:305
 _L1:
 	{
 		var err error
@@ -2283,24 +2391,24 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line constructs.go:288
+//line constructs.go:305
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line constructs.go:288
+//line constructs.go:305
 		if err != nil {
 			return tasklet.Op{}, true, _f.Lo, _f.Hi
 		}
 	}
-//line constructs.go:291
+//line constructs.go:308
 	_f.Hi = _f.Lo * 2
-//line constructs.go:292
+//line constructs.go:309
 	return tasklet.Op{}, true, _f.Lo, _f.Hi
 }
 
-//line constructs_stackless.go:2279
+//line constructs_stackless.go:2386
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2315,7 +2423,7 @@ type addFrame struct {
 func (_f *addFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.add", File: "constructs.go", Line: 305, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.add", File: "constructs.go", Line: 322, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -2326,23 +2434,23 @@ func (_f addFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs add to its next suspension point (done: it returned).
 //
-//line constructs.go:304
+//line constructs.go:321
 func (_f *addFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:305
+//line constructs.go:322
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:306
+//line constructs.go:323
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:2321
+//line constructs_stackless.go:2428
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2364,11 +2472,11 @@ func (_f *NestedTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *NestedTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.SumN.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 315, Point: "call of sumN"}))
+		return _f.SumN.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 332, Point: "call of sumN"}))
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 317, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 334, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 322, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 339, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2391,7 +2499,7 @@ func NewNested(in channel.ID, out channel.ID) *NestedTasklet {
 // Step runs Nested to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:313
+//line constructs.go:330
 func (_f *NestedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2400,17 +2508,17 @@ func (_f *NestedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs >= 1 && _rs <= 3 {
 		goto _L1
 	}
-//line constructs.go:314
+//line constructs.go:331
 _L1:
 	{
 		if _rs >= 1 && _rs <= 3 {
 			goto _L2
 		}
-//line constructs.go:314
+//line constructs.go:331
 		_f.Round = 0
-//line constructs.go:314
+//line constructs.go:331
 	_L2:
-//line constructs.go:314
+//line constructs.go:331
 		for ; ; _f.Round++ {
 			var total int
 			_ = total
@@ -2425,7 +2533,7 @@ _L1:
 			if _rs == 3 {
 				goto _P3
 			}
-//line constructs.go:315
+//line constructs.go:332
 			_f.SumN = sumNFrame{In: _f.In, N: 2}
 		_P1:
 			_rs = 0
@@ -2438,34 +2546,34 @@ _L1:
 				_f.SumN = sumNFrame{}
 				total, err = _c0, _c1
 			}
-//line constructs.go:316
+//line constructs.go:333
 		_L3:
-//line constructs.go:316
+//line constructs.go:333
 			if _rs == 2 || _rs == 0 && (errors.Is(err, channel.ErrClosed)) {
 				var _sl1 error
 				_ = _sl1
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:317
+//line constructs.go:334
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("nested closed after ", _f.Round))
 			_P2:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:317
+//line constructs.go:334
 				return tasklet.Finish(_t, _sl1)
 			}
-//line constructs.go:319
+//line constructs.go:336
 			if err != nil {
 				return tasklet.Finish(_t, err)
 			}
-//line constructs.go:322
+//line constructs.go:339
 			_f.PC = 3
 			return _t.Send(_f.Out, fmt.Sprint("nested total ", total))
 		_P3:
 			_rs = 0
-//line constructs.go:323
+//line constructs.go:340
 			if _f.Round == 5 {
 				return tasklet.Finish(_t, errors.New("nested gives up"))
 			}
@@ -2473,7 +2581,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2452
+//line constructs_stackless.go:2559
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2491,7 +2599,7 @@ type sumNFrame struct {
 func (_f *sumNFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.RecvInt.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sumN", File: "constructs.go", Line: 333, Point: "call of recvInt"}))
+		return _f.RecvInt.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sumN", File: "constructs.go", Line: 350, Point: "call of recvInt"}))
 	}
 	return _w
 }
@@ -2502,26 +2610,26 @@ func (_f sumNFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs sumN to its next suspension point (done: it returned).
 //
-//line constructs.go:330
+//line constructs.go:347
 func (_f *sumNFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line constructs.go:331
+//line constructs.go:348
 	_f.Sum = 0
-//line constructs.go:332
+//line constructs.go:349
 _L1:
 	{
 		if _rs == 1 {
 			goto _L2
 		}
-//line constructs.go:332
+//line constructs.go:349
 		_f.I = 0
-//line constructs.go:332
+//line constructs.go:349
 	_L2:
-//line constructs.go:332
+//line constructs.go:349
 		for ; _rs != 0 || (_f.I < _f.N); _f.I++ {
 			var v int
 			_ = v
@@ -2530,7 +2638,7 @@ _L1:
 			if _rs == 1 {
 				goto _P1
 			}
-//line constructs.go:333
+//line constructs.go:350
 			_f.RecvInt = recvIntFrame{In: _f.In}
 		_P1:
 			_rs = 0
@@ -2543,19 +2651,19 @@ _L1:
 				_f.RecvInt = recvIntFrame{}
 				v, err = _c0, _c1
 			}
-//line constructs.go:334
+//line constructs.go:351
 			if err != nil {
 				return tasklet.Op{}, true, _f.Sum, err
 			}
-//line constructs.go:337
+//line constructs.go:354
 			_f.Sum += v
 		}
 	}
-//line constructs.go:339
+//line constructs.go:356
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:2534
+//line constructs_stackless.go:2641
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2569,9 +2677,9 @@ type recvIntFrame struct {
 func (_f *recvIntFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 344, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 361, Point: "t.Yield"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 347, Point: "t.RecvAs"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 364, Point: "t.RecvAs"})
 	}
 	return _w
 }
@@ -2592,7 +2700,7 @@ func (_f recvIntFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs recvInt to its next suspension point (done: it returned).
 //
-//line constructs.go:343
+//line constructs.go:360
 func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -2606,7 +2714,7 @@ func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, 
 	if _rs == 2 {
 		goto _P2
 	}
-//line constructs.go:344
+//line constructs.go:361
 _L1:
 	{
 		var err error
@@ -2614,18 +2722,18 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line constructs.go:344
+//line constructs.go:361
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line constructs.go:344
+//line constructs.go:361
 		if err != nil {
 			return tasklet.Op{}, true, 0, err
 		}
 	}
-//line constructs.go:347
+//line constructs.go:364
 	_f.PC = 2
 	return _t.Recv(_f.In), false, _r0, _r1
 _P2:
@@ -2638,11 +2746,11 @@ _P2:
 		}
 		_sl1, _sl2 = _x, _e
 	}
-//line constructs.go:347
+//line constructs.go:364
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:2621
+//line constructs_stackless.go:2728
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2666,19 +2774,19 @@ func (_f *ErrsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ErrsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 355, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 372, Point: "t.Recv"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 358, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 375, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 363, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 380, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 365, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 382, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 367, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 384, Point: "t.Send"})
 	case 6:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 370, Point: "t.Pause"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 387, Point: "t.Pause"})
 	case 7:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 371, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 388, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2711,24 +2819,24 @@ func NewErrs(in channel.ID, out channel.ID, tough bool) *ErrsTasklet {
 // Step runs Errs to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:353
+//line constructs.go:370
 func (_f *ErrsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 7 {
 		goto _L1
 	}
-//line constructs.go:354
+//line constructs.go:371
 _L1:
 	{
 		if _rs >= 1 && _rs <= 7 {
 			goto _L2
 		}
-//line constructs.go:354
+//line constructs.go:371
 		_f.I = 0
-//line constructs.go:354
+//line constructs.go:371
 	_L2:
-//line constructs.go:354
+//line constructs.go:371
 		for ; ; _f.I++ {
 			if _rs == 1 {
 				goto _P1
@@ -2739,68 +2847,68 @@ _L1:
 			if _rs >= 6 && _rs <= 7 {
 				goto _L4
 			}
-//line constructs.go:355
+//line constructs.go:372
 			_f.PC = 1
 			return _t.Recv(_f.In)
 		_P1:
 			_rs = 0
 			_f.V.V, _f.Err.V = _t.Value(), _t.Err()
 		_L3:
-//line constructs.go:356
+//line constructs.go:373
 			switch {
-//line constructs.go:357
+//line constructs.go:374
 			case _rs == 2 || _rs == 0 && (errors.Is(_f.Err.V, tasklet.ErrKilled)):
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:358
+//line constructs.go:375
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("killed at ", _f.I, " tough ", _f.Tough))
 			_P2:
 				_rs = 0
-//line constructs.go:359
+//line constructs.go:376
 				if !_f.Tough {
 					return tasklet.Finish(_t, _f.Err.V)
 				}
-//line constructs.go:362
+//line constructs.go:379
 			case _rs == 3 || _rs == 0 && (errors.Is(_f.Err.V, channel.ErrClosed)):
 				var _sl1 error
 				_ = _sl1
 				if _rs == 3 {
 					goto _P3
 				}
-//line constructs.go:363
+//line constructs.go:380
 				_f.PC = 3
 				return _t.Send(_f.Out, "errs: closed")
 			_P3:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:363
+//line constructs.go:380
 				return tasklet.Finish(_t, _sl1)
-//line constructs.go:364
+//line constructs.go:381
 			case _rs == 4 || _rs == 0 && (_f.Err.V != nil):
 				if _rs == 4 {
 					goto _P4
 				}
-//line constructs.go:365
+//line constructs.go:382
 				_f.PC = 4
 				return _t.Send(_f.Out, "errs: got error "+_f.Err.V.Error())
 			_P4:
 				_rs = 0
-//line constructs.go:366
+//line constructs.go:383
 			default:
 				if _rs == 5 {
 					goto _P5
 				}
-//line constructs.go:367
+//line constructs.go:384
 				_f.PC = 5
 				return _t.Send(_f.Out, fmt.Sprint("errs: got ", _f.V.V))
 			_P5:
 				_rs = 0
 			}
-//line constructs.go:369
+//line constructs.go:386
 		_L4:
-//line constructs.go:369
+//line constructs.go:386
 			if _rs >= 6 && _rs <= 7 || _rs == 0 && (_f.I == 2) {
 				if _rs == 6 {
 					goto _P6
@@ -2808,12 +2916,12 @@ _L1:
 				if _rs == 7 {
 					goto _P7
 				}
-//line constructs.go:370
+//line constructs.go:387
 				_f.PC = 6
 				return _t.Pause()
 			_P6:
 				_rs = 0
-//line constructs.go:371
+//line constructs.go:388
 				_f.PC = 7
 				return _t.Send(_f.Out, "errs: resumed")
 			_P7:
@@ -2823,7 +2931,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2802
+//line constructs_stackless.go:2909
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2843,9 +2951,9 @@ func (_f *DropperTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *DropperTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 382, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 399, Point: "t.Recv"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 383, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 400, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2858,16 +2966,16 @@ func NewDropper(in channel.ID, out channel.ID) *DropperTasklet {
 // Step runs Dropper to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:380
+//line constructs.go:397
 func (_f *DropperTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line constructs.go:381
+//line constructs.go:398
 _L1:
-//line constructs.go:381
+//line constructs.go:398
 	for {
 		var v any
 		_ = v
@@ -2877,13 +2985,13 @@ _L1:
 		if _rs == 2 {
 			goto _P2
 		}
-//line constructs.go:382
+//line constructs.go:399
 		_f.PC = 1
 		return _t.Recv(_f.In)
 	_P1:
 		_rs = 0
 		v = _t.Value()
-//line constructs.go:383
+//line constructs.go:400
 		_f.PC = 2
 		return _t.Send(_f.Out, fmt.Sprint("dropper got ", v))
 	_P2:
@@ -2891,7 +2999,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2870
+//line constructs_stackless.go:2977
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2914,31 +3022,31 @@ func (_f *BossTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *BossTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 392, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 409, Point: "t.Send"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 393, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 410, Point: "t.SendErr"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 394, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 411, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 395, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 412, Point: "t.Yield"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 396, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 413, Point: "t.Yield"})
 	case 6:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 397, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 414, Point: "t.Send"})
 	case 7:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 398, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 415, Point: "t.Yield"})
 	case 8:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 399, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 416, Point: "t.Send"})
 	case 9:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 400, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 417, Point: "t.Yield"})
 	case 10:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 401, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 418, Point: "t.Send"})
 	case 11:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 402, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 419, Point: "t.SendErr"})
 	case 12:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 403, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 420, Point: "t.Yield"})
 	case 13:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 404, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 421, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2985,7 +3093,7 @@ func NewBoss(toErrs channel.ID, toDropper channel.ID, out channel.ID, errs taskl
 // Step runs Boss to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:391
+//line constructs.go:408
 func (_f *BossTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -3030,76 +3138,76 @@ func (_f *BossTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 13 {
 		goto _P13
 	}
-//line constructs.go:392
+//line constructs.go:409
 	_f.PC = 1
 	return _t.Send(_f.ToErrs, 1)
 _P1:
 	_rs = 0
-//line constructs.go:393
+//line constructs.go:410
 	_f.PC = 2
 	return _t.SendErr(_f.ToErrs, errors.New("bad news"))
 _P2:
 	_rs = 0
-//line constructs.go:394
+//line constructs.go:411
 	_f.PC = 3
 	return _t.Send(_f.ToErrs, 2)
 _P3:
 	_rs = 0
-//line constructs.go:395
+//line constructs.go:412
 	_f.PC = 4
 	return _t.Yield()
 _P4:
 	_rs = 0
-//line constructs.go:396
+//line constructs.go:413
 	_f.PC = 5
 	return _t.Yield()
 _P5:
 	_rs = 0
-//line constructs.go:397
+//line constructs.go:414
 	_f.PC = 6
 	return _t.Send(_f.Out, fmt.Sprint("insert: ", _fl.Host().Insert(_f.Errs)))
 _P6:
 	_rs = 0
-//line constructs.go:398
+//line constructs.go:415
 	_f.PC = 7
 	return _t.Yield()
 _P7:
 	_rs = 0
-//line constructs.go:399
+//line constructs.go:416
 	_f.PC = 8
 	return _t.Send(_f.Out, fmt.Sprint("kill: ", _fl.Host().Kill(_f.Errs, false)))
 _P8:
 	_rs = 0
-//line constructs.go:400
+//line constructs.go:417
 	_f.PC = 9
 	return _t.Yield()
 _P9:
 	_rs = 0
-//line constructs.go:401
+//line constructs.go:418
 	_f.PC = 10
 	return _t.Send(_f.ToDropper, "a")
 _P10:
 	_rs = 0
-//line constructs.go:402
+//line constructs.go:419
 	_f.PC = 11
 	return _t.SendErr(_f.ToDropper, errors.New("dropped"))
 _P11:
 	_rs = 0
-//line constructs.go:403
+//line constructs.go:420
 	_f.PC = 12
 	return _t.Yield()
 _P12:
 	_rs = 0
-//line constructs.go:404
+//line constructs.go:421
 	_f.PC = 13
 	return _t.Send(_f.Out, fmt.Sprint("kill again: ", _fl.Host().Kill(_f.Errs, false)))
 _P13:
 	_rs = 0
-//line constructs.go:405
+//line constructs.go:422
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:3078
+//line constructs_stackless.go:3185
 
 // TimerTasklet is the tasklet Timer (kind "flowtest.timer", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3121,15 +3229,15 @@ func (_f *TimerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *TimerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 421, Point: "t.Select"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 438, Point: "t.Select"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 424, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 441, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 427, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 444, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 429, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 446, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 430, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 447, Point: "t.SendErr"})
 	}
 	return _w
 }
@@ -3156,7 +3264,7 @@ func NewTimer(in channel.ID, out channel.ID) *TimerTasklet {
 // Step runs Timer to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:418
+//line constructs.go:435
 func (_f *TimerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -3165,11 +3273,11 @@ func (_f *TimerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs >= 1 && _rs <= 5 {
 		goto _L1
 	}
-//line constructs.go:419
+//line constructs.go:436
 	_f.Misses = 0
-//line constructs.go:420
+//line constructs.go:437
 _L1:
-//line constructs.go:420
+//line constructs.go:437
 	for _rs != 0 || (_f.Misses < 3) {
 		var chosen int
 		_ = chosen
@@ -3181,43 +3289,43 @@ _L1:
 		if _rs >= 2 && _rs <= 5 {
 			goto _L2
 		}
-//line constructs.go:421
+//line constructs.go:438
 		_f.PC = 1
 		return _t.Select(tasklet.RecvCase(_f.In), tasklet.TimeoutCase(time.Duration(_f.Misses+1)*time.Millisecond))
 	_P1:
 		_rs = 0
 		chosen, _f.V.V, err = _t.Chosen(), _t.Value(), _t.Err()
 	_L2:
-//line constructs.go:422
+//line constructs.go:439
 		switch {
-//line constructs.go:423
+//line constructs.go:440
 		case _rs == 2 || _rs == 0 && (err != nil):
 			var _sl1 error
 			_ = _sl1
 			if _rs == 2 {
 				goto _P2
 			}
-//line constructs.go:424
+//line constructs.go:441
 			_f.PC = 2
 			return _t.Send(_f.Out, fmt.Sprint("timer: ", err, " at ", _fl.Now()))
 		_P2:
 			_rs = 0
 			_sl1 = _t.Err()
-//line constructs.go:424
+//line constructs.go:441
 			return tasklet.Finish(_t, _sl1)
-//line constructs.go:425
+//line constructs.go:442
 		case _rs == 3 || _rs == 0 && (chosen == 1):
 			if _rs == 3 {
 				goto _P3
 			}
-//line constructs.go:426
+//line constructs.go:443
 			_f.Misses++
-//line constructs.go:427
+//line constructs.go:444
 			_f.PC = 3
 			return _t.Send(_f.Out, fmt.Sprint("timer: timeout ", _f.Misses, " at ", _fl.Now()))
 		_P3:
 			_rs = 0
-//line constructs.go:428
+//line constructs.go:445
 		default:
 			if _rs == 4 {
 				goto _P4
@@ -3225,12 +3333,12 @@ _L1:
 			if _rs == 5 {
 				goto _L3
 			}
-//line constructs.go:429
+//line constructs.go:446
 			_f.PC = 4
 			return _t.Send(_f.Out, fmt.Sprintf("timer: got %T %v at %v", _f.V.V, _f.V.V, _fl.Now()))
 		_P4:
 			_rs = 0
-//line constructs.go:430
+//line constructs.go:447
 		_L3:
 			{
 				var err2 error
@@ -3238,24 +3346,24 @@ _L1:
 				if _rs == 5 {
 					goto _P5
 				}
-//line constructs.go:430
+//line constructs.go:447
 				_f.PC = 5
 				return _t.SendErr(_f.Out, fmt.Errorf("timer saw %v", _f.V.V))
 			_P5:
 				_rs = 0
 				err2 = _t.Err()
-//line constructs.go:430
+//line constructs.go:447
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line constructs.go:435
+//line constructs.go:452
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:3234
+//line constructs_stackless.go:3341
 
 // TickerTasklet is the tasklet Ticker (kind "flowtest.ticker", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3278,9 +3386,9 @@ func (_f *TickerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *TickerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 443, Point: "t.Sleep"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 460, Point: "t.Sleep"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 446, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 463, Point: "t.Send"})
 	}
 	return _w
 }
@@ -3303,21 +3411,21 @@ func NewTicker(out channel.ID, n int) *TickerTasklet {
 // Step runs Ticker to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:441
+//line constructs.go:458
 func (_f *TickerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line constructs.go:442
+//line constructs.go:459
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = _f.N
 			_f.Idx = 0
 		}
-//line constructs.go:442
+//line constructs.go:459
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 1 {
 				goto _L2
@@ -3326,7 +3434,7 @@ _L1:
 				goto _L3
 			}
 			_f.I = _f.Idx
-//line constructs.go:443
+//line constructs.go:460
 		_L2:
 			{
 				var err error
@@ -3334,18 +3442,18 @@ _L1:
 				if _rs == 1 {
 					goto _P1
 				}
-//line constructs.go:443
+//line constructs.go:460
 				_f.PC = 1
 				return _t.Sleep(time.Duration(_f.I) * time.Millisecond)
 			_P1:
 				_rs = 0
 				err = _t.Err()
-//line constructs.go:443
+//line constructs.go:460
 				if err != nil {
 					return tasklet.Finish(_t, err)
 				}
 			}
-//line constructs.go:446
+//line constructs.go:463
 		_L3:
 			{
 				var err2 error
@@ -3353,24 +3461,24 @@ _L1:
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:446
+//line constructs.go:463
 				_f.PC = 2
 				return _t.Send(_f.Out, Point{_f.I, -_f.I})
 			_P2:
 				_rs = 0
 				err2 = _t.Err()
-//line constructs.go:446
+//line constructs.go:463
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line constructs.go:450
+//line constructs.go:467
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:3349
+//line constructs_stackless.go:3456
 
 // BeforeTasklet is the tasklet Before (kind "flowtest.before", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3401,15 +3509,15 @@ func (_f *BeforeTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *BeforeTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 460, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 477, Point: "call of add"}))
 	case 2:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 463, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 480, Point: "call of add"}))
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 469, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 486, Point: "t.Yield"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 474, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 491, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 475, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 492, Point: "t.Send"})
 	}
 	return _w
 }
@@ -3440,7 +3548,7 @@ func NewBefore(out channel.ID) *BeforeTasklet {
 // Step runs Before to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:458
+//line constructs.go:475
 func (_f *BeforeTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -3465,9 +3573,9 @@ func (_f *BeforeTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 5 {
 		goto _P5
 	}
-//line constructs.go:459
+//line constructs.go:476
 	_f.X = 5
-//line constructs.go:460
+//line constructs.go:477
 	_f.Add = addFrame{A: 1, B: 2}
 _P1:
 	_rs = 0
@@ -3480,13 +3588,13 @@ _P1:
 		_f.Add = addFrame{}
 		_sl1 = _c0
 	}
-//line constructs.go:460
+//line constructs.go:477
 	_f.Y = _f.X + _sl1
-//line constructs.go:461
+//line constructs.go:478
 	_f.S = []int{1, 2, 3}
-//line constructs.go:462
+//line constructs.go:479
 	_f.K = 1
-//line constructs.go:463
+//line constructs.go:480
 	_f.Add = addFrame{A: 10, B: 0}
 _P2:
 	_rs = 0
@@ -3499,69 +3607,69 @@ _P2:
 		_f.Add = addFrame{}
 		_f.S[_f.K] = _c0
 	}
-//line constructs.go:464
+//line constructs.go:481
 	_f.Z = 7
-//line constructs.go:465
+//line constructs.go:482
 	_f.Total = 0
-//line constructs.go:466
+//line constructs.go:483
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = 4
 			_f.Idx = 0
 		}
-//line constructs.go:466
+//line constructs.go:483
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 3 {
 				goto _L2
 			}
 			_f.A = _f.Idx
-//line constructs.go:467
+//line constructs.go:484
 			_f.N = 0
-//line constructs.go:468
+//line constructs.go:485
 		_L2:
 			{
 				if _rs == 3 {
 					goto _L3
 				}
-//line constructs.go:468
+//line constructs.go:485
 				_f.B = 0
-//line constructs.go:468
+//line constructs.go:485
 			_L3:
-//line constructs.go:468
+//line constructs.go:485
 				for ; _rs != 0 || (_f.B < _f.A); _f.B++ {
 					if _rs == 3 {
 						goto _P3
 					}
-//line constructs.go:469
+//line constructs.go:486
 					_f.PC = 3
 					return _t.Yield()
 				_P3:
 					_rs = 0
-//line constructs.go:470
+//line constructs.go:487
 					_f.N++
 				}
 			}
-//line constructs.go:472
+//line constructs.go:489
 			_f.Total += _f.N
 		}
 	}
-//line constructs.go:474
+//line constructs.go:491
 	_f.PC = 4
 	return _t.Send(_f.Out, fmt.Sprint("before ", _f.Y, _f.S, _f.Z, _f.Total))
 _P4:
 	_rs = 0
-//line constructs.go:475
+//line constructs.go:492
 	_f.PC = 5
 	return _t.Send(_f.Out, fmt.Sprint("args only ", _f.Z))
 _P5:
 	_rs = 0
 	_sl2 = _t.Err()
-//line constructs.go:475
+//line constructs.go:492
 	return tasklet.Finish(_t, _sl2)
 }
 
-//line constructs_stackless.go:3540
+//line constructs_stackless.go:3647
 
 // ResultsTasklet is the tasklet Results (kind "flowtest.results", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3583,9 +3691,9 @@ func (_f *ResultsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ResultsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Tally.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 482, Point: "call of tally"}))
+		return _f.Tally.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 499, Point: "call of tally"}))
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 482, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 499, Point: "t.Send"})
 	}
 	return _w
 }
@@ -3610,7 +3718,7 @@ func NewResults(out channel.ID) *ResultsTasklet {
 // Step runs Results to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:481
+//line constructs.go:498
 func (_f *ResultsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -3624,7 +3732,7 @@ func (_f *ResultsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 2 {
 		goto _P2
 	}
-//line constructs.go:482
+//line constructs.go:499
 	_f.Tally = tallyFrame{X: 41}
 _P1:
 	_rs = 0
@@ -3637,19 +3745,19 @@ _P1:
 		_f.Tally = tallyFrame{}
 		_f.Tmp = _c0
 	}
-//line constructs.go:482
+//line constructs.go:499
 	_f.Tmp2 = fmt.Sprint("tally ", _f.Tmp)
-//line constructs.go:482
+//line constructs.go:499
 	_f.PC = 2
 	return _t.Send(_f.Out, _f.Tmp2)
 _P2:
 	_rs = 0
 	_sl3 = _t.Err()
-//line constructs.go:482
+//line constructs.go:499
 	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:3628
+//line constructs_stackless.go:3735
 
 // tallyFrame is the frame of tally, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -3664,7 +3772,7 @@ type tallyFrame struct {
 func (_f *tallyFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.tally", File: "constructs.go", Line: 489, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.tally", File: "constructs.go", Line: 506, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -3685,22 +3793,22 @@ func (_f tallyFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs tally to its next suspension point (done: it returned).
 //
-//line constructs.go:487
+//line constructs.go:504
 func (_f *tallyFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:488
+//line constructs.go:505
 	_f.N = _f.X + 1
-//line constructs.go:489
+//line constructs.go:506
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:490
+//line constructs.go:507
 	return tasklet.Op{}, true, _f.N
 }
 
-//line constructs_stackless.go:3682
+//line constructs_stackless.go:3789

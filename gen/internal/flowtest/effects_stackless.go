@@ -2,7 +2,7 @@
 // Source: effects.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.fetcher","version":1,"frame":"FetcherTasklet","points":["t.Do","t.Do","t.Send","t.Send"],"live":[["I","Idx","Out","Rng","U","Urls"],["I","Idx","Out","Rng","Urls"],["I","Idx","Out","Page","Rng","Urls"],["Idx","Out","Rng","Urls"]],"fields":[["Urls","[]string"],["Out","channel.ID"],["I","int"],["U","string"],["Page","string"],["Idx","int"],["Rng","[]string"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.fetcher","version":1,"frame":"FetcherTasklet","points":["t.Do","t.Do","t.Send","t.Send"],"live":[["I","Idx","Out","U","Urls"],["I","Idx","Out","Urls"],["I","Idx","Out","Page","Urls"],["Idx","Out","Urls"]],"fields":[["Urls","[]string"],["Out","channel.ID"],["I","int"],["U","string"],["Page","string"],["Idx","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 
 package flowtest
 
@@ -29,7 +29,6 @@ type FetcherTasklet struct {
 	U    string
 	Page string
 	Idx  int
-	Rng  []string
 }
 
 // Where implements tasklet.Framer: where Fetcher and the flow functions it
@@ -87,11 +86,10 @@ func (_f *FetcherTasklet) Step(_t *tasklet.T) tasklet.Op {
 _L1:
 	{
 		if _rs == 0 {
-			_f.Rng = _f.Urls
 			_f.Idx = 0
 		}
 //line effects.go:16
-		for ; _f.Idx < len(_f.Rng); _f.Idx++ {
+		for ; _f.Idx < len(_f.Urls); _f.Idx++ {
 			var v any
 			_ = v
 			var err error
@@ -108,7 +106,7 @@ _L1:
 			if _rs == 4 {
 				goto _L5
 			}
-			_f.I, _f.U = _f.Idx, _f.Rng[_f.Idx]
+			_f.I, _f.U = _f.Idx, _f.Urls[_f.Idx]
 //line effects.go:17
 			_f.PC = 1
 			return _t.Do("fetch", _f.U)
@@ -185,4 +183,4 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line effects_stackless.go:188
+//line effects_stackless.go:186

@@ -78,6 +78,9 @@ var scenarios = []scenario{
 	{"decls", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewDecls(out), func(t *tasklet.Flow) error { return flowtest.Decls(t, out) })
 	}},
+	{"rangewrites", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewRangeWrites(out), func(t *tasklet.Flow) error { return flowtest.RangeWrites(t, out) })
+	}},
 	{"nested", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		in := s.NewChannel(0)
 		vals := []int{1, 2, 3, 4, 5}
