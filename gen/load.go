@@ -317,6 +317,7 @@ type pkgGen struct {
 	flows     map[*types.Func]*flowFn
 	order     []*flowFn
 	refusals  []Refusal
+	kinds     map[string]string // the package's tasklets by kind: "Name (file:line:col)"
 }
 
 func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {
@@ -324,7 +325,7 @@ func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {
 }
 
 func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]File, []Refusal, error) {
-	g := &pkgGen{pkg: p, fset: p.Fset, info: p.TypesInfo, flows: map[*types.Func]*flowFn{}}
+	g := &pkgGen{pkg: p, fset: p.Fset, info: p.TypesInfo, flows: map[*types.Func]*flowFn{}, kinds: map[string]string{}}
 	for _, f := range p.GoFiles {
 		g.oldRecs = append(g.oldRecs, oldLayouts[f]...)
 	}
@@ -477,6 +478,16 @@ func (g *pkgGen) consider(fd *ast.FuncDecl, file *ast.File, path string) {
 	case marked && (sig.Results().Len() != 1 || !types.Identical(sig.Results().At(0).Type(), types.Universe.Lookup("error").Type())):
 		g.refuse(fd.Name.Pos(), "tasklet "+fd.Name.Name+" does not return just an error", "", "make its only result `error`: nil exits, an error fails the tasklet")
 		return
+	}
+	if marked {
+		// One package registers both at init: the program would panic
+		// at start. (Kinds of different packages may meet in one program
+		// too; Register says so then.)
+		if other, ok := g.kinds[kind]; ok {
+			g.refuse(fd.Pos(), fmt.Sprintf("tasklet %s has the kind %q of tasklet %s: the package would register the kind twice and panic at start", fd.Name.Name, kind, other), "", "give each tasklet a kind= of its own")
+			return
+		}
+		g.kinds[kind] = fmt.Sprintf("%s (%s)", fd.Name.Name, g.fset.Position(fd.Name.Pos()))
 	}
 	fn := &flowFn{decl: fd, obj: obj, sig: sig, file: file, path: path, marked: marked, kind: kind, version: version}
 	fn.flowVar = sig.Params().At(0)
