@@ -25,9 +25,11 @@
 // `msgpack:"-"` works too): it is never written, comes back zero after a
 // restore, and registration accepts it. Types that encode themselves
 // (MarshalMsgpack, MarshalBinary, MarshalText, as time.Time) are trusted
-// with their whole state (a time.Time keeps its instant and its offset, not
-// its Location's name: restored where Local has another offset it is in a
-// zone with no name). An interface field (at any depth: an any, an
+// with their whole state. A time.Time keeps its instant only (msgpack's
+// timestamp): it comes back in the Local zone of the process that loads it,
+// so Equal, Before and Sub agree after a restore, but Hour, Day and Format
+// do on a machine whose zone is another; call UTC or In where the zone
+// matters. An interface field (at any depth: an any, an
 // error, a map[string]any) is refused too, because msgpack writes the
 // value it holds without its type and reads back its generic types (5 as
 // an int8, a struct as a map[string]any, an error as its message): make it

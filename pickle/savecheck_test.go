@@ -318,3 +318,23 @@ func TestInterfaceFieldsComeBackAsTheirTagsSay(t *testing.T) {
 	assert.Equal(t, []any{"orc", int8(2)}, out.Board["seen"], "loose, at any depth")
 	assert.Equal(t, 5, out.Last.V, "boxed: its own type")
 }
+
+type stamped struct{ At time.Time }
+
+func (s *stamped) Step(t *tasklet.T) tasklet.Op { return t.Exit() }
+
+// A time.Time keeps its instant, not its zone: it comes back in the
+// loading process's Local zone, as the package doc says.
+func TestATimeComesBackAtItsInstantInTheLocalZone(t *testing.T) {
+	r := pickle.NewRegistry()
+	require.NoError(t, r.Register("stamped", 1, &stamped{}))
+	at := time.Date(2026, 12, 6, 10, 0, 0, 5, time.FixedZone("CET", 3600))
+	b, err := r.DumpTasklet(&scheduler.TaskletState{ID: 3, Behavior: &stamped{At: at}, State: tasklet.Runnable, Chosen: -1})
+	require.NoError(t, err)
+	rec, err := r.LoadTasklet(b)
+	require.NoError(t, err)
+	got := rec.Behavior.(*stamped).At
+	assert.True(t, got.Equal(at), "the instant is kept: %v, want %v", got, at)
+	assert.Equal(t, time.Local, got.Location(), "the zone is the loading process's")
+	assert.Equal(t, at.In(time.Local).Hour(), got.Hour())
+}
