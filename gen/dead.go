@@ -37,7 +37,7 @@ func (g *pkgGen) writeDeadFields(b *strings.Builder, fn *flowFn) {
 		var names []string
 		bit := 1 // PC is field 0
 		for _, f := range fn.fieldsOut {
-			if !token.IsExported(f.name) {
+			if !token.IsExported(f.name) || f.tag == skipTag {
 				continue // not saved at all, so not counted by msgpack
 			}
 			if bit < 64 && f.tag != frameTag && !keep[f.name] && !live[f.name] {

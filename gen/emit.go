@@ -275,7 +275,11 @@ func (l *lowerer) fieldList() []fieldDecl {
 			return
 		}
 		seen[v] = true
-		out = append(out, fieldDecl{name: loc.fname, typ: l.fieldType(v.Type())})
+		f := fieldDecl{name: loc.fname, typ: l.fieldType(v.Type())}
+		if l.g.linked[v] {
+			f.tag = skipTag
+		}
+		out = append(out, f)
 	}
 	for i := 1; i < l.fn.sig.Params().Len(); i++ {
 		add(l.fn.sig.Params().At(i))

@@ -317,7 +317,8 @@ type pkgGen struct {
 	flows     map[*types.Func]*flowFn
 	order     []*flowFn
 	refusals  []Refusal
-	kinds     map[string]string // the package's tasklets by kind: "Name (file:line:col)"
+	kinds     map[string]string   // the package's tasklets by kind: "Name (file:line:col)"
+	linked    map[*types.Var]bool // the parameters set by their callers, not saved (link.go)
 }
 
 func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {
@@ -374,6 +375,7 @@ func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]
 	for _, fn := range g.order {
 		g.analyse(fn)
 	}
+	g.linkParams()
 	g.names()
 	if len(g.refusals) > 0 {
 		return nil, g.refusals, nil

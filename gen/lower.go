@@ -347,6 +347,7 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 		}
 		out = append(out, line{text: fmt.Sprintf("_f.%s = %s{%s}", field, callee.typ, strings.Join(inits, ", ")), pos: pos})
 		out = append(out, line{text: entry + ":"}, line{text: "_rs = 0"})
+		out = append(out, l.relinks(p, field)...)
 		nres := callee.sig.Results().Len()
 		var rs []string
 		for i := 0; i < nres; i++ {

@@ -293,6 +293,42 @@ func RangeWrites(t *tasklet.Flow, out channel.ID) error {
 	return t.Send(out, fmt.Sprint("rangewrites ", hp))
 }
 
+// Handed covers slices and maps handed to flow functions that write them:
+// one array, one map, the caller's and the callee's, also across a save
+// and restore inside the callee, and handed on one call deeper.
+//
+//stackless:tasklet kind=flowtest.handed version=1
+func Handed(t *tasklet.Flow, out channel.ID) error {
+	buf := make([]int, 3)
+	fillIn(t, buf)
+	counts := map[string]int{"a": 1}
+	n := bumpKey(t, counts, 2)
+	spare := map[string]int{"a": 5}
+	m := bumpKey(t, spare, 1)
+	return t.Send(out, fmt.Sprint("handed ", buf, " ", counts, " ", n, " ", m))
+}
+
+// fillIn writes buf's elements between suspensions, then hands it on.
+func fillIn(t *tasklet.Flow, buf []int) {
+	for i := range buf {
+		_ = t.Yield()
+		buf[i] = (i + 1) * 10
+	}
+	firstTo(t, buf, 99)
+}
+
+func firstTo(t *tasklet.Flow, b []int, v int) {
+	_ = t.Yield()
+	b[0] = v
+}
+
+// bumpKey adds n to m["a"] after a suspension.
+func bumpKey(t *tasklet.Flow, m map[string]int, n int) int {
+	_ = t.Yield()
+	m["a"] += n
+	return m["a"]
+}
+
 // pair suspends once and returns n and n+1.
 func pair(t *tasklet.Flow, n int) []int {
 	_ = t.Yield()

@@ -16,6 +16,10 @@
 //stackless:layout {"kind":"flowtest.decls","version":1,"frame":"DeclsTasklet","points":["call of add","call of add","call of add","call of add","t.Yield","t.Send"],"live":[["A","Add","Out"],["A","Add","B","Out"],["A","Add","B","C","Out","X"],["A","Add","B","C","F","Out","X"],["A","B","C","F","Out","X"],[]],"fields":[["Out","channel.ID"],["A","int"],["B","int"],["C","int"],["X","pickle.Boxed[any]"],["F","float64"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.decls","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
 //stackless:layout {"kind":"flowtest.rangewrites","version":1,"frame":"RangeWritesTasklet","points":["t.Yield","t.Send","t.Send"],"live":[["H","Hp","I","Idx","Out"],["Hp","Idx","Out"],[]],"fields":[["Out","channel.ID"],["Hp","[]int"],["I","int"],["H","int"],["Idx","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.handed","version":1,"frame":"HandedTasklet","points":["call of fillIn","call of bumpKey","call of bumpKey","t.Send"],"live":[["Buf","FillIn","Out"],["Buf","BumpKey","Counts","Out"],["Buf","BumpKey","Counts","N","Out","Spare"],[]],"fields":[["Out","channel.ID"],["Buf","[]int"],["Counts","map[string]int"],["N","int"],["Spare","map[string]int"],["FillIn","fillInFrame"],["BumpKey","bumpKeyFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.handed","version":1,"frame":"fillInFrame","points":["t.Yield","call of firstTo"],"live":[["Buf","I","Idx"],["FirstTo"]],"fields":[["Buf","[]int"],["I","int"],["Idx","int"],["FirstTo","firstToFrame"]]}
+//stackless:layout {"kind":"flowtest.handed","version":1,"frame":"firstToFrame","points":["t.Yield"],"live":[["B","V"]],"fields":[["B","[]int"],["V","int"]]}
+//stackless:layout {"kind":"flowtest.handed","version":1,"frame":"bumpKeyFrame","points":["t.Yield"],"live":[["M","N"]],"fields":[["M","map[string]int"],["N","int"]]}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"NestedTasklet","points":["call of sumN","t.Send","t.Send"],"live":[["In","Out","Round","SumN"],[],["In","Out","Round"]],"fields":[["In","channel.ID"],["Out","channel.ID"],["Round","int"],["SumN","sumNFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"sumNFrame","points":["call of recvInt"],"live":[["I","In","N","RecvInt","Sum"]],"fields":[["In","channel.ID"],["N","int"],["Sum","int"],["I","int"],["RecvInt","recvIntFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.nested","version":1,"frame":"recvIntFrame","points":["t.Yield","t.RecvAs"],"live":[["In"],[]],"fields":[["In","channel.ID"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
@@ -60,23 +64,27 @@ func init() {
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Decls", 274)
 	pickle.MustRegister("flowtest.rangewrites", 1, (*RangeWritesTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.RangeWrites", 290, 291)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.pair", 298)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 322)
+	pickle.MustRegister("flowtest.handed", 1, (*HandedTasklet)(nil))
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.fillIn", 314)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.firstTo", 321)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.bumpKey", 327)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.pair", 334)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.add", 358)
 	pickle.MustRegister("flowtest.nested", 1, (*NestedTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 339)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Nested", 375)
 	pickle.MustRegister("flowtest.errs", 1, (*ErrsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 375, 382, 384, 387, 388)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Errs", 411, 418, 420, 423, 424)
 	pickle.MustRegister("flowtest.dropper", 1, (*DropperTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 399, 400)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", 435, 436)
 	pickle.MustRegister("flowtest.boss", 1, (*BossTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 419, 420, 421)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Boss", 445, 446, 447, 448, 449, 450, 451, 452, 453, 454, 455, 456, 457)
 	pickle.MustRegister("flowtest.timer", 1, (*TimerTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 444, 446)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Timer", 480, 482)
 	pickle.MustRegister("flowtest.ticker", 1, (*TickerTasklet)(nil))
 	pickle.MustRegister("flowtest.before", 1, (*BeforeTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 486, 491)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Before", 522, 527)
 	pickle.MustRegister("flowtest.results", 1, (*ResultsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.tally", 506)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.tally", 542)
 }
 
 // FeedTasklet is the tasklet Feed (kind "flowtest.feed", version 1), lowered by
@@ -159,7 +167,7 @@ _L1:
 	return tasklet.Finish(_t, _fl.Close(_f.Ch))
 }
 
-//line constructs_stackless.go:137
+//line constructs_stackless.go:141
 
 // BranchesTasklet is the tasklet Branches (kind "flowtest.branches", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -561,7 +569,7 @@ _P17:
 	return tasklet.Finish(_t, _sl4)
 }
 
-//line constructs_stackless.go:539
+//line constructs_stackless.go:543
 
 // LoopsTasklet is the tasklet Loops (kind "flowtest.loops", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -947,7 +955,7 @@ _P10:
 	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:925
+//line constructs_stackless.go:929
 
 // ExprsTasklet is the tasklet Exprs (kind "flowtest.exprs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1528,7 +1536,7 @@ _P24:
 	return tasklet.Finish(_t, _sl13)
 }
 
-//line constructs_stackless.go:1506
+//line constructs_stackless.go:1510
 
 // LeftTasklet is the tasklet Left (kind "flowtest.left", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1732,7 +1740,7 @@ _P6:
 	return tasklet.Finish(_t, _sl8)
 }
 
-//line constructs_stackless.go:1710
+//line constructs_stackless.go:1714
 
 // RangesTasklet is the tasklet Ranges (kind "flowtest.ranges", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -1933,7 +1941,7 @@ _P5:
 	return tasklet.Finish(_t, _sl4)
 }
 
-//line constructs_stackless.go:1911
+//line constructs_stackless.go:1915
 
 // NamesTasklet is the tasklet Names (kind "flowtest.names", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2022,7 +2030,7 @@ _P3:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line constructs_stackless.go:2000
+//line constructs_stackless.go:2004
 
 // DeclsTasklet is the tasklet Decls (kind "flowtest.decls", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2189,7 +2197,7 @@ _P6:
 	return tasklet.Finish(_t, _sl2)
 }
 
-//line constructs_stackless.go:2167
+//line constructs_stackless.go:2171
 
 // RangeWritesTasklet is the tasklet RangeWrites (kind "flowtest.rangewrites", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2296,7 +2304,318 @@ _P3:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line constructs_stackless.go:2274
+//line constructs_stackless.go:2278
+
+// HandedTasklet is the tasklet Handed (kind "flowtest.handed", version 1), lowered by
+// stackless gen from constructs.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type HandedTasklet struct {
+	PC      int
+	Out     channel.ID
+	Buf     []int
+	Counts  map[string]int
+	N       int
+	Spare   map[string]int
+	FillIn  fillInFrame  `msgpack:",omitempty"`
+	BumpKey bumpKeyFrame `msgpack:",omitempty"`
+}
+
+// Where implements tasklet.Framer: where Handed and the flow functions it
+// called are suspended, outermost first.
+func (_f *HandedTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Handed, and the frames it called into, at
+// the point its PC names.
+func (_f *HandedTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.FillIn.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Handed", File: "constructs.go", Line: 303, Point: "call of fillIn"}))
+	case 2:
+		return _f.BumpKey.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Handed", File: "constructs.go", Line: 305, Point: "call of bumpKey"}))
+	case 3:
+		return _f.BumpKey.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Handed", File: "constructs.go", Line: 307, Point: "call of bumpKey"}))
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Handed", File: "constructs.go", Line: 308, Point: "t.Send"})
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *HandedTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // Counts, N, Spare
+		return 0x38
+	case 2: // N, Spare
+		return 0x30
+	case 4: // Out, Buf, Counts, N, Spare
+		return 0x3e
+	}
+	return 0
+}
+
+// NewHanded returns the tasklet Handed(t, out), to spawn.
+func NewHanded(out channel.ID) *HandedTasklet {
+	return &HandedTasklet{Out: out}
+}
+
+// Step runs Handed to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+//
+//line constructs.go:301
+func (_f *HandedTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
+	_rs := _f.PC
+	_ = _rs
+	var m int
+	_ = m
+	var _sl1 error
+	_ = _sl1
+	if _rs == 1 {
+		goto _P1
+	}
+	if _rs == 2 {
+		goto _P2
+	}
+	if _rs == 3 {
+		goto _P3
+	}
+	if _rs == 4 {
+		goto _P4
+	}
+//line constructs.go:302
+	_f.Buf = make([]int, 3)
+//line constructs.go:303
+	_f.FillIn = fillInFrame{Buf: _f.Buf}
+_P1:
+	_rs = 0
+	_f.FillIn.Buf = _f.Buf
+	{
+		_cop, _cdone := _f.FillIn.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 1
+			return _cop
+		}
+		_f.FillIn = fillInFrame{}
+	}
+//line constructs.go:304
+	_f.Counts = map[string]int{"a": 1}
+//line constructs.go:305
+	_f.BumpKey = bumpKeyFrame{M: _f.Counts, N: 2}
+_P2:
+	_rs = 0
+	_f.BumpKey.M = _f.Counts
+	{
+		_cop, _cdone, _c0 := _f.BumpKey.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 2
+			return _cop
+		}
+		_f.BumpKey = bumpKeyFrame{}
+		_f.N = _c0
+	}
+//line constructs.go:306
+	_f.Spare = map[string]int{"a": 5}
+//line constructs.go:307
+	_f.BumpKey = bumpKeyFrame{M: _f.Spare, N: 1}
+_P3:
+	_rs = 0
+	_f.BumpKey.M = _f.Spare
+	{
+		_cop, _cdone, _c0 := _f.BumpKey.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 3
+			return _cop
+		}
+		_f.BumpKey = bumpKeyFrame{}
+		m = _c0
+	}
+//line constructs.go:308
+	_f.PC = 4
+	return _t.Send(_f.Out, fmt.Sprint("handed ", _f.Buf, " ", _f.Counts, " ", _f.N, " ", m))
+_P4:
+	_rs = 0
+	_sl1 = _t.Err()
+//line constructs.go:308
+	return tasklet.Finish(_t, _sl1)
+}
+
+//line constructs_stackless.go:2415
+
+// fillInFrame is the frame of fillIn, lowered by stackless gen from constructs.go: its
+// exported fields are the locals that live across suspension points.
+type fillInFrame struct {
+	PC      int
+	Buf     []int `msgpack:"-"`
+	I       int
+	Idx     int
+	FirstTo firstToFrame `msgpack:",omitempty"`
+}
+
+// where appends to _w the frame of fillIn, and the frames it called into, at
+// the point its PC names.
+func (_f *fillInFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.fillIn", File: "constructs.go", Line: 314, Point: "t.Yield"})
+	case 2:
+		return _f.FirstTo.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.fillIn", File: "constructs.go", Line: 317, Point: "call of firstTo"}))
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *fillInFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 2: // I, Idx
+		return 0x6
+	}
+	return 0
+}
+
+// IsZero reports that the frame is not active (it is zeroed when
+// fillIn returns), for its caller's save to leave it out.
+func (_f fillInFrame) IsZero() bool { return _f.PC == 0 }
+
+// step runs fillIn to its next suspension point (done: it returned).
+//
+//line constructs.go:312
+func (_f *fillInFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool) {
+	_rs := _f.PC
+	_ = _rs
+	if _rs == 1 {
+		goto _L1
+	}
+	if _rs == 2 {
+		goto _P2
+	}
+//line constructs.go:313
+_L1:
+	{
+		if _rs == 0 {
+			_f.Idx = 0
+		}
+//line constructs.go:313
+		for ; _f.Idx < len(_f.Buf); _f.Idx++ {
+			if _rs == 1 {
+				goto _P1
+			}
+			_f.I = _f.Idx
+//line constructs.go:314
+			_f.PC = 1
+			return _t.Yield(), false
+		_P1:
+			_rs = 0
+//line constructs.go:315
+			_f.Buf[_f.I] = (_f.I + 1) * 10
+		}
+	}
+//line constructs.go:317
+	_f.FirstTo = firstToFrame{B: _f.Buf, V: 99}
+_P2:
+	_rs = 0
+	_f.FirstTo.B = _f.Buf
+	{
+		_cop, _cdone := _f.FirstTo.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 2
+			return _cop, false
+		}
+		_f.FirstTo = firstToFrame{}
+	}
+	return tasklet.Op{}, true
+}
+
+//line constructs_stackless.go:2502
+
+// firstToFrame is the frame of firstTo, lowered by stackless gen from constructs.go: its
+// exported fields are the locals that live across suspension points.
+type firstToFrame struct {
+	PC int
+	B  []int `msgpack:"-"`
+	V  int
+}
+
+// where appends to _w the frame of firstTo, and the frames it called into, at
+// the point its PC names.
+func (_f *firstToFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.firstTo", File: "constructs.go", Line: 321, Point: "t.Yield"})
+	}
+	return _w
+}
+
+// IsZero reports that the frame is not active (it is zeroed when
+// firstTo returns), for its caller's save to leave it out.
+func (_f firstToFrame) IsZero() bool { return _f.PC == 0 }
+
+// step runs firstTo to its next suspension point (done: it returned).
+//
+//line constructs.go:320
+func (_f *firstToFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool) {
+	_rs := _f.PC
+	_ = _rs
+	if _rs == 1 {
+		goto _P1
+	}
+//line constructs.go:321
+	_f.PC = 1
+	return _t.Yield(), false
+_P1:
+	_rs = 0
+//line constructs.go:322
+	_f.B[0] = _f.V
+	return tasklet.Op{}, true
+}
+
+//line constructs_stackless.go:2545
+
+// bumpKeyFrame is the frame of bumpKey, lowered by stackless gen from constructs.go: its
+// exported fields are the locals that live across suspension points.
+type bumpKeyFrame struct {
+	PC int
+	M  map[string]int `msgpack:"-"`
+	N  int
+}
+
+// where appends to _w the frame of bumpKey, and the frames it called into, at
+// the point its PC names.
+func (_f *bumpKeyFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.bumpKey", File: "constructs.go", Line: 327, Point: "t.Yield"})
+	}
+	return _w
+}
+
+// IsZero reports that the frame is not active (it is zeroed when
+// bumpKey returns), for its caller's save to leave it out.
+func (_f bumpKeyFrame) IsZero() bool { return _f.PC == 0 }
+
+// step runs bumpKey to its next suspension point (done: it returned).
+//
+//line constructs.go:326
+func (_f *bumpKeyFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
+	_rs := _f.PC
+	_ = _rs
+	if _rs == 1 {
+		goto _P1
+	}
+//line constructs.go:327
+	_f.PC = 1
+	return _t.Yield(), false, _r0
+_P1:
+	_rs = 0
+//line constructs.go:328
+	_f.M["a"] += _f.N
+//line constructs.go:329
+	return tasklet.Op{}, true, _f.M["a"]
+}
+
+//line constructs_stackless.go:2589
 
 // pairFrame is the frame of pair, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2310,7 +2629,7 @@ type pairFrame struct {
 func (_f *pairFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.pair", File: "constructs.go", Line: 298, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.pair", File: "constructs.go", Line: 334, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -2321,23 +2640,23 @@ func (_f pairFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs pair to its next suspension point (done: it returned).
 //
-//line constructs.go:297
+//line constructs.go:333
 func (_f *pairFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 []int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:298
+//line constructs.go:334
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:299
+//line constructs.go:335
 	return tasklet.Op{}, true, []int{_f.N, _f.N + 1}
 }
 
-//line constructs_stackless.go:2315
+//line constructs_stackless.go:2630
 
 // spanFrame is the frame of span, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2353,7 +2672,7 @@ type spanFrame struct {
 func (_f *spanFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 305, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.span", File: "constructs.go", Line: 341, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -2374,16 +2693,16 @@ func (_f spanFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs span to its next suspension point (done: it returned).
 //
-//line constructs.go:303
+//line constructs.go:339
 func (_f *spanFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line constructs.go:304
+//line constructs.go:340
 	_f.Lo = _f.X
-//line constructs.go:305
+//line constructs.go:341
 _L1:
 	{
 		var err error
@@ -2391,24 +2710,24 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line constructs.go:305
+//line constructs.go:341
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line constructs.go:305
+//line constructs.go:341
 		if err != nil {
 			return tasklet.Op{}, true, _f.Lo, _f.Hi
 		}
 	}
-//line constructs.go:308
+//line constructs.go:344
 	_f.Hi = _f.Lo * 2
-//line constructs.go:309
+//line constructs.go:345
 	return tasklet.Op{}, true, _f.Lo, _f.Hi
 }
 
-//line constructs_stackless.go:2386
+//line constructs_stackless.go:2701
 
 // addFrame is the frame of add, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2423,7 +2742,7 @@ type addFrame struct {
 func (_f *addFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.add", File: "constructs.go", Line: 322, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.add", File: "constructs.go", Line: 358, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -2434,23 +2753,23 @@ func (_f addFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs add to its next suspension point (done: it returned).
 //
-//line constructs.go:321
+//line constructs.go:357
 func (_f *addFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:322
+//line constructs.go:358
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:323
+//line constructs.go:359
 	return tasklet.Op{}, true, _f.A + _f.B
 }
 
-//line constructs_stackless.go:2428
+//line constructs_stackless.go:2743
 
 // NestedTasklet is the tasklet Nested (kind "flowtest.nested", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2472,11 +2791,11 @@ func (_f *NestedTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *NestedTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.SumN.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 332, Point: "call of sumN"}))
+		return _f.SumN.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 368, Point: "call of sumN"}))
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 334, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 370, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 339, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Nested", File: "constructs.go", Line: 375, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2499,7 +2818,7 @@ func NewNested(in channel.ID, out channel.ID) *NestedTasklet {
 // Step runs Nested to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:330
+//line constructs.go:366
 func (_f *NestedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -2508,17 +2827,17 @@ func (_f *NestedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs >= 1 && _rs <= 3 {
 		goto _L1
 	}
-//line constructs.go:331
+//line constructs.go:367
 _L1:
 	{
 		if _rs >= 1 && _rs <= 3 {
 			goto _L2
 		}
-//line constructs.go:331
+//line constructs.go:367
 		_f.Round = 0
-//line constructs.go:331
+//line constructs.go:367
 	_L2:
-//line constructs.go:331
+//line constructs.go:367
 		for ; ; _f.Round++ {
 			var total int
 			_ = total
@@ -2533,7 +2852,7 @@ _L1:
 			if _rs == 3 {
 				goto _P3
 			}
-//line constructs.go:332
+//line constructs.go:368
 			_f.SumN = sumNFrame{In: _f.In, N: 2}
 		_P1:
 			_rs = 0
@@ -2546,34 +2865,34 @@ _L1:
 				_f.SumN = sumNFrame{}
 				total, err = _c0, _c1
 			}
-//line constructs.go:333
+//line constructs.go:369
 		_L3:
-//line constructs.go:333
+//line constructs.go:369
 			if _rs == 2 || _rs == 0 && (errors.Is(err, channel.ErrClosed)) {
 				var _sl1 error
 				_ = _sl1
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:334
+//line constructs.go:370
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("nested closed after ", _f.Round))
 			_P2:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:334
+//line constructs.go:370
 				return tasklet.Finish(_t, _sl1)
 			}
-//line constructs.go:336
+//line constructs.go:372
 			if err != nil {
 				return tasklet.Finish(_t, err)
 			}
-//line constructs.go:339
+//line constructs.go:375
 			_f.PC = 3
 			return _t.Send(_f.Out, fmt.Sprint("nested total ", total))
 		_P3:
 			_rs = 0
-//line constructs.go:340
+//line constructs.go:376
 			if _f.Round == 5 {
 				return tasklet.Finish(_t, errors.New("nested gives up"))
 			}
@@ -2581,7 +2900,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2559
+//line constructs_stackless.go:2874
 
 // sumNFrame is the frame of sumN, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2599,7 +2918,7 @@ type sumNFrame struct {
 func (_f *sumNFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.RecvInt.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sumN", File: "constructs.go", Line: 350, Point: "call of recvInt"}))
+		return _f.RecvInt.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sumN", File: "constructs.go", Line: 386, Point: "call of recvInt"}))
 	}
 	return _w
 }
@@ -2610,26 +2929,26 @@ func (_f sumNFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs sumN to its next suspension point (done: it returned).
 //
-//line constructs.go:347
+//line constructs.go:383
 func (_f *sumNFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line constructs.go:348
+//line constructs.go:384
 	_f.Sum = 0
-//line constructs.go:349
+//line constructs.go:385
 _L1:
 	{
 		if _rs == 1 {
 			goto _L2
 		}
-//line constructs.go:349
+//line constructs.go:385
 		_f.I = 0
-//line constructs.go:349
+//line constructs.go:385
 	_L2:
-//line constructs.go:349
+//line constructs.go:385
 		for ; _rs != 0 || (_f.I < _f.N); _f.I++ {
 			var v int
 			_ = v
@@ -2638,7 +2957,7 @@ _L1:
 			if _rs == 1 {
 				goto _P1
 			}
-//line constructs.go:350
+//line constructs.go:386
 			_f.RecvInt = recvIntFrame{In: _f.In}
 		_P1:
 			_rs = 0
@@ -2651,19 +2970,19 @@ _L1:
 				_f.RecvInt = recvIntFrame{}
 				v, err = _c0, _c1
 			}
-//line constructs.go:351
+//line constructs.go:387
 			if err != nil {
 				return tasklet.Op{}, true, _f.Sum, err
 			}
-//line constructs.go:354
+//line constructs.go:390
 			_f.Sum += v
 		}
 	}
-//line constructs.go:356
+//line constructs.go:392
 	return tasklet.Op{}, true, _f.Sum, nil
 }
 
-//line constructs_stackless.go:2641
+//line constructs_stackless.go:2956
 
 // recvIntFrame is the frame of recvInt, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -2677,9 +2996,9 @@ type recvIntFrame struct {
 func (_f *recvIntFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 361, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 397, Point: "t.Yield"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 364, Point: "t.RecvAs"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.recvInt", File: "constructs.go", Line: 400, Point: "t.RecvAs"})
 	}
 	return _w
 }
@@ -2700,7 +3019,7 @@ func (_f recvIntFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs recvInt to its next suspension point (done: it returned).
 //
-//line constructs.go:360
+//line constructs.go:396
 func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -2714,7 +3033,7 @@ func (_f *recvIntFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, 
 	if _rs == 2 {
 		goto _P2
 	}
-//line constructs.go:361
+//line constructs.go:397
 _L1:
 	{
 		var err error
@@ -2722,18 +3041,18 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line constructs.go:361
+//line constructs.go:397
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line constructs.go:361
+//line constructs.go:397
 		if err != nil {
 			return tasklet.Op{}, true, 0, err
 		}
 	}
-//line constructs.go:364
+//line constructs.go:400
 	_f.PC = 2
 	return _t.Recv(_f.In), false, _r0, _r1
 _P2:
@@ -2746,11 +3065,11 @@ _P2:
 		}
 		_sl1, _sl2 = _x, _e
 	}
-//line constructs.go:364
+//line constructs.go:400
 	return tasklet.Op{}, true, _sl1, _sl2
 }
 
-//line constructs_stackless.go:2728
+//line constructs_stackless.go:3043
 
 // ErrsTasklet is the tasklet Errs (kind "flowtest.errs", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2774,19 +3093,19 @@ func (_f *ErrsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ErrsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 372, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 408, Point: "t.Recv"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 375, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 411, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 380, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 416, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 382, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 418, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 384, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 420, Point: "t.Send"})
 	case 6:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 387, Point: "t.Pause"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 423, Point: "t.Pause"})
 	case 7:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 388, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Errs", File: "constructs.go", Line: 424, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2819,24 +3138,24 @@ func NewErrs(in channel.ID, out channel.ID, tough bool) *ErrsTasklet {
 // Step runs Errs to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:370
+//line constructs.go:406
 func (_f *ErrsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 7 {
 		goto _L1
 	}
-//line constructs.go:371
+//line constructs.go:407
 _L1:
 	{
 		if _rs >= 1 && _rs <= 7 {
 			goto _L2
 		}
-//line constructs.go:371
+//line constructs.go:407
 		_f.I = 0
-//line constructs.go:371
+//line constructs.go:407
 	_L2:
-//line constructs.go:371
+//line constructs.go:407
 		for ; ; _f.I++ {
 			if _rs == 1 {
 				goto _P1
@@ -2847,68 +3166,68 @@ _L1:
 			if _rs >= 6 && _rs <= 7 {
 				goto _L4
 			}
-//line constructs.go:372
+//line constructs.go:408
 			_f.PC = 1
 			return _t.Recv(_f.In)
 		_P1:
 			_rs = 0
 			_f.V.V, _f.Err.V = _t.Value(), _t.Err()
 		_L3:
-//line constructs.go:373
+//line constructs.go:409
 			switch {
-//line constructs.go:374
+//line constructs.go:410
 			case _rs == 2 || _rs == 0 && (errors.Is(_f.Err.V, tasklet.ErrKilled)):
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:375
+//line constructs.go:411
 				_f.PC = 2
 				return _t.Send(_f.Out, fmt.Sprint("killed at ", _f.I, " tough ", _f.Tough))
 			_P2:
 				_rs = 0
-//line constructs.go:376
+//line constructs.go:412
 				if !_f.Tough {
 					return tasklet.Finish(_t, _f.Err.V)
 				}
-//line constructs.go:379
+//line constructs.go:415
 			case _rs == 3 || _rs == 0 && (errors.Is(_f.Err.V, channel.ErrClosed)):
 				var _sl1 error
 				_ = _sl1
 				if _rs == 3 {
 					goto _P3
 				}
-//line constructs.go:380
+//line constructs.go:416
 				_f.PC = 3
 				return _t.Send(_f.Out, "errs: closed")
 			_P3:
 				_rs = 0
 				_sl1 = _t.Err()
-//line constructs.go:380
+//line constructs.go:416
 				return tasklet.Finish(_t, _sl1)
-//line constructs.go:381
+//line constructs.go:417
 			case _rs == 4 || _rs == 0 && (_f.Err.V != nil):
 				if _rs == 4 {
 					goto _P4
 				}
-//line constructs.go:382
+//line constructs.go:418
 				_f.PC = 4
 				return _t.Send(_f.Out, "errs: got error "+_f.Err.V.Error())
 			_P4:
 				_rs = 0
-//line constructs.go:383
+//line constructs.go:419
 			default:
 				if _rs == 5 {
 					goto _P5
 				}
-//line constructs.go:384
+//line constructs.go:420
 				_f.PC = 5
 				return _t.Send(_f.Out, fmt.Sprint("errs: got ", _f.V.V))
 			_P5:
 				_rs = 0
 			}
-//line constructs.go:386
+//line constructs.go:422
 		_L4:
-//line constructs.go:386
+//line constructs.go:422
 			if _rs >= 6 && _rs <= 7 || _rs == 0 && (_f.I == 2) {
 				if _rs == 6 {
 					goto _P6
@@ -2916,12 +3235,12 @@ _L1:
 				if _rs == 7 {
 					goto _P7
 				}
-//line constructs.go:387
+//line constructs.go:423
 				_f.PC = 6
 				return _t.Pause()
 			_P6:
 				_rs = 0
-//line constructs.go:388
+//line constructs.go:424
 				_f.PC = 7
 				return _t.Send(_f.Out, "errs: resumed")
 			_P7:
@@ -2931,7 +3250,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2909
+//line constructs_stackless.go:3224
 
 // DropperTasklet is the tasklet Dropper (kind "flowtest.dropper", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -2951,9 +3270,9 @@ func (_f *DropperTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *DropperTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 399, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 435, Point: "t.Recv"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 400, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dropper", File: "constructs.go", Line: 436, Point: "t.Send"})
 	}
 	return _w
 }
@@ -2966,16 +3285,16 @@ func NewDropper(in channel.ID, out channel.ID) *DropperTasklet {
 // Step runs Dropper to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:397
+//line constructs.go:433
 func (_f *DropperTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line constructs.go:398
+//line constructs.go:434
 _L1:
-//line constructs.go:398
+//line constructs.go:434
 	for {
 		var v any
 		_ = v
@@ -2985,13 +3304,13 @@ _L1:
 		if _rs == 2 {
 			goto _P2
 		}
-//line constructs.go:399
+//line constructs.go:435
 		_f.PC = 1
 		return _t.Recv(_f.In)
 	_P1:
 		_rs = 0
 		v = _t.Value()
-//line constructs.go:400
+//line constructs.go:436
 		_f.PC = 2
 		return _t.Send(_f.Out, fmt.Sprint("dropper got ", v))
 	_P2:
@@ -2999,7 +3318,7 @@ _L1:
 	}
 }
 
-//line constructs_stackless.go:2977
+//line constructs_stackless.go:3292
 
 // BossTasklet is the tasklet Boss (kind "flowtest.boss", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3022,31 +3341,31 @@ func (_f *BossTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *BossTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 409, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 445, Point: "t.Send"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 410, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 446, Point: "t.SendErr"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 411, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 447, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 412, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 448, Point: "t.Yield"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 413, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 449, Point: "t.Yield"})
 	case 6:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 414, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 450, Point: "t.Send"})
 	case 7:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 415, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 451, Point: "t.Yield"})
 	case 8:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 416, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 452, Point: "t.Send"})
 	case 9:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 417, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 453, Point: "t.Yield"})
 	case 10:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 418, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 454, Point: "t.Send"})
 	case 11:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 419, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 455, Point: "t.SendErr"})
 	case 12:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 420, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 456, Point: "t.Yield"})
 	case 13:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 421, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Boss", File: "constructs.go", Line: 457, Point: "t.Send"})
 	}
 	return _w
 }
@@ -3093,7 +3412,7 @@ func NewBoss(toErrs channel.ID, toDropper channel.ID, out channel.ID, errs taskl
 // Step runs Boss to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:408
+//line constructs.go:444
 func (_f *BossTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -3138,76 +3457,76 @@ func (_f *BossTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 13 {
 		goto _P13
 	}
-//line constructs.go:409
+//line constructs.go:445
 	_f.PC = 1
 	return _t.Send(_f.ToErrs, 1)
 _P1:
 	_rs = 0
-//line constructs.go:410
+//line constructs.go:446
 	_f.PC = 2
 	return _t.SendErr(_f.ToErrs, errors.New("bad news"))
 _P2:
 	_rs = 0
-//line constructs.go:411
+//line constructs.go:447
 	_f.PC = 3
 	return _t.Send(_f.ToErrs, 2)
 _P3:
 	_rs = 0
-//line constructs.go:412
+//line constructs.go:448
 	_f.PC = 4
 	return _t.Yield()
 _P4:
 	_rs = 0
-//line constructs.go:413
+//line constructs.go:449
 	_f.PC = 5
 	return _t.Yield()
 _P5:
 	_rs = 0
-//line constructs.go:414
+//line constructs.go:450
 	_f.PC = 6
 	return _t.Send(_f.Out, fmt.Sprint("insert: ", _fl.Host().Insert(_f.Errs)))
 _P6:
 	_rs = 0
-//line constructs.go:415
+//line constructs.go:451
 	_f.PC = 7
 	return _t.Yield()
 _P7:
 	_rs = 0
-//line constructs.go:416
+//line constructs.go:452
 	_f.PC = 8
 	return _t.Send(_f.Out, fmt.Sprint("kill: ", _fl.Host().Kill(_f.Errs, false)))
 _P8:
 	_rs = 0
-//line constructs.go:417
+//line constructs.go:453
 	_f.PC = 9
 	return _t.Yield()
 _P9:
 	_rs = 0
-//line constructs.go:418
+//line constructs.go:454
 	_f.PC = 10
 	return _t.Send(_f.ToDropper, "a")
 _P10:
 	_rs = 0
-//line constructs.go:419
+//line constructs.go:455
 	_f.PC = 11
 	return _t.SendErr(_f.ToDropper, errors.New("dropped"))
 _P11:
 	_rs = 0
-//line constructs.go:420
+//line constructs.go:456
 	_f.PC = 12
 	return _t.Yield()
 _P12:
 	_rs = 0
-//line constructs.go:421
+//line constructs.go:457
 	_f.PC = 13
 	return _t.Send(_f.Out, fmt.Sprint("kill again: ", _fl.Host().Kill(_f.Errs, false)))
 _P13:
 	_rs = 0
-//line constructs.go:422
+//line constructs.go:458
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:3185
+//line constructs_stackless.go:3500
 
 // TimerTasklet is the tasklet Timer (kind "flowtest.timer", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3229,15 +3548,15 @@ func (_f *TimerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *TimerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 438, Point: "t.Select"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 474, Point: "t.Select"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 441, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 477, Point: "t.Send"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 444, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 480, Point: "t.Send"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 446, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 482, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 447, Point: "t.SendErr"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Timer", File: "constructs.go", Line: 483, Point: "t.SendErr"})
 	}
 	return _w
 }
@@ -3264,7 +3583,7 @@ func NewTimer(in channel.ID, out channel.ID) *TimerTasklet {
 // Step runs Timer to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:435
+//line constructs.go:471
 func (_f *TimerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -3273,11 +3592,11 @@ func (_f *TimerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs >= 1 && _rs <= 5 {
 		goto _L1
 	}
-//line constructs.go:436
+//line constructs.go:472
 	_f.Misses = 0
-//line constructs.go:437
+//line constructs.go:473
 _L1:
-//line constructs.go:437
+//line constructs.go:473
 	for _rs != 0 || (_f.Misses < 3) {
 		var chosen int
 		_ = chosen
@@ -3289,43 +3608,43 @@ _L1:
 		if _rs >= 2 && _rs <= 5 {
 			goto _L2
 		}
-//line constructs.go:438
+//line constructs.go:474
 		_f.PC = 1
 		return _t.Select(tasklet.RecvCase(_f.In), tasklet.TimeoutCase(time.Duration(_f.Misses+1)*time.Millisecond))
 	_P1:
 		_rs = 0
 		chosen, _f.V.V, err = _t.Chosen(), _t.Value(), _t.Err()
 	_L2:
-//line constructs.go:439
+//line constructs.go:475
 		switch {
-//line constructs.go:440
+//line constructs.go:476
 		case _rs == 2 || _rs == 0 && (err != nil):
 			var _sl1 error
 			_ = _sl1
 			if _rs == 2 {
 				goto _P2
 			}
-//line constructs.go:441
+//line constructs.go:477
 			_f.PC = 2
 			return _t.Send(_f.Out, fmt.Sprint("timer: ", err, " at ", _fl.Now()))
 		_P2:
 			_rs = 0
 			_sl1 = _t.Err()
-//line constructs.go:441
+//line constructs.go:477
 			return tasklet.Finish(_t, _sl1)
-//line constructs.go:442
+//line constructs.go:478
 		case _rs == 3 || _rs == 0 && (chosen == 1):
 			if _rs == 3 {
 				goto _P3
 			}
-//line constructs.go:443
+//line constructs.go:479
 			_f.Misses++
-//line constructs.go:444
+//line constructs.go:480
 			_f.PC = 3
 			return _t.Send(_f.Out, fmt.Sprint("timer: timeout ", _f.Misses, " at ", _fl.Now()))
 		_P3:
 			_rs = 0
-//line constructs.go:445
+//line constructs.go:481
 		default:
 			if _rs == 4 {
 				goto _P4
@@ -3333,12 +3652,12 @@ _L1:
 			if _rs == 5 {
 				goto _L3
 			}
-//line constructs.go:446
+//line constructs.go:482
 			_f.PC = 4
 			return _t.Send(_f.Out, fmt.Sprintf("timer: got %T %v at %v", _f.V.V, _f.V.V, _fl.Now()))
 		_P4:
 			_rs = 0
-//line constructs.go:447
+//line constructs.go:483
 		_L3:
 			{
 				var err2 error
@@ -3346,24 +3665,24 @@ _L1:
 				if _rs == 5 {
 					goto _P5
 				}
-//line constructs.go:447
+//line constructs.go:483
 				_f.PC = 5
 				return _t.SendErr(_f.Out, fmt.Errorf("timer saw %v", _f.V.V))
 			_P5:
 				_rs = 0
 				err2 = _t.Err()
-//line constructs.go:447
+//line constructs.go:483
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line constructs.go:452
+//line constructs.go:488
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:3341
+//line constructs_stackless.go:3656
 
 // TickerTasklet is the tasklet Ticker (kind "flowtest.ticker", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3386,9 +3705,9 @@ func (_f *TickerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *TickerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 460, Point: "t.Sleep"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 496, Point: "t.Sleep"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 463, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Ticker", File: "constructs.go", Line: 499, Point: "t.Send"})
 	}
 	return _w
 }
@@ -3411,21 +3730,21 @@ func NewTicker(out channel.ID, n int) *TickerTasklet {
 // Step runs Ticker to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:458
+//line constructs.go:494
 func (_f *TickerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line constructs.go:459
+//line constructs.go:495
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = _f.N
 			_f.Idx = 0
 		}
-//line constructs.go:459
+//line constructs.go:495
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 1 {
 				goto _L2
@@ -3434,7 +3753,7 @@ _L1:
 				goto _L3
 			}
 			_f.I = _f.Idx
-//line constructs.go:460
+//line constructs.go:496
 		_L2:
 			{
 				var err error
@@ -3442,18 +3761,18 @@ _L1:
 				if _rs == 1 {
 					goto _P1
 				}
-//line constructs.go:460
+//line constructs.go:496
 				_f.PC = 1
 				return _t.Sleep(time.Duration(_f.I) * time.Millisecond)
 			_P1:
 				_rs = 0
 				err = _t.Err()
-//line constructs.go:460
+//line constructs.go:496
 				if err != nil {
 					return tasklet.Finish(_t, err)
 				}
 			}
-//line constructs.go:463
+//line constructs.go:499
 		_L3:
 			{
 				var err2 error
@@ -3461,24 +3780,24 @@ _L1:
 				if _rs == 2 {
 					goto _P2
 				}
-//line constructs.go:463
+//line constructs.go:499
 				_f.PC = 2
 				return _t.Send(_f.Out, Point{_f.I, -_f.I})
 			_P2:
 				_rs = 0
 				err2 = _t.Err()
-//line constructs.go:463
+//line constructs.go:499
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line constructs.go:467
+//line constructs.go:503
 	return tasklet.Finish(_t, nil)
 }
 
-//line constructs_stackless.go:3456
+//line constructs_stackless.go:3771
 
 // BeforeTasklet is the tasklet Before (kind "flowtest.before", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3509,15 +3828,15 @@ func (_f *BeforeTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *BeforeTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 477, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 513, Point: "call of add"}))
 	case 2:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 480, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 516, Point: "call of add"}))
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 486, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 522, Point: "t.Yield"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 491, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 527, Point: "t.Send"})
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 492, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Before", File: "constructs.go", Line: 528, Point: "t.Send"})
 	}
 	return _w
 }
@@ -3548,7 +3867,7 @@ func NewBefore(out channel.ID) *BeforeTasklet {
 // Step runs Before to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:475
+//line constructs.go:511
 func (_f *BeforeTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -3573,9 +3892,9 @@ func (_f *BeforeTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 5 {
 		goto _P5
 	}
-//line constructs.go:476
+//line constructs.go:512
 	_f.X = 5
-//line constructs.go:477
+//line constructs.go:513
 	_f.Add = addFrame{A: 1, B: 2}
 _P1:
 	_rs = 0
@@ -3588,13 +3907,13 @@ _P1:
 		_f.Add = addFrame{}
 		_sl1 = _c0
 	}
-//line constructs.go:477
+//line constructs.go:513
 	_f.Y = _f.X + _sl1
-//line constructs.go:478
+//line constructs.go:514
 	_f.S = []int{1, 2, 3}
-//line constructs.go:479
+//line constructs.go:515
 	_f.K = 1
-//line constructs.go:480
+//line constructs.go:516
 	_f.Add = addFrame{A: 10, B: 0}
 _P2:
 	_rs = 0
@@ -3607,69 +3926,69 @@ _P2:
 		_f.Add = addFrame{}
 		_f.S[_f.K] = _c0
 	}
-//line constructs.go:481
+//line constructs.go:517
 	_f.Z = 7
-//line constructs.go:482
+//line constructs.go:518
 	_f.Total = 0
-//line constructs.go:483
+//line constructs.go:519
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = 4
 			_f.Idx = 0
 		}
-//line constructs.go:483
+//line constructs.go:519
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 3 {
 				goto _L2
 			}
 			_f.A = _f.Idx
-//line constructs.go:484
+//line constructs.go:520
 			_f.N = 0
-//line constructs.go:485
+//line constructs.go:521
 		_L2:
 			{
 				if _rs == 3 {
 					goto _L3
 				}
-//line constructs.go:485
+//line constructs.go:521
 				_f.B = 0
-//line constructs.go:485
+//line constructs.go:521
 			_L3:
-//line constructs.go:485
+//line constructs.go:521
 				for ; _rs != 0 || (_f.B < _f.A); _f.B++ {
 					if _rs == 3 {
 						goto _P3
 					}
-//line constructs.go:486
+//line constructs.go:522
 					_f.PC = 3
 					return _t.Yield()
 				_P3:
 					_rs = 0
-//line constructs.go:487
+//line constructs.go:523
 					_f.N++
 				}
 			}
-//line constructs.go:489
+//line constructs.go:525
 			_f.Total += _f.N
 		}
 	}
-//line constructs.go:491
+//line constructs.go:527
 	_f.PC = 4
 	return _t.Send(_f.Out, fmt.Sprint("before ", _f.Y, _f.S, _f.Z, _f.Total))
 _P4:
 	_rs = 0
-//line constructs.go:492
+//line constructs.go:528
 	_f.PC = 5
 	return _t.Send(_f.Out, fmt.Sprint("args only ", _f.Z))
 _P5:
 	_rs = 0
 	_sl2 = _t.Err()
-//line constructs.go:492
+//line constructs.go:528
 	return tasklet.Finish(_t, _sl2)
 }
 
-//line constructs_stackless.go:3647
+//line constructs_stackless.go:3962
 
 // ResultsTasklet is the tasklet Results (kind "flowtest.results", version 1), lowered by
 // stackless gen from constructs.go: its exported fields are the locals that live
@@ -3691,9 +4010,9 @@ func (_f *ResultsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ResultsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Tally.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 499, Point: "call of tally"}))
+		return _f.Tally.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 535, Point: "call of tally"}))
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 499, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Results", File: "constructs.go", Line: 535, Point: "t.Send"})
 	}
 	return _w
 }
@@ -3718,7 +4037,7 @@ func NewResults(out channel.ID) *ResultsTasklet {
 // Step runs Results to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line constructs.go:498
+//line constructs.go:534
 func (_f *ResultsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -3732,7 +4051,7 @@ func (_f *ResultsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 2 {
 		goto _P2
 	}
-//line constructs.go:499
+//line constructs.go:535
 	_f.Tally = tallyFrame{X: 41}
 _P1:
 	_rs = 0
@@ -3745,19 +4064,19 @@ _P1:
 		_f.Tally = tallyFrame{}
 		_f.Tmp = _c0
 	}
-//line constructs.go:499
+//line constructs.go:535
 	_f.Tmp2 = fmt.Sprint("tally ", _f.Tmp)
-//line constructs.go:499
+//line constructs.go:535
 	_f.PC = 2
 	return _t.Send(_f.Out, _f.Tmp2)
 _P2:
 	_rs = 0
 	_sl3 = _t.Err()
-//line constructs.go:499
+//line constructs.go:535
 	return tasklet.Finish(_t, _sl3)
 }
 
-//line constructs_stackless.go:3735
+//line constructs_stackless.go:4050
 
 // tallyFrame is the frame of tally, lowered by stackless gen from constructs.go: its
 // exported fields are the locals that live across suspension points.
@@ -3772,7 +4091,7 @@ type tallyFrame struct {
 func (_f *tallyFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.tally", File: "constructs.go", Line: 506, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.tally", File: "constructs.go", Line: 542, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -3793,22 +4112,22 @@ func (_f tallyFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs tally to its next suspension point (done: it returned).
 //
-//line constructs.go:504
+//line constructs.go:540
 func (_f *tallyFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line constructs.go:505
+//line constructs.go:541
 	_f.N = _f.X + 1
-//line constructs.go:506
+//line constructs.go:542
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line constructs.go:507
+//line constructs.go:543
 	return tasklet.Op{}, true, _f.N
 }
 
-//line constructs_stackless.go:3789
+//line constructs_stackless.go:4104

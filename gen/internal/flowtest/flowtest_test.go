@@ -81,6 +81,9 @@ var scenarios = []scenario{
 	{"rangewrites", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewRangeWrites(out), func(t *tasklet.Flow) error { return flowtest.RangeWrites(t, out) })
 	}},
+	{"handed", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewHanded(out), func(t *tasklet.Flow) error { return flowtest.Handed(t, out) })
+	}},
 	{"nested", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		in := s.NewChannel(0)
 		vals := []int{1, 2, 3, 4, 5}
