@@ -18,8 +18,9 @@ import (
 // break and continue), branches, switches, selects, early returns, and
 // calls of other flows (helpers, some with a named result and a bare
 // return) inside expressions and on the right of assignments to an array
-// element whose index is a call, over int locals and an array that are
-// printed to the out channel at every observation. Calls of nx, which
+// element whose index is a call, over int locals, an array, and a slice
+// that every helper is handed and writes, all printed to the out channel
+// at every observation. Calls of nx, which
 // counts them in a package variable, make the order Go evaluates calls in
 // part of the trace.
 type progGen struct {
@@ -50,7 +51,7 @@ func (g *progGen) expr(depth int) string {
 	case n < 7 && depth < 2:
 		return fmt.Sprintf("(%s %s %s)", g.expr(depth+1), []string{"+", "-", "*"}[g.r.IntN(3)], g.expr(depth+1))
 	case n < 9 && g.helpers > 0 && depth < 2:
-		return fmt.Sprintf("h%d(t, out, %s)", g.r.IntN(g.helpers), g.expr(depth+1))
+		return fmt.Sprintf("h%d(t, out, e, %s)", g.r.IntN(g.helpers), g.expr(depth+1))
 	case n == 9 && g.r.IntN(3) == 0:
 		return "nx()"
 	default:
@@ -74,7 +75,7 @@ func (g *progGen) stmt(depth int, ret string) {
 		g.line("%s = %s", g.v(), g.expr(0))
 	case w < 22:
 		g.obs++
-		g.line(`_ = t.Send(out, fmt.Sprint("o%d ", a, " ", b, " ", c, " ", d))`, g.obs)
+		g.line(`_ = t.Send(out, fmt.Sprint("o%d ", a, " ", b, " ", c, " ", d, " ", e))`, g.obs)
 	case w < 28:
 		g.line("_ = t.Yield()")
 	case w < 32:
@@ -85,8 +86,11 @@ func (g *progGen) stmt(depth int, ret string) {
 		g.line("}")
 	case w < 34:
 		g.line("_ = t.Sleep(%d)", g.r.IntN(3))
-	case w < 40:
+	case w < 37:
 		g.line("%s += %d", g.v(), 1+g.r.IntN(4))
+	case w < 40:
+		// e is the tasklet's slice, handed to every helper: one array
+		g.line("e[nx()] += %s", g.expr(1))
 	case w < 52:
 		g.line("if %s%%%d == %d {", g.expr(0), 2+g.r.IntN(3), g.r.IntN(2))
 		g.indent++
@@ -112,7 +116,7 @@ func (g *progGen) stmt(depth int, ret string) {
 			g.line("for %s := range %d {", i, 1+g.r.IntN(3))
 		case n == 2 && g.helpers > 0:
 			// a range over what a point returns
-			g.line("for %s := range h%d(t, out, %s)%%3 {", i, g.r.IntN(g.helpers), g.expr(1))
+			g.line("for %s := range h%d(t, out, e, %s)%%3 {", i, g.r.IntN(g.helpers), g.expr(1))
 		default:
 			g.line("for _, %s := range []int{%d, %d} {", i, g.r.IntN(9), g.r.IntN(9))
 		}
@@ -168,13 +172,13 @@ func (g *progGen) stmt(depth int, ret string) {
 		// Go calls nx on the left before the calls on the right: as a
 		// point of its own, and inside an expression.
 		if g.r.IntN(2) == 0 {
-			g.line("d[nx()] = h%d(t, out, %s)", g.r.IntN(g.helpers), g.expr(1))
+			g.line("d[nx()] = h%d(t, out, e, %s)", g.r.IntN(g.helpers), g.expr(1))
 		} else {
-			g.line("d[nx()], %s = mix(nx(), h%d(t, out, %s)), nx()", g.v(), g.r.IntN(g.helpers), g.expr(1))
+			g.line("d[nx()], %s = mix(nx(), h%d(t, out, e, %s)), nx()", g.v(), g.r.IntN(g.helpers), g.expr(1))
 		}
 	default:
 		if g.helpers > 0 {
-			g.line("%s = %s + h%d(t, out, %s)", g.v(), g.v(), g.r.IntN(g.helpers), g.expr(1))
+			g.line("%s = %s + h%d(t, out, e, %s)", g.v(), g.v(), g.r.IntN(g.helpers), g.expr(1))
 		} else {
 			g.line("_ = t.Yield()")
 		}
@@ -206,9 +210,9 @@ func (g *progGen) program(nh, np int) string {
 		// return reads after the first point: a save must keep it.
 		named := h%2 == 1
 		if named {
-			g.line("func h%d(t *tasklet.Flow, out channel.ID, x int) (r int) {", h)
+			g.line("func h%d(t *tasklet.Flow, out channel.ID, e []int, x int) (r int) {", h)
 		} else {
-			g.line("func h%d(t *tasklet.Flow, out channel.ID, x int) int {", h)
+			g.line("func h%d(t *tasklet.Flow, out channel.ID, e []int, x int) int {", h)
 		}
 		g.indent++
 		g.line("in := channel.ID(0)")
@@ -237,8 +241,9 @@ func (g *progGen) program(nh, np int) string {
 		g.indent++
 		g.line("a, b, c := %d, %d, %d", g.r.IntN(5), g.r.IntN(5), g.r.IntN(5))
 		g.line("var d [3]int")
+		g.line("e := make([]int, 3)")
 		g.block(0, 3+g.r.IntN(6), "nil")
-		g.line(`return t.Send(out, fmt.Sprint("end ", a, " ", b, " ", c, " ", d))`)
+		g.line(`return t.Send(out, fmt.Sprint("end ", a, " ", b, " ", c, " ", d, " ", e))`)
 		g.indent--
 		g.line("}")
 	}
