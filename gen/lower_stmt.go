@@ -254,25 +254,7 @@ func (l *lowerer) rangedField(s *ast.RangeStmt) string {
 	if !ok || loc == nil || !loc.field || loc.boxed {
 		return ""
 	}
-	assigned := false
-	is := func(e ast.Expr) bool {
-		id, ok := ast.Unparen(e).(*ast.Ident)
-		return ok && l.g.info.Uses[id] == v
-	}
-	ast.Inspect(s.Body, func(n ast.Node) bool {
-		switch n := n.(type) {
-		case *ast.AssignStmt:
-			for _, e := range n.Lhs {
-				assigned = assigned || is(e)
-			}
-		case *ast.RangeStmt:
-			assigned = assigned || n.Tok == token.ASSIGN && (is(n.Key) || is(n.Value))
-		case *ast.UnaryExpr:
-			assigned = assigned || n.Op == token.AND && is(n.X)
-		}
-		return !assigned
-	})
-	if assigned {
+	if assigns(l.g.info, s.Body, v) {
 		return ""
 	}
 	return loc.name
