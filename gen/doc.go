@@ -18,7 +18,10 @@
 // stack, a save keeps only the fields the code after its point reads: its
 // DeadFields method (pickle.DeadFielder) names the others by PC, such as a
 // caller's copy of a value it handed to the callee and takes back from its
-// result.
+// result. A slice or map parameter that the callee never assigns, handed a
+// local at every call, is linked instead: left out of saves and set from
+// the caller's local on each step into the callee, so that caller and
+// callee share one array or map after a restore as they do in Go.
 //
 // The lowering keeps the function's structure (its ifs, loops and switches
 // stay Go statements) and adds a resume dispatch at the top of each block
