@@ -28,8 +28,11 @@
 // that contains a suspension point, so code between points runs exactly as
 // written. What it cannot lower exactly (a goroutine, a defer, an address
 // of a saved local, a Go channel operation, recursion, ...) it refuses, with
-// a position, the construct, and how to fix it; it never writes code that
-// compiles but behaves differently.
+// a position, the construct, and how to fix it, rather than write code
+// that compiles but behaves differently. One difference stays, as in any
+// behavior: two saved slices over one array (a local and a sub-slice of
+// it, or a slice handed to a function that is not linked) come back from a
+// restore over two arrays.
 //
 // A save resumes by point number, so the generated file records each
 // frame's layout (points, their names, the fields read after each) and the
