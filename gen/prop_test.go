@@ -109,7 +109,7 @@ func (g *progGen) stmt(depth int, ret string) {
 		i := fmt.Sprintf("i%d", g.loops)
 		labelled := g.r.IntN(3) == 0 && len(g.labels) > 0
 		g.line("%s:", label)
-		switch n := g.r.IntN(4); {
+		switch n := g.r.IntN(5); {
 		case n == 0:
 			g.line("for %s := 0; %s < %d; %s++ {", i, i, 1+g.r.IntN(3), i)
 		case n == 1:
@@ -117,6 +117,12 @@ func (g *progGen) stmt(depth int, ret string) {
 		case n == 2 && g.helpers > 0:
 			// a range over what a point returns
 			g.line("for %s := range h%d(t, out, e, %s)%%3 {", i, g.r.IntN(g.helpers), g.expr(1))
+		case n == 3:
+			// a range over the handed slice, which the body writes ahead
+			g.line("for _, %s := range e {", i)
+			g.indent++
+			g.line("e[nx()] += %s", i)
+			g.indent--
 		default:
 			g.line("for _, %s := range []int{%d, %d} {", i, g.r.IntN(9), g.r.IntN(9))
 		}
