@@ -26,12 +26,14 @@ import (
 // skipTag leaves a field out of saves, for msgpack and pickle's plans.
 const skipTag = "`msgpack:\"-\"`"
 
+// site is a call of a flow function: its caller and its point there.
+type site struct {
+	caller *flowFn
+	p      *point
+}
+
 // linkParams decides the linked parameters of every frame of the package.
 func (g *pkgGen) linkParams() {
-	type site struct {
-		caller *flowFn
-		p      *point
-	}
 	callers := map[*flowFn][]site{}
 	for _, fn := range g.order {
 		for _, p := range fn.points {
@@ -60,37 +62,97 @@ func (g *pkgGen) linkParams() {
 			if loc := fn.vars[pv]; loc == nil || !loc.field || !sharedKind(pv.Type()) || assigns(g.info, fn.decl.Body, pv) {
 				continue
 			}
-			var held, other []*ast.CallExpr // the calls that pass a local the caller holds there, the others
-			var locals []site               // the calls that pass a local, held or not
+			all := true // every call passes a local of its caller
 			for _, s := range sites {
 				id, isID := ast.Unparen(s.p.call.Args[i]).(*ast.Ident)
 				v, _ := g.info.Uses[id].(*types.Var)
-				loc := s.caller.vars[v]
-				switch {
-				case !isID || loc == nil:
-					other = append(other, s.p.call)
-					continue
-				case loc.field && (loc.at[s.p] || g.linked[v]):
-					held = append(held, s.p.call)
-				}
-				locals = append(locals, s)
+				all = all && isID && s.caller.vars[v] != nil
 			}
-			if len(other) == 0 {
+			if all {
 				g.linked[pv] = true
-				for _, s := range locals {
+				for _, s := range sites {
 					g.holdAt(s.caller, g.info.Uses[ast.Unparen(s.p.call.Args[i]).(*ast.Ident)].(*types.Var), s.p)
 				}
-				continue
-			}
-			if _, isMap := pv.Type().Underlying().(*types.Map); isMap && len(held) > 0 {
-				// A save while in the callee would hold the map twice, and
-				// pickle would refuse it: say so now, with the fix.
-				g.refuse(held[0].Args[i].Pos(), fmt.Sprintf("a map handed to %s, which a save while in %s would hold twice (the caller's and %s's parameter %s: pickle refuses such a save), since the call at %s passes an expression", fn.obj.Name(), fn.obj.Name(), fn.obj.Name(), pv.Name(), g.fset.Position(other[0].Pos())), "", "pass a local variable at every call of "+fn.obj.Name()+" (m := ...; "+fn.obj.Name()+"(t, m)): gen then hands the callee the caller's map, saved once")
 			}
 		}
 	}
 	for _, fn := range g.order {
 		decide(fn)
+	}
+	for _, fn := range g.order {
+		g.refuseHeldMaps(fn, callers[fn])
+	}
+}
+
+// refuseHeldMaps refuses the calls of fn that hand it a map (or a value
+// holding one) that the caller keeps during the call and fn's parameter
+// does not link: a save while in fn would hold the map twice, which pickle
+// refuses (ErrShared) at every save until fn returns. gen says so now,
+// with the fix.
+func (g *pkgGen) refuseHeldMaps(fn *flowFn, sites []site) {
+	for i := 1; i < fn.sig.Params().Len(); i++ {
+		pv := fn.sig.Params().At(i)
+		if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] || !containsMap(pv.Type(), map[types.Type]bool{}) {
+			continue
+		}
+		for _, s := range sites {
+			arg := s.p.call.Args[i]
+			v := rootVar(g.info, arg)
+			loc := s.caller.vars[v]
+			if v == nil || loc == nil || !(loc.field && loc.at[s.p] || g.linked[v]) {
+				continue
+			}
+			name, a := fn.obj.Name(), types.ExprString(arg)
+			if _, isMap := pv.Type().Underlying().(*types.Map); isMap {
+				g.refuse(arg.Pos(), fmt.Sprintf("the map %s handed to %s, which a save while in %s would hold twice, as the caller's and as %s's parameter %s (pickle refuses such a save)", a, name, name, name, pv.Name()), "",
+					"pass a local variable at every call of "+name+", and do not assign "+pv.Name()+" in it: gen then hands "+name+" the caller's map, saved once")
+				continue
+			}
+			g.refuse(arg.Pos(), fmt.Sprintf("%s, which holds a map, handed to %s: a save while in %s would hold the map twice, in the caller's %s and in %s's parameter %s (pickle refuses such a save)", a, name, name, v.Name(), name, pv.Name()), "",
+				fmt.Sprintf("hand the value back instead (%s = %s(t, %s), %s returning it), so that the caller keeps no copy during the call", a, name, a, name))
+		}
+	}
+}
+
+// containsMap reports whether a value of t holds a map, not behind a
+// pointer or an interface (neither of which a saved local may hold).
+func containsMap(t types.Type, seen map[types.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch u := t.Underlying().(type) {
+	case *types.Map:
+		return true
+	case *types.Slice:
+		return containsMap(u.Elem(), seen)
+	case *types.Array:
+		return containsMap(u.Elem(), seen)
+	case *types.Struct:
+		for i := 0; i < u.NumFields(); i++ {
+			if containsMap(u.Field(i).Type(), seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rootVar is the variable an expression of selectors and indexes starts
+// from (g in g.Body.Seen), or nil.
+func rootVar(info *types.Info, e ast.Expr) *types.Var {
+	for {
+		switch x := ast.Unparen(e).(type) {
+		case *ast.Ident:
+			v, _ := info.Uses[x].(*types.Var)
+			return v
+		case *ast.SelectorExpr:
+			e = x.X
+		case *ast.IndexExpr:
+			e = x.X
+		default:
+			return nil
+		}
 	}
 }
 
