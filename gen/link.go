@@ -81,6 +81,7 @@ func (g *pkgGen) linkParams() {
 	}
 	for _, fn := range g.order {
 		g.refuseHeldMaps(fn, callers[fn])
+		g.refuseHeldSlices(fn, callers[fn])
 	}
 }
 
@@ -112,6 +113,80 @@ func (g *pkgGen) refuseHeldMaps(fn *flowFn, sites []site) {
 				fmt.Sprintf("hand the value back instead (%s = %s(t, %s), %s returning it), so that the caller keeps no copy during the call", a, name, a, name))
 		}
 	}
+}
+
+// refuseHeldSlices refuses the calls of fn that hand it a slice (or a
+// value holding one) that the caller keeps during the call, fn's
+// parameter does not link, and fn writes elements through: a save while in
+// fn would write two slices, and a restore bring back two arrays, so fn's
+// writes after it would not reach the caller, without a word. Writes are
+// the ones fn shows: an element assigned (p.Path[i] = x, p[i]++), its
+// address taken, or a method with a pointer receiver called on it; what a
+// function fn hands the slice to does with it is not followed.
+//
+// A value that holds a map too is refused by refuseHeldMaps already.
+func (g *pkgGen) refuseHeldSlices(fn *flowFn, sites []site) {
+	for i := 1; i < fn.sig.Params().Len(); i++ {
+		pv := fn.sig.Params().At(i)
+		if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] || containsMap(pv.Type(), map[types.Type]bool{}) || !writesThrough(g.info, fn.decl.Body, pv) {
+			continue
+		}
+		for _, s := range sites {
+			arg := s.p.call.Args[i]
+			v := rootVar(g.info, arg)
+			loc := s.caller.vars[v]
+			if v == nil || loc == nil || !(loc.field && loc.at[s.p] || g.linked[v]) {
+				continue
+			}
+			name, a := fn.obj.Name(), types.ExprString(arg)
+			g.refuse(arg.Pos(), fmt.Sprintf("%s handed to %s, which writes elements of a slice in it that the caller keeps too: after a restore while in %s, the caller's %s and %s's parameter %s would be two arrays, and %s's writes would not reach the caller", a, name, name, v.Name(), name, pv.Name(), name), "",
+				fmt.Sprintf("hand the value back (%s = %s(t, %s), %s returning it), or, for a slice, pass a local variable at every call of %s and do not assign %s in it (gen then links them)", a, name, a, name, name, pv.Name()))
+		}
+	}
+}
+
+// writesThrough reports whether body may write an element of a slice that
+// v holds: an index expression through a slice rooted at v assigned,
+// incremented or addressed, or a pointer method called on something
+// rooted at v through a slice.
+func writesThrough(info *types.Info, body ast.Node, v *types.Var) bool {
+	viaSlice := func(e ast.Expr) bool {
+		for {
+			switch x := ast.Unparen(e).(type) {
+			case *ast.IndexExpr:
+				if _, ok := info.TypeOf(x.X).Underlying().(*types.Slice); ok && rootVar(info, x.X) == v {
+					return true
+				}
+				e = x.X
+			case *ast.SelectorExpr:
+				e = x.X
+			default:
+				return false
+			}
+		}
+	}
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			for _, e := range n.Lhs {
+				found = found || viaSlice(e)
+			}
+		case *ast.IncDecStmt:
+			found = found || viaSlice(n.X)
+		case *ast.UnaryExpr:
+			found = found || n.Op == token.AND && viaSlice(n.X)
+		case *ast.CallExpr:
+			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok && viaSlice(sel.X) {
+				if m, ok := info.Selections[sel]; ok && m.Kind() == types.MethodVal {
+					_, ptr := m.Obj().Type().(*types.Signature).Recv().Type().(*types.Pointer)
+					found = found || ptr
+				}
+			}
+		}
+		return !found
+	})
+	return found
 }
 
 // containsMap reports whether a value of t holds a map, not behind a
