@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"sort"
 )
 
 // Linked parameters. A slice or a map handed to a flow function is one
@@ -17,9 +18,10 @@ import (
 // A parameter of slice or map type is linked when the callee never assigns
 // it (nor takes its address) and every call of the callee passes a local
 // of the caller (or its own linked parameter), which the caller then saves
-// at that call even where nothing reads it after. A linked parameter is left out of saves (msgpack:"-"), and the caller sets
-// it from its own local each time it steps into the callee, which it does
-// on every resume: one copy in a save, one array or map after a restore.
+// at that call even where nothing reads it after. A linked parameter is
+// left out of saves (msgpack:"-"), and the caller sets it from its own
+// local each time it steps into the callee, which it does on every
+// resume: one copy in a save, one array or map after a restore.
 // While the caller waits in the call its local cannot change, and the
 // callee never assigns its parameter, so the two are always equal.
 
@@ -41,6 +43,11 @@ func (g *pkgGen) linkParams() {
 				callers[p.callee] = append(callers[p.callee], site{fn, p})
 			}
 		}
+	}
+	for _, ss := range callers {
+		// In source order, so that the fields holdAt names come out the
+		// same on every run.
+		sort.Slice(ss, func(i, j int) bool { return ss[i].p.call.Pos() < ss[j].p.call.Pos() })
 	}
 	g.linked = map[*types.Var]bool{}
 	done := map[*flowFn]bool{}
