@@ -127,15 +127,13 @@ func (g *pkgGen) refuseHeldMaps(fn *flowFn, sites []site) {
 // parameter does not link, and fn writes elements through: a save while in
 // fn would write two slices, and a restore bring back two arrays, so fn's
 // writes after it would not reach the caller, without a word. Writes are
-// the ones fn shows: an element assigned (p.Path[i] = x, p[i]++), its
-// address taken, or a method with a pointer receiver called on it; what a
-// function fn hands the slice to does with it is not followed.
+// the ones writesThrough finds.
 //
 // A value that holds a map too is refused by refuseHeldMaps already.
 func (g *pkgGen) refuseHeldSlices(fn *flowFn, sites []site) {
 	for i := 1; i < fn.sig.Params().Len(); i++ {
 		pv := fn.sig.Params().At(i)
-		if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] || containsMap(pv.Type(), map[types.Type]bool{}) || !writesThrough(g.info, fn.decl.Body, pv) {
+		if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] || containsMap(pv.Type(), map[types.Type]bool{}) || !g.writesThrough(fn.decl.Body, pv) {
 			continue
 		}
 		for _, s := range sites {
@@ -152,11 +150,21 @@ func (g *pkgGen) refuseHeldSlices(fn *flowFn, sites []site) {
 	}
 }
 
-// writesThrough reports whether body may write an element of a slice that
-// v holds: an index expression through a slice rooted at v assigned,
-// incremented or addressed, or a pointer method called on something
-// rooted at v through a slice.
-func writesThrough(info *types.Info, body ast.Node, v *types.Var) bool {
+// writesThrough reports whether fn's body may write an element of a slice
+// that v holds: an index expression through a slice rooted at v assigned,
+// incremented or addressed; a pointer method called on something rooted
+// at v through a slice; copy or clear into it, or a sort or reverse of the
+// standard library; or the same, followed into the functions of this
+// package it is handed to.
+func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
+	if g.writes == nil {
+		g.writes = map[*types.Var]bool{}
+	}
+	if w, ok := g.writes[v]; ok {
+		return w
+	}
+	g.writes[v] = false // a cycle of calls adds nothing
+	info := g.info
 	viaSlice := func(e ast.Expr) bool {
 		for {
 			switch x := ast.Unparen(e).(type) {
@@ -171,6 +179,9 @@ func writesThrough(info *types.Info, body ast.Node, v *types.Var) bool {
 				return false
 			}
 		}
+	}
+	holdsSlice := func(e ast.Expr) bool {
+		return rootVar(info, e) == v && containsSlice(info.TypeOf(e), map[types.Type]bool{})
 	}
 	found := false
 	ast.Inspect(body, func(n ast.Node) bool {
@@ -190,10 +201,72 @@ func writesThrough(info *types.Info, body ast.Node, v *types.Var) bool {
 					found = found || ptr
 				}
 			}
+			switch f := calleeObj(info, n.Fun).(type) {
+			case *types.Builtin:
+				found = found || (f.Name() == "copy" || f.Name() == "clear") && len(n.Args) > 0 && holdsSlice(n.Args[0])
+			case *types.Func:
+				if f.Pkg() != nil && sliceWriters[f.Pkg().Path()+"."+f.Name()] && len(n.Args) > 0 && holdsSlice(n.Args[0]) {
+					found = true
+				}
+				decl := g.funcs()[f]
+				sig, _ := f.Type().(*types.Signature)
+				for i, a := range n.Args {
+					if decl != nil && sig != nil && i < sig.Params().Len() && !sig.Variadic() && holdsSlice(a) && g.writesThrough(decl.Body, sig.Params().At(i)) {
+						found = true
+					}
+				}
+			}
 		}
 		return !found
 	})
+	g.writes[v] = found
 	return found
+}
+
+// sliceWriters are functions of the standard library that write the
+// elements of the slice they are given first.
+var sliceWriters = map[string]bool{
+	"sort.Ints": true, "sort.Strings": true, "sort.Float64s": true, "sort.Slice": true, "sort.SliceStable": true,
+	"slices.Sort": true, "slices.SortFunc": true, "slices.SortStableFunc": true, "slices.Reverse": true,
+}
+
+// funcs are the functions declared in the package, by object, with bodies.
+func (g *pkgGen) funcs() map[*types.Func]*ast.FuncDecl {
+	if g.decls == nil {
+		g.decls = map[*types.Func]*ast.FuncDecl{}
+		for _, f := range g.pkg.Syntax {
+			for _, d := range f.Decls {
+				if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil {
+					if obj, ok := g.info.Defs[fd.Name].(*types.Func); ok {
+						g.decls[obj] = fd
+					}
+				}
+			}
+		}
+	}
+	return g.decls
+}
+
+// containsSlice reports whether a value of t holds a slice, not behind a
+// pointer or an interface.
+func containsSlice(t types.Type, seen map[types.Type]bool) bool {
+	if t == nil || seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch u := t.Underlying().(type) {
+	case *types.Slice:
+		return true
+	case *types.Array:
+		return containsSlice(u.Elem(), seen)
+	case *types.Struct:
+		for i := 0; i < u.NumFields(); i++ {
+			if containsSlice(u.Field(i).Type(), seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // containsMap reports whether a value of t holds a map, not behind a

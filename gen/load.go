@@ -319,6 +319,8 @@ type pkgGen struct {
 	refusals  []Refusal
 	kinds     map[string]string   // the package's tasklets by kind: "Name (file:line:col)"
 	linked    map[*types.Var]bool // the parameters set by their callers, not saved (link.go)
+	writes    map[*types.Var]bool // whether a function writes through a parameter (link.go)
+	decls     map[*types.Func]*ast.FuncDecl
 }
 
 func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {

@@ -1,0 +1,60 @@
+package p
+
+import (
+	"sort"
+
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+type route struct{ Steps []int }
+
+func zero(xs []int) {
+	for i := range xs {
+		xs[i] = 0
+	}
+}
+
+// sorts writes through sort.Ints.
+func sorts(t *tasklet.Flow, r route) error {
+	err := t.Yield()
+	sort.Ints(r.Steps)
+	return err
+}
+
+// zeroes writes through a function of the package.
+func zeroes(t *tasklet.Flow, r route) error {
+	err := t.Yield()
+	zero(r.Steps)
+	return err
+}
+
+// copies writes through copy.
+func copies(t *tasklet.Flow, r route) error {
+	err := t.Yield()
+	copy(r.Steps, []int{9})
+	return err
+}
+
+// hands hands r on to a flow function that writes it.
+func hands(t *tasklet.Flow, r route) error {
+	_ = t.Yield()
+	return sorts(t, r)
+}
+
+// reads only reads: not refused.
+func reads(t *tasklet.Flow, r route) int {
+	_ = t.Yield()
+	return len(r.Steps) + r.Steps[0]
+}
+
+//stackless:tasklet kind=p.x version=1
+func X(t *tasklet.Flow) error {
+	r := route{Steps: []int{3, 1, 2}}
+	_ = sorts(t, r)
+	_ = zeroes(t, r)
+	_ = copies(t, r)
+	_ = hands(t, r)
+	_ = reads(t, r)
+	_ = r.Steps[0]
+	return nil
+}
