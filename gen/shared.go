@@ -1,0 +1,234 @@
+package gen
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+)
+
+// Values held twice. Where a parameter is not linked (link.go), a caller
+// that keeps what it hands a flow function keeps a second copy during the
+// call: a map in both is refused by pickle at every save until the call
+// returns, and a slice in both comes back from a restore as two arrays.
+// gen refuses such calls where it can tell, with the fix, rather than leave
+// them to fail or diverge at run time.
+
+// refuseHeldMaps refuses the calls of fn that hand it a map (or a value
+// holding one) that the caller keeps during the call and fn's parameter
+// does not link: a save while in fn would hold the map twice, which pickle
+// refuses (ErrShared) at every save until fn returns. gen says so now,
+// with the fix.
+func (g *pkgGen) refuseHeldMaps(fn *flowFn, sites []site) {
+	for i := 1; i < fn.sig.Params().Len(); i++ {
+		pv := fn.sig.Params().At(i)
+		if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] || !containsMap(pv.Type(), map[types.Type]bool{}) {
+			continue
+		}
+		for _, s := range sites {
+			arg := s.p.call.Args[i]
+			v := rootVar(g.info, arg)
+			loc := s.caller.vars[v]
+			if v == nil || loc == nil || !(loc.field && loc.at[s.p] || g.linked[v]) {
+				continue
+			}
+			name, a := fn.obj.Name(), types.ExprString(arg)
+			if _, isMap := pv.Type().Underlying().(*types.Map); isMap {
+				g.refuse(arg.Pos(), fmt.Sprintf("the map %s handed to %s, which a save while in %s would hold twice, as the caller's and as %s's parameter %s (pickle refuses such a save)", a, name, name, name, pv.Name()), "",
+					"pass a local variable at every call of "+name+", and do not assign "+pv.Name()+" in it: gen then hands "+name+" the caller's map, saved once")
+				continue
+			}
+			g.refuse(arg.Pos(), fmt.Sprintf("%s, which holds a map, handed to %s: a save while in %s would hold the map twice, in the caller's %s and in %s's parameter %s (pickle refuses such a save)", a, name, name, v.Name(), name, pv.Name()), "",
+				fmt.Sprintf("hand the value back instead (%s = %s(t, %s), %s returning it), so that the caller keeps no copy during the call", a, name, a, name))
+		}
+	}
+}
+
+// refuseHeldSlices refuses the calls of fn that hand it a slice (or a
+// value holding one) that the caller keeps during the call, fn's
+// parameter does not link, and fn writes elements through: a save while in
+// fn would write two slices, and a restore bring back two arrays, so fn's
+// writes after it would not reach the caller, without a word. Writes are
+// the ones writesThrough finds.
+//
+// A value that holds a map too is refused by refuseHeldMaps already.
+func (g *pkgGen) refuseHeldSlices(fn *flowFn, sites []site) {
+	for i := 1; i < fn.sig.Params().Len(); i++ {
+		pv := fn.sig.Params().At(i)
+		if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] || containsMap(pv.Type(), map[types.Type]bool{}) || !g.writesThrough(fn.decl.Body, pv) {
+			continue
+		}
+		for _, s := range sites {
+			arg := s.p.call.Args[i]
+			v := rootVar(g.info, arg)
+			loc := s.caller.vars[v]
+			if v == nil || loc == nil || !(loc.field && loc.at[s.p] || g.linked[v]) {
+				continue
+			}
+			name, a := fn.obj.Name(), types.ExprString(arg)
+			g.refuse(arg.Pos(), fmt.Sprintf("%s handed to %s, which writes elements of a slice in it that the caller keeps too: after a restore while in %s, the caller's %s and %s's parameter %s would be two arrays, and %s's writes would not reach the caller", a, name, name, v.Name(), name, pv.Name(), name), "",
+				fmt.Sprintf("hand the value back (%s = %s(t, %s), %s returning it), or, for a slice, pass a local variable at every call of %s and do not assign %s in it (gen then links them)", a, name, a, name, name, pv.Name()))
+		}
+	}
+}
+
+// writesThrough reports whether fn's body may write an element of a slice
+// that v holds: an index expression through a slice rooted at v assigned,
+// incremented or addressed; a pointer method called on something rooted
+// at v through a slice; copy or clear into it, or a sort or reverse of the
+// standard library; or the same, followed into the functions of this
+// package it is handed to.
+func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
+	if g.writes == nil {
+		g.writes = map[*types.Var]bool{}
+	}
+	if w, ok := g.writes[v]; ok {
+		return w
+	}
+	g.writes[v] = false // a cycle of calls adds nothing
+	info := g.info
+	viaSlice := func(e ast.Expr) bool {
+		for {
+			switch x := ast.Unparen(e).(type) {
+			case *ast.IndexExpr:
+				if _, ok := info.TypeOf(x.X).Underlying().(*types.Slice); ok && rootVar(info, x.X) == v {
+					return true
+				}
+				e = x.X
+			case *ast.SelectorExpr:
+				e = x.X
+			default:
+				return false
+			}
+		}
+	}
+	holdsSlice := func(e ast.Expr) bool {
+		return rootVar(info, e) == v && containsSlice(info.TypeOf(e), map[types.Type]bool{})
+	}
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			for _, e := range n.Lhs {
+				found = found || viaSlice(e)
+			}
+		case *ast.IncDecStmt:
+			found = found || viaSlice(n.X)
+		case *ast.UnaryExpr:
+			found = found || n.Op == token.AND && viaSlice(n.X)
+		case *ast.CallExpr:
+			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok && viaSlice(sel.X) {
+				if m, ok := info.Selections[sel]; ok && m.Kind() == types.MethodVal {
+					_, ptr := m.Obj().Type().(*types.Signature).Recv().Type().(*types.Pointer)
+					found = found || ptr
+				}
+			}
+			switch f := calleeObj(info, n.Fun).(type) {
+			case *types.Builtin:
+				found = found || (f.Name() == "copy" || f.Name() == "clear") && len(n.Args) > 0 && holdsSlice(n.Args[0])
+			case *types.Func:
+				if f.Pkg() != nil && sliceWriters[f.Pkg().Path()+"."+f.Name()] && len(n.Args) > 0 && holdsSlice(n.Args[0]) {
+					found = true
+				}
+				decl := g.funcs()[f]
+				sig, _ := f.Type().(*types.Signature)
+				for i, a := range n.Args {
+					if decl != nil && sig != nil && i < sig.Params().Len() && !sig.Variadic() && holdsSlice(a) && g.writesThrough(decl.Body, sig.Params().At(i)) {
+						found = true
+					}
+				}
+			}
+		}
+		return !found
+	})
+	g.writes[v] = found
+	return found
+}
+
+// sliceWriters are functions of the standard library that write the
+// elements of the slice they are given first.
+var sliceWriters = map[string]bool{
+	"sort.Ints": true, "sort.Strings": true, "sort.Float64s": true, "sort.Slice": true, "sort.SliceStable": true,
+	"slices.Sort": true, "slices.SortFunc": true, "slices.SortStableFunc": true, "slices.Reverse": true,
+}
+
+// funcs are the functions declared in the package, by object, with bodies.
+func (g *pkgGen) funcs() map[*types.Func]*ast.FuncDecl {
+	if g.decls == nil {
+		g.decls = map[*types.Func]*ast.FuncDecl{}
+		for _, f := range g.pkg.Syntax {
+			for _, d := range f.Decls {
+				if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil {
+					if obj, ok := g.info.Defs[fd.Name].(*types.Func); ok {
+						g.decls[obj] = fd
+					}
+				}
+			}
+		}
+	}
+	return g.decls
+}
+
+// containsSlice reports whether a value of t holds a slice, not behind a
+// pointer or an interface.
+func containsSlice(t types.Type, seen map[types.Type]bool) bool {
+	if t == nil || seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch u := t.Underlying().(type) {
+	case *types.Slice:
+		return true
+	case *types.Array:
+		return containsSlice(u.Elem(), seen)
+	case *types.Struct:
+		for i := 0; i < u.NumFields(); i++ {
+			if containsSlice(u.Field(i).Type(), seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// containsMap reports whether a value of t holds a map, not behind a
+// pointer or an interface (neither of which a saved local may hold).
+func containsMap(t types.Type, seen map[types.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch u := t.Underlying().(type) {
+	case *types.Map:
+		return true
+	case *types.Slice:
+		return containsMap(u.Elem(), seen)
+	case *types.Array:
+		return containsMap(u.Elem(), seen)
+	case *types.Struct:
+		for i := 0; i < u.NumFields(); i++ {
+			if containsMap(u.Field(i).Type(), seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// rootVar is the variable an expression of selectors and indexes starts
+// from (g in g.Body.Seen), or nil.
+func rootVar(info *types.Info, e ast.Expr) *types.Var {
+	for {
+		switch x := ast.Unparen(e).(type) {
+		case *ast.Ident:
+			v, _ := info.Uses[x].(*types.Var)
+			return v
+		case *ast.SelectorExpr:
+			e = x.X
+		case *ast.IndexExpr:
+			e = x.X
+		default:
+			return nil
+		}
+	}
+}
