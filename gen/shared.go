@@ -3,8 +3,10 @@ package gen
 import (
 	"fmt"
 	"go/ast"
+	"go/printer"
 	"go/token"
 	"go/types"
+	"strings"
 )
 
 // Values held twice. Where a parameter is not linked (link.go), a caller
@@ -32,7 +34,7 @@ func (g *pkgGen) refuseHeldMaps(fn *flowFn, sites []site) {
 			if v == nil || loc == nil || !(loc.field && loc.at[s.p] || g.linked[v]) {
 				continue
 			}
-			name, a := fn.obj.Name(), types.ExprString(arg)
+			name, a := fn.obj.Name(), g.source(arg)
 			if _, isMap := pv.Type().Underlying().(*types.Map); isMap {
 				g.refuse(arg.Pos(), fmt.Sprintf("the map %s handed to %s, which a save while in %s would hold twice, as the caller's and as %s's parameter %s (pickle refuses such a save)", a, name, name, name, pv.Name()), "",
 					"pass a local variable at every call of "+name+", and do not assign "+pv.Name()+" in it: gen then hands "+name+" the caller's map, saved once")
@@ -60,14 +62,19 @@ func (g *pkgGen) refuseHeldSlices(fn *flowFn, sites []site) {
 		}
 		for _, s := range sites {
 			arg := s.p.call.Args[i]
-			v := rootVar(g.info, arg)
-			loc := s.caller.vars[v]
-			if v == nil || loc == nil || !(loc.field && loc.at[s.p] || g.linked[v]) {
-				continue
+			for _, v := range valueRoots(g.info, arg, nil) {
+				loc := s.caller.vars[v]
+				if loc == nil || !(loc.field && loc.at[s.p] || g.linked[v]) || !containsSlice(v.Type(), map[types.Type]bool{}) {
+					continue
+				}
+				name, a := fn.obj.Name(), g.source(arg)
+				fix := fmt.Sprintf("hand the value back (%s = %s(t, %s), %s returning it), or, for a slice, pass a local variable at every call of %s and do not assign %s in it (gen then links them)", a, name, a, name, name, pv.Name())
+				if _, root := ast.Unparen(arg).(*ast.Ident); !root {
+					fix = fmt.Sprintf("make it a local variable before the call and hand that back (x := %s; x = %s(t, x), %s returning it), then use x, not %s, after the call", a, name, name, v.Name())
+				}
+				g.refuse(arg.Pos(), fmt.Sprintf("%s handed to %s, which writes elements of a slice in it that the caller keeps too: after a restore while in %s, the caller's %s and %s's parameter %s would be two arrays, and %s's writes would not reach the caller", a, name, name, v.Name(), name, pv.Name(), name), "", fix)
+				break
 			}
-			name, a := fn.obj.Name(), types.ExprString(arg)
-			g.refuse(arg.Pos(), fmt.Sprintf("%s handed to %s, which writes elements of a slice in it that the caller keeps too: after a restore while in %s, the caller's %s and %s's parameter %s would be two arrays, and %s's writes would not reach the caller", a, name, name, v.Name(), name, pv.Name(), name), "",
-				fmt.Sprintf("hand the value back (%s = %s(t, %s), %s returning it), or, for a slice, pass a local variable at every call of %s and do not assign %s in it (gen then links them)", a, name, a, name, name, pv.Name()))
 		}
 	}
 }
@@ -215,8 +222,36 @@ func containsMap(t types.Type, seen map[types.Type]bool) bool {
 	return false
 }
 
-// rootVar is the variable an expression of selectors and indexes starts
-// from (g in g.Body.Seen), or nil.
+// source is e as written.
+func (g *pkgGen) source(e ast.Expr) string {
+	var b strings.Builder
+	if printer.Fprint(&b, g.fset, e) != nil {
+		return types.ExprString(e)
+	}
+	return b.String()
+}
+
+// valueRoots appends the variables whose slices and maps the value of e
+// may share: its root (rootVar), or, for a composite literal, those of its
+// elements.
+func valueRoots(info *types.Info, e ast.Expr, out []*types.Var) []*types.Var {
+	if lit, ok := ast.Unparen(e).(*ast.CompositeLit); ok {
+		for _, el := range lit.Elts {
+			if kv, ok := el.(*ast.KeyValueExpr); ok {
+				el = kv.Value
+			}
+			out = valueRoots(info, el, out)
+		}
+		return out
+	}
+	if v := rootVar(info, e); v != nil {
+		out = append(out, v)
+	}
+	return out
+}
+
+// rootVar is the variable an expression of selectors, indexes and slicings
+// starts from (g in g.Body.Seen, buf in buf[1:]), or nil.
 func rootVar(info *types.Info, e ast.Expr) *types.Var {
 	for {
 		switch x := ast.Unparen(e).(type) {
@@ -226,6 +261,8 @@ func rootVar(info *types.Info, e ast.Expr) *types.Var {
 		case *ast.SelectorExpr:
 			e = x.X
 		case *ast.IndexExpr:
+			e = x.X
+		case *ast.SliceExpr:
 			e = x.X
 		default:
 			return nil

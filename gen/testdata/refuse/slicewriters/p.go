@@ -58,3 +58,18 @@ func X(t *tasklet.Flow) error {
 	_ = r.Steps[0]
 	return nil
 }
+
+//stackless:tasklet kind=p.y version=1
+func Y(t *tasklet.Flow) error {
+	steps := []int{3, 1, 2}
+	_ = zeroes(t, route{Steps: steps[1:]}) // a new route over steps' array
+	_ = sortsSlice(t, steps[1:])
+	_ = steps[0]
+	return nil
+}
+
+func sortsSlice(t *tasklet.Flow, s []int) error {
+	err := t.Yield()
+	sort.Ints(s)
+	return err
+}
