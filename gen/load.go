@@ -317,10 +317,10 @@ type pkgGen struct {
 	flows     map[*types.Func]*flowFn
 	order     []*flowFn
 	refusals  []Refusal
-	kinds     map[string]string   // the package's tasklets by kind: "Name (file:line:col)"
-	linked    map[*types.Var]bool // the parameters set by their callers, not saved (link.go)
-	writes    map[*types.Var]bool // whether a function writes through a parameter (link.go)
-	decls     map[*types.Func]*ast.FuncDecl
+	kinds     map[string]string             // the package's tasklets by kind: "Name (file:line:col)"
+	linked    map[*types.Var]bool           // the parameters set by their callers, not saved (link.go)
+	writes    map[*types.Var]bool           // whether a function writes through a parameter (shared.go)
+	decls     map[*types.Func]*ast.FuncDecl // the package's functions with bodies (shared.go)
 }
 
 func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {
