@@ -225,3 +225,21 @@ func TestATempDirThatIsNoFolderIsNamed(t *testing.T) {
 		assert.Contains(t, err.Error(), "set TMPDIR to a writable folder")
 	}
 }
+
+// Generating the same package twice writes the same bytes: what gen names
+// (fields of locals saved for a linked parameter, among them two locals of
+// one name) does not depend on the order of a map.
+func TestGenerateIsDeterministic(t *testing.T) {
+	root, err := filepath.Abs("testdata")
+	require.NoError(t, err)
+	first, err := gen.Generate(root, "./linked")
+	require.NoError(t, err)
+	require.Len(t, first, 1)
+	assert.Contains(t, string(first[0].Content), "Buf2", "both locals named buf are saved, under two names")
+	for range 4 {
+		again, err := gen.Generate(root, "./linked")
+		require.NoError(t, err)
+		require.Len(t, again, 1)
+		assert.Equal(t, string(first[0].Content), string(again[0].Content))
+	}
+}
