@@ -176,45 +176,36 @@ func (g *pkgGen) funcs() map[*types.Func]*ast.FuncDecl {
 	return g.decls
 }
 
-// containsSlice reports whether a value of t holds a slice, not behind a
-// pointer or an interface.
+// containsSlice reports whether a value of t holds a slice, and
+// containsMap a map, not behind a pointer or an interface (neither of
+// which a saved local may hold).
 func containsSlice(t types.Type, seen map[types.Type]bool) bool {
+	return holds(t, func(u types.Type) bool { _, ok := u.(*types.Slice); return ok }, seen)
+}
+
+func containsMap(t types.Type, seen map[types.Type]bool) bool {
+	return holds(t, func(u types.Type) bool { _, ok := u.(*types.Map); return ok }, seen)
+}
+
+// holds reports whether t, or an element or field of it, has an
+// underlying type that is says yes to.
+func holds(t types.Type, is func(types.Type) bool, seen map[types.Type]bool) bool {
 	if t == nil || seen[t] {
 		return false
 	}
 	seen[t] = true
-	switch u := t.Underlying().(type) {
-	case *types.Slice:
+	u := t.Underlying()
+	if is(u) {
 		return true
+	}
+	switch u := u.(type) {
+	case *types.Slice:
+		return holds(u.Elem(), is, seen)
 	case *types.Array:
-		return containsSlice(u.Elem(), seen)
+		return holds(u.Elem(), is, seen)
 	case *types.Struct:
 		for i := 0; i < u.NumFields(); i++ {
-			if containsSlice(u.Field(i).Type(), seen) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// containsMap reports whether a value of t holds a map, not behind a
-// pointer or an interface (neither of which a saved local may hold).
-func containsMap(t types.Type, seen map[types.Type]bool) bool {
-	if seen[t] {
-		return false
-	}
-	seen[t] = true
-	switch u := t.Underlying().(type) {
-	case *types.Map:
-		return true
-	case *types.Slice:
-		return containsMap(u.Elem(), seen)
-	case *types.Array:
-		return containsMap(u.Elem(), seen)
-	case *types.Struct:
-		for i := 0; i < u.NumFields(); i++ {
-			if containsMap(u.Field(i).Type(), seen) {
+			if holds(u.Field(i).Type(), is, seen) {
 				return true
 			}
 		}
