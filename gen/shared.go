@@ -80,7 +80,8 @@ func (g *pkgGen) refuseHeldSlices(fn *flowFn, sites []site) {
 }
 
 // writesThrough reports whether fn's body may write an element of a slice
-// that v holds: an index expression through a slice rooted at v assigned,
+// that v holds, itself or through its aliases: an index expression through
+// a slice rooted at v assigned,
 // incremented or addressed; a pointer method called on something rooted
 // at v through a slice; copy or clear into it, or a sort or reverse of the
 // standard library; or the same, followed into the functions of this
@@ -94,11 +95,12 @@ func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
 	}
 	g.writes[v] = false // a cycle of calls adds nothing
 	info := g.info
+	of := aliases(info, body, v)
 	viaSlice := func(e ast.Expr) bool {
 		for {
 			switch x := ast.Unparen(e).(type) {
 			case *ast.IndexExpr:
-				if _, ok := info.TypeOf(x.X).Underlying().(*types.Slice); ok && rootVar(info, x.X) == v {
+				if _, ok := info.TypeOf(x.X).Underlying().(*types.Slice); ok && of[rootVar(info, x.X)] {
 					return true
 				}
 				e = x.X
@@ -110,7 +112,7 @@ func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
 		}
 	}
 	holdsSlice := func(e ast.Expr) bool {
-		return rootVar(info, e) == v && containsSlice(info.TypeOf(e), map[types.Type]bool{})
+		return of[rootVar(info, e)] && containsSlice(info.TypeOf(e), map[types.Type]bool{})
 	}
 	found := false
 	ast.Inspect(body, func(n ast.Node) bool {
@@ -150,6 +152,51 @@ func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
 	})
 	g.writes[v] = found
 	return found
+}
+
+// aliases are v and the locals of body that may share a slice's array with
+// it: assigned from an expression rooted at one of them (q := p, q :=
+// p.Steps[1:]), or ranging over the elements of one (for _, row := range
+// p.Rows).
+func aliases(info *types.Info, body ast.Node, v *types.Var) map[*types.Var]bool {
+	of := map[*types.Var]bool{v: true}
+	add := func(lhs ast.Expr, from ast.Expr) bool {
+		id, ok := lhs.(*ast.Ident)
+		if !ok || from == nil || !of[rootVar(info, from)] {
+			return false
+		}
+		w, _ := info.ObjectOf(id).(*types.Var)
+		if w == nil || of[w] || !containsSlice(w.Type(), map[types.Type]bool{}) {
+			return false
+		}
+		of[w] = true
+		return true
+	}
+	for grew := true; grew; {
+		grew = false
+		ast.Inspect(body, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.AssignStmt:
+				if len(n.Lhs) == len(n.Rhs) {
+					for i := range n.Lhs {
+						grew = add(n.Lhs[i], n.Rhs[i]) || grew
+					}
+				}
+			case *ast.ValueSpec:
+				if len(n.Names) == len(n.Values) {
+					for i := range n.Names {
+						grew = add(n.Names[i], n.Values[i]) || grew
+					}
+				}
+			case *ast.RangeStmt:
+				if n.Value != nil {
+					grew = add(n.Value, n.X) || grew
+				}
+			}
+			return true
+		})
+	}
+	return of
 }
 
 // sliceWriters are functions of the standard library that write the

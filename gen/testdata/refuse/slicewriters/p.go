@@ -73,3 +73,30 @@ func sortsSlice(t *tasklet.Flow, s []int) error {
 	sort.Ints(s)
 	return err
 }
+
+// aliased writes through a local that shares the array.
+func aliased(t *tasklet.Flow, r route) error {
+	err := t.Yield()
+	q := r.Steps[1:]
+	q[0] = 7
+	return err
+}
+
+// rows writes through the rows it ranges over.
+func rows(t *tasklet.Flow, g [][]int) error {
+	err := t.Yield()
+	for _, row := range g {
+		row[0] = 0
+	}
+	return err
+}
+
+//stackless:tasklet kind=p.z version=1
+func Z(t *tasklet.Flow) error {
+	r := route{Steps: []int{3, 1, 2}}
+	g := [][]int{{1}, {2}}
+	_ = aliased(t, r)
+	_ = rows(t, g[1:])
+	_, _ = r.Steps[0], g[0]
+	return nil
+}
