@@ -86,24 +86,31 @@ func (g *pkgGen) linkParams() {
 		decide(fn)
 	}
 	for _, fn := range g.order {
-		g.refuseHeldMaps(fn, callers[fn])
-		g.refuseHeldSlices(fn, callers[fn])
+		g.refuseHeld(fn, callers[fn]) // shared.go
 	}
 }
 
 // holdAt makes fn save its local v at the call p, where a linked
 // parameter of the callee is set from it on every step into the callee.
 func (g *pkgGen) holdAt(fn *flowFn, v *types.Var, p *point) {
-	loc := fn.vars[v]
-	if g.linked[v] || loc.field && loc.at[p] {
+	if g.keeps(fn, v, p) {
 		return
 	}
+	loc := fn.vars[v]
 	if !loc.field {
 		loc.field = true
 		loc.fname = fn.fieldName(v.Name())
 		loc.name = "_f." + loc.fname
 	}
 	loc.at[p] = true
+}
+
+// keeps reports whether fn holds its local v at the call p across the
+// callee's suspensions: saved there, or a linked parameter, which its own
+// caller sets on every step.
+func (g *pkgGen) keeps(fn *flowFn, v *types.Var, p *point) bool {
+	loc := fn.vars[v]
+	return loc != nil && (g.linked[v] || loc.field && loc.at[p])
 }
 
 // sharedKind reports whether a value of t shares what it holds with its

@@ -16,63 +16,57 @@ import (
 // gen refuses such calls where it can tell, with the fix, rather than leave
 // them to fail or diverge at run time.
 
-// refuseHeldMaps refuses the calls of fn that hand it a map (or a value
-// holding one) that the caller keeps during the call and fn's parameter
-// does not link: a save while in fn would hold the map twice, which pickle
-// refuses (ErrShared) at every save until fn returns. gen says so now,
-// with the fix.
-func (g *pkgGen) refuseHeldMaps(fn *flowFn, sites []site) {
-	for i := 1; i < fn.sig.Params().Len(); i++ {
-		pv := fn.sig.Params().At(i)
-		if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] || !containsMap(pv.Type(), map[types.Type]bool{}) {
-			continue
-		}
-		for _, s := range sites {
-			arg := s.p.call.Args[i]
-			v := rootVar(g.info, arg)
-			loc := s.caller.vars[v]
-			if v == nil || loc == nil || !(loc.field && loc.at[s.p] || g.linked[v]) {
-				continue
-			}
-			name, a := fn.obj.Name(), g.source(arg)
-			if _, isMap := pv.Type().Underlying().(*types.Map); isMap {
-				g.refuse(arg.Pos(), fmt.Sprintf("the map %s handed to %s, which a save while in %s would hold twice, as the caller's and as %s's parameter %s (pickle refuses such a save)", a, name, name, name, pv.Name()), "",
-					"pass a local variable at every call of "+name+", and do not assign "+pv.Name()+" in it: gen then hands "+name+" the caller's map, saved once")
-				continue
-			}
-			g.refuse(arg.Pos(), fmt.Sprintf("%s, which holds a map, handed to %s: a save while in %s would hold the map twice, in the caller's %s and in %s's parameter %s (pickle refuses such a save)", a, name, name, v.Name(), name, pv.Name()), "",
-				fmt.Sprintf("hand the value back instead (%s = %s(t, %s), %s returning it), so that the caller keeps no copy during the call", a, name, a, name))
-		}
-	}
-}
-
-// refuseHeldSlices refuses the calls of fn that hand it a slice (or a
-// value holding one) that the caller keeps during the call, fn's
-// parameter does not link, and fn writes elements through: a save while in
-// fn would write two slices, and a restore bring back two arrays, so fn's
-// writes after it would not reach the caller, without a word. Writes are
-// the ones writesThrough finds.
+// refuseHeld refuses the calls of fn that hand it a value the caller
+// keeps during the call (keeps) and fn's parameter does not link, when the
+// two copies would not stay one:
+//   - a map, or a value holding one: every save while in fn would hold the
+//     map twice, which pickle refuses (ErrShared) until fn returns;
+//   - a slice, or a value holding one, that fn writes elements through
+//     (writesThrough): a restore while in fn would bring back two arrays,
+//     and fn's writes after it would not reach the caller, without a word.
 //
-// A value that holds a map too is refused by refuseHeldMaps already.
-func (g *pkgGen) refuseHeldSlices(fn *flowFn, sites []site) {
+// The caller's copy is what the argument is rooted at (valueRoots).
+func (g *pkgGen) refuseHeld(fn *flowFn, sites []site) {
+	name := fn.obj.Name()
 	for i := 1; i < fn.sig.Params().Len(); i++ {
 		pv := fn.sig.Params().At(i)
-		if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] || containsMap(pv.Type(), map[types.Type]bool{}) || !g.writesThrough(fn.decl.Body, pv) {
+		if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] {
 			continue
+		}
+		maps := containsMap(pv.Type(), map[types.Type]bool{})
+		if !maps && !g.writesThrough(fn.decl.Body, pv) {
+			continue
+		}
+		shared := containsSlice
+		if maps {
+			shared = containsMap
 		}
 		for _, s := range sites {
 			arg := s.p.call.Args[i]
 			for _, v := range valueRoots(g.info, arg, nil) {
-				loc := s.caller.vars[v]
-				if loc == nil || !(loc.field && loc.at[s.p] || g.linked[v]) || !containsSlice(v.Type(), map[types.Type]bool{}) {
+				if !g.keeps(s.caller, v, s.p) || !shared(v.Type(), map[types.Type]bool{}) {
 					continue
 				}
-				name, a := fn.obj.Name(), g.source(arg)
-				fix := fmt.Sprintf("hand the value back (%s = %s(t, %s), %s returning it), or, for a slice, pass a local variable at every call of %s and do not assign %s in it (gen then links them)", a, name, a, name, name, pv.Name())
-				if _, root := ast.Unparen(arg).(*ast.Ident); !root {
-					fix = fmt.Sprintf("make it a local variable before the call and hand that back (x := %s; x = %s(t, x), %s returning it), then use x, not %s, after the call", a, name, name, v.Name())
+				a := g.source(arg)
+				_, isMap := pv.Type().Underlying().(*types.Map)
+				_, isVar := ast.Unparen(arg).(*ast.Ident)
+				what := fmt.Sprintf("%s handed to %s, which writes elements of a slice in it that the caller keeps too: after a restore while in %s, the caller's %s and %s's parameter %s would be two arrays, and %s's writes would not reach the caller", a, name, name, v.Name(), name, pv.Name(), name)
+				if maps {
+					what = fmt.Sprintf("%s, which holds a map, handed to %s: a save while in %s would hold the map twice, in the caller's %s and in %s's parameter %s (pickle refuses such a save)", a, name, name, v.Name(), name, pv.Name())
 				}
-				g.refuse(arg.Pos(), fmt.Sprintf("%s handed to %s, which writes elements of a slice in it that the caller keeps too: after a restore while in %s, the caller's %s and %s's parameter %s would be two arrays, and %s's writes would not reach the caller", a, name, name, v.Name(), name, pv.Name(), name), "", fix)
+				var fix string
+				switch {
+				case isMap:
+					what = fmt.Sprintf("the map %s handed to %s, which a save while in %s would hold twice, as the caller's %s and as %s's parameter %s (pickle refuses such a save)", a, name, name, v.Name(), name, pv.Name())
+					fix = "pass a local variable at every call of " + name + ", and do not assign " + pv.Name() + " in it: gen then hands " + name + " the caller's map, saved once"
+				case !isVar:
+					fix = fmt.Sprintf("make it a local variable before the call and hand that back (x := %s; x = %s(t, x), %s returning it), then use x, not %s, after the call", a, name, name, v.Name())
+				case maps:
+					fix = fmt.Sprintf("hand the value back instead (%s = %s(t, %s), %s returning it), so that the caller keeps no copy during the call", a, name, a, name)
+				default:
+					fix = fmt.Sprintf("hand the value back (%s = %s(t, %s), %s returning it), or, for a slice, pass a local variable at every call of %s and do not assign %s in it (gen then links them)", a, name, a, name, name, pv.Name())
+				}
+				g.refuse(arg.Pos(), what, "", fix)
 				break
 			}
 		}

@@ -28,3 +28,13 @@ func X(t *tasklet.Flow) error {
 	}
 	return nil
 }
+
+//stackless:tasklet kind=p.y version=1
+func Y(t *tasklet.Flow) error {
+	seen := map[string]int{}
+	if err := patrol(t, body{Seen: seen}); err != nil { // a new body over the caller's map
+		return err
+	}
+	_ = seen["x"]
+	return nil
+}
