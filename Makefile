@@ -34,6 +34,7 @@ FUZZ_TARGETS ?= \
 	./pickle:FuzzStructCodec \
 	./pickle:FuzzLoadValue \
 	./pickle:FuzzBoxed \
+	./pickle:FuzzLoadError \
 	./ipc:FuzzFrame \
 	./ipc:FuzzRing \
 	./cluster:FuzzUnwrap \

@@ -13,9 +13,9 @@ import (
 // interface-typed locals in Boxed fields.
 //
 // A value is saved as typed values travel on channels (its type must be a
-// built-in or registered with RegisterValue); an error as errors are (a
-// registered sentinel keeps its identity, others their message). Boxed
-// uses the Default registry.
+// built-in or registered with RegisterValue); an error as errors are (its
+// message, and the registered sentinels and value types of its chain:
+// see RegisterError). Boxed uses the Default registry.
 type Boxed[T any] struct{ V T }
 
 // EncodeMsgpack writes the boxed value as a typed value or error.

@@ -9,8 +9,10 @@
 // with an error naming the kind and both versions: nothing resumes with the
 // wrong state. Values sent on channels travel with a type name, so an int
 // comes back an int; user types must be registered with RegisterValue.
-// Errors sent with SendErr keep their message, and their identity
-// (errors.Is) when registered with RegisterError.
+// Errors (sent with SendErr, delivered, or in a Boxed field) keep their
+// message and what errors.Is and errors.As find in their chain: sentinels
+// registered with RegisterError, and errors of types registered with
+// RegisterValue, at any depth (errors.go has the format).
 //
 // # What is saved
 //

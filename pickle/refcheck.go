@@ -49,8 +49,9 @@ type typeInfo struct {
 	depth int  // the deepest nesting of a value of the type
 	amp   bool // a save of it runs the load's cost check (cost.go)
 	boxed bool // a Boxed (its pointer holds the method)
-	// errBox: a Boxed error, saved as its message (and its identity when
-	// registered): sharing one, as two fields holding io.EOF, is fine.
+	// errBox: a Boxed error, saved as its message and registered chain:
+	// sharing one, as two fields holding io.EOF, is fine (an error of a
+	// registered type comes back as two equal copies).
 	errBox bool
 	fields []*savedField
 	t      reflect.Type

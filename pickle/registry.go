@@ -194,8 +194,10 @@ func RegisterValue[T any](r *Registry, name string) error {
 }
 
 // RegisterError registers a sentinel error so that it is still the same
-// error (errors.Is) after a round trip; other errors come back as plain
-// errors with the same message.
+// error (errors.Is) after a round trip, also where another error wraps it.
+// Other errors come back with the same message, as a copy of their type if
+// it is registered with RegisterValue, else as text wrapping what of their
+// chain is registered.
 func (r *Registry) RegisterError(name string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

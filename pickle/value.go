@@ -90,7 +90,7 @@ func unregisteredValue(t reflect.Type) error {
 
 // CheckValue reports whether v can be saved and sent to other nodes: nil,
 // a built-in value type, an error sent with SendErr (any error: it keeps
-// its message, and its identity when registered with RegisterError), or a
+// its message, and its registered sentinels and types: see RegisterError), or a
 // type registered with RegisterValue. Otherwise its error wraps
 // ErrUnregistered and names the Go type and the call that registers it.
 // A registered value that reaches one value twice through pointers, or
@@ -143,6 +143,11 @@ func (r *Registry) decodeValue(d *msgpack.Decoder) (any, error) {
 	if isNil || err != nil {
 		return nil, err
 	}
+	return r.decodeNamed(d, name)
+}
+
+// decodeNamed decodes the payload of a value whose type name was read.
+func (r *Registry) decodeNamed(d *msgpack.Decoder, name string) (any, error) {
 	switch name {
 	case "int":
 		x, err := d.DecodeInt64()
@@ -179,76 +184,3 @@ func (r *Registry) decodeValue(d *msgpack.Decoder) (any, error) {
 	}
 	return p.Elem().Interface(), nil
 }
-
-// encodeError writes nil or [name, message]; name is "" for an error that
-// is not a registered sentinel.
-func (r *Registry) encodeError(e *msgpack.Encoder, err error) error {
-	if err == nil {
-		return e.EncodeNil()
-	}
-	msg, bad := errorMessage(err)
-	if bad != nil {
-		return bad
-	}
-	e.EncodeArrayLen(2)
-	e.EncodeString(r.errorName(err))
-	return e.EncodeString(msg)
-}
-
-// errorMessage is err.Error(), or an error wrapping ErrPanic if that
-// panics: most often a nil pointer kept in an error variable, which is not
-// a nil error and whose Error method dereferences it.
-func errorMessage(err error) (msg string, bad error) {
-	defer func() {
-		if p := recover(); p != nil {
-			bad = fmt.Errorf("%w: an error of type %T: its Error method panicked: %v; the panic was stopped here. "+
-				"An error variable holding a nil %T is not a nil error: keep nil itself in it (return nil, not a nil %T), or make Error work on every value kept", ErrPanic, err, p, err, err)
-		}
-	}()
-	return err.Error(), nil
-}
-
-// errorName is the registered name of a sentinel error, "" for any other.
-// Errors of uncomparable types (a slice of errors, say) cannot be map keys
-// and are never sentinels.
-func (r *Registry) errorName(err error) (name string) {
-	if !reflect.TypeOf(err).Comparable() {
-		return ""
-	}
-	// A comparable struct can still hold an uncomparable value in an
-	// interface field; hashing it panics, and such an error is no sentinel.
-	defer func() {
-		if recover() != nil {
-			name = ""
-		}
-	}()
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.errName[err]
-}
-
-func (r *Registry) decodeError(d *msgpack.Decoder) (error, error) {
-	name, isNil, err := named(d, "an error must be [name, message]")
-	if isNil || err != nil {
-		return nil, err
-	}
-	msg, err := d.DecodeString()
-	if err != nil {
-		return nil, err
-	}
-	if name != "" {
-		r.mu.RLock()
-		e, ok := r.errs[name]
-		r.mu.RUnlock()
-		if ok {
-			return e, nil
-		}
-	}
-	return savedError(msg), nil
-}
-
-// savedError is an error restored from a snapshot that was not a registered
-// sentinel: it keeps the message only.
-type savedError string
-
-func (e savedError) Error() string { return string(e) }

@@ -10,7 +10,8 @@ import (
 // This file exports single typed values and errors for package ipc, which
 // sends them between nodes inside its own message frames. The format is the
 // one records use: a value is nil or [type name, payload]; an error is nil
-// or [sentinel name, message].
+// or [sentinel name, message], with its typed self and causes when it has
+// them (errors.go).
 //
 // nil, int, int64 and bool, the values most messages carry, take a short
 // path that reads and writes the bytes directly: no pooled encoder or
@@ -58,7 +59,8 @@ func (r *Registry) LoadValue(b []byte) (any, error) {
 }
 
 // AppendError appends err to dst: a registered sentinel keeps its identity
-// (errors.Is holds after LoadError), any other error keeps its message.
+// (errors.Is holds after LoadError), also wrapped; any other error keeps
+// its message, and its type if registered (see RegisterError).
 func (r *Registry) AppendError(dst []byte, err error) ([]byte, error) {
 	if err == nil {
 		return append(dst, 0xc0), nil
