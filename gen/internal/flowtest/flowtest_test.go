@@ -84,6 +84,12 @@ var scenarios = []scenario{
 	{"handed", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewHanded(out), func(t *tasklet.Flow) error { return flowtest.Handed(t, out) })
 	}},
+	{"corners", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewCorners(out), func(t *tasklet.Flow) error { return flowtest.Corners(t, out) })
+	}},
+	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
+	}},
 	{"nested", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		in := s.NewChannel(0)
 		vals := []int{1, 2, 3, 4, 5}
