@@ -58,11 +58,7 @@ func labelPrefix(label string) string {
 func (l *lowerer) forStmt(s *ast.ForStmt, label string, decls *[]decl) ([]line, string) {
 	if s.Init != nil {
 		inner := &ast.ForStmt{For: s.For, Cond: s.Cond, Post: s.Post, Body: s.Body}
-		var st ast.Stmt = inner
-		if label != "" {
-			st = &ast.LabeledStmt{Label: &ast.Ident{Name: label, NamePos: s.Pos()}, Colon: s.Pos(), Stmt: inner}
-		}
-		return l.wrap(s.Pos(), nil, s.Init, st)
+		return l.wrap(s.Pos(), nil, s.Init, labelled(label, inner))
 	}
 	if s.Cond != nil && l.hasPoint(s.Cond) {
 		check := &ast.IfStmt{If: s.Cond.Pos(), Cond: s.Cond, Body: &ast.BlockStmt{Lbrace: s.Cond.Pos()},
@@ -274,6 +270,22 @@ func (l *lowerer) switchStmt(s *ast.SwitchStmt, label string, decls *[]decl) ([]
 			}
 		}
 	}
+	if s.Init != nil && l.hasPoint(s.Init) || s.Tag != nil && l.hasPoint(s.Tag) {
+		// { init; _t := tag; switch _t { ... } }: the init and the tag
+		// suspend in a block of their own, before the switch.
+		var pre []decl
+		var stmts []ast.Stmt
+		if s.Init != nil {
+			stmts = append(stmts, s.Init)
+		}
+		inner := &ast.SwitchStmt{Switch: s.Switch, Tag: s.Tag, Body: s.Body}
+		if s.Tag != nil {
+			var set ast.Stmt
+			inner.Tag, pre, set = l.held(s.Tag)
+			stmts = append(stmts, set)
+		}
+		return l.wrap(s.Pos(), pre, append(stmts, labelled(label, inner))...)
+	}
 	var pre []decl
 	var stmts []ast.Stmt
 	if s.Init != nil {
@@ -326,6 +338,29 @@ func (l *lowerer) switchStmt(s *ast.SwitchStmt, label string, decls *[]decl) ([]
 	return lines, e
 }
 
+// held returns a temporary that holds e's value, its declaration and the
+// statement that sets it. The temporary has e's type for the code that
+// lowers what reads it.
+func (l *lowerer) held(e ast.Expr) (ast.Expr, []decl, ast.Stmt) {
+	c := l.temp()
+	tv := l.g.info.Types[e]
+	id := func() *ast.Ident {
+		x := &ast.Ident{Name: c, NamePos: e.Pos()}
+		l.g.info.Types[x] = types.TypeAndValue{Type: tv.Type}
+		return x
+	}
+	set := &ast.AssignStmt{Lhs: []ast.Expr{id()}, Tok: token.ASSIGN, TokPos: e.Pos(), Rhs: []ast.Expr{e}}
+	return id(), []decl{{c, l.typeString(tv.Type)}}, set
+}
+
+// labelled gives s the label of the statement it stands for, if any.
+func labelled(label string, s ast.Stmt) ast.Stmt {
+	if label == "" {
+		return s
+	}
+	return &ast.LabeledStmt{Label: &ast.Ident{Name: label, NamePos: s.Pos()}, Colon: s.Pos(), Stmt: s}
+}
+
 // wrapLines lowers stmts as the start of a new block whose last
 // statement is the already lowered tail (which holds points after them).
 func (l *lowerer) wrapLines(pos token.Pos, pre []decl, stmts []ast.Stmt, tail []line) ([]line, string) {
@@ -366,9 +401,21 @@ func (l *lowerer) typeSwitchStmt(s *ast.TypeSwitchStmt, label string, decls *[]d
 	case *ast.ExprStmt:
 		x = a.X.(*ast.TypeAssertExpr).X
 	}
-	if l.hasPoint(x) {
-		l.g.refuse(x.Pos(), "a suspension in a type switch's expression", "", "evaluate it in its own statement before the switch")
-		return nil, "_L0"
+	if s.Init != nil && l.hasPoint(s.Init) || l.hasPoint(x) {
+		// { init; _x := x; switch v := _x.(type) { ... } }, as switchStmt.
+		var stmts []ast.Stmt
+		if s.Init != nil {
+			stmts = append(stmts, s.Init)
+		}
+		hx, pre, set := l.held(x)
+		assert := &ast.TypeAssertExpr{X: hx, Lparen: x.End(), Rparen: x.End()}
+		inner := &ast.TypeSwitchStmt{Switch: s.Switch, Body: s.Body}
+		if bound != nil {
+			inner.Assign = &ast.AssignStmt{Lhs: []ast.Expr{bound}, Tok: token.DEFINE, TokPos: bound.End(), Rhs: []ast.Expr{assert}}
+		} else {
+			inner.Assign = &ast.ExprStmt{X: assert}
+		}
+		return l.wrap(s.Pos(), pre, append(stmts, set, labelled(label, inner))...)
 	}
 	xv, which := l.temp(), l.temp()
 	pre := []decl{{xv, l.typeString(l.g.info.TypeOf(x))}, {which, "int"}}

@@ -147,7 +147,15 @@ func (g *progGen) stmt(depth int, ret string) {
 		g.line("}")
 		g.line("goto_%s:", label) // replaced below: a label must be used
 	case w < 72:
-		g.line("switch %s %% 3 {", g.v())
+		// the tag, and an init, may suspend
+		switch n := g.r.IntN(3); {
+		case n == 0:
+			g.line("switch %s %% 3 {", g.v())
+		case n == 1:
+			g.line("switch (%s) %% 3 {", g.expr(0))
+		default:
+			g.line("switch %s = %s; (%s) %% 3 {", g.v(), g.expr(0), g.expr(0))
+		}
 		for k := range 2 {
 			g.line("case %d:", k)
 			g.indent++

@@ -19,8 +19,8 @@ type Big struct {
 	S   string
 }
 
-// Corners covers blocking calls in the less common places: a for loop's
-// condition, the inits of an else-if chain, the fields of struct and
+// Corners covers blocking calls in the less common places: the init and
+// the tag of a switch and a type switch, a for loop's condition, the inits of an else-if chain, the fields of struct and
 // array locals, arguments of blocking calls, slice bounds and map
 // literal keys; a type switch's binding used across a point; a local set
 // after a point and read before it in the next iteration; a labelled
@@ -30,12 +30,43 @@ type Big struct {
 func Corners(t *tasklet.Flow, out channel.ID) error {
 	var log []string
 	// switch init with a blocking call
-	x := add(t, 2, 3)
-	switch {
+	switch x := add(t, 2, 3); {
 	case x > 4:
 		log = append(log, fmt.Sprint("sw ", x, add(t, x, 1)))
 	default:
 		log = append(log, "default")
+	}
+	for k := range 3 {
+	tagged:
+		switch y := add(t, k, 0); add(t, y, 1) {
+		case 1:
+			log = append(log, fmt.Sprint("one ", y))
+		case 2:
+			if add(t, y, 0) == 1 {
+				break tagged
+			}
+			log = append(log, "not reached")
+		default:
+			_ = t.Yield()
+			log = append(log, fmt.Sprint("tag ", y))
+			fallthrough
+		case 9:
+			log = append(log, fmt.Sprint("nine ", y))
+		}
+	}
+	for k := range 3 {
+		in := []any{1, "s", Point{1, 2}}[k]
+		switch v := echo(t, in).(type) {
+		case int:
+			log = append(log, fmt.Sprint("ts int ", add(t, v, 1)))
+		case string, Point:
+			_ = t.Yield()
+			log = append(log, fmt.Sprint("ts ", v))
+		}
+		switch n := add(t, 1, 0); echo(t, in).(type) {
+		case Point:
+			log = append(log, fmt.Sprint("ts point ", n))
+		}
 	}
 	// for condition with a blocking call
 	i := 0
@@ -123,6 +154,12 @@ outer:
 	r1, r2 := two(t)
 	log = append(log, fmt.Sprint("two ", r1, r2))
 	return t.Send(out, strings.Join(log, "|"))
+}
+
+// echo suspends once and returns v.
+func echo(t *tasklet.Flow, v any) any {
+	_ = t.Yield()
+	return v
 }
 
 // two returns a blocking call's result and nil.

@@ -2,8 +2,9 @@
 // Source: corners.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.corners","version":1,"frame":"CornersTasklet","points":["call of add","call of add","call of add","call of add","call of add","call of add","t.Yield","call of span","call of add","call of add","call of span","call of add","call of add","call of add","call of add","call of add","call of add","call of add","call of add","call of add","call of add","t.Yield","call of add","t.Yield","call of add","call of add","call of add","t.Yield","t.Yield","call of add","call of add","call of add","call of add","call of two","t.Send"],"live":[["Add","Log","Out"],["Add","Log","Out","X"],["Add","I","Log","Out"],["Add","Log","Out"],["A","Add","Log","Out"],["A","Add","B","Log","Out"],["A","B","C","Log","Out"],["Log","Out","P","Span"],["Add","Arr","Log","Out","P"],["Add","Arr","Log","Out","P","Tmp"],["Arr","Log","Out","P","Span"],["Add","Log","Out","V"],["Add","Log","Out","Tmp2","V"],["Add","Log","Out","Tmp2","Tmp3"],["Add","Log","Out","Sl","V","W"],["Add","Log","Out","Sl","Tmp4","V","W"],["Add","Log","Mm","Out","V","W"],["Add","Log","Mm","Out","Tmp5","V","W"],["Add","F","Log","Mm","Out","V","W"],["Add","F","Log","Mm","Out","S","V","W"],["Add","F","Log","Mm","Out","S","V","W"],["G","Got","K","Log","Out"],["Add","G2","Got","K","Log","Out"],["G3","Got","K","Log","Out"],["Add","Idx","Log","Out","Rng"],["Add","J","K2","Log","Out"],["Add","Any1","Log","Out"],["Log","N","Ok","Out"],["Log","N","Ok","Ok2","Out","Q"],["Add","B2","Log","Out"],["Add","B2","Log","Out","Tmp6"],["Add","B2","Log","Out"],["Add","B2","Log","Out"],["Log","Out","Two"],[]],"fields":[["Out","channel.ID"],["Log","[]string"],["X","int"],["I","int"],["A","int"],["B","int"],["C","int"],["P","Point"],["Arr","[3]int"],["V","int"],["Sl","[]int"],["W","[]int"],["Mm","map[int]int"],["F","float64"],["S","string"],["Got","pickle.Boxed[any]"],["K","int"],["G","string"],["G2","int"],["G3","pickle.Boxed[any]"],["J","int"],["K2","int"],["Any1","pickle.Boxed[any]"],["N","int"],["Ok","bool"],["Q","int"],["Ok2","bool"],["B2","Big"],["Tmp","int"],["Tmp2","int"],["Tmp3","int"],["Tmp4","int"],["Tmp5","int"],["Idx","int"],["Rng","int"],["Tmp6","int"],["Add","addFrame"],["Span","spanFrame"],["Two","twoFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
+//stackless:layout {"kind":"flowtest.corners","version":1,"frame":"CornersTasklet","points":["call of add","call of add","call of add","call of add","call of add","t.Yield","call of echo","call of add","t.Yield","call of add","call of echo","call of add","call of add","call of add","call of add","t.Yield","call of span","call of add","call of add","call of span","call of add","call of add","call of add","call of add","call of add","call of add","call of add","call of add","call of add","call of add","t.Yield","call of add","t.Yield","call of add","call of add","call of add","t.Yield","t.Yield","call of add","call of add","call of add","call of add","call of two","t.Send"],"live":[["Add","Log","Out"],["Add","Log","Out","X"],["Add","Idx","Log","Out","Rng"],["Add","Idx","K","Log","Out","Rng","Y"],["Add","Idx","Log","Out","Rng","Y"],["Idx","Log","Out","Rng","Y"],["Echo","Idx2","In","Log","Out","Rng2"],["Add","Idx2","In","Log","Out","Rng2"],["Idx2","In","Log","Out","Rng2","V"],["Add","Idx2","In","Log","Out","Rng2"],["Echo","Idx2","Log","N","Out","Rng2"],["Add","I","Log","Out"],["Add","Log","Out"],["A","Add","Log","Out"],["A","Add","B","Log","Out"],["A","B","C","Log","Out"],["Log","Out","P","Span"],["Add","Arr","Log","Out","P"],["Add","Arr","Log","Out","P","Tmp"],["Arr","Log","Out","P","Span"],["Add","Log","Out","V2"],["Add","Log","Out","Tmp2","V2"],["Add","Log","Out","Tmp2","Tmp3"],["Add","Log","Out","Sl","V2","W"],["Add","Log","Out","Sl","Tmp4","V2","W"],["Add","Log","Mm","Out","V2","W"],["Add","Log","Mm","Out","Tmp5","V2","W"],["Add","F","Log","Mm","Out","V2","W"],["Add","F","Log","Mm","Out","S","V2","W"],["Add","F","Log","Mm","Out","S","V2","W"],["G","Got","K2","Log","Out"],["Add","G2","Got","K2","Log","Out"],["G3","Got","K2","Log","Out"],["Add","Idx3","Log","Out","Rng3"],["Add","J","K3","Log","Out"],["Add","Any1","Log","Out"],["Log","N2","Ok","Out"],["Log","N2","Ok","Ok2","Out","Q"],["Add","B2","Log","Out"],["Add","B2","Log","Out","Tmp6"],["Add","B2","Log","Out"],["Add","B2","Log","Out"],["Log","Out","Two"],[]],"fields":[["Out","channel.ID"],["Log","[]string"],["X","int"],["K","int"],["Y","int"],["In","pickle.Boxed[any]"],["V","pickle.Boxed[any]"],["N","int"],["I","int"],["A","int"],["B","int"],["C","int"],["P","Point"],["Arr","[3]int"],["V2","int"],["Sl","[]int"],["W","[]int"],["Mm","map[int]int"],["F","float64"],["S","string"],["Got","pickle.Boxed[any]"],["K2","int"],["G","string"],["G2","int"],["G3","pickle.Boxed[any]"],["J","int"],["K3","int"],["Any1","pickle.Boxed[any]"],["N2","int"],["Ok","bool"],["Q","int"],["Ok2","bool"],["B2","Big"],["Idx","int"],["Rng","int"],["Idx2","int"],["Rng2","int"],["Tmp","int"],["Tmp2","int"],["Tmp3","int"],["Tmp4","int"],["Tmp5","int"],["Idx3","int"],["Rng3","int"],["Tmp6","int"],["Add","addFrame"],["Echo","echoFrame"],["Span","spanFrame"],["Two","twoFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.corners","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
+//stackless:layout {"kind":"flowtest.corners","version":1,"frame":"echoFrame","points":["t.Yield"],"live":[["V"]],"fields":[["V","pickle.Boxed[any]"]],"imports":{"pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.corners","version":1,"frame":"spanFrame","points":["t.Yield"],"live":[["Hi","Lo"]],"fields":[["X","int"],["Lo","int"],["Hi","int"]]}
 //stackless:layout {"kind":"flowtest.corners","version":1,"frame":"twoFrame","points":["call of add"],"live":[["Add"]],"fields":[["Add","addFrame"]]}
 //stackless:layout {"kind":"flowtest.wrapped","version":1,"frame":"WrappedTasklet","points":["t.Select","call of failing","t.Sleep","t.Send"],"live":[["A","B","Got","Log","Out"],["Failing","Log","Out"],["E","Log","Out"],[]],"fields":[["Out","channel.ID"],["Log","[]string"],["A","tasklet.ChanID"],["B","tasklet.ChanID"],["Got","int"],["E","pickle.Boxed[error]"],["Failing","failingFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle","tasklet":"github.com/stackless-go/stackless/tasklet"}}
@@ -25,10 +26,11 @@ import (
 
 func init() {
 	pickle.MustRegister("flowtest.corners", 1, (*CornersTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Corners", 52, 78, 86, 111, 114)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Corners", 50, 63, 83, 109, 117, 142, 145)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.echo", 161)
 	pickle.MustRegister("flowtest.wrapped", 1, (*WrappedTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Wrapped", 174)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.failing", 187, 189)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Wrapped", 211)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.failing", 224, 226)
 	pickle.MustRegister("flowtest.chatter", 1, (*ChatterTasklet)(nil))
 }
 
@@ -40,40 +42,50 @@ type CornersTasklet struct {
 	Out  channel.ID
 	Log  []string
 	X    int
+	K    int
+	Y    int
+	In   pickle.Boxed[any]
+	V    pickle.Boxed[any]
+	N    int
 	I    int
 	A    int
 	B    int
 	C    int
 	P    Point
 	Arr  [3]int
-	V    int
+	V2   int
 	Sl   []int
 	W    []int
 	Mm   map[int]int
 	F    float64
 	S    string
 	Got  pickle.Boxed[any]
-	K    int
+	K2   int
 	G    string
 	G2   int
 	G3   pickle.Boxed[any]
 	J    int
-	K2   int
+	K3   int
 	Any1 pickle.Boxed[any]
-	N    int
+	N2   int
 	Ok   bool
 	Q    int
 	Ok2  bool
 	B2   Big
+	Idx  int
+	Rng  int
+	Idx2 int
+	Rng2 int
 	Tmp  int
 	Tmp2 int
 	Tmp3 int
 	Tmp4 int
 	Tmp5 int
-	Idx  int
-	Rng  int
+	Idx3 int
+	Rng3 int
 	Tmp6 int
 	Add  addFrame  `msgpack:",omitempty"`
+	Echo echoFrame `msgpack:",omitempty"`
 	Span spanFrame `msgpack:",omitempty"`
 	Two  twoFrame  `msgpack:",omitempty"`
 }
@@ -89,73 +101,91 @@ func (_f *CornersTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	case 1:
 		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 33, Point: "call of add"}))
 	case 2:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 36, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 35, Point: "call of add"}))
 	case 3:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 42, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 41, Point: "call of add"}))
 	case 4:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 47, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 41, Point: "call of add"}))
 	case 5:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 49, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 45, Point: "call of add"}))
 	case 6:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 51, Point: "call of add"}))
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 50, Point: "t.Yield"})
 	case 7:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 52, Point: "t.Yield"})
+		return _f.Echo.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 59, Point: "call of echo"}))
 	case 8:
-		return _f.Span.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 59, Point: "call of span"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 61, Point: "call of add"}))
 	case 9:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 61, Point: "call of add"}))
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 63, Point: "t.Yield"})
 	case 10:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 61, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 66, Point: "call of add"}))
 	case 11:
-		return _f.Span.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 62, Point: "call of span"}))
+		return _f.Echo.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 66, Point: "call of echo"}))
 	case 12:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 65, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 73, Point: "call of add"}))
 	case 13:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 65, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 78, Point: "call of add"}))
 	case 14:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 65, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 80, Point: "call of add"}))
 	case 15:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 67, Point: "call of add"}))
-	case 16:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 67, Point: "call of add"}))
-	case 17:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 68, Point: "call of add"}))
-	case 18:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 68, Point: "call of add"}))
-	case 19:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 69, Point: "call of add"}))
-	case 20:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 70, Point: "call of add"}))
-	case 21:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 71, Point: "call of add"}))
-	case 22:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 78, Point: "t.Yield"})
-	case 23:
 		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 82, Point: "call of add"}))
-	case 24:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 86, Point: "t.Yield"})
-	case 25:
+	case 16:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 83, Point: "t.Yield"})
+	case 17:
+		return _f.Span.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 90, Point: "call of span"}))
+	case 18:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 92, Point: "call of add"}))
+	case 19:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 92, Point: "call of add"}))
+	case 20:
+		return _f.Span.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 93, Point: "call of span"}))
+	case 21:
 		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 96, Point: "call of add"}))
+	case 22:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 96, Point: "call of add"}))
+	case 23:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 96, Point: "call of add"}))
+	case 24:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 98, Point: "call of add"}))
+	case 25:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 98, Point: "call of add"}))
 	case 26:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 102, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 99, Point: "call of add"}))
 	case 27:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 109, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 99, Point: "call of add"}))
 	case 28:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 111, Point: "t.Yield"})
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 100, Point: "call of add"}))
 	case 29:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 114, Point: "t.Yield"})
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 101, Point: "call of add"}))
 	case 30:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 118, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 102, Point: "call of add"}))
 	case 31:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 118, Point: "call of add"}))
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 109, Point: "t.Yield"})
 	case 32:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 119, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 113, Point: "call of add"}))
 	case 33:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 120, Point: "call of add"}))
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 117, Point: "t.Yield"})
 	case 34:
-		return _f.Two.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 123, Point: "call of two"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 127, Point: "call of add"}))
 	case 35:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 125, Point: "t.Send"})
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 133, Point: "call of add"}))
+	case 36:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 140, Point: "call of add"}))
+	case 37:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 142, Point: "t.Yield"})
+	case 38:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 145, Point: "t.Yield"})
+	case 39:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 149, Point: "call of add"}))
+	case 40:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 149, Point: "call of add"}))
+	case 41:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 150, Point: "call of add"}))
+	case 42:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 151, Point: "call of add"}))
+	case 43:
+		return _f.Two.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 154, Point: "call of two"}))
+	case 44:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Corners", File: "corners.go", Line: 156, Point: "t.Send"})
 	}
 	return _w
 }
@@ -164,76 +194,94 @@ func (_f *CornersTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 // at the point PC names, those the code after it does not read.
 func (_f *CornersTasklet) DeadFields() uint64 {
 	switch _f.PC {
-	case 1: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffffffff8
-	case 2: // I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffffffff0
-	case 3: // X, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fffffffe8
-	case 4: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffffffff8
-	case 5: // X, I, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fffffffd8
-	case 6: // X, I, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fffffff98
-	case 7: // X, I, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fffffff18
-	case 8: // X, I, A, B, C, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffffffef8
-	case 9: // X, I, A, B, C, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffffffcf8
-	case 10: // X, I, A, B, C, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fdffffcf8
-	case 11: // X, I, A, B, C, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffffffcf8
-	case 12: // X, I, A, B, C, P, Arr, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffffffbf8
-	case 13: // X, I, A, B, C, P, Arr, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fbffffbf8
-	case 14: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1f3ffffff8
-	case 15: // X, I, A, B, C, P, Arr, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fffffe3f8
-	case 16: // X, I, A, B, C, P, Arr, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp5, Idx, Rng, Tmp6
-		return 0x1effffe3f8
-	case 17: // X, I, A, B, C, P, Arr, Sl, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fffffcbf8
-	case 18: // X, I, A, B, C, P, Arr, Sl, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Idx, Rng, Tmp6
-		return 0x1dffffcbf8
-	case 19: // X, I, A, B, C, P, Arr, Sl, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fffff8bf8
-	case 20: // X, I, A, B, C, P, Arr, Sl, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fffff0bf8
-	case 21: // X, I, A, B, C, P, Arr, Sl, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fffff0bf8
-	case 22: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffff8fff8
-	case 23: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, G, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffff4fff8
-	case 24: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, G, G2, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fffecfff8
-	case 25: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Tmp6
-		return 0x13fffffff8
-	case 26: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fff9ffff8
-	case 27: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1fff7ffff8
-	case 28: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffcfffff8
-	case 29: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ff0fffff8
-	case 30: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1feffffff8
-	case 31: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng
-		return 0xfeffffff8
-	case 32: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1feffffff8
-	case 33: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1feffffff8
-	case 34: // X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffffffff8
-	case 35: // Out, Log, X, I, A, B, C, P, Arr, V, Sl, W, Mm, F, S, Got, K, G, G2, G3, J, K2, Any1, N, Ok, Q, Ok2, B2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx, Rng, Tmp6
-		return 0x1ffffffffe
+	case 1: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffffffff8
+	case 2: // K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffffffff0
+	case 3: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ff3fffffff8
+	case 4: // X, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ff3ffffffc8
+	case 5: // X, K, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ff3ffffffd8
+	case 6: // X, K, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ff3ffffffd8
+	case 7: // X, K, Y, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fcfffffffb8
+	case 8: // X, K, Y, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fcfffffffb8
+	case 9: // X, K, Y, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fcfffffff38
+	case 10: // X, K, Y, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fcfffffffb8
+	case 11: // X, K, Y, In, V, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fcffffffef8
+	case 12: // X, K, Y, In, V, N, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffffffdf8
+	case 13: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffffffff8
+	case 14: // X, K, Y, In, V, N, I, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffffffbf8
+	case 15: // X, K, Y, In, V, N, I, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffffff3f8
+	case 16: // X, K, Y, In, V, N, I, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fffffffe3f8
+	case 17: // X, K, Y, In, V, N, I, A, B, C, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fffffffdff8
+	case 18: // X, K, Y, In, V, N, I, A, B, C, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fffffff9ff8
+	case 19: // X, K, Y, In, V, N, I, A, B, C, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fbfffff9ff8
+	case 20: // X, K, Y, In, V, N, I, A, B, C, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fffffff9ff8
+	case 21: // X, K, Y, In, V, N, I, A, B, C, P, Arr, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fffffff7ff8
+	case 22: // X, K, Y, In, V, N, I, A, B, C, P, Arr, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3f7fffff7ff8
+	case 23: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3e7ffffffff8
+	case 24: // X, K, Y, In, V, N, I, A, B, C, P, Arr, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffffc7ff8
+	case 25: // X, K, Y, In, V, N, I, A, B, C, P, Arr, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3dfffffc7ff8
+	case 26: // X, K, Y, In, V, N, I, A, B, C, P, Arr, Sl, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffff97ff8
+	case 27: // X, K, Y, In, V, N, I, A, B, C, P, Arr, Sl, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Idx3, Rng3, Tmp6
+		return 0x3bfffff97ff8
+	case 28: // X, K, Y, In, V, N, I, A, B, C, P, Arr, Sl, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffff17ff8
+	case 29: // X, K, Y, In, V, N, I, A, B, C, P, Arr, Sl, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fffffe17ff8
+	case 30: // X, K, Y, In, V, N, I, A, B, C, P, Arr, Sl, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fffffe17ff8
+	case 31: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fffff1ffff8
+	case 32: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, G, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffe9ffff8
+	case 33: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, G, G2, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffd9ffff8
+	case 34: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Tmp6
+		return 0x27fffffffff8
+	case 35: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffff3fffff8
+	case 36: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fffeffffff8
+	case 37: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3fff9ffffff8
+	case 38: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffe1ffffff8
+	case 39: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffdfffffff8
+	case 40: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3
+		return 0x1ffdfffffff8
+	case 41: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffdfffffff8
+	case 42: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffdfffffff8
+	case 43: // X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffffffff8
+	case 44: // Out, Log, X, K, Y, In, V, N, I, A, B, C, P, Arr, V2, Sl, W, Mm, F, S, Got, K2, G, G2, G3, J, K3, Any1, N2, Ok, Q, Ok2, B2, Idx, Rng, Idx2, Rng2, Tmp, Tmp2, Tmp3, Tmp4, Tmp5, Idx3, Rng3, Tmp6
+		return 0x3ffffffffffe
 	}
 	return 0
 }
@@ -252,74 +300,50 @@ func (_f *CornersTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
-	var _sl5 int
-	_ = _sl5
-	var hi int
-	_ = hi
-	var _sl8 int
-	_ = _sl8
-	var _sl10 int
-	_ = _sl10
-	var _sl12 int
-	_ = _sl12
-	var _sl13 int
-	_ = _sl13
 	var _sl14 int
 	_ = _sl14
-	var _sl15 int
-	_ = _sl15
-	var last int
-	_ = last
-	var cnt map[string]int
-	_ = cnt
+	var hi int
+	_ = hi
+	var _sl17 int
+	_ = _sl17
+	var _sl19 int
+	_ = _sl19
 	var _sl21 int
 	_ = _sl21
 	var _sl22 int
 	_ = _sl22
+	var _sl23 int
+	_ = _sl23
+	var _sl24 int
+	_ = _sl24
+	var last int
+	_ = last
+	var cnt map[string]int
+	_ = cnt
+	var _sl30 int
+	_ = _sl30
+	var _sl31 int
+	_ = _sl31
 	var r1 int
 	_ = r1
 	var r2 error
 	_ = r2
-	var _sl23 error
-	_ = _sl23
-	if _rs == 1 {
-		goto _P1
-	}
-	if _rs == 2 {
+	var _sl32 error
+	_ = _sl32
+	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-	if _rs == 3 {
-		goto _L2
+	if _rs >= 3 && _rs <= 6 {
+		goto _L3
 	}
-	if _rs >= 4 && _rs <= 7 {
-		goto _L4
-	}
-	if _rs == 8 {
-		goto _P8
-	}
-	if _rs == 9 {
-		goto _P9
-	}
-	if _rs == 10 {
-		goto _P10
-	}
-	if _rs == 11 {
-		goto _P11
+	if _rs >= 7 && _rs <= 11 {
+		goto _L8
 	}
 	if _rs == 12 {
-		goto _P12
+		goto _L12
 	}
-	if _rs == 13 {
-		goto _P13
-	}
-	if _rs == 14 {
-		goto _P14
-	}
-	if _rs == 15 {
-		goto _P15
-	}
-	if _rs == 16 {
-		goto _P16
+	if _rs >= 13 && _rs <= 16 {
+		goto _L14
 	}
 	if _rs == 17 {
 		goto _P17
@@ -336,14 +360,20 @@ func (_f *CornersTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 21 {
 		goto _P21
 	}
-	if _rs >= 22 && _rs <= 24 {
-		goto _L10
+	if _rs == 22 {
+		goto _P22
+	}
+	if _rs == 23 {
+		goto _P23
+	}
+	if _rs == 24 {
+		goto _P24
 	}
 	if _rs == 25 {
-		goto _L13
+		goto _P25
 	}
 	if _rs == 26 {
-		goto _L14
+		goto _P26
 	}
 	if _rs == 27 {
 		goto _P27
@@ -357,216 +387,524 @@ func (_f *CornersTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 30 {
 		goto _P30
 	}
-	if _rs == 31 {
-		goto _P31
-	}
-	if _rs == 32 {
-		goto _P32
-	}
-	if _rs == 33 {
-		goto _P33
+	if _rs >= 31 && _rs <= 33 {
+		goto _L20
 	}
 	if _rs == 34 {
-		goto _P34
+		goto _L23
 	}
 	if _rs == 35 {
-		goto _P35
+		goto _L24
+	}
+	if _rs == 36 {
+		goto _P36
+	}
+	if _rs == 37 {
+		goto _P37
+	}
+	if _rs == 38 {
+		goto _P38
+	}
+	if _rs == 39 {
+		goto _P39
+	}
+	if _rs == 40 {
+		goto _P40
+	}
+	if _rs == 41 {
+		goto _P41
+	}
+	if _rs == 42 {
+		goto _P42
+	}
+	if _rs == 43 {
+		goto _P43
+	}
+	if _rs == 44 {
+		goto _P44
 	}
 //line corners.go:31
 	_f.Log = *new([]string)
 //line corners.go:33
-	_f.Add = addFrame{A: 2, B: 3}
-_P1:
-	_rs = 0
-	{
-		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-		if !_cdone {
-			_f.PC = 1
-			return _cop
-		}
-		_f.Add = addFrame{}
-		_f.X = _c0
-	}
 _L1:
-//line corners.go:34
-	switch {
-//line corners.go:35
-	case _rs == 2 || _rs == 0 && (_f.X > 4):
-		var _sl1 int
-		_ = _sl1
-		if _rs == 2 {
-			goto _P2
+	{
+		if _rs == 1 {
+			goto _P1
 		}
-//line corners.go:36
-		_f.Add = addFrame{A: _f.X, B: 1}
-	_P2:
+		if _rs == 2 {
+			goto _L2
+		}
+//line corners.go:33
+		_f.Add = addFrame{A: 2, B: 3}
+	_P1:
 		_rs = 0
 		{
 			_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 			if !_cdone {
-				_f.PC = 2
+				_f.PC = 1
 				return _cop
 			}
 			_f.Add = addFrame{}
-			_sl1 = _c0
+			_f.X = _c0
 		}
-//line corners.go:36
-		_f.Log = append(_f.Log, fmt.Sprint("sw ", _f.X, _sl1))
-//line corners.go:37
-	default:
-//line corners.go:38
-		_f.Log = append(_f.Log, "default")
-	}
-//line corners.go:41
-	_f.I = 0
-//line corners.go:42
-_L2:
-//line corners.go:42
-	for {
-		if _rs == 3 {
-			goto _L3
-		}
-//line corners.go:42
-	_L3:
-		{
-			var _sl2 bool
-			_ = _sl2
-			var _sl3 int
-			_ = _sl3
-			if _rs == 3 {
-				goto _P3
+	_L2:
+//line corners.go:33
+		switch {
+//line corners.go:34
+		case _rs == 2 || _rs == 0 && (_f.X > 4):
+			var _sl1 int
+			_ = _sl1
+			if _rs == 2 {
+				goto _P2
 			}
-//line corners.go:42
-			_f.Add = addFrame{A: _f.I, B: 0}
-		_P3:
+//line corners.go:35
+			_f.Add = addFrame{A: _f.X, B: 1}
+		_P2:
 			_rs = 0
 			{
 				_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 				if !_cdone {
-					_f.PC = 3
+					_f.PC = 2
 					return _cop
 				}
 				_f.Add = addFrame{}
-				_sl3 = _c0
+				_sl1 = _c0
 			}
+//line corners.go:35
+			_f.Log = append(_f.Log, fmt.Sprint("sw ", _f.X, _sl1))
+//line corners.go:36
+		default:
+//line corners.go:37
+			_f.Log = append(_f.Log, "default")
+		}
+	}
+//line corners.go:39
+_L3:
+	{
+		if _rs == 0 {
+			_f.Rng = 3
+			_f.Idx = 0
+		}
+//line corners.go:39
+		for ; _f.Idx < _f.Rng; _f.Idx++ {
+			if _rs >= 3 && _rs <= 6 {
+				goto _L4
+			}
+			_f.K = _f.Idx
+//line corners.go:41
+		_L4:
+			{
+				var _sl2 int
+				_ = _sl2
+				if _rs == 3 {
+					goto _P3
+				}
+				if _rs == 4 {
+					goto _P4
+				}
+				if _rs >= 5 && _rs <= 6 {
+					goto _L7
+				}
+//line corners.go:41
+				_f.Add = addFrame{A: _f.K, B: 0}
+			_P3:
+				_rs = 0
+				{
+					_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+					if !_cdone {
+						_f.PC = 3
+						return _cop
+					}
+					_f.Add = addFrame{}
+					_f.Y = _c0
+				}
+//line corners.go:41
+				_f.Add = addFrame{A: _f.Y, B: 1}
+			_P4:
+				_rs = 0
+				{
+					_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+					if !_cdone {
+						_f.PC = 4
+						return _cop
+					}
+					_f.Add = addFrame{}
+					_sl2 = _c0
+				}
+//line corners.go:41
+			_L7:
+				{
+					var _sl3 int
+					_ = _sl3
+//line corners.go:41
+					if _rs == 0 {
+						_sl3 = _sl2
+					}
+//line corners.go:41
+				tagged:
+					switch {
 //line corners.go:42
-			_sl2 = _sl3 < 3
-//line corners.go:42
-			if _sl2 {
+					case _rs == 0 && (_sl3 == 1):
+//line corners.go:43
+						_f.Log = append(_f.Log, fmt.Sprint("one ", _f.Y))
+//line corners.go:44
+					case _rs == 5 || _rs == 0 && (_sl3 == 2):
+						if _rs == 5 {
+							goto _L6
+						}
+//line corners.go:45
+					_L6:
+						{
+							var _sl4 bool
+							_ = _sl4
+							var _sl5 int
+							_ = _sl5
+							if _rs == 5 {
+								goto _P5
+							}
+//line corners.go:45
+							_f.Add = addFrame{A: _f.Y, B: 0}
+						_P5:
+							_rs = 0
+							{
+								_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+								if !_cdone {
+									_f.PC = 5
+									return _cop
+								}
+								_f.Add = addFrame{}
+								_sl5 = _c0
+							}
+//line corners.go:45
+							_sl4 = _sl5 == 1
+//line corners.go:45
+							if _sl4 {
+								break tagged
+							}
+						}
+//line corners.go:48
+						_f.Log = append(_f.Log, "not reached")
+//line corners.go:49
+					default:
+						if _rs == 6 {
+							goto _P6
+						}
+//line corners.go:50
+						_f.PC = 6
+						return _t.Yield()
+					_P6:
+						_rs = 0
+//line corners.go:51
+						_f.Log = append(_f.Log, fmt.Sprint("tag ", _f.Y))
+//line corners.go:52
+						fallthrough
+//line corners.go:53
+					case _rs == 0 && (_sl3 == 9):
+//line corners.go:54
+						_f.Log = append(_f.Log, fmt.Sprint("nine ", _f.Y))
+					}
+				}
+			}
+		}
+	}
+//line corners.go:57
+_L8:
+	{
+		if _rs == 0 {
+			_f.Rng2 = 3
+			_f.Idx2 = 0
+		}
+//line corners.go:57
+		for ; _f.Idx2 < _f.Rng2; _f.Idx2++ {
+			var k int
+			_ = k
+			if _rs >= 7 && _rs <= 9 {
+				goto _L9
+			}
+			if _rs >= 10 && _rs <= 11 {
+				goto _L11
+			}
+			k = _f.Idx2
+//line corners.go:58
+			_f.In.V = []any{1, "s", Point{1, 2}}[k]
+//line corners.go:59
+		_L9:
+			{
+				var _sl6 any
+				_ = _sl6
+				if _rs == 7 {
+					goto _P7
+				}
+				if _rs >= 8 && _rs <= 9 {
+					goto _L10
+				}
+//line corners.go:59
+				_f.Echo = echoFrame{V: pickle.Boxed[any]{V: _f.In.V}}
+			_P7:
+				_rs = 0
+				{
+					_cop, _cdone, _c0 := _f.Echo.step(_t, _fl)
+					if !_cdone {
+						_f.PC = 7
+						return _cop
+					}
+					_f.Echo = echoFrame{}
+					_sl6 = _c0
+				}
+//line corners.go:59
+			_L10:
+				{
+					var _sl7 any
+					_ = _sl7
+					var _sl8 int
+					_ = _sl8
+//line corners.go:59
+					if _rs == 0 {
+						_sl7 = _sl6
+						switch _sl7.(type) {
+						case int:
+							_sl8 = 1
+						case string, Point:
+							_sl8 = 2
+						}
+					}
+					switch {
+//line corners.go:60
+					case _rs == 8 || _rs == 0 && _sl8 == 1:
+						var v int
+						_ = v
+						var _sl9 int
+						_ = _sl9
+						if _rs == 8 {
+							goto _P8
+						}
+						v = _sl7.(int)
+//line corners.go:61
+						_f.Add = addFrame{A: v, B: 1}
+					_P8:
+						_rs = 0
+						{
+							_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+							if !_cdone {
+								_f.PC = 8
+								return _cop
+							}
+							_f.Add = addFrame{}
+							_sl9 = _c0
+						}
+//line corners.go:61
+						_f.Log = append(_f.Log, fmt.Sprint("ts int ", _sl9))
+//line corners.go:62
+					case _rs == 9 || _rs == 0 && _sl8 == 2:
+						if _rs == 9 {
+							goto _P9
+						}
+						_f.V.V = _sl7
+//line corners.go:63
+						_f.PC = 9
+						return _t.Yield()
+					_P9:
+						_rs = 0
+//line corners.go:64
+						_f.Log = append(_f.Log, fmt.Sprint("ts ", _f.V.V))
+					}
+				}
+			}
+//line corners.go:66
+		_L11:
+			{
+				var _sl10 any
+				_ = _sl10
+				if _rs == 10 {
+					goto _P10
+				}
+				if _rs == 11 {
+					goto _P11
+				}
+//line corners.go:66
+				_f.Add = addFrame{A: 1, B: 0}
+			_P10:
+				_rs = 0
+				{
+					_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+					if !_cdone {
+						_f.PC = 10
+						return _cop
+					}
+					_f.Add = addFrame{}
+					_f.N = _c0
+				}
+//line corners.go:66
+				_f.Echo = echoFrame{V: pickle.Boxed[any]{V: _f.In.V}}
+			_P11:
+				_rs = 0
+				{
+					_cop, _cdone, _c0 := _f.Echo.step(_t, _fl)
+					if !_cdone {
+						_f.PC = 11
+						return _cop
+					}
+					_f.Echo = echoFrame{}
+					_sl10 = _c0
+				}
+//line corners.go:66
+				switch _sl10.(type) {
+				case Point:
+					_f.Log = append(_f.Log, fmt.Sprint("ts point ", _f.N))
+				}
+			}
+		}
+	}
+//line corners.go:72
+	_f.I = 0
+//line corners.go:73
+_L12:
+//line corners.go:73
+	for {
+		if _rs == 12 {
+			goto _L13
+		}
+//line corners.go:73
+	_L13:
+		{
+			var _sl11 bool
+			_ = _sl11
+			var _sl12 int
+			_ = _sl12
+			if _rs == 12 {
+				goto _P12
+			}
+//line corners.go:73
+			_f.Add = addFrame{A: _f.I, B: 0}
+		_P12:
+			_rs = 0
+			{
+				_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+				if !_cdone {
+					_f.PC = 12
+					return _cop
+				}
+				_f.Add = addFrame{}
+				_sl12 = _c0
+			}
+//line corners.go:73
+			_sl11 = _sl12 < 3
+//line corners.go:73
+			if _sl11 {
 			} else {
 				break
 			}
 		}
-//line corners.go:43
+//line corners.go:74
 		_f.I++
 	}
-//line corners.go:45
+//line corners.go:76
 	_f.Log = append(_f.Log, fmt.Sprint("i ", _f.I))
-//line corners.go:47
-_L4:
+//line corners.go:78
+_L14:
 	{
-		if _rs == 4 {
-			goto _P4
+		if _rs == 13 {
+			goto _P13
 		}
-		if _rs >= 5 && _rs <= 7 {
-			goto _L5
+		if _rs >= 14 && _rs <= 16 {
+			goto _L15
 		}
-//line corners.go:47
+//line corners.go:78
 		_f.Add = addFrame{A: 1, B: 0}
-	_P4:
+	_P13:
 		_rs = 0
 		{
 			_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 			if !_cdone {
-				_f.PC = 4
+				_f.PC = 13
 				return _cop
 			}
 			_f.Add = addFrame{}
 			_f.A = _c0
 		}
-//line corners.go:47
-	_L5:
-//line corners.go:47
+//line corners.go:78
+	_L15:
+//line corners.go:78
 		if _rs == 0 && (_f.A > 5) {
-//line corners.go:48
+//line corners.go:79
 			_f.Log = append(_f.Log, "a")
-//line corners.go:49
+//line corners.go:80
 		} else {
-			if _rs >= 5 && _rs <= 7 {
-				goto _L6
+			if _rs >= 14 && _rs <= 16 {
+				goto _L16
 			}
-//line corners.go:49
-		_L6:
+//line corners.go:80
+		_L16:
 			{
-				if _rs == 5 {
-					goto _P5
+				if _rs == 14 {
+					goto _P14
 				}
-				if _rs >= 6 && _rs <= 7 {
-					goto _L7
+				if _rs >= 15 && _rs <= 16 {
+					goto _L17
 				}
-//line corners.go:49
+//line corners.go:80
 				_f.Add = addFrame{A: _f.A, B: 1}
-			_P5:
+			_P14:
 				_rs = 0
 				{
 					_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 					if !_cdone {
-						_f.PC = 5
+						_f.PC = 14
 						return _cop
 					}
 					_f.Add = addFrame{}
 					_f.B = _c0
 				}
-//line corners.go:49
-			_L7:
-//line corners.go:49
+//line corners.go:80
+			_L17:
+//line corners.go:80
 				if _rs == 0 && (_f.B > 5) {
-//line corners.go:50
+//line corners.go:81
 					_f.Log = append(_f.Log, "b")
-//line corners.go:51
+//line corners.go:82
 				} else {
-					if _rs >= 6 && _rs <= 7 {
-						goto _L8
+					if _rs >= 15 && _rs <= 16 {
+						goto _L18
 					}
-//line corners.go:51
-				_L8:
+//line corners.go:82
+				_L18:
 					{
-						if _rs == 6 {
-							goto _P6
+						if _rs == 15 {
+							goto _P15
 						}
-						if _rs == 7 {
-							goto _L9
+						if _rs == 16 {
+							goto _L19
 						}
-//line corners.go:51
+//line corners.go:82
 						_f.Add = addFrame{A: _f.B, B: _f.A}
-					_P6:
+					_P15:
 						_rs = 0
 						{
 							_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 							if !_cdone {
-								_f.PC = 6
+								_f.PC = 15
 								return _cop
 							}
 							_f.Add = addFrame{}
 							_f.C = _c0
 						}
-//line corners.go:51
-					_L9:
-//line corners.go:51
-						if _rs == 7 || _rs == 0 && (_f.C == 3) {
-							if _rs == 7 {
-								goto _P7
+//line corners.go:82
+					_L19:
+//line corners.go:82
+						if _rs == 16 || _rs == 0 && (_f.C == 3) {
+							if _rs == 16 {
+								goto _P16
 							}
-//line corners.go:52
-							_f.PC = 7
+//line corners.go:83
+							_f.PC = 16
 							return _t.Yield()
-						_P7:
+						_P16:
 							_rs = 0
-//line corners.go:53
+//line corners.go:84
 							_f.Log = append(_f.Log, fmt.Sprint("c ", _f.A, _f.B, _f.C))
-//line corners.go:54
+//line corners.go:85
 						} else {
-//line corners.go:55
+//line corners.go:86
 							_f.Log = append(_f.Log, fmt.Sprint("else ", _f.A, _f.B, _f.C))
 						}
 					}
@@ -574,153 +912,25 @@ _L4:
 			}
 		}
 	}
-//line corners.go:58
+//line corners.go:89
 	_f.P = *new(Point)
-//line corners.go:59
+//line corners.go:90
 	_f.Span = spanFrame{X: 3}
-_P8:
+_P17:
 	_rs = 0
 	{
 		_cop, _cdone, _c0, _c1 := _f.Span.step(_t, _fl)
 		if !_cdone {
-			_f.PC = 8
+			_f.PC = 17
 			return _cop
 		}
 		_f.Span = spanFrame{}
 		_f.P.X, _f.P.Y = _c0, _c1
 	}
-//line corners.go:60
+//line corners.go:91
 	_f.Arr = *new([3]int)
-//line corners.go:61
+//line corners.go:92
 	_f.Add = addFrame{A: 0, B: 1}
-_P9:
-	_rs = 0
-	{
-		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-		if !_cdone {
-			_f.PC = 9
-			return _cop
-		}
-		_f.Add = addFrame{}
-		_f.Tmp = _c0
-	}
-//line corners.go:61
-	_f.Add = addFrame{A: 5, B: 5}
-_P10:
-	_rs = 0
-	{
-		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-		if !_cdone {
-			_f.PC = 10
-			return _cop
-		}
-		_f.Add = addFrame{}
-		_sl5 = _c0
-	}
-//line corners.go:61
-	_f.Arr[_f.Tmp] = _sl5
-//line corners.go:62
-	_f.Span = spanFrame{X: 7}
-_P11:
-	_rs = 0
-	{
-		_cop, _cdone, _c0, _c1 := _f.Span.step(_t, _fl)
-		if !_cdone {
-			_f.PC = 11
-			return _cop
-		}
-		_f.Span = spanFrame{}
-		hi = _c1
-		_ = _c0
-	}
-//line corners.go:63
-	_f.Log = append(_f.Log, fmt.Sprint("p ", _f.P, _f.Arr, hi))
-//line corners.go:65
-	_f.Add = addFrame{A: 1, B: 2}
-_P12:
-	_rs = 0
-	{
-		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-		if !_cdone {
-			_f.PC = 12
-			return _cop
-		}
-		_f.Add = addFrame{}
-		_f.Tmp2 = _c0
-	}
-//line corners.go:65
-	_f.Add = addFrame{A: 3, B: 4}
-_P13:
-	_rs = 0
-	{
-		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-		if !_cdone {
-			_f.PC = 13
-			return _cop
-		}
-		_f.Add = addFrame{}
-		_f.Tmp3 = _c0
-	}
-//line corners.go:65
-	_f.Add = addFrame{A: _f.Tmp2, B: _f.Tmp3}
-_P14:
-	_rs = 0
-	{
-		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-		if !_cdone {
-			_f.PC = 14
-			return _cop
-		}
-		_f.Add = addFrame{}
-		_sl8 = _c0
-	}
-//line corners.go:65
-	_f.V = _sl8
-//line corners.go:66
-	_f.Sl = []int{1, 2, 3, 4}
-//line corners.go:67
-	_f.Add = addFrame{A: 0, B: 1}
-_P15:
-	_rs = 0
-	{
-		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-		if !_cdone {
-			_f.PC = 15
-			return _cop
-		}
-		_f.Add = addFrame{}
-		_f.Tmp4 = _c0
-	}
-//line corners.go:67
-	_f.Add = addFrame{A: 1, B: 2}
-_P16:
-	_rs = 0
-	{
-		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-		if !_cdone {
-			_f.PC = 16
-			return _cop
-		}
-		_f.Add = addFrame{}
-		_sl10 = _c0
-	}
-//line corners.go:67
-	_f.W = _f.Sl[_f.Tmp4:_sl10]
-//line corners.go:68
-	_f.Add = addFrame{A: 1, B: 0}
-_P17:
-	_rs = 0
-	{
-		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-		if !_cdone {
-			_f.PC = 17
-			return _cop
-		}
-		_f.Add = addFrame{}
-		_f.Tmp5 = _c0
-	}
-//line corners.go:68
-	_f.Add = addFrame{A: 2, B: 0}
 _P18:
 	_rs = 0
 	{
@@ -730,12 +940,10 @@ _P18:
 			return _cop
 		}
 		_f.Add = addFrame{}
-		_sl12 = _c0
+		_f.Tmp = _c0
 	}
-//line corners.go:68
-	_f.Mm = map[int]int{_f.Tmp5: _sl12}
-//line corners.go:69
-	_f.Add = addFrame{A: 3, B: 0}
+//line corners.go:92
+	_f.Add = addFrame{A: 5, B: 5}
 _P19:
 	_rs = 0
 	{
@@ -745,27 +953,28 @@ _P19:
 			return _cop
 		}
 		_f.Add = addFrame{}
-		_sl13 = _c0
+		_sl14 = _c0
 	}
-//line corners.go:69
-	_f.F = float64(_sl13) / 2
-//line corners.go:70
-	_f.Add = addFrame{A: 1, B: 1}
+//line corners.go:92
+	_f.Arr[_f.Tmp] = _sl14
+//line corners.go:93
+	_f.Span = spanFrame{X: 7}
 _P20:
 	_rs = 0
 	{
-		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		_cop, _cdone, _c0, _c1 := _f.Span.step(_t, _fl)
 		if !_cdone {
 			_f.PC = 20
 			return _cop
 		}
-		_f.Add = addFrame{}
-		_sl14 = _c0
+		_f.Span = spanFrame{}
+		hi = _c1
+		_ = _c0
 	}
-//line corners.go:70
-	_f.S = strings.Repeat("z", _sl14)
-//line corners.go:71
-	_f.Add = addFrame{A: 4, B: 4}
+//line corners.go:94
+	_f.Log = append(_f.Log, fmt.Sprint("p ", _f.P, _f.Arr, hi))
+//line corners.go:96
+	_f.Add = addFrame{A: 1, B: 2}
 _P21:
 	_rs = 0
 	{
@@ -775,209 +984,81 @@ _P21:
 			return _cop
 		}
 		_f.Add = addFrame{}
-		_sl15 = _c0
+		_f.Tmp2 = _c0
 	}
-//line corners.go:71
-	_f.S += fmt.Sprint(_sl15)
-//line corners.go:72
-	_f.Log = append(_f.Log, fmt.Sprint("v ", _f.V, _f.W, _f.Mm, _f.F, _f.S))
-//line corners.go:74
-	_f.Got.V = "str"
-//line corners.go:75
-_L10:
-	{
-		if _rs >= 22 && _rs <= 24 {
-			goto _L11
-		}
-//line corners.go:75
-		_f.K = 0
-//line corners.go:75
-	_L11:
-//line corners.go:75
-		for ; _rs != 0 || (_f.K < 3); _f.K++ {
-			if _rs >= 22 && _rs <= 24 {
-				goto _L12
-			}
-//line corners.go:76
-		_L12:
-			{
-				var _sl16 any
-				_ = _sl16
-				var _sl17 int
-				_ = _sl17
-//line corners.go:76
-				if _rs == 0 {
-					_sl16 = _f.Got.V
-					switch _sl16.(type) {
-					case string:
-						_sl17 = 1
-					case int:
-						_sl17 = 2
-					default:
-						_sl17 = 3
-					}
-				}
-				switch {
-//line corners.go:77
-				case _rs == 22 || _rs == 0 && _sl17 == 1:
-					if _rs == 22 {
-						goto _P22
-					}
-					_f.G = _sl16.(string)
-//line corners.go:78
-					_f.PC = 22
-					return _t.Yield()
-				_P22:
-					_rs = 0
-//line corners.go:79
-					_f.Log = append(_f.Log, "str "+_f.G)
-//line corners.go:80
-					_f.Got.V = 1
-//line corners.go:81
-				case _rs == 23 || _rs == 0 && _sl17 == 2:
-					var n int
-					_ = n
-					if _rs == 23 {
-						goto _P23
-					}
-					_f.G2 = _sl16.(int)
-//line corners.go:82
-					_f.Add = addFrame{A: _f.G2, B: 10}
-				_P23:
-					_rs = 0
-					{
-						_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-						if !_cdone {
-							_f.PC = 23
-							return _cop
-						}
-						_f.Add = addFrame{}
-						n = _c0
-					}
-//line corners.go:83
-					_f.Log = append(_f.Log, fmt.Sprint("int ", _f.G2, " ", n))
-//line corners.go:84
-					_f.Got.V = Point{_f.G2, n}
-//line corners.go:85
-				default:
-					if _rs == 24 {
-						goto _P24
-					}
-					_f.G3.V = _sl16
-//line corners.go:86
-					_f.PC = 24
-					return _t.Yield()
-				_P24:
-					_rs = 0
-//line corners.go:87
-					_f.Log = append(_f.Log, fmt.Sprint("def ", _f.G3.V))
-				}
-			}
-		}
-	}
-//line corners.go:92
-_L13:
-	{
-		if _rs == 0 {
-			_f.Rng = 3
-			_f.Idx = 0
-		}
-//line corners.go:92
-		for ; _f.Idx < _f.Rng; _f.Idx++ {
-			var j int
-			_ = j
-			if _rs == 25 {
-				goto _P25
-			}
-			j = _f.Idx
-//line corners.go:93
-			if j > 0 {
-				_f.Log = append(_f.Log, fmt.Sprint("last ", last))
-			}
 //line corners.go:96
-			_f.Add = addFrame{A: j, B: 100}
-		_P25:
-			_rs = 0
-			{
-				_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-				if !_cdone {
-					_f.PC = 25
-					return _cop
-				}
-				_f.Add = addFrame{}
-				last = _c0
-			}
-		}
-	}
-//line corners.go:100
-_L14:
+	_f.Add = addFrame{A: 3, B: 4}
+_P22:
+	_rs = 0
 	{
-		if _rs == 26 {
-			goto _L15
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 22
+			return _cop
 		}
-//line corners.go:100
-		_f.J = 0
-//line corners.go:100
-	_L15:
-//line corners.go:100
-	outer:
-		for ; _rs != 0 || (_f.J < 3); _f.J++ {
-			if _rs == 26 {
-				goto _L16
-			}
-//line corners.go:101
-		_L16:
-			{
-				if _rs == 26 {
-					goto _L17
-				}
-//line corners.go:101
-				_f.K2 = 0
-//line corners.go:101
-			_L17:
-//line corners.go:101
-				for ; _rs != 0 || (_f.K2 < 3); _f.K2++ {
-					if _rs == 26 {
-						goto _L18
-					}
-//line corners.go:102
-				_L18:
-					{
-						var _sl18 bool
-						_ = _sl18
-						var _sl19 int
-						_ = _sl19
-						if _rs == 26 {
-							goto _P26
-						}
-//line corners.go:102
-						_f.Add = addFrame{A: _f.J, B: _f.K2}
-					_P26:
-						_rs = 0
-						{
-							_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
-							if !_cdone {
-								_f.PC = 26
-								return _cop
-							}
-							_f.Add = addFrame{}
-							_sl19 = _c0
-						}
-//line corners.go:102
-						_sl18 = _sl19 == 2
-//line corners.go:102
-						if _sl18 {
-							continue outer
-						}
-					}
-//line corners.go:105
-					_f.Log = append(_f.Log, fmt.Sprint("jk ", _f.J, _f.K2))
-				}
-			}
-		}
+		_f.Add = addFrame{}
+		_f.Tmp3 = _c0
 	}
-//line corners.go:109
-	_f.Add = addFrame{A: 1, B: 1}
+//line corners.go:96
+	_f.Add = addFrame{A: _f.Tmp2, B: _f.Tmp3}
+_P23:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 23
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_sl17 = _c0
+	}
+//line corners.go:96
+	_f.V2 = _sl17
+//line corners.go:97
+	_f.Sl = []int{1, 2, 3, 4}
+//line corners.go:98
+	_f.Add = addFrame{A: 0, B: 1}
+_P24:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 24
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_f.Tmp4 = _c0
+	}
+//line corners.go:98
+	_f.Add = addFrame{A: 1, B: 2}
+_P25:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 25
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_sl19 = _c0
+	}
+//line corners.go:98
+	_f.W = _f.Sl[_f.Tmp4:_sl19]
+//line corners.go:99
+	_f.Add = addFrame{A: 1, B: 0}
+_P26:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 26
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_f.Tmp5 = _c0
+	}
+//line corners.go:99
+	_f.Add = addFrame{A: 2, B: 0}
 _P27:
 	_rs = 0
 	{
@@ -987,30 +1068,42 @@ _P27:
 			return _cop
 		}
 		_f.Add = addFrame{}
-		_f.Any1.V = _c0
+		_sl21 = _c0
 	}
-//line corners.go:110
-	_f.N, _f.Ok = _f.Any1.V.(int)
-//line corners.go:111
-	_f.PC = 28
-	return _t.Yield()
+//line corners.go:99
+	_f.Mm = map[int]int{_f.Tmp5: _sl21}
+//line corners.go:100
+	_f.Add = addFrame{A: 3, B: 0}
 _P28:
 	_rs = 0
-//line corners.go:112
-	cnt = map[string]int{"q": 1}
-//line corners.go:113
-	_f.Q, _f.Ok2 = cnt["q"]
-//line corners.go:114
-	_f.PC = 29
-	return _t.Yield()
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 28
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_sl22 = _c0
+	}
+//line corners.go:100
+	_f.F = float64(_sl22) / 2
+//line corners.go:101
+	_f.Add = addFrame{A: 1, B: 1}
 _P29:
 	_rs = 0
-//line corners.go:115
-	_f.Log = append(_f.Log, fmt.Sprint("ok ", _f.N, _f.Ok, _f.Q, _f.Ok2))
-//line corners.go:117
-	_f.B2 = Big{A: [4]int{1}, Pts: []Point{{1, 2}}, M: map[string]int{"k": 1}, S: "s"}
-//line corners.go:118
-	_f.Add = addFrame{A: 1, B: 1}
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 29
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_sl23 = _c0
+	}
+//line corners.go:101
+	_f.S = strings.Repeat("z", _sl23)
+//line corners.go:102
+	_f.Add = addFrame{A: 4, B: 4}
 _P30:
 	_rs = 0
 	{
@@ -1020,79 +1113,365 @@ _P30:
 			return _cop
 		}
 		_f.Add = addFrame{}
+		_sl24 = _c0
+	}
+//line corners.go:102
+	_f.S += fmt.Sprint(_sl24)
+//line corners.go:103
+	_f.Log = append(_f.Log, fmt.Sprint("v ", _f.V2, _f.W, _f.Mm, _f.F, _f.S))
+//line corners.go:105
+	_f.Got.V = "str"
+//line corners.go:106
+_L20:
+	{
+		if _rs >= 31 && _rs <= 33 {
+			goto _L21
+		}
+//line corners.go:106
+		_f.K2 = 0
+//line corners.go:106
+	_L21:
+//line corners.go:106
+		for ; _rs != 0 || (_f.K2 < 3); _f.K2++ {
+			if _rs >= 31 && _rs <= 33 {
+				goto _L22
+			}
+//line corners.go:107
+		_L22:
+			{
+				var _sl25 any
+				_ = _sl25
+				var _sl26 int
+				_ = _sl26
+//line corners.go:107
+				if _rs == 0 {
+					_sl25 = _f.Got.V
+					switch _sl25.(type) {
+					case string:
+						_sl26 = 1
+					case int:
+						_sl26 = 2
+					default:
+						_sl26 = 3
+					}
+				}
+				switch {
+//line corners.go:108
+				case _rs == 31 || _rs == 0 && _sl26 == 1:
+					if _rs == 31 {
+						goto _P31
+					}
+					_f.G = _sl25.(string)
+//line corners.go:109
+					_f.PC = 31
+					return _t.Yield()
+				_P31:
+					_rs = 0
+//line corners.go:110
+					_f.Log = append(_f.Log, "str "+_f.G)
+//line corners.go:111
+					_f.Got.V = 1
+//line corners.go:112
+				case _rs == 32 || _rs == 0 && _sl26 == 2:
+					var n int
+					_ = n
+					if _rs == 32 {
+						goto _P32
+					}
+					_f.G2 = _sl25.(int)
+//line corners.go:113
+					_f.Add = addFrame{A: _f.G2, B: 10}
+				_P32:
+					_rs = 0
+					{
+						_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+						if !_cdone {
+							_f.PC = 32
+							return _cop
+						}
+						_f.Add = addFrame{}
+						n = _c0
+					}
+//line corners.go:114
+					_f.Log = append(_f.Log, fmt.Sprint("int ", _f.G2, " ", n))
+//line corners.go:115
+					_f.Got.V = Point{_f.G2, n}
+//line corners.go:116
+				default:
+					if _rs == 33 {
+						goto _P33
+					}
+					_f.G3.V = _sl25
+//line corners.go:117
+					_f.PC = 33
+					return _t.Yield()
+				_P33:
+					_rs = 0
+//line corners.go:118
+					_f.Log = append(_f.Log, fmt.Sprint("def ", _f.G3.V))
+				}
+			}
+		}
+	}
+//line corners.go:123
+_L23:
+	{
+		if _rs == 0 {
+			_f.Rng3 = 3
+			_f.Idx3 = 0
+		}
+//line corners.go:123
+		for ; _f.Idx3 < _f.Rng3; _f.Idx3++ {
+			var j int
+			_ = j
+			if _rs == 34 {
+				goto _P34
+			}
+			j = _f.Idx3
+//line corners.go:124
+			if j > 0 {
+				_f.Log = append(_f.Log, fmt.Sprint("last ", last))
+			}
+//line corners.go:127
+			_f.Add = addFrame{A: j, B: 100}
+		_P34:
+			_rs = 0
+			{
+				_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+				if !_cdone {
+					_f.PC = 34
+					return _cop
+				}
+				_f.Add = addFrame{}
+				last = _c0
+			}
+		}
+	}
+//line corners.go:131
+_L24:
+	{
+		if _rs == 35 {
+			goto _L25
+		}
+//line corners.go:131
+		_f.J = 0
+//line corners.go:131
+	_L25:
+//line corners.go:131
+	outer:
+		for ; _rs != 0 || (_f.J < 3); _f.J++ {
+			if _rs == 35 {
+				goto _L26
+			}
+//line corners.go:132
+		_L26:
+			{
+				if _rs == 35 {
+					goto _L27
+				}
+//line corners.go:132
+				_f.K3 = 0
+//line corners.go:132
+			_L27:
+//line corners.go:132
+				for ; _rs != 0 || (_f.K3 < 3); _f.K3++ {
+					if _rs == 35 {
+						goto _L28
+					}
+//line corners.go:133
+				_L28:
+					{
+						var _sl27 bool
+						_ = _sl27
+						var _sl28 int
+						_ = _sl28
+						if _rs == 35 {
+							goto _P35
+						}
+//line corners.go:133
+						_f.Add = addFrame{A: _f.J, B: _f.K3}
+					_P35:
+						_rs = 0
+						{
+							_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+							if !_cdone {
+								_f.PC = 35
+								return _cop
+							}
+							_f.Add = addFrame{}
+							_sl28 = _c0
+						}
+//line corners.go:133
+						_sl27 = _sl28 == 2
+//line corners.go:133
+						if _sl27 {
+							continue outer
+						}
+					}
+//line corners.go:136
+					_f.Log = append(_f.Log, fmt.Sprint("jk ", _f.J, _f.K3))
+				}
+			}
+		}
+	}
+//line corners.go:140
+	_f.Add = addFrame{A: 1, B: 1}
+_P36:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 36
+			return _cop
+		}
+		_f.Add = addFrame{}
+		_f.Any1.V = _c0
+	}
+//line corners.go:141
+	_f.N2, _f.Ok = _f.Any1.V.(int)
+//line corners.go:142
+	_f.PC = 37
+	return _t.Yield()
+_P37:
+	_rs = 0
+//line corners.go:143
+	cnt = map[string]int{"q": 1}
+//line corners.go:144
+	_f.Q, _f.Ok2 = cnt["q"]
+//line corners.go:145
+	_f.PC = 38
+	return _t.Yield()
+_P38:
+	_rs = 0
+//line corners.go:146
+	_f.Log = append(_f.Log, fmt.Sprint("ok ", _f.N2, _f.Ok, _f.Q, _f.Ok2))
+//line corners.go:148
+	_f.B2 = Big{A: [4]int{1}, Pts: []Point{{1, 2}}, M: map[string]int{"k": 1}, S: "s"}
+//line corners.go:149
+	_f.Add = addFrame{A: 1, B: 1}
+_P39:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 39
+			return _cop
+		}
+		_f.Add = addFrame{}
 		_f.Tmp6 = _c0
 	}
-//line corners.go:118
+//line corners.go:149
 	_f.Add = addFrame{A: 9, B: 0}
-_P31:
+_P40:
 	_rs = 0
 	{
 		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 		if !_cdone {
-			_f.PC = 31
+			_f.PC = 40
 			return _cop
 		}
 		_f.Add = addFrame{}
-		_sl21 = _c0
+		_sl30 = _c0
 	}
-//line corners.go:118
-	_f.B2.A[_f.Tmp6] = _sl21
-//line corners.go:119
+//line corners.go:149
+	_f.B2.A[_f.Tmp6] = _sl30
+//line corners.go:150
 	_f.Add = addFrame{A: 3, B: 0}
-_P32:
+_P41:
 	_rs = 0
 	{
 		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 		if !_cdone {
-			_f.PC = 32
+			_f.PC = 41
 			return _cop
 		}
 		_f.Add = addFrame{}
-		_sl22 = _c0
+		_sl31 = _c0
 	}
-//line corners.go:119
-	_f.B2.Pts = append(_f.B2.Pts, Point{_sl22, 4})
-//line corners.go:120
+//line corners.go:150
+	_f.B2.Pts = append(_f.B2.Pts, Point{_sl31, 4})
+//line corners.go:151
 	_f.Add = addFrame{A: 2, B: 0}
-_P33:
+_P42:
 	_rs = 0
 	{
 		_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
 		if !_cdone {
-			_f.PC = 33
+			_f.PC = 42
 			return _cop
 		}
 		_f.Add = addFrame{}
 		_f.B2.M["j"] = _c0
 	}
-//line corners.go:121
+//line corners.go:152
 	_f.Log = append(_f.Log, fmt.Sprint("big ", _f.B2.A, _f.B2.Pts, len(_f.B2.M), _f.B2.M["j"], _f.B2.S))
-//line corners.go:123
+//line corners.go:154
 	_f.Two = twoFrame{}
-_P34:
+_P43:
 	_rs = 0
 	{
 		_cop, _cdone, _c0, _c1 := _f.Two.step(_t, _fl)
 		if !_cdone {
-			_f.PC = 34
+			_f.PC = 43
 			return _cop
 		}
 		_f.Two = twoFrame{}
 		r1, r2 = _c0, _c1
 	}
-//line corners.go:124
+//line corners.go:155
 	_f.Log = append(_f.Log, fmt.Sprint("two ", r1, r2))
-//line corners.go:125
-	_f.PC = 35
+//line corners.go:156
+	_f.PC = 44
 	return _t.Send(_f.Out, strings.Join(_f.Log, "|"))
-_P35:
+_P44:
 	_rs = 0
-	_sl23 = _t.Err()
-//line corners.go:125
-	return tasklet.Finish(_t, _sl23)
+	_sl32 = _t.Err()
+//line corners.go:156
+	return tasklet.Finish(_t, _sl32)
 }
 
-//line corners_stackless.go:1089
+//line corners_stackless.go:1426
+
+// echoFrame is the frame of echo, lowered by stackless gen from corners.go: its
+// exported fields are the locals that live across suspension points.
+type echoFrame struct {
+	PC int
+	V  pickle.Boxed[any]
+}
+
+// where appends to _w the frame of echo, and the frames it called into, at
+// the point its PC names.
+func (_f *echoFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.echo", File: "corners.go", Line: 161, Point: "t.Yield"})
+	}
+	return _w
+}
+
+// IsZero reports that the frame is not active (it is zeroed when
+// echo returns), for its caller's save to leave it out.
+func (_f echoFrame) IsZero() bool { return _f.PC == 0 }
+
+// step runs echo to its next suspension point (done: it returned).
+//
+//line corners.go:160
+func (_f *echoFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 any) {
+	_rs := _f.PC
+	_ = _rs
+	if _rs == 1 {
+		goto _P1
+	}
+//line corners.go:161
+	_f.PC = 1
+	return _t.Yield(), false, _r0
+_P1:
+	_rs = 0
+//line corners.go:162
+	return tasklet.Op{}, true, _f.V.V
+}
+
+//line corners_stackless.go:1467
 
 // twoFrame is the frame of two, lowered by stackless gen from corners.go: its
 // exported fields are the locals that live across suspension points.
@@ -1106,7 +1485,7 @@ type twoFrame struct {
 func (_f *twoFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.two", File: "corners.go", Line: 130, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.two", File: "corners.go", Line: 167, Point: "call of add"}))
 	}
 	return _w
 }
@@ -1117,7 +1496,7 @@ func (_f twoFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs two to its next suspension point (done: it returned).
 //
-//line corners.go:129
+//line corners.go:166
 func (_f *twoFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -1126,7 +1505,7 @@ func (_f *twoFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _don
 	if _rs == 1 {
 		goto _P1
 	}
-//line corners.go:130
+//line corners.go:167
 	_f.Add = addFrame{A: 20, B: 1}
 _P1:
 	_rs = 0
@@ -1139,11 +1518,11 @@ _P1:
 		_f.Add = addFrame{}
 		_sl1 = _c0
 	}
-//line corners.go:130
+//line corners.go:167
 	return tasklet.Op{}, true, _sl1, nil
 }
 
-//line corners_stackless.go:1140
+//line corners_stackless.go:1518
 
 // WrappedTasklet is the tasklet Wrapped (kind "flowtest.wrapped", version 1), lowered by
 // stackless gen from corners.go: its exported fields are the locals that live
@@ -1168,13 +1547,13 @@ func (_f *WrappedTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *WrappedTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Wrapped", File: "corners.go", Line: 145, Point: "t.Select"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Wrapped", File: "corners.go", Line: 182, Point: "t.Select"})
 	case 2:
-		return _f.Failing.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Wrapped", File: "corners.go", Line: 173, Point: "call of failing"}))
+		return _f.Failing.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Wrapped", File: "corners.go", Line: 210, Point: "call of failing"}))
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Wrapped", File: "corners.go", Line: 174, Point: "t.Sleep"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Wrapped", File: "corners.go", Line: 211, Point: "t.Sleep"})
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Wrapped", File: "corners.go", Line: 177, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Wrapped", File: "corners.go", Line: 214, Point: "t.Send"})
 	}
 	return _w
 }
@@ -1203,7 +1582,7 @@ func NewWrapped(out channel.ID) *WrappedTasklet {
 // Step runs Wrapped to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line corners.go:139
+//line corners.go:176
 func (_f *WrappedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -1225,17 +1604,17 @@ func (_f *WrappedTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 4 {
 		goto _P4
 	}
-//line corners.go:140
+//line corners.go:177
 	_f.Log = *new([]string)
-//line corners.go:141
+//line corners.go:178
 	_f.A, _f.B = _fl.NewChannel(0), _fl.NewChannel(2)
-//line corners.go:142
+//line corners.go:179
 	_fl.Spawn(NewChatter(_f.A, 4))
-//line corners.go:143
+//line corners.go:180
 	_f.Got = 0
-//line corners.go:144
+//line corners.go:181
 _L1:
-//line corners.go:144
+//line corners.go:181
 	for _rs != 0 || (_f.Got < 6) {
 		var i int
 		_ = i
@@ -1246,13 +1625,13 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line corners.go:145
+//line corners.go:182
 		_f.PC = 1
 		return _t.Select(tasklet.RecvCase(_f.A), tasklet.RecvCase(_f.B), tasklet.TimeoutCase(3*time.Millisecond))
 	_P1:
 		_rs = 0
 		i, v, err = _t.Chosen(), _t.Value(), _t.Err()
-//line corners.go:146
+//line corners.go:183
 		switch i {
 		case 0:
 			if err != nil {
@@ -1270,10 +1649,10 @@ _L1:
 		default:
 			_f.Log = append(_f.Log, fmt.Sprint("timeout at ", _fl.Now()))
 		}
-//line corners.go:163
+//line corners.go:200
 		_f.Got++
 	}
-//line corners.go:165
+//line corners.go:202
 	for {
 		v2, ok2, err2 := _fl.TryRecv(_f.B)
 		if !ok2 || err2 != nil {
@@ -1281,7 +1660,7 @@ _L1:
 		}
 		_f.Log = append(_f.Log, fmt.Sprint("left ", v2))
 	}
-//line corners.go:173
+//line corners.go:210
 	_f.Failing = failingFrame{N: 3}
 _P2:
 	_rs = 0
@@ -1294,24 +1673,24 @@ _P2:
 		_f.Failing = failingFrame{}
 		_f.E.V = _c0
 	}
-//line corners.go:174
+//line corners.go:211
 	_f.PC = 3
 	return _t.Sleep(time.Millisecond)
 _P3:
 	_rs = 0
-//line corners.go:176
+//line corners.go:213
 	_f.Log = append(_f.Log, fmt.Sprint("err ", _f.E.V, " ", errors.As(_f.E.V, &pe)))
-//line corners.go:177
+//line corners.go:214
 	_f.PC = 4
 	return _t.Send(_f.Out, strings.Join(_f.Log, "|"))
 _P4:
 	_rs = 0
 	_sl1 = _t.Err()
-//line corners.go:177
+//line corners.go:214
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line corners_stackless.go:1308
+//line corners_stackless.go:1686
 
 // failingFrame is the frame of failing, lowered by stackless gen from corners.go: its
 // exported fields are the locals that live across suspension points.
@@ -1326,9 +1705,9 @@ type failingFrame struct {
 func (_f *failingFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.failing", File: "corners.go", Line: 187, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.failing", File: "corners.go", Line: 224, Point: "t.Yield"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.failing", File: "corners.go", Line: 189, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.failing", File: "corners.go", Line: 226, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -1351,7 +1730,7 @@ func (_f failingFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs failing to its next suspension point (done: it returned).
 //
-//line corners.go:186
+//line corners.go:223
 func (_f *failingFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -1361,23 +1740,23 @@ func (_f *failingFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, 
 	if _rs == 2 {
 		goto _P2
 	}
-//line corners.go:187
+//line corners.go:224
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line corners.go:188
+//line corners.go:225
 	_f.Err.V = fmt.Errorf("wrapped: %w", &CodeErr{_f.N})
-//line corners.go:189
+//line corners.go:226
 	_f.PC = 2
 	return _t.Yield(), false, _r0
 _P2:
 	_rs = 0
-//line corners.go:190
+//line corners.go:227
 	return tasklet.Op{}, true, _f.Err.V
 }
 
-//line corners_stackless.go:1374
+//line corners_stackless.go:1752
 
 // ChatterTasklet is the tasklet Chatter (kind "flowtest.chatter", version 1), lowered by
 // stackless gen from corners.go: its exported fields are the locals that live
@@ -1400,9 +1779,9 @@ func (_f *ChatterTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ChatterTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Chatter", File: "corners.go", Line: 199, Point: "t.Sleep"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Chatter", File: "corners.go", Line: 236, Point: "t.Sleep"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Chatter", File: "corners.go", Line: 202, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Chatter", File: "corners.go", Line: 239, Point: "t.Send"})
 	}
 	return _w
 }
@@ -1425,7 +1804,7 @@ func NewChatter(ch channel.ID, n int) *ChatterTasklet {
 // Step runs Chatter to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line corners.go:197
+//line corners.go:234
 func (_f *ChatterTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -1434,14 +1813,14 @@ func (_f *ChatterTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs >= 1 && _rs <= 2 {
 		goto _L1
 	}
-//line corners.go:198
+//line corners.go:235
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = _f.N
 			_f.Idx = 0
 		}
-//line corners.go:198
+//line corners.go:235
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 1 {
 				goto _L2
@@ -1450,7 +1829,7 @@ _L1:
 				goto _L3
 			}
 			_f.I = _f.Idx
-//line corners.go:199
+//line corners.go:236
 		_L2:
 			{
 				var err error
@@ -1458,18 +1837,18 @@ _L1:
 				if _rs == 1 {
 					goto _P1
 				}
-//line corners.go:199
+//line corners.go:236
 				_f.PC = 1
 				return _t.Sleep(time.Duration(_f.I) * 2 * time.Millisecond)
 			_P1:
 				_rs = 0
 				err = _t.Err()
-//line corners.go:199
+//line corners.go:236
 				if err != nil {
 					return tasklet.Finish(_t, err)
 				}
 			}
-//line corners.go:202
+//line corners.go:239
 		_L3:
 			{
 				var err2 error
@@ -1477,21 +1856,21 @@ _L1:
 				if _rs == 2 {
 					goto _P2
 				}
-//line corners.go:202
+//line corners.go:239
 				_f.PC = 2
 				return _t.Send(_f.Ch, _f.I*_f.I)
 			_P2:
 				_rs = 0
 				err2 = _t.Err()
-//line corners.go:202
+//line corners.go:239
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line corners.go:206
+//line corners.go:243
 	return tasklet.Finish(_t, _fl.Close(_f.Ch))
 }
 
-//line corners_stackless.go:1491
+//line corners_stackless.go:1869
