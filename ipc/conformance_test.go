@@ -227,6 +227,17 @@ func TestConformanceAcrossNodes(t *testing.T) {
 	}
 }
 
+// An error sent to another node keeps the sentinel it wraps: errors.Is
+// holds on the receiving node as it does in one process.
+func TestASentErrorKeepsItsWrappedSentinelAcrossNodes(t *testing.T) {
+	c := newCluster(t, 2)
+	ch := c.ch(0, 0)
+	c.prog(0, "r", recv(ch))
+	c.prog(1, "s", sendErrWrapped(ch, "boom"))
+	res := c.collect(2)
+	assert.Equal(t, []string{"err:wrapped boom: " + channel.ErrClosed.Error(), "is closed: true"}, res["r"].Log)
+}
+
 // TestCloseResultsNameTheError pins the error text both runs agree on.
 func TestCloseResultsNameTheError(t *testing.T) {
 	c := newCluster(t, 2)

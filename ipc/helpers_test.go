@@ -92,6 +92,9 @@ func (p *Prog) Step(t *tasklet.T) tasklet.Op {
 		p.PC++
 		if err := t.Err(); err != nil {
 			p.Log = append(p.Log, "err:"+err.Error())
+			if strings.HasPrefix(err.Error(), "wrapped ") {
+				p.Log = append(p.Log, fmt.Sprintf("is closed: %v", errors.Is(err, channel.ErrClosed)))
+			}
 		} else if v, ok := t.Value().(int); ok {
 			p.Got = append(p.Got, v)
 		}
@@ -120,6 +123,8 @@ func (p *Prog) Step(t *tasklet.T) tasklet.Op {
 			return t.Recv(in.Ch)
 		case "senderr":
 			return t.SendErr(in.Ch, errors.New(in.Msg))
+		case "senderrw":
+			return t.SendErr(in.Ch, fmt.Errorf("wrapped %s: %w", in.Msg, channel.ErrClosed))
 		case "sleep":
 			return t.Sleep(in.D)
 		case "select":
@@ -553,6 +558,9 @@ func recv(ch channel.ID) Instr              { return Instr{Op: "recv", Ch: ch} }
 func sendErr(ch channel.ID, m string) Instr { return Instr{Op: "senderr", Ch: ch, Msg: m} }
 func sel(cases ...SelCase) Instr            { return Instr{Op: "select", Cases: cases} }
 func closeCh(ch channel.ID) Instr           { return Instr{Op: "close", Ch: ch} }
+
+// sendErrWrapped sends an error wrapping channel.ErrClosed.
+func sendErrWrapped(ch channel.ID, m string) Instr { return Instr{Op: "senderrw", Ch: ch, Msg: m} }
 
 func recvN(ch channel.ID, n int) []Instr {
 	out := make([]Instr, n)
