@@ -7,11 +7,11 @@ package cluster
 // that the coordinator creates next to the checkpoints, one key per call
 // ("<tasklet>.<step>.<case>", the scheduler.EffectKey), the value in the
 // format of store's bbolt journal (store.EncodeJournalEntry: checksum
-// bound to the key, effect name, error text, request, response). A result
-// is made durable before the tasklet sees it; records that arrive while a
-// batch is being written wait for the next one, which is published
-// asynchronously and acknowledged with one wait for every ack (group
-// commit). The bucket is bounded (Config.JournalBytes); a full bucket
+// bound to the key, effect name, error text and pickled error, request,
+// response). A result is made durable before the tasklet sees it; records
+// that arrive while a batch is being written wait for the next one, which
+// is published asynchronously and acknowledged with one wait for every ack
+// (group commit). The bucket is bounded (Config.JournalBytes); a full bucket
 // fails the call with ErrJournalFull. The leader trims it after each
 // checkpoint (journal_trim.go).
 

@@ -36,8 +36,9 @@ var (
 	// ErrEffectInFlight refuses to move a tasklet that waits on an effect:
 	// the effect runs on this node and its result comes back here.
 	ErrEffectInFlight = errors.New("tasklet waits on an effect in flight")
-	// ErrEffectFailed wraps an effect's error replayed from a journal, which
-	// keeps the error's text, not its Go type.
+	// ErrEffectFailed wraps an effect's error, live or replayed from a
+	// journal (which keeps the error's text and what the journal's codec
+	// keeps of its chain, not its Go type).
 	ErrEffectFailed = errors.New("effect failed")
 )
 
@@ -48,17 +49,30 @@ var (
 // same text, and wraps ErrEffectFailed. errors.As tells a program that a
 // failure it reports happened in an earlier run: a transient one (a server
 // that was down) then needs the run started over to be tried again.
+//
+// Cause is the earlier call's error as the journal brought it back: with
+// store's journal, its message and the sentinels and error types of its
+// chain that are registered with pickle (RegisterError, RegisterValue), so
+// errors.Is and errors.As match a replayed failure as they matched the
+// live one; nil if the journal kept the text only.
 type ReplayedError struct {
 	Effect string
 	Key    EffectKey
 	Text   string // the earlier call's error
+	Cause  error
 }
 
 func (e *ReplayedError) Error() string {
 	return fmt.Sprintf("scheduler: effect %q (key %v): %v: %s", e.Effect, e.Key, ErrEffectFailed, e.Text)
 }
 
-func (e *ReplayedError) Unwrap() error { return ErrEffectFailed }
+// Unwrap gives ErrEffectFailed, and the cause when the journal kept one.
+func (e *ReplayedError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{ErrEffectFailed}
+	}
+	return []error{ErrEffectFailed, e.Cause}
+}
 
 // EffectKey is the idempotency key of one effect call: the tasklet, the
 // step at which it asked (its Steps count, which a checkpoint saves) and the
@@ -168,12 +182,14 @@ func WithEffects(reg *Effects, cfg EffectConfig) Option {
 }
 
 // EffectResult is a call's outcome as a journal keeps it: the effect's
-// name, its response, or the text of its error.
+// name, its response, or its error: the text, and the error itself for a
+// journal that can keep more of it (store's keeps what pickle does).
 type EffectResult struct {
 	Effect string
 	Req    any // the request: a re-executed tasklet that asks otherwise at this key gets no answer from here
 	Resp   any
 	Err    string // "" when the call succeeded
+	Cause  error  // the function's own error, or nil; a journal may leave it nil
 }
 
 // Journal keeps effect results across crashes and restores. Lookup and

@@ -61,6 +61,7 @@ type effectCall struct {
 	res    any    // written by the call's goroutine before it reports
 	err    error  // idem
 	text   string // the text of the function's own error, for the journal
+	cause  error  // that error
 	off    bool   // cancelled (scheduler goroutine only)
 	ds     *defState
 	next   *effectCall // another call of the same tasklet (a select with several)
@@ -252,7 +253,7 @@ func (p *effectPool) work(c *effectCall) {
 	}
 	res := EffectResult{Effect: c.def.name, Req: c.req, Resp: c.res}
 	if c.err != nil {
-		res.Resp, res.Err = nil, c.text
+		res.Resp, res.Err, res.Cause = nil, c.text, c.cause
 		if res.Err == "" {
 			res.Err = c.err.Error()
 		}
@@ -272,7 +273,7 @@ func replayed(c *effectCall, r EffectResult) error {
 	if r.Err == "" {
 		return nil
 	}
-	return &ReplayedError{Effect: c.def.name, Key: c.key, Text: r.Err}
+	return &ReplayedError{Effect: c.def.name, Key: c.key, Text: r.Err, Cause: r.Cause}
 }
 
 // call runs the effect's function; a panic becomes the call's error.
@@ -284,7 +285,7 @@ func (p *effectPool) call(c *effectCall) (res any, err error) {
 	}()
 	res, err = c.def.run(c.ctx, c.key, c.req)
 	if err != nil && !errors.Is(err, ErrEffectRequest) {
-		c.text = err.Error()
+		c.text, c.cause = err.Error(), err
 		err = fmt.Errorf("scheduler: effect %q (key %v): %w: %w", c.def.name, c.key, ErrEffectFailed, err)
 	}
 	return res, err

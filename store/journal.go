@@ -26,10 +26,10 @@ import (
 // Entries are stored in the bucket "journal" under a sequence number, so
 // every commit appends at the end of the B+tree instead of rewriting pages
 // all over it; the value holds a checksum, the effect key (tasklet, step,
-// case) and the result (effect name, error text, the response as a pickled
-// value, after the request, as the call's own). An index from effect key to sequence, read when the journal is
-// opened, answers the lookups of calls never journaled without touching
-// the file.
+// case) and the result (effect name, error text and pickled error, the
+// response as a pickled value, after the request, as the call's own). An
+// index from effect key to sequence, read when the journal is opened,
+// answers the lookups of calls never journaled without touching the file.
 type Journal struct {
 	db  *DB
 	reg *pickle.Registry
@@ -126,7 +126,7 @@ func appendEffectKey(b []byte, k scheduler.EffectKey) []byte {
 // entryKey reads the effect key of an entry, checksum included; ok is
 // false for a damaged entry.
 func entryKey(k, v []byte) (scheduler.EffectKey, bool) {
-	if len(k) != 8 || len(v) < 4+1+20 || v[4] != journalFormat ||
+	if len(k) != 8 || len(v) < 4+1+20 || !knownFormat(v[4]) ||
 		crc32.Update(crc32c(k), castagnoli, v[4:]) != binary.BigEndian.Uint32(v) {
 		return scheduler.EffectKey{}, false
 	}
@@ -387,10 +387,15 @@ func (j *Journal) clear() error {
 }
 
 // The value of an entry: 4 bytes CRC-32C of the bucket key (the sequence)
-// and the rest, the format byte 1, the effect key (20 bytes), the
-// uvarint-prefixed effect name, error text and pickled request, and the
-// response as a pickled value (the rest).
-const journalFormat = 1
+// and the rest, the format byte, the effect key (20 bytes), the
+// uvarint-prefixed effect name, error text, (format 2) pickled error and
+// pickled request, and the response as a pickled value (the rest).
+// Format 1, written until 6 December 2026, has no pickled error: its
+// entries still load, their errors as text.
+const journalFormat = 2
+
+// knownFormat reports whether an entry's format byte is one this build reads.
+func knownFormat(f byte) bool { return f == 1 || f == journalFormat }
 
 // encodeJournal encodes an entry with room for its checksum, which commit
 // fills in once the entry has its sequence.
@@ -402,6 +407,17 @@ func encodeJournal(reg *pickle.Registry, key scheduler.EffectKey, res scheduler.
 	b = append(b, res.Effect...)
 	b = binary.AppendUvarint(b, uint64(len(res.Err)))
 	b = append(b, res.Err...)
+	var cause []byte
+	if res.Err != "" && res.Cause != nil {
+		var err error
+		if cause, err = reg.AppendError(nil, res.Cause); err != nil {
+			// The text is what the replay needs most: keep it alone
+			// rather than lose the entry, and the call's exactly-once.
+			cause = nil
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(cause)))
+	b = append(b, cause...)
 	req, err := reg.AppendValue(nil, res.Req)
 	if err != nil {
 		return nil, fmt.Errorf("request of effect %q: %w", res.Effect, err)
@@ -434,8 +450,8 @@ func decodeJournal(reg *pickle.Registry, k, b []byte) (scheduler.EffectResult, s
 	if h := crc32.Update(crc32c(k), castagnoli, b[4:]); h != binary.BigEndian.Uint32(b) {
 		return res, scheduler.EffectKey{}, errors.New("checksum mismatch")
 	}
-	if b[4] != journalFormat {
-		return res, scheduler.EffectKey{}, fmt.Errorf("entry format %d; this build reads format %d", b[4], journalFormat)
+	if !knownFormat(b[4]) {
+		return res, scheduler.EffectKey{}, fmt.Errorf("entry format %d; this build reads formats 1 and %d", b[4], journalFormat)
 	}
 	key, _ := entryKey(k, b)
 	rest := b[25:]
@@ -457,6 +473,20 @@ func decodeJournal(reg *pickle.Registry, k, b []byte) (scheduler.EffectResult, s
 	}
 	if res.Err, err = str("error text"); err != nil {
 		return res, key, err
+	}
+	if b[4] >= 2 {
+		cause, err := str("error")
+		if err != nil {
+			return res, key, err
+		}
+		if cause != "" && res.Err == "" {
+			return res, key, errors.New("an error without its text")
+		}
+		if cause != "" {
+			if res.Cause, err = reg.LoadError([]byte(cause)); err != nil {
+				return res, key, fmt.Errorf("error: %w", err)
+			}
+		}
 	}
 	req, err := str("request")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 )
@@ -27,6 +28,7 @@ func journalSeeds(t testing.TB) (seeds [][2][]byte) {
 	}
 	good := enc(scheduler.EffectResult{Effect: "fetch", Resp: "page body"})
 	failed := enc(scheduler.EffectResult{Effect: "fetch", Err: "connection refused"})
+	wrapped := enc(scheduler.EffectResult{Effect: "fetch", Err: "get: channel closed", Cause: fmt.Errorf("get: %w", channel.ErrClosed)})
 	num := enc(scheduler.EffectResult{Effect: "count", Resp: 42})
 	empty := enc(scheduler.EffectResult{Effect: "noop"})
 	flipped := bytes.Clone(good)
@@ -34,7 +36,7 @@ func journalSeeds(t testing.TB) (seeds [][2][]byte) {
 	longName := bytes.Clone(good)
 	longName[25] = 0xff // a length that runs past the end (the checksum is fixed by the fuzz body)
 	return [][2][]byte{
-		{key, good}, {key, failed}, {key, num}, {key, empty},
+		{key, good}, {key, failed}, {key, num}, {key, empty}, {key, wrapped},
 		{key, flipped}, {key, longName}, {key, good[:3]}, {key, good[:len(good)-2]},
 		{seqKey(13), good}, {nil, nil},
 	}
@@ -75,17 +77,43 @@ func TestJournalEntryRoundTrips(t *testing.T) {
 	ek := scheduler.EffectKey{Tasklet: 1, Step: 2, Case: 3}
 	for _, res := range []scheduler.EffectResult{
 		{Effect: "fetch", Resp: "body"}, {Effect: "fetch", Err: "no"}, {Effect: "n", Resp: int64(-5)},
+		{Effect: "fetch", Err: "get: channel closed", Cause: fmt.Errorf("get: %w", channel.ErrClosed)},
 	} {
 		v, err := encodeJournal(reg, ek, res)
 		require.NoError(t, err)
 		v = sealJournal(seqKey(4), v)
 		got, gotKey, err := decodeJournal(reg, seqKey(4), v)
 		require.NoError(t, err)
+		if res.Cause != nil {
+			require.ErrorIs(t, got.Cause, channel.ErrClosed, "the error's chain comes back")
+			require.Equal(t, res.Cause.Error(), got.Cause.Error())
+			res.Cause = got.Cause
+		}
 		require.Equal(t, res, got)
 		require.Equal(t, ek, gotKey)
 		_, _, err = decodeJournal(reg, seqKey(5), v)
 		require.ErrorContains(t, err, "checksum mismatch", "an entry moved to another key is refused")
 	}
+}
+
+// Entries of format 1, written before errors kept their chain, still load:
+// their errors as text, with no cause.
+func TestJournalReadsFormatOneEntries(t *testing.T) {
+	reg := pickle.NewRegistry()
+	ek := scheduler.EffectKey{Tasklet: 7, Step: 3, Case: 1}
+	v := appendEffectKey(append(make([]byte, 4), 1), ek)
+	for _, s := range []string{"fetch", "connection refused"} {
+		v = append(binary.AppendUvarint(v, uint64(len(s))), s...)
+	}
+	req, err := reg.AppendValue(nil, "http://x")
+	require.NoError(t, err)
+	v = append(binary.AppendUvarint(v, uint64(len(req))), req...)
+	v, err = reg.AppendValue(v, nil)
+	require.NoError(t, err)
+	res, got, err := decodeJournal(reg, seqKey(9), sealJournal(seqKey(9), v))
+	require.NoError(t, err)
+	require.Equal(t, scheduler.EffectResult{Effect: "fetch", Err: "connection refused", Req: "http://x"}, res)
+	require.Equal(t, ek, got)
 }
 
 // TestWriteJournalFuzzSeeds regenerates testdata/fuzz/FuzzDecodeJournal:

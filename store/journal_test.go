@@ -398,3 +398,49 @@ func TestJournalCloseWhileRecording(t *testing.T) {
 		assert.Equal(t, int32(n), calls.Load(), "every Record's done is called once (round %d)", round)
 	}
 }
+
+var errGone = errors.New("gone")
+
+// asker asks for one fetch and keeps the error it got.
+type asker struct {
+	got   *error
+	asked bool
+}
+
+func (a *asker) Step(t *tasklet.T) tasklet.Op {
+	if a.asked {
+		*a.got = t.Err()
+		return t.Exit()
+	}
+	a.asked = true
+	return t.Do("fetch", "http://x/1")
+}
+
+// A failure answered from the journal matches errors.Is as the live one
+// did: the journal keeps the registered sentinels of the error's chain.
+func TestAJournaledErrorKeepsItsChain(t *testing.T) {
+	reg := journalRegistry(t)
+	reg.RegisterError("test.gone", errGone)
+	j := openJournal(t, openDB(t), reg)
+	calls := 0
+	fx := scheduler.NewEffects()
+	require.NoError(t, scheduler.RegisterEffect(fx, "fetch", func(_ context.Context, _ scheduler.EffectKey, url string) (Page, error) {
+		calls++
+		return Page{}, fmt.Errorf("fetch %s: %w", url, errGone)
+	}))
+	run := func() error {
+		var got error
+		s := scheduler.New(scheduler.WithEffects(fx, scheduler.EffectConfig{Journal: j}))
+		s.Spawn(&asker{got: &got})
+		require.NoError(t, s.Run(runCtx(t)))
+		return got
+	}
+	live, replayed := run(), run()
+	require.Equal(t, 1, calls, "the second run is answered from the journal")
+	var re *scheduler.ReplayedError
+	require.ErrorAs(t, replayed, &re)
+	assert.ErrorIs(t, live, errGone)
+	assert.ErrorIs(t, replayed, errGone, "the replayed failure matches as the live one did")
+	assert.ErrorIs(t, replayed, scheduler.ErrEffectFailed)
+	assert.Equal(t, live.Error(), replayed.Error())
+}
