@@ -3,6 +3,7 @@ package pickle
 import (
 	"fmt"
 	"reflect"
+	"sort"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -16,9 +17,11 @@ import (
 //     type is registered with RegisterValue, else nil. It comes back as a
 //     copy of itself, with whatever it wraps in its own fields.
 //   - causes: what errors.Is and errors.As could find in the errors it
-//     wraps (Unwrap, at any depth): each registered sentinel by its name,
-//     each error of a registered value type as a typed value. The message
-//     already holds the text of the rest.
+//     wraps (Unwrap, at any depth): each registered sentinel by its name
+//     (builtinErrors are registered in every registry), also one that only
+//     an Is method of the error or of one it wraps matches, and each error
+//     of a registered value type as a typed value. The message already
+//     holds the text of the rest.
 //
 // So fmt.Errorf("job %d: %w", n, ErrTimeout) comes back with its message
 // and errors.Is(err, ErrTimeout) still true, and a wrapped *PathError of a
@@ -92,6 +95,7 @@ func (r *Registry) encodeError(e *msgpack.Encoder, err error) error {
 // those: a sentinel is itself, a value keeps its own causes.
 func (r *Registry) causesOf(err error) []cause {
 	var out []cause
+	out = r.sentinelsMatched(err, out)
 	queue := []error{err}
 	for visits := 0; len(queue) > 0 && visits < maxCauseVisits && len(out) < maxCauses; {
 		var wrapped []error
@@ -112,12 +116,38 @@ func (r *Registry) causesOf(err error) []cause {
 			case r.isValueType(w):
 				c.value = w
 			default:
+				out = r.sentinelsMatched(w, out)
 				queue = append(queue, w)
 				continue
 			}
 			if !containsCause(out, c) {
 				out = append(out, c)
 			}
+		}
+	}
+	return out
+}
+
+// sentinelsMatched appends the registered sentinels that err says it is
+// by an Is method of its own (a syscall.Errno is fs.ErrNotExist), which
+// the type does not keep through a save.
+func (r *Registry) sentinelsMatched(err error, out []cause) []cause {
+	is, ok := err.(interface{ Is(error) bool })
+	if !ok {
+		return out
+	}
+	r.mu.RLock()
+	var names []string
+	for name, s := range r.errs {
+		if is.Is(s) {
+			names = append(names, name)
+		}
+	}
+	r.mu.RUnlock()
+	sort.Strings(names) // the bytes of one save do not depend on map order
+	for _, name := range names {
+		if c := (cause{sentinel: name}); len(out) < maxCauses && !containsCause(out, c) {
+			out = append(out, c)
 		}
 	}
 	return out

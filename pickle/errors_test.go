@@ -1,9 +1,15 @@
 package pickle
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -221,4 +227,47 @@ func FuzzLoadError(f *testing.F) {
 			}
 		}
 	})
+}
+
+// both says it is io.EOF and fs.ErrClosed by an Is method of its own.
+type both struct{}
+
+func (both) Error() string        { return "both" }
+func (both) Is(target error) bool { return target == io.EOF || target == fs.ErrClosed }
+
+// The standard library's sentinels that programs test for come back too,
+// also where only an Is method says so (a syscall.Errno is fs.ErrNotExist):
+// a missing file, an ended stream, a deadline.
+func TestStandardSentinelsSurviveASave(t *testing.T) {
+	r := NewRegistry()
+	_, missing := os.Open(filepath.Join(t.TempDir(), "none"))
+	require.Error(t, missing)
+	got := roundTrip(t, r, fmt.Errorf("load config: %w", missing))
+	assert.ErrorIs(t, got, fs.ErrNotExist)
+	assert.NotErrorIs(t, got, fs.ErrExist)
+
+	assert.ErrorIs(t, roundTrip(t, r, fmt.Errorf("header: %w", io.EOF)), io.EOF)
+	ctx, cancel := context.WithTimeout(context.Background(), 0)
+	defer cancel()
+	<-ctx.Done()
+	assert.ErrorIs(t, roundTrip(t, r, context.Cause(ctx)), context.DeadlineExceeded)
+
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	defer pw.Close()
+	defer pr.Close()
+	require.NoError(t, pr.SetReadDeadline(time.Now().Add(-time.Second)))
+	_, late := pr.Read(make([]byte, 1))
+	assert.ErrorIs(t, roundTrip(t, r, late), os.ErrDeadlineExceeded)
+
+	got = roundTrip(t, r, both{})
+	assert.ErrorIs(t, got, io.EOF)
+	assert.ErrorIs(t, got, fs.ErrClosed)
+	first, err := r.AppendError(nil, both{})
+	require.NoError(t, err)
+	for range 20 {
+		again, err := r.AppendError(nil, both{})
+		require.NoError(t, err)
+		require.Equal(t, first, again, "one error saves the same bytes each time")
+	}
 }

@@ -2,7 +2,12 @@ package pickle
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"reflect"
 	"time"
 
@@ -23,10 +28,25 @@ var builtinValues = map[string]any{
 	"tasklet.ID": tasklet.ID(0), "channel.ID": tasklet.ChanID(0),
 }
 
+// builtinErrors are the sentinels every registry knows, by wire name: the
+// runtime's own, and the standard library's that programs test for with
+// errors.Is (a file that is not there, an ended stream, a deadline).
 var builtinErrors = map[string]error{
 	"killed":    tasklet.ErrKilled,
 	"closed":    channel.ErrClosed,
 	"blocktrap": tasklet.ErrBlockTrap,
+
+	"io.EOF":                   io.EOF,
+	"io.ErrUnexpectedEOF":      io.ErrUnexpectedEOF,
+	"fs.ErrNotExist":           fs.ErrNotExist,
+	"fs.ErrExist":              fs.ErrExist,
+	"fs.ErrPermission":         fs.ErrPermission,
+	"fs.ErrClosed":             fs.ErrClosed,
+	"fs.ErrInvalid":            fs.ErrInvalid,
+	"context.Canceled":         context.Canceled,
+	"context.DeadlineExceeded": context.DeadlineExceeded,
+	"os.ErrDeadlineExceeded":   os.ErrDeadlineExceeded,
+	"errors.ErrUnsupported":    errors.ErrUnsupported,
 }
 
 const bombName = "!error"
