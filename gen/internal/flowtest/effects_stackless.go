@@ -7,7 +7,9 @@
 package flowtest
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/pickle"
@@ -40,13 +42,13 @@ func (_f *FetcherTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *FetcherTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Fetcher", File: "effects.go", Line: 17, Point: "t.Do"})
-	case 2:
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Fetcher", File: "effects.go", Line: 19, Point: "t.Do"})
+	case 2:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Fetcher", File: "effects.go", Line: 21, Point: "t.Do"})
 	case 3:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Fetcher", File: "effects.go", Line: 23, Point: "t.Send"})
-	case 4:
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Fetcher", File: "effects.go", Line: 28, Point: "t.Send"})
+	case 4:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Fetcher", File: "effects.go", Line: 33, Point: "t.Send"})
 	}
 	return _w
 }
@@ -75,20 +77,20 @@ func NewFetcher(urls []string, out channel.ID) *FetcherTasklet {
 // Step runs Fetcher to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line effects.go:15
+//line effects.go:17
 func (_f *FetcherTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs >= 1 && _rs <= 4 {
 		goto _L1
 	}
-//line effects.go:16
+//line effects.go:18
 _L1:
 	{
 		if _rs == 0 {
 			_f.Idx = 0
 		}
-//line effects.go:16
+//line effects.go:18
 		for ; _f.Idx < len(_f.Urls); _f.Idx++ {
 			var v any
 			_ = v
@@ -107,36 +109,40 @@ _L1:
 				goto _L5
 			}
 			_f.I, _f.U = _f.Idx, _f.Urls[_f.Idx]
-//line effects.go:17
+//line effects.go:19
 			_f.PC = 1
 			return _t.Do("fetch", _f.U)
 		_P1:
 			_rs = 0
 			v, err = _t.Value(), _t.Err()
-//line effects.go:18
+//line effects.go:20
 		_L2:
-//line effects.go:18
+//line effects.go:20
 			if _rs == 2 || _rs == 0 && (err != nil) {
 				if _rs == 2 {
 					goto _P2
 				}
-//line effects.go:19
+//line effects.go:21
 				_f.PC = 2
 				return _t.Do("fetch", _f.U)
 			_P2:
 				_rs = 0
 				v, err = _t.Value(), _t.Err()
 			}
-//line effects.go:21
+//line effects.go:23
 			_f.Page, err = tasklet.As[string](v, err)
-//line effects.go:22
+//line effects.go:24
 		_L3:
-//line effects.go:22
+//line effects.go:24
 			if _rs == 3 || _rs == 0 && (err != nil) {
+				var missing bool
+				_ = missing
 				if _rs == 3 {
 					goto _L4
 				}
-//line effects.go:23
+//line effects.go:27
+				missing = errors.Is(err, fs.ErrNotExist)
+//line effects.go:28
 			_L4:
 				{
 					var serr error
@@ -144,21 +150,21 @@ _L1:
 					if _rs == 3 {
 						goto _P3
 					}
-//line effects.go:23
+//line effects.go:28
 					_f.PC = 3
-					return _t.Send(_f.Out, fmt.Sprintf("%d failed", _f.I))
+					return _t.Send(_f.Out, fmt.Sprintf("%d failed (missing: %v)", _f.I, missing))
 				_P3:
 					_rs = 0
 					serr = _t.Err()
-//line effects.go:23
+//line effects.go:28
 					if serr != nil {
 						return tasklet.Finish(_t, serr)
 					}
 				}
-//line effects.go:26
+//line effects.go:31
 				continue
 			}
-//line effects.go:28
+//line effects.go:33
 		_L5:
 			{
 				var err2 error
@@ -166,21 +172,21 @@ _L1:
 				if _rs == 4 {
 					goto _P4
 				}
-//line effects.go:28
+//line effects.go:33
 				_f.PC = 4
 				return _t.Send(_f.Out, fmt.Sprintf("%d %s", _f.I, _f.Page))
 			_P4:
 				_rs = 0
 				err2 = _t.Err()
-//line effects.go:28
+//line effects.go:33
 				if err2 != nil {
 					return tasklet.Finish(_t, err2)
 				}
 			}
 		}
 	}
-//line effects.go:32
+//line effects.go:37
 	return tasklet.Finish(_t, nil)
 }
 
-//line effects_stackless.go:186
+//line effects_stackless.go:192

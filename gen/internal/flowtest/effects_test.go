@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +24,10 @@ func fetchEffects(t *testing.T) *scheduler.Effects {
 	reg := scheduler.NewEffects()
 	require.NoError(t, scheduler.RegisterEffect(reg, "fetch", func(_ context.Context, key scheduler.EffectKey, url string) (string, error) {
 		switch {
-		case url == "down", url == "flaky" && key.Step%2 == 1:
+		case url == "flaky" && key.Step%2 == 1:
 			return "", errors.New("unreachable")
+		case url == "down":
+			return "", fmt.Errorf("get %s: %w", url, fs.ErrNotExist)
 		}
 		return strings.ToUpper(url), nil
 	}))
@@ -78,7 +81,7 @@ func runFetcher(t *testing.T, m mode) []string {
 // restored one re-issues each call in flight with its key).
 func TestDifferentialEffects(t *testing.T) {
 	want := runFetcher(t, unlowered)
-	assert.Equal(t, []string{"0 A", "1 FLAKY", "2 failed", "3 B"}, want)
+	assert.Equal(t, []string{"0 A", "1 FLAKY", "2 failed (missing: true)", "3 B"}, want)
 	for _, m := range []mode{lowered, restored} {
 		assert.Equal(t, want, runFetcher(t, m), "%s run differs from the unlowered one", m)
 	}
