@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -61,6 +62,8 @@ func handTasklets() []scheduler.TaskletState {
 		{ID: 8, Behavior: &GuardV2{Health: 9}, State: tasklet.New, Chosen: -1, Value: []byte("b")},
 		{ID: 9, Behavior: &Prog{Name: "fetcher", Wait: true}, State: tasklet.Blocked, Steps: 4, Wait: 2, Chosen: -1,
 			Cases: []tasklet.Case{tasklet.DoCase("fetch", Point{5, 6}), tasklet.RecvCase(1), tasklet.TimeoutCase(time.Second)}},
+		{ID: 10, Behavior: &Prog{Name: "wrapped"}, State: tasklet.Runnable, Chosen: -1,
+			Err: fmt.Errorf("job 3: %w and %w", errSentinel, io.EOF)},
 	}
 }
 
