@@ -2,6 +2,7 @@ package pickle
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"sort"
 
@@ -136,14 +137,18 @@ func (r *Registry) sentinelsMatched(err error, out []cause) []cause {
 	if !ok {
 		return out
 	}
+	// The program's Is runs without the registry's lock: it may panic
+	// (the save then fails with ErrPanic) and must not leave it held.
 	r.mu.RLock()
+	known := make(map[string]error, len(r.errs))
+	maps.Copy(known, r.errs)
+	r.mu.RUnlock()
 	var names []string
-	for name, s := range r.errs {
+	for name, s := range known {
 		if is.Is(s) {
 			names = append(names, name)
 		}
 	}
-	r.mu.RUnlock()
 	sort.Strings(names) // the bytes of one save do not depend on map order
 	for _, name := range names {
 		if c := (cause{sentinel: name}); len(out) < maxCauses && !containsCause(out, c) {

@@ -271,3 +271,20 @@ func TestStandardSentinelsSurviveASave(t *testing.T) {
 		require.Equal(t, first, again, "one error saves the same bytes each time")
 	}
 }
+
+// panicky's Is panics: the save fails with ErrPanic, and the registry
+// still works after it.
+type panicky struct{}
+
+func (panicky) Error() string { return "panicky" }
+func (panicky) Is(error) bool { panic("Is broke") }
+func (panicky) Unwrap() error { return io.EOF }
+
+func TestAPanickingIsMethodFailsOnlyItsSave(t *testing.T) {
+	r := NewRegistry()
+	_, err := r.AppendError(nil, fmt.Errorf("x: %w", panicky{}))
+	require.ErrorIs(t, err, ErrPanic)
+	r.RegisterError("test.after", errQuota) // would wait forever on a lock left held
+	got := roundTrip(t, r, fmt.Errorf("y: %w", errQuota))
+	assert.ErrorIs(t, got, errQuota)
+}
