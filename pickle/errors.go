@@ -25,8 +25,8 @@ import (
 //     holds the text of the rest.
 //
 // So fmt.Errorf("job %d: %w", n, ErrTimeout) comes back with its message
-// and errors.Is(err, ErrTimeout) still true, and a wrapped *PathError of a
-// registered type is still found by errors.As. An error with nothing but
+// and errors.Is(err, ErrTimeout) still true, and a wrapped *QuotaError,
+// its type registered, is still found by errors.As. An error with nothing but
 // text is written as [name, message], as before these forms existed.
 
 // Bounds on the walk of a chain of wrapped errors: an Unwrap that returns
