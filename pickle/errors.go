@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
-	"sort"
+	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // An error is saved as nil, as [name, message], or, when more than its
@@ -95,10 +96,10 @@ func (r *Registry) encodeError(e *msgpack.Encoder, err error) error {
 // does not hide its siblings), each sentinel once. It does not look into
 // those: a sentinel is itself, a value keeps its own causes.
 func (r *Registry) causesOf(err error) []cause {
-	var out []cause
-	out = r.sentinelsMatched(err, out)
+	w := &causeWalk{r: r}
+	w.matched(err)
 	queue := []error{err}
-	for visits := 0; len(queue) > 0 && visits < maxCauseVisits && len(out) < maxCauses; {
+	for visits := 0; len(queue) > 0 && visits < maxCauseVisits && len(w.out) < maxCauses; {
 		var wrapped []error
 		switch u := queue[0].(type) {
 		case interface{ Unwrap() error }:
@@ -107,64 +108,61 @@ func (r *Registry) causesOf(err error) []cause {
 			wrapped = u.Unwrap()
 		}
 		queue = queue[1:]
-		for _, w := range wrapped {
-			if visits++; w == nil || visits > maxCauseVisits || len(out) >= maxCauses {
+		for _, e := range wrapped {
+			if visits++; e == nil || visits > maxCauseVisits {
 				continue
 			}
-			c := cause{sentinel: r.errorName(w)}
-			switch {
-			case c.sentinel != "":
-			case r.isValueType(w):
-				c.value = w
+			switch name := r.errorName(e); {
+			case name != "":
+				w.add(cause{sentinel: name})
+			case r.isValueType(e):
+				w.add(cause{value: e})
 			default:
-				out = r.sentinelsMatched(w, out)
-				queue = append(queue, w)
-				continue
-			}
-			if !containsCause(out, c) {
-				out = append(out, c)
+				w.matched(e)
+				queue = append(queue, e)
 			}
 		}
 	}
-	return out
+	return w.out
 }
 
-// sentinelsMatched appends the registered sentinels that err says it is
-// by an Is method of its own (a syscall.Errno is fs.ErrNotExist), which
-// the type does not keep through a save.
-func (r *Registry) sentinelsMatched(err error, out []cause) []cause {
+// causeWalk gathers the causes of one error for causesOf.
+type causeWalk struct {
+	r     *Registry
+	out   []cause
+	known map[string]error // the registry's sentinels, once an Is method needs them
+}
+
+// add appends c, a sentinel once, up to maxCauses.
+func (w *causeWalk) add(c cause) {
+	dup := func(x cause) bool { return x.value == nil && x.sentinel == c.sentinel }
+	if len(w.out) < maxCauses && (c.value != nil || !slices.ContainsFunc(w.out, dup)) {
+		w.out = append(w.out, c)
+	}
+}
+
+// matched adds the registered sentinels that err says it is by an Is
+// method of its own (a syscall.Errno is fs.ErrNotExist), which the type
+// does not keep through a save, in name order so that one error saves the
+// same bytes each time.
+func (w *causeWalk) matched(err error) {
 	is, ok := err.(interface{ Is(error) bool })
 	if !ok {
-		return out
+		return
 	}
-	// The program's Is runs without the registry's lock: it may panic
-	// (the save then fails with ErrPanic) and must not leave it held.
-	r.mu.RLock()
-	known := make(map[string]error, len(r.errs))
-	maps.Copy(known, r.errs)
-	r.mu.RUnlock()
-	var names []string
-	for name, s := range known {
-		if is.Is(s) {
-			names = append(names, name)
+	if w.known == nil {
+		// Copied under the lock and matched outside it: the program's Is
+		// may panic (the save then fails with ErrPanic) and must not leave
+		// the lock held.
+		w.r.mu.RLock()
+		w.known = maps.Clone(w.r.errs)
+		w.r.mu.RUnlock()
+	}
+	for _, name := range slices.Sorted(maps.Keys(w.known)) {
+		if is.Is(w.known[name]) {
+			w.add(cause{sentinel: name})
 		}
 	}
-	sort.Strings(names) // the bytes of one save do not depend on map order
-	for _, name := range names {
-		if c := (cause{sentinel: name}); len(out) < maxCauses && !containsCause(out, c) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func containsCause(cs []cause, c cause) bool {
-	for _, x := range cs {
-		if x.sentinel == c.sentinel && x.value == nil && c.value == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // isValueType reports whether err's dynamic type is registered with
@@ -277,7 +275,7 @@ func (r *Registry) decodeCauses(d *msgpack.Decoder) ([]error, error) {
 		if code, err = d.PeekCode(); err != nil {
 			return nil, err
 		}
-		if msgpackString(code) {
+		if msgpcode.IsString(code) {
 			name, err := d.DecodeString()
 			if err != nil {
 				return nil, err
@@ -323,10 +321,6 @@ func (r *Registry) decodeErrorValue(d *msgpack.Decoder) (error, error) {
 		return nil, fmt.Errorf("%w: a saved error's value of type %q is not an error", ErrCorrupt, name)
 	}
 	return e, nil
-}
-
-func msgpackString(code byte) bool {
-	return code >= 0xa0 && code <= 0xbf || code == 0xd9 || code == 0xda || code == 0xdb
 }
 
 // savedError is an error restored from a snapshot that was not a registered
