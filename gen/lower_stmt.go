@@ -295,13 +295,10 @@ func (l *lowerer) switchStmt(s *ast.SwitchStmt, label string, decls *[]decl) ([]
 	if s.Tag != nil {
 		tag = l.temp()
 		pre = append(pre, decl{tag, l.typeString(l.g.info.TypeOf(s.Tag))})
-		if l.hasPoint(s.Tag) {
-			stmts = append(stmts, &ast.AssignStmt{Lhs: []ast.Expr{&ast.Ident{Name: tag, NamePos: s.Tag.Pos()}}, Tok: token.ASSIGN, TokPos: s.Tag.Pos(), Rhs: []ast.Expr{s.Tag}})
-		}
 	}
 	entry := l.label()
 	var out []line
-	if s.Tag != nil && !l.hasPoint(s.Tag) {
+	if s.Tag != nil {
 		out = append(out, line{text: "if _rs == 0 {", pos: s.Tag.Pos()}, line{text: fmt.Sprintf("%s = %s", tag, l.print(s.Tag))}, line{text: "}"})
 	}
 	out = append(out, line{text: labelPrefix(label) + "switch {", pos: s.Pos()})
@@ -364,14 +361,9 @@ func labelled(label string, s ast.Stmt) ast.Stmt {
 // wrapLines lowers stmts as the start of a new block whose last
 // statement is the already lowered tail (which holds points after them).
 func (l *lowerer) wrapLines(pos token.Pos, pre []decl, stmts []ast.Stmt, tail []line) ([]line, string) {
-	// The tail was lowered first (its points have the higher numbers only
-	// if stmts hold none); renumbering is not needed when stmts hold no
-	// points, which is the common case; otherwise refuse rather than guess.
-	for _, s := range stmts {
-		if l.hasPoint(s) {
-			l.g.refuse(s.Pos(), "a suspension in a switch's init statement or tag", "", "evaluate it in its own statement before the switch")
-		}
-	}
+	// The tail was lowered first, so stmts must hold no points (their
+	// numbers would come after the tail's): switchStmt and typeSwitchStmt
+	// lower an init or a tag that suspends as a block of its own instead.
 	entry := l.label()
 	out := []line{{text: entry + ": {", pos: pos}}
 	var decls []decl
