@@ -87,6 +87,7 @@ func (g *pkgGen) linkParams() {
 	}
 	for _, fn := range g.order {
 		g.refuseHeld(fn, callers[fn]) // shared.go
+		g.refuseAliased(fn)           // alias.go
 	}
 }
 

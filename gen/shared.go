@@ -88,6 +88,14 @@ func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
 		return w
 	}
 	g.writes[v] = false // a cycle of calls adds nothing
+	found := len(g.writeSites(body, v, true)) > 0
+	g.writes[v] = found
+	return found
+}
+
+// writeSites returns where body may write an element of a slice that v
+// holds, as writesThrough tells them: the first one only if first is set.
+func (g *pkgGen) writeSites(body ast.Node, v *types.Var, first bool) []token.Pos {
 	info := g.info
 	of := aliases(info, body, v)
 	viaSlice := func(e ast.Expr) bool {
@@ -108,59 +116,64 @@ func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
 	holdsSlice := func(e ast.Expr) bool {
 		return of[rootVar(info, e)] && containsSlice(info.TypeOf(e), map[types.Type]bool{})
 	}
-	found := false
+	var at []token.Pos
+	write := func(n ast.Node, yes bool) {
+		if yes {
+			at = append(at, n.Pos())
+		}
+	}
 	ast.Inspect(body, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.AssignStmt:
 			for _, e := range n.Lhs {
-				found = found || viaSlice(e)
+				write(e, viaSlice(e))
 			}
 		case *ast.IncDecStmt:
-			found = found || viaSlice(n.X)
+			write(n, viaSlice(n.X))
 		case *ast.UnaryExpr:
-			found = found || n.Op == token.AND && viaSlice(n.X)
+			write(n, n.Op == token.AND && viaSlice(n.X))
 		case *ast.CallExpr:
 			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok && viaSlice(sel.X) {
 				if m, ok := info.Selections[sel]; ok && m.Kind() == types.MethodVal {
 					_, ptr := m.Obj().Type().(*types.Signature).Recv().Type().(*types.Pointer)
-					found = found || ptr
+					write(n, ptr)
 				}
 			}
 			switch f := calleeObj(info, n.Fun).(type) {
 			case *types.Builtin:
-				found = found || (f.Name() == "copy" || f.Name() == "clear") && len(n.Args) > 0 && holdsSlice(n.Args[0])
+				write(n, (f.Name() == "copy" || f.Name() == "clear") && len(n.Args) > 0 && holdsSlice(n.Args[0]))
 			case *types.Func:
-				if f.Pkg() != nil && sliceWriters[f.Pkg().Path()+"."+f.Name()] && len(n.Args) > 0 && holdsSlice(n.Args[0]) {
-					found = true
-				}
+				write(n, f.Pkg() != nil && sliceWriters[f.Pkg().Path()+"."+f.Name()] && len(n.Args) > 0 && holdsSlice(n.Args[0]))
 				decl := g.funcs()[f]
 				sig, _ := f.Type().(*types.Signature)
 				for i, a := range n.Args {
-					if decl != nil && sig != nil && i < sig.Params().Len() && !sig.Variadic() && holdsSlice(a) && g.writesThrough(decl.Body, sig.Params().At(i)) {
-						found = true
-					}
+					write(n, decl != nil && sig != nil && i < sig.Params().Len() && !sig.Variadic() && holdsSlice(a) && g.writesThrough(decl.Body, sig.Params().At(i)))
 				}
 			}
 		}
-		return !found
+		return !first || len(at) == 0
 	})
-	g.writes[v] = found
-	return found
+	return at
 }
 
-// aliases are v and the locals of body that may share a slice's array with
-// it: assigned from an expression rooted at one of them (q := p, q :=
-// p.Steps[1:]), or ranging over the elements of one (for _, row := range
-// p.Rows).
+// aliases are v and the locals of body that may share a slice's array or a
+// map with it: assigned from an expression rooted at one of them (q := p,
+// q := p.Steps[1:], q := append(p, x), which shares p's array while it has
+// room), or ranging over the elements of one (for _, row := range p.Rows).
 func aliases(info *types.Info, body ast.Node, v *types.Var) map[*types.Var]bool {
 	of := map[*types.Var]bool{v: true}
 	add := func(lhs ast.Expr, from ast.Expr) bool {
 		id, ok := lhs.(*ast.Ident)
+		if call, isCall := ast.Unparen(from).(*ast.CallExpr); isCall && len(call.Args) > 0 {
+			if b, _ := calleeObj(info, call.Fun).(*types.Builtin); b != nil && b.Name() == "append" {
+				from = call.Args[0]
+			}
+		}
 		if !ok || from == nil || !of[rootVar(info, from)] {
 			return false
 		}
 		w, _ := info.ObjectOf(id).(*types.Var)
-		if w == nil || of[w] || !containsSlice(w.Type(), map[types.Type]bool{}) {
+		if w == nil || of[w] || !sharesWithCopies(w.Type()) {
 			return false
 		}
 		of[w] = true
@@ -226,6 +239,12 @@ func containsSlice(t types.Type, seen map[types.Type]bool) bool {
 
 func containsMap(t types.Type, seen map[types.Type]bool) bool {
 	return holds(t, func(u types.Type) bool { _, ok := u.(*types.Map); return ok }, seen)
+}
+
+// sharesWithCopies reports whether a copy of a value of t shares a slice's
+// array or a map with it.
+func sharesWithCopies(t types.Type) bool {
+	return containsSlice(t, map[types.Type]bool{}) || containsMap(t, map[types.Type]bool{})
 }
 
 // holds reports whether t, or an element or field of it, has an

@@ -87,6 +87,9 @@ var scenarios = []scenario{
 	{"corners", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewCorners(out), func(t *tasklet.Flow) error { return flowtest.Corners(t, out) })
 	}},
+	{"shares", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewShares(out), func(t *tasklet.Flow) error { return flowtest.Shares(t, out) })
+	}},
 	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
 	}},

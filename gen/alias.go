@@ -1,0 +1,95 @@
+package gen
+
+import (
+	"fmt"
+	"go/token"
+	"go/types"
+	"sort"
+)
+
+// Locals that share. Two locals of one flow that share a slice's array
+// (b := a, b := a[1:], for _, row := range grid) or a map are one value in
+// Go but two fields in a save: a restore brings them back apart, so a write
+// through one after it no longer shows through the other, without a word,
+// and a map held twice makes pickle refuse every save while both are held.
+// gen refuses such pairs where it can tell, with the fix, as it refuses a
+// value a caller and its callee both hold (shared.go).
+
+// refuseAliased refuses each pair of fn's locals that may share a slice's
+// array or a map (aliases) and are both held at one of its points: always
+// for a map, and for a slice when an element may be written through either
+// after that point (in a later statement, or anywhere in a loop around it).
+func (g *pkgGen) refuseAliased(fn *flowFn) {
+	pts := make([]*point, 0, len(fn.points))
+	for _, p := range fn.points {
+		pts = append(pts, p)
+	}
+	sort.Slice(pts, func(i, j int) bool { return pts[i].call.Pos() < pts[j].call.Pos() })
+	vars := make([]*types.Var, 0, len(fn.vars))
+	for v := range fn.vars {
+		vars = append(vars, v)
+	}
+	sort.Slice(vars, func(i, j int) bool { return vars[i].Pos() < vars[j].Pos() })
+	held := func(v *types.Var, p *point) bool {
+		l := fn.vars[v]
+		return l != nil && (g.linked[v] || l.field && l.at[p])
+	}
+	done := map[[2]*types.Var]bool{}
+	for _, root := range vars {
+		of := aliases(g.info, fn.decl.Body, root)
+		if len(of) < 2 {
+			continue
+		}
+		var writes []token.Pos
+		found := false
+		for _, p := range pts {
+			var both []*types.Var
+			for _, v := range vars {
+				if of[v] && held(v, p) {
+					both = append(both, v)
+				}
+			}
+			if len(both) < 2 || done[[2]*types.Var{both[0], both[1]}] {
+				continue
+			}
+			a, b := both[0], both[1]
+			at := fmt.Sprintf("%s at %s", p, g.fset.Position(p.call.Pos()))
+			if containsMap(a.Type(), map[types.Type]bool{}) && containsMap(b.Type(), map[types.Type]bool{}) {
+				done[[2]*types.Var{a, b}] = true
+				g.refuse(b.Pos(), fmt.Sprintf("%s and %s hold one map across a suspension: a save there would hold it twice, which pickle refuses", a.Name(), b.Name()), at,
+					fmt.Sprintf("keep only one of them across the blocking call, or make %s a copy if the two are meant to be apart (maps.Clone)", b.Name()))
+				continue
+			}
+			if !found {
+				writes, found = g.writeSites(fn.decl.Body, root, false), true
+			}
+			w := g.writeAfter(fn, p, writes)
+			if !w.IsValid() {
+				continue
+			}
+			done[[2]*types.Var{a, b}] = true
+			g.refuse(b.Pos(), fmt.Sprintf("%s and %s may share a slice's array across a suspension, and an element is written through one of them at %s: after a restore there they would be two arrays, and the write would not show through the other", a.Name(), b.Name(), g.fset.Position(w)), at,
+				fmt.Sprintf("keep only one of them across the blocking call and reach the elements through it (an index into %s in place of %s), or make %s a copy if the two are meant to be apart (slices.Clone)", a.Name(), b.Name(), b.Name()))
+		}
+	}
+}
+
+// writeAfter returns the first of writes that may run after p: in p's
+// statement or after it, or in a loop around p. NoPos if none does.
+func (g *pkgGen) writeAfter(fn *flowFn, p *point, writes []token.Pos) token.Pos {
+	from := p.call.Pos()
+	if p.stmt != nil {
+		from = p.stmt.Pos()
+	}
+	for _, w := range writes {
+		if w >= from {
+			return w
+		}
+		for _, l := range fn.loops {
+			if l.Pos() <= from && from < l.End() && l.Pos() <= w && w < l.End() {
+				return w
+			}
+		}
+	}
+	return token.NoPos
+}

@@ -1,0 +1,95 @@
+package p
+
+import (
+	"slices"
+
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+// twoLocals writes through b after a point where a holds the array too.
+func twoLocals(t *tasklet.Flow) int {
+	a := []int{1, 2, 3}
+	b := a
+	_ = t.Yield()
+	b[0] = 10
+	return a[0]
+}
+
+// subSlice writes through c before the point, in a loop around it.
+func subSlice(t *tasklet.Flow) int {
+	a := []int{1, 2, 3}
+	c := a[1:]
+	for i := range 2 {
+		c[0] += i
+		_ = t.Yield()
+	}
+	return a[1] + c[0]
+}
+
+// rows writes through the row it ranges over while grid is held.
+func rows(t *tasklet.Flow) int {
+	grid := [][]int{{1}, {2}}
+	for _, row := range grid {
+		_ = t.Yield()
+		row[0]++
+	}
+	return grid[0][0]
+}
+
+// twoMaps holds one map twice across a point: every save there fails.
+func twoMaps(t *tasklet.Flow) int {
+	m := map[string]int{"a": 1}
+	n := m
+	_ = t.Yield()
+	return m["a"] + n["a"]
+}
+
+// appended may share a's array while it has room.
+func appended(t *tasklet.Flow) int {
+	a := make([]int, 1, 4)
+	b := append(a, 2)
+	_ = t.Yield()
+	slices.Sort(b)
+	return a[0] + b[1]
+}
+
+// inCallee aliases its linked parameter and writes through the alias.
+func inCallee(t *tasklet.Flow, p []int) int {
+	q := p[1:]
+	_ = t.Yield()
+	q[0] = 5
+	return q[0]
+}
+
+// readOnly, writtenBefore and cloned are not refused: the copies a
+// restore makes stay equal.
+func readOnly(t *tasklet.Flow) int {
+	a := []int{1, 2, 3}
+	b := a[1:]
+	_ = t.Yield()
+	return a[0] + b[0]
+}
+
+func writtenBefore(t *tasklet.Flow) int {
+	a := []int{1, 2, 3}
+	b := a
+	b[0] = 7
+	_ = t.Yield()
+	return a[0] + b[0]
+}
+
+func cloned(t *tasklet.Flow) int {
+	a := []int{1, 2, 3}
+	b := slices.Clone(a)
+	_ = t.Yield()
+	b[0] = 7
+	return a[0] + b[0]
+}
+
+//stackless:tasklet kind=p.x version=1
+func X(t *tasklet.Flow) error {
+	p := []int{1, 2, 3}
+	_ = twoLocals(t) + subSlice(t) + rows(t) + twoMaps(t) + appended(t) + inCallee(t, p)
+	_ = readOnly(t) + writtenBefore(t) + cloned(t)
+	return nil
+}
