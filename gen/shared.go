@@ -143,7 +143,9 @@ func (g *pkgGen) writeSites(body ast.Node, v *types.Var, first bool) []token.Pos
 			case *types.Builtin:
 				write(n, (f.Name() == "copy" || f.Name() == "clear") && len(n.Args) > 0 && holdsSlice(n.Args[0]))
 			case *types.Func:
-				write(n, f.Pkg() != nil && sliceWriters[f.Pkg().Path()+"."+f.Name()] && len(n.Args) > 0 && holdsSlice(n.Args[0]))
+				if i, ok := writtenArg(f); ok && i < len(n.Args) {
+					write(n, holdsSlice(unconvert(info, n.Args[i])))
+				}
 				decl := g.funcs()[f]
 				sig, _ := f.Type().(*types.Signature)
 				for i, a := range n.Args {
@@ -206,11 +208,58 @@ func aliases(info *types.Info, body ast.Node, v *types.Var) map[*types.Var]bool 
 	return of
 }
 
-// sliceWriters are functions of the standard library that write the
-// elements of the slice they are given first.
-var sliceWriters = map[string]bool{
-	"sort.Ints": true, "sort.Strings": true, "sort.Float64s": true, "sort.Slice": true, "sort.SliceStable": true,
-	"slices.Sort": true, "slices.SortFunc": true, "slices.SortStableFunc": true, "slices.Reverse": true,
+// sliceWriters are functions and methods outside the package that write
+// the elements of a slice they are given, by the argument they write: the
+// sorts, slices' in-place edits, and the common ways of reading or
+// encoding into a buffer. Others are not followed (README).
+var sliceWriters = map[string]int{
+	"sort.Ints": 0, "sort.Strings": 0, "sort.Float64s": 0, "sort.Slice": 0, "sort.SliceStable": 0,
+	"sort.Sort": 0, "sort.Stable": 0,
+	"slices.Sort": 0, "slices.SortFunc": 0, "slices.SortStableFunc": 0, "slices.Reverse": 0,
+	"slices.Delete": 0, "slices.DeleteFunc": 0, "slices.Compact": 0, "slices.CompactFunc": 0,
+	"slices.Insert": 0, "slices.Replace": 0,
+	"io.ReadFull": 1, "io.ReadAtLeast": 1, "crypto/rand.Read": 0, "math/rand.Read": 0,
+	"encoding/hex.Encode": 0, "encoding/hex.Decode": 0,
+	"encoding/base64.Encode": 0, "encoding/base64.Decode": 0, // methods of *Encoding
+	"encoding/binary.PutUint16": 0, "encoding/binary.PutUint32": 0, "encoding/binary.PutUint64": 0,
+	"encoding/binary.PutUvarint": 0, "encoding/binary.PutVarint": 0,
+	"unicode/utf8.EncodeRune": 0,
+}
+
+// writtenArg returns the argument of a call of f whose slice f writes: by
+// sliceWriters, or the p of any Read(p []byte) or ReadAt(p []byte, off)
+// method, as an io.Reader's.
+func writtenArg(f *types.Func) (int, bool) {
+	if f.Pkg() != nil {
+		if i, ok := sliceWriters[f.Pkg().Path()+"."+f.Name()]; ok {
+			return i, true
+		}
+	}
+	sig, _ := f.Type().(*types.Signature)
+	if sig == nil || sig.Recv() == nil || (f.Name() != "Read" && f.Name() != "ReadAt") || sig.Params().Len() == 0 {
+		return 0, false
+	}
+	sl, _ := sig.Params().At(0).Type().Underlying().(*types.Slice)
+	if sl == nil {
+		return 0, false
+	}
+	b, _ := sl.Elem().Underlying().(*types.Basic)
+	return 0, b != nil && b.Kind() == types.Byte
+}
+
+// unconvert is e without the type conversions around it: sort.Sort writes
+// through sort.IntSlice(xs) what it writes through xs.
+func unconvert(info *types.Info, e ast.Expr) ast.Expr {
+	for {
+		call, ok := ast.Unparen(e).(*ast.CallExpr)
+		if !ok || len(call.Args) != 1 {
+			return e
+		}
+		if tv, ok := info.Types[call.Fun]; !ok || !tv.IsType() {
+			return e
+		}
+		e = call.Args[0]
+	}
 }
 
 // funcs are the functions declared in the package, by object, with bodies.

@@ -1,7 +1,11 @@
 package p
 
 import (
+	"bytes"
+	"encoding/binary"
+	"io"
 	"slices"
+	"sort"
 
 	"github.com/stackless-go/stackless/tasklet"
 )
@@ -91,5 +95,52 @@ func X(t *tasklet.Flow) error {
 	p := []int{1, 2, 3}
 	_ = twoLocals(t) + subSlice(t) + rows(t) + twoMaps(t) + appended(t) + inCallee(t, p)
 	_ = readOnly(t) + writtenBefore(t) + cloned(t)
+	return nil
+}
+
+// The writers of the standard library count as writes too.
+func readInto(t *tasklet.Flow, r io.Reader) int {
+	buf := make([]byte, 8)
+	head := buf[:4]
+	_ = t.Yield()
+	n, _ := io.ReadFull(r, buf)
+	return n + int(head[0])
+}
+
+func putInto(t *tasklet.Flow) int {
+	buf := make([]byte, 8)
+	head := buf[:4]
+	_ = t.Yield()
+	binary.LittleEndian.PutUint32(buf, 7)
+	return int(head[0])
+}
+
+func sortInto(t *tasklet.Flow) int {
+	xs := []int{3, 1, 2}
+	view := xs[:2]
+	_ = t.Yield()
+	sort.Sort(sort.IntSlice(view))
+	return xs[0]
+}
+
+func deleteIn(t *tasklet.Flow) int {
+	xs := []int{3, 1, 2}
+	view := xs
+	_ = t.Yield()
+	view = slices.Delete(view, 0, 1)
+	return xs[0] + len(view)
+}
+
+func readMethod(t *tasklet.Flow) int {
+	buf := make([]byte, 8)
+	head := buf[:4]
+	_ = t.Yield()
+	n, _ := bytes.NewReader([]byte("x")).Read(buf)
+	return n + int(head[0])
+}
+
+//stackless:tasklet kind=p.y version=1
+func Y(t *tasklet.Flow) error {
+	_ = readInto(t, nil) + putInto(t) + sortInto(t) + deleteIn(t) + readMethod(t)
 	return nil
 }
