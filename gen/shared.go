@@ -75,11 +75,11 @@ func (g *pkgGen) refuseHeld(fn *flowFn, sites []site) {
 
 // writesThrough reports whether fn's body may write an element of a slice
 // that v holds, itself or through its aliases: an index expression through
-// a slice rooted at v assigned,
-// incremented or addressed; a pointer method called on something rooted
-// at v through a slice; copy or clear into it, or a sort or reverse of the
-// standard library; or the same, followed into the functions of this
-// package it is handed to.
+// a slice rooted at v assigned, incremented or addressed; a pointer method
+// called on something rooted at v through a slice; copy or clear into it,
+// or a writer of the standard library (sliceWriters); or the same,
+// followed into the functions and methods of this package it is handed to
+// (a pointer method of the package on it counts as a write).
 func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
 	if g.writes == nil {
 		g.writes = map[*types.Var]bool{}
@@ -133,10 +133,20 @@ func (g *pkgGen) writeSites(body ast.Node, v *types.Var, first bool) []token.Pos
 		case *ast.UnaryExpr:
 			write(n, n.Op == token.AND && viaSlice(n.X))
 		case *ast.CallExpr:
-			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok && viaSlice(sel.X) {
+			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok {
 				if m, ok := info.Selections[sel]; ok && m.Kind() == types.MethodVal {
-					_, ptr := m.Obj().Type().(*types.Signature).Recv().Type().(*types.Pointer)
-					write(n, ptr)
+					recv := m.Obj().Type().(*types.Signature).Recv()
+					_, ptr := recv.Type().(*types.Pointer)
+					switch {
+					case viaSlice(sel.X):
+						write(n, ptr)
+					case holdsSlice(sel.X):
+						// A method of the package on a value holding the
+						// slice: path.Reverse() writes what Reverse writes
+						// through its receiver, any pointer method maybe.
+						decl := g.funcs()[m.Obj().(*types.Func)]
+						write(n, decl != nil && (ptr || g.writesThrough(decl.Body, recv)))
+					}
 				}
 			}
 			switch f := calleeObj(info, n.Fun).(type) {

@@ -144,3 +144,33 @@ func Y(t *tasklet.Flow) error {
 	_ = readInto(t, nil) + putInto(t) + sortInto(t) + deleteIn(t) + readMethod(t)
 	return nil
 }
+
+type path []int
+
+func (p path) reverse() { slices.Reverse(p) }
+
+func (p path) first() int { return p[0] }
+
+// methods writes through a value receiver's elements: refused; first
+// only reads them.
+func methods(t *tasklet.Flow) int {
+	all := path{1, 2, 3}
+	view := all[:2]
+	_ = t.Yield()
+	n := view.first()
+	view.reverse()
+	return all[0] + n
+}
+
+func readsByMethod(t *tasklet.Flow) int {
+	all := path{1, 2, 3}
+	view := all[:2]
+	_ = t.Yield()
+	return all.first() + view.first()
+}
+
+//stackless:tasklet kind=p.z version=1
+func Z(t *tasklet.Flow) error {
+	_ = methods(t) + readsByMethod(t)
+	return nil
+}
