@@ -194,8 +194,39 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 		out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
 		head = fmt.Sprintf("for ; _f.%s < len(_f.%s); _f.%s++ {", idx, rng, idx)
 		assignVars("_f."+idx, fmt.Sprintf("_f.%s[_f.%s]", rng, idx))
+	case *types.Map:
+		// The keys, taken when the loop starts, and each looked up when
+		// its iteration starts: what Go's range gives (an entry deleted
+		// before it is reached is not produced; one added may be skipped),
+		// in an order a save can hold. Ordered keys are sorted, so a
+		// lowered loop visits them the same way on every run.
+		m := l.rangedMap(s, rng)
+		if m == "" {
+			return nil, "_L0" // refused
+		}
+		keys := l.fn.fieldName("Keys")
+		kt := types.NewSlice(u.Key())
+		l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int", in, ""}, fieldDecl{keys, l.typeString(kt), in, ""})
+		if m == "_f."+rng {
+			l.fn.extra = append(l.fn.extra, fieldDecl{rng, l.typeString(xt), in, ""})
+		}
+		collect := l.q.name("slices", "slices") + ".Collect"
+		if b, ok := u.Key().Underlying().(*types.Basic); ok && b.Info()&types.IsOrdered != 0 {
+			collect = l.q.name("slices", "slices") + ".Sorted"
+		}
+		out = append(out, line{text: "if _rs == 0 {"})
+		if m == "_f."+rng {
+			out = append(out, line{text: fmt.Sprintf("%s = %s", m, l.print(s.X))})
+		}
+		out = append(out, line{text: fmt.Sprintf("_f.%s = %s(%s.Keys(%s))", keys, collect, l.q.name("maps", "maps"), m)},
+			line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
+		head = fmt.Sprintf("for ; _f.%s < len(_f.%s); _f.%s++ {", idx, keys, idx)
+		k, v, ok := l.temp(), l.temp(), l.temp()
+		pre = append(pre, decl{k, l.typeString(u.Key())}, decl{v, l.typeString(u.Elem())}, decl{ok, "bool"})
+		val = fmt.Sprintf("%s = _f.%s[_f.%s]\n%s, %s = %s[%s]\nif !%s {\ncontinue\n}", k, keys, idx, v, ok, m, k, ok)
+		assignVars(k, v)
 	default:
-		l.g.refuse(s.Pos(), "a range over "+xt.String()+" with a suspension inside", "", "range over a slice, an array, a string or an integer")
+		l.g.refuse(s.Pos(), "a range over "+xt.String()+" with a suspension inside", "", "range over a slice, an array, a string, an integer or a map")
 		return nil, "_L0"
 	}
 	out = append(out, line{text: labelPrefix(label) + head, pos: s.Pos()})
@@ -254,6 +285,45 @@ func (l *lowerer) rangedField(s *ast.RangeStmt) string {
 		return ""
 	}
 	return loc.name
+}
+
+// rangedMap is how the lowered loop reaches the map a range statement
+// ranges over on each iteration: a saved local, or a path of fields from
+// one, that the body never assigns (the map held once, as the local's);
+// else the field rng, holding the map the range expression gave, when no
+// saved local may hold it too (a save would hold it twice, which pickle
+// refuses). "" when refused.
+func (l *lowerer) rangedMap(s *ast.RangeStmt, rng string) string {
+	root := rootVar(l.g.info, s.X)
+	loc := l.fn.vars[root]
+	if root == nil || loc == nil || !loc.field || !l.savedIn(loc, s.Body) {
+		return "_f." + rng
+	}
+	e := ast.Unparen(s.X)
+	for sel, ok := e.(*ast.SelectorExpr); ok; sel, ok = e.(*ast.SelectorExpr) {
+		e = ast.Unparen(sel.X)
+	}
+	fix := "range over a sorted slice of its keys (for _, k := range slices.Sorted(maps.Keys(...)))"
+	if _, path := e.(*ast.Ident); !path || loc.boxed {
+		l.g.refuse(s.X.Pos(), "a range over a map reached from "+root.Name()+" through an index or a call, with a suspension inside: a save there would hold the map twice, in "+root.Name()+" and in the loop", "",
+			fix)
+		return ""
+	}
+	if assigns(l.g.info, s.Body, root) {
+		l.g.refuse(s.X.Pos(), "a range over a map in "+root.Name()+" with a suspension inside, whose body assigns "+root.Name()+": the lowered loop reads the map through "+root.Name()+" at each iteration", "", fix)
+		return ""
+	}
+	return l.print(s.X)
+}
+
+// savedIn reports whether loc is saved at a point inside n.
+func (l *lowerer) savedIn(loc *local, n ast.Node) bool {
+	for p := range loc.at {
+		if p.call.Pos() >= n.Pos() && p.call.Pos() < n.End() {
+			return true
+		}
+	}
+	return l.g.linked[loc.v]
 }
 
 func (l *lowerer) hasCall(e ast.Expr) bool {

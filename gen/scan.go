@@ -333,8 +333,6 @@ func (g *pkgGen) checkPointPlace(fn *flowFn, p *point, stack []ast.Node) {
 		case *ast.RangeStmt:
 			if child == s.Body {
 				switch u := g.info.TypeOf(s.X).Underlying().(type) {
-				case *types.Map:
-					g.refuse(s.Pos(), "a range over a map with a suspension inside", p.String(), "range over a sorted slice of the keys (a map iteration cannot be saved)")
 				case *types.Signature:
 					g.refuse(s.Pos(), "a range over a function with a suspension inside", p.String(), "collect the values into a slice first (an iterator cannot be saved)")
 				case *types.Pointer:

@@ -90,6 +90,9 @@ var scenarios = []scenario{
 	{"shares", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewShares(out), func(t *tasklet.Flow) error { return flowtest.Shares(t, out) })
 	}},
+	{"maps", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewMaps(out), func(t *tasklet.Flow) error { return flowtest.Maps(t, out) })
+	}},
 	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
 	}},
