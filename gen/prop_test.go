@@ -15,7 +15,7 @@ import (
 )
 
 // progGen writes random straight-line flows: nested loops (with labelled
-// break and continue), branches, switches, selects, early returns, and
+// break and continue; over ints, slices and maps), branches, switches, selects, early returns, and
 // calls of other flows (helpers, some with a named result and a bare
 // return) inside expressions and on the right of assignments to an array
 // element whose index is a call, over int locals, an array, and a slice
@@ -109,7 +109,7 @@ func (g *progGen) stmt(depth int, ret string) {
 		i := fmt.Sprintf("i%d", g.loops)
 		labelled := g.r.IntN(3) == 0 && len(g.labels) > 0
 		g.line("%s:", label)
-		switch n := g.r.IntN(5); {
+		switch n := g.r.IntN(6); {
 		case n == 0:
 			g.line("for %s := 0; %s < %d; %s++ {", i, i, 1+g.r.IntN(3), i)
 		case n == 1:
@@ -123,6 +123,11 @@ func (g *progGen) stmt(depth int, ret string) {
 			g.indent++
 			g.line("e[nx()] += %s", i)
 			g.indent--
+		case n == 4:
+			// a map, whose values are equal: Go's order of the keys,
+			// which it leaves open, does not show in the trace
+			v := g.r.IntN(9)
+			g.line("for _, %s := range map[string]int{\"x\": %d, \"y\": %d, \"z\": %d} {", i, v, v, v)
 		default:
 			g.line("for _, %s := range []int{%d, %d} {", i, g.r.IntN(9), g.r.IntN(9))
 		}
