@@ -309,11 +309,51 @@ func (l *lowerer) rangedMap(s *ast.RangeStmt, rng string) string {
 			fix)
 		return ""
 	}
-	if assigns(l.g.info, s.Body, root) {
-		l.g.refuse(s.X.Pos(), "a range over a map in "+root.Name()+" with a suspension inside, whose body assigns "+root.Name()+": the lowered loop reads the map through "+root.Name()+" at each iteration", "", fix)
+	if assigns(l.g.info, s.Body, root) || l.assignsPath(s.Body, s.X) {
+		l.g.refuse(s.X.Pos(), "a range over a map in "+root.Name()+" with a suspension inside, whose body assigns "+root.Name()+" or the field holding the map: the lowered loop reads the map through it at each iteration", "", fix)
 		return ""
 	}
 	return l.print(s.X)
+}
+
+// assignsPath reports whether body assigns the field path x (sq.HP) or a
+// path that holds it (sq.Unit, when x is sq.Unit.HP).
+func (l *lowerer) assignsPath(body ast.Node, x ast.Expr) bool {
+	path := func(e ast.Expr) []types.Object {
+		var p []types.Object
+		for {
+			switch v := ast.Unparen(e).(type) {
+			case *ast.SelectorExpr:
+				p = append(p, l.g.info.Uses[v.Sel])
+				e = v.X
+			case *ast.Ident:
+				return append(p, l.g.info.Uses[v])
+			default:
+				return nil
+			}
+		}
+	}
+	want := path(x) // from the field to the root
+	found := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		as, ok := n.(*ast.AssignStmt)
+		if !ok {
+			return !found
+		}
+		for _, lhs := range as.Lhs {
+			got := path(lhs)
+			if len(got) == 0 || len(got) > len(want) {
+				continue
+			}
+			prefix := true
+			for i := range got { // both end at the root
+				prefix = prefix && got[len(got)-1-i] == want[len(want)-1-i]
+			}
+			found = found || prefix
+		}
+		return !found
+	})
+	return found
 }
 
 // savedIn reports whether loc is saved at a point inside n.
