@@ -29,10 +29,16 @@
 // written. What it cannot lower exactly (a goroutine, a defer, an address
 // of a saved local, a Go channel operation, recursion, ...) it refuses, with
 // a position, the construct, and how to fix it, rather than write code
-// that compiles but behaves differently. One difference stays, as in any
-// behavior: two saved slices over one array (a local and a sub-slice of
-// it, or a slice handed to a function that is not linked) come back from a
-// restore over two arrays.
+// that compiles but behaves differently. Two saved locals over one array
+// or map (b := a[1:], a range's row, a slice handed to a function that is
+// not linked) come back from a restore as two, so gen refuses them where
+// an element may be written through either after a point, and always for
+// a map (alias.go, shared.go); read only, they are saved as two copies,
+// as in any behavior.
+//
+// A range over a map with a point inside walks the keys it took when the
+// loop started (sorted when ordered), looking each up as its iteration
+// starts, which is what Go's range allows and a save can hold.
 //
 // A save resumes by point number, so the generated file records each
 // frame's layout (points, their names, the fields read after each) and the
