@@ -268,23 +268,37 @@ func (l *lowerer) blockWithRaw(list []ast.Stmt, pre []decl, raw []line) []line {
 	return append(out, inner[n:]...)
 }
 
-// rangedField is the field of the local a range statement ranges over, if
-// it ranges over a saved local that its body never assigns (so its length,
-// which Go takes once, cannot change either); else "".
+// rangedField is how the lowered loop reads the slice a range statement
+// ranges over, if it ranges over a saved local, or a field path from one
+// (r.Steps), that its body never assigns (so its length, which Go takes
+// once, cannot change either): the local's own elements, not a copy of the
+// slice that a save and a restore would part from it. Else "".
 func (l *lowerer) rangedField(s *ast.RangeStmt) string {
-	id, ok := ast.Unparen(s.X).(*ast.Ident)
-	if !ok {
+	root := rootVar(l.g.info, s.X)
+	loc := l.fn.vars[root]
+	if root == nil || loc == nil || !loc.field || loc.boxed {
 		return ""
 	}
-	v, ok := l.g.info.Uses[id].(*types.Var)
-	loc := l.fn.vars[v]
-	if !ok || loc == nil || !loc.field || loc.boxed {
+	if _, ok := ast.Unparen(s.X).(*ast.Ident); ok {
+		if assigns(l.g.info, s.Body, root) {
+			return ""
+		}
+		return loc.name
+	}
+	if !isPath(s.X) || !l.savedIn(loc, s.Body) || assigns(l.g.info, s.Body, root) || l.assignsPath(s.Body, s.X) {
 		return ""
 	}
-	if assigns(l.g.info, s.Body, v) {
-		return ""
+	return l.print(s.X)
+}
+
+// isPath reports whether e is a local and the fields of it (x, x.F.G).
+func isPath(e ast.Expr) bool {
+	e = ast.Unparen(e)
+	for sel, ok := e.(*ast.SelectorExpr); ok; sel, ok = e.(*ast.SelectorExpr) {
+		e = ast.Unparen(sel.X)
 	}
-	return loc.name
+	_, ok := e.(*ast.Ident)
+	return ok
 }
 
 // rangedMap is how the lowered loop reaches the map a range statement
@@ -299,12 +313,8 @@ func (l *lowerer) rangedMap(s *ast.RangeStmt, rng string) string {
 	if root == nil || loc == nil || !loc.field || !l.savedIn(loc, s.Body) {
 		return "_f." + rng
 	}
-	e := ast.Unparen(s.X)
-	for sel, ok := e.(*ast.SelectorExpr); ok; sel, ok = e.(*ast.SelectorExpr) {
-		e = ast.Unparen(sel.X)
-	}
 	fix := "range over a sorted slice of its keys (for _, k := range slices.Sorted(maps.Keys(...)))"
-	if _, path := e.(*ast.Ident); !path || loc.boxed {
+	if !isPath(s.X) || loc.boxed {
 		l.g.refuse(s.X.Pos(), "a range over a map reached from "+root.Name()+" through an index or a call, with a suspension inside: a save there would hold the map twice, in "+root.Name()+" and in the loop", "",
 			fix)
 		return ""

@@ -93,6 +93,9 @@ var scenarios = []scenario{
 	{"maps", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewMaps(out), func(t *tasklet.Flow) error { return flowtest.Maps(t, out) })
 	}},
+	{"paths", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewPaths(out), func(t *tasklet.Flow) error { return flowtest.Paths(t, out) })
+	}},
 	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
 	}},
