@@ -190,6 +190,10 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 		if why := saveable(xt, map[types.Type]bool{}); why != "" {
 			l.g.refuse(s.X.Pos(), "a range over a value that must be saved across a suspension, but "+why, "", "range over a slice of saveable values")
 		}
+		if root, w := l.writtenInLoop(s); !isArr && s.Value != nil && !isBlank(s.Value) && w.IsValid() {
+			l.g.refuse(s.X.Pos(), fmt.Sprintf("a range over a slice of %s with a suspension inside, whose body writes elements through %s at %s: the loop reads its own copy of the slice, which a restore parts from %s, so the write would not show when the loop gets there", root, root, l.g.fset.Position(w), root), "",
+				fmt.Sprintf("range over the indices (for i := range len(...)) and read each element through %s, or range over %s itself or a field of it, which the loop then must not assign", root, root))
+		}
 		l.fn.extra = append(l.fn.extra, fieldDecl{rng, l.typeString(xt), in, ""})
 		out = append(out, line{text: "if _rs == 0 {"}, line{text: fmt.Sprintf("_f.%s = %s", rng, l.print(s.X))}, line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
 		head = fmt.Sprintf("for ; _f.%s < len(_f.%s); _f.%s++ {", idx, rng, idx)
@@ -289,6 +293,28 @@ func (l *lowerer) rangedField(s *ast.RangeStmt) string {
 		return ""
 	}
 	return l.print(s.X)
+}
+
+// writtenInLoop returns the saved local a range over a copy of a slice
+// reaches its slice from, and where the loop's body may write an element
+// through it (writeSites), if it is held inside the loop. NoPos if none.
+func (l *lowerer) writtenInLoop(s *ast.RangeStmt) (string, token.Pos) {
+	root := rootVar(l.g.info, s.X)
+	loc := l.fn.vars[root]
+	if root == nil || loc == nil || !loc.field || !l.savedIn(loc, s.Body) {
+		return "", token.NoPos
+	}
+	for _, w := range l.g.writeSites(l.fn.decl.Body, root, false) {
+		if w >= s.Body.Pos() && w < s.Body.End() {
+			return root.Name(), w
+		}
+	}
+	return "", token.NoPos
+}
+
+func isBlank(e ast.Expr) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == "_"
 }
 
 // isPath reports whether e is a local and the fields of it (x, x.F.G).
