@@ -295,13 +295,14 @@ func (l *lowerer) rangedField(s *ast.RangeStmt) string {
 	return l.print(s.X)
 }
 
-// writtenInLoop returns the saved local a range over a copy of a slice
+// writtenInLoop returns the variable a range over a copy of a slice
 // reaches its slice from, and where the loop's body may write an element
-// through it (writeSites), if it is held inside the loop. NoPos if none.
+// through it or a local that shares its array (writeSites): a local so
+// written inside a loop with a point is saved, so a restore parts it from
+// the loop's copy. NoPos if none.
 func (l *lowerer) writtenInLoop(s *ast.RangeStmt) (string, token.Pos) {
 	root := rootVar(l.g.info, s.X)
-	loc := l.fn.vars[root]
-	if root == nil || loc == nil || !loc.field || !l.savedIn(loc, s.Body) {
+	if root == nil {
 		return "", token.NoPos
 	}
 	for _, w := range l.g.writeSites(l.fn.decl.Body, root, false) {

@@ -6,6 +6,8 @@ import (
 
 type route struct{ Steps []int }
 
+var table = []int{1, 2, 3}
+
 //stackless:tasklet kind=p.x version=1
 func X(t *tasklet.Flow, r route, items []int) error {
 	// The loop ranges over a copy of a sub-slice, and the body writes
@@ -19,6 +21,11 @@ func X(t *tasklet.Flow, r route, items []int) error {
 		r.Steps = append(r.Steps, v)
 		_ = t.Yield()
 		r.Steps[i] = 0
+	}
+	// A package variable, which a restore does not even save.
+	for _, v := range table[:2] {
+		_ = t.Yield()
+		table[2] += v
 	}
 	// Not refused: only the indices, or no write through the local.
 	for i := range items[1:] {
