@@ -282,14 +282,25 @@ func (q *runQueue) set(i int, t *rec) { q.buf[(q.head+i)&(len(q.buf)-1)] = t }
 // out in sequence, so spawning and dying cost an array store and a cached
 // page lookup instead of a hash-map insert and delete.
 type table[E any] struct {
-	pages   map[uint64]*page[E]
-	lastKey uint64
-	last    *page[E]
-	spare   []*page[E] // pages emptied (all nil), for the next pages made
-	n       int
+	pages map[uint64]*page[E]
+	// cache holds recently used pages by key mod cacheSlots, so that the
+	// page of the newest IDs (spawns) and those of older ones (deaths,
+	// lookups) hit side by side: with one entry, a program that spawns
+	// as many as end went to the map for nearly every one.
+	cache [cacheSlots]pageRef[E]
+	spare []*page[E] // pages emptied (all nil), for the next pages made
+	n     int
 }
 
-const pageBits = 8
+const (
+	pageBits   = 8
+	cacheSlots = 8 // a power of two
+)
+
+type pageRef[E any] struct {
+	key uint64
+	p   *page[E]
+}
 
 // maxSparePages bounds the emptied pages a table keeps (16 KiB): enough for
 // the few thousand tasklets a program starts and ends at a time.
@@ -303,18 +314,25 @@ type page[E any] struct {
 // page returns the page of id, or nil.
 func (tb *table[E]) page(id uint64) *page[E] {
 	key := id >> pageBits
-	if tb.last != nil && tb.lastKey == key {
-		return tb.last
+	if c := &tb.cache[key&(cacheSlots-1)]; c.p != nil && c.key == key {
+		return c.p
 	}
+	return tb.miss(key)
+}
+
+// miss is page past the cache, kept out of line so that page inlines.
+//
+//go:noinline
+func (tb *table[E]) miss(key uint64) *page[E] {
 	p := tb.pages[key]
 	if p != nil {
-		tb.last, tb.lastKey = p, key
+		tb.cache[key&(cacheSlots-1)] = pageRef[E]{key, p}
 	}
 	return p
 }
 
 // pageFor returns the page of key, made if there is none (an emptied one
-// when the table kept one). put calls it only past the one-entry cache.
+// when the table kept one). put calls it only past the cache.
 //
 //go:noinline
 func (tb *table[E]) pageFor(key uint64) *page[E] {
@@ -331,7 +349,7 @@ func (tb *table[E]) pageFor(key uint64) *page[E] {
 		}
 		tb.pages[key] = p
 	}
-	tb.last, tb.lastKey = p, key
+	tb.cache[key&(cacheSlots-1)] = pageRef[E]{key, p}
 	return p
 }
 
@@ -343,9 +361,11 @@ func (tb *table[E]) get(id uint64) *E {
 }
 
 func (tb *table[E]) put(id uint64, e *E) {
-	p := tb.last
-	if p == nil || tb.lastKey != id>>pageBits {
-		p = tb.pageFor(id >> pageBits)
+	key := id >> pageBits
+	c := &tb.cache[key&(cacheSlots-1)]
+	p := c.p
+	if p == nil || c.key != key {
+		p = tb.pageFor(key)
 	}
 	s := &p.slot[id&(1<<pageBits-1)]
 	if *s == nil {
@@ -372,9 +392,10 @@ func (tb *table[E]) del(id uint64) {
 		// tree run depth first), the page of the newest IDs empties and
 		// fills again with every few spawns; making a 2 KiB page each time
 		// was most of the bytes such a program allocated.
-		delete(tb.pages, id>>pageBits)
-		if tb.last == p {
-			tb.last = nil
+		key := id >> pageBits
+		delete(tb.pages, key)
+		if c := &tb.cache[key&(cacheSlots-1)]; c.p == p {
+			c.p = nil
 		}
 		if len(tb.spare) < maxSparePages {
 			tb.spare = append(tb.spare, p)

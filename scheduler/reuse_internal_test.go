@@ -196,3 +196,48 @@ func TestTableReusesAnEmptiedPage(t *testing.T) {
 	assert.Same(t, r, tb.get(id))
 	assert.Equal(t, 1, tb.n)
 }
+
+// The table's page cache never answers for a page that emptied, and pages
+// whose keys share a cache slot each find their own records, whichever
+// was cached last; every record is found after any order of puts and dels.
+func TestTableCacheAnswersOnlyForLivePages(t *testing.T) {
+	var tb table[rec]
+	recs := map[uint64]*rec{}
+	// Keys 0, cacheSlots, 2*cacheSlots... share slot 0; spread the IDs over
+	// many pages in an order that interleaves old and new pages, as a
+	// program spawning as many as end does.
+	var ids []uint64
+	for k := range uint64(4 * cacheSlots) {
+		for j := range uint64(3) {
+			ids = append(ids, k<<pageBits|j*7)
+		}
+	}
+	for i, id := range ids {
+		recs[id] = &rec{}
+		tb.put(id, recs[id])
+		if i%3 == 2 { // end one of the oldest
+			old := ids[i/3]
+			tb.del(old)
+			delete(recs, old)
+		}
+		for other, r := range recs {
+			require.Same(t, r, tb.get(other), "record %d after put %d", other, id)
+		}
+		for _, gone := range ids[:i/3+1] {
+			if recs[gone] == nil {
+				// Its page may be emptied and made again for other IDs.
+				require.Nil(t, tb.get(gone), "ended record %d after put %d", gone, id)
+			}
+		}
+	}
+	for id := range recs {
+		tb.del(id)
+	}
+	assert.Zero(t, tb.n)
+	for _, id := range ids {
+		assert.Nil(t, tb.get(id), "a record of an emptied page: %d", id)
+	}
+	for _, c := range tb.cache {
+		assert.Nil(t, c.p, "a cached page that emptied")
+	}
+}

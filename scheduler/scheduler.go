@@ -20,8 +20,6 @@ type Scheduler struct {
 	node      uint16
 	nextT     uint64 // last tasklet sequence handed out
 	nextC     uint64
-	tasks     table[rec]
-	chans     table[channel.Channel]
 	runq      runQueue
 	timers    timerWheel
 	timerSeq  uint64
@@ -97,6 +95,11 @@ type Scheduler struct {
 	// channel.Drain lists them.
 	woke       []*tasklet.T
 	wokeOthers []channel.Waiter
+
+	// Last: their page caches are a few cache lines that the hot fields
+	// above need not share.
+	tasks table[rec]
+	chans table[channel.Channel]
 }
 
 // ChannelEvent is what the channel hook sees before every send and receive.
