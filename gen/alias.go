@@ -36,7 +36,7 @@ func (g *pkgGen) refuseAliased(fn *flowFn) {
 	}
 	done := map[[2]*types.Var]bool{}
 	for _, root := range vars {
-		of := aliases(g.info, fn.decl.Body, root)
+		of := g.aliases(fn.decl.Body, root)
 		if len(of) < 2 {
 			continue
 		}

@@ -321,6 +321,7 @@ type pkgGen struct {
 	linked    map[*types.Var]bool           // the parameters set by their callers, not saved (link.go)
 	writes    map[*types.Var]bool           // whether a function writes through a parameter (shared.go)
 	decls     map[*types.Func]*ast.FuncDecl // the package's functions with bodies (shared.go)
+	returns   map[*types.Func]int           // the parameter a function's result may share, or -1 (shared.go)
 }
 
 func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {

@@ -97,7 +97,7 @@ func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
 // holds, as writesThrough tells them: the first one only if first is set.
 func (g *pkgGen) writeSites(body ast.Node, v *types.Var, first bool) []token.Pos {
 	info := g.info
-	of := aliases(info, body, v)
+	of := g.aliases(body, v)
 	viaSlice := func(e ast.Expr) bool {
 		for {
 			switch x := ast.Unparen(e).(type) {
@@ -171,15 +171,15 @@ func (g *pkgGen) writeSites(body ast.Node, v *types.Var, first bool) []token.Pos
 // aliases are v and the locals of body that may share a slice's array or a
 // map with it: assigned from an expression rooted at one of them (q := p,
 // q := p.Steps[1:], q := append(p, x), which shares p's array while it has
-// room), or ranging over the elements of one (for _, row := range p.Rows).
-func aliases(info *types.Info, body ast.Node, v *types.Var) map[*types.Var]bool {
+// room, q := rest(p) where rest may return what p holds: sharedArg), or
+// ranging over the elements of one (for _, row := range p.Rows).
+func (g *pkgGen) aliases(body ast.Node, v *types.Var) map[*types.Var]bool {
+	info := g.info
 	of := map[*types.Var]bool{v: true}
 	add := func(lhs ast.Expr, from ast.Expr) bool {
 		id, ok := lhs.(*ast.Ident)
-		if call, isCall := ast.Unparen(from).(*ast.CallExpr); isCall && len(call.Args) > 0 {
-			if b, _ := calleeObj(info, call.Fun).(*types.Builtin); b != nil && b.Name() == "append" {
-				from = call.Args[0]
-			}
+		if ok && from != nil {
+			from = g.sharedArg(from)
 		}
 		if !ok || from == nil || !of[rootVar(info, from)] {
 			return false
@@ -216,6 +216,83 @@ func aliases(info *types.Info, body ast.Node, v *types.Var) map[*types.Var]bool 
 		})
 	}
 	return of
+}
+
+// sharedArg is the argument whose slice or map the value of e may share,
+// when e is a call that may return it: append's first, a function of the
+// standard library that edits a slice in place and returns it (slices.
+// Delete), or a function of this package that returns a parameter, part of
+// one or an alias of one (followed into its body). Else e itself.
+func (g *pkgGen) sharedArg(e ast.Expr) ast.Expr {
+	call, ok := ast.Unparen(e).(*ast.CallExpr)
+	if !ok || len(call.Args) == 0 {
+		return e
+	}
+	switch f := calleeObj(g.info, call.Fun).(type) {
+	case *types.Builtin:
+		if f.Name() == "append" {
+			return call.Args[0]
+		}
+	case *types.Func:
+		if f.Pkg() != nil && sliceReturners[f.Pkg().Path()+"."+f.Name()] {
+			return call.Args[0]
+		}
+		if i := g.returnsParam(f); i >= 0 && i < len(call.Args) {
+			return call.Args[i]
+		}
+	}
+	return e
+}
+
+// sliceReturners return the slice they are given first, edited in place.
+var sliceReturners = map[string]bool{
+	"slices.Delete": true, "slices.DeleteFunc": true, "slices.Compact": true, "slices.CompactFunc": true,
+	"slices.Insert": true, "slices.Replace": true, "slices.Grow": true, "slices.Clip": true,
+}
+
+// returnsParam is the index of the parameter of f, a function of this
+// package, whose slice or map a result of f may share (a return of the
+// parameter, part of it, or an alias of it), or -1.
+func (g *pkgGen) returnsParam(f *types.Func) int {
+	if i, ok := g.returns[f]; ok {
+		return i
+	}
+	if g.returns == nil {
+		g.returns = map[*types.Func]int{}
+	}
+	g.returns[f] = -1 // a cycle of calls adds nothing
+	decl := g.funcs()[f]
+	sig, _ := f.Type().(*types.Signature)
+	if decl == nil || sig == nil {
+		return -1
+	}
+	for i := 0; i < sig.Params().Len(); i++ {
+		pv := sig.Params().At(i)
+		if !sharesWithCopies(pv.Type()) {
+			continue
+		}
+		of := g.aliases(decl.Body, pv)
+		found := false
+		ast.Inspect(decl.Body, func(n ast.Node) bool {
+			if _, lit := n.(*ast.FuncLit); lit {
+				return false // a closure's returns are not f's
+			}
+			if r, ok := n.(*ast.ReturnStmt); ok {
+				for _, res := range r.Results {
+					found = found || of[rootVar(g.info, g.sharedArg(res))]
+				}
+				for j := 0; len(r.Results) == 0 && j < sig.Results().Len(); j++ {
+					found = found || of[sig.Results().At(j)] // a bare return of a named result
+				}
+			}
+			return !found
+		})
+		if found {
+			g.returns[f] = i
+			return i
+		}
+	}
+	return -1
 }
 
 // sliceWriters are functions and methods outside the package that write

@@ -174,3 +174,55 @@ func Z(t *tasklet.Flow) error {
 	_ = methods(t) + readsByMethod(t)
 	return nil
 }
+
+func tail(xs []int) []int { return xs[1:] }
+
+func headOf(t *tasklet.Flow, xs []int) (h []int) {
+	_ = t.Yield()
+	h = xs[:1]
+	return
+}
+
+func fresh(xs []int) []int { return slices.Clone(xs) }
+
+// A function's result may share its argument's array: followed into
+// the package's functions (a bare return of a named result too) and
+// slices' in-place edits.
+func viaFunc(t *tasklet.Flow) int {
+	a := []int{1, 2, 3}
+	b := tail(a)
+	_ = t.Yield()
+	b[0] = 9
+	return a[1]
+}
+
+func viaFlow(t *tasklet.Flow) int {
+	a := []int{1, 2, 3}
+	h := headOf(t, a)
+	_ = t.Yield()
+	h[0] = 9
+	return a[0]
+}
+
+func viaDelete(t *tasklet.Flow) int {
+	a := []int{1, 2, 3}
+	b := slices.Delete(a, 0, 1)
+	_ = t.Yield()
+	b[0] = 9
+	return a[0]
+}
+
+// notShared is not refused: fresh returns a copy.
+func notShared(t *tasklet.Flow) int {
+	a := []int{1, 2, 3}
+	b := fresh(a)
+	_ = t.Yield()
+	b[0] = 9
+	return a[0]
+}
+
+//stackless:tasklet kind=p.w version=1
+func W(t *tasklet.Flow) error {
+	_ = viaFunc(t) + viaFlow(t) + viaDelete(t) + notShared(t)
+	return nil
+}
