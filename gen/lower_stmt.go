@@ -225,8 +225,12 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 		out = append(out, line{text: fmt.Sprintf("_f.%s = %s(%s.Keys(%s))", keys, collect, l.q.name("maps", "maps"), m)},
 			line{text: fmt.Sprintf("_f.%s = 0", idx)}, line{text: "}"})
 		head = fmt.Sprintf("for ; _f.%s < len(_f.%s); _f.%s++ {", idx, keys, idx)
-		k, v, ok := l.temp(), l.temp(), l.temp()
-		pre = append(pre, decl{k, l.typeString(u.Key())}, decl{v, l.typeString(u.Elem())}, decl{ok, "bool"})
+		k, v, ok := l.temp(), "_", l.temp()
+		pre = append(pre, decl{k, l.typeString(u.Key())}, decl{ok, "bool"})
+		if s.Value != nil && !isBlank(s.Value) {
+			v = l.temp()
+			pre = append(pre, decl{v, l.typeString(u.Elem())})
+		}
 		val = fmt.Sprintf("%s = _f.%s[_f.%s]\n%s, %s = %s[%s]\nif !%s {\ncontinue\n}", k, keys, idx, v, ok, m, k, ok)
 		assignVars(k, v)
 	default:

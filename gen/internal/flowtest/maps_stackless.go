@@ -113,8 +113,8 @@ func (_f *MapsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
-	var _sl19 error
-	_ = _sl19
+	var _sl17 error
+	_ = _sl17
 	if _rs == 1 {
 		goto _L1
 	}
@@ -148,19 +148,19 @@ _L1:
 		for ; _f.Idx < len(_f.Keys); _f.Idx++ {
 			var _sl1 string
 			_ = _sl1
-			var _sl2 int
+			var _sl2 bool
 			_ = _sl2
-			var _sl3 bool
+			var _sl3 int
 			_ = _sl3
 			if _rs == 1 {
 				goto _P1
 			}
 			_sl1 = _f.Keys[_f.Idx]
-			_sl2, _sl3 = _f.Hp[_sl1]
-			if !_sl3 {
+			_sl3, _sl2 = _f.Hp[_sl1]
+			if !_sl2 {
 				continue
 			}
-			_f.Name, _f.V = _sl1, _sl2
+			_f.Name, _f.V = _sl1, _sl3
 //line maps.go:28
 			if _f.Name == "zz" {
 				continue
@@ -209,9 +209,9 @@ _L2:
 		for ; _f.Idx2 < len(_f.Keys2); _f.Idx2++ {
 			var _sl4 string
 			_ = _sl4
-			var _sl5 int
+			var _sl5 bool
 			_ = _sl5
-			var _sl6 bool
+			var _sl6 int
 			_ = _sl6
 			var v int
 			_ = v
@@ -221,11 +221,11 @@ _L2:
 				goto _P2
 			}
 			_sl4 = _f.Keys2[_f.Idx2]
-			_sl5, _sl6 = _f.Sq.HP[_sl4]
-			if !_sl6 {
+			_sl6, _sl5 = _f.Sq.HP[_sl4]
+			if !_sl5 {
 				continue
 			}
-			v = _sl5
+			v = _sl6
 //line maps.go:47
 			_f.Add = addFrame{A: v, B: 0}
 		_P2:
@@ -256,18 +256,16 @@ _L3:
 		for ; _f.Idx3 < len(_f.Keys3); _f.Idx3++ {
 			var _sl8 string
 			_ = _sl8
-			var _sl9 int
+			var _sl9 bool
 			_ = _sl9
-			var _sl10 bool
+			var _sl10 int
 			_ = _sl10
-			var _sl11 int
-			_ = _sl11
 			if _rs == 3 {
 				goto _P3
 			}
 			_sl8 = _f.Keys3[_f.Idx3]
-			_sl9, _sl10 = _f.Sq.HP[_sl8]
-			if !_sl10 {
+			_, _sl9 = _f.Sq.HP[_sl8]
+			if !_sl9 {
 				continue
 			}
 //line maps.go:51
@@ -281,10 +279,10 @@ _L3:
 					return _cop
 				}
 				_f.Add = addFrame{}
-				_sl11 = _c0
+				_sl10 = _c0
 			}
 //line maps.go:51
-			_f.N += _sl11
+			_f.N += _sl10
 		}
 	}
 //line maps.go:53
@@ -297,25 +295,23 @@ _L4:
 		}
 //line maps.go:53
 		for ; _f.Idx4 < len(_f.Keys4); _f.Idx4++ {
-			var _sl12 int
+			var _sl11 int
+			_ = _sl11
+			var _sl12 bool
 			_ = _sl12
-			var _sl13 bool
-			_ = _sl13
-			var _sl14 bool
-			_ = _sl14
 			var k int
 			_ = k
-			var _sl15 int
-			_ = _sl15
+			var _sl13 int
+			_ = _sl13
 			if _rs == 4 {
 				goto _P4
 			}
-			_sl12 = _f.Keys4[_f.Idx4]
-			_sl13, _sl14 = _f.Rng4[_sl12]
-			if !_sl14 {
+			_sl11 = _f.Keys4[_f.Idx4]
+			_, _sl12 = _f.Rng4[_sl11]
+			if !_sl12 {
 				continue
 			}
-			k = _sl12
+			k = _sl11
 //line maps.go:54
 			_f.Add = addFrame{A: k, B: 1}
 		_P4:
@@ -327,10 +323,10 @@ _L4:
 					return _cop
 				}
 				_f.Add = addFrame{}
-				_sl15 = _c0
+				_sl13 = _c0
 			}
 //line maps.go:54
-			_f.N += _sl15
+			_f.N += _sl13
 		}
 	}
 //line maps.go:56
@@ -347,21 +343,21 @@ _L5:
 //line maps.go:59
 	outer:
 		for ; _f.Idx5 < len(_f.Keys5); _f.Idx5++ {
-			var _sl16 Point
+			var _sl14 Point
+			_ = _sl14
+			var _sl15 bool
+			_ = _sl15
+			var _sl16 bool
 			_ = _sl16
-			var _sl17 bool
-			_ = _sl17
-			var _sl18 bool
-			_ = _sl18
 			if _rs == 5 {
 				goto _L6
 			}
-			_sl16 = _f.Keys5[_f.Idx5]
-			_sl17, _sl18 = _f.Pts[_sl16]
-			if !_sl18 {
+			_sl14 = _f.Keys5[_f.Idx5]
+			_sl16, _sl15 = _f.Pts[_sl14]
+			if !_sl15 {
 				continue
 			}
-			_f.P, _f.Ok = _sl16, _sl17
+			_f.P, _f.Ok = _sl14, _sl16
 //line maps.go:60
 		_L6:
 			{
@@ -400,9 +396,9 @@ _L5:
 	return _t.Send(_f.Out, fmt.Sprint(len(_f.Seen), len(_f.Hp), _f.Hp["a"]+_f.Hp["b"], _f.Sq, _f.Total, _f.N, _f.Trues))
 _P6:
 	_rs = 0
-	_sl19 = _t.Err()
+	_sl17 = _t.Err()
 //line maps.go:72
-	return tasklet.Finish(_t, _sl19)
+	return tasklet.Finish(_t, _sl17)
 }
 
-//line maps_stackless.go:407
+//line maps_stackless.go:403
