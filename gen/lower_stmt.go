@@ -210,6 +210,12 @@ func (l *lowerer) rangeStmt(s *ast.RangeStmt, label string, decls *[]decl) ([]li
 		}
 		keys := l.fn.fieldName("Keys")
 		kt := types.NewSlice(u.Key())
+		for _, t := range []types.Type{kt, xt} {
+			if why := saveable(t, map[types.Type]bool{}); why != "" {
+				l.g.refuse(s.X.Pos(), "a range over a map whose keys the loop must save across a suspension, but "+why, "", "range over a map of saveable keys and values")
+				return nil, "_L0"
+			}
+		}
 		l.fn.extra = append(l.fn.extra, fieldDecl{idx, "int", in, ""}, fieldDecl{keys, l.typeString(kt), in, ""})
 		if m == "_f."+rng {
 			l.fn.extra = append(l.fn.extra, fieldDecl{rng, l.typeString(xt), in, ""})
