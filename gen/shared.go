@@ -244,10 +244,14 @@ func (g *pkgGen) sharedArg(e ast.Expr) ast.Expr {
 	return e
 }
 
-// sliceReturners return the slice they are given first, edited in place.
+// sliceReturners return the slice they are given first, edited in place,
+// or parts of it.
 var sliceReturners = map[string]bool{
 	"slices.Delete": true, "slices.DeleteFunc": true, "slices.Compact": true, "slices.CompactFunc": true,
 	"slices.Insert": true, "slices.Replace": true, "slices.Grow": true, "slices.Clip": true,
+	"bytes.TrimSpace": true, "bytes.Trim": true, "bytes.TrimLeft": true, "bytes.TrimRight": true,
+	"bytes.TrimPrefix": true, "bytes.TrimSuffix": true, "bytes.TrimFunc": true,
+	"bytes.Fields": true, "bytes.Split": true, "bytes.SplitN": true, "bytes.SplitAfter": true,
 }
 
 // returnsParam is the index of the parameter of f, a function of this

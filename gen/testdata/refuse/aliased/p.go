@@ -212,6 +212,14 @@ func viaDelete(t *tasklet.Flow) int {
 	return a[0]
 }
 
+func viaBytes(t *tasklet.Flow) int {
+	line := []byte(" go ")
+	word := bytes.TrimSpace(line)
+	_ = t.Yield()
+	word[0] = 'G'
+	return int(line[1])
+}
+
 // notShared is not refused: fresh returns a copy.
 func notShared(t *tasklet.Flow) int {
 	a := []int{1, 2, 3}
@@ -223,6 +231,6 @@ func notShared(t *tasklet.Flow) int {
 
 //stackless:tasklet kind=p.w version=1
 func W(t *tasklet.Flow) error {
-	_ = viaFunc(t) + viaFlow(t) + viaDelete(t) + notShared(t)
+	_ = viaFunc(t) + viaFlow(t) + viaDelete(t) + viaBytes(t) + notShared(t)
 	return nil
 }
