@@ -3,8 +3,10 @@ package gen
 import (
 	"fmt"
 	"go/ast"
+	"go/constant"
 	"go/token"
 	"go/types"
+	"slices"
 	"strings"
 )
 
@@ -299,7 +301,8 @@ func (l *lowerer) rangedField(s *ast.RangeStmt) string {
 		}
 		return loc.name
 	}
-	if !isPath(s.X) || !l.savedIn(loc, s.Body) || assigns(l.g.info, s.Body, root) || l.assignsPath(s.Body, s.X) {
+	path, _ := l.pathOf(s.X)
+	if !isPath(s.X) || !l.savedIn(loc, s.Body) || assigns(l.g.info, s.Body, root) || l.assignsPath(s.Body, path) {
 		return ""
 	}
 	return l.print(s.X)
@@ -339,11 +342,13 @@ func isPath(e ast.Expr) bool {
 }
 
 // rangedMap is how the lowered loop reaches the map a range statement
-// ranges over on each iteration: a saved local, or a path of fields from
-// one, that the body never assigns (the map held once, as the local's);
-// else the field rng, holding the map the range expression gave, when no
-// saved local may hold it too (a save would hold it twice, which pickle
-// refuses). "" when refused.
+// ranges over on each iteration: a path from a saved local, through fields
+// and indexes by saved locals or constants (sq.HP, grid[name],
+// squads[id].Members), that the body assigns no part of (so it reaches the
+// map it started on, held once in a save, as the local's); else the field
+// rng, holding the map the range expression gave, when no saved local may
+// hold it too (a save would hold it twice, which pickle refuses). "" when
+// refused.
 func (l *lowerer) rangedMap(s *ast.RangeStmt, rng string) string {
 	root := rootVar(l.g.info, s.X)
 	loc := l.fn.vars[root]
@@ -351,52 +356,102 @@ func (l *lowerer) rangedMap(s *ast.RangeStmt, rng string) string {
 		return "_f." + rng
 	}
 	fix := "range over a sorted slice of its keys (for _, k := range slices.Sorted(maps.Keys(...)))"
-	if !isPath(s.X) || loc.boxed {
-		l.g.refuse(s.X.Pos(), "a range over a map reached from "+root.Name()+" through an index or a call, with a suspension inside: a save there would hold the map twice, in "+root.Name()+" and in the loop", "",
+	path, ok := l.pathOf(s.X)
+	for _, st := range path {
+		ok = ok && !st.wild
+	}
+	if !ok || loc.boxed {
+		l.g.refuse(s.X.Pos(), "a range over a map reached from "+root.Name()+" through a call or an index that is not a variable or a constant, with a suspension inside: a save there would hold the map twice, in "+root.Name()+" and in the loop", "",
 			fix)
 		return ""
 	}
-	if assigns(l.g.info, s.Body, root) || l.assignsPath(s.Body, s.X) {
-		l.g.refuse(s.X.Pos(), "a range over a map in "+root.Name()+" with a suspension inside, whose body assigns "+root.Name()+" or the field holding the map: the lowered loop reads the map through it at each iteration", "", fix)
+	for _, st := range path {
+		if v, isVar := st.obj.(*types.Var); isVar && st.index && assigns(l.g.info, s.Body, v) {
+			l.g.refuse(s.X.Pos(), "a range over a map indexed by "+v.Name()+" with a suspension inside, whose body assigns "+v.Name()+": the lowered loop reads the map through the index at each iteration", "", fix)
+			return ""
+		}
+	}
+	if assigns(l.g.info, s.Body, root) || l.assignsPath(s.Body, path) {
+		l.g.refuse(s.X.Pos(), "a range over a map in "+root.Name()+" with a suspension inside, whose body assigns "+root.Name()+" or the field or element holding the map (or deletes it): the lowered loop reads the map through it at each iteration", "", fix)
 		return ""
 	}
 	return l.print(s.X)
 }
 
-// assignsPath reports whether body assigns the field path x (sq.HP) or a
-// path that holds it (sq.Unit, when x is sq.Unit.HP).
-func (l *lowerer) assignsPath(body ast.Node, x ast.Expr) bool {
-	path := func(e ast.Expr) []types.Object {
-		var p []types.Object
-		for {
-			switch v := ast.Unparen(e).(type) {
-			case *ast.SelectorExpr:
-				p = append(p, l.g.info.Uses[v.Sel])
-				e = v.X
-			case *ast.Ident:
-				return append(p, l.g.info.Uses[v])
-			default:
-				return nil
+// pathStep is a step of a path from a variable: the variable itself, a
+// field, or an index by a variable (obj), a constant (val) or anything
+// else (wild).
+type pathStep struct {
+	obj   types.Object
+	val   constant.Value
+	index bool
+	wild  bool
+}
+
+// pathOf returns the steps of e from its root, if e is a variable with
+// fields and indexes after it.
+func (l *lowerer) pathOf(e ast.Expr) ([]pathStep, bool) {
+	var rev []pathStep
+	for {
+		switch x := ast.Unparen(e).(type) {
+		case *ast.SelectorExpr:
+			rev = append(rev, pathStep{obj: l.g.info.Uses[x.Sel]})
+			e = x.X
+			continue
+		case *ast.IndexExpr:
+			st := pathStep{index: true}
+			if tv := l.g.info.Types[x.Index]; tv.Value != nil {
+				st.val = tv.Value
+			} else if id, ok := ast.Unparen(x.Index).(*ast.Ident); ok && l.g.info.Uses[id] != nil {
+				st.obj = l.g.info.Uses[id]
+			} else {
+				st.wild = true
+			}
+			rev = append(rev, st)
+			e = x.X
+			continue
+		case *ast.Ident:
+			rev = append(rev, pathStep{obj: l.g.info.Uses[x]})
+			slices.Reverse(rev)
+			return rev, true
+		}
+		return nil, false
+	}
+}
+
+// assignsPath reports whether body assigns the path want (sq.HP,
+// grid[name]) or a path that holds it (sq, grid[k] for any k that may be
+// name), or deletes an element that may be it.
+func (l *lowerer) assignsPath(body ast.Node, want []pathStep) bool {
+	hits := func(lhs ast.Expr) bool {
+		got, ok := l.pathOf(lhs)
+		if !ok || len(got) > len(want) {
+			return false
+		}
+		for i, g := range got {
+			w := want[i]
+			switch {
+			case g.index != w.index:
+				return false
+			case !g.index && g.obj != w.obj:
+				return false
+			case g.index && g.val != nil && w.val != nil && !constant.Compare(g.val, token.EQL, w.val):
+				return false // two different constants: another element
 			}
 		}
+		return true
 	}
-	want := path(x) // from the field to the root
 	found := false
 	ast.Inspect(body, func(n ast.Node) bool {
-		as, ok := n.(*ast.AssignStmt)
-		if !ok {
-			return !found
-		}
-		for _, lhs := range as.Lhs {
-			got := path(lhs)
-			if len(got) == 0 || len(got) > len(want) {
-				continue
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			for _, lhs := range n.Lhs {
+				found = found || hits(lhs)
 			}
-			prefix := true
-			for i := range got { // both end at the root
-				prefix = prefix && got[len(got)-1-i] == want[len(want)-1-i]
+		case *ast.CallExpr:
+			if b, ok := calleeObj(l.g.info, n.Fun).(*types.Builtin); ok && b.Name() == "delete" && len(n.Args) == 2 {
+				found = found || hits(&ast.IndexExpr{X: n.Args[0], Index: n.Args[1]})
 			}
-			found = found || prefix
 		}
 		return !found
 	})

@@ -196,7 +196,10 @@ func (g *progGen) stmt(depth int, ret string) {
 			g.line("d[nx()], %s = mix(nx(), h%d(t, out, e, %s)), nx()", g.v(), g.r.IntN(g.helpers), g.expr(1))
 		}
 	default:
-		if g.helpers > 0 {
+		if g.helpers > 0 && g.r.IntN(2) == 0 {
+			// an op-assignment reads its left side after the point
+			g.line("%s %s= h%d(t, out, e, %s)", g.v(), []string{"+", "-", "*", "^"}[g.r.IntN(4)], g.r.IntN(g.helpers), g.expr(1))
+		} else if g.helpers > 0 {
 			g.line("%s = %s + h%d(t, out, e, %s)", g.v(), g.v(), g.r.IntN(g.helpers), g.expr(1))
 		} else {
 			g.line("_ = t.Yield()")

@@ -270,7 +270,9 @@ func (g *pkgGen) pointContext(p *point, stack []ast.Node) {
 	for i := len(stack) - 2; i >= 0 && p.stmt == nil; i-- {
 		p.stmt, _ = stack[i].(ast.Stmt)
 	}
-	if a, ok := stack[len(stack)-2].(*ast.AssignStmt); ok && len(a.Rhs) == 1 && ast.Unparen(a.Rhs[0]) == p.call {
+	// x op= call(t) reads x too, after the point: only = and := assign
+	// without reading.
+	if a, ok := stack[len(stack)-2].(*ast.AssignStmt); ok && (a.Tok == token.ASSIGN || a.Tok == token.DEFINE) && len(a.Rhs) == 1 && ast.Unparen(a.Rhs[0]) == p.call {
 		for _, e := range a.Lhs {
 			if id, ok := e.(*ast.Ident); ok {
 				if v, ok := g.info.Defs[id].(*types.Var); ok {

@@ -248,3 +248,19 @@ func init() {
 		panic(err)
 	}
 }
+
+// Compound assigns a blocking call's result with +=, -=, *= and |= in a
+// loop, to locals read only there and once after the last point: the old
+// value is read after the point, so each is saved.
+//
+//stackless:tasklet kind=flowtest.compound version=1
+func Compound(t *tasklet.Flow, out channel.ID) error {
+	sum, diff, prod, bits := 0, 100, 1, 0
+	for i := range 4 {
+		sum += add(t, i, 1)
+		diff -= add(t, i, 0)
+		prod *= add(t, i, 1)
+		bits |= add(t, 1<<i, 0)
+	}
+	return t.Send(out, fmt.Sprint(sum, diff, prod, bits))
+}

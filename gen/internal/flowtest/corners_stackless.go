@@ -10,6 +10,8 @@
 //stackless:layout {"kind":"flowtest.wrapped","version":1,"frame":"WrappedTasklet","points":["t.Select","call of failing","t.Sleep","t.Send"],"live":[["A","B","Got","Log","Out"],["Failing","Log","Out"],["E","Log","Out"],[]],"fields":[["Out","channel.ID"],["Log","[]string"],["A","tasklet.ChanID"],["B","tasklet.ChanID"],["Got","int"],["E","pickle.Boxed[error]"],["Failing","failingFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle","tasklet":"github.com/stackless-go/stackless/tasklet"}}
 //stackless:layout {"kind":"flowtest.wrapped","version":1,"frame":"failingFrame","points":["t.Yield","t.Yield"],"live":[["N"],["Err"]],"fields":[["N","int"],["Err","pickle.Boxed[error]"]],"imports":{"pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.chatter","version":1,"frame":"ChatterTasklet","points":["t.Sleep","t.Send"],"live":[["Ch","I","Idx","N","Rng"],["Ch","Idx","N","Rng"]],"fields":[["Ch","channel.ID"],["N","int"],["I","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.compound","version":1,"frame":"CompoundTasklet","points":["call of add","call of add","call of add","call of add","t.Send"],"live":[["Add","Bits","Diff","I","Idx","Out","Prod","Rng","Sum"],["Add","Bits","Diff","I","Idx","Out","Prod","Rng","Sum"],["Add","Bits","Diff","I","Idx","Out","Prod","Rng","Sum"],["Add","Bits","Diff","Idx","Out","Prod","Rng","Sum"],[]],"fields":[["Out","channel.ID"],["Sum","int"],["Diff","int"],["Prod","int"],["Bits","int"],["I","int"],["Idx","int"],["Rng","int"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.compound","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
 
 package flowtest
 
@@ -32,6 +34,7 @@ func init() {
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Wrapped", 211)
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.failing", 224, 226)
 	pickle.MustRegister("flowtest.chatter", 1, (*ChatterTasklet)(nil))
+	pickle.MustRegister("flowtest.compound", 1, (*CompoundTasklet)(nil))
 }
 
 // CornersTasklet is the tasklet Corners (kind "flowtest.corners", version 1), lowered by
@@ -1430,7 +1433,7 @@ _P44:
 	return tasklet.Finish(_t, _sl32)
 }
 
-//line corners_stackless.go:1426
+//line corners_stackless.go:1427
 
 // echoFrame is the frame of echo, lowered by stackless gen from corners.go: its
 // exported fields are the locals that live across suspension points.
@@ -1471,7 +1474,7 @@ _P1:
 	return tasklet.Op{}, true, _f.V.V
 }
 
-//line corners_stackless.go:1467
+//line corners_stackless.go:1468
 
 // twoFrame is the frame of two, lowered by stackless gen from corners.go: its
 // exported fields are the locals that live across suspension points.
@@ -1522,7 +1525,7 @@ _P1:
 	return tasklet.Op{}, true, _sl1, nil
 }
 
-//line corners_stackless.go:1518
+//line corners_stackless.go:1519
 
 // WrappedTasklet is the tasklet Wrapped (kind "flowtest.wrapped", version 1), lowered by
 // stackless gen from corners.go: its exported fields are the locals that live
@@ -1690,7 +1693,7 @@ _P4:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line corners_stackless.go:1686
+//line corners_stackless.go:1687
 
 // failingFrame is the frame of failing, lowered by stackless gen from corners.go: its
 // exported fields are the locals that live across suspension points.
@@ -1756,7 +1759,7 @@ _P2:
 	return tasklet.Op{}, true, _f.Err.V
 }
 
-//line corners_stackless.go:1752
+//line corners_stackless.go:1753
 
 // ChatterTasklet is the tasklet Chatter (kind "flowtest.chatter", version 1), lowered by
 // stackless gen from corners.go: its exported fields are the locals that live
@@ -1873,4 +1876,182 @@ _L1:
 	return tasklet.Finish(_t, _fl.Close(_f.Ch))
 }
 
-//line corners_stackless.go:1869
+//line corners_stackless.go:1870
+
+// CompoundTasklet is the tasklet Compound (kind "flowtest.compound", version 1), lowered by
+// stackless gen from corners.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type CompoundTasklet struct {
+	PC   int
+	Out  channel.ID
+	Sum  int
+	Diff int
+	Prod int
+	Bits int
+	I    int
+	Idx  int
+	Rng  int
+	Add  addFrame `msgpack:",omitempty"`
+}
+
+// Where implements tasklet.Framer: where Compound and the flow functions it
+// called are suspended, outermost first.
+func (_f *CompoundTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Compound, and the frames it called into, at
+// the point its PC names.
+func (_f *CompoundTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Compound", File: "corners.go", Line: 260, Point: "call of add"}))
+	case 2:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Compound", File: "corners.go", Line: 261, Point: "call of add"}))
+	case 3:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Compound", File: "corners.go", Line: 262, Point: "call of add"}))
+	case 4:
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Compound", File: "corners.go", Line: 263, Point: "call of add"}))
+	case 5:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Compound", File: "corners.go", Line: 265, Point: "t.Send"})
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *CompoundTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 4: // I
+		return 0x40
+	case 5: // Out, Sum, Diff, Prod, Bits, I, Idx, Rng
+		return 0x1fe
+	}
+	return 0
+}
+
+// NewCompound returns the tasklet Compound(t, out), to spawn.
+func NewCompound(out channel.ID) *CompoundTasklet {
+	return &CompoundTasklet{Out: out}
+}
+
+// Step runs Compound to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+//
+//line corners.go:257
+func (_f *CompoundTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
+	_rs := _f.PC
+	_ = _rs
+	var _sl5 error
+	_ = _sl5
+	if _rs >= 1 && _rs <= 4 {
+		goto _L1
+	}
+	if _rs == 5 {
+		goto _P5
+	}
+//line corners.go:258
+	_f.Sum, _f.Diff, _f.Prod, _f.Bits = 0, 100, 1, 0
+//line corners.go:259
+_L1:
+	{
+		if _rs == 0 {
+			_f.Rng = 4
+			_f.Idx = 0
+		}
+//line corners.go:259
+		for ; _f.Idx < _f.Rng; _f.Idx++ {
+			var _sl1 int
+			_ = _sl1
+			var _sl2 int
+			_ = _sl2
+			var _sl3 int
+			_ = _sl3
+			var _sl4 int
+			_ = _sl4
+			if _rs == 1 {
+				goto _P1
+			}
+			if _rs == 2 {
+				goto _P2
+			}
+			if _rs == 3 {
+				goto _P3
+			}
+			if _rs == 4 {
+				goto _P4
+			}
+			_f.I = _f.Idx
+//line corners.go:260
+			_f.Add = addFrame{A: _f.I, B: 1}
+		_P1:
+			_rs = 0
+			{
+				_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+				if !_cdone {
+					_f.PC = 1
+					return _cop
+				}
+				_f.Add = addFrame{}
+				_sl1 = _c0
+			}
+//line corners.go:260
+			_f.Sum += _sl1
+//line corners.go:261
+			_f.Add = addFrame{A: _f.I, B: 0}
+		_P2:
+			_rs = 0
+			{
+				_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+				if !_cdone {
+					_f.PC = 2
+					return _cop
+				}
+				_f.Add = addFrame{}
+				_sl2 = _c0
+			}
+//line corners.go:261
+			_f.Diff -= _sl2
+//line corners.go:262
+			_f.Add = addFrame{A: _f.I, B: 1}
+		_P3:
+			_rs = 0
+			{
+				_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+				if !_cdone {
+					_f.PC = 3
+					return _cop
+				}
+				_f.Add = addFrame{}
+				_sl3 = _c0
+			}
+//line corners.go:262
+			_f.Prod *= _sl3
+//line corners.go:263
+			_f.Add = addFrame{A: 1 << _f.I, B: 0}
+		_P4:
+			_rs = 0
+			{
+				_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+				if !_cdone {
+					_f.PC = 4
+					return _cop
+				}
+				_f.Add = addFrame{}
+				_sl4 = _c0
+			}
+//line corners.go:263
+			_f.Bits |= _sl4
+		}
+	}
+//line corners.go:265
+	_f.PC = 5
+	return _t.Send(_f.Out, fmt.Sprint(_f.Sum, _f.Diff, _f.Prod, _f.Bits))
+_P5:
+	_rs = 0
+	_sl5 = _t.Err()
+//line corners.go:265
+	return tasklet.Finish(_t, _sl5)
+}
+
+//line corners_stackless.go:2048

@@ -96,6 +96,9 @@ var scenarios = []scenario{
 	{"paths", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewPaths(out), func(t *tasklet.Flow) error { return flowtest.Paths(t, out) })
 	}},
+	{"compound", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewCompound(out), func(t *tasklet.Flow) error { return flowtest.Compound(t, out) })
+	}},
 	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
 	}},

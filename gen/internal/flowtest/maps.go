@@ -17,7 +17,8 @@ type Squad struct {
 // Maps ranges over maps with suspensions inside: a saved local whose
 // entries the body edits (one deleted before it is reached is not seen,
 // one added may be visited or not), a field path, a map from a call that no local
-// holds, struct keys, and break and continue. What it reports does not
+// holds, struct keys, break and continue, and a map of structs holding maps
+// walked through the outer key. What it reports does not
 // depend on the order of a map's keys, which Go leaves open.
 //
 //stackless:tasklet kind=flowtest.maps version=1
@@ -68,8 +69,18 @@ outer:
 			break
 		}
 	}
+	// Nested: a map of structs holding maps, the inner one reached through
+	// the outer key (a row variable would hold the inner map twice).
+	squads := map[string]Squad{"red": {Name: "red", HP: map[string]int{"x": 1, "y": 2}}, "blue": {Name: "blue", HP: map[string]int{"z": 3}}}
+	hpSum := 0
+	for id := range squads {
+		for member := range squads[id].HP {
+			hpSum += add(t, squads[id].HP[member], 0)
+			squads[id].HP[member] = 0
+		}
+	}
 	slices.Sort(seen)
-	return t.Send(out, fmt.Sprint(len(seen), len(hp), hp["a"]+hp["b"], sq, total, n, trues))
+	return t.Send(out, fmt.Sprint(len(seen), len(hp), hp["a"]+hp["b"], sq, total, n, trues, hpSum, squads))
 }
 
 func build(n int) map[int]bool {

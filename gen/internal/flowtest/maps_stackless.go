@@ -2,7 +2,7 @@
 // Source: maps.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.maps","version":1,"frame":"MapsTasklet","points":["call of add","call of add","call of add","call of add","t.Yield","t.Send"],"live":[["Add","Hp","Idx","Keys","Name","Out","Seen","V"],["Add","Hp","Idx2","Keys2","Out","Seen","Sq"],["Add","Hp","Idx3","Keys3","Out","Seen","Sq","Total"],["Add","Hp","Idx4","Keys4","Out","Rng4","Seen","Sq","Total"],["Hp","Idx5","Idx6","Keys5","N","Ok","Out","P","Pts","Rng6","Seen","Sq","Total","Trues"],[]],"fields":[["Out","channel.ID"],["Hp","map[string]int"],["Seen","[]string"],["Name","string"],["V","int"],["Sq","Squad"],["Total","int"],["N","int"],["Pts","map[Point]bool"],["Trues","int"],["P","Point"],["Ok","bool"],["Idx","int"],["Keys","[]string"],["Idx2","int"],["Keys2","[]string"],["Idx3","int"],["Keys3","[]string"],["Idx4","int"],["Keys4","[]int"],["Rng4","map[int]bool"],["Idx5","int"],["Keys5","[]Point"],["Idx6","int"],["Rng6","int"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.maps","version":1,"frame":"MapsTasklet","points":["call of add","call of add","call of add","call of add","t.Yield","call of add","t.Send"],"live":[["Add","Hp","Idx","Keys","Name","Out","Seen","V"],["Add","Hp","Idx2","Keys2","Out","Seen","Sq","Total"],["Add","Hp","Idx3","Keys3","N","Out","Seen","Sq","Total"],["Add","Hp","Idx4","Keys4","N","Out","Rng4","Seen","Sq","Total"],["Hp","Idx5","Idx6","Keys5","N","Ok","Out","P","Pts","Rng6","Seen","Sq","Total","Trues"],["Add","Hp","HpSum","Id","Idx7","Idx8","Keys6","Keys7","Member","N","Out","Seen","Sq","Squads","Total","Trues"],[]],"fields":[["Out","channel.ID"],["Hp","map[string]int"],["Seen","[]string"],["Name","string"],["V","int"],["Sq","Squad"],["Total","int"],["N","int"],["Pts","map[Point]bool"],["Trues","int"],["P","Point"],["Ok","bool"],["Squads","map[string]Squad"],["HpSum","int"],["Id","string"],["Member","string"],["Idx","int"],["Keys","[]string"],["Idx2","int"],["Keys2","[]string"],["Idx3","int"],["Keys3","[]string"],["Idx4","int"],["Keys4","[]int"],["Rng4","map[int]bool"],["Idx5","int"],["Keys5","[]Point"],["Idx6","int"],["Rng6","int"],["Idx7","int"],["Keys6","[]string"],["Idx8","int"],["Keys7","[]string"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.maps","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
 
 package flowtest
@@ -19,40 +19,48 @@ import (
 
 func init() {
 	pickle.MustRegister("flowtest.maps", 1, (*MapsTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Maps", 61)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Maps", 62)
 }
 
 // MapsTasklet is the tasklet Maps (kind "flowtest.maps", version 1), lowered by
 // stackless gen from maps.go: its exported fields are the locals that live
 // across suspension points, and PC the point it resumes at.
 type MapsTasklet struct {
-	PC    int
-	Out   channel.ID
-	Hp    map[string]int
-	Seen  []string
-	Name  string
-	V     int
-	Sq    Squad
-	Total int
-	N     int
-	Pts   map[Point]bool
-	Trues int
-	P     Point
-	Ok    bool
-	Idx   int
-	Keys  []string
-	Idx2  int
-	Keys2 []string
-	Idx3  int
-	Keys3 []string
-	Idx4  int
-	Keys4 []int
-	Rng4  map[int]bool
-	Idx5  int
-	Keys5 []Point
-	Idx6  int
-	Rng6  int
-	Add   addFrame `msgpack:",omitempty"`
+	PC     int
+	Out    channel.ID
+	Hp     map[string]int
+	Seen   []string
+	Name   string
+	V      int
+	Sq     Squad
+	Total  int
+	N      int
+	Pts    map[Point]bool
+	Trues  int
+	P      Point
+	Ok     bool
+	Squads map[string]Squad
+	HpSum  int
+	Id     string
+	Member string
+	Idx    int
+	Keys   []string
+	Idx2   int
+	Keys2  []string
+	Idx3   int
+	Keys3  []string
+	Idx4   int
+	Keys4  []int
+	Rng4   map[int]bool
+	Idx5   int
+	Keys5  []Point
+	Idx6   int
+	Rng6   int
+	Idx7   int
+	Keys6  []string
+	Idx8   int
+	Keys7  []string
+	Add    addFrame `msgpack:",omitempty"`
 }
 
 // Where implements tasklet.Framer: where Maps and the flow functions it
@@ -64,17 +72,19 @@ func (_f *MapsTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *MapsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 31, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 32, Point: "call of add"}))
 	case 2:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 47, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 48, Point: "call of add"}))
 	case 3:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 51, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 52, Point: "call of add"}))
 	case 4:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 54, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 55, Point: "call of add"}))
 	case 5:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 61, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 62, Point: "t.Yield"})
 	case 6:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 72, Point: "t.Send"})
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 78, Point: "call of add"}))
+	case 7:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Maps", File: "maps.go", Line: 83, Point: "t.Send"})
 	}
 	return _w
 }
@@ -83,18 +93,20 @@ func (_f *MapsTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 // at the point PC names, those the code after it does not read.
 func (_f *MapsTasklet) DeadFields() uint64 {
 	switch _f.PC {
-	case 1: // Sq, Total, N, Pts, Trues, P, Ok, Idx2, Keys2, Idx3, Keys3, Idx4, Keys4, Rng4, Idx5, Keys5, Idx6, Rng6
-		return 0x3ff9fc0
-	case 2: // Name, V, Total, N, Pts, Trues, P, Ok, Idx, Keys, Idx3, Keys3, Idx4, Keys4, Rng4, Idx5, Keys5, Idx6, Rng6
-		return 0x3fe7fb0
-	case 3: // Name, V, N, Pts, Trues, P, Ok, Idx, Keys, Idx2, Keys2, Idx4, Keys4, Rng4, Idx5, Keys5, Idx6, Rng6
-		return 0x3f9ff30
-	case 4: // Name, V, N, Pts, Trues, P, Ok, Idx, Keys, Idx2, Keys2, Idx3, Keys3, Idx5, Keys5, Idx6, Rng6
-		return 0x3c7ff30
-	case 5: // Name, V, Idx, Keys, Idx2, Keys2, Idx3, Keys3, Idx4, Keys4, Rng4
-		return 0x3fe030
-	case 6: // Out, Hp, Seen, Name, V, Sq, Total, N, Pts, Trues, P, Ok, Idx, Keys, Idx2, Keys2, Idx3, Keys3, Idx4, Keys4, Rng4, Idx5, Keys5, Idx6, Rng6
-		return 0x3fffffe
+	case 1: // Sq, Total, N, Pts, Trues, P, Ok, Squads, HpSum, Id, Member, Idx2, Keys2, Idx3, Keys3, Idx4, Keys4, Rng4, Idx5, Keys5, Idx6, Rng6, Idx7, Keys6, Idx8, Keys7
+		return 0x3fff9ffc0
+	case 2: // Name, V, N, Pts, Trues, P, Ok, Squads, HpSum, Id, Member, Idx, Keys, Idx3, Keys3, Idx4, Keys4, Rng4, Idx5, Keys5, Idx6, Rng6, Idx7, Keys6, Idx8, Keys7
+		return 0x3ffe7ff30
+	case 3: // Name, V, Pts, Trues, P, Ok, Squads, HpSum, Id, Member, Idx, Keys, Idx2, Keys2, Idx4, Keys4, Rng4, Idx5, Keys5, Idx6, Rng6, Idx7, Keys6, Idx8, Keys7
+		return 0x3ff9ffe30
+	case 4: // Name, V, Pts, Trues, P, Ok, Squads, HpSum, Id, Member, Idx, Keys, Idx2, Keys2, Idx3, Keys3, Idx5, Keys5, Idx6, Rng6, Idx7, Keys6, Idx8, Keys7
+		return 0x3fc7ffe30
+	case 5: // Name, V, Squads, HpSum, Id, Member, Idx, Keys, Idx2, Keys2, Idx3, Keys3, Idx4, Keys4, Rng4, Idx7, Keys6, Idx8, Keys7
+		return 0x3c3ffe030
+	case 6: // Name, V, Pts, P, Ok, Idx, Keys, Idx2, Keys2, Idx3, Keys3, Idx4, Keys4, Rng4, Idx5, Keys5, Idx6, Rng6
+		return 0x3ffe1a30
+	case 7: // Out, Hp, Seen, Name, V, Sq, Total, N, Pts, Trues, P, Ok, Squads, HpSum, Id, Member, Idx, Keys, Idx2, Keys2, Idx3, Keys3, Idx4, Keys4, Rng4, Idx5, Keys5, Idx6, Rng6, Idx7, Keys6, Idx8, Keys7
+		return 0x3fffffffe
 	}
 	return 0
 }
@@ -107,14 +119,14 @@ func NewMaps(out channel.ID) *MapsTasklet {
 // Step runs Maps to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line maps.go:24
+//line maps.go:25
 func (_f *MapsTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
 	_rs := _f.PC
 	_ = _rs
-	var _sl17 error
-	_ = _sl17
+	var _sl22 error
+	_ = _sl22
 	if _rs == 1 {
 		goto _L1
 	}
@@ -131,20 +143,23 @@ func (_f *MapsTasklet) Step(_t *tasklet.T) tasklet.Op {
 		goto _L5
 	}
 	if _rs == 6 {
-		goto _P6
+		goto _L7
 	}
-//line maps.go:25
-	_f.Hp = map[string]int{"a": 1, "b": 2, "c": 3, "d": 4}
+	if _rs == 7 {
+		goto _P7
+	}
 //line maps.go:26
-	_f.Seen = *new([]string)
+	_f.Hp = map[string]int{"a": 1, "b": 2, "c": 3, "d": 4}
 //line maps.go:27
+	_f.Seen = *new([]string)
+//line maps.go:28
 _L1:
 	{
 		if _rs == 0 {
 			_f.Keys = slices.Sorted(maps.Keys(_f.Hp))
 			_f.Idx = 0
 		}
-//line maps.go:27
+//line maps.go:28
 		for ; _f.Idx < len(_f.Keys); _f.Idx++ {
 			var _sl1 string
 			_ = _sl1
@@ -161,11 +176,11 @@ _L1:
 				continue
 			}
 			_f.Name, _f.V = _sl1, _sl3
-//line maps.go:28
+//line maps.go:29
 			if _f.Name == "zz" {
 				continue
 			}
-//line maps.go:31
+//line maps.go:32
 			_f.Add = addFrame{A: _f.V, B: 10}
 		_P1:
 			_rs = 0
@@ -178,7 +193,7 @@ _L1:
 				_f.Add = addFrame{}
 				_f.Hp[_f.Name] = _c0
 			}
-//line maps.go:32
+//line maps.go:33
 			if len(_f.Seen) == 0 {
 
 				gone := "c"
@@ -188,24 +203,24 @@ _L1:
 				delete(_f.Hp, gone)
 				_f.Hp["zz"] = 0
 			}
-//line maps.go:41
+//line maps.go:42
 			_f.Seen = append(_f.Seen, fmt.Sprint(_f.Name, "=", _f.V))
 		}
 	}
-//line maps.go:43
-	delete(_f.Hp, "zz")
 //line maps.go:44
-	_f.Sq = Squad{Name: "red", HP: map[string]int{"x": 5, "y": 6}}
+	delete(_f.Hp, "zz")
 //line maps.go:45
-	_f.Total = 0
+	_f.Sq = Squad{Name: "red", HP: map[string]int{"x": 5, "y": 6}}
 //line maps.go:46
+	_f.Total = 0
+//line maps.go:47
 _L2:
 	{
 		if _rs == 0 {
 			_f.Keys2 = slices.Sorted(maps.Keys(_f.Sq.HP))
 			_f.Idx2 = 0
 		}
-//line maps.go:46
+//line maps.go:47
 		for ; _f.Idx2 < len(_f.Keys2); _f.Idx2++ {
 			var _sl4 string
 			_ = _sl4
@@ -226,7 +241,7 @@ _L2:
 				continue
 			}
 			v = _sl6
-//line maps.go:47
+//line maps.go:48
 			_f.Add = addFrame{A: v, B: 0}
 		_P2:
 			_rs = 0
@@ -239,20 +254,20 @@ _L2:
 				_f.Add = addFrame{}
 				_sl7 = _c0
 			}
-//line maps.go:47
+//line maps.go:48
 			_f.Total += _sl7
 		}
 	}
-//line maps.go:49
-	_f.N = 0
 //line maps.go:50
+	_f.N = 0
+//line maps.go:51
 _L3:
 	{
 		if _rs == 0 {
 			_f.Keys3 = slices.Sorted(maps.Keys(_f.Sq.HP))
 			_f.Idx3 = 0
 		}
-//line maps.go:50
+//line maps.go:51
 		for ; _f.Idx3 < len(_f.Keys3); _f.Idx3++ {
 			var _sl8 string
 			_ = _sl8
@@ -268,7 +283,7 @@ _L3:
 			if !_sl9 {
 				continue
 			}
-//line maps.go:51
+//line maps.go:52
 			_f.Add = addFrame{A: 1, B: 0}
 		_P3:
 			_rs = 0
@@ -281,11 +296,11 @@ _L3:
 				_f.Add = addFrame{}
 				_sl10 = _c0
 			}
-//line maps.go:51
+//line maps.go:52
 			_f.N += _sl10
 		}
 	}
-//line maps.go:53
+//line maps.go:54
 _L4:
 	{
 		if _rs == 0 {
@@ -293,7 +308,7 @@ _L4:
 			_f.Keys4 = slices.Sorted(maps.Keys(_f.Rng4))
 			_f.Idx4 = 0
 		}
-//line maps.go:53
+//line maps.go:54
 		for ; _f.Idx4 < len(_f.Keys4); _f.Idx4++ {
 			var _sl11 int
 			_ = _sl11
@@ -312,7 +327,7 @@ _L4:
 				continue
 			}
 			k = _sl11
-//line maps.go:54
+//line maps.go:55
 			_f.Add = addFrame{A: k, B: 1}
 		_P4:
 			_rs = 0
@@ -325,22 +340,22 @@ _L4:
 				_f.Add = addFrame{}
 				_sl13 = _c0
 			}
-//line maps.go:54
+//line maps.go:55
 			_f.N += _sl13
 		}
 	}
-//line maps.go:56
-	_f.Pts = map[Point]bool{{1, 2}: true, {3, 4}: false}
 //line maps.go:57
+	_f.Pts = map[Point]bool{{1, 2}: true, {3, 4}: false}
+//line maps.go:58
 	_f.Trues = 0
-//line maps.go:59
+//line maps.go:60
 _L5:
 	{
 		if _rs == 0 {
 			_f.Keys5 = slices.Collect(maps.Keys(_f.Pts))
 			_f.Idx5 = 0
 		}
-//line maps.go:59
+//line maps.go:60
 	outer:
 		for ; _f.Idx5 < len(_f.Keys5); _f.Idx5++ {
 			var _sl14 Point
@@ -358,47 +373,118 @@ _L5:
 				continue
 			}
 			_f.P, _f.Ok = _sl14, _sl16
-//line maps.go:60
+//line maps.go:61
 		_L6:
 			{
 				if _rs == 0 {
 					_f.Rng6 = 2
 					_f.Idx6 = 0
 				}
-//line maps.go:60
+//line maps.go:61
 				for ; _f.Idx6 < _f.Rng6; _f.Idx6++ {
 					if _rs == 5 {
 						goto _P5
 					}
-//line maps.go:61
+//line maps.go:62
 					_f.PC = 5
 					return _t.Yield()
 				_P5:
 					_rs = 0
-//line maps.go:62
+//line maps.go:63
 					if !_f.Ok {
 						continue outer
 					}
 				}
 			}
-//line maps.go:66
-			_f.Trues += _f.P.X
 //line maps.go:67
+			_f.Trues += _f.P.X
+//line maps.go:68
 			if _f.Trues > 100 {
 				break
 			}
 		}
 	}
-//line maps.go:71
+//line maps.go:74
+	_f.Squads = map[string]Squad{"red": {Name: "red", HP: map[string]int{"x": 1, "y": 2}}, "blue": {Name: "blue", HP: map[string]int{"z": 3}}}
+//line maps.go:75
+	_f.HpSum = 0
+//line maps.go:76
+_L7:
+	{
+		if _rs == 0 {
+			_f.Keys6 = slices.Sorted(maps.Keys(_f.Squads))
+			_f.Idx7 = 0
+		}
+//line maps.go:76
+		for ; _f.Idx7 < len(_f.Keys6); _f.Idx7++ {
+			var _sl17 string
+			_ = _sl17
+			var _sl18 bool
+			_ = _sl18
+			if _rs == 6 {
+				goto _L8
+			}
+			_sl17 = _f.Keys6[_f.Idx7]
+			_, _sl18 = _f.Squads[_sl17]
+			if !_sl18 {
+				continue
+			}
+			_f.Id = _sl17
+//line maps.go:77
+		_L8:
+			{
+				if _rs == 0 {
+					_f.Keys7 = slices.Sorted(maps.Keys(_f.Squads[_f.Id].HP))
+					_f.Idx8 = 0
+				}
+//line maps.go:77
+				for ; _f.Idx8 < len(_f.Keys7); _f.Idx8++ {
+					var _sl19 string
+					_ = _sl19
+					var _sl20 bool
+					_ = _sl20
+					var _sl21 int
+					_ = _sl21
+					if _rs == 6 {
+						goto _P6
+					}
+					_sl19 = _f.Keys7[_f.Idx8]
+					_, _sl20 = _f.Squads[_f.Id].HP[_sl19]
+					if !_sl20 {
+						continue
+					}
+					_f.Member = _sl19
+//line maps.go:78
+					_f.Add = addFrame{A: _f.Squads[_f.Id].HP[_f.Member], B: 0}
+				_P6:
+					_rs = 0
+					{
+						_cop, _cdone, _c0 := _f.Add.step(_t, _fl)
+						if !_cdone {
+							_f.PC = 6
+							return _cop
+						}
+						_f.Add = addFrame{}
+						_sl21 = _c0
+					}
+//line maps.go:78
+					_f.HpSum += _sl21
+//line maps.go:79
+					_f.Squads[_f.Id].HP[_f.Member] = 0
+				}
+			}
+		}
+	}
+//line maps.go:82
 	slices.Sort(_f.Seen)
-//line maps.go:72
-	_f.PC = 6
-	return _t.Send(_f.Out, fmt.Sprint(len(_f.Seen), len(_f.Hp), _f.Hp["a"]+_f.Hp["b"], _f.Sq, _f.Total, _f.N, _f.Trues))
-_P6:
+//line maps.go:83
+	_f.PC = 7
+	return _t.Send(_f.Out, fmt.Sprint(len(_f.Seen), len(_f.Hp), _f.Hp["a"]+_f.Hp["b"], _f.Sq, _f.Total, _f.N, _f.Trues, _f.HpSum, _f.Squads))
+_P7:
 	_rs = 0
-	_sl17 = _t.Err()
-//line maps.go:72
-	return tasklet.Finish(_t, _sl17)
+	_sl22 = _t.Err()
+//line maps.go:83
+	return tasklet.Finish(_t, _sl22)
 }
 
-//line maps_stackless.go:403
+//line maps_stackless.go:489

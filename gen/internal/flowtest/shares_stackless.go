@@ -2,7 +2,7 @@
 // Source: shares.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.shares","version":1,"frame":"SharesTasklet","points":["call of add","t.Yield","t.Send"],"live":[["Add","All","Out","Rest"],["All","Copied","Mine","Out","Seen","Sum"],[]],"fields":[["Out","channel.ID"],["All","[]int"],["Rest","[]int"],["Sum","int"],["Mine","[]int"],["Seen","map[string]int"],["Copied","map[string]int"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.shares","version":1,"frame":"SharesTasklet","points":["call of add","t.Yield","t.Send"],"live":[["Add","All","Out","Rest","Sum"],["All","Copied","Mine","Out","Seen","Sum"],[]],"fields":[["Out","channel.ID"],["All","[]int"],["Rest","[]int"],["Sum","int"],["Mine","[]int"],["Seen","map[string]int"],["Copied","map[string]int"],["Add","addFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.shares","version":1,"frame":"addFrame","points":["t.Yield"],"live":[["A","B"]],"fields":[["A","int"],["B","int"]]}
 
 package flowtest
@@ -59,8 +59,8 @@ func (_f *SharesTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 // at the point PC names, those the code after it does not read.
 func (_f *SharesTasklet) DeadFields() uint64 {
 	switch _f.PC {
-	case 1: // Sum, Mine, Seen, Copied
-		return 0xf0
+	case 1: // Mine, Seen, Copied
+		return 0xe0
 	case 2: // Rest
 		return 0x8
 	case 3: // Out, All, Rest, Sum, Mine, Seen, Copied

@@ -13,9 +13,25 @@ func X(t *tasklet.Flow, m map[string]int, gs []group) error {
 		_ = t.Send(1, k)
 		m = nil
 	}
-	// An element of a slice the flow keeps: the map would be saved twice.
+	// An index that is neither a variable nor a constant.
+	for k := range gs[len(gs)-1].M {
+		_ = t.Send(1, k)
+	}
+	// The body assigns the index.
+	i := 0
+	for k := range gs[i].M {
+		_ = t.Send(1, k)
+		i++
+	}
+	// The body may replace the element holding the map.
+	for k := range gs[i].M {
+		_ = t.Send(1, k)
+		gs[0] = group{}
+	}
+	// Not refused: a constant index, entries edited, another constant.
 	for k := range gs[0].M {
 		_ = t.Send(1, k)
+		gs[0].M[k]++
 	}
 	_ = gs
 	return nil
