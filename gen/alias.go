@@ -57,7 +57,7 @@ func (g *pkgGen) refuseAliased(fn *flowFn) {
 			if containsMap(a.Type(), map[types.Type]bool{}) && containsMap(b.Type(), map[types.Type]bool{}) {
 				done[[2]*types.Var{a, b}] = true
 				g.refuse(b.Pos(), fmt.Sprintf("%s and %s hold one map across a suspension: a save there would hold it twice, which pickle refuses", a.Name(), b.Name()), at,
-					fmt.Sprintf("keep only one of them across the blocking call, or make %s a copy if the two are meant to be apart (maps.Clone)", b.Name()))
+					fmt.Sprintf("keep only one of them across the blocking call and reach the map through it (an index or a field of %s in place of %s: for k := range %s, then %s[k]), or make %s a copy if the two are meant to be apart (maps.Clone)", a.Name(), b.Name(), a.Name(), a.Name(), b.Name()))
 				continue
 			}
 			if !found {
