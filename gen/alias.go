@@ -30,10 +30,6 @@ func (g *pkgGen) refuseAliased(fn *flowFn) {
 		vars = append(vars, v)
 	}
 	sort.Slice(vars, func(i, j int) bool { return vars[i].Pos() < vars[j].Pos() })
-	held := func(v *types.Var, p *point) bool {
-		l := fn.vars[v]
-		return l != nil && (g.linked[v] || l.field && l.at[p])
-	}
 	done := map[[2]*types.Var]bool{}
 	for _, root := range vars {
 		of := g.aliases(fn.decl.Body, root)
@@ -45,7 +41,7 @@ func (g *pkgGen) refuseAliased(fn *flowFn) {
 		for _, p := range pts {
 			var both []*types.Var
 			for _, v := range vars {
-				if of[v] && held(v, p) {
+				if of[v] && g.keeps(fn, v, p) {
 					both = append(both, v)
 				}
 			}

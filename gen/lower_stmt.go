@@ -301,8 +301,14 @@ func (l *lowerer) rangedField(s *ast.RangeStmt) string {
 		}
 		return loc.name
 	}
-	path, _ := l.pathOf(s.X)
-	if !isPath(s.X) || !l.savedIn(loc, s.Body) || assigns(l.g.info, s.Body, root) || l.assignsPath(s.Body, path) {
+	path, ok := l.pathOf(s.X)
+	for _, st := range path {
+		ok = ok && !st.index // not through an element, which the body could replace
+	}
+	if !ok {
+		return ""
+	}
+	if !l.savedIn(loc, s.Body) || assigns(l.g.info, s.Body, root) || l.assignsPath(s.Body, path) {
 		return ""
 	}
 	return l.print(s.X)
@@ -329,16 +335,6 @@ func (l *lowerer) writtenInLoop(s *ast.RangeStmt) (string, token.Pos) {
 func isBlank(e ast.Expr) bool {
 	id, ok := e.(*ast.Ident)
 	return ok && id.Name == "_"
-}
-
-// isPath reports whether e is a local and the fields of it (x, x.F.G).
-func isPath(e ast.Expr) bool {
-	e = ast.Unparen(e)
-	for sel, ok := e.(*ast.SelectorExpr); ok; sel, ok = e.(*ast.SelectorExpr) {
-		e = ast.Unparen(sel.X)
-	}
-	_, ok := e.(*ast.Ident)
-	return ok
 }
 
 // rangedMap is how the lowered loop reaches the map a range statement

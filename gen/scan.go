@@ -334,13 +334,11 @@ func (g *pkgGen) checkPointPlace(fn *flowFn, p *point, stack []ast.Node) {
 			}
 		case *ast.RangeStmt:
 			if child == s.Body {
-				switch u := g.info.TypeOf(s.X).Underlying().(type) {
+				switch g.info.TypeOf(s.X).Underlying().(type) {
 				case *types.Signature:
 					g.refuse(s.Pos(), "a range over a function with a suspension inside", p.String(), "collect the values into a slice first (an iterator cannot be saved)")
 				case *types.Pointer:
 					g.refuse(s.Pos(), "a range over a pointer to an array with a suspension inside", p.String(), "range over the array or a slice of it")
-				default:
-					_ = u
 				}
 			}
 		case *ast.FuncLit:
