@@ -253,7 +253,7 @@ func (r *Registry) decodeError(d *msgpack.Decoder) (error, error) {
 	case len(causes) > 0:
 		return &savedChain{msg: msg, causes: causes}, nil
 	}
-	return savedError(msg), nil
+	return &savedError{msg}, nil
 }
 
 // decodeCauses reads the causes of an error: nil, or an array of sentinel
@@ -324,10 +324,14 @@ func (r *Registry) decodeErrorValue(d *msgpack.Decoder) (error, error) {
 }
 
 // savedError is an error restored from a snapshot that was not a registered
-// sentinel: it keeps the message only.
-type savedError string
+// sentinel: it keeps the message only. A pointer to a struct, as errors.New
+// makes: fmt.Sprint puts no space beside an operand of a string kind, so
+// a string-kinded error printed after a restore read differently
+// (`fmt.Sprint(err, 2)`), and two restored errors with one message were
+// equal where the errors saved were not.
+type savedError struct{ msg string }
 
-func (e savedError) Error() string { return string(e) }
+func (e *savedError) Error() string { return e.msg }
 
 // savedChain is an error restored with the errors of its chain that kept
 // their identity: its message as saved, and errors.Is and errors.As find

@@ -103,6 +103,23 @@ func TestATextErrorKeepsTheTwoFieldForm(t *testing.T) {
 	assert.Same(t, channel.ErrClosed, got)
 }
 
+// A restored error prints as the saved one beside other operands (fmt.Sprint
+// spaces operands that are not of a string kind) and is an error of its
+// own, as errors.New's are.
+func TestARestoredErrorPrintsAsTheSavedOne(t *testing.T) {
+	r := errorRegistry(t)
+	var loaded []error
+	for _, err := range []error{errors.New("plain"), errors.New("plain"), errors.Join(errors.New("a"), errors.New("b"))} {
+		b, e := r.AppendError(nil, err)
+		require.NoError(t, e)
+		got, e := r.LoadError(b)
+		require.NoError(t, e)
+		assert.Equal(t, fmt.Sprint(err, 2, err), fmt.Sprint(got, 2, got))
+		loaded = append(loaded, got)
+	}
+	assert.True(t, loaded[0] != loaded[1], "two errors with one message are two errors")
+}
+
 // A program that does not register the sentinel or the type gets the
 // message and what it does know: loading never fails for it.
 func TestAnErrorLoadsWhereItsTypesAreUnknown(t *testing.T) {
