@@ -34,7 +34,12 @@
 // not linked) come back from a restore as two, so gen refuses them where
 // an element may be written through either after a point, and always for
 // a map (alias.go, shared.go); read only, they are saved as two copies,
-// as in any behavior.
+// as in any behavior. A function literal over saved locals reads and
+// writes the frame's fields, so it is accepted where it cannot outlive its
+// statement: called at once, ranged over, or handed to a function that only
+// calls it (sort.Slice, slices.SortFunc, strings.Map, a function of the
+// package that does nothing else with it), directly or through a local
+// used only so (closure.go).
 //
 // A range over a map with a point inside walks the keys it took when the
 // loop started (sorted when ordered), looking each up as its iteration

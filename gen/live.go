@@ -98,6 +98,7 @@ func (g *pkgGen) analyse(fn *flowFn) {
 		fn.vars[v] = l
 	}
 	g.checkAddresses(fn)
+	g.checkClosures(fn)
 }
 
 func (g *pkgGen) pointAfter(fn *flowFn, v *types.Var, pts []token.Pos) string {

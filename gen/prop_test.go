@@ -22,7 +22,8 @@ import (
 // that every helper is handed and writes, all printed to the out channel
 // at every observation. Calls of nx, which
 // counts them in a package variable, make the order Go evaluates calls in
-// part of the trace.
+// part of the trace. Function literals that run at once (called where they
+// are made, or handed to each or sort.Slice) write the saved locals.
 type progGen struct {
 	r       *rand.Rand
 	b       strings.Builder
@@ -54,6 +55,10 @@ func (g *progGen) expr(depth int) string {
 		return fmt.Sprintf("h%d(t, out, e, %s)", g.r.IntN(g.helpers), g.expr(depth+1))
 	case n == 9 && g.r.IntN(3) == 0:
 		return "nx()"
+	case n == 9 && g.r.IntN(2) == 0:
+		// a call that writes a saved local the expression may also read
+		v := g.v()
+		return fmt.Sprintf("func() int { %s++; return %s }()", v, v)
 	default:
 		return fmt.Sprintf("mix(%s, %s)", g.v(), g.expr(depth+1))
 	}
@@ -87,7 +92,17 @@ func (g *progGen) stmt(depth int, ret string) {
 	case w < 34:
 		g.line("_ = t.Sleep(%d)", g.r.IntN(3))
 	case w < 37:
-		g.line("%s += %d", g.v(), 1+g.r.IntN(4))
+		// a saved local written directly or by a literal that runs at once
+		switch v, k := g.v(), 1+g.r.IntN(4); g.r.IntN(4) {
+		case 0:
+			g.line("func() { %s += %d * %s }()", v, k, g.v())
+		case 1:
+			g.line("each(e, func(x int) { %s += x %% %d })", v, k+1)
+		case 2:
+			g.line("sort.Slice(e, func(i, j int) bool { return (e[i]+%s)%%%d < (e[j]+%s)%%%d })", v, k+1, g.v(), k+1)
+		default:
+			g.line("%s += %d", v, k)
+		}
 	case w < 40:
 		// e is the tasklet's slice, handed to every helper: one array
 		g.line("e[nx()] += %s", g.expr(1))
@@ -213,10 +228,13 @@ func (g *progGen) program(nh, np int) string {
 	g.line("")
 	g.line(`import (`)
 	g.line(`	"fmt"`)
+	g.line(`	"sort"`)
 	g.line(``)
 	g.line(`	"github.com/stackless-go/stackless/channel"`)
 	g.line(`	"github.com/stackless-go/stackless/tasklet"`)
 	g.line(`)`)
+	g.line("")
+	g.line("var _ = sort.Ints")
 	g.line("")
 	g.line("func mix(x, y int) int { return (x*31 + y) %% 1000 }")
 	g.line("")
@@ -226,6 +244,13 @@ func (g *progGen) program(nh, np int) string {
 	g.line("func nx() int { nxCalls++; return nxCalls %% 3 }")
 	g.line("")
 	g.line("func init() { resets = append(resets, func() { nxCalls = 0 }) }")
+	g.line("")
+	g.line("// each only calls f: a literal handed to it may capture saved locals.")
+	g.line("func each(xs []int, f func(int)) {")
+	g.line("	for _, x := range xs {")
+	g.line("		f(x)")
+	g.line("	}")
+	g.line("}")
 	for h := range nh {
 		g.line("")
 		// Every other helper has a named result that only its bare
@@ -418,6 +443,6 @@ func renameAll(src string, seed uint64) string {
 		pairs = append(pairs, n+"(", fmt.Sprintf("%s_%d(", n, seed))
 	}
 	pairs = append(pairs, "func mix(", fmt.Sprintf("func mix%d(", seed), "mix(", fmt.Sprintf("mix%d(", seed), "kind=prop.p", fmt.Sprintf("kind=prop.s%d.p", seed),
-		"func nx(", fmt.Sprintf("func nx%d(", seed), "nx(", fmt.Sprintf("nx%d(", seed), "nxCalls", fmt.Sprintf("nxCalls%d", seed))
+		"func nx(", fmt.Sprintf("func nx%d(", seed), "each(", fmt.Sprintf("each%d(", seed), "nx(", fmt.Sprintf("nx%d(", seed), "nxCalls", fmt.Sprintf("nxCalls%d", seed))
 	return strings.NewReplacer(pairs...).Replace(src)
 }

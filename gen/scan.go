@@ -386,8 +386,8 @@ func (g *pkgGen) checkRecursion() {
 	}
 }
 
-// checkAddresses refuses pointers to saved locals and closures over them:
-// after a save and a restore they would point at the old copy.
+// checkAddresses refuses pointers to saved locals: after a save and a
+// restore they would point at the old copy. (Closures: closure.go.)
 func (g *pkgGen) checkAddresses(fn *flowFn) {
 	var stack []ast.Node
 	ast.Inspect(fn.decl.Body, func(n ast.Node) bool {
@@ -411,16 +411,6 @@ func (g *pkgGen) checkAddresses(fn *flowFn) {
 						"make "+v.Name()+" a slice")
 				}
 			}
-		case *ast.FuncLit:
-			ast.Inspect(n.Body, func(m ast.Node) bool {
-				if id, ok := m.(*ast.Ident); ok {
-					if v, ok := g.info.Uses[id].(*types.Var); ok && fn.vars[v] != nil && fn.vars[v].field {
-						g.refuse(id.Pos(), "a function literal that captures "+v.Name()+", which lives across a suspension", g.pointAfter(fn, v, sortedPoints(fn)),
-							"pass the value to the function literal as an argument")
-					}
-				}
-				return true
-			})
 		}
 		return true
 	})

@@ -99,6 +99,9 @@ var scenarios = []scenario{
 	{"compound", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewCompound(out), func(t *tasklet.Flow) error { return flowtest.Compound(t, out) })
 	}},
+	{"closures", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewClosures(out), func(t *tasklet.Flow) error { return flowtest.Closures(t, out) })
+	}},
 	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
 	}},
