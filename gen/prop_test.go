@@ -80,7 +80,7 @@ func (g *progGen) stmt(depth int, ret string) {
 		g.line("%s = %s", g.v(), g.expr(0))
 	case w < 22:
 		g.obs++
-		g.line(`_ = t.Send(out, fmt.Sprint("o%d ", a, " ", b, " ", c, " ", d, " ", e))`, g.obs)
+		g.line(`_ = t.Send(out, fmt.Sprint("o%d ", a, " ", b, " ", c, " ", d, " ", e, " ", s))`, g.obs)
 	case w < 28:
 		g.line("_ = t.Yield()")
 	case w < 32:
@@ -210,6 +210,22 @@ func (g *progGen) stmt(depth int, ret string) {
 		} else {
 			g.line("d[nx()], %s = mix(nx(), h%d(t, out, e, %s)), nx()", g.v(), g.r.IntN(g.helpers), g.expr(1))
 		}
+	case w < 95 && g.helpers > 0:
+		// fields, elements and map entries of a saved struct, and a
+		// flow's two results, on the left of a blocking call
+		h := fmt.Sprintf("h%d(t, out, e, %s)", g.r.IntN(g.helpers), g.expr(1))
+		switch g.r.IntN(5) {
+		case 0:
+			g.line("s.X %s= %s", []string{"+", "-", "^"}[g.r.IntN(3)], h)
+		case 1:
+			g.line("s.A[nx()%%2] = %s", h)
+		case 2:
+			g.line("s.M[\"k%d\"] += %s", g.r.IntN(3), h)
+		case 3:
+			g.line("%s, s.A[nx()%%2] = Hq(t, %s)", g.v(), g.expr(1))
+		default:
+			g.line("s.M[fmt.Sprint(nx())], %s = Hq(t, %s)", g.v(), g.expr(1))
+		}
 	default:
 		if g.helpers > 0 && g.r.IntN(2) == 0 {
 			// an op-assignment reads its left side after the point
@@ -267,6 +283,8 @@ func (g *progGen) program(nh, np int) string {
 		g.line("a, b, c := x, %d, %d", g.r.IntN(5), g.r.IntN(5))
 		g.line("var d [3]int")
 		g.line("_ = d")
+		g.line("s := St{M: map[string]int{\"h\": x}}")
+		g.line("_ = s")
 		if named {
 			g.line("_, _, _ = a, b, c // used before any point: they may be dead after")
 			g.line("r = mix(a, x+%d)", g.r.IntN(5))
@@ -289,8 +307,9 @@ func (g *progGen) program(nh, np int) string {
 		g.line("a, b, c := %d, %d, %d", g.r.IntN(5), g.r.IntN(5), g.r.IntN(5))
 		g.line("var d [3]int")
 		g.line("e := make([]int, 3)")
+		g.line("s := St{M: map[string]int{}}")
 		g.block(0, 3+g.r.IntN(6), "nil")
-		g.line(`return t.Send(out, fmt.Sprint("end ", a, " ", b, " ", c, " ", d, " ", e))`)
+		g.line(`return t.Send(out, fmt.Sprint("end ", a, " ", b, " ", c, " ", d, " ", e, " ", s))`)
 		g.indent--
 		g.line("}")
 	}
@@ -322,6 +341,20 @@ import (
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
 )
+
+// St is a saved struct the programs write through on the left of
+// blocking calls.
+type St struct {
+	X int
+	A [2]int
+	M map[string]int
+}
+
+// Hq is a flow with two results.
+func Hq(t *tasklet.Flow, x int) (int, int) {
+	_ = t.Yield()
+	return x / 3, x % 3
+}
 
 // Run runs every program lowered, unlowered and restored after every
 // switch, and returns the names of those whose traces differ.
