@@ -276,7 +276,7 @@ func (l *lowerer) fieldList() []fieldDecl {
 		}
 		seen[v] = true
 		f := fieldDecl{name: loc.fname, typ: l.fieldType(v.Type())}
-		if l.g.linked[v] {
+		if l.g.linked[v] || loc.unsaved {
 			f.tag = skipTag
 		}
 		out = append(out, f)
@@ -313,7 +313,11 @@ func (l *lowerer) writeTasklet(b *strings.Builder, tk string, lines []line) {
 		if name == "" || name == "_" {
 			name = fmt.Sprintf("p%d", i)
 		}
-		params = append(params, name+" "+l.typeString(p.Type()))
+		if fn.sig.Variadic() && i == fn.sig.Params().Len()-1 {
+			params = append(params, name+" ..."+l.typeString(p.Type().(*types.Slice).Elem()))
+		} else {
+			params = append(params, name+" "+l.typeString(p.Type()))
+		}
 		if loc := fn.vars[p]; loc != nil {
 			inits = append(inits, loc.fname+": "+l.fieldValue(loc, name))
 		}

@@ -70,14 +70,14 @@ func (g *pkgGen) linkParams() {
 			}
 			all := true // every call passes a local of its caller
 			for _, s := range sites {
-				id, isID := ast.Unparen(s.p.call.Args[i]).(*ast.Ident)
+				id, isID := ast.Unparen(wholeArg(s.p.call, fn.sig, i)).(*ast.Ident)
 				v, _ := g.info.Uses[id].(*types.Var)
 				all = all && isID && s.caller.vars[v] != nil
 			}
 			if all {
 				g.linked[pv] = true
 				for _, s := range sites {
-					g.holdAt(s.caller, g.info.Uses[ast.Unparen(s.p.call.Args[i]).(*ast.Ident)].(*types.Var), s.p)
+					g.holdAt(s.caller, g.info.Uses[ast.Unparen(wholeArg(s.p.call, fn.sig, i)).(*ast.Ident)].(*types.Var), s.p)
 				}
 			}
 		}
@@ -156,8 +156,27 @@ func (l *lowerer) relinks(p *point, field string) []line {
 	for i := 1; i < p.callee.sig.Params().Len(); i++ {
 		pv := p.callee.sig.Params().At(i)
 		if l.g.linked[pv] {
-			out = append(out, line{text: "_f." + field + "." + p.callee.vars[pv].fname + " = " + l.print(p.call.Args[i])})
+			out = append(out, line{text: "_f." + field + "." + p.callee.vars[pv].fname + " = " + l.print(wholeArg(p.call, p.callee.sig, i))})
 		}
 	}
 	return out
+}
+
+// wholeArg is the argument of call that is parameter i's value: nil for
+// the variadic parameter of a call that lists its elements (Go makes a new
+// slice of them), which no local of the caller holds.
+func wholeArg(call *ast.CallExpr, sig *types.Signature, i int) ast.Expr {
+	if sig.Variadic() && i == sig.Params().Len()-1 && !call.Ellipsis.IsValid() {
+		return nil
+	}
+	return call.Args[i]
+}
+
+// paramArgs are the arguments of call that make up parameter i: one, or
+// the elements listed for a variadic parameter (perhaps none).
+func paramArgs(call *ast.CallExpr, sig *types.Signature, i int) []ast.Expr {
+	if e := wholeArg(call, sig, i); e != nil {
+		return []ast.Expr{e}
+	}
+	return call.Args[i:]
 }

@@ -83,7 +83,9 @@ func (g *pkgGen) analyse(fn *flowFn) {
 				l.boxed = true
 				l.name += ".V"
 			}
-			if why := saveable(v.Type(), map[types.Type]bool{}); why != "" {
+			if why := saveable(v.Type(), map[types.Type]bool{}); why != "" && params[v] && len(at) == 0 && !fn.marked && !isResult(fn, v) {
+				l.unsaved = true
+			} else if why != "" {
 				g.refuse(v.Pos(), "local "+v.Name()+" of type "+v.Type().String()+" is saved across a suspension, but "+why, g.pointAfter(fn, v, sortedPoints(fn)),
 					"keep only saveable values (numbers, strings, IDs, slices, maps, structs of exported fields, registered types) in locals that live across blocking calls")
 			}
@@ -99,6 +101,16 @@ func (g *pkgGen) analyse(fn *flowFn) {
 	}
 	g.checkAddresses(fn)
 	g.checkClosures(fn)
+}
+
+// isResult reports whether v is one of fn's named results.
+func isResult(fn *flowFn, v *types.Var) bool {
+	for i := 0; i < fn.sig.Results().Len(); i++ {
+		if fn.sig.Results().At(i) == v {
+			return true
+		}
+	}
+	return false
 }
 
 func (g *pkgGen) pointAfter(fn *flowFn, v *types.Var, pts []token.Pos) string {

@@ -474,9 +474,6 @@ func (g *pkgGen) consider(fd *ast.FuncDecl, file *ast.File, path string) {
 	case fd.Type.TypeParams != nil:
 		g.refuse(fd.Name.Pos(), "generic function "+fd.Name.Name+" takes a *tasklet.Flow", "", "write it for concrete types")
 		return
-	case sig.Variadic():
-		g.refuse(fd.Name.Pos(), "variadic function "+fd.Name.Name+" takes a *tasklet.Flow", "", "pass a slice instead")
-		return
 	case fd.Body == nil:
 		g.refuse(fd.Name.Pos(), "function "+fd.Name.Name+" has no body", "", "write it in Go")
 		return

@@ -343,7 +343,20 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 			if loc == nil {
 				continue // a blank parameter
 			}
-			inits = append(inits, loc.fname+": "+l.fieldValue(loc, l.print(p.call.Args[i])))
+			arg := wholeArg(p.call, callee.sig, i)
+			if arg == nil { // a variadic parameter's elements, packed as Go does
+				elems := p.call.Args[i:]
+				if len(elems) == 0 {
+					continue // nil, as in Go
+				}
+				texts := make([]string, len(elems))
+				for j, e := range elems {
+					texts[j] = l.print(e)
+				}
+				inits = append(inits, loc.fname+": "+l.fieldValue(loc, l.typeString(pv.Type())+"{"+strings.Join(texts, ", ")+"}"))
+				continue
+			}
+			inits = append(inits, loc.fname+": "+l.fieldValue(loc, l.print(arg)))
 		}
 		out = append(out, line{text: fmt.Sprintf("_f.%s = %s{%s}", field, callee.typ, strings.Join(inits, ", ")), pos: pos})
 		out = append(out, line{text: entry + ":"}, line{text: "_rs = 0"})

@@ -23,7 +23,8 @@ import (
 // at every observation. Calls of nx, which
 // counts them in a package variable, make the order Go evaluates calls in
 // part of the trace. Function literals that run at once (called where they
-// are made, or handed to each or sort.Slice) write the saved locals.
+// are made, or handed to each or sort.Slice) write the saved locals; a
+// variadic flow takes elements or the handed slice with ....
 type progGen struct {
 	r       *rand.Rand
 	b       strings.Builder
@@ -45,6 +46,12 @@ func (g *progGen) v() string { return []string{"a", "b", "c"}[g.r.IntN(3)] }
 // expr is an int expression, sometimes with a suspending call inside.
 func (g *progGen) expr(depth int) string {
 	switch n := g.r.IntN(10); {
+	case n == 8 && depth < 2 && g.r.IntN(3) == 0:
+		// a variadic flow: elements packed, or the handed slice with ...
+		if g.r.IntN(2) == 0 {
+			return "Hv(t, e...)"
+		}
+		return fmt.Sprintf("Hv(t, %s, %s)", g.expr(depth+1), g.v())
 	case n < 3:
 		return g.v()
 	case n < 5:
@@ -354,6 +361,16 @@ type St struct {
 func Hq(t *tasklet.Flow, x int) (int, int) {
 	_ = t.Yield()
 	return x / 3, x % 3
+}
+
+// Hv is a variadic flow that reads its elements across points.
+func Hv(t *tasklet.Flow, xs ...int) int {
+	n := len(xs)
+	for _, x := range xs {
+		_ = t.Yield()
+		n = (n*7 + x) % 1000
+	}
+	return n
 }
 
 // Run runs every program lowered, unlowered and restored after every

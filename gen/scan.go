@@ -66,6 +66,12 @@ type local struct {
 	fname string          // the field's name
 	boxed bool            // an interface value, kept in a pickle.Boxed
 	at    map[*point]bool // the points it is live at
+	// unsaved: a parameter of a called flow that no code after a point
+	// reads, of a type a save cannot hold (a func, []any): a field for the
+	// caller to set, left out of saves (its caller steps into the frame
+	// right after setting it, so no save finds the frame before its first
+	// point).
+	unsaved bool
 }
 
 // isInterface reports whether a field of type t must be boxed to keep

@@ -27,7 +27,6 @@ import (
 //
 // The caller's copy is what the argument is rooted at (valueRoots).
 func (g *pkgGen) refuseHeld(fn *flowFn, sites []site) {
-	name := fn.obj.Name()
 	for i := 1; i < fn.sig.Params().Len(); i++ {
 		pv := fn.sig.Params().At(i)
 		if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] {
@@ -42,34 +41,46 @@ func (g *pkgGen) refuseHeld(fn *flowFn, sites []site) {
 			shared = containsMap
 		}
 		for _, s := range sites {
-			arg := s.p.call.Args[i]
-			for _, v := range valueRoots(g.info, arg, nil) {
-				if !g.keeps(s.caller, v, s.p) || !shared(v.Type(), map[types.Type]bool{}) {
-					continue
-				}
-				a := g.source(arg)
-				_, isMap := pv.Type().Underlying().(*types.Map)
-				_, isVar := ast.Unparen(arg).(*ast.Ident)
-				what := fmt.Sprintf("%s handed to %s, which writes elements of a slice in it that the caller keeps too: after a restore while in %s, the caller's %s and %s's parameter %s would be two arrays, and %s's writes would not reach the caller", a, name, name, v.Name(), name, pv.Name(), name)
-				if maps {
-					what = fmt.Sprintf("%s, which holds a map, handed to %s: a save while in %s would hold the map twice, in the caller's %s and in %s's parameter %s (pickle refuses such a save)", a, name, name, v.Name(), name, pv.Name())
-				}
-				var fix string
-				switch {
-				case isMap:
-					what = fmt.Sprintf("the map %s handed to %s, which a save while in %s would hold twice, as the caller's %s and as %s's parameter %s (pickle refuses such a save)", a, name, name, v.Name(), name, pv.Name())
-					fix = "pass a local variable at every call of " + name + ", and do not assign " + pv.Name() + " in it: gen then hands " + name + " the caller's map, saved once"
-				case !isVar:
-					fix = fmt.Sprintf("make it a local variable before the call and hand that back (x := %s; x = %s(t, x), %s returning it), then use x, not %s, after the call", a, name, name, v.Name())
-				case maps:
-					fix = fmt.Sprintf("hand the value back instead (%s = %s(t, %s), %s returning it), so that the caller keeps no copy during the call", a, name, a, name)
-				default:
-					fix = fmt.Sprintf("hand the value back (%s = %s(t, %s), %s returning it), or, for a slice, pass a local variable at every call of %s and do not assign %s in it (gen then links them)", a, name, a, name, name, pv.Name())
-				}
-				g.refuse(arg.Pos(), what, "", fix)
-				break
+			packed := wholeArg(s.p.call, fn.sig, i) == nil
+			for _, arg := range paramArgs(s.p.call, fn.sig, i) {
+				g.refuseHeldArg(fn, pv, s, arg, packed, maps, shared)
 			}
 		}
+	}
+}
+
+// refuseHeldArg refuses arg, handed to fn's parameter pv at the call s,
+// where the caller keeps what it is rooted at (refuseHeld).
+// packed says arg is one of the elements of a variadic parameter.
+func (g *pkgGen) refuseHeldArg(fn *flowFn, pv *types.Var, s site, arg ast.Expr, packed, maps bool, shared func(types.Type, map[types.Type]bool) bool) {
+	name := fn.obj.Name()
+	for _, v := range valueRoots(g.info, arg, nil) {
+		if !g.keeps(s.caller, v, s.p) || !shared(v.Type(), map[types.Type]bool{}) {
+			continue
+		}
+		a := g.source(arg)
+		_, isMap := pv.Type().Underlying().(*types.Map)
+		_, isVar := ast.Unparen(arg).(*ast.Ident)
+		what := fmt.Sprintf("%s handed to %s, which writes elements of a slice in it that the caller keeps too: after a restore while in %s, the caller's %s and %s's parameter %s would be two arrays, and %s's writes would not reach the caller", a, name, name, v.Name(), name, pv.Name(), name)
+		if maps {
+			what = fmt.Sprintf("%s, which holds a map, handed to %s: a save while in %s would hold the map twice, in the caller's %s and in %s's parameter %s (pickle refuses such a save)", a, name, name, v.Name(), name, pv.Name())
+		}
+		var fix string
+		switch {
+		case packed:
+			fix = fmt.Sprintf("keep the values in one local slice and hand that with ... at every call of %s (%s(t, all...)), which gen then links, and do not assign %s in it", name, name, pv.Name())
+		case isMap:
+			what = fmt.Sprintf("the map %s handed to %s, which a save while in %s would hold twice, as the caller's %s and as %s's parameter %s (pickle refuses such a save)", a, name, name, v.Name(), name, pv.Name())
+			fix = "pass a local variable at every call of " + name + ", and do not assign " + pv.Name() + " in it: gen then hands " + name + " the caller's map, saved once"
+		case !isVar:
+			fix = fmt.Sprintf("make it a local variable before the call and hand that back (x := %s; x = %s(t, x), %s returning it), then use x, not %s, after the call", a, name, name, v.Name())
+		case maps:
+			fix = fmt.Sprintf("hand the value back instead (%s = %s(t, %s), %s returning it), so that the caller keeps no copy during the call", a, name, a, name)
+		default:
+			fix = fmt.Sprintf("hand the value back (%s = %s(t, %s), %s returning it), or, for a slice, pass a local variable at every call of %s and do not assign %s in it (gen then links them)", a, name, a, name, name, pv.Name())
+		}
+		g.refuse(arg.Pos(), what, "", fix)
+		return
 	}
 }
 

@@ -102,6 +102,10 @@ var scenarios = []scenario{
 	{"closures", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewClosures(out), func(t *tasklet.Flow) error { return flowtest.Closures(t, out) })
 	}},
+	{"variadic", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewVariadic(out, "x", "y"), func(t *tasklet.Flow) error { return flowtest.Variadic(t, out, "x", "y") })
+		spawn(flowtest.NewVariadic(out), func(t *tasklet.Flow) error { return flowtest.Variadic(t, out) })
+	}},
 	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
 	}},
