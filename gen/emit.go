@@ -54,11 +54,12 @@ func (q *fileCtx) name(path, def string) string {
 // names gives each flow function its frame type and each call its field.
 func (g *pkgGen) names() {
 	scope := g.pkg.Types.Scope()
+	written := map[string]*flowFn{} // the names gen writes, a method's beside a function's
 	for _, fn := range g.order {
-		fn.typ = fn.obj.Name() + "Frame"
+		fn.typ = fn.ident() + "Frame"
 		if fn.marked {
-			fn.typ = fn.obj.Name() + "Tasklet"
-			ctor := ctorName(fn.obj.Name())
+			fn.typ = fn.ident() + "Tasklet"
+			ctor := ctorName(fn.ident())
 			if scope.Lookup(ctor) != nil {
 				g.refuse(fn.decl.Name.Pos(), "the package declares "+ctor+" already", "", "rename it: the generator writes the constructor "+ctor)
 			}
@@ -66,11 +67,15 @@ func (g *pkgGen) names() {
 		if scope.Lookup(fn.typ) != nil {
 			g.refuse(fn.decl.Name.Pos(), "the package declares "+fn.typ+" already", "", "rename it: the generator writes the frame type "+fn.typ)
 		}
+		if other := written[fn.ident()]; other != nil {
+			g.refuse(fn.decl.Name.Pos(), fn.name()+" and "+other.name()+" would both be lowered into "+fn.typ, "", "rename one of them")
+		}
+		written[fn.ident()] = fn
 	}
 	for _, fn := range g.order {
 		fn.sub = map[*flowFn]string{}
 		for _, c := range fn.callees {
-			fn.sub[c] = fn.fieldName(exported(c.obj.Name()))
+			fn.sub[c] = fn.fieldName(exported(c.ident()))
 		}
 	}
 }
@@ -120,9 +125,9 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		fn.pcs = number(fn.layout, oldRec)
 		renumber(lines, fn.pcs)
 		// The frame type.
-		doc := fmt.Sprintf("// %s is the frame of %s, lowered by stackless gen from %s: its\n// exported fields are the locals that live across suspension points.\n", fn.typ, fn.obj.Name(), base)
+		doc := fmt.Sprintf("// %s is the frame of %s, lowered by stackless gen from %s: its\n// exported fields are the locals that live across suspension points.\n", fn.typ, fn.name(), base)
 		if fn.marked {
-			doc = fmt.Sprintf("// %s is the tasklet %s (kind %q, version %d), lowered by\n// stackless gen from %s: its exported fields are the locals that live\n// across suspension points, and PC the point it resumes at.\n", fn.typ, fn.obj.Name(), fn.kind, fn.version, base)
+			doc = fmt.Sprintf("// %s is the tasklet %s (kind %q, version %d), lowered by\n// stackless gen from %s: its exported fields are the locals that live\n// across suspension points, and PC the point it resumes at.\n", fn.typ, fn.name(), fn.kind, fn.version, base)
 		}
 		body.WriteString(doc)
 		fmt.Fprintf(&body, "type %s struct {\n\tPC int\n", fn.typ)
@@ -143,7 +148,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		g.writeWhere(&body, fn, tk)
 		g.writeDeadFields(&body, fn)
 		if g.called[fn] {
-			fmt.Fprintf(&body, "// IsZero reports that the frame is not active (it is zeroed when\n// %s returns), for its caller's save to leave it out.\n", fn.obj.Name())
+			fmt.Fprintf(&body, "// IsZero reports that the frame is not active (it is zeroed when\n// %s returns), for its caller's save to leave it out.\n", fn.name())
 			fmt.Fprintf(&body, "func (_f %s) IsZero() bool { return _f.PC == 0 }\n\n", fn.typ)
 		}
 		if fn.marked {
@@ -161,7 +166,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		if l.direct {
 			continue // the body is Step's
 		}
-		fmt.Fprintf(&body, "// step runs %s to its next suspension point (done: it returned).\n", fn.obj.Name())
+		fmt.Fprintf(&body, "// step runs %s to its next suspension point (done: it returned).\n", fn.name())
 		fmt.Fprintf(&body, "//line %s:%d\n", base, g.fset.Position(fn.decl.Pos()).Line)
 		fmt.Fprintf(&body, "func (_f *%s) step(_t *%s.T, _fl *%s.Flow) (_op %s.Op, _done bool%s) {\n", fn.typ, tk, tk, tk, prefixAll(", ", resTypes))
 		body.WriteString(resumeDispatch(fn.pcs))
@@ -243,7 +248,12 @@ func runtimeName(g *pkgGen, fn *flowFn) string {
 	if g.pkg.Name == "main" {
 		path = "main"
 	}
-	return path + "." + fn.obj.Name()
+	if fn.recv != nil {
+		if _, ptr := fn.recv.Type().(*types.Pointer); ptr {
+			return path + ".(*" + recvTypeName(fn.recv) + ")." + fn.obj.Name()
+		}
+	}
+	return path + "." + fn.name()
 }
 
 func endsInReturn(b *ast.BlockStmt) bool {
@@ -281,6 +291,9 @@ func (l *lowerer) fieldList() []fieldDecl {
 		}
 		out = append(out, f)
 	}
+	if l.fn.recv != nil {
+		add(l.fn.recv)
+	}
 	for i := 1; i < l.fn.sig.Params().Len(); i++ {
 		add(l.fn.sig.Params().At(i))
 	}
@@ -307,6 +320,16 @@ func (l *lowerer) fieldList() []fieldDecl {
 func (l *lowerer) writeTasklet(b *strings.Builder, tk string, lines []line) {
 	fn := l.fn
 	var params, inits []string
+	if r := fn.recv; r != nil {
+		name := r.Name()
+		if name == "" || name == "_" {
+			name = "r"
+		}
+		params = append(params, name+" "+l.typeString(r.Type()))
+		if loc := fn.vars[r]; loc != nil {
+			inits = append(inits, loc.fname+": "+l.fieldValue(loc, name))
+		}
+	}
 	for i := 1; i < fn.sig.Params().Len(); i++ {
 		p := fn.sig.Params().At(i)
 		name := p.Name()
@@ -326,10 +349,10 @@ func (l *lowerer) writeTasklet(b *strings.Builder, tk string, lines []line) {
 	for _, p := range params {
 		names = append(names, strings.Fields(p)[0])
 	}
-	ctor := ctorName(fn.obj.Name())
-	fmt.Fprintf(b, "// %s returns the tasklet %s(%s), to spawn.\n", ctor, fn.obj.Name(), strings.Join(names, ", "))
+	ctor := ctorName(fn.ident())
+	fmt.Fprintf(b, "// %s returns the tasklet %s(%s), to spawn.\n", ctor, fn.name(), strings.Join(names, ", "))
 	fmt.Fprintf(b, "func %s(%s) *%s {\n\treturn &%s{%s}\n}\n\n", ctor, strings.Join(params, ", "), fn.typ, fn.typ, strings.Join(inits, ", "))
-	fmt.Fprintf(b, "// Step runs %s to its next suspension point: nil returned exits the\n// tasklet, an error fails it.\n", fn.obj.Name())
+	fmt.Fprintf(b, "// Step runs %s to its next suspension point: nil returned exits the\n// tasklet, an error fails it.\n", fn.name())
 	if l.direct {
 		// No frame calls this function: its body is Step's own, and
 		// saves the call of a step function and its results.

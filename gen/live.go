@@ -60,6 +60,9 @@ func (g *pkgGen) analyse(fn *flowFn) {
 		return true
 	})
 	params := map[*types.Var]bool{}
+	if fn.recv != nil {
+		params[fn.recv] = true
+	}
 	for i := 1; i < fn.sig.Params().Len(); i++ {
 		params[fn.sig.Params().At(i)] = true
 	}
@@ -85,8 +88,11 @@ func (g *pkgGen) analyse(fn *flowFn) {
 			}
 			if why := saveable(v.Type(), map[types.Type]bool{}); why != "" && params[v] && len(at) == 0 && !fn.marked && !isResult(fn, v) {
 				l.unsaved = true
+			} else if _, ptr := v.Type().(*types.Pointer); why != "" && v == fn.recv && ptr {
+				g.refuse(v.Pos(), "receiver "+v.Name()+" of type "+types.TypeString(v.Type(), types.RelativeTo(g.pkg.Types))+" is saved across a suspension, but "+why, g.pointAfter(fn, v, sortedPoints(fn)),
+					"give "+fn.name()+" a value receiver ("+v.Name()+" "+recvTypeName(v)+"): the frame then holds its own copy, saved with it, and the method hands back what it changed as a result")
 			} else if why != "" {
-				g.refuse(v.Pos(), "local "+v.Name()+" of type "+v.Type().String()+" is saved across a suspension, but "+why, g.pointAfter(fn, v, sortedPoints(fn)),
+				g.refuse(v.Pos(), "local "+v.Name()+" of type "+types.TypeString(v.Type(), types.RelativeTo(g.pkg.Types))+" is saved across a suspension, but "+why, g.pointAfter(fn, v, sortedPoints(fn)),
 					"keep only saveable values (numbers, strings, IDs, slices, maps, structs of exported fields, registered types) in locals that live across blocking calls")
 			}
 		} else if sw := implicit[v]; sw != nil && shared[sw] != "" {

@@ -468,8 +468,8 @@ func (g *pkgGen) consider(fd *ast.FuncDecl, file *ast.File, path string) {
 	case !isFlow:
 		g.refuse(fd.Name.Pos(), "tasklet "+fd.Name.Name+" does not take a *tasklet.Flow first", "", "make its first parameter `t *tasklet.Flow`")
 		return
-	case fd.Recv != nil:
-		g.refuse(fd.Name.Pos(), "method "+fd.Name.Name+" takes a *tasklet.Flow", "", "make it a plain function of the package (pass the receiver as a parameter)")
+	case sig.RecvTypeParams().Len() > 0:
+		g.refuse(fd.Name.Pos(), "method "+fd.Name.Name+" of a generic type takes a *tasklet.Flow", "", "make it a method of a concrete type, or a plain function of the package")
 		return
 	case fd.Type.TypeParams != nil:
 		g.refuse(fd.Name.Pos(), "generic function "+fd.Name.Name+" takes a *tasklet.Flow", "", "write it for concrete types")
@@ -493,6 +493,7 @@ func (g *pkgGen) consider(fd *ast.FuncDecl, file *ast.File, path string) {
 	}
 	fn := &flowFn{decl: fd, obj: obj, sig: sig, file: file, path: path, marked: marked, kind: kind, version: version}
 	fn.flowVar = sig.Params().At(0)
+	fn.recv = sig.Recv()
 	g.flows[obj] = fn
 	g.order = append(g.order, fn)
 }

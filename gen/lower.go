@@ -337,6 +337,9 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 		callee := p.callee
 		field := l.fn.sub[callee]
 		var inits []string
+		if loc := l.recvLocal(callee); loc != nil {
+			inits = append(inits, loc.fname+": "+l.fieldValue(loc, l.recvArg(p.call, callee)))
+		}
 		for i := 1; i < callee.sig.Params().Len(); i++ {
 			pv := callee.sig.Params().At(i)
 			loc := callee.vars[pv]
@@ -525,4 +528,29 @@ func (l *lowerer) liveFields(p *point) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// recvLocal is the receiver of the method callee as a local, or nil (a
+// function, or an unnamed receiver).
+func (l *lowerer) recvLocal(callee *flowFn) *local {
+	if callee.recv == nil {
+		return nil
+	}
+	return callee.vars[callee.recv]
+}
+
+// recvArg is the receiver call hands the method callee, addressed or
+// dereferenced as Go does implicitly.
+func (l *lowerer) recvArg(call *ast.CallExpr, callee *flowFn) string {
+	x := ast.Unparen(call.Fun).(*ast.SelectorExpr).X
+	text := l.print(x)
+	_, wantPtr := callee.recv.Type().(*types.Pointer)
+	_, isPtr := l.g.info.TypeOf(x).Underlying().(*types.Pointer)
+	switch {
+	case wantPtr && !isPtr:
+		return "&(" + text + ")"
+	case !wantPtr && isPtr:
+		return "*(" + text + ")"
+	}
+	return text
 }

@@ -82,7 +82,7 @@ func (g *pkgGen) namePoint(c *ast.Comment, words []string) {
 	}
 	for _, p := range fn.points {
 		if p.name == name {
-			g.refuse(c.Pos(), "//stackless:point "+name+" names a second point of "+fn.obj.Name(), p.String()+" at "+g.fset.Position(p.call.Pos()).String(),
+			g.refuse(c.Pos(), "//stackless:point "+name+" names a second point of "+fn.name(), p.String()+" at "+g.fset.Position(p.call.Pos()).String(),
 				"give each point of a function its own name")
 			return
 		}

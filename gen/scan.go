@@ -21,6 +21,7 @@ type flowFn struct {
 	kind    string
 	version int
 	flowVar *types.Var
+	recv    *types.Var // a method's receiver, else nil
 
 	points       map[*ast.CallExpr]*point
 	callees      []*flowFn // distinct, in order of first call
@@ -54,9 +55,39 @@ type point struct {
 
 func (p *point) String() string {
 	if p.callee != nil {
-		return "call of " + p.callee.obj.Name()
+		return "call of " + p.callee.name()
 	}
 	return "t." + p.method
+}
+
+// name is how messages and layouts name fn: Run, or Guard.Run for a
+// method.
+func (fn *flowFn) name() string {
+	if fn.recv != nil {
+		return recvTypeName(fn.recv) + "." + fn.obj.Name()
+	}
+	return fn.obj.Name()
+}
+
+// ident is fn's name in the identifiers gen writes: Run, or GuardRun for
+// a method.
+func (fn *flowFn) ident() string {
+	if fn.recv != nil {
+		return recvTypeName(fn.recv) + exported(fn.obj.Name())
+	}
+	return fn.obj.Name()
+}
+
+// recvTypeName is the name of the type of a method's receiver v.
+func recvTypeName(v *types.Var) string {
+	t := v.Type()
+	if p, ok := t.(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	if n, ok := types.Unalias(t).(*types.Named); ok {
+		return n.Obj().Name()
+	}
+	return "T"
 }
 
 type local struct {
@@ -129,6 +160,27 @@ func (g *pkgGen) classify(call *ast.CallExpr, fn *flowFn) *point {
 	return nil
 }
 
+// checkMethodCall refuses calls of a method flow that do not name their
+// receiver as a value before the dot: a method expression
+// (Guard.Run(g, t)) and a method promoted from an embedded field, whose
+// receiver Go finds implicitly. It reports whether call is not refused.
+func (g *pkgGen) checkMethodCall(call *ast.CallExpr, p *point) bool {
+	if p.callee.recv == nil {
+		return true
+	}
+	sel, _ := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+	s := g.info.Selections[sel]
+	switch {
+	case sel == nil || s == nil || s.Kind() != types.MethodVal:
+		g.refuse(call.Pos(), "a method expression calling "+p.callee.name(), p.String(), "call the method on its receiver: x."+p.callee.obj.Name()+"(t, ...)")
+		return false
+	case len(s.Index()) > 1:
+		g.refuse(call.Pos(), "a call of "+p.callee.name()+" promoted from an embedded field", p.String(), "name the embedded field: x."+recvTypeName(p.callee.recv)+"."+p.callee.obj.Name()+"(t, ...)")
+		return false
+	}
+	return true
+}
+
 func funcOf(info *types.Info, id *ast.Ident) *types.Func {
 	f, _ := info.Uses[id].(*types.Func)
 	return f
@@ -152,8 +204,14 @@ func (g *pkgGen) scan(fn *flowFn) {
 				fn.points[n] = p
 				g.pointContext(p, stack)
 				if p.callee != nil {
-					if len(n.Args) == 0 || !g.isFlowVar(n.Args[0], fn) {
-						g.refuse(n.Pos(), "a call of "+p.callee.obj.Name()+" that does not pass this function's *tasklet.Flow", p.String(), "pass the Flow parameter itself as the first argument")
+					if !g.checkMethodCall(n, p) {
+						for _, a := range n.Args {
+							if g.isFlowVar(a, fn) {
+								allowed[ast.Unparen(a).(*ast.Ident)] = true // refused already
+							}
+						}
+					} else if len(n.Args) == 0 || !g.isFlowVar(n.Args[0], fn) {
+						g.refuse(n.Pos(), "a call of "+p.callee.name()+" that does not pass this function's *tasklet.Flow", p.String(), "pass the Flow parameter itself as the first argument")
 					} else {
 						allowed[ast.Unparen(n.Args[0]).(*ast.Ident)] = true
 					}
@@ -379,7 +437,7 @@ func (g *pkgGen) checkRecursion() {
 			case 0:
 				visit(c, append(path, fn))
 			case 1:
-				g.refuse(fn.sites[c][0], "recursion: "+fn.obj.Name()+" calls "+c.obj.Name()+", which is already on the call stack", "call of "+c.obj.Name(),
+				g.refuse(fn.sites[c][0], "recursion: "+fn.name()+" calls "+c.name()+", which is already on the call stack", "call of "+c.name(),
 					"rewrite the recursion as a loop with an explicit stack (a slice of values)")
 			}
 		}

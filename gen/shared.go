@@ -27,24 +27,37 @@ import (
 //
 // The caller's copy is what the argument is rooted at (valueRoots).
 func (g *pkgGen) refuseHeld(fn *flowFn, sites []site) {
+	if fn.recv != nil {
+		g.refuseHeldParam(fn, fn.recv, sites, func(s site) ([]ast.Expr, bool) {
+			return []ast.Expr{ast.Unparen(s.p.call.Fun).(*ast.SelectorExpr).X}, false
+		})
+	}
 	for i := 1; i < fn.sig.Params().Len(); i++ {
-		pv := fn.sig.Params().At(i)
-		if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] {
-			continue
-		}
-		maps := containsMap(pv.Type(), map[types.Type]bool{})
-		if !maps && !g.writesThrough(fn.decl.Body, pv) {
-			continue
-		}
-		shared := containsSlice
-		if maps {
-			shared = containsMap
-		}
-		for _, s := range sites {
-			packed := wholeArg(s.p.call, fn.sig, i) == nil
-			for _, arg := range paramArgs(s.p.call, fn.sig, i) {
-				g.refuseHeldArg(fn, pv, s, arg, packed, maps, shared)
-			}
+		g.refuseHeldParam(fn, fn.sig.Params().At(i), sites, func(s site) ([]ast.Expr, bool) {
+			return paramArgs(s.p.call, fn.sig, i), wholeArg(s.p.call, fn.sig, i) == nil
+		})
+	}
+}
+
+// refuseHeldParam is refuseHeld for fn's parameter (or receiver) pv, which
+// args gives the arguments of at each call (packed: the elements of a
+// variadic parameter).
+func (g *pkgGen) refuseHeldParam(fn *flowFn, pv *types.Var, sites []site, args func(site) ([]ast.Expr, bool)) {
+	if loc := fn.vars[pv]; loc == nil || !loc.field || g.linked[pv] {
+		return
+	}
+	maps := containsMap(pv.Type(), map[types.Type]bool{})
+	if !maps && !g.writesThrough(fn.decl.Body, pv) {
+		return
+	}
+	shared := containsSlice
+	if maps {
+		shared = containsMap
+	}
+	for _, s := range sites {
+		as, packed := args(s)
+		for _, arg := range as {
+			g.refuseHeldArg(fn, pv, s, arg, packed, maps, shared)
 		}
 	}
 }
@@ -53,7 +66,7 @@ func (g *pkgGen) refuseHeld(fn *flowFn, sites []site) {
 // where the caller keeps what it is rooted at (refuseHeld).
 // packed says arg is one of the elements of a variadic parameter.
 func (g *pkgGen) refuseHeldArg(fn *flowFn, pv *types.Var, s site, arg ast.Expr, packed, maps bool, shared func(types.Type, map[types.Type]bool) bool) {
-	name := fn.obj.Name()
+	name := fn.name()
 	for _, v := range valueRoots(g.info, arg, nil) {
 		if !g.keeps(s.caller, v, s.p) || !shared(v.Type(), map[types.Type]bool{}) {
 			continue
@@ -67,6 +80,8 @@ func (g *pkgGen) refuseHeldArg(fn *flowFn, pv *types.Var, s site, arg ast.Expr, 
 		}
 		var fix string
 		switch {
+		case pv == fn.recv:
+			fix = fmt.Sprintf("hand the value back (%s = %s.%s(t, ...), %s returning its receiver), so that the caller keeps no copy during the call", a, a, fn.obj.Name(), name)
 		case packed:
 			fix = fmt.Sprintf("keep the values in one local slice and hand that with ... at every call of %s (%s(t, all...)), which gen then links, and do not assign %s in it", name, name, pv.Name())
 		case isMap:
@@ -236,20 +251,25 @@ func (g *pkgGen) aliases(body ast.Node, v *types.Var) map[*types.Var]bool {
 // one or an alias of one (followed into its body). Else e itself.
 func (g *pkgGen) sharedArg(e ast.Expr) ast.Expr {
 	call, ok := ast.Unparen(e).(*ast.CallExpr)
-	if !ok || len(call.Args) == 0 {
+	if !ok {
 		return e
 	}
 	switch f := calleeObj(g.info, call.Fun).(type) {
 	case *types.Builtin:
-		if f.Name() == "append" {
+		if f.Name() == "append" && len(call.Args) > 0 {
 			return call.Args[0]
 		}
 	case *types.Func:
-		if f.Pkg() != nil && sliceReturners[f.Pkg().Path()+"."+f.Name()] {
+		if f.Pkg() != nil && sliceReturners[f.Pkg().Path()+"."+f.Name()] && len(call.Args) > 0 {
 			return call.Args[0]
 		}
-		if i := g.returnsParam(f); i >= 0 && i < len(call.Args) {
+		switch i := g.returnsParam(f); {
+		case i >= 0 && i < len(call.Args):
 			return call.Args[i]
+		case i == recvIndex:
+			if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok {
+				return sel.X
+			}
 		}
 	}
 	return e
@@ -265,9 +285,13 @@ var sliceReturners = map[string]bool{
 	"bytes.Fields": true, "bytes.Split": true, "bytes.SplitN": true, "bytes.SplitAfter": true,
 }
 
+// recvIndex stands for a method's receiver among returnsParam's answers.
+const recvIndex = -2
+
 // returnsParam is the index of the parameter of f, a function of this
 // package, whose slice or map a result of f may share (a return of the
-// parameter, part of it, or an alias of it), or -1.
+// parameter, part of it, or an alias of it), recvIndex for a method's
+// receiver, or -1.
 func (g *pkgGen) returnsParam(f *types.Func) int {
 	if i, ok := g.returns[f]; ok {
 		return i
@@ -281,9 +305,15 @@ func (g *pkgGen) returnsParam(f *types.Func) int {
 	if decl == nil || sig == nil {
 		return -1
 	}
-	for i := 0; i < sig.Params().Len(); i++ {
-		pv := sig.Params().At(i)
-		if !sharesWithCopies(pv.Type()) {
+	for i := recvIndex; i < sig.Params().Len(); i++ {
+		var pv *types.Var
+		switch {
+		case i == recvIndex:
+			pv = sig.Recv()
+		case i >= 0:
+			pv = sig.Params().At(i)
+		}
+		if pv == nil || !sharesWithCopies(pv.Type()) {
 			continue
 		}
 		of := g.aliases(decl.Body, pv)

@@ -52,7 +52,7 @@ func (g *pkgGen) upgrades(fns []*flowFn, path, content string, newRecs, old []la
 			}
 			rename := frameRenamer(frames, suffix)
 			for _, r := range recs {
-				fmt.Fprintf(&extra, "\n// %s%s is the layout of %s (kind %q) at version %d, kept to\n// read its saves; see %s.\ntype %s%s struct {\n\tPC int\n", r.Frame, suffix, fn.obj.Name(), fn.kind, v, upgradeFunc(fn, v), r.Frame, suffix)
+				fmt.Fprintf(&extra, "\n// %s%s is the layout of %s (kind %q) at version %d, kept to\n// read its saves; see %s.\ntype %s%s struct {\n\tPC int\n", r.Frame, suffix, fn.name(), fn.kind, v, upgradeFunc(fn, v), r.Frame, suffix)
 				for _, f := range r.Fields {
 					fmt.Fprintf(&extra, "\t%s %s\n", f[0], rename(f[1]))
 				}
@@ -93,7 +93,7 @@ func (g *pkgGen) upgrades(fns []*flowFn, path, content string, newRecs, old []la
 }
 
 func upgradeFunc(fn *flowFn, v int) string {
-	return fmt.Sprintf("upgrade%sV%d", exported(fn.obj.Name()), v)
+	return fmt.Sprintf("upgrade%sV%d", exported(fn.ident()), v)
 }
 
 // frameRenamer renames the frame types of an old layout in a field type.

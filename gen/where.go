@@ -23,10 +23,10 @@ func (g *pkgGen) writeWhere(b *strings.Builder, fn *flowFn, tk string) {
 	sort.Slice(pts, func(i, j int) bool { return fn.pcs[pts[i].N] < fn.pcs[pts[j].N] })
 	name := runtimeName(g, fn)
 	if fn.marked {
-		fmt.Fprintf(b, "// Where implements %s.Framer: where %s and the flow functions it\n// called are suspended, outermost first.\n", tk, fn.obj.Name())
+		fmt.Fprintf(b, "// Where implements %s.Framer: where %s and the flow functions it\n// called are suspended, outermost first.\n", tk, fn.name())
 		fmt.Fprintf(b, "func (_f *%s) Where() []%s.Frame { return _f.where(nil) }\n\n", fn.typ, tk)
 	}
-	fmt.Fprintf(b, "// where appends to _w the frame of %s, and the frames it called into, at\n// the point its PC names.\n", fn.obj.Name())
+	fmt.Fprintf(b, "// where appends to _w the frame of %s, and the frames it called into, at\n// the point its PC names.\n", fn.name())
 	fmt.Fprintf(b, "func (_f *%s) where(_w []%s.Frame) []%s.Frame {\n\tswitch _f.PC {\n", fn.typ, tk, tk)
 	for _, p := range pts {
 		what := p.What
@@ -47,7 +47,7 @@ func (g *pkgGen) writeWhere(b *strings.Builder, fn *flowFn, tk string) {
 // calleeAt is the flow function point p calls, or nil for a blocking call.
 func calleeAt(fn *flowFn, p layoutPoint) *flowFn {
 	for _, c := range fn.callees {
-		if p.What == "call of "+c.obj.Name() {
+		if p.What == "call of "+c.name() {
 			return c
 		}
 	}

@@ -106,6 +106,10 @@ var scenarios = []scenario{
 		spawn(flowtest.NewVariadic(out, "x", "y"), func(t *tasklet.Flow) error { return flowtest.Variadic(t, out, "x", "y") })
 		spawn(flowtest.NewVariadic(out), func(t *tasklet.Flow) error { return flowtest.Variadic(t, out) })
 	}},
+	{"methods", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		se := flowtest.Sentry{Name: "a", HP: 3, Log: []string{"start"}}
+		spawn(flowtest.NewSentryWatch(se, out), func(t *tasklet.Flow) error { return se.Watch(t, out) })
+	}},
 	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
 	}},

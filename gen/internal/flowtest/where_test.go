@@ -92,3 +92,31 @@ func TestWhereLocalKeepsItsValue(t *testing.T) {
 		}
 	}
 }
+
+// A method flow's frames name the method as the runtime does, with its
+// receiver's type (a pointer receiver as (*T)).
+func TestWhereNamesMethods(t *testing.T) {
+	s := scheduler.New()
+	out := s.NewChannel(16)
+	id := s.Spawn(flowtest.NewSentryWatch(flowtest.Sentry{Name: "a"}, out))
+	framer := s.Behavior(id).(tasklet.Framer)
+	frame := func(fn, marker, point string) tasklet.Frame {
+		return tasklet.Frame{Function: here + fn, File: "methods.go", Line: markerLine(t, "methods.go", marker), Point: point}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var seen [][]tasklet.Frame
+	for s.Len() > 0 && len(seen) < 8 {
+		_, err := s.RunBudget(ctx, 1, scheduler.Total|scheduler.Soft)
+		require.NoError(t, err)
+		seen = append(seen, framer.Where())
+	}
+	assert.Contains(t, seen, []tasklet.Frame{
+		frame("Sentry.Watch", "Watch calls patrol", "call of Sentry.patrol"),
+		frame("Sentry.patrol", "patrol yields", "t.Yield"),
+	})
+	assert.Contains(t, seen, []tasklet.Frame{
+		frame("Sentry.Watch", "Watch calls heal", "call of Sentry.heal"),
+		frame("(*Sentry).heal", "heal yields", "t.Yield"),
+	})
+}

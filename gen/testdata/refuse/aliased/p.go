@@ -220,6 +220,19 @@ func viaBytes(t *tasklet.Flow) int {
 	return int(line[1])
 }
 
+type route []int
+
+// tail returns part of its receiver.
+func (p route) tail() route { return p[1:] }
+
+func viaMethod(t *tasklet.Flow) int {
+	a := route{1, 2, 3}
+	b := a.tail()
+	_ = t.Yield()
+	b[0] = 9
+	return a[1]
+}
+
 // notShared is not refused: fresh returns a copy.
 func notShared(t *tasklet.Flow) int {
 	a := []int{1, 2, 3}
@@ -231,6 +244,6 @@ func notShared(t *tasklet.Flow) int {
 
 //stackless:tasklet kind=p.w version=1
 func W(t *tasklet.Flow) error {
-	_ = viaFunc(t) + viaFlow(t) + viaDelete(t) + viaBytes(t) + notShared(t)
+	_ = viaFunc(t) + viaFlow(t) + viaDelete(t) + viaBytes(t) + viaMethod(t) + notShared(t)
 	return nil
 }

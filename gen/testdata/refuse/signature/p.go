@@ -18,6 +18,6 @@ func Y(n int) error { return nil }
 //stackless:tasklet kind=p.z
 func Z(t *tasklet.Flow) error { return nil }
 
-type R struct{}
+type R[T any] struct{ V T }
 
-func (R) M(t *tasklet.Flow) error { return nil }
+func (R[T]) M(t *tasklet.Flow) error { return nil }

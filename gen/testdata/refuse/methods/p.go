@@ -1,0 +1,26 @@
+package p
+
+import (
+	"github.com/stackless-go/stackless/channel"
+	"github.com/stackless-go/stackless/tasklet"
+)
+
+var _ channel.ID
+
+type Guard struct{ HP int }
+
+func (g Guard) rest(t *tasklet.Flow) int {
+	_ = t.Yield()
+	return g.HP
+}
+
+type Post struct{ Guard }
+
+//stackless:tasklet kind=p.y version=1
+func Y(t *tasklet.Flow) error {
+	g := Guard{HP: 1}
+	_ = Guard.rest(g, t)
+	p := Post{g}
+	_ = p.rest(t)
+	return nil
+}
