@@ -11,7 +11,9 @@
 //
 // and its first parameter is `t *tasklet.Flow` and its only result error.
 // Any other function of the same package whose first parameter is a
-// *tasklet.Flow may suspend too; a call to one becomes a frame: a field of
+// *tasklet.Flow may suspend too. Methods may be flows (the receiver is the
+// frame's first field) and flows may be variadic (the call packs the
+// elements as Go does). A call to one becomes a frame: a field of
 // the caller's struct holding the callee's own struct, one per function
 // called, zeroed when it returns and left out of saves while it is not on
 // the stack (omitempty, with an IsZero that says PC 0). Of a frame on the
