@@ -206,6 +206,14 @@ func (g *pkgGen) funcLocalStays(fn *flowFn, parent map[ast.Node]ast.Node, e ast.
 	if loc := fn.vars[v]; loc != nil && loc.field {
 		return false
 	}
+	if g.checking[v] {
+		return true // a literal bound to v calling v: the answer is the outer one's
+	}
+	if g.checking == nil {
+		g.checking = map[*types.Var]bool{}
+	}
+	g.checking[v] = true
+	defer delete(g.checking, v)
 	stays := true
 	ast.Inspect(fn.decl.Body, func(n ast.Node) bool {
 		if u, ok := n.(*ast.Ident); ok && g.info.Uses[u] == v {

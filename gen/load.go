@@ -322,6 +322,7 @@ type pkgGen struct {
 	writes    map[*types.Var]bool           // whether a function writes through a parameter (shared.go)
 	decls     map[*types.Func]*ast.FuncDecl // the package's functions with bodies (shared.go)
 	returns   map[*types.Func]int           // the parameter a function's result may share, or -1 (shared.go)
+	checking  map[*types.Var]bool           // the func locals whose uses funcLocalStays is following (closure.go)
 }
 
 func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {

@@ -15,7 +15,8 @@ import (
 // their statement (checkClosures): sort.Slice, slices.SortFunc and
 // strings.Map over saved values, literals called at once, bound to a local
 // and called, handed to a function of the package that only calls them
-// (directly or through sort.Slice), ranged over, nested, writing an error
+// (directly or through sort.Slice), ranged over, nested, recursive through
+// its local, writing an error
 // and an any, in a called flow too; a point between every use.
 //
 //stackless:tasklet kind=flowtest.closures version=1
@@ -54,6 +55,14 @@ func Closures(t *tasklet.Flow, out channel.ID) error {
 		} {
 			total += v % 7
 		}
+		var walk func(int) // a literal calling itself through its local
+		walk = func(k int) {
+			total += k
+			if k > 0 {
+				walk(k - 1)
+			}
+		}
+		walk(i + 2)
 		total += weigh(t, xs, shift)
 		shift++
 	}
