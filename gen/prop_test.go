@@ -24,7 +24,8 @@ import (
 // counts them in a package variable, make the order Go evaluates calls in
 // part of the trace. Function literals that run at once (called where they
 // are made, or handed to each or sort.Slice) write the saved locals; a
-// variadic flow takes elements or the handed slice with ....
+// variadic flow takes elements or the handed slice with ..., and a method
+// flow its receiver.
 type progGen struct {
 	r       *rand.Rand
 	b       strings.Builder
@@ -46,6 +47,9 @@ func (g *progGen) v() string { return []string{"a", "b", "c"}[g.r.IntN(3)] }
 // expr is an int expression, sometimes with a suspending call inside.
 func (g *progGen) expr(depth int) string {
 	switch n := g.r.IntN(10); {
+	case n == 7 && depth < 2 && g.r.IntN(3) == 0:
+		// a method flow, on a receiver made in the expression
+		return fmt.Sprintf("(Rv{K: %s}).Hm(t, %s)", g.v(), g.expr(depth+1))
 	case n == 8 && depth < 2 && g.r.IntN(3) == 0:
 		// a variadic flow: elements packed, or the handed slice with ...
 		if g.r.IntN(2) == 0 {
@@ -361,6 +365,17 @@ type St struct {
 func Hq(t *tasklet.Flow, x int) (int, int) {
 	_ = t.Yield()
 	return x / 3, x % 3
+}
+
+// Rv is the receiver of a method flow.
+type Rv struct{ K int }
+
+// Hm is a method flow that reads its receiver across a point.
+func (r Rv) Hm(t *tasklet.Flow, x int) int {
+	_ = t.Yield()
+	r.K += x
+	_ = t.Yield()
+	return r.K % 97
 }
 
 // Hv is a variadic flow that reads its elements across points.
