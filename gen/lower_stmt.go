@@ -474,7 +474,10 @@ func (l *lowerer) switchStmt(s *ast.SwitchStmt, label string, decls *[]decl) ([]
 	for _, c := range s.Body.List {
 		for _, e := range c.(*ast.CaseClause).List {
 			if l.hasPoint(e) {
-				return nil, "_L0" // refused by checkPointPlace
+				if hasFallthrough(s) {
+					return nil, "_L0" // refused by checkPointPlace
+				}
+				return l.caseChain(s, label)
 			}
 		}
 	}
@@ -541,6 +544,98 @@ func (l *lowerer) switchStmt(s *ast.SwitchStmt, label string, decls *[]decl) ([]
 	// The switch proper goes in a block with the init and the tag.
 	lines, e := l.wrapLines(s.Pos(), pre, stmts, out)
 	return lines, e
+}
+
+// caseChain lowers a switch with a suspension in a case expression as Go
+// evaluates it, an if-else chain inside a switch that keeps break and the
+// label:
+//
+//	{ init; _tag = tag; switch { default: if _tag == a || _tag == b { ... } else if ... { ... } else { default's body } } }
+//
+// The conditions are evaluated in order until one holds, the right of each
+// || only when needed, so a case expression suspends only when Go would
+// evaluate it. The tag is held in a field across the points of the case
+// expressions.
+func (l *lowerer) caseChain(s *ast.SwitchStmt, label string) ([]line, string) {
+	var stmts []ast.Stmt
+	if s.Init != nil {
+		stmts = append(stmts, s.Init)
+	}
+	var tag func() ast.Expr
+	if s.Tag != nil {
+		tv := l.g.info.Types[s.Tag]
+		if why := saveable(tv.Type, map[types.Type]bool{}); why != "" {
+			l.g.refuse(s.Tag.Pos(), "a switch tag held across a suspension in a case expression, but "+why, "", "switch on a saveable value, or evaluate the case expressions before the switch")
+		}
+		holds := map[*ast.CallExpr]bool{}
+		for _, c := range s.Body.List {
+			for _, e := range c.(*ast.CaseClause).List {
+				ast.Inspect(e, func(n ast.Node) bool {
+					if c, ok := n.(*ast.CallExpr); ok && l.fn.points[c] != nil {
+						holds[c] = true
+					}
+					return true
+				})
+			}
+		}
+		fname := l.fn.fieldName("Tag")
+		l.fn.extra = append(l.fn.extra, fieldDecl{fname, l.fieldType(tv.Type), holds, ""})
+		name := "_f." + fname
+		if isInterface(tv.Type) {
+			name += ".V"
+		}
+		tag = func() ast.Expr {
+			x := &ast.Ident{Name: name, NamePos: s.Tag.Pos()}
+			l.g.info.Types[x] = types.TypeAndValue{Type: tv.Type}
+			return x
+		}
+		stmts = append(stmts, &ast.AssignStmt{Lhs: []ast.Expr{tag()}, Tok: token.ASSIGN, TokPos: s.Tag.Pos(), Rhs: []ast.Expr{s.Tag}})
+	}
+	boolean := types.TypeAndValue{Type: types.Typ[types.Bool]}
+	var chain, last *ast.IfStmt
+	var dflt *ast.CaseClause
+	for _, c := range s.Body.List {
+		cc := c.(*ast.CaseClause)
+		if cc.List == nil {
+			dflt = cc
+			continue
+		}
+		var cond ast.Expr
+		for _, e := range cc.List {
+			if tag != nil {
+				eq := &ast.BinaryExpr{X: tag(), OpPos: e.Pos(), Op: token.EQL, Y: e}
+				l.g.info.Types[eq] = boolean
+				e = eq
+			}
+			if cond == nil {
+				cond = e
+			} else {
+				or := &ast.BinaryExpr{X: cond, OpPos: e.Pos(), Op: token.LOR, Y: e}
+				l.g.info.Types[or] = boolean
+				cond = or
+			}
+		}
+		next := &ast.IfStmt{If: cc.Pos(), Cond: cond, Body: &ast.BlockStmt{Lbrace: cc.Colon, List: cc.Body}}
+		if chain == nil {
+			chain = next
+		} else {
+			last.Else = next
+		}
+		last = next
+	}
+	var body []ast.Stmt
+	switch {
+	case chain == nil:
+		body = dflt.Body
+	default:
+		if dflt != nil {
+			last.Else = &ast.BlockStmt{Lbrace: dflt.Colon, List: dflt.Body}
+		}
+		body = []ast.Stmt{chain}
+	}
+	wrapper := &ast.SwitchStmt{Switch: s.Switch, Body: &ast.BlockStmt{Lbrace: s.Body.Lbrace, List: []ast.Stmt{
+		&ast.CaseClause{Case: s.Body.Lbrace, Colon: s.Body.Lbrace, Body: body}}}}
+	return l.wrap(s.Pos(), nil, append(stmts, labelled(label, wrapper))...)
 }
 
 // held returns a temporary that holds e's value, its declaration and the

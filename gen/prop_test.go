@@ -178,7 +178,7 @@ func (g *progGen) stmt(depth int, ret string) {
 		g.line("}")
 		g.line("goto_%s:", label) // replaced below: a label must be used
 	case w < 72:
-		// the tag, and an init, may suspend
+		// the tag, an init and a case expression may suspend
 		switch n := g.r.IntN(3); {
 		case n == 0:
 			g.line("switch %s %% 3 {", g.v())
@@ -188,7 +188,12 @@ func (g *progGen) stmt(depth int, ret string) {
 			g.line("switch %s = %s; (%s) %% 3 {", g.v(), g.expr(0), g.expr(0))
 		}
 		for k := range 2 {
-			g.line("case %d:", k)
+			if g.r.IntN(3) == 0 {
+				// evaluated only while no case before it matched
+				g.line("case (nx() + %s) %% 3:", g.expr(0))
+			} else {
+				g.line("case %d:", k)
+			}
 			g.indent++
 			g.block(depth+1, 1+g.r.IntN(2), ret)
 			g.indent--

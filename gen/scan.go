@@ -353,6 +353,9 @@ func (g *pkgGen) pointContext(p *point, stack []ast.Node) {
 		case *ast.BlockStmt:
 			list = b.List
 		case *ast.CaseClause:
+			if inCaseList(b, stack[i+1]) {
+				continue // a case expression: the clauses after it may run
+			}
 			list = b.Body
 		case *ast.FuncLit:
 			return
@@ -380,8 +383,9 @@ func (g *pkgGen) pointContext(p *point, stack []ast.Node) {
 }
 
 // checkPointPlace refuses suspension points where the lowering cannot put
-// a resume point: the post statement of a for, the right of && or ||, a
-// case expression, a range over a map or a function.
+// a resume point: the post statement of a for, a case expression of a
+// switch that falls through, a range over a function or a pointer to an
+// array.
 func (g *pkgGen) checkPointPlace(fn *flowFn, p *point, stack []ast.Node) {
 	for i := len(stack) - 2; i >= 0; i-- {
 		child := stack[i+1]
@@ -392,8 +396,8 @@ func (g *pkgGen) checkPointPlace(fn *flowFn, p *point, stack []ast.Node) {
 			}
 		case *ast.CaseClause:
 			for _, e := range s.List {
-				if e == child {
-					g.refuse(p.call.Pos(), "a suspension in a case expression", p.String(), "evaluate it before the switch")
+				if e == child && i >= 2 && hasFallthrough(stack[i-2]) {
+					g.refuse(p.call.Pos(), "a suspension in a case expression of a switch with fallthrough", p.String(), "evaluate it before the switch")
 				}
 			}
 		case *ast.RangeStmt:
@@ -416,6 +420,34 @@ func (g *pkgGen) checkPointPlace(fn *flowFn, p *point, stack []ast.Node) {
 			}
 		}
 	}
+}
+
+// inCaseList reports whether n is one of c's case expressions.
+func inCaseList(c *ast.CaseClause, n ast.Node) bool {
+	for _, e := range c.List {
+		if ast.Node(e) == n {
+			return true
+		}
+	}
+	return false
+}
+
+// hasFallthrough reports whether n is a switch some clause of which falls
+// through.
+func hasFallthrough(n ast.Node) bool {
+	sw, ok := n.(*ast.SwitchStmt)
+	if !ok {
+		return false
+	}
+	for _, c := range sw.Body.List {
+		body := c.(*ast.CaseClause).Body
+		if len(body) > 0 {
+			if b, ok := body[len(body)-1].(*ast.BranchStmt); ok && b.Tok == token.FALLTHROUGH {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func tupleLen(info *types.Info, e ast.Expr) int {

@@ -110,6 +110,9 @@ var scenarios = []scenario{
 		se := flowtest.Sentry{Name: "a", HP: 3, Log: []string{"start"}}
 		spawn(flowtest.NewSentryWatch(se, out), func(t *tasklet.Flow) error { return se.Watch(t, out) })
 	}},
+	{"cases", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewCases(out), func(t *tasklet.Flow) error { return flowtest.Cases(t, out) })
+	}},
 	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
 	}},

@@ -11,6 +11,8 @@ var _ channel.ID
 func X(t *tasklet.Flow, n int) error {
 	switch n {
 	case two(t):
+		fallthrough
+	case 3:
 		return nil
 	}
 	return nil
