@@ -2,8 +2,10 @@ package gen
 
 import (
 	"fmt"
+	"go/ast"
 	"go/token"
 	"go/types"
+	"slices"
 	"sort"
 )
 
@@ -37,6 +39,7 @@ func (g *pkgGen) refuseAliased(fn *flowFn) {
 			continue
 		}
 		var writes []token.Pos
+		var appends map[token.Pos]*types.Var
 		found := false
 		for _, p := range pts {
 			var both []*types.Var
@@ -57,17 +60,75 @@ func (g *pkgGen) refuseAliased(fn *flowFn) {
 				continue
 			}
 			if !found {
-				writes, found = g.writeSites(fn.decl.Body, root, false), true
+				writes, appends, found = g.writeSites(fn.decl.Body, root, false), g.appendSites(fn.decl.Body, of), true
+				for w := range appends {
+					writes = append(writes, w)
+				}
+				slices.Sort(writes)
 			}
 			w := g.writeAfter(fn, p, writes)
 			if !w.IsValid() {
 				continue
 			}
 			done[[2]*types.Var{a, b}] = true
+			if v := appends[w]; v != nil {
+				typ := types.TypeString(v.Type(), types.RelativeTo(g.pkg.Types))
+				g.refuse(b.Pos(), fmt.Sprintf("%s and %s may share a slice's array across a suspension, one a prefix of the other, and the append to %s at %s fills that array in place: after a restore there they would be two arrays, and the appended elements would not show through the other", a.Name(), b.Name(), v.Name(), g.fset.Position(w)), at,
+					fmt.Sprintf("give %s an array of its own (var %s %s, or make(%s, 0, n), in place of a slice of the other), or keep only one of them across the blocking call", v.Name(), v.Name(), typ, typ))
+				continue
+			}
 			g.refuse(b.Pos(), fmt.Sprintf("%s and %s may share a slice's array across a suspension, and an element is written through one of them at %s: after a restore there they would be two arrays, and the write would not show through the other", a.Name(), b.Name(), g.fset.Position(w)), at,
 				fmt.Sprintf("keep only one of them across the blocking call and reach the elements through it (an index into %s in place of %s), or make %s a copy if the two are meant to be apart (slices.Clone)", a.Name(), b.Name(), b.Name()))
 		}
 	}
+}
+
+// appendSites returns where body appends to a slice of the alias set of
+// when one of them is a prefix of another (b := a[:k], the in-place filter
+// out := all[:0]): an append through the shorter one writes elements the
+// longer one holds, as long as the array has room, which Go's append
+// fills in place. Appends where no alias is cut short write beyond every
+// alias's length, which no element read sees.
+func (g *pkgGen) appendSites(body ast.Node, of map[*types.Var]bool) map[token.Pos]*types.Var {
+	cut := false
+	ast.Inspect(body, func(n ast.Node) bool {
+		if a, ok := n.(*ast.AssignStmt); ok && len(a.Lhs) == len(a.Rhs) {
+			for i, r := range a.Rhs {
+				se, ok := ast.Unparen(r).(*ast.SliceExpr)
+				if ok && se.High != nil && !se.Slice3 && of[rootVar(g.info, se.X)] && of[assigned(g.info, a.Lhs[i])] {
+					cut = true
+				}
+			}
+		}
+		return !cut
+	})
+	if !cut {
+		return nil
+	}
+	at := map[token.Pos]*types.Var{} // the local appended to, by position
+	ast.Inspect(body, func(n ast.Node) bool {
+		if c, ok := n.(*ast.CallExpr); ok && len(c.Args) > 0 {
+			if b, ok := calleeObj(g.info, c.Fun).(*types.Builtin); ok && b.Name() == "append" && of[rootVar(g.info, c.Args[0])] {
+				at[c.Pos()] = rootVar(g.info, c.Args[0])
+			}
+		}
+		return true
+	})
+	return at
+}
+
+// assigned is the variable that the left side e of an assignment stores
+// to as a whole (declared there or not), or nil.
+func assigned(info *types.Info, e ast.Expr) *types.Var {
+	id, ok := ast.Unparen(e).(*ast.Ident)
+	if !ok {
+		return nil
+	}
+	if v, ok := info.Defs[id].(*types.Var); ok {
+		return v
+	}
+	v, _ := info.Uses[id].(*types.Var)
+	return v
 }
 
 // writeAfter returns the first of writes that may run after p: in p's
