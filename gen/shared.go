@@ -105,7 +105,8 @@ func (g *pkgGen) refuseHeldArg(fn *flowFn, pv *types.Var, s site, arg ast.Expr, 
 // called on something rooted at v through a slice; copy or clear into it,
 // or a writer of the standard library (sliceWriters); or the same,
 // followed into the functions and methods of this package it is handed to
-// (a pointer method of the package on it counts as a write).
+// (a pointer method of the package on it counts as a write), or an append
+// into its array through a prefix of it (appendSites).
 func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
 	if g.writes == nil {
 		g.writes = map[*types.Var]bool{}
@@ -114,7 +115,7 @@ func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
 		return w
 	}
 	g.writes[v] = false // a cycle of calls adds nothing
-	found := len(g.writeSites(body, v, true)) > 0
+	found := len(g.writeSites(body, v, true)) > 0 || len(g.appendSites(body, g.aliases(body, v))) > 0
 	g.writes[v] = found
 	return found
 }

@@ -38,3 +38,22 @@ func Y(t *tasklet.Flow) error {
 	fmt.Println(base, more)
 	return nil
 }
+
+// firstN appends into its parameter's array through a prefix of it; the
+// caller keeps that array.
+func firstN(t *tasklet.Flow, p []int, n int) []int {
+	kept := p[:0]
+	for i := range n {
+		_ = t.Yield()
+		kept = append(kept, i*10)
+	}
+	return kept
+}
+
+//stackless:tasklet kind=p.z version=1
+func Z(t *tasklet.Flow) error {
+	all := []int{1, 2, 3, 4}
+	e := firstN(t, all[:], 2)
+	fmt.Println(all, e)
+	return nil
+}
