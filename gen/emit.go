@@ -105,6 +105,10 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 			}
 			return true
 		})
+		dropTypeDecls(fn.decl.Body)
+		if err := g.writeTypes(&body, fn); err != nil {
+			return nil, err
+		}
 		var resTypes []string
 		for i := 0; i < fn.sig.Results().Len() && !l.direct; i++ {
 			name := fmt.Sprintf("_r%d", i)

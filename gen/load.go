@@ -323,6 +323,7 @@ type pkgGen struct {
 	decls     map[*types.Func]*ast.FuncDecl // the package's functions with bodies (shared.go)
 	returns   map[*types.Func]int           // the parameter a function's result may share, or -1 (shared.go)
 	checking  map[*types.Var]bool           // the func locals whose uses funcLocalStays is following (closure.go)
+	hoisted   map[string]token.Pos          // the local types moved to package level, by name (localtypes.go)
 }
 
 func (g *pkgGen) refuse(pos token.Pos, construct, point, fix string) {

@@ -21,7 +21,8 @@ type flowFn struct {
 	kind    string
 	version int
 	flowVar *types.Var
-	recv    *types.Var // a method's receiver, else nil
+	recv    *types.Var      // a method's receiver, else nil
+	types   []*ast.TypeSpec // the types declared in its body, moved to package level
 
 	points       map[*ast.CallExpr]*point
 	callees      []*flowFn // distinct, in order of first call
@@ -268,7 +269,7 @@ func (g *pkgGen) scan(fn *flowFn) {
 			g.refuse(n.Pos(), "a Go select statement", "", "use t.Select(tasklet.RecvCase(ch), ...)")
 		case *ast.DeclStmt:
 			if gd, ok := n.Decl.(*ast.GenDecl); ok && gd.Tok == token.TYPE {
-				g.refuse(n.Pos(), "a type declared inside a suspending function", "", "declare the type at package level")
+				g.hoistTypes(fn, gd)
 			}
 		case *ast.ForStmt:
 			fn.loops = append(fn.loops, n)

@@ -283,7 +283,9 @@ var sliceReturners = map[string]bool{
 	"slices.Insert": true, "slices.Replace": true, "slices.Grow": true, "slices.Clip": true,
 	"bytes.TrimSpace": true, "bytes.Trim": true, "bytes.TrimLeft": true, "bytes.TrimRight": true,
 	"bytes.TrimPrefix": true, "bytes.TrimSuffix": true, "bytes.TrimFunc": true,
-	"bytes.Fields": true, "bytes.Split": true, "bytes.SplitN": true, "bytes.SplitAfter": true,
+	"bytes.TrimLeftFunc": true, "bytes.TrimRightFunc": true,
+	"bytes.Fields": true, "bytes.FieldsFunc": true, "bytes.Split": true, "bytes.SplitN": true,
+	"bytes.SplitAfter": true, "bytes.SplitAfterN": true,
 }
 
 // recvIndex stands for a method's receiver among returnsParam's answers.

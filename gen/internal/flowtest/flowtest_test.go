@@ -113,6 +113,9 @@ var scenarios = []scenario{
 	{"cases", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewCases(out), func(t *tasklet.Flow) error { return flowtest.Cases(t, out) })
 	}},
+	{"typed", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewTyped(out), func(t *tasklet.Flow) error { return flowtest.Typed(t, out) })
+	}},
 	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
 	}},
