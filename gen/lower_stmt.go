@@ -349,6 +349,19 @@ func (l *lowerer) rangedMap(s *ast.RangeStmt, rng string) string {
 	root := rootVar(l.g.info, s.X)
 	loc := l.fn.vars[root]
 	if root == nil || loc == nil || !loc.field || !l.savedIn(loc, s.Body) {
+		if shared := l.g.sharedArg(s.X); shared != s.X {
+			// A call that may return a map a saved local holds: the loop
+			// would keep it too.
+			if v := rootVar(l.g.info, shared); v != nil && l.fn.vars[v] != nil && l.fn.vars[v].field && l.savedIn(l.fn.vars[v], s.Body) {
+				what := "the call"
+				if f := calleeObj(l.g.info, ast.Unparen(s.X).(*ast.CallExpr).Fun); f != nil {
+					what = f.Name()
+				}
+				l.g.refuse(s.X.Pos(), "a range over the map that "+what+" returns, which may be the map "+v.Name()+" holds, with a suspension inside: a save there would hold the map twice, in "+v.Name()+" and in the loop", "",
+					"range over "+v.Name()+" (or the field or element holding the map) itself")
+				return ""
+			}
+		}
 		return "_f." + rng
 	}
 	fix := "range over a sorted slice of its keys (for _, k := range slices.Sorted(maps.Keys(...)))"
