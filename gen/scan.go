@@ -240,6 +240,9 @@ func (g *pkgGen) scan(fn *flowFn) {
 					}
 				}
 			}
+			if f, ok := calleeObj(g.info, n.Fun).(*types.Func); ok && f.Pkg() != nil && f.Pkg().Path() == "time" && f.Name() == "Sleep" {
+				g.refuse(n.Pos(), "time.Sleep, which stops every tasklet of the scheduler while it sleeps", "", "use t.Sleep(d), which suspends only this tasklet (and is saved with it)")
+			}
 			if sig, ok := g.info.TypeOf(n.Fun).(*types.Signature); ok && g.classify(n, fn) == nil && sig.Params().Len() > 0 && types.Identical(sig.Params().At(0).Type(), g.flowType) {
 				if f, ok := calleeObj(g.info, n.Fun).(*types.Func); ok && f.Pkg() != g.pkg.Types {
 					g.refuse(n.Pos(), "a call of "+f.FullName()+", a suspending function of another package", "", "move the function into this package (frames are lowered per package)")
