@@ -20,7 +20,8 @@ import (
 // used only in those ways.
 
 // closureCallers are the functions outside the package that call a func
-// argument only before they return, by the argument's index.
+// argument only before they return, by the argument's index (methods as
+// path.Type.Method).
 var closureCallers = map[string]int{
 	"sort.Slice": 1, "sort.SliceStable": 1, "sort.SliceIsSorted": 1, "sort.Search": 1, "sort.Find": 1,
 	"slices.SortFunc": 1, "slices.SortStableFunc": 1, "slices.IsSortedFunc": 1, "slices.BinarySearchFunc": 2,
@@ -31,6 +32,9 @@ var closureCallers = map[string]int{
 	"strings.TrimFunc": 1, "strings.TrimLeftFunc": 1, "strings.TrimRightFunc": 1, "strings.ContainsFunc": 1,
 	"bytes.Map": 0, "bytes.IndexFunc": 1, "bytes.LastIndexFunc": 1, "bytes.FieldsFunc": 1,
 	"bytes.TrimFunc": 1, "bytes.TrimLeftFunc": 1, "bytes.TrimRightFunc": 1, "bytes.ContainsFunc": 1,
+	"math/rand.Shuffle": 1, "math/rand/v2.Shuffle": 1, "math/rand.Rand.Shuffle": 1, "math/rand/v2.Rand.Shuffle": 1,
+	"regexp.Regexp.ReplaceAllStringFunc": 1, "regexp.Regexp.ReplaceAllFunc": 1,
+	"os.Expand": 1, "path/filepath.Walk": 1, "path/filepath.WalkDir": 1, "io/fs.WalkDir": 2,
 }
 
 // checkClosures refuses each function literal of fn that captures a saved
@@ -154,8 +158,12 @@ func (g *pkgGen) callsOnly(call *ast.CallExpr, i, depth int) bool {
 	if sig == nil || i >= sig.Params().Len() || sig.Variadic() && i >= sig.Params().Len()-1 {
 		return false
 	}
-	if f.Pkg() != nil && sig.Recv() == nil {
-		if j, ok := closureCallers[f.Pkg().Path()+"."+f.Name()]; ok {
+	if f.Pkg() != nil {
+		key := f.Pkg().Path() + "." + f.Name()
+		if sig.Recv() != nil {
+			key = f.Pkg().Path() + "." + recvTypeName(sig.Recv()) + "." + f.Name()
+		}
+		if j, ok := closureCallers[key]; ok {
 			return i == j
 		}
 	}

@@ -3,6 +3,7 @@ package flowtest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -12,12 +13,12 @@ import (
 )
 
 // Closures captures saved locals in function literals that run within
-// their statement (checkClosures): sort.Slice, slices.SortFunc and
-// strings.Map over saved values, literals called at once, bound to a local
-// and called, handed to a function of the package that only calls them
-// (directly or through sort.Slice), ranged over, nested, recursive through
-// its local, writing an error
-// and an any, in a called flow too; a point between every use.
+// their statement (checkClosures): sort.Slice, slices.SortFunc, strings.Map
+// and a rand.Rand's Shuffle over saved values, literals called at once,
+// bound to a local and called, handed to a function of the package that
+// only calls them (directly or through sort.Slice), ranged over, nested,
+// recursive through its local, writing an error and an any, in a called
+// flow too; a point between every use.
 //
 //stackless:tasklet kind=flowtest.closures version=1
 func Closures(t *tasklet.Flow, out channel.ID) error {
@@ -30,6 +31,7 @@ func Closures(t *tasklet.Flow, out channel.ID) error {
 	for i := range 3 {
 		_ = t.Yield()
 		xs = append(xs, i*7%5)
+		rand.New(rand.NewPCG(uint64(i), 7)).Shuffle(len(xs), func(a, b int) { xs[a], xs[b] = xs[b], xs[a] })
 		sort.Slice(xs, func(a, b int) bool { return xs[a] > xs[b] })
 		slices.SortFunc(xs, func(a, b int) int { return (a+i)%3 - (b+i)%3 })
 		word = strings.Map(func(r rune) rune { return r + shift }, word)

@@ -10,6 +10,7 @@ package flowtest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -21,8 +22,8 @@ import (
 
 func init() {
 	pickle.MustRegister("flowtest.closures", 1, (*ClosuresTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Closures", 31, 39)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.weigh", 88)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Closures", 32, 41)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.weigh", 90)
 }
 
 // ClosuresTasklet is the tasklet Closures (kind "flowtest.closures", version 1), lowered by
@@ -52,13 +53,13 @@ func (_f *ClosuresTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ClosuresTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 31, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 32, Point: "t.Yield"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 39, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 41, Point: "t.Yield"})
 	case 3:
-		return _f.Weigh.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 66, Point: "call of weigh"}))
+		return _f.Weigh.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 68, Point: "call of weigh"}))
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 69, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 71, Point: "t.Send"})
 	}
 	return _w
 }
@@ -83,7 +84,7 @@ func NewClosures(out channel.ID) *ClosuresTasklet {
 // Step runs Closures to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line closures.go:23
+//line closures.go:24
 func (_f *ClosuresTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -97,26 +98,26 @@ func (_f *ClosuresTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 4 {
 		goto _P4
 	}
-//line closures.go:24
-	_f.Xs = []int{5, 3, 8}
 //line closures.go:25
-	_f.Total = 0
+	_f.Xs = []int{5, 3, 8}
 //line closures.go:26
-	_f.Shift = rune(1)
+	_f.Total = 0
 //line closures.go:27
-	_f.Word = "hal"
+	_f.Shift = rune(1)
 //line closures.go:28
-	_f.Err.V = *new(error)
+	_f.Word = "hal"
 //line closures.go:29
-	_f.Last.V = *new(any)
+	_f.Err.V = *new(error)
 //line closures.go:30
+	_f.Last.V = *new(any)
+//line closures.go:31
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = 3
 			_f.Idx = 0
 		}
-//line closures.go:30
+//line closures.go:31
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			var bump func(k int)
 			_ = bump
@@ -136,43 +137,45 @@ _L1:
 				goto _P3
 			}
 			_f.I = _f.Idx
-//line closures.go:31
+//line closures.go:32
 			_f.PC = 1
 			return _t.Yield()
 		_P1:
 			_rs = 0
-//line closures.go:32
-			_f.Xs = append(_f.Xs, _f.I*7%5)
 //line closures.go:33
-			sort.Slice(_f.Xs, func(a, b int) bool { return _f.Xs[a] > _f.Xs[b] })
+			_f.Xs = append(_f.Xs, _f.I*7%5)
 //line closures.go:34
-			slices.SortFunc(_f.Xs, func(a2, b2 int) int { return (a2+_f.I)%3 - (b2+_f.I)%3 })
+			rand.New(rand.NewPCG(uint64(_f.I), 7)).Shuffle(len(_f.Xs), func(a, b int) { _f.Xs[a], _f.Xs[b] = _f.Xs[b], _f.Xs[a] })
 //line closures.go:35
-			_f.Word = strings.Map(func(r rune) rune { return r + _f.Shift }, _f.Word)
+			sort.Slice(_f.Xs, func(a2, b2 int) bool { return _f.Xs[a2] > _f.Xs[b2] })
 //line closures.go:36
-			func() { _f.Total += _f.Xs[0] * (_f.I + 1) }()
+			slices.SortFunc(_f.Xs, func(a3, b3 int) int { return (a3+_f.I)%3 - (b3+_f.I)%3 })
 //line closures.go:37
-			bump = func(k int) { _f.Total += k; _f.Last.V = k }
+			_f.Word = strings.Map(func(r rune) rune { return r + _f.Shift }, _f.Word)
 //line closures.go:38
-			bump(_f.I)
+			func() { _f.Total += _f.Xs[0] * (_f.I + 1) }()
 //line closures.go:39
+			bump = func(k int) { _f.Total += k; _f.Last.V = k }
+//line closures.go:40
+			bump(_f.I)
+//line closures.go:41
 			_f.PC = 2
 			return _t.Yield()
 		_P2:
 			_rs = 0
-//line closures.go:41
-			again = func(k2 int) { _f.Total += 2 * k2 }
-//line closures.go:42
-			again(len(_f.Xs))
 //line closures.go:43
+			again = func(k2 int) { _f.Total += 2 * k2 }
+//line closures.go:44
+			again(len(_f.Xs))
+//line closures.go:45
 			each(_f.Xs, func(x int) {
 				if x > 6 {
 					_f.Err.V = errors.Join(_f.Err.V, fmt.Errorf("%d too big", x))
 				}
 			})
-//line closures.go:48
-			byKey(_f.Xs, func(a3, b3 int) bool { return a3%4 < b3%4 })
-//line closures.go:49
+//line closures.go:50
+			byKey(_f.Xs, func(a4, b4 int) bool { return a4%4 < b4%4 })
+//line closures.go:51
 			for v := range func(yield func(int) bool) {
 				for _, x2 := range _f.Xs {
 					if !yield(x2 + _f.Total) {
@@ -182,16 +185,16 @@ _L1:
 			} {
 				_f.Total += v % 7
 			}
-//line closures.go:59
+//line closures.go:61
 			walk = func(k3 int) {
 				_f.Total += k3
 				if k3 > 0 {
 					walk(k3 - 1)
 				}
 			}
-//line closures.go:65
+//line closures.go:67
 			walk(_f.I + 2)
-//line closures.go:66
+//line closures.go:68
 			_f.Weigh = weighFrame{Xs: _f.Xs, By: _f.Shift}
 		_P3:
 			_rs = 0
@@ -205,23 +208,23 @@ _L1:
 				_f.Weigh = weighFrame{}
 				_sl1 = _c0
 			}
-//line closures.go:66
+//line closures.go:68
 			_f.Total += _sl1
-//line closures.go:67
+//line closures.go:69
 			_f.Shift++
 		}
 	}
-//line closures.go:69
+//line closures.go:71
 	_f.PC = 4
 	return _t.Send(_f.Out, fmt.Sprint(_f.Xs, _f.Total, _f.Word, _f.Err.V, _f.Last.V))
 _P4:
 	_rs = 0
 	_sl2 = _t.Err()
-//line closures.go:69
+//line closures.go:71
 	return tasklet.Finish(_t, _sl2)
 }
 
-//line closures_stackless.go:223
+//line closures_stackless.go:226
 
 // weighFrame is the frame of weigh, lowered by stackless gen from closures.go: its
 // exported fields are the locals that live across suspension points.
@@ -239,7 +242,7 @@ type weighFrame struct {
 func (_f *weighFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.weigh", File: "closures.go", Line: 88, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.weigh", File: "closures.go", Line: 90, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -250,22 +253,22 @@ func (_f weighFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs weigh to its next suspension point (done: it returned).
 //
-//line closures.go:85
+//line closures.go:87
 func (_f *weighFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line closures.go:86
+//line closures.go:88
 	_f.N = 0
-//line closures.go:87
+//line closures.go:89
 _L1:
 	{
 		if _rs == 0 {
 			_f.Idx = 0
 		}
-//line closures.go:87
+//line closures.go:89
 		for ; _f.Idx < len(_f.Xs); _f.Idx++ {
 			var add func()
 			_ = add
@@ -273,19 +276,19 @@ _L1:
 				goto _P1
 			}
 			_f.X = _f.Xs[_f.Idx]
-//line closures.go:88
+//line closures.go:90
 			_f.PC = 1
 			return _t.Yield(), false, _r0
 		_P1:
 			_rs = 0
-//line closures.go:89
+//line closures.go:91
 			add = func() { _f.N += _f.X * int(_f.By) }
-//line closures.go:90
+//line closures.go:92
 			add()
 		}
 	}
-//line closures.go:92
+//line closures.go:94
 	return tasklet.Op{}, true, _f.N
 }
 
-//line closures_stackless.go:290
+//line closures_stackless.go:293
