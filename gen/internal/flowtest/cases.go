@@ -24,6 +24,7 @@ outer:
 		switch v := i % 4; add(t, v, 1) {
 		case add(t, 0, 1):
 			rep = append(rep, "one")
+		//lint:ignore ST1015 Go runs default only after every case: that is what this tests
 		default:
 			rep = append(rep, fmt.Sprint("default ", y))
 		case add(t, 1, 1), add(t, 2, 1):

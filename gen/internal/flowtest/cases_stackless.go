@@ -19,7 +19,7 @@ import (
 
 func init() {
 	pickle.MustRegister("flowtest.cases", 1, (*CasesTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.echoAny", 68)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.echoAny", 69)
 }
 
 // CasesTasklet is the tasklet Cases (kind "flowtest.cases", version 1), lowered by
@@ -58,17 +58,17 @@ func (_f *CasesTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	case 3:
 		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 25, Point: "call of add"}))
 	case 4:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 29, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 30, Point: "call of add"}))
 	case 5:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 29, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 30, Point: "call of add"}))
 	case 6:
-		return _f.EchoAny.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 40, Point: "call of echoAny"}))
+		return _f.EchoAny.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 41, Point: "call of echoAny"}))
 	case 7:
-		return _f.EchoAny.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 42, Point: "call of echoAny"}))
+		return _f.EchoAny.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 43, Point: "call of echoAny"}))
 	case 8:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 48, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 49, Point: "call of add"}))
 	case 9:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 51, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Cases", File: "cases.go", Line: 52, Point: "t.Send"})
 	}
 	return _w
 }
@@ -236,12 +236,12 @@ _L1:
 						if _rs == 0 && (_sl2) {
 //line cases.go:26
 							_f.Rep = append(_f.Rep, "one")
-//line cases.go:29
+//line cases.go:30
 						} else {
 							if _rs >= 4 && _rs <= 5 {
 								goto _L6
 							}
-//line cases.go:29
+//line cases.go:30
 						_L6:
 							{
 								var _sl4 bool
@@ -254,7 +254,7 @@ _L1:
 								if _rs == 5 {
 									goto _L7
 								}
-//line cases.go:29
+//line cases.go:30
 								_f.Add = addFrame{A: 1, B: 1}
 							_P4:
 								_rs = 0
@@ -281,7 +281,7 @@ _L1:
 									if _rs == 5 {
 										goto _P5
 									}
-//line cases.go:29
+//line cases.go:30
 									_f.Add = addFrame{A: 2, B: 1}
 								_P5:
 									_rs = 0
@@ -300,7 +300,7 @@ _L1:
 								}
 //line cases.go:24
 								_sl4 = _sl6
-//line cases.go:29
+//line cases.go:30
 								if _sl4 {
 									_f.Rep = append(_f.Rep, fmt.Sprint("two-three ", _f.Y))
 									if _f.I == 5 {
@@ -318,23 +318,23 @@ _L1:
 					}
 				}
 			}
-//line cases.go:39
+//line cases.go:40
 		_L8:
 			{
 				if _rs >= 6 && _rs <= 7 {
 					goto _L9
 				}
-//line cases.go:39
+//line cases.go:40
 				_f.Tag2.V = _f.Any1.V
 			_L9:
-//line cases.go:39
+//line cases.go:40
 				switch {
-//line cases.go:39
+//line cases.go:40
 				default:
 					if _rs >= 6 && _rs <= 7 {
 						goto _L10
 					}
-//line cases.go:40
+//line cases.go:41
 				_L10:
 					{
 						var _sl8 bool
@@ -347,7 +347,7 @@ _L1:
 						if _rs == 7 {
 							goto _L11
 						}
-//line cases.go:40
+//line cases.go:41
 						_f.EchoAny = echoAnyFrame{V: pickle.Boxed[any]{V: "a"}}
 					_P6:
 						_rs = 0
@@ -360,21 +360,21 @@ _L1:
 							_f.EchoAny = echoAnyFrame{}
 							_sl9 = _c0
 						}
-//line cases.go:39
+//line cases.go:40
 						_sl8 = _f.Tag2.V ==
 							_sl9
-//line cases.go:40
-					_L11:
-//line cases.go:40
-						if _rs == 0 && (_sl8) {
 //line cases.go:41
-							_f.Rep = append(_f.Rep, "a")
+					_L11:
+//line cases.go:41
+						if _rs == 0 && (_sl8) {
 //line cases.go:42
+							_f.Rep = append(_f.Rep, "a")
+//line cases.go:43
 						} else {
 							if _rs == 7 {
 								goto _L12
 							}
-//line cases.go:42
+//line cases.go:43
 						_L12:
 							{
 								var _sl10 bool
@@ -384,7 +384,7 @@ _L1:
 								if _rs == 7 {
 									goto _P7
 								}
-//line cases.go:42
+//line cases.go:43
 								_f.EchoAny = echoAnyFrame{V: pickle.Boxed[any]{V: "b"}}
 							_P7:
 								_rs = 0
@@ -397,10 +397,10 @@ _L1:
 									_f.EchoAny = echoAnyFrame{}
 									_sl11 = _c0
 								}
-//line cases.go:39
+//line cases.go:40
 								_sl10 = _f.Tag2.V ==
 									_sl11
-//line cases.go:42
+//line cases.go:43
 								if _sl10 {
 									_f.Rep = append(_f.Rep, "b")
 									_f.Any1.V = "c"
@@ -412,7 +412,7 @@ _L1:
 			}
 		}
 	}
-//line cases.go:47
+//line cases.go:48
 _L13:
 	{
 		var w string
@@ -420,19 +420,19 @@ _L13:
 		if _rs == 8 {
 			goto _L14
 		}
-//line cases.go:47
+//line cases.go:48
 		w = "go"
-//line cases.go:47
+//line cases.go:48
 		_f.Tag3 = w + "!"
 	_L14:
-//line cases.go:47
+//line cases.go:48
 		switch {
-//line cases.go:47
+//line cases.go:48
 		default:
 			if _rs == 8 {
 				goto _L15
 			}
-//line cases.go:48
+//line cases.go:49
 		_L15:
 			{
 				var _sl12 bool
@@ -442,7 +442,7 @@ _L13:
 				if _rs == 8 {
 					goto _P8
 				}
-//line cases.go:48
+//line cases.go:49
 				_f.Add = addFrame{A: 1, B: 1}
 			_P8:
 				_rs = 0
@@ -455,25 +455,25 @@ _L13:
 					_f.Add = addFrame{}
 					_sl13 = _c0
 				}
-//line cases.go:47
+//line cases.go:48
 				_sl12 = _f.Tag3 ==
 					fmt.Sprint(_sl13) ||
 					_f.Tag3 ==
 						"go!"
-//line cases.go:48
+//line cases.go:49
 				if _sl12 {
 					_f.Rep = append(_f.Rep, "string tag")
 				}
 			}
 		}
 	}
-//line cases.go:51
+//line cases.go:52
 	_f.PC = 9
 	return _t.Send(_f.Out, fmt.Sprint(_f.Rep))
 _P9:
 	_rs = 0
 	_sl14 = _t.Err()
-//line cases.go:51
+//line cases.go:52
 	return tasklet.Finish(_t, _sl14)
 }
 
@@ -493,7 +493,7 @@ type classifyFrame struct {
 func (_f *classifyFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.classify", File: "cases.go", Line: 58, Point: "call of add"}))
+		return _f.Add.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.classify", File: "cases.go", Line: 59, Point: "call of add"}))
 	}
 	return _w
 }
@@ -504,30 +504,30 @@ func (_f classifyFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs classify to its next suspension point (done: it returned).
 //
-//line cases.go:55
+//line cases.go:56
 func (_f *classifyFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 string) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line cases.go:56
-	_f.X = _f.N * 10
 //line cases.go:57
+	_f.X = _f.N * 10
+//line cases.go:58
 _L1:
 	{
 		if _rs == 1 {
 			goto _L2
 		}
 	_L2:
-//line cases.go:57
+//line cases.go:58
 		switch {
-//line cases.go:57
+//line cases.go:58
 		default:
 			if _rs == 1 {
 				goto _L3
 			}
-//line cases.go:58
+//line cases.go:59
 		_L3:
 			{
 				var _sl1 bool
@@ -537,7 +537,7 @@ _L1:
 				if _rs == 1 {
 					goto _P1
 				}
-//line cases.go:58
+//line cases.go:59
 				_f.Add = addFrame{A: _f.N, B: 0}
 			_P1:
 				_rs = 0
@@ -550,9 +550,9 @@ _L1:
 					_f.Add = addFrame{}
 					_sl2 = _c0
 				}
-//line cases.go:58
+//line cases.go:59
 				_sl1 = _sl2 > 5
-//line cases.go:58
+//line cases.go:59
 				if _sl1 {
 					return tasklet.Op{}, true, "big"
 				} else if _f.N == 2 {
@@ -561,7 +561,7 @@ _L1:
 			}
 		}
 	}
-//line cases.go:63
+//line cases.go:64
 	return tasklet.Op{}, true, fmt.Sprint("other ", _f.X)
 }
 
@@ -579,7 +579,7 @@ type echoAnyFrame struct {
 func (_f *echoAnyFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.echoAny", File: "cases.go", Line: 68, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.echoAny", File: "cases.go", Line: 69, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -590,19 +590,19 @@ func (_f echoAnyFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs echoAny to its next suspension point (done: it returned).
 //
-//line cases.go:67
+//line cases.go:68
 func (_f *echoAnyFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 any) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line cases.go:68
+//line cases.go:69
 	_f.PC = 1
 	return _t.Yield(), false, _r0
 _P1:
 	_rs = 0
-//line cases.go:69
+//line cases.go:70
 	return tasklet.Op{}, true, _f.V.V
 }
 

@@ -39,6 +39,7 @@ func Closures(t *tasklet.Flow, out channel.ID) error {
 		bump := func(k int) { total += k; last = k }
 		bump(i)
 		_ = t.Yield()
+		//lint:ignore S1021 a literal assigned to a declared local, not defined with it
 		var again func(int)
 		again = func(k int) { total += 2 * k }
 		again(len(xs))

@@ -23,7 +23,7 @@ import (
 func init() {
 	pickle.MustRegister("flowtest.closures", 1, (*ClosuresTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Closures", 32, 41)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.weigh", 90)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.weigh", 91)
 }
 
 // ClosuresTasklet is the tasklet Closures (kind "flowtest.closures", version 1), lowered by
@@ -57,9 +57,9 @@ func (_f *ClosuresTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	case 2:
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 41, Point: "t.Yield"})
 	case 3:
-		return _f.Weigh.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 68, Point: "call of weigh"}))
+		return _f.Weigh.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 69, Point: "call of weigh"}))
 	case 4:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 71, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Closures", File: "closures.go", Line: 72, Point: "t.Send"})
 	}
 	return _w
 }
@@ -163,19 +163,19 @@ _L1:
 			return _t.Yield()
 		_P2:
 			_rs = 0
-//line closures.go:43
-			again = func(k2 int) { _f.Total += 2 * k2 }
 //line closures.go:44
-			again(len(_f.Xs))
+			again = func(k2 int) { _f.Total += 2 * k2 }
 //line closures.go:45
+			again(len(_f.Xs))
+//line closures.go:46
 			each(_f.Xs, func(x int) {
 				if x > 6 {
 					_f.Err.V = errors.Join(_f.Err.V, fmt.Errorf("%d too big", x))
 				}
 			})
-//line closures.go:50
-			byKey(_f.Xs, func(a4, b4 int) bool { return a4%4 < b4%4 })
 //line closures.go:51
+			byKey(_f.Xs, func(a4, b4 int) bool { return a4%4 < b4%4 })
+//line closures.go:52
 			for v := range func(yield func(int) bool) {
 				for _, x2 := range _f.Xs {
 					if !yield(x2 + _f.Total) {
@@ -185,16 +185,16 @@ _L1:
 			} {
 				_f.Total += v % 7
 			}
-//line closures.go:61
+//line closures.go:62
 			walk = func(k3 int) {
 				_f.Total += k3
 				if k3 > 0 {
 					walk(k3 - 1)
 				}
 			}
-//line closures.go:67
-			walk(_f.I + 2)
 //line closures.go:68
+			walk(_f.I + 2)
+//line closures.go:69
 			_f.Weigh = weighFrame{Xs: _f.Xs, By: _f.Shift}
 		_P3:
 			_rs = 0
@@ -208,19 +208,19 @@ _L1:
 				_f.Weigh = weighFrame{}
 				_sl1 = _c0
 			}
-//line closures.go:68
-			_f.Total += _sl1
 //line closures.go:69
+			_f.Total += _sl1
+//line closures.go:70
 			_f.Shift++
 		}
 	}
-//line closures.go:71
+//line closures.go:72
 	_f.PC = 4
 	return _t.Send(_f.Out, fmt.Sprint(_f.Xs, _f.Total, _f.Word, _f.Err.V, _f.Last.V))
 _P4:
 	_rs = 0
 	_sl2 = _t.Err()
-//line closures.go:71
+//line closures.go:72
 	return tasklet.Finish(_t, _sl2)
 }
 
@@ -242,7 +242,7 @@ type weighFrame struct {
 func (_f *weighFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.weigh", File: "closures.go", Line: 90, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.weigh", File: "closures.go", Line: 91, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -253,22 +253,22 @@ func (_f weighFrame) IsZero() bool { return _f.PC == 0 }
 
 // step runs weigh to its next suspension point (done: it returned).
 //
-//line closures.go:87
+//line closures.go:88
 func (_f *weighFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line closures.go:88
-	_f.N = 0
 //line closures.go:89
+	_f.N = 0
+//line closures.go:90
 _L1:
 	{
 		if _rs == 0 {
 			_f.Idx = 0
 		}
-//line closures.go:89
+//line closures.go:90
 		for ; _f.Idx < len(_f.Xs); _f.Idx++ {
 			var add func()
 			_ = add
@@ -276,18 +276,18 @@ _L1:
 				goto _P1
 			}
 			_f.X = _f.Xs[_f.Idx]
-//line closures.go:90
+//line closures.go:91
 			_f.PC = 1
 			return _t.Yield(), false, _r0
 		_P1:
 			_rs = 0
-//line closures.go:91
-			add = func() { _f.N += _f.X * int(_f.By) }
 //line closures.go:92
+			add = func() { _f.N += _f.X * int(_f.By) }
+//line closures.go:93
 			add()
 		}
 	}
-//line closures.go:94
+//line closures.go:95
 	return tasklet.Op{}, true, _f.N
 }
 
