@@ -178,6 +178,45 @@ func Counter(t *tasklet.Flow, n int) error {
 	assert.Contains(t, err.Error(), "went from version 2 down to 1")
 }
 
+// A method tasklet's receiver is one of its constructor's values: the
+// upgrade skeleton copies it for a tasklet not started yet, as it copies
+// the parameters.
+func TestUpgradeOfAMethodKeepsItsReceiver(t *testing.T) {
+	dir, err := os.MkdirTemp("testdata", "prop-method-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	abs, err := filepath.Abs(dir)
+	require.NoError(t, err)
+	src := func(version int, body string) {
+		code := fmt.Sprintf(`package m
+
+import "github.com/stackless-go/stackless/tasklet"
+
+type Sentry struct{ HP int }
+
+//stackless:tasklet kind=m.watch version=%d
+func (s Sentry) Watch(t *tasklet.Flow, n int) error {
+%s
+	s.HP += n
+	return nil
+}
+`, version, body)
+		require.NoError(t, os.WriteFile(filepath.Join(abs, "m.go"), []byte(code), 0o644))
+		files, err := gen.Generate(abs, ".")
+		require.NoError(t, err)
+		_, err = gen.Write(files)
+		require.NoError(t, err)
+	}
+	src(1, "	_ = t.Yield()")
+	src(2, "	_ = t.Sleep(1)")
+	skeleton := mustRead(t, filepath.Join(abs, "m_upgrade_v1.go"))
+	assert.Contains(t, skeleton, "case 0: // not started yet\n\t\tn.PC = 0\n\t\tn.S = old.S\n\t\tn.N = old.N\n")
+	build := exec.Command("go", "vet", ".")
+	build.Dir = abs
+	vout, err := build.CombinedOutput()
+	require.NoError(t, err, "the package with its upgrade compiles: %s", vout)
+}
+
 // A pattern that names no package is an error, not a run that lowers
 // nothing and succeeds; so is a directory outside any module.
 func TestPatternsThatNameNothingAreRefused(t *testing.T) {

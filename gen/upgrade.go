@@ -145,6 +145,9 @@ func (g *pkgGen) skeleton(fn *flowFn, path string, v int, nrec, orec *layoutRec)
 			return out, ""
 		}
 		var params []string
+		if loc := fn.vars[fn.recv]; fn.recv != nil && loc != nil {
+			params = append(params, loc.fname) // a method's receiver, set by its constructor too
+		}
 		for i := 1; i < fn.sig.Params().Len(); i++ {
 			if loc := fn.vars[fn.sig.Params().At(i)]; loc != nil {
 				params = append(params, loc.fname)
