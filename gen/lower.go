@@ -36,6 +36,7 @@ type lowerer struct {
 	n       int // last point number
 	labels  int
 	temps   int
+	posts   int // for loops whose post statement suspends (forPost)
 	pre     map[*ast.BlockStmt][]decl
 	results []string    // the frame function's named results (zero on suspension)
 	lines   map[int]int // call line -> 1 drop, 2 keep, 3 both

@@ -68,6 +68,9 @@ func (l *lowerer) forStmt(s *ast.ForStmt, label string, decls *[]decl) ([]line, 
 		body := &ast.BlockStmt{Lbrace: s.Body.Lbrace, List: append([]ast.Stmt{check}, s.Body.List...), Rbrace: s.Body.Rbrace}
 		return l.forStmt(&ast.ForStmt{For: s.For, Post: s.Post, Body: body}, label, decls)
 	}
+	if s.Post != nil && l.hasPoint(s.Post) {
+		return l.forPost(s, label, decls)
+	}
 	entry := l.label()
 	head := "for "
 	switch {
@@ -83,6 +86,92 @@ func (l *lowerer) forStmt(s *ast.ForStmt, label string, decls *[]decl) ([]line, 
 	out := []line{{text: entry + ":", pos: s.Pos()}, {text: labelPrefix(label) + head, pos: s.Pos()}}
 	out = append(out, l.block(s.Body.List, nil)...)
 	return append(out, line{text: "}"}), entry
+}
+
+// forPost lowers a for loop whose post statement suspends by moving the
+// post statement to the end of the body:
+//
+//	L: for ; cond; { body; post }
+//
+// and, when the body continues the loop, behind a one-clause switch that
+// those continues leave instead:
+//
+//	L: for ; cond; { _FB: switch { default: body }; post }
+//
+// where a continue of L (unlabelled, or naming it) becomes break _FB, and an
+// unlabelled break of L becomes break L, as the switch would take it.
+func (l *lowerer) forPost(s *ast.ForStmt, label string, decls *[]decl) ([]line, string) {
+	body := &ast.BlockStmt{Lbrace: s.Body.Lbrace, List: append(append([]ast.Stmt(nil), s.Body.List...), s.Post), Rbrace: s.Body.Rbrace}
+	if branches(s.Body, label, token.CONTINUE) {
+		l.posts++
+		loop := label
+		if loop == "" && branches(s.Body, label, token.BREAK) {
+			loop = fmt.Sprintf("_FL%d", l.posts)
+		}
+		block := fmt.Sprintf("_FB%d", l.posts)
+		retarget(s.Body, label, func(b *ast.BranchStmt) {
+			if b.Tok == token.CONTINUE {
+				b.Tok, b.Label = token.BREAK, &ast.Ident{Name: block, NamePos: b.TokPos}
+			} else if b.Label == nil {
+				b.Label = &ast.Ident{Name: loop, NamePos: b.TokPos}
+			}
+		})
+		wrapper := &ast.LabeledStmt{Label: &ast.Ident{Name: block, NamePos: s.Body.Lbrace}, Colon: s.Body.Lbrace,
+			Stmt: &ast.SwitchStmt{Switch: s.Body.Lbrace, Body: &ast.BlockStmt{Lbrace: s.Body.Lbrace, List: []ast.Stmt{
+				&ast.CaseClause{Case: s.Body.Lbrace, Colon: s.Body.Lbrace, Body: s.Body.List}}}}}
+		body.List = []ast.Stmt{wrapper, s.Post}
+		label = loop
+	}
+	return l.forStmt(&ast.ForStmt{For: s.For, Cond: s.Cond, Body: body}, label, decls)
+}
+
+// branches reports whether body holds a branch of kind tok that leaves
+// the loop labelled label ("" if none) around it (retarget).
+func branches(body *ast.BlockStmt, label string, tok token.Token) bool {
+	found := false
+	retarget(body, label, func(b *ast.BranchStmt) { found = found || b.Tok == tok })
+	return found
+}
+
+// retarget calls f on each branch of body that leaves the loop labelled
+// label ("" if none) around it: a continue, unlabelled or naming it, and an
+// unlabelled break (a break naming it needs no change). Branches of nested
+// loops, switches and selects, and of function literals, are theirs.
+func retarget(body *ast.BlockStmt, label string, f func(*ast.BranchStmt)) {
+	var walk func(n ast.Node, nestedLoop, nestedBreak bool)
+	walk = func(n ast.Node, nestedLoop, nestedBreak bool) {
+		ast.Inspect(n, func(m ast.Node) bool {
+			if m == n {
+				return true
+			}
+			switch x := m.(type) {
+			case *ast.FuncLit:
+				return false
+			case *ast.ForStmt:
+				walk(x.Body, true, true)
+				return false
+			case *ast.RangeStmt:
+				walk(x.Body, true, true)
+				return false
+			case *ast.SwitchStmt:
+				walk(x.Body, nestedLoop, true)
+				return false
+			case *ast.TypeSwitchStmt:
+				walk(x.Body, nestedLoop, true)
+				return false
+			case *ast.SelectStmt:
+				walk(x.Body, nestedLoop, true)
+				return false
+			case *ast.BranchStmt:
+				mine := x.Label != nil && label != "" && x.Label.Name == label
+				if x.Tok == token.CONTINUE && (mine || x.Label == nil && !nestedLoop) || x.Tok == token.BREAK && x.Label == nil && !nestedBreak {
+					f(x)
+				}
+			}
+			return true
+		})
+	}
+	walk(body, false, false)
 }
 
 // fieldDecl is a field of a frame; holds, for the lowering's own fields,

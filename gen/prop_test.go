@@ -135,9 +135,12 @@ func (g *progGen) stmt(depth int, ret string) {
 		i := fmt.Sprintf("i%d", g.loops)
 		labelled := g.r.IntN(3) == 0 && len(g.labels) > 0
 		g.line("%s:", label)
-		switch n := g.r.IntN(6); {
+		switch n := g.r.IntN(7); {
 		case n == 0:
 			g.line("for %s := 0; %s < %d; %s++ {", i, i, 1+g.r.IntN(3), i)
+		case n == 6:
+			// the post statement may suspend; it steps by 1 or 2
+			g.line("for %s := 0; %s < %d; %s += 1 + ((%s)%%2+2)%%2 {", i, i, 1+g.r.IntN(4), i, g.expr(1))
 		case n == 1:
 			g.line("for %s := range %d {", i, 1+g.r.IntN(3))
 		case n == 2 && g.helpers > 0:

@@ -387,17 +387,12 @@ func (g *pkgGen) pointContext(p *point, stack []ast.Node) {
 }
 
 // checkPointPlace refuses suspension points where the lowering cannot put
-// a resume point: the post statement of a for, a case expression of a
-// switch that falls through, a range over a function or a pointer to an
-// array.
+// a resume point: a case expression of a switch that falls through, a
+// range over a function or a pointer to an array.
 func (g *pkgGen) checkPointPlace(fn *flowFn, p *point, stack []ast.Node) {
 	for i := len(stack) - 2; i >= 0; i-- {
 		child := stack[i+1]
 		switch s := stack[i].(type) {
-		case *ast.ForStmt:
-			if s.Post != nil && child == s.Post {
-				g.refuse(p.call.Pos(), "a suspension in a for post statement", p.String(), "move it to the end of the loop body (and to before each continue)")
-			}
 		case *ast.CaseClause:
 			for _, e := range s.List {
 				if e == child && i >= 2 && hasFallthrough(stack[i-2]) {

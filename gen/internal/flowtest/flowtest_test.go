@@ -116,6 +116,9 @@ var scenarios = []scenario{
 	{"typed", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewTyped(out), func(t *tasklet.Flow) error { return flowtest.Typed(t, out) })
 	}},
+	{"posts", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewPosts(out), func(t *tasklet.Flow) error { return flowtest.Posts(t, out) })
+	}},
 	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
 	}},
