@@ -725,18 +725,12 @@ func (l *lowerer) caseChain(s *ast.SwitchStmt, label string) ([]line, string) {
 		}
 		last = next
 	}
-	var body []ast.Stmt
-	switch {
-	case chain == nil:
-		body = dflt.Body
-	default:
-		if dflt != nil {
-			last.Else = &ast.BlockStmt{Lbrace: dflt.Colon, List: dflt.Body}
-		}
-		body = []ast.Stmt{chain}
+	// chain is not nil: a clause with a case expression brought us here.
+	if dflt != nil {
+		last.Else = &ast.BlockStmt{Lbrace: dflt.Colon, List: dflt.Body}
 	}
 	wrapper := &ast.SwitchStmt{Switch: s.Switch, Body: &ast.BlockStmt{Lbrace: s.Body.Lbrace, List: []ast.Stmt{
-		&ast.CaseClause{Case: s.Body.Lbrace, Colon: s.Body.Lbrace, Body: body}}}}
+		&ast.CaseClause{Case: s.Body.Lbrace, Colon: s.Body.Lbrace, Body: []ast.Stmt{chain}}}}}
 	return l.wrap(s.Pos(), nil, append(stmts, labelled(label, wrapper))...)
 }
 
