@@ -54,18 +54,29 @@ func (q *fileCtx) name(path, def string) string {
 // names gives each flow function its frame type and each call its field.
 func (g *pkgGen) names() {
 	scope := g.pkg.Types.Scope()
+	// taken says who has name already: the package, or a local type that
+	// gen declares at package level too (localtypes.go).
+	taken := func(name string) string {
+		if at, ok := g.hoisted[name]; ok {
+			return "the local type " + name + " at " + g.fset.Position(at).String() + " has the name"
+		}
+		if scope.Lookup(name) != nil {
+			return "the package declares " + name + " already"
+		}
+		return ""
+	}
 	written := map[string]*flowFn{} // the names gen writes, a method's beside a function's
 	for _, fn := range g.order {
 		fn.typ = fn.ident() + "Frame"
 		if fn.marked {
 			fn.typ = fn.ident() + "Tasklet"
 			ctor := ctorName(fn.ident())
-			if scope.Lookup(ctor) != nil {
-				g.refuse(fn.decl.Name.Pos(), "the package declares "+ctor+" already", "", "rename it: the generator writes the constructor "+ctor)
+			if who := taken(ctor); who != "" {
+				g.refuse(fn.decl.Name.Pos(), who, "", "rename it: the generator writes the constructor "+ctor)
 			}
 		}
-		if scope.Lookup(fn.typ) != nil {
-			g.refuse(fn.decl.Name.Pos(), "the package declares "+fn.typ+" already", "", "rename it: the generator writes the frame type "+fn.typ)
+		if who := taken(fn.typ); who != "" {
+			g.refuse(fn.decl.Name.Pos(), who, "", "rename it: the generator writes the frame type "+fn.typ)
 		}
 		if other := written[fn.ident()]; other != nil {
 			g.refuse(fn.decl.Name.Pos(), fn.name()+" and "+other.name()+" would both be lowered into "+fn.typ, "", "rename one of them")

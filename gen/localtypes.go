@@ -35,6 +35,11 @@ func (g *pkgGen) hoistTypes(fn *flowFn, gd *ast.GenDecl) {
 		case g.pkg.Types.Scope().Lookup(name) != nil:
 			g.refuse(ts.Pos(), "the local type "+name+" has the name of a declaration of the package, and gen declares local types at package level", "", "rename the local type")
 			continue
+		case types.Universe.Lookup(name) != nil || g.info.Scopes[fn.file].Lookup(name) != nil || name == "tasklet" || name == "pickle":
+			// At package level it would hide the predeclared name from the
+			// whole package, or clash with an import of the generated file.
+			g.refuse(ts.Pos(), "the local type "+name+" has the name of a predeclared identifier or of an import, and gen declares local types at package level", "", "rename the local type")
+			continue
 		}
 		if at, ok := g.hoisted[name]; ok {
 			g.refuse(ts.Pos(), "a second local type named "+name+" (the other at "+g.fset.Position(at).String()+"), and gen declares local types at package level", "", "give each local type of the package's flows a name of its own")

@@ -16,7 +16,9 @@ func X(t *tasklet.Flow) error {
 	type taken struct{ A int }
 	type row [n]int
 	type pair struct{ A, B int }
-	_, _, _, _ = box[int]{}, taken{}, row{}, pair{}
+	type error struct{ Msg string }
+	type tasklet struct{}
+	_, _, _, _, _, _ = box[int]{}, taken{}, row{}, pair{}, error{}, tasklet{}
 	return t.Yield()
 }
 
