@@ -29,8 +29,9 @@
 // stay Go statements) and adds a resume dispatch at the top of each block
 // that contains a suspension point, so code between points runs exactly as
 // written. What it cannot lower exactly (a goroutine, a defer, an address
-// of a saved local, a Go channel operation, recursion, ...) it refuses, with
-// a position, the construct, and how to fix it, rather than write code
+// of a saved local, a Go channel operation, a call through a func value,
+// ...) it refuses, with a position, the construct, and how to fix it,
+// rather than write code
 // that compiles but behaves differently. Two saved locals over one array
 // or map (b := a[1:], a range's row, a slice handed to a function that is
 // not linked) come back from a restore as two, so gen refuses them where
@@ -42,6 +43,11 @@
 // calls it (sort.Slice, slices.SortFunc, strings.Map, a function of the
 // package that does nothing else with it), directly or through a local
 // used only so (closure.go).
+//
+// A frame holds its callees' frames by value, except where a call closes a
+// cycle (recursion): there the callee's frame is a pointer, made at the
+// call and dropped when it returns, so each level of a recursion nests one
+// frame deeper (markRecursion).
 //
 // A range over a map with a point inside walks the keys it took when the
 // loop started (sorted when ordered), looking each up as its iteration

@@ -148,7 +148,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		fmt.Fprintf(&body, "type %s struct {\n\tPC int\n", fn.typ)
 		fn.fieldsOut = l.fieldList()
 		for _, c := range fn.callees {
-			fn.fieldsOut = append(fn.fieldsOut, fieldDecl{name: fn.sub[c], typ: c.typ, tag: frameTag})
+			fn.fieldsOut = append(fn.fieldsOut, fieldDecl{name: fn.sub[c], typ: fn.frameType(c), tag: frameTag})
 		}
 		fn.fieldImports = map[string]string{}
 		for _, f := range fn.fieldsOut {
@@ -409,4 +409,12 @@ func (l *lowerer) fieldValue(loc *local, x string) string {
 		return l.fieldType(loc.v.Type()) + "{V: " + x + "}"
 	}
 	return x
+}
+
+// frameType is the type of the field in which fn holds c's frame.
+func (fn *flowFn) frameType(c *flowFn) string {
+	if fn.recursive[c] {
+		return "*" + c.typ
+	}
+	return c.typ
 }

@@ -319,9 +319,9 @@ type pkgGen struct {
 	refusals  []Refusal
 	kinds     map[string]string             // the package's tasklets by kind: "Name (file:line:col)"
 	linked    map[*types.Var]bool           // the parameters set by their callers, not saved (link.go)
-	writes    map[*types.Var]bool           // whether a function writes through a parameter (shared.go)
+	writes    memo[*types.Var, bool]        // whether a function writes through a parameter (shared.go)
 	decls     map[*types.Func]*ast.FuncDecl // the package's functions with bodies (shared.go)
-	returns   map[*types.Func]int           // the parameter a function's result may share, or -1 (shared.go)
+	returns   memo[*types.Func, int]        // the parameter a function's result may share, or -1 (shared.go)
 	checking  map[*types.Var]bool           // the func locals whose uses funcLocalStays is following (closure.go)
 	hoisted   map[string]token.Pos          // the local types moved to package level, by name (localtypes.go)
 }
@@ -367,7 +367,7 @@ func generatePackage(p *packages.Package, oldLayouts map[string][]layoutRec) ([]
 		g.scan(fn)
 	}
 	g.namePoints()
-	g.checkRecursion()
+	g.markRecursion()
 	g.called = map[*flowFn]bool{}
 	for _, fn := range g.order {
 		for _, c := range fn.callees {

@@ -362,7 +362,11 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 			}
 			inits = append(inits, loc.fname+": "+l.fieldValue(loc, l.print(arg)))
 		}
-		out = append(out, line{text: fmt.Sprintf("_f.%s = %s{%s}", field, callee.typ, strings.Join(inits, ", ")), pos: pos})
+		made, gone := callee.typ, callee.typ+"{}"
+		if l.fn.recursive[callee] {
+			made, gone = "&"+callee.typ, "nil"
+		}
+		out = append(out, line{text: fmt.Sprintf("_f.%s = %s{%s}", field, made, strings.Join(inits, ", ")), pos: pos})
 		out = append(out, line{text: entry + ":"}, line{text: "_rs = 0"})
 		out = append(out, l.relinks(p, field)...)
 		nres := callee.sig.Results().Len()
@@ -373,7 +377,7 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 		out = append(out, line{text: "{"},
 			line{text: strings.Join(append([]string{"_cop", "_cdone"}, rs...), ", ") + fmt.Sprintf(" := _f.%s.step(_t, _fl)", field)},
 			line{text: "if !_cdone {"}, line{text: pcLine(k)}, line{text: l.suspend("_cop")}, line{text: "}"},
-			line{text: fmt.Sprintf("_f.%s = %s{}", field, callee.typ)})
+			line{text: fmt.Sprintf("_f.%s = %s", field, gone)})
 		var ls, vs []string
 		for i, t := range lhsText {
 			if t != "_" {

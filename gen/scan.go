@@ -27,7 +27,8 @@ type flowFn struct {
 	points       map[*ast.CallExpr]*point
 	callees      []*flowFn // distinct, in order of first call
 	sites        map[*flowFn][]token.Pos
-	loops        []ast.Node // every for and range statement
+	recursive    map[*flowFn]bool // callees whose frames it holds by pointer (markRecursion)
+	loops        []ast.Node       // every for and range statement
 	vars         map[*types.Var]*local
 	fields       map[string]bool // field names taken
 	typ          string          // the frame's type name
@@ -456,27 +457,35 @@ func tupleLen(info *types.Info, e ast.Expr) int {
 	return 1
 }
 
-// checkRecursion refuses cycles of flow calls: a frame holds its callees'
-// frames by value, so the depth must be bounded.
-func (g *pkgGen) checkRecursion() {
-	state := map[*flowFn]int{}
-	var visit func(fn *flowFn, path []*flowFn)
-	visit = func(fn *flowFn, path []*flowFn) {
-		state[fn] = 1
-		for _, c := range fn.callees {
-			switch state[c] {
-			case 0:
-				visit(c, append(path, fn))
-			case 1:
-				g.refuse(fn.sites[c][0], "recursion: "+fn.name()+" calls "+c.name()+", which is already on the call stack", "call of "+c.name(),
-					"rewrite the recursion as a loop with an explicit stack (a slice of values)")
+// markRecursion finds the calls that close a cycle of flow calls: a frame
+// holds its callees' frames by value, which a cycle cannot, so a callee
+// that can reach its caller again is held through a pointer, made at the
+// call and dropped when it returns (recursive).
+func (g *pkgGen) markRecursion() {
+	reaches := func(from, to *flowFn) bool {
+		seen := map[*flowFn]bool{}
+		stack := []*flowFn{from}
+		for len(stack) > 0 {
+			f := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if f == to {
+				return true
+			}
+			if !seen[f] {
+				seen[f] = true
+				stack = append(stack, f.callees...)
 			}
 		}
-		state[fn] = 2
+		return false
 	}
 	for _, fn := range g.order {
-		if state[fn] == 0 {
-			visit(fn, nil)
+		for _, c := range fn.callees {
+			if reaches(c, fn) {
+				if fn.recursive == nil {
+					fn.recursive = map[*flowFn]bool{}
+				}
+				fn.recursive[c] = true
+			}
 		}
 	}
 }

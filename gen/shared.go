@@ -108,16 +108,9 @@ func (g *pkgGen) refuseHeldArg(fn *flowFn, pv *types.Var, s site, arg ast.Expr, 
 // (a pointer method of the package on it counts as a write), or an append
 // into its array through a prefix of it (appendSites).
 func (g *pkgGen) writesThrough(body ast.Node, v *types.Var) bool {
-	if g.writes == nil {
-		g.writes = map[*types.Var]bool{}
-	}
-	if w, ok := g.writes[v]; ok {
-		return w
-	}
-	g.writes[v] = false // a cycle of calls adds nothing
-	found := len(g.writeSites(body, v, true)) > 0 || len(g.appendSites(body, g.aliases(body, v))) > 0
-	g.writes[v] = found
-	return found
+	return g.writes.answer(v, false, func(w bool) bool { return w }, func() bool {
+		return len(g.writeSites(body, v, true)) > 0 || len(g.appendSites(body, g.aliases(body, v))) > 0
+	})
 }
 
 // writeSites returns where body may write an element of a slice that v
@@ -296,13 +289,11 @@ const recvIndex = -2
 // parameter, part of it, or an alias of it), recvIndex for a method's
 // receiver, or -1.
 func (g *pkgGen) returnsParam(f *types.Func) int {
-	if i, ok := g.returns[f]; ok {
-		return i
-	}
-	if g.returns == nil {
-		g.returns = map[*types.Func]int{}
-	}
-	g.returns[f] = -1 // a cycle of calls adds nothing
+	return g.returns.answer(f, -1, func(i int) bool { return i != -1 }, func() int { return g.paramReturned(f) })
+}
+
+// paramReturned is returnsParam's answer, found.
+func (g *pkgGen) paramReturned(f *types.Func) int {
 	decl := g.funcs()[f]
 	sig, _ := f.Type().(*types.Signature)
 	if decl == nil || sig == nil {
@@ -336,7 +327,6 @@ func (g *pkgGen) returnsParam(f *types.Func) int {
 			return !found
 		})
 		if found {
-			g.returns[f] = i
 			return i
 		}
 	}

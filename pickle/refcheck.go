@@ -288,7 +288,8 @@ func walkRefs(rv reflect.Value, held *heldSet, id tasklet.ID) (err error) {
 	path := w.pathString(root)
 	if w.err == ErrTooDeep {
 		return fmt.Errorf("%w: %s is nested more than %d levels deep (structs, slices and maps within each other), which a load refuses; "+
-			"flatten it (a list as a slice instead of linked nodes, a tree as a slice of nodes with parent indexes)",
+			"flatten it (a list as a slice instead of linked nodes, a tree as a slice of nodes with parent indexes; "+
+			"for a flow function that recursed that deep, each call's frame nesting in its caller's, a loop over a slice as its stack)",
 			ErrTooDeep, path, MaxNest)
 	}
 	first := refWalk{find: w.at}

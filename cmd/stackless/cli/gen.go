@@ -34,9 +34,10 @@ What cannot be lowered exactly is refused with file:line:col, the construct
 and how to fix it, and gen exits 1 without writing anything: go, defer,
 recover, goto, Go channel operations, the address of a local that lives
 across a suspension, a live local whose type cannot be saved, suspending
-inside a closure, a for post statement, or a range over a map, channel or
-function, recursion between flow functions, a malformed //stackless:point,
-and syntax gen does not know.
+inside a closure, a range over a channel or function (or over a map the
+loop assigns), a call of a flow through a func value, a malformed
+//stackless:point, and syntax gen does not know (the README lists every
+case). Flow functions may call themselves and each other.
 
 Versions. The generated file records each frame's layout: its suspension
 points by number (PC, what a save resumes at), their names, the fields read

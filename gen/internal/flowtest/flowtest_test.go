@@ -119,6 +119,10 @@ var scenarios = []scenario{
 	{"posts", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewPosts(out), func(t *tasklet.Flow) error { return flowtest.Posts(t, out) })
 	}},
+	{"recursion", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewRecursion(out), func(t *tasklet.Flow) error { return flowtest.Recursion(t, out) })
+		spawn(flowtest.NewCountdown(out, 4), func(t *tasklet.Flow) error { return flowtest.Countdown(t, out, 4) })
+	}},
 	{"wrapped", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewWrapped(out), func(t *tasklet.Flow) error { return flowtest.Wrapped(t, out) })
 	}},

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/stackless-go/stackless/gen/internal/flowtest"
+	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
 )
@@ -119,4 +120,29 @@ func TestWhereNamesMethods(t *testing.T) {
 		frame("Sentry.Watch", "Watch calls heal", "call of Sentry.heal"),
 		frame("(*Sentry).heal", "heal yields", "t.Yield"),
 	})
+}
+
+// A tasklet that calls itself says each level of its recursion, and so
+// does its copy restored from a save.
+func TestWhereNamesEachLevelOfARecursion(t *testing.T) {
+	s := scheduler.New()
+	out := s.NewChannel(0) // nobody receives: the bottom level blocks on it
+	id := s.Spawn(flowtest.NewCountdown(out, 3))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := s.RunBudget(ctx, 10, scheduler.Total|scheduler.Soft)
+	require.ErrorIs(t, err, scheduler.ErrDeadlock)
+
+	call := tasklet.Frame{Function: here + "Countdown", File: "recursion.go", Line: markerLine(t, "recursion.go", "Countdown calls itself"), Point: "call of Countdown"}
+	want := []tasklet.Frame{call, call, call,
+		{Function: here + "Countdown", File: "recursion.go", Line: markerLine(t, "recursion.go", "Countdown sends at the bottom"), Point: "t.Send"}}
+	assert.Equal(t, want, s.Behavior(id).(tasklet.Framer).Where())
+
+	blob, err := pickle.Default.DumpWorld(s.World())
+	require.NoError(t, err)
+	w, err := pickle.Default.LoadWorld(blob)
+	require.NoError(t, err)
+	r, err := scheduler.Restore(w)
+	require.NoError(t, err)
+	assert.Equal(t, want, r.Behavior(id).(tasklet.Framer).Where(), "restored")
 }

@@ -1,0 +1,41 @@
+package flowtest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/stackless-go/stackless/gen/internal/flowtest"
+	"github.com/stackless-go/stackless/pickle"
+	"github.com/stackless-go/stackless/scheduler"
+)
+
+// saveAtBottom runs Countdown(n) until its deepest level blocks, and saves
+// the world there.
+func saveAtBottom(t *testing.T, n int) error {
+	t.Helper()
+	s := scheduler.New()
+	out := s.NewChannel(0) // nobody receives: the bottom level blocks on it
+	s.Spawn(flowtest.NewCountdown(out, n))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := s.Run(ctx)
+	require.ErrorIs(t, err, scheduler.ErrDeadlock)
+	_, err = pickle.Default.DumpWorld(s.World())
+	return err
+}
+
+// Each level of a recursion nests its frame in its caller's, and a save
+// refuses a state nested deeper than pickle.MaxNest: 40 levels save, 60
+// fail the save loudly, saying why and what to do, where the run itself
+// goes on.
+func TestARecursionTooDeepToSaveSaysSo(t *testing.T) {
+	require.NoError(t, saveAtBottom(t, 40))
+	err := saveAtBottom(t, 60)
+	require.ErrorIs(t, err, pickle.ErrTooDeep)
+	assert.Contains(t, err.Error(), "Countdown.Countdown.Countdown")
+	assert.Contains(t, err.Error(), "a flow function that recursed that deep")
+}
