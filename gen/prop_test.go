@@ -25,12 +25,13 @@ import (
 // part of the trace. Function literals that run at once (called where they
 // are made, or handed to each or sort.Slice) write the saved locals; a
 // variadic flow takes elements or the handed slice with ..., and a method
-// flow its receiver.
+// flow its receiver; a helper may call itself.
 type progGen struct {
 	r       *rand.Rand
 	b       strings.Builder
 	indent  int
 	helpers int // helpers h0..h(helpers-1) exist
+	self    int // the helper being written, which may call itself; -1 in a tasklet
 	obs     int
 	loops   int
 	labels  []string
@@ -82,6 +83,16 @@ func (g *progGen) block(depth, n int, ret string) {
 }
 
 func (g *progGen) stmt(depth int, ret string) {
+	if g.self >= 0 && depth == 0 && g.r.IntN(6) == 0 {
+		// recursion, out of loops: x%3-1 is under 2 when x > 0, so it ends
+		// within two calls
+		g.line("if x > 0 {")
+		g.indent++
+		g.line("%s = h%d(t, out, e, x%%3-1) + %s", g.v(), g.self, g.v())
+		g.indent--
+		g.line("}")
+		return
+	}
 	w := g.r.IntN(100)
 	if depth >= 3 && w >= 40 {
 		w = g.r.IntN(40)
@@ -287,6 +298,7 @@ func (g *progGen) program(nh, np int) string {
 	g.line("	}")
 	g.line("}")
 	for h := range nh {
+		g.self = h
 		g.line("")
 		// Every other helper has a named result that only its bare
 		// return reads after the first point: a save must keep it.
@@ -318,6 +330,7 @@ func (g *progGen) program(nh, np int) string {
 		g.line("}")
 		g.helpers++
 	}
+	g.self = -1
 	for p := range np {
 		g.line("")
 		g.line("//stackless:tasklet kind=prop.p%d version=1", p)
