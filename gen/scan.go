@@ -28,6 +28,7 @@ type flowFn struct {
 	callees      []*flowFn // distinct, in order of first call
 	sites        map[*flowFn][]token.Pos
 	recursive    map[*flowFn]bool // callees whose frames it holds by pointer (markRecursion)
+	byPointer    bool             // some caller holds its frame by pointer
 	loops        []ast.Node       // every for and range statement
 	vars         map[*types.Var]*local
 	fields       map[string]bool // field names taken
@@ -485,6 +486,7 @@ func (g *pkgGen) markRecursion() {
 					fn.recursive = map[*flowFn]bool{}
 				}
 				fn.recursive[c] = true
+				c.byPointer = true
 			}
 		}
 	}

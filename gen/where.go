@@ -27,7 +27,13 @@ func (g *pkgGen) writeWhere(b *strings.Builder, fn *flowFn, tk string) {
 		fmt.Fprintf(b, "func (_f *%s) Where() []%s.Frame { return _f.where(nil) }\n\n", fn.typ, tk)
 	}
 	fmt.Fprintf(b, "// where appends to _w the frame of %s, and the frames it called into, at\n// the point its PC names.\n", fn.name())
-	fmt.Fprintf(b, "func (_f *%s) where(_w []%s.Frame) []%s.Frame {\n\tswitch _f.PC {\n", fn.typ, tk, tk)
+	fmt.Fprintf(b, "func (_f *%s) where(_w []%s.Frame) []%s.Frame {\n", fn.typ, tk, tk)
+	if fn.byPointer {
+		// Only a damaged or hand-edited save has a call's frame missing;
+		// inspect asks such a save where it is, and must not crash.
+		b.WriteString("\tif _f == nil {\n\t\treturn _w\n\t}\n")
+	}
+	b.WriteString("\tswitch _f.PC {\n")
 	for _, p := range pts {
 		what := p.What
 		if p.Name != "" {

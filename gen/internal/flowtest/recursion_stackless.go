@@ -293,6 +293,9 @@ type walkFrame struct {
 // where appends to _w the frame of walk, and the frames it called into, at
 // the point its PC names.
 func (_f *walkFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	if _f == nil {
+		return _w
+	}
 	switch _f.PC {
 	case 1:
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.walk", File: "recursion.go", Line: 47, Point: "t.Send"})
@@ -386,7 +389,7 @@ _L2:
 	return tasklet.Op{}, true, _f.Total
 }
 
-//line recursion_stackless.go:382
+//line recursion_stackless.go:385
 
 // quickFrame is the frame of quick, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -402,6 +405,9 @@ type quickFrame struct {
 // where appends to _w the frame of quick, and the frames it called into, at
 // the point its PC names.
 func (_f *quickFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	if _f == nil {
+		return _w
+	}
 	switch _f.PC {
 	case 1:
 		return _f.Quick.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.quick", File: "recursion.go", Line: 73, Point: "call of quick"}))
@@ -499,7 +505,7 @@ _P3:
 	return tasklet.Op{}, true
 }
 
-//line recursion_stackless.go:495
+//line recursion_stackless.go:501
 
 // mergeFrame is the frame of merge, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -514,6 +520,9 @@ type mergeFrame struct {
 // where appends to _w the frame of merge, and the frames it called into, at
 // the point its PC names.
 func (_f *mergeFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	if _f == nil {
+		return _w
+	}
 	switch _f.PC {
 	case 1:
 		return _f.Merge.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.merge", File: "recursion.go", Line: 85, Point: "call of merge"}))
@@ -611,7 +620,7 @@ _P3:
 	return tasklet.Op{}, true, append(append(out, _f.L...), r...)
 }
 
-//line recursion_stackless.go:607
+//line recursion_stackless.go:616
 
 // fallFrame is the frame of fall, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -625,6 +634,9 @@ type fallFrame struct {
 // where appends to _w the frame of fall, and the frames it called into, at
 // the point its PC names.
 func (_f *fallFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	if _f == nil {
+		return _w
+	}
 	switch _f.PC {
 	case 1:
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.fall", File: "recursion.go", Line: 103, Point: "t.Yield"})
@@ -698,7 +710,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1 + _f.K/10
 }
 
-//line recursion_stackless.go:694
+//line recursion_stackless.go:706
 
 // oddFrame is the frame of odd, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -711,6 +723,9 @@ type oddFrame struct {
 // where appends to _w the frame of odd, and the frames it called into, at
 // the point its PC names.
 func (_f *oddFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	if _f == nil {
+		return _w
+	}
 	switch _f.PC {
 	case 1:
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.odd", File: "recursion.go", Line: 111, Point: "t.Yield"})
@@ -770,7 +785,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1 * 2
 }
 
-//line recursion_stackless.go:766
+//line recursion_stackless.go:781
 
 // listsExprFrame is the frame of lists.expr, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -786,6 +801,9 @@ type listsExprFrame struct {
 // where appends to _w the frame of lists.expr, and the frames it called into, at
 // the point its PC names.
 func (_f *listsExprFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	if _f == nil {
+		return _w
+	}
 	switch _f.PC {
 	case 1:
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.lists.expr", File: "recursion.go", Line: 126, Point: "t.Recv"})
@@ -871,7 +889,7 @@ _L1:
 	}
 }
 
-//line recursion_stackless.go:867
+//line recursion_stackless.go:885
 
 // CountdownTasklet is the tasklet Countdown (kind "flowtest.countdown", version 1), lowered by
 // stackless gen from recursion.go: its exported fields are the locals that live
@@ -891,6 +909,9 @@ func (_f *CountdownTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 // where appends to _w the frame of Countdown, and the frames it called into, at
 // the point its PC names.
 func (_f *CountdownTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	if _f == nil {
+		return _w
+	}
 	switch _f.PC {
 	case 1:
 		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Countdown", File: "recursion.go", Line: 140, Point: "t.Send"})
@@ -1012,4 +1033,4 @@ _P3:
 	return tasklet.Op{}, true, _sl2
 }
 
-//line recursion_stackless.go:1008
+//line recursion_stackless.go:1029

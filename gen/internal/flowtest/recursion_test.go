@@ -39,3 +39,27 @@ func TestARecursionTooDeepToSaveSaysSo(t *testing.T) {
 	assert.Contains(t, err.Error(), "Countdown.Countdown.Countdown")
 	assert.Contains(t, err.Error(), "a flow function that recursed that deep")
 }
+
+// A damaged save can name a call whose frame it lacks: asked where it is
+// (as stackless inspect asks any save), the tasklet names its own frame
+// and stops there; run, it fails with the panic as its error, and the
+// scheduler goes on.
+func TestARecursionMissingItsFrameFailsAlone(t *testing.T) {
+	damaged := &flowtest.CountdownTasklet{PC: 2, N: 3, M: 30} // in its call (point 2), with no callee frame
+	where := damaged.Where()
+	require.Len(t, where, 1)
+	assert.Equal(t, "call of Countdown", where[0].Point)
+
+	var failed []error
+	s := scheduler.New(scheduler.WithErrorHandler(func(err error) { failed = append(failed, err) }))
+	out := s.NewChannel(8)
+	damaged.Out = out
+	s.Spawn(damaged)
+	s.Spawn(flowtest.NewCountdown(out, 1))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, s.Run(ctx))
+	require.Len(t, failed, 1)
+	assert.ErrorIs(t, failed[0], scheduler.ErrTaskletPanic)
+	assert.Equal(t, 2, s.Channel(out).Len(), "the healthy tasklet ran to its end")
+}
