@@ -85,7 +85,7 @@ func infoOf(t reflect.Type) *typeInfo {
 	if in, ok := infos.Load(t); ok {
 		return in.(*typeInfo)
 	}
-	sh := shapeOf(t, map[reflect.Type]bool{})
+	sh := shapeOf(t, newShapePath())
 	in := &typeInfo{walk: sh.refs >= many || sh.depth > MaxNest, refs: sh.refs, depth: sh.depth, amp: sh.amp,
 		boxed: reflect.PointerTo(t).Implements(boxedType), t: t}
 	in.errBox = in.boxed && isErrBox(t)
@@ -93,7 +93,7 @@ func infoOf(t reflect.Type) *typeInfo {
 		in.onlyBoxed = true
 		for _, f := range savedFields(t) {
 			ft := t.Field(f.index).Type
-			fs := shapeOf(ft, map[reflect.Type]bool{})
+			fs := shapeOf(ft, newShapePath())
 			f.depth, f.refs = fs.depth, fs.refs
 			f.off, f.boxed = t.Field(f.index).Offset, reflect.PointerTo(ft).Implements(boxedType)
 			f.errBox = f.boxed && isErrBox(ft)
@@ -108,6 +108,20 @@ func infoOf(t reflect.Type) *typeInfo {
 	return in
 }
 
+// shapePath is the path of types shapeOf is on, and how many more types it
+// may look at before it gives up (shapeSteps).
+type shapePath struct {
+	on   map[reflect.Type]bool
+	left int
+}
+
+// shapeSteps bounds shapeOf's work on one type: it follows every path of
+// types, which is quick for the types programs declare, exponential for a
+// dense graph of types that point at each other.
+const shapeSteps = 1 << 14
+
+func newShapePath() *shapePath { return &shapePath{on: map[reflect.Type]bool{}, left: shapeSteps} }
+
 // shape is what shapeOf finds of a type.
 type shape struct {
 	depth int  // how deep its values nest
@@ -115,13 +129,21 @@ type shape struct {
 	amp   bool // they could decode past the load's bound (cost.go's checkWritten)
 }
 
-// shapeOf finds the shape of t. A type met again on its own path (onPath
+// shapeOf finds the shape of t. A type met again on its own path (p.on
 // holds the path) nests without bound and reaches many pointers; a pointer
 // back to it links nodes of a list or tree, which amplify when each node
 // is bigger than maxAmplification bytes (it may be written as an empty
 // map). Amplifying are also an interface, and a slice or map of elements
 // bigger than that: each could be written as one byte.
-func shapeOf(t reflect.Type, onPath map[reflect.Type]bool) shape {
+func shapeOf(t reflect.Type, p *shapePath) shape {
+	if p.left--; p.left < 0 {
+		// A graph of types holding each other through pointers (the
+		// frames of many flows that recurse into each other) has more
+		// paths than can be followed: walk its values instead, and run
+		// the cost check, as for any type that holds itself.
+		return shape{refs: many, amp: true}
+	}
+	onPath := p.on
 	if t.Kind() == reflect.Pointer && onPath[t.Elem()] {
 		return shape{refs: many, amp: t.Elem().Size() > maxAmplification}
 	}
@@ -140,11 +162,11 @@ func shapeOf(t reflect.Type, onPath map[reflect.Type]bool) shape {
 	case reflect.Interface:
 		return shape{refs: many, amp: true}
 	case reflect.Pointer: // one value, of bounded size: only what it holds counts
-		in := shapeOf(t.Elem(), onPath)
+		in := shapeOf(t.Elem(), p)
 		in.refs = min(in.refs+1, many)
 		return in
 	case reflect.Map:
-		k, v := shapeOf(t.Key(), onPath), shapeOf(t.Elem(), onPath)
+		k, v := shapeOf(t.Key(), p), shapeOf(t.Elem(), p)
 		amp := 2*(t.Key().Size()+t.Elem().Size()) > maxAmplification || k.amp || v.amp
 		if k.refs+v.refs > 0 {
 			return shape{refs: many, amp: amp}
@@ -154,7 +176,7 @@ func shapeOf(t reflect.Type, onPath map[reflect.Type]bool) shape {
 		if t.Elem().Kind() == reflect.Uint8 {
 			return shape{} // bin
 		}
-		in := shapeOf(t.Elem(), onPath)
+		in := shapeOf(t.Elem(), p)
 		if in.refs > 0 {
 			in.refs = many
 		}
@@ -164,7 +186,7 @@ func shapeOf(t reflect.Type, onPath map[reflect.Type]bool) shape {
 	case reflect.Struct:
 		out := shape{depth: 1}
 		for _, f := range savedFields(t) {
-			in := shapeOf(f.typ, onPath)
+			in := shapeOf(f.typ, p)
 			if !f.inline {
 				in.depth++
 			}
