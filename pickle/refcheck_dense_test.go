@@ -157,7 +157,11 @@ func TestADenseGraphOfRecursiveTypesSavesInBoundedTime(t *testing.T) {
 	}
 	start := time.Now()
 	chain := &d0{PC: 1, A: &d1{PC: 2, B: &d5{PC: 3}}}
-	require.NoError(t, dump(chain))
+	blob, err := r.DumpTasklet(&scheduler.TaskletState{ID: 7, Behavior: chain, State: tasklet.Runnable, Chosen: -1})
+	require.NoError(t, err)
+	back, err := r.LoadTasklet(blob)
+	require.NoError(t, err)
+	assert.Equal(t, chain, back.Behavior, "loaded as saved")
 	assert.Less(t, time.Since(start), time.Minute, "the check of the types ends") // minutes of paths before the bound
 
 	x := &d4{PC: 5}
