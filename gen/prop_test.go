@@ -25,13 +25,15 @@ import (
 // part of the trace. Function literals that run at once (called where they
 // are made, or handed to each or sort.Slice) write the saved locals; a
 // variadic flow takes elements or the handed slice with ..., and a method
-// flow its receiver; a helper may call itself.
+// flow its receiver; a helper may call itself, and any other while a
+// counter allows.
 type progGen struct {
 	r       *rand.Rand
 	b       strings.Builder
 	indent  int
 	helpers int // helpers h0..h(helpers-1) exist
 	self    int // the helper being written, which may call itself; -1 in a tasklet
+	nh      int // helpers in all: any may call any through rdepth's guard
 	obs     int
 	loops   int
 	labels  []string
@@ -84,11 +86,20 @@ func (g *progGen) block(depth, n int, ret string) {
 
 func (g *progGen) stmt(depth int, ret string) {
 	if g.self >= 0 && depth == 0 && g.r.IntN(6) == 0 {
-		// recursion, out of loops: x%3-1 is under 2 when x > 0, so it ends
-		// within two calls
-		g.line("if x > 0 {")
-		g.indent++
-		g.line("%s = h%d(t, out, e, x%%3-1) + %s", g.v(), g.self, g.v())
+		// recursion, out of loops: a helper calls itself (x%3-1 is under 2
+		// when x > 0, so that ends within two calls), or any helper, this
+		// one or a later one too, while fewer than two such calls are open
+		if g.r.IntN(2) == 0 {
+			g.line("if x > 0 {")
+			g.indent++
+			g.line("%s = h%d(t, out, e, x%%3-1) + %s", g.v(), g.self, g.v())
+		} else {
+			g.line("if rdepth < 2 {")
+			g.indent++
+			g.line("rdepth++")
+			g.line("%s = h%d(t, out, e, %s) + %s", g.v(), g.r.IntN(g.nh), g.expr(1), g.v())
+			g.line("rdepth--")
+		}
 		g.indent--
 		g.line("}")
 		return
@@ -289,7 +300,10 @@ func (g *progGen) program(nh, np int) string {
 	g.line("// nx counts its calls: their order shows in what the flows print.")
 	g.line("func nx() int { nxCalls++; return nxCalls %% 3 }")
 	g.line("")
-	g.line("func init() { resets = append(resets, func() { nxCalls = 0 }) }")
+	g.line("// rdepth counts the guarded calls between helpers that are open.")
+	g.line("var rdepth int")
+	g.line("")
+	g.line("func init() { resets = append(resets, func() { nxCalls, rdepth = 0, 0 }) }")
 	g.line("")
 	g.line("// each only calls f: a literal handed to it may capture saved locals.")
 	g.line("func each(xs []int, f func(int)) {")
@@ -297,6 +311,7 @@ func (g *progGen) program(nh, np int) string {
 	g.line("		f(x)")
 	g.line("	}")
 	g.line("}")
+	g.nh = nh
 	for h := range nh {
 		g.self = h
 		g.line("")
@@ -529,6 +544,7 @@ func renameAll(src string, seed uint64) string {
 		pairs = append(pairs, n+"(", fmt.Sprintf("%s_%d(", n, seed))
 	}
 	pairs = append(pairs, "func mix(", fmt.Sprintf("func mix%d(", seed), "mix(", fmt.Sprintf("mix%d(", seed), "kind=prop.p", fmt.Sprintf("kind=prop.s%d.p", seed),
-		"func nx(", fmt.Sprintf("func nx%d(", seed), "each(", fmt.Sprintf("each%d(", seed), "nx(", fmt.Sprintf("nx%d(", seed), "nxCalls", fmt.Sprintf("nxCalls%d", seed))
+		"func nx(", fmt.Sprintf("func nx%d(", seed), "each(", fmt.Sprintf("each%d(", seed), "nx(", fmt.Sprintf("nx%d(", seed), "nxCalls", fmt.Sprintf("nxCalls%d", seed),
+		"rdepth", fmt.Sprintf("rdepth%d", seed))
 	return strings.NewReplacer(pairs...).Replace(src)
 }
