@@ -74,9 +74,13 @@ type savedField struct {
 	boxed  bool // a Boxed
 	isAny  bool // a Boxed[any], whose value flatBoxes reads in place
 	errBox bool // a Boxed error: not walked
-	off    uintptr
-	refs   int
-	depth  int
+	// omitZero: omitempty with an IsZero method, which a save asks and then
+	// leaves the value out: a frame that a recursion keeps for its next
+	// call (gen), zeroed, is not written, so it is not walked either.
+	omitZero bool
+	off      uintptr
+	refs     int
+	depth    int
 }
 
 var infos sync.Map // reflect.Type -> *typeInfo
@@ -228,14 +232,15 @@ func savedFields(t reflect.Type) []*savedField {
 	var fs []*savedField
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(fieldTag(f), ",") // the msgpack tag, else the stackless one
+		name, opts, _ := strings.Cut(fieldTag(f), ",") // the msgpack tag, else the stackless one
 		if name == "-" || f.Name == "_msgpack" {
 			continue
 		}
 		if !f.IsExported() && !(f.Anonymous && f.Type.Kind() == reflect.Struct) {
 			continue
 		}
-		fs = append(fs, &savedField{index: i, typ: f.Type, name: f.Name, inline: f.Anonymous && name == "", slice: f.Type.Kind() == reflect.Slice})
+		fs = append(fs, &savedField{index: i, typ: f.Type, name: f.Name, inline: f.Anonymous && name == "", slice: f.Type.Kind() == reflect.Slice,
+			omitZero: slices.Contains(strings.Split(opts, ","), "omitempty") && f.Type.Implements(zeroer)})
 	}
 	return fs
 }
@@ -548,13 +553,30 @@ func (w *refWalk) value(v reflect.Value, in *typeInfo, depth int) bool {
 			if f.refs == 0 && d+f.depth <= MaxNest && !f.slice {
 				continue // nothing to look at: no reflect.Value made
 			}
-			if !w.value(v.Field(f.index), in.child(&f.info, f.typ), d) {
+			fv := v.Field(f.index)
+			if f.omitZero && omitted(fv) {
+				continue
+			}
+			if !w.value(fv, in.child(&f.info, f.typ), d) {
 				w.path = append(w.path, "."+f.name)
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// omitted reports whether a save leaves out v, an omitempty field with an
+// IsZero method: nil, or zero by its own account, as msgpack asks.
+func omitted(v reflect.Value) bool {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return true
+		}
+	} else if v.CanAddr() {
+		v = v.Addr() // no copy of the struct for the interface
+	}
+	return v.Interface().(interface{ IsZero() bool }).IsZero()
 }
 
 // boxed walks the value a Boxed holds, written as [type name, value].
