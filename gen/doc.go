@@ -45,9 +45,10 @@
 // used only so (closure.go).
 //
 // A frame holds its callees' frames by value, except where a call closes a
-// cycle (recursion): there the callee's frame is a pointer, made at the
-// call and dropped when it returns, so each level of a recursion nests one
-// frame deeper (markRecursion).
+// cycle (recursion): there the callee's frame is a pointer, made by the
+// first call that deep and kept, zeroed (left out of saves by IsZero), for
+// the next, so each level of a recursion nests one frame deeper
+// (markRecursion).
 //
 // A range over a map with a point inside walks the keys it took when the
 // loop started (sorted when ordered), looking each up as its iteration

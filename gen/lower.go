@@ -362,11 +362,23 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 			}
 			inits = append(inits, loc.fname+": "+l.fieldValue(loc, l.print(arg)))
 		}
-		made, gone := callee.typ, callee.typ+"{}"
-		if l.fn.recursive[callee] {
-			made, gone = "&"+callee.typ, "nil"
+		// A frame the callee holds by pointer (a recursion) is kept, zeroed,
+		// when the call returns, so that a recursion going as deep again
+		// allocates nothing; IsZero leaves a zeroed frame out of saves.
+		var keep []string
+		for _, c2 := range callee.callees {
+			if callee.recursive[c2] {
+				keep = append(keep, fmt.Sprintf("%s: _f.%s.%s", callee.sub[c2], field, callee.sub[c2]))
+			}
 		}
-		out = append(out, line{text: fmt.Sprintf("_f.%s = %s{%s}", field, made, strings.Join(inits, ", ")), pos: pos})
+		set := "_f." + field + " = "
+		if l.fn.recursive[callee] { // this frame too is held by pointer, made once
+			out = append(out, line{text: fmt.Sprintf("if _f.%s == nil {", field), pos: pos}, line{text: fmt.Sprintf("_f.%s = &%s{}", field, callee.typ)}, line{text: "}"})
+			set = "*" + set
+		}
+		gone := fmt.Sprintf("%s%s{%s}", set, callee.typ, strings.Join(keep, ", "))
+		inits = append(keep, inits...)
+		out = append(out, line{text: fmt.Sprintf("%s%s{%s}", set, callee.typ, strings.Join(inits, ", ")), pos: pos})
 		out = append(out, line{text: entry + ":"}, line{text: "_rs = 0"})
 		out = append(out, l.relinks(p, field)...)
 		nres := callee.sig.Results().Len()
@@ -377,7 +389,7 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 		out = append(out, line{text: "{"},
 			line{text: strings.Join(append([]string{"_cop", "_cdone"}, rs...), ", ") + fmt.Sprintf(" := _f.%s.step(_t, _fl)", field)},
 			line{text: "if !_cdone {"}, line{text: pcLine(k)}, line{text: l.suspend("_cop")}, line{text: "}"},
-			line{text: fmt.Sprintf("_f.%s = %s", field, gone)})
+			line{text: gone})
 		var ls, vs []string
 		for i, t := range lhsText {
 			if t != "_" {

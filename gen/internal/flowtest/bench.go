@@ -105,3 +105,23 @@ func frameC(t *tasklet.Flow, x int) error {
 	_ = t.Yield()
 	return t.Send(channel.ID(x), 0)
 }
+
+// RecYielder is Yielder with its nested calls made by recursion: each
+// frame below the tasklet's is held by pointer, made at its call.
+//
+//stackless:tasklet kind=flowtest.recyielder version=1
+func RecYielder(t *tasklet.Flow, n, depth int) error {
+	for i := 0; i < n; i++ {
+		if err := sink(t, depth-1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sink(t *tasklet.Flow, k int) error {
+	if k <= 0 {
+		return t.Yield()
+	}
+	return sink(t, k-1)
+}

@@ -13,6 +13,8 @@
 //stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameAFrame","points":["call of frameB","t.Send"],"live":[["FrameB","X"],[]],"fields":[["X","int"],["FrameB","frameBFrame"]]}
 //stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameBFrame","points":["call of frameC","t.Send"],"live":[["FrameC","X"],[]],"fields":[["X","int"],["FrameC","frameCFrame"]]}
 //stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameCFrame","points":["t.Yield","t.Send"],"live":[["X"],[]],"fields":[["X","int"]]}
+//stackless:layout {"kind":"flowtest.recyielder","version":1,"frame":"RecYielderTasklet","points":["call of sink"],"live":[["Depth","I","N","Sink"]],"fields":[["N","int"],["Depth","int"],["I","int"],["Sink","sinkFrame"]]}
+//stackless:layout {"kind":"flowtest.recyielder","version":1,"frame":"sinkFrame","points":["t.Yield","call of sink"],"live":[[],["Sink"]],"fields":[["K","int"],["Sink","*sinkFrame"]]}
 
 package flowtest
 
@@ -32,6 +34,7 @@ func init() {
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Flat", 82)
 	pickle.MustRegister("flowtest.deep", 1, (*DeepTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.frameC", 105)
+	pickle.MustRegister("flowtest.recyielder", 1, (*RecYielderTasklet)(nil))
 }
 
 // PingSenderTasklet is the tasklet PingSender (kind "flowtest.pingsender", version 1), lowered by
@@ -111,7 +114,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:104
+//line bench_stackless.go:105
 
 // PingReceiverTasklet is the tasklet PingReceiver (kind "flowtest.pingreceiver", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -201,7 +204,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:194
+//line bench_stackless.go:195
 
 // YielderTasklet is the tasklet Yielder (kind "flowtest.yielder", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -358,7 +361,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:351
+//line bench_stackless.go:352
 
 // deep4Frame is the frame of deep4, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -420,7 +423,7 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:413
+//line bench_stackless.go:414
 
 // deep3Frame is the frame of deep3, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -482,7 +485,7 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:475
+//line bench_stackless.go:476
 
 // deep2Frame is the frame of deep2, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -541,7 +544,7 @@ _L1:
 	return tasklet.Op{}, true, nil
 }
 
-//line bench_stackless.go:534
+//line bench_stackless.go:535
 
 // FlatTasklet is the tasklet Flat (kind "flowtest.flat", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -615,7 +618,7 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:608
+//line bench_stackless.go:609
 
 // DeepTasklet is the tasklet Deep (kind "flowtest.deep", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -697,7 +700,7 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:690
+//line bench_stackless.go:691
 
 // frameAFrame is the frame of frameA, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -770,7 +773,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:763
+//line bench_stackless.go:764
 
 // frameBFrame is the frame of frameB, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -843,7 +846,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:836
+//line bench_stackless.go:837
 
 // frameCFrame is the frame of frameC, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -907,4 +910,189 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:900
+//line bench_stackless.go:901
+
+// RecYielderTasklet is the tasklet RecYielder (kind "flowtest.recyielder", version 1), lowered by
+// stackless gen from bench.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type RecYielderTasklet struct {
+	PC    int
+	N     int
+	Depth int
+	I     int
+	Sink  sinkFrame `msgpack:",omitempty"`
+}
+
+// Where implements tasklet.Framer: where RecYielder and the flow functions it
+// called are suspended, outermost first.
+func (_f *RecYielderTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of RecYielder, and the frames it called into, at
+// the point its PC names.
+func (_f *RecYielderTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Sink.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.RecYielder", File: "bench.go", Line: 115, Point: "call of sink"}))
+	}
+	return _w
+}
+
+// NewRecYielder returns the tasklet RecYielder(t, n, depth), to spawn.
+func NewRecYielder(n int, depth int) *RecYielderTasklet {
+	return &RecYielderTasklet{N: n, Depth: depth}
+}
+
+// Step runs RecYielder to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+//
+//line bench.go:113
+func (_f *RecYielderTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
+	_rs := _f.PC
+	_ = _rs
+	if _rs == 1 {
+		goto _L1
+	}
+//line bench.go:114
+_L1:
+	{
+		if _rs == 1 {
+			goto _L2
+		}
+//line bench.go:114
+		_f.I = 0
+//line bench.go:114
+	_L2:
+//line bench.go:114
+		for ; _rs != 0 || (_f.I < _f.N); _f.I++ {
+			if _rs == 1 {
+				goto _L3
+			}
+//line bench.go:115
+		_L3:
+			{
+				var err error
+				_ = err
+				if _rs == 1 {
+					goto _P1
+				}
+//line bench.go:115
+				_f.Sink = sinkFrame{Sink: _f.Sink.Sink, K: _f.Depth - 1}
+			_P1:
+				_rs = 0
+				{
+					_cop, _cdone, _c0 := _f.Sink.step(_t, _fl)
+					if !_cdone {
+						_f.PC = 1
+						return _cop
+					}
+					_f.Sink = sinkFrame{Sink: _f.Sink.Sink}
+					err = _c0
+				}
+//line bench.go:115
+				if err != nil {
+					return tasklet.Finish(_t, err)
+				}
+			}
+		}
+	}
+//line bench.go:119
+	return tasklet.Finish(_t, nil)
+}
+
+//line bench_stackless.go:992
+
+// sinkFrame is the frame of sink, lowered by stackless gen from bench.go: its
+// exported fields are the locals that live across suspension points.
+type sinkFrame struct {
+	PC   int
+	K    int
+	Sink *sinkFrame `msgpack:",omitempty"`
+}
+
+// where appends to _w the frame of sink, and the frames it called into, at
+// the point its PC names.
+func (_f *sinkFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	if _f == nil {
+		return _w
+	}
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sink", File: "bench.go", Line: 124, Point: "t.Yield"})
+	case 2:
+		return _f.Sink.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.sink", File: "bench.go", Line: 126, Point: "call of sink"}))
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *sinkFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // K
+		return 0x2
+	case 2: // K
+		return 0x2
+	}
+	return 0
+}
+
+// IsZero reports that the frame is not active (it is zeroed when
+// sink returns), for its caller's save to leave it out.
+func (_f sinkFrame) IsZero() bool { return _f.PC == 0 }
+
+// step runs sink to its next suspension point (done: it returned).
+//
+//line bench.go:122
+func (_f *sinkFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 error) {
+	_rs := _f.PC
+	_ = _rs
+	var _sl2 error
+	_ = _sl2
+	if _rs == 1 {
+		goto _L1
+	}
+	if _rs == 2 {
+		goto _P2
+	}
+//line bench.go:123
+_L1:
+//line bench.go:123
+	if _rs == 1 || _rs == 0 && (_f.K <= 0) {
+		var _sl1 error
+		_ = _sl1
+		if _rs == 1 {
+			goto _P1
+		}
+//line bench.go:124
+		_f.PC = 1
+		return _t.Yield(), false, _r0
+	_P1:
+		_rs = 0
+		_sl1 = _t.Err()
+//line bench.go:124
+		return tasklet.Op{}, true, _sl1
+	}
+//line bench.go:126
+	if _f.Sink == nil {
+		_f.Sink = &sinkFrame{}
+	}
+//line bench.go:126
+	*_f.Sink = sinkFrame{Sink: _f.Sink.Sink, K: _f.K - 1}
+_P2:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Sink.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 2
+			return _cop, false, _r0
+		}
+		*_f.Sink = sinkFrame{Sink: _f.Sink.Sink}
+		_sl2 = _c0
+	}
+//line bench.go:126
+	return tasklet.Op{}, true, _sl2
+}
+
+//line bench_stackless.go:1086

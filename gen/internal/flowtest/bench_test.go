@@ -40,6 +40,24 @@ func BenchmarkFlowNested(b *testing.B) {
 	}
 }
 
+// BenchmarkFlowRecursive is BenchmarkFlowNested through recursion: depthN
+// yields N recursive calls below a frame held by value; op = one yield and
+// resume, the recursion entered again each time. A frame held by pointer is
+// made by the first call that deep and kept, zeroed, for the next.
+func BenchmarkFlowRecursive(b *testing.B) {
+	for depth := 1; depth <= 4; depth++ {
+		b.Run(fmt.Sprintf("depth%d", depth), func(b *testing.B) {
+			s := scheduler.New()
+			s.Spawn(flowtest.NewRecYielder(b.N, depth+1))
+			b.ReportAllocs()
+			b.ResetTimer()
+			if err := s.Run(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}
+
 // BenchmarkFlowDump dumps a tasklet suspended four frames deep and one
 // holding the same live data in one frame; op = one DumpTasklet.
 func BenchmarkFlowDump(b *testing.B) {

@@ -145,3 +145,24 @@ func Countdown(t *tasklet.Flow, out channel.ID, n int) error {
 	}
 	return t.Send(out, fmt.Sprint("up ", m))
 }
+
+// Dive recurses deep and returns, then recurses shallow and waits there:
+// the frames kept from the deep call for the next one are zero, so a save
+// at the shallow wait leaves them out.
+//
+//stackless:tasklet kind=flowtest.dive version=1
+func Dive(t *tasklet.Flow, out channel.ID, deep, shallow int) error {
+	a := dive(t, deep, false)
+	b := dive(t, shallow, true)
+	return t.Send(out, a*1000+b)
+}
+
+func dive(t *tasklet.Flow, k int, wait bool) int {
+	if k == 0 {
+		if wait {
+			_ = t.Yield()
+		}
+		return 0
+	}
+	return dive(t, k-1, wait) + 1
+}

@@ -10,6 +10,8 @@
 //stackless:layout {"kind":"flowtest.recursion","version":1,"frame":"oddFrame","points":["t.Yield","call of fall"],"live":[["N"],["Fall"]],"fields":[["N","int"],["Fall","*fallFrame"]]}
 //stackless:layout {"kind":"flowtest.recursion","version":1,"frame":"listsExprFrame","points":["t.Recv","call of lists.expr"],"live":[["L","Sum","Toks"],["L","ListsExpr","Sum","Toks"]],"fields":[["L","lists"],["Toks","channel.ID"],["Tok","string"],["Sum","int"],["ListsExpr","*listsExprFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.countdown","version":1,"frame":"CountdownTasklet","points":["t.Send","call of Countdown","t.Send"],"live":[[],["Countdown","M","Out"],[]],"fields":[["Out","channel.ID"],["N","int"],["M","int"],["Countdown","*CountdownTasklet"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.dive","version":1,"frame":"DiveTasklet","points":["call of dive","call of dive","t.Send"],"live":[["Dive","Out","Shallow"],["A","Dive","Out"],[]],"fields":[["Out","channel.ID"],["Deep","int"],["Shallow","int"],["A","int"],["Dive","diveFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
+//stackless:layout {"kind":"flowtest.dive","version":1,"frame":"diveFrame","points":["t.Yield","call of dive"],"live":[[],["Dive"]],"fields":[["K","int"],["Wait","bool"],["Dive","*diveFrame"]]}
 
 package flowtest
 
@@ -29,6 +31,8 @@ func init() {
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.fall", 103)
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.odd", 111)
 	pickle.MustRegister("flowtest.countdown", 1, (*CountdownTasklet)(nil))
+	pickle.MustRegister("flowtest.dive", 1, (*DiveTasklet)(nil))
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.dive", 163)
 }
 
 // RecursionTasklet is the tasklet Recursion (kind "flowtest.recursion", version 1), lowered by
@@ -152,7 +156,7 @@ func (_f *RecursionTasklet) Step(_t *tasklet.T) tasklet.Op {
 //line recursion.go:20
 	root = tree{V: 1, Kids: []tree{{V: 2, Kids: []tree{{V: 4}, {V: 5}}}, {V: 3, Kids: []tree{{V: 6, Kids: []tree{{V: 7}}}}}}}
 //line recursion.go:21
-	_f.Walk = walkFrame{Out: _f.Out, N: root, Depth: 0}
+	_f.Walk = walkFrame{Walk: _f.Walk.Walk, Out: _f.Out, N: root, Depth: 0}
 _P1:
 	_rs = 0
 	{
@@ -161,13 +165,13 @@ _P1:
 			_f.PC = 1
 			return _cop
 		}
-		_f.Walk = walkFrame{}
+		_f.Walk = walkFrame{Walk: _f.Walk.Walk}
 		_f.Sum = _c0
 	}
 //line recursion.go:22
 	_f.Xs = []int{5, 9, 1, 7, 3, 8, 2}
 //line recursion.go:23
-	_f.Quick = quickFrame{A: _f.Xs, Lo: 0, Hi: len(_f.Xs) - 1}
+	_f.Quick = quickFrame{Quick: _f.Quick.Quick, A: _f.Xs, Lo: 0, Hi: len(_f.Xs) - 1}
 _P2:
 	_rs = 0
 	_f.Quick.A = _f.Xs
@@ -177,10 +181,10 @@ _P2:
 			_f.PC = 2
 			return _cop
 		}
-		_f.Quick = quickFrame{}
+		_f.Quick = quickFrame{Quick: _f.Quick.Quick}
 	}
 //line recursion.go:24
-	_f.Merge = mergeFrame{Xs: []int{4, 2, 6, 1, 5, 3}}
+	_f.Merge = mergeFrame{Merge: _f.Merge.Merge, Xs: []int{4, 2, 6, 1, 5, 3}}
 _P3:
 	_rs = 0
 	{
@@ -189,11 +193,11 @@ _P3:
 			_f.PC = 3
 			return _cop
 		}
-		_f.Merge = mergeFrame{}
+		_f.Merge = mergeFrame{Merge: _f.Merge.Merge}
 		_f.Ys = _c0
 	}
 //line recursion.go:25
-	_f.Fall = fallFrame{N: 7}
+	_f.Fall = fallFrame{Odd: _f.Fall.Odd, N: 7}
 _P4:
 	_rs = 0
 	{
@@ -202,7 +206,7 @@ _P4:
 			_f.PC = 4
 			return _cop
 		}
-		_f.Fall = fallFrame{}
+		_f.Fall = fallFrame{Odd: _f.Fall.Odd}
 		_f.N = _c0
 	}
 //line recursion.go:26
@@ -254,7 +258,7 @@ _P6:
 		return tasklet.Finish(_t, err2)
 	}
 //line recursion.go:36
-	_f.ListsExpr = listsExprFrame{L: lists{}, Toks: _f.Toks, Tok: first.(string)}
+	_f.ListsExpr = listsExprFrame{ListsExpr: _f.ListsExpr.ListsExpr, L: lists{}, Toks: _f.Toks, Tok: first.(string)}
 _P7:
 	_rs = 0
 	{
@@ -263,7 +267,7 @@ _P7:
 			_f.PC = 7
 			return _cop
 		}
-		_f.ListsExpr = listsExprFrame{}
+		_f.ListsExpr = listsExprFrame{ListsExpr: _f.ListsExpr.ListsExpr}
 		v = _c0
 	}
 //line recursion.go:37
@@ -276,7 +280,7 @@ _P8:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line recursion_stackless.go:272
+//line recursion_stackless.go:274
 
 // walkFrame is the frame of walk, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -369,7 +373,11 @@ _L2:
 			}
 			k = _f.N.Kids[_f.Idx]
 //line recursion.go:52
-			_f.Walk = &walkFrame{Out: _f.Out, N: k, Depth: _f.Depth + 1}
+			if _f.Walk == nil {
+				_f.Walk = &walkFrame{}
+			}
+//line recursion.go:52
+			*_f.Walk = walkFrame{Walk: _f.Walk.Walk, Out: _f.Out, N: k, Depth: _f.Depth + 1}
 		_P2:
 			_rs = 0
 			{
@@ -378,7 +386,7 @@ _L2:
 					_f.PC = 2
 					return _cop, false, _r0
 				}
-				_f.Walk = nil
+				*_f.Walk = walkFrame{Walk: _f.Walk.Walk}
 				_sl1 = _c0
 			}
 //line recursion.go:52
@@ -389,7 +397,7 @@ _L2:
 	return tasklet.Op{}, true, _f.Total
 }
 
-//line recursion_stackless.go:385
+//line recursion_stackless.go:391
 
 // quickFrame is the frame of quick, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -472,7 +480,11 @@ func (_f *quickFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _d
 //line recursion.go:72
 	_f.A[_f.I], _f.A[_f.Hi] = _f.A[_f.Hi], _f.A[_f.I]
 //line recursion.go:73
-	_f.Quick = &quickFrame{A: _f.A, Lo: _f.Lo, Hi: _f.I - 1}
+	if _f.Quick == nil {
+		_f.Quick = &quickFrame{}
+	}
+//line recursion.go:73
+	*_f.Quick = quickFrame{Quick: _f.Quick.Quick, A: _f.A, Lo: _f.Lo, Hi: _f.I - 1}
 _P1:
 	_rs = 0
 	_f.Quick.A = _f.A
@@ -482,7 +494,7 @@ _P1:
 			_f.PC = 1
 			return _cop, false
 		}
-		_f.Quick = nil
+		*_f.Quick = quickFrame{Quick: _f.Quick.Quick}
 	}
 //line recursion.go:74
 	_f.PC = 2
@@ -490,7 +502,11 @@ _P1:
 _P2:
 	_rs = 0
 //line recursion.go:75
-	_f.Quick = &quickFrame{A: _f.A, Lo: _f.I + 1, Hi: _f.Hi}
+	if _f.Quick == nil {
+		_f.Quick = &quickFrame{}
+	}
+//line recursion.go:75
+	*_f.Quick = quickFrame{Quick: _f.Quick.Quick, A: _f.A, Lo: _f.I + 1, Hi: _f.Hi}
 _P3:
 	_rs = 0
 	_f.Quick.A = _f.A
@@ -500,12 +516,12 @@ _P3:
 			_f.PC = 3
 			return _cop, false
 		}
-		_f.Quick = nil
+		*_f.Quick = quickFrame{Quick: _f.Quick.Quick}
 	}
 	return tasklet.Op{}, true
 }
 
-//line recursion_stackless.go:501
+//line recursion_stackless.go:515
 
 // mergeFrame is the frame of merge, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -576,7 +592,11 @@ func (_f *mergeFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _d
 //line recursion.go:84
 	_f.Mid = len(_f.Xs) / 2
 //line recursion.go:85
-	_f.Merge = &mergeFrame{Xs: _f.Xs[:_f.Mid]}
+	if _f.Merge == nil {
+		_f.Merge = &mergeFrame{}
+	}
+//line recursion.go:85
+	*_f.Merge = mergeFrame{Merge: _f.Merge.Merge, Xs: _f.Xs[:_f.Mid]}
 _P1:
 	_rs = 0
 	{
@@ -585,7 +605,7 @@ _P1:
 			_f.PC = 1
 			return _cop, false, _r0
 		}
-		_f.Merge = nil
+		*_f.Merge = mergeFrame{Merge: _f.Merge.Merge}
 		_f.L = _c0
 	}
 //line recursion.go:86
@@ -594,7 +614,11 @@ _P1:
 _P2:
 	_rs = 0
 //line recursion.go:87
-	_f.Merge = &mergeFrame{Xs: _f.Xs[_f.Mid:]}
+	if _f.Merge == nil {
+		_f.Merge = &mergeFrame{}
+	}
+//line recursion.go:87
+	*_f.Merge = mergeFrame{Merge: _f.Merge.Merge, Xs: _f.Xs[_f.Mid:]}
 _P3:
 	_rs = 0
 	{
@@ -603,7 +627,7 @@ _P3:
 			_f.PC = 3
 			return _cop, false, _r0
 		}
-		_f.Merge = nil
+		*_f.Merge = mergeFrame{Merge: _f.Merge.Merge}
 		r = _c0
 	}
 //line recursion.go:88
@@ -620,7 +644,7 @@ _P3:
 	return tasklet.Op{}, true, append(append(out, _f.L...), r...)
 }
 
-//line recursion_stackless.go:616
+//line recursion_stackless.go:638
 
 // fallFrame is the frame of fall, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -694,7 +718,11 @@ _L1:
 //line recursion.go:106
 	_f.K = _f.N * 10
 //line recursion.go:107
-	_f.Odd = &oddFrame{N: _f.N - 1}
+	if _f.Odd == nil {
+		_f.Odd = &oddFrame{}
+	}
+//line recursion.go:107
+	*_f.Odd = oddFrame{Fall: _f.Odd.Fall, N: _f.N - 1}
 _P2:
 	_rs = 0
 	{
@@ -703,14 +731,14 @@ _P2:
 			_f.PC = 2
 			return _cop, false, _r0
 		}
-		_f.Odd = nil
+		*_f.Odd = oddFrame{Fall: _f.Odd.Fall}
 		_sl1 = _c0
 	}
 //line recursion.go:107
 	return tasklet.Op{}, true, _sl1 + _f.K/10
 }
 
-//line recursion_stackless.go:706
+//line recursion_stackless.go:732
 
 // oddFrame is the frame of odd, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -769,7 +797,11 @@ func (_f *oddFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _don
 _P1:
 	_rs = 0
 //line recursion.go:112
-	_f.Fall = &fallFrame{N: _f.N}
+	if _f.Fall == nil {
+		_f.Fall = &fallFrame{}
+	}
+//line recursion.go:112
+	*_f.Fall = fallFrame{Odd: _f.Fall.Odd, N: _f.N}
 _P2:
 	_rs = 0
 	{
@@ -778,14 +810,14 @@ _P2:
 			_f.PC = 2
 			return _cop, false, _r0
 		}
-		_f.Fall = nil
+		*_f.Fall = fallFrame{Odd: _f.Fall.Odd}
 		_sl1 = _c0
 	}
 //line recursion.go:112
 	return tasklet.Op{}, true, _sl1 * 2
 }
 
-//line recursion_stackless.go:781
+//line recursion_stackless.go:811
 
 // listsExprFrame is the frame of lists.expr, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -872,7 +904,11 @@ _L1:
 			return tasklet.Op{}, true, _f.Sum * (_f.L.Depth + 1)
 		}
 //line recursion.go:130
-		_f.ListsExpr = &listsExprFrame{L: lists{Depth: _f.L.Depth + 1}, Toks: _f.Toks, Tok: x.(string)}
+		if _f.ListsExpr == nil {
+			_f.ListsExpr = &listsExprFrame{}
+		}
+//line recursion.go:130
+		*_f.ListsExpr = listsExprFrame{ListsExpr: _f.ListsExpr.ListsExpr, L: lists{Depth: _f.L.Depth + 1}, Toks: _f.Toks, Tok: x.(string)}
 	_P2:
 		_rs = 0
 		{
@@ -881,7 +917,7 @@ _L1:
 				_f.PC = 2
 				return _cop, false, _r0
 			}
-			_f.ListsExpr = nil
+			*_f.ListsExpr = listsExprFrame{ListsExpr: _f.ListsExpr.ListsExpr}
 			_sl1 = _c0
 		}
 //line recursion.go:130
@@ -889,7 +925,7 @@ _L1:
 	}
 }
 
-//line recursion_stackless.go:885
+//line recursion_stackless.go:919
 
 // CountdownTasklet is the tasklet Countdown (kind "flowtest.countdown", version 1), lowered by
 // stackless gen from recursion.go: its exported fields are the locals that live
@@ -1006,7 +1042,11 @@ _L2:
 			goto _P2
 		}
 //line recursion.go:143
-		_f.Countdown = &CountdownTasklet{Out: _f.Out, N: _f.N - 1}
+		if _f.Countdown == nil {
+			_f.Countdown = &CountdownTasklet{}
+		}
+//line recursion.go:143
+		*_f.Countdown = CountdownTasklet{Countdown: _f.Countdown.Countdown, Out: _f.Out, N: _f.N - 1}
 	_P2:
 		_rs = 0
 		{
@@ -1015,7 +1055,7 @@ _L2:
 				_f.PC = 2
 				return _cop, false, _r0
 			}
-			_f.Countdown = nil
+			*_f.Countdown = CountdownTasklet{Countdown: _f.Countdown.Countdown}
 			err = _c0
 		}
 //line recursion.go:143
@@ -1033,4 +1073,213 @@ _P3:
 	return tasklet.Op{}, true, _sl2
 }
 
-//line recursion_stackless.go:1029
+//line recursion_stackless.go:1067
+
+// DiveTasklet is the tasklet Dive (kind "flowtest.dive", version 1), lowered by
+// stackless gen from recursion.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type DiveTasklet struct {
+	PC      int
+	Out     channel.ID
+	Deep    int
+	Shallow int
+	A       int
+	Dive    diveFrame `msgpack:",omitempty"`
+}
+
+// Where implements tasklet.Framer: where Dive and the flow functions it
+// called are suspended, outermost first.
+func (_f *DiveTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of Dive, and the frames it called into, at
+// the point its PC names.
+func (_f *DiveTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Dive.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dive", File: "recursion.go", Line: 155, Point: "call of dive"}))
+	case 2:
+		return _f.Dive.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dive", File: "recursion.go", Line: 156, Point: "call of dive"}))
+	case 3:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Dive", File: "recursion.go", Line: 157, Point: "t.Send"})
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *DiveTasklet) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // Deep, A
+		return 0x14
+	case 2: // Deep, Shallow
+		return 0xc
+	case 3: // Out, Deep, Shallow, A
+		return 0x1e
+	}
+	return 0
+}
+
+// NewDive returns the tasklet Dive(t, out, deep, shallow), to spawn.
+func NewDive(out channel.ID, deep int, shallow int) *DiveTasklet {
+	return &DiveTasklet{Out: out, Deep: deep, Shallow: shallow}
+}
+
+// Step runs Dive to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+//
+//line recursion.go:154
+func (_f *DiveTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
+	_rs := _f.PC
+	_ = _rs
+	var b int
+	_ = b
+	var _sl1 error
+	_ = _sl1
+	if _rs == 1 {
+		goto _P1
+	}
+	if _rs == 2 {
+		goto _P2
+	}
+	if _rs == 3 {
+		goto _P3
+	}
+//line recursion.go:155
+	_f.Dive = diveFrame{Dive: _f.Dive.Dive, K: _f.Deep, Wait: false}
+_P1:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Dive.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 1
+			return _cop
+		}
+		_f.Dive = diveFrame{Dive: _f.Dive.Dive}
+		_f.A = _c0
+	}
+//line recursion.go:156
+	_f.Dive = diveFrame{Dive: _f.Dive.Dive, K: _f.Shallow, Wait: true}
+_P2:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Dive.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 2
+			return _cop
+		}
+		_f.Dive = diveFrame{Dive: _f.Dive.Dive}
+		b = _c0
+	}
+//line recursion.go:157
+	_f.PC = 3
+	return _t.Send(_f.Out, _f.A*1000+b)
+_P3:
+	_rs = 0
+	_sl1 = _t.Err()
+//line recursion.go:157
+	return tasklet.Finish(_t, _sl1)
+}
+
+//line recursion_stackless.go:1176
+
+// diveFrame is the frame of dive, lowered by stackless gen from recursion.go: its
+// exported fields are the locals that live across suspension points.
+type diveFrame struct {
+	PC   int
+	K    int
+	Wait bool
+	Dive *diveFrame `msgpack:",omitempty"`
+}
+
+// where appends to _w the frame of dive, and the frames it called into, at
+// the point its PC names.
+func (_f *diveFrame) where(_w []tasklet.Frame) []tasklet.Frame {
+	if _f == nil {
+		return _w
+	}
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.dive", File: "recursion.go", Line: 163, Point: "t.Yield"})
+	case 2:
+		return _f.Dive.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.dive", File: "recursion.go", Line: 167, Point: "call of dive"}))
+	}
+	return _w
+}
+
+// DeadFields implements pickle.DeadFielder: the fields a save leaves out
+// at the point PC names, those the code after it does not read.
+func (_f *diveFrame) DeadFields() uint64 {
+	switch _f.PC {
+	case 1: // K, Wait
+		return 0x6
+	case 2: // K, Wait
+		return 0x6
+	}
+	return 0
+}
+
+// IsZero reports that the frame is not active (it is zeroed when
+// dive returns), for its caller's save to leave it out.
+func (_f diveFrame) IsZero() bool { return _f.PC == 0 }
+
+// step runs dive to its next suspension point (done: it returned).
+//
+//line recursion.go:160
+func (_f *diveFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int) {
+	_rs := _f.PC
+	_ = _rs
+	var _sl1 int
+	_ = _sl1
+	if _rs == 1 {
+		goto _L1
+	}
+	if _rs == 2 {
+		goto _P2
+	}
+//line recursion.go:161
+_L1:
+//line recursion.go:161
+	if _rs == 1 || _rs == 0 && (_f.K == 0) {
+		if _rs == 1 {
+			goto _L2
+		}
+//line recursion.go:162
+	_L2:
+//line recursion.go:162
+		if _rs == 1 || _rs == 0 && (_f.Wait) {
+			if _rs == 1 {
+				goto _P1
+			}
+//line recursion.go:163
+			_f.PC = 1
+			return _t.Yield(), false, _r0
+		_P1:
+			_rs = 0
+		}
+//line recursion.go:165
+		return tasklet.Op{}, true, 0
+	}
+//line recursion.go:167
+	if _f.Dive == nil {
+		_f.Dive = &diveFrame{}
+	}
+//line recursion.go:167
+	*_f.Dive = diveFrame{Dive: _f.Dive.Dive, K: _f.K - 1, Wait: _f.Wait}
+_P2:
+	_rs = 0
+	{
+		_cop, _cdone, _c0 := _f.Dive.step(_t, _fl)
+		if !_cdone {
+			_f.PC = 2
+			return _cop, false, _r0
+		}
+		*_f.Dive = diveFrame{Dive: _f.Dive.Dive}
+		_sl1 = _c0
+	}
+//line recursion.go:167
+	return tasklet.Op{}, true, _sl1 + 1
+}
+
+//line recursion_stackless.go:1276

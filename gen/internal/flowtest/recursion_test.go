@@ -63,3 +63,24 @@ func TestARecursionMissingItsFrameFailsAlone(t *testing.T) {
 	assert.ErrorIs(t, failed[0], scheduler.ErrTaskletPanic)
 	assert.Equal(t, 2, s.Channel(out).Len(), "the healthy tasklet ran to its end")
 }
+
+// A recursion keeps its frames, zeroed, for its next call (no allocation
+// when it goes as deep again): a save after a deep call, at a shallow one,
+// holds only the frames in use, and a restore goes on from there.
+func TestFramesKeptFromADeepRecursionAreNotSaved(t *testing.T) {
+	s := scheduler.New()
+	out := s.NewChannel(1)
+	s.Spawn(flowtest.NewDive(out, 60, 2)) // 60 levels: too deep to save while in use
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := s.RunBudget(ctx, 1, scheduler.Total|scheduler.Soft) // to the shallow yield
+	require.NoError(t, err)
+	blob, err := pickle.Default.DumpWorld(s.World())
+	require.NoError(t, err)
+	w, err := pickle.Default.LoadWorld(blob)
+	require.NoError(t, err)
+	r, err := scheduler.Restore(w)
+	require.NoError(t, err)
+	require.NoError(t, r.Run(ctx))
+	assert.Equal(t, []any{60002}, r.Channel(out).Buffer())
+}
