@@ -33,7 +33,7 @@ func (c *Coordinator) monitor() {
 		if c.downErr() != nil {
 			continue // said loudly once; `cluster restore` or `cluster down` decide
 		}
-		if node, why := c.fault(); why != "" {
+		if node, why := c.settledFault(); why != "" {
 			if c.recoverFrom(&rec, node, why) {
 				lastCkpt = time.Now()
 			}
@@ -52,6 +52,38 @@ func (c *Coordinator) monitor() {
 			lastCkpt = time.Now()
 		}
 	}
+}
+
+// exitGrace is how long a fault waits for a local worker whose link went
+// first to exit: a crashing worker's link often closes a moment before its
+// exit is seen, and its exit status and last words say why it died, where
+// "the link is gone" says nothing.
+const exitGrace = 500 * time.Millisecond
+
+// settledFault is fault, given a local worker whose link is gone up to
+// exitGrace to exit, so that the fault names how it died.
+func (c *Coordinator) settledFault() (uint16, string) {
+	node, why := c.fault()
+	if why == "" || node == 0 {
+		return node, why
+	}
+	c.mu.Lock()
+	var p *proc
+	if w := c.workers[node]; w != nil {
+		p = w.Proc
+	}
+	c.mu.Unlock()
+	if p == nil || p.exited() {
+		return node, why
+	}
+	t := time.NewTimer(exitGrace)
+	defer t.Stop()
+	select {
+	case <-p.done:
+	case <-t.C:
+	case <-c.ctx.Done():
+	}
+	return c.fault()
 }
 
 // fault names a worker that died: a local process that exited without
