@@ -108,8 +108,11 @@ const tid = new URLSearchParams(location.search).get("id");
 let pending = null;
 function taskletPage() {
   if (!$("detail")) {
-    $("main").innerHTML = `<h2>Tasklet <span id="tid">${esc(tid)}</span></h2><div id="detail"></div>
-      <div class="bar" id="actions"></div><div id="confirm"></div><div id="act-result"></div>`;
+    // The actions come before the detail, which every overview redraws:
+    // a button that moved as the detail drew would lose the click aimed
+    // at it.
+    $("main").innerHTML = `<h2>Tasklet <span id="tid">${esc(tid)}</span></h2>
+      <div class="bar" id="actions"></div><div id="confirm"></div><div id="act-result"></div><div id="detail"></div>`;
     const can = overview?.can || {};
     let acts = "";
     if (can.kill) acts += `<button class="danger" id="act-kill">Kill</button>`;

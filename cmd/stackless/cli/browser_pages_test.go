@@ -182,6 +182,13 @@ func TestBrowserClusterKillAndMigrate(t *testing.T) {
 
 	// Kill the other one; cancel first, then confirm.
 	visit(t, b, home+"/tasklet?id="+other, "#act-kill")
+	waitText(t, b, "#detail", "cluster.work")
+	// Every overview redraws the detail: however tall it gets, the buttons
+	// must stay where a click was aimed.
+	assert.Equal(t, 0.0, eval[float64](t, b, `(() => { const top = () => document.getElementById("act-kill").getBoundingClientRect().top;
+		const d = document.getElementById("detail"), was = top(), html = d.innerHTML;
+		d.innerHTML = '<div style="height: 600px"></div>'; const moved = top() - was; d.innerHTML = html; return moved; })()`),
+		"the kill button moved when the detail above it grew")
 	click(t, b, "#act-kill")
 	click(t, b, "#act-cancel")
 	assert.Len(t, ps(), 3, "cancelled: nothing killed")
