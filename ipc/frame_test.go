@@ -183,7 +183,7 @@ func TestBadFramesCloseTheLinkAndTheNodeGoesOn(t *testing.T) {
 	frame := func(body ...byte) []byte {
 		return append(binary.BigEndian.AppendUint32(nil, uint32(len(body))), body...)
 	}
-	deep := append(bytes.Repeat([]byte{0x91}, 100), 0xc0)
+	deep := append(bytes.Repeat([]byte{0x91}, pickle.DefaultMaxDepth+1), 0xc0)
 	cases := []struct {
 		name, reason string
 		bytes        []byte

@@ -242,6 +242,9 @@ func replaced(b []byte, s span, with []byte) []byte {
 	return slices.Concat(b[:s.start], with, b[s.end:])
 }
 
+// deepSeed is how deep the committed nesting seeds go: past Scan's limit.
+const deepSeed = pickle.DefaultMaxDepth + 88
+
 // nested is n arrays of one item around a nil: a stack-overflow attempt.
 func nested(n int) []byte {
 	return append(bytes.Repeat([]byte{0x91}, n), 0xc0)
@@ -255,7 +258,7 @@ type seed struct {
 // hostileSeeds derives hostile inputs from a real record: the three bombs in
 // every top-level field; if full, also in every object position, more bombs
 // and deep nesting in every top-level field, and every proper prefix.
-// committed marks the ones kept as files: the three bombs and 200-deep
+// committed marks the ones kept as files: the three bombs and deepSeed-deep
 // nesting in the top-level fields, the three bombs in the fields of a
 // world's header, and half the record.
 func hostileSeeds(base []byte, full bool) (all []seed, committed []seed) {
@@ -276,7 +279,7 @@ func hostileSeeds(base []byte, full bool) (all []seed, committed []seed) {
 		if !full {
 			continue
 		}
-		committed = append(committed, seed{fmt.Sprintf("nested200_field%02d", i), replaced(base, s, nested(200))})
+		committed = append(committed, seed{fmt.Sprintf("nested%d_field%02d", deepSeed, i), replaced(base, s, nested(deepSeed))})
 		for _, bomb := range moreBombs {
 			all = append(all, seed{fmt.Sprintf("%s_field%02d", bomb.name, i), replaced(base, s, bomb.b)})
 		}

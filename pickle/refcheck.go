@@ -31,8 +31,9 @@ var (
 // MaxNest is how deep a behavior's state, or a value sent on a channel,
 // may nest (a struct, slice, array or map in another is one level deeper;
 // a pointer is not): a record holding it must load inside a world blob, a
-// channel's buffer and an IPC frame, all scanned to DefaultMaxDepth.
-const MaxNest = 48
+// channel's buffer and an IPC frame, all scanned to DefaultMaxDepth, which
+// wrap it in up to 16 levels of their own.
+const MaxNest = DefaultMaxDepth - 16
 
 // many is the count of pointers behind a slice, array or map of them.
 const many = 2

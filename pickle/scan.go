@@ -7,12 +7,19 @@ import (
 )
 
 // DefaultMaxDepth is the array/map nesting depth Scan allows when
-// Limits.MaxDepth is zero.
-const DefaultMaxDepth = 64
+// Limits.MaxDepth is zero. It bounds the decoders' recursion, which costs
+// each level a few hundred bytes of goroutine stack, so a hostile frame of
+// 512 bytes makes a decoder hold well under a megabyte; a save nests one
+// level per frame of a recursion, which needs room for hundreds.
+const DefaultMaxDepth = 512
+
+// onStack is how deep Scan nests before its stack of counts leaves the
+// goroutine stack for the heap: deeper than any state but a recursion's.
+const onStack = 64
 
 // Limits bound what Scan accepts.
 type Limits struct {
-	MaxDepth int // deepest array/map nesting; 0 means DefaultMaxDepth (64)
+	MaxDepth int // deepest array/map nesting; 0 means DefaultMaxDepth (512)
 	MaxItems int // total number of msgpack objects in the value; 0 means len(b) (every object takes >= 1 byte)
 }
 
@@ -81,8 +88,8 @@ var formats = [32]format{
 // out-of-memory) and recurses once per nesting level (so two million 0x91
 // bytes overflow the goroutine stack). Both are fatal errors that recover()
 // cannot catch. Scan itself never recurses and uses O(MaxDepth) memory: it
-// allocates nothing for valid input nested at most DefaultMaxDepth deep, and
-// only a stack of at most MaxDepth ints beyond that (errors allocate).
+// allocates nothing for valid input nested at most 64 deep, and only a
+// stack of at most MaxDepth ints beyond that (errors allocate).
 //
 // Scan accepts b only if:
 //   - every format byte is defined (0xc1 is rejected) and no header or
@@ -117,7 +124,7 @@ func Scan(b []byte, lim Limits) (n int, err error) {
 	// stack[i] is how many objects the container open at depth i+1 still
 	// owes. Empty containers are never pushed and finished ones are popped
 	// after their last object; it never holds more than maxDepth entries.
-	var buf [DefaultMaxDepth]int
+	var buf [onStack]int
 	stack := buf[:]
 	depth := 0   // entries in use on stack: containers enclosing pos
 	pending := 1 // objects still owed in total (sum of stack, or 1 at the top)

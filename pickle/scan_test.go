@@ -357,11 +357,11 @@ func TestScanHostile(t *testing.T) {
 		{"inner array plus owed objects exceed bytes", scanHex(t, "92 dd 00 00 00 05 01 02 03 04 05"), pickle.Limits{},
 			"array of 5 items at offset 1 plus 1 objects owed by enclosing containers exceed the 5 remaining bytes"},
 		{"2M nested arrays", deep, pickle.Limits{},
-			"array at offset 64 is nested 65 deep, over the limit of 64"},
+			"array at offset 512 is nested 513 deep, over the limit of 512"},
 		{"2M nested arrays, MaxDepth 10", deep, pickle.Limits{MaxDepth: 10},
 			"array at offset 10 is nested 11 deep, over the limit of 10"},
-		{"65 nested maps", scanRepeat([]byte{0x81, 0xa1, 'k'}, 65, 0xc0), pickle.Limits{},
-			"map at offset 192 is nested 65 deep, over the limit of 64"},
+		{"513 nested maps", scanRepeat([]byte{0x81, 0xa1, 'k'}, 513, 0xc0), pickle.Limits{},
+			"map at offset 1536 is nested 513 deep, over the limit of 512"},
 		{"MaxItems exceeded by array", scanHex(t, "93 01 02 03"), pickle.Limits{MaxItems: 3},
 			"array of 3 items at offset 0 brings the value to 4 objects, over the limit of 3"},
 		{"MaxItems exceeded by nested map", scanHex(t, "92 01 81 a1 6b 02"), pickle.Limits{MaxItems: 4},
@@ -412,7 +412,7 @@ func TestScanMaxItems(t *testing.T) {
 }
 
 func TestScanDepthLimit(t *testing.T) {
-	for _, limit := range []int{1, 2, 63, 64, 65, 100, 1000} {
+	for _, limit := range []int{1, 2, 63, 64, 65, 100, 511, 512, 513, 1000} {
 		lim := pickle.Limits{MaxDepth: limit}
 		if limit == pickle.DefaultMaxDepth {
 			lim = pickle.Limits{} // the default

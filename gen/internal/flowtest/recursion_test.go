@@ -2,12 +2,14 @@ package flowtest_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stackless-go/stackless/channel"
 	"github.com/stackless-go/stackless/gen/internal/flowtest"
 	"github.com/stackless-go/stackless/pickle"
 	"github.com/stackless-go/stackless/scheduler"
@@ -15,7 +17,7 @@ import (
 
 // saveAtBottom runs Countdown(n) until its deepest level blocks, and saves
 // the world there.
-func saveAtBottom(t *testing.T, n int) error {
+func saveAtBottom(t *testing.T, n int) ([]byte, channel.ID, error) {
 	t.Helper()
 	s := scheduler.New()
 	out := s.NewChannel(0) // nobody receives: the bottom level blocks on it
@@ -24,17 +26,38 @@ func saveAtBottom(t *testing.T, n int) error {
 	defer cancel()
 	err := s.Run(ctx)
 	require.ErrorIs(t, err, scheduler.ErrDeadlock)
-	_, err = pickle.Default.DumpWorld(s.World())
-	return err
+	b, err := pickle.Default.DumpWorld(s.World())
+	return b, out, err
 }
 
 // Each level of a recursion nests its frame in its caller's, and a save
-// refuses a state nested deeper than pickle.MaxNest: 40 levels save, 60
-// fail the save loudly, saying why and what to do, where the run itself
-// goes on.
+// refuses a state nested deeper than pickle.MaxNest: a recursion 400 deep
+// saves, loads in another scheduler and goes on to its end; one deeper than
+// MaxNest fails the save loudly, saying why and what to do, where the run
+// itself goes on.
 func TestARecursionTooDeepToSaveSaysSo(t *testing.T) {
-	require.NoError(t, saveAtBottom(t, 40))
-	err := saveAtBottom(t, 60)
+	n := 400
+	b, out, err := saveAtBottom(t, n)
+	require.NoError(t, err)
+	w, err := pickle.Default.LoadWorld(b)
+	require.NoError(t, err, "%d levels saved, so they load", n)
+	s, err := scheduler.Restore(w)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var got []string
+	for range n + 1 {
+		v, err := s.Recv(ctx, out) // runs the restored levels until each sends
+		require.NoError(t, err)
+		got = append(got, v.(string))
+	}
+	require.NoError(t, s.Run(ctx))
+	assert.Zero(t, s.Len(), "every level returned")
+	assert.Equal(t, "bottom", got[0])
+	assert.Equal(t, "up 10", got[1], "the deepest level's own local, restored")
+	assert.Equal(t, fmt.Sprint("up ", n*10), got[n], "the outermost level's")
+
+	_, _, err = saveAtBottom(t, pickle.MaxNest+10)
 	require.ErrorIs(t, err, pickle.ErrTooDeep)
 	assert.Contains(t, err.Error(), "Countdown.Countdown.Countdown")
 	assert.Contains(t, err.Error(), "a flow function that recursed that deep")
@@ -70,7 +93,8 @@ func TestARecursionMissingItsFrameFailsAlone(t *testing.T) {
 func TestFramesKeptFromADeepRecursionAreNotSaved(t *testing.T) {
 	s := scheduler.New()
 	out := s.NewChannel(1)
-	s.Spawn(flowtest.NewDive(out, 60, 2)) // 60 levels: too deep to save while in use
+	deep := pickle.MaxNest + 100 // too deep to save while in use
+	s.Spawn(flowtest.NewDive(out, deep, 2))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_, err := s.RunBudget(ctx, 1, scheduler.Total|scheduler.Soft) // to the shallow yield
@@ -82,5 +106,5 @@ func TestFramesKeptFromADeepRecursionAreNotSaved(t *testing.T) {
 	r, err := scheduler.Restore(w)
 	require.NoError(t, err)
 	require.NoError(t, r.Run(ctx))
-	assert.Equal(t, []any{60002}, r.Channel(out).Buffer())
+	assert.Equal(t, []any{deep*1000 + 2}, r.Channel(out).Buffer())
 }
