@@ -7,6 +7,7 @@ import (
 	"go/printer"
 	"go/token"
 	"go/types"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -380,6 +381,14 @@ func (l *lowerer) pointStmt(s ast.Stmt, p *point, lhs []ast.Expr, tok token.Toke
 		inits = append(keep, inits...)
 		out = append(out, line{text: fmt.Sprintf("%s%s{%s}", set, callee.typ, strings.Join(inits, ", ")), pos: pos})
 		out = append(out, line{text: entry + ":"}, line{text: "_rs = 0"})
+		if l.fn.recursive[callee] {
+			// Only a damaged or hand-edited save resumes here without the
+			// frame: say so, rather than fail with a nil dereference.
+			at := l.g.fset.Position(p.call.Pos())
+			msg := fmt.Sprintf("stackless: a damaged save: %s resumes in its call of %s (%s:%d) but holds no frame for that call; restore an earlier generation",
+				l.fn.name(), callee.name(), filepath.Base(at.Filename), at.Line)
+			out = append(out, line{text: fmt.Sprintf("if _f.%s == nil {", field)}, line{text: fmt.Sprintf("panic(%q)", msg)}, line{text: "}"})
+		}
 		out = append(out, l.relinks(p, field)...)
 		nres := callee.sig.Results().Len()
 		var rs []string

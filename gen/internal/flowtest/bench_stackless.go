@@ -1082,6 +1082,9 @@ _L1:
 	*_f.Sink = sinkFrame{Sink: _f.Sink.Sink, K: _f.K - 1}
 _P2:
 	_rs = 0
+	if _f.Sink == nil {
+		panic("stackless: a damaged save: sink resumes in its call of sink (bench.go:126) but holds no frame for that call; restore an earlier generation")
+	}
 	{
 		_cop, _cdone, _c0 := _f.Sink.step(_t, _fl)
 		if !_cdone {
@@ -1095,4 +1098,4 @@ _P2:
 	return tasklet.Op{}, true, _sl2
 }
 
-//line bench_stackless.go:1086
+//line bench_stackless.go:1089

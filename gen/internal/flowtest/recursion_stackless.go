@@ -380,6 +380,9 @@ _L2:
 			*_f.Walk = walkFrame{Walk: _f.Walk.Walk, Out: _f.Out, N: k, Depth: _f.Depth + 1}
 		_P2:
 			_rs = 0
+			if _f.Walk == nil {
+				panic("stackless: a damaged save: walk resumes in its call of walk (recursion.go:52) but holds no frame for that call; restore an earlier generation")
+			}
 			{
 				_cop, _cdone, _c0 := _f.Walk.step(_t, _fl)
 				if !_cdone {
@@ -397,7 +400,7 @@ _L2:
 	return tasklet.Op{}, true, _f.Total
 }
 
-//line recursion_stackless.go:391
+//line recursion_stackless.go:394
 
 // quickFrame is the frame of quick, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -487,6 +490,9 @@ func (_f *quickFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _d
 	*_f.Quick = quickFrame{Quick: _f.Quick.Quick, A: _f.A, Lo: _f.Lo, Hi: _f.I - 1}
 _P1:
 	_rs = 0
+	if _f.Quick == nil {
+		panic("stackless: a damaged save: quick resumes in its call of quick (recursion.go:73) but holds no frame for that call; restore an earlier generation")
+	}
 	_f.Quick.A = _f.A
 	{
 		_cop, _cdone := _f.Quick.step(_t, _fl)
@@ -509,6 +515,9 @@ _P2:
 	*_f.Quick = quickFrame{Quick: _f.Quick.Quick, A: _f.A, Lo: _f.I + 1, Hi: _f.Hi}
 _P3:
 	_rs = 0
+	if _f.Quick == nil {
+		panic("stackless: a damaged save: quick resumes in its call of quick (recursion.go:75) but holds no frame for that call; restore an earlier generation")
+	}
 	_f.Quick.A = _f.A
 	{
 		_cop, _cdone := _f.Quick.step(_t, _fl)
@@ -521,7 +530,7 @@ _P3:
 	return tasklet.Op{}, true
 }
 
-//line recursion_stackless.go:515
+//line recursion_stackless.go:524
 
 // mergeFrame is the frame of merge, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -599,6 +608,9 @@ func (_f *mergeFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _d
 	*_f.Merge = mergeFrame{Merge: _f.Merge.Merge, Xs: _f.Xs[:_f.Mid]}
 _P1:
 	_rs = 0
+	if _f.Merge == nil {
+		panic("stackless: a damaged save: merge resumes in its call of merge (recursion.go:85) but holds no frame for that call; restore an earlier generation")
+	}
 	{
 		_cop, _cdone, _c0 := _f.Merge.step(_t, _fl)
 		if !_cdone {
@@ -621,6 +633,9 @@ _P2:
 	*_f.Merge = mergeFrame{Merge: _f.Merge.Merge, Xs: _f.Xs[_f.Mid:]}
 _P3:
 	_rs = 0
+	if _f.Merge == nil {
+		panic("stackless: a damaged save: merge resumes in its call of merge (recursion.go:87) but holds no frame for that call; restore an earlier generation")
+	}
 	{
 		_cop, _cdone, _c0 := _f.Merge.step(_t, _fl)
 		if !_cdone {
@@ -644,7 +659,7 @@ _P3:
 	return tasklet.Op{}, true, append(append(out, _f.L...), r...)
 }
 
-//line recursion_stackless.go:638
+//line recursion_stackless.go:653
 
 // fallFrame is the frame of fall, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -725,6 +740,9 @@ _L1:
 	*_f.Odd = oddFrame{Fall: _f.Odd.Fall, N: _f.N - 1}
 _P2:
 	_rs = 0
+	if _f.Odd == nil {
+		panic("stackless: a damaged save: fall resumes in its call of odd (recursion.go:107) but holds no frame for that call; restore an earlier generation")
+	}
 	{
 		_cop, _cdone, _c0 := _f.Odd.step(_t, _fl)
 		if !_cdone {
@@ -738,7 +756,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1 + _f.K/10
 }
 
-//line recursion_stackless.go:732
+//line recursion_stackless.go:750
 
 // oddFrame is the frame of odd, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -804,6 +822,9 @@ _P1:
 	*_f.Fall = fallFrame{Odd: _f.Fall.Odd, N: _f.N}
 _P2:
 	_rs = 0
+	if _f.Fall == nil {
+		panic("stackless: a damaged save: odd resumes in its call of fall (recursion.go:112) but holds no frame for that call; restore an earlier generation")
+	}
 	{
 		_cop, _cdone, _c0 := _f.Fall.step(_t, _fl)
 		if !_cdone {
@@ -817,7 +838,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1 * 2
 }
 
-//line recursion_stackless.go:811
+//line recursion_stackless.go:832
 
 // listsExprFrame is the frame of lists.expr, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -911,6 +932,9 @@ _L1:
 		*_f.ListsExpr = listsExprFrame{ListsExpr: _f.ListsExpr.ListsExpr, L: lists{Depth: _f.L.Depth + 1}, Toks: _f.Toks, Tok: x.(string)}
 	_P2:
 		_rs = 0
+		if _f.ListsExpr == nil {
+			panic("stackless: a damaged save: lists.expr resumes in its call of lists.expr (recursion.go:130) but holds no frame for that call; restore an earlier generation")
+		}
 		{
 			_cop, _cdone, _c0 := _f.ListsExpr.step(_t, _fl)
 			if !_cdone {
@@ -925,7 +949,7 @@ _L1:
 	}
 }
 
-//line recursion_stackless.go:919
+//line recursion_stackless.go:943
 
 // CountdownTasklet is the tasklet Countdown (kind "flowtest.countdown", version 1), lowered by
 // stackless gen from recursion.go: its exported fields are the locals that live
@@ -1049,6 +1073,9 @@ _L2:
 		*_f.Countdown = CountdownTasklet{Countdown: _f.Countdown.Countdown, Out: _f.Out, N: _f.N - 1}
 	_P2:
 		_rs = 0
+		if _f.Countdown == nil {
+			panic("stackless: a damaged save: Countdown resumes in its call of Countdown (recursion.go:143) but holds no frame for that call; restore an earlier generation")
+		}
 		{
 			_cop, _cdone, _c0 := _f.Countdown.step(_t, _fl)
 			if !_cdone {
@@ -1073,7 +1100,7 @@ _P3:
 	return tasklet.Op{}, true, _sl2
 }
 
-//line recursion_stackless.go:1067
+//line recursion_stackless.go:1094
 
 // DiveTasklet is the tasklet Dive (kind "flowtest.dive", version 1), lowered by
 // stackless gen from recursion.go: its exported fields are the locals that live
@@ -1182,7 +1209,7 @@ _P3:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line recursion_stackless.go:1176
+//line recursion_stackless.go:1203
 
 // diveFrame is the frame of dive, lowered by stackless gen from recursion.go: its
 // exported fields are the locals that live across suspension points.
@@ -1269,6 +1296,9 @@ _L1:
 	*_f.Dive = diveFrame{Dive: _f.Dive.Dive, K: _f.K - 1, Wait: _f.Wait}
 _P2:
 	_rs = 0
+	if _f.Dive == nil {
+		panic("stackless: a damaged save: dive resumes in its call of dive (recursion.go:167) but holds no frame for that call; restore an earlier generation")
+	}
 	{
 		_cop, _cdone, _c0 := _f.Dive.step(_t, _fl)
 		if !_cdone {
@@ -1282,4 +1312,4 @@ _P2:
 	return tasklet.Op{}, true, _sl1 + 1
 }
 
-//line recursion_stackless.go:1276
+//line recursion_stackless.go:1306

@@ -65,7 +65,7 @@ func TestARecursionTooDeepToSaveSaysSo(t *testing.T) {
 
 // A damaged save can name a call whose frame it lacks: asked where it is
 // (as stackless inspect asks any save), the tasklet names its own frame
-// and stops there; run, it fails with the panic as its error, and the
+// and stops there; run, it fails saying its save is damaged where, and the
 // scheduler goes on.
 func TestARecursionMissingItsFrameFailsAlone(t *testing.T) {
 	damaged := &flowtest.CountdownTasklet{PC: 2, N: 3, M: 30} // in its call (point 2), with no callee frame
@@ -84,6 +84,7 @@ func TestARecursionMissingItsFrameFailsAlone(t *testing.T) {
 	require.NoError(t, s.Run(ctx))
 	require.Len(t, failed, 1)
 	assert.ErrorIs(t, failed[0], scheduler.ErrTaskletPanic)
+	assert.ErrorContains(t, failed[0], "a damaged save: Countdown resumes in its call of Countdown (recursion.go:143) but holds no frame for that call")
 	assert.Equal(t, 2, s.Channel(out).Len(), "the healthy tasklet ran to its end")
 }
 
