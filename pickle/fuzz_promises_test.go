@@ -198,3 +198,32 @@ func TestRecordUnderAnotherKeyIsCorrupt(t *testing.T) {
 		assert.Contains(t, err.Error(), want)
 	}
 }
+
+// TestNestingWithinTheLimitFailsCleanly: nesting just within Scan's depth
+// limit passes Scan, so msgpack decodes it, recursing once a level. Put in
+// place of any top-level field of every record kind, every decoder returns
+// within the allocation bound, without a crash: an error where the field
+// has a type, the value itself where it holds anything (Inspect shows a
+// behavior's fields as they were written).
+func TestNestingWithinTheLimitFailsCleanly(t *testing.T) {
+	reg := fuzzRegistry()
+	decs := decoders(reg)
+	deep := nested(pickle.DefaultMaxDepth - 8) // the record's own levels around it
+	for _, target := range targets {
+		base := target.bases(false)[0]
+		_, top := objectSpans(base)
+		for i, s := range top {
+			b := replaced(base, s, deep)
+			_, err := pickle.Scan(b, pickle.Limits{})
+			require.NoError(t, err, "%s field %d: within the limit, so Scan lets it through", target.name, i)
+			for name, dec := range decs {
+				var err error
+				n := allocated(func() { err = dec(b) })
+				if name != "Inspect" {
+					assert.Error(t, err, "%s field %d on %s: a typed field does not take the nested arrays", target.name, i, name)
+				}
+				assert.LessOrEqual(t, n, allocBound(len(b)), "%s field %d: %s allocated %d bytes for %d", target.name, i, name, n, len(b))
+			}
+		}
+	}
+}
