@@ -568,10 +568,30 @@ func (l *lowerer) recvLocal(callee *flowFn) *local {
 // recvArg is the receiver call hands the method callee, addressed or
 // dereferenced as Go does implicitly.
 func (l *lowerer) recvArg(call *ast.CallExpr, callee *flowFn) string {
-	x := ast.Unparen(call.Fun).(*ast.SelectorExpr).X
+	sel := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+	x := sel.X
 	text := l.print(x)
+	typ := l.g.info.TypeOf(x)
+	if s := l.g.info.Selections[sel]; s != nil && len(s.Index()) > 1 {
+		// A method promoted from an embedded field: the receiver is that
+		// field, which Go finds through the path the selection took.
+		switch x.(type) {
+		case *ast.Ident, *ast.SelectorExpr, *ast.IndexExpr, *ast.CallExpr, *ast.ParenExpr:
+		default:
+			text = "(" + text + ")"
+		}
+		for _, i := range s.Index()[:len(s.Index())-1] {
+			st := typ.Underlying()
+			if p, ok := st.(*types.Pointer); ok {
+				st = p.Elem().Underlying()
+			}
+			f := st.(*types.Struct).Field(i)
+			text += "." + f.Name()
+			typ = f.Type()
+		}
+	}
 	_, wantPtr := callee.recv.Type().(*types.Pointer)
-	_, isPtr := l.g.info.TypeOf(x).Underlying().(*types.Pointer)
+	_, isPtr := typ.Underlying().(*types.Pointer)
 	switch {
 	case wantPtr && !isPtr:
 		return "&(" + text + ")"

@@ -165,8 +165,8 @@ func (g *pkgGen) classify(call *ast.CallExpr, fn *flowFn) *point {
 
 // checkMethodCall refuses calls of a method flow that do not name their
 // receiver as a value before the dot: a method expression
-// (Guard.Run(g, t)) and a method promoted from an embedded field, whose
-// receiver Go finds implicitly. It reports whether call is not refused.
+// (Guard.Run(g, t)). A method promoted from an embedded field gets that
+// field as its receiver (recvArg). It reports whether call is not refused.
 func (g *pkgGen) checkMethodCall(call *ast.CallExpr, p *point) bool {
 	if p.callee.recv == nil {
 		return true
@@ -176,9 +176,6 @@ func (g *pkgGen) checkMethodCall(call *ast.CallExpr, p *point) bool {
 	switch {
 	case sel == nil || s == nil || s.Kind() != types.MethodVal:
 		g.refuse(call.Pos(), "a method expression calling "+p.callee.name(), p.String(), "call the method on its receiver: x."+p.callee.obj.Name()+"(t, ...)")
-		return false
-	case len(s.Index()) > 1:
-		g.refuse(call.Pos(), "a call of "+p.callee.name()+" promoted from an embedded field", p.String(), "name the embedded field: x."+recvTypeName(p.callee.recv)+"."+p.callee.obj.Name()+"(t, ...)")
 		return false
 	}
 	return true

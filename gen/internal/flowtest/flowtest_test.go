@@ -110,6 +110,10 @@ var scenarios = []scenario{
 		se := flowtest.Sentry{Name: "a", HP: 3, Log: []string{"start"}}
 		spawn(flowtest.NewSentryWatch(se, out), func(t *tasklet.Flow) error { return se.Watch(t, out) })
 	}},
+	{"embedded", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		p := flowtest.Post{Sentry: flowtest.Sentry{Name: "e", HP: 5, Log: []string{"gate"}}, Gate: "south"}
+		spawn(flowtest.NewGuarded(out, p), func(t *tasklet.Flow) error { return flowtest.Guarded(t, out, p) })
+	}},
 	{"cases", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewCases(out), func(t *tasklet.Flow) error { return flowtest.Cases(t, out) })
 	}},

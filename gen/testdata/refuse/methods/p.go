@@ -14,13 +14,9 @@ func (g Guard) rest(t *tasklet.Flow) int {
 	return g.HP
 }
 
-type Post struct{ Guard }
-
 //stackless:tasklet kind=p.y version=1
 func Y(t *tasklet.Flow) error {
 	g := Guard{HP: 1}
 	_ = Guard.rest(g, t)
-	p := Post{g}
-	_ = p.rest(t)
 	return nil
 }
