@@ -457,8 +457,9 @@ func tupleLen(info *types.Info, e ast.Expr) int {
 
 // markRecursion finds the calls that close a cycle of flow calls: a frame
 // holds its callees' frames by value, which a cycle cannot, so a callee
-// that can reach its caller again is held through a pointer, made at the
-// call and dropped when it returns (recursive).
+// that can reach its caller again is held through a pointer (recursive),
+// made by the first call that deep and kept, zeroed, for the next
+// (lower.go's pointStmt).
 func (g *pkgGen) markRecursion() {
 	reach := map[*flowFn]map[*flowFn]bool{} // what each callee reaches, found once
 	reached := func(from *flowFn) map[*flowFn]bool {

@@ -577,7 +577,7 @@ func omitted(v reflect.Value) bool {
 	} else if v.CanAddr() {
 		v = v.Addr() // no copy of the struct for the interface
 	}
-	return v.Interface().(interface{ IsZero() bool }).IsZero()
+	return v.Interface().(isZeroer).IsZero()
 }
 
 // boxed walks the value a Boxed holds, written as [type name, value].

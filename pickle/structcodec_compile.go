@@ -22,8 +22,11 @@ var selfCoding = []reflect.Type{
 	reflect.TypeFor[encoding.TextMarshaler](), reflect.TypeFor[encoding.TextUnmarshaler](),
 }
 
-// zeroer is what msgpack asks omitempty fields before looking at them.
-var zeroer = reflect.TypeFor[interface{ IsZero() bool }]()
+// isZeroer is what msgpack asks omitempty fields before looking at them;
+// zeroer is its type.
+type isZeroer interface{ IsZero() bool }
+
+var zeroer = reflect.TypeFor[isZeroer]()
 
 type planBuilder struct {
 	busy map[reflect.Type]bool // structs being compiled: a cycle goes to msgpack

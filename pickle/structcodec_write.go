@@ -57,7 +57,7 @@ func (sp *structPlan) keptBut(p unsafe.Pointer, dead uint64) int {
 // empty is msgpack's isEmptyValue.
 func (c *codec) empty(p unsafe.Pointer) bool {
 	if c.zero { // through a pointer: boxing it does not allocate
-		return reflect.NewAt(c.typ, p).Interface().(interface{ IsZero() bool }).IsZero()
+		return reflect.NewAt(c.typ, p).Interface().(isZeroer).IsZero()
 	}
 	switch c.kind {
 	case pBool:
