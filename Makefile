@@ -112,7 +112,8 @@ bench:
 # one (its heap grows from nothing), so in one process the peer that ran
 # second got a warm heap. SkynetWarm (stackless and goroutines, each in a
 # process of its own too) averages three trees after one it leaves out, as
-# the core benchmark does. Hollywood's Skynet alone takes many seconds a
+# the core benchmark does; SkynetDepthFirst runs stackless under Go's
+# scheduling rules (WithDepthFirst), one cold tree. Hollywood's Skynet alone takes many seconds a
 # tree. Takes ten minutes or more; CI does not run it.
 PEERS_COUNT       ?= 3
 PEERS_HEAVY_COUNT ?= 3
@@ -125,6 +126,7 @@ bench-peers:
 		$(GO) test -timeout 60m -run '^$$' -bench "^Benchmark(Skynet|IdleActor)$$/^$${p#*:}$$" -benchtime 1x -benchmem -cpu $$c ./$${p%%:*} || exit 1; \
 	done; done; for p in stackless goroutines; do for c in 1 2; do \
 		$(GO) test -timeout 60m -run '^$$' -bench "^BenchmarkSkynetWarm$$/^$$p$$" -benchtime 3x -benchmem -cpu $$c ./native || exit 1; \
+		$(GO) test -timeout 60m -run '^$$' -bench "^BenchmarkSkynetDepthFirst$$/^$$p$$" -benchtime 1x -benchmem -cpu $$c ./native || exit 1; \
 	done; done; done >> $(abspath $(PEERS_OUT))
 	cd bench/peers && $(GO) run ./cmd/peertable < $(abspath $(PEERS_OUT))
 

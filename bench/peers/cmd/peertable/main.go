@@ -30,6 +30,7 @@ var workloads = []workload{
 	{"Spawn", "ns/op", true},
 	{"Skynet", "ms", true},
 	{"SkynetWarm", "ms", true},
+	{"SkynetDepthFirst", "ms", true},
 	{"IdleActor", "B/actor", true},
 }
 

@@ -20,6 +20,8 @@ BenchmarkFanIn/stackless-2          	1000	        60 ns/op	        16.0 Mmsg/s	 
 BenchmarkFanIn/goroutines-2         	1000	        70 ns/op	         4.0 Mmsg/s	       0 B/op	       0 allocs/op
 BenchmarkSkynetWarm/stackless-2     	1	 300000000 ns/op	       300.0 ms	178280880 B/op	 2477943 allocs/op
 BenchmarkSkynetWarm/goroutines-2    	1	1200000000 ns/op	      1200 ms	66000000 B/op	 1230000 allocs/op
+BenchmarkSkynetDepthFirst/stackless 	1	 150000000 ns/op	       150.0 ms	85368064 B/op	 2333124 allocs/op
+BenchmarkSkynetDepthFirst/goroutines	1	1500000000 ns/op	      1500 ms	101314328 B/op	 1298447 allocs/op
 pkg: github.com/stackless-go/stackless/bench/peers/hollywood
 BenchmarkPingPong/hollywood         	1000	      1600 ns/op	      40 B/op	       2 allocs/op
 BenchmarkFanIn/hollywood-2          	1000	      7000 ns/op	         8.0 Mmsg/s	    1454 B/op	       1 allocs/op
@@ -38,6 +40,7 @@ func TestTableTakesMediansAndRatios(t *testing.T) {
 	assert.Contains(t, got, "| PingPong | ns/op | 2 | 50.0 | 150 | — | — | goroutines | 3.00x |")
 	assert.Contains(t, got, "| FanIn | Mmsg/s | 2 | 16.0 | 4.00 | 8.00 | — | hollywood | 2.00x |", "higher wins")
 	assert.Contains(t, got, "| SkynetWarm | ms | 2 | 300 | 1200 | — | — | goroutines | 4.00x |", "a workload of two peers")
+	assert.Contains(t, got, "| SkynetDepthFirst | ms | 1 | 150 | 1500 | — | — | goroutines | 10.0x |", "its own row, not Skynet's")
 	assert.NotContains(t, got, "| Skynet |", "no row without figures")
 }
 
