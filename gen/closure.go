@@ -63,7 +63,7 @@ func (g *pkgGen) checkClosures(fn *flowFn) {
 			}
 			refused[key{lit, v}] = true
 			g.refuse(id.Pos(), "a function literal that captures "+v.Name()+", which lives across a suspension, and may be kept beyond its statement",
-				g.pointAfter(fn, v, sortedPoints(fn)),
+				g.pointAfterPos(fn, v.Pos()),
 				"call it where it is made, or hand it straight to a function that calls it before returning (sort.Slice, slices.SortFunc, a function of this package that only calls it); or pass the value to it as an argument")
 		}
 		return true

@@ -28,9 +28,9 @@
 // The lowering keeps the function's structure (its ifs, loops and switches
 // stay Go statements) and adds a resume dispatch at the top of each block
 // that contains a suspension point, so code between points runs exactly as
-// written. What it cannot lower exactly (a goroutine, a defer, an address
-// of a saved local, a Go channel operation, a call through a func value,
-// ...) it refuses, with a position, the construct, and how to fix it,
+// written. What it cannot lower exactly (a goroutine, an address of a
+// saved local, a Go channel operation, a call through a func value, a
+// defer in a loop, ...) it refuses, with a position, the construct, and how to fix it,
 // rather than write code
 // that compiles but behaves differently. Two saved locals over one array
 // or map (b := a[1:], a range's row, a slice handed to a function that is
@@ -49,6 +49,11 @@
 // first call that deep and kept, zeroed (left out of saves by IsZero), for
 // the next, so each level of a recursion nests one frame deeper
 // (markRecursion).
+//
+// A defer statement arms a bit of the frame's mask and stores the call's
+// arguments in fields; the frame runs the armed calls, the last first, at
+// every return and when its step panics, so a save taken between the
+// defer and the return keeps them (defer.go).
 //
 // A range over a map with a point inside walks the keys it took when the
 // loop started (sorted when ordered), looking each up as its iteration

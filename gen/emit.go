@@ -108,6 +108,10 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 	for _, fn := range fns {
 		l := &lowerer{g: g, fn: fn, q: q, lines: map[int]int{}, fixed: map[*ast.ReturnStmt]bool{}, lazy: map[*ast.BinaryExpr]bool{}, direct: fn.marked && !g.called[fn]}
 		l.rename()
+		l.armDefers()
+		if len(fn.defers) > 0 {
+			l.declareForced(g.deferRefs(fn))
+		}
 		ast.Inspect(fn.decl.Body, func(n ast.Node) bool {
 			if id, ok := n.(*ast.Ident); ok {
 				if pn, ok := g.info.Uses[id].(*types.PkgName); ok {
@@ -127,7 +131,10 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 			resTypes = append(resTypes, name+" "+l.typeString(fn.sig.Results().At(i).Type()))
 		}
 		lines := l.body()
-		if fn.sig.Results().Len() == 0 && !endsInReturn(fn.decl.Body) {
+		if fn.sig.Results().Len() == 0 && !endsInReturn(g.info, fn.decl.Body) {
+			if len(fn.defers) > 0 {
+				lines = append(lines, line{text: "_f.defers(_t)"})
+			}
 			lines = append(lines, line{text: "return " + tk + ".Op{}, true"})
 		}
 		if len(g.refusals) > 0 {
@@ -161,6 +168,9 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		}
 		body.WriteString("}\n\n")
 		g.writeWhere(&body, fn, tk)
+		if len(fn.defers) > 0 {
+			l.writeDefers(&body, tk)
+		}
 		g.writeDeadFields(&body, fn)
 		if g.called[fn] {
 			fmt.Fprintf(&body, "// IsZero reports that the frame is not active (it is zeroed when\n// %s returns), for its caller's save to leave it out.\n", fn.name())
@@ -182,8 +192,16 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 			continue // the body is Step's
 		}
 		fmt.Fprintf(&body, "// step runs %s to its next suspension point (done: it returned).\n", fn.name())
+		name := "step"
+		if len(fn.defers) > 0 {
+			// A panic runs the deferred calls on its way up, as in Go.
+			fmt.Fprintf(&body, "func (_f *%s) step(_t *%s.T, _fl *%s.Flow) (_op %s.Op, _done bool%s) {\n", fn.typ, tk, tk, tk, prefixAll(", ", resTypes))
+			fmt.Fprintf(&body, "_ok := false\ndefer func() {\nif !_ok {\n_f.defers(_t)\n}\n}()\n")
+			fmt.Fprintf(&body, "%s = _f.stepBody(_t, _fl)\n_ok = true\nreturn\n}\n\n", strings.Join(append([]string{"_op", "_done"}, l.results...), ", "))
+			name = "stepBody"
+		}
 		fmt.Fprintf(&body, "//line %s:%d\n", base, g.fset.Position(fn.decl.Pos()).Line)
-		fmt.Fprintf(&body, "func (_f *%s) step(_t *%s.T, _fl *%s.Flow) (_op %s.Op, _done bool%s) {\n", fn.typ, tk, tk, tk, prefixAll(", ", resTypes))
+		fmt.Fprintf(&body, "func (_f *%s) %s(_t *%s.T, _fl *%s.Flow) (_op %s.Op, _done bool%s) {\n", fn.typ, name, tk, tk, tk, prefixAll(", ", resTypes))
 		body.WriteString(resumeDispatch(fn.pcs))
 		writeLines(&body, lines, base, g.fset)
 		body.WriteString("}\n//line RESET\n\n")
@@ -271,12 +289,24 @@ func runtimeName(g *pkgGen, fn *flowFn) string {
 	return path + "." + fn.name()
 }
 
-func endsInReturn(b *ast.BlockStmt) bool {
+// endsInReturn reports whether b ends in a return or a call of the
+// builtin panic, after which a return would be unreachable.
+func endsInReturn(info *types.Info, b *ast.BlockStmt) bool {
 	if len(b.List) == 0 {
 		return false
 	}
-	_, ok := b.List[len(b.List)-1].(*ast.ReturnStmt)
-	return ok
+	switch s := b.List[len(b.List)-1].(type) {
+	case *ast.ReturnStmt:
+		return true
+	case *ast.ExprStmt:
+		if c, ok := ast.Unparen(s.X).(*ast.CallExpr); ok {
+			if id, ok := ast.Unparen(c.Fun).(*ast.Ident); ok {
+				b, ok := info.Uses[id].(*types.Builtin)
+				return ok && b.Name() == "panic"
+			}
+		}
+	}
+	return false
 }
 
 func writeLines(b *strings.Builder, lines []line, base string, fset *token.FileSet) {
@@ -371,8 +401,16 @@ func (l *lowerer) writeTasklet(b *strings.Builder, tk string, lines []line) {
 	if l.direct {
 		// No frame calls this function: its body is Step's own, and
 		// saves the call of a step function and its results.
+		name := "Step"
+		if len(fn.defers) > 0 {
+			// A panic runs the deferred calls on its way up, as in Go.
+			fmt.Fprintf(b, "func (_f *%s) Step(_t *%s.T) %s.Op {\n", fn.typ, tk, tk)
+			fmt.Fprintf(b, "_ok := false\ndefer func() {\nif !_ok {\n_f.defers(_t)\n}\n}()\n")
+			fmt.Fprintf(b, "_op := _f.stepBody(_t)\n_ok = true\nreturn _op\n}\n\n")
+			name = "stepBody"
+		}
 		fmt.Fprintf(b, "//line %s:%d\n", filepath.Base(fn.path), l.g.fset.Position(fn.decl.Pos()).Line)
-		fmt.Fprintf(b, "func (_f *%s) Step(_t *%s.T) %s.Op {\n", fn.typ, tk, tk)
+		fmt.Fprintf(b, "func (_f *%s) %s(_t *%s.T) %s.Op {\n", fn.typ, name, tk, tk)
 		for _, ln := range lines {
 			if strings.Contains(ln.text, "_fl") {
 				fmt.Fprintf(b, "_flv := %s.Lowered(_t)\n_fl := &_flv\n", tk)

@@ -72,12 +72,21 @@ func (g *pkgGen) analyse(fn *flowFn) {
 	fn.vars = map[*types.Var]*local{}
 	fn.fields = map[string]bool{"PC": true, "Step": true, "IsZero": true, whereField: true} // names of the generated methods and the point field
 	names := map[string]bool{}
+	deferred := g.deferRefs(fn)
 	for _, v := range vars {
 		if v.Name() == "_" {
 			continue
 		}
 		at := g.live(fn, v, pts, refs[v], rangeVar[v])
-		field := params[v] || len(at) > 0
+		from, forced := deferred[v]
+		if forced {
+			// A deferred call reads it when the function returns, after
+			// any point that follows the defer.
+			for c := range pointsAfterPos(fn, from) {
+				at[fn.points[c]] = true
+			}
+		}
+		field := params[v] || len(at) > 0 || forced
 		l := &local{v: v, field: field, at: at}
 		if field {
 			l.fname = fn.fieldName(v.Name())
@@ -88,11 +97,13 @@ func (g *pkgGen) analyse(fn *flowFn) {
 			}
 			if why := saveable(v.Type(), map[types.Type]bool{}); why != "" && params[v] && len(at) == 0 && !fn.marked && !isResult(fn, v) {
 				l.unsaved = true
+			} else if why != "" && forced && len(at) == 0 && !params[v] {
+				l.unsaved = true // no save finds it set: no point follows the defer
 			} else if _, ptr := v.Type().(*types.Pointer); why != "" && v == fn.recv && ptr {
-				g.refuse(v.Pos(), "receiver "+v.Name()+" of type "+types.TypeString(v.Type(), types.RelativeTo(g.pkg.Types))+" is saved across a suspension, but "+why, g.pointAfter(fn, v, sortedPoints(fn)),
+				g.refuse(v.Pos(), "receiver "+v.Name()+" of type "+types.TypeString(v.Type(), types.RelativeTo(g.pkg.Types))+" is saved across a suspension, but "+why, g.pointAfterPos(fn, v.Pos()),
 					"give "+fn.name()+" a value receiver ("+v.Name()+" "+recvTypeName(v)+"): the frame then holds its own copy, saved with it, and the method hands back what it changed as a result")
 			} else if why != "" {
-				g.refuse(v.Pos(), "local "+v.Name()+" of type "+types.TypeString(v.Type(), types.RelativeTo(g.pkg.Types))+" is saved across a suspension, but "+why, g.pointAfter(fn, v, sortedPoints(fn)),
+				g.refuse(v.Pos(), "local "+v.Name()+" of type "+types.TypeString(v.Type(), types.RelativeTo(g.pkg.Types))+" is saved across a suspension, but "+why, g.pointAfterPos(fn, v.Pos()),
 					"keep only saveable values (numbers, strings, IDs, slices, maps, structs of exported fields, registered types) in locals that live across blocking calls")
 			}
 		} else if sw := implicit[v]; sw != nil && shared[sw] != "" {
@@ -117,19 +128,6 @@ func isResult(fn *flowFn, v *types.Var) bool {
 		}
 	}
 	return false
-}
-
-func (g *pkgGen) pointAfter(fn *flowFn, v *types.Var, pts []token.Pos) string {
-	for _, p := range pts {
-		if p > v.Pos() {
-			for c, pt := range fn.points {
-				if c.Pos() == p {
-					return pt.String() + " at " + g.fset.Position(p).String()
-				}
-			}
-		}
-	}
-	return ""
 }
 
 // live returns the suspension points inside v's scope after which v may be

@@ -511,6 +511,10 @@ func (l *lowerer) fixReturns(n ast.Node) ast.Node {
 			if l.fixed[r] {
 				return false
 			}
+			if len(l.fn.defers) > 0 {
+				cur.Replace(&ast.ExprStmt{X: &ast.Ident{Name: l.deferredReturn(r), NamePos: r.Pos()}})
+				return false
+			}
 			res := []ast.Expr{&ast.Ident{Name: l.q.name(taskletPath, "tasklet") + ".Op{}", NamePos: r.Pos()}, &ast.Ident{Name: "true", NamePos: r.Pos()}}
 			results := r.Results
 			if len(r.Results) == 0 {

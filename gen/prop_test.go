@@ -26,9 +26,11 @@ import (
 // are made, or handed to each or sort.Slice) write the saved locals; a
 // variadic flow takes elements or the handed slice with ..., and a method
 // flow its receiver; a helper may call itself, and any other while a
-// counter allows.
+// counter allows. Out of loops, calls are deferred (deferStmt, drawn from
+// a random source of its own).
 type progGen struct {
 	r       *rand.Rand
+	dr      *rand.Rand // the defers' own, so that the rest is as without them
 	b       strings.Builder
 	indent  int
 	helpers int // helpers h0..h(helpers-1) exist
@@ -78,6 +80,34 @@ func (g *progGen) expr(depth int) string {
 	}
 }
 
+// deferStmt defers a call, out of loops: a Flow method and a function
+// with their arguments taken now, a literal reading the saved locals when
+// it runs (or setting a helper's named result), one with a parameter.
+func (g *progGen) deferStmt() {
+	g.obs++
+	v := func() string { return []string{"a", "b", "c"}[g.dr.IntN(3)] }
+	switch g.dr.IntN(4) {
+	case 0:
+		if g.self >= 0 {
+			// a helper may run thousands of times: its trace goes to
+			// dlogs, which saves do not carry
+			g.line("defer dlog(%d, %s+%s)", g.obs, v(), v())
+			break
+		}
+		g.line(`defer t.TrySend(out, fmt.Sprint("d%d ", %s, " ", %s))`, g.obs, v(), v())
+	case 1:
+		g.line("defer dlog(%d, %s)", g.obs, v())
+	case 2:
+		if g.self >= 0 && g.self%2 == 1 {
+			g.line("defer func() { r = mix(r, %s) }()", v())
+		} else {
+			g.line("defer func() { dlog(%d, %s*%s) }()", g.obs, v(), v())
+		}
+	default:
+		g.line("defer func(x int) { dlog(x, %s) }(%d + %s)", v(), g.obs, v())
+	}
+}
+
 func (g *progGen) block(depth, n int, ret string) {
 	for range n {
 		g.stmt(depth, ret)
@@ -103,6 +133,9 @@ func (g *progGen) stmt(depth int, ret string) {
 		g.indent--
 		g.line("}")
 		return
+	}
+	if len(g.labels) == 0 && g.dr.IntN(12) == 0 {
+		g.deferStmt()
 	}
 	w := g.r.IntN(100)
 	if depth >= 3 && w >= 40 {
@@ -303,7 +336,12 @@ func (g *progGen) program(nh, np int) string {
 	g.line("// rdepth counts the guarded calls between helpers that are open.")
 	g.line("var rdepth int")
 	g.line("")
-	g.line("func init() { resets = append(resets, func() { nxCalls, rdepth = 0, 0 }) }")
+	g.line("// dlogs records the deferred calls that ran, for the trace.")
+	g.line("var dlogs []int")
+	g.line("")
+	g.line("func dlog(at, x int) { dlogs = append(dlogs, at*1000+x%%1000) }")
+	g.line("")
+	g.line("func init() { resets = append(resets, func() { nxCalls, rdepth, dlogs = 0, 0, nil }) }")
 	g.line("")
 	g.line("// each only calls f: a literal handed to it may capture saved locals.")
 	g.line("func each(xs []int, f func(int)) {")
@@ -356,7 +394,7 @@ func (g *progGen) program(nh, np int) string {
 		g.line("e := make([]int, 3)")
 		g.line("s := St{M: map[string]int{}}")
 		g.block(0, 3+g.r.IntN(6), "nil")
-		g.line(`return t.Send(out, fmt.Sprint("end ", a, " ", b, " ", c, " ", d, " ", e, " ", s))`)
+		g.line(`return t.Send(out, fmt.Sprint("end ", a, " ", b, " ", c, " ", d, " ", e, " ", s, " ", dlogs))`)
 		g.indent--
 		g.line("}")
 	}
@@ -503,14 +541,16 @@ func run(p prog, mode int) []string {
 func TestRandomFlows(t *testing.T) {
 	dir, err := os.MkdirTemp("testdata", "prop-")
 	require.NoError(t, err)
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	if os.Getenv("KEEP_PROP") == "" { // KEEP_PROP=1 keeps the programs, to look into a failure
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
 	seeds, perSeed := uint64(8), 5
 	if testing.Short() {
 		seeds = 2 // make test runs all 40 programs
 	}
 	var progs []string
 	for seed := range seeds {
-		g := &progGen{r: rand.New(rand.NewPCG(seed, 42))}
+		g := &progGen{r: rand.New(rand.NewPCG(seed, 42)), dr: rand.New(rand.NewPCG(seed, 7))}
 		src := g.program(3, perSeed)
 		src = strings.Replace(src, "package prop", "package prop\n\n// seed "+fmt.Sprint(seed), 1)
 		// Each seed is its own file, so names are suffixed by seed.
@@ -545,6 +585,6 @@ func renameAll(src string, seed uint64) string {
 	}
 	pairs = append(pairs, "func mix(", fmt.Sprintf("func mix%d(", seed), "mix(", fmt.Sprintf("mix%d(", seed), "kind=prop.p", fmt.Sprintf("kind=prop.s%d.p", seed),
 		"func nx(", fmt.Sprintf("func nx%d(", seed), "each(", fmt.Sprintf("each%d(", seed), "nx(", fmt.Sprintf("nx%d(", seed), "nxCalls", fmt.Sprintf("nxCalls%d", seed),
-		"rdepth", fmt.Sprintf("rdepth%d", seed))
+		"rdepth", fmt.Sprintf("rdepth%d", seed), "dlogs", fmt.Sprintf("dlogs%d", seed), "dlog(", fmt.Sprintf("dlog%d(", seed))
 	return strings.NewReplacer(pairs...).Replace(src)
 }

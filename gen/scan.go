@@ -41,6 +41,8 @@ type flowFn struct {
 	fieldsOut    []fieldDecl       // the frame's fields after PC, as written
 	fieldImports map[string]string // the packages their types name
 	usesRng      bool
+	defers       []*deferred // its defer statements, in source order (defer.go)
+	deferMask    string      // the field of the armed deferred calls
 }
 
 // point is a suspension point: a blocking Flow call or a call of a flow
@@ -231,7 +233,7 @@ func (g *pkgGen) scan(fn *flowFn) {
 				allowed[ast.Unparen(sel.X).(*ast.Ident)] = true
 			} else if id, ok := ast.Unparen(n.Fun).(*ast.Ident); ok {
 				if b, ok := g.info.Uses[id].(*types.Builtin); ok && b.Name() == "recover" {
-					g.refuse(n.Pos(), "recover", "", "a tasklet cannot defer, so it cannot recover: let the panic fail the tasklet, or check for the error before it happens")
+					g.refuse(n.Pos(), "recover", "", "a lowered function cannot stop a panic (its deferred calls run, then the tasklet fails): let the panic fail the tasklet, or check for the error before it happens")
 				}
 				if b, ok := g.info.Uses[id].(*types.Builtin); ok && b.Name() == "close" && len(n.Args) == 1 {
 					if _, isChan := g.info.TypeOf(n.Args[0]).Underlying().(*types.Chan); isChan {
@@ -252,7 +254,10 @@ func (g *pkgGen) scan(fn *flowFn) {
 		case *ast.GoStmt:
 			g.refuse(n.Pos(), "a go statement", "", "spawn a tasklet with t.Spawn instead of a goroutine")
 		case *ast.DeferStmt:
-			g.refuse(n.Pos(), "a defer statement", "", "call the deferred code before each return (a saved tasklet has no deferred calls to run)")
+			if !g.scanDefer(fn, n, stack) {
+				stack = stack[:len(stack)-1]
+				return false
+			}
 		case *ast.LabeledStmt:
 			if strings.HasPrefix(n.Label.Name, "_") {
 				g.refuse(n.Pos(), "a label starting with an underscore, as the generated code's own labels do", "", "rename the label (loop, outer: anything not starting with _)")
@@ -506,14 +511,14 @@ func (g *pkgGen) checkAddresses(fn *flowFn) {
 		case *ast.UnaryExpr:
 			if n.Op == token.AND {
 				if v := g.rootVar(n.X); v != nil && fn.vars[v] != nil && fn.vars[v].field {
-					g.refuse(n.Pos(), "&"+v.Name()+": the address of a local that lives across a suspension", g.pointAfter(fn, v, sortedPoints(fn)),
+					g.refuse(n.Pos(), "&"+v.Name()+": the address of a local that lives across a suspension", g.pointAfterPos(fn, v.Pos()),
 						"copy the value, or keep it in a package-level or heap value that the local refers to by ID")
 				}
 			}
 		case *ast.SliceExpr:
 			if v := g.rootVar(n.X); v != nil && fn.vars[v] != nil && fn.vars[v].field {
 				if _, isArr := g.info.TypeOf(n.X).Underlying().(*types.Array); isArr {
-					g.refuse(n.Pos(), "a slice of the array "+v.Name()+", which lives across a suspension", g.pointAfter(fn, v, sortedPoints(fn)),
+					g.refuse(n.Pos(), "a slice of the array "+v.Name()+", which lives across a suspension", g.pointAfterPos(fn, v.Pos()),
 						"make "+v.Name()+" a slice")
 				}
 			}

@@ -125,3 +125,33 @@ func sink(t *tasklet.Flow, k int) error {
 	}
 	return sink(t, k-1)
 }
+
+// DeferYielder is Yielder at depth 2 with a deferred call in the callee
+// (one that changes its named result), for the cost of a defer.
+//
+//stackless:tasklet kind=flowtest.deferyielder version=1
+func DeferYielder(t *tasklet.Flow, n int) error {
+	calls := 0
+	for i := 0; i < n; i++ {
+		c, err := deferred2(t, i)
+		if err != nil {
+			return err
+		}
+		calls += c
+	}
+	if calls != n {
+		return fmt.Errorf("the deferred calls ran %d times, want %d", calls, n)
+	}
+	return nil
+}
+
+func deferred2(t *tasklet.Flow, x int) (ran int, err error) {
+	defer func() { ran++ }()
+	if err := t.Yield(); err != nil {
+		return 0, err
+	}
+	if x < 0 {
+		return 0, fmt.Errorf("negative %d", x)
+	}
+	return 0, nil
+}

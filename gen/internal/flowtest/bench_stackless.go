@@ -15,6 +15,8 @@
 //stackless:layout {"kind":"flowtest.deep","version":1,"frame":"frameCFrame","points":["t.Yield","t.Send"],"live":[["X"],[]],"fields":[["X","int"]]}
 //stackless:layout {"kind":"flowtest.recyielder","version":1,"frame":"RecYielderTasklet","points":["call of sink"],"live":[["Depth","I","N","Sink"]],"fields":[["N","int"],["Depth","int"],["I","int"],["Sink","sinkFrame"]]}
 //stackless:layout {"kind":"flowtest.recyielder","version":1,"frame":"sinkFrame","points":["t.Yield","call of sink"],"live":[[],["Sink"]],"fields":[["K","int"],["Sink","*sinkFrame"]]}
+//stackless:layout {"kind":"flowtest.deferyielder","version":1,"frame":"DeferYielderTasklet","points":["call of deferred2"],"live":[["Calls","Deferred2","I","N"]],"fields":[["N","int"],["Calls","int"],["I","int"],["Deferred2","deferred2Frame"]]}
+//stackless:layout {"kind":"flowtest.deferyielder","version":1,"frame":"deferred2Frame","points":["t.Yield"],"live":[["Deferred","Ran","X"]],"fields":[["X","int"],["Ran","int"],["Err","pickle.Boxed[error]"],["Deferred","uint64"]],"imports":{"pickle":"github.com/stackless-go/stackless/pickle"}}
 
 package flowtest
 
@@ -35,6 +37,7 @@ func init() {
 	pickle.MustRegister("flowtest.deep", 1, (*DeepTasklet)(nil))
 	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.frameC", 105)
 	pickle.MustRegister("flowtest.recyielder", 1, (*RecYielderTasklet)(nil))
+	pickle.MustRegister("flowtest.deferyielder", 1, (*DeferYielderTasklet)(nil))
 }
 
 // PingSenderTasklet is the tasklet PingSender (kind "flowtest.pingsender", version 1), lowered by
@@ -114,7 +117,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:105
+//line bench_stackless.go:106
 
 // PingReceiverTasklet is the tasklet PingReceiver (kind "flowtest.pingreceiver", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -204,7 +207,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:195
+//line bench_stackless.go:196
 
 // YielderTasklet is the tasklet Yielder (kind "flowtest.yielder", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -361,7 +364,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:352
+//line bench_stackless.go:353
 
 // deep4Frame is the frame of deep4, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -423,7 +426,7 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:414
+//line bench_stackless.go:415
 
 // deep3Frame is the frame of deep3, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -485,7 +488,7 @@ _P1:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:476
+//line bench_stackless.go:477
 
 // deep2Frame is the frame of deep2, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -544,7 +547,7 @@ _L1:
 	return tasklet.Op{}, true, nil
 }
 
-//line bench_stackless.go:535
+//line bench_stackless.go:536
 
 // FlatTasklet is the tasklet Flat (kind "flowtest.flat", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -618,7 +621,7 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:609
+//line bench_stackless.go:610
 
 // DeepTasklet is the tasklet Deep (kind "flowtest.deep", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -700,7 +703,7 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line bench_stackless.go:691
+//line bench_stackless.go:692
 
 // frameAFrame is the frame of frameA, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -773,7 +776,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:764
+//line bench_stackless.go:765
 
 // frameBFrame is the frame of frameB, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -846,7 +849,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:837
+//line bench_stackless.go:838
 
 // frameCFrame is the frame of frameC, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -910,7 +913,7 @@ _P2:
 	return tasklet.Op{}, true, _sl1
 }
 
-//line bench_stackless.go:901
+//line bench_stackless.go:902
 
 // RecYielderTasklet is the tasklet RecYielder (kind "flowtest.recyielder", version 1), lowered by
 // stackless gen from bench.go: its exported fields are the locals that live
@@ -1001,7 +1004,7 @@ _L1:
 	return tasklet.Finish(_t, nil)
 }
 
-//line bench_stackless.go:992
+//line bench_stackless.go:993
 
 // sinkFrame is the frame of sink, lowered by stackless gen from bench.go: its
 // exported fields are the locals that live across suspension points.
@@ -1098,4 +1101,197 @@ _P2:
 	return tasklet.Op{}, true, _sl2
 }
 
-//line bench_stackless.go:1089
+//line bench_stackless.go:1090
+
+// DeferYielderTasklet is the tasklet DeferYielder (kind "flowtest.deferyielder", version 1), lowered by
+// stackless gen from bench.go: its exported fields are the locals that live
+// across suspension points, and PC the point it resumes at.
+type DeferYielderTasklet struct {
+	PC        int
+	N         int
+	Calls     int
+	I         int
+	Deferred2 deferred2Frame `msgpack:",omitempty"`
+}
+
+// Where implements tasklet.Framer: where DeferYielder and the flow functions it
+// called are suspended, outermost first.
+func (_f *DeferYielderTasklet) Where() []tasklet.Frame { return _f.where(nil) }
+
+// where appends to _w the frame of DeferYielder, and the frames it called into, at
+// the point its PC names.
+func (_f *DeferYielderTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return _f.Deferred2.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.DeferYielder", File: "bench.go", Line: 136, Point: "call of deferred2"}))
+	}
+	return _w
+}
+
+// NewDeferYielder returns the tasklet DeferYielder(t, n), to spawn.
+func NewDeferYielder(n int) *DeferYielderTasklet {
+	return &DeferYielderTasklet{N: n}
+}
+
+// Step runs DeferYielder to its next suspension point: nil returned exits the
+// tasklet, an error fails it.
+//
+//line bench.go:133
+func (_f *DeferYielderTasklet) Step(_t *tasklet.T) tasklet.Op {
+	_flv := tasklet.Lowered(_t)
+	_fl := &_flv
+	_rs := _f.PC
+	_ = _rs
+	if _rs == 1 {
+		goto _L1
+	}
+//line bench.go:134
+	_f.Calls = 0
+//line bench.go:135
+_L1:
+	{
+		if _rs == 1 {
+			goto _L2
+		}
+//line bench.go:135
+		_f.I = 0
+//line bench.go:135
+	_L2:
+//line bench.go:135
+		for ; _rs != 0 || (_f.I < _f.N); _f.I++ {
+			var c int
+			_ = c
+			var err error
+			_ = err
+			if _rs == 1 {
+				goto _P1
+			}
+//line bench.go:136
+			_f.Deferred2 = deferred2Frame{X: _f.I}
+		_P1:
+			_rs = 0
+			{
+				_cop, _cdone, _c0, _c1 := _f.Deferred2.step(_t, _fl)
+				if !_cdone {
+					_f.PC = 1
+					return _cop
+				}
+				_f.Deferred2 = deferred2Frame{}
+				c, err = _c0, _c1
+			}
+//line bench.go:137
+			if err != nil {
+				return tasklet.Finish(_t, err)
+			}
+//line bench.go:140
+			_f.Calls += c
+		}
+	}
+//line bench.go:142
+	if _f.Calls != _f.N {
+		return tasklet.Finish(_t, fmt.Errorf("the deferred calls ran %d times, want %d", _f.Calls, _f.N))
+	}
+//line bench.go:145
+	return tasklet.Finish(_t, nil)
+}
+
+//line bench_stackless.go:1184
+
+// deferred2Frame is the frame of deferred2, lowered by stackless gen from bench.go: its
+// exported fields are the locals that live across suspension points.
+type deferred2Frame struct {
+	PC       int
+	X        int
+	Ran      int
+	Err      pickle.Boxed[error]
+	Deferred uint64
+}
+
+// where appends to _w the frame of deferred2, and the frames it called into, at
+// the point its PC names.
+func (_f *deferred2Frame) where(_w []tasklet.Frame) []tasklet.Frame {
+	switch _f.PC {
+	case 1:
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.deferred2", File: "bench.go", Line: 150, Point: "t.Yield"})
+	}
+	return _w
+}
+
+// defers runs the calls deferred2 deferred and has not run yet, the last
+// first, as its return or a panic does in Go.
+func (_f *deferred2Frame) defers(_t *tasklet.T) {
+	if _f.Deferred&0x1 != 0 {
+		_f.Deferred &^= 0x1
+//line bench.go:149
+		func() { _f.Ran++ }()
+	}
+}
+
+//line bench_stackless.go:1216
+
+// IsZero reports that the frame is not active (it is zeroed when
+// deferred2 returns), for its caller's save to leave it out.
+func (_f deferred2Frame) IsZero() bool { return _f.PC == 0 }
+
+// step runs deferred2 to its next suspension point (done: it returned).
+func (_f *deferred2Frame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
+	_ok := false
+	defer func() {
+		if !_ok {
+			_f.defers(_t)
+		}
+	}()
+	_op, _done, _r0, _r1 = _f.stepBody(_t, _fl)
+	_ok = true
+	return
+}
+
+//line bench.go:148
+func (_f *deferred2Frame) stepBody(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 int, _r1 error) {
+	_rs := _f.PC
+	_ = _rs
+	if _rs == 1 {
+		goto _L1
+	}
+//line bench.go:149
+	_f.Deferred = _f.Deferred | 0x1
+//line bench.go:150
+_L1:
+	{
+		var err error
+		_ = err
+		if _rs == 1 {
+			goto _P1
+		}
+//line bench.go:150
+		_f.PC = 1
+		return _t.Yield(), false, _r0, _r1
+	_P1:
+		_rs = 0
+		err = _t.Err()
+//line bench.go:150
+		if err != nil {
+			{
+				_f.Ran, _f.Err.V = 0, err
+				_f.defers(_t)
+				return tasklet.Op{}, true, _f.Ran, _f.Err.V
+			}
+		}
+	}
+//line bench.go:153
+	if _f.X < 0 {
+		{
+			_f.Ran, _f.Err.V = 0, fmt.Errorf("negative %d", _f.X)
+			_f.defers(_t)
+			return tasklet.Op{}, true, _f.Ran, _f.Err.V
+		}
+	}
+//line bench.go:156
+	{
+		_f.Ran, _f.Err.V = 0, nil
+		_f.defers(_t)
+		return tasklet.Op{}, true, _f.Ran, _f.Err.V
+	}
+}
+
+//line bench_stackless.go:1283

@@ -40,6 +40,19 @@ func BenchmarkFlowNested(b *testing.B) {
 	}
 }
 
+// BenchmarkFlowDeferred is BenchmarkFlowNested/depth2 with a deferred
+// literal in the callee, armed and run on every call; op = one yield and
+// resume, and one call returning through its deferred call.
+func BenchmarkFlowDeferred(b *testing.B) {
+	s := scheduler.New()
+	s.Spawn(flowtest.NewDeferYielder(b.N))
+	b.ReportAllocs()
+	b.ResetTimer()
+	if err := s.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkFlowRecursive is BenchmarkFlowNested through recursion: depthN
 // yields N recursive calls below a frame held by value; op = one yield and
 // resume, the recursion entered again each time. A frame held by pointer is

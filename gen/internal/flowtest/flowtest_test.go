@@ -150,6 +150,24 @@ var scenarios = []scenario{
 	{"before", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewBefore(out), func(t *tasklet.Flow) error { return flowtest.Before(t, out) })
 	}},
+	{"defer-close", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		ch := s.NewChannel(0)
+		spawn(flowtest.NewConsumer(ch, out), func(t *tasklet.Flow) error { return flowtest.Consumer(t, ch, out) })
+		spawn(flowtest.NewProducer(ch, 4), func(t *tasklet.Flow) error { return flowtest.Producer(t, ch, 4) })
+	}},
+	{"defer-returns", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewDeferrals(out), func(t *tasklet.Flow) error { return flowtest.Deferrals(t, out) })
+	}},
+	{"defer-panic", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewUnwinder(out), func(t *tasklet.Flow) error { return flowtest.Unwinder(t, out) })
+		spawn(flowtest.NewListener(out, 4), func(t *tasklet.Flow) error { return flowtest.Listener(t, out, 4) })
+	}},
+	{"defer-kill", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		in := s.NewChannel(0)
+		victim := spawn(flowtest.NewVictim(in), func(t *tasklet.Flow) error { return flowtest.Victim(t, in) })
+		spawn(flowtest.NewKiller(out, victim), func(t *tasklet.Flow) error { return flowtest.Killer(t, out, victim) })
+		spawn(flowtest.NewListener(out, 4), func(t *tasklet.Flow) error { return flowtest.Listener(t, out, 4) })
+	}},
 	{"errors", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		for _, tough := range []bool{false, true} {
 			toErrs, toDropper := s.NewChannel(0), s.NewChannel(0)
