@@ -281,7 +281,7 @@ func (l *lowerer) armDefers() {
 					l.g.pointAfterPos(fn, d.Pos()), "defer a function literal that reads the value when it runs")
 			} else if why := saveable(t, map[types.Type]bool{}); why != "" {
 				l.g.refuse(x.Pos(), "the deferred call's "+what+" "+types.ExprString(x)+" is saved with the frame until the call runs, but "+why,
-					l.g.pointAfterPos(fn, d.Pos()), "defer a function literal that reads the value when it runs")
+					l.g.pointAfterPos(fn, d.Pos()), "make the call before that suspension point instead of deferring it, or keep only values a save can hold in the call")
 			}
 			fn.extra = append(fn.extra, f)
 			lhs, rhs = append(lhs, "_f."+name), append(rhs, val)

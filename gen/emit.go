@@ -108,10 +108,6 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 	for _, fn := range fns {
 		l := &lowerer{g: g, fn: fn, q: q, lines: map[int]int{}, fixed: map[*ast.ReturnStmt]bool{}, lazy: map[*ast.BinaryExpr]bool{}, direct: fn.marked && !g.called[fn]}
 		l.rename()
-		l.armDefers()
-		if len(fn.defers) > 0 {
-			l.declareForced(g.deferRefs(fn))
-		}
 		ast.Inspect(fn.decl.Body, func(n ast.Node) bool {
 			if id, ok := n.(*ast.Ident); ok {
 				if pn, ok := g.info.Uses[id].(*types.PkgName); ok {
@@ -120,6 +116,11 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 			}
 			return true
 		})
+		// After the imports are found: the defer statements become text.
+		l.armDefers()
+		if len(fn.defers) > 0 {
+			l.declareForced(g.deferRefs(fn))
+		}
 		dropTypeDecls(fn.decl.Body)
 		if err := g.writeTypes(&body, fn); err != nil {
 			return nil, err

@@ -162,6 +162,9 @@ var scenarios = []scenario{
 		spawn(flowtest.NewUnwinder(out), func(t *tasklet.Flow) error { return flowtest.Unwinder(t, out) })
 		spawn(flowtest.NewListener(out, 4), func(t *tasklet.Flow) error { return flowtest.Listener(t, out, 4) })
 	}},
+	{"defer-stamp", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		spawn(flowtest.NewStamper(out, 7), func(t *tasklet.Flow) error { return flowtest.Stamper(t, out, 7) })
+	}},
 	{"defer-kill", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		in := s.NewChannel(0)
 		victim := spawn(flowtest.NewVictim(in), func(t *tasklet.Flow) error { return flowtest.Victim(t, in) })
