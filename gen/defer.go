@@ -276,7 +276,7 @@ func (l *lowerer) armDefers() {
 			}
 			if len(holds) == 0 {
 				f.tag = skipTag
-			} else if sharesWithCopies(t) || sharesWithCopies(l.g.info.TypeOf(x)) {
+			} else if (sharesWithCopies(t) || sharesWithCopies(l.g.info.TypeOf(x))) && !l.g.fresh(x) {
 				l.g.refuse(x.Pos(), "the deferred call's "+what+" "+types.ExprString(x)+" shares a slice's array or a map, and is saved with the frame until the call runs: a restore would part it from what it shares",
 					l.g.pointAfterPos(fn, d.Pos()), "defer a function literal that reads the value when it runs")
 			} else if why := saveable(t, map[types.Type]bool{}); why != "" {
@@ -313,6 +313,34 @@ func (l *lowerer) armDefers() {
 		rhs = append(rhs, fmt.Sprintf("_f.%s | %#x", fn.deferMask, uint64(1)<<df.bit))
 		return &ast.ExprStmt{X: &ast.Ident{Name: strings.Join(lhs, ", ") + " = " + strings.Join(rhs, ", "), NamePos: d.Pos()}}
 	})
+}
+
+// fresh reports whether e makes a value that shares no array or map with
+// another: nil, a literal whose elements share nothing, a make.
+func (g *pkgGen) fresh(e ast.Expr) bool {
+	switch x := ast.Unparen(e).(type) {
+	case *ast.Ident:
+		_, isNil := g.info.Uses[x].(*types.Nil)
+		return isNil
+	case *ast.BasicLit:
+		return true
+	case *ast.CompositeLit:
+		for _, el := range x.Elts {
+			if kv, ok := el.(*ast.KeyValueExpr); ok {
+				el = kv.Value // a key is a field name or a map key, which shares nothing
+			}
+			if sharesWithCopies(g.info.TypeOf(el)) && !g.fresh(el) {
+				return false
+			}
+		}
+		return true
+	case *ast.CallExpr:
+		if id, ok := ast.Unparen(x.Fun).(*ast.Ident); ok {
+			b, ok := g.info.Uses[id].(*types.Builtin)
+			return ok && b.Name() == "make"
+		}
+	}
+	return false
 }
 
 // replaceStmts walks the statement lists under body, outside function

@@ -122,6 +122,7 @@ func counted(t *tasklet.Flow, by int) (int, string) {
 	seen := ""
 	defer func() { Heard = append(Heard, fmt.Sprint("counted saw ", c.N, seen)) }()
 	defer c.add(by * 10)
+	defer sumAll([]int{by, 2}, nil) // fresh values, saved across the yield: they share nothing
 	c.add(by)
 	if err := t.Yield(); err != nil {
 		return -1, err.Error()
@@ -220,3 +221,15 @@ func declared(t *tasklet.Flow, k int) (out string) {
 
 // note is generic, deferred instantiated by hand.
 func note[T any](v T) { Heard = append(Heard, fmt.Sprint("noted ", v)) }
+
+// sumAll notes the sum of xs and of extra's values.
+func sumAll(xs []int, extra map[string]int) {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	for _, x := range extra {
+		n += x
+	}
+	Heard = append(Heard, fmt.Sprint("total ", n))
+}

@@ -8,7 +8,7 @@
 //stackless:layout {"kind":"flowtest.deferrals","version":1,"frame":"layersFrame","points":["t.Yield"],"live":[["Defer2Arg1","Defer2Recv","Deferred","Err","I","Idx","N","Rng","Trail"]],"fields":[["N","int"],["Trail","string"],["Err","pickle.Boxed[error]"],["I","int"],["Deferred","uint64"],["Defer2Recv","Herald"],["Defer2Arg1","string"],["Idx","int"],["Rng","int"]],"imports":{"pickle":"github.com/stackless-go/stackless/pickle"}}
 //stackless:layout {"kind":"flowtest.deferrals","version":1,"frame":"readFirstFrame","points":["t.Yield"],"live":[["S"]],"fields":[["S","string"],["R","*strings.Reader"],["Left","int"],["Deferred","uint64"],["Defer1Recv","*strings.Reader"],["Defer1Arg1","string"],["Defer3Arg1","int"]],"imports":{"strings":"strings"}}
 //stackless:layout {"kind":"flowtest.deferrals","version":1,"frame":"declaredFrame","points":["t.Yield"],"live":[["Deferred","Out","X","Z"]],"fields":[["K","int"],["Out","string"],["X","int"],["Z","int"],["Deferred","uint64"]]}
-//stackless:layout {"kind":"flowtest.deferrals","version":1,"frame":"countedFrame","points":["t.Yield"],"live":[["By","C","Defer2Arg1","Deferred","Seen"]],"fields":[["By","int"],["C","Tally"],["Seen","string"],["Deferred","uint64"],["Defer2Arg1","int"]]}
+//stackless:layout {"kind":"flowtest.deferrals","version":1,"frame":"countedFrame","points":["t.Yield"],"live":[["By","C","Defer2Arg1","Defer3Arg1","Defer3Arg2","Deferred","Seen"]],"fields":[["By","int"],["C","Tally"],["Seen","string"],["Deferred","uint64"],["Defer2Arg1","int"],["Defer3Arg1","[]int"],["Defer3Arg2","map[string]int"]]}
 //stackless:layout {"kind":"flowtest.unwinder","version":1,"frame":"UnwinderTasklet","points":["t.Send","call of blowUp"],"live":[["Defer1Arg1","Defer1Recv","Deferred"],["BlowUp","Defer1Arg1","Defer1Recv","Deferred"]],"fields":[["Out","channel.ID"],["Deferred","uint64"],["Defer1Recv","Herald"],["Defer1Arg1","string"],["BlowUp","blowUpFrame"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
 //stackless:layout {"kind":"flowtest.unwinder","version":1,"frame":"blowUpFrame","points":["t.Yield"],"live":[["Defer1Arg1","Defer1Recv","Deferred"]],"fields":[["Deferred","uint64"],["Defer1Recv","Herald"],["Defer1Arg1","string"]]}
 //stackless:layout {"kind":"flowtest.listener","version":1,"frame":"ListenerTasklet","points":["t.Yield","t.Send"],"live":[["Idx","Out","Rng","Waits"],[]],"fields":[["Out","channel.ID"],["Waits","int"],["Idx","int"],["Rng","int"]],"imports":{"channel":"github.com/stackless-go/stackless/channel"}}
@@ -32,8 +32,8 @@ func init() {
 	pickle.MustRegister("flowtest.consumer", 1, (*ConsumerTasklet)(nil))
 	pickle.MustRegister("flowtest.deferrals", 1, (*DeferralsTasklet)(nil))
 	pickle.MustRegister("flowtest.unwinder", 1, (*UnwinderTasklet)(nil))
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Unwinder", 141)
-	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.blowUp", 148)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.Unwinder", 142)
+	tasklet.RegisterDropped("github.com/stackless-go/stackless/gen/internal/flowtest.blowUp", 149)
 	pickle.MustRegister("flowtest.listener", 1, (*ListenerTasklet)(nil))
 	pickle.MustRegister("flowtest.victim", 1, (*VictimTasklet)(nil))
 	pickle.MustRegister("flowtest.killer", 1, (*KillerTasklet)(nil))
@@ -745,6 +745,8 @@ type countedFrame struct {
 	Seen       string
 	Deferred   uint64
 	Defer2Arg1 int
+	Defer3Arg1 []int
+	Defer3Arg2 map[string]int
 }
 
 // where appends to _w the frame of counted, and the frames it called into, at
@@ -752,7 +754,7 @@ type countedFrame struct {
 func (_f *countedFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.counted", File: "defers.go", Line: 126, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.counted", File: "defers.go", Line: 127, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -760,6 +762,11 @@ func (_f *countedFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 // defers runs the calls counted deferred and has not run yet, the last
 // first, as its return or a panic does in Go.
 func (_f *countedFrame) defers(_t *tasklet.T) {
+	if _f.Deferred&0x4 != 0 {
+		_f.Deferred &^= 0x4
+//line defers.go:125
+		sumAll(_f.Defer3Arg1, _f.Defer3Arg2)
+	}
 	if _f.Deferred&0x2 != 0 {
 		_f.Deferred &^= 0x2
 //line defers.go:124
@@ -772,7 +779,7 @@ func (_f *countedFrame) defers(_t *tasklet.T) {
 	}
 }
 
-//line defers_stackless.go:764
+//line defers_stackless.go:771
 
 // IsZero reports that the frame is not active (it is zeroed when
 // counted returns), for its caller's save to leave it out.
@@ -807,8 +814,10 @@ func (_f *countedFrame) stepBody(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.
 //line defers.go:124
 	_f.Defer2Arg1, _f.Deferred = _f.By*10, _f.Deferred|0x2
 //line defers.go:125
-	_f.C.add(_f.By)
+	_f.Defer3Arg1, _f.Defer3Arg2, _f.Deferred = []int{_f.By, 2}, nil, _f.Deferred|0x4
 //line defers.go:126
+	_f.C.add(_f.By)
+//line defers.go:127
 _L1:
 	{
 		var err error
@@ -816,13 +825,13 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line defers.go:126
+//line defers.go:127
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line defers.go:126
+//line defers.go:127
 		if err != nil {
 			{
 				var _dr0 int
@@ -833,11 +842,11 @@ _L1:
 			}
 		}
 	}
-//line defers.go:129
-	_f.Seen = " after the yield"
 //line defers.go:130
-	_f.C.add(_f.By)
+	_f.Seen = " after the yield"
 //line defers.go:131
+	_f.C.add(_f.By)
+//line defers.go:132
 	{
 		var _dr0 int
 		var _dr1 string
@@ -847,7 +856,7 @@ _L1:
 	}
 }
 
-//line defers_stackless.go:839
+//line defers_stackless.go:848
 
 // UnwinderTasklet is the tasklet Unwinder (kind "flowtest.unwinder", version 1), lowered by
 // stackless gen from defers.go: its exported fields are the locals that live
@@ -870,9 +879,9 @@ func (_f *UnwinderTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *UnwinderTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Unwinder", File: "defers.go", Line: 141, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Unwinder", File: "defers.go", Line: 142, Point: "t.Send"})
 	case 2:
-		return _f.BlowUp.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Unwinder", File: "defers.go", Line: 142, Point: "call of blowUp"}))
+		return _f.BlowUp.where(append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Unwinder", File: "defers.go", Line: 143, Point: "call of blowUp"}))
 	}
 	return _w
 }
@@ -882,12 +891,12 @@ func (_f *UnwinderTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 func (_f *UnwinderTasklet) defers(_t *tasklet.T) {
 	if _f.Deferred&0x1 != 0 {
 		_f.Deferred &^= 0x1
-//line defers.go:140
+//line defers.go:141
 		_f.Defer1Recv.shout(_f.Defer1Arg1)
 	}
 }
 
-//line defers_stackless.go:879
+//line defers_stackless.go:888
 
 // DeadFields implements pickle.DeadFielder: the fields a save leaves out
 // at the point PC names, those the code after it does not read.
@@ -920,7 +929,7 @@ func (_f *UnwinderTasklet) Step(_t *tasklet.T) tasklet.Op {
 	return _op
 }
 
-//line defers.go:138
+//line defers.go:139
 func (_f *UnwinderTasklet) stepBody(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -932,16 +941,16 @@ func (_f *UnwinderTasklet) stepBody(_t *tasklet.T) tasklet.Op {
 	if _rs == 2 {
 		goto _P2
 	}
-//line defers.go:139
-	Heard = nil
 //line defers.go:140
-	_f.Defer1Recv, _f.Defer1Arg1, _f.Deferred = Herald{Name: "outer"}, "unwound", _f.Deferred|0x1
+	Heard = nil
 //line defers.go:141
+	_f.Defer1Recv, _f.Defer1Arg1, _f.Deferred = Herald{Name: "outer"}, "unwound", _f.Deferred|0x1
+//line defers.go:142
 	_f.PC = 1
 	return _t.Send(_f.Out, "unwinding")
 _P1:
 	_rs = 0
-//line defers.go:142
+//line defers.go:143
 	_f.BlowUp = blowUpFrame{}
 _P2:
 	_rs = 0
@@ -953,7 +962,7 @@ _P2:
 		}
 		_f.BlowUp = blowUpFrame{}
 	}
-//line defers.go:143
+//line defers.go:144
 	{
 		var _dr0 error
 		_dr0 = nil
@@ -962,7 +971,7 @@ _P2:
 	}
 }
 
-//line defers_stackless.go:954
+//line defers_stackless.go:963
 
 // blowUpFrame is the frame of blowUp, lowered by stackless gen from defers.go: its
 // exported fields are the locals that live across suspension points.
@@ -978,7 +987,7 @@ type blowUpFrame struct {
 func (_f *blowUpFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.blowUp", File: "defers.go", Line: 148, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.blowUp", File: "defers.go", Line: 149, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -988,12 +997,12 @@ func (_f *blowUpFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 func (_f *blowUpFrame) defers(_t *tasklet.T) {
 	if _f.Deferred&0x1 != 0 {
 		_f.Deferred &^= 0x1
-//line defers.go:147
+//line defers.go:148
 		_f.Defer1Recv.shout(_f.Defer1Arg1)
 	}
 }
 
-//line defers_stackless.go:985
+//line defers_stackless.go:994
 
 // IsZero reports that the frame is not active (it is zeroed when
 // blowUp returns), for its caller's save to leave it out.
@@ -1012,25 +1021,25 @@ func (_f *blowUpFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _
 	return
 }
 
-//line defers.go:146
+//line defers.go:147
 func (_f *blowUpFrame) stepBody(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _P1
 	}
-//line defers.go:147
-	_f.Defer1Recv, _f.Defer1Arg1, _f.Deferred = Herald{Name: "inner"}, "unwound", _f.Deferred|0x1
 //line defers.go:148
+	_f.Defer1Recv, _f.Defer1Arg1, _f.Deferred = Herald{Name: "inner"}, "unwound", _f.Deferred|0x1
+//line defers.go:149
 	_f.PC = 1
 	return _t.Yield(), false
 _P1:
 	_rs = 0
-//line defers.go:149
+//line defers.go:150
 	panic("boom")
 }
 
-//line defers_stackless.go:1022
+//line defers_stackless.go:1031
 
 // ListenerTasklet is the tasklet Listener (kind "flowtest.listener", version 1), lowered by
 // stackless gen from defers.go: its exported fields are the locals that live
@@ -1052,9 +1061,9 @@ func (_f *ListenerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *ListenerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Listener", File: "defers.go", Line: 157, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Listener", File: "defers.go", Line: 158, Point: "t.Yield"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Listener", File: "defers.go", Line: 161, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Listener", File: "defers.go", Line: 162, Point: "t.Send"})
 	}
 	return _w
 }
@@ -1077,7 +1086,7 @@ func NewListener(out channel.ID, waits int) *ListenerTasklet {
 // Step runs Listener to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line defers.go:155
+//line defers.go:156
 func (_f *ListenerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
@@ -1089,19 +1098,19 @@ func (_f *ListenerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 2 {
 		goto _P2
 	}
-//line defers.go:156
+//line defers.go:157
 _L1:
 	{
 		if _rs == 0 {
 			_f.Rng = _f.Waits
 			_f.Idx = 0
 		}
-//line defers.go:156
+//line defers.go:157
 		for ; _f.Idx < _f.Rng; _f.Idx++ {
 			if _rs == 1 {
 				goto _L2
 			}
-//line defers.go:157
+//line defers.go:158
 		_L2:
 			{
 				var err error
@@ -1109,30 +1118,30 @@ _L1:
 				if _rs == 1 {
 					goto _P1
 				}
-//line defers.go:157
+//line defers.go:158
 				_f.PC = 1
 				return _t.Yield()
 			_P1:
 				_rs = 0
 				err = _t.Err()
-//line defers.go:157
+//line defers.go:158
 				if err != nil {
 					return tasklet.Finish(_t, err)
 				}
 			}
 		}
 	}
-//line defers.go:161
+//line defers.go:162
 	_f.PC = 2
 	return _t.Send(_f.Out, fmt.Sprint("heard: ", Heard))
 _P2:
 	_rs = 0
 	_sl1 = _t.Err()
-//line defers.go:161
+//line defers.go:162
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line defers_stackless.go:1124
+//line defers_stackless.go:1133
 
 // VictimTasklet is the tasklet Victim (kind "flowtest.victim", version 1), lowered by
 // stackless gen from defers.go: its exported fields are the locals that live
@@ -1154,7 +1163,7 @@ func (_f *VictimTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *VictimTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Victim", File: "defers.go", Line: 172, Point: "t.Recv"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Victim", File: "defers.go", Line: 173, Point: "t.Recv"})
 	}
 	return _w
 }
@@ -1164,12 +1173,12 @@ func (_f *VictimTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 func (_f *VictimTasklet) defers(_t *tasklet.T) {
 	if _f.Deferred&0x1 != 0 {
 		_f.Deferred &^= 0x1
-//line defers.go:170
+//line defers.go:171
 		_f.Defer1Recv.shout(_f.Defer1Arg1)
 	}
 }
 
-//line defers_stackless.go:1161
+//line defers_stackless.go:1170
 
 // NewVictim returns the tasklet Victim(t, in), to spawn.
 func NewVictim(in channel.ID) *VictimTasklet {
@@ -1190,25 +1199,25 @@ func (_f *VictimTasklet) Step(_t *tasklet.T) tasklet.Op {
 	return _op
 }
 
-//line defers.go:168
+//line defers.go:169
 func (_f *VictimTasklet) stepBody(_t *tasklet.T) tasklet.Op {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line defers.go:169
-	Heard = nil
 //line defers.go:170
+	Heard = nil
+//line defers.go:171
 	_f.Defer1Recv, _f.Defer1Arg1, _f.Deferred = Herald{Name: "victim"}, "cleaned up", _f.Deferred|0x1
-//line defers.go:171
+//line defers.go:172
 _L1:
-//line defers.go:171
+//line defers.go:172
 	for {
 		if _rs == 1 {
 			goto _L2
 		}
-//line defers.go:172
+//line defers.go:173
 	_L2:
 		{
 			var err error
@@ -1216,13 +1225,13 @@ _L1:
 			if _rs == 1 {
 				goto _P1
 			}
-//line defers.go:172
+//line defers.go:173
 			_f.PC = 1
 			return _t.Recv(_f.In)
 		_P1:
 			_rs = 0
 			err = _t.Err()
-//line defers.go:172
+//line defers.go:173
 			if err != nil {
 				{
 					var _dr0 error
@@ -1235,7 +1244,7 @@ _L1:
 	}
 }
 
-//line defers_stackless.go:1227
+//line defers_stackless.go:1236
 
 // KillerTasklet is the tasklet Killer (kind "flowtest.killer", version 1), lowered by
 // stackless gen from defers.go: its exported fields are the locals that live
@@ -1255,9 +1264,9 @@ func (_f *KillerTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *KillerTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Killer", File: "defers.go", Line: 182, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Killer", File: "defers.go", Line: 183, Point: "t.Yield"})
 	case 2:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Killer", File: "defers.go", Line: 185, Point: "t.Send"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Killer", File: "defers.go", Line: 186, Point: "t.Send"})
 	}
 	return _w
 }
@@ -1280,7 +1289,7 @@ func NewKiller(out channel.ID, victim tasklet.ID) *KillerTasklet {
 // Step runs Killer to its next suspension point: nil returned exits the
 // tasklet, an error fails it.
 //
-//line defers.go:181
+//line defers.go:182
 func (_f *KillerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	_flv := tasklet.Lowered(_t)
 	_fl := &_flv
@@ -1294,7 +1303,7 @@ func (_f *KillerTasklet) Step(_t *tasklet.T) tasklet.Op {
 	if _rs == 2 {
 		goto _P2
 	}
-//line defers.go:182
+//line defers.go:183
 _L1:
 	{
 		var err error
@@ -1302,28 +1311,28 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line defers.go:182
+//line defers.go:183
 		_f.PC = 1
 		return _t.Yield()
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line defers.go:182
+//line defers.go:183
 		if err != nil {
 			return tasklet.Finish(_t, err)
 		}
 	}
-//line defers.go:185
+//line defers.go:186
 	_f.PC = 2
 	return _t.Send(_f.Out, fmt.Sprint("kill: ", _fl.Host().Kill(_f.Victim, false)))
 _P2:
 	_rs = 0
 	_sl1 = _t.Err()
-//line defers.go:185
+//line defers.go:186
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line defers_stackless.go:1315
+//line defers_stackless.go:1324
 
 // readFirstFrame is the frame of readFirst, lowered by stackless gen from defers.go: its
 // exported fields are the locals that live across suspension points.
@@ -1343,7 +1352,7 @@ type readFirstFrame struct {
 func (_f *readFirstFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.readFirst", File: "defers.go", Line: 192, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.readFirst", File: "defers.go", Line: 193, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -1353,22 +1362,22 @@ func (_f *readFirstFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 func (_f *readFirstFrame) defers(_t *tasklet.T) {
 	if _f.Deferred&0x4 != 0 {
 		_f.Deferred &^= 0x4
-//line defers.go:199
+//line defers.go:200
 		note[int](_f.Defer3Arg1)
 	}
 	if _f.Deferred&0x2 != 0 {
 		_f.Deferred &^= 0x2
-//line defers.go:198
+//line defers.go:199
 		func() { Heard = append(Heard, fmt.Sprint("left unread ", _f.Left, " of ", _f.R.Size())) }()
 	}
 	if _f.Deferred&0x1 != 0 {
 		_f.Deferred &^= 0x1
-//line defers.go:196
+//line defers.go:197
 		_f.Defer1Recv.Reset(_f.Defer1Arg1)
 	}
 }
 
-//line defers_stackless.go:1360
+//line defers_stackless.go:1369
 
 // DeadFields implements pickle.DeadFielder: the fields a save leaves out
 // at the point PC names, those the code after it does not read.
@@ -1397,7 +1406,7 @@ func (_f *readFirstFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op
 	return
 }
 
-//line defers.go:191
+//line defers.go:192
 func (_f *readFirstFrame) stepBody(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 string, _r1 error) {
 	_rs := _f.PC
 	_ = _rs
@@ -1408,7 +1417,7 @@ func (_f *readFirstFrame) stepBody(_t *tasklet.T, _fl *tasklet.Flow) (_op taskle
 	if _rs == 1 {
 		goto _L1
 	}
-//line defers.go:192
+//line defers.go:193
 _L1:
 	{
 		var err error
@@ -1416,13 +1425,13 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line defers.go:192
+//line defers.go:193
 		_f.PC = 1
 		return _t.Yield(), false, _r0, _r1
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line defers.go:192
+//line defers.go:193
 		if err != nil {
 			{
 				var _dr0 string
@@ -1433,21 +1442,21 @@ _L1:
 			}
 		}
 	}
-//line defers.go:195
-	_f.R = strings.NewReader(_f.S)
 //line defers.go:196
-	_f.Defer1Recv, _f.Defer1Arg1, _f.Deferred = _f.R, "", _f.Deferred|0x1
+	_f.R = strings.NewReader(_f.S)
 //line defers.go:197
-	_f.Left = 0
+	_f.Defer1Recv, _f.Defer1Arg1, _f.Deferred = _f.R, "", _f.Deferred|0x1
 //line defers.go:198
-	_f.Deferred = _f.Deferred | 0x2
+	_f.Left = 0
 //line defers.go:199
-	_f.Defer3Arg1, _f.Deferred = 3, _f.Deferred|0x4
+	_f.Deferred = _f.Deferred | 0x2
 //line defers.go:200
-	b, err2 = _f.R.ReadByte()
+	_f.Defer3Arg1, _f.Deferred = 3, _f.Deferred|0x4
 //line defers.go:201
-	_f.Left = _f.R.Len()
+	b, err2 = _f.R.ReadByte()
 //line defers.go:202
+	_f.Left = _f.R.Len()
+//line defers.go:203
 	{
 		var _dr0 string
 		var _dr1 error
@@ -1457,7 +1466,7 @@ _L1:
 	}
 }
 
-//line defers_stackless.go:1449
+//line defers_stackless.go:1458
 
 // declaredFrame is the frame of declared, lowered by stackless gen from defers.go: its
 // exported fields are the locals that live across suspension points.
@@ -1475,7 +1484,7 @@ type declaredFrame struct {
 func (_f *declaredFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.declared", File: "defers.go", Line: 215, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.declared", File: "defers.go", Line: 216, Point: "t.Yield"})
 	}
 	return _w
 }
@@ -1485,12 +1494,12 @@ func (_f *declaredFrame) where(_w []tasklet.Frame) []tasklet.Frame {
 func (_f *declaredFrame) defers(_t *tasklet.T) {
 	if _f.Deferred&0x1 != 0 {
 		_f.Deferred &^= 0x1
-//line defers.go:212
+//line defers.go:213
 		func() { _f.Out += fmt.Sprint(" x", _f.X, " z", _f.Z) }()
 	}
 }
 
-//line defers_stackless.go:1482
+//line defers_stackless.go:1491
 
 // DeadFields implements pickle.DeadFielder: the fields a save leaves out
 // at the point PC names, those the code after it does not read.
@@ -1519,14 +1528,14 @@ func (_f *declaredFrame) step(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op,
 	return
 }
 
-//line defers.go:207
+//line defers.go:208
 func (_f *declaredFrame) stepBody(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet.Op, _done bool, _r0 string) {
 	_rs := _f.PC
 	_ = _rs
 	if _rs == 1 {
 		goto _L1
 	}
-//line defers.go:208
+//line defers.go:209
 	if _f.K > 0 {
 		var y int
 		_f.X, y = _f.K*2, _f.K*3
@@ -1535,7 +1544,7 @@ func (_f *declaredFrame) stepBody(_t *tasklet.T, _fl *tasklet.Flow) (_op tasklet
 		_f.Deferred = _f.Deferred | 0x1
 		_f.X++
 	}
-//line defers.go:215
+//line defers.go:216
 _L1:
 	{
 		var err error
@@ -1543,13 +1552,13 @@ _L1:
 		if _rs == 1 {
 			goto _P1
 		}
-//line defers.go:215
+//line defers.go:216
 		_f.PC = 1
 		return _t.Yield(), false, _r0
 	_P1:
 		_rs = 0
 		err = _t.Err()
-//line defers.go:215
+//line defers.go:216
 		if err != nil {
 			{
 				_f.Out = err.Error()
@@ -1558,7 +1567,7 @@ _L1:
 			}
 		}
 	}
-//line defers.go:218
+//line defers.go:219
 	{
 		_f.Out = "declared"
 		_f.defers(_t)
@@ -1566,4 +1575,4 @@ _L1:
 	}
 }
 
-//line defers_stackless.go:1558
+//line defers_stackless.go:1567

@@ -12,6 +12,7 @@ import (
 func X(t *tasklet.Flow, ch channel.ID) error {
 	xs := []int{1, 2}
 	defer fmt.Println(xs)
+	defer fmt.Println([][]int{xs}) // a fresh slice holding xs's array
 	f, err := os.Open("x")
 	if err != nil {
 		return err
