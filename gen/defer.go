@@ -418,6 +418,7 @@ func (l *lowerer) deferredReturn(r *ast.ReturnStmt) string {
 	targets := make([]string, n)
 	var b strings.Builder
 	b.WriteString("{\n")
+	temps := 0
 	for i := range n {
 		res := fn.sig.Results().At(i)
 		if loc := fn.vars[res]; loc != nil && loc.field {
@@ -425,7 +426,21 @@ func (l *lowerer) deferredReturn(r *ast.ReturnStmt) string {
 			continue
 		}
 		targets[i] = fmt.Sprintf("_dr%d", i)
-		fmt.Fprintf(&b, "var %s %s\n", targets[i], l.typeString(res.Type()))
+		temps++
+	}
+	if temps == n && len(r.Results) == n {
+		// Only temporaries, which no result expression can read: one
+		// declaration each, in Go's order of evaluation.
+		for i, e := range r.Results {
+			fmt.Fprintf(&b, "var %s %s = %s\n", targets[i], l.typeString(fn.sig.Results().At(i).Type()), l.print(e))
+		}
+		r = &ast.ReturnStmt{Return: r.Return}
+	} else {
+		for i := range n {
+			if strings.HasPrefix(targets[i], "_dr") {
+				fmt.Fprintf(&b, "var %s %s\n", targets[i], l.typeString(fn.sig.Results().At(i).Type()))
+			}
+		}
 	}
 	if len(r.Results) == 1 && n > 1 { // return f(), f with n results
 		fmt.Fprintf(&b, "%s = %s\n", strings.Join(targets, ", "), l.print(r.Results[0]))

@@ -140,8 +140,7 @@ _L1:
 //line defers.go:35
 				if err != nil {
 					{
-						var _dr0 error
-						_dr0 = err
+						var _dr0 error = err
 						_f.defers(_t)
 						return tasklet.Finish(_t, _dr0)
 					}
@@ -151,14 +150,13 @@ _L1:
 	}
 //line defers.go:39
 	{
-		var _dr0 error
-		_dr0 = nil
+		var _dr0 error = nil
 		_f.defers(_t)
 		return tasklet.Finish(_t, _dr0)
 	}
 }
 
-//line defers_stackless.go:150
+//line defers_stackless.go:148
 
 // ConsumerTasklet is the tasklet Consumer (kind "flowtest.consumer", version 1), lowered by
 // stackless gen from defers.go: its exported fields are the locals that live
@@ -260,7 +258,7 @@ _L1:
 	}
 }
 
-//line defers_stackless.go:252
+//line defers_stackless.go:250
 
 // DeferralsTasklet is the tasklet Deferrals (kind "flowtest.deferrals", version 1), lowered by
 // stackless gen from defers.go: its exported fields are the locals that live
@@ -582,7 +580,7 @@ _L6:
 	return tasklet.Finish(_t, nil)
 }
 
-//line defers_stackless.go:574
+//line defers_stackless.go:572
 
 // layersFrame is the frame of layers, lowered by stackless gen from defers.go: its
 // exported fields are the locals that live across suspension points.
@@ -639,7 +637,7 @@ func (_f *layersFrame) defers(_t *tasklet.T) {
 	}
 }
 
-//line defers_stackless.go:631
+//line defers_stackless.go:629
 
 // IsZero reports that the frame is not active (it is zeroed when
 // layers returns), for its caller's save to leave it out.
@@ -734,7 +732,7 @@ _L1:
 	}
 }
 
-//line defers_stackless.go:726
+//line defers_stackless.go:724
 
 // countedFrame is the frame of counted, lowered by stackless gen from defers.go: its
 // exported fields are the locals that live across suspension points.
@@ -779,7 +777,7 @@ func (_f *countedFrame) defers(_t *tasklet.T) {
 	}
 }
 
-//line defers_stackless.go:771
+//line defers_stackless.go:769
 
 // IsZero reports that the frame is not active (it is zeroed when
 // counted returns), for its caller's save to leave it out.
@@ -834,9 +832,8 @@ _L1:
 //line defers.go:127
 		if err != nil {
 			{
-				var _dr0 int
-				var _dr1 string
-				_dr0, _dr1 = -1, err.Error()
+				var _dr0 int = -1
+				var _dr1 string = err.Error()
 				_f.defers(_t)
 				return tasklet.Op{}, true, _dr0, _dr1
 			}
@@ -848,15 +845,14 @@ _L1:
 	_f.C.add(_f.By)
 //line defers.go:132
 	{
-		var _dr0 int
-		var _dr1 string
-		_dr0, _dr1 = _f.C.N, _f.Seen
+		var _dr0 int = _f.C.N
+		var _dr1 string = _f.Seen
 		_f.defers(_t)
 		return tasklet.Op{}, true, _dr0, _dr1
 	}
 }
 
-//line defers_stackless.go:848
+//line defers_stackless.go:844
 
 // UnwinderTasklet is the tasklet Unwinder (kind "flowtest.unwinder", version 1), lowered by
 // stackless gen from defers.go: its exported fields are the locals that live
@@ -896,7 +892,7 @@ func (_f *UnwinderTasklet) defers(_t *tasklet.T) {
 	}
 }
 
-//line defers_stackless.go:888
+//line defers_stackless.go:884
 
 // DeadFields implements pickle.DeadFielder: the fields a save leaves out
 // at the point PC names, those the code after it does not read.
@@ -964,14 +960,13 @@ _P2:
 	}
 //line defers.go:144
 	{
-		var _dr0 error
-		_dr0 = nil
+		var _dr0 error = nil
 		_f.defers(_t)
 		return tasklet.Finish(_t, _dr0)
 	}
 }
 
-//line defers_stackless.go:963
+//line defers_stackless.go:958
 
 // blowUpFrame is the frame of blowUp, lowered by stackless gen from defers.go: its
 // exported fields are the locals that live across suspension points.
@@ -1002,7 +997,7 @@ func (_f *blowUpFrame) defers(_t *tasklet.T) {
 	}
 }
 
-//line defers_stackless.go:994
+//line defers_stackless.go:989
 
 // IsZero reports that the frame is not active (it is zeroed when
 // blowUp returns), for its caller's save to leave it out.
@@ -1039,7 +1034,7 @@ _P1:
 	panic("boom")
 }
 
-//line defers_stackless.go:1031
+//line defers_stackless.go:1026
 
 // ListenerTasklet is the tasklet Listener (kind "flowtest.listener", version 1), lowered by
 // stackless gen from defers.go: its exported fields are the locals that live
@@ -1141,7 +1136,7 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line defers_stackless.go:1133
+//line defers_stackless.go:1128
 
 // VictimTasklet is the tasklet Victim (kind "flowtest.victim", version 1), lowered by
 // stackless gen from defers.go: its exported fields are the locals that live
@@ -1178,7 +1173,7 @@ func (_f *VictimTasklet) defers(_t *tasklet.T) {
 	}
 }
 
-//line defers_stackless.go:1170
+//line defers_stackless.go:1165
 
 // NewVictim returns the tasklet Victim(t, in), to spawn.
 func NewVictim(in channel.ID) *VictimTasklet {
@@ -1234,8 +1229,7 @@ _L1:
 //line defers.go:173
 			if err != nil {
 				{
-					var _dr0 error
-					_dr0 = err
+					var _dr0 error = err
 					_f.defers(_t)
 					return tasklet.Finish(_t, _dr0)
 				}
@@ -1244,7 +1238,7 @@ _L1:
 	}
 }
 
-//line defers_stackless.go:1236
+//line defers_stackless.go:1230
 
 // KillerTasklet is the tasklet Killer (kind "flowtest.killer", version 1), lowered by
 // stackless gen from defers.go: its exported fields are the locals that live
@@ -1332,7 +1326,7 @@ _P2:
 	return tasklet.Finish(_t, _sl1)
 }
 
-//line defers_stackless.go:1324
+//line defers_stackless.go:1318
 
 // readFirstFrame is the frame of readFirst, lowered by stackless gen from defers.go: its
 // exported fields are the locals that live across suspension points.
@@ -1377,7 +1371,7 @@ func (_f *readFirstFrame) defers(_t *tasklet.T) {
 	}
 }
 
-//line defers_stackless.go:1369
+//line defers_stackless.go:1363
 
 // DeadFields implements pickle.DeadFielder: the fields a save leaves out
 // at the point PC names, those the code after it does not read.
@@ -1434,9 +1428,8 @@ _L1:
 //line defers.go:193
 		if err != nil {
 			{
-				var _dr0 string
-				var _dr1 error
-				_dr0, _dr1 = "", err
+				var _dr0 string = ""
+				var _dr1 error = err
 				_f.defers(_t)
 				return tasklet.Op{}, true, _dr0, _dr1
 			}
@@ -1458,15 +1451,14 @@ _L1:
 	_f.Left = _f.R.Len()
 //line defers.go:203
 	{
-		var _dr0 string
-		var _dr1 error
-		_dr0, _dr1 = string(b), err2
+		var _dr0 string = string(b)
+		var _dr1 error = err2
 		_f.defers(_t)
 		return tasklet.Op{}, true, _dr0, _dr1
 	}
 }
 
-//line defers_stackless.go:1458
+//line defers_stackless.go:1450
 
 // declaredFrame is the frame of declared, lowered by stackless gen from defers.go: its
 // exported fields are the locals that live across suspension points.
@@ -1499,7 +1491,7 @@ func (_f *declaredFrame) defers(_t *tasklet.T) {
 	}
 }
 
-//line defers_stackless.go:1491
+//line defers_stackless.go:1483
 
 // DeadFields implements pickle.DeadFielder: the fields a save leaves out
 // at the point PC names, those the code after it does not read.
@@ -1575,4 +1567,4 @@ _L1:
 	}
 }
 
-//line defers_stackless.go:1567
+//line defers_stackless.go:1559

@@ -12,7 +12,7 @@ import (
 //
 //stackless:tasklet kind=flowtest.stamper version=1
 func Stamper(t *tasklet.Flow, out channel.ID, n int) error {
-	defer t.TrySend(out, "stamped "+strconv.Itoa(n))
+	defer t.TrySend(out, "stamped "+strconv.Itoa(n)) // n as it is here
 	n++
-	return t.Yield()
+	return t.Send(out, n)
 }

@@ -2,7 +2,7 @@
 // Source: stamp.go
 
 // Layouts of the tasklets below, checked by stackless gen on every run.
-//stackless:layout {"kind":"flowtest.stamper","version":1,"frame":"StamperTasklet","points":["t.Yield"],"live":[["Defer1Arg1","Defer1Arg2","Deferred"]],"fields":[["Out","channel.ID"],["N","int"],["Deferred","uint64"],["Defer1Arg1","tasklet.ChanID"],["Defer1Arg2","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle","tasklet":"github.com/stackless-go/stackless/tasklet"}}
+//stackless:layout {"kind":"flowtest.stamper","version":1,"frame":"StamperTasklet","points":["t.Send"],"live":[["Defer1Arg1","Defer1Arg2","Deferred"]],"fields":[["Out","channel.ID"],["N","int"],["Deferred","uint64"],["Defer1Arg1","tasklet.ChanID"],["Defer1Arg2","pickle.Boxed[any]"]],"imports":{"channel":"github.com/stackless-go/stackless/channel","pickle":"github.com/stackless-go/stackless/pickle","tasklet":"github.com/stackless-go/stackless/tasklet"}}
 
 package flowtest
 
@@ -39,7 +39,7 @@ func (_f *StamperTasklet) Where() []tasklet.Frame { return _f.where(nil) }
 func (_f *StamperTasklet) where(_w []tasklet.Frame) []tasklet.Frame {
 	switch _f.PC {
 	case 1:
-		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Stamper", File: "stamp.go", Line: 17, Point: "t.Yield"})
+		return append(_w, tasklet.Frame{Function: "github.com/stackless-go/stackless/gen/internal/flowtest.Stamper", File: "stamp.go", Line: 17, Point: "t.Send"})
 	}
 	return _w
 }
@@ -102,17 +102,16 @@ func (_f *StamperTasklet) stepBody(_t *tasklet.T) tasklet.Op {
 	_f.N++
 //line stamp.go:17
 	_f.PC = 1
-	return _t.Yield()
+	return _t.Send(_f.Out, _f.N)
 _P1:
 	_rs = 0
 	_sl1 = _t.Err()
 //line stamp.go:17
 	{
-		var _dr0 error
-		_dr0 = _sl1
+		var _dr0 error = _sl1
 		_f.defers(_t)
 		return tasklet.Finish(_t, _dr0)
 	}
 }
 
-//line stamp_stackless.go:118
+//line stamp_stackless.go:117
