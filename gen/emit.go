@@ -195,10 +195,8 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		fmt.Fprintf(&body, "// step runs %s to its next suspension point (done: it returned).\n", fn.name())
 		name := "step"
 		if len(fn.defers) > 0 {
-			// A panic runs the deferred calls on its way up, as in Go.
-			fmt.Fprintf(&body, "func (_f *%s) step(_t *%s.T, _fl *%s.Flow) (_op %s.Op, _done bool%s) {\n", fn.typ, tk, tk, tk, prefixAll(", ", resTypes))
-			fmt.Fprintf(&body, "_ok := false\ndefer func() {\nif !_ok {\n_f.defers(_t)\n}\n}()\n")
-			fmt.Fprintf(&body, "%s = _f.stepBody(_t, _fl)\n_ok = true\nreturn\n}\n\n", strings.Join(append([]string{"_op", "_done"}, l.results...), ", "))
+			writeUnwinding(&body, fmt.Sprintf("func (_f *%s) step(_t *%s.T, _fl *%s.Flow) (_op %s.Op, _done bool%s)", fn.typ, tk, tk, tk, prefixAll(", ", resTypes)),
+				strings.Join(append([]string{"_op", "_done"}, l.results...), ", ")+" = _f.stepBody(_t, _fl)", "return")
 			name = "stepBody"
 		}
 		fmt.Fprintf(&body, "//line %s:%d\n", base, g.fset.Position(fn.decl.Pos()).Line)
@@ -288,6 +286,13 @@ func runtimeName(g *pkgGen, fn *flowFn) string {
 		}
 	}
 	return path + "." + fn.name()
+}
+
+// writeUnwinding writes the step method head of a frame with deferred
+// calls: it runs the step's body (call) and returns (ret), and when the
+// body panics runs the armed calls on the panic's way up, as Go does.
+func writeUnwinding(b *strings.Builder, head, call, ret string) {
+	fmt.Fprintf(b, "%s {\n_ok := false\ndefer func() {\nif !_ok {\n_f.defers(_t)\n}\n}()\n%s\n_ok = true\n%s\n}\n\n", head, call, ret)
 }
 
 // endsInReturn reports whether b ends in a return or a call of the
@@ -404,10 +409,7 @@ func (l *lowerer) writeTasklet(b *strings.Builder, tk string, lines []line) {
 		// saves the call of a step function and its results.
 		name := "Step"
 		if len(fn.defers) > 0 {
-			// A panic runs the deferred calls on its way up, as in Go.
-			fmt.Fprintf(b, "func (_f *%s) Step(_t *%s.T) %s.Op {\n", fn.typ, tk, tk)
-			fmt.Fprintf(b, "_ok := false\ndefer func() {\nif !_ok {\n_f.defers(_t)\n}\n}()\n")
-			fmt.Fprintf(b, "_op := _f.stepBody(_t)\n_ok = true\nreturn _op\n}\n\n")
+			writeUnwinding(b, fmt.Sprintf("func (_f *%s) Step(_t *%s.T) %s.Op", fn.typ, tk, tk), "_op := _f.stepBody(_t)", "return _op")
 			name = "stepBody"
 		}
 		fmt.Fprintf(b, "//line %s:%d\n", filepath.Base(fn.path), l.g.fset.Position(fn.decl.Pos()).Line)
