@@ -311,9 +311,10 @@ type pkgGen struct {
 	info      *types.Info
 	flowType  types.Type // *tasklet.Flow
 	recvAs    types.Object
-	oldRecs   []layoutRec           // the layout records of the package's generated files
-	oldFrames map[string]*layoutRec // each frame's layout when last generated (its kind's newest version)
-	called    map[*flowFn]bool      // the functions some flow calls (they need a step of their own)
+	methodExp map[*ast.SelectorExpr]*types.Selection // calls written as method expressions, rewritten (scan.go)
+	oldRecs   []layoutRec                            // the layout records of the package's generated files
+	oldFrames map[string]*layoutRec                  // each frame's layout when last generated (its kind's newest version)
+	called    map[*flowFn]bool                       // the functions some flow calls (they need a step of their own)
 	flows     map[*types.Func]*flowFn
 	order     []*flowFn
 	refusals  []Refusal

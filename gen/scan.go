@@ -165,19 +165,61 @@ func (g *pkgGen) classify(call *ast.CallExpr, fn *flowFn) *point {
 	return nil
 }
 
+// unMethodExpr rewrites each call of a method flow written as a method
+// expression (Guard.Run(g, t), (*Guard).Heal(&g, t)) into the call on its
+// receiver (g.Run(t)), which is what it means, keeping the expression's
+// selection for recvArg; the unlowered function keeps its own text.
+func (g *pkgGen) unMethodExpr(fn *flowFn) {
+	ast.Inspect(fn.decl.Body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) == 0 {
+			return true
+		}
+		sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		s := g.info.Selections[sel]
+		if s == nil || s.Kind() != types.MethodExpr || g.flows[funcOf(g.info, sel.Sel)] == nil {
+			return true
+		}
+		if g.methodExp == nil {
+			g.methodExp = map[*ast.SelectorExpr]*types.Selection{}
+		}
+		to := &ast.SelectorExpr{X: call.Args[0], Sel: sel.Sel}
+		g.methodExp[to] = s
+		call.Fun, call.Args = to, call.Args[1:]
+		return true
+	})
+}
+
+// selection is the selection of a method call's selector, also of one
+// rewritten from a method expression.
+func (g *pkgGen) selection(sel *ast.SelectorExpr) *types.Selection {
+	if s := g.methodExp[sel]; s != nil {
+		return s
+	}
+	return g.info.Selections[sel]
+}
+
 // checkMethodCall refuses calls of a method flow that do not name their
-// receiver as a value before the dot: a method expression
-// (Guard.Run(g, t)). A method promoted from an embedded field gets that
-// field as its receiver (recvArg). It reports whether call is not refused.
+// receiver as a value before the dot (a method value called through a
+// variable is refused elsewhere). A method promoted from an embedded field
+// gets that field as its receiver (recvArg), and a method expression was
+// rewritten into the call on its receiver (unMethodExpr). It reports
+// whether call is not refused.
 func (g *pkgGen) checkMethodCall(call *ast.CallExpr, p *point) bool {
 	if p.callee.recv == nil {
 		return true
 	}
 	sel, _ := ast.Unparen(call.Fun).(*ast.SelectorExpr)
 	s := g.info.Selections[sel]
+	if sel != nil && g.methodExp[sel] != nil {
+		return true
+	}
 	switch {
 	case sel == nil || s == nil || s.Kind() != types.MethodVal:
-		g.refuse(call.Pos(), "a method expression calling "+p.callee.name(), p.String(), "call the method on its receiver: x."+p.callee.obj.Name()+"(t, ...)")
+		g.refuse(call.Pos(), "a call of the method flow "+p.callee.name()+" not made on a receiver", p.String(), "call the method on its receiver: x."+p.callee.obj.Name()+"(t, ...)")
 		return false
 	}
 	return true
@@ -190,6 +232,7 @@ func funcOf(info *types.Info, id *ast.Ident) *types.Func {
 
 // scan finds fn's suspension points and refuses what cannot be lowered.
 func (g *pkgGen) scan(fn *flowFn) {
+	g.unMethodExpr(fn)
 	fn.points = map[*ast.CallExpr]*point{}
 	fn.sites = map[*flowFn][]token.Pos{}
 	allowed := map[*ast.Ident]bool{}
@@ -509,6 +552,9 @@ func (g *pkgGen) checkAddresses(fn *flowFn) {
 		stack = append(stack, n)
 		switch n := n.(type) {
 		case *ast.UnaryExpr:
+			if sel, ok := stack[len(stack)-2].(*ast.SelectorExpr); ok && sel.X == n && g.methodExp[sel] != nil {
+				break // (*T).M(&x, t): the receiver, addressed as x.M(t) would be
+			}
 			if n.Op == token.AND {
 				if v := g.rootVar(n.X); v != nil && fn.vars[v] != nil && fn.vars[v].field {
 					g.refuse(n.Pos(), "&"+v.Name()+": the address of a local that lives across a suspension", g.pointAfterPos(fn, v.Pos()),

@@ -114,6 +114,10 @@ var scenarios = []scenario{
 		p := flowtest.Post{Sentry: flowtest.Sentry{Name: "e", HP: 5, Log: []string{"gate"}}, Gate: "south"}
 		spawn(flowtest.NewGuarded(out, p), func(t *tasklet.Flow) error { return flowtest.Guarded(t, out, p) })
 	}},
+	{"method expressions", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
+		p := flowtest.Post{Sentry: flowtest.Sentry{Name: "x", HP: 6, Log: []string{"post"}}, Gate: "east"}
+		spawn(flowtest.NewExpressed(out, p), func(t *tasklet.Flow) error { return flowtest.Expressed(t, out, p) })
+	}},
 	{"cases", func(s *scheduler.Scheduler, out channel.ID, spawn spawnFn) {
 		spawn(flowtest.NewCases(out), func(t *tasklet.Flow) error { return flowtest.Cases(t, out) })
 	}},
