@@ -16,15 +16,13 @@ import (
 // blocking call. Returning nil exits the tasklet, an error fails it, a panic
 // is the step's panic. It is slow (two goroutine switches per step) and
 // cannot be saved; it exists for debugging flows and for testing generated
-// code against the function it came from.
+// code against the function it came from. A tasklet that ends while its
+// flow waits (an error nobody read, a scheduler dropped) leaves the
+// goroutine parked for good, as a goroutine nobody resumes: letting it go
+// would run the flow's deferred calls after the tasklet ended, off the
+// scheduler's goroutine, where the lowered code runs none.
 func Goroutine(fn func(t *Flow) error) Behavior {
-	s := &goState{fn: fn, resume: make(chan *T), ops: make(chan goOp), dead: make(chan struct{})}
-	b := &GoFlow{s: s}
-	// A tasklet that ends while its flow is blocked (an error nobody read, a
-	// scheduler dropped) leaves the goroutine waiting: let it go once
-	// nothing refers to the behavior any more.
-	runtime.AddCleanup(b, func(s *goState) { close(s.dead) }, s)
-	return b
+	return &GoFlow{s: &goState{fn: fn, resume: make(chan *T), ops: make(chan goOp)}}
 }
 
 // GoFlow is the Behavior [Goroutine] returns.
@@ -35,7 +33,6 @@ type goState struct {
 	started bool
 	resume  chan *T
 	ops     chan goOp
-	dead    chan struct{}
 }
 
 type goOp struct {
@@ -81,12 +78,7 @@ func (s *goState) run(t *T) {
 // suspend hands op to the waiting Step and waits for the next one.
 func (s *goState) suspend(f *Flow, op Op) {
 	s.ops <- goOp{op: op}
-	select {
-	case t := <-s.resume:
-		f.t = t
-	case <-s.dead:
-		runtime.Goexit()
-	}
+	f.t = <-s.resume
 }
 
 // err reads the delivered error, unless the call being resumed drops its
