@@ -72,17 +72,18 @@ func (g *pkgGen) scanDefer(fn *flowFn, d *ast.DeferStmt, stack []ast.Node) bool 
 	fun := ast.Unparen(d.Call.Fun)
 	sig, _ := g.info.TypeOf(fun).(*types.Signature)
 	df.sig = sig
+	funcValue := func(what string) bool {
+		g.refuse(d.Pos(), "a deferred call through "+what, "", "defer a function literal or a function named in the source (a function value cannot be saved)")
+		return false
+	}
 	switch f := fun.(type) {
 	case *ast.FuncLit:
 		df.lit = f
 		rec := false
 		ast.Inspect(f.Body, func(n ast.Node) bool {
 			if c, ok := n.(*ast.CallExpr); ok {
-				if id, ok := ast.Unparen(c.Fun).(*ast.Ident); ok {
-					if b, ok := g.info.Uses[id].(*types.Builtin); ok && b.Name() == "recover" {
-						rec = true
-					}
-				}
+				b, isB := calleeObj(g.info, c.Fun).(*types.Builtin)
+				rec = rec || isB && b.Name() == "recover"
 			}
 			return !rec
 		})
@@ -97,8 +98,7 @@ func (g *pkgGen) scanDefer(fn *flowFn, d *ast.DeferStmt, stack []ast.Node) bool 
 			g.refuse(d.Pos(), "a deferred call of the builtin "+obj.Name(), "", "wrap it in a function literal: defer func() { "+obj.Name()+"(...) }()")
 			return false
 		default:
-			g.refuse(d.Pos(), "a deferred call through the function value "+f.Name, "", "defer a function literal or a function named in the source (a function value cannot be saved)")
-			return false
+			return funcValue("the function value " + f.Name)
 		}
 	case *ast.SelectorExpr:
 		sel := g.info.Selections[f]
@@ -107,13 +107,11 @@ func (g *pkgGen) scanDefer(fn *flowFn, d *ast.DeferStmt, stack []ast.Node) bool 
 			df.flow = true
 		case sel == nil: // a function of another package
 			if _, ok := g.info.Uses[f.Sel].(*types.Func); !ok {
-				g.refuse(d.Pos(), "a deferred call through the function value "+types.ExprString(f), "", "defer a function literal or a function named in the source (a function value cannot be saved)")
-				return false
+				return funcValue("the function value " + types.ExprString(f))
 			}
 		case sel.Kind() == types.MethodExpr:
 		case sel.Kind() == types.FieldVal:
-			g.refuse(d.Pos(), "a deferred call through the function value "+types.ExprString(f), "", "defer a function literal or a function named in the source (a function value cannot be saved)")
-			return false
+			return funcValue("the function value " + types.ExprString(f))
 		default:
 			m := sel.Obj().(*types.Func)
 			_, ptrRecv := m.Type().(*types.Signature).Recv().Type().(*types.Pointer)
@@ -134,20 +132,16 @@ func (g *pkgGen) scanDefer(fn *flowFn, d *ast.DeferStmt, stack []ast.Node) bool 
 				df.recvType = xt
 			}
 		}
-	case *ast.IndexExpr, *ast.IndexListExpr: // a generic function instantiated by hand
-		var x ast.Expr
-		if ix, ok := f.(*ast.IndexExpr); ok {
-			x = ix.X
-		} else {
-			x = f.(*ast.IndexListExpr).X
+	case *ast.IndexExpr: // a generic function instantiated by hand
+		if _, ok := calleeObj(g.info, f.X).(*types.Func); !ok {
+			return funcValue("a function value")
 		}
-		if _, ok := calleeObj(g.info, x).(*types.Func); !ok {
-			g.refuse(d.Pos(), "a deferred call through a function value", "", "defer a function literal or a function named in the source (a function value cannot be saved)")
-			return false
+	case *ast.IndexListExpr:
+		if _, ok := calleeObj(g.info, f.X).(*types.Func); !ok {
+			return funcValue("a function value")
 		}
 	default:
-		g.refuse(d.Pos(), "a deferred call through a function value", "", "defer a function literal or a function named in the source (a function value cannot be saved)")
-		return false
+		return funcValue("a function value")
 	}
 	if sig == nil {
 		g.refuse(d.Pos(), "a deferred call the generator cannot type", "", "defer a function literal")

@@ -119,7 +119,7 @@ func (g *pkgGen) file(path string, fns []*flowFn) ([]byte, error) {
 		// After the imports are found: the defer statements become text.
 		l.armDefers()
 		if len(fn.defers) > 0 {
-			l.declareForced(g.deferRefs(fn))
+			l.declareForced(fn.deferRefs)
 		}
 		dropTypeDecls(fn.decl.Body)
 		if err := g.writeTypes(&body, fn); err != nil {
@@ -306,10 +306,8 @@ func endsInReturn(info *types.Info, b *ast.BlockStmt) bool {
 		return true
 	case *ast.ExprStmt:
 		if c, ok := ast.Unparen(s.X).(*ast.CallExpr); ok {
-			if id, ok := ast.Unparen(c.Fun).(*ast.Ident); ok {
-				b, ok := info.Uses[id].(*types.Builtin)
-				return ok && b.Name() == "panic"
-			}
+			b, ok := calleeObj(info, c.Fun).(*types.Builtin)
+			return ok && b.Name() == "panic"
 		}
 	}
 	return false

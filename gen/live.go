@@ -72,13 +72,13 @@ func (g *pkgGen) analyse(fn *flowFn) {
 	fn.vars = map[*types.Var]*local{}
 	fn.fields = map[string]bool{"PC": true, "Step": true, "IsZero": true, whereField: true} // names of the generated methods and the point field
 	names := map[string]bool{}
-	deferred := g.deferRefs(fn)
+	fn.deferRefs = g.deferRefs(fn)
 	for _, v := range vars {
 		if v.Name() == "_" {
 			continue
 		}
 		at := g.live(fn, v, pts, refs[v], rangeVar[v])
-		from, forced := deferred[v]
+		from, forced := fn.deferRefs[v]
 		if forced {
 			// A deferred call reads it when the function returns, after
 			// any point that follows the defer.

@@ -576,7 +576,7 @@ func (l *lowerer) recvArg(call *ast.CallExpr, callee *flowFn) string {
 	x := sel.X
 	text := l.print(x)
 	typ := l.g.info.TypeOf(x)
-	if s := l.g.selection(sel); s != nil && len(s.Index()) > 1 {
+	if s := l.g.methodCall(sel); s != nil && len(s.Index()) > 1 {
 		// A method promoted from an embedded field: the receiver is that
 		// field, which Go finds through the path the selection took.
 		switch x.(type) {

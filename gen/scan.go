@@ -41,8 +41,9 @@ type flowFn struct {
 	fieldsOut    []fieldDecl       // the frame's fields after PC, as written
 	fieldImports map[string]string // the packages their types name
 	usesRng      bool
-	defers       []*deferred // its defer statements, in source order (defer.go)
-	deferMask    string      // the field of the armed deferred calls
+	defers       []*deferred              // its defer statements, in source order (defer.go)
+	deferMask    string                   // the field of the armed deferred calls
+	deferRefs    map[*types.Var]token.Pos // the locals its deferred calls read when they run (deferRefs)
 }
 
 // point is a suspension point: a blocking Flow call or a call of a flow
@@ -193,13 +194,17 @@ func (g *pkgGen) unMethodExpr(fn *flowFn) {
 	})
 }
 
-// selection is the selection of a method call's selector, also of one
-// rewritten from a method expression.
-func (g *pkgGen) selection(sel *ast.SelectorExpr) *types.Selection {
+// methodCall is the selection of sel when it calls a method on a receiver
+// (a method value's, or that of a method expression rewritten into one),
+// else nil.
+func (g *pkgGen) methodCall(sel *ast.SelectorExpr) *types.Selection {
 	if s := g.methodExp[sel]; s != nil {
 		return s
 	}
-	return g.info.Selections[sel]
+	if s := g.info.Selections[sel]; s != nil && s.Kind() == types.MethodVal {
+		return s
+	}
+	return nil
 }
 
 // checkMethodCall refuses calls of a method flow that do not name their
@@ -212,17 +217,11 @@ func (g *pkgGen) checkMethodCall(call *ast.CallExpr, p *point) bool {
 	if p.callee.recv == nil {
 		return true
 	}
-	sel, _ := ast.Unparen(call.Fun).(*ast.SelectorExpr)
-	s := g.info.Selections[sel]
-	if sel != nil && g.methodExp[sel] != nil {
+	if sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr); ok && g.methodCall(sel) != nil {
 		return true
 	}
-	switch {
-	case sel == nil || s == nil || s.Kind() != types.MethodVal:
-		g.refuse(call.Pos(), "a call of the method flow "+p.callee.name()+" not made on a receiver", p.String(), "call the method on its receiver: x."+p.callee.obj.Name()+"(t, ...)")
-		return false
-	}
-	return true
+	g.refuse(call.Pos(), "a call of the method flow "+p.callee.name()+" not made on a receiver", p.String(), "call the method on its receiver: x."+p.callee.obj.Name()+"(t, ...)")
+	return false
 }
 
 func funcOf(info *types.Info, id *ast.Ident) *types.Func {

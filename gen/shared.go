@@ -154,7 +154,7 @@ func (g *pkgGen) writeSites(body ast.Node, v *types.Var, first bool) []token.Pos
 			write(n, n.Op == token.AND && viaSlice(n.X))
 		case *ast.CallExpr:
 			if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok {
-				if m := g.selection(sel); m != nil && (m.Kind() == types.MethodVal || g.methodExp[sel] != nil) {
+				if m := g.methodCall(sel); m != nil {
 					recv := m.Obj().Type().(*types.Signature).Recv()
 					_, ptr := recv.Type().(*types.Pointer)
 					switch {
