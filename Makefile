@@ -113,7 +113,8 @@ bench:
 # second got a warm heap. SkynetWarm (stackless and goroutines, each in a
 # process of its own too) averages three trees after one it leaves out, as
 # the core benchmark does; SkynetDepthFirst runs stackless under Go's
-# scheduling rules (WithDepthFirst), one cold tree. Hollywood's Skynet alone takes many seconds a
+# scheduling rules (WithDepthFirst), one cold tree; SkynetHugePages is one
+# cold tree of each after scheduler.ReserveHeap. Hollywood's Skynet alone takes many seconds a
 # tree. Takes ten minutes or more; CI does not run it.
 PEERS_COUNT       ?= 3
 PEERS_HEAVY_COUNT ?= 3
@@ -127,6 +128,7 @@ bench-peers:
 	done; done; for p in stackless goroutines; do for c in 1 2; do \
 		$(GO) test -timeout 60m -run '^$$' -bench "^BenchmarkSkynetWarm$$/^$$p$$" -benchtime 3x -benchmem -cpu $$c ./native || exit 1; \
 		$(GO) test -timeout 60m -run '^$$' -bench "^BenchmarkSkynetDepthFirst$$/^$$p$$" -benchtime 1x -benchmem -cpu $$c ./native || exit 1; \
+		$(GO) test -timeout 60m -run '^$$' -bench "^BenchmarkSkynetHugePages$$/^$$p$$" -benchtime 1x -benchmem -cpu $$c ./native || exit 1; \
 	done; done; done >> $(abspath $(PEERS_OUT))
 	cd bench/peers && $(GO) run ./cmd/peertable < $(abspath $(PEERS_OUT))
 

@@ -12,6 +12,7 @@
 //	Spawn             ns/op    op = spawn an actor and run it to its exit
 //	Skynet            ms       the Skynet tree of 1,111,111 actors, whole
 //	SkynetDepthFirst  ms       the same, stackless under Go's scheduling rules
+//	SkynetHugePages   ms       Skynet after scheduler.ReserveHeap, both peers
 //	IdleActor         B/actor  live heap and stack per idle actor with its own inbox
 //
 // Each framework is used as its README shows: actors as structs with a

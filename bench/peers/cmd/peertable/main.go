@@ -31,6 +31,7 @@ var workloads = []workload{
 	{"Skynet", "ms", true},
 	{"SkynetWarm", "ms", true},
 	{"SkynetDepthFirst", "ms", true},
+	{"SkynetHugePages", "ms", true},
 	{"IdleActor", "B/actor", true},
 }
 
