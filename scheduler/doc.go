@@ -82,4 +82,11 @@
 // tasklet between nodes, and Remote carries operations on channels of other
 // nodes (package ipc implements it). WithChangeTracking records what changed
 // for incremental checkpoints, and WithCheckpoint takes them between steps.
+//
+// # Big worlds
+//
+// A world of millions of tasklets is built from fresh memory, and on Linux
+// each fresh 4 KiB page is a fault. ReserveHeap, called once before
+// building it, readies the heap it will take for transparent huge pages,
+// which fault in 2 MiB at a time.
 package scheduler

@@ -326,3 +326,13 @@ func ExampleScheduler_RunNext() {
 	// alarm 2
 	// scout 3
 }
+
+// ReserveHeap before building a world of a million tasklets: on Linux with
+// transparent huge pages (madvise or always) it advises them for the heap
+// the world takes; elsewhere it says there are none, and the world is
+// built as before.
+func ExampleReserveHeap() {
+	advised, err := scheduler.ReserveHeap(64 << 20)
+	fmt.Println(advised > 0 || errors.Is(err, scheduler.ErrNoHugePages))
+	// Output: true
+}
