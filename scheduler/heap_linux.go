@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"github.com/stackless-go/stackless/internal/memlimit"
 )
 
 // thpEnabled is the kernel's transparent huge page setting.
@@ -18,11 +21,8 @@ func reserveHeap(bytes int) (int, error) {
 	if err := hugePagesOn(); err != nil {
 		return 0, err
 	}
-	var si syscall.Sysinfo_t
-	if err := syscall.Sysinfo(&si); err == nil {
-		if total := uint64(si.Totalram) * uint64(si.Unit); total > 0 && uint64(bytes) > total {
-			return 0, fmt.Errorf("scheduler: reserve heap: %d bytes is more than this machine's memory (%d bytes): give the heap the world will take", bytes, total)
-		}
+	if err := roomFor(uint64(bytes)); err != nil {
+		return 0, err
 	}
 	_, n, err := adviseHeap(bytes)
 	if err != nil {
@@ -48,6 +48,58 @@ func adviseHeap(bytes int) (at uintptr, n int, err error) {
 		return 0, 0, nil
 	}
 	return p + uintptr(beg), end - beg, syscall.Madvise(b[beg:end], syscall.MADV_HUGEPAGE)
+}
+
+// roomFor refuses a block the runtime could not map: the runtime's
+// failure to allocate it is fatal ("out of memory"), not an error. A block
+// near a limit is refused too, since the world it is for would not fit.
+func roomFor(bytes uint64) error {
+	var si syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&si); err == nil {
+		if total := uint64(si.Totalram) * uint64(si.Unit); total > 0 && bytes > total {
+			return fmt.Errorf("scheduler: reserve heap: %d bytes is more than this machine's memory (%d bytes): give the heap the world will take", bytes, total)
+		}
+	}
+	if lim, ok := memlimit.Tightest(); ok && bytes > fits(lim.Left()) {
+		return fmt.Errorf("scheduler: reserve heap: %d bytes do not fit under %s (%s left): reserve at most %d bytes, or raise the limit", bytes, lim, memlimit.Bytes(lim.Left()), fits(lim.Left()))
+	}
+	if mode, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err == nil && strings.TrimSpace(string(mode)) == "2" {
+		info, err := os.ReadFile("/proc/meminfo")
+		if left, ok := commitLeft(string(info)); err == nil && ok && bytes > fits(left) {
+			return fmt.Errorf("scheduler: reserve heap: %d bytes do not fit in what strict overcommit (vm.overcommit_memory 2) leaves to commit, %s: reserve at most %d bytes", bytes, memlimit.Bytes(left), fits(left))
+		}
+	}
+	return nil
+}
+
+// fits is the biggest block reserved with left bytes to go: the runtime
+// maps its own bookkeeping beside a new block.
+func fits(left uint64) uint64 { return left - left/8 }
+
+// commitLeft is CommitLimit less Committed_AS in a /proc/meminfo.
+func commitLeft(meminfo string) (uint64, bool) {
+	var limit, used uint64
+	var haveLimit, haveUsed bool
+	for _, line := range strings.Split(meminfo, "\n") {
+		name, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "CommitLimit":
+			limit, haveLimit = kb<<10, true
+		case "Committed_AS":
+			used, haveUsed = kb<<10, true
+		}
+	}
+	if !haveLimit || !haveUsed {
+		return 0, false
+	}
+	return limit - min(used, limit), true
 }
 
 // hugePagesOn fails with ErrNoHugePages unless the kernel's setting is

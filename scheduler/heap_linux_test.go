@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,6 +48,50 @@ func TestReserveHeapRefusesSizesItCannotTake(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "more than this machine's memory")
 	}
+}
+
+// A block the runtime cannot map under ulimit -v killed the process
+// ("fatal error: out of memory"); it is refused, with what would fit.
+func TestReserveHeapUnderAnAddressSpaceLimit(t *testing.T) {
+	var old syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_AS, &old))
+	lim := vmSize(t) + 300<<20
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: lim, Max: old.Max}))
+	_, err := ReserveHeap(1 << 30)
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_AS, &old))
+	require.Error(t, err)
+	if hugePagesOn() != nil {
+		assert.ErrorIs(t, err, ErrNoHugePages)
+		return
+	}
+	assert.Contains(t, err.Error(), "1073741824 bytes do not fit under ulimit -v (RLIMIT_AS) of ")
+	assert.Contains(t, err.Error(), "reserve at most ")
+}
+
+func TestCommitLeftReadsMeminfo(t *testing.T) {
+	left, ok := commitLeft("MemTotal:       16384000 kB\nCommitLimit:     8000000 kB\nCommitted_AS:    3000000 kB\n")
+	require.True(t, ok)
+	assert.Equal(t, uint64(5000000)<<10, left)
+	left, ok = commitLeft("CommitLimit: 100 kB\nCommitted_AS: 300 kB\n")
+	require.True(t, ok)
+	assert.Zero(t, left, "committed past the limit leaves nothing")
+	_, ok = commitLeft("MemTotal: 1 kB\n")
+	assert.False(t, ok)
+}
+
+// vmSize is the process's address space in bytes (/proc/self/status).
+func vmSize(t *testing.T) uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmSize:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			require.NoError(t, err)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmSize in /proc/self/status")
+	return 0
 }
 
 type area struct {
