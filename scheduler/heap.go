@@ -17,13 +17,14 @@ var ErrNoHugePages = errors.New("no transparent huge pages here")
 // 4 KiB. Building a world of millions of tasklets (a level's entities, a
 // restored checkpoint) is mostly first touches of fresh memory: on the
 // 2-vCPU VM of the README, a fresh 4 KiB page cost about 6 µs, and a cold
-// Skynet tree of 1.1 M tasklets took 750 ms, about 360-500 ms after
-// ReserveHeap on one core and under 200 ms on two (README, Performance).
+// Skynet tree of 1.1 M tasklets took 700-800 ms, 250-500 ms after
+// ReserveHeap on one core and mostly 190-230 ms on two (README,
+// Benchmarks).
 //
 // Call it once, before building the world, with about the heap the world
 // will take; it runs a garbage collection. The memory is the process's
 // heap, so everything allocated after it, not only the scheduler's, lands
-// there first. It returns the bytes advised (the 2 MiB-aligned part), or
+// there first. It returns the bytes advised (the part aligned to huge pages), or
 // ErrNoHugePages (wrapped) where the kernel will not use huge pages; with
 // transparent huge pages set to always, the advice changes nothing. Huge
 // pages round a sparse heap's memory up to 2 MiB, and with the kernel's

@@ -12,10 +12,23 @@ import (
 	"github.com/stackless-go/stackless/internal/memlimit"
 )
 
-// thpEnabled is the kernel's transparent huge page setting.
-const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
+// thpEnabled is the kernel's transparent huge page setting, thpSize the
+// size of its huge pages.
+const (
+	thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
+	thpSize    = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
+)
 
-const hugePage = 2 << 20
+// hugePage is the size of a huge page: 2 MiB on amd64, more on some arm64
+// kernels (512 MiB with 64 KiB pages).
+func hugePage() uintptr {
+	if b, err := os.ReadFile(thpSize); err == nil {
+		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && n&(n-1) == 0 {
+			return uintptr(n)
+		}
+	}
+	return 2 << 20
+}
 
 func reserveHeap(bytes int) (int, error) {
 	if err := hugePagesOn(); err != nil {
@@ -34,16 +47,17 @@ func reserveHeap(bytes int) (int, error) {
 
 // adviseHeap allocates a block of fresh pages (never touched: the runtime
 // does not clear memory it just mapped) and advises huge pages for its
-// 2 MiB-aligned part, which stays mapped, advised, after the collector
+// part aligned to huge pages, which stays mapped, advised, after the collector
 // frees the block. It returns that part's address (for tests: the block
 // is garbage once it returns) and size.
 //
 //go:noinline
 func adviseHeap(bytes int) (at uintptr, n int, err error) {
+	hp := hugePage()
 	b := make([]byte, bytes)
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	beg := int((p+hugePage-1)&^(hugePage-1) - p)
-	end := int((p+uintptr(bytes))&^(hugePage-1) - p)
+	beg := int((p+hp-1)&^(hp-1) - p)
+	end := int((p+uintptr(bytes))&^(hp-1) - p)
 	if end <= beg {
 		return 0, 0, nil
 	}
