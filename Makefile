@@ -114,7 +114,8 @@ bench:
 # process of its own too) averages three trees after one it leaves out, as
 # the core benchmark does; SkynetDepthFirst runs stackless under Go's
 # scheduling rules (WithDepthFirst), one cold tree; SkynetHugePages is one
-# cold tree of each after scheduler.ReserveHeap. Hollywood's Skynet alone takes many seconds a
+# cold tree of each after scheduler.ReserveHeap, SkynetWarmHugePages
+# SkynetWarm after it. Hollywood's Skynet alone takes many seconds a
 # tree. Takes ten minutes or more; CI does not run it.
 PEERS_COUNT       ?= 3
 PEERS_HEAVY_COUNT ?= 3
@@ -127,6 +128,7 @@ bench-peers:
 		$(GO) test -timeout 60m -run '^$$' -bench "^Benchmark(Skynet|IdleActor)$$/^$${p#*:}$$" -benchtime 1x -benchmem -cpu $$c ./$${p%%:*} || exit 1; \
 	done; done; for p in stackless goroutines; do for c in 1 2; do \
 		$(GO) test -timeout 60m -run '^$$' -bench "^BenchmarkSkynetWarm$$/^$$p$$" -benchtime 3x -benchmem -cpu $$c ./native || exit 1; \
+		$(GO) test -timeout 60m -run '^$$' -bench "^BenchmarkSkynetWarmHugePages$$/^$$p$$" -benchtime 3x -benchmem -cpu $$c ./native || exit 1; \
 		$(GO) test -timeout 60m -run '^$$' -bench "^BenchmarkSkynetDepthFirst$$/^$$p$$" -benchtime 1x -benchmem -cpu $$c ./native || exit 1; \
 		$(GO) test -timeout 60m -run '^$$' -bench "^BenchmarkSkynetHugePages$$/^$$p$$" -benchtime 1x -benchmem -cpu $$c ./native || exit 1; \
 	done; done; done >> $(abspath $(PEERS_OUT))

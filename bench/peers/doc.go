@@ -7,13 +7,15 @@
 // Every benchmark is named Benchmark<Workload>/<peer> and reports the
 // figure of its workload (see cmd/peertable):
 //
-//	PingPong          ns/op    op = one message delivered between two actors
-//	FanIn             Mmsg/s   1,000 senders to one receiver; op = one message
-//	Spawn             ns/op    op = spawn an actor and run it to its exit
-//	Skynet            ms       the Skynet tree of 1,111,111 actors, whole
-//	SkynetDepthFirst  ms       the same, stackless under Go's scheduling rules
-//	SkynetHugePages   ms       Skynet after scheduler.ReserveHeap, both peers
-//	IdleActor         B/actor  live heap and stack per idle actor with its own inbox
+//	PingPong             ns/op    op = one message delivered between two actors
+//	FanIn                Mmsg/s   1,000 senders to one receiver; op = one message
+//	Spawn                ns/op    op = spawn an actor and run it to its exit
+//	Skynet               ms       the Skynet tree of 1,111,111 actors, whole
+//	SkynetWarm           ms       three trees after one that is not counted
+//	SkynetDepthFirst     ms       the same, stackless under Go's scheduling rules
+//	SkynetHugePages      ms       Skynet after scheduler.ReserveHeap, both peers
+//	SkynetWarmHugePages  ms       three trees after one, after ReserveHeap
+//	IdleActor            B/actor  live heap and stack per idle actor with its own inbox
 //
 // Each framework is used as its README shows: actors as structs with a
 // Receive method, spawned on one engine / actor system with default

@@ -130,6 +130,14 @@ func BenchmarkSkynetHugePages(b *testing.B) {
 	b.Run("goroutines", withHugePages(goroutineSkynet))
 }
 
+// BenchmarkSkynetWarmHugePages is SkynetWarm (-benchtime 3x: three trees
+// after one left out) after scheduler.ReserveHeap, for both peers: the
+// trees reuse a heap on huge pages, which also spares them TLB misses.
+func BenchmarkSkynetWarmHugePages(b *testing.B) {
+	b.Run("stackless", withHugePages(stacklessSkynet))
+	b.Run("goroutines", withHugePages(goroutineSkynet))
+}
+
 // skynetHeap is more than either peer's tree takes (178 MB and 100 MB).
 const skynetHeap = 256 << 20
 

@@ -32,6 +32,7 @@ var workloads = []workload{
 	{"SkynetWarm", "ms", true},
 	{"SkynetDepthFirst", "ms", true},
 	{"SkynetHugePages", "ms", true},
+	{"SkynetWarmHugePages", "ms", true},
 	{"IdleActor", "B/actor", true},
 }
 
