@@ -12,7 +12,7 @@
 //	Spawn                ns/op    op = spawn an actor and run it to its exit
 //	Skynet               ms       the Skynet tree of 1,111,111 actors, whole
 //	SkynetWarm           ms       three trees after one that is not counted
-//	SkynetDepthFirst     ms       the same, stackless under Go's scheduling rules
+//	SkynetDepthFirst     ms       Skynet, stackless under Go's scheduling rules
 //	SkynetHugePages      ms       Skynet after scheduler.ReserveHeap, both peers
 //	SkynetWarmHugePages  ms       three trees after one, after ReserveHeap
 //	IdleActor            B/actor  live heap and stack per idle actor with its own inbox
