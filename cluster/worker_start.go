@@ -17,10 +17,37 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/stackless-go/stackless/internal/memlimit"
 	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
 )
+
+// reserveFor readies the heap for the world a worker restores from blob
+// (scheduler.ReserveHeap): the decoded world and its records fault in huge
+// pages. A million game entities (a 125 MB blob) loaded and restored in
+// 1.5-2.0 s instead of 3.0-3.8. Small worlds, machines without huge pages
+// and a worker under a memory limit restore as before (under ulimit -v the
+// reserved block would take address space the worker's other mappings
+// need).
+func reserveFor(blob []byte) {
+	if len(blob) < minReservedBlob {
+		return
+	}
+	if _, limited := memlimit.Tightest(); limited {
+		return
+	}
+	_, _ = scheduler.ReserveHeap(restoreBytesPerBlobByte * len(blob))
+}
+
+// restoreBytesPerBlobByte is the heap a restore takes per byte of its
+// world's blob: measured, 876 MB at the peak for a 125 MB blob of entities
+// that each have a channel.
+const restoreBytesPerBlobByte = 7
+
+// minReservedBlob is the smallest blob reserveFor acts on (a heap of about
+// 64 MiB): below it a world restores in a fraction of a second anyway.
+const minReservedBlob = 8 << 20
 
 // clientNode picks a random node number for a short-lived connection to
 // the coordinator (a CLI command, or a worker asking what to be).
@@ -192,6 +219,7 @@ func startWorker(ctx context.Context, cfg WorkerConfig) (_ *worker, err error) {
 	if blob == nil {
 		w.s = scheduler.New(append(opts, scheduler.WithNode(jr.Node), scheduler.WithClock(scheduler.NewRealClock(0)))...)
 	} else {
+		reserveFor(blob)
 		world, err := w.reg.LoadWorld(blob)
 		if err != nil {
 			w.close()
