@@ -17,7 +17,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/stackless-go/stackless/internal/memlimit"
 	"github.com/stackless-go/stackless/ipc"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
@@ -27,14 +26,10 @@ import (
 // (scheduler.ReserveHeap): the decoded world and its records fault in huge
 // pages. A million game entities (a 125 MB blob) loaded and restored in
 // 1.5-2.0 s instead of 3.0-3.8. Small worlds, machines without huge pages
-// and a worker under a memory limit restore as before (under ulimit -v the
-// reserved block would take address space the worker's other mappings
-// need).
+// and a reserve ReserveHeap refuses (more than half of what a memory limit
+// leaves) restore as before.
 func reserveFor(blob []byte) {
 	if len(blob) < minReservedBlob {
-		return
-	}
-	if _, limited := memlimit.Tightest(); limited {
 		return
 	}
 	_, _ = scheduler.ReserveHeap(restoreBytesPerBlobByte * len(blob))

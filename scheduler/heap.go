@@ -25,7 +25,10 @@ var ErrNoHugePages = errors.New("no transparent huge pages here")
 // will take; it runs a garbage collection. The memory is the process's
 // heap, so everything allocated after it, not only the scheduler's, lands
 // there first. It returns the bytes advised (the part aligned to huge pages), or
-// ErrNoHugePages (wrapped) where the kernel will not use huge pages; with
+// ErrNoHugePages (wrapped) where the kernel will not use huge pages, and
+// refuses a block of more than half of what a memory limit (ulimit -v, a
+// cgroup's) leaves, since it stays mapped beside what the program maps
+// next; with
 // transparent huge pages set to always, the advice changes nothing. Huge
 // pages round a sparse heap's memory up to 2 MiB, and with the kernel's
 // defrag setting at madvise (a common default) a fault may wait for the

@@ -65,8 +65,11 @@ func adviseHeap(bytes int) (at uintptr, n int, err error) {
 }
 
 // roomFor refuses a block the runtime could not map: the runtime's
-// failure to allocate it is fatal ("out of memory"), not an error. A block
-// near a limit is refused too, since the world it is for would not fit.
+// failure to allocate it is fatal ("out of memory"), not an error. Under a
+// limit it leaves half of what is left: the block stays mapped as the
+// heap's free pages, and under ulimit -v what the program maps next (a
+// save's file) needs address space beside it, which a game's load under
+// a limit found out.
 func roomFor(bytes uint64) error {
 	var si syscall.Sysinfo_t
 	if err := syscall.Sysinfo(&si); err == nil {
@@ -74,8 +77,8 @@ func roomFor(bytes uint64) error {
 			return fmt.Errorf("scheduler: reserve heap: %d bytes is more than this machine's memory (%d bytes): give the heap the world will take", bytes, total)
 		}
 	}
-	if lim, ok := memlimit.Tightest(); ok && bytes > fits(lim.Left()) {
-		return fmt.Errorf("scheduler: reserve heap: %d bytes do not fit under %s (%s left): reserve at most %d bytes, or raise the limit", bytes, lim, memlimit.Bytes(lim.Left()), fits(lim.Left()))
+	if lim, ok := memlimit.Tightest(); ok && bytes > lim.Left()/2 {
+		return fmt.Errorf("scheduler: reserve heap: %d bytes are more than half of what %s leaves (%s): reserve at most %d bytes, or raise the limit", bytes, lim, memlimit.Bytes(lim.Left()), lim.Left()/2)
 	}
 	if mode, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err == nil && strings.TrimSpace(string(mode)) == "2" {
 		info, err := os.ReadFile("/proc/meminfo")

@@ -53,7 +53,8 @@ func TestReserveHeapRefusesSizesItCannotTake(t *testing.T) {
 }
 
 // A block the runtime cannot map under ulimit -v killed the process
-// ("fatal error: out of memory"); it is refused, with what would fit.
+// ("fatal error: out of memory"); it is refused, with what would fit. So is
+// one that fits but leaves less than half the room: the block stays mapped.
 func TestReserveHeapUnderAnAddressSpaceLimit(t *testing.T) {
 	var old syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_AS, &old))
@@ -66,8 +67,15 @@ func TestReserveHeapUnderAnAddressSpaceLimit(t *testing.T) {
 		assert.ErrorIs(t, err, ErrNoHugePages)
 		return
 	}
-	assert.Contains(t, err.Error(), "1073741824 bytes do not fit under ulimit -v (RLIMIT_AS) of ")
+	assert.Contains(t, err.Error(), "1073741824 bytes are more than half of what ulimit -v (RLIMIT_AS) of ")
 	assert.Contains(t, err.Error(), "reserve at most ")
+
+	// Fits, but would leave the process less than half its room.
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: vmSize(t) + 200<<20, Max: old.Max}))
+	_, err = ReserveHeap(150 << 20)
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_AS, &old))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "more than half of what ulimit -v (RLIMIT_AS)")
 }
 
 func TestCommitLeftReadsMeminfo(t *testing.T) {

@@ -187,15 +187,10 @@ func checkGameMemory(o game.Options) error {
 // took 143-146 ms instead of 201-214 (a thirty-fifth of the page faults,
 // and fewer TLB misses). A game under minReservedGame, or a machine
 // without transparent huge pages, plays as before; so does one that
-// ReserveHeap refuses (more than the machine's memory), which the game
-// itself then reports as it runs out. Not under a memory limit: the
-// reserved block is address space that ulimit -v counts, mapped beside
-// what the game maps later (a save's file), and huge pages round a
-// cgroup's charge up to 2 MiB.
+// ReserveHeap refuses (more than the machine's memory, or than half of
+// what a memory limit leaves: its block stays mapped beside the save's
+// file, which a load under ulimit -v then could not map).
 func reserveGameHeap(o game.Options) {
-	if _, limited := memlimit.Tightest(); limited {
-		return
-	}
 	play := o
 	play.SaveEvery = 0 // what the world takes in the heap; a save's file is mapped, not allocated
 	need := play.MemoryNeed()
