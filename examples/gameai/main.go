@@ -23,7 +23,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/stackless-go/stackless/examples/gameai/game"
-	"github.com/stackless-go/stackless/scheduler"
 )
 
 func main() {
@@ -63,15 +62,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "gameai: note: --%s is ignored with --load: the saved game has its own\n", f.Name)
 			}
 		})
-	}
-	if play := o; !o.Load {
-		// A big world is built from fresh memory: on Linux, let it fault in
-		// huge pages (see scheduler.ReserveHeap; a million entities start
-		// and play a third faster). Where there are none, nothing changes.
-		play.SaveEvery = 0
-		if need := play.MemoryNeed(); need >= 64<<20 {
-			_, _ = scheduler.ReserveHeap(int(need))
-		}
 	}
 	o.Out = stdout
 	if isTerminal(stderr) {

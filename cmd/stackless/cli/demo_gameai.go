@@ -15,7 +15,6 @@ import (
 	"github.com/stackless-go/stackless/examples/gameai/game"
 	"github.com/stackless-go/stackless/internal/memlimit"
 	"github.com/stackless-go/stackless/internal/shquote"
-	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/store"
 )
 
@@ -66,7 +65,6 @@ after --ticks ticks and serves until interrupted; Ctrl-C saves first.`,
 			if err := checkGameMemory(o); err != nil {
 				return err
 			}
-			reserveGameHeap(o)
 			if hf.addr != "" {
 				return webGameAI(cmd, o, &hf)
 			}
@@ -181,42 +179,8 @@ func checkGameMemory(o game.Options) error {
 		what, memlimit.Bytes(need), per, how, memlimit.Bytes(lim.Left()), lim, hint)
 }
 
-// reserveGameHeap readies the heap of a big game for huge pages
-// (scheduler.ReserveHeap): on the 2-vCPU VM of the README, a million
-// entities played 10 ticks in 4.9-5.8 s instead of 7.8-8.4 s, and a tick
-// took 143-146 ms instead of 201-214 (a thirty-fifth of the page faults,
-// and fewer TLB misses). A game under minReservedGame, or a machine
-// without transparent huge pages, plays as before; so does one that
-// ReserveHeap refuses (more than the machine's memory, or than half of
-// what a memory limit leaves: its block stays mapped beside the save's
-// file, which a load under ulimit -v then could not map).
-func reserveGameHeap(o game.Options) {
-	play := o
-	play.SaveEvery = 0 // what the world takes in the heap; a save's file is mapped, not allocated
-	need := play.MemoryNeed()
-	if o.Load {
-		n, ok := savedEntities(filepath.Join(o.DataDir, game.SaveName))
-		if !ok {
-			return
-		}
-		need = uint64(n) * game.LoadBytesPerEntity
-	}
-	if need >= minReservedGame {
-		_, _ = scheduler.ReserveHeap(int(need))
-	}
-}
-
-// minReservedGame is the smallest heap reserveGameHeap asks huge pages for
-// (about 30,000 entities): below it a game starts in a fraction of a
-// second anyway.
-const minReservedGame = 64 << 20
-
-// savedEntities estimates the entities of the newest game saved at path
-// from its generation headers: the records of the full generation the
-// newest one's chain starts from (an incremental save holds only what
-// changed, most entities, so adding those up counted them again; a game
-// keeps its number of entities). False when it cannot be read, which the
-// game reports.
+// savedEntities is game.SavedEntitiesIn for the save at path, opened
+// read-only; false when it cannot be read, which the game reports.
 func savedEntities(path string) (int, bool) {
 	// A short wait: a save another process holds is the game's to report.
 	db, err := store.Open(path, store.WithReadOnly(), store.WithTimeout(20*time.Millisecond))
@@ -224,20 +188,5 @@ func savedEntities(path string) (int, bool) {
 		return 0, false
 	}
 	defer db.Close()
-	gens, err := db.List()
-	if err != nil || len(gens) == 0 {
-		return 0, false
-	}
-	byGen := make(map[uint64]store.GenInfo, len(gens))
-	for _, g := range gens {
-		byGen[g.Gen] = g
-	}
-	g := gens[len(gens)-1]
-	for g.Base != 0 {
-		var ok bool
-		if g, ok = byGen[g.Base]; !ok {
-			return 0, false // a broken chain: the load says so
-		}
-	}
-	return game.SavedEntities(g.Records), true
+	return game.SavedEntitiesIn(db)
 }

@@ -1,5 +1,10 @@
 package game
 
+import (
+	"github.com/stackless-go/stackless/scheduler"
+	"github.com/stackless-go/stackless/store"
+)
+
 // The memory a game takes grows with its entities (and, when it saves,
 // with the encoded world and the database file, which is mapped) and its
 // picture. Measured on linux/amd64 with Go 1.26 as the growth of the Go
@@ -55,3 +60,48 @@ func (o Options) LoadNeed(file uint64) uint64 {
 // holds: each is a tasklet and its inbox channel, beside the world's own
 // tasklet and channel. For sizing a load up front without decoding it.
 func SavedEntities(records int) int { return max(0, (records-2)/2) }
+
+// SavedEntitiesIn estimates the entities of the newest game saved in db
+// from its generation headers: the records of the full generation the
+// newest one's chain starts from (an incremental save holds only what
+// changed, most entities, so adding those up counted them again; a game
+// keeps its number of entities). False when there is no save or its chain
+// is broken, which a load reports.
+func SavedEntitiesIn(db *store.DB) (int, bool) {
+	gens, err := db.List()
+	if err != nil || len(gens) == 0 {
+		return 0, false
+	}
+	byGen := make(map[uint64]store.GenInfo, len(gens))
+	for _, g := range gens {
+		byGen[g.Gen] = g
+	}
+	g := gens[len(gens)-1]
+	for g.Base != 0 {
+		var ok bool
+		if g, ok = byGen[g.Base]; !ok {
+			return 0, false
+		}
+	}
+	return SavedEntities(g.Records), true
+}
+
+// reserveHeap readies the heap of a big game for huge pages
+// (scheduler.ReserveHeap) before it is built or loaded: on the 2-vCPU VM of
+// the README, a million entities played 10 ticks in 4.9-5.8 s instead of
+// 7.8-8.4 s, a tick took 138-146 ms instead of 201-214 (a thirty-fifth of
+// the page faults, and fewer TLB misses), and a save of 200,000 entities
+// loaded and played 5 ticks in 1.35 s instead of 2.44. A heap under
+// minReservedHeap, a machine without transparent huge pages, and a reserve
+// ReserveHeap refuses (more than the machine's memory, or than half of
+// what a memory limit leaves) change nothing.
+func reserveHeap(need uint64) {
+	if need >= minReservedHeap {
+		_, _ = scheduler.ReserveHeap(int(need))
+	}
+}
+
+// minReservedHeap is the smallest heap reserveHeap asks huge pages for
+// (about 30,000 entities): below it a game starts in a fraction of a
+// second anyway.
+const minReservedHeap = 64 << 20

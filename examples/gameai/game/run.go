@@ -150,6 +150,11 @@ func (s *session) open() error {
 	}
 	path := filepath.Join(s.o.DataDir, SaveName)
 	clock := scheduler.NewVirtualClock(0)
+	if !s.o.Load {
+		play := s.o
+		play.SaveEvery = 0 // the world in the heap; a save's file is mapped, not allocated
+		reserveHeap(play.MemoryNeed())
+	}
 	if !s.o.Load && s.o.SaveEvery == 0 {
 		s.game, err = New(s.o.Config)
 		if err == nil {
@@ -166,6 +171,11 @@ func (s *session) open() error {
 		return fmt.Errorf("gameai: %w", err)
 	}
 	s.res.SaveFile = path
+	if s.o.Load {
+		if n, ok := SavedEntitiesIn(s.db); ok {
+			reserveHeap(uint64(n) * LoadBytesPerEntity)
+		}
+	}
 	if !s.o.Load {
 		// Said in the intro: a new game deleted the saved one without a word.
 		if gens, err := s.db.List(); err == nil {
