@@ -9,26 +9,16 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/stackless-go/stackless/internal/hugepage"
 	"github.com/stackless-go/stackless/internal/memlimit"
 )
 
-// thpEnabled is the kernel's transparent huge page setting, thpSize the
-// size of its huge pages.
-const (
-	thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
-	thpSize    = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
-)
+// thpEnabled is the kernel's transparent huge page setting.
+const thpEnabled = hugepage.EnabledFile
 
 // hugePage is the size of a huge page: 2 MiB on amd64, more on some arm64
-// kernels (512 MiB with 64 KiB pages).
-func hugePage() uintptr {
-	if b, err := os.ReadFile(thpSize); err == nil {
-		if n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && n&(n-1) == 0 {
-			return uintptr(n)
-		}
-	}
-	return 2 << 20
-}
+// kernels.
+func hugePage() uintptr { return hugepage.Size() }
 
 func reserveHeap(bytes int) (int, error) {
 	if err := hugePagesOn(); err != nil {
@@ -53,15 +43,8 @@ func reserveHeap(bytes int) (int, error) {
 //
 //go:noinline
 func adviseHeap(bytes int) (at uintptr, n int, err error) {
-	hp := hugePage()
 	b := make([]byte, bytes)
-	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	beg := int((p+hp-1)&^(hp-1) - p)
-	end := int((p+uintptr(bytes))&^(hp-1) - p)
-	if end <= beg {
-		return 0, 0, nil
-	}
-	return p + uintptr(beg), end - beg, syscall.Madvise(b[beg:end], syscall.MADV_HUGEPAGE)
+	return hugepage.Force(unsafe.Pointer(unsafe.SliceData(b)), uintptr(len(b)))
 }
 
 // roomFor refuses a block the runtime could not map: the runtime's
@@ -122,12 +105,12 @@ func commitLeft(meminfo string) (uint64, bool) {
 // hugePagesOn fails with ErrNoHugePages unless the kernel's setting is
 // always or madvise.
 func hugePagesOn() error {
-	b, err := os.ReadFile(thpEnabled)
+	mode, raw, err := hugepage.Mode()
 	if err != nil {
 		return fmt.Errorf("scheduler: reserve heap: %w: %s cannot be read (%v)", ErrNoHugePages, thpEnabled, err)
 	}
-	if s := string(b); !strings.Contains(s, "[always]") && !strings.Contains(s, "[madvise]") {
-		return fmt.Errorf("scheduler: reserve heap: %w: %s says %q; set it to madvise to use them", ErrNoHugePages, thpEnabled, strings.TrimSpace(s))
+	if mode != "always" && mode != "madvise" {
+		return fmt.Errorf("scheduler: reserve heap: %w: %s says %q; set it to madvise to use them", ErrNoHugePages, thpEnabled, raw)
 	}
 	return nil
 }

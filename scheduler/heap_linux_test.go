@@ -1,13 +1,13 @@
 package scheduler
 
 import (
-	"bufio"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/stackless-go/stackless/internal/hugepage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -32,11 +32,9 @@ func TestReserveHeapAdvisesHugePages(t *testing.T) {
 
 	at, n, err := adviseHeap(bytes)
 	require.NoError(t, err)
-	areas := heapAreas(t, at, at+uintptr(n))
-	require.NotEmpty(t, areas, "the advised part is mapped after the block died")
-	for _, a := range areas {
-		assert.Contains(t, a.flags, "hg", "mapping %x-%x: the kernel keeps the advice (VmFlags)", a.beg, a.end)
-	}
+	ok, err := hugepage.Advised(at, n)
+	require.NoError(t, err)
+	assert.True(t, ok, "the advised part is mapped after the block died, and the kernel keeps the advice (VmFlags hg)")
 }
 
 func TestReserveHeapRefusesSizesItCannotTake(t *testing.T) {
@@ -102,44 +100,4 @@ func vmSize(t *testing.T) uint64 {
 	}
 	t.Fatal("no VmSize in /proc/self/status")
 	return 0
-}
-
-type area struct {
-	beg, end uintptr
-	flags    string
-}
-
-// heapAreas lists the mappings of /proc/self/smaps that overlap [beg, end).
-func heapAreas(t *testing.T, beg, end uintptr) []area {
-	f, err := os.Open("/proc/self/smaps")
-	require.NoError(t, err)
-	defer f.Close()
-	var out []area
-	var cur *area
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "VmFlags:"); ok {
-			if cur != nil {
-				cur.flags = rest
-				out = append(out, *cur)
-				cur = nil
-			}
-			continue
-		}
-		lo, hi, ok := strings.Cut(strings.Fields(line)[0], "-")
-		if !ok {
-			continue
-		}
-		a, errA := strconv.ParseUint(lo, 16, 64)
-		b, errB := strconv.ParseUint(hi, 16, 64)
-		if errA != nil || errB != nil {
-			continue
-		}
-		if cur = nil; uintptr(a) < end && uintptr(b) > beg {
-			cur = &area{beg: uintptr(a), end: uintptr(b)}
-		}
-	}
-	require.NoError(t, sc.Err())
-	return out
 }
