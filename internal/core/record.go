@@ -1,6 +1,10 @@
 package core
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/stackless-go/stackless/internal/hugepage"
+)
 
 // HostRef lets every record of a scheduler share one pointer to its Host,
 // keeping a record in a smaller size class than an interface field would.
@@ -105,6 +109,20 @@ func blockRecs(size uintptr) int { return max(1, int(blockBytes/size)) }
 // blockLen is blockRecs for the 64-byte record, which every Block has.
 const blockLen = 8
 
+// Past chunkFrom records made, a Block takes its records in chunks of an
+// eighth of what it made (at most chunkMax, 4 MiB), and asks for huge pages
+// on them (package hugepage): building a big world is mostly first touches
+// of fresh pages, and records that fault in 2 MiB at a time made a cold
+// Skynet tree of 1.1 M tasklets 6-19% faster (docs/benchmarks-history.md,
+// round 12). Smaller worlds keep the blocks: a chunk's records not yet
+// handed out count in the heap (an eighth more per record at most, which
+// at 100,000 idle tasklets was 8 bytes each), and in a world that shrank a
+// record still referenced keeps its whole chunk.
+const (
+	chunkFrom = 1 << 17
+	chunkMax  = 1 << 16
+)
+
 // Block hands out records from blocks of blockBytes, so a program that
 // spawns a million tasklets makes an eighth of the allocations, and takes
 // back the records of tasklets that ended (Reuse), handing them out again
@@ -118,6 +136,7 @@ type Block[B, H, C any] struct {
 	free   []Rec[B, H, C]
 	spare  []*Rec[B, H, C] // records of ended tasklets, the last one taken back first
 	shared *ext[H, C]      // the ext its records share: one Block serves one host
+	made   int             // fresh records handed out
 }
 
 // maxSpare bounds the records a Block keeps for reuse: enough for the
@@ -148,19 +167,32 @@ func (a *Block[B, H, C]) fresh(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 		a.shared = &ext[H, C]{host: h} // one Block serves one host
 	}
 	if len(a.free) == 0 {
-		// One array type, not a slice of records: the allocator copies an
-		// array's pointer mask once, where it repeats a record's 8 times
-		// (16 instructions a record, a seventh of the block's cost).
-		if n := blockRecs(unsafe.Sizeof(Rec[B, H, C]{})); n == blockLen {
-			a.free = new([blockLen]Rec[B, H, C])[:]
-		} else {
-			a.free = make([]Rec[B, H, C], n)
-		}
+		a.refill()
 	}
+	a.made++
 	r := &a.free[0]
 	a.free = a.free[1:]
 	r.id, r.b, r.ext, r.chosen = id, b, a.shared, -1
 	return r
+}
+
+// refill gives the block its next free records.
+func (a *Block[B, H, C]) refill() {
+	if a.made >= chunkFrom {
+		n := min(a.made/8, chunkMax)
+		a.free = make([]Rec[B, H, C], n)
+		// Fresh pages are not cleared, so nothing has touched them yet.
+		hugepage.Advise(unsafe.Pointer(unsafe.SliceData(a.free)), uintptr(n)*unsafe.Sizeof(a.free[0]))
+		return
+	}
+	// One array type, not a slice of records: the allocator copies an
+	// array's pointer mask once, where it repeats a record's 8 times (16
+	// instructions a record, a seventh of the block's cost).
+	if n := blockRecs(unsafe.Sizeof(Rec[B, H, C]{})); n == blockLen {
+		a.free = new([blockLen]Rec[B, H, C])[:]
+	} else {
+		a.free = make([]Rec[B, H, C], n)
+	}
 }
 
 // Reuse takes back the record of a tasklet that ended, for a later Make.
