@@ -18,14 +18,14 @@ func TestBlockIsOneArray(t *testing.T) {
 }
 
 // A Block takes its first records in blocks of blockLen, then, past
-// chunkFrom, in chunks of an eighth of what it made, at most chunkMax, and
+// chunkFrom, in chunks of half of what it made, at most chunkMax, and
 // asks for huge pages on a chunk where the kernel takes the advice.
 func TestBlockTakesBigWorldsInChunks(t *testing.T) {
 	var b Block[any, any, any]
 	h := &HostRef[any]{}
 	mode, _, modeErr := hugepage.Mode()
 	checked := false
-	for made := 0; made < 9*chunkMax; made++ {
+	for made := 0; made < 3*chunkMax; made++ {
 		refill := len(b.free) == 0
 		r := b.Make(uint64(made+1), nil, h)
 		if !refill {
@@ -34,7 +34,7 @@ func TestBlockTakesBigWorldsInChunks(t *testing.T) {
 		n := len(b.free) + 1
 		want := blockLen
 		if made >= chunkFrom {
-			want = min(made/8, chunkMax)
+			want = min(made/2, chunkMax)
 		}
 		if n != want {
 			t.Fatalf("after %d records made, the next took %d at once, want %d", made, n, want)

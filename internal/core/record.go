@@ -109,18 +109,19 @@ func blockRecs(size uintptr) int { return max(1, int(blockBytes/size)) }
 // blockLen is blockRecs for the 64-byte record, which every Block has.
 const blockLen = 8
 
-// Past chunkFrom records made, a Block takes its records in chunks of an
-// eighth of what it made (at most chunkMax, 4 MiB), and asks for huge pages
-// on them (package hugepage): building a big world is mostly first touches
-// of fresh pages, and records that fault in 2 MiB at a time made a cold
-// Skynet tree of 1.1 M tasklets 6-19% faster (docs/benchmarks-history.md,
-// round 12). Smaller worlds keep the blocks: a chunk's records not yet
-// handed out count in the heap (an eighth more per record at most, which
-// at 100,000 idle tasklets was 8 bytes each), and in a world that shrank a
-// record still referenced keeps its whole chunk.
+// Past chunkFrom records made, a Block takes its records in chunks of half
+// of what it made (at most chunkMax, 8 MiB, which holds three aligned huge
+// pages wherever it lands), and asks for huge pages on them (package
+// hugepage): building a big world is mostly first touches of fresh pages,
+// and records that fault in 2 MiB at a time made a cold Skynet tree of
+// 1.1 M tasklets 15-20% faster (docs/benchmarks-history.md, round 12).
+// Smaller worlds keep the blocks: the records of a chunk not yet handed
+// out count in the heap (untouched, they take no memory), which at
+// 100,000 idle tasklets was 8 bytes a tasklet with chunks from 4,096;
+// and in a world that shrank, a record still referenced keeps its chunk.
 const (
 	chunkFrom = 1 << 17
-	chunkMax  = 1 << 16
+	chunkMax  = 1 << 17
 )
 
 // Block hands out records from blocks of blockBytes, so a program that
@@ -179,7 +180,7 @@ func (a *Block[B, H, C]) fresh(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 // refill gives the block its next free records.
 func (a *Block[B, H, C]) refill() {
 	if a.made >= chunkFrom {
-		n := min(a.made/8, chunkMax)
+		n := min(a.made/2, chunkMax)
 		a.free = make([]Rec[B, H, C], n)
 		// Fresh pages are not cleared, so nothing has touched them yet.
 		hugepage.Advise(unsafe.Pointer(unsafe.SliceData(a.free)), uintptr(n)*unsafe.Sizeof(a.free[0]))
