@@ -198,21 +198,25 @@ func TestCompaction(t *testing.T) {
 		ts = append(ts, tk)
 		c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
 	}
-	// Forget all but every eighth: 35 stale, 5 live.
+	// Forget all but every eighth, as the scheduler does: the entry is
+	// forgotten, then its tasklet starts its next wait. The 33rd stale
+	// entry compacts the queue (33 stale, 7 live); that forgotten last is
+	// still live then and stays, counted stale, with the two after it.
 	for i, tk := range ts {
 		if i%8 != 0 {
-			nextWait(tk)
 			c.ForgetReceiver()
+			nextWait(tk)
 		}
 	}
-	require.EqualValues(t, 35, c.more.recv.stale)
-	require.EqualValues(t, 40, c.more.recv.len)
+	q := &c.more.recv
+	assert.EqualValues(t, 3, q.stale, "forgetting compacts once the stale entries outnumber the live ones")
+	assert.EqualValues(t, 8, q.len)
+	assert.Equal(t, q.len, q.live+q.stale)
 	require.Equal(t, -5, c.Balance())
 
 	extra := newT(99)
 	c.PushReceiver(Waiter{T: extra, Seq: nextWait(extra), Case: -1})
-	assert.EqualValues(t, 0, c.more.recv.stale, "a push with many stale entries compacts the queue")
-	assert.EqualValues(t, 6, c.more.recv.len)
+	assert.EqualValues(t, 9, q.len, "a few stale entries wait for a take")
 	assert.Equal(t, -6, c.Balance())
 	var got []tasklet.ID
 	for {
@@ -223,6 +227,28 @@ func TestCompaction(t *testing.T) {
 		got = append(got, w.T.ID())
 	}
 	assert.Equal(t, []tasklet.ID{1, 9, 17, 25, 33, 99}, got, "compaction keeps FIFO order")
+	assert.Zero(t, q.len)
+	assert.Zero(t, q.stale)
+
+	// A push onto nothing but stale entries drops them.
+	var left []*tasklet.T
+	for i := range 3 {
+		tk := newT(tasklet.ID(100 + i))
+		left = append(left, tk)
+		c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
+	}
+	for _, tk := range left {
+		c.ForgetReceiver()
+		nextWait(tk)
+	}
+	require.EqualValues(t, 3, q.stale)
+	late := newT(200)
+	c.PushReceiver(Waiter{T: late, Seq: nextWait(late), Case: -1})
+	assert.Zero(t, q.len, "a receiver pushed onto only stale entries drops them and waits alone")
+	assert.Zero(t, q.stale)
+	w, ok := popReceiver(c)
+	require.True(t, ok)
+	assert.Equal(t, late, w.T)
 
 	// Few stale entries among live ones do not trigger compaction.
 	c2 := New(2, 0)

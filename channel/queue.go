@@ -222,11 +222,25 @@ func (q *queue) reset() {
 	}
 }
 
+// forget takes one waiter out of the live count; its entry goes when a
+// take reaches it or a compaction drops it. Once forgotten entries
+// outnumber the waiting ones (and 32), forget compacts: a channel nobody
+// sends on or receives from again (its receivers killed, or gone through
+// another case of their selects) kept them for good, and through them the
+// records and state of the tasklets that left. Each compaction at least
+// halves the queue, so a forget costs O(1) amortized.
 func (q *queue) forget() {
 	q.live--
 	q.stale++
+	if q.stale > 32 && q.stale > q.live {
+		q.compact()
+	}
 }
 
+// compact drops the entries that no longer wait. The waiter being
+// forgotten may still look live (its tasklet starts its next wait right
+// after), so it can stay, counted stale, until a take or the next
+// compaction drops it.
 func (q *queue) compact() {
 	n := int(q.len)
 	for i := 0; i < n; i++ {
@@ -235,7 +249,7 @@ func (q *queue) compact() {
 			q.pushBack(w)
 		}
 	}
-	q.stale = 0
+	q.stale = q.len - q.live
 }
 
 func (q *queue) replace(swap func(Waiter) (Waiter, bool)) bool {
