@@ -141,9 +141,13 @@ func (s *Scheduler) makeRec(id tasklet.ID, b tasklet.Behavior) *rec {
 // (core's Reuse). Its ID stays readable until then, which the run loop
 // needs right after. Not with change tracking, whose list of changed
 // records would name a reused record twice, and never the host's record.
+// A record not taken back forgets its tasklet's state: it stays in memory
+// while a live record shares its block, or a stale entry names it.
 func (s *Scheduler) recycle(t *rec) {
-	if s.track || t == s.hostT {
+	if t == s.hostT {
 		return
 	}
-	s.block.Reuse(t.c())
+	if s.track || !s.block.Reuse(t.c()) {
+		t.c().Forget()
+	}
 }

@@ -223,6 +223,19 @@ func (a *Block[B, H, C]) Reuse(r *Rec[B, H, C]) bool {
 	return true
 }
 
+// Forget lets go of the state of a tasklet that ended, in a record that
+// is not taken back for reuse: records come in blocks and chunks, and one
+// live record keeps its whole block, so an ended one must not keep its
+// behavior, its last delivery or its select's values with it. The ID and
+// the wait sequence, which stale queue entries and timers check, stay.
+func (r *Rec[B, H, C]) Forget() {
+	var zb B
+	r.b, r.value = zb, nil
+	if r.ext != nil && r.ext.own {
+		r.ext.cases = nil
+	}
+}
+
 // ID is the tasklet's ID.
 func (r *Rec[B, H, C]) ID() uint64 { return r.id }
 

@@ -360,3 +360,18 @@ func TestRecordsShareTheirSchedulerNotTheirCases(t *testing.T) {
 	assert.Equal(t, fakeHost{name: "b"}, r4.Host())
 	assert.Equal(t, fakeHost{name: "a"}, r3.Host())
 }
+
+// An ended record that is not reused forgets its tasklet's state, and
+// keeps what stale entries check: its ID and wait sequence.
+func TestForget(t *testing.T) {
+	r := newRec(func(t *tasklet.T) tasklet.Op { return t.Yield() })
+	r.SetSelect([]tasklet.Case{tasklet.SendCase(3, "big value")})
+	r.NextWait()
+	r.DeliverValue("last")
+	r.Forget()
+	assert.Nil(t, r.Behavior())
+	assert.Nil(t, r.Value())
+	assert.Nil(t, r.SelectCases())
+	assert.Equal(t, uint64(7), r.ID())
+	assert.Equal(t, uint32(1), r.WaitSeq())
+}
