@@ -476,3 +476,38 @@ func TestBufPushAll(t *testing.T) {
 	assert.Equal(t, 3, d.BufPushAll([]any{1, Bomb{}, 3}))
 	assert.True(t, d.bombs, "a Bomb in the batch is noted")
 }
+
+// A queue that compacts down to a quarter of its arrays or less moves into
+// smaller ones: a channel many once waited on keeps room for the few left.
+func TestCompactionShrinksTheQueue(t *testing.T) {
+	c := New(1, 0)
+	var ts []*tasklet.T
+	for i := range 4096 {
+		tk := newT(tasklet.ID(i + 1))
+		ts = append(ts, tk)
+		c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
+	}
+	q := &c.more.recv
+	require.Len(t, q.ts, 4096)
+	for i, tk := range ts {
+		if i%100 != 0 {
+			c.ForgetReceiver()
+			nextWait(tk)
+		}
+	}
+	assert.Less(t, len(q.ts), 256, "arrays of %d entries for %d waiting", len(q.ts), q.live)
+	assert.GreaterOrEqual(t, len(q.ts), int(q.len))
+	assert.Zero(t, len(q.ts)&(len(q.ts)-1), "a power of two")
+	var got []tasklet.ID
+	for {
+		w, ok := popReceiver(c)
+		if !ok {
+			break
+		}
+		got = append(got, w.T.ID())
+	}
+	require.Len(t, got, 41)
+	for i, id := range got {
+		assert.Equal(t, tasklet.ID(100*i+1), id, "FIFO order kept")
+	}
+}

@@ -116,9 +116,12 @@ func (q *queue) popFront() Waiter {
 
 func (q *queue) at(i int) Waiter { return q.get(q.pos(i)) }
 
-func (q *queue) grow() {
+func (q *queue) grow() { q.resize(max(2*len(q.ts), 2)) }
+
+// resize moves the entries into arrays of length n (a power of two, at
+// least q.len), the first at position 0.
+func (q *queue) resize(n int) {
 	old := len(q.ts)
-	n := max(2*old, 2)
 	ts := make([]*tasklet.T, n)
 	cases := len(q.seqs) > old
 	seqs := make([]uint32, n)
@@ -250,7 +253,20 @@ func (q *queue) compact() {
 		}
 	}
 	q.stale = q.len - q.live
+	if n := len(q.ts); n > minShrink && int(q.len) <= n/4 {
+		size := minShrink
+		for size < 2*int(q.len) {
+			size *= 2
+		}
+		q.resize(size)
+	}
 }
+
+// minShrink is the length a compacted queue keeps its arrays under; a
+// longer one that is a quarter full or less moves into arrays twice what
+// it holds (a power of two), so that a channel a million tasklets once
+// waited on does not keep 12 bytes for each of them when a few are left.
+const minShrink = 64
 
 func (q *queue) replace(swap func(Waiter) (Waiter, bool)) bool {
 	for i := 0; i < int(q.len); i++ {
