@@ -59,3 +59,36 @@ func TestKilledWaitersLetGoOfTheirState(t *testing.T) {
 	assert.NotNil(t, states[0].Value(), "the live tasklet keeps its state")
 	runtime.KeepAlive(s)
 }
+
+// quick exits at its first step.
+type quick struct{ N int64 }
+
+func (q *quick) Step(t *tasklet.T) tasklet.Op { return t.Exit() }
+
+// heapInUse is the heap's live bytes after a collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// A world big enough that its records come in chunks keeps them for its
+// next tasklets while it lives, and lets them go when its last tasklet
+// ends: the scheduler does not hold on to a big world that is gone.
+func TestABigWorldThatEndedLetsGoOfItsRecords(t *testing.T) {
+	s := scheduler.New()
+	const n = 300_000 // past the 131,072 records from which they come in chunks
+	before := heapInUse()
+	for range n {
+		s.Spawn(&quick{})
+	}
+	during := heapInUse()
+	require.NoError(t, s.Run(context.Background()))
+	require.Zero(t, s.Len())
+	after := heapInUse()
+	t.Logf("heap: %d MB before, %d MB with the world, %d MB after it ended", before>>20, during>>20, after>>20)
+	require.Greater(t, during, before+n*64, "the world's records are on the heap")
+	assert.Less(t, after, before+4<<20, "the ended world's records and chunks are let go")
+	runtime.KeepAlive(s)
+}

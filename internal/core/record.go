@@ -109,16 +109,17 @@ func blockRecs(size uintptr) int { return max(1, int(blockBytes/size)) }
 // blockLen is blockRecs for the 64-byte record, which every Block has.
 const blockLen = 8
 
-// Past chunkFrom records made, a Block takes its records in chunks of half
-// of what it made (at most chunkMax, 8 MiB, which holds three aligned huge
-// pages wherever it lands), and asks for huge pages on them (package
+// Past chunkFrom records made, while none of its tasklets has ended (a
+// world being built: a level's entities, a restore, a tree that spawns
+// before anything ends; see Ended), a Block takes its records in chunks of
+// half of what it made (at most chunkMax, 8 MiB, which holds three aligned
+// huge pages wherever it lands), and asks for huge pages on them (package
 // hugepage): building a big world is mostly first touches of fresh pages,
 // and records that fault in 2 MiB at a time made a cold Skynet tree of
-// 1.1 M tasklets 15-20% faster (docs/benchmarks-history.md, round 12).
+// 1.1 M tasklets 10-20% faster (docs/benchmarks-history.md, round 12).
 // Smaller worlds keep the blocks: the records of a chunk not yet handed
 // out count in the heap (untouched, they take no memory), which at
-// 100,000 idle tasklets was 8 bytes a tasklet with chunks from 4,096;
-// and in a world that shrank, a record still referenced keeps its chunk.
+// 100,000 idle tasklets was 8 bytes a tasklet with chunks from 4,096.
 const (
 	chunkFrom = 1 << 17
 	chunkMax  = 1 << 17
@@ -138,6 +139,7 @@ type Block[B, H, C any] struct {
 	spare  []*Rec[B, H, C] // records of ended tasklets, the last one taken back first
 	shared *ext[H, C]      // the ext its records share: one Block serves one host
 	made   int             // fresh records handed out
+	ended  bool            // a tasklet ended since the last Release: no more chunks
 }
 
 // maxSpare bounds the records a Block keeps for reuse: enough for the
@@ -179,7 +181,7 @@ func (a *Block[B, H, C]) fresh(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 
 // refill gives the block its next free records.
 func (a *Block[B, H, C]) refill() {
-	if a.made >= chunkFrom {
+	if a.made >= chunkFrom && !a.ended {
 		n := min(a.made/2, chunkMax)
 		a.free = make([]Rec[B, H, C], n)
 		// Fresh pages are not cleared, so nothing has touched them yet.
@@ -207,6 +209,7 @@ func (a *Block[B, H, C]) refill() {
 // and such an entry could match one of them (the generation check). It
 // reports whether the record was kept; the rest go to the collector.
 func (a *Block[B, H, C]) Reuse(r *Rec[B, H, C]) bool {
+	a.Ended()
 	if len(a.spare) >= maxSpare || r.ext == nil || r.flags&flagStale != 0 {
 		return false
 	}
@@ -234,6 +237,26 @@ func (r *Rec[B, H, C]) Forget() {
 	if r.ext != nil && r.ext.own {
 		r.ext.cases = nil
 	}
+}
+
+// Ended tells the block that a tasklet ended: from then on it takes no
+// new chunk. A chunk stays while any of its records lives, and records of
+// ended tasklets are not all taken back (a stale entry may name one), so
+// a world that shrank with a few stragglers in every chunk, then grew
+// again, would take new chunks each time and keep the old ones; in blocks,
+// a straggler keeps 512 bytes. So chunks serve a world as it is built (a
+// level's entities, a restore, a tree that spawns before anything ends),
+// and what it keeps is at most the records it was built with.
+func (a *Block[B, H, C]) Ended() { a.ended = true }
+
+// Release lets go of what the block keeps for a world of chunks whose
+// last tasklet ended (the rest of its chunk), and lets the next world take
+// chunks again.
+func (a *Block[B, H, C]) Release() {
+	if a.made >= chunkFrom {
+		a.spare, a.free, a.made = nil, nil, 0
+	}
+	a.ended = false
 }
 
 // ID is the tasklet's ID.
