@@ -192,12 +192,7 @@ func TestLazyRemoval(t *testing.T) {
 
 func TestCompaction(t *testing.T) {
 	c := New(1, 0)
-	var ts []*tasklet.T
-	for i := range 40 {
-		tk := newT(tasklet.ID(i + 1))
-		ts = append(ts, tk)
-		c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
-	}
+	ts := waitToReceive(c, 1, 40)
 	// Forget all but every eighth, as the scheduler does: the entry is
 	// forgotten, then its tasklet starts its next wait. The 33rd stale
 	// entry compacts the queue (33 stale, 7 live); that forgotten last is
@@ -218,26 +213,13 @@ func TestCompaction(t *testing.T) {
 	c.PushReceiver(Waiter{T: extra, Seq: nextWait(extra), Case: -1})
 	assert.EqualValues(t, 9, q.len, "a few stale entries wait for a take")
 	assert.Equal(t, -6, c.Balance())
-	var got []tasklet.ID
-	for {
-		w, ok := popReceiver(c)
-		if !ok {
-			break
-		}
-		got = append(got, w.T.ID())
-	}
+	got := receiverIDs(c)
 	assert.Equal(t, []tasklet.ID{1, 9, 17, 25, 33, 99}, got, "compaction keeps FIFO order")
 	assert.Zero(t, q.len)
 	assert.Zero(t, q.stale)
 
 	// A push onto nothing but stale entries drops them.
-	var left []*tasklet.T
-	for i := range 3 {
-		tk := newT(tasklet.ID(100 + i))
-		left = append(left, tk)
-		c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
-	}
-	for _, tk := range left {
+	for _, tk := range waitToReceive(c, 100, 3) {
 		c.ForgetReceiver()
 		nextWait(tk)
 	}
@@ -337,6 +319,30 @@ func popReceiver(c *Channel) (Waiter, bool) {
 	var w Waiter
 	ok := c.PopReceiver(&w)
 	return w, ok
+}
+
+// receiverIDs pops every live receiver of c, in order.
+func receiverIDs(c *Channel) []tasklet.ID {
+	var got []tasklet.ID
+	for {
+		w, ok := popReceiver(c)
+		if !ok {
+			return got
+		}
+		got = append(got, w.T.ID())
+	}
+}
+
+// waitToReceive makes n tasklets with IDs from first on and queues each as
+// a receiver of c.
+func waitToReceive(c *Channel, first, n int) []*tasklet.T {
+	var ts []*tasklet.T
+	for i := range n {
+		tk := newT(tasklet.ID(first + i))
+		ts = append(ts, tk)
+		c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
+	}
+	return ts
 }
 
 // Offered values live beside the tasklets and sequences, made only when a queue
@@ -481,12 +487,7 @@ func TestBufPushAll(t *testing.T) {
 // smaller ones: a channel many once waited on keeps room for the few left.
 func TestCompactionShrinksTheQueue(t *testing.T) {
 	c := New(1, 0)
-	var ts []*tasklet.T
-	for i := range 4096 {
-		tk := newT(tasklet.ID(i + 1))
-		ts = append(ts, tk)
-		c.PushReceiver(Waiter{T: tk, Seq: nextWait(tk), Case: -1})
-	}
+	ts := waitToReceive(c, 1, 4096)
 	q := &c.more.recv
 	require.Len(t, q.ts, 4096)
 	for i, tk := range ts {
@@ -498,14 +499,7 @@ func TestCompactionShrinksTheQueue(t *testing.T) {
 	assert.Less(t, len(q.ts), 256, "arrays of %d entries for %d waiting", len(q.ts), q.live)
 	assert.GreaterOrEqual(t, len(q.ts), int(q.len))
 	assert.Zero(t, len(q.ts)&(len(q.ts)-1), "a power of two")
-	var got []tasklet.ID
-	for {
-		w, ok := popReceiver(c)
-		if !ok {
-			break
-		}
-		got = append(got, w.T.ID())
-	}
+	got := receiverIDs(c)
 	require.Len(t, got, 41)
 	for i, id := range got {
 		assert.Equal(t, tasklet.ID(100*i+1), id, "FIFO order kept")

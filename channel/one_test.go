@@ -75,14 +75,7 @@ func TestLoneReceiverSlotKeepsFIFO(t *testing.T) {
 				c.ForgetReceiver()
 			}
 			assert.Equal(t, -len(tc.want), c.Balance())
-			var got []tasklet.ID
-			for {
-				w, ok := popReceiver(c)
-				if !ok {
-					break
-				}
-				got = append(got, w.T.ID())
-			}
+			got := receiverIDs(c)
 			assert.Equal(t, tc.want, got)
 			assert.Equal(t, 0, c.Balance())
 		})
