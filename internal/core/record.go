@@ -109,9 +109,9 @@ func blockRecs(size uintptr) int { return max(1, int(blockBytes/size)) }
 // blockLen is blockRecs for the 64-byte record, which every Block has.
 const blockLen = 8
 
-// Past chunkFrom records made, while none of its tasklets has ended (a
-// world being built: a level's entities, a restore, a tree that spawns
-// before anything ends; see Ended), a Block takes its records in chunks of
+// Past chunkFrom records made, while at most an eighth of its tasklets
+// ended (a world being built: a level's entities, a restore, a tree that
+// spawns before anything ends; see Ended), a Block takes its records in chunks of
 // half of what it made (at most chunkMax, 8 MiB, which holds three aligned
 // huge pages wherever it lands), and asks for huge pages on them (package
 // hugepage): building a big world is mostly first touches of fresh pages,
@@ -139,7 +139,7 @@ type Block[B, H, C any] struct {
 	spare  []*Rec[B, H, C] // records of ended tasklets, the last one taken back first
 	shared *ext[H, C]      // the ext its records share: one Block serves one host
 	made   int             // fresh records handed out
-	ended  bool            // a tasklet ended since the last Release: no more chunks
+	ended  int             // tasklets ended since the last Release
 }
 
 // maxSpare bounds the records a Block keeps for reuse: enough for the
@@ -181,7 +181,7 @@ func (a *Block[B, H, C]) fresh(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 
 // refill gives the block its next free records.
 func (a *Block[B, H, C]) refill() {
-	if a.made >= chunkFrom && !a.ended {
+	if a.made >= chunkFrom && a.ended <= a.made/8 {
 		n := min(a.made/2, chunkMax)
 		a.free = make([]Rec[B, H, C], n)
 		// Fresh pages are not cleared, so nothing has touched them yet.
@@ -239,15 +239,16 @@ func (r *Rec[B, H, C]) Forget() {
 	}
 }
 
-// Ended tells the block that a tasklet ended: from then on it takes no
-// new chunk. A chunk stays while any of its records lives, and records of
-// ended tasklets are not all taken back (a stale entry may name one), so
-// a world that shrank with a few stragglers in every chunk, then grew
-// again, would take new chunks each time and keep the old ones; in blocks,
-// a straggler keeps 512 bytes. So chunks serve a world as it is built (a
-// level's entities, a restore, a tree that spawns before anything ends),
-// and what it keeps is at most the records it was built with.
-func (a *Block[B, H, C]) Ended() { a.ended = true }
+// Ended tells the block that a tasklet ended; once more than an eighth of
+// the records it made did, it takes no new chunk. A chunk stays while any
+// of its records lives, and records of ended tasklets are not all taken
+// back (a stale entry may name one), so a world that shrank with a few
+// stragglers in every chunk, then grew again, would take new chunks each
+// time and keep the old ones; in blocks, a straggler keeps 512 bytes. So
+// chunks serve a world as it is built (a level's entities, a restore, a
+// tree that spawns before anything ends), and what a world keeps in them
+// is bounded by the records it was built with.
+func (a *Block[B, H, C]) Ended() { a.ended++ }
 
 // Release lets go of what the block keeps for a world of chunks whose
 // last tasklet ended (the rest of its chunk), and lets the next world take
@@ -256,7 +257,7 @@ func (a *Block[B, H, C]) Release() {
 	if a.made >= chunkFrom {
 		a.spare, a.free, a.made = nil, nil, 0
 	}
-	a.ended = false
+	a.ended = 0
 }
 
 // ID is the tasklet's ID.
