@@ -147,13 +147,8 @@ func (s *Scheduler) recycle(t *rec) {
 	if t == s.hostT {
 		return
 	}
-	if s.track {
+	if s.track || !s.block.Reuse(t.c()) {
 		s.block.Ended()
 		t.c().Forget()
-	} else if !s.block.Reuse(t.c()) {
-		t.c().Forget()
-	}
-	if s.tasks.n == 0 {
-		s.block.Release() // a big world ended: its chunks can go
 	}
 }

@@ -67,7 +67,14 @@ func (s *Scheduler) RunBudget(ctx context.Context, n int, mode Budget) (tasklet.
 // and the loop starts again.
 func (s *Scheduler) loop(ctx context.Context, w *watch) (tasklet.ID, error) {
 	s.running++
-	defer func() { s.running--; s.flushRemote(); s.pollStop() }()
+	defer func() {
+		s.running--
+		s.flushRemote()
+		s.pollStop()
+		if s.tasks.n == 0 {
+			s.block.Release() // a world that ended: a big one's chunks can go
+		}
+	}()
 	for {
 		id, err, panicked := s.loopSafe(ctx, w)
 		if !panicked {
@@ -246,7 +253,14 @@ func (s *Scheduler) idleResult() error {
 // error handler is set.
 func (s *Scheduler) Tick() error {
 	s.running++
-	defer func() { s.running--; s.flushRemote(); s.pollStop() }()
+	defer func() {
+		s.running--
+		s.flushRemote()
+		s.pollStop()
+		if s.tasks.n == 0 {
+			s.block.Release() // a world that ended: a big one's chunks can go
+		}
+	}()
 	s.tick++
 	if s.tick == 0 {
 		s.tick = 1

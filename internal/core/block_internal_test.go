@@ -61,15 +61,16 @@ func TestBlockTakesBigWorldsInChunks(t *testing.T) {
 	}
 }
 
-// A block takes chunks only while at most an eighth of the tasklets it
-// made ended: a world that shrank with stragglers in its chunks and grew
+// A block takes chunks only while at most an eighth of the records it made
+// were let go without reuse: a world that shrank with stragglers in its chunks and grew
 // again would otherwise take new chunks each time and keep the old ones.
 // Release, when the world's last tasklet ended, lets the next world take
 // chunks again.
 func TestBlockTakesChunksOnlyWhileTheWorldGrows(t *testing.T) {
 	var b Block[any, any, any]
 	h := &HostRef[any]{}
-	b.Reuse(b.Make(1, nil, h)) // a tasklet that ended before the world was built
+	b.Make(1, nil, h) // a tasklet that ended before the world was built, its record let go
+	b.Ended()
 	var recs []*Rec[any, any, any]
 	for i := range chunkFrom + 1 {
 		recs = append(recs, b.Make(uint64(i+2), nil, h))
@@ -77,8 +78,10 @@ func TestBlockTakesChunksOnlyWhileTheWorldGrows(t *testing.T) {
 	if len(b.free) < blockLen {
 		t.Fatalf("past chunkFrom the block took %d records at once, though one tasklet ended before", len(b.free)+1)
 	}
-	for _, r := range recs[:len(recs)/8+1] { // an eighth of the world, and one
-		b.Reuse(r)
+	for _, r := range recs[:maxSpare+len(recs)/8+1] { // past the spare ones, an eighth of the world, and one
+		if !b.Reuse(r) {
+			b.Ended()
+		}
 	}
 	if len(b.spare) != maxSpare {
 		t.Fatalf("%d records taken back, want maxSpare (%d)", len(b.spare), maxSpare)
@@ -88,7 +91,7 @@ func TestBlockTakesChunksOnlyWhileTheWorldGrows(t *testing.T) {
 		b.Make(uint64(i+1), nil, h)
 	}
 	if n := len(b.free) + 1; n != blockLen {
-		t.Fatalf("after an eighth of the world ended the block took %d records at once, want a block of %d", n, blockLen)
+		t.Fatalf("after an eighth of the world was let go the block took %d records at once, want a block of %d", n, blockLen)
 	}
 	b.Release()
 	if b.spare != nil || b.free != nil || b.made != 0 || b.ended != 0 {
@@ -96,8 +99,10 @@ func TestBlockTakesChunksOnlyWhileTheWorldGrows(t *testing.T) {
 	}
 
 	var small Block[any, any, any]
-	r := small.Make(1, nil, h)
-	small.Reuse(r)
+	one, two := small.Make(1, nil, h), small.Make(2, nil, h)
+	small.Reuse(one)
+	_ = two // let go
+	small.Ended()
 	small.Release()
 	if len(small.spare) != 1 || small.ended != 0 {
 		t.Fatalf("Release of a small world's block: %d spare, %d ended; want its spare record kept", len(small.spare), small.ended)

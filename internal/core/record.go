@@ -109,8 +109,8 @@ func blockRecs(size uintptr) int { return max(1, int(blockBytes/size)) }
 // blockLen is blockRecs for the 64-byte record, which every Block has.
 const blockLen = 8
 
-// Past chunkFrom records made, while at most an eighth of its tasklets
-// ended (a world being built: a level's entities, a restore, a tree that
+// Past chunkFrom records made, while at most an eighth of them were let go
+// (a world being built: a level's entities, a restore, a tree that
 // spawns before anything ends; see Ended), a Block takes its records in chunks of
 // half of what it made (at most chunkMax, 8 MiB, which holds three aligned
 // huge pages wherever it lands), and asks for huge pages on them (package
@@ -139,7 +139,7 @@ type Block[B, H, C any] struct {
 	spare  []*Rec[B, H, C] // records of ended tasklets, the last one taken back first
 	shared *ext[H, C]      // the ext its records share: one Block serves one host
 	made   int             // fresh records handed out
-	ended  int             // tasklets ended since the last Release
+	ended  int             // records let go, not taken back, since the last Release
 }
 
 // maxSpare bounds the records a Block keeps for reuse: enough for the
@@ -209,7 +209,6 @@ func (a *Block[B, H, C]) refill() {
 // and such an entry could match one of them (the generation check). It
 // reports whether the record was kept; the rest go to the collector.
 func (a *Block[B, H, C]) Reuse(r *Rec[B, H, C]) bool {
-	a.Ended()
 	if len(a.spare) >= maxSpare || r.ext == nil || r.flags&flagStale != 0 {
 		return false
 	}
@@ -239,10 +238,10 @@ func (r *Rec[B, H, C]) Forget() {
 	}
 }
 
-// Ended tells the block that a tasklet ended; once more than an eighth of
-// the records it made did, it takes no new chunk. A chunk stays while any
-// of its records lives, and records of ended tasklets are not all taken
-// back (a stale entry may name one), so a world that shrank with a few
+// Ended tells the block that a record of an ended tasklet was not taken
+// back (Reuse refused it, or the caller did not offer it); once more than
+// an eighth of the records it made were, it takes no new chunk. A chunk
+// stays while any of its records lives, so a world that shrank with a few
 // stragglers in every chunk, then grew again, would take new chunks each
 // time and keep the old ones; in blocks, a straggler keeps 512 bytes. So
 // chunks serve a world as it is built (a level's entities, a restore, a
