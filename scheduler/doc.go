@@ -90,7 +90,7 @@
 // world being built (past 131,072 tasklets, while no more than an eighth
 // of them ended) in chunks it asks to be backed by transparent huge pages,
 // which fault in 2 MiB at a time; a chunk stays while any tasklet the
-// world was built with lives, and all go when Run returns with no tasklet
-// left. ReserveHeap, called once before building the world, readies the
-// whole heap it will take, behaviors and channels too.
+// world was built with lives, and all go when Run or Tick returns with no
+// tasklet left. ReserveHeap, called once before building the world,
+// readies the whole heap it will take, behaviors and channels too.
 package scheduler

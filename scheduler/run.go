@@ -62,19 +62,24 @@ func (s *Scheduler) RunBudget(ctx context.Context, n int, mode Budget) (tasklet.
 	return id, err
 }
 
+// endRun ends a Run, RunBudget or Tick: remote sends go out, a stop asked
+// for from another goroutine is taken, and a world that ended lets go of
+// a big world's chunks of records.
+func (s *Scheduler) endRun() {
+	s.running--
+	s.flushRemote()
+	s.pollStop()
+	if s.tasks.n == 0 {
+		s.block.Release()
+	}
+}
+
 // loop runs the scheduler with one recover for the whole run instead of a
 // defer per step: a panicking step unwinds to here, its tasklet is ended,
 // and the loop starts again.
 func (s *Scheduler) loop(ctx context.Context, w *watch) (tasklet.ID, error) {
 	s.running++
-	defer func() {
-		s.running--
-		s.flushRemote()
-		s.pollStop()
-		if s.tasks.n == 0 {
-			s.block.Release() // a world that ended: a big one's chunks can go
-		}
-	}()
+	defer s.endRun()
 	for {
 		id, err, panicked := s.loopSafe(ctx, w)
 		if !panicked {
@@ -253,14 +258,7 @@ func (s *Scheduler) idleResult() error {
 // error handler is set.
 func (s *Scheduler) Tick() error {
 	s.running++
-	defer func() {
-		s.running--
-		s.flushRemote()
-		s.pollStop()
-		if s.tasks.n == 0 {
-			s.block.Release() // a world that ended: a big one's chunks can go
-		}
-	}()
+	defer s.endRun()
 	s.tick++
 	if s.tick == 0 {
 		s.tick = 1
