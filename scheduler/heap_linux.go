@@ -13,13 +13,6 @@ import (
 	"github.com/stackless-go/stackless/internal/memlimit"
 )
 
-// thpEnabled is the kernel's transparent huge page setting.
-const thpEnabled = hugepage.EnabledFile
-
-// hugePage is the size of a huge page: 2 MiB on amd64, more on some arm64
-// kernels.
-func hugePage() uintptr { return hugepage.Size() }
-
 func reserveHeap(bytes int) (int, error) {
 	if err := hugePagesOn(); err != nil {
 		return 0, err
@@ -107,10 +100,10 @@ func commitLeft(meminfo string) (uint64, bool) {
 func hugePagesOn() error {
 	mode, raw, err := hugepage.Mode()
 	if err != nil {
-		return fmt.Errorf("scheduler: reserve heap: %w: %s cannot be read (%v)", ErrNoHugePages, thpEnabled, err)
+		return fmt.Errorf("scheduler: reserve heap: %w: %s cannot be read (%v)", ErrNoHugePages, hugepage.EnabledFile, err)
 	}
 	if mode != "always" && mode != "madvise" {
-		return fmt.Errorf("scheduler: reserve heap: %w: %s says %q; set it to madvise to use them", ErrNoHugePages, thpEnabled, raw)
+		return fmt.Errorf("scheduler: reserve heap: %w: %s says %q; set it to madvise to use them", ErrNoHugePages, hugepage.EnabledFile, raw)
 	}
 	return nil
 }

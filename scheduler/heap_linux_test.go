@@ -15,17 +15,17 @@ import (
 // ReserveHeap advises huge pages for the heap the next allocations take,
 // where the kernel offers them, and says so where it does not.
 func TestReserveHeapAdvisesHugePages(t *testing.T) {
-	bytes := max(64<<20, 3*int(hugePage())) // an aligned huge page inside, whatever the alignment
+	bytes := max(64<<20, 3*int(hugepage.Size())) // an aligned huge page inside, whatever the alignment
 	if hugePagesOn() != nil {
 		n, err := ReserveHeap(bytes)
 		require.ErrorIs(t, err, ErrNoHugePages)
 		assert.Zero(t, n)
-		assert.Contains(t, err.Error(), thpEnabled)
+		assert.Contains(t, err.Error(), hugepage.EnabledFile)
 		return
 	}
 	n, err := ReserveHeap(bytes)
 	require.NoError(t, err)
-	hp := int(hugePage())
+	hp := int(hugepage.Size())
 	assert.Positive(t, n)
 	assert.GreaterOrEqual(t, n, bytes-2*hp, "all of the block but its unaligned ends")
 	assert.Zero(t, n%hp)

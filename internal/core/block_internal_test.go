@@ -99,10 +99,10 @@ func TestBlockTakesChunksOnlyWhileTheWorldGrows(t *testing.T) {
 	}
 
 	var small Block[any, any, any]
-	one, two := small.Make(1, nil, h), small.Make(2, nil, h)
-	small.Reuse(one)
-	_ = two // let go
+	one := small.Make(1, nil, h)
+	small.Make(2, nil, h) // its tasklet's record is let go
 	small.Ended()
+	small.Reuse(one)
 	small.Release()
 	if len(small.spare) != 1 || small.ended != 0 {
 		t.Fatalf("Release of a small world's block: %d spare, %d ended; want its spare record kept", len(small.spare), small.ended)

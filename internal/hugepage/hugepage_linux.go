@@ -36,12 +36,18 @@ func Mode() (mode, raw string, err error) {
 		return "", "", err
 	}
 	raw = strings.TrimSpace(string(b))
+	return parseMode(raw), raw, nil
+}
+
+// parseMode is the setting EnabledFile selects, in brackets
+// ("always [madvise] never"), or "" for anything else.
+func parseMode(raw string) string {
 	for _, m := range []string{"always", "madvise", "never"} {
 		if strings.Contains(raw, "["+m+"]") {
-			return m, raw, nil
+			return m
 		}
 	}
-	return "", raw, nil
+	return ""
 }
 
 // advising is whether the kernel heeds MADV_HUGEPAGE and needs it: at

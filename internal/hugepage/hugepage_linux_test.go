@@ -53,13 +53,29 @@ func TestForceSkipsSmallBlocks(t *testing.T) {
 func TestAdviseFollowsTheKernelsSetting(t *testing.T) {
 	mode, raw, err := Mode()
 	block := make([]byte, 3*Size())
-	_, n, aerr := Advise(unsafe.Pointer(unsafe.SliceData(block)), uintptr(len(block)))
+	at, n, aerr := Advise(unsafe.Pointer(unsafe.SliceData(block)), uintptr(len(block)))
 	require.NoError(t, aerr)
 	if err != nil || mode != "madvise" {
 		assert.Zero(t, n, "setting %q", raw)
 		return
 	}
-	assert.Positive(t, n)
-	assert.Contains(t, []string{"always", "madvise", "never"}, mode)
-	assert.Contains(t, raw, "[madvise]")
+	require.Positive(t, n)
+	ok, err := Advised(at, n)
+	require.NoError(t, err)
+	assert.True(t, ok, "the kernel keeps the advice (VmFlags hg)")
+	runtime.KeepAlive(block)
+}
+
+// The setting is the word in brackets, whatever its place.
+func TestParseMode(t *testing.T) {
+	for raw, want := range map[string]string{
+		"always [madvise] never": "madvise",
+		"[always] madvise never": "always",
+		"always madvise [never]": "never",
+		"always madvise never":   "",
+		"":                       "",
+		"[sometimes]":            "",
+	} {
+		assert.Equal(t, want, parseMode(raw), "%q", raw)
+	}
 }
