@@ -91,7 +91,8 @@
 // of their records were let go without reuse) in chunks it asks to be
 // backed by transparent huge pages, which fault in 2 MiB at a time; a
 // chunk stays while any tasklet the world was built with lives, and all
-// go when Run or Tick returns with no tasklet left. ReserveHeap, called
-// once before building the world, readies the whole heap it will take,
-// behaviors and channels too.
+// go when Run or Tick returns with no tasklet left. Behaviors made with
+// Make come from such chunks too. ReserveHeap, called once before building
+// the world, readies the whole heap it will take, behaviors from &B{} and
+// channels too.
 package scheduler

@@ -1,6 +1,10 @@
 package scheduler
 
-import "iter"
+import (
+	"iter"
+
+	"github.com/stackless-go/stackless/internal/core"
+)
 
 // runQueue is a double-ended queue of tasklets: round robin at the back,
 // and "runs at once" at the front. Its front part is a ring whose length is
@@ -36,6 +40,8 @@ type spill struct {
 	last   *spillChunk   // the last of chunks, or nil
 	room   int           // free entries at the end of last: zero when last is nil
 	free   []*spillChunk // chunks the ring was done with, for the next ones
+	slab   core.Slab[spillChunk]
+	build  func() int // the scheduler's block.Building
 }
 
 // maxFreeChunks bounds the chunks a spill keeps for reuse (128 KiB).
@@ -59,7 +65,7 @@ func (sp *spill) addChunk() {
 	if k := len(sp.free); k > 0 {
 		c, sp.free = sp.free[k-1], sp.free[:k-1]
 	} else {
-		c = new(spillChunk)
+		c = sp.slab.New(building(sp.build))
 	}
 	sp.chunks, sp.last, sp.room = append(sp.chunks, c), c, spillLen
 }
@@ -153,6 +159,16 @@ func (q *runQueue) release() {
 		q.sp.free = nil
 	}
 	if len(q.buf) > keepRunQueue {
+		q.setRing(nil, 0)
+	}
+}
+
+// releaseChunks lets go of what an empty queue keeps that may be a big
+// world's chunk: the spill's slab and kept chunks, and the ring, which may
+// be a spill chunk the queue took over.
+func (q *runQueue) releaseChunks() {
+	q.sp.slab, q.sp.free = core.Slab[spillChunk]{}, nil
+	if q.n == 0 && q.sp.empty() {
 		q.setRing(nil, 0)
 	}
 }
@@ -290,6 +306,18 @@ type table[E any] struct {
 	cache [cacheSlots]pageRef[E]
 	spare []*page[E] // pages emptied (all nil), for the next pages made
 	n     int
+	slab  core.Slab[page[E]]
+	build func() int // the scheduler's block.Building
+}
+
+// building is how many of a run queue's or table's pieces a slab takes at
+// once: a whole chunk (8 MiB, huge pages) while the scheduler's records
+// come in chunks, else none.
+func building(build func() int) int {
+	if build != nil && build() > 0 {
+		return 1 << 30
+	}
+	return 0
 }
 
 const (
@@ -310,6 +338,10 @@ type page[E any] struct {
 	slot [1 << pageBits]*E
 	live int
 }
+
+// release lets go of the table's slab and the emptied pages it kept,
+// which may be a big world's: a page in use keeps its chunk on its own.
+func (tb *table[E]) release() { tb.slab, tb.spare = core.Slab[page[E]]{}, nil }
 
 // page returns the page of id, or nil.
 func (tb *table[E]) page(id uint64) *page[E] {
@@ -345,7 +377,7 @@ func (tb *table[E]) pageFor(key uint64) *page[E] {
 			p = tb.spare[n-1]
 			tb.spare = tb.spare[:n-1]
 		} else {
-			p = new(page[E])
+			p = tb.slab.New(building(tb.build))
 		}
 		tb.pages[key] = p
 	}

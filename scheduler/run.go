@@ -64,13 +64,16 @@ func (s *Scheduler) RunBudget(ctx context.Context, n int, mode Budget) (tasklet.
 
 // endRun ends a Run, RunBudget or Tick: remote sends go out, a stop asked
 // for from another goroutine is taken, and a world that ended lets go of
-// a big world's chunks of records.
+// a big world's chunks of records and behaviors.
 func (s *Scheduler) endRun() {
 	s.running--
 	s.flushRemote()
 	s.pollStop()
-	if s.tasks.n == 0 {
-		s.block.Release()
+	if s.tasks.n == 0 && s.block.Release() {
+		s.slabs = nil
+		s.tasks.release()
+		s.chans.release()
+		s.runq.releaseChunks()
 	}
 }
 

@@ -45,6 +45,7 @@ type Scheduler struct {
 	ckpt       checkpointer
 	host       *hostRef
 	block      block // records for Spawn
+	slabs      []any // behaviors for Make: a *core.Slab[B] for each B made while building a world
 	lastCh     *channel.Channel
 	noCh       channel.ID // the last ID opSend found no channel for (0: none); a channel made here clears it
 	// The buffered channel a TryRecvMany last drained, when no hook,
@@ -222,6 +223,9 @@ func New(opts ...Option) *Scheduler {
 	}
 	s.vclock, _ = s.clock.(*VirtualClock)
 	s.host = &hostRef{H: s}
+	s.tasks.build = s.block.Building
+	s.chans.build = s.tasks.build
+	s.runq.sp.build = s.tasks.build
 	s.updatePlain()
 	return s
 }

@@ -274,7 +274,9 @@ func (k *skynet) Step(t *tasklet.T) tasklet.Op {
 		}
 		sub := k.Size / k.Div
 		for i := range k.Div {
-			t.Spawn(&skynet{Num: k.Num + i*sub, Size: sub, Div: k.Div, Out: k.In, GoRules: k.GoRules})
+			c := scheduler.Make[skynet](t.Host())
+			*c = skynet{Num: k.Num + i*sub, Size: sub, Div: k.Div, Out: k.In, GoRules: k.GoRules}
+			t.Spawn(c)
 		}
 		k.PC = 1
 		return t.Recv(k.In)

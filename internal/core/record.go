@@ -2,8 +2,6 @@ package core
 
 import (
 	"unsafe"
-
-	"github.com/stackless-go/stackless/internal/hugepage"
 )
 
 // HostRef lets every record of a scheduler share one pointer to its Host,
@@ -181,11 +179,8 @@ func (a *Block[B, H, C]) fresh(id uint64, b B, h *HostRef[H]) *Rec[B, H, C] {
 
 // refill gives the block its next free records.
 func (a *Block[B, H, C]) refill() {
-	if a.made >= chunkFrom && a.ended <= a.made/8 {
-		n := min(a.made/2, chunkMax)
-		a.free = make([]Rec[B, H, C], n)
-		// Fresh pages are not cleared, so nothing has touched them yet.
-		hugepage.Advise(unsafe.Pointer(unsafe.SliceData(a.free)), uintptr(n)*unsafe.Sizeof(a.free[0]))
+	if n := a.Building(); n > 0 {
+		a.free = chunk[Rec[B, H, C]](n)
 		return
 	}
 	// One array type, not a slice of records: the allocator copies an
@@ -238,6 +233,16 @@ func (r *Rec[B, H, C]) Forget() {
 	}
 }
 
+// Building reports how many records the block's next chunk holds while
+// a big world is being built (see chunkFrom), and 0 when it takes no
+// chunks. Slabs of behaviors follow it.
+func (a *Block[B, H, C]) Building() int {
+	if a.made >= chunkFrom && a.ended <= a.made/8 {
+		return min(a.made/2, chunkMax)
+	}
+	return 0
+}
+
 // Ended tells the block that a record of an ended tasklet was not taken
 // back (Reuse refused it, or the caller did not offer it); once more than
 // an eighth of the records it made were, it takes no new chunk. A chunk
@@ -250,13 +255,15 @@ func (r *Rec[B, H, C]) Forget() {
 func (a *Block[B, H, C]) Ended() { a.ended++ }
 
 // Release lets go of what the block keeps for a world of chunks whose
-// last tasklet ended (the rest of its chunk), and lets the next world take
-// chunks again.
-func (a *Block[B, H, C]) Release() {
-	if a.made >= chunkFrom {
-		a.spare, a.free, a.made = nil, nil, 0
-	}
+// last tasklet ended (the rest of its chunk), lets the next world take
+// chunks again, and reports whether the world was one of chunks.
+func (a *Block[B, H, C]) Release() bool {
 	a.ended = 0
+	if a.made < chunkFrom {
+		return false
+	}
+	a.spare, a.free, a.made = nil, nil, 0
+	return true
 }
 
 // ID is the tasklet's ID.

@@ -1,0 +1,48 @@
+package core
+
+import (
+	"unsafe"
+
+	"github.com/stackless-go/stackless/internal/hugepage"
+)
+
+// chunkBytes bounds a chunk: chunkMax records of 64 bytes, three aligned
+// huge pages wherever it lands.
+const chunkBytes = chunkMax * 64
+
+// chunk makes n zero values of T in one allocation and asks for huge pages
+// on it. Fresh pages of a large allocation are not cleared, so nothing has
+// touched them yet when the advice is given.
+func chunk[T any](n int) []T {
+	c := make([]T, n)
+	hugepage.Advise(unsafe.Pointer(unsafe.SliceData(c)), uintptr(n)*unsafe.Sizeof(c[0]))
+	return c
+}
+
+// Slab hands out zero values of one type, carved from chunks while a
+// Block builds a big world, so that a world's behaviors fault in huge
+// pages as its records do. A chunk stays in memory while any value from it
+// is referenced; values are never handed out twice. The zero Slab is
+// ready; it is not safe for concurrent use.
+type Slab[T any] struct {
+	free []T
+}
+
+// New returns a new zero T: the next of the slab's chunk; else, when n >
+// 0 (Block.Building), the first of a new chunk of n values, at most
+// chunkBytes; else new(T), as the allocator would without a slab.
+func (s *Slab[T]) New(n int) *T {
+	if len(s.free) == 0 {
+		size := unsafe.Sizeof(*new(T))
+		if n == 0 || size == 0 || size > chunkBytes/64 {
+			return new(T)
+		}
+		s.free = chunk[T](min(n, int(chunkBytes/size)))
+	}
+	p := &s.free[0]
+	s.free = s.free[1:]
+	return p
+}
+
+// Left is how many values the slab's chunk has yet to hand out.
+func (s *Slab[T]) Left() int { return len(s.free) }
