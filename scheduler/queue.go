@@ -20,7 +20,10 @@ type runQueue struct {
 	head int
 	n    int // tasklets in the ring; where it is zero, refill before taking the queue for empty
 	lim  int // len(buf) while the spill is empty, else 0: room() is false
-	sp   spill
+	// chunkRing: buf is a spill chunk the ring took over, which may pin a
+	// big world's slab chunk; an empty queue's release drops it.
+	chunkRing bool
+	sp        spill
 }
 
 // ringMax is the longest the ring grows to (64 KiB); spillLen is the
@@ -129,6 +132,7 @@ func (q *runQueue) grow() {
 	k := copy(buf[:q.n], q.buf[q.head:])
 	copy(buf[k:q.n], q.buf)
 	q.setRing(buf, 0)
+	q.chunkRing = false
 }
 
 // setRing makes buf the ring, its first tasklet at head.
@@ -158,8 +162,9 @@ func (q *runQueue) release() {
 	if q.sp.free != nil {
 		q.sp.free = nil
 	}
-	if len(q.buf) > keepRunQueue {
+	if len(q.buf) > keepRunQueue || q.chunkRing {
 		q.setRing(nil, 0)
+		q.chunkRing = false
 	}
 }
 
@@ -170,6 +175,7 @@ func (q *runQueue) releaseChunks() {
 	q.sp.slab, q.sp.free = core.Slab[spillChunk]{}, nil
 	if q.n == 0 && q.sp.empty() {
 		q.setRing(nil, 0)
+		q.chunkRing = false
 	}
 }
 
@@ -263,7 +269,7 @@ func (q *runQueue) swapIn() bool {
 	}
 	c, k := q.sp.take()
 	q.setRing(c[:], 0)
-	q.n = k
+	q.n, q.chunkRing = k, true
 	return true
 }
 
