@@ -86,13 +86,13 @@
 // # Big worlds
 //
 // A world of millions of tasklets is built from fresh memory, and on Linux
-// each fresh 4 KiB page is a fault. The scheduler puts the records of a
-// world being built (past 131,072 tasklets, while no more than an eighth
-// of their records were let go without reuse) in chunks it asks to be
-// backed by transparent huge pages, which fault in 2 MiB at a time; a
-// chunk stays while any tasklet the world was built with lives, and all
-// go when Run or Tick returns with no tasklet left. Behaviors made with
-// Make come from such chunks too. ReserveHeap, called once before building
-// the world, readies the whole heap it will take, behaviors from &B{} and
-// channels too.
+// each fresh 4 KiB page is a fault. The scheduler puts the records, ID
+// table pages and run-queue spill of a world being built (past 131,072
+// tasklets, while no more than an eighth of their records were let go
+// without reuse) in chunks it asks to be backed by transparent huge pages,
+// which fault in 2 MiB at a time; behaviors made with Make come from such
+// chunks too. A chunk stays while anything in it is referenced, and what
+// is left of them goes when Run or Tick returns with no tasklet left.
+// ReserveHeap, called once before building the world, readies the whole
+// heap it will take, behaviors from &B{} and channels too.
 package scheduler
