@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"iter"
+	"math"
 
 	"github.com/stackless-go/stackless/internal/core"
 )
@@ -132,12 +133,12 @@ func (q *runQueue) grow() {
 	k := copy(buf[:q.n], q.buf[q.head:])
 	copy(buf[k:q.n], q.buf)
 	q.setRing(buf, 0)
-	q.chunkRing = false
 }
 
-// setRing makes buf the ring, its first tasklet at head.
+// setRing makes buf the ring, its first tasklet at head; swapIn marks a
+// spill chunk it makes the ring.
 func (q *runQueue) setRing(buf []*rec, head int) {
-	q.buf, q.head, q.lim = buf, head, 0
+	q.buf, q.head, q.lim, q.chunkRing = buf, head, 0, false
 	if q.sp.empty() {
 		q.lim = len(buf)
 	}
@@ -164,19 +165,14 @@ func (q *runQueue) release() {
 	}
 	if len(q.buf) > keepRunQueue || q.chunkRing {
 		q.setRing(nil, 0)
-		q.chunkRing = false
 	}
 }
 
-// releaseChunks lets go of what an empty queue keeps that may be a big
-// world's chunk: the spill's slab and kept chunks, and the ring, which may
-// be a spill chunk the queue took over.
+// releaseChunks is release for a big world that ended: the rest of the
+// spill's slab goes too.
 func (q *runQueue) releaseChunks() {
-	q.sp.slab, q.sp.free = core.Slab[spillChunk]{}, nil
-	if q.n == 0 && q.sp.empty() {
-		q.setRing(nil, 0)
-		q.chunkRing = false
-	}
+	q.sp.slab = core.Slab[spillChunk]{}
+	q.release()
 }
 
 // len is the number of tasklets queued.
@@ -281,7 +277,7 @@ func (q *runQueue) swapIn() bool {
 func (q *runQueue) remove(t *rec) bool {
 	if q.sp.remove(t) {
 		if q.sp.empty() {
-			q.setRing(q.buf, q.head)
+			q.lim = len(q.buf)
 		}
 		return true
 	}
@@ -317,11 +313,11 @@ type table[E any] struct {
 }
 
 // building is how many of a run queue's or table's pieces a slab takes at
-// once: a whole chunk (8 MiB, huge pages) while the scheduler's records
-// come in chunks, else none.
+// once: as many as a chunk holds (Slab.New caps it at 8 MiB, three huge
+// pages) while the scheduler's records come in chunks, else none.
 func building(build func() int) int {
 	if build != nil && build() > 0 {
-		return 1 << 30
+		return math.MaxInt
 	}
 	return 0
 }

@@ -63,8 +63,8 @@ func (s *Scheduler) RunBudget(ctx context.Context, n int, mode Budget) (tasklet.
 }
 
 // endRun ends a Run, RunBudget or Tick: remote sends go out, a stop asked
-// for from another goroutine is taken, and a world that ended lets go of
-// a big world's chunks of records and behaviors.
+// for from another goroutine is taken, and a big world that ended lets go
+// of what is left of its chunks (records, behaviors, table pages, spill).
 func (s *Scheduler) endRun() {
 	s.running--
 	s.flushRemote()

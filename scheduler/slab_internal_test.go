@@ -68,5 +68,5 @@ func TestMakeTakesChunksWhileABigWorldIsBuilt(t *testing.T) {
 	require.Zero(t, s.Len())
 	assert.Nil(t, s.slabs, "an ended world keeps no slabs")
 	assert.Zero(t, s.tasks.slab.Left()+s.chans.slab.Left()+s.runq.sp.slab.Left(), "nor chunks of pages")
-	assert.Nil(t, s.runq.buf, "nor a ring that may be a chunk's")
+	assert.False(t, s.runq.chunkRing, "nor a ring that is a spill chunk")
 }

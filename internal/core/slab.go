@@ -30,7 +30,9 @@ type Slab[T any] struct {
 
 // New returns a new zero T: the next of the slab's chunk; else, when n >
 // 0 (Block.Building), the first of a new chunk of n values, at most
-// chunkBytes; else new(T), as the allocator would without a slab.
+// chunkBytes; else new(T), as the allocator would without a slab. Values
+// of no size, or of more than a 64th of a chunk (128 KiB), always come
+// from the allocator.
 func (s *Slab[T]) New(n int) *T {
 	if len(s.free) == 0 {
 		size := unsafe.Sizeof(*new(T))
