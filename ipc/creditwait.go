@@ -34,17 +34,25 @@ import (
 // What the home's Balance does not count are the parked senders behind a
 // head (they are counted once sent).
 
-// parkedSend is a plain send parked for credit: its value is in the
-// tasklet's wait.
+// parkedSend names a send parked for credit: tasklet id's wait seq.
 type parkedSend struct {
 	id  tasklet.ID
 	seq uint32
 }
 
+// waitingSend is a parked send with its value, the only case of its wait,
+// kept here too: credit completing a stream's sends then reads no more of
+// each sender than its record, where the wait's case (its own select
+// buffer, and the buffer's case) cost two cache misses a value.
+type waitingSend struct {
+	parkedSend
+	v any
+}
+
 // sendQueue is this node's senders on one remote channel that wait.
 type sendQueue struct {
-	heads  []parkedSend // sent as OPs, unanswered
-	parked []parkedSend // in the order blocked; parked[at:] are live (id 0: cancelled)
+	heads  []parkedSend  // sent as OPs, unanswered
+	parked []waitingSend // in the order blocked; parked[at:] are live (id 0: cancelled)
 	at     int
 	live   int  // parked sends not cancelled
 	dirty  bool // live changed since the home was told (sendWaiting)
@@ -57,19 +65,19 @@ func (q *sendQueue) waiting() int { return len(q.parked) - q.at }
 // popped front once it is half the slice, instead of growing without
 // bound: it used to grow by every send that ever parked, about 90 bytes
 // allocated per value (BenchmarkRemoteStream, in one run of three).
-func (q *sendQueue) push(p parkedSend) {
+func (q *sendQueue) push(p parkedSend, v any) {
 	if len(q.parked) == cap(q.parked) && q.at >= len(q.parked)/2 {
 		k := copy(q.parked, q.parked[q.at:])
 		clear(q.parked[k:])
 		q.parked, q.at = q.parked[:k], 0
 	}
-	q.parked = append(q.parked, p)
+	q.parked = append(q.parked, waitingSend{p, v})
 }
 
-func (q *sendQueue) pop() (parkedSend, bool) {
+func (q *sendQueue) pop() (waitingSend, bool) {
 	for q.at < len(q.parked) {
 		p := q.parked[q.at]
-		q.parked[q.at] = parkedSend{}
+		q.parked[q.at] = waitingSend{}
 		q.at++
 		if q.at == len(q.parked) {
 			q.parked, q.at = q.parked[:0], 0
@@ -79,7 +87,17 @@ func (q *sendQueue) pop() (parkedSend, bool) {
 			return p, true
 		}
 	}
-	return parkedSend{}, false
+	return waitingSend{}, false
+}
+
+// index returns where p waits in q.parked[q.at:], or -1.
+func (q *sendQueue) index(p parkedSend) int {
+	for i := q.at; i < len(q.parked); i++ {
+		if q.parked[i].parkedSend == p {
+			return i
+		}
+	}
+	return -1
 }
 
 func (q *sendQueue) dropHead(id tasklet.ID, seq uint32) bool {
@@ -101,12 +119,12 @@ func (n *Node) sendQueue(ch channel.ID) *sendQueue {
 	return q
 }
 
-// park parks tasklet id's send (its wait's only case) on ch, homed at
+// park parks tasklet id's send of v (its wait's only case) on ch, homed at
 // another node, whose credit sc ran out, behind an OP of this node that
 // stands for it at the home; it reports false if there is none, and the
 // caller sends the OP, which then stands for the sends parked after it
 // (addHead).
-func (n *Node) park(id tasklet.ID, wait uint32, sc *sendCredit, ch channel.ID) bool {
+func (n *Node) park(id tasklet.ID, wait uint32, sc *sendCredit, ch channel.ID, v any) bool {
 	q := sc.q
 	if q == nil {
 		q = n.sendQueue(ch)
@@ -115,7 +133,7 @@ func (n *Node) park(id tasklet.ID, wait uint32, sc *sendCredit, ch channel.ID) b
 	if len(q.heads) == 0 {
 		return false
 	}
-	q.push(parkedSend{id, wait})
+	q.push(parkedSend{id, wait}, v)
 	q.live++
 	n.queueChanged(ch, q)
 	return true
@@ -198,12 +216,12 @@ func (n *Node) wakeParked(ch channel.ID) {
 		if !ok {
 			break
 		}
-		v, idx, ok := n.s.SendWaitOf(p.id, p.seq)
+		idx, ok := n.s.SendWaits(p.id, p.seq)
 		if !ok {
 			continue // ended since (Cancel drops it; this is a guard)
 		}
-		woken = append(woken, wokenSend{p, idx})
-		vals = append(vals, v)
+		woken = append(woken, wokenSend{p.parkedSend, idx})
+		vals = append(vals, p.v)
 	}
 	errs := slices.Grow(n.cr.errs[:0], len(vals))[:len(vals)]
 	inRun := n.s.InRun()
@@ -287,8 +305,8 @@ func (n *Node) sendQueued(ch channel.ID, q *sendQueue, all bool) {
 		if !ok {
 			break
 		}
-		if n.sendParked(ch, p) {
-			q.heads = append(q.heads, p)
+		if n.sendParked(ch, p.parkedSend) {
+			q.heads = append(q.heads, p.parkedSend)
 			if !all {
 				break
 			}
@@ -337,13 +355,11 @@ func (n *Node) unqueueSend(id tasklet.ID, seq uint32, ch channel.ID) bool {
 		n.nextHead(ch)
 		return false
 	}
-	for i := q.at; i < len(q.parked); i++ {
-		if q.parked[i] == (parkedSend{id, seq}) {
-			q.parked[i] = parkedSend{}
-			q.live--
-			n.maybeForget(ch, q)
-			return true
-		}
+	if i := q.index(parkedSend{id, seq}); i >= 0 {
+		q.parked[i] = waitingSend{}
+		q.live--
+		n.maybeForget(ch, q)
+		return true
 	}
 	return false
 }
@@ -366,7 +382,7 @@ func (n *Node) departParked(id tasklet.ID) {
 		n.nextHead(ch) // id's DONE now goes where it goes
 		return
 	}
-	if !slices.Contains(q.parked[q.at:], parkedSend{id, wt.Seq}) {
+	if q.index(parkedSend{id, wt.Seq}) < 0 {
 		return
 	}
 	for {
@@ -374,12 +390,12 @@ func (n *Node) departParked(id tasklet.ID) {
 		if !ok {
 			break
 		}
-		sent := n.sendParked(ch, p)
+		sent := n.sendParked(ch, p.parkedSend)
 		if p.id == id {
 			break // a wait that moves is no head of this node's
 		}
 		if sent {
-			q.heads = append(q.heads, p)
+			q.heads = append(q.heads, p.parkedSend)
 		}
 	}
 	n.maybeForget(ch, q)

@@ -164,14 +164,14 @@ func TestSendQueueNeverEmptyStaysBounded(t *testing.T) {
 	var q sendQueue
 	next := tasklet.ID(1)
 	for range 64 {
-		q.push(parkedSend{next, 1})
+		q.push(parkedSend{next, 1}, nil)
 		next++
 	}
 	for range 100_000 {
 		p, ok := q.pop()
 		require.True(t, ok)
 		require.Equal(t, next-64, p.id, "first in, first out")
-		q.push(parkedSend{next, 1})
+		q.push(parkedSend{next, 1}, nil)
 		next++
 	}
 	assert.Equal(t, 64, q.waiting())

@@ -111,7 +111,7 @@ func (n *Node) remoteHomes(buf []uint16, cases []tasklet.Case) []uint16 {
 func (n *Node) Op(id tasklet.ID, wait uint32, cases []tasklet.Case) {
 	var sc *sendCredit
 	if len(cases) == 1 && cases[0].Dir == tasklet.DirSend {
-		if sc = n.creditOn(cases[0].Chan); sc != nil && sc.n <= 0 && n.park(id, wait, sc, cases[0].Chan) {
+		if sc = n.creditOn(cases[0].Chan); sc != nil && sc.n <= 0 && n.park(id, wait, sc, cases[0].Chan, cases[0].Value) {
 			return // waits here for credit (creditwait.go)
 		}
 	}

@@ -429,27 +429,23 @@ func (s *Scheduler) WaitOf(id tasklet.ID) (w Wait, ok bool) {
 	return Wait{Seq: t.WaitSeq(), Plain: t.Plain(), Cases: t.Cases()}, true
 }
 
-// SendWaitOf is WaitOf for a wait of one case, for a caller that completes
-// many such sends (package ipc's sends parked for credit): the case's value
-// and the index the wait completes with (-1 for a plain wait, whose case has
-// no value), without building the wait's cases. ok is false if tasklet id
-// is not blocked in wait seq or that wait has more cases.
-func (s *Scheduler) SendWaitOf(id tasklet.ID, seq uint32) (v any, idx int, ok bool) {
+// SendWaits reports whether tasklet id is still blocked in wait seq, and
+// the index that wait completes with (-1 for a plain one): WaitOf for a
+// caller that completes many waits of one send case and keeps their values
+// itself (package ipc's sends parked for credit), so it reads nothing of
+// the wait but the tasklet's record.
+func (s *Scheduler) SendWaits(id tasklet.ID, seq uint32) (idx int, ok bool) {
 	t := s.tasks.get(uint64(id))
 	if t == nil || t.State() != tasklet.Blocked || t.WaitSeq() != seq {
-		return nil, 0, false
+		return 0, false
 	}
 	if t.Plain() {
-		return nil, -1, true
+		return -1, true
 	}
-	cs := t.SelectCases()
-	if len(cs) != 1 {
-		return nil, 0, false
-	}
-	return cs[0].Value, 0, true
+	return 0, true
 }
 
-// CompleteSend is Complete for a wait of one case that SendWaitOf found
+// CompleteSend is Complete for a wait of one case that SendWaits found
 // (idx as it said): the case that completes is the only one, so there is
 // no other to forget or cancel, and endWait's pass over the cases is
 // skipped. It reports false for a stale answer, as Complete does.
