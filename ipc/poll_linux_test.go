@@ -68,3 +68,37 @@ func TestALongStepDoesNotStallTheLink(t *testing.T) {
 	default:
 	}
 }
+
+// TestABusySchedulerKeepsItsRings: once node 1's scheduler polls its ring
+// (it took a value from node 2 there), it keeps the ring however long it
+// then stays busy, taking frames between slices, so that node 2's writes
+// signal nobody and no reader goroutine is woken for each batch.
+func TestABusySchedulerKeepsItsRings(t *testing.T) {
+	spin := pollSpin
+	pollSpin = time.Minute // node 1 polls until the value comes
+	t.Cleanup(func() { pollSpin = spin })
+	c := newCluster(t, 2, clusterConfig{unix: true})
+	in := c.ch(0, 0)
+	c.prog(0, "recv", recv(in))
+	c.waitBalance(in, -1)
+	c.prog(1, "sender", send(in, 7))
+	res := c.collect(2)
+	assert.Equal(t, []int{7}, res["recv"].Got)
+	n := c.nodes[0]
+	var before, after, polled int
+	c.on(0, func(*scheduler.Scheduler) {
+		before = len(n.pl.links)
+		for start := time.Now(); time.Since(start) < 2*time.Millisecond; {
+		} // a slice of work far longer than any spin
+		n.poll(scheduler.PollBusy)
+		after = len(n.pl.links)
+		for _, l := range n.pl.links {
+			if l.shm.r.polled.Load() {
+				polled++
+			}
+		}
+	})
+	assert.Positive(t, before, "the value came through the poller")
+	assert.Equal(t, before, after, "the busy scheduler still polls its rings")
+	assert.Equal(t, after, polled, "and the rings know it")
+}
