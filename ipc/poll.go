@@ -35,8 +35,8 @@ import (
 // the peer an eventfd write and this node a goroutine's wake-up per batch,
 // and where no core is spare the decoding only took the peer's. A
 // two-process stream, whose sender never idles, went from 11.8 to 12.8 M
-// values/s (medians of six), and from about 14,500 context switches per 10
-// M values to 6,000-9,000. A step that holds the scheduler for long leaves
+// values/s (medians of six), and from about 14,000 context switches per 10
+// M values to 6,000-12,000. A step that holds the scheduler for long leaves
 // the frames to the reader goroutine (pollFallback).
 
 // pollSpin is the longest an idle scheduler polls before it parks. It is a
