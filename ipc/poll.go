@@ -29,15 +29,21 @@ import (
 // before the poller, but for a probe, a spin of the full length now and
 // then, rarer after each that does not pay.
 //
-// A busy scheduler keeps its rings and takes their frames between slices.
-// Until December 2026 it gave them back to the reader goroutines after
-// 200 us of work, so that those decoded in parallel with it; but that cost
-// the peer an eventfd write and this node a goroutine's wake-up per batch,
-// and where no core is spare the decoding only took the peer's. A
-// two-process stream, whose sender never idles, went from 11.8 to 12.8 M
-// values/s (medians of six), and from about 14,000 context switches per 10
-// M values to 6,000-12,000. A step that holds the scheduler for long leaves
-// the frames to the reader goroutine (pollFallback).
+// A busy scheduler keeps taking frames between slices while they come:
+// it gives its rings back to the reader goroutines only once it has been
+// busy for pollBusyFor and found nothing in them for as long. Then a frame
+// that comes wakes a reader goroutine, whose message ends the running
+// slice (the inbox), where a polled ring would wait for the slice's end:
+// up to 256 steps, which for long steps is many milliseconds. Until
+// December 2026 the rings went back after pollBusyFor of work whatever
+// they held; a stream's sender, which never idles but finds credit coming
+// back every few tens of microseconds, then paid an eventfd write on the
+// peer's side and a goroutine's wake-up on its own per batch, and on a
+// host without a spare core the reader's decoding only took the peer's.
+
+// pollBusyFor is how long a busy scheduler polls rings that bring nothing
+// before it gives them back to their reader goroutines.
+const pollBusyFor = 200 * time.Microsecond
 
 // pollSpin is the longest an idle scheduler polls before it parks. It is a
 // variable only so that benchmarks can compare spins (IPC_BENCH_SPIN in
@@ -63,6 +69,7 @@ type poller struct {
 	budget     time.Duration // the current spell's
 	oneProc    bool          // GOMAXPROCS is 1
 	idleSince  time.Time     // when the current idle spell began; zero: not idle
+	lastInput  time.Time     // the last idle poll, or busy poll that found frames
 	buf        []byte        // frames copied out of a ring
 	msg        message
 	sc         scratch
@@ -81,10 +88,16 @@ func (n *Node) poll(mode scheduler.PollMode) bool {
 		if len(p.links) == 0 {
 			return false
 		}
-		n.pollRings()
+		now := time.Now()
+		if n.pollRings() {
+			p.lastInput = now
+		} else if now.Sub(p.lastInput) > pollBusyFor {
+			n.unpollAll()
+		}
 		return false
 	}
 	now := time.Now()
+	p.lastInput = now // idle: the rings are the scheduler's to watch
 	if p.idleSince.IsZero() {
 		if len(n.cr.dirty) > 0 { // flush held it back: tell the homes now
 			n.sendWaiting()

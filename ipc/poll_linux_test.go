@@ -6,6 +6,7 @@ package ipc
 // input still gets through while a step holds the scheduler's goroutine.
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -69,11 +70,13 @@ func TestALongStepDoesNotStallTheLink(t *testing.T) {
 	}
 }
 
-// TestABusySchedulerKeepsItsRings: once node 1's scheduler polls its ring
-// (it took a value from node 2 there), it keeps the ring however long it
-// then stays busy, taking frames between slices, so that node 2's writes
-// signal nobody and no reader goroutine is woken for each batch.
-func TestABusySchedulerKeepsItsRings(t *testing.T) {
+// TestABusySchedulerKeepsItsRingsWhileTheyBringFrames: once node 1's
+// scheduler polls its ring (it took a value from node 2 there), it keeps
+// the ring through a long slice of work if a frame came meanwhile (node 2's
+// writes then signal nobody), and gives it back to the reader goroutine,
+// whose messages end a slice at once, after a slice as long in which
+// nothing came.
+func TestABusySchedulerKeepsItsRingsWhileTheyBringFrames(t *testing.T) {
 	spin := pollSpin
 	pollSpin = time.Minute // node 1 polls until the value comes
 	t.Cleanup(func() { pollSpin = spin })
@@ -85,20 +88,33 @@ func TestABusySchedulerKeepsItsRings(t *testing.T) {
 	res := c.collect(2)
 	assert.Equal(t, []int{7}, res["recv"].Got)
 	n := c.nodes[0]
-	var before, after, polled int
-	c.on(0, func(*scheduler.Scheduler) {
-		before = len(n.pl.links)
-		for start := time.Now(); time.Since(start) < 2*time.Millisecond; {
-		} // a slice of work far longer than any spin
-		n.poll(scheduler.PollBusy)
-		after = len(n.pl.links)
-		for _, l := range n.pl.links {
-			if l.shm.r.polled.Load() {
-				polled++
+	// busy is a slice of work far longer than pollBusyFor, during which
+	// node 2 sends another value if withFrame; then the slice ends
+	// (PollBusy). It reports how many rings were polled before and after.
+	busy := func(withFrame bool) (before, after int) {
+		c.on(0, func(*scheduler.Scheduler) {
+			before = len(n.pl.links)
+			if withFrame {
+				sender := &Prog{Name: "sender2", Code: []Instr{send(in, 8)}, Results: c.resCh}
+				c.scheds[c.at(1)].Do(func(s *scheduler.Scheduler) { s.Spawn(sender) })
 			}
-		}
-	})
-	assert.Positive(t, before, "the value came through the poller")
-	assert.Equal(t, before, after, "the busy scheduler still polls its rings")
-	assert.Equal(t, after, polled, "and the rings know it")
+			start := time.Now()
+			for time.Since(start) < 2*pollBusyFor || withFrame && !n.pl.links[0].shm.r.pending() {
+				if time.Since(start) > waitTime {
+					break
+				}
+				runtime.Gosched() // node 2's goroutines share this process's two Ps
+			}
+			n.poll(scheduler.PollBusy)
+			after = len(n.pl.links)
+		})
+		return before, after
+	}
+	before, after := busy(true)
+	require.Equal(t, 1, before, "the value came through the poller")
+	assert.Equal(t, 1, after, "a ring that brought a frame stays the poller's")
+	assert.True(t, n.pl.links[0].shm.r.polled.Load())
+	before, after = busy(false)
+	assert.Equal(t, 1, before)
+	assert.Zero(t, after, "a ring that brought nothing goes back to its reader")
 }

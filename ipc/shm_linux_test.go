@@ -175,8 +175,10 @@ func peerKilledMidFrame(t *testing.T, mode string) {
 	require.Equal(t, parentPong, s.NewChannel(2*batchPuts))
 	sock := filepath.Join(tempDir(t), "sock", "n1.sock")
 	require.NoError(t, n.Listen(ctx, "unix", sock))
+	runCtx, stop := context.WithCancel(ctx)
 	ran := make(chan error, 1)
-	go func() { ran <- s.Run(ctx) }()
+	go func() { ran <- s.Run(runCtx) }()
+	defer func() { stop(); <-ran }() // before the next test: Run reads the poller's settings
 	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), shmKillChildEnv+"="+sock+","+mode)
 	out, err := cmd.StdoutPipe()
