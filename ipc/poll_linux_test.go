@@ -18,6 +18,17 @@ import (
 	"github.com/stackless-go/stackless/tasklet"
 )
 
+// pollingPair is two nodes linked over shared memory whose schedulers,
+// idle, poll their rings until input comes (pollSpin a minute), and a
+// rendezvous channel homed at node 1.
+func pollingPair(t *testing.T) (*cluster, channel.ID) {
+	spin := pollSpin
+	pollSpin = time.Minute
+	t.Cleanup(func() { pollSpin = spin })
+	c := newCluster(t, 2, clusterConfig{unix: true})
+	return c, c.ch(0, 0)
+}
+
 // holder receives one value on In, then holds its scheduler's goroutine in
 // its next step until hold is closed, as a long computation would.
 type holder struct {
@@ -43,11 +54,7 @@ func (h *holder) Step(t *tasklet.T) tasklet.Op {
 // goroutine, once the poller has let the ring be for a while) and
 // answered.
 func TestALongStepDoesNotStallTheLink(t *testing.T) {
-	spin := pollSpin
-	pollSpin = time.Minute // node 1 polls until the value comes
-	t.Cleanup(func() { pollSpin = spin })
-	c := newCluster(t, 2, clusterConfig{unix: true})
-	in := c.ch(0, 0)
+	c, in := pollingPair(t)
 	h := &holder{In: in, started: make(chan struct{}), hold: make(chan struct{})}
 	defer close(h.hold)
 	c.spawn(0, h)
@@ -77,11 +84,7 @@ func TestALongStepDoesNotStallTheLink(t *testing.T) {
 // whose messages end a slice at once, after a slice as long in which
 // nothing came.
 func TestABusySchedulerKeepsItsRingsWhileTheyBringFrames(t *testing.T) {
-	spin := pollSpin
-	pollSpin = time.Minute // node 1 polls until the value comes
-	t.Cleanup(func() { pollSpin = spin })
-	c := newCluster(t, 2, clusterConfig{unix: true})
-	in := c.ch(0, 0)
+	c, in := pollingPair(t)
 	c.prog(0, "recv", recv(in))
 	c.waitBalance(in, -1)
 	c.prog(1, "sender", send(in, 7))

@@ -55,6 +55,28 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// startChild runs this test binary again with env ("VARIABLE=value", one
+// of childModes') and kills it (kill -9) and waits for it when the test
+// ends; setup, if not nil, readies the command before it starts (a pipe).
+func startChild(t *testing.T, ctx context.Context, env string, setup func(*exec.Cmd)) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), env)
+	if setup != nil {
+		setup(cmd)
+	}
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	return cmd
+}
+
 // The channels of the two-process ping-pong: each node's first channel.
 var (
 	childPing  = channel.ID(2<<tasklet.NodeBits | 1)

@@ -165,8 +165,6 @@ func TestSharedMemoryPeerKilledMidFrame(t *testing.T) {
 // peerKilledMidFrame: whatever the peer wrote whole before it was killed
 // is applied, in order; the frame it was cut off in closes the link.
 func peerKilledMidFrame(t *testing.T, mode string) {
-	exe, err := os.Executable()
-	require.NoError(t, err)
 	ctx := testCtx(t)
 	s := scheduler.New(scheduler.WithNode(1))
 	logs := newLogSink()
@@ -179,17 +177,12 @@ func peerKilledMidFrame(t *testing.T, mode string) {
 	ran := make(chan error, 1)
 	go func() { ran <- s.Run(runCtx) }()
 	defer func() { stop(); <-ran }() // before the next test: Run reads the poller's settings
-	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), shmKillChildEnv+"="+sock+","+mode)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Kill()
-		<-exited
-	}()
+	var out io.Reader
+	cmd := startChild(t, ctx, shmKillChildEnv+"="+sock+","+mode, func(cmd *exec.Cmd) {
+		var err error
+		out, err = cmd.StdoutPipe()
+		require.NoError(t, err)
+	})
 	require.NoError(t, n.WaitPeer(ctx, 2))
 	line, err := bufio.NewReader(out).ReadString('\n')
 	require.NoError(t, err, "the child never said ready")

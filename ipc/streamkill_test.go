@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -43,8 +42,6 @@ func (p *endingProducer) Step(t *tasklet.T) tasklet.Op {
 // waits for ever), and the scheduler goes on answering.
 func TestStreamToAKilledProcess(t *testing.T) {
 	const producers = 256
-	exe, err := os.Executable()
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTime)
 	defer cancel()
 	s := scheduler.New(scheduler.WithNode(1))
@@ -54,15 +51,7 @@ func TestStreamToAKilledProcess(t *testing.T) {
 	require.Equal(t, parentPong, s.NewChannel(0))
 	sock := filepath.Join(tempDir(t), "n1.sock")
 	require.NoError(t, node.Listen(ctx, "unix", sock))
-	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), streamChildEnv+"="+sock+","+strconv.Itoa(1<<40))
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Kill()
-		<-exited
-	}()
+	cmd := startChild(t, ctx, streamChildEnv+"="+sock+","+strconv.Itoa(1<<40), nil)
 	require.NoError(t, node.WaitPeer(ctx, 2))
 	ran := make(chan error, 1)
 	go func() { ran <- s.Run(ctx) }()
