@@ -91,33 +91,37 @@ func TestABusySchedulerKeepsItsRingsWhileTheyBringFrames(t *testing.T) {
 	res := c.collect(2)
 	assert.Equal(t, []int{7}, res["recv"].Got)
 	n := c.nodes[0]
-	// busy is a slice of work far longer than pollBusyFor, during which
-	// node 2 sends another value if withFrame; then the slice ends
-	// (PollBusy). It reports how many rings were polled before and after.
-	busy := func(withFrame bool) (before, after int) {
+	// busy is a slice of work longer than pollBusyFor, at whose end node 2
+	// sends another value if withFrame; then the slice ends (PollBusy) as
+	// soon as the frame is in the ring, before the link's reader goroutine
+	// (which looks every pollFallback) could take it. It reports how many
+	// rings were polled before and after, and whether the ring knows.
+	busy := func(withFrame bool) (before, after int, polled bool) {
 		c.on(0, func(*scheduler.Scheduler) {
 			before = len(n.pl.links)
+			r := n.pl.links[0].shm.r
+			start := time.Now()
+			for time.Since(start) < 2*pollBusyFor {
+				runtime.Gosched() // node 2's goroutines share this process's two Ps
+			}
 			if withFrame {
 				sender := &Prog{Name: "sender2", Code: []Instr{send(in, 8)}, Results: c.resCh}
 				c.scheds[c.at(1)].Do(func(s *scheduler.Scheduler) { s.Spawn(sender) })
-			}
-			start := time.Now()
-			for time.Since(start) < 2*pollBusyFor || withFrame && !n.pl.links[0].shm.r.pending() {
-				if time.Since(start) > waitTime {
-					break
+				for !r.pending() && time.Since(start) < waitTime {
+					runtime.Gosched()
 				}
-				runtime.Gosched() // node 2's goroutines share this process's two Ps
 			}
 			n.poll(scheduler.PollBusy)
-			after = len(n.pl.links)
+			after, polled = len(n.pl.links), r.polled.Load()
 		})
-		return before, after
+		return before, after, polled
 	}
-	before, after := busy(true)
+	before, after, polled := busy(true)
 	require.Equal(t, 1, before, "the value came through the poller")
 	assert.Equal(t, 1, after, "a ring that brought a frame stays the poller's")
-	assert.True(t, n.pl.links[0].shm.r.polled.Load())
-	before, after = busy(false)
+	assert.True(t, polled, "and the ring knows it")
+	before, after, polled = busy(false)
 	assert.Equal(t, 1, before)
 	assert.Zero(t, after, "a ring that brought nothing goes back to its reader")
+	assert.False(t, polled)
 }
