@@ -223,9 +223,8 @@ func New(opts ...Option) *Scheduler {
 	}
 	s.vclock, _ = s.clock.(*VirtualClock)
 	s.host = &hostRef{H: s}
-	s.tasks.build = s.block.Building
-	s.chans.build = s.tasks.build
-	s.runq.sp.build = s.tasks.build
+	build := s.block.Building // the table pages and spill chunks follow the records
+	s.tasks.build, s.chans.build, s.runq.sp.build = build, build, build
 	s.updatePlain()
 	return s
 }
