@@ -79,7 +79,7 @@ func TestALongStepDoesNotStallTheLink(t *testing.T) {
 
 // TestABusySchedulerKeepsItsRingsWhileTheyBringFrames: once node 1's
 // scheduler polls its ring (it took a value from node 2 there), it keeps
-// the ring through a long slice of work if a frame came meanwhile (node 2's
+// the ring after a long slice of work if a frame came by its end (node 2's
 // writes then signal nobody), and gives it back to the reader goroutine,
 // whose messages end a slice at once, after a slice as long in which
 // nothing came.
