@@ -89,10 +89,12 @@
 // each fresh 4 KiB page is a fault. The scheduler puts the records, ID
 // table pages and run-queue spill of a world being built (past 131,072
 // tasklets, while no more than an eighth of their records were let go
-// without reuse) in chunks it asks to be backed by transparent huge pages,
-// which fault in 2 MiB at a time; behaviors made with Make come from such
-// chunks too. A chunk stays while anything in it is referenced, and what
+// without reuse) in chunks, on transparent huge pages (2 MiB a fault) or
+// small ones, whichever has faulted in faster in this process (a VM whose
+// host takes back free memory makes huge pages the dear ones); behaviors
+// made with Make come from such chunks too. A chunk stays while anything in it is referenced, and what
 // is left of them goes when Run or Tick returns with no tasklet left.
 // ReserveHeap, called once before building the world, readies the whole
-// heap it will take, behaviors from &B{} and channels too.
+// heap it will take on huge pages, behaviors from &B{} and channels too,
+// and puts every chunk after it on huge pages.
 package scheduler

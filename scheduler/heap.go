@@ -14,7 +14,9 @@ var ErrNoHugePages = errors.New("no transparent huge pages here")
 // ahead of need, asks Linux to back them with transparent huge pages
 // (madvise MADV_HUGEPAGE), and lets them go, so that the records,
 // behaviors and channels made next fault in 2 MiB at a time instead of
-// 4 KiB. Building a world of millions of tasklets (a level's entities, a
+// 4 KiB; a big world's chunks go on huge pages from then on too, where
+// without it the scheduler puts them on whichever page size has faulted in
+// faster in the process. Building a world of millions of tasklets (a level's entities, a
 // restored checkpoint) is mostly first touches of fresh memory: on the
 // 2-vCPU VM of the README, a fresh 4 KiB page cost about 6 µs, and a cold
 // Skynet tree of 1.1 M tasklets took 700-800 ms, 250-500 ms after

@@ -24,7 +24,8 @@ func reserveHeap(bytes int) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("scheduler: reserve heap: madvise huge pages on %d bytes: %w", n, err)
 	}
-	runtime.GC() // the block is garbage now: its pages are the heap's next free ones
+	runtime.GC()      // the block is garbage now: its pages are the heap's next free ones
+	hugepage.Insist() // big worlds' chunks too, whatever they cost to fault in
 	return n, nil
 }
 

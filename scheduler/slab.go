@@ -16,7 +16,8 @@ import (
 // While the scheduler builds a big world (past 131,072 tasklets made,
 // while no more than an eighth of their records were let go: a level's
 // entities, a tree spawned before anything ends), it carves behaviors from
-// chunks on huge pages, as it does its records: building such a world is
+// chunks, as it does its records, on the page size that has faulted in
+// faster here (huge or small): building such a world is
 // mostly first touches of fresh memory, and behaviors are most of it (a
 // cold Skynet tree's behaviors from Make: README, Benchmarks). Otherwise,
 // and for a host that is not a Scheduler, Make is new(B). A chunk (at most

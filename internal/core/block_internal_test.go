@@ -18,8 +18,8 @@ func TestBlockIsOneArray(t *testing.T) {
 }
 
 // A Block takes its first records in blocks of blockLen, then, past
-// chunkFrom, in chunks of half of what it made, at most chunkMax, and
-// asks for huge pages on a chunk where the kernel takes the advice.
+// chunkFrom, in chunks of half of what it made, at most chunkMax, each
+// readied by hugepage.Fault where the kernel has huge pages.
 func TestBlockTakesBigWorldsInChunks(t *testing.T) {
 	var b Block[any, any, any]
 	h := &HostRef[any]{}
@@ -41,19 +41,7 @@ func TestBlockTakesBigWorldsInChunks(t *testing.T) {
 		}
 		if n == chunkMax && !checked {
 			checked = true
-			hp := hugepage.Size()
-			p := uintptr(unsafe.Pointer(r))
-			beg, end := (p+hp-1)&^(hp-1), (p+uintptr(n)*unsafe.Sizeof(*r))&^(hp-1)
-			if end <= beg {
-				t.Fatalf("a chunk of %d records holds no aligned huge page", n)
-			}
-			advised, err := hugepage.Advised(beg, int(end-beg))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := modeErr == nil && mode == "madvise"; advised != want {
-				t.Fatalf("chunk at %#x: advised %v, want %v (transparent huge pages %q)", p, advised, want, mode)
-			}
+			checkFaulted(t, unsafe.Pointer(r), uintptr(n)*unsafe.Sizeof(*r), mode, modeErr)
 		}
 	}
 	if !checked {

@@ -111,10 +111,12 @@ const blockLen = 8
 // (a world being built: a level's entities, a restore, a tree that
 // spawns before anything ends; see Ended), a Block takes its records in chunks of
 // half of what it made (at most chunkMax, 8 MiB, which holds three aligned
-// huge pages wherever it lands), and asks for huge pages on them (package
-// hugepage): building a big world is mostly first touches of fresh pages,
-// and records that fault in 2 MiB at a time made a cold Skynet tree of
-// 1.1 M tasklets 10-20% faster (docs/benchmarks-history.md, round 12).
+// huge pages wherever it lands), on huge pages or small ones, whichever has
+// faulted in faster in this process (hugepage.Fault): building a big world
+// is mostly first touches of fresh pages; records that fault in 2 MiB at a
+// time made a cold Skynet tree of 1.1 M tasklets 10-20% faster where huge
+// pages were cheap (docs/benchmarks-history.md, round 12), and 50% slower
+// on a VM whose host had taken back the guest's free memory (round 15).
 // Smaller worlds keep the blocks: the records of a chunk not yet handed
 // out count in the heap (untouched, they take no memory), which at
 // 100,000 idle tasklets was 8 bytes a tasklet with chunks from 4,096.

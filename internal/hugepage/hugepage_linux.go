@@ -8,7 +8,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // The kernel's setting and the size of its huge pages.
@@ -50,26 +53,119 @@ func parseMode(raw string) string {
 	return ""
 }
 
-// advising is whether the kernel heeds MADV_HUGEPAGE and needs it: at
-// always it backs every mapping with huge pages anyway. Read once.
-var advising = sync.OnceValue(func() bool {
-	m, _, err := Mode()
-	return err == nil && m == "madvise"
+// kernelMode is Mode's setting, read once ("" where it cannot be read).
+var kernelMode = sync.OnceValue(func() string {
+	m, _, _ := Mode()
+	return m
 })
 
-// Advise asks for huge pages on the part of the n bytes at p aligned to
-// Size, which must be mapped and is best not yet touched (a touched page
-// stays small until the kernel's khugepaged collapses it). It returns the
-// address and length of that part, zero where there is none. It does
-// nothing where the kernel would not heed the advice.
-func Advise(p unsafe.Pointer, n uintptr) (at uintptr, length int, err error) {
-	if !advising() {
-		return 0, 0, nil
-	}
-	return advise(p, n)
+// choice is the process's chooser: the page size is the machine's matter,
+// not one scheduler's.
+var choice struct {
+	sync.Mutex
+	chooser
 }
 
-// Force is Advise without asking the kernel's setting first.
+// Insist makes Fault take huge pages from now on, whatever they cost:
+// the program asked for them (scheduler.ReserveHeap).
+func Insist() {
+	choice.Lock()
+	choice.insist = true
+	choice.Unlock()
+}
+
+// Fault readies the n fresh bytes at p, a chunk about to be filled from
+// its start and not yet touched, in whichever page size has been the
+// cheaper to fault in here (see chooser): it asks for huge pages on parts
+// of the chunk aligned to Size, or keeps them off, and faults in its first
+// two aligned huge pages' worth now, timing each for the chooser (filling
+// the chunk would fault them in moments later anyway). It returns whether
+// the rest of the chunk goes on huge pages. Where the kernel has no huge
+// pages, or the chunk holds no aligned huge page, it does nothing.
+func Fault(p unsafe.Pointer, n uintptr) (restHuge bool) {
+	m := kernelMode()
+	hp := Size()
+	a := uintptr(p)
+	beg := (a+hp-1)&^(hp-1) - a
+	end := (a+n)&^(hp-1) - a
+	if (m != "madvise" && m != "always") || end <= beg || end > n {
+		return false
+	}
+	choice.Lock()
+	sampleHuge, restHuge := choice.plan()
+	choice.Unlock()
+	b := unsafe.Slice((*byte)(unsafe.Add(p, beg)), end-beg)
+	advise := func(b []byte, isHuge bool) {
+		switch {
+		case isHuge && m == "madvise":
+			_ = syscall.Madvise(b, syscall.MADV_HUGEPAGE)
+		case !isHuge && m == "always":
+			_ = syscall.Madvise(b, syscall.MADV_NOHUGEPAGE)
+		}
+	}
+	advise(b[:hp], sampleHuge)
+	if len(b) > int(hp) {
+		advise(b[hp:], restHuge)
+	}
+	sample(b[:hp], sampleHuge)
+	if len(b) >= int(2*hp) {
+		sample(b[hp:2*hp], restHuge)
+	}
+	return restHuge
+}
+
+// sample faults in b, one huge page's worth, and tells the chooser what
+// it took, unless some of it was in memory already (a chunk of reused
+// heap has nothing to tell).
+func sample(b []byte, isHuge bool) {
+	if resident(b) {
+		return
+	}
+	start := time.Now()
+	populate(b)
+	took := time.Since(start)
+	choice.Lock()
+	choice.record(isHuge, took, uintptr(len(b)))
+	choice.Unlock()
+}
+
+// Resident reports whether any page of b is in memory (true where it
+// cannot be told).
+func Resident(b []byte) bool { return resident(b) }
+
+// resident reports whether any page of b is in memory.
+func resident(b []byte) bool {
+	vec := make([]byte, (len(b)+4095)/4096)
+	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(b))),
+		uintptr(len(b)), uintptr(unsafe.Pointer(unsafe.SliceData(vec))))
+	if errno != 0 {
+		return true // unknown: do not learn from it
+	}
+	for _, v := range vec {
+		if v&1 != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// populate faults in b's pages for writing: one call where the kernel has
+// MADV_POPULATE_WRITE (5.14), else a write to each page (b is fresh, so
+// zero: writing zero changes nothing).
+func populate(b []byte) {
+	if unix.Madvise(b, unix.MADV_POPULATE_WRITE) == nil {
+		return
+	}
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 0
+	}
+}
+
+// Force asks for huge pages on the part of the n bytes at p aligned to
+// Size, which must be mapped and is best not yet touched (a touched page
+// stays small until the kernel's khugepaged collapses it), whatever the
+// kernel's setting. It returns the address and length of that part, zero
+// where there is none.
 func Force(p unsafe.Pointer, n uintptr) (at uintptr, length int, err error) {
 	return advise(p, n)
 }

@@ -2,6 +2,7 @@ package hugepage
 
 import (
 	"runtime"
+	"syscall"
 	"testing"
 	"unsafe"
 
@@ -48,24 +49,6 @@ func TestForceSkipsSmallBlocks(t *testing.T) {
 	assert.Zero(t, n)
 }
 
-// Advise advises only where the kernel's setting is madvise: at always
-// the kernel needs no advice, at never it would ignore it.
-func TestAdviseFollowsTheKernelsSetting(t *testing.T) {
-	mode, raw, err := Mode()
-	block := make([]byte, 3*Size())
-	at, n, aerr := Advise(unsafe.Pointer(unsafe.SliceData(block)), uintptr(len(block)))
-	require.NoError(t, aerr)
-	if err != nil || mode != "madvise" {
-		assert.Zero(t, n, "setting %q", raw)
-		return
-	}
-	require.Positive(t, n)
-	ok, err := Advised(at, n)
-	require.NoError(t, err)
-	assert.True(t, ok, "the kernel keeps the advice (VmFlags hg)")
-	runtime.KeepAlive(block)
-}
-
 // The setting is the word in brackets, whatever its place.
 func TestParseMode(t *testing.T) {
 	for raw, want := range map[string]string{
@@ -78,4 +61,76 @@ func TestParseMode(t *testing.T) {
 	} {
 		assert.Equal(t, want, parseMode(raw), "%q", raw)
 	}
+}
+
+// fresh maps n bytes of memory nothing has touched.
+func fresh(t *testing.T, n int) []byte {
+	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	require.NoError(t, err)
+	t.Cleanup(func() { syscall.Munmap(b) })
+	return b
+}
+
+// Fault puts a chunk's first two aligned huge pages in memory, gives the
+// chooser a sample of each, advises the rest as it said, and leaves the
+// rest untouched.
+func TestFaultSamplesTheChunksFirstPages(t *testing.T) {
+	mode := kernelMode()
+	hp := int(Size())
+	saved := choice.chooser
+	t.Cleanup(func() { choice.chooser = saved })
+	choice.chooser = chooser{}
+
+	b := fresh(t, 5*hp) // at least four aligned huge pages
+	p := uintptr(unsafe.Pointer(&b[0]))
+	beg := int((p+uintptr(hp)-1)&^uintptr(hp-1) - p)
+	require.False(t, Resident(b), "fresh memory is not in memory yet")
+	restHuge := Fault(unsafe.Pointer(&b[0]), uintptr(len(b)))
+	if mode != "madvise" && mode != "always" {
+		assert.False(t, restHuge)
+		assert.False(t, Resident(b), "no huge pages here (%q): nothing done", mode)
+		return
+	}
+	assert.True(t, Resident(b[beg:beg+hp]), "first aligned huge page sampled")
+	assert.True(t, Resident(b[beg+hp:beg+2*hp]), "second aligned huge page sampled")
+	assert.False(t, Resident(b[beg+2*hp:beg+3*hp]), "the rest is left to fault in as it is used")
+	assert.Len(t, choice.costs[huge], 1, "the first sample is of huge pages")
+	assert.Len(t, choice.costs[small], 1, "the second, of the rest's size: small until measured")
+	assert.False(t, restHuge)
+	if mode == "madvise" {
+		ok, err := Advised(p+uintptr(beg), hp)
+		require.NoError(t, err)
+		assert.True(t, ok, "the huge sample is advised")
+		ok, err = Advised(p+uintptr(beg+hp), 2*hp)
+		require.NoError(t, err)
+		assert.False(t, ok, "the rest, on small pages, is not")
+	}
+	var zeros int
+	for _, v := range b {
+		if v == 0 {
+			zeros++
+		}
+	}
+	assert.Equal(t, len(b), zeros, "faulting in leaves the memory zero")
+}
+
+// A chunk without an aligned huge page, or one already in memory, tells
+// the chooser nothing.
+func TestFaultSkipsSmallAndResidentChunks(t *testing.T) {
+	hp := int(Size())
+	saved := choice.chooser
+	t.Cleanup(func() { choice.chooser = saved })
+	choice.chooser = chooser{}
+
+	b := fresh(t, hp/2)
+	Fault(unsafe.Pointer(&b[0]), uintptr(len(b)))
+	assert.False(t, Resident(b), "too small to hold a huge page: untouched")
+
+	warm := fresh(t, 3*hp)
+	for i := range warm {
+		warm[i] = 0
+	}
+	Fault(unsafe.Pointer(&warm[0]), uintptr(len(warm)))
+	assert.Empty(t, choice.costs[huge], "memory in use already is no sample")
+	assert.Empty(t, choice.costs[small])
 }

@@ -19,8 +19,14 @@ func Mode() (mode, raw string, err error) {
 	return "", "", errors.New("no transparent huge pages on " + runtime.GOOS)
 }
 
-// Advise does nothing off Linux.
-func Advise(unsafe.Pointer, uintptr) (uintptr, int, error) { return 0, 0, nil }
+// Insist does nothing off Linux.
+func Insist() {}
+
+// Fault does nothing off Linux.
+func Fault(unsafe.Pointer, uintptr) bool { return false }
+
+// Resident is true off Linux: it cannot be told.
+func Resident([]byte) bool { return true }
 
 // Force does nothing off Linux.
 func Force(unsafe.Pointer, uintptr) (uintptr, int, error) { return 0, 0, nil }
