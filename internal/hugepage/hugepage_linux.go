@@ -153,9 +153,13 @@ func resident(b []byte) bool {
 // MADV_POPULATE_WRITE (5.14), else a write to each page (b is fresh, so
 // zero: writing zero changes nothing).
 func populate(b []byte) {
-	if unix.Madvise(b, unix.MADV_POPULATE_WRITE) == nil {
-		return
+	if unix.Madvise(b, unix.MADV_POPULATE_WRITE) != nil {
+		touch(b)
 	}
+}
+
+// touch writes zero to each 4 KiB page of b, which is zero.
+func touch(b []byte) {
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 0
 	}

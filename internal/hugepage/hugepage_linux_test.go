@@ -2,6 +2,7 @@ package hugepage
 
 import (
 	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -133,4 +134,50 @@ func TestFaultSkipsSmallAndResidentChunks(t *testing.T) {
 	Fault(unsafe.Pointer(&warm[0]), uintptr(len(warm)))
 	assert.Empty(t, choice.costs[huge], "memory in use already is no sample")
 	assert.Empty(t, choice.costs[small])
+}
+
+// Both ways of faulting in put every page in memory and leave it zero:
+// MADV_POPULATE_WRITE, and the writes of kernels before 5.14.
+func TestPopulateFaultsInEveryPage(t *testing.T) {
+	for name, fault := range map[string]func([]byte){"populate": populate, "touch": touch} {
+		b := fresh(t, 64*4096)
+		fault(b)
+		vec := make([]byte, 64)
+		_, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0])))
+		require.Zero(t, errno)
+		for i, v := range vec {
+			assert.Equal(t, byte(1), v&1, "%s: page %d in memory", name, i)
+		}
+		assert.Equal(t, make([]byte, len(b)), b, "%s: still zero", name)
+	}
+}
+
+// Schedulers on several goroutines ready chunks at once: the chooser is
+// the process's, and keeps at most keep samples of each size.
+func TestFaultFromManyGoroutines(t *testing.T) {
+	hp := int(Size())
+	saved := choice.chooser
+	t.Cleanup(func() { choice.chooser = saved })
+	choice.chooser = chooser{}
+	chunks := make([][]byte, 8)
+	for i := range chunks {
+		chunks[i] = fresh(t, 3*hp)
+	}
+	var wg sync.WaitGroup
+	for _, b := range chunks {
+		wg.Go(func() { Fault(unsafe.Pointer(&b[0]), uintptr(len(b))) })
+	}
+	wg.Wait()
+	if m := kernelMode(); m != "madvise" && m != "always" {
+		return
+	}
+	n := len(choice.costs[small]) + len(choice.costs[huge])
+	assert.Positive(t, n, "samples taken")
+	assert.LessOrEqual(t, len(choice.costs[small]), keep)
+	assert.LessOrEqual(t, len(choice.costs[huge]), keep)
+	for _, b := range chunks {
+		p := uintptr(unsafe.Pointer(&b[0]))
+		beg := int((p+uintptr(hp)-1)&^uintptr(hp-1) - p)
+		assert.True(t, Resident(b[beg:beg+hp]), "every chunk's first aligned huge page faulted in")
+	}
 }
