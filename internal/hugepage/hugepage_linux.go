@@ -77,7 +77,7 @@ func Insist() {
 // Fault readies the n fresh bytes at p, a chunk about to be filled from
 // its start and not yet touched, in whichever page size has been the
 // cheaper to fault in here (see chooser): it asks for huge pages on parts
-// of the chunk aligned to Size, or keeps them off, and faults in its first
+// of the chunk aligned to Size, or for none, and faults in its first
 // two aligned huge pages' worth now, timing each for the chooser (filling
 // the chunk would fault them in moments later anyway). It returns whether
 // the rest of the chunk goes on huge pages. Where the kernel has no huge
@@ -95,11 +95,12 @@ func Fault(p unsafe.Pointer, n uintptr) (restHuge bool) {
 	sampleHuge, restHuge := choice.plan()
 	choice.Unlock()
 	b := unsafe.Slice((*byte)(unsafe.Add(p, beg)), end-beg)
+	// Both ways, whatever the setting: heap reused from an earlier chunk
+	// keeps that chunk's advice, and a sample must be of the size it says.
 	advise := func(b []byte, isHuge bool) {
-		switch {
-		case isHuge && m == "madvise":
+		if isHuge {
 			_ = syscall.Madvise(b, syscall.MADV_HUGEPAGE)
-		case !isHuge && m == "always":
+		} else {
 			_ = syscall.Madvise(b, syscall.MADV_NOHUGEPAGE)
 		}
 	}
@@ -188,7 +189,11 @@ func advise(p unsafe.Pointer, n uintptr) (uintptr, int, error) {
 
 // Advised reports whether every mapping over the n bytes at at carries the
 // advice (VmFlags hg in /proc/self/smaps), and false where none is mapped.
-func Advised(at uintptr, n int) (bool, error) {
+func Advised(at uintptr, n int) (bool, error) { return vmFlag(at, n, "hg") }
+
+// vmFlag reports whether every mapping over the n bytes at at carries the
+// VmFlags flag in /proc/self/smaps, and false where none is mapped.
+func vmFlag(at uintptr, n int, flag string) (bool, error) {
 	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return false, err
@@ -200,7 +205,7 @@ func Advised(at uintptr, n int) (bool, error) {
 	for sc.Scan() {
 		line := sc.Text()
 		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok {
-			if inside && !slices.Contains(strings.Fields(flags), "hg") {
+			if inside && !slices.Contains(strings.Fields(flags), flag) {
 				return false, nil
 			}
 			inside = false

@@ -105,6 +105,9 @@ func TestFaultSamplesTheChunksFirstPages(t *testing.T) {
 		ok, err = Advised(p+uintptr(beg+hp), 2*hp)
 		require.NoError(t, err)
 		assert.False(t, ok, "the rest, on small pages, is not")
+		ok, err = vmFlag(p+uintptr(beg+hp), 2*hp, "nh")
+		require.NoError(t, err)
+		assert.True(t, ok, "the rest is kept off huge pages (VmFlags nh), whatever advice it had")
 	}
 	var zeros int
 	for _, v := range b {
