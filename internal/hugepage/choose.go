@@ -36,12 +36,13 @@ const (
 
 // cost is the median of the size's last samples, 0 before any.
 func (c *chooser) cost(size int) float64 {
-	s := slices.Clone(c.costs[size])
-	slices.Sort(s)
-	if len(s) == 0 {
+	var s [keep]float64
+	n := copy(s[:], c.costs[size])
+	if n == 0 {
 		return 0
 	}
-	return s[len(s)/2]
+	slices.Sort(s[:n])
+	return s[n/2]
 }
 
 // best is the size measured the cheaper; small before both are measured.

@@ -85,10 +85,8 @@ func Insist() {
 func Fault(p unsafe.Pointer, n uintptr) (restHuge bool) {
 	m := kernelMode()
 	hp := Size()
-	a := uintptr(p)
-	beg := (a+hp-1)&^(hp-1) - a
-	end := (a+n)&^(hp-1) - a
-	if (m != "madvise" && m != "always") || end <= beg || end > n {
+	beg, end, ok := aligned(uintptr(p), n, hp)
+	if (m != "madvise" && m != "always") || !ok {
 		return false
 	}
 	choice.Lock()
@@ -119,7 +117,7 @@ func Fault(p unsafe.Pointer, n uintptr) (restHuge bool) {
 // it took, unless some of it was in memory already (a chunk of reused
 // heap has nothing to tell).
 func sample(b []byte, isHuge bool) {
-	if resident(b) {
+	if Resident(b) {
 		return
 	}
 	start := time.Now()
@@ -132,10 +130,7 @@ func sample(b []byte, isHuge bool) {
 
 // Resident reports whether any page of b is in memory (true where it
 // cannot be told).
-func Resident(b []byte) bool { return resident(b) }
-
-// resident reports whether any page of b is in memory.
-func resident(b []byte) bool {
+func Resident(b []byte) bool {
 	vec := make([]byte, (len(b)+4095)/4096)
 	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(b))),
 		uintptr(len(b)), uintptr(unsafe.Pointer(unsafe.SliceData(vec))))
@@ -176,15 +171,21 @@ func Force(p unsafe.Pointer, n uintptr) (at uintptr, length int, err error) {
 }
 
 func advise(p unsafe.Pointer, n uintptr) (uintptr, int, error) {
-	hp := Size()
-	a := uintptr(p)
-	beg := (a+hp-1)&^(hp-1) - a
-	end := (a+n)&^(hp-1) - a
-	if end <= beg || end > n {
+	beg, end, ok := aligned(uintptr(p), n, Size())
+	if !ok {
 		return 0, 0, nil
 	}
 	b := unsafe.Slice((*byte)(unsafe.Add(p, beg)), end-beg)
-	return a + beg, len(b), syscall.Madvise(b, syscall.MADV_HUGEPAGE)
+	return uintptr(p) + beg, len(b), syscall.Madvise(b, syscall.MADV_HUGEPAGE)
+}
+
+// aligned is the part of the n bytes at a that whole pages of size hp (a
+// power of two) cover, as offsets from a; ok is false where there is none,
+// the bytes ending before the first page boundary after a among them.
+func aligned(a, n, hp uintptr) (beg, end uintptr, ok bool) {
+	beg = (a+hp-1)&^(hp-1) - a
+	end = (a+n)&^(hp-1) - a // wraps past n when a+n comes before that boundary
+	return beg, end, end > beg && end <= n
 }
 
 // Advised reports whether every mapping over the n bytes at at carries the

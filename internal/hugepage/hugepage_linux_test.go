@@ -184,3 +184,29 @@ func TestFaultFromManyGoroutines(t *testing.T) {
 		assert.True(t, Resident(b[beg:beg+hp]), "every chunk's first aligned huge page faulted in")
 	}
 }
+
+// The aligned part of a block: whole pages inside it, and none where the
+// block ends before its first page boundary (end would wrap past the block
+// there, and the chunk's neighbour, not the chunk, would be advised).
+func TestAlignedPart(t *testing.T) {
+	const hp = 2 << 20
+	for _, c := range []struct {
+		a, n     uintptr
+		beg, end uintptr
+		ok       bool
+	}{
+		{a: 4 * hp, n: 3 * hp, beg: 0, end: 3 * hp, ok: true},
+		{a: 4*hp + 4096, n: 3 * hp, beg: hp - 4096, end: 3*hp - 4096, ok: true},
+		{a: 4*hp + 4096, n: hp, ok: false},     // crosses a boundary, holds no whole page
+		{a: 4*hp + 4096, n: hp / 2, ok: false}, // ends before the boundary: end wraps
+		{a: 4 * hp, n: hp - 1, ok: false},
+		{a: 4 * hp, n: 0, ok: false},
+	} {
+		beg, end, ok := aligned(c.a, c.n, hp)
+		assert.Equal(t, c.ok, ok, "%#x+%#x", c.a, c.n)
+		if c.ok {
+			assert.Equal(t, c.beg, beg, "%#x+%#x", c.a, c.n)
+			assert.Equal(t, c.end, end, "%#x+%#x", c.a, c.n)
+		}
+	}
+}
