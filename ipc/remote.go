@@ -115,8 +115,8 @@ func (n *Node) Op(id tasklet.ID, wait uint32, cases []tasklet.Case) {
 			return // waits here for credit (creditwait.go)
 		}
 	}
-	wt, _ := n.s.WaitOf(id)
-	plain := wt.Plain
+	only, _ := n.s.SendWaits(id, wait) // -1 for a plain wait, without WaitOf's copy of its case
+	plain := only == -1
 	index := func(i int) int {
 		if plain {
 			return -1

@@ -52,8 +52,7 @@ func (s *Scheduler) opRecv(t *rec, id channel.ID) bool {
 	}
 	if c == nil {
 		if s.isRemote(id) {
-			t.WaitOnID(id, false)
-			s.blockRemote(t)
+			s.waitRemoteRecv(t, id)
 			return false
 		}
 		_, err := s.chanFor(id)
@@ -138,12 +137,7 @@ func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
 				t.SetChosen(-1)
 				return true
 			}
-			// blockRemote by hand, with the one case as the wait's own.
-			t.WaitSelect()
-			t.c().SetSelectOne(tasklet.SendCase(id, v))
-			seq := t.NextWait()
-			t.SetState(tasklet.Blocked)
-			s.remote.Op(t.ID(), seq, t.SelectCases())
+			s.waitRemoteSend(t, id, v)
 			return false
 		}
 		_, err := s.chanFor(id)
@@ -432,7 +426,8 @@ func (s *Scheduler) opSelect(t *rec) bool {
 func (s *Scheduler) blockRemote(t *rec) {
 	seq := t.NextWait()
 	t.SetState(tasklet.Blocked)
-	s.remote.Op(t.ID(), seq, t.Cases())
+	s.remote.Op(t.ID(), seq, t.casesIn(&s.oneCase))
+	s.oneCase[0] = tasklet.Case{}
 }
 
 // Complete finishes a remote wait: the case idx (-1 for a plain op) of

@@ -82,6 +82,9 @@ func (r *rec) Cases() []tasklet.Case {
 	if cs, ok := r.plainCase(); ok {
 		return []tasklet.Case{cs}
 	}
+	if cs, ok := r.carried(); ok {
+		return []tasklet.Case{cs}
+	}
 	return r.c().SelectCases()
 }
 
@@ -90,6 +93,10 @@ func (r *rec) Cases() []tasklet.Case {
 // tasklet (a checkpoint's effects, a restore's checks, a kill).
 func (r *rec) casesIn(one *[1]tasklet.Case) []tasklet.Case {
 	if cs, ok := r.plainCase(); ok {
+		one[0] = cs
+		return one[:]
+	}
+	if cs, ok := r.carried(); ok {
 		one[0] = cs
 		return one[:]
 	}

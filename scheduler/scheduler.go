@@ -47,7 +47,9 @@ type Scheduler struct {
 	block      block // records for Spawn
 	slabs      []any // behaviors for Make: a *core.Slab[B] for each B made while building a world
 	lastCh     *channel.Channel
-	noCh       channel.ID // the last ID opSend found no channel for (0: none); a channel made here clears it
+	rchans     remoteChans     // what waits on other nodes' channels share (carry.go)
+	oneCase    [1]tasklet.Case // a plain remote wait's case, for Remote.Op
+	noCh       channel.ID      // the last ID opSend found no channel for (0: none); a channel made here clears it
 	// The buffered channel a TryRecvMany last drained, when no hook,
 	// value check or tracking was on (see fanin.go): a fan-in server's
 	// inbox, whose sends burst tries first without opSend's call.
@@ -116,7 +118,8 @@ type ChannelEvent struct {
 type Remote interface {
 	// Op is called when tasklet t does a Send, Recv or Select involving a
 	// remote channel; t is blocked (state Blocked) until the remote side
-	// answers through Scheduler.Complete.
+	// answers through Scheduler.Complete. cases is the scheduler's: keep
+	// what it needs (a copy, a value), not the slice.
 	Op(t tasklet.ID, wait uint32, cases []tasklet.Case)
 	// Cancel is called when t stops waiting (killed, or another case fired).
 	Cancel(t tasklet.ID, wait uint32, cases []tasklet.Case)

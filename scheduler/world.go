@@ -144,6 +144,9 @@ func taskletStateOf(t *rec, sl *worldSlabs) TaskletState {
 		if cs, ok := t.plainCase(); ok {
 			ts.Cases, ts.Plain = carve(slab, 1), true
 			ts.Cases[0] = cs
+		} else if cs, ok := t.carried(); ok {
+			ts.Cases, ts.Value = carve(slab, 1), nil // the value is the case's
+			ts.Cases[0] = cs
 		} else {
 			cases := t.SelectCases()
 			ts.Cases = carve(slab, len(cases))

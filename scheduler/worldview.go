@@ -79,6 +79,9 @@ func (r *WorldReader) Tasklets(v *WorldView, p int, fn func(*TaskletState) error
 			Steps: t.Steps(), Wait: t.WaitSeq(), Chosen: t.Chosen(), Value: val, Err: err}
 		if r.ts.State == tasklet.Blocked {
 			r.ts.Cases, r.ts.Plain = r.cases(t), t.Plain()
+			if _, _, ok := t.c().Carried(); ok && !r.ts.Plain {
+				r.ts.Value = nil // the value is the case's
+			}
 		}
 		if err := fn(&r.ts); err != nil {
 			return err
@@ -91,7 +94,7 @@ func (r *WorldReader) Tasklets(v *WorldView, p int, fn func(*TaskletState) error
 func (r *WorldReader) cases(t *rec) []tasklet.Case {
 	ch, send, ok := t.c().PlainWait()
 	if !ok {
-		return t.SelectCases()
+		return t.casesIn(&r.one)
 	}
 	r.one[0] = tasklet.Case{Dir: tasklet.DirRecv, Chan: tasklet.ChanID(ch)}
 	if send {

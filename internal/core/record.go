@@ -50,6 +50,7 @@ type ext[H, C any] struct {
 	cases  []C
 	chosen int // the select case that fired, when Rec.chosen is chosenFar
 	own    bool
+	carry  bool // a Carrier's: cases is one send, its value in Rec.value
 }
 
 // extFor returns an ext shared by records on h that never selected.
@@ -456,12 +457,55 @@ func (r *Rec[B, H, C]) PlainWait() (ch uint64, send, ok bool) {
 	return *w.ch, r.flags&flagWaitSend != 0, true
 }
 
-// SelectCases returns the cases of the last Select without allocating.
+// SelectCases returns the cases of the last Select without allocating;
+// none for a carried wait, whose case has its value apart (Carried).
 func (r *Rec[B, H, C]) SelectCases() []C {
-	if r.ext == nil {
+	if r.ext == nil || r.ext.carry {
 		return nil
 	}
 	return r.ext.cases // nil in a shared ext
+}
+
+// A Carrier is the wait of one send case on one channel that records
+// without an ext of their own share, each holding the value it sends in
+// its own value field (WaitCarried): such a wait writes nothing outside
+// the record. A stream of sends to another node's channel parks most of
+// its values for credit; writing each one's case into an ext of the
+// sender's own was a cache miss a value with a thousand senders
+// (docs/benchmarks-history.md, round 16).
+type Carrier[H, C any] struct{ e *ext[H, C] }
+
+// NewCarrier returns the Carrier of case c (whose value is not used) for
+// records on host h.
+func NewCarrier[H, C any](h *HostRef[H], c C) Carrier[H, C] {
+	return Carrier[H, C]{&ext[H, C]{host: h, cases: []C{c}, carry: true}}
+}
+
+// Case is the carrier's case, its value left out.
+func (c Carrier[H, C]) Case() C { return c.e.cases[0] }
+
+// Shares reports whether the record has no ext of its own, as WaitCarried
+// needs: a record that selected keeps its own, for its next select.
+func (r *Rec[B, H, C]) Shares() bool { return r.ext == nil || !r.ext.own }
+
+// WaitCarried records a wait in c's send of v, v held in the record: call
+// it, on a record that Shares, where SetSelectOne and WaitSelect would go.
+// The wait is over when a delivery replaces v; until the record's next
+// wait, SelectCases reads none.
+func (r *Rec[B, H, C]) WaitCarried(c Carrier[H, C], v any) { r.ext, r.value = c.e, v }
+
+// Carried returns the case of a carried wait and the value it sends; ok is
+// false if the record's last wait was not carried. The caller checks that
+// the record is blocked: the value field holds the value only until the
+// wait ends (a delivery replaces it).
+func (r *Rec[B, H, C]) Carried() (c C, v any, ok bool) {
+	if r.ext == nil || !r.ext.carry {
+		return c, nil, false
+	}
+	if _, plain := r.value.(waitOn); plain {
+		return c, nil, false // a plain wait since
+	}
+	return r.ext.cases[0], r.value, true
 }
 
 // SetSelect copies cases into the select buffer (the record's own ext, made

@@ -361,6 +361,50 @@ func TestRecordsShareTheirSchedulerNotTheirCases(t *testing.T) {
 	assert.Equal(t, fakeHost{name: "a"}, r3.Host())
 }
 
+// Records that wait carried share the carrier's case, each with its own
+// value; a record that selected keeps its own buffer and does not carry.
+func TestCarriedWaits(t *testing.T) {
+	h := &core.HostRef[tasklet.Host]{H: fakeHost{name: "a"}}
+	var blk core.Block[tasklet.Behavior, tasklet.Host, tasklet.Case]
+	exit := stepFn(func(t *tasklet.T) tasklet.Op { return t.Exit() })
+	r1, r2, r3 := blk.Make(1, exit, h), blk.Make(2, exit, h), blk.Make(3, exit, h)
+	cr := core.NewCarrier(h, tasklet.SendCase(9, nil))
+	assert.Equal(t, tasklet.SendCase(9, nil), cr.Case())
+
+	r3.SetSelect([]tasklet.Case{tasklet.RecvCase(8)})
+	assert.True(t, r1.Shares())
+	assert.False(t, r3.Shares(), "a record that selected has its own buffer")
+
+	r1.WaitCarried(cr, "one")
+	r2.WaitCarried(cr, "two")
+	for _, c := range []struct {
+		r    *rec
+		want any
+	}{{r1, "one"}, {r2, "two"}} {
+		cs, v, ok := c.r.Carried()
+		require.True(t, ok)
+		assert.Equal(t, tasklet.SendCase(9, nil), cs)
+		assert.Equal(t, c.want, v)
+		assert.Nil(t, c.r.SelectCases(), "a carried case is read with its value, through Carried")
+		assert.Equal(t, fakeHost{name: "a"}, c.r.Host())
+		assert.True(t, c.r.Shares(), "carrying is not owning")
+	}
+	_, _, ok := r3.Carried()
+	assert.False(t, ok)
+
+	r1.WaitOn(new(uint64), true) // its next wait is a plain one
+	_, _, ok = r1.Carried()
+	assert.False(t, ok)
+	r2.SetSelect([]tasklet.Case{tasklet.RecvCase(7)}) // or a select
+	_, _, ok = r2.Carried()
+	assert.False(t, ok)
+	assert.Equal(t, []tasklet.Case{tasklet.RecvCase(7)}, r2.SelectCases())
+	r1.WaitCarried(cr, "again")
+	require.True(t, blk.Reuse(r1), "a carried record goes back to its block like any")
+	assert.Nil(t, blk.Make(4, exit, h).SelectCases())
+	assert.Equal(t, tasklet.SendCase(9, nil), cr.Case(), "and the shared case is untouched")
+}
+
 // An ended record that is not reused forgets its tasklet's state, and
 // keeps what stale entries check: its ID and wait sequence.
 func TestForget(t *testing.T) {
