@@ -19,16 +19,19 @@ import (
 type carrier = core.Carrier[tasklet.Host, tasklet.Case]
 
 // remoteChan is what the scheduler keeps for a channel of another node
-// that its tasklets wait on: the carrier of its sends and the ID a plain
-// receive's wait points to (rec.WaitOn), so neither wait allocates.
+// that its tasklets wait on: the carrier of its sends (made at the first)
+// and the ID a plain receive's wait points to (rec.WaitOn), so neither
+// wait allocates once the channel has one.
 type remoteChan struct {
 	send carrier
 	id   uint64
 }
 
-// remoteChans are the scheduler's remoteChans, by channel; a program that
+// remoteChans are the scheduler's remoteChans, by channel. A program that
 // waits on more remote channels than maxRemoteChans starts over (a
-// remoteChan lives on in the records that wait on it).
+// remoteChan lives on in the records that wait on it): one that waits on
+// ever new ones (another node's inbox for each of 100,000 actors) makes a
+// remoteChan a channel, 16 bytes, and a carrier a channel sent on, 112.
 type remoteChans struct {
 	last *remoteChan
 	by   map[tasklet.ChanID]*remoteChan
@@ -47,7 +50,7 @@ func (s *Scheduler) remoteChan(ch tasklet.ChanID) *remoteChan {
 		if rc.by == nil || len(rc.by) >= maxRemoteChans {
 			rc.by = make(map[tasklet.ChanID]*remoteChan)
 		}
-		c = &remoteChan{send: core.NewCarrier(s.host, tasklet.SendCase(ch, nil)), id: uint64(ch)}
+		c = &remoteChan{id: uint64(ch)}
 		rc.by[ch] = c
 	}
 	rc.last = c
@@ -65,7 +68,11 @@ func (s *Scheduler) waitRemoteSend(t *rec, id tasklet.ChanID, v any) {
 		s.remote.Op(t.ID(), seq, t.SelectCases())
 		return
 	}
-	t.c().WaitCarried(s.remoteChan(id).send, v)
+	rc := s.remoteChan(id)
+	if rc.send == (carrier{}) {
+		rc.send = core.NewCarrier(s.host, tasklet.SendCase(id, nil))
+	}
+	t.c().WaitCarried(rc.send, v)
 	seq := t.NextWait()
 	t.SetState(tasklet.Blocked)
 	s.oneCase[0] = tasklet.SendCase(id, v) // Remote.Op keeps no case

@@ -478,7 +478,12 @@ type Carrier[H, C any] struct{ e *ext[H, C] }
 // NewCarrier returns the Carrier of case c (whose value is not used) for
 // records on host h.
 func NewCarrier[H, C any](h *HostRef[H], c C) Carrier[H, C] {
-	return Carrier[H, C]{&ext[H, C]{host: h, cases: []C{c}, carry: true}}
+	b := &struct { // one allocation for the ext and its case
+		e   ext[H, C]
+		one [1]C
+	}{one: [1]C{c}}
+	b.e = ext[H, C]{host: h, cases: b.one[:], carry: true}
+	return Carrier[H, C]{&b.e}
 }
 
 // Case is the carrier's case, its value left out.
