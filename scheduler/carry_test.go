@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/stackless-go/stackless/internal/benchcore"
 	"github.com/stackless-go/stackless/scheduler"
 	"github.com/stackless-go/stackless/tasklet"
 )
@@ -54,14 +55,7 @@ func TestRemoteSendWaitKeepsItsValue(t *testing.T) {
 			viewedTasklets, _ := viewed(t, a.View())
 			assert.Equal(t, saved.Tasklets, viewedTasklets, "a checkpoint reads what World copies")
 
-			a2, err := scheduler.Restore(saved, scheduler.WithRemote(&router{self: 1, nodes: nodes}))
-			require.NoError(t, err)
-			nodes[1] = a2
-			got, ok := a2.WaitOf(id)
-			require.True(t, ok)
-			assert.Equal(t, want, got)
-			assert.Equal(t, saved.Tasklets, a2.World().Tasklets, "the restored world saves the same")
-
+			a2 := restoreNode1(t, saved, nodes, id, want)
 			rcv := &recvLog{Ch: ch, N: 1}
 			b.Spawn(rcv)
 			tickUntil(t, func() bool { return a2.Len() == 0 && b.Len() == 0 }, a2, b)
@@ -134,38 +128,35 @@ func (i *remoteIdler) Step(t *tasklet.T) tasklet.Op {
 // BenchmarkIdleRemoteWaits: 100,000 tasklets, each blocked in a send to
 // (or a receive from) a channel of another node: a cluster's workers
 // reporting to a peer's channel that has no room, or waiting for its
-// orders; op = build that world. The figure is B/tasklet: live heap of the
+// orders; -own: each on a channel of its own (an actor's inbox on a
+// peer); op = build that world. The figure is B/tasklet: live heap of the
 // waiting node per tasklet after runtime.GC, behavior included, as
 // BenchmarkIdleTasklets reports for waits on local channels.
 func BenchmarkIdleRemoteWaits(b *testing.B) {
-	for _, recv := range []bool{false, true} {
-		name := map[bool]string{false: "send", true: "recv"}[recv]
-		b.Run(name, func(b *testing.B) {
+	for _, bc := range []struct {
+		name      string
+		recv, own bool // receive; each tasklet on a channel of its own
+	}{{"send", false, false}, {"recv", true, false}, {"send-own", false, true}, {"recv-own", true, true}} {
+		b.Run(bc.name, func(b *testing.B) {
 			const n = 100_000
-			var perTasklet float64
-			b.ReportAllocs()
-			for range b.N {
-				var before, after runtime.MemStats
-				runtime.GC()
-				runtime.ReadMemStats(&before)
+			benchcore.LiveHeap(b, n, "B/tasklet", func() func() {
 				r := &farRemote{}
 				s := scheduler.New(scheduler.WithNode(1), scheduler.WithRemote(r))
 				ch := tasklet.ChanID(2<<tasklet.NodeBits | 1)
 				for i := range n {
-					s.Spawn(&remoteIdler{Ch: ch, HP: int32(i % 100), Recv: recv})
+					if bc.own {
+						ch = tasklet.ChanID(2<<tasklet.NodeBits | uint64(i+1))
+					}
+					s.Spawn(&remoteIdler{Ch: ch, HP: int32(i % 100), Recv: bc.recv})
 				}
 				if err := s.Tick(); err != nil {
 					b.Fatal(err)
 				}
-				runtime.GC()
-				runtime.ReadMemStats(&after)
 				if r.ops != n || s.Len() != n {
 					b.Fatalf("%d waits sent of %d tasklets, want %d", r.ops, s.Len(), n)
 				}
-				perTasklet = float64(after.HeapAlloc-before.HeapAlloc) / n
-				runtime.KeepAlive(s)
-			}
-			b.ReportMetric(perTasklet, "B/tasklet")
+				return func() { runtime.KeepAlive(s) }
+			})
 		})
 	}
 }

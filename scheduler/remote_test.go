@@ -406,19 +406,26 @@ func TestPlainWaitOnRemoteChannelSurvivesRestore(t *testing.T) {
 	require.True(t, want.Plain)
 	require.Equal(t, []tasklet.Case{tasklet.RecvCase(ch)}, want.Cases)
 
-	saved := a.World()
-	a2, err := scheduler.Restore(saved, scheduler.WithRemote(&router{self: 1, nodes: nodes}))
-	require.NoError(t, err)
-	nodes[1] = a2
-	got, ok := a2.WaitOf(id)
-	require.True(t, ok)
-	assert.Equal(t, want, got)
-	assert.Equal(t, saved.Tasklets, a2.World().Tasklets, "the restored world saves the same")
-
+	a2 := restoreNode1(t, a.World(), nodes, id, want)
 	b.Spawn(&sendList{Ch: ch, Vals: []int{7}})
 	tickUntil(t, func() bool { return a2.Len() == 0 }, a2, b)
 	assert.Equal(t, []any{7}, rcv.Got)
 	assert.NoError(t, rcv.Err)
+}
+
+// restoreNode1 restores node 1 of nodes from saved, in place of the node
+// that saved it, and checks that tasklet id waits there as it did (want)
+// and that the restored world saves the same.
+func restoreNode1(t *testing.T, saved *scheduler.World, nodes map[uint16]*scheduler.Scheduler, id tasklet.ID, want scheduler.Wait) *scheduler.Scheduler {
+	t.Helper()
+	s, err := scheduler.Restore(saved, scheduler.WithRemote(&router{self: 1, nodes: nodes}))
+	require.NoError(t, err)
+	nodes[1] = s
+	got, ok := s.WaitOf(id)
+	require.True(t, ok)
+	assert.Equal(t, want, got)
+	assert.Equal(t, saved.Tasklets, s.World().Tasklets, "the restored world saves the same")
+	return s
 }
 
 // recvOnce receives one value from In into Got.

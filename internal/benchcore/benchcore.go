@@ -216,12 +216,7 @@ func IdleActors(b *testing.B) {
 // per tasklet as unit.
 func idleWorld(b *testing.B, nchans int, unit string) {
 	const n = 100_000
-	var perTasklet float64
-	b.ReportAllocs()
-	for range b.N {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
+	LiveHeap(b, n, unit, func() func() {
 		s := scheduler.New()
 		chans := make([]channel.ID, nchans)
 		for i := range chans {
@@ -239,15 +234,30 @@ func idleWorld(b *testing.B, nchans int, unit string) {
 		if err := s.Run(context.Background()); err == nil {
 			b.Fatal("want a deadlock error with every tasklet blocked")
 		}
-		runtime.GC()
-		runtime.ReadMemStats(&after)
 		if s.Len() != n {
 			b.Fatalf("%d tasklets alive, want %d", s.Len(), n)
 		}
-		perTasklet = float64(after.HeapAlloc-before.HeapAlloc) / n
-		runtime.KeepAlive(s)
+		return func() { runtime.KeepAlive(s) }
+	})
+}
+
+// LiveHeap reports the live heap, after runtime.GC, that build leaves per
+// one of n (tasklets, actors) as unit: build makes a world and returns a
+// func that keeps it alive while the heap is read.
+func LiveHeap(b *testing.B, n int, unit string, build func() (keep func())) {
+	var per float64
+	b.ReportAllocs()
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		keep := build()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		per = float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+		keep()
 	}
-	b.ReportMetric(perTasklet, unit)
+	b.ReportMetric(per, unit)
 }
 
 // skynet is one node of the Skynet tree: a leaf sends its number, a parent
