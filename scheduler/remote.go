@@ -30,8 +30,17 @@ type remoteGroup struct {
 
 type remoteRef struct {
 	ch   channel.ID
+	idx  int32 // as its queue entry's Case
 	send bool
-	idx  int
+}
+
+// remoteOne is a remote wait of one case (a plain Send or Recv, the common
+// one) in one allocation of 96 bytes: its group, its ref and its queue
+// entry's Remote, three allocations a queued wait before.
+type remoteOne struct {
+	g   remoteGroup
+	ref [1]remoteRef
+	r   channel.Remote
 }
 
 // RemoteOp carries out operations of a tasklet on another node on channels
@@ -73,20 +82,34 @@ func (s *Scheduler) RemoteOp(w RemoteWait, cases []RemoteCase) {
 			}
 		}
 	}
-	g := &remoteGroup{}
+	var g *remoteGroup
+	var one *remoteOne
+	if len(cases) == 1 {
+		one = &remoteOne{}
+		g = &one.g
+		g.refs = one.ref[:0]
+	} else {
+		g = &remoteGroup{}
+	}
 	for _, rc := range cases {
 		if rc.Dir != tasklet.DirRecv && rc.Dir != tasklet.DirSend {
 			continue
 		}
 		c := s.chans.get(uint64(rc.Chan))
-		r := &channel.Remote{Node: w.Node, Tasklet: w.Tasklet, Seq: w.Seq, Value: rc.Value, Done: &g.done}
+		var r *channel.Remote
+		if one != nil {
+			r = &one.r
+		} else {
+			r = &channel.Remote{}
+		}
+		*r = channel.Remote{Node: w.Node, Tasklet: w.Tasklet, Seq: w.Seq, Value: rc.Value, Done: &g.done}
 		entry := channel.Waiter{Case: int32(rc.Index), Value: r}
 		if rc.Dir == tasklet.DirSend {
 			c.PushSender(entry)
 		} else {
 			c.PushReceiver(entry)
 		}
-		g.refs = append(g.refs, remoteRef{ch: rc.Chan, send: rc.Dir == tasklet.DirSend, idx: rc.Index})
+		g.refs = append(g.refs, remoteRef{ch: rc.Chan, send: rc.Dir == tasklet.DirSend, idx: int32(rc.Index)})
 	}
 	if len(g.refs) > 0 {
 		s.rwait(w, g)
@@ -184,7 +207,7 @@ func (s *Scheduler) endRemote(key RemoteWait, fired int) bool {
 	g.done = true
 	delete(s.rwaits, key)
 	for _, ref := range g.refs {
-		if ref.idx == fired {
+		if int(ref.idx) == fired {
 			continue
 		}
 		if c := s.chans.get(uint64(ref.ch)); c != nil {
@@ -267,7 +290,7 @@ func (s *Scheduler) Emigrate(id tasklet.ID, to uint16) (*Emigration, error) {
 				return channel.Waiter{Case: w.Case, Value: r}, true
 			}
 			if c.Replace(swap) {
-				g.refs = append(g.refs, remoteRef{ch: cs.Chan, send: cs.Dir == tasklet.DirSend, idx: idx})
+				g.refs = append(g.refs, remoteRef{ch: cs.Chan, send: cs.Dir == tasklet.DirSend, idx: int32(idx)})
 				s.touchChan(c)
 			}
 		}

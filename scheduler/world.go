@@ -412,7 +412,7 @@ func Restore(w *World, opts ...Option) (*Scheduler, error) {
 						s.rwait(key, g)
 					}
 					wt.Value = &channel.Remote{Node: ws.Node, Tasklet: ws.Tasklet, Seq: ws.Seq, Value: ws.Value, Done: &g.done}
-					g.refs = append(g.refs, remoteRef{ch: cs.ID, send: q.send, idx: ws.Case})
+					g.refs = append(g.refs, remoteRef{ch: cs.ID, send: q.send, idx: int32(ws.Case)})
 				} else if ws.Tasklet != 0 {
 					t := s.tasks.get(uint64(ws.Tasklet))
 					if t == nil || t.State() != tasklet.Blocked {
