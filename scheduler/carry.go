@@ -60,30 +60,34 @@ func (s *Scheduler) remoteChan(ch tasklet.ChanID) *remoteChan {
 // waitRemoteSend blocks t in a send of v on remote channel id and hands
 // the send to the remote (opSend's, past the credit it did not find).
 func (s *Scheduler) waitRemoteSend(t *rec, id tasklet.ChanID, v any) {
-	if !t.c().Shares() {
+	if t.c().Shares() {
+		rc := s.remoteChan(id)
+		if rc.send == (carrier{}) {
+			rc.send = core.NewCarrier(s.host, tasklet.SendCase(id, nil))
+		}
+		t.c().WaitCarried(rc.send, v)
+	} else {
 		t.WaitSelect()
 		t.c().SetSelectOne(tasklet.SendCase(id, v))
-		seq := t.NextWait()
-		t.SetState(tasklet.Blocked)
-		s.remote.Op(t.ID(), seq, t.SelectCases())
-		return
 	}
-	rc := s.remoteChan(id)
-	if rc.send == (carrier{}) {
-		rc.send = core.NewCarrier(s.host, tasklet.SendCase(id, nil))
-	}
-	t.c().WaitCarried(rc.send, v)
-	seq := t.NextWait()
-	t.SetState(tasklet.Blocked)
-	s.oneCase[0] = tasklet.SendCase(id, v) // Remote.Op keeps no case
-	s.remote.Op(t.ID(), seq, s.oneCase[:])
-	s.oneCase[0] = tasklet.Case{}
+	s.blockRemote(t, tasklet.SendCase(id, v))
 }
 
 // waitRemoteRecv blocks t in a plain receive on remote channel id.
 func (s *Scheduler) waitRemoteRecv(t *rec, id tasklet.ChanID) {
 	t.c().WaitOn(&s.remoteChan(id).id, false)
-	s.blockRemote(t)
+	s.blockRemote(t, tasklet.RecvCase(id))
+}
+
+// blockRemote blocks t in the wait its caller recorded, of the one case cs
+// on another node's channel, and hands cs to the remote in a scheduler
+// buffer (Remote.Op keeps no case).
+func (s *Scheduler) blockRemote(t *rec, cs tasklet.Case) {
+	seq := t.NextWait()
+	t.SetState(tasklet.Blocked)
+	s.oneCase[0] = cs
+	s.remote.Op(t.ID(), seq, s.oneCase[:])
+	s.oneCase[0] = tasklet.Case{}
 }
 
 // carried is the case of a blocked tasklet's carried wait, with its value.

@@ -421,15 +421,6 @@ func (s *Scheduler) opSelect(t *rec) bool {
 	return false
 }
 
-// blockRemote blocks t on an op on a remote channel. A send waits as a
-// one-case select so the value travels with the case.
-func (s *Scheduler) blockRemote(t *rec) {
-	seq := t.NextWait()
-	t.SetState(tasklet.Blocked)
-	s.remote.Op(t.ID(), seq, t.casesIn(&s.oneCase))
-	s.oneCase[0] = tasklet.Case{}
-}
-
 // Complete finishes a remote wait: the case idx (-1 for a plain op) of
 // tasklet id's wait seq completed with value v or error err. Stale answers
 // (the tasklet moved on) are ignored and reported false.

@@ -48,7 +48,7 @@ type Scheduler struct {
 	slabs      []any // behaviors for Make: a *core.Slab[B] for each B made while building a world
 	lastCh     *channel.Channel
 	rchans     remoteChans     // what waits on other nodes' channels share (carry.go)
-	oneCase    [1]tasklet.Case // a plain remote wait's case, for Remote.Op
+	oneCase    [1]tasklet.Case // a remote wait's one case, for Remote.Op (blockRemote)
 	noCh       channel.ID      // the last ID opSend found no channel for (0: none); a channel made here clears it
 	// The buffered channel a TryRecvMany last drained, when no hook,
 	// value check or tracking was on (see fanin.go): a fan-in server's

@@ -79,7 +79,7 @@ func (r *WorldReader) Tasklets(v *WorldView, p int, fn func(*TaskletState) error
 			Steps: t.Steps(), Wait: t.WaitSeq(), Chosen: t.Chosen(), Value: val, Err: err}
 		if r.ts.State == tasklet.Blocked {
 			r.ts.Cases, r.ts.Plain = r.cases(t), t.Plain()
-			if _, _, ok := t.c().Carried(); ok && !r.ts.Plain {
+			if _, ok := t.carried(); ok {
 				r.ts.Value = nil // the value is the case's
 			}
 		}
