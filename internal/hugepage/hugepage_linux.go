@@ -93,24 +93,26 @@ func Fault(p unsafe.Pointer, n uintptr) (restHuge bool) {
 	sampleHuge, restHuge := choice.plan()
 	choice.Unlock()
 	b := unsafe.Slice((*byte)(unsafe.Add(p, beg)), end-beg)
-	// Both ways, whatever the setting: heap reused from an earlier chunk
-	// keeps that chunk's advice, and a sample must be of the size it says.
-	advise := func(b []byte, isHuge bool) {
-		if isHuge {
-			_ = syscall.Madvise(b, syscall.MADV_HUGEPAGE)
-		} else {
-			_ = syscall.Madvise(b, syscall.MADV_NOHUGEPAGE)
-		}
-	}
-	advise(b[:hp], sampleHuge)
+	setSize(b[:hp], sampleHuge)
 	if len(b) > int(hp) {
-		advise(b[hp:], restHuge)
+		setSize(b[hp:], restHuge)
 	}
 	sample(b[:hp], sampleHuge)
 	if len(b) >= int(2*hp) {
 		sample(b[hp:2*hp], restHuge)
 	}
 	return restHuge
+}
+
+// setSize advises b for huge pages or against them. Both ways, whatever
+// the kernel's setting: heap reused from an earlier chunk keeps that
+// chunk's advice, and a sample must be of the size it says.
+func setSize(b []byte, isHuge bool) {
+	if isHuge {
+		_ = syscall.Madvise(b, syscall.MADV_HUGEPAGE)
+	} else {
+		_ = syscall.Madvise(b, syscall.MADV_NOHUGEPAGE)
+	}
 }
 
 // sample faults in b, one huge page's worth, and tells the chooser what
@@ -131,10 +133,8 @@ func sample(b []byte, isHuge bool) {
 // Resident reports whether any page of b is in memory (true where it
 // cannot be told).
 func Resident(b []byte) bool {
-	vec := make([]byte, (len(b)+4095)/4096)
-	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(b))),
-		uintptr(len(b)), uintptr(unsafe.Pointer(unsafe.SliceData(vec))))
-	if errno != 0 {
+	vec, err := mincore(b)
+	if err != nil {
 		return true // unknown: do not learn from it
 	}
 	for _, v := range vec {
@@ -143,6 +143,18 @@ func Resident(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// mincore returns a byte for each 4 KiB page of b, its lowest bit set
+// where the page is in memory.
+func mincore(b []byte) ([]byte, error) {
+	vec := make([]byte, (len(b)+4095)/4096)
+	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(unsafe.SliceData(b))),
+		uintptr(len(b)), uintptr(unsafe.Pointer(unsafe.SliceData(vec))))
+	if errno != 0 {
+		return nil, errno
+	}
+	return vec, nil
 }
 
 // populate faults in b's pages for writing: one call where the kernel has

@@ -84,7 +84,8 @@ func TestFaultSamplesTheChunksFirstPages(t *testing.T) {
 
 	b := fresh(t, 5*hp) // at least four aligned huge pages
 	p := uintptr(unsafe.Pointer(&b[0]))
-	beg := int((p+uintptr(hp)-1)&^uintptr(hp-1) - p)
+	off, _, _ := aligned(p, uintptr(len(b)), uintptr(hp))
+	beg := int(off)
 	require.False(t, Resident(b), "fresh memory is not in memory yet")
 	restHuge := Fault(unsafe.Pointer(&b[0]), uintptr(len(b)))
 	if mode != "madvise" && mode != "always" {
@@ -145,9 +146,9 @@ func TestPopulateFaultsInEveryPage(t *testing.T) {
 	for name, fault := range map[string]func([]byte){"populate": populate, "touch": touch} {
 		b := fresh(t, 64*4096)
 		fault(b)
-		vec := make([]byte, 64)
-		_, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0])))
-		require.Zero(t, errno)
+		vec, err := mincore(b)
+		require.NoError(t, err)
+		require.Len(t, vec, 64)
 		for i, v := range vec {
 			assert.Equal(t, byte(1), v&1, "%s: page %d in memory", name, i)
 		}
@@ -179,9 +180,8 @@ func TestFaultFromManyGoroutines(t *testing.T) {
 	assert.LessOrEqual(t, len(choice.costs[small]), keep)
 	assert.LessOrEqual(t, len(choice.costs[huge]), keep)
 	for _, b := range chunks {
-		p := uintptr(unsafe.Pointer(&b[0]))
-		beg := int((p+uintptr(hp)-1)&^uintptr(hp-1) - p)
-		assert.True(t, Resident(b[beg:beg+hp]), "every chunk's first aligned huge page faulted in")
+		beg, _, _ := aligned(uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(hp))
+		assert.True(t, Resident(b[beg:beg+uintptr(hp)]), "every chunk's first aligned huge page faulted in")
 	}
 }
 
