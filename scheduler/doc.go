@@ -92,8 +92,9 @@
 // without reuse) in chunks, on transparent huge pages (2 MiB a fault) or
 // small ones, whichever has faulted in faster in this process (a VM whose
 // host takes back free memory makes huge pages the dear ones); behaviors
-// made with Make come from such chunks too. A chunk stays while anything in it is referenced, and what
-// is left of them goes when Run or Tick returns with no tasklet left.
+// made with Make come from such chunks too. A chunk stays while anything
+// in it is referenced, and what is left of them goes when Run or Tick
+// returns with no tasklet left.
 // ReserveHeap, called once before building the world, readies the whole
 // heap it will take on huge pages, behaviors from &B{} and channels too,
 // and puts every chunk after it on huge pages.

@@ -19,8 +19,9 @@ var ErrNoHugePages = errors.New("no transparent huge pages here")
 // faster in the process. Call it for a world that lives long: huge pages
 // spare its passes TLB misses even where they cost more to fault in (a
 // game of a million entities on a VM whose host takes back free memory:
-// 3 s more to start, 4-9 ms less a tick). Building a world of millions of tasklets (a level's entities, a
-// restored checkpoint) is mostly first touches of fresh memory: on the
+// 3 s more to start, ticks of 19-20 ms against 23-29). Building a world of
+// millions of tasklets (a level's entities, a restored checkpoint) is
+// mostly first touches of fresh memory: on the
 // 2-vCPU VM of the README, a fresh 4 KiB page cost about 6 µs, and a cold
 // Skynet tree of 1.1 M tasklets took 700-800 ms, 250-500 ms after
 // ReserveHeap on one core and mostly 190-230 ms on two (README,

@@ -17,9 +17,9 @@ import (
 // while no more than an eighth of their records were let go: a level's
 // entities, a tree spawned before anything ends), it carves behaviors from
 // chunks, as it does its records, on the page size that has faulted in
-// faster here (huge or small): building such a world is
-// mostly first touches of fresh memory, and behaviors are most of it (a
-// cold Skynet tree's behaviors from Make: README, Benchmarks). Otherwise,
+// faster here (huge or small): building such a world is mostly first
+// touches of fresh memory, and behaviors are most of it (a cold Skynet
+// tree's behaviors from Make: README, Benchmarks). Otherwise,
 // and for a host that is not a Scheduler, Make is new(B). A chunk (at most
 // 8 MiB) stays in memory while any behavior from it is referenced, as a
 // chunk of records does; what is left of the chunks goes when Run or Tick

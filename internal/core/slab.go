@@ -22,9 +22,9 @@ func chunk[T any](n int) []T {
 
 // Slab hands out zero values of one type, carved from chunks while a
 // Block builds a big world, so that a world's behaviors fault in on the
-// page size its records get (chunk). A chunk stays in memory while any value from it
-// is referenced; values are never handed out twice. The zero Slab is
-// ready; it is not safe for concurrent use.
+// page size its records get (chunk). A chunk stays in memory while any
+// value from it is referenced; values are never handed out twice. The
+// zero Slab is ready; it is not safe for concurrent use.
 type Slab[T any] struct {
 	free []T
 }
