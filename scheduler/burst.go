@@ -91,10 +91,12 @@ func (s *Scheduler) burst(t *rec) {
 							r.SetChosen(-1)
 							r.SetState(tasklet.Runnable)
 							s.next = r
-							if s.runq.room() {
-								s.runq.storeBack(t)
-							} else {
-								s.runq.pushBack(t)
+							if !s.runq.hold(t) { // pushBehind, inlined
+								if s.runq.room() {
+									s.runq.storeBack(t)
+								} else {
+									s.runq.pushBack(t)
+								}
 							}
 							break
 						}
@@ -175,6 +177,10 @@ func (s *Scheduler) burst(t *rec) {
 			s.next = nil
 			continue
 		}
+		if t = s.runq.first; t != nil { // popFront's first case, without its ring
+			s.runq.first = nil
+			continue
+		}
 		if s.runq.n == 0 && !s.runq.refill() {
 			// Every tasklet waits: a virtual clock jumps to the next timer
 			// here, as idle would, without a trip through the outer loop;
@@ -190,7 +196,7 @@ func (s *Scheduler) burst(t *rec) {
 				break
 			}
 		}
-		t = s.runq.popFront()
+		t = s.runq.popRing()
 	}
 	s.switches += uint64(n) + 1 // once a burst, not once a switch
 	s.current = nil

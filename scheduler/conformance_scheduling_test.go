@@ -102,6 +102,55 @@ func TestRunQueueIntrospectionOrder(t *testing.T) {
 	assert.Equal(t, []tasklet.ID{a, c, b}, s.RunQueue())
 }
 
+// A sender that handed its value to a waiting receiver waits in the run
+// queue while the receiver runs (the scheduler keeps it apart from the
+// queue's ring then): the receiver's step lists it, queues a spawn and a
+// tasklet thrown into at the front around it, removes it and puts it back.
+func TestSenderQueuedWhileItsReceiverRuns(t *testing.T) {
+	for _, depthFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("depthFirst=%v", depthFirst), func(t *testing.T) {
+			var opts []scheduler.Option
+			if depthFirst {
+				opts = append(opts, scheduler.WithDepthFirst())
+			}
+			s := scheduler.New(opts...)
+			ch := s.NewChannel(0)
+			var l logger
+			var sender, spawned tasklet.ID
+			var seen [][]tasklet.ID
+			s.Spawn(steps(
+				func(t *tasklet.T) tasklet.Op { return t.Recv(ch) },
+				func(t *tasklet.T) tasklet.Op {
+					seen = append(seen, s.RunQueue())
+					spawned = s.Spawn(steps(logStep(&l, "X", exit)))
+					seen = append(seen, s.RunQueue())
+					if err := s.Remove(sender); err != nil {
+						panic(err)
+					}
+					seen = append(seen, s.RunQueue())
+					if err := s.Insert(sender); err != nil {
+						panic(err)
+					}
+					seen = append(seen, s.RunQueue())
+					l.add("R got %v", t.Value())
+					return t.Exit()
+				}))
+			sender = s.Spawn(steps(
+				logStep(&l, "S send", func(t *tasklet.T) tasklet.Op { return t.Send(ch, 1) }),
+				logStep(&l, "S after", exit)))
+			require.NoError(t, s.Run(t.Context()))
+			want := [][]tasklet.ID{{sender}, {sender, spawned}, {spawned}, {spawned, sender}}
+			order := []string{"S send", "R got 1", "X", "S after"}
+			if depthFirst { // a spawn goes to the front
+				want[1] = []tasklet.ID{spawned, sender}
+			}
+			assert.Equal(t, want, seen)
+			assert.Equal(t, order, l.entries)
+			assert.Zero(t, s.Len())
+		})
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Tick
 

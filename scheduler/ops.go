@@ -108,11 +108,7 @@ func (s *Scheduler) runReceiver(t, r *rec) {
 	r.SetState(tasklet.Runnable)
 	s.touch(r)
 	s.next = r
-	if s.runq.room() {
-		s.runq.storeBack(t)
-	} else {
-		s.runq.pushBack(t)
-	}
+	s.runq.pushBehind(t)
 }
 
 func (s *Scheduler) opSend(t *rec, id channel.ID, v any) bool {
@@ -250,11 +246,7 @@ func (s *Scheduler) place(c *channel.Channel, caller, partner *rec, callerSends 
 		// The partner runs at once: exec switches to it directly instead of
 		// putting it at the front of the run queue and taking it back off.
 		s.next = partner
-		if s.runq.room() {
-			s.runq.storeBack(caller)
-		} else {
-			s.runq.pushBack(caller)
-		}
+		s.runq.pushBehind(caller)
 		return false
 	}
 	if s.depthFirst {

@@ -102,20 +102,29 @@ func TestRunQueueGrowKeepsOrderAcrossTheWrap(t *testing.T) {
 
 // The run queue against a slice: random pushes at both ends, pops,
 // removals and batches, through a ring that reaches ringMax and a spill of
-// several chunks, keep one order, and at and len agree with it.
+// several chunks, then down to a queue of a few where pushBehind uses first,
+// keep one order, and at and len agree with it.
 func TestRunQueueSpillKeepsOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var q runQueue
 	var model []*rec
+	firsts := 0
 	push := func(front bool) {
 		r := new(rec) // each its own: remove takes the first one equal
-		if front {
+		switch {
+		case front:
 			q.pushFront(r)
 			model = append([]*rec{r}, model...)
-		} else {
+			return
+		case rng.IntN(2) == 0:
 			q.pushBack(r)
-			model = append(model, r)
+		default:
+			q.pushBehind(r)
+			if q.first == r {
+				firsts++
+			}
 		}
+		model = append(model, r)
 	}
 	check := func(step int) {
 		require.Equal(t, len(model), q.len(), "step %d", step)
@@ -145,9 +154,7 @@ func TestRunQueueSpillKeepsOrder(t *testing.T) {
 		case op < 60 || (step/5000)%2 == 0 && op < 75: // grow in waves
 			push(false)
 		case len(model) > 0:
-			if q.n == 0 {
-				require.True(t, q.refill(), "step %d: the ring is empty, the spill is not", step)
-			}
+			require.False(t, q.drained(), "step %d: %d queued", step, len(model))
 			require.Same(t, model[0], q.popFront(), "step %d", step)
 			model = model[1:]
 		}
@@ -156,14 +163,34 @@ func TestRunQueueSpillKeepsOrder(t *testing.T) {
 	}
 	require.True(t, spilled, "the test never reached the spill")
 	for len(model) > 0 {
-		if q.n == 0 {
-			require.True(t, q.refill())
-		}
+		require.False(t, q.drained())
 		require.Same(t, model[0], q.popFront())
 		model = model[1:]
 	}
 	assert.Zero(t, q.len())
-	assert.False(t, q.refill())
+	assert.True(t, q.drained())
+
+	// A queue of a few, as a ping-pong's, where pushBehind keeps one in first.
+	for step := range 20_000 {
+		switch op := rng.IntN(100); {
+		case op < 5 && len(model) > 0:
+			i := rng.IntN(len(model))
+			require.True(t, q.remove(model[i]))
+			model = append(model[:i], model[i+1:]...)
+		case op < 15:
+			push(true)
+		case op < 50:
+			push(false)
+		case len(model) > 0:
+			require.False(t, q.drained(), "step %d: %d queued", step, len(model))
+			require.Same(t, model[0], q.popFront(), "step %d", step)
+			model = model[1:]
+		default:
+			require.True(t, q.drained(), "step %d", step)
+		}
+		check(step)
+	}
+	require.Greater(t, firsts, 300, "pushBehind seldom found the queue empty")
 	assert.False(t, q.remove(new(rec)))
 }
 

@@ -130,11 +130,11 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 				return 0, err
 			}
 		}
-		if s.runq.n == 0 && !s.runq.refill() {
+		if s.runq.drained() {
 			if err := s.idle(ctx); err != nil {
 				return 0, err
 			}
-			if s.runq.n == 0 && !s.runq.refill() {
+			if s.runq.drained() {
 				return 0, s.idleResult()
 			}
 			continue
@@ -187,7 +187,7 @@ func (s *Scheduler) run(ctx context.Context, w *watch) (tasklet.ID, error) {
 // with the run queue still empty when nothing more can happen.
 func (s *Scheduler) idle(ctx context.Context) error {
 	s.runq.release() // every tasklet waits: keep no room for them all in the run queue
-	for s.runq.n == 0 && !s.runq.refill() {
+	for s.runq.drained() {
 		if s.inboxN.Load() != 0 {
 			s.drainInbox()
 			continue
@@ -298,7 +298,7 @@ func (s *Scheduler) Tick() error {
 // panicked and the round must go on.
 func (s *Scheduler) tickSafe() (panicked bool) {
 	defer s.recoverStep(&panicked)
-	for s.runq.n > 0 || s.runq.refill() {
+	for !s.runq.drained() {
 		t := s.runq.popFront()
 		if t.Marked() {
 			s.later = append(s.later, t)
