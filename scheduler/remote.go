@@ -40,7 +40,7 @@ type remoteRef struct {
 type remoteOne struct {
 	g   remoteGroup
 	ref [1]remoteRef
-	r   channel.Remote
+	r   [1]channel.Remote
 }
 
 // RemoteOp carries out operations of a tasklet on another node on channels
@@ -83,25 +83,21 @@ func (s *Scheduler) RemoteOp(w RemoteWait, cases []RemoteCase) {
 		}
 	}
 	var g *remoteGroup
-	var one *remoteOne
+	var rs []channel.Remote // the queue entries' Remotes, one a case
 	if len(cases) == 1 {
-		one = &remoteOne{}
-		g = &one.g
+		one := &remoteOne{}
+		g, rs = &one.g, one.r[:]
 		g.refs = one.ref[:0]
-	} else {
-		g = &remoteGroup{}
+	} else { // a select: three allocations, whatever its cases
+		g = &remoteGroup{refs: make([]remoteRef, 0, len(cases))}
+		rs = make([]channel.Remote, len(cases))
 	}
-	for _, rc := range cases {
+	for i, rc := range cases {
 		if rc.Dir != tasklet.DirRecv && rc.Dir != tasklet.DirSend {
 			continue
 		}
 		c := s.chans.get(uint64(rc.Chan))
-		var r *channel.Remote
-		if one != nil {
-			r = &one.r
-		} else {
-			r = &channel.Remote{}
-		}
+		r := &rs[i]
 		*r = channel.Remote{Node: w.Node, Tasklet: w.Tasklet, Seq: w.Seq, Value: rc.Value, Done: &g.done}
 		entry := channel.Waiter{Case: int32(rc.Index), Value: r}
 		if rc.Dir == tasklet.DirSend {

@@ -522,3 +522,25 @@ func TestPutAllIsPutInOrder(t *testing.T) {
 		})
 	}
 }
+
+// A select of another node's tasklet across three of this node's channels
+// queues its wait in three allocations (the group, its refs and the
+// queue entries' Remotes), not one per case and per growth of the refs.
+func TestRemoteSelectWaitAllocations(t *testing.T) {
+	s := scheduler.New(scheduler.WithNode(2))
+	var cases []scheduler.RemoteCase
+	for i := range 3 {
+		cases = append(cases, scheduler.RemoteCase{Index: i, Case: tasklet.Case{Dir: tasklet.DirRecv, Chan: s.NewChannel(0)}})
+	}
+	seq := uint32(0)
+	wait := func() {
+		seq++
+		w := scheduler.RemoteWait{Node: 1, Tasklet: tasklet.ID(1<<tasklet.NodeBits | 1), Seq: seq}
+		s.RemoteOp(w, cases)
+		s.CancelRemote(w)
+	}
+	for range 1000 { // the wait map and the channels' queues at their size
+		wait()
+	}
+	assert.LessOrEqual(t, testing.AllocsPerRun(1000, wait), 3.0)
+}
