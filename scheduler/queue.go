@@ -306,8 +306,8 @@ func (q *runQueue) popRing() *rec {
 
 // refill makes the spill's first chunk the ring, which ran empty, and
 // reports whether the queue had one: the places that find n zero, which
-// are off the path of every switch, call it before they take the queue
-// for empty, so popFront stays as small as a ring's.
+// are off the path of every switch, call it (through drained) before they
+// take the queue for empty, so popRing stays as small as a ring's pop.
 func (q *runQueue) refill() bool { return !q.sp.empty() && q.swapIn() }
 
 // drained reports whether no tasklet is queued, refilling an empty ring
@@ -326,10 +326,10 @@ func (q *runQueue) swapIn() bool {
 }
 
 // remove takes t out of the queue, keeping the order of the rest. O(n),
-// for the rare Remove, Kill and Throw, and migrations: the search starts
-// at the back (the spill, then the ring backwards), where a shed takes
-// the tasklets it moves away, so each of a thousand moves out of a queue
-// of 20,000 costs what lies behind it, not a scan of the whole queue.
+// for the rare Remove, Kill and Throw, and migrations: past first, the
+// search starts at the back (the spill, then the ring backwards), where a
+// shed takes the tasklets it moves away, so each of a thousand moves out of
+// a queue of 20,000 costs what lies behind it, not a scan of the whole one.
 func (q *runQueue) remove(t *rec) bool {
 	if t == nil {
 		return false
