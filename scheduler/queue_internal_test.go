@@ -126,6 +126,16 @@ func TestRunQueueSpillKeepsOrder(t *testing.T) {
 		}
 		model = append(model, r)
 	}
+	removeAny := func() {
+		i := rng.IntN(len(model))
+		require.True(t, q.remove(model[i]))
+		model = append(model[:i], model[i+1:]...)
+	}
+	pop := func(step int) {
+		require.False(t, q.drained(), "step %d: %d queued", step, len(model))
+		require.Same(t, model[0], q.popFront(), "step %d", step)
+		model = model[1:]
+	}
 	check := func(step int) {
 		require.Equal(t, len(model), q.len(), "step %d", step)
 		for _, i := range []int{0, len(model) / 2, len(model) - 1} {
@@ -138,9 +148,7 @@ func TestRunQueueSpillKeepsOrder(t *testing.T) {
 	for step := range 20_000 {
 		switch op := rng.IntN(100); {
 		case op < 2 && len(model) > 0: // remove one, anywhere
-			i := rng.IntN(len(model))
-			require.True(t, q.remove(model[i]))
-			model = append(model[:i], model[i+1:]...)
+			removeAny()
 		case op < 4:
 			push(true)
 		case op < 6:
@@ -154,18 +162,14 @@ func TestRunQueueSpillKeepsOrder(t *testing.T) {
 		case op < 60 || (step/5000)%2 == 0 && op < 75: // grow in waves
 			push(false)
 		case len(model) > 0:
-			require.False(t, q.drained(), "step %d: %d queued", step, len(model))
-			require.Same(t, model[0], q.popFront(), "step %d", step)
-			model = model[1:]
+			pop(step)
 		}
 		spilled = spilled || q.sp.len() > 0
 		check(step)
 	}
 	require.True(t, spilled, "the test never reached the spill")
 	for len(model) > 0 {
-		require.False(t, q.drained())
-		require.Same(t, model[0], q.popFront())
-		model = model[1:]
+		pop(-1)
 	}
 	assert.Zero(t, q.len())
 	assert.True(t, q.drained())
@@ -174,17 +178,13 @@ func TestRunQueueSpillKeepsOrder(t *testing.T) {
 	for step := range 20_000 {
 		switch op := rng.IntN(100); {
 		case op < 5 && len(model) > 0:
-			i := rng.IntN(len(model))
-			require.True(t, q.remove(model[i]))
-			model = append(model[:i], model[i+1:]...)
+			removeAny()
 		case op < 15:
 			push(true)
 		case op < 50:
 			push(false)
 		case len(model) > 0:
-			require.False(t, q.drained(), "step %d: %d queued", step, len(model))
-			require.Same(t, model[0], q.popFront(), "step %d", step)
-			model = model[1:]
+			pop(step)
 		default:
 			require.True(t, q.drained(), "step %d", step)
 		}
